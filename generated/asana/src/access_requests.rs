@@ -20,7 +20,10 @@ impl<'a> AccessRequestsApi<'a> {
     /// Returns the pending access requests for a target object or a target object filtered by user.
     ///
     /// `GET /access_requests` (operation `getAccessRequests`).
-    pub fn get_access_requests(&self, target: impl Into<String>) -> GetAccessRequests<'a> {
+    pub fn get_access_requests(
+        &self,
+        target: impl Into<String>,
+    ) -> GetAccessRequests<'a> {
         GetAccessRequests {
             client: self.client,
             target: target.into(),
@@ -100,7 +103,10 @@ impl<'a> GetAccessRequests<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetAccessRequestsOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetAccessRequestsOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -188,7 +194,10 @@ impl<'a> ApproveAccessRequest<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApproveAccessRequestResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -225,7 +234,10 @@ impl<'a> RejectAccessRequest<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApproveAccessRequestResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -96,20 +96,17 @@ impl<'a> GetAgentsForWorkspace<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/workspaces/{workspace_gid}/agents");
-        op.path(
-            "workspace_gid",
-            &self.workspace_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("workspace_gid", &self.workspace_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -121,7 +118,10 @@ impl<'a> GetAgentsForWorkspace<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetAgentsForWorkspaceResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetAgentsForWorkspaceResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -133,7 +133,9 @@ impl<'a> GetAgentsForWorkspace<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::AgentCompact> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -170,7 +172,10 @@ impl<'a> GetAgent<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetAgentOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetAgentOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -189,7 +194,9 @@ impl<'a> GetAgent<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GetAgentResponse200>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetAgentResponse200>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -20,7 +20,10 @@ impl<'a> AllocationsApi<'a> {
     /// Returns the complete allocation record for a single allocation.
     ///
     /// `GET /allocations/{allocation_gid}` (operation `getAllocation`).
-    pub fn get_allocation(&self, allocation_gid: impl Into<String>) -> GetAllocation<'a> {
+    pub fn get_allocation(
+        &self,
+        allocation_gid: impl Into<String>,
+    ) -> GetAllocation<'a> {
         GetAllocation {
             client: self.client,
             allocation_gid: allocation_gid.into(),
@@ -59,7 +62,10 @@ impl<'a> AllocationsApi<'a> {
     /// Returns an empty data record.
     ///
     /// `DELETE /allocations/{allocation_gid}` (operation `deleteAllocation`).
-    pub fn delete_allocation(&self, allocation_gid: impl Into<String>) -> DeleteAllocation<'a> {
+    pub fn delete_allocation(
+        &self,
+        allocation_gid: impl Into<String>,
+    ) -> DeleteAllocation<'a> {
         DeleteAllocation {
             client: self.client,
             allocation_gid: allocation_gid.into(),
@@ -123,7 +129,10 @@ impl<'a> GetAllocation<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetAllocationOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetAllocationOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -134,12 +143,7 @@ impl<'a> GetAllocation<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/allocations/{allocation_gid}");
-        op.path(
-            "allocation_gid",
-            &self.allocation_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("allocation_gid", &self.allocation_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -173,7 +177,10 @@ impl<'a> UpdateAllocation<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetAllocationOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetAllocationOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -184,12 +191,7 @@ impl<'a> UpdateAllocation<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/allocations/{allocation_gid}");
-        op.path(
-            "allocation_gid",
-            &self.allocation_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("allocation_gid", &self.allocation_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.json("application/json", &self.body);
@@ -228,12 +230,7 @@ impl<'a> DeleteAllocation<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/allocations/{allocation_gid}");
-        op.path(
-            "allocation_gid",
-            &self.allocation_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("allocation_gid", &self.allocation_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -242,7 +239,10 @@ impl<'a> DeleteAllocation<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApproveAccessRequestResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -297,7 +297,10 @@ impl<'a> GetAllocations<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetAllocationsOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetAllocationsOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -313,12 +316,14 @@ impl<'a> GetAllocations<'a> {
         op.query("assignee", &self.assignee, rt::Style::Form, true);
         op.query("workspace", &self.workspace, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -342,7 +347,9 @@ impl<'a> GetAllocations<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::AllocationResponse> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -379,7 +386,10 @@ impl<'a> CreateAllocation<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetAllocationOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetAllocationOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }

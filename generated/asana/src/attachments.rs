@@ -22,7 +22,10 @@ impl<'a> AttachmentsApi<'a> {
     /// Get the full record for a single attachment.
     ///
     /// `GET /attachments/{attachment_gid}` (operation `getAttachment`).
-    pub fn get_attachment(&self, attachment_gid: impl Into<String>) -> GetAttachment<'a> {
+    pub fn get_attachment(
+        &self,
+        attachment_gid: impl Into<String>,
+    ) -> GetAttachment<'a> {
         GetAttachment {
             client: self.client,
             attachment_gid: attachment_gid.into(),
@@ -40,7 +43,10 @@ impl<'a> AttachmentsApi<'a> {
     /// Returns an empty data record.
     ///
     /// `DELETE /attachments/{attachment_gid}` (operation `deleteAttachment`).
-    pub fn delete_attachment(&self, attachment_gid: impl Into<String>) -> DeleteAttachment<'a> {
+    pub fn delete_attachment(
+        &self,
+        attachment_gid: impl Into<String>,
+    ) -> DeleteAttachment<'a> {
         DeleteAttachment {
             client: self.client,
             attachment_gid: attachment_gid.into(),
@@ -139,7 +145,10 @@ impl<'a> GetAttachment<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetAttachmentOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetAttachmentOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -150,12 +159,7 @@ impl<'a> GetAttachment<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/attachments/{attachment_gid}");
-        op.path(
-            "attachment_gid",
-            &self.attachment_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("attachment_gid", &self.attachment_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -193,12 +197,7 @@ impl<'a> DeleteAttachment<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/attachments/{attachment_gid}");
-        op.path(
-            "attachment_gid",
-            &self.attachment_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("attachment_gid", &self.attachment_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -207,7 +206,10 @@ impl<'a> DeleteAttachment<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApproveAccessRequestResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -261,12 +263,14 @@ impl<'a> GetAttachmentsForObject<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/attachments");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -279,7 +283,10 @@ impl<'a> GetAttachmentsForObject<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetAttachmentsForObjectResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetAttachmentsForObjectResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -291,7 +298,9 @@ impl<'a> GetAttachmentsForObject<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::AttachmentCompact> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -328,7 +337,10 @@ impl<'a> CreateAttachmentForObject<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetAttachmentOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetAttachmentOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }

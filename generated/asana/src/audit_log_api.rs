@@ -42,7 +42,10 @@ impl<'a> AuditLogApiApi<'a> {
     /// When no `offset` is provided, the response will begin with the oldest events that match the provided filters. It is important to note that [AuditLogEvent](/reference/audit-log-api) objects will be permanently deleted from our systems after 90 days. If you wish to keep a permanent record of these events, we recommend using a SIEM tool to ingest and store these logs.
     ///
     /// `GET /workspaces/{workspace_gid}/audit_log_events` (operation `getAuditLogEvents`).
-    pub fn get_audit_log_events(&self, workspace_gid: impl Into<String>) -> GetAuditLogEvents<'a> {
+    pub fn get_audit_log_events(
+        &self,
+        workspace_gid: impl Into<String>,
+    ) -> GetAuditLogEvents<'a> {
         GetAuditLogEvents {
             client: self.client,
             workspace_gid: workspace_gid.into(),
@@ -93,7 +96,10 @@ impl<'a> GetAuditLogEvents<'a> {
     }
     /// Filter to events with an actor of this type.
     /// This only needs to be included if querying for actor types without an ID. If `actor_gid` is included, this should be excluded.
-    pub fn actor_type(mut self, value: super::models::GetAuditLogEventsActorType) -> Self {
+    pub fn actor_type(
+        mut self,
+        value: super::models::GetAuditLogEventsActorType,
+    ) -> Self {
         self.actor_type = Some(value);
         self
     }
@@ -130,12 +136,7 @@ impl<'a> GetAuditLogEvents<'a> {
             rt::Method::GET,
             "/workspaces/{workspace_gid}/audit_log_events",
         );
-        op.path(
-            "workspace_gid",
-            &self.workspace_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("workspace_gid", &self.workspace_gid, rt::Style::Simple, false);
         op.query("start_at", &self.start_at, rt::Style::Form, true);
         op.query("end_at", &self.end_at, rt::Style::Form, true);
         op.query("event_type", &self.event_type, rt::Style::Form, true);
@@ -143,12 +144,14 @@ impl<'a> GetAuditLogEvents<'a> {
         op.query("actor_gid", &self.actor_gid, rt::Style::Form, true);
         op.query("resource_gid", &self.resource_gid, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -171,7 +174,9 @@ impl<'a> GetAuditLogEvents<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::AuditLogEvent> {
         let (client, op) = self.build();
         rt::paginate_op(

@@ -45,7 +45,10 @@ impl<'a> BudgetsApi<'a> {
     /// Creates a new budget.
     ///
     /// `POST /budgets` (operation `createBudget`).
-    pub fn create_budget(&self, body: super::models::CreateBudgetBody) -> CreateBudget<'a> {
+    pub fn create_budget(
+        &self,
+        body: super::models::CreateBudgetBody,
+    ) -> CreateBudget<'a> {
         CreateBudget {
             client: self.client,
             body,
@@ -196,7 +199,10 @@ impl<'a> GetBudget<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetBudgetOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetBudgetOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -241,7 +247,10 @@ impl<'a> UpdateBudget<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetBudgetOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetBudgetOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -300,7 +309,10 @@ impl<'a> DeleteBudget<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApproveAccessRequestResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

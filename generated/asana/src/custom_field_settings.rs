@@ -107,7 +107,9 @@ pub struct GetCustomFieldSettingsForProject<'a> {
     opt_pretty: Option<bool>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetCustomFieldSettingsForProjectOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::GetCustomFieldSettingsForProjectOptFieldsItem>,
+    >,
     options: rt::CallOptions,
 }
 impl<'a> GetCustomFieldSettingsForProject<'a> {
@@ -151,12 +153,14 @@ impl<'a> GetCustomFieldSettingsForProject<'a> {
         op.path("project_gid", &self.project_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -168,20 +172,26 @@ impl<'a> GetCustomFieldSettingsForProject<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetCustomFieldSettingsForProjectResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::GetCustomFieldSettingsForProjectResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::CustomFieldSettingResponse> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::CustomFieldSettingResponse> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::CustomFieldSettingResponse> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -209,7 +219,9 @@ pub struct GetCustomFieldSettingsForPortfolio<'a> {
     opt_pretty: Option<bool>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetCustomFieldSettingsForProjectOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::GetCustomFieldSettingsForProjectOptFieldsItem>,
+    >,
     options: rt::CallOptions,
 }
 impl<'a> GetCustomFieldSettingsForPortfolio<'a> {
@@ -250,20 +262,17 @@ impl<'a> GetCustomFieldSettingsForPortfolio<'a> {
             rt::Method::GET,
             "/portfolios/{portfolio_gid}/custom_field_settings",
         );
-        op.path(
-            "portfolio_gid",
-            &self.portfolio_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("portfolio_gid", &self.portfolio_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -275,20 +284,26 @@ impl<'a> GetCustomFieldSettingsForPortfolio<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetCustomFieldSettingsForProjectResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::GetCustomFieldSettingsForProjectResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::CustomFieldSettingResponse> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::CustomFieldSettingResponse> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::CustomFieldSettingResponse> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -316,7 +331,9 @@ pub struct GetCustomFieldSettingsForGoal<'a> {
     opt_pretty: Option<bool>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetCustomFieldSettingsForProjectOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::GetCustomFieldSettingsForProjectOptFieldsItem>,
+    >,
     options: rt::CallOptions,
 }
 impl<'a> GetCustomFieldSettingsForGoal<'a> {
@@ -353,16 +370,21 @@ impl<'a> GetCustomFieldSettingsForGoal<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/goals/{goal_gid}/custom_field_settings");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/goals/{goal_gid}/custom_field_settings",
+        );
         op.path("goal_gid", &self.goal_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -374,20 +396,26 @@ impl<'a> GetCustomFieldSettingsForGoal<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetCustomFieldSettingsForProjectResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::GetCustomFieldSettingsForProjectResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::CustomFieldSettingResponse> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::CustomFieldSettingResponse> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::CustomFieldSettingResponse> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -437,7 +465,10 @@ impl<'a> GetCustomFieldSettingsForTeam<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/teams/{team_gid}/custom_field_settings");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/teams/{team_gid}/custom_field_settings",
+        );
         op.path("team_gid", &self.team_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
@@ -448,8 +479,10 @@ impl<'a> GetCustomFieldSettingsForTeam<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetCustomFieldSettingsForTeamResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::GetCustomFieldSettingsForTeamResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

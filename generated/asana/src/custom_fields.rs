@@ -94,7 +94,10 @@ impl<'a> CustomFieldsApi<'a> {
     /// type-specific custom field definitions.
     ///
     /// `GET /custom_fields/{custom_field_gid}` (operation `getCustomField`).
-    pub fn get_custom_field(&self, custom_field_gid: impl Into<String>) -> GetCustomField<'a> {
+    pub fn get_custom_field(
+        &self,
+        custom_field_gid: impl Into<String>,
+    ) -> GetCustomField<'a> {
         GetCustomField {
             client: self.client,
             custom_field_gid: custom_field_gid.into(),
@@ -219,7 +222,10 @@ impl<'a> CustomFieldsApi<'a> {
     /// Returns the full record of the updated enum option.
     ///
     /// `PUT /enum_options/{enum_option_gid}` (operation `updateEnumOption`).
-    pub fn update_enum_option(&self, enum_option_gid: impl Into<String>) -> UpdateEnumOption<'a> {
+    pub fn update_enum_option(
+        &self,
+        enum_option_gid: impl Into<String>,
+    ) -> UpdateEnumOption<'a> {
         UpdateEnumOption {
             client: self.client,
             enum_option_gid: enum_option_gid.into(),
@@ -248,7 +254,10 @@ impl<'a> CreateCustomField<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::CreateCustomFieldOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::CreateCustomFieldOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -292,7 +301,10 @@ impl<'a> GetCustomField<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::CreateCustomFieldOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::CreateCustomFieldOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -303,12 +315,7 @@ impl<'a> GetCustomField<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/custom_fields/{custom_field_gid}");
-        op.path(
-            "custom_field_gid",
-            &self.custom_field_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("custom_field_gid", &self.custom_field_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -342,7 +349,10 @@ impl<'a> UpdateCustomField<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::CreateCustomFieldOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::CreateCustomFieldOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -358,12 +368,7 @@ impl<'a> UpdateCustomField<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/custom_fields/{custom_field_gid}");
-        op.path(
-            "custom_field_gid",
-            &self.custom_field_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("custom_field_gid", &self.custom_field_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         if let Some(body) = &self.body {
@@ -403,13 +408,11 @@ impl<'a> DeleteCustomField<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/custom_fields/{custom_field_gid}");
-        op.path(
-            "custom_field_gid",
-            &self.custom_field_gid,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/custom_fields/{custom_field_gid}",
         );
+        op.path("custom_field_gid", &self.custom_field_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -418,7 +421,10 @@ impl<'a> DeleteCustomField<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApproveAccessRequestResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -469,21 +475,21 @@ impl<'a> GetCustomFieldsForWorkspace<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/workspaces/{workspace_gid}/custom_fields");
-        op.path(
-            "workspace_gid",
-            &self.workspace_gid,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/workspaces/{workspace_gid}/custom_fields",
         );
+        op.path("workspace_gid", &self.workspace_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -495,8 +501,10 @@ impl<'a> GetCustomFieldsForWorkspace<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetCustomFieldsForWorkspaceResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::GetCustomFieldsForWorkspaceResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -508,7 +516,9 @@ impl<'a> GetCustomFieldsForWorkspace<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::CustomFieldResponse> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -554,7 +564,10 @@ impl<'a> CreateEnumOptionForCustomField<'a> {
         self
     }
     /// The enum option object to create.
-    pub fn body(mut self, value: super::models::CreateEnumOptionForCustomFieldBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::CreateEnumOptionForCustomFieldBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -568,12 +581,7 @@ impl<'a> CreateEnumOptionForCustomField<'a> {
             rt::Method::POST,
             "/custom_fields/{custom_field_gid}/enum_options",
         );
-        op.path(
-            "custom_field_gid",
-            &self.custom_field_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("custom_field_gid", &self.custom_field_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         if let Some(body) = &self.body {
@@ -586,8 +594,10 @@ impl<'a> CreateEnumOptionForCustomField<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateEnumOptionForCustomFieldResponse201>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::CreateEnumOptionForCustomFieldResponse201>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -619,7 +629,10 @@ impl<'a> InsertEnumOptionForCustomField<'a> {
         self
     }
     /// The enum option object to create.
-    pub fn body(mut self, value: super::models::InsertEnumOptionForCustomFieldBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::InsertEnumOptionForCustomFieldBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -633,12 +646,7 @@ impl<'a> InsertEnumOptionForCustomField<'a> {
             rt::Method::POST,
             "/custom_fields/{custom_field_gid}/enum_options/insert",
         );
-        op.path(
-            "custom_field_gid",
-            &self.custom_field_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("custom_field_gid", &self.custom_field_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         if let Some(body) = &self.body {
@@ -651,8 +659,10 @@ impl<'a> InsertEnumOptionForCustomField<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateEnumOptionForCustomFieldResponse201>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::CreateEnumOptionForCustomFieldResponse201>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -695,12 +705,7 @@ impl<'a> UpdateEnumOption<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/enum_options/{enum_option_gid}");
-        op.path(
-            "enum_option_gid",
-            &self.enum_option_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("enum_option_gid", &self.enum_option_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         if let Some(body) = &self.body {
@@ -713,8 +718,10 @@ impl<'a> UpdateEnumOption<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateEnumOptionForCustomFieldResponse201>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::CreateEnumOptionForCustomFieldResponse201>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -36,7 +36,10 @@ impl<'a> CustomTypesApi<'a> {
     /// Returns the complete custom type record for a single custom type.
     ///
     /// `GET /custom_types/{custom_type_gid}` (operation `getCustomType`).
-    pub fn get_custom_type(&self, custom_type_gid: impl Into<String>) -> GetCustomType<'a> {
+    pub fn get_custom_type(
+        &self,
+        custom_type_gid: impl Into<String>,
+    ) -> GetCustomType<'a> {
         GetCustomType {
             client: self.client,
             custom_type_gid: custom_type_gid.into(),
@@ -79,7 +82,10 @@ impl<'a> GetCustomTypes<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetCustomTypesOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetCustomTypesOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -93,12 +99,14 @@ impl<'a> GetCustomTypes<'a> {
         op.query("project", &self.project, rt::Style::Form, true);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -122,7 +130,9 @@ impl<'a> GetCustomTypes<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::CustomTypeResponse> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -159,7 +169,10 @@ impl<'a> GetCustomType<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetCustomTypeOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetCustomTypeOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -170,12 +183,7 @@ impl<'a> GetCustomType<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/custom_types/{custom_type_gid}");
-        op.path(
-            "custom_type_gid",
-            &self.custom_type_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("custom_type_gid", &self.custom_type_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);

@@ -81,7 +81,10 @@ impl<'a> GetEvents<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetEventsOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetEventsOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }

@@ -186,7 +186,10 @@ impl<'a> CreateResourceExport<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateResourceExportResponse201>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::CreateResourceExportResponse201>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -282,27 +282,19 @@ impl<'a> GetGoalRelationships<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/goal_relationships");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
-        op.query(
-            "supported_goal",
-            &self.supported_goal,
-            rt::Style::Form,
-            true,
-        );
-        op.query(
-            "resource_subtype",
-            &self.resource_subtype,
-            rt::Style::Form,
-            true,
-        );
+        op.query("supported_goal", &self.supported_goal, rt::Style::Form, true);
+        op.query("resource_subtype", &self.resource_subtype, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -311,19 +303,26 @@ impl<'a> GetGoalRelationships<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetGoalRelationshipsResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetGoalRelationshipsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::GoalRelationshipCompact> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::GoalRelationshipCompact> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::GoalRelationshipCompact> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -431,7 +430,10 @@ impl<'a> RemoveSupportingRelationship<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApproveAccessRequestResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

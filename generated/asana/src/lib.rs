@@ -5,6 +5,7 @@
 //! `connector-runtime` (auth, retries, rate limits, hooks, structured errors).
 #![allow(clippy::doc_lazy_continuation, clippy::module_inception)]
 use connector_runtime::__private as rt;
+pub mod models;
 #[cfg(feature = "access_requests")]
 pub mod access_requests;
 #[cfg(feature = "agents")]
@@ -37,7 +38,6 @@ pub mod goals;
 pub mod jobs;
 #[cfg(feature = "memberships")]
 pub mod memberships;
-pub mod models;
 #[cfg(feature = "ooo_entries")]
 pub mod ooo_entries;
 #[cfg(feature = "organization_exports")]
@@ -108,7 +108,9 @@ pub const SERVERS: &[&str] = &["https://app.asana.com/api/1.0"];
 /// The description's security schemes as auth settings: `config.auth = Some(auth::...(...))`.
 pub mod auth {
     /// Security scheme `personalAccessToken`: a bearer token.
-    pub fn personal_access_token(token: impl Into<String>) -> connector_runtime::AuthConfig {
+    pub fn personal_access_token(
+        token: impl Into<String>,
+    ) -> connector_runtime::AuthConfig {
         connector_runtime::AuthConfig::Bearer {
             token: token.into().into(),
         }
@@ -141,10 +143,8 @@ impl Client {
     pub fn config() -> ConnectorConfig {
         let mut config = ConnectorConfig::new("https://app.asana.com/api/1.0");
         config.user_agent = format!(
-            "{}/{} {}",
-            env!("CARGO_PKG_NAME"),
-            env!("CARGO_PKG_VERSION"),
-            config.user_agent
+            "{}/{} {}", env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"), config
+            .user_agent
         );
         config
     }
@@ -165,7 +165,9 @@ impl Client {
     #[cfg(feature = "access_requests")]
     /// Operations tagged `Access requests`.
     pub fn access_requests(&self) -> access_requests::AccessRequestsApi<'_> {
-        access_requests::AccessRequestsApi { client: self }
+        access_requests::AccessRequestsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "agents")]
     /// Operations tagged `Agents`.
@@ -175,42 +177,60 @@ impl Client {
     #[cfg(feature = "allocations")]
     /// Operations tagged `Allocations`.
     pub fn allocations(&self) -> allocations::AllocationsApi<'_> {
-        allocations::AllocationsApi { client: self }
+        allocations::AllocationsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "attachments")]
     /// Operations tagged `Attachments`.
     pub fn attachments(&self) -> attachments::AttachmentsApi<'_> {
-        attachments::AttachmentsApi { client: self }
+        attachments::AttachmentsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "audit_log_api")]
     /// Operations tagged `Audit log API`.
     pub fn audit_log_api(&self) -> audit_log_api::AuditLogApiApi<'_> {
-        audit_log_api::AuditLogApiApi { client: self }
+        audit_log_api::AuditLogApiApi {
+            client: self,
+        }
     }
     #[cfg(feature = "batch_api")]
     /// Operations tagged `Batch API`.
     pub fn batch_api(&self) -> batch_api::BatchApiApi<'_> {
-        batch_api::BatchApiApi { client: self }
+        batch_api::BatchApiApi {
+            client: self,
+        }
     }
     #[cfg(feature = "budgets")]
     /// Operations tagged `Budgets`.
     pub fn budgets(&self) -> budgets::BudgetsApi<'_> {
-        budgets::BudgetsApi { client: self }
+        budgets::BudgetsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "custom_field_settings")]
     /// Operations tagged `Custom field settings`.
-    pub fn custom_field_settings(&self) -> custom_field_settings::CustomFieldSettingsApi<'_> {
-        custom_field_settings::CustomFieldSettingsApi { client: self }
+    pub fn custom_field_settings(
+        &self,
+    ) -> custom_field_settings::CustomFieldSettingsApi<'_> {
+        custom_field_settings::CustomFieldSettingsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "custom_fields")]
     /// Operations tagged `Custom fields`.
     pub fn custom_fields(&self) -> custom_fields::CustomFieldsApi<'_> {
-        custom_fields::CustomFieldsApi { client: self }
+        custom_fields::CustomFieldsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "custom_types")]
     /// Operations tagged `Custom types`.
     pub fn custom_types(&self) -> custom_types::CustomTypesApi<'_> {
-        custom_types::CustomTypesApi { client: self }
+        custom_types::CustomTypesApi {
+            client: self,
+        }
     }
     #[cfg(feature = "events")]
     /// Operations tagged `Events`.
@@ -220,12 +240,16 @@ impl Client {
     #[cfg(feature = "exports")]
     /// Operations tagged `Exports`.
     pub fn exports(&self) -> exports::ExportsApi<'_> {
-        exports::ExportsApi { client: self }
+        exports::ExportsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "goal_relationships")]
     /// Operations tagged `Goal relationships`.
     pub fn goal_relationships(&self) -> goal_relationships::GoalRelationshipsApi<'_> {
-        goal_relationships::GoalRelationshipsApi { client: self }
+        goal_relationships::GoalRelationshipsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "goals")]
     /// Operations tagged `Goals`.
@@ -240,59 +264,85 @@ impl Client {
     #[cfg(feature = "memberships")]
     /// Operations tagged `Memberships`.
     pub fn memberships(&self) -> memberships::MembershipsApi<'_> {
-        memberships::MembershipsApi { client: self }
+        memberships::MembershipsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "ooo_entries")]
     /// Operations tagged `Ooo entries`.
     pub fn ooo_entries(&self) -> ooo_entries::OooEntriesApi<'_> {
-        ooo_entries::OooEntriesApi { client: self }
+        ooo_entries::OooEntriesApi {
+            client: self,
+        }
     }
     #[cfg(feature = "organization_exports")]
     /// Operations tagged `Organization exports`.
-    pub fn organization_exports(&self) -> organization_exports::OrganizationExportsApi<'_> {
-        organization_exports::OrganizationExportsApi { client: self }
+    pub fn organization_exports(
+        &self,
+    ) -> organization_exports::OrganizationExportsApi<'_> {
+        organization_exports::OrganizationExportsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "portfolio_memberships")]
     /// Operations tagged `Portfolio memberships`.
-    pub fn portfolio_memberships(&self) -> portfolio_memberships::PortfolioMembershipsApi<'_> {
-        portfolio_memberships::PortfolioMembershipsApi { client: self }
+    pub fn portfolio_memberships(
+        &self,
+    ) -> portfolio_memberships::PortfolioMembershipsApi<'_> {
+        portfolio_memberships::PortfolioMembershipsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "portfolios")]
     /// Operations tagged `Portfolios`.
     pub fn portfolios(&self) -> portfolios::PortfoliosApi<'_> {
-        portfolios::PortfoliosApi { client: self }
+        portfolios::PortfoliosApi {
+            client: self,
+        }
     }
     #[cfg(feature = "project_briefs")]
     /// Operations tagged `Project briefs`.
     pub fn project_briefs(&self) -> project_briefs::ProjectBriefsApi<'_> {
-        project_briefs::ProjectBriefsApi { client: self }
+        project_briefs::ProjectBriefsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "project_memberships")]
     /// Operations tagged `Project memberships`.
     pub fn project_memberships(&self) -> project_memberships::ProjectMembershipsApi<'_> {
-        project_memberships::ProjectMembershipsApi { client: self }
+        project_memberships::ProjectMembershipsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "project_portfolio_settings")]
     /// Operations tagged `Project portfolio settings`.
     pub fn project_portfolio_settings(
         &self,
     ) -> project_portfolio_settings::ProjectPortfolioSettingsApi<'_> {
-        project_portfolio_settings::ProjectPortfolioSettingsApi { client: self }
+        project_portfolio_settings::ProjectPortfolioSettingsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "project_statuses")]
     /// Operations tagged `Project statuses`.
     pub fn project_statuses(&self) -> project_statuses::ProjectStatusesApi<'_> {
-        project_statuses::ProjectStatusesApi { client: self }
+        project_statuses::ProjectStatusesApi {
+            client: self,
+        }
     }
     #[cfg(feature = "project_templates")]
     /// Operations tagged `Project templates`.
     pub fn project_templates(&self) -> project_templates::ProjectTemplatesApi<'_> {
-        project_templates::ProjectTemplatesApi { client: self }
+        project_templates::ProjectTemplatesApi {
+            client: self,
+        }
     }
     #[cfg(feature = "projects")]
     /// Operations tagged `Projects`.
     pub fn projects(&self) -> projects::ProjectsApi<'_> {
-        projects::ProjectsApi { client: self }
+        projects::ProjectsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "rates")]
     /// Operations tagged `Rates`.
@@ -302,7 +352,9 @@ impl Client {
     #[cfg(feature = "reactions")]
     /// Operations tagged `Reactions`.
     pub fn reactions(&self) -> reactions::ReactionsApi<'_> {
-        reactions::ReactionsApi { client: self }
+        reactions::ReactionsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "roles")]
     /// Operations tagged `Roles`.
@@ -317,17 +369,23 @@ impl Client {
     #[cfg(feature = "sections")]
     /// Operations tagged `Sections`.
     pub fn sections(&self) -> sections::SectionsApi<'_> {
-        sections::SectionsApi { client: self }
+        sections::SectionsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "status_updates")]
     /// Operations tagged `Status updates`.
     pub fn status_updates(&self) -> status_updates::StatusUpdatesApi<'_> {
-        status_updates::StatusUpdatesApi { client: self }
+        status_updates::StatusUpdatesApi {
+            client: self,
+        }
     }
     #[cfg(feature = "stories")]
     /// Operations tagged `Stories`.
     pub fn stories(&self) -> stories::StoriesApi<'_> {
-        stories::StoriesApi { client: self }
+        stories::StoriesApi {
+            client: self,
+        }
     }
     #[cfg(feature = "tags")]
     /// Operations tagged `Tags`.
@@ -337,7 +395,9 @@ impl Client {
     #[cfg(feature = "task_templates")]
     /// Operations tagged `Task templates`.
     pub fn task_templates(&self) -> task_templates::TaskTemplatesApi<'_> {
-        task_templates::TaskTemplatesApi { client: self }
+        task_templates::TaskTemplatesApi {
+            client: self,
+        }
     }
     #[cfg(feature = "tasks")]
     /// Operations tagged `Tasks`.
@@ -347,7 +407,9 @@ impl Client {
     #[cfg(feature = "team_memberships")]
     /// Operations tagged `Team memberships`.
     pub fn team_memberships(&self) -> team_memberships::TeamMembershipsApi<'_> {
-        team_memberships::TeamMembershipsApi { client: self }
+        team_memberships::TeamMembershipsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "teams")]
     /// Operations tagged `Teams`.
@@ -357,36 +419,50 @@ impl Client {
     #[cfg(feature = "time_periods")]
     /// Operations tagged `Time periods`.
     pub fn time_periods(&self) -> time_periods::TimePeriodsApi<'_> {
-        time_periods::TimePeriodsApi { client: self }
+        time_periods::TimePeriodsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "time_tracking_categories")]
     /// Operations tagged `Time tracking categories`.
     pub fn time_tracking_categories(
         &self,
     ) -> time_tracking_categories::TimeTrackingCategoriesApi<'_> {
-        time_tracking_categories::TimeTrackingCategoriesApi { client: self }
+        time_tracking_categories::TimeTrackingCategoriesApi {
+            client: self,
+        }
     }
     #[cfg(feature = "time_tracking_entries")]
     /// Operations tagged `Time tracking entries`.
-    pub fn time_tracking_entries(&self) -> time_tracking_entries::TimeTrackingEntriesApi<'_> {
-        time_tracking_entries::TimeTrackingEntriesApi { client: self }
+    pub fn time_tracking_entries(
+        &self,
+    ) -> time_tracking_entries::TimeTrackingEntriesApi<'_> {
+        time_tracking_entries::TimeTrackingEntriesApi {
+            client: self,
+        }
     }
     #[cfg(feature = "timesheet_approval_statuses")]
     /// Operations tagged `Timesheet approval statuses`.
     pub fn timesheet_approval_statuses(
         &self,
     ) -> timesheet_approval_statuses::TimesheetApprovalStatusesApi<'_> {
-        timesheet_approval_statuses::TimesheetApprovalStatusesApi { client: self }
+        timesheet_approval_statuses::TimesheetApprovalStatusesApi {
+            client: self,
+        }
     }
     #[cfg(feature = "typeahead")]
     /// Operations tagged `Typeahead`.
     pub fn typeahead(&self) -> typeahead::TypeaheadApi<'_> {
-        typeahead::TypeaheadApi { client: self }
+        typeahead::TypeaheadApi {
+            client: self,
+        }
     }
     #[cfg(feature = "user_task_lists")]
     /// Operations tagged `User task lists`.
     pub fn user_task_lists(&self) -> user_task_lists::UserTaskListsApi<'_> {
-        user_task_lists::UserTaskListsApi { client: self }
+        user_task_lists::UserTaskListsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "users")]
     /// Operations tagged `Users`.
@@ -396,16 +472,24 @@ impl Client {
     #[cfg(feature = "webhooks")]
     /// Operations tagged `Webhooks`.
     pub fn webhooks(&self) -> webhooks::WebhooksApi<'_> {
-        webhooks::WebhooksApi { client: self }
+        webhooks::WebhooksApi {
+            client: self,
+        }
     }
     #[cfg(feature = "workspace_memberships")]
     /// Operations tagged `Workspace memberships`.
-    pub fn workspace_memberships(&self) -> workspace_memberships::WorkspaceMembershipsApi<'_> {
-        workspace_memberships::WorkspaceMembershipsApi { client: self }
+    pub fn workspace_memberships(
+        &self,
+    ) -> workspace_memberships::WorkspaceMembershipsApi<'_> {
+        workspace_memberships::WorkspaceMembershipsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "workspaces")]
     /// Operations tagged `Workspaces`.
     pub fn workspaces(&self) -> workspaces::WorkspacesApi<'_> {
-        workspaces::WorkspacesApi { client: self }
+        workspaces::WorkspacesApi {
+            client: self,
+        }
     }
 }

@@ -57,7 +57,10 @@ impl<'a> MembershipsApi<'a> {
     /// Returns a `project_membership`, `goal_membership`, `portfolio_membership`, `custom_type_membership`, or `custom_field_membership` record for a membership id.
     ///
     /// `GET /memberships/{membership_gid}` (operation `getMembership`).
-    pub fn get_membership(&self, membership_gid: impl Into<String>) -> GetMembership<'a> {
+    pub fn get_membership(
+        &self,
+        membership_gid: impl Into<String>,
+    ) -> GetMembership<'a> {
         GetMembership {
             client: self.client,
             membership_gid: membership_gid.into(),
@@ -94,7 +97,10 @@ impl<'a> MembershipsApi<'a> {
     /// Returns an empty data record.
     ///
     /// `DELETE /memberships/{membership_gid}` (operation `deleteMembership`).
-    pub fn delete_membership(&self, membership_gid: impl Into<String>) -> DeleteMembership<'a> {
+    pub fn delete_membership(
+        &self,
+        membership_gid: impl Into<String>,
+    ) -> DeleteMembership<'a> {
         DeleteMembership {
             client: self.client,
             membership_gid: membership_gid.into(),
@@ -153,7 +159,10 @@ impl<'a> GetMemberships<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetMembershipsOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetMembershipsOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -167,19 +176,16 @@ impl<'a> GetMemberships<'a> {
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("parent", &self.parent, rt::Style::Form, true);
         op.query("member", &self.member, rt::Style::Form, true);
-        op.query(
-            "resource_subtype",
-            &self.resource_subtype,
-            rt::Style::Form,
-            true,
-        );
+        op.query("resource_subtype", &self.resource_subtype, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -203,7 +209,9 @@ impl<'a> GetMemberships<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::MembershipCompact> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -289,12 +297,7 @@ impl<'a> GetMembership<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/memberships/{membership_gid}");
-        op.path(
-            "membership_gid",
-            &self.membership_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("membership_gid", &self.membership_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -332,12 +335,7 @@ impl<'a> UpdateMembership<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/memberships/{membership_gid}");
-        op.path(
-            "membership_gid",
-            &self.membership_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("membership_gid", &self.membership_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -375,12 +373,7 @@ impl<'a> DeleteMembership<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/memberships/{membership_gid}");
-        op.path(
-            "membership_gid",
-            &self.membership_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("membership_gid", &self.membership_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -389,7 +382,10 @@ impl<'a> DeleteMembership<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApproveAccessRequestResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

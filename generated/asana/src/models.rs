@@ -169,36 +169,38 @@ pub struct AllocationResponseAssignee {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(
-    feature = "access_requests",
-    feature = "allocations",
-    feature = "custom_field_settings",
-    feature = "custom_fields",
-    feature = "events",
-    feature = "goals",
-    feature = "ooo_entries",
-    feature = "portfolio_memberships",
-    feature = "portfolios",
-    feature = "project_memberships",
-    feature = "project_statuses",
-    feature = "projects",
-    feature = "rates",
-    feature = "reactions",
-    feature = "status_updates",
-    feature = "stories",
-    feature = "tags",
-    feature = "task_templates",
-    feature = "tasks",
-    feature = "team_memberships",
-    feature = "teams",
-    feature = "time_tracking_categories",
-    feature = "time_tracking_entries",
-    feature = "timesheet_approval_statuses",
-    feature = "user_task_lists",
-    feature = "users",
-    feature = "workspace_memberships",
-    feature = "workspaces"
-))]
+#[cfg(
+    any(
+        feature = "access_requests",
+        feature = "allocations",
+        feature = "custom_field_settings",
+        feature = "custom_fields",
+        feature = "events",
+        feature = "goals",
+        feature = "ooo_entries",
+        feature = "portfolio_memberships",
+        feature = "portfolios",
+        feature = "project_memberships",
+        feature = "project_statuses",
+        feature = "projects",
+        feature = "rates",
+        feature = "reactions",
+        feature = "status_updates",
+        feature = "stories",
+        feature = "tags",
+        feature = "task_templates",
+        feature = "tasks",
+        feature = "team_memberships",
+        feature = "teams",
+        feature = "time_tracking_categories",
+        feature = "time_tracking_entries",
+        feature = "timesheet_approval_statuses",
+        feature = "user_task_lists",
+        feature = "users",
+        feature = "workspace_memberships",
+        feature = "workspaces"
+    )
+)]
 /// A *user* object represents an account in Asana that can be given access to various workspaces, projects, and tasks.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UserCompact {
@@ -212,20 +214,22 @@ pub struct UserCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(
-    feature = "allocations",
-    feature = "jobs",
-    feature = "memberships",
-    feature = "portfolios",
-    feature = "project_memberships",
-    feature = "project_templates",
-    feature = "projects",
-    feature = "rates",
-    feature = "sections",
-    feature = "stories",
-    feature = "task_templates",
-    feature = "tasks"
-))]
+#[cfg(
+    any(
+        feature = "allocations",
+        feature = "jobs",
+        feature = "memberships",
+        feature = "portfolios",
+        feature = "project_memberships",
+        feature = "project_templates",
+        feature = "projects",
+        feature = "rates",
+        feature = "sections",
+        feature = "stories",
+        feature = "task_templates",
+        feature = "tasks"
+    )
+)]
 /// A *project* represents a prioritized list of tasks in Asana or a board with columns of tasks represented as cards. It exists in a single workspace or organization and is accessible to a subset of users in that workspace or organization, depending on its permissions.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectCompact {
@@ -255,11 +259,7 @@ pub struct AllocationRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_date: Option<chrono::NaiveDate>,
     /// The amount of time associated with the allocation, represented as a percentage or number of hours.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub effort: Option<Option<super::models::AllocationBaseEffort>>,
     /// Globally unique identifier for the user or placeholder assigned to the allocation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -291,12 +291,14 @@ pub enum AddCustomFieldSettingRequestCustomField {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "custom_fields",
-    feature = "goals",
-    feature = "portfolios",
-    feature = "projects"
-))]
+#[cfg(
+    any(
+        feature = "custom_fields",
+        feature = "goals",
+        feature = "portfolios",
+        feature = "projects"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CustomFieldCreateRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -321,26 +323,21 @@ pub struct CustomFieldCreateRequest {
     pub enabled: Option<bool>,
     /// This field tells the type of the custom field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub representation_type: Option<super::models::CustomFieldCreateRequestRepresentationType>,
+    pub representation_type: Option<
+        super::models::CustomFieldCreateRequestRepresentationType,
+    >,
     /// This field is the unique custom ID string for the custom field.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub id_prefix: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_restrictions:
-        Option<Vec<super::models::CustomFieldCreateRequestInputRestrictionsItem>>,
+    pub input_restrictions: Option<
+        Vec<super::models::CustomFieldCreateRequestInputRestrictionsItem>,
+    >,
     /// *Conditional*. This flag describes whether a custom field is a formula custom field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_formula_field: Option<bool>,
     /// *Conditional*. Only relevant for custom fields of type `date`. This object reflects the chosen date (and optionally, time) value of a `date` custom field. If no date is selected, the value of `date_value` will be `null`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub date_value: Option<Option<super::models::CustomFieldCreateRequestDateValue>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enum_value: Option<super::models::CustomFieldCreateRequestEnumValue>,
@@ -348,25 +345,13 @@ pub struct CustomFieldCreateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multi_enum_values: Option<Vec<super::models::EnumOption>>,
     /// *Conditional*. This number is the value of a `number` custom field.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub number_value: Option<Option<f64>>,
     /// *Conditional*. This string is the value of a `text` custom field.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub text_value: Option<Option<String>>,
     /// A string representation for the value of the custom field. Integrations that don't require the underlying type should use this field to read values. Using this field will future-proof an app against new custom field types.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub display_value: Option<Option<String>>,
     /// [Opt In](/docs/inputoutput-options). The description of the custom field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -380,27 +365,16 @@ pub struct CustomFieldCreateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<super::models::CustomFieldCreateRequestFormat>,
     /// ISO 4217 currency code to format this custom field. This will be null if the `format` is not `currency`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub currency_code: Option<Option<String>>,
     /// This is the string that appears next to the custom field value. This will be null if the `format` is not `custom`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub custom_label: Option<Option<String>>,
     /// Only relevant for custom fields with `custom` format. This depicts where to place the custom label. This will be null if the `format` is not `custom`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub custom_label_position:
-        Option<Option<super::models::CustomFieldCreateRequestCustomLabelPosition>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub custom_label_position: Option<
+        Option<super::models::CustomFieldCreateRequestCustomLabelPosition>,
+    >,
     /// This flag describes whether this custom field is available to every container in the workspace. Before project-specific custom fields, this field was always true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_global_to_workspace: Option<bool>,
@@ -408,13 +382,10 @@ pub struct CustomFieldCreateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_notifications_enabled: Option<bool>,
     /// *Conditional*. A unique identifier to associate this field with the template source of truth.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub asana_created_field:
-        Option<Option<super::models::CustomFieldCreateRequestAsanaCreatedField>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub asana_created_field: Option<
+        Option<super::models::CustomFieldCreateRequestAsanaCreatedField>,
+    >,
     /// *Create-Only* The workspace to create a custom field in.
     pub workspace: String,
     /// *Allow-listed*. Instructs the API that this Custom Field is app-owned. This parameter is allow-listed to specific apps at this point in time. For apps that are not allow-listed, providing this parameter will result in a `403 Forbidden`.
@@ -429,19 +400,21 @@ pub struct CustomFieldCreateRequest {
     /// The type of the custom field. Must be one of the given values.
     pub resource_subtype: super::models::CustomFieldCreateRequestResourceSubtype,
 }
-#[cfg(any(
-    feature = "custom_field_settings",
-    feature = "custom_fields",
-    feature = "goals",
-    feature = "memberships",
-    feature = "portfolios",
-    feature = "projects",
-    feature = "stories",
-    feature = "task_templates",
-    feature = "tasks",
-    feature = "teams",
-    feature = "users"
-))]
+#[cfg(
+    any(
+        feature = "custom_field_settings",
+        feature = "custom_fields",
+        feature = "goals",
+        feature = "memberships",
+        feature = "portfolios",
+        feature = "projects",
+        feature = "stories",
+        feature = "task_templates",
+        feature = "tasks",
+        feature = "teams",
+        feature = "users"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " *Deprecated: new integrations should prefer the resource_subtype field.* The type of the custom field. Must be one of the given values."]
@@ -449,19 +422,21 @@ connector_runtime::__string_enum! {
     "multi_enum", Number = "number", Date = "date", People = "people", Reference =
     "reference", }
 }
-#[cfg(any(
-    feature = "custom_field_settings",
-    feature = "custom_fields",
-    feature = "goals",
-    feature = "memberships",
-    feature = "portfolios",
-    feature = "projects",
-    feature = "stories",
-    feature = "task_templates",
-    feature = "tasks",
-    feature = "teams",
-    feature = "users"
-))]
+#[cfg(
+    any(
+        feature = "custom_field_settings",
+        feature = "custom_fields",
+        feature = "goals",
+        feature = "memberships",
+        feature = "portfolios",
+        feature = "projects",
+        feature = "stories",
+        feature = "task_templates",
+        feature = "tasks",
+        feature = "teams",
+        feature = "users"
+    )
+)]
 /// Enum options are the possible values which an enum custom field can adopt. An enum custom field must contain at least 1 enum option but no more than 500.
 ///
 /// You can add enum options to a custom field by using the `POST /custom_fields/custom_field_gid/enum_options` endpoint.
@@ -491,57 +466,63 @@ pub struct EnumOption {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<String>,
 }
-#[cfg(any(
-    feature = "custom_field_settings",
-    feature = "custom_fields",
-    feature = "goals",
-    feature = "memberships",
-    feature = "portfolios",
-    feature = "projects",
-    feature = "stories",
-    feature = "task_templates",
-    feature = "tasks",
-    feature = "teams",
-    feature = "users"
-))]
+#[cfg(
+    any(
+        feature = "custom_field_settings",
+        feature = "custom_fields",
+        feature = "goals",
+        feature = "memberships",
+        feature = "portfolios",
+        feature = "projects",
+        feature = "stories",
+        feature = "task_templates",
+        feature = "tasks",
+        feature = "teams",
+        feature = "users"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc = " This field tells the type of the custom field."] pub enum
     CustomFieldCreateRequestRepresentationType { Text = "text", Enum = "enum", MultiEnum
     = "multi_enum", Number = "number", Date = "date", People = "people", Formula =
     "formula", CustomId = "custom_id", Reference = "reference", }
 }
-#[cfg(any(
-    feature = "custom_field_settings",
-    feature = "custom_fields",
-    feature = "goals",
-    feature = "memberships",
-    feature = "portfolios",
-    feature = "projects",
-    feature = "stories",
-    feature = "task_templates",
-    feature = "tasks",
-    feature = "teams",
-    feature = "users"
-))]
+#[cfg(
+    any(
+        feature = "custom_field_settings",
+        feature = "custom_fields",
+        feature = "goals",
+        feature = "memberships",
+        feature = "portfolios",
+        feature = "projects",
+        feature = "stories",
+        feature = "task_templates",
+        feature = "tasks",
+        feature = "teams",
+        feature = "users"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " *Conditional*. Only relevant for custom fields of type `reference`. This array of strings reflects the allowed types of objects that can be written to a `reference` custom field value."]
     pub enum CustomFieldCreateRequestInputRestrictionsItem { Task = "task", Project =
     "project", Portfolio = "portfolio", Goal = "goal", }
 }
-#[cfg(any(
-    feature = "custom_field_settings",
-    feature = "custom_fields",
-    feature = "goals",
-    feature = "memberships",
-    feature = "portfolios",
-    feature = "projects",
-    feature = "stories",
-    feature = "task_templates",
-    feature = "tasks",
-    feature = "teams",
-    feature = "users"
-))]
+#[cfg(
+    any(
+        feature = "custom_field_settings",
+        feature = "custom_fields",
+        feature = "goals",
+        feature = "memberships",
+        feature = "portfolios",
+        feature = "projects",
+        feature = "stories",
+        feature = "task_templates",
+        feature = "tasks",
+        feature = "teams",
+        feature = "users"
+    )
+)]
 /// *Conditional*. Only relevant for custom fields of type `date`. This object reflects the chosen date (and optionally, time) value of a `date` custom field. If no date is selected, the value of `date_value` will be `null`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CustomFieldCreateRequestDateValue {
@@ -552,19 +533,21 @@ pub struct CustomFieldCreateRequestDateValue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_time: Option<String>,
 }
-#[cfg(any(
-    feature = "custom_field_settings",
-    feature = "custom_fields",
-    feature = "goals",
-    feature = "memberships",
-    feature = "portfolios",
-    feature = "projects",
-    feature = "stories",
-    feature = "task_templates",
-    feature = "tasks",
-    feature = "teams",
-    feature = "users"
-))]
+#[cfg(
+    any(
+        feature = "custom_field_settings",
+        feature = "custom_fields",
+        feature = "goals",
+        feature = "memberships",
+        feature = "portfolios",
+        feature = "projects",
+        feature = "stories",
+        feature = "task_templates",
+        feature = "tasks",
+        feature = "teams",
+        feature = "users"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CustomFieldCreateRequestEnumValue {
     /// Globally unique identifier of the resource, as a string.
@@ -583,44 +566,50 @@ pub struct CustomFieldCreateRequestEnumValue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<String>,
 }
-#[cfg(any(
-    feature = "custom_field_settings",
-    feature = "custom_fields",
-    feature = "goals",
-    feature = "portfolios",
-    feature = "projects",
-    feature = "tasks",
-    feature = "teams"
-))]
+#[cfg(
+    any(
+        feature = "custom_field_settings",
+        feature = "custom_fields",
+        feature = "goals",
+        feature = "portfolios",
+        feature = "projects",
+        feature = "tasks",
+        feature = "teams"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc = " The format of this custom field."] pub enum CustomFieldCreateRequestFormat
     { Currency = "currency", Identifier = "identifier", Percentage = "percentage", Custom
     = "custom", Duration = "duration", None = "none", }
 }
-#[cfg(any(
-    feature = "custom_field_settings",
-    feature = "custom_fields",
-    feature = "goals",
-    feature = "portfolios",
-    feature = "projects",
-    feature = "tasks",
-    feature = "teams"
-))]
+#[cfg(
+    any(
+        feature = "custom_field_settings",
+        feature = "custom_fields",
+        feature = "goals",
+        feature = "portfolios",
+        feature = "projects",
+        feature = "tasks",
+        feature = "teams"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " Only relevant for custom fields with `custom` format. This depicts where to place the custom label. This will be null if the `format` is not `custom`."]
     pub enum CustomFieldCreateRequestCustomLabelPosition { Prefix = "prefix", Suffix =
     "suffix", }
 }
-#[cfg(any(
-    feature = "custom_field_settings",
-    feature = "custom_fields",
-    feature = "goals",
-    feature = "portfolios",
-    feature = "projects",
-    feature = "tasks",
-    feature = "teams"
-))]
+#[cfg(
+    any(
+        feature = "custom_field_settings",
+        feature = "custom_fields",
+        feature = "goals",
+        feature = "portfolios",
+        feature = "projects",
+        feature = "tasks",
+        feature = "teams"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " *Conditional*. A unique identifier to associate this field with the template source of truth."]
@@ -686,12 +675,14 @@ connector_runtime::__string_enum! {
     VendorCategory = "vendor_category", VendorType = "vendor_type", WordCount =
     "word_count", }
 }
-#[cfg(any(
-    feature = "custom_fields",
-    feature = "goals",
-    feature = "portfolios",
-    feature = "projects"
-))]
+#[cfg(
+    any(
+        feature = "custom_fields",
+        feature = "goals",
+        feature = "portfolios",
+        feature = "projects"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc = " The type of the custom field. Must be one of the given values."] pub enum
     CustomFieldCreateRequestResourceSubtype { Text = "text", Enum = "enum", MultiEnum =
@@ -710,20 +701,22 @@ pub struct AddMembersRequest {
     /// An array of strings identifying users. These can either be the string "me", an email, or the gid of a user.
     pub members: String,
 }
-#[cfg(any(
-    feature = "custom_field_settings",
-    feature = "custom_fields",
-    feature = "events",
-    feature = "goals",
-    feature = "portfolios",
-    feature = "projects",
-    feature = "tasks",
-    feature = "teams",
-    feature = "typeahead",
-    feature = "users",
-    feature = "webhooks",
-    feature = "workspaces"
-))]
+#[cfg(
+    any(
+        feature = "custom_field_settings",
+        feature = "custom_fields",
+        feature = "events",
+        feature = "goals",
+        feature = "portfolios",
+        feature = "projects",
+        feature = "tasks",
+        feature = "teams",
+        feature = "typeahead",
+        feature = "users",
+        feature = "webhooks",
+        feature = "workspaces"
+    )
+)]
 /// A generic Asana Resource, containing a globally unique identifier.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AsanaNamedResource {
@@ -860,17 +853,19 @@ pub struct AttachmentResponseParent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<super::models::AttachmentResponseParentCreatedBy>,
 }
-#[cfg(any(
-    feature = "attachments",
-    feature = "jobs",
-    feature = "portfolios",
-    feature = "project_templates",
-    feature = "projects",
-    feature = "stories",
-    feature = "task_templates",
-    feature = "tasks",
-    feature = "time_tracking_entries"
-))]
+#[cfg(
+    any(
+        feature = "attachments",
+        feature = "jobs",
+        feature = "portfolios",
+        feature = "project_templates",
+        feature = "projects",
+        feature = "stories",
+        feature = "task_templates",
+        feature = "tasks",
+        feature = "time_tracking_entries"
+    )
+)]
 /// [Opt In](/docs/inputoutput-options). A *user* object represents an account in Asana that can be given access to various workspaces, projects, and tasks.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AttachmentResponseParentCreatedBy {
@@ -989,8 +984,9 @@ pub struct AuditLogEventContext {
     /// The authentication method used in the context of an API request.
     /// Only present if the `context_type` is `api`. Can be one of `cookie`, `oauth`, `personal_access_token`, or `service_account`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_authentication_method:
-        Option<super::models::AuditLogEventContextApiAuthenticationMethod>,
+    pub api_authentication_method: Option<
+        super::models::AuditLogEventContextApiAuthenticationMethod,
+    >,
     /// The IP address of the client that initiated the event, if applicable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_ip_address: Option<String>,
@@ -1126,7 +1122,9 @@ pub struct BudgetResponse {
 pub struct BudgetEstimateResponse {
     /// Billable status filter applied to the estimate when `source` is `tasks`. Ignored when `source` is `capacity_plans` or `none`. When not provided, defaults to `billable`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billable_status_filter: Option<super::models::BudgetEstimateResponseBillableStatusFilter>,
+    pub billable_status_filter: Option<
+        super::models::BudgetEstimateResponseBillableStatusFilter,
+    >,
     /// The data source for the estimate. `tasks`: use task-level estimated time attributed to the parent. `capacity_plans`: use capacity plan estimates attributed to the parent. `none`: disables the estimate; only valid when `enabled` is `false`. When `enabled` is `true`, `source` must not be `none`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<super::models::BudgetEstimateResponseSource>,
@@ -1159,7 +1157,9 @@ connector_runtime::__string_enum! {
 pub struct BudgetActualResponse {
     /// Billable status filter applied to time tracking entries contributing to the actual value. Determines which entries are included in aggregation. When not provided, defaults to `billable`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billable_status_filter: Option<super::models::BudgetActualResponseBillableStatusFilter>,
+    pub billable_status_filter: Option<
+        super::models::BudgetActualResponseBillableStatusFilter,
+    >,
     /// The aggregated actual value for the budget. * When `budget_type` is `time`, represents the total actual minutes from time tracking entries. * When `budget_type` is `cost`, represents the total actual cost, computed as (actual time × resource rate).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<f64>,
@@ -1228,7 +1228,9 @@ pub struct BudgetRequest {
 pub struct BudgetEstimateRequest {
     /// Billable status filter applied to the estimate when `source` is `tasks`. Ignored when `source` is `capacity_plans` or `none`. When not provided, defaults to `billable`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billable_status_filter: Option<super::models::BudgetEstimateResponseBillableStatusFilter>,
+    pub billable_status_filter: Option<
+        super::models::BudgetEstimateResponseBillableStatusFilter,
+    >,
     /// The data source for the estimate. `tasks`: use task-level estimated time attributed to the parent. `capacity_plans`: use capacity plan estimates attributed to the parent. `none`: disables the estimate; only valid when `enabled` is `false`. When `enabled` is `true`, `source` must not be `none`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<super::models::BudgetEstimateResponseSource>,
@@ -1242,7 +1244,9 @@ pub struct BudgetEstimateRequest {
 pub struct BudgetActualRequest {
     /// Billable status filter applied to time tracking entries contributing to the actual value. Determines which entries are included in aggregation. When not provided, defaults to `billable`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billable_status_filter: Option<super::models::BudgetActualResponseBillableStatusFilter>,
+    pub billable_status_filter: Option<
+        super::models::BudgetActualResponseBillableStatusFilter,
+    >,
 }
 #[cfg(any(feature = "budgets"))]
 /// Defines how the total portion of a budget is configured. The total represents a user-defined target value, not an aggregated one. This object specifies whether the total is displayed and the current value for the selected budget_type.
@@ -1280,13 +1284,16 @@ pub struct CustomFieldBase {
     pub enabled: Option<bool>,
     /// This field tells the type of the custom field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub representation_type: Option<super::models::CustomFieldCreateRequestRepresentationType>,
+    pub representation_type: Option<
+        super::models::CustomFieldCreateRequestRepresentationType,
+    >,
     /// This field is the unique custom ID string for the custom field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_prefix: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_restrictions:
-        Option<Vec<super::models::CustomFieldCreateRequestInputRestrictionsItem>>,
+    pub input_restrictions: Option<
+        Vec<super::models::CustomFieldCreateRequestInputRestrictionsItem>,
+    >,
     /// *Conditional*. This flag describes whether a custom field is a formula custom field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_formula_field: Option<bool>,
@@ -1326,7 +1333,9 @@ pub struct CustomFieldBase {
     pub custom_label: Option<String>,
     /// Only relevant for custom fields with `custom` format. This depicts where to place the custom label. This will be null if the `format` is not `custom`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_label_position: Option<super::models::CustomFieldCreateRequestCustomLabelPosition>,
+    pub custom_label_position: Option<
+        super::models::CustomFieldCreateRequestCustomLabelPosition,
+    >,
     /// This flag describes whether this custom field is available to every container in the workspace. Before project-specific custom fields, this field was always true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_global_to_workspace: Option<bool>,
@@ -1335,17 +1344,21 @@ pub struct CustomFieldBase {
     pub has_notifications_enabled: Option<bool>,
     /// *Conditional*. A unique identifier to associate this field with the template source of truth.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub asana_created_field: Option<super::models::CustomFieldCreateRequestAsanaCreatedField>,
+    pub asana_created_field: Option<
+        super::models::CustomFieldCreateRequestAsanaCreatedField,
+    >,
 }
-#[cfg(any(
-    feature = "goals",
-    feature = "memberships",
-    feature = "portfolios",
-    feature = "projects",
-    feature = "stories",
-    feature = "task_templates",
-    feature = "users"
-))]
+#[cfg(
+    any(
+        feature = "goals",
+        feature = "memberships",
+        feature = "portfolios",
+        feature = "projects",
+        feature = "stories",
+        feature = "task_templates",
+        feature = "users"
+    )
+)]
 /// Custom Fields store the metadata that is used in order to add user-specified information to tasks in Asana. Be sure to reference the [custom fields](/reference/custom-fields) developer documentation for more information about how custom fields relate to various resources in Asana.
 ///
 /// Users in Asana can [lock custom fields](https://asana.com/guide/help/premium/custom-fields#gl-lock-fields), which will make them read-only when accessed by other users. Attempting to edit a locked custom field will return HTTP error code `403 Forbidden`.
@@ -1373,13 +1386,16 @@ pub struct CustomFieldCompact {
     pub enabled: Option<bool>,
     /// This field tells the type of the custom field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub representation_type: Option<super::models::CustomFieldCreateRequestRepresentationType>,
+    pub representation_type: Option<
+        super::models::CustomFieldCreateRequestRepresentationType,
+    >,
     /// This field is the unique custom ID string for the custom field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_prefix: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_restrictions:
-        Option<Vec<super::models::CustomFieldCreateRequestInputRestrictionsItem>>,
+    pub input_restrictions: Option<
+        Vec<super::models::CustomFieldCreateRequestInputRestrictionsItem>,
+    >,
     /// *Conditional*. This flag describes whether a custom field is a formula custom field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_formula_field: Option<bool>,
@@ -1426,26 +1442,21 @@ pub struct CustomFieldRequest {
     pub enabled: Option<bool>,
     /// This field tells the type of the custom field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub representation_type: Option<super::models::CustomFieldCreateRequestRepresentationType>,
+    pub representation_type: Option<
+        super::models::CustomFieldCreateRequestRepresentationType,
+    >,
     /// This field is the unique custom ID string for the custom field.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub id_prefix: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_restrictions:
-        Option<Vec<super::models::CustomFieldCreateRequestInputRestrictionsItem>>,
+    pub input_restrictions: Option<
+        Vec<super::models::CustomFieldCreateRequestInputRestrictionsItem>,
+    >,
     /// *Conditional*. This flag describes whether a custom field is a formula custom field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_formula_field: Option<bool>,
     /// *Conditional*. Only relevant for custom fields of type `date`. This object reflects the chosen date (and optionally, time) value of a `date` custom field. If no date is selected, the value of `date_value` will be `null`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub date_value: Option<Option<super::models::CustomFieldCreateRequestDateValue>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enum_value: Option<super::models::CustomFieldCreateRequestEnumValue>,
@@ -1453,25 +1464,13 @@ pub struct CustomFieldRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multi_enum_values: Option<Vec<super::models::EnumOption>>,
     /// *Conditional*. This number is the value of a `number` custom field.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub number_value: Option<Option<f64>>,
     /// *Conditional*. This string is the value of a `text` custom field.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub text_value: Option<Option<String>>,
     /// A string representation for the value of the custom field. Integrations that don't require the underlying type should use this field to read values. Using this field will future-proof an app against new custom field types.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub display_value: Option<Option<String>>,
     /// [Opt In](/docs/inputoutput-options). The description of the custom field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1485,27 +1484,16 @@ pub struct CustomFieldRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<super::models::CustomFieldCreateRequestFormat>,
     /// ISO 4217 currency code to format this custom field. This will be null if the `format` is not `currency`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub currency_code: Option<Option<String>>,
     /// This is the string that appears next to the custom field value. This will be null if the `format` is not `custom`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub custom_label: Option<Option<String>>,
     /// Only relevant for custom fields with `custom` format. This depicts where to place the custom label. This will be null if the `format` is not `custom`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub custom_label_position:
-        Option<Option<super::models::CustomFieldCreateRequestCustomLabelPosition>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub custom_label_position: Option<
+        Option<super::models::CustomFieldCreateRequestCustomLabelPosition>,
+    >,
     /// This flag describes whether this custom field is available to every container in the workspace. Before project-specific custom fields, this field was always true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_global_to_workspace: Option<bool>,
@@ -1513,13 +1501,10 @@ pub struct CustomFieldRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_notifications_enabled: Option<bool>,
     /// *Conditional*. A unique identifier to associate this field with the template source of truth.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub asana_created_field:
-        Option<Option<super::models::CustomFieldCreateRequestAsanaCreatedField>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub asana_created_field: Option<
+        Option<super::models::CustomFieldCreateRequestAsanaCreatedField>,
+    >,
     /// *Create-Only* The workspace to create a custom field in.
     pub workspace: String,
     /// *Allow-listed*. Instructs the API that this Custom Field is app-owned. This parameter is allow-listed to specific apps at this point in time. For apps that are not allow-listed, providing this parameter will result in a `403 Forbidden`.
@@ -1557,13 +1542,16 @@ pub struct CustomFieldResponse {
     pub enabled: Option<bool>,
     /// This field tells the type of the custom field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub representation_type: Option<super::models::CustomFieldCreateRequestRepresentationType>,
+    pub representation_type: Option<
+        super::models::CustomFieldCreateRequestRepresentationType,
+    >,
     /// This field is the unique custom ID string for the custom field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_prefix: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_restrictions:
-        Option<Vec<super::models::CustomFieldCreateRequestInputRestrictionsItem>>,
+    pub input_restrictions: Option<
+        Vec<super::models::CustomFieldCreateRequestInputRestrictionsItem>,
+    >,
     /// *Conditional*. This flag describes whether a custom field is a formula custom field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_formula_field: Option<bool>,
@@ -1603,7 +1591,9 @@ pub struct CustomFieldResponse {
     pub custom_label: Option<String>,
     /// Only relevant for custom fields with `custom` format. This depicts where to place the custom label. This will be null if the `format` is not `custom`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_label_position: Option<super::models::CustomFieldCreateRequestCustomLabelPosition>,
+    pub custom_label_position: Option<
+        super::models::CustomFieldCreateRequestCustomLabelPosition,
+    >,
     /// This flag describes whether this custom field is available to every container in the workspace. Before project-specific custom fields, this field was always true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_global_to_workspace: Option<bool>,
@@ -1612,7 +1602,9 @@ pub struct CustomFieldResponse {
     pub has_notifications_enabled: Option<bool>,
     /// *Conditional*. A unique identifier to associate this field with the template source of truth.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub asana_created_field: Option<super::models::CustomFieldCreateRequestAsanaCreatedField>,
+    pub asana_created_field: Option<
+        super::models::CustomFieldCreateRequestAsanaCreatedField,
+    >,
     /// *Conditional*. This flag describes whether a custom field is read only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_value_read_only: Option<bool>,
@@ -1632,50 +1624,58 @@ pub struct CustomFieldResponse {
     pub privacy_setting: Option<super::models::CustomFieldResponsePrivacySetting>,
     /// The default access level when inviting new members to the custom field. This isn't applied when the `privacy_setting` is `private`, or the user is a guest. For local fields in a project or portfolio, the user must additionally have permission to modify the container itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_access_level: Option<super::models::CustomFieldResponseDefaultAccessLevel>,
+    pub default_access_level: Option<
+        super::models::CustomFieldResponseDefaultAccessLevel,
+    >,
     /// The type of the custom field. Must be one of the given values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_subtype: Option<super::models::CustomFieldResponseResourceSubtype>,
 }
-#[cfg(any(
-    feature = "custom_field_settings",
-    feature = "custom_fields",
-    feature = "goals",
-    feature = "portfolios",
-    feature = "projects",
-    feature = "tasks",
-    feature = "teams"
-))]
+#[cfg(
+    any(
+        feature = "custom_field_settings",
+        feature = "custom_fields",
+        feature = "goals",
+        feature = "portfolios",
+        feature = "projects",
+        feature = "tasks",
+        feature = "teams"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " The privacy setting of the custom field. *Note: Administrators in your organization may restrict the values of `privacy_setting`.*"]
     pub enum CustomFieldResponsePrivacySetting { PublicWithGuests = "public_with_guests",
     Public = "public", Private = "private", }
 }
-#[cfg(any(
-    feature = "custom_field_settings",
-    feature = "custom_fields",
-    feature = "goals",
-    feature = "portfolios",
-    feature = "projects",
-    feature = "tasks",
-    feature = "teams"
-))]
+#[cfg(
+    any(
+        feature = "custom_field_settings",
+        feature = "custom_fields",
+        feature = "goals",
+        feature = "portfolios",
+        feature = "projects",
+        feature = "tasks",
+        feature = "teams"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " The default access level when inviting new members to the custom field. This isn't applied when the `privacy_setting` is `private`, or the user is a guest. For local fields in a project or portfolio, the user must additionally have permission to modify the container itself."]
     pub enum CustomFieldResponseDefaultAccessLevel { Admin = "admin", Editor = "editor",
     User = "user", }
 }
-#[cfg(any(
-    feature = "custom_field_settings",
-    feature = "custom_fields",
-    feature = "goals",
-    feature = "portfolios",
-    feature = "projects",
-    feature = "tasks",
-    feature = "teams"
-))]
+#[cfg(
+    any(
+        feature = "custom_field_settings",
+        feature = "custom_fields",
+        feature = "goals",
+        feature = "portfolios",
+        feature = "projects",
+        feature = "tasks",
+        feature = "teams"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc = " The type of the custom field. Must be one of the given values."] pub enum
     CustomFieldResponseResourceSubtype { Text = "text", Enum = "enum", MultiEnum =
@@ -1693,13 +1693,15 @@ pub struct CustomFieldSettingCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_type: Option<String>,
 }
-#[cfg(any(
-    feature = "custom_field_settings",
-    feature = "goals",
-    feature = "portfolios",
-    feature = "projects",
-    feature = "teams"
-))]
+#[cfg(
+    any(
+        feature = "custom_field_settings",
+        feature = "goals",
+        feature = "portfolios",
+        feature = "projects",
+        feature = "teams"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CustomFieldSettingResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -1718,13 +1720,15 @@ pub struct CustomFieldSettingResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_field: Option<super::models::CustomFieldSettingResponseCustomField>,
 }
-#[cfg(any(
-    feature = "custom_field_settings",
-    feature = "goals",
-    feature = "portfolios",
-    feature = "projects",
-    feature = "teams"
-))]
+#[cfg(
+    any(
+        feature = "custom_field_settings",
+        feature = "goals",
+        feature = "portfolios",
+        feature = "projects",
+        feature = "teams"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CustomFieldSettingResponseProject {
     /// Globally unique identifier of the resource, as a string.
@@ -1737,13 +1741,15 @@ pub struct CustomFieldSettingResponseProject {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(
-    feature = "custom_field_settings",
-    feature = "goals",
-    feature = "portfolios",
-    feature = "projects",
-    feature = "teams"
-))]
+#[cfg(
+    any(
+        feature = "custom_field_settings",
+        feature = "goals",
+        feature = "portfolios",
+        feature = "projects",
+        feature = "teams"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CustomFieldSettingResponseParent {
     /// Globally unique identifier of the resource, as a string.
@@ -1756,13 +1762,15 @@ pub struct CustomFieldSettingResponseParent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(
-    feature = "custom_field_settings",
-    feature = "goals",
-    feature = "portfolios",
-    feature = "projects",
-    feature = "teams"
-))]
+#[cfg(
+    any(
+        feature = "custom_field_settings",
+        feature = "goals",
+        feature = "portfolios",
+        feature = "projects",
+        feature = "teams"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CustomFieldSettingResponseCustomField {
     /// Globally unique identifier of the resource, as a string.
@@ -1787,26 +1795,21 @@ pub struct CustomFieldSettingResponseCustomField {
     pub enabled: Option<bool>,
     /// This field tells the type of the custom field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub representation_type: Option<super::models::CustomFieldCreateRequestRepresentationType>,
+    pub representation_type: Option<
+        super::models::CustomFieldCreateRequestRepresentationType,
+    >,
     /// This field is the unique custom ID string for the custom field.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub id_prefix: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_restrictions:
-        Option<Vec<super::models::CustomFieldCreateRequestInputRestrictionsItem>>,
+    pub input_restrictions: Option<
+        Vec<super::models::CustomFieldCreateRequestInputRestrictionsItem>,
+    >,
     /// *Conditional*. This flag describes whether a custom field is a formula custom field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_formula_field: Option<bool>,
     /// *Conditional*. Only relevant for custom fields of type `date`. This object reflects the chosen date (and optionally, time) value of a `date` custom field. If no date is selected, the value of `date_value` will be `null`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub date_value: Option<Option<super::models::CustomFieldCreateRequestDateValue>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enum_value: Option<super::models::CustomFieldCreateRequestEnumValue>,
@@ -1814,25 +1817,13 @@ pub struct CustomFieldSettingResponseCustomField {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multi_enum_values: Option<Vec<super::models::EnumOption>>,
     /// *Conditional*. This number is the value of a `number` custom field.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub number_value: Option<Option<f64>>,
     /// *Conditional*. This string is the value of a `text` custom field.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub text_value: Option<Option<String>>,
     /// A string representation for the value of the custom field. Integrations that don't require the underlying type should use this field to read values. Using this field will future-proof an app against new custom field types.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub display_value: Option<Option<String>>,
     /// [Opt In](/docs/inputoutput-options). The description of the custom field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1846,27 +1837,16 @@ pub struct CustomFieldSettingResponseCustomField {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<super::models::CustomFieldCreateRequestFormat>,
     /// ISO 4217 currency code to format this custom field. This will be null if the `format` is not `currency`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub currency_code: Option<Option<String>>,
     /// This is the string that appears next to the custom field value. This will be null if the `format` is not `custom`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub custom_label: Option<Option<String>>,
     /// Only relevant for custom fields with `custom` format. This depicts where to place the custom label. This will be null if the `format` is not `custom`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub custom_label_position:
-        Option<Option<super::models::CustomFieldCreateRequestCustomLabelPosition>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub custom_label_position: Option<
+        Option<super::models::CustomFieldCreateRequestCustomLabelPosition>,
+    >,
     /// This flag describes whether this custom field is available to every container in the workspace. Before project-specific custom fields, this field was always true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_global_to_workspace: Option<bool>,
@@ -1874,13 +1854,10 @@ pub struct CustomFieldSettingResponseCustomField {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_notifications_enabled: Option<bool>,
     /// *Conditional*. A unique identifier to associate this field with the template source of truth.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub asana_created_field:
-        Option<Option<super::models::CustomFieldCreateRequestAsanaCreatedField>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub asana_created_field: Option<
+        Option<super::models::CustomFieldCreateRequestAsanaCreatedField>,
+    >,
     /// *Conditional*. This flag describes whether a custom field is read only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_value_read_only: Option<bool>,
@@ -1893,18 +1870,16 @@ pub struct CustomFieldSettingResponseCustomField {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_value: Option<Vec<super::models::AsanaNamedResource>>,
     /// *Conditional*. Only relevant for custom fields of type `text`. This is the HTML representation of the text value of a custom field, corresponding to the `text_value` plain-text field.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub html_text_value: Option<Option<String>>,
     /// The privacy setting of the custom field. *Note: Administrators in your organization may restrict the values of `privacy_setting`.*
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privacy_setting: Option<super::models::CustomFieldResponsePrivacySetting>,
     /// The default access level when inviting new members to the custom field. This isn't applied when the `privacy_setting` is `private`, or the user is a guest. For local fields in a project or portfolio, the user must additionally have permission to modify the container itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_access_level: Option<super::models::CustomFieldResponseDefaultAccessLevel>,
+    pub default_access_level: Option<
+        super::models::CustomFieldResponseDefaultAccessLevel,
+    >,
     /// The type of the custom field. Must be one of the given values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_subtype: Option<super::models::CustomFieldResponseResourceSubtype>,
@@ -2189,11 +2164,7 @@ pub struct GoalCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<super::models::GoalCompactOwner>,
 }
-#[cfg(any(
-    feature = "goal_relationships",
-    feature = "goals",
-    feature = "memberships"
-))]
+#[cfg(any(feature = "goal_relationships", feature = "goals", feature = "memberships"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalCompactOwner {
     /// Globally unique identifier of the resource, as a string.
@@ -2227,11 +2198,7 @@ pub struct GoalMetricBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<super::models::GoalMetricBaseUnit>,
     /// ISO 4217 currency code to format this custom field. This will be null if the `unit` is not `currency`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub currency_code: Option<Option<String>>,
     /// This number is the start value of a goal metric of type number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2371,18 +2338,10 @@ pub struct GoalRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
     /// The localized day on which this goal is due. This takes a date with format `YYYY-MM-DD`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub due_on: Option<Option<String>>,
     /// The day on which work for this goal begins, or null if the goal has no start date. This takes a date with `YYYY-MM-DD` format, and cannot be set unless there is an accompanying due date.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub start_on: Option<Option<String>>,
     /// *Conditional*. This property is only present when the `workspace` provided is an organization. Whether the goal belongs to the `workspace` (and is listed as part of the workspace’s goals) or not. If it isn’t a workspace-level goal, it is a team-level goal, and is associated with the goal’s team.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2391,28 +2350,16 @@ pub struct GoalRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub liked: Option<bool>,
     /// *Conditional*. This property is only present when the `workspace` provided is an organization.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub team: Option<Option<String>>,
     /// The `gid` of a workspace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<String>,
     /// The `gid` of a time period.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub time_period: Option<Option<String>>,
     /// The `gid` of a user.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub owner: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub followers: Option<Vec<String>>,
@@ -2436,18 +2383,10 @@ pub struct GoalUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
     /// The localized day on which this goal is due. This takes a date with format `YYYY-MM-DD`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub due_on: Option<Option<String>>,
     /// The day on which work for this goal begins, or null if the goal has no start date. This takes a date with `YYYY-MM-DD` format, and cannot be set unless there is an accompanying due date.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub start_on: Option<Option<String>>,
     /// *Conditional*. This property is only present when the `workspace` provided is an organization. Whether the goal belongs to the `workspace` (and is listed as part of the workspace’s goals) or not. If it isn’t a workspace-level goal, it is a team-level goal, and is associated with the goal’s team.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2456,36 +2395,20 @@ pub struct GoalUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub liked: Option<bool>,
     /// *Conditional*. This property is only present when the `workspace` provided is an organization.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub team: Option<Option<String>>,
     /// The `gid` of a workspace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<String>,
     /// The `gid` of a time period.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub time_period: Option<Option<String>>,
     /// The `gid` of a user.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub owner: Option<Option<String>>,
     /// The current status of this goal. When the goal is open, its status can be `green`, `yellow`, and `red` to reflect "On Track", "At Risk", and "Off Track", respectively. When the goal is closed, the value can be `missed`, `achieved`, `partial`, or `dropped`.
     /// *Note* you can only write to this property if `metric` is set.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub status: Option<Option<String>>,
     /// An object where each key is the GID of a custom field and its corresponding value is either an enum GID, string, number, or object (depending on the custom field type). See the [custom fields guide](/docs/custom-fields-guide) for details on creating and updating custom field values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2559,12 +2482,14 @@ pub struct GoalResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_field_settings: Option<Vec<super::models::CustomFieldSettingResponse>>,
 }
-#[cfg(any(
-    feature = "goals",
-    feature = "status_updates",
-    feature = "stories",
-    feature = "tasks"
-))]
+#[cfg(
+    any(
+        feature = "goals",
+        feature = "status_updates",
+        feature = "stories",
+        feature = "tasks"
+    )
+)]
 /// An object to represent a user's like.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Like {
@@ -2691,12 +2616,14 @@ pub struct StatusUpdateCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_subtype: Option<super::models::StatusUpdateCompactResourceSubtype>,
 }
-#[cfg(any(
-    feature = "goals",
-    feature = "portfolios",
-    feature = "projects",
-    feature = "status_updates"
-))]
+#[cfg(
+    any(
+        feature = "goals",
+        feature = "portfolios",
+        feature = "projects",
+        feature = "status_updates"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " The subtype of this resource. Different subtypes retain many of the same fields and behavior, but may render differently in Asana or represent resources with different semantic meaning."]
@@ -2730,7 +2657,9 @@ pub struct GoalRelationshipBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_subtype: Option<super::models::GoalRelationshipBaseResourceSubtype>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub supporting_resource: Option<super::models::GoalRelationshipBaseSupportingResource>,
+    pub supporting_resource: Option<
+        super::models::GoalRelationshipBaseSupportingResource,
+    >,
     /// The weight that the supporting resource's progress contributes to the supported goal's progress. This can be 0, 1, or any value in between.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contribution_weight: Option<f64>,
@@ -2786,7 +2715,9 @@ pub struct GoalRelationshipCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_subtype: Option<super::models::GoalRelationshipBaseResourceSubtype>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub supporting_resource: Option<super::models::GoalRelationshipBaseSupportingResource>,
+    pub supporting_resource: Option<
+        super::models::GoalRelationshipBaseSupportingResource,
+    >,
     /// The weight that the supporting resource's progress contributes to the supported goal's progress. This can be 0, 1, or any value in between.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contribution_weight: Option<f64>,
@@ -2804,7 +2735,9 @@ pub struct GoalRelationshipRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_subtype: Option<super::models::GoalRelationshipBaseResourceSubtype>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub supporting_resource: Option<super::models::GoalRelationshipBaseSupportingResource>,
+    pub supporting_resource: Option<
+        super::models::GoalRelationshipBaseSupportingResource,
+    >,
     /// The weight that the supporting resource's progress contributes to the supported goal's progress. This can be 0, 1, or any value in between.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contribution_weight: Option<f64>,
@@ -2824,21 +2757,25 @@ pub struct GoalRelationshipResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_subtype: Option<super::models::GoalRelationshipBaseResourceSubtype>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub supporting_resource: Option<super::models::GoalRelationshipBaseSupportingResource>,
+    pub supporting_resource: Option<
+        super::models::GoalRelationshipBaseSupportingResource,
+    >,
     /// The weight that the supporting resource's progress contributes to the supported goal's progress. This can be 0, 1, or any value in between.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contribution_weight: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supported_goal: Option<super::models::GoalRelationshipBaseSupportedGoal>,
 }
-#[cfg(any(
-    feature = "jobs",
-    feature = "portfolios",
-    feature = "project_templates",
-    feature = "projects",
-    feature = "task_templates",
-    feature = "tasks"
-))]
+#[cfg(
+    any(
+        feature = "jobs",
+        feature = "portfolios",
+        feature = "project_templates",
+        feature = "projects",
+        feature = "task_templates",
+        feature = "tasks"
+    )
+)]
 /// A *job* is an object representing a process that handles asynchronous work.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct JobCompact {
@@ -2873,29 +2810,33 @@ pub struct JobCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_resource_export: Option<super::models::ResourceExportCompact>,
 }
-#[cfg(any(
-    feature = "jobs",
-    feature = "portfolios",
-    feature = "project_templates",
-    feature = "projects",
-    feature = "task_templates",
-    feature = "tasks"
-))]
+#[cfg(
+    any(
+        feature = "jobs",
+        feature = "portfolios",
+        feature = "project_templates",
+        feature = "projects",
+        feature = "task_templates",
+        feature = "tasks"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc = " The current status of this job."] pub enum JobCompactStatus { NotStarted =
     "not_started", InProgress = "in_progress", Succeeded = "succeeded", Failed =
     "failed", }
 }
-#[cfg(any(
-    feature = "jobs",
-    feature = "memberships",
-    feature = "portfolio_memberships",
-    feature = "portfolios",
-    feature = "project_templates",
-    feature = "projects",
-    feature = "task_templates",
-    feature = "tasks"
-))]
+#[cfg(
+    any(
+        feature = "jobs",
+        feature = "memberships",
+        feature = "portfolio_memberships",
+        feature = "portfolios",
+        feature = "project_templates",
+        feature = "projects",
+        feature = "task_templates",
+        feature = "tasks"
+    )
+)]
 /// A *portfolio* gives a high-level overview of the status of multiple initiatives in Asana. Portfolios provide a dashboard overview of the state of multiple projects, including a progress report and the most recent [project status](/reference/project-statuses) update.
 /// Portfolios have some restrictions on size. Each portfolio has a max of 1500 items and, like projects, a max of 20 custom fields.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -2910,14 +2851,16 @@ pub struct PortfolioCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(
-    feature = "jobs",
-    feature = "portfolios",
-    feature = "project_templates",
-    feature = "projects",
-    feature = "task_templates",
-    feature = "tasks"
-))]
+#[cfg(
+    any(
+        feature = "jobs",
+        feature = "portfolios",
+        feature = "project_templates",
+        feature = "projects",
+        feature = "task_templates",
+        feature = "tasks"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct JobCompactNewTask {
     /// Globally unique identifier of the resource, as a string.
@@ -2937,16 +2880,18 @@ pub struct JobCompactNewTask {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<super::models::AttachmentResponseParentCreatedBy>,
 }
-#[cfg(any(
-    feature = "jobs",
-    feature = "portfolios",
-    feature = "project_templates",
-    feature = "projects",
-    feature = "stories",
-    feature = "task_templates",
-    feature = "tasks",
-    feature = "time_tracking_entries"
-))]
+#[cfg(
+    any(
+        feature = "jobs",
+        feature = "portfolios",
+        feature = "project_templates",
+        feature = "projects",
+        feature = "stories",
+        feature = "task_templates",
+        feature = "tasks",
+        feature = "time_tracking_entries"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " The subtype of this resource. Different subtypes retain many of the same fields and behavior, but may render differently in Asana or represent resources with different semantic meaning."]
@@ -2955,14 +2900,16 @@ connector_runtime::__string_enum! {
     pub enum JobCompactNewTaskResourceSubtype { DefaultTask = "default_task", Milestone =
     "milestone", Approval = "approval", Custom = "custom", }
 }
-#[cfg(any(
-    feature = "jobs",
-    feature = "portfolios",
-    feature = "project_templates",
-    feature = "projects",
-    feature = "task_templates",
-    feature = "tasks"
-))]
+#[cfg(
+    any(
+        feature = "jobs",
+        feature = "portfolios",
+        feature = "project_templates",
+        feature = "projects",
+        feature = "task_templates",
+        feature = "tasks"
+    )
+)]
 /// A *project template* is an object that allows new projects to be created with a predefined setup, which may include tasks, sections, Rules, etc. It simplifies the process of running a workflow that involves a similar set of work every time.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectTemplateCompact {
@@ -2976,15 +2923,17 @@ pub struct ProjectTemplateCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(
-    feature = "exports",
-    feature = "jobs",
-    feature = "portfolios",
-    feature = "project_templates",
-    feature = "projects",
-    feature = "task_templates",
-    feature = "tasks"
-))]
+#[cfg(
+    any(
+        feature = "exports",
+        feature = "jobs",
+        feature = "portfolios",
+        feature = "project_templates",
+        feature = "projects",
+        feature = "task_templates",
+        feature = "tasks"
+    )
+)]
 /// A *graph_export* object represents a request to export the data starting from a parent object
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GraphExportCompact {
@@ -3011,15 +2960,17 @@ pub struct GraphExportCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(
-    feature = "exports",
-    feature = "jobs",
-    feature = "portfolios",
-    feature = "project_templates",
-    feature = "projects",
-    feature = "task_templates",
-    feature = "tasks"
-))]
+#[cfg(
+    any(
+        feature = "exports",
+        feature = "jobs",
+        feature = "portfolios",
+        feature = "project_templates",
+        feature = "projects",
+        feature = "task_templates",
+        feature = "tasks"
+    )
+)]
 /// A *resource_export* object represents a request to bulk export objects for one or more resources.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResourceExportCompact {
@@ -3062,7 +3013,9 @@ pub struct MemberCompact {
 pub enum MembershipCompact {
     GoalMembershipCompact(super::models::GoalMembershipCompact),
     ProjectMembershipCompactResponse(super::models::ProjectMembershipCompactResponse),
-    PortfolioMembershipCompactResponse(super::models::PortfolioMembershipCompactResponse),
+    PortfolioMembershipCompactResponse(
+        super::models::PortfolioMembershipCompactResponse,
+    ),
     CustomFieldMembershipCompact(super::models::CustomFieldMembershipCompact),
     CustomTypeMembershipCompact(super::models::CustomTypeMembershipCompact),
     /// A value matching none of the described alternatives.
@@ -3188,7 +3141,9 @@ pub struct PortfolioMembershipCompactResponse {
     pub member: Option<super::models::MemberCompact>,
     /// Whether the member has admin, editor, or viewer access to the portfolio. Portfolios do not support commenter access yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub access_level: Option<super::models::PortfolioMembershipCompactResponseAccessLevel>,
+    pub access_level: Option<
+        super::models::PortfolioMembershipCompactResponseAccessLevel,
+    >,
     /// Type of the membership.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_subtype: Option<String>,
@@ -3274,44 +3229,46 @@ pub struct ModifyDependentsRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependents: Option<Vec<String>>,
 }
-#[cfg(any(
-    feature = "agents",
-    feature = "allocations",
-    feature = "attachments",
-    feature = "audit_log_api",
-    feature = "custom_field_settings",
-    feature = "custom_fields",
-    feature = "custom_types",
-    feature = "goal_relationships",
-    feature = "goals",
-    feature = "memberships",
-    feature = "ooo_entries",
-    feature = "portfolio_memberships",
-    feature = "portfolios",
-    feature = "project_memberships",
-    feature = "project_portfolio_settings",
-    feature = "project_statuses",
-    feature = "project_templates",
-    feature = "projects",
-    feature = "rates",
-    feature = "reactions",
-    feature = "roles",
-    feature = "sections",
-    feature = "status_updates",
-    feature = "stories",
-    feature = "tags",
-    feature = "tasks",
-    feature = "team_memberships",
-    feature = "teams",
-    feature = "time_periods",
-    feature = "time_tracking_categories",
-    feature = "time_tracking_entries",
-    feature = "timesheet_approval_statuses",
-    feature = "users",
-    feature = "webhooks",
-    feature = "workspace_memberships",
-    feature = "workspaces"
-))]
+#[cfg(
+    any(
+        feature = "agents",
+        feature = "allocations",
+        feature = "attachments",
+        feature = "audit_log_api",
+        feature = "custom_field_settings",
+        feature = "custom_fields",
+        feature = "custom_types",
+        feature = "goal_relationships",
+        feature = "goals",
+        feature = "memberships",
+        feature = "ooo_entries",
+        feature = "portfolio_memberships",
+        feature = "portfolios",
+        feature = "project_memberships",
+        feature = "project_portfolio_settings",
+        feature = "project_statuses",
+        feature = "project_templates",
+        feature = "projects",
+        feature = "rates",
+        feature = "reactions",
+        feature = "roles",
+        feature = "sections",
+        feature = "status_updates",
+        feature = "stories",
+        feature = "tags",
+        feature = "tasks",
+        feature = "team_memberships",
+        feature = "teams",
+        feature = "time_periods",
+        feature = "time_tracking_categories",
+        feature = "time_tracking_entries",
+        feature = "timesheet_approval_statuses",
+        feature = "users",
+        feature = "webhooks",
+        feature = "workspace_memberships",
+        feature = "workspaces"
+    )
+)]
 /// *Conditional*. This property is only present when a limit query parameter is provided in the request. When making a paginated request, the API will return a number of results as specified by the limit parameter. If more results exist, then the response will contain a next_page attribute, which will include an offset, a relative path attribute, and a full uri attribute. If there are no more pages available, next_page will be null and no offset will be provided. Note that an offset token will expire after some time, as data may have changed.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NextPage {
@@ -3421,15 +3378,17 @@ connector_runtime::__string_enum! {
     #[doc = " The current state of the export."] pub enum OrganizationExportCompactState
     { Pending = "pending", Started = "started", Finished = "finished", Error = "error", }
 }
-#[cfg(any(
-    feature = "organization_exports",
-    feature = "tags",
-    feature = "timesheet_approval_statuses",
-    feature = "user_task_lists",
-    feature = "users",
-    feature = "workspace_memberships",
-    feature = "workspaces"
-))]
+#[cfg(
+    any(
+        feature = "organization_exports",
+        feature = "tags",
+        feature = "timesheet_approval_statuses",
+        feature = "user_task_lists",
+        feature = "users",
+        feature = "workspace_memberships",
+        feature = "workspaces"
+    )
+)]
 /// A *workspace* is the highest-level organizational unit in Asana. All projects and tasks have an associated workspace.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WorkspaceCompact {
@@ -3525,7 +3484,9 @@ pub struct PortfolioMembershipCompact {
     pub member: Option<super::models::MemberCompact>,
     /// Whether the member has admin, editor, or viewer access to the portfolio. Portfolios do not support commenter access yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub access_level: Option<super::models::PortfolioMembershipCompactResponseAccessLevel>,
+    pub access_level: Option<
+        super::models::PortfolioMembershipCompactResponseAccessLevel,
+    >,
 }
 #[cfg(any(feature = "portfolio_memberships"))]
 /// This object determines if a user is a member of a portfolio.
@@ -3545,7 +3506,9 @@ pub struct DeprecatedPortfolioMembershipCompact {
     pub user: Option<super::models::UserCompact>,
     /// Whether the member has admin, editor, or viewer access to the portfolio. Portfolios do not support commenter access yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub access_level: Option<super::models::PortfolioMembershipCompactResponseAccessLevel>,
+    pub access_level: Option<
+        super::models::PortfolioMembershipCompactResponseAccessLevel,
+    >,
 }
 #[cfg(any(feature = "portfolios"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -3572,18 +3535,10 @@ pub struct PortfolioRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<super::models::PortfolioBaseColor>,
     /// The day on which work for this portfolio begins, or null if the portfolio has no start date. This takes a date with `YYYY-MM-DD` format. *Note: `due_on` must be present in the request when setting or unsetting the `start_on` parameter. Additionally, `start_on` and `due_on` cannot be the same date.*
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub start_on: Option<Option<chrono::NaiveDate>>,
     /// The day on which this portfolio is due. This takes a date with format YYYY-MM-DD.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub due_on: Option<Option<chrono::NaiveDate>>,
     /// The default access level when inviting new members to the portfolio
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3614,18 +3569,10 @@ pub struct PortfolioUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<super::models::PortfolioBaseColor>,
     /// The day on which work for this portfolio begins, or null if the portfolio has no start date. This takes a date with `YYYY-MM-DD` format. *Note: `due_on` must be present in the request when setting or unsetting the `start_on` parameter. Additionally, `start_on` and `due_on` cannot be the same date.*
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub start_on: Option<Option<chrono::NaiveDate>>,
     /// The day on which this portfolio is due. This takes a date with format YYYY-MM-DD.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub due_on: Option<Option<chrono::NaiveDate>>,
     /// The default access level when inviting new members to the portfolio
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3813,12 +3760,14 @@ pub struct ProjectBase {
     pub default_access_level: Option<super::models::ProjectBaseDefaultAccessLevel>,
     /// The minimum access level needed for project members to modify this project's workflow and appearance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub minimum_access_level_for_customization:
-        Option<super::models::ProjectBaseMinimumAccessLevelForCustomization>,
+    pub minimum_access_level_for_customization: Option<
+        super::models::ProjectBaseMinimumAccessLevelForCustomization,
+    >,
     /// The minimum access level needed for project members to share the project and manage project memberships.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub minimum_access_level_for_sharing:
-        Option<super::models::ProjectBaseMinimumAccessLevelForSharing>,
+    pub minimum_access_level_for_sharing: Option<
+        super::models::ProjectBaseMinimumAccessLevelForSharing,
+    >,
 }
 #[cfg(any(feature = "projects"))]
 connector_runtime::__string_enum! {
@@ -4245,18 +4194,10 @@ pub struct ProjectRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archived: Option<bool>,
     /// Color of the project.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub color: Option<Option<super::models::ProjectBaseColor>>,
     /// The icon for a project.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub icon: Option<Option<super::models::ProjectBaseIcon>>,
     /// The time at which this resource was created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4272,18 +4213,10 @@ pub struct ProjectRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_view: Option<super::models::ProjectBaseDefaultView>,
     /// *Deprecated: new integrations should prefer the `due_on` field.*
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub due_date: Option<Option<chrono::NaiveDate>>,
     /// The day on which this project is due. This takes a date with format YYYY-MM-DD.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub due_on: Option<Option<chrono::NaiveDate>>,
     /// [Opt In](/docs/inputoutput-options). The notes of the project with formatting as HTML.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4305,23 +4238,21 @@ pub struct ProjectRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privacy_setting: Option<super::models::ProjectBasePrivacySetting>,
     /// The day on which work for this project begins, or null if the project has no start date. This takes a date with `YYYY-MM-DD` format. *Note: `due_on` or `due_at` must be present in the request when setting or unsetting the `start_on` parameter. Additionally, `start_on` and `due_on` cannot be the same date.*
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub start_on: Option<Option<chrono::NaiveDate>>,
     /// The default access for users or teams who join or are added as members to the project.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_access_level: Option<super::models::ProjectBaseDefaultAccessLevel>,
     /// The minimum access level needed for project members to modify this project's workflow and appearance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub minimum_access_level_for_customization:
-        Option<super::models::ProjectBaseMinimumAccessLevelForCustomization>,
+    pub minimum_access_level_for_customization: Option<
+        super::models::ProjectBaseMinimumAccessLevelForCustomization,
+    >,
     /// The minimum access level needed for project members to share the project and manage project memberships.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub minimum_access_level_for_sharing:
-        Option<super::models::ProjectBaseMinimumAccessLevelForSharing>,
+    pub minimum_access_level_for_sharing: Option<
+        super::models::ProjectBaseMinimumAccessLevelForSharing,
+    >,
     /// An object where each key is the GID of a custom field and its corresponding value is either an enum GID, string, number, or object (depending on the custom field type). See the [custom fields guide](/docs/custom-fields-guide) for details on creating and updating custom field values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_fields: Option<std::collections::BTreeMap<String, String>>,
@@ -4329,11 +4260,7 @@ pub struct ProjectRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub followers: Option<String>,
     /// The current owner of the project, may be null.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub owner: Option<Option<String>>,
     /// *Deprecated:* The team to share this project with is deprecated. Use `POST /memberships` with `{ parent: project, member: team }` to share a project with a team after creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4358,18 +4285,10 @@ pub struct ProjectUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archived: Option<bool>,
     /// Color of the project.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub color: Option<Option<super::models::ProjectBaseColor>>,
     /// The icon for a project.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub icon: Option<Option<super::models::ProjectBaseIcon>>,
     /// The time at which this resource was created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4385,18 +4304,10 @@ pub struct ProjectUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_view: Option<super::models::ProjectBaseDefaultView>,
     /// *Deprecated: new integrations should prefer the `due_on` field.*
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub due_date: Option<Option<chrono::NaiveDate>>,
     /// The day on which this project is due. This takes a date with format YYYY-MM-DD.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub due_on: Option<Option<chrono::NaiveDate>>,
     /// [Opt In](/docs/inputoutput-options). The notes of the project with formatting as HTML.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4418,23 +4329,21 @@ pub struct ProjectUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privacy_setting: Option<super::models::ProjectBasePrivacySetting>,
     /// The day on which work for this project begins, or null if the project has no start date. This takes a date with `YYYY-MM-DD` format. *Note: `due_on` or `due_at` must be present in the request when setting or unsetting the `start_on` parameter. Additionally, `start_on` and `due_on` cannot be the same date.*
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub start_on: Option<Option<chrono::NaiveDate>>,
     /// The default access for users or teams who join or are added as members to the project.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_access_level: Option<super::models::ProjectBaseDefaultAccessLevel>,
     /// The minimum access level needed for project members to modify this project's workflow and appearance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub minimum_access_level_for_customization:
-        Option<super::models::ProjectBaseMinimumAccessLevelForCustomization>,
+    pub minimum_access_level_for_customization: Option<
+        super::models::ProjectBaseMinimumAccessLevelForCustomization,
+    >,
     /// The minimum access level needed for project members to share the project and manage project memberships.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub minimum_access_level_for_sharing:
-        Option<super::models::ProjectBaseMinimumAccessLevelForSharing>,
+    pub minimum_access_level_for_sharing: Option<
+        super::models::ProjectBaseMinimumAccessLevelForSharing,
+    >,
     /// An object where each key is the GID of a custom field and its corresponding value is either an enum GID, string, number, or object (depending on the custom field type). See the [custom fields guide](/docs/custom-fields-guide) for details on creating and updating custom field values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_fields: Option<std::collections::BTreeMap<String, String>>,
@@ -4442,11 +4351,7 @@ pub struct ProjectUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub followers: Option<String>,
     /// The current owner of the project, may be null.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub owner: Option<Option<String>>,
     /// *Deprecated:* Updating the team a project is shared with is deprecated. Use `POST /memberships` with `{ parent: project, member: team }` instead to manage team sharing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4519,12 +4424,14 @@ pub struct ProjectResponse {
     pub default_access_level: Option<super::models::ProjectBaseDefaultAccessLevel>,
     /// The minimum access level needed for project members to modify this project's workflow and appearance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub minimum_access_level_for_customization:
-        Option<super::models::ProjectBaseMinimumAccessLevelForCustomization>,
+    pub minimum_access_level_for_customization: Option<
+        super::models::ProjectBaseMinimumAccessLevelForCustomization,
+    >,
     /// The minimum access level needed for project members to share the project and manage project memberships.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub minimum_access_level_for_sharing:
-        Option<super::models::ProjectBaseMinimumAccessLevelForSharing>,
+    pub minimum_access_level_for_sharing: Option<
+        super::models::ProjectBaseMinimumAccessLevelForSharing,
+    >,
     /// Array of custom field values applied directly to the project itself. These represent the values set on the project, not the fields available for tasks in the project.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_fields: Option<Vec<super::models::CustomFieldCompact>>,
@@ -4751,11 +4658,9 @@ pub struct ProjectTemplateBaseOwner {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(
-    feature = "project_templates",
-    feature = "team_memberships",
-    feature = "teams"
-))]
+#[cfg(
+    any(feature = "project_templates", feature = "team_memberships", feature = "teams")
+)]
 /// <p><strong style={{ color: "#4573D2" }}>Full object requires scope: </strong><code>teams:read</code></p>
 ///
 /// A *team* is used to group related projects and people together within an organization. Each project in an organization is associated with a team.
@@ -4875,11 +4780,7 @@ pub struct DateVariableRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gid: Option<String>,
     /// The date with which the date variable should be replaced when instantiating a project. This takes a date with `YYYY-MM-DD` format.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub value: Option<Option<chrono::DateTime<chrono::Utc>>>,
 }
 #[cfg(any(feature = "project_templates"))]
@@ -5006,7 +4907,9 @@ pub struct ResourceExportRequest {
     pub workspace: Option<String>,
     /// An object containing the parameters for the export request. The keys of this object are the GIDs of the resources to be exported. The values are objects with additional parameters for each resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub export_request_parameters: Option<Vec<super::models::ResourceExportRequestParameter>>,
+    pub export_request_parameters: Option<
+        Vec<super::models::ResourceExportRequestParameter>,
+    >,
 }
 #[cfg(any(feature = "exports"))]
 /// A generic Asana Resource, containing a globally unique identifier.
@@ -5677,11 +5580,7 @@ pub struct StoryResponseDates {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_on: Option<chrono::NaiveDate>,
 }
-#[cfg(any(
-    feature = "stories",
-    feature = "tasks",
-    feature = "time_tracking_entries"
-))]
+#[cfg(any(feature = "stories", feature = "tasks", feature = "time_tracking_entries"))]
 /// <p><strong style={{ color: "#4573D2" }}>Full object requires scope: </strong><code>tasks:read</code></p>
 ///
 /// The *task* is the basic object around which many operations in Asana are centered.
@@ -5757,11 +5656,7 @@ pub struct TagBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Color of the tag.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub color: Option<Option<super::models::TagBaseColor>>,
     /// Free-form textual information associated with the tag (i.e. its description).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -5790,11 +5685,7 @@ pub struct TagCreateTagForWorkspaceRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Color of the tag.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub color: Option<Option<super::models::TagBaseColor>>,
     /// Free-form textual information associated with the tag (i.e. its description).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -5816,11 +5707,7 @@ pub struct TagCreateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Color of the tag.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub color: Option<Option<super::models::TagBaseColor>>,
     /// Free-form textual information associated with the tag (i.e. its description).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -5875,25 +5762,13 @@ pub struct TaskAddProjectRequest {
     /// The project to add the task to.
     pub project: String,
     /// A task in the project to insert the task after, or `null` to insert at the beginning of the list. When used with `section`, `null` will insert at the beginning of the specified section, otherwise the task must be in the specified section.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub insert_after: Option<Option<String>>,
     /// A task in the project to insert the task before, or `null` to insert at the end of the list. When used with `section`, `null` will insert at the end of the specified section, otherwise the task must be in the specified section.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub insert_before: Option<Option<String>>,
     /// A section in the project to insert the task into. The task will be inserted at the bottom of the section unless combined with `insert_before: null` (end of section) or `insert_after: null` (beginning of section). Can also be combined with non-null `insert_before` or `insert_after` to position relative to a task within the section.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub section: Option<Option<String>>,
 }
 #[cfg(any(feature = "tasks"))]
@@ -6100,7 +5975,9 @@ pub struct TaskTemplateRecipeCompact {
     pub name: Option<String>,
     /// The subtype of the task that will be created from this template.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub task_resource_subtype: Option<super::models::TaskTemplateRecipeCompactTaskResourceSubtype>,
+    pub task_resource_subtype: Option<
+        super::models::TaskTemplateRecipeCompactTaskResourceSubtype,
+    >,
 }
 #[cfg(any(feature = "task_templates"))]
 connector_runtime::__string_enum! {
@@ -6116,7 +5993,9 @@ pub struct TaskTemplateRecipe {
     pub name: Option<String>,
     /// The subtype of the task that will be created from this template.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub task_resource_subtype: Option<super::models::TaskTemplateRecipeCompactTaskResourceSubtype>,
+    pub task_resource_subtype: Option<
+        super::models::TaskTemplateRecipeCompactTaskResourceSubtype,
+    >,
     /// Description of the task that will be created from this template.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -6421,11 +6300,7 @@ pub struct TaskCreateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed: Option<bool>,
     /// The time at which this task was completed, or null if the task is incomplete.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub completed_at: Option<Option<chrono::DateTime<chrono::Utc>>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_by: Option<super::models::UserCompact>,
@@ -6439,18 +6314,10 @@ pub struct TaskCreateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependents: Option<Vec<super::models::AsanaResource>>,
     /// The UTC date and time on which this task is due, or null if the task has no due time. This takes an ISO 8601 date string in UTC and should not be used together with `due_on`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub due_at: Option<Option<chrono::DateTime<chrono::Utc>>>,
     /// The localized date on which this task is due, or null if the task has no due date. This takes a date with `YYYY-MM-DD` format and should not be used together with `due_at`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub due_on: Option<Option<chrono::NaiveDate>>,
     /// *OAuth Required*. *Conditional*. This field is returned only if external values are set or included by using [Opt In](/docs/inputoutput-options).
     /// The external field allows you to store app-specific metadata on tasks, including a gid that can be used to retrieve tasks and a data blob that can store app-specific character strings. Note that you will need to authenticate with Oauth to access or modify this data. Once an external gid is set, you can use the notation `external:custom_gid` to reference your object anywhere in the API where you may use the original object gid. See the page on Custom External Data for more details.
@@ -6519,53 +6386,29 @@ pub struct TaskCreateRequest {
     pub num_subtasks: Option<i64>,
     /// Date and time on which work begins for the task, or null if the task has no start time. This takes an ISO 8601 date string in UTC and should not be used together with `start_on`.
     /// *Note: `due_at` must be present in the request when setting or unsetting the `start_at` parameter.*
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub start_at: Option<Option<chrono::DateTime<chrono::Utc>>>,
     /// The day on which work begins for the task , or null if the task has no start date. This takes a date with `YYYY-MM-DD` format and should not be used together with `start_at`.
     /// *Note: `due_on` or `due_at` must be present in the request when setting or unsetting the `start_on` parameter.*
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub start_on: Option<Option<chrono::NaiveDate>>,
     /// <p><strong style={{ color: "#4573D2" }}>Full object requires scope: </strong><code>time_tracking_entries:read</code></p>
     ///
     /// This value represents the sum of all the Time Tracking entries in the Actual Time field on a given Task. It is represented as a nullable long value.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub actual_time_minutes: Option<Option<f64>>,
     /// A string identifying a user. This can either be the string "me", an email, or the gid of a user.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub assignee: Option<Option<String>>,
     /// The *assignee section* is a subdivision of a project that groups tasks together in the assignee's "My tasks" list. It can either be a header above a list of tasks in a list view or a column in a board view of "My tasks."
     /// The `assignee_section` property will be returned in the response only if the request was sent by the user who is the assignee of the task. Note that you can only write to `assignee_section` with the gid of an existing section visible in the user's "My tasks" list.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub assignee_section: Option<Option<String>>,
     /// An object where each key is the GID of a custom field and its corresponding value is either an enum GID, string, number, object, or array (depending on the custom field type). See the [custom fields guide](/docs/custom-fields-guide) for details on creating and updating custom field values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_fields: Option<std::collections::BTreeMap<String, String>>,
     /// Gid of a task.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub parent: Option<Option<String>>,
     /// *Create-Only* An array of strings identifying users. These can either be the string "me", an email, or the gid of a user. In order to change followers on an existing task use `addFollowers` and `removeFollowers`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6611,11 +6454,7 @@ pub struct TaskUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed: Option<bool>,
     /// The time at which this task was completed, or null if the task is incomplete.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub completed_at: Option<Option<chrono::DateTime<chrono::Utc>>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_by: Option<super::models::UserCompact>,
@@ -6629,18 +6468,10 @@ pub struct TaskUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependents: Option<Vec<super::models::AsanaResource>>,
     /// The UTC date and time on which this task is due, or null if the task has no due time. This takes an ISO 8601 date string in UTC and should not be used together with `due_on`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub due_at: Option<Option<chrono::DateTime<chrono::Utc>>>,
     /// The localized date on which this task is due, or null if the task has no due date. This takes a date with `YYYY-MM-DD` format and should not be used together with `due_at`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub due_on: Option<Option<chrono::NaiveDate>>,
     /// *OAuth Required*. *Conditional*. This field is returned only if external values are set or included by using [Opt In](/docs/inputoutput-options).
     /// The external field allows you to store app-specific metadata on tasks, including a gid that can be used to retrieve tasks and a data blob that can store app-specific character strings. Note that you will need to authenticate with Oauth to access or modify this data. Once an external gid is set, you can use the notation `external:custom_gid` to reference your object anywhere in the API where you may use the original object gid. See the page on Custom External Data for more details.
@@ -6709,67 +6540,35 @@ pub struct TaskUpdateRequest {
     pub num_subtasks: Option<i64>,
     /// Date and time on which work begins for the task, or null if the task has no start time. This takes an ISO 8601 date string in UTC and should not be used together with `start_on`.
     /// *Note: `due_at` must be present in the request when setting or unsetting the `start_at` parameter.*
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub start_at: Option<Option<chrono::DateTime<chrono::Utc>>>,
     /// The day on which work begins for the task , or null if the task has no start date. This takes a date with `YYYY-MM-DD` format and should not be used together with `start_at`.
     /// *Note: `due_on` or `due_at` must be present in the request when setting or unsetting the `start_on` parameter.*
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub start_on: Option<Option<chrono::NaiveDate>>,
     /// <p><strong style={{ color: "#4573D2" }}>Full object requires scope: </strong><code>time_tracking_entries:read</code></p>
     ///
     /// This value represents the sum of all the Time Tracking entries in the Actual Time field on a given Task. It is represented as a nullable long value.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub actual_time_minutes: Option<Option<f64>>,
     /// A string identifying a user. This can either be the string "me", an email, or the gid of a user.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub assignee: Option<Option<String>>,
     /// The *assignee section* is a subdivision of a project that groups tasks together in the assignee's "My tasks" list. It can either be a header above a list of tasks in a list view or a column in a board view of "My tasks."
     /// The `assignee_section` property will be returned in the response only if the request was sent by the user who is the assignee of the task. Note that you can only write to `assignee_section` with the gid of an existing section visible in the user's "My tasks" list.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub assignee_section: Option<Option<String>>,
     /// An object where each key is the GID of a custom field and its corresponding value is either an enum GID, string, number, object, or array (depending on the custom field type). See the [custom fields guide](/docs/custom-fields-guide) for details on creating and updating custom field values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_fields: Option<std::collections::BTreeMap<String, String>>,
     /// Gid of a task.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub parent: Option<Option<String>>,
     /// *Conditional:* You can only set custom_type if task `resource_subtype` is `custom`. GID or globally-unique identifier of a task's custom type.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub custom_type: Option<Option<String>>,
     /// *Conditional:* You can only set custom_type_status_option if task `resource_subtype` is `custom` GID or globally-unique identifier of a custom type's status option.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub custom_type_status_option: Option<Option<String>>,
 }
 #[cfg(any(feature = "tasks"))]
@@ -7056,32 +6855,39 @@ pub struct TeamRequest {
     pub visibility: Option<super::models::TeamRequestVisibility>,
     /// Controls who can edit team name and description
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub edit_team_name_or_description_access_level:
-        Option<super::models::TeamRequestEditTeamNameOrDescriptionAccessLevel>,
+    pub edit_team_name_or_description_access_level: Option<
+        super::models::TeamRequestEditTeamNameOrDescriptionAccessLevel,
+    >,
     /// Controls who can edit team visibility and trash teams
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub edit_team_visibility_or_trash_team_access_level:
-        Option<super::models::TeamRequestEditTeamVisibilityOrTrashTeamAccessLevel>,
+    pub edit_team_visibility_or_trash_team_access_level: Option<
+        super::models::TeamRequestEditTeamVisibilityOrTrashTeamAccessLevel,
+    >,
     /// Controls who can accept or deny member invites for a given team
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub member_invite_management_access_level:
-        Option<super::models::TeamRequestMemberInviteManagementAccessLevel>,
+    pub member_invite_management_access_level: Option<
+        super::models::TeamRequestMemberInviteManagementAccessLevel,
+    >,
     /// Controls who can accept or deny guest invites for a given team
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub guest_invite_management_access_level:
-        Option<super::models::TeamRequestGuestInviteManagementAccessLevel>,
+    pub guest_invite_management_access_level: Option<
+        super::models::TeamRequestGuestInviteManagementAccessLevel,
+    >,
     /// Controls who can accept or deny join team requests for a Membership by Request team. This field can only be updated when the team's `visibility` field is `request_to_join`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub join_request_management_access_level:
-        Option<super::models::TeamRequestJoinRequestManagementAccessLevel>,
+    pub join_request_management_access_level: Option<
+        super::models::TeamRequestJoinRequestManagementAccessLevel,
+    >,
     /// Controls who can remove team members
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub team_member_removal_access_level:
-        Option<super::models::TeamRequestTeamMemberRemovalAccessLevel>,
+    pub team_member_removal_access_level: Option<
+        super::models::TeamRequestTeamMemberRemovalAccessLevel,
+    >,
     /// Controls who can create and share content with the team
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub team_content_management_access_level:
-        Option<super::models::TeamRequestTeamContentManagementAccessLevel>,
+    pub team_content_management_access_level: Option<
+        super::models::TeamRequestTeamContentManagementAccessLevel,
+    >,
     /// Whether the team has been endorsed
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endorsed: Option<bool>,
@@ -7163,32 +6969,39 @@ pub struct TeamResponse {
     pub visibility: Option<super::models::TeamRequestVisibility>,
     /// Controls who can edit team name and description
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub edit_team_name_or_description_access_level:
-        Option<super::models::TeamRequestEditTeamNameOrDescriptionAccessLevel>,
+    pub edit_team_name_or_description_access_level: Option<
+        super::models::TeamRequestEditTeamNameOrDescriptionAccessLevel,
+    >,
     /// Controls who can edit team visibility and trash teams
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub edit_team_visibility_or_trash_team_access_level:
-        Option<super::models::TeamRequestEditTeamVisibilityOrTrashTeamAccessLevel>,
+    pub edit_team_visibility_or_trash_team_access_level: Option<
+        super::models::TeamRequestEditTeamVisibilityOrTrashTeamAccessLevel,
+    >,
     /// Controls who can accept or deny member invites for a given team
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub member_invite_management_access_level:
-        Option<super::models::TeamRequestMemberInviteManagementAccessLevel>,
+    pub member_invite_management_access_level: Option<
+        super::models::TeamRequestMemberInviteManagementAccessLevel,
+    >,
     /// Controls who can accept or deny guest invites for a given team
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub guest_invite_management_access_level:
-        Option<super::models::TeamRequestGuestInviteManagementAccessLevel>,
+    pub guest_invite_management_access_level: Option<
+        super::models::TeamRequestGuestInviteManagementAccessLevel,
+    >,
     /// Controls who can accept or deny join team requests for a Membership by Request team. This field can only be updated when the team's `visibility` field is `request_to_join`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub join_request_management_access_level:
-        Option<super::models::TeamRequestJoinRequestManagementAccessLevel>,
+    pub join_request_management_access_level: Option<
+        super::models::TeamRequestJoinRequestManagementAccessLevel,
+    >,
     /// Controls who can remove team members
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub team_member_removal_access_level:
-        Option<super::models::TeamRequestTeamMemberRemovalAccessLevel>,
+    pub team_member_removal_access_level: Option<
+        super::models::TeamRequestTeamMemberRemovalAccessLevel,
+    >,
     /// Controls who can create and share content with the team
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub team_content_management_access_level:
-        Option<super::models::TeamRequestTeamContentManagementAccessLevel>,
+    pub team_content_management_access_level: Option<
+        super::models::TeamRequestTeamContentManagementAccessLevel,
+    >,
     /// Whether the team has been endorsed
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endorsed: Option<bool>,
@@ -7717,7 +7530,9 @@ pub struct UpdateTimeTrackingEntryRequest {
     pub attributable_to: Option<String>,
     /// *Optional*. The current billable status of the entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billable_status: Option<super::models::UpdateTimeTrackingEntryRequestBillableStatus>,
+    pub billable_status: Option<
+        super::models::UpdateTimeTrackingEntryRequestBillableStatus,
+    >,
     /// *Optional*. The description of the entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -7745,7 +7560,9 @@ pub struct CreateTimeTrackingEntryRequest {
     pub attributable_to: Option<String>,
     /// *Optional*. The current billable status of the entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billable_status: Option<super::models::UpdateTimeTrackingEntryRequestBillableStatus>,
+    pub billable_status: Option<
+        super::models::UpdateTimeTrackingEntryRequestBillableStatus,
+    >,
     /// *Optional*. The description of the entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -7753,10 +7570,7 @@ pub struct CreateTimeTrackingEntryRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub categories: Option<Vec<String>>,
 }
-#[cfg(any(
-    feature = "time_tracking_categories",
-    feature = "time_tracking_entries"
-))]
+#[cfg(any(feature = "time_tracking_categories", feature = "time_tracking_entries"))]
 /// A generic Asana Resource, containing a globally unique identifier.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TimeTrackingEntryCompact {
@@ -7781,10 +7595,7 @@ pub struct TimeTrackingEntryCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub categories: Option<Vec<super::models::TimeTrackingCategoryCompact>>,
 }
-#[cfg(any(
-    feature = "time_tracking_categories",
-    feature = "time_tracking_entries"
-))]
+#[cfg(any(feature = "time_tracking_categories", feature = "time_tracking_entries"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TimeTrackingEntryCompactAttributableTo {
     /// Globally unique identifier of the resource, as a string.
@@ -7797,10 +7608,7 @@ pub struct TimeTrackingEntryCompactAttributableTo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(
-    feature = "time_tracking_categories",
-    feature = "time_tracking_entries"
-))]
+#[cfg(any(feature = "time_tracking_categories", feature = "time_tracking_entries"))]
 /// A *time tracking category* is a label that can be assigned to time tracking entries. Categories are workspace-scoped and allow users to classify logged time (e.g., 'Development', 'Meetings').
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TimeTrackingCategoryCompact {
@@ -7817,10 +7625,7 @@ pub struct TimeTrackingCategoryCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<super::models::TimeTrackingCategoryCompactColor>,
 }
-#[cfg(any(
-    feature = "time_tracking_categories",
-    feature = "time_tracking_entries"
-))]
+#[cfg(any(feature = "time_tracking_categories", feature = "time_tracking_entries"))]
 connector_runtime::__string_enum! {
     #[doc = " The color associated with this category for display purposes."] pub enum
     TimeTrackingCategoryCompactColor { None = "none", Red = "red", Orange = "orange",
@@ -7992,7 +7797,9 @@ pub struct TimesheetApprovalStatusCompact {
     pub end_date: Option<chrono::NaiveDate>,
     /// The current approval status of the timesheet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub approval_status: Option<super::models::TimesheetApprovalStatusCompactApprovalStatus>,
+    pub approval_status: Option<
+        super::models::TimesheetApprovalStatusCompactApprovalStatus,
+    >,
 }
 #[cfg(any(feature = "timesheet_approval_statuses"))]
 connector_runtime::__string_enum! {
@@ -8026,7 +7833,9 @@ pub struct TimesheetApprovalStatusResponse {
     pub end_date: Option<chrono::NaiveDate>,
     /// The current approval status of the timesheet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub approval_status: Option<super::models::TimesheetApprovalStatusCompactApprovalStatus>,
+    pub approval_status: Option<
+        super::models::TimesheetApprovalStatusCompactApprovalStatus,
+    >,
 }
 #[cfg(any(feature = "access_requests"))]
 /// A *access request* object represents a request to access a shareable resource within Asana. It includes the requester's information, approval status, and target resource details.
@@ -8075,11 +7884,7 @@ pub struct AccessRequestCreateRequest {
     /// The access requestable object that the user is requesting access to. This is the gid of the target. Supports projects and portfolios.
     pub target: String,
     /// The optional message to include with the access request. This can be used to provide context or additional information about the request.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub message: Option<Option<String>>,
 }
 #[cfg(any(feature = "all"))]
@@ -8195,7 +8000,9 @@ pub struct RbacRoleBasePermissions {
     pub export_project_data: Option<bool>,
     /// Determines what tasks users with this role are allowed to delete
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub task_deletion_policy: Option<super::models::RbacRoleBasePermissionsTaskDeletionPolicy>,
+    pub task_deletion_policy: Option<
+        super::models::RbacRoleBasePermissionsTaskDeletionPolicy,
+    >,
     /// Controls whether users with this role can download attachments from mobile app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub download_mobile_attachments: Option<bool>,
@@ -8213,7 +8020,9 @@ pub struct RbacRoleBasePermissions {
     pub create_team: Option<bool>,
     /// Controls what type of email users with this role are allowed to invite
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allowed_guest_invites: Option<super::models::RbacRoleBasePermissionsAllowedGuestInvites>,
+    pub allowed_guest_invites: Option<
+        super::models::RbacRoleBasePermissionsAllowedGuestInvites,
+    >,
     /// Controls whether users with this role can create and edit AI automations
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_and_edit_ai_automations: Option<bool>,
@@ -8398,35 +8207,37 @@ pub struct CreateAccessRequestResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::AccessRequestResponse>,
 }
-#[cfg(any(
-    feature = "access_requests",
-    feature = "allocations",
-    feature = "attachments",
-    feature = "budgets",
-    feature = "custom_fields",
-    feature = "goal_relationships",
-    feature = "goals",
-    feature = "memberships",
-    feature = "ooo_entries",
-    feature = "portfolios",
-    feature = "project_briefs",
-    feature = "project_statuses",
-    feature = "project_templates",
-    feature = "projects",
-    feature = "rates",
-    feature = "roles",
-    feature = "sections",
-    feature = "status_updates",
-    feature = "stories",
-    feature = "tags",
-    feature = "task_templates",
-    feature = "tasks",
-    feature = "teams",
-    feature = "time_tracking_categories",
-    feature = "time_tracking_entries",
-    feature = "webhooks",
-    feature = "workspaces"
-))]
+#[cfg(
+    any(
+        feature = "access_requests",
+        feature = "allocations",
+        feature = "attachments",
+        feature = "budgets",
+        feature = "custom_fields",
+        feature = "goal_relationships",
+        feature = "goals",
+        feature = "memberships",
+        feature = "ooo_entries",
+        feature = "portfolios",
+        feature = "project_briefs",
+        feature = "project_statuses",
+        feature = "project_templates",
+        feature = "projects",
+        feature = "rates",
+        feature = "roles",
+        feature = "sections",
+        feature = "status_updates",
+        feature = "stories",
+        feature = "tags",
+        feature = "task_templates",
+        feature = "tasks",
+        feature = "teams",
+        feature = "time_tracking_categories",
+        feature = "time_tracking_entries",
+        feature = "webhooks",
+        feature = "workspaces"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApproveAccessRequestResponse200 {
     /// An empty object. Some endpoints do not return an object on success. The success is conveyed through a 2-- status code and returning an empty object.
@@ -8525,11 +8336,7 @@ pub struct CreateAllocationBodyData {
     /// The localized day on which the allocation ends.
     pub end_date: chrono::NaiveDate,
     /// The amount of time associated with the allocation, represented as a percentage or number of hours.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub effort: Option<Option<super::models::AllocationBaseEffort>>,
     /// Globally unique identifier for the user or placeholder assigned to the allocation.
     pub assignee: String,
@@ -9385,14 +9192,16 @@ pub struct RemoveCustomFieldSettingForGoalBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::RemoveCustomFieldSettingRequest>,
 }
-#[cfg(any(
-    feature = "jobs",
-    feature = "portfolios",
-    feature = "project_templates",
-    feature = "projects",
-    feature = "task_templates",
-    feature = "tasks"
-))]
+#[cfg(
+    any(
+        feature = "jobs",
+        feature = "portfolios",
+        feature = "project_templates",
+        feature = "projects",
+        feature = "task_templates",
+        feature = "tasks"
+    )
+)]
 connector_runtime::__string_enum! {
     pub enum GetJobOptFieldsItem { NewGraphExport = "new_graph_export",
     NewGraphExportCompletedAt = "new_graph_export.completed_at", NewGraphExportCreatedAt
@@ -9409,14 +9218,16 @@ connector_runtime::__string_enum! {
     "new_task.resource_subtype", ResourceSubtype = "resource_subtype", Status = "status",
     }
 }
-#[cfg(any(
-    feature = "jobs",
-    feature = "portfolios",
-    feature = "project_templates",
-    feature = "projects",
-    feature = "task_templates",
-    feature = "tasks"
-))]
+#[cfg(
+    any(
+        feature = "jobs",
+        feature = "portfolios",
+        feature = "project_templates",
+        feature = "projects",
+        feature = "task_templates",
+        feature = "tasks"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetJobResponse200 {
     /// A *job* is an object representing a process that handles asynchronous work.
@@ -11455,10 +11266,7 @@ pub struct UpdateTimeTrackingCategoryBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TimeTrackingCategoryUpdateRequest>,
 }
-#[cfg(any(
-    feature = "time_tracking_categories",
-    feature = "time_tracking_entries"
-))]
+#[cfg(any(feature = "time_tracking_categories", feature = "time_tracking_entries"))]
 connector_runtime::__string_enum! {
     pub enum GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem { AttributableTo
     = "attributable_to", AttributableToName = "attributable_to.name", Categories =
@@ -11467,10 +11275,7 @@ connector_runtime::__string_enum! {
     DurationMinutes = "duration_minutes", EnteredOn = "entered_on", Offset = "offset",
     Path = "path", Uri = "uri", }
 }
-#[cfg(any(
-    feature = "time_tracking_categories",
-    feature = "time_tracking_entries"
-))]
+#[cfg(any(feature = "time_tracking_categories", feature = "time_tracking_entries"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTimeTrackingEntriesForTimeTrackingCategoryResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -65,7 +65,10 @@ impl<'a> OooEntriesApi<'a> {
     /// Returns an empty data record.
     ///
     /// `DELETE /ooo_entries/{ooo_entry_gid}` (operation `deleteOooEntry`).
-    pub fn delete_ooo_entry(&self, ooo_entry_gid: impl Into<String>) -> DeleteOooEntry<'a> {
+    pub fn delete_ooo_entry(
+        &self,
+        ooo_entry_gid: impl Into<String>,
+    ) -> DeleteOooEntry<'a> {
         DeleteOooEntry {
             client: self.client,
             ooo_entry_gid: ooo_entry_gid.into(),
@@ -107,7 +110,10 @@ impl<'a> OooEntriesApi<'a> {
     /// Returns the full record of the newly created OOO entry.
     ///
     /// `POST /ooo_entries` (operation `createOooEntry`).
-    pub fn create_ooo_entry(&self, body: super::models::CreateOooEntryBody) -> CreateOooEntry<'a> {
+    pub fn create_ooo_entry(
+        &self,
+        body: super::models::CreateOooEntryBody,
+    ) -> CreateOooEntry<'a> {
         CreateOooEntry {
             client: self.client,
             body,
@@ -135,7 +141,10 @@ impl<'a> GetOooEntry<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetOooEntryOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetOooEntryOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -146,12 +155,7 @@ impl<'a> GetOooEntry<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/ooo_entries/{ooo_entry_gid}");
-        op.path(
-            "ooo_entry_gid",
-            &self.ooo_entry_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("ooo_entry_gid", &self.ooo_entry_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -185,7 +189,10 @@ impl<'a> UpdateOooEntry<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetOooEntryOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetOooEntryOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -196,12 +203,7 @@ impl<'a> UpdateOooEntry<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/ooo_entries/{ooo_entry_gid}");
-        op.path(
-            "ooo_entry_gid",
-            &self.ooo_entry_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("ooo_entry_gid", &self.ooo_entry_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.json("application/json", &self.body);
@@ -240,12 +242,7 @@ impl<'a> DeleteOooEntry<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/ooo_entries/{ooo_entry_gid}");
-        op.path(
-            "ooo_entry_gid",
-            &self.ooo_entry_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("ooo_entry_gid", &self.ooo_entry_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -254,7 +251,10 @@ impl<'a> DeleteOooEntry<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApproveAccessRequestResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -305,7 +305,10 @@ impl<'a> GetOooEntries<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetOooEntriesOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetOooEntriesOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -320,12 +323,14 @@ impl<'a> GetOooEntries<'a> {
         op.query("user", &self.user, rt::Style::Form, true);
         op.query("workspace", &self.workspace, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -351,7 +356,9 @@ impl<'a> GetOooEntries<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::OooEntryResponse> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -388,7 +395,10 @@ impl<'a> CreateOooEntry<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetOooEntryOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetOooEntryOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }

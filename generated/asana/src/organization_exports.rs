@@ -105,7 +105,10 @@ impl<'a> CreateOrganizationExport<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateOrganizationExportResponse201>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::CreateOrganizationExportResponse201>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -160,7 +163,10 @@ impl<'a> GetOrganizationExport<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateOrganizationExportResponse201>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::CreateOrganizationExportResponse201>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

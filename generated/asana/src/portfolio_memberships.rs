@@ -140,12 +140,14 @@ impl<'a> GetPortfolioMemberships<'a> {
         op.query("user", &self.user, rt::Style::Form, true);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -157,7 +159,10 @@ impl<'a> GetPortfolioMemberships<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetPortfolioMembershipsResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetPortfolioMembershipsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -171,7 +176,9 @@ impl<'a> GetPortfolioMemberships<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::DeprecatedPortfolioMembershipCompact> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -240,7 +247,10 @@ impl<'a> GetPortfolioMembership<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetPortfolioMembershipResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetPortfolioMembershipResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -301,21 +311,18 @@ impl<'a> GetPortfolioMembershipsForPortfolio<'a> {
             rt::Method::GET,
             "/portfolios/{portfolio_gid}/portfolio_memberships",
         );
-        op.path(
-            "portfolio_gid",
-            &self.portfolio_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("portfolio_gid", &self.portfolio_gid, rt::Style::Simple, false);
         op.query("user", &self.user, rt::Style::Form, true);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -327,7 +334,10 @@ impl<'a> GetPortfolioMembershipsForPortfolio<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetPortfolioMembershipsResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetPortfolioMembershipsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -341,7 +351,9 @@ impl<'a> GetPortfolioMembershipsForPortfolio<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::DeprecatedPortfolioMembershipCompact> {
         let (client, op) = self.build();
         rt::paginate_op(

@@ -113,7 +113,10 @@ impl<'a> PortfoliosApi<'a> {
     /// Returns an empty data record.
     ///
     /// `DELETE /portfolios/{portfolio_gid}` (operation `deletePortfolio`).
-    pub fn delete_portfolio(&self, portfolio_gid: impl Into<String>) -> DeletePortfolio<'a> {
+    pub fn delete_portfolio(
+        &self,
+        portfolio_gid: impl Into<String>,
+    ) -> DeletePortfolio<'a> {
         DeletePortfolio {
             client: self.client,
             portfolio_gid: portfolio_gid.into(),
@@ -271,7 +274,10 @@ impl<'a> PortfoliosApi<'a> {
     /// Creates and returns a job that will asynchronously handle the duplication.
     ///
     /// `POST /portfolios/{portfolio_gid}/duplicate` (operation `duplicatePortfolio`).
-    pub fn duplicate_portfolio(&self, portfolio_gid: impl Into<String>) -> DuplicatePortfolio<'a> {
+    pub fn duplicate_portfolio(
+        &self,
+        portfolio_gid: impl Into<String>,
+    ) -> DuplicatePortfolio<'a> {
         DuplicatePortfolio {
             client: self.client,
             portfolio_gid: portfolio_gid.into(),
@@ -321,7 +327,10 @@ impl<'a> GetPortfolios<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetPortfoliosOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetPortfoliosOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -334,12 +343,14 @@ impl<'a> GetPortfolios<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/portfolios");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -365,7 +376,9 @@ impl<'a> GetPortfolios<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::PortfolioCompact> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -402,7 +415,10 @@ impl<'a> CreatePortfolio<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::CreatePortfolioOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::CreatePortfolioOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -446,7 +462,10 @@ impl<'a> GetPortfolio<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::CreatePortfolioOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::CreatePortfolioOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -457,12 +476,7 @@ impl<'a> GetPortfolio<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/portfolios/{portfolio_gid}");
-        op.path(
-            "portfolio_gid",
-            &self.portfolio_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("portfolio_gid", &self.portfolio_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -496,7 +510,10 @@ impl<'a> UpdatePortfolio<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::CreatePortfolioOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::CreatePortfolioOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -507,12 +524,7 @@ impl<'a> UpdatePortfolio<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/portfolios/{portfolio_gid}");
-        op.path(
-            "portfolio_gid",
-            &self.portfolio_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("portfolio_gid", &self.portfolio_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.json("application/json", &self.body);
@@ -551,12 +563,7 @@ impl<'a> DeletePortfolio<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/portfolios/{portfolio_gid}");
-        op.path(
-            "portfolio_gid",
-            &self.portfolio_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("portfolio_gid", &self.portfolio_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -565,7 +572,10 @@ impl<'a> DeletePortfolio<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApproveAccessRequestResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -617,20 +627,17 @@ impl<'a> GetItemsForPortfolio<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/portfolios/{portfolio_gid}/items");
-        op.path(
-            "portfolio_gid",
-            &self.portfolio_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("portfolio_gid", &self.portfolio_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -642,7 +649,10 @@ impl<'a> GetItemsForPortfolio<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetItemsForPortfolioResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetItemsForPortfolioResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -654,7 +664,9 @@ impl<'a> GetItemsForPortfolio<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ProjectCompact> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -696,13 +708,11 @@ impl<'a> AddItemForPortfolio<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/portfolios/{portfolio_gid}/addItem");
-        op.path(
-            "portfolio_gid",
-            &self.portfolio_gid,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/portfolios/{portfolio_gid}/addItem",
         );
+        op.path("portfolio_gid", &self.portfolio_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -712,7 +722,10 @@ impl<'a> AddItemForPortfolio<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApproveAccessRequestResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -740,13 +753,11 @@ impl<'a> RemoveItemForPortfolio<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/portfolios/{portfolio_gid}/removeItem");
-        op.path(
-            "portfolio_gid",
-            &self.portfolio_gid,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/portfolios/{portfolio_gid}/removeItem",
         );
+        op.path("portfolio_gid", &self.portfolio_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -756,7 +767,10 @@ impl<'a> RemoveItemForPortfolio<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApproveAccessRequestResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -788,12 +802,7 @@ impl<'a> AddCustomFieldSettingForPortfolio<'a> {
             rt::Method::POST,
             "/portfolios/{portfolio_gid}/addCustomFieldSetting",
         );
-        op.path(
-            "portfolio_gid",
-            &self.portfolio_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("portfolio_gid", &self.portfolio_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -803,8 +812,10 @@ impl<'a> AddCustomFieldSettingForPortfolio<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AddCustomFieldSettingForGoalResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::AddCustomFieldSettingForGoalResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -836,12 +847,7 @@ impl<'a> RemoveCustomFieldSettingForPortfolio<'a> {
             rt::Method::POST,
             "/portfolios/{portfolio_gid}/removeCustomFieldSetting",
         );
-        op.path(
-            "portfolio_gid",
-            &self.portfolio_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("portfolio_gid", &self.portfolio_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -851,7 +857,10 @@ impl<'a> RemoveCustomFieldSettingForPortfolio<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApproveAccessRequestResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -875,7 +884,10 @@ impl<'a> AddMembersForPortfolio<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::CreatePortfolioOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::CreatePortfolioOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -885,13 +897,11 @@ impl<'a> AddMembersForPortfolio<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/portfolios/{portfolio_gid}/addMembers");
-        op.path(
-            "portfolio_gid",
-            &self.portfolio_gid,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/portfolios/{portfolio_gid}/addMembers",
         );
+        op.path("portfolio_gid", &self.portfolio_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.json("application/json", &self.body);
@@ -926,7 +936,10 @@ impl<'a> RemoveMembersForPortfolio<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::CreatePortfolioOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::CreatePortfolioOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -940,12 +953,7 @@ impl<'a> RemoveMembersForPortfolio<'a> {
             rt::Method::POST,
             "/portfolios/{portfolio_gid}/removeMembers",
         );
-        op.path(
-            "portfolio_gid",
-            &self.portfolio_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("portfolio_gid", &self.portfolio_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.json("application/json", &self.body);
@@ -995,13 +1003,11 @@ impl<'a> DuplicatePortfolio<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/portfolios/{portfolio_gid}/duplicate");
-        op.path(
-            "portfolio_gid",
-            &self.portfolio_gid,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/portfolios/{portfolio_gid}/duplicate",
         );
+        op.path("portfolio_gid", &self.portfolio_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         if let Some(body) = &self.body {
@@ -1012,7 +1018,9 @@ impl<'a> DuplicatePortfolio<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GetJobResponse200>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetJobResponse200>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

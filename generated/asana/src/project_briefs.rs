@@ -22,7 +22,10 @@ impl<'a> ProjectBriefsApi<'a> {
     /// Get the full record for a project brief.
     ///
     /// `GET /project_briefs/{project_brief_gid}` (operation `getProjectBrief`).
-    pub fn get_project_brief(&self, project_brief_gid: impl Into<String>) -> GetProjectBrief<'a> {
+    pub fn get_project_brief(
+        &self,
+        project_brief_gid: impl Into<String>,
+    ) -> GetProjectBrief<'a> {
         GetProjectBrief {
             client: self.client,
             project_brief_gid: project_brief_gid.into(),
@@ -112,7 +115,10 @@ impl<'a> GetProjectBrief<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetProjectBriefOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetProjectBriefOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -123,12 +129,7 @@ impl<'a> GetProjectBrief<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/project_briefs/{project_brief_gid}");
-        op.path(
-            "project_brief_gid",
-            &self.project_brief_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("project_brief_gid", &self.project_brief_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -162,7 +163,10 @@ impl<'a> UpdateProjectBrief<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetProjectBriefOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetProjectBriefOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -173,12 +177,7 @@ impl<'a> UpdateProjectBrief<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/project_briefs/{project_brief_gid}");
-        op.path(
-            "project_brief_gid",
-            &self.project_brief_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("project_brief_gid", &self.project_brief_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.json("application/json", &self.body);
@@ -216,13 +215,11 @@ impl<'a> DeleteProjectBrief<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/project_briefs/{project_brief_gid}");
-        op.path(
-            "project_brief_gid",
-            &self.project_brief_gid,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/project_briefs/{project_brief_gid}",
         );
+        op.path("project_brief_gid", &self.project_brief_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -231,7 +228,10 @@ impl<'a> DeleteProjectBrief<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApproveAccessRequestResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -255,7 +255,10 @@ impl<'a> CreateProjectBrief<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetProjectBriefOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetProjectBriefOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -265,7 +268,10 @@ impl<'a> CreateProjectBrief<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/projects/{project_gid}/project_briefs");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/projects/{project_gid}/project_briefs",
+        );
         op.path("project_gid", &self.project_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);

@@ -153,7 +153,10 @@ impl<'a> GetProjectPortfolioSetting<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetProjectPortfolioSettingResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetProjectPortfolioSettingResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -210,7 +213,10 @@ impl<'a> UpdateProjectPortfolioSetting<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetProjectPortfolioSettingResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetProjectPortfolioSettingResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -224,7 +230,9 @@ pub struct GetProjectPortfolioSettingsForProject<'a> {
     opt_pretty: Option<bool>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetProjectPortfolioSettingsForProjectOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::GetProjectPortfolioSettingsForProjectOptFieldsItem>,
+    >,
     options: rt::CallOptions,
 }
 impl<'a> GetProjectPortfolioSettingsForProject<'a> {
@@ -268,12 +276,14 @@ impl<'a> GetProjectPortfolioSettingsForProject<'a> {
         op.path("project_gid", &self.project_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -293,14 +303,18 @@ impl<'a> GetProjectPortfolioSettingsForProject<'a> {
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::ProjectPortfolioSettingCompact> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::ProjectPortfolioSettingCompact> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ProjectPortfolioSettingCompact> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -328,7 +342,9 @@ pub struct GetProjectPortfolioSettingsForPortfolio<'a> {
     opt_pretty: Option<bool>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields: Option<Vec<super::models::GetProjectPortfolioSettingsForProjectOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::GetProjectPortfolioSettingsForProjectOptFieldsItem>,
+    >,
     options: rt::CallOptions,
 }
 impl<'a> GetProjectPortfolioSettingsForPortfolio<'a> {
@@ -369,20 +385,17 @@ impl<'a> GetProjectPortfolioSettingsForPortfolio<'a> {
             rt::Method::GET,
             "/portfolios/{portfolio_gid}/project_portfolio_settings",
         );
-        op.path(
-            "portfolio_gid",
-            &self.portfolio_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("portfolio_gid", &self.portfolio_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -402,14 +415,18 @@ impl<'a> GetProjectPortfolioSettingsForPortfolio<'a> {
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::ProjectPortfolioSettingCompact> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::ProjectPortfolioSettingCompact> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ProjectPortfolioSettingCompact> {
         let (client, op) = self.build();
         rt::paginate_op(

@@ -126,7 +126,10 @@ impl<'a> GetProjectStatus<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetProjectStatusOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetProjectStatusOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -136,7 +139,10 @@ impl<'a> GetProjectStatus<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/project_statuses/{project_status_gid}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/project_statuses/{project_status_gid}",
+        );
         op.path(
             "project_status_gid",
             &self.project_status_gid,
@@ -179,7 +185,10 @@ impl<'a> DeleteProjectStatus<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/project_statuses/{project_status_gid}");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/project_statuses/{project_status_gid}",
+        );
         op.path(
             "project_status_gid",
             &self.project_status_gid,
@@ -194,7 +203,10 @@ impl<'a> DeleteProjectStatus<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApproveAccessRequestResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -245,16 +257,21 @@ impl<'a> GetProjectStatusesForProject<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/projects/{project_gid}/project_statuses");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/projects/{project_gid}/project_statuses",
+        );
         op.path("project_gid", &self.project_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -266,8 +283,10 @@ impl<'a> GetProjectStatusesForProject<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetProjectStatusesForProjectResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::GetProjectStatusesForProjectResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -279,7 +298,9 @@ impl<'a> GetProjectStatusesForProject<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ProjectStatusCompact> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -317,7 +338,10 @@ impl<'a> CreateProjectStatusForProject<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetProjectStatusOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetProjectStatusOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -327,7 +351,10 @@ impl<'a> CreateProjectStatusForProject<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/projects/{project_gid}/project_statuses");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/projects/{project_gid}/project_statuses",
+        );
         op.path("project_gid", &self.project_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);

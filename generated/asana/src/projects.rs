@@ -67,7 +67,10 @@ impl<'a> ProjectsApi<'a> {
     /// creation.
     ///
     /// `POST /projects` (operation `createProject`).
-    pub fn create_project(&self, body: super::models::CreateProjectBody) -> CreateProject<'a> {
+    pub fn create_project(
+        &self,
+        body: super::models::CreateProjectBody,
+    ) -> CreateProject<'a> {
         CreateProject {
             client: self.client,
             body,
@@ -163,7 +166,10 @@ impl<'a> ProjectsApi<'a> {
     /// Creates and returns a job that will asynchronously handle the duplication.
     ///
     /// `POST /projects/{project_gid}/duplicate` (operation `duplicateProject`).
-    pub fn duplicate_project(&self, project_gid: impl Into<String>) -> DuplicateProject<'a> {
+    pub fn duplicate_project(
+        &self,
+        project_gid: impl Into<String>,
+    ) -> DuplicateProject<'a> {
         DuplicateProject {
             client: self.client,
             project_gid: project_gid.into(),
@@ -180,7 +186,10 @@ impl<'a> ProjectsApi<'a> {
     /// Returns a compact representation of all of the projects the task is in.
     ///
     /// `GET /tasks/{task_gid}/projects` (operation `getProjectsForTask`).
-    pub fn get_projects_for_task(&self, task_gid: impl Into<String>) -> GetProjectsForTask<'a> {
+    pub fn get_projects_for_task(
+        &self,
+        task_gid: impl Into<String>,
+    ) -> GetProjectsForTask<'a> {
         GetProjectsForTask {
             client: self.client,
             task_gid: task_gid.into(),
@@ -198,7 +207,10 @@ impl<'a> ProjectsApi<'a> {
     /// Returns the compact project records for all projects in the team.
     ///
     /// `GET /teams/{team_gid}/projects` (operation `getProjectsForTeam`).
-    pub fn get_projects_for_team(&self, team_gid: impl Into<String>) -> GetProjectsForTeam<'a> {
+    pub fn get_projects_for_team(
+        &self,
+        team_gid: impl Into<String>,
+    ) -> GetProjectsForTeam<'a> {
         GetProjectsForTeam {
             client: self.client,
             team_gid: team_gid.into(),
@@ -600,12 +612,14 @@ impl<'a> GetProjects<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/projects");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -620,7 +634,10 @@ impl<'a> GetProjects<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetItemsForPortfolioResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetItemsForPortfolioResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -632,7 +649,9 @@ impl<'a> GetProjects<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ProjectCompact> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -669,7 +688,10 @@ impl<'a> CreateProject<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::CreateProjectOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::CreateProjectOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -713,7 +735,10 @@ impl<'a> GetProject<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::CreateProjectOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::CreateProjectOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -758,7 +783,10 @@ impl<'a> UpdateProject<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::CreateProjectOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::CreateProjectOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -817,7 +845,10 @@ impl<'a> DeleteProject<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApproveAccessRequestResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -868,7 +899,9 @@ impl<'a> DuplicateProject<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GetJobResponse200>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetJobResponse200>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -923,12 +956,14 @@ impl<'a> GetProjectsForTask<'a> {
         op.path("task_gid", &self.task_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -940,7 +975,10 @@ impl<'a> GetProjectsForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetItemsForPortfolioResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetItemsForPortfolioResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -952,7 +990,9 @@ impl<'a> GetProjectsForTask<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ProjectCompact> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1027,12 +1067,14 @@ impl<'a> GetProjectsForTeam<'a> {
         op.path("team_gid", &self.team_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -1045,7 +1087,10 @@ impl<'a> GetProjectsForTeam<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetItemsForPortfolioResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetItemsForPortfolioResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1057,7 +1102,9 @@ impl<'a> GetProjectsForTeam<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ProjectCompact> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1095,7 +1142,10 @@ impl<'a> CreateProjectForTeam<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::CreateProjectOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::CreateProjectOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1174,21 +1224,21 @@ impl<'a> GetProjectsForWorkspace<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/workspaces/{workspace_gid}/projects");
-        op.path(
-            "workspace_gid",
-            &self.workspace_gid,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/workspaces/{workspace_gid}/projects",
         );
+        op.path("workspace_gid", &self.workspace_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -1201,7 +1251,10 @@ impl<'a> GetProjectsForWorkspace<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetItemsForPortfolioResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetItemsForPortfolioResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1213,7 +1266,9 @@ impl<'a> GetProjectsForWorkspace<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ProjectCompact> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1251,7 +1306,10 @@ impl<'a> CreateProjectForWorkspace<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::CreateProjectOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::CreateProjectOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1261,13 +1319,11 @@ impl<'a> CreateProjectForWorkspace<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/workspaces/{workspace_gid}/projects");
-        op.path(
-            "workspace_gid",
-            &self.workspace_gid,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/workspaces/{workspace_gid}/projects",
         );
+        op.path("workspace_gid", &self.workspace_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.json("application/json", &self.body);
@@ -1333,7 +1389,10 @@ impl<'a> SearchProjectsForWorkspace<'a> {
         self
     }
     /// One of `due_date`, `created_at`, `completed_at`, `relevance`, or `modified_at`, defaults to `modified_at`.
-    pub fn sort_by(mut self, value: super::models::SearchProjectsForWorkspaceSortBy) -> Self {
+    pub fn sort_by(
+        mut self,
+        value: super::models::SearchProjectsForWorkspaceSortBy,
+    ) -> Self {
         self.sort_by = Some(value);
         self
     }
@@ -1463,7 +1522,10 @@ impl<'a> SearchProjectsForWorkspace<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::CreateProjectOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::CreateProjectOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1477,32 +1539,17 @@ impl<'a> SearchProjectsForWorkspace<'a> {
             rt::Method::GET,
             "/workspaces/{workspace_gid}/projects/search",
         );
-        op.path(
-            "workspace_gid",
-            &self.workspace_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("workspace_gid", &self.workspace_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("text", &self.text, rt::Style::Form, true);
         op.query("sort_by", &self.sort_by, rt::Style::Form, true);
-        op.query(
-            "sort_ascending",
-            &self.sort_ascending,
-            rt::Style::Form,
-            true,
-        );
+        op.query("sort_ascending", &self.sort_ascending, rt::Style::Form, true);
         op.query("completed", &self.completed, rt::Style::Form, true);
         op.query("teams.any", &self.teams_any, rt::Style::Form, true);
         op.query("owner.any", &self.owner_any, rt::Style::Form, true);
         op.query("members.any", &self.members_any, rt::Style::Form, true);
         op.query("members.not", &self.members_not, rt::Style::Form, true);
-        op.query(
-            "portfolios.any",
-            &self.portfolios_any,
-            rt::Style::Form,
-            true,
-        );
+        op.query("portfolios.any", &self.portfolios_any, rt::Style::Form, true);
         op.query("completed_on", &self.completed_on, rt::Style::Form, true);
         op.query(
             "completed_on.before",
@@ -1510,67 +1557,27 @@ impl<'a> SearchProjectsForWorkspace<'a> {
             rt::Style::Form,
             true,
         );
-        op.query(
-            "completed_on.after",
-            &self.completed_on_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("completed_on.after", &self.completed_on_after, rt::Style::Form, true);
         op.query(
             "completed_at.before",
             &self.completed_at_before,
             rt::Style::Form,
             true,
         );
-        op.query(
-            "completed_at.after",
-            &self.completed_at_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("completed_at.after", &self.completed_at_after, rt::Style::Form, true);
         op.query("created_on", &self.created_on, rt::Style::Form, true);
-        op.query(
-            "created_on.before",
-            &self.created_on_before,
-            rt::Style::Form,
-            true,
-        );
-        op.query(
-            "created_on.after",
-            &self.created_on_after,
-            rt::Style::Form,
-            true,
-        );
-        op.query(
-            "created_at.before",
-            &self.created_at_before,
-            rt::Style::Form,
-            true,
-        );
-        op.query(
-            "created_at.after",
-            &self.created_at_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("created_on.before", &self.created_on_before, rt::Style::Form, true);
+        op.query("created_on.after", &self.created_on_after, rt::Style::Form, true);
+        op.query("created_at.before", &self.created_at_before, rt::Style::Form, true);
+        op.query("created_at.after", &self.created_at_after, rt::Style::Form, true);
         op.query("due_on", &self.due_on, rt::Style::Form, true);
         op.query("due_on.before", &self.due_on_before, rt::Style::Form, true);
         op.query("due_on.after", &self.due_on_after, rt::Style::Form, true);
         op.query("due_at.before", &self.due_at_before, rt::Style::Form, true);
         op.query("due_at.after", &self.due_at_after, rt::Style::Form, true);
         op.query("start_on", &self.start_on, rt::Style::Form, true);
-        op.query(
-            "start_on.before",
-            &self.start_on_before,
-            rt::Style::Form,
-            true,
-        );
-        op.query(
-            "start_on.after",
-            &self.start_on_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("start_on.before", &self.start_on_before, rt::Style::Form, true);
+        op.query("start_on.after", &self.start_on_after, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -1579,7 +1586,10 @@ impl<'a> SearchProjectsForWorkspace<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::SearchProjectsForWorkspaceResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::SearchProjectsForWorkspaceResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1631,8 +1641,10 @@ impl<'a> AddCustomFieldSettingForProject<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AddCustomFieldSettingForGoalResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::AddCustomFieldSettingForGoalResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1674,7 +1686,10 @@ impl<'a> RemoveCustomFieldSettingForProject<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApproveAccessRequestResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1721,7 +1736,10 @@ impl<'a> GetTaskCountsForProject<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTaskCountsForProjectResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetTaskCountsForProjectResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1745,7 +1763,10 @@ impl<'a> AddMembersForProject<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::CreateProjectOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::CreateProjectOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1791,7 +1812,10 @@ impl<'a> RemoveMembersForProject<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::CreateProjectOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::CreateProjectOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1801,7 +1825,10 @@ impl<'a> RemoveMembersForProject<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/projects/{project_gid}/removeMembers");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/projects/{project_gid}/removeMembers",
+        );
         op.path("project_gid", &self.project_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
@@ -1837,7 +1864,10 @@ impl<'a> AddFollowersForProject<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::CreateProjectOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::CreateProjectOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1847,7 +1877,10 @@ impl<'a> AddFollowersForProject<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/projects/{project_gid}/addFollowers");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/projects/{project_gid}/addFollowers",
+        );
         op.path("project_gid", &self.project_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
@@ -1883,7 +1916,10 @@ impl<'a> RemoveFollowersForProject<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::CreateProjectOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::CreateProjectOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1893,7 +1929,10 @@ impl<'a> RemoveFollowersForProject<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/projects/{project_gid}/removeFollowers");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/projects/{project_gid}/removeFollowers",
+        );
         op.path("project_gid", &self.project_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
@@ -1939,7 +1978,10 @@ impl<'a> ProjectSaveAsTemplate<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/projects/{project_gid}/saveAsTemplate");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/projects/{project_gid}/saveAsTemplate",
+        );
         op.path("project_gid", &self.project_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
@@ -1949,7 +1991,9 @@ impl<'a> ProjectSaveAsTemplate<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GetJobResponse200>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetJobResponse200>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -77,12 +77,14 @@ impl<'a> GetReactionsOnObject<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/reactions");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -95,7 +97,10 @@ impl<'a> GetReactionsOnObject<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetReactionsOnObjectResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetReactionsOnObjectResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -107,7 +112,9 @@ impl<'a> GetReactionsOnObject<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ReactionCompact> {
         let (client, op) = self.build();
         rt::paginate_op(

@@ -56,13 +56,11 @@ impl<'a> TriggerRule<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/rule_triggers/{rule_trigger_gid}/run");
-        op.path(
-            "rule_trigger_gid",
-            &self.rule_trigger_gid,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/rule_triggers/{rule_trigger_gid}/run",
         );
+        op.path("rule_trigger_gid", &self.rule_trigger_gid, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);

@@ -38,7 +38,10 @@ impl<'a> StatusUpdatesApi<'a> {
     /// Returns an empty data record.
     ///
     /// `DELETE /status_updates/{status_update_gid}` (operation `deleteStatus`).
-    pub fn delete_status(&self, status_update_gid: impl Into<String>) -> DeleteStatus<'a> {
+    pub fn delete_status(
+        &self,
+        status_update_gid: impl Into<String>,
+    ) -> DeleteStatus<'a> {
         DeleteStatus {
             client: self.client,
             status_update_gid: status_update_gid.into(),
@@ -51,7 +54,10 @@ impl<'a> StatusUpdatesApi<'a> {
     /// Returns the compact status update records for all updates on the object.
     ///
     /// `GET /status_updates` (operation `getStatusesForObject`).
-    pub fn get_statuses_for_object(&self, parent: impl Into<String>) -> GetStatusesForObject<'a> {
+    pub fn get_statuses_for_object(
+        &self,
+        parent: impl Into<String>,
+    ) -> GetStatusesForObject<'a> {
         GetStatusesForObject {
             client: self.client,
             parent: parent.into(),
@@ -102,7 +108,10 @@ impl<'a> GetStatus<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetStatusOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetStatusOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -113,12 +122,7 @@ impl<'a> GetStatus<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/status_updates/{status_update_gid}");
-        op.path(
-            "status_update_gid",
-            &self.status_update_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("status_update_gid", &self.status_update_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -155,13 +159,11 @@ impl<'a> DeleteStatus<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/status_updates/{status_update_gid}");
-        op.path(
-            "status_update_gid",
-            &self.status_update_gid,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/status_updates/{status_update_gid}",
         );
+        op.path("status_update_gid", &self.status_update_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -170,7 +172,10 @@ impl<'a> DeleteStatus<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApproveAccessRequestResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -230,12 +235,14 @@ impl<'a> GetStatusesForObject<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/status_updates");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -249,7 +256,10 @@ impl<'a> GetStatusesForObject<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetStatusesForObjectResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetStatusesForObjectResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -261,7 +271,9 @@ impl<'a> GetStatusesForObject<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::StatusUpdateCompact> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -313,7 +325,10 @@ impl<'a> CreateStatusForObject<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetStatusOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetStatusOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -326,12 +341,14 @@ impl<'a> CreateStatusForObject<'a> {
         let mut op = rt::Op::new(rt::Method::POST, "/status_updates");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);

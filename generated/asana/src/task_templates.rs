@@ -41,7 +41,10 @@ impl<'a> TaskTemplatesApi<'a> {
     /// Returns the complete task template record for a single task template.
     ///
     /// `GET /task_templates/{task_template_gid}` (operation `getTaskTemplate`).
-    pub fn get_task_template(&self, task_template_gid: impl Into<String>) -> GetTaskTemplate<'a> {
+    pub fn get_task_template(
+        &self,
+        task_template_gid: impl Into<String>,
+    ) -> GetTaskTemplate<'a> {
         GetTaskTemplate {
             client: self.client,
             task_template_gid: task_template_gid.into(),
@@ -71,7 +74,10 @@ impl<'a> TaskTemplatesApi<'a> {
     /// Creates and returns a job that will asynchronously handle the task instantiation.
     ///
     /// `POST /task_templates/{task_template_gid}/instantiateTask` (operation `instantiateTask`).
-    pub fn instantiate_task(&self, task_template_gid: impl Into<String>) -> InstantiateTask<'a> {
+    pub fn instantiate_task(
+        &self,
+        task_template_gid: impl Into<String>,
+    ) -> InstantiateTask<'a> {
         InstantiateTask {
             client: self.client,
             task_template_gid: task_template_gid.into(),
@@ -120,7 +126,10 @@ impl<'a> GetTaskTemplates<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetTaskTemplatesOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetTaskTemplatesOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -133,12 +142,14 @@ impl<'a> GetTaskTemplates<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/task_templates");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -163,13 +174,17 @@ impl<'a> GetTaskTemplates<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::TaskTemplateCompact> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Offset { next_offset: None },
+            rt::paginate::Strategy::Offset {
+                next_offset: None,
+            },
             |options| {
                 options
                     .items_pointer("/data")
@@ -198,7 +213,10 @@ impl<'a> GetTaskTemplate<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetTaskTemplatesOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetTaskTemplatesOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -209,12 +227,7 @@ impl<'a> GetTaskTemplate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/task_templates/{task_template_gid}");
-        op.path(
-            "task_template_gid",
-            &self.task_template_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("task_template_gid", &self.task_template_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -251,13 +264,11 @@ impl<'a> DeleteTaskTemplate<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/task_templates/{task_template_gid}");
-        op.path(
-            "task_template_gid",
-            &self.task_template_gid,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/task_templates/{task_template_gid}",
         );
+        op.path("task_template_gid", &self.task_template_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -266,7 +277,10 @@ impl<'a> DeleteTaskTemplate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApproveAccessRequestResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -309,12 +323,7 @@ impl<'a> InstantiateTask<'a> {
             rt::Method::POST,
             "/task_templates/{task_template_gid}/instantiateTask",
         );
-        op.path(
-            "task_template_gid",
-            &self.task_template_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("task_template_gid", &self.task_template_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         if let Some(body) = &self.body {
@@ -325,7 +334,9 @@ impl<'a> InstantiateTask<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GetJobResponse200>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetJobResponse200>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -174,7 +174,10 @@ impl<'a> TasksApi<'a> {
     /// Returns the compact task records for all tasks within the given project, ordered by their priority within the project. Tasks can exist in more than one project at a time.
     ///
     /// `GET /projects/{project_gid}/tasks` (operation `getTasksForProject`).
-    pub fn get_tasks_for_project(&self, project_gid: impl Into<String>) -> GetTasksForProject<'a> {
+    pub fn get_tasks_for_project(
+        &self,
+        project_gid: impl Into<String>,
+    ) -> GetTasksForProject<'a> {
         GetTasksForProject {
             client: self.client,
             project_gid: project_gid.into(),
@@ -193,7 +196,10 @@ impl<'a> TasksApi<'a> {
     /// *Board view only*: Returns the compact section records for all tasks within the given section.
     ///
     /// `GET /sections/{section_gid}/tasks` (operation `getTasksForSection`).
-    pub fn get_tasks_for_section(&self, section_gid: impl Into<String>) -> GetTasksForSection<'a> {
+    pub fn get_tasks_for_section(
+        &self,
+        section_gid: impl Into<String>,
+    ) -> GetTasksForSection<'a> {
         GetTasksForSection {
             client: self.client,
             section_gid: section_gid.into(),
@@ -254,7 +260,10 @@ impl<'a> TasksApi<'a> {
     /// Returns a compact representation of all of the subtasks of a task.
     ///
     /// `GET /tasks/{task_gid}/subtasks` (operation `getSubtasksForTask`).
-    pub fn get_subtasks_for_task(&self, task_gid: impl Into<String>) -> GetSubtasksForTask<'a> {
+    pub fn get_subtasks_for_task(
+        &self,
+        task_gid: impl Into<String>,
+    ) -> GetSubtasksForTask<'a> {
         GetSubtasksForTask {
             client: self.client,
             task_gid: task_gid.into(),
@@ -377,7 +386,10 @@ impl<'a> TasksApi<'a> {
     /// Returns the compact representations of all of the dependents of a task.
     ///
     /// `GET /tasks/{task_gid}/dependents` (operation `getDependentsForTask`).
-    pub fn get_dependents_for_task(&self, task_gid: impl Into<String>) -> GetDependentsForTask<'a> {
+    pub fn get_dependents_for_task(
+        &self,
+        task_gid: impl Into<String>,
+    ) -> GetDependentsForTask<'a> {
         GetDependentsForTask {
             client: self.client,
             task_gid: task_gid.into(),
@@ -798,7 +810,10 @@ impl<'a> GetTasks<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetTasksOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetTasksOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -811,12 +826,14 @@ impl<'a> GetTasks<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/tasks");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -824,25 +841,17 @@ impl<'a> GetTasks<'a> {
         op.query("project", &self.project, rt::Style::Form, true);
         op.query("section", &self.section, rt::Style::Form, true);
         op.query("workspace", &self.workspace, rt::Style::Form, true);
-        op.query(
-            "completed_since",
-            &self.completed_since,
-            rt::Style::Form,
-            true,
-        );
-        op.query(
-            "modified_since",
-            &self.modified_since,
-            rt::Style::Form,
-            true,
-        );
+        op.query("completed_since", &self.completed_since, rt::Style::Form, true);
+        op.query("modified_since", &self.modified_since, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -854,7 +863,9 @@ impl<'a> GetTasks<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::TaskCompact> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -891,7 +902,10 @@ impl<'a> CreateTask<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::CreateTaskOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::CreateTaskOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -935,7 +949,10 @@ impl<'a> GetTask<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::CreateTaskOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::CreateTaskOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -980,7 +997,10 @@ impl<'a> UpdateTask<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::CreateTaskOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::CreateTaskOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1039,7 +1059,10 @@ impl<'a> DeleteTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApproveAccessRequestResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1083,7 +1106,9 @@ impl<'a> DuplicateTask<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GetJobResponse200>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetJobResponse200>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1127,7 +1152,10 @@ impl<'a> GetTasksForProject<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetTasksOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetTasksOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1139,20 +1167,17 @@ impl<'a> GetTasksForProject<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/projects/{project_gid}/tasks");
         op.path("project_gid", &self.project_gid, rt::Style::Simple, false);
-        op.query(
-            "completed_since",
-            &self.completed_since,
-            rt::Style::Form,
-            true,
-        );
+        op.query("completed_since", &self.completed_since, rt::Style::Form, true);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -1162,7 +1187,9 @@ impl<'a> GetTasksForProject<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1174,7 +1201,9 @@ impl<'a> GetTasksForProject<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::TaskCompact> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1232,7 +1261,10 @@ impl<'a> GetTasksForSection<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetTasksOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetTasksOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1246,28 +1278,27 @@ impl<'a> GetTasksForSection<'a> {
         op.path("section_gid", &self.section_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
-        op.query(
-            "completed_since",
-            &self.completed_since,
-            rt::Style::Form,
-            true,
-        );
+        op.query("completed_since", &self.completed_since, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1279,7 +1310,9 @@ impl<'a> GetTasksForSection<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::TaskCompact> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1331,7 +1364,10 @@ impl<'a> GetTasksForTag<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetTasksOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetTasksOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1345,12 +1381,14 @@ impl<'a> GetTasksForTag<'a> {
         op.path("tag_gid", &self.tag_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -1360,7 +1398,9 @@ impl<'a> GetTasksForTag<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1372,7 +1412,9 @@ impl<'a> GetTasksForTag<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::TaskCompact> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1430,7 +1472,10 @@ impl<'a> GetTasksForUserTaskList<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetTasksOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetTasksOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1450,20 +1495,17 @@ impl<'a> GetTasksForUserTaskList<'a> {
             rt::Style::Simple,
             false,
         );
-        op.query(
-            "completed_since",
-            &self.completed_since,
-            rt::Style::Form,
-            true,
-        );
+        op.query("completed_since", &self.completed_since, rt::Style::Form, true);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -1473,7 +1515,9 @@ impl<'a> GetTasksForUserTaskList<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1485,7 +1529,9 @@ impl<'a> GetTasksForUserTaskList<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::TaskCompact> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1537,7 +1583,10 @@ impl<'a> GetSubtasksForTask<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetTasksOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetTasksOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1551,12 +1600,14 @@ impl<'a> GetSubtasksForTask<'a> {
         op.path("task_gid", &self.task_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -1566,7 +1617,9 @@ impl<'a> GetSubtasksForTask<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1578,7 +1631,9 @@ impl<'a> GetSubtasksForTask<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::TaskCompact> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1616,7 +1671,10 @@ impl<'a> CreateSubtaskForTask<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::CreateTaskOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::CreateTaskOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1662,7 +1720,10 @@ impl<'a> SetParentForTask<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::CreateTaskOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::CreateTaskOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1722,7 +1783,10 @@ impl<'a> GetDependenciesForTask<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetTasksOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetTasksOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1736,12 +1800,14 @@ impl<'a> GetDependenciesForTask<'a> {
         op.path("task_gid", &self.task_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -1751,7 +1817,9 @@ impl<'a> GetDependenciesForTask<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1763,7 +1831,9 @@ impl<'a> GetDependenciesForTask<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::TaskCompact> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1816,7 +1886,10 @@ impl<'a> AddDependenciesForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApproveAccessRequestResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1844,7 +1917,10 @@ impl<'a> RemoveDependenciesForTask<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/tasks/{task_gid}/removeDependencies");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/tasks/{task_gid}/removeDependencies",
+        );
         op.path("task_gid", &self.task_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.json("application/json", &self.body);
@@ -1855,7 +1931,10 @@ impl<'a> RemoveDependenciesForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApproveAccessRequestResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1893,7 +1972,10 @@ impl<'a> GetDependentsForTask<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetTasksOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetTasksOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -1907,12 +1989,14 @@ impl<'a> GetDependentsForTask<'a> {
         op.path("task_gid", &self.task_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -1922,7 +2006,9 @@ impl<'a> GetDependentsForTask<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetTasksResponse200>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1934,7 +2020,9 @@ impl<'a> GetDependentsForTask<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::TaskCompact> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1987,7 +2075,10 @@ impl<'a> AddDependentsForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApproveAccessRequestResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2026,7 +2117,10 @@ impl<'a> RemoveDependentsForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApproveAccessRequestResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2065,7 +2159,10 @@ impl<'a> AddProjectForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApproveAccessRequestResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2104,7 +2201,10 @@ impl<'a> RemoveProjectForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApproveAccessRequestResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2143,7 +2243,10 @@ impl<'a> AddTagForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApproveAccessRequestResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2182,7 +2285,10 @@ impl<'a> RemoveTagForTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApproveAccessRequestResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2206,7 +2312,10 @@ impl<'a> AddFollowersForTask<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::CreateTaskOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::CreateTaskOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -2252,7 +2361,10 @@ impl<'a> RemoveFollowerForTask<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::CreateTaskOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::CreateTaskOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -2299,12 +2411,7 @@ impl<'a> GetTaskForCustomId<'a> {
             rt::Method::GET,
             "/workspaces/{workspace_gid}/tasks/custom_id/{custom_id}",
         );
-        op.path(
-            "workspace_gid",
-            &self.workspace_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("workspace_gid", &self.workspace_gid, rt::Style::Simple, false);
         op.path("custom_id", &self.custom_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -2647,7 +2754,10 @@ impl<'a> SearchTasksForWorkspace<'a> {
         self
     }
     /// One of `due_date`, `created_at`, `completed_at`, `likes`, `relevance`, or `modified_at`, defaults to `modified_at`
-    pub fn sort_by(mut self, value: super::models::SearchTasksForWorkspaceSortBy) -> Self {
+    pub fn sort_by(
+        mut self,
+        value: super::models::SearchTasksForWorkspaceSortBy,
+    ) -> Self {
         self.sort_by = Some(value);
         self
     }
@@ -2657,7 +2767,10 @@ impl<'a> SearchTasksForWorkspace<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::CreateTaskOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::CreateTaskOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -2667,29 +2780,17 @@ impl<'a> SearchTasksForWorkspace<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/workspaces/{workspace_gid}/tasks/search");
-        op.path(
-            "workspace_gid",
-            &self.workspace_gid,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/workspaces/{workspace_gid}/tasks/search",
         );
+        op.path("workspace_gid", &self.workspace_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("text", &self.text, rt::Style::Form, true);
-        op.query(
-            "resource_subtype",
-            &self.resource_subtype,
-            rt::Style::Form,
-            true,
-        );
+        op.query("resource_subtype", &self.resource_subtype, rt::Style::Form, true);
         op.query("assignee.any", &self.assignee_any, rt::Style::Form, true);
         op.query("assignee.not", &self.assignee_not, rt::Style::Form, true);
-        op.query(
-            "portfolios.any",
-            &self.portfolios_any,
-            rt::Style::Form,
-            true,
-        );
+        op.query("portfolios.any", &self.portfolios_any, rt::Style::Form, true);
         op.query("projects.any", &self.projects_any, rt::Style::Form, true);
         op.query("projects.not", &self.projects_not, rt::Style::Form, true);
         op.query("projects.all", &self.projects_all, rt::Style::Form, true);
@@ -2702,30 +2803,10 @@ impl<'a> SearchTasksForWorkspace<'a> {
         op.query("teams.any", &self.teams_any, rt::Style::Form, true);
         op.query("followers.any", &self.followers_any, rt::Style::Form, true);
         op.query("followers.not", &self.followers_not, rt::Style::Form, true);
-        op.query(
-            "created_by.any",
-            &self.created_by_any,
-            rt::Style::Form,
-            true,
-        );
-        op.query(
-            "created_by.not",
-            &self.created_by_not,
-            rt::Style::Form,
-            true,
-        );
-        op.query(
-            "assigned_by.any",
-            &self.assigned_by_any,
-            rt::Style::Form,
-            true,
-        );
-        op.query(
-            "assigned_by.not",
-            &self.assigned_by_not,
-            rt::Style::Form,
-            true,
-        );
+        op.query("created_by.any", &self.created_by_any, rt::Style::Form, true);
+        op.query("created_by.not", &self.created_by_not, rt::Style::Form, true);
+        op.query("assigned_by.any", &self.assigned_by_any, rt::Style::Form, true);
+        op.query("assigned_by.not", &self.assigned_by_not, rt::Style::Form, true);
         op.query("liked_by.not", &self.liked_by_not, rt::Style::Form, true);
         op.query(
             "commented_on_by.not",
@@ -2738,56 +2819,21 @@ impl<'a> SearchTasksForWorkspace<'a> {
         op.query("due_on", &self.due_on, rt::Style::Form, true);
         op.query("due_at.before", &self.due_at_before, rt::Style::Form, true);
         op.query("due_at.after", &self.due_at_after, rt::Style::Form, true);
-        op.query(
-            "start_on.before",
-            &self.start_on_before,
-            rt::Style::Form,
-            true,
-        );
-        op.query(
-            "start_on.after",
-            &self.start_on_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("start_on.before", &self.start_on_before, rt::Style::Form, true);
+        op.query("start_on.after", &self.start_on_after, rt::Style::Form, true);
         op.query("start_on", &self.start_on, rt::Style::Form, true);
-        op.query(
-            "created_on.before",
-            &self.created_on_before,
-            rt::Style::Form,
-            true,
-        );
-        op.query(
-            "created_on.after",
-            &self.created_on_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("created_on.before", &self.created_on_before, rt::Style::Form, true);
+        op.query("created_on.after", &self.created_on_after, rt::Style::Form, true);
         op.query("created_on", &self.created_on, rt::Style::Form, true);
-        op.query(
-            "created_at.before",
-            &self.created_at_before,
-            rt::Style::Form,
-            true,
-        );
-        op.query(
-            "created_at.after",
-            &self.created_at_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("created_at.before", &self.created_at_before, rt::Style::Form, true);
+        op.query("created_at.after", &self.created_at_after, rt::Style::Form, true);
         op.query(
             "completed_on.before",
             &self.completed_on_before,
             rt::Style::Form,
             true,
         );
-        op.query(
-            "completed_on.after",
-            &self.completed_on_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("completed_on.after", &self.completed_on_after, rt::Style::Form, true);
         op.query("completed_on", &self.completed_on, rt::Style::Form, true);
         op.query(
             "completed_at.before",
@@ -2795,54 +2841,19 @@ impl<'a> SearchTasksForWorkspace<'a> {
             rt::Style::Form,
             true,
         );
-        op.query(
-            "completed_at.after",
-            &self.completed_at_after,
-            rt::Style::Form,
-            true,
-        );
-        op.query(
-            "modified_on.before",
-            &self.modified_on_before,
-            rt::Style::Form,
-            true,
-        );
-        op.query(
-            "modified_on.after",
-            &self.modified_on_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("completed_at.after", &self.completed_at_after, rt::Style::Form, true);
+        op.query("modified_on.before", &self.modified_on_before, rt::Style::Form, true);
+        op.query("modified_on.after", &self.modified_on_after, rt::Style::Form, true);
         op.query("modified_on", &self.modified_on, rt::Style::Form, true);
-        op.query(
-            "modified_at.before",
-            &self.modified_at_before,
-            rt::Style::Form,
-            true,
-        );
-        op.query(
-            "modified_at.after",
-            &self.modified_at_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("modified_at.before", &self.modified_at_before, rt::Style::Form, true);
+        op.query("modified_at.after", &self.modified_at_after, rt::Style::Form, true);
         op.query("is_blocking", &self.is_blocking, rt::Style::Form, true);
         op.query("is_blocked", &self.is_blocked, rt::Style::Form, true);
-        op.query(
-            "has_attachment",
-            &self.has_attachment,
-            rt::Style::Form,
-            true,
-        );
+        op.query("has_attachment", &self.has_attachment, rt::Style::Form, true);
         op.query("completed", &self.completed, rt::Style::Form, true);
         op.query("is_subtask", &self.is_subtask, rt::Style::Form, true);
         op.query("sort_by", &self.sort_by, rt::Style::Form, true);
-        op.query(
-            "sort_ascending",
-            &self.sort_ascending,
-            rt::Style::Form,
-            true,
-        );
+        op.query("sort_ascending", &self.sort_ascending, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -2851,7 +2862,10 @@ impl<'a> SearchTasksForWorkspace<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::SearchTasksForWorkspaceResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::SearchTasksForWorkspaceResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

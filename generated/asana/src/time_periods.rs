@@ -20,7 +20,10 @@ impl<'a> TimePeriodsApi<'a> {
     /// Returns the full record for a single time period.
     ///
     /// `GET /time_periods/{time_period_gid}` (operation `getTimePeriod`).
-    pub fn get_time_period(&self, time_period_gid: impl Into<String>) -> GetTimePeriod<'a> {
+    pub fn get_time_period(
+        &self,
+        time_period_gid: impl Into<String>,
+    ) -> GetTimePeriod<'a> {
         GetTimePeriod {
             client: self.client,
             time_period_gid: time_period_gid.into(),
@@ -66,7 +69,10 @@ impl<'a> GetTimePeriod<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetTimePeriodOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetTimePeriodOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -77,12 +83,7 @@ impl<'a> GetTimePeriod<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/time_periods/{time_period_gid}");
-        op.path(
-            "time_period_gid",
-            &self.time_period_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("time_period_gid", &self.time_period_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -142,7 +143,10 @@ impl<'a> GetTimePeriods<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetTimePeriodsOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetTimePeriodsOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -155,12 +159,14 @@ impl<'a> GetTimePeriods<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/time_periods");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -187,7 +193,9 @@ impl<'a> GetTimePeriods<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::TimePeriodCompact> {
         let (client, op) = self.build();
         rt::paginate_op(

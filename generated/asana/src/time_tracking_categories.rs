@@ -195,7 +195,10 @@ impl<'a> GetTimeTrackingCategory<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTimeTrackingCategoryResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetTimeTrackingCategoryResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -252,7 +255,10 @@ impl<'a> UpdateTimeTrackingCategory<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTimeTrackingCategoryResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetTimeTrackingCategoryResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -297,7 +303,10 @@ impl<'a> DeleteTimeTrackingCategory<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApproveAccessRequestResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -313,8 +322,9 @@ pub struct GetTimeTrackingEntriesForTimeTrackingCategory<'a> {
     end_date: Option<chrono::NaiveDate>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields:
-        Option<Vec<super::models::GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem>,
+    >,
     options: rt::CallOptions,
 }
 impl<'a> GetTimeTrackingEntriesForTimeTrackingCategory<'a> {
@@ -350,7 +360,9 @@ impl<'a> GetTimeTrackingEntriesForTimeTrackingCategory<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem>,
+        value: Vec<
+            super::models::GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem,
+        >,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -375,12 +387,14 @@ impl<'a> GetTimeTrackingEntriesForTimeTrackingCategory<'a> {
         op.query("start_date", &self.start_date, rt::Style::Form, true);
         op.query("end_date", &self.end_date, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -393,21 +407,27 @@ impl<'a> GetTimeTrackingEntriesForTimeTrackingCategory<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::GetTimeTrackingEntriesForTimeTrackingCategoryResponse200>,
+        rt::Response<
+            super::models::GetTimeTrackingEntriesForTimeTrackingCategoryResponse200,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::TimeTrackingEntryCompact> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::TimeTrackingEntryCompact> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::TimeTrackingEntryCompact> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -483,12 +503,14 @@ impl<'a> GetTimeTrackingCategories<'a> {
         op.query("workspace", &self.workspace, rt::Style::Form, true);
         op.query("is_archived", &self.is_archived, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -500,19 +522,26 @@ impl<'a> GetTimeTrackingCategories<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTimeTrackingCategoriesResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetTimeTrackingCategoriesResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::TimeTrackingCategoryCompact> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::TimeTrackingCategoryCompact> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::TimeTrackingCategoryCompact> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -573,7 +602,10 @@ impl<'a> CreateTimeTrackingCategory<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTimeTrackingCategoryResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetTimeTrackingCategoryResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

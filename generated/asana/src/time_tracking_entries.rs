@@ -157,8 +157,9 @@ pub struct GetTimeTrackingEntriesForTask<'a> {
     opt_pretty: Option<bool>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields:
-        Option<Vec<super::models::GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem>,
+    >,
     options: rt::CallOptions,
 }
 impl<'a> GetTimeTrackingEntriesForTask<'a> {
@@ -184,7 +185,9 @@ impl<'a> GetTimeTrackingEntriesForTask<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem>,
+        value: Vec<
+            super::models::GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem,
+        >,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -195,16 +198,21 @@ impl<'a> GetTimeTrackingEntriesForTask<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/tasks/{task_gid}/time_tracking_entries");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/tasks/{task_gid}/time_tracking_entries",
+        );
         op.path("task_gid", &self.task_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -217,21 +225,27 @@ impl<'a> GetTimeTrackingEntriesForTask<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::GetTimeTrackingEntriesForTimeTrackingCategoryResponse200>,
+        rt::Response<
+            super::models::GetTimeTrackingEntriesForTimeTrackingCategoryResponse200,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::TimeTrackingEntryCompact> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::TimeTrackingEntryCompact> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::TimeTrackingEntryCompact> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -282,7 +296,10 @@ impl<'a> CreateTimeTrackingEntry<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/tasks/{task_gid}/time_tracking_entries");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/tasks/{task_gid}/time_tracking_entries",
+        );
         op.path("task_gid", &self.task_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
@@ -294,7 +311,10 @@ impl<'a> CreateTimeTrackingEntry<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateTimeTrackingEntryResponse201>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::CreateTimeTrackingEntryResponse201>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -349,7 +369,10 @@ impl<'a> GetTimeTrackingEntry<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateTimeTrackingEntryResponse201>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::CreateTimeTrackingEntryResponse201>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -406,7 +429,10 @@ impl<'a> UpdateTimeTrackingEntry<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CreateTimeTrackingEntryResponse201>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::CreateTimeTrackingEntryResponse201>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -451,7 +477,10 @@ impl<'a> DeleteTimeTrackingEntry<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApproveAccessRequestResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -472,8 +501,9 @@ pub struct GetTimeTrackingEntries<'a> {
     timesheet_approval_status: Option<String>,
     limit: Option<i64>,
     offset: Option<String>,
-    opt_fields:
-        Option<Vec<super::models::GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem>>,
+    opt_fields: Option<
+        Vec<super::models::GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem>,
+    >,
     options: rt::CallOptions,
 }
 impl<'a> GetTimeTrackingEntries<'a> {
@@ -539,7 +569,9 @@ impl<'a> GetTimeTrackingEntries<'a> {
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
     pub fn opt_fields(
         mut self,
-        value: Vec<super::models::GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem>,
+        value: Vec<
+            super::models::GetTimeTrackingEntriesForTimeTrackingCategoryOptFieldsItem,
+        >,
     ) -> Self {
         self.opt_fields = Some(value);
         self
@@ -553,12 +585,7 @@ impl<'a> GetTimeTrackingEntries<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/time_tracking_entries");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("task", &self.task, rt::Style::Form, true);
-        op.query(
-            "attributable_to",
-            &self.attributable_to,
-            rt::Style::Form,
-            true,
-        );
+        op.query("attributable_to", &self.attributable_to, rt::Style::Form, true);
         op.query("portfolio", &self.portfolio, rt::Style::Form, true);
         op.query("user", &self.user, rt::Style::Form, true);
         op.query("workspace", &self.workspace, rt::Style::Form, true);
@@ -581,12 +608,14 @@ impl<'a> GetTimeTrackingEntries<'a> {
             true,
         );
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -599,21 +628,27 @@ impl<'a> GetTimeTrackingEntries<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::GetTimeTrackingEntriesForTimeTrackingCategoryResponse200>,
+        rt::Response<
+            super::models::GetTimeTrackingEntriesForTimeTrackingCategoryResponse200,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::TimeTrackingEntryCompact> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::TimeTrackingEntryCompact> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::TimeTrackingEntryCompact> {
         let (client, op) = self.build();
         rt::paginate_op(

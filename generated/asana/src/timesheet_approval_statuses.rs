@@ -151,7 +151,10 @@ impl<'a> GetTimesheetApprovalStatus<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTimesheetApprovalStatusResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetTimesheetApprovalStatusResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -208,7 +211,10 @@ impl<'a> UpdateTimesheetApprovalStatus<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTimesheetApprovalStatusResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetTimesheetApprovalStatusResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -289,19 +295,16 @@ impl<'a> GetTimesheetApprovalStatuses<'a> {
         op.query("user", &self.user, rt::Style::Form, true);
         op.query("from_date", &self.from_date, rt::Style::Form, true);
         op.query("to_date", &self.to_date, rt::Style::Form, true);
-        op.query(
-            "approval_statuses",
-            &self.approval_statuses,
-            rt::Style::Form,
-            true,
-        );
+        op.query("approval_statuses", &self.approval_statuses, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -313,20 +316,26 @@ impl<'a> GetTimesheetApprovalStatuses<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTimesheetApprovalStatusesResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::GetTimesheetApprovalStatusesResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::TimesheetApprovalStatusCompact> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::TimesheetApprovalStatusCompact> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::TimesheetApprovalStatusCompact> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -387,7 +396,10 @@ impl<'a> CreateTimesheetApprovalStatus<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTimesheetApprovalStatusResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetTimesheetApprovalStatusResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

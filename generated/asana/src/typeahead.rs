@@ -124,13 +124,11 @@ impl<'a> TypeaheadForWorkspace<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/workspaces/{workspace_gid}/typeahead");
-        op.path(
-            "workspace_gid",
-            &self.workspace_gid,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/workspaces/{workspace_gid}/typeahead",
         );
+        op.path("workspace_gid", &self.workspace_gid, rt::Style::Simple, false);
         op.query("resource_type", &self.resource_type, rt::Style::Form, true);
         op.query("type", &self.type_, rt::Style::Form, true);
         op.query("query", &self.query, rt::Style::Form, true);
@@ -144,7 +142,10 @@ impl<'a> TypeaheadForWorkspace<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::TypeaheadForWorkspaceResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::TypeaheadForWorkspaceResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -22,7 +22,10 @@ impl<'a> UserTaskListsApi<'a> {
     /// Returns the full record for a user task list.
     ///
     /// `GET /user_task_lists/{user_task_list_gid}` (operation `getUserTaskList`).
-    pub fn get_user_task_list(&self, user_task_list_gid: impl Into<String>) -> GetUserTaskList<'a> {
+    pub fn get_user_task_list(
+        &self,
+        user_task_list_gid: impl Into<String>,
+    ) -> GetUserTaskList<'a> {
         GetUserTaskList {
             client: self.client,
             user_task_list_gid: user_task_list_gid.into(),
@@ -71,7 +74,10 @@ impl<'a> GetUserTaskList<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetUserTaskListOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetUserTaskListOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -81,7 +87,10 @@ impl<'a> GetUserTaskList<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/user_task_lists/{user_task_list_gid}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/user_task_lists/{user_task_list_gid}",
+        );
         op.path(
             "user_task_list_gid",
             &self.user_task_list_gid,
@@ -121,7 +130,10 @@ impl<'a> GetUserTaskListForUser<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetUserTaskListOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetUserTaskListOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }

@@ -111,7 +111,10 @@ impl<'a> UsersApi<'a> {
     /// Results are sorted alphabetically and limited to 2000. For more results use the `/users` endpoint.
     ///
     /// `GET /teams/{team_gid}/users` (operation `getUsersForTeam`).
-    pub fn get_users_for_team(&self, team_gid: impl Into<String>) -> GetUsersForTeam<'a> {
+    pub fn get_users_for_team(
+        &self,
+        team_gid: impl Into<String>,
+    ) -> GetUsersForTeam<'a> {
         GetUsersForTeam {
             client: self.client,
             team_gid: team_gid.into(),
@@ -229,7 +232,10 @@ impl<'a> GetUsers<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetUsersOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetUsersOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -244,12 +250,14 @@ impl<'a> GetUsers<'a> {
         op.query("team", &self.team, rt::Style::Form, true);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -259,7 +267,9 @@ impl<'a> GetUsers<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GetUsersResponse200>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetUsersResponse200>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -271,7 +281,9 @@ impl<'a> GetUsers<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::UserCompact> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -314,7 +326,10 @@ impl<'a> GetUser<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetUserOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetUserOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -334,7 +349,9 @@ impl<'a> GetUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GetUserResponse200>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetUserResponse200>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -364,7 +381,10 @@ impl<'a> UpdateUser<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetUserOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetUserOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -385,7 +405,9 @@ impl<'a> UpdateUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GetUserResponse200>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetUserResponse200>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -442,12 +464,14 @@ impl<'a> GetFavoritesForUser<'a> {
         op.path("user_gid", &self.user_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -473,7 +497,9 @@ impl<'a> GetFavoritesForUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::AsanaNamedResource> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -518,7 +544,10 @@ impl<'a> GetUsersForTeam<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetUserOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetUserOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -552,13 +581,17 @@ impl<'a> GetUsersForTeam<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::UserCompact> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Offset { next_offset: None },
+            rt::paginate::Strategy::Offset {
+                next_offset: None,
+            },
             |options| options.items_pointer("/data").offset_param("offset"),
             configure,
         )
@@ -590,7 +623,10 @@ impl<'a> GetUsersForWorkspace<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetUserOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetUserOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -601,12 +637,7 @@ impl<'a> GetUsersForWorkspace<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/workspaces/{workspace_gid}/users");
-        op.path(
-            "workspace_gid",
-            &self.workspace_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("workspace_gid", &self.workspace_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
@@ -629,13 +660,17 @@ impl<'a> GetUsersForWorkspace<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::UserCompact> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Offset { next_offset: None },
+            rt::paginate::Strategy::Offset {
+                next_offset: None,
+            },
             |options| options.items_pointer("/data").offset_param("offset"),
             configure,
         )
@@ -660,7 +695,10 @@ impl<'a> GetUserForWorkspace<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetUserOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetUserOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -674,12 +712,7 @@ impl<'a> GetUserForWorkspace<'a> {
             rt::Method::GET,
             "/workspaces/{workspace_gid}/users/{user_gid}",
         );
-        op.path(
-            "workspace_gid",
-            &self.workspace_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("workspace_gid", &self.workspace_gid, rt::Style::Simple, false);
         op.path("user_gid", &self.user_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
@@ -688,7 +721,9 @@ impl<'a> GetUserForWorkspace<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GetUserResponse200>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetUserResponse200>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -713,7 +748,10 @@ impl<'a> UpdateUserForWorkspace<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetUserOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetUserOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -727,12 +765,7 @@ impl<'a> UpdateUserForWorkspace<'a> {
             rt::Method::PUT,
             "/workspaces/{workspace_gid}/users/{user_gid}",
         );
-        op.path(
-            "workspace_gid",
-            &self.workspace_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("workspace_gid", &self.workspace_gid, rt::Style::Simple, false);
         op.path("user_gid", &self.user_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
@@ -742,7 +775,9 @@ impl<'a> UpdateUserForWorkspace<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GetUserResponse200>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetUserResponse200>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

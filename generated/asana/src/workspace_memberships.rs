@@ -122,7 +122,10 @@ impl<'a> GetWorkspaceMembership<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetWorkspaceMembershipResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetWorkspaceMembershipResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -173,16 +176,21 @@ impl<'a> GetWorkspaceMembershipsForUser<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/users/{user_gid}/workspace_memberships");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/users/{user_gid}/workspace_memberships",
+        );
         op.path("user_gid", &self.user_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -194,20 +202,26 @@ impl<'a> GetWorkspaceMembershipsForUser<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetWorkspaceMembershipsForUserResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::GetWorkspaceMembershipsForUserResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::WorkspaceMembershipCompact> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::WorkspaceMembershipCompact> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::WorkspaceMembershipCompact> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -282,21 +296,18 @@ impl<'a> GetWorkspaceMembershipsForWorkspace<'a> {
             rt::Method::GET,
             "/workspaces/{workspace_gid}/workspace_memberships",
         );
-        op.path(
-            "workspace_gid",
-            &self.workspace_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("workspace_gid", &self.workspace_gid, rt::Style::Simple, false);
         op.query("user", &self.user, rt::Style::Form, true);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -307,20 +318,26 @@ impl<'a> GetWorkspaceMembershipsForWorkspace<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetWorkspaceMembershipsForUserResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::GetWorkspaceMembershipsForUserResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow an offset sent as `offset`; found from an `offset` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::WorkspaceMembershipCompact> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::WorkspaceMembershipCompact> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::WorkspaceMembershipCompact> {
         let (client, op) = self.build();
         rt::paginate_op(

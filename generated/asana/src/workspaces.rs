@@ -136,7 +136,10 @@ impl<'a> WorkspacesApi<'a> {
     /// Asana limits a single sync token to 1000 events. If more than 1000 events exist for a given domain, `has_more: true` will be returned in the response, indicating that there are more events to pull.
     ///
     /// `GET /workspaces/{workspace_gid}/events` (operation `getWorkspaceEvents`).
-    pub fn get_workspace_events(&self, workspace_gid: impl Into<String>) -> GetWorkspaceEvents<'a> {
+    pub fn get_workspace_events(
+        &self,
+        workspace_gid: impl Into<String>,
+    ) -> GetWorkspaceEvents<'a> {
         GetWorkspaceEvents {
             client: self.client,
             workspace_gid: workspace_gid.into(),
@@ -178,7 +181,10 @@ impl<'a> GetWorkspaces<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetWorkspacesOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetWorkspacesOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -191,12 +197,14 @@ impl<'a> GetWorkspaces<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/workspaces");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
@@ -220,7 +228,9 @@ impl<'a> GetWorkspaces<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::WorkspaceCompact> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -257,7 +267,10 @@ impl<'a> GetWorkspace<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetWorkspaceOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetWorkspaceOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -268,12 +281,7 @@ impl<'a> GetWorkspace<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/workspaces/{workspace_gid}");
-        op.path(
-            "workspace_gid",
-            &self.workspace_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("workspace_gid", &self.workspace_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -307,7 +315,10 @@ impl<'a> UpdateWorkspace<'a> {
         self
     }
     /// This endpoint returns a resource which excludes some properties by default. To include those optional properties, set this query parameter to a comma-separated list of the properties you wish to include.
-    pub fn opt_fields(mut self, value: Vec<super::models::GetWorkspaceOptFieldsItem>) -> Self {
+    pub fn opt_fields(
+        mut self,
+        value: Vec<super::models::GetWorkspaceOptFieldsItem>,
+    ) -> Self {
         self.opt_fields = Some(value);
         self
     }
@@ -318,12 +329,7 @@ impl<'a> UpdateWorkspace<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/workspaces/{workspace_gid}");
-        op.path(
-            "workspace_gid",
-            &self.workspace_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("workspace_gid", &self.workspace_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.json("application/json", &self.body);
@@ -371,13 +377,11 @@ impl<'a> AddUserForWorkspace<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/workspaces/{workspace_gid}/addUser");
-        op.path(
-            "workspace_gid",
-            &self.workspace_gid,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/workspaces/{workspace_gid}/addUser",
         );
+        op.path("workspace_gid", &self.workspace_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
         op.json("application/json", &self.body);
@@ -416,13 +420,11 @@ impl<'a> RemoveUserForWorkspace<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/workspaces/{workspace_gid}/removeUser");
-        op.path(
-            "workspace_gid",
-            &self.workspace_gid,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/workspaces/{workspace_gid}/removeUser",
         );
+        op.path("workspace_gid", &self.workspace_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -432,7 +434,10 @@ impl<'a> RemoveUserForWorkspace<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApproveAccessRequestResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApproveAccessRequestResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -467,12 +472,7 @@ impl<'a> GetWorkspaceEvents<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/workspaces/{workspace_gid}/events");
-        op.path(
-            "workspace_gid",
-            &self.workspace_gid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("workspace_gid", &self.workspace_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("sync", &self.sync, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);

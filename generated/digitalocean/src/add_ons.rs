@@ -38,7 +38,10 @@ impl<'a> AddOnsApi<'a> {
     /// Metadata varies by application.
     ///
     /// `GET /v2/add-ons/apps/{app_slug}/metadata` (operation `addons_get_app_metadata`).
-    pub fn addons_get_app_metadata(&self, app_slug: impl Into<String>) -> AddonsGetAppMetadata<'a> {
+    pub fn addons_get_app_metadata(
+        &self,
+        app_slug: impl Into<String>,
+    ) -> AddonsGetAppMetadata<'a> {
         AddonsGetAppMetadata {
             client: self.client,
             app_slug: app_slug.into(),
@@ -63,7 +66,10 @@ impl<'a> AddOnsApi<'a> {
     /// what metadata is required for a specific add-on, send a GET request to `/v2/add-ons/apps/{app_slug}/metadata`.
     ///
     /// `POST /v2/add-ons/saas` (operation `addons_create`).
-    pub fn addons_create(&self, body: super::models::AddonsResourceNew) -> AddonsCreate<'a> {
+    pub fn addons_create(
+        &self,
+        body: super::models::AddonsResourceNew,
+    ) -> AddonsCreate<'a> {
         AddonsCreate {
             client: self.client,
             body,
@@ -176,7 +182,10 @@ impl<'a> AddonsGetAppMetadata<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/add-ons/apps/{app_slug}/metadata");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v2/add-ons/apps/{app_slug}/metadata",
+        );
         op.path("app_slug", &self.app_slug, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -185,7 +194,10 @@ impl<'a> AddonsGetAppMetadata<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AddonsGetAppMetadataResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::AddonsGetAppMetadataResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -262,12 +274,7 @@ impl<'a> AddonsGet<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/add-ons/saas/{resource_uuid}");
-        op.path(
-            "resource_uuid",
-            &self.resource_uuid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("resource_uuid", &self.resource_uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -296,12 +303,7 @@ impl<'a> AddonsDelete<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/add-ons/saas/{resource_uuid}");
-        op.path(
-            "resource_uuid",
-            &self.resource_uuid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("resource_uuid", &self.resource_uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -329,12 +331,7 @@ impl<'a> AddonsPatch<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/v2/add-ons/saas/{resource_uuid}");
-        op.path(
-            "resource_uuid",
-            &self.resource_uuid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("resource_uuid", &self.resource_uuid, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -364,13 +361,11 @@ impl<'a> AddonsPatchPlan<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::PATCH, "/v2/add-ons/saas/{resource_uuid}/plan");
-        op.path(
-            "resource_uuid",
-            &self.resource_uuid,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::PATCH,
+            "/v2/add-ons/saas/{resource_uuid}/plan",
         );
+        op.path("resource_uuid", &self.resource_uuid, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);

@@ -161,7 +161,10 @@ impl<'a> AppsApi<'a> {
     /// List all deployments of an app.
     ///
     /// `GET /v2/apps/{app_id}/deployments` (operation `apps_list_deployments`).
-    pub fn list_deployments(&self, app_id: impl Into<String>) -> AppsListDeployments<'a> {
+    pub fn list_deployments(
+        &self,
+        app_id: impl Into<String>,
+    ) -> AppsListDeployments<'a> {
         AppsListDeployments {
             client: self.client,
             app_id: app_id.into(),
@@ -310,7 +313,10 @@ impl<'a> AppsApi<'a> {
     /// List all job invocations for an app.
     ///
     /// `GET /v2/apps/{app_id}/job-invocations` (operation `apps_list_job_invocations`).
-    pub fn list_job_invocations(&self, app_id: impl Into<String>) -> AppsListJobInvocations<'a> {
+    pub fn list_job_invocations(
+        &self,
+        app_id: impl Into<String>,
+    ) -> AppsListJobInvocations<'a> {
         AppsListJobInvocations {
             client: self.client,
             app_id: app_id.into(),
@@ -491,7 +497,10 @@ impl<'a> AppsApi<'a> {
     /// To propose and validate a spec for a new or existing app, send a POST request to the `/v2/apps/propose` endpoint. The request returns some information about the proposed app, including app cost and upgrade cost. If an existing app ID is specified, the app spec is treated as a proposed update to the existing app.
     ///
     /// `POST /v2/apps/propose` (operation `apps_validate_appSpec`).
-    pub fn validate_app_spec(&self, body: super::models::AppPropose) -> AppsValidateAppSpec<'a> {
+    pub fn validate_app_spec(
+        &self,
+        body: super::models::AppPropose,
+    ) -> AppsValidateAppSpec<'a> {
         AppsValidateAppSpec {
             client: self.client,
             body,
@@ -675,21 +684,18 @@ impl<'a> AppsList<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/apps");
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("with_projects", &self.with_projects, rt::Style::Form, true);
@@ -698,7 +704,9 @@ impl<'a> AppsList<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::AppsResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AppsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -710,7 +718,9 @@ impl<'a> AppsList<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::App> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -752,7 +762,9 @@ impl<'a> AppsCreate<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::AppResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AppResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -786,7 +798,9 @@ impl<'a> AppsGet<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::AppResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AppResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -816,7 +830,9 @@ impl<'a> AppsUpdate<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::AppResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AppResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -922,12 +938,7 @@ impl<'a> AppsGetLogsActiveDeployment<'a> {
             "/v2/apps/{app_id}/components/{component_name}/logs",
         );
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
-        op.path(
-            "component_name",
-            &self.component_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("component_name", &self.component_name, rt::Style::Simple, false);
         op.query("follow", &self.follow, rt::Style::Form, true);
         op.query("type", &self.type_, rt::Style::Form, true);
         op.query(
@@ -941,7 +952,9 @@ impl<'a> AppsGetLogsActiveDeployment<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::AppsGetLogsResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AppsGetLogsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -973,19 +986,16 @@ impl<'a> AppsGetExecActiveDeployment<'a> {
             "/v2/apps/{app_id}/components/{component_name}/exec",
         );
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
-        op.path(
-            "component_name",
-            &self.component_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("component_name", &self.component_name, rt::Style::Simple, false);
         op.query("instance_name", &self.instance_name, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::AppsGetExecResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AppsGetExecResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1012,7 +1022,9 @@ impl<'a> AppsGetInstances<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::AppInstances>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AppInstances>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1063,29 +1075,21 @@ impl<'a> AppsListDeployments<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/{app_id}/deployments");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
-        op.query(
-            "deployment_types",
-            &self.deployment_types,
-            rt::Style::Form,
-            true,
-        );
+        op.query("deployment_types", &self.deployment_types, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1105,7 +1109,9 @@ impl<'a> AppsListDeployments<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::AppsDeployment> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1176,12 +1182,7 @@ impl<'a> AppsGetDeployment<'a> {
             "/v2/apps/{app_id}/deployments/{deployment_id}",
         );
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
-        op.path(
-            "deployment_id",
-            &self.deployment_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("deployment_id", &self.deployment_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1215,12 +1216,7 @@ impl<'a> AppsCancelDeployment<'a> {
             "/v2/apps/{app_id}/deployments/{deployment_id}/cancel",
         );
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
-        op.path(
-            "deployment_id",
-            &self.deployment_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("deployment_id", &self.deployment_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1268,18 +1264,8 @@ impl<'a> AppsGetLogs<'a> {
             "/v2/apps/{app_id}/deployments/{deployment_id}/components/{component_name}/logs",
         );
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
-        op.path(
-            "deployment_id",
-            &self.deployment_id,
-            rt::Style::Simple,
-            false,
-        );
-        op.path(
-            "component_name",
-            &self.component_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("deployment_id", &self.deployment_id, rt::Style::Simple, false);
+        op.path("component_name", &self.component_name, rt::Style::Simple, false);
         op.query("follow", &self.follow, rt::Style::Form, true);
         op.query("type", &self.type_, rt::Style::Form, true);
         op.query(
@@ -1293,7 +1279,9 @@ impl<'a> AppsGetLogs<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::AppsGetLogsResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AppsGetLogsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1332,12 +1320,7 @@ impl<'a> AppsGetLogsAggregate<'a> {
             "/v2/apps/{app_id}/deployments/{deployment_id}/logs",
         );
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
-        op.path(
-            "deployment_id",
-            &self.deployment_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("deployment_id", &self.deployment_id, rt::Style::Simple, false);
         op.query("follow", &self.follow, rt::Style::Form, true);
         op.query("type", &self.type_, rt::Style::Form, true);
         op.query(
@@ -1351,7 +1334,9 @@ impl<'a> AppsGetLogsAggregate<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::AppsGetLogsResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AppsGetLogsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1384,25 +1369,17 @@ impl<'a> AppsGetExec<'a> {
             "/v2/apps/{app_id}/deployments/{deployment_id}/components/{component_name}/exec",
         );
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
-        op.path(
-            "deployment_id",
-            &self.deployment_id,
-            rt::Style::Simple,
-            false,
-        );
-        op.path(
-            "component_name",
-            &self.component_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("deployment_id", &self.deployment_id, rt::Style::Simple, false);
+        op.path("component_name", &self.component_name, rt::Style::Simple, false);
         op.query("instance_name", &self.instance_name, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::AppsGetExecResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AppsGetExecResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1450,7 +1427,9 @@ impl<'a> AppsGetLogsActiveDeploymentAggregate<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::AppsGetLogsResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AppsGetLogsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1499,21 +1478,18 @@ impl<'a> AppsListJobInvocations<'a> {
         op.query("job_names", &self.job_names, rt::Style::Form, true);
         op.query("deployment_id", &self.deployment_id, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -1521,7 +1497,9 @@ impl<'a> AppsListJobInvocations<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::AppJobInvocations>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AppJobInvocations>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1533,7 +1511,9 @@ impl<'a> AppsListJobInvocations<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::AppJobInvocation> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1579,19 +1559,16 @@ impl<'a> AppsGetJobInvocation<'a> {
             "/v2/apps/{app_id}/job-invocations/{job_invocation_id}",
         );
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
-        op.path(
-            "job_invocation_id",
-            &self.job_invocation_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("job_invocation_id", &self.job_invocation_id, rt::Style::Simple, false);
         op.query("job_name", &self.job_name, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::AppJobInvocation>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AppJobInvocation>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1623,19 +1600,16 @@ impl<'a> AppsCancelJobInvocation<'a> {
             "/v2/apps/{app_id}/job-invocations/{job_invocation_id}/cancel",
         );
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
-        op.path(
-            "job_invocation_id",
-            &self.job_invocation_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("job_invocation_id", &self.job_invocation_id, rt::Style::Simple, false);
         op.query("job_name", &self.job_name, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::AppJobInvocation>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AppJobInvocation>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1688,12 +1662,7 @@ impl<'a> AppsGetJobInvocationLogs<'a> {
         );
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.path("job_name", &self.job_name, rt::Style::Simple, false);
-        op.path(
-            "job_invocation_id",
-            &self.job_invocation_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("job_invocation_id", &self.job_invocation_id, rt::Style::Simple, false);
         op.query("deployment_id", &self.deployment_id, rt::Style::Form, true);
         op.query("follow", &self.follow, rt::Style::Form, true);
         op.query("type", &self.type_, rt::Style::Form, true);
@@ -1709,7 +1678,9 @@ impl<'a> AppsGetJobInvocationLogs<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::AppsGetLogsResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AppsGetLogsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1737,7 +1708,10 @@ impl<'a> AppsListEvents<'a> {
         self
     }
     /// Filter events by event type.
-    pub fn event_types(mut self, value: Vec<super::models::AppsListEventsEventTypesItem>) -> Self {
+    pub fn event_types(
+        mut self,
+        value: Vec<super::models::AppsListEventsEventTypesItem>,
+    ) -> Self {
         self.event_types = Some(value);
         self
     }
@@ -1750,21 +1724,18 @@ impl<'a> AppsListEvents<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/{app_id}/events");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("event_types", &self.event_types, rt::Style::Form, true);
@@ -1773,7 +1744,9 @@ impl<'a> AppsListEvents<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::AppEvents>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AppEvents>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1785,7 +1758,9 @@ impl<'a> AppsListEvents<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::AppEvent> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1898,7 +1873,10 @@ impl<'a> AppsGetEventLogs<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/{app_id}/events/{event_id}/logs");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v2/apps/{app_id}/events/{event_id}/logs",
+        );
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.path("event_id", &self.event_id, rt::Style::Simple, false);
         op.query("follow", &self.follow, rt::Style::Form, true);
@@ -1914,7 +1892,9 @@ impl<'a> AppsGetEventLogs<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::AppsGetLogsResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AppsGetLogsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1961,7 +1941,10 @@ impl<'a> AppsGetInstanceSize<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/tiers/instance_sizes/{slug}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v2/apps/tiers/instance_sizes/{slug}",
+        );
         op.path("slug", &self.slug, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -2025,7 +2008,9 @@ impl<'a> AppsValidateAppSpec<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::AppProposeResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AppProposeResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2088,7 +2073,9 @@ impl<'a> AppsAssignAlertDestinations<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::AppsAlertResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AppsAlertResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2140,7 +2127,10 @@ impl<'a> AppsValidateRollback<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/v2/apps/{app_id}/rollback/validate");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/v2/apps/{app_id}/rollback/validate",
+        );
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -2150,7 +2140,10 @@ impl<'a> AppsValidateRollback<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AppsValidateRollbackResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::AppsValidateRollbackResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2232,7 +2225,10 @@ impl<'a> AppsGetMetricsBandwidthDaily<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/{app_id}/metrics/bandwidth_daily");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v2/apps/{app_id}/metrics/bandwidth_daily",
+        );
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.query("date", &self.date, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -2299,7 +2295,9 @@ impl<'a> AppsGetHealth<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::AppHealthResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AppHealthResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

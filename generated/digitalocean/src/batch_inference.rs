@@ -126,7 +126,10 @@ impl<'a> BatchInferenceApi<'a> {
     /// Partial results produced before cancellation remain available via `GET /v1/batches/{batch_id}/results`.
     ///
     /// `POST /v1/batches/{batch_id}/cancel` (operation `inference_cancel_batch`).
-    pub fn inference_cancel_batch(&self, batch_id: uuid::Uuid) -> InferenceCancelBatch<'a> {
+    pub fn inference_cancel_batch(
+        &self,
+        batch_id: uuid::Uuid,
+    ) -> InferenceCancelBatch<'a> {
         InferenceCancelBatch {
             client: self.client,
             batch_id,
@@ -226,12 +229,14 @@ impl<'a> InferenceListBatches<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/batches");
         op.query("after", &self.after, rt::Style::Form, true);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("status", &self.status, rt::Style::Form, true);
@@ -240,7 +245,9 @@ impl<'a> InferenceListBatches<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::BatchListResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::BatchListResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

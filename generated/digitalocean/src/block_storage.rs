@@ -53,7 +53,10 @@ impl<'a> BlockStorageApi<'a> {
     /// To create a new volume, send a POST request to `/v2/volumes`. Optionally, a `filesystem_type` attribute may be provided in order to automatically format the volume's filesystem. Pre-formatted volumes are automatically mounted when attached to Ubuntu, Debian, Fedora, Fedora Atomic, and CentOS Droplets created on or after April 26, 2018. Attaching pre-formatted volumes to Droplets without support for auto-mounting is not recommended.
     ///
     /// `POST /v2/volumes` (operation `volumes_create`).
-    pub fn volumes_create(&self, body: super::models::VolumesCreateBody) -> VolumesCreate<'a> {
+    pub fn volumes_create(
+        &self,
+        body: super::models::VolumesCreateBody,
+    ) -> VolumesCreate<'a> {
         VolumesCreate {
             client: self.client,
             body,
@@ -138,7 +141,10 @@ impl<'a> BlockStorageApi<'a> {
     /// To retrieve the snapshots that have been created from a volume, send a GET request to `/v2/volumes/$VOLUME_ID/snapshots`.
     ///
     /// `GET /v2/volumes/{volume_id}/snapshots` (operation `volumeSnapshots_list`).
-    pub fn volume_snapshots_list(&self, volume_id: uuid::Uuid) -> VolumeSnapshotsList<'a> {
+    pub fn volume_snapshots_list(
+        &self,
+        volume_id: uuid::Uuid,
+    ) -> VolumeSnapshotsList<'a> {
         VolumeSnapshotsList {
             client: self.client,
             volume_id,
@@ -207,21 +213,18 @@ impl<'a> VolumesList<'a> {
         op.query("name", &self.name, rt::Style::Form, true);
         op.query("region", &self.region, rt::Style::Form, true);
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -243,7 +246,9 @@ impl<'a> VolumesList<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::VolumeFull> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -354,7 +359,10 @@ impl<'a> VolumeSnapshotsGetById<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::VolumeSnapshotsGetByIdResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::VolumeSnapshotsGetByIdResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -374,7 +382,10 @@ impl<'a> VolumeSnapshotsDeleteById<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/v2/volumes/snapshots/{snapshot_id}");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/v2/volumes/snapshots/{snapshot_id}",
+        );
         op.path("snapshot_id", &self.snapshot_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -472,21 +483,18 @@ impl<'a> VolumeSnapshotsList<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/volumes/{volume_id}/snapshots");
         op.path("volume_id", &self.volume_id, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -508,7 +516,9 @@ impl<'a> VolumeSnapshotsList<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Snapshots> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -553,7 +563,10 @@ impl<'a> VolumeSnapshotsCreate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::VolumeSnapshotsGetByIdResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::VolumeSnapshotsGetByIdResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

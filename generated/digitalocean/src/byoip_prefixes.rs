@@ -43,7 +43,10 @@ impl<'a> ByoipPrefixesApi<'a> {
     /// The response will include the details of the created prefix, including its UUID and status.
     ///
     /// `POST /v2/byoip_prefixes` (operation `byoipPrefixes_create`).
-    pub fn create(&self, body: super::models::ByoipPrefixCreate) -> ByoipPrefixesCreate<'a> {
+    pub fn create(
+        &self,
+        body: super::models::ByoipPrefixCreate,
+    ) -> ByoipPrefixesCreate<'a> {
         ByoipPrefixesCreate {
             client: self.client,
             body,
@@ -107,7 +110,10 @@ impl<'a> ByoipPrefixesApi<'a> {
     /// A successful response will return a list of resources associated with the specified BYOIP prefix.
     ///
     /// `GET /v2/byoip_prefixes/{byoip_prefix_uuid}/ips` (operation `byoipPrefixes_list_resources`).
-    pub fn list_resources(&self, byoip_prefix_uuid: uuid::Uuid) -> ByoipPrefixesListResources<'a> {
+    pub fn list_resources(
+        &self,
+        byoip_prefix_uuid: uuid::Uuid,
+    ) -> ByoipPrefixesListResources<'a> {
         ByoipPrefixesListResources {
             client: self.client,
             byoip_prefix_uuid,
@@ -145,21 +151,18 @@ impl<'a> ByoipPrefixesList<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/byoip_prefixes");
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -181,7 +184,9 @@ impl<'a> ByoipPrefixesList<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ByoipPrefix> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -244,13 +249,11 @@ impl<'a> ByoipPrefixesGet<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/byoip_prefixes/{byoip_prefix_uuid}");
-        op.path(
-            "byoip_prefix_uuid",
-            &self.byoip_prefix_uuid,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v2/byoip_prefixes/{byoip_prefix_uuid}",
         );
+        op.path("byoip_prefix_uuid", &self.byoip_prefix_uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -278,13 +281,11 @@ impl<'a> ByoipPrefixesDelete<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/v2/byoip_prefixes/{byoip_prefix_uuid}");
-        op.path(
-            "byoip_prefix_uuid",
-            &self.byoip_prefix_uuid,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/v2/byoip_prefixes/{byoip_prefix_uuid}",
         );
+        op.path("byoip_prefix_uuid", &self.byoip_prefix_uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -311,13 +312,11 @@ impl<'a> ByoipPrefixesPatch<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::PATCH, "/v2/byoip_prefixes/{byoip_prefix_uuid}");
-        op.path(
-            "byoip_prefix_uuid",
-            &self.byoip_prefix_uuid,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::PATCH,
+            "/v2/byoip_prefixes/{byoip_prefix_uuid}",
         );
+        op.path("byoip_prefix_uuid", &self.byoip_prefix_uuid, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -362,28 +361,20 @@ impl<'a> ByoipPrefixesListResources<'a> {
             rt::Method::GET,
             "/v2/byoip_prefixes/{byoip_prefix_uuid}/ips",
         );
-        op.path(
-            "byoip_prefix_uuid",
-            &self.byoip_prefix_uuid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("byoip_prefix_uuid", &self.byoip_prefix_uuid, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -393,7 +384,10 @@ impl<'a> ByoipPrefixesListResources<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ByoipPrefixesListResourcesResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ByoipPrefixesListResourcesResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -405,7 +399,9 @@ impl<'a> ByoipPrefixesListResources<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ByoipPrefixResource> {
         let (client, op) = self.build();
         rt::paginate_op(

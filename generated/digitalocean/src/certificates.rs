@@ -51,7 +51,10 @@ impl<'a> CertificatesApi<'a> {
     /// must be provided, and the type must be set to `lets_encrypt`.
     ///
     /// `POST /v2/certificates` (operation `certificates_create`).
-    pub fn create(&self, body: super::models::CertificatesCreateBody) -> CertificatesCreate<'a> {
+    pub fn create(
+        &self,
+        body: super::models::CertificatesCreateBody,
+    ) -> CertificatesCreate<'a> {
         CertificatesCreate {
             client: self.client,
             body,
@@ -118,21 +121,18 @@ impl<'a> CertificatesList<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/certificates");
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("name", &self.name, rt::Style::Form, true);
@@ -155,7 +155,9 @@ impl<'a> CertificatesList<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Certificate> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -219,12 +221,7 @@ impl<'a> CertificatesGet<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/certificates/{certificate_id}");
-        op.path(
-            "certificate_id",
-            &self.certificate_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("certificate_id", &self.certificate_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -252,13 +249,11 @@ impl<'a> CertificatesDelete<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/v2/certificates/{certificate_id}");
-        op.path(
-            "certificate_id",
-            &self.certificate_id,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/v2/certificates/{certificate_id}",
         );
+        op.path("certificate_id", &self.certificate_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

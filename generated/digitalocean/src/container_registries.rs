@@ -66,7 +66,10 @@ impl<'a> ContainerRegistriesApi<'a> {
     /// To delete your container registry, destroying all container image data stored in it, send a DELETE request to `/v2/registries/{registry_name}`.
     ///
     /// `DELETE /v2/registries/{registry_name}` (operation `registries_delete`).
-    pub fn registries_delete(&self, registry_name: impl Into<String>) -> RegistriesDelete<'a> {
+    pub fn registries_delete(
+        &self,
+        registry_name: impl Into<String>,
+    ) -> RegistriesDelete<'a> {
         RegistriesDelete {
             client: self.client,
             registry_name: registry_name.into(),
@@ -479,12 +482,7 @@ impl<'a> RegistriesGet<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/registries/{registry_name}");
-        op.path(
-            "registry_name",
-            &self.registry_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -513,12 +511,7 @@ impl<'a> RegistriesDelete<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/registries/{registry_name}");
-        op.path(
-            "registry_name",
-            &self.registry_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -548,18 +541,15 @@ impl<'a> RegistriesGetDockerCredentials<'a> {
             rt::Method::GET,
             "/v2/registries/{registry_name}/docker-credentials",
         );
-        op.path(
-            "registry_name",
-            &self.registry_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::DockerCredentials>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DockerCredentials>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -586,7 +576,10 @@ impl<'a> RegistriesGetSubscription<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::RegistriesGetSubscriptionResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::RegistriesGetSubscriptionResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -601,7 +594,10 @@ pub struct RegistriesUpdateSubscription<'a> {
 }
 impl<'a> RegistriesUpdateSubscription<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::RegistriesUpdateSubscriptionBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::RegistriesUpdateSubscriptionBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -622,7 +618,10 @@ impl<'a> RegistriesUpdateSubscription<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::RegistriesGetSubscriptionResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::RegistriesGetSubscriptionResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -649,7 +648,10 @@ impl<'a> RegistriesGetOptions<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::RegistriesGetOptionsResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::RegistriesGetOptionsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -673,12 +675,7 @@ impl<'a> RegistriesGetGarbageCollection<'a> {
             rt::Method::GET,
             "/v2/registries/{registry_name}/garbage-collection",
         );
-        op.path(
-            "registry_name",
-            &self.registry_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -686,8 +683,10 @@ impl<'a> RegistriesGetGarbageCollection<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::RegistriesGetGarbageCollectionResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::RegistriesGetGarbageCollectionResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -711,12 +710,7 @@ impl<'a> RegistriesRunGarbageCollection<'a> {
             rt::Method::POST,
             "/v2/registries/{registry_name}/garbage-collection",
         );
-        op.path(
-            "registry_name",
-            &self.registry_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -724,8 +718,10 @@ impl<'a> RegistriesRunGarbageCollection<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::RegistriesGetGarbageCollectionResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::RegistriesGetGarbageCollectionResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -761,28 +757,20 @@ impl<'a> RegistriesListGarbageCollections<'a> {
             rt::Method::GET,
             "/v2/registries/{registry_name}/garbage-collections",
         );
-        op.path(
-            "registry_name",
-            &self.registry_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -792,8 +780,10 @@ impl<'a> RegistriesListGarbageCollections<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::RegistriesListGarbageCollectionsResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::RegistriesListGarbageCollectionsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -805,13 +795,17 @@ impl<'a> RegistriesListGarbageCollections<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::GarbageCollection> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
                 options
                     .items_pointer("/garbage_collections")
@@ -843,12 +837,7 @@ impl<'a> RegistriesUpdateGarbageCollection<'a> {
             rt::Method::PUT,
             "/v2/registries/{registry_name}/garbage-collection/{garbage_collection_uuid}",
         );
-        op.path(
-            "registry_name",
-            &self.registry_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
         op.path(
             "garbage_collection_uuid",
             &self.garbage_collection_uuid,
@@ -863,8 +852,10 @@ impl<'a> RegistriesUpdateGarbageCollection<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::RegistriesGetGarbageCollectionResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::RegistriesGetGarbageCollectionResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -906,28 +897,20 @@ impl<'a> RegistriesListRepositoriesV2<'a> {
             rt::Method::GET,
             "/v2/registries/{registry_name}/repositoriesV2",
         );
-        op.path(
-            "registry_name",
-            &self.registry_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("page_token", &self.page_token, rt::Style::Form, true);
@@ -938,8 +921,10 @@ impl<'a> RegistriesListRepositoriesV2<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::RegistriesListRepositoriesV2Response200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::RegistriesListRepositoriesV2Response200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -951,7 +936,9 @@ impl<'a> RegistriesListRepositoriesV2<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::RepositoryV2> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -990,18 +977,8 @@ impl<'a> RegistriesDeleteRepository<'a> {
             rt::Method::DELETE,
             "/v2/registries/{registry_name}/repositories/{repository_name}",
         );
-        op.path(
-            "registry_name",
-            &self.registry_name,
-            rt::Style::Simple,
-            false,
-        );
-        op.path(
-            "repository_name",
-            &self.repository_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
+        op.path("repository_name", &self.repository_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1044,34 +1021,21 @@ impl<'a> RegistriesListRepositoryTags<'a> {
             rt::Method::GET,
             "/v2/registries/{registry_name}/repositories/{repository_name}/tags",
         );
-        op.path(
-            "registry_name",
-            &self.registry_name,
-            rt::Style::Simple,
-            false,
-        );
-        op.path(
-            "repository_name",
-            &self.repository_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
+        op.path("repository_name", &self.repository_name, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -1081,8 +1045,10 @@ impl<'a> RegistriesListRepositoryTags<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::RegistriesListRepositoryTagsResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::RegistriesListRepositoryTagsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1094,7 +1060,9 @@ impl<'a> RegistriesListRepositoryTags<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::RepositoryTag> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1134,24 +1102,9 @@ impl<'a> RegistriesDeleteRepositoryTag<'a> {
             rt::Method::DELETE,
             "/v2/registries/{registry_name}/repositories/{repository_name}/tags/{repository_tag}",
         );
-        op.path(
-            "registry_name",
-            &self.registry_name,
-            rt::Style::Simple,
-            false,
-        );
-        op.path(
-            "repository_name",
-            &self.repository_name,
-            rt::Style::Simple,
-            false,
-        );
-        op.path(
-            "repository_tag",
-            &self.repository_tag,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
+        op.path("repository_name", &self.repository_name, rt::Style::Simple, false);
+        op.path("repository_tag", &self.repository_tag, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1194,34 +1147,21 @@ impl<'a> RegistriesListRepositoryManifests<'a> {
             rt::Method::GET,
             "/v2/registries/{registry_name}/repositories/{repository_name}/digests",
         );
-        op.path(
-            "registry_name",
-            &self.registry_name,
-            rt::Style::Simple,
-            false,
-        );
-        op.path(
-            "repository_name",
-            &self.repository_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
+        op.path("repository_name", &self.repository_name, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -1231,8 +1171,10 @@ impl<'a> RegistriesListRepositoryManifests<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::RegistriesListRepositoryManifestsResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::RegistriesListRepositoryManifestsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1244,7 +1186,9 @@ impl<'a> RegistriesListRepositoryManifests<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::RepositoryManifest> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1284,24 +1228,9 @@ impl<'a> RegistriesDeleteRepositoryManifest<'a> {
             rt::Method::DELETE,
             "/v2/registries/{registry_name}/repositories/{repository_name}/digests/{manifest_digest}",
         );
-        op.path(
-            "registry_name",
-            &self.registry_name,
-            rt::Style::Simple,
-            false,
-        );
-        op.path(
-            "repository_name",
-            &self.repository_name,
-            rt::Style::Simple,
-            false,
-        );
-        op.path(
-            "manifest_digest",
-            &self.manifest_digest,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
+        op.path("repository_name", &self.repository_name, rt::Style::Simple, false);
+        op.path("manifest_digest", &self.manifest_digest, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

@@ -51,7 +51,10 @@ impl<'a> ContainerRegistryApi<'a> {
     ///
     /// `POST /v2/registry` (operation `registry_create`).
     #[deprecated = "marked deprecated in the API description"]
-    pub fn registry_create(&self, body: super::models::RegistryCreate) -> RegistryCreate<'a> {
+    pub fn registry_create(
+        &self,
+        body: super::models::RegistryCreate,
+    ) -> RegistryCreate<'a> {
         RegistryCreate {
             client: self.client,
             body,
@@ -564,7 +567,10 @@ impl<'a> RegistryGetSubscription<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::RegistriesGetSubscriptionResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::RegistriesGetSubscriptionResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -579,7 +585,10 @@ pub struct RegistryUpdateSubscription<'a> {
 }
 impl<'a> RegistryUpdateSubscription<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::RegistriesUpdateSubscriptionBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::RegistriesUpdateSubscriptionBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -600,7 +609,10 @@ impl<'a> RegistryUpdateSubscription<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::RegistriesGetSubscriptionResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::RegistriesGetSubscriptionResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -633,26 +645,20 @@ impl<'a> RegistryGetDockerCredentials<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/registry/docker-credentials");
         if let Some(v) = &self.expiry_seconds {
-            op.check(rt::check::range(
-                "expiry_seconds",
-                *v as f64,
-                Some((0f64, false)),
-                None,
-            ));
+            op.check(
+                rt::check::range("expiry_seconds", *v as f64, Some((0f64, false)), None),
+            );
         }
-        op.query(
-            "expiry_seconds",
-            &self.expiry_seconds,
-            rt::Style::Form,
-            true,
-        );
+        op.query("expiry_seconds", &self.expiry_seconds, rt::Style::Form, true);
         op.query("read_write", &self.read_write, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::DockerCredentials>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DockerCredentials>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -712,29 +718,24 @@ impl<'a> RegistryListRepositories<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/registry/{registry_name}/repositories");
-        op.path(
-            "registry_name",
-            &self.registry_name,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v2/registry/{registry_name}/repositories",
         );
+        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -744,7 +745,10 @@ impl<'a> RegistryListRepositories<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::RegistryListRepositoriesResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::RegistryListRepositoriesResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -756,7 +760,9 @@ impl<'a> RegistryListRepositories<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Repository> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -812,28 +818,20 @@ impl<'a> RegistryListRepositoriesV2<'a> {
             rt::Method::GET,
             "/v2/registry/{registry_name}/repositoriesV2",
         );
-        op.path(
-            "registry_name",
-            &self.registry_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("page_token", &self.page_token, rt::Style::Form, true);
@@ -844,8 +842,10 @@ impl<'a> RegistryListRepositoriesV2<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::RegistriesListRepositoriesV2Response200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::RegistriesListRepositoriesV2Response200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -857,7 +857,9 @@ impl<'a> RegistryListRepositoriesV2<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::RepositoryV2> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -908,34 +910,21 @@ impl<'a> RegistryListRepositoryTags<'a> {
             rt::Method::GET,
             "/v2/registry/{registry_name}/repositories/{repository_name}/tags",
         );
-        op.path(
-            "registry_name",
-            &self.registry_name,
-            rt::Style::Simple,
-            false,
-        );
-        op.path(
-            "repository_name",
-            &self.repository_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
+        op.path("repository_name", &self.repository_name, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -945,8 +934,10 @@ impl<'a> RegistryListRepositoryTags<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::RegistriesListRepositoryTagsResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::RegistriesListRepositoryTagsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -958,7 +949,9 @@ impl<'a> RegistryListRepositoryTags<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::RepositoryTag> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -998,24 +991,9 @@ impl<'a> RegistryDeleteRepositoryTag<'a> {
             rt::Method::DELETE,
             "/v2/registry/{registry_name}/repositories/{repository_name}/tags/{repository_tag}",
         );
-        op.path(
-            "registry_name",
-            &self.registry_name,
-            rt::Style::Simple,
-            false,
-        );
-        op.path(
-            "repository_name",
-            &self.repository_name,
-            rt::Style::Simple,
-            false,
-        );
-        op.path(
-            "repository_tag",
-            &self.repository_tag,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
+        op.path("repository_name", &self.repository_name, rt::Style::Simple, false);
+        op.path("repository_tag", &self.repository_tag, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1058,34 +1036,21 @@ impl<'a> RegistryListRepositoryManifests<'a> {
             rt::Method::GET,
             "/v2/registry/{registry_name}/repositories/{repository_name}/digests",
         );
-        op.path(
-            "registry_name",
-            &self.registry_name,
-            rt::Style::Simple,
-            false,
-        );
-        op.path(
-            "repository_name",
-            &self.repository_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
+        op.path("repository_name", &self.repository_name, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -1095,8 +1060,10 @@ impl<'a> RegistryListRepositoryManifests<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::RegistriesListRepositoryManifestsResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::RegistriesListRepositoryManifestsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1108,7 +1075,9 @@ impl<'a> RegistryListRepositoryManifests<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::RepositoryManifest> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1148,24 +1117,9 @@ impl<'a> RegistryDeleteRepositoryManifest<'a> {
             rt::Method::DELETE,
             "/v2/registry/{registry_name}/repositories/{repository_name}/digests/{manifest_digest}",
         );
-        op.path(
-            "registry_name",
-            &self.registry_name,
-            rt::Style::Simple,
-            false,
-        );
-        op.path(
-            "repository_name",
-            &self.repository_name,
-            rt::Style::Simple,
-            false,
-        );
-        op.path(
-            "manifest_digest",
-            &self.manifest_digest,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
+        op.path("repository_name", &self.repository_name, rt::Style::Simple, false);
+        op.path("manifest_digest", &self.manifest_digest, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1195,12 +1149,7 @@ impl<'a> RegistryGetGarbageCollection<'a> {
             rt::Method::GET,
             "/v2/registry/{registry_name}/garbage-collection",
         );
-        op.path(
-            "registry_name",
-            &self.registry_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1208,8 +1157,10 @@ impl<'a> RegistryGetGarbageCollection<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::RegistriesGetGarbageCollectionResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::RegistriesGetGarbageCollectionResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1239,12 +1190,7 @@ impl<'a> RegistryRunGarbageCollection<'a> {
             rt::Method::POST,
             "/v2/registry/{registry_name}/garbage-collection",
         );
-        op.path(
-            "registry_name",
-            &self.registry_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -1255,8 +1201,10 @@ impl<'a> RegistryRunGarbageCollection<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::RegistriesGetGarbageCollectionResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::RegistriesGetGarbageCollectionResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1292,28 +1240,20 @@ impl<'a> RegistryListGarbageCollections<'a> {
             rt::Method::GET,
             "/v2/registry/{registry_name}/garbage-collections",
         );
-        op.path(
-            "registry_name",
-            &self.registry_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -1323,8 +1263,10 @@ impl<'a> RegistryListGarbageCollections<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::RegistriesListGarbageCollectionsResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::RegistriesListGarbageCollectionsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1336,13 +1278,17 @@ impl<'a> RegistryListGarbageCollections<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::GarbageCollection> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
                 options
                     .items_pointer("/garbage_collections")
@@ -1374,12 +1320,7 @@ impl<'a> RegistryUpdateGarbageCollection<'a> {
             rt::Method::PUT,
             "/v2/registry/{registry_name}/garbage-collection/{garbage_collection_uuid}",
         );
-        op.path(
-            "registry_name",
-            &self.registry_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
         op.path(
             "garbage_collection_uuid",
             &self.garbage_collection_uuid,
@@ -1394,8 +1335,10 @@ impl<'a> RegistryUpdateGarbageCollection<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::RegistriesGetGarbageCollectionResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::RegistriesGetGarbageCollectionResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1422,7 +1365,10 @@ impl<'a> RegistryGetOptions<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::RegistriesGetOptionsResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::RegistriesGetOptionsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

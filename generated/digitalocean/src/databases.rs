@@ -103,7 +103,10 @@ impl<'a> DatabasesApi<'a> {
     /// The embedded maintenance_window object will contain information about any scheduled maintenance for the database cluster.
     ///
     /// `GET /v2/databases/{database_cluster_uuid}` (operation `databases_get_cluster`).
-    pub fn get_cluster(&self, database_cluster_uuid: uuid::Uuid) -> DatabasesGetCluster<'a> {
+    pub fn get_cluster(
+        &self,
+        database_cluster_uuid: uuid::Uuid,
+    ) -> DatabasesGetCluster<'a> {
         DatabasesGetCluster {
             client: self.client,
             database_cluster_uuid,
@@ -134,7 +137,10 @@ impl<'a> DatabasesApi<'a> {
     /// containing any database configuration parameters.
     ///
     /// `GET /v2/databases/{database_cluster_uuid}/config` (operation `databases_get_config`).
-    pub fn get_config(&self, database_cluster_uuid: uuid::Uuid) -> DatabasesGetConfig<'a> {
+    pub fn get_config(
+        &self,
+        database_cluster_uuid: uuid::Uuid,
+    ) -> DatabasesGetConfig<'a> {
         DatabasesGetConfig {
             client: self.client,
             database_cluster_uuid,
@@ -309,7 +315,10 @@ impl<'a> DatabasesApi<'a> {
     /// The response will include the current `service_cnames` configuration.
     ///
     /// `GET /v2/databases/{database_cluster_uuid}/do_settings` (operation `databases_get_do_settings`).
-    pub fn get_do_settings(&self, database_cluster_uuid: uuid::Uuid) -> DatabasesGetDoSettings<'a> {
+    pub fn get_do_settings(
+        &self,
+        database_cluster_uuid: uuid::Uuid,
+    ) -> DatabasesGetDoSettings<'a> {
         DatabasesGetDoSettings {
             client: self.client,
             database_cluster_uuid,
@@ -360,7 +369,10 @@ impl<'a> DatabasesApi<'a> {
     /// A successful request will receive a 204 No Content status code with no body in response.
     ///
     /// `PUT /v2/databases/{database_cluster_uuid}/install_update` (operation `databases_install_update`).
-    pub fn install_update(&self, database_cluster_uuid: uuid::Uuid) -> DatabasesInstallUpdate<'a> {
+    pub fn install_update(
+        &self,
+        database_cluster_uuid: uuid::Uuid,
+    ) -> DatabasesInstallUpdate<'a> {
         DatabasesInstallUpdate {
             client: self.client,
             database_cluster_uuid,
@@ -374,7 +386,10 @@ impl<'a> DatabasesApi<'a> {
     /// The result will be a JSON object with a `backups key`. This will be set to an array of backup objects, each of which will contain the size of the backup and the timestamp at which it was created.
     ///
     /// `GET /v2/databases/{database_cluster_uuid}/backups` (operation `databases_list_backups`).
-    pub fn list_backups(&self, database_cluster_uuid: uuid::Uuid) -> DatabasesListBackups<'a> {
+    pub fn list_backups(
+        &self,
+        database_cluster_uuid: uuid::Uuid,
+    ) -> DatabasesListBackups<'a> {
         DatabasesListBackups {
             client: self.client,
             database_cluster_uuid,
@@ -390,7 +405,10 @@ impl<'a> DatabasesApi<'a> {
     /// The result will be a JSON object with a `replicas` key. This will be set to an array of database replica objects, each of which will contain the standard database replica attributes.
     ///
     /// `GET /v2/databases/{database_cluster_uuid}/replicas` (operation `databases_list_replicas`).
-    pub fn list_replicas(&self, database_cluster_uuid: uuid::Uuid) -> DatabasesListReplicas<'a> {
+    pub fn list_replicas(
+        &self,
+        database_cluster_uuid: uuid::Uuid,
+    ) -> DatabasesListReplicas<'a> {
         DatabasesListReplicas {
             client: self.client,
             database_cluster_uuid,
@@ -406,7 +424,10 @@ impl<'a> DatabasesApi<'a> {
     /// The response will be a JSON object with a key called `replica`. The value of this will be an object that contains the standard attributes associated with a database replica. The initial value of the read-only replica's `status` attribute will be `forking`. When the replica is ready to receive traffic, this will transition to `active`.
     ///
     /// `POST /v2/databases/{database_cluster_uuid}/replicas` (operation `databases_create_replica`).
-    pub fn create_replica(&self, database_cluster_uuid: uuid::Uuid) -> DatabasesCreateReplica<'a> {
+    pub fn create_replica(
+        &self,
+        database_cluster_uuid: uuid::Uuid,
+    ) -> DatabasesCreateReplica<'a> {
         DatabasesCreateReplica {
             client: self.client,
             database_cluster_uuid,
@@ -516,7 +537,10 @@ impl<'a> DatabasesApi<'a> {
     /// For MongoDB clusters, additional information will be contained in the mongo_user_settings object
     ///
     /// `GET /v2/databases/{database_cluster_uuid}/users` (operation `databases_list_users`).
-    pub fn list_users(&self, database_cluster_uuid: uuid::Uuid) -> DatabasesListUsers<'a> {
+    pub fn list_users(
+        &self,
+        database_cluster_uuid: uuid::Uuid,
+    ) -> DatabasesListUsers<'a> {
         DatabasesListUsers {
             client: self.client,
             database_cluster_uuid,
@@ -903,7 +927,10 @@ impl<'a> DatabasesApi<'a> {
     /// The response will be a JSON object with a `sql_mode` key. This will be set to a string representing the configured SQL modes.
     ///
     /// `GET /v2/databases/{database_cluster_uuid}/sql_mode` (operation `databases_get_sql_mode`).
-    pub fn get_sql_mode(&self, database_cluster_uuid: uuid::Uuid) -> DatabasesGetSqlMode<'a> {
+    pub fn get_sql_mode(
+        &self,
+        database_cluster_uuid: uuid::Uuid,
+    ) -> DatabasesGetSqlMode<'a> {
         DatabasesGetSqlMode {
             client: self.client,
             database_cluster_uuid,
@@ -952,7 +979,10 @@ impl<'a> DatabasesApi<'a> {
     /// The response will be a JSON object with autoscaling configuration details.
     ///
     /// `GET /v2/databases/{database_cluster_uuid}/autoscale` (operation `databases_get_autoscale`).
-    pub fn get_autoscale(&self, database_cluster_uuid: uuid::Uuid) -> DatabasesGetAutoscale<'a> {
+    pub fn get_autoscale(
+        &self,
+        database_cluster_uuid: uuid::Uuid,
+    ) -> DatabasesGetAutoscale<'a> {
         DatabasesGetAutoscale {
             client: self.client,
             database_cluster_uuid,
@@ -1082,7 +1112,10 @@ impl<'a> DatabasesApi<'a> {
     /// `/v2/databases/$DATABASE_ID/logsink`.
     ///
     /// `GET /v2/databases/{database_cluster_uuid}/logsink` (operation `databases_list_logsink`).
-    pub fn list_logsink(&self, database_cluster_uuid: uuid::Uuid) -> DatabasesListLogsink<'a> {
+    pub fn list_logsink(
+        &self,
+        database_cluster_uuid: uuid::Uuid,
+    ) -> DatabasesListLogsink<'a> {
         DatabasesListLogsink {
             client: self.client,
             database_cluster_uuid,
@@ -1336,7 +1369,9 @@ impl<'a> DatabasesApi<'a> {
     /// To show the credentials for all database clusters' metrics endpoints, send a GET request to `/v2/databases/metrics/credentials`. The result will be a JSON object with a `credentials` key.
     ///
     /// `GET /v2/databases/metrics/credentials` (operation `databases_get_cluster_metrics_credentials`).
-    pub fn get_cluster_metrics_credentials(&self) -> DatabasesGetClusterMetricsCredentials<'a> {
+    pub fn get_cluster_metrics_credentials(
+        &self,
+    ) -> DatabasesGetClusterMetricsCredentials<'a> {
         DatabasesGetClusterMetricsCredentials {
             client: self.client,
             options: rt::CallOptions::default(),
@@ -1450,7 +1485,10 @@ impl<'a> DatabasesListClusters<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DatabasesListClustersResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DatabasesListClustersResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1480,7 +1518,10 @@ impl<'a> DatabasesCreateCluster<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DatabasesCreateClusterResponse201>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DatabasesCreateClusterResponse201>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1500,7 +1541,10 @@ impl<'a> DatabasesGetCluster<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/databases/{database_cluster_uuid}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v2/databases/{database_cluster_uuid}",
+        );
         op.path(
             "database_cluster_uuid",
             &self.database_cluster_uuid,
@@ -1514,7 +1558,10 @@ impl<'a> DatabasesGetCluster<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DatabasesCreateClusterResponse201>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DatabasesCreateClusterResponse201>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1534,7 +1581,10 @@ impl<'a> DatabasesDestroyCluster<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/v2/databases/{database_cluster_uuid}");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/v2/databases/{database_cluster_uuid}",
+        );
         op.path(
             "database_cluster_uuid",
             &self.database_cluster_uuid,
@@ -1640,7 +1690,10 @@ impl<'a> DatabasesGetCa<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/databases/{database_cluster_uuid}/ca");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v2/databases/{database_cluster_uuid}/ca",
+        );
         op.path(
             "database_cluster_uuid",
             &self.database_cluster_uuid,
@@ -1689,7 +1742,9 @@ impl<'a> DatabasesGetMigrationStatus<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::OnlineMigration>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::OnlineMigration>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1726,7 +1781,9 @@ impl<'a> DatabasesUpdateOnlineMigration<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::OnlineMigration>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::OnlineMigration>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1874,7 +1931,10 @@ impl<'a> DatabasesListFirewallRules<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DatabasesListFirewallRulesResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DatabasesListFirewallRulesResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1949,7 +2009,10 @@ impl<'a> DatabasesGetDoSettings<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DatabasesGetDoSettingsResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DatabasesGetDoSettingsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2096,7 +2159,10 @@ impl<'a> DatabasesListBackups<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DatabasesListBackupsResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DatabasesListBackupsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2133,7 +2199,10 @@ impl<'a> DatabasesListReplicas<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DatabasesListReplicasResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DatabasesListReplicasResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2182,7 +2251,10 @@ impl<'a> DatabasesCreateReplica<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DatabasesCreateReplicaResponse201>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DatabasesCreateReplicaResponse201>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2219,7 +2291,10 @@ impl<'a> DatabasesListEventsLogs<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DatabasesListEventsLogsResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DatabasesListEventsLogsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2258,7 +2333,10 @@ impl<'a> DatabasesGetReplica<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DatabasesCreateReplicaResponse201>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DatabasesCreateReplicaResponse201>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2586,7 +2664,10 @@ impl<'a> DatabasesList<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/databases/{database_cluster_uuid}/dbs");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v2/databases/{database_cluster_uuid}/dbs",
+        );
         op.path(
             "database_cluster_uuid",
             &self.database_cluster_uuid,
@@ -2670,12 +2751,7 @@ impl<'a> DatabasesGet<'a> {
             rt::Style::Simple,
             false,
         );
-        op.path(
-            "database_name",
-            &self.database_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("database_name", &self.database_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2714,12 +2790,7 @@ impl<'a> DatabasesDelete<'a> {
             rt::Style::Simple,
             false,
         );
-        op.path(
-            "database_name",
-            &self.database_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("database_name", &self.database_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2760,7 +2831,9 @@ impl<'a> DatabasesListConnectionPools<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ConnectionPools>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ConnectionPools>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2799,7 +2872,10 @@ impl<'a> DatabasesAddConnectionPool<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DatabasesAddConnectionPoolResponse201>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DatabasesAddConnectionPoolResponse201>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2838,7 +2914,10 @@ impl<'a> DatabasesGetConnectionPool<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DatabasesAddConnectionPoolResponse201>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DatabasesAddConnectionPoolResponse201>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2951,7 +3030,10 @@ impl<'a> DatabasesGetEvictionPolicy<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DatabasesGetEvictionPolicyResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DatabasesGetEvictionPolicyResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3134,7 +3216,10 @@ impl<'a> DatabasesGetAutoscale<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DatabasesGetAutoscaleResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DatabasesGetAutoscaleResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3209,7 +3294,10 @@ impl<'a> DatabasesListKafkaTopics<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DatabasesListKafkaTopicsResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DatabasesListKafkaTopicsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3258,7 +3346,10 @@ impl<'a> DatabasesCreateKafkaTopic<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DatabasesCreateKafkaTopicResponse201>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DatabasesCreateKafkaTopicResponse201>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3297,7 +3388,10 @@ impl<'a> DatabasesGetKafkaTopic<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DatabasesCreateKafkaTopicResponse201>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DatabasesCreateKafkaTopicResponse201>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3348,7 +3442,10 @@ impl<'a> DatabasesUpdateKafkaTopic<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DatabasesCreateKafkaTopicResponse201>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DatabasesCreateKafkaTopicResponse201>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3422,7 +3519,10 @@ impl<'a> DatabasesListLogsink<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DatabasesListLogsinkResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DatabasesListLogsinkResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3461,7 +3561,10 @@ impl<'a> DatabasesCreateLogsink<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DatabasesCreateLogsinkResponse201>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DatabasesCreateLogsinkResponse201>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3498,7 +3601,9 @@ impl<'a> DatabasesGetLogsink<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::LogsinkSchema>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::LogsinkSchema>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3611,7 +3716,10 @@ impl<'a> DatabasesListKafkaSchemas<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DatabasesListKafkaSchemasResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DatabasesListKafkaSchemasResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3648,7 +3756,9 @@ impl<'a> DatabasesCreateKafkaSchema<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::KafkaSchemaVerbose>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::KafkaSchemaVerbose>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3802,8 +3912,10 @@ impl<'a> DatabasesGetKafkaSchemaConfig<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DatabasesGetKafkaSchemaConfigResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::DatabasesGetKafkaSchemaConfigResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3819,7 +3931,10 @@ pub struct DatabasesUpdateKafkaSchemaConfig<'a> {
 }
 impl<'a> DatabasesUpdateKafkaSchemaConfig<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::DatabasesGetKafkaSchemaConfigResponse200) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::DatabasesGetKafkaSchemaConfigResponse200,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -3849,8 +3964,10 @@ impl<'a> DatabasesUpdateKafkaSchemaConfig<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DatabasesGetKafkaSchemaConfigResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::DatabasesGetKafkaSchemaConfigResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3909,7 +4026,10 @@ pub struct DatabasesUpdateKafkaSchemaSubjectConfig<'a> {
 }
 impl<'a> DatabasesUpdateKafkaSchemaSubjectConfig<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::DatabasesGetKafkaSchemaConfigResponse200) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::DatabasesGetKafkaSchemaConfigResponse200,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -4044,8 +4164,10 @@ impl<'a> DatabasesListOpeasearchIndexes<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DatabasesListOpeasearchIndexesResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::DatabasesListOpeasearchIndexesResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -278,7 +278,10 @@ impl<'a> DedicatedInferencesGet<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DedicatedInferencesGetResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DedicatedInferencesGetResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -353,7 +356,10 @@ impl<'a> DedicatedInferencesPatch<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DedicatedInferencesGetResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DedicatedInferencesGetResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -380,7 +386,10 @@ impl<'a> DedicatedInferencesList<'a> {
         self
     }
     /// Filter by region. Dedicated Inference is only available in nyc2, tor1, and atl1.
-    pub fn region(mut self, value: super::models::DedicatedInferencesListRegion) -> Self {
+    pub fn region(
+        mut self,
+        value: super::models::DedicatedInferencesListRegion,
+    ) -> Self {
         self.region = Some(value);
         self
     }
@@ -392,21 +401,18 @@ impl<'a> DedicatedInferencesList<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/dedicated-inferences");
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("region", &self.region, rt::Style::Form, true);
@@ -417,7 +423,10 @@ impl<'a> DedicatedInferencesList<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DedicatedInferencesListResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DedicatedInferencesListResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -429,7 +438,9 @@ impl<'a> DedicatedInferencesList<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::DedicatedInference> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -473,7 +484,10 @@ impl<'a> DedicatedInferencesCreate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DedicatedInferencesCreateResponse202>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DedicatedInferencesCreateResponse202>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -522,21 +536,18 @@ impl<'a> DedicatedInferencesListAccelerators<'a> {
             false,
         );
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("slug", &self.slug, rt::Style::Form, true);
@@ -555,14 +566,18 @@ impl<'a> DedicatedInferencesListAccelerators<'a> {
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::DedicatedInferenceAccelerator> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::DedicatedInferenceAccelerator> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::DedicatedInferenceAccelerator> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -607,12 +622,7 @@ impl<'a> DedicatedInferencesGetAccelerator<'a> {
             rt::Style::Simple,
             false,
         );
-        op.path(
-            "accelerator_id",
-            &self.accelerator_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("accelerator_id", &self.accelerator_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -657,7 +667,10 @@ impl<'a> DedicatedInferencesGetCa<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DedicatedInferencesGetCaResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DedicatedInferencesGetCaResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -700,21 +713,18 @@ impl<'a> DedicatedInferencesListTokens<'a> {
             false,
         );
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -724,20 +734,26 @@ impl<'a> DedicatedInferencesListTokens<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DedicatedInferencesListTokensResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::DedicatedInferencesListTokensResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::DedicatedInferenceAccessToken> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::DedicatedInferenceAccessToken> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::DedicatedInferenceAccessToken> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -791,8 +807,10 @@ impl<'a> DedicatedInferencesCreateTokens<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DedicatedInferencesCreateTokensResponse202>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::DedicatedInferencesCreateTokensResponse202>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -856,7 +874,10 @@ impl<'a> DedicatedInferencesListSizes<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DedicatedInferenceSizesResponse>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DedicatedInferenceSizesResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -875,7 +896,10 @@ impl<'a> DedicatedInferencesGetGpuModelConfig<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/dedicated-inferences/gpu-model-config");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v2/dedicated-inferences/gpu-model-config",
+        );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -883,8 +907,10 @@ impl<'a> DedicatedInferencesGetGpuModelConfig<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DedicatedInferenceGpuModelConfigsResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::DedicatedInferenceGpuModelConfigsResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -39,7 +39,10 @@ impl<'a> DomainRecordsApi<'a> {
     /// The list of records returned can be filtered by using the `name` and `type` query parameters. For example, to only include A records for a domain, send a GET request to `/v2/domains/$DOMAIN_NAME/records?type=A`. `name` must be a fully qualified record name. For example, to only include records matching `sub.example.com`, send a GET request to `/v2/domains/$DOMAIN_NAME/records?name=sub.example.com`. Both name and type may be used together.
     ///
     /// `GET /v2/domains/{domain_name}/records` (operation `domains_list_records`).
-    pub fn domains_list_records(&self, domain_name: impl Into<String>) -> DomainsListRecords<'a> {
+    pub fn domains_list_records(
+        &self,
+        domain_name: impl Into<String>,
+    ) -> DomainsListRecords<'a> {
         DomainsListRecords {
             client: self.client,
             domain_name: domain_name.into(),
@@ -62,7 +65,10 @@ impl<'a> DomainRecordsApi<'a> {
     /// types and their respective required attributes.
     ///
     /// `POST /v2/domains/{domain_name}/records` (operation `domains_create_record`).
-    pub fn domains_create_record(&self, domain_name: impl Into<String>) -> DomainsCreateRecord<'a> {
+    pub fn domains_create_record(
+        &self,
+        domain_name: impl Into<String>,
+    ) -> DomainsCreateRecord<'a> {
         DomainsCreateRecord {
             client: self.client,
             domain_name: domain_name.into(),
@@ -199,21 +205,18 @@ impl<'a> DomainsListRecords<'a> {
         op.query("name", &self.name, rt::Style::Form, true);
         op.query("type", &self.type_, rt::Style::Form, true);
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -235,7 +238,9 @@ impl<'a> DomainsListRecords<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::DomainRecord> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -313,12 +318,7 @@ impl<'a> DomainsGetRecord<'a> {
             "/v2/domains/{domain_name}/records/{domain_record_id}",
         );
         op.path("domain_name", &self.domain_name, rt::Style::Simple, false);
-        op.path(
-            "domain_record_id",
-            &self.domain_record_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("domain_record_id", &self.domain_record_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -358,12 +358,7 @@ impl<'a> DomainsUpdateRecord<'a> {
             "/v2/domains/{domain_name}/records/{domain_record_id}",
         );
         op.path("domain_name", &self.domain_name, rt::Style::Simple, false);
-        op.path(
-            "domain_record_id",
-            &self.domain_record_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("domain_record_id", &self.domain_record_id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -400,12 +395,7 @@ impl<'a> DomainsDeleteRecord<'a> {
             "/v2/domains/{domain_name}/records/{domain_record_id}",
         );
         op.path("domain_name", &self.domain_name, rt::Style::Simple, false);
-        op.path(
-            "domain_record_id",
-            &self.domain_record_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("domain_record_id", &self.domain_record_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -443,12 +433,7 @@ impl<'a> DomainsPatchRecord<'a> {
             "/v2/domains/{domain_name}/records/{domain_record_id}",
         );
         op.path("domain_name", &self.domain_name, rt::Style::Simple, false);
-        op.path(
-            "domain_record_id",
-            &self.domain_record_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("domain_record_id", &self.domain_record_id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }

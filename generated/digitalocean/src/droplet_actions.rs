@@ -157,29 +157,21 @@ impl<'a> DropletActionsList<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/droplets/{droplet_id}/actions");
         let v = &self.droplet_id;
-        op.check(rt::check::range(
-            "droplet_id",
-            *v as f64,
-            Some((1f64, false)),
-            None,
-        ));
+        op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -201,7 +193,9 @@ impl<'a> DropletActionsList<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Action> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -245,12 +239,7 @@ impl<'a> DropletActionsPost<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/droplets/{droplet_id}/actions");
         let v = &self.droplet_id;
-        op.check(rt::check::range(
-            "droplet_id",
-            *v as f64,
-            Some((1f64, false)),
-            None,
-        ));
+        op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
@@ -307,7 +296,10 @@ impl<'a> DropletActionsPostByTag<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DropletActionsPostByTagResponse201>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DropletActionsPostByTagResponse201>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -333,20 +325,10 @@ impl<'a> DropletActionsGet<'a> {
             "/v2/droplets/{droplet_id}/actions/{action_id}",
         );
         let v = &self.droplet_id;
-        op.check(rt::check::range(
-            "droplet_id",
-            *v as f64,
-            Some((1f64, false)),
-            None,
-        ));
+        op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
         let v = &self.action_id;
-        op.check(rt::check::range(
-            "action_id",
-            *v as f64,
-            Some((1f64, false)),
-            None,
-        ));
+        op.check(rt::check::range("action_id", *v as f64, Some((1f64, false)), None));
         op.path("action_id", &self.action_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);

@@ -189,21 +189,18 @@ impl<'a> AutoscalepoolsList<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/droplets/autoscale");
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("name", &self.name, rt::Style::Form, true);
@@ -226,7 +223,9 @@ impl<'a> AutoscalepoolsList<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::AutoscalePool> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -276,7 +275,10 @@ impl<'a> AutoscalepoolsCreate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AutoscalepoolsCreateResponse202>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::AutoscalepoolsCreateResponse202>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -300,12 +302,7 @@ impl<'a> AutoscalepoolsGet<'a> {
             rt::Method::GET,
             "/v2/droplets/autoscale/{autoscale_pool_id}",
         );
-        op.path(
-            "autoscale_pool_id",
-            &self.autoscale_pool_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -313,7 +310,10 @@ impl<'a> AutoscalepoolsGet<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AutoscalepoolsCreateResponse202>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::AutoscalepoolsCreateResponse202>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -343,12 +343,7 @@ impl<'a> AutoscalepoolsUpdate<'a> {
             rt::Method::PUT,
             "/v2/droplets/autoscale/{autoscale_pool_id}",
         );
-        op.path(
-            "autoscale_pool_id",
-            &self.autoscale_pool_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -359,7 +354,10 @@ impl<'a> AutoscalepoolsUpdate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AutoscalepoolsCreateResponse202>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::AutoscalepoolsCreateResponse202>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -383,12 +381,7 @@ impl<'a> AutoscalepoolsDelete<'a> {
             rt::Method::DELETE,
             "/v2/droplets/autoscale/{autoscale_pool_id}",
         );
-        op.path(
-            "autoscale_pool_id",
-            &self.autoscale_pool_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -419,12 +412,7 @@ impl<'a> AutoscalepoolsDeleteDangerous<'a> {
             rt::Method::DELETE,
             "/v2/droplets/autoscale/{autoscale_pool_id}/dangerous",
         );
-        op.path(
-            "autoscale_pool_id",
-            &self.autoscale_pool_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Simple, false);
         op.header("X-Dangerous", &self.x_dangerous, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -467,28 +455,20 @@ impl<'a> AutoscalepoolsListMembers<'a> {
             rt::Method::GET,
             "/v2/droplets/autoscale/{autoscale_pool_id}/members",
         );
-        op.path(
-            "autoscale_pool_id",
-            &self.autoscale_pool_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -498,7 +478,10 @@ impl<'a> AutoscalepoolsListMembers<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AutoscalepoolsListMembersResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::AutoscalepoolsListMembersResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -510,7 +493,9 @@ impl<'a> AutoscalepoolsListMembers<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Member> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -560,28 +545,20 @@ impl<'a> AutoscalepoolsListHistory<'a> {
             rt::Method::GET,
             "/v2/droplets/autoscale/{autoscale_pool_id}/history",
         );
-        op.path(
-            "autoscale_pool_id",
-            &self.autoscale_pool_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -591,7 +568,10 @@ impl<'a> AutoscalepoolsListHistory<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AutoscalepoolsListHistoryResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::AutoscalepoolsListHistoryResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -603,7 +583,9 @@ impl<'a> AutoscalepoolsListHistory<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::History> {
         let (client, op) = self.build();
         rt::paginate_op(

@@ -102,7 +102,10 @@ impl<'a> DropletsApi<'a> {
     /// This indicates that the request was processed successfully.
     ///
     /// `DELETE /v2/droplets` (operation `droplets_destroy_byTag`).
-    pub fn destroy_by_tag(&self, tag_name: impl Into<String>) -> DropletsDestroyByTag<'a> {
+    pub fn destroy_by_tag(
+        &self,
+        tag_name: impl Into<String>,
+    ) -> DropletsDestroyByTag<'a> {
         DropletsDestroyByTag {
             client: self.client,
             tag_name: tag_name.into(),
@@ -189,7 +192,9 @@ impl<'a> DropletsApi<'a> {
     /// request to `/v2/droplets/backups/supported_policies`.
     ///
     /// `GET /v2/droplets/backups/supported_policies` (operation `droplets_list_supported_backup_policies`).
-    pub fn list_supported_backup_policies(&self) -> DropletsListSupportedBackupPolicies<'a> {
+    pub fn list_supported_backup_policies(
+        &self,
+    ) -> DropletsListSupportedBackupPolicies<'a> {
         DropletsListSupportedBackupPolicies {
             client: self.client,
             options: rt::CallOptions::default(),
@@ -451,21 +456,18 @@ impl<'a> DropletsList<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/droplets");
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("tag_name", &self.tag_name, rt::Style::Form, true);
@@ -490,7 +492,9 @@ impl<'a> DropletsList<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Droplet> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -589,12 +593,7 @@ impl<'a> DropletsGet<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/droplets/{droplet_id}");
         let v = &self.droplet_id;
-        op.check(rt::check::range(
-            "droplet_id",
-            *v as f64,
-            Some((1f64, false)),
-            None,
-        ));
+        op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -625,12 +624,7 @@ impl<'a> DropletsDestroy<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/droplets/{droplet_id}");
         let v = &self.droplet_id;
-        op.check(rt::check::range(
-            "droplet_id",
-            *v as f64,
-            Some((1f64, false)),
-            None,
-        ));
+        op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -671,29 +665,21 @@ impl<'a> DropletsListBackups<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/droplets/{droplet_id}/backups");
         let v = &self.droplet_id;
-        op.check(rt::check::range(
-            "droplet_id",
-            *v as f64,
-            Some((1f64, false)),
-            None,
-        ));
+        op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -715,7 +701,9 @@ impl<'a> DropletsListBackups<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::DropletSnapshot> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -749,14 +737,12 @@ impl<'a> DropletsGetBackupPolicy<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/droplets/{droplet_id}/backups/policy");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v2/droplets/{droplet_id}/backups/policy",
+        );
         let v = &self.droplet_id;
-        op.check(rt::check::range(
-            "droplet_id",
-            *v as f64,
-            Some((1f64, false)),
-            None,
-        ));
+        op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -765,7 +751,10 @@ impl<'a> DropletsGetBackupPolicy<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DropletsGetBackupPolicyResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DropletsGetBackupPolicyResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -798,21 +787,18 @@ impl<'a> DropletsListBackupPolicies<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/droplets/backups/policies");
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -822,7 +808,10 @@ impl<'a> DropletsListBackupPolicies<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DropletsListBackupPoliciesResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DropletsListBackupPoliciesResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -841,7 +830,10 @@ impl<'a> DropletsListSupportedBackupPolicies<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/droplets/backups/supported_policies");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v2/droplets/backups/supported_policies",
+        );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -886,29 +878,21 @@ impl<'a> DropletsListSnapshots<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/droplets/{droplet_id}/snapshots");
         let v = &self.droplet_id;
-        op.check(rt::check::range(
-            "droplet_id",
-            *v as f64,
-            Some((1f64, false)),
-            None,
-        ));
+        op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -918,7 +902,10 @@ impl<'a> DropletsListSnapshots<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DropletsListSnapshotsResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DropletsListSnapshotsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -930,7 +917,9 @@ impl<'a> DropletsListSnapshots<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::DropletSnapshot> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -978,29 +967,21 @@ impl<'a> DropletsListKernels<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/droplets/{droplet_id}/kernels");
         let v = &self.droplet_id;
-        op.check(rt::check::range(
-            "droplet_id",
-            *v as f64,
-            Some((1f64, false)),
-            None,
-        ));
+        op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -1022,7 +1003,9 @@ impl<'a> DropletsListKernels<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Kernel> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1070,29 +1053,21 @@ impl<'a> DropletsListFirewalls<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/droplets/{droplet_id}/firewalls");
         let v = &self.droplet_id;
-        op.check(rt::check::range(
-            "droplet_id",
-            *v as f64,
-            Some((1f64, false)),
-            None,
-        ));
+        op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -1102,7 +1077,10 @@ impl<'a> DropletsListFirewalls<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DropletsListFirewallsResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DropletsListFirewallsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1114,7 +1092,9 @@ impl<'a> DropletsListFirewalls<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Firewall> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1150,12 +1130,7 @@ impl<'a> DropletsListNeighbors<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/droplets/{droplet_id}/neighbors");
         let v = &self.droplet_id;
-        op.check(rt::check::range(
-            "droplet_id",
-            *v as f64,
-            Some((1f64, false)),
-            None,
-        ));
+        op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1164,7 +1139,10 @@ impl<'a> DropletsListNeighbors<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DropletsListNeighborsResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DropletsListNeighborsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1189,12 +1167,7 @@ impl<'a> DropletsListAssociatedResources<'a> {
             "/v2/droplets/{droplet_id}/destroy_with_associated_resources",
         );
         let v = &self.droplet_id;
-        op.check(rt::check::range(
-            "droplet_id",
-            *v as f64,
-            Some((1f64, false)),
-            None,
-        ));
+        op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1203,8 +1176,10 @@ impl<'a> DropletsListAssociatedResources<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DropletsListAssociatedResourcesResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::DropletsListAssociatedResourcesResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1220,7 +1195,10 @@ pub struct DropletsDestroyWithAssociatedResourcesSelective<'a> {
 }
 impl<'a> DropletsDestroyWithAssociatedResourcesSelective<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::SelectiveDestroyAssociatedResource) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::SelectiveDestroyAssociatedResource,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -1235,12 +1213,7 @@ impl<'a> DropletsDestroyWithAssociatedResourcesSelective<'a> {
             "/v2/droplets/{droplet_id}/destroy_with_associated_resources/selective",
         );
         let v = &self.droplet_id;
-        op.check(rt::check::range(
-            "droplet_id",
-            *v as f64,
-            Some((1f64, false)),
-            None,
-        ));
+        op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
@@ -1276,12 +1249,7 @@ impl<'a> DropletsDestroyWithAssociatedResourcesDangerous<'a> {
             "/v2/droplets/{droplet_id}/destroy_with_associated_resources/dangerous",
         );
         let v = &self.droplet_id;
-        op.check(rt::check::range(
-            "droplet_id",
-            *v as f64,
-            Some((1f64, false)),
-            None,
-        ));
+        op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
         op.header("X-Dangerous", &self.x_dangerous, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -1314,12 +1282,7 @@ impl<'a> DropletsGetDestroyAssociatedResourcesStatus<'a> {
             "/v2/droplets/{droplet_id}/destroy_with_associated_resources/status",
         );
         let v = &self.droplet_id;
-        op.check(rt::check::range(
-            "droplet_id",
-            *v as f64,
-            Some((1f64, false)),
-            None,
-        ));
+        op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1353,12 +1316,7 @@ impl<'a> DropletsDestroyRetryWithAssociatedResources<'a> {
             "/v2/droplets/{droplet_id}/destroy_with_associated_resources/retry",
         );
         let v = &self.droplet_id;
-        op.check(rt::check::range(
-            "droplet_id",
-            *v as f64,
-            Some((1f64, false)),
-            None,
-        ));
+        op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1390,7 +1348,9 @@ impl<'a> DropletsListNeighborsIds<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::NeighborIds>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::NeighborIds>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

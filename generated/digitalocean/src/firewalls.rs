@@ -102,7 +102,10 @@ impl<'a> FirewallsApi<'a> {
     /// action was successful with no returned body data.
     ///
     /// `POST /v2/firewalls/{firewall_id}/droplets` (operation `firewalls_assign_droplets`).
-    pub fn assign_droplets(&self, firewall_id: uuid::Uuid) -> FirewallsAssignDroplets<'a> {
+    pub fn assign_droplets(
+        &self,
+        firewall_id: uuid::Uuid,
+    ) -> FirewallsAssignDroplets<'a> {
         FirewallsAssignDroplets {
             client: self.client,
             firewall_id,
@@ -121,7 +124,10 @@ impl<'a> FirewallsApi<'a> {
     /// action was successful with no returned body data.
     ///
     /// `DELETE /v2/firewalls/{firewall_id}/droplets` (operation `firewalls_delete_droplets`).
-    pub fn delete_droplets(&self, firewall_id: uuid::Uuid) -> FirewallsDeleteDroplets<'a> {
+    pub fn delete_droplets(
+        &self,
+        firewall_id: uuid::Uuid,
+    ) -> FirewallsDeleteDroplets<'a> {
         FirewallsDeleteDroplets {
             client: self.client,
             firewall_id,
@@ -236,21 +242,18 @@ impl<'a> FirewallsList<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/firewalls");
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -260,7 +263,10 @@ impl<'a> FirewallsList<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DropletsListFirewallsResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DropletsListFirewallsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -272,7 +278,9 @@ impl<'a> FirewallsList<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Firewall> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -448,7 +456,10 @@ impl<'a> FirewallsAssignDroplets<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/v2/firewalls/{firewall_id}/droplets");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/v2/firewalls/{firewall_id}/droplets",
+        );
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
@@ -484,7 +495,10 @@ impl<'a> FirewallsDeleteDroplets<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/v2/firewalls/{firewall_id}/droplets");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/v2/firewalls/{firewall_id}/droplets",
+        );
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
@@ -628,7 +642,10 @@ impl<'a> FirewallsDeleteRules<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/v2/firewalls/{firewall_id}/rules");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/v2/firewalls/{firewall_id}/rules",
+        );
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);

@@ -104,7 +104,10 @@ impl<'a> FloatingIPsActionList<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/floating_ips/{floating_ip}/actions");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v2/floating_ips/{floating_ip}/actions",
+        );
         op.path("floating_ip", &self.floating_ip, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -113,7 +116,10 @@ impl<'a> FloatingIPsActionList<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::FloatingIPsActionListResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::FloatingIPsActionListResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -140,7 +146,10 @@ impl<'a> FloatingIPsActionPost<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/v2/floating_ips/{floating_ip}/actions");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/v2/floating_ips/{floating_ip}/actions",
+        );
         op.path("floating_ip", &self.floating_ip, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
@@ -152,7 +161,10 @@ impl<'a> FloatingIPsActionPost<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::FloatingIPsActionPostResponse201>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::FloatingIPsActionPostResponse201>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -179,12 +191,7 @@ impl<'a> FloatingIPsActionGet<'a> {
         );
         op.path("floating_ip", &self.floating_ip, rt::Style::Simple, false);
         let v = &self.action_id;
-        op.check(rt::check::range(
-            "action_id",
-            *v as f64,
-            Some((1f64, false)),
-            None,
-        ));
+        op.check(rt::check::range("action_id", *v as f64, Some((1f64, false)), None));
         op.path("action_id", &self.action_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -193,7 +200,10 @@ impl<'a> FloatingIPsActionGet<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::FloatingIPsActionPostResponse201>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::FloatingIPsActionPostResponse201>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -49,7 +49,10 @@ impl<'a> FunctionsApi<'a> {
     /// Gets the namespace details for the given namespace UUID. To get namespace details, send a GET request to `/v2/functions/namespaces/$NAMESPACE_ID` with no parameters.
     ///
     /// `GET /v2/functions/namespaces/{namespace_id}` (operation `functions_get_namespace`).
-    pub fn get_namespace(&self, namespace_id: impl Into<String>) -> FunctionsGetNamespace<'a> {
+    pub fn get_namespace(
+        &self,
+        namespace_id: impl Into<String>,
+    ) -> FunctionsGetNamespace<'a> {
         FunctionsGetNamespace {
             client: self.client,
             namespace_id: namespace_id.into(),
@@ -78,7 +81,10 @@ impl<'a> FunctionsApi<'a> {
     /// Returns a list of triggers associated with the current user and namespace. To get all triggers, send a GET request to `/v2/functions/namespaces/$NAMESPACE_ID/triggers`.
     ///
     /// `GET /v2/functions/namespaces/{namespace_id}/triggers` (operation `functions_list_triggers`).
-    pub fn list_triggers(&self, namespace_id: impl Into<String>) -> FunctionsListTriggers<'a> {
+    pub fn list_triggers(
+        &self,
+        namespace_id: impl Into<String>,
+    ) -> FunctionsListTriggers<'a> {
         FunctionsListTriggers {
             client: self.client,
             namespace_id: namespace_id.into(),
@@ -164,7 +170,10 @@ impl<'a> FunctionsApi<'a> {
     /// To list access keys, send a GET request to `/v2/functions/namespaces/{namespace_id}/keys`.
     ///
     /// `GET /v2/functions/namespaces/{namespace_id}/keys` (operation `functionsAccessKey_list`).
-    pub fn access_key_list(&self, namespace_id: impl Into<String>) -> FunctionsAccessKeyList<'a> {
+    pub fn access_key_list(
+        &self,
+        namespace_id: impl Into<String>,
+    ) -> FunctionsAccessKeyList<'a> {
         FunctionsAccessKeyList {
             client: self.client,
             namespace_id: namespace_id.into(),
@@ -255,7 +264,10 @@ impl<'a> FunctionsListNamespaces<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::FunctionsListNamespacesResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::FunctionsListNamespacesResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -284,7 +296,10 @@ impl<'a> FunctionsCreateNamespace<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::FunctionsCreateNamespaceResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::FunctionsCreateNamespaceResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -304,7 +319,10 @@ impl<'a> FunctionsGetNamespace<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/functions/namespaces/{namespace_id}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v2/functions/namespaces/{namespace_id}",
+        );
         op.path("namespace_id", &self.namespace_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -313,7 +331,10 @@ impl<'a> FunctionsGetNamespace<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::FunctionsCreateNamespaceResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::FunctionsCreateNamespaceResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -375,7 +396,10 @@ impl<'a> FunctionsListTriggers<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::FunctionsListTriggersResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::FunctionsListTriggersResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -409,7 +433,10 @@ impl<'a> FunctionsCreateTrigger<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::FunctionsCreateTriggerResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::FunctionsCreateTriggerResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -443,7 +470,10 @@ impl<'a> FunctionsGetTrigger<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::FunctionsCreateTriggerResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::FunctionsCreateTriggerResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -479,7 +509,10 @@ impl<'a> FunctionsUpdateTrigger<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::FunctionsCreateTriggerResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::FunctionsCreateTriggerResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -543,7 +576,10 @@ impl<'a> FunctionsAccessKeyList<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::FunctionsAccessKeyListResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::FunctionsAccessKeyListResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -577,7 +613,10 @@ impl<'a> FunctionsAccessKeyCreate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::FunctionsAccessKeyCreateResponse201>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::FunctionsAccessKeyCreateResponse201>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -613,7 +652,10 @@ impl<'a> FunctionsAccessKeyUpdate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::FunctionsAccessKeyUpdateResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::FunctionsAccessKeyUpdateResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -354,7 +354,10 @@ impl<'a> GradientAiPlatformApi<'a> {
     /// To view agent routes for an agent, send a GET requtest to `/v2/gen-ai/agents/{uuid}/child_agents`.
     ///
     /// `GET /v2/gen-ai/agents/{uuid}/child_agents` (operation `genai_get_agent_children`).
-    pub fn genai_get_agent_children(&self, uuid: impl Into<String>) -> GenaiGetAgentChildren<'a> {
+    pub fn genai_get_agent_children(
+        &self,
+        uuid: impl Into<String>,
+    ) -> GenaiGetAgentChildren<'a> {
         GenaiGetAgentChildren {
             client: self.client,
             uuid: uuid.into(),
@@ -382,7 +385,10 @@ impl<'a> GradientAiPlatformApi<'a> {
     /// To get agent usage, send a GET request to `/v2/gen-ai/agents/{uuid}/usage`. Returns usage metrics for the specified agent within the provided time range.
     ///
     /// `GET /v2/gen-ai/agents/{uuid}/usage` (operation `genai_get_agent_usage`).
-    pub fn genai_get_agent_usage(&self, uuid: impl Into<String>) -> GenaiGetAgentUsage<'a> {
+    pub fn genai_get_agent_usage(
+        &self,
+        uuid: impl Into<String>,
+    ) -> GenaiGetAgentUsage<'a> {
         GenaiGetAgentUsage {
             client: self.client,
             uuid: uuid.into(),
@@ -396,7 +402,10 @@ impl<'a> GradientAiPlatformApi<'a> {
     /// To list all agent versions, send a GET request to `/v2/gen-ai/agents/{uuid}/versions`.
     ///
     /// `GET /v2/gen-ai/agents/{uuid}/versions` (operation `genai_list_agent_versions`).
-    pub fn genai_list_agent_versions(&self, uuid: impl Into<String>) -> GenaiListAgentVersions<'a> {
+    pub fn genai_list_agent_versions(
+        &self,
+        uuid: impl Into<String>,
+    ) -> GenaiListAgentVersions<'a> {
         GenaiListAgentVersions {
             client: self.client,
             uuid: uuid.into(),
@@ -540,7 +549,10 @@ impl<'a> GradientAiPlatformApi<'a> {
     /// To retrieve details of a custom model, send a GET request to `/v2/gen-ai/custom_models/{uuid}`.
     ///
     /// `GET /v2/gen-ai/custom_models/{uuid}` (operation `genai_get_custom_model`).
-    pub fn genai_get_custom_model(&self, uuid: impl Into<String>) -> GenaiGetCustomModel<'a> {
+    pub fn genai_get_custom_model(
+        &self,
+        uuid: impl Into<String>,
+    ) -> GenaiGetCustomModel<'a> {
         GenaiGetCustomModel {
             client: self.client,
             uuid: uuid.into(),
@@ -552,7 +564,10 @@ impl<'a> GradientAiPlatformApi<'a> {
     /// To delete a custom model, send a DELETE request to `/v2/genai/custom_models/{uuid}`.
     ///
     /// `DELETE /v2/gen-ai/custom_models/{uuid}` (operation `genai_delete_custom_model`).
-    pub fn genai_delete_custom_model(&self, uuid: impl Into<String>) -> GenaiDeleteCustomModel<'a> {
+    pub fn genai_delete_custom_model(
+        &self,
+        uuid: impl Into<String>,
+    ) -> GenaiDeleteCustomModel<'a> {
         GenaiDeleteCustomModel {
             client: self.client,
             uuid: uuid.into(),
@@ -659,7 +674,9 @@ impl<'a> GradientAiPlatformApi<'a> {
     /// To create a custom LLM-as-judge metric for model evaluation, send a POST request to `/v2/gen-ai/custom_evaluation_metrics`.
     ///
     /// `POST /v2/gen-ai/custom_evaluation_metrics` (operation `genai_create_custom_evaluation_metric`).
-    pub fn genai_create_custom_evaluation_metric(&self) -> GenaiCreateCustomEvaluationMetric<'a> {
+    pub fn genai_create_custom_evaluation_metric(
+        &self,
+    ) -> GenaiCreateCustomEvaluationMetric<'a> {
         GenaiCreateCustomEvaluationMetric {
             client: self.client,
             body: None,
@@ -774,7 +791,9 @@ impl<'a> GradientAiPlatformApi<'a> {
     /// To create an evaluation test-case send a POST request to `/v2/gen-ai/evaluation_test_cases`.
     ///
     /// `POST /v2/gen-ai/evaluation_test_cases` (operation `genai_create_evaluation_test_case`).
-    pub fn genai_create_evaluation_test_case(&self) -> GenaiCreateEvaluationTestCase<'a> {
+    pub fn genai_create_evaluation_test_case(
+        &self,
+    ) -> GenaiCreateEvaluationTestCase<'a> {
         GenaiCreateEvaluationTestCase {
             client: self.client,
             body: None,
@@ -889,7 +908,10 @@ impl<'a> GradientAiPlatformApi<'a> {
     /// To get status of an indexing Job for a knowledge base, send a GET request to `/v2/gen-ai/indexing_jobs/{uuid}`.
     ///
     /// `GET /v2/gen-ai/indexing_jobs/{uuid}` (operation `genai_get_indexing_job`).
-    pub fn genai_get_indexing_job(&self, uuid: impl Into<String>) -> GenaiGetIndexingJob<'a> {
+    pub fn genai_get_indexing_job(
+        &self,
+        uuid: impl Into<String>,
+    ) -> GenaiGetIndexingJob<'a> {
         GenaiGetIndexingJob {
             client: self.client,
             uuid: uuid.into(),
@@ -901,7 +923,10 @@ impl<'a> GradientAiPlatformApi<'a> {
     /// To cancel an indexing job for a knowledge base, send a PUT request to `/v2/gen-ai/indexing_jobs/{uuid}/cancel`.
     ///
     /// `PUT /v2/gen-ai/indexing_jobs/{uuid}/cancel` (operation `genai_cancel_indexing_job`).
-    pub fn genai_cancel_indexing_job(&self, uuid: impl Into<String>) -> GenaiCancelIndexingJob<'a> {
+    pub fn genai_cancel_indexing_job(
+        &self,
+        uuid: impl Into<String>,
+    ) -> GenaiCancelIndexingJob<'a> {
         GenaiCancelIndexingJob {
             client: self.client,
             uuid: uuid.into(),
@@ -1036,7 +1061,10 @@ impl<'a> GradientAiPlatformApi<'a> {
     /// To retrive information about an existing knowledge base, send a GET request to `/v2/gen-ai/knowledge_bases/{uuid}`.
     ///
     /// `GET /v2/gen-ai/knowledge_bases/{uuid}` (operation `genai_get_knowledge_base`).
-    pub fn genai_get_knowledge_base(&self, uuid: impl Into<String>) -> GenaiGetKnowledgeBase<'a> {
+    pub fn genai_get_knowledge_base(
+        &self,
+        uuid: impl Into<String>,
+    ) -> GenaiGetKnowledgeBase<'a> {
         GenaiGetKnowledgeBase {
             client: self.client,
             uuid: uuid.into(),
@@ -1093,7 +1121,9 @@ impl<'a> GradientAiPlatformApi<'a> {
     /// To list all available metrics for model evaluation, send a GET request to `/v2/genai/model_evaluation_metrics`.
     ///
     /// `GET /v2/gen-ai/model_evaluation_metrics` (operation `genai_list_model_evaluation_metrics`).
-    pub fn genai_list_model_evaluation_metrics(&self) -> GenaiListModelEvaluationMetrics<'a> {
+    pub fn genai_list_model_evaluation_metrics(
+        &self,
+    ) -> GenaiListModelEvaluationMetrics<'a> {
         GenaiListModelEvaluationMetrics {
             client: self.client,
             options: rt::CallOptions::default(),
@@ -1104,7 +1134,9 @@ impl<'a> GradientAiPlatformApi<'a> {
     /// To list all saved model evaluation presets, send a GET request to `/v2/genai/model_evaluation_presets`.
     ///
     /// `GET /v2/gen-ai/model_evaluation_presets` (operation `genai_list_model_evaluation_presets`).
-    pub fn genai_list_model_evaluation_presets(&self) -> GenaiListModelEvaluationPresets<'a> {
+    pub fn genai_list_model_evaluation_presets(
+        &self,
+    ) -> GenaiListModelEvaluationPresets<'a> {
         GenaiListModelEvaluationPresets {
             client: self.client,
             options: rt::CallOptions::default(),
@@ -1165,7 +1197,9 @@ impl<'a> GradientAiPlatformApi<'a> {
     /// To create a model evaluation run, send a POST request to `/v2/genai/model_evaluation_runs`.
     ///
     /// `POST /v2/gen-ai/model_evaluation_runs` (operation `genai_create_model_evaluation_run`).
-    pub fn genai_create_model_evaluation_run(&self) -> GenaiCreateModelEvaluationRun<'a> {
+    pub fn genai_create_model_evaluation_run(
+        &self,
+    ) -> GenaiCreateModelEvaluationRun<'a> {
         GenaiCreateModelEvaluationRun {
             client: self.client,
             body: None,
@@ -1414,7 +1448,9 @@ impl<'a> GradientAiPlatformApi<'a> {
     /// To list model router task presets, send a GET request to `/v2/gen-ai/models/routers/tasks/presets`.
     ///
     /// `GET /v2/gen-ai/models/routers/tasks/presets` (operation `genai_list_model_router_task_presets`).
-    pub fn genai_list_model_router_task_presets(&self) -> GenaiListModelRouterTaskPresets<'a> {
+    pub fn genai_list_model_router_task_presets(
+        &self,
+    ) -> GenaiListModelRouterTaskPresets<'a> {
         GenaiListModelRouterTaskPresets {
             client: self.client,
             page: None,
@@ -1427,7 +1463,10 @@ impl<'a> GradientAiPlatformApi<'a> {
     /// To retrieve details of a model router, send a GET request to `/v2/gen-ai/models/routers/{uuid}`.
     ///
     /// `GET /v2/gen-ai/models/routers/{uuid}` (operation `genai_get_model_router`).
-    pub fn genai_get_model_router(&self, uuid: impl Into<String>) -> GenaiGetModelRouter<'a> {
+    pub fn genai_get_model_router(
+        &self,
+        uuid: impl Into<String>,
+    ) -> GenaiGetModelRouter<'a> {
         GenaiGetModelRouter {
             client: self.client,
             uuid: uuid.into(),
@@ -1439,7 +1478,10 @@ impl<'a> GradientAiPlatformApi<'a> {
     /// To update a model router, send a PUT request to `/v2/gen-ai/models/routers/{uuid}`.
     ///
     /// `PUT /v2/gen-ai/models/routers/{uuid}` (operation `genai_update_model_router`).
-    pub fn genai_update_model_router(&self, uuid: impl Into<String>) -> GenaiUpdateModelRouter<'a> {
+    pub fn genai_update_model_router(
+        &self,
+        uuid: impl Into<String>,
+    ) -> GenaiUpdateModelRouter<'a> {
         GenaiUpdateModelRouter {
             client: self.client,
             uuid: uuid.into(),
@@ -1452,7 +1494,10 @@ impl<'a> GradientAiPlatformApi<'a> {
     /// To delete a model router, send a DELETE request to `/v2/gen-ai/models/routers/{uuid}`.
     ///
     /// `DELETE /v2/gen-ai/models/routers/{uuid}` (operation `genai_delete_model_router`).
-    pub fn genai_delete_model_router(&self, uuid: impl Into<String>) -> GenaiDeleteModelRouter<'a> {
+    pub fn genai_delete_model_router(
+        &self,
+        uuid: impl Into<String>,
+    ) -> GenaiDeleteModelRouter<'a> {
         GenaiDeleteModelRouter {
             client: self.client,
             uuid: uuid.into(),
@@ -1464,7 +1509,9 @@ impl<'a> GradientAiPlatformApi<'a> {
     /// To obtain the refresh token, needed for creation of data sources, send a GET request to `/v2/gen-ai/oauth2/dropbox/tokens`. Pass the code you obtrained from the oauth flow in the field 'code'
     ///
     /// `POST /v2/gen-ai/oauth2/dropbox/tokens` (operation `genai_create_oauth2_dropbox_tokens`).
-    pub fn genai_create_oauth2_dropbox_tokens(&self) -> GenaiCreateOauth2DropboxTokens<'a> {
+    pub fn genai_create_oauth2_dropbox_tokens(
+        &self,
+    ) -> GenaiCreateOauth2DropboxTokens<'a> {
         GenaiCreateOauth2DropboxTokens {
             client: self.client,
             body: None,
@@ -1655,7 +1702,10 @@ impl<'a> GradientAiPlatformApi<'a> {
     /// To retrieve details of a workspace, GET request to `/v2/gen-ai/workspaces/{workspace_uuid}`. The response body is a JSON object containing the workspace.
     ///
     /// `GET /v2/gen-ai/workspaces/{workspace_uuid}` (operation `genai_get_workspace`).
-    pub fn genai_get_workspace(&self, workspace_uuid: impl Into<String>) -> GenaiGetWorkspace<'a> {
+    pub fn genai_get_workspace(
+        &self,
+        workspace_uuid: impl Into<String>,
+    ) -> GenaiGetWorkspace<'a> {
         GenaiGetWorkspace {
             client: self.client,
             workspace_uuid: workspace_uuid.into(),
@@ -1798,7 +1848,9 @@ impl<'a> GenaiListAgents<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ApiAgentPublic> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1880,7 +1932,10 @@ impl<'a> GenaiListAgentApiKeys<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/agents/{agent_uuid}/api_keys");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v2/gen-ai/agents/{agent_uuid}/api_keys",
+        );
         op.path("agent_uuid", &self.agent_uuid, rt::Style::Simple, false);
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -1903,7 +1958,9 @@ impl<'a> GenaiListAgentApiKeys<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ApiAgentApiKeyInfo> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1933,7 +1990,10 @@ pub struct GenaiCreateAgentApiKey<'a> {
 }
 impl<'a> GenaiCreateAgentApiKey<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::ApiCreateAgentApiKeyInputPublic) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::ApiCreateAgentApiKeyInputPublic,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -1943,7 +2003,10 @@ impl<'a> GenaiCreateAgentApiKey<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/agents/{agent_uuid}/api_keys");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/v2/gen-ai/agents/{agent_uuid}/api_keys",
+        );
         op.path("agent_uuid", &self.agent_uuid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
@@ -1972,7 +2035,10 @@ pub struct GenaiUpdateAgentApiKey<'a> {
 }
 impl<'a> GenaiUpdateAgentApiKey<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::ApiUpdateAgentApiKeyInputPublic) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::ApiUpdateAgentApiKeyInputPublic,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -2082,7 +2148,10 @@ pub struct GenaiAttachAgentFunction<'a> {
 }
 impl<'a> GenaiAttachAgentFunction<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::ApiLinkAgentFunctionInputPublic) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::ApiLinkAgentFunctionInputPublic,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -2092,7 +2161,10 @@ impl<'a> GenaiAttachAgentFunction<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/agents/{agent_uuid}/functions");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/v2/gen-ai/agents/{agent_uuid}/functions",
+        );
         op.path("agent_uuid", &self.agent_uuid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
@@ -2121,7 +2193,10 @@ pub struct GenaiUpdateAgentFunction<'a> {
 }
 impl<'a> GenaiUpdateAgentFunction<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::ApiUpdateAgentFunctionInputPublic) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::ApiUpdateAgentFunctionInputPublic,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -2136,12 +2211,7 @@ impl<'a> GenaiUpdateAgentFunction<'a> {
             "/v2/gen-ai/agents/{agent_uuid}/functions/{function_uuid}",
         );
         op.path("agent_uuid", &self.agent_uuid, rt::Style::Simple, false);
-        op.path(
-            "function_uuid",
-            &self.function_uuid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("function_uuid", &self.function_uuid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -2178,12 +2248,7 @@ impl<'a> GenaiDetachAgentFunction<'a> {
             "/v2/gen-ai/agents/{agent_uuid}/functions/{function_uuid}",
         );
         op.path("agent_uuid", &self.agent_uuid, rt::Style::Simple, false);
-        op.path(
-            "function_uuid",
-            &self.function_uuid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("function_uuid", &self.function_uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2207,7 +2272,10 @@ pub struct GenaiAttachAgentGuardrails<'a> {
 }
 impl<'a> GenaiAttachAgentGuardrails<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::ApiLinkAgentGuardrailsInputPublic) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::ApiLinkAgentGuardrailsInputPublic,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -2258,12 +2326,7 @@ impl<'a> GenaiDetachAgentGuardrail<'a> {
             "/v2/gen-ai/agents/{agent_uuid}/guardrails/{guardrail_uuid}",
         );
         op.path("agent_uuid", &self.agent_uuid, rt::Style::Simple, false);
-        op.path(
-            "guardrail_uuid",
-            &self.guardrail_uuid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("guardrail_uuid", &self.guardrail_uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2398,7 +2461,10 @@ pub struct GenaiUpdateAttachedAgent<'a> {
 }
 impl<'a> GenaiUpdateAttachedAgent<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::ApiUpdateLinkedAgentInputPublic) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::ApiUpdateLinkedAgentInputPublic,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -2412,18 +2478,8 @@ impl<'a> GenaiUpdateAttachedAgent<'a> {
             rt::Method::PUT,
             "/v2/gen-ai/agents/{parent_agent_uuid}/child_agents/{child_agent_uuid}",
         );
-        op.path(
-            "parent_agent_uuid",
-            &self.parent_agent_uuid,
-            rt::Style::Simple,
-            false,
-        );
-        op.path(
-            "child_agent_uuid",
-            &self.child_agent_uuid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("parent_agent_uuid", &self.parent_agent_uuid, rt::Style::Simple, false);
+        op.path("child_agent_uuid", &self.child_agent_uuid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -2465,18 +2521,8 @@ impl<'a> GenaiAttachAgent<'a> {
             rt::Method::POST,
             "/v2/gen-ai/agents/{parent_agent_uuid}/child_agents/{child_agent_uuid}",
         );
-        op.path(
-            "parent_agent_uuid",
-            &self.parent_agent_uuid,
-            rt::Style::Simple,
-            false,
-        );
-        op.path(
-            "child_agent_uuid",
-            &self.child_agent_uuid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("parent_agent_uuid", &self.parent_agent_uuid, rt::Style::Simple, false);
+        op.path("child_agent_uuid", &self.child_agent_uuid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -2485,7 +2531,9 @@ impl<'a> GenaiAttachAgent<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ApiLinkAgentOutput>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiLinkAgentOutput>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2510,18 +2558,8 @@ impl<'a> GenaiDetachAgent<'a> {
             rt::Method::DELETE,
             "/v2/gen-ai/agents/{parent_agent_uuid}/child_agents/{child_agent_uuid}",
         );
-        op.path(
-            "parent_agent_uuid",
-            &self.parent_agent_uuid,
-            rt::Style::Simple,
-            false,
-        );
-        op.path(
-            "child_agent_uuid",
-            &self.child_agent_uuid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("parent_agent_uuid", &self.parent_agent_uuid, rt::Style::Simple, false);
+        op.path("child_agent_uuid", &self.child_agent_uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2556,7 +2594,9 @@ impl<'a> GenaiGetAgent<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ApiGetAgentOutput>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiGetAgentOutput>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2643,7 +2683,10 @@ impl<'a> GenaiGetAgentChildren<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/agents/{uuid}/child_agents");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v2/gen-ai/agents/{uuid}/child_agents",
+        );
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -2696,8 +2739,10 @@ impl<'a> GenaiUpdateAgentDeploymentVisibility<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiUpdateAgentDeploymentVisbilityOutput>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ApiUpdateAgentDeploymentVisbilityOutput>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2795,7 +2840,9 @@ impl<'a> GenaiListAgentVersions<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ApiAgentVersion> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -2825,7 +2872,10 @@ pub struct GenaiRollbackToAgentVersion<'a> {
 }
 impl<'a> GenaiRollbackToAgentVersion<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::ApiRollbackToAgentVersionInputPublic) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::ApiRollbackToAgentVersionInputPublic,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -2847,7 +2897,10 @@ impl<'a> GenaiRollbackToAgentVersion<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiRollbackToAgentVersionOutput>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiRollbackToAgentVersionOutput>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2900,7 +2953,9 @@ impl<'a> GenaiListAnthropicApiKeys<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ApiAnthropicApiKeyInfo> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -2929,7 +2984,10 @@ pub struct GenaiCreateAnthropicApiKey<'a> {
 }
 impl<'a> GenaiCreateAnthropicApiKey<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::ApiCreateAnthropicApiKeyInputPublic) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::ApiCreateAnthropicApiKeyInputPublic,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -2970,7 +3028,10 @@ impl<'a> GenaiGetAnthropicApiKey<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/anthropic/keys/{api_key_uuid}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v2/gen-ai/anthropic/keys/{api_key_uuid}",
+        );
         op.path("api_key_uuid", &self.api_key_uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -2995,7 +3056,10 @@ pub struct GenaiUpdateAnthropicApiKey<'a> {
 }
 impl<'a> GenaiUpdateAnthropicApiKey<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::ApiUpdateAnthropicApiKeyInputPublic) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::ApiUpdateAnthropicApiKeyInputPublic,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -3005,7 +3069,10 @@ impl<'a> GenaiUpdateAnthropicApiKey<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::PUT, "/v2/gen-ai/anthropic/keys/{api_key_uuid}");
+        let mut op = rt::Op::new(
+            rt::Method::PUT,
+            "/v2/gen-ai/anthropic/keys/{api_key_uuid}",
+        );
         op.path("api_key_uuid", &self.api_key_uuid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
@@ -3081,7 +3148,10 @@ impl<'a> GenaiListAgentsByAnthropicKey<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/anthropic/keys/{uuid}/agents");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v2/gen-ai/anthropic/keys/{uuid}/agents",
+        );
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -3092,7 +3162,10 @@ impl<'a> GenaiListAgentsByAnthropicKey<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiListAgentsByAnthropicKeyOutput>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiListAgentsByAnthropicKeyOutput>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3104,7 +3177,9 @@ impl<'a> GenaiListAgentsByAnthropicKey<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ApiAgent> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -3166,7 +3241,10 @@ impl<'a> GenaiListCustomModels<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiListCustomModelsOutputPublic>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiListCustomModelsOutputPublic>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3178,7 +3256,9 @@ impl<'a> GenaiListCustomModels<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ApiCustomModel> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -3207,7 +3287,10 @@ pub struct GenaiImportCustomModel<'a> {
 }
 impl<'a> GenaiImportCustomModel<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::ApiImportCustomModelInputPublic) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::ApiImportCustomModelInputPublic,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -3228,7 +3311,10 @@ impl<'a> GenaiImportCustomModel<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiImportCustomModelOutputPublic>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiImportCustomModelOutputPublic>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3286,7 +3372,10 @@ impl<'a> GenaiDeleteCustomModel<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiDeleteCustomModelOutputPublic>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiDeleteCustomModelOutputPublic>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3302,7 +3391,10 @@ pub struct GenaiUpdateCustomModelMetadata<'a> {
 }
 impl<'a> GenaiUpdateCustomModelMetadata<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::ApiUpdateCustomModelMetadataInputPublic) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::ApiUpdateCustomModelMetadataInputPublic,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -3327,8 +3419,10 @@ impl<'a> GenaiUpdateCustomModelMetadata<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiUpdateCustomModelMetadataOutputPublic>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ApiUpdateCustomModelMetadataOutputPublic>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3365,7 +3459,10 @@ impl<'a> GenaiListEvaluationDatasets<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiListEvaluationDatasetsOutput>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiListEvaluationDatasetsOutput>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3380,7 +3477,10 @@ pub struct GenaiCreateEvaluationDataset<'a> {
 }
 impl<'a> GenaiCreateEvaluationDataset<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::ApiCreateEvaluationDatasetInputPublic) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::ApiCreateEvaluationDatasetInputPublic,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -3401,7 +3501,10 @@ impl<'a> GenaiCreateEvaluationDataset<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiCreateEvaluationDatasetOutput>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiCreateEvaluationDatasetOutput>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3508,8 +3611,10 @@ impl<'a> GenaiGetEvaluationDatasetDownloadUrl<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiGetEvaluationDatasetDownloadUrlOutput>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ApiGetEvaluationDatasetDownloadUrlOutput>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3564,7 +3669,10 @@ impl<'a> GenaiCreateCustomEvaluationMetric<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/custom_evaluation_metrics");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/v2/gen-ai/custom_evaluation_metrics",
+        );
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -3575,7 +3683,10 @@ impl<'a> GenaiCreateCustomEvaluationMetric<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiCreateCustomEvaluationMetricOutput>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiCreateCustomEvaluationMetricOutput>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3619,7 +3730,10 @@ impl<'a> GenaiUpdateCustomEvaluationMetric<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiUpdateCustomEvaluationMetricOutput>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiUpdateCustomEvaluationMetricOutput>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3664,7 +3778,10 @@ pub struct GenaiRunEvaluationTestCase<'a> {
 }
 impl<'a> GenaiRunEvaluationTestCase<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::ApiRunEvaluationTestCaseInputPublic) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::ApiRunEvaluationTestCaseInputPublic,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -3773,7 +3890,10 @@ impl<'a> GenaiGetEvaluationRunResults<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiGetEvaluationRunResultsOutput>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiGetEvaluationRunResultsOutput>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3785,7 +3905,9 @@ impl<'a> GenaiGetEvaluationRunResults<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ApiPrompt> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -3838,8 +3960,10 @@ impl<'a> GenaiGetEvaluationRunPromptResults<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiGetEvaluationRunPromptResultsOutput>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ApiGetEvaluationRunPromptResultsOutput>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3866,7 +3990,10 @@ impl<'a> GenaiListEvaluationTestCases<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiListEvaluationTestCasesOutput>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiListEvaluationTestCasesOutput>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3881,7 +4008,10 @@ pub struct GenaiCreateEvaluationTestCase<'a> {
 }
 impl<'a> GenaiCreateEvaluationTestCase<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::ApiCreateEvaluationTestCaseInputPublic) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::ApiCreateEvaluationTestCaseInputPublic,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -3902,7 +4032,10 @@ impl<'a> GenaiCreateEvaluationTestCase<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiCreateEvaluationTestCaseOutput>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiCreateEvaluationTestCaseOutput>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3951,7 +4084,10 @@ impl<'a> GenaiListEvaluationRunsByTestCase<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiListEvaluationRunsByTestCaseOutput>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiListEvaluationRunsByTestCaseOutput>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3981,12 +4117,7 @@ impl<'a> GenaiGetEvaluationTestCase<'a> {
             rt::Method::GET,
             "/v2/gen-ai/evaluation_test_cases/{test_case_uuid}",
         );
-        op.path(
-            "test_case_uuid",
-            &self.test_case_uuid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("test_case_uuid", &self.test_case_uuid, rt::Style::Simple, false);
         op.query(
             "evaluation_test_case_version",
             &self.evaluation_test_case_version,
@@ -4016,7 +4147,10 @@ pub struct GenaiUpdateEvaluationTestCase<'a> {
 }
 impl<'a> GenaiUpdateEvaluationTestCase<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::ApiUpdateEvaluationTestCaseInputPublic) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::ApiUpdateEvaluationTestCaseInputPublic,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -4030,12 +4164,7 @@ impl<'a> GenaiUpdateEvaluationTestCase<'a> {
             rt::Method::PUT,
             "/v2/gen-ai/evaluation_test_cases/{test_case_uuid}",
         );
-        op.path(
-            "test_case_uuid",
-            &self.test_case_uuid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("test_case_uuid", &self.test_case_uuid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -4046,7 +4175,10 @@ impl<'a> GenaiUpdateEvaluationTestCase<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiUpdateEvaluationTestCaseOutput>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiUpdateEvaluationTestCaseOutput>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4087,8 +4219,10 @@ impl<'a> GenaiListIndexingJobs<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiListKnowledgeBaseIndexingJobsOutput>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ApiListKnowledgeBaseIndexingJobsOutput>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4100,7 +4234,9 @@ impl<'a> GenaiListIndexingJobs<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ApiIndexingJob> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -4153,8 +4289,10 @@ impl<'a> GenaiCreateIndexingJob<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiStartKnowledgeBaseIndexingJobOutput>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ApiStartKnowledgeBaseIndexingJobOutput>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4178,12 +4316,7 @@ impl<'a> GenaiListIndexingJobDataSources<'a> {
             rt::Method::GET,
             "/v2/gen-ai/indexing_jobs/{indexing_job_uuid}/data_sources",
         );
-        op.path(
-            "indexing_job_uuid",
-            &self.indexing_job_uuid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("indexing_job_uuid", &self.indexing_job_uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -4191,7 +4324,10 @@ impl<'a> GenaiListIndexingJobDataSources<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiListIndexingJobDataSourcesOutput>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiListIndexingJobDataSourcesOutput>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4215,12 +4351,7 @@ impl<'a> GenaiGetIndexingJobDetailsSignedUrl<'a> {
             rt::Method::GET,
             "/v2/gen-ai/indexing_jobs/{indexing_job_uuid}/details_signed_url",
         );
-        op.path(
-            "indexing_job_uuid",
-            &self.indexing_job_uuid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("indexing_job_uuid", &self.indexing_job_uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -4228,8 +4359,10 @@ impl<'a> GenaiGetIndexingJobDetailsSignedUrl<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiGetIndexingJobDetailsSignedUrlOutput>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ApiGetIndexingJobDetailsSignedUrlOutput>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4258,7 +4391,10 @@ impl<'a> GenaiGetIndexingJob<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiGetKnowledgeBaseIndexingJobOutput>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiGetKnowledgeBaseIndexingJobOutput>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4287,7 +4423,10 @@ impl<'a> GenaiCancelIndexingJob<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::PUT, "/v2/gen-ai/indexing_jobs/{uuid}/cancel");
+        let mut op = rt::Op::new(
+            rt::Method::PUT,
+            "/v2/gen-ai/indexing_jobs/{uuid}/cancel",
+        );
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
@@ -4299,8 +4438,10 @@ impl<'a> GenaiCancelIndexingJob<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiCancelKnowledgeBaseIndexingJobOutput>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ApiCancelKnowledgeBaseIndexingJobOutput>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4353,7 +4494,9 @@ impl<'a> GenaiListKnowledgeBases<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ApiKnowledgeBase> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -4382,7 +4525,10 @@ pub struct GenaiCreateKnowledgeBase<'a> {
 }
 impl<'a> GenaiCreateKnowledgeBase<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::ApiCreateKnowledgeBaseInputPublic) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::ApiCreateKnowledgeBaseInputPublic,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -4499,19 +4645,26 @@ impl<'a> GenaiListKnowledgeBaseDataSources<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiListKnowledgeBaseDataSourcesOutput>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiListKnowledgeBaseDataSourcesOutput>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::ApiKnowledgeBaseDataSource> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::ApiKnowledgeBaseDataSource> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ApiKnowledgeBaseDataSource> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -4574,8 +4727,10 @@ impl<'a> GenaiCreateKnowledgeBaseDataSource<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiCreateKnowledgeBaseDataSourceOutput>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ApiCreateKnowledgeBaseDataSourceOutput>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4615,12 +4770,7 @@ impl<'a> GenaiUpdateKnowledgeBaseDataSource<'a> {
             rt::Style::Simple,
             false,
         );
-        op.path(
-            "data_source_uuid",
-            &self.data_source_uuid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("data_source_uuid", &self.data_source_uuid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -4631,8 +4781,10 @@ impl<'a> GenaiUpdateKnowledgeBaseDataSource<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiUpdateKnowledgeBaseDataSourceOutput>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ApiUpdateKnowledgeBaseDataSourceOutput>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4663,12 +4815,7 @@ impl<'a> GenaiDeleteKnowledgeBaseDataSource<'a> {
             rt::Style::Simple,
             false,
         );
-        op.path(
-            "data_source_uuid",
-            &self.data_source_uuid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("data_source_uuid", &self.data_source_uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -4676,8 +4823,10 @@ impl<'a> GenaiDeleteKnowledgeBaseDataSource<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiDeleteKnowledgeBaseDataSourceOutput>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ApiDeleteKnowledgeBaseDataSourceOutput>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4714,8 +4863,10 @@ impl<'a> GenaiListIndexingJobsByKnowledgeBase<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiListKnowledgeBaseIndexingJobsOutput>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ApiListKnowledgeBaseIndexingJobsOutput>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4760,7 +4911,10 @@ pub struct GenaiUpdateKnowledgeBase<'a> {
 }
 impl<'a> GenaiUpdateKnowledgeBase<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::ApiUpdateKnowledgeBaseInputPublic) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::ApiUpdateKnowledgeBaseInputPublic,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -4802,7 +4956,10 @@ impl<'a> GenaiDeleteKnowledgeBase<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/v2/gen-ai/knowledge_bases/{uuid}");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/v2/gen-ai/knowledge_bases/{uuid}",
+        );
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -4883,7 +5040,10 @@ impl<'a> GenaiListModelEvaluationMetrics<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiListModelEvaluationMetricsOutput>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiListModelEvaluationMetricsOutput>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4910,7 +5070,10 @@ impl<'a> GenaiListModelEvaluationPresets<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiListModelEvaluationPresetsOutput>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiListModelEvaluationPresetsOutput>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4934,12 +5097,7 @@ impl<'a> GenaiGetModelEvaluationPreset<'a> {
             rt::Method::GET,
             "/v2/gen-ai/model_evaluation_presets/{eval_preset_uuid}",
         );
-        op.path(
-            "eval_preset_uuid",
-            &self.eval_preset_uuid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("eval_preset_uuid", &self.eval_preset_uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -4947,7 +5105,10 @@ impl<'a> GenaiGetModelEvaluationPreset<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiGetModelEvaluationPresetOutput>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiGetModelEvaluationPresetOutput>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4971,12 +5132,7 @@ impl<'a> GenaiDeleteModelEvaluationPreset<'a> {
             rt::Method::DELETE,
             "/v2/gen-ai/model_evaluation_presets/{eval_preset_uuid}",
         );
-        op.path(
-            "eval_preset_uuid",
-            &self.eval_preset_uuid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("eval_preset_uuid", &self.eval_preset_uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -4997,7 +5153,9 @@ pub struct GenaiListModelEvaluationRuns<'a> {
     page: Option<i64>,
     per_page: Option<i64>,
     statuses: Option<Vec<super::models::GenaiListModelEvaluationRunsStatusesItem>>,
-    candidate_types: Option<Vec<super::models::GenaiListModelEvaluationRunsCandidateTypesItem>>,
+    candidate_types: Option<
+        Vec<super::models::GenaiListModelEvaluationRunsCandidateTypesItem>,
+    >,
     search: Option<String>,
     sort_by: Option<super::models::GenaiListModelEvaluationRunsSortBy>,
     sort_direction: Option<super::models::GenaiListModelEvaluationRunsSortDirection>,
@@ -5010,7 +5168,10 @@ impl<'a> GenaiListModelEvaluationRuns<'a> {
         self
     }
     /// Filter by evaluation run status.
-    pub fn status(mut self, value: super::models::GenaiListModelEvaluationRunsStatus) -> Self {
+    pub fn status(
+        mut self,
+        value: super::models::GenaiListModelEvaluationRunsStatus,
+    ) -> Self {
         self.status = Some(value);
         self
     }
@@ -5048,7 +5209,10 @@ impl<'a> GenaiListModelEvaluationRuns<'a> {
         self
     }
     /// Field to sort by. Defaults to creation date when unspecified.
-    pub fn sort_by(mut self, value: super::models::GenaiListModelEvaluationRunsSortBy) -> Self {
+    pub fn sort_by(
+        mut self,
+        value: super::models::GenaiListModelEvaluationRunsSortBy,
+    ) -> Self {
         self.sort_by = Some(value);
         self
     }
@@ -5067,30 +5231,15 @@ impl<'a> GenaiListModelEvaluationRuns<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/model_evaluation_runs");
-        op.query(
-            "eval_preset_uuid",
-            &self.eval_preset_uuid,
-            rt::Style::Form,
-            true,
-        );
+        op.query("eval_preset_uuid", &self.eval_preset_uuid, rt::Style::Form, true);
         op.query("status", &self.status, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("statuses", &self.statuses, rt::Style::Form, true);
-        op.query(
-            "candidate_types",
-            &self.candidate_types,
-            rt::Style::Form,
-            true,
-        );
+        op.query("candidate_types", &self.candidate_types, rt::Style::Form, true);
         op.query("search", &self.search, rt::Style::Form, true);
         op.query("sort_by", &self.sort_by, rt::Style::Form, true);
-        op.query(
-            "sort_direction",
-            &self.sort_direction,
-            rt::Style::Form,
-            true,
-        );
+        op.query("sort_direction", &self.sort_direction, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -5098,7 +5247,10 @@ impl<'a> GenaiListModelEvaluationRuns<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiListModelEvaluationRunsOutput>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiListModelEvaluationRunsOutput>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -5113,7 +5265,10 @@ pub struct GenaiCreateModelEvaluationRun<'a> {
 }
 impl<'a> GenaiCreateModelEvaluationRun<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::ApiCreateModelEvaluationRunInputPublic) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::ApiCreateModelEvaluationRunInputPublic,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -5134,7 +5289,10 @@ impl<'a> GenaiCreateModelEvaluationRun<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiCreateModelEvaluationRunOutput>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiCreateModelEvaluationRunOutput>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -5170,12 +5328,7 @@ impl<'a> GenaiGetModelEvaluationRun<'a> {
             rt::Method::GET,
             "/v2/gen-ai/model_evaluation_runs/{eval_run_uuid}",
         );
-        op.path(
-            "eval_run_uuid",
-            &self.eval_run_uuid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("eval_run_uuid", &self.eval_run_uuid, rt::Style::Simple, false);
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -5190,14 +5343,18 @@ impl<'a> GenaiGetModelEvaluationRun<'a> {
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::ApiModelEvaluationResult> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::ApiModelEvaluationResult> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ApiModelEvaluationResult> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -5235,12 +5392,7 @@ impl<'a> GenaiDeleteModelEvaluationRun<'a> {
             rt::Method::DELETE,
             "/v2/gen-ai/model_evaluation_runs/{eval_run_uuid}",
         );
-        op.path(
-            "eval_run_uuid",
-            &self.eval_run_uuid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("eval_run_uuid", &self.eval_run_uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -5248,8 +5400,10 @@ impl<'a> GenaiDeleteModelEvaluationRun<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiDeleteModelEvaluationRunOutputPublic>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ApiDeleteModelEvaluationRunOutputPublic>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -5265,7 +5419,10 @@ pub struct GenaiUpdateModelEvaluationRun<'a> {
 }
 impl<'a> GenaiUpdateModelEvaluationRun<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::ApiUpdateModelEvaluationRunInputPublic) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::ApiUpdateModelEvaluationRunInputPublic,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -5279,12 +5436,7 @@ impl<'a> GenaiUpdateModelEvaluationRun<'a> {
             rt::Method::PATCH,
             "/v2/gen-ai/model_evaluation_runs/{eval_run_uuid}",
         );
-        op.path(
-            "eval_run_uuid",
-            &self.eval_run_uuid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("eval_run_uuid", &self.eval_run_uuid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -5295,7 +5447,10 @@ impl<'a> GenaiUpdateModelEvaluationRun<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiUpdateModelEvaluationRunOutput>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiUpdateModelEvaluationRunOutput>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -5311,7 +5466,10 @@ pub struct GenaiCancelModelEvaluationRun<'a> {
 }
 impl<'a> GenaiCancelModelEvaluationRun<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::ApiCancelModelEvaluationRunInputPublic) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::ApiCancelModelEvaluationRunInputPublic,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -5325,12 +5483,7 @@ impl<'a> GenaiCancelModelEvaluationRun<'a> {
             rt::Method::PUT,
             "/v2/gen-ai/model_evaluation_runs/{eval_run_uuid}/cancel",
         );
-        op.path(
-            "eval_run_uuid",
-            &self.eval_run_uuid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("eval_run_uuid", &self.eval_run_uuid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -5341,7 +5494,10 @@ impl<'a> GenaiCancelModelEvaluationRun<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiCancelModelEvaluationRunOutput>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiCancelModelEvaluationRunOutput>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -5365,12 +5521,7 @@ impl<'a> GenaiGetModelEvaluationRunResultsDownloadUrl<'a> {
             rt::Method::GET,
             "/v2/gen-ai/model_evaluation_runs/{eval_run_uuid}/results/download_url",
         );
-        op.path(
-            "eval_run_uuid",
-            &self.eval_run_uuid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("eval_run_uuid", &self.eval_run_uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -5407,7 +5558,10 @@ impl<'a> GenaiListModels<'a> {
     /// - MODEL_USECASE_GUARDRAIL: The model maybe used for guardrails
     /// - MODEL_USECASE_REASONING: The model usecase for reasoning
     /// - MODEL_USECASE_SERVERLESS: The model usecase for serverless inference
-    pub fn usecases(mut self, value: Vec<super::models::GenaiListModelsUsecasesItem>) -> Self {
+    pub fn usecases(
+        mut self,
+        value: Vec<super::models::GenaiListModelsUsecasesItem>,
+    ) -> Self {
         self.usecases = Some(value);
         self
     }
@@ -5456,7 +5610,9 @@ impl<'a> GenaiListModels<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ApiModelPublic> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -5523,7 +5679,9 @@ impl<'a> GenaiListModelApiKeys<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ApiModelApiKeyInfo> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -5552,7 +5710,10 @@ pub struct GenaiCreateModelApiKey<'a> {
 }
 impl<'a> GenaiCreateModelApiKey<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::ApiCreateModelApiKeyInputPublic) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::ApiCreateModelApiKeyInputPublic,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -5571,7 +5732,9 @@ impl<'a> GenaiCreateModelApiKey<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ErrorModel>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ErrorModel>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -5587,7 +5750,10 @@ pub struct GenaiUpdateModelApiKey<'a> {
 }
 impl<'a> GenaiUpdateModelApiKey<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::ApiUpdateModelApiKeyInputPublic) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::ApiUpdateModelApiKeyInputPublic,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -5597,7 +5763,10 @@ impl<'a> GenaiUpdateModelApiKey<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::PUT, "/v2/gen-ai/models/api_keys/{api_key_uuid}");
+        let mut op = rt::Op::new(
+            rt::Method::PUT,
+            "/v2/gen-ai/models/api_keys/{api_key_uuid}",
+        );
         op.path("api_key_uuid", &self.api_key_uuid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
@@ -5726,13 +5895,17 @@ impl<'a> GenaiListModelCatalog<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ApiModelCatalogEntry> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
                 options
                     .items_pointer("/data")
@@ -5827,7 +6000,9 @@ impl<'a> GenaiListModelRouters<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ApiModelRouter> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -5856,7 +6031,10 @@ pub struct GenaiCreateModelRouter<'a> {
 }
 impl<'a> GenaiCreateModelRouter<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::ApiCreateModelRouterInputPublic) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::ApiCreateModelRouterInputPublic,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -5918,7 +6096,10 @@ impl<'a> GenaiListModelRouterPresets<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiListModelRouterPresetsOutput>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiListModelRouterPresetsOutput>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -5930,7 +6111,9 @@ impl<'a> GenaiListModelRouterPresets<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ApiModelRouterPreset> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -5975,7 +6158,10 @@ impl<'a> GenaiListModelRouterTaskPresets<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/models/routers/tasks/presets");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v2/gen-ai/models/routers/tasks/presets",
+        );
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -5985,19 +6171,26 @@ impl<'a> GenaiListModelRouterTaskPresets<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiListModelRouterTaskPresetsOutput>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiListModelRouterTaskPresetsOutput>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::ApiModelRouterTaskPreset> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::ApiModelRouterTaskPreset> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ApiModelRouterTaskPreset> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -6056,7 +6249,10 @@ pub struct GenaiUpdateModelRouter<'a> {
 }
 impl<'a> GenaiUpdateModelRouter<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::ApiUpdateModelRouterInputPublic) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::ApiUpdateModelRouterInputPublic,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -6143,7 +6339,10 @@ impl<'a> GenaiCreateOauth2DropboxTokens<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiDropboxOauth2GetTokensOutput>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiDropboxOauth2GetTokensOutput>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -6237,7 +6436,9 @@ impl<'a> GenaiListOpenaiApiKeys<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ApiOpenAiapiKeyInfo> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -6266,7 +6467,10 @@ pub struct GenaiCreateOpenaiApiKey<'a> {
 }
 impl<'a> GenaiCreateOpenaiApiKey<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::ApiCreateOpenAiapiKeyInputPublic) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::ApiCreateOpenAiapiKeyInputPublic,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -6307,7 +6511,10 @@ impl<'a> GenaiGetOpenaiApiKey<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/openai/keys/{api_key_uuid}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v2/gen-ai/openai/keys/{api_key_uuid}",
+        );
         op.path("api_key_uuid", &self.api_key_uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -6332,7 +6539,10 @@ pub struct GenaiUpdateOpenaiApiKey<'a> {
 }
 impl<'a> GenaiUpdateOpenaiApiKey<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::ApiUpdateOpenAiapiKeyInputPublic) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::ApiUpdateOpenAiapiKeyInputPublic,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -6342,7 +6552,10 @@ impl<'a> GenaiUpdateOpenaiApiKey<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::PUT, "/v2/gen-ai/openai/keys/{api_key_uuid}");
+        let mut op = rt::Op::new(
+            rt::Method::PUT,
+            "/v2/gen-ai/openai/keys/{api_key_uuid}",
+        );
         op.path("api_key_uuid", &self.api_key_uuid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
@@ -6374,7 +6587,10 @@ impl<'a> GenaiDeleteOpenaiApiKey<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/v2/gen-ai/openai/keys/{api_key_uuid}");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/v2/gen-ai/openai/keys/{api_key_uuid}",
+        );
         op.path("api_key_uuid", &self.api_key_uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -6415,7 +6631,10 @@ impl<'a> GenaiListAgentsByOpenaiKey<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/openai/keys/{uuid}/agents");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v2/gen-ai/openai/keys/{uuid}/agents",
+        );
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -6438,7 +6657,9 @@ impl<'a> GenaiListAgentsByOpenaiKey<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ApiAgent> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -6484,12 +6705,7 @@ impl<'a> GenaiListDatacenterRegions<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/regions");
-        op.query(
-            "serves_inference",
-            &self.serves_inference,
-            rt::Style::Form,
-            true,
-        );
+        op.query("serves_inference", &self.serves_inference, rt::Style::Form, true);
         op.query("serves_batch", &self.serves_batch, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -6513,7 +6729,10 @@ pub struct GenaiCreateScheduledIndexing<'a> {
 }
 impl<'a> GenaiCreateScheduledIndexing<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::ApiCreateScheduledIndexingInputPublic) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::ApiCreateScheduledIndexingInputPublic,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -6534,7 +6753,10 @@ impl<'a> GenaiCreateScheduledIndexing<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiCreateScheduledIndexingOutput>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiCreateScheduledIndexingOutput>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -6591,7 +6813,10 @@ impl<'a> GenaiDeleteScheduledIndexing<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/v2/gen-ai/scheduled-indexing/{uuid}");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/v2/gen-ai/scheduled-indexing/{uuid}",
+        );
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -6600,7 +6825,10 @@ impl<'a> GenaiDeleteScheduledIndexing<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiDeleteScheduledIndexingOutput>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiDeleteScheduledIndexingOutput>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -6683,13 +6911,11 @@ impl<'a> GenaiGetWorkspace<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/workspaces/{workspace_uuid}");
-        op.path(
-            "workspace_uuid",
-            &self.workspace_uuid,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v2/gen-ai/workspaces/{workspace_uuid}",
         );
+        op.path("workspace_uuid", &self.workspace_uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -6723,13 +6949,11 @@ impl<'a> GenaiUpdateWorkspace<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::PUT, "/v2/gen-ai/workspaces/{workspace_uuid}");
-        op.path(
-            "workspace_uuid",
-            &self.workspace_uuid,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::PUT,
+            "/v2/gen-ai/workspaces/{workspace_uuid}",
         );
+        op.path("workspace_uuid", &self.workspace_uuid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -6760,13 +6984,11 @@ impl<'a> GenaiDeleteWorkspace<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/v2/gen-ai/workspaces/{workspace_uuid}");
-        op.path(
-            "workspace_uuid",
-            &self.workspace_uuid,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/v2/gen-ai/workspaces/{workspace_uuid}",
         );
+        op.path("workspace_uuid", &self.workspace_uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -6816,12 +7038,7 @@ impl<'a> GenaiListAgentsByWorkspace<'a> {
             rt::Method::GET,
             "/v2/gen-ai/workspaces/{workspace_uuid}/agents",
         );
-        op.path(
-            "workspace_uuid",
-            &self.workspace_uuid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("workspace_uuid", &self.workspace_uuid, rt::Style::Simple, false);
         op.query("only_deployed", &self.only_deployed, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -6844,7 +7061,9 @@ impl<'a> GenaiListAgentsByWorkspace<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ApiAgent> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -6874,7 +7093,10 @@ pub struct GenaiUpdateAgentsWorkspace<'a> {
 }
 impl<'a> GenaiUpdateAgentsWorkspace<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::ApiMoveAgentsToWorkspaceInputPublic) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::ApiMoveAgentsToWorkspaceInputPublic,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -6888,12 +7110,7 @@ impl<'a> GenaiUpdateAgentsWorkspace<'a> {
             rt::Method::PUT,
             "/v2/gen-ai/workspaces/{workspace_uuid}/agents",
         );
-        op.path(
-            "workspace_uuid",
-            &self.workspace_uuid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("workspace_uuid", &self.workspace_uuid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -6928,12 +7145,7 @@ impl<'a> GenaiListEvaluationTestCasesByWorkspace<'a> {
             rt::Method::GET,
             "/v2/gen-ai/workspaces/{workspace_uuid}/evaluation_test_cases",
         );
-        op.path(
-            "workspace_uuid",
-            &self.workspace_uuid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("workspace_uuid", &self.workspace_uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -6941,8 +7153,10 @@ impl<'a> GenaiListEvaluationTestCasesByWorkspace<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiListEvaluationTestCasesByWorkspaceOutput>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ApiListEvaluationTestCasesByWorkspaceOutput>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

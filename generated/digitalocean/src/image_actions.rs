@@ -152,15 +152,13 @@ impl<'a> ImageActionsGet<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/images/{image_id}/actions/{action_id}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v2/images/{image_id}/actions/{action_id}",
+        );
         op.path("image_id", &self.image_id, rt::Style::Simple, false);
         let v = &self.action_id;
-        op.check(rt::check::range(
-            "action_id",
-            *v as f64,
-            Some((1f64, false)),
-            None,
-        ));
+        op.check(rt::check::range("action_id", *v as f64, Some((1f64, false)), None));
         op.path("action_id", &self.action_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);

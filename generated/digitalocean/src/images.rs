@@ -87,7 +87,10 @@ impl<'a> ImagesApi<'a> {
     /// being decompressed.
     ///
     /// `POST /v2/images` (operation `images_create_custom`).
-    pub fn create_custom(&self, body: super::models::ImageNewCustom) -> ImagesCreateCustom<'a> {
+    pub fn create_custom(
+        &self,
+        body: super::models::ImageNewCustom,
+    ) -> ImagesCreateCustom<'a> {
         ImagesCreateCustom {
             client: self.client,
             body,
@@ -114,7 +117,11 @@ impl<'a> ImagesApi<'a> {
     /// For custom images, the `description` and `distribution` attributes may also be updated.
     ///
     /// `PUT /v2/images/{image_id}` (operation `images_update`).
-    pub fn update(&self, image_id: i64, body: super::models::ImageUpdate) -> ImagesUpdate<'a> {
+    pub fn update(
+        &self,
+        image_id: i64,
+        body: super::models::ImageUpdate,
+    ) -> ImagesUpdate<'a> {
         ImagesUpdate {
             client: self.client,
             image_id,
@@ -280,21 +287,18 @@ impl<'a> ImagesList<'a> {
         op.query("private", &self.private, rt::Style::Form, true);
         op.query("tag_name", &self.tag_name, rt::Style::Form, true);
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -316,7 +320,9 @@ impl<'a> ImagesList<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Image> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -467,7 +473,10 @@ impl<'a> ImagesPostAccountTransferCreate<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/v2/images/{image_id}/account_transfer");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/v2/images/{image_id}/account_transfer",
+        );
         op.path("image_id", &self.image_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -477,8 +486,10 @@ impl<'a> ImagesPostAccountTransferCreate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ImagesPostAccountTransferCreateResponse201>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ImagesPostAccountTransferCreateResponse201>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

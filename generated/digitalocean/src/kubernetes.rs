@@ -47,7 +47,10 @@ impl<'a> KubernetesApi<'a> {
     /// for details.
     ///
     /// `POST /v2/kubernetes/clusters` (operation `kubernetes_create_cluster`).
-    pub fn create_cluster(&self, body: super::models::Cluster) -> KubernetesCreateCluster<'a> {
+    pub fn create_cluster(
+        &self,
+        body: super::models::Cluster,
+    ) -> KubernetesCreateCluster<'a> {
         KubernetesCreateCluster {
             client: self.client,
             body,
@@ -219,7 +222,10 @@ impl<'a> KubernetesApi<'a> {
     /// has no impact in certificate-based authentication.
     ///
     /// `GET /v2/kubernetes/clusters/{cluster_id}/credentials` (operation `kubernetes_get_credentials`).
-    pub fn get_credentials(&self, cluster_id: uuid::Uuid) -> KubernetesGetCredentials<'a> {
+    pub fn get_credentials(
+        &self,
+        cluster_id: uuid::Uuid,
+    ) -> KubernetesGetCredentials<'a> {
         KubernetesGetCredentials {
             client: self.client,
             cluster_id,
@@ -272,7 +278,10 @@ impl<'a> KubernetesApi<'a> {
     /// `/v2/kubernetes/clusters/$K8S_CLUSTER_ID/node_pools`.
     ///
     /// `GET /v2/kubernetes/clusters/{cluster_id}/node_pools` (operation `kubernetes_list_nodePools`).
-    pub fn list_node_pools(&self, cluster_id: uuid::Uuid) -> KubernetesListNodePools<'a> {
+    pub fn list_node_pools(
+        &self,
+        cluster_id: uuid::Uuid,
+    ) -> KubernetesListNodePools<'a> {
         KubernetesListNodePools {
             client: self.client,
             cluster_id,
@@ -417,7 +426,10 @@ impl<'a> KubernetesApi<'a> {
     /// request to `/v2/kubernetes/clusters/$K8S_CLUSTER_ID/user`.
     ///
     /// `GET /v2/kubernetes/clusters/{cluster_id}/user` (operation `kubernetes_get_clusterUser`).
-    pub fn get_cluster_user(&self, cluster_id: uuid::Uuid) -> KubernetesGetClusterUser<'a> {
+    pub fn get_cluster_user(
+        &self,
+        cluster_id: uuid::Uuid,
+    ) -> KubernetesGetClusterUser<'a> {
         KubernetesGetClusterUser {
             client: self.client,
             cluster_id,
@@ -472,7 +484,10 @@ impl<'a> KubernetesApi<'a> {
     /// [the clusterlint check documentation](https://github.com/digitalocean/clusterlint/blob/master/checks.md).
     ///
     /// `POST /v2/kubernetes/clusters/{cluster_id}/clusterlint` (operation `kubernetes_run_clusterLint`).
-    pub fn run_cluster_lint(&self, cluster_id: uuid::Uuid) -> KubernetesRunClusterLint<'a> {
+    pub fn run_cluster_lint(
+        &self,
+        cluster_id: uuid::Uuid,
+    ) -> KubernetesRunClusterLint<'a> {
         KubernetesRunClusterLint {
             client: self.client,
             cluster_id,
@@ -534,7 +549,10 @@ impl<'a> KubernetesApi<'a> {
     /// `/v2/kubernetes/clusters/$K8S_CLUSTER_ID/status_messages`. Status messages inform users of any issues that come up during the cluster lifecycle.
     ///
     /// `GET /v2/kubernetes/clusters/{cluster_id}/status_messages` (operation `kubernetes_get_status_messages`).
-    pub fn get_status_messages(&self, cluster_id: uuid::Uuid) -> KubernetesGetStatusMessages<'a> {
+    pub fn get_status_messages(
+        &self,
+        cluster_id: uuid::Uuid,
+    ) -> KubernetesGetStatusMessages<'a> {
         KubernetesGetStatusMessages {
             client: self.client,
             cluster_id,
@@ -571,21 +589,18 @@ impl<'a> KubernetesListClusters<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/kubernetes/clusters");
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -595,7 +610,10 @@ impl<'a> KubernetesListClusters<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::KubernetesListClustersResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::KubernetesListClustersResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -607,7 +625,9 @@ impl<'a> KubernetesListClusters<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ClusterRead> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -650,7 +670,10 @@ impl<'a> KubernetesCreateCluster<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::KubernetesCreateClusterResponse201>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::KubernetesCreateClusterResponse201>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -670,7 +693,10 @@ impl<'a> KubernetesGetCluster<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/kubernetes/clusters/{cluster_id}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v2/kubernetes/clusters/{cluster_id}",
+        );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -679,7 +705,10 @@ impl<'a> KubernetesGetCluster<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::KubernetesGetClusterResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::KubernetesGetClusterResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -700,7 +729,10 @@ impl<'a> KubernetesUpdateCluster<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::PUT, "/v2/kubernetes/clusters/{cluster_id}");
+        let mut op = rt::Op::new(
+            rt::Method::PUT,
+            "/v2/kubernetes/clusters/{cluster_id}",
+        );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -710,7 +742,10 @@ impl<'a> KubernetesUpdateCluster<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::KubernetesCreateClusterResponse201>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::KubernetesCreateClusterResponse201>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -730,7 +765,10 @@ impl<'a> KubernetesDeleteCluster<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/v2/kubernetes/clusters/{cluster_id}");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/v2/kubernetes/clusters/{cluster_id}",
+        );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -870,19 +908,11 @@ impl<'a> KubernetesGetKubeconfig<'a> {
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
         if let Some(v) = &self.expiry_seconds {
-            op.check(rt::check::range(
-                "expiry_seconds",
-                *v as f64,
-                Some((0f64, false)),
-                None,
-            ));
+            op.check(
+                rt::check::range("expiry_seconds", *v as f64, Some((0f64, false)), None),
+            );
         }
-        op.query(
-            "expiry_seconds",
-            &self.expiry_seconds,
-            rt::Style::Form,
-            true,
-        );
+        op.query("expiry_seconds", &self.expiry_seconds, rt::Style::Form, true);
         op.query("type", &self.type_, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -921,25 +951,19 @@ impl<'a> KubernetesGetCredentials<'a> {
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
         if let Some(v) = &self.expiry_seconds {
-            op.check(rt::check::range(
-                "expiry_seconds",
-                *v as f64,
-                Some((0f64, false)),
-                None,
-            ));
+            op.check(
+                rt::check::range("expiry_seconds", *v as f64, Some((0f64, false)), None),
+            );
         }
-        op.query(
-            "expiry_seconds",
-            &self.expiry_seconds,
-            rt::Style::Form,
-            true,
-        );
+        op.query("expiry_seconds", &self.expiry_seconds, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Credentials>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Credentials>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -971,8 +995,10 @@ impl<'a> KubernetesGetAvailableUpgrades<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::KubernetesGetAvailableUpgradesResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::KubernetesGetAvailableUpgradesResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1036,7 +1062,10 @@ impl<'a> KubernetesListNodePools<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::KubernetesListNodePoolsResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::KubernetesListNodePoolsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1070,7 +1099,10 @@ impl<'a> KubernetesAddNodePool<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::KubernetesAddNodePoolResponse201>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::KubernetesAddNodePoolResponse201>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1104,7 +1136,10 @@ impl<'a> KubernetesGetNodePool<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::KubernetesGetNodePoolResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::KubernetesGetNodePoolResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1140,7 +1175,10 @@ impl<'a> KubernetesUpdateNodePool<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::KubernetesUpdateNodePoolResponse202>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::KubernetesUpdateNodePoolResponse202>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1214,21 +1252,25 @@ impl<'a> KubernetesDeleteNode<'a> {
         op.path("node_pool_id", &self.node_pool_id, rt::Style::Simple, false);
         op.path("node_id", &self.node_id, rt::Style::Simple, false);
         if let Some(v) = &self.skip_drain {
-            op.check(rt::check::range(
-                "skip_drain",
-                *v as f64,
-                Some((0f64, false)),
-                Some((1f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "skip_drain",
+                    *v as f64,
+                    Some((0f64, false)),
+                    Some((1f64, false)),
+                ),
+            );
         }
         op.query("skip_drain", &self.skip_drain, rt::Style::Form, true);
         if let Some(v) = &self.replace {
-            op.check(rt::check::range(
-                "replace",
-                *v as f64,
-                Some((0f64, false)),
-                Some((1f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "replace",
+                    *v as f64,
+                    Some((0f64, false)),
+                    Some((1f64, false)),
+                ),
+            );
         }
         op.query("replace", &self.replace, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -1290,7 +1332,10 @@ impl<'a> KubernetesGetClusterUser<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/kubernetes/clusters/{cluster_id}/user");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v2/kubernetes/clusters/{cluster_id}/user",
+        );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1322,7 +1367,9 @@ impl<'a> KubernetesListOptions<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::KubernetesOptions>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::KubernetesOptions>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1359,7 +1406,9 @@ impl<'a> KubernetesGetClusterLintResults<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ClusterlintResults>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ClusterlintResults>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1400,7 +1449,10 @@ impl<'a> KubernetesRunClusterLint<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::KubernetesRunClusterLintResponse202>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::KubernetesRunClusterLintResponse202>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1575,8 +1627,10 @@ impl<'a> KubernetesGetStatusMessages<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::KubernetesGetStatusMessagesResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::KubernetesGetStatusMessagesResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

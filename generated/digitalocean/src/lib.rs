@@ -5,48 +5,39 @@
 //! `connector-runtime` (auth, retries, rate limits, hooks, structured errors).
 #![allow(clippy::doc_lazy_continuation, clippy::module_inception)]
 use connector_runtime::__private as rt;
+pub mod models;
+#[cfg(feature = "n_1_click_applications")]
+pub mod n_1_click_applications;
 #[cfg(feature = "account")]
 pub mod account;
+#[cfg(feature = "ssh_keys")]
+pub mod ssh_keys;
 #[cfg(feature = "actions")]
 pub mod actions;
 #[cfg(feature = "add_ons")]
 pub mod add_ons;
-#[cfg(feature = "agent_inference")]
-pub mod agent_inference;
 #[cfg(feature = "apps")]
 pub mod apps;
-#[cfg(feature = "batch_inference")]
-pub mod batch_inference;
-#[cfg(feature = "billing")]
-pub mod billing;
-#[cfg(feature = "block_storage")]
-pub mod block_storage;
-#[cfg(feature = "block_storage_actions")]
-pub mod block_storage_actions;
-#[cfg(feature = "byoip_prefixes")]
-pub mod byoip_prefixes;
 #[cfg(feature = "cdn_endpoints")]
 pub mod cdn_endpoints;
 #[cfg(feature = "certificates")]
 pub mod certificates;
-#[cfg(feature = "container_registries")]
-pub mod container_registries;
-#[cfg(feature = "container_registry")]
-pub mod container_registry;
+#[cfg(feature = "billing")]
+pub mod billing;
 #[cfg(feature = "databases")]
 pub mod databases;
 #[cfg(feature = "dedicated_inference")]
 pub mod dedicated_inference;
-#[cfg(feature = "domain_records")]
-pub mod domain_records;
 #[cfg(feature = "domains")]
 pub mod domains;
+#[cfg(feature = "domain_records")]
+pub mod domain_records;
+#[cfg(feature = "droplets")]
+pub mod droplets;
 #[cfg(feature = "droplet_actions")]
 pub mod droplet_actions;
 #[cfg(feature = "droplet_autoscale_pools")]
 pub mod droplet_autoscale_pools;
-#[cfg(feature = "droplets")]
-pub mod droplets;
 #[cfg(feature = "firewalls")]
 pub mod firewalls;
 #[cfg(feature = "floating_i_ps")]
@@ -55,21 +46,16 @@ pub mod floating_i_ps;
 pub mod floating_ip_actions;
 #[cfg(feature = "functions")]
 pub mod functions;
-#[cfg(feature = "gradient_ai_platform")]
-pub mod gradient_ai_platform;
-#[cfg(feature = "image_actions")]
-pub mod image_actions;
 #[cfg(feature = "images")]
 pub mod images;
+#[cfg(feature = "image_actions")]
+pub mod image_actions;
 #[cfg(feature = "kubernetes")]
 pub mod kubernetes;
 #[cfg(feature = "load_balancers")]
 pub mod load_balancers;
-pub mod models;
 #[cfg(feature = "monitoring")]
 pub mod monitoring;
-#[cfg(feature = "n_1_click_applications")]
-pub mod n_1_click_applications;
 #[cfg(feature = "nfs")]
 pub mod nfs;
 #[cfg(feature = "nfs_actions")]
@@ -78,44 +64,58 @@ pub mod nfs_actions;
 pub mod organizations;
 #[cfg(feature = "partner_network_connect")]
 pub mod partner_network_connect;
-#[cfg(feature = "project_resources")]
-pub mod project_resources;
 #[cfg(feature = "projects")]
 pub mod projects;
+#[cfg(feature = "project_resources")]
+pub mod project_resources;
 #[cfg(feature = "regions")]
 pub mod regions;
+#[cfg(feature = "container_registries")]
+pub mod container_registries;
+#[cfg(feature = "container_registry")]
+pub mod container_registry;
 #[cfg(feature = "reserved_i_ps")]
 pub mod reserved_i_ps;
+#[cfg(feature = "reserved_ip_actions")]
+pub mod reserved_ip_actions;
 #[cfg(feature = "reserved_i_pv6")]
 pub mod reserved_i_pv6;
 #[cfg(feature = "reserved_i_pv6_actions")]
 pub mod reserved_i_pv6_actions;
-#[cfg(feature = "reserved_ip_actions")]
-pub mod reserved_ip_actions;
+#[cfg(feature = "byoip_prefixes")]
+pub mod byoip_prefixes;
 #[cfg(feature = "security")]
 pub mod security;
-#[cfg(feature = "serverless_inference")]
-pub mod serverless_inference;
 #[cfg(feature = "sizes")]
 pub mod sizes;
 #[cfg(feature = "snapshots")]
 pub mod snapshots;
 #[cfg(feature = "spaces_keys")]
 pub mod spaces_keys;
-#[cfg(feature = "ssh_keys")]
-pub mod ssh_keys;
 #[cfg(feature = "tags")]
 pub mod tags;
-#[cfg(feature = "uptime")]
-pub mod uptime;
 #[cfg(feature = "vector_databases")]
 pub mod vector_databases;
+#[cfg(feature = "block_storage")]
+pub mod block_storage;
+#[cfg(feature = "block_storage_actions")]
+pub mod block_storage_actions;
 #[cfg(feature = "vp_cs")]
 pub mod vp_cs;
-#[cfg(feature = "vpc_nat_gateways")]
-pub mod vpc_nat_gateways;
 #[cfg(feature = "vpc_peerings")]
 pub mod vpc_peerings;
+#[cfg(feature = "vpc_nat_gateways")]
+pub mod vpc_nat_gateways;
+#[cfg(feature = "uptime")]
+pub mod uptime;
+#[cfg(feature = "gradient_ai_platform")]
+pub mod gradient_ai_platform;
+#[cfg(feature = "serverless_inference")]
+pub mod serverless_inference;
+#[cfg(feature = "agent_inference")]
+pub mod agent_inference;
+#[cfg(feature = "batch_inference")]
+pub mod batch_inference;
 pub use connector_runtime::{ConnectorConfig, Error, ErrorCode, Response};
 /// Base URLs of the API's servers, first one the default (server variables at their defaults).
 pub const SERVERS: &[&str] = &["https://api.digitalocean.com"];
@@ -128,7 +128,9 @@ pub mod auth {
         }
     }
     /// Security scheme `inference_bearer_auth`: a bearer token.
-    pub fn inference_bearer_auth(token: impl Into<String>) -> connector_runtime::AuthConfig {
+    pub fn inference_bearer_auth(
+        token: impl Into<String>,
+    ) -> connector_runtime::AuthConfig {
         connector_runtime::AuthConfig::Bearer {
             token: token.into().into(),
         }
@@ -144,10 +146,8 @@ impl Client {
     pub fn config() -> ConnectorConfig {
         let mut config = ConnectorConfig::new("https://api.digitalocean.com");
         config.user_agent = format!(
-            "{}/{} {}",
-            env!("CARGO_PKG_NAME"),
-            env!("CARGO_PKG_VERSION"),
-            config.user_agent
+            "{}/{} {}", env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"), config
+            .user_agent
         );
         config
     }
@@ -167,23 +167,33 @@ impl Client {
     }
     #[cfg(feature = "n_1_click_applications")]
     /// Operations tagged `1-Click Applications`.
-    pub fn n_1_click_applications(&self) -> n_1_click_applications::N1ClickApplicationsApi<'_> {
-        n_1_click_applications::N1ClickApplicationsApi { client: self }
+    pub fn n_1_click_applications(
+        &self,
+    ) -> n_1_click_applications::N1ClickApplicationsApi<'_> {
+        n_1_click_applications::N1ClickApplicationsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "account")]
     /// Operations tagged `Account`.
     pub fn account(&self) -> account::AccountApi<'_> {
-        account::AccountApi { client: self }
+        account::AccountApi {
+            client: self,
+        }
     }
     #[cfg(feature = "ssh_keys")]
     /// Operations tagged `SSH Keys`.
     pub fn ssh_keys(&self) -> ssh_keys::SshKeysApi<'_> {
-        ssh_keys::SshKeysApi { client: self }
+        ssh_keys::SshKeysApi {
+            client: self,
+        }
     }
     #[cfg(feature = "actions")]
     /// Operations tagged `Actions`.
     pub fn actions(&self) -> actions::ActionsApi<'_> {
-        actions::ActionsApi { client: self }
+        actions::ActionsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "add_ons")]
     /// Operations tagged `Add-Ons`.
@@ -198,72 +208,102 @@ impl Client {
     #[cfg(feature = "cdn_endpoints")]
     /// Operations tagged `CDN Endpoints`.
     pub fn cdn_endpoints(&self) -> cdn_endpoints::CdnEndpointsApi<'_> {
-        cdn_endpoints::CdnEndpointsApi { client: self }
+        cdn_endpoints::CdnEndpointsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "certificates")]
     /// Operations tagged `Certificates`.
     pub fn certificates(&self) -> certificates::CertificatesApi<'_> {
-        certificates::CertificatesApi { client: self }
+        certificates::CertificatesApi {
+            client: self,
+        }
     }
     #[cfg(feature = "billing")]
     /// Operations tagged `Billing`.
     pub fn billing(&self) -> billing::BillingApi<'_> {
-        billing::BillingApi { client: self }
+        billing::BillingApi {
+            client: self,
+        }
     }
     #[cfg(feature = "databases")]
     /// Operations tagged `Databases`.
     pub fn databases(&self) -> databases::DatabasesApi<'_> {
-        databases::DatabasesApi { client: self }
+        databases::DatabasesApi {
+            client: self,
+        }
     }
     #[cfg(feature = "dedicated_inference")]
     /// Operations tagged `Dedicated Inference`.
     pub fn dedicated_inference(&self) -> dedicated_inference::DedicatedInferenceApi<'_> {
-        dedicated_inference::DedicatedInferenceApi { client: self }
+        dedicated_inference::DedicatedInferenceApi {
+            client: self,
+        }
     }
     #[cfg(feature = "domains")]
     /// Operations tagged `Domains`.
     pub fn domains(&self) -> domains::DomainsApi<'_> {
-        domains::DomainsApi { client: self }
+        domains::DomainsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "domain_records")]
     /// Operations tagged `Domain Records`.
     pub fn domain_records(&self) -> domain_records::DomainRecordsApi<'_> {
-        domain_records::DomainRecordsApi { client: self }
+        domain_records::DomainRecordsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "droplets")]
     /// Operations tagged `Droplets`.
     pub fn droplets(&self) -> droplets::DropletsApi<'_> {
-        droplets::DropletsApi { client: self }
+        droplets::DropletsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "droplet_actions")]
     /// Operations tagged `Droplet Actions`.
     pub fn droplet_actions(&self) -> droplet_actions::DropletActionsApi<'_> {
-        droplet_actions::DropletActionsApi { client: self }
+        droplet_actions::DropletActionsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "droplet_autoscale_pools")]
     /// Operations tagged `Droplet Autoscale Pools`.
-    pub fn droplet_autoscale_pools(&self) -> droplet_autoscale_pools::DropletAutoscalePoolsApi<'_> {
-        droplet_autoscale_pools::DropletAutoscalePoolsApi { client: self }
+    pub fn droplet_autoscale_pools(
+        &self,
+    ) -> droplet_autoscale_pools::DropletAutoscalePoolsApi<'_> {
+        droplet_autoscale_pools::DropletAutoscalePoolsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "firewalls")]
     /// Operations tagged `Firewalls`.
     pub fn firewalls(&self) -> firewalls::FirewallsApi<'_> {
-        firewalls::FirewallsApi { client: self }
+        firewalls::FirewallsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "floating_i_ps")]
     /// Operations tagged `Floating IPs`.
     pub fn floating_i_ps(&self) -> floating_i_ps::FloatingIPsApi<'_> {
-        floating_i_ps::FloatingIPsApi { client: self }
+        floating_i_ps::FloatingIPsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "floating_ip_actions")]
     /// Operations tagged `Floating IP Actions`.
     pub fn floating_ip_actions(&self) -> floating_ip_actions::FloatingIpActionsApi<'_> {
-        floating_ip_actions::FloatingIpActionsApi { client: self }
+        floating_ip_actions::FloatingIpActionsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "functions")]
     /// Operations tagged `Functions`.
     pub fn functions(&self) -> functions::FunctionsApi<'_> {
-        functions::FunctionsApi { client: self }
+        functions::FunctionsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "images")]
     /// Operations tagged `Images`.
@@ -273,22 +313,30 @@ impl Client {
     #[cfg(feature = "image_actions")]
     /// Operations tagged `Image Actions`.
     pub fn image_actions(&self) -> image_actions::ImageActionsApi<'_> {
-        image_actions::ImageActionsApi { client: self }
+        image_actions::ImageActionsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "kubernetes")]
     /// Operations tagged `Kubernetes`.
     pub fn kubernetes(&self) -> kubernetes::KubernetesApi<'_> {
-        kubernetes::KubernetesApi { client: self }
+        kubernetes::KubernetesApi {
+            client: self,
+        }
     }
     #[cfg(feature = "load_balancers")]
     /// Operations tagged `Load Balancers`.
     pub fn load_balancers(&self) -> load_balancers::LoadBalancersApi<'_> {
-        load_balancers::LoadBalancersApi { client: self }
+        load_balancers::LoadBalancersApi {
+            client: self,
+        }
     }
     #[cfg(feature = "monitoring")]
     /// Operations tagged `Monitoring`.
     pub fn monitoring(&self) -> monitoring::MonitoringApi<'_> {
-        monitoring::MonitoringApi { client: self }
+        monitoring::MonitoringApi {
+            client: self,
+        }
     }
     #[cfg(feature = "nfs")]
     /// Operations tagged `NFS`.
@@ -298,72 +346,106 @@ impl Client {
     #[cfg(feature = "nfs_actions")]
     /// Operations tagged `NFS Actions`.
     pub fn nfs_actions(&self) -> nfs_actions::NfsActionsApi<'_> {
-        nfs_actions::NfsActionsApi { client: self }
+        nfs_actions::NfsActionsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "organizations")]
     /// Operations tagged `Organizations`.
     pub fn organizations(&self) -> organizations::OrganizationsApi<'_> {
-        organizations::OrganizationsApi { client: self }
+        organizations::OrganizationsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "partner_network_connect")]
     /// Operations tagged `Partner Network Connect`.
-    pub fn partner_network_connect(&self) -> partner_network_connect::PartnerNetworkConnectApi<'_> {
-        partner_network_connect::PartnerNetworkConnectApi { client: self }
+    pub fn partner_network_connect(
+        &self,
+    ) -> partner_network_connect::PartnerNetworkConnectApi<'_> {
+        partner_network_connect::PartnerNetworkConnectApi {
+            client: self,
+        }
     }
     #[cfg(feature = "projects")]
     /// Operations tagged `Projects`.
     pub fn projects(&self) -> projects::ProjectsApi<'_> {
-        projects::ProjectsApi { client: self }
+        projects::ProjectsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "project_resources")]
     /// Operations tagged `Project Resources`.
     pub fn project_resources(&self) -> project_resources::ProjectResourcesApi<'_> {
-        project_resources::ProjectResourcesApi { client: self }
+        project_resources::ProjectResourcesApi {
+            client: self,
+        }
     }
     #[cfg(feature = "regions")]
     /// Operations tagged `Regions`.
     pub fn regions(&self) -> regions::RegionsApi<'_> {
-        regions::RegionsApi { client: self }
+        regions::RegionsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "container_registries")]
     /// Operations tagged `Container Registries`.
-    pub fn container_registries(&self) -> container_registries::ContainerRegistriesApi<'_> {
-        container_registries::ContainerRegistriesApi { client: self }
+    pub fn container_registries(
+        &self,
+    ) -> container_registries::ContainerRegistriesApi<'_> {
+        container_registries::ContainerRegistriesApi {
+            client: self,
+        }
     }
     #[cfg(feature = "container_registry")]
     /// Operations tagged `Container Registry`.
     pub fn container_registry(&self) -> container_registry::ContainerRegistryApi<'_> {
-        container_registry::ContainerRegistryApi { client: self }
+        container_registry::ContainerRegistryApi {
+            client: self,
+        }
     }
     #[cfg(feature = "reserved_i_ps")]
     /// Operations tagged `Reserved IPs`.
     pub fn reserved_i_ps(&self) -> reserved_i_ps::ReservedIPsApi<'_> {
-        reserved_i_ps::ReservedIPsApi { client: self }
+        reserved_i_ps::ReservedIPsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "reserved_ip_actions")]
     /// Operations tagged `Reserved IP Actions`.
     pub fn reserved_ip_actions(&self) -> reserved_ip_actions::ReservedIpActionsApi<'_> {
-        reserved_ip_actions::ReservedIpActionsApi { client: self }
+        reserved_ip_actions::ReservedIpActionsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "reserved_i_pv6")]
     /// Operations tagged `Reserved IPv6`.
     pub fn reserved_i_pv6(&self) -> reserved_i_pv6::ReservedIPv6Api<'_> {
-        reserved_i_pv6::ReservedIPv6Api { client: self }
+        reserved_i_pv6::ReservedIPv6Api {
+            client: self,
+        }
     }
     #[cfg(feature = "reserved_i_pv6_actions")]
     /// Operations tagged `Reserved IPv6 Actions`.
-    pub fn reserved_i_pv6_actions(&self) -> reserved_i_pv6_actions::ReservedIPv6ActionsApi<'_> {
-        reserved_i_pv6_actions::ReservedIPv6ActionsApi { client: self }
+    pub fn reserved_i_pv6_actions(
+        &self,
+    ) -> reserved_i_pv6_actions::ReservedIPv6ActionsApi<'_> {
+        reserved_i_pv6_actions::ReservedIPv6ActionsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "byoip_prefixes")]
     /// Operations tagged `BYOIP Prefixes`.
     pub fn byoip_prefixes(&self) -> byoip_prefixes::ByoipPrefixesApi<'_> {
-        byoip_prefixes::ByoipPrefixesApi { client: self }
+        byoip_prefixes::ByoipPrefixesApi {
+            client: self,
+        }
     }
     #[cfg(feature = "security")]
     /// Operations tagged `Security`.
     pub fn security(&self) -> security::SecurityApi<'_> {
-        security::SecurityApi { client: self }
+        security::SecurityApi {
+            client: self,
+        }
     }
     #[cfg(feature = "sizes")]
     /// Operations tagged `Sizes`.
@@ -373,12 +455,16 @@ impl Client {
     #[cfg(feature = "snapshots")]
     /// Operations tagged `Snapshots`.
     pub fn snapshots(&self) -> snapshots::SnapshotsApi<'_> {
-        snapshots::SnapshotsApi { client: self }
+        snapshots::SnapshotsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "spaces_keys")]
     /// Operations tagged `Spaces Keys`.
     pub fn spaces_keys(&self) -> spaces_keys::SpacesKeysApi<'_> {
-        spaces_keys::SpacesKeysApi { client: self }
+        spaces_keys::SpacesKeysApi {
+            client: self,
+        }
     }
     #[cfg(feature = "tags")]
     /// Operations tagged `Tags`.
@@ -388,17 +474,25 @@ impl Client {
     #[cfg(feature = "vector_databases")]
     /// Operations tagged `Vector Databases`.
     pub fn vector_databases(&self) -> vector_databases::VectorDatabasesApi<'_> {
-        vector_databases::VectorDatabasesApi { client: self }
+        vector_databases::VectorDatabasesApi {
+            client: self,
+        }
     }
     #[cfg(feature = "block_storage")]
     /// Operations tagged `Block Storage`.
     pub fn block_storage(&self) -> block_storage::BlockStorageApi<'_> {
-        block_storage::BlockStorageApi { client: self }
+        block_storage::BlockStorageApi {
+            client: self,
+        }
     }
     #[cfg(feature = "block_storage_actions")]
     /// Operations tagged `Block Storage Actions`.
-    pub fn block_storage_actions(&self) -> block_storage_actions::BlockStorageActionsApi<'_> {
-        block_storage_actions::BlockStorageActionsApi { client: self }
+    pub fn block_storage_actions(
+        &self,
+    ) -> block_storage_actions::BlockStorageActionsApi<'_> {
+        block_storage_actions::BlockStorageActionsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "vp_cs")]
     /// Operations tagged `VPCs`.
@@ -408,12 +502,16 @@ impl Client {
     #[cfg(feature = "vpc_peerings")]
     /// Operations tagged `VPC Peerings`.
     pub fn vpc_peerings(&self) -> vpc_peerings::VpcPeeringsApi<'_> {
-        vpc_peerings::VpcPeeringsApi { client: self }
+        vpc_peerings::VpcPeeringsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "vpc_nat_gateways")]
     /// Operations tagged `VPC NAT Gateways`.
     pub fn vpc_nat_gateways(&self) -> vpc_nat_gateways::VpcNatGatewaysApi<'_> {
-        vpc_nat_gateways::VpcNatGatewaysApi { client: self }
+        vpc_nat_gateways::VpcNatGatewaysApi {
+            client: self,
+        }
     }
     #[cfg(feature = "uptime")]
     /// Operations tagged `Uptime`.
@@ -422,22 +520,34 @@ impl Client {
     }
     #[cfg(feature = "gradient_ai_platform")]
     /// Operations tagged `GradientAI Platform`.
-    pub fn gradient_ai_platform(&self) -> gradient_ai_platform::GradientAiPlatformApi<'_> {
-        gradient_ai_platform::GradientAiPlatformApi { client: self }
+    pub fn gradient_ai_platform(
+        &self,
+    ) -> gradient_ai_platform::GradientAiPlatformApi<'_> {
+        gradient_ai_platform::GradientAiPlatformApi {
+            client: self,
+        }
     }
     #[cfg(feature = "serverless_inference")]
     /// Operations tagged `Serverless Inference`.
-    pub fn serverless_inference(&self) -> serverless_inference::ServerlessInferenceApi<'_> {
-        serverless_inference::ServerlessInferenceApi { client: self }
+    pub fn serverless_inference(
+        &self,
+    ) -> serverless_inference::ServerlessInferenceApi<'_> {
+        serverless_inference::ServerlessInferenceApi {
+            client: self,
+        }
     }
     #[cfg(feature = "agent_inference")]
     /// Operations tagged `Agent Inference`.
     pub fn agent_inference(&self) -> agent_inference::AgentInferenceApi<'_> {
-        agent_inference::AgentInferenceApi { client: self }
+        agent_inference::AgentInferenceApi {
+            client: self,
+        }
     }
     #[cfg(feature = "batch_inference")]
     /// Operations tagged `Batch Inference`.
     pub fn batch_inference(&self) -> batch_inference::BatchInferenceApi<'_> {
-        batch_inference::BatchInferenceApi { client: self }
+        batch_inference::BatchInferenceApi {
+            client: self,
+        }
     }
 }

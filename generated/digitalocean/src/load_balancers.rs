@@ -49,7 +49,10 @@ impl<'a> LoadBalancersApi<'a> {
     /// These methods are mutually exclusive.
     ///
     /// `POST /v2/load_balancers` (operation `loadBalancers_create`).
-    pub fn create(&self, body: super::models::LoadBalancerCreate) -> LoadBalancersCreate<'a> {
+    pub fn create(
+        &self,
+        body: super::models::LoadBalancerCreate,
+    ) -> LoadBalancersCreate<'a> {
         LoadBalancersCreate {
             client: self.client,
             body,
@@ -117,7 +120,10 @@ impl<'a> LoadBalancersApi<'a> {
     /// This indicates that the request was processed successfully.
     ///
     /// `DELETE /v2/load_balancers/{lb_id}/cache` (operation `loadBalancers_delete_cache`).
-    pub fn delete_cache(&self, lb_id: impl Into<String>) -> LoadBalancersDeleteCache<'a> {
+    pub fn delete_cache(
+        &self,
+        lb_id: impl Into<String>,
+    ) -> LoadBalancersDeleteCache<'a> {
         LoadBalancersDeleteCache {
             client: self.client,
             lb_id: lb_id.into(),
@@ -250,21 +256,18 @@ impl<'a> LoadBalancersList<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/load_balancers");
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -286,7 +289,9 @@ impl<'a> LoadBalancersList<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::LoadBalancer> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -464,7 +469,10 @@ impl<'a> LoadBalancersAddDroplets<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/v2/load_balancers/{lb_id}/droplets");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/v2/load_balancers/{lb_id}/droplets",
+        );
         op.path("lb_id", &self.lb_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -493,7 +501,10 @@ impl<'a> LoadBalancersRemoveDroplets<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/v2/load_balancers/{lb_id}/droplets");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/v2/load_balancers/{lb_id}/droplets",
+        );
         op.path("lb_id", &self.lb_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);

@@ -131,97 +131,101 @@ pub struct SshKeys {
     /// A human-readable display name for this key, used to easily identify the SSH keys when they are displayed.
     pub name: String,
 }
-#[cfg(any(
-    feature = "ssh_keys",
-    feature = "actions",
-    feature = "apps",
-    feature = "cdn_endpoints",
-    feature = "certificates",
-    feature = "billing",
-    feature = "dedicated_inference",
-    feature = "domains",
-    feature = "domain_records",
-    feature = "droplets",
-    feature = "droplet_actions",
-    feature = "droplet_autoscale_pools",
-    feature = "firewalls",
-    feature = "floating_i_ps",
-    feature = "floating_ip_actions",
-    feature = "images",
-    feature = "image_actions",
-    feature = "kubernetes",
-    feature = "load_balancers",
-    feature = "monitoring",
-    feature = "partner_network_connect",
-    feature = "projects",
-    feature = "project_resources",
-    feature = "regions",
-    feature = "container_registries",
-    feature = "container_registry",
-    feature = "reserved_i_ps",
-    feature = "reserved_ip_actions",
-    feature = "reserved_i_pv6",
-    feature = "byoip_prefixes",
-    feature = "security",
-    feature = "sizes",
-    feature = "snapshots",
-    feature = "spaces_keys",
-    feature = "tags",
-    feature = "block_storage",
-    feature = "block_storage_actions",
-    feature = "vp_cs",
-    feature = "vpc_peerings",
-    feature = "vpc_nat_gateways",
-    feature = "uptime"
-))]
+#[cfg(
+    any(
+        feature = "ssh_keys",
+        feature = "actions",
+        feature = "apps",
+        feature = "cdn_endpoints",
+        feature = "certificates",
+        feature = "billing",
+        feature = "dedicated_inference",
+        feature = "domains",
+        feature = "domain_records",
+        feature = "droplets",
+        feature = "droplet_actions",
+        feature = "droplet_autoscale_pools",
+        feature = "firewalls",
+        feature = "floating_i_ps",
+        feature = "floating_ip_actions",
+        feature = "images",
+        feature = "image_actions",
+        feature = "kubernetes",
+        feature = "load_balancers",
+        feature = "monitoring",
+        feature = "partner_network_connect",
+        feature = "projects",
+        feature = "project_resources",
+        feature = "regions",
+        feature = "container_registries",
+        feature = "container_registry",
+        feature = "reserved_i_ps",
+        feature = "reserved_ip_actions",
+        feature = "reserved_i_pv6",
+        feature = "byoip_prefixes",
+        feature = "security",
+        feature = "sizes",
+        feature = "snapshots",
+        feature = "spaces_keys",
+        feature = "tags",
+        feature = "block_storage",
+        feature = "block_storage_actions",
+        feature = "vp_cs",
+        feature = "vpc_peerings",
+        feature = "vpc_nat_gateways",
+        feature = "uptime"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PageLinks {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pages: Option<super::models::PageLinksPages>,
 }
-#[cfg(any(
-    feature = "ssh_keys",
-    feature = "actions",
-    feature = "apps",
-    feature = "cdn_endpoints",
-    feature = "certificates",
-    feature = "billing",
-    feature = "dedicated_inference",
-    feature = "domains",
-    feature = "domain_records",
-    feature = "droplets",
-    feature = "droplet_actions",
-    feature = "droplet_autoscale_pools",
-    feature = "firewalls",
-    feature = "floating_i_ps",
-    feature = "floating_ip_actions",
-    feature = "images",
-    feature = "image_actions",
-    feature = "kubernetes",
-    feature = "load_balancers",
-    feature = "monitoring",
-    feature = "partner_network_connect",
-    feature = "projects",
-    feature = "project_resources",
-    feature = "regions",
-    feature = "container_registries",
-    feature = "container_registry",
-    feature = "reserved_i_ps",
-    feature = "reserved_ip_actions",
-    feature = "reserved_i_pv6",
-    feature = "byoip_prefixes",
-    feature = "security",
-    feature = "sizes",
-    feature = "snapshots",
-    feature = "spaces_keys",
-    feature = "tags",
-    feature = "block_storage",
-    feature = "block_storage_actions",
-    feature = "vp_cs",
-    feature = "vpc_peerings",
-    feature = "vpc_nat_gateways",
-    feature = "uptime"
-))]
+#[cfg(
+    any(
+        feature = "ssh_keys",
+        feature = "actions",
+        feature = "apps",
+        feature = "cdn_endpoints",
+        feature = "certificates",
+        feature = "billing",
+        feature = "dedicated_inference",
+        feature = "domains",
+        feature = "domain_records",
+        feature = "droplets",
+        feature = "droplet_actions",
+        feature = "droplet_autoscale_pools",
+        feature = "firewalls",
+        feature = "floating_i_ps",
+        feature = "floating_ip_actions",
+        feature = "images",
+        feature = "image_actions",
+        feature = "kubernetes",
+        feature = "load_balancers",
+        feature = "monitoring",
+        feature = "partner_network_connect",
+        feature = "projects",
+        feature = "project_resources",
+        feature = "regions",
+        feature = "container_registries",
+        feature = "container_registry",
+        feature = "reserved_i_ps",
+        feature = "reserved_ip_actions",
+        feature = "reserved_i_pv6",
+        feature = "byoip_prefixes",
+        feature = "security",
+        feature = "sizes",
+        feature = "snapshots",
+        feature = "spaces_keys",
+        feature = "tags",
+        feature = "block_storage",
+        feature = "block_storage_actions",
+        feature = "vp_cs",
+        feature = "vpc_peerings",
+        feature = "vpc_nat_gateways",
+        feature = "uptime"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PageLinksPages {
@@ -230,49 +234,51 @@ pub enum PageLinksPages {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "ssh_keys",
-    feature = "actions",
-    feature = "apps",
-    feature = "cdn_endpoints",
-    feature = "certificates",
-    feature = "billing",
-    feature = "dedicated_inference",
-    feature = "domains",
-    feature = "domain_records",
-    feature = "droplets",
-    feature = "droplet_actions",
-    feature = "droplet_autoscale_pools",
-    feature = "firewalls",
-    feature = "floating_i_ps",
-    feature = "floating_ip_actions",
-    feature = "images",
-    feature = "image_actions",
-    feature = "kubernetes",
-    feature = "load_balancers",
-    feature = "monitoring",
-    feature = "partner_network_connect",
-    feature = "projects",
-    feature = "project_resources",
-    feature = "regions",
-    feature = "container_registries",
-    feature = "container_registry",
-    feature = "reserved_i_ps",
-    feature = "reserved_ip_actions",
-    feature = "reserved_i_pv6",
-    feature = "byoip_prefixes",
-    feature = "security",
-    feature = "sizes",
-    feature = "snapshots",
-    feature = "spaces_keys",
-    feature = "tags",
-    feature = "block_storage",
-    feature = "block_storage_actions",
-    feature = "vp_cs",
-    feature = "vpc_peerings",
-    feature = "vpc_nat_gateways",
-    feature = "uptime"
-))]
+#[cfg(
+    any(
+        feature = "ssh_keys",
+        feature = "actions",
+        feature = "apps",
+        feature = "cdn_endpoints",
+        feature = "certificates",
+        feature = "billing",
+        feature = "dedicated_inference",
+        feature = "domains",
+        feature = "domain_records",
+        feature = "droplets",
+        feature = "droplet_actions",
+        feature = "droplet_autoscale_pools",
+        feature = "firewalls",
+        feature = "floating_i_ps",
+        feature = "floating_ip_actions",
+        feature = "images",
+        feature = "image_actions",
+        feature = "kubernetes",
+        feature = "load_balancers",
+        feature = "monitoring",
+        feature = "partner_network_connect",
+        feature = "projects",
+        feature = "project_resources",
+        feature = "regions",
+        feature = "container_registries",
+        feature = "container_registry",
+        feature = "reserved_i_ps",
+        feature = "reserved_ip_actions",
+        feature = "reserved_i_pv6",
+        feature = "byoip_prefixes",
+        feature = "security",
+        feature = "sizes",
+        feature = "snapshots",
+        feature = "spaces_keys",
+        feature = "tags",
+        feature = "block_storage",
+        feature = "block_storage_actions",
+        feature = "vp_cs",
+        feature = "vpc_peerings",
+        feature = "vpc_nat_gateways",
+        feature = "uptime"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ForwardLinks {
     /// URI of the last page of the results.
@@ -282,49 +288,51 @@ pub struct ForwardLinks {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
 }
-#[cfg(any(
-    feature = "ssh_keys",
-    feature = "actions",
-    feature = "apps",
-    feature = "cdn_endpoints",
-    feature = "certificates",
-    feature = "billing",
-    feature = "dedicated_inference",
-    feature = "domains",
-    feature = "domain_records",
-    feature = "droplets",
-    feature = "droplet_actions",
-    feature = "droplet_autoscale_pools",
-    feature = "firewalls",
-    feature = "floating_i_ps",
-    feature = "floating_ip_actions",
-    feature = "images",
-    feature = "image_actions",
-    feature = "kubernetes",
-    feature = "load_balancers",
-    feature = "monitoring",
-    feature = "partner_network_connect",
-    feature = "projects",
-    feature = "project_resources",
-    feature = "regions",
-    feature = "container_registries",
-    feature = "container_registry",
-    feature = "reserved_i_ps",
-    feature = "reserved_ip_actions",
-    feature = "reserved_i_pv6",
-    feature = "byoip_prefixes",
-    feature = "security",
-    feature = "sizes",
-    feature = "snapshots",
-    feature = "spaces_keys",
-    feature = "tags",
-    feature = "block_storage",
-    feature = "block_storage_actions",
-    feature = "vp_cs",
-    feature = "vpc_peerings",
-    feature = "vpc_nat_gateways",
-    feature = "uptime"
-))]
+#[cfg(
+    any(
+        feature = "ssh_keys",
+        feature = "actions",
+        feature = "apps",
+        feature = "cdn_endpoints",
+        feature = "certificates",
+        feature = "billing",
+        feature = "dedicated_inference",
+        feature = "domains",
+        feature = "domain_records",
+        feature = "droplets",
+        feature = "droplet_actions",
+        feature = "droplet_autoscale_pools",
+        feature = "firewalls",
+        feature = "floating_i_ps",
+        feature = "floating_ip_actions",
+        feature = "images",
+        feature = "image_actions",
+        feature = "kubernetes",
+        feature = "load_balancers",
+        feature = "monitoring",
+        feature = "partner_network_connect",
+        feature = "projects",
+        feature = "project_resources",
+        feature = "regions",
+        feature = "container_registries",
+        feature = "container_registry",
+        feature = "reserved_i_ps",
+        feature = "reserved_ip_actions",
+        feature = "reserved_i_pv6",
+        feature = "byoip_prefixes",
+        feature = "security",
+        feature = "sizes",
+        feature = "snapshots",
+        feature = "spaces_keys",
+        feature = "tags",
+        feature = "block_storage",
+        feature = "block_storage_actions",
+        feature = "vp_cs",
+        feature = "vpc_peerings",
+        feature = "vpc_nat_gateways",
+        feature = "uptime"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BackwardLinks {
     /// URI of the first page of the results.
@@ -334,49 +342,51 @@ pub struct BackwardLinks {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prev: Option<String>,
 }
-#[cfg(any(
-    feature = "ssh_keys",
-    feature = "actions",
-    feature = "apps",
-    feature = "cdn_endpoints",
-    feature = "certificates",
-    feature = "billing",
-    feature = "dedicated_inference",
-    feature = "domains",
-    feature = "domain_records",
-    feature = "droplets",
-    feature = "droplet_actions",
-    feature = "droplet_autoscale_pools",
-    feature = "firewalls",
-    feature = "floating_i_ps",
-    feature = "floating_ip_actions",
-    feature = "images",
-    feature = "image_actions",
-    feature = "kubernetes",
-    feature = "load_balancers",
-    feature = "monitoring",
-    feature = "partner_network_connect",
-    feature = "projects",
-    feature = "project_resources",
-    feature = "regions",
-    feature = "container_registries",
-    feature = "container_registry",
-    feature = "reserved_i_ps",
-    feature = "reserved_ip_actions",
-    feature = "reserved_i_pv6",
-    feature = "byoip_prefixes",
-    feature = "security",
-    feature = "sizes",
-    feature = "snapshots",
-    feature = "spaces_keys",
-    feature = "tags",
-    feature = "block_storage",
-    feature = "block_storage_actions",
-    feature = "vp_cs",
-    feature = "vpc_peerings",
-    feature = "vpc_nat_gateways",
-    feature = "uptime"
-))]
+#[cfg(
+    any(
+        feature = "ssh_keys",
+        feature = "actions",
+        feature = "apps",
+        feature = "cdn_endpoints",
+        feature = "certificates",
+        feature = "billing",
+        feature = "dedicated_inference",
+        feature = "domains",
+        feature = "domain_records",
+        feature = "droplets",
+        feature = "droplet_actions",
+        feature = "droplet_autoscale_pools",
+        feature = "firewalls",
+        feature = "floating_i_ps",
+        feature = "floating_ip_actions",
+        feature = "images",
+        feature = "image_actions",
+        feature = "kubernetes",
+        feature = "load_balancers",
+        feature = "monitoring",
+        feature = "partner_network_connect",
+        feature = "projects",
+        feature = "project_resources",
+        feature = "regions",
+        feature = "container_registries",
+        feature = "container_registry",
+        feature = "reserved_i_ps",
+        feature = "reserved_ip_actions",
+        feature = "reserved_i_pv6",
+        feature = "byoip_prefixes",
+        feature = "security",
+        feature = "sizes",
+        feature = "snapshots",
+        feature = "spaces_keys",
+        feature = "tags",
+        feature = "block_storage",
+        feature = "block_storage_actions",
+        feature = "vp_cs",
+        feature = "vpc_peerings",
+        feature = "vpc_nat_gateways",
+        feature = "uptime"
+    )
+)]
 /// Information about the response itself.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MetaProperties {
@@ -406,11 +416,7 @@ pub struct SshKeysUpdateBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(
-    feature = "actions",
-    feature = "droplet_actions",
-    feature = "image_actions"
-))]
+#[cfg(any(feature = "actions", feature = "droplet_actions", feature = "image_actions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -419,13 +425,15 @@ pub struct ActionsListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(
-    feature = "actions",
-    feature = "droplet_actions",
-    feature = "floating_ip_actions",
-    feature = "image_actions",
-    feature = "reserved_ip_actions"
-))]
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "droplet_actions",
+        feature = "floating_ip_actions",
+        feature = "image_actions",
+        feature = "reserved_ip_actions"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Action {
     /// A unique numeric ID that can be used to identify and reference an action.
@@ -456,37 +464,41 @@ pub struct Action {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region_slug: Option<String>,
 }
-#[cfg(any(
-    feature = "actions",
-    feature = "droplet_actions",
-    feature = "floating_ip_actions",
-    feature = "image_actions",
-    feature = "reserved_ip_actions",
-    feature = "reserved_i_pv6_actions",
-    feature = "block_storage_actions"
-))]
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "droplet_actions",
+        feature = "floating_ip_actions",
+        feature = "image_actions",
+        feature = "reserved_ip_actions",
+        feature = "reserved_i_pv6_actions",
+        feature = "block_storage_actions"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " The current status of the action. This can be \"in-progress\", \"completed\", or \"errored\"."]
     pub enum ActionStatus { InProgress = "in-progress", Completed = "completed", Errored
     = "errored", }
 }
-#[cfg(any(
-    feature = "actions",
-    feature = "droplets",
-    feature = "droplet_actions",
-    feature = "floating_i_ps",
-    feature = "floating_ip_actions",
-    feature = "image_actions",
-    feature = "load_balancers",
-    feature = "regions",
-    feature = "reserved_i_ps",
-    feature = "reserved_ip_actions",
-    feature = "reserved_i_pv6",
-    feature = "reserved_i_pv6_actions",
-    feature = "block_storage",
-    feature = "block_storage_actions"
-))]
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "droplets",
+        feature = "droplet_actions",
+        feature = "floating_i_ps",
+        feature = "floating_ip_actions",
+        feature = "image_actions",
+        feature = "load_balancers",
+        feature = "regions",
+        feature = "reserved_i_ps",
+        feature = "reserved_ip_actions",
+        feature = "reserved_i_pv6",
+        feature = "reserved_i_pv6_actions",
+        feature = "block_storage",
+        feature = "block_storage_actions"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Region {
     /// The display name of the region.  This will be a full name that is used in the control panel and other interfaces.
@@ -1715,8 +1727,12 @@ pub struct AppLogDestinationOpenSearchSpecBasicAuth {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum AppServiceSpecInstanceSizeSlug {
-    AppServiceSpecInstanceSizeSlugVariant0(super::models::AppServiceSpecInstanceSizeSlugVariant0),
-    AppServiceSpecInstanceSizeSlugVariant1(super::models::AppServiceSpecInstanceSizeSlugVariant1),
+    AppServiceSpecInstanceSizeSlugVariant0(
+        super::models::AppServiceSpecInstanceSizeSlugVariant0,
+    ),
+    AppServiceSpecInstanceSizeSlugVariant1(
+        super::models::AppServiceSpecInstanceSizeSlugVariant1,
+    ),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
@@ -1784,11 +1800,14 @@ impl AppAutoscalingSpecService {
 pub struct AppAutoscalingSpecServiceMetrics {
     /// Settings for scaling the component based on requests per second.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub requests_per_second:
-        Option<super::models::AppAutoscalingSpecServiceMetricsRequestsPerSecond>,
+    pub requests_per_second: Option<
+        super::models::AppAutoscalingSpecServiceMetricsRequestsPerSecond,
+    >,
     /// Settings for scaling the component based on request duration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_duration: Option<super::models::AppAutoscalingSpecServiceMetricsRequestDuration>,
+    pub request_duration: Option<
+        super::models::AppAutoscalingSpecServiceMetricsRequestDuration,
+    >,
 }
 #[cfg(any(feature = "apps"))]
 impl AppAutoscalingSpecServiceMetrics {
@@ -1887,18 +1906,10 @@ impl AppsCorsPolicy {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsStringMatch {
     /// Exact string match. Only 1 of `exact`, `prefix`, or `regex` must be set. An empty string is a valid value and will be serialized explicitly rather than being omitted from the payload.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub exact: Option<Option<String>>,
     /// Prefix-based match. Only 1 of `exact`, `prefix`, or `regex` must be set.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub prefix: Option<Option<String>>,
     /// RE2 style regex-based match. Only 1 of `exact`, `prefix`, or `regex` must be set. For more information about RE2 syntax, see: https://github.com/google/re2/wiki/Syntax
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3338,7 +3349,10 @@ pub struct AppEventAutoscaling {
     /// Map of component names to their scale changes
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub components: Option<
-        std::collections::BTreeMap<String, super::models::AppEventAutoscalingComponentsValue>,
+        std::collections::BTreeMap<
+            String,
+            super::models::AppEventAutoscalingComponentsValue,
+        >,
     >,
 }
 #[cfg(any(feature = "apps"))]
@@ -3763,8 +3777,11 @@ pub struct AppFunctionsComponentHealth {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub functions_component_health_metrics:
-        Option<Vec<super::models::AppFunctionsComponentHealthFunctionsComponentHealthMetricsItem>>,
+    pub functions_component_health_metrics: Option<
+        Vec<
+            super::models::AppFunctionsComponentHealthFunctionsComponentHealthMetricsItem,
+        >,
+    >,
 }
 #[cfg(any(feature = "apps"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -4746,18 +4763,10 @@ pub struct DatabasesCreateClusterBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private_network_uuid: Option<String>,
     /// An array of tags (as strings) to apply to the database cluster. <br><br>Requires `tag:create` scope.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub tags: Option<Option<Vec<String>>>,
     /// An array of strings containing the names of databases created in the database cluster.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub db_names: Option<Option<Vec<String>>>,
     /// The connection details for OpenSearch dashboard.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4773,17 +4782,9 @@ pub struct DatabasesCreateClusterBody {
     pub standby_connection: Option<super::models::DatabaseConnection>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub standby_private_connection: Option<super::models::DatabaseConnection>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub users: Option<Option<Vec<super::models::DatabaseUser>>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub maintenance_window: Option<Option<super::models::DatabaseMaintenanceWindow>>,
     /// The ID of the project that the database cluster is assigned to. If excluded when creating a new database cluster, it will be assigned to your default project.<br><br>Requires `project:assign_resource` scope.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4989,11 +4990,7 @@ pub struct MysqlAdvancedConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub innodb_ft_server_stopword_table: Option<String>,
     /// The InnoDB FULLTEXT index stopword list for user-created FULLTEXT indexes. Must be in the form `db_name/table_name`. Set to `null` to clear a previously configured value.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub innodb_ft_user_stopword_table: Option<Option<String>>,
     /// The time, in seconds, that an InnoDB transaction waits for a row lock. before giving up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -5018,8 +5015,9 @@ pub struct MysqlAdvancedConfig {
     pub interactive_timeout: Option<i64>,
     /// The storage engine for in-memory internal temporary tables.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub internal_tmp_mem_storage_engine:
-        Option<super::models::MysqlAdvancedConfigInternalTmpMemStorageEngine>,
+    pub internal_tmp_mem_storage_engine: Option<
+        super::models::MysqlAdvancedConfigInternalTmpMemStorageEngine,
+    >,
     /// The time, in seconds, to wait for more data from an existing connection. aborting the read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub net_read_timeout: Option<i64>,
@@ -5491,8 +5489,9 @@ pub struct PostgresAdvancedConfig {
     pub deadlock_timeout: Option<i64>,
     /// Specifies the default TOAST compression method for values of compressible columns (the default is lz4).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_toast_compression:
-        Option<super::models::PostgresAdvancedConfigDefaultToastCompression>,
+    pub default_toast_compression: Option<
+        super::models::PostgresAdvancedConfigDefaultToastCompression,
+    >,
     /// Time out sessions with open transactions after this number of milliseconds
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_in_transaction_session_timeout: Option<i64>,
@@ -5504,7 +5503,9 @@ pub struct PostgresAdvancedConfig {
     pub log_autovacuum_min_duration: Option<i64>,
     /// Controls the amount of detail written in the server log for each message that is logged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub log_error_verbosity: Option<super::models::PostgresAdvancedConfigLogErrorVerbosity>,
+    pub log_error_verbosity: Option<
+        super::models::PostgresAdvancedConfigLogErrorVerbosity,
+    >,
     /// Selects one of the available log-formats. These can support popular log analyzers like pgbadger, pganalyze, etc.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_line_prefix: Option<super::models::PostgresAdvancedConfigLogLinePrefix>,
@@ -5558,8 +5559,9 @@ pub struct PostgresAdvancedConfig {
     /// Controls which statements are counted. Specify 'top' to track top-level statements (those issued directly by clients), 'all' to also track nested statements (such as statements invoked within functions), or 'none' to disable statement statistics collection. The default value is top.
     #[serde(rename = "pg_stat_statements.track")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pg_stat_statements_track:
-        Option<super::models::PostgresAdvancedConfigPgStatStatementsTrack>,
+    pub pg_stat_statements_track: Option<
+        super::models::PostgresAdvancedConfigPgStatStatementsTrack,
+    >,
     /// PostgreSQL temporary file limit in KiB. If -1, sets to unlimited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temp_file_limit: Option<i64>,
@@ -5571,7 +5573,9 @@ pub struct PostgresAdvancedConfig {
     pub track_activity_query_size: Option<i64>,
     /// Record commit time of transactions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub track_commit_timestamp: Option<super::models::PostgresAdvancedConfigTrackCommitTimestamp>,
+    pub track_commit_timestamp: Option<
+        super::models::PostgresAdvancedConfigTrackCommitTimestamp,
+    >,
     /// Enables tracking of function call counts and time used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub track_functions: Option<super::models::PostgresAdvancedConfigTrackFunctions>,
@@ -5601,8 +5605,9 @@ pub struct PostgresAdvancedConfig {
     pub timescaledb: Option<super::models::TimescaledbAdvancedConfig>,
     /// Synchronous replication type. Note that the service plan also needs to support synchronous replication.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub synchronous_replication:
-        Option<super::models::PostgresAdvancedConfigSynchronousReplication>,
+    pub synchronous_replication: Option<
+        super::models::PostgresAdvancedConfigSynchronousReplication,
+    >,
     /// Enable the pg_stat_monitor extension. <b>Enabling this extension will cause the cluster to be restarted.</b> When this extension is enabled, pg_stat_statements results for utility commands are unreliable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stat_monitor_enable: Option<bool>,
@@ -6032,8 +6037,9 @@ pub struct PgbouncerAdvancedConfig {
     pub server_reset_query_always: Option<bool>,
     /// List of parameters to ignore when given in startup packet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ignore_startup_parameters:
-        Option<Vec<super::models::PgbouncerAdvancedConfigIgnoreStartupParametersItem>>,
+    pub ignore_startup_parameters: Option<
+        Vec<super::models::PgbouncerAdvancedConfigIgnoreStartupParametersItem>,
+    >,
     /// If current server connections are below this number, adds more. Improves behavior when usual load comes suddenly back after period of total inactivity. The value is effectively capped at the pool size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_pool_size: Option<i64>,
@@ -6172,7 +6178,9 @@ pub struct RedisAdvancedConfig {
     /// - `volatile-random`: Evict keys with expiration only in a random order.
     /// - `volatile-ttl`: Evict keys with expiration only, shortest time-to-live (TTL) first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub redis_maxmemory_policy: Option<super::models::RedisAdvancedConfigRedisMaxmemoryPolicy>,
+    pub redis_maxmemory_policy: Option<
+        super::models::RedisAdvancedConfigRedisMaxmemoryPolicy,
+    >,
     /// Set output buffer limit for pub / sub clients in MB. The value is the hard limit, the soft limit is 1/4 of the hard limit. When setting the limit, be mindful of the available memory in the selected service plan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redis_pubsub_client_output_buffer_limit: Option<i64>,
@@ -6219,8 +6227,9 @@ pub struct RedisAdvancedConfig {
     pub redis_persistence: Option<super::models::RedisAdvancedConfigRedisPersistence>,
     /// Determines default pub/sub channels' ACL for new users if ACL is not supplied. When this option is not defined, all_channels is assumed to keep backward compatibility. This option doesn't affect Caching configuration acl-pubsub-default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub redis_acl_channels_default:
-        Option<super::models::RedisAdvancedConfigRedisAclChannelsDefault>,
+    pub redis_acl_channels_default: Option<
+        super::models::RedisAdvancedConfigRedisAclChannelsDefault,
+    >,
 }
 #[cfg(any(feature = "databases"))]
 impl RedisAdvancedConfig {
@@ -6371,8 +6380,9 @@ pub struct ValkeyAdvancedConfig {
     pub valkey_persistence: Option<super::models::ValkeyAdvancedConfigValkeyPersistence>,
     /// Determines default pub/sub channels' ACL for new users if ACL is not supplied. When this option is not defined, all_channels is assumed to keep backward compatibility. This option doesn't affect Valkey configuration acl-pubsub-default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub valkey_acl_channels_default:
-        Option<super::models::ValkeyAdvancedConfigValkeyAclChannelsDefault>,
+    pub valkey_acl_channels_default: Option<
+        super::models::ValkeyAdvancedConfigValkeyAclChannelsDefault,
+    >,
     /// Frequent RDB snapshots
     /// When enabled, Valkey will create frequent local RDB snapshots. When disabled, Valkey will only take RDB snapshots when a backup is created, based on the backup schedule. This setting is ignored when valkey_persistence is set to off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6542,8 +6552,9 @@ pub struct KafkaAdvancedConfig {
     pub log_message_downconversion_enable: Option<bool>,
     /// Define whether the timestamp in the message is message create time or log append time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub log_message_timestamp_type:
-        Option<super::models::KafkaAdvancedConfigLogMessageTimestampType>,
+    pub log_message_timestamp_type: Option<
+        super::models::KafkaAdvancedConfigLogMessageTimestampType,
+    >,
     /// The maximum difference allowed between the timestamp when a broker receives a message and the timestamp specified in the message
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_message_timestamp_difference_max_ms: Option<i64>,
@@ -6868,7 +6879,8 @@ impl KafkaAdvancedConfig {
                 Some((2147483647f64, false)),
             )?;
         }
-        if let Some(v) = &self.transaction_remove_expired_transaction_cleanup_interval_ms {
+        if let Some(v) = &self.transaction_remove_expired_transaction_cleanup_interval_ms
+        {
             rt::check::range(
                 "KafkaAdvancedConfig.transaction_remove_expired_transaction_cleanup_interval_ms",
                 *v as f64,
@@ -7278,7 +7290,9 @@ impl OpensearchAdvancedConfig {
 pub struct MongoAdvancedConfig {
     /// Specifies the default consistency behavior of reads from the database. Data that is returned from the query with may or may not have been acknowledged by all nodes in the replicaset depending on this value.  Learn more [here](https://www.mongodb.com/docs/manual/reference/read-concern/).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_read_concern: Option<super::models::MongoAdvancedConfigDefaultReadConcern>,
+    pub default_read_concern: Option<
+        super::models::MongoAdvancedConfigDefaultReadConcern,
+    >,
     /// Describes the level of acknowledgment requested from MongoDB for write operations clusters. This field can set to either `majority` or a number `0...n` which will describe the number of nodes that must acknowledge the write operation before it is fully accepted. Setting to `0` will request no acknowledgement of the write operation.  Learn more [here](https://www.mongodb.com/docs/manual/reference/write-concern/).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_write_concern: Option<String>,
@@ -7502,8 +7516,9 @@ impl DatabasesUpdateDoSettingsBody {
 pub struct DatabasesListBackupsResponse200 {
     pub backups: Vec<super::models::Backup>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scheduled_backup_time:
-        Option<super::models::DatabasesListBackupsResponse200ScheduledBackupTime>,
+    pub scheduled_backup_time: Option<
+        super::models::DatabasesListBackupsResponse200ScheduledBackupTime,
+    >,
     /// If a backup is currently in progress, this attribute shows the percentage of completion. If no backup is in progress, this attribute will be hidden.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup_progress: Option<String>,
@@ -7948,10 +7963,14 @@ pub struct KafkaTopicConfig {
     pub message_down_conversion_enable: Option<bool>,
     /// The message_format_version specifies the message format version used by the broker to append messages to the logs. The value of this setting is assumed to be 3.0-IV1 if the broker protocol version is 3.0 or higher. By setting a  particular message format version, all existing messages on disk must be smaller or equal to the specified version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message_format_version: Option<super::models::KafkaTopicConfigMessageFormatVersion>,
+    pub message_format_version: Option<
+        super::models::KafkaTopicConfigMessageFormatVersion,
+    >,
     /// The message_timestamp_type specifies whether to use the message create time or log append time as the timestamp on a message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message_timestamp_type: Option<super::models::KafkaTopicConfigMessageTimestampType>,
+    pub message_timestamp_type: Option<
+        super::models::KafkaTopicConfigMessageTimestampType,
+    >,
     /// The min_cleanable_dirty_ratio specifies the frequency of log compaction (if enabled) in relation to duplicates present in the logs. For example, at 0.5, at most 50% of the log could be duplicates before compaction would begin.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_cleanable_dirty_ratio: Option<f64>,
@@ -8115,7 +8134,9 @@ pub struct KafkaTopicPartition {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub earliest_offset: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub consumer_groups: Option<Vec<super::models::KafkaTopicPartitionConsumerGroupsItem>>,
+    pub consumer_groups: Option<
+        Vec<super::models::KafkaTopicPartitionConsumerGroupsItem>,
+    >,
 }
 #[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -8453,8 +8474,7 @@ pub struct KafkaSchemaVersionVerbose {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesGetKafkaSchemaConfigResponse200 {
     /// The compatibility level of the schema registry.
-    pub compatibility_level:
-        super::models::DatabasesGetKafkaSchemaConfigResponse200CompatibilityLevel,
+    pub compatibility_level: super::models::DatabasesGetKafkaSchemaConfigResponse200CompatibilityLevel,
 }
 #[cfg(any(feature = "databases"))]
 connector_runtime::__string_enum! {
@@ -8470,8 +8490,7 @@ pub struct DatabasesGetKafkaSchemaSubjectConfigResponse200 {
     /// The name of the schema subject.
     pub subject_name: String,
     /// The compatibility level of the schema registry.
-    pub compatibility_level:
-        super::models::DatabasesGetKafkaSchemaConfigResponse200CompatibilityLevel,
+    pub compatibility_level: super::models::DatabasesGetKafkaSchemaConfigResponse200CompatibilityLevel,
 }
 #[cfg(any(feature = "databases"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -8805,7 +8824,9 @@ pub struct DedicatedInferenceUpdateRequest {
     pub spec: Option<super::models::DedicatedInferenceSpec>,
     /// Provider tokens for model access (e.g. gated Hugging Face models).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub access_tokens: Option<super::models::DedicatedInferenceUpdateRequestAccessTokens>,
+    pub access_tokens: Option<
+        super::models::DedicatedInferenceUpdateRequestAccessTokens,
+    >,
 }
 #[cfg(any(feature = "dedicated_inference"))]
 impl DedicatedInferenceUpdateRequest {
@@ -9060,18 +9081,10 @@ pub struct Domain {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_address: Option<String>,
     /// This value is the time to live for the records on this domain, in seconds. This defines the time frame that clients can cache queried information before a refresh should be requested.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub ttl: Option<Option<i64>>,
     /// This attribute contains the complete contents of the zone file for the selected domain. Individual domain record resources should be used to get more granular control over records. However, this attribute can also be used to get information about the SOA record, which is created automatically and is not accessible as an individual record resource.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub zone_file: Option<Option<String>>,
 }
 #[cfg(any(feature = "domains"))]
@@ -9116,42 +9129,22 @@ pub struct DomainRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<String>,
     /// The priority for SRV and MX records.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub priority: Option<Option<i64>>,
     /// The port for SRV records.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub port: Option<Option<i64>>,
     /// This value is the time to live for the record, in seconds. This defines the time frame that clients can cache queried information before a refresh should be requested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<i64>,
     /// The weight for SRV records.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub weight: Option<Option<i64>>,
     /// An unsigned integer between 0-255 used for CAA records.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub flags: Option<Option<i64>>,
     /// The parameter tag for CAA records. Valid values are "issue", "issuewild", or "iodef"
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub tag: Option<Option<String>>,
 }
 #[cfg(any(feature = "domain_records"))]
@@ -9174,36 +9167,56 @@ pub enum DomainsCreateRecordBody {
 impl<'de> serde::Deserialize<'de> for DomainsCreateRecordBody {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("domain_record_a") => {
-                Self::DomainRecordA(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("domain_record_aaaa") => {
-                Self::DomainRecordAaaa(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("domain_record_caa") => {
-                Self::DomainRecordCaa(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("domain_record_cname") => Self::DomainRecordCname(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("domain_record_mx") => {
-                Self::DomainRecordMx(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("domain_record_ns") => {
-                Self::DomainRecordNs(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("domain_record_soa") => {
-                Self::DomainRecordSoa(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("domain_record_srv") => {
-                Self::DomainRecordSrv(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("domain_record_txt") => {
-                Self::DomainRecordTxt(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("domain_record_a") => {
+                    Self::DomainRecordA(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("domain_record_aaaa") => {
+                    Self::DomainRecordAaaa(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("domain_record_caa") => {
+                    Self::DomainRecordCaa(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("domain_record_cname") => {
+                    Self::DomainRecordCname(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("domain_record_mx") => {
+                    Self::DomainRecordMx(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("domain_record_ns") => {
+                    Self::DomainRecordNs(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("domain_record_soa") => {
+                    Self::DomainRecordSoa(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("domain_record_srv") => {
+                    Self::DomainRecordSrv(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("domain_record_txt") => {
+                    Self::DomainRecordTxt(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "domain_records"))]
@@ -9220,42 +9233,22 @@ pub struct DomainRecordA {
     /// Variable data depending on record type. For example, the "data" value for an A record would be the IPv4 address to which the domain will be mapped. For a CAA record, it would contain the domain name of the CA being granted permission to issue certificates.
     pub data: String,
     /// The priority for SRV and MX records.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub priority: Option<Option<i64>>,
     /// The port for SRV records.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub port: Option<Option<i64>>,
     /// This value is the time to live for the record, in seconds. This defines the time frame that clients can cache queried information before a refresh should be requested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<i64>,
     /// The weight for SRV records.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub weight: Option<Option<i64>>,
     /// An unsigned integer between 0-255 used for CAA records.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub flags: Option<Option<i64>>,
     /// The parameter tag for CAA records. Valid values are "issue", "issuewild", or "iodef"
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub tag: Option<Option<String>>,
 }
 #[cfg(any(feature = "domain_records"))]
@@ -9272,42 +9265,22 @@ pub struct DomainRecordAaaa {
     /// Variable data depending on record type. For example, the "data" value for an A record would be the IPv4 address to which the domain will be mapped. For a CAA record, it would contain the domain name of the CA being granted permission to issue certificates.
     pub data: String,
     /// The priority for SRV and MX records.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub priority: Option<Option<i64>>,
     /// The port for SRV records.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub port: Option<Option<i64>>,
     /// This value is the time to live for the record, in seconds. This defines the time frame that clients can cache queried information before a refresh should be requested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<i64>,
     /// The weight for SRV records.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub weight: Option<Option<i64>>,
     /// An unsigned integer between 0-255 used for CAA records.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub flags: Option<Option<i64>>,
     /// The parameter tag for CAA records. Valid values are "issue", "issuewild", or "iodef"
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub tag: Option<Option<String>>,
 }
 #[cfg(any(feature = "domain_records"))]
@@ -9324,28 +9297,16 @@ pub struct DomainRecordCaa {
     /// Variable data depending on record type. For example, the "data" value for an A record would be the IPv4 address to which the domain will be mapped. For a CAA record, it would contain the domain name of the CA being granted permission to issue certificates.
     pub data: String,
     /// The priority for SRV and MX records.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub priority: Option<Option<i64>>,
     /// The port for SRV records.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub port: Option<Option<i64>>,
     /// This value is the time to live for the record, in seconds. This defines the time frame that clients can cache queried information before a refresh should be requested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<i64>,
     /// The weight for SRV records.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub weight: Option<Option<i64>>,
     /// An unsigned integer between 0-255 used for CAA records.
     pub flags: Option<i64>,
@@ -9366,42 +9327,22 @@ pub struct DomainRecordCname {
     /// Variable data depending on record type. For example, the "data" value for an A record would be the IPv4 address to which the domain will be mapped. For a CAA record, it would contain the domain name of the CA being granted permission to issue certificates.
     pub data: String,
     /// The priority for SRV and MX records.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub priority: Option<Option<i64>>,
     /// The port for SRV records.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub port: Option<Option<i64>>,
     /// This value is the time to live for the record, in seconds. This defines the time frame that clients can cache queried information before a refresh should be requested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<i64>,
     /// The weight for SRV records.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub weight: Option<Option<i64>>,
     /// An unsigned integer between 0-255 used for CAA records.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub flags: Option<Option<i64>>,
     /// The parameter tag for CAA records. Valid values are "issue", "issuewild", or "iodef"
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub tag: Option<Option<String>>,
 }
 #[cfg(any(feature = "domain_records"))]
@@ -9421,35 +9362,19 @@ pub struct DomainRecordMx {
     /// The priority for SRV and MX records.
     pub priority: Option<i64>,
     /// The port for SRV records.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub port: Option<Option<i64>>,
     /// This value is the time to live for the record, in seconds. This defines the time frame that clients can cache queried information before a refresh should be requested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<i64>,
     /// The weight for SRV records.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub weight: Option<Option<i64>>,
     /// An unsigned integer between 0-255 used for CAA records.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub flags: Option<Option<i64>>,
     /// The parameter tag for CAA records. Valid values are "issue", "issuewild", or "iodef"
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub tag: Option<Option<String>>,
 }
 #[cfg(any(feature = "domain_records"))]
@@ -9466,28 +9391,16 @@ pub struct DomainRecordNs {
     /// Variable data depending on record type. For example, the "data" value for an A record would be the IPv4 address to which the domain will be mapped. For a CAA record, it would contain the domain name of the CA being granted permission to issue certificates.
     pub data: String,
     /// The priority for SRV and MX records.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub priority: Option<Option<i64>>,
     /// The port for SRV records.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub port: Option<Option<i64>>,
     /// This value is the time to live for the record, in seconds. This defines the time frame that clients can cache queried information before a refresh should be requested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<i64>,
     /// The weight for SRV records.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub weight: Option<Option<i64>>,
     /// An unsigned integer between 0-255 used for CAA records.
     pub flags: Option<i64>,
@@ -9510,41 +9423,21 @@ pub struct DomainRecordSoa {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<String>,
     /// The priority for SRV and MX records.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub priority: Option<Option<i64>>,
     /// The port for SRV records.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub port: Option<Option<i64>>,
     /// This value is the time to live for the record, in seconds. This defines the time frame that clients can cache queried information before a refresh should be requested.
     pub ttl: i64,
     /// The weight for SRV records.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub weight: Option<Option<i64>>,
     /// An unsigned integer between 0-255 used for CAA records.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub flags: Option<Option<i64>>,
     /// The parameter tag for CAA records. Valid values are "issue", "issuewild", or "iodef"
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub tag: Option<Option<String>>,
 }
 #[cfg(any(feature = "domain_records"))]
@@ -9568,11 +9461,7 @@ pub struct DomainRecordSrv {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<i64>,
     /// The weight for SRV records.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub weight: Option<Option<i64>>,
     /// An unsigned integer between 0-255 used for CAA records.
     pub flags: Option<i64>,
@@ -9593,28 +9482,16 @@ pub struct DomainRecordTxt {
     /// Variable data depending on record type. For example, the "data" value for an A record would be the IPv4 address to which the domain will be mapped. For a CAA record, it would contain the domain name of the CA being granted permission to issue certificates.
     pub data: String,
     /// The priority for SRV and MX records.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub priority: Option<Option<i64>>,
     /// The port for SRV records.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub port: Option<Option<i64>>,
     /// This value is the time to live for the record, in seconds. This defines the time frame that clients can cache queried information before a refresh should be requested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<i64>,
     /// The weight for SRV records.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub weight: Option<Option<i64>>,
     /// An unsigned integer between 0-255 used for CAA records.
     pub flags: Option<i64>,
@@ -9658,12 +9535,14 @@ impl DropletsListResponse200 {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "droplets",
-    feature = "floating_i_ps",
-    feature = "reserved_i_ps",
-    feature = "reserved_i_pv6"
-))]
+#[cfg(
+    any(
+        feature = "droplets",
+        feature = "floating_i_ps",
+        feature = "reserved_i_ps",
+        feature = "reserved_i_pv6"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Droplet {
     /// A unique identifier for each Droplet instance. This is automatically generated upon Droplet creation.
@@ -9718,12 +9597,14 @@ pub struct Droplet {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu_info: Option<super::models::GpuInfo>,
 }
-#[cfg(any(
-    feature = "droplets",
-    feature = "floating_i_ps",
-    feature = "reserved_i_ps",
-    feature = "reserved_i_pv6"
-))]
+#[cfg(
+    any(
+        feature = "droplets",
+        feature = "floating_i_ps",
+        feature = "reserved_i_ps",
+        feature = "reserved_i_pv6"
+    )
+)]
 impl Droplet {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9738,13 +9619,15 @@ impl Droplet {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "droplets",
-    feature = "floating_i_ps",
-    feature = "reserved_i_ps",
-    feature = "reserved_i_pv6",
-    feature = "sizes"
-))]
+#[cfg(
+    any(
+        feature = "droplets",
+        feature = "floating_i_ps",
+        feature = "reserved_i_ps",
+        feature = "reserved_i_pv6",
+        feature = "sizes"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DiskInfo {
     /// The type of disk. All Droplets contain a `local` or `boot` disk. Additionally, GPU Droplets can also have a `scratch` disk for non-persistent data.
@@ -9754,25 +9637,29 @@ pub struct DiskInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<super::models::DiskInfoSize>,
 }
-#[cfg(any(
-    feature = "droplets",
-    feature = "floating_i_ps",
-    feature = "reserved_i_ps",
-    feature = "reserved_i_pv6",
-    feature = "sizes"
-))]
+#[cfg(
+    any(
+        feature = "droplets",
+        feature = "floating_i_ps",
+        feature = "reserved_i_ps",
+        feature = "reserved_i_pv6",
+        feature = "sizes"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of disk. All Droplets contain a `local` or `boot` disk. Additionally, GPU Droplets can also have a `scratch` disk for non-persistent data."]
     pub enum DiskInfoType { Local = "local", Boot = "boot", Scratch = "scratch", }
 }
-#[cfg(any(
-    feature = "droplets",
-    feature = "floating_i_ps",
-    feature = "reserved_i_ps",
-    feature = "reserved_i_pv6",
-    feature = "sizes"
-))]
+#[cfg(
+    any(
+        feature = "droplets",
+        feature = "floating_i_ps",
+        feature = "reserved_i_ps",
+        feature = "reserved_i_pv6",
+        feature = "sizes"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DiskInfoSize {
     /// The amount of space allocated to the disk.
@@ -9782,24 +9669,28 @@ pub struct DiskInfoSize {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
 }
-#[cfg(any(
-    feature = "droplets",
-    feature = "floating_i_ps",
-    feature = "reserved_i_ps",
-    feature = "reserved_i_pv6"
-))]
+#[cfg(
+    any(
+        feature = "droplets",
+        feature = "floating_i_ps",
+        feature = "reserved_i_ps",
+        feature = "reserved_i_pv6"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " A status string indicating the state of the Droplet instance. This may be \"new\", \"active\", \"off\", or \"archive\"."]
     pub enum DropletStatus { New = "new", Active = "active", Off = "off", Archive =
     "archive", }
 }
-#[cfg(any(
-    feature = "droplets",
-    feature = "floating_i_ps",
-    feature = "reserved_i_ps",
-    feature = "reserved_i_pv6"
-))]
+#[cfg(
+    any(
+        feature = "droplets",
+        feature = "floating_i_ps",
+        feature = "reserved_i_ps",
+        feature = "reserved_i_pv6"
+    )
+)]
 /// **Note**: All Droplets created after March 2017 use internal kernels by default.
 /// These Droplets will have this attribute set to `null`.
 ///
@@ -9818,12 +9709,14 @@ pub struct Kernel {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
 }
-#[cfg(any(
-    feature = "droplets",
-    feature = "floating_i_ps",
-    feature = "reserved_i_ps",
-    feature = "reserved_i_pv6"
-))]
+#[cfg(
+    any(
+        feature = "droplets",
+        feature = "floating_i_ps",
+        feature = "reserved_i_ps",
+        feature = "reserved_i_pv6"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DropletNextBackupWindow {
     /// A time value given in ISO8601 combined date and time format specifying the start of the Droplet's backup window.
@@ -9833,13 +9726,15 @@ pub struct DropletNextBackupWindow {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(
-    feature = "droplets",
-    feature = "floating_i_ps",
-    feature = "images",
-    feature = "reserved_i_ps",
-    feature = "reserved_i_pv6"
-))]
+#[cfg(
+    any(
+        feature = "droplets",
+        feature = "floating_i_ps",
+        feature = "images",
+        feature = "reserved_i_ps",
+        feature = "reserved_i_pv6"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Image {
     /// A unique number that can be used to identify and reference a specific image.
@@ -9888,42 +9783,53 @@ pub struct Image {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_message: Option<String>,
 }
-#[cfg(any(
-    feature = "droplets",
-    feature = "floating_i_ps",
-    feature = "images",
-    feature = "reserved_i_ps",
-    feature = "reserved_i_pv6"
-))]
+#[cfg(
+    any(
+        feature = "droplets",
+        feature = "floating_i_ps",
+        feature = "images",
+        feature = "reserved_i_ps",
+        feature = "reserved_i_pv6"
+    )
+)]
 impl Image {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.min_disk_size {
-            rt::check::range("Image.min_disk_size", *v as f64, Some((0f64, false)), None)?;
+            rt::check::range(
+                "Image.min_disk_size",
+                *v as f64,
+                Some((0f64, false)),
+                None,
+            )?;
         }
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "droplets",
-    feature = "floating_i_ps",
-    feature = "images",
-    feature = "reserved_i_ps",
-    feature = "reserved_i_pv6"
-))]
+#[cfg(
+    any(
+        feature = "droplets",
+        feature = "floating_i_ps",
+        feature = "images",
+        feature = "reserved_i_ps",
+        feature = "reserved_i_pv6"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " Describes the kind of image. It may be one of `base`, `snapshot`, `backup`, `custom`, or `admin`. Respectively, this specifies whether an image is a DigitalOcean base OS image, user-generated Droplet snapshot, automatically created Droplet backup, user-provided virtual machine image, or an image used for DigitalOcean managed resources (e.g. DOKS worker nodes)."]
     pub enum ImageType { Base = "base", Snapshot = "snapshot", Backup = "backup", Custom
     = "custom", Admin = "admin", }
 }
-#[cfg(any(
-    feature = "droplets",
-    feature = "floating_i_ps",
-    feature = "images",
-    feature = "reserved_i_ps",
-    feature = "reserved_i_pv6"
-))]
+#[cfg(
+    any(
+        feature = "droplets",
+        feature = "floating_i_ps",
+        feature = "images",
+        feature = "reserved_i_ps",
+        feature = "reserved_i_pv6"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " The name of a custom image's distribution. Currently, the valid values are  `Arch Linux`, `CentOS`, `CoreOS`, `Debian`, `Fedora`, `Fedora Atomic`,  `FreeBSD`, `Gentoo`, `openSUSE`, `RancherOS`, `Rocky Linux`, `Ubuntu`, and `Unknown`.  Any other value will be accepted but ignored, and `Unknown` will be used in its place."]
@@ -9933,18 +9839,20 @@ connector_runtime::__string_enum! {
     "RancherOS", RockyLinux = "Rocky Linux", Ubuntu = "Ubuntu", UnknownValue = "Unknown",
     }
 }
-#[cfg(any(
-    feature = "droplets",
-    feature = "floating_i_ps",
-    feature = "images",
-    feature = "image_actions",
-    feature = "load_balancers",
-    feature = "reserved_i_ps",
-    feature = "reserved_i_pv6",
-    feature = "block_storage",
-    feature = "block_storage_actions",
-    feature = "vpc_peerings"
-))]
+#[cfg(
+    any(
+        feature = "droplets",
+        feature = "floating_i_ps",
+        feature = "images",
+        feature = "image_actions",
+        feature = "load_balancers",
+        feature = "reserved_i_ps",
+        feature = "reserved_i_pv6",
+        feature = "block_storage",
+        feature = "block_storage_actions",
+        feature = "vpc_peerings"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " The slug identifier for the region where the resource will initially be  available."]
@@ -9952,13 +9860,15 @@ connector_runtime::__string_enum! {
     Fra1 = "fra1", Lon1 = "lon1", Nyc1 = "nyc1", Nyc2 = "nyc2", Nyc3 = "nyc3", Sfo1 =
     "sfo1", Sfo2 = "sfo2", Sfo3 = "sfo3", Sgp1 = "sgp1", Tor1 = "tor1", Syd1 = "syd1", }
 }
-#[cfg(any(
-    feature = "droplets",
-    feature = "floating_i_ps",
-    feature = "images",
-    feature = "reserved_i_ps",
-    feature = "reserved_i_pv6"
-))]
+#[cfg(
+    any(
+        feature = "droplets",
+        feature = "floating_i_ps",
+        feature = "images",
+        feature = "reserved_i_ps",
+        feature = "reserved_i_pv6"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " A status string indicating the state of a custom image. This may be `NEW`,"] #[doc
@@ -9966,13 +9876,15 @@ connector_runtime::__string_enum! {
     "NEW", Available = "available", Pending = "pending", Deleted = "deleted", Retired =
     "retired", }
 }
-#[cfg(any(
-    feature = "droplets",
-    feature = "floating_i_ps",
-    feature = "reserved_i_ps",
-    feature = "reserved_i_pv6",
-    feature = "sizes"
-))]
+#[cfg(
+    any(
+        feature = "droplets",
+        feature = "floating_i_ps",
+        feature = "reserved_i_ps",
+        feature = "reserved_i_pv6",
+        feature = "sizes"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Size {
     /// A human-readable string that is used to uniquely identify each size.
@@ -10002,13 +9914,15 @@ pub struct Size {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu_info: Option<super::models::GpuInfo>,
 }
-#[cfg(any(
-    feature = "droplets",
-    feature = "floating_i_ps",
-    feature = "reserved_i_ps",
-    feature = "reserved_i_pv6",
-    feature = "sizes"
-))]
+#[cfg(
+    any(
+        feature = "droplets",
+        feature = "floating_i_ps",
+        feature = "reserved_i_ps",
+        feature = "reserved_i_pv6",
+        feature = "sizes"
+    )
+)]
 impl Size {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10019,13 +9933,15 @@ impl Size {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "droplets",
-    feature = "floating_i_ps",
-    feature = "reserved_i_ps",
-    feature = "reserved_i_pv6",
-    feature = "sizes"
-))]
+#[cfg(
+    any(
+        feature = "droplets",
+        feature = "floating_i_ps",
+        feature = "reserved_i_ps",
+        feature = "reserved_i_pv6",
+        feature = "sizes"
+    )
+)]
 /// An object containing information about the GPU capabilities of Droplets created with this size.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GpuInfo {
@@ -10038,13 +9954,15 @@ pub struct GpuInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vram: Option<super::models::GpuInfoVram>,
 }
-#[cfg(any(
-    feature = "droplets",
-    feature = "floating_i_ps",
-    feature = "reserved_i_ps",
-    feature = "reserved_i_pv6",
-    feature = "sizes"
-))]
+#[cfg(
+    any(
+        feature = "droplets",
+        feature = "floating_i_ps",
+        feature = "reserved_i_ps",
+        feature = "reserved_i_pv6",
+        feature = "sizes"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GpuInfoVram {
     /// The amount of VRAM allocated to the GPU.
@@ -10054,12 +9972,14 @@ pub struct GpuInfoVram {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
 }
-#[cfg(any(
-    feature = "droplets",
-    feature = "floating_i_ps",
-    feature = "reserved_i_ps",
-    feature = "reserved_i_pv6"
-))]
+#[cfg(
+    any(
+        feature = "droplets",
+        feature = "floating_i_ps",
+        feature = "reserved_i_ps",
+        feature = "reserved_i_pv6"
+    )
+)]
 /// The details of the network that are configured for the Droplet instance.  This is an object that contains keys for IPv4 and IPv6.  The value of each of these is an array that contains objects describing an individual IP resource allocated to the Droplet.  These will define attributes like the IP address, netmask, and gateway of the specific network depending on the type of network it is.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DropletNetworks {
@@ -10068,12 +9988,14 @@ pub struct DropletNetworks {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub v6: Option<Vec<super::models::NetworkV6>>,
 }
-#[cfg(any(
-    feature = "droplets",
-    feature = "floating_i_ps",
-    feature = "reserved_i_ps",
-    feature = "reserved_i_pv6"
-))]
+#[cfg(
+    any(
+        feature = "droplets",
+        feature = "floating_i_ps",
+        feature = "reserved_i_ps",
+        feature = "reserved_i_pv6"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NetworkV4 {
     /// The IP address of the IPv4 network interface.
@@ -10093,22 +10015,26 @@ pub struct NetworkV4 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<super::models::NetworkV4Type>,
 }
-#[cfg(any(
-    feature = "droplets",
-    feature = "floating_i_ps",
-    feature = "reserved_i_ps",
-    feature = "reserved_i_pv6"
-))]
+#[cfg(
+    any(
+        feature = "droplets",
+        feature = "floating_i_ps",
+        feature = "reserved_i_ps",
+        feature = "reserved_i_pv6"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc = " The type of the IPv4 network interface."] pub enum NetworkV4Type { Public =
     "public", Private = "private", }
 }
-#[cfg(any(
-    feature = "droplets",
-    feature = "floating_i_ps",
-    feature = "reserved_i_ps",
-    feature = "reserved_i_pv6"
-))]
+#[cfg(
+    any(
+        feature = "droplets",
+        feature = "floating_i_ps",
+        feature = "reserved_i_ps",
+        feature = "reserved_i_pv6"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NetworkV6 {
     /// The IP address of the IPv6 network interface.
@@ -10164,11 +10090,7 @@ pub struct DropletSingleCreate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monitoring: Option<bool>,
     /// A flat array of tag names as strings to apply to the Droplet after it is created. Tag names can either be existing or new tags.<br>Requires `tag:create` scope.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub tags: Option<Option<Vec<String>>>,
     /// A string containing 'user data' which may be used to configure the Droplet on first boot, often a 'cloud-config' file or Bash script. It must be plain text and may not exceed 64 KiB in size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10284,11 +10206,7 @@ pub struct DropletMultiCreate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monitoring: Option<bool>,
     /// A flat array of tag names as strings to apply to the Droplet after it is created. Tag names can either be existing or new tags.<br>Requires `tag:create` scope.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub tags: Option<Option<Vec<String>>>,
     /// A string containing 'user data' which may be used to configure the Droplet on first boot, often a 'cloud-config' file or Bash script. It must be plain text and may not exceed 64 KiB in size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10342,11 +10260,7 @@ pub struct DropletsCreateResponse202Variant0Links {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actions: Option<Vec<super::models::ActionLink>>,
 }
-#[cfg(any(
-    feature = "droplets",
-    feature = "floating_i_ps",
-    feature = "reserved_i_ps"
-))]
+#[cfg(any(feature = "droplets", feature = "floating_i_ps", feature = "reserved_i_ps"))]
 /// The linked actions can be used to check the status of a Droplet's create event.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionLink {
@@ -10456,8 +10370,9 @@ pub struct DropletsListBackupPoliciesResponse200 {
     /// A map where the keys are the Droplet IDs and the values are
     /// objects containing the backup policy information for each Droplet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub policies:
-        Option<std::collections::BTreeMap<String, super::models::DropletBackupPolicyRecord>>,
+    pub policies: Option<
+        std::collections::BTreeMap<String, super::models::DropletBackupPolicyRecord>,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
@@ -10517,36 +10432,56 @@ pub enum DropletActionsPostBody {
 impl<'de> serde::Deserialize<'de> for DropletActionsPostBody {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("droplet_action") => {
-                Self::DropletAction(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("droplet_action_enable_backups") => Self::DropletActionEnableBackups(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("droplet_action_change_backup_policy") => Self::DropletActionChangeBackupPolicy(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("droplet_action_restore") => Self::DropletActionRestore(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("droplet_action_resize") => Self::DropletActionResize(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("droplet_action_rebuild") => Self::DropletActionRebuild(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("droplet_action_rename") => Self::DropletActionRename(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("droplet_action_change_kernel") => Self::DropletActionChangeKernel(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("droplet_action_snapshot") => Self::DropletActionSnapshot(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("droplet_action") => {
+                    Self::DropletAction(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("droplet_action_enable_backups") => {
+                    Self::DropletActionEnableBackups(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("droplet_action_change_backup_policy") => {
+                    Self::DropletActionChangeBackupPolicy(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("droplet_action_restore") => {
+                    Self::DropletActionRestore(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("droplet_action_resize") => {
+                    Self::DropletActionResize(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("droplet_action_rebuild") => {
+                    Self::DropletActionRebuild(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("droplet_action_rename") => {
+                    Self::DropletActionRename(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("droplet_action_change_kernel") => {
+                    Self::DropletActionChangeKernel(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("droplet_action_snapshot") => {
+                    Self::DropletActionSnapshot(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "droplet_actions"))]
@@ -10670,15 +10605,21 @@ pub enum DropletActionsPostByTagBody {
 impl<'de> serde::Deserialize<'de> for DropletActionsPostByTagBody {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("droplet_action") => {
-                Self::DropletAction(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("droplet_action_snapshot") => Self::DropletActionSnapshot(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("droplet_action") => {
+                    Self::DropletAction(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("droplet_action_snapshot") => {
+                    Self::DropletActionSnapshot(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "droplet_actions"))]
@@ -10809,11 +10750,7 @@ pub struct FirewallRuleTarget {
     /// An array containing the IDs of the Kubernetes clusters to which the firewall will allow traffic.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubernetes_ids: Option<Vec<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub tags: Option<Option<Vec<String>>>,
 }
 #[cfg(any(feature = "droplets", feature = "firewalls"))]
@@ -11315,29 +11252,13 @@ pub struct FirewallsCreateBody {
     /// A human-readable name for a firewall. The name must begin with an alphanumeric character. Subsequent characters must either be alphanumeric characters, a period (.), or a dash (-).
     pub name: String,
     /// An array containing the IDs of the Droplets assigned to the firewall. <br><br>Requires `droplet:read` scope.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub droplet_ids: Option<Option<Vec<i64>>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub tags: Option<Option<Vec<String>>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub inbound_rules: Option<Option<Vec<super::models::FirewallInboundRulesItem>>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub outbound_rules: Option<Option<Vec<super::models::FirewallOutboundRulesItem>>>,
 }
 #[cfg(any(feature = "firewalls"))]
@@ -11391,29 +11312,13 @@ pub struct FirewallsUpdateBody {
     /// A human-readable name for a firewall. The name must begin with an alphanumeric character. Subsequent characters must either be alphanumeric characters, a period (.), or a dash (-).
     pub name: String,
     /// An array containing the IDs of the Droplets assigned to the firewall. <br><br>Requires `droplet:read` scope.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub droplet_ids: Option<Option<Vec<i64>>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub tags: Option<Option<Vec<String>>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub inbound_rules: Option<Option<Vec<super::models::FirewallInboundRulesItem>>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub outbound_rules: Option<Option<Vec<super::models::FirewallOutboundRulesItem>>>,
 }
 #[cfg(any(feature = "firewalls"))]
@@ -11458,17 +11363,9 @@ pub struct FirewallsDeleteTagsBody {
 #[cfg(any(feature = "firewalls"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FirewallsAddRulesBody {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub inbound_rules: Option<Option<Vec<super::models::FirewallInboundRulesItem>>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub outbound_rules: Option<Option<Vec<super::models::FirewallOutboundRulesItem>>>,
 }
 #[cfg(any(feature = "floating_i_ps"))]
@@ -11590,15 +11487,21 @@ pub enum FloatingIPsActionPostBody {
 impl<'de> serde::Deserialize<'de> for FloatingIPsActionPostBody {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("floating_ip_action_unassign") => Self::FloatingIpActionUnassign(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("floating_ip_action_assign") => Self::FloatingIpActionAssign(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("floating_ip_action_unassign") => {
+                    Self::FloatingIpActionUnassign(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("floating_ip_action_assign") => {
+                    Self::FloatingIpActionAssign(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "floating_ip_actions"))]
@@ -11755,11 +11658,7 @@ pub struct ScheduledDetails {
     /// valid cron expression string which is required for SCHEDULED type triggers.
     pub cron: String,
     /// Optional data to be sent to function while triggering the function.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub body: Option<Option<super::models::ScheduledDetailsBody>>,
 }
 #[cfg(any(feature = "functions"))]
@@ -11929,11 +11828,7 @@ pub struct ImageNewCustom {
     /// The slug identifier for the region where the resource will initially be  available.
     pub region: super::models::RegionSlug,
     /// A flat array of tag names as strings to be applied to the resource. Tag names may be for either existing or new tags. <br><br>Requires `tag:create` scope.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub tags: Option<Option<Vec<String>>>,
 }
 #[cfg(any(feature = "images"))]
@@ -11994,8 +11889,12 @@ pub struct ImageUpdate {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ImagesPostAccountTransferCreate {
-    ImagesPostAccountTransferCreateVariant0(super::models::ImagesPostAccountTransferCreateVariant0),
-    ImagesPostAccountTransferCreateVariant1(super::models::ImagesPostAccountTransferCreateVariant1),
+    ImagesPostAccountTransferCreateVariant0(
+        super::models::ImagesPostAccountTransferCreateVariant0,
+    ),
+    ImagesPostAccountTransferCreateVariant1(
+        super::models::ImagesPostAccountTransferCreateVariant1,
+    ),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
@@ -12053,15 +11952,21 @@ pub enum ImageActionsPostBody {
 impl<'de> serde::Deserialize<'de> for ImageActionsPostBody {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("image_action_base") => {
-                Self::ImageActionBase(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("image_action_transfer") => Self::ImageActionTransfer(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("image_action_base") => {
+                    Self::ImageActionBase(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("image_action_transfer") => {
+                    Self::ImageActionTransfer(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "image_actions"))]
@@ -12166,7 +12071,9 @@ pub struct ClusterRead {
     pub control_plane_firewall: Option<super::models::ControlPlaneFirewall>,
     /// An object specifying custom cluster autoscaler configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cluster_autoscaler_configuration: Option<super::models::ClusterAutoscalerConfiguration>,
+    pub cluster_autoscaler_configuration: Option<
+        super::models::ClusterAutoscalerConfiguration,
+    >,
     /// An object specifying Single Sign-On (SSO) configuration for the Kubernetes cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sso: Option<super::models::Sso>,
@@ -12178,8 +12085,9 @@ pub struct ClusterRead {
     pub amd_gpu_device_plugin: Option<super::models::AmdGpuDevicePlugin>,
     /// An object specifying whether the AMD Device Metrics Exporter should be enabled in the Kubernetes cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub amd_gpu_device_metrics_exporter_plugin:
-        Option<super::models::AmdGpuDeviceMetricsExporterPlugin>,
+    pub amd_gpu_device_metrics_exporter_plugin: Option<
+        super::models::AmdGpuDeviceMetricsExporterPlugin,
+    >,
     /// An object specifying whether the Nvidia GPU Device Plugin should be enabled in the Kubernetes cluster. It's enabled by default for clusters with an Nvidia GPU node pool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nvidia_gpu_device_plugin: Option<super::models::NvidiaGpuDevicePlugin>,
@@ -12209,11 +12117,7 @@ pub struct KubernetesNodePool {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
     /// An object of key/value mappings specifying labels to apply to all nodes in a pool. Labels will automatically be applied to all existing nodes and any subsequent nodes added to the pool. Note that when a label is removed, it is not deleted from the nodes in the pool.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub labels: Option<Option<serde_json::Value>>,
     /// An array of taints to apply to all nodes in a pool. Taints will automatically be applied to all existing nodes and any subsequent nodes added to the pool. When a taint is removed, it is deleted from all nodes in the pool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -12359,7 +12263,9 @@ pub struct ClusterAutoscalerConfiguration {
     /// - `priority`: Selects the node group with the highest priority as per [user-provided configuration](https://docs.digitalocean.com/products/kubernetes/how-to/autoscale/#configuring-priority-expander)
     /// - `least_waste`: Selects the node group that will result in the least amount of idle resources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expanders: Option<Vec<super::models::ClusterAutoscalerConfigurationExpandersItem>>,
+    pub expanders: Option<
+        Vec<super::models::ClusterAutoscalerConfigurationExpandersItem>,
+    >,
 }
 #[cfg(any(feature = "kubernetes"))]
 connector_runtime::__string_enum! {
@@ -12484,11 +12390,7 @@ pub struct Cluster {
     /// An object specifying the details of the worker nodes available to the Kubernetes cluster.
     pub node_pools: Vec<super::models::KubernetesNodePool>,
     /// An object specifying the maintenance window policy for the Kubernetes cluster.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub maintenance_policy: Option<Option<super::models::MaintenancePolicy>>,
     /// A boolean value indicating whether the cluster will be automatically upgraded to new patch releases during its maintenance window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -12515,76 +12417,38 @@ pub struct Cluster {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_enabled: Option<bool>,
     /// An object specifying the control plane firewall for the Kubernetes cluster. Control plane firewall is in early availability (invite only).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub control_plane_firewall: Option<Option<super::models::ControlPlaneFirewall>>,
     /// An object specifying custom cluster autoscaler configuration.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub cluster_autoscaler_configuration:
-        Option<Option<super::models::ClusterAutoscalerConfiguration>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub cluster_autoscaler_configuration: Option<
+        Option<super::models::ClusterAutoscalerConfiguration>,
+    >,
     /// An object specifying Single Sign-On (SSO) configuration for the Kubernetes cluster.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub sso: Option<Option<super::models::Sso>>,
     /// An object specifying whether the routing-agent component should be enabled for the Kubernetes cluster.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub routing_agent: Option<Option<super::models::RoutingAgent>>,
     /// An object specifying whether the Peer-to-peer OCI registry component should be enabled for the Kubernetes cluster.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub p2p_oci_registry_plugin: Option<Option<super::models::P2pOciRegistryPlugin>>,
     /// An object specifying whether the AMD GPU Device Plugin should be enabled in the Kubernetes cluster. It's enabled by default for clusters with an AMD GPU node pool.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub amd_gpu_device_plugin: Option<Option<super::models::AmdGpuDevicePlugin>>,
     /// An object specifying whether the AMD Device Metrics Exporter should be enabled in the Kubernetes cluster.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub amd_gpu_device_metrics_exporter_plugin:
-        Option<Option<super::models::AmdGpuDeviceMetricsExporterPlugin>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub amd_gpu_device_metrics_exporter_plugin: Option<
+        Option<super::models::AmdGpuDeviceMetricsExporterPlugin>,
+    >,
     /// An object specifying whether the Nvidia GPU Device Plugin should be enabled in the Kubernetes cluster. It's enabled by default for clusters with an Nvidia GPU node pool.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub nvidia_gpu_device_plugin: Option<Option<super::models::NvidiaGpuDevicePlugin>>,
     /// An object specifying whether the RDMA shared device plugin should be enabled in the Kubernetes cluster.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub rdma_shared_dev_plugin: Option<Option<super::models::RdmaSharedDevPlugin>>,
     /// An object specifying whether the Cluster Proportional Autoscaler (CPA) add-on for CoreDNS should be enabled for the Kubernetes cluster.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub coredns_autoscaler: Option<Option<super::models::CorednsAutoscaler>>,
 }
 #[cfg(any(feature = "kubernetes"))]
@@ -12608,11 +12472,7 @@ pub struct ClusterUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
     /// An object specifying the maintenance window policy for the Kubernetes cluster.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub maintenance_policy: Option<Option<super::models::MaintenancePolicy>>,
     /// A boolean value indicating whether the cluster will be automatically upgraded to new patch releases during its maintenance window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -12624,76 +12484,38 @@ pub struct ClusterUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ha: Option<bool>,
     /// An object specifying the control plane firewall for the Kubernetes cluster. Control plane firewall is in early availability (invite only).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub control_plane_firewall: Option<Option<super::models::ControlPlaneFirewall>>,
     /// An object specifying custom cluster autoscaler configuration.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub cluster_autoscaler_configuration:
-        Option<Option<super::models::ClusterAutoscalerConfiguration>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub cluster_autoscaler_configuration: Option<
+        Option<super::models::ClusterAutoscalerConfiguration>,
+    >,
     /// An object specifying Single Sign-On (SSO) configuration for the Kubernetes cluster.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub sso: Option<Option<super::models::Sso>>,
     /// An object specifying whether the routing-agent component should be enabled for the Kubernetes cluster.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub routing_agent: Option<Option<super::models::RoutingAgent>>,
     /// An object specifying whether the Peer-to-peer OCI registry component should be enabled for the Kubernetes cluster.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub p2p_oci_registry_plugin: Option<Option<super::models::P2pOciRegistryPlugin>>,
     /// An object specifying whether the AMD GPU Device Plugin should be enabled in the Kubernetes cluster. It's enabled by default for clusters with an AMD GPU node pool.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub amd_gpu_device_plugin: Option<Option<super::models::AmdGpuDevicePlugin>>,
     /// An object specifying whether the AMD Device Metrics Exporter should be enabled in the Kubernetes cluster.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub amd_gpu_device_metrics_exporter_plugin:
-        Option<Option<super::models::AmdGpuDeviceMetricsExporterPlugin>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub amd_gpu_device_metrics_exporter_plugin: Option<
+        Option<super::models::AmdGpuDeviceMetricsExporterPlugin>,
+    >,
     /// An object specifying whether the Nvidia GPU Device Plugin should be enabled in the Kubernetes cluster. It's enabled by default for clusters with an Nvidia GPU node pool.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub nvidia_gpu_device_plugin: Option<Option<super::models::NvidiaGpuDevicePlugin>>,
     /// An object specifying whether the RDMA shared device plugin should be enabled in the Kubernetes cluster.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub rdma_shared_dev_plugin: Option<Option<super::models::RdmaSharedDevPlugin>>,
     /// An object specifying whether the Cluster Proportional Autoscaler (CPA) add-on for CoreDNS should be enabled for the Kubernetes cluster.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub coredns_autoscaler: Option<Option<super::models::CorednsAutoscaler>>,
 }
 #[cfg(any(feature = "kubernetes"))]
@@ -12830,11 +12652,7 @@ pub struct KubernetesNodePoolUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
     /// An object of key/value mappings specifying labels to apply to all nodes in a pool. Labels will automatically be applied to all existing nodes and any subsequent nodes added to the pool. Note that when a label is removed, it is not deleted from the nodes in the pool.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub labels: Option<Option<serde_json::Value>>,
     /// An array of taints to apply to all nodes in a pool. Taints will automatically be applied to all existing nodes and any subsequent nodes added to the pool. When a taint is removed, it is deleted from all nodes in the pool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -13157,7 +12975,12 @@ impl LoadBalancer {
         }
         {
             let v = &self.forwarding_rules;
-            rt::check::items("LoadBalancer.forwarding_rules", v.len(), Some(1u64), None)?;
+            rt::check::items(
+                "LoadBalancer.forwarding_rules",
+                v.len(),
+                Some(1u64),
+                None,
+            )?;
         }
         if let Some(v) = &self.http_idle_timeout_seconds {
             rt::check::range(
@@ -14301,27 +14124,41 @@ pub enum NfsCreateActionBody {
 impl<'de> serde::Deserialize<'de> for NfsCreateActionBody {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("nfs_action_resize") => {
-                Self::NfsActionResize(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("nfs_action_snapshot") => Self::NfsActionSnapshot(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("nfs_action_attach") => {
-                Self::NfsActionAttach(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("nfs_action_detach") => {
-                Self::NfsActionDetach(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("nfs_action_reassign") => Self::NfsActionReassign(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("nfs_action_switch_performance_tier") => Self::NfsActionSwitchPerformanceTier(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("nfs_action_resize") => {
+                    Self::NfsActionResize(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("nfs_action_snapshot") => {
+                    Self::NfsActionSnapshot(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("nfs_action_attach") => {
+                    Self::NfsActionAttach(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("nfs_action_detach") => {
+                    Self::NfsActionDetach(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("nfs_action_reassign") => {
+                    Self::NfsActionReassign(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("nfs_action_switch_performance_tier") => {
+                    Self::NfsActionSwitchPerformanceTier(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "nfs_actions"))]
@@ -14615,8 +14452,9 @@ pub struct OrganizationsCreateTeamResponse201 {
     pub team: super::models::CreateTeam,
     /// A map of invitee email addresses to invitation status results.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub invitations:
-        Option<std::collections::BTreeMap<String, super::models::TeamInvitationStatus>>,
+    pub invitations: Option<
+        std::collections::BTreeMap<String, super::models::TeamInvitationStatus>,
+    >,
 }
 #[cfg(any(feature = "organizations"))]
 /// The team resource returned when a team is created in an organization.
@@ -14870,9 +14708,15 @@ impl PartnerAttachmentsCreateResponse202 {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PartnerAttachmentUpdatable {
-    PartnerAttachmentUpdatableVariant0(super::models::PartnerAttachmentUpdatableVariant0),
-    PartnerAttachmentUpdatableVariant1(super::models::PartnerAttachmentUpdatableVariant1),
-    PartnerAttachmentUpdatableVariant2(super::models::PartnerAttachmentUpdatableVariant2),
+    PartnerAttachmentUpdatableVariant0(
+        super::models::PartnerAttachmentUpdatableVariant0,
+    ),
+    PartnerAttachmentUpdatableVariant1(
+        super::models::PartnerAttachmentUpdatableVariant1,
+    ),
+    PartnerAttachmentUpdatableVariant2(
+        super::models::PartnerAttachmentUpdatableVariant2,
+    ),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
@@ -15302,7 +15146,13 @@ impl Registry {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.name {
-            rt::check::string("Registry.name", v, None, Some(63u64), "^[a-z0-9-]{1,63}$")?;
+            rt::check::string(
+                "Registry.name",
+                v,
+                None,
+                Some(63u64),
+                "^[a-z0-9-]{1,63}$",
+            )?;
         }
         Ok(())
     }
@@ -15354,7 +15204,9 @@ pub struct MultiregistryCreate {
     pub name: String,
     /// The slug of the subscription tier to sign up for. Valid values can be retrieved using the options endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subscription_tier_slug: Option<super::models::MultiregistryCreateSubscriptionTierSlug>,
+    pub subscription_tier_slug: Option<
+        super::models::MultiregistryCreateSubscriptionTierSlug,
+    >,
     /// Slug of the region where registry data is stored. When not provided, a region will be selected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<super::models::MultiregistryCreateRegion>,
@@ -15452,8 +15304,9 @@ pub struct DockerCredentials {
 pub struct DockerCredentialsAuths {
     #[serde(rename = "registry.digitalocean.com")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub registry_digitalocean_com:
-        Option<super::models::DockerCredentialsAuthsRegistryDigitaloceanCom>,
+    pub registry_digitalocean_com: Option<
+        super::models::DockerCredentialsAuthsRegistryDigitaloceanCom,
+    >,
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -15493,8 +15346,9 @@ pub struct RegistriesGetOptionsResponse200Options {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub available_regions: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subscription_tiers:
-        Option<Vec<super::models::RegistriesGetOptionsResponse200OptionsSubscriptionTiersItem>>,
+    pub subscription_tiers: Option<
+        Vec<super::models::RegistriesGetOptionsResponse200OptionsSubscriptionTiersItem>,
+    >,
 }
 #[cfg(any(feature = "container_registries", feature = "container_registry"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -15932,15 +15786,21 @@ pub enum ReservedIPsActionsPostBody {
 impl<'de> serde::Deserialize<'de> for ReservedIPsActionsPostBody {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("reserved_ip_action_unassign") => Self::ReservedIpActionUnassign(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("reserved_ip_action_assign") => Self::ReservedIpActionAssign(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("reserved_ip_action_unassign") => {
+                    Self::ReservedIpActionUnassign(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("reserved_ip_action_assign") => {
+                    Self::ReservedIpActionAssign(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "reserved_ip_actions"))]
@@ -15974,7 +15834,9 @@ pub struct ReservedIPsActionsPostResponse201 {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIPv6ListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reserved_ipv6s: Option<Vec<super::models::ReservedIPv6ListResponse200ReservedIpv6sItem>>,
+    pub reserved_ipv6s: Option<
+        Vec<super::models::ReservedIPv6ListResponse200ReservedIpv6sItem>,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
@@ -15992,7 +15854,9 @@ pub struct ReservedIPv6ListResponse200ReservedIpv6sItem {
     pub reserved_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Requires `droplet:read` scope.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub droplet: Option<super::models::ReservedIPv6ListResponse200ReservedIpv6sItemDroplet>,
+    pub droplet: Option<
+        super::models::ReservedIPv6ListResponse200ReservedIpv6sItemDroplet,
+    >,
 }
 #[cfg(any(feature = "reserved_i_pv6"))]
 /// Requires `droplet:read` scope.
@@ -16068,15 +15932,21 @@ pub enum ReservedIPv6ActionsPostBody {
 impl<'de> serde::Deserialize<'de> for ReservedIPv6ActionsPostBody {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("reserved_ipv6_action_unassign") => Self::ReservedIpv6ActionUnassign(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("reserved_ipv6_action_assign") => Self::ReservedIpv6ActionAssign(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("reserved_ipv6_action_unassign") => {
+                    Self::ReservedIpv6ActionUnassign(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("reserved_ipv6_action_assign") => {
+                    Self::ReservedIpv6ActionAssign(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "reserved_i_pv6_actions"))]
@@ -16337,7 +16207,9 @@ pub struct ScanFindingsItem {
     ///
     /// The mitigation steps to resolve the finding.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mitigation_steps: Option<Vec<super::models::ScanFindingsItemMitigationStepsItem>>,
+    pub mitigation_steps: Option<
+        Vec<super::models::ScanFindingsItemMitigationStepsItem>,
+    >,
     /// affected_resources_count
     ///
     /// The number of affected resources for the finding.
@@ -16413,10 +16285,13 @@ pub struct Settings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<super::models::SettingsSettings>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tier_coverage:
-        Option<std::collections::BTreeMap<String, super::models::SettingsTierCoverageValue>>,
+    pub tier_coverage: Option<
+        std::collections::BTreeMap<String, super::models::SettingsTierCoverageValue>,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plan_downgrades: Option<std::collections::BTreeMap<String, super::models::PlanDowngrades>>,
+    pub plan_downgrades: Option<
+        std::collections::BTreeMap<String, super::models::PlanDowngrades>,
+    >,
 }
 #[cfg(any(feature = "security"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -16536,8 +16411,9 @@ pub struct SecurityUpdateSettingsPlanBodyTierCoverageValue {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecurityUpdateSettingsPlanResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tier_coverage:
-        Option<std::collections::BTreeMap<String, super::models::SettingsTierCoverageValue>>,
+    pub tier_coverage: Option<
+        std::collections::BTreeMap<String, super::models::SettingsTierCoverageValue>,
+    >,
 }
 #[cfg(any(feature = "security"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -16743,7 +16619,13 @@ impl Tags {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.name {
-            rt::check::string("Tags.name", v, None, Some(255u64), "^[a-zA-Z0-9_\\-\\:]+$")?;
+            rt::check::string(
+                "Tags.name",
+                v,
+                None,
+                Some(255u64),
+                "^[a-zA-Z0-9_\\-\\:]+$",
+            )?;
         }
         if let Some(v) = &self.resources {
             v.validate()?;
@@ -16780,7 +16662,12 @@ impl TagsResources {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.count {
-            rt::check::range("TagsResources.count", *v as f64, Some((0f64, false)), None)?;
+            rt::check::range(
+                "TagsResources.count",
+                *v as f64,
+                Some((0f64, false)),
+                None,
+            )?;
         }
         if let Some(v) = &self.droplets {
             v.validate()?;
@@ -16816,7 +16703,12 @@ impl TagsMetadata {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.count {
-            rt::check::range("TagsMetadata.count", *v as f64, Some((0f64, false)), None)?;
+            rt::check::range(
+                "TagsMetadata.count",
+                *v as f64,
+                Some((0f64, false)),
+                None,
+            )?;
         }
         Ok(())
     }
@@ -17184,11 +17076,7 @@ pub struct VolumesExt4 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// An array containing the IDs of the Droplets the volume is attached to. Note that at this time, a volume can only be attached to a single Droplet.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub droplet_ids: Option<Option<Vec<i64>>>,
     /// A human-readable name for the block storage volume. Must be lowercase and be composed only of numbers, letters and "-", up to a limit of 64 characters. The name must begin with a letter.
     pub name: String,
@@ -17201,11 +17089,7 @@ pub struct VolumesExt4 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
     /// A flat array of tag names as strings to be applied to the resource. Tag names may be for either existing or new tags. <br><br>Requires `tag:create` scope.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub tags: Option<Option<Vec<String>>>,
     /// The unique identifier for the volume snapshot from which to create the volume.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -17225,11 +17109,7 @@ pub struct VolumesXfs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// An array containing the IDs of the Droplets the volume is attached to. Note that at this time, a volume can only be attached to a single Droplet.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub droplet_ids: Option<Option<Vec<i64>>>,
     /// A human-readable name for the block storage volume. Must be lowercase and be composed only of numbers, letters and "-", up to a limit of 64 characters. The name must begin with a letter.
     pub name: String,
@@ -17242,11 +17122,7 @@ pub struct VolumesXfs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
     /// A flat array of tag names as strings to be applied to the resource. Tag names may be for either existing or new tags. <br><br>Requires `tag:create` scope.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub tags: Option<Option<Vec<String>>>,
     /// The unique identifier for the volume snapshot from which to create the volume.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -17278,15 +17154,21 @@ pub enum VolumeActionsPostBody {
 impl<'de> serde::Deserialize<'de> for VolumeActionsPostBody {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("volume_action_post_attach") => Self::VolumeActionPostAttach(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("volume_action_post_detach") => Self::VolumeActionPostDetach(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("volume_action_post_attach") => {
+                    Self::VolumeActionPostAttach(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("volume_action_post_detach") => {
+                    Self::VolumeActionPostDetach(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "block_storage_actions"))]
@@ -17301,11 +17183,7 @@ pub struct VolumeActionPostAttach {
     /// The unique identifier for the Droplet the volume will be attached or detached from.
     pub droplet_id: i64,
     /// A flat array of tag names as strings to be applied to the resource. Tag names may be for either existing or new tags. <br><br>Requires `tag:create` scope.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub tags: Option<Option<Vec<String>>>,
 }
 #[cfg(any(feature = "block_storage_actions"))]
@@ -17391,18 +17269,26 @@ pub enum VolumeActionsPostByIdBody {
 impl<'de> serde::Deserialize<'de> for VolumeActionsPostByIdBody {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("volume_action_post_attach") => Self::VolumeActionPostAttach(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("volume_action_post_detach") => Self::VolumeActionPostDetach(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("volume_action_post_resize") => Self::VolumeActionPostResize(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("volume_action_post_attach") => {
+                    Self::VolumeActionPostAttach(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("volume_action_post_detach") => {
+                    Self::VolumeActionPostDetach(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("volume_action_post_resize") => {
+                    Self::VolumeActionPostResize(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "block_storage_actions"))]
@@ -17448,11 +17334,7 @@ pub struct VolumeSnapshotsCreateBody {
     /// A human-readable name for the volume snapshot.
     pub name: String,
     /// A flat array of tag names as strings to be applied to the resource. Tag names may be for either existing or new tags. <br><br>Requires `tag:create` scope.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub tags: Option<Option<Vec<String>>>,
 }
 #[cfg(any(feature = "vp_cs"))]
@@ -17546,7 +17428,13 @@ impl VpcsCreateBody {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.name;
-            rt::check::string("VpcsCreateBody.name", v, None, None, "^[a-zA-Z0-9\\-\\.]+$")?;
+            rt::check::string(
+                "VpcsCreateBody.name",
+                v,
+                None,
+                None,
+                "^[a-zA-Z0-9\\-\\.]+$",
+            )?;
         }
         if let Some(v) = &self.description {
             rt::check::length("VpcsCreateBody.description", v, None, Some(255u64))?;
@@ -17588,7 +17476,13 @@ impl VpcsUpdateBody {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.name;
-            rt::check::string("VpcsUpdateBody.name", v, None, None, "^[a-zA-Z0-9\\-\\.]+$")?;
+            rt::check::string(
+                "VpcsUpdateBody.name",
+                v,
+                None,
+                None,
+                "^[a-zA-Z0-9\\-\\.]+$",
+            )?;
         }
         if let Some(v) = &self.description {
             rt::check::length("VpcsUpdateBody.description", v, None, Some(255u64))?;
@@ -17614,7 +17508,13 @@ impl VpcsPatchBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.name {
-            rt::check::string("VpcsPatchBody.name", v, None, None, "^[a-zA-Z0-9\\-\\.]+$")?;
+            rt::check::string(
+                "VpcsPatchBody.name",
+                v,
+                None,
+                None,
+                "^[a-zA-Z0-9\\-\\.]+$",
+            )?;
         }
         if let Some(v) = &self.description {
             rt::check::length("VpcsPatchBody.description", v, None, Some(255u64))?;
@@ -17995,7 +17895,9 @@ pub struct VpcNatGatewayGetVpcsItem {
 pub struct VpcNatGatewayGetEgresses {
     /// An array of public gateway IP addresses for the VPC NAT gateway.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub public_gateways: Option<Vec<super::models::VpcNatGatewayGetEgressesPublicGatewaysItem>>,
+    pub public_gateways: Option<
+        Vec<super::models::VpcNatGatewayGetEgressesPublicGatewaysItem>,
+    >,
 }
 #[cfg(any(feature = "vpc_nat_gateways"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -19621,7 +19523,9 @@ pub struct ApiEvaluationMetric {
     /// custom metrics when listing metrics so the dashboard can warn that deleting
     /// the metric will also delete these presets. Empty for built-in metrics.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub associated_presets: Option<Vec<super::models::ApiAssociatedModelEvaluationPreset>>,
+    pub associated_presets: Option<
+        Vec<super::models::ApiAssociatedModelEvaluationPreset>,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<super::models::ApiEvaluationMetricCategory>,
     /// Configuration for a custom model-evaluation metric scored by an LLM judge.
@@ -20216,7 +20120,9 @@ pub struct ApiAgentVersion {
     pub agent_uuid: Option<String>,
     /// List of child agent relationships
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attached_child_agents: Option<Vec<super::models::ApiAgentChildRelationshipVerion>>,
+    pub attached_child_agents: Option<
+        Vec<super::models::ApiAgentChildRelationshipVerion>,
+    >,
     /// List of function versions
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attached_functions: Option<Vec<super::models::ApiAgentFunctionVersion>>,
@@ -20225,7 +20131,9 @@ pub struct ApiAgentVersion {
     pub attached_guardrails: Option<Vec<super::models::ApiAgentGuardrailVersion>>,
     /// List of knowledge base agent versions
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attached_knowledgebases: Option<Vec<super::models::ApiAgentKnowledgeBaseVersion>>,
+    pub attached_knowledgebases: Option<
+        Vec<super::models::ApiAgentKnowledgeBaseVersion>,
+    >,
     /// Whether the version is able to be rolled back to
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_rollback: Option<bool>,
@@ -21166,7 +21074,9 @@ pub struct ApiPrompt {
     pub prompt_id: Option<i64>,
     /// The metric results for the prompt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prompt_level_metric_results: Option<Vec<super::models::ApiEvaluationMetricResult>>,
+    pub prompt_level_metric_results: Option<
+        Vec<super::models::ApiEvaluationMetricResult>,
+    >,
     /// The trace id for the prompt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace_id: Option<String>,
@@ -21741,7 +21651,9 @@ pub struct ApiCreateKnowledgeBaseOutput {
 pub struct ApiListKnowledgeBaseDataSourcesOutput {
     /// The data sources
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub knowledge_base_data_sources: Option<Vec<super::models::ApiKnowledgeBaseDataSource>>,
+    pub knowledge_base_data_sources: Option<
+        Vec<super::models::ApiKnowledgeBaseDataSource>,
+    >,
     /// Links to other pages
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub links: Option<super::models::ApiLinks>,
@@ -23664,39 +23576,19 @@ pub struct ChatCompletionRequest {
     /// Model ID used to generate the response.
     pub model: String,
     /// The maximum number of tokens that can be generated in the completion. The token count of your prompt plus max_tokens cannot exceed the model's context length.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub max_tokens: Option<Option<i64>>,
     /// The maximum number of completion tokens that may be used over the course of the run. The run will make a best effort to use only the number of completion tokens specified, across multiple turns of the run.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub max_completion_tokens: Option<Option<i64>>,
     /// Number between -2.0 and 2.0. Positive values penalize new tokens based on their existing frequency in the text so far, decreasing the model's likelihood to repeat the same line verbatim.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub frequency_penalty: Option<Option<f64>>,
     /// Number between -2.0 and 2.0. Positive values penalize new tokens based on whether they appear in the text so far, increasing the model's likelihood to talk about new topics.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub presence_penalty: Option<Option<f64>>,
     /// An integer between 0 and 20 specifying the number of most likely tokens to return at each token position, each with an associated log probability. logprobs must be set to true if this parameter is used.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub top_logprobs: Option<Option<i64>>,
     /// A list of tools the model may call. Currently, only functions are supported as a tool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -23705,77 +23597,41 @@ pub struct ChatCompletionRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_choice: Option<super::models::ChatCompletionRequestToolChoice>,
     /// If set to true, the model response data will be streamed to the client as it is generated using server-sent events.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub stream: Option<Option<bool>>,
     /// Up to 4 sequences where the API will stop generating further tokens. The returned text will not contain the stop sequence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop: Option<super::models::ChatCompletionRequestStop>,
     /// Modify the likelihood of specified tokens appearing in the completion. Accepts a JSON object that maps tokens (specified by their token ID in the tokenizer) to an associated bias value from -100 to 100. Mathematically, the bias is added to the logits generated by the model prior to sampling. The exact effect will vary per model, but values between -1 and 1 should decrease or increase likelihood of selection; values like -100 or 100 should result in a ban or exclusive selection of the relevant token.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub logit_bias: Option<Option<std::collections::BTreeMap<String, i64>>>,
     /// Whether to return log probabilities of the output tokens or not. If true, returns the log probabilities of each output token returned in the content of message.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub logprobs: Option<Option<bool>>,
     /// How many chat completion choices to generate for each input message. Note that you will be charged based on the number of generated tokens across all of the choices. Keep n as 1 to minimize costs.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub n: Option<Option<i64>>,
     /// Options for streaming response. Only set this when you set stream to true.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub stream_options: Option<Option<super::models::ChatCompletionRequestStreamOptions>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub stream_options: Option<
+        Option<super::models::ChatCompletionRequestStreamOptions>,
+    >,
     /// Constrains effort on reasoning for reasoning models. Reducing reasoning effort can result in faster responses and fewer tokens used on reasoning in a response.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub reasoning_effort: Option<Option<super::models::ChatCompletionRequestReasoningEffort>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub reasoning_effort: Option<
+        Option<super::models::ChatCompletionRequestReasoningEffort>,
+    >,
     /// If specified, the system will make a best effort to sample deterministically, such that repeated requests with the same seed and parameters should return the same result. Determinism is not guaranteed.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub seed: Option<Option<i64>>,
     /// Set of 16 key-value pairs that can be attached to an object. This can be useful for storing additional information about the object in a structured format. Keys are strings with a maximum length of 64 characters. Values are strings with a maximum length of 512 characters.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub metadata: Option<Option<std::collections::BTreeMap<String, String>>>,
     /// What sampling temperature to use, between 0 and 2. Higher values like 0.8 will make the output more random, while lower values like 0.2 will make it more focused and deterministic. We generally recommend altering this or top_p but not both.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub temperature: Option<Option<f64>>,
     /// An alternative to sampling with temperature, called nucleus sampling, where the model considers the results of the tokens with top_p probability mass. So 0.1 means only the tokens comprising the top 10% probability mass are considered. We generally recommend altering this or temperature but not both.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub top_p: Option<Option<f64>>,
     /// A unique identifier representing your end-user, which can help DigitalOcean to monitor and detect abuse.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -23787,7 +23643,12 @@ impl ChatCompletionRequest {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.messages;
-            rt::check::items("ChatCompletionRequest.messages", v.len(), Some(1u64), None)?;
+            rt::check::items(
+                "ChatCompletionRequest.messages",
+                v.len(),
+                Some(1u64),
+                None,
+            )?;
         }
         if let Some(Some(v)) = &self.max_tokens {
             rt::check::range(
@@ -23863,18 +23724,10 @@ pub struct ChatMessage {
     /// The role of the message author.
     pub role: super::models::ChatMessageRole,
     /// The contents of the message.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub content: Option<Option<String>>,
     /// The refusal message generated by the model (assistant messages only).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub refusal: Option<Option<String>>,
     /// The tool calls generated by the model (assistant messages only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -23883,11 +23736,7 @@ pub struct ChatMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_call_id: Option<String>,
     /// The reasoning content generated by the model (assistant messages only).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub reasoning_content: Option<Option<String>>,
 }
 #[cfg(any(feature = "serverless_inference", feature = "agent_inference"))]
@@ -23939,8 +23788,12 @@ pub struct FunctionObject {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ChatCompletionRequestToolChoice {
-    ChatCompletionRequestToolChoiceVariant1(super::models::ChatCompletionRequestToolChoiceVariant1),
-    ChatCompletionRequestToolChoiceVariant0(super::models::ChatCompletionRequestToolChoiceVariant0),
+    ChatCompletionRequestToolChoiceVariant1(
+        super::models::ChatCompletionRequestToolChoiceVariant1,
+    ),
+    ChatCompletionRequestToolChoiceVariant0(
+        super::models::ChatCompletionRequestToolChoiceVariant0,
+    ),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
@@ -24035,8 +23888,9 @@ pub struct ChatCompletionResponseChoicesItemMessage {
     pub refusal: Option<String>,
     /// The tool calls generated by the model, such as function calls.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tool_calls:
-        Option<Vec<super::models::ChatCompletionResponseChoicesItemMessageToolCallsItem>>,
+    pub tool_calls: Option<
+        Vec<super::models::ChatCompletionResponseChoicesItemMessageToolCallsItem>,
+    >,
     /// The reasoning content generated by the model.
     pub reasoning_content: Option<String>,
     /// The role of the author of this message.
@@ -24223,25 +24077,13 @@ pub struct MessagesCreateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<bool>,
     /// Sampling temperature between 0.0 and 1.0.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub temperature: Option<Option<f64>>,
     /// Nucleus sampling; use either `temperature` or `top_p`, not both.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub top_p: Option<Option<f64>>,
     /// Top-K sampling cutoff.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub top_k: Option<Option<i64>>,
     /// Tool definitions the model may invoke.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -24253,25 +24095,15 @@ pub struct MessagesCreateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::MessagesCreateRequestMetadata>,
     /// DigitalOcean extension for reasoning-capable models. Ignored by executors that do not support it.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub reasoning_effort: Option<Option<super::models::MessagesCreateRequestReasoningEffort>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub reasoning_effort: Option<
+        Option<super::models::MessagesCreateRequestReasoningEffort>,
+    >,
     /// DigitalOcean extension for preferred inference speed. Ignored when not supported.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub speed: Option<Option<super::models::MessagesCreateRequestSpeed>>,
     /// Extended thinking configuration. Executors that do not support thinking may ignore this field.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub thinking: Option<Option<super::models::MessagesThinkingConfigParam>>,
 }
 #[cfg(any(feature = "serverless_inference"))]
@@ -24289,7 +24121,12 @@ impl MessagesCreateRequest {
         }
         {
             let v = &self.messages;
-            rt::check::items("MessagesCreateRequest.messages", v.len(), Some(1u64), None)?;
+            rt::check::items(
+                "MessagesCreateRequest.messages",
+                v.len(),
+                Some(1u64),
+                None,
+            )?;
         }
         if let Some(Some(v)) = &self.temperature {
             rt::check::range(
@@ -24708,65 +24545,33 @@ pub struct CreateImageRequest {
     /// The model to use for image generation.
     pub model: String,
     /// The moderation setting for the image generation. Supported values: low, auto.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub moderation: Option<Option<String>>,
     /// The background setting for the image generation. Supported values: transparent, opaque, auto.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub background: Option<Option<String>>,
     /// The output format for the image generation. Supported values: png, webp, jpeg.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub output_format: Option<Option<String>>,
     /// The output compression level for the image generation (0-100).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub output_compression: Option<Option<i64>>,
     /// The number of images to generate. Must be between 1 and 10.
     pub n: i64,
     /// The quality of the image that will be generated. Supported values: auto, high, medium, low.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub quality: Option<Option<String>>,
     /// The size of the generated images. GPT-IMAGE-1 supports: auto (automatically select best size), 1536x1024 (landscape), 1024x1536 (portrait).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<super::models::CreateImageRequestSize>,
     /// If set to true, partial image data will be streamed as the image is being generated. The response will be sent as server-sent events with partial image chunks. When stream is true, partial_images must be greater than 0.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub stream: Option<Option<bool>>,
     /// The number of partial image chunks to return during streaming generation. Defaults to 0. When stream=true, this must be greater than 0 to receive progressive updates of the image as it is being generated.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub partial_images: Option<Option<i64>>,
     /// A unique identifier representing your end-user, which can help DigitalOcean to monitor and detect abuse.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub user: Option<Option<String>>,
 }
 #[cfg(any(feature = "serverless_inference"))]
@@ -24958,77 +24763,39 @@ pub struct CreateResponseRequest {
     /// The prompt or input content you want the model to respond to. Can be a simple text string or an array of message objects for conversation context.
     pub input: super::models::CreateResponseRequestInput,
     /// The maximum number of tokens to generate in the response.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub max_output_tokens: Option<Option<i64>>,
     /// A value between 0.0 and 2.0 to control randomness and creativity. Lower values like 0.2 make the output more focused and deterministic, while higher values like 0.8 make it more random.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub temperature: Option<Option<f64>>,
     /// Set to true to stream partial responses as Server-Sent Events.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub stream: Option<Option<bool>>,
     /// System-level instructions for the model. This sets the behavior and context for the response generation.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub instructions: Option<Option<String>>,
     /// An alternative to sampling with temperature, called nucleus sampling, where the model considers the results of the tokens with top_p probability mass.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub top_p: Option<Option<f64>>,
     /// Options for streaming response. Only set this when you set stream to true.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub stream_options: Option<Option<super::models::CreateResponseRequestStreamOptions>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub stream_options: Option<
+        Option<super::models::CreateResponseRequestStreamOptions>,
+    >,
     /// A list of tools the model may call.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub tools: Option<Option<Vec<super::models::CreateResponseRequestToolsItem>>>,
     /// Controls which (if any) tool is called by the model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_choice: Option<super::models::CreateResponseRequestToolChoice>,
     /// Up to 4 sequences where the API will stop generating further tokens.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub stop: Option<Option<super::models::CreateResponseRequestStop>>,
     /// Set of key-value pairs that can be attached to the request.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub metadata: Option<Option<std::collections::BTreeMap<String, String>>>,
     /// A unique identifier representing your end-user.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub user: Option<Option<String>>,
 }
 #[cfg(any(feature = "serverless_inference"))]
@@ -25116,8 +24883,12 @@ pub struct CreateResponseRequestToolsItem {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CreateResponseRequestToolChoice {
-    CreateResponseRequestToolChoiceVariant1(super::models::CreateResponseRequestToolChoiceVariant1),
-    CreateResponseRequestToolChoiceVariant0(super::models::CreateResponseRequestToolChoiceVariant0),
+    CreateResponseRequestToolChoiceVariant1(
+        super::models::CreateResponseRequestToolChoiceVariant1,
+    ),
+    CreateResponseRequestToolChoiceVariant0(
+        super::models::CreateResponseRequestToolChoiceVariant0,
+    ),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
@@ -25308,7 +25079,9 @@ pub struct CreateResponseStreamResponseChoicesItem {
     pub delta: super::models::CreateResponseStreamResponseChoicesItemDelta,
     /// The reason the model stopped generating tokens. Only present in the final chunk.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub finish_reason: Option<super::models::CreateResponseStreamResponseChoicesItemFinishReason>,
+    pub finish_reason: Option<
+        super::models::CreateResponseStreamResponseChoicesItemFinishReason,
+    >,
     /// Log probability information for the choice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logprobs: Option<super::models::CreateResponseStreamResponseChoicesItemLogprobs>,
@@ -25328,8 +25101,9 @@ pub struct CreateResponseStreamResponseChoicesItemDelta {
     pub reasoning_content: Option<String>,
     /// The tool calls generated by the model, such as function calls. Only present when the model decides to call a tool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tool_calls:
-        Option<Vec<super::models::CreateResponseStreamResponseChoicesItemDeltaToolCallsItem>>,
+    pub tool_calls: Option<
+        Vec<super::models::CreateResponseStreamResponseChoicesItemDeltaToolCallsItem>,
+    >,
 }
 #[cfg(any(feature = "serverless_inference"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -25378,11 +25152,7 @@ pub struct AsyncInvokeRequest {
     /// For **text-to-speech** models (e.g., `fal-ai/elevenlabs/tts/multilingual-v2`), use `text` with the content you want converted to speech.
     pub input: super::models::AsyncInvokeRequestInput,
     /// An optional list of key-value tags to attach to the invocation request for tracking or categorization.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub tags: Option<Option<Vec<super::models::AsyncInvokeRequestTagsItem>>>,
 }
 #[cfg(any(feature = "serverless_inference"))]
@@ -25413,46 +25183,22 @@ pub struct AsyncInvokeRequestInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// The desired output format or aspect ratio for image generation.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub output_format: Option<Option<String>>,
     /// The number of inference steps to use during image generation. More steps generally produce higher quality output but take longer.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub num_inference_steps: Option<Option<i64>>,
     /// Controls how closely the image generation model follows the prompt. Higher values produce output more closely matching the prompt.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub guidance_scale: Option<Option<f64>>,
     /// The number of images to generate.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub num_images: Option<Option<i64>>,
     /// Whether to enable the safety checker for generated content.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub enable_safety_checker: Option<Option<bool>>,
     /// The total duration in seconds for generated audio. Used for audio generation models.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub seconds_total: Option<Option<i64>>,
     /// Properties not described by the schema.
     #[serde(flatten)]
@@ -25691,11 +25437,7 @@ pub struct BatchCreateRequest {
     /// Client-supplied idempotency key. Retries with the same value return the existing job instead of creating a duplicate.
     pub request_id: String,
     /// Optional string-valued metadata to attach to the job.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub metadata: Option<Option<std::collections::BTreeMap<String, String>>>,
 }
 #[cfg(any(feature = "batch_inference"))]

@@ -50,7 +50,10 @@ impl<'a> MonitoringApi<'a> {
     /// To retrieve a given alert policy, send a GET request to `/v2/monitoring/alerts/{alert_uuid}`
     ///
     /// `GET /v2/monitoring/alerts/{alert_uuid}` (operation `monitoring_get_alertPolicy`).
-    pub fn get_alert_policy(&self, alert_uuid: impl Into<String>) -> MonitoringGetAlertPolicy<'a> {
+    pub fn get_alert_policy(
+        &self,
+        alert_uuid: impl Into<String>,
+    ) -> MonitoringGetAlertPolicy<'a> {
         MonitoringGetAlertPolicy {
             client: self.client,
             alert_uuid: alert_uuid.into(),
@@ -1373,21 +1376,18 @@ impl<'a> MonitoringListAlertPolicy<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/monitoring/alerts");
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -1397,7 +1397,10 @@ impl<'a> MonitoringListAlertPolicy<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::MonitoringListAlertPolicyResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::MonitoringListAlertPolicyResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1409,7 +1412,9 @@ impl<'a> MonitoringListAlertPolicy<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::AlertPolicy> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1452,8 +1457,10 @@ impl<'a> MonitoringCreateAlertPolicy<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::MonitoringCreateAlertPolicyResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::MonitoringCreateAlertPolicyResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1482,8 +1489,10 @@ impl<'a> MonitoringGetAlertPolicy<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::MonitoringCreateAlertPolicyResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::MonitoringCreateAlertPolicyResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1514,8 +1523,10 @@ impl<'a> MonitoringUpdateAlertPolicy<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::MonitoringCreateAlertPolicyResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::MonitoringCreateAlertPolicyResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1535,7 +1546,10 @@ impl<'a> MonitoringDeleteAlertPolicy<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/v2/monitoring/alerts/{alert_uuid}");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/v2/monitoring/alerts/{alert_uuid}",
+        );
         op.path("alert_uuid", &self.alert_uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1566,7 +1580,10 @@ impl<'a> MonitoringGetDropletBandwidthMetrics<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/monitoring/metrics/droplet/bandwidth");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v2/monitoring/metrics/droplet/bandwidth",
+        );
         op.query("host_id", &self.host_id, rt::Style::Form, true);
         op.query("interface", &self.interface, rt::Style::Form, true);
         op.query("direction", &self.direction, rt::Style::Form, true);
@@ -1698,7 +1715,10 @@ impl<'a> MonitoringGetDropletLoad1Metrics<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/monitoring/metrics/droplet/load_1");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v2/monitoring/metrics/droplet/load_1",
+        );
         op.query("host_id", &self.host_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
@@ -1729,7 +1749,10 @@ impl<'a> MonitoringGetDropletLoad5Metrics<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/monitoring/metrics/droplet/load_5");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v2/monitoring/metrics/droplet/load_5",
+        );
         op.query("host_id", &self.host_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
@@ -1760,7 +1783,10 @@ impl<'a> MonitoringGetDropletLoad15Metrics<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/monitoring/metrics/droplet/load_15");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v2/monitoring/metrics/droplet/load_15",
+        );
         op.query("host_id", &self.host_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
@@ -2015,7 +2041,10 @@ impl<'a> MonitoringGetAppRestartCountMetricsYml<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/monitoring/metrics/apps/restart_count");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v2/monitoring/metrics/apps/restart_count",
+        );
         op.query("app_id", &self.app_id, rt::Style::Form, true);
         op.query("app_component", &self.app_component, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
@@ -2969,12 +2998,7 @@ impl<'a> MonitoringGetDropletAutoscaleCurrentInstances<'a> {
             rt::Method::GET,
             "/v2/monitoring/metrics/droplet_autoscale/current_instances",
         );
-        op.query(
-            "autoscale_pool_id",
-            &self.autoscale_pool_id,
-            rt::Style::Form,
-            true,
-        );
+        op.query("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -3008,12 +3032,7 @@ impl<'a> MonitoringGetDropletAutoscaleTargetInstances<'a> {
             rt::Method::GET,
             "/v2/monitoring/metrics/droplet_autoscale/target_instances",
         );
-        op.query(
-            "autoscale_pool_id",
-            &self.autoscale_pool_id,
-            rt::Style::Form,
-            true,
-        );
+        op.query("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -3047,12 +3066,7 @@ impl<'a> MonitoringGetDropletAutoscaleCurrentCpuUtilizationYml<'a> {
             rt::Method::GET,
             "/v2/monitoring/metrics/droplet_autoscale/current_cpu_utilization",
         );
-        op.query(
-            "autoscale_pool_id",
-            &self.autoscale_pool_id,
-            rt::Style::Form,
-            true,
-        );
+        op.query("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -3086,12 +3100,7 @@ impl<'a> MonitoringGetDropletAutoscaleTargetCpuUtilization<'a> {
             rt::Method::GET,
             "/v2/monitoring/metrics/droplet_autoscale/target_cpu_utilization",
         );
-        op.query(
-            "autoscale_pool_id",
-            &self.autoscale_pool_id,
-            rt::Style::Form,
-            true,
-        );
+        op.query("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -3125,12 +3134,7 @@ impl<'a> MonitoringGetDropletAutoscaleCurrentMemoryUtilization<'a> {
             rt::Method::GET,
             "/v2/monitoring/metrics/droplet_autoscale/current_memory_utilization",
         );
-        op.query(
-            "autoscale_pool_id",
-            &self.autoscale_pool_id,
-            rt::Style::Form,
-            true,
-        );
+        op.query("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -3164,12 +3168,7 @@ impl<'a> MonitoringGetDropletAutoscaleTargetMemoryUtilization<'a> {
             rt::Method::GET,
             "/v2/monitoring/metrics/droplet_autoscale/target_memory_utilization",
         );
-        op.query(
-            "autoscale_pool_id",
-            &self.autoscale_pool_id,
-            rt::Style::Form,
-            true,
-        );
+        op.query("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -3598,7 +3597,10 @@ impl<'a> MonitoringListDestinations<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::MonitoringListDestinationsResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::MonitoringListDestinationsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3627,8 +3629,10 @@ impl<'a> MonitoringCreateDestination<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::MonitoringCreateDestinationResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::MonitoringCreateDestinationResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3652,12 +3656,7 @@ impl<'a> MonitoringGetDestination<'a> {
             rt::Method::GET,
             "/v2/monitoring/sinks/destinations/{destination_uuid}",
         );
-        op.path(
-            "destination_uuid",
-            &self.destination_uuid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("destination_uuid", &self.destination_uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3665,8 +3664,10 @@ impl<'a> MonitoringGetDestination<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::MonitoringCreateDestinationResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::MonitoringCreateDestinationResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3691,12 +3692,7 @@ impl<'a> MonitoringUpdateDestination<'a> {
             rt::Method::POST,
             "/v2/monitoring/sinks/destinations/{destination_uuid}",
         );
-        op.path(
-            "destination_uuid",
-            &self.destination_uuid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("destination_uuid", &self.destination_uuid, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -3727,12 +3723,7 @@ impl<'a> MonitoringDeleteDestination<'a> {
             rt::Method::DELETE,
             "/v2/monitoring/sinks/destinations/{destination_uuid}",
         );
-        op.path(
-            "destination_uuid",
-            &self.destination_uuid,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("destination_uuid", &self.destination_uuid, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3765,13 +3756,15 @@ impl<'a> MonitoringListSinks<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/monitoring/sinks");
         if let Some(v) = &self.resource_id {
-            op.check(rt::check::string(
-                "resource_id",
-                v,
-                None,
-                None,
-                "^do:(dbaas|domain|droplet|floatingip|loadbalancer|space|volume|kubernetes|vpc):.*",
-            ));
+            op.check(
+                rt::check::string(
+                    "resource_id",
+                    v,
+                    None,
+                    None,
+                    "^do:(dbaas|domain|droplet|floatingip|loadbalancer|space|volume|kubernetes|vpc):.*",
+                ),
+            );
         }
         op.query("resource_id", &self.resource_id, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);

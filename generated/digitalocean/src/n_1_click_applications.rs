@@ -111,7 +111,10 @@ impl<'a> OneClicksInstallKubernetes<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::OneClicksInstallKubernetesResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::OneClicksInstallKubernetesResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -96,7 +96,10 @@ impl<'a> NfsApi<'a> {
     /// A successful request will return the NFS snapshot.
     ///
     /// `GET /v2/nfs/snapshots/{nfs_snapshot_id}` (operation `nfs_get_snapshot`).
-    pub fn get_snapshot(&self, nfs_snapshot_id: impl Into<String>) -> NfsGetSnapshot<'a> {
+    pub fn get_snapshot(
+        &self,
+        nfs_snapshot_id: impl Into<String>,
+    ) -> NfsGetSnapshot<'a> {
         NfsGetSnapshot {
             client: self.client,
             nfs_snapshot_id: nfs_snapshot_id.into(),
@@ -111,7 +114,10 @@ impl<'a> NfsApi<'a> {
     /// A successful request will return a `204 No Content` status code.
     ///
     /// `DELETE /v2/nfs/snapshots/{nfs_snapshot_id}` (operation `nfs_delete_snapshot`).
-    pub fn delete_snapshot(&self, nfs_snapshot_id: impl Into<String>) -> NfsDeleteSnapshot<'a> {
+    pub fn delete_snapshot(
+        &self,
+        nfs_snapshot_id: impl Into<String>,
+    ) -> NfsDeleteSnapshot<'a> {
         NfsDeleteSnapshot {
             client: self.client,
             nfs_snapshot_id: nfs_snapshot_id.into(),
@@ -168,7 +174,10 @@ impl<'a> NfsApi<'a> {
     /// A successful request will return the NFS access point.
     ///
     /// `GET /v2/nfs/access_points/{access_point_id}` (operation `nfs_get_access_point`).
-    pub fn get_access_point(&self, access_point_id: uuid::Uuid) -> NfsGetAccessPoint<'a> {
+    pub fn get_access_point(
+        &self,
+        access_point_id: uuid::Uuid,
+    ) -> NfsGetAccessPoint<'a> {
         NfsGetAccessPoint {
             client: self.client,
             access_point_id,
@@ -187,7 +196,10 @@ impl<'a> NfsApi<'a> {
     /// in `ACCESS_POINT_DELETED` or `ACCESS_POINT_FAILED` status return `400 Bad Request`.
     ///
     /// `DELETE /v2/nfs/access_points/{access_point_id}` (operation `nfs_delete_access_point`).
-    pub fn delete_access_point(&self, access_point_id: uuid::Uuid) -> NfsDeleteAccessPoint<'a> {
+    pub fn delete_access_point(
+        &self,
+        access_point_id: uuid::Uuid,
+    ) -> NfsDeleteAccessPoint<'a> {
         NfsDeleteAccessPoint {
             client: self.client,
             access_point_id,
@@ -222,7 +234,9 @@ impl<'a> NfsList<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::NfsListResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::NfsListResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -249,7 +263,9 @@ impl<'a> NfsCreate<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::NfsCreateResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::NfsCreateResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -283,7 +299,9 @@ impl<'a> NfsGet<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::NfsGetResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::NfsGetResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -385,12 +403,7 @@ impl<'a> NfsGetSnapshot<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/nfs/snapshots/{nfs_snapshot_id}");
-        op.path(
-            "nfs_snapshot_id",
-            &self.nfs_snapshot_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("nfs_snapshot_id", &self.nfs_snapshot_id, rt::Style::Simple, false);
         op.query("region", &self.region, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -425,13 +438,11 @@ impl<'a> NfsDeleteSnapshot<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/v2/nfs/snapshots/{nfs_snapshot_id}");
-        op.path(
-            "nfs_snapshot_id",
-            &self.nfs_snapshot_id,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/v2/nfs/snapshots/{nfs_snapshot_id}",
         );
+        op.path("nfs_snapshot_id", &self.nfs_snapshot_id, rt::Style::Simple, false);
         op.query("region", &self.region, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -464,7 +475,10 @@ impl<'a> NfsListAccessPoints<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/nfs/shares/{share_id}/access_points");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v2/nfs/shares/{share_id}/access_points",
+        );
         op.path("share_id", &self.share_id, rt::Style::Simple, false);
         op.query("status", &self.status, rt::Style::Form, true);
         op.errors(|status, body| match status {
@@ -502,7 +516,10 @@ impl<'a> NfsCreateAccessPoint<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/v2/nfs/shares/{share_id}/access_points");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/v2/nfs/shares/{share_id}/access_points",
+        );
         op.path("share_id", &self.share_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -540,13 +557,11 @@ impl<'a> NfsGetAccessPoint<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/nfs/access_points/{access_point_id}");
-        op.path(
-            "access_point_id",
-            &self.access_point_id,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v2/nfs/access_points/{access_point_id}",
         );
+        op.path("access_point_id", &self.access_point_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -578,12 +593,7 @@ impl<'a> NfsDeleteAccessPoint<'a> {
             rt::Method::DELETE,
             "/v2/nfs/access_points/{access_point_id}",
         );
-        op.path(
-            "access_point_id",
-            &self.access_point_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("access_point_id", &self.access_point_id, rt::Style::Simple, false);
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::NfsApiError>(status, body),
             401u16 => rt::error_body::<super::models::ErrorModel>(status, body),

@@ -78,7 +78,10 @@ impl<'a> OrganizationsCreateTeam<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::OrganizationsCreateTeamResponse201>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::OrganizationsCreateTeamResponse201>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -105,7 +108,10 @@ impl<'a> OrganizationsListTeams<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::OrganizationsListTeamsResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::OrganizationsListTeamsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

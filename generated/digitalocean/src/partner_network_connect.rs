@@ -50,7 +50,10 @@ impl<'a> PartnerNetworkConnectApi<'a> {
     /// `/v2/partner_network_connect/attachments/{pa_id}`.
     ///
     /// `GET /v2/partner_network_connect/attachments/{pa_id}` (operation `partnerAttachments_get`).
-    pub fn partner_attachments_get(&self, pa_id: impl Into<String>) -> PartnerAttachmentsGet<'a> {
+    pub fn partner_attachments_get(
+        &self,
+        pa_id: impl Into<String>,
+    ) -> PartnerAttachmentsGet<'a> {
         PartnerAttachmentsGet {
             client: self.client,
             pa_id: pa_id.into(),
@@ -183,23 +186,23 @@ impl<'a> PartnerAttachmentsList<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/partner_network_connect/attachments");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v2/partner_network_connect/attachments",
+        );
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -209,7 +212,10 @@ impl<'a> PartnerAttachmentsList<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::PartnerAttachmentsListResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::PartnerAttachmentsListResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -221,7 +227,9 @@ impl<'a> PartnerAttachmentsList<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::PartnerAttachment> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -260,7 +268,10 @@ impl<'a> PartnerAttachmentsCreate<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/v2/partner_network_connect/attachments");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/v2/partner_network_connect/attachments",
+        );
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -274,7 +285,10 @@ impl<'a> PartnerAttachmentsCreate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::PartnerAttachmentsCreateResponse202>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::PartnerAttachmentsCreateResponse202>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -306,7 +320,10 @@ impl<'a> PartnerAttachmentsGet<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::PartnerAttachmentsCreateResponse202>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::PartnerAttachmentsCreateResponse202>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -338,7 +355,10 @@ impl<'a> PartnerAttachmentsDelete<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::PartnerAttachmentsCreateResponse202>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::PartnerAttachmentsCreateResponse202>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -379,7 +399,10 @@ impl<'a> PartnerAttachmentsPatch<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::PartnerAttachmentsCreateResponse202>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::PartnerAttachmentsCreateResponse202>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -411,8 +434,10 @@ impl<'a> PartnerAttachmentsGetBgpAuthKey<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::PartnerAttachmentsGetBgpAuthKeyResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::PartnerAttachmentsGetBgpAuthKeyResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -450,21 +475,18 @@ impl<'a> PartnerAttachmentsListRemoteRoutes<'a> {
         );
         op.path("pa_id", &self.pa_id, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -474,20 +496,26 @@ impl<'a> PartnerAttachmentsListRemoteRoutes<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::PartnerAttachmentsListRemoteRoutesResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::PartnerAttachmentsListRemoteRoutesResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::PartnerAttachmentRemoteRoute> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::PartnerAttachmentRemoteRoute> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::PartnerAttachmentRemoteRoute> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -533,8 +561,10 @@ impl<'a> PartnerAttachmentsGetServiceKey<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::PartnerAttachmentsGetServiceKeyResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::PartnerAttachmentsGetServiceKeyResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

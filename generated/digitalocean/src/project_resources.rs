@@ -57,7 +57,10 @@ impl<'a> ProjectResourcesApi<'a> {
     /// This endpoint will only return resources that you are authorized to see. For example, to see Droplets in a project, include the `droplet:read` scope.
     ///
     /// `GET /v2/projects/{project_id}/resources` (operation `projects_list_resources`).
-    pub fn projects_list_resources(&self, project_id: uuid::Uuid) -> ProjectsListResources<'a> {
+    pub fn projects_list_resources(
+        &self,
+        project_id: uuid::Uuid,
+    ) -> ProjectsListResources<'a> {
         ProjectsListResources {
             client: self.client,
             project_id,
@@ -146,21 +149,18 @@ impl<'a> ProjectsListResources<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/projects/{project_id}/resources");
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -170,7 +170,10 @@ impl<'a> ProjectsListResources<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ProjectsListResourcesResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ProjectsListResourcesResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -182,7 +185,9 @@ impl<'a> ProjectsListResources<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Resource> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -217,7 +222,10 @@ impl<'a> ProjectsAssignResources<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/v2/projects/{project_id}/resources");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/v2/projects/{project_id}/resources",
+        );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -227,7 +235,10 @@ impl<'a> ProjectsAssignResources<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ProjectsAssignResourcesResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ProjectsAssignResourcesResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -254,7 +265,10 @@ impl<'a> ProjectsListResourcesDefault<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ProjectsListResourcesResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ProjectsListResourcesResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -283,7 +297,10 @@ impl<'a> ProjectsAssignResourcesDefault<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ProjectsAssignResourcesResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ProjectsAssignResourcesResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -59,7 +59,10 @@ impl<'a> ProjectsApi<'a> {
     /// To update you default project, send a PUT request to `/v2/projects/default`. All of the following attributes must be sent.
     ///
     /// `PUT /v2/projects/default` (operation `projects_update_default`).
-    pub fn update_default(&self, body: super::models::Project) -> ProjectsUpdateDefault<'a> {
+    pub fn update_default(
+        &self,
+        body: super::models::Project,
+    ) -> ProjectsUpdateDefault<'a> {
         ProjectsUpdateDefault {
             client: self.client,
             body,
@@ -71,7 +74,10 @@ impl<'a> ProjectsApi<'a> {
     /// To update only specific attributes of your default project, send a PATCH request to `/v2/projects/default`. At least one of the following attributes needs to be sent.
     ///
     /// `PATCH /v2/projects/default` (operation `projects_patch_default`).
-    pub fn patch_default(&self, body: super::models::Project) -> ProjectsPatchDefault<'a> {
+    pub fn patch_default(
+        &self,
+        body: super::models::Project,
+    ) -> ProjectsPatchDefault<'a> {
         ProjectsPatchDefault {
             client: self.client,
             body,
@@ -129,7 +135,11 @@ impl<'a> ProjectsApi<'a> {
     /// To update only specific attributes of a project, send a PATCH request to `/v2/projects/$PROJECT_ID`. At least one of the following attributes needs to be sent.
     ///
     /// `PATCH /v2/projects/{project_id}` (operation `projects_patch`).
-    pub fn patch(&self, project_id: uuid::Uuid, body: super::models::Project) -> ProjectsPatch<'a> {
+    pub fn patch(
+        &self,
+        project_id: uuid::Uuid,
+        body: super::models::Project,
+    ) -> ProjectsPatch<'a> {
         ProjectsPatch {
             client: self.client,
             project_id,
@@ -166,21 +176,18 @@ impl<'a> ProjectsList<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/projects");
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -202,7 +209,9 @@ impl<'a> ProjectsList<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Project> {
         let (client, op) = self.build();
         rt::paginate_op(

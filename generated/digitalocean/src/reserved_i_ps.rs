@@ -55,7 +55,10 @@ impl<'a> ReservedIPsApi<'a> {
     /// `/v2/reserved_ips` with the `region` attribute.
     ///
     /// `POST /v2/reserved_ips` (operation `reservedIPs_create`).
-    pub fn create(&self, body: super::models::ReservedIpCreate) -> ReservedIPsCreate<'a> {
+    pub fn create(
+        &self,
+        body: super::models::ReservedIpCreate,
+    ) -> ReservedIPsCreate<'a> {
         ReservedIPsCreate {
             client: self.client,
             body,
@@ -119,21 +122,18 @@ impl<'a> ReservedIPsList<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/reserved_ips");
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -155,7 +155,9 @@ impl<'a> ReservedIPsList<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ReservedIp> {
         let (client, op) = self.build();
         rt::paginate_op(

@@ -39,7 +39,10 @@ impl<'a> ReservedIPv6Api<'a> {
     /// `/v2/reserved_ipv6` with the `region_slug` attribute.
     ///
     /// `POST /v2/reserved_ipv6` (operation `reservedIPv6_create`).
-    pub fn create(&self, body: super::models::ReservedIpv6Create) -> ReservedIPv6Create<'a> {
+    pub fn create(
+        &self,
+        body: super::models::ReservedIpv6Create,
+    ) -> ReservedIPv6Create<'a> {
         ReservedIPv6Create {
             client: self.client,
             body,
@@ -103,21 +106,18 @@ impl<'a> ReservedIPv6List<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/reserved_ipv6");
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -134,15 +134,21 @@ impl<'a> ReservedIPv6List<'a> {
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from `links.pages` and a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
-    ) -> rt::paginate::Items<super::models::ReservedIPv6ListResponse200ReservedIpv6sItem> {
+    ) -> rt::paginate::Items<
+        super::models::ReservedIPv6ListResponse200ReservedIpv6sItem,
+    > {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
-    ) -> rt::paginate::Items<super::models::ReservedIPv6ListResponse200ReservedIpv6sItem> {
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<
+        super::models::ReservedIPv6ListResponse200ReservedIpv6sItem,
+    > {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
@@ -205,12 +211,7 @@ impl<'a> ReservedIPv6Get<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/reserved_ipv6/{reserved_ipv6}");
-        op.path(
-            "reserved_ipv6",
-            &self.reserved_ipv6,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("reserved_ipv6", &self.reserved_ipv6, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -238,13 +239,11 @@ impl<'a> ReservedIPv6Delete<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/v2/reserved_ipv6/{reserved_ipv6}");
-        op.path(
-            "reserved_ipv6",
-            &self.reserved_ipv6,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/v2/reserved_ipv6/{reserved_ipv6}",
         );
+        op.path("reserved_ipv6", &self.reserved_ipv6, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

@@ -66,12 +66,7 @@ impl<'a> ReservedIPv6ActionsPost<'a> {
             rt::Method::POST,
             "/v2/reserved_ipv6/{reserved_ipv6}/actions",
         );
-        op.path(
-            "reserved_ipv6",
-            &self.reserved_ipv6,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("reserved_ipv6", &self.reserved_ipv6, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -82,7 +77,10 @@ impl<'a> ReservedIPv6ActionsPost<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ReservedIPv6ActionsPostResponse201>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ReservedIPv6ActionsPostResponse201>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

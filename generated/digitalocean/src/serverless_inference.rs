@@ -178,7 +178,11 @@ impl<'a> InferenceCreateMessages<'a> {
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
-            400u16 => rt::error_body::<super::models::MessagesCreateErrorResponse>(status, body),
+            400u16 => {
+                rt::error_body::<
+                    super::models::MessagesCreateErrorResponse,
+                >(status, body)
+            }
             401u16 => rt::error_body::<super::models::ErrorModel>(status, body),
             429u16 => rt::error_body::<super::models::ErrorModel>(status, body),
             500u16 => rt::error_body::<super::models::ErrorModel>(status, body),
@@ -225,7 +229,9 @@ impl<'a> InferenceCreateEmbedding<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::EmbeddingsResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::EmbeddingsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -253,14 +259,19 @@ impl<'a> InferenceCreateImage<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ImagesResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ImagesResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Send the request and read the answer as a stream of server-sent events, each event's data decoded (`text/event-stream`), with backpressure: nothing is read ahead of the caller beyond a small buffer, and dropping the stream closes the connection. The body's `stream` flag is set to true.
     pub async fn stream(
         mut self,
-    ) -> Result<rt::stream::SseStream<super::models::ImageGenPartialImageEvent>, rt::Error> {
+    ) -> Result<
+        rt::stream::SseStream<super::models::ImageGenPartialImageEvent>,
+        rt::Error,
+    > {
         self.body.stream = Some(Some(true));
         let (client, op) = self.build();
         rt::send_sse(client.connector(), op).await
@@ -286,7 +297,9 @@ impl<'a> InferenceListModels<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ListModelsResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ListModelsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -323,7 +336,10 @@ impl<'a> InferenceCreateResponse<'a> {
     /// Send the request and read the answer as a stream of server-sent events, each event's data decoded (`text/event-stream`), with backpressure: nothing is read ahead of the caller beyond a small buffer, and dropping the stream closes the connection. The body's `stream` flag is set to true.
     pub async fn stream(
         mut self,
-    ) -> Result<rt::stream::SseStream<super::models::CreateResponseStreamResponse>, rt::Error> {
+    ) -> Result<
+        rt::stream::SseStream<super::models::CreateResponseStreamResponse>,
+        rt::Error,
+    > {
         self.body.stream = Some(Some(true));
         let (client, op) = self.build();
         rt::send_sse(client.connector(), op).await
@@ -352,7 +368,9 @@ impl<'a> InferenceCreateAsyncInvoke<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::AsyncInvokeResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AsyncInvokeResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

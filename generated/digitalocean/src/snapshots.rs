@@ -65,7 +65,10 @@ impl<'a> SnapshotsApi<'a> {
     /// this will be an snapshot object containing the standard snapshot attributes.
     ///
     /// `GET /v2/snapshots/{snapshot_id}` (operation `snapshots_get`).
-    pub fn get(&self, snapshot_id: super::models::SnapshotsGetSnapshotId) -> SnapshotsGet<'a> {
+    pub fn get(
+        &self,
+        snapshot_id: super::models::SnapshotsGetSnapshotId,
+    ) -> SnapshotsGet<'a> {
         SnapshotsGet {
             client: self.client,
             snapshot_id,
@@ -115,7 +118,10 @@ impl<'a> SnapshotsList<'a> {
         self
     }
     /// Used to filter snapshots by a resource type.
-    pub fn resource_type(mut self, value: super::models::SnapshotsListResourceType) -> Self {
+    pub fn resource_type(
+        mut self,
+        value: super::models::SnapshotsListResourceType,
+    ) -> Self {
         self.resource_type = Some(value);
         self
     }
@@ -127,21 +133,18 @@ impl<'a> SnapshotsList<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/snapshots");
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("resource_type", &self.resource_type, rt::Style::Form, true);
@@ -164,7 +167,9 @@ impl<'a> SnapshotsList<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Snapshots> {
         let (client, op) = self.build();
         rt::paginate_op(

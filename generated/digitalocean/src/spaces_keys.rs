@@ -88,7 +88,10 @@ impl<'a> SpacesKeysApi<'a> {
     /// A successful request will return a `204 No Content` status code.
     ///
     /// `DELETE /v2/spaces/keys/{access_key}` (operation `spacesKey_delete`).
-    pub fn spaces_key_delete(&self, access_key: impl Into<String>) -> SpacesKeyDelete<'a> {
+    pub fn spaces_key_delete(
+        &self,
+        access_key: impl Into<String>,
+    ) -> SpacesKeyDelete<'a> {
         SpacesKeyDelete {
             client: self.client,
             access_key: access_key.into(),
@@ -172,30 +175,22 @@ impl<'a> SpacesKeyList<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/spaces/keys");
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("sort", &self.sort, rt::Style::Form, true);
-        op.query(
-            "sort_direction",
-            &self.sort_direction,
-            rt::Style::Form,
-            true,
-        );
+        op.query("sort_direction", &self.sort_direction, rt::Style::Form, true);
         op.query("name", &self.name, rt::Style::Form, true);
         op.query("bucket", &self.bucket, rt::Style::Form, true);
         op.query("permission", &self.permission, rt::Style::Form, true);
@@ -218,7 +213,9 @@ impl<'a> SpacesKeyList<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Key> {
         let (client, op) = self.build();
         rt::paginate_op(

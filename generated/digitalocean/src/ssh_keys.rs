@@ -118,21 +118,18 @@ impl<'a> SshKeysList<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/account/keys");
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -154,7 +151,9 @@ impl<'a> SshKeysList<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::SshKeys> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -217,7 +216,10 @@ impl<'a> SshKeysGet<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/account/keys/{ssh_key_identifier}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v2/account/keys/{ssh_key_identifier}",
+        );
         op.path(
             "ssh_key_identifier",
             &self.ssh_key_identifier,
@@ -252,7 +254,10 @@ impl<'a> SshKeysUpdate<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::PUT, "/v2/account/keys/{ssh_key_identifier}");
+        let mut op = rt::Op::new(
+            rt::Method::PUT,
+            "/v2/account/keys/{ssh_key_identifier}",
+        );
         op.path(
             "ssh_key_identifier",
             &self.ssh_key_identifier,
@@ -287,7 +292,10 @@ impl<'a> SshKeysDelete<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/v2/account/keys/{ssh_key_identifier}");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/v2/account/keys/{ssh_key_identifier}",
+        );
         op.path(
             "ssh_key_identifier",
             &self.ssh_key_identifier,

@@ -159,21 +159,18 @@ impl<'a> TagsList<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/tags");
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -181,7 +178,9 @@ impl<'a> TagsList<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::TagsListResponse200>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::TagsListResponse200>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -193,7 +192,9 @@ impl<'a> TagsList<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Tags> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -265,20 +266,18 @@ impl<'a> TagsGet<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/tags/{tag_id}");
         let v = &self.tag_id;
-        op.check(rt::check::string(
-            "tag_id",
-            v,
-            None,
-            Some(255u64),
-            "^[a-zA-Z0-9_\\-\\:]+$",
-        ));
+        op.check(
+            rt::check::string("tag_id", v, None, Some(255u64), "^[a-zA-Z0-9_\\-\\:]+$"),
+        );
         op.path("tag_id", &self.tag_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::TagsGetResponse200>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::TagsGetResponse200>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -300,13 +299,9 @@ impl<'a> TagsDelete<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/tags/{tag_id}");
         let v = &self.tag_id;
-        op.check(rt::check::string(
-            "tag_id",
-            v,
-            None,
-            Some(255u64),
-            "^[a-zA-Z0-9_\\-\\:]+$",
-        ));
+        op.check(
+            rt::check::string("tag_id", v, None, Some(255u64), "^[a-zA-Z0-9_\\-\\:]+$"),
+        );
         op.path("tag_id", &self.tag_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -336,13 +331,9 @@ impl<'a> TagsAssignResources<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/tags/{tag_id}/resources");
         let v = &self.tag_id;
-        op.check(rt::check::string(
-            "tag_id",
-            v,
-            None,
-            Some(255u64),
-            "^[a-zA-Z0-9_\\-\\:]+$",
-        ));
+        op.check(
+            rt::check::string("tag_id", v, None, Some(255u64), "^[a-zA-Z0-9_\\-\\:]+$"),
+        );
         op.path("tag_id", &self.tag_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -373,13 +364,9 @@ impl<'a> TagsUnassignResources<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/tags/{tag_id}/resources");
         let v = &self.tag_id;
-        op.check(rt::check::string(
-            "tag_id",
-            v,
-            None,
-            Some(255u64),
-            "^[a-zA-Z0-9_\\-\\:]+$",
-        ));
+        op.check(
+            rt::check::string("tag_id", v, None, Some(255u64), "^[a-zA-Z0-9_\\-\\:]+$"),
+        );
         op.path("tag_id", &self.tag_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);

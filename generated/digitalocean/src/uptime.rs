@@ -35,7 +35,10 @@ impl<'a> UptimeApi<'a> {
     /// in the table below in the JSON body.
     ///
     /// `POST /v2/uptime/checks` (operation `uptime_create_check`).
-    pub fn create_check(&self, body: super::models::CheckUpdatable) -> UptimeCreateCheck<'a> {
+    pub fn create_check(
+        &self,
+        body: super::models::CheckUpdatable,
+    ) -> UptimeCreateCheck<'a> {
         UptimeCreateCheck {
             client: self.client,
             body,
@@ -136,7 +139,11 @@ impl<'a> UptimeApi<'a> {
     /// To show information about an existing alert, send a GET request to `/v2/uptime/checks/$CHECK_ID/alerts/$ALERT_ID`.
     ///
     /// `GET /v2/uptime/checks/{check_id}/alerts/{alert_id}` (operation `uptime_get_alert`).
-    pub fn get_alert(&self, check_id: uuid::Uuid, alert_id: uuid::Uuid) -> UptimeGetAlert<'a> {
+    pub fn get_alert(
+        &self,
+        check_id: uuid::Uuid,
+        alert_id: uuid::Uuid,
+    ) -> UptimeGetAlert<'a> {
         UptimeGetAlert {
             client: self.client,
             check_id,
@@ -210,21 +217,18 @@ impl<'a> UptimeListChecks<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/uptime/checks");
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -246,7 +250,9 @@ impl<'a> UptimeListChecks<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Check> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -440,21 +446,18 @@ impl<'a> UptimeListAlerts<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/uptime/checks/{check_id}/alerts");
         op.path("check_id", &self.check_id, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -476,7 +479,9 @@ impl<'a> UptimeListAlerts<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Alert> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -511,7 +516,10 @@ impl<'a> UptimeCreateAlert<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/v2/uptime/checks/{check_id}/alerts");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/v2/uptime/checks/{check_id}/alerts",
+        );
         op.path("check_id", &self.check_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);

@@ -132,7 +132,10 @@ impl<'a> VectorDatabasesApi<'a> {
     /// To retrieve the admin credentials for a vector database, send a GET request to `/v2/vector-databases/{id}/credentials`. The response body contains the `user_id` and `api_token` for the admin user provisioned on the cluster.
     ///
     /// `GET /v2/vector-databases/{id}/credentials` (operation `vectorDatabases_get_credentials`).
-    pub fn get_credentials(&self, id: impl Into<String>) -> VectorDatabasesGetCredentials<'a> {
+    pub fn get_credentials(
+        &self,
+        id: impl Into<String>,
+    ) -> VectorDatabasesGetCredentials<'a> {
         VectorDatabasesGetCredentials {
             client: self.client,
             id: id.into(),
@@ -214,13 +217,17 @@ impl<'a> VectorDatabasesList<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::VectordbVectorDb> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
                 options
                     .items_pointer("/vector_dbs")
@@ -419,7 +426,10 @@ impl<'a> VectorDatabasesGetRestoreStatus<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::VectordbGetRestoreStatusResponse>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::VectordbGetRestoreStatusResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -482,7 +492,10 @@ impl<'a> VectorDatabasesGetCredentials<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v2/vector-databases/{id}/credentials");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v2/vector-databases/{id}/credentials",
+        );
         op.path("id", &self.id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -491,8 +504,10 @@ impl<'a> VectorDatabasesGetCredentials<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::VectordbGetVectorDbAdminCredentialsResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::VectordbGetVectorDbAdminCredentialsResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -546,7 +561,10 @@ pub struct VectorDatabasesUpdateTags<'a> {
 }
 impl<'a> VectorDatabasesUpdateTags<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::VectordbUpdateVectorDbTagsRequest) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::VectordbUpdateVectorDbTagsRequest,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -568,7 +586,10 @@ impl<'a> VectorDatabasesUpdateTags<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::VectordbUpdateVectorDbTagsResponse>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::VectordbUpdateVectorDbTagsResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

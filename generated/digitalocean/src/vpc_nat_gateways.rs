@@ -74,7 +74,10 @@ impl<'a> VpcNatGatewaysApi<'a> {
     /// of the VPC NAT Gateway including existing attributes.
     ///
     /// `PUT /v2/vpc_nat_gateways/{id}` (operation `vpcnatgateways_update`).
-    pub fn vpcnatgateways_update(&self, id: impl Into<String>) -> VpcnatgatewaysUpdate<'a> {
+    pub fn vpcnatgateways_update(
+        &self,
+        id: impl Into<String>,
+    ) -> VpcnatgatewaysUpdate<'a> {
         VpcnatgatewaysUpdate {
             client: self.client,
             id: id.into(),
@@ -89,7 +92,10 @@ impl<'a> VpcNatGatewaysApi<'a> {
     /// A successful response will include a 202 response code and no content.
     ///
     /// `DELETE /v2/vpc_nat_gateways/{id}` (operation `vpcnatgateways_delete`).
-    pub fn vpcnatgateways_delete(&self, id: impl Into<String>) -> VpcnatgatewaysDelete<'a> {
+    pub fn vpcnatgateways_delete(
+        &self,
+        id: impl Into<String>,
+    ) -> VpcnatgatewaysDelete<'a> {
         VpcnatgatewaysDelete {
             client: self.client,
             id: id.into(),
@@ -149,21 +155,18 @@ impl<'a> VpcnatgatewaysList<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/vpc_nat_gateways");
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("state", &self.state, rt::Style::Form, true);
@@ -189,7 +192,9 @@ impl<'a> VpcnatgatewaysList<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::VpcNatGatewayGet> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -239,7 +244,10 @@ impl<'a> VpcnatgatewaysCreate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::VpcnatgatewaysCreateResponse202>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::VpcnatgatewaysCreateResponse202>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -306,7 +314,10 @@ impl<'a> VpcnatgatewaysUpdate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::VpcnatgatewaysUpdateResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::VpcnatgatewaysUpdateResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -40,7 +40,10 @@ impl<'a> VpcPeeringsApi<'a> {
     /// that the request has been accepted for processing.
     ///
     /// `POST /v2/vpc_peerings` (operation `vpcPeerings_create`).
-    pub fn create(&self, body: super::models::VpcPeeringsCreateBody) -> VpcPeeringsCreate<'a> {
+    pub fn create(
+        &self,
+        body: super::models::VpcPeeringsCreateBody,
+    ) -> VpcPeeringsCreate<'a> {
         VpcPeeringsCreate {
             client: self.client,
             body,
@@ -123,21 +126,18 @@ impl<'a> VpcPeeringsList<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/vpc_peerings");
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((200f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((200f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("region", &self.region, rt::Style::Form, true);
@@ -160,7 +160,9 @@ impl<'a> VpcPeeringsList<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::VpcPeering> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -225,12 +227,7 @@ impl<'a> VpcPeeringsGet<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/vpc_peerings/{vpc_peering_id}");
-        op.path(
-            "vpc_peering_id",
-            &self.vpc_peering_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("vpc_peering_id", &self.vpc_peering_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -258,13 +255,11 @@ impl<'a> VpcPeeringsDelete<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/v2/vpc_peerings/{vpc_peering_id}");
-        op.path(
-            "vpc_peering_id",
-            &self.vpc_peering_id,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/v2/vpc_peerings/{vpc_peering_id}",
         );
+        op.path("vpc_peering_id", &self.vpc_peering_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -294,12 +289,7 @@ impl<'a> VpcPeeringsPatch<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/v2/vpc_peerings/{vpc_peering_id}");
-        op.path(
-            "vpc_peering_id",
-            &self.vpc_peering_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("vpc_peering_id", &self.vpc_peering_id, rt::Style::Simple, false);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);

@@ -1479,7 +1479,10 @@ impl<'a> ActionsApi<'a> {
     /// OAuth tokens and personal access tokens (classic) need the`admin:org` scope to use this endpoint. If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/actions/secrets/public-key` (operation `actions/get-org-public-key`).
-    pub fn get_org_public_key(&self, org: impl Into<String>) -> ActionsGetOrgPublicKey<'a> {
+    pub fn get_org_public_key(
+        &self,
+        org: impl Into<String>,
+    ) -> ActionsGetOrgPublicKey<'a> {
         ActionsGetOrgPublicKey {
             client: self.client,
             org: org.into(),
@@ -1729,7 +1732,10 @@ impl<'a> ActionsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
     ///
     /// `GET /orgs/{org}/actions/variables` (operation `actions/list-org-variables`).
-    pub fn list_org_variables(&self, org: impl Into<String>) -> ActionsListOrgVariables<'a> {
+    pub fn list_org_variables(
+        &self,
+        org: impl Into<String>,
+    ) -> ActionsListOrgVariables<'a> {
         ActionsListOrgVariables {
             client: self.client,
             org: org.into(),
@@ -4203,8 +4209,10 @@ impl<'a> ActionsGetActionsCacheRetentionLimitForEnterprise<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsCacheRetentionLimitForEnterprise>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ActionsCacheRetentionLimitForEnterprise>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4268,7 +4276,10 @@ impl<'a> ActionsGetActionsCacheStorageLimitForEnterprise<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsCacheStorageLimitForEnterprise>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ActionsCacheStorageLimitForEnterprise>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4332,8 +4343,10 @@ impl<'a> ActionsGetActionsCacheRetentionLimitForOrganization<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsCacheRetentionLimitForOrganization>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ActionsCacheRetentionLimitForOrganization>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4397,8 +4410,10 @@ impl<'a> ActionsGetActionsCacheStorageLimitForOrganization<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsCacheStorageLimitForOrganization>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ActionsCacheStorageLimitForOrganization>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4511,14 +4526,18 @@ impl<'a> ActionsGetActionsCacheUsageByRepoForOrg<'a> {
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::ActionsCacheUsageByRepository> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::ActionsCacheUsageByRepository> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ActionsCacheUsageByRepository> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -4571,8 +4590,10 @@ impl<'a> ActionsListHostedRunnersForOrg<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsListHostedRunnersForOrgResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ActionsListHostedRunnersForOrgResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4584,18 +4605,16 @@ impl<'a> ActionsListHostedRunnersForOrg<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ActionsHostedRunner> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
-            |options| {
-                options
-                    .items_pointer("/runners")
-                    .page_size_param("per_page")
-            },
+            |options| options.items_pointer("/runners").page_size_param("per_page"),
             configure,
         )
     }
@@ -4623,7 +4642,9 @@ impl<'a> ActionsCreateHostedRunnerForOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ActionsHostedRunner>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsHostedRunner>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4654,7 +4675,10 @@ impl<'a> ActionsListCustomImagesForOrg<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsListCustomImagesForOrgResponse>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ActionsListCustomImagesForOrgResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4766,8 +4790,10 @@ impl<'a> ActionsListCustomImageVersionsForOrg<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsListCustomImageVersionsForOrgResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ActionsListCustomImageVersionsForOrgResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4801,13 +4827,7 @@ impl<'a> ActionsGetCustomImageVersionForOrg<'a> {
             false,
         );
         let v = &self.version;
-        op.check(rt::check::string(
-            "version",
-            v,
-            None,
-            None,
-            "^\\d+\\.\\d+\\.\\d+$",
-        ));
+        op.check(rt::check::string("version", v, None, None, "^\\d+\\.\\d+\\.\\d+$"));
         op.path("version", &self.version, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
@@ -4815,7 +4835,10 @@ impl<'a> ActionsGetCustomImageVersionForOrg<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsHostedRunnerCustomImageVersion>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ActionsHostedRunnerCustomImageVersion>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4849,13 +4872,7 @@ impl<'a> ActionsDeleteCustomImageVersionFromOrg<'a> {
             false,
         );
         let v = &self.version;
-        op.check(rt::check::string(
-            "version",
-            v,
-            None,
-            None,
-            "^\\d+\\.\\d+\\.\\d+$",
-        ));
+        op.check(rt::check::string("version", v, None, None, "^\\d+\\.\\d+\\.\\d+$"));
         op.path("version", &self.version, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
@@ -4893,7 +4910,9 @@ impl<'a> ActionsGetHostedRunnersGithubOwnedImagesForOrg<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::ActionsGetHostedRunnersGithubOwnedImagesForOrgResponse>,
+        rt::Response<
+            super::models::ActionsGetHostedRunnersGithubOwnedImagesForOrgResponse,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -4927,7 +4946,9 @@ impl<'a> ActionsGetHostedRunnersPartnerImagesForOrg<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::ActionsGetHostedRunnersGithubOwnedImagesForOrgResponse>,
+        rt::Response<
+            super::models::ActionsGetHostedRunnersGithubOwnedImagesForOrgResponse,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -4949,7 +4970,10 @@ impl<'a> ActionsGetHostedRunnersLimitsForOrg<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/actions/hosted-runners/limits");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/orgs/{org}/actions/hosted-runners/limits",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
@@ -5051,17 +5075,14 @@ impl<'a> ActionsGetHostedRunnerForOrg<'a> {
             "/orgs/{org}/actions/hosted-runners/{hosted_runner_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "hosted_runner_id",
-            &self.hosted_runner_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("hosted_runner_id", &self.hosted_runner_id, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ActionsHostedRunner>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsHostedRunner>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -5073,7 +5094,9 @@ impl<'a> ActionsGetHostedRunnerForOrg<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::PublicIp> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -5106,17 +5129,14 @@ impl<'a> ActionsDeleteHostedRunnerForOrg<'a> {
             "/orgs/{org}/actions/hosted-runners/{hosted_runner_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "hosted_runner_id",
-            &self.hosted_runner_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("hosted_runner_id", &self.hosted_runner_id, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ActionsHostedRunner>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsHostedRunner>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -5143,18 +5163,15 @@ impl<'a> ActionsUpdateHostedRunnerForOrg<'a> {
             "/orgs/{org}/actions/hosted-runners/{hosted_runner_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "hosted_runner_id",
-            &self.hosted_runner_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("hosted_runner_id", &self.hosted_runner_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ActionsHostedRunner>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsHostedRunner>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -5242,8 +5259,10 @@ impl<'a> ActionsGetArtifactAndLogRetentionSettingsOrganization<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsArtifactAndLogRetentionResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ActionsArtifactAndLogRetentionResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -5313,7 +5332,10 @@ impl<'a> ActionsGetForkPrContributorApprovalPermissionsOrganization<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsForkPrContributorApproval>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ActionsForkPrContributorApproval>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -5381,7 +5403,10 @@ impl<'a> ActionsGetPrivateRepoForkPrWorkflowsSettingsOrganization<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsForkPrWorkflowsPrivateRepos>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ActionsForkPrWorkflowsPrivateRepos>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -5480,13 +5505,17 @@ impl<'a> ActionsListSelectedRepositoriesEnabledGithubActionsOrganization<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Repository> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
                 options
                     .items_pointer("/repositories")
@@ -5549,12 +5578,7 @@ impl<'a> ActionsEnableSelectedRepositoryGithubActionsOrganization<'a> {
             "/orgs/{org}/actions/permissions/repositories/{repository_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "repository_id",
-            &self.repository_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
@@ -5585,12 +5609,7 @@ impl<'a> ActionsDisableSelectedRepositoryGithubActionsOrganization<'a> {
             "/orgs/{org}/actions/permissions/repositories/{repository_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "repository_id",
-            &self.repository_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
@@ -5624,7 +5643,9 @@ impl<'a> ActionsGetAllowedActionsOrganization<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::SelectedActions>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SelectedActions>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -5795,13 +5816,17 @@ impl<'a> ActionsListSelectedRepositoriesSelfHostedRunnersOrganization<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Repository> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
                 options
                     .items_pointer("/repositories")
@@ -5870,12 +5895,7 @@ impl<'a> ActionsEnableSelectedRepositorySelfHostedRunnersOrganization<'a> {
             "/orgs/{org}/actions/permissions/self-hosted-runners/repositories/{repository_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "repository_id",
-            &self.repository_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -5913,12 +5933,7 @@ impl<'a> ActionsDisableSelectedRepositorySelfHostedRunnersOrganization<'a> {
             "/orgs/{org}/actions/permissions/self-hosted-runners/repositories/{repository_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "repository_id",
-            &self.repository_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -5950,7 +5965,10 @@ impl<'a> ActionsGetGithubActionsDefaultWorkflowPermissionsOrganization<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/actions/permissions/workflow");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/orgs/{org}/actions/permissions/workflow",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
@@ -5958,7 +5976,10 @@ impl<'a> ActionsGetGithubActionsDefaultWorkflowPermissionsOrganization<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsGetDefaultWorkflowPermissions>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ActionsGetDefaultWorkflowPermissions>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -5974,7 +5995,10 @@ pub struct ActionsSetGithubActionsDefaultWorkflowPermissionsOrganization<'a> {
 }
 impl<'a> ActionsSetGithubActionsDefaultWorkflowPermissionsOrganization<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::ActionsSetDefaultWorkflowPermissions) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::ActionsSetDefaultWorkflowPermissions,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -5984,7 +6008,10 @@ impl<'a> ActionsSetGithubActionsDefaultWorkflowPermissionsOrganization<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::PUT, "/orgs/{org}/actions/permissions/workflow");
+        let mut op = rt::Op::new(
+            rt::Method::PUT,
+            "/orgs/{org}/actions/permissions/workflow",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
@@ -6062,13 +6089,17 @@ impl<'a> ActionsListSelfHostedRunnerGroupsForOrg<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::RunnerGroupsOrg> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
                 options
                     .items_pointer("/runner_groups")
@@ -6102,7 +6133,9 @@ impl<'a> ActionsCreateSelfHostedRunnerGroupForOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::RunnerGroupsOrg>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RunnerGroupsOrg>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -6128,17 +6161,14 @@ impl<'a> ActionsGetSelfHostedRunnerGroupForOrg<'a> {
             "/orgs/{org}/actions/runner-groups/{runner_group_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "runner_group_id",
-            &self.runner_group_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("runner_group_id", &self.runner_group_id, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::RunnerGroupsOrg>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RunnerGroupsOrg>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -6164,12 +6194,7 @@ impl<'a> ActionsDeleteSelfHostedRunnerGroupFromOrg<'a> {
             "/orgs/{org}/actions/runner-groups/{runner_group_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "runner_group_id",
-            &self.runner_group_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("runner_group_id", &self.runner_group_id, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
@@ -6201,18 +6226,15 @@ impl<'a> ActionsUpdateSelfHostedRunnerGroupForOrg<'a> {
             "/orgs/{org}/actions/runner-groups/{runner_group_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "runner_group_id",
-            &self.runner_group_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("runner_group_id", &self.runner_group_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::RunnerGroupsOrg>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RunnerGroupsOrg>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -6250,12 +6272,7 @@ impl<'a> ActionsListGithubHostedRunnersInGroupForOrg<'a> {
             "/orgs/{org}/actions/runner-groups/{runner_group_id}/hosted-runners",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "runner_group_id",
-            &self.runner_group_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("runner_group_id", &self.runner_group_id, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
@@ -6279,18 +6296,16 @@ impl<'a> ActionsListGithubHostedRunnersInGroupForOrg<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ActionsHostedRunner> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
-            |options| {
-                options
-                    .items_pointer("/runners")
-                    .page_size_param("per_page")
-            },
+            |options| options.items_pointer("/runners").page_size_param("per_page"),
             configure,
         )
     }
@@ -6328,12 +6343,7 @@ impl<'a> ActionsListRepoAccessToSelfHostedRunnerGroupInOrg<'a> {
             "/orgs/{org}/actions/runner-groups/{runner_group_id}/repositories",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "runner_group_id",
-            &self.runner_group_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("runner_group_id", &self.runner_group_id, rt::Style::Simple, false);
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.apply(self.options);
@@ -6343,7 +6353,9 @@ impl<'a> ActionsListRepoAccessToSelfHostedRunnerGroupInOrg<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::ActionsListRepoAccessToSelfHostedRunnerGroupInOrgResponse>,
+        rt::Response<
+            super::models::ActionsListRepoAccessToSelfHostedRunnerGroupInOrgResponse,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -6357,13 +6369,17 @@ impl<'a> ActionsListRepoAccessToSelfHostedRunnerGroupInOrg<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::MinimalRepository> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
                 options
                     .items_pointer("/repositories")
@@ -6396,12 +6412,7 @@ impl<'a> ActionsSetRepoAccessToSelfHostedRunnerGroupInOrg<'a> {
             "/orgs/{org}/actions/runner-groups/{runner_group_id}/repositories",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "runner_group_id",
-            &self.runner_group_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("runner_group_id", &self.runner_group_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
         (self.client, op)
@@ -6434,18 +6445,8 @@ impl<'a> ActionsAddRepoAccessToSelfHostedRunnerGroupInOrg<'a> {
             "/orgs/{org}/actions/runner-groups/{runner_group_id}/repositories/{repository_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "runner_group_id",
-            &self.runner_group_id,
-            rt::Style::Simple,
-            false,
-        );
-        op.path(
-            "repository_id",
-            &self.repository_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("runner_group_id", &self.runner_group_id, rt::Style::Simple, false);
+        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
@@ -6477,18 +6478,8 @@ impl<'a> ActionsRemoveRepoAccessToSelfHostedRunnerGroupInOrg<'a> {
             "/orgs/{org}/actions/runner-groups/{runner_group_id}/repositories/{repository_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "runner_group_id",
-            &self.runner_group_id,
-            rt::Style::Simple,
-            false,
-        );
-        op.path(
-            "repository_id",
-            &self.repository_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("runner_group_id", &self.runner_group_id, rt::Style::Simple, false);
+        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
@@ -6531,12 +6522,7 @@ impl<'a> ActionsListSelfHostedRunnersInGroupForOrg<'a> {
             "/orgs/{org}/actions/runner-groups/{runner_group_id}/runners",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "runner_group_id",
-            &self.runner_group_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("runner_group_id", &self.runner_group_id, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
@@ -6560,18 +6546,16 @@ impl<'a> ActionsListSelfHostedRunnersInGroupForOrg<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Runner> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
-            |options| {
-                options
-                    .items_pointer("/runners")
-                    .page_size_param("per_page")
-            },
+            |options| options.items_pointer("/runners").page_size_param("per_page"),
             configure,
         )
     }
@@ -6598,12 +6582,7 @@ impl<'a> ActionsSetSelfHostedRunnersInGroupForOrg<'a> {
             "/orgs/{org}/actions/runner-groups/{runner_group_id}/runners",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "runner_group_id",
-            &self.runner_group_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("runner_group_id", &self.runner_group_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
         (self.client, op)
@@ -6636,12 +6615,7 @@ impl<'a> ActionsAddSelfHostedRunnerToGroupForOrg<'a> {
             "/orgs/{org}/actions/runner-groups/{runner_group_id}/runners/{runner_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "runner_group_id",
-            &self.runner_group_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("runner_group_id", &self.runner_group_id, rt::Style::Simple, false);
         op.path("runner_id", &self.runner_id, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
@@ -6674,12 +6648,7 @@ impl<'a> ActionsRemoveSelfHostedRunnerFromGroupForOrg<'a> {
             "/orgs/{org}/actions/runner-groups/{runner_group_id}/runners/{runner_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "runner_group_id",
-            &self.runner_group_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("runner_group_id", &self.runner_group_id, rt::Style::Simple, false);
         op.path("runner_id", &self.runner_id, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
@@ -6734,8 +6703,10 @@ impl<'a> ActionsListSelfHostedRunnersForOrg<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsListSelfHostedRunnersForOrgResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ActionsListSelfHostedRunnersForOrgResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -6747,18 +6718,16 @@ impl<'a> ActionsListSelfHostedRunnersForOrg<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Runner> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
-            |options| {
-                options
-                    .items_pointer("/runners")
-                    .page_size_param("per_page")
-            },
+            |options| options.items_pointer("/runners").page_size_param("per_page"),
             configure,
         )
     }
@@ -6778,7 +6747,10 @@ impl<'a> ActionsListRunnerApplicationsForOrg<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/actions/runners/downloads");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/orgs/{org}/actions/runners/downloads",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
@@ -6817,7 +6789,9 @@ impl<'a> ActionsGenerateRunnerJitconfigForOrg<'a> {
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             409u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
+            422u16 => {
+                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
+            }
             _ => None,
         });
         op.apply(self.options);
@@ -6858,7 +6832,9 @@ impl<'a> ActionsCreateRegistrationTokenForOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::AuthenticationToken>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AuthenticationToken>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -6878,13 +6854,18 @@ impl<'a> ActionsCreateRemoveTokenForOrg<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/orgs/{org}/actions/runners/remove-token");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/orgs/{org}/actions/runners/remove-token",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::AuthenticationToken>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AuthenticationToken>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -6905,7 +6886,10 @@ impl<'a> ActionsGetSelfHostedRunnerForOrg<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/actions/runners/{runner_id}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/orgs/{org}/actions/runners/{runner_id}",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("runner_id", &self.runner_id, rt::Style::Simple, false);
         op.apply(self.options);
@@ -6979,7 +6963,9 @@ impl<'a> ActionsListLabelsForSelfHostedRunnerForOrg<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200>,
+        rt::Response<
+            super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -7013,7 +6999,9 @@ impl<'a> ActionsSetCustomLabelsForSelfHostedRunnerForOrg<'a> {
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
+            422u16 => {
+                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
+            }
             _ => None,
         });
         op.apply(self.options);
@@ -7023,7 +7011,9 @@ impl<'a> ActionsSetCustomLabelsForSelfHostedRunnerForOrg<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200>,
+        rt::Response<
+            super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -7057,7 +7047,9 @@ impl<'a> ActionsAddCustomLabelsToSelfHostedRunnerForOrg<'a> {
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
+            422u16 => {
+                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
+            }
             _ => None,
         });
         op.apply(self.options);
@@ -7067,7 +7059,9 @@ impl<'a> ActionsAddCustomLabelsToSelfHostedRunnerForOrg<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200>,
+        rt::Response<
+            super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -7104,7 +7098,9 @@ impl<'a> ActionsRemoveAllCustomLabelsFromSelfHostedRunnerForOrg<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200>,
+        rt::Response<
+            super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -7137,7 +7133,9 @@ impl<'a> ActionsRemoveCustomLabelFromSelfHostedRunnerForOrg<'a> {
         op.path("name", &self.name, rt::Style::Simple, false);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
+            422u16 => {
+                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
+            }
             _ => None,
         });
         op.apply(self.options);
@@ -7147,7 +7145,9 @@ impl<'a> ActionsRemoveCustomLabelFromSelfHostedRunnerForOrg<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200>,
+        rt::Response<
+            super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -7196,25 +7196,25 @@ impl<'a> ActionsListOrgSecrets<'a> {
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::OrganizationActionsSecret> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::OrganizationActionsSecret> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::OrganizationActionsSecret> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
-            |options| {
-                options
-                    .items_pointer("/secrets")
-                    .page_size_param("per_page")
-            },
+            |options| options.items_pointer("/secrets").page_size_param("per_page"),
             configure,
         )
     }
@@ -7234,13 +7234,18 @@ impl<'a> ActionsGetOrgPublicKey<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/actions/secrets/public-key");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/orgs/{org}/actions/secrets/public-key",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ActionsPublicKey>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsPublicKey>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -7261,7 +7266,10 @@ impl<'a> ActionsGetOrgSecret<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/actions/secrets/{secret_name}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/orgs/{org}/actions/secrets/{secret_name}",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
         op.apply(self.options);
@@ -7292,7 +7300,10 @@ impl<'a> ActionsCreateOrUpdateOrgSecret<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::PUT, "/orgs/{org}/actions/secrets/{secret_name}");
+        let mut op = rt::Op::new(
+            rt::Method::PUT,
+            "/orgs/{org}/actions/secrets/{secret_name}",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
         op.check(self.body.validate());
@@ -7301,7 +7312,9 @@ impl<'a> ActionsCreateOrUpdateOrgSecret<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -7379,8 +7392,10 @@ impl<'a> ActionsListSelectedReposForOrgSecret<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsListSelectedReposForOrgSecretResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ActionsListSelectedReposForOrgSecretResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -7392,13 +7407,17 @@ impl<'a> ActionsListSelectedReposForOrgSecret<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::MinimalRepository> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
                 options
                     .items_pointer("/repositories")
@@ -7465,12 +7484,7 @@ impl<'a> ActionsAddSelectedRepoToOrgSecret<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
-        op.path(
-            "repository_id",
-            &self.repository_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
@@ -7503,12 +7517,7 @@ impl<'a> ActionsRemoveSelectedRepoFromOrgSecret<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
-        op.path(
-            "repository_id",
-            &self.repository_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
@@ -7555,30 +7564,33 @@ impl<'a> ActionsListOrgVariables<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsListOrgVariablesResponse>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ActionsListOrgVariablesResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::OrganizationActionsVariable> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::OrganizationActionsVariable> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::OrganizationActionsVariable> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
-            |options| {
-                options
-                    .items_pointer("/variables")
-                    .page_size_param("per_page")
-            },
+            |options| options.items_pointer("/variables").page_size_param("per_page"),
             configure,
         )
     }
@@ -7606,7 +7618,9 @@ impl<'a> ActionsCreateOrgVariable<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -7627,7 +7641,10 @@ impl<'a> ActionsGetOrgVariable<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/actions/variables/{name}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/orgs/{org}/actions/variables/{name}",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("name", &self.name, rt::Style::Simple, false);
         op.apply(self.options);
@@ -7657,7 +7674,10 @@ impl<'a> ActionsDeleteOrgVariable<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/orgs/{org}/actions/variables/{name}");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/orgs/{org}/actions/variables/{name}",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("name", &self.name, rt::Style::Simple, false);
         op.apply(self.options);
@@ -7686,7 +7706,10 @@ impl<'a> ActionsUpdateOrgVariable<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::PATCH, "/orgs/{org}/actions/variables/{name}");
+        let mut op = rt::Op::new(
+            rt::Method::PATCH,
+            "/orgs/{org}/actions/variables/{name}",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("name", &self.name, rt::Style::Simple, false);
         op.json("application/json", &self.body);
@@ -7741,8 +7764,10 @@ impl<'a> ActionsListSelectedReposForOrgVariable<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsListSelectedReposForOrgSecretResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ActionsListSelectedReposForOrgSecretResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -7754,13 +7779,17 @@ impl<'a> ActionsListSelectedReposForOrgVariable<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::MinimalRepository> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
                 options
                     .items_pointer("/repositories")
@@ -7827,12 +7856,7 @@ impl<'a> ActionsAddSelectedRepoToOrgVariable<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("name", &self.name, rt::Style::Simple, false);
-        op.path(
-            "repository_id",
-            &self.repository_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
@@ -7865,12 +7889,7 @@ impl<'a> ActionsRemoveSelectedRepoFromOrgVariable<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("name", &self.name, rt::Style::Simple, false);
-        op.path(
-            "repository_id",
-            &self.repository_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
@@ -7914,7 +7933,10 @@ impl<'a> ActionsListArtifactsForRepo<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/actions/artifacts");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/repos/{owner}/{repo}/actions/artifacts",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -7926,7 +7948,10 @@ impl<'a> ActionsListArtifactsForRepo<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsListArtifactsForRepoResponse>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ActionsListArtifactsForRepoResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -7938,18 +7963,16 @@ impl<'a> ActionsListArtifactsForRepo<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Artifact> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
-            |options| {
-                options
-                    .items_pointer("/artifacts")
-                    .page_size_param("per_page")
-            },
+            |options| options.items_pointer("/artifacts").page_size_param("per_page"),
             configure,
         )
     }
@@ -8045,12 +8068,7 @@ impl<'a> ActionsDownloadArtifact<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("artifact_id", &self.artifact_id, rt::Style::Simple, false);
-        op.path(
-            "archive_format",
-            &self.archive_format,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("archive_format", &self.archive_format, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -8090,8 +8108,10 @@ impl<'a> ActionsGetActionsCacheRetentionLimitForRepository<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsCacheRetentionLimitForRepository>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ActionsCacheRetentionLimitForRepository>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -8159,7 +8179,10 @@ impl<'a> ActionsGetActionsCacheStorageLimitForRepository<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsCacheStorageLimitForRepository>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ActionsCacheStorageLimitForRepository>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -8214,7 +8237,10 @@ impl<'a> ActionsGetActionsCacheUsage<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/actions/cache/usage");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/repos/{owner}/{repo}/actions/cache/usage",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.apply(self.options);
@@ -8283,7 +8309,10 @@ impl<'a> ActionsGetActionsCacheList<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/actions/caches");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/repos/{owner}/{repo}/actions/caches",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -8296,19 +8325,25 @@ impl<'a> ActionsGetActionsCacheList<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ActionsCacheList>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsCacheList>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::ActionsCacheListActionsCachesItem> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::ActionsCacheListActionsCachesItem> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ActionsCacheListActionsCachesItem> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -8316,9 +8351,7 @@ impl<'a> ActionsGetActionsCacheList<'a> {
             op,
             rt::paginate::Strategy::LinkHeader,
             |options| {
-                options
-                    .items_pointer("/actions_caches")
-                    .page_size_param("per_page")
+                options.items_pointer("/actions_caches").page_size_param("per_page")
             },
             configure,
         )
@@ -8347,7 +8380,10 @@ impl<'a> ActionsDeleteActionsCacheByKey<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/repos/{owner}/{repo}/actions/caches");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/repos/{owner}/{repo}/actions/caches",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("key", &self.key, rt::Style::Form, true);
@@ -8356,7 +8392,9 @@ impl<'a> ActionsDeleteActionsCacheByKey<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ActionsCacheList>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsCacheList>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -8451,7 +8489,9 @@ impl<'a> ActionsListConcurrencyGroupsForRepository<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ConcurrencyGroupListConcurrencyGroupsItem> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -8459,9 +8499,7 @@ impl<'a> ActionsListConcurrencyGroupsForRepository<'a> {
             op,
             rt::paginate::Strategy::LinkHeader,
             |options| {
-                options
-                    .items_pointer("/concurrency_groups")
-                    .page_size_param("per_page")
+                options.items_pointer("/concurrency_groups").page_size_param("per_page")
             },
             configure,
         )
@@ -8513,21 +8551,15 @@ impl<'a> ActionsGetConcurrencyGroupForRepository<'a> {
             false,
         );
         if let Some(v) = &self.ahead_of_run {
-            op.check(rt::check::range(
-                "ahead_of_run",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(
+                rt::check::range("ahead_of_run", *v as f64, Some((1f64, false)), None),
+            );
         }
         op.query("ahead_of_run", &self.ahead_of_run, rt::Style::Form, true);
         if let Some(v) = &self.ahead_of_job {
-            op.check(rt::check::range(
-                "ahead_of_job",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(
+                rt::check::range("ahead_of_job", *v as f64, Some((1f64, false)), None),
+            );
         }
         op.query("ahead_of_job", &self.ahead_of_job, rt::Style::Form, true);
         op.errors(|status, body| match status {
@@ -8539,7 +8571,9 @@ impl<'a> ActionsGetConcurrencyGroupForRepository<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ConcurrencyGroup>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ConcurrencyGroup>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -8623,7 +8657,10 @@ pub struct ActionsReRunJobForWorkflowRun<'a> {
 }
 impl<'a> ActionsReRunJobForWorkflowRun<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: Option<super::models::ActionsReRunJobForWorkflowRunBody>) -> Self {
+    pub fn body(
+        mut self,
+        value: Option<super::models::ActionsReRunJobForWorkflowRunBody>,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -8648,7 +8685,9 @@ impl<'a> ActionsReRunJobForWorkflowRun<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -8680,7 +8719,9 @@ impl<'a> ActionsGetCustomOidcSubClaimForRepo<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::OidcCustomSubRepo>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::OidcCustomSubRepo>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -8712,14 +8753,18 @@ impl<'a> ActionsSetCustomOidcSubClaimForRepo<'a> {
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
+            422u16 => {
+                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
+            }
             _ => None,
         });
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -8766,8 +8811,10 @@ impl<'a> ActionsListRepoOrganizationSecrets<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsListRepoOrganizationSecretsResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ActionsListRepoOrganizationSecretsResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -8779,18 +8826,16 @@ impl<'a> ActionsListRepoOrganizationSecrets<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ActionsSecret> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
-            |options| {
-                options
-                    .items_pointer("/secrets")
-                    .page_size_param("per_page")
-            },
+            |options| options.items_pointer("/secrets").page_size_param("per_page"),
             configure,
         )
     }
@@ -8837,8 +8882,10 @@ impl<'a> ActionsListRepoOrganizationVariables<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsListRepoOrganizationVariablesResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ActionsListRepoOrganizationVariablesResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -8850,18 +8897,16 @@ impl<'a> ActionsListRepoOrganizationVariables<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ActionsVariable> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
-            |options| {
-                options
-                    .items_pointer("/variables")
-                    .page_size_param("per_page")
-            },
+            |options| options.items_pointer("/variables").page_size_param("per_page"),
             configure,
         )
     }
@@ -8882,7 +8927,10 @@ impl<'a> ActionsGetGithubActionsPermissionsRepository<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/actions/permissions");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/repos/{owner}/{repo}/actions/permissions",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.apply(self.options);
@@ -8913,7 +8961,10 @@ impl<'a> ActionsSetGithubActionsPermissionsRepository<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::PUT, "/repos/{owner}/{repo}/actions/permissions");
+        let mut op = rt::Op::new(
+            rt::Method::PUT,
+            "/repos/{owner}/{repo}/actions/permissions",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.json("application/json", &self.body);
@@ -8954,7 +9005,10 @@ impl<'a> ActionsGetWorkflowAccessToRepository<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsWorkflowAccessToRepository>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ActionsWorkflowAccessToRepository>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -9021,8 +9075,10 @@ impl<'a> ActionsGetArtifactAndLogRetentionSettingsRepository<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsArtifactAndLogRetentionResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ActionsArtifactAndLogRetentionResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -9094,7 +9150,10 @@ impl<'a> ActionsGetForkPrContributorApprovalPermissionsRepository<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsForkPrContributorApproval>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ActionsForkPrContributorApproval>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -9166,7 +9225,10 @@ impl<'a> ActionsGetPrivateRepoForkPrWorkflowsSettingsRepository<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsForkPrWorkflowsPrivateRepos>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ActionsForkPrWorkflowsPrivateRepos>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -9235,7 +9297,9 @@ impl<'a> ActionsGetAllowedActionsRepository<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::SelectedActions>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SelectedActions>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -9308,7 +9372,10 @@ impl<'a> ActionsGetGithubActionsDefaultWorkflowPermissionsRepository<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsGetDefaultWorkflowPermissions>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ActionsGetDefaultWorkflowPermissions>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -9380,7 +9447,10 @@ impl<'a> ActionsListSelfHostedRunnersForRepo<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/actions/runners");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/repos/{owner}/{repo}/actions/runners",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("name", &self.name, rt::Style::Form, true);
@@ -9392,8 +9462,10 @@ impl<'a> ActionsListSelfHostedRunnersForRepo<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsListSelfHostedRunnersForOrgResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ActionsListSelfHostedRunnersForOrgResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -9405,18 +9477,16 @@ impl<'a> ActionsListSelfHostedRunnersForRepo<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Runner> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
-            |options| {
-                options
-                    .items_pointer("/runners")
-                    .page_size_param("per_page")
-            },
+            |options| options.items_pointer("/runners").page_size_param("per_page"),
             configure,
         )
     }
@@ -9482,7 +9552,9 @@ impl<'a> ActionsGenerateRunnerJitconfigForRepo<'a> {
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             409u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
+            422u16 => {
+                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
+            }
             _ => None,
         });
         op.apply(self.options);
@@ -9525,7 +9597,9 @@ impl<'a> ActionsCreateRegistrationTokenForRepo<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::AuthenticationToken>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AuthenticationToken>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -9556,7 +9630,9 @@ impl<'a> ActionsCreateRemoveTokenForRepo<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::AuthenticationToken>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AuthenticationToken>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -9660,7 +9736,9 @@ impl<'a> ActionsListLabelsForSelfHostedRunnerForRepo<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200>,
+        rt::Response<
+            super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -9696,7 +9774,9 @@ impl<'a> ActionsSetCustomLabelsForSelfHostedRunnerForRepo<'a> {
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
+            422u16 => {
+                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
+            }
             _ => None,
         });
         op.apply(self.options);
@@ -9706,7 +9786,9 @@ impl<'a> ActionsSetCustomLabelsForSelfHostedRunnerForRepo<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200>,
+        rt::Response<
+            super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -9742,7 +9824,9 @@ impl<'a> ActionsAddCustomLabelsToSelfHostedRunnerForRepo<'a> {
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
+            422u16 => {
+                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
+            }
             _ => None,
         });
         op.apply(self.options);
@@ -9752,7 +9836,9 @@ impl<'a> ActionsAddCustomLabelsToSelfHostedRunnerForRepo<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200>,
+        rt::Response<
+            super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -9791,7 +9877,9 @@ impl<'a> ActionsRemoveAllCustomLabelsFromSelfHostedRunnerForRepo<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200>,
+        rt::Response<
+            super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -9826,7 +9914,9 @@ impl<'a> ActionsRemoveCustomLabelFromSelfHostedRunnerForRepo<'a> {
         op.path("name", &self.name, rt::Style::Simple, false);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
+            422u16 => {
+                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
+            }
             _ => None,
         });
         op.apply(self.options);
@@ -9836,7 +9926,9 @@ impl<'a> ActionsRemoveCustomLabelFromSelfHostedRunnerForRepo<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200>,
+        rt::Response<
+            super::models::ActionsListLabelsForSelfHostedRunnerForOrgResponse200,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -9879,7 +9971,10 @@ impl<'a> ActionsListWorkflowRunsForRepo<'a> {
         self
     }
     /// Returns workflow runs with the check run `status` or `conclusion` that you specify. For example, a conclusion can be `success` or a status can be `in_progress`. Only GitHub Actions can set a status of `waiting`, `pending`, or `requested`.
-    pub fn status(mut self, value: super::models::ActionsListWorkflowRunsForRepoStatus) -> Self {
+    pub fn status(
+        mut self,
+        value: super::models::ActionsListWorkflowRunsForRepoStatus,
+    ) -> Self {
         self.status = Some(value);
         self
     }
@@ -9935,12 +10030,7 @@ impl<'a> ActionsListWorkflowRunsForRepo<'a> {
             rt::Style::Form,
             true,
         );
-        op.query(
-            "check_suite_id",
-            &self.check_suite_id,
-            rt::Style::Form,
-            true,
-        );
+        op.query("check_suite_id", &self.check_suite_id, rt::Style::Form, true);
         op.query("head_sha", &self.head_sha, rt::Style::Form, true);
         op.apply(self.options);
         (self.client, op)
@@ -9948,8 +10038,10 @@ impl<'a> ActionsListWorkflowRunsForRepo<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsListWorkflowRunsForRepoResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ActionsListWorkflowRunsForRepoResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -9961,7 +10053,9 @@ impl<'a> ActionsListWorkflowRunsForRepo<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::WorkflowRun> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -9969,9 +10063,7 @@ impl<'a> ActionsListWorkflowRunsForRepo<'a> {
             op,
             rt::paginate::Strategy::LinkHeader,
             |options| {
-                options
-                    .items_pointer("/workflow_runs")
-                    .page_size_param("per_page")
+                options.items_pointer("/workflow_runs").page_size_param("per_page")
             },
             configure,
         )
@@ -10017,7 +10109,9 @@ impl<'a> ActionsGetWorkflowRun<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::WorkflowRun>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::WorkflowRun>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -10119,7 +10213,9 @@ impl<'a> ActionsApproveWorkflowRun<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -10185,7 +10281,10 @@ impl<'a> ActionsListWorkflowRunArtifacts<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsListArtifactsForRepoResponse>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ActionsListArtifactsForRepoResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -10197,18 +10296,16 @@ impl<'a> ActionsListWorkflowRunArtifacts<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Artifact> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
-            |options| {
-                options
-                    .items_pointer("/artifacts")
-                    .page_size_param("per_page")
-            },
+            |options| options.items_pointer("/artifacts").page_size_param("per_page"),
             configure,
         )
     }
@@ -10244,12 +10341,7 @@ impl<'a> ActionsGetWorkflowRunAttempt<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
-        op.path(
-            "attempt_number",
-            &self.attempt_number,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("attempt_number", &self.attempt_number, rt::Style::Simple, false);
         op.query(
             "exclude_pull_requests",
             &self.exclude_pull_requests,
@@ -10260,7 +10352,9 @@ impl<'a> ActionsGetWorkflowRunAttempt<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::WorkflowRun>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::WorkflowRun>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -10302,12 +10396,7 @@ impl<'a> ActionsListJobsForWorkflowRunAttempt<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
-        op.path(
-            "attempt_number",
-            &self.attempt_number,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("attempt_number", &self.attempt_number, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -10332,7 +10421,9 @@ impl<'a> ActionsListJobsForWorkflowRunAttempt<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Job> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -10369,12 +10460,7 @@ impl<'a> ActionsDownloadWorkflowRunAttemptLogs<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
-        op.path(
-            "attempt_number",
-            &self.attempt_number,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("attempt_number", &self.attempt_number, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
@@ -10413,7 +10499,9 @@ impl<'a> ActionsCancelWorkflowRun<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -10481,24 +10569,28 @@ impl<'a> ActionsListConcurrencyGroupsForWorkflowRun<'a> {
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
-    ) -> rt::paginate::Items<super::models::ConcurrencyGroupRunListConcurrencyGroupsItem> {
+    ) -> rt::paginate::Items<
+        super::models::ConcurrencyGroupRunListConcurrencyGroupsItem,
+    > {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
-    ) -> rt::paginate::Items<super::models::ConcurrencyGroupRunListConcurrencyGroupsItem> {
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<
+        super::models::ConcurrencyGroupRunListConcurrencyGroupsItem,
+    > {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
             |options| {
-                options
-                    .items_pointer("/concurrency_groups")
-                    .page_size_param("per_page")
+                options.items_pointer("/concurrency_groups").page_size_param("per_page")
             },
             configure,
         )
@@ -10568,7 +10660,9 @@ impl<'a> ActionsForceCancelWorkflowRun<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -10588,7 +10682,10 @@ pub struct ActionsListJobsForWorkflowRun<'a> {
 }
 impl<'a> ActionsListJobsForWorkflowRun<'a> {
     /// Filters jobs by their `completed_at` timestamp. `latest` returns jobs from the most recent execution of the workflow run. `all` returns all jobs for a workflow run, including from old executions of the workflow run.
-    pub fn filter(mut self, value: super::models::ActionsListJobsForWorkflowRunFilter) -> Self {
+    pub fn filter(
+        mut self,
+        value: super::models::ActionsListJobsForWorkflowRunFilter,
+    ) -> Self {
         self.filter = Some(value);
         self
     }
@@ -10639,7 +10736,9 @@ impl<'a> ActionsListJobsForWorkflowRun<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Job> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -10783,7 +10882,9 @@ impl<'a> ActionsReviewPendingDeploymentsForRun<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Deployment>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Deployment>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -10801,7 +10902,10 @@ pub struct ActionsReRunWorkflow<'a> {
 }
 impl<'a> ActionsReRunWorkflow<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: Option<super::models::ActionsReRunWorkflowBody>) -> Self {
+    pub fn body(
+        mut self,
+        value: Option<super::models::ActionsReRunWorkflowBody>,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -10825,7 +10929,9 @@ impl<'a> ActionsReRunWorkflow<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -10843,7 +10949,10 @@ pub struct ActionsReRunWorkflowFailedJobs<'a> {
 }
 impl<'a> ActionsReRunWorkflowFailedJobs<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: Option<super::models::ActionsReRunWorkflowBody>) -> Self {
+    pub fn body(
+        mut self,
+        value: Option<super::models::ActionsReRunWorkflowBody>,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -10867,7 +10976,9 @@ impl<'a> ActionsReRunWorkflowFailedJobs<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -10900,7 +11011,9 @@ impl<'a> ActionsGetWorkflowRunUsage<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::WorkflowRunUsage>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::WorkflowRunUsage>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -10933,7 +11046,10 @@ impl<'a> ActionsListRepoSecrets<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/actions/secrets");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/repos/{owner}/{repo}/actions/secrets",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -10944,8 +11060,10 @@ impl<'a> ActionsListRepoSecrets<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsListRepoOrganizationSecretsResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ActionsListRepoOrganizationSecretsResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -10957,18 +11075,16 @@ impl<'a> ActionsListRepoSecrets<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ActionsSecret> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
-            |options| {
-                options
-                    .items_pointer("/secrets")
-                    .page_size_param("per_page")
-            },
+            |options| options.items_pointer("/secrets").page_size_param("per_page"),
             configure,
         )
     }
@@ -10999,7 +11115,9 @@ impl<'a> ActionsGetRepoPublicKey<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ActionsPublicKey>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsPublicKey>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -11032,7 +11150,9 @@ impl<'a> ActionsGetRepoSecret<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ActionsSecret>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsSecret>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -11068,7 +11188,9 @@ impl<'a> ActionsCreateOrUpdateRepoSecret<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -11134,7 +11256,10 @@ impl<'a> ActionsListRepoVariables<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/actions/variables");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/repos/{owner}/{repo}/actions/variables",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -11145,8 +11270,10 @@ impl<'a> ActionsListRepoVariables<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsListRepoOrganizationVariablesResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ActionsListRepoOrganizationVariablesResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -11158,18 +11285,16 @@ impl<'a> ActionsListRepoVariables<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ActionsVariable> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
-            |options| {
-                options
-                    .items_pointer("/variables")
-                    .page_size_param("per_page")
-            },
+            |options| options.items_pointer("/variables").page_size_param("per_page"),
             configure,
         )
     }
@@ -11191,7 +11316,10 @@ impl<'a> ActionsCreateRepoVariable<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/repos/{owner}/{repo}/actions/variables");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/repos/{owner}/{repo}/actions/variables",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.json("application/json", &self.body);
@@ -11199,7 +11327,9 @@ impl<'a> ActionsCreateRepoVariable<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -11232,7 +11362,9 @@ impl<'a> ActionsGetRepoVariable<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ActionsVariable>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsVariable>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -11333,7 +11465,10 @@ impl<'a> ActionsListRepoWorkflows<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/actions/workflows");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/repos/{owner}/{repo}/actions/workflows",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -11344,7 +11479,10 @@ impl<'a> ActionsListRepoWorkflows<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsListRepoWorkflowsResponse>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ActionsListRepoWorkflowsResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -11356,18 +11494,16 @@ impl<'a> ActionsListRepoWorkflows<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Workflow> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
-            |options| {
-                options
-                    .items_pointer("/workflows")
-                    .page_size_param("per_page")
-            },
+            |options| options.items_pointer("/workflows").page_size_param("per_page"),
             configure,
         )
     }
@@ -11470,7 +11606,10 @@ impl<'a> ActionsCreateWorkflowDispatch<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<Option<super::models::WorkflowDispatchResponse>>, rt::Error> {
+    ) -> Result<
+        rt::Response<Option<super::models::WorkflowDispatchResponse>>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -11545,7 +11684,10 @@ impl<'a> ActionsListWorkflowRuns<'a> {
         self
     }
     /// Returns workflow runs with the check run `status` or `conclusion` that you specify. For example, a conclusion can be `success` or a status can be `in_progress`. Only GitHub Actions can set a status of `waiting`, `pending`, or `requested`.
-    pub fn status(mut self, value: super::models::ActionsListWorkflowRunsForRepoStatus) -> Self {
+    pub fn status(
+        mut self,
+        value: super::models::ActionsListWorkflowRunsForRepoStatus,
+    ) -> Self {
         self.status = Some(value);
         self
     }
@@ -11605,12 +11747,7 @@ impl<'a> ActionsListWorkflowRuns<'a> {
             rt::Style::Form,
             true,
         );
-        op.query(
-            "check_suite_id",
-            &self.check_suite_id,
-            rt::Style::Form,
-            true,
-        );
+        op.query("check_suite_id", &self.check_suite_id, rt::Style::Form, true);
         op.query("head_sha", &self.head_sha, rt::Style::Form, true);
         op.apply(self.options);
         (self.client, op)
@@ -11618,8 +11755,10 @@ impl<'a> ActionsListWorkflowRuns<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsListWorkflowRunsForRepoResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ActionsListWorkflowRunsForRepoResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -11631,7 +11770,9 @@ impl<'a> ActionsListWorkflowRuns<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::WorkflowRun> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -11639,9 +11780,7 @@ impl<'a> ActionsListWorkflowRuns<'a> {
             op,
             rt::paginate::Strategy::LinkHeader,
             |options| {
-                options
-                    .items_pointer("/workflow_runs")
-                    .page_size_param("per_page")
+                options.items_pointer("/workflow_runs").page_size_param("per_page")
             },
             configure,
         )
@@ -11675,7 +11814,9 @@ impl<'a> ActionsGetWorkflowUsage<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::WorkflowUsage>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::WorkflowUsage>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -11715,12 +11856,7 @@ impl<'a> ActionsListEnvironmentSecrets<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path(
-            "environment_name",
-            &self.environment_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
@@ -11729,8 +11865,10 @@ impl<'a> ActionsListEnvironmentSecrets<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsListRepoOrganizationSecretsResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ActionsListRepoOrganizationSecretsResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -11742,18 +11880,16 @@ impl<'a> ActionsListEnvironmentSecrets<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ActionsSecret> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
-            |options| {
-                options
-                    .items_pointer("/secrets")
-                    .page_size_param("per_page")
-            },
+            |options| options.items_pointer("/secrets").page_size_param("per_page"),
             configure,
         )
     }
@@ -11781,17 +11917,14 @@ impl<'a> ActionsGetEnvironmentPublicKey<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path(
-            "environment_name",
-            &self.environment_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ActionsPublicKey>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsPublicKey>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -11820,18 +11953,15 @@ impl<'a> ActionsGetEnvironmentSecret<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path(
-            "environment_name",
-            &self.environment_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ActionsSecret>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsSecret>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -11861,12 +11991,7 @@ impl<'a> ActionsCreateOrUpdateEnvironmentSecret<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path(
-            "environment_name",
-            &self.environment_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
@@ -11874,7 +11999,9 @@ impl<'a> ActionsCreateOrUpdateEnvironmentSecret<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -11903,12 +12030,7 @@ impl<'a> ActionsDeleteEnvironmentSecret<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path(
-            "environment_name",
-            &self.environment_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
@@ -11954,12 +12076,7 @@ impl<'a> ActionsListEnvironmentVariables<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path(
-            "environment_name",
-            &self.environment_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
@@ -11968,8 +12085,10 @@ impl<'a> ActionsListEnvironmentVariables<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsListRepoOrganizationVariablesResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ActionsListRepoOrganizationVariablesResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -11981,18 +12100,16 @@ impl<'a> ActionsListEnvironmentVariables<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ActionsVariable> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
-            |options| {
-                options
-                    .items_pointer("/variables")
-                    .page_size_param("per_page")
-            },
+            |options| options.items_pointer("/variables").page_size_param("per_page"),
             configure,
         )
     }
@@ -12021,18 +12138,15 @@ impl<'a> ActionsCreateEnvironmentVariable<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path(
-            "environment_name",
-            &self.environment_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -12061,18 +12175,15 @@ impl<'a> ActionsGetEnvironmentVariable<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path(
-            "environment_name",
-            &self.environment_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
         op.path("name", &self.name, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ActionsVariable>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsVariable>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -12101,12 +12212,7 @@ impl<'a> ActionsDeleteEnvironmentVariable<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path(
-            "environment_name",
-            &self.environment_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
         op.path("name", &self.name, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
@@ -12142,12 +12248,7 @@ impl<'a> ActionsUpdateEnvironmentVariable<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path(
-            "environment_name",
-            &self.environment_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
         op.path("name", &self.name, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);

@@ -166,7 +166,10 @@ impl<'a> ActivityApi<'a> {
     /// Unsubscribing from a conversation in a repository that you are not watching is functionally equivalent to the [Delete a thread subscription](https://docs.github.com/rest/activity/notifications#delete-a-thread-subscription) endpoint.
     ///
     /// `PUT /notifications/threads/{thread_id}/subscription` (operation `activity/set-thread-subscription`).
-    pub fn set_thread_subscription(&self, thread_id: i64) -> ActivitySetThreadSubscription<'a> {
+    pub fn set_thread_subscription(
+        &self,
+        thread_id: i64,
+    ) -> ActivitySetThreadSubscription<'a> {
         ActivitySetThreadSubscription {
             client: self.client,
             thread_id,
@@ -638,7 +641,9 @@ impl<'a> ActivityListPublicEvents<'a> {
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -646,7 +651,9 @@ impl<'a> ActivityListPublicEvents<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Event>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Event>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -658,18 +665,19 @@ impl<'a> ActivityListPublicEvents<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Event> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
-                options
-                    .items_pointer("")
-                    .page_param("page")
-                    .page_size_param("per_page")
+                options.items_pointer("").page_param("page").page_size_param("per_page")
             },
             configure,
         )
@@ -737,7 +745,9 @@ impl<'a> ActivityListPublicEventsForRepoNetwork<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Event>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Event>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -749,18 +759,19 @@ impl<'a> ActivityListPublicEventsForRepoNetwork<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Event> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
-                options
-                    .items_pointer("")
-                    .page_param("page")
-                    .page_size_param("per_page")
+                options.items_pointer("").page_param("page").page_size_param("per_page")
             },
             configure,
         )
@@ -833,7 +844,9 @@ impl<'a> ActivityListNotificationsForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Thread>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Thread>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -845,7 +858,9 @@ impl<'a> ActivityListNotificationsForAuthenticatedUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Thread> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -867,7 +882,10 @@ pub struct ActivityMarkNotificationsAsRead<'a> {
 }
 impl<'a> ActivityMarkNotificationsAsRead<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::ActivityMarkNotificationsAsReadBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::ActivityMarkNotificationsAsReadBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -938,7 +956,10 @@ impl<'a> ActivityMarkThreadAsDone<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/notifications/threads/{thread_id}");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/notifications/threads/{thread_id}",
+        );
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
@@ -964,7 +985,10 @@ impl<'a> ActivityMarkThreadAsRead<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::PATCH, "/notifications/threads/{thread_id}");
+        let mut op = rt::Op::new(
+            rt::Method::PATCH,
+            "/notifications/threads/{thread_id}",
+        );
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
@@ -1001,7 +1025,9 @@ impl<'a> ActivityGetThreadSubscriptionForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ThreadSubscription>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ThreadSubscription>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1017,7 +1043,10 @@ pub struct ActivitySetThreadSubscription<'a> {
 }
 impl<'a> ActivitySetThreadSubscription<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::ActivitySetThreadSubscriptionBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::ActivitySetThreadSubscriptionBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -1040,7 +1069,9 @@ impl<'a> ActivitySetThreadSubscription<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ThreadSubscription>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ThreadSubscription>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1110,7 +1141,9 @@ impl<'a> ActivityListPublicOrgEvents<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Event>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Event>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1122,18 +1155,19 @@ impl<'a> ActivityListPublicOrgEvents<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Event> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
-                options
-                    .items_pointer("")
-                    .page_param("page")
-                    .page_size_param("per_page")
+                options.items_pointer("").page_param("page").page_size_param("per_page")
             },
             configure,
         )
@@ -1176,7 +1210,9 @@ impl<'a> ActivityListRepoEvents<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Event>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Event>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1188,18 +1224,19 @@ impl<'a> ActivityListRepoEvents<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Event> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
-                options
-                    .items_pointer("")
-                    .page_param("page")
-                    .page_size_param("per_page")
+                options.items_pointer("").page_param("page").page_size_param("per_page")
             },
             configure,
         )
@@ -1270,7 +1307,9 @@ impl<'a> ActivityListRepoNotificationsForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Thread>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Thread>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1282,7 +1321,9 @@ impl<'a> ActivityListRepoNotificationsForAuthenticatedUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Thread> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1306,7 +1347,10 @@ pub struct ActivityMarkRepoNotificationsAsRead<'a> {
 }
 impl<'a> ActivityMarkRepoNotificationsAsRead<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::ActivityMarkRepoNotificationsAsReadBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::ActivityMarkRepoNotificationsAsReadBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -1329,7 +1373,9 @@ impl<'a> ActivityMarkRepoNotificationsAsRead<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<Option<super::models::ActivityMarkRepoNotificationsAsReadResponse202>>,
+        rt::Response<
+            Option<super::models::ActivityMarkRepoNotificationsAsReadResponse202>,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -1376,8 +1422,10 @@ impl<'a> ActivityListStargazersForRepo<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActivityListStargazersForRepoResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ActivityListStargazersForRepoResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1398,7 +1446,10 @@ impl<'a> ActivityGetStargazerCountForRepo<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/stargazers/count");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/repos/{owner}/{repo}/stargazers/count",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -1408,8 +1459,10 @@ impl<'a> ActivityGetStargazerCountForRepo<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActivityGetStargazerCountForRepoResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ActivityGetStargazerCountForRepoResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1451,7 +1504,9 @@ impl<'a> ActivityListWatchersForRepo<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1463,7 +1518,9 @@ impl<'a> ActivityListWatchersForRepo<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::SimpleUser> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1518,7 +1575,10 @@ pub struct ActivitySetRepoSubscription<'a> {
 }
 impl<'a> ActivitySetRepoSubscription<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::ActivitySetRepoSubscriptionBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::ActivitySetRepoSubscriptionBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -1561,7 +1621,10 @@ impl<'a> ActivityDeleteRepoSubscription<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/repos/{owner}/{repo}/subscription");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/repos/{owner}/{repo}/subscription",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.apply(self.options);
@@ -1624,7 +1687,9 @@ impl<'a> ActivityListReposStarredByAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Repository>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Repository>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1636,7 +1701,9 @@ impl<'a> ActivityListReposStarredByAuthenticatedUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Repository> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1783,7 +1850,9 @@ impl<'a> ActivityListWatchedReposForAuthenticatedUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::MinimalRepository> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1830,7 +1899,9 @@ impl<'a> ActivityListEventsForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Event>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Event>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1842,18 +1913,19 @@ impl<'a> ActivityListEventsForAuthenticatedUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Event> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
-                options
-                    .items_pointer("")
-                    .page_param("page")
-                    .page_size_param("per_page")
+                options.items_pointer("").page_param("page").page_size_param("per_page")
             },
             configure,
         )
@@ -1896,7 +1968,9 @@ impl<'a> ActivityListOrgEventsForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Event>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Event>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1908,18 +1982,19 @@ impl<'a> ActivityListOrgEventsForAuthenticatedUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Event> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
-                options
-                    .items_pointer("")
-                    .page_param("page")
-                    .page_size_param("per_page")
+                options.items_pointer("").page_param("page").page_size_param("per_page")
             },
             configure,
         )
@@ -1960,7 +2035,9 @@ impl<'a> ActivityListPublicEventsForUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Event>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Event>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1972,18 +2049,19 @@ impl<'a> ActivityListPublicEventsForUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Event> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
-                options
-                    .items_pointer("")
-                    .page_param("page")
-                    .page_size_param("per_page")
+                options.items_pointer("").page_param("page").page_size_param("per_page")
             },
             configure,
         )
@@ -2024,7 +2102,9 @@ impl<'a> ActivityListReceivedEventsForUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Event>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Event>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2036,18 +2116,19 @@ impl<'a> ActivityListReceivedEventsForUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Event> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
-                options
-                    .items_pointer("")
-                    .page_param("page")
-                    .page_size_param("per_page")
+                options.items_pointer("").page_param("page").page_size_param("per_page")
             },
             configure,
         )
@@ -2080,7 +2161,10 @@ impl<'a> ActivityListReceivedPublicEventsForUser<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/users/{username}/received_events/public");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/users/{username}/received_events/public",
+        );
         op.path("username", &self.username, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
@@ -2088,7 +2172,9 @@ impl<'a> ActivityListReceivedPublicEventsForUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Event>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Event>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2100,18 +2186,19 @@ impl<'a> ActivityListReceivedPublicEventsForUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Event> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
-                options
-                    .items_pointer("")
-                    .page_param("page")
-                    .page_size_param("per_page")
+                options.items_pointer("").page_param("page").page_size_param("per_page")
             },
             configure,
         )
@@ -2171,8 +2258,10 @@ impl<'a> ActivityListReposStarredByUser<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActivityListReposStarredByUserResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ActivityListReposStarredByUserResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2226,7 +2315,9 @@ impl<'a> ActivityListReposWatchedByUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::MinimalRepository> {
         let (client, op) = self.build();
         rt::paginate_op(

@@ -183,7 +183,10 @@ impl<'a> AgentTasksApi<'a> {
     /// GitHub App installation access tokens are not supported for this endpoint.
     ///
     /// `GET /agents/tasks/{task_id}` (operation `agent-tasks/get-task-by-id`).
-    pub fn get_task_by_id(&self, task_id: impl Into<String>) -> AgentTasksGetTaskById<'a> {
+    pub fn get_task_by_id(
+        &self,
+        task_id: impl Into<String>,
+    ) -> AgentTasksGetTaskById<'a> {
         AgentTasksGetTaskById {
             client: self.client,
             task_id: task_id.into(),
@@ -225,7 +228,10 @@ impl<'a> AgentTasksListTasksForRepo<'a> {
         self
     }
     /// The direction to sort results. Can be `asc` or `desc`.
-    pub fn direction(mut self, value: super::models::AgentTasksListTasksForRepoDirection) -> Self {
+    pub fn direction(
+        mut self,
+        value: super::models::AgentTasksListTasksForRepoDirection,
+    ) -> Self {
         self.direction = Some(value);
         self
     }
@@ -259,21 +265,18 @@ impl<'a> AgentTasksListTasksForRepo<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("sort", &self.sort, rt::Style::Form, true);
@@ -289,22 +292,31 @@ impl<'a> AgentTasksListTasksForRepo<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AgentTasksListTasksForRepoResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::AgentTasksListTasksForRepoResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
-    ) -> rt::paginate::Items<super::models::AgentTasksListTasksForRepoResponse200TasksItem> {
+    ) -> rt::paginate::Items<
+        super::models::AgentTasksListTasksForRepoResponse200TasksItem,
+    > {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
-    ) -> rt::paginate::Items<super::models::AgentTasksListTasksForRepoResponse200TasksItem> {
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<
+        super::models::AgentTasksListTasksForRepoResponse200TasksItem,
+    > {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
@@ -382,8 +394,10 @@ impl<'a> AgentTasksGetTaskByRepoAndId<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AgentTasksGetTaskByRepoAndIdResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::AgentTasksGetTaskByRepoAndIdResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -419,7 +433,10 @@ impl<'a> AgentTasksListTasks<'a> {
         self
     }
     /// The direction to sort results. Can be `asc` or `desc`.
-    pub fn direction(mut self, value: super::models::AgentTasksListTasksForRepoDirection) -> Self {
+    pub fn direction(
+        mut self,
+        value: super::models::AgentTasksListTasksForRepoDirection,
+    ) -> Self {
         self.direction = Some(value);
         self
     }
@@ -446,21 +463,18 @@ impl<'a> AgentTasksListTasks<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/agents/tasks");
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("sort", &self.sort, rt::Style::Form, true);
@@ -475,22 +489,31 @@ impl<'a> AgentTasksListTasks<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AgentTasksListTasksForRepoResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::AgentTasksListTasksForRepoResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
-    ) -> rt::paginate::Items<super::models::AgentTasksListTasksForRepoResponse200TasksItem> {
+    ) -> rt::paginate::Items<
+        super::models::AgentTasksListTasksForRepoResponse200TasksItem,
+    > {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
-    ) -> rt::paginate::Items<super::models::AgentTasksListTasksForRepoResponse200TasksItem> {
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<
+        super::models::AgentTasksListTasksForRepoResponse200TasksItem,
+    > {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
@@ -525,8 +548,10 @@ impl<'a> AgentTasksGetTaskById<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AgentTasksGetTaskByRepoAndIdResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::AgentTasksGetTaskByRepoAndIdResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -44,7 +44,10 @@ impl<'a> AgentsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
     ///
     /// `GET /orgs/{org}/agents/secrets/public-key` (operation `agents/get-org-public-key`).
-    pub fn get_org_public_key(&self, org: impl Into<String>) -> AgentsGetOrgPublicKey<'a> {
+    pub fn get_org_public_key(
+        &self,
+        org: impl Into<String>,
+    ) -> AgentsGetOrgPublicKey<'a> {
         AgentsGetOrgPublicKey {
             client: self.client,
             org: org.into(),
@@ -226,7 +229,10 @@ impl<'a> AgentsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint. If the repository is private, the `repo` scope is also required.
     ///
     /// `GET /orgs/{org}/agents/variables` (operation `agents/list-org-variables`).
-    pub fn list_org_variables(&self, org: impl Into<String>) -> AgentsListOrgVariables<'a> {
+    pub fn list_org_variables(
+        &self,
+        org: impl Into<String>,
+    ) -> AgentsListOrgVariables<'a> {
         AgentsListOrgVariables {
             client: self.client,
             org: org.into(),
@@ -744,25 +750,25 @@ impl<'a> AgentsListOrgSecrets<'a> {
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::OrganizationActionsSecret> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::OrganizationActionsSecret> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::OrganizationActionsSecret> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
-            |options| {
-                options
-                    .items_pointer("/secrets")
-                    .page_size_param("per_page")
-            },
+            |options| options.items_pointer("/secrets").page_size_param("per_page"),
             configure,
         )
     }
@@ -782,13 +788,18 @@ impl<'a> AgentsGetOrgPublicKey<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/agents/secrets/public-key");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/orgs/{org}/agents/secrets/public-key",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ActionsPublicKey>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsPublicKey>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -809,7 +820,10 @@ impl<'a> AgentsGetOrgSecret<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/agents/secrets/{secret_name}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/orgs/{org}/agents/secrets/{secret_name}",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
         op.apply(self.options);
@@ -840,7 +854,10 @@ impl<'a> AgentsCreateOrUpdateOrgSecret<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::PUT, "/orgs/{org}/agents/secrets/{secret_name}");
+        let mut op = rt::Op::new(
+            rt::Method::PUT,
+            "/orgs/{org}/agents/secrets/{secret_name}",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
         op.check(self.body.validate());
@@ -849,7 +866,9 @@ impl<'a> AgentsCreateOrUpdateOrgSecret<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -927,8 +946,10 @@ impl<'a> AgentsListSelectedReposForOrgSecret<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsListSelectedReposForOrgSecretResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ActionsListSelectedReposForOrgSecretResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -940,13 +961,17 @@ impl<'a> AgentsListSelectedReposForOrgSecret<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::MinimalRepository> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
                 options
                     .items_pointer("/repositories")
@@ -1013,12 +1038,7 @@ impl<'a> AgentsAddSelectedRepoToOrgSecret<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
-        op.path(
-            "repository_id",
-            &self.repository_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
@@ -1051,12 +1071,7 @@ impl<'a> AgentsRemoveSelectedRepoFromOrgSecret<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
-        op.path(
-            "repository_id",
-            &self.repository_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
@@ -1103,30 +1118,33 @@ impl<'a> AgentsListOrgVariables<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsListOrgVariablesResponse>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ActionsListOrgVariablesResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::OrganizationActionsVariable> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::OrganizationActionsVariable> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::OrganizationActionsVariable> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
-            |options| {
-                options
-                    .items_pointer("/variables")
-                    .page_size_param("per_page")
-            },
+            |options| options.items_pointer("/variables").page_size_param("per_page"),
             configure,
         )
     }
@@ -1154,7 +1172,9 @@ impl<'a> AgentsCreateOrgVariable<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1205,7 +1225,10 @@ impl<'a> AgentsDeleteOrgVariable<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/orgs/{org}/agents/variables/{name}");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/orgs/{org}/agents/variables/{name}",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("name", &self.name, rt::Style::Simple, false);
         op.apply(self.options);
@@ -1234,7 +1257,10 @@ impl<'a> AgentsUpdateOrgVariable<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::PATCH, "/orgs/{org}/agents/variables/{name}");
+        let mut op = rt::Op::new(
+            rt::Method::PATCH,
+            "/orgs/{org}/agents/variables/{name}",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("name", &self.name, rt::Style::Simple, false);
         op.json("application/json", &self.body);
@@ -1289,8 +1315,10 @@ impl<'a> AgentsListSelectedReposForOrgVariable<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsListSelectedReposForOrgSecretResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ActionsListSelectedReposForOrgSecretResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1302,13 +1330,17 @@ impl<'a> AgentsListSelectedReposForOrgVariable<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::MinimalRepository> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
                 options
                     .items_pointer("/repositories")
@@ -1375,12 +1407,7 @@ impl<'a> AgentsAddSelectedRepoToOrgVariable<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("name", &self.name, rt::Style::Simple, false);
-        op.path(
-            "repository_id",
-            &self.repository_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
@@ -1413,12 +1440,7 @@ impl<'a> AgentsRemoveSelectedRepoFromOrgVariable<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("name", &self.name, rt::Style::Simple, false);
-        op.path(
-            "repository_id",
-            &self.repository_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
@@ -1470,8 +1492,10 @@ impl<'a> AgentsListRepoOrganizationSecrets<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsListRepoOrganizationSecretsResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ActionsListRepoOrganizationSecretsResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1483,18 +1507,16 @@ impl<'a> AgentsListRepoOrganizationSecrets<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ActionsSecret> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
-            |options| {
-                options
-                    .items_pointer("/secrets")
-                    .page_size_param("per_page")
-            },
+            |options| options.items_pointer("/secrets").page_size_param("per_page"),
             configure,
         )
     }
@@ -1541,8 +1563,10 @@ impl<'a> AgentsListRepoOrganizationVariables<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsListRepoOrganizationVariablesResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ActionsListRepoOrganizationVariablesResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1554,18 +1578,16 @@ impl<'a> AgentsListRepoOrganizationVariables<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ActionsVariable> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
-            |options| {
-                options
-                    .items_pointer("/variables")
-                    .page_size_param("per_page")
-            },
+            |options| options.items_pointer("/variables").page_size_param("per_page"),
             configure,
         )
     }
@@ -1598,7 +1620,10 @@ impl<'a> AgentsListRepoSecrets<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/agents/secrets");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/repos/{owner}/{repo}/agents/secrets",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -1609,8 +1634,10 @@ impl<'a> AgentsListRepoSecrets<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsListRepoOrganizationSecretsResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ActionsListRepoOrganizationSecretsResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1622,18 +1649,16 @@ impl<'a> AgentsListRepoSecrets<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ActionsSecret> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
-            |options| {
-                options
-                    .items_pointer("/secrets")
-                    .page_size_param("per_page")
-            },
+            |options| options.items_pointer("/secrets").page_size_param("per_page"),
             configure,
         )
     }
@@ -1664,7 +1689,9 @@ impl<'a> AgentsGetRepoPublicKey<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ActionsPublicKey>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsPublicKey>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1697,7 +1724,9 @@ impl<'a> AgentsGetRepoSecret<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ActionsSecret>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsSecret>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1733,7 +1762,9 @@ impl<'a> AgentsCreateOrUpdateRepoSecret<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1799,7 +1830,10 @@ impl<'a> AgentsListRepoVariables<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/agents/variables");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/repos/{owner}/{repo}/agents/variables",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -1810,8 +1844,10 @@ impl<'a> AgentsListRepoVariables<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsListRepoOrganizationVariablesResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ActionsListRepoOrganizationVariablesResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1823,18 +1859,16 @@ impl<'a> AgentsListRepoVariables<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ActionsVariable> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
-            |options| {
-                options
-                    .items_pointer("/variables")
-                    .page_size_param("per_page")
-            },
+            |options| options.items_pointer("/variables").page_size_param("per_page"),
             configure,
         )
     }
@@ -1856,7 +1890,10 @@ impl<'a> AgentsCreateRepoVariable<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/repos/{owner}/{repo}/agents/variables");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/repos/{owner}/{repo}/agents/variables",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.json("application/json", &self.body);
@@ -1864,7 +1901,9 @@ impl<'a> AgentsCreateRepoVariable<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1897,7 +1936,9 @@ impl<'a> AgentsGetRepoVariable<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ActionsVariable>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ActionsVariable>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -33,7 +33,10 @@ impl<'a> AppsApi<'a> {
     /// Use this endpoint to complete the handshake necessary when implementing the [GitHub App Manifest flow](https://docs.github.com/apps/building-github-apps/creating-github-apps-from-a-manifest/). When you create a GitHub App with the manifest flow, you receive a temporary `code` used to retrieve the GitHub App's `id`, `pem` (private key), and `webhook_secret`.
     ///
     /// `POST /app-manifests/{code}/conversions` (operation `apps/create-from-manifest`).
-    pub fn create_from_manifest(&self, code: impl Into<String>) -> AppsCreateFromManifest<'a> {
+    pub fn create_from_manifest(
+        &self,
+        code: impl Into<String>,
+    ) -> AppsCreateFromManifest<'a> {
         AppsCreateFromManifest {
             client: self.client,
             code: code.into(),
@@ -107,7 +110,10 @@ impl<'a> AppsApi<'a> {
     /// You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
     ///
     /// `POST /app/hook/deliveries/{delivery_id}/attempts` (operation `apps/redeliver-webhook-delivery`).
-    pub fn redeliver_webhook_delivery(&self, delivery_id: i64) -> AppsRedeliverWebhookDelivery<'a> {
+    pub fn redeliver_webhook_delivery(
+        &self,
+        delivery_id: i64,
+    ) -> AppsRedeliverWebhookDelivery<'a> {
         AppsRedeliverWebhookDelivery {
             client: self.client,
             delivery_id,
@@ -167,7 +173,10 @@ impl<'a> AppsApi<'a> {
     /// You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
     ///
     /// `DELETE /app/installations/{installation_id}` (operation `apps/delete-installation`).
-    pub fn delete_installation(&self, installation_id: i64) -> AppsDeleteInstallation<'a> {
+    pub fn delete_installation(
+        &self,
+        installation_id: i64,
+    ) -> AppsDeleteInstallation<'a> {
         AppsDeleteInstallation {
             client: self.client,
             installation_id,
@@ -206,7 +215,10 @@ impl<'a> AppsApi<'a> {
     /// You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
     ///
     /// `PUT /app/installations/{installation_id}/suspended` (operation `apps/suspend-installation`).
-    pub fn suspend_installation(&self, installation_id: i64) -> AppsSuspendInstallation<'a> {
+    pub fn suspend_installation(
+        &self,
+        installation_id: i64,
+    ) -> AppsSuspendInstallation<'a> {
         AppsSuspendInstallation {
             client: self.client,
             installation_id,
@@ -220,7 +232,10 @@ impl<'a> AppsApi<'a> {
     /// You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
     ///
     /// `DELETE /app/installations/{installation_id}/suspended` (operation `apps/unsuspend-installation`).
-    pub fn unsuspend_installation(&self, installation_id: i64) -> AppsUnsuspendInstallation<'a> {
+    pub fn unsuspend_installation(
+        &self,
+        installation_id: i64,
+    ) -> AppsUnsuspendInstallation<'a> {
         AppsUnsuspendInstallation {
             client: self.client,
             installation_id,
@@ -352,7 +367,9 @@ impl<'a> AppsApi<'a> {
     /// Once an installation token is revoked, the token is invalidated and cannot be used. Other endpoints that require the revoked installation token must have a new installation token to work. You can create a new token using the "[Create an installation access token for an app](https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app)" endpoint.
     ///
     /// `DELETE /installation/token` (operation `apps/revoke-installation-access-token`).
-    pub fn revoke_installation_access_token(&self) -> AppsRevokeInstallationAccessToken<'a> {
+    pub fn revoke_installation_access_token(
+        &self,
+    ) -> AppsRevokeInstallationAccessToken<'a> {
         AppsRevokeInstallationAccessToken {
             client: self.client,
             options: rt::CallOptions::default(),
@@ -468,7 +485,10 @@ impl<'a> AppsApi<'a> {
     /// You must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.
     ///
     /// `GET /orgs/{org}/installation` (operation `apps/get-org-installation`).
-    pub fn get_org_installation(&self, org: impl Into<String>) -> AppsGetOrgInstallation<'a> {
+    pub fn get_org_installation(
+        &self,
+        org: impl Into<String>,
+    ) -> AppsGetOrgInstallation<'a> {
         AppsGetOrgInstallation {
             client: self.client,
             org: org.into(),
@@ -639,7 +659,9 @@ impl<'a> AppsGetAuthenticated<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Option<super::models::Integration>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Option<super::models::Integration>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -663,7 +685,9 @@ impl<'a> AppsCreateFromManifest<'a> {
         op.path("code", &self.code, rt::Style::Simple, false);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
+            422u16 => {
+                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
+            }
             _ => None,
         });
         op.apply(self.options);
@@ -672,7 +696,10 @@ impl<'a> AppsCreateFromManifest<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::AppsCreateFromManifestResponse201>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::AppsCreateFromManifestResponse201>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -696,7 +723,9 @@ impl<'a> AppsGetWebhookConfigForApp<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::WebhookConfig>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::WebhookConfig>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -722,7 +751,9 @@ impl<'a> AppsUpdateWebhookConfigForApp<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::WebhookConfig>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::WebhookConfig>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -749,7 +780,10 @@ impl<'a> AppsListWebhookDeliveries<'a> {
         self
     }
     /// Returns webhook deliveries filtered by delivery outcome classification based on `status_code` range. A `status` of `success` returns deliveries with a `status_code` in the 200-399 range (inclusive). A `status` of `failure` returns deliveries with a `status_code` in the 400-599 range (inclusive).
-    pub fn status(mut self, value: super::models::AppsListWebhookDeliveriesStatus) -> Self {
+    pub fn status(
+        mut self,
+        value: super::models::AppsListWebhookDeliveriesStatus,
+    ) -> Self {
         self.status = Some(value);
         self
     }
@@ -805,7 +839,9 @@ impl<'a> AppsGetWebhookDelivery<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::HookDelivery>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::HookDelivery>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -880,30 +916,36 @@ impl<'a> AppsListInstallationRequestsForAuthenticatedApp<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::IntegrationInstallationRequest>>, rt::Error> {
+    ) -> Result<
+        rt::Response<Vec<super::models::IntegrationInstallationRequest>>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::IntegrationInstallationRequest> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::IntegrationInstallationRequest> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::IntegrationInstallationRequest> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
-                options
-                    .items_pointer("")
-                    .page_param("page")
-                    .page_size_param("per_page")
+                options.items_pointer("").page_param("page").page_size_param("per_page")
             },
             configure,
         )
@@ -958,20 +1000,26 @@ impl<'a> AppsListInstallations<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::AppsListInstallationsResponseItem>>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<Vec<super::models::AppsListInstallationsResponseItem>>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::AppsListInstallationsResponseItem> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::AppsListInstallationsResponseItem> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::AppsListInstallationsResponseItem> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -998,19 +1046,19 @@ impl<'a> AppsGetInstallation<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/app/installations/{installation_id}");
-        op.path(
-            "installation_id",
-            &self.installation_id,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/app/installations/{installation_id}",
         );
+        op.path("installation_id", &self.installation_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Installation>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Installation>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1030,13 +1078,11 @@ impl<'a> AppsDeleteInstallation<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/app/installations/{installation_id}");
-        op.path(
-            "installation_id",
-            &self.installation_id,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/app/installations/{installation_id}",
         );
+        op.path("installation_id", &self.installation_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1058,7 +1104,10 @@ pub struct AppsCreateInstallationAccessToken<'a> {
 }
 impl<'a> AppsCreateInstallationAccessToken<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::AppsCreateInstallationAccessTokenBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::AppsCreateInstallationAccessTokenBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -1072,12 +1121,7 @@ impl<'a> AppsCreateInstallationAccessToken<'a> {
             rt::Method::POST,
             "/app/installations/{installation_id}/access_tokens",
         );
-        op.path(
-            "installation_id",
-            &self.installation_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("installation_id", &self.installation_id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -1092,7 +1136,9 @@ impl<'a> AppsCreateInstallationAccessToken<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::InstallationToken>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::InstallationToken>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1116,12 +1162,7 @@ impl<'a> AppsSuspendInstallation<'a> {
             rt::Method::PUT,
             "/app/installations/{installation_id}/suspended",
         );
-        op.path(
-            "installation_id",
-            &self.installation_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("installation_id", &self.installation_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1151,12 +1192,7 @@ impl<'a> AppsUnsuspendInstallation<'a> {
             rt::Method::DELETE,
             "/app/installations/{installation_id}/suspended",
         );
-        op.path(
-            "installation_id",
-            &self.installation_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("installation_id", &self.installation_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1224,7 +1260,9 @@ impl<'a> AppsCheckToken<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Authorization>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Authorization>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1282,7 +1320,9 @@ impl<'a> AppsResetToken<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Authorization>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Authorization>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1303,7 +1343,10 @@ impl<'a> AppsScopeToken<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/applications/{client_id}/token/scoped");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/applications/{client_id}/token/scoped",
+        );
         op.path("client_id", &self.client_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -1317,7 +1360,9 @@ impl<'a> AppsScopeToken<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Authorization>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Authorization>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1344,7 +1389,9 @@ impl<'a> AppsGetBySlug<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Option<super::models::Integration>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Option<super::models::Integration>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1404,7 +1451,9 @@ impl<'a> AppsListReposAccessibleToInstallation<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<
         super::models::AppsListReposAccessibleToInstallationResponse200RepositoriesItem,
     > {
@@ -1413,11 +1462,7 @@ impl<'a> AppsListReposAccessibleToInstallation<'a> {
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
-            |options| {
-                options
-                    .items_pointer("/repositories")
-                    .page_size_param("per_page")
-            },
+            |options| options.items_pointer("/repositories").page_size_param("per_page"),
             configure,
         )
     }
@@ -1471,7 +1516,9 @@ impl<'a> AppsGetSubscriptionPlanForAccount<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::MarketplacePurchase>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::MarketplacePurchase>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1524,7 +1571,9 @@ impl<'a> AppsListPlans<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::MarketplaceListingPlan> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1555,7 +1604,10 @@ impl<'a> AppsListAccountsForPlan<'a> {
         self
     }
     /// To return the oldest accounts first, set to `asc`. Ignored without the `sort` parameter.
-    pub fn direction(mut self, value: super::models::AppsListAccountsForPlanDirection) -> Self {
+    pub fn direction(
+        mut self,
+        value: super::models::AppsListAccountsForPlanDirection,
+    ) -> Self {
         self.direction = Some(value);
         self
     }
@@ -1608,7 +1660,9 @@ impl<'a> AppsListAccountsForPlan<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::MarketplacePurchase> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1645,7 +1699,9 @@ impl<'a> AppsGetSubscriptionPlanForAccountStubbed<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::MarketplacePurchase>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::MarketplacePurchase>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1698,7 +1754,9 @@ impl<'a> AppsListPlansStubbed<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::MarketplaceListingPlan> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1729,7 +1787,10 @@ impl<'a> AppsListAccountsForPlanStubbed<'a> {
         self
     }
     /// To return the oldest accounts first, set to `asc`. Ignored without the `sort` parameter.
-    pub fn direction(mut self, value: super::models::AppsListAccountsForPlanDirection) -> Self {
+    pub fn direction(
+        mut self,
+        value: super::models::AppsListAccountsForPlanDirection,
+    ) -> Self {
         self.direction = Some(value);
         self
     }
@@ -1777,7 +1838,9 @@ impl<'a> AppsListAccountsForPlanStubbed<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::MarketplacePurchase> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1810,7 +1873,9 @@ impl<'a> AppsGetOrgInstallation<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Installation>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Installation>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1839,7 +1904,9 @@ impl<'a> AppsGetRepoInstallation<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Installation>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Installation>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1880,7 +1947,10 @@ impl<'a> AppsListInstallationsForAuthenticatedUser<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::OrgsListAppInstallationsResponse>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::OrgsListAppInstallationsResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1892,7 +1962,9 @@ impl<'a> AppsListInstallationsForAuthenticatedUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Installation> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1900,9 +1972,7 @@ impl<'a> AppsListInstallationsForAuthenticatedUser<'a> {
             op,
             rt::paginate::Strategy::LinkHeader,
             |options| {
-                options
-                    .items_pointer("/installations")
-                    .page_size_param("per_page")
+                options.items_pointer("/installations").page_size_param("per_page")
             },
             configure,
         )
@@ -1939,12 +2009,7 @@ impl<'a> AppsListInstallationReposForAuthenticatedUser<'a> {
             rt::Method::GET,
             "/user/installations/{installation_id}/repositories",
         );
-        op.path(
-            "installation_id",
-            &self.installation_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("installation_id", &self.installation_id, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -1955,7 +2020,9 @@ impl<'a> AppsListInstallationReposForAuthenticatedUser<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::AppsListInstallationReposForAuthenticatedUserResponse200>,
+        rt::Response<
+            super::models::AppsListInstallationReposForAuthenticatedUserResponse200,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -1973,7 +2040,9 @@ impl<'a> AppsListInstallationReposForAuthenticatedUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<
         super::models::AppsListReposAccessibleToInstallationResponse200RepositoriesItem,
     > {
@@ -1982,11 +2051,7 @@ impl<'a> AppsListInstallationReposForAuthenticatedUser<'a> {
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
-            |options| {
-                options
-                    .items_pointer("/repositories")
-                    .page_size_param("per_page")
-            },
+            |options| options.items_pointer("/repositories").page_size_param("per_page"),
             configure,
         )
     }
@@ -2011,18 +2076,8 @@ impl<'a> AppsAddRepoToInstallationForAuthenticatedUser<'a> {
             rt::Method::PUT,
             "/user/installations/{installation_id}/repositories/{repository_id}",
         );
-        op.path(
-            "installation_id",
-            &self.installation_id,
-            rt::Style::Simple,
-            false,
-        );
-        op.path(
-            "repository_id",
-            &self.repository_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("installation_id", &self.installation_id, rt::Style::Simple, false);
+        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -2053,18 +2108,8 @@ impl<'a> AppsRemoveRepoFromInstallationForAuthenticatedUser<'a> {
             rt::Method::DELETE,
             "/user/installations/{installation_id}/repositories/{repository_id}",
         );
-        op.path(
-            "installation_id",
-            &self.installation_id,
-            rt::Style::Simple,
-            false,
-        );
-        op.path(
-            "repository_id",
-            &self.repository_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("installation_id", &self.installation_id, rt::Style::Simple, false);
+        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -2116,14 +2161,18 @@ impl<'a> AppsListSubscriptionsForAuthenticatedUser<'a> {
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::UserMarketplacePurchase> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::UserMarketplacePurchase> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::UserMarketplacePurchase> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -2176,14 +2225,18 @@ impl<'a> AppsListSubscriptionsForAuthenticatedUserStubbed<'a> {
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::UserMarketplacePurchase> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::UserMarketplacePurchase> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::UserMarketplacePurchase> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -2216,7 +2269,9 @@ impl<'a> AppsGetUserInstallation<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Installation>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Installation>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -44,7 +44,10 @@ impl<'a> BillingApi<'a> {
     /// Each page returns up to 100 budgets.
     ///
     /// `GET /organizations/{org}/settings/billing/budgets` (operation `billing/get-all-budgets-org`).
-    pub fn get_all_budgets_org(&self, org: impl Into<String>) -> BillingGetAllBudgetsOrg<'a> {
+    pub fn get_all_budgets_org(
+        &self,
+        org: impl Into<String>,
+    ) -> BillingGetAllBudgetsOrg<'a> {
         BillingGetAllBudgetsOrg {
             client: self.client,
             org: org.into(),
@@ -353,7 +356,9 @@ impl<'a> BillingGetGithubBillingAiCreditUsageReportOrg<'a> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -426,7 +431,9 @@ impl<'a> BillingGetAllBudgetsOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GetAllBudgets>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetAllBudgets>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -438,13 +445,17 @@ impl<'a> BillingGetAllBudgetsOrg<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Budget> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
                 options
                     .items_pointer("/budgets")
@@ -466,7 +477,10 @@ pub struct BillingCreateOrganizationBudget<'a> {
 }
 impl<'a> BillingCreateOrganizationBudget<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::BillingCreateOrganizationBudgetBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::BillingCreateOrganizationBudgetBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -497,7 +511,9 @@ impl<'a> BillingCreateOrganizationBudget<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CreateBudget>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreateBudget>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -530,7 +546,9 @@ impl<'a> BillingGetBudgetOrg<'a> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -538,7 +556,9 @@ impl<'a> BillingGetBudgetOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GetBudget>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetBudget>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -571,7 +591,9 @@ impl<'a> BillingDeleteBudgetOrg<'a> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -579,7 +601,9 @@ impl<'a> BillingDeleteBudgetOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::DeleteBudget>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeleteBudget>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -621,7 +645,9 @@ impl<'a> BillingUpdateBudgetOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::UpdateBudget>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UpdateBudget>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -694,7 +720,9 @@ impl<'a> BillingGetGithubBillingPremiumRequestUsageReportOrg<'a> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -704,7 +732,10 @@ impl<'a> BillingGetGithubBillingPremiumRequestUsageReportOrg<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::BillingPremiumRequestUsageReportOrg>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::BillingPremiumRequestUsageReportOrg>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -755,7 +786,9 @@ impl<'a> BillingGetGithubBillingUsageReportOrg<'a> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -763,7 +796,9 @@ impl<'a> BillingGetGithubBillingUsageReportOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::BillingUsageReport>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::BillingUsageReport>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -835,7 +870,9 @@ impl<'a> BillingGetGithubBillingUsageSummaryReportOrg<'a> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -911,7 +948,9 @@ impl<'a> BillingGetGithubBillingAiCreditUsageReportUser<'a> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -987,7 +1026,9 @@ impl<'a> BillingGetGithubBillingPremiumRequestUsageReportUser<'a> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -997,7 +1038,10 @@ impl<'a> BillingGetGithubBillingPremiumRequestUsageReportUser<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::BillingPremiumRequestUsageReportUser>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::BillingPremiumRequestUsageReportUser>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1035,7 +1079,10 @@ impl<'a> BillingGetGithubBillingUsageReportUser<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/users/{username}/settings/billing/usage");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/users/{username}/settings/billing/usage",
+        );
         op.path("username", &self.username, rt::Style::Simple, false);
         op.query("year", &self.year, rt::Style::Form, true);
         op.query("month", &self.month, rt::Style::Form, true);
@@ -1045,7 +1092,9 @@ impl<'a> BillingGetGithubBillingUsageReportUser<'a> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -1128,7 +1177,9 @@ impl<'a> BillingGetGithubBillingUsageSummaryReportUser<'a> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });

@@ -24,7 +24,10 @@ impl<'a> CampaignsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/campaigns` (operation `campaigns/list-org-campaigns`).
-    pub fn list_org_campaigns(&self, org: impl Into<String>) -> CampaignsListOrgCampaigns<'a> {
+    pub fn list_org_campaigns(
+        &self,
+        org: impl Into<String>,
+    ) -> CampaignsListOrgCampaigns<'a> {
         CampaignsListOrgCampaigns {
             client: self.client,
             org: org.into(),
@@ -184,7 +187,9 @@ impl<'a> CampaignsListOrgCampaigns<'a> {
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -206,7 +211,9 @@ impl<'a> CampaignsListOrgCampaigns<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::CampaignSummary> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -243,7 +250,9 @@ impl<'a> CampaignsCreateCampaign<'a> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -251,7 +260,9 @@ impl<'a> CampaignsCreateCampaign<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CampaignSummary>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CampaignSummary>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -272,19 +283,19 @@ impl<'a> CampaignsGetCampaignSummary<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/campaigns/{campaign_number}");
-        op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "campaign_number",
-            &self.campaign_number,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/orgs/{org}/campaigns/{campaign_number}",
         );
+        op.path("org", &self.org, rt::Style::Simple, false);
+        op.path("campaign_number", &self.campaign_number, rt::Style::Simple, false);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -292,7 +303,9 @@ impl<'a> CampaignsGetCampaignSummary<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CampaignSummary>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CampaignSummary>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -318,16 +331,13 @@ impl<'a> CampaignsDeleteCampaign<'a> {
             "/orgs/{org}/campaigns/{campaign_number}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "campaign_number",
-            &self.campaign_number,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("campaign_number", &self.campaign_number, rt::Style::Simple, false);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -357,14 +367,12 @@ impl<'a> CampaignsUpdateCampaign<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::PATCH, "/orgs/{org}/campaigns/{campaign_number}");
-        op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "campaign_number",
-            &self.campaign_number,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::PATCH,
+            "/orgs/{org}/campaigns/{campaign_number}",
         );
+        op.path("org", &self.org, rt::Style::Simple, false);
+        op.path("campaign_number", &self.campaign_number, rt::Style::Simple, false);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -372,7 +380,9 @@ impl<'a> CampaignsUpdateCampaign<'a> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -380,7 +390,9 @@ impl<'a> CampaignsUpdateCampaign<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CampaignSummary>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CampaignSummary>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -464,7 +464,9 @@ impl<'a> ChecksListAnnotations<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::CheckAnnotation> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -505,7 +507,9 @@ impl<'a> ChecksRerequestRun<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -535,7 +539,9 @@ impl<'a> ChecksCreateSuite<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CheckSuite>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CheckSuite>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -598,17 +604,14 @@ impl<'a> ChecksGetSuite<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path(
-            "check_suite_id",
-            &self.check_suite_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("check_suite_id", &self.check_suite_id, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CheckSuite>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CheckSuite>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -640,7 +643,10 @@ impl<'a> ChecksListForSuite<'a> {
         self
     }
     /// Filters check runs by their `completed_at` timestamp. `latest` returns the most recent check runs.
-    pub fn filter(mut self, value: super::models::ActionsListJobsForWorkflowRunFilter) -> Self {
+    pub fn filter(
+        mut self,
+        value: super::models::ActionsListJobsForWorkflowRunFilter,
+    ) -> Self {
         self.filter = Some(value);
         self
     }
@@ -666,12 +672,7 @@ impl<'a> ChecksListForSuite<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path(
-            "check_suite_id",
-            &self.check_suite_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("check_suite_id", &self.check_suite_id, rt::Style::Simple, false);
         op.query("check_name", &self.check_name, rt::Style::Form, true);
         op.query("status", &self.status, rt::Style::Form, true);
         op.query("filter", &self.filter, rt::Style::Form, true);
@@ -695,18 +696,16 @@ impl<'a> ChecksListForSuite<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::CheckRun> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
-            |options| {
-                options
-                    .items_pointer("/check_runs")
-                    .page_size_param("per_page")
-            },
+            |options| options.items_pointer("/check_runs").page_size_param("per_page"),
             configure,
         )
     }
@@ -734,17 +733,14 @@ impl<'a> ChecksRerequestSuite<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path(
-            "check_suite_id",
-            &self.check_suite_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("check_suite_id", &self.check_suite_id, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -777,7 +773,10 @@ impl<'a> ChecksListForRef<'a> {
         self
     }
     /// Filters check runs by their `completed_at` timestamp. `latest` returns the most recent check runs.
-    pub fn filter(mut self, value: super::models::ActionsListJobsForWorkflowRunFilter) -> Self {
+    pub fn filter(
+        mut self,
+        value: super::models::ActionsListJobsForWorkflowRunFilter,
+    ) -> Self {
         self.filter = Some(value);
         self
     }
@@ -833,18 +832,16 @@ impl<'a> ChecksListForRef<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::CheckRun> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
-            |options| {
-                options
-                    .items_pointer("/check_runs")
-                    .page_size_param("per_page")
-            },
+            |options| options.items_pointer("/check_runs").page_size_param("per_page"),
             configure,
         )
     }
@@ -919,18 +916,16 @@ impl<'a> ChecksListSuitesForRef<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::CheckSuite> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
-            |options| {
-                options
-                    .items_pointer("/check_suites")
-                    .page_size_param("per_page")
-            },
+            |options| options.items_pointer("/check_suites").page_size_param("per_page"),
             configure,
         )
     }

@@ -64,7 +64,10 @@ impl<'a> ClassroomApi<'a> {
     ///
     /// `GET /assignments/{assignment_id}/grades` (operation `classroom/get-assignment-grades`).
     #[deprecated = "marked deprecated in the API description"]
-    pub fn get_assignment_grades(&self, assignment_id: i64) -> ClassroomGetAssignmentGrades<'a> {
+    pub fn get_assignment_grades(
+        &self,
+        assignment_id: i64,
+    ) -> ClassroomGetAssignmentGrades<'a> {
         ClassroomGetAssignmentGrades {
             client: self.client,
             assignment_id,
@@ -145,18 +148,15 @@ impl<'a> ClassroomGetAnAssignment<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/assignments/{assignment_id}");
-        op.path(
-            "assignment_id",
-            &self.assignment_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("assignment_id", &self.assignment_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ClassroomAssignment>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ClassroomAssignment>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -192,12 +192,7 @@ impl<'a> ClassroomListAcceptedAssignmentsForAnAssignment<'a> {
             rt::Method::GET,
             "/assignments/{assignment_id}/accepted_assignments",
         );
-        op.path(
-            "assignment_id",
-            &self.assignment_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("assignment_id", &self.assignment_id, rt::Style::Simple, false);
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -207,30 +202,36 @@ impl<'a> ClassroomListAcceptedAssignmentsForAnAssignment<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::ClassroomAcceptedAssignment>>, rt::Error> {
+    ) -> Result<
+        rt::Response<Vec<super::models::ClassroomAcceptedAssignment>>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::ClassroomAcceptedAssignment> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::ClassroomAcceptedAssignment> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ClassroomAcceptedAssignment> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
-                options
-                    .items_pointer("")
-                    .page_param("page")
-                    .page_size_param("per_page")
+                options.items_pointer("").page_param("page").page_size_param("per_page")
             },
             configure,
         )
@@ -252,12 +253,7 @@ impl<'a> ClassroomGetAssignmentGrades<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/assignments/{assignment_id}/grades");
-        op.path(
-            "assignment_id",
-            &self.assignment_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("assignment_id", &self.assignment_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -318,18 +314,19 @@ impl<'a> ClassroomListClassrooms<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::SimpleClassroom> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
-                options
-                    .items_pointer("")
-                    .page_param("page")
-                    .page_size_param("per_page")
+                options.items_pointer("").page_param("page").page_size_param("per_page")
             },
             configure,
         )
@@ -357,7 +354,9 @@ impl<'a> ClassroomGetAClassroom<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Classroom>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Classroom>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -389,7 +388,10 @@ impl<'a> ClassroomListAssignmentsForAClassroom<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/classrooms/{classroom_id}/assignments");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/classrooms/{classroom_id}/assignments",
+        );
         op.path("classroom_id", &self.classroom_id, rt::Style::Simple, false);
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -405,25 +407,28 @@ impl<'a> ClassroomListAssignmentsForAClassroom<'a> {
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::SimpleClassroomAssignment> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::SimpleClassroomAssignment> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::SimpleClassroomAssignment> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
-                options
-                    .items_pointer("")
-                    .page_param("page")
-                    .page_size_param("per_page")
+                options.items_pointer("").page_param("page").page_size_param("per_page")
             },
             configure,
         )

@@ -140,7 +140,10 @@ impl<'a> CodeQualityListFindingsForRepo<'a> {
         self
     }
     /// If specified, only code quality findings with this state will be returned.
-    pub fn state(mut self, value: super::models::CodeQualityListFindingsForRepoState) -> Self {
+    pub fn state(
+        mut self,
+        value: super::models::CodeQualityListFindingsForRepoState,
+    ) -> Self {
         self.state = Some(value);
         self
     }
@@ -165,7 +168,9 @@ impl<'a> CodeQualityListFindingsForRepo<'a> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -203,17 +208,14 @@ impl<'a> CodeQualityGetFinding<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path(
-            "finding_number",
-            &self.finding_number,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("finding_number", &self.finding_number, rt::Style::Simple, false);
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -221,7 +223,9 @@ impl<'a> CodeQualityGetFinding<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CodeQualityFinding>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CodeQualityFinding>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -242,14 +246,19 @@ impl<'a> CodeQualityGetSetup<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/code-quality/setup");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/repos/{owner}/{repo}/code-quality/setup",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -257,7 +266,9 @@ impl<'a> CodeQualityGetSetup<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CodeQualitySetup>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CodeQualitySetup>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -292,7 +303,9 @@ impl<'a> CodeQualityUpdateSetup<'a> {
             409u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -300,15 +313,30 @@ impl<'a> CodeQualityUpdateSetup<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<CodeQualityUpdateSetupResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<CodeQualityUpdateSetupResponse>, rt::Error> {
         let (client, op) = self.build();
-        rt::send_decode(client.connector(), op, |status, body| match status {
-            200u16 => serde_json::from_slice(body).map(CodeQualityUpdateSetupResponse::Status200),
-            202u16 => serde_json::from_slice(body).map(CodeQualityUpdateSetupResponse::Status202),
-            #[allow(unreachable_patterns)]
-            _ => serde_json::from_slice(body).map(CodeQualityUpdateSetupResponse::Other),
-        })
-        .await
+        rt::send_decode(
+                client.connector(),
+                op,
+                |status, body| match status {
+                    200u16 => {
+                        serde_json::from_slice(body)
+                            .map(CodeQualityUpdateSetupResponse::Status200)
+                    }
+                    202u16 => {
+                        serde_json::from_slice(body)
+                            .map(CodeQualityUpdateSetupResponse::Status202)
+                    }
+                    #[allow(unreachable_patterns)]
+                    _ => {
+                        serde_json::from_slice(body)
+                            .map(CodeQualityUpdateSetupResponse::Other)
+                    }
+                },
+            )
+            .await
     }
 }
 /// The success answers of `PATCH /repos/{owner}/{repo}/code-quality/setup`, by status.

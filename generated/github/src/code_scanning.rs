@@ -24,7 +24,10 @@ impl<'a> CodeScanningApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `security_events` or `repo`s cope to use this endpoint with private or public repositories, or the `public_repo` scope to use this endpoint with only public repositories.
     ///
     /// `GET /orgs/{org}/code-scanning/alerts` (operation `code-scanning/list-alerts-for-org`).
-    pub fn list_alerts_for_org(&self, org: impl Into<String>) -> CodeScanningListAlertsForOrg<'a> {
+    pub fn list_alerts_for_org(
+        &self,
+        org: impl Into<String>,
+    ) -> CodeScanningListAlertsForOrg<'a> {
         CodeScanningListAlertsForOrg {
             client: self.client,
             org: org.into(),
@@ -725,7 +728,9 @@ impl<'a> CodeScanningListAlertsForOrg<'a> {
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -735,8 +740,10 @@ impl<'a> CodeScanningListAlertsForOrg<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::CodeScanningOrganizationAlertItems>>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<Vec<super::models::CodeScanningOrganizationAlertItems>>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -750,7 +757,9 @@ impl<'a> CodeScanningListAlertsForOrg<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::CodeScanningOrganizationAlertItems> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -814,7 +823,10 @@ impl<'a> CodeScanningListAlertsForRepo<'a> {
         self
     }
     /// The property by which to sort the results. . `number` is deprecated - we recommend that you use `created` instead.
-    pub fn sort(mut self, value: super::models::CodeScanningListAlertsForRepoSort) -> Self {
+    pub fn sort(
+        mut self,
+        value: super::models::CodeScanningListAlertsForRepoSort,
+    ) -> Self {
         self.sort = Some(value);
         self
     }
@@ -847,7 +859,9 @@ impl<'a> CodeScanningListAlertsForRepo<'a> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -869,18 +883,19 @@ impl<'a> CodeScanningListAlertsForRepo<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::CodeScanningAlertItems> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
-                options
-                    .items_pointer("")
-                    .page_param("page")
-                    .page_size_param("per_page")
+                options.items_pointer("").page_param("page").page_size_param("per_page")
             },
             configure,
         )
@@ -914,7 +929,9 @@ impl<'a> CodeScanningGetAlert<'a> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -922,7 +939,9 @@ impl<'a> CodeScanningGetAlert<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CodeScanningAlert>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CodeScanningAlert>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -959,7 +978,9 @@ impl<'a> CodeScanningUpdateAlert<'a> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -967,7 +988,9 @@ impl<'a> CodeScanningUpdateAlert<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CodeScanningAlert>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CodeScanningAlert>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1001,7 +1024,9 @@ impl<'a> CodeScanningGetAutofix<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CodeScanningAutofix>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CodeScanningAutofix>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1035,7 +1060,9 @@ impl<'a> CodeScanningCreateAutofix<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CodeScanningAutofix>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CodeScanningAutofix>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1053,7 +1080,10 @@ pub struct CodeScanningCommitAutofix<'a> {
 }
 impl<'a> CodeScanningCommitAutofix<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: Option<super::models::CodeScanningAutofixCommits>) -> Self {
+    pub fn body(
+        mut self,
+        value: Option<super::models::CodeScanningAutofixCommits>,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -1078,7 +1108,9 @@ impl<'a> CodeScanningCommitAutofix<'a> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -1088,7 +1120,10 @@ impl<'a> CodeScanningCommitAutofix<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CodeScanningAutofixCommitsResponse>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::CodeScanningAutofixCommitsResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1149,7 +1184,9 @@ impl<'a> CodeScanningListAlertInstances<'a> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -1159,30 +1196,36 @@ impl<'a> CodeScanningListAlertInstances<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::CodeScanningAlertInstanceList>>, rt::Error> {
+    ) -> Result<
+        rt::Response<Vec<super::models::CodeScanningAlertInstanceList>>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::CodeScanningAlertInstanceList> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::CodeScanningAlertInstanceList> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::CodeScanningAlertInstanceList> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
-                options
-                    .items_pointer("")
-                    .page_param("page")
-                    .page_size_param("per_page")
+                options.items_pointer("").page_param("page").page_size_param("per_page")
             },
             configure,
         )
@@ -1280,7 +1323,9 @@ impl<'a> CodeScanningListRecentAnalyses<'a> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -1302,18 +1347,19 @@ impl<'a> CodeScanningListRecentAnalyses<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::CodeScanningAnalysis> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
-                options
-                    .items_pointer("")
-                    .page_param("page")
-                    .page_size_param("per_page")
+                options.items_pointer("").page_param("page").page_size_param("per_page")
             },
             configure,
         )
@@ -1348,7 +1394,9 @@ impl<'a> CodeScanningGetAnalysis<'a> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -1393,18 +1441,15 @@ impl<'a> CodeScanningDeleteAnalysis<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("analysis_id", &self.analysis_id, rt::Style::Simple, false);
-        op.query(
-            "confirm_delete",
-            &self.confirm_delete,
-            rt::Style::Form,
-            true,
-        );
+        op.query("confirm_delete", &self.confirm_delete, rt::Style::Form, true);
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -1445,7 +1490,9 @@ impl<'a> CodeScanningListCodeqlDatabases<'a> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -1455,7 +1502,10 @@ impl<'a> CodeScanningListCodeqlDatabases<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::CodeScanningCodeqlDatabase>>, rt::Error> {
+    ) -> Result<
+        rt::Response<Vec<super::models::CodeScanningCodeqlDatabase>>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1488,7 +1538,9 @@ impl<'a> CodeScanningGetCodeqlDatabase<'a> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -1531,7 +1583,9 @@ impl<'a> CodeScanningDeleteCodeqlDatabase<'a> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -1573,7 +1627,9 @@ impl<'a> CodeScanningCreateVariantAnalysis<'a> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -1620,7 +1676,9 @@ impl<'a> CodeScanningGetVariantAnalysis<'a> {
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -1671,7 +1729,9 @@ impl<'a> CodeScanningGetVariantAnalysisRepoTask<'a> {
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -1681,7 +1741,10 @@ impl<'a> CodeScanningGetVariantAnalysisRepoTask<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CodeScanningVariantAnalysisRepoTask>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::CodeScanningVariantAnalysisRepoTask>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1712,7 +1775,9 @@ impl<'a> CodeScanningGetDefaultSetup<'a> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -1757,7 +1822,9 @@ impl<'a> CodeScanningUpdateDefaultSetup<'a> {
             409u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -1769,17 +1836,26 @@ impl<'a> CodeScanningUpdateDefaultSetup<'a> {
         self,
     ) -> Result<rt::Response<CodeScanningUpdateDefaultSetupResponse>, rt::Error> {
         let (client, op) = self.build();
-        rt::send_decode(client.connector(), op, |status, body| match status {
-            200u16 => {
-                serde_json::from_slice(body).map(CodeScanningUpdateDefaultSetupResponse::Status200)
-            }
-            202u16 => {
-                serde_json::from_slice(body).map(CodeScanningUpdateDefaultSetupResponse::Status202)
-            }
-            #[allow(unreachable_patterns)]
-            _ => serde_json::from_slice(body).map(CodeScanningUpdateDefaultSetupResponse::Other),
-        })
-        .await
+        rt::send_decode(
+                client.connector(),
+                op,
+                |status, body| match status {
+                    200u16 => {
+                        serde_json::from_slice(body)
+                            .map(CodeScanningUpdateDefaultSetupResponse::Status200)
+                    }
+                    202u16 => {
+                        serde_json::from_slice(body)
+                            .map(CodeScanningUpdateDefaultSetupResponse::Status202)
+                    }
+                    #[allow(unreachable_patterns)]
+                    _ => {
+                        serde_json::from_slice(body)
+                            .map(CodeScanningUpdateDefaultSetupResponse::Other)
+                    }
+                },
+            )
+            .await
     }
 }
 /// The success answers of `PATCH /repos/{owner}/{repo}/code-scanning/default-setup`, by status.
@@ -1818,7 +1894,9 @@ impl<'a> CodeScanningUploadSarif<'a> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -1860,7 +1938,9 @@ impl<'a> CodeScanningGetSarif<'a> {
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });

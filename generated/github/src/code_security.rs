@@ -582,8 +582,10 @@ impl<'a> CodeSecurityGetDefaultConfigurationsForEnterprise<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::CodeSecurityDefaultConfigurationsItem>>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<Vec<super::models::CodeSecurityDefaultConfigurationsItem>>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -609,12 +611,7 @@ impl<'a> CodeSecurityGetSingleConfigurationForEnterprise<'a> {
             "/enterprises/{enterprise}/code-security/configurations/{configuration_id}",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
-        op.path(
-            "configuration_id",
-            &self.configuration_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("configuration_id", &self.configuration_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -648,12 +645,7 @@ impl<'a> CodeSecurityDeleteConfigurationForEnterprise<'a> {
             "/enterprises/{enterprise}/code-security/configurations/{configuration_id}",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
-        op.path(
-            "configuration_id",
-            &self.configuration_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("configuration_id", &self.configuration_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -686,12 +678,7 @@ impl<'a> CodeSecurityUpdateEnterpriseConfiguration<'a> {
             "/enterprises/{enterprise}/code-security/configurations/{configuration_id}",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
-        op.path(
-            "configuration_id",
-            &self.configuration_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("configuration_id", &self.configuration_id, rt::Style::Simple, false);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -728,12 +715,7 @@ impl<'a> CodeSecurityAttachEnterpriseConfiguration<'a> {
             "/enterprises/{enterprise}/code-security/configurations/{configuration_id}/attach",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
-        op.path(
-            "configuration_id",
-            &self.configuration_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("configuration_id", &self.configuration_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
@@ -767,12 +749,7 @@ impl<'a> CodeSecuritySetConfigurationAsDefaultForEnterprise<'a> {
             "/enterprises/{enterprise}/code-security/configurations/{configuration_id}/defaults",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
-        op.path(
-            "configuration_id",
-            &self.configuration_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("configuration_id", &self.configuration_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
@@ -782,7 +759,9 @@ impl<'a> CodeSecuritySetConfigurationAsDefaultForEnterprise<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::CodeSecuritySetConfigurationAsDefaultForEnterpriseResponse200>,
+        rt::Response<
+            super::models::CodeSecuritySetConfigurationAsDefaultForEnterpriseResponse200,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -836,12 +815,7 @@ impl<'a> CodeSecurityGetRepositoriesForEnterpriseConfiguration<'a> {
             "/enterprises/{enterprise}/code-security/configurations/{configuration_id}/repositories",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
-        op.path(
-            "configuration_id",
-            &self.configuration_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("configuration_id", &self.configuration_id, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
@@ -853,8 +827,10 @@ impl<'a> CodeSecurityGetRepositoriesForEnterpriseConfiguration<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::CodeSecurityConfigurationRepositories>>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<Vec<super::models::CodeSecurityConfigurationRepositories>>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -901,7 +877,10 @@ impl<'a> CodeSecurityGetConfigurationsForOrg<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/code-security/configurations");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/orgs/{org}/code-security/configurations",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("target_type", &self.target_type, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -935,7 +914,10 @@ impl<'a> CodeSecurityCreateConfiguration<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/orgs/{org}/code-security/configurations");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/orgs/{org}/code-security/configurations",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
@@ -977,8 +959,10 @@ impl<'a> CodeSecurityGetDefaultConfigurations<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::CodeSecurityDefaultConfigurationsItem>>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<Vec<super::models::CodeSecurityDefaultConfigurationsItem>>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1037,12 +1021,7 @@ impl<'a> CodeSecurityGetConfiguration<'a> {
             "/orgs/{org}/code-security/configurations/{configuration_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "configuration_id",
-            &self.configuration_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("configuration_id", &self.configuration_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1076,12 +1055,7 @@ impl<'a> CodeSecurityDeleteConfiguration<'a> {
             "/orgs/{org}/code-security/configurations/{configuration_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "configuration_id",
-            &self.configuration_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("configuration_id", &self.configuration_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1114,12 +1088,7 @@ impl<'a> CodeSecurityUpdateConfiguration<'a> {
             "/orgs/{org}/code-security/configurations/{configuration_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "configuration_id",
-            &self.configuration_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("configuration_id", &self.configuration_id, rt::Style::Simple, false);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
@@ -1128,7 +1097,10 @@ impl<'a> CodeSecurityUpdateConfiguration<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<Option<super::models::CodeSecurityConfiguration>>, rt::Error> {
+    ) -> Result<
+        rt::Response<Option<super::models::CodeSecurityConfiguration>>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1155,12 +1127,7 @@ impl<'a> CodeSecurityAttachConfiguration<'a> {
             "/orgs/{org}/code-security/configurations/{configuration_id}/attach",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "configuration_id",
-            &self.configuration_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("configuration_id", &self.configuration_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
         (self.client, op)
@@ -1193,12 +1160,7 @@ impl<'a> CodeSecuritySetConfigurationAsDefault<'a> {
             "/orgs/{org}/code-security/configurations/{configuration_id}/defaults",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "configuration_id",
-            &self.configuration_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("configuration_id", &self.configuration_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
@@ -1208,7 +1170,9 @@ impl<'a> CodeSecuritySetConfigurationAsDefault<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::CodeSecuritySetConfigurationAsDefaultForEnterpriseResponse200>,
+        rt::Response<
+            super::models::CodeSecuritySetConfigurationAsDefaultForEnterpriseResponse200,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -1262,12 +1226,7 @@ impl<'a> CodeSecurityGetRepositoriesForConfiguration<'a> {
             "/orgs/{org}/code-security/configurations/{configuration_id}/repositories",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "configuration_id",
-            &self.configuration_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("configuration_id", &self.configuration_id, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
@@ -1279,8 +1238,10 @@ impl<'a> CodeSecurityGetRepositoriesForConfiguration<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::CodeSecurityConfigurationRepositories>>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<Vec<super::models::CodeSecurityConfigurationRepositories>>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -31,7 +31,10 @@ impl<'a> CodesOfConductApi<'a> {
     /// Returns information about the specified GitHub code of conduct.
     ///
     /// `GET /codes_of_conduct/{key}` (operation `codes-of-conduct/get-conduct-code`).
-    pub fn get_conduct_code(&self, key: impl Into<String>) -> CodesOfConductGetConductCode<'a> {
+    pub fn get_conduct_code(
+        &self,
+        key: impl Into<String>,
+    ) -> CodesOfConductGetConductCode<'a> {
         CodesOfConductGetConductCode {
             client: self.client,
             key: key.into(),
@@ -58,7 +61,9 @@ impl<'a> CodesOfConductGetAllCodesOfConduct<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::CodeOfConduct>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::CodeOfConduct>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -85,7 +90,9 @@ impl<'a> CodesOfConductGetConductCode<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CodeOfConduct>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CodeOfConduct>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -22,7 +22,10 @@ impl<'a> CodespacesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/codespaces` (operation `codespaces/list-in-organization`).
-    pub fn list_in_organization(&self, org: impl Into<String>) -> CodespacesListInOrganization<'a> {
+    pub fn list_in_organization(
+        &self,
+        org: impl Into<String>,
+    ) -> CodespacesListInOrganization<'a> {
         CodespacesListInOrganization {
             client: self.client,
             org: org.into(),
@@ -104,7 +107,10 @@ impl<'a> CodespacesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/codespaces/secrets` (operation `codespaces/list-org-secrets`).
-    pub fn list_org_secrets(&self, org: impl Into<String>) -> CodespacesListOrgSecrets<'a> {
+    pub fn list_org_secrets(
+        &self,
+        org: impl Into<String>,
+    ) -> CodespacesListOrgSecrets<'a> {
         CodespacesListOrgSecrets {
             client: self.client,
             org: org.into(),
@@ -119,7 +125,10 @@ impl<'a> CodespacesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/codespaces/secrets/public-key` (operation `codespaces/get-org-public-key`).
-    pub fn get_org_public_key(&self, org: impl Into<String>) -> CodespacesGetOrgPublicKey<'a> {
+    pub fn get_org_public_key(
+        &self,
+        org: impl Into<String>,
+    ) -> CodespacesGetOrgPublicKey<'a> {
         CodespacesGetOrgPublicKey {
             client: self.client,
             org: org.into(),
@@ -1017,8 +1026,10 @@ impl<'a> CodespacesListInOrganization<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CodespacesListInOrganizationResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::CodespacesListInOrganizationResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1030,13 +1041,17 @@ impl<'a> CodespacesListInOrganization<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Codespace> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
                 options
                     .items_pointer("/codespaces")
@@ -1195,7 +1210,10 @@ impl<'a> CodespacesListOrgSecrets<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CodespacesListOrgSecretsResponse>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::CodespacesListOrgSecretsResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1207,18 +1225,16 @@ impl<'a> CodespacesListOrgSecrets<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::CodespacesOrgSecret> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
-            |options| {
-                options
-                    .items_pointer("/secrets")
-                    .page_size_param("per_page")
-            },
+            |options| options.items_pointer("/secrets").page_size_param("per_page"),
             configure,
         )
     }
@@ -1238,13 +1254,18 @@ impl<'a> CodespacesGetOrgPublicKey<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/codespaces/secrets/public-key");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/orgs/{org}/codespaces/secrets/public-key",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CodespacesPublicKey>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CodespacesPublicKey>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1275,7 +1296,9 @@ impl<'a> CodespacesGetOrgSecret<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CodespacesOrgSecret>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CodespacesOrgSecret>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1314,7 +1337,9 @@ impl<'a> CodespacesCreateOrUpdateOrgSecret<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1394,8 +1419,10 @@ impl<'a> CodespacesListSelectedReposForOrgSecret<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsListSelectedReposForOrgSecretResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ActionsListSelectedReposForOrgSecretResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1407,13 +1434,17 @@ impl<'a> CodespacesListSelectedReposForOrgSecret<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::MinimalRepository> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
                 options
                     .items_pointer("/repositories")
@@ -1481,12 +1512,7 @@ impl<'a> CodespacesAddSelectedRepoToOrgSecret<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
-        op.path(
-            "repository_id",
-            &self.repository_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
@@ -1524,12 +1550,7 @@ impl<'a> CodespacesRemoveSelectedRepoFromOrgSecret<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
-        op.path(
-            "repository_id",
-            &self.repository_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
@@ -1572,7 +1593,10 @@ impl<'a> CodespacesGetCodespacesForUserInOrg<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/members/{username}/codespaces");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/orgs/{org}/members/{username}/codespaces",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -1584,8 +1608,10 @@ impl<'a> CodespacesGetCodespacesForUserInOrg<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CodespacesListInOrganizationResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::CodespacesListInOrganizationResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1597,13 +1623,17 @@ impl<'a> CodespacesGetCodespacesForUserInOrg<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Codespace> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
                 options
                     .items_pointer("/codespaces")
@@ -1637,12 +1667,7 @@ impl<'a> CodespacesDeleteFromOrganization<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.path(
-            "codespace_name",
-            &self.codespace_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("codespace_name", &self.codespace_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1676,18 +1701,15 @@ impl<'a> CodespacesStopInOrganization<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.path(
-            "codespace_name",
-            &self.codespace_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("codespace_name", &self.codespace_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Codespace>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Codespace>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1732,8 +1754,10 @@ impl<'a> CodespacesListInRepositoryForAuthenticatedUser<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CodespacesListInOrganizationResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::CodespacesListInOrganizationResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1745,13 +1769,17 @@ impl<'a> CodespacesListInRepositoryForAuthenticatedUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Codespace> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
                 options
                     .items_pointer("/codespaces")
@@ -1789,7 +1817,9 @@ impl<'a> CodespacesCreateWithRepoForAuthenticatedUser<'a> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -1797,7 +1827,9 @@ impl<'a> CodespacesCreateWithRepoForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Codespace>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Codespace>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1859,7 +1891,7 @@ impl<'a> CodespacesListDevcontainersInRepositoryForAuthenticatedUser<'a> {
         self,
     ) -> rt::paginate::Items<
         super::models::CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponse200DevcontainersItem,
-    >{
+    > {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
@@ -1871,12 +1903,14 @@ impl<'a> CodespacesListDevcontainersInRepositoryForAuthenticatedUser<'a> {
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<
         super::models::CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponse200DevcontainersItem,
-    >{
+    > {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
                 options
                     .items_pointer("/devcontainers")
@@ -1921,7 +1955,10 @@ impl<'a> CodespacesRepoMachinesForAuthenticatedUser<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/codespaces/machines");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/repos/{owner}/{repo}/codespaces/machines",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("location", &self.location, rt::Style::Form, true);
@@ -1935,7 +1972,9 @@ impl<'a> CodespacesRepoMachinesForAuthenticatedUser<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::CodespacesRepoMachinesForAuthenticatedUserResponse200>,
+        rt::Response<
+            super::models::CodespacesRepoMachinesForAuthenticatedUserResponse200,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -1970,7 +2009,10 @@ impl<'a> CodespacesPreFlightWithRepoForAuthenticatedUser<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/codespaces/new");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/repos/{owner}/{repo}/codespaces/new",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("ref", &self.ref_, rt::Style::Form, true);
@@ -1983,7 +2025,9 @@ impl<'a> CodespacesPreFlightWithRepoForAuthenticatedUser<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::CodespacesPreFlightWithRepoForAuthenticatedUserResponse200>,
+        rt::Response<
+            super::models::CodespacesPreFlightWithRepoForAuthenticatedUserResponse200,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -2015,19 +2059,16 @@ impl<'a> CodespacesCheckPermissionsForDevcontainer<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("ref", &self.ref_, rt::Style::Form, true);
-        op.query(
-            "devcontainer_path",
-            &self.devcontainer_path,
-            rt::Style::Form,
-            true,
-        );
+        op.query("devcontainer_path", &self.devcontainer_path, rt::Style::Form, true);
         op.errors(|status, body| match status {
             401u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -2037,8 +2078,10 @@ impl<'a> CodespacesCheckPermissionsForDevcontainer<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CodespacesPermissionsCheckForDevcontainer>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::CodespacesPermissionsCheckForDevcontainer>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2071,7 +2114,10 @@ impl<'a> CodespacesListRepoSecrets<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/codespaces/secrets");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/repos/{owner}/{repo}/codespaces/secrets",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -2082,7 +2128,10 @@ impl<'a> CodespacesListRepoSecrets<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CodespacesListRepoSecretsResponse>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::CodespacesListRepoSecretsResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2094,18 +2143,16 @@ impl<'a> CodespacesListRepoSecrets<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::RepoCodespacesSecret> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
-            |options| {
-                options
-                    .items_pointer("/secrets")
-                    .page_size_param("per_page")
-            },
+            |options| options.items_pointer("/secrets").page_size_param("per_page"),
             configure,
         )
     }
@@ -2136,7 +2183,9 @@ impl<'a> CodespacesGetRepoPublicKey<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CodespacesPublicKey>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CodespacesPublicKey>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2207,7 +2256,9 @@ impl<'a> CodespacesCreateOrUpdateRepoSecret<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2276,7 +2327,9 @@ impl<'a> CodespacesCreateWithPrForAuthenticatedUser<'a> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -2284,7 +2337,9 @@ impl<'a> CodespacesCreateWithPrForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Codespace>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Codespace>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2332,8 +2387,10 @@ impl<'a> CodespacesListForAuthenticatedUser<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CodespacesListInOrganizationResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::CodespacesListInOrganizationResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2345,13 +2402,17 @@ impl<'a> CodespacesListForAuthenticatedUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Codespace> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
                 options
                     .items_pointer("/codespaces")
@@ -2384,7 +2445,9 @@ impl<'a> CodespacesCreateForAuthenticatedUser<'a> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -2392,7 +2455,9 @@ impl<'a> CodespacesCreateForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Codespace>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Codespace>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2447,18 +2512,16 @@ impl<'a> CodespacesListSecretsForAuthenticatedUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::CodespacesSecret> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
-            |options| {
-                options
-                    .items_pointer("/secrets")
-                    .page_size_param("per_page")
-            },
+            |options| options.items_pointer("/secrets").page_size_param("per_page"),
             configure,
         )
     }
@@ -2504,13 +2567,18 @@ impl<'a> CodespacesGetSecretForAuthenticatedUser<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/user/codespaces/secrets/{secret_name}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/user/codespaces/secrets/{secret_name}",
+        );
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CodespacesSecret>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CodespacesSecret>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2531,7 +2599,10 @@ impl<'a> CodespacesCreateOrUpdateSecretForAuthenticatedUser<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::PUT, "/user/codespaces/secrets/{secret_name}");
+        let mut op = rt::Op::new(
+            rt::Method::PUT,
+            "/user/codespaces/secrets/{secret_name}",
+        );
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
@@ -2544,7 +2615,9 @@ impl<'a> CodespacesCreateOrUpdateSecretForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2564,7 +2637,10 @@ impl<'a> CodespacesDeleteSecretForAuthenticatedUser<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/user/codespaces/secrets/{secret_name}");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/user/codespaces/secrets/{secret_name}",
+        );
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
@@ -2602,8 +2678,10 @@ impl<'a> CodespacesListRepositoriesForSecretForAuthenticatedUser<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsListSelectedReposForOrgSecretResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ActionsListSelectedReposForOrgSecretResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2661,12 +2739,7 @@ impl<'a> CodespacesAddRepositoryForSecretForAuthenticatedUser<'a> {
             "/user/codespaces/secrets/{secret_name}/repositories/{repository_id}",
         );
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
-        op.path(
-            "repository_id",
-            &self.repository_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -2698,12 +2771,7 @@ impl<'a> CodespacesRemoveRepositoryForSecretForAuthenticatedUser<'a> {
             "/user/codespaces/secrets/{secret_name}/repositories/{repository_id}",
         );
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
-        op.path(
-            "repository_id",
-            &self.repository_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -2730,18 +2798,15 @@ impl<'a> CodespacesGetForAuthenticatedUser<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/codespaces/{codespace_name}");
-        op.path(
-            "codespace_name",
-            &self.codespace_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("codespace_name", &self.codespace_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Codespace>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Codespace>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2761,13 +2826,11 @@ impl<'a> CodespacesDeleteForAuthenticatedUser<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/user/codespaces/{codespace_name}");
-        op.path(
-            "codespace_name",
-            &self.codespace_name,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/user/codespaces/{codespace_name}",
         );
+        op.path("codespace_name", &self.codespace_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -2789,7 +2852,10 @@ pub struct CodespacesUpdateForAuthenticatedUser<'a> {
 }
 impl<'a> CodespacesUpdateForAuthenticatedUser<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::CodespacesUpdateForAuthenticatedUserBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::CodespacesUpdateForAuthenticatedUserBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -2800,12 +2866,7 @@ impl<'a> CodespacesUpdateForAuthenticatedUser<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/user/codespaces/{codespace_name}");
-        op.path(
-            "codespace_name",
-            &self.codespace_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("codespace_name", &self.codespace_name, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -2814,7 +2875,9 @@ impl<'a> CodespacesUpdateForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Codespace>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Codespace>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2838,12 +2901,7 @@ impl<'a> CodespacesExportForAuthenticatedUser<'a> {
             rt::Method::POST,
             "/user/codespaces/{codespace_name}/exports",
         );
-        op.path(
-            "codespace_name",
-            &self.codespace_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("codespace_name", &self.codespace_name, rt::Style::Simple, false);
         op.errors(|status, body| match status {
             401u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -2883,12 +2941,7 @@ impl<'a> CodespacesGetExportDetailsForAuthenticatedUser<'a> {
             rt::Method::GET,
             "/user/codespaces/{codespace_name}/exports/{export_id}",
         );
-        op.path(
-            "codespace_name",
-            &self.codespace_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("codespace_name", &self.codespace_name, rt::Style::Simple, false);
         op.path("export_id", &self.export_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
@@ -2921,12 +2974,7 @@ impl<'a> CodespacesCodespaceMachinesForAuthenticatedUser<'a> {
             rt::Method::GET,
             "/user/codespaces/{codespace_name}/machines",
         );
-        op.path(
-            "codespace_name",
-            &self.codespace_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("codespace_name", &self.codespace_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -2935,7 +2983,9 @@ impl<'a> CodespacesCodespaceMachinesForAuthenticatedUser<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::CodespacesRepoMachinesForAuthenticatedUserResponse200>,
+        rt::Response<
+            super::models::CodespacesRepoMachinesForAuthenticatedUserResponse200,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -2962,12 +3012,7 @@ impl<'a> CodespacesPublishForAuthenticatedUser<'a> {
             rt::Method::POST,
             "/user/codespaces/{codespace_name}/publish",
         );
-        op.path(
-            "codespace_name",
-            &self.codespace_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("codespace_name", &self.codespace_name, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             401u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -3002,19 +3047,19 @@ impl<'a> CodespacesStartForAuthenticatedUser<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/user/codespaces/{codespace_name}/start");
-        op.path(
-            "codespace_name",
-            &self.codespace_name,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/user/codespaces/{codespace_name}/start",
         );
+        op.path("codespace_name", &self.codespace_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Codespace>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Codespace>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3034,19 +3079,19 @@ impl<'a> CodespacesStopForAuthenticatedUser<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/user/codespaces/{codespace_name}/stop");
-        op.path(
-            "codespace_name",
-            &self.codespace_name,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/user/codespaces/{codespace_name}/stop",
         );
+        op.path("codespace_name", &self.codespace_name, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Codespace>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Codespace>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

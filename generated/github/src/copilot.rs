@@ -264,7 +264,10 @@ impl<'a> CopilotApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need either the `manage_billing:copilot` or `read:org` scopes to use this endpoint.
     ///
     /// `GET /orgs/{org}/copilot/billing/seats` (operation `copilot/list-copilot-seats`).
-    pub fn list_copilot_seats(&self, org: impl Into<String>) -> CopilotListCopilotSeats<'a> {
+    pub fn list_copilot_seats(
+        &self,
+        org: impl Into<String>,
+    ) -> CopilotListCopilotSeats<'a> {
         CopilotListCopilotSeats {
             client: self.client,
             org: org.into(),
@@ -584,7 +587,9 @@ impl<'a> CopilotApi<'a> {
         org: impl Into<String>,
         body: std::collections::BTreeMap<
             String,
-            Vec<super::models::CopilotSetCopilotContentExclusionForOrganizationBodyValueItem>,
+            Vec<
+                super::models::CopilotSetCopilotContentExclusionForOrganizationBodyValueItem,
+            >,
         >,
     ) -> CopilotSetCopilotContentExclusionForOrganization<'a> {
         CopilotSetCopilotContentExclusionForOrganization {
@@ -887,7 +892,10 @@ impl<'a> CopilotCopilotEnterpriseReposOneDayReport<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<Option<super::models::CopilotUsageMetrics1DayReport>>, rt::Error> {
+    ) -> Result<
+        rt::Response<Option<super::models::CopilotUsageMetrics1DayReport>>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1155,7 +1163,10 @@ impl<'a> CopilotListCopilotSeats<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CopilotListCopilotSeatsResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::CopilotListCopilotSeatsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1167,7 +1178,9 @@ impl<'a> CopilotListCopilotSeats<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::CopilotSeatDetails> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1209,8 +1222,10 @@ impl<'a> CopilotAddCopilotSeatsForTeams<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CopilotAddCopilotSeatsForTeamsResponse201>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::CopilotAddCopilotSeatsForTeamsResponse201>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1246,7 +1261,9 @@ impl<'a> CopilotCancelCopilotSeatAssignmentForTeams<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::CopilotCancelCopilotSeatAssignmentForTeamsResponse200>,
+        rt::Response<
+            super::models::CopilotCancelCopilotSeatAssignmentForTeamsResponse200,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -1283,8 +1300,10 @@ impl<'a> CopilotAddCopilotSeatsForUsers<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CopilotAddCopilotSeatsForUsersResponse201>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::CopilotAddCopilotSeatsForUsersResponse201>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1320,7 +1339,9 @@ impl<'a> CopilotCancelCopilotSeatAssignmentForUsers<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::CopilotCancelCopilotSeatAssignmentForUsersResponse200>,
+        rt::Response<
+            super::models::CopilotCancelCopilotSeatAssignmentForUsersResponse200,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -1355,7 +1376,9 @@ impl<'a> CopilotGetCopilotCodingAgentPermissionsOrganization<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::CopilotGetCopilotCodingAgentPermissionsOrganizationResponse200>,
+        rt::Response<
+            super::models::CopilotGetCopilotCodingAgentPermissionsOrganizationResponse200,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -1447,7 +1470,7 @@ impl<'a> CopilotListCopilotCodingAgentSelectedRepositoriesForOrganization<'a> {
             super::models::CopilotListCopilotCodingAgentSelectedRepositoriesForOrganizationResponse200,
         >,
         rt::Error,
-    >{
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1459,13 +1482,17 @@ impl<'a> CopilotListCopilotCodingAgentSelectedRepositoriesForOrganization<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::MinimalRepository> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
                 options
                     .items_pointer("/repositories")
@@ -1537,12 +1564,7 @@ impl<'a> CopilotEnableCopilotCodingAgentForRepositoryInOrganization<'a> {
             "/orgs/{org}/copilot/coding-agent/permissions/repositories/{repository_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "repository_id",
-            &self.repository_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
         op.errors(|status, body| match status {
             401u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -1582,12 +1604,7 @@ impl<'a> CopilotDisableCopilotCodingAgentForRepositoryInOrganization<'a> {
             "/orgs/{org}/copilot/coding-agent/permissions/repositories/{repository_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "repository_id",
-            &self.repository_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1613,7 +1630,10 @@ impl<'a> CopilotCopilotContentExclusionForOrganization<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/copilot/content_exclusion");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/orgs/{org}/copilot/content_exclusion",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
@@ -1622,7 +1642,10 @@ impl<'a> CopilotCopilotContentExclusionForOrganization<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<std::collections::BTreeMap<String, Vec<String>>>, rt::Error> {
+    ) -> Result<
+        rt::Response<std::collections::BTreeMap<String, Vec<String>>>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1646,7 +1669,10 @@ impl<'a> CopilotSetCopilotContentExclusionForOrganization<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::PUT, "/orgs/{org}/copilot/content_exclusion");
+        let mut op = rt::Op::new(
+            rt::Method::PUT,
+            "/orgs/{org}/copilot/content_exclusion",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -1654,7 +1680,9 @@ impl<'a> CopilotSetCopilotContentExclusionForOrganization<'a> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             413u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
+            422u16 => {
+                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
+            }
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
             _ => None,
         });
@@ -1664,8 +1692,10 @@ impl<'a> CopilotSetCopilotContentExclusionForOrganization<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActivityMarkNotificationsAsReadResponse202>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ActivityMarkNotificationsAsReadResponse202>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1699,7 +1729,10 @@ impl<'a> CopilotCopilotOrganizationOneDayUsageMetrics<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<Option<super::models::CopilotUsageMetrics1DayReport>>, rt::Error> {
+    ) -> Result<
+        rt::Response<Option<super::models::CopilotUsageMetrics1DayReport>>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1765,7 +1798,10 @@ impl<'a> CopilotCopilotOrganizationReposOneDayReport<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<Option<super::models::CopilotUsageMetrics1DayReport>>, rt::Error> {
+    ) -> Result<
+        rt::Response<Option<super::models::CopilotUsageMetrics1DayReport>>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1799,7 +1835,10 @@ impl<'a> CopilotCopilotOrganizationUserTeamsOneDayReport<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<Option<super::models::CopilotUsageMetrics1DayReport>>, rt::Error> {
+    ) -> Result<
+        rt::Response<Option<super::models::CopilotUsageMetrics1DayReport>>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1833,7 +1872,10 @@ impl<'a> CopilotCopilotOrganizationUsersOneDayUsageMetrics<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<Option<super::models::CopilotUsageMetrics1DayReport>>, rt::Error> {
+    ) -> Result<
+        rt::Response<Option<super::models::CopilotUsageMetrics1DayReport>>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1886,7 +1928,10 @@ impl<'a> CopilotGetCopilotSeatDetailsForUser<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/members/{username}/copilot");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/orgs/{org}/members/{username}/copilot",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -1894,7 +1939,9 @@ impl<'a> CopilotGetCopilotSeatDetailsForUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CopilotSeatDetails>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CopilotSeatDetails>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

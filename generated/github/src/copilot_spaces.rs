@@ -369,7 +369,10 @@ impl<'a> CopilotSpacesApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `read:user` scope to use this endpoint.
     ///
     /// `GET /users/{username}/copilot-spaces` (operation `copilot-spaces/list-for-user`).
-    pub fn list_for_user(&self, username: impl Into<String>) -> CopilotSpacesListForUser<'a> {
+    pub fn list_for_user(
+        &self,
+        username: impl Into<String>,
+    ) -> CopilotSpacesListForUser<'a> {
         CopilotSpacesListForUser {
             client: self.client,
             username: username.into(),
@@ -712,12 +715,14 @@ impl<'a> CopilotSpacesListForOrg<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/copilot-spaces");
         op.path("org", &self.org, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
@@ -729,7 +734,10 @@ impl<'a> CopilotSpacesListForOrg<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CopilotSpacesListForOrgResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::CopilotSpacesListForOrgResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -741,7 +749,9 @@ impl<'a> CopilotSpacesListForOrg<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::CopilotSpace> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -783,7 +793,9 @@ impl<'a> CopilotSpacesCreateForOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CopilotSpace>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CopilotSpace>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -804,7 +816,10 @@ impl<'a> CopilotSpacesGetForOrg<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/copilot-spaces/{space_number}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/orgs/{org}/copilot-spaces/{space_number}",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("space_number", &self.space_number, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -812,7 +827,9 @@ impl<'a> CopilotSpacesGetForOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CopilotSpace>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CopilotSpace>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -834,7 +851,10 @@ impl<'a> CopilotSpacesUpdateForOrg<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::PUT, "/orgs/{org}/copilot-spaces/{space_number}");
+        let mut op = rt::Op::new(
+            rt::Method::PUT,
+            "/orgs/{org}/copilot-spaces/{space_number}",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("space_number", &self.space_number, rt::Style::Simple, false);
         op.check(self.body.validate());
@@ -849,7 +869,9 @@ impl<'a> CopilotSpacesUpdateForOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CopilotSpace>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CopilotSpace>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -994,12 +1016,7 @@ impl<'a> CopilotSpacesUpdateCollaboratorForOrg<'a> {
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("space_number", &self.space_number, rt::Style::Simple, false);
         op.path("actor_type", &self.actor_type, rt::Style::Simple, false);
-        op.path(
-            "actor_identifier",
-            &self.actor_identifier,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("actor_identifier", &self.actor_identifier, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -1013,7 +1030,10 @@ impl<'a> CopilotSpacesUpdateCollaboratorForOrg<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<Option<super::models::CopilotSpaceCollaborator>>, rt::Error> {
+    ) -> Result<
+        rt::Response<Option<super::models::CopilotSpaceCollaborator>>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1043,12 +1063,7 @@ impl<'a> CopilotSpacesRemoveCollaboratorForOrg<'a> {
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("space_number", &self.space_number, rt::Style::Simple, false);
         op.path("actor_type", &self.actor_type, rt::Style::Simple, false);
-        op.path(
-            "actor_identifier",
-            &self.actor_identifier,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("actor_identifier", &self.actor_identifier, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1088,8 +1103,10 @@ impl<'a> CopilotSpacesListResourcesForOrg<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CopilotSpacesListResourcesForOrgResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::CopilotSpacesListResourcesForOrgResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1158,12 +1175,7 @@ impl<'a> CopilotSpacesGetResourceForOrg<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("space_number", &self.space_number, rt::Style::Simple, false);
-        op.path(
-            "space_resource_id",
-            &self.space_resource_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("space_resource_id", &self.space_resource_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1200,12 +1212,7 @@ impl<'a> CopilotSpacesUpdateResourceForOrg<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("space_number", &self.space_number, rt::Style::Simple, false);
-        op.path(
-            "space_resource_id",
-            &self.space_resource_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("space_resource_id", &self.space_resource_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -1247,12 +1254,7 @@ impl<'a> CopilotSpacesDeleteResourceForOrg<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("space_number", &self.space_number, rt::Style::Simple, false);
-        op.path(
-            "space_resource_id",
-            &self.space_resource_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("space_resource_id", &self.space_resource_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1299,12 +1301,14 @@ impl<'a> CopilotSpacesListForUser<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/users/{username}/copilot-spaces");
         op.path("username", &self.username, rt::Style::Simple, false);
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
@@ -1316,7 +1320,10 @@ impl<'a> CopilotSpacesListForUser<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CopilotSpacesListForOrgResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::CopilotSpacesListForOrgResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1328,7 +1335,9 @@ impl<'a> CopilotSpacesListForUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::CopilotSpace> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1370,7 +1379,9 @@ impl<'a> CopilotSpacesCreateForUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CopilotSpace>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CopilotSpace>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1402,7 +1413,9 @@ impl<'a> CopilotSpacesGetForUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CopilotSpace>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CopilotSpace>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1442,7 +1455,9 @@ impl<'a> CopilotSpacesUpdateForUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CopilotSpace>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CopilotSpace>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1587,12 +1602,7 @@ impl<'a> CopilotSpacesUpdateCollaboratorForUser<'a> {
         op.path("username", &self.username, rt::Style::Simple, false);
         op.path("space_number", &self.space_number, rt::Style::Simple, false);
         op.path("actor_type", &self.actor_type, rt::Style::Simple, false);
-        op.path(
-            "actor_identifier",
-            &self.actor_identifier,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("actor_identifier", &self.actor_identifier, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -1606,7 +1616,10 @@ impl<'a> CopilotSpacesUpdateCollaboratorForUser<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<Option<super::models::CopilotSpaceCollaborator>>, rt::Error> {
+    ) -> Result<
+        rt::Response<Option<super::models::CopilotSpaceCollaborator>>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1636,12 +1649,7 @@ impl<'a> CopilotSpacesRemoveCollaboratorForUser<'a> {
         op.path("username", &self.username, rt::Style::Simple, false);
         op.path("space_number", &self.space_number, rt::Style::Simple, false);
         op.path("actor_type", &self.actor_type, rt::Style::Simple, false);
-        op.path(
-            "actor_identifier",
-            &self.actor_identifier,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("actor_identifier", &self.actor_identifier, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1681,8 +1689,10 @@ impl<'a> CopilotSpacesListResourcesForUser<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::CopilotSpacesListResourcesForOrgResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::CopilotSpacesListResourcesForOrgResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1751,12 +1761,7 @@ impl<'a> CopilotSpacesGetResourceForUser<'a> {
         );
         op.path("username", &self.username, rt::Style::Simple, false);
         op.path("space_number", &self.space_number, rt::Style::Simple, false);
-        op.path(
-            "space_resource_id",
-            &self.space_resource_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("space_resource_id", &self.space_resource_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1793,12 +1798,7 @@ impl<'a> CopilotSpacesUpdateResourceForUser<'a> {
         );
         op.path("username", &self.username, rt::Style::Simple, false);
         op.path("space_number", &self.space_number, rt::Style::Simple, false);
-        op.path(
-            "space_resource_id",
-            &self.space_resource_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("space_resource_id", &self.space_resource_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -1840,12 +1840,7 @@ impl<'a> CopilotSpacesDeleteResourceForUser<'a> {
         );
         op.path("username", &self.username, rt::Style::Simple, false);
         op.path("space_number", &self.space_number, rt::Style::Simple, false);
-        op.path(
-            "space_resource_id",
-            &self.space_resource_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("space_resource_id", &self.space_resource_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)

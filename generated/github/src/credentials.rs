@@ -36,7 +36,10 @@ impl<'a> CredentialsApi<'a> {
     /// > Any authenticated requests will return a 403.
     ///
     /// `POST /credentials/revoke` (operation `credentials/revoke`).
-    pub fn revoke(&self, body: super::models::CredentialsRevokeBody) -> CredentialsRevoke<'a> {
+    pub fn revoke(
+        &self,
+        body: super::models::CredentialsRevokeBody,
+    ) -> CredentialsRevoke<'a> {
         CredentialsRevoke {
             client: self.client,
             body,
@@ -63,7 +66,9 @@ impl<'a> CredentialsRevoke<'a> {
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
-            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
+            422u16 => {
+                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
+            }
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
             _ => None,
         });

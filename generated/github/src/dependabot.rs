@@ -127,7 +127,10 @@ impl<'a> DependabotApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `security_events` scope to use this endpoint. If this endpoint is only used with public repositories, the token can use the `public_repo` scope instead.
     ///
     /// `GET /orgs/{org}/dependabot/alerts` (operation `dependabot/list-alerts-for-org`).
-    pub fn list_alerts_for_org(&self, org: impl Into<String>) -> DependabotListAlertsForOrg<'a> {
+    pub fn list_alerts_for_org(
+        &self,
+        org: impl Into<String>,
+    ) -> DependabotListAlertsForOrg<'a> {
         DependabotListAlertsForOrg {
             client: self.client,
             org: org.into(),
@@ -232,7 +235,10 @@ impl<'a> DependabotApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/dependabot/secrets` (operation `dependabot/list-org-secrets`).
-    pub fn list_org_secrets(&self, org: impl Into<String>) -> DependabotListOrgSecrets<'a> {
+    pub fn list_org_secrets(
+        &self,
+        org: impl Into<String>,
+    ) -> DependabotListOrgSecrets<'a> {
         DependabotListOrgSecrets {
             client: self.client,
             org: org.into(),
@@ -249,7 +255,10 @@ impl<'a> DependabotApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/dependabot/secrets/public-key` (operation `dependabot/get-org-public-key`).
-    pub fn get_org_public_key(&self, org: impl Into<String>) -> DependabotGetOrgPublicKey<'a> {
+    pub fn get_org_public_key(
+        &self,
+        org: impl Into<String>,
+    ) -> DependabotGetOrgPublicKey<'a> {
         DependabotGetOrgPublicKey {
             client: self.client,
             org: org.into(),
@@ -732,7 +741,10 @@ impl<'a> DependabotListAlertsForEnterprise<'a> {
     }
     /// Filters the list of alerts based on whether the alert has the given value. If specified, only alerts meeting this criterion will be returned.
     /// Multiple `has` filters can be passed to filter for alerts that have all of the values. Currently, only `patch` is supported.
-    pub fn has(mut self, value: super::models::DependabotListAlertsForEnterpriseHas) -> Self {
+    pub fn has(
+        mut self,
+        value: super::models::DependabotListAlertsForEnterpriseHas,
+    ) -> Self {
         self.has = Some(value);
         self
     }
@@ -744,7 +756,10 @@ impl<'a> DependabotListAlertsForEnterprise<'a> {
         self
     }
     /// The scope of the vulnerable dependency. If specified, only alerts with this scope will be returned.
-    pub fn scope(mut self, value: super::models::DependabotListAlertsForEnterpriseScope) -> Self {
+    pub fn scope(
+        mut self,
+        value: super::models::DependabotListAlertsForEnterpriseScope,
+    ) -> Self {
         self.scope = Some(value);
         self
     }
@@ -760,7 +775,10 @@ impl<'a> DependabotListAlertsForEnterprise<'a> {
     /// `created` means when the alert was created.
     /// `updated` means when the alert's state last changed.
     /// `epss_percentage` sorts alerts by the Exploit Prediction Scoring System (EPSS) percentage.
-    pub fn sort(mut self, value: super::models::DependabotListAlertsForEnterpriseSort) -> Self {
+    pub fn sort(
+        mut self,
+        value: super::models::DependabotListAlertsForEnterpriseSort,
+    ) -> Self {
         self.sort = Some(value);
         self
     }
@@ -798,22 +816,12 @@ impl<'a> DependabotListAlertsForEnterprise<'a> {
             "/enterprises/{enterprise}/dependabot/alerts",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
-        op.query(
-            "classification",
-            &self.classification,
-            rt::Style::Form,
-            true,
-        );
+        op.query("classification", &self.classification, rt::Style::Form, true);
         op.query("state", &self.state, rt::Style::Form, true);
         op.query("severity", &self.severity, rt::Style::Form, true);
         op.query("ecosystem", &self.ecosystem, rt::Style::Form, true);
         op.query("package", &self.package, rt::Style::Form, true);
-        op.query(
-            "epss_percentage",
-            &self.epss_percentage,
-            rt::Style::Form,
-            true,
-        );
+        op.query("epss_percentage", &self.epss_percentage, rt::Style::Form, true);
         op.query("has", &self.has, rt::Style::Form, true);
         op.query("assignee", &self.assignee, rt::Style::Form, true);
         op.query("scope", &self.scope, rt::Style::Form, true);
@@ -826,7 +834,9 @@ impl<'a> DependabotListAlertsForEnterprise<'a> {
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
+            422u16 => {
+                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
+            }
             _ => None,
         });
         op.apply(self.options);
@@ -835,7 +845,10 @@ impl<'a> DependabotListAlertsForEnterprise<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::DependabotAlertWithRepository>>, rt::Error> {
+    ) -> Result<
+        rt::Response<Vec<super::models::DependabotAlertWithRepository>>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -873,21 +886,18 @@ impl<'a> DependabotRepositoryAccessForEnterprise<'a> {
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -897,25 +907,34 @@ impl<'a> DependabotRepositoryAccessForEnterprise<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DependabotRepositoryAccessDetails>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DependabotRepositoryAccessDetails>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::NullableSimpleRepository> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::NullableSimpleRepository> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::NullableSimpleRepository> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
                 options
                     .items_pointer("/accessible_repositories")
@@ -1093,7 +1112,10 @@ impl<'a> DependabotListAlertsForOrg<'a> {
         self
     }
     /// The scope of the vulnerable dependency. If specified, only alerts with this scope will be returned.
-    pub fn scope(mut self, value: super::models::DependabotListAlertsForEnterpriseScope) -> Self {
+    pub fn scope(
+        mut self,
+        value: super::models::DependabotListAlertsForEnterpriseScope,
+    ) -> Self {
         self.scope = Some(value);
         self
     }
@@ -1109,7 +1131,10 @@ impl<'a> DependabotListAlertsForOrg<'a> {
     /// `created` means when the alert was created.
     /// `updated` means when the alert's state last changed.
     /// `epss_percentage` sorts alerts by the Exploit Prediction Scoring System (EPSS) percentage.
-    pub fn sort(mut self, value: super::models::DependabotListAlertsForEnterpriseSort) -> Self {
+    pub fn sort(
+        mut self,
+        value: super::models::DependabotListAlertsForEnterpriseSort,
+    ) -> Self {
         self.sort = Some(value);
         self
     }
@@ -1144,34 +1169,19 @@ impl<'a> DependabotListAlertsForOrg<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/dependabot/alerts");
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.query(
-            "classification",
-            &self.classification,
-            rt::Style::Form,
-            true,
-        );
+        op.query("classification", &self.classification, rt::Style::Form, true);
         op.query("state", &self.state, rt::Style::Form, true);
         op.query("severity", &self.severity, rt::Style::Form, true);
         op.query("ecosystem", &self.ecosystem, rt::Style::Form, true);
         op.query("package", &self.package, rt::Style::Form, true);
-        op.query(
-            "epss_percentage",
-            &self.epss_percentage,
-            rt::Style::Form,
-            true,
-        );
+        op.query("epss_percentage", &self.epss_percentage, rt::Style::Form, true);
         op.query(
             "artifact_registry_url",
             &self.artifact_registry_url,
             rt::Style::Form,
             true,
         );
-        op.query(
-            "artifact_registry",
-            &self.artifact_registry,
-            rt::Style::Form,
-            true,
-        );
+        op.query("artifact_registry", &self.artifact_registry, rt::Style::Form, true);
         op.query("has", &self.has, rt::Style::Form, true);
         op.query("assignee", &self.assignee, rt::Style::Form, true);
         op.query("runtime_risk", &self.runtime_risk, rt::Style::Form, true);
@@ -1186,7 +1196,9 @@ impl<'a> DependabotListAlertsForOrg<'a> {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
+            422u16 => {
+                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
+            }
             _ => None,
         });
         op.apply(self.options);
@@ -1195,7 +1207,10 @@ impl<'a> DependabotListAlertsForOrg<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::DependabotAlertWithRepository>>, rt::Error> {
+    ) -> Result<
+        rt::Response<Vec<super::models::DependabotAlertWithRepository>>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1227,24 +1242,24 @@ impl<'a> DependabotRepositoryAccessForOrg<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/dependabot/repository-access");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/orgs/{org}/dependabot/repository-access",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "page",
-                *v as f64,
-                Some((1f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -1254,25 +1269,34 @@ impl<'a> DependabotRepositoryAccessForOrg<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DependabotRepositoryAccessDetails>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DependabotRepositoryAccessDetails>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::NullableSimpleRepository> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::NullableSimpleRepository> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::NullableSimpleRepository> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
                 options
                     .items_pointer("/accessible_repositories")
@@ -1384,30 +1408,33 @@ impl<'a> DependabotListOrgSecrets<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DependabotListOrgSecretsResponse>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DependabotListOrgSecretsResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::OrganizationDependabotSecret> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::OrganizationDependabotSecret> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::OrganizationDependabotSecret> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
-            |options| {
-                options
-                    .items_pointer("/secrets")
-                    .page_size_param("per_page")
-            },
+            |options| options.items_pointer("/secrets").page_size_param("per_page"),
             configure,
         )
     }
@@ -1427,13 +1454,18 @@ impl<'a> DependabotGetOrgPublicKey<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/dependabot/secrets/public-key");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/orgs/{org}/dependabot/secrets/public-key",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::DependabotPublicKey>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DependabotPublicKey>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1500,7 +1532,9 @@ impl<'a> DependabotCreateOrUpdateOrgSecret<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1578,8 +1612,10 @@ impl<'a> DependabotListSelectedReposForOrgSecret<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsListSelectedReposForOrgSecretResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ActionsListSelectedReposForOrgSecretResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1591,13 +1627,17 @@ impl<'a> DependabotListSelectedReposForOrgSecret<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::MinimalRepository> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
                 options
                     .items_pointer("/repositories")
@@ -1664,12 +1704,7 @@ impl<'a> DependabotAddSelectedRepoToOrgSecret<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
-        op.path(
-            "repository_id",
-            &self.repository_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
@@ -1702,12 +1737,7 @@ impl<'a> DependabotRemoveSelectedRepoFromOrgSecret<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
-        op.path(
-            "repository_id",
-            &self.repository_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
@@ -1793,7 +1823,10 @@ impl<'a> DependabotListAlertsForRepo<'a> {
     }
     /// Filters the list of alerts based on whether the alert has the given value. If specified, only alerts meeting this criterion will be returned.
     /// Multiple `has` filters can be passed to filter for alerts that have all of the values. Currently, only `patch` is supported.
-    pub fn has(mut self, value: super::models::DependabotListAlertsForEnterpriseHas) -> Self {
+    pub fn has(
+        mut self,
+        value: super::models::DependabotListAlertsForEnterpriseHas,
+    ) -> Self {
         self.has = Some(value);
         self
     }
@@ -1805,7 +1838,10 @@ impl<'a> DependabotListAlertsForRepo<'a> {
         self
     }
     /// The scope of the vulnerable dependency. If specified, only alerts with this scope will be returned.
-    pub fn scope(mut self, value: super::models::DependabotListAlertsForEnterpriseScope) -> Self {
+    pub fn scope(
+        mut self,
+        value: super::models::DependabotListAlertsForEnterpriseScope,
+    ) -> Self {
         self.scope = Some(value);
         self
     }
@@ -1821,7 +1857,10 @@ impl<'a> DependabotListAlertsForRepo<'a> {
     /// `created` means when the alert was created.
     /// `updated` means when the alert's state last changed.
     /// `epss_percentage` sorts alerts by the Exploit Prediction Scoring System (EPSS) percentage.
-    pub fn sort(mut self, value: super::models::DependabotListAlertsForEnterpriseSort) -> Self {
+    pub fn sort(
+        mut self,
+        value: super::models::DependabotListAlertsForEnterpriseSort,
+    ) -> Self {
         self.sort = Some(value);
         self
     }
@@ -1854,26 +1893,19 @@ impl<'a> DependabotListAlertsForRepo<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/dependabot/alerts");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/repos/{owner}/{repo}/dependabot/alerts",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.query(
-            "classification",
-            &self.classification,
-            rt::Style::Form,
-            true,
-        );
+        op.query("classification", &self.classification, rt::Style::Form, true);
         op.query("state", &self.state, rt::Style::Form, true);
         op.query("severity", &self.severity, rt::Style::Form, true);
         op.query("ecosystem", &self.ecosystem, rt::Style::Form, true);
         op.query("package", &self.package, rt::Style::Form, true);
         op.query("manifest", &self.manifest, rt::Style::Form, true);
-        op.query(
-            "epss_percentage",
-            &self.epss_percentage,
-            rt::Style::Form,
-            true,
-        );
+        op.query("epss_percentage", &self.epss_percentage, rt::Style::Form, true);
         op.query("has", &self.has, rt::Style::Form, true);
         op.query("assignee", &self.assignee, rt::Style::Form, true);
         op.query("scope", &self.scope, rt::Style::Form, true);
@@ -1887,7 +1919,9 @@ impl<'a> DependabotListAlertsForRepo<'a> {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
+            422u16 => {
+                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
+            }
             _ => None,
         });
         op.apply(self.options);
@@ -1930,7 +1964,9 @@ impl<'a> DependabotGetAlert<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::DependabotAlert>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DependabotAlert>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1967,14 +2003,18 @@ impl<'a> DependabotUpdateAlert<'a> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             409u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
+            422u16 => {
+                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
+            }
             _ => None,
         });
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::DependabotAlert>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DependabotAlert>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2007,7 +2047,10 @@ impl<'a> DependabotListRepoSecrets<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/dependabot/secrets");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/repos/{owner}/{repo}/dependabot/secrets",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -2018,7 +2061,10 @@ impl<'a> DependabotListRepoSecrets<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DependabotListRepoSecretsResponse>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::DependabotListRepoSecretsResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2030,18 +2076,16 @@ impl<'a> DependabotListRepoSecrets<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::DependabotSecret> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
             rt::paginate::Strategy::LinkHeader,
-            |options| {
-                options
-                    .items_pointer("/secrets")
-                    .page_size_param("per_page")
-            },
+            |options| options.items_pointer("/secrets").page_size_param("per_page"),
             configure,
         )
     }
@@ -2072,7 +2116,9 @@ impl<'a> DependabotGetRepoPublicKey<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::DependabotPublicKey>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DependabotPublicKey>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2105,7 +2151,9 @@ impl<'a> DependabotGetRepoSecret<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::DependabotSecret>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DependabotSecret>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2141,7 +2189,9 @@ impl<'a> DependabotCreateOrUpdateRepoSecret<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Option<super::models::EmptyObject>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

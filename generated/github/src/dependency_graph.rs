@@ -152,7 +152,9 @@ impl<'a> DependencyGraphDiffRange<'a> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -167,14 +169,18 @@ impl<'a> DependencyGraphDiffRange<'a> {
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::DependencyGraphDiffItem> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::DependencyGraphDiffItem> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::DependencyGraphDiffItem> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -283,8 +289,10 @@ impl<'a> DependencyGraphGenerateSbomReport<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DependencyGraphGenerateSbomReportResponse201>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::DependencyGraphGenerateSbomReportResponse201>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

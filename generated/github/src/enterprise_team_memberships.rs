@@ -163,19 +163,16 @@ impl<'a> EnterpriseTeamMembershipsList<'a> {
             "/enterprises/{enterprise}/teams/{enterprise-team}/memberships",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
-        op.path(
-            "enterprise-team",
-            &self.enterprise_team,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("enterprise-team", &self.enterprise_team, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -187,7 +184,9 @@ impl<'a> EnterpriseTeamMembershipsList<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::SimpleUser> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -221,18 +220,15 @@ impl<'a> EnterpriseTeamMembershipsBulkAdd<'a> {
             "/enterprises/{enterprise}/teams/{enterprise-team}/memberships/add",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
-        op.path(
-            "enterprise-team",
-            &self.enterprise_team,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("enterprise-team", &self.enterprise_team, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -259,18 +255,15 @@ impl<'a> EnterpriseTeamMembershipsBulkRemove<'a> {
             "/enterprises/{enterprise}/teams/{enterprise-team}/memberships/remove",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
-        op.path(
-            "enterprise-team",
-            &self.enterprise_team,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("enterprise-team", &self.enterprise_team, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -297,18 +290,15 @@ impl<'a> EnterpriseTeamMembershipsGet<'a> {
             "/enterprises/{enterprise}/teams/{enterprise-team}/memberships/{username}",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
-        op.path(
-            "enterprise-team",
-            &self.enterprise_team,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("enterprise-team", &self.enterprise_team, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::SimpleUser>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SimpleUser>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -335,18 +325,15 @@ impl<'a> EnterpriseTeamMembershipsAdd<'a> {
             "/enterprises/{enterprise}/teams/{enterprise-team}/memberships/{username}",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
-        op.path(
-            "enterprise-team",
-            &self.enterprise_team,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("enterprise-team", &self.enterprise_team, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::SimpleUser>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SimpleUser>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -373,12 +360,7 @@ impl<'a> EnterpriseTeamMembershipsRemove<'a> {
             "/enterprises/{enterprise}/teams/{enterprise-team}/memberships/{username}",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
-        op.path(
-            "enterprise-team",
-            &self.enterprise_team,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("enterprise-team", &self.enterprise_team, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);

@@ -163,12 +163,7 @@ impl<'a> EnterpriseTeamOrganizationsGetAssignments<'a> {
             "/enterprises/{enterprise}/teams/{enterprise-team}/organizations",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
-        op.path(
-            "enterprise-team",
-            &self.enterprise_team,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("enterprise-team", &self.enterprise_team, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
@@ -189,18 +184,19 @@ impl<'a> EnterpriseTeamOrganizationsGetAssignments<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::OrganizationSimple> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
-                options
-                    .items_pointer("")
-                    .page_param("page")
-                    .page_size_param("per_page")
+                options.items_pointer("").page_param("page").page_size_param("per_page")
             },
             configure,
         )
@@ -228,12 +224,7 @@ impl<'a> EnterpriseTeamOrganizationsBulkAdd<'a> {
             "/enterprises/{enterprise}/teams/{enterprise-team}/organizations/add",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
-        op.path(
-            "enterprise-team",
-            &self.enterprise_team,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("enterprise-team", &self.enterprise_team, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
         (self.client, op)
@@ -268,12 +259,7 @@ impl<'a> EnterpriseTeamOrganizationsBulkRemove<'a> {
             "/enterprises/{enterprise}/teams/{enterprise-team}/organizations/remove",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
-        op.path(
-            "enterprise-team",
-            &self.enterprise_team,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("enterprise-team", &self.enterprise_team, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
         (self.client, op)
@@ -306,18 +292,15 @@ impl<'a> EnterpriseTeamOrganizationsGetAssignment<'a> {
             "/enterprises/{enterprise}/teams/{enterprise-team}/organizations/{org}",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
-        op.path(
-            "enterprise-team",
-            &self.enterprise_team,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("enterprise-team", &self.enterprise_team, rt::Style::Simple, false);
         op.path("org", &self.org, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::OrganizationSimple>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::OrganizationSimple>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -344,18 +327,15 @@ impl<'a> EnterpriseTeamOrganizationsAdd<'a> {
             "/enterprises/{enterprise}/teams/{enterprise-team}/organizations/{org}",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
-        op.path(
-            "enterprise-team",
-            &self.enterprise_team,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("enterprise-team", &self.enterprise_team, rt::Style::Simple, false);
         op.path("org", &self.org, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::OrganizationSimple>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::OrganizationSimple>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -382,12 +362,7 @@ impl<'a> EnterpriseTeamOrganizationsDelete<'a> {
             "/enterprises/{enterprise}/teams/{enterprise-team}/organizations/{org}",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
-        op.path(
-            "enterprise-team",
-            &self.enterprise_team,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("enterprise-team", &self.enterprise_team, rt::Style::Simple, false);
         op.path("org", &self.org, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)

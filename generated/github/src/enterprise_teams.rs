@@ -138,7 +138,9 @@ impl<'a> EnterpriseTeamsList<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::EnterpriseTeam>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::EnterpriseTeam>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -150,7 +152,9 @@ impl<'a> EnterpriseTeamsList<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::EnterpriseTeam> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -185,7 +189,9 @@ impl<'a> EnterpriseTeamsCreate<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::EnterpriseTeam>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::EnterpriseTeam>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -217,7 +223,9 @@ impl<'a> EnterpriseTeamsGet<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::EnterpriseTeam>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::EnterpriseTeam>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -283,7 +291,9 @@ impl<'a> EnterpriseTeamsUpdate<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::EnterpriseTeam>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::EnterpriseTeam>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

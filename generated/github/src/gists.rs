@@ -165,7 +165,11 @@ impl<'a> GistsApi<'a> {
     /// - **`application/vnd.github.raw+json`**: Returns the raw markdown. This is the default if you do not pass any specific media type.
     ///
     /// `GET /gists/{gist_id}/comments/{comment_id}` (operation `gists/get-comment`).
-    pub fn get_comment(&self, gist_id: impl Into<String>, comment_id: i64) -> GistsGetComment<'a> {
+    pub fn get_comment(
+        &self,
+        gist_id: impl Into<String>,
+        comment_id: i64,
+    ) -> GistsGetComment<'a> {
         GistsGetComment {
             client: self.client,
             gist_id: gist_id.into(),
@@ -248,7 +252,10 @@ impl<'a> GistsApi<'a> {
     /// Check if a gist is starred
     ///
     /// `GET /gists/{gist_id}/star` (operation `gists/check-is-starred`).
-    pub fn check_is_starred(&self, gist_id: impl Into<String>) -> GistsCheckIsStarred<'a> {
+    pub fn check_is_starred(
+        &self,
+        gist_id: impl Into<String>,
+    ) -> GistsCheckIsStarred<'a> {
         GistsCheckIsStarred {
             client: self.client,
             gist_id: gist_id.into(),
@@ -355,7 +362,9 @@ impl<'a> GistsList<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::BaseGist>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::BaseGist>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -367,7 +376,9 @@ impl<'a> GistsList<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::BaseGist> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -406,7 +417,9 @@ impl<'a> GistsCreate<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GistSimple>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GistSimple>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -456,7 +469,9 @@ impl<'a> GistsListPublic<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::BaseGist>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::BaseGist>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -468,7 +483,9 @@ impl<'a> GistsListPublic<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::BaseGist> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -521,7 +538,9 @@ impl<'a> GistsListStarred<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::BaseGist>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::BaseGist>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -533,7 +552,9 @@ impl<'a> GistsListStarred<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::BaseGist> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -571,7 +592,9 @@ impl<'a> GistsGet<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GistSimple>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GistSimple>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -631,7 +654,9 @@ impl<'a> GistsUpdate<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GistSimple>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GistSimple>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -672,7 +697,9 @@ impl<'a> GistsListComments<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::GistComment>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::GistComment>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -684,7 +711,9 @@ impl<'a> GistsListComments<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::GistComment> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -721,7 +750,9 @@ impl<'a> GistsCreateComment<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GistComment>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GistComment>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -742,7 +773,10 @@ impl<'a> GistsGetComment<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/gists/{gist_id}/comments/{comment_id}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/gists/{gist_id}/comments/{comment_id}",
+        );
         op.path("gist_id", &self.gist_id, rt::Style::Simple, false);
         op.path("comment_id", &self.comment_id, rt::Style::Simple, false);
         op.errors(|status, body| match status {
@@ -754,7 +788,9 @@ impl<'a> GistsGetComment<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GistComment>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GistComment>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -775,7 +811,10 @@ impl<'a> GistsDeleteComment<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/gists/{gist_id}/comments/{comment_id}");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/gists/{gist_id}/comments/{comment_id}",
+        );
         op.path("gist_id", &self.gist_id, rt::Style::Simple, false);
         op.path("comment_id", &self.comment_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -805,7 +844,10 @@ impl<'a> GistsUpdateComment<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::PATCH, "/gists/{gist_id}/comments/{comment_id}");
+        let mut op = rt::Op::new(
+            rt::Method::PATCH,
+            "/gists/{gist_id}/comments/{comment_id}",
+        );
         op.path("gist_id", &self.gist_id, rt::Style::Simple, false);
         op.path("comment_id", &self.comment_id, rt::Style::Simple, false);
         op.check(self.body.validate());
@@ -815,7 +857,9 @@ impl<'a> GistsUpdateComment<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GistComment>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GistComment>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -856,7 +900,9 @@ impl<'a> GistsListCommits<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::GistCommit>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::GistCommit>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -868,7 +914,9 @@ impl<'a> GistsListCommits<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::GistCommit> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -916,7 +964,9 @@ impl<'a> GistsListForks<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::GistSimple>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::GistSimple>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -928,7 +978,9 @@ impl<'a> GistsListForks<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::GistSimple> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1082,7 +1134,9 @@ impl<'a> GistsGetRevision<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GistSimple>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GistSimple>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1130,7 +1184,9 @@ impl<'a> GistsListForUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::BaseGist>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::BaseGist>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1142,7 +1198,9 @@ impl<'a> GistsListForUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::BaseGist> {
         let (client, op) = self.build();
         rt::paginate_op(

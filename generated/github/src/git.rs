@@ -435,14 +435,18 @@ impl<'a> GitCreateBlob<'a> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             409u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => rt::error_body::<super::models::GitCreateBlobError422>(status, body),
+            422u16 => {
+                rt::error_body::<super::models::GitCreateBlobError422>(status, body)
+            }
             _ => None,
         });
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ShortBlob>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ShortBlob>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -518,7 +522,9 @@ impl<'a> GitCreateCommit<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GitCommit>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GitCommit>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -552,7 +558,9 @@ impl<'a> GitGetCommit<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GitCommit>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GitCommit>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -586,7 +594,9 @@ impl<'a> GitListMatchingRefs<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::GitRef>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::GitRef>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -598,7 +608,9 @@ impl<'a> GitListMatchingRefs<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::GitRef> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -693,7 +705,10 @@ impl<'a> GitDeleteRef<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/repos/{owner}/{repo}/git/refs/{ref}");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/repos/{owner}/{repo}/git/refs/{ref}",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("ref", &self.ref_, rt::Style::Simple, false);
@@ -725,7 +740,10 @@ impl<'a> GitUpdateRef<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::PATCH, "/repos/{owner}/{repo}/git/refs/{ref}");
+        let mut op = rt::Op::new(
+            rt::Method::PATCH,
+            "/repos/{owner}/{repo}/git/refs/{ref}",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("ref", &self.ref_, rt::Style::Simple, false);
@@ -796,7 +814,10 @@ impl<'a> GitGetTag<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/git/tags/{tag_sha}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/repos/{owner}/{repo}/git/tags/{tag_sha}",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("tag_sha", &self.tag_sha, rt::Style::Simple, false);

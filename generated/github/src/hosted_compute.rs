@@ -173,7 +173,9 @@ impl<'a> HostedComputeListNetworkConfigurationsForOrg<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::HostedComputeListNetworkConfigurationsForOrgResponse>,
+        rt::Response<
+            super::models::HostedComputeListNetworkConfigurationsForOrgResponse,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -187,7 +189,9 @@ impl<'a> HostedComputeListNetworkConfigurationsForOrg<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::NetworkConfiguration> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -383,7 +387,9 @@ impl<'a> HostedComputeGetNetworkSettingsForOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::NetworkSettings>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::NetworkSettings>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

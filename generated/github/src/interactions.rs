@@ -331,8 +331,10 @@ impl<'a> InteractionsGetRestrictionsForOrg<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::InteractionsGetRestrictionsForOrgResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::InteractionsGetRestrictionsForOrgResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -422,7 +424,9 @@ impl<'a> InteractionsGetPullRequestCreationCapForOrg<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::InteractionsGetPullRequestCreationCapForOrgResponse200>,
+        rt::Response<
+            super::models::InteractionsGetPullRequestCreationCapForOrgResponse200,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -466,7 +470,9 @@ impl<'a> InteractionsUpdatePullRequestCreationCapForOrg<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::InteractionsGetPullRequestCreationCapForOrgResponse200>,
+        rt::Response<
+            super::models::InteractionsGetPullRequestCreationCapForOrgResponse200,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -489,7 +495,10 @@ impl<'a> InteractionsGetRestrictionsForRepo<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/interaction-limits");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/repos/{owner}/{repo}/interaction-limits",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.apply(self.options);
@@ -498,8 +507,10 @@ impl<'a> InteractionsGetRestrictionsForRepo<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::InteractionsGetRestrictionsForOrgResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::InteractionsGetRestrictionsForOrgResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -521,7 +532,10 @@ impl<'a> InteractionsSetRestrictionsForRepo<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::PUT, "/repos/{owner}/{repo}/interaction-limits");
+        let mut op = rt::Op::new(
+            rt::Method::PUT,
+            "/repos/{owner}/{repo}/interaction-limits",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.json("application/json", &self.body);
@@ -594,7 +608,9 @@ impl<'a> InteractionsGetPullRequestBypassListForRepo<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -707,7 +723,9 @@ impl<'a> InteractionsGetPullRequestCreationCapForRepo<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::InteractionsGetPullRequestCreationCapForOrgResponse200>,
+        rt::Response<
+            super::models::InteractionsGetPullRequestCreationCapForOrgResponse200,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -753,7 +771,9 @@ impl<'a> InteractionsUpdatePullRequestCreationCapForRepo<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::InteractionsGetPullRequestCreationCapForOrgResponse200>,
+        rt::Response<
+            super::models::InteractionsGetPullRequestCreationCapForOrgResponse200,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();

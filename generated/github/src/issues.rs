@@ -1556,7 +1556,9 @@ impl<'a> IssuesList<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Issue>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Issue>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1568,7 +1570,9 @@ impl<'a> IssuesList<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Issue> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1668,7 +1672,9 @@ impl<'a> IssuesListForOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Issue>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Issue>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1680,7 +1686,9 @@ impl<'a> IssuesListForOrg<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Issue> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1730,7 +1738,9 @@ impl<'a> IssuesListAssignees<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1742,7 +1752,9 @@ impl<'a> IssuesListAssignees<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::SimpleUser> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1901,12 +1913,7 @@ impl<'a> IssuesListForRepo<'a> {
         op.query("type", &self.type_, rt::Style::Form, true);
         op.query("creator", &self.creator, rt::Style::Form, true);
         op.query("mentioned", &self.mentioned, rt::Style::Form, true);
-        op.query(
-            "issue_field_values",
-            &self.issue_field_values,
-            rt::Style::Form,
-            true,
-        );
+        op.query("issue_field_values", &self.issue_field_values, rt::Style::Form, true);
         op.query("labels", &self.labels, rt::Style::Form, true);
         op.query("sort", &self.sort, rt::Style::Form, true);
         op.query("direction", &self.direction, rt::Style::Form, true);
@@ -1922,7 +1929,9 @@ impl<'a> IssuesListForRepo<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Issue>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Issue>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1934,7 +1943,9 @@ impl<'a> IssuesListForRepo<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Issue> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1974,7 +1985,9 @@ impl<'a> IssuesCreate<'a> {
             410u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -2008,7 +2021,10 @@ impl<'a> IssuesListCommentsForRepo<'a> {
         self
     }
     /// Either `asc` or `desc`. Ignored without the `sort` parameter.
-    pub fn direction(mut self, value: super::models::AppsListAccountsForPlanDirection) -> Self {
+    pub fn direction(
+        mut self,
+        value: super::models::AppsListAccountsForPlanDirection,
+    ) -> Self {
         self.direction = Some(value);
         self
     }
@@ -2033,7 +2049,10 @@ impl<'a> IssuesListCommentsForRepo<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/issues/comments");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/repos/{owner}/{repo}/issues/comments",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("sort", &self.sort, rt::Style::Form, true);
@@ -2050,7 +2069,9 @@ impl<'a> IssuesListCommentsForRepo<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::IssueComment>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::IssueComment>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2062,7 +2083,9 @@ impl<'a> IssuesListCommentsForRepo<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::IssueComment> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -2103,7 +2126,9 @@ impl<'a> IssuesGetComment<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::IssueComment>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::IssueComment>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2172,7 +2197,9 @@ impl<'a> IssuesUpdateComment<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::IssueComment>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::IssueComment>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2213,7 +2240,9 @@ impl<'a> IssuesPinComment<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::IssueComment>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::IssueComment>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2248,7 +2277,9 @@ impl<'a> IssuesUnpinComment<'a> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             410u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -2299,7 +2330,9 @@ impl<'a> IssuesListEventsForRepo<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::IssueEvent>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::IssueEvent>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2311,7 +2344,9 @@ impl<'a> IssuesListEventsForRepo<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::IssueEvent> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -2352,7 +2387,9 @@ impl<'a> IssuesGetEvent<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::IssueEvent>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::IssueEvent>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2430,7 +2467,9 @@ impl<'a> IssuesUpdate<'a> {
             410u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -2608,7 +2647,9 @@ impl<'a> IssuesListComments<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::IssueComment>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::IssueComment>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2620,7 +2661,9 @@ impl<'a> IssuesListComments<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::IssueComment> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -2669,7 +2712,9 @@ impl<'a> IssuesCreateComment<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::IssueComment>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::IssueComment>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2717,7 +2762,9 @@ impl<'a> IssuesListDependenciesBlockedBy<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Issue>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Issue>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2729,7 +2776,9 @@ impl<'a> IssuesListDependenciesBlockedBy<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Issue> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -2862,7 +2911,9 @@ impl<'a> IssuesListDependenciesBlocking<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Issue>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Issue>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2874,7 +2925,9 @@ impl<'a> IssuesListDependenciesBlocking<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Issue> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -2943,7 +2996,9 @@ impl<'a> IssuesListEvents<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::IssueEventForIssue> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -3012,7 +3067,9 @@ impl<'a> IssuesListIssueFieldValuesForIssue<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::IssueFieldValue> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -3057,7 +3114,9 @@ impl<'a> IssuesSetIssueFieldValues<'a> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -3105,7 +3164,9 @@ impl<'a> IssuesAddIssueFieldValues<'a> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -3145,18 +3206,15 @@ impl<'a> IssuesDeleteIssueFieldValue<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("issue_number", &self.issue_number, rt::Style::Simple, false);
-        op.path(
-            "issue_field_id",
-            &self.issue_field_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("issue_field_id", &self.issue_field_id, rt::Style::Simple, false);
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -3212,7 +3270,9 @@ impl<'a> IssuesListLabelsOnIssue<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Label>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Label>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3224,7 +3284,9 @@ impl<'a> IssuesListLabelsOnIssue<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Label> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -3279,7 +3341,9 @@ impl<'a> IssuesSetLabels<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Label>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Label>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3330,7 +3394,9 @@ impl<'a> IssuesAddLabels<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Label>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Label>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3400,7 +3466,9 @@ impl<'a> IssuesRemoveLabel<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Label>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Label>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3601,7 +3669,9 @@ impl<'a> IssuesListSubIssues<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Issue>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Issue>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3613,7 +3683,9 @@ impl<'a> IssuesListSubIssues<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Issue> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -3696,9 +3768,13 @@ impl<'a> IssuesReprioritizeSubIssue<'a> {
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
+            422u16 => {
+                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
+            }
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -3786,7 +3862,9 @@ impl<'a> IssuesListSuggestions<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::IssueSuggestion> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -3823,12 +3901,7 @@ impl<'a> IssuesApproveSuggestion<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("issue_number", &self.issue_number, rt::Style::Simple, false);
-        op.path(
-            "suggestion_id",
-            &self.suggestion_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("suggestion_id", &self.suggestion_id, rt::Style::Simple, false);
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -3839,7 +3912,9 @@ impl<'a> IssuesApproveSuggestion<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::IssueSuggestion>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::IssueSuggestion>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3869,12 +3944,7 @@ impl<'a> IssuesDismissSuggestion<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("issue_number", &self.issue_number, rt::Style::Simple, false);
-        op.path(
-            "suggestion_id",
-            &self.suggestion_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("suggestion_id", &self.suggestion_id, rt::Style::Simple, false);
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -3885,7 +3955,9 @@ impl<'a> IssuesDismissSuggestion<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::IssueSuggestion>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::IssueSuggestion>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3954,7 +4026,9 @@ impl<'a> IssuesListEventsForTimeline<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::TimelineIssueEvents> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -4004,7 +4078,9 @@ impl<'a> IssuesListLabelsForRepo<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Label>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Label>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4016,7 +4092,9 @@ impl<'a> IssuesListLabelsForRepo<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Label> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -4111,7 +4189,10 @@ impl<'a> IssuesDeleteLabel<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/repos/{owner}/{repo}/labels/{name}");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/repos/{owner}/{repo}/labels/{name}",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("name", &self.name, rt::Style::Simple, false);
@@ -4147,7 +4228,10 @@ impl<'a> IssuesUpdateLabel<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::PATCH, "/repos/{owner}/{repo}/labels/{name}");
+        let mut op = rt::Op::new(
+            rt::Method::PATCH,
+            "/repos/{owner}/{repo}/labels/{name}",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("name", &self.name, rt::Style::Simple, false);
@@ -4189,7 +4273,10 @@ impl<'a> IssuesListMilestones<'a> {
         self
     }
     /// The direction of the sort. Either `asc` or `desc`.
-    pub fn direction(mut self, value: super::models::IssuesListMilestonesDirection) -> Self {
+    pub fn direction(
+        mut self,
+        value: super::models::IssuesListMilestonesDirection,
+    ) -> Self {
         self.direction = Some(value);
         self
     }
@@ -4222,7 +4309,9 @@ impl<'a> IssuesListMilestones<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Milestone>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Milestone>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4234,7 +4323,9 @@ impl<'a> IssuesListMilestones<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Milestone> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -4276,7 +4367,9 @@ impl<'a> IssuesCreateMilestone<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Milestone>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Milestone>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4304,18 +4397,15 @@ impl<'a> IssuesGetMilestone<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path(
-            "milestone_number",
-            &self.milestone_number,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("milestone_number", &self.milestone_number, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Milestone>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Milestone>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4343,12 +4433,7 @@ impl<'a> IssuesDeleteMilestone<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path(
-            "milestone_number",
-            &self.milestone_number,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("milestone_number", &self.milestone_number, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -4388,12 +4473,7 @@ impl<'a> IssuesUpdateMilestone<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path(
-            "milestone_number",
-            &self.milestone_number,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("milestone_number", &self.milestone_number, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -4401,7 +4481,9 @@ impl<'a> IssuesUpdateMilestone<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Milestone>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Milestone>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4441,19 +4523,16 @@ impl<'a> IssuesListLabelsForMilestone<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path(
-            "milestone_number",
-            &self.milestone_number,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("milestone_number", &self.milestone_number, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Label>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Label>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4465,7 +4544,9 @@ impl<'a> IssuesListLabelsForMilestone<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Label> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -4556,7 +4637,9 @@ impl<'a> IssuesListForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Issue>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Issue>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4568,7 +4651,9 @@ impl<'a> IssuesListForAuthenticatedUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Issue> {
         let (client, op) = self.build();
         rt::paginate_op(

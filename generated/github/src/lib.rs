@@ -5,99 +5,99 @@
 //! `connector-runtime` (auth, retries, rate limits, hooks, structured errors).
 #![allow(clippy::doc_lazy_continuation, clippy::module_inception)]
 use connector_runtime::__private as rt;
-#[cfg(feature = "actions")]
-pub mod actions;
-#[cfg(feature = "activity")]
-pub mod activity;
+pub mod models;
+#[cfg(feature = "meta")]
+pub mod meta;
+#[cfg(feature = "security_advisories")]
+pub mod security_advisories;
 #[cfg(feature = "agent_tasks")]
 pub mod agent_tasks;
-#[cfg(feature = "agents")]
-pub mod agents;
 #[cfg(feature = "apps")]
 pub mod apps;
-#[cfg(feature = "billing")]
-pub mod billing;
-#[cfg(feature = "campaigns")]
-pub mod campaigns;
-#[cfg(feature = "checks")]
-pub mod checks;
 #[cfg(feature = "classroom")]
 pub mod classroom;
-#[cfg(feature = "code_quality")]
-pub mod code_quality;
-#[cfg(feature = "code_scanning")]
-pub mod code_scanning;
-#[cfg(feature = "code_security")]
-pub mod code_security;
 #[cfg(feature = "codes_of_conduct")]
 pub mod codes_of_conduct;
-#[cfg(feature = "codespaces")]
-pub mod codespaces;
-#[cfg(feature = "copilot")]
-pub mod copilot;
-#[cfg(feature = "copilot_spaces")]
-pub mod copilot_spaces;
 #[cfg(feature = "credentials")]
 pub mod credentials;
-#[cfg(feature = "dependabot")]
-pub mod dependabot;
-#[cfg(feature = "dependency_graph")]
-pub mod dependency_graph;
 #[cfg(feature = "emojis")]
 pub mod emojis;
+#[cfg(feature = "actions")]
+pub mod actions;
+#[cfg(feature = "oidc")]
+pub mod oidc;
+#[cfg(feature = "code_security")]
+pub mod code_security;
+#[cfg(feature = "copilot")]
+pub mod copilot;
+#[cfg(feature = "dependabot")]
+pub mod dependabot;
+#[cfg(feature = "enterprise_teams")]
+pub mod enterprise_teams;
 #[cfg(feature = "enterprise_team_memberships")]
 pub mod enterprise_team_memberships;
 #[cfg(feature = "enterprise_team_organizations")]
 pub mod enterprise_team_organizations;
-#[cfg(feature = "enterprise_teams")]
-pub mod enterprise_teams;
+#[cfg(feature = "activity")]
+pub mod activity;
 #[cfg(feature = "gists")]
 pub mod gists;
-#[cfg(feature = "git")]
-pub mod git;
 #[cfg(feature = "gitignore")]
 pub mod gitignore;
-#[cfg(feature = "hosted_compute")]
-pub mod hosted_compute;
-#[cfg(feature = "interactions")]
-pub mod interactions;
 #[cfg(feature = "issues")]
 pub mod issues;
 #[cfg(feature = "licenses")]
 pub mod licenses;
 #[cfg(feature = "markdown")]
 pub mod markdown;
-#[cfg(feature = "meta")]
-pub mod meta;
-#[cfg(feature = "migrations")]
-pub mod migrations;
-pub mod models;
-#[cfg(feature = "oidc")]
-pub mod oidc;
 #[cfg(feature = "orgs")]
 pub mod orgs;
+#[cfg(feature = "billing")]
+pub mod billing;
+#[cfg(feature = "agents")]
+pub mod agents;
+#[cfg(feature = "campaigns")]
+pub mod campaigns;
+#[cfg(feature = "code_scanning")]
+pub mod code_scanning;
+#[cfg(feature = "codespaces")]
+pub mod codespaces;
+#[cfg(feature = "copilot_spaces")]
+pub mod copilot_spaces;
 #[cfg(feature = "packages")]
 pub mod packages;
+#[cfg(feature = "interactions")]
+pub mod interactions;
+#[cfg(feature = "migrations")]
+pub mod migrations;
 #[cfg(feature = "private_registries")]
 pub mod private_registries;
 #[cfg(feature = "projects")]
 pub mod projects;
-#[cfg(feature = "pulls")]
-pub mod pulls;
-#[cfg(feature = "rate_limit")]
-pub mod rate_limit;
-#[cfg(feature = "reactions")]
-pub mod reactions;
 #[cfg(feature = "repos")]
 pub mod repos;
-#[cfg(feature = "search")]
-pub mod search;
 #[cfg(feature = "secret_scanning")]
 pub mod secret_scanning;
-#[cfg(feature = "security_advisories")]
-pub mod security_advisories;
+#[cfg(feature = "hosted_compute")]
+pub mod hosted_compute;
 #[cfg(feature = "teams")]
 pub mod teams;
+#[cfg(feature = "rate_limit")]
+pub mod rate_limit;
+#[cfg(feature = "checks")]
+pub mod checks;
+#[cfg(feature = "code_quality")]
+pub mod code_quality;
+#[cfg(feature = "reactions")]
+pub mod reactions;
+#[cfg(feature = "dependency_graph")]
+pub mod dependency_graph;
+#[cfg(feature = "git")]
+pub mod git;
+#[cfg(feature = "pulls")]
+pub mod pulls;
+#[cfg(feature = "search")]
+pub mod search;
 #[cfg(feature = "users")]
 pub mod users;
 pub use connector_runtime::{ConnectorConfig, Error, ErrorCode, Response};
@@ -152,7 +152,9 @@ pub mod webhook_events {
         /// A branch protection rule was created.
         ///
         /// Webhook `branch-protection-rule-created`.
-        BranchProtectionRuleCreated(Box<super::models::WebhookBranchProtectionRuleCreated>),
+        BranchProtectionRuleCreated(
+            Box<super::models::WebhookBranchProtectionRuleCreated>,
+        ),
         /// This event occurs when there is activity relating to branch protection rules. For more information, see "[About protected branches](https://docs.github.com/repositories/configuring-branches-and-merges-in-your-repository/defining-the-mergeability-of-pull-requests/about-protected-branches)." For information about the APIs to manage branch protection rules, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#branchprotectionrule) or "[Branch protection](https://docs.github.com/rest/branches/branch-protection)" in the REST API documentation.
         ///
         /// To subscribe to this event, a GitHub App must have at least read-level access for the "Administration" repository permission.
@@ -160,7 +162,9 @@ pub mod webhook_events {
         /// A branch protection rule was deleted.
         ///
         /// Webhook `branch-protection-rule-deleted`.
-        BranchProtectionRuleDeleted(Box<super::models::WebhookBranchProtectionRuleDeleted>),
+        BranchProtectionRuleDeleted(
+            Box<super::models::WebhookBranchProtectionRuleDeleted>,
+        ),
         /// This event occurs when there is activity relating to branch protection rules. For more information, see "[About protected branches](https://docs.github.com/repositories/configuring-branches-and-merges-in-your-repository/defining-the-mergeability-of-pull-requests/about-protected-branches)." For information about the APIs to manage branch protection rules, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#branchprotectionrule) or "[Branch protection](https://docs.github.com/rest/branches/branch-protection)" in the REST API documentation.
         ///
         /// To subscribe to this event, a GitHub App must have at least read-level access for the "Administration" repository permission.
@@ -168,7 +172,9 @@ pub mod webhook_events {
         /// A branch protection rule was edited.
         ///
         /// Webhook `branch-protection-rule-edited`.
-        BranchProtectionRuleEdited(Box<super::models::WebhookBranchProtectionRuleEdited>),
+        BranchProtectionRuleEdited(
+            Box<super::models::WebhookBranchProtectionRuleEdited>,
+        ),
         /// This event occurs when there is activity relating to a check run. For information about check runs, see "[Getting started with the Checks API](https://docs.github.com/rest/guides/getting-started-with-the-checks-api)." For information about the APIs to manage check runs, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#checkrun) or "[Check Runs](https://docs.github.com/rest/checks/runs)" in the REST API documentation.
         ///
         /// For activity relating to check suites, use the `check-suite` event.
@@ -291,7 +297,9 @@ pub mod webhook_events {
         /// Someone closed a code scanning alert.
         ///
         /// Webhook `code-scanning-alert-closed-by-user`.
-        CodeScanningAlertClosedByUser(Box<super::models::WebhookCodeScanningAlertClosedByUser>),
+        CodeScanningAlertClosedByUser(
+            Box<super::models::WebhookCodeScanningAlertClosedByUser>,
+        ),
         /// This event occurs when there is activity relating to code scanning alerts in a repository. For more information, see "[About code scanning](https://docs.github.com/code-security/code-scanning/automatically-scanning-your-code-for-vulnerabilities-and-errors/about-code-scanning)" and "[About code scanning alerts](https://docs.github.com/code-security/code-scanning/automatically-scanning-your-code-for-vulnerabilities-and-errors/about-code-scanning-alerts)." For information about the API to manage code scanning, see "[Code scanning](https://docs.github.com/rest/code-scanning)" in the REST API documentation.
         ///
         /// To subscribe to this event, a GitHub App must have at least read-level access for the "Code scanning alerts" repository permission.
@@ -323,7 +331,9 @@ pub mod webhook_events {
         /// Someone reopened a code scanning alert.
         ///
         /// Webhook `code-scanning-alert-reopened-by-user`.
-        CodeScanningAlertReopenedByUser(Box<super::models::WebhookCodeScanningAlertReopenedByUser>),
+        CodeScanningAlertReopenedByUser(
+            Box<super::models::WebhookCodeScanningAlertReopenedByUser>,
+        ),
         /// This event occurs when there is activity relating to code scanning alerts in a repository. For more information, see "[About code scanning](https://docs.github.com/code-security/code-scanning/automatically-scanning-your-code-for-vulnerabilities-and-errors/about-code-scanning)" and "[About code scanning alerts](https://docs.github.com/code-security/code-scanning/automatically-scanning-your-code-for-vulnerabilities-and-errors/about-code-scanning-alerts)." For information about the API to manage code scanning, see "[Code scanning](https://docs.github.com/rest/code-scanning)" in the REST API documentation.
         ///
         /// To subscribe to this event, a GitHub App must have at least read-level access for the "Code scanning alerts" repository permission.
@@ -405,7 +415,9 @@ pub mod webhook_events {
         /// The custom property values of a repository were updated.
         ///
         /// Webhook `custom-property-values-updated`.
-        CustomPropertyValuesUpdated(Box<super::models::WebhookCustomPropertyValuesUpdated>),
+        CustomPropertyValuesUpdated(
+            Box<super::models::WebhookCustomPropertyValuesUpdated>,
+        ),
         /// This event occurs when a Git branch or tag is deleted. To subscribe to all pushes to a repository, including
         /// branch and tag deletions, use the [`push`](#push) webhook event.
         ///
@@ -425,7 +437,9 @@ pub mod webhook_events {
         /// The assignees for a Dependabot alert were updated.
         ///
         /// Webhook `dependabot-alert-assignees-changed`.
-        DependabotAlertAssigneesChanged(Box<super::models::WebhookDependabotAlertAssigneesChanged>),
+        DependabotAlertAssigneesChanged(
+            Box<super::models::WebhookDependabotAlertAssigneesChanged>,
+        ),
         /// This event occurs when there is activity relating to Dependabot alerts.
         ///
         /// For more information about Dependabot alerts, see "[About Dependabot alerts](https://docs.github.com/code-security/dependabot/dependabot-alerts/about-dependabot-alerts)." For information about the API to manage Dependabot alerts, see "[Dependabot alerts](https://docs.github.com/rest/dependabot/alerts)" in the REST API documentation.
@@ -435,7 +449,9 @@ pub mod webhook_events {
         /// A Dependabot alert was automatically closed by a Dependabot auto-triage rule.
         ///
         /// Webhook `dependabot-alert-auto-dismissed`.
-        DependabotAlertAutoDismissed(Box<super::models::WebhookDependabotAlertAutoDismissed>),
+        DependabotAlertAutoDismissed(
+            Box<super::models::WebhookDependabotAlertAutoDismissed>,
+        ),
         /// This event occurs when there is activity relating to Dependabot alerts.
         ///
         /// For more information about Dependabot alerts, see "[About Dependabot alerts](https://docs.github.com/code-security/dependabot/dependabot-alerts/about-dependabot-alerts)." For information about the API to manage Dependabot alerts, see "[Dependabot alerts](https://docs.github.com/rest/dependabot/alerts)" in the REST API documentation.
@@ -445,7 +461,9 @@ pub mod webhook_events {
         /// A Dependabot alert, that had been automatically closed by a Dependabot auto-triage rule, was automatically reopened because the alert metadata or rule changed.
         ///
         /// Webhook `dependabot-alert-auto-reopened`.
-        DependabotAlertAutoReopened(Box<super::models::WebhookDependabotAlertAutoReopened>),
+        DependabotAlertAutoReopened(
+            Box<super::models::WebhookDependabotAlertAutoReopened>,
+        ),
         /// This event occurs when there is activity relating to Dependabot alerts.
         ///
         /// For more information about Dependabot alerts, see "[About Dependabot alerts](https://docs.github.com/code-security/dependabot/dependabot-alerts/about-dependabot-alerts)." For information about the API to manage Dependabot alerts, see "[Dependabot alerts](https://docs.github.com/rest/dependabot/alerts)" in the REST API documentation.
@@ -485,7 +503,9 @@ pub mod webhook_events {
         /// A manifest file change introduced a vulnerable dependency that had previously been fixed.
         ///
         /// Webhook `dependabot-alert-reintroduced`.
-        DependabotAlertReintroduced(Box<super::models::WebhookDependabotAlertReintroduced>),
+        DependabotAlertReintroduced(
+            Box<super::models::WebhookDependabotAlertReintroduced>,
+        ),
         /// This event occurs when there is activity relating to Dependabot alerts.
         ///
         /// For more information about Dependabot alerts, see "[About Dependabot alerts](https://docs.github.com/code-security/dependabot/dependabot-alerts/about-dependabot-alerts)." For information about the API to manage Dependabot alerts, see "[Dependabot alerts](https://docs.github.com/rest/dependabot/alerts)" in the REST API documentation.
@@ -824,7 +844,9 @@ pub mod webhook_events {
         /// Someone revoked their authorization of a GitHub App.
         ///
         /// Webhook `github-app-authorization-revoked`.
-        GithubAppAuthorizationRevoked(Box<super::models::WebhookGithubAppAuthorizationRevoked>),
+        GithubAppAuthorizationRevoked(
+            Box<super::models::WebhookGithubAppAuthorizationRevoked>,
+        ),
         /// This event occurs when someone creates or updates a wiki page. For more information, see "[About wikis](https://docs.github.com/communities/documenting-your-project-with-wikis/about-wikis)."
         ///
         /// To subscribe to this event, a GitHub App must have at least read-level access for the "Contents" repository permission.
@@ -864,7 +886,9 @@ pub mod webhook_events {
         /// A GitHub App installation was granted access to one or more repositories.
         ///
         /// Webhook `installation-repositories-added`.
-        InstallationRepositoriesAdded(Box<super::models::WebhookInstallationRepositoriesAdded>),
+        InstallationRepositoriesAdded(
+            Box<super::models::WebhookInstallationRepositoriesAdded>,
+        ),
         /// This event occurs when there is activity relating to which repositories a GitHub App installation can access. All GitHub Apps receive this event by default. You cannot manually subscribe to this event.
         ///
         /// For more information about GitHub Apps, see "[About apps](https://docs.github.com/developers/apps/getting-started-with-apps/about-apps#about-github-apps)." For information about the APIs to manage GitHub Apps, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#app) or "[Apps](https://docs.github.com/rest/apps)" in the REST API documentation.
@@ -872,7 +896,9 @@ pub mod webhook_events {
         /// Access to one or more repositories was revoked for a GitHub App installation.
         ///
         /// Webhook `installation-repositories-removed`.
-        InstallationRepositoriesRemoved(Box<super::models::WebhookInstallationRepositoriesRemoved>),
+        InstallationRepositoriesRemoved(
+            Box<super::models::WebhookInstallationRepositoriesRemoved>,
+        ),
         /// This event occurs when there is activity relating to a GitHub App installation. All GitHub Apps receive this event by default. You cannot manually subscribe to this event.
         ///
         /// For more information about GitHub Apps, see "[About apps](https://docs.github.com/developers/apps/getting-started-with-apps/about-apps#about-github-apps)." For information about the APIs to manage GitHub Apps, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#app) or "[Apps](https://docs.github.com/rest/apps)" in the REST API documentation.
@@ -954,7 +980,9 @@ pub mod webhook_events {
         /// An issue was marked as blocked by another issue.
         ///
         /// Webhook `issue-dependencies-blocked-by-added`.
-        IssueDependenciesBlockedByAdded(Box<super::models::WebhookIssueDependenciesBlockedByAdded>),
+        IssueDependenciesBlockedByAdded(
+            Box<super::models::WebhookIssueDependenciesBlockedByAdded>,
+        ),
         /// This event occurs when there is activity relating to issue dependencies, such as blocking or blocked-by relationships.
         ///
         /// For activity relating to issues more generally, use the `issues` event instead.
@@ -976,7 +1004,9 @@ pub mod webhook_events {
         /// An issue was marked as blocking another issue.
         ///
         /// Webhook `issue-dependencies-blocking-added`.
-        IssueDependenciesBlockingAdded(Box<super::models::WebhookIssueDependenciesBlockingAdded>),
+        IssueDependenciesBlockingAdded(
+            Box<super::models::WebhookIssueDependenciesBlockingAdded>,
+        ),
         /// This event occurs when there is activity relating to issue dependencies, such as blocking or blocked-by relationships.
         ///
         /// For activity relating to issues more generally, use the `issues` event instead.
@@ -1224,13 +1254,17 @@ pub mod webhook_events {
         /// Someone cancelled a GitHub Marketplace plan, and the last billing cycle has ended. The change will take effect on the account immediately.
         ///
         /// Webhook `marketplace-purchase-cancelled`.
-        MarketplacePurchaseCancelled(Box<super::models::WebhookMarketplacePurchaseCancelled>),
+        MarketplacePurchaseCancelled(
+            Box<super::models::WebhookMarketplacePurchaseCancelled>,
+        ),
         /// This event occurs when there is activity relating to a GitHub Marketplace purchase. For more information, see "[GitHub Marketplace](https://docs.github.com/marketplace)." For information about the APIs to manage GitHub Marketplace listings, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#marketplacelisting) or "[GitHub Marketplace](https://docs.github.com/rest/apps/marketplace)" in the REST API documentation.
         ///
         /// Someone upgraded or downgraded a GitHub Marketplace plan, and the last billing cycle has ended. The change will take effect on the account immediately.
         ///
         /// Webhook `marketplace-purchase-changed`.
-        MarketplacePurchaseChanged(Box<super::models::WebhookMarketplacePurchaseChanged>),
+        MarketplacePurchaseChanged(
+            Box<super::models::WebhookMarketplacePurchaseChanged>,
+        ),
         /// This event occurs when there is activity relating to a GitHub Marketplace purchase. For more information, see "[GitHub Marketplace](https://docs.github.com/marketplace)." For information about the APIs to manage GitHub Marketplace listings, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#marketplacelisting) or "[GitHub Marketplace](https://docs.github.com/rest/apps/marketplace)" in the REST API documentation.
         ///
         /// Someone downgraded or cancelled a GitHub Marketplace plan. The new plan or cancellation will take effect at the end of the current billing cycle. When the change takes effect, the `changed` or `cancelled` event will be sent.
@@ -1252,7 +1286,9 @@ pub mod webhook_events {
         /// Someone purchased a GitHub Marketplace plan. The change will take effect on the account immediately.
         ///
         /// Webhook `marketplace-purchase-purchased`.
-        MarketplacePurchasePurchased(Box<super::models::WebhookMarketplacePurchasePurchased>),
+        MarketplacePurchasePurchased(
+            Box<super::models::WebhookMarketplacePurchasePurchased>,
+        ),
         /// This event occurs when there is activity relating to collaborators in a repository. For more information, see "[Adding outside collaborators to repositories in your organization](https://docs.github.com/organizations/managing-user-access-to-your-organizations-repositories/adding-outside-collaborators-to-repositories-in-your-organization)." For more information about the API to manage repository collaborators, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#repositorycollaboratorconnection) or "[Collaborators](https://docs.github.com/rest/collaborators/collaborators)" in the REST API documentation.
         ///
         /// To subscribe to this event, a GitHub App must have at least read-level access for the "Members" organization permission.
@@ -1839,7 +1875,9 @@ pub mod webhook_events {
         /// A status update was added to a project in the organization.
         ///
         /// Webhook `projects-v2-status-update-created`.
-        ProjectsV2StatusUpdateCreated(Box<super::models::WebhookProjectsV2StatusUpdateCreated>),
+        ProjectsV2StatusUpdateCreated(
+            Box<super::models::WebhookProjectsV2StatusUpdateCreated>,
+        ),
         /// This event occurs when there is activity relating to a status update on an organization-level project. For more information, see "[About Projects](https://docs.github.com/issues/planning-and-tracking-with-projects/learning-about-projects/about-projects)."
         ///
         /// For activity relating to a project, use the `projects_v2` event.
@@ -1852,7 +1890,9 @@ pub mod webhook_events {
         /// A status update was removed from a project in the organization.
         ///
         /// Webhook `projects-v2-status-update-deleted`.
-        ProjectsV2StatusUpdateDeleted(Box<super::models::WebhookProjectsV2StatusUpdateDeleted>),
+        ProjectsV2StatusUpdateDeleted(
+            Box<super::models::WebhookProjectsV2StatusUpdateDeleted>,
+        ),
         /// This event occurs when there is activity relating to a status update on an organization-level project. For more information, see "[About Projects](https://docs.github.com/issues/planning-and-tracking-with-projects/learning-about-projects/about-projects)."
         ///
         /// For activity relating to a project, use the `projects_v2` event.
@@ -1865,7 +1905,9 @@ pub mod webhook_events {
         /// A status update was edited on a project in the organization.
         ///
         /// Webhook `projects-v2-status-update-edited`.
-        ProjectsV2StatusUpdateEdited(Box<super::models::WebhookProjectsV2StatusUpdateEdited>),
+        ProjectsV2StatusUpdateEdited(
+            Box<super::models::WebhookProjectsV2StatusUpdateEdited>,
+        ),
         /// This event occurs when repository visibility changes from private to public. For more information, see "[Setting repository visibility](https://docs.github.com/repositories/managing-your-repositorys-settings-and-features/managing-repository-settings/setting-repository-visibility)."
         ///
         /// To subscribe to this event, a GitHub App must have at least read-level access for the "Metadata" repository permission.
@@ -1891,7 +1933,9 @@ pub mod webhook_events {
         /// Auto merge was disabled for a pull request. For more information, see "[Automatically merging a pull request](https://docs.github.com/pull-requests/collaborating-with-pull-requests/incorporating-changes-from-a-pull-request/automatically-merging-a-pull-request)."
         ///
         /// Webhook `pull-request-auto-merge-disabled`.
-        PullRequestAutoMergeDisabled(Box<super::models::WebhookPullRequestAutoMergeDisabled>),
+        PullRequestAutoMergeDisabled(
+            Box<super::models::WebhookPullRequestAutoMergeDisabled>,
+        ),
         /// This event occurs when there is activity on a pull request. For more information, see "[About pull requests](https://docs.github.com/pull-requests/collaborating-with-pull-requests/proposing-changes-to-your-work-with-pull-requests/about-pull-requests)." For information about the APIs to manage pull requests, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#pullrequest) or "[Pulls](https://docs.github.com/rest/pulls/pulls)" in the REST API documentation.
         ///
         /// For activity related to pull request reviews, pull request review comments, pull request comments, or pull request review threads, use the `pull_request_review`, `pull_request_review_comment`, `issue_comment`, or `pull_request_review_thread` events instead.
@@ -1901,7 +1945,9 @@ pub mod webhook_events {
         /// Auto merge was enabled for a pull request. For more information, see "[Automatically merging a pull request](https://docs.github.com/pull-requests/collaborating-with-pull-requests/incorporating-changes-from-a-pull-request/automatically-merging-a-pull-request)."
         ///
         /// Webhook `pull-request-auto-merge-enabled`.
-        PullRequestAutoMergeEnabled(Box<super::models::WebhookPullRequestAutoMergeEnabled>),
+        PullRequestAutoMergeEnabled(
+            Box<super::models::WebhookPullRequestAutoMergeEnabled>,
+        ),
         /// This event occurs when there is activity on a pull request. For more information, see "[About pull requests](https://docs.github.com/pull-requests/collaborating-with-pull-requests/proposing-changes-to-your-work-with-pull-requests/about-pull-requests)." For information about the APIs to manage pull requests, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#pullrequest) or "[Pulls](https://docs.github.com/rest/pulls/pulls)" in the REST API documentation.
         ///
         /// For activity related to pull request reviews, pull request review comments, pull request comments, or pull request review threads, use the `pull_request_review`, `pull_request_review_comment`, `issue_comment`, or `pull_request_review_thread` events instead.
@@ -1921,7 +1967,9 @@ pub mod webhook_events {
         /// A pull request was converted to a draft. For more information, see "[Changing the stage of a pull request](https://docs.github.com/pull-requests/collaborating-with-pull-requests/proposing-changes-to-your-work-with-pull-requests/changing-the-stage-of-a-pull-request)."
         ///
         /// Webhook `pull-request-converted-to-draft`.
-        PullRequestConvertedToDraft(Box<super::models::WebhookPullRequestConvertedToDraft>),
+        PullRequestConvertedToDraft(
+            Box<super::models::WebhookPullRequestConvertedToDraft>,
+        ),
         /// This event occurs when there is activity on a pull request. For more information, see "[About pull requests](https://docs.github.com/pull-requests/collaborating-with-pull-requests/proposing-changes-to-your-work-with-pull-requests/about-pull-requests)." For information about the APIs to manage pull requests, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#pullrequest) or "[Pulls](https://docs.github.com/rest/pulls/pulls)" in the REST API documentation.
         ///
         /// For activity related to pull request reviews, pull request review comments, pull request comments, or pull request review threads, use the `pull_request_review`, `pull_request_review_comment`, `issue_comment`, or `pull_request_review_thread` events instead.
@@ -2031,7 +2079,9 @@ pub mod webhook_events {
         /// A comment on a pull request diff was created.
         ///
         /// Webhook `pull-request-review-comment-created`.
-        PullRequestReviewCommentCreated(Box<super::models::WebhookPullRequestReviewCommentCreated>),
+        PullRequestReviewCommentCreated(
+            Box<super::models::WebhookPullRequestReviewCommentCreated>,
+        ),
         /// This event occurs when there is activity relating to a pull request review comment. A pull request review comment is a comment on a pull request's diff. For more information, see "[Commenting on a pull request](https://docs.github.com/pull-requests/collaborating-with-pull-requests/reviewing-changes-in-pull-requests/commenting-on-a-pull-request#adding-line-comments-to-a-pull-request)." For information about the APIs to manage pull request review comments, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#pullrequestreviewcomment) or "[Pull request review comments](https://docs.github.com/rest/pulls/comments)" in the REST API documentation.
         ///
         /// For activity related to pull request reviews, pull request comments, or pull request review threads, use the `pull_request_review`, `issue_comment`, or `pull_request_review_thread` events instead.
@@ -2041,7 +2091,9 @@ pub mod webhook_events {
         /// A comment on a pull request diff was deleted.
         ///
         /// Webhook `pull-request-review-comment-deleted`.
-        PullRequestReviewCommentDeleted(Box<super::models::WebhookPullRequestReviewCommentDeleted>),
+        PullRequestReviewCommentDeleted(
+            Box<super::models::WebhookPullRequestReviewCommentDeleted>,
+        ),
         /// This event occurs when there is activity relating to a pull request review comment. A pull request review comment is a comment on a pull request's diff. For more information, see "[Commenting on a pull request](https://docs.github.com/pull-requests/collaborating-with-pull-requests/reviewing-changes-in-pull-requests/commenting-on-a-pull-request#adding-line-comments-to-a-pull-request)." For information about the APIs to manage pull request review comments, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#pullrequestreviewcomment) or "[Pull request review comments](https://docs.github.com/rest/pulls/comments)" in the REST API documentation.
         ///
         /// For activity related to pull request reviews, pull request comments, or pull request review threads, use the `pull_request_review`, `issue_comment`, or `pull_request_review_thread` events instead.
@@ -2051,7 +2103,9 @@ pub mod webhook_events {
         /// The content of a comment on a pull request diff was changed.
         ///
         /// Webhook `pull-request-review-comment-edited`.
-        PullRequestReviewCommentEdited(Box<super::models::WebhookPullRequestReviewCommentEdited>),
+        PullRequestReviewCommentEdited(
+            Box<super::models::WebhookPullRequestReviewCommentEdited>,
+        ),
         /// This event occurs when there is activity relating to a pull request review. A pull request review is a group of pull request review comments in addition to a body comment and a state. For more information, see "[About pull request reviews](https://docs.github.com/pull-requests/collaborating-with-pull-requests/reviewing-changes-in-pull-requests/about-pull-request-reviews)." For information about the APIs to manage pull request reviews, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#pullrequestreview) or "[Pull request reviews](https://docs.github.com/rest/pulls/reviews)" in the REST API documentation.
         ///
         /// For activity related to pull request review comments, pull request comments, or pull request review threads, use the `pull_request_review_comment`, `issue_comment`, or `pull_request_review_thread` events instead.
@@ -2061,7 +2115,9 @@ pub mod webhook_events {
         /// A review on a pull request was dismissed.
         ///
         /// Webhook `pull-request-review-dismissed`.
-        PullRequestReviewDismissed(Box<super::models::WebhookPullRequestReviewDismissed>),
+        PullRequestReviewDismissed(
+            Box<super::models::WebhookPullRequestReviewDismissed>,
+        ),
         /// This event occurs when there is activity relating to a pull request review. A pull request review is a group of pull request review comments in addition to a body comment and a state. For more information, see "[About pull request reviews](https://docs.github.com/pull-requests/collaborating-with-pull-requests/reviewing-changes-in-pull-requests/about-pull-request-reviews)." For information about the APIs to manage pull request reviews, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#pullrequestreview) or "[Pull request reviews](https://docs.github.com/rest/pulls/reviews)" in the REST API documentation.
         ///
         /// For activity related to pull request review comments, pull request comments, or pull request review threads, use the `pull_request_review_comment`, `issue_comment`, or `pull_request_review_thread` events instead.
@@ -2081,7 +2137,9 @@ pub mod webhook_events {
         /// A request for review by a person or team was removed from a pull request.
         ///
         /// Webhook `pull-request-review-request-removed`.
-        PullRequestReviewRequestRemoved(Box<super::models::WebhookPullRequestReviewRequestRemoved>),
+        PullRequestReviewRequestRemoved(
+            Box<super::models::WebhookPullRequestReviewRequestRemoved>,
+        ),
         /// This event occurs when there is activity on a pull request. For more information, see "[About pull requests](https://docs.github.com/pull-requests/collaborating-with-pull-requests/proposing-changes-to-your-work-with-pull-requests/about-pull-requests)." For information about the APIs to manage pull requests, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#pullrequest) or "[Pulls](https://docs.github.com/rest/pulls/pulls)" in the REST API documentation.
         ///
         /// For activity related to pull request reviews, pull request review comments, pull request comments, or pull request review threads, use the `pull_request_review`, `pull_request_review_comment`, `issue_comment`, or `pull_request_review_thread` events instead.
@@ -2091,7 +2149,9 @@ pub mod webhook_events {
         /// Review by a person or team was requested for a pull request. For more information, see "[Requesting a pull request review](https://docs.github.com/pull-requests/collaborating-with-pull-requests/proposing-changes-to-your-work-with-pull-requests/requesting-a-pull-request-review)."
         ///
         /// Webhook `pull-request-review-requested`.
-        PullRequestReviewRequested(Box<super::models::WebhookPullRequestReviewRequested>),
+        PullRequestReviewRequested(
+            Box<super::models::WebhookPullRequestReviewRequested>,
+        ),
         /// This event occurs when there is activity relating to a pull request review. A pull request review is a group of pull request review comments in addition to a body comment and a state. For more information, see "[About pull request reviews](https://docs.github.com/pull-requests/collaborating-with-pull-requests/reviewing-changes-in-pull-requests/about-pull-request-reviews)." For information about the APIs to manage pull request reviews, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#pullrequestreview) or "[Pull request reviews](https://docs.github.com/rest/pulls/reviews)" in the REST API documentation.
         ///
         /// For activity related to pull request review comments, pull request comments, or pull request review threads, use the `pull_request_review_comment`, `issue_comment`, or `pull_request_review_thread` events instead.
@@ -2101,7 +2161,9 @@ pub mod webhook_events {
         /// A review on a pull request was submitted.
         ///
         /// Webhook `pull-request-review-submitted`.
-        PullRequestReviewSubmitted(Box<super::models::WebhookPullRequestReviewSubmitted>),
+        PullRequestReviewSubmitted(
+            Box<super::models::WebhookPullRequestReviewSubmitted>,
+        ),
         /// This event occurs when there is activity relating to a comment thread on a pull request. For more information, see "[About pull request reviews](https://docs.github.com/pull-requests/collaborating-with-pull-requests/reviewing-changes-in-pull-requests/about-pull-request-reviews)." For information about the APIs to manage pull request reviews, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#pullrequestreviewthread) or "[Pull request review comments](https://docs.github.com/rest/pulls/comments)" in the REST API documentation.
         ///
         /// For activity related to pull request review comments, pull request comments, or pull request reviews, use the `pull_request_review_comment`, `issue_comment`, or `pull_request_review` events instead.
@@ -2111,7 +2173,9 @@ pub mod webhook_events {
         /// A comment thread on a pull request was marked as resolved.
         ///
         /// Webhook `pull-request-review-thread-resolved`.
-        PullRequestReviewThreadResolved(Box<super::models::WebhookPullRequestReviewThreadResolved>),
+        PullRequestReviewThreadResolved(
+            Box<super::models::WebhookPullRequestReviewThreadResolved>,
+        ),
         /// This event occurs when there is activity relating to a comment thread on a pull request. For more information, see "[About pull request reviews](https://docs.github.com/pull-requests/collaborating-with-pull-requests/reviewing-changes-in-pull-requests/about-pull-request-reviews)." For information about the APIs to manage pull request reviews, see [the GraphQL API documentation](https://docs.github.com/graphql/reference/objects#pullrequestreviewthread) or "[Pull request review comments](https://docs.github.com/rest/pulls/comments)" in the REST API documentation.
         ///
         /// For activity related to pull request review comments, pull request comments, or pull request reviews, use the `pull_request_review_comment`, `issue_comment`, or `pull_request_review` events instead.
@@ -2270,7 +2334,9 @@ pub mod webhook_events {
         /// A repository security advisory was published.
         ///
         /// Webhook `repository-advisory-published`.
-        RepositoryAdvisoryPublished(Box<super::models::WebhookRepositoryAdvisoryPublished>),
+        RepositoryAdvisoryPublished(
+            Box<super::models::WebhookRepositoryAdvisoryPublished>,
+        ),
         /// This event occurs when there is activity relating to a repository security advisory. For more information about repository security advisories, see "[About GitHub Security Advisories for repositories](https://docs.github.com/code-security/repository-security-advisories/about-github-security-advisories-for-repositories)."
         ///
         /// To subscribe to this event, a GitHub App must have at least read-level access for the "Repository security advisories" permission.
@@ -2278,7 +2344,9 @@ pub mod webhook_events {
         /// A private vulnerability report was submitted.
         ///
         /// Webhook `repository-advisory-reported`.
-        RepositoryAdvisoryReported(Box<super::models::WebhookRepositoryAdvisoryReported>),
+        RepositoryAdvisoryReported(
+            Box<super::models::WebhookRepositoryAdvisoryReported>,
+        ),
         /// This event occurs when there is activity relating to repositories. For more information, see "[About repositories](https://docs.github.com/repositories/creating-and-managing-repositories/about-repositories)." For information about the APIs to manage repositories, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#repository) or "[Repositories](https://docs.github.com/rest/repos)" in the REST API documentation.
         ///
         /// To subscribe to this event, a GitHub App must have at least read-level access for the "Metadata" repository permission.
@@ -2308,7 +2376,9 @@ pub mod webhook_events {
         /// To subscribe to this event, a GitHub App must have at least read-level access for the "Contents" repository permission.
         ///
         /// Webhook `repository-dispatch-sample.collected`.
-        RepositoryDispatchSampleCollected(Box<super::models::WebhookRepositoryDispatchSample>),
+        RepositoryDispatchSampleCollected(
+            Box<super::models::WebhookRepositoryDispatchSample>,
+        ),
         /// This event occurs when there is activity relating to repositories. For more information, see "[About repositories](https://docs.github.com/repositories/creating-and-managing-repositories/about-repositories)." For information about the APIs to manage repositories, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#repository) or "[Repositories](https://docs.github.com/rest/repos)" in the REST API documentation.
         ///
         /// To subscribe to this event, a GitHub App must have at least read-level access for the "Metadata" repository permission.
@@ -2444,7 +2514,9 @@ pub mod webhook_events {
         /// A secret scanning alert was assigned.
         ///
         /// Webhook `secret-scanning-alert-assigned`.
-        SecretScanningAlertAssigned(Box<super::models::WebhookSecretScanningAlertAssigned>),
+        SecretScanningAlertAssigned(
+            Box<super::models::WebhookSecretScanningAlertAssigned>,
+        ),
         /// This event occurs when there is activity relating to a secret scanning alert. For more information about secret scanning, see "[About secret scanning](https://docs.github.com/code-security/secret-scanning/about-secret-scanning)." For information about the API to manage secret scanning alerts, see "[Secret scanning](https://docs.github.com/rest/secret-scanning)" in the REST API documentation.
         ///
         /// For activity relating to secret scanning alert locations, use the `secret_scanning_alert_location` event.
@@ -2454,7 +2526,9 @@ pub mod webhook_events {
         /// A secret scanning alert was created.
         ///
         /// Webhook `secret-scanning-alert-created`.
-        SecretScanningAlertCreated(Box<super::models::WebhookSecretScanningAlertCreated>),
+        SecretScanningAlertCreated(
+            Box<super::models::WebhookSecretScanningAlertCreated>,
+        ),
         /// This event occurs when there is activity relating to the locations of a secret in a secret scanning alert.
         ///
         /// For more information about secret scanning, see "[About secret scanning](https://docs.github.com/code-security/secret-scanning/about-secret-scanning)." For information about the API to manage secret scanning alerts, see "[Secret scanning](https://docs.github.com/rest/secret-scanning)" in the REST API documentation.
@@ -2514,7 +2588,9 @@ pub mod webhook_events {
         /// A previously closed secret scanning alert was reopened.
         ///
         /// Webhook `secret-scanning-alert-reopened`.
-        SecretScanningAlertReopened(Box<super::models::WebhookSecretScanningAlertReopened>),
+        SecretScanningAlertReopened(
+            Box<super::models::WebhookSecretScanningAlertReopened>,
+        ),
         /// This event occurs when there is activity relating to a secret scanning alert. For more information about secret scanning, see "[About secret scanning](https://docs.github.com/code-security/secret-scanning/about-secret-scanning)." For information about the API to manage secret scanning alerts, see "[Secret scanning](https://docs.github.com/rest/secret-scanning)" in the REST API documentation.
         ///
         /// For activity relating to secret scanning alert locations, use the `secret_scanning_alert_location` event.
@@ -2524,7 +2600,9 @@ pub mod webhook_events {
         /// A secret scanning alert was closed.
         ///
         /// Webhook `secret-scanning-alert-resolved`.
-        SecretScanningAlertResolved(Box<super::models::WebhookSecretScanningAlertResolved>),
+        SecretScanningAlertResolved(
+            Box<super::models::WebhookSecretScanningAlertResolved>,
+        ),
         /// This event occurs when there is activity relating to a secret scanning alert. For more information about secret scanning, see "[About secret scanning](https://docs.github.com/code-security/secret-scanning/about-secret-scanning)." For information about the API to manage secret scanning alerts, see "[Secret scanning](https://docs.github.com/rest/secret-scanning)" in the REST API documentation.
         ///
         /// For activity relating to secret scanning alert locations, use the `secret_scanning_alert_location` event.
@@ -2534,7 +2612,9 @@ pub mod webhook_events {
         /// A secret scanning alert was unassigned.
         ///
         /// Webhook `secret-scanning-alert-unassigned`.
-        SecretScanningAlertUnassigned(Box<super::models::WebhookSecretScanningAlertUnassigned>),
+        SecretScanningAlertUnassigned(
+            Box<super::models::WebhookSecretScanningAlertUnassigned>,
+        ),
         /// This event occurs when there is activity relating to a secret scanning alert. For more information about secret scanning, see "[About secret scanning](https://docs.github.com/code-security/secret-scanning/about-secret-scanning)." For information about the API to manage secret scanning alerts, see "[Secret scanning](https://docs.github.com/rest/secret-scanning)" in the REST API documentation.
         ///
         /// For activity relating to secret scanning alert locations, use the `secret_scanning_alert_location` event.
@@ -2544,7 +2624,9 @@ pub mod webhook_events {
         /// A secret scanning alert was validated.
         ///
         /// Webhook `secret-scanning-alert-validated`.
-        SecretScanningAlertValidated(Box<super::models::WebhookSecretScanningAlertValidated>),
+        SecretScanningAlertValidated(
+            Box<super::models::WebhookSecretScanningAlertValidated>,
+        ),
         /// This event occurs when secret scanning completes certain scans on a repository. For more information about secret scanning, see "[About secret scanning](https://docs.github.com/code-security/secret-scanning/about-secret-scanning)."
         ///
         /// Scans can originate from multiple events such as updates to a custom pattern, a push to a repository, or updates
@@ -2555,7 +2637,9 @@ pub mod webhook_events {
         /// A secret scanning scan was completed.
         ///
         /// Webhook `secret-scanning-scan-completed`.
-        SecretScanningScanCompleted(Box<super::models::WebhookSecretScanningScanCompleted>),
+        SecretScanningScanCompleted(
+            Box<super::models::WebhookSecretScanningScanCompleted>,
+        ),
         /// This event occurs when there is activity relating to a global security advisory that was reviewed by GitHub. A GitHub-reviewed global security advisory provides information about security vulnerabilities or malware that have been mapped to packages in ecosystems we support. For more information about global security advisories, see "[About global security advisories](https://docs.github.com/code-security/security-advisories/working-with-global-security-advisories-from-the-github-advisory-database/about-global-security-advisories)." For information about the API to manage security advisories, see [the REST API documentation](https://docs.github.com/rest/security-advisories/global-advisories) or [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#securityadvisory).
         ///
         /// GitHub Dependabot alerts are also powered by the security advisory dataset. For more information, see "[About Dependabot alerts](https://docs.github.com/code-security/dependabot/dependabot-alerts/about-dependabot-alerts)."
@@ -2621,7 +2705,9 @@ pub mod webhook_events {
         /// This event is only sent when a recurring (monthly) sponsorship is cancelled; it is not sent for one-time sponsorships.
         ///
         /// Webhook `sponsorship-pending-cancellation`.
-        SponsorshipPendingCancellation(Box<super::models::WebhookSponsorshipPendingCancellation>),
+        SponsorshipPendingCancellation(
+            Box<super::models::WebhookSponsorshipPendingCancellation>,
+        ),
         /// This event occurs when there is activity relating to a sponsorship listing. For more information, see "[About GitHub Sponsors](https://docs.github.com/sponsors/getting-started-with-github-sponsors/about-github-sponsors)." For information about the API to manage sponsors, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#sponsorship).
         ///
         /// You can only create a sponsorship webhook on GitHub.com. For more information, see "[Configuring webhooks for events in your sponsored account](https://docs.github.com/sponsors/integrating-with-github-sponsors/configuring-webhooks-for-events-in-your-sponsored-account)."
@@ -2629,7 +2715,9 @@ pub mod webhook_events {
         /// A sponsor scheduled a downgrade to a lower sponsorship tier. The new tier will become effective on their next billing date.
         ///
         /// Webhook `sponsorship-pending-tier-change`.
-        SponsorshipPendingTierChange(Box<super::models::WebhookSponsorshipPendingTierChange>),
+        SponsorshipPendingTierChange(
+            Box<super::models::WebhookSponsorshipPendingTierChange>,
+        ),
         /// This event occurs when there is activity relating to a sponsorship listing. For more information, see "[About GitHub Sponsors](https://docs.github.com/sponsors/getting-started-with-github-sponsors/about-github-sponsors)." For information about the API to manage sponsors, see [the GraphQL documentation](https://docs.github.com/graphql/reference/objects#sponsorship).
         ///
         /// You can only create a sponsorship webhook on GitHub.com. For more information, see "[Configuring webhooks for events in your sponsored account](https://docs.github.com/sponsors/integrating-with-github-sponsors/configuring-webhooks-for-events-in-your-sponsored-account)."
@@ -2679,7 +2767,9 @@ pub mod webhook_events {
         /// A parent issue was removed from an issue.
         ///
         /// Webhook `sub-issues-parent-issue-removed`.
-        SubIssuesParentIssueRemoved(Box<super::models::WebhookSubIssuesParentIssueRemoved>),
+        SubIssuesParentIssueRemoved(
+            Box<super::models::WebhookSubIssuesParentIssueRemoved>,
+        ),
         /// This event occurs when there is activity relating to sub-issues.
         ///
         /// For activity relating to issues more generally, use the `issues` event instead.
@@ -3120,568 +3210,1170 @@ pub mod webhook_events {
         /// PARSING_ERROR naming the webhook.
         pub fn parse(name: &str, body: &[u8]) -> Result<WebhookEvent, rt::Error> {
             match name {
-                "branch-protection-configuration-disabled" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::BranchProtectionConfigurationDisabled(Box::new(p))),
-                "branch-protection-configuration-enabled" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::BranchProtectionConfigurationEnabled(Box::new(p))),
-                "branch-protection-rule-created" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::BranchProtectionRuleCreated(Box::new(p))),
-                "branch-protection-rule-deleted" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::BranchProtectionRuleDeleted(Box::new(p))),
-                "branch-protection-rule-edited" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::BranchProtectionRuleEdited(Box::new(p))),
-                "check-run-completed" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::CheckRunCompleted(Box::new(p))),
-                "check-run-created" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::CheckRunCreated(Box::new(p))),
-                "check-run-requested-action" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::CheckRunRequestedAction(Box::new(p))),
-                "check-run-rerequested" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::CheckRunRerequested(Box::new(p))),
-                "check-suite-completed" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::CheckSuiteCompleted(Box::new(p))),
-                "check-suite-requested" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::CheckSuiteRequested(Box::new(p))),
-                "check-suite-rerequested" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::CheckSuiteRerequested(Box::new(p))),
-                "code-scanning-alert-appeared-in-branch" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::CodeScanningAlertAppearedInBranch(Box::new(p))),
-                "code-scanning-alert-closed-by-user" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::CodeScanningAlertClosedByUser(Box::new(p))),
-                "code-scanning-alert-created" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::CodeScanningAlertCreated(Box::new(p))),
-                "code-scanning-alert-fixed" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::CodeScanningAlertFixed(Box::new(p))),
-                "code-scanning-alert-reopened" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::CodeScanningAlertReopened(Box::new(p))),
-                "code-scanning-alert-reopened-by-user" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::CodeScanningAlertReopenedByUser(Box::new(p))),
-                "code-scanning-alert-updated-assignment" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::CodeScanningAlertUpdatedAssignment(Box::new(p))),
-                "commit-comment-created" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::CommitCommentCreated(Box::new(p))),
+                "branch-protection-configuration-disabled" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::BranchProtectionConfigurationDisabled(
+                            Box::new(p),
+                        ))
+                }
+                "branch-protection-configuration-enabled" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::BranchProtectionConfigurationEnabled(
+                            Box::new(p),
+                        ))
+                }
+                "branch-protection-rule-created" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::BranchProtectionRuleCreated(Box::new(p)))
+                }
+                "branch-protection-rule-deleted" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::BranchProtectionRuleDeleted(Box::new(p)))
+                }
+                "branch-protection-rule-edited" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::BranchProtectionRuleEdited(Box::new(p)))
+                }
+                "check-run-completed" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::CheckRunCompleted(Box::new(p)))
+                }
+                "check-run-created" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::CheckRunCreated(Box::new(p)))
+                }
+                "check-run-requested-action" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::CheckRunRequestedAction(Box::new(p)))
+                }
+                "check-run-rerequested" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::CheckRunRerequested(Box::new(p)))
+                }
+                "check-suite-completed" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::CheckSuiteCompleted(Box::new(p)))
+                }
+                "check-suite-requested" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::CheckSuiteRequested(Box::new(p)))
+                }
+                "check-suite-rerequested" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::CheckSuiteRerequested(Box::new(p)))
+                }
+                "code-scanning-alert-appeared-in-branch" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::CodeScanningAlertAppearedInBranch(
+                            Box::new(p),
+                        ))
+                }
+                "code-scanning-alert-closed-by-user" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::CodeScanningAlertClosedByUser(
+                            Box::new(p),
+                        ))
+                }
+                "code-scanning-alert-created" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::CodeScanningAlertCreated(Box::new(p)))
+                }
+                "code-scanning-alert-fixed" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::CodeScanningAlertFixed(Box::new(p)))
+                }
+                "code-scanning-alert-reopened" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::CodeScanningAlertReopened(Box::new(p)))
+                }
+                "code-scanning-alert-reopened-by-user" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::CodeScanningAlertReopenedByUser(
+                            Box::new(p),
+                        ))
+                }
+                "code-scanning-alert-updated-assignment" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::CodeScanningAlertUpdatedAssignment(
+                            Box::new(p),
+                        ))
+                }
+                "commit-comment-created" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::CommitCommentCreated(Box::new(p)))
+                }
                 "create" => {
-                    rt::webhook_payload(name, body).map(|p| WebhookEvent::Create(Box::new(p)))
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::Create(Box::new(p)))
                 }
-                "custom-property-created" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::CustomPropertyCreated(Box::new(p))),
-                "custom-property-deleted" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::CustomPropertyDeleted(Box::new(p))),
-                "custom-property-promoted-to-enterprise" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::CustomPropertyPromotedToEnterprise(Box::new(p))),
-                "custom-property-updated" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::CustomPropertyUpdated(Box::new(p))),
-                "custom-property-values-updated" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::CustomPropertyValuesUpdated(Box::new(p))),
+                "custom-property-created" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::CustomPropertyCreated(Box::new(p)))
+                }
+                "custom-property-deleted" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::CustomPropertyDeleted(Box::new(p)))
+                }
+                "custom-property-promoted-to-enterprise" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::CustomPropertyPromotedToEnterprise(
+                            Box::new(p),
+                        ))
+                }
+                "custom-property-updated" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::CustomPropertyUpdated(Box::new(p)))
+                }
+                "custom-property-values-updated" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::CustomPropertyValuesUpdated(Box::new(p)))
+                }
                 "delete" => {
-                    rt::webhook_payload(name, body).map(|p| WebhookEvent::Delete(Box::new(p)))
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::Delete(Box::new(p)))
                 }
-                "dependabot-alert-assignees-changed" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::DependabotAlertAssigneesChanged(Box::new(p))),
-                "dependabot-alert-auto-dismissed" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::DependabotAlertAutoDismissed(Box::new(p))),
-                "dependabot-alert-auto-reopened" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::DependabotAlertAutoReopened(Box::new(p))),
-                "dependabot-alert-created" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::DependabotAlertCreated(Box::new(p))),
-                "dependabot-alert-dismissed" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::DependabotAlertDismissed(Box::new(p))),
-                "dependabot-alert-fixed" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::DependabotAlertFixed(Box::new(p))),
-                "dependabot-alert-reintroduced" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::DependabotAlertReintroduced(Box::new(p))),
-                "dependabot-alert-reopened" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::DependabotAlertReopened(Box::new(p))),
-                "deploy-key-created" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::DeployKeyCreated(Box::new(p))),
-                "deploy-key-deleted" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::DeployKeyDeleted(Box::new(p))),
-                "deployment-created" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::DeploymentCreated(Box::new(p))),
-                "deployment-protection-rule-requested" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::DeploymentProtectionRuleRequested(Box::new(p))),
-                "deployment-review-approved" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::DeploymentReviewApproved(Box::new(p))),
-                "deployment-review-rejected" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::DeploymentReviewRejected(Box::new(p))),
-                "deployment-review-requested" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::DeploymentReviewRequested(Box::new(p))),
-                "deployment-status-created" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::DeploymentStatusCreated(Box::new(p))),
-                "discussion-answered" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::DiscussionAnswered(Box::new(p))),
-                "discussion-category-changed" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::DiscussionCategoryChanged(Box::new(p))),
-                "discussion-closed" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::DiscussionClosed(Box::new(p))),
-                "discussion-comment-created" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::DiscussionCommentCreated(Box::new(p))),
-                "discussion-comment-deleted" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::DiscussionCommentDeleted(Box::new(p))),
-                "discussion-comment-edited" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::DiscussionCommentEdited(Box::new(p))),
-                "discussion-created" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::DiscussionCreated(Box::new(p))),
-                "discussion-deleted" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::DiscussionDeleted(Box::new(p))),
-                "discussion-edited" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::DiscussionEdited(Box::new(p))),
-                "discussion-labeled" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::DiscussionLabeled(Box::new(p))),
-                "discussion-locked" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::DiscussionLocked(Box::new(p))),
-                "discussion-pinned" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::DiscussionPinned(Box::new(p))),
-                "discussion-reopened" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::DiscussionReopened(Box::new(p))),
-                "discussion-transferred" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::DiscussionTransferred(Box::new(p))),
-                "discussion-unanswered" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::DiscussionUnanswered(Box::new(p))),
-                "discussion-unlabeled" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::DiscussionUnlabeled(Box::new(p))),
-                "discussion-unlocked" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::DiscussionUnlocked(Box::new(p))),
-                "discussion-unpinned" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::DiscussionUnpinned(Box::new(p))),
-                "fork" => rt::webhook_payload(name, body).map(|p| WebhookEvent::Fork(Box::new(p))),
-                "github-app-authorization-revoked" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::GithubAppAuthorizationRevoked(Box::new(p))),
+                "dependabot-alert-assignees-changed" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::DependabotAlertAssigneesChanged(
+                            Box::new(p),
+                        ))
+                }
+                "dependabot-alert-auto-dismissed" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::DependabotAlertAutoDismissed(Box::new(p)))
+                }
+                "dependabot-alert-auto-reopened" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::DependabotAlertAutoReopened(Box::new(p)))
+                }
+                "dependabot-alert-created" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::DependabotAlertCreated(Box::new(p)))
+                }
+                "dependabot-alert-dismissed" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::DependabotAlertDismissed(Box::new(p)))
+                }
+                "dependabot-alert-fixed" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::DependabotAlertFixed(Box::new(p)))
+                }
+                "dependabot-alert-reintroduced" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::DependabotAlertReintroduced(Box::new(p)))
+                }
+                "dependabot-alert-reopened" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::DependabotAlertReopened(Box::new(p)))
+                }
+                "deploy-key-created" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::DeployKeyCreated(Box::new(p)))
+                }
+                "deploy-key-deleted" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::DeployKeyDeleted(Box::new(p)))
+                }
+                "deployment-created" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::DeploymentCreated(Box::new(p)))
+                }
+                "deployment-protection-rule-requested" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::DeploymentProtectionRuleRequested(
+                            Box::new(p),
+                        ))
+                }
+                "deployment-review-approved" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::DeploymentReviewApproved(Box::new(p)))
+                }
+                "deployment-review-rejected" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::DeploymentReviewRejected(Box::new(p)))
+                }
+                "deployment-review-requested" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::DeploymentReviewRequested(Box::new(p)))
+                }
+                "deployment-status-created" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::DeploymentStatusCreated(Box::new(p)))
+                }
+                "discussion-answered" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::DiscussionAnswered(Box::new(p)))
+                }
+                "discussion-category-changed" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::DiscussionCategoryChanged(Box::new(p)))
+                }
+                "discussion-closed" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::DiscussionClosed(Box::new(p)))
+                }
+                "discussion-comment-created" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::DiscussionCommentCreated(Box::new(p)))
+                }
+                "discussion-comment-deleted" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::DiscussionCommentDeleted(Box::new(p)))
+                }
+                "discussion-comment-edited" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::DiscussionCommentEdited(Box::new(p)))
+                }
+                "discussion-created" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::DiscussionCreated(Box::new(p)))
+                }
+                "discussion-deleted" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::DiscussionDeleted(Box::new(p)))
+                }
+                "discussion-edited" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::DiscussionEdited(Box::new(p)))
+                }
+                "discussion-labeled" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::DiscussionLabeled(Box::new(p)))
+                }
+                "discussion-locked" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::DiscussionLocked(Box::new(p)))
+                }
+                "discussion-pinned" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::DiscussionPinned(Box::new(p)))
+                }
+                "discussion-reopened" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::DiscussionReopened(Box::new(p)))
+                }
+                "discussion-transferred" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::DiscussionTransferred(Box::new(p)))
+                }
+                "discussion-unanswered" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::DiscussionUnanswered(Box::new(p)))
+                }
+                "discussion-unlabeled" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::DiscussionUnlabeled(Box::new(p)))
+                }
+                "discussion-unlocked" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::DiscussionUnlocked(Box::new(p)))
+                }
+                "discussion-unpinned" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::DiscussionUnpinned(Box::new(p)))
+                }
+                "fork" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::Fork(Box::new(p)))
+                }
+                "github-app-authorization-revoked" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::GithubAppAuthorizationRevoked(
+                            Box::new(p),
+                        ))
+                }
                 "gollum" => {
-                    rt::webhook_payload(name, body).map(|p| WebhookEvent::Gollum(Box::new(p)))
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::Gollum(Box::new(p)))
                 }
-                "installation-created" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::InstallationCreated(Box::new(p))),
-                "installation-deleted" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::InstallationDeleted(Box::new(p))),
-                "installation-new-permissions-accepted" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::InstallationNewPermissionsAccepted(Box::new(p))),
-                "installation-repositories-added" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::InstallationRepositoriesAdded(Box::new(p))),
-                "installation-repositories-removed" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::InstallationRepositoriesRemoved(Box::new(p))),
-                "installation-suspend" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::InstallationSuspend(Box::new(p))),
-                "installation-target-renamed" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::InstallationTargetRenamed(Box::new(p))),
-                "installation-unsuspend" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::InstallationUnsuspend(Box::new(p))),
-                "issue-comment-created" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::IssueCommentCreated(Box::new(p))),
-                "issue-comment-deleted" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::IssueCommentDeleted(Box::new(p))),
-                "issue-comment-edited" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::IssueCommentEdited(Box::new(p))),
-                "issue-comment-pinned" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::IssueCommentPinned(Box::new(p))),
-                "issue-comment-unpinned" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::IssueCommentUnpinned(Box::new(p))),
-                "issue-dependencies-blocked-by-added" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::IssueDependenciesBlockedByAdded(Box::new(p))),
-                "issue-dependencies-blocked-by-removed" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::IssueDependenciesBlockedByRemoved(Box::new(p))),
-                "issue-dependencies-blocking-added" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::IssueDependenciesBlockingAdded(Box::new(p))),
-                "issue-dependencies-blocking-removed" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::IssueDependenciesBlockingRemoved(Box::new(p))),
-                "issues-assigned" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::IssuesAssigned(Box::new(p))),
+                "installation-created" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::InstallationCreated(Box::new(p)))
+                }
+                "installation-deleted" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::InstallationDeleted(Box::new(p)))
+                }
+                "installation-new-permissions-accepted" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::InstallationNewPermissionsAccepted(
+                            Box::new(p),
+                        ))
+                }
+                "installation-repositories-added" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::InstallationRepositoriesAdded(
+                            Box::new(p),
+                        ))
+                }
+                "installation-repositories-removed" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::InstallationRepositoriesRemoved(
+                            Box::new(p),
+                        ))
+                }
+                "installation-suspend" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::InstallationSuspend(Box::new(p)))
+                }
+                "installation-target-renamed" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::InstallationTargetRenamed(Box::new(p)))
+                }
+                "installation-unsuspend" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::InstallationUnsuspend(Box::new(p)))
+                }
+                "issue-comment-created" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::IssueCommentCreated(Box::new(p)))
+                }
+                "issue-comment-deleted" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::IssueCommentDeleted(Box::new(p)))
+                }
+                "issue-comment-edited" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::IssueCommentEdited(Box::new(p)))
+                }
+                "issue-comment-pinned" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::IssueCommentPinned(Box::new(p)))
+                }
+                "issue-comment-unpinned" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::IssueCommentUnpinned(Box::new(p)))
+                }
+                "issue-dependencies-blocked-by-added" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::IssueDependenciesBlockedByAdded(
+                            Box::new(p),
+                        ))
+                }
+                "issue-dependencies-blocked-by-removed" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::IssueDependenciesBlockedByRemoved(
+                            Box::new(p),
+                        ))
+                }
+                "issue-dependencies-blocking-added" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::IssueDependenciesBlockingAdded(
+                            Box::new(p),
+                        ))
+                }
+                "issue-dependencies-blocking-removed" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::IssueDependenciesBlockingRemoved(
+                            Box::new(p),
+                        ))
+                }
+                "issues-assigned" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::IssuesAssigned(Box::new(p)))
+                }
                 "issues-closed" => {
-                    rt::webhook_payload(name, body).map(|p| WebhookEvent::IssuesClosed(Box::new(p)))
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::IssuesClosed(Box::new(p)))
                 }
-                "issues-deleted" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::IssuesDeleted(Box::new(p))),
-                "issues-demilestoned" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::IssuesDemilestoned(Box::new(p))),
+                "issues-deleted" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::IssuesDeleted(Box::new(p)))
+                }
+                "issues-demilestoned" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::IssuesDemilestoned(Box::new(p)))
+                }
                 "issues-edited" => {
-                    rt::webhook_payload(name, body).map(|p| WebhookEvent::IssuesEdited(Box::new(p)))
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::IssuesEdited(Box::new(p)))
                 }
-                "issues-field-added" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::IssuesFieldAdded(Box::new(p))),
-                "issues-field-removed" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::IssuesFieldRemoved(Box::new(p))),
-                "issues-labeled" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::IssuesLabeled(Box::new(p))),
+                "issues-field-added" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::IssuesFieldAdded(Box::new(p)))
+                }
+                "issues-field-removed" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::IssuesFieldRemoved(Box::new(p)))
+                }
+                "issues-labeled" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::IssuesLabeled(Box::new(p)))
+                }
                 "issues-locked" => {
-                    rt::webhook_payload(name, body).map(|p| WebhookEvent::IssuesLocked(Box::new(p)))
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::IssuesLocked(Box::new(p)))
                 }
-                "issues-milestoned" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::IssuesMilestoned(Box::new(p))),
+                "issues-milestoned" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::IssuesMilestoned(Box::new(p)))
+                }
                 "issues-opened" => {
-                    rt::webhook_payload(name, body).map(|p| WebhookEvent::IssuesOpened(Box::new(p)))
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::IssuesOpened(Box::new(p)))
                 }
                 "issues-pinned" => {
-                    rt::webhook_payload(name, body).map(|p| WebhookEvent::IssuesPinned(Box::new(p)))
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::IssuesPinned(Box::new(p)))
                 }
-                "issues-reopened" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::IssuesReopened(Box::new(p))),
-                "issues-transferred" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::IssuesTransferred(Box::new(p))),
+                "issues-reopened" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::IssuesReopened(Box::new(p)))
+                }
+                "issues-transferred" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::IssuesTransferred(Box::new(p)))
+                }
                 "issues-typed" => {
-                    rt::webhook_payload(name, body).map(|p| WebhookEvent::IssuesTyped(Box::new(p)))
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::IssuesTyped(Box::new(p)))
                 }
-                "issues-unassigned" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::IssuesUnassigned(Box::new(p))),
-                "issues-unlabeled" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::IssuesUnlabeled(Box::new(p))),
-                "issues-unlocked" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::IssuesUnlocked(Box::new(p))),
-                "issues-unpinned" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::IssuesUnpinned(Box::new(p))),
-                "issues-untyped" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::IssuesUntyped(Box::new(p))),
+                "issues-unassigned" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::IssuesUnassigned(Box::new(p)))
+                }
+                "issues-unlabeled" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::IssuesUnlabeled(Box::new(p)))
+                }
+                "issues-unlocked" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::IssuesUnlocked(Box::new(p)))
+                }
+                "issues-unpinned" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::IssuesUnpinned(Box::new(p)))
+                }
+                "issues-untyped" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::IssuesUntyped(Box::new(p)))
+                }
                 "label-created" => {
-                    rt::webhook_payload(name, body).map(|p| WebhookEvent::LabelCreated(Box::new(p)))
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::LabelCreated(Box::new(p)))
                 }
                 "label-deleted" => {
-                    rt::webhook_payload(name, body).map(|p| WebhookEvent::LabelDeleted(Box::new(p)))
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::LabelDeleted(Box::new(p)))
                 }
                 "label-edited" => {
-                    rt::webhook_payload(name, body).map(|p| WebhookEvent::LabelEdited(Box::new(p)))
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::LabelEdited(Box::new(p)))
                 }
-                "marketplace-purchase-cancelled" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::MarketplacePurchaseCancelled(Box::new(p))),
-                "marketplace-purchase-changed" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::MarketplacePurchaseChanged(Box::new(p))),
-                "marketplace-purchase-pending-change" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::MarketplacePurchasePendingChange(Box::new(p))),
-                "marketplace-purchase-pending-change-cancelled" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::MarketplacePurchasePendingChangeCancelled(Box::new(p))),
-                "marketplace-purchase-purchased" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::MarketplacePurchasePurchased(Box::new(p))),
+                "marketplace-purchase-cancelled" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::MarketplacePurchaseCancelled(Box::new(p)))
+                }
+                "marketplace-purchase-changed" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::MarketplacePurchaseChanged(Box::new(p)))
+                }
+                "marketplace-purchase-pending-change" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::MarketplacePurchasePendingChange(
+                            Box::new(p),
+                        ))
+                }
+                "marketplace-purchase-pending-change-cancelled" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::MarketplacePurchasePendingChangeCancelled(
+                            Box::new(p),
+                        ))
+                }
+                "marketplace-purchase-purchased" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::MarketplacePurchasePurchased(Box::new(p)))
+                }
                 "member-added" => {
-                    rt::webhook_payload(name, body).map(|p| WebhookEvent::MemberAdded(Box::new(p)))
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::MemberAdded(Box::new(p)))
                 }
                 "member-edited" => {
-                    rt::webhook_payload(name, body).map(|p| WebhookEvent::MemberEdited(Box::new(p)))
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::MemberEdited(Box::new(p)))
                 }
-                "member-removed" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::MemberRemoved(Box::new(p))),
-                "membership-added" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::MembershipAdded(Box::new(p))),
-                "membership-removed" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::MembershipRemoved(Box::new(p))),
-                "merge-group-checks-requested" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::MergeGroupChecksRequested(Box::new(p))),
-                "merge-group-destroyed" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::MergeGroupDestroyed(Box::new(p))),
+                "member-removed" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::MemberRemoved(Box::new(p)))
+                }
+                "membership-added" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::MembershipAdded(Box::new(p)))
+                }
+                "membership-removed" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::MembershipRemoved(Box::new(p)))
+                }
+                "merge-group-checks-requested" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::MergeGroupChecksRequested(Box::new(p)))
+                }
+                "merge-group-destroyed" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::MergeGroupDestroyed(Box::new(p)))
+                }
                 "meta-deleted" => {
-                    rt::webhook_payload(name, body).map(|p| WebhookEvent::MetaDeleted(Box::new(p)))
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::MetaDeleted(Box::new(p)))
                 }
-                "milestone-closed" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::MilestoneClosed(Box::new(p))),
-                "milestone-created" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::MilestoneCreated(Box::new(p))),
-                "milestone-deleted" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::MilestoneDeleted(Box::new(p))),
-                "milestone-edited" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::MilestoneEdited(Box::new(p))),
-                "milestone-opened" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::MilestoneOpened(Box::new(p))),
-                "org-block-blocked" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::OrgBlockBlocked(Box::new(p))),
-                "org-block-unblocked" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::OrgBlockUnblocked(Box::new(p))),
-                "organization-deleted" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::OrganizationDeleted(Box::new(p))),
-                "organization-member-added" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::OrganizationMemberAdded(Box::new(p))),
-                "organization-member-invited" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::OrganizationMemberInvited(Box::new(p))),
-                "organization-member-removed" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::OrganizationMemberRemoved(Box::new(p))),
-                "organization-renamed" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::OrganizationRenamed(Box::new(p))),
-                "package-published" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::PackagePublished(Box::new(p))),
-                "package-updated" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::PackageUpdated(Box::new(p))),
+                "milestone-closed" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::MilestoneClosed(Box::new(p)))
+                }
+                "milestone-created" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::MilestoneCreated(Box::new(p)))
+                }
+                "milestone-deleted" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::MilestoneDeleted(Box::new(p)))
+                }
+                "milestone-edited" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::MilestoneEdited(Box::new(p)))
+                }
+                "milestone-opened" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::MilestoneOpened(Box::new(p)))
+                }
+                "org-block-blocked" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::OrgBlockBlocked(Box::new(p)))
+                }
+                "org-block-unblocked" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::OrgBlockUnblocked(Box::new(p)))
+                }
+                "organization-deleted" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::OrganizationDeleted(Box::new(p)))
+                }
+                "organization-member-added" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::OrganizationMemberAdded(Box::new(p)))
+                }
+                "organization-member-invited" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::OrganizationMemberInvited(Box::new(p)))
+                }
+                "organization-member-removed" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::OrganizationMemberRemoved(Box::new(p)))
+                }
+                "organization-renamed" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::OrganizationRenamed(Box::new(p)))
+                }
+                "package-published" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::PackagePublished(Box::new(p)))
+                }
+                "package-updated" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::PackageUpdated(Box::new(p)))
+                }
                 "page-build" => {
-                    rt::webhook_payload(name, body).map(|p| WebhookEvent::PageBuild(Box::new(p)))
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::PageBuild(Box::new(p)))
                 }
-                "personal-access-token-request-approved" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::PersonalAccessTokenRequestApproved(Box::new(p))),
-                "personal-access-token-request-cancelled" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::PersonalAccessTokenRequestCancelled(Box::new(p))),
-                "personal-access-token-request-created" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::PersonalAccessTokenRequestCreated(Box::new(p))),
-                "personal-access-token-request-denied" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::PersonalAccessTokenRequestDenied(Box::new(p))),
-                "ping" => rt::webhook_payload(name, body).map(|p| WebhookEvent::Ping(Box::new(p))),
-                "project-card-converted" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::ProjectCardConverted(Box::new(p))),
-                "project-card-created" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::ProjectCardCreated(Box::new(p))),
-                "project-card-deleted" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::ProjectCardDeleted(Box::new(p))),
-                "project-card-edited" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::ProjectCardEdited(Box::new(p))),
-                "project-card-moved" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::ProjectCardMoved(Box::new(p))),
-                "project-closed" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::ProjectClosed(Box::new(p))),
-                "project-column-created" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::ProjectColumnCreated(Box::new(p))),
-                "project-column-deleted" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::ProjectColumnDeleted(Box::new(p))),
-                "project-column-edited" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::ProjectColumnEdited(Box::new(p))),
-                "project-column-moved" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::ProjectColumnMoved(Box::new(p))),
-                "project-created" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::ProjectCreated(Box::new(p))),
-                "project-deleted" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::ProjectDeleted(Box::new(p))),
-                "project-edited" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::ProjectEdited(Box::new(p))),
-                "project-reopened" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::ProjectReopened(Box::new(p))),
-                "projects-v2-closed" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::ProjectsV2Closed(Box::new(p))),
-                "projects-v2-created" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::ProjectsV2Created(Box::new(p))),
-                "projects-v2-deleted" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::ProjectsV2Deleted(Box::new(p))),
-                "projects-v2-edited" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::ProjectsV2Edited(Box::new(p))),
-                "projects-v2-item-archived" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::ProjectsV2ItemArchived(Box::new(p))),
-                "projects-v2-item-converted" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::ProjectsV2ItemConverted(Box::new(p))),
-                "projects-v2-item-created" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::ProjectsV2ItemCreated(Box::new(p))),
-                "projects-v2-item-deleted" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::ProjectsV2ItemDeleted(Box::new(p))),
-                "projects-v2-item-edited" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::ProjectsV2ItemEdited(Box::new(p))),
-                "projects-v2-item-reordered" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::ProjectsV2ItemReordered(Box::new(p))),
-                "projects-v2-item-restored" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::ProjectsV2ItemRestored(Box::new(p))),
-                "projects-v2-reopened" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::ProjectsV2Reopened(Box::new(p))),
-                "projects-v2-status-update-created" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::ProjectsV2StatusUpdateCreated(Box::new(p))),
-                "projects-v2-status-update-deleted" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::ProjectsV2StatusUpdateDeleted(Box::new(p))),
-                "projects-v2-status-update-edited" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::ProjectsV2StatusUpdateEdited(Box::new(p))),
+                "personal-access-token-request-approved" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::PersonalAccessTokenRequestApproved(
+                            Box::new(p),
+                        ))
+                }
+                "personal-access-token-request-cancelled" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::PersonalAccessTokenRequestCancelled(
+                            Box::new(p),
+                        ))
+                }
+                "personal-access-token-request-created" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::PersonalAccessTokenRequestCreated(
+                            Box::new(p),
+                        ))
+                }
+                "personal-access-token-request-denied" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::PersonalAccessTokenRequestDenied(
+                            Box::new(p),
+                        ))
+                }
+                "ping" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::Ping(Box::new(p)))
+                }
+                "project-card-converted" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::ProjectCardConverted(Box::new(p)))
+                }
+                "project-card-created" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::ProjectCardCreated(Box::new(p)))
+                }
+                "project-card-deleted" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::ProjectCardDeleted(Box::new(p)))
+                }
+                "project-card-edited" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::ProjectCardEdited(Box::new(p)))
+                }
+                "project-card-moved" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::ProjectCardMoved(Box::new(p)))
+                }
+                "project-closed" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::ProjectClosed(Box::new(p)))
+                }
+                "project-column-created" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::ProjectColumnCreated(Box::new(p)))
+                }
+                "project-column-deleted" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::ProjectColumnDeleted(Box::new(p)))
+                }
+                "project-column-edited" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::ProjectColumnEdited(Box::new(p)))
+                }
+                "project-column-moved" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::ProjectColumnMoved(Box::new(p)))
+                }
+                "project-created" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::ProjectCreated(Box::new(p)))
+                }
+                "project-deleted" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::ProjectDeleted(Box::new(p)))
+                }
+                "project-edited" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::ProjectEdited(Box::new(p)))
+                }
+                "project-reopened" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::ProjectReopened(Box::new(p)))
+                }
+                "projects-v2-closed" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::ProjectsV2Closed(Box::new(p)))
+                }
+                "projects-v2-created" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::ProjectsV2Created(Box::new(p)))
+                }
+                "projects-v2-deleted" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::ProjectsV2Deleted(Box::new(p)))
+                }
+                "projects-v2-edited" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::ProjectsV2Edited(Box::new(p)))
+                }
+                "projects-v2-item-archived" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::ProjectsV2ItemArchived(Box::new(p)))
+                }
+                "projects-v2-item-converted" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::ProjectsV2ItemConverted(Box::new(p)))
+                }
+                "projects-v2-item-created" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::ProjectsV2ItemCreated(Box::new(p)))
+                }
+                "projects-v2-item-deleted" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::ProjectsV2ItemDeleted(Box::new(p)))
+                }
+                "projects-v2-item-edited" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::ProjectsV2ItemEdited(Box::new(p)))
+                }
+                "projects-v2-item-reordered" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::ProjectsV2ItemReordered(Box::new(p)))
+                }
+                "projects-v2-item-restored" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::ProjectsV2ItemRestored(Box::new(p)))
+                }
+                "projects-v2-reopened" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::ProjectsV2Reopened(Box::new(p)))
+                }
+                "projects-v2-status-update-created" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::ProjectsV2StatusUpdateCreated(
+                            Box::new(p),
+                        ))
+                }
+                "projects-v2-status-update-deleted" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::ProjectsV2StatusUpdateDeleted(
+                            Box::new(p),
+                        ))
+                }
+                "projects-v2-status-update-edited" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::ProjectsV2StatusUpdateEdited(Box::new(p)))
+                }
                 "public" => {
-                    rt::webhook_payload(name, body).map(|p| WebhookEvent::Public(Box::new(p)))
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::Public(Box::new(p)))
                 }
-                "pull-request-assigned" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::PullRequestAssigned(Box::new(p))),
-                "pull-request-auto-merge-disabled" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::PullRequestAutoMergeDisabled(Box::new(p))),
-                "pull-request-auto-merge-enabled" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::PullRequestAutoMergeEnabled(Box::new(p))),
-                "pull-request-closed" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::PullRequestClosed(Box::new(p))),
-                "pull-request-converted-to-draft" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::PullRequestConvertedToDraft(Box::new(p))),
-                "pull-request-demilestoned" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::PullRequestDemilestoned(Box::new(p))),
-                "pull-request-dequeued" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::PullRequestDequeued(Box::new(p))),
-                "pull-request-edited" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::PullRequestEdited(Box::new(p))),
-                "pull-request-enqueued" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::PullRequestEnqueued(Box::new(p))),
-                "pull-request-labeled" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::PullRequestLabeled(Box::new(p))),
-                "pull-request-locked" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::PullRequestLocked(Box::new(p))),
-                "pull-request-milestoned" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::PullRequestMilestoned(Box::new(p))),
-                "pull-request-opened" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::PullRequestOpened(Box::new(p))),
-                "pull-request-ready-for-review" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::PullRequestReadyForReview(Box::new(p))),
-                "pull-request-reopened" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::PullRequestReopened(Box::new(p))),
-                "pull-request-review-comment-created" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::PullRequestReviewCommentCreated(Box::new(p))),
-                "pull-request-review-comment-deleted" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::PullRequestReviewCommentDeleted(Box::new(p))),
-                "pull-request-review-comment-edited" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::PullRequestReviewCommentEdited(Box::new(p))),
-                "pull-request-review-dismissed" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::PullRequestReviewDismissed(Box::new(p))),
-                "pull-request-review-edited" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::PullRequestReviewEdited(Box::new(p))),
-                "pull-request-review-request-removed" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::PullRequestReviewRequestRemoved(Box::new(p))),
-                "pull-request-review-requested" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::PullRequestReviewRequested(Box::new(p))),
-                "pull-request-review-submitted" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::PullRequestReviewSubmitted(Box::new(p))),
-                "pull-request-review-thread-resolved" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::PullRequestReviewThreadResolved(Box::new(p))),
-                "pull-request-review-thread-unresolved" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::PullRequestReviewThreadUnresolved(Box::new(p))),
-                "pull-request-stacked" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::PullRequestStacked(Box::new(p))),
-                "pull-request-synchronize" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::PullRequestSynchronize(Box::new(p))),
-                "pull-request-unassigned" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::PullRequestUnassigned(Box::new(p))),
-                "pull-request-unlabeled" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::PullRequestUnlabeled(Box::new(p))),
-                "pull-request-unlocked" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::PullRequestUnlocked(Box::new(p))),
-                "push" => rt::webhook_payload(name, body).map(|p| WebhookEvent::Push(Box::new(p))),
-                "registry-package-published" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::RegistryPackagePublished(Box::new(p))),
-                "registry-package-updated" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::RegistryPackageUpdated(Box::new(p))),
-                "release-created" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::ReleaseCreated(Box::new(p))),
-                "release-deleted" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::ReleaseDeleted(Box::new(p))),
-                "release-edited" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::ReleaseEdited(Box::new(p))),
-                "release-prereleased" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::ReleasePrereleased(Box::new(p))),
-                "release-published" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::ReleasePublished(Box::new(p))),
-                "release-released" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::ReleaseReleased(Box::new(p))),
-                "release-unpublished" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::ReleaseUnpublished(Box::new(p))),
-                "repository-advisory-published" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::RepositoryAdvisoryPublished(Box::new(p))),
-                "repository-advisory-reported" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::RepositoryAdvisoryReported(Box::new(p))),
-                "repository-archived" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::RepositoryArchived(Box::new(p))),
-                "repository-created" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::RepositoryCreated(Box::new(p))),
-                "repository-deleted" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::RepositoryDeleted(Box::new(p))),
-                "repository-dispatch-sample.collected" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::RepositoryDispatchSampleCollected(Box::new(p))),
-                "repository-edited" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::RepositoryEdited(Box::new(p))),
-                "repository-import" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::RepositoryImport(Box::new(p))),
-                "repository-privatized" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::RepositoryPrivatized(Box::new(p))),
-                "repository-publicized" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::RepositoryPublicized(Box::new(p))),
-                "repository-renamed" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::RepositoryRenamed(Box::new(p))),
-                "repository-ruleset-created" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::RepositoryRulesetCreated(Box::new(p))),
-                "repository-ruleset-deleted" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::RepositoryRulesetDeleted(Box::new(p))),
-                "repository-ruleset-edited" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::RepositoryRulesetEdited(Box::new(p))),
-                "repository-transferred" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::RepositoryTransferred(Box::new(p))),
-                "repository-unarchived" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::RepositoryUnarchived(Box::new(p))),
-                "repository-vulnerability-alert-create" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::RepositoryVulnerabilityAlertCreate(Box::new(p))),
-                "repository-vulnerability-alert-dismiss" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::RepositoryVulnerabilityAlertDismiss(Box::new(p))),
-                "repository-vulnerability-alert-reopen" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::RepositoryVulnerabilityAlertReopen(Box::new(p))),
-                "repository-vulnerability-alert-resolve" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::RepositoryVulnerabilityAlertResolve(Box::new(p))),
-                "secret-scanning-alert-assigned" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::SecretScanningAlertAssigned(Box::new(p))),
-                "secret-scanning-alert-created" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::SecretScanningAlertCreated(Box::new(p))),
-                "secret-scanning-alert-location-created" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::SecretScanningAlertLocationCreated(Box::new(p))),
-                "secret-scanning-alert-metadata-created" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::SecretScanningAlertMetadataCreated(Box::new(p))),
-                "secret-scanning-alert-metadata-removed" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::SecretScanningAlertMetadataRemoved(Box::new(p))),
-                "secret-scanning-alert-publicly-leaked" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::SecretScanningAlertPubliclyLeaked(Box::new(p))),
-                "secret-scanning-alert-reopened" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::SecretScanningAlertReopened(Box::new(p))),
-                "secret-scanning-alert-resolved" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::SecretScanningAlertResolved(Box::new(p))),
-                "secret-scanning-alert-unassigned" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::SecretScanningAlertUnassigned(Box::new(p))),
-                "secret-scanning-alert-validated" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::SecretScanningAlertValidated(Box::new(p))),
-                "secret-scanning-scan-completed" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::SecretScanningScanCompleted(Box::new(p))),
-                "security-advisory-published" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::SecurityAdvisoryPublished(Box::new(p))),
-                "security-advisory-updated" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::SecurityAdvisoryUpdated(Box::new(p))),
-                "security-advisory-withdrawn" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::SecurityAdvisoryWithdrawn(Box::new(p))),
-                "security-and-analysis" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::SecurityAndAnalysis(Box::new(p))),
-                "sponsorship-cancelled" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::SponsorshipCancelled(Box::new(p))),
-                "sponsorship-created" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::SponsorshipCreated(Box::new(p))),
-                "sponsorship-edited" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::SponsorshipEdited(Box::new(p))),
-                "sponsorship-pending-cancellation" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::SponsorshipPendingCancellation(Box::new(p))),
-                "sponsorship-pending-tier-change" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::SponsorshipPendingTierChange(Box::new(p))),
-                "sponsorship-tier-changed" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::SponsorshipTierChanged(Box::new(p))),
+                "pull-request-assigned" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::PullRequestAssigned(Box::new(p)))
+                }
+                "pull-request-auto-merge-disabled" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::PullRequestAutoMergeDisabled(Box::new(p)))
+                }
+                "pull-request-auto-merge-enabled" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::PullRequestAutoMergeEnabled(Box::new(p)))
+                }
+                "pull-request-closed" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::PullRequestClosed(Box::new(p)))
+                }
+                "pull-request-converted-to-draft" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::PullRequestConvertedToDraft(Box::new(p)))
+                }
+                "pull-request-demilestoned" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::PullRequestDemilestoned(Box::new(p)))
+                }
+                "pull-request-dequeued" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::PullRequestDequeued(Box::new(p)))
+                }
+                "pull-request-edited" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::PullRequestEdited(Box::new(p)))
+                }
+                "pull-request-enqueued" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::PullRequestEnqueued(Box::new(p)))
+                }
+                "pull-request-labeled" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::PullRequestLabeled(Box::new(p)))
+                }
+                "pull-request-locked" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::PullRequestLocked(Box::new(p)))
+                }
+                "pull-request-milestoned" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::PullRequestMilestoned(Box::new(p)))
+                }
+                "pull-request-opened" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::PullRequestOpened(Box::new(p)))
+                }
+                "pull-request-ready-for-review" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::PullRequestReadyForReview(Box::new(p)))
+                }
+                "pull-request-reopened" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::PullRequestReopened(Box::new(p)))
+                }
+                "pull-request-review-comment-created" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::PullRequestReviewCommentCreated(
+                            Box::new(p),
+                        ))
+                }
+                "pull-request-review-comment-deleted" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::PullRequestReviewCommentDeleted(
+                            Box::new(p),
+                        ))
+                }
+                "pull-request-review-comment-edited" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::PullRequestReviewCommentEdited(
+                            Box::new(p),
+                        ))
+                }
+                "pull-request-review-dismissed" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::PullRequestReviewDismissed(Box::new(p)))
+                }
+                "pull-request-review-edited" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::PullRequestReviewEdited(Box::new(p)))
+                }
+                "pull-request-review-request-removed" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::PullRequestReviewRequestRemoved(
+                            Box::new(p),
+                        ))
+                }
+                "pull-request-review-requested" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::PullRequestReviewRequested(Box::new(p)))
+                }
+                "pull-request-review-submitted" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::PullRequestReviewSubmitted(Box::new(p)))
+                }
+                "pull-request-review-thread-resolved" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::PullRequestReviewThreadResolved(
+                            Box::new(p),
+                        ))
+                }
+                "pull-request-review-thread-unresolved" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::PullRequestReviewThreadUnresolved(
+                            Box::new(p),
+                        ))
+                }
+                "pull-request-stacked" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::PullRequestStacked(Box::new(p)))
+                }
+                "pull-request-synchronize" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::PullRequestSynchronize(Box::new(p)))
+                }
+                "pull-request-unassigned" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::PullRequestUnassigned(Box::new(p)))
+                }
+                "pull-request-unlabeled" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::PullRequestUnlabeled(Box::new(p)))
+                }
+                "pull-request-unlocked" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::PullRequestUnlocked(Box::new(p)))
+                }
+                "push" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::Push(Box::new(p)))
+                }
+                "registry-package-published" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::RegistryPackagePublished(Box::new(p)))
+                }
+                "registry-package-updated" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::RegistryPackageUpdated(Box::new(p)))
+                }
+                "release-created" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::ReleaseCreated(Box::new(p)))
+                }
+                "release-deleted" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::ReleaseDeleted(Box::new(p)))
+                }
+                "release-edited" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::ReleaseEdited(Box::new(p)))
+                }
+                "release-prereleased" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::ReleasePrereleased(Box::new(p)))
+                }
+                "release-published" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::ReleasePublished(Box::new(p)))
+                }
+                "release-released" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::ReleaseReleased(Box::new(p)))
+                }
+                "release-unpublished" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::ReleaseUnpublished(Box::new(p)))
+                }
+                "repository-advisory-published" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::RepositoryAdvisoryPublished(Box::new(p)))
+                }
+                "repository-advisory-reported" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::RepositoryAdvisoryReported(Box::new(p)))
+                }
+                "repository-archived" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::RepositoryArchived(Box::new(p)))
+                }
+                "repository-created" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::RepositoryCreated(Box::new(p)))
+                }
+                "repository-deleted" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::RepositoryDeleted(Box::new(p)))
+                }
+                "repository-dispatch-sample.collected" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::RepositoryDispatchSampleCollected(
+                            Box::new(p),
+                        ))
+                }
+                "repository-edited" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::RepositoryEdited(Box::new(p)))
+                }
+                "repository-import" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::RepositoryImport(Box::new(p)))
+                }
+                "repository-privatized" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::RepositoryPrivatized(Box::new(p)))
+                }
+                "repository-publicized" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::RepositoryPublicized(Box::new(p)))
+                }
+                "repository-renamed" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::RepositoryRenamed(Box::new(p)))
+                }
+                "repository-ruleset-created" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::RepositoryRulesetCreated(Box::new(p)))
+                }
+                "repository-ruleset-deleted" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::RepositoryRulesetDeleted(Box::new(p)))
+                }
+                "repository-ruleset-edited" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::RepositoryRulesetEdited(Box::new(p)))
+                }
+                "repository-transferred" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::RepositoryTransferred(Box::new(p)))
+                }
+                "repository-unarchived" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::RepositoryUnarchived(Box::new(p)))
+                }
+                "repository-vulnerability-alert-create" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::RepositoryVulnerabilityAlertCreate(
+                            Box::new(p),
+                        ))
+                }
+                "repository-vulnerability-alert-dismiss" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::RepositoryVulnerabilityAlertDismiss(
+                            Box::new(p),
+                        ))
+                }
+                "repository-vulnerability-alert-reopen" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::RepositoryVulnerabilityAlertReopen(
+                            Box::new(p),
+                        ))
+                }
+                "repository-vulnerability-alert-resolve" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::RepositoryVulnerabilityAlertResolve(
+                            Box::new(p),
+                        ))
+                }
+                "secret-scanning-alert-assigned" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::SecretScanningAlertAssigned(Box::new(p)))
+                }
+                "secret-scanning-alert-created" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::SecretScanningAlertCreated(Box::new(p)))
+                }
+                "secret-scanning-alert-location-created" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::SecretScanningAlertLocationCreated(
+                            Box::new(p),
+                        ))
+                }
+                "secret-scanning-alert-metadata-created" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::SecretScanningAlertMetadataCreated(
+                            Box::new(p),
+                        ))
+                }
+                "secret-scanning-alert-metadata-removed" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::SecretScanningAlertMetadataRemoved(
+                            Box::new(p),
+                        ))
+                }
+                "secret-scanning-alert-publicly-leaked" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::SecretScanningAlertPubliclyLeaked(
+                            Box::new(p),
+                        ))
+                }
+                "secret-scanning-alert-reopened" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::SecretScanningAlertReopened(Box::new(p)))
+                }
+                "secret-scanning-alert-resolved" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::SecretScanningAlertResolved(Box::new(p)))
+                }
+                "secret-scanning-alert-unassigned" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::SecretScanningAlertUnassigned(
+                            Box::new(p),
+                        ))
+                }
+                "secret-scanning-alert-validated" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::SecretScanningAlertValidated(Box::new(p)))
+                }
+                "secret-scanning-scan-completed" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::SecretScanningScanCompleted(Box::new(p)))
+                }
+                "security-advisory-published" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::SecurityAdvisoryPublished(Box::new(p)))
+                }
+                "security-advisory-updated" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::SecurityAdvisoryUpdated(Box::new(p)))
+                }
+                "security-advisory-withdrawn" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::SecurityAdvisoryWithdrawn(Box::new(p)))
+                }
+                "security-and-analysis" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::SecurityAndAnalysis(Box::new(p)))
+                }
+                "sponsorship-cancelled" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::SponsorshipCancelled(Box::new(p)))
+                }
+                "sponsorship-created" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::SponsorshipCreated(Box::new(p)))
+                }
+                "sponsorship-edited" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::SponsorshipEdited(Box::new(p)))
+                }
+                "sponsorship-pending-cancellation" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::SponsorshipPendingCancellation(
+                            Box::new(p),
+                        ))
+                }
+                "sponsorship-pending-tier-change" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::SponsorshipPendingTierChange(Box::new(p)))
+                }
+                "sponsorship-tier-changed" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::SponsorshipTierChanged(Box::new(p)))
+                }
                 "star-created" => {
-                    rt::webhook_payload(name, body).map(|p| WebhookEvent::StarCreated(Box::new(p)))
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::StarCreated(Box::new(p)))
                 }
                 "star-deleted" => {
-                    rt::webhook_payload(name, body).map(|p| WebhookEvent::StarDeleted(Box::new(p)))
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::StarDeleted(Box::new(p)))
                 }
                 "status" => {
-                    rt::webhook_payload(name, body).map(|p| WebhookEvent::Status(Box::new(p)))
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::Status(Box::new(p)))
                 }
-                "sub-issues-parent-issue-added" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::SubIssuesParentIssueAdded(Box::new(p))),
-                "sub-issues-parent-issue-removed" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::SubIssuesParentIssueRemoved(Box::new(p))),
-                "sub-issues-sub-issue-added" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::SubIssuesSubIssueAdded(Box::new(p))),
-                "sub-issues-sub-issue-removed" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::SubIssuesSubIssueRemoved(Box::new(p))),
+                "sub-issues-parent-issue-added" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::SubIssuesParentIssueAdded(Box::new(p)))
+                }
+                "sub-issues-parent-issue-removed" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::SubIssuesParentIssueRemoved(Box::new(p)))
+                }
+                "sub-issues-sub-issue-added" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::SubIssuesSubIssueAdded(Box::new(p)))
+                }
+                "sub-issues-sub-issue-removed" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::SubIssuesSubIssueRemoved(Box::new(p)))
+                }
                 "team-add" => {
-                    rt::webhook_payload(name, body).map(|p| WebhookEvent::TeamAdd(Box::new(p)))
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::TeamAdd(Box::new(p)))
                 }
-                "team-added-to-repository" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::TeamAddedToRepository(Box::new(p))),
+                "team-added-to-repository" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::TeamAddedToRepository(Box::new(p)))
+                }
                 "team-created" => {
-                    rt::webhook_payload(name, body).map(|p| WebhookEvent::TeamCreated(Box::new(p)))
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::TeamCreated(Box::new(p)))
                 }
                 "team-deleted" => {
-                    rt::webhook_payload(name, body).map(|p| WebhookEvent::TeamDeleted(Box::new(p)))
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::TeamDeleted(Box::new(p)))
                 }
                 "team-edited" => {
-                    rt::webhook_payload(name, body).map(|p| WebhookEvent::TeamEdited(Box::new(p)))
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::TeamEdited(Box::new(p)))
                 }
-                "team-removed-from-repository" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::TeamRemovedFromRepository(Box::new(p))),
+                "team-removed-from-repository" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::TeamRemovedFromRepository(Box::new(p)))
+                }
                 "watch-started" => {
-                    rt::webhook_payload(name, body).map(|p| WebhookEvent::WatchStarted(Box::new(p)))
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::WatchStarted(Box::new(p)))
                 }
-                "workflow-dispatch" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::WorkflowDispatch(Box::new(p))),
-                "workflow-job-completed" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::WorkflowJobCompleted(Box::new(p))),
-                "workflow-job-in-progress" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::WorkflowJobInProgress(Box::new(p))),
-                "workflow-job-queued" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::WorkflowJobQueued(Box::new(p))),
-                "workflow-job-waiting" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::WorkflowJobWaiting(Box::new(p))),
-                "workflow-run-completed" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::WorkflowRunCompleted(Box::new(p))),
-                "workflow-run-in-progress" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::WorkflowRunInProgress(Box::new(p))),
-                "workflow-run-requested" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::WorkflowRunRequested(Box::new(p))),
+                "workflow-dispatch" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::WorkflowDispatch(Box::new(p)))
+                }
+                "workflow-job-completed" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::WorkflowJobCompleted(Box::new(p)))
+                }
+                "workflow-job-in-progress" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::WorkflowJobInProgress(Box::new(p)))
+                }
+                "workflow-job-queued" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::WorkflowJobQueued(Box::new(p)))
+                }
+                "workflow-job-waiting" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::WorkflowJobWaiting(Box::new(p)))
+                }
+                "workflow-run-completed" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::WorkflowRunCompleted(Box::new(p)))
+                }
+                "workflow-run-in-progress" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::WorkflowRunInProgress(Box::new(p)))
+                }
+                "workflow-run-requested" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::WorkflowRunRequested(Box::new(p)))
+                }
                 _ => Err(rt::unknown_webhook(name)),
             }
         }
@@ -3694,9 +4386,15 @@ pub mod webhook_events {
                 WebhookEvent::BranchProtectionConfigurationEnabled(_) => {
                     "branch-protection-configuration-enabled"
                 }
-                WebhookEvent::BranchProtectionRuleCreated(_) => "branch-protection-rule-created",
-                WebhookEvent::BranchProtectionRuleDeleted(_) => "branch-protection-rule-deleted",
-                WebhookEvent::BranchProtectionRuleEdited(_) => "branch-protection-rule-edited",
+                WebhookEvent::BranchProtectionRuleCreated(_) => {
+                    "branch-protection-rule-created"
+                }
+                WebhookEvent::BranchProtectionRuleDeleted(_) => {
+                    "branch-protection-rule-deleted"
+                }
+                WebhookEvent::BranchProtectionRuleEdited(_) => {
+                    "branch-protection-rule-edited"
+                }
                 WebhookEvent::CheckRunCompleted(_) => "check-run-completed",
                 WebhookEvent::CheckRunCreated(_) => "check-run-created",
                 WebhookEvent::CheckRunRequestedAction(_) => "check-run-requested-action",
@@ -3710,9 +4408,13 @@ pub mod webhook_events {
                 WebhookEvent::CodeScanningAlertClosedByUser(_) => {
                     "code-scanning-alert-closed-by-user"
                 }
-                WebhookEvent::CodeScanningAlertCreated(_) => "code-scanning-alert-created",
+                WebhookEvent::CodeScanningAlertCreated(_) => {
+                    "code-scanning-alert-created"
+                }
                 WebhookEvent::CodeScanningAlertFixed(_) => "code-scanning-alert-fixed",
-                WebhookEvent::CodeScanningAlertReopened(_) => "code-scanning-alert-reopened",
+                WebhookEvent::CodeScanningAlertReopened(_) => {
+                    "code-scanning-alert-reopened"
+                }
                 WebhookEvent::CodeScanningAlertReopenedByUser(_) => {
                     "code-scanning-alert-reopened-by-user"
                 }
@@ -3727,17 +4429,25 @@ pub mod webhook_events {
                     "custom-property-promoted-to-enterprise"
                 }
                 WebhookEvent::CustomPropertyUpdated(_) => "custom-property-updated",
-                WebhookEvent::CustomPropertyValuesUpdated(_) => "custom-property-values-updated",
+                WebhookEvent::CustomPropertyValuesUpdated(_) => {
+                    "custom-property-values-updated"
+                }
                 WebhookEvent::Delete(_) => "delete",
                 WebhookEvent::DependabotAlertAssigneesChanged(_) => {
                     "dependabot-alert-assignees-changed"
                 }
-                WebhookEvent::DependabotAlertAutoDismissed(_) => "dependabot-alert-auto-dismissed",
-                WebhookEvent::DependabotAlertAutoReopened(_) => "dependabot-alert-auto-reopened",
+                WebhookEvent::DependabotAlertAutoDismissed(_) => {
+                    "dependabot-alert-auto-dismissed"
+                }
+                WebhookEvent::DependabotAlertAutoReopened(_) => {
+                    "dependabot-alert-auto-reopened"
+                }
                 WebhookEvent::DependabotAlertCreated(_) => "dependabot-alert-created",
                 WebhookEvent::DependabotAlertDismissed(_) => "dependabot-alert-dismissed",
                 WebhookEvent::DependabotAlertFixed(_) => "dependabot-alert-fixed",
-                WebhookEvent::DependabotAlertReintroduced(_) => "dependabot-alert-reintroduced",
+                WebhookEvent::DependabotAlertReintroduced(_) => {
+                    "dependabot-alert-reintroduced"
+                }
                 WebhookEvent::DependabotAlertReopened(_) => "dependabot-alert-reopened",
                 WebhookEvent::DeployKeyCreated(_) => "deploy-key-created",
                 WebhookEvent::DeployKeyDeleted(_) => "deploy-key-deleted",
@@ -3747,10 +4457,14 @@ pub mod webhook_events {
                 }
                 WebhookEvent::DeploymentReviewApproved(_) => "deployment-review-approved",
                 WebhookEvent::DeploymentReviewRejected(_) => "deployment-review-rejected",
-                WebhookEvent::DeploymentReviewRequested(_) => "deployment-review-requested",
+                WebhookEvent::DeploymentReviewRequested(_) => {
+                    "deployment-review-requested"
+                }
                 WebhookEvent::DeploymentStatusCreated(_) => "deployment-status-created",
                 WebhookEvent::DiscussionAnswered(_) => "discussion-answered",
-                WebhookEvent::DiscussionCategoryChanged(_) => "discussion-category-changed",
+                WebhookEvent::DiscussionCategoryChanged(_) => {
+                    "discussion-category-changed"
+                }
                 WebhookEvent::DiscussionClosed(_) => "discussion-closed",
                 WebhookEvent::DiscussionCommentCreated(_) => "discussion-comment-created",
                 WebhookEvent::DiscussionCommentDeleted(_) => "discussion-comment-deleted",
@@ -3777,12 +4491,16 @@ pub mod webhook_events {
                 WebhookEvent::InstallationNewPermissionsAccepted(_) => {
                     "installation-new-permissions-accepted"
                 }
-                WebhookEvent::InstallationRepositoriesAdded(_) => "installation-repositories-added",
+                WebhookEvent::InstallationRepositoriesAdded(_) => {
+                    "installation-repositories-added"
+                }
                 WebhookEvent::InstallationRepositoriesRemoved(_) => {
                     "installation-repositories-removed"
                 }
                 WebhookEvent::InstallationSuspend(_) => "installation-suspend",
-                WebhookEvent::InstallationTargetRenamed(_) => "installation-target-renamed",
+                WebhookEvent::InstallationTargetRenamed(_) => {
+                    "installation-target-renamed"
+                }
                 WebhookEvent::InstallationUnsuspend(_) => "installation-unsuspend",
                 WebhookEvent::IssueCommentCreated(_) => "issue-comment-created",
                 WebhookEvent::IssueCommentDeleted(_) => "issue-comment-deleted",
@@ -3824,21 +4542,29 @@ pub mod webhook_events {
                 WebhookEvent::LabelCreated(_) => "label-created",
                 WebhookEvent::LabelDeleted(_) => "label-deleted",
                 WebhookEvent::LabelEdited(_) => "label-edited",
-                WebhookEvent::MarketplacePurchaseCancelled(_) => "marketplace-purchase-cancelled",
-                WebhookEvent::MarketplacePurchaseChanged(_) => "marketplace-purchase-changed",
+                WebhookEvent::MarketplacePurchaseCancelled(_) => {
+                    "marketplace-purchase-cancelled"
+                }
+                WebhookEvent::MarketplacePurchaseChanged(_) => {
+                    "marketplace-purchase-changed"
+                }
                 WebhookEvent::MarketplacePurchasePendingChange(_) => {
                     "marketplace-purchase-pending-change"
                 }
                 WebhookEvent::MarketplacePurchasePendingChangeCancelled(_) => {
                     "marketplace-purchase-pending-change-cancelled"
                 }
-                WebhookEvent::MarketplacePurchasePurchased(_) => "marketplace-purchase-purchased",
+                WebhookEvent::MarketplacePurchasePurchased(_) => {
+                    "marketplace-purchase-purchased"
+                }
                 WebhookEvent::MemberAdded(_) => "member-added",
                 WebhookEvent::MemberEdited(_) => "member-edited",
                 WebhookEvent::MemberRemoved(_) => "member-removed",
                 WebhookEvent::MembershipAdded(_) => "membership-added",
                 WebhookEvent::MembershipRemoved(_) => "membership-removed",
-                WebhookEvent::MergeGroupChecksRequested(_) => "merge-group-checks-requested",
+                WebhookEvent::MergeGroupChecksRequested(_) => {
+                    "merge-group-checks-requested"
+                }
                 WebhookEvent::MergeGroupDestroyed(_) => "merge-group-destroyed",
                 WebhookEvent::MetaDeleted(_) => "meta-deleted",
                 WebhookEvent::MilestoneClosed(_) => "milestone-closed",
@@ -3850,8 +4576,12 @@ pub mod webhook_events {
                 WebhookEvent::OrgBlockUnblocked(_) => "org-block-unblocked",
                 WebhookEvent::OrganizationDeleted(_) => "organization-deleted",
                 WebhookEvent::OrganizationMemberAdded(_) => "organization-member-added",
-                WebhookEvent::OrganizationMemberInvited(_) => "organization-member-invited",
-                WebhookEvent::OrganizationMemberRemoved(_) => "organization-member-removed",
+                WebhookEvent::OrganizationMemberInvited(_) => {
+                    "organization-member-invited"
+                }
+                WebhookEvent::OrganizationMemberRemoved(_) => {
+                    "organization-member-removed"
+                }
                 WebhookEvent::OrganizationRenamed(_) => "organization-renamed",
                 WebhookEvent::PackagePublished(_) => "package-published",
                 WebhookEvent::PackageUpdated(_) => "package-updated",
@@ -3901,13 +4631,21 @@ pub mod webhook_events {
                 WebhookEvent::ProjectsV2StatusUpdateDeleted(_) => {
                     "projects-v2-status-update-deleted"
                 }
-                WebhookEvent::ProjectsV2StatusUpdateEdited(_) => "projects-v2-status-update-edited",
+                WebhookEvent::ProjectsV2StatusUpdateEdited(_) => {
+                    "projects-v2-status-update-edited"
+                }
                 WebhookEvent::Public(_) => "public",
                 WebhookEvent::PullRequestAssigned(_) => "pull-request-assigned",
-                WebhookEvent::PullRequestAutoMergeDisabled(_) => "pull-request-auto-merge-disabled",
-                WebhookEvent::PullRequestAutoMergeEnabled(_) => "pull-request-auto-merge-enabled",
+                WebhookEvent::PullRequestAutoMergeDisabled(_) => {
+                    "pull-request-auto-merge-disabled"
+                }
+                WebhookEvent::PullRequestAutoMergeEnabled(_) => {
+                    "pull-request-auto-merge-enabled"
+                }
                 WebhookEvent::PullRequestClosed(_) => "pull-request-closed",
-                WebhookEvent::PullRequestConvertedToDraft(_) => "pull-request-converted-to-draft",
+                WebhookEvent::PullRequestConvertedToDraft(_) => {
+                    "pull-request-converted-to-draft"
+                }
                 WebhookEvent::PullRequestDemilestoned(_) => "pull-request-demilestoned",
                 WebhookEvent::PullRequestDequeued(_) => "pull-request-dequeued",
                 WebhookEvent::PullRequestEdited(_) => "pull-request-edited",
@@ -3916,7 +4654,9 @@ pub mod webhook_events {
                 WebhookEvent::PullRequestLocked(_) => "pull-request-locked",
                 WebhookEvent::PullRequestMilestoned(_) => "pull-request-milestoned",
                 WebhookEvent::PullRequestOpened(_) => "pull-request-opened",
-                WebhookEvent::PullRequestReadyForReview(_) => "pull-request-ready-for-review",
+                WebhookEvent::PullRequestReadyForReview(_) => {
+                    "pull-request-ready-for-review"
+                }
                 WebhookEvent::PullRequestReopened(_) => "pull-request-reopened",
                 WebhookEvent::PullRequestReviewCommentCreated(_) => {
                     "pull-request-review-comment-created"
@@ -3927,13 +4667,19 @@ pub mod webhook_events {
                 WebhookEvent::PullRequestReviewCommentEdited(_) => {
                     "pull-request-review-comment-edited"
                 }
-                WebhookEvent::PullRequestReviewDismissed(_) => "pull-request-review-dismissed",
+                WebhookEvent::PullRequestReviewDismissed(_) => {
+                    "pull-request-review-dismissed"
+                }
                 WebhookEvent::PullRequestReviewEdited(_) => "pull-request-review-edited",
                 WebhookEvent::PullRequestReviewRequestRemoved(_) => {
                     "pull-request-review-request-removed"
                 }
-                WebhookEvent::PullRequestReviewRequested(_) => "pull-request-review-requested",
-                WebhookEvent::PullRequestReviewSubmitted(_) => "pull-request-review-submitted",
+                WebhookEvent::PullRequestReviewRequested(_) => {
+                    "pull-request-review-requested"
+                }
+                WebhookEvent::PullRequestReviewSubmitted(_) => {
+                    "pull-request-review-submitted"
+                }
                 WebhookEvent::PullRequestReviewThreadResolved(_) => {
                     "pull-request-review-thread-resolved"
                 }
@@ -3955,8 +4701,12 @@ pub mod webhook_events {
                 WebhookEvent::ReleasePublished(_) => "release-published",
                 WebhookEvent::ReleaseReleased(_) => "release-released",
                 WebhookEvent::ReleaseUnpublished(_) => "release-unpublished",
-                WebhookEvent::RepositoryAdvisoryPublished(_) => "repository-advisory-published",
-                WebhookEvent::RepositoryAdvisoryReported(_) => "repository-advisory-reported",
+                WebhookEvent::RepositoryAdvisoryPublished(_) => {
+                    "repository-advisory-published"
+                }
+                WebhookEvent::RepositoryAdvisoryReported(_) => {
+                    "repository-advisory-reported"
+                }
                 WebhookEvent::RepositoryArchived(_) => "repository-archived",
                 WebhookEvent::RepositoryCreated(_) => "repository-created",
                 WebhookEvent::RepositoryDeleted(_) => "repository-deleted",
@@ -3985,8 +4735,12 @@ pub mod webhook_events {
                 WebhookEvent::RepositoryVulnerabilityAlertResolve(_) => {
                     "repository-vulnerability-alert-resolve"
                 }
-                WebhookEvent::SecretScanningAlertAssigned(_) => "secret-scanning-alert-assigned",
-                WebhookEvent::SecretScanningAlertCreated(_) => "secret-scanning-alert-created",
+                WebhookEvent::SecretScanningAlertAssigned(_) => {
+                    "secret-scanning-alert-assigned"
+                }
+                WebhookEvent::SecretScanningAlertCreated(_) => {
+                    "secret-scanning-alert-created"
+                }
                 WebhookEvent::SecretScanningAlertLocationCreated(_) => {
                     "secret-scanning-alert-location-created"
                 }
@@ -3999,16 +4753,28 @@ pub mod webhook_events {
                 WebhookEvent::SecretScanningAlertPubliclyLeaked(_) => {
                     "secret-scanning-alert-publicly-leaked"
                 }
-                WebhookEvent::SecretScanningAlertReopened(_) => "secret-scanning-alert-reopened",
-                WebhookEvent::SecretScanningAlertResolved(_) => "secret-scanning-alert-resolved",
+                WebhookEvent::SecretScanningAlertReopened(_) => {
+                    "secret-scanning-alert-reopened"
+                }
+                WebhookEvent::SecretScanningAlertResolved(_) => {
+                    "secret-scanning-alert-resolved"
+                }
                 WebhookEvent::SecretScanningAlertUnassigned(_) => {
                     "secret-scanning-alert-unassigned"
                 }
-                WebhookEvent::SecretScanningAlertValidated(_) => "secret-scanning-alert-validated",
-                WebhookEvent::SecretScanningScanCompleted(_) => "secret-scanning-scan-completed",
-                WebhookEvent::SecurityAdvisoryPublished(_) => "security-advisory-published",
+                WebhookEvent::SecretScanningAlertValidated(_) => {
+                    "secret-scanning-alert-validated"
+                }
+                WebhookEvent::SecretScanningScanCompleted(_) => {
+                    "secret-scanning-scan-completed"
+                }
+                WebhookEvent::SecurityAdvisoryPublished(_) => {
+                    "security-advisory-published"
+                }
                 WebhookEvent::SecurityAdvisoryUpdated(_) => "security-advisory-updated",
-                WebhookEvent::SecurityAdvisoryWithdrawn(_) => "security-advisory-withdrawn",
+                WebhookEvent::SecurityAdvisoryWithdrawn(_) => {
+                    "security-advisory-withdrawn"
+                }
                 WebhookEvent::SecurityAndAnalysis(_) => "security-and-analysis",
                 WebhookEvent::SponsorshipCancelled(_) => "sponsorship-cancelled",
                 WebhookEvent::SponsorshipCreated(_) => "sponsorship-created",
@@ -4016,21 +4782,31 @@ pub mod webhook_events {
                 WebhookEvent::SponsorshipPendingCancellation(_) => {
                     "sponsorship-pending-cancellation"
                 }
-                WebhookEvent::SponsorshipPendingTierChange(_) => "sponsorship-pending-tier-change",
+                WebhookEvent::SponsorshipPendingTierChange(_) => {
+                    "sponsorship-pending-tier-change"
+                }
                 WebhookEvent::SponsorshipTierChanged(_) => "sponsorship-tier-changed",
                 WebhookEvent::StarCreated(_) => "star-created",
                 WebhookEvent::StarDeleted(_) => "star-deleted",
                 WebhookEvent::Status(_) => "status",
-                WebhookEvent::SubIssuesParentIssueAdded(_) => "sub-issues-parent-issue-added",
-                WebhookEvent::SubIssuesParentIssueRemoved(_) => "sub-issues-parent-issue-removed",
+                WebhookEvent::SubIssuesParentIssueAdded(_) => {
+                    "sub-issues-parent-issue-added"
+                }
+                WebhookEvent::SubIssuesParentIssueRemoved(_) => {
+                    "sub-issues-parent-issue-removed"
+                }
                 WebhookEvent::SubIssuesSubIssueAdded(_) => "sub-issues-sub-issue-added",
-                WebhookEvent::SubIssuesSubIssueRemoved(_) => "sub-issues-sub-issue-removed",
+                WebhookEvent::SubIssuesSubIssueRemoved(_) => {
+                    "sub-issues-sub-issue-removed"
+                }
                 WebhookEvent::TeamAdd(_) => "team-add",
                 WebhookEvent::TeamAddedToRepository(_) => "team-added-to-repository",
                 WebhookEvent::TeamCreated(_) => "team-created",
                 WebhookEvent::TeamDeleted(_) => "team-deleted",
                 WebhookEvent::TeamEdited(_) => "team-edited",
-                WebhookEvent::TeamRemovedFromRepository(_) => "team-removed-from-repository",
+                WebhookEvent::TeamRemovedFromRepository(_) => {
+                    "team-removed-from-repository"
+                }
                 WebhookEvent::WatchStarted(_) => "watch-started",
                 WebhookEvent::WorkflowDispatch(_) => "workflow-dispatch",
                 WebhookEvent::WorkflowJobCompleted(_) => "workflow-job-completed",
@@ -4054,10 +4830,8 @@ impl Client {
     pub fn config() -> ConnectorConfig {
         let mut config = ConnectorConfig::new("https://api.github.com");
         config.user_agent = format!(
-            "{}/{} {}",
-            env!("CARGO_PKG_NAME"),
-            env!("CARGO_PKG_VERSION"),
-            config.user_agent
+            "{}/{} {}", env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"), config
+            .user_agent
         );
         config
     }
@@ -4083,12 +4857,16 @@ impl Client {
     #[cfg(feature = "security_advisories")]
     /// Operations tagged `security-advisories`.
     pub fn security_advisories(&self) -> security_advisories::SecurityAdvisoriesApi<'_> {
-        security_advisories::SecurityAdvisoriesApi { client: self }
+        security_advisories::SecurityAdvisoriesApi {
+            client: self,
+        }
     }
     #[cfg(feature = "agent_tasks")]
     /// Operations tagged `agent-tasks`.
     pub fn agent_tasks(&self) -> agent_tasks::AgentTasksApi<'_> {
-        agent_tasks::AgentTasksApi { client: self }
+        agent_tasks::AgentTasksApi {
+            client: self,
+        }
     }
     #[cfg(feature = "apps")]
     /// Operations tagged `apps`.
@@ -4098,17 +4876,23 @@ impl Client {
     #[cfg(feature = "classroom")]
     /// Operations tagged `classroom`.
     pub fn classroom(&self) -> classroom::ClassroomApi<'_> {
-        classroom::ClassroomApi { client: self }
+        classroom::ClassroomApi {
+            client: self,
+        }
     }
     #[cfg(feature = "codes_of_conduct")]
     /// Operations tagged `codes-of-conduct`.
     pub fn codes_of_conduct(&self) -> codes_of_conduct::CodesOfConductApi<'_> {
-        codes_of_conduct::CodesOfConductApi { client: self }
+        codes_of_conduct::CodesOfConductApi {
+            client: self,
+        }
     }
     #[cfg(feature = "credentials")]
     /// Operations tagged `credentials`.
     pub fn credentials(&self) -> credentials::CredentialsApi<'_> {
-        credentials::CredentialsApi { client: self }
+        credentials::CredentialsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "emojis")]
     /// Operations tagged `emojis`.
@@ -4118,7 +4902,9 @@ impl Client {
     #[cfg(feature = "actions")]
     /// Operations tagged `actions`.
     pub fn actions(&self) -> actions::ActionsApi<'_> {
-        actions::ActionsApi { client: self }
+        actions::ActionsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "oidc")]
     /// Operations tagged `oidc`.
@@ -4128,41 +4914,55 @@ impl Client {
     #[cfg(feature = "code_security")]
     /// Operations tagged `code-security`.
     pub fn code_security(&self) -> code_security::CodeSecurityApi<'_> {
-        code_security::CodeSecurityApi { client: self }
+        code_security::CodeSecurityApi {
+            client: self,
+        }
     }
     #[cfg(feature = "copilot")]
     /// Operations tagged `copilot`.
     pub fn copilot(&self) -> copilot::CopilotApi<'_> {
-        copilot::CopilotApi { client: self }
+        copilot::CopilotApi {
+            client: self,
+        }
     }
     #[cfg(feature = "dependabot")]
     /// Operations tagged `dependabot`.
     pub fn dependabot(&self) -> dependabot::DependabotApi<'_> {
-        dependabot::DependabotApi { client: self }
+        dependabot::DependabotApi {
+            client: self,
+        }
     }
     #[cfg(feature = "enterprise_teams")]
     /// Operations tagged `enterprise-teams`.
     pub fn enterprise_teams(&self) -> enterprise_teams::EnterpriseTeamsApi<'_> {
-        enterprise_teams::EnterpriseTeamsApi { client: self }
+        enterprise_teams::EnterpriseTeamsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "enterprise_team_memberships")]
     /// Operations tagged `enterprise-team-memberships`.
     pub fn enterprise_team_memberships(
         &self,
     ) -> enterprise_team_memberships::EnterpriseTeamMembershipsApi<'_> {
-        enterprise_team_memberships::EnterpriseTeamMembershipsApi { client: self }
+        enterprise_team_memberships::EnterpriseTeamMembershipsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "enterprise_team_organizations")]
     /// Operations tagged `enterprise-team-organizations`.
     pub fn enterprise_team_organizations(
         &self,
     ) -> enterprise_team_organizations::EnterpriseTeamOrganizationsApi<'_> {
-        enterprise_team_organizations::EnterpriseTeamOrganizationsApi { client: self }
+        enterprise_team_organizations::EnterpriseTeamOrganizationsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "activity")]
     /// Operations tagged `activity`.
     pub fn activity(&self) -> activity::ActivityApi<'_> {
-        activity::ActivityApi { client: self }
+        activity::ActivityApi {
+            client: self,
+        }
     }
     #[cfg(feature = "gists")]
     /// Operations tagged `gists`.
@@ -4172,7 +4972,9 @@ impl Client {
     #[cfg(feature = "gitignore")]
     /// Operations tagged `gitignore`.
     pub fn gitignore(&self) -> gitignore::GitignoreApi<'_> {
-        gitignore::GitignoreApi { client: self }
+        gitignore::GitignoreApi {
+            client: self,
+        }
     }
     #[cfg(feature = "issues")]
     /// Operations tagged `issues`.
@@ -4182,12 +4984,16 @@ impl Client {
     #[cfg(feature = "licenses")]
     /// Operations tagged `licenses`.
     pub fn licenses(&self) -> licenses::LicensesApi<'_> {
-        licenses::LicensesApi { client: self }
+        licenses::LicensesApi {
+            client: self,
+        }
     }
     #[cfg(feature = "markdown")]
     /// Operations tagged `markdown`.
     pub fn markdown(&self) -> markdown::MarkdownApi<'_> {
-        markdown::MarkdownApi { client: self }
+        markdown::MarkdownApi {
+            client: self,
+        }
     }
     #[cfg(feature = "orgs")]
     /// Operations tagged `orgs`.
@@ -4197,7 +5003,9 @@ impl Client {
     #[cfg(feature = "billing")]
     /// Operations tagged `billing`.
     pub fn billing(&self) -> billing::BillingApi<'_> {
-        billing::BillingApi { client: self }
+        billing::BillingApi {
+            client: self,
+        }
     }
     #[cfg(feature = "agents")]
     /// Operations tagged `agents`.
@@ -4207,47 +5015,65 @@ impl Client {
     #[cfg(feature = "campaigns")]
     /// Operations tagged `campaigns`.
     pub fn campaigns(&self) -> campaigns::CampaignsApi<'_> {
-        campaigns::CampaignsApi { client: self }
+        campaigns::CampaignsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "code_scanning")]
     /// Operations tagged `code-scanning`.
     pub fn code_scanning(&self) -> code_scanning::CodeScanningApi<'_> {
-        code_scanning::CodeScanningApi { client: self }
+        code_scanning::CodeScanningApi {
+            client: self,
+        }
     }
     #[cfg(feature = "codespaces")]
     /// Operations tagged `codespaces`.
     pub fn codespaces(&self) -> codespaces::CodespacesApi<'_> {
-        codespaces::CodespacesApi { client: self }
+        codespaces::CodespacesApi {
+            client: self,
+        }
     }
     #[cfg(feature = "copilot_spaces")]
     /// Operations tagged `copilot-spaces`.
     pub fn copilot_spaces(&self) -> copilot_spaces::CopilotSpacesApi<'_> {
-        copilot_spaces::CopilotSpacesApi { client: self }
+        copilot_spaces::CopilotSpacesApi {
+            client: self,
+        }
     }
     #[cfg(feature = "packages")]
     /// Operations tagged `packages`.
     pub fn packages(&self) -> packages::PackagesApi<'_> {
-        packages::PackagesApi { client: self }
+        packages::PackagesApi {
+            client: self,
+        }
     }
     #[cfg(feature = "interactions")]
     /// Operations tagged `interactions`.
     pub fn interactions(&self) -> interactions::InteractionsApi<'_> {
-        interactions::InteractionsApi { client: self }
+        interactions::InteractionsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "migrations")]
     /// Operations tagged `migrations`.
     pub fn migrations(&self) -> migrations::MigrationsApi<'_> {
-        migrations::MigrationsApi { client: self }
+        migrations::MigrationsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "private_registries")]
     /// Operations tagged `private-registries`.
     pub fn private_registries(&self) -> private_registries::PrivateRegistriesApi<'_> {
-        private_registries::PrivateRegistriesApi { client: self }
+        private_registries::PrivateRegistriesApi {
+            client: self,
+        }
     }
     #[cfg(feature = "projects")]
     /// Operations tagged `projects`.
     pub fn projects(&self) -> projects::ProjectsApi<'_> {
-        projects::ProjectsApi { client: self }
+        projects::ProjectsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "repos")]
     /// Operations tagged `repos`.
@@ -4257,12 +5083,16 @@ impl Client {
     #[cfg(feature = "secret_scanning")]
     /// Operations tagged `secret-scanning`.
     pub fn secret_scanning(&self) -> secret_scanning::SecretScanningApi<'_> {
-        secret_scanning::SecretScanningApi { client: self }
+        secret_scanning::SecretScanningApi {
+            client: self,
+        }
     }
     #[cfg(feature = "hosted_compute")]
     /// Operations tagged `hosted-compute`.
     pub fn hosted_compute(&self) -> hosted_compute::HostedComputeApi<'_> {
-        hosted_compute::HostedComputeApi { client: self }
+        hosted_compute::HostedComputeApi {
+            client: self,
+        }
     }
     #[cfg(feature = "teams")]
     /// Operations tagged `teams`.
@@ -4272,7 +5102,9 @@ impl Client {
     #[cfg(feature = "rate_limit")]
     /// Operations tagged `rate-limit`.
     pub fn rate_limit(&self) -> rate_limit::RateLimitApi<'_> {
-        rate_limit::RateLimitApi { client: self }
+        rate_limit::RateLimitApi {
+            client: self,
+        }
     }
     #[cfg(feature = "checks")]
     /// Operations tagged `checks`.
@@ -4282,17 +5114,23 @@ impl Client {
     #[cfg(feature = "code_quality")]
     /// Operations tagged `code-quality`.
     pub fn code_quality(&self) -> code_quality::CodeQualityApi<'_> {
-        code_quality::CodeQualityApi { client: self }
+        code_quality::CodeQualityApi {
+            client: self,
+        }
     }
     #[cfg(feature = "reactions")]
     /// Operations tagged `reactions`.
     pub fn reactions(&self) -> reactions::ReactionsApi<'_> {
-        reactions::ReactionsApi { client: self }
+        reactions::ReactionsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "dependency_graph")]
     /// Operations tagged `dependency-graph`.
     pub fn dependency_graph(&self) -> dependency_graph::DependencyGraphApi<'_> {
-        dependency_graph::DependencyGraphApi { client: self }
+        dependency_graph::DependencyGraphApi {
+            client: self,
+        }
     }
     #[cfg(feature = "git")]
     /// Operations tagged `git`.

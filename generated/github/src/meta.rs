@@ -122,7 +122,9 @@ impl<'a> MetaGet<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ApiOverview>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiOverview>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -75,11 +75,13 @@ pub struct VulnerabilityPackage {
     /// The unique package name within its ecosystem.
     pub name: Option<String>,
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "dependabot",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "dependabot",
+        feature = "webhook_events"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CvssSeverities {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -87,11 +89,13 @@ pub struct CvssSeverities {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cvss_v4: Option<super::models::CvssSeveritiesCvssV4>,
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "dependabot",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "dependabot",
+        feature = "webhook_events"
+    )
+)]
 impl CvssSeverities {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -104,11 +108,13 @@ impl CvssSeverities {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "dependabot",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "dependabot",
+        feature = "webhook_events"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CvssSeveritiesCvssV3 {
     /// The CVSS 3 vector string.
@@ -116,11 +122,13 @@ pub struct CvssSeveritiesCvssV3 {
     /// The CVSS 3 score.
     pub score: Option<f64>,
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "dependabot",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "dependabot",
+        feature = "webhook_events"
+    )
+)]
 impl CvssSeveritiesCvssV3 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -135,11 +143,13 @@ impl CvssSeveritiesCvssV3 {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "dependabot",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "dependabot",
+        feature = "webhook_events"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CvssSeveritiesCvssV4 {
     /// The CVSS 4 vector string.
@@ -147,11 +157,13 @@ pub struct CvssSeveritiesCvssV4 {
     /// The CVSS 4 score.
     pub score: Option<f64>,
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "dependabot",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "dependabot",
+        feature = "webhook_events"
+    )
+)]
 impl CvssSeveritiesCvssV4 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -166,11 +178,13 @@ impl CvssSeveritiesCvssV4 {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "dependabot",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "dependabot",
+        feature = "webhook_events"
+    )
+)]
 /// The EPSS scores as calculated by the [Exploit Prediction Scoring System](https://www.first.org/epss).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecurityAdvisoryEpss {
@@ -179,11 +193,13 @@ pub struct SecurityAdvisoryEpss {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub percentile: Option<f64>,
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "dependabot",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "dependabot",
+        feature = "webhook_events"
+    )
+)]
 impl SecurityAdvisoryEpss {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -206,36 +222,38 @@ impl SecurityAdvisoryEpss {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "apps",
-    feature = "actions",
-    feature = "code_security",
-    feature = "copilot",
-    feature = "dependabot",
-    feature = "enterprise_team_memberships",
-    feature = "activity",
-    feature = "gists",
-    feature = "issues",
-    feature = "orgs",
-    feature = "agents",
-    feature = "campaigns",
-    feature = "code_scanning",
-    feature = "codespaces",
-    feature = "copilot_spaces",
-    feature = "packages",
-    feature = "interactions",
-    feature = "migrations",
-    feature = "projects",
-    feature = "repos",
-    feature = "secret_scanning",
-    feature = "teams",
-    feature = "checks",
-    feature = "pulls",
-    feature = "search",
-    feature = "users",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "apps",
+        feature = "actions",
+        feature = "code_security",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "enterprise_team_memberships",
+        feature = "activity",
+        feature = "gists",
+        feature = "issues",
+        feature = "orgs",
+        feature = "agents",
+        feature = "campaigns",
+        feature = "code_scanning",
+        feature = "codespaces",
+        feature = "copilot_spaces",
+        feature = "packages",
+        feature = "interactions",
+        feature = "migrations",
+        feature = "projects",
+        feature = "repos",
+        feature = "secret_scanning",
+        feature = "teams",
+        feature = "checks",
+        feature = "pulls",
+        feature = "search",
+        feature = "users",
+        feature = "webhook_events"
+    )
+)]
 /// Simple User
 ///
 /// A GitHub user.
@@ -418,48 +436,50 @@ pub struct GlobalAdvisoryCreditsItem {
     #[serde(rename = "type")]
     pub type_: super::models::SecurityAdvisoryCreditTypes,
 }
-#[cfg(any(
-    feature = "meta",
-    feature = "security_advisories",
-    feature = "apps",
-    feature = "classroom",
-    feature = "codes_of_conduct",
-    feature = "credentials",
-    feature = "actions",
-    feature = "oidc",
-    feature = "code_security",
-    feature = "copilot",
-    feature = "dependabot",
-    feature = "enterprise_teams",
-    feature = "enterprise_team_memberships",
-    feature = "activity",
-    feature = "gists",
-    feature = "issues",
-    feature = "licenses",
-    feature = "orgs",
-    feature = "billing",
-    feature = "campaigns",
-    feature = "code_scanning",
-    feature = "codespaces",
-    feature = "copilot_spaces",
-    feature = "packages",
-    feature = "interactions",
-    feature = "migrations",
-    feature = "private_registries",
-    feature = "projects",
-    feature = "repos",
-    feature = "secret_scanning",
-    feature = "teams",
-    feature = "rate_limit",
-    feature = "checks",
-    feature = "code_quality",
-    feature = "reactions",
-    feature = "dependency_graph",
-    feature = "git",
-    feature = "pulls",
-    feature = "search",
-    feature = "users"
-))]
+#[cfg(
+    any(
+        feature = "meta",
+        feature = "security_advisories",
+        feature = "apps",
+        feature = "classroom",
+        feature = "codes_of_conduct",
+        feature = "credentials",
+        feature = "actions",
+        feature = "oidc",
+        feature = "code_security",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "enterprise_teams",
+        feature = "enterprise_team_memberships",
+        feature = "activity",
+        feature = "gists",
+        feature = "issues",
+        feature = "licenses",
+        feature = "orgs",
+        feature = "billing",
+        feature = "campaigns",
+        feature = "code_scanning",
+        feature = "codespaces",
+        feature = "copilot_spaces",
+        feature = "packages",
+        feature = "interactions",
+        feature = "migrations",
+        feature = "private_registries",
+        feature = "projects",
+        feature = "repos",
+        feature = "secret_scanning",
+        feature = "teams",
+        feature = "rate_limit",
+        feature = "checks",
+        feature = "code_quality",
+        feature = "reactions",
+        feature = "dependency_graph",
+        feature = "git",
+        feature = "pulls",
+        feature = "search",
+        feature = "users"
+    )
+)]
 /// Basic Error
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BasicError {
@@ -472,18 +492,20 @@ pub struct BasicError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "apps",
-    feature = "credentials",
-    feature = "actions",
-    feature = "copilot",
-    feature = "dependabot",
-    feature = "issues",
-    feature = "orgs",
-    feature = "repos",
-    feature = "pulls"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "apps",
+        feature = "credentials",
+        feature = "actions",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "issues",
+        feature = "orgs",
+        feature = "repos",
+        feature = "pulls"
+    )
+)]
 /// Validation Error Simple
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ValidationErrorSimple {
@@ -492,18 +514,20 @@ pub struct ValidationErrorSimple {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<String>>,
 }
-#[cfg(any(
-    feature = "apps",
-    feature = "actions",
-    feature = "activity",
-    feature = "issues",
-    feature = "orgs",
-    feature = "projects",
-    feature = "repos",
-    feature = "checks",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "apps",
+        feature = "actions",
+        feature = "activity",
+        feature = "issues",
+        feature = "orgs",
+        feature = "projects",
+        feature = "repos",
+        feature = "checks",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 /// Enterprise
 ///
 /// An enterprise on GitHub.
@@ -527,12 +551,14 @@ pub struct Enterprise {
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
     pub avatar_url: String,
 }
-#[cfg(any(
-    feature = "apps",
-    feature = "issues",
-    feature = "repos",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "apps",
+        feature = "issues",
+        feature = "repos",
+        feature = "webhook_events"
+    )
+)]
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Integration {
@@ -560,17 +586,19 @@ pub struct Integration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installations_count: Option<i64>,
 }
-#[cfg(any(
-    feature = "apps",
-    feature = "actions",
-    feature = "activity",
-    feature = "issues",
-    feature = "projects",
-    feature = "repos",
-    feature = "checks",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "apps",
+        feature = "actions",
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "repos",
+        feature = "checks",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum IntegrationOwner {
@@ -579,17 +607,19 @@ pub enum IntegrationOwner {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "apps",
-    feature = "actions",
-    feature = "activity",
-    feature = "issues",
-    feature = "projects",
-    feature = "repos",
-    feature = "checks",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "apps",
+        feature = "actions",
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "repos",
+        feature = "checks",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 /// The set of permissions for the GitHub app
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IntegrationPermissions {
@@ -607,12 +637,14 @@ pub struct IntegrationPermissions {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, String>,
 }
-#[cfg(any(
-    feature = "apps",
-    feature = "orgs",
-    feature = "repos",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "apps",
+        feature = "orgs",
+        feature = "repos",
+        feature = "webhook_events"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum WebhookConfigInsecureSsl {
@@ -689,31 +721,33 @@ pub struct ScimError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schemas: Option<Vec<String>>,
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "apps",
-    feature = "actions",
-    feature = "copilot",
-    feature = "activity",
-    feature = "gists",
-    feature = "issues",
-    feature = "orgs",
-    feature = "billing",
-    feature = "codespaces",
-    feature = "copilot_spaces",
-    feature = "interactions",
-    feature = "migrations",
-    feature = "private_registries",
-    feature = "projects",
-    feature = "repos",
-    feature = "secret_scanning",
-    feature = "teams",
-    feature = "reactions",
-    feature = "git",
-    feature = "pulls",
-    feature = "search",
-    feature = "users"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "apps",
+        feature = "actions",
+        feature = "copilot",
+        feature = "activity",
+        feature = "gists",
+        feature = "issues",
+        feature = "orgs",
+        feature = "billing",
+        feature = "codespaces",
+        feature = "copilot_spaces",
+        feature = "interactions",
+        feature = "migrations",
+        feature = "private_registries",
+        feature = "projects",
+        feature = "repos",
+        feature = "secret_scanning",
+        feature = "teams",
+        feature = "reactions",
+        feature = "git",
+        feature = "pulls",
+        feature = "search",
+        feature = "users"
+    )
+)]
 /// Validation Error
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ValidationError {
@@ -722,31 +756,33 @@ pub struct ValidationError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<super::models::ValidationErrorErrorsItem>>,
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "apps",
-    feature = "actions",
-    feature = "copilot",
-    feature = "activity",
-    feature = "gists",
-    feature = "issues",
-    feature = "orgs",
-    feature = "billing",
-    feature = "codespaces",
-    feature = "copilot_spaces",
-    feature = "interactions",
-    feature = "migrations",
-    feature = "private_registries",
-    feature = "projects",
-    feature = "repos",
-    feature = "secret_scanning",
-    feature = "teams",
-    feature = "reactions",
-    feature = "git",
-    feature = "pulls",
-    feature = "search",
-    feature = "users"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "apps",
+        feature = "actions",
+        feature = "copilot",
+        feature = "activity",
+        feature = "gists",
+        feature = "issues",
+        feature = "orgs",
+        feature = "billing",
+        feature = "codespaces",
+        feature = "copilot_spaces",
+        feature = "interactions",
+        feature = "migrations",
+        feature = "private_registries",
+        feature = "projects",
+        feature = "repos",
+        feature = "secret_scanning",
+        feature = "teams",
+        feature = "reactions",
+        feature = "git",
+        feature = "pulls",
+        feature = "search",
+        feature = "users"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ValidationErrorErrorsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -761,31 +797,33 @@ pub struct ValidationErrorErrorsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<super::models::ValidationErrorErrorsItemValue>,
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "apps",
-    feature = "actions",
-    feature = "copilot",
-    feature = "activity",
-    feature = "gists",
-    feature = "issues",
-    feature = "orgs",
-    feature = "billing",
-    feature = "codespaces",
-    feature = "copilot_spaces",
-    feature = "interactions",
-    feature = "migrations",
-    feature = "private_registries",
-    feature = "projects",
-    feature = "repos",
-    feature = "secret_scanning",
-    feature = "teams",
-    feature = "reactions",
-    feature = "git",
-    feature = "pulls",
-    feature = "search",
-    feature = "users"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "apps",
+        feature = "actions",
+        feature = "copilot",
+        feature = "activity",
+        feature = "gists",
+        feature = "issues",
+        feature = "orgs",
+        feature = "billing",
+        feature = "codespaces",
+        feature = "copilot_spaces",
+        feature = "interactions",
+        feature = "migrations",
+        feature = "private_registries",
+        feature = "projects",
+        feature = "repos",
+        feature = "secret_scanning",
+        feature = "teams",
+        feature = "reactions",
+        feature = "git",
+        feature = "pulls",
+        feature = "search",
+        feature = "users"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ValidationErrorErrorsItemValue {
@@ -936,8 +974,9 @@ pub struct AppPermissions {
     pub pull_requests: Option<super::models::AppPermissionsPullRequests>,
     /// The level of permission to grant the access token to view and edit custom properties for a repository, when allowed by the property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_custom_properties:
-        Option<super::models::AppPermissionsRepositoryCustomProperties>,
+    pub repository_custom_properties: Option<
+        super::models::AppPermissionsRepositoryCustomProperties,
+    >,
     /// The level of permission to grant the access token to manage the post-receive hooks for a repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_hooks: Option<super::models::AppPermissionsRepositoryHooks>,
@@ -946,7 +985,9 @@ pub struct AppPermissions {
     pub repository_projects: Option<super::models::AppPermissionsRepositoryProjects>,
     /// The level of permission to grant the access token to view and manage secret scanning alerts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_alerts: Option<super::models::AppPermissionsSecretScanningAlerts>,
+    pub secret_scanning_alerts: Option<
+        super::models::AppPermissionsSecretScanningAlerts,
+    >,
     /// The level of permission to grant the access token to manage repository secrets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secrets: Option<super::models::AppPermissionsSecrets>,
@@ -967,38 +1008,47 @@ pub struct AppPermissions {
     pub workflows: Option<String>,
     /// The level of permission to grant the access token to view and edit custom properties for an organization, when allowed by the property.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_properties_for_organizations:
-        Option<super::models::AppPermissionsCustomPropertiesForOrganizations>,
+    pub custom_properties_for_organizations: Option<
+        super::models::AppPermissionsCustomPropertiesForOrganizations,
+    >,
     /// The level of permission to grant the access token for organization teams and members.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members: Option<super::models::AppPermissionsMembers>,
     /// The level of permission to grant the access token to manage access to an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_administration:
-        Option<super::models::AppPermissionsOrganizationAdministration>,
+    pub organization_administration: Option<
+        super::models::AppPermissionsOrganizationAdministration,
+    >,
     /// The level of permission to grant the access token for custom repository roles management.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_custom_roles: Option<super::models::AppPermissionsOrganizationCustomRoles>,
+    pub organization_custom_roles: Option<
+        super::models::AppPermissionsOrganizationCustomRoles,
+    >,
     /// The level of permission to grant the access token for custom organization roles management.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_custom_org_roles:
-        Option<super::models::AppPermissionsOrganizationCustomOrgRoles>,
+    pub organization_custom_org_roles: Option<
+        super::models::AppPermissionsOrganizationCustomOrgRoles,
+    >,
     /// The level of permission to grant the access token for repository custom properties management at the organization level.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_custom_properties:
-        Option<super::models::AppPermissionsOrganizationCustomProperties>,
+    pub organization_custom_properties: Option<
+        super::models::AppPermissionsOrganizationCustomProperties,
+    >,
     /// The level of permission to grant the access token for managing access to GitHub Copilot for members of an organization with a Copilot Business subscription. This property is in public preview and is subject to change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_copilot_seat_management:
-        Option<super::models::AppPermissionsOrganizationCopilotSeatManagement>,
+    pub organization_copilot_seat_management: Option<
+        super::models::AppPermissionsOrganizationCopilotSeatManagement,
+    >,
     /// The level of permission to grant the access token to view and manage Copilot cloud agent settings for an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_copilot_agent_settings:
-        Option<super::models::AppPermissionsOrganizationCopilotAgentSettings>,
+    pub organization_copilot_agent_settings: Option<
+        super::models::AppPermissionsOrganizationCopilotAgentSettings,
+    >,
     /// The level of permission to grant the access token to view and manage announcement banners for an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_announcement_banners:
-        Option<super::models::AppPermissionsOrganizationAnnouncementBanners>,
+    pub organization_announcement_banners: Option<
+        super::models::AppPermissionsOrganizationAnnouncementBanners,
+    >,
     /// The level of permission to grant the access token to view events triggered by an activity in an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_events: Option<String>,
@@ -1007,12 +1057,14 @@ pub struct AppPermissions {
     pub organization_hooks: Option<super::models::AppPermissionsOrganizationHooks>,
     /// The level of permission to grant the access token for viewing and managing fine-grained personal access token requests to an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_personal_access_tokens:
-        Option<super::models::AppPermissionsOrganizationPersonalAccessTokens>,
+    pub organization_personal_access_tokens: Option<
+        super::models::AppPermissionsOrganizationPersonalAccessTokens,
+    >,
     /// The level of permission to grant the access token for viewing and managing fine-grained personal access tokens that have been approved by an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_personal_access_token_requests:
-        Option<super::models::AppPermissionsOrganizationPersonalAccessTokenRequests>,
+    pub organization_personal_access_token_requests: Option<
+        super::models::AppPermissionsOrganizationPersonalAccessTokenRequests,
+    >,
     /// The level of permission to grant the access token for viewing an organization's plan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_plan: Option<String>,
@@ -1027,11 +1079,14 @@ pub struct AppPermissions {
     pub organization_secrets: Option<super::models::AppPermissionsOrganizationSecrets>,
     /// The level of permission to grant the access token to view and manage GitHub Actions self-hosted runners available to an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_self_hosted_runners:
-        Option<super::models::AppPermissionsOrganizationSelfHostedRunners>,
+    pub organization_self_hosted_runners: Option<
+        super::models::AppPermissionsOrganizationSelfHostedRunners,
+    >,
     /// The level of permission to grant the access token to view and manage users blocked by the organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_user_blocking: Option<super::models::AppPermissionsOrganizationUserBlocking>,
+    pub organization_user_blocking: Option<
+        super::models::AppPermissionsOrganizationUserBlocking,
+    >,
     /// The level of permission to grant the access token to manage the email addresses belonging to a user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email_addresses: Option<super::models::AppPermissionsEmailAddresses>,
@@ -1055,8 +1110,9 @@ pub struct AppPermissions {
     pub starring: Option<super::models::AppPermissionsStarring>,
     /// The level of permission to grant the access token for organization custom properties management at the enterprise level.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enterprise_custom_properties_for_organizations:
-        Option<super::models::AppPermissionsEnterpriseCustomPropertiesForOrganizations>,
+    pub enterprise_custom_properties_for_organizations: Option<
+        super::models::AppPermissionsEnterpriseCustomPropertiesForOrganizations,
+    >,
 }
 #[cfg(any(feature = "apps", feature = "orgs", feature = "webhook_events"))]
 connector_runtime::__string_enum! {
@@ -1372,29 +1428,31 @@ connector_runtime::__string_enum! {
     pub enum AppPermissionsEnterpriseCustomPropertiesForOrganizations { Read = "read",
     Write = "write", Admin = "admin", }
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "apps",
-    feature = "actions",
-    feature = "copilot",
-    feature = "dependabot",
-    feature = "activity",
-    feature = "gists",
-    feature = "issues",
-    feature = "orgs",
-    feature = "code_scanning",
-    feature = "codespaces",
-    feature = "packages",
-    feature = "migrations",
-    feature = "projects",
-    feature = "repos",
-    feature = "secret_scanning",
-    feature = "teams",
-    feature = "reactions",
-    feature = "pulls",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "apps",
+        feature = "actions",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "activity",
+        feature = "gists",
+        feature = "issues",
+        feature = "orgs",
+        feature = "code_scanning",
+        feature = "codespaces",
+        feature = "packages",
+        feature = "migrations",
+        feature = "projects",
+        feature = "repos",
+        feature = "secret_scanning",
+        feature = "teams",
+        feature = "reactions",
+        feature = "pulls",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 /// Simple User
 ///
 /// A GitHub user.
@@ -1476,34 +1534,38 @@ pub enum InstallationAccount {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "apps",
-    feature = "actions",
-    feature = "orgs",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "apps",
+        feature = "actions",
+        feature = "orgs",
+        feature = "webhook_events"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " Describe whether all repositories have been selected or there's a selection involved"]
     pub enum InstallationRepositorySelection { All = "all", Selected = "selected", }
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "apps",
-    feature = "actions",
-    feature = "activity",
-    feature = "issues",
-    feature = "licenses",
-    feature = "code_scanning",
-    feature = "codespaces",
-    feature = "migrations",
-    feature = "projects",
-    feature = "repos",
-    feature = "teams",
-    feature = "pulls",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "apps",
+        feature = "actions",
+        feature = "activity",
+        feature = "issues",
+        feature = "licenses",
+        feature = "code_scanning",
+        feature = "codespaces",
+        feature = "migrations",
+        feature = "projects",
+        feature = "repos",
+        feature = "teams",
+        feature = "pulls",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 /// License Simple
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NullableLicenseSimple {
@@ -1515,21 +1577,23 @@ pub struct NullableLicenseSimple {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "apps",
-    feature = "actions",
-    feature = "activity",
-    feature = "issues",
-    feature = "code_scanning",
-    feature = "codespaces",
-    feature = "migrations",
-    feature = "projects",
-    feature = "repos",
-    feature = "pulls",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "apps",
+        feature = "actions",
+        feature = "activity",
+        feature = "issues",
+        feature = "code_scanning",
+        feature = "codespaces",
+        feature = "migrations",
+        feature = "projects",
+        feature = "repos",
+        feature = "pulls",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 /// Repository
 ///
 /// A repository on GitHub.
@@ -1629,7 +1693,9 @@ pub struct Repository {
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy: Option<super::models::RepositoryPullRequestCreationPolicy>,
+    pub pull_request_creation_policy: Option<
+        super::models::RepositoryPullRequestCreationPolicy,
+    >,
     /// Whether the repository is archived.
     pub archived: bool,
     /// Returns whether or not this repository disabled.
@@ -1665,14 +1731,18 @@ pub struct Repository {
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title: Option<super::models::RepositorySquashMergeCommitTitle>,
+    pub squash_merge_commit_title: Option<
+        super::models::RepositorySquashMergeCommitTitle,
+    >,
     /// The default value for a squash merge commit message:
     ///
     /// - `PR_BODY` - default to the pull request's body.
     /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message: Option<super::models::RepositorySquashMergeCommitMessage>,
+    pub squash_merge_commit_message: Option<
+        super::models::RepositorySquashMergeCommitMessage,
+    >,
     /// The default value for a merge commit title.
     ///
     /// - `PR_TITLE` - default to the pull request's title.
@@ -1708,22 +1778,24 @@ pub struct Repository {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_search_index_status: Option<super::models::RepositoryCodeSearchIndexStatus>,
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "apps",
-    feature = "actions",
-    feature = "activity",
-    feature = "issues",
-    feature = "code_scanning",
-    feature = "codespaces",
-    feature = "migrations",
-    feature = "projects",
-    feature = "repos",
-    feature = "teams",
-    feature = "pulls",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "apps",
+        feature = "actions",
+        feature = "activity",
+        feature = "issues",
+        feature = "code_scanning",
+        feature = "codespaces",
+        feature = "migrations",
+        feature = "projects",
+        feature = "repos",
+        feature = "teams",
+        feature = "pulls",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryPermissions {
     pub admin: bool,
@@ -1734,42 +1806,46 @@ pub struct RepositoryPermissions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maintain: Option<bool>,
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "apps",
-    feature = "actions",
-    feature = "activity",
-    feature = "issues",
-    feature = "code_scanning",
-    feature = "codespaces",
-    feature = "migrations",
-    feature = "projects",
-    feature = "repos",
-    feature = "pulls",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "apps",
+        feature = "actions",
+        feature = "activity",
+        feature = "issues",
+        feature = "code_scanning",
+        feature = "codespaces",
+        feature = "migrations",
+        feature = "projects",
+        feature = "repos",
+        feature = "pulls",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " The policy controlling who can create pull requests: all or collaborators_only."]
     pub enum RepositoryPullRequestCreationPolicy { All = "all", CollaboratorsOnly =
     "collaborators_only", }
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "apps",
-    feature = "actions",
-    feature = "activity",
-    feature = "issues",
-    feature = "code_scanning",
-    feature = "codespaces",
-    feature = "migrations",
-    feature = "projects",
-    feature = "repos",
-    feature = "pulls",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "apps",
+        feature = "actions",
+        feature = "activity",
+        feature = "issues",
+        feature = "code_scanning",
+        feature = "codespaces",
+        feature = "migrations",
+        feature = "projects",
+        feature = "repos",
+        feature = "pulls",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc = " The default value for a squash merge commit title:"] #[doc = " "] #[doc =
     " - `PR_TITLE` - default to the pull request's title."] #[doc =
@@ -1777,21 +1853,23 @@ connector_runtime::__string_enum! {
     pub enum RepositorySquashMergeCommitTitle { PrTitle = "PR_TITLE", CommitOrPrTitle =
     "COMMIT_OR_PR_TITLE", }
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "apps",
-    feature = "actions",
-    feature = "activity",
-    feature = "issues",
-    feature = "code_scanning",
-    feature = "codespaces",
-    feature = "migrations",
-    feature = "projects",
-    feature = "repos",
-    feature = "pulls",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "apps",
+        feature = "actions",
+        feature = "activity",
+        feature = "issues",
+        feature = "code_scanning",
+        feature = "codespaces",
+        feature = "migrations",
+        feature = "projects",
+        feature = "repos",
+        feature = "pulls",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc = " The default value for a squash merge commit message:"] #[doc = " "] #[doc =
     " - `PR_BODY` - default to the pull request's body."] #[doc =
@@ -1800,21 +1878,23 @@ connector_runtime::__string_enum! {
     RepositorySquashMergeCommitMessage { PrBody = "PR_BODY", CommitMessages =
     "COMMIT_MESSAGES", Blank = "BLANK", }
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "apps",
-    feature = "actions",
-    feature = "activity",
-    feature = "issues",
-    feature = "code_scanning",
-    feature = "codespaces",
-    feature = "migrations",
-    feature = "projects",
-    feature = "repos",
-    feature = "pulls",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "apps",
+        feature = "actions",
+        feature = "activity",
+        feature = "issues",
+        feature = "code_scanning",
+        feature = "codespaces",
+        feature = "migrations",
+        feature = "projects",
+        feature = "repos",
+        feature = "pulls",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc = " The default value for a merge commit title."] #[doc = " "] #[doc =
     " - `PR_TITLE` - default to the pull request's title."] #[doc =
@@ -1822,21 +1902,23 @@ connector_runtime::__string_enum! {
     pub enum RepositoryMergeCommitTitle { PrTitle = "PR_TITLE", MergeMessage =
     "MERGE_MESSAGE", }
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "apps",
-    feature = "actions",
-    feature = "activity",
-    feature = "issues",
-    feature = "code_scanning",
-    feature = "codespaces",
-    feature = "migrations",
-    feature = "projects",
-    feature = "repos",
-    feature = "pulls",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "apps",
+        feature = "actions",
+        feature = "activity",
+        feature = "issues",
+        feature = "code_scanning",
+        feature = "codespaces",
+        feature = "migrations",
+        feature = "projects",
+        feature = "repos",
+        feature = "pulls",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc = " The default value for a merge commit message."] #[doc = " "] #[doc =
     " - `PR_TITLE` - default to the pull request's title."] #[doc =
@@ -1845,21 +1927,23 @@ connector_runtime::__string_enum! {
     RepositoryMergeCommitMessage { PrBody = "PR_BODY", PrTitle = "PR_TITLE", Blank =
     "BLANK", }
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "apps",
-    feature = "actions",
-    feature = "activity",
-    feature = "issues",
-    feature = "code_scanning",
-    feature = "codespaces",
-    feature = "migrations",
-    feature = "projects",
-    feature = "repos",
-    feature = "pulls",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "apps",
+        feature = "actions",
+        feature = "activity",
+        feature = "issues",
+        feature = "code_scanning",
+        feature = "codespaces",
+        feature = "migrations",
+        feature = "projects",
+        feature = "repos",
+        feature = "pulls",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 /// The status of the code search index for this repository
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryCodeSearchIndexStatus {
@@ -1882,7 +1966,9 @@ pub struct InstallationToken {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<super::models::AppPermissions>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_selection: Option<super::models::InstallationTokenRepositorySelection>,
+    pub repository_selection: Option<
+        super::models::InstallationTokenRepositorySelection,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repositories: Option<Vec<super::models::Repository>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2194,23 +2280,25 @@ pub struct ClassroomAssignmentGrade {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_name: Option<String>,
 }
-#[cfg(any(
-    feature = "codes_of_conduct",
-    feature = "actions",
-    feature = "copilot",
-    feature = "dependabot",
-    feature = "activity",
-    feature = "orgs",
-    feature = "agents",
-    feature = "codespaces",
-    feature = "packages",
-    feature = "migrations",
-    feature = "repos",
-    feature = "teams",
-    feature = "checks",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "codes_of_conduct",
+        feature = "actions",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "activity",
+        feature = "orgs",
+        feature = "agents",
+        feature = "codespaces",
+        feature = "packages",
+        feature = "migrations",
+        feature = "repos",
+        feature = "teams",
+        feature = "checks",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 /// Code Of Conduct
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeOfConduct {
@@ -2285,83 +2373,107 @@ pub struct CodeSecurityConfiguration {
     pub description: Option<String>,
     /// The enablement status of GitHub Advanced Security
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub advanced_security: Option<super::models::CodeSecurityConfigurationAdvancedSecurity>,
+    pub advanced_security: Option<
+        super::models::CodeSecurityConfigurationAdvancedSecurity,
+    >,
     /// The enablement status of Dependency Graph
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependency_graph: Option<super::models::CodeSecurityConfigurationDependencyGraph>,
+    pub dependency_graph: Option<
+        super::models::CodeSecurityConfigurationDependencyGraph,
+    >,
     /// The enablement status of Automatic dependency submission
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependency_graph_autosubmit_action:
-        Option<super::models::CodeSecurityConfigurationDependencyGraphAutosubmitAction>,
+    pub dependency_graph_autosubmit_action: Option<
+        super::models::CodeSecurityConfigurationDependencyGraphAutosubmitAction,
+    >,
     /// Feature options for Automatic dependency submission
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependency_graph_autosubmit_action_options:
-        Option<super::models::CodeSecurityConfigurationDependencyGraphAutosubmitActionOptions>,
+    pub dependency_graph_autosubmit_action_options: Option<
+        super::models::CodeSecurityConfigurationDependencyGraphAutosubmitActionOptions,
+    >,
     /// The enablement status of Dependabot alerts
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_alerts: Option<super::models::CodeSecurityConfigurationDependabotAlerts>,
+    pub dependabot_alerts: Option<
+        super::models::CodeSecurityConfigurationDependabotAlerts,
+    >,
     /// The enablement status of Dependabot security updates
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_security_updates:
-        Option<super::models::CodeSecurityConfigurationDependabotSecurityUpdates>,
+    pub dependabot_security_updates: Option<
+        super::models::CodeSecurityConfigurationDependabotSecurityUpdates,
+    >,
     /// The enablement status of Dependabot delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_delegated_alert_dismissal:
-        Option<super::models::CodeSecurityConfigurationDependabotDelegatedAlertDismissal>,
+    pub dependabot_delegated_alert_dismissal: Option<
+        super::models::CodeSecurityConfigurationDependabotDelegatedAlertDismissal,
+    >,
     /// Feature options for code scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_scanning_options: Option<super::models::CodeSecurityConfigurationCodeScanningOptions>,
+    pub code_scanning_options: Option<
+        super::models::CodeSecurityConfigurationCodeScanningOptions,
+    >,
     /// The enablement status of code scanning default setup
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_scanning_default_setup:
-        Option<super::models::CodeSecurityConfigurationCodeScanningDefaultSetup>,
+    pub code_scanning_default_setup: Option<
+        super::models::CodeSecurityConfigurationCodeScanningDefaultSetup,
+    >,
     /// Feature options for code scanning default setup
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_scanning_default_setup_options:
-        Option<super::models::CodeSecurityConfigurationCodeScanningDefaultSetupOptions>,
+    pub code_scanning_default_setup_options: Option<
+        super::models::CodeSecurityConfigurationCodeScanningDefaultSetupOptions,
+    >,
     /// The enablement status of code scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_scanning_delegated_alert_dismissal:
-        Option<super::models::CodeSecurityConfigurationCodeScanningDelegatedAlertDismissal>,
+    pub code_scanning_delegated_alert_dismissal: Option<
+        super::models::CodeSecurityConfigurationCodeScanningDelegatedAlertDismissal,
+    >,
     /// The enablement status of secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning: Option<super::models::CodeSecurityConfigurationSecretScanning>,
     /// The enablement status of secret scanning push protection
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_push_protection:
-        Option<super::models::CodeSecurityConfigurationSecretScanningPushProtection>,
+    pub secret_scanning_push_protection: Option<
+        super::models::CodeSecurityConfigurationSecretScanningPushProtection,
+    >,
     /// The enablement status of secret scanning delegated bypass
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_delegated_bypass:
-        Option<super::models::CodeSecurityConfigurationSecretScanningDelegatedBypass>,
+    pub secret_scanning_delegated_bypass: Option<
+        super::models::CodeSecurityConfigurationSecretScanningDelegatedBypass,
+    >,
     /// Feature options for secret scanning delegated bypass
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_delegated_bypass_options:
-        Option<super::models::CodeSecurityConfigurationSecretScanningDelegatedBypassOptions>,
+    pub secret_scanning_delegated_bypass_options: Option<
+        super::models::CodeSecurityConfigurationSecretScanningDelegatedBypassOptions,
+    >,
     /// The enablement status of secret scanning validity checks
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_validity_checks:
-        Option<super::models::CodeSecurityConfigurationSecretScanningValidityChecks>,
+    pub secret_scanning_validity_checks: Option<
+        super::models::CodeSecurityConfigurationSecretScanningValidityChecks,
+    >,
     /// The enablement status of secret scanning non-provider patterns
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_non_provider_patterns:
-        Option<super::models::CodeSecurityConfigurationSecretScanningNonProviderPatterns>,
+    pub secret_scanning_non_provider_patterns: Option<
+        super::models::CodeSecurityConfigurationSecretScanningNonProviderPatterns,
+    >,
     /// The enablement status of Copilot secret scanning
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_generic_secrets:
-        Option<super::models::CodeSecurityConfigurationSecretScanningGenericSecrets>,
+    pub secret_scanning_generic_secrets: Option<
+        super::models::CodeSecurityConfigurationSecretScanningGenericSecrets,
+    >,
     /// The enablement status of secret scanning delegated alert dismissal
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_delegated_alert_dismissal:
-        Option<super::models::CodeSecurityConfigurationSecretScanningDelegatedAlertDismissal>,
+    pub secret_scanning_delegated_alert_dismissal: Option<
+        super::models::CodeSecurityConfigurationSecretScanningDelegatedAlertDismissal,
+    >,
     /// The enablement status of secret scanning extended metadata
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_extended_metadata:
-        Option<super::models::CodeSecurityConfigurationSecretScanningExtendedMetadata>,
+    pub secret_scanning_extended_metadata: Option<
+        super::models::CodeSecurityConfigurationSecretScanningExtendedMetadata,
+    >,
     /// The enablement status of private vulnerability reporting
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub private_vulnerability_reporting:
-        Option<super::models::CodeSecurityConfigurationPrivateVulnerabilityReporting>,
+    pub private_vulnerability_reporting: Option<
+        super::models::CodeSecurityConfigurationPrivateVulnerabilityReporting,
+    >,
     /// The enforcement status for a security configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enforcement: Option<super::models::CodeSecurityConfigurationEnforcement>,
@@ -2446,8 +2558,9 @@ connector_runtime::__string_enum! {
 pub struct CodeSecurityConfigurationCodeScanningDefaultSetupOptions {
     /// Whether to use labeled runners or standard GitHub runners.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runner_type:
-        Option<super::models::CodeSecurityConfigurationCodeScanningDefaultSetupOptionsRunnerType>,
+    pub runner_type: Option<
+        super::models::CodeSecurityConfigurationCodeScanningDefaultSetupOptionsRunnerType,
+    >,
     /// The label of the runner to use for code scanning when runner_type is 'labeled'.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_label: Option<String>,
@@ -2510,47 +2623,51 @@ pub struct CodeSecurityConfigurationSecretScanningDelegatedBypassOptionsReviewer
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security_configuration_id: Option<i64>,
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "actions",
-    feature = "code_security",
-    feature = "copilot",
-    feature = "dependabot",
-    feature = "activity",
-    feature = "orgs",
-    feature = "agents",
-    feature = "codespaces",
-    feature = "packages",
-    feature = "migrations",
-    feature = "repos",
-    feature = "teams",
-    feature = "checks",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "actions",
+        feature = "code_security",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "activity",
+        feature = "orgs",
+        feature = "agents",
+        feature = "codespaces",
+        feature = "packages",
+        feature = "migrations",
+        feature = "repos",
+        feature = "teams",
+        feature = "checks",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc = " The type of the bypass reviewer"] pub enum
     CodeSecurityConfigurationSecretScanningDelegatedBypassOptionsReviewersItemReviewerType
     { Team = "TEAM", Role = "ROLE", }
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "actions",
-    feature = "code_security",
-    feature = "copilot",
-    feature = "dependabot",
-    feature = "activity",
-    feature = "orgs",
-    feature = "agents",
-    feature = "codespaces",
-    feature = "packages",
-    feature = "migrations",
-    feature = "repos",
-    feature = "teams",
-    feature = "checks",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "actions",
+        feature = "code_security",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "activity",
+        feature = "orgs",
+        feature = "agents",
+        feature = "codespaces",
+        feature = "packages",
+        feature = "migrations",
+        feature = "repos",
+        feature = "teams",
+        feature = "checks",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc = " The bypass mode for the reviewer"] pub enum
     CodeSecurityConfigurationSecretScanningDelegatedBypassOptionsReviewersItemMode {
@@ -2603,11 +2720,7 @@ connector_runtime::__string_enum! {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeScanningOptions {
     /// Whether to allow repos which use advanced setup
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub allow_advanced: Option<Option<bool>>,
 }
 #[cfg(any(feature = "code_security"))]
@@ -2618,11 +2731,7 @@ pub struct CodeScanningDefaultSetupOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_type: Option<super::models::CodeScanningDefaultSetupOptionsRunnerType>,
     /// The label of the runner to use for code scanning default setup when runner_type is 'labeled'.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub runner_label: Option<Option<String>>,
 }
 #[cfg(any(feature = "code_security"))]
@@ -2636,8 +2745,9 @@ connector_runtime::__string_enum! {
 pub struct CodeSecurityDefaultConfigurationsItem {
     /// The visibility of newly created repositories for which the code security configuration will be applied to by default
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_for_new_repos:
-        Option<super::models::CodeSecurityDefaultConfigurationsItemDefaultForNewRepos>,
+    pub default_for_new_repos: Option<
+        super::models::CodeSecurityDefaultConfigurationsItemDefaultForNewRepos,
+    >,
     /// A code security configuration
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configuration: Option<super::models::CodeSecurityConfiguration>,
@@ -2649,15 +2759,17 @@ connector_runtime::__string_enum! {
     pub enum CodeSecurityDefaultConfigurationsItemDefaultForNewRepos { Public = "public",
     PrivateAndInternal = "private_and_internal", All = "all", }
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "code_security",
-    feature = "dependabot",
-    feature = "issues",
-    feature = "code_scanning",
-    feature = "secret_scanning",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "code_security",
+        feature = "dependabot",
+        feature = "issues",
+        feature = "code_scanning",
+        feature = "secret_scanning",
+        feature = "webhook_events"
+    )
+)]
 /// Simple Repository
 ///
 /// A GitHub repository.
@@ -2824,8 +2936,9 @@ pub struct DependabotAlertSecurityVulnerability {
     /// Conditions that identify vulnerable versions of this vulnerability's package.
     pub vulnerable_version_range: String,
     /// Details pertaining to the package version that patches this vulnerability.
-    pub first_patched_version:
-        Option<super::models::DependabotAlertSecurityVulnerabilityFirstPatchedVersion>,
+    pub first_patched_version: Option<
+        super::models::DependabotAlertSecurityVulnerabilityFirstPatchedVersion,
+    >,
 }
 #[cfg(any(feature = "dependabot", feature = "webhook_events"))]
 connector_runtime::__string_enum! {
@@ -2858,7 +2971,9 @@ pub struct DependabotAlertSecurityAdvisory {
     pub severity: super::models::DependabotAlertSecurityAdvisorySeverity,
     /// The classification of the advisory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub classification: Option<super::models::DependabotAlertSecurityAdvisoryClassification>,
+    pub classification: Option<
+        super::models::DependabotAlertSecurityAdvisoryClassification,
+    >,
     /// Details for the advisory pertaining to the Common Vulnerability Scoring System.
     pub cvss: super::models::DependabotAlertSecurityAdvisoryCvss,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3041,7 +3156,9 @@ pub struct DependabotAlertWithRepository {
     /// A GitHub user.
     pub dismissed_by: Option<super::models::NullableSimpleUser>,
     /// The reason that the alert was dismissed.
-    pub dismissed_reason: Option<super::models::DependabotAlertWithRepositoryDismissedReason>,
+    pub dismissed_reason: Option<
+        super::models::DependabotAlertWithRepositoryDismissedReason,
+    >,
     /// An optional comment associated with the alert's dismissal.
     pub dismissed_comment: Option<String>,
     /// The time that the alert was no longer detected and was considered fixed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
@@ -3105,7 +3222,9 @@ pub struct DependabotAlertWithRepositoryDependency {
     /// > [!NOTE]
     /// > We are rolling out support for dependency relationship across ecosystems. This value will be "unknown" for all dependencies in unsupported ecosystems.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub relationship: Option<super::models::DependabotAlertWithRepositoryDependencyRelationship>,
+    pub relationship: Option<
+        super::models::DependabotAlertWithRepositoryDependencyRelationship,
+    >,
 }
 #[cfg(any(feature = "dependabot", feature = "webhook_events"))]
 connector_runtime::__string_enum! {
@@ -3238,9 +3357,13 @@ pub struct NullableSimpleRepository {
 pub struct DependabotRepositoryAccessDetails {
     /// The default repository access level for Dependabot updates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_level: Option<super::models::DependabotRepositoryAccessDetailsDefaultLevel>,
+    pub default_level: Option<
+        super::models::DependabotRepositoryAccessDetailsDefaultLevel,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub accessible_repositories: Option<Vec<Option<super::models::NullableSimpleRepository>>>,
+    pub accessible_repositories: Option<
+        Vec<Option<super::models::NullableSimpleRepository>>,
+    >,
 }
 #[cfg(any(feature = "dependabot"))]
 connector_runtime::__string_enum! {
@@ -3284,11 +3407,13 @@ connector_runtime::__string_enum! {
     enum EnterpriseTeamNotificationSetting { NotificationsEnabled =
     "notifications_enabled", NotificationsDisabled = "notifications_disabled", }
 }
-#[cfg(any(
-    feature = "enterprise_team_organizations",
-    feature = "orgs",
-    feature = "copilot_spaces"
-))]
+#[cfg(
+    any(
+        feature = "enterprise_team_organizations",
+        feature = "orgs",
+        feature = "copilot_spaces"
+    )
+)]
 /// Organization Simple
 ///
 /// A GitHub organization.
@@ -3539,16 +3664,18 @@ pub struct DiscussionUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
 }
-#[cfg(any(
-    feature = "activity",
-    feature = "issues",
-    feature = "code_scanning",
-    feature = "projects",
-    feature = "repos",
-    feature = "pulls",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "code_scanning",
+        feature = "projects",
+        feature = "repos",
+        feature = "pulls",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 /// Milestone
 ///
 /// A collection of related issues and pull requests.
@@ -3577,29 +3704,33 @@ pub struct NullableMilestone {
     pub closed_at: Option<chrono::DateTime<chrono::Utc>>,
     pub due_on: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(
-    feature = "activity",
-    feature = "issues",
-    feature = "code_scanning",
-    feature = "projects",
-    feature = "repos",
-    feature = "pulls",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "code_scanning",
+        feature = "projects",
+        feature = "repos",
+        feature = "pulls",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc = " The state of the milestone."] pub enum NullableMilestoneState { Open =
     "open", Closed = "closed", }
 }
-#[cfg(any(
-    feature = "activity",
-    feature = "issues",
-    feature = "orgs",
-    feature = "projects",
-    feature = "repos",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "orgs",
+        feature = "projects",
+        feature = "repos",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 /// Issue Type
 ///
 /// The type assigned to the issue. This is only present for issues in repositories where issue types are supported.
@@ -3626,30 +3757,34 @@ pub struct IssueType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_enabled: Option<bool>,
 }
-#[cfg(any(
-    feature = "activity",
-    feature = "issues",
-    feature = "orgs",
-    feature = "projects",
-    feature = "repos",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "orgs",
+        feature = "projects",
+        feature = "repos",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc = " The color of the issue type."] pub enum IssueTypeColor { Gray = "gray",
     Blue = "blue", Green = "green", Yellow = "yellow", Orange = "orange", Red = "red",
     Pink = "pink", Purple = "purple", }
 }
-#[cfg(any(
-    feature = "actions",
-    feature = "activity",
-    feature = "issues",
-    feature = "projects",
-    feature = "repos",
-    feature = "checks",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "repos",
+        feature = "checks",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NullableIntegration {
@@ -3677,17 +3812,19 @@ pub struct NullableIntegration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installations_count: Option<i64>,
 }
-#[cfg(any(
-    feature = "activity",
-    feature = "gists",
-    feature = "issues",
-    feature = "code_scanning",
-    feature = "projects",
-    feature = "repos",
-    feature = "pulls",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "gists",
+        feature = "issues",
+        feature = "code_scanning",
+        feature = "projects",
+        feature = "repos",
+        feature = "pulls",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc = " author_association"] #[doc = " "] #[doc =
     " How the author is associated with the repository."] pub enum AuthorAssociation {
@@ -3695,15 +3832,17 @@ connector_runtime::__string_enum! {
     "FIRST_TIMER", FirstTimeContributor = "FIRST_TIME_CONTRIBUTOR", Mannequin =
     "MANNEQUIN", Member = "MEMBER", None = "NONE", Owner = "OWNER", }
 }
-#[cfg(any(
-    feature = "activity",
-    feature = "issues",
-    feature = "projects",
-    feature = "repos",
-    feature = "pulls",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "repos",
+        feature = "pulls",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 /// Reaction Rollup
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReactionRollup {
@@ -3720,13 +3859,15 @@ pub struct ReactionRollup {
     pub eyes: i64,
     pub rocket: i64,
 }
-#[cfg(any(
-    feature = "activity",
-    feature = "issues",
-    feature = "projects",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 /// Sub-issues Summary
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SubIssuesSummary {
@@ -3734,13 +3875,15 @@ pub struct SubIssuesSummary {
     pub completed: i64,
     pub percent_completed: i64,
 }
-#[cfg(any(
-    feature = "activity",
-    feature = "issues",
-    feature = "projects",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 /// Pinned Issue Comment
 ///
 /// Context around who pinned an issue comment and when it was pinned.
@@ -3752,13 +3895,15 @@ pub struct NullablePinnedIssueComment {
     /// A GitHub user.
     pub pinned_by: Option<super::models::NullableSimpleUser>,
 }
-#[cfg(any(
-    feature = "activity",
-    feature = "issues",
-    feature = "projects",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 /// Minimized Issue Comment
 ///
 /// Details about why an issue comment was minimized.
@@ -3767,13 +3912,15 @@ pub struct NullableIssueCommentMinimized {
     /// The reason the comment was minimized.
     pub reason: Option<String>,
 }
-#[cfg(any(
-    feature = "activity",
-    feature = "issues",
-    feature = "projects",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 /// Issue Comment
 ///
 /// Comments provide a way for people to collaborate on an issue.
@@ -3821,13 +3968,15 @@ pub struct NullableIssueComment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub minimized: Option<super::models::NullableIssueCommentMinimized>,
 }
-#[cfg(any(
-    feature = "activity",
-    feature = "issues",
-    feature = "projects",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 /// Issue Dependencies Summary
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssueDependenciesSummary {
@@ -3836,13 +3985,15 @@ pub struct IssueDependenciesSummary {
     pub total_blocked_by: i64,
     pub total_blocking: i64,
 }
-#[cfg(any(
-    feature = "activity",
-    feature = "issues",
-    feature = "projects",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 /// Issue Field Value
 ///
 /// A value assigned to an issue field
@@ -3863,27 +4014,33 @@ pub struct IssueFieldValue {
     pub single_select_option: Option<super::models::IssueFieldValueSingleSelectOption>,
     /// Details about the selected options
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub multi_select_options: Option<Vec<super::models::IssueFieldValueMultiSelectOptionsItem>>,
+    pub multi_select_options: Option<
+        Vec<super::models::IssueFieldValueMultiSelectOptionsItem>,
+    >,
 }
-#[cfg(any(
-    feature = "activity",
-    feature = "issues",
-    feature = "projects",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc = " The data type of the issue field"] pub enum IssueFieldValueDataType { Text
     = "text", SingleSelect = "single_select", MultiSelect = "multi_select", Number =
     "number", Date = "date", }
 }
-#[cfg(any(
-    feature = "activity",
-    feature = "issues",
-    feature = "projects",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 /// The value of the issue field
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -3894,13 +4051,15 @@ pub enum IssueFieldValueValue {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "activity",
-    feature = "issues",
-    feature = "projects",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 /// Details about the selected option (only present for single_select fields)
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssueFieldValueSingleSelectOption {
@@ -3911,13 +4070,15 @@ pub struct IssueFieldValueSingleSelectOption {
     /// The color of the option
     pub color: String,
 }
-#[cfg(any(
-    feature = "activity",
-    feature = "issues",
-    feature = "projects",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssueFieldValueMultiSelectOptionsItem {
     /// Unique identifier for the option.
@@ -3927,12 +4088,14 @@ pub struct IssueFieldValueMultiSelectOptionsItem {
     /// The color of the option
     pub color: String,
 }
-#[cfg(any(
-    feature = "activity",
-    feature = "issues",
-    feature = "projects",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "webhook_events"
+    )
+)]
 /// Issues are a great way to keep track of tasks, enhancements, and bugs for your projects.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Issue {
@@ -4034,23 +4197,27 @@ pub struct Issue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue_field_values: Option<Vec<super::models::IssueFieldValue>>,
 }
-#[cfg(any(
-    feature = "activity",
-    feature = "issues",
-    feature = "projects",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "webhook_events"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc = " The reason for the current state"] pub enum IssueStateReason { Completed =
     "completed", Reopened = "reopened", NotPlanned = "not_planned", Duplicate =
     "duplicate", }
 }
-#[cfg(any(
-    feature = "activity",
-    feature = "issues",
-    feature = "projects",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "webhook_events"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum IssueLabelsItem {
@@ -4059,12 +4226,14 @@ pub enum IssueLabelsItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "activity",
-    feature = "issues",
-    feature = "projects",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "webhook_events"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssueLabelsItemVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4082,13 +4251,15 @@ pub struct IssueLabelsItemVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<bool>,
 }
-#[cfg(any(
-    feature = "activity",
-    feature = "issues",
-    feature = "projects",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "projects",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssuePullRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4146,12 +4317,14 @@ pub struct IssueComment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub minimized: Option<super::models::NullableIssueCommentMinimized>,
 }
-#[cfg(any(
-    feature = "actions",
-    feature = "activity",
-    feature = "checks",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "checks",
+        feature = "webhook_events"
+    )
+)]
 /// Pull Request Minimal
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullRequestMinimal {
@@ -4161,13 +4334,15 @@ pub struct PullRequestMinimal {
     pub head: super::models::PullRequestMinimalHead,
     pub base: super::models::PullRequestMinimalHead,
 }
-#[cfg(any(
-    feature = "actions",
-    feature = "activity",
-    feature = "checks",
-    feature = "pulls",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "checks",
+        feature = "pulls",
+        feature = "webhook_events"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullRequestMinimalHead {
     #[serde(rename = "ref")]
@@ -4175,13 +4350,15 @@ pub struct PullRequestMinimalHead {
     pub sha: String,
     pub repo: super::models::PullRequestMinimalHeadRepo,
 }
-#[cfg(any(
-    feature = "actions",
-    feature = "activity",
-    feature = "checks",
-    feature = "pulls",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "activity",
+        feature = "checks",
+        feature = "pulls",
+        feature = "webhook_events"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullRequestMinimalHeadRepo {
     pub id: i64,
@@ -4526,8 +4703,9 @@ pub struct ForkEventForkee {
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy:
-        Option<super::models::ForkEventForkeePullRequestCreationPolicy>,
+    pub pull_request_creation_policy: Option<
+        super::models::ForkEventForkeePullRequestCreationPolicy,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forks_count: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4562,22 +4740,24 @@ pub struct ForkEventForkee {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public: Option<bool>,
 }
-#[cfg(any(
-    feature = "actions",
-    feature = "copilot",
-    feature = "dependabot",
-    feature = "activity",
-    feature = "orgs",
-    feature = "agents",
-    feature = "codespaces",
-    feature = "packages",
-    feature = "migrations",
-    feature = "repos",
-    feature = "teams",
-    feature = "checks",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "activity",
+        feature = "orgs",
+        feature = "agents",
+        feature = "codespaces",
+        feature = "packages",
+        feature = "migrations",
+        feature = "repos",
+        feature = "teams",
+        feature = "checks",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " The policy controlling who can create pull requests: all or collaborators_only."]
@@ -5197,8 +5377,9 @@ pub struct GistSimple {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub files:
-        Option<std::collections::BTreeMap<String, Option<super::models::GistSimpleFilesValue>>>,
+    pub files: Option<
+        std::collections::BTreeMap<String, Option<super::models::GistSimpleFilesValue>>,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -5250,7 +5431,10 @@ pub struct GistSimpleForkOf {
     pub git_pull_url: String,
     pub git_push_url: String,
     pub html_url: String,
-    pub files: std::collections::BTreeMap<String, super::models::GistSimpleForkOfFilesValue>,
+    pub files: std::collections::BTreeMap<
+        String,
+        super::models::GistSimpleForkOfFilesValue,
+    >,
     pub public: bool,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
@@ -5432,8 +5616,9 @@ pub struct MarketplacePurchase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub marketplace_pending_change:
-        Option<super::models::MarketplacePurchaseMarketplacePendingChange>,
+    pub marketplace_pending_change: Option<
+        super::models::MarketplacePurchaseMarketplacePendingChange,
+    >,
     pub marketplace_purchase: super::models::MarketplacePurchaseMarketplacePurchase,
 }
 #[cfg(any(feature = "apps"))]
@@ -5546,7 +5731,9 @@ pub struct ApiOverviewDomains {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actions_inbound: Option<super::models::ApiOverviewDomainsActionsInbound>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub artifact_attestations: Option<super::models::ApiOverviewDomainsArtifactAttestations>,
+    pub artifact_attestations: Option<
+        super::models::ApiOverviewDomainsArtifactAttestations,
+    >,
 }
 #[cfg(any(feature = "meta"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -5564,23 +5751,25 @@ pub struct ApiOverviewDomainsArtifactAttestations {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub services: Option<Vec<String>>,
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "actions",
-    feature = "copilot",
-    feature = "dependabot",
-    feature = "activity",
-    feature = "orgs",
-    feature = "agents",
-    feature = "codespaces",
-    feature = "packages",
-    feature = "migrations",
-    feature = "repos",
-    feature = "teams",
-    feature = "checks",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "actions",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "activity",
+        feature = "orgs",
+        feature = "agents",
+        feature = "codespaces",
+        feature = "packages",
+        feature = "migrations",
+        feature = "repos",
+        feature = "teams",
+        feature = "checks",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecurityAndAnalysis {
     /// Enable or disable GitHub Advanced Security for the repository.
@@ -5592,43 +5781,55 @@ pub struct SecurityAndAnalysis {
     pub code_security: Option<super::models::SecurityAndAnalysisCodeSecurity>,
     /// Enable or disable Dependabot security updates for the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependabot_security_updates:
-        Option<super::models::SecurityAndAnalysisDependabotSecurityUpdates>,
+    pub dependabot_security_updates: Option<
+        super::models::SecurityAndAnalysisDependabotSecurityUpdates,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning: Option<super::models::SecurityAndAnalysisCodeSecurity>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_push_protection: Option<super::models::SecurityAndAnalysisCodeSecurity>,
+    pub secret_scanning_push_protection: Option<
+        super::models::SecurityAndAnalysisCodeSecurity,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_non_provider_patterns:
-        Option<super::models::SecurityAndAnalysisCodeSecurity>,
+    pub secret_scanning_non_provider_patterns: Option<
+        super::models::SecurityAndAnalysisCodeSecurity,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_ai_detection: Option<super::models::SecurityAndAnalysisCodeSecurity>,
+    pub secret_scanning_ai_detection: Option<
+        super::models::SecurityAndAnalysisCodeSecurity,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_delegated_alert_dismissal:
-        Option<super::models::SecurityAndAnalysisCodeSecurity>,
+    pub secret_scanning_delegated_alert_dismissal: Option<
+        super::models::SecurityAndAnalysisCodeSecurity,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_delegated_bypass: Option<super::models::SecurityAndAnalysisCodeSecurity>,
+    pub secret_scanning_delegated_bypass: Option<
+        super::models::SecurityAndAnalysisCodeSecurity,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_delegated_bypass_options:
-        Option<super::models::SecurityAndAnalysisSecretScanningDelegatedBypassOptions>,
+    pub secret_scanning_delegated_bypass_options: Option<
+        super::models::SecurityAndAnalysisSecretScanningDelegatedBypassOptions,
+    >,
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "actions",
-    feature = "copilot",
-    feature = "dependabot",
-    feature = "activity",
-    feature = "orgs",
-    feature = "agents",
-    feature = "codespaces",
-    feature = "packages",
-    feature = "migrations",
-    feature = "repos",
-    feature = "teams",
-    feature = "checks",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "actions",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "activity",
+        feature = "orgs",
+        feature = "agents",
+        feature = "codespaces",
+        feature = "packages",
+        feature = "migrations",
+        feature = "repos",
+        feature = "teams",
+        feature = "checks",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 /// Enable or disable GitHub Advanced Security for the repository.
 ///
 /// For standalone Code Scanning or Secret Protection products, this parameter cannot be used.
@@ -5637,139 +5838,155 @@ pub struct SecurityAndAnalysisAdvancedSecurity {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::SecurityAndAnalysisAdvancedSecurityStatus>,
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "actions",
-    feature = "copilot",
-    feature = "dependabot",
-    feature = "activity",
-    feature = "orgs",
-    feature = "agents",
-    feature = "codespaces",
-    feature = "packages",
-    feature = "migrations",
-    feature = "repos",
-    feature = "secret_scanning",
-    feature = "teams",
-    feature = "checks",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "actions",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "activity",
+        feature = "orgs",
+        feature = "agents",
+        feature = "codespaces",
+        feature = "packages",
+        feature = "migrations",
+        feature = "repos",
+        feature = "secret_scanning",
+        feature = "teams",
+        feature = "checks",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 connector_runtime::__string_enum! {
     pub enum SecurityAndAnalysisAdvancedSecurityStatus { Enabled = "enabled", Disabled =
     "disabled", }
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "actions",
-    feature = "copilot",
-    feature = "dependabot",
-    feature = "activity",
-    feature = "orgs",
-    feature = "agents",
-    feature = "codespaces",
-    feature = "packages",
-    feature = "migrations",
-    feature = "repos",
-    feature = "teams",
-    feature = "checks",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "actions",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "activity",
+        feature = "orgs",
+        feature = "agents",
+        feature = "codespaces",
+        feature = "packages",
+        feature = "migrations",
+        feature = "repos",
+        feature = "teams",
+        feature = "checks",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecurityAndAnalysisCodeSecurity {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::SecurityAndAnalysisAdvancedSecurityStatus>,
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "actions",
-    feature = "copilot",
-    feature = "dependabot",
-    feature = "activity",
-    feature = "orgs",
-    feature = "agents",
-    feature = "codespaces",
-    feature = "packages",
-    feature = "migrations",
-    feature = "repos",
-    feature = "teams",
-    feature = "checks",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "actions",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "activity",
+        feature = "orgs",
+        feature = "agents",
+        feature = "codespaces",
+        feature = "packages",
+        feature = "migrations",
+        feature = "repos",
+        feature = "teams",
+        feature = "checks",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 /// Enable or disable Dependabot security updates for the repository.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecurityAndAnalysisDependabotSecurityUpdates {
     /// The enablement status of Dependabot security updates for the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<super::models::SecurityAndAnalysisDependabotSecurityUpdatesStatus>,
+    pub status: Option<
+        super::models::SecurityAndAnalysisDependabotSecurityUpdatesStatus,
+    >,
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "actions",
-    feature = "copilot",
-    feature = "dependabot",
-    feature = "activity",
-    feature = "orgs",
-    feature = "agents",
-    feature = "codespaces",
-    feature = "packages",
-    feature = "migrations",
-    feature = "repos",
-    feature = "teams",
-    feature = "checks",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "actions",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "activity",
+        feature = "orgs",
+        feature = "agents",
+        feature = "codespaces",
+        feature = "packages",
+        feature = "migrations",
+        feature = "repos",
+        feature = "teams",
+        feature = "checks",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of Dependabot security updates for the repository."]
     pub enum SecurityAndAnalysisDependabotSecurityUpdatesStatus { Enabled = "enabled",
     Disabled = "disabled", }
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "actions",
-    feature = "copilot",
-    feature = "dependabot",
-    feature = "activity",
-    feature = "orgs",
-    feature = "agents",
-    feature = "codespaces",
-    feature = "packages",
-    feature = "migrations",
-    feature = "repos",
-    feature = "teams",
-    feature = "checks",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "actions",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "activity",
+        feature = "orgs",
+        feature = "agents",
+        feature = "codespaces",
+        feature = "packages",
+        feature = "migrations",
+        feature = "repos",
+        feature = "teams",
+        feature = "checks",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecurityAndAnalysisSecretScanningDelegatedBypassOptions {
     /// The bypass reviewers for secret scanning delegated bypass
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reviewers: Option<
-        Vec<super::models::SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItem>,
+        Vec<
+            super::models::SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItem,
+        >,
     >,
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "actions",
-    feature = "code_security",
-    feature = "copilot",
-    feature = "dependabot",
-    feature = "activity",
-    feature = "orgs",
-    feature = "agents",
-    feature = "codespaces",
-    feature = "packages",
-    feature = "migrations",
-    feature = "repos",
-    feature = "teams",
-    feature = "checks",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "actions",
+        feature = "code_security",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "activity",
+        feature = "orgs",
+        feature = "agents",
+        feature = "codespaces",
+        feature = "packages",
+        feature = "migrations",
+        feature = "repos",
+        feature = "teams",
+        feature = "checks",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItem {
     /// The ID of the team or role selected as a bypass reviewer
@@ -5782,21 +5999,23 @@ pub struct SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItem 
         super::models::CodeSecurityConfigurationSecretScanningDelegatedBypassOptionsReviewersItemMode,
     >,
 }
-#[cfg(any(
-    feature = "actions",
-    feature = "copilot",
-    feature = "dependabot",
-    feature = "activity",
-    feature = "orgs",
-    feature = "agents",
-    feature = "codespaces",
-    feature = "migrations",
-    feature = "repos",
-    feature = "teams",
-    feature = "checks",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "activity",
+        feature = "orgs",
+        feature = "agents",
+        feature = "codespaces",
+        feature = "migrations",
+        feature = "repos",
+        feature = "teams",
+        feature = "checks",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 /// Minimal Repository
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MinimalRepository {
@@ -5896,8 +6115,9 @@ pub struct MinimalRepository {
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy:
-        Option<super::models::ForkEventForkeePullRequestCreationPolicy>,
+    pub pull_request_creation_policy: Option<
+        super::models::ForkEventForkeePullRequestCreationPolicy,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archived: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -5943,22 +6163,24 @@ pub struct MinimalRepository {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_properties: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
-#[cfg(any(
-    feature = "actions",
-    feature = "copilot",
-    feature = "dependabot",
-    feature = "activity",
-    feature = "orgs",
-    feature = "agents",
-    feature = "codespaces",
-    feature = "packages",
-    feature = "migrations",
-    feature = "repos",
-    feature = "teams",
-    feature = "checks",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "activity",
+        feature = "orgs",
+        feature = "agents",
+        feature = "codespaces",
+        feature = "packages",
+        feature = "migrations",
+        feature = "repos",
+        feature = "teams",
+        feature = "checks",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MinimalRepositoryPermissions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -5972,22 +6194,24 @@ pub struct MinimalRepositoryPermissions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull: Option<bool>,
 }
-#[cfg(any(
-    feature = "actions",
-    feature = "copilot",
-    feature = "dependabot",
-    feature = "activity",
-    feature = "orgs",
-    feature = "agents",
-    feature = "codespaces",
-    feature = "packages",
-    feature = "migrations",
-    feature = "repos",
-    feature = "teams",
-    feature = "checks",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "copilot",
+        feature = "dependabot",
+        feature = "activity",
+        feature = "orgs",
+        feature = "agents",
+        feature = "codespaces",
+        feature = "packages",
+        feature = "migrations",
+        feature = "repos",
+        feature = "teams",
+        feature = "checks",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MinimalRepositoryLicense {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6888,19 +7112,21 @@ pub struct OidcCustomSub {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_immutable_subject: Option<bool>,
 }
-#[cfg(any(
-    feature = "actions",
-    feature = "oidc",
-    feature = "dependabot",
-    feature = "agents",
-    feature = "code_scanning",
-    feature = "codespaces",
-    feature = "repos",
-    feature = "checks",
-    feature = "code_quality",
-    feature = "pulls",
-    feature = "users"
-))]
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "oidc",
+        feature = "dependabot",
+        feature = "agents",
+        feature = "code_scanning",
+        feature = "codespaces",
+        feature = "repos",
+        feature = "checks",
+        feature = "code_quality",
+        feature = "pulls",
+        feature = "users"
+    )
+)]
 /// Empty Object
 ///
 /// An object without any properties.
@@ -7044,7 +7270,9 @@ pub struct ActionsGetDefaultWorkflowPermissions {
 pub struct ActionsSetDefaultWorkflowPermissions {
     /// The default workflow permissions granted to the GITHUB_TOKEN when running workflows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_workflow_permissions: Option<super::models::ActionsDefaultWorkflowPermissions>,
+    pub default_workflow_permissions: Option<
+        super::models::ActionsDefaultWorkflowPermissions,
+    >,
     /// Whether GitHub Actions can approve pull requests. Enabling this can be a security risk.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_approve_pull_request_reviews: Option<bool>,
@@ -7244,7 +7472,9 @@ pub struct ArtifactDeploymentRecord {
     pub tags: Option<std::collections::BTreeMap<String, String>>,
     /// A list of runtime risks associated with the deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runtime_risks: Option<Vec<super::models::ArtifactDeploymentRecordRuntimeRisksItem>>,
+    pub runtime_risks: Option<
+        Vec<super::models::ArtifactDeploymentRecordRuntimeRisksItem>,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7286,20 +7516,22 @@ connector_runtime::__string_enum! {
     " Indicates the alert type of a campaign"] pub enum CampaignAlertType { CodeScanning
     = "code_scanning", SecretScanning = "secret_scanning", }
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "actions",
-    feature = "copilot",
-    feature = "issues",
-    feature = "orgs",
-    feature = "campaigns",
-    feature = "code_scanning",
-    feature = "projects",
-    feature = "repos",
-    feature = "teams",
-    feature = "pulls",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "actions",
+        feature = "copilot",
+        feature = "issues",
+        feature = "orgs",
+        feature = "campaigns",
+        feature = "code_scanning",
+        feature = "projects",
+        feature = "repos",
+        feature = "teams",
+        feature = "pulls",
+        feature = "webhook_events"
+    )
+)]
 /// Team Simple
 ///
 /// Groups of organization members that gives permissions on specified repositories.
@@ -7339,38 +7571,42 @@ pub struct NullableTeamSimple {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enterprise_id: Option<i64>,
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "actions",
-    feature = "copilot",
-    feature = "issues",
-    feature = "orgs",
-    feature = "campaigns",
-    feature = "code_scanning",
-    feature = "projects",
-    feature = "repos",
-    feature = "teams",
-    feature = "pulls",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "actions",
+        feature = "copilot",
+        feature = "issues",
+        feature = "orgs",
+        feature = "campaigns",
+        feature = "code_scanning",
+        feature = "projects",
+        feature = "repos",
+        feature = "teams",
+        feature = "pulls",
+        feature = "webhook_events"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc = " The ownership type of the team"] pub enum NullableTeamSimpleType {
     Enterprise = "enterprise", Organization = "organization", }
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "actions",
-    feature = "copilot",
-    feature = "issues",
-    feature = "orgs",
-    feature = "campaigns",
-    feature = "code_scanning",
-    feature = "projects",
-    feature = "repos",
-    feature = "teams",
-    feature = "pulls",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "actions",
+        feature = "copilot",
+        feature = "issues",
+        feature = "orgs",
+        feature = "campaigns",
+        feature = "code_scanning",
+        feature = "projects",
+        feature = "repos",
+        feature = "teams",
+        feature = "pulls",
+        feature = "webhook_events"
+    )
+)]
 /// Team
 ///
 /// Groups of organization members that gives permissions on specified repositories.
@@ -7411,20 +7647,22 @@ pub struct Team {
     /// Groups of organization members that gives permissions on specified repositories.
     pub parent: Option<super::models::NullableTeamSimple>,
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "actions",
-    feature = "copilot",
-    feature = "issues",
-    feature = "orgs",
-    feature = "campaigns",
-    feature = "code_scanning",
-    feature = "projects",
-    feature = "repos",
-    feature = "teams",
-    feature = "pulls",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "actions",
+        feature = "copilot",
+        feature = "issues",
+        feature = "orgs",
+        feature = "campaigns",
+        feature = "code_scanning",
+        feature = "projects",
+        feature = "repos",
+        feature = "teams",
+        feature = "pulls",
+        feature = "webhook_events"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TeamPermissions {
     pub pull: bool,
@@ -7433,20 +7671,22 @@ pub struct TeamPermissions {
     pub maintain: bool,
     pub admin: bool,
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "actions",
-    feature = "copilot",
-    feature = "issues",
-    feature = "orgs",
-    feature = "campaigns",
-    feature = "code_scanning",
-    feature = "projects",
-    feature = "repos",
-    feature = "teams",
-    feature = "pulls",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "actions",
+        feature = "copilot",
+        feature = "issues",
+        feature = "orgs",
+        feature = "campaigns",
+        feature = "code_scanning",
+        feature = "projects",
+        feature = "repos",
+        feature = "teams",
+        feature = "pulls",
+        feature = "webhook_events"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " How the team's access to the repository was granted. This property is only"] #[doc
@@ -7540,8 +7780,9 @@ pub struct CodeScanningAlertRuleSummary {
     pub severity: Option<super::models::CodeScanningAlertRuleSummarySeverity>,
     /// The security severity of the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_severity_level:
-        Option<super::models::CodeScanningAlertRuleSummarySecuritySeverityLevel>,
+    pub security_severity_level: Option<
+        super::models::CodeScanningAlertRuleSummarySecuritySeverityLevel,
+    >,
     /// A short description of the rule used to detect the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -7635,7 +7876,9 @@ pub struct CodeScanningAlertInstance {
     /// Classifications that have been applied to the file that triggered the alert.
     /// For example identifying it as documentation, or a generated file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub classifications: Option<Vec<Option<super::models::CodeScanningAlertClassification>>>,
+    pub classifications: Option<
+        Vec<Option<super::models::CodeScanningAlertClassification>>,
+    >,
 }
 #[cfg(any(feature = "code_scanning"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -7727,7 +7970,9 @@ pub struct NullableCodespaceMachine {
     /// How many cores are available to the codespace.
     pub cpus: i64,
     /// Whether a prebuild is currently available when creating a codespace for this machine and repository. If a branch was not specified as a ref, the default branch will be assumed. Value will be "null" if prebuilds are not supported or prebuild availability could not be determined. Value will be "none" if no prebuild is available. Latest values "ready" and "in_progress" indicate the prebuild availability status.
-    pub prebuild_availability: Option<super::models::NullableCodespaceMachinePrebuildAvailability>,
+    pub prebuild_availability: Option<
+        super::models::NullableCodespaceMachinePrebuildAvailability,
+    >,
 }
 #[cfg(any(feature = "codespaces"))]
 connector_runtime::__string_enum! {
@@ -7945,14 +8190,21 @@ pub struct CopilotSpace {
     pub api_url: String,
     /// Resources attached to the space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resources_attributes: Option<Vec<super::models::CopilotSpaceResourcesAttributesItem>>,
+    pub resources_attributes: Option<
+        Vec<super::models::CopilotSpaceResourcesAttributesItem>,
+    >,
 }
 #[cfg(any(feature = "copilot_spaces"))]
 impl CopilotSpace {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.general_instructions {
-            rt::check::length("CopilotSpace.general_instructions", v, None, Some(4000u64))?;
+            rt::check::length(
+                "CopilotSpace.general_instructions",
+                v,
+                None,
+                Some(4000u64),
+            )?;
         }
         Ok(())
     }
@@ -7984,7 +8236,9 @@ pub struct CopilotSpaceResourcesAttributesItem {
     pub id: Option<i64>,
     /// The type of resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resource_type: Option<super::models::CopilotSpaceResourcesAttributesItemResourceType>,
+    pub resource_type: Option<
+        super::models::CopilotSpaceResourcesAttributesItemResourceType,
+    >,
     /// The unique identifier of the chat attachment for uploaded files or media content.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub copilot_chat_attachment_id: Option<i64>,
@@ -8451,8 +8705,9 @@ pub struct NullableMinimalRepository {
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy:
-        Option<super::models::ForkEventForkeePullRequestCreationPolicy>,
+    pub pull_request_creation_policy: Option<
+        super::models::ForkEventForkeePullRequestCreationPolicy,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archived: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8784,11 +9039,7 @@ pub struct OrganizationCreateIssueField {
     /// Name of the issue field.
     pub name: String,
     /// Description of the issue field.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub description: Option<Option<String>>,
     /// The data type of the issue field.
     pub data_type: super::models::OrganizationCreateIssueFieldDataType,
@@ -8796,12 +9047,10 @@ pub struct OrganizationCreateIssueField {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<super::models::OrganizationCreateIssueFieldVisibility>,
     /// Options for select fields. Required when data_type is 'single_select' or 'multi_select'.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub options: Option<Option<Vec<super::models::OrganizationCreateIssueFieldOptionsItem>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub options: Option<
+        Option<Vec<super::models::OrganizationCreateIssueFieldOptionsItem>>,
+    >,
 }
 #[cfg(any(feature = "orgs"))]
 connector_runtime::__string_enum! {
@@ -8822,11 +9071,7 @@ pub struct OrganizationCreateIssueFieldOptionsItem {
     /// Name of the option.
     pub name: String,
     /// Description of the option.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub description: Option<Option<String>>,
     /// Color for the option.
     pub color: super::models::OrganizationCreateIssueFieldOptionsItemColor,
@@ -8847,11 +9092,7 @@ pub struct OrganizationUpdateIssueField {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Description of the issue field.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub description: Option<Option<String>>,
     /// The visibility of the issue field. Can be `organization_members_only` (visible only within the organization) or `all` (visible to all users who can see issues). Only used when the visibility settings feature is enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8876,11 +9117,7 @@ pub struct OrganizationUpdateIssueFieldOptionsItem {
     /// Name of the option.
     pub name: String,
     /// Description of the option.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub description: Option<Option<String>>,
     /// Color for the option.
     pub color: super::models::OrganizationCreateIssueFieldOptionsItemColor,
@@ -8895,18 +9132,10 @@ pub struct OrganizationCreateIssueType {
     /// Whether or not the issue type is enabled at the organization level.
     pub is_enabled: bool,
     /// Description of the issue type.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub description: Option<Option<String>>,
     /// Color for the issue type.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub color: Option<Option<super::models::OrganizationCreateIssueTypeColor>>,
 }
 #[cfg(any(feature = "orgs"))]
@@ -8923,18 +9152,10 @@ pub struct OrganizationUpdateIssueType {
     /// Whether or not the issue type is enabled at the organization level.
     pub is_enabled: bool,
     /// Description of the issue type.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub description: Option<Option<String>>,
     /// Color for the issue type.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub color: Option<Option<super::models::OrganizationCreateIssueTypeColor>>,
 }
 #[cfg(any(feature = "orgs"))]
@@ -9270,8 +9491,7 @@ pub struct OrganizationProgrammaticAccessGrantRequest {
     /// A GitHub user.
     pub owner: super::models::SimpleUser,
     /// Type of repository selection requested.
-    pub repository_selection:
-        super::models::OrganizationProgrammaticAccessGrantRequestRepositorySelection,
+    pub repository_selection: super::models::OrganizationProgrammaticAccessGrantRequestRepositorySelection,
     /// URL to the list of repositories requested to be accessed via fine-grained personal access token. Should only be followed when `repository_selection` is `subset`.
     pub repositories_url: String,
     /// Permissions requested, categorized by type of permission.
@@ -9319,8 +9539,7 @@ pub struct OrganizationProgrammaticAccessGrant {
     /// A GitHub user.
     pub owner: super::models::SimpleUser,
     /// Type of repository selection requested.
-    pub repository_selection:
-        super::models::OrganizationProgrammaticAccessGrantRequestRepositorySelection,
+    pub repository_selection: super::models::OrganizationProgrammaticAccessGrantRequestRepositorySelection,
     /// URL to the list of repositories the fine-grained personal access token can access. Only follow when `repository_selection` is `subset`.
     pub repositories_url: String,
     /// Permissions requested, categorized by type of permission.
@@ -9458,8 +9677,7 @@ pub struct OrgPrivateRegistryConfigurationWithSelectedRepositories {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaces_base: Option<bool>,
     /// Which type of organization repositories have access to the private registry. `selected` means only the repositories specified by `selected_repository_ids` can access the private registry.
-    pub visibility:
-        super::models::OrgPrivateRegistryConfigurationWithSelectedRepositoriesVisibility,
+    pub visibility: super::models::OrgPrivateRegistryConfigurationWithSelectedRepositoriesVisibility,
     /// An array of repository IDs that can access the organization private registry when `visibility` is set to `selected`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
@@ -9616,13 +9834,15 @@ connector_runtime::__string_enum! {
     #[doc = " The current state of the project."] pub enum ProjectsV2State { Open =
     "open", Closed = "closed", }
 }
-#[cfg(any(
-    feature = "code_scanning",
-    feature = "projects",
-    feature = "repos",
-    feature = "pulls",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "code_scanning",
+        feature = "projects",
+        feature = "repos",
+        feature = "pulls",
+        feature = "webhook_events"
+    )
+)]
 /// Link
 ///
 /// Hypermedia Link
@@ -9630,13 +9850,15 @@ connector_runtime::__string_enum! {
 pub struct Link {
     pub href: String,
 }
-#[cfg(any(
-    feature = "code_scanning",
-    feature = "projects",
-    feature = "repos",
-    feature = "pulls",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "code_scanning",
+        feature = "projects",
+        feature = "repos",
+        feature = "pulls",
+        feature = "webhook_events"
+    )
+)]
 /// Auto merge
 ///
 /// The status of auto merging a pull request.
@@ -9653,24 +9875,28 @@ pub struct AutoMerge {
     /// Commit message for the merge commit.
     pub commit_message: String,
 }
-#[cfg(any(
-    feature = "code_scanning",
-    feature = "projects",
-    feature = "repos",
-    feature = "pulls",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "code_scanning",
+        feature = "projects",
+        feature = "repos",
+        feature = "pulls",
+        feature = "webhook_events"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc = " The merge method to use."] pub enum AutoMergeMergeMethod { Merge = "merge",
     Squash = "squash", Rebase = "rebase", }
 }
-#[cfg(any(
-    feature = "code_scanning",
-    feature = "projects",
-    feature = "repos",
-    feature = "pulls",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "code_scanning",
+        feature = "projects",
+        feature = "repos",
+        feature = "pulls",
+        feature = "webhook_events"
+    )
+)]
 /// Pull Request Stack
 ///
 /// The stack information associated with a pull request.
@@ -9690,13 +9916,15 @@ pub struct PullRequestStack {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number: Option<i64>,
 }
-#[cfg(any(
-    feature = "code_scanning",
-    feature = "projects",
-    feature = "repos",
-    feature = "pulls",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "code_scanning",
+        feature = "projects",
+        feature = "repos",
+        feature = "pulls",
+        feature = "webhook_events"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullRequestStackBase {
     /// The base ref of the stack this pull request belongs to.
@@ -9705,12 +9933,14 @@ pub struct PullRequestStackBase {
     /// The base SHA of the stack this pull request belongs to.
     pub sha: String,
 }
-#[cfg(any(
-    feature = "code_scanning",
-    feature = "projects",
-    feature = "repos",
-    feature = "pulls"
-))]
+#[cfg(
+    any(
+        feature = "code_scanning",
+        feature = "projects",
+        feature = "repos",
+        feature = "pulls"
+    )
+)]
 /// Pull Request Simple
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PullRequestSimple {
@@ -9778,12 +10008,14 @@ pub struct PullRequestSimple {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<bool>,
 }
-#[cfg(any(
-    feature = "code_scanning",
-    feature = "projects",
-    feature = "repos",
-    feature = "pulls"
-))]
+#[cfg(
+    any(
+        feature = "code_scanning",
+        feature = "projects",
+        feature = "repos",
+        feature = "pulls"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullRequestSimpleLabelsItem {
     pub id: i64,
@@ -9794,12 +10026,14 @@ pub struct PullRequestSimpleLabelsItem {
     pub color: String,
     pub default: bool,
 }
-#[cfg(any(
-    feature = "code_scanning",
-    feature = "projects",
-    feature = "repos",
-    feature = "pulls"
-))]
+#[cfg(
+    any(
+        feature = "code_scanning",
+        feature = "projects",
+        feature = "repos",
+        feature = "pulls"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullRequestSimpleHead {
     pub label: String,
@@ -9815,13 +10049,15 @@ pub struct PullRequestSimpleHead {
     /// A GitHub user.
     pub user: Option<super::models::NullableSimpleUser>,
 }
-#[cfg(any(
-    feature = "code_scanning",
-    feature = "projects",
-    feature = "repos",
-    feature = "pulls",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "code_scanning",
+        feature = "projects",
+        feature = "repos",
+        feature = "pulls",
+        feature = "webhook_events"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullRequestSimpleLinks {
     /// Link
@@ -10071,7 +10307,9 @@ pub struct ProjectsV2FieldIterationConfiguration {
     pub duration: i64,
     /// Zero or more iterations for the field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub iterations: Option<Vec<super::models::ProjectsV2FieldIterationConfigurationIterationsItem>>,
+    pub iterations: Option<
+        Vec<super::models::ProjectsV2FieldIterationConfigurationIterationsItem>,
+    >,
 }
 #[cfg(any(feature = "projects"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -10164,12 +10402,14 @@ connector_runtime::__string_enum! {
     #[doc = " The layout of the view."] pub enum ProjectsV2ViewLayout { Table = "table",
     Board = "board", Roadmap = "roadmap", }
 }
-#[cfg(any(
-    feature = "actions",
-    feature = "projects",
-    feature = "repos",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "projects",
+        feature = "repos",
+        feature = "webhook_events"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ProjectsV2ViewSortByItemItem {
@@ -10198,34 +10438,20 @@ pub struct CustomProperty {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required: Option<bool>,
     /// Default value of the property
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub default_value: Option<Option<super::models::CustomPropertyDefaultValue>>,
     /// Short description of the property
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub description: Option<Option<String>>,
     /// An ordered list of the allowed values of the property.
     /// The property can have up to 200 allowed values.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub allowed_values: Option<Option<Vec<String>>>,
     /// Who can edit the values of the property
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub values_editable_by: Option<Option<super::models::CustomPropertyValuesEditableBy>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub values_editable_by: Option<
+        Option<super::models::CustomPropertyValuesEditableBy>,
+    >,
     /// Whether setting properties values is mandatory
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_explicit_values: Option<bool>,
@@ -10269,34 +10495,20 @@ pub struct CustomPropertySetPayload {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required: Option<bool>,
     /// Default value of the property
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub default_value: Option<Option<super::models::CustomPropertyDefaultValue>>,
     /// Short description of the property
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub description: Option<Option<String>>,
     /// An ordered list of the allowed values of the property.
     /// The property can have up to 200 allowed values.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub allowed_values: Option<Option<Vec<String>>>,
     /// Who can edit the values of the property
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub values_editable_by: Option<Option<super::models::CustomPropertyValuesEditableBy>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub values_editable_by: Option<
+        Option<super::models::CustomPropertyValuesEditableBy>,
+    >,
     /// Whether setting properties values is mandatory
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_explicit_values: Option<bool>,
@@ -10334,12 +10546,14 @@ pub struct OrgRepoCustomPropertyValues {
     /// List of custom property names and associated values
     pub properties: Vec<super::models::CustomPropertyValue>,
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "codespaces",
-    feature = "repos",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "codespaces",
+        feature = "repos",
+        feature = "webhook_events"
+    )
+)]
 /// Repository
 ///
 /// A repository on GitHub.
@@ -10439,7 +10653,9 @@ pub struct NullableRepository {
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy: Option<super::models::RepositoryPullRequestCreationPolicy>,
+    pub pull_request_creation_policy: Option<
+        super::models::RepositoryPullRequestCreationPolicy,
+    >,
     /// Whether the repository is archived.
     pub archived: bool,
     /// Returns whether or not this repository disabled.
@@ -10475,14 +10691,18 @@ pub struct NullableRepository {
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title: Option<super::models::RepositorySquashMergeCommitTitle>,
+    pub squash_merge_commit_title: Option<
+        super::models::RepositorySquashMergeCommitTitle,
+    >,
     /// The default value for a squash merge commit message:
     ///
     /// - `PR_BODY` - default to the pull request's body.
     /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message: Option<super::models::RepositorySquashMergeCommitMessage>,
+    pub squash_merge_commit_message: Option<
+        super::models::RepositorySquashMergeCommitMessage,
+    >,
     /// The default value for a merge commit title.
     ///
     /// - `PR_TITLE` - default to the pull request's title.
@@ -10518,12 +10738,14 @@ pub struct NullableRepository {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_search_index_status: Option<super::models::RepositoryCodeSearchIndexStatus>,
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "codespaces",
-    feature = "repos",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "codespaces",
+        feature = "repos",
+        feature = "webhook_events"
+    )
+)]
 /// Code Of Conduct Simple
 ///
 /// Code of Conduct Simple
@@ -10534,12 +10756,14 @@ pub struct CodeOfConductSimple {
     pub name: String,
     pub html_url: Option<String>,
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "codespaces",
-    feature = "repos",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "codespaces",
+        feature = "repos",
+        feature = "webhook_events"
+    )
+)]
 /// Full Repository
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FullRepository {
@@ -10621,7 +10845,9 @@ pub struct FullRepository {
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy: Option<super::models::RepositoryPullRequestCreationPolicy>,
+    pub pull_request_creation_policy: Option<
+        super::models::RepositoryPullRequestCreationPolicy,
+    >,
     pub archived: bool,
     /// Returns whether or not this repository disabled.
     pub disabled: bool,
@@ -10659,14 +10885,18 @@ pub struct FullRepository {
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title: Option<super::models::FullRepositorySquashMergeCommitTitle>,
+    pub squash_merge_commit_title: Option<
+        super::models::FullRepositorySquashMergeCommitTitle,
+    >,
     /// The default value for a squash merge commit message:
     ///
     /// - `PR_BODY` - default to the pull request's body.
     /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message: Option<super::models::FullRepositorySquashMergeCommitMessage>,
+    pub squash_merge_commit_message: Option<
+        super::models::FullRepositorySquashMergeCommitMessage,
+    >,
     /// The default value for a merge commit title.
     ///
     /// - `PR_TITLE` - default to the pull request's title.
@@ -10722,13 +10952,15 @@ pub struct FullRepository {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_properties: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "codespaces",
-    feature = "repos",
-    feature = "search",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "codespaces",
+        feature = "repos",
+        feature = "search",
+        feature = "webhook_events"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FullRepositoryPermissions {
     pub admin: bool,
@@ -10739,12 +10971,14 @@ pub struct FullRepositoryPermissions {
     pub triage: Option<bool>,
     pub pull: bool,
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "codespaces",
-    feature = "repos",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "codespaces",
+        feature = "repos",
+        feature = "webhook_events"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc = " The default value for a squash merge commit title:"] #[doc = " "] #[doc =
     " - `PR_TITLE` - default to the pull request's title."] #[doc =
@@ -10752,12 +10986,14 @@ connector_runtime::__string_enum! {
     pub enum FullRepositorySquashMergeCommitTitle { PrTitle = "PR_TITLE", CommitOrPrTitle
     = "COMMIT_OR_PR_TITLE", }
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "codespaces",
-    feature = "repos",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "codespaces",
+        feature = "repos",
+        feature = "webhook_events"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc = " The default value for a squash merge commit message:"] #[doc = " "] #[doc =
     " - `PR_BODY` - default to the pull request's body."] #[doc =
@@ -10766,12 +11002,14 @@ connector_runtime::__string_enum! {
     FullRepositorySquashMergeCommitMessage { PrBody = "PR_BODY", CommitMessages =
     "COMMIT_MESSAGES", Blank = "BLANK", }
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "codespaces",
-    feature = "repos",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "codespaces",
+        feature = "repos",
+        feature = "webhook_events"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc = " The default value for a merge commit title."] #[doc = " "] #[doc =
     " - `PR_TITLE` - default to the pull request's title."] #[doc =
@@ -10779,12 +11017,14 @@ connector_runtime::__string_enum! {
     pub enum FullRepositoryMergeCommitTitle { PrTitle = "PR_TITLE", MergeMessage =
     "MERGE_MESSAGE", }
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "codespaces",
-    feature = "repos",
-    feature = "webhook_events"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "codespaces",
+        feature = "repos",
+        feature = "webhook_events"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc = " The default value for a merge commit message."] #[doc = " "] #[doc =
     " - `PR_TITLE` - default to the pull request's title."] #[doc =
@@ -10807,11 +11047,7 @@ connector_runtime::__string_enum! {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRulesetBypassActor {
     /// The ID of the actor that can bypass a ruleset. Required for `Integration`, `RepositoryRole`, `Team`, and `User` actor types. If `actor_type` is `OrganizationAdmin`, `actor_id` is ignored. If `actor_type` is `DeployKey`, this should be null. `OrganizationAdmin` is not applicable for personal repositories.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub actor_id: Option<Option<i64>>,
     /// The type of actor that can bypass a ruleset.
     pub actor_type: super::models::RepositoryRulesetBypassActorActorType,
@@ -10858,8 +11094,7 @@ pub struct RepositoryRulesetConditionsRefName {
 /// Parameters for a repository name condition
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRulesetConditionsRepositoryNameTarget {
-    pub repository_name:
-        super::models::RepositoryRulesetConditionsRepositoryNameTargetRepositoryName,
+    pub repository_name: super::models::RepositoryRulesetConditionsRepositoryNameTargetRepositoryName,
 }
 #[cfg(any(feature = "repos", feature = "webhook_events"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -10901,7 +11136,9 @@ pub struct RepositoryRulesetConditionsRepositoryPropertySpec {
     pub property_values: Vec<String>,
     /// The source of the repository property. Defaults to 'custom' if not specified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source: Option<super::models::RepositoryRulesetConditionsRepositoryPropertySpecSource>,
+    pub source: Option<
+        super::models::RepositoryRulesetConditionsRepositoryPropertySpecSource,
+    >,
 }
 #[cfg(any(feature = "repos", feature = "webhook_events"))]
 connector_runtime::__string_enum! {
@@ -10916,18 +11153,21 @@ connector_runtime::__string_enum! {
 /// Parameters for a repository property condition
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRulesetConditionsRepositoryPropertyTarget {
-    pub repository_property:
-        super::models::RepositoryRulesetConditionsRepositoryPropertyTargetRepositoryProperty,
+    pub repository_property: super::models::RepositoryRulesetConditionsRepositoryPropertyTargetRepositoryProperty,
 }
 #[cfg(any(feature = "repos", feature = "webhook_events"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRulesetConditionsRepositoryPropertyTargetRepositoryProperty {
     /// The repository properties and values to include. All of these properties must match for the condition to pass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub include: Option<Vec<super::models::RepositoryRulesetConditionsRepositoryPropertySpec>>,
+    pub include: Option<
+        Vec<super::models::RepositoryRulesetConditionsRepositoryPropertySpec>,
+    >,
     /// The repository properties and values to exclude. The condition will not pass if any of these properties match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exclude: Option<Vec<super::models::RepositoryRulesetConditionsRepositoryPropertySpec>>,
+    pub exclude: Option<
+        Vec<super::models::RepositoryRulesetConditionsRepositoryPropertySpec>,
+    >,
 }
 #[cfg(any(feature = "repos", feature = "webhook_events"))]
 /// Organization ruleset conditions
@@ -10953,8 +11193,7 @@ pub enum OrgRulesetConditions {
 pub struct OrgRulesetConditionsVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ref_name: Option<super::models::RepositoryRulesetConditionsRefName>,
-    pub repository_name:
-        super::models::RepositoryRulesetConditionsRepositoryNameTargetRepositoryName,
+    pub repository_name: super::models::RepositoryRulesetConditionsRepositoryNameTargetRepositoryName,
 }
 #[cfg(any(feature = "repos", feature = "webhook_events"))]
 /// repository_id_and_ref_name
@@ -10974,8 +11213,7 @@ pub struct OrgRulesetConditionsVariant1 {
 pub struct OrgRulesetConditionsVariant2 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ref_name: Option<super::models::RepositoryRulesetConditionsRefName>,
-    pub repository_property:
-        super::models::RepositoryRulesetConditionsRepositoryPropertyTargetRepositoryProperty,
+    pub repository_property: super::models::RepositoryRulesetConditionsRepositoryPropertyTargetRepositoryProperty,
 }
 #[cfg(any(feature = "repos", feature = "webhook_events"))]
 /// creation
@@ -11234,15 +11472,18 @@ impl RepositoryRulePullRequest {
 pub struct RepositoryRulePullRequestParameters {
     /// Array of allowed merge methods. Allowed values include `merge`, `squash`, and `rebase`. At least one option must be enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allowed_merge_methods:
-        Option<Vec<super::models::RepositoryRulePullRequestParametersAllowedMergeMethodsItem>>,
+    pub allowed_merge_methods: Option<
+        Vec<super::models::RepositoryRulePullRequestParametersAllowedMergeMethodsItem>,
+    >,
     /// New, reviewable commits pushed will dismiss previous pull request review approvals.
     pub dismiss_stale_reviews_on_push: bool,
     /// DismissalRestriction
     ///
     /// Specify people, teams, or apps allowed to dismiss pull request reviews.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dismissal_restriction: Option<super::models::RepositoryRuleParamsDismissalRestriction>,
+    pub dismissal_restriction: Option<
+        super::models::RepositoryRuleParamsDismissalRestriction,
+    >,
     /// Require an approving review in pull requests that modify files that have a designated code owner.
     pub require_code_owner_review: bool,
     /// Whether the most recent reviewable push must be approved by someone other than the person who pushed it.
@@ -11256,8 +11497,9 @@ pub struct RepositoryRulePullRequestParameters {
     ///
     /// A collection of reviewers and associated file patterns. Each reviewer has a list of file patterns which determine the files that reviewer is required to review.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub required_reviewers:
-        Option<Vec<super::models::RepositoryRuleParamsRequiredReviewerConfiguration>>,
+    pub required_reviewers: Option<
+        Vec<super::models::RepositoryRuleParamsRequiredReviewerConfiguration>,
+    >,
 }
 #[cfg(any(feature = "repos", feature = "webhook_events"))]
 impl RepositoryRulePullRequestParameters {
@@ -11310,7 +11552,9 @@ pub struct RepositoryRuleRequiredStatusChecksParameters {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub do_not_enforce_on_create: Option<bool>,
     /// Status checks that are required.
-    pub required_status_checks: Vec<super::models::RepositoryRuleParamsStatusCheckConfiguration>,
+    pub required_status_checks: Vec<
+        super::models::RepositoryRuleParamsStatusCheckConfiguration,
+    >,
     /// Whether pull requests targeting a matching branch must be tested with the latest code. This setting will not take effect unless at least one status check is enabled.
     pub strict_required_status_checks_policy: bool,
 }
@@ -11457,8 +11701,7 @@ pub struct RepositoryRuleParamsCodeScanningTool {
     /// The severity level at which code scanning results that raise alerts block a reference update. For more information on alert severity levels, see "[About code scanning alerts](https://docs.github.com/code-security/code-scanning/managing-code-scanning-alerts/about-code-scanning-alerts#about-alert-severity-and-security-severity-levels)."
     pub alerts_threshold: super::models::RepositoryRuleParamsCodeScanningToolAlertsThreshold,
     /// The severity level at which code scanning results that raise security alerts block a reference update. For more information on security severity levels, see "[About code scanning alerts](https://docs.github.com/code-security/code-scanning/managing-code-scanning-alerts/about-code-scanning-alerts#about-alert-severity-and-security-severity-levels)."
-    pub security_alerts_threshold:
-        super::models::RepositoryRuleParamsCodeScanningToolSecurityAlertsThreshold,
+    pub security_alerts_threshold: super::models::RepositoryRuleParamsCodeScanningToolSecurityAlertsThreshold,
     /// The name of a code scanning tool
     pub tool: String,
 }
@@ -11593,7 +11836,9 @@ pub struct RepositoryRuleFileExtensionRestriction {
     #[serde(rename = "type")]
     pub type_: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<super::models::RepositoryRuleFileExtensionRestrictionParameters>,
+    pub parameters: Option<
+        super::models::RepositoryRuleFileExtensionRestrictionParameters,
+    >,
 }
 #[cfg(any(feature = "repos", feature = "webhook_events"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -11654,25 +11899,39 @@ pub enum RepositoryRule {
     RepositoryRuleCreation(super::models::RepositoryRuleCreation),
     RepositoryRuleUpdate(super::models::RepositoryRuleUpdate),
     RepositoryRuleDeletion(super::models::RepositoryRuleDeletion),
-    RepositoryRuleRequiredLinearHistory(super::models::RepositoryRuleRequiredLinearHistory),
+    RepositoryRuleRequiredLinearHistory(
+        super::models::RepositoryRuleRequiredLinearHistory,
+    ),
     RepositoryRuleMergeQueue(super::models::RepositoryRuleMergeQueue),
     RepositoryRuleRequiredDeployments(super::models::RepositoryRuleRequiredDeployments),
     RepositoryRuleRequiredSignatures(super::models::RepositoryRuleRequiredSignatures),
     RepositoryRulePullRequest(super::models::RepositoryRulePullRequest),
-    RepositoryRuleRequiredStatusChecks(super::models::RepositoryRuleRequiredStatusChecks),
+    RepositoryRuleRequiredStatusChecks(
+        super::models::RepositoryRuleRequiredStatusChecks,
+    ),
     RepositoryRuleNonFastForward(super::models::RepositoryRuleNonFastForward),
-    RepositoryRuleCommitMessagePattern(super::models::RepositoryRuleCommitMessagePattern),
-    RepositoryRuleCommitAuthorEmailPattern(super::models::RepositoryRuleCommitAuthorEmailPattern),
-    RepositoryRuleCommitterEmailPattern(super::models::RepositoryRuleCommitterEmailPattern),
+    RepositoryRuleCommitMessagePattern(
+        super::models::RepositoryRuleCommitMessagePattern,
+    ),
+    RepositoryRuleCommitAuthorEmailPattern(
+        super::models::RepositoryRuleCommitAuthorEmailPattern,
+    ),
+    RepositoryRuleCommitterEmailPattern(
+        super::models::RepositoryRuleCommitterEmailPattern,
+    ),
     RepositoryRuleBranchNamePattern(super::models::RepositoryRuleBranchNamePattern),
     RepositoryRuleTagNamePattern(super::models::RepositoryRuleTagNamePattern),
     RepositoryRuleWorkflows(super::models::RepositoryRuleWorkflows),
     RepositoryRuleCodeScanning(super::models::RepositoryRuleCodeScanning),
     RepositoryRuleCopilotCodeReview(super::models::RepositoryRuleCopilotCodeReview),
-    RepositoryRuleLicenseComplianceScanning(super::models::RepositoryRuleLicenseComplianceScanning),
+    RepositoryRuleLicenseComplianceScanning(
+        super::models::RepositoryRuleLicenseComplianceScanning,
+    ),
     RepositoryRuleFilePathRestriction(super::models::RepositoryRuleFilePathRestriction),
     RepositoryRuleMaxFilePathLength(super::models::RepositoryRuleMaxFilePathLength),
-    RepositoryRuleFileExtensionRestriction(super::models::RepositoryRuleFileExtensionRestriction),
+    RepositoryRuleFileExtensionRestriction(
+        super::models::RepositoryRuleFileExtensionRestriction,
+    ),
     RepositoryRuleMaxFileSize(super::models::RepositoryRuleMaxFileSize),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -11703,7 +11962,9 @@ pub struct RepositoryRuleset {
     /// The bypass type of the user making the API request for this ruleset. This field is only returned when
     /// querying the repository-level endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub current_user_can_bypass: Option<super::models::RepositoryRulesetCurrentUserCanBypass>,
+    pub current_user_can_bypass: Option<
+        super::models::RepositoryRulesetCurrentUserCanBypass,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
     #[serde(rename = "_links")]
@@ -11779,20 +12040,32 @@ pub enum OrgRules {
     RepositoryRuleCreation(super::models::RepositoryRuleCreation),
     RepositoryRuleUpdate(super::models::RepositoryRuleUpdate),
     RepositoryRuleDeletion(super::models::RepositoryRuleDeletion),
-    RepositoryRuleRequiredLinearHistory(super::models::RepositoryRuleRequiredLinearHistory),
+    RepositoryRuleRequiredLinearHistory(
+        super::models::RepositoryRuleRequiredLinearHistory,
+    ),
     RepositoryRuleRequiredDeployments(super::models::RepositoryRuleRequiredDeployments),
     RepositoryRuleRequiredSignatures(super::models::RepositoryRuleRequiredSignatures),
     RepositoryRulePullRequest(super::models::RepositoryRulePullRequest),
-    RepositoryRuleRequiredStatusChecks(super::models::RepositoryRuleRequiredStatusChecks),
+    RepositoryRuleRequiredStatusChecks(
+        super::models::RepositoryRuleRequiredStatusChecks,
+    ),
     RepositoryRuleNonFastForward(super::models::RepositoryRuleNonFastForward),
-    RepositoryRuleCommitMessagePattern(super::models::RepositoryRuleCommitMessagePattern),
-    RepositoryRuleCommitAuthorEmailPattern(super::models::RepositoryRuleCommitAuthorEmailPattern),
-    RepositoryRuleCommitterEmailPattern(super::models::RepositoryRuleCommitterEmailPattern),
+    RepositoryRuleCommitMessagePattern(
+        super::models::RepositoryRuleCommitMessagePattern,
+    ),
+    RepositoryRuleCommitAuthorEmailPattern(
+        super::models::RepositoryRuleCommitAuthorEmailPattern,
+    ),
+    RepositoryRuleCommitterEmailPattern(
+        super::models::RepositoryRuleCommitterEmailPattern,
+    ),
     RepositoryRuleBranchNamePattern(super::models::RepositoryRuleBranchNamePattern),
     RepositoryRuleTagNamePattern(super::models::RepositoryRuleTagNamePattern),
     RepositoryRuleFilePathRestriction(super::models::RepositoryRuleFilePathRestriction),
     RepositoryRuleMaxFilePathLength(super::models::RepositoryRuleMaxFilePathLength),
-    RepositoryRuleFileExtensionRestriction(super::models::RepositoryRuleFileExtensionRestriction),
+    RepositoryRuleFileExtensionRestriction(
+        super::models::RepositoryRuleFileExtensionRestriction,
+    ),
     RepositoryRuleMaxFileSize(super::models::RepositoryRuleMaxFileSize),
     RepositoryRuleWorkflows(super::models::RepositoryRuleWorkflows),
     RepositoryRuleCodeScanning(super::models::RepositoryRuleCodeScanning),
@@ -12262,16 +12535,30 @@ pub enum NullableSecretScanningFirstDetectedLocation {
     SecretScanningLocationWikiCommit(super::models::SecretScanningLocationWikiCommit),
     SecretScanningLocationIssueTitle(super::models::SecretScanningLocationIssueTitle),
     SecretScanningLocationIssueBody(super::models::SecretScanningLocationIssueBody),
-    SecretScanningLocationIssueComment(super::models::SecretScanningLocationIssueComment),
-    SecretScanningLocationDiscussionTitle(super::models::SecretScanningLocationDiscussionTitle),
-    SecretScanningLocationDiscussionBody(super::models::SecretScanningLocationDiscussionBody),
-    SecretScanningLocationDiscussionComment(super::models::SecretScanningLocationDiscussionComment),
-    SecretScanningLocationPullRequestTitle(super::models::SecretScanningLocationPullRequestTitle),
-    SecretScanningLocationPullRequestBody(super::models::SecretScanningLocationPullRequestBody),
+    SecretScanningLocationIssueComment(
+        super::models::SecretScanningLocationIssueComment,
+    ),
+    SecretScanningLocationDiscussionTitle(
+        super::models::SecretScanningLocationDiscussionTitle,
+    ),
+    SecretScanningLocationDiscussionBody(
+        super::models::SecretScanningLocationDiscussionBody,
+    ),
+    SecretScanningLocationDiscussionComment(
+        super::models::SecretScanningLocationDiscussionComment,
+    ),
+    SecretScanningLocationPullRequestTitle(
+        super::models::SecretScanningLocationPullRequestTitle,
+    ),
+    SecretScanningLocationPullRequestBody(
+        super::models::SecretScanningLocationPullRequestBody,
+    ),
     SecretScanningLocationPullRequestComment(
         super::models::SecretScanningLocationPullRequestComment,
     ),
-    SecretScanningLocationPullRequestReview(super::models::SecretScanningLocationPullRequestReview),
+    SecretScanningLocationPullRequestReview(
+        super::models::SecretScanningLocationPullRequestReview,
+    ),
     SecretScanningLocationPullRequestReviewComment(
         super::models::SecretScanningLocationPullRequestReviewComment,
     ),
@@ -12349,7 +12636,9 @@ pub struct OrganizationSecretScanningAlert {
     ///
     /// A GitHub user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub push_protection_bypass_request_reviewer: Option<super::models::NullableSimpleUser>,
+    pub push_protection_bypass_request_reviewer: Option<
+        super::models::NullableSimpleUser,
+    >,
     /// An optional comment when reviewing a push protection bypass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypass_request_reviewer_comment: Option<String>,
@@ -12376,7 +12665,9 @@ pub struct OrganizationSecretScanningAlert {
     pub is_base64_encoded: Option<bool>,
     /// Details on the location where the token was initially detected. This can be a commit, wiki commit, issue, discussion, pull request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_location_detected: Option<super::models::NullableSecretScanningFirstDetectedLocation>,
+    pub first_location_detected: Option<
+        super::models::NullableSecretScanningFirstDetectedLocation,
+    >,
     /// A boolean value representing whether or not the token in the alert was detected in more than one location.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_more_locations: Option<bool>,
@@ -12504,11 +12795,7 @@ pub struct SecretScanningCustomPatternToDelete {
     /// The ID of the custom pattern to delete.
     pub pattern_id: i64,
     /// The version of the entity. This is used to confirm you're updating the current version of the entity and mitigate unintentionally overriding someone else's update.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub custom_pattern_version: Option<Option<String>>,
 }
 #[cfg(any(feature = "secret_scanning"))]
@@ -12567,10 +12854,14 @@ pub struct SecretScanningPatternOverride {
     pub bypass_rate: Option<i64>,
     /// The default push protection setting for this pattern.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_setting: Option<super::models::SecretScanningPatternOverrideDefaultSetting>,
+    pub default_setting: Option<
+        super::models::SecretScanningPatternOverrideDefaultSetting,
+    >,
     /// The push protection setting for this pattern set at the enterprise level. Only present for partner patterns when the organization has a parent enterprise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enterprise_setting: Option<super::models::SecretScanningPatternOverrideEnterpriseSetting>,
+    pub enterprise_setting: Option<
+        super::models::SecretScanningPatternOverrideEnterpriseSetting,
+    >,
     /// The current push protection setting for this pattern. If this is `not-set`, then it inherits either the enterprise setting if it exists or the default setting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setting: Option<super::models::SecretScanningPatternOverrideSetting>,
@@ -12606,10 +12897,14 @@ pub struct SecretScanningPatternConfiguration {
     pub pattern_config_version: Option<String>,
     /// Overrides for partner patterns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provider_pattern_overrides: Option<Vec<super::models::SecretScanningPatternOverride>>,
+    pub provider_pattern_overrides: Option<
+        Vec<super::models::SecretScanningPatternOverride>,
+    >,
     /// Overrides for custom patterns defined by the organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_pattern_overrides: Option<Vec<super::models::SecretScanningPatternOverride>>,
+    pub custom_pattern_overrides: Option<
+        Vec<super::models::SecretScanningPatternOverride>,
+    >,
 }
 #[cfg(any(feature = "security_advisories", feature = "webhook_events"))]
 /// A product affected by the vulnerability detailed in a repository security advisory.
@@ -12705,7 +13000,12 @@ impl RepositoryAdvisory {
             rt::check::length("RepositoryAdvisory.summary", v, None, Some(1024u64))?;
         }
         if let Some(v) = &self.description {
-            rt::check::length("RepositoryAdvisory.description", v, None, Some(65535u64))?;
+            rt::check::length(
+                "RepositoryAdvisory.description",
+                v,
+                None,
+                Some(65535u64),
+            )?;
         }
         if let Some(v) = &self.cvss {
             v.validate()?;
@@ -12751,8 +13051,7 @@ pub struct RepositoryAdvisoryCreditsItem {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ImmutableReleasesOrganizationSettings {
     /// The policy that controls how immutable releases are enforced in the organization.
-    pub enforced_repositories:
-        super::models::ImmutableReleasesOrganizationSettingsEnforcedRepositories,
+    pub enforced_repositories: super::models::ImmutableReleasesOrganizationSettingsEnforcedRepositories,
     /// The API URL to use to get or set the selected repositories for immutable releases enforcement, when `enforced_repositories` is set to `selected`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
@@ -13305,7 +13604,9 @@ pub struct ActionsCacheListActionsCachesItem {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConcurrencyGroupList {
     pub total_count: i64,
-    pub concurrency_groups: Vec<super::models::ConcurrencyGroupListConcurrencyGroupsItem>,
+    pub concurrency_groups: Vec<
+        super::models::ConcurrencyGroupListConcurrencyGroupsItem,
+    >,
 }
 #[cfg(any(feature = "actions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -13710,7 +14011,9 @@ pub struct ConcurrencyGroupRunList {
     /// include groups whose `group_members` array is empty (for example, when
     /// the run has already released its lease in that group).
     pub total_count: i64,
-    pub concurrency_groups: Vec<super::models::ConcurrencyGroupRunListConcurrencyGroupsItem>,
+    pub concurrency_groups: Vec<
+        super::models::ConcurrencyGroupRunListConcurrencyGroupsItem,
+    >,
 }
 #[cfg(any(feature = "actions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -13726,8 +14029,9 @@ pub struct ConcurrencyGroupRunListConcurrencyGroupsItem {
     /// Items belonging to this workflow run that are either currently holding or
     /// waiting for the concurrency group lease. May be empty if the run no
     /// longer has any active or queued items in this group.
-    pub group_members:
-        Vec<super::models::ConcurrencyGroupRunListConcurrencyGroupsItemGroupMembersItem>,
+    pub group_members: Vec<
+        super::models::ConcurrencyGroupRunListConcurrencyGroupsItemGroupMembersItem,
+    >,
 }
 #[cfg(any(feature = "actions"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -14076,12 +14380,14 @@ pub struct ProtectedBranchPullRequestReview {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dismissal_restrictions:
-        Option<super::models::ProtectedBranchPullRequestReviewDismissalRestrictions>,
+    pub dismissal_restrictions: Option<
+        super::models::ProtectedBranchPullRequestReviewDismissalRestrictions,
+    >,
     /// Allow specific users, teams, or apps to bypass pull request requirements.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bypass_pull_request_allowances:
-        Option<super::models::ProtectedBranchPullRequestReviewBypassPullRequestAllowances>,
+    pub bypass_pull_request_allowances: Option<
+        super::models::ProtectedBranchPullRequestReviewBypassPullRequestAllowances,
+    >,
     pub dismiss_stale_reviews: bool,
     pub require_code_owner_reviews: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -14298,18 +14604,24 @@ pub struct BranchProtection {
     pub enabled: Option<bool>,
     /// Protected Branch Required Status Check
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub required_status_checks: Option<super::models::ProtectedBranchRequiredStatusCheck>,
+    pub required_status_checks: Option<
+        super::models::ProtectedBranchRequiredStatusCheck,
+    >,
     /// Protected Branch Admin Enforced
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enforce_admins: Option<super::models::ProtectedBranchAdminEnforced>,
     /// Protected Branch Pull Request Review
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub required_pull_request_reviews: Option<super::models::ProtectedBranchPullRequestReview>,
+    pub required_pull_request_reviews: Option<
+        super::models::ProtectedBranchPullRequestReview,
+    >,
     /// Branch Restriction Policy
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restrictions: Option<super::models::BranchRestrictionPolicy>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub required_linear_history: Option<super::models::BranchProtectionRequiredLinearHistory>,
+    pub required_linear_history: Option<
+        super::models::BranchProtectionRequiredLinearHistory,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_force_pushes: Option<super::models::BranchProtectionRequiredLinearHistory>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -14317,8 +14629,9 @@ pub struct BranchProtection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub block_creations: Option<super::models::BranchProtectionRequiredLinearHistory>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub required_conversation_resolution:
-        Option<super::models::BranchProtectionRequiredLinearHistory>,
+    pub required_conversation_resolution: Option<
+        super::models::BranchProtectionRequiredLinearHistory,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -14423,12 +14736,7 @@ pub struct GitUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(
-    feature = "repos",
-    feature = "git",
-    feature = "pulls",
-    feature = "search"
-))]
+#[cfg(any(feature = "repos", feature = "git", feature = "pulls", feature = "search"))]
 /// Verification
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Verification {
@@ -14595,14 +14903,17 @@ pub struct ProtectedBranch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_status_checks: Option<super::models::StatusCheckPolicy>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub required_pull_request_reviews:
-        Option<super::models::ProtectedBranchRequiredPullRequestReviews>,
+    pub required_pull_request_reviews: Option<
+        super::models::ProtectedBranchRequiredPullRequestReviews,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_signatures: Option<super::models::BranchProtectionRequiredSignatures>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enforce_admins: Option<super::models::ProtectedBranchEnforceAdmins>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub required_linear_history: Option<super::models::ProtectedBranchRequiredLinearHistory>,
+    pub required_linear_history: Option<
+        super::models::ProtectedBranchRequiredLinearHistory,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_force_pushes: Option<super::models::ProtectedBranchRequiredLinearHistory>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -14611,8 +14922,9 @@ pub struct ProtectedBranch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restrictions: Option<super::models::BranchRestrictionPolicy>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub required_conversation_resolution:
-        Option<super::models::ProtectedBranchRequiredConversationResolution>,
+    pub required_conversation_resolution: Option<
+        super::models::ProtectedBranchRequiredConversationResolution,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub block_creations: Option<super::models::ProtectedBranchRequiredLinearHistory>,
     /// Whether to set the branch as read-only. If this is true, users will not be able to push to the branch.
@@ -14636,11 +14948,13 @@ pub struct ProtectedBranchRequiredPullRequestReviews {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_last_push_approval: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dismissal_restrictions:
-        Option<super::models::ProtectedBranchRequiredPullRequestReviewsDismissalRestrictions>,
+    pub dismissal_restrictions: Option<
+        super::models::ProtectedBranchRequiredPullRequestReviewsDismissalRestrictions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bypass_pull_request_allowances:
-        Option<super::models::ProtectedBranchRequiredPullRequestReviewsBypassPullRequestAllowances>,
+    pub bypass_pull_request_allowances: Option<
+        super::models::ProtectedBranchRequiredPullRequestReviewsBypassPullRequestAllowances,
+    >,
 }
 #[cfg(any(feature = "repos"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -14881,8 +15195,9 @@ pub struct CheckSuitePreference {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CheckSuitePreferencePreferences {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auto_trigger_checks:
-        Option<Vec<super::models::CheckSuitePreferencePreferencesAutoTriggerChecksItem>>,
+    pub auto_trigger_checks: Option<
+        Vec<super::models::CheckSuitePreferencePreferencesAutoTriggerChecksItem>,
+    >,
 }
 #[cfg(any(feature = "checks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -15032,18 +15347,16 @@ pub struct CodeQualitySetupUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_type: Option<super::models::CodeQualitySetupUpdateRunnerType>,
     /// Runner label to be used if the runner type is labeled.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub runner_label: Option<Option<String>>,
     /// Languages to be analyzed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub languages: Option<Vec<super::models::CodeQualitySetupUpdateLanguagesItem>>,
     /// Whether AI findings run for Code Quality on this repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ai_findings_option: Option<super::models::CodeQualitySetupUpdateAiFindingsOption>,
+    pub ai_findings_option: Option<
+        super::models::CodeQualitySetupUpdateAiFindingsOption,
+    >,
 }
 #[cfg(any(feature = "code_quality"))]
 connector_runtime::__string_enum! {
@@ -15151,8 +15464,9 @@ pub struct CodeScanningAlertRule {
     pub severity: Option<super::models::CodeScanningAlertRuleSummarySeverity>,
     /// The security severity of the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_severity_level:
-        Option<super::models::CodeScanningAlertRuleSummarySecuritySeverityLevel>,
+    pub security_severity_level: Option<
+        super::models::CodeScanningAlertRuleSummarySecuritySeverityLevel,
+    >,
     /// A short description of the rule used to detect the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -15220,7 +15534,12 @@ impl CodeScanningAlert {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.dismissed_comment {
-            rt::check::length("CodeScanningAlert.dismissed_comment", v, None, Some(280u64))?;
+            rt::check::length(
+                "CodeScanningAlert.dismissed_comment",
+                v,
+                None,
+                Some(280u64),
+            )?;
         }
         Ok(())
     }
@@ -15304,7 +15623,9 @@ pub struct CodeScanningAlertInstanceList {
     /// Classifications that have been applied to the file that triggered the alert.
     /// For example identifying it as documentation, or a generated file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub classifications: Option<Vec<Option<super::models::CodeScanningAlertClassification>>>,
+    pub classifications: Option<
+        Vec<Option<super::models::CodeScanningAlertClassification>>,
+    >,
 }
 #[cfg(any(feature = "code_scanning", feature = "webhook_events"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -15478,11 +15799,14 @@ pub struct CodeScanningVariantAnalysis {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<super::models::CodeScanningVariantAnalysisFailureReason>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scanned_repositories:
-        Option<Vec<super::models::CodeScanningVariantAnalysisScannedRepositoriesItem>>,
+    pub scanned_repositories: Option<
+        Vec<super::models::CodeScanningVariantAnalysisScannedRepositoriesItem>,
+    >,
     /// Information about repositories that were skipped from processing. This information is only available to the user that initiated the variant analysis.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub skipped_repositories: Option<super::models::CodeScanningVariantAnalysisSkippedRepositories>,
+    pub skipped_repositories: Option<
+        super::models::CodeScanningVariantAnalysisSkippedRepositories,
+    >,
 }
 #[cfg(any(feature = "code_scanning"))]
 connector_runtime::__string_enum! {
@@ -15624,11 +15948,7 @@ pub struct CodeScanningDefaultSetupUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_type: Option<super::models::CodeQualitySetupUpdateRunnerType>,
     /// Runner label to be used if the runner type is labeled.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub runner_label: Option<Option<String>>,
     /// CodeQL query suite to be used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -15638,7 +15958,9 @@ pub struct CodeScanningDefaultSetupUpdate {
     pub threat_model: Option<super::models::CodeScanningDefaultSetupThreatModel>,
     /// CodeQL languages to be analyzed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub languages: Option<Vec<super::models::CodeScanningDefaultSetupUpdateLanguagesItem>>,
+    pub languages: Option<
+        Vec<super::models::CodeScanningDefaultSetupUpdateLanguagesItem>,
+    >,
 }
 #[cfg(any(feature = "code_scanning"))]
 connector_runtime::__string_enum! {
@@ -15680,7 +16002,9 @@ pub struct CodeScanningSarifsReceipt {
 pub struct CodeScanningSarifsStatus {
     /// `pending` files have not yet been processed, while `complete` means results from the SARIF have been stored. `failed` files have either not been processed at all, or could only be partially processed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub processing_status: Option<super::models::CodeScanningSarifsStatusProcessingStatus>,
+    pub processing_status: Option<
+        super::models::CodeScanningSarifsStatusProcessingStatus,
+    >,
     /// The REST API URL for getting the analyses associated with the upload.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analyses_url: Option<String>,
@@ -15753,7 +16077,9 @@ pub struct CodespaceMachine {
     /// How many cores are available to the codespace.
     pub cpus: i64,
     /// Whether a prebuild is currently available when creating a codespace for this machine and repository. If a branch was not specified as a ref, the default branch will be assumed. Value will be "null" if prebuilds are not supported or prebuild availability could not be determined. Value will be "none" if no prebuild is available. Latest values "ready" and "in_progress" indicate the prebuild availability status.
-    pub prebuild_availability: Option<super::models::NullableCodespaceMachinePrebuildAvailability>,
+    pub prebuild_availability: Option<
+        super::models::NullableCodespaceMachinePrebuildAvailability,
+    >,
 }
 #[cfg(any(feature = "codespaces"))]
 /// Codespaces Permissions Check
@@ -16344,7 +16670,9 @@ pub struct RepositoryRuleViolationError {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleViolationErrorMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning: Option<super::models::RepositoryRuleViolationErrorMetadataSecretScanning>,
+    pub secret_scanning: Option<
+        super::models::RepositoryRuleViolationErrorMetadataSecretScanning,
+    >,
 }
 #[cfg(any(feature = "repos", feature = "git"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -16442,7 +16770,9 @@ pub struct DependabotAlert {
     /// A GitHub user.
     pub dismissed_by: Option<super::models::NullableSimpleUser>,
     /// The reason that the alert was dismissed.
-    pub dismissed_reason: Option<super::models::DependabotAlertWithRepositoryDismissedReason>,
+    pub dismissed_reason: Option<
+        super::models::DependabotAlertWithRepositoryDismissedReason,
+    >,
     /// An optional comment associated with the alert's dismissal.
     pub dismissed_comment: Option<String>,
     /// The time that the alert was no longer detected and was considered fixed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
@@ -16468,7 +16798,12 @@ impl DependabotAlert {
             v.validate()?;
         }
         if let Some(v) = &self.dismissed_comment {
-            rt::check::length("DependabotAlert.dismissed_comment", v, None, Some(280u64))?;
+            rt::check::length(
+                "DependabotAlert.dismissed_comment",
+                v,
+                None,
+                Some(280u64),
+            )?;
         }
         Ok(())
     }
@@ -16550,7 +16885,9 @@ pub struct DependencyGraphSpdxSbomSbom {
     pub document_namespace: String,
     pub packages: Vec<super::models::DependencyGraphSpdxSbomSbomPackagesItem>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub relationships: Option<Vec<super::models::DependencyGraphSpdxSbomSbomRelationshipsItem>>,
+    pub relationships: Option<
+        Vec<super::models::DependencyGraphSpdxSbomSbomRelationshipsItem>,
+    >,
 }
 #[cfg(any(feature = "dependency_graph"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -16603,8 +16940,9 @@ pub struct DependencyGraphSpdxSbomSbomPackagesItem {
     pub copyright_text: Option<String>,
     #[serde(rename = "externalRefs")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub external_refs:
-        Option<Vec<super::models::DependencyGraphSpdxSbomSbomPackagesItemExternalRefsItem>>,
+    pub external_refs: Option<
+        Vec<super::models::DependencyGraphSpdxSbomSbomPackagesItemExternalRefsItem>,
+    >,
 }
 #[cfg(any(feature = "dependency_graph"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -16655,7 +16993,9 @@ pub struct Dependency {
     ///
     /// User-defined metadata to store domain-specific information limited to 8 keys with scalar values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<std::collections::BTreeMap<String, Option<super::models::MetadataValue>>>,
+    pub metadata: Option<
+        std::collections::BTreeMap<String, Option<super::models::MetadataValue>>,
+    >,
     /// A notation of whether a dependency is requested directly by this manifest or is a dependency of another dependency.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relationship: Option<super::models::DependencyRelationship>,
@@ -16699,7 +17039,9 @@ pub struct Manifest {
     ///
     /// User-defined metadata to store domain-specific information limited to 8 keys with scalar values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<std::collections::BTreeMap<String, Option<super::models::MetadataValue>>>,
+    pub metadata: Option<
+        std::collections::BTreeMap<String, Option<super::models::MetadataValue>>,
+    >,
     /// A collection of resolved package dependencies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved: Option<std::collections::BTreeMap<String, super::models::Dependency>>,
@@ -16738,7 +17080,9 @@ pub struct Snapshot {
     ///
     /// User-defined metadata to store domain-specific information limited to 8 keys with scalar values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<std::collections::BTreeMap<String, Option<super::models::MetadataValue>>>,
+    pub metadata: Option<
+        std::collections::BTreeMap<String, Option<super::models::MetadataValue>>,
+    >,
     /// A collection of package manifests, which are a collection of related dependencies declared in a file or representing a logical group of dependencies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manifests: Option<std::collections::BTreeMap<String, super::models::Manifest>>,
@@ -16872,9 +17216,15 @@ pub struct Environment {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum EnvironmentProtectionRulesItem {
-    EnvironmentProtectionRulesItemVariant0(super::models::EnvironmentProtectionRulesItemVariant0),
-    EnvironmentProtectionRulesItemVariant1(super::models::EnvironmentProtectionRulesItemVariant1),
-    EnvironmentProtectionRulesItemVariant2(super::models::EnvironmentProtectionRulesItemVariant2),
+    EnvironmentProtectionRulesItemVariant0(
+        super::models::EnvironmentProtectionRulesItemVariant0,
+    ),
+    EnvironmentProtectionRulesItemVariant1(
+        super::models::EnvironmentProtectionRulesItemVariant1,
+    ),
+    EnvironmentProtectionRulesItemVariant2(
+        super::models::EnvironmentProtectionRulesItemVariant2,
+    ),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
@@ -19468,7 +19818,9 @@ pub struct ReleaseNotesContent {
 pub struct RepositoryRuleRulesetInfo {
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<super::models::RepositoryRuleRulesetInfoRulesetSourceType>,
+    pub ruleset_source_type: Option<
+        super::models::RepositoryRuleRulesetInfoRulesetSourceType,
+    >,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -19522,7 +19874,9 @@ pub struct RepositoryRuleDetailedVariant0 {
     pub type_: String,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<super::models::RepositoryRuleRulesetInfoRulesetSourceType>,
+    pub ruleset_source_type: Option<
+        super::models::RepositoryRuleRulesetInfoRulesetSourceType,
+    >,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -19539,7 +19893,9 @@ pub struct RepositoryRuleDetailedVariant1 {
     pub parameters: Option<super::models::RepositoryRuleUpdateParameters>,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<super::models::RepositoryRuleRulesetInfoRulesetSourceType>,
+    pub ruleset_source_type: Option<
+        super::models::RepositoryRuleRulesetInfoRulesetSourceType,
+    >,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -19554,7 +19910,9 @@ pub struct RepositoryRuleDetailedVariant2 {
     pub type_: String,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<super::models::RepositoryRuleRulesetInfoRulesetSourceType>,
+    pub ruleset_source_type: Option<
+        super::models::RepositoryRuleRulesetInfoRulesetSourceType,
+    >,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -19569,7 +19927,9 @@ pub struct RepositoryRuleDetailedVariant3 {
     pub type_: String,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<super::models::RepositoryRuleRulesetInfoRulesetSourceType>,
+    pub ruleset_source_type: Option<
+        super::models::RepositoryRuleRulesetInfoRulesetSourceType,
+    >,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -19586,7 +19946,9 @@ pub struct RepositoryRuleDetailedVariant4 {
     pub parameters: Option<super::models::RepositoryRuleMergeQueueParameters>,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<super::models::RepositoryRuleRulesetInfoRulesetSourceType>,
+    pub ruleset_source_type: Option<
+        super::models::RepositoryRuleRulesetInfoRulesetSourceType,
+    >,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -19613,7 +19975,9 @@ pub struct RepositoryRuleDetailedVariant5 {
     pub parameters: Option<super::models::RepositoryRuleRequiredDeploymentsParameters>,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<super::models::RepositoryRuleRulesetInfoRulesetSourceType>,
+    pub ruleset_source_type: Option<
+        super::models::RepositoryRuleRulesetInfoRulesetSourceType,
+    >,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -19628,7 +19992,9 @@ pub struct RepositoryRuleDetailedVariant6 {
     pub type_: String,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<super::models::RepositoryRuleRulesetInfoRulesetSourceType>,
+    pub ruleset_source_type: Option<
+        super::models::RepositoryRuleRulesetInfoRulesetSourceType,
+    >,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -19645,7 +20011,9 @@ pub struct RepositoryRuleDetailedVariant7 {
     pub parameters: Option<super::models::RepositoryRulePullRequestParameters>,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<super::models::RepositoryRuleRulesetInfoRulesetSourceType>,
+    pub ruleset_source_type: Option<
+        super::models::RepositoryRuleRulesetInfoRulesetSourceType,
+    >,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -19672,7 +20040,9 @@ pub struct RepositoryRuleDetailedVariant8 {
     pub parameters: Option<super::models::RepositoryRuleRequiredStatusChecksParameters>,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<super::models::RepositoryRuleRulesetInfoRulesetSourceType>,
+    pub ruleset_source_type: Option<
+        super::models::RepositoryRuleRulesetInfoRulesetSourceType,
+    >,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -19687,7 +20057,9 @@ pub struct RepositoryRuleDetailedVariant9 {
     pub type_: String,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<super::models::RepositoryRuleRulesetInfoRulesetSourceType>,
+    pub ruleset_source_type: Option<
+        super::models::RepositoryRuleRulesetInfoRulesetSourceType,
+    >,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -19704,7 +20076,9 @@ pub struct RepositoryRuleDetailedVariant10 {
     pub parameters: Option<super::models::RepositoryRuleCommitMessagePatternParameters>,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<super::models::RepositoryRuleRulesetInfoRulesetSourceType>,
+    pub ruleset_source_type: Option<
+        super::models::RepositoryRuleRulesetInfoRulesetSourceType,
+    >,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -19721,7 +20095,9 @@ pub struct RepositoryRuleDetailedVariant11 {
     pub parameters: Option<super::models::RepositoryRuleCommitMessagePatternParameters>,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<super::models::RepositoryRuleRulesetInfoRulesetSourceType>,
+    pub ruleset_source_type: Option<
+        super::models::RepositoryRuleRulesetInfoRulesetSourceType,
+    >,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -19738,7 +20114,9 @@ pub struct RepositoryRuleDetailedVariant12 {
     pub parameters: Option<super::models::RepositoryRuleCommitMessagePatternParameters>,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<super::models::RepositoryRuleRulesetInfoRulesetSourceType>,
+    pub ruleset_source_type: Option<
+        super::models::RepositoryRuleRulesetInfoRulesetSourceType,
+    >,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -19755,7 +20133,9 @@ pub struct RepositoryRuleDetailedVariant13 {
     pub parameters: Option<super::models::RepositoryRuleCommitMessagePatternParameters>,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<super::models::RepositoryRuleRulesetInfoRulesetSourceType>,
+    pub ruleset_source_type: Option<
+        super::models::RepositoryRuleRulesetInfoRulesetSourceType,
+    >,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -19772,7 +20152,9 @@ pub struct RepositoryRuleDetailedVariant14 {
     pub parameters: Option<super::models::RepositoryRuleCommitMessagePatternParameters>,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<super::models::RepositoryRuleRulesetInfoRulesetSourceType>,
+    pub ruleset_source_type: Option<
+        super::models::RepositoryRuleRulesetInfoRulesetSourceType,
+    >,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -19789,7 +20171,9 @@ pub struct RepositoryRuleDetailedVariant15 {
     pub parameters: Option<super::models::RepositoryRuleWorkflowsParameters>,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<super::models::RepositoryRuleRulesetInfoRulesetSourceType>,
+    pub ruleset_source_type: Option<
+        super::models::RepositoryRuleRulesetInfoRulesetSourceType,
+    >,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -19806,7 +20190,9 @@ pub struct RepositoryRuleDetailedVariant16 {
     pub parameters: Option<super::models::RepositoryRuleCodeScanningParameters>,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<super::models::RepositoryRuleRulesetInfoRulesetSourceType>,
+    pub ruleset_source_type: Option<
+        super::models::RepositoryRuleRulesetInfoRulesetSourceType,
+    >,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -19823,7 +20209,9 @@ pub struct RepositoryRuleDetailedVariant17 {
     pub parameters: Option<super::models::RepositoryRuleCopilotCodeReviewParameters>,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<super::models::RepositoryRuleRulesetInfoRulesetSourceType>,
+    pub ruleset_source_type: Option<
+        super::models::RepositoryRuleRulesetInfoRulesetSourceType,
+    >,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -19838,7 +20226,9 @@ pub struct RepositoryRuleDetailedVariant18 {
     pub type_: String,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<super::models::RepositoryRuleRulesetInfoRulesetSourceType>,
+    pub ruleset_source_type: Option<
+        super::models::RepositoryRuleRulesetInfoRulesetSourceType,
+    >,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -19855,7 +20245,9 @@ pub struct RepositoryRuleDetailedVariant19 {
     pub parameters: Option<super::models::RepositoryRuleFilePathRestrictionParameters>,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<super::models::RepositoryRuleRulesetInfoRulesetSourceType>,
+    pub ruleset_source_type: Option<
+        super::models::RepositoryRuleRulesetInfoRulesetSourceType,
+    >,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -19872,7 +20264,9 @@ pub struct RepositoryRuleDetailedVariant20 {
     pub parameters: Option<super::models::RepositoryRuleMaxFilePathLengthParameters>,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<super::models::RepositoryRuleRulesetInfoRulesetSourceType>,
+    pub ruleset_source_type: Option<
+        super::models::RepositoryRuleRulesetInfoRulesetSourceType,
+    >,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -19896,10 +20290,14 @@ pub struct RepositoryRuleDetailedVariant21 {
     #[serde(rename = "type")]
     pub type_: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<super::models::RepositoryRuleFileExtensionRestrictionParameters>,
+    pub parameters: Option<
+        super::models::RepositoryRuleFileExtensionRestrictionParameters,
+    >,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<super::models::RepositoryRuleRulesetInfoRulesetSourceType>,
+    pub ruleset_source_type: Option<
+        super::models::RepositoryRuleRulesetInfoRulesetSourceType,
+    >,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -19916,7 +20314,9 @@ pub struct RepositoryRuleDetailedVariant22 {
     pub parameters: Option<super::models::RepositoryRuleMaxFileSizeParameters>,
     /// The type of source for the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ruleset_source_type: Option<super::models::RepositoryRuleRulesetInfoRulesetSourceType>,
+    pub ruleset_source_type: Option<
+        super::models::RepositoryRuleRulesetInfoRulesetSourceType,
+    >,
     /// The name of the source of the ruleset that includes this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_source: Option<String>,
@@ -20003,7 +20403,9 @@ pub struct SecretScanningAlert {
     ///
     /// A GitHub user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub push_protection_bypass_request_reviewer: Option<super::models::NullableSimpleUser>,
+    pub push_protection_bypass_request_reviewer: Option<
+        super::models::NullableSimpleUser,
+    >,
     /// An optional comment when reviewing a push protection bypass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypass_request_reviewer_comment: Option<String>,
@@ -20027,7 +20429,9 @@ pub struct SecretScanningAlert {
     pub is_base64_encoded: Option<bool>,
     /// Details on the location where the token was initially detected. This can be a commit, wiki commit, issue, discussion, pull request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_location_detected: Option<super::models::NullableSecretScanningFirstDetectedLocation>,
+    pub first_location_detected: Option<
+        super::models::NullableSecretScanningFirstDetectedLocation,
+    >,
     /// A boolean value representing whether or not the token in the alert was detected in more than one location.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_more_locations: Option<bool>,
@@ -20125,7 +20529,9 @@ pub struct SecretScanningAlertWithMetadata {
     ///
     /// A GitHub user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub push_protection_bypass_request_reviewer: Option<super::models::NullableSimpleUser>,
+    pub push_protection_bypass_request_reviewer: Option<
+        super::models::NullableSimpleUser,
+    >,
     /// An optional comment when reviewing a push protection bypass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypass_request_reviewer_comment: Option<String>,
@@ -20149,7 +20555,9 @@ pub struct SecretScanningAlertWithMetadata {
     pub is_base64_encoded: Option<bool>,
     /// Details on the location where the token was initially detected. This can be a commit, wiki commit, issue, discussion, pull request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_location_detected: Option<super::models::NullableSecretScanningFirstDetectedLocation>,
+    pub first_location_detected: Option<
+        super::models::NullableSecretScanningFirstDetectedLocation,
+    >,
     /// A boolean value representing whether or not the token in the alert was detected in more than one location.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_more_locations: Option<bool>,
@@ -20203,16 +20611,30 @@ pub enum SecretScanningLocationDetails {
     SecretScanningLocationWikiCommit(super::models::SecretScanningLocationWikiCommit),
     SecretScanningLocationIssueTitle(super::models::SecretScanningLocationIssueTitle),
     SecretScanningLocationIssueBody(super::models::SecretScanningLocationIssueBody),
-    SecretScanningLocationIssueComment(super::models::SecretScanningLocationIssueComment),
-    SecretScanningLocationDiscussionTitle(super::models::SecretScanningLocationDiscussionTitle),
-    SecretScanningLocationDiscussionBody(super::models::SecretScanningLocationDiscussionBody),
-    SecretScanningLocationDiscussionComment(super::models::SecretScanningLocationDiscussionComment),
-    SecretScanningLocationPullRequestTitle(super::models::SecretScanningLocationPullRequestTitle),
-    SecretScanningLocationPullRequestBody(super::models::SecretScanningLocationPullRequestBody),
+    SecretScanningLocationIssueComment(
+        super::models::SecretScanningLocationIssueComment,
+    ),
+    SecretScanningLocationDiscussionTitle(
+        super::models::SecretScanningLocationDiscussionTitle,
+    ),
+    SecretScanningLocationDiscussionBody(
+        super::models::SecretScanningLocationDiscussionBody,
+    ),
+    SecretScanningLocationDiscussionComment(
+        super::models::SecretScanningLocationDiscussionComment,
+    ),
+    SecretScanningLocationPullRequestTitle(
+        super::models::SecretScanningLocationPullRequestTitle,
+    ),
+    SecretScanningLocationPullRequestBody(
+        super::models::SecretScanningLocationPullRequestBody,
+    ),
     SecretScanningLocationPullRequestComment(
         super::models::SecretScanningLocationPullRequestComment,
     ),
-    SecretScanningLocationPullRequestReview(super::models::SecretScanningLocationPullRequestReview),
+    SecretScanningLocationPullRequestReview(
+        super::models::SecretScanningLocationPullRequestReview,
+    ),
     SecretScanningLocationPullRequestReviewComment(
         super::models::SecretScanningLocationPullRequestReviewComment,
     ),
@@ -20271,8 +20693,9 @@ pub struct SecretScanningScanHistory {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backfill_scans: Option<Vec<super::models::SecretScanningScan>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_pattern_backfill_scans:
-        Option<Vec<super::models::SecretScanningScanHistoryCustomPatternBackfillScansItem>>,
+    pub custom_pattern_backfill_scans: Option<
+        Vec<super::models::SecretScanningScanHistoryCustomPatternBackfillScansItem>,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generic_secrets_backfill_scans: Option<Vec<super::models::SecretScanningScan>>,
 }
@@ -20312,41 +20735,21 @@ pub struct RepositoryAdvisoryCreate {
     /// A detailed description of what the advisory impacts.
     pub description: String,
     /// The Common Vulnerabilities and Exposures (CVE) ID.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub cve_id: Option<Option<String>>,
     /// A product affected by the vulnerability detailed in a repository security advisory.
     pub vulnerabilities: Vec<super::models::RepositoryAdvisoryCreateVulnerabilitiesItem>,
     /// A list of Common Weakness Enumeration (CWE) IDs.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub cwe_ids: Option<Option<Vec<String>>>,
     /// A list of users receiving credit for their participation in the security advisory.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub credits: Option<Option<Vec<super::models::RepositoryAdvisoryCreateCreditsItem>>>,
     /// The severity of the advisory. You must choose between setting this field or `cvss_vector_string`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub severity: Option<Option<super::models::RepositoryAdvisoryCreateSeverity>>,
     /// The CVSS vector that calculates the severity of the advisory. You must choose between setting this field or `severity`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub cvss_vector_string: Option<Option<String>>,
     /// Whether to create a temporary private fork of the repository to collaborate on a fix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -20358,7 +20761,12 @@ impl RepositoryAdvisoryCreate {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.summary;
-            rt::check::length("RepositoryAdvisoryCreate.summary", v, None, Some(1024u64))?;
+            rt::check::length(
+                "RepositoryAdvisoryCreate.summary",
+                v,
+                None,
+                Some(1024u64),
+            )?;
         }
         {
             let v = &self.description;
@@ -20378,25 +20786,13 @@ pub struct RepositoryAdvisoryCreateVulnerabilitiesItem {
     /// The name of the package affected by the vulnerability.
     pub package: super::models::RepositoryAdvisoryCreateVulnerabilitiesItemPackage,
     /// The range of the package versions affected by the vulnerability.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub vulnerable_version_range: Option<Option<String>>,
     /// The package version(s) that resolve the vulnerability.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub patched_versions: Option<Option<String>>,
     /// The functions in the package that are affected.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub vulnerable_functions: Option<Option<Vec<String>>>,
 }
 #[cfg(any(feature = "security_advisories"))]
@@ -20406,11 +20802,7 @@ pub struct RepositoryAdvisoryCreateVulnerabilitiesItemPackage {
     /// The package's language or package management ecosystem.
     pub ecosystem: super::models::SecurityAdvisoryEcosystems,
     /// The unique package name within its ecosystem.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub name: Option<Option<String>>,
 }
 #[cfg(any(feature = "security_advisories"))]
@@ -20437,33 +20829,18 @@ pub struct PrivateVulnerabilityReportCreate {
     /// A detailed description of what the advisory impacts.
     pub description: String,
     /// An array of products affected by the vulnerability detailed in a repository security advisory.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub vulnerabilities:
-        Option<Option<Vec<super::models::RepositoryAdvisoryCreateVulnerabilitiesItem>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub vulnerabilities: Option<
+        Option<Vec<super::models::RepositoryAdvisoryCreateVulnerabilitiesItem>>,
+    >,
     /// A list of Common Weakness Enumeration (CWE) IDs.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub cwe_ids: Option<Option<Vec<String>>>,
     /// The severity of the advisory. You must choose between setting this field or `cvss_vector_string`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub severity: Option<Option<super::models::RepositoryAdvisoryCreateSeverity>>,
     /// The CVSS vector that calculates the severity of the advisory. You must choose between setting this field or `severity`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub cvss_vector_string: Option<Option<String>>,
     /// Whether to create a temporary private fork of the repository to collaborate on a fix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -20504,59 +20881,33 @@ pub struct RepositoryAdvisoryUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// The Common Vulnerabilities and Exposures (CVE) ID.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub cve_id: Option<Option<String>>,
     /// A product affected by the vulnerability detailed in a repository security advisory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vulnerabilities: Option<Vec<super::models::RepositoryAdvisoryCreateVulnerabilitiesItem>>,
+    pub vulnerabilities: Option<
+        Vec<super::models::RepositoryAdvisoryCreateVulnerabilitiesItem>,
+    >,
     /// A list of Common Weakness Enumeration (CWE) IDs.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub cwe_ids: Option<Option<Vec<String>>>,
     /// A list of users receiving credit for their participation in the security advisory.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub credits: Option<Option<Vec<super::models::RepositoryAdvisoryCreateCreditsItem>>>,
     /// The severity of the advisory. You must choose between setting this field or `cvss_vector_string`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub severity: Option<Option<super::models::RepositoryAdvisoryCreateSeverity>>,
     /// The CVSS vector that calculates the severity of the advisory. You must choose between setting this field or `severity`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub cvss_vector_string: Option<Option<String>>,
     /// The state of the advisory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<super::models::RepositoryAdvisoryUpdateState>,
     /// A list of usernames who have been granted write access to the advisory.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub collaborating_users: Option<Option<Vec<String>>>,
     /// A list of team slugs which have been granted write access to the advisory.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub collaborating_teams: Option<Option<Vec<String>>>,
 }
 #[cfg(any(feature = "security_advisories"))]
@@ -20564,7 +20915,12 @@ impl RepositoryAdvisoryUpdate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.summary {
-            rt::check::length("RepositoryAdvisoryUpdate.summary", v, None, Some(1024u64))?;
+            rt::check::length(
+                "RepositoryAdvisoryUpdate.summary",
+                v,
+                None,
+                Some(1024u64),
+            )?;
         }
         if let Some(v) = &self.description {
             rt::check::length(
@@ -21073,8 +21429,9 @@ pub struct RepoSearchResultItem {
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy:
-        Option<super::models::ForkEventForkeePullRequestCreationPolicy>,
+    pub pull_request_creation_policy: Option<
+        super::models::ForkEventForkeePullRequestCreationPolicy,
+    >,
     pub archived: bool,
     /// Returns whether or not this repository disabled.
     pub disabled: bool,
@@ -21138,7 +21495,9 @@ pub struct TopicSearchResultItem {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TopicSearchResultItemRelatedItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub topic_relation: Option<super::models::TopicSearchResultItemRelatedItemTopicRelation>,
+    pub topic_relation: Option<
+        super::models::TopicSearchResultItemRelatedItemTopicRelation,
+    >,
 }
 #[cfg(any(feature = "search"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -21827,8 +22186,9 @@ pub struct RepositoryWebhooks {
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy:
-        Option<super::models::ForkEventForkeePullRequestCreationPolicy>,
+    pub pull_request_creation_policy: Option<
+        super::models::ForkEventForkeePullRequestCreationPolicy,
+    >,
     /// Whether the repository is archived.
     pub archived: bool,
     /// Returns whether or not this repository disabled.
@@ -21866,14 +22226,18 @@ pub struct RepositoryWebhooks {
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title: Option<super::models::RepositorySquashMergeCommitTitle>,
+    pub squash_merge_commit_title: Option<
+        super::models::RepositorySquashMergeCommitTitle,
+    >,
     /// The default value for a squash merge commit message:
     ///
     /// - `PR_BODY` - default to the pull request's body.
     /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message: Option<super::models::RepositorySquashMergeCommitMessage>,
+    pub squash_merge_commit_message: Option<
+        super::models::RepositorySquashMergeCommitMessage,
+    >,
     /// The default value for a merge commit title.
     ///
     /// - `PR_TITLE` - default to the pull request's title.
@@ -22078,14 +22442,18 @@ pub struct RepositoryWebhooksTemplateRepository {
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title: Option<super::models::RepositorySquashMergeCommitTitle>,
+    pub squash_merge_commit_title: Option<
+        super::models::RepositorySquashMergeCommitTitle,
+    >,
     /// The default value for a squash merge commit message:
     ///
     /// - `PR_BODY` - default to the pull request's body.
     /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message: Option<super::models::RepositorySquashMergeCommitMessage>,
+    pub squash_merge_commit_message: Option<
+        super::models::RepositorySquashMergeCommitMessage,
+    >,
     /// The default value for a merge commit title.
     ///
     /// - `PR_TITLE` - default to the pull request's title.
@@ -22154,10 +22522,8 @@ pub struct RepositoryWebhooksTemplateRepositoryOwner {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksRule {
     pub admin_enforced: bool,
-    pub allow_deletions_enforcement_level:
-        super::models::WebhooksRuleAllowDeletionsEnforcementLevel,
-    pub allow_force_pushes_enforcement_level:
-        super::models::WebhooksRuleAllowDeletionsEnforcementLevel,
+    pub allow_deletions_enforcement_level: super::models::WebhooksRuleAllowDeletionsEnforcementLevel,
+    pub allow_force_pushes_enforcement_level: super::models::WebhooksRuleAllowDeletionsEnforcementLevel,
     pub authorized_actor_names: Vec<String>,
     pub authorized_actors_only: bool,
     pub authorized_dismissal_actors_only: bool,
@@ -22167,8 +22533,7 @@ pub struct WebhooksRule {
     pub dismiss_stale_reviews_on_push: bool,
     pub id: i64,
     pub ignore_approvals_from_contributors: bool,
-    pub linear_history_requirement_enforcement_level:
-        super::models::WebhooksRuleAllowDeletionsEnforcementLevel,
+    pub linear_history_requirement_enforcement_level: super::models::WebhooksRuleAllowDeletionsEnforcementLevel,
     /// The enforcement level of the branch lock setting. `off` means the branch is not locked, `non_admins` means the branch is read-only for non_admins, and `everyone` means the branch is read-only for everyone.
     pub lock_branch_enforcement_level: super::models::WebhooksRuleLockBranchEnforcementLevel,
     /// Whether users can pull changes from upstream when the branch is locked. Set to `true` to allow users to pull changes from upstream when the branch is locked. This setting is only applicable for forks.
@@ -22176,23 +22541,18 @@ pub struct WebhooksRule {
     pub lock_allows_fork_sync: Option<bool>,
     pub merge_queue_enforcement_level: super::models::WebhooksRuleAllowDeletionsEnforcementLevel,
     pub name: String,
-    pub pull_request_reviews_enforcement_level:
-        super::models::WebhooksRuleAllowDeletionsEnforcementLevel,
+    pub pull_request_reviews_enforcement_level: super::models::WebhooksRuleAllowDeletionsEnforcementLevel,
     pub repository_id: i64,
     pub require_code_owner_review: bool,
     /// Whether the most recent push must be approved by someone other than the person who pushed it
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_last_push_approval: Option<bool>,
     pub required_approving_review_count: i64,
-    pub required_conversation_resolution_level:
-        super::models::WebhooksRuleAllowDeletionsEnforcementLevel,
-    pub required_deployments_enforcement_level:
-        super::models::WebhooksRuleAllowDeletionsEnforcementLevel,
+    pub required_conversation_resolution_level: super::models::WebhooksRuleAllowDeletionsEnforcementLevel,
+    pub required_deployments_enforcement_level: super::models::WebhooksRuleAllowDeletionsEnforcementLevel,
     pub required_status_checks: Vec<String>,
-    pub required_status_checks_enforcement_level:
-        super::models::WebhooksRuleAllowDeletionsEnforcementLevel,
-    pub signature_requirement_enforcement_level:
-        super::models::WebhooksRuleAllowDeletionsEnforcementLevel,
+    pub required_status_checks_enforcement_level: super::models::WebhooksRuleAllowDeletionsEnforcementLevel,
+    pub signature_requirement_enforcement_level: super::models::WebhooksRuleAllowDeletionsEnforcementLevel,
     pub strict_required_status_checks_policy: bool,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
@@ -22767,7 +23127,9 @@ pub struct WebhooksIssue {
     ///
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app: Option<super::models::WebhooksIssuePerformedViaGithubApp>,
+    pub performed_via_github_app: Option<
+        super::models::WebhooksIssuePerformedViaGithubApp,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<super::models::WebhooksIssuePullRequest>,
     /// Reactions
@@ -22929,7 +23291,9 @@ pub struct WebhooksIssuePerformedViaGithubApp {
     pub owner: Option<super::models::DiscussionAnswerChosenBy>,
     /// The set of permissions for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissions>,
+    pub permissions: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissions,
+    >,
     /// The slug name of the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
@@ -22961,88 +23325,141 @@ connector_runtime::__string_enum! {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksIssuePerformedViaGithubAppPermissions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub actions: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub actions: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub administration: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub administration: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checks: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub checks: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content_references:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub content_references: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub contents: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub contents: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deployments: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub deployments: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub discussions: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub discussions: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emails: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub emails: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub environments: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub environments: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issues: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub issues: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keys: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub keys: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub members: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub members: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub metadata: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_administration:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub organization_administration: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_hooks:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub organization_hooks: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_packages:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub organization_packages: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_plan:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub organization_plan: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_projects:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsOrganizationProjects>,
+    pub organization_projects: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsOrganizationProjects,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_secrets:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub organization_secrets: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_self_hosted_runners:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub organization_self_hosted_runners: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_user_blocking:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub organization_user_blocking: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub packages: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub packages: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pages: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub pages: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_requests: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub pull_requests: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_hooks:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub repository_hooks: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_projects:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub repository_projects: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_alerts:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub secret_scanning_alerts: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secrets: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub secrets: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_events:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub security_events: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_scanning_alert:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub security_scanning_alert: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub single_file: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub single_file: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub statuses: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub statuses: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vulnerability_alerts:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub vulnerability_alerts: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workflows: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub workflows: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
 }
 #[cfg(any(feature = "webhook_events"))]
 connector_runtime::__string_enum! {
@@ -23141,7 +23558,9 @@ pub struct WebhooksIssue2 {
     ///
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app: Option<super::models::WebhooksIssue2PerformedViaGithubApp>,
+    pub performed_via_github_app: Option<
+        super::models::WebhooksIssue2PerformedViaGithubApp,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<super::models::WebhooksIssuePullRequest>,
     /// Reactions
@@ -23218,7 +23637,9 @@ pub struct WebhooksIssue2PerformedViaGithubApp {
     pub description: Option<String>,
     /// The list of events for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events: Option<Vec<super::models::WebhooksIssue2PerformedViaGithubAppEventsItem>>,
+    pub events: Option<
+        Vec<super::models::WebhooksIssue2PerformedViaGithubAppEventsItem>,
+    >,
     pub external_url: Option<String>,
     pub html_url: String,
     /// Unique identifier of the GitHub app
@@ -23230,7 +23651,9 @@ pub struct WebhooksIssue2PerformedViaGithubApp {
     pub owner: Option<super::models::DiscussionAnswerChosenBy>,
     /// The set of permissions for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<super::models::WebhooksIssue2PerformedViaGithubAppPermissions>,
+    pub permissions: Option<
+        super::models::WebhooksIssue2PerformedViaGithubAppPermissions,
+    >,
     /// The slug name of the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
@@ -23261,88 +23684,141 @@ connector_runtime::__string_enum! {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksIssue2PerformedViaGithubAppPermissions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub actions: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub actions: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub administration: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub administration: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checks: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub checks: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content_references:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub content_references: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub contents: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub contents: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deployments: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub deployments: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub discussions: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub discussions: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emails: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub emails: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub environments: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub environments: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issues: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub issues: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keys: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub keys: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub members: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub members: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub metadata: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_administration:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub organization_administration: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_hooks:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub organization_hooks: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_packages:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub organization_packages: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_plan:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub organization_plan: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_projects:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub organization_projects: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_secrets:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub organization_secrets: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_self_hosted_runners:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub organization_self_hosted_runners: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_user_blocking:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub organization_user_blocking: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub packages: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub packages: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pages: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub pages: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_requests: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub pull_requests: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_hooks:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub repository_hooks: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_projects:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub repository_projects: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_alerts:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub secret_scanning_alerts: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secrets: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub secrets: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_events:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub security_events: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_scanning_alert:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub security_scanning_alert: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub single_file: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub single_file: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub statuses: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub statuses: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vulnerability_alerts:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub vulnerability_alerts: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workflows: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub workflows: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
 }
 #[cfg(any(feature = "webhook_events"))]
 /// User
@@ -23692,8 +24168,9 @@ pub struct NullableRepositoryWebhooks {
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy:
-        Option<super::models::ForkEventForkeePullRequestCreationPolicy>,
+    pub pull_request_creation_policy: Option<
+        super::models::ForkEventForkeePullRequestCreationPolicy,
+    >,
     /// Whether the repository is archived.
     pub archived: bool,
     /// Returns whether or not this repository disabled.
@@ -23731,14 +24208,18 @@ pub struct NullableRepositoryWebhooks {
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title: Option<super::models::RepositorySquashMergeCommitTitle>,
+    pub squash_merge_commit_title: Option<
+        super::models::RepositorySquashMergeCommitTitle,
+    >,
     /// The default value for a squash merge commit message:
     ///
     /// - `PR_BODY` - default to the pull request's body.
     /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message: Option<super::models::RepositorySquashMergeCommitMessage>,
+    pub squash_merge_commit_message: Option<
+        super::models::RepositorySquashMergeCommitMessage,
+    >,
     /// The default value for a merge commit title.
     ///
     /// - `PR_TITLE` - default to the pull request's title.
@@ -24201,7 +24682,9 @@ pub struct PullRequestWebhook {
     /// - `PR_BODY` - default to the pull request's body.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_message: Option<super::models::PullRequestWebhookMergeCommitMessage>,
+    pub merge_commit_message: Option<
+        super::models::PullRequestWebhookMergeCommitMessage,
+    >,
     /// The default value for a merge commit title.
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., "Merge pull request #123 from branch-name").
@@ -24212,13 +24695,16 @@ pub struct PullRequestWebhook {
     /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message:
-        Option<super::models::PullRequestWebhookSquashMergeCommitMessage>,
+    pub squash_merge_commit_message: Option<
+        super::models::PullRequestWebhookSquashMergeCommitMessage,
+    >,
     /// The default value for a squash merge commit title:
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title: Option<super::models::PullRequestWebhookSquashMergeCommitTitle>,
+    pub squash_merge_commit_title: Option<
+        super::models::PullRequestWebhookSquashMergeCommitTitle,
+    >,
     /// Whether a squash merge commit can use the pull request title as default. **This property is closing down. Please use `squash_merge_commit_title` instead.**
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_squash_pr_title_as_default: Option<bool>,
@@ -24324,8 +24810,12 @@ pub struct WebhooksPullRequest5 {
     pub patch_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rebaseable: Option<bool>,
-    pub requested_reviewers: Vec<super::models::WebhooksPullRequest5RequestedReviewersItem>,
-    pub requested_teams: Vec<super::models::WebhooksPullRequest5RequestedReviewersItemVariant1>,
+    pub requested_reviewers: Vec<
+        super::models::WebhooksPullRequest5RequestedReviewersItem,
+    >,
+    pub requested_teams: Vec<
+        super::models::WebhooksPullRequest5RequestedReviewersItemVariant1,
+    >,
     pub review_comment_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review_comments: Option<i64>,
@@ -24521,8 +25011,9 @@ pub struct WebhooksPullRequest5BaseRepo {
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy:
-        Option<super::models::ForkEventForkeePullRequestCreationPolicy>,
+    pub pull_request_creation_policy: Option<
+        super::models::ForkEventForkeePullRequestCreationPolicy,
+    >,
     pub homepage: Option<String>,
     pub hooks_url: String,
     pub html_url: String,
@@ -24547,13 +25038,17 @@ pub struct WebhooksPullRequest5BaseRepo {
     /// - `PR_BODY` - default to the pull request's body.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_message: Option<super::models::WebhooksPullRequest5BaseRepoMergeCommitMessage>,
+    pub merge_commit_message: Option<
+        super::models::WebhooksPullRequest5BaseRepoMergeCommitMessage,
+    >,
     /// The default value for a merge commit title.
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_title: Option<super::models::WebhooksPullRequest5BaseRepoMergeCommitTitle>,
+    pub merge_commit_title: Option<
+        super::models::WebhooksPullRequest5BaseRepoMergeCommitTitle,
+    >,
     pub merges_url: String,
     pub milestones_url: String,
     pub mirror_url: Option<String>,
@@ -24585,15 +25080,17 @@ pub struct WebhooksPullRequest5BaseRepo {
     /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message:
-        Option<super::models::WebhooksPullRequest5BaseRepoSquashMergeCommitMessage>,
+    pub squash_merge_commit_message: Option<
+        super::models::WebhooksPullRequest5BaseRepoSquashMergeCommitMessage,
+    >,
     /// The default value for a squash merge commit title:
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title:
-        Option<super::models::WebhooksPullRequest5BaseRepoSquashMergeCommitTitle>,
+    pub squash_merge_commit_title: Option<
+        super::models::WebhooksPullRequest5BaseRepoSquashMergeCommitTitle,
+    >,
     pub ssh_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stargazers: Option<i64>,
@@ -24730,7 +25227,9 @@ pub struct WebhooksPullRequest5RequestedReviewersItemVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parent: Option<super::models::WebhooksPullRequest5RequestedReviewersItemVariant1Parent>,
+    pub parent: Option<
+        super::models::WebhooksPullRequest5RequestedReviewersItemVariant1Parent,
+    >,
     /// Permission that the team will have for its repositories
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permission: Option<String>,
@@ -25224,7 +25723,9 @@ pub struct SecretScanningAlertWebhook {
     ///
     /// A GitHub user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub push_protection_bypass_request_reviewer: Option<super::models::NullableSimpleUser>,
+    pub push_protection_bypass_request_reviewer: Option<
+        super::models::NullableSimpleUser,
+    >,
     /// An optional comment when reviewing a push protection bypass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_protection_bypass_request_reviewer_comment: Option<String>,
@@ -25323,8 +25824,9 @@ pub struct WebhooksSecurityAdvisoryReferencesItem {
 #[cfg(any(feature = "webhook_events"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksSecurityAdvisoryVulnerabilitiesItem {
-    pub first_patched_version:
-        Option<super::models::WebhooksSecurityAdvisoryVulnerabilitiesItemFirstPatchedVersion>,
+    pub first_patched_version: Option<
+        super::models::WebhooksSecurityAdvisoryVulnerabilitiesItemFirstPatchedVersion,
+    >,
     pub package: super::models::WebhooksSecurityAdvisoryVulnerabilitiesItemPackage,
     pub severity: String,
     pub vulnerable_version_range: String,
@@ -25461,7 +25963,9 @@ pub struct WebhooksTeam1 {
     pub privacy: Option<super::models::WebhooksTeamParentPrivacy>,
     /// Whether team members will receive notifications when their team is @mentioned
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notification_setting: Option<super::models::WebhooksTeamParentNotificationSetting>,
+    pub notification_setting: Option<
+        super::models::WebhooksTeamParentNotificationSetting,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repositories_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -25868,7 +26372,9 @@ pub struct WebhookCheckRunRequestedAction {
     pub repository: super::models::RepositoryWebhooks,
     /// The action requested by the user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub requested_action: Option<super::models::WebhookCheckRunRequestedActionRequestedAction>,
+    pub requested_action: Option<
+        super::models::WebhookCheckRunRequestedActionRequestedAction,
+    >,
     /// Simple User
     ///
     /// A GitHub user.
@@ -25989,7 +26495,9 @@ pub struct WebhookCheckSuiteCompletedCheckSuite {
     pub before: Option<String>,
     pub check_runs_url: String,
     /// The summary conclusion for all check runs that are part of the check suite. This value will be `null` until the check run has `completed`.
-    pub conclusion: Option<super::models::WebhookCheckSuiteCompletedCheckSuiteConclusion>,
+    pub conclusion: Option<
+        super::models::WebhookCheckSuiteCompletedCheckSuiteConclusion,
+    >,
     pub created_at: chrono::DateTime<chrono::Utc>,
     /// The head branch name the changes are on.
     pub head_branch: Option<String>,
@@ -26001,7 +26509,9 @@ pub struct WebhookCheckSuiteCompletedCheckSuite {
     pub latest_check_runs_count: i64,
     pub node_id: String,
     /// An array of pull requests that match this check suite. A pull request matches a check suite if they have the same `head_sha` and `head_branch`. When the check suite's `head_branch` is in a forked repository it will be `null` and the `pull_requests` array will be empty.
-    pub pull_requests: Vec<super::models::WebhookCheckSuiteCompletedCheckSuitePullRequestsItem>,
+    pub pull_requests: Vec<
+        super::models::WebhookCheckSuiteCompletedCheckSuitePullRequestsItem,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rerequestable: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -26022,7 +26532,9 @@ pub struct WebhookCheckSuiteCompletedCheckSuiteApp {
     pub description: Option<String>,
     /// The list of events for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events: Option<Vec<super::models::WebhookCheckSuiteCompletedCheckSuiteAppEventsItem>>,
+    pub events: Option<
+        Vec<super::models::WebhookCheckSuiteCompletedCheckSuiteAppEventsItem>,
+    >,
     pub external_url: Option<String>,
     pub html_url: String,
     /// Unique identifier of the GitHub app
@@ -26037,7 +26549,9 @@ pub struct WebhookCheckSuiteCompletedCheckSuiteApp {
     pub owner: Option<super::models::DiscussionAnswerChosenBy>,
     /// The set of permissions for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<super::models::WebhookCheckSuiteCompletedCheckSuiteAppPermissions>,
+    pub permissions: Option<
+        super::models::WebhookCheckSuiteCompletedCheckSuiteAppPermissions,
+    >,
     /// The slug name of the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
@@ -26072,88 +26586,141 @@ connector_runtime::__string_enum! {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCheckSuiteCompletedCheckSuiteAppPermissions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub actions: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub actions: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub administration: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub administration: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checks: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub checks: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content_references:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub content_references: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub contents: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub contents: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deployments: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub deployments: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub discussions: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub discussions: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emails: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub emails: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub environments: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub environments: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issues: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub issues: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keys: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub keys: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub members: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub members: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub metadata: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_administration:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub organization_administration: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_hooks:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub organization_hooks: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_packages:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub organization_packages: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_plan:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub organization_plan: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_projects:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsOrganizationProjects>,
+    pub organization_projects: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsOrganizationProjects,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_secrets:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub organization_secrets: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_self_hosted_runners:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub organization_self_hosted_runners: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_user_blocking:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub organization_user_blocking: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub packages: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub packages: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pages: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub pages: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_requests: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub pull_requests: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_hooks:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub repository_hooks: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_projects:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsOrganizationProjects>,
+    pub repository_projects: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsOrganizationProjects,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_alerts:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub secret_scanning_alerts: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secrets: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub secrets: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_events:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub security_events: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_scanning_alert:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub security_scanning_alert: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub single_file: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub single_file: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub statuses: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub statuses: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vulnerability_alerts:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub vulnerability_alerts: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workflows: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub workflows: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
 }
 #[cfg(any(feature = "webhook_events"))]
 connector_runtime::__string_enum! {
@@ -26279,7 +26846,9 @@ pub struct WebhookCheckSuiteRequestedCheckSuite {
     pub before: Option<String>,
     pub check_runs_url: String,
     /// The summary conclusion for all check runs that are part of the check suite. This value will be `null` until the check run has completed.
-    pub conclusion: Option<super::models::WebhookCheckSuiteRequestedCheckSuiteConclusion>,
+    pub conclusion: Option<
+        super::models::WebhookCheckSuiteRequestedCheckSuiteConclusion,
+    >,
     pub created_at: chrono::DateTime<chrono::Utc>,
     /// The head branch name the changes are on.
     pub head_branch: Option<String>,
@@ -26291,7 +26860,9 @@ pub struct WebhookCheckSuiteRequestedCheckSuite {
     pub latest_check_runs_count: i64,
     pub node_id: String,
     /// An array of pull requests that match this check suite. A pull request matches a check suite if they have the same `head_sha` and `head_branch`. When the check suite's `head_branch` is in a forked repository it will be `null` and the `pull_requests` array will be empty.
-    pub pull_requests: Vec<super::models::WebhookCheckSuiteCompletedCheckSuitePullRequestsItem>,
+    pub pull_requests: Vec<
+        super::models::WebhookCheckSuiteCompletedCheckSuitePullRequestsItem,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rerequestable: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -26312,7 +26883,9 @@ pub struct WebhookCheckSuiteRequestedCheckSuiteApp {
     pub description: Option<String>,
     /// The list of events for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events: Option<Vec<super::models::WebhookCheckSuiteRequestedCheckSuiteAppEventsItem>>,
+    pub events: Option<
+        Vec<super::models::WebhookCheckSuiteRequestedCheckSuiteAppEventsItem>,
+    >,
     pub external_url: Option<String>,
     pub html_url: String,
     /// Unique identifier of the GitHub app
@@ -26327,7 +26900,9 @@ pub struct WebhookCheckSuiteRequestedCheckSuiteApp {
     pub owner: Option<super::models::DiscussionAnswerChosenBy>,
     /// The set of permissions for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<super::models::WebhookCheckSuiteRequestedCheckSuiteAppPermissions>,
+    pub permissions: Option<
+        super::models::WebhookCheckSuiteRequestedCheckSuiteAppPermissions,
+    >,
     /// The slug name of the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
@@ -26363,103 +26938,167 @@ connector_runtime::__string_enum! {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCheckSuiteRequestedCheckSuiteAppPermissions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub actions: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub actions: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub administration: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub administration: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub artifact_metadata:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub artifact_metadata: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attestations: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub attestations: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checks: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub checks: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_quality: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub code_quality: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content_references:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub content_references: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub contents: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub contents: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub copilot_requests: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deployments: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub deployments: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub discussions: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub discussions: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub drives: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub drives: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emails: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub emails: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub environments: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub environments: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issues: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub issues: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keys: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub keys: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub members: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub members: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_queues: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub merge_queues: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub metadata: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub models: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub models: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_administration:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub organization_administration: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_hooks:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub organization_hooks: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_packages:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub organization_packages: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_plan:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub organization_plan: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_projects:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsOrganizationProjects>,
+    pub organization_projects: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsOrganizationProjects,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_secrets:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub organization_secrets: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_self_hosted_runners:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub organization_self_hosted_runners: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_user_blocking:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub organization_user_blocking: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub packages: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub packages: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pages: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub pages: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_requests: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub pull_requests: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_hooks:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub repository_hooks: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_projects:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsOrganizationProjects>,
+    pub repository_projects: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsOrganizationProjects,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_alerts:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub secret_scanning_alerts: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secrets: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub secrets: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_events:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub security_events: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_scanning_alert:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub security_scanning_alert: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub single_file: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub single_file: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub statuses: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub statuses: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vulnerability_alerts:
-        Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub vulnerability_alerts: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workflows: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions>,
+    pub workflows: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
+    >,
 }
 #[cfg(any(feature = "webhook_events"))]
 connector_runtime::__string_enum! {
@@ -26526,7 +27165,9 @@ pub struct WebhookCheckSuiteRerequestedCheckSuite {
     pub before: Option<String>,
     pub check_runs_url: String,
     /// The summary conclusion for all check runs that are part of the check suite. This value will be `null` until the check run has completed.
-    pub conclusion: Option<super::models::WebhookCheckSuiteRerequestedCheckSuiteConclusion>,
+    pub conclusion: Option<
+        super::models::WebhookCheckSuiteRerequestedCheckSuiteConclusion,
+    >,
     pub created_at: chrono::DateTime<chrono::Utc>,
     /// The head branch name the changes are on.
     pub head_branch: Option<String>,
@@ -26538,7 +27179,9 @@ pub struct WebhookCheckSuiteRerequestedCheckSuite {
     pub latest_check_runs_count: i64,
     pub node_id: String,
     /// An array of pull requests that match this check suite. A pull request matches a check suite if they have the same `head_sha` and `head_branch`. When the check suite's `head_branch` is in a forked repository it will be `null` and the `pull_requests` array will be empty.
-    pub pull_requests: Vec<super::models::WebhookCheckSuiteCompletedCheckSuitePullRequestsItem>,
+    pub pull_requests: Vec<
+        super::models::WebhookCheckSuiteCompletedCheckSuitePullRequestsItem,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rerequestable: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -26559,7 +27202,9 @@ pub struct WebhookCheckSuiteRerequestedCheckSuiteApp {
     pub description: Option<String>,
     /// The list of events for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events: Option<Vec<super::models::WebhookCheckSuiteRerequestedCheckSuiteAppEventsItem>>,
+    pub events: Option<
+        Vec<super::models::WebhookCheckSuiteRerequestedCheckSuiteAppEventsItem>,
+    >,
     pub external_url: Option<String>,
     pub html_url: String,
     /// Unique identifier of the GitHub app
@@ -26574,7 +27219,9 @@ pub struct WebhookCheckSuiteRerequestedCheckSuiteApp {
     pub owner: Option<super::models::DiscussionAnswerChosenBy>,
     /// The set of permissions for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<super::models::WebhookCheckSuiteRequestedCheckSuiteAppPermissions>,
+    pub permissions: Option<
+        super::models::WebhookCheckSuiteRequestedCheckSuiteAppPermissions,
+    >,
     /// The slug name of the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
@@ -26679,8 +27326,9 @@ pub struct WebhookCodeScanningAlertAppearedInBranchAlert {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissed_comment: Option<String>,
     /// The reason for dismissing or closing the alert.
-    pub dismissed_reason:
-        Option<super::models::WebhookCodeScanningAlertAppearedInBranchAlertDismissedReason>,
+    pub dismissed_reason: Option<
+        super::models::WebhookCodeScanningAlertAppearedInBranchAlertDismissedReason,
+    >,
     /// The time that the alert was fixed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_at: Option<serde_json::Value>,
@@ -26688,8 +27336,9 @@ pub struct WebhookCodeScanningAlertAppearedInBranchAlert {
     pub html_url: String,
     /// Alert Instance
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub most_recent_instance:
-        Option<super::models::WebhookCodeScanningAlertAppearedInBranchAlertMostRecentInstance>,
+    pub most_recent_instance: Option<
+        super::models::WebhookCodeScanningAlertAppearedInBranchAlertMostRecentInstance,
+    >,
     /// The code scanning alert number.
     pub number: i64,
     pub rule: super::models::WebhookCodeScanningAlertAppearedInBranchAlertRule,
@@ -26775,7 +27424,9 @@ pub struct WebhookCodeScanningAlertAppearedInBranchAlertRule {
     /// A unique identifier for the rule used to detect the alert.
     pub id: String,
     /// The severity of the alert.
-    pub severity: Option<super::models::WebhookCodeScanningAlertAppearedInBranchAlertRuleSeverity>,
+    pub severity: Option<
+        super::models::WebhookCodeScanningAlertAppearedInBranchAlertRuleSeverity,
+    >,
 }
 #[cfg(any(feature = "webhook_events"))]
 connector_runtime::__string_enum! {
@@ -26867,8 +27518,9 @@ pub struct WebhookCodeScanningAlertClosedByUserAlert {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissed_comment: Option<String>,
     /// The reason for dismissing or closing the alert.
-    pub dismissed_reason:
-        Option<super::models::WebhookCodeScanningAlertAppearedInBranchAlertDismissedReason>,
+    pub dismissed_reason: Option<
+        super::models::WebhookCodeScanningAlertAppearedInBranchAlertDismissedReason,
+    >,
     /// The time that the alert was fixed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_at: Option<serde_json::Value>,
@@ -26876,8 +27528,9 @@ pub struct WebhookCodeScanningAlertClosedByUserAlert {
     pub html_url: String,
     /// Alert Instance
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub most_recent_instance:
-        Option<super::models::WebhookCodeScanningAlertAppearedInBranchAlertMostRecentInstance>,
+    pub most_recent_instance: Option<
+        super::models::WebhookCodeScanningAlertAppearedInBranchAlertMostRecentInstance,
+    >,
     /// The code scanning alert number.
     pub number: i64,
     pub rule: super::models::WebhookCodeScanningAlertClosedByUserAlertRule,
@@ -26921,7 +27574,9 @@ pub struct WebhookCodeScanningAlertClosedByUserAlertRule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The severity of the alert.
-    pub severity: Option<super::models::WebhookCodeScanningAlertAppearedInBranchAlertRuleSeverity>,
+    pub severity: Option<
+        super::models::WebhookCodeScanningAlertAppearedInBranchAlertRuleSeverity,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
 }
@@ -27017,8 +27672,9 @@ pub struct WebhookCodeScanningAlertCreatedAlert {
     pub instances_url: Option<String>,
     /// Alert Instance
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub most_recent_instance:
-        Option<super::models::WebhookCodeScanningAlertAppearedInBranchAlertMostRecentInstance>,
+    pub most_recent_instance: Option<
+        super::models::WebhookCodeScanningAlertAppearedInBranchAlertMostRecentInstance,
+    >,
     /// The code scanning alert number.
     pub number: i64,
     pub rule: super::models::WebhookCodeScanningAlertClosedByUserAlertRule,
@@ -27134,8 +27790,9 @@ pub struct WebhookCodeScanningAlertFixedAlert {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissed_comment: Option<String>,
     /// The reason for dismissing or closing the alert.
-    pub dismissed_reason:
-        Option<super::models::WebhookCodeScanningAlertAppearedInBranchAlertDismissedReason>,
+    pub dismissed_reason: Option<
+        super::models::WebhookCodeScanningAlertAppearedInBranchAlertDismissedReason,
+    >,
     /// The time that the alert was fixed in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_at: Option<serde_json::Value>,
@@ -27145,8 +27802,9 @@ pub struct WebhookCodeScanningAlertFixedAlert {
     pub instances_url: Option<String>,
     /// Alert Instance
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub most_recent_instance:
-        Option<super::models::WebhookCodeScanningAlertAppearedInBranchAlertMostRecentInstance>,
+    pub most_recent_instance: Option<
+        super::models::WebhookCodeScanningAlertAppearedInBranchAlertMostRecentInstance,
+    >,
     /// The code scanning alert number.
     pub number: i64,
     pub rule: super::models::WebhookCodeScanningAlertClosedByUserAlertRule,
@@ -27248,8 +27906,9 @@ pub struct WebhookCodeScanningAlertReopenedAlert {
     pub instances_url: Option<String>,
     /// Alert Instance
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub most_recent_instance:
-        Option<super::models::WebhookCodeScanningAlertAppearedInBranchAlertMostRecentInstance>,
+    pub most_recent_instance: Option<
+        super::models::WebhookCodeScanningAlertAppearedInBranchAlertMostRecentInstance,
+    >,
     /// The code scanning alert number.
     pub number: i64,
     pub rule: super::models::WebhookCodeScanningAlertClosedByUserAlertRule,
@@ -27353,8 +28012,9 @@ pub struct WebhookCodeScanningAlertReopenedByUserAlert {
     pub html_url: String,
     /// Alert Instance
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub most_recent_instance:
-        Option<super::models::WebhookCodeScanningAlertAppearedInBranchAlertMostRecentInstance>,
+    pub most_recent_instance: Option<
+        super::models::WebhookCodeScanningAlertAppearedInBranchAlertMostRecentInstance,
+    >,
     /// The code scanning alert number.
     pub number: i64,
     pub rule: super::models::WebhookCodeScanningAlertAppearedInBranchAlertRule,
@@ -28301,8 +28961,9 @@ pub struct WebhookDeploymentCreatedDeployment {
     ///
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app:
-        Option<super::models::WebhookDeploymentCreatedDeploymentPerformedViaGithubApp>,
+    pub performed_via_github_app: Option<
+        super::models::WebhookDeploymentCreatedDeploymentPerformedViaGithubApp,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub production_environment: Option<bool>,
     #[serde(rename = "ref")]
@@ -28334,7 +28995,9 @@ pub struct WebhookDeploymentCreatedDeploymentPerformedViaGithubApp {
     /// The list of events for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events: Option<
-        Vec<super::models::WebhookDeploymentCreatedDeploymentPerformedViaGithubAppEventsItem>,
+        Vec<
+            super::models::WebhookDeploymentCreatedDeploymentPerformedViaGithubAppEventsItem,
+        >,
     >,
     pub external_url: Option<String>,
     pub html_url: String,
@@ -28347,7 +29010,9 @@ pub struct WebhookDeploymentCreatedDeploymentPerformedViaGithubApp {
     pub owner: Option<super::models::DiscussionAnswerChosenBy>,
     /// The set of permissions for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<super::models::WebhooksIssue2PerformedViaGithubAppPermissions>,
+    pub permissions: Option<
+        super::models::WebhooksIssue2PerformedViaGithubAppPermissions,
+    >,
     /// The slug name of the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
@@ -28399,7 +29064,9 @@ pub struct WebhookDeploymentCreatedWorkflowRun {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head_commit: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub head_repository: Option<super::models::WebhookDeploymentCreatedWorkflowRunHeadRepository>,
+    pub head_repository: Option<
+        super::models::WebhookDeploymentCreatedWorkflowRunHeadRepository,
+    >,
     pub head_sha: String,
     pub html_url: String,
     pub id: i64,
@@ -28412,12 +29079,17 @@ pub struct WebhookDeploymentCreatedWorkflowRun {
     pub path: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_attempt_url: Option<serde_json::Value>,
-    pub pull_requests: Vec<super::models::WebhookCheckSuiteCompletedCheckSuitePullRequestsItem>,
+    pub pull_requests: Vec<
+        super::models::WebhookCheckSuiteCompletedCheckSuitePullRequestsItem,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub referenced_workflows:
-        Option<Vec<super::models::WebhookDeploymentCreatedWorkflowRunReferencedWorkflowsItem>>,
+    pub referenced_workflows: Option<
+        Vec<super::models::WebhookDeploymentCreatedWorkflowRunReferencedWorkflowsItem>,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository: Option<super::models::WebhookDeploymentCreatedWorkflowRunHeadRepository>,
+    pub repository: Option<
+        super::models::WebhookDeploymentCreatedWorkflowRunHeadRepository,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rerun_url: Option<String>,
     pub run_attempt: i64,
@@ -28511,7 +29183,9 @@ pub struct WebhookDeploymentCreatedWorkflowRunHeadRepository {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notifications_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner: Option<super::models::WebhookDeploymentCreatedWorkflowRunHeadRepositoryOwner>,
+    pub owner: Option<
+        super::models::WebhookDeploymentCreatedWorkflowRunHeadRepositoryOwner,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -28687,8 +29361,9 @@ pub struct WebhookDeploymentReviewApproved {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow_job_run: Option<super::models::WebhooksWorkflowJobRun>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workflow_job_runs:
-        Option<Vec<super::models::WebhookDeploymentReviewApprovedWorkflowJobRunsItem>>,
+    pub workflow_job_runs: Option<
+        Vec<super::models::WebhookDeploymentReviewApprovedWorkflowJobRunsItem>,
+    >,
     /// Deployment Workflow Run
     pub workflow_run: Option<super::models::WebhookDeploymentReviewApprovedWorkflowRun>,
 }
@@ -28734,8 +29409,9 @@ pub struct WebhookDeploymentReviewApprovedWorkflowRun {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head_commit: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub head_repository:
-        Option<super::models::WebhookDeploymentReviewApprovedWorkflowRunHeadRepository>,
+    pub head_repository: Option<
+        super::models::WebhookDeploymentReviewApprovedWorkflowRunHeadRepository,
+    >,
     pub head_sha: String,
     pub html_url: String,
     pub id: i64,
@@ -28748,12 +29424,17 @@ pub struct WebhookDeploymentReviewApprovedWorkflowRun {
     pub path: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_attempt_url: Option<String>,
-    pub pull_requests: Vec<super::models::WebhookCheckSuiteCompletedCheckSuitePullRequestsItem>,
+    pub pull_requests: Vec<
+        super::models::WebhookCheckSuiteCompletedCheckSuitePullRequestsItem,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub referenced_workflows:
-        Option<Vec<super::models::WebhookDeploymentCreatedWorkflowRunReferencedWorkflowsItem>>,
+    pub referenced_workflows: Option<
+        Vec<super::models::WebhookDeploymentCreatedWorkflowRunReferencedWorkflowsItem>,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository: Option<super::models::WebhookDeploymentReviewApprovedWorkflowRunHeadRepository>,
+    pub repository: Option<
+        super::models::WebhookDeploymentReviewApprovedWorkflowRunHeadRepository,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rerun_url: Option<String>,
     pub run_attempt: i64,
@@ -28906,8 +29587,9 @@ pub struct WebhookDeploymentReviewRejected {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow_job_run: Option<super::models::WebhooksWorkflowJobRun>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workflow_job_runs:
-        Option<Vec<super::models::WebhookDeploymentReviewRejectedWorkflowJobRunsItem>>,
+    pub workflow_job_runs: Option<
+        Vec<super::models::WebhookDeploymentReviewRejectedWorkflowJobRunsItem>,
+    >,
     /// Deployment Workflow Run
     pub workflow_run: Option<super::models::WebhookDeploymentReviewRejectedWorkflowRun>,
 }
@@ -28952,8 +29634,9 @@ pub struct WebhookDeploymentReviewRejectedWorkflowRun {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head_commit: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub head_repository:
-        Option<super::models::WebhookDeploymentReviewApprovedWorkflowRunHeadRepository>,
+    pub head_repository: Option<
+        super::models::WebhookDeploymentReviewApprovedWorkflowRunHeadRepository,
+    >,
     pub head_sha: String,
     pub html_url: String,
     pub id: i64,
@@ -28966,12 +29649,17 @@ pub struct WebhookDeploymentReviewRejectedWorkflowRun {
     pub path: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_attempt_url: Option<String>,
-    pub pull_requests: Vec<super::models::WebhookCheckSuiteCompletedCheckSuitePullRequestsItem>,
+    pub pull_requests: Vec<
+        super::models::WebhookCheckSuiteCompletedCheckSuitePullRequestsItem,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub referenced_workflows:
-        Option<Vec<super::models::WebhookDeploymentCreatedWorkflowRunReferencedWorkflowsItem>>,
+    pub referenced_workflows: Option<
+        Vec<super::models::WebhookDeploymentCreatedWorkflowRunReferencedWorkflowsItem>,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository: Option<super::models::WebhookDeploymentReviewApprovedWorkflowRunHeadRepository>,
+    pub repository: Option<
+        super::models::WebhookDeploymentReviewApprovedWorkflowRunHeadRepository,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rerun_url: Option<String>,
     pub run_attempt: i64,
@@ -29039,7 +29727,9 @@ pub struct WebhookDeploymentReviewRequested {
 pub struct WebhookDeploymentReviewRequestedReviewersItem {
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reviewer: Option<super::models::WebhookDeploymentReviewRequestedReviewersItemReviewer>,
+    pub reviewer: Option<
+        super::models::WebhookDeploymentReviewRequestedReviewersItemReviewer,
+    >,
     #[serde(rename = "type")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<super::models::WebhookDeploymentReviewRequestedReviewersItemType>,
@@ -29131,8 +29821,9 @@ pub struct WebhookDeploymentReviewRequestedWorkflowRun {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head_commit: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub head_repository:
-        Option<super::models::WebhookDeploymentReviewApprovedWorkflowRunHeadRepository>,
+    pub head_repository: Option<
+        super::models::WebhookDeploymentReviewApprovedWorkflowRunHeadRepository,
+    >,
     pub head_sha: String,
     pub html_url: String,
     pub id: i64,
@@ -29145,12 +29836,17 @@ pub struct WebhookDeploymentReviewRequestedWorkflowRun {
     pub path: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_attempt_url: Option<String>,
-    pub pull_requests: Vec<super::models::WebhookCheckSuiteCompletedCheckSuitePullRequestsItem>,
+    pub pull_requests: Vec<
+        super::models::WebhookCheckSuiteCompletedCheckSuitePullRequestsItem,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub referenced_workflows:
-        Option<Vec<super::models::WebhookDeploymentCreatedWorkflowRunReferencedWorkflowsItem>>,
+    pub referenced_workflows: Option<
+        Vec<super::models::WebhookDeploymentCreatedWorkflowRunReferencedWorkflowsItem>,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository: Option<super::models::WebhookDeploymentReviewApprovedWorkflowRunHeadRepository>,
+    pub repository: Option<
+        super::models::WebhookDeploymentReviewApprovedWorkflowRunHeadRepository,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rerun_url: Option<String>,
     pub run_attempt: i64,
@@ -29220,7 +29916,9 @@ pub struct WebhookDeploymentStatusCreated {
 pub struct WebhookDeploymentStatusCreatedCheckRun {
     pub completed_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The result of the completed check run. This value will be `null` until the check run has completed.
-    pub conclusion: Option<super::models::WebhookDeploymentStatusCreatedCheckRunConclusion>,
+    pub conclusion: Option<
+        super::models::WebhookDeploymentStatusCreatedCheckRunConclusion,
+    >,
     pub details_url: String,
     pub external_id: String,
     /// The SHA of the commit that is being checked.
@@ -29271,8 +29969,9 @@ pub struct WebhookDeploymentStatusCreatedDeployment {
     ///
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app:
-        Option<super::models::WebhookDeploymentStatusCreatedDeploymentPerformedViaGithubApp>,
+    pub performed_via_github_app: Option<
+        super::models::WebhookDeploymentStatusCreatedDeploymentPerformedViaGithubApp,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub production_environment: Option<bool>,
     #[serde(rename = "ref")]
@@ -29304,7 +30003,9 @@ pub struct WebhookDeploymentStatusCreatedDeploymentPerformedViaGithubApp {
     /// The list of events for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events: Option<
-        Vec<super::models::WebhookDeploymentStatusCreatedDeploymentPerformedViaGithubAppEventsItem>,
+        Vec<
+            super::models::WebhookDeploymentStatusCreatedDeploymentPerformedViaGithubAppEventsItem,
+        >,
     >,
     pub external_url: Option<String>,
     pub html_url: String,
@@ -29317,7 +30018,9 @@ pub struct WebhookDeploymentStatusCreatedDeploymentPerformedViaGithubApp {
     pub owner: Option<super::models::DiscussionAnswerChosenBy>,
     /// The set of permissions for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<super::models::WebhooksIssue2PerformedViaGithubAppPermissions>,
+    pub permissions: Option<
+        super::models::WebhooksIssue2PerformedViaGithubAppPermissions,
+    >,
     /// The slug name of the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
@@ -29367,8 +30070,9 @@ pub struct WebhookDeploymentStatusCreatedDeploymentStatus {
     ///
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app:
-        Option<super::models::WebhookDeploymentStatusCreatedDeploymentStatusPerformedViaGithubApp>,
+    pub performed_via_github_app: Option<
+        super::models::WebhookDeploymentStatusCreatedDeploymentStatusPerformedViaGithubApp,
+    >,
     pub repository_url: String,
     /// The new state. Can be `pending`, `success`, `failure`, or `error`.
     pub state: String,
@@ -29449,7 +30153,9 @@ pub struct WebhookDeploymentStatusCreatedWorkflowRun {
     pub check_suite_node_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check_suite_url: Option<String>,
-    pub conclusion: Option<super::models::WebhookDeploymentStatusCreatedWorkflowRunConclusion>,
+    pub conclusion: Option<
+        super::models::WebhookDeploymentStatusCreatedWorkflowRunConclusion,
+    >,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub display_title: String,
     pub event: String,
@@ -29457,7 +30163,9 @@ pub struct WebhookDeploymentStatusCreatedWorkflowRun {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head_commit: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub head_repository: Option<super::models::WebhookDeploymentCreatedWorkflowRunHeadRepository>,
+    pub head_repository: Option<
+        super::models::WebhookDeploymentCreatedWorkflowRunHeadRepository,
+    >,
     pub head_sha: String,
     pub html_url: String,
     pub id: i64,
@@ -29470,12 +30178,17 @@ pub struct WebhookDeploymentStatusCreatedWorkflowRun {
     pub path: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_attempt_url: Option<serde_json::Value>,
-    pub pull_requests: Vec<super::models::WebhookCheckSuiteCompletedCheckSuitePullRequestsItem>,
+    pub pull_requests: Vec<
+        super::models::WebhookCheckSuiteCompletedCheckSuitePullRequestsItem,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub referenced_workflows:
-        Option<Vec<super::models::WebhookDeploymentCreatedWorkflowRunReferencedWorkflowsItem>>,
+    pub referenced_workflows: Option<
+        Vec<super::models::WebhookDeploymentCreatedWorkflowRunReferencedWorkflowsItem>,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository: Option<super::models::WebhookDeploymentCreatedWorkflowRunHeadRepository>,
+    pub repository: Option<
+        super::models::WebhookDeploymentCreatedWorkflowRunHeadRepository,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rerun_url: Option<String>,
     pub run_attempt: i64,
@@ -30594,8 +31307,9 @@ pub struct WebhookInstallationRepositoriesAdded {
     /// An array of repository objects, which were added to the installation.
     pub repositories_added: Vec<super::models::WebhooksRepositoriesItem>,
     /// An array of repository objects, which were removed from the installation. When `repository_selection` changes from `all` to `selected`, this array is empty.
-    pub repositories_removed:
-        Vec<super::models::WebhookInstallationRepositoriesAddedRepositoriesRemovedItem>,
+    pub repositories_removed: Vec<
+        super::models::WebhookInstallationRepositoriesAddedRepositoriesRemovedItem,
+    >,
     /// Repository
     ///
     /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
@@ -31834,8 +32548,9 @@ pub struct WebhookIssuesDeletedIssue {
     ///
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app:
-        Option<super::models::WebhookIssuesDeletedIssuePerformedViaGithubApp>,
+    pub performed_via_github_app: Option<
+        super::models::WebhookIssuesDeletedIssuePerformedViaGithubApp,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<super::models::WebhooksIssuePullRequest>,
     /// Reactions
@@ -31885,8 +32600,9 @@ pub struct WebhookIssuesDeletedIssuePerformedViaGithubApp {
     pub description: Option<String>,
     /// The list of events for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events:
-        Option<Vec<super::models::WebhookIssuesDeletedIssuePerformedViaGithubAppEventsItem>>,
+    pub events: Option<
+        Vec<super::models::WebhookIssuesDeletedIssuePerformedViaGithubAppEventsItem>,
+    >,
     pub external_url: Option<String>,
     pub html_url: String,
     /// Unique identifier of the GitHub app
@@ -31898,7 +32614,9 @@ pub struct WebhookIssuesDeletedIssuePerformedViaGithubApp {
     pub owner: Option<super::models::DiscussionAnswerChosenBy>,
     /// The set of permissions for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<super::models::WebhooksIssue2PerformedViaGithubAppPermissions>,
+    pub permissions: Option<
+        super::models::WebhooksIssue2PerformedViaGithubAppPermissions,
+    >,
     /// The slug name of the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
@@ -31996,7 +32714,9 @@ pub struct WebhookIssuesDemilestonedIssue {
     pub html_url: String,
     pub id: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labels: Option<Vec<Option<super::models::WebhookIssuesDemilestonedIssueLabelsItem>>>,
+    pub labels: Option<
+        Vec<Option<super::models::WebhookIssuesDemilestonedIssueLabelsItem>>,
+    >,
     pub labels_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locked: Option<bool>,
@@ -32010,8 +32730,9 @@ pub struct WebhookIssuesDemilestonedIssue {
     ///
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app:
-        Option<super::models::WebhookIssuesDemilestonedIssuePerformedViaGithubApp>,
+    pub performed_via_github_app: Option<
+        super::models::WebhookIssuesDemilestonedIssuePerformedViaGithubApp,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<super::models::WebhooksIssuePullRequest>,
     /// Reactions
@@ -32197,7 +32918,9 @@ pub struct WebhookIssuesDemilestonedIssuePerformedViaGithubApp {
     pub description: Option<String>,
     /// The list of events for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events: Option<Vec<super::models::WebhooksIssue2PerformedViaGithubAppEventsItem>>,
+    pub events: Option<
+        Vec<super::models::WebhooksIssue2PerformedViaGithubAppEventsItem>,
+    >,
     pub external_url: Option<String>,
     pub html_url: String,
     /// Unique identifier of the GitHub app
@@ -32209,7 +32932,9 @@ pub struct WebhookIssuesDemilestonedIssuePerformedViaGithubApp {
     pub owner: Option<super::models::WebhooksRelease1Author>,
     /// The set of permissions for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissions>,
+    pub permissions: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissions,
+    >,
     /// The slug name of the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
@@ -32363,8 +33088,9 @@ pub struct WebhookIssuesEditedIssue {
     ///
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app:
-        Option<super::models::WebhookIssuesEditedIssuePerformedViaGithubApp>,
+    pub performed_via_github_app: Option<
+        super::models::WebhookIssuesEditedIssuePerformedViaGithubApp,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<super::models::WebhooksIssuePullRequest>,
     /// Reactions
@@ -32414,7 +33140,9 @@ pub struct WebhookIssuesEditedIssuePerformedViaGithubApp {
     pub description: Option<String>,
     /// The list of events for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events: Option<Vec<super::models::WebhookIssuesEditedIssuePerformedViaGithubAppEventsItem>>,
+    pub events: Option<
+        Vec<super::models::WebhookIssuesEditedIssuePerformedViaGithubAppEventsItem>,
+    >,
     pub external_url: Option<String>,
     pub html_url: String,
     /// Unique identifier of the GitHub app
@@ -32426,7 +33154,9 @@ pub struct WebhookIssuesEditedIssuePerformedViaGithubApp {
     pub owner: Option<super::models::DiscussionAnswerChosenBy>,
     /// The set of permissions for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissions>,
+    pub permissions: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissions,
+    >,
     /// The slug name of the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
@@ -32532,7 +33262,9 @@ pub struct WebhookIssuesFieldAddedIssueFieldValue {
     pub value_ids: Option<Vec<i64>>,
     /// The selected option details. Present for multi_select field types.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub options: Option<Vec<super::models::WebhookIssuesFieldAddedIssueFieldValueOptionsItem>>,
+    pub options: Option<
+        Vec<super::models::WebhookIssuesFieldAddedIssueFieldValueOptionsItem>,
+    >,
 }
 #[cfg(any(feature = "webhook_events"))]
 /// The value of the field. Present for text, date, and number field types.
@@ -32576,7 +33308,9 @@ pub struct WebhookIssuesFieldAddedIssueFieldValueOptionsItem {
 pub struct WebhookIssuesFieldAddedChanges {
     /// The previous issue field value data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issue_field_value: Option<super::models::WebhookIssuesFieldAddedChangesIssueFieldValue>,
+    pub issue_field_value: Option<
+        super::models::WebhookIssuesFieldAddedChangesIssueFieldValue,
+    >,
 }
 #[cfg(any(feature = "webhook_events"))]
 /// The previous issue field value data.
@@ -32593,19 +33327,25 @@ pub struct WebhookIssuesFieldAddedChangesIssueFieldValueFrom {
     pub id: i64,
     /// The previous value. Present for text, date, and number field types.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<super::models::WebhookIssuesFieldAddedChangesIssueFieldValueFromValue>,
+    pub value: Option<
+        super::models::WebhookIssuesFieldAddedChangesIssueFieldValueFromValue,
+    >,
     /// The identifier of the previously selected option. Present for single_select field types.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value_id: Option<i64>,
     /// The previously selected option details. Present for single_select field types.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub option: Option<super::models::WebhookIssuesFieldAddedChangesIssueFieldValueFromOption>,
+    pub option: Option<
+        super::models::WebhookIssuesFieldAddedChangesIssueFieldValueFromOption,
+    >,
     /// The identifiers of the previously selected options. Present for multi_select field types.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value_ids: Option<Vec<i64>>,
     /// The previously selected option details. Present for multi_select field types.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub options: Option<Vec<super::models::WebhookIssuesFieldAddedIssueFieldValueOptionsItem>>,
+    pub options: Option<
+        Vec<super::models::WebhookIssuesFieldAddedIssueFieldValueOptionsItem>,
+    >,
 }
 #[cfg(any(feature = "webhook_events"))]
 /// The previous value. Present for text, date, and number field types.
@@ -32658,7 +33398,9 @@ pub struct WebhookIssuesFieldRemoved {
     pub issue_field: super::models::WebhookIssuesFieldRemovedIssueField,
     /// The value that was cleared from the issue field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issue_field_value: Option<super::models::WebhookIssuesFieldRemovedIssueFieldValue>,
+    pub issue_field_value: Option<
+        super::models::WebhookIssuesFieldRemovedIssueFieldValue,
+    >,
     /// Organization Simple
     ///
     /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
@@ -32706,7 +33448,9 @@ pub struct WebhookIssuesFieldRemovedIssueFieldValue {
     pub value_ids: Option<Vec<i64>>,
     /// The selected option details. Present for multi_select field types.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub options: Option<Vec<super::models::WebhookIssuesFieldAddedIssueFieldValueOptionsItem>>,
+    pub options: Option<
+        Vec<super::models::WebhookIssuesFieldAddedIssueFieldValueOptionsItem>,
+    >,
 }
 #[cfg(any(feature = "webhook_events"))]
 /// issues labeled event
@@ -32791,8 +33535,9 @@ pub struct WebhookIssuesLabeledIssue {
     ///
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app:
-        Option<super::models::WebhookIssuesLabeledIssuePerformedViaGithubApp>,
+    pub performed_via_github_app: Option<
+        super::models::WebhookIssuesLabeledIssuePerformedViaGithubApp,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<super::models::WebhooksIssuePullRequest>,
     /// Reactions
@@ -32842,8 +33587,9 @@ pub struct WebhookIssuesLabeledIssuePerformedViaGithubApp {
     pub description: Option<String>,
     /// The list of events for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events:
-        Option<Vec<super::models::WebhookIssuesLabeledIssuePerformedViaGithubAppEventsItem>>,
+    pub events: Option<
+        Vec<super::models::WebhookIssuesLabeledIssuePerformedViaGithubAppEventsItem>,
+    >,
     pub external_url: Option<String>,
     pub html_url: String,
     /// Unique identifier of the GitHub app
@@ -32855,7 +33601,9 @@ pub struct WebhookIssuesLabeledIssuePerformedViaGithubApp {
     pub owner: Option<super::models::DiscussionAnswerChosenBy>,
     /// The set of permissions for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissions>,
+    pub permissions: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissions,
+    >,
     /// The slug name of the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
@@ -32949,7 +33697,9 @@ pub struct WebhookIssuesLockedIssue {
     pub html_url: String,
     pub id: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labels: Option<Vec<Option<super::models::WebhookIssuesDemilestonedIssueLabelsItem>>>,
+    pub labels: Option<
+        Vec<Option<super::models::WebhookIssuesDemilestonedIssueLabelsItem>>,
+    >,
     pub labels_url: String,
     pub locked: bool,
     /// Milestone
@@ -32962,8 +33712,9 @@ pub struct WebhookIssuesLockedIssue {
     ///
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app:
-        Option<super::models::WebhookIssuesLockedIssuePerformedViaGithubApp>,
+    pub performed_via_github_app: Option<
+        super::models::WebhookIssuesLockedIssuePerformedViaGithubApp,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<super::models::WebhooksIssuePullRequest>,
     /// Reactions
@@ -33040,7 +33791,9 @@ pub struct WebhookIssuesLockedIssuePerformedViaGithubApp {
     pub description: Option<String>,
     /// The list of events for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events: Option<Vec<super::models::WebhookIssuesLockedIssuePerformedViaGithubAppEventsItem>>,
+    pub events: Option<
+        Vec<super::models::WebhookIssuesLockedIssuePerformedViaGithubAppEventsItem>,
+    >,
     pub external_url: Option<String>,
     pub html_url: String,
     /// Unique identifier of the GitHub app
@@ -33052,7 +33805,9 @@ pub struct WebhookIssuesLockedIssuePerformedViaGithubApp {
     pub owner: Option<super::models::WebhooksRelease1Author>,
     /// The set of permissions for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<super::models::WebhooksIssue2PerformedViaGithubAppPermissions>,
+    pub permissions: Option<
+        super::models::WebhooksIssue2PerformedViaGithubAppPermissions,
+    >,
     /// The slug name of the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
@@ -33198,7 +33953,9 @@ pub struct WebhookIssuesMilestonedIssue {
     pub html_url: String,
     pub id: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labels: Option<Vec<Option<super::models::WebhookIssuesDemilestonedIssueLabelsItem>>>,
+    pub labels: Option<
+        Vec<Option<super::models::WebhookIssuesDemilestonedIssueLabelsItem>>,
+    >,
     pub labels_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locked: Option<bool>,
@@ -33212,8 +33969,9 @@ pub struct WebhookIssuesMilestonedIssue {
     ///
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app:
-        Option<super::models::WebhookIssuesMilestonedIssuePerformedViaGithubApp>,
+    pub performed_via_github_app: Option<
+        super::models::WebhookIssuesMilestonedIssuePerformedViaGithubApp,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<super::models::WebhooksIssuePullRequest>,
     /// Reactions
@@ -33263,8 +34021,9 @@ pub struct WebhookIssuesMilestonedIssuePerformedViaGithubApp {
     pub description: Option<String>,
     /// The list of events for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events:
-        Option<Vec<super::models::WebhookIssuesDeletedIssuePerformedViaGithubAppEventsItem>>,
+    pub events: Option<
+        Vec<super::models::WebhookIssuesDeletedIssuePerformedViaGithubAppEventsItem>,
+    >,
     pub external_url: Option<String>,
     pub html_url: String,
     /// Unique identifier of the GitHub app
@@ -33276,7 +34035,9 @@ pub struct WebhookIssuesMilestonedIssuePerformedViaGithubApp {
     pub owner: Option<super::models::WebhooksRelease1Author>,
     /// The set of permissions for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<super::models::WebhooksIssuePerformedViaGithubAppPermissions>,
+    pub permissions: Option<
+        super::models::WebhooksIssuePerformedViaGithubAppPermissions,
+    >,
     /// The slug name of the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
@@ -33389,7 +34150,9 @@ pub struct WebhookIssuesOpenedChangesOldIssue {
     ///
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app: Option<super::models::WebhooksIssue2PerformedViaGithubApp>,
+    pub performed_via_github_app: Option<
+        super::models::WebhooksIssue2PerformedViaGithubApp,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<super::models::WebhooksIssuePullRequest>,
     /// Reactions
@@ -33504,8 +34267,9 @@ pub struct WebhookIssuesOpenedChangesOldRepository {
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy:
-        Option<super::models::ForkEventForkeePullRequestCreationPolicy>,
+    pub pull_request_creation_policy: Option<
+        super::models::ForkEventForkeePullRequestCreationPolicy,
+    >,
     /// Whether downloads are enabled.
     pub has_downloads: bool,
     /// Whether issues are enabled.
@@ -33621,8 +34385,9 @@ pub struct WebhookIssuesOpenedIssue {
     ///
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app:
-        Option<super::models::WebhookIssuesEditedIssuePerformedViaGithubApp>,
+    pub performed_via_github_app: Option<
+        super::models::WebhookIssuesEditedIssuePerformedViaGithubApp,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<super::models::WebhooksIssuePullRequest>,
     /// Reactions
@@ -33767,7 +34532,9 @@ pub struct WebhookIssuesReopenedIssue {
     pub html_url: String,
     pub id: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labels: Option<Vec<Option<super::models::WebhookIssuesDemilestonedIssueLabelsItem>>>,
+    pub labels: Option<
+        Vec<Option<super::models::WebhookIssuesDemilestonedIssueLabelsItem>>,
+    >,
     pub labels_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locked: Option<bool>,
@@ -33781,8 +34548,9 @@ pub struct WebhookIssuesReopenedIssue {
     ///
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app:
-        Option<super::models::WebhookIssuesReopenedIssuePerformedViaGithubApp>,
+    pub performed_via_github_app: Option<
+        super::models::WebhookIssuesReopenedIssuePerformedViaGithubApp,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<super::models::WebhooksIssuePullRequest>,
     /// Reactions
@@ -33831,8 +34599,9 @@ pub struct WebhookIssuesReopenedIssuePerformedViaGithubApp {
     pub description: Option<String>,
     /// The list of events for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events:
-        Option<Vec<super::models::WebhookIssuesLabeledIssuePerformedViaGithubAppEventsItem>>,
+    pub events: Option<
+        Vec<super::models::WebhookIssuesLabeledIssuePerformedViaGithubAppEventsItem>,
+    >,
     pub external_url: Option<String>,
     pub html_url: String,
     /// Unique identifier of the GitHub app
@@ -33844,7 +34613,9 @@ pub struct WebhookIssuesReopenedIssuePerformedViaGithubApp {
     pub owner: Option<super::models::WebhooksRelease1Author>,
     /// The set of permissions for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<super::models::WebhookCheckSuiteCompletedCheckSuiteAppPermissions>,
+    pub permissions: Option<
+        super::models::WebhookCheckSuiteCompletedCheckSuiteAppPermissions,
+    >,
     /// The slug name of the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
@@ -33943,7 +34714,9 @@ pub struct WebhookIssuesTransferredChangesNewIssue {
     ///
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app: Option<super::models::WebhooksIssue2PerformedViaGithubApp>,
+    pub performed_via_github_app: Option<
+        super::models::WebhooksIssue2PerformedViaGithubApp,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<super::models::WebhooksIssuePullRequest>,
     /// Reactions
@@ -34060,8 +34833,9 @@ pub struct WebhookIssuesTransferredChangesNewRepository {
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy:
-        Option<super::models::ForkEventForkeePullRequestCreationPolicy>,
+    pub pull_request_creation_policy: Option<
+        super::models::ForkEventForkeePullRequestCreationPolicy,
+    >,
     pub homepage: Option<String>,
     pub hooks_url: String,
     pub html_url: String,
@@ -34322,7 +35096,9 @@ pub struct WebhookIssuesUnlockedIssue {
     pub html_url: String,
     pub id: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labels: Option<Vec<Option<super::models::WebhookIssuesDemilestonedIssueLabelsItem>>>,
+    pub labels: Option<
+        Vec<Option<super::models::WebhookIssuesDemilestonedIssueLabelsItem>>,
+    >,
     pub labels_url: String,
     pub locked: bool,
     /// Milestone
@@ -34335,8 +35111,9 @@ pub struct WebhookIssuesUnlockedIssue {
     ///
     /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub performed_via_github_app:
-        Option<super::models::WebhookIssuesUnlockedIssuePerformedViaGithubApp>,
+    pub performed_via_github_app: Option<
+        super::models::WebhookIssuesUnlockedIssuePerformedViaGithubApp,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<super::models::WebhooksIssuePullRequest>,
     /// Reactions
@@ -34386,7 +35163,9 @@ pub struct WebhookIssuesUnlockedIssuePerformedViaGithubApp {
     pub description: Option<String>,
     /// The list of events for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events: Option<Vec<super::models::WebhooksIssue2PerformedViaGithubAppEventsItem>>,
+    pub events: Option<
+        Vec<super::models::WebhooksIssue2PerformedViaGithubAppEventsItem>,
+    >,
     pub external_url: Option<String>,
     pub html_url: String,
     /// Unique identifier of the GitHub app
@@ -34398,7 +35177,9 @@ pub struct WebhookIssuesUnlockedIssuePerformedViaGithubApp {
     pub owner: Option<super::models::WebhooksRelease1Author>,
     /// The set of permissions for the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<super::models::WebhooksIssue2PerformedViaGithubAppPermissions>,
+    pub permissions: Option<
+        super::models::WebhooksIssue2PerformedViaGithubAppPermissions,
+    >,
     /// The slug name of the GitHub app
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
@@ -34661,7 +35442,9 @@ pub struct WebhookMarketplacePurchaseCancelled {
     pub organization: Option<super::models::OrganizationSimpleWebhooks>,
     /// Marketplace Purchase
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_marketplace_purchase: Option<super::models::WebhooksPreviousMarketplacePurchase>,
+    pub previous_marketplace_purchase: Option<
+        super::models::WebhooksPreviousMarketplacePurchase,
+    >,
     /// Repository
     ///
     /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
@@ -34703,8 +35486,9 @@ pub struct WebhookMarketplacePurchaseChanged {
     pub organization: Option<super::models::OrganizationSimpleWebhooks>,
     /// Marketplace Purchase
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_marketplace_purchase:
-        Option<super::models::WebhookMarketplacePurchaseChangedPreviousMarketplacePurchase>,
+    pub previous_marketplace_purchase: Option<
+        super::models::WebhookMarketplacePurchaseChangedPreviousMarketplacePurchase,
+    >,
     /// Repository
     ///
     /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
@@ -34759,8 +35543,9 @@ pub struct WebhookMarketplacePurchasePendingChange {
     pub organization: Option<super::models::OrganizationSimpleWebhooks>,
     /// Marketplace Purchase
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_marketplace_purchase:
-        Option<super::models::WebhookMarketplacePurchasePendingChangePreviousMarketplacePurchase>,
+    pub previous_marketplace_purchase: Option<
+        super::models::WebhookMarketplacePurchasePendingChangePreviousMarketplacePurchase,
+    >,
     /// Repository
     ///
     /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
@@ -34806,8 +35591,7 @@ pub struct WebhookMarketplacePurchasePendingChangeCancelled {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installation: Option<super::models::SimpleInstallation>,
     /// Marketplace Purchase
-    pub marketplace_purchase:
-        super::models::WebhookMarketplacePurchasePendingChangeCancelledMarketplacePurchase,
+    pub marketplace_purchase: super::models::WebhookMarketplacePurchasePendingChangeCancelledMarketplacePurchase,
     /// Organization Simple
     ///
     /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
@@ -34816,7 +35600,9 @@ pub struct WebhookMarketplacePurchasePendingChangeCancelled {
     pub organization: Option<super::models::OrganizationSimpleWebhooks>,
     /// Marketplace Purchase
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_marketplace_purchase: Option<super::models::WebhooksPreviousMarketplacePurchase>,
+    pub previous_marketplace_purchase: Option<
+        super::models::WebhooksPreviousMarketplacePurchase,
+    >,
     /// Repository
     ///
     /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
@@ -34837,8 +35623,7 @@ pub struct WebhookMarketplacePurchasePendingChangeCancelledMarketplacePurchase {
     pub free_trial_ends_on: Option<serde_json::Value>,
     pub next_billing_date: Option<String>,
     pub on_free_trial: bool,
-    pub plan:
-        super::models::WebhookMarketplacePurchasePendingChangeCancelledMarketplacePurchasePlan,
+    pub plan: super::models::WebhookMarketplacePurchasePendingChangeCancelledMarketplacePurchasePlan,
     pub unit_count: i64,
 }
 #[cfg(any(feature = "webhook_events"))]
@@ -34884,7 +35669,9 @@ pub struct WebhookMarketplacePurchasePurchased {
     pub organization: Option<super::models::OrganizationSimpleWebhooks>,
     /// Marketplace Purchase
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_marketplace_purchase: Option<super::models::WebhooksPreviousMarketplacePurchase>,
+    pub previous_marketplace_purchase: Option<
+        super::models::WebhooksPreviousMarketplacePurchase,
+    >,
     /// Repository
     ///
     /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
@@ -35972,7 +36759,9 @@ pub struct WebhookPackagePublishedPackage {
     /// User
     pub owner: Option<super::models::DiscussionAnswerChosenBy>,
     pub package_type: String,
-    pub package_version: Option<super::models::WebhookPackagePublishedPackagePackageVersion>,
+    pub package_version: Option<
+        super::models::WebhookPackagePublishedPackagePackageVersion,
+    >,
     pub registry: Option<super::models::WebhookPackagePublishedPackageRegistry>,
     pub updated_at: Option<String>,
 }
@@ -35987,14 +36776,18 @@ pub struct WebhookPackagePublishedPackagePackageVersion {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_html: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub container_metadata:
-        Option<super::models::WebhookPackagePublishedPackagePackageVersionContainerMetadata>,
+    pub container_metadata: Option<
+        super::models::WebhookPackagePublishedPackagePackageVersionContainerMetadata,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
     pub description: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub docker_metadata:
-        Option<Vec<super::models::WebhookPackagePublishedPackagePackageVersionDockerMetadataItem>>,
+    pub docker_metadata: Option<
+        Vec<
+            super::models::WebhookPackagePublishedPackagePackageVersionDockerMetadataItem,
+        >,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<bool>,
     pub html_url: String,
@@ -36005,19 +36798,24 @@ pub struct WebhookPackagePublishedPackagePackageVersion {
     pub metadata: Vec<std::collections::BTreeMap<String, serde_json::Value>>,
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub npm_metadata:
-        Option<super::models::WebhookPackagePublishedPackagePackageVersionNpmMetadata>,
+    pub npm_metadata: Option<
+        super::models::WebhookPackagePublishedPackagePackageVersionNpmMetadata,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub nuget_metadata:
-        Option<Vec<super::models::WebhookPackagePublishedPackagePackageVersionNugetMetadataItem>>,
-    pub package_files:
-        Vec<super::models::WebhookPackagePublishedPackagePackageVersionPackageFilesItem>,
+    pub nuget_metadata: Option<
+        Vec<super::models::WebhookPackagePublishedPackagePackageVersionNugetMetadataItem>,
+    >,
+    pub package_files: Vec<
+        super::models::WebhookPackagePublishedPackagePackageVersionPackageFilesItem,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub package_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prerelease: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub release: Option<super::models::WebhookPackagePublishedPackagePackageVersionRelease>,
+    pub release: Option<
+        super::models::WebhookPackagePublishedPackagePackageVersionRelease,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rubygems_metadata: Option<Vec<super::models::WebhookRubygemsMetadata>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -36048,8 +36846,9 @@ pub struct WebhookPackagePublishedPackagePackageVersionContainerMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manifest: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tag:
-        Option<super::models::WebhookPackagePublishedPackagePackageVersionContainerMetadataTag>,
+    pub tag: Option<
+        super::models::WebhookPackagePublishedPackagePackageVersionContainerMetadataTag,
+    >,
 }
 #[cfg(any(feature = "webhook_events"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -36151,8 +36950,9 @@ pub struct WebhookPackagePublishedPackagePackageVersionNugetMetadataItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value:
-        Option<super::models::WebhookPackagePublishedPackagePackageVersionNugetMetadataItemValue>,
+    pub value: Option<
+        super::models::WebhookPackagePublishedPackagePackageVersionNugetMetadataItemValue,
+    >,
 }
 #[cfg(any(feature = "webhook_events"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -36286,8 +37086,11 @@ pub struct WebhookPackageUpdatedPackagePackageVersion {
     pub created_at: String,
     pub description: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub docker_metadata:
-        Option<Vec<super::models::WebhookPackagePublishedPackagePackageVersionDockerMetadataItem>>,
+    pub docker_metadata: Option<
+        Vec<
+            super::models::WebhookPackagePublishedPackagePackageVersionDockerMetadataItem,
+        >,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<bool>,
     pub html_url: String,
@@ -36297,14 +37100,17 @@ pub struct WebhookPackageUpdatedPackagePackageVersion {
     pub manifest: Option<String>,
     pub metadata: Vec<std::collections::BTreeMap<String, serde_json::Value>>,
     pub name: String,
-    pub package_files:
-        Vec<super::models::WebhookPackageUpdatedPackagePackageVersionPackageFilesItem>,
+    pub package_files: Vec<
+        super::models::WebhookPackageUpdatedPackagePackageVersionPackageFilesItem,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub package_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prerelease: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub release: Option<super::models::WebhookPackageUpdatedPackagePackageVersionRelease>,
+    pub release: Option<
+        super::models::WebhookPackageUpdatedPackagePackageVersionRelease,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rubygems_metadata: Option<Vec<super::models::WebhookRubygemsMetadata>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -37485,7 +38291,9 @@ pub struct WebhookProjectsV2ItemConverted {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectsV2ItemConvertedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content_type: Option<super::models::WebhookProjectsV2ItemConvertedChangesContentType>,
+    pub content_type: Option<
+        super::models::WebhookProjectsV2ItemConvertedChangesContentType,
+    >,
 }
 #[cfg(any(feature = "webhook_events"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -37609,9 +38417,13 @@ pub struct WebhookProjectsV2ItemEditedChangesVariant0FieldValue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_number: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub from: Option<super::models::WebhookProjectsV2ItemEditedChangesVariant0FieldValueFrom>,
+    pub from: Option<
+        super::models::WebhookProjectsV2ItemEditedChangesVariant0FieldValueFrom,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub to: Option<super::models::WebhookProjectsV2ItemEditedChangesVariant0FieldValueFrom>,
+    pub to: Option<
+        super::models::WebhookProjectsV2ItemEditedChangesVariant0FieldValueFrom,
+    >,
 }
 #[cfg(any(feature = "webhook_events"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -37660,8 +38472,9 @@ pub struct WebhookProjectsV2ItemReordered {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectsV2ItemReorderedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_projects_v2_item_node_id:
-        Option<super::models::WebhookMemberEditedChangesPermission>,
+    pub previous_projects_v2_item_node_id: Option<
+        super::models::WebhookMemberEditedChangesPermission,
+    >,
 }
 #[cfg(any(feature = "webhook_events"))]
 /// Projects v2 Item Restored Event
@@ -37804,15 +38617,21 @@ pub struct WebhookProjectsV2StatusUpdateEditedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::WebhookProjectsV2StatusUpdateEditedChangesStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_date: Option<super::models::WebhookProjectsV2StatusUpdateEditedChangesStartDate>,
+    pub start_date: Option<
+        super::models::WebhookProjectsV2StatusUpdateEditedChangesStartDate,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target_date: Option<super::models::WebhookProjectsV2StatusUpdateEditedChangesStartDate>,
+    pub target_date: Option<
+        super::models::WebhookProjectsV2StatusUpdateEditedChangesStartDate,
+    >,
 }
 #[cfg(any(feature = "webhook_events"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectsV2StatusUpdateEditedChangesStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub from: Option<super::models::WebhookProjectsV2StatusUpdateEditedChangesStatusFrom>,
+    pub from: Option<
+        super::models::WebhookProjectsV2StatusUpdateEditedChangesStatusFrom,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<super::models::WebhookProjectsV2StatusUpdateEditedChangesStatusFrom>,
 }
@@ -37972,9 +38791,12 @@ pub struct WebhookPullRequestAssignedPullRequest {
     pub patch_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rebaseable: Option<bool>,
-    pub requested_reviewers:
-        Vec<super::models::WebhookPullRequestAssignedPullRequestRequestedReviewersItem>,
-    pub requested_teams: Vec<super::models::WebhooksPullRequest5RequestedReviewersItemVariant1>,
+    pub requested_reviewers: Vec<
+        super::models::WebhookPullRequestAssignedPullRequestRequestedReviewersItem,
+    >,
+    pub requested_teams: Vec<
+        super::models::WebhooksPullRequest5RequestedReviewersItemVariant1,
+    >,
     pub review_comment_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review_comments: Option<i64>,
@@ -38082,8 +38904,9 @@ pub struct WebhookPullRequestAssignedPullRequestBaseRepo {
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy:
-        Option<super::models::ForkEventForkeePullRequestCreationPolicy>,
+    pub pull_request_creation_policy: Option<
+        super::models::ForkEventForkeePullRequestCreationPolicy,
+    >,
     pub homepage: Option<String>,
     pub hooks_url: String,
     pub html_url: String,
@@ -38108,13 +38931,17 @@ pub struct WebhookPullRequestAssignedPullRequestBaseRepo {
     /// - `PR_BODY` - default to the pull request's body.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_message: Option<super::models::WebhooksPullRequest5BaseRepoMergeCommitMessage>,
+    pub merge_commit_message: Option<
+        super::models::WebhooksPullRequest5BaseRepoMergeCommitMessage,
+    >,
     /// The default value for a merge commit title.
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_title: Option<super::models::WebhooksPullRequest5BaseRepoMergeCommitTitle>,
+    pub merge_commit_title: Option<
+        super::models::WebhooksPullRequest5BaseRepoMergeCommitTitle,
+    >,
     pub merges_url: String,
     pub milestones_url: String,
     pub mirror_url: Option<String>,
@@ -38146,15 +38973,17 @@ pub struct WebhookPullRequestAssignedPullRequestBaseRepo {
     /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message:
-        Option<super::models::WebhooksPullRequest5BaseRepoSquashMergeCommitMessage>,
+    pub squash_merge_commit_message: Option<
+        super::models::WebhooksPullRequest5BaseRepoSquashMergeCommitMessage,
+    >,
     /// The default value for a squash merge commit title:
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title:
-        Option<super::models::WebhooksPullRequest5BaseRepoSquashMergeCommitTitle>,
+    pub squash_merge_commit_title: Option<
+        super::models::WebhooksPullRequest5BaseRepoSquashMergeCommitTitle,
+    >,
     pub ssh_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stargazers: Option<i64>,
@@ -38268,8 +39097,9 @@ pub struct WebhookPullRequestAssignedPullRequestHeadRepo {
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy:
-        Option<super::models::ForkEventForkeePullRequestCreationPolicy>,
+    pub pull_request_creation_policy: Option<
+        super::models::ForkEventForkeePullRequestCreationPolicy,
+    >,
     pub homepage: Option<String>,
     pub hooks_url: String,
     pub html_url: String,
@@ -38294,13 +39124,17 @@ pub struct WebhookPullRequestAssignedPullRequestHeadRepo {
     /// - `PR_BODY` - default to the pull request's body.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_message: Option<super::models::WebhooksPullRequest5BaseRepoMergeCommitMessage>,
+    pub merge_commit_message: Option<
+        super::models::WebhooksPullRequest5BaseRepoMergeCommitMessage,
+    >,
     /// The default value for a merge commit title.
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_title: Option<super::models::WebhooksPullRequest5BaseRepoMergeCommitTitle>,
+    pub merge_commit_title: Option<
+        super::models::WebhooksPullRequest5BaseRepoMergeCommitTitle,
+    >,
     pub merges_url: String,
     pub milestones_url: String,
     pub mirror_url: Option<String>,
@@ -38332,15 +39166,17 @@ pub struct WebhookPullRequestAssignedPullRequestHeadRepo {
     /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message:
-        Option<super::models::WebhooksPullRequest5BaseRepoSquashMergeCommitMessage>,
+    pub squash_merge_commit_message: Option<
+        super::models::WebhooksPullRequest5BaseRepoSquashMergeCommitMessage,
+    >,
     /// The default value for a squash merge commit title:
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title:
-        Option<super::models::WebhooksPullRequest5BaseRepoSquashMergeCommitTitle>,
+    pub squash_merge_commit_title: Option<
+        super::models::WebhooksPullRequest5BaseRepoSquashMergeCommitTitle,
+    >,
     pub ssh_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stargazers: Option<i64>,
@@ -38395,7 +39231,9 @@ pub struct WebhookPullRequestAssignedPullRequestRequestedReviewersItemVariant1 {
     pub name: String,
     pub node_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parent: Option<super::models::WebhooksPullRequest5RequestedReviewersItemVariant1Parent>,
+    pub parent: Option<
+        super::models::WebhooksPullRequest5RequestedReviewersItemVariant1Parent,
+    >,
     /// Permission that the team will have for its repositories
     pub permission: String,
     pub privacy: super::models::WebhooksTeamParentPrivacy,
@@ -38510,9 +39348,12 @@ pub struct WebhookPullRequestAutoMergeDisabledPullRequest {
     pub patch_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rebaseable: Option<bool>,
-    pub requested_reviewers:
-        Vec<super::models::WebhookPullRequestAssignedPullRequestRequestedReviewersItem>,
-    pub requested_teams: Vec<super::models::WebhooksPullRequest5RequestedReviewersItemVariant1>,
+    pub requested_reviewers: Vec<
+        super::models::WebhookPullRequestAssignedPullRequestRequestedReviewersItem,
+    >,
+    pub requested_teams: Vec<
+        super::models::WebhooksPullRequest5RequestedReviewersItemVariant1,
+    >,
     pub review_comment_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review_comments: Option<i64>,
@@ -38615,8 +39456,9 @@ pub struct WebhookPullRequestAutoMergeDisabledPullRequestBaseRepo {
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy:
-        Option<super::models::ForkEventForkeePullRequestCreationPolicy>,
+    pub pull_request_creation_policy: Option<
+        super::models::ForkEventForkeePullRequestCreationPolicy,
+    >,
     pub has_pages: bool,
     /// Whether projects are enabled.
     pub has_projects: bool,
@@ -38646,13 +39488,17 @@ pub struct WebhookPullRequestAutoMergeDisabledPullRequestBaseRepo {
     /// - `PR_BODY` - default to the pull request's body.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_message: Option<super::models::WebhooksPullRequest5BaseRepoMergeCommitMessage>,
+    pub merge_commit_message: Option<
+        super::models::WebhooksPullRequest5BaseRepoMergeCommitMessage,
+    >,
     /// The default value for a merge commit title.
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_title: Option<super::models::WebhooksPullRequest5BaseRepoMergeCommitTitle>,
+    pub merge_commit_title: Option<
+        super::models::WebhooksPullRequest5BaseRepoMergeCommitTitle,
+    >,
     pub merges_url: String,
     pub milestones_url: String,
     pub mirror_url: Option<String>,
@@ -38684,15 +39530,17 @@ pub struct WebhookPullRequestAutoMergeDisabledPullRequestBaseRepo {
     /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message:
-        Option<super::models::WebhooksPullRequest5BaseRepoSquashMergeCommitMessage>,
+    pub squash_merge_commit_message: Option<
+        super::models::WebhooksPullRequest5BaseRepoSquashMergeCommitMessage,
+    >,
     /// The default value for a squash merge commit title:
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title:
-        Option<super::models::WebhooksPullRequest5BaseRepoSquashMergeCommitTitle>,
+    pub squash_merge_commit_title: Option<
+        super::models::WebhooksPullRequest5BaseRepoSquashMergeCommitTitle,
+    >,
     pub ssh_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stargazers: Option<i64>,
@@ -38825,9 +39673,12 @@ pub struct WebhookPullRequestAutoMergeEnabledPullRequest {
     pub patch_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rebaseable: Option<bool>,
-    pub requested_reviewers:
-        Vec<super::models::WebhookPullRequestAssignedPullRequestRequestedReviewersItem>,
-    pub requested_teams: Vec<super::models::WebhooksPullRequest5RequestedReviewersItemVariant1>,
+    pub requested_reviewers: Vec<
+        super::models::WebhookPullRequestAssignedPullRequestRequestedReviewersItem,
+    >,
+    pub requested_teams: Vec<
+        super::models::WebhooksPullRequest5RequestedReviewersItemVariant1,
+    >,
     pub review_comment_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review_comments: Option<i64>,
@@ -38935,8 +39786,9 @@ pub struct WebhookPullRequestAutoMergeEnabledPullRequestHeadRepo {
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy:
-        Option<super::models::ForkEventForkeePullRequestCreationPolicy>,
+    pub pull_request_creation_policy: Option<
+        super::models::ForkEventForkeePullRequestCreationPolicy,
+    >,
     pub homepage: Option<String>,
     pub hooks_url: String,
     pub html_url: String,
@@ -38961,13 +39813,17 @@ pub struct WebhookPullRequestAutoMergeEnabledPullRequestHeadRepo {
     /// - `PR_BODY` - default to the pull request's body.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_message: Option<super::models::WebhooksPullRequest5BaseRepoMergeCommitMessage>,
+    pub merge_commit_message: Option<
+        super::models::WebhooksPullRequest5BaseRepoMergeCommitMessage,
+    >,
     /// The default value for a merge commit title.
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_title: Option<super::models::WebhooksPullRequest5BaseRepoMergeCommitTitle>,
+    pub merge_commit_title: Option<
+        super::models::WebhooksPullRequest5BaseRepoMergeCommitTitle,
+    >,
     pub merges_url: String,
     pub milestones_url: String,
     pub mirror_url: Option<String>,
@@ -38999,15 +39855,17 @@ pub struct WebhookPullRequestAutoMergeEnabledPullRequestHeadRepo {
     /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message:
-        Option<super::models::WebhooksPullRequest5BaseRepoSquashMergeCommitMessage>,
+    pub squash_merge_commit_message: Option<
+        super::models::WebhooksPullRequest5BaseRepoSquashMergeCommitMessage,
+    >,
     /// The default value for a squash merge commit title:
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title:
-        Option<super::models::WebhooksPullRequest5BaseRepoSquashMergeCommitTitle>,
+    pub squash_merge_commit_title: Option<
+        super::models::WebhooksPullRequest5BaseRepoSquashMergeCommitTitle,
+    >,
     pub ssh_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stargazers: Option<i64>,
@@ -39253,9 +40111,12 @@ pub struct WebhookPullRequestDequeuedPullRequest {
     pub patch_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rebaseable: Option<bool>,
-    pub requested_reviewers:
-        Vec<super::models::WebhookPullRequestDequeuedPullRequestRequestedReviewersItem>,
-    pub requested_teams: Vec<super::models::WebhooksPullRequest5RequestedReviewersItemVariant1>,
+    pub requested_reviewers: Vec<
+        super::models::WebhookPullRequestDequeuedPullRequestRequestedReviewersItem,
+    >,
+    pub requested_teams: Vec<
+        super::models::WebhooksPullRequest5RequestedReviewersItemVariant1,
+    >,
     pub review_comment_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review_comments: Option<i64>,
@@ -39459,9 +40320,12 @@ pub struct WebhookPullRequestEnqueuedPullRequest {
     pub patch_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rebaseable: Option<bool>,
-    pub requested_reviewers:
-        Vec<super::models::WebhookPullRequestDequeuedPullRequestRequestedReviewersItem>,
-    pub requested_teams: Vec<super::models::WebhooksPullRequest5RequestedReviewersItemVariant1>,
+    pub requested_reviewers: Vec<
+        super::models::WebhookPullRequestDequeuedPullRequestRequestedReviewersItem,
+    >,
+    pub requested_teams: Vec<
+        super::models::WebhooksPullRequest5RequestedReviewersItemVariant1,
+    >,
     pub review_comment_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review_comments: Option<i64>,
@@ -39569,8 +40433,9 @@ pub struct WebhookPullRequestEnqueuedPullRequestBaseRepo {
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy:
-        Option<super::models::ForkEventForkeePullRequestCreationPolicy>,
+    pub pull_request_creation_policy: Option<
+        super::models::ForkEventForkeePullRequestCreationPolicy,
+    >,
     pub homepage: Option<String>,
     pub hooks_url: String,
     pub html_url: String,
@@ -39595,13 +40460,17 @@ pub struct WebhookPullRequestEnqueuedPullRequestBaseRepo {
     /// - `PR_BODY` - default to the pull request's body.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_message: Option<super::models::WebhooksPullRequest5BaseRepoMergeCommitMessage>,
+    pub merge_commit_message: Option<
+        super::models::WebhooksPullRequest5BaseRepoMergeCommitMessage,
+    >,
     /// The default value for a merge commit title.
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_title: Option<super::models::WebhooksPullRequest5BaseRepoMergeCommitTitle>,
+    pub merge_commit_title: Option<
+        super::models::WebhooksPullRequest5BaseRepoMergeCommitTitle,
+    >,
     pub merges_url: String,
     pub milestones_url: String,
     pub mirror_url: Option<String>,
@@ -39633,15 +40502,17 @@ pub struct WebhookPullRequestEnqueuedPullRequestBaseRepo {
     /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message:
-        Option<super::models::WebhooksPullRequest5BaseRepoSquashMergeCommitMessage>,
+    pub squash_merge_commit_message: Option<
+        super::models::WebhooksPullRequest5BaseRepoSquashMergeCommitMessage,
+    >,
     /// The default value for a squash merge commit title:
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title:
-        Option<super::models::WebhooksPullRequest5BaseRepoSquashMergeCommitTitle>,
+    pub squash_merge_commit_title: Option<
+        super::models::WebhooksPullRequest5BaseRepoSquashMergeCommitTitle,
+    >,
     pub ssh_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stargazers: Option<i64>,
@@ -39776,9 +40647,12 @@ pub struct WebhookPullRequestLabeledPullRequest {
     pub patch_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rebaseable: Option<bool>,
-    pub requested_reviewers:
-        Vec<super::models::WebhookPullRequestAssignedPullRequestRequestedReviewersItem>,
-    pub requested_teams: Vec<super::models::WebhooksPullRequest5RequestedReviewersItemVariant1>,
+    pub requested_reviewers: Vec<
+        super::models::WebhookPullRequestAssignedPullRequestRequestedReviewersItem,
+    >,
+    pub requested_teams: Vec<
+        super::models::WebhooksPullRequest5RequestedReviewersItemVariant1,
+    >,
     pub review_comment_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review_comments: Option<i64>,
@@ -39904,9 +40778,12 @@ pub struct WebhookPullRequestLockedPullRequest {
     pub patch_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rebaseable: Option<bool>,
-    pub requested_reviewers:
-        Vec<super::models::WebhookPullRequestAssignedPullRequestRequestedReviewersItem>,
-    pub requested_teams: Vec<super::models::WebhooksPullRequest5RequestedReviewersItemVariant1>,
+    pub requested_reviewers: Vec<
+        super::models::WebhookPullRequestAssignedPullRequestRequestedReviewersItem,
+    >,
+    pub requested_teams: Vec<
+        super::models::WebhooksPullRequest5RequestedReviewersItemVariant1,
+    >,
     pub review_comment_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review_comments: Option<i64>,
@@ -40223,9 +41100,12 @@ pub struct WebhookPullRequestReviewCommentCreatedPullRequest {
     pub node_id: String,
     pub number: i64,
     pub patch_url: String,
-    pub requested_reviewers:
-        Vec<super::models::WebhookPullRequestAssignedPullRequestRequestedReviewersItem>,
-    pub requested_teams: Vec<super::models::WebhooksPullRequest5RequestedReviewersItemVariant1>,
+    pub requested_reviewers: Vec<
+        super::models::WebhookPullRequestAssignedPullRequestRequestedReviewersItem,
+    >,
+    pub requested_teams: Vec<
+        super::models::WebhooksPullRequest5RequestedReviewersItemVariant1,
+    >,
     pub review_comment_url: String,
     pub review_comments_url: String,
     /// Pull Request Stack
@@ -40250,7 +41130,9 @@ pub struct WebhookPullRequestReviewCommentCreatedPullRequestHead {
     /// Repository
     ///
     /// A git repository
-    pub repo: Option<super::models::WebhookPullRequestReviewCommentCreatedPullRequestHeadRepo>,
+    pub repo: Option<
+        super::models::WebhookPullRequestReviewCommentCreatedPullRequestHeadRepo,
+    >,
     pub sha: String,
     /// User
     pub user: Option<super::models::DiscussionUser>,
@@ -40330,8 +41212,9 @@ pub struct WebhookPullRequestReviewCommentCreatedPullRequestHeadRepo {
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy:
-        Option<super::models::ForkEventForkeePullRequestCreationPolicy>,
+    pub pull_request_creation_policy: Option<
+        super::models::ForkEventForkeePullRequestCreationPolicy,
+    >,
     pub homepage: Option<String>,
     pub hooks_url: String,
     pub html_url: String,
@@ -40356,13 +41239,17 @@ pub struct WebhookPullRequestReviewCommentCreatedPullRequestHeadRepo {
     /// - `PR_BODY` - default to the pull request's body.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_message: Option<super::models::WebhooksPullRequest5BaseRepoMergeCommitMessage>,
+    pub merge_commit_message: Option<
+        super::models::WebhooksPullRequest5BaseRepoMergeCommitMessage,
+    >,
     /// The default value for a merge commit title.
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `MERGE_MESSAGE` - default to the classic title for a merge message (e.g., Merge pull request #123 from branch-name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_title: Option<super::models::WebhooksPullRequest5BaseRepoMergeCommitTitle>,
+    pub merge_commit_title: Option<
+        super::models::WebhooksPullRequest5BaseRepoMergeCommitTitle,
+    >,
     pub merges_url: String,
     pub milestones_url: String,
     pub mirror_url: Option<String>,
@@ -40394,15 +41281,17 @@ pub struct WebhookPullRequestReviewCommentCreatedPullRequestHeadRepo {
     /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message:
-        Option<super::models::WebhooksPullRequest5BaseRepoSquashMergeCommitMessage>,
+    pub squash_merge_commit_message: Option<
+        super::models::WebhooksPullRequest5BaseRepoSquashMergeCommitMessage,
+    >,
     /// The default value for a squash merge commit title:
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title:
-        Option<super::models::WebhooksPullRequest5BaseRepoSquashMergeCommitTitle>,
+    pub squash_merge_commit_title: Option<
+        super::models::WebhooksPullRequest5BaseRepoSquashMergeCommitTitle,
+    >,
     pub ssh_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stargazers: Option<i64>,
@@ -40510,9 +41399,12 @@ pub struct WebhookPullRequestReviewCommentDeletedPullRequest {
     pub node_id: String,
     pub number: i64,
     pub patch_url: String,
-    pub requested_reviewers:
-        Vec<super::models::WebhookPullRequestDequeuedPullRequestRequestedReviewersItem>,
-    pub requested_teams: Vec<super::models::WebhooksPullRequest5RequestedReviewersItemVariant1>,
+    pub requested_reviewers: Vec<
+        super::models::WebhookPullRequestDequeuedPullRequestRequestedReviewersItem,
+    >,
+    pub requested_teams: Vec<
+        super::models::WebhooksPullRequest5RequestedReviewersItemVariant1,
+    >,
     pub review_comment_url: String,
     pub review_comments_url: String,
     /// Pull Request Stack
@@ -40626,9 +41518,12 @@ pub struct WebhookPullRequestReviewCommentEditedPullRequest {
     pub node_id: String,
     pub number: i64,
     pub patch_url: String,
-    pub requested_reviewers:
-        Vec<super::models::WebhookPullRequestDequeuedPullRequestRequestedReviewersItem>,
-    pub requested_teams: Vec<super::models::WebhooksPullRequest5RequestedReviewersItemVariant1>,
+    pub requested_reviewers: Vec<
+        super::models::WebhookPullRequestDequeuedPullRequestRequestedReviewersItem,
+    >,
+    pub requested_teams: Vec<
+        super::models::WebhooksPullRequest5RequestedReviewersItemVariant1,
+    >,
     pub review_comment_url: String,
     pub review_comments_url: String,
     /// Pull Request Stack
@@ -40642,7 +41537,9 @@ pub struct WebhookPullRequestReviewCommentEditedPullRequest {
     pub updated_at: String,
     pub url: String,
     /// User
-    pub user: Option<super::models::WebhookPullRequestReviewCommentEditedPullRequestUser>,
+    pub user: Option<
+        super::models::WebhookPullRequestReviewCommentEditedPullRequestUser,
+    >,
 }
 #[cfg(any(feature = "webhook_events"))]
 /// User
@@ -40772,9 +41669,12 @@ pub struct WebhookPullRequestReviewDismissedPullRequest {
     pub node_id: String,
     pub number: i64,
     pub patch_url: String,
-    pub requested_reviewers:
-        Vec<super::models::WebhookPullRequestAssignedPullRequestRequestedReviewersItem>,
-    pub requested_teams: Vec<super::models::WebhooksPullRequest5RequestedReviewersItemVariant1>,
+    pub requested_reviewers: Vec<
+        super::models::WebhookPullRequestAssignedPullRequestRequestedReviewersItem,
+    >,
+    pub requested_teams: Vec<
+        super::models::WebhooksPullRequest5RequestedReviewersItemVariant1,
+    >,
     pub review_comment_url: String,
     pub review_comments_url: String,
     /// Pull Request Stack
@@ -40908,9 +41808,12 @@ pub struct WebhookPullRequestReviewEditedPullRequest {
     pub node_id: String,
     pub number: i64,
     pub patch_url: String,
-    pub requested_reviewers:
-        Vec<super::models::WebhookPullRequestAssignedPullRequestRequestedReviewersItem>,
-    pub requested_teams: Vec<super::models::WebhooksPullRequest5RequestedReviewersItemVariant1>,
+    pub requested_reviewers: Vec<
+        super::models::WebhookPullRequestAssignedPullRequestRequestedReviewersItem,
+    >,
+    pub requested_teams: Vec<
+        super::models::WebhooksPullRequest5RequestedReviewersItemVariant1,
+    >,
     pub review_comment_url: String,
     pub review_comments_url: String,
     pub state: super::models::PullRequestStackMinimalPullRequestsItemState,
@@ -41598,8 +42501,7 @@ pub struct WebhookPullRequestReviewRequestRemovedVariant1 {
     /// Team
     ///
     /// Groups of organization members that gives permissions on specified repositories.
-    pub requested_team:
-        super::models::WebhookPullRequestAssignedPullRequestRequestedReviewersItemVariant1,
+    pub requested_team: super::models::WebhookPullRequestAssignedPullRequestRequestedReviewersItemVariant1,
     /// Simple User
     ///
     /// A GitHub user.
@@ -41952,9 +42854,12 @@ pub struct WebhookPullRequestReviewRequestedVariant1PullRequest {
     pub patch_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rebaseable: Option<bool>,
-    pub requested_reviewers:
-        Vec<super::models::WebhookPullRequestDequeuedPullRequestRequestedReviewersItem>,
-    pub requested_teams: Vec<super::models::WebhooksPullRequest5RequestedReviewersItemVariant1>,
+    pub requested_reviewers: Vec<
+        super::models::WebhookPullRequestDequeuedPullRequestRequestedReviewersItem,
+    >,
+    pub requested_teams: Vec<
+        super::models::WebhooksPullRequest5RequestedReviewersItemVariant1,
+    >,
     pub review_comment_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review_comments: Option<i64>,
@@ -42054,9 +42959,12 @@ pub struct WebhookPullRequestReviewSubmittedPullRequest {
     pub node_id: String,
     pub number: i64,
     pub patch_url: String,
-    pub requested_reviewers:
-        Vec<super::models::WebhookPullRequestAssignedPullRequestRequestedReviewersItem>,
-    pub requested_teams: Vec<super::models::WebhooksPullRequest5RequestedReviewersItemVariant1>,
+    pub requested_reviewers: Vec<
+        super::models::WebhookPullRequestAssignedPullRequestRequestedReviewersItem,
+    >,
+    pub requested_teams: Vec<
+        super::models::WebhooksPullRequest5RequestedReviewersItemVariant1,
+    >,
     pub review_comment_url: String,
     pub review_comments_url: String,
     /// Pull Request Stack
@@ -42154,9 +43062,12 @@ pub struct WebhookPullRequestReviewThreadResolvedPullRequest {
     pub node_id: String,
     pub number: i64,
     pub patch_url: String,
-    pub requested_reviewers:
-        Vec<super::models::WebhookPullRequestAssignedPullRequestRequestedReviewersItem>,
-    pub requested_teams: Vec<super::models::WebhooksPullRequest5RequestedReviewersItemVariant1>,
+    pub requested_reviewers: Vec<
+        super::models::WebhookPullRequestAssignedPullRequestRequestedReviewersItem,
+    >,
+    pub requested_teams: Vec<
+        super::models::WebhooksPullRequest5RequestedReviewersItemVariant1,
+    >,
     pub review_comment_url: String,
     pub review_comments_url: String,
     /// Pull Request Stack
@@ -42260,8 +43171,9 @@ pub struct WebhookPullRequestReviewThreadResolvedPullRequestBaseRepo {
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy:
-        Option<super::models::ForkEventForkeePullRequestCreationPolicy>,
+    pub pull_request_creation_policy: Option<
+        super::models::ForkEventForkeePullRequestCreationPolicy,
+    >,
     pub homepage: Option<String>,
     pub hooks_url: String,
     pub html_url: String,
@@ -42336,7 +43248,9 @@ pub struct WebhookPullRequestReviewThreadResolvedPullRequestHead {
     /// Repository
     ///
     /// A git repository
-    pub repo: Option<super::models::WebhookPullRequestReviewThreadResolvedPullRequestHeadRepo>,
+    pub repo: Option<
+        super::models::WebhookPullRequestReviewThreadResolvedPullRequestHeadRepo,
+    >,
     pub sha: String,
     /// User
     pub user: Option<super::models::DiscussionUser>,
@@ -42415,8 +43329,9 @@ pub struct WebhookPullRequestReviewThreadResolvedPullRequestHeadRepo {
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy:
-        Option<super::models::ForkEventForkeePullRequestCreationPolicy>,
+    pub pull_request_creation_policy: Option<
+        super::models::ForkEventForkeePullRequestCreationPolicy,
+    >,
     pub homepage: Option<String>,
     pub hooks_url: String,
     pub html_url: String,
@@ -42485,7 +43400,9 @@ pub struct WebhookPullRequestReviewThreadResolvedPullRequestHeadRepo {
 #[cfg(any(feature = "webhook_events"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestReviewThreadResolvedThread {
-    pub comments: Vec<super::models::WebhookPullRequestReviewThreadResolvedThreadCommentsItem>,
+    pub comments: Vec<
+        super::models::WebhookPullRequestReviewThreadResolvedThreadCommentsItem,
+    >,
     pub node_id: String,
 }
 #[cfg(any(feature = "webhook_events"))]
@@ -42609,8 +43526,9 @@ pub struct WebhookPullRequestReviewThreadUnresolvedPullRequest {
     /// PullRequestAutoMerge
     ///
     /// The status of auto merging a pull request.
-    pub auto_merge:
-        Option<super::models::WebhookPullRequestReviewThreadUnresolvedPullRequestAutoMerge>,
+    pub auto_merge: Option<
+        super::models::WebhookPullRequestReviewThreadUnresolvedPullRequestAutoMerge,
+    >,
     pub base: super::models::WebhookPullRequestReviewThreadResolvedPullRequestBase,
     pub body: Option<String>,
     pub closed_at: Option<String>,
@@ -42634,9 +43552,12 @@ pub struct WebhookPullRequestReviewThreadUnresolvedPullRequest {
     pub node_id: String,
     pub number: i64,
     pub patch_url: String,
-    pub requested_reviewers:
-        Vec<super::models::WebhookPullRequestDequeuedPullRequestRequestedReviewersItem>,
-    pub requested_teams: Vec<super::models::WebhooksPullRequest5RequestedReviewersItemVariant1>,
+    pub requested_reviewers: Vec<
+        super::models::WebhookPullRequestDequeuedPullRequestRequestedReviewersItem,
+    >,
+    pub requested_teams: Vec<
+        super::models::WebhooksPullRequest5RequestedReviewersItemVariant1,
+    >,
     pub review_comment_url: String,
     pub review_comments_url: String,
     /// Pull Request Stack
@@ -42670,7 +43591,9 @@ pub struct WebhookPullRequestReviewThreadUnresolvedPullRequestAutoMerge {
 #[cfg(any(feature = "webhook_events"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestReviewThreadUnresolvedThread {
-    pub comments: Vec<super::models::WebhookPullRequestReviewThreadUnresolvedThreadCommentsItem>,
+    pub comments: Vec<
+        super::models::WebhookPullRequestReviewThreadUnresolvedThreadCommentsItem,
+    >,
     pub node_id: String,
 }
 #[cfg(any(feature = "webhook_events"))]
@@ -42888,9 +43811,12 @@ pub struct WebhookPullRequestSynchronizePullRequest {
     pub patch_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rebaseable: Option<bool>,
-    pub requested_reviewers:
-        Vec<super::models::WebhookPullRequestAssignedPullRequestRequestedReviewersItem>,
-    pub requested_teams: Vec<super::models::WebhooksPullRequest5RequestedReviewersItemVariant1>,
+    pub requested_reviewers: Vec<
+        super::models::WebhookPullRequestAssignedPullRequestRequestedReviewersItem,
+    >,
+    pub requested_teams: Vec<
+        super::models::WebhooksPullRequest5RequestedReviewersItemVariant1,
+    >,
     pub review_comment_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review_comments: Option<i64>,
@@ -42998,8 +43924,9 @@ pub struct WebhookPullRequestSynchronizePullRequestHeadRepo {
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy:
-        Option<super::models::ForkEventForkeePullRequestCreationPolicy>,
+    pub pull_request_creation_policy: Option<
+        super::models::ForkEventForkeePullRequestCreationPolicy,
+    >,
     pub homepage: Option<String>,
     pub hooks_url: String,
     pub html_url: String,
@@ -43020,12 +43947,14 @@ pub struct WebhookPullRequestSynchronizePullRequestHeadRepo {
     pub master_branch: Option<String>,
     /// The default value for a merge commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_message:
-        Option<super::models::WebhookPullRequestSynchronizePullRequestHeadRepoMergeCommitMessage>,
+    pub merge_commit_message: Option<
+        super::models::WebhookPullRequestSynchronizePullRequestHeadRepoMergeCommitMessage,
+    >,
     /// The default value for a merge commit message title.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_title:
-        Option<super::models::WebhookPullRequestSynchronizePullRequestHeadRepoMergeCommitTitle>,
+    pub merge_commit_title: Option<
+        super::models::WebhookPullRequestSynchronizePullRequestHeadRepoMergeCommitTitle,
+    >,
     pub merges_url: String,
     pub milestones_url: String,
     pub mirror_url: Option<String>,
@@ -43057,15 +43986,17 @@ pub struct WebhookPullRequestSynchronizePullRequestHeadRepo {
     /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message:
-        Option<super::models::WebhooksPullRequest5BaseRepoSquashMergeCommitMessage>,
+    pub squash_merge_commit_message: Option<
+        super::models::WebhooksPullRequest5BaseRepoSquashMergeCommitMessage,
+    >,
     /// The default value for a squash merge commit title:
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title:
-        Option<super::models::WebhooksPullRequest5BaseRepoSquashMergeCommitTitle>,
+    pub squash_merge_commit_title: Option<
+        super::models::WebhooksPullRequest5BaseRepoSquashMergeCommitTitle,
+    >,
     pub ssh_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stargazers: Option<i64>,
@@ -43213,9 +44144,12 @@ pub struct WebhookPullRequestUnassignedPullRequest {
     pub patch_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rebaseable: Option<bool>,
-    pub requested_reviewers:
-        Vec<super::models::WebhookPullRequestAssignedPullRequestRequestedReviewersItem>,
-    pub requested_teams: Vec<super::models::WebhooksPullRequest5RequestedReviewersItemVariant1>,
+    pub requested_reviewers: Vec<
+        super::models::WebhookPullRequestAssignedPullRequestRequestedReviewersItem,
+    >,
+    pub requested_teams: Vec<
+        super::models::WebhooksPullRequest5RequestedReviewersItemVariant1,
+    >,
     pub review_comment_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review_comments: Option<i64>,
@@ -43358,9 +44292,12 @@ pub struct WebhookPullRequestUnlabeledPullRequest {
     pub patch_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rebaseable: Option<bool>,
-    pub requested_reviewers:
-        Vec<super::models::WebhookPullRequestAssignedPullRequestRequestedReviewersItem>,
-    pub requested_teams: Vec<super::models::WebhooksPullRequest5RequestedReviewersItemVariant1>,
+    pub requested_reviewers: Vec<
+        super::models::WebhookPullRequestAssignedPullRequestRequestedReviewersItem,
+    >,
+    pub requested_teams: Vec<
+        super::models::WebhooksPullRequest5RequestedReviewersItemVariant1,
+    >,
     pub review_comment_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review_comments: Option<i64>,
@@ -43468,8 +44405,9 @@ pub struct WebhookPullRequestUnlabeledPullRequestHeadRepo {
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy:
-        Option<super::models::ForkEventForkeePullRequestCreationPolicy>,
+    pub pull_request_creation_policy: Option<
+        super::models::ForkEventForkeePullRequestCreationPolicy,
+    >,
     pub homepage: Option<String>,
     pub hooks_url: String,
     pub html_url: String,
@@ -43490,12 +44428,14 @@ pub struct WebhookPullRequestUnlabeledPullRequestHeadRepo {
     pub master_branch: Option<String>,
     /// The default value for a merge commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_message:
-        Option<super::models::WebhookPullRequestSynchronizePullRequestHeadRepoMergeCommitMessage>,
+    pub merge_commit_message: Option<
+        super::models::WebhookPullRequestSynchronizePullRequestHeadRepoMergeCommitMessage,
+    >,
     /// The default value for a merge commit message title.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_commit_title:
-        Option<super::models::WebhookPullRequestSynchronizePullRequestHeadRepoMergeCommitTitle>,
+    pub merge_commit_title: Option<
+        super::models::WebhookPullRequestSynchronizePullRequestHeadRepoMergeCommitTitle,
+    >,
     pub merges_url: String,
     pub milestones_url: String,
     pub mirror_url: Option<String>,
@@ -43527,15 +44467,17 @@ pub struct WebhookPullRequestUnlabeledPullRequestHeadRepo {
     /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message:
-        Option<super::models::WebhooksPullRequest5BaseRepoSquashMergeCommitMessage>,
+    pub squash_merge_commit_message: Option<
+        super::models::WebhooksPullRequest5BaseRepoSquashMergeCommitMessage,
+    >,
     /// The default value for a squash merge commit title:
     ///
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title:
-        Option<super::models::WebhooksPullRequest5BaseRepoSquashMergeCommitTitle>,
+    pub squash_merge_commit_title: Option<
+        super::models::WebhooksPullRequest5BaseRepoSquashMergeCommitTitle,
+    >,
     pub ssh_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stargazers: Option<i64>,
@@ -43619,8 +44561,9 @@ pub struct WebhookPullRequestUnlockedPullRequest {
     /// PullRequestAutoMerge
     ///
     /// The status of auto merging a pull request.
-    pub auto_merge:
-        Option<super::models::WebhookPullRequestReviewThreadUnresolvedPullRequestAutoMerge>,
+    pub auto_merge: Option<
+        super::models::WebhookPullRequestReviewThreadUnresolvedPullRequestAutoMerge,
+    >,
     pub base: super::models::WebhookPullRequestAssignedPullRequestBase,
     pub body: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -43668,9 +44611,12 @@ pub struct WebhookPullRequestUnlockedPullRequest {
     pub patch_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rebaseable: Option<bool>,
-    pub requested_reviewers:
-        Vec<super::models::WebhookPullRequestDequeuedPullRequestRequestedReviewersItem>,
-    pub requested_teams: Vec<super::models::WebhooksPullRequest5RequestedReviewersItemVariant1>,
+    pub requested_reviewers: Vec<
+        super::models::WebhookPullRequestDequeuedPullRequestRequestedReviewersItem,
+    >,
+    pub requested_teams: Vec<
+        super::models::WebhooksPullRequest5RequestedReviewersItemVariant1,
+    >,
     pub review_comment_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review_comments: Option<i64>,
@@ -43875,9 +44821,12 @@ pub struct WebhookRegistryPackagePublishedRegistryPackage {
     pub namespace: String,
     pub owner: super::models::WebhookRegistryPackagePublishedRegistryPackageOwner,
     pub package_type: String,
-    pub package_version:
-        Option<super::models::WebhookRegistryPackagePublishedRegistryPackagePackageVersion>,
-    pub registry: Option<super::models::WebhookRegistryPackagePublishedRegistryPackageRegistry>,
+    pub package_version: Option<
+        super::models::WebhookRegistryPackagePublishedRegistryPackagePackageVersion,
+    >,
+    pub registry: Option<
+        super::models::WebhookRegistryPackagePublishedRegistryPackageRegistry,
+    >,
     pub updated_at: Option<String>,
 }
 #[cfg(any(feature = "webhook_events"))]
@@ -43979,8 +44928,9 @@ pub struct WebhookRegistryPackagePublishedRegistryPackagePackageVersionContainer
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manifest: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tag:
-        Option<super::models::WebhookPackagePublishedPackagePackageVersionContainerMetadataTag>,
+    pub tag: Option<
+        super::models::WebhookPackagePublishedPackagePackageVersionContainerMetadataTag,
+    >,
 }
 #[cfg(any(feature = "webhook_events"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -44016,7 +44966,9 @@ pub struct WebhookRegistryPackagePublishedRegistryPackagePackageVersionNpmMetada
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub main: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository: Option<super::models::WebhookDeploymentStatusCreatedDeploymentPayload>,
+    pub repository: Option<
+        super::models::WebhookDeploymentStatusCreatedDeploymentPayload,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scripts: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -44042,7 +44994,9 @@ pub struct WebhookRegistryPackagePublishedRegistryPackagePackageVersionNpmMetada
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub man: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub directories: Option<super::models::WebhookDeploymentStatusCreatedDeploymentPayload>,
+    pub directories: Option<
+        super::models::WebhookDeploymentStatusCreatedDeploymentPayload,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub os: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -45229,7 +46183,9 @@ pub struct WebhookRepositoryRulesetEditedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enforcement: Option<super::models::WebhookOrganizationRenamedChangesLogin>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub conditions: Option<super::models::WebhookRepositoryRulesetEditedChangesConditions>,
+    pub conditions: Option<
+        super::models::WebhookRepositoryRulesetEditedChangesConditions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<super::models::WebhookRepositoryRulesetEditedChangesRules>,
 }
@@ -45241,8 +46197,9 @@ pub struct WebhookRepositoryRulesetEditedChangesConditions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted: Option<Vec<super::models::RepositoryRulesetConditions>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated:
-        Option<Vec<super::models::WebhookRepositoryRulesetEditedChangesConditionsUpdatedItem>>,
+    pub updated: Option<
+        Vec<super::models::WebhookRepositoryRulesetEditedChangesConditionsUpdatedItem>,
+    >,
 }
 #[cfg(any(feature = "webhook_events"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -45253,8 +46210,9 @@ pub struct WebhookRepositoryRulesetEditedChangesConditionsUpdatedItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub condition: Option<super::models::RepositoryRulesetConditions>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub changes:
-        Option<super::models::WebhookRepositoryRulesetEditedChangesConditionsUpdatedItemChanges>,
+    pub changes: Option<
+        super::models::WebhookRepositoryRulesetEditedChangesConditionsUpdatedItemChanges,
+    >,
 }
 #[cfg(any(feature = "webhook_events"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -45286,7 +46244,9 @@ pub struct WebhookRepositoryRulesetEditedChangesRules {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted: Option<Vec<super::models::RepositoryRule>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated: Option<Vec<super::models::WebhookRepositoryRulesetEditedChangesRulesUpdatedItem>>,
+    pub updated: Option<
+        Vec<super::models::WebhookRepositoryRulesetEditedChangesRulesUpdatedItem>,
+    >,
 }
 #[cfg(any(feature = "webhook_events"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -45297,8 +46257,9 @@ pub struct WebhookRepositoryRulesetEditedChangesRulesUpdatedItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule: Option<super::models::RepositoryRule>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub changes:
-        Option<super::models::WebhookRepositoryRulesetEditedChangesRulesUpdatedItemChanges>,
+    pub changes: Option<
+        super::models::WebhookRepositoryRulesetEditedChangesRulesUpdatedItemChanges,
+    >,
 }
 #[cfg(any(feature = "webhook_events"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -45361,8 +46322,9 @@ pub struct WebhookRepositoryTransferredChangesOwner {
 pub struct WebhookRepositoryTransferredChangesOwnerFrom {
     /// Organization
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization:
-        Option<super::models::WebhookRepositoryTransferredChangesOwnerFromOrganization>,
+    pub organization: Option<
+        super::models::WebhookRepositoryTransferredChangesOwnerFromOrganization,
+    >,
     /// User
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<super::models::DiscussionUser>,
@@ -46046,8 +47008,9 @@ pub struct WebhookSecretScanningScanCompleted {
     pub custom_pattern_name: Option<String>,
     /// If the scan was triggered by a custom pattern update, this will be the scope of the pattern that was updated
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_pattern_scope:
-        Option<super::models::WebhookSecretScanningScanCompletedCustomPatternScope>,
+    pub custom_pattern_scope: Option<
+        super::models::WebhookSecretScanningScanCompletedCustomPatternScope,
+    >,
     /// Repository
     ///
     /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
@@ -46439,7 +47402,9 @@ pub struct WebhookSponsorshipEdited {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookSponsorshipEditedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub privacy_level: Option<super::models::WebhookSponsorshipEditedChangesPrivacyLevel>,
+    pub privacy_level: Option<
+        super::models::WebhookSponsorshipEditedChangesPrivacyLevel,
+    >,
 }
 #[cfg(any(feature = "webhook_events"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -47330,7 +48295,9 @@ pub struct WebhookTeamEditedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privacy: Option<super::models::WebhookTeamEditedChangesPrivacy>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notification_setting: Option<super::models::WebhookTeamEditedChangesNotificationSetting>,
+    pub notification_setting: Option<
+        super::models::WebhookTeamEditedChangesNotificationSetting,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<super::models::WebhookTeamEditedChangesRepository>,
 }
@@ -47730,7 +48697,9 @@ connector_runtime::__string_enum! {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookWorkflowJobQueuedWorkflowJobStepsItem {
     pub completed_at: Option<String>,
-    pub conclusion: Option<super::models::WebhookWorkflowJobQueuedWorkflowJobStepsItemConclusion>,
+    pub conclusion: Option<
+        super::models::WebhookWorkflowJobQueuedWorkflowJobStepsItemConclusion,
+    >,
     pub name: String,
     pub number: i64,
     pub started_at: Option<String>,
@@ -47822,7 +48791,9 @@ pub struct WebhookWorkflowJobWaitingWorkflowJob {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookWorkflowJobWaitingWorkflowJobStepsItem {
     pub completed_at: Option<String>,
-    pub conclusion: Option<super::models::WebhookWorkflowJobQueuedWorkflowJobStepsItemConclusion>,
+    pub conclusion: Option<
+        super::models::WebhookWorkflowJobQueuedWorkflowJobStepsItemConclusion,
+    >,
     pub name: String,
     pub number: i64,
     pub started_at: Option<String>,
@@ -47884,7 +48855,9 @@ pub struct WebhookWorkflowRunCompletedWorkflowRun {
     pub check_suite_id: i64,
     pub check_suite_node_id: String,
     pub check_suite_url: String,
-    pub conclusion: Option<super::models::WebhookWorkflowRunCompletedWorkflowRunConclusion>,
+    pub conclusion: Option<
+        super::models::WebhookWorkflowRunCompletedWorkflowRunConclusion,
+    >,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub event: String,
     pub head_branch: Option<String>,
@@ -47901,11 +48874,13 @@ pub struct WebhookWorkflowRunCompletedWorkflowRun {
     pub node_id: String,
     pub path: String,
     pub previous_attempt_url: Option<String>,
-    pub pull_requests:
-        Vec<Option<super::models::WebhookWorkflowRunCompletedWorkflowRunPullRequestsItem>>,
+    pub pull_requests: Vec<
+        Option<super::models::WebhookWorkflowRunCompletedWorkflowRunPullRequestsItem>,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub referenced_workflows:
-        Option<Vec<super::models::WebhookWorkflowRunCompletedWorkflowRunReferencedWorkflowsItem>>,
+    pub referenced_workflows: Option<
+        Vec<super::models::WebhookWorkflowRunCompletedWorkflowRunReferencedWorkflowsItem>,
+    >,
     /// Repository Lite
     pub repository: super::models::WebhookWorkflowRunCompletedWorkflowRunHeadRepository,
     pub rerun_url: String,
@@ -48107,7 +49082,9 @@ pub struct WebhookWorkflowRunInProgressWorkflowRun {
     pub check_suite_id: i64,
     pub check_suite_node_id: String,
     pub check_suite_url: String,
-    pub conclusion: Option<super::models::WebhookWorkflowRunInProgressWorkflowRunConclusion>,
+    pub conclusion: Option<
+        super::models::WebhookWorkflowRunInProgressWorkflowRunConclusion,
+    >,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub event: String,
     pub head_branch: Option<String>,
@@ -48124,11 +49101,13 @@ pub struct WebhookWorkflowRunInProgressWorkflowRun {
     pub node_id: String,
     pub path: String,
     pub previous_attempt_url: Option<String>,
-    pub pull_requests:
-        Vec<Option<super::models::WebhookWorkflowRunCompletedWorkflowRunPullRequestsItem>>,
+    pub pull_requests: Vec<
+        Option<super::models::WebhookWorkflowRunCompletedWorkflowRunPullRequestsItem>,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub referenced_workflows:
-        Option<Vec<super::models::WebhookWorkflowRunCompletedWorkflowRunReferencedWorkflowsItem>>,
+    pub referenced_workflows: Option<
+        Vec<super::models::WebhookWorkflowRunCompletedWorkflowRunReferencedWorkflowsItem>,
+    >,
     /// Repository Lite
     pub repository: super::models::WebhookWorkflowRunInProgressWorkflowRunRepository,
     pub rerun_url: String,
@@ -48315,7 +49294,9 @@ pub struct WebhookWorkflowRunRequestedWorkflowRun {
     pub check_suite_id: i64,
     pub check_suite_node_id: String,
     pub check_suite_url: String,
-    pub conclusion: Option<super::models::WebhookWorkflowRunRequestedWorkflowRunConclusion>,
+    pub conclusion: Option<
+        super::models::WebhookWorkflowRunRequestedWorkflowRunConclusion,
+    >,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub event: String,
     pub head_branch: Option<String>,
@@ -48332,10 +49313,13 @@ pub struct WebhookWorkflowRunRequestedWorkflowRun {
     pub node_id: String,
     pub path: String,
     pub previous_attempt_url: Option<String>,
-    pub pull_requests: Vec<super::models::WebhookWorkflowRunRequestedWorkflowRunPullRequestsItem>,
+    pub pull_requests: Vec<
+        super::models::WebhookWorkflowRunRequestedWorkflowRunPullRequestsItem,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub referenced_workflows:
-        Option<Vec<super::models::WebhookDeploymentCreatedWorkflowRunReferencedWorkflowsItem>>,
+    pub referenced_workflows: Option<
+        Vec<super::models::WebhookDeploymentCreatedWorkflowRunReferencedWorkflowsItem>,
+    >,
     /// Repository Lite
     pub repository: super::models::WebhookWorkflowRunRequestedWorkflowRunHeadRepository,
     pub rerun_url: String,
@@ -48450,19 +49434,21 @@ pub enum SecurityAdvisoriesListGlobalAdvisoriesAffects {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "security_advisories",
-    feature = "actions",
-    feature = "dependabot",
-    feature = "activity",
-    feature = "issues",
-    feature = "orgs",
-    feature = "campaigns",
-    feature = "code_scanning",
-    feature = "repos",
-    feature = "secret_scanning",
-    feature = "code_quality"
-))]
+#[cfg(
+    any(
+        feature = "security_advisories",
+        feature = "actions",
+        feature = "dependabot",
+        feature = "activity",
+        feature = "issues",
+        feature = "orgs",
+        feature = "campaigns",
+        feature = "code_scanning",
+        feature = "repos",
+        feature = "secret_scanning",
+        feature = "code_quality"
+    )
+)]
 connector_runtime::__string_enum! {
     pub enum SecurityAdvisoriesListGlobalAdvisoriesDirection { Asc = "asc", Desc =
     "desc", }
@@ -48510,21 +49496,29 @@ pub struct AgentTasksListTasksForRepoResponse200TasksItem {
     pub name: Option<String>,
     /// The entity who created this task
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub creator: Option<super::models::AgentTasksListTasksForRepoResponse200TasksItemCreator>,
+    pub creator: Option<
+        super::models::AgentTasksListTasksForRepoResponse200TasksItemCreator,
+    >,
     /// Type of the task creator
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub creator_type:
-        Option<super::models::AgentTasksListTasksForRepoResponse200TasksItemCreatorType>,
+    pub creator_type: Option<
+        super::models::AgentTasksListTasksForRepoResponse200TasksItemCreatorType,
+    >,
     /// User objects of collaborators on this task
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_collaborators:
-        Option<Vec<super::models::AgentTasksListTasksForRepoResponse200TasksItemCreator>>,
+    pub user_collaborators: Option<
+        Vec<super::models::AgentTasksListTasksForRepoResponse200TasksItemCreator>,
+    >,
     /// The owner of the repository
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner: Option<super::models::AgentTasksListTasksForRepoResponse200TasksItemOwner>,
+    pub owner: Option<
+        super::models::AgentTasksListTasksForRepoResponse200TasksItemOwner,
+    >,
     /// The repository this task belongs to
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository: Option<super::models::AgentTasksListTasksForRepoResponse200TasksItemRepository>,
+    pub repository: Option<
+        super::models::AgentTasksListTasksForRepoResponse200TasksItemRepository,
+    >,
     /// Current state of the task, derived from its most recent session
     pub state: super::models::AgentTasksListTasksForRepoResponse200TasksItemState,
     /// Number of sessions in this task
@@ -48532,8 +49526,9 @@ pub struct AgentTasksListTasksForRepoResponse200TasksItem {
     pub session_count: Option<i32>,
     /// Resources created by this task (PRs, branches, etc.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub artifacts:
-        Option<Vec<super::models::AgentTasksListTasksForRepoResponse200TasksItemArtifactsItem>>,
+    pub artifacts: Option<
+        Vec<super::models::AgentTasksListTasksForRepoResponse200TasksItemArtifactsItem>,
+    >,
     /// Timestamp when the task was archived, null if not archived
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archived_at: Option<chrono::DateTime<chrono::Utc>>,
@@ -48544,8 +49539,9 @@ pub struct AgentTasksListTasksForRepoResponse200TasksItem {
     pub created_at: chrono::DateTime<chrono::Utc>,
     /// Custom agent metadata associated with this task
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_agent:
-        Option<super::models::AgentTasksListTasksForRepoResponse200TasksItemCustomAgent>,
+    pub custom_agent: Option<
+        super::models::AgentTasksListTasksForRepoResponse200TasksItemCustomAgent,
+    >,
 }
 #[cfg(any(feature = "agent_tasks"))]
 /// A GitHub user
@@ -48713,21 +49709,29 @@ pub struct AgentTasksGetTaskByRepoAndIdResponse200 {
     pub name: Option<String>,
     /// The entity who created this task
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub creator: Option<super::models::AgentTasksListTasksForRepoResponse200TasksItemCreator>,
+    pub creator: Option<
+        super::models::AgentTasksListTasksForRepoResponse200TasksItemCreator,
+    >,
     /// Type of the task creator
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub creator_type:
-        Option<super::models::AgentTasksListTasksForRepoResponse200TasksItemCreatorType>,
+    pub creator_type: Option<
+        super::models::AgentTasksListTasksForRepoResponse200TasksItemCreatorType,
+    >,
     /// User objects of collaborators on this task
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_collaborators:
-        Option<Vec<super::models::AgentTasksListTasksForRepoResponse200TasksItemCreator>>,
+    pub user_collaborators: Option<
+        Vec<super::models::AgentTasksListTasksForRepoResponse200TasksItemCreator>,
+    >,
     /// The owner of the repository
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner: Option<super::models::AgentTasksListTasksForRepoResponse200TasksItemOwner>,
+    pub owner: Option<
+        super::models::AgentTasksListTasksForRepoResponse200TasksItemOwner,
+    >,
     /// The repository this task belongs to
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository: Option<super::models::AgentTasksListTasksForRepoResponse200TasksItemRepository>,
+    pub repository: Option<
+        super::models::AgentTasksListTasksForRepoResponse200TasksItemRepository,
+    >,
     /// Current state of the task, derived from its most recent session
     pub state: super::models::AgentTasksListTasksForRepoResponse200TasksItemState,
     /// Number of sessions in this task
@@ -48735,8 +49739,9 @@ pub struct AgentTasksGetTaskByRepoAndIdResponse200 {
     pub session_count: Option<i32>,
     /// Resources created by this task (PRs, branches, etc.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub artifacts:
-        Option<Vec<super::models::AgentTasksListTasksForRepoResponse200TasksItemArtifactsItem>>,
+    pub artifacts: Option<
+        Vec<super::models::AgentTasksListTasksForRepoResponse200TasksItemArtifactsItem>,
+    >,
     /// Timestamp when the task was archived, null if not archived
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archived_at: Option<chrono::DateTime<chrono::Utc>>,
@@ -48747,11 +49752,14 @@ pub struct AgentTasksGetTaskByRepoAndIdResponse200 {
     pub created_at: chrono::DateTime<chrono::Utc>,
     /// Custom agent metadata associated with this task
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_agent:
-        Option<super::models::AgentTasksListTasksForRepoResponse200TasksItemCustomAgent>,
+    pub custom_agent: Option<
+        super::models::AgentTasksListTasksForRepoResponse200TasksItemCustomAgent,
+    >,
     /// Sessions associated with this task
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sessions: Option<Vec<super::models::AgentTasksGetTaskByRepoAndIdResponse200SessionsItem>>,
+    pub sessions: Option<
+        Vec<super::models::AgentTasksGetTaskByRepoAndIdResponse200SessionsItem>,
+    >,
 }
 #[cfg(any(feature = "agent_tasks"))]
 /// Full session details within a task
@@ -48764,14 +49772,19 @@ pub struct AgentTasksGetTaskByRepoAndIdResponse200SessionsItem {
     pub name: Option<String>,
     /// The user who created this session
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user: Option<super::models::AgentTasksGetTaskByRepoAndIdResponse200SessionsItemUser>,
+    pub user: Option<
+        super::models::AgentTasksGetTaskByRepoAndIdResponse200SessionsItemUser,
+    >,
     /// The owner of the repository
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner: Option<super::models::AgentTasksListTasksForRepoResponse200TasksItemOwner>,
+    pub owner: Option<
+        super::models::AgentTasksListTasksForRepoResponse200TasksItemOwner,
+    >,
     /// The repository this session belongs to
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository:
-        Option<super::models::AgentTasksGetTaskByRepoAndIdResponse200SessionsItemRepository>,
+    pub repository: Option<
+        super::models::AgentTasksGetTaskByRepoAndIdResponse200SessionsItemRepository,
+    >,
     /// Task ID this session belongs to
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_id: Option<String>,
@@ -48799,10 +49812,14 @@ pub struct AgentTasksGetTaskByRepoAndIdResponse200SessionsItem {
     pub model: Option<String>,
     /// Structured information about billing units consumed by the session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage: Option<super::models::AgentTasksGetTaskByRepoAndIdResponse200SessionsItemUsage>,
+    pub usage: Option<
+        super::models::AgentTasksGetTaskByRepoAndIdResponse200SessionsItemUsage,
+    >,
     /// Error details for a failed session
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<super::models::AgentTasksGetTaskByRepoAndIdResponse200SessionsItemError>,
+    pub error: Option<
+        super::models::AgentTasksGetTaskByRepoAndIdResponse200SessionsItemError,
+    >,
 }
 #[cfg(any(feature = "agent_tasks"))]
 /// The user who created this session
@@ -48937,7 +49954,9 @@ pub struct AppsListInstallationsResponseItem {
     /// Simple User
     ///
     /// A GitHub user.
-    pub suspended_by: Option<super::models::AppsListInstallationsResponseItemSuspendedBy>,
+    pub suspended_by: Option<
+        super::models::AppsListInstallationsResponseItemSuspendedBy,
+    >,
     pub suspended_at: Option<chrono::DateTime<chrono::Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact_email: Option<String>,
@@ -49029,7 +50048,9 @@ pub struct AppsListInstallationsResponseItemPermissions {
     pub repository_projects: Option<super::models::AppPermissionsRepositoryProjects>,
     /// The level of permission to grant the access token to view and manage secret scanning alerts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_alerts: Option<super::models::AppPermissionsSecretScanningAlerts>,
+    pub secret_scanning_alerts: Option<
+        super::models::AppPermissionsSecretScanningAlerts,
+    >,
     /// The level of permission to grant the access token to manage repository secrets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secrets: Option<super::models::AppPermissionsSecrets>,
@@ -49053,34 +50074,40 @@ pub struct AppsListInstallationsResponseItemPermissions {
     pub members: Option<super::models::AppPermissionsMembers>,
     /// The level of permission to grant the access token to manage access to an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_administration:
-        Option<super::models::AppPermissionsOrganizationAdministration>,
+    pub organization_administration: Option<
+        super::models::AppPermissionsOrganizationAdministration,
+    >,
     /// The level of permission to grant the access token for custom repository roles management. This property is in beta and is subject to change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_custom_roles:
-        Option<super::models::AppsListInstallationsResponseItemPermissionsOrganizationCustomRoles>,
+    pub organization_custom_roles: Option<
+        super::models::AppsListInstallationsResponseItemPermissionsOrganizationCustomRoles,
+    >,
     /// The level of permission to grant the access token to view and manage announcement banners for an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_announcement_banners:
-        Option<super::models::AppPermissionsOrganizationAnnouncementBanners>,
+    pub organization_announcement_banners: Option<
+        super::models::AppPermissionsOrganizationAnnouncementBanners,
+    >,
     /// The level of permission to grant the access token to manage the post-receive hooks for an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_hooks: Option<super::models::AppPermissionsOrganizationHooks>,
     /// The level of permission to grant the access token for viewing and managing fine-grained personal access token requests to an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_personal_access_tokens:
-        Option<super::models::AppPermissionsOrganizationPersonalAccessTokens>,
+    pub organization_personal_access_tokens: Option<
+        super::models::AppPermissionsOrganizationPersonalAccessTokens,
+    >,
     /// The level of permission to grant the access token for viewing and managing fine-grained personal access tokens that have been approved by an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_personal_access_token_requests:
-        Option<super::models::AppPermissionsOrganizationPersonalAccessTokenRequests>,
+    pub organization_personal_access_token_requests: Option<
+        super::models::AppPermissionsOrganizationPersonalAccessTokenRequests,
+    >,
     /// The level of permission to grant the access token for viewing an organization's plan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_plan: Option<String>,
     /// The level of permission to grant the access token to manage organization projects and projects beta (where available).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_projects:
-        Option<super::models::AppsListInstallationsResponseItemPermissionsOrganizationProjects>,
+    pub organization_projects: Option<
+        super::models::AppsListInstallationsResponseItemPermissionsOrganizationProjects,
+    >,
     /// The level of permission to grant the access token for organization packages published to GitHub Packages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_packages: Option<super::models::AppPermissionsOrganizationPackages>,
@@ -49089,15 +50116,19 @@ pub struct AppsListInstallationsResponseItemPermissions {
     pub organization_secrets: Option<super::models::AppPermissionsOrganizationSecrets>,
     /// The level of permission to grant the access token to view and manage GitHub Actions self-hosted runners available to an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_self_hosted_runners:
-        Option<super::models::AppPermissionsOrganizationSelfHostedRunners>,
+    pub organization_self_hosted_runners: Option<
+        super::models::AppPermissionsOrganizationSelfHostedRunners,
+    >,
     /// The level of permission to grant the access token to view and manage users blocked by the organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_user_blocking: Option<super::models::AppPermissionsOrganizationUserBlocking>,
+    pub organization_user_blocking: Option<
+        super::models::AppPermissionsOrganizationUserBlocking,
+    >,
     /// The level of permission to grant the access token to manage team discussions and related comments.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub team_discussions:
-        Option<super::models::AppsListInstallationsResponseItemPermissionsTeamDiscussions>,
+    pub team_discussions: Option<
+        super::models::AppsListInstallationsResponseItemPermissionsTeamDiscussions,
+    >,
 }
 #[cfg(any(feature = "apps"))]
 connector_runtime::__string_enum! {
@@ -49746,8 +50777,7 @@ pub struct DependabotUpdateRepositoryAccessForEnterpriseBody {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DependabotSetRepositoryAccessDefaultLevelForEnterpriseBody {
     /// The default repository access level for Dependabot updates.
-    pub default_level:
-        super::models::DependabotSetRepositoryAccessDefaultLevelForEnterpriseBodyDefaultLevel,
+    pub default_level: super::models::DependabotSetRepositoryAccessDefaultLevelForEnterpriseBodyDefaultLevel,
 }
 #[cfg(any(feature = "dependabot"))]
 connector_runtime::__string_enum! {
@@ -49761,30 +50791,25 @@ pub struct EnterpriseTeamsCreateBody {
     /// The name of the team.
     pub name: String,
     /// A description of the team.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub description: Option<Option<String>>,
     /// Retired: this field is no longer supported.
     /// Whether the enterprise team should be reflected in each organization.
     /// This value cannot be set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sync_to_organizations: Option<super::models::EnterpriseTeamsCreateBodySyncToOrganizations>,
+    pub sync_to_organizations: Option<
+        super::models::EnterpriseTeamsCreateBodySyncToOrganizations,
+    >,
     /// Specifies which organizations in the enterprise should have access to this team. Can be one of `disabled`, `selected`, or `all`.
     /// `disabled`: The team is not assigned to any organizations. This is the default when you create a new team.
     /// `selected`: The team is assigned to specific organizations. You can then use the [add organization assignments API](https://docs.github.com/rest/enterprise-teams/enterprise-team-organizations#add-organization-assignments) endpoint.
     /// `all`: The team is assigned to all current and future organizations in the enterprise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_selection_type:
-        Option<super::models::EnterpriseTeamsCreateBodyOrganizationSelectionType>,
+    pub organization_selection_type: Option<
+        super::models::EnterpriseTeamsCreateBodyOrganizationSelectionType,
+    >,
     /// The ID of the IdP group to assign team membership with. You can get this value from the [REST API endpoints for SCIM](https://docs.github.com/rest/scim#list-provisioned-scim-groups-for-an-enterprise).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub group_id: Option<Option<String>>,
     /// The notification setting the team is set to. The options are:
     ///
@@ -49793,7 +50818,9 @@ pub struct EnterpriseTeamsCreateBody {
     ///
     /// Default: `notifications_enabled`
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notification_setting: Option<super::models::EnterpriseTeamsCreateBodyNotificationSetting>,
+    pub notification_setting: Option<
+        super::models::EnterpriseTeamsCreateBodyNotificationSetting,
+    >,
 }
 #[cfg(any(feature = "enterprise_teams"))]
 connector_runtime::__string_enum! {
@@ -49853,44 +50880,37 @@ pub struct EnterpriseTeamOrganizationsBulkRemoveBody {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EnterpriseTeamsUpdateBody {
     /// A new name for the team.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub name: Option<Option<String>>,
     /// A new description for the team.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub description: Option<Option<String>>,
     /// Retired: this field is no longer supported.
     /// Whether the enterprise team should be reflected in each organization.
     /// This value cannot be changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sync_to_organizations: Option<super::models::EnterpriseTeamsUpdateBodySyncToOrganizations>,
+    pub sync_to_organizations: Option<
+        super::models::EnterpriseTeamsUpdateBodySyncToOrganizations,
+    >,
     /// Specifies which organizations in the enterprise should have access to this team. Can be one of `disabled`, `selected`, or `all`.
     /// `disabled`: The team is not assigned to any organizations. This is the default when you create a new team.
     /// `selected`: The team is assigned to specific organizations. You can then use the [add organization assignments API](https://docs.github.com/rest/enterprise-teams/enterprise-team-organizations#add-organization-assignments).
     /// `all`: The team is assigned to all current and future organizations in the enterprise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization_selection_type:
-        Option<super::models::EnterpriseTeamsUpdateBodyOrganizationSelectionType>,
+    pub organization_selection_type: Option<
+        super::models::EnterpriseTeamsUpdateBodyOrganizationSelectionType,
+    >,
     /// The ID of the IdP group to assign team membership with. The new IdP group will replace the existing one, or replace existing direct members if the team isn't currently linked to an IdP group.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub group_id: Option<Option<String>>,
     /// The notification setting the team is set to. The options are:
     ///
     /// * `notifications_enabled` - team members receive notifications when the team is @mentioned.
     /// * `notifications_disabled` - no one receives notifications.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notification_setting: Option<super::models::EnterpriseTeamsUpdateBodyNotificationSetting>,
+    pub notification_setting: Option<
+        super::models::EnterpriseTeamsUpdateBodyNotificationSetting,
+    >,
 }
 #[cfg(any(feature = "enterprise_teams"))]
 connector_runtime::__string_enum! {
@@ -49921,20 +50941,22 @@ connector_runtime::__string_enum! {
     EnterpriseTeamsUpdateBodyNotificationSetting { NotificationsEnabled =
     "notifications_enabled", NotificationsDisabled = "notifications_disabled", }
 }
-#[cfg(any(
-    feature = "activity",
-    feature = "issues",
-    feature = "billing",
-    feature = "campaigns",
-    feature = "code_scanning",
-    feature = "codespaces",
-    feature = "repos",
-    feature = "secret_scanning",
-    feature = "code_quality",
-    feature = "dependency_graph",
-    feature = "pulls",
-    feature = "search"
-))]
+#[cfg(
+    any(
+        feature = "activity",
+        feature = "issues",
+        feature = "billing",
+        feature = "campaigns",
+        feature = "code_scanning",
+        feature = "codespaces",
+        feature = "repos",
+        feature = "secret_scanning",
+        feature = "code_quality",
+        feature = "dependency_graph",
+        feature = "pulls",
+        feature = "search"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActivityListPublicEventsError503 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -49951,7 +50973,10 @@ pub struct GistsCreateBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Names and content for the files that make up the gist
-    pub files: std::collections::BTreeMap<String, super::models::GistsCreateBodyFilesValue>,
+    pub files: std::collections::BTreeMap<
+        String,
+        super::models::GistsCreateBodyFilesValue,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public: Option<super::models::GistsCreateBodyPublic>,
 }
@@ -50005,7 +51030,9 @@ pub struct GistsUpdateBody {
     ///
     /// To delete a file, set the whole file to null. For example: `hello.py : null`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub files: Option<std::collections::BTreeMap<String, super::models::GistsUpdateBodyFilesValue>>,
+    pub files: Option<
+        std::collections::BTreeMap<String, super::models::GistsUpdateBodyFilesValue>,
+    >,
 }
 #[cfg(any(feature = "gists"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -50014,11 +51041,7 @@ pub struct GistsUpdateBodyFilesValue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
     /// The new filename for the file.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub filename: Option<Option<String>>,
 }
 #[cfg(any(feature = "gists"))]
@@ -50042,8 +51065,9 @@ impl GistsCreateCommentBody {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsListReposAccessibleToInstallationResponse200 {
     pub total_count: i64,
-    pub repositories:
-        Vec<super::models::AppsListReposAccessibleToInstallationResponse200RepositoriesItem>,
+    pub repositories: Vec<
+        super::models::AppsListReposAccessibleToInstallationResponse200RepositoriesItem,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_selection: Option<String>,
 }
@@ -50144,7 +51168,9 @@ pub struct AppsListReposAccessibleToInstallationResponse200RepositoriesItem {
     pub has_pull_requests: Option<bool>,
     /// The policy controlling who can create pull requests: all or collaborators_only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy: Option<super::models::RepositoryPullRequestCreationPolicy>,
+    pub pull_request_creation_policy: Option<
+        super::models::RepositoryPullRequestCreationPolicy,
+    >,
     /// Whether the repository is archived.
     pub archived: bool,
     /// Returns whether or not this repository disabled.
@@ -50180,14 +51206,18 @@ pub struct AppsListReposAccessibleToInstallationResponse200RepositoriesItem {
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title: Option<super::models::RepositorySquashMergeCommitTitle>,
+    pub squash_merge_commit_title: Option<
+        super::models::RepositorySquashMergeCommitTitle,
+    >,
     /// The default value for a squash merge commit message:
     ///
     /// - `PR_BODY` - default to the pull request's body.
     /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message: Option<super::models::RepositorySquashMergeCommitMessage>,
+    pub squash_merge_commit_message: Option<
+        super::models::RepositorySquashMergeCommitMessage,
+    >,
     /// The default value for a merge commit title.
     ///
     /// - `PR_TITLE` - default to the pull request's title.
@@ -50257,23 +51287,20 @@ connector_runtime::__string_enum! {
     #[doc = " The rendering mode."] pub enum MarkdownRenderBodyMode { Markdown =
     "markdown", Gfm = "gfm", }
 }
-#[cfg(any(
-    feature = "apps",
-    feature = "activity",
-    feature = "issues",
-    feature = "code_scanning",
-    feature = "secret_scanning",
-    feature = "pulls"
-))]
+#[cfg(
+    any(
+        feature = "apps",
+        feature = "activity",
+        feature = "issues",
+        feature = "code_scanning",
+        feature = "secret_scanning",
+        feature = "pulls"
+    )
+)]
 connector_runtime::__string_enum! {
     pub enum AppsListAccountsForPlanSort { Created = "created", Updated = "updated", }
 }
-#[cfg(any(
-    feature = "apps",
-    feature = "issues",
-    feature = "repos",
-    feature = "pulls"
-))]
+#[cfg(any(feature = "apps", feature = "issues", feature = "repos", feature = "pulls"))]
 connector_runtime::__string_enum! {
     pub enum AppsListAccountsForPlanDirection { Asc = "asc", Desc = "desc", }
 }
@@ -50316,7 +51343,9 @@ pub struct BillingCreateOrganizationBudgetBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prevent_further_usage: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub budget_alerting: Option<super::models::BillingCreateOrganizationBudgetBodyBudgetAlerting>,
+    pub budget_alerting: Option<
+        super::models::BillingCreateOrganizationBudgetBodyBudgetAlerting,
+    >,
     /// The scope of the budget for this organization.
     ///
     /// - `organization`: Apply the budget to the organization.
@@ -50327,7 +51356,9 @@ pub struct BillingCreateOrganizationBudgetBody {
     /// `user` and `multi_user_customer` scopes are only supported when
     /// `budget_product_sku` is `ai_credits` or `premium_requests`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub budget_scope: Option<super::models::BillingCreateOrganizationBudgetBodyBudgetScope>,
+    pub budget_scope: Option<
+        super::models::BillingCreateOrganizationBudgetBodyBudgetScope,
+    >,
     /// The name of the entity to apply the budget to
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_entity_name: Option<String>,
@@ -50337,7 +51368,9 @@ pub struct BillingCreateOrganizationBudgetBody {
     /// - `ProductPricing`: Covers all SKUs that belong to a product. Set `budget_product_sku` to a product such as `actions` or `packages`.
     /// - `SkuPricing`: Covers a single, specific SKU. Set `budget_product_sku` to a SKU such as `actions_linux`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub budget_type: Option<super::models::BillingCreateOrganizationBudgetBodyBudgetType>,
+    pub budget_type: Option<
+        super::models::BillingCreateOrganizationBudgetBodyBudgetType,
+    >,
     /// A single product or SKU that will be covered in the budget
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_product_sku: Option<String>,
@@ -50410,7 +51443,9 @@ pub struct BillingUpdateBudgetOrgBody {
     /// - `ProductPricing`: Covers all SKUs that belong to a product. Set `budget_product_sku` to a product such as `actions` or `packages`.
     /// - `SkuPricing`: Covers a single, specific SKU. Set `budget_product_sku` to a SKU such as `actions_linux`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub budget_type: Option<super::models::BillingCreateOrganizationBudgetBodyBudgetType>,
+    pub budget_type: Option<
+        super::models::BillingCreateOrganizationBudgetBodyBudgetType,
+    >,
     /// A single product or SKU that will be covered in the budget
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_product_sku: Option<String>,
@@ -50472,8 +51507,9 @@ pub struct OrgsUpdateBody {
     pub has_repository_projects: Option<bool>,
     /// Default permission level members have for organization repositories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_repository_permission:
-        Option<super::models::OrgsUpdateBodyDefaultRepositoryPermission>,
+    pub default_repository_permission: Option<
+        super::models::OrgsUpdateBodyDefaultRepositoryPermission,
+    >,
     /// Whether of non-admin organization members can create repositories. **Note:** A parameter can override this parameter. See `members_allowed_repository_creation_type` in this table for details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_can_create_repositories: Option<bool>,
@@ -50489,8 +51525,9 @@ pub struct OrgsUpdateBody {
     /// Specifies which types of repositories non-admin organization members can create. `private` is only available to repositories that are part of an organization on GitHub Enterprise Cloud.
     /// **Note:** This parameter is closing down and will be removed in the future. Its return value ignores internal repositories. Using this parameter overrides values set in `members_can_create_repositories`. See the parameter deprecation notice in the operation description for details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub members_allowed_repository_creation_type:
-        Option<super::models::OrgsUpdateBodyMembersAllowedRepositoryCreationType>,
+    pub members_allowed_repository_creation_type: Option<
+        super::models::OrgsUpdateBodyMembersAllowedRepositoryCreationType,
+    >,
     /// Whether organization members can create GitHub Pages sites. Existing published sites will not be impacted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_can_create_pages: Option<bool>,
@@ -50640,11 +51677,7 @@ pub struct ActionsCreateHostedRunnerForOrgBodyImage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<super::models::ActionsCreateHostedRunnerForOrgBodyImageSource>,
     /// The version of the runner image to deploy. This is relevant only for runners using custom images.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub version: Option<Option<String>>,
 }
 #[cfg(any(feature = "actions"))]
@@ -50703,16 +51736,14 @@ pub struct ActionsUpdateHostedRunnerForOrgBody {
     pub size: Option<String>,
     /// The source type of the runner image to use. Must match the source of the image specified by `image_id`. Can be one of `github`, `partner`, or `custom`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub image_source: Option<super::models::ActionsUpdateHostedRunnerForOrgBodyImageSource>,
+    pub image_source: Option<
+        super::models::ActionsUpdateHostedRunnerForOrgBodyImageSource,
+    >,
     /// The unique identifier of the runner image. To list available images, use `GET /actions/hosted-runners/images/github-owned`, `GET /actions/hosted-runners/images/partner`, or `GET /actions/hosted-runners/images/custom`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_id: Option<String>,
     /// The version of the runner image to deploy. This is relevant only for runners using custom images.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub image_version: Option<Option<String>>,
     /// Whether to enable image generation for this runner pool. When enabled, the runner pool is used to build and publish custom runner images.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -50764,8 +51795,7 @@ pub struct ActionsSetSelectedRepositoriesEnabledGithubActionsOrganizationBody {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ActionsSetSelfHostedRunnersPermissionsOrganizationBody {
     /// The policy that controls whether self-hosted runners can be used in the organization
-    pub enabled_repositories:
-        super::models::ActionsSetSelfHostedRunnersPermissionsOrganizationBodyEnabledRepositories,
+    pub enabled_repositories: super::models::ActionsSetSelfHostedRunnersPermissionsOrganizationBodyEnabledRepositories,
 }
 #[cfg(any(feature = "actions"))]
 connector_runtime::__string_enum! {
@@ -50801,7 +51831,9 @@ pub struct ActionsCreateSelfHostedRunnerGroupForOrgBody {
     pub name: String,
     /// Visibility of a runner group. You can select all repositories, select individual repositories, or limit access to private repositories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visibility: Option<super::models::ActionsCreateSelfHostedRunnerGroupForOrgBodyVisibility>,
+    pub visibility: Option<
+        super::models::ActionsCreateSelfHostedRunnerGroupForOrgBodyVisibility,
+    >,
     /// List of repository IDs that can access the runner group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
@@ -50835,7 +51867,9 @@ pub struct ActionsUpdateSelfHostedRunnerGroupForOrgBody {
     pub name: String,
     /// Visibility of a runner group. You can select all repositories, select individual repositories, or all private repositories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visibility: Option<super::models::ActionsUpdateSelfHostedRunnerGroupForOrgBodyVisibility>,
+    pub visibility: Option<
+        super::models::ActionsUpdateSelfHostedRunnerGroupForOrgBodyVisibility,
+    >,
     /// Whether the runner group can be used by `public` repositories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allows_public_repositories: Option<bool>,
@@ -50846,11 +51880,7 @@ pub struct ActionsUpdateSelfHostedRunnerGroupForOrgBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_workflows: Option<Vec<String>>,
     /// The identifier of a hosted compute network configuration.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub network_configuration_id: Option<Option<String>>,
 }
 #[cfg(any(feature = "actions"))]
@@ -51004,8 +52034,9 @@ pub struct ActionsCreateOrUpdateOrgSecretBody {
     pub visibility: super::models::ActionsCreateOrUpdateOrgSecretBodyVisibility,
     /// An array of repository ids that can access the organization secret. You can only provide a list of repository ids when the `visibility` is set to `selected`. You can manage the list of selected repositories using the [List selected repositories for an organization secret](https://docs.github.com/rest/reference/actions#list-selected-repositories-for-an-organization-secret), [Set selected repositories for an organization secret](https://docs.github.com/rest/reference/actions#set-selected-repositories-for-an-organization-secret), and [Remove selected repository from an organization secret](https://docs.github.com/rest/reference/actions#remove-selected-repository-from-an-organization-secret) endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub selected_repository_ids:
-        Option<Vec<super::models::ActionsCreateOrUpdateOrgSecretBodySelectedRepositoryIdsItem>>,
+    pub selected_repository_ids: Option<
+        Vec<super::models::ActionsCreateOrUpdateOrgSecretBodySelectedRepositoryIdsItem>,
+    >,
 }
 #[cfg(any(feature = "actions"))]
 impl ActionsCreateOrUpdateOrgSecretBody {
@@ -51023,12 +52054,14 @@ impl ActionsCreateOrUpdateOrgSecretBody {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "actions",
-    feature = "dependabot",
-    feature = "agents",
-    feature = "codespaces"
-))]
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "dependabot",
+        feature = "agents",
+        feature = "codespaces"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " Which type of organization repositories have access to the organization secret. `selected` means only the repositories specified by `selected_repository_ids` can access the secret."]
@@ -51044,13 +52077,15 @@ pub enum ActionsCreateOrUpdateOrgSecretBodySelectedRepositoryIdsItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "actions",
-    feature = "dependabot",
-    feature = "orgs",
-    feature = "agents",
-    feature = "codespaces"
-))]
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "dependabot",
+        feature = "orgs",
+        feature = "agents",
+        feature = "codespaces"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsListSelectedReposForOrgSecretResponse {
     pub total_count: i64,
@@ -51175,7 +52210,9 @@ pub struct OrgsCreateArtifactDeploymentRecordBody {
     pub tags: Option<std::collections::BTreeMap<String, String>>,
     /// A list of runtime risks associated with the deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runtime_risks: Option<Vec<super::models::ArtifactDeploymentRecordRuntimeRisksItem>>,
+    pub runtime_risks: Option<
+        Vec<super::models::ArtifactDeploymentRecordRuntimeRisksItem>,
+    >,
     /// The name of the GitHub repository associated with the artifact. This should be used
     /// when there are no provenance attestations available for the artifact. The repository
     /// must belong to the organization specified in the path parameter.
@@ -51308,7 +52345,9 @@ pub struct OrgsSetClusterDeploymentRecordsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub physical_environment: Option<String>,
     /// The list of deployments to record.
-    pub deployments: Vec<super::models::OrgsSetClusterDeploymentRecordsBodyDeploymentsItem>,
+    pub deployments: Vec<
+        super::models::OrgsSetClusterDeploymentRecordsBodyDeploymentsItem,
+    >,
     /// When enabled, deployments associated with repositories the actor can write to are processed
     /// while deployments associated with repositories that cannot be resolved or written to by the actor
     /// are skipped and reported in the `errors` array. When false (the default), the endpoint returns
@@ -51367,7 +52406,9 @@ pub struct OrgsSetClusterDeploymentRecordsBodyDeploymentsItem {
     pub version: Option<String>,
     /// The deployment status of the artifact.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<super::models::OrgsSetClusterDeploymentRecordsBodyDeploymentsItemStatus>,
+    pub status: Option<
+        super::models::OrgsSetClusterDeploymentRecordsBodyDeploymentsItemStatus,
+    >,
     /// The unique identifier for the deployment represented by the new record. To accommodate differing
     /// containers and namespaces within a record set, the following format is recommended:
     /// {namespaceName}-{deploymentName}-{containerName}.
@@ -51386,7 +52427,9 @@ pub struct OrgsSetClusterDeploymentRecordsBodyDeploymentsItem {
     pub tags: Option<std::collections::BTreeMap<String, String>>,
     /// A list of runtime risks associated with the deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runtime_risks: Option<Vec<super::models::ArtifactDeploymentRecordRuntimeRisksItem>>,
+    pub runtime_risks: Option<
+        Vec<super::models::ArtifactDeploymentRecordRuntimeRisksItem>,
+    >,
 }
 #[cfg(any(feature = "orgs"))]
 impl OrgsSetClusterDeploymentRecordsBodyDeploymentsItem {
@@ -51463,7 +52506,9 @@ pub struct OrgsSetClusterDeploymentRecordsResponse207 {
     pub deployment_records: Option<Vec<super::models::ArtifactDeploymentRecord>>,
     /// A list of errors for deployments that could not be processed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<super::models::OrgsSetClusterDeploymentRecordsResponse207ErrorsItem>>,
+    pub errors: Option<
+        Vec<super::models::OrgsSetClusterDeploymentRecordsResponse207ErrorsItem>,
+    >,
 }
 #[cfg(any(feature = "orgs"))]
 impl OrgsSetClusterDeploymentRecordsResponse207 {
@@ -51482,11 +52527,14 @@ impl OrgsSetClusterDeploymentRecordsResponse207 {
 pub struct OrgsSetClusterDeploymentRecordsResponse207ErrorsItem {
     /// The reason the deployment failed processing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cause: Option<super::models::OrgsSetClusterDeploymentRecordsResponse207ErrorsItemCause>,
+    pub cause: Option<
+        super::models::OrgsSetClusterDeploymentRecordsResponse207ErrorsItemCause,
+    >,
     /// The deployment payload that could not be processed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deployment:
-        Option<super::models::OrgsSetClusterDeploymentRecordsResponse207ErrorsItemDeployment>,
+    pub deployment: Option<
+        super::models::OrgsSetClusterDeploymentRecordsResponse207ErrorsItemDeployment,
+    >,
 }
 #[cfg(any(feature = "orgs"))]
 connector_runtime::__string_enum! {
@@ -51532,7 +52580,9 @@ pub struct OrgsCreateClusterDeploymentRecordsJobBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub physical_environment: Option<String>,
     /// The list of deployments to record.
-    pub deployments: Vec<super::models::OrgsCreateClusterDeploymentRecordsJobBodyDeploymentsItem>,
+    pub deployments: Vec<
+        super::models::OrgsCreateClusterDeploymentRecordsJobBodyDeploymentsItem,
+    >,
 }
 #[cfg(any(feature = "orgs"))]
 impl OrgsCreateClusterDeploymentRecordsJobBody {
@@ -51582,7 +52632,9 @@ pub struct OrgsCreateClusterDeploymentRecordsJobBodyDeploymentsItem {
     pub version: Option<String>,
     /// The deployment status of the artifact.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<super::models::OrgsSetClusterDeploymentRecordsBodyDeploymentsItemStatus>,
+    pub status: Option<
+        super::models::OrgsSetClusterDeploymentRecordsBodyDeploymentsItemStatus,
+    >,
     /// The unique identifier for the deployment represented by the new record.
     pub deployment_name: String,
     /// The name of the GitHub repository associated with the artifact.
@@ -51593,7 +52645,9 @@ pub struct OrgsCreateClusterDeploymentRecordsJobBodyDeploymentsItem {
     pub tags: Option<std::collections::BTreeMap<String, String>>,
     /// A list of runtime risks associated with the deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runtime_risks: Option<Vec<super::models::ArtifactDeploymentRecordRuntimeRisksItem>>,
+    pub runtime_risks: Option<
+        Vec<super::models::ArtifactDeploymentRecordRuntimeRisksItem>,
+    >,
 }
 #[cfg(any(feature = "orgs"))]
 impl OrgsCreateClusterDeploymentRecordsJobBodyDeploymentsItem {
@@ -51812,8 +52866,9 @@ connector_runtime::__string_enum! {
 pub struct OrgsCreateArtifactStorageRecordResponse200 {
     pub total_count: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub storage_records:
-        Option<Vec<super::models::OrgsCreateArtifactStorageRecordResponse200StorageRecordsItem>>,
+    pub storage_records: Option<
+        Vec<super::models::OrgsCreateArtifactStorageRecordResponse200StorageRecordsItem>,
+    >,
 }
 #[cfg(any(feature = "orgs"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -51865,8 +52920,9 @@ pub struct OrgsListArtifactStorageRecordsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_count: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub storage_records:
-        Option<Vec<super::models::OrgsListArtifactStorageRecordsResponseStorageRecordsItem>>,
+    pub storage_records: Option<
+        Vec<super::models::OrgsListArtifactStorageRecordsResponseStorageRecordsItem>,
+    >,
 }
 #[cfg(any(feature = "orgs"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -51958,7 +53014,9 @@ pub struct OrgsListAttestationsBulkResponseAttestationsSubjectDigestsValueItemBu
     pub media_type: Option<String>,
     #[serde(rename = "verificationMaterial")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification_material: Option<std::collections::BTreeMap<String, serde_json::Value>>,
+    pub verification_material: Option<
+        std::collections::BTreeMap<String, serde_json::Value>,
+    >,
     #[serde(rename = "dsseEnvelope")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dsse_envelope: Option<std::collections::BTreeMap<String, serde_json::Value>>,
@@ -51985,8 +53043,12 @@ pub struct OrgsListAttestationsBulkResponsePageInfo {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum OrgsDeleteAttestationsBulkBody {
-    OrgsDeleteAttestationsBulkBodyVariant0(super::models::OrgsDeleteAttestationsBulkBodyVariant0),
-    OrgsDeleteAttestationsBulkBodyVariant1(super::models::OrgsDeleteAttestationsBulkBodyVariant1),
+    OrgsDeleteAttestationsBulkBodyVariant0(
+        super::models::OrgsDeleteAttestationsBulkBodyVariant0,
+    ),
+    OrgsDeleteAttestationsBulkBodyVariant1(
+        super::models::OrgsDeleteAttestationsBulkBodyVariant1,
+    ),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
@@ -52046,7 +53108,9 @@ pub struct OrgsListAttestationRepositoriesResponseItem {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgsListAttestationsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attestations: Option<Vec<super::models::OrgsListAttestationsResponseAttestationsItem>>,
+    pub attestations: Option<
+        Vec<super::models::OrgsListAttestationsResponseAttestationsItem>,
+    >,
 }
 #[cfg(any(feature = "orgs"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -52054,7 +53118,9 @@ pub struct OrgsListAttestationsResponseAttestationsItem {
     /// The attestation's Sigstore Bundle.
     /// Refer to the [Sigstore Bundle Specification](https://github.com/sigstore/protobuf-specs/blob/main/protos/sigstore_bundle.proto) for more information.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bundle: Option<super::models::OrgsListAttestationsResponseAttestationsItemBundle>,
+    pub bundle: Option<
+        super::models::OrgsListAttestationsResponseAttestationsItemBundle,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_id: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -52072,7 +53138,9 @@ pub struct OrgsListAttestationsResponseAttestationsItemBundle {
     pub media_type: Option<String>,
     #[serde(rename = "verificationMaterial")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification_material: Option<std::collections::BTreeMap<String, serde_json::Value>>,
+    pub verification_material: Option<
+        std::collections::BTreeMap<String, serde_json::Value>,
+    >,
     #[serde(rename = "dsseEnvelope")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dsse_envelope: Option<std::collections::BTreeMap<String, serde_json::Value>>,
@@ -52098,20 +53166,13 @@ pub struct CampaignsCreateCampaignBody {
     /// The end date and time of the campaign. The date must be in the future.
     pub ends_at: chrono::DateTime<chrono::Utc>,
     /// The contact link of the campaign. Must be a URI.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub contact_link: Option<Option<String>>,
     /// The code scanning alerts to include in this campaign
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub code_scanning_alerts:
-        Option<Option<Vec<super::models::CampaignsCreateCampaignBodyCodeScanningAlertsItem>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub code_scanning_alerts: Option<
+        Option<Vec<super::models::CampaignsCreateCampaignBodyCodeScanningAlertsItem>>,
+    >,
     /// If true, will automatically generate issues for the campaign. The default is false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generate_issues: Option<bool>,
@@ -52211,11 +53272,7 @@ pub struct CampaignsUpdateCampaignBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ends_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The contact link of the campaign. Must be a URI.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub contact_link: Option<Option<String>>,
     /// Campaign state
     ///
@@ -52438,7 +53495,9 @@ pub struct CodeSecurityCreateConfigurationBodySecretScanningDelegatedBypassOptio
     /// The bypass reviewers for secret scanning delegated bypass
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reviewers: Option<
-        Vec<super::models::SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItem>,
+        Vec<
+            super::models::SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItem,
+        >,
     >,
 }
 #[cfg(any(feature = "code_security"))]
@@ -52793,8 +53852,9 @@ pub struct CopilotSpacesCreateForOrgBody {
     pub base_role: Option<super::models::CopilotSpacesCreateForOrgBodyBaseRole>,
     /// Resources to attach to the space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resources_attributes:
-        Option<Vec<super::models::CopilotSpacesCreateForOrgBodyResourcesAttributesItem>>,
+    pub resources_attributes: Option<
+        Vec<super::models::CopilotSpacesCreateForOrgBodyResourcesAttributesItem>,
+    >,
 }
 #[cfg(any(feature = "copilot_spaces"))]
 impl CopilotSpacesCreateForOrgBody {
@@ -52827,11 +53887,14 @@ connector_runtime::__string_enum! {
 pub struct CopilotSpacesCreateForOrgBodyResourcesAttributesItem {
     /// The type of resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resource_type: Option<super::models::CopilotSpaceResourcesAttributesItemResourceType>,
+    pub resource_type: Option<
+        super::models::CopilotSpaceResourcesAttributesItemResourceType,
+    >,
     /// Metadata specific to the resource type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata:
-        Option<super::models::CopilotSpacesCreateForOrgBodyResourcesAttributesItemMetadata>,
+    pub metadata: Option<
+        super::models::CopilotSpacesCreateForOrgBodyResourcesAttributesItemMetadata,
+    >,
 }
 #[cfg(any(feature = "copilot_spaces"))]
 /// Metadata specific to the resource type.
@@ -52874,8 +53937,9 @@ pub struct CopilotSpacesUpdateForOrgBody {
     pub base_role: Option<super::models::CopilotSpacesUpdateForOrgBodyBaseRole>,
     /// Resources to attach to the space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resources_attributes:
-        Option<Vec<super::models::CopilotSpacesCreateForOrgBodyResourcesAttributesItem>>,
+    pub resources_attributes: Option<
+        Vec<super::models::CopilotSpacesCreateForOrgBodyResourcesAttributesItem>,
+    >,
 }
 #[cfg(any(feature = "copilot_spaces"))]
 impl CopilotSpacesUpdateForOrgBody {
@@ -53186,8 +54250,11 @@ pub struct DependabotCreateOrUpdateOrgSecretBody {
     pub visibility: super::models::ActionsCreateOrUpdateOrgSecretBodyVisibility,
     /// An array of repository ids that can access the organization secret. You can only provide a list of repository ids when the `visibility` is set to `selected`. You can manage the list of selected repositories using the [List selected repositories for an organization secret](https://docs.github.com/rest/reference/dependabot#list-selected-repositories-for-an-organization-secret), [Set selected repositories for an organization secret](https://docs.github.com/rest/reference/dependabot#set-selected-repositories-for-an-organization-secret), and [Remove selected repository from an organization secret](https://docs.github.com/rest/reference/dependabot#remove-selected-repository-from-an-organization-secret) endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub selected_repository_ids:
-        Option<Vec<super::models::DependabotCreateOrUpdateOrgSecretBodySelectedRepositoryIdsItem>>,
+    pub selected_repository_ids: Option<
+        Vec<
+            super::models::DependabotCreateOrUpdateOrgSecretBodySelectedRepositoryIdsItem,
+        >,
+    >,
 }
 #[cfg(any(feature = "dependabot"))]
 impl DependabotCreateOrUpdateOrgSecretBody {
@@ -53509,11 +54576,7 @@ pub struct OrgsReviewPatGrantRequestsInBulkBody {
     /// Action to apply to the requests.
     pub action: super::models::OrgsReviewPatGrantRequestsInBulkBodyAction,
     /// Reason for approving or denying the requests. Max 1024 characters.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub reason: Option<Option<String>>,
 }
 #[cfg(any(feature = "orgs"))]
@@ -53550,11 +54613,7 @@ pub struct OrgsReviewPatGrantRequestBody {
     /// Action to apply to the request.
     pub action: super::models::OrgsReviewPatGrantRequestBodyAction,
     /// Reason for approving or denying the request. Max 1024 characters.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub reason: Option<Option<String>>,
 }
 #[cfg(any(feature = "orgs"))]
@@ -53621,11 +54680,7 @@ pub struct PrivateRegistriesCreateOrgPrivateRegistryBody {
     /// The URL of the private registry.
     pub url: String,
     /// The username to use when authenticating with the private registry. This field should be omitted if the private registry does not require a username for authentication.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub username: Option<Option<String>>,
     /// Whether this private registry should replace the base registry (e.g., npmjs.org for npm, rubygems.org for rubygems). When set to `true`, Dependabot will only use this registry and will not fall back to the public registry. When set to `false` (default), Dependabot will use this registry for scoped packages but may fall back to the public registry for other packages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -53643,7 +54698,9 @@ pub struct PrivateRegistriesCreateOrgPrivateRegistryBody {
     pub selected_repository_ids: Option<Vec<i64>>,
     /// The authentication type for the private registry. Defaults to `token` if not specified. Use `oidc_azure`, `oidc_aws`, `oidc_jfrog`, `oidc_cloudsmith`, or `oidc_gcp` for OIDC authentication.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth_type: Option<super::models::PrivateRegistriesCreateOrgPrivateRegistryBodyAuthType>,
+    pub auth_type: Option<
+        super::models::PrivateRegistriesCreateOrgPrivateRegistryBodyAuthType,
+    >,
     /// The tenant ID of the Azure AD application. Required when `auth_type` is `oidc_azure`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant_id: Option<String>,
@@ -53747,17 +54804,14 @@ pub struct PrivateRegistriesGetOrgPublicKeyResponse200 {
 pub struct PrivateRegistriesUpdateOrgPrivateRegistryBody {
     /// The registry type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub registry_type:
-        Option<super::models::PrivateRegistriesCreateOrgPrivateRegistryBodyRegistryType>,
+    pub registry_type: Option<
+        super::models::PrivateRegistriesCreateOrgPrivateRegistryBodyRegistryType,
+    >,
     /// The URL of the private registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// The username to use when authenticating with the private registry. This field should be omitted if the private registry does not require a username for authentication.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub username: Option<Option<String>>,
     /// Whether this private registry should replace the base registry (e.g., npmjs.org for npm, rubygems.org for rubygems). When set to `true`, Dependabot will only use this registry and will not fall back to the public registry. When set to `false` (default), Dependabot will use this registry for scoped packages but may fall back to the public registry for other packages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -53770,13 +54824,17 @@ pub struct PrivateRegistriesUpdateOrgPrivateRegistryBody {
     pub key_id: Option<String>,
     /// Which type of organization repositories have access to the private registry. `selected` means only the repositories specified by `selected_repository_ids` can access the private registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visibility: Option<super::models::PrivateRegistriesCreateOrgPrivateRegistryBodyVisibility>,
+    pub visibility: Option<
+        super::models::PrivateRegistriesCreateOrgPrivateRegistryBodyVisibility,
+    >,
     /// An array of repository IDs that can access the organization private registry. You can only provide a list of repository IDs when `visibility` is set to `selected`. This field should be omitted if `visibility` is set to `all` or `private`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
     /// The authentication type for the private registry. This field cannot be changed after creation. If provided, it must match the existing `auth_type` of the configuration. To change the authentication type, delete and recreate the configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth_type: Option<super::models::PrivateRegistriesUpdateOrgPrivateRegistryBodyAuthType>,
+    pub auth_type: Option<
+        super::models::PrivateRegistriesUpdateOrgPrivateRegistryBodyAuthType,
+    >,
     /// The tenant ID of the Azure AD application. Required when `auth_type` is `oidc_azure`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant_id: Option<String>,
@@ -53861,10 +54919,18 @@ pub struct ProjectsCreateDraftItemForOrgBody {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ProjectsAddFieldForOrgBody {
-    ProjectsAddFieldForOrgBodyVariant2(super::models::ProjectsAddFieldForOrgBodyVariant2),
-    ProjectsAddFieldForOrgBodyVariant3(super::models::ProjectsAddFieldForOrgBodyVariant3),
-    ProjectsAddFieldForOrgBodyVariant1(super::models::ProjectsAddFieldForOrgBodyVariant1),
-    ProjectsAddFieldForOrgBodyVariant0(super::models::ProjectsAddFieldForOrgBodyVariant0),
+    ProjectsAddFieldForOrgBodyVariant2(
+        super::models::ProjectsAddFieldForOrgBodyVariant2,
+    ),
+    ProjectsAddFieldForOrgBodyVariant3(
+        super::models::ProjectsAddFieldForOrgBodyVariant3,
+    ),
+    ProjectsAddFieldForOrgBodyVariant1(
+        super::models::ProjectsAddFieldForOrgBodyVariant1,
+    ),
+    ProjectsAddFieldForOrgBodyVariant0(
+        super::models::ProjectsAddFieldForOrgBodyVariant0,
+    ),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
@@ -54149,15 +55215,18 @@ pub struct ReposCreateInOrgBody {
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title:
-        Option<super::models::ReposCreateInOrgBodySquashMergeCommitTitle>,
+    pub squash_merge_commit_title: Option<
+        super::models::ReposCreateInOrgBodySquashMergeCommitTitle,
+    >,
     /// The default value for a squash merge commit message:
     ///
     /// - `PR_BODY` - default to the pull request's body.
     /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message: Option<super::models::RepositorySquashMergeCommitMessage>,
+    pub squash_merge_commit_message: Option<
+        super::models::RepositorySquashMergeCommitMessage,
+    >,
     /// Required when using `merge_commit_message`.
     ///
     /// The default value for a merge commit title.
@@ -54332,8 +55401,9 @@ pub struct SecretScanningBulkDeleteOrgCustomPatternsBody {
     /// `resolve_alerts` resolves the alerts as "pattern deleted".
     /// Defaults to `delete_alerts` when not specified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub post_delete_action:
-        Option<super::models::SecretScanningBulkDeleteOrgCustomPatternsBodyPostDeleteAction>,
+    pub post_delete_action: Option<
+        super::models::SecretScanningBulkDeleteOrgCustomPatternsBodyPostDeleteAction,
+    >,
 }
 #[cfg(any(feature = "secret_scanning"))]
 impl SecretScanningBulkDeleteOrgCustomPatternsBody {
@@ -54364,21 +55434,21 @@ connector_runtime::__string_enum! {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecretScanningUpdateOrgPatternConfigsBody {
     /// The version of the entity. This is used to confirm you're updating the current version of the entity and mitigate unintentionally overriding someone else's update.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub pattern_config_version: Option<Option<String>>,
     /// Pattern settings for provider patterns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_pattern_settings: Option<
-        Vec<super::models::SecretScanningUpdateOrgPatternConfigsBodyProviderPatternSettingsItem>,
+        Vec<
+            super::models::SecretScanningUpdateOrgPatternConfigsBodyProviderPatternSettingsItem,
+        >,
     >,
     /// Pattern settings for custom patterns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_pattern_settings: Option<
-        Vec<super::models::SecretScanningUpdateOrgPatternConfigsBodyCustomPatternSettingsItem>,
+        Vec<
+            super::models::SecretScanningUpdateOrgPatternConfigsBodyCustomPatternSettingsItem,
+        >,
     >,
 }
 #[cfg(any(feature = "secret_scanning"))]
@@ -54441,8 +55511,7 @@ connector_runtime::__string_enum! {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OrgsSetImmutableReleasesSettingsBody {
     /// The policy that controls how immutable releases are enforced in the organization.
-    pub enforced_repositories:
-        super::models::ImmutableReleasesOrganizationSettingsEnforcedRepositories,
+    pub enforced_repositories: super::models::ImmutableReleasesOrganizationSettingsEnforcedRepositories,
     /// An array of repository ids for which immutable releases enforcement should be applied. You can only provide a list of repository ids when the `enforced_repositories` is set to `selected`. You can add and remove individual repositories using the [Enable a selected repository for immutable releases in an organization](https://docs.github.com/rest/orgs/orgs#enable-a-selected-repository-for-immutable-releases-in-an-organization) and [Disable a selected repository for immutable releases in an organization](https://docs.github.com/rest/orgs/orgs#disable-a-selected-repository-for-immutable-releases-in-an-organization) endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
@@ -54466,8 +55535,9 @@ pub struct HostedComputeCreateNetworkConfigurationForOrgBody {
     pub name: String,
     /// The hosted compute service to use for the network configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub compute_service:
-        Option<super::models::HostedComputeCreateNetworkConfigurationForOrgBodyComputeService>,
+    pub compute_service: Option<
+        super::models::HostedComputeCreateNetworkConfigurationForOrgBodyComputeService,
+    >,
     /// A list of identifiers of the network settings resources to use for the network configuration. Exactly one resource identifier must be specified in the list.
     pub network_settings_ids: Vec<String>,
     /// A list of identifiers of the failover network settings resources to use for the network configuration. Exactly one resource identifier must be specified in the list.
@@ -54515,8 +55585,9 @@ pub struct HostedComputeUpdateNetworkConfigurationForOrgBody {
     pub name: Option<String>,
     /// The hosted compute service to use for the network configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub compute_service:
-        Option<super::models::HostedComputeCreateNetworkConfigurationForOrgBodyComputeService>,
+    pub compute_service: Option<
+        super::models::HostedComputeCreateNetworkConfigurationForOrgBodyComputeService,
+    >,
     /// A list of identifiers of the network settings resources to use for the network configuration. Exactly one resource identifier must be specified in the list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_settings_ids: Option<Vec<String>>,
@@ -54642,23 +55713,17 @@ pub struct TeamsUpdateInOrgBody {
     /// * `notifications_enabled` - team members receive notifications when the team is @mentioned.
     /// * `notifications_disabled` - no one receives notifications.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notification_setting: Option<super::models::TeamsUpdateInOrgBodyNotificationSetting>,
+    pub notification_setting: Option<
+        super::models::TeamsUpdateInOrgBodyNotificationSetting,
+    >,
     /// **Closing down notice**. The permission that new repositories will be added to the team with when none is specified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permission: Option<super::models::TeamsUpdateInOrgBodyPermission>,
     /// The ID of a team to set as the parent team.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub parent_team_id: Option<Option<i64>>,
     /// The slug of a team to set as the parent team. Ignored when `parent_team_id` is also provided.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub parent_team_slug: Option<Option<String>>,
 }
 #[cfg(any(feature = "teams"))]
@@ -54734,8 +55799,9 @@ pub struct OrgsEnableOrDisableSecurityProductOnAllOrgReposBody {
     /// CodeQL query suite to be used. If you specify the `query_suite` parameter, the default setup will be configured with this query suite only on all repositories that didn't have default setup already configured. It will not change the query suite on repositories that already have default setup configured.
     /// If you don't specify any `query_suite` in your request, the preferred query suite of the organization will be applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub query_suite:
-        Option<super::models::OrgsEnableOrDisableSecurityProductOnAllOrgReposBodyQuerySuite>,
+    pub query_suite: Option<
+        super::models::OrgsEnableOrDisableSecurityProductOnAllOrgReposBodyQuerySuite,
+    >,
 }
 #[cfg(any(feature = "orgs"))]
 connector_runtime::__string_enum! {
@@ -54773,12 +55839,10 @@ pub struct ReposUpdateBody {
     /// `{ "security_and_analysis": {"advanced_security": { "status": "enabled" } } }`.
     ///
     /// You can check which security and analysis features are currently enabled by using a `GET /repos/{owner}/{repo}` request.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub security_and_analysis: Option<Option<super::models::ReposUpdateBodySecurityAndAnalysis>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub security_and_analysis: Option<
+        Option<super::models::ReposUpdateBodySecurityAndAnalysis>,
+    >,
     /// Either `true` to enable issues for this repository or `false` to disable them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_issues: Option<bool>,
@@ -54793,8 +55857,9 @@ pub struct ReposUpdateBody {
     pub has_pull_requests: Option<bool>,
     /// The policy that controls who can create pull requests for this repository: `all` or `collaborators_only`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_request_creation_policy:
-        Option<super::models::ReposUpdateBodyPullRequestCreationPolicy>,
+    pub pull_request_creation_policy: Option<
+        super::models::ReposUpdateBodyPullRequestCreationPolicy,
+    >,
     /// Either `true` to make this repo available as a template repository or `false` to prevent it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_template: Option<bool>,
@@ -54829,15 +55894,18 @@ pub struct ReposUpdateBody {
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title:
-        Option<super::models::ReposCreateInOrgBodySquashMergeCommitTitle>,
+    pub squash_merge_commit_title: Option<
+        super::models::ReposCreateInOrgBodySquashMergeCommitTitle,
+    >,
     /// The default value for a squash merge commit message:
     ///
     /// - `PR_BODY` - default to the pull request's body.
     /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message: Option<super::models::RepositorySquashMergeCommitMessage>,
+    pub squash_merge_commit_message: Option<
+        super::models::RepositorySquashMergeCommitMessage,
+    >,
     /// Required when using `merge_commit_message`.
     ///
     /// The default value for a merge commit title.
@@ -54880,26 +55948,34 @@ pub struct ReposUpdateBodySecurityAndAnalysis {
     ///
     /// For standalone Code Scanning or Secret Protection products, this parameter cannot be used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub advanced_security:
-        Option<super::models::ReposUpdateBodySecurityAndAnalysisAdvancedSecurity>,
+    pub advanced_security: Option<
+        super::models::ReposUpdateBodySecurityAndAnalysisAdvancedSecurity,
+    >,
     /// Use the `status` property to enable or disable GitHub Code Security for this repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_security: Option<super::models::ReposUpdateBodySecurityAndAnalysisCodeSecurity>,
+    pub code_security: Option<
+        super::models::ReposUpdateBodySecurityAndAnalysisCodeSecurity,
+    >,
     /// Use the `status` property to enable or disable secret scanning for this repository. For more information, see "[About secret scanning](/code-security/secret-security/about-secret-scanning)."
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning: Option<super::models::ReposUpdateBodySecurityAndAnalysisSecretScanning>,
+    pub secret_scanning: Option<
+        super::models::ReposUpdateBodySecurityAndAnalysisSecretScanning,
+    >,
     /// Use the `status` property to enable or disable secret scanning push protection for this repository. For more information, see "[Protecting pushes with secret scanning](/code-security/secret-scanning/protecting-pushes-with-secret-scanning)."
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_push_protection:
-        Option<super::models::ReposUpdateBodySecurityAndAnalysisSecretScanningPushProtection>,
+    pub secret_scanning_push_protection: Option<
+        super::models::ReposUpdateBodySecurityAndAnalysisSecretScanningPushProtection,
+    >,
     /// Use the `status` property to enable or disable secret scanning AI detection for this repository. For more information, see "[Responsible detection of generic secrets with AI](https://docs.github.com/code-security/secret-scanning/using-advanced-secret-scanning-and-push-protection-features/generic-secret-detection/responsible-ai-generic-secrets)."
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_ai_detection:
-        Option<super::models::ReposUpdateBodySecurityAndAnalysisSecretScanningAiDetection>,
+    pub secret_scanning_ai_detection: Option<
+        super::models::ReposUpdateBodySecurityAndAnalysisSecretScanningAiDetection,
+    >,
     /// Use the `status` property to enable or disable secret scanning non-provider patterns for this repository. For more information, see "[Supported secret scanning patterns](/code-security/secret-scanning/introduction/supported-secret-scanning-patterns#supported-secrets)."
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_non_provider_patterns:
-        Option<super::models::ReposUpdateBodySecurityAndAnalysisSecretScanningNonProviderPatterns>,
+    pub secret_scanning_non_provider_patterns: Option<
+        super::models::ReposUpdateBodySecurityAndAnalysisSecretScanningNonProviderPatterns,
+    >,
     /// Use the `status` property to enable or disable secret scanning delegated alert dismissal for this repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_scanning_delegated_alert_dismissal: Option<
@@ -54907,8 +55983,9 @@ pub struct ReposUpdateBodySecurityAndAnalysis {
     >,
     /// Use the `status` property to enable or disable secret scanning delegated bypass for this repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_scanning_delegated_bypass:
-        Option<super::models::ReposUpdateBodySecurityAndAnalysisSecretScanningDelegatedBypass>,
+    pub secret_scanning_delegated_bypass: Option<
+        super::models::ReposUpdateBodySecurityAndAnalysisSecretScanningDelegatedBypass,
+    >,
     /// Feature options for secret scanning delegated bypass.
     /// This object is only honored when `security_and_analysis.secret_scanning_delegated_bypass.status` is set to `enabled`.
     /// You can send this object in the same request as `secret_scanning_delegated_bypass`, or update just the options in a separate request.
@@ -54995,7 +56072,9 @@ pub struct ReposUpdateBodySecurityAndAnalysisSecretScanningDelegatedBypassOption
     /// If you omit this field, the existing set of reviewers is unchanged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reviewers: Option<
-        Vec<super::models::SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItem>,
+        Vec<
+            super::models::SecurityAndAnalysisSecretScanningDelegatedBypassOptionsReviewersItem,
+        >,
     >,
 }
 #[cfg(any(feature = "repos"))]
@@ -55234,7 +56313,9 @@ pub struct ReposCreateAttestationBodyBundle {
     pub media_type: Option<String>,
     #[serde(rename = "verificationMaterial")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification_material: Option<std::collections::BTreeMap<String, serde_json::Value>>,
+    pub verification_material: Option<
+        std::collections::BTreeMap<String, serde_json::Value>,
+    >,
     #[serde(rename = "dsseEnvelope")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dsse_envelope: Option<std::collections::BTreeMap<String, serde_json::Value>>,
@@ -55250,7 +56331,9 @@ pub struct ReposCreateAttestationResponse201 {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposListAttestationsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attestations: Option<Vec<super::models::ReposListAttestationsResponseAttestationsItem>>,
+    pub attestations: Option<
+        Vec<super::models::ReposListAttestationsResponseAttestationsItem>,
+    >,
 }
 #[cfg(any(feature = "repos", feature = "users"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -55281,24 +56364,22 @@ pub struct ReposCreateAutolinkBody {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposUpdateBranchProtectionBody {
     /// Require status checks to pass before merging. Set to `null` to disable.
-    pub required_status_checks:
-        Option<super::models::ReposUpdateBranchProtectionBodyRequiredStatusChecks>,
+    pub required_status_checks: Option<
+        super::models::ReposUpdateBranchProtectionBodyRequiredStatusChecks,
+    >,
     /// Enforce all configured restrictions for administrators. Set to `true` to enforce required status checks for repository administrators. Set to `null` to disable.
     pub enforce_admins: Option<bool>,
     /// Require at least one approving review on a pull request, before merging. Set to `null` to disable.
-    pub required_pull_request_reviews:
-        Option<super::models::ReposUpdateBranchProtectionBodyRequiredPullRequestReviews>,
+    pub required_pull_request_reviews: Option<
+        super::models::ReposUpdateBranchProtectionBodyRequiredPullRequestReviews,
+    >,
     /// Restrict who can push to the protected branch. User, app, and team `restrictions` are only available for organization-owned repositories. Set to `null` to disable.
     pub restrictions: Option<super::models::ReposUpdateBranchProtectionBodyRestrictions>,
     /// Enforces a linear commit Git history, which prevents anyone from pushing merge commits to a branch. Set to `true` to enforce a linear commit history. Set to `false` to disable a linear commit Git history. Your repository must allow squash merging or rebase merging before you can enable a linear commit history. Default: `false`. For more information, see "[Requiring a linear commit history](https://docs.github.com/github/administering-a-repository/requiring-a-linear-commit-history)" in the GitHub Help documentation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_linear_history: Option<bool>,
     /// Permits force pushes to the protected branch by anyone with write access to the repository. Set to `true` to allow force pushes. Set to `false` or `null` to block force pushes. Default: `false`. For more information, see "[Enabling force pushes to a protected branch](https://docs.github.com/github/administering-a-repository/enabling-force-pushes-to-a-protected-branch)" in the GitHub Help documentation."
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub allow_force_pushes: Option<Option<bool>>,
     /// Allows deletion of the protected branch by anyone with write access to the repository. Set to `false` to prevent deletion of the protected branch. Default: `false`. For more information, see "[Enabling force pushes to a protected branch](https://docs.github.com/github/administering-a-repository/enabling-force-pushes-to-a-protected-branch)" in the GitHub Help documentation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -55326,8 +56407,9 @@ pub struct ReposUpdateBranchProtectionBodyRequiredStatusChecks {
     pub contexts: Vec<String>,
     /// The list of status checks to require in order to merge into this branch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checks:
-        Option<Vec<super::models::ReposUpdateBranchProtectionBodyRequiredStatusChecksChecksItem>>,
+    pub checks: Option<
+        Vec<super::models::ReposUpdateBranchProtectionBodyRequiredStatusChecksChecksItem>,
+    >,
 }
 #[cfg(any(feature = "repos"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -55442,8 +56524,9 @@ pub struct ReposUpdateStatusCheckProtectionBody {
     pub contexts: Option<Vec<String>>,
     /// The list of status checks to require in order to merge into this branch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checks:
-        Option<Vec<super::models::ReposUpdateBranchProtectionBodyRequiredStatusChecksChecksItem>>,
+    pub checks: Option<
+        Vec<super::models::ReposUpdateBranchProtectionBodyRequiredStatusChecksChecksItem>,
+    >,
 }
 #[cfg(any(feature = "repos"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -55569,7 +56652,12 @@ impl ChecksCreateBodyOutput {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.summary;
-            rt::check::length("ChecksCreateBodyOutput.summary", v, None, Some(65535u64))?;
+            rt::check::length(
+                "ChecksCreateBodyOutput.summary",
+                v,
+                None,
+                Some(65535u64),
+            )?;
         }
         if let Some(v) = &self.text {
             rt::check::length("ChecksCreateBodyOutput.text", v, None, Some(65535u64))?;
@@ -55644,7 +56732,12 @@ impl ChecksCreateBodyActionsItem {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.label;
-            rt::check::length("ChecksCreateBodyActionsItem.label", v, None, Some(20u64))?;
+            rt::check::length(
+                "ChecksCreateBodyActionsItem.label",
+                v,
+                None,
+                Some(20u64),
+            )?;
         }
         {
             let v = &self.description;
@@ -55710,8 +56803,9 @@ pub struct ChecksCreateSuiteBody {
 pub struct ChecksSetSuitesPreferencesBody {
     /// Enables or disables automatic creation of CheckSuite events upon pushes to the repository. Enabled by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auto_trigger_checks:
-        Option<Vec<super::models::ChecksSetSuitesPreferencesBodyAutoTriggerChecksItem>>,
+    pub auto_trigger_checks: Option<
+        Vec<super::models::ChecksSetSuitesPreferencesBodyAutoTriggerChecksItem>,
+    >,
 }
 #[cfg(any(feature = "checks"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -55749,18 +56843,12 @@ pub struct CodeScanningUpdateAlertBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<super::models::CodeScanningAlertSetState>,
     /// **Required when the state is dismissed.** The reason for dismissing or closing the alert.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub dismissed_reason: Option<Option<super::models::CodeScanningAlertDismissedReason>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub dismissed_reason: Option<
+        Option<super::models::CodeScanningAlertDismissedReason>,
+    >,
     /// The dismissal comment associated with the dismissal of the alert.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub dismissed_comment: Option<Option<String>>,
     /// If `true`, attempt to create an alert dismissal request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -55955,8 +57043,9 @@ pub struct CodespacesPreFlightWithRepoForAuthenticatedUserResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billable_owner: Option<super::models::SimpleUser>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub defaults:
-        Option<super::models::CodespacesPreFlightWithRepoForAuthenticatedUserResponse200Defaults>,
+    pub defaults: Option<
+        super::models::CodespacesPreFlightWithRepoForAuthenticatedUserResponse200Defaults,
+    >,
 }
 #[cfg(any(feature = "codespaces"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -56075,21 +57164,31 @@ pub enum ReposGetContentResponse200 {
 impl<'de> serde::Deserialize<'de> for ReposGetContentResponse200 {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("array") => {
-                Self::ContentDirectory(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("file") => {
-                Self::ContentFile(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("symlink") => {
-                Self::ContentSymlink(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("submodule") => {
-                Self::ContentSubmodule(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("array") => {
+                    Self::ContentDirectory(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("file") => {
+                    Self::ContentFile(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("symlink") => {
+                    Self::ContentSymlink(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("submodule") => {
+                    Self::ContentSubmodule(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "repos"))]
@@ -56190,8 +57289,7 @@ pub struct CopilotGetCopilotCloudAgentConfigurationResponse200 {
     /// The shape of a valid MCP configuration may evolve over time, so this property is intentionally not strictly typed. Clients should not assume a fixed schema.
     pub mcp_configuration: Option<std::collections::BTreeMap<String, serde_json::Value>>,
     /// The enabled review tools for Copilot cloud agent.
-    pub enabled_tools:
-        super::models::CopilotGetCopilotCloudAgentConfigurationResponse200EnabledTools,
+    pub enabled_tools: super::models::CopilotGetCopilotCloudAgentConfigurationResponse200EnabledTools,
     /// Whether Actions workflow approval is required for Copilot cloud agent pull requests.
     pub require_actions_workflow_approval: bool,
     /// Whether the firewall is enabled.
@@ -56227,7 +57325,9 @@ pub struct DependabotUpdateAlertBody {
     pub state: Option<super::models::DependabotUpdateAlertBodyState>,
     /// **Required when `state` is `dismissed`.** A reason for dismissing the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dismissed_reason: Option<super::models::DependabotUpdateAlertBodyDismissedReason>,
+    pub dismissed_reason: Option<
+        super::models::DependabotUpdateAlertBodyDismissedReason,
+    >,
     /// An optional comment associated with dismissing the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissed_comment: Option<String>,
@@ -56240,7 +57340,9 @@ pub struct DependabotUpdateAlertBody {
     /// Parameters for AI agent assignment. Only used when an agent bot login is
     /// included in `assignees`. Ignored when no agent is being assigned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agent_assignment: Option<super::models::DependabotUpdateAlertBodyAgentAssignment>,
+    pub agent_assignment: Option<
+        super::models::DependabotUpdateAlertBodyAgentAssignment,
+    >,
 }
 #[cfg(any(feature = "dependabot"))]
 impl DependabotUpdateAlertBody {
@@ -56358,11 +57460,7 @@ pub struct ReposCreateDeploymentBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,
     /// Short description of the deployment.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub description: Option<Option<String>>,
     /// Specifies if the given environment is specific to the deployment and will no longer exist at some point in the future. Default: `false`
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -56459,20 +57557,15 @@ pub struct ReposCreateOrUpdateEnvironmentBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prevent_self_review: Option<bool>,
     /// The people or teams that may review jobs that reference the environment. You can list up to six users or teams as reviewers. The reviewers must have at least read access to the repository. Only one of the required reviewers needs to approve the job for it to proceed.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub reviewers:
-        Option<Option<Vec<super::models::ReposCreateOrUpdateEnvironmentBodyReviewersItem>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub reviewers: Option<
+        Option<Vec<super::models::ReposCreateOrUpdateEnvironmentBodyReviewersItem>>,
+    >,
     /// The type of deployment branch policy for this environment. To allow all branches to deploy, set to `null`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub deployment_branch_policy: Option<Option<super::models::DeploymentBranchPolicySettings>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub deployment_branch_policy: Option<
+        Option<super::models::DeploymentBranchPolicySettings>,
+    >,
 }
 #[cfg(any(feature = "repos"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -56499,7 +57592,9 @@ pub struct ReposGetAllDeploymentProtectionRulesResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_count: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_deployment_protection_rules: Option<Vec<super::models::DeploymentProtectionRule>>,
+    pub custom_deployment_protection_rules: Option<
+        Vec<super::models::DeploymentProtectionRule>,
+    >,
 }
 #[cfg(any(feature = "repos"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -56515,8 +57610,9 @@ pub struct ReposListCustomDeploymentRuleIntegrationsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_count: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub available_custom_deployment_protection_rule_integrations:
-        Option<Vec<super::models::CustomDeploymentRuleApp>>,
+    pub available_custom_deployment_protection_rule_integrations: Option<
+        Vec<super::models::CustomDeploymentRuleApp>,
+    >,
 }
 #[cfg(any(feature = "actions"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -56703,11 +57799,7 @@ pub struct GitCreateTreeBodyTreeItem {
     /// The SHA1 checksum ID of the object in the tree. Also called `tree.sha`. If the value is `null` then the file will be deleted.
     ///
     /// **Note:** Use either `tree.sha` or `content` to specify the contents of the entry. Using both `tree.sha` and `content` will return an error.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub sha: Option<Option<String>>,
     /// The content you want this file to have. GitHub will write this blob out and use that SHA for this entry. Use either this, or `tree.sha`.
     ///
@@ -56888,17 +57980,9 @@ pub struct IssuesCreateBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
     /// Login for the user that this issue should be assigned to. _NOTE: Only users with push access can set the assignee for new issues. The assignee is silently dropped otherwise. **This field is closing down.**_
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub assignee: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub milestone: Option<Option<super::models::IssuesCreateBodyMilestone>>,
     /// Labels to associate with this issue. _NOTE: Only users with push access can set labels for new issues. Labels are silently dropped otherwise._
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -56908,14 +57992,12 @@ pub struct IssuesCreateBody {
     pub assignees: Option<Vec<String>>,
     /// An array of issue field values to set on this issue. Each field value must include the field ID and the value to set. Issue fields are only available for organization-owned repositories with the feature enabled. Field values are silently dropped otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issue_field_values: Option<Vec<super::models::IssuesCreateBodyIssueFieldValuesItem>>,
+    pub issue_field_values: Option<
+        Vec<super::models::IssuesCreateBodyIssueFieldValuesItem>,
+    >,
     /// The name of the issue type to associate with this issue. _NOTE: Only users with push access can set the type for new issues. The type is silently dropped otherwise._
     #[serde(rename = "type")]
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub type_: Option<Option<String>>,
 }
 #[cfg(any(feature = "issues"))]
@@ -56941,7 +58023,9 @@ pub enum IssuesCreateBodyMilestone {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum IssuesCreateBodyLabelsItem {
-    IssuesCreateBodyLabelsItemVariant1(super::models::IssuesCreateBodyLabelsItemVariant1),
+    IssuesCreateBodyLabelsItemVariant1(
+        super::models::IssuesCreateBodyLabelsItemVariant1,
+    ),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -56953,17 +58037,9 @@ pub struct IssuesCreateBodyLabelsItemVariant1 {
     pub id: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub description: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub color: Option<Option<String>>,
 }
 #[cfg(any(feature = "issues"))]
@@ -57009,44 +58085,24 @@ connector_runtime::__string_enum! {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssuesUpdateBody {
     /// The title of the issue.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub title: Option<Option<super::models::IssuesUpdateBodyTitle>>,
     /// The contents of the issue.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub body: Option<Option<String>>,
     /// Username to assign to this issue. **This field is closing down.**
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub assignee: Option<Option<String>>,
     /// The open or closed state of the issue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<super::models::IssuesUpdateBodyState>,
     /// The reason for the state change. Ignored unless `state` is changed.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub state_reason: Option<Option<super::models::IssuesUpdateBodyStateReason>>,
     /// The ID of the issue to mark as the canonical duplicate when `state_reason` is `duplicate`. The issue must exist and be accessible to the authenticated user. Ignored when `state_reason` is not `duplicate`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duplicate_issue_id: Option<i64>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub milestone: Option<Option<super::models::IssuesUpdateBodyMilestone>>,
     /// Labels to associate with this issue. Pass one or more labels to _replace_ the set of labels on this issue. Send an empty array (`[]`) to clear all labels from the issue. Only users with push access can set labels for issues. Without push access to the repository, label changes are silently dropped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -57056,14 +58112,12 @@ pub struct IssuesUpdateBody {
     pub assignees: Option<Vec<super::models::IssuesUpdateBodyAssigneesItem>>,
     /// An array of issue field values to set on this issue. Each field value must include the field ID and the value to set. Only users with push access can set field values for issues
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issue_field_values: Option<Vec<super::models::IssuesUpdateBodyIssueFieldValuesItem>>,
+    pub issue_field_values: Option<
+        Vec<super::models::IssuesUpdateBodyIssueFieldValuesItem>,
+    >,
     /// The issue type to associate with this issue. Only users with push access can set the type for issues. Without push access to the repository, type changes are silently dropped.
     #[serde(rename = "type")]
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub type_: Option<Option<super::models::IssuesUpdateBodyType>>,
 }
 #[cfg(any(feature = "issues"))]
@@ -57100,7 +58154,9 @@ pub enum IssuesUpdateBodyMilestone {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum IssuesUpdateBodyLabelsItem {
-    IssuesUpdateBodyLabelsItemVariant1(super::models::IssuesUpdateBodyLabelsItemVariant1),
+    IssuesUpdateBodyLabelsItemVariant1(
+        super::models::IssuesUpdateBodyLabelsItemVariant1,
+    ),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -57112,17 +58168,9 @@ pub struct IssuesUpdateBodyLabelsItemVariant1 {
     pub id: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub description: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub color: Option<Option<String>>,
     /// Optional reasoning for selecting this label.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -57144,7 +58192,9 @@ connector_runtime::__string_enum! {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum IssuesUpdateBodyAssigneesItem {
-    IssuesUpdateBodyAssigneesItemVariant1(super::models::IssuesUpdateBodyAssigneesItemVariant1),
+    IssuesUpdateBodyAssigneesItemVariant1(
+        super::models::IssuesUpdateBodyAssigneesItemVariant1,
+    ),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -57162,7 +58212,9 @@ pub struct IssuesUpdateBodyAssigneesItemVariant1 {
     pub suggest: Option<bool>,
     /// The confidence level for this assignee choice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<super::models::IssuesUpdateBodyAssigneesItemVariant1Confidence>,
+    pub confidence: Option<
+        super::models::IssuesUpdateBodyAssigneesItemVariant1Confidence,
+    >,
 }
 #[cfg(any(feature = "issues"))]
 connector_runtime::__string_enum! {
@@ -57185,7 +58237,9 @@ pub struct IssuesUpdateBodyIssueFieldValuesItem {
     pub suggest: Option<bool>,
     /// The confidence level for this field value choice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<super::models::IssuesUpdateBodyIssueFieldValuesItemConfidence>,
+    pub confidence: Option<
+        super::models::IssuesUpdateBodyIssueFieldValuesItemConfidence,
+    >,
 }
 #[cfg(any(feature = "issues"))]
 connector_runtime::__string_enum! {
@@ -57208,11 +58262,7 @@ pub enum IssuesUpdateBodyType {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssuesUpdateBodyTypeVariant1 {
     /// The name of the issue type to associate with this issue, or `null` to remove the current issue type.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub value: Option<Option<String>>,
     /// Optional reasoning for selecting this type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -57352,12 +58402,15 @@ pub struct IssuesUpdateResponse200Suggestions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<Vec<super::models::IssuesUpdateResponse200SuggestionsTypeItem>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issue_field_values:
-        Option<Vec<super::models::IssuesUpdateResponse200SuggestionsIssueFieldValuesItem>>,
+    pub issue_field_values: Option<
+        Vec<super::models::IssuesUpdateResponse200SuggestionsIssueFieldValuesItem>,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<super::models::IssuesUpdateResponse200SuggestionsLabelsItem>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub assignees: Option<Vec<super::models::IssuesUpdateResponse200SuggestionsAssigneesItem>>,
+    pub assignees: Option<
+        Vec<super::models::IssuesUpdateResponse200SuggestionsAssigneesItem>,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<Vec<super::models::IssuesUpdateResponse200SuggestionsStateItem>>,
 }
@@ -57371,12 +58424,15 @@ pub struct IssuesUpdateResponse200SuggestionsTypeItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggest: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<super::models::IssuesUpdateResponse200SuggestionsTypeItemConfidence>,
+    pub confidence: Option<
+        super::models::IssuesUpdateResponse200SuggestionsTypeItemConfidence,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignored: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ignored_reason:
-        Option<super::models::IssuesUpdateResponse200SuggestionsTypeItemIgnoredReason>,
+    pub ignored_reason: Option<
+        super::models::IssuesUpdateResponse200SuggestionsTypeItemIgnoredReason,
+    >,
 }
 #[cfg(any(feature = "issues"))]
 connector_runtime::__string_enum! {
@@ -57394,18 +58450,23 @@ pub struct IssuesUpdateResponse200SuggestionsIssueFieldValuesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field_id: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<super::models::IssuesUpdateResponse200SuggestionsIssueFieldValuesItemValue>,
+    pub value: Option<
+        super::models::IssuesUpdateResponse200SuggestionsIssueFieldValuesItemValue,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rationale: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggest: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<super::models::IssuesUpdateResponse200SuggestionsTypeItemConfidence>,
+    pub confidence: Option<
+        super::models::IssuesUpdateResponse200SuggestionsTypeItemConfidence,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignored: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ignored_reason:
-        Option<super::models::IssuesUpdateResponse200SuggestionsTypeItemIgnoredReason>,
+    pub ignored_reason: Option<
+        super::models::IssuesUpdateResponse200SuggestionsTypeItemIgnoredReason,
+    >,
 }
 #[cfg(any(feature = "issues"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -57427,12 +58488,15 @@ pub struct IssuesUpdateResponse200SuggestionsLabelsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggest: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<super::models::IssuesUpdateResponse200SuggestionsTypeItemConfidence>,
+    pub confidence: Option<
+        super::models::IssuesUpdateResponse200SuggestionsTypeItemConfidence,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignored: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ignored_reason:
-        Option<super::models::IssuesUpdateResponse200SuggestionsTypeItemIgnoredReason>,
+    pub ignored_reason: Option<
+        super::models::IssuesUpdateResponse200SuggestionsTypeItemIgnoredReason,
+    >,
 }
 #[cfg(any(feature = "issues"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -57444,12 +58508,15 @@ pub struct IssuesUpdateResponse200SuggestionsAssigneesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggest: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<super::models::IssuesUpdateResponse200SuggestionsTypeItemConfidence>,
+    pub confidence: Option<
+        super::models::IssuesUpdateResponse200SuggestionsTypeItemConfidence,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignored: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ignored_reason:
-        Option<super::models::IssuesUpdateResponse200SuggestionsTypeItemIgnoredReason>,
+    pub ignored_reason: Option<
+        super::models::IssuesUpdateResponse200SuggestionsTypeItemIgnoredReason,
+    >,
 }
 #[cfg(any(feature = "issues"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -57465,12 +58532,15 @@ pub struct IssuesUpdateResponse200SuggestionsStateItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggest: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<super::models::IssuesUpdateResponse200SuggestionsTypeItemConfidence>,
+    pub confidence: Option<
+        super::models::IssuesUpdateResponse200SuggestionsTypeItemConfidence,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignored: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ignored_reason:
-        Option<super::models::IssuesUpdateResponse200SuggestionsTypeItemIgnoredReason>,
+    pub ignored_reason: Option<
+        super::models::IssuesUpdateResponse200SuggestionsTypeItemIgnoredReason,
+    >,
 }
 #[cfg(any(feature = "issues"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -57503,7 +58573,9 @@ pub struct IssuesAddAssigneesBodyAssigneesItemVariant1 {
     pub suggest: Option<bool>,
     /// The confidence level for this assignee choice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<super::models::IssuesUpdateBodyAssigneesItemVariant1Confidence>,
+    pub confidence: Option<
+        super::models::IssuesUpdateBodyAssigneesItemVariant1Confidence,
+    >,
 }
 #[cfg(any(feature = "issues"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -57522,8 +58594,9 @@ pub struct IssuesAddBlockedByDependencyBody {
 pub struct IssuesSetIssueFieldValuesBody {
     /// An array of issue field values to set for this issue. Each field value must include the field ID and the value to set. All existing field values will be replaced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issue_field_values:
-        Option<Vec<super::models::IssuesSetIssueFieldValuesBodyIssueFieldValuesItem>>,
+    pub issue_field_values: Option<
+        Vec<super::models::IssuesSetIssueFieldValuesBodyIssueFieldValuesItem>,
+    >,
 }
 #[cfg(any(feature = "issues"))]
 impl IssuesSetIssueFieldValuesBody {
@@ -57571,8 +58644,9 @@ pub enum IssuesSetIssueFieldValuesBodyIssueFieldValuesItemValue {
 pub struct IssuesAddIssueFieldValuesBody {
     /// An array of issue field values to add to this issue. Each field value must include the field ID and the value to set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issue_field_values:
-        Option<Vec<super::models::IssuesAddIssueFieldValuesBodyIssueFieldValuesItem>>,
+    pub issue_field_values: Option<
+        Vec<super::models::IssuesAddIssueFieldValuesBodyIssueFieldValuesItem>,
+    >,
 }
 #[cfg(any(feature = "issues"))]
 impl IssuesAddIssueFieldValuesBody {
@@ -57696,7 +58770,9 @@ impl IssuesAddLabelsBody {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum IssuesAddLabelsBodyLabelsItem {
-    IssuesAddLabelsBodyLabelsItemVariant1(super::models::IssuesAddLabelsBodyLabelsItemVariant1),
+    IssuesAddLabelsBodyLabelsItemVariant1(
+        super::models::IssuesAddLabelsBodyLabelsItemVariant1,
+    ),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -57907,18 +58983,16 @@ pub struct ActivityMarkRepoNotificationsAsReadResponse202 {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposUpdateInformationAboutPagesSiteBody {
     /// Specify a custom domain for the repository. Sending a `null` value will remove the custom domain. For more about custom domains, see "[Using a custom domain with GitHub Pages](https://docs.github.com/pages/configuring-a-custom-domain-for-your-github-pages-site)."
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub cname: Option<Option<String>>,
     /// Specify whether HTTPS should be enforced for the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub https_enforced: Option<bool>,
     /// The process by which the GitHub Pages site will be built. `workflow` means that the site is built by a custom GitHub Actions workflow. `legacy` means that the site is built by GitHub when changes are pushed to a specific branch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub build_type: Option<super::models::ReposUpdateInformationAboutPagesSiteBodyBuildType>,
+    pub build_type: Option<
+        super::models::ReposUpdateInformationAboutPagesSiteBodyBuildType,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<super::models::ReposUpdateInformationAboutPagesSiteBodySource>,
 }
@@ -58511,32 +59585,16 @@ pub struct SecretScanningUpdateAlertBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<super::models::SecretScanningAlertState>,
     /// **Required when the `state` is `resolved`.** The reason for resolving the alert.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub resolution: Option<Option<super::models::SecretScanningAlertResolution>>,
     /// An optional comment when closing or reopening an alert. Cannot be updated or deleted.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub resolution_comment: Option<Option<String>>,
     /// The username of the user to assign to the alert. Set to `null` to unassign the alert.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub assignee: Option<Option<String>>,
     /// Sets the validity of the secret scanning alert. Can be `active`, `inactive`, or `null` to clear the override.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub validity: Option<Option<super::models::SecretScanningUpdateAlertBodyValidity>>,
 }
 #[cfg(any(feature = "secret_scanning"))]
@@ -58617,7 +59675,13 @@ pub struct PullRequestStacksCreateError422ErrorsItem {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PullRequestStacksCreateError422ErrorsItemValue {
-    List(Option<Vec<super::models::PullRequestStacksCreateError422ErrorsItemValueVariant2Item>>),
+    List(
+        Option<
+            Vec<
+                super::models::PullRequestStacksCreateError422ErrorsItemValueVariant2Item,
+            >,
+        >,
+    ),
     Integer(Option<i64>),
     String(Option<String>),
     /// A value matching none of the described alternatives.
@@ -58692,18 +59756,10 @@ pub struct ReposCreateCommitStatusBody {
     /// The target URL to associate with this status. This URL will be linked from the GitHub UI to allow users to easily see the source of the status.
     /// For example, if your continuous integration system is posting build status, you would want to provide the deep link for the build output for this specific SHA:
     /// `http://ci.example.com/user/repo/build/sha`
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub target_url: Option<Option<String>>,
     /// A short description of the status.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub description: Option<Option<String>>,
     /// A string label to differentiate this status from the status of other systems. This field is case-insensitive.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -58811,8 +59867,11 @@ pub struct SearchIssuesAndPullRequestsResponse200 {
     pub search_type: super::models::SearchIssuesAndPullRequestsResponse200SearchType,
     /// When a semantic or hybrid search falls back to lexical search, this field contains the reasons for the fallback. Only present when a fallback occurred.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lexical_fallback_reason:
-        Option<Vec<super::models::SearchIssuesAndPullRequestsResponse200LexicalFallbackReasonItem>>,
+    pub lexical_fallback_reason: Option<
+        Vec<
+            super::models::SearchIssuesAndPullRequestsResponse200LexicalFallbackReasonItem,
+        >,
+    >,
 }
 #[cfg(any(feature = "search"))]
 connector_runtime::__string_enum! {
@@ -58892,23 +59951,17 @@ pub struct TeamsUpdateLegacyBody {
     /// * `notifications_enabled` - team members receive notifications when the team is @mentioned.
     /// * `notifications_disabled` - no one receives notifications.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notification_setting: Option<super::models::TeamsUpdateInOrgBodyNotificationSetting>,
+    pub notification_setting: Option<
+        super::models::TeamsUpdateInOrgBodyNotificationSetting,
+    >,
     /// **Closing down notice**. The permission that new repositories will be added to the team with when none is specified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permission: Option<super::models::TeamsUpdateInOrgBodyPermission>,
     /// The ID of a team to set as the parent team.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub parent_team_id: Option<Option<i64>>,
     /// The slug of a team to set as the parent team. Ignored when `parent_team_id` is also provided.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub parent_team_slug: Option<Option<String>>,
 }
 #[cfg(any(feature = "teams"))]
@@ -58927,7 +59980,9 @@ connector_runtime::__string_enum! {
 pub struct TeamsAddOrUpdateRepoPermissionsLegacyBody {
     /// The permission to grant the team on this repository. If no permission is specified, the team's `permission` attribute will be used to determine what permission to grant the team on this repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permission: Option<super::models::TeamsAddOrUpdateRepoPermissionsLegacyBodyPermission>,
+    pub permission: Option<
+        super::models::TeamsAddOrUpdateRepoPermissionsLegacyBodyPermission,
+    >,
 }
 #[cfg(any(feature = "teams"))]
 connector_runtime::__string_enum! {
@@ -58952,10 +60007,14 @@ impl<'de> serde::Deserialize<'de> for UsersGetAuthenticatedResponse200 {
         Ok(
             match v.get("user_view_type").and_then(serde_json::Value::as_str) {
                 Some("private") => {
-                    Self::PrivateUser(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
+                    Self::PrivateUser(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
                 }
                 Some("public") => {
-                    Self::PublicUser(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
+                    Self::PublicUser(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
                 }
                 _ => Self::Other(v),
             },
@@ -58975,11 +60034,7 @@ pub struct UsersUpdateAuthenticatedBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blog: Option<String>,
     /// The new Twitter username of the user.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub twitter_username: Option<Option<String>>,
     /// The new company of the user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -59096,8 +60151,9 @@ pub struct CodespacesCreateOrUpdateSecretForAuthenticatedUserBody {
     pub key_id: String,
     /// An array of repository ids that can access the user secret. You can manage the list of selected repositories using the [List selected repositories for a user secret](https://docs.github.com/rest/codespaces/secrets#list-selected-repositories-for-a-user-secret), [Set selected repositories for a user secret](https://docs.github.com/rest/codespaces/secrets#set-selected-repositories-for-a-user-secret), and [Remove a selected repository from a user secret](https://docs.github.com/rest/codespaces/secrets#remove-a-selected-repository-from-a-user-secret) endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub selected_repository_ids:
-        Option<Vec<super::models::ActionsCreateOrUpdateOrgSecretBodySelectedRepositoryIdsItem>>,
+    pub selected_repository_ids: Option<
+        Vec<super::models::ActionsCreateOrUpdateOrgSecretBodySelectedRepositoryIdsItem>,
+    >,
 }
 #[cfg(any(feature = "codespaces"))]
 impl CodespacesCreateOrUpdateSecretForAuthenticatedUserBody {
@@ -59216,8 +60272,9 @@ pub struct AppsListInstallationReposForAuthenticatedUserResponse200 {
     pub total_count: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_selection: Option<String>,
-    pub repositories:
-        Vec<super::models::AppsListReposAccessibleToInstallationResponse200RepositoriesItem>,
+    pub repositories: Vec<
+        super::models::AppsListReposAccessibleToInstallationResponse200RepositoriesItem,
+    >,
 }
 #[cfg(any(feature = "users"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -59360,15 +60417,18 @@ pub struct ReposCreateForAuthenticatedUserBody {
     /// - `PR_TITLE` - default to the pull request's title.
     /// - `COMMIT_OR_PR_TITLE` - default to the commit's title (if only one commit) or the pull request's title (when more than one commit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_title:
-        Option<super::models::ReposCreateInOrgBodySquashMergeCommitTitle>,
+    pub squash_merge_commit_title: Option<
+        super::models::ReposCreateInOrgBodySquashMergeCommitTitle,
+    >,
     /// The default value for a squash merge commit message:
     ///
     /// - `PR_BODY` - default to the pull request's body.
     /// - `COMMIT_MESSAGES` - default to the branch's commit messages.
     /// - `BLANK` - default to a blank commit message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub squash_merge_commit_message: Option<super::models::RepositorySquashMergeCommitMessage>,
+    pub squash_merge_commit_message: Option<
+        super::models::RepositorySquashMergeCommitMessage,
+    >,
     /// Required when using `merge_commit_message`.
     ///
     /// The default value for a merge commit title.
@@ -59448,8 +60508,9 @@ pub struct CopilotSpacesCreateForUserBody {
     pub base_role: Option<super::models::CopilotSpacesCreateForUserBodyBaseRole>,
     /// Resources to attach to the space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resources_attributes:
-        Option<Vec<super::models::CopilotSpacesCreateForOrgBodyResourcesAttributesItem>>,
+    pub resources_attributes: Option<
+        Vec<super::models::CopilotSpacesCreateForOrgBodyResourcesAttributesItem>,
+    >,
 }
 #[cfg(any(feature = "copilot_spaces"))]
 impl CopilotSpacesCreateForUserBody {
@@ -59494,8 +60555,9 @@ pub struct CopilotSpacesUpdateForUserBody {
     pub base_role: Option<super::models::CopilotSpacesUpdateForUserBodyBaseRole>,
     /// Resources to attach to the space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resources_attributes:
-        Option<Vec<super::models::CopilotSpacesCreateForOrgBodyResourcesAttributesItem>>,
+    pub resources_attributes: Option<
+        Vec<super::models::CopilotSpacesCreateForOrgBodyResourcesAttributesItem>,
+    >,
 }
 #[cfg(any(feature = "copilot_spaces"))]
 impl CopilotSpacesUpdateForUserBody {
@@ -59547,9 +60609,15 @@ connector_runtime::__string_enum! {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ProjectsAddFieldForUserBody {
-    ProjectsAddFieldForOrgBodyVariant2(super::models::ProjectsAddFieldForOrgBodyVariant2),
-    ProjectsAddFieldForOrgBodyVariant3(super::models::ProjectsAddFieldForOrgBodyVariant3),
-    ProjectsAddFieldForOrgBodyVariant1(super::models::ProjectsAddFieldForOrgBodyVariant1),
+    ProjectsAddFieldForOrgBodyVariant2(
+        super::models::ProjectsAddFieldForOrgBodyVariant2,
+    ),
+    ProjectsAddFieldForOrgBodyVariant3(
+        super::models::ProjectsAddFieldForOrgBodyVariant3,
+    ),
+    ProjectsAddFieldForOrgBodyVariant1(
+        super::models::ProjectsAddFieldForOrgBodyVariant1,
+    ),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }

@@ -189,7 +189,10 @@ impl<'a> OidcListOidcCustomPropertyInclusionsForEnterprise<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::OidcCustomPropertyInclusion>>, rt::Error> {
+    ) -> Result<
+        rt::Response<Vec<super::models::OidcCustomPropertyInclusion>>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -292,7 +295,10 @@ impl<'a> OidcListOidcCustomPropertyInclusionsForOrg<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::OidcCustomPropertyInclusion>>, rt::Error> {
+    ) -> Result<
+        rt::Response<Vec<super::models::OidcCustomPropertyInclusion>>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -392,7 +398,9 @@ impl<'a> OidcGetOidcCustomSubTemplateForOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::OidcCustomSub>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::OidcCustomSub>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -424,7 +432,9 @@ impl<'a> OidcUpdateOidcCustomSubTemplateForOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::EmptyObject>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

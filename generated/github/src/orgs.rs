@@ -368,7 +368,10 @@ impl<'a> OrgsApi<'a> {
     /// List the users blocked by an organization.
     ///
     /// `GET /orgs/{org}/blocks` (operation `orgs/list-blocked-users`).
-    pub fn list_blocked_users(&self, org: impl Into<String>) -> OrgsListBlockedUsers<'a> {
+    pub fn list_blocked_users(
+        &self,
+        org: impl Into<String>,
+    ) -> OrgsListBlockedUsers<'a> {
         OrgsListBlockedUsers {
             client: self.client,
             org: org.into(),
@@ -433,7 +436,10 @@ impl<'a> OrgsApi<'a> {
     /// The return hash contains `failed_at` and `failed_reason` fields which represent the time at which the invitation failed and the reason for the failure.
     ///
     /// `GET /orgs/{org}/failed_invitations` (operation `orgs/list-failed-invitations`).
-    pub fn list_failed_invitations(&self, org: impl Into<String>) -> OrgsListFailedInvitations<'a> {
+    pub fn list_failed_invitations(
+        &self,
+        org: impl Into<String>,
+    ) -> OrgsListFailedInvitations<'a> {
         OrgsListFailedInvitations {
             client: self.client,
             org: org.into(),
@@ -494,7 +500,11 @@ impl<'a> OrgsApi<'a> {
     /// webhooks that they did not create and users cannot list, view, or edit webhooks that were created by OAuth apps.
     ///
     /// `GET /orgs/{org}/hooks/{hook_id}` (operation `orgs/get-webhook`).
-    pub fn get_webhook(&self, org: impl Into<String>, hook_id: i64) -> OrgsGetWebhook<'a> {
+    pub fn get_webhook(
+        &self,
+        org: impl Into<String>,
+        hook_id: i64,
+    ) -> OrgsGetWebhook<'a> {
         OrgsGetWebhook {
             client: self.client,
             org: org.into(),
@@ -512,7 +522,11 @@ impl<'a> OrgsApi<'a> {
     /// webhooks that they did not create and users cannot list, view, or edit webhooks that were created by OAuth apps.
     ///
     /// `DELETE /orgs/{org}/hooks/{hook_id}` (operation `orgs/delete-webhook`).
-    pub fn delete_webhook(&self, org: impl Into<String>, hook_id: i64) -> OrgsDeleteWebhook<'a> {
+    pub fn delete_webhook(
+        &self,
+        org: impl Into<String>,
+        hook_id: i64,
+    ) -> OrgsDeleteWebhook<'a> {
         OrgsDeleteWebhook {
             client: self.client,
             org: org.into(),
@@ -534,7 +548,11 @@ impl<'a> OrgsApi<'a> {
     /// webhooks that they did not create and users cannot list, view, or edit webhooks that were created by OAuth apps.
     ///
     /// `PATCH /orgs/{org}/hooks/{hook_id}` (operation `orgs/update-webhook`).
-    pub fn update_webhook(&self, org: impl Into<String>, hook_id: i64) -> OrgsUpdateWebhook<'a> {
+    pub fn update_webhook(
+        &self,
+        org: impl Into<String>,
+        hook_id: i64,
+    ) -> OrgsUpdateWebhook<'a> {
         OrgsUpdateWebhook {
             client: self.client,
             org: org.into(),
@@ -672,7 +690,11 @@ impl<'a> OrgsApi<'a> {
     /// webhooks that they did not create and users cannot list, view, or edit webhooks that were created by OAuth apps.
     ///
     /// `POST /orgs/{org}/hooks/{hook_id}/pings` (operation `orgs/ping-webhook`).
-    pub fn ping_webhook(&self, org: impl Into<String>, hook_id: i64) -> OrgsPingWebhook<'a> {
+    pub fn ping_webhook(
+        &self,
+        org: impl Into<String>,
+        hook_id: i64,
+    ) -> OrgsPingWebhook<'a> {
         OrgsPingWebhook {
             client: self.client,
             org: org.into(),
@@ -909,7 +931,10 @@ impl<'a> OrgsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:read` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/installations` (operation `orgs/list-app-installations`).
-    pub fn list_app_installations(&self, org: impl Into<String>) -> OrgsListAppInstallations<'a> {
+    pub fn list_app_installations(
+        &self,
+        org: impl Into<String>,
+    ) -> OrgsListAppInstallations<'a> {
         OrgsListAppInstallations {
             client: self.client,
             org: org.into(),
@@ -1437,7 +1462,11 @@ impl<'a> OrgsApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `admin:org` scope to use this endpoint.
     ///
     /// `GET /orgs/{org}/organization-roles/{role_id}` (operation `orgs/get-org-role`).
-    pub fn get_org_role(&self, org: impl Into<String>, role_id: i64) -> OrgsGetOrgRole<'a> {
+    pub fn get_org_role(
+        &self,
+        org: impl Into<String>,
+        role_id: i64,
+    ) -> OrgsGetOrgRole<'a> {
         OrgsGetOrgRole {
             client: self.client,
             org: org.into(),
@@ -1551,7 +1580,10 @@ impl<'a> OrgsApi<'a> {
     /// Only GitHub Apps can use this endpoint.
     ///
     /// `GET /orgs/{org}/personal-access-token-requests` (operation `orgs/list-pat-grant-requests`).
-    pub fn list_pat_grant_requests(&self, org: impl Into<String>) -> OrgsListPatGrantRequests<'a> {
+    pub fn list_pat_grant_requests(
+        &self,
+        org: impl Into<String>,
+    ) -> OrgsListPatGrantRequests<'a> {
         OrgsListPatGrantRequests {
             client: self.client,
             org: org.into(),
@@ -1867,7 +1899,10 @@ impl<'a> OrgsApi<'a> {
     /// Members of an organization can choose to have their membership publicized or not.
     ///
     /// `GET /orgs/{org}/public_members` (operation `orgs/list-public-members`).
-    pub fn list_public_members(&self, org: impl Into<String>) -> OrgsListPublicMembers<'a> {
+    pub fn list_public_members(
+        &self,
+        org: impl Into<String>,
+    ) -> OrgsListPublicMembers<'a> {
         OrgsListPublicMembers {
             client: self.client,
             org: org.into(),
@@ -2316,7 +2351,9 @@ impl<'a> OrgsList<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::OrganizationSimple> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -2350,7 +2387,9 @@ impl<'a> OrgsGet<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::OrganizationFull>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::OrganizationFull>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2417,7 +2456,9 @@ impl<'a> OrgsUpdate<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::OrganizationFull>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::OrganizationFull>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2452,8 +2493,10 @@ impl<'a> OrgsCreateArtifactDeploymentRecord<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::OrgsCreateArtifactDeploymentRecordResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::OrgsCreateArtifactDeploymentRecordResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2481,13 +2524,15 @@ impl<'a> OrgsSetClusterDeploymentRecords<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         let v = &self.cluster;
-        op.check(rt::check::string(
-            "cluster",
-            v,
-            Some(1u64),
-            Some(128u64),
-            "^[a-zA-Z0-9._-]+$",
-        ));
+        op.check(
+            rt::check::string(
+                "cluster",
+                v,
+                Some(1u64),
+                Some(128u64),
+                "^[a-zA-Z0-9._-]+$",
+            ),
+        );
         op.path("cluster", &self.cluster, rt::Style::Simple, false);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
@@ -2500,17 +2545,26 @@ impl<'a> OrgsSetClusterDeploymentRecords<'a> {
         self,
     ) -> Result<rt::Response<OrgsSetClusterDeploymentRecordsResponse>, rt::Error> {
         let (client, op) = self.build();
-        rt::send_decode(client.connector(), op, |status, body| match status {
-            200u16 => {
-                serde_json::from_slice(body).map(OrgsSetClusterDeploymentRecordsResponse::Status200)
-            }
-            207u16 => {
-                serde_json::from_slice(body).map(OrgsSetClusterDeploymentRecordsResponse::Status207)
-            }
-            #[allow(unreachable_patterns)]
-            _ => serde_json::from_slice(body).map(OrgsSetClusterDeploymentRecordsResponse::Other),
-        })
-        .await
+        rt::send_decode(
+                client.connector(),
+                op,
+                |status, body| match status {
+                    200u16 => {
+                        serde_json::from_slice(body)
+                            .map(OrgsSetClusterDeploymentRecordsResponse::Status200)
+                    }
+                    207u16 => {
+                        serde_json::from_slice(body)
+                            .map(OrgsSetClusterDeploymentRecordsResponse::Status207)
+                    }
+                    #[allow(unreachable_patterns)]
+                    _ => {
+                        serde_json::from_slice(body)
+                            .map(OrgsSetClusterDeploymentRecordsResponse::Other)
+                    }
+                },
+            )
+            .await
     }
 }
 /// The success answers of `POST /orgs/{org}/artifacts/metadata/deployment-record/cluster/{cluster}`, by status.
@@ -2543,13 +2597,15 @@ impl<'a> OrgsCreateClusterDeploymentRecordsJob<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         let v = &self.cluster;
-        op.check(rt::check::string(
-            "cluster",
-            v,
-            Some(1u64),
-            Some(128u64),
-            "^[a-zA-Z0-9._-]+$",
-        ));
+        op.check(
+            rt::check::string(
+                "cluster",
+                v,
+                Some(1u64),
+                Some(128u64),
+                "^[a-zA-Z0-9._-]+$",
+            ),
+        );
         op.path("cluster", &self.cluster, rt::Style::Simple, false);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
@@ -2591,13 +2647,15 @@ impl<'a> OrgsGetClusterDeploymentRecordsJob<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         let v = &self.cluster;
-        op.check(rt::check::string(
-            "cluster",
-            v,
-            Some(1u64),
-            Some(128u64),
-            "^[a-zA-Z0-9._-]+$",
-        ));
+        op.check(
+            rt::check::string(
+                "cluster",
+                v,
+                Some(1u64),
+                Some(128u64),
+                "^[a-zA-Z0-9._-]+$",
+            ),
+        );
         op.path("cluster", &self.cluster, rt::Style::Simple, false);
         op.path("job_id", &self.job_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -2607,8 +2665,10 @@ impl<'a> OrgsGetClusterDeploymentRecordsJob<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::OrgsGetClusterDeploymentRecordsJobResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::OrgsGetClusterDeploymentRecordsJobResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2643,8 +2703,10 @@ impl<'a> OrgsCreateArtifactStorageRecord<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::OrgsCreateArtifactStorageRecordResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::OrgsCreateArtifactStorageRecordResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2671,27 +2733,26 @@ impl<'a> OrgsListArtifactDeploymentRecords<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         let v = &self.subject_digest;
-        op.check(rt::check::string(
-            "subject_digest",
-            v,
-            Some(71u64),
-            Some(71u64),
-            "^sha256:[a-f0-9]{64}$",
-        ));
-        op.path(
-            "subject_digest",
-            &self.subject_digest,
-            rt::Style::Simple,
-            false,
+        op.check(
+            rt::check::string(
+                "subject_digest",
+                v,
+                Some(71u64),
+                Some(71u64),
+                "^sha256:[a-f0-9]{64}$",
+            ),
         );
+        op.path("subject_digest", &self.subject_digest, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::OrgsListArtifactDeploymentRecordsResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::OrgsListArtifactDeploymentRecordsResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2718,27 +2779,26 @@ impl<'a> OrgsListArtifactStorageRecords<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         let v = &self.subject_digest;
-        op.check(rt::check::string(
-            "subject_digest",
-            v,
-            Some(71u64),
-            Some(71u64),
-            "^sha256:[a-f0-9]{64}$",
-        ));
-        op.path(
-            "subject_digest",
-            &self.subject_digest,
-            rt::Style::Simple,
-            false,
+        op.check(
+            rt::check::string(
+                "subject_digest",
+                v,
+                Some(71u64),
+                Some(71u64),
+                "^sha256:[a-f0-9]{64}$",
+            ),
         );
+        op.path("subject_digest", &self.subject_digest, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::OrgsListArtifactStorageRecordsResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::OrgsListArtifactStorageRecordsResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2790,7 +2850,10 @@ impl<'a> OrgsListAttestationsBulk<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::OrgsListAttestationsBulkResponse>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::OrgsListAttestationsBulkResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2811,7 +2874,10 @@ impl<'a> OrgsDeleteAttestationsBulk<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/orgs/{org}/attestations/delete-request");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/orgs/{org}/attestations/delete-request",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -2845,12 +2911,7 @@ impl<'a> OrgsDeleteAttestationsBySubjectDigest<'a> {
             "/orgs/{org}/attestations/digest/{subject_digest}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "subject_digest",
-            &self.subject_digest,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("subject_digest", &self.subject_digest, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -2902,17 +2963,15 @@ impl<'a> OrgsListAttestationRepositories<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/attestations/repositories");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/orgs/{org}/attestations/repositories",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
-        op.query(
-            "predicate_type",
-            &self.predicate_type,
-            rt::Style::Form,
-            true,
-        );
+        op.query("predicate_type", &self.predicate_type, rt::Style::Form, true);
         op.apply(self.options);
         (self.client, op)
     }
@@ -2948,12 +3007,7 @@ impl<'a> OrgsDeleteAttestationsById<'a> {
             "/orgs/{org}/attestations/{attestation_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "attestation_id",
-            &self.attestation_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("attestation_id", &self.attestation_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -3006,23 +3060,16 @@ impl<'a> OrgsListAttestations<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/attestations/{subject_digest}");
-        op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "subject_digest",
-            &self.subject_digest,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/orgs/{org}/attestations/{subject_digest}",
         );
+        op.path("org", &self.org, rt::Style::Simple, false);
+        op.path("subject_digest", &self.subject_digest, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
-        op.query(
-            "predicate_type",
-            &self.predicate_type,
-            rt::Style::Form,
-            true,
-        );
+        op.query("predicate_type", &self.predicate_type, rt::Style::Form, true);
         op.apply(self.options);
         (self.client, op)
     }
@@ -3069,7 +3116,9 @@ impl<'a> OrgsListBlockedUsers<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3081,18 +3130,19 @@ impl<'a> OrgsListBlockedUsers<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::SimpleUser> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
-                options
-                    .items_pointer("")
-                    .page_param("page")
-                    .page_size_param("per_page")
+                options.items_pointer("").page_param("page").page_size_param("per_page")
             },
             configure,
         )
@@ -3234,7 +3284,9 @@ impl<'a> OrgsListFailedInvitations<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::OrganizationInvitation> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -3282,7 +3334,9 @@ impl<'a> OrgsListWebhooks<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::OrgHook>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::OrgHook>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3294,7 +3348,9 @@ impl<'a> OrgsListWebhooks<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::OrgHook> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -3462,7 +3518,9 @@ impl<'a> OrgsGetWebhookConfigForOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::WebhookConfig>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::WebhookConfig>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3479,7 +3537,10 @@ pub struct OrgsUpdateWebhookConfigForOrg<'a> {
 }
 impl<'a> OrgsUpdateWebhookConfigForOrg<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::AppsUpdateWebhookConfigForAppBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::AppsUpdateWebhookConfigForAppBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -3489,7 +3550,10 @@ impl<'a> OrgsUpdateWebhookConfigForOrg<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::PATCH, "/orgs/{org}/hooks/{hook_id}/config");
+        let mut op = rt::Op::new(
+            rt::Method::PATCH,
+            "/orgs/{org}/hooks/{hook_id}/config",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("hook_id", &self.hook_id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -3499,7 +3563,9 @@ impl<'a> OrgsUpdateWebhookConfigForOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::WebhookConfig>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::WebhookConfig>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3528,7 +3594,10 @@ impl<'a> OrgsListWebhookDeliveries<'a> {
         self
     }
     /// Returns webhook deliveries filtered by delivery outcome classification based on `status_code` range. A `status` of `success` returns deliveries with a `status_code` in the 200-399 range (inclusive). A `status` of `failure` returns deliveries with a `status_code` in the 400-599 range (inclusive).
-    pub fn status(mut self, value: super::models::AppsListWebhookDeliveriesStatus) -> Self {
+    pub fn status(
+        mut self,
+        value: super::models::AppsListWebhookDeliveriesStatus,
+    ) -> Self {
         self.status = Some(value);
         self
     }
@@ -3538,7 +3607,10 @@ impl<'a> OrgsListWebhookDeliveries<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/hooks/{hook_id}/deliveries");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/orgs/{org}/hooks/{hook_id}/deliveries",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("hook_id", &self.hook_id, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -3593,7 +3665,9 @@ impl<'a> OrgsGetWebhookDelivery<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::HookDelivery>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::HookDelivery>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3755,25 +3829,28 @@ impl<'a> ApiInsightsGetRouteStatsByActor<'a> {
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::ApiInsightsRouteStatsItem> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::ApiInsightsRouteStatsItem> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ApiInsightsRouteStatsItem> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
-                options
-                    .items_pointer("")
-                    .page_param("page")
-                    .page_size_param("per_page")
+                options.items_pointer("").page_param("page").page_size_param("per_page")
             },
             configure,
         )
@@ -3819,7 +3896,10 @@ impl<'a> ApiInsightsGetSubjectStats<'a> {
         self
     }
     /// The property to sort the results by.
-    pub fn sort(mut self, value: Vec<super::models::ApiInsightsGetSubjectStatsSortItem>) -> Self {
+    pub fn sort(
+        mut self,
+        value: Vec<super::models::ApiInsightsGetSubjectStatsSortItem>,
+    ) -> Self {
         self.sort = Some(value);
         self
     }
@@ -3834,7 +3914,10 @@ impl<'a> ApiInsightsGetSubjectStats<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/insights/api/subject-stats");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/orgs/{org}/insights/api/subject-stats",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("min_timestamp", &self.min_timestamp, rt::Style::Form, true);
         op.query("max_timestamp", &self.max_timestamp, rt::Style::Form, true);
@@ -3854,30 +3937,36 @@ impl<'a> ApiInsightsGetSubjectStats<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::ApiInsightsSubjectStatsItem>>, rt::Error> {
+    ) -> Result<
+        rt::Response<Vec<super::models::ApiInsightsSubjectStatsItem>>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::ApiInsightsSubjectStatsItem> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::ApiInsightsSubjectStatsItem> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ApiInsightsSubjectStatsItem> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
-                options
-                    .items_pointer("")
-                    .page_param("page")
-                    .page_size_param("per_page")
+                options.items_pointer("").page_param("page").page_size_param("per_page")
             },
             configure,
         )
@@ -3905,7 +3994,10 @@ impl<'a> ApiInsightsGetSummaryStats<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/insights/api/summary-stats");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/orgs/{org}/insights/api/summary-stats",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("min_timestamp", &self.min_timestamp, rt::Style::Form, true);
         op.query("max_timestamp", &self.max_timestamp, rt::Style::Form, true);
@@ -4191,7 +4283,10 @@ impl<'a> ApiInsightsGetUserStats<'a> {
         self
     }
     /// The property to sort the results by.
-    pub fn sort(mut self, value: Vec<super::models::ApiInsightsGetSubjectStatsSortItem>) -> Self {
+    pub fn sort(
+        mut self,
+        value: Vec<super::models::ApiInsightsGetSubjectStatsSortItem>,
+    ) -> Self {
         self.sort = Some(value);
         self
     }
@@ -4235,25 +4330,28 @@ impl<'a> ApiInsightsGetUserStats<'a> {
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::ApiInsightsUserStatsItem> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::ApiInsightsUserStatsItem> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ApiInsightsUserStatsItem> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
-                options
-                    .items_pointer("")
-                    .page_param("page")
-                    .page_size_param("per_page")
+                options.items_pointer("").page_param("page").page_size_param("per_page")
             },
             configure,
         )
@@ -4296,7 +4394,10 @@ impl<'a> OrgsListAppInstallations<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::OrgsListAppInstallationsResponse>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::OrgsListAppInstallationsResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4308,7 +4409,9 @@ impl<'a> OrgsListAppInstallations<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Installation> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -4316,9 +4419,7 @@ impl<'a> OrgsListAppInstallations<'a> {
             op,
             rt::paginate::Strategy::LinkHeader,
             |options| {
-                options
-                    .items_pointer("/installations")
-                    .page_size_param("per_page")
+                options.items_pointer("/installations").page_size_param("per_page")
             },
             configure,
         )
@@ -4371,12 +4472,7 @@ impl<'a> OrgsListPendingInvitations<'a> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("role", &self.role, rt::Style::Form, true);
-        op.query(
-            "invitation_source",
-            &self.invitation_source,
-            rt::Style::Form,
-            true,
-        );
+        op.query("invitation_source", &self.invitation_source, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -4396,7 +4492,9 @@ impl<'a> OrgsListPendingInvitations<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::OrganizationInvitation> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -4471,12 +4569,7 @@ impl<'a> OrgsCancelInvitation<'a> {
             "/orgs/{org}/invitations/{invitation_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "invitation_id",
-            &self.invitation_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("invitation_id", &self.invitation_id, rt::Style::Simple, false);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
@@ -4524,12 +4617,7 @@ impl<'a> OrgsListInvitationTeams<'a> {
             "/orgs/{org}/invitations/{invitation_id}/teams",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "invitation_id",
-            &self.invitation_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("invitation_id", &self.invitation_id, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -4537,7 +4625,9 @@ impl<'a> OrgsListInvitationTeams<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Team>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Team>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4549,7 +4639,9 @@ impl<'a> OrgsListInvitationTeams<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Team> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -4611,14 +4703,18 @@ impl<'a> OrgsCreateIssueField<'a> {
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
+            422u16 => {
+                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
+            }
             _ => None,
         });
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Option<super::models::IssueField>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Option<super::models::IssueField>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4644,15 +4740,12 @@ impl<'a> OrgsDeleteIssueField<'a> {
             "/orgs/{org}/issue-fields/{issue_field_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "issue_field_id",
-            &self.issue_field_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("issue_field_id", &self.issue_field_id, rt::Style::Simple, false);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
+            422u16 => {
+                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
+            }
             _ => None,
         });
         op.apply(self.options);
@@ -4686,23 +4779,22 @@ impl<'a> OrgsUpdateIssueField<'a> {
             "/orgs/{org}/issue-fields/{issue_field_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "issue_field_id",
-            &self.issue_field_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("issue_field_id", &self.issue_field_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
+            422u16 => {
+                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
+            }
             _ => None,
         });
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Option<super::models::IssueField>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Option<super::models::IssueField>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4757,14 +4849,18 @@ impl<'a> OrgsCreateIssueType<'a> {
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
+            422u16 => {
+                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
+            }
             _ => None,
         });
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Option<super::models::IssueType>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Option<super::models::IssueType>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4786,25 +4882,27 @@ impl<'a> OrgsUpdateIssueType<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::PUT, "/orgs/{org}/issue-types/{issue_type_id}");
-        op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "issue_type_id",
-            &self.issue_type_id,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::PUT,
+            "/orgs/{org}/issue-types/{issue_type_id}",
         );
+        op.path("org", &self.org, rt::Style::Simple, false);
+        op.path("issue_type_id", &self.issue_type_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
+            422u16 => {
+                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
+            }
             _ => None,
         });
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Option<super::models::IssueType>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Option<super::models::IssueType>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4830,15 +4928,12 @@ impl<'a> OrgsDeleteIssueType<'a> {
             "/orgs/{org}/issue-types/{issue_type_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "issue_type_id",
-            &self.issue_type_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("issue_type_id", &self.issue_type_id, rt::Style::Simple, false);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
+            422u16 => {
+                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
+            }
             _ => None,
         });
         op.apply(self.options);
@@ -4900,7 +4995,9 @@ impl<'a> OrgsListMembers<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4912,7 +5009,9 @@ impl<'a> OrgsListMembers<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::SimpleUser> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -5005,7 +5104,9 @@ impl<'a> OrgsGetMembershipForUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::OrgMembership>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::OrgMembership>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -5047,7 +5148,9 @@ impl<'a> OrgsSetMembershipForUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::OrgMembership>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::OrgMembership>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -5068,7 +5171,10 @@ impl<'a> OrgsRemoveMembershipForUser<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/orgs/{org}/memberships/{username}");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/orgs/{org}/memberships/{username}",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -5324,7 +5430,10 @@ impl<'a> OrgsGetOrgRole<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/organization-roles/{role_id}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/orgs/{org}/organization-roles/{role_id}",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("role_id", &self.role_id, rt::Style::Simple, false);
         op.errors(|status, body| match status {
@@ -5336,7 +5445,9 @@ impl<'a> OrgsGetOrgRole<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::OrganizationRole>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::OrganizationRole>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -5395,7 +5506,9 @@ impl<'a> OrgsListOrgRoleTeams<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::TeamRoleAssignment> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -5461,7 +5574,9 @@ impl<'a> OrgsListOrgRoleUsers<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::UserRoleAssignment> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -5515,7 +5630,9 @@ impl<'a> OrgsListOutsideCollaborators<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -5527,7 +5644,9 @@ impl<'a> OrgsListOutsideCollaborators<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::SimpleUser> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -5578,7 +5697,9 @@ impl<'a> OrgsConvertMemberToOutsideCollaborator<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Option<serde_json::Value>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Option<serde_json::Value>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -5605,7 +5726,9 @@ impl<'a> OrgsRemoveOutsideCollaborator<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.errors(rt::error_body::<super::models::OrgsRemoveOutsideCollaboratorError422>);
+        op.errors(
+            rt::error_body::<super::models::OrgsRemoveOutsideCollaboratorError422>,
+        );
         op.apply(self.options);
         (self.client, op)
     }
@@ -5708,18 +5831,8 @@ impl<'a> OrgsListPatGrantRequests<'a> {
         op.query("owner", &self.owner, rt::Style::Form, true);
         op.query("repository", &self.repository, rt::Style::Form, true);
         op.query("permission", &self.permission, rt::Style::Form, true);
-        op.query(
-            "last_used_before",
-            &self.last_used_before,
-            rt::Style::Form,
-            true,
-        );
-        op.query(
-            "last_used_after",
-            &self.last_used_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("last_used_before", &self.last_used_before, rt::Style::Form, true);
+        op.query("last_used_after", &self.last_used_after, rt::Style::Form, true);
         if let Some(v) = &self.token_id {
             op.check(rt::check::items("token_id", v.len(), None, Some(50u64)));
         }
@@ -5754,7 +5867,9 @@ impl<'a> OrgsListPatGrantRequests<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::OrganizationProgrammaticAccessGrantRequest> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -5827,12 +5942,7 @@ impl<'a> OrgsReviewPatGrantRequest<'a> {
             "/orgs/{org}/personal-access-token-requests/{pat_request_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "pat_request_id",
-            &self.pat_request_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("pat_request_id", &self.pat_request_id, rt::Style::Simple, false);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -5884,12 +5994,7 @@ impl<'a> OrgsListPatGrantRequestRepositories<'a> {
             "/orgs/{org}/personal-access-token-requests/{pat_request_id}/repositories",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "pat_request_id",
-            &self.pat_request_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("pat_request_id", &self.pat_request_id, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -5911,7 +6016,9 @@ impl<'a> OrgsListPatGrantRequestRepositories<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::MinimalRepository> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -6013,18 +6120,8 @@ impl<'a> OrgsListPatGrants<'a> {
         op.query("owner", &self.owner, rt::Style::Form, true);
         op.query("repository", &self.repository, rt::Style::Form, true);
         op.query("permission", &self.permission, rt::Style::Form, true);
-        op.query(
-            "last_used_before",
-            &self.last_used_before,
-            rt::Style::Form,
-            true,
-        );
-        op.query(
-            "last_used_after",
-            &self.last_used_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("last_used_before", &self.last_used_before, rt::Style::Form, true);
+        op.query("last_used_after", &self.last_used_after, rt::Style::Form, true);
         if let Some(v) = &self.token_id {
             op.check(rt::check::items("token_id", v.len(), None, Some(50u64)));
         }
@@ -6042,8 +6139,10 @@ impl<'a> OrgsListPatGrants<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::OrganizationProgrammaticAccessGrant>>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<Vec<super::models::OrganizationProgrammaticAccessGrant>>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -6057,7 +6156,9 @@ impl<'a> OrgsListPatGrants<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::OrganizationProgrammaticAccessGrant> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -6200,7 +6301,9 @@ impl<'a> OrgsListPatGrantRepositories<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::MinimalRepository> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -6234,7 +6337,9 @@ impl<'a> OrgsCustomPropertiesForReposGetOrganizationDefinitions<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::CustomProperty>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::CustomProperty>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -6264,7 +6369,9 @@ impl<'a> OrgsCustomPropertiesForReposCreateOrUpdateOrganizationDefinitions<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::CustomProperty>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::CustomProperty>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -6301,7 +6408,9 @@ impl<'a> OrgsCustomPropertiesForReposGetOrganizationDefinition<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CustomProperty>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CustomProperty>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -6340,7 +6449,9 @@ impl<'a> OrgsCustomPropertiesForReposCreateOrUpdateOrganizationDefinition<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CustomProperty>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CustomProperty>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -6419,12 +6530,7 @@ impl<'a> OrgsCustomPropertiesForReposGetOrganizationValues<'a> {
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
-        op.query(
-            "repository_query",
-            &self.repository_query,
-            rt::Style::Form,
-            true,
-        );
+        op.query("repository_query", &self.repository_query, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -6432,19 +6538,26 @@ impl<'a> OrgsCustomPropertiesForReposGetOrganizationValues<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::OrgRepoCustomPropertyValues>>, rt::Error> {
+    ) -> Result<
+        rt::Response<Vec<super::models::OrgRepoCustomPropertyValues>>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::OrgRepoCustomPropertyValues> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::OrgRepoCustomPropertyValues> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::OrgRepoCustomPropertyValues> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -6526,7 +6639,9 @@ impl<'a> OrgsListPublicMembers<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -6538,7 +6653,9 @@ impl<'a> OrgsListPublicMembers<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::SimpleUser> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -6566,7 +6683,10 @@ impl<'a> OrgsCheckPublicMembershipForUser<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/public_members/{username}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/orgs/{org}/public_members/{username}",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
         op.apply(self.options);
@@ -6594,7 +6714,10 @@ impl<'a> OrgsSetPublicMembershipForAuthenticatedUser<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::PUT, "/orgs/{org}/public_members/{username}");
+        let mut op = rt::Op::new(
+            rt::Method::PUT,
+            "/orgs/{org}/public_members/{username}",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -6623,7 +6746,10 @@ impl<'a> OrgsRemovePublicMembershipForAuthenticatedUser<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/orgs/{org}/public_members/{username}");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/orgs/{org}/public_members/{username}",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
         op.apply(self.options);
@@ -6663,7 +6789,10 @@ impl<'a> OrgsGetOrgRulesetHistory<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/rulesets/{ruleset_id}/history");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/orgs/{org}/rulesets/{ruleset_id}/history",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("ruleset_id", &self.ruleset_id, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -6673,7 +6802,9 @@ impl<'a> OrgsGetOrgRulesetHistory<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::RulesetVersion>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::RulesetVersion>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -6685,18 +6816,19 @@ impl<'a> OrgsGetOrgRulesetHistory<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::RulesetVersion> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
-                options
-                    .items_pointer("")
-                    .page_param("page")
-                    .page_size_param("per_page")
+                options.items_pointer("").page_param("page").page_size_param("per_page")
             },
             configure,
         )
@@ -6759,7 +6891,9 @@ impl<'a> OrgsListSecurityManagerTeams<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::TeamSimple>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::TeamSimple>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -6841,7 +6975,10 @@ impl<'a> OrgsGetImmutableReleasesSettings<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/settings/immutable-releases");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/orgs/{org}/settings/immutable-releases",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
@@ -6849,7 +6986,10 @@ impl<'a> OrgsGetImmutableReleasesSettings<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ImmutableReleasesOrganizationSettings>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ImmutableReleasesOrganizationSettings>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -6870,7 +7010,10 @@ impl<'a> OrgsSetImmutableReleasesSettings<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::PUT, "/orgs/{org}/settings/immutable-releases");
+        let mut op = rt::Op::new(
+            rt::Method::PUT,
+            "/orgs/{org}/settings/immutable-releases",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
@@ -6922,8 +7065,10 @@ impl<'a> OrgsGetImmutableReleasesSettingsRepositories<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ActionsListSelectedReposForOrgSecretResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ActionsListSelectedReposForOrgSecretResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -6935,13 +7080,17 @@ impl<'a> OrgsGetImmutableReleasesSettingsRepositories<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::MinimalRepository> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
                 options
                     .items_pointer("/repositories")
@@ -7004,12 +7153,7 @@ impl<'a> OrgsEnableSelectedRepositoryImmutableReleasesOrganization<'a> {
             "/orgs/{org}/settings/immutable-releases/repositories/{repository_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "repository_id",
-            &self.repository_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
@@ -7040,12 +7184,7 @@ impl<'a> OrgsDisableSelectedRepositoryImmutableReleasesOrganization<'a> {
             "/orgs/{org}/settings/immutable-releases/repositories/{repository_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "repository_id",
-            &self.repository_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
@@ -7086,12 +7225,7 @@ impl<'a> OrgsEnableOrDisableSecurityProductOnAllOrgRepos<'a> {
             "/orgs/{org}/{security_product}/{enablement}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "security_product",
-            &self.security_product,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("security_product", &self.security_product, rt::Style::Simple, false);
         op.path("enablement", &self.enablement, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
@@ -7154,7 +7288,9 @@ impl<'a> OrgsListMembershipsForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::OrgMembership>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::OrgMembership>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -7166,7 +7302,9 @@ impl<'a> OrgsListMembershipsForAuthenticatedUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::OrgMembership> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -7200,7 +7338,9 @@ impl<'a> OrgsGetMembershipForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::OrgMembership>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::OrgMembership>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -7234,7 +7374,9 @@ impl<'a> OrgsUpdateMembershipForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::OrgMembership>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::OrgMembership>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -7287,7 +7429,9 @@ impl<'a> OrgsListForAuthenticatedUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::OrganizationSimple> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -7348,7 +7492,9 @@ impl<'a> OrgsListForUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::OrganizationSimple> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -7392,7 +7538,9 @@ impl<'a> OrgsListOrganizationFineGrainedPermissions<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<Vec<super::models::OrgsListOrganizationFineGrainedPermissionsResponse200Item>>,
+        rt::Response<
+            Vec<super::models::OrgsListOrganizationFineGrainedPermissionsResponse200Item>,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();

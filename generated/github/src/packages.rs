@@ -647,7 +647,9 @@ impl<'a> PackagesListDockerMigrationConflictingPackagesForOrganization<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Package>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Package>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -703,7 +705,9 @@ impl<'a> PackagesListPackagesForOrganization<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Package>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Package>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -715,18 +719,19 @@ impl<'a> PackagesListPackagesForOrganization<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Package> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
-                options
-                    .items_pointer("")
-                    .page_param("page")
-                    .page_size_param("per_page")
+                options.items_pointer("").page_param("page").page_size_param("per_page")
             },
             configure,
         )
@@ -893,7 +898,9 @@ impl<'a> PackagesGetAllPackageVersionsForPackageOwnedByOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::PackageVersion>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::PackageVersion>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -905,18 +912,19 @@ impl<'a> PackagesGetAllPackageVersionsForPackageOwnedByOrg<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::PackageVersion> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
-                options
-                    .items_pointer("")
-                    .page_param("page")
-                    .page_size_param("per_page")
+                options.items_pointer("").page_param("page").page_size_param("per_page")
             },
             configure,
         )
@@ -957,7 +965,9 @@ impl<'a> PackagesGetPackageVersionForOrganization<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PackageVersion>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PackageVersion>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1063,7 +1073,9 @@ impl<'a> PackagesListDockerMigrationConflictingPackagesForAuthenticatedUser<'a> 
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Package>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Package>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1116,7 +1128,9 @@ impl<'a> PackagesListPackagesForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Package>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Package>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1128,18 +1142,19 @@ impl<'a> PackagesListPackagesForAuthenticatedUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Package> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
-                options
-                    .items_pointer("")
-                    .page_param("page")
-                    .page_size_param("per_page")
+                options.items_pointer("").page_param("page").page_size_param("per_page")
             },
             configure,
         )
@@ -1298,7 +1313,9 @@ impl<'a> PackagesGetAllPackageVersionsForPackageOwnedByAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::PackageVersion>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::PackageVersion>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1310,18 +1327,19 @@ impl<'a> PackagesGetAllPackageVersionsForPackageOwnedByAuthenticatedUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::PackageVersion> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
-                options
-                    .items_pointer("")
-                    .page_param("page")
-                    .page_size_param("per_page")
+                options.items_pointer("").page_param("page").page_size_param("per_page")
             },
             configure,
         )
@@ -1360,7 +1378,9 @@ impl<'a> PackagesGetPackageVersionForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PackageVersion>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PackageVersion>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1465,7 +1485,9 @@ impl<'a> PackagesListDockerMigrationConflictingPackagesForUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Package>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Package>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1521,7 +1543,9 @@ impl<'a> PackagesListPackagesForUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Package>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Package>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1533,18 +1557,19 @@ impl<'a> PackagesListPackagesForUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Package> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
-                options
-                    .items_pointer("")
-                    .page_param("page")
-                    .page_size_param("per_page")
+                options.items_pointer("").page_param("page").page_size_param("per_page")
             },
             configure,
         )
@@ -1687,7 +1712,9 @@ impl<'a> PackagesGetAllPackageVersionsForPackageOwnedByUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::PackageVersion>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::PackageVersion>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1727,7 +1754,9 @@ impl<'a> PackagesGetPackageVersionForUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PackageVersion>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PackageVersion>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -172,21 +172,27 @@ impl<'a> PrivateRegistriesListOrgPrivateRegistries<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::PrivateRegistriesListOrgPrivateRegistriesResponse200>,
+        rt::Response<
+            super::models::PrivateRegistriesListOrgPrivateRegistriesResponse200,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::OrgPrivateRegistryConfiguration> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::OrgPrivateRegistryConfiguration> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::OrgPrivateRegistryConfiguration> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -194,9 +200,7 @@ impl<'a> PrivateRegistriesListOrgPrivateRegistries<'a> {
             op,
             rt::paginate::Strategy::LinkHeader,
             |options| {
-                options
-                    .items_pointer("/configurations")
-                    .page_size_param("per_page")
+                options.items_pointer("/configurations").page_size_param("per_page")
             },
             configure,
         )
@@ -234,7 +238,9 @@ impl<'a> PrivateRegistriesCreateOrgPrivateRegistry<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::OrgPrivateRegistryConfigurationWithSelectedRepositories>,
+        rt::Response<
+            super::models::OrgPrivateRegistryConfigurationWithSelectedRepositories,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -256,7 +262,10 @@ impl<'a> PrivateRegistriesGetOrgPublicKey<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/private-registries/public-key");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/orgs/{org}/private-registries/public-key",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
@@ -265,8 +274,10 @@ impl<'a> PrivateRegistriesGetOrgPublicKey<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::PrivateRegistriesGetOrgPublicKeyResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::PrivateRegistriesGetOrgPublicKeyResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -300,7 +311,10 @@ impl<'a> PrivateRegistriesGetOrgPrivateRegistry<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::OrgPrivateRegistryConfiguration>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::OrgPrivateRegistryConfiguration>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -570,7 +570,9 @@ impl<'a> ProjectsListForOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::ProjectsV2>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::ProjectsV2>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -582,7 +584,9 @@ impl<'a> ProjectsListForOrg<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ProjectsV2> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -610,20 +614,20 @@ impl<'a> ProjectsGetForOrg<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/projectsV2/{project_number}");
-        op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "project_number",
-            &self.project_number,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/orgs/{org}/projectsV2/{project_number}",
         );
+        op.path("org", &self.org, rt::Style::Simple, false);
+        op.path("project_number", &self.project_number, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ProjectsV2>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectsV2>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -650,12 +654,7 @@ impl<'a> ProjectsCreateDraftItemForOrg<'a> {
             "/orgs/{org}/projectsV2/{project_number}/drafts",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "project_number",
-            &self.project_number,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("project_number", &self.project_number, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
@@ -708,12 +707,7 @@ impl<'a> ProjectsListFieldsForOrg<'a> {
             "/orgs/{org}/projectsV2/{project_number}/fields",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "project_number",
-            &self.project_number,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("project_number", &self.project_number, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
@@ -736,7 +730,9 @@ impl<'a> ProjectsListFieldsForOrg<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ProjectsV2Field> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -770,12 +766,7 @@ impl<'a> ProjectsAddFieldForOrg<'a> {
             "/orgs/{org}/projectsV2/{project_number}/fields",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "project_number",
-            &self.project_number,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("project_number", &self.project_number, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             401u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -787,7 +778,9 @@ impl<'a> ProjectsAddFieldForOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ProjectsV2Field>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectsV2Field>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -814,31 +807,32 @@ impl<'a> ProjectsGetFieldForOrg<'a> {
             "/orgs/{org}/projectsV2/{project_number}/fields/{field_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "project_number",
-            &self.project_number,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("project_number", &self.project_number, rt::Style::Simple, false);
         op.path("field_id", &self.field_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ProjectsV2Field>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectsV2Field>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::ProjectsV2SingleSelectOptions> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::ProjectsV2SingleSelectOptions> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ProjectsV2SingleSelectOptions> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -873,7 +867,10 @@ impl<'a> ProjectsListItemsForOrg<'a> {
     /// Limit results to specific fields, by their IDs. If not specified, the title field will be returned.
     ///
     /// Example: `fields[]=123&fields[]=456&fields[]=789` or `fields=123,456,789`
-    pub fn fields(mut self, value: super::models::ProjectsListItemsForOrgFields) -> Self {
+    pub fn fields(
+        mut self,
+        value: super::models::ProjectsListItemsForOrgFields,
+    ) -> Self {
         self.fields = Some(value);
         self
     }
@@ -903,12 +900,7 @@ impl<'a> ProjectsListItemsForOrg<'a> {
             "/orgs/{org}/projectsV2/{project_number}/items",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "project_number",
-            &self.project_number,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("project_number", &self.project_number, rt::Style::Simple, false);
         op.query("q", &self.q, rt::Style::Form, true);
         op.query("fields", &self.fields, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
@@ -926,14 +918,18 @@ impl<'a> ProjectsListItemsForOrg<'a> {
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::ProjectsV2ItemWithContent> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::ProjectsV2ItemWithContent> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ProjectsV2ItemWithContent> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -967,12 +963,7 @@ impl<'a> ProjectsAddItemForOrg<'a> {
             "/orgs/{org}/projectsV2/{project_number}/items",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "project_number",
-            &self.project_number,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("project_number", &self.project_number, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
@@ -1001,7 +992,10 @@ impl<'a> ProjectsGetOrgItem<'a> {
     /// Limit results to specific fields, by their IDs. If not specified, the title field will be returned.
     ///
     /// Example: fields[]=123&fields[]=456&fields[]=789 or fields=123,456,789
-    pub fn fields(mut self, value: super::models::ProjectsListItemsForOrgFields) -> Self {
+    pub fn fields(
+        mut self,
+        value: super::models::ProjectsListItemsForOrgFields,
+    ) -> Self {
         self.fields = Some(value);
         self
     }
@@ -1016,12 +1010,7 @@ impl<'a> ProjectsGetOrgItem<'a> {
             "/orgs/{org}/projectsV2/{project_number}/items/{item_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "project_number",
-            &self.project_number,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("project_number", &self.project_number, rt::Style::Simple, false);
         op.path("item_id", &self.item_id, rt::Style::Simple, false);
         op.query("fields", &self.fields, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -1045,7 +1034,9 @@ impl<'a> ProjectsGetOrgItem<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<std::collections::BTreeMap<String, serde_json::Value>> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1079,12 +1070,7 @@ impl<'a> ProjectsDeleteItemForOrg<'a> {
             "/orgs/{org}/projectsV2/{project_number}/items/{item_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "project_number",
-            &self.project_number,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("project_number", &self.project_number, rt::Style::Simple, false);
         op.path("item_id", &self.item_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
@@ -1119,12 +1105,7 @@ impl<'a> ProjectsUpdateItemForOrg<'a> {
             "/orgs/{org}/projectsV2/{project_number}/items/{item_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "project_number",
-            &self.project_number,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("project_number", &self.project_number, rt::Style::Simple, false);
         op.path("item_id", &self.item_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -1167,12 +1148,7 @@ impl<'a> ProjectsCreateViewForOrg<'a> {
             "/orgs/{org}/projectsV2/{project_number}/views",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "project_number",
-            &self.project_number,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("project_number", &self.project_number, rt::Style::Simple, false);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -1187,7 +1163,9 @@ impl<'a> ProjectsCreateViewForOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ProjectsV2View>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectsV2View>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1211,7 +1189,10 @@ impl<'a> ProjectsListViewItemsForOrg<'a> {
     /// title field will be returned.
     ///
     /// Example: `fields[]=123&fields[]=456&fields[]=789` or `fields=123,456,789`
-    pub fn fields(mut self, value: super::models::ProjectsListItemsForOrgFields) -> Self {
+    pub fn fields(
+        mut self,
+        value: super::models::ProjectsListItemsForOrgFields,
+    ) -> Self {
         self.fields = Some(value);
         self
     }
@@ -1241,12 +1222,7 @@ impl<'a> ProjectsListViewItemsForOrg<'a> {
             "/orgs/{org}/projectsV2/{project_number}/views/{view_number}/items",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "project_number",
-            &self.project_number,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("project_number", &self.project_number, rt::Style::Simple, false);
         op.path("view_number", &self.view_number, rt::Style::Simple, false);
         op.query("fields", &self.fields, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
@@ -1264,14 +1240,18 @@ impl<'a> ProjectsListViewItemsForOrg<'a> {
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::ProjectsV2ItemWithContent> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::ProjectsV2ItemWithContent> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ProjectsV2ItemWithContent> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1305,12 +1285,7 @@ impl<'a> ProjectsCreateDraftItemForAuthenticatedUser<'a> {
             "/user/{user_id}/projectsV2/{project_number}/drafts",
         );
         op.path("user_id", &self.user_id, rt::Style::Simple, false);
-        op.path(
-            "project_number",
-            &self.project_number,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("project_number", &self.project_number, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
@@ -1346,12 +1321,7 @@ impl<'a> ProjectsCreateViewForUser<'a> {
             "/users/{user_id}/projectsV2/{project_number}/views",
         );
         op.path("user_id", &self.user_id, rt::Style::Simple, false);
-        op.path(
-            "project_number",
-            &self.project_number,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("project_number", &self.project_number, rt::Style::Simple, false);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -1366,7 +1336,9 @@ impl<'a> ProjectsCreateViewForUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ProjectsV2View>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectsV2View>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1421,7 +1393,9 @@ impl<'a> ProjectsListForUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::ProjectsV2>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::ProjectsV2>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1433,7 +1407,9 @@ impl<'a> ProjectsListForUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ProjectsV2> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1466,18 +1442,15 @@ impl<'a> ProjectsGetForUser<'a> {
             "/users/{username}/projectsV2/{project_number}",
         );
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.path(
-            "project_number",
-            &self.project_number,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("project_number", &self.project_number, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ProjectsV2>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectsV2>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1521,12 +1494,7 @@ impl<'a> ProjectsListFieldsForUser<'a> {
             "/users/{username}/projectsV2/{project_number}/fields",
         );
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.path(
-            "project_number",
-            &self.project_number,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("project_number", &self.project_number, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
@@ -1549,7 +1517,9 @@ impl<'a> ProjectsListFieldsForUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ProjectsV2Field> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1583,12 +1553,7 @@ impl<'a> ProjectsAddFieldForUser<'a> {
             "/users/{username}/projectsV2/{project_number}/fields",
         );
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.path(
-            "project_number",
-            &self.project_number,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("project_number", &self.project_number, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             401u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -1600,7 +1565,9 @@ impl<'a> ProjectsAddFieldForUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ProjectsV2Field>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectsV2Field>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1627,31 +1594,32 @@ impl<'a> ProjectsGetFieldForUser<'a> {
             "/users/{username}/projectsV2/{project_number}/fields/{field_id}",
         );
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.path(
-            "project_number",
-            &self.project_number,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("project_number", &self.project_number, rt::Style::Simple, false);
         op.path("field_id", &self.field_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ProjectsV2Field>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectsV2Field>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::ProjectsV2SingleSelectOptions> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::ProjectsV2SingleSelectOptions> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ProjectsV2SingleSelectOptions> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1701,7 +1669,10 @@ impl<'a> ProjectsListItemsForUser<'a> {
     /// Limit results to specific fields, by their IDs. If not specified, the title field will be returned.
     ///
     /// Example: `fields[]=123&fields[]=456&fields[]=789` or `fields=123,456,789`
-    pub fn fields(mut self, value: super::models::ProjectsListItemsForOrgFields) -> Self {
+    pub fn fields(
+        mut self,
+        value: super::models::ProjectsListItemsForOrgFields,
+    ) -> Self {
         self.fields = Some(value);
         self
     }
@@ -1716,12 +1687,7 @@ impl<'a> ProjectsListItemsForUser<'a> {
             "/users/{username}/projectsV2/{project_number}/items",
         );
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.path(
-            "project_number",
-            &self.project_number,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("project_number", &self.project_number, rt::Style::Simple, false);
         op.query("before", &self.before, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -1739,14 +1705,18 @@ impl<'a> ProjectsListItemsForUser<'a> {
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::ProjectsV2ItemWithContent> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::ProjectsV2ItemWithContent> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ProjectsV2ItemWithContent> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1780,12 +1750,7 @@ impl<'a> ProjectsAddItemForUser<'a> {
             "/users/{username}/projectsV2/{project_number}/items",
         );
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.path(
-            "project_number",
-            &self.project_number,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("project_number", &self.project_number, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
@@ -1814,7 +1779,10 @@ impl<'a> ProjectsGetUserItem<'a> {
     /// Limit results to specific fields, by their IDs. If not specified, the title field will be returned.
     ///
     /// Example: fields[]=123&fields[]=456&fields[]=789 or fields=123,456,789
-    pub fn fields(mut self, value: super::models::ProjectsListItemsForOrgFields) -> Self {
+    pub fn fields(
+        mut self,
+        value: super::models::ProjectsListItemsForOrgFields,
+    ) -> Self {
         self.fields = Some(value);
         self
     }
@@ -1829,12 +1797,7 @@ impl<'a> ProjectsGetUserItem<'a> {
             "/users/{username}/projectsV2/{project_number}/items/{item_id}",
         );
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.path(
-            "project_number",
-            &self.project_number,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("project_number", &self.project_number, rt::Style::Simple, false);
         op.path("item_id", &self.item_id, rt::Style::Simple, false);
         op.query("fields", &self.fields, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -1858,7 +1821,9 @@ impl<'a> ProjectsGetUserItem<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<std::collections::BTreeMap<String, serde_json::Value>> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1892,12 +1857,7 @@ impl<'a> ProjectsDeleteItemForUser<'a> {
             "/users/{username}/projectsV2/{project_number}/items/{item_id}",
         );
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.path(
-            "project_number",
-            &self.project_number,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("project_number", &self.project_number, rt::Style::Simple, false);
         op.path("item_id", &self.item_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
@@ -1932,12 +1892,7 @@ impl<'a> ProjectsUpdateItemForUser<'a> {
             "/users/{username}/projectsV2/{project_number}/items/{item_id}",
         );
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.path(
-            "project_number",
-            &self.project_number,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("project_number", &self.project_number, rt::Style::Simple, false);
         op.path("item_id", &self.item_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -1977,7 +1932,10 @@ impl<'a> ProjectsListViewItemsForUser<'a> {
     /// title field will be returned.
     ///
     /// Example: `fields[]=123&fields[]=456&fields[]=789` or `fields=123,456,789`
-    pub fn fields(mut self, value: super::models::ProjectsListItemsForOrgFields) -> Self {
+    pub fn fields(
+        mut self,
+        value: super::models::ProjectsListItemsForOrgFields,
+    ) -> Self {
         self.fields = Some(value);
         self
     }
@@ -2007,12 +1965,7 @@ impl<'a> ProjectsListViewItemsForUser<'a> {
             "/users/{username}/projectsV2/{project_number}/views/{view_number}/items",
         );
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.path(
-            "project_number",
-            &self.project_number,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("project_number", &self.project_number, rt::Style::Simple, false);
         op.path("view_number", &self.view_number, rt::Style::Simple, false);
         op.query("fields", &self.fields, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
@@ -2030,14 +1983,18 @@ impl<'a> ProjectsListViewItemsForUser<'a> {
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::ProjectsV2ItemWithContent> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::ProjectsV2ItemWithContent> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ProjectsV2ItemWithContent> {
         let (client, op) = self.build();
         rt::paginate_op(

@@ -33,7 +33,11 @@ impl<'a> PullsApi<'a> {
     /// - **`application/vnd.github.full+json`**: Returns raw, text, and HTML representations. Response will include `body`, `body_text`, and `body_html`.
     ///
     /// `GET /repos/{owner}/{repo}/pulls` (operation `pulls/list`).
-    pub fn list(&self, owner: impl Into<String>, repo: impl Into<String>) -> PullsList<'a> {
+    pub fn list(
+        &self,
+        owner: impl Into<String>,
+        repo: impl Into<String>,
+    ) -> PullsList<'a> {
         PullsList {
             client: self.client,
             owner: owner.into(),
@@ -974,7 +978,10 @@ impl<'a> PullsList<'a> {
         self
     }
     /// The direction of the sort. Default: `desc` when sort is `created` or sort is not specified, otherwise `asc`.
-    pub fn direction(mut self, value: super::models::AppsListAccountsForPlanDirection) -> Self {
+    pub fn direction(
+        mut self,
+        value: super::models::AppsListAccountsForPlanDirection,
+    ) -> Self {
         self.direction = Some(value);
         self
     }
@@ -1023,7 +1030,9 @@ impl<'a> PullsList<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::PullRequestSimple> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1065,7 +1074,9 @@ impl<'a> PullsCreate<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PullRequest>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PullRequest>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1086,12 +1097,18 @@ pub struct PullsListReviewCommentsForRepo<'a> {
 }
 impl<'a> PullsListReviewCommentsForRepo<'a> {
     /// Set `sort`.
-    pub fn sort(mut self, value: super::models::PullsListReviewCommentsForRepoSort) -> Self {
+    pub fn sort(
+        mut self,
+        value: super::models::PullsListReviewCommentsForRepoSort,
+    ) -> Self {
         self.sort = Some(value);
         self
     }
     /// The direction to sort results. Ignored without `sort` parameter.
-    pub fn direction(mut self, value: super::models::AppsListAccountsForPlanDirection) -> Self {
+    pub fn direction(
+        mut self,
+        value: super::models::AppsListAccountsForPlanDirection,
+    ) -> Self {
         self.direction = Some(value);
         self
     }
@@ -1116,7 +1133,10 @@ impl<'a> PullsListReviewCommentsForRepo<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/pulls/comments");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/repos/{owner}/{repo}/pulls/comments",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("sort", &self.sort, rt::Style::Form, true);
@@ -1135,14 +1155,18 @@ impl<'a> PullsListReviewCommentsForRepo<'a> {
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::PullRequestReviewComment> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::PullRequestReviewComment> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::PullRequestReviewComment> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1278,7 +1302,10 @@ impl<'a> PullsGet<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/pulls/{pull_number}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/repos/{owner}/{repo}/pulls/{pull_number}",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("pull_number", &self.pull_number, rt::Style::Simple, false);
@@ -1287,7 +1314,9 @@ impl<'a> PullsGet<'a> {
             406u16 => rt::error_body::<super::models::BasicError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -1295,7 +1324,9 @@ impl<'a> PullsGet<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PullRequest>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PullRequest>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1342,7 +1373,9 @@ impl<'a> PullsUpdate<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PullRequest>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PullRequest>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1369,7 +1402,10 @@ impl<'a> PullsListReviewComments<'a> {
         self
     }
     /// The direction to sort results. Ignored without `sort` parameter.
-    pub fn direction(mut self, value: super::models::AppsListAccountsForPlanDirection) -> Self {
+    pub fn direction(
+        mut self,
+        value: super::models::AppsListAccountsForPlanDirection,
+    ) -> Self {
         self.direction = Some(value);
         self
     }
@@ -1417,14 +1453,18 @@ impl<'a> PullsListReviewComments<'a> {
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::PullRequestReviewComment> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::PullRequestReviewComment> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::PullRequestReviewComment> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1560,7 +1600,9 @@ impl<'a> PullsListCommits<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Commit>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Commit>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1572,7 +1614,9 @@ impl<'a> PullsListCommits<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Commit> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1626,7 +1670,9 @@ impl<'a> PullsListFiles<'a> {
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -1634,7 +1680,9 @@ impl<'a> PullsListFiles<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::DiffEntry>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::DiffEntry>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1646,7 +1694,9 @@ impl<'a> PullsListFiles<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::DiffEntry> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1728,10 +1778,14 @@ impl<'a> PullsMerge<'a> {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             405u16 => {
-                rt::error_body::<super::models::OrgsRemoveOutsideCollaboratorError422>(status, body)
+                rt::error_body::<
+                    super::models::OrgsRemoveOutsideCollaboratorError422,
+                >(status, body)
             }
             409u16 => {
-                rt::error_body::<super::models::OrgsRemoveOutsideCollaboratorError422>(status, body)
+                rt::error_body::<
+                    super::models::OrgsRemoveOutsideCollaboratorError422,
+                >(status, body)
             }
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
             _ => None,
@@ -1781,10 +1835,18 @@ impl<'a> PullsMergeAsync<'a> {
             op.json("application/json", body);
         }
         op.errors(|status, body| match status {
-            400u16 => rt::error_body::<super::models::PullRequestMergeAsyncResult>(status, body),
+            400u16 => {
+                rt::error_body::<
+                    super::models::PullRequestMergeAsyncResult,
+                >(status, body)
+            }
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            409u16 => rt::error_body::<super::models::PullRequestMergeAsyncResult>(status, body),
+            409u16 => {
+                rt::error_body::<
+                    super::models::PullRequestMergeAsyncResult,
+                >(status, body)
+            }
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
             _ => None,
         });
@@ -1910,7 +1972,9 @@ impl<'a> PullsRequestReviewers<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PullRequestSimple>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PullRequestSimple>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1946,7 +2010,9 @@ impl<'a> PullsRemoveRequestedReviewers<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PullRequestSimple>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PullRequestSimple>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2007,7 +2073,9 @@ impl<'a> PullsListReviews<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::PullRequestReview> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -2054,14 +2122,18 @@ impl<'a> PullsCreateReview<'a> {
         }
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
+            422u16 => {
+                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
+            }
             _ => None,
         });
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PullRequestReview>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PullRequestReview>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2097,7 +2169,9 @@ impl<'a> PullsGetReview<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PullRequestReview>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PullRequestReview>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2135,7 +2209,9 @@ impl<'a> PullsUpdateReview<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PullRequestReview>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PullRequestReview>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2168,14 +2244,18 @@ impl<'a> PullsDeletePendingReview<'a> {
         op.path("review_id", &self.review_id, rt::Style::Simple, false);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
+            422u16 => {
+                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
+            }
             _ => None,
         });
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PullRequestReview>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PullRequestReview>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2225,7 +2305,9 @@ impl<'a> PullsListCommentsForReview<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::ReviewComment>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::ReviewComment>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2237,7 +2319,9 @@ impl<'a> PullsListCommentsForReview<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ReviewComment> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -2279,14 +2363,18 @@ impl<'a> PullsDismissReview<'a> {
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
+            422u16 => {
+                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
+            }
             _ => None,
         });
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PullRequestReview>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PullRequestReview>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2322,14 +2410,18 @@ impl<'a> PullsSubmitReview<'a> {
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
+            422u16 => {
+                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
+            }
             _ => None,
         });
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PullRequestReview>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PullRequestReview>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2442,25 +2534,28 @@ impl<'a> PullRequestStacksList<'a> {
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::PullRequestStackMinimal> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::PullRequestStackMinimal> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::PullRequestStackMinimal> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
-                options
-                    .items_pointer("")
-                    .page_param("page")
-                    .page_size_param("per_page")
+                options.items_pointer("").page_param("page").page_size_param("per_page")
             },
             configure,
         )
@@ -2491,7 +2586,9 @@ impl<'a> PullRequestStacksCreate<'a> {
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => {
-                rt::error_body::<super::models::PullRequestStacksCreateError422>(status, body)
+                rt::error_body::<
+                    super::models::PullRequestStacksCreateError422,
+                >(status, body)
             }
             _ => None,
         });
@@ -2501,7 +2598,10 @@ impl<'a> PullRequestStacksCreate<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::PullRequestStacksCreateResponse201>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::PullRequestStacksCreateResponse201>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2537,7 +2637,10 @@ impl<'a> PullRequestStacksGet<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::PullRequestStacksCreateResponse201>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::PullRequestStacksCreateResponse201>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2573,7 +2676,9 @@ impl<'a> PullRequestStacksAdd<'a> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             409u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => {
-                rt::error_body::<super::models::PullRequestStacksCreateError422>(status, body)
+                rt::error_body::<
+                    super::models::PullRequestStacksCreateError422,
+                >(status, body)
             }
             _ => None,
         });
@@ -2583,7 +2688,10 @@ impl<'a> PullRequestStacksAdd<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::PullRequestStacksCreateResponse201>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::PullRequestStacksCreateResponse201>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2624,8 +2732,10 @@ impl<'a> PullRequestStacksUnstack<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<Option<super::models::PullRequestStacksCreateResponse201>>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<Option<super::models::PullRequestStacksCreateResponse201>>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -62,7 +62,9 @@ impl<'a> RateLimitGet<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::RateLimitOverview>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RateLimitOverview>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -366,7 +366,10 @@ pub struct ReactionsListForCommitComment<'a> {
 }
 impl<'a> ReactionsListForCommitComment<'a> {
     /// Returns a single [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions). Omit this parameter to list all reactions to a commit comment.
-    pub fn content(mut self, value: super::models::ReactionsListForCommitCommentContent) -> Self {
+    pub fn content(
+        mut self,
+        value: super::models::ReactionsListForCommitCommentContent,
+    ) -> Self {
         self.content = Some(value);
         self
     }
@@ -401,7 +404,9 @@ impl<'a> ReactionsListForCommitComment<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Reaction>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Reaction>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -413,7 +418,9 @@ impl<'a> ReactionsListForCommitComment<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Reaction> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -511,7 +518,10 @@ pub struct ReactionsListForIssueComment<'a> {
 }
 impl<'a> ReactionsListForIssueComment<'a> {
     /// Returns a single [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions). Omit this parameter to list all reactions to an issue comment.
-    pub fn content(mut self, value: super::models::ReactionsListForCommitCommentContent) -> Self {
+    pub fn content(
+        mut self,
+        value: super::models::ReactionsListForCommitCommentContent,
+    ) -> Self {
         self.content = Some(value);
         self
     }
@@ -546,7 +556,9 @@ impl<'a> ReactionsListForIssueComment<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Reaction>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Reaction>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -558,7 +570,9 @@ impl<'a> ReactionsListForIssueComment<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Reaction> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -656,7 +670,10 @@ pub struct ReactionsListForIssue<'a> {
 }
 impl<'a> ReactionsListForIssue<'a> {
     /// Returns a single [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions). Omit this parameter to list all reactions to an issue.
-    pub fn content(mut self, value: super::models::ReactionsListForCommitCommentContent) -> Self {
+    pub fn content(
+        mut self,
+        value: super::models::ReactionsListForCommitCommentContent,
+    ) -> Self {
         self.content = Some(value);
         self
     }
@@ -691,7 +708,9 @@ impl<'a> ReactionsListForIssue<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Reaction>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Reaction>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -703,7 +722,9 @@ impl<'a> ReactionsListForIssue<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Reaction> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -801,7 +822,10 @@ pub struct ReactionsListForPullRequestReviewComment<'a> {
 }
 impl<'a> ReactionsListForPullRequestReviewComment<'a> {
     /// Returns a single [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions). Omit this parameter to list all reactions to a pull request review comment.
-    pub fn content(mut self, value: super::models::ReactionsListForCommitCommentContent) -> Self {
+    pub fn content(
+        mut self,
+        value: super::models::ReactionsListForCommitCommentContent,
+    ) -> Self {
         self.content = Some(value);
         self
     }
@@ -836,7 +860,9 @@ impl<'a> ReactionsListForPullRequestReviewComment<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Reaction>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Reaction>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -848,7 +874,9 @@ impl<'a> ReactionsListForPullRequestReviewComment<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Reaction> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -946,7 +974,10 @@ pub struct ReactionsListForRelease<'a> {
 }
 impl<'a> ReactionsListForRelease<'a> {
     /// Returns a single [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions). Omit this parameter to list all reactions to a release.
-    pub fn content(mut self, value: super::models::ReactionsListForReleaseContent) -> Self {
+    pub fn content(
+        mut self,
+        value: super::models::ReactionsListForReleaseContent,
+    ) -> Self {
         self.content = Some(value);
         self
     }
@@ -981,7 +1012,9 @@ impl<'a> ReactionsListForRelease<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Reaction>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Reaction>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -993,7 +1026,9 @@ impl<'a> ReactionsListForRelease<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Reaction> {
         let (client, op) = self.build();
         rt::paginate_op(

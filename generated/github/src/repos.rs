@@ -92,7 +92,10 @@ impl<'a> ReposApi<'a> {
     /// For more information, see "[Managing rulesets for repositories in your organization](https://docs.github.com/organizations/managing-organization-settings/managing-rulesets-for-repositories-in-your-organization#viewing-insights-for-rulesets)."
     ///
     /// `GET /orgs/{org}/rulesets/rule-suites` (operation `repos/get-org-rule-suites`).
-    pub fn get_org_rule_suites(&self, org: impl Into<String>) -> ReposGetOrgRuleSuites<'a> {
+    pub fn get_org_rule_suites(
+        &self,
+        org: impl Into<String>,
+    ) -> ReposGetOrgRuleSuites<'a> {
         ReposGetOrgRuleSuites {
             client: self.client,
             org: org.into(),
@@ -189,7 +192,11 @@ impl<'a> ReposApi<'a> {
     /// > - To view merge-related settings, you must have the `contents:read` and `contents:write` permissions.
     ///
     /// `GET /repos/{owner}/{repo}` (operation `repos/get`).
-    pub fn get(&self, owner: impl Into<String>, repo: impl Into<String>) -> ReposGet<'a> {
+    pub fn get(
+        &self,
+        owner: impl Into<String>,
+        repo: impl Into<String>,
+    ) -> ReposGet<'a> {
         ReposGet {
             client: self.client,
             owner: owner.into(),
@@ -207,7 +214,11 @@ impl<'a> ReposApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `delete_repo` scope to use this endpoint.
     ///
     /// `DELETE /repos/{owner}/{repo}` (operation `repos/delete`).
-    pub fn delete(&self, owner: impl Into<String>, repo: impl Into<String>) -> ReposDelete<'a> {
+    pub fn delete(
+        &self,
+        owner: impl Into<String>,
+        repo: impl Into<String>,
+    ) -> ReposDelete<'a> {
         ReposDelete {
             client: self.client,
             owner: owner.into(),
@@ -220,7 +231,11 @@ impl<'a> ReposApi<'a> {
     /// **Note**: To edit a repository's topics, use the [Replace all repository topics](https://docs.github.com/rest/repos/repos#replace-all-repository-topics) endpoint.
     ///
     /// `PATCH /repos/{owner}/{repo}` (operation `repos/update`).
-    pub fn update(&self, owner: impl Into<String>, repo: impl Into<String>) -> ReposUpdate<'a> {
+    pub fn update(
+        &self,
+        owner: impl Into<String>,
+        repo: impl Into<String>,
+    ) -> ReposUpdate<'a> {
         ReposUpdate {
             client: self.client,
             owner: owner.into(),
@@ -4622,7 +4637,10 @@ impl<'a> ReposListForOrg<'a> {
         self
     }
     /// The order to sort by. Default: `asc` when using `full_name`, otherwise `desc`.
-    pub fn direction(mut self, value: super::models::AppsListAccountsForPlanDirection) -> Self {
+    pub fn direction(
+        mut self,
+        value: super::models::AppsListAccountsForPlanDirection,
+    ) -> Self {
         self.direction = Some(value);
         self
     }
@@ -4667,7 +4685,9 @@ impl<'a> ReposListForOrg<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::MinimalRepository> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -4707,7 +4727,9 @@ impl<'a> ReposCreateInOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::FullRepository>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::FullRepository>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4771,18 +4793,19 @@ impl<'a> ReposGetOrgRulesets<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::RepositoryRuleset> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
-                options
-                    .items_pointer("")
-                    .page_param("page")
-                    .page_size_param("per_page")
+                options.items_pointer("").page_param("page").page_size_param("per_page")
             },
             configure,
         )
@@ -4817,7 +4840,9 @@ impl<'a> ReposCreateOrgRuleset<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::RepositoryRuleset>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RepositoryRuleset>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4852,7 +4877,10 @@ impl<'a> ReposGetOrgRuleSuites<'a> {
     /// The time period to filter by.
     ///
     /// For example, `day` will filter for rule suites that occurred in the past 24 hours, and `week` will filter for rule suites that occurred in the past 7 days (168 hours).
-    pub fn time_period(mut self, value: super::models::ReposGetOrgRuleSuitesTimePeriod) -> Self {
+    pub fn time_period(
+        mut self,
+        value: super::models::ReposGetOrgRuleSuitesTimePeriod,
+    ) -> Self {
         self.time_period = Some(value);
         self
     }
@@ -4899,26 +4927,11 @@ impl<'a> ReposGetOrgRuleSuites<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/rulesets/rule-suites");
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("ref", &self.ref_, rt::Style::Form, true);
-        op.query(
-            "repository_name",
-            &self.repository_name,
-            rt::Style::Form,
-            true,
-        );
+        op.query("repository_name", &self.repository_name, rt::Style::Form, true);
         op.query("time_period", &self.time_period, rt::Style::Form, true);
         op.query("actor_name", &self.actor_name, rt::Style::Form, true);
-        op.query(
-            "rule_suite_result",
-            &self.rule_suite_result,
-            rt::Style::Form,
-            true,
-        );
-        op.query(
-            "evaluate_status",
-            &self.evaluate_status,
-            rt::Style::Form,
-            true,
-        );
+        op.query("rule_suite_result", &self.rule_suite_result, rt::Style::Form, true);
+        op.query("evaluate_status", &self.evaluate_status, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -4926,7 +4939,9 @@ impl<'a> ReposGetOrgRuleSuites<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::RuleSuitesItem>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::RuleSuitesItem>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -4938,18 +4953,19 @@ impl<'a> ReposGetOrgRuleSuites<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::RuleSuitesItem> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
-                options
-                    .items_pointer("")
-                    .page_param("page")
-                    .page_size_param("per_page")
+                options.items_pointer("").page_param("page").page_size_param("per_page")
             },
             configure,
         )
@@ -4976,18 +4992,15 @@ impl<'a> ReposGetOrgRuleSuite<'a> {
             "/orgs/{org}/rulesets/rule-suites/{rule_suite_id}",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
-        op.path(
-            "rule_suite_id",
-            &self.rule_suite_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("rule_suite_id", &self.rule_suite_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::RuleSuite>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RuleSuite>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -5016,7 +5029,9 @@ impl<'a> ReposGetOrgRuleset<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::RepositoryRuleset>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RepositoryRuleset>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -5059,7 +5074,9 @@ impl<'a> ReposUpdateOrgRuleset<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::RepositoryRuleset>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RepositoryRuleset>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -5080,7 +5097,10 @@ impl<'a> ReposDeleteOrgRuleset<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/orgs/{org}/rulesets/{ruleset_id}");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/orgs/{org}/rulesets/{ruleset_id}",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("ruleset_id", &self.ruleset_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -5117,7 +5137,9 @@ impl<'a> ReposGet<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::FullRepository>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::FullRepository>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -5143,7 +5165,9 @@ impl<'a> ReposDelete<'a> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(|status, body| match status {
             403u16 => {
-                rt::error_body::<super::models::OrgsRemoveOutsideCollaboratorError422>(status, body)
+                rt::error_body::<
+                    super::models::OrgsRemoveOutsideCollaboratorError422,
+                >(status, body)
             }
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             409u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -5196,7 +5220,9 @@ impl<'a> ReposUpdate<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::FullRepository>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::FullRepository>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -5257,14 +5283,20 @@ impl<'a> ReposListActivities<'a> {
     /// The time period to filter by.
     ///
     /// For example, `day` will filter for activity that occurred in the past 24 hours, and `week` will filter for activity that occurred in the past 7 days (168 hours).
-    pub fn time_period(mut self, value: super::models::ReposListActivitiesTimePeriod) -> Self {
+    pub fn time_period(
+        mut self,
+        value: super::models::ReposListActivitiesTimePeriod,
+    ) -> Self {
         self.time_period = Some(value);
         self
     }
     /// The activity type to filter by.
     ///
     /// For example, you can choose to filter by "force_push", to see all force pushes to the repository.
-    pub fn activity_type(mut self, value: super::models::ReposListActivitiesActivityType) -> Self {
+    pub fn activity_type(
+        mut self,
+        value: super::models::ReposListActivitiesActivityType,
+    ) -> Self {
         self.activity_type = Some(value);
         self
     }
@@ -5290,7 +5322,9 @@ impl<'a> ReposListActivities<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Activity>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Activity>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -5302,7 +5336,9 @@ impl<'a> ReposListActivities<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Activity> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -5346,7 +5382,10 @@ impl<'a> ReposCreateAttestation<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ReposCreateAttestationResponse201>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ReposCreateAttestationResponse201>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -5400,21 +5439,11 @@ impl<'a> ReposListAttestations<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path(
-            "subject_digest",
-            &self.subject_digest,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("subject_digest", &self.subject_digest, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
-        op.query(
-            "predicate_type",
-            &self.predicate_type,
-            rt::Style::Form,
-            true,
-        );
+        op.query("predicate_type", &self.predicate_type, rt::Style::Form, true);
         op.apply(self.options);
         (self.client, op)
     }
@@ -5449,7 +5478,9 @@ impl<'a> ReposListAutolinks<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Autolink>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Autolink>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -5693,7 +5724,9 @@ impl<'a> ReposListBranches<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::ShortBranch>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::ShortBranch>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -5705,7 +5738,9 @@ impl<'a> ReposListBranches<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ShortBranch> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -5734,7 +5769,10 @@ impl<'a> ReposGetBranch<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/branches/{branch}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/repos/{owner}/{repo}/branches/{branch}",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("branch", &self.branch, rt::Style::Simple, false);
@@ -5779,7 +5817,9 @@ impl<'a> ReposGetBranchProtection<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::BranchProtection>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::BranchProtection>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -5813,14 +5853,18 @@ impl<'a> ReposUpdateBranchProtection<'a> {
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
+            422u16 => {
+                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
+            }
             _ => None,
         });
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ProtectedBranch>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProtectedBranch>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -5993,7 +6037,10 @@ impl<'a> ReposGetPullRequestReviewProtection<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ProtectedBranchPullRequestReview>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ProtectedBranchPullRequestReview>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -6075,7 +6122,10 @@ impl<'a> ReposUpdatePullRequestReviewProtection<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ProtectedBranchPullRequestReview>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ProtectedBranchPullRequestReview>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -6215,7 +6265,9 @@ impl<'a> ReposGetStatusChecksProtection<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::StatusCheckPolicy>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::StatusCheckPolicy>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -6266,7 +6318,10 @@ pub struct ReposUpdateStatusCheckProtection<'a> {
 }
 impl<'a> ReposUpdateStatusCheckProtection<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::ReposUpdateStatusCheckProtectionBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::ReposUpdateStatusCheckProtectionBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -6295,7 +6350,9 @@ impl<'a> ReposUpdateStatusCheckProtection<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::StatusCheckPolicy>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::StatusCheckPolicy>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -6347,7 +6404,10 @@ pub struct ReposSetStatusCheckContexts<'a> {
 }
 impl<'a> ReposSetStatusCheckContexts<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::ReposSetStatusCheckContextsBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::ReposSetStatusCheckContextsBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -6394,7 +6454,10 @@ pub struct ReposAddStatusCheckContexts<'a> {
 }
 impl<'a> ReposAddStatusCheckContexts<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::ReposSetStatusCheckContextsBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::ReposSetStatusCheckContextsBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -6442,7 +6505,10 @@ pub struct ReposRemoveStatusCheckContexts<'a> {
 }
 impl<'a> ReposRemoveStatusCheckContexts<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::ReposSetStatusCheckContextsBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::ReposSetStatusCheckContextsBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -6724,7 +6790,9 @@ impl<'a> ReposGetTeamsWithAccessToProtectedBranch<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Team>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Team>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -6742,7 +6810,10 @@ pub struct ReposSetTeamAccessRestrictions<'a> {
 }
 impl<'a> ReposSetTeamAccessRestrictions<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::ReposSetTeamAccessRestrictionsBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::ReposSetTeamAccessRestrictionsBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -6767,7 +6838,9 @@ impl<'a> ReposSetTeamAccessRestrictions<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Team>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Team>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -6785,7 +6858,10 @@ pub struct ReposAddTeamAccessRestrictions<'a> {
 }
 impl<'a> ReposAddTeamAccessRestrictions<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::ReposAddTeamAccessRestrictionsBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::ReposAddTeamAccessRestrictionsBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -6810,7 +6886,9 @@ impl<'a> ReposAddTeamAccessRestrictions<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Team>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Team>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -6828,7 +6906,10 @@ pub struct ReposRemoveTeamAccessRestrictions<'a> {
 }
 impl<'a> ReposRemoveTeamAccessRestrictions<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::ReposAddTeamAccessRestrictionsBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::ReposAddTeamAccessRestrictionsBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -6853,7 +6934,9 @@ impl<'a> ReposRemoveTeamAccessRestrictions<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Team>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Team>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -6887,7 +6970,9 @@ impl<'a> ReposGetUsersWithAccessToProtectedBranch<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -6923,7 +7008,9 @@ impl<'a> ReposSetUserAccessRestrictions<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -6959,7 +7046,9 @@ impl<'a> ReposAddUserAccessRestrictions<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -6995,7 +7084,9 @@ impl<'a> ReposRemoveUserAccessRestrictions<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -7065,7 +7156,10 @@ impl<'a> ReposCodeownersErrors<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/codeowners/errors");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/repos/{owner}/{repo}/codeowners/errors",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("ref", &self.ref_, rt::Style::Form, true);
@@ -7073,7 +7167,9 @@ impl<'a> ReposCodeownersErrors<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CodeownersErrors>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CodeownersErrors>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -7093,12 +7189,18 @@ pub struct ReposListCollaborators<'a> {
 }
 impl<'a> ReposListCollaborators<'a> {
     /// Filter collaborators returned by their affiliation. `outside` means all outside collaborators of an organization-owned repository. `direct` means all collaborators with permissions to an organization-owned repository, regardless of organization membership status. `all` means all collaborators the authenticated user can see.
-    pub fn affiliation(mut self, value: super::models::ReposListCollaboratorsAffiliation) -> Self {
+    pub fn affiliation(
+        mut self,
+        value: super::models::ReposListCollaboratorsAffiliation,
+    ) -> Self {
         self.affiliation = Some(value);
         self
     }
     /// Filter collaborators by the permissions they have on the repository. If not specified, all collaborators will be returned.
-    pub fn permission(mut self, value: super::models::ReposListCollaboratorsPermission) -> Self {
+    pub fn permission(
+        mut self,
+        value: super::models::ReposListCollaboratorsPermission,
+    ) -> Self {
         self.permission = Some(value);
         self
     }
@@ -7130,7 +7232,9 @@ impl<'a> ReposListCollaborators<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Collaborator>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Collaborator>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -7142,7 +7246,9 @@ impl<'a> ReposListCollaborators<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Collaborator> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -7305,7 +7411,10 @@ impl<'a> ReposGetCollaboratorPermissionLevel<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::RepositoryCollaboratorPermission>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::RepositoryCollaboratorPermission>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -7347,7 +7456,9 @@ impl<'a> ReposListCommitCommentsForRepo<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::CommitComment>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::CommitComment>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -7359,7 +7470,9 @@ impl<'a> ReposListCommitCommentsForRepo<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::CommitComment> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -7400,7 +7513,9 @@ impl<'a> ReposGetCommitComment<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CommitComment>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CommitComment>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -7470,7 +7585,9 @@ impl<'a> ReposUpdateCommitComment<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CommitComment>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CommitComment>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -7555,7 +7672,9 @@ impl<'a> ReposListCommits<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Commit>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Commit>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -7567,7 +7686,9 @@ impl<'a> ReposListCommits<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Commit> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -7612,7 +7733,9 @@ impl<'a> ReposListBranchesForHeadCommit<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::BranchShort>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::BranchShort>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -7659,7 +7782,9 @@ impl<'a> ReposListCommentsForCommit<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::CommitComment>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::CommitComment>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -7671,7 +7796,9 @@ impl<'a> ReposListCommentsForCommit<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::CommitComment> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -7718,7 +7845,9 @@ impl<'a> ReposCreateCommitComment<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CommitComment>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CommitComment>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -7780,7 +7909,9 @@ impl<'a> ReposListPullRequestsAssociatedWithCommit<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::PullRequestSimple> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -7833,7 +7964,9 @@ impl<'a> ReposGetCommit<'a> {
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -7903,13 +8036,17 @@ impl<'a> ReposGetCombinedStatusForRef<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::SimpleCommitStatus> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
                 options
                     .items_pointer("/statuses")
@@ -7962,7 +8099,9 @@ impl<'a> ReposListCommitStatusesForRef<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Status>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Status>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -7974,7 +8113,9 @@ impl<'a> ReposListCommitStatusesForRef<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Status> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -8002,14 +8143,19 @@ impl<'a> ReposGetCommunityProfileMetrics<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/community/profile");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/repos/{owner}/{repo}/community/profile",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CommunityProfile>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CommunityProfile>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -8043,7 +8189,10 @@ impl<'a> ReposCompareCommitsWithBasehead<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/compare/{basehead}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/repos/{owner}/{repo}/compare/{basehead}",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("basehead", &self.basehead, rt::Style::Simple, false);
@@ -8053,7 +8202,9 @@ impl<'a> ReposCompareCommitsWithBasehead<'a> {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -8061,7 +8212,9 @@ impl<'a> ReposCompareCommitsWithBasehead<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CommitComparison>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CommitComparison>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -8089,7 +8242,10 @@ impl<'a> ReposGetContent<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/contents/{path}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/repos/{owner}/{repo}/contents/{path}",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("path", &self.path, rt::Style::Simple, false);
@@ -8124,16 +8280,21 @@ impl<'a> ReposCreateOrUpdateFileContents<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::PUT, "/repos/{owner}/{repo}/contents/{path}");
+        let mut op = rt::Op::new(
+            rt::Method::PUT,
+            "/repos/{owner}/{repo}/contents/{path}",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("path", &self.path, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            409u16 => rt::error_body::<super::models::ReposCreateOrUpdateFileContentsError409>(
-                status, body,
-            ),
+            409u16 => {
+                rt::error_body::<
+                    super::models::ReposCreateOrUpdateFileContentsError409,
+                >(status, body)
+            }
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
             _ => None,
         });
@@ -8141,7 +8302,9 @@ impl<'a> ReposCreateOrUpdateFileContents<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::FileCommit>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::FileCommit>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -8164,7 +8327,10 @@ impl<'a> ReposDeleteFile<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/repos/{owner}/{repo}/contents/{path}");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/repos/{owner}/{repo}/contents/{path}",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("path", &self.path, rt::Style::Simple, false);
@@ -8174,7 +8340,9 @@ impl<'a> ReposDeleteFile<'a> {
             409u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -8182,7 +8350,9 @@ impl<'a> ReposDeleteFile<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::FileCommit>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::FileCommit>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -8246,7 +8416,9 @@ impl<'a> ReposListContributors<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Contributor> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -8323,7 +8495,9 @@ impl<'a> ReposListDeployments<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Deployment>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Deployment>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -8335,7 +8509,9 @@ impl<'a> ReposListDeployments<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Deployment> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -8373,15 +8549,30 @@ impl<'a> ReposCreateDeployment<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<ReposCreateDeploymentResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<ReposCreateDeploymentResponse>, rt::Error> {
         let (client, op) = self.build();
-        rt::send_decode(client.connector(), op, |status, body| match status {
-            201u16 => serde_json::from_slice(body).map(ReposCreateDeploymentResponse::Status201),
-            202u16 => serde_json::from_slice(body).map(ReposCreateDeploymentResponse::Status202),
-            #[allow(unreachable_patterns)]
-            _ => serde_json::from_slice(body).map(ReposCreateDeploymentResponse::Other),
-        })
-        .await
+        rt::send_decode(
+                client.connector(),
+                op,
+                |status, body| match status {
+                    201u16 => {
+                        serde_json::from_slice(body)
+                            .map(ReposCreateDeploymentResponse::Status201)
+                    }
+                    202u16 => {
+                        serde_json::from_slice(body)
+                            .map(ReposCreateDeploymentResponse::Status202)
+                    }
+                    #[allow(unreachable_patterns)]
+                    _ => {
+                        serde_json::from_slice(body)
+                            .map(ReposCreateDeploymentResponse::Other)
+                    }
+                },
+            )
+            .await
     }
 }
 /// The success answers of `POST /repos/{owner}/{repo}/deployments`, by status.
@@ -8414,18 +8605,15 @@ impl<'a> ReposGetDeployment<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path(
-            "deployment_id",
-            &self.deployment_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("deployment_id", &self.deployment_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Deployment>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Deployment>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -8453,15 +8641,12 @@ impl<'a> ReposDeleteDeployment<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path(
-            "deployment_id",
-            &self.deployment_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("deployment_id", &self.deployment_id, rt::Style::Simple, false);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
+            422u16 => {
+                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
+            }
             _ => None,
         });
         op.apply(self.options);
@@ -8508,12 +8693,7 @@ impl<'a> ReposListDeploymentStatuses<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path(
-            "deployment_id",
-            &self.deployment_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("deployment_id", &self.deployment_id, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -8535,7 +8715,9 @@ impl<'a> ReposListDeploymentStatuses<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::DeploymentStatus> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -8571,19 +8753,16 @@ impl<'a> ReposCreateDeploymentStatus<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path(
-            "deployment_id",
-            &self.deployment_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("deployment_id", &self.deployment_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ValidationError>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::DeploymentStatus>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeploymentStatus>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -8612,19 +8791,16 @@ impl<'a> ReposGetDeploymentStatus<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path(
-            "deployment_id",
-            &self.deployment_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("deployment_id", &self.deployment_id, rt::Style::Simple, false);
         op.path("status_id", &self.status_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::DeploymentStatus>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeploymentStatus>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -8704,7 +8880,10 @@ impl<'a> ReposGetAllEnvironments<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ReposGetAllEnvironmentsResponse>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ReposGetAllEnvironmentsResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -8716,13 +8895,17 @@ impl<'a> ReposGetAllEnvironments<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Environment> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
                 options
                     .items_pointer("/environments")
@@ -8756,17 +8939,14 @@ impl<'a> ReposGetEnvironment<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path(
-            "environment_name",
-            &self.environment_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Environment>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Environment>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -8803,12 +8983,7 @@ impl<'a> ReposCreateOrUpdateEnvironment<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path(
-            "environment_name",
-            &self.environment_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -8817,7 +8992,9 @@ impl<'a> ReposCreateOrUpdateEnvironment<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Environment>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Environment>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -8845,12 +9022,7 @@ impl<'a> ReposDeleteAnEnvironment<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path(
-            "environment_name",
-            &self.environment_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
@@ -8895,12 +9067,7 @@ impl<'a> ReposListDeploymentBranchPolicies<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path(
-            "environment_name",
-            &self.environment_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.apply(self.options);
@@ -8909,8 +9076,10 @@ impl<'a> ReposListDeploymentBranchPolicies<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ReposListDeploymentBranchPoliciesResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ReposListDeploymentBranchPoliciesResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -8922,13 +9091,17 @@ impl<'a> ReposListDeploymentBranchPolicies<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::DeploymentBranchPolicy> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
                 options
                     .items_pointer("/branch_policies")
@@ -8963,12 +9136,7 @@ impl<'a> ReposCreateDeploymentBranchPolicy<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path(
-            "environment_name",
-            &self.environment_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
         (self.client, op)
@@ -9005,18 +9173,8 @@ impl<'a> ReposGetDeploymentBranchPolicy<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path(
-            "environment_name",
-            &self.environment_name,
-            rt::Style::Simple,
-            false,
-        );
-        op.path(
-            "branch_policy_id",
-            &self.branch_policy_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
+        op.path("branch_policy_id", &self.branch_policy_id, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
@@ -9053,18 +9211,8 @@ impl<'a> ReposUpdateDeploymentBranchPolicy<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path(
-            "environment_name",
-            &self.environment_name,
-            rt::Style::Simple,
-            false,
-        );
-        op.path(
-            "branch_policy_id",
-            &self.branch_policy_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
+        op.path("branch_policy_id", &self.branch_policy_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
         (self.client, op)
@@ -9101,18 +9249,8 @@ impl<'a> ReposDeleteDeploymentBranchPolicy<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path(
-            "environment_name",
-            &self.environment_name,
-            rt::Style::Simple,
-            false,
-        );
-        op.path(
-            "branch_policy_id",
-            &self.branch_policy_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
+        op.path("branch_policy_id", &self.branch_policy_id, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
@@ -9145,20 +9283,17 @@ impl<'a> ReposGetAllDeploymentProtectionRules<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path(
-            "environment_name",
-            &self.environment_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ReposGetAllDeploymentProtectionRulesResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ReposGetAllDeploymentProtectionRulesResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -9187,12 +9322,7 @@ impl<'a> ReposCreateDeploymentProtectionRule<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path(
-            "environment_name",
-            &self.environment_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
         (self.client, op)
@@ -9240,12 +9370,7 @@ impl<'a> ReposListCustomDeploymentRuleIntegrations<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path(
-            "environment_name",
-            &self.environment_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.apply(self.options);
@@ -9262,23 +9387,31 @@ impl<'a> ReposListCustomDeploymentRuleIntegrations<'a> {
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow page numbers sent as `page`; found from a `page` parameter). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::CustomDeploymentRuleApp> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::CustomDeploymentRuleApp> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::CustomDeploymentRuleApp> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
                 options
-                    .items_pointer("/available_custom_deployment_protection_rule_integrations")
+                    .items_pointer(
+                        "/available_custom_deployment_protection_rule_integrations",
+                    )
                     .page_param("page")
                     .page_size_param("per_page")
             },
@@ -9310,12 +9443,7 @@ impl<'a> ReposGetCustomDeploymentProtectionRule<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path(
-            "environment_name",
-            &self.environment_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
         op.path(
             "protection_rule_id",
             &self.protection_rule_id,
@@ -9357,12 +9485,7 @@ impl<'a> ReposDisableDeploymentProtectionRule<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path(
-            "environment_name",
-            &self.environment_name,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("environment_name", &self.environment_name, rt::Style::Simple, false);
         op.path(
             "protection_rule_id",
             &self.protection_rule_id,
@@ -9437,7 +9560,9 @@ impl<'a> ReposListForks<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::MinimalRepository> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -9488,7 +9613,9 @@ impl<'a> ReposCreateFork<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::FullRepository>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::FullRepository>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -9509,7 +9636,10 @@ impl<'a> ReposGetHashAlgorithm<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/hash-algorithm");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/repos/{owner}/{repo}/hash-algorithm",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -9562,7 +9692,9 @@ impl<'a> ReposListWebhooks<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Hook>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Hook>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -9574,7 +9706,9 @@ impl<'a> ReposListWebhooks<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Hook> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -9646,7 +9780,10 @@ impl<'a> ReposGetWebhook<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/hooks/{hook_id}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/repos/{owner}/{repo}/hooks/{hook_id}",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("hook_id", &self.hook_id, rt::Style::Simple, false);
@@ -9677,7 +9814,10 @@ impl<'a> ReposDeleteWebhook<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/repos/{owner}/{repo}/hooks/{hook_id}");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/repos/{owner}/{repo}/hooks/{hook_id}",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("hook_id", &self.hook_id, rt::Style::Simple, false);
@@ -9709,7 +9849,10 @@ impl<'a> ReposUpdateWebhook<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::PATCH, "/repos/{owner}/{repo}/hooks/{hook_id}");
+        let mut op = rt::Op::new(
+            rt::Method::PATCH,
+            "/repos/{owner}/{repo}/hooks/{hook_id}",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("hook_id", &self.hook_id, rt::Style::Simple, false);
@@ -9756,7 +9899,9 @@ impl<'a> ReposGetWebhookConfigForRepo<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::WebhookConfig>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::WebhookConfig>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -9774,7 +9919,10 @@ pub struct ReposUpdateWebhookConfigForRepo<'a> {
 }
 impl<'a> ReposUpdateWebhookConfigForRepo<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::ReposUpdateWebhookConfigForRepoBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::ReposUpdateWebhookConfigForRepoBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -9798,7 +9946,9 @@ impl<'a> ReposUpdateWebhookConfigForRepo<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::WebhookConfig>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::WebhookConfig>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -9828,7 +9978,10 @@ impl<'a> ReposListWebhookDeliveries<'a> {
         self
     }
     /// Returns webhook deliveries filtered by delivery outcome classification based on `status_code` range. A `status` of `success` returns deliveries with a `status_code` in the 200-399 range (inclusive). A `status` of `failure` returns deliveries with a `status_code` in the 400-599 range (inclusive).
-    pub fn status(mut self, value: super::models::AppsListWebhookDeliveriesStatus) -> Self {
+    pub fn status(
+        mut self,
+        value: super::models::AppsListWebhookDeliveriesStatus,
+    ) -> Self {
         self.status = Some(value);
         self
     }
@@ -9899,7 +10052,9 @@ impl<'a> ReposGetWebhookDelivery<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::HookDelivery>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::HookDelivery>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -10028,7 +10183,10 @@ impl<'a> ReposCheckImmutableReleases<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/immutable-releases");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/repos/{owner}/{repo}/immutable-releases",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.apply(self.options);
@@ -10058,7 +10216,10 @@ impl<'a> ReposEnableImmutableReleases<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::PUT, "/repos/{owner}/{repo}/immutable-releases");
+        let mut op = rt::Op::new(
+            rt::Method::PUT,
+            "/repos/{owner}/{repo}/immutable-releases",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -10154,7 +10315,9 @@ impl<'a> ReposListInvitations<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::RepositoryInvitation> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -10189,12 +10352,7 @@ impl<'a> ReposDeleteInvitation<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path(
-            "invitation_id",
-            &self.invitation_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("invitation_id", &self.invitation_id, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
@@ -10233,12 +10391,7 @@ impl<'a> ReposUpdateInvitation<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path(
-            "invitation_id",
-            &self.invitation_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("invitation_id", &self.invitation_id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -10321,7 +10474,9 @@ impl<'a> ReposListDeployKeys<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::DeployKey>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::DeployKey>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -10333,7 +10488,9 @@ impl<'a> ReposListDeployKeys<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::DeployKey> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -10371,7 +10528,9 @@ impl<'a> ReposCreateDeployKey<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::DeployKey>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeployKey>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -10402,7 +10561,9 @@ impl<'a> ReposGetDeployKey<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::DeployKey>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeployKey>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -10424,7 +10585,10 @@ impl<'a> ReposDeleteDeployKey<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/repos/{owner}/{repo}/keys/{key_id}");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/repos/{owner}/{repo}/keys/{key_id}",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("key_id", &self.key_id, rt::Style::Simple, false);
@@ -10484,7 +10648,10 @@ impl<'a> ReposMergeUpstream<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/repos/{owner}/{repo}/merge-upstream");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/repos/{owner}/{repo}/merge-upstream",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.json("application/json", &self.body);
@@ -10492,7 +10659,9 @@ impl<'a> ReposMergeUpstream<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::MergedUpstream>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::MergedUpstream>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -10527,7 +10696,9 @@ impl<'a> ReposMerge<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Option<super::models::Commit>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Option<super::models::Commit>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -10703,7 +10874,9 @@ impl<'a> ReposListPagesBuilds<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::PageBuild>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::PageBuild>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -10715,7 +10888,9 @@ impl<'a> ReposListPagesBuilds<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::PageBuild> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -10750,7 +10925,9 @@ impl<'a> ReposRequestPagesBuild<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PageBuildStatus>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PageBuildStatus>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -10771,14 +10948,19 @@ impl<'a> ReposGetLatestPagesBuild<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/pages/builds/latest");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/repos/{owner}/{repo}/pages/builds/latest",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PageBuild>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PageBuild>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -10811,7 +10993,9 @@ impl<'a> ReposGetPagesBuild<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PageBuild>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PageBuild>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -10833,7 +11017,10 @@ impl<'a> ReposCreatePagesDeployment<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/repos/{owner}/{repo}/pages/deployments");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/repos/{owner}/{repo}/pages/deployments",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.json("application/json", &self.body);
@@ -10847,7 +11034,9 @@ impl<'a> ReposCreatePagesDeployment<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PageDeployment>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PageDeployment>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -10956,15 +11145,30 @@ impl<'a> ReposGetPagesHealthCheck<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<ReposGetPagesHealthCheckResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<ReposGetPagesHealthCheckResponse>, rt::Error> {
         let (client, op) = self.build();
-        rt::send_decode(client.connector(), op, |status, body| match status {
-            200u16 => serde_json::from_slice(body).map(ReposGetPagesHealthCheckResponse::Status200),
-            202u16 => serde_json::from_slice(body).map(ReposGetPagesHealthCheckResponse::Status202),
-            #[allow(unreachable_patterns)]
-            _ => serde_json::from_slice(body).map(ReposGetPagesHealthCheckResponse::Other),
-        })
-        .await
+        rt::send_decode(
+                client.connector(),
+                op,
+                |status, body| match status {
+                    200u16 => {
+                        serde_json::from_slice(body)
+                            .map(ReposGetPagesHealthCheckResponse::Status200)
+                    }
+                    202u16 => {
+                        serde_json::from_slice(body)
+                            .map(ReposGetPagesHealthCheckResponse::Status202)
+                    }
+                    #[allow(unreachable_patterns)]
+                    _ => {
+                        serde_json::from_slice(body)
+                            .map(ReposGetPagesHealthCheckResponse::Other)
+                    }
+                },
+            )
+            .await
     }
 }
 /// The success answers of `GET /repos/{owner}/{repo}/pages/health`, by status.
@@ -11091,7 +11295,10 @@ impl<'a> ReposCustomPropertiesForReposGetRepositoryValues<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/properties/values");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/repos/{owner}/{repo}/properties/values",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -11123,7 +11330,10 @@ impl<'a> ReposCustomPropertiesForReposCreateOrUpdateRepositoryValues<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::PATCH, "/repos/{owner}/{repo}/properties/values");
+        let mut op = rt::Op::new(
+            rt::Method::PATCH,
+            "/repos/{owner}/{repo}/properties/values",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.json("application/json", &self.body);
@@ -11177,7 +11387,9 @@ impl<'a> ReposGetReadme<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ContentFile>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ContentFile>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -11219,7 +11431,9 @@ impl<'a> ReposGetReadmeInDirectory<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ContentFile>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ContentFile>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -11262,7 +11476,9 @@ impl<'a> ReposListReleases<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Release>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Release>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -11274,7 +11490,9 @@ impl<'a> ReposListReleases<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Release> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -11350,7 +11568,9 @@ impl<'a> ReposGetReleaseAsset<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ReleaseAsset>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ReleaseAsset>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -11426,7 +11646,9 @@ impl<'a> ReposUpdateReleaseAsset<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ReleaseAsset>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ReleaseAsset>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -11460,7 +11682,9 @@ impl<'a> ReposGenerateReleaseNotes<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ReleaseNotesContent>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ReleaseNotesContent>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -11481,7 +11705,10 @@ impl<'a> ReposGetLatestRelease<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/releases/latest");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/repos/{owner}/{repo}/releases/latest",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -11511,7 +11738,10 @@ impl<'a> ReposGetReleaseByTag<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/releases/tags/{tag}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/repos/{owner}/{repo}/releases/tags/{tag}",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("tag", &self.tag, rt::Style::Simple, false);
@@ -11677,7 +11907,9 @@ impl<'a> ReposListReleaseAssets<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::ReleaseAsset>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::ReleaseAsset>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -11689,7 +11921,9 @@ impl<'a> ReposListReleaseAssets<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ReleaseAsset> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -11747,7 +11981,9 @@ impl<'a> ReposUploadReleaseAsset<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ReleaseAsset>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ReleaseAsset>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -11808,18 +12044,19 @@ impl<'a> ReposGetBranchRules<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::RepositoryRuleDetailed> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
-                options
-                    .items_pointer("")
-                    .page_param("page")
-                    .page_size_param("per_page")
+                options.items_pointer("").page_param("page").page_size_param("per_page")
             },
             configure,
         )
@@ -11872,12 +12109,7 @@ impl<'a> ReposGetRepoRulesets<'a> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
-        op.query(
-            "includes_parents",
-            &self.includes_parents,
-            rt::Style::Form,
-            true,
-        );
+        op.query("includes_parents", &self.includes_parents, rt::Style::Form, true);
         op.query("targets", &self.targets, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
@@ -11898,18 +12130,19 @@ impl<'a> ReposGetRepoRulesets<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::RepositoryRuleset> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
-                options
-                    .items_pointer("")
-                    .page_param("page")
-                    .page_size_param("per_page")
+                options.items_pointer("").page_param("page").page_size_param("per_page")
             },
             configure,
         )
@@ -11946,7 +12179,9 @@ impl<'a> ReposCreateRepoRuleset<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::RepositoryRuleset>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RepositoryRuleset>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -11976,7 +12211,10 @@ impl<'a> ReposGetRepoRuleSuites<'a> {
     /// The time period to filter by.
     ///
     /// For example, `day` will filter for rule suites that occurred in the past 24 hours, and `week` will filter for rule suites that occurred in the past 7 days (168 hours).
-    pub fn time_period(mut self, value: super::models::ReposGetOrgRuleSuitesTimePeriod) -> Self {
+    pub fn time_period(
+        mut self,
+        value: super::models::ReposGetOrgRuleSuitesTimePeriod,
+    ) -> Self {
         self.time_period = Some(value);
         self
     }
@@ -12029,18 +12267,8 @@ impl<'a> ReposGetRepoRuleSuites<'a> {
         op.query("ref", &self.ref_, rt::Style::Form, true);
         op.query("time_period", &self.time_period, rt::Style::Form, true);
         op.query("actor_name", &self.actor_name, rt::Style::Form, true);
-        op.query(
-            "rule_suite_result",
-            &self.rule_suite_result,
-            rt::Style::Form,
-            true,
-        );
-        op.query(
-            "evaluate_status",
-            &self.evaluate_status,
-            rt::Style::Form,
-            true,
-        );
+        op.query("rule_suite_result", &self.rule_suite_result, rt::Style::Form, true);
+        op.query("evaluate_status", &self.evaluate_status, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -12048,7 +12276,9 @@ impl<'a> ReposGetRepoRuleSuites<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::RuleSuitesItem>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::RuleSuitesItem>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -12060,18 +12290,19 @@ impl<'a> ReposGetRepoRuleSuites<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::RuleSuitesItem> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
-                options
-                    .items_pointer("")
-                    .page_param("page")
-                    .page_size_param("per_page")
+                options.items_pointer("").page_param("page").page_size_param("per_page")
             },
             configure,
         )
@@ -12100,18 +12331,15 @@ impl<'a> ReposGetRepoRuleSuite<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
-        op.path(
-            "rule_suite_id",
-            &self.rule_suite_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("rule_suite_id", &self.rule_suite_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::RuleSuite>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RuleSuite>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -12146,18 +12374,15 @@ impl<'a> ReposGetRepoRuleset<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("ruleset_id", &self.ruleset_id, rt::Style::Simple, false);
-        op.query(
-            "includes_parents",
-            &self.includes_parents,
-            rt::Style::Form,
-            true,
-        );
+        op.query("includes_parents", &self.includes_parents, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::RepositoryRuleset>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RepositoryRuleset>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -12205,7 +12430,9 @@ impl<'a> ReposUpdateRepoRuleset<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::RepositoryRuleset>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RepositoryRuleset>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -12287,7 +12514,9 @@ impl<'a> ReposGetRepoRulesetHistory<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::RulesetVersion>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::RulesetVersion>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -12299,18 +12528,19 @@ impl<'a> ReposGetRepoRulesetHistory<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::RulesetVersion> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
-                options
-                    .items_pointer("")
-                    .page_param("page")
-                    .page_size_param("per_page")
+                options.items_pointer("").page_param("page").page_size_param("per_page")
             },
             configure,
         )
@@ -12380,20 +12610,31 @@ impl<'a> ReposGetCodeFrequencyStats<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<ReposGetCodeFrequencyStatsResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<ReposGetCodeFrequencyStatsResponse>, rt::Error> {
         let (client, op) = self.build();
-        rt::send_decode(client.connector(), op, |status, body| match status {
-            200u16 => {
-                serde_json::from_slice(body).map(ReposGetCodeFrequencyStatsResponse::Status200)
-            }
-            202u16 => {
-                serde_json::from_slice(body).map(ReposGetCodeFrequencyStatsResponse::Status202)
-            }
-            204u16 => Ok(ReposGetCodeFrequencyStatsResponse::Status204),
-            #[allow(unreachable_patterns)]
-            _ => serde_json::from_slice(body).map(ReposGetCodeFrequencyStatsResponse::Other),
-        })
-        .await
+        rt::send_decode(
+                client.connector(),
+                op,
+                |status, body| match status {
+                    200u16 => {
+                        serde_json::from_slice(body)
+                            .map(ReposGetCodeFrequencyStatsResponse::Status200)
+                    }
+                    202u16 => {
+                        serde_json::from_slice(body)
+                            .map(ReposGetCodeFrequencyStatsResponse::Status202)
+                    }
+                    204u16 => Ok(ReposGetCodeFrequencyStatsResponse::Status204),
+                    #[allow(unreachable_patterns)]
+                    _ => {
+                        serde_json::from_slice(body)
+                            .map(ReposGetCodeFrequencyStatsResponse::Other)
+                    }
+                },
+            )
+            .await
     }
 }
 /// The success answers of `GET /repos/{owner}/{repo}/stats/code_frequency`, by status.
@@ -12434,18 +12675,27 @@ impl<'a> ReposGetCommitActivityStats<'a> {
         self,
     ) -> Result<rt::Response<ReposGetCommitActivityStatsResponse>, rt::Error> {
         let (client, op) = self.build();
-        rt::send_decode(client.connector(), op, |status, body| match status {
-            200u16 => {
-                serde_json::from_slice(body).map(ReposGetCommitActivityStatsResponse::Status200)
-            }
-            202u16 => {
-                serde_json::from_slice(body).map(ReposGetCommitActivityStatsResponse::Status202)
-            }
-            204u16 => Ok(ReposGetCommitActivityStatsResponse::Status204),
-            #[allow(unreachable_patterns)]
-            _ => serde_json::from_slice(body).map(ReposGetCommitActivityStatsResponse::Other),
-        })
-        .await
+        rt::send_decode(
+                client.connector(),
+                op,
+                |status, body| match status {
+                    200u16 => {
+                        serde_json::from_slice(body)
+                            .map(ReposGetCommitActivityStatsResponse::Status200)
+                    }
+                    202u16 => {
+                        serde_json::from_slice(body)
+                            .map(ReposGetCommitActivityStatsResponse::Status202)
+                    }
+                    204u16 => Ok(ReposGetCommitActivityStatsResponse::Status204),
+                    #[allow(unreachable_patterns)]
+                    _ => {
+                        serde_json::from_slice(body)
+                            .map(ReposGetCommitActivityStatsResponse::Other)
+                    }
+                },
+            )
+            .await
     }
 }
 /// The success answers of `GET /repos/{owner}/{repo}/stats/commit_activity`, by status.
@@ -12472,27 +12722,41 @@ impl<'a> ReposGetContributorsStats<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/stats/contributors");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/repos/{owner}/{repo}/stats/contributors",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<ReposGetContributorsStatsResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<ReposGetContributorsStatsResponse>, rt::Error> {
         let (client, op) = self.build();
-        rt::send_decode(client.connector(), op, |status, body| match status {
-            200u16 => {
-                serde_json::from_slice(body).map(ReposGetContributorsStatsResponse::Status200)
-            }
-            202u16 => {
-                serde_json::from_slice(body).map(ReposGetContributorsStatsResponse::Status202)
-            }
-            204u16 => Ok(ReposGetContributorsStatsResponse::Status204),
-            #[allow(unreachable_patterns)]
-            _ => serde_json::from_slice(body).map(ReposGetContributorsStatsResponse::Other),
-        })
-        .await
+        rt::send_decode(
+                client.connector(),
+                op,
+                |status, body| match status {
+                    200u16 => {
+                        serde_json::from_slice(body)
+                            .map(ReposGetContributorsStatsResponse::Status200)
+                    }
+                    202u16 => {
+                        serde_json::from_slice(body)
+                            .map(ReposGetContributorsStatsResponse::Status202)
+                    }
+                    204u16 => Ok(ReposGetContributorsStatsResponse::Status204),
+                    #[allow(unreachable_patterns)]
+                    _ => {
+                        serde_json::from_slice(body)
+                            .map(ReposGetContributorsStatsResponse::Other)
+                    }
+                },
+            )
+            .await
     }
 }
 /// The success answers of `GET /repos/{owner}/{repo}/stats/contributors`, by status.
@@ -12519,7 +12783,10 @@ impl<'a> ReposGetParticipationStats<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/stats/participation");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/repos/{owner}/{repo}/stats/participation",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -12527,7 +12794,9 @@ impl<'a> ReposGetParticipationStats<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ParticipationStats>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ParticipationStats>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -12548,7 +12817,10 @@ impl<'a> ReposGetPunchCardStats<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/stats/punch_card");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/repos/{owner}/{repo}/stats/punch_card",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.apply(self.options);
@@ -12578,7 +12850,10 @@ impl<'a> ReposCreateCommitStatus<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/repos/{owner}/{repo}/statuses/{sha}");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/repos/{owner}/{repo}/statuses/{sha}",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("sha", &self.sha, rt::Style::Simple, false);
@@ -12641,7 +12916,9 @@ impl<'a> ReposListTags<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Tag> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -12721,7 +12998,9 @@ impl<'a> ReposListTeams<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Team>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Team>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -12733,7 +13012,9 @@ impl<'a> ReposListTeams<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Team> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -12795,13 +13076,17 @@ impl<'a> ReposGetAllTopics<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<String> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
                 options
                     .items_pointer("/names")
@@ -12835,7 +13120,9 @@ impl<'a> ReposReplaceAllTopics<'a> {
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
+            422u16 => {
+                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
+            }
             _ => None,
         });
         op.apply(self.options);
@@ -12869,7 +13156,10 @@ impl<'a> ReposGetClones<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/traffic/clones");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/repos/{owner}/{repo}/traffic/clones",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("per", &self.per, rt::Style::Form, true);
@@ -12878,7 +13168,9 @@ impl<'a> ReposGetClones<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CloneTraffic>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CloneTraffic>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -12910,7 +13202,9 @@ impl<'a> ReposGetTopPaths<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::ContentTraffic>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::ContentTraffic>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -12980,7 +13274,9 @@ impl<'a> ReposGetViews<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ViewTraffic>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ViewTraffic>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -13010,7 +13306,9 @@ impl<'a> ReposTransfer<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::MinimalRepository>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::MinimalRepository>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -13159,24 +13457,16 @@ impl<'a> ReposCreateUsingTemplate<'a> {
             rt::Method::POST,
             "/repos/{template_owner}/{template_repo}/generate",
         );
-        op.path(
-            "template_owner",
-            &self.template_owner,
-            rt::Style::Simple,
-            false,
-        );
-        op.path(
-            "template_repo",
-            &self.template_repo,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("template_owner", &self.template_owner, rt::Style::Simple, false);
+        op.path("template_repo", &self.template_repo, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::FullRepository>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::FullRepository>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -13222,7 +13512,9 @@ impl<'a> ReposListPublic<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::MinimalRepository> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -13268,17 +13560,26 @@ impl<'a> ReposListForAuthenticatedUser<'a> {
         self
     }
     /// Limit results to repositories of the specified type. Will cause a `422` error if used in the same request as **visibility** or **affiliation**.
-    pub fn type_(mut self, value: super::models::ReposListForAuthenticatedUserType) -> Self {
+    pub fn type_(
+        mut self,
+        value: super::models::ReposListForAuthenticatedUserType,
+    ) -> Self {
         self.type_ = Some(value);
         self
     }
     /// The property to sort the results by.
-    pub fn sort(mut self, value: super::models::ReposListForAuthenticatedUserSort) -> Self {
+    pub fn sort(
+        mut self,
+        value: super::models::ReposListForAuthenticatedUserSort,
+    ) -> Self {
         self.sort = Some(value);
         self
     }
     /// The order to sort by. Default: `asc` when using `full_name`, otherwise `desc`.
-    pub fn direction(mut self, value: super::models::AppsListAccountsForPlanDirection) -> Self {
+    pub fn direction(
+        mut self,
+        value: super::models::AppsListAccountsForPlanDirection,
+    ) -> Self {
         self.direction = Some(value);
         self
     }
@@ -13328,7 +13629,9 @@ impl<'a> ReposListForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Repository>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Repository>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -13340,7 +13643,9 @@ impl<'a> ReposListForAuthenticatedUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Repository> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -13381,7 +13686,9 @@ impl<'a> ReposCreateForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::FullRepository>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::FullRepository>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -13434,7 +13741,9 @@ impl<'a> ReposListInvitationsForAuthenticatedUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::RepositoryInvitation> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -13465,12 +13774,7 @@ impl<'a> ReposDeclineInvitationForAuthenticatedUser<'a> {
             rt::Method::DELETE,
             "/user/repository_invitations/{invitation_id}",
         );
-        op.path(
-            "invitation_id",
-            &self.invitation_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("invitation_id", &self.invitation_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -13500,12 +13804,7 @@ impl<'a> ReposAcceptInvitationForAuthenticatedUser<'a> {
             rt::Method::PATCH,
             "/user/repository_invitations/{invitation_id}",
         );
-        op.path(
-            "invitation_id",
-            &self.invitation_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("invitation_id", &self.invitation_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -13536,12 +13835,18 @@ impl<'a> ReposListForUser<'a> {
         self
     }
     /// The property to sort the results by.
-    pub fn sort(mut self, value: super::models::ReposListForAuthenticatedUserSort) -> Self {
+    pub fn sort(
+        mut self,
+        value: super::models::ReposListForAuthenticatedUserSort,
+    ) -> Self {
         self.sort = Some(value);
         self
     }
     /// The order to sort by. Default: `asc` when using `full_name`, otherwise `desc`.
-    pub fn direction(mut self, value: super::models::AppsListAccountsForPlanDirection) -> Self {
+    pub fn direction(
+        mut self,
+        value: super::models::AppsListAccountsForPlanDirection,
+    ) -> Self {
         self.direction = Some(value);
         self
     }
@@ -13586,7 +13891,9 @@ impl<'a> ReposListForUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::MinimalRepository> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -13643,7 +13950,9 @@ impl<'a> ReposCompareCommits<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CommitComparison>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CommitComparison>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -459,7 +459,10 @@ pub struct SecretScanningListAlertsForOrg<'a> {
 }
 impl<'a> SecretScanningListAlertsForOrg<'a> {
     /// Set to `open` or `resolved` to only list secret scanning alerts in a specific state.
-    pub fn state(mut self, value: super::models::SecretScanningListAlertsForOrgState) -> Self {
+    pub fn state(
+        mut self,
+        value: super::models::SecretScanningListAlertsForOrgState,
+    ) -> Self {
         self.state = Some(value);
         self
     }
@@ -590,12 +593,7 @@ impl<'a> SecretScanningListAlertsForOrg<'a> {
             rt::Style::Form,
             true,
         );
-        op.query(
-            "exclude_providers",
-            &self.exclude_providers,
-            rt::Style::Form,
-            true,
-        );
+        op.query("exclude_providers", &self.exclude_providers, rt::Style::Form, true);
         op.query("providers", &self.providers, rt::Style::Form, true);
         op.query("resolution", &self.resolution, rt::Style::Form, true);
         op.query("assignee", &self.assignee, rt::Style::Form, true);
@@ -606,31 +604,18 @@ impl<'a> SecretScanningListAlertsForOrg<'a> {
         op.query("before", &self.before, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("validity", &self.validity, rt::Style::Form, true);
-        op.query(
-            "is_publicly_leaked",
-            &self.is_publicly_leaked,
-            rt::Style::Form,
-            true,
-        );
+        op.query("is_publicly_leaked", &self.is_publicly_leaked, rt::Style::Form, true);
         op.query("is_multi_repo", &self.is_multi_repo, rt::Style::Form, true);
         op.query("hide_secret", &self.hide_secret, rt::Style::Form, true);
         op.query("is_bypassed", &self.is_bypassed, rt::Style::Form, true);
-        op.query(
-            "included_metadata",
-            &self.included_metadata,
-            rt::Style::Form,
-            true,
-        );
-        op.query(
-            "owner_email_hash",
-            &self.owner_email_hash,
-            rt::Style::Form,
-            true,
-        );
+        op.query("included_metadata", &self.included_metadata, rt::Style::Form, true);
+        op.query("owner_email_hash", &self.owner_email_hash, rt::Style::Form, true);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {
-                rt::error_body::<super::models::ActivityListPublicEventsError503>(status, body)
+                rt::error_body::<
+                    super::models::ActivityListPublicEventsError503,
+                >(status, body)
             }
             _ => None,
         });
@@ -640,19 +625,26 @@ impl<'a> SecretScanningListAlertsForOrg<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::OrganizationSecretScanningAlert>>, rt::Error> {
+    ) -> Result<
+        rt::Response<Vec<super::models::OrganizationSecretScanningAlert>>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::OrganizationSecretScanningAlert> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::OrganizationSecretScanningAlert> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::OrganizationSecretScanningAlert> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -682,7 +674,10 @@ pub struct SecretScanningListOrgCustomPatterns<'a> {
 }
 impl<'a> SecretScanningListOrgCustomPatterns<'a> {
     /// Filter custom patterns by state. When absent, returns patterns in all states.
-    pub fn state(mut self, value: super::models::SecretScanningListOrgCustomPatternsState) -> Self {
+    pub fn state(
+        mut self,
+        value: super::models::SecretScanningListOrgCustomPatternsState,
+    ) -> Self {
         self.state = Some(value);
         self
     }
@@ -695,7 +690,10 @@ impl<'a> SecretScanningListOrgCustomPatterns<'a> {
         self
     }
     /// The property to sort the results by.
-    pub fn sort(mut self, value: super::models::SecretScanningListOrgCustomPatternsSort) -> Self {
+    pub fn sort(
+        mut self,
+        value: super::models::SecretScanningListOrgCustomPatternsSort,
+    ) -> Self {
         self.sort = Some(value);
         self
     }
@@ -739,12 +737,7 @@ impl<'a> SecretScanningListOrgCustomPatterns<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("state", &self.state, rt::Style::Form, true);
-        op.query(
-            "push_protection",
-            &self.push_protection,
-            rt::Style::Form,
-            true,
-        );
+        op.query("push_protection", &self.push_protection, rt::Style::Form, true);
         op.query("sort", &self.sort, rt::Style::Form, true);
         op.query("direction", &self.direction, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
@@ -758,19 +751,26 @@ impl<'a> SecretScanningListOrgCustomPatterns<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::SecretScanningCustomPattern>>, rt::Error> {
+    ) -> Result<
+        rt::Response<Vec<super::models::SecretScanningCustomPattern>>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::SecretScanningCustomPattern> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::SecretScanningCustomPattern> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::SecretScanningCustomPattern> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -808,9 +808,11 @@ impl<'a> SecretScanningBulkCreateOrgCustomPatterns<'a> {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => rt::error_body::<
-                super::models::SecretScanningBulkCreateOrgCustomPatternsError422,
-            >(status, body),
+            422u16 => {
+                rt::error_body::<
+                    super::models::SecretScanningBulkCreateOrgCustomPatternsError422,
+                >(status, body)
+            }
             _ => None,
         });
         op.apply(self.options);
@@ -820,7 +822,9 @@ impl<'a> SecretScanningBulkCreateOrgCustomPatterns<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::SecretScanningBulkCreateOrgCustomPatternsResponse201>,
+        rt::Response<
+            super::models::SecretScanningBulkCreateOrgCustomPatternsResponse201,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -930,7 +934,10 @@ impl<'a> SecretScanningListOrgPatternConfigs<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::SecretScanningPatternConfiguration>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::SecretScanningPatternConfiguration>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1010,7 +1017,10 @@ pub struct SecretScanningListAlertsForRepo<'a> {
 }
 impl<'a> SecretScanningListAlertsForRepo<'a> {
     /// Set to `open` or `resolved` to only list secret scanning alerts in a specific state.
-    pub fn state(mut self, value: super::models::SecretScanningListAlertsForOrgState) -> Self {
+    pub fn state(
+        mut self,
+        value: super::models::SecretScanningListAlertsForOrgState,
+    ) -> Self {
         self.state = Some(value);
         self
     }
@@ -1145,12 +1155,7 @@ impl<'a> SecretScanningListAlertsForRepo<'a> {
             rt::Style::Form,
             true,
         );
-        op.query(
-            "exclude_providers",
-            &self.exclude_providers,
-            rt::Style::Form,
-            true,
-        );
+        op.query("exclude_providers", &self.exclude_providers, rt::Style::Form, true);
         op.query("providers", &self.providers, rt::Style::Form, true);
         op.query("resolution", &self.resolution, rt::Style::Form, true);
         op.query("assignee", &self.assignee, rt::Style::Form, true);
@@ -1161,27 +1166,12 @@ impl<'a> SecretScanningListAlertsForRepo<'a> {
         op.query("before", &self.before, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("validity", &self.validity, rt::Style::Form, true);
-        op.query(
-            "is_publicly_leaked",
-            &self.is_publicly_leaked,
-            rt::Style::Form,
-            true,
-        );
+        op.query("is_publicly_leaked", &self.is_publicly_leaked, rt::Style::Form, true);
         op.query("is_multi_repo", &self.is_multi_repo, rt::Style::Form, true);
         op.query("hide_secret", &self.hide_secret, rt::Style::Form, true);
         op.query("is_bypassed", &self.is_bypassed, rt::Style::Form, true);
-        op.query(
-            "included_metadata",
-            &self.included_metadata,
-            rt::Style::Form,
-            true,
-        );
-        op.query(
-            "owner_email_hash",
-            &self.owner_email_hash,
-            rt::Style::Form,
-            true,
-        );
+        op.query("included_metadata", &self.included_metadata, rt::Style::Form, true);
+        op.query("owner_email_hash", &self.owner_email_hash, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ActivityListPublicEventsError503>);
         op.apply(self.options);
         (self.client, op)
@@ -1201,18 +1191,19 @@ impl<'a> SecretScanningListAlertsForRepo<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::SecretScanningAlert> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
-                options
-                    .items_pointer("")
-                    .page_param("page")
-                    .page_size_param("per_page")
+                options.items_pointer("").page_param("page").page_size_param("per_page")
             },
             configure,
         )
@@ -1256,7 +1247,10 @@ impl<'a> SecretScanningGetAlert<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::SecretScanningAlertWithMetadata>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::SecretScanningAlertWithMetadata>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1294,7 +1288,10 @@ impl<'a> SecretScanningUpdateAlert<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::SecretScanningAlertWithMetadata>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::SecretScanningAlertWithMetadata>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1356,7 +1353,9 @@ impl<'a> SecretScanningListLocationsForAlert<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::SecretScanningLocation> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1387,7 +1386,10 @@ pub struct SecretScanningListRepoCustomPatterns<'a> {
 }
 impl<'a> SecretScanningListRepoCustomPatterns<'a> {
     /// Filter custom patterns by state. When absent, returns patterns in all states.
-    pub fn state(mut self, value: super::models::SecretScanningListOrgCustomPatternsState) -> Self {
+    pub fn state(
+        mut self,
+        value: super::models::SecretScanningListOrgCustomPatternsState,
+    ) -> Self {
         self.state = Some(value);
         self
     }
@@ -1400,7 +1402,10 @@ impl<'a> SecretScanningListRepoCustomPatterns<'a> {
         self
     }
     /// The property to sort the results by.
-    pub fn sort(mut self, value: super::models::SecretScanningListOrgCustomPatternsSort) -> Self {
+    pub fn sort(
+        mut self,
+        value: super::models::SecretScanningListOrgCustomPatternsSort,
+    ) -> Self {
         self.sort = Some(value);
         self
     }
@@ -1445,12 +1450,7 @@ impl<'a> SecretScanningListRepoCustomPatterns<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("state", &self.state, rt::Style::Form, true);
-        op.query(
-            "push_protection",
-            &self.push_protection,
-            rt::Style::Form,
-            true,
-        );
+        op.query("push_protection", &self.push_protection, rt::Style::Form, true);
         op.query("sort", &self.sort, rt::Style::Form, true);
         op.query("direction", &self.direction, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
@@ -1464,19 +1464,26 @@ impl<'a> SecretScanningListRepoCustomPatterns<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<Vec<super::models::SecretScanningCustomPattern>>, rt::Error> {
+    ) -> Result<
+        rt::Response<Vec<super::models::SecretScanningCustomPattern>>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow the `Link` header's `rel="next"`; found from a `Link` response header). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::SecretScanningCustomPattern> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::SecretScanningCustomPattern> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::SecretScanningCustomPattern> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1516,9 +1523,11 @@ impl<'a> SecretScanningBulkCreateRepoCustomPatterns<'a> {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
-            422u16 => rt::error_body::<
-                super::models::SecretScanningBulkCreateOrgCustomPatternsError422,
-            >(status, body),
+            422u16 => {
+                rt::error_body::<
+                    super::models::SecretScanningBulkCreateOrgCustomPatternsError422,
+                >(status, body)
+            }
             _ => None,
         });
         op.apply(self.options);
@@ -1528,7 +1537,9 @@ impl<'a> SecretScanningBulkCreateRepoCustomPatterns<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::SecretScanningBulkCreateOrgCustomPatternsResponse201>,
+        rt::Response<
+            super::models::SecretScanningBulkCreateOrgCustomPatternsResponse201,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -1646,7 +1657,10 @@ impl<'a> SecretScanningCreatePushProtectionBypass<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::SecretScanningPushProtectionBypass>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::SecretScanningPushProtectionBypass>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -301,7 +301,10 @@ impl<'a> SecurityAdvisoriesListGlobalAdvisories<'a> {
         self
     }
     /// If specified, only advisories for these ecosystems will be returned.
-    pub fn ecosystem(mut self, value: super::models::SecurityAdvisoryEcosystems) -> Self {
+    pub fn ecosystem(
+        mut self,
+        value: super::models::SecurityAdvisoryEcosystems,
+    ) -> Self {
         self.ecosystem = Some(value);
         self
     }
@@ -421,33 +424,27 @@ impl<'a> SecurityAdvisoriesListGlobalAdvisories<'a> {
         op.query("published", &self.published, rt::Style::Form, true);
         op.query("updated", &self.updated, rt::Style::Form, true);
         op.query("modified", &self.modified, rt::Style::Form, true);
-        op.query(
-            "epss_percentage",
-            &self.epss_percentage,
-            rt::Style::Form,
-            true,
-        );
-        op.query(
-            "epss_percentile",
-            &self.epss_percentile,
-            rt::Style::Form,
-            true,
-        );
+        op.query("epss_percentage", &self.epss_percentage, rt::Style::Form, true);
+        op.query("epss_percentile", &self.epss_percentile, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("direction", &self.direction, rt::Style::Form, true);
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("sort", &self.sort, rt::Style::Form, true);
         op.errors(|status, body| match status {
-            422u16 => rt::error_body::<super::models::ValidationErrorSimple>(status, body),
+            422u16 => {
+                rt::error_body::<super::models::ValidationErrorSimple>(status, body)
+            }
             429u16 => rt::error_body::<super::models::BasicError>(status, body),
             _ => None,
         });
@@ -455,7 +452,9 @@ impl<'a> SecurityAdvisoriesListGlobalAdvisories<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::GlobalAdvisory>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::GlobalAdvisory>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -482,7 +481,9 @@ impl<'a> SecurityAdvisoriesGetGlobalAdvisory<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GlobalAdvisory>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GlobalAdvisory>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -554,12 +555,14 @@ impl<'a> SecurityAdvisoriesListOrgRepositoryAdvisories<'a> {
         op.query("before", &self.before, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("state", &self.state, rt::Style::Form, true);
@@ -636,7 +639,10 @@ impl<'a> SecurityAdvisoriesListRepositoryAdvisories<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/repos/{owner}/{repo}/security-advisories");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/repos/{owner}/{repo}/security-advisories",
+        );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("direction", &self.direction, rt::Style::Form, true);
@@ -644,12 +650,14 @@ impl<'a> SecurityAdvisoriesListRepositoryAdvisories<'a> {
         op.query("before", &self.before, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         if let Some(v) = &self.per_page {
-            op.check(rt::check::range(
-                "per_page",
-                *v as f64,
-                Some((1f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "per_page",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("state", &self.state, rt::Style::Form, true);
@@ -700,7 +708,9 @@ impl<'a> SecurityAdvisoriesCreateRepositoryAdvisory<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::RepositoryAdvisory>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RepositoryAdvisory>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -740,7 +750,9 @@ impl<'a> SecurityAdvisoriesCreatePrivateVulnerabilityReport<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::RepositoryAdvisory>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RepositoryAdvisory>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -774,7 +786,9 @@ impl<'a> SecurityAdvisoriesGetRepositoryAdvisory<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::RepositoryAdvisory>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RepositoryAdvisory>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -816,7 +830,9 @@ impl<'a> SecurityAdvisoriesUpdateRepositoryAdvisory<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::RepositoryAdvisory>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RepositoryAdvisory>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -896,7 +912,9 @@ impl<'a> SecurityAdvisoriesCreateFork<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::FullRepository>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::FullRepository>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

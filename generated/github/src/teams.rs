@@ -803,7 +803,9 @@ impl<'a> TeamsList<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Team>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Team>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -815,7 +817,9 @@ impl<'a> TeamsList<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Team> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -988,7 +992,10 @@ impl<'a> TeamsListPendingInvitationsInOrg<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/teams/{team_slug}/invitations");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/orgs/{org}/teams/{team_slug}/invitations",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("team_slug", &self.team_slug, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -1011,7 +1018,9 @@ impl<'a> TeamsListPendingInvitationsInOrg<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::OrganizationInvitation> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1057,7 +1066,10 @@ impl<'a> TeamsListMembersInOrg<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/orgs/{org}/teams/{team_slug}/members");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/orgs/{org}/teams/{team_slug}/members",
+        );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("team_slug", &self.team_slug, rt::Style::Simple, false);
         op.query("role", &self.role, rt::Style::Form, true);
@@ -1067,7 +1079,9 @@ impl<'a> TeamsListMembersInOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::TeamMember>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::TeamMember>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1079,7 +1093,9 @@ impl<'a> TeamsListMembersInOrg<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::TeamMember> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1119,7 +1135,9 @@ impl<'a> TeamsGetMembershipForUserInOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::TeamMembership>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::TeamMembership>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1164,7 +1182,9 @@ impl<'a> TeamsAddOrUpdateMembershipForUserInOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::TeamMembership>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::TeamMembership>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1253,7 +1273,9 @@ impl<'a> TeamsListReposInOrg<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::MinimalRepository> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1316,7 +1338,10 @@ pub struct TeamsAddOrUpdateRepoPermissionsInOrg<'a> {
 }
 impl<'a> TeamsAddOrUpdateRepoPermissionsInOrg<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::TeamsAddOrUpdateRepoPermissionsInOrgBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::TeamsAddOrUpdateRepoPermissionsInOrgBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -1418,7 +1443,9 @@ impl<'a> TeamsListChildInOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Team>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Team>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1430,7 +1457,9 @@ impl<'a> TeamsListChildInOrg<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Team> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1583,7 +1612,9 @@ impl<'a> TeamsListPendingInvitationsLegacy<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::OrganizationInvitation> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1638,7 +1669,9 @@ impl<'a> TeamsListMembersLegacy<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::TeamMember>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::TeamMember>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1650,7 +1683,9 @@ impl<'a> TeamsListMembersLegacy<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::TeamMember> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1735,7 +1770,10 @@ impl<'a> TeamsRemoveMemberLegacy<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/teams/{team_id}/members/{username}");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/teams/{team_id}/members/{username}",
+        );
         op.path("team_id", &self.team_id, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
         op.apply(self.options);
@@ -1763,7 +1801,10 @@ impl<'a> TeamsGetMembershipForUserLegacy<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/teams/{team_id}/memberships/{username}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/teams/{team_id}/memberships/{username}",
+        );
         op.path("team_id", &self.team_id, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -1771,7 +1812,9 @@ impl<'a> TeamsGetMembershipForUserLegacy<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::TeamMembership>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::TeamMembership>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1801,7 +1844,10 @@ impl<'a> TeamsAddOrUpdateMembershipForUserLegacy<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::PUT, "/teams/{team_id}/memberships/{username}");
+        let mut op = rt::Op::new(
+            rt::Method::PUT,
+            "/teams/{team_id}/memberships/{username}",
+        );
         op.path("team_id", &self.team_id, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -1812,7 +1858,9 @@ impl<'a> TeamsAddOrUpdateMembershipForUserLegacy<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::TeamMembership>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::TeamMembership>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1898,7 +1946,9 @@ impl<'a> TeamsListReposLegacy<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::MinimalRepository> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1927,7 +1977,10 @@ impl<'a> TeamsCheckPermissionsForRepoLegacy<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/teams/{team_id}/repos/{owner}/{repo}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/teams/{team_id}/repos/{owner}/{repo}",
+        );
         op.path("team_id", &self.team_id, rt::Style::Simple, false);
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -1955,7 +2008,10 @@ pub struct TeamsAddOrUpdateRepoPermissionsLegacy<'a> {
 }
 impl<'a> TeamsAddOrUpdateRepoPermissionsLegacy<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::TeamsAddOrUpdateRepoPermissionsLegacyBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::TeamsAddOrUpdateRepoPermissionsLegacyBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -1965,7 +2021,10 @@ impl<'a> TeamsAddOrUpdateRepoPermissionsLegacy<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::PUT, "/teams/{team_id}/repos/{owner}/{repo}");
+        let mut op = rt::Op::new(
+            rt::Method::PUT,
+            "/teams/{team_id}/repos/{owner}/{repo}",
+        );
         op.path("team_id", &self.team_id, rt::Style::Simple, false);
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -2003,7 +2062,10 @@ impl<'a> TeamsRemoveRepoLegacy<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/teams/{team_id}/repos/{owner}/{repo}");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/teams/{team_id}/repos/{owner}/{repo}",
+        );
         op.path("team_id", &self.team_id, rt::Style::Simple, false);
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
@@ -2057,7 +2119,9 @@ impl<'a> TeamsListChildLegacy<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Team>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Team>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2069,7 +2133,9 @@ impl<'a> TeamsListChildLegacy<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Team> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -2115,7 +2181,9 @@ impl<'a> TeamsListForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::TeamFull>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::TeamFull>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2127,7 +2195,9 @@ impl<'a> TeamsListForAuthenticatedUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::TeamFull> {
         let (client, op) = self.build();
         rt::paginate_op(

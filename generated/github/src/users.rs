@@ -43,7 +43,9 @@ impl<'a> UsersApi<'a> {
     /// List the users you've blocked on your personal account.
     ///
     /// `GET /user/blocks` (operation `users/list-blocked-by-authenticated-user`).
-    pub fn list_blocked_by_authenticated_user(&self) -> UsersListBlockedByAuthenticatedUser<'a> {
+    pub fn list_blocked_by_authenticated_user(
+        &self,
+    ) -> UsersListBlockedByAuthenticatedUser<'a> {
         UsersListBlockedByAuthenticatedUser {
             client: self.client,
             per_page: None,
@@ -110,7 +112,9 @@ impl<'a> UsersApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `user:email` scope to use this endpoint.
     ///
     /// `GET /user/emails` (operation `users/list-emails-for-authenticated-user`).
-    pub fn list_emails_for_authenticated_user(&self) -> UsersListEmailsForAuthenticatedUser<'a> {
+    pub fn list_emails_for_authenticated_user(
+        &self,
+    ) -> UsersListEmailsForAuthenticatedUser<'a> {
         UsersListEmailsForAuthenticatedUser {
             client: self.client,
             per_page: None,
@@ -123,7 +127,9 @@ impl<'a> UsersApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `user` scope to use this endpoint.
     ///
     /// `POST /user/emails` (operation `users/add-email-for-authenticated-user`).
-    pub fn add_email_for_authenticated_user(&self) -> UsersAddEmailForAuthenticatedUser<'a> {
+    pub fn add_email_for_authenticated_user(
+        &self,
+    ) -> UsersAddEmailForAuthenticatedUser<'a> {
         UsersAddEmailForAuthenticatedUser {
             client: self.client,
             body: None,
@@ -135,7 +141,9 @@ impl<'a> UsersApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `user` scope to use this endpoint.
     ///
     /// `DELETE /user/emails` (operation `users/delete-email-for-authenticated-user`).
-    pub fn delete_email_for_authenticated_user(&self) -> UsersDeleteEmailForAuthenticatedUser<'a> {
+    pub fn delete_email_for_authenticated_user(
+        &self,
+    ) -> UsersDeleteEmailForAuthenticatedUser<'a> {
         UsersDeleteEmailForAuthenticatedUser {
             client: self.client,
             body: None,
@@ -162,7 +170,9 @@ impl<'a> UsersApi<'a> {
     /// Lists the people who the authenticated user follows.
     ///
     /// `GET /user/following` (operation `users/list-followed-by-authenticated-user`).
-    pub fn list_followed_by_authenticated_user(&self) -> UsersListFollowedByAuthenticatedUser<'a> {
+    pub fn list_followed_by_authenticated_user(
+        &self,
+    ) -> UsersListFollowedByAuthenticatedUser<'a> {
         UsersListFollowedByAuthenticatedUser {
             client: self.client,
             per_page: None,
@@ -216,7 +226,9 @@ impl<'a> UsersApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `read:gpg_key` scope to use this endpoint.
     ///
     /// `GET /user/gpg_keys` (operation `users/list-gpg-keys-for-authenticated-user`).
-    pub fn list_gpg_keys_for_authenticated_user(&self) -> UsersListGpgKeysForAuthenticatedUser<'a> {
+    pub fn list_gpg_keys_for_authenticated_user(
+        &self,
+    ) -> UsersListGpgKeysForAuthenticatedUser<'a> {
         UsersListGpgKeysForAuthenticatedUser {
             client: self.client,
             per_page: None,
@@ -523,7 +535,10 @@ impl<'a> UsersApi<'a> {
     /// The Emails API enables you to list all of your email addresses, and toggle a primary email to be visible publicly. For more information, see [Emails API](https://docs.github.com/rest/users/emails).
     ///
     /// `GET /users/{username}` (operation `users/get-by-username`).
-    pub fn get_by_username(&self, username: impl Into<String>) -> UsersGetByUsername<'a> {
+    pub fn get_by_username(
+        &self,
+        username: impl Into<String>,
+    ) -> UsersGetByUsername<'a> {
         UsersGetByUsername {
             client: self.client,
             username: username.into(),
@@ -705,7 +720,10 @@ impl<'a> UsersApi<'a> {
     /// OAuth app tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
     /// `GET /users/{username}/hovercard` (operation `users/get-context-for-user`).
-    pub fn get_context_for_user(&self, username: impl Into<String>) -> UsersGetContextForUser<'a> {
+    pub fn get_context_for_user(
+        &self,
+        username: impl Into<String>,
+    ) -> UsersGetContextForUser<'a> {
         UsersGetContextForUser {
             client: self.client,
             username: username.into(),
@@ -788,7 +806,10 @@ impl<'a> UsersGetAuthenticated<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::UsersGetAuthenticatedResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::UsersGetAuthenticatedResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -828,7 +849,9 @@ impl<'a> UsersUpdateAuthenticated<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PrivateUser>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PrivateUser>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -867,7 +890,9 @@ impl<'a> UsersListBlockedByAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -879,18 +904,19 @@ impl<'a> UsersListBlockedByAuthenticatedUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::SimpleUser> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
-            rt::paginate::Strategy::Page { has_next: None },
+            rt::paginate::Strategy::Page {
+                has_next: None,
+            },
             |options| {
-                options
-                    .items_pointer("")
-                    .page_param("page")
-                    .page_size_param("per_page")
+                options.items_pointer("").page_param("page").page_size_param("per_page")
             },
             configure,
         )
@@ -1011,7 +1037,9 @@ impl<'a> UsersSetPrimaryEmailVisibilityForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Email>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Email>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1050,7 +1078,9 @@ impl<'a> UsersListEmailsForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Email>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Email>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1062,7 +1092,9 @@ impl<'a> UsersListEmailsForAuthenticatedUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Email> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1084,7 +1116,10 @@ pub struct UsersAddEmailForAuthenticatedUser<'a> {
 }
 impl<'a> UsersAddEmailForAuthenticatedUser<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::UsersAddEmailForAuthenticatedUserBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::UsersAddEmailForAuthenticatedUserBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -1112,7 +1147,9 @@ impl<'a> UsersAddEmailForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Email>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Email>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1127,7 +1164,10 @@ pub struct UsersDeleteEmailForAuthenticatedUser<'a> {
 }
 impl<'a> UsersDeleteEmailForAuthenticatedUser<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::UsersDeleteEmailForAuthenticatedUserBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::UsersDeleteEmailForAuthenticatedUserBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -1194,7 +1234,9 @@ impl<'a> UsersListFollowersForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1206,7 +1248,9 @@ impl<'a> UsersListFollowersForAuthenticatedUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::SimpleUser> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1252,7 +1296,9 @@ impl<'a> UsersListFollowedByAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1264,7 +1310,9 @@ impl<'a> UsersListFollowedByAuthenticatedUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::SimpleUser> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1397,7 +1445,9 @@ impl<'a> UsersListGpgKeysForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::GpgKey>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::GpgKey>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1409,7 +1459,9 @@ impl<'a> UsersListGpgKeysForAuthenticatedUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::GpgKey> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1560,7 +1612,9 @@ impl<'a> UsersListPublicSshKeysForAuthenticatedUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Key> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1694,7 +1748,9 @@ impl<'a> UsersListPublicEmailsForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::Email>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::Email>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1706,7 +1762,9 @@ impl<'a> UsersListPublicEmailsForAuthenticatedUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Email> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1752,7 +1810,9 @@ impl<'a> UsersListSocialAccountsForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SocialAccount>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::SocialAccount>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1764,7 +1824,9 @@ impl<'a> UsersListSocialAccountsForAuthenticatedUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::SocialAccount> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1804,7 +1866,9 @@ impl<'a> UsersAddSocialAccountForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SocialAccount>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::SocialAccount>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1876,7 +1940,9 @@ impl<'a> UsersListSshSigningKeysForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SshSigningKey>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::SshSigningKey>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1888,7 +1954,9 @@ impl<'a> UsersListSshSigningKeysForAuthenticatedUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::SshSigningKey> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1929,7 +1997,9 @@ impl<'a> UsersCreateSshSigningKeyForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::SshSigningKey>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SshSigningKey>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1964,7 +2034,9 @@ impl<'a> UsersGetSshSigningKeyForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::SshSigningKey>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SshSigningKey>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2028,7 +2100,10 @@ impl<'a> UsersGetById<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::UsersGetAuthenticatedResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::UsersGetAuthenticatedResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2066,7 +2141,9 @@ impl<'a> UsersList<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2078,7 +2155,9 @@ impl<'a> UsersList<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::SimpleUser> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -2114,7 +2193,10 @@ impl<'a> UsersGetByUsername<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::UsersGetAuthenticatedResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::UsersGetAuthenticatedResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2153,7 +2235,10 @@ impl<'a> UsersListAttestationsBulk<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/users/{username}/attestations/bulk-list");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/users/{username}/attestations/bulk-list",
+        );
         op.path("username", &self.username, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
@@ -2166,7 +2251,10 @@ impl<'a> UsersListAttestationsBulk<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::OrgsListAttestationsBulkResponse>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::OrgsListAttestationsBulkResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2224,12 +2312,7 @@ impl<'a> UsersDeleteAttestationsBySubjectDigest<'a> {
             "/users/{username}/attestations/digest/{subject_digest}",
         );
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.path(
-            "subject_digest",
-            &self.subject_digest,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("subject_digest", &self.subject_digest, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -2261,12 +2344,7 @@ impl<'a> UsersDeleteAttestationsById<'a> {
             "/users/{username}/attestations/{attestation_id}",
         );
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.path(
-            "attestation_id",
-            &self.attestation_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("attestation_id", &self.attestation_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -2324,36 +2402,41 @@ impl<'a> UsersListAttestations<'a> {
             "/users/{username}/attestations/{subject_digest}",
         );
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.path(
-            "subject_digest",
-            &self.subject_digest,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("subject_digest", &self.subject_digest, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
-        op.query(
-            "predicate_type",
-            &self.predicate_type,
-            rt::Style::Form,
-            true,
-        );
+        op.query("predicate_type", &self.predicate_type, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<UsersListAttestationsResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<UsersListAttestationsResponse>, rt::Error> {
         let (client, op) = self.build();
-        rt::send_decode(client.connector(), op, |status, body| match status {
-            200u16 => serde_json::from_slice(body).map(UsersListAttestationsResponse::Status200),
-            201u16 => serde_json::from_slice(body).map(UsersListAttestationsResponse::Status201),
-            204u16 => Ok(UsersListAttestationsResponse::Status204),
-            #[allow(unreachable_patterns)]
-            _ => serde_json::from_slice(body).map(UsersListAttestationsResponse::Other),
-        })
-        .await
+        rt::send_decode(
+                client.connector(),
+                op,
+                |status, body| match status {
+                    200u16 => {
+                        serde_json::from_slice(body)
+                            .map(UsersListAttestationsResponse::Status200)
+                    }
+                    201u16 => {
+                        serde_json::from_slice(body)
+                            .map(UsersListAttestationsResponse::Status201)
+                    }
+                    204u16 => Ok(UsersListAttestationsResponse::Status204),
+                    #[allow(unreachable_patterns)]
+                    _ => {
+                        serde_json::from_slice(body)
+                            .map(UsersListAttestationsResponse::Other)
+                    }
+                },
+            )
+            .await
     }
 }
 /// The success answers of `GET /users/{username}/attestations/{subject_digest}`, by status.
@@ -2399,7 +2482,9 @@ impl<'a> UsersListFollowersForUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2411,7 +2496,9 @@ impl<'a> UsersListFollowersForUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::SimpleUser> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -2458,7 +2545,9 @@ impl<'a> UsersListFollowingForUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::SimpleUser>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2470,7 +2559,9 @@ impl<'a> UsersListFollowingForUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::SimpleUser> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -2498,7 +2589,10 @@ impl<'a> UsersCheckFollowingForUser<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/users/{username}/following/{target_user}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/users/{username}/following/{target_user}",
+        );
         op.path("username", &self.username, rt::Style::Simple, false);
         op.path("target_user", &self.target_user, rt::Style::Simple, false);
         op.apply(self.options);
@@ -2545,7 +2639,9 @@ impl<'a> UsersListGpgKeysForUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::GpgKey>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::GpgKey>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2557,7 +2653,9 @@ impl<'a> UsersListGpgKeysForUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::GpgKey> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -2581,7 +2679,10 @@ pub struct UsersGetContextForUser<'a> {
 }
 impl<'a> UsersGetContextForUser<'a> {
     /// Identifies which additional information you'd like to receive about the person's hovercard. Can be `organization`, `repository`, `issue`, `pull_request`. **Required** when using `subject_id`.
-    pub fn subject_type(mut self, value: super::models::UsersGetContextForUserSubjectType) -> Self {
+    pub fn subject_type(
+        mut self,
+        value: super::models::UsersGetContextForUserSubjectType,
+    ) -> Self {
         self.subject_type = Some(value);
         self
     }
@@ -2609,7 +2710,9 @@ impl<'a> UsersGetContextForUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Hovercard>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Hovercard>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2649,7 +2752,9 @@ impl<'a> UsersListPublicKeysForUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::KeySimple>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::KeySimple>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2661,7 +2766,9 @@ impl<'a> UsersListPublicKeysForUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::KeySimple> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -2708,7 +2815,9 @@ impl<'a> UsersListSocialAccountsForUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SocialAccount>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::SocialAccount>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2720,7 +2829,9 @@ impl<'a> UsersListSocialAccountsForUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::SocialAccount> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -2767,7 +2878,9 @@ impl<'a> UsersListSshSigningKeysForUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<super::models::SshSigningKey>>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<Vec<super::models::SshSigningKey>>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2779,7 +2892,9 @@ impl<'a> UsersListSshSigningKeysForUser<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::SshSigningKey> {
         let (client, op) = self.build();
         rt::paginate_op(

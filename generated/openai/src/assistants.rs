@@ -74,7 +74,10 @@ impl<'a> AssistantsApi<'a> {
     ///
     /// `DELETE /assistants/{assistant_id}` (operation `deleteAssistant`).
     #[deprecated = "marked deprecated in the API description"]
-    pub fn delete_assistant(&self, assistant_id: impl Into<String>) -> DeleteAssistant<'a> {
+    pub fn delete_assistant(
+        &self,
+        assistant_id: impl Into<String>,
+    ) -> DeleteAssistant<'a> {
         DeleteAssistant {
             client: self.client,
             assistant_id: assistant_id.into(),
@@ -249,7 +252,11 @@ impl<'a> AssistantsApi<'a> {
     /// Retrieves a run.
     ///
     /// `GET /threads/{thread_id}/runs/{run_id}` (operation `getRun`).
-    pub fn get_run(&self, thread_id: impl Into<String>, run_id: impl Into<String>) -> GetRun<'a> {
+    pub fn get_run(
+        &self,
+        thread_id: impl Into<String>,
+        run_id: impl Into<String>,
+    ) -> GetRun<'a> {
         GetRun {
             client: self.client,
             thread_id: thread_id.into(),
@@ -407,7 +414,9 @@ impl<'a> ListAssistants<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::AssistantObject> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -450,7 +459,9 @@ impl<'a> CreateAssistant<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::AssistantObject>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AssistantObject>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -477,7 +488,9 @@ impl<'a> GetAssistant<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::AssistantObject>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AssistantObject>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -507,7 +520,9 @@ impl<'a> ModifyAssistant<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::AssistantObject>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AssistantObject>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -573,7 +588,9 @@ impl<'a> CreateThread<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ThreadObject>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ThreadObject>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -601,7 +618,9 @@ impl<'a> CreateThreadAndRun<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::RunObject>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RunObject>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -628,7 +647,9 @@ impl<'a> GetThread<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ThreadObject>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ThreadObject>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -658,7 +679,9 @@ impl<'a> ModifyThread<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ThreadObject>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ThreadObject>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -763,7 +786,9 @@ impl<'a> ListMessages<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::MessageObject> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -807,7 +832,9 @@ impl<'a> CreateMessage<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::MessageObject>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::MessageObject>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -839,7 +866,9 @@ impl<'a> GetMessage<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::MessageObject>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::MessageObject>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -873,7 +902,9 @@ impl<'a> ModifyMessage<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::MessageObject>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::MessageObject>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -962,7 +993,9 @@ impl<'a> ListRuns<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ListRunsResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ListRunsResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -974,7 +1007,9 @@ impl<'a> ListRuns<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::RunObject> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1028,7 +1063,9 @@ impl<'a> CreateRun<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::RunObject>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RunObject>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1057,7 +1094,9 @@ impl<'a> GetRun<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::RunObject>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RunObject>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1088,7 +1127,9 @@ impl<'a> ModifyRun<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::RunObject>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RunObject>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1120,7 +1161,9 @@ impl<'a> CancelRun<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::RunObject>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RunObject>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1173,7 +1216,10 @@ impl<'a> ListRunSteps<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/threads/{thread_id}/runs/{run_id}/steps");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/threads/{thread_id}/runs/{run_id}/steps",
+        );
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
         op.query("limit", &self.limit, rt::Style::Form, true);
@@ -1200,7 +1246,9 @@ impl<'a> ListRunSteps<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::RunStepObject> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1258,7 +1306,9 @@ impl<'a> GetRunStep<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::RunStepObject>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RunStepObject>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1292,7 +1342,9 @@ impl<'a> SubmitToolOuputsToRun<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::RunObject>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RunObject>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

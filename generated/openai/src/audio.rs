@@ -20,7 +20,10 @@ impl<'a> AudioApi<'a> {
     /// Returns the audio file content, or a stream of audio events.
     ///
     /// `POST /audio/speech` (operation `createSpeech`).
-    pub fn create_speech(&self, body: super::models::CreateSpeechRequest) -> CreateSpeech<'a> {
+    pub fn create_speech(
+        &self,
+        body: super::models::CreateSpeechRequest,
+    ) -> CreateSpeech<'a> {
         CreateSpeech {
             client: self.client,
             body,
@@ -95,7 +98,10 @@ impl<'a> AudioApi<'a> {
     /// See the [custom voices guide](/docs/guides/text-to-speech#custom-voices). Custom voices are limited to eligible customers.
     ///
     /// `GET /audio/voice_consents/{consent_id}` (operation `getVoiceConsent`).
-    pub fn get_voice_consent(&self, consent_id: impl Into<String>) -> GetVoiceConsent<'a> {
+    pub fn get_voice_consent(
+        &self,
+        consent_id: impl Into<String>,
+    ) -> GetVoiceConsent<'a> {
         GetVoiceConsent {
             client: self.client,
             consent_id: consent_id.into(),
@@ -128,7 +134,10 @@ impl<'a> AudioApi<'a> {
     /// See the [custom voices guide](/docs/guides/text-to-speech#custom-voices). Custom voices are limited to eligible customers.
     ///
     /// `DELETE /audio/voice_consents/{consent_id}` (operation `deleteVoiceConsent`).
-    pub fn delete_voice_consent(&self, consent_id: impl Into<String>) -> DeleteVoiceConsent<'a> {
+    pub fn delete_voice_consent(
+        &self,
+        consent_id: impl Into<String>,
+    ) -> DeleteVoiceConsent<'a> {
         DeleteVoiceConsent {
             client: self.client,
             consent_id: consent_id.into(),
@@ -180,8 +189,10 @@ impl<'a> CreateSpeech<'a> {
     /// Send the request and read the answer as a stream of server-sent events, each event's data decoded (`text/event-stream`), with backpressure: nothing is read ahead of the caller beyond a small buffer, and dropping the stream closes the connection.
     pub async fn stream(
         self,
-    ) -> Result<rt::stream::SseStream<super::models::CreateSpeechResponseStreamEvent>, rt::Error>
-    {
+    ) -> Result<
+        rt::stream::SseStream<super::models::CreateSpeechResponseStreamEvent>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_sse(client.connector(), op).await
     }
@@ -326,7 +337,9 @@ impl<'a> ListVoiceConsents<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::VoiceConsentResource> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -452,7 +465,10 @@ impl<'a> DeleteVoiceConsent<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/audio/voice_consents/{consent_id}");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/audio/voice_consents/{consent_id}",
+        );
         op.path("consent_id", &self.consent_id, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
@@ -491,7 +507,9 @@ impl<'a> CreateVoice<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::VoiceResource>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::VoiceResource>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

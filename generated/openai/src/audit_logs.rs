@@ -54,7 +54,10 @@ pub struct ListAuditLogs<'a> {
 }
 impl<'a> ListAuditLogs<'a> {
     /// Return only events whose `effective_at` (Unix seconds) is in this range.
-    pub fn effective_at(mut self, value: super::models::ListAuditLogsEffectiveAt) -> Self {
+    pub fn effective_at(
+        mut self,
+        value: super::models::ListAuditLogsEffectiveAt,
+    ) -> Self {
         self.effective_at = Some(value);
         self
     }
@@ -139,7 +142,9 @@ impl<'a> ListAuditLogs<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::AuditLog> {
         let (client, op) = self.build();
         rt::paginate_op(

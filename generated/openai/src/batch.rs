@@ -29,7 +29,10 @@ impl<'a> BatchApi<'a> {
     /// Creates and executes a batch from an uploaded file of requests
     ///
     /// `POST /batches` (operation `createBatch`).
-    pub fn create_batch(&self, body: super::models::CreateBatchRequest) -> CreateBatch<'a> {
+    pub fn create_batch(
+        &self,
+        body: super::models::CreateBatchRequest,
+    ) -> CreateBatch<'a> {
         CreateBatch {
             client: self.client,
             body,
@@ -90,7 +93,9 @@ impl<'a> ListBatches<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ListBatchesResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ListBatchesResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -102,7 +107,9 @@ impl<'a> ListBatches<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Batch> {
         let (client, op) = self.build();
         rt::paginate_op(

@@ -75,7 +75,10 @@ impl<'a> CertificatesApi<'a> {
     /// You can get a certificate regardless of whether it is active or not.
     ///
     /// `GET /organization/certificates/{certificate_id}` (operation `getCertificate`).
-    pub fn get_certificate(&self, certificate_id: impl Into<String>) -> GetCertificate<'a> {
+    pub fn get_certificate(
+        &self,
+        certificate_id: impl Into<String>,
+    ) -> GetCertificate<'a> {
         GetCertificate {
             client: self.client,
             certificate_id: certificate_id.into(),
@@ -103,7 +106,10 @@ impl<'a> CertificatesApi<'a> {
     /// The certificate must be inactive for the organization and all projects.
     ///
     /// `DELETE /organization/certificates/{certificate_id}` (operation `deleteCertificate`).
-    pub fn delete_certificate(&self, certificate_id: impl Into<String>) -> DeleteCertificate<'a> {
+    pub fn delete_certificate(
+        &self,
+        certificate_id: impl Into<String>,
+    ) -> DeleteCertificate<'a> {
         DeleteCertificate {
             client: self.client,
             certificate_id: certificate_id.into(),
@@ -208,14 +214,18 @@ impl<'a> ListOrganizationCertificates<'a> {
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::OrganizationCertificate> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::OrganizationCertificate> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::OrganizationCertificate> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -257,7 +267,9 @@ impl<'a> UploadCertificate<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Certificate>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Certificate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -277,7 +289,10 @@ impl<'a> ActivateOrganizationCertificates<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/organization/certificates/activate");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/organization/certificates/activate",
+        );
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -287,8 +302,10 @@ impl<'a> ActivateOrganizationCertificates<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::OrganizationCertificateActivationResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::OrganizationCertificateActivationResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -308,7 +325,10 @@ impl<'a> DeactivateOrganizationCertificates<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/organization/certificates/deactivate");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/organization/certificates/deactivate",
+        );
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -318,8 +338,10 @@ impl<'a> DeactivateOrganizationCertificates<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::OrganizationCertificateDeactivationResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::OrganizationCertificateDeactivationResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -349,19 +371,16 @@ impl<'a> GetCertificate<'a> {
             rt::Method::GET,
             "/organization/certificates/{certificate_id}",
         );
-        op.path(
-            "certificate_id",
-            &self.certificate_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("certificate_id", &self.certificate_id, rt::Style::Simple, false);
         op.query("include", &self.include, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Certificate>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Certificate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -386,19 +405,16 @@ impl<'a> ModifyCertificate<'a> {
             rt::Method::POST,
             "/organization/certificates/{certificate_id}",
         );
-        op.path(
-            "certificate_id",
-            &self.certificate_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("certificate_id", &self.certificate_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Certificate>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Certificate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -422,12 +438,7 @@ impl<'a> DeleteCertificate<'a> {
             rt::Method::DELETE,
             "/organization/certificates/{certificate_id}",
         );
-        op.path(
-            "certificate_id",
-            &self.certificate_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("certificate_id", &self.certificate_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -488,19 +499,26 @@ impl<'a> ListProjectCertificates<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ListProjectCertificatesResponse>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ListProjectCertificatesResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::OrganizationProjectCertificate> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::OrganizationProjectCertificate> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::OrganizationProjectCertificate> {
         let (client, op) = self.build();
         rt::paginate_op(

@@ -64,7 +64,10 @@ impl<'a> ChatApi<'a> {
     /// with the `store` parameter set to `true` will be returned.
     ///
     /// `GET /chat/completions/{completion_id}` (operation `getChatCompletion`).
-    pub fn get_chat_completion(&self, completion_id: impl Into<String>) -> GetChatCompletion<'a> {
+    pub fn get_chat_completion(
+        &self,
+        completion_id: impl Into<String>,
+    ) -> GetChatCompletion<'a> {
         GetChatCompletion {
             client: self.client,
             completion_id: completion_id.into(),
@@ -142,7 +145,10 @@ impl<'a> ListChatCompletions<'a> {
     /// A list of metadata keys to filter the Chat Completions by. Example:
     ///
     /// `metadata[key1]=value1&metadata[key2]=value2`
-    pub fn metadata(mut self, value: std::collections::BTreeMap<String, String>) -> Self {
+    pub fn metadata(
+        mut self,
+        value: std::collections::BTreeMap<String, String>,
+    ) -> Self {
         self.metadata = Some(value);
         self
     }
@@ -177,19 +183,25 @@ impl<'a> ListChatCompletions<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ChatCompletionList>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ChatCompletionList>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::CreateChatCompletionResponse> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::CreateChatCompletionResponse> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::CreateChatCompletionResponse> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -241,8 +253,10 @@ impl<'a> CreateChatCompletion<'a> {
     /// Send the request and read the answer as a stream of server-sent events, each event's data decoded (`text/event-stream`), with backpressure: nothing is read ahead of the caller beyond a small buffer, and dropping the stream closes the connection. The body's `stream` flag is set to true.
     pub async fn stream(
         mut self,
-    ) -> Result<rt::stream::SseStream<super::models::CreateChatCompletionStreamResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::stream::SseStream<super::models::CreateChatCompletionStreamResponse>,
+        rt::Error,
+    > {
         self.body.stream = Some(Some(true));
         let (client, op) = self.build();
         rt::send_sse(client.connector(), op).await
@@ -264,12 +278,7 @@ impl<'a> GetChatCompletion<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/chat/completions/{completion_id}");
-        op.path(
-            "completion_id",
-            &self.completion_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("completion_id", &self.completion_id, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
@@ -298,12 +307,7 @@ impl<'a> UpdateChatCompletion<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/chat/completions/{completion_id}");
-        op.path(
-            "completion_id",
-            &self.completion_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("completion_id", &self.completion_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.apply(self.options);
         (self.client, op)
@@ -331,13 +335,11 @@ impl<'a> DeleteChatCompletion<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/chat/completions/{completion_id}");
-        op.path(
-            "completion_id",
-            &self.completion_id,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/chat/completions/{completion_id}",
         );
+        op.path("completion_id", &self.completion_id, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
@@ -386,12 +388,7 @@ impl<'a> GetChatCompletionMessages<'a> {
             rt::Method::GET,
             "/chat/completions/{completion_id}/messages",
         );
-        op.path(
-            "completion_id",
-            &self.completion_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("completion_id", &self.completion_id, rt::Style::Simple, false);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
@@ -406,14 +403,18 @@ impl<'a> GetChatCompletionMessages<'a> {
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::ChatCompletionMessageListDataItem> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::ChatCompletionMessageListDataItem> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ChatCompletionMessageListDataItem> {
         let (client, op) = self.build();
         rt::paginate_op(

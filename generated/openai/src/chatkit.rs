@@ -58,7 +58,10 @@ impl<'a> ChatkitApi<'a> {
     /// Retrieve a ChatKit thread by its identifier.
     ///
     /// `GET /chatkit/threads/{thread_id}` (operation `GetThreadMethod`).
-    pub fn get_thread_method(&self, thread_id: impl Into<String>) -> GetThreadMethod<'a> {
+    pub fn get_thread_method(
+        &self,
+        thread_id: impl Into<String>,
+    ) -> GetThreadMethod<'a> {
         GetThreadMethod {
             client: self.client,
             thread_id: thread_id.into(),
@@ -68,7 +71,10 @@ impl<'a> ChatkitApi<'a> {
     /// Delete a ChatKit thread along with its items and stored attachments.
     ///
     /// `DELETE /chatkit/threads/{thread_id}` (operation `DeleteThreadMethod`).
-    pub fn delete_thread_method(&self, thread_id: impl Into<String>) -> DeleteThreadMethod<'a> {
+    pub fn delete_thread_method(
+        &self,
+        thread_id: impl Into<String>,
+    ) -> DeleteThreadMethod<'a> {
         DeleteThreadMethod {
             client: self.client,
             thread_id: thread_id.into(),
@@ -105,13 +111,18 @@ impl<'a> CancelChatSessionMethod<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/chatkit/sessions/{session_id}/cancel");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/chatkit/sessions/{session_id}/cancel",
+        );
         op.path("session_id", &self.session_id, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ChatSessionResource>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ChatSessionResource>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -147,7 +158,9 @@ impl<'a> CreateChatSessionMethod<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ChatSessionResource>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ChatSessionResource>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -194,12 +207,14 @@ impl<'a> ListThreadItemsMethod<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/chatkit/threads/{thread_id}/items");
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((0f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((0f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
@@ -223,7 +238,9 @@ impl<'a> ListThreadItemsMethod<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ThreadItem> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -264,7 +281,9 @@ impl<'a> GetThreadMethod<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ThreadResource>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ThreadResource>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -343,12 +362,14 @@ impl<'a> ListThreadsMethod<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/chatkit/threads");
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((0f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((0f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
@@ -362,7 +383,9 @@ impl<'a> ListThreadsMethod<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ThreadListResource>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ThreadListResource>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -374,7 +397,9 @@ impl<'a> ListThreadsMethod<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ThreadResource> {
         let (client, op) = self.build();
         rt::paginate_op(

@@ -45,7 +45,10 @@ impl<'a> ContainersApi<'a> {
     /// Retrieves a container.
     ///
     /// `GET /containers/{container_id}` (operation `RetrieveContainer`).
-    pub fn retrieve_container(&self, container_id: impl Into<String>) -> RetrieveContainer<'a> {
+    pub fn retrieve_container(
+        &self,
+        container_id: impl Into<String>,
+    ) -> RetrieveContainer<'a> {
         RetrieveContainer {
             client: self.client,
             container_id: container_id.into(),
@@ -57,7 +60,10 @@ impl<'a> ContainersApi<'a> {
     /// Delete a container.
     ///
     /// `DELETE /containers/{container_id}` (operation `DeleteContainer`).
-    pub fn delete_container(&self, container_id: impl Into<String>) -> DeleteContainer<'a> {
+    pub fn delete_container(
+        &self,
+        container_id: impl Into<String>,
+    ) -> DeleteContainer<'a> {
         DeleteContainer {
             client: self.client,
             container_id: container_id.into(),
@@ -69,7 +75,10 @@ impl<'a> ContainersApi<'a> {
     /// Lists container files.
     ///
     /// `GET /containers/{container_id}/files` (operation `ListContainerFiles`).
-    pub fn list_container_files(&self, container_id: impl Into<String>) -> ListContainerFiles<'a> {
+    pub fn list_container_files(
+        &self,
+        container_id: impl Into<String>,
+    ) -> ListContainerFiles<'a> {
         ListContainerFiles {
             client: self.client,
             container_id: container_id.into(),
@@ -212,7 +221,9 @@ impl<'a> ListContainers<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ContainerResource> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -261,7 +272,9 @@ impl<'a> CreateContainer<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ContainerResource>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ContainerResource>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -288,7 +301,9 @@ impl<'a> RetrieveContainer<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ContainerResource>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ContainerResource>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -377,7 +392,9 @@ impl<'a> ListContainerFiles<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ContainerFileResource> {
         let (client, op) = self.build();
         rt::paginate_op(

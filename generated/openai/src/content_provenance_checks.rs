@@ -36,7 +36,10 @@ pub struct Createcontentprovenancecheck<'a> {
 }
 impl<'a> Createcontentprovenancecheck<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::CreatecontentprovenancecheckBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::CreatecontentprovenancecheckBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -57,7 +60,9 @@ impl<'a> Createcontentprovenancecheck<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ProvenanceResource>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProvenanceResource>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -92,7 +92,10 @@ impl<'a> ConversationsApi<'a> {
     /// Get a conversation
     ///
     /// `GET /conversations/{conversation_id}` (operation `getConversation`).
-    pub fn get_conversation(&self, conversation_id: impl Into<String>) -> GetConversation<'a> {
+    pub fn get_conversation(
+        &self,
+        conversation_id: impl Into<String>,
+    ) -> GetConversation<'a> {
         GetConversation {
             client: self.client,
             conversation_id: conversation_id.into(),
@@ -176,13 +179,11 @@ impl<'a> ListConversationItems<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/conversations/{conversation_id}/items");
-        op.path(
-            "conversation_id",
-            &self.conversation_id,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/conversations/{conversation_id}/items",
         );
+        op.path("conversation_id", &self.conversation_id, rt::Style::Simple, false);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
@@ -206,7 +207,9 @@ impl<'a> ListConversationItems<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ConversationItem> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -249,13 +252,11 @@ impl<'a> CreateConversationItems<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/conversations/{conversation_id}/items");
-        op.path(
-            "conversation_id",
-            &self.conversation_id,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/conversations/{conversation_id}/items",
         );
+        op.path("conversation_id", &self.conversation_id, rt::Style::Simple, false);
         op.query("include", &self.include, rt::Style::Form, true);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
@@ -298,12 +299,7 @@ impl<'a> GetConversationItem<'a> {
             rt::Method::GET,
             "/conversations/{conversation_id}/items/{item_id}",
         );
-        op.path(
-            "conversation_id",
-            &self.conversation_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("conversation_id", &self.conversation_id, rt::Style::Simple, false);
         op.path("item_id", &self.item_id, rt::Style::Simple, false);
         op.query("include", &self.include, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -311,7 +307,9 @@ impl<'a> GetConversationItem<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ConversationItem>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ConversationItem>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -336,12 +334,7 @@ impl<'a> DeleteConversationItem<'a> {
             rt::Method::DELETE,
             "/conversations/{conversation_id}/items/{item_id}",
         );
-        op.path(
-            "conversation_id",
-            &self.conversation_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("conversation_id", &self.conversation_id, rt::Style::Simple, false);
         op.path("item_id", &self.item_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -407,12 +400,7 @@ impl<'a> GetConversation<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/conversations/{conversation_id}");
-        op.path(
-            "conversation_id",
-            &self.conversation_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("conversation_id", &self.conversation_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -447,12 +435,7 @@ impl<'a> UpdateConversation<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations/{conversation_id}");
-        op.path(
-            "conversation_id",
-            &self.conversation_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("conversation_id", &self.conversation_id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -484,12 +467,7 @@ impl<'a> DeleteConversation<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/conversations/{conversation_id}");
-        op.path(
-            "conversation_id",
-            &self.conversation_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("conversation_id", &self.conversation_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)

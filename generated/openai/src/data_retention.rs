@@ -16,7 +16,9 @@ impl<'a> DataRetentionApi<'a> {
     /// Retrieves organization data retention controls.
     ///
     /// `GET /organization/data_retention` (operation `retrieve-organization-data-retention`).
-    pub fn retrieve_organization_data_retention(&self) -> RetrieveOrganizationDataRetention<'a> {
+    pub fn retrieve_organization_data_retention(
+        &self,
+    ) -> RetrieveOrganizationDataRetention<'a> {
         RetrieveOrganizationDataRetention {
             client: self.client,
             options: rt::CallOptions::default(),

@@ -247,7 +247,9 @@ impl<'a> ListEvals<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Eval> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -433,7 +435,9 @@ impl<'a> GetEvalRuns<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::EvalRunList>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::EvalRunList>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -445,7 +449,9 @@ impl<'a> GetEvalRuns<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::EvalRun> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -661,7 +667,9 @@ impl<'a> GetEvalRunOutputItems<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::EvalRunOutputItem> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -704,18 +712,15 @@ impl<'a> GetEvalRunOutputItem<'a> {
         );
         op.path("eval_id", &self.eval_id, rt::Style::Simple, false);
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
-        op.path(
-            "output_item_id",
-            &self.output_item_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("output_item_id", &self.output_item_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::EvalRunOutputItem>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::EvalRunOutputItem>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -140,7 +140,9 @@ impl<'a> ListFiles<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ListFilesResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ListFilesResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -152,7 +154,9 @@ impl<'a> ListFiles<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::OpenAiFile> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -199,7 +203,9 @@ impl<'a> CreateFile<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::OpenAiFile>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::OpenAiFile>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -225,7 +231,9 @@ impl<'a> RetrieveFile<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::OpenAiFile>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::OpenAiFile>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -251,7 +259,9 @@ impl<'a> DeleteFile<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::DeleteFileResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeleteFileResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -226,7 +226,9 @@ impl<'a> RunGrader<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::RunGraderResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RunGraderResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -246,7 +248,10 @@ impl<'a> ValidateGrader<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/fine_tuning/alpha/graders/validate");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/fine_tuning/alpha/graders/validate",
+        );
         op.json("application/json", &self.body);
         op.apply(self.options);
         (self.client, op)
@@ -288,7 +293,10 @@ impl<'a> ListFineTuningCheckpointPermissions<'a> {
         self
     }
     /// The order in which to retrieve permissions.
-    pub fn order(mut self, value: super::models::ListFineTuningCheckpointPermissionsOrder) -> Self {
+    pub fn order(
+        mut self,
+        value: super::models::ListFineTuningCheckpointPermissionsOrder,
+    ) -> Self {
         self.order = Some(value);
         self
     }
@@ -318,20 +326,26 @@ impl<'a> ListFineTuningCheckpointPermissions<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ListFineTuningCheckpointPermissionResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ListFineTuningCheckpointPermissionResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::FineTuningCheckpointPermission> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::FineTuningCheckpointPermission> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::FineTuningCheckpointPermission> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -384,8 +398,10 @@ impl<'a> CreateFineTuningCheckpointPermission<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ListFineTuningCheckpointPermissionResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ListFineTuningCheckpointPermissionResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -416,20 +432,17 @@ impl<'a> DeleteFineTuningCheckpointPermission<'a> {
             rt::Style::Simple,
             false,
         );
-        op.path(
-            "permission_id",
-            &self.permission_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("permission_id", &self.permission_id, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::DeleteFineTuningCheckpointPermissionResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::DeleteFineTuningCheckpointPermissionResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -456,7 +469,10 @@ impl<'a> ListPaginatedFineTuningJobs<'a> {
         self
     }
     /// Optional metadata filter. To filter, use the syntax `metadata[k]=v`. Alternatively, set `metadata=null` to indicate no metadata.
-    pub fn metadata(mut self, value: std::collections::BTreeMap<String, String>) -> Self {
+    pub fn metadata(
+        mut self,
+        value: std::collections::BTreeMap<String, String>,
+    ) -> Self {
         self.metadata = Some(value);
         self
     }
@@ -476,7 +492,10 @@ impl<'a> ListPaginatedFineTuningJobs<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ListPaginatedFineTuningJobsResponse>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ListPaginatedFineTuningJobsResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -488,7 +507,9 @@ impl<'a> ListPaginatedFineTuningJobs<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::FineTuningJob> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -530,7 +551,9 @@ impl<'a> CreateFineTuningJob<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::FineTuningJob>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::FineTuningJob>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -550,7 +573,10 @@ impl<'a> RetrieveFineTuningJob<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/fine_tuning/jobs/{fine_tuning_job_id}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/fine_tuning/jobs/{fine_tuning_job_id}",
+        );
         op.path(
             "fine_tuning_job_id",
             &self.fine_tuning_job_id,
@@ -561,7 +587,9 @@ impl<'a> RetrieveFineTuningJob<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::FineTuningJob>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::FineTuningJob>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -595,7 +623,9 @@ impl<'a> CancelFineTuningJob<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::FineTuningJob>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::FineTuningJob>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -645,19 +675,26 @@ impl<'a> ListFineTuningJobCheckpoints<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ListFineTuningJobCheckpointsResponse>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ListFineTuningJobCheckpointsResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `after`; found from `has_more` and `last_id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::FineTuningJobCheckpoint> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::FineTuningJobCheckpoint> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::FineTuningJobCheckpoint> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -722,7 +759,10 @@ impl<'a> ListFineTuningEvents<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ListFineTuningJobEventsResponse>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ListFineTuningJobEventsResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -734,7 +774,9 @@ impl<'a> ListFineTuningEvents<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::FineTuningJobEvent> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -783,7 +825,9 @@ impl<'a> PauseFineTuningJob<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::FineTuningJob>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::FineTuningJob>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -817,7 +861,9 @@ impl<'a> ResumeFineTuningJob<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::FineTuningJob>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::FineTuningJob>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -108,15 +108,20 @@ impl<'a> ListGroupRoleAssignments<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/organization/groups/{group_id}/roles");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/organization/groups/{group_id}/roles",
+        );
         op.path("group_id", &self.group_id, rt::Style::Simple, false);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((0f64, false)),
-                Some((1000f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((0f64, false)),
+                    Some((1000f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
@@ -126,7 +131,9 @@ impl<'a> ListGroupRoleAssignments<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::RoleListResource>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RoleListResource>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -138,7 +145,9 @@ impl<'a> ListGroupRoleAssignments<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::AssignedRoleDetails> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -174,7 +183,10 @@ impl<'a> AssignGroupRole<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/organization/groups/{group_id}/roles");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/organization/groups/{group_id}/roles",
+        );
         op.path("group_id", &self.group_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -182,7 +194,9 @@ impl<'a> AssignGroupRole<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GroupRoleAssignment>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GroupRoleAssignment>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -214,7 +228,9 @@ impl<'a> RetrieveGroupRole<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::AssignedRoleDetails>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AssignedRoleDetails>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

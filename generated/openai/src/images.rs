@@ -38,7 +38,10 @@ impl<'a> ImagesApi<'a> {
     /// Creates an image given a prompt. [Learn more](/docs/guides/images).
     ///
     /// `POST /images/generations` (operation `createImage`).
-    pub fn create_image(&self, body: super::models::CreateImageRequest) -> CreateImage<'a> {
+    pub fn create_image(
+        &self,
+        body: super::models::CreateImageRequest,
+    ) -> CreateImage<'a> {
         CreateImage {
             client: self.client,
             body,
@@ -81,7 +84,9 @@ impl<'a> CreateImageEdit<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ImagesResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ImagesResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -116,7 +121,9 @@ impl<'a> CreateImage<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ImagesResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ImagesResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -159,7 +166,9 @@ impl<'a> CreateImageVariation<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ImagesResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ImagesResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

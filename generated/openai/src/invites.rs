@@ -88,7 +88,9 @@ impl<'a> ListInvites<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::InviteListResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::InviteListResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -100,7 +102,9 @@ impl<'a> ListInvites<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Invite> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -187,7 +191,10 @@ impl<'a> DeleteInvite<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/organization/invites/{invite_id}");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/organization/invites/{invite_id}",
+        );
         op.path("invite_id", &self.invite_id, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)

@@ -5,30 +5,21 @@
 //! `connector-runtime` (auth, retries, rate limits, hooks, structured errors).
 #![allow(clippy::doc_lazy_continuation, clippy::module_inception)]
 use connector_runtime::__private as rt;
+pub mod models;
 #[cfg(feature = "assistants")]
 pub mod assistants;
 #[cfg(feature = "audio")]
 pub mod audio;
-#[cfg(feature = "audit_logs")]
-pub mod audit_logs;
 #[cfg(feature = "batch")]
 pub mod batch;
-#[cfg(feature = "certificates")]
-pub mod certificates;
 #[cfg(feature = "chat")]
 pub mod chat;
-#[cfg(feature = "chatkit")]
-pub mod chatkit;
 #[cfg(feature = "completions")]
 pub mod completions;
 #[cfg(feature = "containers")]
 pub mod containers;
-#[cfg(feature = "content_provenance_checks")]
-pub mod content_provenance_checks;
 #[cfg(feature = "conversations")]
 pub mod conversations;
-#[cfg(feature = "data_retention")]
-pub mod data_retention;
 #[cfg(feature = "embeddings")]
 pub mod embeddings;
 #[cfg(feature = "evals")]
@@ -37,57 +28,66 @@ pub mod evals;
 pub mod files;
 #[cfg(feature = "fine_tuning")]
 pub mod fine_tuning;
-#[cfg(feature = "group_organization_role_assignments")]
-pub mod group_organization_role_assignments;
-#[cfg(feature = "group_users")]
-pub mod group_users;
-#[cfg(feature = "groups")]
-pub mod groups;
-#[cfg(feature = "hosted_tools")]
-pub mod hosted_tools;
 #[cfg(feature = "images")]
 pub mod images;
-#[cfg(feature = "invites")]
-pub mod invites;
-pub mod models;
 #[cfg(feature = "models_api")]
 pub mod models_api;
 #[cfg(feature = "moderations")]
 pub mod moderations;
 #[cfg(feature = "organization")]
 pub mod organization;
-#[cfg(feature = "project_group_role_assignments")]
-pub mod project_group_role_assignments;
-#[cfg(feature = "project_groups")]
-pub mod project_groups;
-#[cfg(feature = "project_user_role_assignments")]
-pub mod project_user_role_assignments;
+#[cfg(feature = "audit_logs")]
+pub mod audit_logs;
+#[cfg(feature = "certificates")]
+pub mod certificates;
+#[cfg(feature = "usage")]
+pub mod usage;
+#[cfg(feature = "data_retention")]
+pub mod data_retention;
+#[cfg(feature = "groups")]
+pub mod groups;
+#[cfg(feature = "group_organization_role_assignments")]
+pub mod group_organization_role_assignments;
+#[cfg(feature = "group_users")]
+pub mod group_users;
+#[cfg(feature = "invites")]
+pub mod invites;
 #[cfg(feature = "projects")]
 pub mod projects;
+#[cfg(feature = "project_groups")]
+pub mod project_groups;
+#[cfg(feature = "hosted_tools")]
+pub mod hosted_tools;
+#[cfg(feature = "spend_alerts")]
+pub mod spend_alerts;
+#[cfg(feature = "roles")]
+pub mod roles;
+#[cfg(feature = "users")]
+pub mod users;
+#[cfg(feature = "user_organization_role_assignments")]
+pub mod user_organization_role_assignments;
+#[cfg(feature = "project_group_role_assignments")]
+pub mod project_group_role_assignments;
+#[cfg(feature = "project_user_role_assignments")]
+pub mod project_user_role_assignments;
 #[cfg(feature = "realtime")]
 pub mod realtime;
 #[cfg(feature = "responses")]
 pub mod responses;
-#[cfg(feature = "responses2")]
-pub mod responses2;
-#[cfg(feature = "roles")]
-pub mod roles;
-#[cfg(feature = "skills")]
-pub mod skills;
-#[cfg(feature = "spend_alerts")]
-pub mod spend_alerts;
 #[cfg(feature = "uploads")]
 pub mod uploads;
-#[cfg(feature = "usage")]
-pub mod usage;
-#[cfg(feature = "user_organization_role_assignments")]
-pub mod user_organization_role_assignments;
-#[cfg(feature = "users")]
-pub mod users;
 #[cfg(feature = "vector_stores")]
 pub mod vector_stores;
+#[cfg(feature = "content_provenance_checks")]
+pub mod content_provenance_checks;
 #[cfg(feature = "videos")]
 pub mod videos;
+#[cfg(feature = "responses2")]
+pub mod responses2;
+#[cfg(feature = "skills")]
+pub mod skills;
+#[cfg(feature = "chatkit")]
+pub mod chatkit;
 pub use connector_runtime::{ConnectorConfig, Error, ErrorCode, Response};
 /// Base URLs of the API's servers, first one the default (server variables at their defaults).
 pub const SERVERS: &[&str] = &["https://api.openai.com/v1"];
@@ -100,7 +100,9 @@ pub mod auth {
         }
     }
     /// Security scheme `AdminApiKeyAuth`: a bearer token.
-    pub fn admin_api_key_auth(token: impl Into<String>) -> connector_runtime::AuthConfig {
+    pub fn admin_api_key_auth(
+        token: impl Into<String>,
+    ) -> connector_runtime::AuthConfig {
         connector_runtime::AuthConfig::Bearer {
             token: token.into().into(),
         }
@@ -205,40 +207,70 @@ pub mod webhook_events {
         /// PARSING_ERROR naming the webhook.
         pub fn parse(name: &str, body: &[u8]) -> Result<WebhookEvent, rt::Error> {
             match name {
-                "batch_cancelled" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::BatchCancelled(Box::new(p))),
-                "batch_completed" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::BatchCompleted(Box::new(p))),
+                "batch_cancelled" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::BatchCancelled(Box::new(p)))
+                }
+                "batch_completed" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::BatchCompleted(Box::new(p)))
+                }
                 "batch_expired" => {
-                    rt::webhook_payload(name, body).map(|p| WebhookEvent::BatchExpired(Box::new(p)))
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::BatchExpired(Box::new(p)))
                 }
                 "batch_failed" => {
-                    rt::webhook_payload(name, body).map(|p| WebhookEvent::BatchFailed(Box::new(p)))
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::BatchFailed(Box::new(p)))
                 }
-                "eval_run_canceled" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::EvalRunCanceled(Box::new(p))),
-                "eval_run_failed" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::EvalRunFailed(Box::new(p))),
-                "eval_run_succeeded" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::EvalRunSucceeded(Box::new(p))),
-                "fine_tuning_job_cancelled" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::FineTuningJobCancelled(Box::new(p))),
-                "fine_tuning_job_failed" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::FineTuningJobFailed(Box::new(p))),
-                "fine_tuning_job_succeeded" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::FineTuningJobSucceeded(Box::new(p))),
-                "live_call_incoming" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::LiveCallIncoming(Box::new(p))),
-                "realtime_call_incoming" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::RealtimeCallIncoming(Box::new(p))),
-                "response_cancelled" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::ResponseCancelled(Box::new(p))),
-                "response_completed" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::ResponseCompleted(Box::new(p))),
-                "response_failed" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::ResponseFailed(Box::new(p))),
-                "response_incomplete" => rt::webhook_payload(name, body)
-                    .map(|p| WebhookEvent::ResponseIncomplete(Box::new(p))),
+                "eval_run_canceled" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::EvalRunCanceled(Box::new(p)))
+                }
+                "eval_run_failed" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::EvalRunFailed(Box::new(p)))
+                }
+                "eval_run_succeeded" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::EvalRunSucceeded(Box::new(p)))
+                }
+                "fine_tuning_job_cancelled" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::FineTuningJobCancelled(Box::new(p)))
+                }
+                "fine_tuning_job_failed" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::FineTuningJobFailed(Box::new(p)))
+                }
+                "fine_tuning_job_succeeded" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::FineTuningJobSucceeded(Box::new(p)))
+                }
+                "live_call_incoming" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::LiveCallIncoming(Box::new(p)))
+                }
+                "realtime_call_incoming" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::RealtimeCallIncoming(Box::new(p)))
+                }
+                "response_cancelled" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::ResponseCancelled(Box::new(p)))
+                }
+                "response_completed" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::ResponseCompleted(Box::new(p)))
+                }
+                "response_failed" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::ResponseFailed(Box::new(p)))
+                }
+                "response_incomplete" => {
+                    rt::webhook_payload(name, body)
+                        .map(|p| WebhookEvent::ResponseIncomplete(Box::new(p)))
+                }
                 _ => Err(rt::unknown_webhook(name)),
             }
         }
@@ -275,10 +307,8 @@ impl Client {
     pub fn config() -> ConnectorConfig {
         let mut config = ConnectorConfig::new("https://api.openai.com/v1");
         config.user_agent = format!(
-            "{}/{} {}",
-            env!("CARGO_PKG_NAME"),
-            env!("CARGO_PKG_VERSION"),
-            config.user_agent
+            "{}/{} {}", env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"), config
+            .user_agent
         );
         config
     }
@@ -299,7 +329,9 @@ impl Client {
     #[cfg(feature = "assistants")]
     /// Operations tagged `Assistants`.
     pub fn assistants(&self) -> assistants::AssistantsApi<'_> {
-        assistants::AssistantsApi { client: self }
+        assistants::AssistantsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "audio")]
     /// Operations tagged `Audio`.
@@ -319,22 +351,30 @@ impl Client {
     #[cfg(feature = "completions")]
     /// Operations tagged `Completions`.
     pub fn completions(&self) -> completions::CompletionsApi<'_> {
-        completions::CompletionsApi { client: self }
+        completions::CompletionsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "containers")]
     /// Operations tagged `containers`.
     pub fn containers(&self) -> containers::ContainersApi<'_> {
-        containers::ContainersApi { client: self }
+        containers::ContainersApi {
+            client: self,
+        }
     }
     #[cfg(feature = "conversations")]
     /// Operations tagged `Conversations`.
     pub fn conversations(&self) -> conversations::ConversationsApi<'_> {
-        conversations::ConversationsApi { client: self }
+        conversations::ConversationsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "embeddings")]
     /// Operations tagged `Embeddings`.
     pub fn embeddings(&self) -> embeddings::EmbeddingsApi<'_> {
-        embeddings::EmbeddingsApi { client: self }
+        embeddings::EmbeddingsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "evals")]
     /// Operations tagged `Evals`.
@@ -349,7 +389,9 @@ impl Client {
     #[cfg(feature = "fine_tuning")]
     /// Operations tagged `Fine-tuning`.
     pub fn fine_tuning(&self) -> fine_tuning::FineTuningApi<'_> {
-        fine_tuning::FineTuningApi { client: self }
+        fine_tuning::FineTuningApi {
+            client: self,
+        }
     }
     #[cfg(feature = "images")]
     /// Operations tagged `Images`.
@@ -359,27 +401,37 @@ impl Client {
     #[cfg(feature = "models_api")]
     /// Operations tagged `Models`.
     pub fn models_api(&self) -> models_api::ModelsApiApi<'_> {
-        models_api::ModelsApiApi { client: self }
+        models_api::ModelsApiApi {
+            client: self,
+        }
     }
     #[cfg(feature = "moderations")]
     /// Operations tagged `Moderations`.
     pub fn moderations(&self) -> moderations::ModerationsApi<'_> {
-        moderations::ModerationsApi { client: self }
+        moderations::ModerationsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "organization")]
     /// Operations tagged `organization`.
     pub fn organization(&self) -> organization::OrganizationApi<'_> {
-        organization::OrganizationApi { client: self }
+        organization::OrganizationApi {
+            client: self,
+        }
     }
     #[cfg(feature = "audit_logs")]
     /// Operations tagged `Audit Logs`.
     pub fn audit_logs(&self) -> audit_logs::AuditLogsApi<'_> {
-        audit_logs::AuditLogsApi { client: self }
+        audit_logs::AuditLogsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "certificates")]
     /// Operations tagged `Certificates`.
     pub fn certificates(&self) -> certificates::CertificatesApi<'_> {
-        certificates::CertificatesApi { client: self }
+        certificates::CertificatesApi {
+            client: self,
+        }
     }
     #[cfg(feature = "usage")]
     /// Operations tagged `Usage`.
@@ -389,7 +441,9 @@ impl Client {
     #[cfg(feature = "data_retention")]
     /// Operations tagged `Data retention`.
     pub fn data_retention(&self) -> data_retention::DataRetentionApi<'_> {
-        data_retention::DataRetentionApi { client: self }
+        data_retention::DataRetentionApi {
+            client: self,
+        }
     }
     #[cfg(feature = "groups")]
     /// Operations tagged `Groups`.
@@ -401,37 +455,51 @@ impl Client {
     pub fn group_organization_role_assignments(
         &self,
     ) -> group_organization_role_assignments::GroupOrganizationRoleAssignmentsApi<'_> {
-        group_organization_role_assignments::GroupOrganizationRoleAssignmentsApi { client: self }
+        group_organization_role_assignments::GroupOrganizationRoleAssignmentsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "group_users")]
     /// Operations tagged `Group users`.
     pub fn group_users(&self) -> group_users::GroupUsersApi<'_> {
-        group_users::GroupUsersApi { client: self }
+        group_users::GroupUsersApi {
+            client: self,
+        }
     }
     #[cfg(feature = "invites")]
     /// Operations tagged `Invites`.
     pub fn invites(&self) -> invites::InvitesApi<'_> {
-        invites::InvitesApi { client: self }
+        invites::InvitesApi {
+            client: self,
+        }
     }
     #[cfg(feature = "projects")]
     /// Operations tagged `Projects`.
     pub fn projects(&self) -> projects::ProjectsApi<'_> {
-        projects::ProjectsApi { client: self }
+        projects::ProjectsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "project_groups")]
     /// Operations tagged `Project groups`.
     pub fn project_groups(&self) -> project_groups::ProjectGroupsApi<'_> {
-        project_groups::ProjectGroupsApi { client: self }
+        project_groups::ProjectGroupsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "hosted_tools")]
     /// Operations tagged `Hosted tools`.
     pub fn hosted_tools(&self) -> hosted_tools::HostedToolsApi<'_> {
-        hosted_tools::HostedToolsApi { client: self }
+        hosted_tools::HostedToolsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "spend_alerts")]
     /// Operations tagged `Spend alerts`.
     pub fn spend_alerts(&self) -> spend_alerts::SpendAlertsApi<'_> {
-        spend_alerts::SpendAlertsApi { client: self }
+        spend_alerts::SpendAlertsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "roles")]
     /// Operations tagged `Roles`.
@@ -448,48 +516,64 @@ impl Client {
     pub fn user_organization_role_assignments(
         &self,
     ) -> user_organization_role_assignments::UserOrganizationRoleAssignmentsApi<'_> {
-        user_organization_role_assignments::UserOrganizationRoleAssignmentsApi { client: self }
+        user_organization_role_assignments::UserOrganizationRoleAssignmentsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "project_group_role_assignments")]
     /// Operations tagged `Project group role assignments`.
     pub fn project_group_role_assignments(
         &self,
     ) -> project_group_role_assignments::ProjectGroupRoleAssignmentsApi<'_> {
-        project_group_role_assignments::ProjectGroupRoleAssignmentsApi { client: self }
+        project_group_role_assignments::ProjectGroupRoleAssignmentsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "project_user_role_assignments")]
     /// Operations tagged `Project user role assignments`.
     pub fn project_user_role_assignments(
         &self,
     ) -> project_user_role_assignments::ProjectUserRoleAssignmentsApi<'_> {
-        project_user_role_assignments::ProjectUserRoleAssignmentsApi { client: self }
+        project_user_role_assignments::ProjectUserRoleAssignmentsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "realtime")]
     /// Operations tagged `Realtime`.
     pub fn realtime(&self) -> realtime::RealtimeApi<'_> {
-        realtime::RealtimeApi { client: self }
+        realtime::RealtimeApi {
+            client: self,
+        }
     }
     #[cfg(feature = "responses")]
     /// Operations tagged `Responses`.
     pub fn responses(&self) -> responses::ResponsesApi<'_> {
-        responses::ResponsesApi { client: self }
+        responses::ResponsesApi {
+            client: self,
+        }
     }
     #[cfg(feature = "uploads")]
     /// Operations tagged `Uploads`.
     pub fn uploads(&self) -> uploads::UploadsApi<'_> {
-        uploads::UploadsApi { client: self }
+        uploads::UploadsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "vector_stores")]
     /// Operations tagged `Vector stores`.
     pub fn vector_stores(&self) -> vector_stores::VectorStoresApi<'_> {
-        vector_stores::VectorStoresApi { client: self }
+        vector_stores::VectorStoresApi {
+            client: self,
+        }
     }
     #[cfg(feature = "content_provenance_checks")]
     /// Operations tagged `content_provenance_checks`.
     pub fn content_provenance_checks(
         &self,
     ) -> content_provenance_checks::ContentProvenanceChecksApi<'_> {
-        content_provenance_checks::ContentProvenanceChecksApi { client: self }
+        content_provenance_checks::ContentProvenanceChecksApi {
+            client: self,
+        }
     }
     #[cfg(feature = "videos")]
     /// Operations tagged `Videos`.
@@ -499,7 +583,9 @@ impl Client {
     #[cfg(feature = "responses2")]
     /// Operations tagged `responses`.
     pub fn responses2(&self) -> responses2::Responses2Api<'_> {
-        responses2::Responses2Api { client: self }
+        responses2::Responses2Api {
+            client: self,
+        }
     }
     #[cfg(feature = "skills")]
     /// Operations tagged `Skills`.
@@ -509,6 +595,8 @@ impl Client {
     #[cfg(feature = "chatkit")]
     /// Operations tagged `chatkit`.
     pub fn chatkit(&self) -> chatkit::ChatkitApi<'_> {
-        chatkit::ChatkitApi { client: self }
+        chatkit::ChatkitApi {
+            client: self,
+        }
     }
 }

@@ -88,12 +88,14 @@ pub struct ApiKeyList {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_id: Option<String>,
 }
-#[cfg(any(
-    feature = "group_organization_role_assignments",
-    feature = "user_organization_role_assignments",
-    feature = "project_group_role_assignments",
-    feature = "project_user_role_assignments"
-))]
+#[cfg(
+    any(
+        feature = "group_organization_role_assignments",
+        feature = "user_organization_role_assignments",
+        feature = "project_group_role_assignments",
+        feature = "project_user_role_assignments"
+    )
+)]
 /// Detailed information about a role assignment entry returned when listing assignments.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AssignedRoleDetails {
@@ -116,18 +118,24 @@ pub struct AssignedRoleDetails {
     /// Identifier of the actor who created the role.
     pub created_by: Option<String>,
     /// User details for the actor that created the role, when available.
-    pub created_by_user_obj: Option<std::collections::BTreeMap<String, serde_json::Value>>,
+    pub created_by_user_obj: Option<
+        std::collections::BTreeMap<String, serde_json::Value>,
+    >,
     /// Arbitrary metadata stored on the role.
     pub metadata: Option<std::collections::BTreeMap<String, serde_json::Value>>,
     /// Principals from which the role assignment is inherited, when available.
-    pub assignment_sources: Option<Vec<super::models::AssignedRoleDetailsAssignmentSourcesItem>>,
+    pub assignment_sources: Option<
+        Vec<super::models::AssignedRoleDetailsAssignmentSourcesItem>,
+    >,
 }
-#[cfg(any(
-    feature = "group_organization_role_assignments",
-    feature = "user_organization_role_assignments",
-    feature = "project_group_role_assignments",
-    feature = "project_user_role_assignments"
-))]
+#[cfg(
+    any(
+        feature = "group_organization_role_assignments",
+        feature = "user_organization_role_assignments",
+        feature = "project_group_role_assignments",
+        feature = "project_user_role_assignments"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AssignedRoleDetailsAssignmentSourcesItem {
     pub principal_id: String,
@@ -308,11 +316,7 @@ pub struct FunctionObject {
     /// Omitting `parameters` defines a function with an empty parameter list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<std::collections::BTreeMap<String, serde_json::Value>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub strict: Option<Option<bool>>,
 }
 #[cfg(any(feature = "assistants"))]
@@ -320,7 +324,9 @@ pub struct FunctionObject {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AssistantObjectToolResources {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_interpreter: Option<super::models::AssistantObjectToolResourcesCodeInterpreter>,
+    pub code_interpreter: Option<
+        super::models::AssistantObjectToolResourcesCodeInterpreter,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_search: Option<super::models::AssistantObjectToolResourcesFileSearch>,
 }
@@ -399,13 +405,15 @@ pub enum AssistantsApiResponseFormatOption {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "assistants",
-    feature = "chat",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "assistants",
+        feature = "chat",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 /// Text
 ///
 /// Default response format. Used to generate text responses.
@@ -415,13 +423,15 @@ pub struct ResponseFormatText {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(
-    feature = "assistants",
-    feature = "chat",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "assistants",
+        feature = "chat",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 /// JSON object response format. An older method of generating JSON responses.
 /// Using `json_schema` is recommended for models that support it. Note that the
 /// model will not generate JSON without a system or user message instructing it
@@ -466,11 +476,7 @@ pub struct ResponseFormatJsonSchemaJsonSchema {
     /// Learn how to build JSON schemas [here](https://json-schema.org/).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<std::collections::BTreeMap<String, serde_json::Value>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub strict: Option<Option<bool>>,
 }
 #[cfg(any(feature = "all"))]
@@ -559,7 +565,9 @@ impl ThreadObject {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ThreadObjectToolResources {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_interpreter: Option<super::models::ThreadObjectToolResourcesCodeInterpreter>,
+    pub code_interpreter: Option<
+        super::models::ThreadObjectToolResourcesCodeInterpreter,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_search: Option<super::models::ThreadObjectToolResourcesFileSearch>,
 }
@@ -847,11 +855,7 @@ pub struct TruncationObject {
     /// The truncation strategy to use for the thread. The default is `auto`. If set to `last_messages`, the thread will be truncated to the n most recent messages in the thread. When set to `auto`, messages in the middle of the thread will be dropped to fit the context length of the model, `max_prompt_tokens`.
     #[serde(rename = "type")]
     pub type_: super::models::TruncationObjectType,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub last_messages: Option<Option<i64>>,
 }
 #[cfg(any(feature = "assistants"))]
@@ -870,7 +874,9 @@ connector_runtime::__string_enum! {
 #[serde(untagged)]
 pub enum AssistantsApiToolChoiceOption {
     AssistantsNamedToolChoice(super::models::AssistantsNamedToolChoice),
-    AssistantsApiToolChoiceOptionVariant0(super::models::AssistantsApiToolChoiceOptionVariant0),
+    AssistantsApiToolChoiceOptionVariant0(
+        super::models::AssistantsApiToolChoiceOptionVariant0,
+    ),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
@@ -1169,7 +1175,9 @@ connector_runtime::__string_enum! {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum RunStepObjectStepDetails {
-    RunStepDetailsMessageCreationObject(super::models::RunStepDetailsMessageCreationObject),
+    RunStepDetailsMessageCreationObject(
+        super::models::RunStepDetailsMessageCreationObject,
+    ),
     RunStepDetailsToolCallsObject(super::models::RunStepDetailsToolCallsObject),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -1208,8 +1216,12 @@ pub struct RunStepDetailsToolCallsObject {
 #[serde(untagged)]
 pub enum RunStepDetailsToolCallsObjectToolCallsItem {
     RunStepDetailsToolCallsCodeObject(super::models::RunStepDetailsToolCallsCodeObject),
-    RunStepDetailsToolCallsFileSearchObject(super::models::RunStepDetailsToolCallsFileSearchObject),
-    RunStepDetailsToolCallsFunctionObject(super::models::RunStepDetailsToolCallsFunctionObject),
+    RunStepDetailsToolCallsFileSearchObject(
+        super::models::RunStepDetailsToolCallsFileSearchObject,
+    ),
+    RunStepDetailsToolCallsFunctionObject(
+        super::models::RunStepDetailsToolCallsFunctionObject,
+    ),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
@@ -1234,7 +1246,9 @@ pub struct RunStepDetailsToolCallsCodeObjectCodeInterpreter {
     /// The input to the Code Interpreter tool call.
     pub input: String,
     /// The outputs from the Code Interpreter tool call. Code Interpreter can output one or more items, including text (`logs`) or images (`image`). Each of these are represented by a different object type.
-    pub outputs: Vec<super::models::RunStepDetailsToolCallsCodeObjectCodeInterpreterOutputsItem>,
+    pub outputs: Vec<
+        super::models::RunStepDetailsToolCallsCodeObjectCodeInterpreterOutputsItem,
+    >,
 }
 #[cfg(any(feature = "assistants"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -1307,11 +1321,14 @@ pub struct RunStepDetailsToolCallsFileSearchObjectFileSearch {
     ///
     /// The ranking options for the file search.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ranking_options:
-        Option<super::models::RunStepDetailsToolCallsFileSearchRankingOptionsObject>,
+    pub ranking_options: Option<
+        super::models::RunStepDetailsToolCallsFileSearchRankingOptionsObject,
+    >,
     /// The results of the file search.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub results: Option<Vec<super::models::RunStepDetailsToolCallsFileSearchResultObject>>,
+    pub results: Option<
+        Vec<super::models::RunStepDetailsToolCallsFileSearchResultObject>,
+    >,
 }
 #[cfg(any(feature = "assistants"))]
 impl RunStepDetailsToolCallsFileSearchObjectFileSearch {
@@ -1369,8 +1386,9 @@ pub struct RunStepDetailsToolCallsFileSearchResultObject {
     pub score: f64,
     /// The content of the result that was found. The content is only included if requested via the include query parameter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content:
-        Option<Vec<super::models::RunStepDetailsToolCallsFileSearchResultObjectContentItem>>,
+    pub content: Option<
+        Vec<super::models::RunStepDetailsToolCallsFileSearchResultObjectContentItem>,
+    >,
 }
 #[cfg(any(feature = "assistants"))]
 impl RunStepDetailsToolCallsFileSearchResultObject {
@@ -1496,7 +1514,9 @@ pub enum RunStepDeltaObjectDeltaStepDetails {
     RunStepDeltaStepDetailsMessageCreationObject(
         super::models::RunStepDeltaStepDetailsMessageCreationObject,
     ),
-    RunStepDeltaStepDetailsToolCallsObject(super::models::RunStepDeltaStepDetailsToolCallsObject),
+    RunStepDeltaStepDetailsToolCallsObject(
+        super::models::RunStepDeltaStepDetailsToolCallsObject,
+    ),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
@@ -1510,8 +1530,9 @@ pub struct RunStepDeltaStepDetailsMessageCreationObject {
     #[serde(rename = "type")]
     pub type_: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message_creation:
-        Option<super::models::RunStepDeltaStepDetailsMessageCreationObjectMessageCreation>,
+    pub message_creation: Option<
+        super::models::RunStepDeltaStepDetailsMessageCreationObjectMessageCreation,
+    >,
 }
 #[cfg(any(feature = "all"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -1531,7 +1552,9 @@ pub struct RunStepDeltaStepDetailsToolCallsObject {
     pub type_: String,
     /// An array of tool calls the run step was involved in. These can be associated with one of three types of tools: `code_interpreter`, `file_search`, or `function`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tool_calls: Option<Vec<super::models::RunStepDeltaStepDetailsToolCallsObjectToolCallsItem>>,
+    pub tool_calls: Option<
+        Vec<super::models::RunStepDeltaStepDetailsToolCallsObjectToolCallsItem>,
+    >,
 }
 #[cfg(any(feature = "all"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -1565,8 +1588,9 @@ pub struct RunStepDeltaStepDetailsToolCallsCodeObject {
     pub type_: String,
     /// The Code Interpreter tool call definition.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_interpreter:
-        Option<super::models::RunStepDeltaStepDetailsToolCallsCodeObjectCodeInterpreter>,
+    pub code_interpreter: Option<
+        super::models::RunStepDeltaStepDetailsToolCallsCodeObjectCodeInterpreter,
+    >,
 }
 #[cfg(any(feature = "all"))]
 /// The Code Interpreter tool call definition.
@@ -1578,7 +1602,9 @@ pub struct RunStepDeltaStepDetailsToolCallsCodeObjectCodeInterpreter {
     /// The outputs from the Code Interpreter tool call. Code Interpreter can output one or more items, including text (`logs`) or images (`image`). Each of these are represented by a different object type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outputs: Option<
-        Vec<super::models::RunStepDeltaStepDetailsToolCallsCodeObjectCodeInterpreterOutputsItem>,
+        Vec<
+            super::models::RunStepDeltaStepDetailsToolCallsCodeObjectCodeInterpreterOutputsItem,
+        >,
     >,
 }
 #[cfg(any(feature = "all"))]
@@ -1619,7 +1645,9 @@ pub struct RunStepDeltaStepDetailsToolCallsCodeOutputImageObject {
     #[serde(rename = "type")]
     pub type_: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub image: Option<super::models::RunStepDeltaStepDetailsToolCallsCodeOutputImageObjectImage>,
+    pub image: Option<
+        super::models::RunStepDeltaStepDetailsToolCallsCodeOutputImageObjectImage,
+    >,
 }
 #[cfg(any(feature = "all"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -1657,7 +1685,9 @@ pub struct RunStepDeltaStepDetailsToolCallsFunctionObject {
     pub type_: String,
     /// The definition of the function that was called.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub function: Option<super::models::RunStepDeltaStepDetailsToolCallsFunctionObjectFunction>,
+    pub function: Option<
+        super::models::RunStepDeltaStepDetailsToolCallsFunctionObjectFunction,
+    >,
 }
 #[cfg(any(feature = "all"))]
 /// The definition of the function that was called.
@@ -2062,7 +2092,9 @@ pub struct MessageDeltaObjectDelta {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum MessageDeltaObjectDeltaContentItem {
-    MessageDeltaContentImageFileObject(super::models::MessageDeltaContentImageFileObject),
+    MessageDeltaContentImageFileObject(
+        super::models::MessageDeltaContentImageFileObject,
+    ),
     MessageDeltaContentTextObject(super::models::MessageDeltaContentTextObject),
     MessageDeltaContentRefusalObject(super::models::MessageDeltaContentRefusalObject),
     MessageDeltaContentImageUrlObject(super::models::MessageDeltaContentImageUrlObject),
@@ -2114,7 +2146,9 @@ pub struct MessageDeltaContentTextObjectText {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub annotations: Option<Vec<super::models::MessageDeltaContentTextObjectTextAnnotationsItem>>,
+    pub annotations: Option<
+        Vec<super::models::MessageDeltaContentTextObjectTextAnnotationsItem>,
+    >,
 }
 #[cfg(any(feature = "all"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -2144,8 +2178,9 @@ pub struct MessageDeltaContentTextAnnotationsFileCitationObject {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file_citation:
-        Option<super::models::MessageDeltaContentTextAnnotationsFileCitationObjectFileCitation>,
+    pub file_citation: Option<
+        super::models::MessageDeltaContentTextAnnotationsFileCitationObjectFileCitation,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_index: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2199,7 +2234,9 @@ pub struct MessageDeltaContentTextAnnotationsFilePathObject {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file_path: Option<super::models::MessageDeltaContentTextAnnotationsFilePathObjectFilePath>,
+    pub file_path: Option<
+        super::models::MessageDeltaContentTextAnnotationsFilePathObjectFilePath,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_index: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2307,33 +2344,35 @@ pub struct ErrorEvent {
     pub event: String,
     pub data: super::models::ErrorModel,
 }
-#[cfg(any(
-    feature = "assistants",
-    feature = "audio",
-    feature = "chat",
-    feature = "completions",
-    feature = "containers",
-    feature = "conversations",
-    feature = "embeddings",
-    feature = "evals",
-    feature = "audit_logs",
-    feature = "certificates",
-    feature = "usage",
-    feature = "groups",
-    feature = "group_organization_role_assignments",
-    feature = "group_users",
-    feature = "projects",
-    feature = "project_groups",
-    feature = "roles",
-    feature = "user_organization_role_assignments",
-    feature = "project_group_role_assignments",
-    feature = "project_user_role_assignments",
-    feature = "responses",
-    feature = "vector_stores",
-    feature = "content_provenance_checks",
-    feature = "responses2",
-    feature = "skills"
-))]
+#[cfg(
+    any(
+        feature = "assistants",
+        feature = "audio",
+        feature = "chat",
+        feature = "completions",
+        feature = "containers",
+        feature = "conversations",
+        feature = "embeddings",
+        feature = "evals",
+        feature = "audit_logs",
+        feature = "certificates",
+        feature = "usage",
+        feature = "groups",
+        feature = "group_organization_role_assignments",
+        feature = "group_users",
+        feature = "projects",
+        feature = "project_groups",
+        feature = "roles",
+        feature = "user_organization_role_assignments",
+        feature = "project_group_role_assignments",
+        feature = "project_user_role_assignments",
+        feature = "responses",
+        feature = "vector_stores",
+        feature = "content_provenance_checks",
+        feature = "responses2",
+        feature = "skills"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ErrorModel {
     pub code: Option<String>,
@@ -2517,11 +2556,15 @@ pub struct AuditLog {
     /// The project and fine-tuned model checkpoint that the checkpoint permission was created for.
     #[serde(rename = "checkpoint.permission.created")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checkpoint_permission_created: Option<super::models::AuditLogCheckpointPermissionCreated>,
+    pub checkpoint_permission_created: Option<
+        super::models::AuditLogCheckpointPermissionCreated,
+    >,
     /// The details for events with this `type`.
     #[serde(rename = "checkpoint.permission.deleted")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checkpoint_permission_deleted: Option<super::models::AuditLogCheckpointPermissionDeleted>,
+    pub checkpoint_permission_deleted: Option<
+        super::models::AuditLogCheckpointPermissionDeleted,
+    >,
     /// The details for events with this `type`.
     #[serde(rename = "external_key.registered")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2577,12 +2620,15 @@ pub struct AuditLog {
     /// The details for events with this `type`.
     #[serde(rename = "ip_allowlist.config.activated")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ip_allowlist_config_activated: Option<super::models::AuditLogIpAllowlistConfigActivated>,
+    pub ip_allowlist_config_activated: Option<
+        super::models::AuditLogIpAllowlistConfigActivated,
+    >,
     /// The details for events with this `type`.
     #[serde(rename = "ip_allowlist.config.deactivated")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ip_allowlist_config_deactivated:
-        Option<super::models::AuditLogIpAllowlistConfigDeactivated>,
+    pub ip_allowlist_config_deactivated: Option<
+        super::models::AuditLogIpAllowlistConfigDeactivated,
+    >,
     /// This event has no additional fields beyond the standard audit log attributes.
     #[serde(rename = "login.succeeded")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2654,7 +2700,9 @@ pub struct AuditLog {
     /// The details for events with this `type`.
     #[serde(rename = "role.unbound_from_resource")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role_unbound_from_resource: Option<super::models::AuditLogRoleUnboundFromResource>,
+    pub role_unbound_from_resource: Option<
+        super::models::AuditLogRoleUnboundFromResource,
+    >,
     /// The details for events with this `type`.
     #[serde(rename = "service_account.created")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2670,33 +2718,39 @@ pub struct AuditLog {
     /// The details for events with this `type`.
     #[serde(rename = "workload_identity_provider.created")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workload_identity_provider_created:
-        Option<super::models::AuditLogWorkloadIdentityProviderCreated>,
+    pub workload_identity_provider_created: Option<
+        super::models::AuditLogWorkloadIdentityProviderCreated,
+    >,
     /// The details for events with this `type`.
     #[serde(rename = "workload_identity_provider.updated")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workload_identity_provider_updated:
-        Option<super::models::AuditLogWorkloadIdentityProviderUpdated>,
+    pub workload_identity_provider_updated: Option<
+        super::models::AuditLogWorkloadIdentityProviderUpdated,
+    >,
     /// The details for events with this `type`.
     #[serde(rename = "workload_identity_provider.deleted")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workload_identity_provider_deleted:
-        Option<super::models::AuditLogWorkloadIdentityProviderDeleted>,
+    pub workload_identity_provider_deleted: Option<
+        super::models::AuditLogWorkloadIdentityProviderDeleted,
+    >,
     /// The details for events with this `type`.
     #[serde(rename = "workload_identity_provider_mapping.created")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workload_identity_provider_mapping_created:
-        Option<super::models::AuditLogWorkloadIdentityProviderMappingCreated>,
+    pub workload_identity_provider_mapping_created: Option<
+        super::models::AuditLogWorkloadIdentityProviderMappingCreated,
+    >,
     /// The details for events with this `type`.
     #[serde(rename = "workload_identity_provider_mapping.updated")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workload_identity_provider_mapping_updated:
-        Option<super::models::AuditLogWorkloadIdentityProviderMappingUpdated>,
+    pub workload_identity_provider_mapping_updated: Option<
+        super::models::AuditLogWorkloadIdentityProviderMappingUpdated,
+    >,
     /// The details for events with this `type`.
     #[serde(rename = "workload_identity_provider_mapping.deleted")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workload_identity_provider_mapping_deleted:
-        Option<super::models::AuditLogWorkloadIdentityProviderMappingDeleted>,
+    pub workload_identity_provider_mapping_deleted: Option<
+        super::models::AuditLogWorkloadIdentityProviderMappingDeleted,
+    >,
     /// The details for events with this `type`.
     #[serde(rename = "user.added")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3169,7 +3223,9 @@ pub struct AuditLogIpAllowlistDeleted {
 pub struct AuditLogIpAllowlistConfigActivated {
     /// The configurations that were activated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub configs: Option<Vec<super::models::AuditLogIpAllowlistConfigActivatedConfigsItem>>,
+    pub configs: Option<
+        Vec<super::models::AuditLogIpAllowlistConfigActivatedConfigsItem>,
+    >,
 }
 #[cfg(any(feature = "audit_logs"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -3187,7 +3243,9 @@ pub struct AuditLogIpAllowlistConfigActivatedConfigsItem {
 pub struct AuditLogIpAllowlistConfigDeactivated {
     /// The configurations that were deactivated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub configs: Option<Vec<super::models::AuditLogIpAllowlistConfigActivatedConfigsItem>>,
+    pub configs: Option<
+        Vec<super::models::AuditLogIpAllowlistConfigActivatedConfigsItem>,
+    >,
 }
 #[cfg(any(feature = "audit_logs"))]
 /// The details for events with this `type`.
@@ -3209,7 +3267,9 @@ pub struct AuditLogOrganizationUpdated {
     pub id: Option<String>,
     /// The payload used to update the organization settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub changes_requested: Option<super::models::AuditLogOrganizationUpdatedChangesRequested>,
+    pub changes_requested: Option<
+        super::models::AuditLogOrganizationUpdatedChangesRequested,
+    >,
 }
 #[cfg(any(feature = "audit_logs"))]
 /// The payload used to update the organization settings.
@@ -3295,7 +3355,9 @@ pub struct AuditLogRateLimitUpdated {
     pub id: Option<String>,
     /// The payload used to update the rate limits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub changes_requested: Option<super::models::AuditLogRateLimitUpdatedChangesRequested>,
+    pub changes_requested: Option<
+        super::models::AuditLogRateLimitUpdatedChangesRequested,
+    >,
 }
 #[cfg(any(feature = "audit_logs"))]
 /// The payload used to update the rate limits.
@@ -3538,7 +3600,9 @@ pub struct AuditLogServiceAccountUpdated {
     pub id: Option<String>,
     /// The payload used to updated the service account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub changes_requested: Option<super::models::AuditLogServiceAccountUpdatedChangesRequested>,
+    pub changes_requested: Option<
+        super::models::AuditLogServiceAccountUpdatedChangesRequested,
+    >,
 }
 #[cfg(any(feature = "audit_logs"))]
 /// The payload used to updated the service account.
@@ -3710,7 +3774,9 @@ pub struct AuditLogCertificateDeleted {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogCertificatesActivated {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub certificates: Option<Vec<super::models::AuditLogCertificatesActivatedCertificatesItem>>,
+    pub certificates: Option<
+        Vec<super::models::AuditLogCertificatesActivatedCertificatesItem>,
+    >,
 }
 #[cfg(any(feature = "audit_logs"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -4110,7 +4176,9 @@ pub struct ChatCompletionResponseMessage {
     /// Annotations for the message, when applicable, as when using the
     /// [web search tool](/docs/guides/tools-web-search?api-mode=chat).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub annotations: Option<Vec<super::models::ChatCompletionResponseMessageAnnotationsItem>>,
+    pub annotations: Option<
+        Vec<super::models::ChatCompletionResponseMessageAnnotationsItem>,
+    >,
     /// The role of the author of this message.
     pub role: String,
     /// Deprecated and replaced by `tool_calls`. The name and arguments of a function that should be called, as generated by the model.
@@ -4124,7 +4192,9 @@ pub struct ChatCompletionResponseMessage {
 #[serde(untagged)]
 pub enum ChatCompletionMessageToolCallsItem {
     ChatCompletionMessageToolCall(super::models::ChatCompletionMessageToolCall),
-    ChatCompletionMessageCustomToolCall(super::models::ChatCompletionMessageCustomToolCall),
+    ChatCompletionMessageCustomToolCall(
+        super::models::ChatCompletionMessageCustomToolCall,
+    ),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
@@ -4132,15 +4202,21 @@ pub enum ChatCompletionMessageToolCallsItem {
 impl<'de> serde::Deserialize<'de> for ChatCompletionMessageToolCallsItem {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("function") => Self::ChatCompletionMessageToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("custom") => Self::ChatCompletionMessageCustomToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("function") => {
+                    Self::ChatCompletionMessageToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("custom") => {
+                    Self::ChatCompletionMessageCustomToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "chat"))]
@@ -4292,7 +4368,9 @@ pub struct CompletionUsage {
     pub total_tokens: i64,
     /// Breakdown of tokens used in a completion.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub completion_tokens_details: Option<super::models::CompletionUsageCompletionTokensDetails>,
+    pub completion_tokens_details: Option<
+        super::models::CompletionUsageCompletionTokensDetails,
+    >,
     /// Breakdown of tokens used in the prompt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_tokens_details: Option<super::models::CompletionUsagePromptTokensDetails>,
@@ -4365,15 +4443,21 @@ pub enum ChatCompletionModerationInput {
 impl<'de> serde::Deserialize<'de> for ChatCompletionModerationInput {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("moderation_results") => Self::ChatCompletionModerationResults(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("error") => Self::ChatCompletionModerationError(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("moderation_results") => {
+                    Self::ChatCompletionModerationResults(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("error") => {
+                    Self::ChatCompletionModerationError(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "chat"))]
@@ -4406,8 +4490,10 @@ pub struct ModerationResultBody {
     /// A dictionary of moderation categories to scores.
     pub category_scores: std::collections::BTreeMap<String, f64>,
     /// Which modalities of input are reflected by the score for each category.
-    pub category_applied_input_types:
-        std::collections::BTreeMap<String, Vec<super::models::ModerationInputType>>,
+    pub category_applied_input_types: std::collections::BTreeMap<
+        String,
+        Vec<super::models::ModerationInputType>,
+    >,
 }
 #[cfg(any(feature = "chat", feature = "responses"))]
 connector_runtime::__string_enum! {
@@ -4439,15 +4525,21 @@ pub enum ChatCompletionModerationOutput {
 impl<'de> serde::Deserialize<'de> for ChatCompletionModerationOutput {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("moderation_results") => Self::ChatCompletionModerationResults(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("error") => Self::ChatCompletionModerationError(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("moderation_results") => {
+                    Self::ChatCompletionModerationResults(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("error") => {
+                    Self::ChatCompletionModerationError(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "chat"))]
@@ -4478,7 +4570,9 @@ pub struct ChatCompletionMessageListDataItem {
     /// Annotations for the message, when applicable, as when using the
     /// [web search tool](/docs/guides/tools-web-search?api-mode=chat).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub annotations: Option<Vec<super::models::ChatCompletionResponseMessageAnnotationsItem>>,
+    pub annotations: Option<
+        Vec<super::models::ChatCompletionResponseMessageAnnotationsItem>,
+    >,
     /// The role of the author of this message.
     pub role: String,
     /// Deprecated and replaced by `tool_calls`. The name and arguments of a function that should be called, as generated by the model.
@@ -4489,8 +4583,9 @@ pub struct ChatCompletionMessageListDataItem {
     /// The identifier of the chat message.
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content_parts:
-        Option<Vec<super::models::ChatCompletionMessageListDataItemContentPartsItem>>,
+    pub content_parts: Option<
+        Vec<super::models::ChatCompletionMessageListDataItemContentPartsItem>,
+    >,
 }
 #[cfg(any(feature = "chat"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -4522,12 +4617,14 @@ pub struct ChatCompletionRequestMessageContentPartText {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_cache_breakpoint: Option<super::models::PromptCacheBreakpointParam>,
 }
-#[cfg(any(
-    feature = "chat",
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "chat",
+        feature = "conversations",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 /// Prompt cache breakpoint
 ///
 /// Marks the exact end of a reusable prompt prefix. The breakpoint inherits its TTL from the request's `prompt_cache_options.ttl`; the boundary is not rounded to a token block.
@@ -4559,7 +4656,9 @@ pub struct ChatCompletionRequestMessageContentPartImageImageUrl {
     pub url: String,
     /// Specifies the detail level of the image. Learn more in the [Vision guide](/docs/guides/vision#low-or-high-fidelity-image-understanding).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<super::models::ChatCompletionRequestMessageContentPartImageImageUrlDetail>,
+    pub detail: Option<
+        super::models::ChatCompletionRequestMessageContentPartImageImageUrlDetail,
+    >,
 }
 #[cfg(any(feature = "chat"))]
 connector_runtime::__string_enum! {
@@ -4630,39 +4729,26 @@ pub struct ChatCompletionNamedToolChoiceCustomCustom {
 /// Messages sent by the model in response to user messages.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionRequestAssistantMessage {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub content: Option<Option<super::models::ChatCompletionRequestAssistantMessageContent>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub content: Option<
+        Option<super::models::ChatCompletionRequestAssistantMessageContent>,
+    >,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub refusal: Option<Option<String>>,
     /// The role of the messages author, in this case `assistant`.
     pub role: String,
     /// An optional name for the participant. Provides the model information to differentiate between participants of the same role.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub audio: Option<Option<super::models::ChatCompletionRequestAssistantMessageAudio>>,
     /// The tool calls generated by the model, such as function calls.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_calls: Option<Vec<super::models::ChatCompletionMessageToolCallsItem>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub function_call:
-        Option<Option<super::models::ChatCompletionRequestAssistantMessageFunctionCall>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub function_call: Option<
+        Option<super::models::ChatCompletionRequestAssistantMessageFunctionCall>,
+    >,
 }
 #[cfg(any(feature = "chat"))]
 /// The contents of the assistant message. Required unless `tool_calls` or `function_call` is specified.
@@ -4691,15 +4777,21 @@ pub enum ChatCompletionRequestAssistantMessageContentPart {
 impl<'de> serde::Deserialize<'de> for ChatCompletionRequestAssistantMessageContentPart {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("text") => Self::ChatCompletionRequestMessageContentPartText(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("refusal") => Self::ChatCompletionRequestMessageContentPartRefusal(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("text") => {
+                    Self::ChatCompletionRequestMessageContentPartText(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("refusal") => {
+                    Self::ChatCompletionRequestMessageContentPartRefusal(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "chat"))]
@@ -4769,12 +4861,20 @@ pub struct ChatCompletionRequestFunctionMessage {
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum ChatCompletionRequestMessage {
-    ChatCompletionRequestDeveloperMessage(super::models::ChatCompletionRequestDeveloperMessage),
-    ChatCompletionRequestSystemMessage(super::models::ChatCompletionRequestSystemMessage),
+    ChatCompletionRequestDeveloperMessage(
+        super::models::ChatCompletionRequestDeveloperMessage,
+    ),
+    ChatCompletionRequestSystemMessage(
+        super::models::ChatCompletionRequestSystemMessage,
+    ),
     ChatCompletionRequestUserMessage(super::models::ChatCompletionRequestUserMessage),
-    ChatCompletionRequestAssistantMessage(super::models::ChatCompletionRequestAssistantMessage),
+    ChatCompletionRequestAssistantMessage(
+        super::models::ChatCompletionRequestAssistantMessage,
+    ),
     ChatCompletionRequestToolMessage(super::models::ChatCompletionRequestToolMessage),
-    ChatCompletionRequestFunctionMessage(super::models::ChatCompletionRequestFunctionMessage),
+    ChatCompletionRequestFunctionMessage(
+        super::models::ChatCompletionRequestFunctionMessage,
+    ),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
@@ -4782,27 +4882,41 @@ pub enum ChatCompletionRequestMessage {
 impl<'de> serde::Deserialize<'de> for ChatCompletionRequestMessage {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("role").and_then(serde_json::Value::as_str) {
-            Some("developer") => Self::ChatCompletionRequestDeveloperMessage(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("system") => Self::ChatCompletionRequestSystemMessage(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("user") => Self::ChatCompletionRequestUserMessage(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("assistant") => Self::ChatCompletionRequestAssistantMessage(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("tool") => Self::ChatCompletionRequestToolMessage(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("function") => Self::ChatCompletionRequestFunctionMessage(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("role").and_then(serde_json::Value::as_str) {
+                Some("developer") => {
+                    Self::ChatCompletionRequestDeveloperMessage(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("system") => {
+                    Self::ChatCompletionRequestSystemMessage(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("user") => {
+                    Self::ChatCompletionRequestUserMessage(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("assistant") => {
+                    Self::ChatCompletionRequestAssistantMessage(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("tool") => {
+                    Self::ChatCompletionRequestToolMessage(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("function") => {
+                    Self::ChatCompletionRequestFunctionMessage(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "chat"))]
@@ -4996,7 +5110,9 @@ pub struct ChatCompletionStreamResponseDelta {
     pub content: Option<String>,
     /// Deprecated and replaced by `tool_calls`. The name and arguments of a function that should be called, as generated by the model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub function_call: Option<super::models::ChatCompletionStreamResponseDeltaFunctionCall>,
+    pub function_call: Option<
+        super::models::ChatCompletionStreamResponseDeltaFunctionCall,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_calls: Option<Vec<super::models::ChatCompletionMessageToolCallChunk>>,
     /// The role of the author of this message.
@@ -5046,8 +5162,12 @@ pub struct ChatCompletionTool {
 pub enum ChatCompletionToolChoiceOption {
     ChatCompletionAllowedToolsChoice(super::models::ChatCompletionAllowedToolsChoice),
     ChatCompletionNamedToolChoice(super::models::ChatCompletionNamedToolChoice),
-    ChatCompletionNamedToolChoiceCustom(super::models::ChatCompletionNamedToolChoiceCustom),
-    ChatCompletionToolChoiceOptionVariant0(super::models::ChatCompletionToolChoiceOptionVariant0),
+    ChatCompletionNamedToolChoiceCustom(
+        super::models::ChatCompletionNamedToolChoiceCustom,
+    ),
+    ChatCompletionToolChoiceOptionVariant0(
+        super::models::ChatCompletionToolChoiceOptionVariant0,
+    ),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
@@ -5064,7 +5184,9 @@ connector_runtime::__string_enum! {
 #[serde(untagged)]
 pub enum ChunkingStrategyRequestParam {
     AutoChunkingStrategyRequestParam(super::models::AutoChunkingStrategyRequestParam),
-    StaticChunkingStrategyRequestParam(super::models::StaticChunkingStrategyRequestParam),
+    StaticChunkingStrategyRequestParam(
+        super::models::StaticChunkingStrategyRequestParam,
+    ),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
@@ -5072,15 +5194,21 @@ pub enum ChunkingStrategyRequestParam {
 impl<'de> serde::Deserialize<'de> for ChunkingStrategyRequestParam {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("auto") => Self::AutoChunkingStrategyRequestParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("static") => Self::StaticChunkingStrategyRequestParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("auto") => {
+                    Self::AutoChunkingStrategyRequestParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("static") => {
+                    Self::StaticChunkingStrategyRequestParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "vector_stores"))]
@@ -5163,12 +5291,14 @@ pub struct CodeInterpreterTextOutput {
     /// The logs of the code interpreter tool call.
     pub logs: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 /// Code interpreter
 ///
 /// A tool that runs Python code to help generate a response to a prompt.
@@ -5181,19 +5311,17 @@ pub struct CodeInterpreterTool {
     /// specifies uploaded file IDs to make available to your code, along with an
     /// optional `memory_limit` setting.
     pub container: super::models::CodeInterpreterToolContainer,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub allowed_callers: Option<Option<Vec<super::models::CallableToolAllowedCaller>>>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 /// The code interpreter container. Can be a container ID or an object that
 /// specifies uploaded file IDs to make available to your code, along with an
 /// optional `memory_limit` setting.
@@ -5205,12 +5333,14 @@ pub enum CodeInterpreterToolContainer {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 /// CodeInterpreterToolAuto
 ///
 /// Configuration for a code interpreter container. Optionally specify the IDs of the files to run the code on.
@@ -5222,22 +5352,20 @@ pub struct AutoCodeInterpreterToolParam {
     /// An optional list of uploaded files to make available to your code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_ids: Option<Vec<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub memory_limit: Option<Option<super::models::ContainerMemoryLimit>>,
     /// Network access policy for the container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_policy: Option<super::models::AutoCodeInterpreterToolParamNetworkPolicy>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 impl AutoCodeInterpreterToolParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5252,70 +5380,90 @@ impl AutoCodeInterpreterToolParam {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 connector_runtime::__string_enum! {
     pub enum ContainerMemoryLimit { V1g = "1g", V4g = "4g", V16g = "16g", V64g = "64g", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 /// Network access policy for the container.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum AutoCodeInterpreterToolParamNetworkPolicy {
-    ContainerNetworkPolicyDisabledParam(super::models::ContainerNetworkPolicyDisabledParam),
-    ContainerNetworkPolicyAllowlistParam(super::models::ContainerNetworkPolicyAllowlistParam),
+    ContainerNetworkPolicyDisabledParam(
+        super::models::ContainerNetworkPolicyDisabledParam,
+    ),
+    ContainerNetworkPolicyAllowlistParam(
+        super::models::ContainerNetworkPolicyAllowlistParam,
+    ),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 impl<'de> serde::Deserialize<'de> for AutoCodeInterpreterToolParamNetworkPolicy {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("disabled") => Self::ContainerNetworkPolicyDisabledParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("allowlist") => Self::ContainerNetworkPolicyAllowlistParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("disabled") => {
+                    Self::ContainerNetworkPolicyDisabledParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("allowlist") => {
+                    Self::ContainerNetworkPolicyAllowlistParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
-#[cfg(any(
-    feature = "containers",
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "containers",
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ContainerNetworkPolicyDisabledParam {
     /// Disable outbound network access. Always `disabled`.
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(
-    feature = "containers",
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "containers",
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ContainerNetworkPolicyAllowlistParam {
     /// Allow outbound network access only to specified domains. Always `allowlist`.
@@ -5325,15 +5473,19 @@ pub struct ContainerNetworkPolicyAllowlistParam {
     pub allowed_domains: Vec<String>,
     /// Optional domain-scoped secrets for allowlisted domains.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub domain_secrets: Option<Vec<super::models::ContainerNetworkPolicyDomainSecretParam>>,
+    pub domain_secrets: Option<
+        Vec<super::models::ContainerNetworkPolicyDomainSecretParam>,
+    >,
 }
-#[cfg(any(
-    feature = "containers",
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "containers",
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 impl ContainerNetworkPolicyAllowlistParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5360,13 +5512,15 @@ impl ContainerNetworkPolicyAllowlistParam {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "containers",
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "containers",
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ContainerNetworkPolicyDomainSecretParam {
     /// The domain associated with the secret.
@@ -5376,13 +5530,15 @@ pub struct ContainerNetworkPolicyDomainSecretParam {
     /// The secret value to inject for the domain.
     pub value: String,
 }
-#[cfg(any(
-    feature = "containers",
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "containers",
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 impl ContainerNetworkPolicyDomainSecretParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5416,22 +5572,20 @@ impl ContainerNetworkPolicyDomainSecretParam {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "realtime",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "realtime",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 connector_runtime::__string_enum! {
     pub enum CallableToolAllowedCaller { Direct = "direct", Programmatic =
     "programmatic", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Code interpreter tool call
 ///
 /// A tool call to run code.
@@ -5449,11 +5603,7 @@ pub struct CodeInterpreterToolCall {
     pub code: Option<String>,
     pub outputs: Option<Vec<super::models::CodeInterpreterToolCallOutputsItem>>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of the code interpreter tool call. Valid values are `in_progress`, `completed`, `incomplete`, `interpreting`, and `failed`."]
@@ -5461,11 +5611,7 @@ connector_runtime::__string_enum! {
     "completed", Incomplete = "incomplete", Interpreting = "interpreting", Failed =
     "failed", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum CodeInterpreterToolCallOutputsItem {
@@ -5474,30 +5620,28 @@ pub enum CodeInterpreterToolCallOutputsItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 impl<'de> serde::Deserialize<'de> for CodeInterpreterToolCallOutputsItem {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("logs") => Self::CodeInterpreterOutputLogs(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("image") => Self::CodeInterpreterOutputImage(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("logs") => {
+                    Self::CodeInterpreterOutputLogs(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("image") => {
+                    Self::CodeInterpreterOutputImage(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Code interpreter output logs
 ///
 /// The logs output from the code interpreter.
@@ -5509,11 +5653,7 @@ pub struct CodeInterpreterOutputLogs {
     /// The logs output from the code interpreter.
     pub logs: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Code interpreter output image
 ///
 /// The image output from the code interpreter.
@@ -5525,13 +5665,15 @@ pub struct CodeInterpreterOutputImage {
     /// The URL of the image output from the code interpreter.
     pub url: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "vector_stores",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "vector_stores",
+        feature = "responses2"
+    )
+)]
 /// Comparison Filter
 ///
 /// A filter used to compare a specified attribute key to a given value using a defined comparison operation.
@@ -5553,13 +5695,15 @@ pub struct ComparisonFilter {
     /// The value to compare against the attribute key; supports string, number, or boolean types.
     pub value: super::models::ComparisonFilterValue,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "vector_stores",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "vector_stores",
+        feature = "responses2"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " Specifies the comparison operator: `eq`, `ne`, `gt`, `gte`, `lt`, `lte`, `in`, `nin`."]
@@ -5569,13 +5713,15 @@ connector_runtime::__string_enum! {
     #[doc = " - `nin`: not in"] pub enum ComparisonFilterType { Eq = "eq", Ne = "ne", Gt
     = "gt", Gte = "gte", Lt = "lt", Lte = "lte", In = "in", Nin = "nin", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "vector_stores",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "vector_stores",
+        feature = "responses2"
+    )
+)]
 /// The value to compare against the attribute key; supports string, number, or boolean types.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -5587,13 +5733,15 @@ pub enum ComparisonFilterValue {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "vector_stores",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "vector_stores",
+        feature = "responses2"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ComparisonFilterValueVariant3Item {
@@ -5611,13 +5759,15 @@ pub struct CompleteUploadRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub md5: Option<String>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "vector_stores",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "vector_stores",
+        feature = "responses2"
+    )
+)]
 /// Compound Filter
 ///
 /// Combine multiple filters using `and` or `or`.
@@ -5629,22 +5779,20 @@ pub struct CompoundFilter {
     /// Array of filters to combine. Items can be `ComparisonFilter` or `CompoundFilter`.
     pub filters: Vec<super::models::ComparisonFilter>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "vector_stores",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "vector_stores",
+        feature = "responses2"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc = " Type of operation: `and` or `or`."] pub enum CompoundFilterType { And =
     "and", Or = "or", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum ComputerAction {
@@ -5660,51 +5808,63 @@ pub enum ComputerAction {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 impl<'de> serde::Deserialize<'de> for ComputerAction {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("click") => {
-                Self::ClickParam(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("double_click") => Self::DoubleClickAction(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("drag") => {
-                Self::DragParam(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("keypress") => {
-                Self::KeyPressAction(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("move") => {
-                Self::MoveParam(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("screenshot") => {
-                Self::ScreenshotParam(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("scroll") => {
-                Self::ScrollParam(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("type") => {
-                Self::TypeParam(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("wait") => {
-                Self::WaitParam(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("click") => {
+                    Self::ClickParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("double_click") => {
+                    Self::DoubleClickAction(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("drag") => {
+                    Self::DragParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("keypress") => {
+                    Self::KeyPressAction(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("move") => {
+                    Self::MoveParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("screenshot") => {
+                    Self::ScreenshotParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("scroll") => {
+                    Self::ScrollParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("type") => {
+                    Self::TypeParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("wait") => {
+                    Self::WaitParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Click
 ///
 /// A click action.
@@ -5719,27 +5879,15 @@ pub struct ClickParam {
     pub x: i64,
     /// The y-coordinate where the click occurred.
     pub y: i64,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub keys: Option<Option<Vec<String>>>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 connector_runtime::__string_enum! {
     pub enum ClickButtonType { Left = "left", Right = "right", Wheel = "wheel", Back =
     "back", Forward = "forward", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// DoubleClick
 ///
 /// A double click action.
@@ -5754,11 +5902,7 @@ pub struct DoubleClickAction {
     pub y: i64,
     pub keys: Option<Vec<String>>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Drag
 ///
 /// A drag action.
@@ -5775,18 +5919,10 @@ pub struct DragParam {
     /// ]
     /// ```
     pub path: Vec<super::models::CoordParam>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub keys: Option<Option<Vec<String>>>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Coordinate
 ///
 /// An x/y coordinate pair, e.g. `{ x: 100, y: 200 }`.
@@ -5797,11 +5933,7 @@ pub struct CoordParam {
     /// The y-coordinate.
     pub y: i64,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// KeyPress
 ///
 /// A collection of keypresses the model would like to perform.
@@ -5813,11 +5945,7 @@ pub struct KeyPressAction {
     /// The combination of keys the model is requesting to be pressed. This is an array of strings, each representing a key.
     pub keys: Vec<String>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Move
 ///
 /// A mouse move action.
@@ -5830,18 +5958,10 @@ pub struct MoveParam {
     pub x: i64,
     /// The y-coordinate to move to.
     pub y: i64,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub keys: Option<Option<Vec<String>>>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Screenshot
 ///
 /// A screenshot action.
@@ -5851,11 +5971,7 @@ pub struct ScreenshotParam {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Scroll
 ///
 /// A scroll action.
@@ -5872,18 +5988,10 @@ pub struct ScrollParam {
     pub scroll_x: i64,
     /// The vertical scroll distance.
     pub scroll_y: i64,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub keys: Option<Option<Vec<String>>>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Type
 ///
 /// An action to type in text.
@@ -5895,11 +6003,7 @@ pub struct TypeParam {
     /// The text to type.
     pub text: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Wait
 ///
 /// A wait action.
@@ -5909,11 +6013,7 @@ pub struct WaitParam {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// A computer screenshot image used with the computer use tool.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ComputerScreenshotImage {
@@ -5928,11 +6028,7 @@ pub struct ComputerScreenshotImage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_id: Option<String>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Computer tool call
 ///
 /// A tool call to a computer use tool. See the
@@ -5960,34 +6056,18 @@ pub struct ComputerToolCall {
     /// `incomplete`. Populated when items are returned via API.
     pub status: super::models::ComputerToolCallStatus,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// A pending safety check for the computer call.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ComputerCallSafetyCheckParam {
     /// The ID of the pending safety check.
     pub id: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub code: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub message: Option<Option<String>>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 connector_runtime::__string_enum! {
     #[doc = " The status of the item. One of `in_progress`, `completed`, or"] #[doc =
     " `incomplete`. Populated when items are returned via API."] pub enum
@@ -6011,7 +6091,9 @@ pub struct ComputerToolCallOutput {
     /// The safety checks reported by the API that have been acknowledged by the
     /// developer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub acknowledged_safety_checks: Option<Vec<super::models::ComputerCallSafetyCheckParam>>,
+    pub acknowledged_safety_checks: Option<
+        Vec<super::models::ComputerCallSafetyCheckParam>,
+    >,
     /// A computer screenshot image used with the computer use tool.
     pub output: super::models::ComputerScreenshotImage,
     /// The status of the message input. One of `in_progress`, `completed`, or
@@ -6019,22 +6101,14 @@ pub struct ComputerToolCallOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::ComputerToolCallOutputStatus>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 connector_runtime::__string_enum! {
     #[doc = " The status of the message input. One of `in_progress`, `completed`, or"]
     #[doc = " `incomplete`. Populated when input items are returned via API."] pub enum
     ComputerToolCallOutputStatus { InProgress = "in_progress", Completed = "completed",
     Incomplete = "incomplete", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ComputerToolCallOutputResource {
     /// The type of the computer tool call output. Always `computer_call_output`.
@@ -6047,7 +6121,9 @@ pub struct ComputerToolCallOutputResource {
     /// The safety checks reported by the API that have been acknowledged by the
     /// developer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub acknowledged_safety_checks: Option<Vec<super::models::ComputerCallSafetyCheckParam>>,
+    pub acknowledged_safety_checks: Option<
+        Vec<super::models::ComputerCallSafetyCheckParam>,
+    >,
     /// A computer screenshot image used with the computer use tool.
     pub output: super::models::ComputerScreenshotImage,
     /// The status of the message input. One of `in_progress`, `completed`, or
@@ -6057,11 +6133,7 @@ pub struct ComputerToolCallOutputResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 connector_runtime::__string_enum! {
     pub enum ComputerCallOutputStatus { Completed = "completed", Incomplete =
     "incomplete", Failed = "failed", }
@@ -6186,12 +6258,14 @@ pub enum Content {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum InputContent {
@@ -6201,37 +6275,49 @@ pub enum InputContent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 impl<'de> serde::Deserialize<'de> for InputContent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("input_text") => {
-                Self::InputTextContent(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("input_image") => Self::InputImageContent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("input_file") => {
-                Self::InputFileContent(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("input_text") => {
+                    Self::InputTextContent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("input_image") => {
+                    Self::InputImageContent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("input_file") => {
+                    Self::InputFileContent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "fine_tuning",
-    feature = "realtime",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "fine_tuning",
+        feature = "realtime",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 /// Input text
 ///
 /// A text input to the model.
@@ -6248,14 +6334,16 @@ pub struct InputTextContent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_cache_breakpoint: Option<super::models::PromptCacheBreakpointConfig>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "fine_tuning",
-    feature = "realtime",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "fine_tuning",
+        feature = "realtime",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 /// Prompt cache breakpoint
 ///
 /// Marks the exact end of a reusable prompt prefix. The breakpoint inherits its TTL from the request's `prompt_cache_options.ttl`; the boundary is not rounded to a token block.
@@ -6264,13 +6352,15 @@ pub struct PromptCacheBreakpointConfig {
     /// The breakpoint mode. Always `explicit`.
     pub mode: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "realtime",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "realtime",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 /// Input image
 ///
 /// An image input to the model. Learn about [image inputs](/docs/guides/vision).
@@ -6279,17 +6369,9 @@ pub struct InputImageContent {
     /// The type of the input item. Always `input_image`.
     #[serde(rename = "type")]
     pub type_: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub image_url: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub file_id: Option<Option<String>>,
     /// The detail level of the image to be sent to the model. One of `high`, `low`, `auto`, or `original`. Defaults to `auto`.
     pub detail: super::models::ImageDetail,
@@ -6299,24 +6381,28 @@ pub struct InputImageContent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_cache_breakpoint: Option<super::models::PromptCacheBreakpointConfig>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "realtime",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "realtime",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 connector_runtime::__string_enum! {
     pub enum ImageDetail { Low = "low", High = "high", Auto = "auto", Original =
     "original", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "realtime",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "realtime",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 /// Input file
 ///
 /// A file input to the model.
@@ -6325,11 +6411,7 @@ pub struct InputFileContent {
     /// The type of the input item. Always `input_file`.
     #[serde(rename = "type")]
     pub type_: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub file_id: Option<Option<String>>,
     /// The name of the file to be sent to the model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6349,13 +6431,15 @@ pub struct InputFileContent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<super::models::FileInputDetail>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "realtime",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "realtime",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 connector_runtime::__string_enum! {
     pub enum FileInputDetail { Auto = "auto", Low = "low", High = "high", }
 }
@@ -6373,25 +6457,29 @@ pub enum OutputContent {
 impl<'de> serde::Deserialize<'de> for OutputContent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("output_text") => Self::OutputTextContent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("refusal") => {
-                Self::RefusalContent(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("reasoning_text") => Self::ReasoningTextContent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("output_text") => {
+                    Self::OutputTextContent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("refusal") => {
+                    Self::RefusalContent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("reasoning_text") => {
+                    Self::ReasoningTextContent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Output text
 ///
 /// A text output from the model.
@@ -6406,11 +6494,7 @@ pub struct OutputTextContent {
     pub annotations: Vec<super::models::Annotation>,
     pub logprobs: Vec<super::models::LogProb>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// An annotation that applies to a span of output text.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
@@ -6422,36 +6506,38 @@ pub enum Annotation {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 impl<'de> serde::Deserialize<'de> for Annotation {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("file_citation") => {
-                Self::FileCitationBody(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("url_citation") => {
-                Self::UrlCitationBody(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("container_file_citation") => Self::ContainerFileCitationBody(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("file_path") => {
-                Self::FilePath(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("file_citation") => {
+                    Self::FileCitationBody(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("url_citation") => {
+                    Self::UrlCitationBody(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("container_file_citation") => {
+                    Self::ContainerFileCitationBody(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("file_path") => {
+                    Self::FilePath(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// File citation
 ///
 /// A citation to a file.
@@ -6467,11 +6553,7 @@ pub struct FileCitationBody {
     /// The filename of the file cited.
     pub filename: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// URL citation
 ///
 /// A citation for a web resource used to generate a model response.
@@ -6489,11 +6571,7 @@ pub struct UrlCitationBody {
     /// The title of the web resource.
     pub title: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Container file citation
 ///
 /// A citation for a container file used to generate a model response.
@@ -6513,11 +6591,7 @@ pub struct ContainerFileCitationBody {
     /// The filename of the container file cited.
     pub filename: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// File path
 ///
 /// A path to a file.
@@ -6531,11 +6605,7 @@ pub struct FilePath {
     /// The index of the file in the list of files.
     pub index: i64,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Log probability
 ///
 /// The log probability of a token.
@@ -6546,11 +6616,7 @@ pub struct LogProb {
     pub bytes: Vec<i64>,
     pub top_logprobs: Vec<super::models::TopLogProb>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Top log probability
 ///
 /// The top log probability of a token.
@@ -6560,11 +6626,7 @@ pub struct TopLogProb {
     pub logprob: f64,
     pub bytes: Vec<i64>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Refusal
 ///
 /// A refusal from the model.
@@ -6576,11 +6638,7 @@ pub struct RefusalContent {
     /// The refusal explanation from the model.
     pub refusal: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Reasoning text from the model.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReasoningTextContent {
@@ -6632,93 +6690,151 @@ pub enum ConversationItem {
 impl<'de> serde::Deserialize<'de> for ConversationItem {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("message") => {
-                Self::Message(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("function_call") => Self::FunctionToolCallResource(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("function_call_output") => Self::FunctionToolCallOutputResource(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("file_search_call") => Self::FileSearchToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("web_search_call") => Self::WebSearchToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("image_generation_call") => {
-                Self::ImageGenToolCall(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("computer_call") => {
-                Self::ComputerToolCall(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("computer_call_output") => Self::ComputerToolCallOutputResource(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("tool_search_call") => {
-                Self::ToolSearchCall(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("tool_search_output") => {
-                Self::ToolSearchOutput(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("additional_tools") => {
-                Self::AdditionalTools(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("reasoning") => {
-                Self::ReasoningItem(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("program") => {
-                Self::Program(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("program_output") => {
-                Self::ProgramOutput(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("compaction") => {
-                Self::CompactionBody(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("code_interpreter_call") => Self::CodeInterpreterToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("local_shell_call") => Self::LocalShellToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("local_shell_call_output") => Self::LocalShellToolCallOutput(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("shell_call") => Self::FunctionShellCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("shell_call_output") => Self::FunctionShellCallOutput(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("apply_patch_call") => Self::ApplyPatchToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("apply_patch_call_output") => Self::ApplyPatchToolCallOutput(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("mcp_list_tools") => {
-                Self::McpListTools(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("mcp_approval_request") => Self::McpApprovalRequest(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("mcp_approval_response") => Self::McpApprovalResponseResource(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("mcp_call") => {
-                Self::McpToolCall(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("custom_tool_call") => {
-                Self::CustomToolCall(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("custom_tool_call_output") => Self::CustomToolCallOutput(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("message") => {
+                    Self::Message(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("function_call") => {
+                    Self::FunctionToolCallResource(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("function_call_output") => {
+                    Self::FunctionToolCallOutputResource(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("file_search_call") => {
+                    Self::FileSearchToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("web_search_call") => {
+                    Self::WebSearchToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("image_generation_call") => {
+                    Self::ImageGenToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("computer_call") => {
+                    Self::ComputerToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("computer_call_output") => {
+                    Self::ComputerToolCallOutputResource(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("tool_search_call") => {
+                    Self::ToolSearchCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("tool_search_output") => {
+                    Self::ToolSearchOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("additional_tools") => {
+                    Self::AdditionalTools(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("reasoning") => {
+                    Self::ReasoningItem(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("program") => {
+                    Self::Program(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("program_output") => {
+                    Self::ProgramOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("compaction") => {
+                    Self::CompactionBody(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("code_interpreter_call") => {
+                    Self::CodeInterpreterToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("local_shell_call") => {
+                    Self::LocalShellToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("local_shell_call_output") => {
+                    Self::LocalShellToolCallOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("shell_call") => {
+                    Self::FunctionShellCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("shell_call_output") => {
+                    Self::FunctionShellCallOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("apply_patch_call") => {
+                    Self::ApplyPatchToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("apply_patch_call_output") => {
+                    Self::ApplyPatchToolCallOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_list_tools") => {
+                    Self::McpListTools(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_approval_request") => {
+                    Self::McpApprovalRequest(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_approval_response") => {
+                    Self::McpApprovalResponseResource(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_call") => {
+                    Self::McpToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("custom_tool_call") => {
+                    Self::CustomToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("custom_tool_call_output") => {
+                    Self::CustomToolCallOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "conversations", feature = "responses2"))]
@@ -6746,11 +6862,7 @@ connector_runtime::__string_enum! {
     pub enum MessageStatus { InProgress = "in_progress", Completed = "completed",
     Incomplete = "incomplete", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 connector_runtime::__string_enum! {
     pub enum MessageRole { UnknownValue = "unknown", User = "user", Assistant =
     "assistant", System = "system", Critic = "critic", Discriminator = "discriminator",
@@ -6777,36 +6889,56 @@ pub enum MessageContentItem {
 impl<'de> serde::Deserialize<'de> for MessageContentItem {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("input_text") => {
-                Self::InputTextContent(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("output_text") => Self::OutputTextContent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("text") => {
-                Self::TextContent(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("summary_text") => Self::SummaryTextContent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("reasoning_text") => Self::ReasoningTextContent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("refusal") => {
-                Self::RefusalContent(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("input_image") => Self::InputImageContent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("computer_screenshot") => Self::ComputerScreenshotContent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("input_file") => {
-                Self::InputFileContent(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("input_text") => {
+                    Self::InputTextContent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("output_text") => {
+                    Self::OutputTextContent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("text") => {
+                    Self::TextContent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("summary_text") => {
+                    Self::SummaryTextContent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("reasoning_text") => {
+                    Self::ReasoningTextContent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("refusal") => {
+                    Self::RefusalContent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("input_image") => {
+                    Self::InputImageContent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("computer_screenshot") => {
+                    Self::ComputerScreenshotContent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("input_file") => {
+                    Self::InputFileContent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "conversations", feature = "responses2"))]
@@ -6819,11 +6951,7 @@ pub struct TextContent {
     pub type_: String,
     pub text: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Summary text
 ///
 /// A summary text from the model.
@@ -6884,11 +7012,7 @@ pub struct FunctionToolCallResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// The execution context that produced this tool call.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
@@ -6898,40 +7022,34 @@ pub enum ToolCallCaller {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 impl<'de> serde::Deserialize<'de> for ToolCallCaller {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("direct") => Self::DirectToolCallCaller(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("program") => Self::ProgramToolCallCaller(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("direct") => {
+                    Self::DirectToolCallCaller(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("program") => {
+                    Self::ProgramToolCallCaller(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DirectToolCallCaller {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProgramToolCallCaller {
     #[serde(rename = "type")]
@@ -6939,11 +7057,7 @@ pub struct ProgramToolCallCaller {
     /// The call ID of the program item that produced this tool call.
     pub caller_id: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 connector_runtime::__string_enum! {
     pub enum FunctionCallStatus { InProgress = "in_progress", Completed = "completed",
     Incomplete = "incomplete", }
@@ -6977,11 +7091,7 @@ pub struct FunctionToolCallOutputResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// The execution context that produced this tool call.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
@@ -6991,41 +7101,35 @@ pub enum ToolCallCallerParam {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 impl<'de> serde::Deserialize<'de> for ToolCallCallerParam {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("direct") => Self::DirectToolCallCallerParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("program") => Self::ProgramToolCallCallerParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("direct") => {
+                    Self::DirectToolCallCallerParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("program") => {
+                    Self::ProgramToolCallCallerParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DirectToolCallCallerParam {
     /// The caller type. Always `direct`.
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProgramToolCallCallerParam {
     /// The caller type. Always `program`.
@@ -7034,11 +7138,7 @@ pub struct ProgramToolCallCallerParam {
     /// The call ID of the program item that produced this tool call.
     pub caller_id: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 impl ProgramToolCallCallerParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7054,11 +7154,7 @@ impl ProgramToolCallCallerParam {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// The output from the function call generated by your code.
 /// Can be a string or an list of output content.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -7069,11 +7165,7 @@ pub enum FunctionToolCallOutputResourceOutput {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum FunctionAndCustomToolCallOutput {
@@ -7083,42 +7175,38 @@ pub enum FunctionAndCustomToolCallOutput {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 impl<'de> serde::Deserialize<'de> for FunctionAndCustomToolCallOutput {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("input_text") => {
-                Self::InputTextContent(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("input_image") => Self::InputImageContent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("input_file") => {
-                Self::InputFileContent(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("input_text") => {
+                    Self::InputTextContent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("input_image") => {
+                    Self::InputImageContent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("input_file") => {
+                    Self::InputFileContent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 connector_runtime::__string_enum! {
     pub enum FunctionCallOutputStatusEnum { InProgress = "in_progress", Completed =
     "completed", Incomplete = "incomplete", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// File search tool call
 ///
 /// The results of a file search tool call. See the
@@ -7135,29 +7223,17 @@ pub struct FileSearchToolCall {
     pub status: super::models::FileSearchToolCallStatus,
     /// The queries used to search for files.
     pub queries: Vec<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub results: Option<Option<Vec<super::models::FileSearchToolCallResultsItem>>>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 connector_runtime::__string_enum! {
     #[doc = " The status of the file search tool call. One of `in_progress`,"] #[doc =
     " `searching`, `incomplete` or `failed`,"] pub enum FileSearchToolCallStatus {
     InProgress = "in_progress", Searching = "searching", Completed = "completed",
     Incomplete = "incomplete", Failed = "failed", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FileSearchToolCallResultsItem {
     /// The unique ID of the file.
@@ -7169,24 +7245,27 @@ pub struct FileSearchToolCallResultsItem {
     /// The name of the file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub attributes: Option<
-        Option<std::collections::BTreeMap<String, super::models::VectorStoreFileAttributesValue>>,
+        Option<
+            std::collections::BTreeMap<
+                String,
+                super::models::VectorStoreFileAttributesValue,
+            >,
+        >,
     >,
     /// The relevance score of the file - a value between 0 and 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub score: Option<f64>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "vector_stores",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "responses",
+        feature = "vector_stores",
+        feature = "responses2"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum VectorStoreFileAttributesValue {
@@ -7196,11 +7275,7 @@ pub enum VectorStoreFileAttributesValue {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Web search tool call
 ///
 /// The results of a web search tool call. See the
@@ -7218,21 +7293,13 @@ pub struct WebSearchToolCall {
     /// Includes details on how the model used the web (search, open_page, find_in_page).
     pub action: super::models::WebSearchToolCallAction,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 connector_runtime::__string_enum! {
     #[doc = " The status of the web search tool call."] pub enum WebSearchToolCallStatus
     { InProgress = "in_progress", Searching = "searching", Completed = "completed",
     Failed = "failed", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// An object describing the specific action taken in this web search call.
 /// Includes details on how the model used the web (search, open_page, find_in_page).
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -7244,33 +7311,33 @@ pub enum WebSearchToolCallAction {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 impl<'de> serde::Deserialize<'de> for WebSearchToolCallAction {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("search") => Self::WebSearchActionSearch(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("open_page") => Self::WebSearchActionOpenPage(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("find_in_page") => Self::WebSearchActionFind(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("search") => {
+                    Self::WebSearchActionSearch(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("open_page") => {
+                    Self::WebSearchActionOpenPage(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("find_in_page") => {
+                    Self::WebSearchActionFind(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Search action
 ///
 /// Action type "search" - Performs a web search query.
@@ -7293,11 +7360,7 @@ pub struct WebSearchActionSearch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sources: Option<Vec<super::models::WebSearchActionSearchSourcesItem>>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Web search source
 ///
 /// A source used in the search.
@@ -7309,11 +7372,7 @@ pub struct WebSearchActionSearchSourcesItem {
     /// The URL of the source.
     pub url: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Open page action
 ///
 /// Action type "open_page" - Opens a specific URL from search results.
@@ -7323,18 +7382,10 @@ pub struct WebSearchActionOpenPage {
     #[serde(rename = "type")]
     pub type_: String,
     /// The URL opened by the model.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub url: Option<Option<String>>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Find action
 ///
 /// Action type "find_in_page": Searches for a pattern within a loaded page.
@@ -7348,11 +7399,7 @@ pub struct WebSearchActionFind {
     /// The pattern or text to search for within the page.
     pub pattern: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Image generation call
 ///
 /// An image generation request made by the model.
@@ -7367,21 +7414,13 @@ pub struct ImageGenToolCall {
     pub status: super::models::ImageGenToolCallStatus,
     pub result: Option<String>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 connector_runtime::__string_enum! {
     #[doc = " The status of the image generation call."] pub enum ImageGenToolCallStatus
     { InProgress = "in_progress", Completed = "completed", Generating = "generating",
     Failed = "failed", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ToolSearchCall {
     /// The type of the item. Always `tool_search_call`.
@@ -7400,20 +7439,18 @@ pub struct ToolSearchCall {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 connector_runtime::__string_enum! {
     pub enum ToolSearchExecutionType { Server = "server", Client = "client", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ToolSearchOutput {
     /// The type of the item. Always `tool_search_output`.
@@ -7432,12 +7469,14 @@ pub struct ToolSearchOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 /// A tool that can be used to generate a response.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
@@ -7461,74 +7500,112 @@ pub enum Tool {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 impl<'de> serde::Deserialize<'de> for Tool {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("function") => {
-                Self::FunctionTool(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("file_search") => {
-                Self::FileSearchTool(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("computer") => {
-                Self::ComputerTool(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("computer_use_preview") => Self::ComputerUsePreviewTool(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("WebSearchTool") => {
-                Self::WebSearchTool(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("mcp") => {
-                Self::McpTool(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("code_interpreter") => Self::CodeInterpreterTool(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("programmatic_tool_calling") => Self::ProgrammaticToolCallingParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("image_generation") => {
-                Self::ImageGenTool(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("local_shell") => Self::LocalShellToolParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("shell") => Self::FunctionShellToolParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("custom") => {
-                Self::CustomToolParam(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("namespace") => Self::NamespaceToolParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("tool_search") => Self::ToolSearchToolParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("WebSearchPreviewTool") => Self::WebSearchPreviewTool(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("apply_patch") => Self::ApplyPatchToolParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("function") => {
+                    Self::FunctionTool(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("file_search") => {
+                    Self::FileSearchTool(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("computer") => {
+                    Self::ComputerTool(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("computer_use_preview") => {
+                    Self::ComputerUsePreviewTool(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("WebSearchTool") => {
+                    Self::WebSearchTool(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp") => {
+                    Self::McpTool(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("code_interpreter") => {
+                    Self::CodeInterpreterTool(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("programmatic_tool_calling") => {
+                    Self::ProgrammaticToolCallingParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("image_generation") => {
+                    Self::ImageGenTool(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("local_shell") => {
+                    Self::LocalShellToolParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("shell") => {
+                    Self::FunctionShellToolParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("custom") => {
+                    Self::CustomToolParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("namespace") => {
+                    Self::NamespaceToolParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("tool_search") => {
+                    Self::ToolSearchToolParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("WebSearchPreviewTool") => {
+                    Self::WebSearchPreviewTool(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("apply_patch") => {
+                    Self::ApplyPatchToolParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 /// Function
 ///
 /// Defines a function in your own code the model can choose to call. Learn more about [function calling](https://platform.openai.com/docs/guides/function-calling).
@@ -7539,36 +7616,28 @@ pub struct FunctionTool {
     pub type_: String,
     /// The name of the function to call.
     pub name: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub description: Option<Option<String>>,
     pub parameters: Option<std::collections::BTreeMap<String, serde_json::Value>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub output_schema: Option<Option<std::collections::BTreeMap<String, serde_json::Value>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub output_schema: Option<
+        Option<std::collections::BTreeMap<String, serde_json::Value>>,
+    >,
     pub strict: Option<bool>,
     /// Whether this function is deferred and loaded via tool search.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub defer_loading: Option<bool>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub allowed_callers: Option<Option<Vec<super::models::CallableToolAllowedCaller>>>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 /// File search
 ///
 /// A tool that searches for relevant content from uploaded files. Learn more about the [file search tool](https://platform.openai.com/docs/guides/tools-file-search).
@@ -7585,19 +7654,17 @@ pub struct FileSearchTool {
     /// Ranking options for search.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ranking_options: Option<super::models::RankingOptions>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub filters: Option<Option<super::models::Filters>>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RankingOptions {
     /// The ranker to use for the file search.
@@ -7610,21 +7677,25 @@ pub struct RankingOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hybrid_search: Option<super::models::HybridSearchOptions>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 connector_runtime::__string_enum! {
     pub enum RankerVersionType { Auto = "auto", Default20241115 = "default-2024-11-15", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct HybridSearchOptions {
     /// The weight of the embedding in the reciprocal ranking fusion.
@@ -7632,12 +7703,14 @@ pub struct HybridSearchOptions {
     /// The weight of the text in the reciprocal ranking fusion.
     pub text_weight: f64,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum Filters {
@@ -7646,12 +7719,14 @@ pub enum Filters {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 /// Computer
 ///
 /// A tool that controls a virtual computer. Learn more about the [computer tool](https://platform.openai.com/docs/guides/tools-computer-use).
@@ -7661,12 +7736,14 @@ pub struct ComputerTool {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 /// Computer use preview
 ///
 /// A tool that controls a virtual computer. Learn more about the [computer tool](https://platform.openai.com/docs/guides/tools-computer-use).
@@ -7682,22 +7759,26 @@ pub struct ComputerUsePreviewTool {
     /// The height of the computer display.
     pub display_height: i64,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 connector_runtime::__string_enum! {
     pub enum ComputerEnvironment { Windows = "windows", Mac = "mac", Linux = "linux",
     Ubuntu = "ubuntu", Browser = "browser", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 /// Web search
 ///
 /// Search the Internet for sources related to the prompt. Learn more about the
@@ -7710,56 +7791,50 @@ pub struct WebSearchTool {
     /// Allow live internet access for web search. Defaults to true when omitted. When false, the web search tool runs in offline/cache-only mode and will not fetch new external content.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_web_access: Option<bool>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub filters: Option<Option<super::models::WebSearchToolFilters>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub user_location: Option<Option<super::models::WebSearchApproximateLocation>>,
     /// High level guidance for the amount of context window space to use for the search. One of `low`, `medium`, or `high`. `medium` is the default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub search_context_size: Option<super::models::WebSearchToolSearchContextSize>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of the web search tool. One of `web_search` or `web_search_2025_08_26`."]
     pub enum WebSearchToolType { WebSearch = "web_search", WebSearch20250826 =
     "web_search_2025_08_26", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 /// Filters for the search.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebSearchToolFilters {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub allowed_domains: Option<Option<Vec<String>>>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 /// Web search approximate location
 ///
 /// The approximate location of the user.
@@ -7769,50 +7844,38 @@ pub struct WebSearchApproximateLocation {
     #[serde(rename = "type")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub country: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub region: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub city: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub timezone: Option<Option<String>>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " High level guidance for the amount of context window space to use for the search. One of `low`, `medium`, or `high`. `medium` is the default."]
     pub enum WebSearchToolSearchContextSize { Low = "low", Medium = "medium", High =
     "high", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "realtime",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "realtime",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 /// MCP tool
 ///
 /// Give the model access to additional tools via remote Model Context Protocol
@@ -7856,57 +7919,51 @@ pub struct McpTool {
     /// Optional description of the MCP server, used to provide more context.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_description: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub headers: Option<Option<std::collections::BTreeMap<String, String>>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub allowed_tools: Option<Option<super::models::McpToolAllowedTools>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub allowed_callers: Option<Option<Vec<super::models::CallableToolAllowedCaller>>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub require_approval: Option<Option<super::models::McpToolRequireApproval>>,
     /// Whether this MCP tool is deferred and discovered via tool search.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub defer_loading: Option<bool>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "realtime",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "realtime",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 impl McpTool {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.tunnel_id {
-            rt::check::string("McpTool.tunnel_id", v, None, None, "^tunnel_[a-z0-9]{32}$")?;
+            rt::check::string(
+                "McpTool.tunnel_id",
+                v,
+                None,
+                None,
+                "^tunnel_[a-z0-9]{32}$",
+            )?;
         }
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "realtime",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "realtime",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " Identifier for service connectors, like those available in ChatGPT. One of"] #[doc
@@ -7926,13 +7983,15 @@ connector_runtime::__string_enum! {
     ConnectorOutlookcalendar = "connector_outlookcalendar", ConnectorOutlookemail =
     "connector_outlookemail", ConnectorSharepoint = "connector_sharepoint", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "realtime",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "realtime",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 /// List of allowed tool names or a filter object.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -7942,13 +8001,15 @@ pub enum McpToolAllowedTools {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "realtime",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "realtime",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 /// MCP tool filter
 ///
 /// A filter object to specify which tools are allowed.
@@ -7965,13 +8026,15 @@ pub struct McpToolFilter {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_only: Option<bool>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "realtime",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "realtime",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 /// Specify which of the MCP server's tools require approval.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -7981,13 +8044,15 @@ pub enum McpToolRequireApproval {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "realtime",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "realtime",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 /// MCP tool approval filter
 ///
 /// Specify which of the MCP server's tools require approval. Can be
@@ -8006,13 +8071,15 @@ pub struct McpToolRequireApprovalVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub never: Option<super::models::McpToolFilter>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "realtime",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "realtime",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc = " MCP tool approval setting"] #[doc = " "] #[doc =
     " Specify a single approval policy for all tools. One of `always` or"] #[doc =
@@ -8020,24 +8087,28 @@ connector_runtime::__string_enum! {
     " set to `never`, all tools will not require approval."] pub enum
     McpToolRequireApprovalVariant1 { Always = "always", Never = "never", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProgrammaticToolCallingParam {
     /// The type of the tool. Always `programmatic_tool_calling`.
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 /// Image generation tool
 ///
 /// A tool that generates images using the GPT image models.
@@ -8072,11 +8143,7 @@ pub struct ImageGenTool {
     /// `transparent`, set the output format to `png` or `webp`. Default: `auto`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub background: Option<super::models::ImageGenToolBackground>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub input_fidelity: Option<Option<super::models::InputFidelity>>,
     /// Optional mask for inpainting. Contains `image_url`
     /// (string, optional) and `file_id` (string, optional).
@@ -8089,12 +8156,14 @@ pub struct ImageGenTool {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<super::models::ImageGenActionEnum>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 impl ImageGenTool {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8117,12 +8186,14 @@ impl ImageGenTool {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ImageGenToolModel {
@@ -8131,12 +8202,14 @@ pub enum ImageGenToolModel {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc = " The image generation model to use. One of `gpt-image-1`,"] #[doc =
     " `gpt-image-1-mini`, `gpt-image-1.5`, `gpt-image-2`,"] #[doc =
@@ -8145,23 +8218,27 @@ connector_runtime::__string_enum! {
     GptImage1Mini = "gpt-image-1-mini", GptImage15 = "gpt-image-1.5", GptImage2 =
     "gpt-image-2", GptImage220260421 = "gpt-image-2-2026-04-21", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc = " The quality of the generated image. One of `low`, `medium`, `high`,"] #[doc
     = " or `auto`. Default: `auto`."] pub enum ImageGenToolQuality { Low = "low", Medium
     = "medium", High = "high", Auto = "auto", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 /// The size of the generated images. For `gpt-image-2` and `gpt-image-2-2026-04-21`, arbitrary resolutions are supported as `WIDTHxHEIGHT` strings, for example `1536x864`. Width and height must both be divisible by 16 and the requested aspect ratio must be between 1:3 and 3:1. Resolutions above `2560x1440` are experimental, and the maximum supported resolution is `3840x2160`. The requested size must also satisfy the model's current pixel and edge limits. The standard sizes `1024x1024`, `1536x1024`, and `1024x1536` are supported by the GPT image models; `auto` is supported for models that allow automatic sizing. For `dall-e-2`, use one of `256x256`, `512x512`, or `1024x1024`. For `dall-e-3`, use one of `1024x1024`, `1792x1024`, or `1024x1792`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -8171,43 +8248,51 @@ pub enum ImageGenToolSize {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 connector_runtime::__string_enum! {
     pub enum ImageGenToolSizeVariant1 { V1024x1024 = "1024x1024", V1024x1536 =
     "1024x1536", V1536x1024 = "1536x1024", Auto = "auto", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc = " The output format of the generated image. One of `png`, `webp`, or"] #[doc
     = " `jpeg`. Default: `png`."] pub enum ImageGenToolOutputFormat { Png = "png", Webp =
     "webp", Jpeg = "jpeg", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc = " Moderation level for the generated image. Default: `auto`."] pub enum
     ImageGenToolModeration { Auto = "auto", Low = "low", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc = " Set the background of the generated image. One of `transparent`,"] #[doc =
     " `opaque`, or `auto`. Transparent backgrounds are available for"] #[doc =
@@ -8217,23 +8302,27 @@ connector_runtime::__string_enum! {
     enum ImageGenToolBackground { Transparent = "transparent", Opaque = "opaque", Auto =
     "auto", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " Control how much effort the model will exert to match the style and features, especially facial features, of input images. This parameter is only supported for `gpt-image-1` and `gpt-image-1.5` and later models, unsupported for `gpt-image-1-mini`. Supports `high` and `low`. Defaults to `low`."]
     pub enum InputFidelity { High = "high", Low = "low", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 /// Optional mask for inpainting. Contains `image_url`
 /// (string, optional) and `file_id` (string, optional).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -8245,21 +8334,25 @@ pub struct ImageGenToolInputImageMask {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_id: Option<String>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 connector_runtime::__string_enum! {
     pub enum ImageGenActionEnum { Generate = "generate", Edit = "edit", Auto = "auto", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 /// Local shell tool
 ///
 /// A tool that allows the model to execute shell commands in a local environment.
@@ -8269,12 +8362,14 @@ pub struct LocalShellToolParam {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 /// Shell tool
 ///
 /// A tool that allows the model to execute shell commands.
@@ -8283,25 +8378,19 @@ pub struct FunctionShellToolParam {
     /// The type of the shell tool. Always `shell`.
     #[serde(rename = "type")]
     pub type_: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub environment: Option<Option<super::models::FunctionShellToolParamEnvironment>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub allowed_callers: Option<Option<Vec<super::models::CallableToolAllowedCaller>>>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum FunctionShellToolParamEnvironment {
@@ -8311,35 +8400,47 @@ pub enum FunctionShellToolParamEnvironment {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 impl<'de> serde::Deserialize<'de> for FunctionShellToolParamEnvironment {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("container_auto") => Self::ContainerAutoParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("local") => Self::LocalEnvironmentParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("container_reference") => Self::ContainerReferenceParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("container_auto") => {
+                    Self::ContainerAutoParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("local") => {
+                    Self::LocalEnvironmentParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("container_reference") => {
+                    Self::ContainerReferenceParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ContainerAutoParam {
     /// Automatically creates a container for this request
@@ -8348,11 +8449,7 @@ pub struct ContainerAutoParam {
     /// An optional list of uploaded files to make available to your code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_ids: Option<Vec<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub memory_limit: Option<Option<super::models::ContainerMemoryLimit>>,
     /// Network access policy for the container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8361,12 +8458,14 @@ pub struct ContainerAutoParam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skills: Option<Vec<super::models::ContainerAutoParamSkillsItem>>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 impl ContainerAutoParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8379,13 +8478,15 @@ impl ContainerAutoParam {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "containers",
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "containers",
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum ContainerAutoParamSkillsItem {
@@ -8394,34 +8495,44 @@ pub enum ContainerAutoParamSkillsItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "containers",
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "containers",
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 impl<'de> serde::Deserialize<'de> for ContainerAutoParamSkillsItem {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("skill_reference") => Self::SkillReferenceParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("inline") => {
-                Self::InlineSkillParam(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("skill_reference") => {
+                    Self::SkillReferenceParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("inline") => {
+                    Self::InlineSkillParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
-#[cfg(any(
-    feature = "containers",
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "containers",
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SkillReferenceParam {
     /// References a skill created with the /v1/skills endpoint.
@@ -8433,30 +8544,39 @@ pub struct SkillReferenceParam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
 }
-#[cfg(any(
-    feature = "containers",
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "containers",
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 impl SkillReferenceParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.skill_id;
-            rt::check::length("SkillReferenceParam.skill_id", v, Some(1u64), Some(64u64))?;
+            rt::check::length(
+                "SkillReferenceParam.skill_id",
+                v,
+                Some(1u64),
+                Some(64u64),
+            )?;
         }
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "containers",
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "containers",
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct InlineSkillParam {
     /// Defines an inline skill for this request.
@@ -8469,13 +8589,15 @@ pub struct InlineSkillParam {
     /// Inline skill payload
     pub source: super::models::InlineSkillSourceParam,
 }
-#[cfg(any(
-    feature = "containers",
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "containers",
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 impl InlineSkillParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8486,13 +8608,15 @@ impl InlineSkillParam {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "containers",
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "containers",
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 /// Inline skill payload
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct InlineSkillSourceParam {
@@ -8504,13 +8628,15 @@ pub struct InlineSkillSourceParam {
     /// Base64-encoded skill zip bundle.
     pub data: String,
 }
-#[cfg(any(
-    feature = "containers",
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "containers",
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 impl InlineSkillSourceParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8526,12 +8652,14 @@ impl InlineSkillSourceParam {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct LocalEnvironmentParam {
     /// Use a local computer environment.
@@ -8541,27 +8669,36 @@ pub struct LocalEnvironmentParam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skills: Option<Vec<super::models::LocalSkillParam>>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 impl LocalEnvironmentParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.skills {
-            rt::check::items("LocalEnvironmentParam.skills", v.len(), None, Some(200u64))?;
+            rt::check::items(
+                "LocalEnvironmentParam.skills",
+                v.len(),
+                None,
+                Some(200u64),
+            )?;
         }
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct LocalSkillParam {
     /// The name of the skill.
@@ -8571,12 +8708,14 @@ pub struct LocalSkillParam {
     /// The path to the directory containing the skill.
     pub path: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ContainerReferenceParam {
     /// References a container created with the /v1/containers endpoint
@@ -8585,12 +8724,14 @@ pub struct ContainerReferenceParam {
     /// The ID of the referenced container.
     pub container_id: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 /// Custom tool
 ///
 /// A custom tool that processes input using a specified format. Learn more about   [custom tools](/docs/guides/function-calling#custom-tools)
@@ -8610,19 +8751,17 @@ pub struct CustomToolParam {
     /// Whether this tool should be deferred and discovered via tool search.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub defer_loading: Option<bool>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub allowed_callers: Option<Option<Vec<super::models::CallableToolAllowedCaller>>>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 /// The input format for the custom tool. Default is unconstrained text.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
@@ -8632,32 +8771,42 @@ pub enum CustomToolParamFormat {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 impl<'de> serde::Deserialize<'de> for CustomToolParamFormat {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("text") => Self::CustomTextFormatParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("grammar") => Self::CustomGrammarFormatParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("text") => {
+                    Self::CustomTextFormatParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("grammar") => {
+                    Self::CustomGrammarFormatParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 /// Text format
 ///
 /// Unconstrained free-form text.
@@ -8667,12 +8816,14 @@ pub struct CustomTextFormatParam {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 /// Grammar format
 ///
 /// A grammar defined by the user.
@@ -8686,21 +8837,25 @@ pub struct CustomGrammarFormatParam {
     /// The grammar definition.
     pub definition: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 connector_runtime::__string_enum! {
     pub enum GrammarSyntax1 { Lark = "lark", Regex = "regex", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 /// Namespace
 ///
 /// Groups function/custom tools under a shared namespace.
@@ -8716,12 +8871,14 @@ pub struct NamespaceToolParam {
     /// The function/custom tools available inside this namespace.
     pub tools: Vec<super::models::NamespaceToolParamToolsItem>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 impl NamespaceToolParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8736,12 +8893,14 @@ impl NamespaceToolParam {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 /// A function or custom tool that belongs to a namespace.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
@@ -8751,77 +8910,71 @@ pub enum NamespaceToolParamToolsItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 impl<'de> serde::Deserialize<'de> for NamespaceToolParamToolsItem {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("function") => Self::FunctionToolParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("custom") => {
-                Self::CustomToolParam(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("function") => {
+                    Self::FunctionToolParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("custom") => {
+                    Self::CustomToolParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FunctionToolParam {
     pub name: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub description: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub parameters: Option<Option<super::models::EmptyModelParam>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub strict: Option<Option<bool>>,
     #[serde(rename = "type")]
     pub type_: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub output_schema: Option<Option<std::collections::BTreeMap<String, serde_json::Value>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub output_schema: Option<
+        Option<std::collections::BTreeMap<String, serde_json::Value>>,
+    >,
     /// Whether this function should be deferred and discovered via tool search.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub defer_loading: Option<bool>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub allowed_callers: Option<Option<Vec<super::models::CallableToolAllowedCaller>>>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 impl FunctionToolParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8838,20 +8991,24 @@ impl FunctionToolParam {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EmptyModelParam {}
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 /// Tool search tool
 ///
 /// Hosted or BYOT tool search configuration for deferred tools.
@@ -8863,25 +9020,19 @@ pub struct ToolSearchToolParam {
     /// Whether tool search is executed by the server or by the client.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution: Option<super::models::ToolSearchExecutionType>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub description: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub parameters: Option<Option<super::models::EmptyModelParam>>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 /// Web search preview
 ///
 /// This tool searches the web for relevant results to use in a response. Learn more about the [web search tool](https://platform.openai.com/docs/guides/tools-web-search).
@@ -8890,11 +9041,7 @@ pub struct WebSearchPreviewTool {
     /// The type of the web search tool. One of `web_search_preview` or `web_search_preview_2025_03_11`.
     #[serde(rename = "type")]
     pub type_: super::models::WebSearchPreviewToolType,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub user_location: Option<Option<super::models::ApproximateLocation>>,
     /// High level guidance for the amount of context window space to use for the search. One of `low`, `medium`, or `high`. `medium` is the default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8902,78 +9049,72 @@ pub struct WebSearchPreviewTool {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub search_content_types: Option<Vec<super::models::SearchContentType>>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of the web search tool. One of `web_search_preview` or `web_search_preview_2025_03_11`."]
     pub enum WebSearchPreviewToolType { WebSearchPreview = "web_search_preview",
     WebSearchPreview20250311 = "web_search_preview_2025_03_11", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApproximateLocation {
     /// The type of location approximation. Always `approximate`.
     #[serde(rename = "type")]
     pub type_: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub country: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub region: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub city: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub timezone: Option<Option<String>>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 connector_runtime::__string_enum! {
     pub enum SearchContextSize { Low = "low", Medium = "medium", High = "high", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 connector_runtime::__string_enum! {
     pub enum SearchContentType { Text = "text", Image = "image", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 /// Apply patch tool
 ///
 /// Allows the assistant to create, delete, or update files using unified diffs.
@@ -8982,18 +9123,10 @@ pub struct ApplyPatchToolParam {
     /// The type of the tool. Always `apply_patch`.
     #[serde(rename = "type")]
     pub type_: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub allowed_callers: Option<Option<Vec<super::models::CallableToolAllowedCaller>>>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AdditionalTools {
     /// The type of the item. Always `additional_tools`.
@@ -9006,11 +9139,7 @@ pub struct AdditionalTools {
     /// The additional tool definitions made available at this item.
     pub tools: Vec<super::models::Tool>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Reasoning
 ///
 /// A description of the chain of thought used by a reasoning model while generating
@@ -9024,11 +9153,7 @@ pub struct ReasoningItem {
     pub type_: String,
     /// The unique identifier of the reasoning content.
     pub id: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub encrypted_content: Option<Option<String>>,
     /// Reasoning summary content.
     pub summary: Vec<super::models::SummaryTextContent>,
@@ -9040,11 +9165,7 @@ pub struct ReasoningItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::ComputerToolCallStatus>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Program {
     /// The type of the item. Always `program`.
@@ -9059,11 +9180,7 @@ pub struct Program {
     /// Opaque program replay fingerprint that must be round-tripped.
     pub fingerprint: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProgramOutput {
     /// The type of the item. Always `program_output`.
@@ -9078,19 +9195,11 @@ pub struct ProgramOutput {
     /// The terminal status of the program output item.
     pub status: super::models::ProgramOutputStatus,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 connector_runtime::__string_enum! {
     pub enum ProgramOutputStatus { Completed = "completed", Incomplete = "incomplete", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Compaction item
 ///
 /// A compaction item generated by the [`v1/responses/compact` API](/docs/api-reference/responses/compact).
@@ -9107,11 +9216,7 @@ pub struct CompactionBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Local shell call
 ///
 /// A tool call to run a command on the local shell.
@@ -9131,11 +9236,7 @@ pub struct LocalShellToolCall {
     /// The status of the local shell call.
     pub status: super::models::LocalShellToolCallStatus,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Local shell exec action
 ///
 /// Execute a shell command on the server.
@@ -9146,41 +9247,21 @@ pub struct LocalShellExecAction {
     pub type_: String,
     /// The command to run.
     pub command: Vec<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub timeout_ms: Option<Option<i64>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub working_directory: Option<Option<String>>,
     /// Environment variables to set for the command.
     pub env: std::collections::BTreeMap<String, String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub user: Option<Option<String>>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 connector_runtime::__string_enum! {
     #[doc = " The status of the local shell call."] pub enum LocalShellToolCallStatus {
     InProgress = "in_progress", Completed = "completed", Incomplete = "incomplete", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Local shell call output
 ///
 /// The output of a local shell tool call.
@@ -9193,29 +9274,17 @@ pub struct LocalShellToolCallOutput {
     pub id: String,
     /// A JSON string of the output of the local shell tool call.
     pub output: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub status: Option<Option<super::models::LocalShellToolCallOutputStatus>>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of the item. One of `in_progress`, `completed`, or `incomplete`."] pub
     enum LocalShellToolCallOutputStatus { InProgress = "in_progress", Completed =
     "completed", Incomplete = "incomplete", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Shell tool call
 ///
 /// A tool call that executes one or more shell commands in a managed environment.
@@ -9239,11 +9308,7 @@ pub struct FunctionShellCall {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Shell exec action
 ///
 /// Execute a shell command.
@@ -9253,20 +9318,12 @@ pub struct FunctionShellAction {
     pub timeout_ms: Option<i64>,
     pub max_output_length: Option<i64>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 connector_runtime::__string_enum! {
     pub enum FunctionShellCallStatus { InProgress = "in_progress", Completed =
     "completed", Incomplete = "incomplete", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum FunctionShellCallEnvironment {
@@ -9275,30 +9332,28 @@ pub enum FunctionShellCallEnvironment {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 impl<'de> serde::Deserialize<'de> for FunctionShellCallEnvironment {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("local") => Self::LocalEnvironmentResource(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("container_reference") => Self::ContainerReferenceResource(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("local") => {
+                    Self::LocalEnvironmentResource(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("container_reference") => {
+                    Self::ContainerReferenceResource(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Local Environment
 ///
 /// Represents the use of a local environment to perform shell actions.
@@ -9308,11 +9363,7 @@ pub struct LocalEnvironmentResource {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Container Reference
 ///
 /// Represents a container created with /v1/containers.
@@ -9323,11 +9374,7 @@ pub struct ContainerReferenceResource {
     pub type_: String,
     pub container_id: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Shell call output
 ///
 /// The output of a shell tool call that was emitted.
@@ -9351,20 +9398,12 @@ pub struct FunctionShellCallOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 connector_runtime::__string_enum! {
     pub enum FunctionShellCallOutputStatusEnum { InProgress = "in_progress", Completed =
     "completed", Incomplete = "incomplete", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Shell call output content
 ///
 /// The content of a shell tool call output that was emitted.
@@ -9382,46 +9421,44 @@ pub struct FunctionShellCallOutputContent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Shell call outcome
 ///
 /// Represents either an exit outcome (with an exit code) or a timeout outcome for a shell call output chunk.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum FunctionShellCallOutputContentOutcome {
-    FunctionShellCallOutputTimeoutOutcome(super::models::FunctionShellCallOutputTimeoutOutcome),
-    FunctionShellCallOutputExitOutcome(super::models::FunctionShellCallOutputExitOutcome),
+    FunctionShellCallOutputTimeoutOutcome(
+        super::models::FunctionShellCallOutputTimeoutOutcome,
+    ),
+    FunctionShellCallOutputExitOutcome(
+        super::models::FunctionShellCallOutputExitOutcome,
+    ),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 impl<'de> serde::Deserialize<'de> for FunctionShellCallOutputContentOutcome {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("timeout") => Self::FunctionShellCallOutputTimeoutOutcome(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("exit") => Self::FunctionShellCallOutputExitOutcome(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("timeout") => {
+                    Self::FunctionShellCallOutputTimeoutOutcome(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("exit") => {
+                    Self::FunctionShellCallOutputExitOutcome(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Shell call timeout outcome
 ///
 /// Indicates that the shell call exceeded its configured time limit.
@@ -9431,11 +9468,7 @@ pub struct FunctionShellCallOutputTimeoutOutcome {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Shell call exit outcome
 ///
 /// Indicates that the shell commands finished and returned an exit code.
@@ -9447,11 +9480,7 @@ pub struct FunctionShellCallOutputExitOutcome {
     /// Exit code from the shell process.
     pub exit_code: i64,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Apply patch tool call
 ///
 /// A tool call that applies file diffs by creating, deleting, or updating files.
@@ -9476,20 +9505,12 @@ pub struct ApplyPatchToolCall {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 connector_runtime::__string_enum! {
     pub enum ApplyPatchCallStatus { InProgress = "in_progress", Completed = "completed",
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Apply patch operation
 ///
 /// One of the create_file, delete_file, or update_file operations applied via apply_patch.
@@ -9502,33 +9523,33 @@ pub enum ApplyPatchToolCallOperation {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 impl<'de> serde::Deserialize<'de> for ApplyPatchToolCallOperation {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("create_file") => Self::ApplyPatchCreateFileOperation(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("delete_file") => Self::ApplyPatchDeleteFileOperation(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("update_file") => Self::ApplyPatchUpdateFileOperation(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("create_file") => {
+                    Self::ApplyPatchCreateFileOperation(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("delete_file") => {
+                    Self::ApplyPatchDeleteFileOperation(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("update_file") => {
+                    Self::ApplyPatchUpdateFileOperation(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Apply patch create file operation
 ///
 /// Instruction describing how to create a file via the apply_patch tool.
@@ -9542,11 +9563,7 @@ pub struct ApplyPatchCreateFileOperation {
     /// Diff to apply.
     pub diff: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Apply patch delete file operation
 ///
 /// Instruction describing how to delete a file via the apply_patch tool.
@@ -9558,11 +9575,7 @@ pub struct ApplyPatchDeleteFileOperation {
     /// Path of the file to delete.
     pub path: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Apply patch update file operation
 ///
 /// Instruction describing how to update a file via the apply_patch tool.
@@ -9576,11 +9589,7 @@ pub struct ApplyPatchUpdateFileOperation {
     /// Diff to apply.
     pub diff: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Apply patch tool call output
 ///
 /// The output emitted by an apply patch tool call.
@@ -9603,19 +9612,11 @@ pub struct ApplyPatchToolCallOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 connector_runtime::__string_enum! {
     pub enum ApplyPatchCallOutputStatus { Completed = "completed", Failed = "failed", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// MCP list tools
 ///
 /// A list of tools available on an MCP server.
@@ -9630,18 +9631,10 @@ pub struct McpListTools {
     pub server_label: String,
     /// The tools available on the server.
     pub tools: Vec<super::models::McpListToolsTool>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub error: Option<Option<String>>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// MCP list tools tool
 ///
 /// A tool available on an MCP server.
@@ -9649,26 +9642,14 @@ pub struct McpListTools {
 pub struct McpListToolsTool {
     /// The name of the tool.
     pub name: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub description: Option<Option<String>>,
     /// The JSON schema describing the tool's input.
     pub input_schema: serde_json::Value,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub annotations: Option<Option<serde_json::Value>>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// MCP approval request
 ///
 /// A request for human approval of a tool invocation.
@@ -9686,11 +9667,7 @@ pub struct McpApprovalRequest {
     /// A JSON string of arguments for the tool.
     pub arguments: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// MCP approval response
 ///
 /// A response to an MCP approval request.
@@ -9708,11 +9685,7 @@ pub struct McpApprovalResponseResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// MCP tool call
 ///
 /// An invocation of a tool on an MCP server.
@@ -9729,34 +9702,18 @@ pub struct McpToolCall {
     pub name: String,
     /// A JSON string of the arguments passed to the tool.
     pub arguments: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub output: Option<Option<String>>,
     /// The error from the tool call, if any.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub error: Option<Option<super::models::McpToolCallError>>,
     /// The status of the tool call. One of `in_progress`, `completed`, `incomplete`, `calling`, or `failed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::McpToolCallStatus>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub approval_request_id: Option<Option<String>>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum McpToolCallError {
@@ -9766,33 +9723,33 @@ pub enum McpToolCallError {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 impl<'de> serde::Deserialize<'de> for McpToolCallError {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("mcp_protocol_error") => {
-                Self::McpProtocolError(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("mcp_tool_execution_error") => Self::McpToolExecutionError(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("http_error") => {
-                Self::HttpError(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("mcp_protocol_error") => {
+                    Self::McpProtocolError(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_tool_execution_error") => {
+                    Self::McpToolExecutionError(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("http_error") => {
+                    Self::HttpError(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct McpProtocolError {
     #[serde(rename = "type")]
@@ -9800,22 +9757,14 @@ pub struct McpProtocolError {
     pub code: i64,
     pub message: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct McpToolExecutionError {
     #[serde(rename = "type")]
     pub type_: String,
     pub content: serde_json::Value,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct HttpError {
     #[serde(rename = "type")]
@@ -9823,20 +9772,12 @@ pub struct HttpError {
     pub code: i64,
     pub message: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 connector_runtime::__string_enum! {
     pub enum McpToolCallStatus { InProgress = "in_progress", Completed = "completed",
     Incomplete = "incomplete", Calling = "calling", Failed = "failed", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Custom tool call
 ///
 /// A call to a custom tool created by the model.
@@ -9850,11 +9791,7 @@ pub struct CustomToolCall {
     pub id: Option<String>,
     /// An identifier used to map this custom tool call to a tool call output.
     pub call_id: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub caller: Option<Option<super::models::ToolCallCaller>>,
     /// The namespace of the custom tool being called.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9864,11 +9801,7 @@ pub struct CustomToolCall {
     /// The input for the custom tool call generated by the model.
     pub input: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Custom tool call output
 ///
 /// The output of a custom tool call from your code, being sent back to the model.
@@ -9882,21 +9815,13 @@ pub struct CustomToolCallOutput {
     pub id: Option<String>,
     /// The call ID, used to map this custom tool call output to a custom tool call.
     pub call_id: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub caller: Option<Option<super::models::ToolCallCallerParam>>,
     /// The output from the custom tool call generated by your code.
     /// Can be a string or an list of output content.
     pub output: super::models::CustomToolCallOutputOutput,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// The output from the custom tool call generated by your code.
 /// Can be a string or an list of output content.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -9997,70 +9922,43 @@ connector_runtime::__string_enum! {
 pub struct CreateAssistantRequest {
     /// ID of the model to use. You can use the [List models](/docs/api-reference/models/list) API to see all of your available models, or see our [Model overview](/docs/models) for descriptions of them.
     pub model: super::models::CreateAssistantRequestModel,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub name: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub description: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub instructions: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub reasoning_effort: Option<Option<super::models::ReasoningEffort>>,
     /// A list of tool enabled on the assistant. There can be a maximum of 128 tools per assistant. Tools can be of types `code_interpreter`, `file_search`, or `function`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tools: Option<Vec<super::models::AssistantObjectToolsItem>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub tool_resources: Option<Option<super::models::CreateAssistantRequestToolResources>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub tool_resources: Option<
+        Option<super::models::CreateAssistantRequestToolResources>,
+    >,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub metadata: Option<Option<std::collections::BTreeMap<String, String>>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub temperature: Option<Option<f64>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub top_p: Option<Option<f64>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub response_format: Option<Option<super::models::AssistantsApiResponseFormatOption>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub response_format: Option<
+        Option<super::models::AssistantsApiResponseFormatOption>,
+    >,
 }
 #[cfg(any(feature = "assistants"))]
 impl CreateAssistantRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.tools {
-            rt::check::items("CreateAssistantRequest.tools", v.len(), None, Some(128u64))?;
+            rt::check::items(
+                "CreateAssistantRequest.tools",
+                v.len(),
+                None,
+                Some(128u64),
+            )?;
         }
         if let Some(Some(v)) = &self.tool_resources {
             v.validate()?;
@@ -10078,14 +9976,16 @@ pub enum CreateAssistantRequestModel {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "assistants",
-    feature = "chat",
-    feature = "evals",
-    feature = "fine_tuning",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "assistants",
+        feature = "chat",
+        feature = "evals",
+        feature = "fine_tuning",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc = " Constrains effort on reasoning for reasoning models. Currently supported"]
     #[doc =
@@ -10103,9 +10003,13 @@ connector_runtime::__string_enum! {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateAssistantRequestToolResources {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_interpreter: Option<super::models::ThreadObjectToolResourcesCodeInterpreter>,
+    pub code_interpreter: Option<
+        super::models::ThreadObjectToolResourcesCodeInterpreter,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file_search: Option<super::models::CreateAssistantRequestToolResourcesFileSearch>,
+    pub file_search: Option<
+        super::models::CreateAssistantRequestToolResourcesFileSearch,
+    >,
 }
 #[cfg(any(feature = "assistants"))]
 impl CreateAssistantRequestToolResources {
@@ -10128,8 +10032,9 @@ pub struct CreateAssistantRequestToolResourcesFileSearch {
     pub vector_store_ids: Option<Vec<String>>,
     /// A helper to create a [vector store](/docs/api-reference/vector-stores/object) with file_ids and attach it to this assistant. There can be a maximum of 1 vector store attached to the assistant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vector_stores:
-        Option<Vec<super::models::CreateAssistantRequestToolResourcesFileSearchVectorStoresItem>>,
+    pub vector_stores: Option<
+        Vec<super::models::CreateAssistantRequestToolResourcesFileSearchVectorStoresItem>,
+    >,
 }
 #[cfg(any(feature = "assistants"))]
 impl CreateAssistantRequestToolResourcesFileSearch {
@@ -10233,8 +10138,7 @@ impl CreateAssistantRequestToolResourcesFileSearchVectorStoresItemChunkingStrate
 }
 #[cfg(any(feature = "assistants"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct CreateAssistantRequestToolResourcesFileSearchVectorStoresItemChunkingStrategyVariant1Static
-{
+pub struct CreateAssistantRequestToolResourcesFileSearchVectorStoresItemChunkingStrategyVariant1Static {
     /// The maximum number of tokens in each chunk. The default value is `800`. The minimum value is `100` and the maximum value is `4096`.
     pub max_chunk_size_tokens: i64,
     /// The number of tokens that overlap between chunks. The default value is `400`.
@@ -10271,11 +10175,7 @@ pub struct CreateBatchRequest {
     pub endpoint: super::models::CreateBatchRequestEndpoint,
     /// The time frame within which the batch should be processed. Currently only `24h` is supported.
     pub completion_window: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub metadata: Option<Option<std::collections::BTreeMap<String, String>>>,
     /// File expiration policy
     ///
@@ -10306,59 +10206,32 @@ connector_runtime::__string_enum! {
 #[cfg(any(feature = "chat"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CreateChatCompletionRequest {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub metadata: Option<Option<std::collections::BTreeMap<String, String>>>,
     /// An integer between 0 and 20 specifying the maximum number of most likely
     /// tokens to return at each token position, each with an associated log
     /// probability. In some cases, the number of returned tokens may be fewer than
     /// requested.
     /// `logprobs` must be set to `true` if this parameter is used.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub top_logprobs: Option<Option<i64>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub temperature: Option<Option<f64>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub top_p: Option<Option<f64>>,
     /// This field is being replaced by `safety_identifier` and `prompt_cache_key`. Use `prompt_cache_key` instead to maintain caching optimizations.
     /// A stable identifier for your end-users.
     /// Used to boost cache hit rates by better bucketing similar requests and  to help OpenAI detect and prevent abuse. [Learn more](/docs/guides/safety-best-practices#safety-identifiers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub safety_identifier: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub prompt_cache_key: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub prompt_cache_retention:
-        Option<Option<super::models::CreateChatCompletionRequestPromptCacheRetention>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub prompt_cache_retention: Option<
+        Option<super::models::CreateChatCompletionRequestPromptCacheRetention>,
+    >,
     /// Prompt cache options
     ///
     /// Options for prompt caching. Supported for `gpt-5.6` and later models. By default, OpenAI automatically chooses one implicit cache breakpoint. You can add explicit breakpoints to content blocks with `prompt_cache_breakpoint`. Each request can write up to four breakpoints. For cache matching, OpenAI considers up to the latest 80 breakpoints in the conversation, without a content-block lookback limit. Set `mode` to `explicit` to disable the implicit breakpoint. The `ttl` defaults to `30m`, which is currently the only supported value. See the [prompt caching guide](/docs/guides/prompt-caching) for current details.
@@ -10374,61 +10247,35 @@ pub struct CreateChatCompletionRequest {
     /// characteristics, and price points. Refer to the [model guide](/docs/models)
     /// to browse and compare available models.
     pub model: super::models::ModelIdsShared,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub service_tier: Option<Option<super::models::ServiceTier>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub modalities: Option<Option<Vec<super::models::ChatCompletionModalitiesItem>>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub verbosity: Option<Option<super::models::Verbosity>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub reasoning_effort: Option<Option<super::models::ReasoningEffort>>,
     /// An upper bound for the number of tokens that can be generated for a completion, including visible output tokens and [reasoning tokens](/docs/guides/reasoning).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub max_completion_tokens: Option<Option<i64>>,
     /// Number between -2.0 and 2.0. Positive values penalize new tokens based on
     /// their existing frequency in the text so far, decreasing the model's
     /// likelihood to repeat the same line verbatim.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub frequency_penalty: Option<Option<f64>>,
     /// Number between -2.0 and 2.0. Positive values penalize new tokens based on
     /// whether they appear in the text so far, increasing the model's likelihood
     /// to talk about new topics.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub presence_penalty: Option<Option<f64>>,
     /// Web search
     ///
     /// This tool searches the web for relevant results to use in a response.
     /// Learn more about the [web search tool](/docs/guides/tools-web-search?api-mode=chat).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub web_search_options: Option<super::models::CreateChatCompletionRequestWebSearchOptions>,
+    pub web_search_options: Option<
+        super::models::CreateChatCompletionRequestWebSearchOptions,
+    >,
     /// An object specifying the format that the model must output.
     ///
     /// Setting to `{ "type": "json_schema", "json_schema": {...} }` enables
@@ -10440,52 +10287,34 @@ pub struct CreateChatCompletionRequest {
     /// ensures the message the model generates is valid JSON. Using `json_schema`
     /// is preferred for models that support it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub response_format: Option<super::models::CreateChatCompletionRequestResponseFormat>,
+    pub response_format: Option<
+        super::models::CreateChatCompletionRequestResponseFormat,
+    >,
     /// Parameters for audio output. Required when audio output is requested with
     /// `modalities: ["audio"]`. [Learn more](/docs/guides/audio).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub audio: Option<Option<super::models::CreateChatCompletionRequestAudio>>,
     /// Whether or not to store the output of this chat completion request for
     /// use in our [model distillation](/docs/guides/distillation) or
     /// [evals](/docs/guides/evals) products.
     ///
     /// Supports text and image inputs. Note: image inputs over 8MB will be dropped.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub store: Option<Option<bool>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub moderation: Option<Option<super::models::ModerationParam>>,
     /// If set to true, the model response data will be streamed to the client
     /// as it is generated using [server-sent events](https://developer.mozilla.org/en-US/docs/Web/API/Server-sent_events/Using_server-sent_events#Event_stream_format).
     /// See the [Streaming section below](/docs/api-reference/chat/streaming)
     /// for more information, along with the [streaming responses](/docs/guides/streaming-responses)
     /// guide for more information on how to handle the streaming events.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub stream: Option<Option<bool>>,
     /// Not supported with latest reasoning models `o3` and `o4-mini`.
     ///
     /// Up to 4 sequences where the API will stop generating further tokens. The
     /// returned text will not contain the stop sequence.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub stop: Option<Option<super::models::StopConfiguration>>,
     /// Modify the likelihood of specified tokens appearing in the completion.
     ///
@@ -10495,20 +10324,12 @@ pub struct CreateChatCompletionRequest {
     /// The exact effect will vary per model, but values between -1 and 1 should
     /// decrease or increase likelihood of selection; values like -100 or 100
     /// should result in a ban or exclusive selection of the relevant token.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub logit_bias: Option<Option<std::collections::BTreeMap<String, i64>>>,
     /// Whether to return log probabilities of the output tokens or not. If true,
     /// returns the log probabilities of each output token returned in the
     /// `content` of `message`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub logprobs: Option<Option<bool>>,
     /// The maximum number of [tokens](/tokenizer) that can be generated in the
     /// chat completion. This value can be used to control
@@ -10516,43 +10337,23 @@ pub struct CreateChatCompletionRequest {
     ///
     /// This value is now deprecated in favor of `max_completion_tokens`, and is
     /// not compatible with [o-series models](/docs/guides/reasoning).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub max_tokens: Option<Option<i64>>,
     /// How many chat completion choices to generate for each input message. Note that you will be charged based on the number of generated tokens across all of the choices. Keep `n` as `1` to minimize costs.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub n: Option<Option<i64>>,
     /// Configuration for a [Predicted Output](/docs/guides/predicted-outputs),
     /// which can greatly improve response times when large parts of the model
     /// response are known ahead of time. This is most common when you are
     /// regenerating a file with only minor changes to most of the content.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub prediction: Option<Option<super::models::PredictionContent>>,
     /// This feature is in Beta.
     /// If specified, our system will make a best effort to sample deterministically, such that repeated requests with the same `seed` and parameters should return the same result.
     /// Determinism is not guaranteed, and you should refer to the `system_fingerprint` response parameter to monitor changes in the backend.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub seed: Option<Option<i64>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub stream_options: Option<Option<super::models::ChatCompletionStreamOptions>>,
     /// A list of tools the model may call. You can provide either
     /// [custom tools](/docs/guides/function-calling#custom-tools) or
@@ -10760,13 +10561,10 @@ connector_runtime::__string_enum! {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateChatCompletionRequestWebSearchOptions {
     /// Approximate location parameters for the search.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub user_location:
-        Option<Option<super::models::CreateChatCompletionRequestWebSearchOptionsUserLocation>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub user_location: Option<
+        Option<super::models::CreateChatCompletionRequestWebSearchOptionsUserLocation>,
+    >,
     /// High level guidance for the amount of context window space to use for the
     /// search. One of `low`, `medium`, or `high`. `medium` is the default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10837,18 +10635,26 @@ pub enum CreateChatCompletionRequestResponseFormat {
 impl<'de> serde::Deserialize<'de> for CreateChatCompletionRequestResponseFormat {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("text") => Self::ResponseFormatText(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("json_schema") => Self::ResponseFormatJsonSchema(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("json_object") => Self::ResponseFormatJsonObject(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("text") => {
+                    Self::ResponseFormatText(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("json_schema") => {
+                    Self::ResponseFormatJsonSchema(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("json_object") => {
+                    Self::ResponseFormatJsonObject(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "chat"))]
@@ -10911,28 +10717,16 @@ connector_runtime::__string_enum! {
 pub struct ModerationParam {
     /// The moderation model to use for moderated completions, e.g. 'omni-moderation-latest'.
     pub model: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub policy: Option<Option<super::models::ModerationPolicyParam>>,
 }
 #[cfg(any(feature = "chat", feature = "responses"))]
 /// The policy to apply to moderated response input and output.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ModerationPolicyParam {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub input: Option<Option<super::models::ModerationConfigParam>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub output: Option<Option<super::models::ModerationConfigParam>>,
 }
 #[cfg(any(feature = "chat", feature = "responses"))]
@@ -11160,13 +10954,16 @@ pub struct CreateChatCompletionStreamResponseChoicesItem {
     pub delta: super::models::ChatCompletionStreamResponseDelta,
     /// Log probability information for the choice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub logprobs: Option<super::models::CreateChatCompletionStreamResponseChoicesItemLogprobs>,
+    pub logprobs: Option<
+        super::models::CreateChatCompletionStreamResponseChoicesItemLogprobs,
+    >,
     /// The reason the model stopped generating tokens. This will be `stop` if the model hit a natural stop point or a provided stop sequence,
     /// `length` if the maximum number of tokens specified in the request was reached,
     /// `content_filter` if content was omitted due to a flag from our content filters,
     /// `tool_calls` if the model called a tool, or `function_call` (deprecated) if the model called a function.
-    pub finish_reason:
-        Option<super::models::CreateChatCompletionStreamResponseChoicesItemFinishReason>,
+    pub finish_reason: Option<
+        super::models::CreateChatCompletionStreamResponseChoicesItemFinishReason,
+    >,
     /// The index of the choice in the list of choices.
     pub index: i64,
 }
@@ -11207,133 +11004,73 @@ pub struct CreateCompletionRequest {
     /// When used with `n`, `best_of` controls the number of candidate completions and `n` specifies how many to return – `best_of` must be greater than `n`.
     ///
     /// **Note:** Because this parameter generates many completions, it can quickly consume your token quota. Use carefully and ensure that you have reasonable settings for `max_tokens` and `stop`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub best_of: Option<Option<i64>>,
     /// Echo back the prompt in addition to the completion
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub echo: Option<Option<bool>>,
     /// Number between -2.0 and 2.0. Positive values penalize new tokens based on their existing frequency in the text so far, decreasing the model's likelihood to repeat the same line verbatim.
     ///
     /// [See more information about frequency and presence penalties.](/docs/guides/text-generation)
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub frequency_penalty: Option<Option<f64>>,
     /// Modify the likelihood of specified tokens appearing in the completion.
     ///
     /// Accepts a JSON object that maps tokens (specified by their token ID in the GPT tokenizer) to an associated bias value from -100 to 100. You can use this [tokenizer tool](/tokenizer?view=bpe) to convert text to token IDs. Mathematically, the bias is added to the logits generated by the model prior to sampling. The exact effect will vary per model, but values between -1 and 1 should decrease or increase likelihood of selection; values like -100 or 100 should result in a ban or exclusive selection of the relevant token.
     ///
     /// As an example, you can pass `{"50256": -100}` to prevent the <|endoftext|> token from being generated.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub logit_bias: Option<Option<std::collections::BTreeMap<String, i64>>>,
     /// Include the log probabilities on the `logprobs` most likely output tokens, as well the chosen tokens. For example, if `logprobs` is 5, the API will return a list of the 5 most likely tokens. The API will always return the `logprob` of the sampled token, so there may be up to `logprobs+1` elements in the response.
     ///
     /// The maximum value for `logprobs` is 5.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub logprobs: Option<Option<i64>>,
     /// The maximum number of [tokens](/tokenizer) that can be generated in the completion.
     ///
     /// The token count of your prompt plus `max_tokens` cannot exceed the model's context length. [Example Python code](https://cookbook.openai.com/examples/how_to_count_tokens_with_tiktoken) for counting tokens.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub max_tokens: Option<Option<i64>>,
     /// How many completions to generate for each prompt.
     ///
     /// **Note:** Because this parameter generates many completions, it can quickly consume your token quota. Use carefully and ensure that you have reasonable settings for `max_tokens` and `stop`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub n: Option<Option<i64>>,
     /// Number between -2.0 and 2.0. Positive values penalize new tokens based on whether they appear in the text so far, increasing the model's likelihood to talk about new topics.
     ///
     /// [See more information about frequency and presence penalties.](/docs/guides/text-generation)
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub presence_penalty: Option<Option<f64>>,
     /// If specified, our system will make a best effort to sample deterministically, such that repeated requests with the same `seed` and parameters should return the same result.
     ///
     /// Determinism is not guaranteed, and you should refer to the `system_fingerprint` response parameter to monitor changes in the backend.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub seed: Option<Option<i64>>,
     /// Not supported with latest reasoning models `o3` and `o4-mini`.
     ///
     /// Up to 4 sequences where the API will stop generating further tokens. The
     /// returned text will not contain the stop sequence.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub stop: Option<Option<super::models::StopConfiguration>>,
     /// Whether to stream back partial progress. If set, tokens will be sent as data-only [server-sent events](https://developer.mozilla.org/en-US/docs/Web/API/Server-sent_events/Using_server-sent_events#Event_stream_format) as they become available, with the stream terminated by a `data: [DONE]` message. [Example Python code](https://cookbook.openai.com/examples/how_to_stream_completions).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub stream: Option<Option<bool>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub stream_options: Option<Option<super::models::ChatCompletionStreamOptions>>,
     /// The suffix that comes after a completion of inserted text.
     ///
     /// This parameter is only supported for `gpt-3.5-turbo-instruct`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub suffix: Option<Option<String>>,
     /// What sampling temperature to use, between 0 and 2. Higher values like 0.8 will make the output more random, while lower values like 0.2 will make it more focused and deterministic.
     ///
     /// We generally recommend altering this or `top_p` but not both.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub temperature: Option<Option<f64>>,
     /// An alternative to sampling with temperature, called nucleus sampling, where the model considers the results of the tokens with top_p probability mass. So 0.1 means only the tokens comprising the top 10% probability mass are considered.
     ///
     /// We generally recommend altering this or `temperature` but not both.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub top_p: Option<Option<f64>>,
     /// A unique identifier representing your end-user, which can help OpenAI to monitor and detect abuse. [Learn more](/docs/guides/safety-best-practices#end-user-ids).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -11415,7 +11152,9 @@ impl CreateCompletionRequest {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CreateCompletionRequestModel {
-    CreateCompletionRequestModelVariant1(super::models::CreateCompletionRequestModelVariant1),
+    CreateCompletionRequestModelVariant1(
+        super::models::CreateCompletionRequestModelVariant1,
+    ),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -11536,8 +11275,12 @@ connector_runtime::__string_enum! {
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum CreateContainerBodyNetworkPolicy {
-    ContainerNetworkPolicyDisabledParam(super::models::ContainerNetworkPolicyDisabledParam),
-    ContainerNetworkPolicyAllowlistParam(super::models::ContainerNetworkPolicyAllowlistParam),
+    ContainerNetworkPolicyDisabledParam(
+        super::models::ContainerNetworkPolicyDisabledParam,
+    ),
+    ContainerNetworkPolicyAllowlistParam(
+        super::models::ContainerNetworkPolicyAllowlistParam,
+    ),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
@@ -11545,15 +11288,21 @@ pub enum CreateContainerBodyNetworkPolicy {
 impl<'de> serde::Deserialize<'de> for CreateContainerBodyNetworkPolicy {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("disabled") => Self::ContainerNetworkPolicyDisabledParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("allowlist") => Self::ContainerNetworkPolicyAllowlistParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("disabled") => {
+                    Self::ContainerNetworkPolicyDisabledParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("allowlist") => {
+                    Self::ContainerNetworkPolicyAllowlistParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "containers"))]
@@ -11615,7 +11364,9 @@ pub enum CreateEmbeddingRequestInput {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CreateEmbeddingRequestModel {
-    CreateEmbeddingRequestModelVariant1(super::models::CreateEmbeddingRequestModelVariant1),
+    CreateEmbeddingRequestModelVariant1(
+        super::models::CreateEmbeddingRequestModelVariant1,
+    ),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -11675,9 +11426,13 @@ pub struct CreateEvalCompletionsRunDataSource {
     pub type_: String,
     /// Used when sampling from a model. Dictates the structure of the messages passed into the model. Can either be a reference to a prebuilt trajectory (ie, `item.input_trajectory`), or a template with variable references to the `item` namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_messages: Option<super::models::CreateEvalCompletionsRunDataSourceInputMessages>,
+    pub input_messages: Option<
+        super::models::CreateEvalCompletionsRunDataSourceInputMessages,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sampling_params: Option<super::models::CreateEvalCompletionsRunDataSourceSamplingParams>,
+    pub sampling_params: Option<
+        super::models::CreateEvalCompletionsRunDataSourceSamplingParams,
+    >,
     /// The name of the model to use for generating completions (e.g. "o3-mini").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
@@ -11706,8 +11461,9 @@ pub struct CreateEvalCompletionsRunDataSourceInputMessagesVariant0 {
     #[serde(rename = "type")]
     pub type_: String,
     /// A list of chat messages forming the prompt or context. May include variable references to the `item` namespace, ie {{item.name}}.
-    pub template:
-        Vec<super::models::CreateEvalCompletionsRunDataSourceInputMessagesVariant0TemplateItem>,
+    pub template: Vec<
+        super::models::CreateEvalCompletionsRunDataSourceInputMessagesVariant0TemplateItem,
+    >,
 }
 #[cfg(any(feature = "evals"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -11718,12 +11474,14 @@ pub enum CreateEvalCompletionsRunDataSourceInputMessagesVariant0TemplateItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 /// Input message
 ///
 /// A message input to the model with a role indicating instruction following
@@ -11739,35 +11497,35 @@ pub struct EasyInputMessage {
     /// Text, image, or audio input to the model, used to generate a response.
     /// Can also contain previous assistant responses.
     pub content: super::models::EasyInputMessageContent,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub phase: Option<Option<super::models::MessagePhase>>,
     /// The type of the message input. Always `message`.
     #[serde(rename = "type")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "fine_tuning",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "fine_tuning",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc = " The role of the message input. One of `user`, `assistant`, `system`, or"]
     #[doc = " `developer`."] pub enum EasyInputMessageRole { User = "user", Assistant =
     "assistant", System = "system", Developer = "developer", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 /// Text, image, or audio input to the model, used to generate a response.
 /// Can also contain previous assistant responses.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -11778,12 +11536,14 @@ pub enum EasyInputMessageContent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "evals",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "evals",
+        feature = "responses",
+        feature = "responses2"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " Labels an `assistant` message as intermediate commentary (`commentary`) or the final answer (`final_answer`)."]
@@ -11907,11 +11667,7 @@ pub struct CreateEvalCompletionsRunDataSourceInputMessagesVariant1 {
 #[cfg(any(feature = "evals"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateEvalCompletionsRunDataSourceSamplingParams {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub reasoning_effort: Option<Option<super::models::ReasoningEffort>>,
     /// A higher temperature increases randomness in the outputs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -11936,8 +11692,9 @@ pub struct CreateEvalCompletionsRunDataSourceSamplingParams {
     /// ensures the message the model generates is valid JSON. Using `json_schema`
     /// is preferred for models that support it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub response_format:
-        Option<super::models::CreateEvalCompletionsRunDataSourceSamplingParamsResponseFormat>,
+    pub response_format: Option<
+        super::models::CreateEvalCompletionsRunDataSourceSamplingParamsResponseFormat,
+    >,
     /// A list of tools the model may call. Currently, only functions are supported as a tool. Use this to provide a list of functions the model may generate JSON inputs for. A max of 128 functions are supported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tools: Option<Vec<super::models::ChatCompletionTool>>,
@@ -12009,35 +11766,15 @@ pub struct EvalStoredCompletionsSource {
     /// The type of source. Always `stored_completions`.
     #[serde(rename = "type")]
     pub type_: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub metadata: Option<Option<std::collections::BTreeMap<String, String>>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub model: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub created_after: Option<Option<i64>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub created_before: Option<Option<i64>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub limit: Option<Option<i64>>,
 }
 #[cfg(any(feature = "evals"))]
@@ -12143,11 +11880,7 @@ pub struct CreateEvalRequest {
     /// The name of the evaluation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub metadata: Option<Option<std::collections::BTreeMap<String, String>>>,
     /// The configuration for the data source used for the evaluation runs. Dictates the schema of the data used in the evaluation.
     pub data_source_config: super::models::CreateEvalRequestDataSourceConfig,
@@ -12289,35 +12022,15 @@ pub struct EvalGraderScoreModel {
 /// The sampling parameters for the model.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EvalGraderScoreModelSamplingParams {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub seed: Option<Option<i64>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub top_p: Option<Option<f64>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub temperature: Option<Option<f64>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub max_completions_tokens: Option<Option<i64>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub reasoning_effort: Option<Option<super::models::ReasoningEffort>>,
 }
 #[cfg(any(feature = "evals"))]
@@ -12331,9 +12044,13 @@ pub struct CreateEvalResponsesRunDataSource {
     pub type_: String,
     /// Used when sampling from a model. Dictates the structure of the messages passed into the model. Can either be a reference to a prebuilt trajectory (ie, `item.input_trajectory`), or a template with variable references to the `item` namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_messages: Option<super::models::CreateEvalResponsesRunDataSourceInputMessages>,
+    pub input_messages: Option<
+        super::models::CreateEvalResponsesRunDataSourceInputMessages,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sampling_params: Option<super::models::CreateEvalResponsesRunDataSourceSamplingParams>,
+    pub sampling_params: Option<
+        super::models::CreateEvalResponsesRunDataSourceSamplingParams,
+    >,
     /// The name of the model to use for generating completions (e.g. "o3-mini").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
@@ -12362,8 +12079,9 @@ pub struct CreateEvalResponsesRunDataSourceInputMessagesVariant0 {
     #[serde(rename = "type")]
     pub type_: String,
     /// A list of chat messages forming the prompt or context. May include variable references to the `item` namespace, ie {{item.name}}.
-    pub template:
-        Vec<super::models::CreateEvalResponsesRunDataSourceInputMessagesVariant0TemplateItem>,
+    pub template: Vec<
+        super::models::CreateEvalResponsesRunDataSourceInputMessagesVariant0TemplateItem,
+    >,
 }
 #[cfg(any(feature = "evals"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -12398,11 +12116,7 @@ pub struct CreateEvalResponsesRunDataSourceInputMessagesVariant1 {
 #[cfg(any(feature = "evals"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateEvalResponsesRunDataSourceSamplingParams {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub reasoning_effort: Option<Option<super::models::ReasoningEffort>>,
     /// A higher temperature increases randomness in the outputs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -12505,11 +12219,7 @@ pub struct TextResponseFormatJsonSchema {
     /// The schema for the response format, described as a JSON Schema object.
     /// Learn how to build JSON schemas [here](https://json-schema.org/).
     pub schema: std::collections::BTreeMap<String, serde_json::Value>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub strict: Option<Option<bool>>,
 }
 #[cfg(any(feature = "evals"))]
@@ -12532,65 +12242,25 @@ pub struct EvalResponsesSource {
     /// The type of run data source. Always `responses`.
     #[serde(rename = "type")]
     pub type_: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub metadata: Option<Option<serde_json::Value>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub model: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub instructions_search: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub created_after: Option<Option<i64>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub created_before: Option<Option<i64>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub reasoning_effort: Option<Option<super::models::ReasoningEffort>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub temperature: Option<Option<f64>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub top_p: Option<Option<f64>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub users: Option<Option<Vec<String>>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub tools: Option<Option<Vec<String>>>,
 }
 #[cfg(any(feature = "evals"))]
@@ -12600,11 +12270,7 @@ pub struct CreateEvalRunRequest {
     /// The name of the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub metadata: Option<Option<std::collections::BTreeMap<String, String>>>,
     /// Details about the run's data source.
     pub data_source: super::models::CreateEvalRunRequestDataSource,
@@ -12615,7 +12281,9 @@ pub struct CreateEvalRunRequest {
 #[serde(untagged)]
 pub enum CreateEvalRunRequestDataSource {
     CreateEvalJsonlRunDataSource(super::models::CreateEvalJsonlRunDataSource),
-    CreateEvalCompletionsRunDataSource(super::models::CreateEvalCompletionsRunDataSource),
+    CreateEvalCompletionsRunDataSource(
+        super::models::CreateEvalCompletionsRunDataSource,
+    ),
     CreateEvalResponsesRunDataSource(super::models::CreateEvalResponsesRunDataSource),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -12712,15 +12380,13 @@ pub struct CreateFineTuningJobRequest {
     /// The hyperparameters used for the fine-tuning job.
     /// This value is now deprecated in favor of `method`, and should be passed in under the `method` parameter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hyperparameters: Option<super::models::CreateFineTuningJobRequestHyperparameters>,
+    pub hyperparameters: Option<
+        super::models::CreateFineTuningJobRequestHyperparameters,
+    >,
     /// A string of up to 64 characters that will be added to your fine-tuned model name.
     ///
     /// For example, a `suffix` of "custom-model-name" would produce a model name like `ft:gpt-4o-mini:openai:custom-model-name:7p4lURel`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub suffix: Option<Option<String>>,
     /// The ID of an uploaded file that contains validation data.
     ///
@@ -12732,36 +12398,21 @@ pub struct CreateFineTuningJobRequest {
     /// Your dataset must be formatted as a JSONL file. You must upload your file with the purpose `fine-tune`.
     ///
     /// See the [fine-tuning guide](/docs/guides/model-optimization) for more details.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub validation_file: Option<Option<String>>,
     /// A list of integrations to enable for your fine-tuning job.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub integrations:
-        Option<Option<Vec<super::models::CreateFineTuningJobRequestIntegrationsItem>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub integrations: Option<
+        Option<Vec<super::models::CreateFineTuningJobRequestIntegrationsItem>>,
+    >,
     /// The seed controls the reproducibility of the job. Passing in the same seed and job parameters should produce the same results, but may differ in rare cases.
     /// If a seed is not specified, one will be generated for you.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub seed: Option<Option<i64>>,
     /// The method used for fine-tuning.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<super::models::FineTuneMethod>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub metadata: Option<Option<std::collections::BTreeMap<String, String>>>,
 }
 #[cfg(any(feature = "fine_tuning"))]
@@ -12793,7 +12444,9 @@ impl CreateFineTuningJobRequest {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CreateFineTuningJobRequestModel {
-    CreateFineTuningJobRequestModelVariant1(super::models::CreateFineTuningJobRequestModelVariant1),
+    CreateFineTuningJobRequestModelVariant1(
+        super::models::CreateFineTuningJobRequestModelVariant1,
+    ),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -12812,16 +12465,21 @@ pub struct CreateFineTuningJobRequestHyperparameters {
     /// Number of examples in each batch. A larger batch size means that model parameters
     /// are updated less frequently, but with lower variance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub batch_size: Option<super::models::CreateFineTuningJobRequestHyperparametersBatchSize>,
+    pub batch_size: Option<
+        super::models::CreateFineTuningJobRequestHyperparametersBatchSize,
+    >,
     /// Scaling factor for the learning rate. A smaller learning rate may be useful to avoid
     /// overfitting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub learning_rate_multiplier:
-        Option<super::models::CreateFineTuningJobRequestHyperparametersLearningRateMultiplier>,
+    pub learning_rate_multiplier: Option<
+        super::models::CreateFineTuningJobRequestHyperparametersLearningRateMultiplier,
+    >,
     /// The number of epochs to train the model for. An epoch refers to one full cycle
     /// through the training dataset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub n_epochs: Option<super::models::CreateFineTuningJobRequestHyperparametersNEpochs>,
+    pub n_epochs: Option<
+        super::models::CreateFineTuningJobRequestHyperparametersNEpochs,
+    >,
 }
 #[cfg(any(feature = "fine_tuning"))]
 /// Number of examples in each batch. A larger batch size means that model parameters
@@ -12876,19 +12534,11 @@ pub struct CreateFineTuningJobRequestIntegrationsItemWandb {
     /// The name of the project that the new run will be created under.
     pub project: String,
     /// A display name to set for the run. If not set, we will use the Job ID as the name.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub name: Option<Option<String>>,
     /// The entity to use for the run. This allows you to set the team or username of the WandB user that you would
     /// like associated with the run. If not set, the default entity for the registered WandB API key is used.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub entity: Option<Option<String>>,
     /// A list of tags to be attached to the newly created run. These tags are passed through directly to WandB. Some
     /// default tags are generated by OpenAI: "openai/finetune", "openai/{base-model}", "openai/{ftjob-abcdef}".
@@ -12935,8 +12585,9 @@ pub struct FineTuneSupervisedHyperparameters {
     pub batch_size: Option<super::models::FineTuneSupervisedHyperparametersBatchSize>,
     /// Scaling factor for the learning rate. A smaller learning rate may be useful to avoid overfitting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub learning_rate_multiplier:
-        Option<super::models::FineTuneSupervisedHyperparametersLearningRateMultiplier>,
+    pub learning_rate_multiplier: Option<
+        super::models::FineTuneSupervisedHyperparametersLearningRateMultiplier,
+    >,
     /// The number of epochs to train the model for. An epoch refers to one full cycle through the training dataset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub n_epochs: Option<super::models::FineTuneSupervisedHyperparametersNEpochs>,
@@ -12991,8 +12642,9 @@ pub struct FineTuneDpoHyperparameters {
     pub batch_size: Option<super::models::FineTuneSupervisedHyperparametersBatchSize>,
     /// Scaling factor for the learning rate. A smaller learning rate may be useful to avoid overfitting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub learning_rate_multiplier:
-        Option<super::models::FineTuneSupervisedHyperparametersLearningRateMultiplier>,
+    pub learning_rate_multiplier: Option<
+        super::models::FineTuneSupervisedHyperparametersLearningRateMultiplier,
+    >,
     /// The number of epochs to train the model for. An epoch refers to one full cycle through the training dataset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub n_epochs: Option<super::models::FineTuneSupervisedHyperparametersNEpochs>,
@@ -13163,25 +12815,32 @@ pub struct FineTuneReinforcementHyperparameters {
     pub batch_size: Option<super::models::FineTuneSupervisedHyperparametersBatchSize>,
     /// Scaling factor for the learning rate. A smaller learning rate may be useful to avoid overfitting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub learning_rate_multiplier:
-        Option<super::models::FineTuneSupervisedHyperparametersLearningRateMultiplier>,
+    pub learning_rate_multiplier: Option<
+        super::models::FineTuneSupervisedHyperparametersLearningRateMultiplier,
+    >,
     /// The number of epochs to train the model for. An epoch refers to one full cycle through the training dataset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub n_epochs: Option<super::models::FineTuneSupervisedHyperparametersNEpochs>,
     /// Level of reasoning effort.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reasoning_effort:
-        Option<super::models::FineTuneReinforcementHyperparametersReasoningEffort>,
+    pub reasoning_effort: Option<
+        super::models::FineTuneReinforcementHyperparametersReasoningEffort,
+    >,
     /// Multiplier on amount of compute used for exploring search space during training.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub compute_multiplier:
-        Option<super::models::FineTuneReinforcementHyperparametersComputeMultiplier>,
+    pub compute_multiplier: Option<
+        super::models::FineTuneReinforcementHyperparametersComputeMultiplier,
+    >,
     /// The number of training steps between evaluation runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub eval_interval: Option<super::models::FineTuneReinforcementHyperparametersEvalInterval>,
+    pub eval_interval: Option<
+        super::models::FineTuneReinforcementHyperparametersEvalInterval,
+    >,
     /// Number of evaluation samples to generate per training step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub eval_samples: Option<super::models::FineTuneReinforcementHyperparametersEvalSamples>,
+    pub eval_samples: Option<
+        super::models::FineTuneReinforcementHyperparametersEvalSamples,
+    >,
 }
 #[cfg(any(feature = "fine_tuning"))]
 connector_runtime::__string_enum! {
@@ -13358,7 +13017,9 @@ connector_runtime::__string_enum! {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CreateImageEditRequestModel {
-    CreateImageEditRequestModelVariant1(super::models::CreateImageEditRequestModelVariant1),
+    CreateImageEditRequestModelVariant1(
+        super::models::CreateImageEditRequestModelVariant1,
+    ),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -13375,7 +13036,9 @@ connector_runtime::__string_enum! {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CreateImageEditRequestSize {
-    CreateImageEditRequestSizeVariant1(super::models::CreateImageEditRequestSizeVariant1),
+    CreateImageEditRequestSizeVariant1(
+        super::models::CreateImageEditRequestSizeVariant1,
+    ),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -13413,18 +13076,10 @@ pub struct CreateImageRequest {
     /// A text description of the desired image(s). The maximum length is 32000 characters for the GPT image models, 1000 characters for `dall-e-2` and 4000 characters for `dall-e-3`.
     pub prompt: String,
     /// The model to use for image generation. One of `dall-e-2`, `dall-e-3`, or a GPT image model (`gpt-image-1`, `gpt-image-1-mini`, `gpt-image-1.5`, `gpt-image-2`, `gpt-image-2-2026-04-21`). Defaults to `dall-e-2` unless a parameter specific to the GPT image models is used.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub model: Option<Option<super::models::CreateImageRequestModel>>,
     /// The number of images to generate. Must be between 1 and 10. For `dall-e-3`, only `n=1` is supported.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub n: Option<Option<i64>>,
     /// The quality of the image that will be generated.
     ///
@@ -13432,61 +13087,29 @@ pub struct CreateImageRequest {
     /// - `high`, `medium` and `low` are supported for the GPT image models.
     /// - `hd` and `standard` are supported for `dall-e-3`.
     /// - `standard` is the only option for `dall-e-2`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub quality: Option<Option<super::models::CreateImageRequestQuality>>,
     /// The format in which generated images with `dall-e-2` and `dall-e-3` are returned. Must be one of `url` or `b64_json`. URLs are only valid for 60 minutes after the image has been generated. This parameter isn't supported for the GPT image models, which always return base64-encoded images.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub response_format: Option<Option<super::models::CreateImageRequestResponseFormat>>,
     /// The format in which the generated images are returned. This parameter is only supported for the GPT image models. Must be one of `png`, `jpeg`, or `webp`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub output_format: Option<Option<super::models::CreateImageRequestOutputFormat>>,
     /// The compression level (0-100%) for the generated images. This parameter is only supported for the GPT image models with the `webp` or `jpeg` output formats, and defaults to 100.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub output_compression: Option<Option<i64>>,
     /// Generate the image in streaming mode. Defaults to `false`. See the
     /// [Image generation guide](/docs/guides/image-generation) for more information.
     /// This parameter is only supported for the GPT image models.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub stream: Option<Option<bool>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub partial_images: Option<Option<i64>>,
     /// The size of the generated images. For `gpt-image-2` and `gpt-image-2-2026-04-21`, arbitrary resolutions are supported as `WIDTHxHEIGHT` strings, for example `1536x864`. Width and height must both be divisible by 16 and the requested aspect ratio must be between 1:3 and 3:1. Resolutions above `2560x1440` are experimental, and the maximum supported resolution is `3840x2160`. The requested size must also satisfy the model's current pixel and edge limits. The standard sizes `1024x1024`, `1536x1024`, and `1024x1536` are supported by the GPT image models; `auto` is supported for models that allow automatic sizing. For `dall-e-2`, use one of `256x256`, `512x512`, or `1024x1024`. For `dall-e-3`, use one of `1024x1024`, `1792x1024`, or `1024x1792`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub size: Option<Option<super::models::CreateImageRequestSize>>,
     /// Control the content-moderation level for images generated by the GPT image models. Must be either `low` for less restrictive filtering or `auto` (default value).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub moderation: Option<Option<super::models::CreateImageRequestModeration>>,
     /// Set the background of the generated image(s). This parameter is only
     /// supported for the GPT image models. Must be one of `transparent`, `opaque`,
@@ -13496,18 +13119,10 @@ pub struct CreateImageRequest {
     /// Transparent backgrounds are available for supported GPT Image models. For
     /// `gpt-image-2` and `gpt-image-2-2026-04-21`, this support is in preview. When
     /// using `transparent`, set the output format to `png` or `webp`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub background: Option<Option<super::models::CreateImageEditRequestBackground>>,
     /// The style of the generated images. This parameter is only supported for `dall-e-3`. Must be one of `vivid` or `natural`. Vivid causes the model to lean towards generating hyper-real and dramatic images. Natural causes the model to produce more natural, less hyper-real looking images.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub style: Option<Option<super::models::CreateImageRequestStyle>>,
     /// A unique identifier representing your end-user, which can help OpenAI to monitor and detect abuse. [Learn more](/docs/guides/safety-best-practices#end-user-ids).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -13608,7 +13223,9 @@ pub struct CreateImageVariationRequest {
     pub n: Option<i64>,
     /// The format in which the generated images are returned. Must be one of `url` or `b64_json`. URLs are only valid for 60 minutes after the image has been generated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub response_format: Option<super::models::CreateImageVariationRequestResponseFormat>,
+    pub response_format: Option<
+        super::models::CreateImageVariationRequestResponseFormat,
+    >,
     /// The size of the generated images. Must be one of `256x256`, `512x512`, or `1024x1024`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<super::models::CreateImageVariationRequestSize>,
@@ -13662,17 +13279,9 @@ pub struct CreateMessageRequest {
     /// - `assistant`: Indicates the message is generated by the assistant. Use this value to insert messages from the assistant into the conversation.
     pub role: super::models::CreateMessageRequestRole,
     pub content: super::models::CreateMessageRequestContent,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub attachments: Option<Option<Vec<super::models::MessageObjectAttachmentsItem>>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub metadata: Option<Option<std::collections::BTreeMap<String, String>>>,
 }
 #[cfg(any(feature = "assistants"))]
@@ -13741,8 +13350,9 @@ pub struct CreateModelResponseProperties {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_cache_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prompt_cache_retention:
-        Option<super::models::CreateChatCompletionRequestPromptCacheRetention>,
+    pub prompt_cache_retention: Option<
+        super::models::CreateChatCompletionRequestPromptCacheRetention,
+    >,
     /// Prompt cache options
     ///
     /// Options for prompt caching. Supported for `gpt-5.6` and later models. By default, OpenAI automatically chooses one implicit cache breakpoint. You can add explicit breakpoints to content blocks with `prompt_cache_breakpoint`. Each request can write up to four breakpoints. For cache matching, OpenAI considers up to the latest 80 breakpoints in the conversation, without a content-block lookback limit. Set `mode` to `explicit` to disable the implicit breakpoint. The `ttl` defaults to `30m`, which is currently the only supported value. See the [prompt caching guide](/docs/guides/prompt-caching) for current details.
@@ -13835,7 +13445,9 @@ pub struct CreateModerationRequestInputVariant2ItemVariant1 {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CreateModerationRequestModel {
-    CreateModerationRequestModelVariant1(super::models::CreateModerationRequestModelVariant1),
+    CreateModerationRequestModelVariant1(
+        super::models::CreateModerationRequestModelVariant1,
+    ),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -13868,8 +13480,7 @@ pub struct CreateModerationResponseResultsItem {
     /// A list of the categories along with their scores as predicted by model.
     pub category_scores: super::models::CreateModerationResponseResultsItemCategoryScores,
     /// A list of the categories along with the input type(s) that the score applies to.
-    pub category_applied_input_types:
-        super::models::CreateModerationResponseResultsItemCategoryAppliedInputTypes,
+    pub category_applied_input_types: super::models::CreateModerationResponseResultsItemCategoryAppliedInputTypes,
 }
 #[cfg(any(feature = "moderations"))]
 /// A list of the categories, and whether they are flagged or not.
@@ -14006,11 +13617,7 @@ connector_runtime::__string_enum! {
 #[cfg(any(feature = "responses"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateResponse {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub metadata: Option<Option<std::collections::BTreeMap<String, String>>>,
     /// An integer between 0 and 20 specifying the maximum number of most likely
     /// tokens to return at each token position, each with an associated log
@@ -14018,52 +13625,29 @@ pub struct CreateResponse {
     /// requested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_logprobs: Option<i64>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub temperature: Option<Option<f64>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub top_p: Option<Option<f64>>,
     /// This field is being replaced by `safety_identifier` and `prompt_cache_key`. Use `prompt_cache_key` instead to maintain caching optimizations.
     /// A stable identifier for your end-users.
     /// Used to boost cache hit rates by better bucketing similar requests and  to help OpenAI detect and prevent abuse. [Learn more](/docs/guides/safety-best-practices#safety-identifiers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub safety_identifier: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub prompt_cache_key: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub prompt_cache_retention:
-        Option<Option<super::models::CreateChatCompletionRequestPromptCacheRetention>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub prompt_cache_retention: Option<
+        Option<super::models::CreateChatCompletionRequestPromptCacheRetention>,
+    >,
     /// Prompt cache options
     ///
     /// Options for prompt caching. Supported for `gpt-5.6` and later models. By default, OpenAI automatically chooses one implicit cache breakpoint. You can add explicit breakpoints to content blocks with `prompt_cache_breakpoint`. Each request can write up to four breakpoints. For cache matching, OpenAI considers up to the latest 80 breakpoints in the conversation, without a content-block lookback limit. Set `mode` to `explicit` to disable the implicit breakpoint. The `ttl` defaults to `30m`, which is currently the only supported value. See the [prompt caching guide](/docs/guides/prompt-caching) for current details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_cache_options: Option<super::models::PromptCacheOptionsParam>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub previous_response_id: Option<Option<String>>,
     /// Model ID used to generate the response, like `gpt-4o` or `o3`. OpenAI
     /// offers a wide range of models with different capabilities, performance
@@ -14071,17 +13655,9 @@ pub struct CreateResponse {
     /// to browse and compare available models.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<super::models::ModelIdsResponses>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub background: Option<Option<bool>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub max_tool_calls: Option<Option<i64>>,
     /// Configuration options for a text response from the model. Can be plain
     /// text or structured JSON data. Learn more:
@@ -14112,29 +13688,13 @@ pub struct CreateResponse {
     /// the model can call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_choice: Option<super::models::ToolChoiceParam>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub prompt: Option<Option<super::models::Prompt>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub service_tier: Option<Option<super::models::ServiceTierResponses>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub truncation: Option<Option<super::models::CreateResponseTruncation>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub reasoning: Option<Option<super::models::Reasoning>>,
     /// Text, image, or file inputs to the model, used to generate a response.
     ///
@@ -14146,65 +13706,25 @@ pub struct CreateResponse {
     /// - [Function calling](/docs/guides/function-calling)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<super::models::InputParam>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub include: Option<Option<Vec<super::models::IncludeEnum>>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub parallel_tool_calls: Option<Option<bool>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub store: Option<Option<bool>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub instructions: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub moderation: Option<Option<super::models::ModerationParam>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub stream: Option<Option<bool>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub stream_options: Option<Option<super::models::ResponseStreamOptions>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub conversation: Option<Option<super::models::ConversationParam>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub context_management: Option<Option<Vec<super::models::ContextManagementParam>>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub max_output_tokens: Option<Option<i64>>,
 }
 #[cfg(any(feature = "responses"))]
@@ -14267,11 +13787,7 @@ pub struct ResponseTextParam {
     /// is preferred for models that support it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<super::models::TextResponseFormatConfiguration>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub verbosity: Option<Option<super::models::Verbosity>>,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -14286,7 +13802,9 @@ pub enum ToolChoiceParam {
     ToolChoiceMcp(super::models::ToolChoiceMcp),
     ToolChoiceCustom(super::models::ToolChoiceCustom),
     ToolChoiceTypes(super::models::ToolChoiceTypes),
-    SpecificProgrammaticToolCallingParam(super::models::SpecificProgrammaticToolCallingParam),
+    SpecificProgrammaticToolCallingParam(
+        super::models::SpecificProgrammaticToolCallingParam,
+    ),
     SpecificApplyPatchParam(super::models::SpecificApplyPatchParam),
     SpecificFunctionShellParam(super::models::SpecificFunctionShellParam),
     ToolChoiceOptions(super::models::ToolChoiceOptions),
@@ -14390,11 +13908,7 @@ pub struct ToolChoiceMcp {
     pub type_: String,
     /// The label of the MCP server to use.
     pub server_label: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub name: Option<Option<String>>,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -14443,19 +13957,16 @@ pub struct SpecificFunctionShellParam {
 pub struct Prompt {
     /// The unique identifier of the prompt template to use.
     pub id: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub version: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub variables: Option<
-        Option<std::collections::BTreeMap<String, super::models::ResponsePromptVariablesValue>>,
+        Option<
+            std::collections::BTreeMap<
+                String,
+                super::models::ResponsePromptVariablesValue,
+            >,
+        >,
     >,
 }
 #[cfg(any(feature = "realtime", feature = "responses"))]
@@ -14510,29 +14021,13 @@ pub struct Reasoning {
     /// When returned on a response, this is the effective execution mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<super::models::ReasoningModeEnum>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub effort: Option<Option<super::models::ReasoningEffort>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub summary: Option<Option<super::models::ReasoningSummary>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub context: Option<Option<super::models::ReasoningContext>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub generate_summary: Option<Option<super::models::ReasoningGenerateSummary>>,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -14593,11 +14088,7 @@ pub enum InputParam {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum InputItem {
@@ -14610,42 +14101,48 @@ pub enum InputItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 impl<'de> serde::Deserialize<'de> for InputItem {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("message") => {
-                Self::EasyInputMessage(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("Item") => {
-                Self::Item(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("compaction_trigger") => Self::CompactionTriggerItemParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("ItemReferenceParam") => Self::ItemReferenceParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("program") => {
-                Self::ProgramItemParam(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("program_output") => Self::ProgramOutputItemParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("message") => {
+                    Self::EasyInputMessage(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("Item") => {
+                    Self::Item(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("compaction_trigger") => {
+                    Self::CompactionTriggerItemParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("ItemReferenceParam") => {
+                    Self::ItemReferenceParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("program") => {
+                    Self::ProgramItemParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("program_output") => {
+                    Self::ProgramOutputItemParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Content item used to generate a response.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
@@ -14680,102 +14177,148 @@ pub enum Item {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 impl<'de> serde::Deserialize<'de> for Item {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("message") => {
-                Self::InputMessage(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("file_search_call") => Self::FileSearchToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("computer_call") => {
-                Self::ComputerToolCall(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("computer_call_output") => Self::ComputerCallOutputItemParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("web_search_call") => Self::WebSearchToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("function_call") => {
-                Self::FunctionToolCall(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("function_call_output") => Self::FunctionCallOutputItemParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("tool_search_call") => Self::ToolSearchCallItemParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("tool_search_output") => Self::ToolSearchOutputItemParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("additional_tools") => Self::AdditionalToolsItemParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("reasoning") => {
-                Self::ReasoningItem(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("compaction") => Self::CompactionSummaryItemParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("image_generation_call") => {
-                Self::ImageGenToolCall(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("code_interpreter_call") => Self::CodeInterpreterToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("local_shell_call") => Self::LocalShellToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("local_shell_call_output") => Self::LocalShellToolCallOutput(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("shell_call") => Self::FunctionShellCallItemParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("shell_call_output") => Self::FunctionShellCallOutputItemParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("apply_patch_call") => Self::ApplyPatchToolCallItemParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("apply_patch_call_output") => Self::ApplyPatchToolCallOutputItemParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("mcp_list_tools") => {
-                Self::McpListTools(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("mcp_approval_request") => Self::McpApprovalRequest(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("mcp_approval_response") => Self::McpApprovalResponse(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("mcp_call") => {
-                Self::McpToolCall(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("custom_tool_call_output") => Self::CustomToolCallOutput(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("custom_tool_call") => {
-                Self::CustomToolCall(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("message") => {
+                    Self::InputMessage(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("file_search_call") => {
+                    Self::FileSearchToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("computer_call") => {
+                    Self::ComputerToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("computer_call_output") => {
+                    Self::ComputerCallOutputItemParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("web_search_call") => {
+                    Self::WebSearchToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("function_call") => {
+                    Self::FunctionToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("function_call_output") => {
+                    Self::FunctionCallOutputItemParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("tool_search_call") => {
+                    Self::ToolSearchCallItemParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("tool_search_output") => {
+                    Self::ToolSearchOutputItemParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("additional_tools") => {
+                    Self::AdditionalToolsItemParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("reasoning") => {
+                    Self::ReasoningItem(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("compaction") => {
+                    Self::CompactionSummaryItemParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("image_generation_call") => {
+                    Self::ImageGenToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("code_interpreter_call") => {
+                    Self::CodeInterpreterToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("local_shell_call") => {
+                    Self::LocalShellToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("local_shell_call_output") => {
+                    Self::LocalShellToolCallOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("shell_call") => {
+                    Self::FunctionShellCallItemParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("shell_call_output") => {
+                    Self::FunctionShellCallOutputItemParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("apply_patch_call") => {
+                    Self::ApplyPatchToolCallItemParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("apply_patch_call_output") => {
+                    Self::ApplyPatchToolCallOutputItemParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_list_tools") => {
+                    Self::McpListTools(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_approval_request") => {
+                    Self::McpApprovalRequest(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_approval_response") => {
+                    Self::McpApprovalResponse(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_call") => {
+                    Self::McpToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("custom_tool_call_output") => {
+                    Self::CustomToolCallOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("custom_tool_call") => {
+                    Self::CustomToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Input message
 ///
 /// A message input to the model with a role indicating instruction following
@@ -14799,32 +14342,20 @@ pub struct InputMessage {
     /// types.
     pub content: Vec<super::models::InputContent>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 connector_runtime::__string_enum! {
     #[doc = " The role of the message input. One of `user`, `system`, or `developer`."]
     pub enum InputMessageRole { User = "user", System = "system", Developer =
     "developer", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 connector_runtime::__string_enum! {
     #[doc = " The status of item. One of `in_progress`, `completed`, or"] #[doc =
     " `incomplete`. Populated when items are returned via API."] pub enum
     InputMessageStatus { InProgress = "in_progress", Completed = "completed", Incomplete
     = "incomplete", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Output message
 ///
 /// An output message from the model.
@@ -14839,21 +14370,13 @@ pub struct OutputMessage {
     pub role: String,
     /// The content of the output message.
     pub content: Vec<super::models::OutputMessageContent>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub phase: Option<Option<super::models::MessagePhase>>,
     /// The status of the message input. One of `in_progress`, `completed`, or
     /// `incomplete`. Populated when input items are returned via API.
     pub status: super::models::ComputerToolCallOutputStatus,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum OutputMessageContent {
@@ -14862,40 +14385,34 @@ pub enum OutputMessageContent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 impl<'de> serde::Deserialize<'de> for OutputMessageContent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("output_text") => Self::OutputTextContent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("refusal") => {
-                Self::RefusalContent(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("output_text") => {
+                    Self::OutputTextContent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("refusal") => {
+                    Self::RefusalContent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Computer tool call output
 ///
 /// The output of a computer tool call.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ComputerCallOutputItemParam {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub id: Option<Option<String>>,
     /// The ID of the computer tool call that produced the output.
     pub call_id: String,
@@ -14904,25 +14421,14 @@ pub struct ComputerCallOutputItemParam {
     pub type_: String,
     /// A computer screenshot image used with the computer use tool.
     pub output: super::models::ComputerScreenshotImage,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub acknowledged_safety_checks:
-        Option<Option<Vec<super::models::ComputerCallSafetyCheckParam>>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub acknowledged_safety_checks: Option<
+        Option<Vec<super::models::ComputerCallSafetyCheckParam>>,
+    >,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub status: Option<Option<super::models::FunctionCallItemStatus>>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 impl ComputerCallOutputItemParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -14938,20 +14444,12 @@ impl ComputerCallOutputItemParam {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 connector_runtime::__string_enum! {
     pub enum FunctionCallItemStatus { InProgress = "in_progress", Completed =
     "completed", Incomplete = "incomplete", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Function tool call
 ///
 /// A tool call to run a function. See the
@@ -14966,11 +14464,7 @@ pub struct FunctionToolCall {
     pub type_: String,
     /// The unique ID of the function tool call generated by the model.
     pub call_id: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub caller: Option<Option<super::models::ToolCallCaller>>,
     /// The namespace of the function to run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -14984,63 +14478,31 @@ pub struct FunctionToolCall {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::ComputerToolCallStatus>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Function tool call output
 ///
 /// The output of a function tool call.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FunctionCallOutputItemParam {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub id: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub call_id: Option<Option<String>>,
     /// The type of the function tool call output. Always `function_call_output`.
     #[serde(rename = "type")]
     pub type_: String,
     /// Text, image, or file output of the function tool call.
     pub output: super::models::FunctionCallOutputItemParamOutput,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub name: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub namespace: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub caller: Option<Option<super::models::ToolCallCallerParam>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub status: Option<Option<super::models::FunctionCallItemStatus>>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Text, image, or file output of the function tool call.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -15050,11 +14512,7 @@ pub enum FunctionCallOutputItemParamOutput {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// A piece of message content, such as text, an image, or a file.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
@@ -15065,33 +14523,33 @@ pub enum FunctionCallOutputItemParamOutputVariant1Item {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 impl<'de> serde::Deserialize<'de> for FunctionCallOutputItemParamOutputVariant1Item {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("input_text") => Self::InputTextContentParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("input_image") => Self::InputImageContentParamAutoParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("input_file") => Self::InputFileContentParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("input_text") => {
+                    Self::InputTextContentParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("input_image") => {
+                    Self::InputImageContentParamAutoParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("input_file") => {
+                    Self::InputFileContentParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Input text
 ///
 /// A text input to the model.
@@ -15102,18 +14560,12 @@ pub struct InputTextContentParam {
     pub type_: String,
     /// The text input to the model.
     pub text: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub prompt_cache_breakpoint: Option<Option<super::models::PromptCacheBreakpointParam>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub prompt_cache_breakpoint: Option<
+        Option<super::models::PromptCacheBreakpointParam>,
+    >,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 impl InputTextContentParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -15124,11 +14576,7 @@ impl InputTextContentParam {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Input image
 ///
 /// An image input to the model. Learn about [image inputs](/docs/guides/vision)
@@ -15137,45 +14585,23 @@ pub struct InputImageContentParamAutoParam {
     /// The type of the input item. Always `input_image`.
     #[serde(rename = "type")]
     pub type_: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub image_url: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub file_id: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub detail: Option<Option<super::models::DetailEnum>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub prompt_cache_breakpoint: Option<Option<super::models::PromptCacheBreakpointParam>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub prompt_cache_breakpoint: Option<
+        Option<super::models::PromptCacheBreakpointParam>,
+    >,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 connector_runtime::__string_enum! {
     pub enum DetailEnum { Low = "low", High = "high", Auto = "auto", Original =
     "original", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Input file
 ///
 /// A file input to the model.
@@ -15184,66 +14610,32 @@ pub struct InputFileContentParam {
     /// The type of the input item. Always `input_file`.
     #[serde(rename = "type")]
     pub type_: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub file_id: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub filename: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub file_data: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub file_url: Option<Option<String>>,
     /// The detail level of the file to be sent to the model. Use `auto` to let the system select the detail level; for GPT-5.6 and later models, `auto` uses high-quality rendering, which may increase input token usage. Use `low` for lower-cost rendering, or `high` to render the file at higher quality. Defaults to `auto`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<super::models::FileDetailEnum>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub prompt_cache_breakpoint: Option<Option<super::models::PromptCacheBreakpointParam>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub prompt_cache_breakpoint: Option<
+        Option<super::models::PromptCacheBreakpointParam>,
+    >,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 connector_runtime::__string_enum! {
     pub enum FileDetailEnum { Auto = "auto", Low = "low", High = "high", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ToolSearchCallItemParam {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub id: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub call_id: Option<Option<String>>,
     /// The item type. Always `tool_search_call`.
     #[serde(rename = "type")]
@@ -15253,31 +14645,15 @@ pub struct ToolSearchCallItemParam {
     pub execution: Option<super::models::ToolSearchExecutionType>,
     /// The arguments supplied to the tool search call.
     pub arguments: super::models::EmptyModelParam,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub status: Option<Option<super::models::FunctionCallItemStatus>>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ToolSearchOutputItemParam {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub id: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub call_id: Option<Option<String>>,
     /// The item type. Always `tool_search_output`.
     #[serde(rename = "type")]
@@ -15287,25 +14663,13 @@ pub struct ToolSearchOutputItemParam {
     pub execution: Option<super::models::ToolSearchExecutionType>,
     /// The loaded tool definitions returned by the tool search output.
     pub tools: Vec<super::models::Tool>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub status: Option<Option<super::models::FunctionCallItemStatus>>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdditionalToolsItemParam {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub id: Option<Option<String>>,
     /// The item type. Always `additional_tools`.
     #[serde(rename = "type")]
@@ -15315,21 +14679,13 @@ pub struct AdditionalToolsItemParam {
     /// A list of additional tools made available at this item.
     pub tools: Vec<super::models::Tool>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Compaction item
 ///
 /// A compaction item generated by the [`v1/responses/compact` API](/docs/api-reference/responses/compact).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CompactionSummaryItemParam {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub id: Option<Option<String>>,
     /// The type of the item. Always `compaction`.
     #[serde(rename = "type")]
@@ -15337,11 +14693,7 @@ pub struct CompactionSummaryItemParam {
     /// The encrypted content of the compaction summary.
     pub encrypted_content: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 impl CompactionSummaryItemParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -15357,53 +14709,31 @@ impl CompactionSummaryItemParam {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Shell tool call
 ///
 /// A tool representing a request to execute one or more shell commands.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FunctionShellCallItemParam {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub id: Option<Option<String>>,
     /// The unique ID of the shell tool call generated by the model.
     pub call_id: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub caller: Option<Option<super::models::ToolCallCallerParam>>,
     /// The type of the item. Always `shell_call`.
     #[serde(rename = "type")]
     pub type_: String,
     /// The shell commands and limits that describe how to run the tool call.
     pub action: super::models::FunctionShellActionParam,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub status: Option<Option<super::models::FunctionShellCallItemStatus>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub environment: Option<Option<super::models::FunctionShellCallItemParamEnvironment>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub environment: Option<
+        Option<super::models::FunctionShellCallItemParamEnvironment>,
+    >,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 impl FunctionShellCallItemParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -15419,11 +14749,7 @@ impl FunctionShellCallItemParam {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Shell action
 ///
 /// Commands and limits describing how to run the shell tool call.
@@ -15431,34 +14757,18 @@ impl FunctionShellCallItemParam {
 pub struct FunctionShellActionParam {
     /// Ordered shell commands for the execution environment to run.
     pub commands: Vec<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub timeout_ms: Option<Option<i64>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub max_output_length: Option<Option<i64>>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 connector_runtime::__string_enum! {
     #[doc = " Shell call status"] #[doc = " "] #[doc =
     " Status values reported for shell tool calls."] pub enum FunctionShellCallItemStatus
     { InProgress = "in_progress", Completed = "completed", Incomplete = "incomplete", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// The environment to execute the shell commands in.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
@@ -15468,72 +14778,50 @@ pub enum FunctionShellCallItemParamEnvironment {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 impl<'de> serde::Deserialize<'de> for FunctionShellCallItemParamEnvironment {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("local") => Self::LocalEnvironmentParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("container_reference") => Self::ContainerReferenceParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("local") => {
+                    Self::LocalEnvironmentParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("container_reference") => {
+                    Self::ContainerReferenceParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Shell tool call output
 ///
 /// The streamed output items emitted by a shell tool call.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FunctionShellCallOutputItemParam {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub id: Option<Option<String>>,
     /// The unique ID of the shell tool call generated by the model.
     pub call_id: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub caller: Option<Option<super::models::ToolCallCallerParam>>,
     /// The type of the item. Always `shell_call_output`.
     #[serde(rename = "type")]
     pub type_: String,
     /// Captured chunks of stdout and stderr output, along with their associated outcomes.
     pub output: Vec<super::models::FunctionShellCallOutputContentParam>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub status: Option<Option<super::models::FunctionShellCallItemStatus>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub max_output_length: Option<Option<i64>>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 impl FunctionShellCallOutputItemParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -15555,11 +14843,7 @@ impl FunctionShellCallOutputItemParam {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Shell output content
 ///
 /// Captured stdout and stderr for a portion of a shell tool call output.
@@ -15572,11 +14856,7 @@ pub struct FunctionShellCallOutputContentParam {
     /// The exit or timeout outcome associated with this shell call.
     pub outcome: super::models::FunctionShellCallOutputOutcomeParam,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 impl FunctionShellCallOutputContentParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -15601,11 +14881,7 @@ impl FunctionShellCallOutputContentParam {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Shell call outcome
 ///
 /// The exit or timeout outcome associated with this shell call.
@@ -15615,34 +14891,34 @@ pub enum FunctionShellCallOutputOutcomeParam {
     FunctionShellCallOutputTimeoutOutcomeParam(
         super::models::FunctionShellCallOutputTimeoutOutcomeParam,
     ),
-    FunctionShellCallOutputExitOutcomeParam(super::models::FunctionShellCallOutputExitOutcomeParam),
+    FunctionShellCallOutputExitOutcomeParam(
+        super::models::FunctionShellCallOutputExitOutcomeParam,
+    ),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 impl<'de> serde::Deserialize<'de> for FunctionShellCallOutputOutcomeParam {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("timeout") => Self::FunctionShellCallOutputTimeoutOutcomeParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("exit") => Self::FunctionShellCallOutputExitOutcomeParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("timeout") => {
+                    Self::FunctionShellCallOutputTimeoutOutcomeParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("exit") => {
+                    Self::FunctionShellCallOutputExitOutcomeParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Shell call timeout outcome
 ///
 /// Indicates that the shell call exceeded its configured time limit.
@@ -15652,11 +14928,7 @@ pub struct FunctionShellCallOutputTimeoutOutcomeParam {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Shell call exit outcome
 ///
 /// Indicates that the shell commands finished and returned an exit code.
@@ -15668,11 +14940,7 @@ pub struct FunctionShellCallOutputExitOutcomeParam {
     /// The exit code returned by the shell process.
     pub exit_code: i64,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Apply patch tool call
 ///
 /// A tool call representing a request to create, delete, or update files using diff patches.
@@ -15681,30 +14949,18 @@ pub struct ApplyPatchToolCallItemParam {
     /// The type of the item. Always `apply_patch_call`.
     #[serde(rename = "type")]
     pub type_: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub id: Option<Option<String>>,
     /// The unique ID of the apply patch tool call generated by the model.
     pub call_id: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub caller: Option<Option<super::models::ToolCallCallerParam>>,
     /// The status of the apply patch tool call. One of `in_progress` or `completed`.
     pub status: super::models::ApplyPatchCallStatusParam,
     /// The specific create, delete, or update instruction for the apply_patch tool call.
     pub operation: super::models::ApplyPatchOperationParam,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 impl ApplyPatchToolCallItemParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -15720,60 +14976,58 @@ impl ApplyPatchToolCallItemParam {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 connector_runtime::__string_enum! {
     #[doc = " Apply patch call status"] #[doc = " "] #[doc =
     " Status values reported for apply_patch tool calls."] pub enum
     ApplyPatchCallStatusParam { InProgress = "in_progress", Completed = "completed", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Apply patch operation
 ///
 /// One of the create_file, delete_file, or update_file operations supplied to the apply_patch tool.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum ApplyPatchOperationParam {
-    ApplyPatchCreateFileOperationParam(super::models::ApplyPatchCreateFileOperationParam),
-    ApplyPatchDeleteFileOperationParam(super::models::ApplyPatchDeleteFileOperationParam),
-    ApplyPatchUpdateFileOperationParam(super::models::ApplyPatchUpdateFileOperationParam),
+    ApplyPatchCreateFileOperationParam(
+        super::models::ApplyPatchCreateFileOperationParam,
+    ),
+    ApplyPatchDeleteFileOperationParam(
+        super::models::ApplyPatchDeleteFileOperationParam,
+    ),
+    ApplyPatchUpdateFileOperationParam(
+        super::models::ApplyPatchUpdateFileOperationParam,
+    ),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 impl<'de> serde::Deserialize<'de> for ApplyPatchOperationParam {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("create_file") => Self::ApplyPatchCreateFileOperationParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("delete_file") => Self::ApplyPatchDeleteFileOperationParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("update_file") => Self::ApplyPatchUpdateFileOperationParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("create_file") => {
+                    Self::ApplyPatchCreateFileOperationParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("delete_file") => {
+                    Self::ApplyPatchDeleteFileOperationParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("update_file") => {
+                    Self::ApplyPatchUpdateFileOperationParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Apply patch create file operation
 ///
 /// Instruction for creating a new file via the apply_patch tool.
@@ -15787,11 +15041,7 @@ pub struct ApplyPatchCreateFileOperationParam {
     /// Unified diff content to apply when creating the file.
     pub diff: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 impl ApplyPatchCreateFileOperationParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -15816,11 +15066,7 @@ impl ApplyPatchCreateFileOperationParam {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Apply patch delete file operation
 ///
 /// Instruction for deleting an existing file via the apply_patch tool.
@@ -15832,11 +15078,7 @@ pub struct ApplyPatchDeleteFileOperationParam {
     /// Path of the file to delete relative to the workspace root.
     pub path: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 impl ApplyPatchDeleteFileOperationParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -15852,11 +15094,7 @@ impl ApplyPatchDeleteFileOperationParam {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Apply patch update file operation
 ///
 /// Instruction for updating an existing file via the apply_patch tool.
@@ -15870,11 +15108,7 @@ pub struct ApplyPatchUpdateFileOperationParam {
     /// Unified diff content to apply to the existing file.
     pub diff: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 impl ApplyPatchUpdateFileOperationParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -15899,11 +15133,7 @@ impl ApplyPatchUpdateFileOperationParam {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Apply patch tool call output
 ///
 /// The streamed output emitted by an apply patch tool call.
@@ -15912,34 +15142,18 @@ pub struct ApplyPatchToolCallOutputItemParam {
     /// The type of the item. Always `apply_patch_call_output`.
     #[serde(rename = "type")]
     pub type_: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub id: Option<Option<String>>,
     /// The unique ID of the apply patch tool call generated by the model.
     pub call_id: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub caller: Option<Option<super::models::ToolCallCallerParam>>,
     /// The status of the apply patch tool call output. One of `completed` or `failed`.
     pub status: super::models::ApplyPatchCallOutputStatusParam,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub output: Option<Option<String>>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 impl ApplyPatchToolCallOutputItemParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -15955,21 +15169,13 @@ impl ApplyPatchToolCallOutputItemParam {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 connector_runtime::__string_enum! {
     #[doc = " Apply patch call output status"] #[doc = " "] #[doc =
     " Outcome values reported for apply_patch tool call outputs."] pub enum
     ApplyPatchCallOutputStatusParam { Completed = "completed", Failed = "failed", }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// MCP approval response
 ///
 /// A response to an MCP approval request.
@@ -15978,28 +15184,16 @@ pub struct McpApprovalResponse {
     /// The type of the item. Always `mcp_approval_response`.
     #[serde(rename = "type")]
     pub type_: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub id: Option<Option<String>>,
     /// The ID of the approval request being answered.
     pub approval_request_id: String,
     /// Whether the request was approved.
     pub approve: bool,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub reason: Option<Option<String>>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Compaction trigger
 ///
 /// Compacts the current context. Must be the final input item.
@@ -16009,31 +15203,19 @@ pub struct CompactionTriggerItemParam {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 /// Item reference
 ///
 /// An internal identifier for an item to reference.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ItemReferenceParam {
     #[serde(rename = "type")]
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub type_: Option<Option<String>>,
     /// The ID of the item to reference.
     pub id: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProgramItemParam {
     /// The unique ID of this program item.
@@ -16048,11 +15230,7 @@ pub struct ProgramItemParam {
     /// Opaque program replay fingerprint that must be round-tripped.
     pub fingerprint: String,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 impl ProgramItemParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -16066,16 +15244,17 @@ impl ProgramItemParam {
         }
         {
             let v = &self.fingerprint;
-            rt::check::length("ProgramItemParam.fingerprint", v, None, Some(10485760u64))?;
+            rt::check::length(
+                "ProgramItemParam.fingerprint",
+                v,
+                None,
+                Some(10485760u64),
+            )?;
         }
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProgramOutputItemParam {
     /// The unique ID of this program output item.
@@ -16090,30 +15269,32 @@ pub struct ProgramOutputItemParam {
     /// The terminal status of the program output.
     pub status: super::models::ProgramOutputItemStatus,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 impl ProgramOutputItemParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.call_id;
-            rt::check::length("ProgramOutputItemParam.call_id", v, Some(1u64), Some(64u64))?;
+            rt::check::length(
+                "ProgramOutputItemParam.call_id",
+                v,
+                Some(1u64),
+                Some(64u64),
+            )?;
         }
         {
             let v = &self.result;
-            rt::check::length("ProgramOutputItemParam.result", v, None, Some(10485760u64))?;
+            rt::check::length(
+                "ProgramOutputItemParam.result",
+                v,
+                None,
+                Some(10485760u64),
+            )?;
         }
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "responses",
-    feature = "responses2"
-))]
+#[cfg(any(feature = "conversations", feature = "responses", feature = "responses2"))]
 connector_runtime::__string_enum! {
     pub enum ProgramOutputItemStatus { Completed = "completed", Incomplete =
     "incomplete", }
@@ -16167,11 +15348,7 @@ pub struct ContextManagementParam {
     /// The context management entry type. Currently only 'compaction' is supported.
     #[serde(rename = "type")]
     pub type_: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub compact_threshold: Option<Option<i64>>,
 }
 #[cfg(any(feature = "assistants"))]
@@ -16180,88 +15357,40 @@ pub struct CreateRunRequest {
     /// The ID of the [assistant](/docs/api-reference/assistants) to use to execute this run.
     pub assistant_id: String,
     /// The ID of the [Model](/docs/api-reference/models) to be used to execute this run. If a value is provided here, it will override the model associated with the assistant. If not, the model associated with the assistant will be used.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub model: Option<Option<super::models::CreateRunRequestModel>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub reasoning_effort: Option<Option<super::models::ReasoningEffort>>,
     /// Overrides the [instructions](/docs/api-reference/assistants/createAssistant) of the assistant. This is useful for modifying the behavior on a per-run basis.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub instructions: Option<Option<String>>,
     /// Appends additional instructions at the end of the instructions for the run. This is useful for modifying the behavior on a per-run basis without overriding other instructions.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub additional_instructions: Option<Option<String>>,
     /// Adds additional messages to the thread before creating the run.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub additional_messages: Option<Option<Vec<super::models::CreateMessageRequest>>>,
     /// Override the tools the assistant can use for this run. This is useful for modifying the behavior on a per-run basis.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub tools: Option<Option<Vec<super::models::AssistantObjectToolsItem>>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub metadata: Option<Option<std::collections::BTreeMap<String, String>>>,
     /// What sampling temperature to use, between 0 and 2. Higher values like 0.8 will make the output more random, while lower values like 0.2 will make it more focused and deterministic.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub temperature: Option<Option<f64>>,
     /// An alternative to sampling with temperature, called nucleus sampling, where the model considers the results of the tokens with top_p probability mass. So 0.1 means only the tokens comprising the top 10% probability mass are considered.
     ///
     /// We generally recommend altering this or temperature but not both.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub top_p: Option<Option<f64>>,
     /// If `true`, returns a stream of events that happen during the Run as server-sent events, terminating when the Run enters a terminal state with a `data: [DONE]` message.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub stream: Option<Option<bool>>,
     /// The maximum number of prompt tokens that may be used over the course of the run. The run will make a best effort to use only the number of prompt tokens specified, across multiple turns of the run. If the run exceeds the number of prompt tokens specified, the run will end with status `incomplete`. See `incomplete_details` for more info.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub max_prompt_tokens: Option<Option<i64>>,
     /// The maximum number of completion tokens that may be used over the course of the run. The run will make a best effort to use only the number of completion tokens specified, across multiple turns of the run. If the run exceeds the number of completion tokens specified, the run will end with status `incomplete`. See `incomplete_details` for more info.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub max_completion_tokens: Option<Option<i64>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub truncation_strategy: Option<super::models::TruncationObject>,
@@ -16277,12 +15406,10 @@ pub struct CreateRunRequest {
     /// Setting to `{ "type": "json_object" }` enables JSON mode, which ensures the message the model generates is valid JSON.
     ///
     /// **Important:** when using JSON mode, you **must** also instruct the model to produce JSON yourself via a system or user message. Without this, the model may generate an unending stream of whitespace until the generation reaches the token limit, resulting in a long-running and seemingly "stuck" request. Also note that the message content may be partially cut off if `finish_reason="length"`, which indicates the generation exceeded `max_tokens` or the conversation exceeded the max context length.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub response_format: Option<Option<super::models::AssistantsApiResponseFormatOption>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub response_format: Option<
+        Option<super::models::AssistantsApiResponseFormatOption>,
+    >,
 }
 #[cfg(any(feature = "assistants"))]
 impl CreateRunRequest {
@@ -16367,7 +15494,12 @@ impl CreateSpeechRequest {
             rt::check::length("CreateSpeechRequest.input", v, None, Some(4096u64))?;
         }
         if let Some(v) = &self.instructions {
-            rt::check::length("CreateSpeechRequest.instructions", v, None, Some(4096u64))?;
+            rt::check::length(
+                "CreateSpeechRequest.instructions",
+                v,
+                None,
+                Some(4096u64),
+            )?;
         }
         if let Some(v) = &self.speed {
             rt::check::range(
@@ -16422,15 +15554,21 @@ pub enum CreateSpeechResponseStreamEvent {
 impl<'de> serde::Deserialize<'de> for CreateSpeechResponseStreamEvent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("speech.audio.delta") => Self::SpeechAudioDeltaEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("speech.audio.done") => Self::SpeechAudioDoneEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("speech.audio.delta") => {
+                    Self::SpeechAudioDeltaEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("speech.audio.done") => {
+                    Self::SpeechAudioDoneEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "audio"))]
@@ -16503,11 +15641,7 @@ pub struct SpendAlertNotificationChannel {
     /// Email addresses that receive the spend alert notification.
     pub recipients: Vec<String>,
     /// Optional subject prefix for alert emails.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub subject_prefix: Option<Option<String>>,
 }
 #[cfg(any(feature = "assistants"))]
@@ -16520,75 +15654,37 @@ pub struct CreateThreadAndRunRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thread: Option<super::models::CreateThreadRequest>,
     /// The ID of the [Model](/docs/api-reference/models) to be used to execute this run. If a value is provided here, it will override the model associated with the assistant. If not, the model associated with the assistant will be used.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub model: Option<Option<super::models::CreateThreadAndRunRequestModel>>,
     /// Override the default system message of the assistant. This is useful for modifying the behavior on a per-run basis.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub instructions: Option<Option<String>>,
     /// Override the tools the assistant can use for this run. This is useful for modifying the behavior on a per-run basis.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub tools: Option<Option<Vec<super::models::AssistantObjectToolsItem>>>,
     /// A set of resources that are used by the assistant's tools. The resources are specific to the type of tool. For example, the `code_interpreter` tool requires a list of file IDs, while the `file_search` tool requires a list of vector store IDs.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub tool_resources: Option<Option<super::models::CreateThreadAndRunRequestToolResources>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub tool_resources: Option<
+        Option<super::models::CreateThreadAndRunRequestToolResources>,
+    >,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub metadata: Option<Option<std::collections::BTreeMap<String, String>>>,
     /// What sampling temperature to use, between 0 and 2. Higher values like 0.8 will make the output more random, while lower values like 0.2 will make it more focused and deterministic.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub temperature: Option<Option<f64>>,
     /// An alternative to sampling with temperature, called nucleus sampling, where the model considers the results of the tokens with top_p probability mass. So 0.1 means only the tokens comprising the top 10% probability mass are considered.
     ///
     /// We generally recommend altering this or temperature but not both.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub top_p: Option<Option<f64>>,
     /// If `true`, returns a stream of events that happen during the Run as server-sent events, terminating when the Run enters a terminal state with a `data: [DONE]` message.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub stream: Option<Option<bool>>,
     /// The maximum number of prompt tokens that may be used over the course of the run. The run will make a best effort to use only the number of prompt tokens specified, across multiple turns of the run. If the run exceeds the number of prompt tokens specified, the run will end with status `incomplete`. See `incomplete_details` for more info.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub max_prompt_tokens: Option<Option<i64>>,
     /// The maximum number of completion tokens that may be used over the course of the run. The run will make a best effort to use only the number of completion tokens specified, across multiple turns of the run. If the run exceeds the number of completion tokens specified, the run will end with status `incomplete`. See `incomplete_details` for more info.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub max_completion_tokens: Option<Option<i64>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub truncation_strategy: Option<super::models::TruncationObject>,
@@ -16604,12 +15700,10 @@ pub struct CreateThreadAndRunRequest {
     /// Setting to `{ "type": "json_object" }` enables JSON mode, which ensures the message the model generates is valid JSON.
     ///
     /// **Important:** when using JSON mode, you **must** also instruct the model to produce JSON yourself via a system or user message. Without this, the model may generate an unending stream of whitespace until the generation reaches the token limit, resulting in a long-running and seemingly "stuck" request. Also note that the message content may be partially cut off if `finish_reason="length"`, which indicates the generation exceeded `max_tokens` or the conversation exceeded the max context length.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub response_format: Option<Option<super::models::AssistantsApiResponseFormatOption>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub response_format: Option<
+        Option<super::models::AssistantsApiResponseFormatOption>,
+    >,
 }
 #[cfg(any(feature = "assistants"))]
 impl CreateThreadAndRunRequest {
@@ -16672,17 +15766,9 @@ pub struct CreateThreadRequest {
     /// A list of [messages](/docs/api-reference/messages) to start the thread with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub messages: Option<Vec<super::models::CreateMessageRequest>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub tool_resources: Option<Option<super::models::CreateThreadRequestToolResources>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub metadata: Option<Option<std::collections::BTreeMap<String, String>>>,
 }
 #[cfg(any(feature = "assistants"))]
@@ -16700,7 +15786,9 @@ impl CreateThreadRequest {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateThreadRequestToolResources {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_interpreter: Option<super::models::ThreadObjectToolResourcesCodeInterpreter>,
+    pub code_interpreter: Option<
+        super::models::ThreadObjectToolResourcesCodeInterpreter,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_search: Option<super::models::CreateThreadRequestToolResourcesFileSearch>,
 }
@@ -16725,8 +15813,9 @@ pub struct CreateThreadRequestToolResourcesFileSearch {
     pub vector_store_ids: Option<Vec<String>>,
     /// A helper to create a [vector store](/docs/api-reference/vector-stores/object) with file_ids and attach it to this thread. There can be a maximum of 1 vector store attached to the thread.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vector_stores:
-        Option<Vec<super::models::CreateAssistantRequestToolResourcesFileSearchVectorStoresItem>>,
+    pub vector_stores: Option<
+        Vec<super::models::CreateAssistantRequestToolResourcesFileSearchVectorStoresItem>,
+    >,
 }
 #[cfg(any(feature = "assistants"))]
 impl CreateThreadRequestToolResourcesFileSearch {
@@ -16759,7 +15848,9 @@ impl CreateThreadRequestToolResourcesFileSearch {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CreateThreadAndRunRequestModel {
-    CreateThreadAndRunRequestModelVariant1(super::models::CreateThreadAndRunRequestModelVariant1),
+    CreateThreadAndRunRequestModelVariant1(
+        super::models::CreateThreadAndRunRequestModelVariant1,
+    ),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -16790,7 +15881,9 @@ connector_runtime::__string_enum! {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateThreadAndRunRequestToolResources {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_interpreter: Option<super::models::ThreadObjectToolResourcesCodeInterpreter>,
+    pub code_interpreter: Option<
+        super::models::ThreadObjectToolResourcesCodeInterpreter,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_search: Option<super::models::AssistantObjectToolResourcesFileSearch>,
 }
@@ -16843,12 +15936,15 @@ pub struct CreateTranscriptionRequest {
     /// The timestamp granularities to populate for this transcription. `response_format` must be set `verbose_json` to use timestamp granularities. Either or both of these options are supported: `word`, or `segment`. Note: There is no additional latency for segment timestamps, but generating word timestamps incurs additional latency.
     /// This option is not available for `gpt-4o-transcribe-diarize`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timestamp_granularities:
-        Option<Vec<super::models::CreateTranscriptionRequestTimestampGranularitiesItem>>,
+    pub timestamp_granularities: Option<
+        Vec<super::models::CreateTranscriptionRequestTimestampGranularitiesItem>,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub chunking_strategy: Option<super::models::CreateTranscriptionRequestChunkingStrategy>,
+    pub chunking_strategy: Option<
+        super::models::CreateTranscriptionRequestChunkingStrategy,
+    >,
     /// Optional list of speaker names that correspond to the audio samples provided in `known_speaker_references[]`. Each entry should be a short identifier (for example `customer` or `agent`). Up to 4 speakers are supported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub known_speaker_names: Option<Vec<String>>,
@@ -16892,7 +15988,9 @@ impl CreateTranscriptionRequest {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CreateTranscriptionRequestModel {
-    CreateTranscriptionRequestModelVariant1(super::models::CreateTranscriptionRequestModelVariant1),
+    CreateTranscriptionRequestModelVariant1(
+        super::models::CreateTranscriptionRequestModelVariant1,
+    ),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -16989,15 +16087,21 @@ pub enum CreateTranscriptionResponseDiarizedJsonUsage {
 impl<'de> serde::Deserialize<'de> for CreateTranscriptionResponseDiarizedJsonUsage {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("tokens") => Self::TranscriptTextUsageTokens(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("duration") => Self::TranscriptTextUsageDuration(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("tokens") => {
+                    Self::TranscriptTextUsageTokens(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("duration") => {
+                    Self::TranscriptTextUsageDuration(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "audio"))]
@@ -17013,7 +16117,9 @@ pub struct TranscriptTextUsageTokens {
     pub input_tokens: i64,
     /// Details about the input tokens billed for this request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_token_details: Option<super::models::TranscriptTextUsageTokensInputTokenDetails>,
+    pub input_token_details: Option<
+        super::models::TranscriptTextUsageTokensInputTokenDetails,
+    >,
     /// Number of output tokens generated.
     pub output_tokens: i64,
     /// Total number of tokens used (input + output).
@@ -17053,7 +16159,9 @@ pub struct CreateTranscriptionResponseJson {
     pub languages: Option<Vec<super::models::TranscriptionLanguage>>,
     /// The log probabilities of the tokens in the transcription. Only returned with the models `gpt-4o-transcribe` and `gpt-4o-mini-transcribe` if `logprobs` is added to the `include` array.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub logprobs: Option<Vec<super::models::CreateTranscriptionResponseJsonLogprobsItem>>,
+    pub logprobs: Option<
+        Vec<super::models::CreateTranscriptionResponseJsonLogprobsItem>,
+    >,
     /// Token usage statistics for the request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<super::models::CreateTranscriptionResponseJsonUsage>,
@@ -17102,18 +16210,26 @@ pub enum CreateTranscriptionResponseStreamEvent {
 impl<'de> serde::Deserialize<'de> for CreateTranscriptionResponseStreamEvent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("transcript.text.segment") => Self::TranscriptTextSegmentEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("transcript.text.delta") => Self::TranscriptTextDeltaEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("transcript.text.done") => Self::TranscriptTextDoneEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("transcript.text.segment") => {
+                    Self::TranscriptTextSegmentEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("transcript.text.delta") => {
+                    Self::TranscriptTextDeltaEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("transcript.text.done") => {
+                    Self::TranscriptTextDoneEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "audio"))]
@@ -17345,13 +16461,14 @@ pub struct CreateVectorStoreFileBatchRequest {
     /// The chunking strategy used to chunk the file(s). If not set, will use the `auto` strategy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chunking_strategy: Option<super::models::ChunkingStrategyRequestParam>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub attributes: Option<
-        Option<std::collections::BTreeMap<String, super::models::VectorStoreFileAttributesValue>>,
+        Option<
+            std::collections::BTreeMap<
+                String,
+                super::models::VectorStoreFileAttributesValue,
+            >,
+        >,
     >,
 }
 #[cfg(any(feature = "vector_stores"))]
@@ -17385,13 +16502,14 @@ pub struct CreateVectorStoreFileRequest {
     /// The chunking strategy used to chunk the file(s). If not set, will use the `auto` strategy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chunking_strategy: Option<super::models::ChunkingStrategyRequestParam>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub attributes: Option<
-        Option<std::collections::BTreeMap<String, super::models::VectorStoreFileAttributesValue>>,
+        Option<
+            std::collections::BTreeMap<
+                String,
+                super::models::VectorStoreFileAttributesValue,
+            >,
+        >,
     >,
 }
 #[cfg(any(feature = "vector_stores"))]
@@ -17413,12 +16531,10 @@ pub struct CreateVectorStoreRequest {
     pub expires_after: Option<super::models::VectorStoreExpirationAfter>,
     /// The chunking strategy used to chunk the file(s). If not set, will use the `auto` strategy. Only applicable if `file_ids` is non-empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub chunking_strategy: Option<super::models::CreateVectorStoreRequestChunkingStrategy>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    pub chunking_strategy: Option<
+        super::models::CreateVectorStoreRequestChunkingStrategy,
+    >,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub metadata: Option<Option<std::collections::BTreeMap<String, String>>>,
 }
 #[cfg(any(feature = "vector_stores"))]
@@ -17471,7 +16587,9 @@ impl VectorStoreExpirationAfter {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CreateVectorStoreRequestChunkingStrategy {
-    StaticChunkingStrategyRequestParam(super::models::StaticChunkingStrategyRequestParam),
+    StaticChunkingStrategyRequestParam(
+        super::models::StaticChunkingStrategyRequestParam,
+    ),
     AutoChunkingStrategyRequestParam(super::models::AutoChunkingStrategyRequestParam),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -17627,12 +16745,14 @@ pub struct DeletedConversation {
     pub deleted: bool,
     pub id: String,
 }
-#[cfg(any(
-    feature = "group_organization_role_assignments",
-    feature = "user_organization_role_assignments",
-    feature = "project_group_role_assignments",
-    feature = "project_user_role_assignments"
-))]
+#[cfg(
+    any(
+        feature = "group_organization_role_assignments",
+        feature = "user_organization_role_assignments",
+        feature = "project_group_role_assignments",
+        feature = "project_user_role_assignments"
+    )
+)]
 /// Confirmation payload returned after unassigning a role.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeletedRoleAssignmentResource {
@@ -17650,11 +16770,7 @@ pub struct DeletedRoleAssignmentResource {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EditImageBodyJsonParam {
     /// The GPT image model to use for image editing, including `gpt-image-2` and its dated snapshot `gpt-image-2-2026-04-21`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub model: Option<Option<super::models::EditImageBodyJsonParamModel>>,
     /// Input image references to edit.
     /// For GPT image models, you can provide up to 16 images.
@@ -17666,77 +16782,39 @@ pub struct EditImageBodyJsonParam {
     /// A text description of the desired image edit.
     pub prompt: String,
     /// The number of edited images to generate.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub n: Option<Option<i64>>,
     /// Output quality for GPT image models.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub quality: Option<Option<super::models::EditImageBodyJsonParamQuality>>,
     /// Controls fidelity to the original input image(s).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub input_fidelity: Option<Option<super::models::EditImageBodyJsonParamInputFidelity>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub input_fidelity: Option<
+        Option<super::models::EditImageBodyJsonParamInputFidelity>,
+    >,
     /// Requested output image size.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub size: Option<Option<super::models::EditImageBodyJsonParamSize>>,
     /// A unique identifier representing your end-user, which can help OpenAI
     /// monitor and detect abuse.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// Output image format. Supported for GPT image models.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub output_format: Option<Option<super::models::EditImageBodyJsonParamOutputFormat>>,
     /// Compression level for `jpeg` or `webp` output.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub output_compression: Option<Option<i64>>,
     /// Moderation level for GPT image models.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub moderation: Option<Option<super::models::EditImageBodyJsonParamModeration>>,
     /// Set the background of the generated image output. Transparent backgrounds are available for supported GPT Image models. For `gpt-image-2` and `gpt-image-2-2026-04-21`, this support is in preview. When using `transparent`, set the output format to `png` or `webp`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub background: Option<Option<super::models::EditImageBodyJsonParamBackground>>,
     /// Stream partial image results as events.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub stream: Option<Option<bool>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub partial_images: Option<Option<i64>>,
 }
 #[cfg(any(feature = "images"))]
@@ -17775,7 +16853,9 @@ impl EditImageBodyJsonParam {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum EditImageBodyJsonParamModel {
-    EditImageBodyJsonParamModelVariant1(super::models::EditImageBodyJsonParamModelVariant1),
+    EditImageBodyJsonParamModelVariant1(
+        super::models::EditImageBodyJsonParamModelVariant1,
+    ),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -17837,33 +16917,35 @@ connector_runtime::__string_enum! {
     pub enum EditImageBodyJsonParamBackground { Transparent = "transparent", Opaque =
     "opaque", Auto = "auto", }
 }
-#[cfg(any(
-    feature = "assistants",
-    feature = "audio",
-    feature = "chat",
-    feature = "completions",
-    feature = "containers",
-    feature = "conversations",
-    feature = "embeddings",
-    feature = "evals",
-    feature = "audit_logs",
-    feature = "certificates",
-    feature = "usage",
-    feature = "groups",
-    feature = "group_organization_role_assignments",
-    feature = "group_users",
-    feature = "projects",
-    feature = "project_groups",
-    feature = "roles",
-    feature = "user_organization_role_assignments",
-    feature = "project_group_role_assignments",
-    feature = "project_user_role_assignments",
-    feature = "responses",
-    feature = "vector_stores",
-    feature = "content_provenance_checks",
-    feature = "responses2",
-    feature = "skills"
-))]
+#[cfg(
+    any(
+        feature = "assistants",
+        feature = "audio",
+        feature = "chat",
+        feature = "completions",
+        feature = "containers",
+        feature = "conversations",
+        feature = "embeddings",
+        feature = "evals",
+        feature = "audit_logs",
+        feature = "certificates",
+        feature = "usage",
+        feature = "groups",
+        feature = "group_organization_role_assignments",
+        feature = "group_users",
+        feature = "projects",
+        feature = "project_groups",
+        feature = "roles",
+        feature = "user_organization_role_assignments",
+        feature = "project_group_role_assignments",
+        feature = "project_user_role_assignments",
+        feature = "responses",
+        feature = "vector_stores",
+        feature = "content_provenance_checks",
+        feature = "responses2",
+        feature = "skills"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ErrorResponse {
     pub error: super::models::ErrorModel,
@@ -17900,7 +16982,9 @@ pub struct Eval {
 pub enum EvalDataSourceConfig {
     EvalCustomDataSourceConfig(super::models::EvalCustomDataSourceConfig),
     EvalLogsDataSourceConfig(super::models::EvalLogsDataSourceConfig),
-    EvalStoredCompletionsDataSourceConfig(super::models::EvalStoredCompletionsDataSourceConfig),
+    EvalStoredCompletionsDataSourceConfig(
+        super::models::EvalStoredCompletionsDataSourceConfig,
+    ),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
@@ -18037,7 +17121,9 @@ pub struct EvalRun {
     /// Usage statistics for each model during the evaluation run.
     pub per_model_usage: Vec<super::models::EvalRunPerModelUsageItem>,
     /// Results per testing criteria applied during the evaluation run.
-    pub per_testing_criteria_results: Vec<super::models::EvalRunPerTestingCriteriaResultsItem>,
+    pub per_testing_criteria_results: Vec<
+        super::models::EvalRunPerTestingCriteriaResultsItem,
+    >,
     /// Information about the run's data source.
     pub data_source: super::models::EvalRunDataSource,
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
@@ -18091,7 +17177,9 @@ pub struct EvalRunPerTestingCriteriaResultsItem {
 #[serde(untagged)]
 pub enum EvalRunDataSource {
     CreateEvalJsonlRunDataSource(super::models::CreateEvalJsonlRunDataSource),
-    CreateEvalCompletionsRunDataSource(super::models::CreateEvalCompletionsRunDataSource),
+    CreateEvalCompletionsRunDataSource(
+        super::models::CreateEvalCompletionsRunDataSource,
+    ),
     CreateEvalResponsesRunDataSource(super::models::CreateEvalResponsesRunDataSource),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -18260,7 +17348,9 @@ pub struct FineTuneChatCompletionRequestAssistantMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_calls: Option<Vec<super::models::ChatCompletionMessageToolCallsItem>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub function_call: Option<super::models::ChatCompletionRequestAssistantMessageFunctionCall>,
+    pub function_call: Option<
+        super::models::ChatCompletionRequestAssistantMessageFunctionCall,
+    >,
 }
 #[cfg(any(feature = "fine_tuning"))]
 /// FineTuningCheckpointPermission
@@ -18362,16 +17452,21 @@ pub struct FineTuningJobError {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FineTuningJobHyperparameters {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub batch_size: Option<super::models::CreateFineTuningJobRequestHyperparametersBatchSize>,
+    pub batch_size: Option<
+        super::models::CreateFineTuningJobRequestHyperparametersBatchSize,
+    >,
     /// Scaling factor for the learning rate. A smaller learning rate may be useful to avoid
     /// overfitting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub learning_rate_multiplier:
-        Option<super::models::CreateFineTuningJobRequestHyperparametersLearningRateMultiplier>,
+    pub learning_rate_multiplier: Option<
+        super::models::CreateFineTuningJobRequestHyperparametersLearningRateMultiplier,
+    >,
     /// The number of epochs to train the model for. An epoch refers to one full cycle
     /// through the training dataset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub n_epochs: Option<super::models::CreateFineTuningJobRequestHyperparametersNEpochs>,
+    pub n_epochs: Option<
+        super::models::CreateFineTuningJobRequestHyperparametersNEpochs,
+    >,
 }
 #[cfg(any(feature = "fine_tuning"))]
 connector_runtime::__string_enum! {
@@ -18485,10 +17580,12 @@ pub struct FunctionToolCallOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::ComputerToolCallStatus>,
 }
-#[cfg(any(
-    feature = "group_organization_role_assignments",
-    feature = "project_group_role_assignments"
-))]
+#[cfg(
+    any(
+        feature = "group_organization_role_assignments",
+        feature = "project_group_role_assignments"
+    )
+)]
 /// Summary information about a group returned in role assignment responses.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Group {
@@ -18582,10 +17679,12 @@ pub struct GroupResourceWithSuccess {
     /// Whether the group is managed through SCIM and controlled by your identity provider.
     pub is_scim_managed: bool,
 }
-#[cfg(any(
-    feature = "group_organization_role_assignments",
-    feature = "project_group_role_assignments"
-))]
+#[cfg(
+    any(
+        feature = "group_organization_role_assignments",
+        feature = "project_group_role_assignments"
+    )
+)]
 /// Role assignment linking a group to a role.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GroupRoleAssignment {
@@ -18596,13 +17695,15 @@ pub struct GroupRoleAssignment {
     /// Details about a role that can be assigned through the public Roles API.
     pub role: super::models::Role,
 }
-#[cfg(any(
-    feature = "group_organization_role_assignments",
-    feature = "roles",
-    feature = "user_organization_role_assignments",
-    feature = "project_group_role_assignments",
-    feature = "project_user_role_assignments"
-))]
+#[cfg(
+    any(
+        feature = "group_organization_role_assignments",
+        feature = "roles",
+        feature = "user_organization_role_assignments",
+        feature = "project_group_role_assignments",
+        feature = "project_user_role_assignments"
+    )
+)]
 /// Details about a role that can be assigned through the public Roles API.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Role {
@@ -18804,15 +17905,21 @@ pub enum ImageEditStreamEvent {
 impl<'de> serde::Deserialize<'de> for ImageEditStreamEvent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("image_edit.partial_image") => Self::ImageEditPartialImageEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("image_edit.completed") => Self::ImageEditCompletedEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("image_edit.partial_image") => {
+                    Self::ImageEditPartialImageEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("image_edit.completed") => {
+                    Self::ImageEditCompletedEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "images"))]
@@ -18918,15 +18025,21 @@ pub enum ImageGenStreamEvent {
 impl<'de> serde::Deserialize<'de> for ImageGenStreamEvent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("image_generation.partial_image") => Self::ImageGenPartialImageEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("image_generation.completed") => Self::ImageGenCompletedEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("image_generation.partial_image") => {
+                    Self::ImageGenPartialImageEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("image_generation.completed") => {
+                    Self::ImageGenCompletedEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "images"))]
@@ -19183,93 +18296,151 @@ pub enum ItemResource {
 impl<'de> serde::Deserialize<'de> for ItemResource {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("message") => Self::InputMessageResource(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("file_search_call") => Self::FileSearchToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("computer_call") => {
-                Self::ComputerToolCall(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("computer_call_output") => Self::ComputerToolCallOutputResource(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("web_search_call") => Self::WebSearchToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("function_call") => Self::FunctionToolCallResource(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("function_call_output") => Self::FunctionToolCallOutputResource(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("tool_search_call") => {
-                Self::ToolSearchCall(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("tool_search_output") => {
-                Self::ToolSearchOutput(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("additional_tools") => {
-                Self::AdditionalTools(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("reasoning") => {
-                Self::ReasoningItem(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("program") => {
-                Self::Program(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("program_output") => {
-                Self::ProgramOutput(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("compaction") => {
-                Self::CompactionBody(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("image_generation_call") => {
-                Self::ImageGenToolCall(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("code_interpreter_call") => Self::CodeInterpreterToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("local_shell_call") => Self::LocalShellToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("local_shell_call_output") => Self::LocalShellToolCallOutput(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("shell_call") => Self::FunctionShellCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("shell_call_output") => Self::FunctionShellCallOutput(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("apply_patch_call") => Self::ApplyPatchToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("apply_patch_call_output") => Self::ApplyPatchToolCallOutput(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("mcp_list_tools") => {
-                Self::McpListTools(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("mcp_approval_request") => Self::McpApprovalRequest(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("mcp_approval_response") => Self::McpApprovalResponseResource(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("mcp_call") => {
-                Self::McpToolCall(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("custom_tool_call") => Self::CustomToolCallResource(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("custom_tool_call_output") => Self::CustomToolCallOutputResource(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("message") => {
+                    Self::InputMessageResource(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("file_search_call") => {
+                    Self::FileSearchToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("computer_call") => {
+                    Self::ComputerToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("computer_call_output") => {
+                    Self::ComputerToolCallOutputResource(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("web_search_call") => {
+                    Self::WebSearchToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("function_call") => {
+                    Self::FunctionToolCallResource(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("function_call_output") => {
+                    Self::FunctionToolCallOutputResource(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("tool_search_call") => {
+                    Self::ToolSearchCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("tool_search_output") => {
+                    Self::ToolSearchOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("additional_tools") => {
+                    Self::AdditionalTools(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("reasoning") => {
+                    Self::ReasoningItem(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("program") => {
+                    Self::Program(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("program_output") => {
+                    Self::ProgramOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("compaction") => {
+                    Self::CompactionBody(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("image_generation_call") => {
+                    Self::ImageGenToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("code_interpreter_call") => {
+                    Self::CodeInterpreterToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("local_shell_call") => {
+                    Self::LocalShellToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("local_shell_call_output") => {
+                    Self::LocalShellToolCallOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("shell_call") => {
+                    Self::FunctionShellCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("shell_call_output") => {
+                    Self::FunctionShellCallOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("apply_patch_call") => {
+                    Self::ApplyPatchToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("apply_patch_call_output") => {
+                    Self::ApplyPatchToolCallOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_list_tools") => {
+                    Self::McpListTools(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_approval_request") => {
+                    Self::McpApprovalRequest(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_approval_response") => {
+                    Self::McpApprovalResponseResource(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_call") => {
+                    Self::McpToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("custom_tool_call") => {
+                    Self::CustomToolCallResource(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("custom_tool_call_output") => {
+                    Self::CustomToolCallOutputResource(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "assistants"))]
@@ -19560,8 +18731,9 @@ pub struct VectorStoreFileObject {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chunking_strategy: Option<super::models::VectorStoreFileObjectChunkingStrategy>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attributes:
-        Option<std::collections::BTreeMap<String, super::models::VectorStoreFileAttributesValue>>,
+    pub attributes: Option<
+        std::collections::BTreeMap<String, super::models::VectorStoreFileAttributesValue>,
+    >,
 }
 #[cfg(any(feature = "vector_stores"))]
 connector_runtime::__string_enum! {
@@ -19590,8 +18762,12 @@ connector_runtime::__string_enum! {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum VectorStoreFileObjectChunkingStrategy {
-    StaticChunkingStrategyResponseParam(super::models::StaticChunkingStrategyResponseParam),
-    OtherChunkingStrategyResponseParam(super::models::OtherChunkingStrategyResponseParam),
+    StaticChunkingStrategyResponseParam(
+        super::models::StaticChunkingStrategyResponseParam,
+    ),
+    OtherChunkingStrategyResponseParam(
+        super::models::OtherChunkingStrategyResponseParam,
+    ),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
@@ -19759,8 +18935,9 @@ pub struct ModelResponseProperties {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_cache_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prompt_cache_retention:
-        Option<super::models::CreateChatCompletionRequestPromptCacheRetention>,
+    pub prompt_cache_retention: Option<
+        super::models::CreateChatCompletionRequestPromptCacheRetention,
+    >,
 }
 #[cfg(any(feature = "assistants"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -19768,70 +18945,43 @@ pub struct ModifyAssistantRequest {
     /// ID of the model to use. You can use the [List models](/docs/api-reference/models/list) API to see all of your available models, or see our [Model overview](/docs/models) for descriptions of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<super::models::ModifyAssistantRequestModel>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub reasoning_effort: Option<Option<super::models::ReasoningEffort>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub name: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub description: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub instructions: Option<Option<String>>,
     /// A list of tool enabled on the assistant. There can be a maximum of 128 tools per assistant. Tools can be of types `code_interpreter`, `file_search`, or `function`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tools: Option<Vec<super::models::AssistantObjectToolsItem>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub tool_resources: Option<Option<super::models::ModifyAssistantRequestToolResources>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub tool_resources: Option<
+        Option<super::models::ModifyAssistantRequestToolResources>,
+    >,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub metadata: Option<Option<std::collections::BTreeMap<String, String>>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub temperature: Option<Option<f64>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub top_p: Option<Option<f64>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub response_format: Option<Option<super::models::AssistantsApiResponseFormatOption>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub response_format: Option<
+        Option<super::models::AssistantsApiResponseFormatOption>,
+    >,
 }
 #[cfg(any(feature = "assistants"))]
 impl ModifyAssistantRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.tools {
-            rt::check::items("ModifyAssistantRequest.tools", v.len(), None, Some(128u64))?;
+            rt::check::items(
+                "ModifyAssistantRequest.tools",
+                v.len(),
+                None,
+                Some(128u64),
+            )?;
         }
         if let Some(Some(v)) = &self.tool_resources {
             v.validate()?;
@@ -19854,9 +19004,13 @@ pub enum ModifyAssistantRequestModel {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ModifyAssistantRequestToolResources {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_interpreter: Option<super::models::ModifyAssistantRequestToolResourcesCodeInterpreter>,
+    pub code_interpreter: Option<
+        super::models::ModifyAssistantRequestToolResourcesCodeInterpreter,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file_search: Option<super::models::ModifyAssistantRequestToolResourcesFileSearch>,
+    pub file_search: Option<
+        super::models::ModifyAssistantRequestToolResourcesFileSearch,
+    >,
 }
 #[cfg(any(feature = "assistants"))]
 impl ModifyAssistantRequestToolResources {
@@ -19925,37 +19079,21 @@ pub struct ModifyCertificateRequest {
 #[cfg(any(feature = "assistants"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ModifyMessageRequest {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub metadata: Option<Option<std::collections::BTreeMap<String, String>>>,
 }
 #[cfg(any(feature = "assistants"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ModifyRunRequest {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub metadata: Option<Option<std::collections::BTreeMap<String, String>>>,
 }
 #[cfg(any(feature = "assistants"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ModifyThreadRequest {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub tool_resources: Option<Option<super::models::ThreadObjectToolResources>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub metadata: Option<Option<std::collections::BTreeMap<String, String>>>,
 }
 #[cfg(any(feature = "assistants"))]
@@ -20116,93 +19254,151 @@ pub enum OutputItem {
 impl<'de> serde::Deserialize<'de> for OutputItem {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("message") => {
-                Self::OutputMessage(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("file_search_call") => Self::FileSearchToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("function_call") => {
-                Self::FunctionToolCall(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("function_call_output") => Self::FunctionToolCallOutputResource(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("web_search_call") => Self::WebSearchToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("computer_call") => {
-                Self::ComputerToolCall(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("computer_call_output") => Self::ComputerToolCallOutputResource(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("reasoning") => {
-                Self::ReasoningItem(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("program") => {
-                Self::Program(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("program_output") => {
-                Self::ProgramOutput(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("tool_search_call") => {
-                Self::ToolSearchCall(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("tool_search_output") => {
-                Self::ToolSearchOutput(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("additional_tools") => {
-                Self::AdditionalTools(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("compaction") => {
-                Self::CompactionBody(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("image_generation_call") => {
-                Self::ImageGenToolCall(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("code_interpreter_call") => Self::CodeInterpreterToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("local_shell_call") => Self::LocalShellToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("local_shell_call_output") => Self::LocalShellToolCallOutput(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("shell_call") => Self::FunctionShellCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("shell_call_output") => Self::FunctionShellCallOutput(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("apply_patch_call") => Self::ApplyPatchToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("apply_patch_call_output") => Self::ApplyPatchToolCallOutput(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("mcp_call") => {
-                Self::McpToolCall(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("mcp_list_tools") => {
-                Self::McpListTools(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("mcp_approval_request") => Self::McpApprovalRequest(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("mcp_approval_response") => Self::McpApprovalResponseResource(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("custom_tool_call") => {
-                Self::CustomToolCall(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("custom_tool_call_output") => Self::CustomToolCallOutputResource(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("message") => {
+                    Self::OutputMessage(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("file_search_call") => {
+                    Self::FileSearchToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("function_call") => {
+                    Self::FunctionToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("function_call_output") => {
+                    Self::FunctionToolCallOutputResource(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("web_search_call") => {
+                    Self::WebSearchToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("computer_call") => {
+                    Self::ComputerToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("computer_call_output") => {
+                    Self::ComputerToolCallOutputResource(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("reasoning") => {
+                    Self::ReasoningItem(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("program") => {
+                    Self::Program(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("program_output") => {
+                    Self::ProgramOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("tool_search_call") => {
+                    Self::ToolSearchCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("tool_search_output") => {
+                    Self::ToolSearchOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("additional_tools") => {
+                    Self::AdditionalTools(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("compaction") => {
+                    Self::CompactionBody(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("image_generation_call") => {
+                    Self::ImageGenToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("code_interpreter_call") => {
+                    Self::CodeInterpreterToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("local_shell_call") => {
+                    Self::LocalShellToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("local_shell_call_output") => {
+                    Self::LocalShellToolCallOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("shell_call") => {
+                    Self::FunctionShellCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("shell_call_output") => {
+                    Self::FunctionShellCallOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("apply_patch_call") => {
+                    Self::ApplyPatchToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("apply_patch_call_output") => {
+                    Self::ApplyPatchToolCallOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_call") => {
+                    Self::McpToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_list_tools") => {
+                    Self::McpListTools(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_approval_request") => {
+                    Self::McpApprovalRequest(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_approval_response") => {
+                    Self::McpApprovalResponseResource(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("custom_tool_call") => {
+                    Self::CustomToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("custom_tool_call_output") => {
+                    Self::CustomToolCallOutputResource(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "projects"))]
@@ -20336,18 +19532,10 @@ pub struct ProjectCreateRequest {
     /// The friendly name of the project, this name appears in reports.
     pub name: String,
     /// Create the project with the specified residency configuration. Your organization must have access to the requested residency configuration in order to use it. See [data residency controls](/docs/guides/your-data#data-residency-controls) to review the functionality and limitations of setting this field.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub residency: Option<Option<super::models::PublicProjectResidency>>,
     /// External key ID to associate with the project.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub external_key_id: Option<Option<String>>,
 }
 #[cfg(any(feature = "data_retention"))]
@@ -20427,39 +19615,19 @@ pub struct ProjectHostedToolPermissions {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectHostedToolPermissionsUpdateRequest {
     /// The file search permission update.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub file_search: Option<Option<super::models::HostedToolPermissionUpdate>>,
     /// The web search permission update.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub web_search: Option<Option<super::models::HostedToolPermissionUpdate>>,
     /// The image generation permission update.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub image_generation: Option<Option<super::models::HostedToolPermissionUpdate>>,
     /// The MCP permission update.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub mcp: Option<Option<super::models::HostedToolPermissionUpdate>>,
     /// The code interpreter permission update.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub code_interpreter: Option<Option<super::models::HostedToolPermissionUpdate>>,
 }
 #[cfg(any(feature = "projects"))]
@@ -20607,11 +19775,7 @@ pub struct ProjectServiceAccountApiKey {
 pub struct ProjectServiceAccountCreateRequest {
     /// The name of the service account being created.
     pub name: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub create_service_account_only: Option<Option<bool>>,
 }
 #[cfg(any(feature = "projects"))]
@@ -20697,18 +19861,10 @@ pub struct ProjectSpendAlertListResource {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectUpdateRequest {
     /// The updated name of the project, this name appears in reports.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub name: Option<Option<String>>,
     /// External key ID to associate with the project.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub external_key_id: Option<Option<String>>,
 }
 #[cfg(any(feature = "projects"))]
@@ -20734,18 +19890,10 @@ pub struct ProjectUser {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectUserCreateRequest {
     /// The ID of the user.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub user_id: Option<Option<String>>,
     /// Email of the user to add.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub email: Option<Option<String>>,
     /// `owner` or `member`
     pub role: String,
@@ -20772,19 +19920,17 @@ pub struct ProjectUserListResponse {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectUserUpdateRequest {
     /// `owner` or `member`
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub role: Option<Option<String>>,
 }
-#[cfg(any(
-    feature = "group_organization_role_assignments",
-    feature = "user_organization_role_assignments",
-    feature = "project_group_role_assignments",
-    feature = "project_user_role_assignments"
-))]
+#[cfg(
+    any(
+        feature = "group_organization_role_assignments",
+        feature = "user_organization_role_assignments",
+        feature = "project_group_role_assignments",
+        feature = "project_user_role_assignments"
+    )
+)]
 /// Request payload for assigning a role to a group or user.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PublicAssignOrganizationGroupRoleBody {
@@ -20800,11 +19946,7 @@ pub struct PublicCreateOrganizationRoleBody {
     /// Permissions to grant to the role.
     pub permissions: Vec<String>,
     /// Optional description of the role.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub description: Option<Option<String>>,
 }
 #[cfg(any(feature = "roles"))]
@@ -20825,25 +19967,13 @@ pub struct PublicRoleListResource {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PublicUpdateOrganizationRoleBody {
     /// Updated set of permissions for the role.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub permissions: Option<Option<Vec<String>>>,
     /// New description for the role.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub description: Option<Option<String>>,
     /// New name for the role.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub role_name: Option<Option<String>>,
 }
 #[cfg(any(feature = "realtime"))]
@@ -20938,12 +20068,18 @@ impl RealtimeBetaClientEventConversationItemCreate {
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum RealtimeConversationItem {
-    RealtimeConversationItemMessageSystem(super::models::RealtimeConversationItemMessageSystem),
-    RealtimeConversationItemMessageUser(super::models::RealtimeConversationItemMessageUser),
+    RealtimeConversationItemMessageSystem(
+        super::models::RealtimeConversationItemMessageSystem,
+    ),
+    RealtimeConversationItemMessageUser(
+        super::models::RealtimeConversationItemMessageUser,
+    ),
     RealtimeConversationItemMessageAssistant(
         super::models::RealtimeConversationItemMessageAssistant,
     ),
-    RealtimeConversationItemFunctionCall(super::models::RealtimeConversationItemFunctionCall),
+    RealtimeConversationItemFunctionCall(
+        super::models::RealtimeConversationItemFunctionCall,
+    ),
     RealtimeConversationItemFunctionCallOutput(
         super::models::RealtimeConversationItemFunctionCallOutput,
     ),
@@ -20958,30 +20094,46 @@ pub enum RealtimeConversationItem {
 impl<'de> serde::Deserialize<'de> for RealtimeConversationItem {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("message") => Self::RealtimeConversationItemMessageSystem(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("function_call") => Self::RealtimeConversationItemFunctionCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("function_call_output") => Self::RealtimeConversationItemFunctionCallOutput(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("mcp_approval_response") => Self::RealtimeMcpApprovalResponse(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("mcp_list_tools") => Self::RealtimeMcpListTools(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("mcp_call") => Self::RealtimeMcpToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("mcp_approval_request") => Self::RealtimeMcpApprovalRequest(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("message") => {
+                    Self::RealtimeConversationItemMessageSystem(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("function_call") => {
+                    Self::RealtimeConversationItemFunctionCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("function_call_output") => {
+                    Self::RealtimeConversationItemFunctionCallOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_approval_response") => {
+                    Self::RealtimeMcpApprovalResponse(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_list_tools") => {
+                    Self::RealtimeMcpListTools(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_call") => {
+                    Self::RealtimeMcpToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_approval_request") => {
+                    Self::RealtimeMcpApprovalRequest(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "all"))]
@@ -21065,7 +20217,9 @@ pub struct RealtimeConversationItemMessageUserContentItem {
     pub image_url: Option<String>,
     /// The detail level of the image (for `input_image`). `auto` will default to `high`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<super::models::RealtimeConversationItemMessageUserContentItemDetail>,
+    pub detail: Option<
+        super::models::RealtimeConversationItemMessageUserContentItemDetail,
+    >,
     /// Transcript of the audio (for `input_audio`). This is not sent to the model, but will be attached to the message item for reference.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transcript: Option<String>,
@@ -21112,7 +20266,9 @@ pub struct RealtimeConversationItemMessageAssistantContentItem {
     /// The content type, `output_text` or `output_audio` depending on the session `output_modalities` configuration.
     #[serde(rename = "type")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub type_: Option<super::models::RealtimeConversationItemMessageAssistantContentItemType>,
+    pub type_: Option<
+        super::models::RealtimeConversationItemMessageAssistantContentItemType,
+    >,
     /// The text content.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
@@ -21510,8 +20666,9 @@ pub struct RealtimeBetaResponseCreateParams {
     pub voice: Option<super::models::VoiceIdsOrCustomVoice>,
     /// The format of output audio. Options are `pcm16`, `g711_ulaw`, or `g711_alaw`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output_audio_format:
-        Option<super::models::RealtimeBetaResponseCreateParamsOutputAudioFormat>,
+    pub output_audio_format: Option<
+        super::models::RealtimeBetaResponseCreateParamsOutputAudioFormat,
+    >,
     /// Tools (functions) available to the model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tools: Option<Vec<super::models::RealtimeBetaResponseCreateParamsToolsItem>>,
@@ -21527,14 +20684,18 @@ pub struct RealtimeBetaResponseCreateParams {
     /// limit output tokens, or `inf` for the maximum available tokens for a
     /// given model. Defaults to `inf`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_output_tokens: Option<super::models::RealtimeBetaResponseCreateParamsMaxOutputTokens>,
+    pub max_output_tokens: Option<
+        super::models::RealtimeBetaResponseCreateParamsMaxOutputTokens,
+    >,
     /// Controls which conversation the response is added to. Currently supports
     /// `auto` and `none`, with `auto` as the default value. The `auto` value
     /// means that the contents of the response will be added to the default
     /// conversation. Set this to `none` to create an out-of-band response which
     /// will not add items to default conversation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub conversation: Option<super::models::RealtimeBetaResponseCreateParamsConversation>,
+    pub conversation: Option<
+        super::models::RealtimeBetaResponseCreateParamsConversation,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -21686,8 +20847,9 @@ pub struct RealtimeSessionCreateRequest {
     /// asynchronously and should be treated as rough guidance
     /// rather than the representation understood by the model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_audio_transcription:
-        Option<super::models::RealtimeSessionCreateRequestInputAudioTranscription>,
+    pub input_audio_transcription: Option<
+        super::models::RealtimeSessionCreateRequestInputAudioTranscription,
+    >,
     /// The speed of the model's spoken response. 1.0 is the default speed. 0.25 is
     /// the minimum speed. 1.5 is the maximum speed. This value can only be changed
     /// in between model turns, not while a response is in progress.
@@ -21722,8 +20884,9 @@ pub struct RealtimeSessionCreateRequest {
     /// limit output tokens, or `inf` for the maximum available tokens for a
     /// given model. Defaults to `inf`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_response_output_tokens:
-        Option<super::models::RealtimeBetaResponseCreateParamsMaxOutputTokens>,
+    pub max_response_output_tokens: Option<
+        super::models::RealtimeBetaResponseCreateParamsMaxOutputTokens,
+    >,
     /// Realtime Truncation Controls
     ///
     /// When the number of tokens in a conversation exceeds the model's input token limit, the conversation be truncated, meaning messages (starting from the oldest) will not be included in the model's context. A 32k context model with 4,096 max output tokens can only include 28,224 tokens in the context before truncation occurs.
@@ -21735,11 +20898,7 @@ pub struct RealtimeSessionCreateRequest {
     /// Truncation can be disabled entirely, which means the server will never truncate but would instead return an error if the conversation exceeds the model's input token limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub truncation: Option<super::models::RealtimeTruncation>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub prompt: Option<Option<super::models::Prompt>>,
 }
 #[cfg(any(feature = "realtime"))]
@@ -21977,20 +21136,23 @@ impl RealtimeBetaClientEventTranscriptionSessionUpdate {
 pub struct RealtimeTranscriptionSessionCreateRequest {
     /// Configuration for turn detection. Can be set to `null` to turn off. Server VAD means that the model will detect the start and end of speech based on audio volume and respond at the end of user speech.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub turn_detection:
-        Option<super::models::RealtimeTranscriptionSessionCreateRequestTurnDetection>,
+    pub turn_detection: Option<
+        super::models::RealtimeTranscriptionSessionCreateRequestTurnDetection,
+    >,
     /// Configuration for input audio noise reduction. This can be set to `null` to turn off.
     /// Noise reduction filters audio added to the input audio buffer before it is sent to VAD and the model.
     /// Filtering the audio can improve VAD and turn detection accuracy (reducing false positives) and model performance by improving perception of the input audio.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_audio_noise_reduction:
-        Option<super::models::RealtimeTranscriptionSessionCreateRequestInputAudioNoiseReduction>,
+    pub input_audio_noise_reduction: Option<
+        super::models::RealtimeTranscriptionSessionCreateRequestInputAudioNoiseReduction,
+    >,
     /// The format of input audio. Options are `pcm16`, `g711_ulaw`, or `g711_alaw`.
     /// For `pcm16`, input audio must be 16-bit PCM at a 24kHz sample rate,
     /// single channel (mono), and little-endian byte order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_audio_format:
-        Option<super::models::RealtimeTranscriptionSessionCreateRequestInputAudioFormat>,
+    pub input_audio_format: Option<
+        super::models::RealtimeTranscriptionSessionCreateRequestInputAudioFormat,
+    >,
     /// Configuration for input audio transcription. The client can optionally set the language and prompt for transcription, these offer additional guidance to the transcription service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_audio_transcription: Option<super::models::AudioTranscription>,
@@ -22101,8 +21263,9 @@ pub struct RealtimeBetaResponse {
     pub modalities: Option<Vec<super::models::ChatCompletionModalitiesItem>>,
     /// The format of output audio. Options are `pcm16`, `g711_ulaw`, or `g711_alaw`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output_audio_format:
-        Option<super::models::RealtimeBetaResponseCreateParamsOutputAudioFormat>,
+    pub output_audio_format: Option<
+        super::models::RealtimeBetaResponseCreateParamsOutputAudioFormat,
+    >,
     /// Sampling temperature for the model, limited to [0.6, 1.2]. Defaults to 0.8.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
@@ -22192,10 +21355,14 @@ pub struct RealtimeBetaResponseUsage {
     pub output_tokens: Option<i64>,
     /// Details about the input tokens used in the Response.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_token_details: Option<super::models::RealtimeBetaResponseUsageInputTokenDetails>,
+    pub input_token_details: Option<
+        super::models::RealtimeBetaResponseUsageInputTokenDetails,
+    >,
     /// Details about the output tokens used in the Response.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output_token_details: Option<super::models::RealtimeBetaResponseUsageOutputTokenDetails>,
+    pub output_token_details: Option<
+        super::models::RealtimeBetaResponseUsageOutputTokenDetails,
+    >,
 }
 #[cfg(any(feature = "all"))]
 /// Details about the input tokens used in the Response.
@@ -22215,8 +21382,9 @@ pub struct RealtimeBetaResponseUsageInputTokenDetails {
     pub audio_tokens: Option<i64>,
     /// Details about the cached tokens used as input for the Response.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cached_tokens_details:
-        Option<super::models::RealtimeBetaResponseUsageInputTokenDetailsCachedTokensDetails>,
+    pub cached_tokens_details: Option<
+        super::models::RealtimeBetaResponseUsageInputTokenDetailsCachedTokensDetails,
+    >,
 }
 #[cfg(any(feature = "all"))]
 /// Details about the cached tokens used as input for the Response.
@@ -22321,8 +21489,7 @@ pub struct RealtimeBetaServerEventConversationItemInputAudioTranscriptionComplet
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logprobs: Option<Vec<super::models::LogProbProperties>>,
     /// Usage statistics for the transcription.
-    pub usage:
-        super::models::RealtimeBetaServerEventConversationItemInputAudioTranscriptionCompletedUsage,
+    pub usage: super::models::RealtimeBetaServerEventConversationItemInputAudioTranscriptionCompletedUsage,
 }
 #[cfg(any(feature = "all"))]
 /// Usage statistics for the transcription.
@@ -22371,8 +21538,7 @@ pub struct RealtimeBetaServerEventConversationItemInputAudioTranscriptionFailed 
     /// The index of the content part containing the audio.
     pub content_index: i64,
     /// Details of the transcription error.
-    pub error:
-        super::models::RealtimeBetaServerEventConversationItemInputAudioTranscriptionFailedError,
+    pub error: super::models::RealtimeBetaServerEventConversationItemInputAudioTranscriptionFailedError,
 }
 #[cfg(any(feature = "all"))]
 /// Details of the transcription error.
@@ -22600,14 +21766,18 @@ pub struct RealtimeBetaServerEventRateLimitsUpdated {
     #[serde(rename = "type")]
     pub type_: String,
     /// List of rate limit information.
-    pub rate_limits: Vec<super::models::RealtimeBetaServerEventRateLimitsUpdatedRateLimitsItem>,
+    pub rate_limits: Vec<
+        super::models::RealtimeBetaServerEventRateLimitsUpdatedRateLimitsItem,
+    >,
 }
 #[cfg(any(feature = "all"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeBetaServerEventRateLimitsUpdatedRateLimitsItem {
     /// The name of the rate limit (`requests`, `tokens`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<super::models::RealtimeBetaServerEventRateLimitsUpdatedRateLimitsItemName>,
+    pub name: Option<
+        super::models::RealtimeBetaServerEventRateLimitsUpdatedRateLimitsItemName,
+    >,
     /// The maximum allowed value for the rate limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<i64>,
@@ -22733,7 +21903,9 @@ pub struct RealtimeBetaServerEventResponseContentPartAddedPart {
     /// The content type ("text", "audio").
     #[serde(rename = "type")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub type_: Option<super::models::RealtimeBetaServerEventResponseContentPartAddedPartType>,
+    pub type_: Option<
+        super::models::RealtimeBetaServerEventResponseContentPartAddedPartType,
+    >,
     /// The text content (if type is "text").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
@@ -22778,7 +21950,9 @@ pub struct RealtimeBetaServerEventResponseContentPartDonePart {
     /// The content type ("text", "audio").
     #[serde(rename = "type")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub type_: Option<super::models::RealtimeBetaServerEventResponseContentPartAddedPartType>,
+    pub type_: Option<
+        super::models::RealtimeBetaServerEventResponseContentPartAddedPartType,
+    >,
     /// The text content (if type is "text").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
@@ -23080,8 +22254,9 @@ pub struct RealtimeSession {
     /// For `pcm16`, input audio must be 16-bit PCM at a 24kHz sample rate,
     /// single channel (mono), and little-endian byte order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_audio_format:
-        Option<super::models::RealtimeTranscriptionSessionCreateRequestInputAudioFormat>,
+    pub input_audio_format: Option<
+        super::models::RealtimeTranscriptionSessionCreateRequestInputAudioFormat,
+    >,
     /// The format of output audio. Options are `pcm16`, `g711_ulaw`, or `g711_alaw`.
     /// For `pcm16`, output audio is sampled at a rate of 24kHz.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -23094,8 +22269,9 @@ pub struct RealtimeSession {
     /// Noise reduction filters audio added to the input audio buffer before it is sent to VAD and the model.
     /// Filtering the audio can improve VAD and turn detection accuracy (reducing false positives) and model performance by improving perception of the input audio.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_audio_noise_reduction:
-        Option<super::models::RealtimeTranscriptionSessionCreateRequestInputAudioNoiseReduction>,
+    pub input_audio_noise_reduction: Option<
+        super::models::RealtimeTranscriptionSessionCreateRequestInputAudioNoiseReduction,
+    >,
     /// The speed of the model's spoken response. 1.0 is the default speed. 0.25 is
     /// the minimum speed. 1.5 is the maximum speed. This value can only be changed
     /// in between model turns, not while a response is in progress.
@@ -23118,8 +22294,9 @@ pub struct RealtimeSession {
     /// limit output tokens, or `inf` for the maximum available tokens for a
     /// given model. Defaults to `inf`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_response_output_tokens:
-        Option<super::models::RealtimeBetaResponseCreateParamsMaxOutputTokens>,
+    pub max_response_output_tokens: Option<
+        super::models::RealtimeBetaResponseCreateParamsMaxOutputTokens,
+    >,
     /// Expiration timestamp for the session, in seconds since epoch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
@@ -23206,15 +22383,21 @@ pub enum RealtimeTurnDetection {
 impl<'de> serde::Deserialize<'de> for RealtimeTurnDetection {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("server_vad") => Self::RealtimeTurnDetectionVariant0(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("semantic_vad") => Self::RealtimeTurnDetectionVariant1(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("server_vad") => {
+                    Self::RealtimeTurnDetectionVariant0(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("semantic_vad") => {
+                    Self::RealtimeTurnDetectionVariant1(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "realtime"))]
@@ -23251,11 +22434,7 @@ pub struct RealtimeTurnDetectionVariant0 {
     /// If both `create_response` and `interrupt_response` are set to `false`, the model will never respond automatically but VAD events will still be emitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interrupt_response: Option<bool>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub idle_timeout_ms: Option<Option<i64>>,
 }
 #[cfg(any(feature = "realtime"))]
@@ -23499,11 +22678,7 @@ pub struct RealtimeSessionCreateRequestGa {
     ///
     /// `auto` will create a trace for the session with default values for the
     /// workflow name, group id, and metadata.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub tracing: Option<Option<super::models::RealtimeSessionCreateRequestGaTracing>>,
     /// Tools available to the model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -23526,7 +22701,9 @@ pub struct RealtimeSessionCreateRequestGa {
     /// limit output tokens, or `inf` for the maximum available tokens for a
     /// given model. Defaults to `inf`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_output_tokens: Option<super::models::RealtimeBetaResponseCreateParamsMaxOutputTokens>,
+    pub max_output_tokens: Option<
+        super::models::RealtimeBetaResponseCreateParamsMaxOutputTokens,
+    >,
     /// Realtime Truncation Controls
     ///
     /// When the number of tokens in a conversation exceeds the model's input token limit, the conversation be truncated, meaning messages (starting from the oldest) will not be included in the model's context. A 32k context model with 4,096 max output tokens can only include 28,224 tokens in the context before truncation occurs.
@@ -23538,11 +22715,7 @@ pub struct RealtimeSessionCreateRequestGa {
     /// Truncation can be disabled entirely, which means the server will never truncate but would instead return an error if the conversation exceeds the model's input token limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub truncation: Option<super::models::RealtimeTruncation>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub prompt: Option<Option<super::models::Prompt>>,
 }
 #[cfg(any(feature = "realtime"))]
@@ -23619,13 +22792,10 @@ pub struct RealtimeSessionCreateRequestGaAudioInput {
     /// Noise reduction filters audio added to the input audio buffer before it is sent to VAD and the model.
     /// Filtering the audio can improve VAD and turn detection accuracy (reducing false positives) and model performance by improving perception of the input audio.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub noise_reduction:
-        Option<super::models::RealtimeTranscriptionSessionCreateRequestInputAudioNoiseReduction>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    pub noise_reduction: Option<
+        super::models::RealtimeTranscriptionSessionCreateRequestInputAudioNoiseReduction,
+    >,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub turn_detection: Option<Option<super::models::RealtimeTurnDetection>>,
 }
 #[cfg(any(feature = "realtime"))]
@@ -23800,46 +22970,66 @@ pub enum RealtimeClientEvent {
 impl<'de> serde::Deserialize<'de> for RealtimeClientEvent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("conversation.item.create") => Self::RealtimeClientEventConversationItemCreate(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("conversation.item.delete") => Self::RealtimeClientEventConversationItemDelete(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("conversation.item.retrieve") => {
-                Self::RealtimeClientEventConversationItemRetrieve(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("conversation.item.truncate") => {
-                Self::RealtimeClientEventConversationItemTruncate(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("input_audio_buffer.append") => Self::RealtimeClientEventInputAudioBufferAppend(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("input_audio_buffer.clear") => Self::RealtimeClientEventInputAudioBufferClear(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("output_audio_buffer.clear") => Self::RealtimeClientEventOutputAudioBufferClear(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("input_audio_buffer.commit") => Self::RealtimeClientEventInputAudioBufferCommit(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.cancel") => Self::RealtimeClientEventResponseCancel(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.create") => Self::RealtimeClientEventResponseCreate(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("session.update") => Self::RealtimeClientEventSessionUpdate(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("conversation.item.create") => {
+                    Self::RealtimeClientEventConversationItemCreate(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("conversation.item.delete") => {
+                    Self::RealtimeClientEventConversationItemDelete(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("conversation.item.retrieve") => {
+                    Self::RealtimeClientEventConversationItemRetrieve(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("conversation.item.truncate") => {
+                    Self::RealtimeClientEventConversationItemTruncate(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("input_audio_buffer.append") => {
+                    Self::RealtimeClientEventInputAudioBufferAppend(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("input_audio_buffer.clear") => {
+                    Self::RealtimeClientEventInputAudioBufferClear(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("output_audio_buffer.clear") => {
+                    Self::RealtimeClientEventOutputAudioBufferClear(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("input_audio_buffer.commit") => {
+                    Self::RealtimeClientEventInputAudioBufferCommit(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.cancel") => {
+                    Self::RealtimeClientEventResponseCancel(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.create") => {
+                    Self::RealtimeClientEventResponseCreate(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("session.update") => {
+                    Self::RealtimeClientEventSessionUpdate(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "all"))]
@@ -24225,7 +23415,9 @@ pub struct RealtimeResponseCreateParams {
     /// limit output tokens, or `inf` for the maximum available tokens for a
     /// given model. Defaults to `inf`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_output_tokens: Option<super::models::RealtimeBetaResponseCreateParamsMaxOutputTokens>,
+    pub max_output_tokens: Option<
+        super::models::RealtimeBetaResponseCreateParamsMaxOutputTokens,
+    >,
     /// Controls which conversation the response is added to. Currently supports
     /// `auto` and `none`, with `auto` as the default value. The `auto` value
     /// means that the contents of the response will be added to the default
@@ -24366,7 +23558,9 @@ impl RealtimeTranscriptionSessionCreateRequestGa {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeTranscriptionSessionCreateRequestGaAudio {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input: Option<super::models::RealtimeTranscriptionSessionCreateRequestGaAudioInput>,
+    pub input: Option<
+        super::models::RealtimeTranscriptionSessionCreateRequestGaAudioInput,
+    >,
 }
 #[cfg(any(feature = "realtime"))]
 impl RealtimeTranscriptionSessionCreateRequestGaAudio {
@@ -24390,13 +23584,10 @@ pub struct RealtimeTranscriptionSessionCreateRequestGaAudioInput {
     /// Noise reduction filters audio added to the input audio buffer before it is sent to VAD and the model.
     /// Filtering the audio can improve VAD and turn detection accuracy (reducing false positives) and model performance by improving perception of the input audio.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub noise_reduction:
-        Option<super::models::RealtimeTranscriptionSessionCreateRequestInputAudioNoiseReduction>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    pub noise_reduction: Option<
+        super::models::RealtimeTranscriptionSessionCreateRequestInputAudioNoiseReduction,
+    >,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub turn_detection: Option<Option<super::models::RealtimeTurnDetection>>,
 }
 #[cfg(any(feature = "realtime"))]
@@ -24469,7 +23660,9 @@ pub struct RealtimeConversationItemWithReference {
     /// content
     /// - Message items of role `assistant` support `text` content.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content: Option<Vec<super::models::RealtimeConversationItemWithReferenceContentItem>>,
+    pub content: Option<
+        Vec<super::models::RealtimeConversationItemWithReferenceContentItem>,
+    >,
     /// The ID of the function call (for `function_call` and
     /// `function_call_output` items). If passed on a `function_call_output`
     /// item, the server will check that a `function_call` item with the same
@@ -24515,7 +23708,9 @@ pub struct RealtimeConversationItemWithReferenceContentItem {
     /// The content type (`input_text`, `input_audio`, `item_reference`, `text`).
     #[serde(rename = "type")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub type_: Option<super::models::RealtimeConversationItemWithReferenceContentItemType>,
+    pub type_: Option<
+        super::models::RealtimeConversationItemWithReferenceContentItemType,
+    >,
     /// The text content, used for `input_text` and `text` content types.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
@@ -24553,7 +23748,9 @@ pub struct RealtimeCreateClientSecretRequest {
     /// continue after that time once started. A secret can be used to create multiple sessions
     /// until it expires.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires_after: Option<super::models::RealtimeCreateClientSecretRequestExpiresAfter>,
+    pub expires_after: Option<
+        super::models::RealtimeCreateClientSecretRequestExpiresAfter,
+    >,
     /// Session configuration to use for the client secret. Choose either a realtime
     /// session or a transcription session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -24646,15 +23843,21 @@ pub enum RealtimeCreateClientSecretResponseSession {
 impl<'de> serde::Deserialize<'de> for RealtimeCreateClientSecretResponseSession {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("realtime") => Self::RealtimeSessionCreateResponseGa(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("transcription") => Self::RealtimeTranscriptionSessionCreateResponseGa(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("realtime") => {
+                    Self::RealtimeSessionCreateResponseGa(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("transcription") => {
+                    Self::RealtimeTranscriptionSessionCreateResponseGa(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "realtime"))]
@@ -24713,7 +23916,9 @@ pub struct RealtimeSessionCreateResponseGa {
     /// limit output tokens, or `inf` for the maximum available tokens for a
     /// given model. Defaults to `inf`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_output_tokens: Option<super::models::RealtimeBetaResponseCreateParamsMaxOutputTokens>,
+    pub max_output_tokens: Option<
+        super::models::RealtimeBetaResponseCreateParamsMaxOutputTokens,
+    >,
     /// Realtime Truncation Controls
     ///
     /// When the number of tokens in a conversation exceeds the model's input token limit, the conversation be truncated, meaning messages (starting from the oldest) will not be included in the model's context. A 32k context model with 4,096 max output tokens can only include 28,224 tokens in the context before truncation occurs.
@@ -24773,8 +23978,9 @@ pub struct RealtimeSessionCreateResponseGaAudioInput {
     /// Noise reduction filters audio added to the input audio buffer before it is sent to VAD and the model.
     /// Filtering the audio can improve VAD and turn detection accuracy (reducing false positives) and model performance by improving perception of the input audio.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub noise_reduction:
-        Option<super::models::RealtimeTranscriptionSessionCreateRequestInputAudioNoiseReduction>,
+    pub noise_reduction: Option<
+        super::models::RealtimeTranscriptionSessionCreateRequestInputAudioNoiseReduction,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub turn_detection: Option<super::models::RealtimeTurnDetection>,
 }
@@ -24881,7 +24087,9 @@ impl RealtimeTranscriptionSessionCreateResponseGa {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeTranscriptionSessionCreateResponseGaAudio {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input: Option<super::models::RealtimeTranscriptionSessionCreateResponseGaAudioInput>,
+    pub input: Option<
+        super::models::RealtimeTranscriptionSessionCreateResponseGaAudioInput,
+    >,
 }
 #[cfg(any(feature = "realtime"))]
 impl RealtimeTranscriptionSessionCreateResponseGaAudio {
@@ -24903,12 +24111,14 @@ pub struct RealtimeTranscriptionSessionCreateResponseGaAudioInput {
     pub transcription: Option<super::models::AudioTranscriptionResponse>,
     /// Configuration for input audio noise reduction.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub noise_reduction:
-        Option<super::models::RealtimeTranscriptionSessionCreateResponseGaAudioInputNoiseReduction>,
+    pub noise_reduction: Option<
+        super::models::RealtimeTranscriptionSessionCreateResponseGaAudioInputNoiseReduction,
+    >,
     /// Configuration for turn detection. For `gpt-realtime-whisper`, this must be `null`; VAD is not supported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub turn_detection:
-        Option<super::models::RealtimeTranscriptionSessionCreateResponseGaAudioInputTurnDetection>,
+    pub turn_detection: Option<
+        super::models::RealtimeTranscriptionSessionCreateResponseGaAudioInputTurnDetection,
+    >,
 }
 #[cfg(any(feature = "realtime"))]
 impl RealtimeTranscriptionSessionCreateResponseGaAudioInput {
@@ -25071,10 +24281,14 @@ pub struct RealtimeResponseUsage {
     pub output_tokens: Option<i64>,
     /// Details about the input tokens used in the Response. Cached tokens are tokens from previous turns in the conversation that are included as context for the current response. Cached tokens here are counted as a subset of input tokens, meaning input tokens will include cached and uncached tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_token_details: Option<super::models::RealtimeResponseUsageInputTokenDetails>,
+    pub input_token_details: Option<
+        super::models::RealtimeResponseUsageInputTokenDetails,
+    >,
     /// Details about the output tokens used in the Response.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output_token_details: Option<super::models::RealtimeBetaResponseUsageOutputTokenDetails>,
+    pub output_token_details: Option<
+        super::models::RealtimeBetaResponseUsageOutputTokenDetails,
+    >,
 }
 #[cfg(any(feature = "all"))]
 /// Details about the input tokens used in the Response. Cached tokens are tokens from previous turns in the conversation that are included as context for the current response. Cached tokens here are counted as a subset of input tokens, meaning input tokens will include cached and uncached tokens.
@@ -25094,15 +24308,18 @@ pub struct RealtimeResponseUsageInputTokenDetails {
     pub audio_tokens: Option<i64>,
     /// Details about the cached tokens used as input for the Response.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cached_tokens_details:
-        Option<super::models::RealtimeBetaResponseUsageInputTokenDetailsCachedTokensDetails>,
+    pub cached_tokens_details: Option<
+        super::models::RealtimeBetaResponseUsageInputTokenDetailsCachedTokensDetails,
+    >,
 }
 #[cfg(any(feature = "all"))]
 /// A realtime server event.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum RealtimeServerEvent {
-    RealtimeServerEventConversationCreated(super::models::RealtimeServerEventConversationCreated),
+    RealtimeServerEventConversationCreated(
+        super::models::RealtimeServerEventConversationCreated,
+    ),
     RealtimeServerEventConversationItemCreated(
         super::models::RealtimeServerEventConversationItemCreated,
     ),
@@ -25140,9 +24357,15 @@ pub enum RealtimeServerEvent {
     RealtimeServerEventInputAudioBufferSpeechStopped(
         super::models::RealtimeServerEventInputAudioBufferSpeechStopped,
     ),
-    RealtimeServerEventRateLimitsUpdated(super::models::RealtimeServerEventRateLimitsUpdated),
-    RealtimeServerEventResponseAudioDelta(super::models::RealtimeServerEventResponseAudioDelta),
-    RealtimeServerEventResponseAudioDone(super::models::RealtimeServerEventResponseAudioDone),
+    RealtimeServerEventRateLimitsUpdated(
+        super::models::RealtimeServerEventRateLimitsUpdated,
+    ),
+    RealtimeServerEventResponseAudioDelta(
+        super::models::RealtimeServerEventResponseAudioDelta,
+    ),
+    RealtimeServerEventResponseAudioDone(
+        super::models::RealtimeServerEventResponseAudioDone,
+    ),
     RealtimeServerEventResponseAudioTranscriptDelta(
         super::models::RealtimeServerEventResponseAudioTranscriptDelta,
     ),
@@ -25155,7 +24378,9 @@ pub enum RealtimeServerEvent {
     RealtimeServerEventResponseContentPartDone(
         super::models::RealtimeServerEventResponseContentPartDone,
     ),
-    RealtimeServerEventResponseCreated(super::models::RealtimeServerEventResponseCreated),
+    RealtimeServerEventResponseCreated(
+        super::models::RealtimeServerEventResponseCreated,
+    ),
     RealtimeServerEventResponseDone(super::models::RealtimeServerEventResponseDone),
     RealtimeServerEventResponseFunctionCallArgumentsDelta(
         super::models::RealtimeServerEventResponseFunctionCallArgumentsDelta,
@@ -25169,8 +24394,12 @@ pub enum RealtimeServerEvent {
     RealtimeServerEventResponseOutputItemDone(
         super::models::RealtimeServerEventResponseOutputItemDone,
     ),
-    RealtimeServerEventResponseTextDelta(super::models::RealtimeServerEventResponseTextDelta),
-    RealtimeServerEventResponseTextDone(super::models::RealtimeServerEventResponseTextDone),
+    RealtimeServerEventResponseTextDelta(
+        super::models::RealtimeServerEventResponseTextDelta,
+    ),
+    RealtimeServerEventResponseTextDone(
+        super::models::RealtimeServerEventResponseTextDone,
+    ),
     RealtimeServerEventSessionCreated(super::models::RealtimeServerEventSessionCreated),
     RealtimeServerEventSessionUpdated(super::models::RealtimeServerEventSessionUpdated),
     RealtimeServerEventOutputAudioBufferStarted(
@@ -25185,7 +24414,9 @@ pub enum RealtimeServerEvent {
     RealtimeServerEventConversationItemAdded(
         super::models::RealtimeServerEventConversationItemAdded,
     ),
-    RealtimeServerEventConversationItemDone(super::models::RealtimeServerEventConversationItemDone),
+    RealtimeServerEventConversationItemDone(
+        super::models::RealtimeServerEventConversationItemDone,
+    ),
     RealtimeServerEventInputAudioBufferTimeoutTriggered(
         super::models::RealtimeServerEventInputAudioBufferTimeoutTriggered,
     ),
@@ -25198,7 +24429,9 @@ pub enum RealtimeServerEvent {
     RealtimeServerEventMcpListToolsCompleted(
         super::models::RealtimeServerEventMcpListToolsCompleted,
     ),
-    RealtimeServerEventMcpListToolsFailed(super::models::RealtimeServerEventMcpListToolsFailed),
+    RealtimeServerEventMcpListToolsFailed(
+        super::models::RealtimeServerEventMcpListToolsFailed,
+    ),
     RealtimeServerEventResponseMcpCallArgumentsDelta(
         super::models::RealtimeServerEventResponseMcpCallArgumentsDelta,
     ),
@@ -25221,193 +24454,241 @@ pub enum RealtimeServerEvent {
 impl<'de> serde::Deserialize<'de> for RealtimeServerEvent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("conversation.created") => Self::RealtimeServerEventConversationCreated(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("conversation.item.created") => Self::RealtimeServerEventConversationItemCreated(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("conversation.item.deleted") => Self::RealtimeServerEventConversationItemDeleted(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("conversation.item.input_audio_transcription.completed") => {
-                Self::RealtimeServerEventConversationItemInputAudioTranscriptionCompleted(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("conversation.item.input_audio_transcription.delta") => {
-                Self::RealtimeServerEventConversationItemInputAudioTranscriptionDelta(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("conversation.item.input_audio_transcription.failed") => {
-                Self::RealtimeServerEventConversationItemInputAudioTranscriptionFailed(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("conversation.item.retrieved") => {
-                Self::RealtimeServerEventConversationItemRetrieved(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("conversation.item.truncated") => {
-                Self::RealtimeServerEventConversationItemTruncated(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("error") => Self::RealtimeServerEventError(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("input_audio_buffer.cleared") => Self::RealtimeServerEventInputAudioBufferCleared(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("input_audio_buffer.committed") => {
-                Self::RealtimeServerEventInputAudioBufferCommitted(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("input_audio_buffer.dtmf_event_received") => {
-                Self::RealtimeServerEventInputAudioBufferDtmfEventReceived(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("input_audio_buffer.speech_started") => {
-                Self::RealtimeServerEventInputAudioBufferSpeechStarted(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("input_audio_buffer.speech_stopped") => {
-                Self::RealtimeServerEventInputAudioBufferSpeechStopped(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("rate_limits.updated") => Self::RealtimeServerEventRateLimitsUpdated(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.output_audio.delta") => Self::RealtimeServerEventResponseAudioDelta(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.output_audio.done") => Self::RealtimeServerEventResponseAudioDone(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.output_audio_transcript.delta") => {
-                Self::RealtimeServerEventResponseAudioTranscriptDelta(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.output_audio_transcript.done") => {
-                Self::RealtimeServerEventResponseAudioTranscriptDone(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.content_part.added") => {
-                Self::RealtimeServerEventResponseContentPartAdded(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.content_part.done") => Self::RealtimeServerEventResponseContentPartDone(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.created") => Self::RealtimeServerEventResponseCreated(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.done") => Self::RealtimeServerEventResponseDone(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.function_call_arguments.delta") => {
-                Self::RealtimeServerEventResponseFunctionCallArgumentsDelta(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.function_call_arguments.done") => {
-                Self::RealtimeServerEventResponseFunctionCallArgumentsDone(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.output_item.added") => Self::RealtimeServerEventResponseOutputItemAdded(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.output_item.done") => Self::RealtimeServerEventResponseOutputItemDone(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.output_text.delta") => Self::RealtimeServerEventResponseTextDelta(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.output_text.done") => Self::RealtimeServerEventResponseTextDone(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("session.created") => Self::RealtimeServerEventSessionCreated(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("session.updated") => Self::RealtimeServerEventSessionUpdated(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("output_audio_buffer.started") => {
-                Self::RealtimeServerEventOutputAudioBufferStarted(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("output_audio_buffer.stopped") => {
-                Self::RealtimeServerEventOutputAudioBufferStopped(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("output_audio_buffer.cleared") => {
-                Self::RealtimeServerEventOutputAudioBufferCleared(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("conversation.item.added") => Self::RealtimeServerEventConversationItemAdded(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("conversation.item.done") => Self::RealtimeServerEventConversationItemDone(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("input_audio_buffer.timeout_triggered") => {
-                Self::RealtimeServerEventInputAudioBufferTimeoutTriggered(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("conversation.item.input_audio_transcription.segment") => {
-                Self::RealtimeServerEventConversationItemInputAudioTranscriptionSegment(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("mcp_list_tools.in_progress") => Self::RealtimeServerEventMcpListToolsInProgress(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("mcp_list_tools.completed") => Self::RealtimeServerEventMcpListToolsCompleted(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("mcp_list_tools.failed") => Self::RealtimeServerEventMcpListToolsFailed(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.mcp_call_arguments.delta") => {
-                Self::RealtimeServerEventResponseMcpCallArgumentsDelta(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.mcp_call_arguments.done") => {
-                Self::RealtimeServerEventResponseMcpCallArgumentsDone(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.mcp_call.in_progress") => {
-                Self::RealtimeServerEventResponseMcpCallInProgress(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.mcp_call.completed") => {
-                Self::RealtimeServerEventResponseMcpCallCompleted(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.mcp_call.failed") => Self::RealtimeServerEventResponseMcpCallFailed(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("conversation.created") => {
+                    Self::RealtimeServerEventConversationCreated(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("conversation.item.created") => {
+                    Self::RealtimeServerEventConversationItemCreated(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("conversation.item.deleted") => {
+                    Self::RealtimeServerEventConversationItemDeleted(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("conversation.item.input_audio_transcription.completed") => {
+                    Self::RealtimeServerEventConversationItemInputAudioTranscriptionCompleted(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("conversation.item.input_audio_transcription.delta") => {
+                    Self::RealtimeServerEventConversationItemInputAudioTranscriptionDelta(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("conversation.item.input_audio_transcription.failed") => {
+                    Self::RealtimeServerEventConversationItemInputAudioTranscriptionFailed(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("conversation.item.retrieved") => {
+                    Self::RealtimeServerEventConversationItemRetrieved(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("conversation.item.truncated") => {
+                    Self::RealtimeServerEventConversationItemTruncated(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("error") => {
+                    Self::RealtimeServerEventError(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("input_audio_buffer.cleared") => {
+                    Self::RealtimeServerEventInputAudioBufferCleared(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("input_audio_buffer.committed") => {
+                    Self::RealtimeServerEventInputAudioBufferCommitted(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("input_audio_buffer.dtmf_event_received") => {
+                    Self::RealtimeServerEventInputAudioBufferDtmfEventReceived(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("input_audio_buffer.speech_started") => {
+                    Self::RealtimeServerEventInputAudioBufferSpeechStarted(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("input_audio_buffer.speech_stopped") => {
+                    Self::RealtimeServerEventInputAudioBufferSpeechStopped(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("rate_limits.updated") => {
+                    Self::RealtimeServerEventRateLimitsUpdated(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.output_audio.delta") => {
+                    Self::RealtimeServerEventResponseAudioDelta(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.output_audio.done") => {
+                    Self::RealtimeServerEventResponseAudioDone(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.output_audio_transcript.delta") => {
+                    Self::RealtimeServerEventResponseAudioTranscriptDelta(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.output_audio_transcript.done") => {
+                    Self::RealtimeServerEventResponseAudioTranscriptDone(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.content_part.added") => {
+                    Self::RealtimeServerEventResponseContentPartAdded(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.content_part.done") => {
+                    Self::RealtimeServerEventResponseContentPartDone(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.created") => {
+                    Self::RealtimeServerEventResponseCreated(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.done") => {
+                    Self::RealtimeServerEventResponseDone(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.function_call_arguments.delta") => {
+                    Self::RealtimeServerEventResponseFunctionCallArgumentsDelta(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.function_call_arguments.done") => {
+                    Self::RealtimeServerEventResponseFunctionCallArgumentsDone(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.output_item.added") => {
+                    Self::RealtimeServerEventResponseOutputItemAdded(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.output_item.done") => {
+                    Self::RealtimeServerEventResponseOutputItemDone(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.output_text.delta") => {
+                    Self::RealtimeServerEventResponseTextDelta(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.output_text.done") => {
+                    Self::RealtimeServerEventResponseTextDone(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("session.created") => {
+                    Self::RealtimeServerEventSessionCreated(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("session.updated") => {
+                    Self::RealtimeServerEventSessionUpdated(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("output_audio_buffer.started") => {
+                    Self::RealtimeServerEventOutputAudioBufferStarted(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("output_audio_buffer.stopped") => {
+                    Self::RealtimeServerEventOutputAudioBufferStopped(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("output_audio_buffer.cleared") => {
+                    Self::RealtimeServerEventOutputAudioBufferCleared(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("conversation.item.added") => {
+                    Self::RealtimeServerEventConversationItemAdded(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("conversation.item.done") => {
+                    Self::RealtimeServerEventConversationItemDone(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("input_audio_buffer.timeout_triggered") => {
+                    Self::RealtimeServerEventInputAudioBufferTimeoutTriggered(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("conversation.item.input_audio_transcription.segment") => {
+                    Self::RealtimeServerEventConversationItemInputAudioTranscriptionSegment(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_list_tools.in_progress") => {
+                    Self::RealtimeServerEventMcpListToolsInProgress(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_list_tools.completed") => {
+                    Self::RealtimeServerEventMcpListToolsCompleted(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_list_tools.failed") => {
+                    Self::RealtimeServerEventMcpListToolsFailed(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.mcp_call_arguments.delta") => {
+                    Self::RealtimeServerEventResponseMcpCallArgumentsDelta(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.mcp_call_arguments.done") => {
+                    Self::RealtimeServerEventResponseMcpCallArgumentsDone(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.mcp_call.in_progress") => {
+                    Self::RealtimeServerEventResponseMcpCallInProgress(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.mcp_call.completed") => {
+                    Self::RealtimeServerEventResponseMcpCallCompleted(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.mcp_call.failed") => {
+                    Self::RealtimeServerEventResponseMcpCallFailed(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "all"))]
@@ -25500,8 +24781,7 @@ pub struct RealtimeServerEventConversationItemInputAudioTranscriptionCompleted {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logprobs: Option<Vec<super::models::LogProbProperties>>,
     /// Usage statistics for the transcription, this is billed according to the ASR model's pricing rather than the realtime model's pricing.
-    pub usage:
-        super::models::RealtimeServerEventConversationItemInputAudioTranscriptionCompletedUsage,
+    pub usage: super::models::RealtimeServerEventConversationItemInputAudioTranscriptionCompletedUsage,
 }
 #[cfg(any(feature = "all"))]
 /// Usage statistics for the transcription, this is billed according to the ASR model's pricing rather than the realtime model's pricing.
@@ -25550,8 +24830,7 @@ pub struct RealtimeServerEventConversationItemInputAudioTranscriptionFailed {
     /// The index of the content part containing the audio.
     pub content_index: i64,
     /// Details of the transcription error.
-    pub error:
-        super::models::RealtimeBetaServerEventConversationItemInputAudioTranscriptionFailedError,
+    pub error: super::models::RealtimeBetaServerEventConversationItemInputAudioTranscriptionFailedError,
 }
 #[cfg(any(feature = "all"))]
 /// Returned when a conversation item is retrieved with `conversation.item.retrieve`. This is provided as a way to fetch the server's representation of an item, for example to get access to the post-processed audio data after noise cancellation and VAD. It includes the full content of the Item, including audio data.
@@ -25700,7 +24979,9 @@ pub struct RealtimeServerEventRateLimitsUpdated {
     #[serde(rename = "type")]
     pub type_: String,
     /// List of rate limit information.
-    pub rate_limits: Vec<super::models::RealtimeBetaServerEventRateLimitsUpdatedRateLimitsItem>,
+    pub rate_limits: Vec<
+        super::models::RealtimeBetaServerEventRateLimitsUpdatedRateLimitsItem,
+    >,
 }
 #[cfg(any(feature = "all"))]
 /// Returned when the model-generated audio is updated.
@@ -26360,7 +25641,9 @@ pub struct RealtimeSessionCreateResponse {
     /// limit output tokens, or `inf` for the maximum available tokens for a
     /// given model. Defaults to `inf`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_output_tokens: Option<super::models::RealtimeBetaResponseCreateParamsMaxOutputTokens>,
+    pub max_output_tokens: Option<
+        super::models::RealtimeBetaResponseCreateParamsMaxOutputTokens,
+    >,
 }
 #[cfg(any(feature = "realtime"))]
 impl RealtimeSessionCreateResponse {
@@ -26401,11 +25684,14 @@ pub struct RealtimeSessionCreateResponseAudioInput {
     pub transcription: Option<super::models::AudioTranscriptionResponse>,
     /// Configuration for input audio noise reduction.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub noise_reduction:
-        Option<super::models::RealtimeTranscriptionSessionCreateResponseGaAudioInputNoiseReduction>,
+    pub noise_reduction: Option<
+        super::models::RealtimeTranscriptionSessionCreateResponseGaAudioInputNoiseReduction,
+    >,
     /// Configuration for turn detection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub turn_detection: Option<super::models::RealtimeSessionCreateResponseAudioInputTurnDetection>,
+    pub turn_detection: Option<
+        super::models::RealtimeSessionCreateResponseAudioInputTurnDetection,
+    >,
 }
 #[cfg(any(feature = "realtime"))]
 impl RealtimeSessionCreateResponseAudioInput {
@@ -26463,20 +25749,26 @@ pub enum RealtimeTranslationClientEvent {
 impl<'de> serde::Deserialize<'de> for RealtimeTranslationClientEvent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("session.update") => Self::RealtimeTranslationClientEventSessionUpdate(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("session.input_audio_buffer.append") => {
-                Self::RealtimeTranslationClientEventInputAudioBufferAppend(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("session.close") => Self::RealtimeTranslationClientEventSessionClose(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("session.update") => {
+                    Self::RealtimeTranslationClientEventSessionUpdate(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("session.input_audio_buffer.append") => {
+                    Self::RealtimeTranslationClientEventInputAudioBufferAppend(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("session.close") => {
+                    Self::RealtimeTranslationClientEventSessionClose(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "all"))]
@@ -26527,26 +25819,24 @@ pub struct RealtimeTranslationSessionUpdateRequestAudio {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<super::models::RealtimeTranslationSessionUpdateRequestAudioInput>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output: Option<super::models::RealtimeTranslationSessionUpdateRequestAudioOutput>,
+    pub output: Option<
+        super::models::RealtimeTranslationSessionUpdateRequestAudioOutput,
+    >,
 }
 #[cfg(any(feature = "realtime"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeTranslationSessionUpdateRequestAudioInput {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub transcription: Option<
-        Option<super::models::RealtimeTranslationSessionUpdateRequestAudioInputTranscription>,
+        Option<
+            super::models::RealtimeTranslationSessionUpdateRequestAudioInputTranscription,
+        >,
     >,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub noise_reduction: Option<
-        Option<super::models::RealtimeTranslationSessionUpdateRequestAudioInputNoiseReduction>,
+        Option<
+            super::models::RealtimeTranslationSessionUpdateRequestAudioInputNoiseReduction,
+        >,
     >,
 }
 #[cfg(any(feature = "realtime"))]
@@ -26656,7 +25946,9 @@ pub struct RealtimeTranslationClientSecretCreateRequest {
     /// continue after that time once started. A secret can be used to create multiple sessions
     /// until it expires.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires_after: Option<super::models::RealtimeCreateClientSecretRequestExpiresAfter>,
+    pub expires_after: Option<
+        super::models::RealtimeCreateClientSecretRequestExpiresAfter,
+    >,
     /// Realtime translation session configuration. Translation sessions stream source
     /// audio in and translated audio plus transcript deltas out continuously.
     pub session: super::models::RealtimeTranslationSessionCreateRequest,
@@ -26725,15 +26017,21 @@ pub struct RealtimeTranslationSessionAudio {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<super::models::RealtimeTranslationSessionAudioInput>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output: Option<super::models::RealtimeTranslationSessionUpdateRequestAudioOutput>,
+    pub output: Option<
+        super::models::RealtimeTranslationSessionUpdateRequestAudioOutput,
+    >,
 }
 #[cfg(any(feature = "realtime"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeTranslationSessionAudioInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transcription: Option<super::models::RealtimeTranslationSessionAudioInputTranscription>,
+    pub transcription: Option<
+        super::models::RealtimeTranslationSessionAudioInputTranscription,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub noise_reduction: Option<super::models::RealtimeTranslationSessionAudioInputNoiseReduction>,
+    pub noise_reduction: Option<
+        super::models::RealtimeTranslationSessionAudioInputNoiseReduction,
+    >,
 }
 #[cfg(any(feature = "realtime"))]
 /// Optional source-language transcription. When configured, the server emits
@@ -26783,36 +26081,46 @@ pub enum RealtimeTranslationServerEvent {
 impl<'de> serde::Deserialize<'de> for RealtimeTranslationServerEvent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("error") => Self::RealtimeServerEventError(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("session.created") => Self::RealtimeTranslationServerEventSessionCreated(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("session.updated") => Self::RealtimeTranslationServerEventSessionUpdated(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("session.closed") => Self::RealtimeTranslationServerEventSessionClosed(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("session.input_transcript.delta") => {
-                Self::RealtimeTranslationServerEventSessionInputTranscriptDelta(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("session.output_transcript.delta") => {
-                Self::RealtimeTranslationServerEventSessionOutputTranscriptDelta(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("session.output_audio.delta") => {
-                Self::RealtimeTranslationServerEventSessionOutputAudioDelta(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("error") => {
+                    Self::RealtimeServerEventError(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("session.created") => {
+                    Self::RealtimeTranslationServerEventSessionCreated(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("session.updated") => {
+                    Self::RealtimeTranslationServerEventSessionUpdated(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("session.closed") => {
+                    Self::RealtimeTranslationServerEventSessionClosed(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("session.input_transcript.delta") => {
+                    Self::RealtimeTranslationServerEventSessionInputTranscriptDelta(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("session.output_transcript.delta") => {
+                    Self::RealtimeTranslationServerEventSessionOutputTranscriptDelta(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("session.output_audio.delta") => {
+                    Self::RealtimeTranslationServerEventSessionOutputAudioDelta(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "all"))]
@@ -26931,8 +26239,9 @@ pub struct ResponseModel {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_cache_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prompt_cache_retention:
-        Option<super::models::CreateChatCompletionRequestPromptCacheRetention>,
+    pub prompt_cache_retention: Option<
+        super::models::CreateChatCompletionRequestPromptCacheRetention,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_response_id: Option<String>,
     /// Model ID used to generate the response, like `gpt-4o` or `o3`. OpenAI
@@ -27143,15 +26452,21 @@ pub enum ModerationInput {
 impl<'de> serde::Deserialize<'de> for ModerationInput {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("moderation_result") => Self::ModerationResultBody(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("error") => Self::ModerationErrorBody(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("moderation_result") => {
+                    Self::ModerationResultBody(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("error") => {
+                    Self::ModerationErrorBody(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "responses"))]
@@ -27182,15 +26497,21 @@ pub enum ModerationOutput {
 impl<'de> serde::Deserialize<'de> for ModerationOutput {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("moderation_result") => Self::ModerationResultBody(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("error") => Self::ModerationErrorBody(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("moderation_result") => {
+                    Self::ModerationResultBody(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("error") => {
+                    Self::ModerationErrorBody(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "responses"))]
@@ -28127,11 +27448,21 @@ pub enum ResponseStreamEvent {
     ResponseContentPartDoneEvent(super::models::ResponseContentPartDoneEvent),
     ResponseCreatedEvent(super::models::ResponseCreatedEvent),
     ResponseErrorEvent(super::models::ResponseErrorEvent),
-    ResponseFileSearchCallCompletedEvent(super::models::ResponseFileSearchCallCompletedEvent),
-    ResponseFileSearchCallInProgressEvent(super::models::ResponseFileSearchCallInProgressEvent),
-    ResponseFileSearchCallSearchingEvent(super::models::ResponseFileSearchCallSearchingEvent),
-    ResponseFunctionCallArgumentsDeltaEvent(super::models::ResponseFunctionCallArgumentsDeltaEvent),
-    ResponseFunctionCallArgumentsDoneEvent(super::models::ResponseFunctionCallArgumentsDoneEvent),
+    ResponseFileSearchCallCompletedEvent(
+        super::models::ResponseFileSearchCallCompletedEvent,
+    ),
+    ResponseFileSearchCallInProgressEvent(
+        super::models::ResponseFileSearchCallInProgressEvent,
+    ),
+    ResponseFileSearchCallSearchingEvent(
+        super::models::ResponseFileSearchCallSearchingEvent,
+    ),
+    ResponseFunctionCallArgumentsDeltaEvent(
+        super::models::ResponseFunctionCallArgumentsDeltaEvent,
+    ),
+    ResponseFunctionCallArgumentsDoneEvent(
+        super::models::ResponseFunctionCallArgumentsDoneEvent,
+    ),
     ResponseShellCallCommandAddedStreamingEvent(
         super::models::ResponseShellCallCommandAddedStreamingEvent,
     ),
@@ -28152,35 +27483,69 @@ pub enum ResponseStreamEvent {
     ResponseIncompleteEvent(super::models::ResponseIncompleteEvent),
     ResponseOutputItemAddedEvent(super::models::ResponseOutputItemAddedEvent),
     ResponseOutputItemDoneEvent(super::models::ResponseOutputItemDoneEvent),
-    ResponseReasoningSummaryPartAddedEvent(super::models::ResponseReasoningSummaryPartAddedEvent),
-    ResponseReasoningSummaryPartDoneEvent(super::models::ResponseReasoningSummaryPartDoneEvent),
-    ResponseReasoningSummaryTextDeltaEvent(super::models::ResponseReasoningSummaryTextDeltaEvent),
-    ResponseReasoningSummaryTextDoneEvent(super::models::ResponseReasoningSummaryTextDoneEvent),
+    ResponseReasoningSummaryPartAddedEvent(
+        super::models::ResponseReasoningSummaryPartAddedEvent,
+    ),
+    ResponseReasoningSummaryPartDoneEvent(
+        super::models::ResponseReasoningSummaryPartDoneEvent,
+    ),
+    ResponseReasoningSummaryTextDeltaEvent(
+        super::models::ResponseReasoningSummaryTextDeltaEvent,
+    ),
+    ResponseReasoningSummaryTextDoneEvent(
+        super::models::ResponseReasoningSummaryTextDoneEvent,
+    ),
     ResponseReasoningTextDeltaEvent(super::models::ResponseReasoningTextDeltaEvent),
     ResponseReasoningTextDoneEvent(super::models::ResponseReasoningTextDoneEvent),
     ResponseRefusalDeltaEvent(super::models::ResponseRefusalDeltaEvent),
     ResponseRefusalDoneEvent(super::models::ResponseRefusalDoneEvent),
     ResponseTextDeltaEvent(super::models::ResponseTextDeltaEvent),
     ResponseTextDoneEvent(super::models::ResponseTextDoneEvent),
-    ResponseWebSearchCallCompletedEvent(super::models::ResponseWebSearchCallCompletedEvent),
-    ResponseWebSearchCallInProgressEvent(super::models::ResponseWebSearchCallInProgressEvent),
-    ResponseWebSearchCallSearchingEvent(super::models::ResponseWebSearchCallSearchingEvent),
-    ResponseImageGenCallCompletedEvent(super::models::ResponseImageGenCallCompletedEvent),
-    ResponseImageGenCallGeneratingEvent(super::models::ResponseImageGenCallGeneratingEvent),
-    ResponseImageGenCallInProgressEvent(super::models::ResponseImageGenCallInProgressEvent),
-    ResponseImageGenCallPartialImageEvent(super::models::ResponseImageGenCallPartialImageEvent),
-    ResponseMcpCallArgumentsDeltaEvent(super::models::ResponseMcpCallArgumentsDeltaEvent),
+    ResponseWebSearchCallCompletedEvent(
+        super::models::ResponseWebSearchCallCompletedEvent,
+    ),
+    ResponseWebSearchCallInProgressEvent(
+        super::models::ResponseWebSearchCallInProgressEvent,
+    ),
+    ResponseWebSearchCallSearchingEvent(
+        super::models::ResponseWebSearchCallSearchingEvent,
+    ),
+    ResponseImageGenCallCompletedEvent(
+        super::models::ResponseImageGenCallCompletedEvent,
+    ),
+    ResponseImageGenCallGeneratingEvent(
+        super::models::ResponseImageGenCallGeneratingEvent,
+    ),
+    ResponseImageGenCallInProgressEvent(
+        super::models::ResponseImageGenCallInProgressEvent,
+    ),
+    ResponseImageGenCallPartialImageEvent(
+        super::models::ResponseImageGenCallPartialImageEvent,
+    ),
+    ResponseMcpCallArgumentsDeltaEvent(
+        super::models::ResponseMcpCallArgumentsDeltaEvent,
+    ),
     ResponseMcpCallArgumentsDoneEvent(super::models::ResponseMcpCallArgumentsDoneEvent),
     ResponseMcpCallCompletedEvent(super::models::ResponseMcpCallCompletedEvent),
     ResponseMcpCallFailedEvent(super::models::ResponseMcpCallFailedEvent),
     ResponseMcpCallInProgressEvent(super::models::ResponseMcpCallInProgressEvent),
-    ResponseMcpListToolsCompletedEvent(super::models::ResponseMcpListToolsCompletedEvent),
+    ResponseMcpListToolsCompletedEvent(
+        super::models::ResponseMcpListToolsCompletedEvent,
+    ),
     ResponseMcpListToolsFailedEvent(super::models::ResponseMcpListToolsFailedEvent),
-    ResponseMcpListToolsInProgressEvent(super::models::ResponseMcpListToolsInProgressEvent),
-    ResponseOutputTextAnnotationAddedEvent(super::models::ResponseOutputTextAnnotationAddedEvent),
+    ResponseMcpListToolsInProgressEvent(
+        super::models::ResponseMcpListToolsInProgressEvent,
+    ),
+    ResponseOutputTextAnnotationAddedEvent(
+        super::models::ResponseOutputTextAnnotationAddedEvent,
+    ),
     ResponseQueuedEvent(super::models::ResponseQueuedEvent),
-    ResponseCustomToolCallInputDeltaEvent(super::models::ResponseCustomToolCallInputDeltaEvent),
-    ResponseCustomToolCallInputDoneEvent(super::models::ResponseCustomToolCallInputDoneEvent),
+    ResponseCustomToolCallInputDeltaEvent(
+        super::models::ResponseCustomToolCallInputDeltaEvent,
+    ),
+    ResponseCustomToolCallInputDoneEvent(
+        super::models::ResponseCustomToolCallInputDoneEvent,
+    ),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
@@ -28188,243 +27553,301 @@ pub enum ResponseStreamEvent {
 impl<'de> serde::Deserialize<'de> for ResponseStreamEvent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("response.audio.delta") => Self::ResponseAudioDeltaEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.audio.done") => Self::ResponseAudioDoneEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.audio.transcript.delta") => Self::ResponseAudioTranscriptDeltaEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.audio.transcript.done") => Self::ResponseAudioTranscriptDoneEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.code_interpreter_call_code.delta") => {
-                Self::ResponseCodeInterpreterCallCodeDeltaEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.code_interpreter_call_code.done") => {
-                Self::ResponseCodeInterpreterCallCodeDoneEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.code_interpreter_call.completed") => {
-                Self::ResponseCodeInterpreterCallCompletedEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.code_interpreter_call.in_progress") => {
-                Self::ResponseCodeInterpreterCallInProgressEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.code_interpreter_call.interpreting") => {
-                Self::ResponseCodeInterpreterCallInterpretingEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.completed") => Self::ResponseCompletedEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.content_part.added") => Self::ResponseContentPartAddedEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.content_part.done") => Self::ResponseContentPartDoneEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.created") => Self::ResponseCreatedEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("error") => Self::ResponseErrorEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.file_search_call.completed") => {
-                Self::ResponseFileSearchCallCompletedEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.file_search_call.in_progress") => {
-                Self::ResponseFileSearchCallInProgressEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.file_search_call.searching") => {
-                Self::ResponseFileSearchCallSearchingEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.function_call_arguments.delta") => {
-                Self::ResponseFunctionCallArgumentsDeltaEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.function_call_arguments.done") => {
-                Self::ResponseFunctionCallArgumentsDoneEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.shell_call_command.added") => {
-                Self::ResponseShellCallCommandAddedStreamingEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.shell_call_command.delta") => {
-                Self::ResponseShellCallCommandDeltaStreamingEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.shell_call_command.done") => {
-                Self::ResponseShellCallCommandDoneStreamingEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.shell_call_output_content.delta") => {
-                Self::ResponseShellCallOutputContentDeltaStreamingEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.shell_call_output_content.done") => {
-                Self::ResponseShellCallOutputContentDoneStreamingEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.in_progress") => Self::ResponseInProgressEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.failed") => Self::ResponseFailedEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.incomplete") => Self::ResponseIncompleteEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.output_item.added") => Self::ResponseOutputItemAddedEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.output_item.done") => Self::ResponseOutputItemDoneEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.reasoning_summary_part.added") => {
-                Self::ResponseReasoningSummaryPartAddedEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.reasoning_summary_part.done") => {
-                Self::ResponseReasoningSummaryPartDoneEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.reasoning_summary_text.delta") => {
-                Self::ResponseReasoningSummaryTextDeltaEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.reasoning_summary_text.done") => {
-                Self::ResponseReasoningSummaryTextDoneEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.reasoning_text.delta") => Self::ResponseReasoningTextDeltaEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.reasoning_text.done") => Self::ResponseReasoningTextDoneEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.refusal.delta") => Self::ResponseRefusalDeltaEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.refusal.done") => Self::ResponseRefusalDoneEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.output_text.delta") => Self::ResponseTextDeltaEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.output_text.done") => Self::ResponseTextDoneEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.web_search_call.completed") => {
-                Self::ResponseWebSearchCallCompletedEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.web_search_call.in_progress") => {
-                Self::ResponseWebSearchCallInProgressEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.web_search_call.searching") => {
-                Self::ResponseWebSearchCallSearchingEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.image_generation_call.completed") => {
-                Self::ResponseImageGenCallCompletedEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.image_generation_call.generating") => {
-                Self::ResponseImageGenCallGeneratingEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.image_generation_call.in_progress") => {
-                Self::ResponseImageGenCallInProgressEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.image_generation_call.partial_image") => {
-                Self::ResponseImageGenCallPartialImageEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.mcp_call_arguments.delta") => Self::ResponseMcpCallArgumentsDeltaEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.mcp_call_arguments.done") => Self::ResponseMcpCallArgumentsDoneEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.mcp_call.completed") => Self::ResponseMcpCallCompletedEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.mcp_call.failed") => Self::ResponseMcpCallFailedEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.mcp_call.in_progress") => Self::ResponseMcpCallInProgressEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.mcp_list_tools.completed") => Self::ResponseMcpListToolsCompletedEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.mcp_list_tools.failed") => Self::ResponseMcpListToolsFailedEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.mcp_list_tools.in_progress") => {
-                Self::ResponseMcpListToolsInProgressEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.output_text.annotation.added") => {
-                Self::ResponseOutputTextAnnotationAddedEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.queued") => Self::ResponseQueuedEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.custom_tool_call_input.delta") => {
-                Self::ResponseCustomToolCallInputDeltaEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.custom_tool_call_input.done") => {
-                Self::ResponseCustomToolCallInputDoneEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("response.audio.delta") => {
+                    Self::ResponseAudioDeltaEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.audio.done") => {
+                    Self::ResponseAudioDoneEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.audio.transcript.delta") => {
+                    Self::ResponseAudioTranscriptDeltaEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.audio.transcript.done") => {
+                    Self::ResponseAudioTranscriptDoneEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.code_interpreter_call_code.delta") => {
+                    Self::ResponseCodeInterpreterCallCodeDeltaEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.code_interpreter_call_code.done") => {
+                    Self::ResponseCodeInterpreterCallCodeDoneEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.code_interpreter_call.completed") => {
+                    Self::ResponseCodeInterpreterCallCompletedEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.code_interpreter_call.in_progress") => {
+                    Self::ResponseCodeInterpreterCallInProgressEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.code_interpreter_call.interpreting") => {
+                    Self::ResponseCodeInterpreterCallInterpretingEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.completed") => {
+                    Self::ResponseCompletedEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.content_part.added") => {
+                    Self::ResponseContentPartAddedEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.content_part.done") => {
+                    Self::ResponseContentPartDoneEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.created") => {
+                    Self::ResponseCreatedEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("error") => {
+                    Self::ResponseErrorEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.file_search_call.completed") => {
+                    Self::ResponseFileSearchCallCompletedEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.file_search_call.in_progress") => {
+                    Self::ResponseFileSearchCallInProgressEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.file_search_call.searching") => {
+                    Self::ResponseFileSearchCallSearchingEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.function_call_arguments.delta") => {
+                    Self::ResponseFunctionCallArgumentsDeltaEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.function_call_arguments.done") => {
+                    Self::ResponseFunctionCallArgumentsDoneEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.shell_call_command.added") => {
+                    Self::ResponseShellCallCommandAddedStreamingEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.shell_call_command.delta") => {
+                    Self::ResponseShellCallCommandDeltaStreamingEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.shell_call_command.done") => {
+                    Self::ResponseShellCallCommandDoneStreamingEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.shell_call_output_content.delta") => {
+                    Self::ResponseShellCallOutputContentDeltaStreamingEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.shell_call_output_content.done") => {
+                    Self::ResponseShellCallOutputContentDoneStreamingEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.in_progress") => {
+                    Self::ResponseInProgressEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.failed") => {
+                    Self::ResponseFailedEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.incomplete") => {
+                    Self::ResponseIncompleteEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.output_item.added") => {
+                    Self::ResponseOutputItemAddedEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.output_item.done") => {
+                    Self::ResponseOutputItemDoneEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.reasoning_summary_part.added") => {
+                    Self::ResponseReasoningSummaryPartAddedEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.reasoning_summary_part.done") => {
+                    Self::ResponseReasoningSummaryPartDoneEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.reasoning_summary_text.delta") => {
+                    Self::ResponseReasoningSummaryTextDeltaEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.reasoning_summary_text.done") => {
+                    Self::ResponseReasoningSummaryTextDoneEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.reasoning_text.delta") => {
+                    Self::ResponseReasoningTextDeltaEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.reasoning_text.done") => {
+                    Self::ResponseReasoningTextDoneEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.refusal.delta") => {
+                    Self::ResponseRefusalDeltaEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.refusal.done") => {
+                    Self::ResponseRefusalDoneEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.output_text.delta") => {
+                    Self::ResponseTextDeltaEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.output_text.done") => {
+                    Self::ResponseTextDoneEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.web_search_call.completed") => {
+                    Self::ResponseWebSearchCallCompletedEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.web_search_call.in_progress") => {
+                    Self::ResponseWebSearchCallInProgressEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.web_search_call.searching") => {
+                    Self::ResponseWebSearchCallSearchingEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.image_generation_call.completed") => {
+                    Self::ResponseImageGenCallCompletedEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.image_generation_call.generating") => {
+                    Self::ResponseImageGenCallGeneratingEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.image_generation_call.in_progress") => {
+                    Self::ResponseImageGenCallInProgressEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.image_generation_call.partial_image") => {
+                    Self::ResponseImageGenCallPartialImageEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.mcp_call_arguments.delta") => {
+                    Self::ResponseMcpCallArgumentsDeltaEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.mcp_call_arguments.done") => {
+                    Self::ResponseMcpCallArgumentsDoneEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.mcp_call.completed") => {
+                    Self::ResponseMcpCallCompletedEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.mcp_call.failed") => {
+                    Self::ResponseMcpCallFailedEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.mcp_call.in_progress") => {
+                    Self::ResponseMcpCallInProgressEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.mcp_list_tools.completed") => {
+                    Self::ResponseMcpListToolsCompletedEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.mcp_list_tools.failed") => {
+                    Self::ResponseMcpListToolsFailedEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.mcp_list_tools.in_progress") => {
+                    Self::ResponseMcpListToolsInProgressEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.output_text.annotation.added") => {
+                    Self::ResponseOutputTextAnnotationAddedEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.queued") => {
+                    Self::ResponseQueuedEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.custom_tool_call_input.delta") => {
+                    Self::ResponseCustomToolCallInputDeltaEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.custom_tool_call_input.done") => {
+                    Self::ResponseCustomToolCallInputDoneEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "responses"))]
@@ -28703,8 +28126,9 @@ pub struct ResponsesClientEventResponseCreate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_cache_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prompt_cache_retention:
-        Option<super::models::CreateChatCompletionRequestPromptCacheRetention>,
+    pub prompt_cache_retention: Option<
+        super::models::CreateChatCompletionRequestPromptCacheRetention,
+    >,
     /// Prompt cache options
     ///
     /// Options for prompt caching. Supported for `gpt-5.6` and later models. By default, OpenAI automatically chooses one implicit cache breakpoint. You can add explicit breakpoints to content blocks with `prompt_cache_breakpoint`. Each request can write up to four breakpoints. For cache matching, OpenAI considers up to the latest 80 breakpoints in the conversation, without a content-block lookback limit. Set `mode` to `explicit` to disable the implicit breakpoint. The `ttl` defaults to `30m`, which is currently the only supported value. See the [prompt caching guide](/docs/guides/prompt-caching) for current details.
@@ -28884,199 +28308,301 @@ pub enum ResponsesServerEvent {
 impl<'de> serde::Deserialize<'de> for ResponsesServerEvent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("response.audio.delta") => Self::ResponsesServerEventVariant0(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.audio.done") => Self::ResponsesServerEventVariant1(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.audio.transcript.delta") => Self::ResponsesServerEventVariant2(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.audio.transcript.done") => Self::ResponsesServerEventVariant3(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.code_interpreter_call_code.delta") => {
-                Self::ResponsesServerEventVariant4(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.code_interpreter_call_code.done") => Self::ResponsesServerEventVariant5(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.code_interpreter_call.completed") => Self::ResponsesServerEventVariant6(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.code_interpreter_call.in_progress") => {
-                Self::ResponsesServerEventVariant7(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.code_interpreter_call.interpreting") => {
-                Self::ResponsesServerEventVariant8(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.completed") => Self::ResponsesServerEventVariant9(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.content_part.added") => Self::ResponsesServerEventVariant10(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.content_part.done") => Self::ResponsesServerEventVariant11(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.created") => Self::ResponsesServerEventVariant12(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.file_search_call.completed") => Self::ResponsesServerEventVariant13(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.file_search_call.in_progress") => Self::ResponsesServerEventVariant14(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.file_search_call.searching") => Self::ResponsesServerEventVariant15(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.function_call_arguments.delta") => Self::ResponsesServerEventVariant16(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.function_call_arguments.done") => Self::ResponsesServerEventVariant17(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.shell_call_command.added") => Self::ResponsesServerEventVariant18(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.shell_call_command.delta") => Self::ResponsesServerEventVariant19(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.shell_call_command.done") => Self::ResponsesServerEventVariant20(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.shell_call_output_content.delta") => {
-                Self::ResponsesServerEventVariant21(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.shell_call_output_content.done") => Self::ResponsesServerEventVariant22(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.in_progress") => Self::ResponsesServerEventVariant23(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.failed") => Self::ResponsesServerEventVariant24(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.incomplete") => Self::ResponsesServerEventVariant25(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.output_item.added") => Self::ResponsesServerEventVariant26(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.output_item.done") => Self::ResponsesServerEventVariant27(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.reasoning_summary_part.added") => Self::ResponsesServerEventVariant28(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.reasoning_summary_part.done") => Self::ResponsesServerEventVariant29(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.reasoning_summary_text.delta") => Self::ResponsesServerEventVariant30(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.reasoning_summary_text.done") => Self::ResponsesServerEventVariant31(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.reasoning_text.delta") => Self::ResponsesServerEventVariant32(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.reasoning_text.done") => Self::ResponsesServerEventVariant33(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.refusal.delta") => Self::ResponsesServerEventVariant34(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.refusal.done") => Self::ResponsesServerEventVariant35(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.output_text.delta") => Self::ResponsesServerEventVariant36(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.output_text.done") => Self::ResponsesServerEventVariant37(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.web_search_call.completed") => Self::ResponsesServerEventVariant38(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.web_search_call.in_progress") => Self::ResponsesServerEventVariant39(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.web_search_call.searching") => Self::ResponsesServerEventVariant40(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.image_generation_call.completed") => {
-                Self::ResponsesServerEventVariant41(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.image_generation_call.generating") => {
-                Self::ResponsesServerEventVariant42(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.image_generation_call.in_progress") => {
-                Self::ResponsesServerEventVariant43(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.image_generation_call.partial_image") => {
-                Self::ResponsesServerEventVariant44(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.mcp_call_arguments.delta") => Self::ResponsesServerEventVariant45(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.mcp_call_arguments.done") => Self::ResponsesServerEventVariant46(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.mcp_call.completed") => Self::ResponsesServerEventVariant47(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.mcp_call.failed") => Self::ResponsesServerEventVariant48(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.mcp_call.in_progress") => Self::ResponsesServerEventVariant49(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.mcp_list_tools.completed") => Self::ResponsesServerEventVariant50(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.mcp_list_tools.failed") => Self::ResponsesServerEventVariant51(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.mcp_list_tools.in_progress") => Self::ResponsesServerEventVariant52(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.output_text.annotation.added") => Self::ResponsesServerEventVariant53(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.queued") => Self::ResponsesServerEventVariant54(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.custom_tool_call_input.delta") => Self::ResponsesServerEventVariant55(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.custom_tool_call_input.done") => Self::ResponsesServerEventVariant56(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("error") => {
-                Self::ResponseWsError(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("response.audio.delta") => {
+                    Self::ResponsesServerEventVariant0(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.audio.done") => {
+                    Self::ResponsesServerEventVariant1(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.audio.transcript.delta") => {
+                    Self::ResponsesServerEventVariant2(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.audio.transcript.done") => {
+                    Self::ResponsesServerEventVariant3(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.code_interpreter_call_code.delta") => {
+                    Self::ResponsesServerEventVariant4(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.code_interpreter_call_code.done") => {
+                    Self::ResponsesServerEventVariant5(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.code_interpreter_call.completed") => {
+                    Self::ResponsesServerEventVariant6(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.code_interpreter_call.in_progress") => {
+                    Self::ResponsesServerEventVariant7(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.code_interpreter_call.interpreting") => {
+                    Self::ResponsesServerEventVariant8(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.completed") => {
+                    Self::ResponsesServerEventVariant9(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.content_part.added") => {
+                    Self::ResponsesServerEventVariant10(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.content_part.done") => {
+                    Self::ResponsesServerEventVariant11(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.created") => {
+                    Self::ResponsesServerEventVariant12(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.file_search_call.completed") => {
+                    Self::ResponsesServerEventVariant13(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.file_search_call.in_progress") => {
+                    Self::ResponsesServerEventVariant14(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.file_search_call.searching") => {
+                    Self::ResponsesServerEventVariant15(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.function_call_arguments.delta") => {
+                    Self::ResponsesServerEventVariant16(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.function_call_arguments.done") => {
+                    Self::ResponsesServerEventVariant17(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.shell_call_command.added") => {
+                    Self::ResponsesServerEventVariant18(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.shell_call_command.delta") => {
+                    Self::ResponsesServerEventVariant19(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.shell_call_command.done") => {
+                    Self::ResponsesServerEventVariant20(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.shell_call_output_content.delta") => {
+                    Self::ResponsesServerEventVariant21(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.shell_call_output_content.done") => {
+                    Self::ResponsesServerEventVariant22(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.in_progress") => {
+                    Self::ResponsesServerEventVariant23(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.failed") => {
+                    Self::ResponsesServerEventVariant24(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.incomplete") => {
+                    Self::ResponsesServerEventVariant25(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.output_item.added") => {
+                    Self::ResponsesServerEventVariant26(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.output_item.done") => {
+                    Self::ResponsesServerEventVariant27(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.reasoning_summary_part.added") => {
+                    Self::ResponsesServerEventVariant28(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.reasoning_summary_part.done") => {
+                    Self::ResponsesServerEventVariant29(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.reasoning_summary_text.delta") => {
+                    Self::ResponsesServerEventVariant30(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.reasoning_summary_text.done") => {
+                    Self::ResponsesServerEventVariant31(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.reasoning_text.delta") => {
+                    Self::ResponsesServerEventVariant32(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.reasoning_text.done") => {
+                    Self::ResponsesServerEventVariant33(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.refusal.delta") => {
+                    Self::ResponsesServerEventVariant34(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.refusal.done") => {
+                    Self::ResponsesServerEventVariant35(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.output_text.delta") => {
+                    Self::ResponsesServerEventVariant36(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.output_text.done") => {
+                    Self::ResponsesServerEventVariant37(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.web_search_call.completed") => {
+                    Self::ResponsesServerEventVariant38(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.web_search_call.in_progress") => {
+                    Self::ResponsesServerEventVariant39(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.web_search_call.searching") => {
+                    Self::ResponsesServerEventVariant40(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.image_generation_call.completed") => {
+                    Self::ResponsesServerEventVariant41(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.image_generation_call.generating") => {
+                    Self::ResponsesServerEventVariant42(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.image_generation_call.in_progress") => {
+                    Self::ResponsesServerEventVariant43(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.image_generation_call.partial_image") => {
+                    Self::ResponsesServerEventVariant44(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.mcp_call_arguments.delta") => {
+                    Self::ResponsesServerEventVariant45(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.mcp_call_arguments.done") => {
+                    Self::ResponsesServerEventVariant46(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.mcp_call.completed") => {
+                    Self::ResponsesServerEventVariant47(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.mcp_call.failed") => {
+                    Self::ResponsesServerEventVariant48(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.mcp_call.in_progress") => {
+                    Self::ResponsesServerEventVariant49(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.mcp_list_tools.completed") => {
+                    Self::ResponsesServerEventVariant50(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.mcp_list_tools.failed") => {
+                    Self::ResponsesServerEventVariant51(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.mcp_list_tools.in_progress") => {
+                    Self::ResponsesServerEventVariant52(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.output_text.annotation.added") => {
+                    Self::ResponsesServerEventVariant53(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.queued") => {
+                    Self::ResponsesServerEventVariant54(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.custom_tool_call_input.delta") => {
+                    Self::ResponsesServerEventVariant55(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.custom_tool_call_input.done") => {
+                    Self::ResponsesServerEventVariant56(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("error") => {
+                    Self::ResponseWsError(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "all"))]
@@ -30387,12 +29913,14 @@ pub struct RoleDeletedResource {
     /// Whether the role was deleted.
     pub deleted: bool,
 }
-#[cfg(any(
-    feature = "group_organization_role_assignments",
-    feature = "user_organization_role_assignments",
-    feature = "project_group_role_assignments",
-    feature = "project_user_role_assignments"
-))]
+#[cfg(
+    any(
+        feature = "group_organization_role_assignments",
+        feature = "user_organization_role_assignments",
+        feature = "project_group_role_assignments",
+        feature = "project_user_role_assignments"
+    )
+)]
 /// Paginated list of roles assigned to a principal.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RoleListResource {
@@ -30427,7 +29955,10 @@ pub struct RunGraderResponse {
     pub reward: f64,
     pub metadata: super::models::RunGraderResponseMetadata,
     pub sub_rewards: std::collections::BTreeMap<String, serde_json::Value>,
-    pub model_grader_token_usage_per_model: std::collections::BTreeMap<String, serde_json::Value>,
+    pub model_grader_token_usage_per_model: std::collections::BTreeMap<
+        String,
+        serde_json::Value,
+    >,
 }
 #[cfg(any(feature = "fine_tuning"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -30464,11 +29995,7 @@ pub struct RunGraderResponseMetadataErrors {
 pub struct SubmitToolOutputsRunRequest {
     /// A list of tools for which the outputs are being submitted.
     pub tool_outputs: Vec<super::models::SubmitToolOutputsRunRequestToolOutputsItem>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub stream: Option<Option<bool>>,
 }
 #[cfg(any(feature = "assistants"))]
@@ -30583,26 +30110,19 @@ connector_runtime::__string_enum! {
 #[cfg(any(feature = "vector_stores"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateVectorStoreFileAttributesRequest {
-    pub attributes:
-        Option<std::collections::BTreeMap<String, super::models::VectorStoreFileAttributesValue>>,
+    pub attributes: Option<
+        std::collections::BTreeMap<String, super::models::VectorStoreFileAttributesValue>,
+    >,
 }
 #[cfg(any(feature = "vector_stores"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateVectorStoreRequest {
     /// The name of the vector store.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub name: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_after: Option<super::models::VectorStoreExpirationAfter>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub metadata: Option<Option<std::collections::BTreeMap<String, String>>>,
 }
 #[cfg(any(feature = "vector_stores"))]
@@ -30883,7 +30403,9 @@ pub enum UsageTimeBucketResultsItem {
     UsageAudioSpeechesResult(super::models::UsageAudioSpeechesResult),
     UsageAudioTranscriptionsResult(super::models::UsageAudioTranscriptionsResult),
     UsageVectorStoresResult(super::models::UsageVectorStoresResult),
-    UsageCodeInterpreterSessionsResult(super::models::UsageCodeInterpreterSessionsResult),
+    UsageCodeInterpreterSessionsResult(
+        super::models::UsageCodeInterpreterSessionsResult,
+    ),
     UsageFileSearchCallsResult(super::models::UsageFileSearchCallsResult),
     UsageWebSearchCallsResult(super::models::UsageWebSearchCallsResult),
     CostsResult(super::models::CostsResult),
@@ -30894,46 +30416,66 @@ pub enum UsageTimeBucketResultsItem {
 impl<'de> serde::Deserialize<'de> for UsageTimeBucketResultsItem {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("object").and_then(serde_json::Value::as_str) {
-            Some("organization.usage.completions.result") => Self::UsageCompletionsResult(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("organization.usage.embeddings.result") => Self::UsageEmbeddingsResult(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("organization.usage.moderations.result") => Self::UsageModerationsResult(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("organization.usage.images.result") => Self::UsageImagesResult(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("organization.usage.audio_speeches.result") => Self::UsageAudioSpeechesResult(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("organization.usage.audio_transcriptions.result") => {
-                Self::UsageAudioTranscriptionsResult(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("organization.usage.vector_stores.result") => Self::UsageVectorStoresResult(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("organization.usage.code_interpreter_sessions.result") => {
-                Self::UsageCodeInterpreterSessionsResult(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("organization.usage.file_searches.result") => Self::UsageFileSearchCallsResult(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("organization.usage.web_searches.result") => Self::UsageWebSearchCallsResult(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("organization.costs.result") => {
-                Self::CostsResult(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("object").and_then(serde_json::Value::as_str) {
+                Some("organization.usage.completions.result") => {
+                    Self::UsageCompletionsResult(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("organization.usage.embeddings.result") => {
+                    Self::UsageEmbeddingsResult(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("organization.usage.moderations.result") => {
+                    Self::UsageModerationsResult(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("organization.usage.images.result") => {
+                    Self::UsageImagesResult(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("organization.usage.audio_speeches.result") => {
+                    Self::UsageAudioSpeechesResult(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("organization.usage.audio_transcriptions.result") => {
+                    Self::UsageAudioTranscriptionsResult(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("organization.usage.vector_stores.result") => {
+                    Self::UsageVectorStoresResult(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("organization.usage.code_interpreter_sessions.result") => {
+                    Self::UsageCodeInterpreterSessionsResult(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("organization.usage.file_searches.result") => {
+                    Self::UsageFileSearchCallsResult(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("organization.usage.web_searches.result") => {
+                    Self::UsageWebSearchCallsResult(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("organization.costs.result") => {
+                    Self::CostsResult(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "usage"))]
@@ -30966,11 +30508,13 @@ pub struct UsageWebSearchCallsResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_level: Option<String>,
 }
-#[cfg(any(
-    feature = "users",
-    feature = "user_organization_role_assignments",
-    feature = "project_user_role_assignments"
-))]
+#[cfg(
+    any(
+        feature = "users",
+        feature = "user_organization_role_assignments",
+        feature = "project_user_role_assignments"
+    )
+)]
 /// Represents an individual `user` within an organization.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct User {
@@ -31020,11 +30564,13 @@ pub struct User {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub projects: Option<super::models::UserProjects>,
 }
-#[cfg(any(
-    feature = "users",
-    feature = "user_organization_role_assignments",
-    feature = "project_user_role_assignments"
-))]
+#[cfg(
+    any(
+        feature = "users",
+        feature = "user_organization_role_assignments",
+        feature = "project_user_role_assignments"
+    )
+)]
 /// Nested user details.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UserUser {
@@ -31043,21 +30589,25 @@ pub struct UserUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub banned_at: Option<i64>,
 }
-#[cfg(any(
-    feature = "users",
-    feature = "user_organization_role_assignments",
-    feature = "project_user_role_assignments"
-))]
+#[cfg(
+    any(
+        feature = "users",
+        feature = "user_organization_role_assignments",
+        feature = "project_user_role_assignments"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UserProjects {
     pub object: String,
     pub data: Vec<super::models::UserProjectsDataItem>,
 }
-#[cfg(any(
-    feature = "users",
-    feature = "user_organization_role_assignments",
-    feature = "project_user_role_assignments"
-))]
+#[cfg(
+    any(
+        feature = "users",
+        feature = "user_organization_role_assignments",
+        feature = "project_user_role_assignments"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UserProjectsDataItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -31098,10 +30648,12 @@ pub struct UserListResponse {
     pub last_id: Option<String>,
     pub has_more: bool,
 }
-#[cfg(any(
-    feature = "user_organization_role_assignments",
-    feature = "project_user_role_assignments"
-))]
+#[cfg(
+    any(
+        feature = "user_organization_role_assignments",
+        feature = "project_user_role_assignments"
+    )
+)]
 /// Role assignment linking a user to a role.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UserRoleAssignment {
@@ -31116,32 +30668,16 @@ pub struct UserRoleAssignment {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UserRoleUpdateRequest {
     /// `owner` or `reader`
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub role: Option<Option<String>>,
     /// Role ID to assign to the user.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub role_id: Option<Option<String>>,
     /// Technical level metadata.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub technical_level: Option<Option<String>>,
     /// Developer persona metadata.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub developer_persona: Option<Option<String>>,
 }
 #[cfg(any(feature = "fine_tuning"))]
@@ -31327,8 +30863,9 @@ pub struct VectorStoreSearchResultItem {
     pub filename: String,
     /// The similarity score for the result.
     pub score: f64,
-    pub attributes:
-        Option<std::collections::BTreeMap<String, super::models::VectorStoreFileAttributesValue>>,
+    pub attributes: Option<
+        std::collections::BTreeMap<String, super::models::VectorStoreFileAttributesValue>,
+    >,
     /// Content chunks from the file.
     pub content: Vec<super::models::VectorStoreSearchResultContentObject>,
 }
@@ -31916,17 +31453,9 @@ pub struct ConversationResource {
 #[cfg(any(feature = "conversations"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateConversationBody {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub metadata: Option<Option<std::collections::BTreeMap<String, String>>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub items: Option<Option<Vec<super::models::InputItem>>>,
 }
 #[cfg(any(feature = "conversations"))]
@@ -31963,7 +31492,9 @@ pub enum SpendLimitInterval {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum SpendLimitEnforcementStatus {
-    SpendLimitEnforcementStatusVariant1(super::models::SpendLimitEnforcementStatusVariant1),
+    SpendLimitEnforcementStatusVariant1(
+        super::models::SpendLimitEnforcementStatusVariant1,
+    ),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -32173,15 +31704,21 @@ pub enum ProvenanceResourceResultsItem {
 impl<'de> serde::Deserialize<'de> for ProvenanceResourceResultsItem {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("c2pa") => Self::C2paProvenanceResult(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("synthid") => Self::SynthIdProvenanceResult(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("c2pa") => {
+                    Self::C2paProvenanceResult(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("synthid") => {
+                    Self::SynthIdProvenanceResult(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "videos", feature = "skills", feature = "chatkit"))]
@@ -32359,7 +31896,12 @@ impl CreateVideoJsonBody {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.prompt;
-            rt::check::length("CreateVideoJsonBody.prompt", v, Some(1u64), Some(32000u64))?;
+            rt::check::length(
+                "CreateVideoJsonBody.prompt",
+                v,
+                Some(1u64),
+                Some(32000u64),
+            )?;
         }
         if let Some(v) = &self.input_reference {
             v.validate()?;
@@ -32384,7 +31926,12 @@ impl CreateVideoCharacterBody {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.name;
-            rt::check::length("CreateVideoCharacterBody.name", v, Some(1u64), Some(80u64))?;
+            rt::check::length(
+                "CreateVideoCharacterBody.name",
+                v,
+                Some(1u64),
+                Some(80u64),
+            )?;
         }
         Ok(())
     }
@@ -32565,7 +32112,12 @@ impl CreateVideoRemixBody {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.prompt;
-            rt::check::length("CreateVideoRemixBody.prompt", v, Some(1u64), Some(32000u64))?;
+            rt::check::length(
+                "CreateVideoRemixBody.prompt",
+                v,
+                Some(1u64),
+                Some(32000u64),
+            )?;
         }
         Ok(())
     }
@@ -32590,71 +32142,31 @@ connector_runtime::__string_enum! {
 #[cfg(any(feature = "responses2"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TokenCountsBody {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub model: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub input: Option<Option<super::models::TokenCountsBodyInput>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub previous_response_id: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub tools: Option<Option<Vec<super::models::Tool>>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub text: Option<Option<super::models::ResponseTextParam>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub reasoning: Option<Option<super::models::Reasoning>>,
     /// The truncation strategy to use for the model response. - `auto`: If the input to this Response exceeds the model's context window size, the model will truncate the response to fit the context window by dropping items from the beginning of the conversation. - `disabled` (default): If the input size will exceed the context window size for a model, the request will fail with a 400 error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub truncation: Option<super::models::TruncationEnum>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub instructions: Option<Option<String>>,
     /// A model-owned style preset to apply to this request. Omit this parameter to use the model's default style. Supported values may expand over time. Values must be at most 64 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub personality: Option<super::models::PersonalityEnum>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub conversation: Option<Option<super::models::ConversationParam>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub tool_choice: Option<Option<super::models::ToolChoiceParam>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub parallel_tool_calls: Option<Option<bool>>,
 }
 #[cfg(any(feature = "responses2"))]
@@ -32688,47 +32200,19 @@ connector_runtime::__string_enum! {
 pub struct CompactResponseMethodPublicBody {
     /// Model ID used to generate the response, like `gpt-5` or `o3`. OpenAI offers a wide range of models with different capabilities, performance characteristics, and price points. Refer to the [model guide](/docs/models) to browse and compare available models.
     pub model: super::models::ModelIdsCompaction,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub input: Option<Option<super::models::TokenCountsBodyInput>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub previous_response_id: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub instructions: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub prompt_cache_key: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub prompt_cache_retention: Option<Option<super::models::PromptCacheRetentionEnum>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub prompt_cache_options: Option<Option<super::models::PromptCacheOptionsParam>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub service_tier: Option<Option<super::models::ServiceTierEnum>>,
 }
 #[cfg(any(feature = "responses2"))]
@@ -32771,93 +32255,151 @@ pub enum ItemField {
 impl<'de> serde::Deserialize<'de> for ItemField {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("message") => {
-                Self::Message(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("program") => {
-                Self::Program(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("program_output") => {
-                Self::ProgramOutput(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("function_call") => {
-                Self::FunctionToolCall(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("tool_search_call") => {
-                Self::ToolSearchCall(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("tool_search_output") => {
-                Self::ToolSearchOutput(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("additional_tools") => {
-                Self::AdditionalTools(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("function_call_output") => Self::FunctionToolCallOutput(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("file_search_call") => Self::FileSearchToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("web_search_call") => Self::WebSearchToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("image_generation_call") => {
-                Self::ImageGenToolCall(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("computer_call") => {
-                Self::ComputerToolCall(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("computer_call_output") => Self::ComputerToolCallOutputResource(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("reasoning") => {
-                Self::ReasoningItem(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("compaction") => {
-                Self::CompactionBody(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("code_interpreter_call") => Self::CodeInterpreterToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("local_shell_call") => Self::LocalShellToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("local_shell_call_output") => Self::LocalShellToolCallOutput(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("shell_call") => Self::FunctionShellCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("shell_call_output") => Self::FunctionShellCallOutput(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("apply_patch_call") => Self::ApplyPatchToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("apply_patch_call_output") => Self::ApplyPatchToolCallOutput(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("mcp_list_tools") => {
-                Self::McpListTools(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("mcp_approval_request") => Self::McpApprovalRequest(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("mcp_approval_response") => Self::McpApprovalResponseResource(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("mcp_call") => {
-                Self::McpToolCall(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("custom_tool_call") => {
-                Self::CustomToolCall(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("custom_tool_call_output") => Self::CustomToolCallOutput(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("message") => {
+                    Self::Message(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("program") => {
+                    Self::Program(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("program_output") => {
+                    Self::ProgramOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("function_call") => {
+                    Self::FunctionToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("tool_search_call") => {
+                    Self::ToolSearchCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("tool_search_output") => {
+                    Self::ToolSearchOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("additional_tools") => {
+                    Self::AdditionalTools(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("function_call_output") => {
+                    Self::FunctionToolCallOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("file_search_call") => {
+                    Self::FileSearchToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("web_search_call") => {
+                    Self::WebSearchToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("image_generation_call") => {
+                    Self::ImageGenToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("computer_call") => {
+                    Self::ComputerToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("computer_call_output") => {
+                    Self::ComputerToolCallOutputResource(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("reasoning") => {
+                    Self::ReasoningItem(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("compaction") => {
+                    Self::CompactionBody(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("code_interpreter_call") => {
+                    Self::CodeInterpreterToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("local_shell_call") => {
+                    Self::LocalShellToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("local_shell_call_output") => {
+                    Self::LocalShellToolCallOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("shell_call") => {
+                    Self::FunctionShellCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("shell_call_output") => {
+                    Self::FunctionShellCallOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("apply_patch_call") => {
+                    Self::ApplyPatchToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("apply_patch_call_output") => {
+                    Self::ApplyPatchToolCallOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_list_tools") => {
+                    Self::McpListTools(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_approval_request") => {
+                    Self::McpApprovalRequest(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_approval_response") => {
+                    Self::McpApprovalResponseResource(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_call") => {
+                    Self::McpToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("custom_tool_call") => {
+                    Self::CustomToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("custom_tool_call_output") => {
+                    Self::CustomToolCallOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "responses2"))]
@@ -33005,7 +32547,10 @@ pub struct ChatkitWorkflow {
     pub id: String,
     pub version: Option<String>,
     pub state_variables: Option<
-        std::collections::BTreeMap<String, super::models::ChatkitWorkflowStateVariablesValue>,
+        std::collections::BTreeMap<
+            String,
+            super::models::ChatkitWorkflowStateVariablesValue,
+        >,
     >,
     /// Tracing settings applied to the workflow.
     pub tracing: super::models::ChatkitWorkflowTracing,
@@ -33126,8 +32671,12 @@ pub struct WorkflowParam {
     pub version: Option<String>,
     /// State variables forwarded to the workflow. Keys may be up to 64 characters, values must be primitive types, and the map defaults to an empty object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state_variables:
-        Option<std::collections::BTreeMap<String, super::models::WorkflowParamStateVariablesValue>>,
+    pub state_variables: Option<
+        std::collections::BTreeMap<
+            String,
+            super::models::WorkflowParamStateVariablesValue,
+        >,
+    >,
     /// Optional tracing overrides for the workflow invocation. When omitted, tracing is enabled by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracing: Option<super::models::WorkflowTracingParam>,
@@ -33438,15 +32987,21 @@ pub enum UserMessageItemContentItem {
 impl<'de> serde::Deserialize<'de> for UserMessageItemContentItem {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("input_text") => Self::UserMessageInputText(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("quoted_text") => Self::UserMessageQuotedText(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("input_text") => {
+                    Self::UserMessageInputText(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("quoted_text") => {
+                    Self::UserMessageQuotedText(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "chatkit"))]
@@ -33525,15 +33080,21 @@ pub enum ResponseOutputTextAnnotationsItem {
 impl<'de> serde::Deserialize<'de> for ResponseOutputTextAnnotationsItem {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("file") => {
-                Self::FileAnnotation(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("url") => {
-                Self::UrlAnnotation(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("file") => {
+                    Self::FileAnnotation(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("url") => {
+                    Self::UrlAnnotation(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "chatkit"))]
@@ -33684,27 +33245,41 @@ pub enum ThreadItem {
 impl<'de> serde::Deserialize<'de> for ThreadItem {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("chatkit.user_message") => {
-                Self::UserMessageItem(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("chatkit.assistant_message") => Self::AssistantMessageItem(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("chatkit.widget") => Self::WidgetMessageItem(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("chatkit.client_tool_call") => Self::ClientToolCallItem(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("chatkit.task") => {
-                Self::TaskItem(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("chatkit.task_group") => {
-                Self::TaskGroupItem(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("chatkit.user_message") => {
+                    Self::UserMessageItem(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("chatkit.assistant_message") => {
+                    Self::AssistantMessageItem(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("chatkit.widget") => {
+                    Self::WidgetMessageItem(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("chatkit.client_tool_call") => {
+                    Self::ClientToolCallItem(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("chatkit.task") => {
+                    Self::TaskItem(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("chatkit.task_group") => {
+                    Self::TaskGroupItem(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "chatkit"))]
@@ -33787,18 +33362,26 @@ pub enum ThreadResourceStatus {
 impl<'de> serde::Deserialize<'de> for ThreadResourceStatus {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("active") => {
-                Self::ActiveStatus(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("locked") => {
-                Self::LockedStatus(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("closed") => {
-                Self::ClosedStatus(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("active") => {
+                    Self::ActiveStatus(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("locked") => {
+                    Self::LockedStatus(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("closed") => {
+                    Self::ClosedStatus(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "chatkit"))]
@@ -33850,71 +33433,31 @@ pub struct BetaTokenCountsResource {
 #[cfg(any(feature = "responses2"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaTokenCountsBody {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub model: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub input: Option<Option<super::models::BetaTokenCountsBodyInput>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub previous_response_id: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub tools: Option<Option<Vec<super::models::BetaTool>>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub text: Option<Option<super::models::BetaResponseTextParam>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub reasoning: Option<Option<super::models::BetaReasoning>>,
     /// The truncation strategy to use for the model response. - `auto`: If the input to this Response exceeds the model's context window size, the model will truncate the response to fit the context window by dropping items from the beginning of the conversation. - `disabled` (default): If the input size will exceed the context window size for a model, the request will fail with a 400 error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub truncation: Option<super::models::BetaTruncationEnum>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub instructions: Option<Option<String>>,
     /// A model-owned style preset to apply to this request. Omit this parameter to use the model's default style. Supported values may expand over time. Values must be at most 64 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub personality: Option<super::models::BetaPersonalityEnum>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub conversation: Option<Option<super::models::BetaConversationParam>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub tool_choice: Option<Option<super::models::BetaToolChoiceParam>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub parallel_tool_calls: Option<Option<bool>>,
 }
 #[cfg(any(feature = "responses2"))]
@@ -33944,27 +33487,41 @@ pub enum BetaInputItem {
 impl<'de> serde::Deserialize<'de> for BetaInputItem {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("message") => Self::BetaEasyInputMessage(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("BetaItem") => {
-                Self::BetaItem(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("compaction_trigger") => Self::BetaCompactionTriggerItemParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("BetaItemReferenceParam") => Self::BetaItemReferenceParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("program") => Self::BetaProgramItemParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("program_output") => Self::BetaProgramOutputItemParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("message") => {
+                    Self::BetaEasyInputMessage(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("BetaItem") => {
+                    Self::BetaItem(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("compaction_trigger") => {
+                    Self::BetaCompactionTriggerItemParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("BetaItemReferenceParam") => {
+                    Self::BetaItemReferenceParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("program") => {
+                    Self::BetaProgramItemParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("program_output") => {
+                    Self::BetaProgramOutputItemParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -33983,11 +33540,7 @@ pub struct BetaEasyInputMessage {
     /// Text, image, or audio input to the model, used to generate a response.
     /// Can also contain previous assistant responses.
     pub content: super::models::BetaEasyInputMessageContent,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub phase: Option<Option<super::models::BetaMessagePhase>>,
     /// The type of the message input. Always `message`.
     #[serde(rename = "type")]
@@ -34019,18 +33572,26 @@ pub enum BetaInputContent {
 impl<'de> serde::Deserialize<'de> for BetaInputContent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("input_text") => Self::BetaInputTextContent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("input_image") => Self::BetaInputImageContent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("input_file") => Self::BetaInputFileContent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("input_text") => {
+                    Self::BetaInputTextContent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("input_image") => {
+                    Self::BetaInputImageContent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("input_file") => {
+                    Self::BetaInputFileContent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -34068,17 +33629,9 @@ pub struct BetaInputImageContent {
     /// The type of the input item. Always `input_image`.
     #[serde(rename = "type")]
     pub type_: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub image_url: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub file_id: Option<Option<String>>,
     /// The detail level of the image to be sent to the model. One of `high`, `low`, `auto`, or `original`. Defaults to `auto`.
     pub detail: super::models::BetaImageDetail,
@@ -34102,11 +33655,7 @@ pub struct BetaInputFileContent {
     /// The type of the input item. Always `input_file`.
     #[serde(rename = "type")]
     pub type_: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub file_id: Option<Option<String>>,
     /// The name of the file to be sent to the model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -34167,9 +33716,13 @@ pub enum BetaItem {
     BetaLocalShellToolCall(super::models::BetaLocalShellToolCall),
     BetaLocalShellToolCallOutput(super::models::BetaLocalShellToolCallOutput),
     BetaFunctionShellCallItemParam(super::models::BetaFunctionShellCallItemParam),
-    BetaFunctionShellCallOutputItemParam(super::models::BetaFunctionShellCallOutputItemParam),
+    BetaFunctionShellCallOutputItemParam(
+        super::models::BetaFunctionShellCallOutputItemParam,
+    ),
     BetaApplyPatchToolCallItemParam(super::models::BetaApplyPatchToolCallItemParam),
-    BetaApplyPatchToolCallOutputItemParam(super::models::BetaApplyPatchToolCallOutputItemParam),
+    BetaApplyPatchToolCallOutputItemParam(
+        super::models::BetaApplyPatchToolCallOutputItemParam,
+    ),
     BetaMcpListTools(super::models::BetaMcpListTools),
     BetaMcpApprovalRequest(super::models::BetaMcpApprovalRequest),
     BetaMcpApprovalResponse(super::models::BetaMcpApprovalResponse),
@@ -34183,96 +33736,156 @@ pub enum BetaItem {
 impl<'de> serde::Deserialize<'de> for BetaItem {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("message") => {
-                Self::BetaInputMessage(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("file_search_call") => Self::BetaFileSearchToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("computer_call") => Self::BetaComputerToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("computer_call_output") => Self::BetaComputerCallOutputItemParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("web_search_call") => Self::BetaWebSearchToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("function_call") => Self::BetaFunctionToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("function_call_output") => Self::BetaFunctionCallOutputItemParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("agent_message") => Self::BetaAgentMessageItemParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("multi_agent_call") => Self::BetaMultiAgentCallItemParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("multi_agent_call_output") => Self::BetaMultiAgentCallOutputItemParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("tool_search_call") => Self::BetaToolSearchCallItemParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("tool_search_output") => Self::BetaToolSearchOutputItemParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("additional_tools") => Self::BetaAdditionalToolsItemParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("reasoning") => Self::BetaReasoningItem(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("compaction") => Self::BetaCompactionSummaryItemParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("image_generation_call") => Self::BetaImageGenToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("code_interpreter_call") => Self::BetaCodeInterpreterToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("local_shell_call") => Self::BetaLocalShellToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("local_shell_call_output") => Self::BetaLocalShellToolCallOutput(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("shell_call") => Self::BetaFunctionShellCallItemParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("shell_call_output") => Self::BetaFunctionShellCallOutputItemParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("apply_patch_call") => Self::BetaApplyPatchToolCallItemParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("apply_patch_call_output") => Self::BetaApplyPatchToolCallOutputItemParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("mcp_list_tools") => {
-                Self::BetaMcpListTools(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("mcp_approval_request") => Self::BetaMcpApprovalRequest(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("mcp_approval_response") => Self::BetaMcpApprovalResponse(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("mcp_call") => {
-                Self::BetaMcpToolCall(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("custom_tool_call_output") => Self::BetaCustomToolCallOutput(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("custom_tool_call") => Self::BetaCustomToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("message") => {
+                    Self::BetaInputMessage(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("file_search_call") => {
+                    Self::BetaFileSearchToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("computer_call") => {
+                    Self::BetaComputerToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("computer_call_output") => {
+                    Self::BetaComputerCallOutputItemParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("web_search_call") => {
+                    Self::BetaWebSearchToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("function_call") => {
+                    Self::BetaFunctionToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("function_call_output") => {
+                    Self::BetaFunctionCallOutputItemParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("agent_message") => {
+                    Self::BetaAgentMessageItemParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("multi_agent_call") => {
+                    Self::BetaMultiAgentCallItemParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("multi_agent_call_output") => {
+                    Self::BetaMultiAgentCallOutputItemParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("tool_search_call") => {
+                    Self::BetaToolSearchCallItemParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("tool_search_output") => {
+                    Self::BetaToolSearchOutputItemParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("additional_tools") => {
+                    Self::BetaAdditionalToolsItemParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("reasoning") => {
+                    Self::BetaReasoningItem(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("compaction") => {
+                    Self::BetaCompactionSummaryItemParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("image_generation_call") => {
+                    Self::BetaImageGenToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("code_interpreter_call") => {
+                    Self::BetaCodeInterpreterToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("local_shell_call") => {
+                    Self::BetaLocalShellToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("local_shell_call_output") => {
+                    Self::BetaLocalShellToolCallOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("shell_call") => {
+                    Self::BetaFunctionShellCallItemParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("shell_call_output") => {
+                    Self::BetaFunctionShellCallOutputItemParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("apply_patch_call") => {
+                    Self::BetaApplyPatchToolCallItemParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("apply_patch_call_output") => {
+                    Self::BetaApplyPatchToolCallOutputItemParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_list_tools") => {
+                    Self::BetaMcpListTools(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_approval_request") => {
+                    Self::BetaMcpApprovalRequest(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_approval_response") => {
+                    Self::BetaMcpApprovalResponse(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_call") => {
+                    Self::BetaMcpToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("custom_tool_call_output") => {
+                    Self::BetaCustomToolCallOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("custom_tool_call") => {
+                    Self::BetaCustomToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -34284,11 +33897,7 @@ impl<'de> serde::Deserialize<'de> for BetaItem {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BetaInputMessage {
     /// The agent that produced this item.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub agent: Option<Option<super::models::BetaAgentTag>>,
     /// The type of the message input. Always set to `message`.
     #[serde(rename = "type")]
@@ -34319,11 +33928,7 @@ pub struct BetaAgentTag {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BetaOutputMessage {
     /// The agent that produced this item.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub agent: Option<Option<super::models::BetaAgentTag>>,
     /// The unique ID of the output message.
     pub id: String,
@@ -34334,11 +33939,7 @@ pub struct BetaOutputMessage {
     pub role: String,
     /// The content of the output message.
     pub content: Vec<super::models::BetaOutputMessageContent>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub phase: Option<Option<super::models::BetaMessagePhase>>,
     /// The status of the message input. One of `in_progress`, `completed`, or
     /// `incomplete`. Populated when input items are returned via API.
@@ -34357,15 +33958,21 @@ pub enum BetaOutputMessageContent {
 impl<'de> serde::Deserialize<'de> for BetaOutputMessageContent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("output_text") => Self::BetaOutputTextContent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("refusal") => Self::BetaRefusalContent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("output_text") => {
+                    Self::BetaOutputTextContent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("refusal") => {
+                    Self::BetaRefusalContent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -34399,21 +34006,31 @@ pub enum BetaAnnotation {
 impl<'de> serde::Deserialize<'de> for BetaAnnotation {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("file_citation") => Self::BetaFileCitationBody(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("url_citation") => Self::BetaUrlCitationBody(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("container_file_citation") => Self::BetaContainerFileCitationBody(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("file_path") => {
-                Self::BetaFilePath(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("file_citation") => {
+                    Self::BetaFileCitationBody(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("url_citation") => {
+                    Self::BetaUrlCitationBody(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("container_file_citation") => {
+                    Self::BetaContainerFileCitationBody(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("file_path") => {
+                    Self::BetaFilePath(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -34525,11 +34142,7 @@ pub struct BetaRefusalContent {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BetaFileSearchToolCall {
     /// The agent that produced this item.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub agent: Option<Option<super::models::BetaAgentTag>>,
     /// The unique ID of the file search tool call.
     pub id: String,
@@ -34541,11 +34154,7 @@ pub struct BetaFileSearchToolCall {
     pub status: super::models::FileSearchToolCallStatus,
     /// The queries used to search for files.
     pub queries: Vec<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub results: Option<Option<Vec<super::models::BetaFileSearchToolCallResultsItem>>>,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -34560,13 +34169,14 @@ pub struct BetaFileSearchToolCallResultsItem {
     /// The name of the file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub attributes: Option<
-        Option<std::collections::BTreeMap<String, super::models::VectorStoreFileAttributesValue>>,
+        Option<
+            std::collections::BTreeMap<
+                String,
+                super::models::VectorStoreFileAttributesValue,
+            >,
+        >,
     >,
     /// The relevance score of the file - a value between 0 and 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -34580,11 +34190,7 @@ pub struct BetaFileSearchToolCallResultsItem {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BetaComputerToolCall {
     /// The agent that produced this item.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub agent: Option<Option<super::models::BetaAgentTag>>,
     /// The type of the computer call. Always `computer_call`.
     #[serde(rename = "type")]
@@ -34627,36 +34233,56 @@ pub enum BetaComputerAction {
 impl<'de> serde::Deserialize<'de> for BetaComputerAction {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("click") => {
-                Self::BetaClickParam(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("double_click") => Self::BetaDoubleClickAction(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("drag") => {
-                Self::BetaDragParam(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("keypress") => Self::BetaKeyPressAction(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("move") => {
-                Self::BetaMoveParam(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("screenshot") => Self::BetaScreenshotParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("scroll") => {
-                Self::BetaScrollParam(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("type") => {
-                Self::BetaTypeParam(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("wait") => {
-                Self::BetaWaitParam(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("click") => {
+                    Self::BetaClickParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("double_click") => {
+                    Self::BetaDoubleClickAction(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("drag") => {
+                    Self::BetaDragParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("keypress") => {
+                    Self::BetaKeyPressAction(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("move") => {
+                    Self::BetaMoveParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("screenshot") => {
+                    Self::BetaScreenshotParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("scroll") => {
+                    Self::BetaScrollParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("type") => {
+                    Self::BetaTypeParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("wait") => {
+                    Self::BetaWaitParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -34674,11 +34300,7 @@ pub struct BetaClickParam {
     pub x: i64,
     /// The y-coordinate where the click occurred.
     pub y: i64,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub keys: Option<Option<Vec<String>>>,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -34718,11 +34340,7 @@ pub struct BetaDragParam {
     /// ]
     /// ```
     pub path: Vec<super::models::BetaCoordParam>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub keys: Option<Option<Vec<String>>>,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -34761,11 +34379,7 @@ pub struct BetaMoveParam {
     pub x: i64,
     /// The y-coordinate to move to.
     pub y: i64,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub keys: Option<Option<Vec<String>>>,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -34795,11 +34409,7 @@ pub struct BetaScrollParam {
     pub scroll_x: i64,
     /// The vertical scroll distance.
     pub scroll_y: i64,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub keys: Option<Option<Vec<String>>>,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -34830,17 +34440,9 @@ pub struct BetaWaitParam {
 pub struct BetaComputerCallSafetyCheckParam {
     /// The ID of the pending safety check.
     pub id: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub code: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub message: Option<Option<String>>,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -34849,17 +34451,9 @@ pub struct BetaComputerCallSafetyCheckParam {
 /// The output of a computer tool call.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaComputerCallOutputItemParam {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub agent: Option<Option<super::models::BetaAgentTagParam>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub id: Option<Option<String>>,
     /// The ID of the computer tool call that produced the output.
     pub call_id: String,
@@ -34868,18 +34462,11 @@ pub struct BetaComputerCallOutputItemParam {
     pub type_: String,
     /// A computer screenshot image used with the computer use tool.
     pub output: super::models::BetaComputerScreenshotImage,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub acknowledged_safety_checks:
-        Option<Option<Vec<super::models::BetaComputerCallSafetyCheckParam>>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub acknowledged_safety_checks: Option<
+        Option<Vec<super::models::BetaComputerCallSafetyCheckParam>>,
+    >,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub status: Option<Option<super::models::BetaFunctionCallItemStatus>>,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -34933,11 +34520,7 @@ connector_runtime::__string_enum! {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BetaWebSearchToolCall {
     /// The agent that produced this item.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub agent: Option<Option<super::models::BetaAgentTag>>,
     /// The unique ID of the web search tool call.
     pub id: String,
@@ -34966,18 +34549,26 @@ pub enum BetaWebSearchToolCallAction {
 impl<'de> serde::Deserialize<'de> for BetaWebSearchToolCallAction {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("search") => Self::BetaWebSearchActionSearch(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("open_page") => Self::BetaWebSearchActionOpenPage(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("find_in_page") => Self::BetaWebSearchActionFind(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("search") => {
+                    Self::BetaWebSearchActionSearch(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("open_page") => {
+                    Self::BetaWebSearchActionOpenPage(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("find_in_page") => {
+                    Self::BetaWebSearchActionFind(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -35013,11 +34604,7 @@ pub struct BetaWebSearchActionOpenPage {
     #[serde(rename = "type")]
     pub type_: String,
     /// The URL opened by the model.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub url: Option<Option<String>>,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -35042,11 +34629,7 @@ pub struct BetaWebSearchActionFind {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaFunctionToolCall {
     /// The agent that produced this item.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub agent: Option<Option<super::models::BetaAgentTag>>,
     /// The unique ID of the function tool call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -35056,11 +34639,7 @@ pub struct BetaFunctionToolCall {
     pub type_: String,
     /// The unique ID of the function tool call generated by the model.
     pub call_id: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub caller: Option<Option<super::models::BetaToolCallCaller>>,
     /// The namespace of the function to run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -35088,15 +34667,21 @@ pub enum BetaToolCallCaller {
 impl<'de> serde::Deserialize<'de> for BetaToolCallCaller {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("direct") => Self::BetaDirectToolCallCaller(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("program") => Self::BetaProgramToolCallCaller(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("direct") => {
+                    Self::BetaDirectToolCallCaller(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("program") => {
+                    Self::BetaProgramToolCallCaller(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -35119,52 +34704,24 @@ pub struct BetaProgramToolCallCaller {
 /// The output of a function tool call.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BetaFunctionCallOutputItemParam {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub agent: Option<Option<super::models::BetaAgentTagParam>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub id: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub call_id: Option<Option<String>>,
     /// The type of the function tool call output. Always `function_call_output`.
     #[serde(rename = "type")]
     pub type_: String,
     /// Text, image, or file output of the function tool call.
     pub output: super::models::BetaFunctionCallOutputItemParamOutput,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub name: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub namespace: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub caller: Option<Option<super::models::BetaToolCallCallerParam>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub status: Option<Option<super::models::BetaFunctionCallItemStatus>>,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -35183,7 +34740,9 @@ pub enum BetaFunctionCallOutputItemParamOutput {
 #[serde(untagged)]
 pub enum BetaFunctionCallOutputItemParamOutputVariant1Item {
     BetaInputTextContentParam(super::models::BetaInputTextContentParam),
-    BetaInputImageContentParamAutoParam(super::models::BetaInputImageContentParamAutoParam),
+    BetaInputImageContentParamAutoParam(
+        super::models::BetaInputImageContentParamAutoParam,
+    ),
     BetaInputFileContentParam(super::models::BetaInputFileContentParam),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -35192,18 +34751,26 @@ pub enum BetaFunctionCallOutputItemParamOutputVariant1Item {
 impl<'de> serde::Deserialize<'de> for BetaFunctionCallOutputItemParamOutputVariant1Item {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("input_text") => Self::BetaInputTextContentParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("input_image") => Self::BetaInputImageContentParamAutoParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("input_file") => Self::BetaInputFileContentParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("input_text") => {
+                    Self::BetaInputTextContentParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("input_image") => {
+                    Self::BetaInputImageContentParamAutoParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("input_file") => {
+                    Self::BetaInputFileContentParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -35217,12 +34784,10 @@ pub struct BetaInputTextContentParam {
     pub type_: String,
     /// The text input to the model.
     pub text: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub prompt_cache_breakpoint: Option<Option<super::models::BetaPromptCacheBreakpointParam>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub prompt_cache_breakpoint: Option<
+        Option<super::models::BetaPromptCacheBreakpointParam>,
+    >,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
 impl BetaInputTextContentParam {
@@ -35230,7 +34795,12 @@ impl BetaInputTextContentParam {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.text;
-            rt::check::length("BetaInputTextContentParam.text", v, None, Some(10485760u64))?;
+            rt::check::length(
+                "BetaInputTextContentParam.text",
+                v,
+                None,
+                Some(10485760u64),
+            )?;
         }
         Ok(())
     }
@@ -35253,30 +34823,16 @@ pub struct BetaInputImageContentParamAutoParam {
     /// The type of the input item. Always `input_image`.
     #[serde(rename = "type")]
     pub type_: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub image_url: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub file_id: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub detail: Option<Option<super::models::BetaDetailEnum>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub prompt_cache_breakpoint: Option<Option<super::models::BetaPromptCacheBreakpointParam>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub prompt_cache_breakpoint: Option<
+        Option<super::models::BetaPromptCacheBreakpointParam>,
+    >,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
 connector_runtime::__string_enum! {
@@ -35292,39 +34848,21 @@ pub struct BetaInputFileContentParam {
     /// The type of the input item. Always `input_file`.
     #[serde(rename = "type")]
     pub type_: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub file_id: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub filename: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub file_data: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub file_url: Option<Option<String>>,
     /// The detail level of the file to be sent to the model. Use `auto` to let the system select the detail level; for GPT-5.6 and later models, `auto` uses high-quality rendering, which may increase input token usage. Use `low` for lower-cost rendering, or `high` to render the file at higher quality. Defaults to `auto`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<super::models::BetaFileDetailEnum>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub prompt_cache_breakpoint: Option<Option<super::models::BetaPromptCacheBreakpointParam>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub prompt_cache_breakpoint: Option<
+        Option<super::models::BetaPromptCacheBreakpointParam>,
+    >,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
 connector_runtime::__string_enum! {
@@ -35344,15 +34882,21 @@ pub enum BetaToolCallCallerParam {
 impl<'de> serde::Deserialize<'de> for BetaToolCallCallerParam {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("direct") => Self::BetaDirectToolCallCallerParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("program") => Self::BetaProgramToolCallCallerParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("direct") => {
+                    Self::BetaDirectToolCallCallerParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("program") => {
+                    Self::BetaProgramToolCallCallerParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -35393,17 +34937,9 @@ impl BetaProgramToolCallCallerParam {
 /// A message routed between agents.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaAgentMessageItemParam {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub agent: Option<Option<super::models::BetaAgentTagParam>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub id: Option<Option<String>>,
     /// The item type. Always `agent_message`.
     #[serde(rename = "type")]
@@ -35421,7 +34957,9 @@ pub struct BetaAgentMessageItemParam {
 #[serde(untagged)]
 pub enum BetaAgentMessageItemParamContentItem {
     BetaInputTextContentParam(super::models::BetaInputTextContentParam),
-    BetaInputImageContentParamAutoParam(super::models::BetaInputImageContentParamAutoParam),
+    BetaInputImageContentParamAutoParam(
+        super::models::BetaInputImageContentParamAutoParam,
+    ),
     BetaEncryptedContentParam(super::models::BetaEncryptedContentParam),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -35430,18 +34968,26 @@ pub enum BetaAgentMessageItemParamContentItem {
 impl<'de> serde::Deserialize<'de> for BetaAgentMessageItemParamContentItem {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("input_text") => Self::BetaInputTextContentParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("input_image") => Self::BetaInputImageContentParamAutoParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("encrypted_content") => Self::BetaEncryptedContentParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("input_text") => {
+                    Self::BetaInputTextContentParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("input_image") => {
+                    Self::BetaInputImageContentParamAutoParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("encrypted_content") => {
+                    Self::BetaEncryptedContentParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -35475,17 +35021,9 @@ impl BetaEncryptedContentParam {
 #[cfg(any(feature = "responses", feature = "responses2"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BetaMultiAgentCallItemParam {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub agent: Option<Option<super::models::BetaAgentTagParam>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub id: Option<Option<String>>,
     /// The unique ID linking this call to its output.
     pub call_id: String,
@@ -35522,17 +35060,9 @@ connector_runtime::__string_enum! {
 #[cfg(any(feature = "responses", feature = "responses2"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BetaMultiAgentCallOutputItemParam {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub agent: Option<Option<super::models::BetaAgentTagParam>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub id: Option<Option<String>>,
     /// The unique ID of the multi-agent call.
     pub call_id: String,
@@ -35576,7 +35106,9 @@ pub struct BetaOutputTextContentParam {
     pub text: String,
     /// Citations associated with the text content.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub annotations: Option<Vec<super::models::BetaOutputTextContentParamAnnotationsItem>>,
+    pub annotations: Option<
+        Vec<super::models::BetaOutputTextContentParamAnnotationsItem>,
+    >,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
 impl BetaOutputTextContentParam {
@@ -35608,18 +35140,26 @@ pub enum BetaOutputTextContentParamAnnotationsItem {
 impl<'de> serde::Deserialize<'de> for BetaOutputTextContentParamAnnotationsItem {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("file_citation") => Self::BetaFileCitationParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("url_citation") => Self::BetaUrlCitationParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("container_file_citation") => Self::BetaContainerFileCitationParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("file_citation") => {
+                    Self::BetaFileCitationParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("url_citation") => {
+                    Self::BetaUrlCitationParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("container_file_citation") => {
+                    Self::BetaContainerFileCitationParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -35736,23 +35276,11 @@ impl BetaContainerFileCitationParam {
 #[cfg(any(feature = "responses", feature = "responses2"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaToolSearchCallItemParam {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub agent: Option<Option<super::models::BetaAgentTagParam>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub id: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub call_id: Option<Option<String>>,
     /// The item type. Always `tool_search_call`.
     #[serde(rename = "type")]
@@ -35762,11 +35290,7 @@ pub struct BetaToolSearchCallItemParam {
     pub execution: Option<super::models::BetaToolSearchExecutionType>,
     /// The arguments supplied to the tool search call.
     pub arguments: super::models::BetaEmptyModelParam,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub status: Option<Option<super::models::BetaFunctionCallItemStatus>>,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -35779,23 +35303,11 @@ pub struct BetaEmptyModelParam {}
 #[cfg(any(feature = "responses", feature = "responses2"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaToolSearchOutputItemParam {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub agent: Option<Option<super::models::BetaAgentTagParam>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub id: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub call_id: Option<Option<String>>,
     /// The item type. Always `tool_search_output`.
     #[serde(rename = "type")]
@@ -35805,11 +35317,7 @@ pub struct BetaToolSearchOutputItemParam {
     pub execution: Option<super::models::BetaToolSearchExecutionType>,
     /// The loaded tool definitions returned by the tool search output.
     pub tools: Vec<super::models::BetaTool>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub status: Option<Option<super::models::BetaFunctionCallItemStatus>>,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -35840,57 +35348,91 @@ pub enum BetaTool {
 impl<'de> serde::Deserialize<'de> for BetaTool {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("function") => {
-                Self::BetaFunctionTool(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("file_search") => Self::BetaFileSearchTool(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("computer") => {
-                Self::BetaComputerTool(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("computer_use_preview") => Self::BetaComputerUsePreviewTool(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("BetaWebSearchTool") => Self::BetaWebSearchTool(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("mcp") => {
-                Self::BetaMcpTool(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("code_interpreter") => Self::BetaCodeInterpreterTool(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("programmatic_tool_calling") => Self::BetaProgrammaticToolCallingParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("image_generation") => {
-                Self::BetaImageGenTool(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("local_shell") => Self::BetaLocalShellToolParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("shell") => Self::BetaFunctionShellToolParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("custom") => Self::BetaCustomToolParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("namespace") => Self::BetaNamespaceToolParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("tool_search") => Self::BetaToolSearchToolParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("BetaWebSearchPreviewTool") => Self::BetaWebSearchPreviewTool(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("apply_patch") => Self::BetaApplyPatchToolParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("function") => {
+                    Self::BetaFunctionTool(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("file_search") => {
+                    Self::BetaFileSearchTool(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("computer") => {
+                    Self::BetaComputerTool(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("computer_use_preview") => {
+                    Self::BetaComputerUsePreviewTool(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("BetaWebSearchTool") => {
+                    Self::BetaWebSearchTool(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp") => {
+                    Self::BetaMcpTool(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("code_interpreter") => {
+                    Self::BetaCodeInterpreterTool(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("programmatic_tool_calling") => {
+                    Self::BetaProgrammaticToolCallingParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("image_generation") => {
+                    Self::BetaImageGenTool(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("local_shell") => {
+                    Self::BetaLocalShellToolParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("shell") => {
+                    Self::BetaFunctionShellToolParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("custom") => {
+                    Self::BetaCustomToolParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("namespace") => {
+                    Self::BetaNamespaceToolParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("tool_search") => {
+                    Self::BetaToolSearchToolParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("BetaWebSearchPreviewTool") => {
+                    Self::BetaWebSearchPreviewTool(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("apply_patch") => {
+                    Self::BetaApplyPatchToolParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -35904,29 +35446,21 @@ pub struct BetaFunctionTool {
     pub type_: String,
     /// The name of the function to call.
     pub name: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub description: Option<Option<String>>,
     pub parameters: Option<std::collections::BTreeMap<String, serde_json::Value>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub output_schema: Option<Option<std::collections::BTreeMap<String, serde_json::Value>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub output_schema: Option<
+        Option<std::collections::BTreeMap<String, serde_json::Value>>,
+    >,
     pub strict: Option<bool>,
     /// Whether this function is deferred and loaded via tool search.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub defer_loading: Option<bool>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub allowed_callers: Option<Option<Vec<super::models::BetaCallableToolAllowedCaller>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub allowed_callers: Option<
+        Option<Vec<super::models::BetaCallableToolAllowedCaller>>,
+    >,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
 connector_runtime::__string_enum! {
@@ -35950,11 +35484,7 @@ pub struct BetaFileSearchTool {
     /// Ranking options for search.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ranking_options: Option<super::models::BetaRankingOptions>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub filters: Option<Option<super::models::BetaFilters>>,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -36070,17 +35600,9 @@ pub struct BetaWebSearchTool {
     /// Allow live internet access for web search. Defaults to true when omitted. When false, the web search tool runs in offline/cache-only mode and will not fetch new external content.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_web_access: Option<bool>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub filters: Option<Option<super::models::WebSearchToolFilters>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub user_location: Option<Option<super::models::WebSearchApproximateLocation>>,
     /// High level guidance for the amount of context window space to use for the search. One of `low`, `medium`, or `high`. `medium` is the default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -36130,29 +35652,15 @@ pub struct BetaMcpTool {
     /// Optional description of the MCP server, used to provide more context.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_description: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub headers: Option<Option<std::collections::BTreeMap<String, String>>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub allowed_tools: Option<Option<super::models::BetaMcpToolAllowedTools>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub allowed_callers: Option<Option<Vec<super::models::BetaCallableToolAllowedCaller>>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub allowed_callers: Option<
+        Option<Vec<super::models::BetaCallableToolAllowedCaller>>,
+    >,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub require_approval: Option<Option<super::models::BetaMcpToolRequireApproval>>,
     /// Whether this MCP tool is deferred and discovered via tool search.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -36206,7 +35714,9 @@ pub struct BetaMcpToolFilter {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum BetaMcpToolRequireApproval {
-    BetaMcpToolRequireApprovalVariant0(super::models::BetaMcpToolRequireApprovalVariant0),
+    BetaMcpToolRequireApprovalVariant0(
+        super::models::BetaMcpToolRequireApprovalVariant0,
+    ),
     McpToolRequireApprovalVariant1(super::models::McpToolRequireApprovalVariant1),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -36243,12 +35753,10 @@ pub struct BetaCodeInterpreterTool {
     /// specifies uploaded file IDs to make available to your code, along with an
     /// optional `memory_limit` setting.
     pub container: super::models::BetaCodeInterpreterToolContainer,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub allowed_callers: Option<Option<Vec<super::models::BetaCallableToolAllowedCaller>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub allowed_callers: Option<
+        Option<Vec<super::models::BetaCallableToolAllowedCaller>>,
+    >,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
 /// The code interpreter container. Can be a container ID or an object that
@@ -36274,15 +35782,13 @@ pub struct BetaAutoCodeInterpreterToolParam {
     /// An optional list of uploaded files to make available to your code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_ids: Option<Vec<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub memory_limit: Option<Option<super::models::BetaContainerMemoryLimit>>,
     /// Network access policy for the container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub network_policy: Option<super::models::BetaAutoCodeInterpreterToolParamNetworkPolicy>,
+    pub network_policy: Option<
+        super::models::BetaAutoCodeInterpreterToolParamNetworkPolicy,
+    >,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
 impl BetaAutoCodeInterpreterToolParam {
@@ -36309,7 +35815,9 @@ connector_runtime::__string_enum! {
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum BetaAutoCodeInterpreterToolParamNetworkPolicy {
-    BetaContainerNetworkPolicyDisabledParam(super::models::BetaContainerNetworkPolicyDisabledParam),
+    BetaContainerNetworkPolicyDisabledParam(
+        super::models::BetaContainerNetworkPolicyDisabledParam,
+    ),
     BetaContainerNetworkPolicyAllowlistParam(
         super::models::BetaContainerNetworkPolicyAllowlistParam,
     ),
@@ -36320,15 +35828,21 @@ pub enum BetaAutoCodeInterpreterToolParamNetworkPolicy {
 impl<'de> serde::Deserialize<'de> for BetaAutoCodeInterpreterToolParamNetworkPolicy {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("disabled") => Self::BetaContainerNetworkPolicyDisabledParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("allowlist") => Self::BetaContainerNetworkPolicyAllowlistParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("disabled") => {
+                    Self::BetaContainerNetworkPolicyDisabledParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("allowlist") => {
+                    Self::BetaContainerNetworkPolicyAllowlistParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -36348,7 +35862,9 @@ pub struct BetaContainerNetworkPolicyAllowlistParam {
     pub allowed_domains: Vec<String>,
     /// Optional domain-scoped secrets for allowlisted domains.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub domain_secrets: Option<Vec<super::models::BetaContainerNetworkPolicyDomainSecretParam>>,
+    pub domain_secrets: Option<
+        Vec<super::models::BetaContainerNetworkPolicyDomainSecretParam>,
+    >,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
 impl BetaContainerNetworkPolicyAllowlistParam {
@@ -36463,11 +35979,7 @@ pub struct BetaImageGenTool {
     /// `transparent`, set the output format to `png` or `webp`. Default: `auto`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub background: Option<super::models::ImageGenToolBackground>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub input_fidelity: Option<Option<super::models::BetaInputFidelity>>,
     /// Optional mask for inpainting. Contains `image_url`
     /// (string, optional) and `file_id` (string, optional).
@@ -36533,18 +36045,14 @@ pub struct BetaFunctionShellToolParam {
     /// The type of the shell tool. Always `shell`.
     #[serde(rename = "type")]
     pub type_: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub environment: Option<Option<super::models::BetaFunctionShellToolParamEnvironment>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub allowed_callers: Option<Option<Vec<super::models::BetaCallableToolAllowedCaller>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub environment: Option<
+        Option<super::models::BetaFunctionShellToolParamEnvironment>,
+    >,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub allowed_callers: Option<
+        Option<Vec<super::models::BetaCallableToolAllowedCaller>>,
+    >,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -36560,18 +36068,26 @@ pub enum BetaFunctionShellToolParamEnvironment {
 impl<'de> serde::Deserialize<'de> for BetaFunctionShellToolParamEnvironment {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("container_auto") => Self::BetaContainerAutoParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("local") => Self::BetaLocalEnvironmentParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("container_reference") => Self::BetaContainerReferenceParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("container_auto") => {
+                    Self::BetaContainerAutoParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("local") => {
+                    Self::BetaLocalEnvironmentParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("container_reference") => {
+                    Self::BetaContainerReferenceParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -36583,15 +36099,13 @@ pub struct BetaContainerAutoParam {
     /// An optional list of uploaded files to make available to your code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_ids: Option<Vec<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub memory_limit: Option<Option<super::models::BetaContainerMemoryLimit>>,
     /// Network access policy for the container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub network_policy: Option<super::models::BetaAutoCodeInterpreterToolParamNetworkPolicy>,
+    pub network_policy: Option<
+        super::models::BetaAutoCodeInterpreterToolParamNetworkPolicy,
+    >,
     /// An optional list of skills referenced by id or inline data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skills: Option<Vec<super::models::BetaContainerAutoParamSkillsItem>>,
@@ -36609,7 +36123,12 @@ impl BetaContainerAutoParam {
             )?;
         }
         if let Some(v) = &self.skills {
-            rt::check::items("BetaContainerAutoParam.skills", v.len(), None, Some(200u64))?;
+            rt::check::items(
+                "BetaContainerAutoParam.skills",
+                v.len(),
+                None,
+                Some(200u64),
+            )?;
         }
         Ok(())
     }
@@ -36627,15 +36146,21 @@ pub enum BetaContainerAutoParamSkillsItem {
 impl<'de> serde::Deserialize<'de> for BetaContainerAutoParamSkillsItem {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("skill_reference") => Self::BetaSkillReferenceParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("inline") => Self::BetaInlineSkillParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("skill_reference") => {
+                    Self::BetaSkillReferenceParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("inline") => {
+                    Self::BetaInlineSkillParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -36782,12 +36307,10 @@ pub struct BetaCustomToolParam {
     /// Whether this tool should be deferred and discovered via tool search.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub defer_loading: Option<bool>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub allowed_callers: Option<Option<Vec<super::models::BetaCallableToolAllowedCaller>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub allowed_callers: Option<
+        Option<Vec<super::models::BetaCallableToolAllowedCaller>>,
+    >,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
 /// The input format for the custom tool. Default is unconstrained text.
@@ -36803,15 +36326,21 @@ pub enum BetaCustomToolParamFormat {
 impl<'de> serde::Deserialize<'de> for BetaCustomToolParamFormat {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("text") => Self::BetaCustomTextFormatParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("grammar") => Self::BetaCustomGrammarFormatParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("text") => {
+                    Self::BetaCustomTextFormatParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("grammar") => {
+                    Self::BetaCustomGrammarFormatParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -36887,56 +36416,46 @@ pub enum BetaNamespaceToolParamToolsItem {
 impl<'de> serde::Deserialize<'de> for BetaNamespaceToolParamToolsItem {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("function") => Self::BetaFunctionToolParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("custom") => Self::BetaCustomToolParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("function") => {
+                    Self::BetaFunctionToolParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("custom") => {
+                    Self::BetaCustomToolParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaFunctionToolParam {
     pub name: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub description: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub parameters: Option<Option<super::models::BetaEmptyModelParam>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub strict: Option<Option<bool>>,
     #[serde(rename = "type")]
     pub type_: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub output_schema: Option<Option<std::collections::BTreeMap<String, serde_json::Value>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub output_schema: Option<
+        Option<std::collections::BTreeMap<String, serde_json::Value>>,
+    >,
     /// Whether this function should be deferred and discovered via tool search.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub defer_loading: Option<bool>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub allowed_callers: Option<Option<Vec<super::models::BetaCallableToolAllowedCaller>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub allowed_callers: Option<
+        Option<Vec<super::models::BetaCallableToolAllowedCaller>>,
+    >,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
 impl BetaFunctionToolParam {
@@ -36967,17 +36486,9 @@ pub struct BetaToolSearchToolParam {
     /// Whether tool search is executed by the server or by the client.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution: Option<super::models::BetaToolSearchExecutionType>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub description: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub parameters: Option<Option<super::models::BetaEmptyModelParam>>,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -36989,11 +36500,7 @@ pub struct BetaWebSearchPreviewTool {
     /// The type of the web search tool. One of `web_search_preview` or `web_search_preview_2025_03_11`.
     #[serde(rename = "type")]
     pub type_: super::models::WebSearchPreviewToolType,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub user_location: Option<Option<super::models::BetaApproximateLocation>>,
     /// High level guidance for the amount of context window space to use for the search. One of `low`, `medium`, or `high`. `medium` is the default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -37007,29 +36514,13 @@ pub struct BetaApproximateLocation {
     /// The type of location approximation. Always `approximate`.
     #[serde(rename = "type")]
     pub type_: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub country: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub region: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub city: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub timezone: Option<Option<String>>,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -37049,27 +36540,17 @@ pub struct BetaApplyPatchToolParam {
     /// The type of the tool. Always `apply_patch`.
     #[serde(rename = "type")]
     pub type_: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub allowed_callers: Option<Option<Vec<super::models::BetaCallableToolAllowedCaller>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub allowed_callers: Option<
+        Option<Vec<super::models::BetaCallableToolAllowedCaller>>,
+    >,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaAdditionalToolsItemParam {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub agent: Option<Option<super::models::BetaAgentTagParam>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub id: Option<Option<String>>,
     /// The item type. Always `additional_tools`.
     #[serde(rename = "type")]
@@ -37089,22 +36570,14 @@ pub struct BetaAdditionalToolsItemParam {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaReasoningItem {
     /// The agent that produced this item.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub agent: Option<Option<super::models::BetaAgentTag>>,
     /// The type of the object. Always `reasoning`.
     #[serde(rename = "type")]
     pub type_: String,
     /// The unique identifier of the reasoning content.
     pub id: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub encrypted_content: Option<Option<String>>,
     /// Reasoning summary content.
     pub summary: Vec<super::models::BetaSummaryTextContent>,
@@ -37144,17 +36617,9 @@ pub struct BetaReasoningTextContent {
 /// A compaction item generated by the [`v1/responses/compact` API](/docs/api-reference/responses/compact).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaCompactionSummaryItemParam {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub agent: Option<Option<super::models::BetaAgentTagParam>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub id: Option<Option<String>>,
     /// The type of the item. Always `compaction`.
     #[serde(rename = "type")]
@@ -37185,11 +36650,7 @@ impl BetaCompactionSummaryItemParam {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BetaImageGenToolCall {
     /// The agent that produced this item.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub agent: Option<Option<super::models::BetaAgentTag>>,
     /// The type of the image generation call. Always `image_generation_call`.
     #[serde(rename = "type")]
@@ -37207,11 +36668,7 @@ pub struct BetaImageGenToolCall {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BetaCodeInterpreterToolCall {
     /// The agent that produced this item.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub agent: Option<Option<super::models::BetaAgentTag>>,
     /// The type of the code interpreter tool call. Always `code_interpreter_call`.
     #[serde(rename = "type")]
@@ -37238,15 +36695,21 @@ pub enum BetaCodeInterpreterToolCallOutputsItem {
 impl<'de> serde::Deserialize<'de> for BetaCodeInterpreterToolCallOutputsItem {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("logs") => Self::BetaCodeInterpreterOutputLogs(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("image") => Self::BetaCodeInterpreterOutputImage(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("logs") => {
+                    Self::BetaCodeInterpreterOutputLogs(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("image") => {
+                    Self::BetaCodeInterpreterOutputImage(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -37280,11 +36743,7 @@ pub struct BetaCodeInterpreterOutputImage {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BetaLocalShellToolCall {
     /// The agent that produced this item.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub agent: Option<Option<super::models::BetaAgentTag>>,
     /// The type of the local shell call. Always `local_shell_call`.
     #[serde(rename = "type")]
@@ -37311,25 +36770,13 @@ pub struct BetaLocalShellExecAction {
     pub type_: String,
     /// The command to run.
     pub command: Vec<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub timeout_ms: Option<Option<i64>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub working_directory: Option<Option<String>>,
     /// Environment variables to set for the command.
     pub env: std::collections::BTreeMap<String, String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub user: Option<Option<String>>,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -37339,11 +36786,7 @@ pub struct BetaLocalShellExecAction {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaLocalShellToolCallOutput {
     /// The agent that produced this item.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub agent: Option<Option<super::models::BetaAgentTag>>,
     /// The type of the local shell tool call output. Always `local_shell_call_output`.
     #[serde(rename = "type")]
@@ -37352,11 +36795,7 @@ pub struct BetaLocalShellToolCallOutput {
     pub id: String,
     /// A JSON string of the output of the local shell tool call.
     pub output: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub status: Option<Option<super::models::LocalShellToolCallOutputStatus>>,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -37365,43 +36804,25 @@ pub struct BetaLocalShellToolCallOutput {
 /// A tool representing a request to execute one or more shell commands.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaFunctionShellCallItemParam {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub agent: Option<Option<super::models::BetaAgentTagParam>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub id: Option<Option<String>>,
     /// The unique ID of the shell tool call generated by the model.
     pub call_id: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub caller: Option<Option<super::models::BetaToolCallCallerParam>>,
     /// The type of the item. Always `shell_call`.
     #[serde(rename = "type")]
     pub type_: String,
     /// The shell commands and limits that describe how to run the tool call.
     pub action: super::models::BetaFunctionShellActionParam,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub status: Option<Option<super::models::BetaFunctionShellCallItemStatus>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub environment: Option<Option<super::models::BetaFunctionShellCallItemParamEnvironment>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub environment: Option<
+        Option<super::models::BetaFunctionShellCallItemParamEnvironment>,
+    >,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
 impl BetaFunctionShellCallItemParam {
@@ -37427,17 +36848,9 @@ impl BetaFunctionShellCallItemParam {
 pub struct BetaFunctionShellActionParam {
     /// Ordered shell commands for the execution environment to run.
     pub commands: Vec<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub timeout_ms: Option<Option<i64>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub max_output_length: Option<Option<i64>>,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -37461,15 +36874,21 @@ pub enum BetaFunctionShellCallItemParamEnvironment {
 impl<'de> serde::Deserialize<'de> for BetaFunctionShellCallItemParamEnvironment {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("local") => Self::BetaLocalEnvironmentParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("container_reference") => Self::BetaContainerReferenceParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("local") => {
+                    Self::BetaLocalEnvironmentParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("container_reference") => {
+                    Self::BetaContainerReferenceParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -37478,42 +36897,22 @@ impl<'de> serde::Deserialize<'de> for BetaFunctionShellCallItemParamEnvironment 
 /// The streamed output items emitted by a shell tool call.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaFunctionShellCallOutputItemParam {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub agent: Option<Option<super::models::BetaAgentTagParam>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub id: Option<Option<String>>,
     /// The unique ID of the shell tool call generated by the model.
     pub call_id: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub caller: Option<Option<super::models::BetaToolCallCallerParam>>,
     /// The type of the item. Always `shell_call_output`.
     #[serde(rename = "type")]
     pub type_: String,
     /// Captured chunks of stdout and stderr output, along with their associated outcomes.
     pub output: Vec<super::models::BetaFunctionShellCallOutputContentParam>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub status: Option<Option<super::models::BetaFunctionShellCallItemStatus>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub max_output_length: Option<Option<i64>>,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -37596,15 +36995,21 @@ pub enum BetaFunctionShellCallOutputOutcomeParam {
 impl<'de> serde::Deserialize<'de> for BetaFunctionShellCallOutputOutcomeParam {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("timeout") => Self::BetaFunctionShellCallOutputTimeoutOutcomeParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("exit") => Self::BetaFunctionShellCallOutputExitOutcomeParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("timeout") => {
+                    Self::BetaFunctionShellCallOutputTimeoutOutcomeParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("exit") => {
+                    Self::BetaFunctionShellCallOutputExitOutcomeParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -37635,28 +37040,16 @@ pub struct BetaFunctionShellCallOutputExitOutcomeParam {
 /// A tool call representing a request to create, delete, or update files using diff patches.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BetaApplyPatchToolCallItemParam {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub agent: Option<Option<super::models::BetaAgentTagParam>>,
     /// The type of the item. Always `apply_patch_call`.
     #[serde(rename = "type")]
     pub type_: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub id: Option<Option<String>>,
     /// The unique ID of the apply patch tool call generated by the model.
     pub call_id: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub caller: Option<Option<super::models::BetaToolCallCallerParam>>,
     /// The status of the apply patch tool call. One of `in_progress` or `completed`.
     pub status: super::models::BetaApplyPatchCallStatusParam,
@@ -37693,9 +37086,15 @@ connector_runtime::__string_enum! {
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum BetaApplyPatchOperationParam {
-    BetaApplyPatchCreateFileOperationParam(super::models::BetaApplyPatchCreateFileOperationParam),
-    BetaApplyPatchDeleteFileOperationParam(super::models::BetaApplyPatchDeleteFileOperationParam),
-    BetaApplyPatchUpdateFileOperationParam(super::models::BetaApplyPatchUpdateFileOperationParam),
+    BetaApplyPatchCreateFileOperationParam(
+        super::models::BetaApplyPatchCreateFileOperationParam,
+    ),
+    BetaApplyPatchDeleteFileOperationParam(
+        super::models::BetaApplyPatchDeleteFileOperationParam,
+    ),
+    BetaApplyPatchUpdateFileOperationParam(
+        super::models::BetaApplyPatchUpdateFileOperationParam,
+    ),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
@@ -37703,18 +37102,26 @@ pub enum BetaApplyPatchOperationParam {
 impl<'de> serde::Deserialize<'de> for BetaApplyPatchOperationParam {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("create_file") => Self::BetaApplyPatchCreateFileOperationParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("delete_file") => Self::BetaApplyPatchDeleteFileOperationParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("update_file") => Self::BetaApplyPatchUpdateFileOperationParam(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("create_file") => {
+                    Self::BetaApplyPatchCreateFileOperationParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("delete_file") => {
+                    Self::BetaApplyPatchDeleteFileOperationParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("update_file") => {
+                    Self::BetaApplyPatchUpdateFileOperationParam(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -37829,36 +37236,20 @@ impl BetaApplyPatchUpdateFileOperationParam {
 /// The streamed output emitted by an apply patch tool call.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BetaApplyPatchToolCallOutputItemParam {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub agent: Option<Option<super::models::BetaAgentTagParam>>,
     /// The type of the item. Always `apply_patch_call_output`.
     #[serde(rename = "type")]
     pub type_: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub id: Option<Option<String>>,
     /// The unique ID of the apply patch tool call generated by the model.
     pub call_id: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub caller: Option<Option<super::models::BetaToolCallCallerParam>>,
     /// The status of the apply patch tool call output. One of `completed` or `failed`.
     pub status: super::models::BetaApplyPatchCallOutputStatusParam,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub output: Option<Option<String>>,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -37890,11 +37281,7 @@ connector_runtime::__string_enum! {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaMcpListTools {
     /// The agent that produced this item.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub agent: Option<Option<super::models::BetaAgentTag>>,
     /// The type of the item. Always `mcp_list_tools`.
     #[serde(rename = "type")]
@@ -37905,11 +37292,7 @@ pub struct BetaMcpListTools {
     pub server_label: String,
     /// The tools available on the server.
     pub tools: Vec<super::models::BetaMcpListToolsTool>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub error: Option<Option<String>>,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -37920,19 +37303,11 @@ pub struct BetaMcpListTools {
 pub struct BetaMcpListToolsTool {
     /// The name of the tool.
     pub name: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub description: Option<Option<String>>,
     /// The JSON schema describing the tool's input.
     pub input_schema: serde_json::Value,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub annotations: Option<Option<serde_json::Value>>,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -37942,11 +37317,7 @@ pub struct BetaMcpListToolsTool {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaMcpApprovalRequest {
     /// The agent that produced this item.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub agent: Option<Option<super::models::BetaAgentTag>>,
     /// The type of the item. Always `mcp_approval_request`.
     #[serde(rename = "type")]
@@ -37967,30 +37338,18 @@ pub struct BetaMcpApprovalRequest {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaMcpApprovalResponse {
     /// The agent that produced this item.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub agent: Option<Option<super::models::BetaAgentTag>>,
     /// The type of the item. Always `mcp_approval_response`.
     #[serde(rename = "type")]
     pub type_: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub id: Option<Option<String>>,
     /// The ID of the approval request being answered.
     pub approval_request_id: String,
     /// Whether the request was approved.
     pub approve: bool,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub reason: Option<Option<String>>,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -38000,11 +37359,7 @@ pub struct BetaMcpApprovalResponse {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaMcpToolCall {
     /// The agent that produced this item.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub agent: Option<Option<super::models::BetaAgentTag>>,
     /// The type of the item. Always `mcp_call`.
     #[serde(rename = "type")]
@@ -38017,27 +37372,15 @@ pub struct BetaMcpToolCall {
     pub name: String,
     /// A JSON string of the arguments passed to the tool.
     pub arguments: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub output: Option<Option<String>>,
     /// The error from the tool call, if any.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub error: Option<Option<super::models::BetaMcpToolCallError>>,
     /// The status of the tool call. One of `in_progress`, `completed`, `incomplete`, `calling`, or `failed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::BetaMcpToolCallStatus>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub approval_request_id: Option<Option<String>>,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -38054,18 +37397,26 @@ pub enum BetaMcpToolCallError {
 impl<'de> serde::Deserialize<'de> for BetaMcpToolCallError {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("mcp_protocol_error") => Self::BetaMcpProtocolError(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("mcp_tool_execution_error") => Self::BetaMcpToolExecutionError(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("http_error") => {
-                Self::BetaHttpError(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("mcp_protocol_error") => {
+                    Self::BetaMcpProtocolError(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_tool_execution_error") => {
+                    Self::BetaMcpToolExecutionError(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("http_error") => {
+                    Self::BetaHttpError(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -38103,11 +37454,7 @@ connector_runtime::__string_enum! {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BetaCustomToolCallOutput {
     /// The agent that produced this item.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub agent: Option<Option<super::models::BetaAgentTag>>,
     /// The type of the custom tool call output. Always `custom_tool_call_output`.
     #[serde(rename = "type")]
@@ -38117,11 +37464,7 @@ pub struct BetaCustomToolCallOutput {
     pub id: Option<String>,
     /// The call ID, used to map this custom tool call output to a custom tool call.
     pub call_id: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub caller: Option<Option<super::models::BetaToolCallCallerParam>>,
     /// The output from the custom tool call generated by your code.
     /// Can be a string or an list of output content.
@@ -38152,18 +37495,26 @@ pub enum BetaFunctionAndCustomToolCallOutput {
 impl<'de> serde::Deserialize<'de> for BetaFunctionAndCustomToolCallOutput {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("input_text") => Self::BetaInputTextContent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("input_image") => Self::BetaInputImageContent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("input_file") => Self::BetaInputFileContent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("input_text") => {
+                    Self::BetaInputTextContent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("input_image") => {
+                    Self::BetaInputImageContent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("input_file") => {
+                    Self::BetaInputFileContent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -38173,11 +37524,7 @@ impl<'de> serde::Deserialize<'de> for BetaFunctionAndCustomToolCallOutput {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaCustomToolCall {
     /// The agent that produced this item.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub agent: Option<Option<super::models::BetaAgentTag>>,
     /// The type of the custom tool call. Always `custom_tool_call`.
     #[serde(rename = "type")]
@@ -38187,11 +37534,7 @@ pub struct BetaCustomToolCall {
     pub id: Option<String>,
     /// An identifier used to map this custom tool call to a tool call output.
     pub call_id: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub caller: Option<Option<super::models::BetaToolCallCaller>>,
     /// The namespace of the custom tool being called.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38207,11 +37550,7 @@ pub struct BetaCustomToolCall {
 /// Compacts the current context. Must be the final input item.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaCompactionTriggerItemParam {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub agent: Option<Option<super::models::BetaAgentTagParam>>,
     /// The type of the item. Always `compaction_trigger`.
     #[serde(rename = "type")]
@@ -38223,18 +37562,10 @@ pub struct BetaCompactionTriggerItemParam {
 /// An internal identifier for an item to reference.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaItemReferenceParam {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub agent: Option<Option<super::models::BetaAgentTagParam>>,
     #[serde(rename = "type")]
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub type_: Option<Option<String>>,
     /// The ID of the item to reference.
     pub id: String,
@@ -38242,11 +37573,7 @@ pub struct BetaItemReferenceParam {
 #[cfg(any(feature = "responses", feature = "responses2"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaProgramItemParam {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub agent: Option<Option<super::models::BetaAgentTagParam>>,
     /// The unique ID of this program item.
     pub id: String,
@@ -38266,7 +37593,12 @@ impl BetaProgramItemParam {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.call_id;
-            rt::check::length("BetaProgramItemParam.call_id", v, Some(1u64), Some(64u64))?;
+            rt::check::length(
+                "BetaProgramItemParam.call_id",
+                v,
+                Some(1u64),
+                Some(64u64),
+            )?;
         }
         {
             let v = &self.code;
@@ -38287,11 +37619,7 @@ impl BetaProgramItemParam {
 #[cfg(any(feature = "responses", feature = "responses2"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BetaProgramOutputItemParam {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub agent: Option<Option<super::models::BetaAgentTagParam>>,
     /// The unique ID of this program output item.
     pub id: String,
@@ -38357,11 +37685,7 @@ pub struct BetaResponseTextParam {
     /// is preferred for models that support it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<super::models::BetaTextResponseFormatConfiguration>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub verbosity: Option<Option<super::models::Verbosity>>,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -38419,11 +37743,7 @@ pub struct BetaTextResponseFormatJsonSchema {
     /// The schema for the response format, described as a JSON Schema object.
     /// Learn how to build JSON schemas [here](https://json-schema.org/).
     pub schema: std::collections::BTreeMap<String, serde_json::Value>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub strict: Option<Option<bool>>,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -38451,29 +37771,13 @@ pub struct BetaReasoning {
     /// When returned on a response, this is the effective execution mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<super::models::BetaReasoningModeEnum>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub effort: Option<Option<super::models::ReasoningEffort>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub summary: Option<Option<super::models::ReasoningSummary>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub context: Option<Option<super::models::ReasoningContext>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub generate_summary: Option<Option<super::models::ReasoningGenerateSummary>>,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -38622,11 +37926,7 @@ pub struct BetaToolChoiceMcp {
     pub type_: String,
     /// The label of the MCP server to use.
     pub server_label: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub name: Option<Option<String>>,
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -38673,47 +37973,21 @@ pub struct BetaSpecificFunctionShellParam {
 pub struct BetaCompactResponseMethodPublicBody {
     /// Model ID used to generate the response, like `gpt-5` or `o3`. OpenAI offers a wide range of models with different capabilities, performance characteristics, and price points. Refer to the [model guide](/docs/models) to browse and compare available models.
     pub model: super::models::BetaModelIdsCompaction,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub input: Option<Option<super::models::BetaTokenCountsBodyInput>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub previous_response_id: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub instructions: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub prompt_cache_key: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub prompt_cache_retention: Option<Option<super::models::BetaPromptCacheRetentionEnum>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub prompt_cache_retention: Option<
+        Option<super::models::BetaPromptCacheRetentionEnum>,
+    >,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub prompt_cache_options: Option<Option<super::models::BetaPromptCacheOptionsParam>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub service_tier: Option<Option<super::models::BetaServiceTierEnum>>,
 }
 #[cfg(any(feature = "responses2"))]
@@ -38803,10 +38077,14 @@ pub enum BetaItemResource {
     BetaOutputMessage(super::models::BetaOutputMessage),
     BetaFileSearchToolCall(super::models::BetaFileSearchToolCall),
     BetaComputerToolCall(super::models::BetaComputerToolCall),
-    BetaComputerToolCallOutputResource(super::models::BetaComputerToolCallOutputResource),
+    BetaComputerToolCallOutputResource(
+        super::models::BetaComputerToolCallOutputResource,
+    ),
     BetaWebSearchToolCall(super::models::BetaWebSearchToolCall),
     BetaFunctionToolCallResource(super::models::BetaFunctionToolCallResource),
-    BetaFunctionToolCallOutputResource(super::models::BetaFunctionToolCallOutputResource),
+    BetaFunctionToolCallOutputResource(
+        super::models::BetaFunctionToolCallOutputResource,
+    ),
     BetaAgentMessage(super::models::BetaAgentMessage),
     BetaMultiAgentCall(super::models::BetaMultiAgentCall),
     BetaMultiAgentCallOutput(super::models::BetaMultiAgentCallOutput),
@@ -38838,102 +38116,166 @@ pub enum BetaItemResource {
 impl<'de> serde::Deserialize<'de> for BetaItemResource {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("message") => Self::BetaInputMessageResource(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("file_search_call") => Self::BetaFileSearchToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("computer_call") => Self::BetaComputerToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("computer_call_output") => Self::BetaComputerToolCallOutputResource(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("web_search_call") => Self::BetaWebSearchToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("function_call") => Self::BetaFunctionToolCallResource(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("function_call_output") => Self::BetaFunctionToolCallOutputResource(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("agent_message") => {
-                Self::BetaAgentMessage(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("multi_agent_call") => Self::BetaMultiAgentCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("multi_agent_call_output") => Self::BetaMultiAgentCallOutput(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("tool_search_call") => Self::BetaToolSearchCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("tool_search_output") => Self::BetaToolSearchOutput(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("additional_tools") => Self::BetaAdditionalTools(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("reasoning") => Self::BetaReasoningItem(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("program") => {
-                Self::BetaProgram(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("program_output") => Self::BetaProgramOutput(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("compaction") => Self::BetaCompactionBody(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("image_generation_call") => Self::BetaImageGenToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("code_interpreter_call") => Self::BetaCodeInterpreterToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("local_shell_call") => Self::BetaLocalShellToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("local_shell_call_output") => Self::BetaLocalShellToolCallOutput(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("shell_call") => Self::BetaFunctionShellCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("shell_call_output") => Self::BetaFunctionShellCallOutput(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("apply_patch_call") => Self::BetaApplyPatchToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("apply_patch_call_output") => Self::BetaApplyPatchToolCallOutput(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("mcp_list_tools") => {
-                Self::BetaMcpListTools(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("mcp_approval_request") => Self::BetaMcpApprovalRequest(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("mcp_approval_response") => Self::BetaMcpApprovalResponseResource(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("mcp_call") => {
-                Self::BetaMcpToolCall(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("custom_tool_call") => Self::BetaCustomToolCallResource(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("custom_tool_call_output") => Self::BetaCustomToolCallOutputResource(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("message") => {
+                    Self::BetaInputMessageResource(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("file_search_call") => {
+                    Self::BetaFileSearchToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("computer_call") => {
+                    Self::BetaComputerToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("computer_call_output") => {
+                    Self::BetaComputerToolCallOutputResource(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("web_search_call") => {
+                    Self::BetaWebSearchToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("function_call") => {
+                    Self::BetaFunctionToolCallResource(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("function_call_output") => {
+                    Self::BetaFunctionToolCallOutputResource(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("agent_message") => {
+                    Self::BetaAgentMessage(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("multi_agent_call") => {
+                    Self::BetaMultiAgentCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("multi_agent_call_output") => {
+                    Self::BetaMultiAgentCallOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("tool_search_call") => {
+                    Self::BetaToolSearchCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("tool_search_output") => {
+                    Self::BetaToolSearchOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("additional_tools") => {
+                    Self::BetaAdditionalTools(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("reasoning") => {
+                    Self::BetaReasoningItem(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("program") => {
+                    Self::BetaProgram(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("program_output") => {
+                    Self::BetaProgramOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("compaction") => {
+                    Self::BetaCompactionBody(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("image_generation_call") => {
+                    Self::BetaImageGenToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("code_interpreter_call") => {
+                    Self::BetaCodeInterpreterToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("local_shell_call") => {
+                    Self::BetaLocalShellToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("local_shell_call_output") => {
+                    Self::BetaLocalShellToolCallOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("shell_call") => {
+                    Self::BetaFunctionShellCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("shell_call_output") => {
+                    Self::BetaFunctionShellCallOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("apply_patch_call") => {
+                    Self::BetaApplyPatchToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("apply_patch_call_output") => {
+                    Self::BetaApplyPatchToolCallOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_list_tools") => {
+                    Self::BetaMcpListTools(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_approval_request") => {
+                    Self::BetaMcpApprovalRequest(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_approval_response") => {
+                    Self::BetaMcpApprovalResponseResource(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_call") => {
+                    Self::BetaMcpToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("custom_tool_call") => {
+                    Self::BetaCustomToolCallResource(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("custom_tool_call_output") => {
+                    Self::BetaCustomToolCallOutputResource(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "responses"))]
@@ -38975,7 +38317,9 @@ pub struct BetaComputerToolCallOutputResource {
     /// The safety checks reported by the API that have been acknowledged by the
     /// developer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub acknowledged_safety_checks: Option<Vec<super::models::BetaComputerCallSafetyCheckParam>>,
+    pub acknowledged_safety_checks: Option<
+        Vec<super::models::BetaComputerCallSafetyCheckParam>,
+    >,
     /// A computer screenshot image used with the computer use tool.
     pub output: super::models::BetaComputerScreenshotImage,
     /// The status of the message input. One of `in_progress`, `completed`, or
@@ -39112,39 +38456,61 @@ pub enum BetaAgentMessageContentItem {
 impl<'de> serde::Deserialize<'de> for BetaAgentMessageContentItem {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("input_text") => Self::BetaInputTextContent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("output_text") => Self::BetaOutputTextContent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("text") => {
-                Self::BetaTextContent(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("summary_text") => Self::BetaSummaryTextContent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("reasoning_text") => Self::BetaReasoningTextContent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("refusal") => Self::BetaRefusalContent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("input_image") => Self::BetaInputImageContent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("computer_screenshot") => Self::BetaComputerScreenshotContent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("input_file") => Self::BetaInputFileContent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("encrypted_content") => Self::BetaEncryptedContent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("input_text") => {
+                    Self::BetaInputTextContent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("output_text") => {
+                    Self::BetaOutputTextContent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("text") => {
+                    Self::BetaTextContent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("summary_text") => {
+                    Self::BetaSummaryTextContent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("reasoning_text") => {
+                    Self::BetaReasoningTextContent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("refusal") => {
+                    Self::BetaRefusalContent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("input_image") => {
+                    Self::BetaInputImageContent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("computer_screenshot") => {
+                    Self::BetaComputerScreenshotContent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("input_file") => {
+                    Self::BetaInputFileContent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("encrypted_content") => {
+                    Self::BetaEncryptedContent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -39412,15 +38778,21 @@ pub enum BetaFunctionShellCallEnvironment {
 impl<'de> serde::Deserialize<'de> for BetaFunctionShellCallEnvironment {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("local") => Self::BetaLocalEnvironmentResource(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("container_reference") => Self::BetaContainerReferenceResource(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("local") => {
+                    Self::BetaLocalEnvironmentResource(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("container_reference") => {
+                    Self::BetaContainerReferenceResource(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -39504,7 +38876,9 @@ pub enum BetaFunctionShellCallOutputContentOutcome {
     BetaFunctionShellCallOutputTimeoutOutcome(
         super::models::BetaFunctionShellCallOutputTimeoutOutcome,
     ),
-    BetaFunctionShellCallOutputExitOutcome(super::models::BetaFunctionShellCallOutputExitOutcome),
+    BetaFunctionShellCallOutputExitOutcome(
+        super::models::BetaFunctionShellCallOutputExitOutcome,
+    ),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
@@ -39512,15 +38886,21 @@ pub enum BetaFunctionShellCallOutputContentOutcome {
 impl<'de> serde::Deserialize<'de> for BetaFunctionShellCallOutputContentOutcome {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("timeout") => Self::BetaFunctionShellCallOutputTimeoutOutcome(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("exit") => Self::BetaFunctionShellCallOutputExitOutcome(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("timeout") => {
+                    Self::BetaFunctionShellCallOutputTimeoutOutcome(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("exit") => {
+                    Self::BetaFunctionShellCallOutputExitOutcome(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -39595,18 +38975,26 @@ pub enum BetaApplyPatchToolCallOperation {
 impl<'de> serde::Deserialize<'de> for BetaApplyPatchToolCallOperation {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("create_file") => Self::BetaApplyPatchCreateFileOperation(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("delete_file") => Self::BetaApplyPatchDeleteFileOperation(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("update_file") => Self::BetaApplyPatchUpdateFileOperation(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("create_file") => {
+                    Self::BetaApplyPatchCreateFileOperation(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("delete_file") => {
+                    Self::BetaApplyPatchDeleteFileOperation(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("update_file") => {
+                    Self::BetaApplyPatchUpdateFileOperation(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "responses", feature = "responses2"))]
@@ -39812,7 +39200,9 @@ pub struct BetaComputerToolCallOutput {
     /// The safety checks reported by the API that have been acknowledged by the
     /// developer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub acknowledged_safety_checks: Option<Vec<super::models::BetaComputerCallSafetyCheckParam>>,
+    pub acknowledged_safety_checks: Option<
+        Vec<super::models::BetaComputerCallSafetyCheckParam>,
+    >,
     /// A computer screenshot image used with the computer use tool.
     pub output: super::models::BetaComputerScreenshotImage,
     /// The status of the message input. One of `in_progress`, `completed`, or
@@ -39855,7 +39245,9 @@ pub enum BetaItemField {
     BetaWebSearchToolCall(super::models::BetaWebSearchToolCall),
     BetaImageGenToolCall(super::models::BetaImageGenToolCall),
     BetaComputerToolCall(super::models::BetaComputerToolCall),
-    BetaComputerToolCallOutputResource(super::models::BetaComputerToolCallOutputResource),
+    BetaComputerToolCallOutputResource(
+        super::models::BetaComputerToolCallOutputResource,
+    ),
     BetaReasoningItem(super::models::BetaReasoningItem),
     BetaCompactionBody(super::models::BetaCompactionBody),
     BetaCodeInterpreterToolCall(super::models::BetaCodeInterpreterToolCall),
@@ -39878,102 +39270,166 @@ pub enum BetaItemField {
 impl<'de> serde::Deserialize<'de> for BetaItemField {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("message") => {
-                Self::BetaMessage(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("program") => {
-                Self::BetaProgram(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("program_output") => Self::BetaProgramOutput(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("function_call") => Self::BetaFunctionToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("multi_agent_call") => Self::BetaMultiAgentCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("multi_agent_call_output") => Self::BetaMultiAgentCallOutput(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("tool_search_call") => Self::BetaToolSearchCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("tool_search_output") => Self::BetaToolSearchOutput(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("additional_tools") => Self::BetaAdditionalTools(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("agent_message") => {
-                Self::BetaAgentMessage(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("function_call_output") => Self::BetaFunctionToolCallOutput(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("file_search_call") => Self::BetaFileSearchToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("web_search_call") => Self::BetaWebSearchToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("image_generation_call") => Self::BetaImageGenToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("computer_call") => Self::BetaComputerToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("computer_call_output") => Self::BetaComputerToolCallOutputResource(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("reasoning") => Self::BetaReasoningItem(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("compaction") => Self::BetaCompactionBody(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("code_interpreter_call") => Self::BetaCodeInterpreterToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("local_shell_call") => Self::BetaLocalShellToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("local_shell_call_output") => Self::BetaLocalShellToolCallOutput(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("shell_call") => Self::BetaFunctionShellCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("shell_call_output") => Self::BetaFunctionShellCallOutput(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("apply_patch_call") => Self::BetaApplyPatchToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("apply_patch_call_output") => Self::BetaApplyPatchToolCallOutput(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("mcp_list_tools") => {
-                Self::BetaMcpListTools(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("mcp_approval_request") => Self::BetaMcpApprovalRequest(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("mcp_approval_response") => Self::BetaMcpApprovalResponseResource(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("mcp_call") => {
-                Self::BetaMcpToolCall(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("custom_tool_call") => Self::BetaCustomToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("custom_tool_call_output") => Self::BetaCustomToolCallOutput(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("message") => {
+                    Self::BetaMessage(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("program") => {
+                    Self::BetaProgram(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("program_output") => {
+                    Self::BetaProgramOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("function_call") => {
+                    Self::BetaFunctionToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("multi_agent_call") => {
+                    Self::BetaMultiAgentCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("multi_agent_call_output") => {
+                    Self::BetaMultiAgentCallOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("tool_search_call") => {
+                    Self::BetaToolSearchCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("tool_search_output") => {
+                    Self::BetaToolSearchOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("additional_tools") => {
+                    Self::BetaAdditionalTools(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("agent_message") => {
+                    Self::BetaAgentMessage(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("function_call_output") => {
+                    Self::BetaFunctionToolCallOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("file_search_call") => {
+                    Self::BetaFileSearchToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("web_search_call") => {
+                    Self::BetaWebSearchToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("image_generation_call") => {
+                    Self::BetaImageGenToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("computer_call") => {
+                    Self::BetaComputerToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("computer_call_output") => {
+                    Self::BetaComputerToolCallOutputResource(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("reasoning") => {
+                    Self::BetaReasoningItem(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("compaction") => {
+                    Self::BetaCompactionBody(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("code_interpreter_call") => {
+                    Self::BetaCodeInterpreterToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("local_shell_call") => {
+                    Self::BetaLocalShellToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("local_shell_call_output") => {
+                    Self::BetaLocalShellToolCallOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("shell_call") => {
+                    Self::BetaFunctionShellCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("shell_call_output") => {
+                    Self::BetaFunctionShellCallOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("apply_patch_call") => {
+                    Self::BetaApplyPatchToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("apply_patch_call_output") => {
+                    Self::BetaApplyPatchToolCallOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_list_tools") => {
+                    Self::BetaMcpListTools(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_approval_request") => {
+                    Self::BetaMcpApprovalRequest(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_approval_response") => {
+                    Self::BetaMcpApprovalResponseResource(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_call") => {
+                    Self::BetaMcpToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("custom_tool_call") => {
+                    Self::BetaCustomToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("custom_tool_call_output") => {
+                    Self::BetaCustomToolCallOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "responses2"))]
@@ -40103,8 +39559,9 @@ pub struct BetaResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_cache_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prompt_cache_retention:
-        Option<super::models::CreateChatCompletionRequestPromptCacheRetention>,
+    pub prompt_cache_retention: Option<
+        super::models::CreateChatCompletionRequestPromptCacheRetention,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_response_id: Option<String>,
     /// Model ID used to generate the response, like `gpt-4o` or `o3`. OpenAI
@@ -40202,19 +39659,16 @@ pub struct BetaResponse {
 pub struct BetaPrompt {
     /// The unique identifier of the prompt template to use.
     pub id: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub version: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub variables: Option<
-        Option<std::collections::BTreeMap<String, super::models::BetaResponsePromptVariablesValue>>,
+        Option<
+            std::collections::BTreeMap<
+                String,
+                super::models::BetaResponsePromptVariablesValue,
+            >,
+        >,
     >,
 }
 #[cfg(any(feature = "responses"))]
@@ -40259,13 +39713,17 @@ pub enum BetaOutputItem {
     BetaOutputMessage(super::models::BetaOutputMessage),
     BetaFileSearchToolCall(super::models::BetaFileSearchToolCall),
     BetaFunctionToolCall(super::models::BetaFunctionToolCall),
-    BetaFunctionToolCallOutputResource(super::models::BetaFunctionToolCallOutputResource),
+    BetaFunctionToolCallOutputResource(
+        super::models::BetaFunctionToolCallOutputResource,
+    ),
     BetaAgentMessage(super::models::BetaAgentMessage),
     BetaMultiAgentCall(super::models::BetaMultiAgentCall),
     BetaMultiAgentCallOutput(super::models::BetaMultiAgentCallOutput),
     BetaWebSearchToolCall(super::models::BetaWebSearchToolCall),
     BetaComputerToolCall(super::models::BetaComputerToolCall),
-    BetaComputerToolCallOutputResource(super::models::BetaComputerToolCallOutputResource),
+    BetaComputerToolCallOutputResource(
+        super::models::BetaComputerToolCallOutputResource,
+    ),
     BetaReasoningItem(super::models::BetaReasoningItem),
     BetaProgram(super::models::BetaProgram),
     BetaProgramOutput(super::models::BetaProgramOutput),
@@ -40294,102 +39752,166 @@ pub enum BetaOutputItem {
 impl<'de> serde::Deserialize<'de> for BetaOutputItem {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("message") => Self::BetaOutputMessage(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("file_search_call") => Self::BetaFileSearchToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("function_call") => Self::BetaFunctionToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("function_call_output") => Self::BetaFunctionToolCallOutputResource(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("agent_message") => {
-                Self::BetaAgentMessage(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("multi_agent_call") => Self::BetaMultiAgentCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("multi_agent_call_output") => Self::BetaMultiAgentCallOutput(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("web_search_call") => Self::BetaWebSearchToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("computer_call") => Self::BetaComputerToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("computer_call_output") => Self::BetaComputerToolCallOutputResource(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("reasoning") => Self::BetaReasoningItem(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("program") => {
-                Self::BetaProgram(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("program_output") => Self::BetaProgramOutput(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("tool_search_call") => Self::BetaToolSearchCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("tool_search_output") => Self::BetaToolSearchOutput(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("additional_tools") => Self::BetaAdditionalTools(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("compaction") => Self::BetaCompactionBody(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("image_generation_call") => Self::BetaImageGenToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("code_interpreter_call") => Self::BetaCodeInterpreterToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("local_shell_call") => Self::BetaLocalShellToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("local_shell_call_output") => Self::BetaLocalShellToolCallOutput(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("shell_call") => Self::BetaFunctionShellCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("shell_call_output") => Self::BetaFunctionShellCallOutput(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("apply_patch_call") => Self::BetaApplyPatchToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("apply_patch_call_output") => Self::BetaApplyPatchToolCallOutput(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("mcp_call") => {
-                Self::BetaMcpToolCall(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("mcp_list_tools") => {
-                Self::BetaMcpListTools(serde_json::from_value(v).map_err(serde::de::Error::custom)?)
-            }
-            Some("mcp_approval_request") => Self::BetaMcpApprovalRequest(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("mcp_approval_response") => Self::BetaMcpApprovalResponseResource(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("custom_tool_call") => Self::BetaCustomToolCall(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("custom_tool_call_output") => Self::BetaCustomToolCallOutputResource(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("message") => {
+                    Self::BetaOutputMessage(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("file_search_call") => {
+                    Self::BetaFileSearchToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("function_call") => {
+                    Self::BetaFunctionToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("function_call_output") => {
+                    Self::BetaFunctionToolCallOutputResource(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("agent_message") => {
+                    Self::BetaAgentMessage(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("multi_agent_call") => {
+                    Self::BetaMultiAgentCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("multi_agent_call_output") => {
+                    Self::BetaMultiAgentCallOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("web_search_call") => {
+                    Self::BetaWebSearchToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("computer_call") => {
+                    Self::BetaComputerToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("computer_call_output") => {
+                    Self::BetaComputerToolCallOutputResource(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("reasoning") => {
+                    Self::BetaReasoningItem(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("program") => {
+                    Self::BetaProgram(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("program_output") => {
+                    Self::BetaProgramOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("tool_search_call") => {
+                    Self::BetaToolSearchCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("tool_search_output") => {
+                    Self::BetaToolSearchOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("additional_tools") => {
+                    Self::BetaAdditionalTools(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("compaction") => {
+                    Self::BetaCompactionBody(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("image_generation_call") => {
+                    Self::BetaImageGenToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("code_interpreter_call") => {
+                    Self::BetaCodeInterpreterToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("local_shell_call") => {
+                    Self::BetaLocalShellToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("local_shell_call_output") => {
+                    Self::BetaLocalShellToolCallOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("shell_call") => {
+                    Self::BetaFunctionShellCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("shell_call_output") => {
+                    Self::BetaFunctionShellCallOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("apply_patch_call") => {
+                    Self::BetaApplyPatchToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("apply_patch_call_output") => {
+                    Self::BetaApplyPatchToolCallOutput(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_call") => {
+                    Self::BetaMcpToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_list_tools") => {
+                    Self::BetaMcpListTools(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_approval_request") => {
+                    Self::BetaMcpApprovalRequest(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("mcp_approval_response") => {
+                    Self::BetaMcpApprovalResponseResource(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("custom_tool_call") => {
+                    Self::BetaCustomToolCall(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("custom_tool_call_output") => {
+                    Self::BetaCustomToolCallOutputResource(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "responses"))]
@@ -40440,15 +39962,21 @@ pub enum BetaModerationInput {
 impl<'de> serde::Deserialize<'de> for BetaModerationInput {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("moderation_result") => Self::BetaModerationResultBody(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("error") => Self::BetaModerationErrorBody(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("moderation_result") => {
+                    Self::BetaModerationResultBody(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("error") => {
+                    Self::BetaModerationErrorBody(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "responses"))]
@@ -40469,8 +39997,10 @@ pub struct BetaModerationResultBody {
     /// A dictionary of moderation categories to scores.
     pub category_scores: std::collections::BTreeMap<String, f64>,
     /// Which modalities of input are reflected by the score for each category.
-    pub category_applied_input_types:
-        std::collections::BTreeMap<String, Vec<super::models::BetaModerationInputType>>,
+    pub category_applied_input_types: std::collections::BTreeMap<
+        String,
+        Vec<super::models::BetaModerationInputType>,
+    >,
 }
 #[cfg(any(feature = "responses"))]
 connector_runtime::__string_enum! {
@@ -40504,15 +40034,21 @@ pub enum BetaModerationOutput {
 impl<'de> serde::Deserialize<'de> for BetaModerationOutput {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("moderation_result") => Self::BetaModerationResultBody(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("error") => Self::BetaModerationErrorBody(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("moderation_result") => {
+                    Self::BetaModerationResultBody(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("error") => {
+                    Self::BetaModerationErrorBody(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "responses"))]
@@ -40592,8 +40128,9 @@ pub struct BetaModelResponseProperties {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_cache_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prompt_cache_retention:
-        Option<super::models::CreateChatCompletionRequestPromptCacheRetention>,
+    pub prompt_cache_retention: Option<
+        super::models::CreateChatCompletionRequestPromptCacheRetention,
+    >,
 }
 #[cfg(any(feature = "responses"))]
 /// ResponseOutputTextAnnotationAddedEvent
@@ -41434,18 +40971,26 @@ pub enum BetaOutputContent {
 impl<'de> serde::Deserialize<'de> for BetaOutputContent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("output_text") => Self::BetaOutputTextContent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("refusal") => Self::BetaRefusalContent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("reasoning_text") => Self::BetaReasoningTextContent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("output_text") => {
+                    Self::BetaOutputTextContent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("refusal") => {
+                    Self::BetaRefusalContent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("reasoning_text") => {
+                    Self::BetaReasoningTextContent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "responses"))]
@@ -41863,233 +41408,311 @@ pub enum BetaResponsesServerEvent {
 impl<'de> serde::Deserialize<'de> for BetaResponsesServerEvent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("response.audio.delta") => Self::BetaResponsesServerEventVariant0(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.audio.done") => Self::BetaResponsesServerEventVariant1(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.audio.transcript.delta") => Self::BetaResponsesServerEventVariant2(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.audio.transcript.done") => Self::BetaResponsesServerEventVariant3(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.code_interpreter_call_code.delta") => {
-                Self::BetaResponsesServerEventVariant4(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.code_interpreter_call_code.done") => {
-                Self::BetaResponsesServerEventVariant5(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.code_interpreter_call.completed") => {
-                Self::BetaResponsesServerEventVariant6(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.code_interpreter_call.in_progress") => {
-                Self::BetaResponsesServerEventVariant7(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.code_interpreter_call.interpreting") => {
-                Self::BetaResponsesServerEventVariant8(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.completed") => Self::BetaResponsesServerEventVariant9(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.content_part.added") => Self::BetaResponsesServerEventVariant10(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.content_part.done") => Self::BetaResponsesServerEventVariant11(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.created") => Self::BetaResponsesServerEventVariant12(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.file_search_call.completed") => Self::BetaResponsesServerEventVariant13(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.file_search_call.in_progress") => {
-                Self::BetaResponsesServerEventVariant14(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.file_search_call.searching") => Self::BetaResponsesServerEventVariant15(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.function_call_arguments.delta") => {
-                Self::BetaResponsesServerEventVariant16(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.function_call_arguments.done") => {
-                Self::BetaResponsesServerEventVariant17(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.shell_call_command.added") => Self::BetaResponsesServerEventVariant18(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.shell_call_command.delta") => Self::BetaResponsesServerEventVariant19(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.shell_call_command.done") => Self::BetaResponsesServerEventVariant20(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.shell_call_output_content.delta") => {
-                Self::BetaResponsesServerEventVariant21(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.shell_call_output_content.done") => {
-                Self::BetaResponsesServerEventVariant22(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.in_progress") => Self::BetaResponsesServerEventVariant23(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.failed") => Self::BetaResponsesServerEventVariant24(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.incomplete") => Self::BetaResponsesServerEventVariant25(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.output_item.added") => Self::BetaResponsesServerEventVariant26(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.output_item.done") => Self::BetaResponsesServerEventVariant27(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.reasoning_summary_part.added") => {
-                Self::BetaResponsesServerEventVariant28(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.reasoning_summary_part.done") => {
-                Self::BetaResponsesServerEventVariant29(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.reasoning_summary_text.delta") => {
-                Self::BetaResponsesServerEventVariant30(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.reasoning_summary_text.done") => {
-                Self::BetaResponsesServerEventVariant31(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.reasoning_text.delta") => Self::BetaResponsesServerEventVariant32(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.reasoning_text.done") => Self::BetaResponsesServerEventVariant33(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.refusal.delta") => Self::BetaResponsesServerEventVariant34(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.refusal.done") => Self::BetaResponsesServerEventVariant35(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.output_text.delta") => Self::BetaResponsesServerEventVariant36(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.output_text.done") => Self::BetaResponsesServerEventVariant37(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.web_search_call.completed") => Self::BetaResponsesServerEventVariant38(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.web_search_call.in_progress") => {
-                Self::BetaResponsesServerEventVariant39(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.web_search_call.searching") => Self::BetaResponsesServerEventVariant40(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.image_generation_call.completed") => {
-                Self::BetaResponsesServerEventVariant41(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.image_generation_call.generating") => {
-                Self::BetaResponsesServerEventVariant42(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.image_generation_call.in_progress") => {
-                Self::BetaResponsesServerEventVariant43(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.image_generation_call.partial_image") => {
-                Self::BetaResponsesServerEventVariant44(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.mcp_call_arguments.delta") => Self::BetaResponsesServerEventVariant45(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.mcp_call_arguments.done") => Self::BetaResponsesServerEventVariant46(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.mcp_call.completed") => Self::BetaResponsesServerEventVariant47(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.mcp_call.failed") => Self::BetaResponsesServerEventVariant48(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.mcp_call.in_progress") => Self::BetaResponsesServerEventVariant49(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.mcp_list_tools.completed") => Self::BetaResponsesServerEventVariant50(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.mcp_list_tools.failed") => Self::BetaResponsesServerEventVariant51(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.mcp_list_tools.in_progress") => Self::BetaResponsesServerEventVariant52(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.output_text.annotation.added") => {
-                Self::BetaResponsesServerEventVariant53(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.queued") => Self::BetaResponsesServerEventVariant54(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.custom_tool_call_input.delta") => {
-                Self::BetaResponsesServerEventVariant55(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.custom_tool_call_input.done") => {
-                Self::BetaResponsesServerEventVariant56(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("error") => Self::BetaResponseWsError(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.inject.created") => Self::BetaResponseInjectCreatedEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.inject.failed") => Self::BetaResponseInjectFailedEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("response.audio.delta") => {
+                    Self::BetaResponsesServerEventVariant0(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.audio.done") => {
+                    Self::BetaResponsesServerEventVariant1(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.audio.transcript.delta") => {
+                    Self::BetaResponsesServerEventVariant2(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.audio.transcript.done") => {
+                    Self::BetaResponsesServerEventVariant3(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.code_interpreter_call_code.delta") => {
+                    Self::BetaResponsesServerEventVariant4(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.code_interpreter_call_code.done") => {
+                    Self::BetaResponsesServerEventVariant5(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.code_interpreter_call.completed") => {
+                    Self::BetaResponsesServerEventVariant6(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.code_interpreter_call.in_progress") => {
+                    Self::BetaResponsesServerEventVariant7(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.code_interpreter_call.interpreting") => {
+                    Self::BetaResponsesServerEventVariant8(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.completed") => {
+                    Self::BetaResponsesServerEventVariant9(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.content_part.added") => {
+                    Self::BetaResponsesServerEventVariant10(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.content_part.done") => {
+                    Self::BetaResponsesServerEventVariant11(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.created") => {
+                    Self::BetaResponsesServerEventVariant12(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.file_search_call.completed") => {
+                    Self::BetaResponsesServerEventVariant13(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.file_search_call.in_progress") => {
+                    Self::BetaResponsesServerEventVariant14(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.file_search_call.searching") => {
+                    Self::BetaResponsesServerEventVariant15(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.function_call_arguments.delta") => {
+                    Self::BetaResponsesServerEventVariant16(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.function_call_arguments.done") => {
+                    Self::BetaResponsesServerEventVariant17(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.shell_call_command.added") => {
+                    Self::BetaResponsesServerEventVariant18(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.shell_call_command.delta") => {
+                    Self::BetaResponsesServerEventVariant19(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.shell_call_command.done") => {
+                    Self::BetaResponsesServerEventVariant20(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.shell_call_output_content.delta") => {
+                    Self::BetaResponsesServerEventVariant21(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.shell_call_output_content.done") => {
+                    Self::BetaResponsesServerEventVariant22(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.in_progress") => {
+                    Self::BetaResponsesServerEventVariant23(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.failed") => {
+                    Self::BetaResponsesServerEventVariant24(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.incomplete") => {
+                    Self::BetaResponsesServerEventVariant25(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.output_item.added") => {
+                    Self::BetaResponsesServerEventVariant26(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.output_item.done") => {
+                    Self::BetaResponsesServerEventVariant27(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.reasoning_summary_part.added") => {
+                    Self::BetaResponsesServerEventVariant28(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.reasoning_summary_part.done") => {
+                    Self::BetaResponsesServerEventVariant29(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.reasoning_summary_text.delta") => {
+                    Self::BetaResponsesServerEventVariant30(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.reasoning_summary_text.done") => {
+                    Self::BetaResponsesServerEventVariant31(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.reasoning_text.delta") => {
+                    Self::BetaResponsesServerEventVariant32(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.reasoning_text.done") => {
+                    Self::BetaResponsesServerEventVariant33(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.refusal.delta") => {
+                    Self::BetaResponsesServerEventVariant34(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.refusal.done") => {
+                    Self::BetaResponsesServerEventVariant35(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.output_text.delta") => {
+                    Self::BetaResponsesServerEventVariant36(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.output_text.done") => {
+                    Self::BetaResponsesServerEventVariant37(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.web_search_call.completed") => {
+                    Self::BetaResponsesServerEventVariant38(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.web_search_call.in_progress") => {
+                    Self::BetaResponsesServerEventVariant39(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.web_search_call.searching") => {
+                    Self::BetaResponsesServerEventVariant40(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.image_generation_call.completed") => {
+                    Self::BetaResponsesServerEventVariant41(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.image_generation_call.generating") => {
+                    Self::BetaResponsesServerEventVariant42(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.image_generation_call.in_progress") => {
+                    Self::BetaResponsesServerEventVariant43(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.image_generation_call.partial_image") => {
+                    Self::BetaResponsesServerEventVariant44(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.mcp_call_arguments.delta") => {
+                    Self::BetaResponsesServerEventVariant45(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.mcp_call_arguments.done") => {
+                    Self::BetaResponsesServerEventVariant46(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.mcp_call.completed") => {
+                    Self::BetaResponsesServerEventVariant47(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.mcp_call.failed") => {
+                    Self::BetaResponsesServerEventVariant48(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.mcp_call.in_progress") => {
+                    Self::BetaResponsesServerEventVariant49(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.mcp_list_tools.completed") => {
+                    Self::BetaResponsesServerEventVariant50(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.mcp_list_tools.failed") => {
+                    Self::BetaResponsesServerEventVariant51(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.mcp_list_tools.in_progress") => {
+                    Self::BetaResponsesServerEventVariant52(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.output_text.annotation.added") => {
+                    Self::BetaResponsesServerEventVariant53(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.queued") => {
+                    Self::BetaResponsesServerEventVariant54(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.custom_tool_call_input.delta") => {
+                    Self::BetaResponsesServerEventVariant55(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.custom_tool_call_input.done") => {
+                    Self::BetaResponsesServerEventVariant56(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("error") => {
+                    Self::BetaResponseWsError(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.inject.created") => {
+                    Self::BetaResponseInjectCreatedEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.inject.failed") => {
+                    Self::BetaResponseInjectFailedEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "all"))]
@@ -43665,7 +43288,9 @@ pub struct BetaResponsesWebSocketStreamEvent {
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum BetaResponsesClientEvent {
-    BetaResponsesClientEventResponseCreate(super::models::BetaResponsesClientEventResponseCreate),
+    BetaResponsesClientEventResponseCreate(
+        super::models::BetaResponsesClientEventResponseCreate,
+    ),
     BetaResponseInjectEvent(super::models::BetaResponseInjectEvent),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -43674,15 +43299,21 @@ pub enum BetaResponsesClientEvent {
 impl<'de> serde::Deserialize<'de> for BetaResponsesClientEvent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("response.create") => Self::BetaResponsesClientEventResponseCreate(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.inject") => Self::BetaResponseInjectEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("response.create") => {
+                    Self::BetaResponsesClientEventResponseCreate(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.inject") => {
+                    Self::BetaResponseInjectEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
 #[cfg(any(feature = "all"))]
@@ -43730,8 +43361,9 @@ pub struct BetaResponsesClientEventResponseCreate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_cache_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prompt_cache_retention:
-        Option<super::models::CreateChatCompletionRequestPromptCacheRetention>,
+    pub prompt_cache_retention: Option<
+        super::models::CreateChatCompletionRequestPromptCacheRetention,
+    >,
     /// Prompt cache options
     ///
     /// Options for prompt caching. Supported for `gpt-5.6` and later models. By default, OpenAI automatically chooses one implicit cache breakpoint. You can add explicit breakpoints to content blocks with `prompt_cache_breakpoint`. Each request can write up to four breakpoints. For cache matching, OpenAI considers up to the latest 80 breakpoints in the conversation, without a content-block lookback limit. Set `mode` to `explicit` to disable the implicit breakpoint. The `ttl` defaults to `30m`, which is currently the only supported value. See the [prompt caching guide](/docs/guides/prompt-caching) for current details.
@@ -43852,28 +43484,16 @@ impl BetaResponsesClientEventResponseCreate {
 pub struct BetaModerationParam {
     /// The moderation model to use for moderated completions, e.g. 'omni-moderation-latest'.
     pub model: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub policy: Option<Option<super::models::BetaModerationPolicyParam>>,
 }
 #[cfg(any(feature = "responses"))]
 /// The policy to apply to moderated response input and output.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaModerationPolicyParam {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub input: Option<Option<super::models::BetaModerationConfigParam>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub output: Option<Option<super::models::BetaModerationConfigParam>>,
 }
 #[cfg(any(feature = "responses"))]
@@ -43892,11 +43512,7 @@ pub struct BetaContextManagementParam {
     /// The context management entry type. Currently only 'compaction' is supported.
     #[serde(rename = "type")]
     pub type_: String,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub compact_threshold: Option<Option<i64>>,
 }
 #[cfg(any(feature = "responses"))]
@@ -43960,11 +43576,7 @@ impl BetaResponseInjectEvent {
 #[cfg(any(feature = "responses"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaCreateResponse {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub metadata: Option<Option<std::collections::BTreeMap<String, String>>>,
     /// An integer between 0 and 20 specifying the maximum number of most likely
     /// tokens to return at each token position, each with an associated log
@@ -43972,52 +43584,29 @@ pub struct BetaCreateResponse {
     /// requested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_logprobs: Option<i64>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub temperature: Option<Option<f64>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub top_p: Option<Option<f64>>,
     /// This field is being replaced by `safety_identifier` and `prompt_cache_key`. Use `prompt_cache_key` instead to maintain caching optimizations.
     /// A stable identifier for your end-users.
     /// Used to boost cache hit rates by better bucketing similar requests and  to help OpenAI detect and prevent abuse. [Learn more](/docs/guides/safety-best-practices#safety-identifiers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub safety_identifier: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub prompt_cache_key: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub prompt_cache_retention:
-        Option<Option<super::models::CreateChatCompletionRequestPromptCacheRetention>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub prompt_cache_retention: Option<
+        Option<super::models::CreateChatCompletionRequestPromptCacheRetention>,
+    >,
     /// Prompt cache options
     ///
     /// Options for prompt caching. Supported for `gpt-5.6` and later models. By default, OpenAI automatically chooses one implicit cache breakpoint. You can add explicit breakpoints to content blocks with `prompt_cache_breakpoint`. Each request can write up to four breakpoints. For cache matching, OpenAI considers up to the latest 80 breakpoints in the conversation, without a content-block lookback limit. Set `mode` to `explicit` to disable the implicit breakpoint. The `ttl` defaults to `30m`, which is currently the only supported value. See the [prompt caching guide](/docs/guides/prompt-caching) for current details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_cache_options: Option<super::models::BetaPromptCacheOptionsParam>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub previous_response_id: Option<Option<String>>,
     /// Model ID used to generate the response, like `gpt-4o` or `o3`. OpenAI
     /// offers a wide range of models with different capabilities, performance
@@ -44025,17 +43614,9 @@ pub struct BetaCreateResponse {
     /// to browse and compare available models.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<super::models::BetaModelIdsResponses>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub background: Option<Option<bool>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub max_tool_calls: Option<Option<i64>>,
     /// Configuration options for a text response from the model. Can be plain
     /// text or structured JSON data. Learn more:
@@ -44066,29 +43647,13 @@ pub struct BetaCreateResponse {
     /// the model can call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_choice: Option<super::models::BetaToolChoiceParam>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub prompt: Option<Option<super::models::BetaPrompt>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub service_tier: Option<Option<super::models::ServiceTierResponses>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub truncation: Option<Option<super::models::CreateResponseTruncation>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub reasoning: Option<Option<super::models::BetaReasoning>>,
     /// Text, image, or file inputs to the model, used to generate a response.
     ///
@@ -44100,71 +43665,29 @@ pub struct BetaCreateResponse {
     /// - [Function calling](/docs/guides/function-calling)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<super::models::BetaInputParam>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub include: Option<Option<Vec<super::models::BetaIncludeEnum>>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub parallel_tool_calls: Option<Option<bool>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub store: Option<Option<bool>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub instructions: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub moderation: Option<Option<super::models::BetaModerationParam>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub stream: Option<Option<bool>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub stream_options: Option<Option<super::models::ResponseStreamOptions>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub conversation: Option<Option<super::models::BetaConversationParam>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub context_management: Option<Option<Vec<super::models::BetaContextManagementParam>>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub context_management: Option<
+        Option<Vec<super::models::BetaContextManagementParam>>,
+    >,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub max_output_tokens: Option<Option<i64>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub multi_agent: Option<Option<super::models::BetaMultiAgentParam>>,
 }
 #[cfg(any(feature = "responses"))]
@@ -44210,8 +43733,9 @@ pub struct BetaCreateModelResponseProperties {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_cache_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prompt_cache_retention:
-        Option<super::models::CreateChatCompletionRequestPromptCacheRetention>,
+    pub prompt_cache_retention: Option<
+        super::models::CreateChatCompletionRequestPromptCacheRetention,
+    >,
     /// Prompt cache options
     ///
     /// Options for prompt caching. Supported for `gpt-5.6` and later models. By default, OpenAI automatically chooses one implicit cache breakpoint. You can add explicit breakpoints to content blocks with `prompt_cache_breakpoint`. Each request can write up to four breakpoints. For cache matching, OpenAI considers up to the latest 80 breakpoints in the conversation, without a content-block lookback limit. Set `mode` to `explicit` to disable the implicit breakpoint. The `ttl` defaults to `30m`, which is currently the only supported value. See the [prompt caching guide](/docs/guides/prompt-caching) for current details.
@@ -44240,8 +43764,12 @@ impl BetaCreateModelResponseProperties {
 pub enum BetaResponseStreamEvent {
     BetaResponseAudioDeltaEvent(super::models::BetaResponseAudioDeltaEvent),
     BetaResponseAudioDoneEvent(super::models::BetaResponseAudioDoneEvent),
-    BetaResponseAudioTranscriptDeltaEvent(super::models::BetaResponseAudioTranscriptDeltaEvent),
-    BetaResponseAudioTranscriptDoneEvent(super::models::BetaResponseAudioTranscriptDoneEvent),
+    BetaResponseAudioTranscriptDeltaEvent(
+        super::models::BetaResponseAudioTranscriptDeltaEvent,
+    ),
+    BetaResponseAudioTranscriptDoneEvent(
+        super::models::BetaResponseAudioTranscriptDoneEvent,
+    ),
     BetaResponseCodeInterpreterCallCodeDeltaEvent(
         super::models::BetaResponseCodeInterpreterCallCodeDeltaEvent,
     ),
@@ -44309,31 +43837,57 @@ pub enum BetaResponseStreamEvent {
     BetaResponseReasoningSummaryTextDoneEvent(
         super::models::BetaResponseReasoningSummaryTextDoneEvent,
     ),
-    BetaResponseReasoningTextDeltaEvent(super::models::BetaResponseReasoningTextDeltaEvent),
-    BetaResponseReasoningTextDoneEvent(super::models::BetaResponseReasoningTextDoneEvent),
+    BetaResponseReasoningTextDeltaEvent(
+        super::models::BetaResponseReasoningTextDeltaEvent,
+    ),
+    BetaResponseReasoningTextDoneEvent(
+        super::models::BetaResponseReasoningTextDoneEvent,
+    ),
     BetaResponseRefusalDeltaEvent(super::models::BetaResponseRefusalDeltaEvent),
     BetaResponseRefusalDoneEvent(super::models::BetaResponseRefusalDoneEvent),
     BetaResponseTextDeltaEvent(super::models::BetaResponseTextDeltaEvent),
     BetaResponseTextDoneEvent(super::models::BetaResponseTextDoneEvent),
-    BetaResponseWebSearchCallCompletedEvent(super::models::BetaResponseWebSearchCallCompletedEvent),
+    BetaResponseWebSearchCallCompletedEvent(
+        super::models::BetaResponseWebSearchCallCompletedEvent,
+    ),
     BetaResponseWebSearchCallInProgressEvent(
         super::models::BetaResponseWebSearchCallInProgressEvent,
     ),
-    BetaResponseWebSearchCallSearchingEvent(super::models::BetaResponseWebSearchCallSearchingEvent),
-    BetaResponseImageGenCallCompletedEvent(super::models::BetaResponseImageGenCallCompletedEvent),
-    BetaResponseImageGenCallGeneratingEvent(super::models::BetaResponseImageGenCallGeneratingEvent),
-    BetaResponseImageGenCallInProgressEvent(super::models::BetaResponseImageGenCallInProgressEvent),
+    BetaResponseWebSearchCallSearchingEvent(
+        super::models::BetaResponseWebSearchCallSearchingEvent,
+    ),
+    BetaResponseImageGenCallCompletedEvent(
+        super::models::BetaResponseImageGenCallCompletedEvent,
+    ),
+    BetaResponseImageGenCallGeneratingEvent(
+        super::models::BetaResponseImageGenCallGeneratingEvent,
+    ),
+    BetaResponseImageGenCallInProgressEvent(
+        super::models::BetaResponseImageGenCallInProgressEvent,
+    ),
     BetaResponseImageGenCallPartialImageEvent(
         super::models::BetaResponseImageGenCallPartialImageEvent,
     ),
-    BetaResponseMcpCallArgumentsDeltaEvent(super::models::BetaResponseMcpCallArgumentsDeltaEvent),
-    BetaResponseMcpCallArgumentsDoneEvent(super::models::BetaResponseMcpCallArgumentsDoneEvent),
+    BetaResponseMcpCallArgumentsDeltaEvent(
+        super::models::BetaResponseMcpCallArgumentsDeltaEvent,
+    ),
+    BetaResponseMcpCallArgumentsDoneEvent(
+        super::models::BetaResponseMcpCallArgumentsDoneEvent,
+    ),
     BetaResponseMcpCallCompletedEvent(super::models::BetaResponseMcpCallCompletedEvent),
     BetaResponseMcpCallFailedEvent(super::models::BetaResponseMcpCallFailedEvent),
-    BetaResponseMcpCallInProgressEvent(super::models::BetaResponseMcpCallInProgressEvent),
-    BetaResponseMcpListToolsCompletedEvent(super::models::BetaResponseMcpListToolsCompletedEvent),
-    BetaResponseMcpListToolsFailedEvent(super::models::BetaResponseMcpListToolsFailedEvent),
-    BetaResponseMcpListToolsInProgressEvent(super::models::BetaResponseMcpListToolsInProgressEvent),
+    BetaResponseMcpCallInProgressEvent(
+        super::models::BetaResponseMcpCallInProgressEvent,
+    ),
+    BetaResponseMcpListToolsCompletedEvent(
+        super::models::BetaResponseMcpListToolsCompletedEvent,
+    ),
+    BetaResponseMcpListToolsFailedEvent(
+        super::models::BetaResponseMcpListToolsFailedEvent,
+    ),
+    BetaResponseMcpListToolsInProgressEvent(
+        super::models::BetaResponseMcpListToolsInProgressEvent,
+    ),
     BetaResponseOutputTextAnnotationAddedEvent(
         super::models::BetaResponseOutputTextAnnotationAddedEvent,
     ),
@@ -44351,258 +43905,312 @@ pub enum BetaResponseStreamEvent {
 impl<'de> serde::Deserialize<'de> for BetaResponseStreamEvent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
-            Some("response.audio.delta") => Self::BetaResponseAudioDeltaEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.audio.done") => Self::BetaResponseAudioDoneEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.audio.transcript.delta") => Self::BetaResponseAudioTranscriptDeltaEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.audio.transcript.done") => Self::BetaResponseAudioTranscriptDoneEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.code_interpreter_call_code.delta") => {
-                Self::BetaResponseCodeInterpreterCallCodeDeltaEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.code_interpreter_call_code.done") => {
-                Self::BetaResponseCodeInterpreterCallCodeDoneEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.code_interpreter_call.completed") => {
-                Self::BetaResponseCodeInterpreterCallCompletedEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.code_interpreter_call.in_progress") => {
-                Self::BetaResponseCodeInterpreterCallInProgressEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.code_interpreter_call.interpreting") => {
-                Self::BetaResponseCodeInterpreterCallInterpretingEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.completed") => Self::BetaResponseCompletedEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.content_part.added") => Self::BetaResponseContentPartAddedEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.content_part.done") => Self::BetaResponseContentPartDoneEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.created") => Self::BetaResponseCreatedEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("error") => Self::BetaResponseErrorEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.file_search_call.completed") => {
-                Self::BetaResponseFileSearchCallCompletedEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.file_search_call.in_progress") => {
-                Self::BetaResponseFileSearchCallInProgressEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.file_search_call.searching") => {
-                Self::BetaResponseFileSearchCallSearchingEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.function_call_arguments.delta") => {
-                Self::BetaResponseFunctionCallArgumentsDeltaEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.function_call_arguments.done") => {
-                Self::BetaResponseFunctionCallArgumentsDoneEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.shell_call_command.added") => {
-                Self::BetaResponseShellCallCommandAddedStreamingEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.shell_call_command.delta") => {
-                Self::BetaResponseShellCallCommandDeltaStreamingEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.shell_call_command.done") => {
-                Self::BetaResponseShellCallCommandDoneStreamingEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.shell_call_output_content.delta") => {
-                Self::BetaResponseShellCallOutputContentDeltaStreamingEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.shell_call_output_content.done") => {
-                Self::BetaResponseShellCallOutputContentDoneStreamingEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.in_progress") => Self::BetaResponseInProgressEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.failed") => Self::BetaResponseFailedEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.incomplete") => Self::BetaResponseIncompleteEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.output_item.added") => Self::BetaResponseOutputItemAddedEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.output_item.done") => Self::BetaResponseOutputItemDoneEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.reasoning_summary_part.added") => {
-                Self::BetaResponseReasoningSummaryPartAddedEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.reasoning_summary_part.done") => {
-                Self::BetaResponseReasoningSummaryPartDoneEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.reasoning_summary_text.delta") => {
-                Self::BetaResponseReasoningSummaryTextDeltaEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.reasoning_summary_text.done") => {
-                Self::BetaResponseReasoningSummaryTextDoneEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.reasoning_text.delta") => Self::BetaResponseReasoningTextDeltaEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.reasoning_text.done") => Self::BetaResponseReasoningTextDoneEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.refusal.delta") => Self::BetaResponseRefusalDeltaEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.refusal.done") => Self::BetaResponseRefusalDoneEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.output_text.delta") => Self::BetaResponseTextDeltaEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.output_text.done") => Self::BetaResponseTextDoneEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.web_search_call.completed") => {
-                Self::BetaResponseWebSearchCallCompletedEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.web_search_call.in_progress") => {
-                Self::BetaResponseWebSearchCallInProgressEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.web_search_call.searching") => {
-                Self::BetaResponseWebSearchCallSearchingEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.image_generation_call.completed") => {
-                Self::BetaResponseImageGenCallCompletedEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.image_generation_call.generating") => {
-                Self::BetaResponseImageGenCallGeneratingEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.image_generation_call.in_progress") => {
-                Self::BetaResponseImageGenCallInProgressEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.image_generation_call.partial_image") => {
-                Self::BetaResponseImageGenCallPartialImageEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.mcp_call_arguments.delta") => {
-                Self::BetaResponseMcpCallArgumentsDeltaEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.mcp_call_arguments.done") => {
-                Self::BetaResponseMcpCallArgumentsDoneEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.mcp_call.completed") => Self::BetaResponseMcpCallCompletedEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.mcp_call.failed") => Self::BetaResponseMcpCallFailedEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.mcp_call.in_progress") => Self::BetaResponseMcpCallInProgressEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.mcp_list_tools.completed") => {
-                Self::BetaResponseMcpListToolsCompletedEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.mcp_list_tools.failed") => Self::BetaResponseMcpListToolsFailedEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.mcp_list_tools.in_progress") => {
-                Self::BetaResponseMcpListToolsInProgressEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.output_text.annotation.added") => {
-                Self::BetaResponseOutputTextAnnotationAddedEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.queued") => Self::BetaResponseQueuedEvent(
-                serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-            ),
-            Some("response.custom_tool_call_input.delta") => {
-                Self::BetaResponseCustomToolCallInputDeltaEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            Some("response.custom_tool_call_input.done") => {
-                Self::BetaResponseCustomToolCallInputDoneEvent(
-                    serde_json::from_value(v).map_err(serde::de::Error::custom)?,
-                )
-            }
-            _ => Self::Other(v),
-        })
+        Ok(
+            match v.get("type").and_then(serde_json::Value::as_str) {
+                Some("response.audio.delta") => {
+                    Self::BetaResponseAudioDeltaEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.audio.done") => {
+                    Self::BetaResponseAudioDoneEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.audio.transcript.delta") => {
+                    Self::BetaResponseAudioTranscriptDeltaEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.audio.transcript.done") => {
+                    Self::BetaResponseAudioTranscriptDoneEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.code_interpreter_call_code.delta") => {
+                    Self::BetaResponseCodeInterpreterCallCodeDeltaEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.code_interpreter_call_code.done") => {
+                    Self::BetaResponseCodeInterpreterCallCodeDoneEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.code_interpreter_call.completed") => {
+                    Self::BetaResponseCodeInterpreterCallCompletedEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.code_interpreter_call.in_progress") => {
+                    Self::BetaResponseCodeInterpreterCallInProgressEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.code_interpreter_call.interpreting") => {
+                    Self::BetaResponseCodeInterpreterCallInterpretingEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.completed") => {
+                    Self::BetaResponseCompletedEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.content_part.added") => {
+                    Self::BetaResponseContentPartAddedEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.content_part.done") => {
+                    Self::BetaResponseContentPartDoneEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.created") => {
+                    Self::BetaResponseCreatedEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("error") => {
+                    Self::BetaResponseErrorEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.file_search_call.completed") => {
+                    Self::BetaResponseFileSearchCallCompletedEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.file_search_call.in_progress") => {
+                    Self::BetaResponseFileSearchCallInProgressEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.file_search_call.searching") => {
+                    Self::BetaResponseFileSearchCallSearchingEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.function_call_arguments.delta") => {
+                    Self::BetaResponseFunctionCallArgumentsDeltaEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.function_call_arguments.done") => {
+                    Self::BetaResponseFunctionCallArgumentsDoneEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.shell_call_command.added") => {
+                    Self::BetaResponseShellCallCommandAddedStreamingEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.shell_call_command.delta") => {
+                    Self::BetaResponseShellCallCommandDeltaStreamingEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.shell_call_command.done") => {
+                    Self::BetaResponseShellCallCommandDoneStreamingEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.shell_call_output_content.delta") => {
+                    Self::BetaResponseShellCallOutputContentDeltaStreamingEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.shell_call_output_content.done") => {
+                    Self::BetaResponseShellCallOutputContentDoneStreamingEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.in_progress") => {
+                    Self::BetaResponseInProgressEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.failed") => {
+                    Self::BetaResponseFailedEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.incomplete") => {
+                    Self::BetaResponseIncompleteEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.output_item.added") => {
+                    Self::BetaResponseOutputItemAddedEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.output_item.done") => {
+                    Self::BetaResponseOutputItemDoneEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.reasoning_summary_part.added") => {
+                    Self::BetaResponseReasoningSummaryPartAddedEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.reasoning_summary_part.done") => {
+                    Self::BetaResponseReasoningSummaryPartDoneEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.reasoning_summary_text.delta") => {
+                    Self::BetaResponseReasoningSummaryTextDeltaEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.reasoning_summary_text.done") => {
+                    Self::BetaResponseReasoningSummaryTextDoneEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.reasoning_text.delta") => {
+                    Self::BetaResponseReasoningTextDeltaEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.reasoning_text.done") => {
+                    Self::BetaResponseReasoningTextDoneEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.refusal.delta") => {
+                    Self::BetaResponseRefusalDeltaEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.refusal.done") => {
+                    Self::BetaResponseRefusalDoneEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.output_text.delta") => {
+                    Self::BetaResponseTextDeltaEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.output_text.done") => {
+                    Self::BetaResponseTextDoneEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.web_search_call.completed") => {
+                    Self::BetaResponseWebSearchCallCompletedEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.web_search_call.in_progress") => {
+                    Self::BetaResponseWebSearchCallInProgressEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.web_search_call.searching") => {
+                    Self::BetaResponseWebSearchCallSearchingEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.image_generation_call.completed") => {
+                    Self::BetaResponseImageGenCallCompletedEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.image_generation_call.generating") => {
+                    Self::BetaResponseImageGenCallGeneratingEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.image_generation_call.in_progress") => {
+                    Self::BetaResponseImageGenCallInProgressEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.image_generation_call.partial_image") => {
+                    Self::BetaResponseImageGenCallPartialImageEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.mcp_call_arguments.delta") => {
+                    Self::BetaResponseMcpCallArgumentsDeltaEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.mcp_call_arguments.done") => {
+                    Self::BetaResponseMcpCallArgumentsDoneEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.mcp_call.completed") => {
+                    Self::BetaResponseMcpCallCompletedEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.mcp_call.failed") => {
+                    Self::BetaResponseMcpCallFailedEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.mcp_call.in_progress") => {
+                    Self::BetaResponseMcpCallInProgressEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.mcp_list_tools.completed") => {
+                    Self::BetaResponseMcpListToolsCompletedEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.mcp_list_tools.failed") => {
+                    Self::BetaResponseMcpListToolsFailedEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.mcp_list_tools.in_progress") => {
+                    Self::BetaResponseMcpListToolsInProgressEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.output_text.annotation.added") => {
+                    Self::BetaResponseOutputTextAnnotationAddedEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.queued") => {
+                    Self::BetaResponseQueuedEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.custom_tool_call_input.delta") => {
+                    Self::BetaResponseCustomToolCallInputDeltaEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                Some("response.custom_tool_call_input.done") => {
+                    Self::BetaResponseCustomToolCallInputDoneEvent(
+                        serde_json::from_value(v).map_err(serde::de::Error::custom)?,
+                    )
+                }
+                _ => Self::Other(v),
+            },
+        )
     }
 }
-#[cfg(any(
-    feature = "assistants",
-    feature = "containers",
-    feature = "files",
-    feature = "certificates",
-    feature = "vector_stores"
-))]
+#[cfg(
+    any(
+        feature = "assistants",
+        feature = "containers",
+        feature = "files",
+        feature = "certificates",
+        feature = "vector_stores"
+    )
+)]
 connector_runtime::__string_enum! {
     pub enum ListAssistantsOrder { Asc = "asc", Desc = "desc", }
 }
@@ -44642,21 +44250,15 @@ pub struct CreateTranscriptionBody {
     /// The timestamp granularities to populate for this transcription. `response_format` must be set `verbose_json` to use timestamp granularities. Either or both of these options are supported: `word`, or `segment`. Note: There is no additional latency for segment timestamps, but generating word timestamps incurs additional latency.
     /// This option is not available for `gpt-4o-transcribe-diarize`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timestamp_granularities:
-        Option<Vec<super::models::CreateTranscriptionRequestTimestampGranularitiesItem>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    pub timestamp_granularities: Option<
+        Vec<super::models::CreateTranscriptionRequestTimestampGranularitiesItem>,
+    >,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub stream: Option<Option<bool>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub chunking_strategy:
-        Option<Option<super::models::CreateTranscriptionRequestChunkingStrategy>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub chunking_strategy: Option<
+        Option<super::models::CreateTranscriptionRequestChunkingStrategy>,
+    >,
     /// Optional list of speaker names that correspond to the audio samples provided in `known_speaker_references[]`. Each entry should be a short identifier (for example `customer` or `agent`). Up to 4 speakers are supported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub known_speaker_names: Option<Vec<String>>,
@@ -44699,8 +44301,12 @@ impl CreateTranscriptionBody {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CreateTranscriptionResponse200 {
-    CreateTranscriptionResponseDiarizedJson(super::models::CreateTranscriptionResponseDiarizedJson),
-    CreateTranscriptionResponseVerboseJson(super::models::CreateTranscriptionResponseVerboseJson),
+    CreateTranscriptionResponseDiarizedJson(
+        super::models::CreateTranscriptionResponseDiarizedJson,
+    ),
+    CreateTranscriptionResponseVerboseJson(
+        super::models::CreateTranscriptionResponseVerboseJson,
+    ),
     CreateTranscriptionResponseJson(super::models::CreateTranscriptionResponseJson),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -44726,7 +44332,9 @@ pub struct CreateTranslationBody {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CreateTranslationResponse200 {
-    CreateTranslationResponseVerboseJson(super::models::CreateTranslationResponseVerboseJson),
+    CreateTranslationResponseVerboseJson(
+        super::models::CreateTranslationResponseVerboseJson,
+    ),
     CreateTranslationResponseJson(super::models::CreateTranslationResponseJson),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -44757,14 +44365,16 @@ pub struct CreateVoiceBody {
     /// The consent recording ID (for example, `cons_1234`).
     pub consent: String,
 }
-#[cfg(any(
-    feature = "chat",
-    feature = "evals",
-    feature = "groups",
-    feature = "project_groups",
-    feature = "spend_alerts",
-    feature = "roles"
-))]
+#[cfg(
+    any(
+        feature = "chat",
+        feature = "evals",
+        feature = "groups",
+        feature = "project_groups",
+        feature = "spend_alerts",
+        feature = "roles"
+    )
+)]
 connector_runtime::__string_enum! {
     pub enum ListChatCompletionsOrder { Asc = "asc", Desc = "desc", }
 }
@@ -44773,14 +44383,16 @@ connector_runtime::__string_enum! {
 pub struct UpdateChatCompletionBody {
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
 }
-#[cfg(any(
-    feature = "conversations",
-    feature = "group_organization_role_assignments",
-    feature = "user_organization_role_assignments",
-    feature = "project_group_role_assignments",
-    feature = "project_user_role_assignments",
-    feature = "responses"
-))]
+#[cfg(
+    any(
+        feature = "conversations",
+        feature = "group_organization_role_assignments",
+        feature = "user_organization_role_assignments",
+        feature = "project_group_role_assignments",
+        feature = "project_user_role_assignments",
+        feature = "responses"
+    )
+)]
 connector_runtime::__string_enum! {
     pub enum ListConversationItemsOrder { Asc = "asc", Desc = "desc", }
 }
@@ -44816,11 +44428,7 @@ pub struct UpdateEvalBody {
     /// Rename the evaluation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub metadata: Option<Option<std::collections::BTreeMap<String, String>>>,
 }
 #[cfg(any(feature = "evals"))]
@@ -44889,32 +44497,18 @@ pub struct CreateImageVariationBody {
     /// The image to use as the basis for the variation(s). Must be a valid PNG file, less than 4MB, and square.
     pub image: rt::FilePart,
     /// The model to use for image generation. Only `dall-e-2` is supported at this time.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub model: Option<Option<super::models::CreateImageVariationRequestModel>>,
     /// The number of images to generate. Must be between 1 and 10.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub n: Option<Option<i64>>,
     /// The format in which the generated images are returned. Must be one of `url` or `b64_json`. URLs are only valid for 60 minutes after the image has been generated.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
-    pub response_format: Option<Option<super::models::CreateImageVariationRequestResponseFormat>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
+    pub response_format: Option<
+        Option<super::models::CreateImageVariationRequestResponseFormat>,
+    >,
     /// The size of the generated images. Must be one of `256x256`, `512x512`, or `1024x1024`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "rt::tri_state"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub size: Option<Option<super::models::CreateImageVariationRequestSize>>,
     /// A unique identifier representing your end-user, which can help OpenAI to monitor and detect abuse. [Learn more](/docs/guides/safety-best-practices#end-user-ids).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -45085,7 +44679,12 @@ impl CreateVideoCharacterBody2 {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.name;
-            rt::check::length("CreateVideoCharacterBody2.name", v, Some(1u64), Some(80u64))?;
+            rt::check::length(
+                "CreateVideoCharacterBody2.name",
+                v,
+                Some(1u64),
+                Some(80u64),
+            )?;
         }
         Ok(())
     }

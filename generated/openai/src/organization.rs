@@ -59,7 +59,10 @@ impl<'a> OrganizationApi<'a> {
     /// Delete the specified admin API key.
     ///
     /// `DELETE /organization/admin_api_keys/{key_id}` (operation `admin-api-keys-delete`).
-    pub fn admin_api_keys_delete(&self, key_id: impl Into<String>) -> AdminApiKeysDelete<'a> {
+    pub fn admin_api_keys_delete(
+        &self,
+        key_id: impl Into<String>,
+    ) -> AdminApiKeysDelete<'a> {
         AdminApiKeysDelete {
             client: self.client,
             key_id: key_id.into(),
@@ -100,7 +103,10 @@ impl<'a> OrganizationApi<'a> {
     /// Get a project's hard spend limit.
     ///
     /// `GET /organization/projects/{project_id}/spend_limit` (operation `Getprojectspendlimit`).
-    pub fn getprojectspendlimit(&self, project_id: impl Into<String>) -> Getprojectspendlimit<'a> {
+    pub fn getprojectspendlimit(
+        &self,
+        project_id: impl Into<String>,
+    ) -> Getprojectspendlimit<'a> {
         Getprojectspendlimit {
             client: self.client,
             project_id: project_id.into(),
@@ -192,7 +198,9 @@ impl<'a> AdminApiKeysList<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ApiKeyList>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApiKeyList>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -204,7 +212,9 @@ impl<'a> AdminApiKeysList<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::AdminApiKey> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -268,13 +278,18 @@ impl<'a> AdminApiKeysGet<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/organization/admin_api_keys/{key_id}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/organization/admin_api_keys/{key_id}",
+        );
         op.path("key_id", &self.key_id, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::AdminApiKey>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AdminApiKey>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -294,7 +309,10 @@ impl<'a> AdminApiKeysDelete<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/organization/admin_api_keys/{key_id}");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/organization/admin_api_keys/{key_id}",
+        );
         op.path("key_id", &self.key_id, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
@@ -383,7 +401,10 @@ impl<'a> Deleteorganizationspendlimit<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::OrganizationSpendLimitDeletedResource>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::OrganizationSpendLimitDeletedResource>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -479,7 +500,10 @@ impl<'a> Deleteprojectspendlimit<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ProjectSpendLimitDeletedResource>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ProjectSpendLimitDeletedResource>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -496,7 +520,10 @@ pub struct CreateanApIkeyforaserviceaccount<'a> {
 }
 impl<'a> CreateanApIkeyforaserviceaccount<'a> {
     /// The service account API key create request payload.
-    pub fn body(mut self, value: super::models::CreateProjectServiceAccountApiKeyBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::CreateProjectServiceAccountApiKeyBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }

@@ -16,7 +16,10 @@ impl<'a> ProjectGroupsApi<'a> {
     /// Lists the groups that have access to a project.
     ///
     /// `GET /organization/projects/{project_id}/groups` (operation `list-project-groups`).
-    pub fn list_project_groups(&self, project_id: impl Into<String>) -> ListProjectGroups<'a> {
+    pub fn list_project_groups(
+        &self,
+        project_id: impl Into<String>,
+    ) -> ListProjectGroups<'a> {
         ListProjectGroups {
             client: self.client,
             project_id: project_id.into(),
@@ -112,12 +115,14 @@ impl<'a> ListProjectGroups<'a> {
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((0f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((0f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
@@ -141,7 +146,9 @@ impl<'a> ListProjectGroups<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ProjectGroup> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -188,7 +195,9 @@ impl<'a> AddProjectGroup<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ProjectGroup>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectGroup>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -205,7 +214,10 @@ pub struct RetrieveProjectGroup<'a> {
 }
 impl<'a> RetrieveProjectGroup<'a> {
     /// The type of group to retrieve.
-    pub fn group_type(mut self, value: super::models::RetrieveProjectGroupGroupType) -> Self {
+    pub fn group_type(
+        mut self,
+        value: super::models::RetrieveProjectGroupGroupType,
+    ) -> Self {
         self.group_type = Some(value);
         self
     }
@@ -227,7 +239,9 @@ impl<'a> RetrieveProjectGroup<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ProjectGroup>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectGroup>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -124,12 +124,14 @@ impl<'a> ListProjectUserRoleAssignments<'a> {
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.path("user_id", &self.user_id, rt::Style::Simple, false);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((0f64, false)),
-                Some((1000f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((0f64, false)),
+                    Some((1000f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
@@ -139,7 +141,9 @@ impl<'a> ListProjectUserRoleAssignments<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::RoleListResource>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RoleListResource>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -151,7 +155,9 @@ impl<'a> ListProjectUserRoleAssignments<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::AssignedRoleDetails> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -200,7 +206,9 @@ impl<'a> AssignProjectUserRole<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::UserRoleAssignment>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UserRoleAssignment>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -234,7 +242,9 @@ impl<'a> RetrieveProjectUserRole<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::AssignedRoleDetails>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AssignedRoleDetails>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

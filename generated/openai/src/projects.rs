@@ -28,7 +28,10 @@ impl<'a> ProjectsApi<'a> {
     /// Create a new project in the organization. Projects can be created and archived, but cannot be deleted.
     ///
     /// `POST /organization/projects` (operation `create-project`).
-    pub fn create_project(&self, body: super::models::ProjectCreateRequest) -> CreateProject<'a> {
+    pub fn create_project(
+        &self,
+        body: super::models::ProjectCreateRequest,
+    ) -> CreateProject<'a> {
         CreateProject {
             client: self.client,
             body,
@@ -38,7 +41,10 @@ impl<'a> ProjectsApi<'a> {
     /// Retrieves a project.
     ///
     /// `GET /organization/projects/{project_id}` (operation `retrieve-project`).
-    pub fn retrieve_project(&self, project_id: impl Into<String>) -> RetrieveProject<'a> {
+    pub fn retrieve_project(
+        &self,
+        project_id: impl Into<String>,
+    ) -> RetrieveProject<'a> {
         RetrieveProject {
             client: self.client,
             project_id: project_id.into(),
@@ -63,7 +69,10 @@ impl<'a> ProjectsApi<'a> {
     /// Returns a list of API keys in the project.
     ///
     /// `GET /organization/projects/{project_id}/api_keys` (operation `list-project-api-keys`).
-    pub fn list_project_api_keys(&self, project_id: impl Into<String>) -> ListProjectApiKeys<'a> {
+    pub fn list_project_api_keys(
+        &self,
+        project_id: impl Into<String>,
+    ) -> ListProjectApiKeys<'a> {
         ListProjectApiKeys {
             client: self.client,
             project_id: project_id.into(),
@@ -273,7 +282,10 @@ impl<'a> ProjectsApi<'a> {
     /// Returns a list of users in the project.
     ///
     /// `GET /organization/projects/{project_id}/users` (operation `list-project-users`).
-    pub fn list_project_users(&self, project_id: impl Into<String>) -> ListProjectUsers<'a> {
+    pub fn list_project_users(
+        &self,
+        project_id: impl Into<String>,
+    ) -> ListProjectUsers<'a> {
         ListProjectUsers {
             client: self.client,
             project_id: project_id.into(),
@@ -383,17 +395,14 @@ impl<'a> ListProjects<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/projects");
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
-        op.query(
-            "include_archived",
-            &self.include_archived,
-            rt::Style::Form,
-            true,
-        );
+        op.query("include_archived", &self.include_archived, rt::Style::Form, true);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ProjectListResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectListResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -405,7 +414,9 @@ impl<'a> ListProjects<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Project> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -493,7 +504,10 @@ impl<'a> ModifyProject<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/organization/projects/{project_id}");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/organization/projects/{project_id}",
+        );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -573,7 +587,9 @@ impl<'a> ListProjectApiKeys<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ProjectApiKey> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -619,7 +635,9 @@ impl<'a> RetrieveProjectApiKey<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ProjectApiKey>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectApiKey>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -777,7 +795,10 @@ impl<'a> DeleteProjectModelPermissions<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ProjectModelPermissionsDeleteResponse>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ProjectModelPermissionsDeleteResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -841,7 +862,9 @@ impl<'a> ListProjectRateLimits<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ProjectRateLimit> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -883,19 +906,16 @@ impl<'a> UpdateProjectRateLimits<'a> {
             "/organization/projects/{project_id}/rate_limits/{rate_limit_id}",
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
-        op.path(
-            "rate_limit_id",
-            &self.rate_limit_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("rate_limit_id", &self.rate_limit_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ProjectRateLimit>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectRateLimit>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -941,7 +961,10 @@ impl<'a> ListProjectServiceAccounts<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ProjectServiceAccountListResponse>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ProjectServiceAccountListResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -953,7 +976,9 @@ impl<'a> ListProjectServiceAccounts<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ProjectServiceAccount> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1002,7 +1027,10 @@ impl<'a> CreateProjectServiceAccount<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ProjectServiceAccountCreateResponse>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ProjectServiceAccountCreateResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1118,7 +1146,10 @@ impl<'a> DeleteProjectServiceAccount<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ProjectServiceAccountDeleteResponse>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ProjectServiceAccountDeleteResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1150,7 +1181,10 @@ impl<'a> ListProjectUsers<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/organization/projects/{project_id}/users");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/organization/projects/{project_id}/users",
+        );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
@@ -1173,7 +1207,9 @@ impl<'a> ListProjectUsers<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ProjectUser> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1220,7 +1256,9 @@ impl<'a> CreateProjectUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ProjectUser>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectUser>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1251,7 +1289,9 @@ impl<'a> RetrieveProjectUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ProjectUser>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectUser>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1285,7 +1325,9 @@ impl<'a> ModifyProjectUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ProjectUser>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectUser>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

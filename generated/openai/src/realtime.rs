@@ -47,7 +47,10 @@ impl<'a> RealtimeApi<'a> {
     /// WebRTC.
     ///
     /// `POST /realtime/calls/{call_id}/hangup` (operation `hangup-realtime-call`).
-    pub fn hangup_realtime_call(&self, call_id: impl Into<String>) -> HangupRealtimeCall<'a> {
+    pub fn hangup_realtime_call(
+        &self,
+        call_id: impl Into<String>,
+    ) -> HangupRealtimeCall<'a> {
         HangupRealtimeCall {
             client: self.client,
             call_id: call_id.into(),
@@ -72,7 +75,10 @@ impl<'a> RealtimeApi<'a> {
     /// Decline an incoming SIP call by returning a SIP status code to the caller.
     ///
     /// `POST /realtime/calls/{call_id}/reject` (operation `reject-realtime-call`).
-    pub fn reject_realtime_call(&self, call_id: impl Into<String>) -> RejectRealtimeCall<'a> {
+    pub fn reject_realtime_call(
+        &self,
+        call_id: impl Into<String>,
+    ) -> RejectRealtimeCall<'a> {
         RejectRealtimeCall {
             client: self.client,
             call_id: call_id.into(),
@@ -343,7 +349,10 @@ impl<'a> CreateRealtimeClientSecret<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::RealtimeCreateClientSecretResponse>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::RealtimeCreateClientSecretResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -401,8 +410,10 @@ impl<'a> CreateRealtimeTranscriptionSession<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::RealtimeTranscriptionSessionCreateResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::RealtimeTranscriptionSessionCreateResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -422,7 +433,10 @@ impl<'a> CreateRealtimeTranslationClientSecret<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/realtime/translations/client_secrets");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/realtime/translations/client_secrets",
+        );
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
@@ -431,8 +445,10 @@ impl<'a> CreateRealtimeTranslationClientSecret<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::RealtimeTranslationClientSecretCreateResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::RealtimeTranslationClientSecretCreateResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -22,7 +22,10 @@ impl<'a> ResponsesApi<'a> {
     /// as input for the model's response.
     ///
     /// `POST /responses` (operation `createResponse`).
-    pub fn create_response(&self, body: super::models::CreateResponse) -> CreateResponse<'a> {
+    pub fn create_response(
+        &self,
+        body: super::models::CreateResponse,
+    ) -> CreateResponse<'a> {
         CreateResponse {
             client: self.client,
             body,
@@ -68,7 +71,10 @@ impl<'a> ResponsesApi<'a> {
     /// Returns a list of input items for a given response.
     ///
     /// `GET /responses/{response_id}/input_items` (operation `listInputItems`).
-    pub fn list_input_items(&self, response_id: impl Into<String>) -> ListInputItems<'a> {
+    pub fn list_input_items(
+        &self,
+        response_id: impl Into<String>,
+    ) -> ListInputItems<'a> {
         ListInputItems {
             client: self.client,
             response_id: response_id.into(),
@@ -102,7 +108,10 @@ impl<'a> ResponsesApi<'a> {
     /// Retrieves a model response with the given ID.
     ///
     /// `GET /responses/{response_id}` (operation `beta_getResponse`).
-    pub fn beta_get_response(&self, response_id: impl Into<String>) -> BetaGetResponse<'a> {
+    pub fn beta_get_response(
+        &self,
+        response_id: impl Into<String>,
+    ) -> BetaGetResponse<'a> {
         BetaGetResponse {
             client: self.client,
             response_id: response_id.into(),
@@ -117,7 +126,10 @@ impl<'a> ResponsesApi<'a> {
     /// Deletes a model response with the given ID.
     ///
     /// `DELETE /responses/{response_id}` (operation `beta_deleteResponse`).
-    pub fn beta_delete_response(&self, response_id: impl Into<String>) -> BetaDeleteResponse<'a> {
+    pub fn beta_delete_response(
+        &self,
+        response_id: impl Into<String>,
+    ) -> BetaDeleteResponse<'a> {
         BetaDeleteResponse {
             client: self.client,
             response_id: response_id.into(),
@@ -130,7 +142,10 @@ impl<'a> ResponsesApi<'a> {
     /// [Learn more](/docs/guides/background).
     ///
     /// `POST /responses/{response_id}/cancel` (operation `beta_cancelResponse`).
-    pub fn beta_cancel_response(&self, response_id: impl Into<String>) -> BetaCancelResponse<'a> {
+    pub fn beta_cancel_response(
+        &self,
+        response_id: impl Into<String>,
+    ) -> BetaCancelResponse<'a> {
         BetaCancelResponse {
             client: self.client,
             response_id: response_id.into(),
@@ -141,7 +156,10 @@ impl<'a> ResponsesApi<'a> {
     /// Returns a list of input items for a given response.
     ///
     /// `GET /responses/{response_id}/input_items` (operation `beta_listInputItems`).
-    pub fn beta_list_input_items(&self, response_id: impl Into<String>) -> BetaListInputItems<'a> {
+    pub fn beta_list_input_items(
+        &self,
+        response_id: impl Into<String>,
+    ) -> BetaListInputItems<'a> {
         BetaListInputItems {
             client: self.client,
             response_id: response_id.into(),
@@ -177,7 +195,9 @@ impl<'a> CreateResponse<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ResponseModel>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ResponseModel>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -243,12 +263,7 @@ impl<'a> GetResponse<'a> {
         op.path("response_id", &self.response_id, rt::Style::Simple, false);
         op.query("include", &self.include, rt::Style::Form, true);
         op.query("stream", &self.stream2, rt::Style::Form, true);
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         op.query(
             "include_obfuscation",
             &self.include_obfuscation,
@@ -260,7 +275,9 @@ impl<'a> GetResponse<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ResponseModel>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ResponseModel>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -322,7 +339,9 @@ impl<'a> CancelResponse<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ResponseModel>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ResponseModel>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -370,7 +389,10 @@ impl<'a> ListInputItems<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/responses/{response_id}/input_items");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/responses/{response_id}/input_items",
+        );
         op.path("response_id", &self.response_id, rt::Style::Simple, false);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
@@ -381,7 +403,9 @@ impl<'a> ListInputItems<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ResponseItemList>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ResponseItemList>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -393,7 +417,9 @@ impl<'a> ListInputItems<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ItemResource> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -444,14 +470,19 @@ impl<'a> BetaCreateResponse<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::BetaResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::BetaResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Send the request and read the answer as a stream of server-sent events, each event's data decoded (`text/event-stream`), with backpressure: nothing is read ahead of the caller beyond a small buffer, and dropping the stream closes the connection. The body's `stream` flag is set to true.
     pub async fn stream(
         mut self,
-    ) -> Result<rt::stream::SseStream<super::models::BetaResponseStreamEvent>, rt::Error> {
+    ) -> Result<
+        rt::stream::SseStream<super::models::BetaResponseStreamEvent>,
+        rt::Error,
+    > {
         self.body.stream = Some(Some(true));
         let (client, op) = self.build();
         rt::send_sse(client.connector(), op).await
@@ -516,12 +547,7 @@ impl<'a> BetaGetResponse<'a> {
         op.path("response_id", &self.response_id, rt::Style::Simple, false);
         op.query("include", &self.include, rt::Style::Form, true);
         op.query("stream", &self.stream2, rt::Style::Form, true);
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         op.query(
             "include_obfuscation",
             &self.include_obfuscation,
@@ -535,7 +561,9 @@ impl<'a> BetaGetResponse<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::BetaResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::BetaResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -613,7 +641,9 @@ impl<'a> BetaCancelResponse<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::BetaResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::BetaResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -667,7 +697,10 @@ impl<'a> BetaListInputItems<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/responses/{response_id}/input_items");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/responses/{response_id}/input_items",
+        );
         op.path("response_id", &self.response_id, rt::Style::Simple, false);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
@@ -694,7 +727,9 @@ impl<'a> BetaListInputItems<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::BetaItemResource> {
         let (client, op) = self.build();
         rt::paginate_op(

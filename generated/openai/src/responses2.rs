@@ -93,7 +93,9 @@ impl<'a> Getinputtokencounts<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::TokenCountsResource>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::TokenCountsResource>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -108,7 +110,10 @@ pub struct Compactconversation<'a> {
 }
 impl<'a> Compactconversation<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::CompactResponseMethodPublicBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::CompactResponseMethodPublicBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -127,7 +132,9 @@ impl<'a> Compactconversation<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CompactResource>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CompactResource>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -148,7 +155,10 @@ impl<'a> BetaCompactconversation<'a> {
         self
     }
     /// Set the request body.
-    pub fn body(mut self, value: super::models::BetaCompactResponseMethodPublicBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::BetaCompactResponseMethodPublicBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -169,7 +179,9 @@ impl<'a> BetaCompactconversation<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::BetaCompactResource>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::BetaCompactResource>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

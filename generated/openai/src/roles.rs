@@ -76,7 +76,10 @@ impl<'a> RolesApi<'a> {
     /// Lists the roles configured for a project.
     ///
     /// `GET /projects/{project_id}/roles` (operation `list-project-roles`).
-    pub fn list_project_roles(&self, project_id: impl Into<String>) -> ListProjectRoles<'a> {
+    pub fn list_project_roles(
+        &self,
+        project_id: impl Into<String>,
+    ) -> ListProjectRoles<'a> {
         ListProjectRoles {
             client: self.client,
             project_id: project_id.into(),
@@ -183,12 +186,14 @@ impl<'a> ListRoles<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/roles");
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((0f64, false)),
-                Some((1000f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((0f64, false)),
+                    Some((1000f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
@@ -212,7 +217,9 @@ impl<'a> ListRoles<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Role> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -337,7 +344,9 @@ impl<'a> DeleteRole<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::RoleDeletedResource>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RoleDeletedResource>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -378,12 +387,14 @@ impl<'a> ListProjectRoles<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/projects/{project_id}/roles");
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((0f64, false)),
-                Some((1000f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((0f64, false)),
+                    Some((1000f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
@@ -407,7 +418,9 @@ impl<'a> ListProjectRoles<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Role> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -472,7 +485,10 @@ impl<'a> RetrieveProjectRole<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/projects/{project_id}/roles/{role_id}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/projects/{project_id}/roles/{role_id}",
+        );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.path("role_id", &self.role_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -502,7 +518,10 @@ impl<'a> UpdateProjectRole<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/projects/{project_id}/roles/{role_id}");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/projects/{project_id}/roles/{role_id}",
+        );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.path("role_id", &self.role_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
@@ -532,7 +551,10 @@ impl<'a> DeleteProjectRole<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/projects/{project_id}/roles/{role_id}");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/projects/{project_id}/roles/{role_id}",
+        );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.path("role_id", &self.role_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -540,7 +562,9 @@ impl<'a> DeleteProjectRole<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::RoleDeletedResource>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RoleDeletedResource>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

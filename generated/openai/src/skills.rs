@@ -82,7 +82,10 @@ impl<'a> SkillsApi<'a> {
     /// List skill versions for a skill.
     ///
     /// `GET /skills/{skill_id}/versions` (operation `ListSkillVersions`).
-    pub fn list_skill_versions(&self, skill_id: impl Into<String>) -> ListSkillVersions<'a> {
+    pub fn list_skill_versions(
+        &self,
+        skill_id: impl Into<String>,
+    ) -> ListSkillVersions<'a> {
         ListSkillVersions {
             client: self.client,
             skill_id: skill_id.into(),
@@ -95,7 +98,10 @@ impl<'a> SkillsApi<'a> {
     /// Create a new immutable skill version.
     ///
     /// `POST /skills/{skill_id}/versions` (operation `CreateSkillVersion`).
-    pub fn create_skill_version(&self, skill_id: impl Into<String>) -> CreateSkillVersion<'a> {
+    pub fn create_skill_version(
+        &self,
+        skill_id: impl Into<String>,
+    ) -> CreateSkillVersion<'a> {
         CreateSkillVersion {
             client: self.client,
             skill_id: skill_id.into(),
@@ -183,12 +189,14 @@ impl<'a> ListSkills<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/skills");
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((0f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((0f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
@@ -198,7 +206,9 @@ impl<'a> ListSkills<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::SkillListResource>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SkillListResource>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -210,7 +220,9 @@ impl<'a> ListSkills<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::SkillResource> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -259,7 +271,9 @@ impl<'a> CreateSkill<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::SkillResource>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SkillResource>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -286,7 +300,9 @@ impl<'a> GetSkill<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::SkillResource>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SkillResource>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -322,7 +338,9 @@ impl<'a> UpdateSkillDefaultVersion<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::SkillResource>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SkillResource>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -419,12 +437,14 @@ impl<'a> ListSkillVersions<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/skills/{skill_id}/versions");
         op.path("skill_id", &self.skill_id, rt::Style::Simple, false);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((0f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((0f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
@@ -448,7 +468,9 @@ impl<'a> ListSkillVersions<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::SkillVersionResource> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -522,7 +544,10 @@ impl<'a> GetSkillVersion<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/skills/{skill_id}/versions/{version}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/skills/{skill_id}/versions/{version}",
+        );
         op.path("skill_id", &self.skill_id, rt::Style::Simple, false);
         op.path("version", &self.version, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -553,7 +578,10 @@ impl<'a> DeleteSkillVersion<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/skills/{skill_id}/versions/{version}");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/skills/{skill_id}/versions/{version}",
+        );
         op.path("skill_id", &self.skill_id, rt::Style::Simple, false);
         op.path("version", &self.version, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);

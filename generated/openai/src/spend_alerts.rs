@@ -205,12 +205,14 @@ impl<'a> ListProjectSpendAlerts<'a> {
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((0f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((0f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
@@ -234,7 +236,9 @@ impl<'a> ListProjectSpendAlerts<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ProjectSpendAlert> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -281,7 +285,9 @@ impl<'a> CreateProjectSpendAlert<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ProjectSpendAlert>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectSpendAlert>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -312,7 +318,9 @@ impl<'a> RetrieveProjectSpendAlert<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ProjectSpendAlert>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectSpendAlert>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -346,7 +354,9 @@ impl<'a> UpdateProjectSpendAlert<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ProjectSpendAlert>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ProjectSpendAlert>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -379,7 +389,10 @@ impl<'a> DeleteProjectSpendAlert<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ProjectSpendAlertDeletedResource>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ProjectSpendAlertDeletedResource>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -424,12 +437,14 @@ impl<'a> ListOrganizationSpendAlerts<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/spend_alerts");
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((0f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((0f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
@@ -441,7 +456,10 @@ impl<'a> ListOrganizationSpendAlerts<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::OrganizationSpendAlertListResource>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::OrganizationSpendAlertListResource>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -453,7 +471,9 @@ impl<'a> ListOrganizationSpendAlerts<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::OrganizationSpendAlert> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -517,7 +537,10 @@ impl<'a> RetrieveOrganizationSpendAlert<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/organization/spend_alerts/{alert_id}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/organization/spend_alerts/{alert_id}",
+        );
         op.path("alert_id", &self.alert_id, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
@@ -546,7 +569,10 @@ impl<'a> UpdateOrganizationSpendAlert<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/organization/spend_alerts/{alert_id}");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/organization/spend_alerts/{alert_id}",
+        );
         op.path("alert_id", &self.alert_id, rt::Style::Simple, false);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
@@ -576,7 +602,10 @@ impl<'a> DeleteOrganizationSpendAlert<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/organization/spend_alerts/{alert_id}");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/organization/spend_alerts/{alert_id}",
+        );
         op.path("alert_id", &self.alert_id, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
@@ -584,7 +613,10 @@ impl<'a> DeleteOrganizationSpendAlert<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::OrganizationSpendAlertDeletedResource>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::OrganizationSpendAlertDeletedResource>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -36,7 +36,10 @@ impl<'a> UploadsApi<'a> {
     /// Returns the Upload object with status `pending`.
     ///
     /// `POST /uploads` (operation `createUpload`).
-    pub fn create_upload(&self, body: super::models::CreateUploadRequest) -> CreateUpload<'a> {
+    pub fn create_upload(
+        &self,
+        body: super::models::CreateUploadRequest,
+    ) -> CreateUpload<'a> {
         CreateUpload {
             client: self.client,
             body,
@@ -204,7 +207,9 @@ impl<'a> AddUploadPart<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::UploadPart>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UploadPart>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

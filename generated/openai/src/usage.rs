@@ -71,7 +71,10 @@ impl<'a> UsageApi<'a> {
     /// Get code interpreter sessions usage details for the organization.
     ///
     /// `GET /organization/usage/code_interpreter_sessions` (operation `usage-code-interpreter-sessions`).
-    pub fn code_interpreter_sessions(&self, start_time: i64) -> UsageCodeInterpreterSessions<'a> {
+    pub fn code_interpreter_sessions(
+        &self,
+        start_time: i64,
+    ) -> UsageCodeInterpreterSessions<'a> {
         UsageCodeInterpreterSessions {
             client: self.client,
             start_time,
@@ -290,7 +293,9 @@ impl<'a> UsageCosts<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -302,7 +307,9 @@ impl<'a> UsageCosts<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::UsageTimeBucket> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -346,7 +353,10 @@ impl<'a> UsageAudioSpeeches<'a> {
         self
     }
     /// Width of each time bucket in response. Currently `1m`, `1h` and `1d` are supported, default to `1d`.
-    pub fn bucket_width(mut self, value: super::models::UsageAudioSpeechesBucketWidth) -> Self {
+    pub fn bucket_width(
+        mut self,
+        value: super::models::UsageAudioSpeechesBucketWidth,
+    ) -> Self {
         self.bucket_width = Some(value);
         self
     }
@@ -371,7 +381,10 @@ impl<'a> UsageAudioSpeeches<'a> {
         self
     }
     /// Group the usage data by the specified fields. Support fields include `project_id`, `user_id`, `api_key_id`, `model` or any combination of them.
-    pub fn group_by(mut self, value: Vec<super::models::UsageAudioSpeechesGroupByItem>) -> Self {
+    pub fn group_by(
+        mut self,
+        value: Vec<super::models::UsageAudioSpeechesGroupByItem>,
+    ) -> Self {
         self.group_by = Some(value);
         self
     }
@@ -410,7 +423,9 @@ impl<'a> UsageAudioSpeeches<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -422,7 +437,9 @@ impl<'a> UsageAudioSpeeches<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::UsageTimeBucket> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -466,7 +483,10 @@ impl<'a> UsageAudioTranscriptions<'a> {
         self
     }
     /// Width of each time bucket in response. Currently `1m`, `1h` and `1d` are supported, default to `1d`.
-    pub fn bucket_width(mut self, value: super::models::UsageAudioSpeechesBucketWidth) -> Self {
+    pub fn bucket_width(
+        mut self,
+        value: super::models::UsageAudioSpeechesBucketWidth,
+    ) -> Self {
         self.bucket_width = Some(value);
         self
     }
@@ -491,7 +511,10 @@ impl<'a> UsageAudioTranscriptions<'a> {
         self
     }
     /// Group the usage data by the specified fields. Support fields include `project_id`, `user_id`, `api_key_id`, `model` or any combination of them.
-    pub fn group_by(mut self, value: Vec<super::models::UsageAudioSpeechesGroupByItem>) -> Self {
+    pub fn group_by(
+        mut self,
+        value: Vec<super::models::UsageAudioSpeechesGroupByItem>,
+    ) -> Self {
         self.group_by = Some(value);
         self
     }
@@ -514,7 +537,10 @@ impl<'a> UsageAudioTranscriptions<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/organization/usage/audio_transcriptions");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/organization/usage/audio_transcriptions",
+        );
         op.query("start_time", &self.start_time, rt::Style::Form, true);
         op.query("end_time", &self.end_time, rt::Style::Form, true);
         op.query("bucket_width", &self.bucket_width, rt::Style::Form, true);
@@ -530,7 +556,9 @@ impl<'a> UsageAudioTranscriptions<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -542,7 +570,9 @@ impl<'a> UsageAudioTranscriptions<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::UsageTimeBucket> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -583,7 +613,10 @@ impl<'a> UsageCodeInterpreterSessions<'a> {
         self
     }
     /// Width of each time bucket in response. Currently `1m`, `1h` and `1d` are supported, default to `1d`.
-    pub fn bucket_width(mut self, value: super::models::UsageAudioSpeechesBucketWidth) -> Self {
+    pub fn bucket_width(
+        mut self,
+        value: super::models::UsageAudioSpeechesBucketWidth,
+    ) -> Self {
         self.bucket_width = Some(value);
         self
     }
@@ -632,7 +665,9 @@ impl<'a> UsageCodeInterpreterSessions<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -644,7 +679,9 @@ impl<'a> UsageCodeInterpreterSessions<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::UsageTimeBucket> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -689,7 +726,10 @@ impl<'a> UsageCompletions<'a> {
         self
     }
     /// Width of each time bucket in response. Currently `1m`, `1h` and `1d` are supported, default to `1d`.
-    pub fn bucket_width(mut self, value: super::models::UsageAudioSpeechesBucketWidth) -> Self {
+    pub fn bucket_width(
+        mut self,
+        value: super::models::UsageAudioSpeechesBucketWidth,
+    ) -> Self {
         self.bucket_width = Some(value);
         self
     }
@@ -719,7 +759,10 @@ impl<'a> UsageCompletions<'a> {
         self
     }
     /// Group the usage data by the specified fields. Support fields include `project_id`, `user_id`, `api_key_id`, `model`, `batch`, `service_tier` or any combination of them.
-    pub fn group_by(mut self, value: Vec<super::models::UsageCompletionsGroupByItem>) -> Self {
+    pub fn group_by(
+        mut self,
+        value: Vec<super::models::UsageCompletionsGroupByItem>,
+    ) -> Self {
         self.group_by = Some(value);
         self
     }
@@ -759,7 +802,9 @@ impl<'a> UsageCompletions<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -771,7 +816,9 @@ impl<'a> UsageCompletions<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::UsageTimeBucket> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -815,7 +862,10 @@ impl<'a> UsageEmbeddings<'a> {
         self
     }
     /// Width of each time bucket in response. Currently `1m`, `1h` and `1d` are supported, default to `1d`.
-    pub fn bucket_width(mut self, value: super::models::UsageAudioSpeechesBucketWidth) -> Self {
+    pub fn bucket_width(
+        mut self,
+        value: super::models::UsageAudioSpeechesBucketWidth,
+    ) -> Self {
         self.bucket_width = Some(value);
         self
     }
@@ -840,7 +890,10 @@ impl<'a> UsageEmbeddings<'a> {
         self
     }
     /// Group the usage data by the specified fields. Support fields include `project_id`, `user_id`, `api_key_id`, `model` or any combination of them.
-    pub fn group_by(mut self, value: Vec<super::models::UsageAudioSpeechesGroupByItem>) -> Self {
+    pub fn group_by(
+        mut self,
+        value: Vec<super::models::UsageAudioSpeechesGroupByItem>,
+    ) -> Self {
         self.group_by = Some(value);
         self
     }
@@ -879,7 +932,9 @@ impl<'a> UsageEmbeddings<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -891,7 +946,9 @@ impl<'a> UsageEmbeddings<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::UsageTimeBucket> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -935,7 +992,10 @@ impl<'a> UsageFileSearchCalls<'a> {
         self
     }
     /// Width of each time bucket in response. Currently `1m`, `1h` and `1d` are supported, default to `1d`.
-    pub fn bucket_width(mut self, value: super::models::UsageAudioSpeechesBucketWidth) -> Self {
+    pub fn bucket_width(
+        mut self,
+        value: super::models::UsageAudioSpeechesBucketWidth,
+    ) -> Self {
         self.bucket_width = Some(value);
         self
     }
@@ -960,7 +1020,10 @@ impl<'a> UsageFileSearchCalls<'a> {
         self
     }
     /// Group the usage data by the specified fields. Support fields include `project_id`, `user_id`, `api_key_id`, `vector_store_id` or any combination of them.
-    pub fn group_by(mut self, value: Vec<super::models::UsageFileSearchCallsGroupByItem>) -> Self {
+    pub fn group_by(
+        mut self,
+        value: Vec<super::models::UsageFileSearchCallsGroupByItem>,
+    ) -> Self {
         self.group_by = Some(value);
         self
     }
@@ -983,19 +1046,17 @@ impl<'a> UsageFileSearchCalls<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/organization/usage/file_search_calls");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/organization/usage/file_search_calls",
+        );
         op.query("start_time", &self.start_time, rt::Style::Form, true);
         op.query("end_time", &self.end_time, rt::Style::Form, true);
         op.query("bucket_width", &self.bucket_width, rt::Style::Form, true);
         op.query("project_ids", &self.project_ids, rt::Style::Form, true);
         op.query("user_ids", &self.user_ids, rt::Style::Form, true);
         op.query("api_key_ids", &self.api_key_ids, rt::Style::Form, true);
-        op.query(
-            "vector_store_ids",
-            &self.vector_store_ids,
-            rt::Style::Form,
-            true,
-        );
+        op.query("vector_store_ids", &self.vector_store_ids, rt::Style::Form, true);
         op.query("group_by", &self.group_by, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
@@ -1004,7 +1065,9 @@ impl<'a> UsageFileSearchCalls<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1016,7 +1079,9 @@ impl<'a> UsageFileSearchCalls<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::UsageTimeBucket> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1062,7 +1127,10 @@ impl<'a> UsageImages<'a> {
         self
     }
     /// Width of each time bucket in response. Currently `1m`, `1h` and `1d` are supported, default to `1d`.
-    pub fn bucket_width(mut self, value: super::models::UsageAudioSpeechesBucketWidth) -> Self {
+    pub fn bucket_width(
+        mut self,
+        value: super::models::UsageAudioSpeechesBucketWidth,
+    ) -> Self {
         self.bucket_width = Some(value);
         self
     }
@@ -1097,7 +1165,10 @@ impl<'a> UsageImages<'a> {
         self
     }
     /// Group the usage data by the specified fields. Support fields include `project_id`, `user_id`, `api_key_id`, `model`, `size`, `source` or any combination of them.
-    pub fn group_by(mut self, value: Vec<super::models::UsageImagesGroupByItem>) -> Self {
+    pub fn group_by(
+        mut self,
+        value: Vec<super::models::UsageImagesGroupByItem>,
+    ) -> Self {
         self.group_by = Some(value);
         self
     }
@@ -1138,7 +1209,9 @@ impl<'a> UsageImages<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1150,7 +1223,9 @@ impl<'a> UsageImages<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::UsageTimeBucket> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1194,7 +1269,10 @@ impl<'a> UsageModerations<'a> {
         self
     }
     /// Width of each time bucket in response. Currently `1m`, `1h` and `1d` are supported, default to `1d`.
-    pub fn bucket_width(mut self, value: super::models::UsageAudioSpeechesBucketWidth) -> Self {
+    pub fn bucket_width(
+        mut self,
+        value: super::models::UsageAudioSpeechesBucketWidth,
+    ) -> Self {
         self.bucket_width = Some(value);
         self
     }
@@ -1219,7 +1297,10 @@ impl<'a> UsageModerations<'a> {
         self
     }
     /// Group the usage data by the specified fields. Support fields include `project_id`, `user_id`, `api_key_id`, `model` or any combination of them.
-    pub fn group_by(mut self, value: Vec<super::models::UsageAudioSpeechesGroupByItem>) -> Self {
+    pub fn group_by(
+        mut self,
+        value: Vec<super::models::UsageAudioSpeechesGroupByItem>,
+    ) -> Self {
         self.group_by = Some(value);
         self
     }
@@ -1258,7 +1339,9 @@ impl<'a> UsageModerations<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1270,7 +1353,9 @@ impl<'a> UsageModerations<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::UsageTimeBucket> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1311,7 +1396,10 @@ impl<'a> UsageVectorStores<'a> {
         self
     }
     /// Width of each time bucket in response. Currently `1m`, `1h` and `1d` are supported, default to `1d`.
-    pub fn bucket_width(mut self, value: super::models::UsageAudioSpeechesBucketWidth) -> Self {
+    pub fn bucket_width(
+        mut self,
+        value: super::models::UsageAudioSpeechesBucketWidth,
+    ) -> Self {
         self.bucket_width = Some(value);
         self
     }
@@ -1357,7 +1445,9 @@ impl<'a> UsageVectorStores<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1369,7 +1459,9 @@ impl<'a> UsageVectorStores<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::UsageTimeBucket> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1414,7 +1506,10 @@ impl<'a> UsageWebSearchCalls<'a> {
         self
     }
     /// Width of each time bucket in response. Currently `1m`, `1h` and `1d` are supported, default to `1d`.
-    pub fn bucket_width(mut self, value: super::models::UsageAudioSpeechesBucketWidth) -> Self {
+    pub fn bucket_width(
+        mut self,
+        value: super::models::UsageAudioSpeechesBucketWidth,
+    ) -> Self {
         self.bucket_width = Some(value);
         self
     }
@@ -1447,7 +1542,10 @@ impl<'a> UsageWebSearchCalls<'a> {
         self
     }
     /// Group the usage data by the specified fields. Support fields include `project_id`, `user_id`, `api_key_id`, `model`, `context_level` or any combination of them.
-    pub fn group_by(mut self, value: Vec<super::models::UsageWebSearchCallsGroupByItem>) -> Self {
+    pub fn group_by(
+        mut self,
+        value: Vec<super::models::UsageWebSearchCallsGroupByItem>,
+    ) -> Self {
         self.group_by = Some(value);
         self
     }
@@ -1470,7 +1568,10 @@ impl<'a> UsageWebSearchCalls<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/organization/usage/web_search_calls");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/organization/usage/web_search_calls",
+        );
         op.query("start_time", &self.start_time, rt::Style::Form, true);
         op.query("end_time", &self.end_time, rt::Style::Form, true);
         op.query("bucket_width", &self.bucket_width, rt::Style::Form, true);
@@ -1478,12 +1579,7 @@ impl<'a> UsageWebSearchCalls<'a> {
         op.query("user_ids", &self.user_ids, rt::Style::Form, true);
         op.query("api_key_ids", &self.api_key_ids, rt::Style::Form, true);
         op.query("models", &self.models, rt::Style::Form, true);
-        op.query(
-            "context_levels",
-            &self.context_levels,
-            rt::Style::Form,
-            true,
-        );
+        op.query("context_levels", &self.context_levels, rt::Style::Form, true);
         op.query("group_by", &self.group_by, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
@@ -1492,7 +1588,9 @@ impl<'a> UsageWebSearchCalls<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UsageResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1504,7 +1602,9 @@ impl<'a> UsageWebSearchCalls<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::UsageTimeBucket> {
         let (client, op) = self.build();
         rt::paginate_op(

@@ -111,12 +111,14 @@ impl<'a> ListUserRoleAssignments<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/users/{user_id}/roles");
         op.path("user_id", &self.user_id, rt::Style::Simple, false);
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((0f64, false)),
-                Some((1000f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((0f64, false)),
+                    Some((1000f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
@@ -126,7 +128,9 @@ impl<'a> ListUserRoleAssignments<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::RoleListResource>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RoleListResource>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -138,7 +142,9 @@ impl<'a> ListUserRoleAssignments<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::AssignedRoleDetails> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -174,7 +180,10 @@ impl<'a> AssignUserRole<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/organization/users/{user_id}/roles");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/organization/users/{user_id}/roles",
+        );
         op.path("user_id", &self.user_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -182,7 +191,9 @@ impl<'a> AssignUserRole<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::UserRoleAssignment>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UserRoleAssignment>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -214,7 +225,9 @@ impl<'a> RetrieveUserRole<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::AssignedRoleDetails>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AssignedRoleDetails>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -42,7 +42,10 @@ impl<'a> VectorStoresApi<'a> {
     /// Retrieves a vector store.
     ///
     /// `GET /vector_stores/{vector_store_id}` (operation `getVectorStore`).
-    pub fn get_vector_store(&self, vector_store_id: impl Into<String>) -> GetVectorStore<'a> {
+    pub fn get_vector_store(
+        &self,
+        vector_store_id: impl Into<String>,
+    ) -> GetVectorStore<'a> {
         GetVectorStore {
             client: self.client,
             vector_store_id: vector_store_id.into(),
@@ -67,7 +70,10 @@ impl<'a> VectorStoresApi<'a> {
     /// Delete a vector store.
     ///
     /// `DELETE /vector_stores/{vector_store_id}` (operation `deleteVectorStore`).
-    pub fn delete_vector_store(&self, vector_store_id: impl Into<String>) -> DeleteVectorStore<'a> {
+    pub fn delete_vector_store(
+        &self,
+        vector_store_id: impl Into<String>,
+    ) -> DeleteVectorStore<'a> {
         DeleteVectorStore {
             client: self.client,
             vector_store_id: vector_store_id.into(),
@@ -319,7 +325,9 @@ impl<'a> ListVectorStores<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::VectorStoreObject> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -362,7 +370,9 @@ impl<'a> CreateVectorStore<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::VectorStoreObject>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::VectorStoreObject>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -383,18 +393,15 @@ impl<'a> GetVectorStore<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/vector_stores/{vector_store_id}");
-        op.path(
-            "vector_store_id",
-            &self.vector_store_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::VectorStoreObject>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::VectorStoreObject>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -416,12 +423,7 @@ impl<'a> ModifyVectorStore<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/vector_stores/{vector_store_id}");
-        op.path(
-            "vector_store_id",
-            &self.vector_store_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -429,7 +431,9 @@ impl<'a> ModifyVectorStore<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::VectorStoreObject>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::VectorStoreObject>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -450,12 +454,7 @@ impl<'a> DeleteVectorStore<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/vector_stores/{vector_store_id}");
-        op.path(
-            "vector_store_id",
-            &self.vector_store_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -488,12 +487,7 @@ impl<'a> CreateVectorStoreFileBatch<'a> {
             rt::Method::POST,
             "/vector_stores/{vector_store_id}/file_batches",
         );
-        op.path(
-            "vector_store_id",
-            &self.vector_store_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -528,12 +522,7 @@ impl<'a> GetVectorStoreFileBatch<'a> {
             rt::Method::GET,
             "/vector_stores/{vector_store_id}/file_batches/{batch_id}",
         );
-        op.path(
-            "vector_store_id",
-            &self.vector_store_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
         op.path("batch_id", &self.batch_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -567,12 +556,7 @@ impl<'a> CancelVectorStoreFileBatch<'a> {
             rt::Method::POST,
             "/vector_stores/{vector_store_id}/file_batches/{batch_id}/cancel",
         );
-        op.path(
-            "vector_store_id",
-            &self.vector_store_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
         op.path("batch_id", &self.batch_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -622,7 +606,10 @@ impl<'a> ListFilesInVectorStoreBatch<'a> {
         self
     }
     /// Filter by file status. One of `in_progress`, `completed`, `failed`, `cancelled`.
-    pub fn filter(mut self, value: super::models::ListFilesInVectorStoreBatchFilter) -> Self {
+    pub fn filter(
+        mut self,
+        value: super::models::ListFilesInVectorStoreBatchFilter,
+    ) -> Self {
         self.filter = Some(value);
         self
     }
@@ -636,12 +623,7 @@ impl<'a> ListFilesInVectorStoreBatch<'a> {
             rt::Method::GET,
             "/vector_stores/{vector_store_id}/file_batches/{batch_id}/files",
         );
-        op.path(
-            "vector_store_id",
-            &self.vector_store_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
         op.path("batch_id", &self.batch_id, rt::Style::Simple, false);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
@@ -667,7 +649,9 @@ impl<'a> ListFilesInVectorStoreBatch<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::VectorStoreFileObject> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -722,7 +706,10 @@ impl<'a> ListVectorStoreFiles<'a> {
         self
     }
     /// Filter by file status. One of `in_progress`, `completed`, `failed`, `cancelled`.
-    pub fn filter(mut self, value: super::models::ListFilesInVectorStoreBatchFilter) -> Self {
+    pub fn filter(
+        mut self,
+        value: super::models::ListFilesInVectorStoreBatchFilter,
+    ) -> Self {
         self.filter = Some(value);
         self
     }
@@ -732,13 +719,11 @@ impl<'a> ListVectorStoreFiles<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/vector_stores/{vector_store_id}/files");
-        op.path(
-            "vector_store_id",
-            &self.vector_store_id,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/vector_stores/{vector_store_id}/files",
         );
+        op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
@@ -763,7 +748,9 @@ impl<'a> ListVectorStoreFiles<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::VectorStoreFileObject> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -799,13 +786,11 @@ impl<'a> CreateVectorStoreFile<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/vector_stores/{vector_store_id}/files");
-        op.path(
-            "vector_store_id",
-            &self.vector_store_id,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/vector_stores/{vector_store_id}/files",
         );
+        op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -839,12 +824,7 @@ impl<'a> GetVectorStoreFile<'a> {
             rt::Method::GET,
             "/vector_stores/{vector_store_id}/files/{file_id}",
         );
-        op.path(
-            "vector_store_id",
-            &self.vector_store_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
         op.path("file_id", &self.file_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -879,12 +859,7 @@ impl<'a> UpdateVectorStoreFileAttributes<'a> {
             rt::Method::POST,
             "/vector_stores/{vector_store_id}/files/{file_id}",
         );
-        op.path(
-            "vector_store_id",
-            &self.vector_store_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
         op.path("file_id", &self.file_id, rt::Style::Simple, false);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -919,12 +894,7 @@ impl<'a> DeleteVectorStoreFile<'a> {
             rt::Method::DELETE,
             "/vector_stores/{vector_store_id}/files/{file_id}",
         );
-        op.path(
-            "vector_store_id",
-            &self.vector_store_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
         op.path("file_id", &self.file_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -958,12 +928,7 @@ impl<'a> RetrieveVectorStoreFileContent<'a> {
             rt::Method::GET,
             "/vector_stores/{vector_store_id}/files/{file_id}/content",
         );
-        op.path(
-            "vector_store_id",
-            &self.vector_store_id,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
         op.path("file_id", &self.file_id, rt::Style::Simple, false);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -993,13 +958,11 @@ impl<'a> SearchVectorStore<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/vector_stores/{vector_store_id}/search");
-        op.path(
-            "vector_store_id",
-            &self.vector_store_id,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/vector_stores/{vector_store_id}/search",
         );
+        op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);

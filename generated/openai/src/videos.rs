@@ -52,7 +52,10 @@ impl<'a> VideosApi<'a> {
     ///
     /// `GET /videos/characters/{character_id}` (operation `GetVideoCharacter`).
     #[deprecated = "marked deprecated in the API description"]
-    pub fn get_video_character(&self, character_id: impl Into<String>) -> GetVideoCharacter<'a> {
+    pub fn get_video_character(
+        &self,
+        character_id: impl Into<String>,
+    ) -> GetVideoCharacter<'a> {
         GetVideoCharacter {
             client: self.client,
             character_id: character_id.into(),
@@ -109,7 +112,10 @@ impl<'a> VideosApi<'a> {
     ///
     /// `GET /videos/{video_id}/content` (operation `RetrieveVideoContent`).
     #[deprecated = "marked deprecated in the API description"]
-    pub fn retrieve_video_content(&self, video_id: impl Into<String>) -> RetrieveVideoContent<'a> {
+    pub fn retrieve_video_content(
+        &self,
+        video_id: impl Into<String>,
+    ) -> RetrieveVideoContent<'a> {
         RetrieveVideoContent {
             client: self.client,
             video_id: video_id.into(),
@@ -121,7 +127,10 @@ impl<'a> VideosApi<'a> {
     ///
     /// `POST /videos/{video_id}/remix` (operation `CreateVideoRemix`).
     #[deprecated = "marked deprecated in the API description"]
-    pub fn create_video_remix(&self, video_id: impl Into<String>) -> CreateVideoRemix<'a> {
+    pub fn create_video_remix(
+        &self,
+        video_id: impl Into<String>,
+    ) -> CreateVideoRemix<'a> {
         CreateVideoRemix {
             client: self.client,
             video_id: video_id.into(),
@@ -164,12 +173,14 @@ impl<'a> ListVideos<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/videos");
         if let Some(v) = &self.limit {
-            op.check(rt::check::range(
-                "limit",
-                *v as f64,
-                Some((0f64, false)),
-                Some((100f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "limit",
+                    *v as f64,
+                    Some((0f64, false)),
+                    Some((100f64, false)),
+                ),
+            );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
@@ -178,7 +189,9 @@ impl<'a> ListVideos<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::VideoListResource>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::VideoListResource>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -190,7 +203,9 @@ impl<'a> ListVideos<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::VideoResource> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -241,7 +256,9 @@ impl<'a> CreateVideo<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::VideoResource>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::VideoResource>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -346,7 +363,9 @@ impl<'a> CreateVideoEdit<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::VideoResource>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::VideoResource>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -382,7 +401,9 @@ impl<'a> CreateVideoExtend<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::VideoResource>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::VideoResource>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -408,7 +429,9 @@ impl<'a> GetVideo<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::VideoResource>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::VideoResource>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -507,7 +530,9 @@ impl<'a> CreateVideoRemix<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::VideoResource>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::VideoResource>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -490,7 +490,9 @@ impl<'a> DeleteAccount<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::DeletedAccount>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeletedAccount>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -527,7 +529,9 @@ impl<'a> PostAccountBankAccounts<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -570,7 +574,9 @@ impl<'a> GetAccountBankAccountsId<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -609,7 +615,9 @@ impl<'a> PostAccountBankAccountsId<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -690,7 +698,10 @@ impl<'a> GetAccountCapabilities<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetAccountCapabilitiesResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetAccountCapabilitiesResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -722,7 +733,10 @@ impl<'a> GetAccountCapabilitiesCapability<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v1/account/capabilities/{capability}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v1/account/capabilities/{capability}",
+        );
         op.path("capability", &self.capability, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         if let Some(body) = &self.body {
@@ -733,7 +747,9 @@ impl<'a> GetAccountCapabilitiesCapability<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Capability>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Capability>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -749,7 +765,10 @@ pub struct PostAccountCapabilitiesCapability<'a> {
 }
 impl<'a> PostAccountCapabilitiesCapability<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostAccountCapabilitiesCapabilityBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostAccountCapabilitiesCapabilityBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -759,7 +778,10 @@ impl<'a> PostAccountCapabilitiesCapability<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/v1/account/capabilities/{capability}");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/v1/account/capabilities/{capability}",
+        );
         op.path("capability", &self.capability, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &["expand"]);
@@ -769,7 +791,9 @@ impl<'a> PostAccountCapabilitiesCapability<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Capability>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Capability>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -822,12 +846,7 @@ impl<'a> GetAccountExternalAccounts<'a> {
         op.query("ending_before", &self.ending_before, rt::Style::Form, true);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -838,7 +857,10 @@ impl<'a> GetAccountExternalAccounts<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetAccountExternalAccountsResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetAccountExternalAccountsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -875,7 +897,9 @@ impl<'a> PostAccountExternalAccounts<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -918,7 +942,9 @@ impl<'a> GetAccountExternalAccountsId<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -957,7 +983,9 @@ impl<'a> PostAccountExternalAccountsId<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -983,7 +1011,10 @@ impl<'a> DeleteAccountExternalAccountsId<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/v1/account/external_accounts/{id}");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/v1/account/external_accounts/{id}",
+        );
         op.path("id", &self.id, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
@@ -1023,7 +1054,9 @@ impl<'a> PostAccountLoginLinks<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::LoginLink>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::LoginLink>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1058,7 +1091,10 @@ impl<'a> GetAccountPeople<'a> {
         self
     }
     /// Filters on the list of people returned based on the person's relationship to the account's company.
-    pub fn relationship(mut self, value: super::models::GetAccountPeopleRelationship) -> Self {
+    pub fn relationship(
+        mut self,
+        value: super::models::GetAccountPeopleRelationship,
+    ) -> Self {
         self.relationship = Some(value);
         self
     }
@@ -1085,21 +1121,11 @@ impl<'a> GetAccountPeople<'a> {
         op.query("ending_before", &self.ending_before, rt::Style::Form, true);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
-        op.query(
-            "relationship",
-            &self.relationship,
-            rt::Style::DeepObject,
-            true,
-        );
+        op.query("relationship", &self.relationship, rt::Style::DeepObject, true);
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1122,7 +1148,9 @@ impl<'a> GetAccountPeople<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Person> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1326,7 +1354,9 @@ impl<'a> DeleteAccountPeoplePerson<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::DeletedPerson>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeletedPerson>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1361,7 +1391,10 @@ impl<'a> GetAccountPersons<'a> {
         self
     }
     /// Filters on the list of people returned based on the person's relationship to the account's company.
-    pub fn relationship(mut self, value: super::models::GetAccountPeopleRelationship) -> Self {
+    pub fn relationship(
+        mut self,
+        value: super::models::GetAccountPeopleRelationship,
+    ) -> Self {
         self.relationship = Some(value);
         self
     }
@@ -1388,21 +1421,11 @@ impl<'a> GetAccountPersons<'a> {
         op.query("ending_before", &self.ending_before, rt::Style::Form, true);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
-        op.query(
-            "relationship",
-            &self.relationship,
-            rt::Style::DeepObject,
-            true,
-        );
+        op.query("relationship", &self.relationship, rt::Style::DeepObject, true);
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1425,7 +1448,9 @@ impl<'a> GetAccountPersons<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Person> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1629,7 +1654,9 @@ impl<'a> DeleteAccountPersonsPerson<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::DeletedPerson>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeletedPerson>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -50,7 +50,9 @@ impl<'a> PostAccountLinks<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::AccountLink>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::AccountLink>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -42,7 +42,10 @@ impl<'a> AccountsApi<'a> {
     /// <p>Retrieves the details of an account.</p>
     ///
     /// `GET /v1/accounts/{account}` (operation `GetAccountsAccount`).
-    pub fn get_accounts_account(&self, account: impl Into<String>) -> GetAccountsAccount<'a> {
+    pub fn get_accounts_account(
+        &self,
+        account: impl Into<String>,
+    ) -> GetAccountsAccount<'a> {
         GetAccountsAccount {
             client: self.client,
             account: account.into(),
@@ -56,7 +59,10 @@ impl<'a> AccountsApi<'a> {
     /// <p>To update your own account, use the <a href="https://dashboard.stripe.com/account">Dashboard</a>. Refer to our <a href="/docs/connect/updating-accounts">Connect</a> documentation to learn more about updating accounts.</p>
     ///
     /// `POST /v1/accounts/{account}` (operation `PostAccountsAccount`).
-    pub fn post_accounts_account(&self, account: impl Into<String>) -> PostAccountsAccount<'a> {
+    pub fn post_accounts_account(
+        &self,
+        account: impl Into<String>,
+    ) -> PostAccountsAccount<'a> {
         PostAccountsAccount {
             client: self.client,
             account: account.into(),
@@ -71,7 +77,10 @@ impl<'a> AccountsApi<'a> {
     /// <p>If you want to delete your own account, use the <a href="https://dashboard.stripe.com/account">account information tab in your account settings</a> instead.</p>
     ///
     /// `DELETE /v1/accounts/{account}` (operation `DeleteAccountsAccount`).
-    pub fn delete_accounts_account(&self, account: impl Into<String>) -> DeleteAccountsAccount<'a> {
+    pub fn delete_accounts_account(
+        &self,
+        account: impl Into<String>,
+    ) -> DeleteAccountsAccount<'a> {
         DeleteAccountsAccount {
             client: self.client,
             account: account.into(),
@@ -528,12 +537,7 @@ impl<'a> GetAccounts<'a> {
         op.query("ending_before", &self.ending_before, rt::Style::Form, true);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -556,7 +560,9 @@ impl<'a> GetAccounts<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Account> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -760,7 +766,9 @@ impl<'a> DeleteAccountsAccount<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::DeletedAccount>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeletedAccount>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -786,7 +794,10 @@ impl<'a> PostAccountsAccountBankAccounts<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/v1/accounts/{account}/bank_accounts");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/v1/accounts/{account}/bank_accounts",
+        );
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
         op.path("account", &self.account, rt::Style::Simple, false);
@@ -801,7 +812,9 @@ impl<'a> PostAccountsAccountBankAccounts<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -834,7 +847,10 @@ impl<'a> GetAccountsAccountBankAccountsId<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v1/accounts/{account}/bank_accounts/{id}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v1/accounts/{account}/bank_accounts/{id}",
+        );
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
         op.path("account", &self.account, rt::Style::Simple, false);
@@ -848,7 +864,9 @@ impl<'a> GetAccountsAccountBankAccountsId<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -894,7 +912,9 @@ impl<'a> PostAccountsAccountBankAccountsId<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -986,7 +1006,10 @@ impl<'a> GetAccountsAccountCapabilities<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetAccountCapabilitiesResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetAccountCapabilitiesResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1036,7 +1059,9 @@ impl<'a> GetAccountsAccountCapabilitiesCapability<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Capability>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Capability>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1053,7 +1078,10 @@ pub struct PostAccountsAccountCapabilitiesCapability<'a> {
 }
 impl<'a> PostAccountsAccountCapabilitiesCapability<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostAccountCapabilitiesCapabilityBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostAccountCapabilitiesCapabilityBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -1079,7 +1107,9 @@ impl<'a> PostAccountsAccountCapabilitiesCapability<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Capability>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Capability>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1129,19 +1159,17 @@ impl<'a> GetAccountsAccountExternalAccounts<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v1/accounts/{account}/external_accounts");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v1/accounts/{account}/external_accounts",
+        );
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
         op.path("account", &self.account, rt::Style::Simple, false);
         op.query("ending_before", &self.ending_before, rt::Style::Form, true);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1152,7 +1180,10 @@ impl<'a> GetAccountsAccountExternalAccounts<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetAccountExternalAccountsResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetAccountExternalAccountsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1178,7 +1209,10 @@ impl<'a> PostAccountsAccountExternalAccounts<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/v1/accounts/{account}/external_accounts");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/v1/accounts/{account}/external_accounts",
+        );
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
         op.path("account", &self.account, rt::Style::Simple, false);
@@ -1193,7 +1227,9 @@ impl<'a> PostAccountsAccountExternalAccounts<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1243,7 +1279,9 @@ impl<'a> GetAccountsAccountExternalAccountsId<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1289,7 +1327,9 @@ impl<'a> PostAccountsAccountExternalAccountsId<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ExternalAccount>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1350,7 +1390,10 @@ pub struct PostAccountsAccountLoginLinks<'a> {
 }
 impl<'a> PostAccountsAccountLoginLinks<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostAccountsAccountLoginLinksBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostAccountsAccountLoginLinksBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -1372,7 +1415,9 @@ impl<'a> PostAccountsAccountLoginLinks<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::LoginLink>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::LoginLink>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1408,7 +1453,10 @@ impl<'a> GetAccountsAccountPeople<'a> {
         self
     }
     /// Filters on the list of people returned based on the person's relationship to the account's company.
-    pub fn relationship(mut self, value: super::models::GetAccountPeopleRelationship) -> Self {
+    pub fn relationship(
+        mut self,
+        value: super::models::GetAccountPeopleRelationship,
+    ) -> Self {
         self.relationship = Some(value);
         self
     }
@@ -1438,21 +1486,11 @@ impl<'a> GetAccountsAccountPeople<'a> {
         op.query("ending_before", &self.ending_before, rt::Style::Form, true);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
-        op.query(
-            "relationship",
-            &self.relationship,
-            rt::Style::DeepObject,
-            true,
-        );
+        op.query("relationship", &self.relationship, rt::Style::DeepObject, true);
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1475,7 +1513,9 @@ impl<'a> GetAccountsAccountPeople<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Person> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1578,7 +1618,10 @@ impl<'a> GetAccountsAccountPeoplePerson<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v1/accounts/{account}/people/{person}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v1/accounts/{account}/people/{person}",
+        );
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
         op.path("account", &self.account, rt::Style::Simple, false);
@@ -1621,7 +1664,10 @@ impl<'a> PostAccountsAccountPeoplePerson<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/v1/accounts/{account}/people/{person}");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/v1/accounts/{account}/people/{person}",
+        );
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
         op.path("account", &self.account, rt::Style::Simple, false);
@@ -1680,7 +1726,10 @@ impl<'a> DeleteAccountsAccountPeoplePerson<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/v1/accounts/{account}/people/{person}");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/v1/accounts/{account}/people/{person}",
+        );
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
         op.path("account", &self.account, rt::Style::Simple, false);
@@ -1695,7 +1744,9 @@ impl<'a> DeleteAccountsAccountPeoplePerson<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::DeletedPerson>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeletedPerson>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1731,7 +1782,10 @@ impl<'a> GetAccountsAccountPersons<'a> {
         self
     }
     /// Filters on the list of people returned based on the person's relationship to the account's company.
-    pub fn relationship(mut self, value: super::models::GetAccountPeopleRelationship) -> Self {
+    pub fn relationship(
+        mut self,
+        value: super::models::GetAccountPeopleRelationship,
+    ) -> Self {
         self.relationship = Some(value);
         self
     }
@@ -1761,21 +1815,11 @@ impl<'a> GetAccountsAccountPersons<'a> {
         op.query("ending_before", &self.ending_before, rt::Style::Form, true);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
-        op.query(
-            "relationship",
-            &self.relationship,
-            rt::Style::DeepObject,
-            true,
-        );
+        op.query("relationship", &self.relationship, rt::Style::DeepObject, true);
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1798,7 +1842,9 @@ impl<'a> GetAccountsAccountPersons<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Person> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1901,7 +1947,10 @@ impl<'a> GetAccountsAccountPersonsPerson<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v1/accounts/{account}/persons/{person}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v1/accounts/{account}/persons/{person}",
+        );
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
         op.path("account", &self.account, rt::Style::Simple, false);
@@ -1944,7 +1993,10 @@ impl<'a> PostAccountsAccountPersonsPerson<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/v1/accounts/{account}/persons/{person}");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/v1/accounts/{account}/persons/{person}",
+        );
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
         op.path("account", &self.account, rt::Style::Simple, false);
@@ -2021,7 +2073,9 @@ impl<'a> DeleteAccountsAccountPersonsPerson<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::DeletedPerson>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeletedPerson>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -67,7 +67,10 @@ impl<'a> ApplicationFeesApi<'a> {
     /// <p>Retrieves the details of an application fee that your account has collected. The same information is returned when refunding the application fee.</p>
     ///
     /// `GET /v1/application_fees/{id}` (operation `GetApplicationFeesId`).
-    pub fn get_application_fees_id(&self, id: impl Into<String>) -> GetApplicationFeesId<'a> {
+    pub fn get_application_fees_id(
+        &self,
+        id: impl Into<String>,
+    ) -> GetApplicationFeesId<'a> {
         GetApplicationFeesId {
             client: self.client,
             id: id.into(),
@@ -200,12 +203,7 @@ impl<'a> GetApplicationFees<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -228,7 +226,9 @@ impl<'a> GetApplicationFees<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ApplicationFee> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -276,7 +276,10 @@ impl<'a> GetApplicationFeesFeeRefundsId<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v1/application_fees/{fee}/refunds/{id}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v1/application_fees/{fee}/refunds/{id}",
+        );
         let v = &self.fee;
         op.check(rt::check::length("fee", v, None, Some(5000u64)));
         op.path("fee", &self.fee, rt::Style::Simple, false);
@@ -292,7 +295,9 @@ impl<'a> GetApplicationFeesFeeRefundsId<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::FeeRefund>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::FeeRefund>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -309,7 +314,10 @@ pub struct PostApplicationFeesFeeRefundsId<'a> {
 }
 impl<'a> PostApplicationFeesFeeRefundsId<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostApplicationFeesFeeRefundsIdBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostApplicationFeesFeeRefundsIdBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -319,7 +327,10 @@ impl<'a> PostApplicationFeesFeeRefundsId<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/v1/application_fees/{fee}/refunds/{id}");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/v1/application_fees/{fee}/refunds/{id}",
+        );
         let v = &self.fee;
         op.check(rt::check::length("fee", v, None, Some(5000u64)));
         op.path("fee", &self.fee, rt::Style::Simple, false);
@@ -334,7 +345,9 @@ impl<'a> PostApplicationFeesFeeRefundsId<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::FeeRefund>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::FeeRefund>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -379,7 +392,9 @@ impl<'a> GetApplicationFeesId<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ApplicationFee>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApplicationFee>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -395,7 +410,10 @@ pub struct PostApplicationFeesIdRefund<'a> {
 }
 impl<'a> PostApplicationFeesIdRefund<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostApplicationFeesIdRefundBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostApplicationFeesIdRefundBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -420,7 +438,9 @@ impl<'a> PostApplicationFeesIdRefund<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ApplicationFee>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ApplicationFee>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -483,12 +503,7 @@ impl<'a> GetApplicationFeesIdRefunds<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -499,8 +514,10 @@ impl<'a> GetApplicationFeesIdRefunds<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetApplicationFeesIdRefundsResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::GetApplicationFeesIdRefundsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -512,7 +529,9 @@ impl<'a> GetApplicationFeesIdRefunds<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::FeeRefund> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -543,7 +562,10 @@ pub struct PostApplicationFeesIdRefunds<'a> {
 }
 impl<'a> PostApplicationFeesIdRefunds<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostApplicationFeesIdRefundsBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostApplicationFeesIdRefundsBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -565,7 +587,9 @@ impl<'a> PostApplicationFeesIdRefunds<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::FeeRefund>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::FeeRefund>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

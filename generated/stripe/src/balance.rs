@@ -51,7 +51,10 @@ impl<'a> BalanceApi<'a> {
     /// <p>Note that this endpoint previously used the path <code>/v1/balance/history/:id</code>.</p>
     ///
     /// `GET /v1/balance/history/{id}` (operation `GetBalanceHistoryId`).
-    pub fn get_balance_history_id(&self, id: impl Into<String>) -> GetBalanceHistoryId<'a> {
+    pub fn get_balance_history_id(
+        &self,
+        id: impl Into<String>,
+    ) -> GetBalanceHistoryId<'a> {
         GetBalanceHistoryId {
             client: self.client,
             id: id.into(),
@@ -196,12 +199,7 @@ impl<'a> GetBalanceHistory<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(v) = &self.type_ {
             op.check(rt::check::length("type", v, None, Some(5000u64)));
         }
@@ -228,7 +226,9 @@ impl<'a> GetBalanceHistory<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::BalanceTransaction> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -288,7 +288,9 @@ impl<'a> GetBalanceHistoryId<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::BalanceTransaction>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::BalanceTransaction>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

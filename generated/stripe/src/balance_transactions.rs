@@ -146,12 +146,7 @@ impl<'a> GetBalanceTransactions<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(v) = &self.type_ {
             op.check(rt::check::length("type", v, None, Some(5000u64)));
         }
@@ -178,7 +173,9 @@ impl<'a> GetBalanceTransactions<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::BalanceTransaction> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -238,7 +235,9 @@ impl<'a> GetBalanceTransactionsId<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::BalanceTransaction>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::BalanceTransaction>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -16,7 +16,9 @@ impl<'a> BillingPortalApi<'a> {
     /// <p>Returns a list of configurations that describe the functionality of the customer portal.</p>
     ///
     /// `GET /v1/billing_portal/configurations` (operation `GetBillingPortalConfigurations`).
-    pub fn get_billing_portal_configurations(&self) -> GetBillingPortalConfigurations<'a> {
+    pub fn get_billing_portal_configurations(
+        &self,
+    ) -> GetBillingPortalConfigurations<'a> {
         GetBillingPortalConfigurations {
             client: self.client,
             active: None,
@@ -153,12 +155,7 @@ impl<'a> GetBillingPortalConfigurations<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -169,20 +166,26 @@ impl<'a> GetBillingPortalConfigurations<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetBillingPortalConfigurationsResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::GetBillingPortalConfigurationsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::BillingPortalConfiguration> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::BillingPortalConfiguration> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::BillingPortalConfiguration> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -221,13 +224,7 @@ impl<'a> PostBillingPortalConfigurations<'a> {
         op.check(self.body.validate());
         op.form(
             &self.body,
-            &[
-                "business_profile",
-                "default_return_url",
-                "expand",
-                "features",
-                "metadata",
-            ],
+            &["business_profile", "default_return_url", "expand", "features", "metadata"],
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -274,12 +271,7 @@ impl<'a> GetBillingPortalConfigurationsConfiguration<'a> {
         );
         let v = &self.configuration;
         op.check(rt::check::length("configuration", v, None, Some(5000u64)));
-        op.path(
-            "configuration",
-            &self.configuration,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("configuration", &self.configuration, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
@@ -326,12 +318,7 @@ impl<'a> PostBillingPortalConfigurationsConfiguration<'a> {
         );
         let v = &self.configuration;
         op.check(rt::check::length("configuration", v, None, Some(5000u64)));
-        op.path(
-            "configuration",
-            &self.configuration,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("configuration", &self.configuration, rt::Style::Simple, false);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }

@@ -35,7 +35,10 @@ impl<'a> BitcoinApi<'a> {
     ///
     /// `GET /v1/bitcoin/receivers/{id}` (operation `GetBitcoinReceiversId`).
     #[deprecated = "marked deprecated in the API description"]
-    pub fn get_bitcoin_receivers_id(&self, id: impl Into<String>) -> GetBitcoinReceiversId<'a> {
+    pub fn get_bitcoin_receivers_id(
+        &self,
+        id: impl Into<String>,
+    ) -> GetBitcoinReceiversId<'a> {
         GetBitcoinReceiversId {
             client: self.client,
             id: id.into(),
@@ -156,18 +159,8 @@ impl<'a> GetBitcoinReceivers<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
-        op.query(
-            "uncaptured_funds",
-            &self.uncaptured_funds,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.query("uncaptured_funds", &self.uncaptured_funds, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -190,7 +183,9 @@ impl<'a> GetBitcoinReceivers<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::BitcoinReceiver> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -250,7 +245,9 @@ impl<'a> GetBitcoinReceiversId<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::BitcoinReceiver>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::BitcoinReceiver>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -326,12 +323,7 @@ impl<'a> GetBitcoinReceiversReceiverTransactions<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -357,7 +349,9 @@ impl<'a> GetBitcoinReceiversReceiverTransactions<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::BitcoinTransaction> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -451,12 +445,7 @@ impl<'a> GetBitcoinTransactions<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -482,7 +471,9 @@ impl<'a> GetBitcoinTransactions<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::BitcoinTransaction> {
         let (client, op) = self.build();
         rt::paginate_op(

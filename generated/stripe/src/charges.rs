@@ -73,7 +73,10 @@ impl<'a> ChargesApi<'a> {
     /// <p>Updates the specified charge by setting the values of the parameters passed. Any parameters not provided will be left unchanged.</p>
     ///
     /// `POST /v1/charges/{charge}` (operation `PostChargesCharge`).
-    pub fn post_charges_charge(&self, charge: impl Into<String>) -> PostChargesCharge<'a> {
+    pub fn post_charges_charge(
+        &self,
+        charge: impl Into<String>,
+    ) -> PostChargesCharge<'a> {
         PostChargesCharge {
             client: self.client,
             charge: charge.into(),
@@ -306,27 +309,12 @@ impl<'a> GetCharges<'a> {
         if let Some(v) = &self.payment_intent {
             op.check(rt::check::length("payment_intent", v, None, Some(5000u64)));
         }
-        op.query(
-            "payment_intent",
-            &self.payment_intent,
-            rt::Style::Form,
-            true,
-        );
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("payment_intent", &self.payment_intent, rt::Style::Form, true);
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(v) = &self.transfer_group {
             op.check(rt::check::length("transfer_group", v, None, Some(5000u64)));
         }
-        op.query(
-            "transfer_group",
-            &self.transfer_group,
-            rt::Style::Form,
-            true,
-        );
+        op.query("transfer_group", &self.transfer_group, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -349,7 +337,9 @@ impl<'a> GetCharges<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Charge> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -487,7 +477,9 @@ impl<'a> GetChargesSearch<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Charge> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -731,7 +723,10 @@ pub struct PostChargesChargeDisputeClose<'a> {
 }
 impl<'a> PostChargesChargeDisputeClose<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostChargesChargeDisputeCloseBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostChargesChargeDisputeCloseBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -849,12 +844,7 @@ impl<'a> GetChargesChargeRefunds<'a> {
         op.query("ending_before", &self.ending_before, rt::Style::Form, true);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -865,7 +855,10 @@ impl<'a> GetChargesChargeRefunds<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetChargesChargeRefundsResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetChargesChargeRefundsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -877,7 +870,9 @@ impl<'a> GetChargesChargeRefunds<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Refund> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -966,7 +961,10 @@ impl<'a> GetChargesChargeRefundsRefund<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v1/charges/{charge}/refunds/{refund}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v1/charges/{charge}/refunds/{refund}",
+        );
         op.path("charge", &self.charge, rt::Style::Simple, false);
         op.path("refund", &self.refund, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
@@ -995,7 +993,10 @@ pub struct PostChargesChargeRefundsRefund<'a> {
 }
 impl<'a> PostChargesChargeRefundsRefund<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostChargesChargeRefundsRefundBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostChargesChargeRefundsRefundBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -1005,7 +1006,10 @@ impl<'a> PostChargesChargeRefundsRefund<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/v1/charges/{charge}/refunds/{refund}");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/v1/charges/{charge}/refunds/{refund}",
+        );
         op.path("charge", &self.charge, rt::Style::Simple, false);
         op.path("refund", &self.refund, rt::Style::Simple, false);
         if let Some(body) = &self.body {

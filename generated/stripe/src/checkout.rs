@@ -158,21 +158,11 @@ impl<'a> GetCheckoutSessions<'a> {
         if let Some(v) = &self.payment_intent {
             op.check(rt::check::length("payment_intent", v, None, Some(5000u64)));
         }
-        op.query(
-            "payment_intent",
-            &self.payment_intent,
-            rt::Style::Form,
-            true,
-        );
+        op.query("payment_intent", &self.payment_intent, rt::Style::Form, true);
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(v) = &self.subscription {
             op.check(rt::check::length("subscription", v, None, Some(5000u64)));
         }
@@ -199,7 +189,9 @@ impl<'a> GetCheckoutSessions<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::CheckoutSession> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -263,7 +255,9 @@ impl<'a> PostCheckoutSessions<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CheckoutSession>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CheckoutSession>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -308,7 +302,9 @@ impl<'a> GetCheckoutSessionsSession<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CheckoutSession>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CheckoutSession>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -324,7 +320,10 @@ pub struct PostCheckoutSessionsSessionExpire<'a> {
 }
 impl<'a> PostCheckoutSessionsSessionExpire<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostChargesChargeDisputeCloseBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostChargesChargeDisputeCloseBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -334,7 +333,10 @@ impl<'a> PostCheckoutSessionsSessionExpire<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/v1/checkout/sessions/{session}/expire");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/v1/checkout/sessions/{session}/expire",
+        );
         let v = &self.session;
         op.check(rt::check::length("session", v, None, Some(5000u64)));
         op.path("session", &self.session, rt::Style::Simple, false);
@@ -346,7 +348,9 @@ impl<'a> PostCheckoutSessionsSessionExpire<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CheckoutSession>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CheckoutSession>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -412,12 +416,7 @@ impl<'a> GetCheckoutSessionsSessionLineItems<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -443,7 +442,9 @@ impl<'a> GetCheckoutSessionsSessionLineItems<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Item> {
         let (client, op) = self.build();
         rt::paginate_op(

@@ -97,12 +97,7 @@ impl<'a> GetCountrySpecs<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -125,7 +120,9 @@ impl<'a> GetCountrySpecs<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::CountrySpec> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -185,7 +182,9 @@ impl<'a> GetCountrySpecsCountry<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CountrySpec>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CountrySpec>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -55,7 +55,10 @@ impl<'a> CouponsApi<'a> {
     /// <p>Updates the metadata of a coupon. Other coupon details (currency, duration, amount_off) are, by design, not editable.</p>
     ///
     /// `POST /v1/coupons/{coupon}` (operation `PostCouponsCoupon`).
-    pub fn post_coupons_coupon(&self, coupon: impl Into<String>) -> PostCouponsCoupon<'a> {
+    pub fn post_coupons_coupon(
+        &self,
+        coupon: impl Into<String>,
+    ) -> PostCouponsCoupon<'a> {
         PostCouponsCoupon {
             client: self.client,
             coupon: coupon.into(),
@@ -66,7 +69,10 @@ impl<'a> CouponsApi<'a> {
     /// <p>You can delete coupons via the <a href="https://dashboard.stripe.com/coupons">coupon management</a> page of the Stripe dashboard. However, deleting a coupon does not affect any customers who have already applied the coupon; it means that new customers can’t redeem the coupon. You can also delete coupons via the API.</p>
     ///
     /// `DELETE /v1/coupons/{coupon}` (operation `DeleteCouponsCoupon`).
-    pub fn delete_coupons_coupon(&self, coupon: impl Into<String>) -> DeleteCouponsCoupon<'a> {
+    pub fn delete_coupons_coupon(
+        &self,
+        coupon: impl Into<String>,
+    ) -> DeleteCouponsCoupon<'a> {
         DeleteCouponsCoupon {
             client: self.client,
             coupon: coupon.into(),
@@ -136,12 +142,7 @@ impl<'a> GetCoupons<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -164,7 +165,9 @@ impl<'a> GetCoupons<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Coupon> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -340,7 +343,9 @@ impl<'a> DeleteCouponsCoupon<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::DeletedCoupon>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeletedCoupon>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -150,7 +150,10 @@ impl<'a> CreditNotesApi<'a> {
     /// <p>Marks a credit note as void. Learn more about <a href="/docs/billing/invoices/credit-notes#voiding">voiding credit notes</a>.</p>
     ///
     /// `POST /v1/credit_notes/{id}/void` (operation `PostCreditNotesIdVoid`).
-    pub fn post_credit_notes_id_void(&self, id: impl Into<String>) -> PostCreditNotesIdVoid<'a> {
+    pub fn post_credit_notes_id_void(
+        &self,
+        id: impl Into<String>,
+    ) -> PostCreditNotesIdVoid<'a> {
         PostCreditNotesIdVoid {
             client: self.client,
             id: id.into(),
@@ -233,12 +236,7 @@ impl<'a> GetCreditNotes<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -261,7 +259,9 @@ impl<'a> GetCreditNotes<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::CreditNote> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -304,7 +304,9 @@ impl<'a> PostCreditNotes<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CreditNote>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreditNote>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -345,7 +347,10 @@ impl<'a> GetCreditNotesPreview<'a> {
         self
     }
     /// Line items that make up the credit note.
-    pub fn lines(mut self, value: Vec<super::models::PostCreditNotesBodyLinesItem>) -> Self {
+    pub fn lines(
+        mut self,
+        value: Vec<super::models::PostCreditNotesBodyLinesItem>,
+    ) -> Self {
         self.lines = Some(value);
         self
     }
@@ -355,7 +360,10 @@ impl<'a> GetCreditNotesPreview<'a> {
         self
     }
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
-    pub fn metadata(mut self, value: std::collections::BTreeMap<String, String>) -> Self {
+    pub fn metadata(
+        mut self,
+        value: std::collections::BTreeMap<String, String>,
+    ) -> Self {
         self.metadata = Some(value);
         self
     }
@@ -403,12 +411,7 @@ impl<'a> GetCreditNotesPreview<'a> {
         }
         op.query("memo", &self.memo, rt::Style::Form, true);
         op.query("metadata", &self.metadata, rt::Style::DeepObject, true);
-        op.query(
-            "out_of_band_amount",
-            &self.out_of_band_amount,
-            rt::Style::Form,
-            true,
-        );
+        op.query("out_of_band_amount", &self.out_of_band_amount, rt::Style::Form, true);
         op.query("reason", &self.reason, rt::Style::Form, true);
         op.query("refund", &self.refund, rt::Style::Form, true);
         op.query("refund_amount", &self.refund_amount, rt::Style::Form, true);
@@ -420,7 +423,9 @@ impl<'a> GetCreditNotesPreview<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CreditNote>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreditNote>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -474,7 +479,10 @@ impl<'a> GetCreditNotesPreviewLines<'a> {
         self
     }
     /// Line items that make up the credit note.
-    pub fn lines(mut self, value: Vec<super::models::PostCreditNotesBodyLinesItem>) -> Self {
+    pub fn lines(
+        mut self,
+        value: Vec<super::models::PostCreditNotesBodyLinesItem>,
+    ) -> Self {
         self.lines = Some(value);
         self
     }
@@ -484,7 +492,10 @@ impl<'a> GetCreditNotesPreviewLines<'a> {
         self
     }
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
-    pub fn metadata(mut self, value: std::collections::BTreeMap<String, String>) -> Self {
+    pub fn metadata(
+        mut self,
+        value: std::collections::BTreeMap<String, String>,
+    ) -> Self {
         self.metadata = Some(value);
         self
     }
@@ -542,24 +553,14 @@ impl<'a> GetCreditNotesPreviewLines<'a> {
         }
         op.query("memo", &self.memo, rt::Style::Form, true);
         op.query("metadata", &self.metadata, rt::Style::DeepObject, true);
-        op.query(
-            "out_of_band_amount",
-            &self.out_of_band_amount,
-            rt::Style::Form,
-            true,
-        );
+        op.query("out_of_band_amount", &self.out_of_band_amount, rt::Style::Form, true);
         op.query("reason", &self.reason, rt::Style::Form, true);
         op.query("refund", &self.refund, rt::Style::Form, true);
         op.query("refund_amount", &self.refund_amount, rt::Style::Form, true);
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -570,7 +571,10 @@ impl<'a> GetCreditNotesPreviewLines<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetCreditNotesPreviewLinesResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetCreditNotesPreviewLinesResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -582,7 +586,9 @@ impl<'a> GetCreditNotesPreviewLines<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::CreditNoteLineItem> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -647,7 +653,10 @@ impl<'a> GetCreditNotesCreditNoteLines<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v1/credit_notes/{credit_note}/lines");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v1/credit_notes/{credit_note}/lines",
+        );
         let v = &self.credit_note;
         op.check(rt::check::length("credit_note", v, None, Some(5000u64)));
         op.path("credit_note", &self.credit_note, rt::Style::Simple, false);
@@ -660,12 +669,7 @@ impl<'a> GetCreditNotesCreditNoteLines<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -676,7 +680,10 @@ impl<'a> GetCreditNotesCreditNoteLines<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetCreditNotesPreviewLinesResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetCreditNotesPreviewLinesResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -688,7 +695,9 @@ impl<'a> GetCreditNotesCreditNoteLines<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::CreditNoteLineItem> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -748,7 +757,9 @@ impl<'a> GetCreditNotesId<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CreditNote>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreditNote>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -789,7 +800,9 @@ impl<'a> PostCreditNotesId<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CreditNote>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreditNote>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -805,7 +818,10 @@ pub struct PostCreditNotesIdVoid<'a> {
 }
 impl<'a> PostCreditNotesIdVoid<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostChargesChargeDisputeCloseBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostChargesChargeDisputeCloseBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -827,7 +843,9 @@ impl<'a> PostCreditNotesIdVoid<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::CreditNote>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::CreditNote>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

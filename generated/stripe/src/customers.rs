@@ -46,7 +46,10 @@ impl<'a> CustomersApi<'a> {
     /// to an hour behind during outages. Search functionality is not available to merchants in India.</p>
     ///
     /// `GET /v1/customers/search` (operation `GetCustomersSearch`).
-    pub fn get_customers_search(&self, query: impl Into<String>) -> GetCustomersSearch<'a> {
+    pub fn get_customers_search(
+        &self,
+        query: impl Into<String>,
+    ) -> GetCustomersSearch<'a> {
         GetCustomersSearch {
             client: self.client,
             query: query.into(),
@@ -60,7 +63,10 @@ impl<'a> CustomersApi<'a> {
     /// <p>Retrieves a Customer object.</p>
     ///
     /// `GET /v1/customers/{customer}` (operation `GetCustomersCustomer`).
-    pub fn get_customers_customer(&self, customer: impl Into<String>) -> GetCustomersCustomer<'a> {
+    pub fn get_customers_customer(
+        &self,
+        customer: impl Into<String>,
+    ) -> GetCustomersCustomer<'a> {
         GetCustomersCustomer {
             client: self.client,
             customer: customer.into(),
@@ -766,12 +772,7 @@ impl<'a> GetCustomers<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(v) = &self.test_clock {
             op.check(rt::check::length("test_clock", v, None, Some(5000u64)));
         }
@@ -798,7 +799,9 @@ impl<'a> GetCustomers<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Customer> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -938,7 +941,9 @@ impl<'a> GetCustomersSearch<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Customer> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1000,7 +1005,10 @@ impl<'a> GetCustomersCustomer<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetCustomersCustomerResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetCustomersCustomerResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1093,7 +1101,9 @@ impl<'a> DeleteCustomersCustomer<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::DeletedCustomer>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeletedCustomer>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1159,12 +1169,7 @@ impl<'a> GetCustomersCustomerBalanceTransactions<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1183,14 +1188,18 @@ impl<'a> GetCustomersCustomerBalanceTransactions<'a> {
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::CustomerBalanceTransaction> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::CustomerBalanceTransaction> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::CustomerBalanceTransaction> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1397,19 +1406,17 @@ impl<'a> GetCustomersCustomerBankAccounts<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v1/customers/{customer}/bank_accounts");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v1/customers/{customer}/bank_accounts",
+        );
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
         op.query("ending_before", &self.ending_before, rt::Style::Form, true);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1420,8 +1427,10 @@ impl<'a> GetCustomersCustomerBankAccounts<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetCustomersCustomerBankAccountsResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::GetCustomersCustomerBankAccountsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1433,7 +1442,9 @@ impl<'a> GetCustomersCustomerBankAccounts<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::BankAccount> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1464,7 +1475,10 @@ pub struct PostCustomersCustomerBankAccounts<'a> {
 }
 impl<'a> PostCustomersCustomerBankAccounts<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostCustomersCustomerBankAccountsBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostCustomersCustomerBankAccountsBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -1474,7 +1488,10 @@ impl<'a> PostCustomersCustomerBankAccounts<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/v1/customers/{customer}/bank_accounts");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/v1/customers/{customer}/bank_accounts",
+        );
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
@@ -1489,7 +1506,9 @@ impl<'a> PostCustomersCustomerBankAccounts<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PaymentSource>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PaymentSource>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1541,7 +1560,9 @@ impl<'a> GetCustomersCustomerBankAccountsId<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::BankAccount>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::BankAccount>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1558,7 +1579,10 @@ pub struct PostCustomersCustomerBankAccountsId<'a> {
 }
 impl<'a> PostCustomersCustomerBankAccountsId<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostCustomersCustomerBankAccountsIdBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostCustomersCustomerBankAccountsIdBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -1611,7 +1635,10 @@ pub struct DeleteCustomersCustomerBankAccountsId<'a> {
 }
 impl<'a> DeleteCustomersCustomerBankAccountsId<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostChargesChargeDisputeCloseBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostChargesChargeDisputeCloseBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -1690,7 +1717,9 @@ impl<'a> PostCustomersCustomerBankAccountsIdVerify<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::BankAccount>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::BankAccount>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1747,12 +1776,7 @@ impl<'a> GetCustomersCustomerCards<'a> {
         op.query("ending_before", &self.ending_before, rt::Style::Form, true);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1763,7 +1787,10 @@ impl<'a> GetCustomersCustomerCards<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetCustomersCustomerCardsResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetCustomersCustomerCardsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1775,7 +1802,9 @@ impl<'a> GetCustomersCustomerCards<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Card> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1806,7 +1835,10 @@ pub struct PostCustomersCustomerCards<'a> {
 }
 impl<'a> PostCustomersCustomerCards<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostCustomersCustomerBankAccountsBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostCustomersCustomerBankAccountsBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -1831,7 +1863,9 @@ impl<'a> PostCustomersCustomerCards<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PaymentSource>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PaymentSource>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1897,7 +1931,10 @@ pub struct PostCustomersCustomerCardsId<'a> {
 }
 impl<'a> PostCustomersCustomerCardsId<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostCustomersCustomerBankAccountsIdBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostCustomersCustomerBankAccountsIdBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -1907,7 +1944,10 @@ impl<'a> PostCustomersCustomerCardsId<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/v1/customers/{customer}/cards/{id}");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/v1/customers/{customer}/cards/{id}",
+        );
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
@@ -1947,7 +1987,10 @@ pub struct DeleteCustomersCustomerCardsId<'a> {
 }
 impl<'a> DeleteCustomersCustomerCardsId<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostChargesChargeDisputeCloseBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostChargesChargeDisputeCloseBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -1957,7 +2000,10 @@ impl<'a> DeleteCustomersCustomerCardsId<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/v1/customers/{customer}/cards/{id}");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/v1/customers/{customer}/cards/{id}",
+        );
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
@@ -2046,7 +2092,10 @@ impl<'a> DeleteCustomersCustomerDiscount<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/v1/customers/{customer}/discount");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/v1/customers/{customer}/discount",
+        );
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
@@ -2058,7 +2107,9 @@ impl<'a> DeleteCustomersCustomerDiscount<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::DeletedDiscount>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeletedDiscount>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2109,19 +2160,17 @@ impl<'a> GetCustomersCustomerPaymentMethods<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v1/customers/{customer}/payment_methods");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v1/customers/{customer}/payment_methods",
+        );
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
         op.query("ending_before", &self.ending_before, rt::Style::Form, true);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         op.query("type", &self.type_, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
@@ -2133,8 +2182,10 @@ impl<'a> GetCustomersCustomerPaymentMethods<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetCustomersCustomerPaymentMethodsResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::GetCustomersCustomerPaymentMethodsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2146,7 +2197,9 @@ impl<'a> GetCustomersCustomerPaymentMethods<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::PaymentMethod> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -2228,12 +2281,7 @@ impl<'a> GetCustomersCustomerSources<'a> {
             op.check(rt::check::length("object", v, None, Some(5000u64)));
         }
         op.query("object", &self.object, rt::Style::Form, true);
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -2244,8 +2292,10 @@ impl<'a> GetCustomersCustomerSources<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetCustomersCustomerSourcesResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::GetCustomersCustomerSourcesResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2261,7 +2311,10 @@ pub struct PostCustomersCustomerSources<'a> {
 }
 impl<'a> PostCustomersCustomerSources<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostCustomersCustomerBankAccountsBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostCustomersCustomerBankAccountsBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -2286,7 +2339,9 @@ impl<'a> PostCustomersCustomerSources<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PaymentSource>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PaymentSource>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2319,7 +2374,10 @@ impl<'a> GetCustomersCustomerSourcesId<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v1/customers/{customer}/sources/{id}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v1/customers/{customer}/sources/{id}",
+        );
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
@@ -2335,7 +2393,9 @@ impl<'a> GetCustomersCustomerSourcesId<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PaymentSource>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PaymentSource>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2352,7 +2412,10 @@ pub struct PostCustomersCustomerSourcesId<'a> {
 }
 impl<'a> PostCustomersCustomerSourcesId<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostCustomersCustomerBankAccountsIdBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostCustomersCustomerBankAccountsIdBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -2362,7 +2425,10 @@ impl<'a> PostCustomersCustomerSourcesId<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/v1/customers/{customer}/sources/{id}");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/v1/customers/{customer}/sources/{id}",
+        );
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
@@ -2402,7 +2468,10 @@ pub struct DeleteCustomersCustomerSourcesId<'a> {
 }
 impl<'a> DeleteCustomersCustomerSourcesId<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostChargesChargeDisputeCloseBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostChargesChargeDisputeCloseBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -2412,7 +2481,10 @@ impl<'a> DeleteCustomersCustomerSourcesId<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/v1/customers/{customer}/sources/{id}");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/v1/customers/{customer}/sources/{id}",
+        );
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
@@ -2478,7 +2550,9 @@ impl<'a> PostCustomersCustomerSourcesIdVerify<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::BankAccount>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::BankAccount>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2528,7 +2602,10 @@ impl<'a> GetCustomersCustomerSubscriptions<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v1/customers/{customer}/subscriptions");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v1/customers/{customer}/subscriptions",
+        );
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
@@ -2541,12 +2618,7 @@ impl<'a> GetCustomersCustomerSubscriptions<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -2557,8 +2629,10 @@ impl<'a> GetCustomersCustomerSubscriptions<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetCustomersCustomerSubscriptionsResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::GetCustomersCustomerSubscriptionsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2570,7 +2644,9 @@ impl<'a> GetCustomersCustomerSubscriptions<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Subscription> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -2601,7 +2677,10 @@ pub struct PostCustomersCustomerSubscriptions<'a> {
 }
 impl<'a> PostCustomersCustomerSubscriptions<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostCustomersCustomerSubscriptionsBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostCustomersCustomerSubscriptionsBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -2611,7 +2690,10 @@ impl<'a> PostCustomersCustomerSubscriptions<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/v1/customers/{customer}/subscriptions");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/v1/customers/{customer}/subscriptions",
+        );
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
@@ -2641,7 +2723,9 @@ impl<'a> PostCustomersCustomerSubscriptions<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Subscription>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Subscription>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2682,12 +2766,7 @@ impl<'a> GetCustomersCustomerSubscriptionsSubscriptionExposedId<'a> {
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
         let v = &self.subscription_exposed_id;
-        op.check(rt::check::length(
-            "subscription_exposed_id",
-            v,
-            None,
-            Some(5000u64),
-        ));
+        op.check(rt::check::length("subscription_exposed_id", v, None, Some(5000u64)));
         op.path(
             "subscription_exposed_id",
             &self.subscription_exposed_id,
@@ -2703,7 +2782,9 @@ impl<'a> GetCustomersCustomerSubscriptionsSubscriptionExposedId<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Subscription>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Subscription>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2715,7 +2796,9 @@ pub struct PostCustomersCustomerSubscriptionsSubscriptionExposedId<'a> {
     client: &'a super::Client,
     customer: String,
     subscription_exposed_id: String,
-    body: Option<super::models::PostCustomersCustomerSubscriptionsSubscriptionExposedIdBody>,
+    body: Option<
+        super::models::PostCustomersCustomerSubscriptionsSubscriptionExposedIdBody,
+    >,
     options: rt::CallOptions,
 }
 impl<'a> PostCustomersCustomerSubscriptionsSubscriptionExposedId<'a> {
@@ -2741,12 +2824,7 @@ impl<'a> PostCustomersCustomerSubscriptionsSubscriptionExposedId<'a> {
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
         let v = &self.subscription_exposed_id;
-        op.check(rt::check::length(
-            "subscription_exposed_id",
-            v,
-            None,
-            Some(5000u64),
-        ));
+        op.check(rt::check::length("subscription_exposed_id", v, None, Some(5000u64)));
         op.path(
             "subscription_exposed_id",
             &self.subscription_exposed_id,
@@ -2781,7 +2859,9 @@ impl<'a> PostCustomersCustomerSubscriptionsSubscriptionExposedId<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Subscription>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Subscription>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2793,7 +2873,9 @@ pub struct DeleteCustomersCustomerSubscriptionsSubscriptionExposedId<'a> {
     client: &'a super::Client,
     customer: String,
     subscription_exposed_id: String,
-    body: Option<super::models::DeleteCustomersCustomerSubscriptionsSubscriptionExposedIdBody>,
+    body: Option<
+        super::models::DeleteCustomersCustomerSubscriptionsSubscriptionExposedIdBody,
+    >,
     options: rt::CallOptions,
 }
 impl<'a> DeleteCustomersCustomerSubscriptionsSubscriptionExposedId<'a> {
@@ -2819,12 +2901,7 @@ impl<'a> DeleteCustomersCustomerSubscriptionsSubscriptionExposedId<'a> {
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
         let v = &self.subscription_exposed_id;
-        op.check(rt::check::length(
-            "subscription_exposed_id",
-            v,
-            None,
-            Some(5000u64),
-        ));
+        op.check(rt::check::length("subscription_exposed_id", v, None, Some(5000u64)));
         op.path(
             "subscription_exposed_id",
             &self.subscription_exposed_id,
@@ -2839,7 +2916,9 @@ impl<'a> DeleteCustomersCustomerSubscriptionsSubscriptionExposedId<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Subscription>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Subscription>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -2880,12 +2959,7 @@ impl<'a> GetCustomersCustomerSubscriptionsSubscriptionExposedIdDiscount<'a> {
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
         let v = &self.subscription_exposed_id;
-        op.check(rt::check::length(
-            "subscription_exposed_id",
-            v,
-            None,
-            Some(5000u64),
-        ));
+        op.check(rt::check::length("subscription_exposed_id", v, None, Some(5000u64)));
         op.path(
             "subscription_exposed_id",
             &self.subscription_exposed_id,
@@ -2936,12 +3010,7 @@ impl<'a> DeleteCustomersCustomerSubscriptionsSubscriptionExposedIdDiscount<'a> {
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
         let v = &self.subscription_exposed_id;
-        op.check(rt::check::length(
-            "subscription_exposed_id",
-            v,
-            None,
-            Some(5000u64),
-        ));
+        op.check(rt::check::length("subscription_exposed_id", v, None, Some(5000u64)));
         op.path(
             "subscription_exposed_id",
             &self.subscription_exposed_id,
@@ -2956,7 +3025,9 @@ impl<'a> DeleteCustomersCustomerSubscriptionsSubscriptionExposedIdDiscount<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::DeletedDiscount>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeletedDiscount>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3019,12 +3090,7 @@ impl<'a> GetCustomersCustomerTaxIds<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -3035,7 +3101,10 @@ impl<'a> GetCustomersCustomerTaxIds<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetCustomersCustomerTaxIdsResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetCustomersCustomerTaxIdsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -3047,7 +3116,9 @@ impl<'a> GetCustomersCustomerTaxIds<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::TaxId> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -3126,7 +3197,10 @@ impl<'a> GetCustomersCustomerTaxIdsId<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v1/customers/{customer}/tax_ids/{id}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v1/customers/{customer}/tax_ids/{id}",
+        );
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
@@ -3167,7 +3241,10 @@ impl<'a> DeleteCustomersCustomerTaxIdsId<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/v1/customers/{customer}/tax_ids/{id}");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/v1/customers/{customer}/tax_ids/{id}",
+        );
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
@@ -3180,7 +3257,9 @@ impl<'a> DeleteCustomersCustomerTaxIdsId<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::DeletedTaxId>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeletedTaxId>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -33,7 +33,10 @@ impl<'a> DisputesApi<'a> {
     /// <p>Retrieves the dispute with the given ID.</p>
     ///
     /// `GET /v1/disputes/{dispute}` (operation `GetDisputesDispute`).
-    pub fn get_disputes_dispute(&self, dispute: impl Into<String>) -> GetDisputesDispute<'a> {
+    pub fn get_disputes_dispute(
+        &self,
+        dispute: impl Into<String>,
+    ) -> GetDisputesDispute<'a> {
         GetDisputesDispute {
             client: self.client,
             dispute: dispute.into(),
@@ -47,7 +50,10 @@ impl<'a> DisputesApi<'a> {
     /// <p>Depending on your dispute type, different evidence fields will give you a better chance of winning your dispute. To figure out which evidence fields to provide, see our <a href="/docs/disputes/categories">guide to dispute types</a>.</p>
     ///
     /// `POST /v1/disputes/{dispute}` (operation `PostDisputesDispute`).
-    pub fn post_disputes_dispute(&self, dispute: impl Into<String>) -> PostDisputesDispute<'a> {
+    pub fn post_disputes_dispute(
+        &self,
+        dispute: impl Into<String>,
+    ) -> PostDisputesDispute<'a> {
         PostDisputesDispute {
             client: self.client,
             dispute: dispute.into(),
@@ -149,21 +155,11 @@ impl<'a> GetDisputes<'a> {
         if let Some(v) = &self.payment_intent {
             op.check(rt::check::length("payment_intent", v, None, Some(5000u64)));
         }
-        op.query(
-            "payment_intent",
-            &self.payment_intent,
-            rt::Style::Form,
-            true,
-        );
+        op.query("payment_intent", &self.payment_intent, rt::Style::Form, true);
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -186,7 +182,9 @@ impl<'a> GetDisputes<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Dispute> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -303,7 +301,10 @@ pub struct PostDisputesDisputeClose<'a> {
 }
 impl<'a> PostDisputesDisputeClose<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostChargesChargeDisputeCloseBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostChargesChargeDisputeCloseBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }

@@ -26,7 +26,10 @@ impl<'a> EphemeralKeysApi<'a> {
     /// <p>Invalidates a short-lived API key for a given resource.</p>
     ///
     /// `DELETE /v1/ephemeral_keys/{key}` (operation `DeleteEphemeralKeysKey`).
-    pub fn delete_ephemeral_keys_key(&self, key: impl Into<String>) -> DeleteEphemeralKeysKey<'a> {
+    pub fn delete_ephemeral_keys_key(
+        &self,
+        key: impl Into<String>,
+    ) -> DeleteEphemeralKeysKey<'a> {
         DeleteEphemeralKeysKey {
             client: self.client,
             key: key.into(),
@@ -67,7 +70,9 @@ impl<'a> PostEphemeralKeys<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::EphemeralKey>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::EphemeralKey>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -83,7 +88,10 @@ pub struct DeleteEphemeralKeysKey<'a> {
 }
 impl<'a> DeleteEphemeralKeysKey<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostChargesChargeDisputeCloseBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostChargesChargeDisputeCloseBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -105,7 +113,9 @@ impl<'a> DeleteEphemeralKeysKey<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::EphemeralKey>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::EphemeralKey>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

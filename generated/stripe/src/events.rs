@@ -114,12 +114,7 @@ impl<'a> GetEvents<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/events");
         op.query("created", &self.created, rt::Style::DeepObject, true);
-        op.query(
-            "delivery_success",
-            &self.delivery_success,
-            rt::Style::Form,
-            true,
-        );
+        op.query("delivery_success", &self.delivery_success, rt::Style::Form, true);
         if let Some(v) = &self.ending_before {
             op.check(rt::check::length("ending_before", v, None, Some(5000u64)));
         }
@@ -129,12 +124,7 @@ impl<'a> GetEvents<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(v) = &self.type_ {
             op.check(rt::check::length("type", v, None, Some(5000u64)));
         }
@@ -162,7 +152,9 @@ impl<'a> GetEvents<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Event> {
         let (client, op) = self.build();
         rt::paginate_op(

@@ -33,7 +33,10 @@ impl<'a> FileLinksApi<'a> {
     /// <p>Creates a new file link object.</p>
     ///
     /// `POST /v1/file_links` (operation `PostFileLinks`).
-    pub fn post_file_links(&self, body: super::models::PostFileLinksBody) -> PostFileLinks<'a> {
+    pub fn post_file_links(
+        &self,
+        body: super::models::PostFileLinksBody,
+    ) -> PostFileLinks<'a> {
         PostFileLinks {
             client: self.client,
             body,
@@ -55,7 +58,10 @@ impl<'a> FileLinksApi<'a> {
     /// <p>Updates an existing file link object. Expired links can no longer be updated.</p>
     ///
     /// `POST /v1/file_links/{link}` (operation `PostFileLinksLink`).
-    pub fn post_file_links_link(&self, link: impl Into<String>) -> PostFileLinksLink<'a> {
+    pub fn post_file_links_link(
+        &self,
+        link: impl Into<String>,
+    ) -> PostFileLinksLink<'a> {
         PostFileLinksLink {
             client: self.client,
             link: link.into(),
@@ -136,12 +142,7 @@ impl<'a> GetFileLinks<'a> {
         }
         op.query("file", &self.file, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -164,7 +165,9 @@ impl<'a> GetFileLinks<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::FileLink> {
         let (client, op) = self.build();
         rt::paginate_op(

@@ -16,7 +16,9 @@ impl<'a> IdentityApi<'a> {
     /// <p>List all verification reports.</p>
     ///
     /// `GET /v1/identity/verification_reports` (operation `GetIdentityVerificationReports`).
-    pub fn get_identity_verification_reports(&self) -> GetIdentityVerificationReports<'a> {
+    pub fn get_identity_verification_reports(
+        &self,
+    ) -> GetIdentityVerificationReports<'a> {
         GetIdentityVerificationReports {
             client: self.client,
             created: None,
@@ -48,7 +50,9 @@ impl<'a> IdentityApi<'a> {
     /// <p>Returns a list of VerificationSessions</p>
     ///
     /// `GET /v1/identity/verification_sessions` (operation `GetIdentityVerificationSessions`).
-    pub fn get_identity_verification_sessions(&self) -> GetIdentityVerificationSessions<'a> {
+    pub fn get_identity_verification_sessions(
+        &self,
+    ) -> GetIdentityVerificationSessions<'a> {
         GetIdentityVerificationSessions {
             client: self.client,
             created: None,
@@ -206,7 +210,10 @@ impl<'a> GetIdentityVerificationReports<'a> {
         self
     }
     /// Only return VerificationReports of this type
-    pub fn type_(mut self, value: super::models::GetIdentityVerificationReportsType) -> Self {
+    pub fn type_(
+        mut self,
+        value: super::models::GetIdentityVerificationReportsType,
+    ) -> Self {
         self.type_ = Some(value);
         self
     }
@@ -237,20 +244,10 @@ impl<'a> GetIdentityVerificationReports<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         op.query("type", &self.type_, rt::Style::Form, true);
         if let Some(v) = &self.verification_session {
-            op.check(rt::check::length(
-                "verification_session",
-                v,
-                None,
-                Some(5000u64),
-            ));
+            op.check(rt::check::length("verification_session", v, None, Some(5000u64)));
         }
         op.query(
             "verification_session",
@@ -268,20 +265,26 @@ impl<'a> GetIdentityVerificationReports<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetIdentityVerificationReportsResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::GetIdentityVerificationReportsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::IdentityVerificationReport> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::IdentityVerificationReport> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::IdentityVerificationReport> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -392,7 +395,10 @@ impl<'a> GetIdentityVerificationSessions<'a> {
         self
     }
     /// Only return VerificationSessions with this status. [Learn more about the lifecycle of sessions](https://stripe.com/docs/identity/how-sessions-work).
-    pub fn status(mut self, value: super::models::GetIdentityVerificationSessionsStatus) -> Self {
+    pub fn status(
+        mut self,
+        value: super::models::GetIdentityVerificationSessionsStatus,
+    ) -> Self {
         self.status = Some(value);
         self
     }
@@ -418,12 +424,7 @@ impl<'a> GetIdentityVerificationSessions<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         op.query("status", &self.status, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
@@ -435,20 +436,26 @@ impl<'a> GetIdentityVerificationSessions<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetIdentityVerificationSessionsResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::GetIdentityVerificationSessionsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `starting_after`; found from `has_more` and the last item's `id`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::IdentityVerificationSession> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::IdentityVerificationSession> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::IdentityVerificationSession> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -604,7 +611,10 @@ pub struct PostIdentityVerificationSessionsSessionCancel<'a> {
 }
 impl<'a> PostIdentityVerificationSessionsSessionCancel<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostChargesChargeDisputeCloseBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostChargesChargeDisputeCloseBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -647,7 +657,10 @@ pub struct PostIdentityVerificationSessionsSessionRedact<'a> {
 }
 impl<'a> PostIdentityVerificationSessionsSessionRedact<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostChargesChargeDisputeCloseBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostChargesChargeDisputeCloseBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }

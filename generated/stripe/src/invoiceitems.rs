@@ -176,12 +176,7 @@ impl<'a> GetInvoiceitems<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -204,7 +199,9 @@ impl<'a> GetInvoiceitems<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Invoiceitem> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -243,21 +240,16 @@ impl<'a> PostInvoiceitems<'a> {
         op.check(self.body.validate());
         op.form(
             &self.body,
-            &[
-                "discounts",
-                "expand",
-                "metadata",
-                "period",
-                "price_data",
-                "tax_rates",
-            ],
+            &["discounts", "expand", "metadata", "period", "price_data", "tax_rates"],
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Invoiceitem>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Invoiceitem>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -302,7 +294,9 @@ impl<'a> GetInvoiceitemsInvoiceitem<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Invoiceitem>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Invoiceitem>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -318,7 +312,10 @@ pub struct PostInvoiceitemsInvoiceitem<'a> {
 }
 impl<'a> PostInvoiceitemsInvoiceitem<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostInvoiceitemsInvoiceitemBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostInvoiceitemsInvoiceitemBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -338,14 +335,7 @@ impl<'a> PostInvoiceitemsInvoiceitem<'a> {
         if let Some(body) = &self.body {
             op.form(
                 body,
-                &[
-                    "discounts",
-                    "expand",
-                    "metadata",
-                    "period",
-                    "price_data",
-                    "tax_rates",
-                ],
+                &["discounts", "expand", "metadata", "period", "price_data", "tax_rates"],
             );
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -353,7 +343,9 @@ impl<'a> PostInvoiceitemsInvoiceitem<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Invoiceitem>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Invoiceitem>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -391,7 +383,9 @@ impl<'a> DeleteInvoiceitemsInvoiceitem<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::DeletedInvoiceitem>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeletedInvoiceitem>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

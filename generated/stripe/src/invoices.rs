@@ -49,7 +49,10 @@ impl<'a> InvoicesApi<'a> {
     /// to an hour behind during outages. Search functionality is not available to merchants in India.</p>
     ///
     /// `GET /v1/invoices/search` (operation `GetInvoicesSearch`).
-    pub fn get_invoices_search(&self, query: impl Into<String>) -> GetInvoicesSearch<'a> {
+    pub fn get_invoices_search(
+        &self,
+        query: impl Into<String>,
+    ) -> GetInvoicesSearch<'a> {
         GetInvoicesSearch {
             client: self.client,
             query: query.into(),
@@ -130,7 +133,10 @@ impl<'a> InvoicesApi<'a> {
     /// <p>Retrieves the invoice with the given ID.</p>
     ///
     /// `GET /v1/invoices/{invoice}` (operation `GetInvoicesInvoice`).
-    pub fn get_invoices_invoice(&self, invoice: impl Into<String>) -> GetInvoicesInvoice<'a> {
+    pub fn get_invoices_invoice(
+        &self,
+        invoice: impl Into<String>,
+    ) -> GetInvoicesInvoice<'a> {
         GetInvoicesInvoice {
             client: self.client,
             invoice: invoice.into(),
@@ -147,7 +153,10 @@ impl<'a> InvoicesApi<'a> {
     /// <code>auto_advance=false</code>.</p>
     ///
     /// `POST /v1/invoices/{invoice}` (operation `PostInvoicesInvoice`).
-    pub fn post_invoices_invoice(&self, invoice: impl Into<String>) -> PostInvoicesInvoice<'a> {
+    pub fn post_invoices_invoice(
+        &self,
+        invoice: impl Into<String>,
+    ) -> PostInvoicesInvoice<'a> {
         PostInvoicesInvoice {
             client: self.client,
             invoice: invoice.into(),
@@ -158,7 +167,10 @@ impl<'a> InvoicesApi<'a> {
     /// <p>Permanently deletes a one-off invoice draft. This cannot be undone. Attempts to delete invoices that are no longer in a draft state will fail; once an invoice has been finalized or if an invoice is for a subscription, it must be <a href="#void_invoice">voided</a>.</p>
     ///
     /// `DELETE /v1/invoices/{invoice}` (operation `DeleteInvoicesInvoice`).
-    pub fn delete_invoices_invoice(&self, invoice: impl Into<String>) -> DeleteInvoicesInvoice<'a> {
+    pub fn delete_invoices_invoice(
+        &self,
+        invoice: impl Into<String>,
+    ) -> DeleteInvoicesInvoice<'a> {
         DeleteInvoicesInvoice {
             client: self.client,
             invoice: invoice.into(),
@@ -277,7 +289,10 @@ pub struct GetInvoices<'a> {
 }
 impl<'a> GetInvoices<'a> {
     /// The collection method of the invoice to retrieve. Either `charge_automatically` or `send_invoice`.
-    pub fn collection_method(mut self, value: super::models::GetInvoicesCollectionMethod) -> Self {
+    pub fn collection_method(
+        mut self,
+        value: super::models::GetInvoicesCollectionMethod,
+    ) -> Self {
         self.collection_method = Some(value);
         self
     }
@@ -338,12 +353,7 @@ impl<'a> GetInvoices<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/invoices");
-        op.query(
-            "collection_method",
-            &self.collection_method,
-            rt::Style::Form,
-            true,
-        );
+        op.query("collection_method", &self.collection_method, rt::Style::Form, true);
         op.query("created", &self.created, rt::Style::DeepObject, true);
         if let Some(v) = &self.customer {
             op.check(rt::check::length("customer", v, None, Some(5000u64)));
@@ -359,12 +369,7 @@ impl<'a> GetInvoices<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         op.query("status", &self.status, rt::Style::Form, true);
         if let Some(v) = &self.subscription {
             op.check(rt::check::length("subscription", v, None, Some(5000u64)));
@@ -392,7 +397,9 @@ impl<'a> GetInvoices<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Invoice> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -533,7 +540,9 @@ impl<'a> GetInvoicesSearch<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Invoice> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -597,7 +606,10 @@ pub struct GetInvoicesUpcoming<'a> {
 }
 impl<'a> GetInvoicesUpcoming<'a> {
     /// Settings for automatic tax lookup for this invoice preview.
-    pub fn automatic_tax(mut self, value: super::models::GetInvoicesUpcomingAutomaticTax) -> Self {
+    pub fn automatic_tax(
+        mut self,
+        value: super::models::GetInvoicesUpcomingAutomaticTax,
+    ) -> Self {
         self.automatic_tax = Some(value);
         self
     }
@@ -620,7 +632,10 @@ impl<'a> GetInvoicesUpcoming<'a> {
         self
     }
     /// The coupons to redeem into discounts for the invoice preview. If not specified, inherits the discount from the customer or subscription. This only works for coupons directly applied to the invoice. To apply a coupon to a subscription, you must use the `coupon` parameter instead. Pass an empty string to avoid inheriting any discounts. To preview the upcoming invoice for a subscription that hasn't been created, use `coupon` instead.
-    pub fn discounts(mut self, value: super::models::GetInvoicesUpcomingDiscounts) -> Self {
+    pub fn discounts(
+        mut self,
+        value: super::models::GetInvoicesUpcomingDiscounts,
+    ) -> Self {
         self.discounts = Some(value);
         self
     }
@@ -738,12 +753,7 @@ impl<'a> GetInvoicesUpcoming<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/invoices/upcoming");
-        op.query(
-            "automatic_tax",
-            &self.automatic_tax,
-            rt::Style::DeepObject,
-            true,
-        );
+        op.query("automatic_tax", &self.automatic_tax, rt::Style::DeepObject, true);
         if let Some(v) = &self.coupon {
             op.check(rt::check::length("coupon", v, None, Some(5000u64)));
         }
@@ -760,12 +770,7 @@ impl<'a> GetInvoicesUpcoming<'a> {
         );
         op.query("discounts", &self.discounts, rt::Style::DeepObject, true);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
-        op.query(
-            "invoice_items",
-            &self.invoice_items,
-            rt::Style::DeepObject,
-            true,
-        );
+        op.query("invoice_items", &self.invoice_items, rt::Style::DeepObject, true);
         if let Some(v) = &self.schedule {
             op.check(rt::check::length("schedule", v, None, Some(5000u64)));
         }
@@ -900,7 +905,10 @@ pub struct GetInvoicesUpcomingLines<'a> {
 }
 impl<'a> GetInvoicesUpcomingLines<'a> {
     /// Settings for automatic tax lookup for this invoice preview.
-    pub fn automatic_tax(mut self, value: super::models::GetInvoicesUpcomingAutomaticTax) -> Self {
+    pub fn automatic_tax(
+        mut self,
+        value: super::models::GetInvoicesUpcomingAutomaticTax,
+    ) -> Self {
         self.automatic_tax = Some(value);
         self
     }
@@ -923,7 +931,10 @@ impl<'a> GetInvoicesUpcomingLines<'a> {
         self
     }
     /// The coupons to redeem into discounts for the invoice preview. If not specified, inherits the discount from the customer or subscription. This only works for coupons directly applied to the invoice. To apply a coupon to a subscription, you must use the `coupon` parameter instead. Pass an empty string to avoid inheriting any discounts. To preview the upcoming invoice for a subscription that hasn't been created, use `coupon` instead.
-    pub fn discounts(mut self, value: super::models::GetInvoicesUpcomingDiscounts) -> Self {
+    pub fn discounts(
+        mut self,
+        value: super::models::GetInvoicesUpcomingDiscounts,
+    ) -> Self {
         self.discounts = Some(value);
         self
     }
@@ -1056,12 +1067,7 @@ impl<'a> GetInvoicesUpcomingLines<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/invoices/upcoming/lines");
-        op.query(
-            "automatic_tax",
-            &self.automatic_tax,
-            rt::Style::DeepObject,
-            true,
-        );
+        op.query("automatic_tax", &self.automatic_tax, rt::Style::DeepObject, true);
         if let Some(v) = &self.coupon {
             op.check(rt::check::length("coupon", v, None, Some(5000u64)));
         }
@@ -1082,12 +1088,7 @@ impl<'a> GetInvoicesUpcomingLines<'a> {
         }
         op.query("ending_before", &self.ending_before, rt::Style::Form, true);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
-        op.query(
-            "invoice_items",
-            &self.invoice_items,
-            rt::Style::DeepObject,
-            true,
-        );
+        op.query("invoice_items", &self.invoice_items, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         if let Some(v) = &self.schedule {
             op.check(rt::check::length("schedule", v, None, Some(5000u64)));
@@ -1096,12 +1097,7 @@ impl<'a> GetInvoicesUpcomingLines<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(v) = &self.subscription {
             op.check(rt::check::length("subscription", v, None, Some(5000u64)));
         }
@@ -1182,7 +1178,10 @@ impl<'a> GetInvoicesUpcomingLines<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetInvoicesUpcomingLinesResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetInvoicesUpcomingLinesResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1194,7 +1193,9 @@ impl<'a> GetInvoicesUpcomingLines<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::LineItem> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1347,7 +1348,9 @@ impl<'a> DeleteInvoicesInvoice<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::DeletedInvoice>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeletedInvoice>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1363,7 +1366,10 @@ pub struct PostInvoicesInvoiceFinalize<'a> {
 }
 impl<'a> PostInvoicesInvoiceFinalize<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostInvoicesInvoiceFinalizeBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostInvoicesInvoiceFinalizeBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -1448,12 +1454,7 @@ impl<'a> GetInvoicesInvoiceLines<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1464,7 +1465,10 @@ impl<'a> GetInvoicesInvoiceLines<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetInvoicesUpcomingLinesResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetInvoicesUpcomingLinesResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1476,7 +1480,9 @@ impl<'a> GetInvoicesInvoiceLines<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::LineItem> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1507,7 +1513,10 @@ pub struct PostInvoicesInvoiceMarkUncollectible<'a> {
 }
 impl<'a> PostInvoicesInvoiceMarkUncollectible<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostChargesChargeDisputeCloseBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostChargesChargeDisputeCloseBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -1589,7 +1598,10 @@ pub struct PostInvoicesInvoiceSend<'a> {
 }
 impl<'a> PostInvoicesInvoiceSend<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostChargesChargeDisputeCloseBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostChargesChargeDisputeCloseBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -1627,7 +1639,10 @@ pub struct PostInvoicesInvoiceVoid<'a> {
 }
 impl<'a> PostInvoicesInvoiceVoid<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostChargesChargeDisputeCloseBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostChargesChargeDisputeCloseBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }

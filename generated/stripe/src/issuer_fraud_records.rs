@@ -109,12 +109,7 @@ impl<'a> GetIssuerFraudRecords<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -125,7 +120,10 @@ impl<'a> GetIssuerFraudRecords<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetIssuerFraudRecordsResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetIssuerFraudRecordsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -137,7 +135,9 @@ impl<'a> GetIssuerFraudRecords<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::IssuerFraudRecord> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -189,12 +189,7 @@ impl<'a> GetIssuerFraudRecordsIssuerFraudRecord<'a> {
             "/v1/issuer_fraud_records/{issuer_fraud_record}",
         );
         let v = &self.issuer_fraud_record;
-        op.check(rt::check::length(
-            "issuer_fraud_record",
-            v,
-            None,
-            Some(5000u64),
-        ));
+        op.check(rt::check::length("issuer_fraud_record", v, None, Some(5000u64)));
         op.path(
             "issuer_fraud_record",
             &self.issuer_fraud_record,
@@ -210,7 +205,9 @@ impl<'a> GetIssuerFraudRecordsIssuerFraudRecord<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::IssuerFraudRecord>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::IssuerFraudRecord>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

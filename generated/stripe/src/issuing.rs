@@ -186,7 +186,10 @@ impl<'a> IssuingApi<'a> {
     /// <p>Retrieves an Issuing <code>Card</code> object.</p>
     ///
     /// `GET /v1/issuing/cards/{card}` (operation `GetIssuingCardsCard`).
-    pub fn get_issuing_cards_card(&self, card: impl Into<String>) -> GetIssuingCardsCard<'a> {
+    pub fn get_issuing_cards_card(
+        &self,
+        card: impl Into<String>,
+    ) -> GetIssuingCardsCard<'a> {
         GetIssuingCardsCard {
             client: self.client,
             card: card.into(),
@@ -198,7 +201,10 @@ impl<'a> IssuingApi<'a> {
     /// <p>Updates the specified Issuing <code>Card</code> object by setting the values of the parameters passed. Any parameters not provided will be left unchanged.</p>
     ///
     /// `POST /v1/issuing/cards/{card}` (operation `PostIssuingCardsCard`).
-    pub fn post_issuing_cards_card(&self, card: impl Into<String>) -> PostIssuingCardsCard<'a> {
+    pub fn post_issuing_cards_card(
+        &self,
+        card: impl Into<String>,
+    ) -> PostIssuingCardsCard<'a> {
         PostIssuingCardsCard {
             client: self.client,
             card: card.into(),
@@ -424,7 +430,10 @@ impl<'a> GetIssuingAuthorizations<'a> {
         self
     }
     /// Only return authorizations with the given status. One of `pending`, `closed`, or `reversed`.
-    pub fn status(mut self, value: super::models::GetIssuingAuthorizationsStatus) -> Self {
+    pub fn status(
+        mut self,
+        value: super::models::GetIssuingAuthorizationsStatus,
+    ) -> Self {
         self.status = Some(value);
         self
     }
@@ -458,12 +467,7 @@ impl<'a> GetIssuingAuthorizations<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         op.query("status", &self.status, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
@@ -475,7 +479,10 @@ impl<'a> GetIssuingAuthorizations<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetIssuingAuthorizationsResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetIssuingAuthorizationsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -487,7 +494,9 @@ impl<'a> GetIssuingAuthorizations<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::IssuingAuthorization> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -540,12 +549,7 @@ impl<'a> GetIssuingAuthorizationsAuthorization<'a> {
         );
         let v = &self.authorization;
         op.check(rt::check::length("authorization", v, None, Some(5000u64)));
-        op.path(
-            "authorization",
-            &self.authorization,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("authorization", &self.authorization, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
@@ -573,7 +577,10 @@ pub struct PostIssuingAuthorizationsAuthorization<'a> {
 }
 impl<'a> PostIssuingAuthorizationsAuthorization<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostApplicationFeesFeeRefundsIdBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostApplicationFeesFeeRefundsIdBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -589,12 +596,7 @@ impl<'a> PostIssuingAuthorizationsAuthorization<'a> {
         );
         let v = &self.authorization;
         op.check(rt::check::length("authorization", v, None, Some(5000u64)));
-        op.path(
-            "authorization",
-            &self.authorization,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("authorization", &self.authorization, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &["expand", "metadata"]);
         }
@@ -640,12 +642,7 @@ impl<'a> PostIssuingAuthorizationsAuthorizationApprove<'a> {
         );
         let v = &self.authorization;
         op.check(rt::check::length("authorization", v, None, Some(5000u64)));
-        op.path(
-            "authorization",
-            &self.authorization,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("authorization", &self.authorization, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &["expand", "metadata"]);
         }
@@ -672,7 +669,10 @@ pub struct PostIssuingAuthorizationsAuthorizationDecline<'a> {
 }
 impl<'a> PostIssuingAuthorizationsAuthorizationDecline<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostApplicationFeesFeeRefundsIdBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostApplicationFeesFeeRefundsIdBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -688,12 +688,7 @@ impl<'a> PostIssuingAuthorizationsAuthorizationDecline<'a> {
         );
         let v = &self.authorization;
         op.check(rt::check::length("authorization", v, None, Some(5000u64)));
-        op.path(
-            "authorization",
-            &self.authorization,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("authorization", &self.authorization, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &["expand", "metadata"]);
         }
@@ -796,12 +791,7 @@ impl<'a> GetIssuingCardholders<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         op.query("status", &self.status, rt::Style::Form, true);
         op.query("type", &self.type_, rt::Style::Form, true);
         if let Some(body) = &self.body {
@@ -814,7 +804,10 @@ impl<'a> GetIssuingCardholders<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetIssuingCardholdersResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetIssuingCardholdersResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -826,7 +819,9 @@ impl<'a> GetIssuingCardholders<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::IssuingCardholder> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -879,7 +874,9 @@ impl<'a> PostIssuingCardholders<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::IssuingCardholder>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::IssuingCardholder>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -911,7 +908,10 @@ impl<'a> GetIssuingCardholdersCardholder<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v1/issuing/cardholders/{cardholder}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v1/issuing/cardholders/{cardholder}",
+        );
         let v = &self.cardholder;
         op.check(rt::check::length("cardholder", v, None, Some(5000u64)));
         op.path("cardholder", &self.cardholder, rt::Style::Simple, false);
@@ -924,7 +924,9 @@ impl<'a> GetIssuingCardholdersCardholder<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::IssuingCardholder>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::IssuingCardholder>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -940,7 +942,10 @@ pub struct PostIssuingCardholdersCardholder<'a> {
 }
 impl<'a> PostIssuingCardholdersCardholder<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostIssuingCardholdersCardholderBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostIssuingCardholdersCardholderBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -950,7 +955,10 @@ impl<'a> PostIssuingCardholdersCardholder<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/v1/issuing/cardholders/{cardholder}");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/v1/issuing/cardholders/{cardholder}",
+        );
         let v = &self.cardholder;
         op.check(rt::check::length("cardholder", v, None, Some(5000u64)));
         op.path("cardholder", &self.cardholder, rt::Style::Simple, false);
@@ -975,7 +983,9 @@ impl<'a> PostIssuingCardholdersCardholder<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::IssuingCardholder>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::IssuingCardholder>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1087,12 +1097,7 @@ impl<'a> GetIssuingCards<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         op.query("status", &self.status, rt::Style::Form, true);
         op.query("type", &self.type_, rt::Style::Form, true);
         if let Some(body) = &self.body {
@@ -1117,7 +1122,9 @@ impl<'a> GetIssuingCards<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::IssuingCard> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1154,16 +1161,15 @@ impl<'a> PostIssuingCards<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/issuing/cards");
         op.check(self.body.validate());
-        op.form(
-            &self.body,
-            &["expand", "metadata", "shipping", "spending_controls"],
-        );
+        op.form(&self.body, &["expand", "metadata", "shipping", "spending_controls"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::IssuingCard>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::IssuingCard>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1208,7 +1214,9 @@ impl<'a> GetIssuingCardsCard<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::IssuingCard>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::IssuingCard>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1249,7 +1257,9 @@ impl<'a> PostIssuingCardsCard<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::IssuingCard>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::IssuingCard>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1327,12 +1337,7 @@ impl<'a> GetIssuingDisputes<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         op.query("status", &self.status, rt::Style::Form, true);
         if let Some(v) = &self.transaction {
             op.check(rt::check::length("transaction", v, None, Some(5000u64)));
@@ -1360,7 +1365,9 @@ impl<'a> GetIssuingDisputes<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::IssuingDispute> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1403,7 +1410,9 @@ impl<'a> PostIssuingDisputes<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::IssuingDispute>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::IssuingDispute>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1448,7 +1457,9 @@ impl<'a> GetIssuingDisputesDispute<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::IssuingDispute>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::IssuingDispute>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1486,7 +1497,9 @@ impl<'a> PostIssuingDisputesDispute<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::IssuingDispute>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::IssuingDispute>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1502,7 +1515,10 @@ pub struct PostIssuingDisputesDisputeSubmit<'a> {
 }
 impl<'a> PostIssuingDisputesDisputeSubmit<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostApplicationFeesFeeRefundsIdBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostApplicationFeesFeeRefundsIdBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -1512,7 +1528,10 @@ impl<'a> PostIssuingDisputesDisputeSubmit<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/v1/issuing/disputes/{dispute}/submit");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/v1/issuing/disputes/{dispute}/submit",
+        );
         let v = &self.dispute;
         op.check(rt::check::length("dispute", v, None, Some(5000u64)));
         op.path("dispute", &self.dispute, rt::Style::Simple, false);
@@ -1524,7 +1543,9 @@ impl<'a> PostIssuingDisputesDisputeSubmit<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::IssuingDispute>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::IssuingDispute>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1590,12 +1611,7 @@ impl<'a> GetIssuingSettlements<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1606,7 +1622,10 @@ impl<'a> GetIssuingSettlements<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetIssuingSettlementsResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetIssuingSettlementsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1618,7 +1637,9 @@ impl<'a> GetIssuingSettlements<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::IssuingSettlement> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1665,7 +1686,10 @@ impl<'a> GetIssuingSettlementsSettlement<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v1/issuing/settlements/{settlement}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v1/issuing/settlements/{settlement}",
+        );
         let v = &self.settlement;
         op.check(rt::check::length("settlement", v, None, Some(5000u64)));
         op.path("settlement", &self.settlement, rt::Style::Simple, false);
@@ -1678,7 +1702,9 @@ impl<'a> GetIssuingSettlementsSettlement<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::IssuingSettlement>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::IssuingSettlement>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1694,7 +1720,10 @@ pub struct PostIssuingSettlementsSettlement<'a> {
 }
 impl<'a> PostIssuingSettlementsSettlement<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostIssuingSettlementsSettlementBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostIssuingSettlementsSettlementBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -1704,7 +1733,10 @@ impl<'a> PostIssuingSettlementsSettlement<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/v1/issuing/settlements/{settlement}");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/v1/issuing/settlements/{settlement}",
+        );
         let v = &self.settlement;
         op.check(rt::check::length("settlement", v, None, Some(5000u64)));
         op.path("settlement", &self.settlement, rt::Style::Simple, false);
@@ -1716,7 +1748,9 @@ impl<'a> PostIssuingSettlementsSettlement<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::IssuingSettlement>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::IssuingSettlement>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1808,12 +1842,7 @@ impl<'a> GetIssuingTransactions<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         op.query("type", &self.type_, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
@@ -1825,7 +1854,10 @@ impl<'a> GetIssuingTransactions<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetIssuingTransactionsResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetIssuingTransactionsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1837,7 +1869,9 @@ impl<'a> GetIssuingTransactions<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::IssuingTransaction> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -1884,7 +1918,10 @@ impl<'a> GetIssuingTransactionsTransaction<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v1/issuing/transactions/{transaction}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v1/issuing/transactions/{transaction}",
+        );
         let v = &self.transaction;
         op.check(rt::check::length("transaction", v, None, Some(5000u64)));
         op.path("transaction", &self.transaction, rt::Style::Simple, false);
@@ -1897,7 +1934,9 @@ impl<'a> GetIssuingTransactionsTransaction<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::IssuingTransaction>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::IssuingTransaction>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -1913,7 +1952,10 @@ pub struct PostIssuingTransactionsTransaction<'a> {
 }
 impl<'a> PostIssuingTransactionsTransaction<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostApplicationFeesFeeRefundsIdBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostApplicationFeesFeeRefundsIdBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -1923,7 +1965,10 @@ impl<'a> PostIssuingTransactionsTransaction<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/v1/issuing/transactions/{transaction}");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/v1/issuing/transactions/{transaction}",
+        );
         let v = &self.transaction;
         op.check(rt::check::length("transaction", v, None, Some(5000u64)));
         op.path("transaction", &self.transaction, rt::Style::Simple, false);
@@ -1935,7 +1980,9 @@ impl<'a> PostIssuingTransactionsTransaction<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::IssuingTransaction>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::IssuingTransaction>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

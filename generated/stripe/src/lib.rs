@@ -5,6 +5,9 @@
 //! `connector-runtime` (auth, retries, rate limits, hooks, structured errors).
 #![allow(clippy::doc_lazy_continuation, clippy::module_inception)]
 use connector_runtime::__private as rt;
+pub mod models;
+#[cfg(feature = "n_3d_secure")]
+pub mod n_3d_secure;
 #[cfg(feature = "account")]
 pub mod account;
 #[cfg(feature = "account_links")]
@@ -59,9 +62,6 @@ pub mod issuer_fraud_records;
 pub mod issuing;
 #[cfg(feature = "mandates")]
 pub mod mandates;
-pub mod models;
-#[cfg(feature = "n_3d_secure")]
-pub mod n_3d_secure;
 #[cfg(feature = "order_returns")]
 pub mod order_returns;
 #[cfg(feature = "orders")]
@@ -160,10 +160,8 @@ impl Client {
     pub fn config() -> ConnectorConfig {
         let mut config = ConnectorConfig::new("https://api.stripe.com/");
         config.user_agent = format!(
-            "{}/{} {}",
-            env!("CARGO_PKG_NAME"),
-            env!("CARGO_PKG_VERSION"),
-            config.user_agent
+            "{}/{} {}", env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"), config
+            .user_agent
         );
         config.idempotency.auto_generate = true;
         config
@@ -185,92 +183,130 @@ impl Client {
     #[cfg(feature = "n_3d_secure")]
     /// Operations tagged `3d_secure`.
     pub fn n_3d_secure(&self) -> n_3d_secure::N3dSecureApi<'_> {
-        n_3d_secure::N3dSecureApi { client: self }
+        n_3d_secure::N3dSecureApi {
+            client: self,
+        }
     }
     #[cfg(feature = "account")]
     /// Operations tagged `account`.
     pub fn account(&self) -> account::AccountApi<'_> {
-        account::AccountApi { client: self }
+        account::AccountApi {
+            client: self,
+        }
     }
     #[cfg(feature = "account_links")]
     /// Operations tagged `account_links`.
     pub fn account_links(&self) -> account_links::AccountLinksApi<'_> {
-        account_links::AccountLinksApi { client: self }
+        account_links::AccountLinksApi {
+            client: self,
+        }
     }
     #[cfg(feature = "accounts")]
     /// Operations tagged `accounts`.
     pub fn accounts(&self) -> accounts::AccountsApi<'_> {
-        accounts::AccountsApi { client: self }
+        accounts::AccountsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "apple_pay")]
     /// Operations tagged `apple_pay`.
     pub fn apple_pay(&self) -> apple_pay::ApplePayApi<'_> {
-        apple_pay::ApplePayApi { client: self }
+        apple_pay::ApplePayApi {
+            client: self,
+        }
     }
     #[cfg(feature = "application_fees")]
     /// Operations tagged `application_fees`.
     pub fn application_fees(&self) -> application_fees::ApplicationFeesApi<'_> {
-        application_fees::ApplicationFeesApi { client: self }
+        application_fees::ApplicationFeesApi {
+            client: self,
+        }
     }
     #[cfg(feature = "balance")]
     /// Operations tagged `balance`.
     pub fn balance(&self) -> balance::BalanceApi<'_> {
-        balance::BalanceApi { client: self }
+        balance::BalanceApi {
+            client: self,
+        }
     }
     #[cfg(feature = "balance_transactions")]
     /// Operations tagged `balance_transactions`.
-    pub fn balance_transactions(&self) -> balance_transactions::BalanceTransactionsApi<'_> {
-        balance_transactions::BalanceTransactionsApi { client: self }
+    pub fn balance_transactions(
+        &self,
+    ) -> balance_transactions::BalanceTransactionsApi<'_> {
+        balance_transactions::BalanceTransactionsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "billing_portal")]
     /// Operations tagged `billing_portal`.
     pub fn billing_portal(&self) -> billing_portal::BillingPortalApi<'_> {
-        billing_portal::BillingPortalApi { client: self }
+        billing_portal::BillingPortalApi {
+            client: self,
+        }
     }
     #[cfg(feature = "bitcoin")]
     /// Operations tagged `bitcoin`.
     pub fn bitcoin(&self) -> bitcoin::BitcoinApi<'_> {
-        bitcoin::BitcoinApi { client: self }
+        bitcoin::BitcoinApi {
+            client: self,
+        }
     }
     #[cfg(feature = "charges")]
     /// Operations tagged `charges`.
     pub fn charges(&self) -> charges::ChargesApi<'_> {
-        charges::ChargesApi { client: self }
+        charges::ChargesApi {
+            client: self,
+        }
     }
     #[cfg(feature = "checkout")]
     /// Operations tagged `checkout`.
     pub fn checkout(&self) -> checkout::CheckoutApi<'_> {
-        checkout::CheckoutApi { client: self }
+        checkout::CheckoutApi {
+            client: self,
+        }
     }
     #[cfg(feature = "country_specs")]
     /// Operations tagged `country_specs`.
     pub fn country_specs(&self) -> country_specs::CountrySpecsApi<'_> {
-        country_specs::CountrySpecsApi { client: self }
+        country_specs::CountrySpecsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "coupons")]
     /// Operations tagged `coupons`.
     pub fn coupons(&self) -> coupons::CouponsApi<'_> {
-        coupons::CouponsApi { client: self }
+        coupons::CouponsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "credit_notes")]
     /// Operations tagged `credit_notes`.
     pub fn credit_notes(&self) -> credit_notes::CreditNotesApi<'_> {
-        credit_notes::CreditNotesApi { client: self }
+        credit_notes::CreditNotesApi {
+            client: self,
+        }
     }
     #[cfg(feature = "customers")]
     /// Operations tagged `customers`.
     pub fn customers(&self) -> customers::CustomersApi<'_> {
-        customers::CustomersApi { client: self }
+        customers::CustomersApi {
+            client: self,
+        }
     }
     #[cfg(feature = "disputes")]
     /// Operations tagged `disputes`.
     pub fn disputes(&self) -> disputes::DisputesApi<'_> {
-        disputes::DisputesApi { client: self }
+        disputes::DisputesApi {
+            client: self,
+        }
     }
     #[cfg(feature = "ephemeral_keys")]
     /// Operations tagged `ephemeral_keys`.
     pub fn ephemeral_keys(&self) -> ephemeral_keys::EphemeralKeysApi<'_> {
-        ephemeral_keys::EphemeralKeysApi { client: self }
+        ephemeral_keys::EphemeralKeysApi {
+            client: self,
+        }
     }
     #[cfg(feature = "events")]
     /// Operations tagged `events`.
@@ -280,12 +316,16 @@ impl Client {
     #[cfg(feature = "exchange_rates")]
     /// Operations tagged `exchange_rates`.
     pub fn exchange_rates(&self) -> exchange_rates::ExchangeRatesApi<'_> {
-        exchange_rates::ExchangeRatesApi { client: self }
+        exchange_rates::ExchangeRatesApi {
+            client: self,
+        }
     }
     #[cfg(feature = "file_links")]
     /// Operations tagged `file_links`.
     pub fn file_links(&self) -> file_links::FileLinksApi<'_> {
-        file_links::FileLinksApi { client: self }
+        file_links::FileLinksApi {
+            client: self,
+        }
     }
     #[cfg(feature = "files")]
     /// Operations tagged `files`.
@@ -295,37 +335,53 @@ impl Client {
     #[cfg(feature = "identity")]
     /// Operations tagged `identity`.
     pub fn identity(&self) -> identity::IdentityApi<'_> {
-        identity::IdentityApi { client: self }
+        identity::IdentityApi {
+            client: self,
+        }
     }
     #[cfg(feature = "invoiceitems")]
     /// Operations tagged `invoiceitems`.
     pub fn invoiceitems(&self) -> invoiceitems::InvoiceitemsApi<'_> {
-        invoiceitems::InvoiceitemsApi { client: self }
+        invoiceitems::InvoiceitemsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "invoices")]
     /// Operations tagged `invoices`.
     pub fn invoices(&self) -> invoices::InvoicesApi<'_> {
-        invoices::InvoicesApi { client: self }
+        invoices::InvoicesApi {
+            client: self,
+        }
     }
     #[cfg(feature = "issuer_fraud_records")]
     /// Operations tagged `issuer_fraud_records`.
-    pub fn issuer_fraud_records(&self) -> issuer_fraud_records::IssuerFraudRecordsApi<'_> {
-        issuer_fraud_records::IssuerFraudRecordsApi { client: self }
+    pub fn issuer_fraud_records(
+        &self,
+    ) -> issuer_fraud_records::IssuerFraudRecordsApi<'_> {
+        issuer_fraud_records::IssuerFraudRecordsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "issuing")]
     /// Operations tagged `issuing`.
     pub fn issuing(&self) -> issuing::IssuingApi<'_> {
-        issuing::IssuingApi { client: self }
+        issuing::IssuingApi {
+            client: self,
+        }
     }
     #[cfg(feature = "mandates")]
     /// Operations tagged `mandates`.
     pub fn mandates(&self) -> mandates::MandatesApi<'_> {
-        mandates::MandatesApi { client: self }
+        mandates::MandatesApi {
+            client: self,
+        }
     }
     #[cfg(feature = "order_returns")]
     /// Operations tagged `order_returns`.
     pub fn order_returns(&self) -> order_returns::OrderReturnsApi<'_> {
-        order_returns::OrderReturnsApi { client: self }
+        order_returns::OrderReturnsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "orders")]
     /// Operations tagged `orders`.
@@ -335,22 +391,30 @@ impl Client {
     #[cfg(feature = "payment_intents")]
     /// Operations tagged `payment_intents`.
     pub fn payment_intents(&self) -> payment_intents::PaymentIntentsApi<'_> {
-        payment_intents::PaymentIntentsApi { client: self }
+        payment_intents::PaymentIntentsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "payment_links")]
     /// Operations tagged `payment_links`.
     pub fn payment_links(&self) -> payment_links::PaymentLinksApi<'_> {
-        payment_links::PaymentLinksApi { client: self }
+        payment_links::PaymentLinksApi {
+            client: self,
+        }
     }
     #[cfg(feature = "payment_methods")]
     /// Operations tagged `payment_methods`.
     pub fn payment_methods(&self) -> payment_methods::PaymentMethodsApi<'_> {
-        payment_methods::PaymentMethodsApi { client: self }
+        payment_methods::PaymentMethodsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "payouts")]
     /// Operations tagged `payouts`.
     pub fn payouts(&self) -> payouts::PayoutsApi<'_> {
-        payouts::PayoutsApi { client: self }
+        payouts::PayoutsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "plans")]
     /// Operations tagged `plans`.
@@ -365,12 +429,16 @@ impl Client {
     #[cfg(feature = "products")]
     /// Operations tagged `products`.
     pub fn products(&self) -> products::ProductsApi<'_> {
-        products::ProductsApi { client: self }
+        products::ProductsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "promotion_codes")]
     /// Operations tagged `promotion_codes`.
     pub fn promotion_codes(&self) -> promotion_codes::PromotionCodesApi<'_> {
-        promotion_codes::PromotionCodesApi { client: self }
+        promotion_codes::PromotionCodesApi {
+            client: self,
+        }
     }
     #[cfg(feature = "quotes")]
     /// Operations tagged `quotes`.
@@ -385,37 +453,51 @@ impl Client {
     #[cfg(feature = "recipients")]
     /// Operations tagged `recipients`.
     pub fn recipients(&self) -> recipients::RecipientsApi<'_> {
-        recipients::RecipientsApi { client: self }
+        recipients::RecipientsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "refunds")]
     /// Operations tagged `refunds`.
     pub fn refunds(&self) -> refunds::RefundsApi<'_> {
-        refunds::RefundsApi { client: self }
+        refunds::RefundsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "reporting")]
     /// Operations tagged `reporting`.
     pub fn reporting(&self) -> reporting::ReportingApi<'_> {
-        reporting::ReportingApi { client: self }
+        reporting::ReportingApi {
+            client: self,
+        }
     }
     #[cfg(feature = "reviews")]
     /// Operations tagged `reviews`.
     pub fn reviews(&self) -> reviews::ReviewsApi<'_> {
-        reviews::ReviewsApi { client: self }
+        reviews::ReviewsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "setup_attempts")]
     /// Operations tagged `setup_attempts`.
     pub fn setup_attempts(&self) -> setup_attempts::SetupAttemptsApi<'_> {
-        setup_attempts::SetupAttemptsApi { client: self }
+        setup_attempts::SetupAttemptsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "setup_intents")]
     /// Operations tagged `setup_intents`.
     pub fn setup_intents(&self) -> setup_intents::SetupIntentsApi<'_> {
-        setup_intents::SetupIntentsApi { client: self }
+        setup_intents::SetupIntentsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "shipping_rates")]
     /// Operations tagged `shipping_rates`.
     pub fn shipping_rates(&self) -> shipping_rates::ShippingRatesApi<'_> {
-        shipping_rates::ShippingRatesApi { client: self }
+        shipping_rates::ShippingRatesApi {
+            client: self,
+        }
     }
     #[cfg(feature = "sigma")]
     /// Operations tagged `sigma`.
@@ -430,42 +512,60 @@ impl Client {
     #[cfg(feature = "sources")]
     /// Operations tagged `sources`.
     pub fn sources(&self) -> sources::SourcesApi<'_> {
-        sources::SourcesApi { client: self }
+        sources::SourcesApi {
+            client: self,
+        }
     }
     #[cfg(feature = "subscription_items")]
     /// Operations tagged `subscription_items`.
     pub fn subscription_items(&self) -> subscription_items::SubscriptionItemsApi<'_> {
-        subscription_items::SubscriptionItemsApi { client: self }
+        subscription_items::SubscriptionItemsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "subscription_schedules")]
     /// Operations tagged `subscription_schedules`.
-    pub fn subscription_schedules(&self) -> subscription_schedules::SubscriptionSchedulesApi<'_> {
-        subscription_schedules::SubscriptionSchedulesApi { client: self }
+    pub fn subscription_schedules(
+        &self,
+    ) -> subscription_schedules::SubscriptionSchedulesApi<'_> {
+        subscription_schedules::SubscriptionSchedulesApi {
+            client: self,
+        }
     }
     #[cfg(feature = "subscriptions")]
     /// Operations tagged `subscriptions`.
     pub fn subscriptions(&self) -> subscriptions::SubscriptionsApi<'_> {
-        subscriptions::SubscriptionsApi { client: self }
+        subscriptions::SubscriptionsApi {
+            client: self,
+        }
     }
     #[cfg(feature = "tax_codes")]
     /// Operations tagged `tax_codes`.
     pub fn tax_codes(&self) -> tax_codes::TaxCodesApi<'_> {
-        tax_codes::TaxCodesApi { client: self }
+        tax_codes::TaxCodesApi {
+            client: self,
+        }
     }
     #[cfg(feature = "tax_rates")]
     /// Operations tagged `tax_rates`.
     pub fn tax_rates(&self) -> tax_rates::TaxRatesApi<'_> {
-        tax_rates::TaxRatesApi { client: self }
+        tax_rates::TaxRatesApi {
+            client: self,
+        }
     }
     #[cfg(feature = "terminal")]
     /// Operations tagged `terminal`.
     pub fn terminal(&self) -> terminal::TerminalApi<'_> {
-        terminal::TerminalApi { client: self }
+        terminal::TerminalApi {
+            client: self,
+        }
     }
     #[cfg(feature = "test_helpers")]
     /// Operations tagged `test_helpers`.
     pub fn test_helpers(&self) -> test_helpers::TestHelpersApi<'_> {
-        test_helpers::TestHelpersApi { client: self }
+        test_helpers::TestHelpersApi {
+            client: self,
+        }
     }
     #[cfg(feature = "tokens")]
     /// Operations tagged `tokens`.
@@ -480,11 +580,15 @@ impl Client {
     #[cfg(feature = "transfers")]
     /// Operations tagged `transfers`.
     pub fn transfers(&self) -> transfers::TransfersApi<'_> {
-        transfers::TransfersApi { client: self }
+        transfers::TransfersApi {
+            client: self,
+        }
     }
     #[cfg(feature = "webhook_endpoints")]
     /// Operations tagged `webhook_endpoints`.
     pub fn webhook_endpoints(&self) -> webhook_endpoints::WebhookEndpointsApi<'_> {
-        webhook_endpoints::WebhookEndpointsApi { client: self }
+        webhook_endpoints::WebhookEndpointsApi {
+            client: self,
+        }
     }
 }

@@ -16,7 +16,10 @@ impl<'a> MandatesApi<'a> {
     /// <p>Retrieves a Mandate object.</p>
     ///
     /// `GET /v1/mandates/{mandate}` (operation `GetMandatesMandate`).
-    pub fn get_mandates_mandate(&self, mandate: impl Into<String>) -> GetMandatesMandate<'a> {
+    pub fn get_mandates_mandate(
+        &self,
+        mandate: impl Into<String>,
+    ) -> GetMandatesMandate<'a> {
         GetMandatesMandate {
             client: self.client,
             mandate: mandate.into(),

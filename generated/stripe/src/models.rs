@@ -200,7 +200,12 @@ impl AccountBusinessProfile {
             )?;
         }
         if let Some(v) = &self.support_url {
-            rt::check::length("AccountBusinessProfile.support_url", v, None, Some(5000u64))?;
+            rt::check::length(
+                "AccountBusinessProfile.support_url",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.url {
             rt::check::length("AccountBusinessProfile.url", v, None, Some(5000u64))?;
@@ -267,20 +272,27 @@ pub struct AccountCapabilities {
     pub acss_debit_payments: Option<super::models::AccountCapabilitiesAcssDebitPayments>,
     /// The status of the Afterpay Clearpay capability of the account, or whether the account can directly process Afterpay Clearpay charges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub afterpay_clearpay_payments:
-        Option<super::models::AccountCapabilitiesAfterpayClearpayPayments>,
+    pub afterpay_clearpay_payments: Option<
+        super::models::AccountCapabilitiesAfterpayClearpayPayments,
+    >,
     /// The status of the BECS Direct Debit (AU) payments capability of the account, or whether the account can directly process BECS Direct Debit (AU) charges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub au_becs_debit_payments: Option<super::models::AccountCapabilitiesAuBecsDebitPayments>,
+    pub au_becs_debit_payments: Option<
+        super::models::AccountCapabilitiesAuBecsDebitPayments,
+    >,
     /// The status of the Bacs Direct Debits payments capability of the account, or whether the account can directly process Bacs Direct Debits charges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bacs_debit_payments: Option<super::models::AccountCapabilitiesBacsDebitPayments>,
     /// The status of the Bancontact payments capability of the account, or whether the account can directly process Bancontact charges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bancontact_payments: Option<super::models::AccountCapabilitiesBancontactPayments>,
+    pub bancontact_payments: Option<
+        super::models::AccountCapabilitiesBancontactPayments,
+    >,
     /// The status of the customer_balance payments capability of the account, or whether the account can directly process customer_balance charges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bank_transfer_payments: Option<super::models::AccountCapabilitiesBankTransferPayments>,
+    pub bank_transfer_payments: Option<
+        super::models::AccountCapabilitiesBankTransferPayments,
+    >,
     /// The status of the boleto payments capability of the account, or whether the account can directly process boleto charges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boleto_payments: Option<super::models::AccountCapabilitiesBoletoPayments>,
@@ -292,8 +304,9 @@ pub struct AccountCapabilities {
     pub card_payments: Option<super::models::AccountCapabilitiesCardPayments>,
     /// The status of the Cartes Bancaires payments capability of the account, or whether the account can directly process Cartes Bancaires card charges in EUR currency.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cartes_bancaires_payments:
-        Option<super::models::AccountCapabilitiesCartesBancairesPayments>,
+    pub cartes_bancaires_payments: Option<
+        super::models::AccountCapabilitiesCartesBancairesPayments,
+    >,
     /// The status of the EPS payments capability of the account, or whether the account can directly process EPS charges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eps_payments: Option<super::models::AccountCapabilitiesEpsPayments>,
@@ -338,18 +351,22 @@ pub struct AccountCapabilities {
     pub sofort_payments: Option<super::models::AccountCapabilitiesSofortPayments>,
     /// The status of the tax reporting 1099-K (US) capability of the account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_reporting_us_1099_k: Option<super::models::AccountCapabilitiesTaxReportingUs1099K>,
+    pub tax_reporting_us_1099_k: Option<
+        super::models::AccountCapabilitiesTaxReportingUs1099K,
+    >,
     /// The status of the tax reporting 1099-MISC (US) capability of the account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_reporting_us_1099_misc:
-        Option<super::models::AccountCapabilitiesTaxReportingUs1099Misc>,
+    pub tax_reporting_us_1099_misc: Option<
+        super::models::AccountCapabilitiesTaxReportingUs1099Misc,
+    >,
     /// The status of the transfers capability of the account, or whether your platform can transfer funds to the account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfers: Option<super::models::AccountCapabilitiesTransfers>,
     /// The status of the US bank account ACH payments capability of the account, or whether the account can directly process US bank account charges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub us_bank_account_ach_payments:
-        Option<super::models::AccountCapabilitiesUsBankAccountAchPayments>,
+    pub us_bank_account_ach_payments: Option<
+        super::models::AccountCapabilitiesUsBankAccountAchPayments,
+    >,
 }
 connector_runtime::__string_enum! {
     #[doc =
@@ -641,7 +658,12 @@ impl LegalEntityJapanAddress {
             rt::check::length("LegalEntityJapanAddress.city", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.country {
-            rt::check::length("LegalEntityJapanAddress.country", v, None, Some(5000u64))?;
+            rt::check::length(
+                "LegalEntityJapanAddress.country",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.line1 {
             rt::check::length("LegalEntityJapanAddress.line1", v, None, Some(5000u64))?;
@@ -1020,7 +1042,9 @@ pub struct BankAccount {
     pub account_type: Option<String>,
     /// A set of available payout methods for this bank account. Only values from this set should be passed as the `method` when creating a payout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub available_payout_methods: Option<Vec<super::models::BankAccountAvailablePayoutMethodsItem>>,
+    pub available_payout_methods: Option<
+        Vec<super::models::BankAccountAvailablePayoutMethodsItem>,
+    >,
     /// Name of the bank associated with the routing number (e.g., `WELLS FARGO`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bank_name: Option<String>,
@@ -1058,10 +1082,20 @@ impl BankAccount {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_holder_name {
-            rt::check::length("BankAccount.account_holder_name", v, None, Some(5000u64))?;
+            rt::check::length(
+                "BankAccount.account_holder_name",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.account_holder_type {
-            rt::check::length("BankAccount.account_holder_type", v, None, Some(5000u64))?;
+            rt::check::length(
+                "BankAccount.account_holder_type",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.account_type {
             rt::check::length("BankAccount.account_type", v, None, Some(5000u64))?;
@@ -1436,7 +1470,12 @@ impl BitcoinReceiver {
         }
         {
             let v = &self.inbound_address;
-            rt::check::length("BitcoinReceiver.inbound_address", v, None, Some(5000u64))?;
+            rt::check::length(
+                "BitcoinReceiver.inbound_address",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.payment {
             rt::check::length("BitcoinReceiver.payment", v, None, Some(5000u64))?;
@@ -1475,7 +1514,12 @@ impl BitcoinReceiverTransactions {
         }
         {
             let v = &self.url;
-            rt::check::length("BitcoinReceiverTransactions.url", v, None, Some(5000u64))?;
+            rt::check::length(
+                "BitcoinReceiverTransactions.url",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         Ok(())
     }
@@ -1550,7 +1594,9 @@ pub struct Card {
     pub address_zip_check: Option<String>,
     /// A set of available payout methods for this card. Only values from this set should be passed as the `method` when creating a payout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub available_payout_methods: Option<Vec<super::models::BankAccountAvailablePayoutMethodsItem>>,
+    pub available_payout_methods: Option<
+        Vec<super::models::BankAccountAvailablePayoutMethodsItem>,
+    >,
     /// Card brand. Can be `American Express`, `Diners Club`, `Discover`, `JCB`, `MasterCard`, `UnionPay`, `Visa`, or `Unknown`.
     pub brand: String,
     /// Two-letter ISO code representing the country of the card. You could use this attribute to get a sense of the international breakdown of cards you've collected.
@@ -2158,7 +2204,12 @@ impl SourceCodeVerificationFlow {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.status;
-            rt::check::length("SourceCodeVerificationFlow.status", v, None, Some(5000u64))?;
+            rt::check::length(
+                "SourceCodeVerificationFlow.status",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         Ok(())
     }
@@ -2394,7 +2445,12 @@ impl SourceRedirectFlow {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.failure_reason {
-            rt::check::length("SourceRedirectFlow.failure_reason", v, None, Some(5000u64))?;
+            rt::check::length(
+                "SourceRedirectFlow.failure_reason",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         {
             let v = &self.return_url;
@@ -2885,8 +2941,9 @@ pub struct InvoiceSettingCustomerSetting {
     pub custom_fields: Option<Vec<super::models::InvoiceSettingCustomField>>,
     /// ID of a payment method that's attached to the customer, to be used as the customer's default payment method for subscriptions and invoices.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_payment_method:
-        Option<Box<super::models::InvoiceSettingCustomerSettingDefaultPaymentMethod>>,
+    pub default_payment_method: Option<
+        Box<super::models::InvoiceSettingCustomerSettingDefaultPaymentMethod>,
+    >,
     /// Default footer to be displayed on invoices for this customer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub footer: Option<String>,
@@ -2927,7 +2984,12 @@ impl InvoiceSettingCustomField {
         }
         {
             let v = &self.value;
-            rt::check::length("InvoiceSettingCustomField.value", v, None, Some(5000u64))?;
+            rt::check::length(
+                "InvoiceSettingCustomField.value",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         Ok(())
     }
@@ -3101,10 +3163,20 @@ impl PaymentMethodAcssDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.bank_name {
-            rt::check::length("PaymentMethodAcssDebit.bank_name", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PaymentMethodAcssDebit.bank_name",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.fingerprint {
-            rt::check::length("PaymentMethodAcssDebit.fingerprint", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PaymentMethodAcssDebit.fingerprint",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.institution_number {
             rt::check::length(
@@ -3189,13 +3261,23 @@ impl PaymentMethodBacsDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.fingerprint {
-            rt::check::length("PaymentMethodBacsDebit.fingerprint", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PaymentMethodBacsDebit.fingerprint",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.last4 {
             rt::check::length("PaymentMethodBacsDebit.last4", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.sort_code {
-            rt::check::length("PaymentMethodBacsDebit.sort_code", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PaymentMethodBacsDebit.sort_code",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         Ok(())
     }
@@ -3359,7 +3441,12 @@ impl PaymentMethodCardChecks {
             )?;
         }
         if let Some(v) = &self.cvc_check {
-            rt::check::length("PaymentMethodCardChecks.cvc_check", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PaymentMethodCardChecks.cvc_check",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         Ok(())
     }
@@ -3372,10 +3459,14 @@ pub struct PaymentMethodCardGeneratedCard {
     pub charge: Option<String>,
     /// Transaction-specific details of the payment method used in the payment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_details: Option<super::models::CardGeneratedFromPaymentMethodDetails>,
+    pub payment_method_details: Option<
+        super::models::CardGeneratedFromPaymentMethodDetails,
+    >,
     /// The ID of the SetupAttempt that generated this PaymentMethod, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_attempt: Option<Box<super::models::PaymentMethodCardGeneratedCardSetupAttempt>>,
+    pub setup_attempt: Option<
+        Box<super::models::PaymentMethodCardGeneratedCardSetupAttempt>,
+    >,
 }
 impl PaymentMethodCardGeneratedCard {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -3570,7 +3661,9 @@ connector_runtime::__string_enum! {
 pub struct PaymentMethodDetailsCardPresentReceipt {
     /// The type of account being debited or credited
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_type: Option<super::models::PaymentMethodDetailsCardPresentReceiptAccountType>,
+    pub account_type: Option<
+        super::models::PaymentMethodDetailsCardPresentReceiptAccountType,
+    >,
     /// EMV tag 9F26, cryptogram generated by the integrated circuit chip.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub application_cryptogram: Option<String>,
@@ -3813,13 +3906,17 @@ pub struct SetupAttemptPaymentMethodDetails {
     pub acss_debit: Option<super::models::SetupAttemptPaymentMethodDetailsAcssDebit>,
     /// setup_attempt_payment_method_details_au_becs_debit
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub au_becs_debit: Option<super::models::SetupAttemptPaymentMethodDetailsAuBecsDebit>,
+    pub au_becs_debit: Option<
+        super::models::SetupAttemptPaymentMethodDetailsAuBecsDebit,
+    >,
     /// setup_attempt_payment_method_details_bacs_debit
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bacs_debit: Option<super::models::SetupAttemptPaymentMethodDetailsBacsDebit>,
     /// setup_attempt_payment_method_details_bancontact
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bancontact: Option<Box<super::models::SetupAttemptPaymentMethodDetailsBancontact>>,
+    pub bancontact: Option<
+        Box<super::models::SetupAttemptPaymentMethodDetailsBancontact>,
+    >,
     /// setup_attempt_payment_method_details_boleto
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boleto: Option<super::models::SetupAttemptPaymentMethodDetailsBoleto>,
@@ -3828,7 +3925,9 @@ pub struct SetupAttemptPaymentMethodDetails {
     pub card: Option<super::models::SetupAttemptPaymentMethodDetailsCard>,
     /// setup_attempt_payment_method_details_card_present
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub card_present: Option<Box<super::models::SetupAttemptPaymentMethodDetailsCardPresent>>,
+    pub card_present: Option<
+        Box<super::models::SetupAttemptPaymentMethodDetailsCardPresent>,
+    >,
     /// setup_attempt_payment_method_details_ideal
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ideal: Option<Box<super::models::SetupAttemptPaymentMethodDetailsIdeal>>,
@@ -3843,7 +3942,9 @@ pub struct SetupAttemptPaymentMethodDetails {
     pub type_: String,
     /// setup_attempt_payment_method_details_us_bank_account
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub us_bank_account: Option<super::models::SetupAttemptPaymentMethodDetailsUsBankAccount>,
+    pub us_bank_account: Option<
+        super::models::SetupAttemptPaymentMethodDetailsUsBankAccount,
+    >,
 }
 impl SetupAttemptPaymentMethodDetails {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -3892,12 +3993,15 @@ pub struct SetupAttemptPaymentMethodDetailsBancontact {
     pub bic: Option<String>,
     /// The ID of the SEPA Direct Debit PaymentMethod which was generated by this SetupAttempt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub generated_sepa_debit:
-        Option<Box<super::models::SetupAttemptPaymentMethodDetailsBancontactGeneratedSepaDebit>>,
+    pub generated_sepa_debit: Option<
+        Box<super::models::SetupAttemptPaymentMethodDetailsBancontactGeneratedSepaDebit>,
+    >,
     /// The mandate for the SEPA Direct Debit PaymentMethod which was generated by this SetupAttempt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generated_sepa_debit_mandate: Option<
-        Box<super::models::SetupAttemptPaymentMethodDetailsBancontactGeneratedSepaDebitMandate>,
+        Box<
+            super::models::SetupAttemptPaymentMethodDetailsBancontactGeneratedSepaDebitMandate,
+        >,
     >,
     /// Last four characters of the IBAN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3905,8 +4009,9 @@ pub struct SetupAttemptPaymentMethodDetailsBancontact {
     /// Preferred language of the Bancontact authorization page that the customer is redirected to.
     /// Can be one of `en`, `de`, `fr`, or `nl`
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub preferred_language:
-        Option<super::models::SetupAttemptPaymentMethodDetailsBancontactPreferredLanguage>,
+    pub preferred_language: Option<
+        super::models::SetupAttemptPaymentMethodDetailsBancontactPreferredLanguage,
+    >,
     /// Owner's verified full name. Values are verified or provided by Bancontact directly
     /// (if supported) at the time of authorization or settlement. They cannot be set or mutated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4132,7 +4237,12 @@ impl MandatePaymentMethodDetails {
         }
         {
             let v = &self.type_;
-            rt::check::length("MandatePaymentMethodDetails.type", v, None, Some(5000u64))?;
+            rt::check::length(
+                "MandatePaymentMethodDetails.type",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         Ok(())
     }
@@ -4293,7 +4403,9 @@ pub struct ThreeDSecureDetails {
     /// For authenticated transactions: how the customer was authenticated by
     /// the issuing bank.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authentication_flow: Option<super::models::ThreeDSecureDetailsAuthenticationFlow>,
+    pub authentication_flow: Option<
+        super::models::ThreeDSecureDetailsAuthenticationFlow,
+    >,
     /// Indicates the outcome of 3D Secure authentication.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<super::models::ThreeDSecureDetailsResult>,
@@ -4332,8 +4444,9 @@ connector_runtime::__string_enum! {
 pub struct SetupAttemptPaymentMethodDetailsCardPresent {
     /// The ID of the Card PaymentMethod which was generated by this SetupAttempt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub generated_card:
-        Option<Box<super::models::SetupAttemptPaymentMethodDetailsCardPresentGeneratedCard>>,
+    pub generated_card: Option<
+        Box<super::models::SetupAttemptPaymentMethodDetailsCardPresentGeneratedCard>,
+    >,
 }
 /// The ID of the Card PaymentMethod which was generated by this SetupAttempt.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -4355,12 +4468,15 @@ pub struct SetupAttemptPaymentMethodDetailsIdeal {
     pub bic: Option<super::models::SetupAttemptPaymentMethodDetailsIdealBic>,
     /// The ID of the SEPA Direct Debit PaymentMethod which was generated by this SetupAttempt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub generated_sepa_debit:
-        Option<Box<super::models::SetupAttemptPaymentMethodDetailsBancontactGeneratedSepaDebit>>,
+    pub generated_sepa_debit: Option<
+        Box<super::models::SetupAttemptPaymentMethodDetailsBancontactGeneratedSepaDebit>,
+    >,
     /// The mandate for the SEPA Direct Debit PaymentMethod which was generated by this SetupAttempt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generated_sepa_debit_mandate: Option<
-        Box<super::models::SetupAttemptPaymentMethodDetailsBancontactGeneratedSepaDebitMandate>,
+        Box<
+            super::models::SetupAttemptPaymentMethodDetailsBancontactGeneratedSepaDebitMandate,
+        >,
     >,
     /// Last four characters of the IBAN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4426,12 +4542,15 @@ pub struct SetupAttemptPaymentMethodDetailsSofort {
     pub bic: Option<String>,
     /// The ID of the SEPA Direct Debit PaymentMethod which was generated by this SetupAttempt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub generated_sepa_debit:
-        Option<Box<super::models::SetupAttemptPaymentMethodDetailsBancontactGeneratedSepaDebit>>,
+    pub generated_sepa_debit: Option<
+        Box<super::models::SetupAttemptPaymentMethodDetailsBancontactGeneratedSepaDebit>,
+    >,
     /// The mandate for the SEPA Direct Debit PaymentMethod which was generated by this SetupAttempt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generated_sepa_debit_mandate: Option<
-        Box<super::models::SetupAttemptPaymentMethodDetailsBancontactGeneratedSepaDebitMandate>,
+        Box<
+            super::models::SetupAttemptPaymentMethodDetailsBancontactGeneratedSepaDebitMandate,
+        >,
     >,
     /// Last four characters of the IBAN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4439,8 +4558,9 @@ pub struct SetupAttemptPaymentMethodDetailsSofort {
     /// Preferred language of the Sofort authorization page that the customer is redirected to.
     /// Can be one of `en`, `de`, `fr`, or `nl`
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub preferred_language:
-        Option<super::models::SetupAttemptPaymentMethodDetailsSofortPreferredLanguage>,
+    pub preferred_language: Option<
+        super::models::SetupAttemptPaymentMethodDetailsSofortPreferredLanguage,
+    >,
     /// Owner's verified full name. Values are verified or provided by Sofort directly
     /// (if supported) at the time of authorization or settlement. They cannot be set or mutated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4648,8 +4768,9 @@ pub struct PaymentIntent {
     pub application_fee_amount: Option<i64>,
     /// Settings to configure compatible payment methods from the [Stripe Dashboard](https://dashboard.stripe.com/settings/payment_methods)
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub automatic_payment_methods:
-        Option<super::models::PaymentFlowsAutomaticPaymentMethodsPaymentIntent>,
+    pub automatic_payment_methods: Option<
+        super::models::PaymentFlowsAutomaticPaymentMethodsPaymentIntent,
+    >,
     /// Populated when `status` is `canceled`, this is the time at which the PaymentIntent was canceled. Measured in seconds since the Unix epoch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canceled_at: Option<i64>,
@@ -4777,7 +4898,12 @@ impl PaymentIntent {
             v.validate()?;
         }
         if let Some(v) = &self.statement_descriptor {
-            rt::check::length("PaymentIntent.statement_descriptor", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PaymentIntent.statement_descriptor",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.statement_descriptor_suffix {
             rt::check::length(
@@ -4898,7 +5024,9 @@ pub struct Charge {
     pub disputed: bool,
     /// ID of the balance transaction that describes the reversal of the balance on your account due to payment failure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failure_balance_transaction: Option<Box<super::models::ChargeFailureBalanceTransaction>>,
+    pub failure_balance_transaction: Option<
+        Box<super::models::ChargeFailureBalanceTransaction>,
+    >,
     /// Error code explaining reason for charge failure if available (see [the errors section](https://stripe.com/docs/api#errors) for a list of codes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_code: Option<String>,
@@ -5041,7 +5169,12 @@ impl Charge {
             rt::check::length("Charge.statement_descriptor", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.statement_descriptor_suffix {
-            rt::check::length("Charge.statement_descriptor_suffix", v, None, Some(5000u64))?;
+            rt::check::length(
+                "Charge.statement_descriptor_suffix",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.transfer_group {
             rt::check::length("Charge.transfer_group", v, None, Some(5000u64))?;
@@ -5080,7 +5213,9 @@ pub struct ApplicationFee {
     pub application: super::models::ApplicationFeeApplication,
     /// Balance transaction that describes the impact of this collected application fee on your account balance (not including refunds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub balance_transaction: Option<Box<super::models::ApplicationFeeBalanceTransaction>>,
+    pub balance_transaction: Option<
+        Box<super::models::ApplicationFeeBalanceTransaction>,
+    >,
     /// ID of the charge that the application fee was taken from.
     pub charge: Box<super::models::ApplicationFeeCharge>,
     /// Time at which the object was created. Measured in seconds since the Unix epoch.
@@ -5095,7 +5230,9 @@ pub struct ApplicationFee {
     pub object: String,
     /// ID of the corresponding charge on the platform account, if this fee was the result of a charge using the `destination` parameter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub originating_transaction: Option<Box<super::models::ApplicationFeeOriginatingTransaction>>,
+    pub originating_transaction: Option<
+        Box<super::models::ApplicationFeeOriginatingTransaction>,
+    >,
     /// Whether the fee has been fully refunded. If the fee is only partially refunded, this attribute will still be false.
     pub refunded: bool,
     /// FeeRefundList
@@ -5407,7 +5544,9 @@ pub struct DisputeEvidence {
     pub cancellation_rebuttal: Option<String>,
     /// (ID of a [file upload](https://stripe.com/docs/guides/file-upload)) Any communication with the customer that you feel is relevant to your case. Examples include emails proving that the customer received the product or service, or demonstrating their use of or satisfaction with the product or service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub customer_communication: Option<super::models::DisputeEvidenceCustomerCommunication>,
+    pub customer_communication: Option<
+        super::models::DisputeEvidenceCustomerCommunication,
+    >,
     /// The email address of the customer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_email_address: Option<String>,
@@ -5422,8 +5561,9 @@ pub struct DisputeEvidence {
     pub customer_signature: Option<super::models::DisputeEvidenceCustomerSignature>,
     /// (ID of a [file upload](https://stripe.com/docs/guides/file-upload)) Documentation for the prior charge that can uniquely identify the charge, such as a receipt, shipping label, work order, etc. This document should be paired with a similar document from the disputed payment that proves the two payments are separate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub duplicate_charge_documentation:
-        Option<super::models::DisputeEvidenceDuplicateChargeDocumentation>,
+    pub duplicate_charge_documentation: Option<
+        super::models::DisputeEvidenceDuplicateChargeDocumentation,
+    >,
     /// An explanation of the difference between the disputed charge versus the prior charge that appears to be a duplicate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duplicate_charge_explanation: Option<String>,
@@ -5450,7 +5590,9 @@ pub struct DisputeEvidence {
     pub service_date: Option<String>,
     /// (ID of a [file upload](https://stripe.com/docs/guides/file-upload)) Documentation showing proof that a service was provided to the customer. This could include a copy of a signed contract, work order, or other form of written agreement.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub service_documentation: Option<super::models::DisputeEvidenceServiceDocumentation>,
+    pub service_documentation: Option<
+        super::models::DisputeEvidenceServiceDocumentation,
+    >,
     /// The address to which a physical product was shipped. You should try to include as complete address information as possible.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipping_address: Option<String>,
@@ -5462,7 +5604,9 @@ pub struct DisputeEvidence {
     pub shipping_date: Option<String>,
     /// (ID of a [file upload](https://stripe.com/docs/guides/file-upload)) Documentation showing proof that a product was shipped to the customer at the same address the customer provided to you. This could include a copy of the shipment receipt, shipping label, etc. It should show the customer's full shipping address, if possible.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shipping_documentation: Option<super::models::DisputeEvidenceShippingDocumentation>,
+    pub shipping_documentation: Option<
+        super::models::DisputeEvidenceShippingDocumentation,
+    >,
     /// The tracking number for a physical product, obtained from the delivery service. If multiple tracking numbers were generated for this purchase, please separate them with commas.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipping_tracking_number: Option<String>,
@@ -5485,7 +5629,12 @@ impl DisputeEvidence {
             )?;
         }
         if let Some(v) = &self.billing_address {
-            rt::check::length("DisputeEvidence.billing_address", v, None, Some(5000u64))?;
+            rt::check::length(
+                "DisputeEvidence.billing_address",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.cancellation_policy_disclosure {
             rt::check::length(
@@ -5566,10 +5715,20 @@ impl DisputeEvidence {
             rt::check::length("DisputeEvidence.service_date", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.shipping_address {
-            rt::check::length("DisputeEvidence.shipping_address", v, None, Some(5000u64))?;
+            rt::check::length(
+                "DisputeEvidence.shipping_address",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.shipping_carrier {
-            rt::check::length("DisputeEvidence.shipping_carrier", v, None, Some(5000u64))?;
+            rt::check::length(
+                "DisputeEvidence.shipping_carrier",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.shipping_date {
             rt::check::length("DisputeEvidence.shipping_date", v, None, Some(5000u64))?;
@@ -6156,7 +6315,9 @@ pub enum IssuingCardholderIdDocumentFront {
 pub struct IssuingCardholderRequirements {
     /// If `disabled_reason` is present, all cards will decline authorizations with `cardholder_verification_required` reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub disabled_reason: Option<super::models::IssuingCardholderRequirementsDisabledReason>,
+    pub disabled_reason: Option<
+        super::models::IssuingCardholderRequirementsDisabledReason,
+    >,
     /// Array of fields that need to be collected in order to verify and re-enable the cardholder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub past_due: Option<Vec<super::models::IssuingCardholderRequirementsPastDueItem>>,
@@ -6179,12 +6340,14 @@ connector_runtime::__string_enum! {
 pub struct IssuingCardholderAuthorizationControls {
     /// Array of strings containing [categories](https://stripe.com/docs/api#issuing_authorization_object-merchant_data-category) of authorizations to allow. All other categories will be blocked. Cannot be set with `blocked_categories`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allowed_categories:
-        Option<Vec<super::models::IssuingCardholderAuthorizationControlsAllowedCategoriesItem>>,
+    pub allowed_categories: Option<
+        Vec<super::models::IssuingCardholderAuthorizationControlsAllowedCategoriesItem>,
+    >,
     /// Array of strings containing [categories](https://stripe.com/docs/api#issuing_authorization_object-merchant_data-category) of authorizations to decline. All other categories will be allowed. Cannot be set with `allowed_categories`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub blocked_categories:
-        Option<Vec<super::models::IssuingCardholderAuthorizationControlsAllowedCategoriesItem>>,
+    pub blocked_categories: Option<
+        Vec<super::models::IssuingCardholderAuthorizationControlsAllowedCategoriesItem>,
+    >,
     /// Limit spending with amount-based rules that apply across this cardholder's cards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spending_limits: Option<Vec<super::models::IssuingCardholderSpendingLimit>>,
@@ -6426,8 +6589,9 @@ pub struct IssuingCardholderSpendingLimit {
     pub amount: i64,
     /// Array of strings containing [categories](https://stripe.com/docs/api#issuing_authorization_object-merchant_data-category) this limit applies to. Omitting this field will apply the limit to all categories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub categories:
-        Option<Vec<super::models::IssuingCardholderAuthorizationControlsAllowedCategoriesItem>>,
+    pub categories: Option<
+        Vec<super::models::IssuingCardholderAuthorizationControlsAllowedCategoriesItem>,
+    >,
     /// Interval (or event) to which the amount applies.
     pub interval: super::models::IssuingCardholderSpendingLimitInterval,
 }
@@ -6517,7 +6681,12 @@ impl IssuingCardShipping {
             )?;
         }
         if let Some(v) = &self.tracking_url {
-            rt::check::length("IssuingCardShipping.tracking_url", v, None, Some(5000u64))?;
+            rt::check::length(
+                "IssuingCardShipping.tracking_url",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         Ok(())
     }
@@ -6546,12 +6715,14 @@ connector_runtime::__string_enum! {
 pub struct IssuingCardAuthorizationControls {
     /// Array of strings containing [categories](https://stripe.com/docs/api#issuing_authorization_object-merchant_data-category) of authorizations to allow. All other categories will be blocked. Cannot be set with `blocked_categories`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allowed_categories:
-        Option<Vec<super::models::IssuingCardholderAuthorizationControlsAllowedCategoriesItem>>,
+    pub allowed_categories: Option<
+        Vec<super::models::IssuingCardholderAuthorizationControlsAllowedCategoriesItem>,
+    >,
     /// Array of strings containing [categories](https://stripe.com/docs/api#issuing_authorization_object-merchant_data-category) of authorizations to decline. All other categories will be allowed. Cannot be set with `allowed_categories`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub blocked_categories:
-        Option<Vec<super::models::IssuingCardholderAuthorizationControlsAllowedCategoriesItem>>,
+    pub blocked_categories: Option<
+        Vec<super::models::IssuingCardholderAuthorizationControlsAllowedCategoriesItem>,
+    >,
     /// Limit spending with amount-based rules that apply across any cards this card replaced (i.e., its `replacement_for` card and _that_ card's `replacement_for` card, up the chain).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spending_limits: Option<Vec<super::models::IssuingCardSpendingLimit>>,
@@ -6566,8 +6737,9 @@ pub struct IssuingCardSpendingLimit {
     pub amount: i64,
     /// Array of strings containing [categories](https://stripe.com/docs/api#issuing_authorization_object-merchant_data-category) this limit applies to. Omitting this field will apply the limit to all categories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub categories:
-        Option<Vec<super::models::IssuingCardholderAuthorizationControlsAllowedCategoriesItem>>,
+    pub categories: Option<
+        Vec<super::models::IssuingCardholderAuthorizationControlsAllowedCategoriesItem>,
+    >,
     /// Interval (or event) to which the amount applies.
     pub interval: super::models::IssuingCardholderSpendingLimitInterval,
 }
@@ -6839,7 +7011,9 @@ pub struct IssuingTransaction {
     pub authorization: Option<super::models::IssuingTransactionAuthorization>,
     /// ID of the [balance transaction](https://stripe.com/docs/api/balance_transactions) associated with this transaction.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub balance_transaction: Option<Box<super::models::IssuingTransactionBalanceTransaction>>,
+    pub balance_transaction: Option<
+        Box<super::models::IssuingTransactionBalanceTransaction>,
+    >,
     /// The card used to make this transaction.
     pub card: super::models::IssuingTransactionCard,
     /// The cardholder to whom this transaction belongs.
@@ -7009,8 +7183,9 @@ pub struct IssuingDisputeEvidence {
     pub fraudulent: Option<super::models::IssuingDisputeFraudulentEvidence>,
     /// IssuingDisputeMerchandiseNotAsDescribedEvidence
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merchandise_not_as_described:
-        Option<super::models::IssuingDisputeMerchandiseNotAsDescribedEvidence>,
+    pub merchandise_not_as_described: Option<
+        super::models::IssuingDisputeMerchandiseNotAsDescribedEvidence,
+    >,
     /// IssuingDisputeNotReceivedEvidence
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_received: Option<super::models::IssuingDisputeNotReceivedEvidence>,
@@ -7021,8 +7196,9 @@ pub struct IssuingDisputeEvidence {
     pub reason: super::models::IssuingDisputeEvidenceReason,
     /// IssuingDisputeServiceNotAsDescribedEvidence
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub service_not_as_described:
-        Option<super::models::IssuingDisputeServiceNotAsDescribedEvidence>,
+    pub service_not_as_described: Option<
+        super::models::IssuingDisputeServiceNotAsDescribedEvidence,
+    >,
 }
 impl IssuingDisputeEvidence {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -7056,8 +7232,9 @@ impl IssuingDisputeEvidence {
 pub struct IssuingDisputeCanceledEvidence {
     /// (ID of a [file upload](https://stripe.com/docs/guides/file-upload)) Additional documentation supporting the dispute.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_documentation:
-        Option<super::models::IssuingDisputeCanceledEvidenceAdditionalDocumentation>,
+    pub additional_documentation: Option<
+        super::models::IssuingDisputeCanceledEvidenceAdditionalDocumentation,
+    >,
     /// Date when order was canceled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canceled_at: Option<i64>,
@@ -7140,11 +7317,14 @@ connector_runtime::__string_enum! {
 pub struct IssuingDisputeDuplicateEvidence {
     /// (ID of a [file upload](https://stripe.com/docs/guides/file-upload)) Additional documentation supporting the dispute.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_documentation:
-        Option<super::models::IssuingDisputeCanceledEvidenceAdditionalDocumentation>,
+    pub additional_documentation: Option<
+        super::models::IssuingDisputeCanceledEvidenceAdditionalDocumentation,
+    >,
     /// (ID of a [file upload](https://stripe.com/docs/guides/file-upload)) Copy of the card statement showing that the product had already been paid for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub card_statement: Option<super::models::IssuingDisputeDuplicateEvidenceCardStatement>,
+    pub card_statement: Option<
+        super::models::IssuingDisputeDuplicateEvidenceCardStatement,
+    >,
     /// (ID of a [file upload](https://stripe.com/docs/guides/file-upload)) Copy of the receipt showing that the product had been paid for in cash.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cash_receipt: Option<super::models::IssuingDisputeDuplicateEvidenceCashReceipt>,
@@ -7212,8 +7392,9 @@ pub enum IssuingDisputeDuplicateEvidenceCheckImage {
 pub struct IssuingDisputeFraudulentEvidence {
     /// (ID of a [file upload](https://stripe.com/docs/guides/file-upload)) Additional documentation supporting the dispute.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_documentation:
-        Option<super::models::IssuingDisputeCanceledEvidenceAdditionalDocumentation>,
+    pub additional_documentation: Option<
+        super::models::IssuingDisputeCanceledEvidenceAdditionalDocumentation,
+    >,
     /// Explanation of why the cardholder is disputing this transaction.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explanation: Option<String>,
@@ -7237,8 +7418,9 @@ impl IssuingDisputeFraudulentEvidence {
 pub struct IssuingDisputeMerchandiseNotAsDescribedEvidence {
     /// (ID of a [file upload](https://stripe.com/docs/guides/file-upload)) Additional documentation supporting the dispute.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_documentation:
-        Option<super::models::IssuingDisputeCanceledEvidenceAdditionalDocumentation>,
+    pub additional_documentation: Option<
+        super::models::IssuingDisputeCanceledEvidenceAdditionalDocumentation,
+    >,
     /// Explanation of why the cardholder is disputing this transaction.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explanation: Option<String>,
@@ -7282,8 +7464,9 @@ impl IssuingDisputeMerchandiseNotAsDescribedEvidence {
 pub struct IssuingDisputeNotReceivedEvidence {
     /// (ID of a [file upload](https://stripe.com/docs/guides/file-upload)) Additional documentation supporting the dispute.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_documentation:
-        Option<super::models::IssuingDisputeCanceledEvidenceAdditionalDocumentation>,
+    pub additional_documentation: Option<
+        super::models::IssuingDisputeCanceledEvidenceAdditionalDocumentation,
+    >,
     /// Date when the cardholder expected to receive the product.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected_at: Option<i64>,
@@ -7324,8 +7507,9 @@ impl IssuingDisputeNotReceivedEvidence {
 pub struct IssuingDisputeOtherEvidence {
     /// (ID of a [file upload](https://stripe.com/docs/guides/file-upload)) Additional documentation supporting the dispute.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_documentation:
-        Option<super::models::IssuingDisputeCanceledEvidenceAdditionalDocumentation>,
+    pub additional_documentation: Option<
+        super::models::IssuingDisputeCanceledEvidenceAdditionalDocumentation,
+    >,
     /// Explanation of why the cardholder is disputing this transaction.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explanation: Option<String>,
@@ -7371,8 +7555,9 @@ connector_runtime::__string_enum! {
 pub struct IssuingDisputeServiceNotAsDescribedEvidence {
     /// (ID of a [file upload](https://stripe.com/docs/guides/file-upload)) Additional documentation supporting the dispute.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_documentation:
-        Option<super::models::IssuingDisputeCanceledEvidenceAdditionalDocumentation>,
+    pub additional_documentation: Option<
+        super::models::IssuingDisputeCanceledEvidenceAdditionalDocumentation,
+    >,
     /// Date when order was canceled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canceled_at: Option<i64>,
@@ -7599,11 +7784,21 @@ impl IssuingTransactionFuelData {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.type_;
-            rt::check::length("IssuingTransactionFuelData.type", v, None, Some(5000u64))?;
+            rt::check::length(
+                "IssuingTransactionFuelData.type",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         {
             let v = &self.unit;
-            rt::check::length("IssuingTransactionFuelData.unit", v, None, Some(5000u64))?;
+            rt::check::length(
+                "IssuingTransactionFuelData.unit",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         Ok(())
     }
@@ -7664,8 +7859,7 @@ pub struct IssuingAuthorizationVerificationData {
     /// Whether the cardholder provided an address first line and if it matched the cardholder’s `billing.address.line1`.
     pub address_line1_check: super::models::IssuingAuthorizationVerificationDataAddressLine1Check,
     /// Whether the cardholder provided a postal code and if it matched the cardholder’s `billing.address.postal_code`.
-    pub address_postal_code_check:
-        super::models::IssuingAuthorizationVerificationDataAddressPostalCodeCheck,
+    pub address_postal_code_check: super::models::IssuingAuthorizationVerificationDataAddressPostalCodeCheck,
     /// Whether the cardholder provided a CVC and if it matched Stripe’s record.
     pub cvc_check: super::models::IssuingAuthorizationVerificationDataCvcCheck,
     /// Whether the cardholder provided an expiry date and if it matched Stripe’s record.
@@ -7728,7 +7922,9 @@ pub struct Payout {
     pub destination: Option<Box<super::models::PayoutDestination>>,
     /// If the payout failed or was canceled, this will be the ID of the balance transaction that reversed the initial balance transaction, and puts the funds from the failed payout back in your balance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failure_balance_transaction: Option<Box<super::models::PayoutFailureBalanceTransaction>>,
+    pub failure_balance_transaction: Option<
+        Box<super::models::PayoutFailureBalanceTransaction>,
+    >,
     /// Error code explaining reason for payout failure if available. See [Types of payout failures](https://stripe.com/docs/api#payout_failures) for a list of failure codes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_code: Option<String>,
@@ -7929,7 +8125,12 @@ impl PlatformTaxFee {
         }
         {
             let v = &self.source_transaction;
-            rt::check::length("PlatformTaxFee.source_transaction", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PlatformTaxFee.source_transaction",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         {
             let v = &self.type_;
@@ -7964,7 +8165,9 @@ pub struct Refund {
     pub description: Option<String>,
     /// If the refund failed, this balance transaction describes the adjustment made on your account balance that reverses the initial balance transaction.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failure_balance_transaction: Option<Box<super::models::RefundFailureBalanceTransaction>>,
+    pub failure_balance_transaction: Option<
+        Box<super::models::RefundFailureBalanceTransaction>,
+    >,
     /// If the refund failed, the reason for refund failure if known. Possible values are `lost_or_stolen_card`, `expired_or_canceled_card`, or `unknown`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
@@ -7989,7 +8192,9 @@ pub struct Refund {
     pub receipt_number: Option<String>,
     /// The transfer reversal that is associated with the refund. Only present if the charge came from another Stripe account. See the Connect documentation for details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source_transfer_reversal: Option<Box<super::models::RefundSourceTransferReversal>>,
+    pub source_transfer_reversal: Option<
+        Box<super::models::RefundSourceTransferReversal>,
+    >,
     /// Status of the refund. For credit card refunds, this can be `pending`, `succeeded`, or `failed`. For other types of refunds, it can be `pending`, `succeeded`, `failed`, or `canceled`. Refer to our [refunds](https://stripe.com/docs/refunds#failed-refunds) documentation for more details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
@@ -8152,8 +8357,9 @@ pub struct TransferReversal {
     pub currency: String,
     /// Linked payment refund for the transfer reversal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub destination_payment_refund:
-        Option<Box<super::models::TransferReversalDestinationPaymentRefund>>,
+    pub destination_payment_refund: Option<
+        Box<super::models::TransferReversalDestinationPaymentRefund>,
+    >,
     /// Unique identifier for the object.
     pub id: String,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format.
@@ -8633,7 +8839,12 @@ impl ChargeFraudDetails {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.stripe_report {
-            rt::check::length("ChargeFraudDetails.stripe_report", v, None, Some(5000u64))?;
+            rt::check::length(
+                "ChargeFraudDetails.stripe_report",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.user_report {
             rt::check::length("ChargeFraudDetails.user_report", v, None, Some(5000u64))?;
@@ -8862,7 +9073,9 @@ pub struct Invoice {
     pub total: i64,
     /// The aggregate amounts calculated per discount across all line items.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub total_discount_amounts: Option<Vec<super::models::DiscountsResourceDiscountAmount>>,
+    pub total_discount_amounts: Option<
+        Vec<super::models::DiscountsResourceDiscountAmount>,
+    >,
     /// The aggregate amounts calculated per tax rate for all line items.
     pub total_tax_amounts: Vec<super::models::InvoiceTaxAmount>,
     /// The account (if any) the payment will be attributed to for tax reporting, and where funds from the payment will be transferred to for the invoice.
@@ -9049,10 +9262,20 @@ impl TaxIdVerification {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.verified_address {
-            rt::check::length("TaxIdVerification.verified_address", v, None, Some(5000u64))?;
+            rt::check::length(
+                "TaxIdVerification.verified_address",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.verified_name {
-            rt::check::length("TaxIdVerification.verified_name", v, None, Some(5000u64))?;
+            rt::check::length(
+                "TaxIdVerification.verified_name",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         Ok(())
     }
@@ -9152,7 +9375,12 @@ impl InvoicesResourceInvoiceTaxId {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.value {
-            rt::check::length("InvoicesResourceInvoiceTaxId.value", v, None, Some(5000u64))?;
+            rt::check::length(
+                "InvoicesResourceInvoiceTaxId.value",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         Ok(())
     }
@@ -9316,7 +9544,12 @@ impl DeletedDiscount {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.checkout_session {
-            rt::check::length("DeletedDiscount.checkout_session", v, None, Some(5000u64))?;
+            rt::check::length(
+                "DeletedDiscount.checkout_session",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         {
             let v = &self.coupon;
@@ -9896,8 +10129,9 @@ pub struct InvoicesPaymentSettings {
     pub payment_method_options: Option<super::models::InvoicesPaymentMethodOptions>,
     /// The list of payment method types (e.g. card) to provide to the invoice’s PaymentIntent. If not set, Stripe attempts to automatically determine the types to use by looking at the invoice’s default payment method, the subscription’s default payment method, the customer’s default payment method, and your [invoice template settings](https://dashboard.stripe.com/settings/billing/invoice).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_types:
-        Option<Vec<super::models::InvoicesPaymentSettingsPaymentMethodTypesItem>>,
+    pub payment_method_types: Option<
+        Vec<super::models::InvoicesPaymentSettingsPaymentMethodTypesItem>,
+    >,
 }
 /// InvoicesPaymentMethodOptions
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -9913,7 +10147,9 @@ pub struct InvoicesPaymentMethodOptions {
     pub card: Option<super::models::InvoicePaymentMethodOptionsCard>,
     /// If paying by `customer_balance`, this sub-hash contains details about the Bank transfer payment method options to pass to the invoice’s PaymentIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub customer_balance: Option<super::models::InvoicePaymentMethodOptionsCustomerBalance>,
+    pub customer_balance: Option<
+        super::models::InvoicePaymentMethodOptionsCustomerBalance,
+    >,
     /// If paying by `konbini`, this sub-hash contains details about the Konbini payment method options to pass to the invoice’s PaymentIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub konbini: Option<super::models::InvoicePaymentMethodOptionsKonbini>,
@@ -9926,19 +10162,23 @@ pub struct InvoicesPaymentMethodOptions {
 pub struct InvoicePaymentMethodOptionsAcssDebit {
     /// invoice_payment_method_options_acss_debit_mandate_options
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mandate_options: Option<super::models::InvoicePaymentMethodOptionsAcssDebitMandateOptions>,
+    pub mandate_options: Option<
+        super::models::InvoicePaymentMethodOptionsAcssDebitMandateOptions,
+    >,
     /// Bank account verification method.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification_method:
-        Option<super::models::InvoicePaymentMethodOptionsAcssDebitVerificationMethod>,
+    pub verification_method: Option<
+        super::models::InvoicePaymentMethodOptionsAcssDebitVerificationMethod,
+    >,
 }
 /// invoice_payment_method_options_acss_debit_mandate_options
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct InvoicePaymentMethodOptionsAcssDebitMandateOptions {
     /// Transaction type of the mandate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transaction_type:
-        Option<super::models::InvoicePaymentMethodOptionsAcssDebitMandateOptionsTransactionType>,
+    pub transaction_type: Option<
+        super::models::InvoicePaymentMethodOptionsAcssDebitMandateOptionsTransactionType,
+    >,
 }
 connector_runtime::__string_enum! {
     #[doc = " Transaction type of the mandate."] pub enum
@@ -9967,8 +10207,9 @@ connector_runtime::__string_enum! {
 pub struct InvoicePaymentMethodOptionsCard {
     /// We strongly recommend that you rely on our SCA Engine to automatically prompt your customers for authentication based on risk level and [other requirements](https://stripe.com/docs/strong-customer-authentication). However, if you wish to request 3D Secure based on logic from your own fraud engine, provide this option. Read our guide on [manually requesting 3D Secure](https://stripe.com/docs/payments/3d-secure#manual-three-ds) for more information on how this configuration interacts with Radar and our SCA Engine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_three_d_secure:
-        Option<super::models::InvoicePaymentMethodOptionsCardRequestThreeDSecure>,
+    pub request_three_d_secure: Option<
+        super::models::InvoicePaymentMethodOptionsCardRequestThreeDSecure,
+    >,
 }
 connector_runtime::__string_enum! {
     #[doc =
@@ -9981,8 +10222,9 @@ connector_runtime::__string_enum! {
 pub struct InvoicePaymentMethodOptionsCustomerBalance {
     /// invoice_payment_method_options_customer_balance_bank_transfer
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bank_transfer:
-        Option<super::models::InvoicePaymentMethodOptionsCustomerBalanceBankTransfer>,
+    pub bank_transfer: Option<
+        super::models::InvoicePaymentMethodOptionsCustomerBalanceBankTransfer,
+    >,
     /// The funding method type to be used when there are not enough funds in the customer balance. Permitted values include: `bank_transfer`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub funding_type: Option<String>,
@@ -10003,8 +10245,9 @@ pub struct InvoicePaymentMethodOptionsKonbini {}
 pub struct InvoicePaymentMethodOptionsUsBankAccount {
     /// Bank account verification method.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification_method:
-        Option<super::models::InvoicePaymentMethodOptionsAcssDebitVerificationMethod>,
+    pub verification_method: Option<
+        super::models::InvoicePaymentMethodOptionsAcssDebitVerificationMethod,
+    >,
 }
 connector_runtime::__string_enum! {
     pub enum InvoicesPaymentSettingsPaymentMethodTypesItem { AchCreditTransfer =
@@ -10369,7 +10612,12 @@ impl QuotesResourceUpfrontLineItems {
         }
         {
             let v = &self.url;
-            rt::check::length("QuotesResourceUpfrontLineItems.url", v, None, Some(5000u64))?;
+            rt::check::length(
+                "QuotesResourceUpfrontLineItems.url",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         Ok(())
     }
@@ -10606,7 +10854,9 @@ pub struct Subscription {
     pub days_until_due: Option<i64>,
     /// ID of the default payment method for the subscription. It must belong to the customer associated with the subscription. This takes precedence over `default_source`. If neither are set, invoices will use the customer's [invoice_settings.default_payment_method](https://stripe.com/docs/api/customers/object#customer_object-invoice_settings-default_payment_method) or [default_source](https://stripe.com/docs/api/customers/object#customer_object-default_source).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_payment_method: Option<Box<super::models::SubscriptionDefaultPaymentMethod>>,
+    pub default_payment_method: Option<
+        Box<super::models::SubscriptionDefaultPaymentMethod>,
+    >,
     /// ID of the default payment source for the subscription. It must belong to the customer associated with the subscription and be in a chargeable state. If `default_payment_method` is also set, `default_payment_method` will take precedence. If neither are set, invoices will use the customer's [invoice_settings.default_payment_method](https://stripe.com/docs/api/customers/object#customer_object-invoice_settings-default_payment_method) or [default_source](https://stripe.com/docs/api/customers/object#customer_object-default_source).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_source: Option<Box<super::models::SubscriptionDefaultSource>>,
@@ -10645,8 +10895,9 @@ pub struct Subscription {
     pub payment_settings: Option<super::models::SubscriptionsResourcePaymentSettings>,
     /// Specifies an interval for how often to bill for any pending invoice items. It is analogous to calling [Create an invoice](https://stripe.com/docs/api#create_invoice) for the given subscription at the specified interval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pending_invoice_item_interval:
-        Option<super::models::SubscriptionPendingInvoiceItemInterval>,
+    pub pending_invoice_item_interval: Option<
+        super::models::SubscriptionPendingInvoiceItemInterval,
+    >,
     /// You can use this [SetupIntent](https://stripe.com/docs/api/setup_intents) to collect user authentication when creating a subscription without immediate payment or updating a subscription's payment method, allowing you to optimize for off-session payments. Learn more in the [SCA Migration Guide](https://stripe.com/docs/billing/migration/strong-customer-authentication#scenario-2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_setup_intent: Option<Box<super::models::SubscriptionPendingSetupIntent>>,
@@ -10888,11 +11139,14 @@ connector_runtime::__string_enum! {
 pub struct SubscriptionsResourcePaymentSettings {
     /// Payment-method-specific configuration to provide to invoices created by the subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_options: Option<super::models::SubscriptionsResourcePaymentMethodOptions>,
+    pub payment_method_options: Option<
+        super::models::SubscriptionsResourcePaymentMethodOptions,
+    >,
     /// The list of payment method types to provide to every invoice created by the subscription. If not set, Stripe attempts to automatically determine the types to use by looking at the invoice’s default payment method, the subscription’s default payment method, the customer’s default payment method, and your [invoice template settings](https://dashboard.stripe.com/settings/billing/invoice).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_types:
-        Option<Vec<super::models::InvoicesPaymentSettingsPaymentMethodTypesItem>>,
+    pub payment_method_types: Option<
+        Vec<super::models::InvoicesPaymentSettingsPaymentMethodTypesItem>,
+    >,
 }
 impl SubscriptionsResourcePaymentSettings {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -10917,7 +11171,9 @@ pub struct SubscriptionsResourcePaymentMethodOptions {
     pub card: Option<super::models::SubscriptionPaymentMethodOptionsCard>,
     /// This sub-hash contains details about the Bank transfer payment method options to pass to invoices created by the subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub customer_balance: Option<super::models::InvoicePaymentMethodOptionsCustomerBalance>,
+    pub customer_balance: Option<
+        super::models::InvoicePaymentMethodOptionsCustomerBalance,
+    >,
     /// This sub-hash contains details about the Konbini payment method options to pass to invoices created by the subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub konbini: Option<super::models::InvoicePaymentMethodOptionsKonbini>,
@@ -10942,8 +11198,9 @@ pub struct SubscriptionPaymentMethodOptionsCard {
     pub mandate_options: Option<super::models::InvoiceMandateOptionsCard>,
     /// We strongly recommend that you rely on our SCA Engine to automatically prompt your customers for authentication based on risk level and [other requirements](https://stripe.com/docs/strong-customer-authentication). However, if you wish to request 3D Secure based on logic from your own fraud engine, provide this option. Read our guide on [manually requesting 3D Secure](https://stripe.com/docs/payments/3d-secure#manual-three-ds) for more information on how this configuration interacts with Radar and our SCA Engine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_three_d_secure:
-        Option<super::models::InvoicePaymentMethodOptionsCardRequestThreeDSecure>,
+    pub request_three_d_secure: Option<
+        super::models::InvoicePaymentMethodOptionsCardRequestThreeDSecure,
+    >,
 }
 impl SubscriptionPaymentMethodOptionsCard {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -11186,8 +11443,9 @@ pub struct SetupIntentNextAction {
     pub use_stripe_sdk: Option<serde_json::Value>,
     /// SetupIntentNextActionVerifyWithMicrodeposits
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verify_with_microdeposits:
-        Option<super::models::SetupIntentNextActionVerifyWithMicrodeposits>,
+    pub verify_with_microdeposits: Option<
+        super::models::SetupIntentNextActionVerifyWithMicrodeposits,
+    >,
 }
 impl SetupIntentNextAction {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -11246,8 +11504,9 @@ pub struct SetupIntentNextActionVerifyWithMicrodeposits {
     pub hosted_verification_url: String,
     /// The type of the microdeposit sent to the customer. Used to distinguish between different verification methods.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub microdeposit_type:
-        Option<super::models::SetupIntentNextActionVerifyWithMicrodepositsMicrodepositType>,
+    pub microdeposit_type: Option<
+        super::models::SetupIntentNextActionVerifyWithMicrodepositsMicrodepositType,
+    >,
 }
 impl SetupIntentNextActionVerifyWithMicrodeposits {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -11299,7 +11558,9 @@ pub struct SetupIntentPaymentMethodOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sepa_debit: Option<super::models::SetupIntentPaymentMethodOptionsSepaDebit>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub us_bank_account: Option<super::models::SetupIntentPaymentMethodOptionsUsBankAccount>,
+    pub us_bank_account: Option<
+        super::models::SetupIntentPaymentMethodOptionsUsBankAccount,
+    >,
 }
 impl SetupIntentPaymentMethodOptions {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -11327,15 +11588,19 @@ pub enum SetupIntentPaymentMethodOptionsAcssDebit {
 pub struct SetupIntentPaymentMethodOptionsAcssDebit2 {
     /// Currency supported by the bank account
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub currency: Option<super::models::SetupIntentPaymentMethodOptionsAcssDebit2Currency>,
+    pub currency: Option<
+        super::models::SetupIntentPaymentMethodOptionsAcssDebit2Currency,
+    >,
     /// setup_intent_payment_method_options_mandate_options_acss_debit
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mandate_options:
-        Option<super::models::SetupIntentPaymentMethodOptionsMandateOptionsAcssDebit>,
+    pub mandate_options: Option<
+        super::models::SetupIntentPaymentMethodOptionsMandateOptionsAcssDebit,
+    >,
     /// Bank account verification method.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification_method:
-        Option<super::models::InvoicePaymentMethodOptionsAcssDebitVerificationMethod>,
+    pub verification_method: Option<
+        super::models::InvoicePaymentMethodOptionsAcssDebitVerificationMethod,
+    >,
 }
 impl SetupIntentPaymentMethodOptionsAcssDebit2 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -11369,8 +11634,9 @@ pub struct SetupIntentPaymentMethodOptionsMandateOptionsAcssDebit {
     >,
     /// Transaction type of the mandate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transaction_type:
-        Option<super::models::InvoicePaymentMethodOptionsAcssDebitMandateOptionsTransactionType>,
+    pub transaction_type: Option<
+        super::models::InvoicePaymentMethodOptionsAcssDebitMandateOptionsTransactionType,
+    >,
 }
 impl SetupIntentPaymentMethodOptionsMandateOptionsAcssDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -11404,19 +11670,23 @@ connector_runtime::__string_enum! {
 pub struct SetupIntentTypeSpecificPaymentMethodOptionsClient {
     /// Bank account verification method.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification_method:
-        Option<super::models::InvoicePaymentMethodOptionsAcssDebitVerificationMethod>,
+    pub verification_method: Option<
+        super::models::InvoicePaymentMethodOptionsAcssDebitVerificationMethod,
+    >,
 }
 /// setup_intent_payment_method_options_card
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SetupIntentPaymentMethodOptionsCard {
     /// Configuration options for setting up an eMandate for cards issued in India.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mandate_options: Option<super::models::SetupIntentPaymentMethodOptionsCardMandateOptions>,
+    pub mandate_options: Option<
+        super::models::SetupIntentPaymentMethodOptionsCardMandateOptions,
+    >,
     /// We strongly recommend that you rely on our SCA Engine to automatically prompt your customers for authentication based on risk level and [other requirements](https://stripe.com/docs/strong-customer-authentication). However, if you wish to request 3D Secure based on logic from your own fraud engine, provide this option. Permitted values include: `automatic` or `any`. If not provided, defaults to `automatic`. Read our guide on [manually requesting 3D Secure](https://stripe.com/docs/payments/3d-secure#manual-three-ds) for more information on how this configuration interacts with Radar and our SCA Engine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_three_d_secure:
-        Option<super::models::SetupIntentPaymentMethodOptionsCardRequestThreeDSecure>,
+    pub request_three_d_secure: Option<
+        super::models::SetupIntentPaymentMethodOptionsCardRequestThreeDSecure,
+    >,
 }
 impl SetupIntentPaymentMethodOptionsCard {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -11513,8 +11783,9 @@ pub enum SetupIntentPaymentMethodOptionsSepaDebit {
 pub struct SetupIntentPaymentMethodOptionsSepaDebit2 {
     /// setup_intent_payment_method_options_mandate_options_sepa_debit
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mandate_options:
-        Option<super::models::SetupIntentPaymentMethodOptionsMandateOptionsSepaDebit>,
+    pub mandate_options: Option<
+        super::models::SetupIntentPaymentMethodOptionsMandateOptionsSepaDebit,
+    >,
 }
 /// setup_intent_payment_method_options_mandate_options_sepa_debit
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -11536,8 +11807,9 @@ pub enum SetupIntentPaymentMethodOptionsUsBankAccount {
 pub struct SetupIntentPaymentMethodOptionsUsBankAccount2 {
     /// Bank account verification method.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification_method:
-        Option<super::models::InvoicePaymentMethodOptionsAcssDebitVerificationMethod>,
+    pub verification_method: Option<
+        super::models::InvoicePaymentMethodOptionsAcssDebitVerificationMethod,
+    >,
 }
 /// ID of the single_use Mandate generated by the SetupIntent.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -11617,7 +11889,9 @@ pub struct SubscriptionSchedule2 {
     /// ID of the customer who owns the subscription schedule.
     pub customer: Box<super::models::SubscriptionSchedule2Customer>,
     /// SubscriptionSchedulesResourceDefaultSettings
-    pub default_settings: Box<super::models::SubscriptionSchedulesResourceDefaultSettings>,
+    pub default_settings: Box<
+        super::models::SubscriptionSchedulesResourceDefaultSettings,
+    >,
     /// Behavior of the subscription schedule and underlying subscription when it ends. Possible values are `release` and `cancel`.
     pub end_behavior: super::models::SubscriptionSchedule2EndBehavior,
     /// Unique identifier for the object.
@@ -11696,26 +11970,31 @@ pub struct SubscriptionSchedulesResourceDefaultSettings {
     pub application_fee_percent: Option<f64>,
     /// SubscriptionSchedulesResourceDefaultSettingsAutomaticTax
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub automatic_tax:
-        Option<super::models::SubscriptionSchedulesResourceDefaultSettingsAutomaticTax>,
+    pub automatic_tax: Option<
+        super::models::SubscriptionSchedulesResourceDefaultSettingsAutomaticTax,
+    >,
     /// Possible values are `phase_start` or `automatic`. If `phase_start` then billing cycle anchor of the subscription is set to the start of the phase when entering the phase. If `automatic` then the billing cycle anchor is automatically modified as needed when entering the phase. For more information, see the billing cycle [documentation](https://stripe.com/docs/billing/subscriptions/billing-cycle).
-    pub billing_cycle_anchor:
-        super::models::SubscriptionSchedulesResourceDefaultSettingsBillingCycleAnchor,
+    pub billing_cycle_anchor: super::models::SubscriptionSchedulesResourceDefaultSettingsBillingCycleAnchor,
     /// Define thresholds at which an invoice will be sent, and the subscription advanced to a new billing period
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing_thresholds: Option<super::models::SubscriptionBillingThresholds>,
     /// Either `charge_automatically`, or `send_invoice`. When charging automatically, Stripe will attempt to pay the underlying subscription at the end of each billing cycle using the default source attached to the customer. When sending an invoice, Stripe will email your customer an invoice with payment instructions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub collection_method:
-        Option<super::models::SubscriptionSchedulesResourceDefaultSettingsCollectionMethod>,
+    pub collection_method: Option<
+        super::models::SubscriptionSchedulesResourceDefaultSettingsCollectionMethod,
+    >,
     /// ID of the default payment method for the subscription schedule. If not set, invoices will use the default payment method in the customer's invoice settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_payment_method: Option<
-        Box<super::models::SubscriptionSchedulesResourceDefaultSettingsDefaultPaymentMethod>,
+        Box<
+            super::models::SubscriptionSchedulesResourceDefaultSettingsDefaultPaymentMethod,
+        >,
     >,
     /// The subscription schedule's default invoice settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub invoice_settings: Option<super::models::InvoiceSettingSubscriptionScheduleSetting>,
+    pub invoice_settings: Option<
+        super::models::InvoiceSettingSubscriptionScheduleSetting,
+    >,
     /// The account (if any) the associated subscription's payments will be attributed to for tax reporting, and where funds from each payment will be transferred to for each of the subscription's invoices.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_data: Option<super::models::SubscriptionTransferData>,
@@ -11793,22 +12072,25 @@ pub struct SubscriptionSchedulePhaseConfiguration {
     pub automatic_tax: Option<super::models::SchedulesPhaseAutomaticTax>,
     /// Possible values are `phase_start` or `automatic`. If `phase_start` then billing cycle anchor of the subscription is set to the start of the phase when entering the phase. If `automatic` then the billing cycle anchor is automatically modified as needed when entering the phase. For more information, see the billing cycle [documentation](https://stripe.com/docs/billing/subscriptions/billing-cycle).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billing_cycle_anchor:
-        Option<super::models::SubscriptionSchedulePhaseConfigurationBillingCycleAnchor>,
+    pub billing_cycle_anchor: Option<
+        super::models::SubscriptionSchedulePhaseConfigurationBillingCycleAnchor,
+    >,
     /// Define thresholds at which an invoice will be sent, and the subscription advanced to a new billing period
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing_thresholds: Option<super::models::SubscriptionBillingThresholds>,
     /// Either `charge_automatically`, or `send_invoice`. When charging automatically, Stripe will attempt to pay the underlying subscription at the end of each billing cycle using the default source attached to the customer. When sending an invoice, Stripe will email your customer an invoice with payment instructions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub collection_method:
-        Option<super::models::SubscriptionSchedulesResourceDefaultSettingsCollectionMethod>,
+    pub collection_method: Option<
+        super::models::SubscriptionSchedulesResourceDefaultSettingsCollectionMethod,
+    >,
     /// ID of the coupon to use during this phase of the subscription schedule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coupon: Option<super::models::SubscriptionSchedulePhaseConfigurationCoupon>,
     /// ID of the default payment method for the subscription schedule. It must belong to the customer associated with the subscription schedule. If not set, invoices will use the default payment method in the customer's invoice settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_payment_method:
-        Option<super::models::SubscriptionSchedulePhaseConfigurationDefaultPaymentMethod>,
+    pub default_payment_method: Option<
+        super::models::SubscriptionSchedulePhaseConfigurationDefaultPaymentMethod,
+    >,
     /// The default tax rates to apply to the subscription during this phase of the subscription schedule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_tax_rates: Option<Vec<super::models::TaxRate>>,
@@ -11816,7 +12098,9 @@ pub struct SubscriptionSchedulePhaseConfiguration {
     pub end_date: i64,
     /// The invoice settings applicable during this phase.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub invoice_settings: Option<super::models::InvoiceSettingSubscriptionScheduleSetting>,
+    pub invoice_settings: Option<
+        super::models::InvoiceSettingSubscriptionScheduleSetting,
+    >,
     /// Subscription items to configure the subscription to during this phase of the subscription schedule.
     pub items: Vec<super::models::SubscriptionScheduleConfigurationItem>,
     /// If the subscription schedule will prorate when transitioning to this phase. Possible values are `create_prorations` and `none`.
@@ -12769,7 +13053,9 @@ pub enum ChargePaymentIntent {
 pub struct PaymentMethodDetails {
     /// payment_method_details_ach_credit_transfer
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ach_credit_transfer: Option<super::models::PaymentMethodDetailsAchCreditTransfer>,
+    pub ach_credit_transfer: Option<
+        super::models::PaymentMethodDetailsAchCreditTransfer,
+    >,
     /// payment_method_details_ach_debit
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ach_debit: Option<super::models::PaymentMethodDetailsAchDebit>,
@@ -13007,7 +13293,9 @@ impl PaymentMethodDetailsAchCreditTransfer {
 pub struct PaymentMethodDetailsAchDebit {
     /// Type of entity that holds the account. This can be either `individual` or `company`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_holder_type: Option<super::models::PaymentMethodDetailsAchDebitAccountHolderType>,
+    pub account_holder_type: Option<
+        super::models::PaymentMethodDetailsAchDebitAccountHolderType,
+    >,
     /// Name of the bank associated with the bank account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bank_name: Option<String>,
@@ -13052,7 +13340,12 @@ impl PaymentMethodDetailsAchDebit {
             )?;
         }
         if let Some(v) = &self.last4 {
-            rt::check::length("PaymentMethodDetailsAchDebit.last4", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PaymentMethodDetailsAchDebit.last4",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.routing_number {
             rt::check::length(
@@ -13333,20 +13626,23 @@ pub struct PaymentMethodDetailsBancontact {
     pub bic: Option<String>,
     /// The ID of the SEPA Direct Debit PaymentMethod which was generated by this Charge.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub generated_sepa_debit:
-        Option<Box<super::models::PaymentMethodDetailsBancontactGeneratedSepaDebit>>,
+    pub generated_sepa_debit: Option<
+        Box<super::models::PaymentMethodDetailsBancontactGeneratedSepaDebit>,
+    >,
     /// The mandate for the SEPA Direct Debit PaymentMethod which was generated by this Charge.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub generated_sepa_debit_mandate:
-        Option<Box<super::models::PaymentMethodDetailsBancontactGeneratedSepaDebitMandate>>,
+    pub generated_sepa_debit_mandate: Option<
+        Box<super::models::PaymentMethodDetailsBancontactGeneratedSepaDebitMandate>,
+    >,
     /// Last four characters of the IBAN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iban_last4: Option<String>,
     /// Preferred language of the Bancontact authorization page that the customer is redirected to.
     /// Can be one of `en`, `de`, `fr`, or `nl`
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub preferred_language:
-        Option<super::models::SetupAttemptPaymentMethodDetailsBancontactPreferredLanguage>,
+    pub preferred_language: Option<
+        super::models::SetupAttemptPaymentMethodDetailsBancontactPreferredLanguage,
+    >,
     /// Owner's verified full name. Values are verified or provided by Bancontact directly
     /// (if supported) at the time of authorization or settlement. They cannot be set or mutated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -13372,7 +13668,12 @@ impl PaymentMethodDetailsBancontact {
             )?;
         }
         if let Some(v) = &self.bic {
-            rt::check::length("PaymentMethodDetailsBancontact.bic", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PaymentMethodDetailsBancontact.bic",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.iban_last4 {
             rt::check::length(
@@ -13422,7 +13723,12 @@ impl PaymentMethodDetailsBoleto {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.tax_id;
-            rt::check::length("PaymentMethodDetailsBoleto.tax_id", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PaymentMethodDetailsBoleto.tax_id",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         Ok(())
     }
@@ -13482,7 +13788,12 @@ impl PaymentMethodDetailsCard {
             v.validate()?;
         }
         if let Some(v) = &self.country {
-            rt::check::length("PaymentMethodDetailsCard.country", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PaymentMethodDetailsCard.country",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.fingerprint {
             rt::check::length(
@@ -13493,16 +13804,31 @@ impl PaymentMethodDetailsCard {
             )?;
         }
         if let Some(v) = &self.funding {
-            rt::check::length("PaymentMethodDetailsCard.funding", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PaymentMethodDetailsCard.funding",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.last4 {
             rt::check::length("PaymentMethodDetailsCard.last4", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.mandate {
-            rt::check::length("PaymentMethodDetailsCard.mandate", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PaymentMethodDetailsCard.mandate",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.network {
-            rt::check::length("PaymentMethodDetailsCard.network", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PaymentMethodDetailsCard.network",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.wallet {
             v.validate()?;
@@ -13579,8 +13905,9 @@ pub struct PaymentMethodDetailsCardInstallmentsPlan {
 pub struct PaymentMethodDetailsCardWallet {
     /// payment_method_details_card_wallet_amex_express_checkout
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub amex_express_checkout:
-        Option<super::models::PaymentMethodDetailsCardWalletAmexExpressCheckout>,
+    pub amex_express_checkout: Option<
+        super::models::PaymentMethodDetailsCardWalletAmexExpressCheckout,
+    >,
     /// payment_method_details_card_wallet_apple_pay
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apple_pay: Option<super::models::PaymentMethodDetailsCardWalletApplePay>,
@@ -13850,7 +14177,12 @@ impl PaymentMethodDetailsGiropay {
             )?;
         }
         if let Some(v) = &self.bic {
-            rt::check::length("PaymentMethodDetailsGiropay.bic", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PaymentMethodDetailsGiropay.bic",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.verified_name {
             rt::check::length(
@@ -13895,12 +14227,14 @@ pub struct PaymentMethodDetailsIdeal {
     pub bic: Option<super::models::SetupAttemptPaymentMethodDetailsIdealBic>,
     /// The ID of the SEPA Direct Debit PaymentMethod which was generated by this Charge.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub generated_sepa_debit:
-        Option<Box<super::models::PaymentMethodDetailsBancontactGeneratedSepaDebit>>,
+    pub generated_sepa_debit: Option<
+        Box<super::models::PaymentMethodDetailsBancontactGeneratedSepaDebit>,
+    >,
     /// The mandate for the SEPA Direct Debit PaymentMethod which was generated by this Charge.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub generated_sepa_debit_mandate:
-        Option<Box<super::models::PaymentMethodDetailsBancontactGeneratedSepaDebitMandate>>,
+    pub generated_sepa_debit_mandate: Option<
+        Box<super::models::PaymentMethodDetailsBancontactGeneratedSepaDebitMandate>,
+    >,
     /// Last four characters of the IBAN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iban_last4: Option<String>,
@@ -14063,7 +14397,9 @@ impl PaymentMethodDetailsInteracPresent {
 pub struct PaymentMethodDetailsInteracPresentReceipt {
     /// The type of account being debited or credited
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_type: Option<super::models::PaymentMethodDetailsInteracPresentReceiptAccountType>,
+    pub account_type: Option<
+        super::models::PaymentMethodDetailsInteracPresentReceiptAccountType,
+    >,
     /// EMV tag 9F26, cryptogram generated by the integrated circuit chip.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub application_cryptogram: Option<String>,
@@ -14260,7 +14596,12 @@ impl PaymentMethodDetailsOxxo {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.number {
-            rt::check::length("PaymentMethodDetailsOxxo.number", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PaymentMethodDetailsOxxo.number",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         Ok(())
     }
@@ -14284,7 +14625,12 @@ impl PaymentMethodDetailsP24 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.reference {
-            rt::check::length("PaymentMethodDetailsP24.reference", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PaymentMethodDetailsP24.reference",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.verified_name {
             rt::check::length(
@@ -14425,19 +14771,23 @@ pub struct PaymentMethodDetailsSofort {
     pub country: Option<String>,
     /// The ID of the SEPA Direct Debit PaymentMethod which was generated by this Charge.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub generated_sepa_debit:
-        Option<Box<super::models::PaymentMethodDetailsBancontactGeneratedSepaDebit>>,
+    pub generated_sepa_debit: Option<
+        Box<super::models::PaymentMethodDetailsBancontactGeneratedSepaDebit>,
+    >,
     /// The mandate for the SEPA Direct Debit PaymentMethod which was generated by this Charge.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub generated_sepa_debit_mandate:
-        Option<Box<super::models::PaymentMethodDetailsBancontactGeneratedSepaDebitMandate>>,
+    pub generated_sepa_debit_mandate: Option<
+        Box<super::models::PaymentMethodDetailsBancontactGeneratedSepaDebitMandate>,
+    >,
     /// Last four characters of the IBAN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iban_last4: Option<String>,
     /// Preferred language of the SOFORT authorization page that the customer is redirected to.
     /// Can be one of `de`, `en`, `es`, `fr`, `it`, `nl`, or `pl`
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub preferred_language: Option<super::models::PaymentMethodDetailsSofortPreferredLanguage>,
+    pub preferred_language: Option<
+        super::models::PaymentMethodDetailsSofortPreferredLanguage,
+    >,
     /// Owner's verified full name. Values are verified or provided by SOFORT directly
     /// (if supported) at the time of authorization or settlement. They cannot be set or mutated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -14466,7 +14816,12 @@ impl PaymentMethodDetailsSofort {
             rt::check::length("PaymentMethodDetailsSofort.bic", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.country {
-            rt::check::length("PaymentMethodDetailsSofort.country", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PaymentMethodDetailsSofort.country",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.iban_last4 {
             rt::check::length(
@@ -14502,11 +14857,14 @@ pub struct PaymentMethodDetailsStripeAccount {}
 pub struct PaymentMethodDetailsUsBankAccount {
     /// Account holder type: individual or company.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_holder_type:
-        Option<super::models::PaymentMethodDetailsUsBankAccountAccountHolderType>,
+    pub account_holder_type: Option<
+        super::models::PaymentMethodDetailsUsBankAccountAccountHolderType,
+    >,
     /// Account type: checkings or savings. Defaults to checking if omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_type: Option<super::models::PaymentMethodDetailsUsBankAccountAccountType>,
+    pub account_type: Option<
+        super::models::PaymentMethodDetailsUsBankAccountAccountType,
+    >,
     /// Name of the bank associated with the bank account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bank_name: Option<String>,
@@ -14750,7 +15108,12 @@ impl RadarReviewResourceLocation {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.city {
-            rt::check::length("RadarReviewResourceLocation.city", v, None, Some(5000u64))?;
+            rt::check::length(
+                "RadarReviewResourceLocation.city",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.country {
             rt::check::length(
@@ -14761,7 +15124,12 @@ impl RadarReviewResourceLocation {
             )?;
         }
         if let Some(v) = &self.region {
-            rt::check::length("RadarReviewResourceLocation.region", v, None, Some(5000u64))?;
+            rt::check::length(
+                "RadarReviewResourceLocation.region",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         Ok(())
     }
@@ -14799,10 +15167,20 @@ impl RadarReviewResourceSession {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.browser {
-            rt::check::length("RadarReviewResourceSession.browser", v, None, Some(5000u64))?;
+            rt::check::length(
+                "RadarReviewResourceSession.browser",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.device {
-            rt::check::length("RadarReviewResourceSession.device", v, None, Some(5000u64))?;
+            rt::check::length(
+                "RadarReviewResourceSession.device",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.platform {
             rt::check::length(
@@ -14813,7 +15191,12 @@ impl RadarReviewResourceSession {
             )?;
         }
         if let Some(v) = &self.version {
-            rt::check::length("RadarReviewResourceSession.version", v, None, Some(5000u64))?;
+            rt::check::length(
+                "RadarReviewResourceSession.version",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         Ok(())
     }
@@ -14891,23 +15274,30 @@ pub enum PaymentIntentInvoice {
 pub struct PaymentIntentNextAction {
     /// PaymentIntentNextActionAlipayHandleRedirect
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alipay_handle_redirect: Option<super::models::PaymentIntentNextActionAlipayHandleRedirect>,
+    pub alipay_handle_redirect: Option<
+        super::models::PaymentIntentNextActionAlipayHandleRedirect,
+    >,
     /// payment_intent_next_action_boleto
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boleto_display_details: Option<super::models::PaymentIntentNextActionBoleto>,
     /// PaymentIntentNextActionCardAwaitNotification
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub card_await_notification:
-        Option<super::models::PaymentIntentNextActionCardAwaitNotification>,
+    pub card_await_notification: Option<
+        super::models::PaymentIntentNextActionCardAwaitNotification,
+    >,
     /// payment_intent_next_action_konbini
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub konbini_display_details: Option<super::models::PaymentIntentNextActionKonbini>,
     /// PaymentIntentNextActionDisplayOxxoDetails
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub oxxo_display_details: Option<super::models::PaymentIntentNextActionDisplayOxxoDetails>,
+    pub oxxo_display_details: Option<
+        super::models::PaymentIntentNextActionDisplayOxxoDetails,
+    >,
     /// PaymentIntentNextActionPaynowDisplayQrCode
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub paynow_display_qr_code: Option<super::models::PaymentIntentNextActionPaynowDisplayQrCode>,
+    pub paynow_display_qr_code: Option<
+        super::models::PaymentIntentNextActionPaynowDisplayQrCode,
+    >,
     /// PaymentIntentNextActionRedirectToUrl
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_to_url: Option<super::models::PaymentIntentNextActionRedirectToUrl>,
@@ -14919,20 +15309,24 @@ pub struct PaymentIntentNextAction {
     pub use_stripe_sdk: Option<serde_json::Value>,
     /// PaymentIntentNextActionVerifyWithMicrodeposits
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verify_with_microdeposits:
-        Option<super::models::PaymentIntentNextActionVerifyWithMicrodeposits>,
+    pub verify_with_microdeposits: Option<
+        super::models::PaymentIntentNextActionVerifyWithMicrodeposits,
+    >,
     /// PaymentIntentNextActionWechatPayDisplayQrCode
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wechat_pay_display_qr_code:
-        Option<super::models::PaymentIntentNextActionWechatPayDisplayQrCode>,
+    pub wechat_pay_display_qr_code: Option<
+        super::models::PaymentIntentNextActionWechatPayDisplayQrCode,
+    >,
     /// PaymentIntentNextActionWechatPayRedirectToAndroidApp
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wechat_pay_redirect_to_android_app:
-        Option<super::models::PaymentIntentNextActionWechatPayRedirectToAndroidApp>,
+    pub wechat_pay_redirect_to_android_app: Option<
+        super::models::PaymentIntentNextActionWechatPayRedirectToAndroidApp,
+    >,
     /// PaymentIntentNextActionWechatPayRedirectToIOSApp
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wechat_pay_redirect_to_ios_app:
-        Option<super::models::PaymentIntentNextActionWechatPayRedirectToIosApp>,
+    pub wechat_pay_redirect_to_ios_app: Option<
+        super::models::PaymentIntentNextActionWechatPayRedirectToIosApp,
+    >,
 }
 impl PaymentIntentNextAction {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -15064,7 +15458,12 @@ impl PaymentIntentNextActionBoleto {
             )?;
         }
         if let Some(v) = &self.pdf {
-            rt::check::length("PaymentIntentNextActionBoleto.pdf", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PaymentIntentNextActionBoleto.pdf",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         Ok(())
     }
@@ -15389,8 +15788,9 @@ pub struct PaymentIntentNextActionVerifyWithMicrodeposits {
     pub hosted_verification_url: String,
     /// The type of the microdeposit sent to the customer. Used to distinguish between different verification methods.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub microdeposit_type:
-        Option<super::models::SetupIntentNextActionVerifyWithMicrodepositsMicrodepositType>,
+    pub microdeposit_type: Option<
+        super::models::SetupIntentNextActionVerifyWithMicrodepositsMicrodepositType,
+    >,
 }
 impl PaymentIntentNextActionVerifyWithMicrodeposits {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -15593,11 +15993,15 @@ pub struct PaymentIntentPaymentMethodOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acss_debit: Option<super::models::PaymentIntentPaymentMethodOptionsAcssDebit>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub afterpay_clearpay: Option<super::models::PaymentIntentPaymentMethodOptionsAfterpayClearpay>,
+    pub afterpay_clearpay: Option<
+        super::models::PaymentIntentPaymentMethodOptionsAfterpayClearpay,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alipay: Option<super::models::PaymentIntentPaymentMethodOptionsAlipay>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub au_becs_debit: Option<super::models::PaymentIntentPaymentMethodOptionsAuBecsDebit>,
+    pub au_becs_debit: Option<
+        super::models::PaymentIntentPaymentMethodOptionsAuBecsDebit,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bacs_debit: Option<super::models::PaymentIntentPaymentMethodOptionsBacsDebit>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -15607,7 +16011,9 @@ pub struct PaymentIntentPaymentMethodOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub card: Option<super::models::PaymentIntentPaymentMethodOptionsCard>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub card_present: Option<super::models::PaymentIntentPaymentMethodOptionsCardPresent>,
+    pub card_present: Option<
+        super::models::PaymentIntentPaymentMethodOptionsCardPresent,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eps: Option<super::models::PaymentIntentPaymentMethodOptionsEps>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -15619,7 +16025,9 @@ pub struct PaymentIntentPaymentMethodOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ideal: Option<super::models::PaymentIntentPaymentMethodOptionsIdeal>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interac_present: Option<super::models::PaymentIntentPaymentMethodOptionsInteracPresent>,
+    pub interac_present: Option<
+        super::models::PaymentIntentPaymentMethodOptionsInteracPresent,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub klarna: Option<super::models::PaymentIntentPaymentMethodOptionsKlarna>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -15635,7 +16043,9 @@ pub struct PaymentIntentPaymentMethodOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sofort: Option<super::models::PaymentIntentPaymentMethodOptionsSofort>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub us_bank_account: Option<super::models::PaymentIntentPaymentMethodOptionsUsBankAccount>,
+    pub us_bank_account: Option<
+        super::models::PaymentIntentPaymentMethodOptionsUsBankAccount,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wechat_pay: Option<super::models::PaymentIntentPaymentMethodOptionsWechatPay>,
 }
@@ -15656,20 +16066,23 @@ pub enum PaymentIntentPaymentMethodOptionsAcssDebit {
 pub struct PaymentIntentPaymentMethodOptionsAcssDebit2 {
     /// payment_intent_payment_method_options_mandate_options_acss_debit
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mandate_options:
-        Option<super::models::PaymentIntentPaymentMethodOptionsMandateOptionsAcssDebit>,
+    pub mandate_options: Option<
+        super::models::PaymentIntentPaymentMethodOptionsMandateOptionsAcssDebit,
+    >,
     /// Indicates that you intend to make future payments with this PaymentIntent's payment method.
     ///
     /// Providing this parameter will [attach the payment method](https://stripe.com/docs/payments/save-during-payment) to the PaymentIntent's Customer, if present, after the PaymentIntent is confirmed and any required actions from the user are complete. If no Customer was provided, the payment method can still be [attached](https://stripe.com/docs/api/payment_methods/attach) to a Customer after the transaction completes.
     ///
     /// When processing card payments, Stripe also uses `setup_future_usage` to dynamically optimize your payment flow and comply with regional legislation and network rules, such as [SCA](https://stripe.com/docs/strong-customer-authentication).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_future_usage:
-        Option<super::models::PaymentIntentPaymentMethodOptionsAcssDebit2SetupFutureUsage>,
+    pub setup_future_usage: Option<
+        super::models::PaymentIntentPaymentMethodOptionsAcssDebit2SetupFutureUsage,
+    >,
     /// Bank account verification method.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification_method:
-        Option<super::models::InvoicePaymentMethodOptionsAcssDebitVerificationMethod>,
+    pub verification_method: Option<
+        super::models::InvoicePaymentMethodOptionsAcssDebitVerificationMethod,
+    >,
 }
 impl PaymentIntentPaymentMethodOptionsAcssDebit2 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -15696,8 +16109,9 @@ pub struct PaymentIntentPaymentMethodOptionsMandateOptionsAcssDebit {
     >,
     /// Transaction type of the mandate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transaction_type:
-        Option<super::models::InvoicePaymentMethodOptionsAcssDebitMandateOptionsTransactionType>,
+    pub transaction_type: Option<
+        super::models::InvoicePaymentMethodOptionsAcssDebitMandateOptionsTransactionType,
+    >,
 }
 impl PaymentIntentPaymentMethodOptionsMandateOptionsAcssDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -15743,17 +16157,21 @@ pub struct PaymentIntentTypeSpecificPaymentMethodOptionsClient {
     ///
     /// When processing card payments, Stripe also uses `setup_future_usage` to dynamically optimize your payment flow and comply with regional legislation and network rules, such as [SCA](https://stripe.com/docs/strong-customer-authentication).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_future_usage:
-        Option<super::models::PaymentIntentPaymentMethodOptionsAcssDebit2SetupFutureUsage>,
+    pub setup_future_usage: Option<
+        super::models::PaymentIntentPaymentMethodOptionsAcssDebit2SetupFutureUsage,
+    >,
     /// Bank account verification method.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification_method:
-        Option<super::models::InvoicePaymentMethodOptionsAcssDebitVerificationMethod>,
+    pub verification_method: Option<
+        super::models::InvoicePaymentMethodOptionsAcssDebitVerificationMethod,
+    >,
 }
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PaymentIntentPaymentMethodOptionsAfterpayClearpay {
-    PaymentMethodOptionsAfterpayClearpay(super::models::PaymentMethodOptionsAfterpayClearpay),
+    PaymentMethodOptionsAfterpayClearpay(
+        super::models::PaymentMethodOptionsAfterpayClearpay,
+    ),
     PaymentIntentTypeSpecificPaymentMethodOptionsClient(
         super::models::PaymentIntentTypeSpecificPaymentMethodOptionsClient,
     ),
@@ -15811,7 +16229,9 @@ pub struct PaymentMethodOptionsAlipay {
     ///
     /// When processing card payments, Stripe also uses `setup_future_usage` to dynamically optimize your payment flow and comply with regional legislation and network rules, such as [SCA](https://stripe.com/docs/strong-customer-authentication).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_future_usage: Option<super::models::PaymentMethodOptionsAlipaySetupFutureUsage>,
+    pub setup_future_usage: Option<
+        super::models::PaymentMethodOptionsAlipaySetupFutureUsage,
+    >,
 }
 connector_runtime::__string_enum! {
     #[doc =
@@ -15844,8 +16264,9 @@ pub struct PaymentIntentPaymentMethodOptionsAuBecsDebit2 {
     ///
     /// When processing card payments, Stripe also uses `setup_future_usage` to dynamically optimize your payment flow and comply with regional legislation and network rules, such as [SCA](https://stripe.com/docs/strong-customer-authentication).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_future_usage:
-        Option<super::models::PaymentIntentPaymentMethodOptionsAcssDebit2SetupFutureUsage>,
+    pub setup_future_usage: Option<
+        super::models::PaymentIntentPaymentMethodOptionsAcssDebit2SetupFutureUsage,
+    >,
 }
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -15866,8 +16287,9 @@ pub struct PaymentMethodOptionsBacsDebit {
     ///
     /// When processing card payments, Stripe also uses `setup_future_usage` to dynamically optimize your payment flow and comply with regional legislation and network rules, such as [SCA](https://stripe.com/docs/strong-customer-authentication).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_future_usage:
-        Option<super::models::PaymentIntentPaymentMethodOptionsAcssDebit2SetupFutureUsage>,
+    pub setup_future_usage: Option<
+        super::models::PaymentIntentPaymentMethodOptionsAcssDebit2SetupFutureUsage,
+    >,
 }
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -15890,7 +16312,9 @@ pub struct PaymentMethodOptionsBancontact {
     ///
     /// When processing card payments, Stripe also uses `setup_future_usage` to dynamically optimize your payment flow and comply with regional legislation and network rules, such as [SCA](https://stripe.com/docs/strong-customer-authentication).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_future_usage: Option<super::models::PaymentMethodOptionsAlipaySetupFutureUsage>,
+    pub setup_future_usage: Option<
+        super::models::PaymentMethodOptionsAlipaySetupFutureUsage,
+    >,
 }
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -15913,13 +16337,16 @@ pub struct PaymentMethodOptionsBoleto {
     ///
     /// When processing card payments, Stripe also uses `setup_future_usage` to dynamically optimize your payment flow and comply with regional legislation and network rules, such as [SCA](https://stripe.com/docs/strong-customer-authentication).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_future_usage:
-        Option<super::models::PaymentIntentPaymentMethodOptionsAcssDebit2SetupFutureUsage>,
+    pub setup_future_usage: Option<
+        super::models::PaymentIntentPaymentMethodOptionsAcssDebit2SetupFutureUsage,
+    >,
 }
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PaymentIntentPaymentMethodOptionsCard {
-    PaymentIntentPaymentMethodOptionsCard(super::models::PaymentIntentPaymentMethodOptionsCard2),
+    PaymentIntentPaymentMethodOptionsCard(
+        super::models::PaymentIntentPaymentMethodOptionsCard2,
+    ),
     PaymentIntentTypeSpecificPaymentMethodOptionsClient(
         super::models::PaymentIntentTypeSpecificPaymentMethodOptionsClient,
     ),
@@ -15945,16 +16372,18 @@ pub struct PaymentIntentPaymentMethodOptionsCard2 {
     pub network: Option<super::models::PaymentIntentPaymentMethodOptionsCard2Network>,
     /// We strongly recommend that you rely on our SCA Engine to automatically prompt your customers for authentication based on risk level and [other requirements](https://stripe.com/docs/strong-customer-authentication). However, if you wish to request 3D Secure based on logic from your own fraud engine, provide this option. Permitted values include: `automatic` or `any`. If not provided, defaults to `automatic`. Read our guide on [manually requesting 3D Secure](https://stripe.com/docs/payments/3d-secure#manual-three-ds) for more information on how this configuration interacts with Radar and our SCA Engine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_three_d_secure:
-        Option<super::models::SetupIntentPaymentMethodOptionsCardRequestThreeDSecure>,
+    pub request_three_d_secure: Option<
+        super::models::SetupIntentPaymentMethodOptionsCardRequestThreeDSecure,
+    >,
     /// Indicates that you intend to make future payments with this PaymentIntent's payment method.
     ///
     /// Providing this parameter will [attach the payment method](https://stripe.com/docs/payments/save-during-payment) to the PaymentIntent's Customer, if present, after the PaymentIntent is confirmed and any required actions from the user are complete. If no Customer was provided, the payment method can still be [attached](https://stripe.com/docs/api/payment_methods/attach) to a Customer after the transaction completes.
     ///
     /// When processing card payments, Stripe also uses `setup_future_usage` to dynamically optimize your payment flow and comply with regional legislation and network rules, such as [SCA](https://stripe.com/docs/strong-customer-authentication).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_future_usage:
-        Option<super::models::PaymentIntentPaymentMethodOptionsAcssDebit2SetupFutureUsage>,
+    pub setup_future_usage: Option<
+        super::models::PaymentIntentPaymentMethodOptionsAcssDebit2SetupFutureUsage,
+    >,
 }
 impl PaymentIntentPaymentMethodOptionsCard2 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
@@ -15970,7 +16399,9 @@ impl PaymentIntentPaymentMethodOptionsCard2 {
 pub struct PaymentMethodOptionsCardInstallments {
     /// Installment plans that may be selected for this PaymentIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub available_plans: Option<Vec<super::models::PaymentMethodDetailsCardInstallmentsPlan>>,
+    pub available_plans: Option<
+        Vec<super::models::PaymentMethodDetailsCardInstallmentsPlan>,
+    >,
     /// Whether Installments are enabled for this PaymentIntent.
     pub enabled: bool,
     /// Installment plan selected for this PaymentIntent.
@@ -16057,7 +16488,9 @@ pub struct PaymentMethodOptionsCardPresent {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PaymentIntentPaymentMethodOptionsEps {
-    PaymentIntentPaymentMethodOptionsEps(super::models::PaymentIntentPaymentMethodOptionsEps2),
+    PaymentIntentPaymentMethodOptionsEps(
+        super::models::PaymentIntentPaymentMethodOptionsEps2,
+    ),
     PaymentIntentTypeSpecificPaymentMethodOptionsClient(
         super::models::PaymentIntentTypeSpecificPaymentMethodOptionsClient,
     ),
@@ -16157,12 +16590,16 @@ pub struct PaymentMethodOptionsIdeal {
     ///
     /// When processing card payments, Stripe also uses `setup_future_usage` to dynamically optimize your payment flow and comply with regional legislation and network rules, such as [SCA](https://stripe.com/docs/strong-customer-authentication).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_future_usage: Option<super::models::PaymentMethodOptionsAlipaySetupFutureUsage>,
+    pub setup_future_usage: Option<
+        super::models::PaymentMethodOptionsAlipaySetupFutureUsage,
+    >,
 }
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PaymentIntentPaymentMethodOptionsInteracPresent {
-    PaymentMethodOptionsInteracPresent(super::models::PaymentMethodOptionsInteracPresent),
+    PaymentMethodOptionsInteracPresent(
+        super::models::PaymentMethodOptionsInteracPresent,
+    ),
     PaymentIntentTypeSpecificPaymentMethodOptionsClient(
         super::models::PaymentIntentTypeSpecificPaymentMethodOptionsClient,
     ),
@@ -16350,16 +16787,18 @@ pub enum PaymentIntentPaymentMethodOptionsSepaDebit {
 pub struct PaymentIntentPaymentMethodOptionsSepaDebit2 {
     /// payment_intent_payment_method_options_mandate_options_sepa_debit
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mandate_options:
-        Option<super::models::PaymentIntentPaymentMethodOptionsMandateOptionsSepaDebit>,
+    pub mandate_options: Option<
+        super::models::PaymentIntentPaymentMethodOptionsMandateOptionsSepaDebit,
+    >,
     /// Indicates that you intend to make future payments with this PaymentIntent's payment method.
     ///
     /// Providing this parameter will [attach the payment method](https://stripe.com/docs/payments/save-during-payment) to the PaymentIntent's Customer, if present, after the PaymentIntent is confirmed and any required actions from the user are complete. If no Customer was provided, the payment method can still be [attached](https://stripe.com/docs/api/payment_methods/attach) to a Customer after the transaction completes.
     ///
     /// When processing card payments, Stripe also uses `setup_future_usage` to dynamically optimize your payment flow and comply with regional legislation and network rules, such as [SCA](https://stripe.com/docs/strong-customer-authentication).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_future_usage:
-        Option<super::models::PaymentIntentPaymentMethodOptionsAcssDebit2SetupFutureUsage>,
+    pub setup_future_usage: Option<
+        super::models::PaymentIntentPaymentMethodOptionsAcssDebit2SetupFutureUsage,
+    >,
 }
 /// payment_intent_payment_method_options_mandate_options_sepa_debit
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -16379,14 +16818,18 @@ pub enum PaymentIntentPaymentMethodOptionsSofort {
 pub struct PaymentMethodOptionsSofort {
     /// Preferred language of the SOFORT authorization page that the customer is redirected to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub preferred_language: Option<super::models::PaymentMethodOptionsSofortPreferredLanguage>,
+    pub preferred_language: Option<
+        super::models::PaymentMethodOptionsSofortPreferredLanguage,
+    >,
     /// Indicates that you intend to make future payments with this PaymentIntent's payment method.
     ///
     /// Providing this parameter will [attach the payment method](https://stripe.com/docs/payments/save-during-payment) to the PaymentIntent's Customer, if present, after the PaymentIntent is confirmed and any required actions from the user are complete. If no Customer was provided, the payment method can still be [attached](https://stripe.com/docs/api/payment_methods/attach) to a Customer after the transaction completes.
     ///
     /// When processing card payments, Stripe also uses `setup_future_usage` to dynamically optimize your payment flow and comply with regional legislation and network rules, such as [SCA](https://stripe.com/docs/strong-customer-authentication).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_future_usage: Option<super::models::PaymentMethodOptionsAlipaySetupFutureUsage>,
+    pub setup_future_usage: Option<
+        super::models::PaymentMethodOptionsAlipaySetupFutureUsage,
+    >,
 }
 connector_runtime::__string_enum! {
     #[doc =
@@ -16415,12 +16858,14 @@ pub struct PaymentIntentPaymentMethodOptionsUsBankAccount2 {
     ///
     /// When processing card payments, Stripe also uses `setup_future_usage` to dynamically optimize your payment flow and comply with regional legislation and network rules, such as [SCA](https://stripe.com/docs/strong-customer-authentication).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_future_usage:
-        Option<super::models::PaymentIntentPaymentMethodOptionsAcssDebit2SetupFutureUsage>,
+    pub setup_future_usage: Option<
+        super::models::PaymentIntentPaymentMethodOptionsAcssDebit2SetupFutureUsage,
+    >,
     /// Bank account verification method.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification_method:
-        Option<super::models::InvoicePaymentMethodOptionsAcssDebitVerificationMethod>,
+    pub verification_method: Option<
+        super::models::InvoicePaymentMethodOptionsAcssDebitVerificationMethod,
+    >,
 }
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -16483,7 +16928,9 @@ pub struct PaymentIntentProcessing {
 pub struct PaymentIntentCardProcessing {
     /// PaymentIntentProcessingCustomerNotification
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub customer_notification: Option<super::models::PaymentIntentProcessingCustomerNotification>,
+    pub customer_notification: Option<
+        super::models::PaymentIntentProcessingCustomerNotification,
+    >,
 }
 /// PaymentIntentProcessingCustomerNotification
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -16599,7 +17046,9 @@ pub struct ThreeDSecureUsage {
 pub struct PaymentMethodCardWallet {
     /// payment_method_card_wallet_amex_express_checkout
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub amex_express_checkout: Option<super::models::PaymentMethodCardWalletAmexExpressCheckout>,
+    pub amex_express_checkout: Option<
+        super::models::PaymentMethodCardWalletAmexExpressCheckout,
+    >,
     /// payment_method_card_wallet_apple_pay
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apple_pay: Option<super::models::PaymentMethodCardWalletApplePay>,
@@ -16888,16 +17337,31 @@ impl PaymentMethodSepaDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.bank_code {
-            rt::check::length("PaymentMethodSepaDebit.bank_code", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PaymentMethodSepaDebit.bank_code",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.branch_code {
-            rt::check::length("PaymentMethodSepaDebit.branch_code", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PaymentMethodSepaDebit.branch_code",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.country {
             rt::check::length("PaymentMethodSepaDebit.country", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.fingerprint {
-            rt::check::length("PaymentMethodSepaDebit.fingerprint", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PaymentMethodSepaDebit.fingerprint",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.last4 {
             rt::check::length("PaymentMethodSepaDebit.last4", v, None, Some(5000u64))?;
@@ -16913,7 +17377,9 @@ pub struct SepaDebitGeneratedFrom {
     pub charge: Option<Box<super::models::SepaDebitGeneratedFromCharge>>,
     /// The ID of the SetupAttempt that generated this PaymentMethod, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_attempt: Option<Box<super::models::PaymentMethodCardGeneratedCardSetupAttempt>>,
+    pub setup_attempt: Option<
+        Box<super::models::PaymentMethodCardGeneratedCardSetupAttempt>,
+    >,
 }
 /// The ID of the Charge that generated this PaymentMethod, if any.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -16957,11 +17423,14 @@ connector_runtime::__string_enum! {
 pub struct PaymentMethodUsBankAccount {
     /// Account holder type: individual or company.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_holder_type:
-        Option<super::models::PaymentMethodDetailsUsBankAccountAccountHolderType>,
+    pub account_holder_type: Option<
+        super::models::PaymentMethodDetailsUsBankAccountAccountHolderType,
+    >,
     /// Account type: checkings or savings. Defaults to checking if omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_type: Option<super::models::PaymentMethodDetailsUsBankAccountAccountType>,
+    pub account_type: Option<
+        super::models::PaymentMethodDetailsUsBankAccountAccountType,
+    >,
     /// The name of the bank.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bank_name: Option<String>,
@@ -16995,7 +17464,12 @@ impl PaymentMethodUsBankAccount {
             )?;
         }
         if let Some(v) = &self.last4 {
-            rt::check::length("PaymentMethodUsBankAccount.last4", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PaymentMethodUsBankAccount.last4",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.routing_number {
             rt::check::length(
@@ -17252,7 +17726,12 @@ impl AccountRequirementsError {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.reason;
-            rt::check::length("AccountRequirementsError.reason", v, None, Some(5000u64))?;
+            rt::check::length(
+                "AccountRequirementsError.reason",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         {
             let v = &self.requirement;
@@ -17578,7 +18057,9 @@ impl PersonRequirements {
 pub struct LegalEntityPersonVerification {
     /// A document showing address, either a passport, local ID card, or utility bill from a well-known utility company.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_document: Option<super::models::LegalEntityPersonVerificationDocument>,
+    pub additional_document: Option<
+        super::models::LegalEntityPersonVerificationDocument,
+    >,
     /// A user-displayable string describing the verification state for the person. For example, this may say "Provided identity information could not be verified".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub details: Option<String>,
@@ -17971,7 +18452,12 @@ impl AccountDashboardSettings {
             )?;
         }
         if let Some(v) = &self.timezone {
-            rt::check::length("AccountDashboardSettings.timezone", v, None, Some(5000u64))?;
+            rt::check::length(
+                "AccountDashboardSettings.timezone",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         Ok(())
     }
@@ -18127,7 +18613,12 @@ impl AccountTosAcceptance {
             )?;
         }
         if let Some(v) = &self.user_agent {
-            rt::check::length("AccountTosAcceptance.user_agent", v, None, Some(5000u64))?;
+            rt::check::length(
+                "AccountTosAcceptance.user_agent",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         Ok(())
     }
@@ -18577,8 +19068,9 @@ pub struct PortalSubscriptionPause {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PortalSubscriptionUpdate {
     /// The types of subscription updates that are supported for items listed in the `products` attribute. When empty, subscriptions are not updateable.
-    pub default_allowed_updates:
-        Vec<super::models::PortalSubscriptionUpdateDefaultAllowedUpdatesItem>,
+    pub default_allowed_updates: Vec<
+        super::models::PortalSubscriptionUpdateDefaultAllowedUpdatesItem,
+    >,
     /// Whether the feature is enabled.
     pub enabled: bool,
     /// The list of products that support subscription updates.
@@ -18691,11 +19183,21 @@ impl BillingPortalSession {
             rt::check::length("BillingPortalSession.id", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.on_behalf_of {
-            rt::check::length("BillingPortalSession.on_behalf_of", v, None, Some(5000u64))?;
+            rt::check::length(
+                "BillingPortalSession.on_behalf_of",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         {
             let v = &self.return_url;
-            rt::check::length("BillingPortalSession.return_url", v, None, Some(5000u64))?;
+            rt::check::length(
+                "BillingPortalSession.return_url",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         {
             let v = &self.url;
@@ -18810,7 +19312,9 @@ connector_runtime::__string_enum! {
 pub struct CheckoutSession {
     /// When set, provides configuration for actions to take if this Checkout Session expires.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub after_expiration: Option<super::models::PaymentPagesCheckoutSessionAfterExpiration>,
+    pub after_expiration: Option<
+        super::models::PaymentPagesCheckoutSessionAfterExpiration,
+    >,
     /// Enables user redeemable promotion codes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_promotion_codes: Option<bool>,
@@ -18824,7 +19328,9 @@ pub struct CheckoutSession {
     pub automatic_tax: super::models::PaymentPagesCheckoutSessionAutomaticTax,
     /// Describes whether Checkout should collect the customer's billing address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billing_address_collection: Option<super::models::CheckoutSessionBillingAddressCollection>,
+    pub billing_address_collection: Option<
+        super::models::CheckoutSessionBillingAddressCollection,
+    >,
     /// The URL the customer will be directed to if they decide to cancel payment and return to your website.
     pub cancel_url: String,
     /// A unique string to reference the Checkout Session. This can be a
@@ -18837,7 +19343,9 @@ pub struct CheckoutSession {
     pub consent: Option<super::models::PaymentPagesCheckoutSessionConsent>,
     /// When set, provides configuration for the Checkout Session to gather active consent from customers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub consent_collection: Option<super::models::PaymentPagesCheckoutSessionConsentCollection>,
+    pub consent_collection: Option<
+        super::models::PaymentPagesCheckoutSessionConsentCollection,
+    >,
     /// Three-letter [ISO currency code](https://www.iso.org/iso-4217-currency-codes.html), in lowercase. Must be a [supported currency](https://stripe.com/docs/currencies).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
@@ -18853,7 +19361,9 @@ pub struct CheckoutSession {
     pub customer_creation: Option<super::models::CheckoutSessionCustomerCreation>,
     /// The customer details including the customer's tax exempt status and the customer's tax IDs. Only present on Sessions in `payment` or `subscription` mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub customer_details: Option<super::models::PaymentPagesCheckoutSessionCustomerDetails>,
+    pub customer_details: Option<
+        super::models::PaymentPagesCheckoutSessionCustomerDetails,
+    >,
     /// If provided, this value will be used when the Customer object is created.
     /// If not provided, customers will be asked to enter their email address.
     /// Use this parameter to prefill customer data if you already have an email
@@ -18891,7 +19401,9 @@ pub struct CheckoutSession {
     pub payment_link: Option<super::models::CheckoutSessionPaymentLink>,
     /// Payment-method-specific configuration for the PaymentIntent or SetupIntent of this CheckoutSession.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_options: Option<super::models::CheckoutSessionPaymentMethodOptions>,
+    pub payment_method_options: Option<
+        super::models::CheckoutSessionPaymentMethodOptions,
+    >,
     /// A list of the types of payment methods (e.g. card) this Checkout
     /// Session is allowed to accept.
     pub payment_method_types: Vec<String>,
@@ -18900,8 +19412,9 @@ pub struct CheckoutSession {
     pub payment_status: super::models::CheckoutSessionPaymentStatus,
     /// PaymentPagesCheckoutSessionPhoneNumberCollection
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone_number_collection:
-        Option<super::models::PaymentPagesCheckoutSessionPhoneNumberCollection>,
+    pub phone_number_collection: Option<
+        super::models::PaymentPagesCheckoutSessionPhoneNumberCollection,
+    >,
     /// The ID of the original expired Checkout Session that triggered the recovery flow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovered_from: Option<String>,
@@ -18913,8 +19426,9 @@ pub struct CheckoutSession {
     pub shipping: Option<super::models::Shipping>,
     /// When set, provides configuration for Checkout to collect a shipping address from a customer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shipping_address_collection:
-        Option<super::models::PaymentPagesCheckoutSessionShippingAddressCollection>,
+    pub shipping_address_collection: Option<
+        super::models::PaymentPagesCheckoutSessionShippingAddressCollection,
+    >,
     /// The shipping rate options applied to this Session.
     pub shipping_options: Vec<super::models::PaymentPagesCheckoutSessionShippingOption>,
     /// The ID of the ShippingRate for Checkout Sessions in `payment` mode.
@@ -18937,7 +19451,9 @@ pub struct CheckoutSession {
     pub success_url: String,
     /// PaymentPagesCheckoutSessionTaxIDCollection
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_id_collection: Option<super::models::PaymentPagesCheckoutSessionTaxIdCollection>,
+    pub tax_id_collection: Option<
+        super::models::PaymentPagesCheckoutSessionTaxIdCollection,
+    >,
     /// Tax and discount details for the computed total amount.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_details: Option<super::models::PaymentPagesCheckoutSessionTotalDetails>,
@@ -19005,7 +19521,9 @@ impl CheckoutSession {
 pub struct PaymentPagesCheckoutSessionAfterExpiration {
     /// When set, configuration used to recover the Checkout Session on expiry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recovery: Option<super::models::PaymentPagesCheckoutSessionAfterExpirationRecovery>,
+    pub recovery: Option<
+        super::models::PaymentPagesCheckoutSessionAfterExpirationRecovery,
+    >,
 }
 #[cfg(any(feature = "checkout"))]
 impl PaymentPagesCheckoutSessionAfterExpiration {
@@ -19139,7 +19657,9 @@ pub struct PaymentPagesCheckoutSessionCustomerDetails {
     pub phone: Option<String>,
     /// The customer’s tax exempt status at time of checkout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_exempt: Option<super::models::PaymentPagesCheckoutSessionCustomerDetailsTaxExempt>,
+    pub tax_exempt: Option<
+        super::models::PaymentPagesCheckoutSessionCustomerDetailsTaxExempt,
+    >,
     /// The customer’s tax IDs at time of checkout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_ids: Option<Vec<super::models::PaymentPagesCheckoutSessionTaxId>>,
@@ -19333,8 +19853,9 @@ pub struct PaymentLink {
     pub phone_number_collection: super::models::PaymentLinksResourcePhoneNumberCollection,
     /// Configuration for collecting the customer's shipping address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shipping_address_collection:
-        Option<super::models::PaymentLinksResourceShippingAddressCollection>,
+    pub shipping_address_collection: Option<
+        super::models::PaymentLinksResourceShippingAddressCollection,
+    >,
     /// When creating a subscription, the specified configuration data will be used. There must be at least one line item with a recurring price to use `subscription_data`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscription_data: Option<super::models::PaymentLinksResourceSubscriptionData>,
@@ -19372,8 +19893,9 @@ impl PaymentLink {
 pub struct PaymentLinksResourceAfterCompletion {
     /// PaymentLinksResourceCompletionBehaviorConfirmationPage
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hosted_confirmation:
-        Option<super::models::PaymentLinksResourceCompletionBehaviorConfirmationPage>,
+    pub hosted_confirmation: Option<
+        super::models::PaymentLinksResourceCompletionBehaviorConfirmationPage,
+    >,
     /// PaymentLinksResourceCompletionBehaviorRedirect
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect: Option<super::models::PaymentLinksResourceCompletionBehaviorRedirect>,
@@ -19502,8 +20024,9 @@ pub struct PaymentLinksResourcePhoneNumberCollection {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PaymentLinksResourceShippingAddressCollection {
     /// An array of two-letter ISO country codes representing which countries Checkout should provide as options for shipping locations. Unsupported country codes: `AS, CX, CC, CU, HM, IR, KP, MH, FM, NF, MP, PW, SD, SY, UM, VI`.
-    pub allowed_countries:
-        Vec<super::models::PaymentLinksResourceShippingAddressCollectionAllowedCountriesItem>,
+    pub allowed_countries: Vec<
+        super::models::PaymentLinksResourceShippingAddressCollectionAllowedCountriesItem,
+    >,
 }
 #[cfg(any(feature = "checkout", feature = "payment_links"))]
 connector_runtime::__string_enum! {
@@ -19586,7 +20109,9 @@ pub struct CheckoutSessionPaymentMethodOptions {
     pub oxxo: Option<super::models::CheckoutOxxoPaymentMethodOptions>,
     /// CheckoutUsBankAccountPaymentMethodOptions
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub us_bank_account: Option<super::models::CheckoutUsBankAccountPaymentMethodOptions>,
+    pub us_bank_account: Option<
+        super::models::CheckoutUsBankAccountPaymentMethodOptions,
+    >,
 }
 #[cfg(any(feature = "checkout"))]
 impl CheckoutSessionPaymentMethodOptions {
@@ -19610,8 +20135,9 @@ pub struct CheckoutAcssDebitPaymentMethodOptions {
     pub mandate_options: Option<super::models::CheckoutAcssDebitMandateOptions>,
     /// Bank account verification method.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification_method:
-        Option<super::models::InvoicePaymentMethodOptionsAcssDebitVerificationMethod>,
+    pub verification_method: Option<
+        super::models::InvoicePaymentMethodOptionsAcssDebitVerificationMethod,
+    >,
 }
 #[cfg(any(feature = "checkout"))]
 impl CheckoutAcssDebitPaymentMethodOptions {
@@ -19649,8 +20175,9 @@ pub struct CheckoutAcssDebitMandateOptions {
     >,
     /// Transaction type of the mandate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transaction_type:
-        Option<super::models::InvoicePaymentMethodOptionsAcssDebitMandateOptionsTransactionType>,
+    pub transaction_type: Option<
+        super::models::InvoicePaymentMethodOptionsAcssDebitMandateOptionsTransactionType,
+    >,
 }
 #[cfg(any(feature = "checkout"))]
 impl CheckoutAcssDebitMandateOptions {
@@ -19703,8 +20230,9 @@ pub struct CheckoutOxxoPaymentMethodOptions {
 pub struct CheckoutUsBankAccountPaymentMethodOptions {
     /// Bank account verification method.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification_method:
-        Option<super::models::CheckoutUsBankAccountPaymentMethodOptionsVerificationMethod>,
+    pub verification_method: Option<
+        super::models::CheckoutUsBankAccountPaymentMethodOptionsVerificationMethod,
+    >,
 }
 #[cfg(any(feature = "checkout"))]
 connector_runtime::__string_enum! {
@@ -19743,8 +20271,9 @@ pub enum CheckoutSessionSetupIntent {
 pub struct PaymentPagesCheckoutSessionShippingAddressCollection {
     /// An array of two-letter ISO country codes representing which countries Checkout should provide as options for
     /// shipping locations. Unsupported country codes: `AS, CX, CC, CU, HM, IR, KP, MH, FM, NF, MP, PW, SD, SY, UM, VI`.
-    pub allowed_countries:
-        Vec<super::models::PaymentLinksResourceShippingAddressCollectionAllowedCountriesItem>,
+    pub allowed_countries: Vec<
+        super::models::PaymentLinksResourceShippingAddressCollectionAllowedCountriesItem,
+    >,
 }
 #[cfg(any(feature = "checkout"))]
 /// PaymentPagesCheckoutSessionShippingOption
@@ -19927,7 +20456,9 @@ pub struct PaymentPagesCheckoutSessionTotalDetails {
     pub amount_tax: i64,
     /// PaymentPagesCheckoutSessionTotalDetailsResourceBreakdown
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub breakdown: Option<super::models::PaymentPagesCheckoutSessionTotalDetailsResourceBreakdown>,
+    pub breakdown: Option<
+        super::models::PaymentPagesCheckoutSessionTotalDetailsResourceBreakdown,
+    >,
 }
 #[cfg(any(feature = "checkout"))]
 impl PaymentPagesCheckoutSessionTotalDetails {
@@ -19985,7 +20516,10 @@ pub struct CountrySpec {
     /// String representing the object's type. Objects of the same type share the same value.
     pub object: String,
     /// Currencies that can be accepted in the specific country (for transfers).
-    pub supported_bank_account_currencies: std::collections::BTreeMap<String, Vec<String>>,
+    pub supported_bank_account_currencies: std::collections::BTreeMap<
+        String,
+        Vec<String>,
+    >,
     /// Currencies that can be accepted in the specified country (for payments).
     pub supported_payment_currencies: Vec<String>,
     /// Payment methods available in the specified country. You may need to enable some payment methods (e.g., [ACH](https://stripe.com/docs/ach)) on your account before they appear in this list. The `stripe` payment method refers to [charging through your platform](https://stripe.com/docs/connect/destination-charges).
@@ -20046,8 +20580,9 @@ pub struct CreditNote {
     pub customer: super::models::CreditNoteCustomer,
     /// Customer balance transaction related to this credit note.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub customer_balance_transaction:
-        Option<Box<super::models::CreditNoteCustomerBalanceTransaction>>,
+    pub customer_balance_transaction: Option<
+        Box<super::models::CreditNoteCustomerBalanceTransaction>,
+    >,
     /// The integer amount in %s representing the total amount of discount that was credited.
     pub discount_amount: i64,
     /// The aggregate amounts calculated per discount for all line items.
@@ -21193,7 +21728,12 @@ impl GelatoDocumentReport {
             v.validate()?;
         }
         if let Some(v) = &self.first_name {
-            rt::check::length("GelatoDocumentReport.first_name", v, None, Some(5000u64))?;
+            rt::check::length(
+                "GelatoDocumentReport.first_name",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.issuing_country {
             rt::check::length(
@@ -21228,7 +21768,12 @@ impl GelatoDocumentReportError {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.reason {
-            rt::check::length("GelatoDocumentReportError.reason", v, None, Some(5000u64))?;
+            rt::check::length(
+                "GelatoDocumentReportError.reason",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         Ok(())
     }
@@ -21286,7 +21831,12 @@ impl GelatoIdNumberReport {
             v.validate()?;
         }
         if let Some(v) = &self.first_name {
-            rt::check::length("GelatoIdNumberReport.first_name", v, None, Some(5000u64))?;
+            rt::check::length(
+                "GelatoIdNumberReport.first_name",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.id_number {
             rt::check::length("GelatoIdNumberReport.id_number", v, None, Some(5000u64))?;
@@ -21313,7 +21863,12 @@ impl GelatoIdNumberReportError {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.reason {
-            rt::check::length("GelatoIdNumberReportError.reason", v, None, Some(5000u64))?;
+            rt::check::length(
+                "GelatoIdNumberReportError.reason",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         Ok(())
     }
@@ -21342,7 +21897,9 @@ connector_runtime::__string_enum! {
 pub struct GelatoReportDocumentOptions {
     /// Array of strings of allowed identity document types. If the provided identity document isn’t one of the allowed types, the verification check will fail with a document_type_not_allowed error code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allowed_types: Option<Vec<super::models::GelatoReportDocumentOptionsAllowedTypesItem>>,
+    pub allowed_types: Option<
+        Vec<super::models::GelatoReportDocumentOptionsAllowedTypesItem>,
+    >,
     /// Collect an ID number and perform an [ID number check](https://stripe.com/docs/identity/verification-checks?type=id-number) with the document’s extracted name and date of birth.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_id_number: Option<bool>,
@@ -21437,7 +21994,9 @@ connector_runtime::__string_enum! {
 pub struct GelatoSessionDocumentOptions {
     /// Array of strings of allowed identity document types. If the provided identity document isn’t one of the allowed types, the verification check will fail with a document_type_not_allowed error code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allowed_types: Option<Vec<super::models::GelatoReportDocumentOptionsAllowedTypesItem>>,
+    pub allowed_types: Option<
+        Vec<super::models::GelatoReportDocumentOptionsAllowedTypesItem>,
+    >,
     /// Collect an ID number and perform an [ID number check](https://stripe.com/docs/identity/verification-checks?type=id-number) with the document’s extracted name and date of birth.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_id_number: Option<bool>,
@@ -21543,13 +22102,28 @@ impl GelatoVerifiedOutputs {
             v.validate()?;
         }
         if let Some(v) = &self.first_name {
-            rt::check::length("GelatoVerifiedOutputs.first_name", v, None, Some(5000u64))?;
+            rt::check::length(
+                "GelatoVerifiedOutputs.first_name",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.id_number {
-            rt::check::length("GelatoVerifiedOutputs.id_number", v, None, Some(5000u64))?;
+            rt::check::length(
+                "GelatoVerifiedOutputs.id_number",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.last_name {
-            rt::check::length("GelatoVerifiedOutputs.last_name", v, None, Some(5000u64))?;
+            rt::check::length(
+                "GelatoVerifiedOutputs.last_name",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         Ok(())
     }
@@ -21669,8 +22243,9 @@ pub struct IdentityVerificationSession {
     pub last_error: Option<super::models::GelatoSessionLastError>,
     /// ID of the most recent VerificationReport. [Learn more about accessing detailed verification results.](https://stripe.com/docs/identity/verification-sessions#results)
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_verification_report:
-        Option<super::models::IdentityVerificationSessionLastVerificationReport>,
+    pub last_verification_report: Option<
+        super::models::IdentityVerificationSessionLastVerificationReport,
+    >,
     /// Has the value `true` if the object exists in live mode or the value `false` if the object exists in test mode.
     pub livemode: bool,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format.
@@ -21714,7 +22289,12 @@ impl IdentityVerificationSession {
             v.validate()?;
         }
         if let Some(v) = &self.url {
-            rt::check::length("IdentityVerificationSession.url", v, None, Some(5000u64))?;
+            rt::check::length(
+                "IdentityVerificationSession.url",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.verified_outputs {
             v.validate()?;
@@ -22229,7 +22809,12 @@ impl RadarEarlyFraudWarning {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.fraud_type;
-            rt::check::length("RadarEarlyFraudWarning.fraud_type", v, None, Some(5000u64))?;
+            rt::check::length(
+                "RadarEarlyFraudWarning.fraud_type",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         {
             let v = &self.id;
@@ -22669,7 +23254,12 @@ impl SourceMandateNotification {
         }
         {
             let v = &self.reason;
-            rt::check::length("SourceMandateNotification.reason", v, None, Some(5000u64))?;
+            rt::check::length(
+                "SourceMandateNotification.reason",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.sepa_debit {
             v.validate()?;
@@ -22680,7 +23270,12 @@ impl SourceMandateNotification {
         }
         {
             let v = &self.status;
-            rt::check::length("SourceMandateNotification.status", v, None, Some(5000u64))?;
+            rt::check::length(
+                "SourceMandateNotification.status",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         {
             let v = &self.type_;
@@ -22791,19 +23386,25 @@ impl SourceMandateNotificationSepaDebitData {
 pub struct SourceTransaction {
     /// SourceTransactionAchCreditTransferData
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ach_credit_transfer: Option<super::models::SourceTransactionAchCreditTransferData>,
+    pub ach_credit_transfer: Option<
+        super::models::SourceTransactionAchCreditTransferData,
+    >,
     /// A positive integer in the smallest currency unit (that is, 100 cents for $1.00, or 1 for ¥1, Japanese Yen being a zero-decimal currency) representing the amount your customer has pushed to the receiver.
     pub amount: i64,
     /// SourceTransactionChfCreditTransferData
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub chf_credit_transfer: Option<super::models::SourceTransactionChfCreditTransferData>,
+    pub chf_credit_transfer: Option<
+        super::models::SourceTransactionChfCreditTransferData,
+    >,
     /// Time at which the object was created. Measured in seconds since the Unix epoch.
     pub created: i64,
     /// Three-letter [ISO currency code](https://www.iso.org/iso-4217-currency-codes.html), in lowercase. Must be a [supported currency](https://stripe.com/docs/currencies).
     pub currency: String,
     /// SourceTransactionGbpCreditTransferData
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gbp_credit_transfer: Option<super::models::SourceTransactionGbpCreditTransferData>,
+    pub gbp_credit_transfer: Option<
+        super::models::SourceTransactionGbpCreditTransferData,
+    >,
     /// Unique identifier for the object.
     pub id: String,
     /// Has the value `true` if the object exists in live mode or the value `false` if the object exists in test mode.
@@ -22815,7 +23416,9 @@ pub struct SourceTransaction {
     pub paper_check: Option<super::models::SourceTransactionPaperCheckData>,
     /// SourceTransactionSepaCreditTransferData
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sepa_credit_transfer: Option<super::models::SourceTransactionSepaCreditTransferData>,
+    pub sepa_credit_transfer: Option<
+        super::models::SourceTransactionSepaCreditTransferData,
+    >,
     /// The ID of the source this transaction is attached to.
     pub source: String,
     /// The status of the transaction, one of `succeeded`, `pending`, or `failed`.
@@ -23179,7 +23782,12 @@ impl TerminalConnectionToken {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.location {
-            rt::check::length("TerminalConnectionToken.location", v, None, Some(5000u64))?;
+            rt::check::length(
+                "TerminalConnectionToken.location",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         {
             let v = &self.secret;
@@ -23274,7 +23882,12 @@ impl TerminalReader {
             v.validate()?;
         }
         if let Some(v) = &self.device_sw_version {
-            rt::check::length("TerminalReader.device_sw_version", v, None, Some(5000u64))?;
+            rt::check::length(
+                "TerminalReader.device_sw_version",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         {
             let v = &self.id;
@@ -23313,20 +23926,23 @@ pub struct TerminalReaderReaderResourceReaderAction {
     ///
     /// Represents a reader action to process a payment intent
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub process_payment_intent:
-        Option<super::models::TerminalReaderReaderResourceProcessPaymentIntentAction>,
+    pub process_payment_intent: Option<
+        super::models::TerminalReaderReaderResourceProcessPaymentIntentAction,
+    >,
     /// TerminalReaderReaderResourceProcessSetupIntentAction
     ///
     /// Represents a reader action to process a setup intent
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub process_setup_intent:
-        Option<super::models::TerminalReaderReaderResourceProcessSetupIntentAction>,
+    pub process_setup_intent: Option<
+        super::models::TerminalReaderReaderResourceProcessSetupIntentAction,
+    >,
     /// TerminalReaderReaderResourceSetReaderDisplayAction
     ///
     /// Represents a reader action to set the reader display
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub set_reader_display:
-        Option<super::models::TerminalReaderReaderResourceSetReaderDisplayAction>,
+    pub set_reader_display: Option<
+        super::models::TerminalReaderReaderResourceSetReaderDisplayAction,
+    >,
     /// Status of the action performed by the reader.
     pub status: super::models::TerminalReaderReaderResourceReaderActionStatus,
     /// Type of action performed by the reader.
@@ -23369,8 +23985,7 @@ impl TerminalReaderReaderResourceReaderAction {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TerminalReaderReaderResourceProcessPaymentIntentAction {
     /// Most recent PaymentIntent processed by the reader.
-    pub payment_intent:
-        super::models::TerminalReaderReaderResourceProcessPaymentIntentActionPaymentIntent,
+    pub payment_intent: super::models::TerminalReaderReaderResourceProcessPaymentIntentActionPaymentIntent,
 }
 #[cfg(any(feature = "terminal", feature = "test_helpers"))]
 /// Most recent PaymentIntent processed by the reader.
@@ -23391,8 +24006,7 @@ pub struct TerminalReaderReaderResourceProcessSetupIntentAction {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generated_card: Option<String>,
     /// Most recent SetupIntent processed by the reader.
-    pub setup_intent:
-        super::models::TerminalReaderReaderResourceProcessSetupIntentActionSetupIntent,
+    pub setup_intent: super::models::TerminalReaderReaderResourceProcessSetupIntentActionSetupIntent,
 }
 #[cfg(any(feature = "terminal", feature = "test_helpers"))]
 impl TerminalReaderReaderResourceProcessSetupIntentAction {
@@ -23940,7 +24554,12 @@ impl PostAccountBody {
             v.validate()?;
         }
         if let Some(v) = &self.external_account {
-            rt::check::length("PostAccountBody.external_account", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostAccountBody.external_account",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.individual {
             v.validate()?;
@@ -23959,7 +24578,9 @@ impl PostAccountBody {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostAccountBodyBankAccount {
-    PostAccountBodyBankAccountVariant0(super::models::PostAccountBodyBankAccountVariant0),
+    PostAccountBodyBankAccountVariant0(
+        super::models::PostAccountBodyBankAccountVariant0,
+    ),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -23971,11 +24592,14 @@ pub struct PostAccountBodyBankAccountVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_holder_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_holder_type:
-        Option<super::models::PostAccountBodyBankAccountVariant0AccountHolderType>,
+    pub account_holder_type: Option<
+        super::models::PostAccountBodyBankAccountVariant0AccountHolderType,
+    >,
     pub account_number: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_type: Option<super::models::PostAccountBodyBankAccountVariant0AccountType>,
+    pub account_type: Option<
+        super::models::PostAccountBodyBankAccountVariant0AccountType,
+    >,
     pub country: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
@@ -24033,12 +24657,14 @@ impl PostAccountBodyBankAccountVariant0 {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "account",
-    feature = "accounts",
-    feature = "customers",
-    feature = "tokens"
-))]
+#[cfg(
+    any(
+        feature = "account",
+        feature = "accounts",
+        feature = "customers",
+        feature = "tokens"
+    )
+)]
 connector_runtime::__string_enum! {
     pub enum PostAccountBodyBankAccountVariant0AccountHolderType { Company = "company",
     Individual = "individual", }
@@ -24062,7 +24688,9 @@ pub struct PostAccountBodyBusinessProfile {
     pub product_description: Option<String>,
     /// address_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub support_address: Option<super::models::PostAccountBodyBusinessProfileSupportAddress>,
+    pub support_address: Option<
+        super::models::PostAccountBodyBusinessProfileSupportAddress,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub support_email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -24077,7 +24705,12 @@ impl PostAccountBodyBusinessProfile {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.mcc {
-            rt::check::length("PostAccountBodyBusinessProfile.mcc", v, None, Some(4u64))?;
+            rt::check::length(
+                "PostAccountBodyBusinessProfile.mcc",
+                v,
+                None,
+                Some(4u64),
+            )?;
         }
         if let Some(v) = &self.name {
             rt::check::length(
@@ -24107,7 +24740,12 @@ impl PostAccountBodyBusinessProfile {
             )?;
         }
         if let Some(v) = &self.url {
-            rt::check::length("PostAccountBodyBusinessProfile.url", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostAccountBodyBusinessProfile.url",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         Ok(())
     }
@@ -24184,18 +24822,20 @@ impl PostAccountBodyBusinessProfileSupportAddress {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "account",
-    feature = "accounts",
-    feature = "billing_portal",
-    feature = "checkout",
-    feature = "customers",
-    feature = "invoices",
-    feature = "issuing",
-    feature = "payment_intents",
-    feature = "payment_methods",
-    feature = "setup_intents"
-))]
+#[cfg(
+    any(
+        feature = "account",
+        feature = "accounts",
+        feature = "billing_portal",
+        feature = "checkout",
+        feature = "customers",
+        feature = "invoices",
+        feature = "issuing",
+        feature = "payment_intents",
+        feature = "payment_methods",
+        feature = "setup_intents"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostAccountBodyBusinessProfileSupportUrl {
@@ -24217,93 +24857,142 @@ connector_runtime::__string_enum! {
 pub struct PostAccountBodyCapabilities {
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub acss_debit_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
+    pub acss_debit_payments: Option<
+        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
+    >,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub afterpay_clearpay_payments:
-        Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
+    pub afterpay_clearpay_payments: Option<
+        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
+    >,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub au_becs_debit_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
+    pub au_becs_debit_payments: Option<
+        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
+    >,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bacs_debit_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
+    pub bacs_debit_payments: Option<
+        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
+    >,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bancontact_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
+    pub bancontact_payments: Option<
+        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
+    >,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bank_transfer_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
+    pub bank_transfer_payments: Option<
+        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
+    >,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub boleto_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
+    pub boleto_payments: Option<
+        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
+    >,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub card_issuing: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
+    pub card_issuing: Option<
+        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
+    >,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub card_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
+    pub card_payments: Option<
+        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
+    >,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cartes_bancaires_payments:
-        Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
+    pub cartes_bancaires_payments: Option<
+        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
+    >,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub eps_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
+    pub eps_payments: Option<
+        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
+    >,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fpx_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
+    pub fpx_payments: Option<
+        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
+    >,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub giropay_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
+    pub giropay_payments: Option<
+        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
+    >,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub grabpay_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
+    pub grabpay_payments: Option<
+        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
+    >,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ideal_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
+    pub ideal_payments: Option<
+        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
+    >,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jcb_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
+    pub jcb_payments: Option<
+        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
+    >,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub klarna_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
+    pub klarna_payments: Option<
+        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
+    >,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub konbini_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
+    pub konbini_payments: Option<
+        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
+    >,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub legacy_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
+    pub legacy_payments: Option<
+        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
+    >,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub oxxo_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
+    pub oxxo_payments: Option<
+        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
+    >,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub p24_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
+    pub p24_payments: Option<
+        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
+    >,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub paynow_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
+    pub paynow_payments: Option<
+        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
+    >,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sepa_debit_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
+    pub sepa_debit_payments: Option<
+        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
+    >,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sofort_payments: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
+    pub sofort_payments: Option<
+        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
+    >,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_reporting_us_1099_k:
-        Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
+    pub tax_reporting_us_1099_k: Option<
+        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
+    >,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_reporting_us_1099_misc:
-        Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
+    pub tax_reporting_us_1099_misc: Option<
+        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
+    >,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfers: Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
     /// capability_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub us_bank_account_ach_payments:
-        Option<super::models::PostAccountBodyCapabilitiesAcssDebitPayments>,
+    pub us_bank_account_ach_payments: Option<
+        super::models::PostAccountBodyCapabilitiesAcssDebitPayments,
+    >,
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 /// capability_param
@@ -24341,7 +25030,9 @@ pub struct PostAccountBodyCompany {
     pub owners_provided: Option<bool>,
     /// company_ownership_declaration
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ownership_declaration: Option<super::models::PostAccountBodyCompanyOwnershipDeclaration>,
+    pub ownership_declaration: Option<
+        super::models::PostAccountBodyCompanyOwnershipDeclaration,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -24375,10 +25066,20 @@ impl PostAccountBodyCompany {
             rt::check::length("PostAccountBodyCompany.name", v, None, Some(100u64))?;
         }
         if let Some(v) = &self.name_kana {
-            rt::check::length("PostAccountBodyCompany.name_kana", v, None, Some(100u64))?;
+            rt::check::length(
+                "PostAccountBodyCompany.name_kana",
+                v,
+                None,
+                Some(100u64),
+            )?;
         }
         if let Some(v) = &self.name_kanji {
-            rt::check::length("PostAccountBodyCompany.name_kanji", v, None, Some(100u64))?;
+            rt::check::length(
+                "PostAccountBodyCompany.name_kanji",
+                v,
+                None,
+                Some(100u64),
+            )?;
         }
         if let Some(v) = &self.ownership_declaration {
             v.validate()?;
@@ -24678,32 +25379,39 @@ impl PostAccountBodyCompanyVerificationDocument {
 pub struct PostAccountBodyDocuments {
     /// documents_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bank_account_ownership_verification:
-        Option<super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification>,
+    pub bank_account_ownership_verification: Option<
+        super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification,
+    >,
     /// documents_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub company_license:
-        Option<super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification>,
+    pub company_license: Option<
+        super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification,
+    >,
     /// documents_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub company_memorandum_of_association:
-        Option<super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification>,
+    pub company_memorandum_of_association: Option<
+        super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification,
+    >,
     /// documents_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub company_ministerial_decree:
-        Option<super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification>,
+    pub company_ministerial_decree: Option<
+        super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification,
+    >,
     /// documents_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub company_registration_verification:
-        Option<super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification>,
+    pub company_registration_verification: Option<
+        super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification,
+    >,
     /// documents_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub company_tax_id_verification:
-        Option<super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification>,
+    pub company_tax_id_verification: Option<
+        super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification,
+    >,
     /// documents_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub proof_of_registration:
-        Option<super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification>,
+    pub proof_of_registration: Option<
+        super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification,
+    >,
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 /// documents_param
@@ -24738,7 +25446,9 @@ pub struct PostAccountBodyIndividual {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_name_kanji: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub full_name_aliases: Option<super::models::PostAccountBodyIndividualFullNameAliases>,
+    pub full_name_aliases: Option<
+        super::models::PostAccountBodyIndividualFullNameAliases,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gender: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -24756,7 +25466,9 @@ pub struct PostAccountBodyIndividual {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub political_exposure: Option<super::models::PostAccountBodyIndividualPoliticalExposure>,
+    pub political_exposure: Option<
+        super::models::PostAccountBodyIndividualPoliticalExposure,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssn_last_4: Option<String>,
     /// person_verification_specs
@@ -24809,7 +25521,12 @@ impl PostAccountBodyIndividual {
             )?;
         }
         if let Some(v) = &self.last_name {
-            rt::check::length("PostAccountBodyIndividual.last_name", v, None, Some(100u64))?;
+            rt::check::length(
+                "PostAccountBodyIndividual.last_name",
+                v,
+                None,
+                Some(100u64),
+            )?;
         }
         if let Some(v) = &self.last_name_kana {
             rt::check::length(
@@ -24853,17 +25570,21 @@ impl PostAccountBodyIndividual {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostAccountBodyIndividualDob {
-    PostAccountBodyIndividualDobVariant0(super::models::PostAccountBodyIndividualDobVariant0),
+    PostAccountBodyIndividualDobVariant0(
+        super::models::PostAccountBodyIndividualDobVariant0,
+    ),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "account",
-    feature = "accounts",
-    feature = "issuing",
-    feature = "tokens"
-))]
+#[cfg(
+    any(
+        feature = "account",
+        feature = "accounts",
+        feature = "issuing",
+        feature = "tokens"
+    )
+)]
 /// date_of_birth_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostAccountBodyIndividualDobVariant0 {
@@ -24880,16 +25601,18 @@ pub enum PostAccountBodyIndividualFullNameAliases {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "account",
-    feature = "accounts",
-    feature = "charges",
-    feature = "customers",
-    feature = "files",
-    feature = "invoices",
-    feature = "subscriptions",
-    feature = "tokens"
-))]
+#[cfg(
+    any(
+        feature = "account",
+        feature = "accounts",
+        feature = "charges",
+        feature = "customers",
+        feature = "files",
+        feature = "invoices",
+        feature = "subscriptions",
+        feature = "tokens"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostAccountBodyIndividualMetadata {
@@ -24909,11 +25632,14 @@ connector_runtime::__string_enum! {
 pub struct PostAccountBodyIndividualVerification {
     /// person_verification_document_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_document:
-        Option<super::models::PostAccountBodyIndividualVerificationAdditionalDocument>,
+    pub additional_document: Option<
+        super::models::PostAccountBodyIndividualVerificationAdditionalDocument,
+    >,
     /// person_verification_document_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub document: Option<super::models::PostAccountBodyIndividualVerificationAdditionalDocument>,
+    pub document: Option<
+        super::models::PostAccountBodyIndividualVerificationAdditionalDocument,
+    >,
 }
 #[cfg(any(feature = "account", feature = "accounts", feature = "tokens"))]
 impl PostAccountBodyIndividualVerification {
@@ -24960,42 +25686,44 @@ impl PostAccountBodyIndividualVerificationAdditionalDocument {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "account",
-    feature = "accounts",
-    feature = "application_fees",
-    feature = "billing_portal",
-    feature = "charges",
-    feature = "coupons",
-    feature = "customers",
-    feature = "disputes",
-    feature = "file_links",
-    feature = "invoiceitems",
-    feature = "invoices",
-    feature = "issuing",
-    feature = "orders",
-    feature = "payment_intents",
-    feature = "payment_methods",
-    feature = "payouts",
-    feature = "plans",
-    feature = "prices",
-    feature = "products",
-    feature = "promotion_codes",
-    feature = "recipients",
-    feature = "refunds",
-    feature = "setup_intents",
-    feature = "shipping_rates",
-    feature = "skus",
-    feature = "sources",
-    feature = "subscription_items",
-    feature = "subscription_schedules",
-    feature = "subscriptions",
-    feature = "tax_rates",
-    feature = "terminal",
-    feature = "topups",
-    feature = "transfers",
-    feature = "webhook_endpoints"
-))]
+#[cfg(
+    any(
+        feature = "account",
+        feature = "accounts",
+        feature = "application_fees",
+        feature = "billing_portal",
+        feature = "charges",
+        feature = "coupons",
+        feature = "customers",
+        feature = "disputes",
+        feature = "file_links",
+        feature = "invoiceitems",
+        feature = "invoices",
+        feature = "issuing",
+        feature = "orders",
+        feature = "payment_intents",
+        feature = "payment_methods",
+        feature = "payouts",
+        feature = "plans",
+        feature = "prices",
+        feature = "products",
+        feature = "promotion_codes",
+        feature = "recipients",
+        feature = "refunds",
+        feature = "setup_intents",
+        feature = "shipping_rates",
+        feature = "skus",
+        feature = "sources",
+        feature = "subscription_items",
+        feature = "subscription_schedules",
+        feature = "subscriptions",
+        feature = "tax_rates",
+        feature = "terminal",
+        feature = "topups",
+        feature = "transfers",
+        feature = "webhook_endpoints"
+    )
+)]
 /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -25107,7 +25835,9 @@ impl PostAccountBodySettingsBranding {
 pub struct PostAccountBodySettingsCardIssuing {
     /// settings_terms_of_service_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tos_acceptance: Option<super::models::PostAccountBodySettingsCardIssuingTosAcceptance>,
+    pub tos_acceptance: Option<
+        super::models::PostAccountBodySettingsCardIssuingTosAcceptance,
+    >,
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 impl PostAccountBodySettingsCardIssuing {
@@ -25253,13 +25983,17 @@ impl PostAccountBodySettingsPayouts {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostAccountBodySettingsPayoutsSchedule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delay_days: Option<super::models::PostAccountBodySettingsPayoutsScheduleDelayDays>,
+    pub delay_days: Option<
+        super::models::PostAccountBodySettingsPayoutsScheduleDelayDays,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval: Option<super::models::PostAccountBodySettingsPayoutsScheduleInterval>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monthly_anchor: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub weekly_anchor: Option<super::models::PostAccountBodySettingsPayoutsScheduleWeeklyAnchor>,
+    pub weekly_anchor: Option<
+        super::models::PostAccountBodySettingsPayoutsScheduleWeeklyAnchor,
+    >,
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -25377,7 +26111,9 @@ pub struct PostAccountBankAccountsIdBody {
     pub account_holder_name: Option<String>,
     /// The type of entity that holds the account. This can be either `individual` or `company`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_holder_type: Option<super::models::PostAccountBankAccountsIdBodyAccountHolderType>,
+    pub account_holder_type: Option<
+        super::models::PostAccountBankAccountsIdBodyAccountHolderType,
+    >,
     /// The bank account type. This can only be `checking` or `savings` in most countries. In Japan, this can only be `futsu` or `toza`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_type: Option<super::models::PostAccountBankAccountsIdBodyAccountType>,
@@ -25495,7 +26231,12 @@ impl PostAccountBankAccountsIdBody {
             )?;
         }
         if let Some(v) = &self.name {
-            rt::check::length("PostAccountBankAccountsIdBody.name", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostAccountBankAccountsIdBody.name",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         Ok(())
     }
@@ -25604,7 +26345,12 @@ impl PostAccountLoginLinksBody {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.account;
-            rt::check::length("PostAccountLoginLinksBody.account", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostAccountLoginLinksBody.account",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         Ok(())
     }
@@ -25645,7 +26391,12 @@ impl GetAccountPeopleResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length("GetAccountPeopleResponse200.url", v, None, Some(5000u64))?;
+            rt::check::length(
+                "GetAccountPeopleResponse200.url",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         Ok(())
     }
@@ -25760,7 +26511,12 @@ impl PostAccountPeopleBody {
             v.validate()?;
         }
         if let Some(v) = &self.first_name {
-            rt::check::length("PostAccountPeopleBody.first_name", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostAccountPeopleBody.first_name",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.first_name_kana {
             rt::check::length(
@@ -25779,10 +26535,20 @@ impl PostAccountPeopleBody {
             )?;
         }
         if let Some(v) = &self.id_number {
-            rt::check::length("PostAccountPeopleBody.id_number", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostAccountPeopleBody.id_number",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.last_name {
-            rt::check::length("PostAccountPeopleBody.last_name", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostAccountPeopleBody.last_name",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.last_name_kana {
             rt::check::length(
@@ -25801,13 +26567,28 @@ impl PostAccountPeopleBody {
             )?;
         }
         if let Some(v) = &self.maiden_name {
-            rt::check::length("PostAccountPeopleBody.maiden_name", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostAccountPeopleBody.maiden_name",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.nationality {
-            rt::check::length("PostAccountPeopleBody.nationality", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostAccountPeopleBody.nationality",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.person_token {
-            rt::check::length("PostAccountPeopleBody.person_token", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostAccountPeopleBody.person_token",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.political_exposure {
             rt::check::length(
@@ -25850,7 +26631,12 @@ impl PostAccountPeopleBodyAddress {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.city {
-            rt::check::length("PostAccountPeopleBodyAddress.city", v, None, Some(100u64))?;
+            rt::check::length(
+                "PostAccountPeopleBodyAddress.city",
+                v,
+                None,
+                Some(100u64),
+            )?;
         }
         if let Some(v) = &self.country {
             rt::check::length(
@@ -25861,10 +26647,20 @@ impl PostAccountPeopleBodyAddress {
             )?;
         }
         if let Some(v) = &self.line1 {
-            rt::check::length("PostAccountPeopleBodyAddress.line1", v, None, Some(200u64))?;
+            rt::check::length(
+                "PostAccountPeopleBodyAddress.line1",
+                v,
+                None,
+                Some(200u64),
+            )?;
         }
         if let Some(v) = &self.line2 {
-            rt::check::length("PostAccountPeopleBodyAddress.line2", v, None, Some(200u64))?;
+            rt::check::length(
+                "PostAccountPeopleBodyAddress.line2",
+                v,
+                None,
+                Some(200u64),
+            )?;
         }
         if let Some(v) = &self.postal_code {
             rt::check::length(
@@ -25875,7 +26671,12 @@ impl PostAccountPeopleBodyAddress {
             )?;
         }
         if let Some(v) = &self.state {
-            rt::check::length("PostAccountPeopleBodyAddress.state", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostAccountPeopleBodyAddress.state",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         Ok(())
     }
@@ -26053,7 +26854,9 @@ impl PostAccountPeopleBodyAddressKanji {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostAccountPeopleBodyDob {
-    PostAccountBodyIndividualDobVariant0(super::models::PostAccountBodyIndividualDobVariant0),
+    PostAccountBodyIndividualDobVariant0(
+        super::models::PostAccountBodyIndividualDobVariant0,
+    ),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -26066,14 +26869,19 @@ pub enum PostAccountPeopleBodyDob {
 pub struct PostAccountPeopleBodyDocuments {
     /// documents_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub company_authorization:
-        Option<super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification>,
+    pub company_authorization: Option<
+        super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification,
+    >,
     /// documents_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub passport: Option<super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification>,
+    pub passport: Option<
+        super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification,
+    >,
     /// documents_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visa: Option<super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification>,
+    pub visa: Option<
+        super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification,
+    >,
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 /// A list of alternate names or aliases that the person is known by.
@@ -26098,7 +26906,9 @@ pub struct PostAccountPeopleBodyRelationship {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub percent_ownership: Option<super::models::PostAccountPeopleBodyRelationshipPercentOwnership>,
+    pub percent_ownership: Option<
+        super::models::PostAccountPeopleBodyRelationshipPercentOwnership,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub representative: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -26136,11 +26946,14 @@ pub enum PostAccountPeopleBodyRelationshipPercentOwnership {
 pub struct PostAccountPeopleBodyVerification {
     /// person_verification_document_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_document:
-        Option<super::models::PostAccountBodyIndividualVerificationAdditionalDocument>,
+    pub additional_document: Option<
+        super::models::PostAccountBodyIndividualVerificationAdditionalDocument,
+    >,
     /// person_verification_document_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub document: Option<super::models::PostAccountBodyIndividualVerificationAdditionalDocument>,
+    pub document: Option<
+        super::models::PostAccountBodyIndividualVerificationAdditionalDocument,
+    >,
 }
 #[cfg(any(feature = "account", feature = "accounts"))]
 impl PostAccountPeopleBodyVerification {
@@ -26201,44 +27014,46 @@ connector_runtime::__string_enum! {
     pub enum PostAccountLinksBodyType { AccountOnboarding = "account_onboarding",
     AccountUpdate = "account_update", }
 }
-#[cfg(any(
-    feature = "accounts",
-    feature = "application_fees",
-    feature = "balance",
-    feature = "balance_transactions",
-    feature = "charges",
-    feature = "coupons",
-    feature = "customers",
-    feature = "disputes",
-    feature = "events",
-    feature = "file_links",
-    feature = "files",
-    feature = "identity",
-    feature = "invoiceitems",
-    feature = "invoices",
-    feature = "issuing",
-    feature = "order_returns",
-    feature = "orders",
-    feature = "payment_intents",
-    feature = "payouts",
-    feature = "plans",
-    feature = "prices",
-    feature = "products",
-    feature = "promotion_codes",
-    feature = "radar",
-    feature = "recipients",
-    feature = "refunds",
-    feature = "reporting",
-    feature = "reviews",
-    feature = "setup_attempts",
-    feature = "setup_intents",
-    feature = "shipping_rates",
-    feature = "subscription_schedules",
-    feature = "subscriptions",
-    feature = "tax_rates",
-    feature = "topups",
-    feature = "transfers"
-))]
+#[cfg(
+    any(
+        feature = "accounts",
+        feature = "application_fees",
+        feature = "balance",
+        feature = "balance_transactions",
+        feature = "charges",
+        feature = "coupons",
+        feature = "customers",
+        feature = "disputes",
+        feature = "events",
+        feature = "file_links",
+        feature = "files",
+        feature = "identity",
+        feature = "invoiceitems",
+        feature = "invoices",
+        feature = "issuing",
+        feature = "order_returns",
+        feature = "orders",
+        feature = "payment_intents",
+        feature = "payouts",
+        feature = "plans",
+        feature = "prices",
+        feature = "products",
+        feature = "promotion_codes",
+        feature = "radar",
+        feature = "recipients",
+        feature = "refunds",
+        feature = "reporting",
+        feature = "reviews",
+        feature = "setup_attempts",
+        feature = "setup_intents",
+        feature = "shipping_rates",
+        feature = "subscription_schedules",
+        feature = "subscriptions",
+        feature = "tax_rates",
+        feature = "topups",
+        feature = "transfers"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum GetAccountsCreated {
@@ -26247,44 +27062,46 @@ pub enum GetAccountsCreated {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "accounts",
-    feature = "application_fees",
-    feature = "balance",
-    feature = "balance_transactions",
-    feature = "charges",
-    feature = "coupons",
-    feature = "customers",
-    feature = "disputes",
-    feature = "events",
-    feature = "file_links",
-    feature = "files",
-    feature = "identity",
-    feature = "invoiceitems",
-    feature = "invoices",
-    feature = "issuing",
-    feature = "order_returns",
-    feature = "orders",
-    feature = "payment_intents",
-    feature = "payouts",
-    feature = "plans",
-    feature = "prices",
-    feature = "products",
-    feature = "promotion_codes",
-    feature = "radar",
-    feature = "recipients",
-    feature = "refunds",
-    feature = "reporting",
-    feature = "reviews",
-    feature = "setup_attempts",
-    feature = "setup_intents",
-    feature = "shipping_rates",
-    feature = "subscription_schedules",
-    feature = "subscriptions",
-    feature = "tax_rates",
-    feature = "topups",
-    feature = "transfers"
-))]
+#[cfg(
+    any(
+        feature = "accounts",
+        feature = "application_fees",
+        feature = "balance",
+        feature = "balance_transactions",
+        feature = "charges",
+        feature = "coupons",
+        feature = "customers",
+        feature = "disputes",
+        feature = "events",
+        feature = "file_links",
+        feature = "files",
+        feature = "identity",
+        feature = "invoiceitems",
+        feature = "invoices",
+        feature = "issuing",
+        feature = "order_returns",
+        feature = "orders",
+        feature = "payment_intents",
+        feature = "payouts",
+        feature = "plans",
+        feature = "prices",
+        feature = "products",
+        feature = "promotion_codes",
+        feature = "radar",
+        feature = "recipients",
+        feature = "refunds",
+        feature = "reporting",
+        feature = "reviews",
+        feature = "setup_attempts",
+        feature = "setup_intents",
+        feature = "shipping_rates",
+        feature = "subscription_schedules",
+        feature = "subscriptions",
+        feature = "tax_rates",
+        feature = "topups",
+        feature = "transfers"
+    )
+)]
 /// range_query_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetAccountsCreatedVariant0 {
@@ -26418,7 +27235,12 @@ impl PostAccountsBody {
             rt::check::length("PostAccountsBody.country", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.external_account {
-            rt::check::length("PostAccountsBody.external_account", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostAccountsBody.external_account",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.individual {
             v.validate()?;
@@ -26796,13 +27618,15 @@ impl GetApplicationFeesResponse200 {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "application_fees",
-    feature = "issuing",
-    feature = "payouts",
-    feature = "refunds",
-    feature = "transfers"
-))]
+#[cfg(
+    any(
+        feature = "application_fees",
+        feature = "issuing",
+        feature = "payouts",
+        feature = "refunds",
+        feature = "transfers"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostApplicationFeesFeeRefundsIdBody {
     /// Specifies which fields in the response should be expanded.
@@ -26964,8 +27788,9 @@ pub struct PostBillingPortalConfigurationsBody {
     pub business_profile: super::models::PostBillingPortalConfigurationsBodyBusinessProfile,
     /// The default URL to redirect customers to when they click on the portal's link to return to your website. This can be [overriden](https://stripe.com/docs/api/customer_portal/sessions/create#create_portal_session-return_url) when creating the session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_return_url:
-        Option<super::models::PostBillingPortalConfigurationsBodyDefaultReturnUrl>,
+    pub default_return_url: Option<
+        super::models::PostBillingPortalConfigurationsBodyDefaultReturnUrl,
+    >,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
@@ -27033,35 +27858,40 @@ pub enum PostBillingPortalConfigurationsBodyDefaultReturnUrl {
 pub struct PostBillingPortalConfigurationsBodyFeatures {
     /// customer_update_creation_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub customer_update:
-        Option<super::models::PostBillingPortalConfigurationsBodyFeaturesCustomerUpdate>,
+    pub customer_update: Option<
+        super::models::PostBillingPortalConfigurationsBodyFeaturesCustomerUpdate,
+    >,
     /// invoice_list_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub invoice_history:
-        Option<super::models::PostBillingPortalConfigurationsBodyFeaturesInvoiceHistory>,
+    pub invoice_history: Option<
+        super::models::PostBillingPortalConfigurationsBodyFeaturesInvoiceHistory,
+    >,
     /// payment_method_update_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_update:
-        Option<super::models::PostBillingPortalConfigurationsBodyFeaturesPaymentMethodUpdate>,
+    pub payment_method_update: Option<
+        super::models::PostBillingPortalConfigurationsBodyFeaturesPaymentMethodUpdate,
+    >,
     /// subscription_cancel_creation_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subscription_cancel:
-        Option<super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancel>,
+    pub subscription_cancel: Option<
+        super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancel,
+    >,
     /// subscription_pause_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subscription_pause:
-        Option<super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionPause>,
+    pub subscription_pause: Option<
+        super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionPause,
+    >,
     /// subscription_update_creation_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subscription_update:
-        Option<super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdate>,
+    pub subscription_update: Option<
+        super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdate,
+    >,
 }
 #[cfg(any(feature = "billing_portal"))]
 /// customer_update_creation_param
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostBillingPortalConfigurationsBodyFeaturesCustomerUpdate {
-    pub allowed_updates:
-        super::models::PostBillingPortalConfigurationsBodyFeaturesCustomerUpdateAllowedUpdates,
+    pub allowed_updates: super::models::PostBillingPortalConfigurationsBodyFeaturesCustomerUpdateAllowedUpdates,
     pub enabled: bool,
 }
 #[cfg(any(feature = "billing_portal"))]
@@ -27125,11 +27955,13 @@ connector_runtime::__string_enum! {
     pub enum PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelMode {
     AtPeriodEnd = "at_period_end", Immediately = "immediately", }
 }
-#[cfg(any(
-    feature = "billing_portal",
-    feature = "invoices",
-    feature = "subscription_schedules"
-))]
+#[cfg(
+    any(
+        feature = "billing_portal",
+        feature = "invoices",
+        feature = "subscription_schedules"
+    )
+)]
 connector_runtime::__string_enum! {
     pub enum
     PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelProrationBehavior {
@@ -27210,12 +28042,14 @@ pub struct PostBillingPortalConfigurationsConfigurationBody {
     ///
     /// The business information shown to customers in the portal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub business_profile:
-        Option<super::models::PostBillingPortalConfigurationsConfigurationBodyBusinessProfile>,
+    pub business_profile: Option<
+        super::models::PostBillingPortalConfigurationsConfigurationBodyBusinessProfile,
+    >,
     /// The default URL to redirect customers to when they click on the portal's link to return to your website. This can be [overriden](https://stripe.com/docs/api/customer_portal/sessions/create#create_portal_session-return_url) when creating the session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_return_url:
-        Option<super::models::PostBillingPortalConfigurationsBodyDefaultReturnUrl>,
+    pub default_return_url: Option<
+        super::models::PostBillingPortalConfigurationsBodyDefaultReturnUrl,
+    >,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
@@ -27223,7 +28057,9 @@ pub struct PostBillingPortalConfigurationsConfigurationBody {
     ///
     /// Information about the features available in the portal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub features: Option<super::models::PostBillingPortalConfigurationsConfigurationBodyFeatures>,
+    pub features: Option<
+        super::models::PostBillingPortalConfigurationsConfigurationBodyFeatures,
+    >,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::PostAccountBodyMetadata>,
@@ -27247,9 +28083,13 @@ pub struct PostBillingPortalConfigurationsConfigurationBodyBusinessProfile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub headline: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub privacy_policy_url: Option<super::models::PostAccountBodyBusinessProfileSupportUrl>,
+    pub privacy_policy_url: Option<
+        super::models::PostAccountBodyBusinessProfileSupportUrl,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub terms_of_service_url: Option<super::models::PostAccountBodyBusinessProfileSupportUrl>,
+    pub terms_of_service_url: Option<
+        super::models::PostAccountBodyBusinessProfileSupportUrl,
+    >,
 }
 #[cfg(any(feature = "billing_portal"))]
 impl PostBillingPortalConfigurationsConfigurationBodyBusinessProfile {
@@ -27279,12 +28119,14 @@ pub struct PostBillingPortalConfigurationsConfigurationBodyFeatures {
     >,
     /// invoice_list_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub invoice_history:
-        Option<super::models::PostBillingPortalConfigurationsBodyFeaturesInvoiceHistory>,
+    pub invoice_history: Option<
+        super::models::PostBillingPortalConfigurationsBodyFeaturesInvoiceHistory,
+    >,
     /// payment_method_update_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_update:
-        Option<super::models::PostBillingPortalConfigurationsBodyFeaturesPaymentMethodUpdate>,
+    pub payment_method_update: Option<
+        super::models::PostBillingPortalConfigurationsBodyFeaturesPaymentMethodUpdate,
+    >,
     /// subscription_cancel_updating_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscription_cancel: Option<
@@ -27292,8 +28134,9 @@ pub struct PostBillingPortalConfigurationsConfigurationBodyFeatures {
     >,
     /// subscription_pause_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subscription_pause:
-        Option<super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionPause>,
+    pub subscription_pause: Option<
+        super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionPause,
+    >,
     /// subscription_update_updating_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscription_update: Option<
@@ -27604,7 +28447,12 @@ impl PostChargesBody {
             rt::check::length("PostChargesBody.source", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.statement_descriptor {
-            rt::check::length("PostChargesBody.statement_descriptor", v, None, Some(22u64))?;
+            rt::check::length(
+                "PostChargesBody.statement_descriptor",
+                v,
+                None,
+                Some(22u64),
+            )?;
         }
         if let Some(v) = &self.statement_descriptor_suffix {
             rt::check::length(
@@ -27711,17 +28559,37 @@ impl PostChargesBodyCardVariant0 {
             )?;
         }
         if let Some(v) = &self.cvc {
-            rt::check::length("PostChargesBodyCardVariant0.cvc", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostChargesBodyCardVariant0.cvc",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.name {
-            rt::check::length("PostChargesBodyCardVariant0.name", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostChargesBodyCardVariant0.name",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         {
             let v = &self.number;
-            rt::check::length("PostChargesBodyCardVariant0.number", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostChargesBodyCardVariant0.number",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.object {
-            rt::check::length("PostChargesBodyCardVariant0.object", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostChargesBodyCardVariant0.object",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         Ok(())
     }
@@ -27730,7 +28598,9 @@ impl PostChargesBodyCardVariant0 {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostChargesBodyDestination {
-    PostChargesBodyDestinationVariant0(super::models::PostChargesBodyDestinationVariant0),
+    PostChargesBodyDestinationVariant0(
+        super::models::PostChargesBodyDestinationVariant0,
+    ),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -27784,7 +28654,12 @@ impl PostChargesBodyShipping {
             v.validate()?;
         }
         if let Some(v) = &self.carrier {
-            rt::check::length("PostChargesBodyShipping.carrier", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostChargesBodyShipping.carrier",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         {
             let v = &self.name;
@@ -27804,13 +28679,15 @@ impl PostChargesBodyShipping {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "charges",
-    feature = "customers",
-    feature = "invoices",
-    feature = "orders",
-    feature = "payment_intents"
-))]
+#[cfg(
+    any(
+        feature = "charges",
+        feature = "customers",
+        feature = "invoices",
+        feature = "orders",
+        feature = "payment_intents"
+    )
+)]
 /// optional_fields_address
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostChargesBodyShippingAddress {
@@ -27827,13 +28704,15 @@ pub struct PostChargesBodyShippingAddress {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
 }
-#[cfg(any(
-    feature = "charges",
-    feature = "customers",
-    feature = "invoices",
-    feature = "orders",
-    feature = "payment_intents"
-))]
+#[cfg(
+    any(
+        feature = "charges",
+        feature = "customers",
+        feature = "invoices",
+        feature = "orders",
+        feature = "payment_intents"
+    )
+)]
 impl PostChargesBodyShippingAddress {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27949,7 +28828,12 @@ impl GetChargesSearchResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length("GetChargesSearchResponse200.url", v, None, Some(5000u64))?;
+            rt::check::length(
+                "GetChargesSearchResponse200.url",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         Ok(())
     }
@@ -27994,7 +28878,12 @@ impl PostChargesChargeBody {
             rt::check::length("PostChargesChargeBody.customer", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.description {
-            rt::check::length("PostChargesChargeBody.description", v, None, Some(40000u64))?;
+            rt::check::length(
+                "PostChargesChargeBody.description",
+                v,
+                None,
+                Some(40000u64),
+            )?;
         }
         if let Some(v) = &self.receipt_email {
             rt::check::length(
@@ -28328,23 +29217,25 @@ impl PostChargesChargeDisputeBodyEvidence {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "charges",
-    feature = "checkout",
-    feature = "credit_notes",
-    feature = "customers",
-    feature = "disputes",
-    feature = "ephemeral_keys",
-    feature = "identity",
-    feature = "invoices",
-    feature = "payment_methods",
-    feature = "payouts",
-    feature = "quotes",
-    feature = "refunds",
-    feature = "reviews",
-    feature = "terminal",
-    feature = "topups"
-))]
+#[cfg(
+    any(
+        feature = "charges",
+        feature = "checkout",
+        feature = "credit_notes",
+        feature = "customers",
+        feature = "disputes",
+        feature = "ephemeral_keys",
+        feature = "identity",
+        feature = "invoices",
+        feature = "payment_methods",
+        feature = "payouts",
+        feature = "quotes",
+        feature = "refunds",
+        feature = "reviews",
+        feature = "terminal",
+        feature = "topups"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostChargesChargeDisputeCloseBody {
     /// Specifies which fields in the response should be expanded.
@@ -28459,7 +29350,12 @@ impl GetCheckoutSessionsResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length("GetCheckoutSessionsResponse200.url", v, None, Some(5000u64))?;
+            rt::check::length(
+                "GetCheckoutSessionsResponse200.url",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         Ok(())
     }
@@ -28482,8 +29378,9 @@ pub struct PostCheckoutSessionsBody {
     pub automatic_tax: Option<super::models::PostCheckoutSessionsBodyAutomaticTax>,
     /// Specify whether Checkout should collect the customer's billing address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billing_address_collection:
-        Option<super::models::PostCheckoutSessionsBodyBillingAddressCollection>,
+    pub billing_address_collection: Option<
+        super::models::PostCheckoutSessionsBodyBillingAddressCollection,
+    >,
     /// The URL the customer will be directed to if they decide to cancel payment and return to your website.
     pub cancel_url: String,
     /// A unique string to reference the Checkout Session. This can be a
@@ -28495,7 +29392,9 @@ pub struct PostCheckoutSessionsBody {
     ///
     /// Configure fields for the Checkout Session to gather active consent from customers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub consent_collection: Option<super::models::PostCheckoutSessionsBodyConsentCollection>,
+    pub consent_collection: Option<
+        super::models::PostCheckoutSessionsBodyConsentCollection,
+    >,
     /// ID of an existing Customer, if one exists. In `payment` mode, the customer’s most recent card
     /// payment method will be used to prefill the email, name, card details, and billing address
     /// on the Checkout page. In `subscription` mode, the customer’s [default payment method](https://stripe.com/docs/api/customers/update#update_customer-invoice_settings-default_payment_method)
@@ -28518,7 +29417,9 @@ pub struct PostCheckoutSessionsBody {
     ///
     /// Can only be set in `payment` and `setup` mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub customer_creation: Option<super::models::PostCheckoutSessionsBodyCustomerCreation>,
+    pub customer_creation: Option<
+        super::models::PostCheckoutSessionsBodyCustomerCreation,
+    >,
     /// If provided, this value will be used when the Customer object is created.
     /// If not provided, customers will be asked to enter their email address.
     /// Use this parameter to prefill customer data if you already have an email
@@ -28560,12 +29461,16 @@ pub struct PostCheckoutSessionsBody {
     ///
     /// A subset of parameters to be passed to PaymentIntent creation for Checkout Sessions in `payment` mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_intent_data: Option<super::models::PostCheckoutSessionsBodyPaymentIntentData>,
+    pub payment_intent_data: Option<
+        super::models::PostCheckoutSessionsBodyPaymentIntentData,
+    >,
     /// payment_method_options_param
     ///
     /// Payment-method-specific configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_options: Option<super::models::PostCheckoutSessionsBodyPaymentMethodOptions>,
+    pub payment_method_options: Option<
+        super::models::PostCheckoutSessionsBodyPaymentMethodOptions,
+    >,
     /// A list of the types of payment methods (e.g., `card`) this Checkout Session can accept.
     ///
     /// Read more about the supported payment methods and their requirements in our [payment
@@ -28575,8 +29480,9 @@ pub struct PostCheckoutSessionsBody {
     /// prioritize the most relevant payment methods based on the customer's location and
     /// other characteristics.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_types:
-        Option<Vec<super::models::PostCheckoutSessionsBodyPaymentMethodTypesItem>>,
+    pub payment_method_types: Option<
+        Vec<super::models::PostCheckoutSessionsBodyPaymentMethodTypesItem>,
+    >,
     /// phone_number_collection_params
     ///
     /// Controls phone number collection settings for the session.
@@ -28584,22 +29490,28 @@ pub struct PostCheckoutSessionsBody {
     /// We recommend that you review your privacy policy and check with your legal contacts
     /// before using this feature. Learn more about [collecting phone numbers with Checkout](https://stripe.com/docs/payments/checkout/phone-numbers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone_number_collection:
-        Option<super::models::PostCheckoutSessionsBodyPhoneNumberCollection>,
+    pub phone_number_collection: Option<
+        super::models::PostCheckoutSessionsBodyPhoneNumberCollection,
+    >,
     /// setup_intent_data_param
     ///
     /// A subset of parameters to be passed to SetupIntent creation for Checkout Sessions in `setup` mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_intent_data: Option<super::models::PostCheckoutSessionsBodySetupIntentData>,
+    pub setup_intent_data: Option<
+        super::models::PostCheckoutSessionsBodySetupIntentData,
+    >,
     /// shipping_address_collection_params
     ///
     /// When set, provides configuration for Checkout to collect a shipping address from a customer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shipping_address_collection:
-        Option<super::models::PostCheckoutSessionsBodyShippingAddressCollection>,
+    pub shipping_address_collection: Option<
+        super::models::PostCheckoutSessionsBodyShippingAddressCollection,
+    >,
     /// The shipping rate options to apply to this Session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shipping_options: Option<Vec<super::models::PostCheckoutSessionsBodyShippingOptionsItem>>,
+    pub shipping_options: Option<
+        Vec<super::models::PostCheckoutSessionsBodyShippingOptionsItem>,
+    >,
     /// Describes the type of transaction being performed by Checkout in order to customize
     /// relevant text on the page, such as the submit button. `submit_type` can only be
     /// specified on Checkout Sessions in `payment` mode, but not Checkout Sessions
@@ -28610,7 +29522,9 @@ pub struct PostCheckoutSessionsBody {
     ///
     /// A subset of parameters to be passed to subscription creation for Checkout Sessions in `subscription` mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subscription_data: Option<super::models::PostCheckoutSessionsBodySubscriptionData>,
+    pub subscription_data: Option<
+        super::models::PostCheckoutSessionsBodySubscriptionData,
+    >,
     /// The URL to which Stripe should send customers when payment or setup
     /// is complete.
     /// If you’d like to use information from the successful Checkout Session on your page,
@@ -28620,7 +29534,9 @@ pub struct PostCheckoutSessionsBody {
     ///
     /// Controls tax ID collection settings for the session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_id_collection: Option<super::models::PostCheckoutSessionsBodyTaxIdCollection>,
+    pub tax_id_collection: Option<
+        super::models::PostCheckoutSessionsBodyTaxIdCollection,
+    >,
 }
 #[cfg(any(feature = "checkout"))]
 impl PostCheckoutSessionsBody {
@@ -28644,7 +29560,12 @@ impl PostCheckoutSessionsBody {
             )?;
         }
         if let Some(v) = &self.customer {
-            rt::check::length("PostCheckoutSessionsBody.customer", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostCheckoutSessionsBody.customer",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.discounts {
             for item in v.iter() {
@@ -28796,15 +29717,18 @@ impl PostCheckoutSessionsBodyDiscountsItem {
 pub struct PostCheckoutSessionsBodyLineItemsItem {
     /// adjustable_quantity_params
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub adjustable_quantity:
-        Option<super::models::PostCheckoutSessionsBodyLineItemsItemAdjustableQuantity>,
+    pub adjustable_quantity: Option<
+        super::models::PostCheckoutSessionsBodyLineItemsItemAdjustableQuantity,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dynamic_tax_rates: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price: Option<String>,
     /// price_data_with_product_data
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price_data: Option<super::models::PostCheckoutSessionsBodyLineItemsItemPriceData>,
+    pub price_data: Option<
+        super::models::PostCheckoutSessionsBodyLineItemsItemPriceData,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -28847,14 +29771,18 @@ pub struct PostCheckoutSessionsBodyLineItemsItemPriceData {
     pub product: Option<String>,
     /// product_data
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub product_data:
-        Option<super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataProductData>,
+    pub product_data: Option<
+        super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataProductData,
+    >,
     /// recurring_adhoc
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recurring: Option<super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataRecurring>,
+    pub recurring: Option<
+        super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataRecurring,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_behavior:
-        Option<super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataTaxBehavior>,
+    pub tax_behavior: Option<
+        super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataTaxBehavior,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -28924,15 +29852,17 @@ impl PostCheckoutSessionsBodyLineItemsItemPriceDataProductData {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "checkout",
-    feature = "customers",
-    feature = "invoices",
-    feature = "quotes",
-    feature = "subscription_items",
-    feature = "subscription_schedules",
-    feature = "subscriptions"
-))]
+#[cfg(
+    any(
+        feature = "checkout",
+        feature = "customers",
+        feature = "invoices",
+        feature = "quotes",
+        feature = "subscription_items",
+        feature = "subscription_schedules",
+        feature = "subscriptions"
+    )
+)]
 /// recurring_adhoc
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyLineItemsItemPriceDataRecurring {
@@ -28940,30 +29870,34 @@ pub struct PostCheckoutSessionsBodyLineItemsItemPriceDataRecurring {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval_count: Option<i64>,
 }
-#[cfg(any(
-    feature = "checkout",
-    feature = "customers",
-    feature = "invoices",
-    feature = "prices",
-    feature = "quotes",
-    feature = "subscription_items",
-    feature = "subscription_schedules",
-    feature = "subscriptions"
-))]
+#[cfg(
+    any(
+        feature = "checkout",
+        feature = "customers",
+        feature = "invoices",
+        feature = "prices",
+        feature = "quotes",
+        feature = "subscription_items",
+        feature = "subscription_schedules",
+        feature = "subscriptions"
+    )
+)]
 connector_runtime::__string_enum! {
     pub enum PostCheckoutSessionsBodyLineItemsItemPriceDataRecurringInterval { Day =
     "day", Month = "month", Week = "week", Year = "year", }
 }
-#[cfg(any(
-    feature = "checkout",
-    feature = "customers",
-    feature = "invoiceitems",
-    feature = "invoices",
-    feature = "quotes",
-    feature = "subscription_items",
-    feature = "subscription_schedules",
-    feature = "subscriptions"
-))]
+#[cfg(
+    any(
+        feature = "checkout",
+        feature = "customers",
+        feature = "invoiceitems",
+        feature = "invoices",
+        feature = "quotes",
+        feature = "subscription_items",
+        feature = "subscription_schedules",
+        feature = "subscriptions"
+    )
+)]
 connector_runtime::__string_enum! {
     pub enum PostCheckoutSessionsBodyLineItemsItemPriceDataTaxBehavior { Exclusive =
     "exclusive", Inclusive = "inclusive", Unspecified = "unspecified", }
@@ -29006,18 +29940,23 @@ pub struct PostCheckoutSessionsBodyPaymentIntentData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub receipt_email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_future_usage:
-        Option<super::models::PostCheckoutSessionsBodyPaymentIntentDataSetupFutureUsage>,
+    pub setup_future_usage: Option<
+        super::models::PostCheckoutSessionsBodyPaymentIntentDataSetupFutureUsage,
+    >,
     /// shipping
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shipping: Option<super::models::PostCheckoutSessionsBodyPaymentIntentDataShipping>,
+    pub shipping: Option<
+        super::models::PostCheckoutSessionsBodyPaymentIntentDataShipping,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statement_descriptor: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statement_descriptor_suffix: Option<String>,
     /// transfer_data_params
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transfer_data: Option<super::models::PostCheckoutSessionsBodyPaymentIntentDataTransferData>,
+    pub transfer_data: Option<
+        super::models::PostCheckoutSessionsBodyPaymentIntentDataTransferData,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_group: Option<String>,
 }
@@ -29206,23 +30145,32 @@ pub struct PostCheckoutSessionsBodyPaymentIntentDataTransferData {
 pub struct PostCheckoutSessionsBodyPaymentMethodOptions {
     /// payment_method_options_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub acss_debit: Option<super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebit>,
+    pub acss_debit: Option<
+        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebit,
+    >,
     /// payment_method_options_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub boleto: Option<super::models::PostCheckoutSessionsBodyPaymentMethodOptionsBoleto>,
+    pub boleto: Option<
+        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsBoleto,
+    >,
     /// payment_method_options_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub konbini: Option<super::models::PostCheckoutSessionsBodyPaymentMethodOptionsKonbini>,
+    pub konbini: Option<
+        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsKonbini,
+    >,
     /// payment_method_options_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oxxo: Option<super::models::PostCheckoutSessionsBodyPaymentMethodOptionsBoleto>,
     /// payment_method_options_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub us_bank_account:
-        Option<super::models::PostCheckoutSessionsBodyPaymentMethodOptionsUsBankAccount>,
+    pub us_bank_account: Option<
+        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsUsBankAccount,
+    >,
     /// payment_method_options_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wechat_pay: Option<super::models::PostCheckoutSessionsBodyPaymentMethodOptionsWechatPay>,
+    pub wechat_pay: Option<
+        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsWechatPay,
+    >,
 }
 #[cfg(any(feature = "checkout"))]
 impl PostCheckoutSessionsBodyPaymentMethodOptions {
@@ -29242,12 +30190,14 @@ impl PostCheckoutSessionsBodyPaymentMethodOptions {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub currency:
-        Option<super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitCurrency>,
+    pub currency: Option<
+        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitCurrency,
+    >,
     /// mandate_options_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mandate_options:
-        Option<super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptions>,
+    pub mandate_options: Option<
+        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification_method: Option<
         super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitVerificationMethod,
@@ -29304,37 +30254,37 @@ impl PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptions {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "checkout",
-    feature = "payment_intents",
-    feature = "setup_intents"
-))]
+#[cfg(any(feature = "checkout", feature = "payment_intents", feature = "setup_intents"))]
 connector_runtime::__string_enum! {
     pub enum
     PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptionsPaymentSchedule {
     Combined = "combined", Interval = "interval", Sporadic = "sporadic", }
 }
-#[cfg(any(
-    feature = "checkout",
-    feature = "customers",
-    feature = "invoices",
-    feature = "payment_intents",
-    feature = "setup_intents",
-    feature = "subscriptions"
-))]
+#[cfg(
+    any(
+        feature = "checkout",
+        feature = "customers",
+        feature = "invoices",
+        feature = "payment_intents",
+        feature = "setup_intents",
+        feature = "subscriptions"
+    )
+)]
 connector_runtime::__string_enum! {
     pub enum
     PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptionsTransactionType {
     Business = "business", Personal = "personal", }
 }
-#[cfg(any(
-    feature = "checkout",
-    feature = "customers",
-    feature = "invoices",
-    feature = "payment_intents",
-    feature = "setup_intents",
-    feature = "subscriptions"
-))]
+#[cfg(
+    any(
+        feature = "checkout",
+        feature = "customers",
+        feature = "invoices",
+        feature = "payment_intents",
+        feature = "setup_intents",
+        feature = "subscriptions"
+    )
+)]
 connector_runtime::__string_enum! {
     pub enum PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitVerificationMethod {
     Automatic = "automatic", Instant = "instant", Microdeposits = "microdeposits", }
@@ -29351,15 +30301,18 @@ pub struct PostCheckoutSessionsBodyPaymentMethodOptionsBoleto {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyPaymentMethodOptionsKonbini {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires_after_days:
-        Option<super::models::PostCheckoutSessionsBodyPaymentMethodOptionsKonbiniExpiresAfterDays>,
+    pub expires_after_days: Option<
+        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsKonbiniExpiresAfterDays,
+    >,
 }
-#[cfg(any(
-    feature = "checkout",
-    feature = "payment_intents",
-    feature = "quotes",
-    feature = "sources"
-))]
+#[cfg(
+    any(
+        feature = "checkout",
+        feature = "payment_intents",
+        feature = "quotes",
+        feature = "sources"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostCheckoutSessionsBodyPaymentMethodOptionsKonbiniExpiresAfterDays {
@@ -29410,11 +30363,7 @@ connector_runtime::__string_enum! {
     pub enum PostCheckoutSessionsBodyPaymentMethodOptionsWechatPayClient { Android =
     "android", Ios = "ios", Web = "web", }
 }
-#[cfg(any(
-    feature = "checkout",
-    feature = "customers",
-    feature = "payment_methods"
-))]
+#[cfg(any(feature = "checkout", feature = "customers", feature = "payment_methods"))]
 connector_runtime::__string_enum! {
     pub enum PostCheckoutSessionsBodyPaymentMethodTypesItem { AcssDebit = "acss_debit",
     AfterpayClearpay = "afterpay_clearpay", Alipay = "alipay", AuBecsDebit =
@@ -29469,8 +30418,9 @@ impl PostCheckoutSessionsBodySetupIntentData {
 /// When set, provides configuration for Checkout to collect a shipping address from a customer.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyShippingAddressCollection {
-    pub allowed_countries:
-        Vec<super::models::PaymentLinksResourceShippingAddressCollectionAllowedCountriesItem>,
+    pub allowed_countries: Vec<
+        super::models::PaymentLinksResourceShippingAddressCollectionAllowedCountriesItem,
+    >,
 }
 #[cfg(any(feature = "checkout"))]
 /// shipping_option_params
@@ -29480,8 +30430,9 @@ pub struct PostCheckoutSessionsBodyShippingOptionsItem {
     pub shipping_rate: Option<String>,
     /// method_params
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shipping_rate_data:
-        Option<super::models::PostCheckoutSessionsBodyShippingOptionsItemShippingRateData>,
+    pub shipping_rate_data: Option<
+        super::models::PostCheckoutSessionsBodyShippingOptionsItemShippingRateData,
+    >,
 }
 #[cfg(any(feature = "checkout"))]
 impl PostCheckoutSessionsBodyShippingOptionsItem {
@@ -29519,8 +30470,9 @@ pub struct PostCheckoutSessionsBodyShippingOptionsItemShippingRateData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_behavior:
-        Option<super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataTaxBehavior>,
+    pub tax_behavior: Option<
+        super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataTaxBehavior,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_code: Option<String>,
     #[serde(rename = "type")]
@@ -29601,12 +30553,16 @@ pub struct PostCheckoutSessionsBodySubscriptionData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_tax_rates: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub items: Option<Vec<super::models::PostCheckoutSessionsBodySubscriptionDataItemsItem>>,
+    pub items: Option<
+        Vec<super::models::PostCheckoutSessionsBodySubscriptionDataItemsItem>,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
     /// transfer_data_specs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transfer_data: Option<super::models::PostCheckoutSessionsBodySubscriptionDataTransferData>,
+    pub transfer_data: Option<
+        super::models::PostCheckoutSessionsBodySubscriptionDataTransferData,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trial_end: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -29650,12 +30606,14 @@ impl PostCheckoutSessionsBodySubscriptionDataItemsItem {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "checkout",
-    feature = "customers",
-    feature = "subscription_schedules",
-    feature = "subscriptions"
-))]
+#[cfg(
+    any(
+        feature = "checkout",
+        feature = "customers",
+        feature = "subscription_schedules",
+        feature = "subscriptions"
+    )
+)]
 /// transfer_data_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodySubscriptionDataTransferData {
@@ -29996,15 +30954,17 @@ impl PostCreditNotesBodyLinesItem {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "credit_notes",
-    feature = "customers",
-    feature = "invoices",
-    feature = "quotes",
-    feature = "subscription_schedules",
-    feature = "subscriptions",
-    feature = "tokens"
-))]
+#[cfg(
+    any(
+        feature = "credit_notes",
+        feature = "customers",
+        feature = "invoices",
+        feature = "quotes",
+        feature = "subscription_schedules",
+        feature = "subscriptions",
+        feature = "tokens"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostCreditNotesBodyLinesItemTaxRates {
@@ -30206,7 +31166,12 @@ impl PostCustomersBody {
             rt::check::length("PostCustomersBody.email", v, None, Some(512u64))?;
         }
         if let Some(v) = &self.invoice_prefix {
-            rt::check::length("PostCustomersBody.invoice_prefix", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostCustomersBody.invoice_prefix",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.invoice_settings {
             v.validate()?;
@@ -30215,13 +31180,23 @@ impl PostCustomersBody {
             rt::check::length("PostCustomersBody.name", v, None, Some(256u64))?;
         }
         if let Some(v) = &self.payment_method {
-            rt::check::length("PostCustomersBody.payment_method", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostCustomersBody.payment_method",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.phone {
             rt::check::length("PostCustomersBody.phone", v, None, Some(20u64))?;
         }
         if let Some(v) = &self.promotion_code {
-            rt::check::length("PostCustomersBody.promotion_code", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostCustomersBody.promotion_code",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.source {
             rt::check::length("PostCustomersBody.source", v, None, Some(5000u64))?;
@@ -30249,7 +31224,9 @@ pub enum PostCustomersBodyAddress {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersBodyInvoiceSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_fields: Option<super::models::PostCustomersBodyInvoiceSettingsCustomFields>,
+    pub custom_fields: Option<
+        super::models::PostCustomersBodyInvoiceSettingsCustomFields,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_payment_method: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -30439,7 +31416,12 @@ impl GetCustomersSearchResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length("GetCustomersSearchResponse200.url", v, None, Some(5000u64))?;
+            rt::check::length(
+                "GetCustomersSearchResponse200.url",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         Ok(())
     }
@@ -30543,7 +31525,12 @@ impl PostCustomersCustomerBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.coupon {
-            rt::check::length("PostCustomersCustomerBody.coupon", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostCustomersCustomerBody.coupon",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.default_alipay_account {
             rt::check::length(
@@ -30614,7 +31601,12 @@ impl PostCustomersCustomerBody {
             )?;
         }
         if let Some(v) = &self.source {
-            rt::check::length("PostCustomersCustomerBody.source", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostCustomersCustomerBody.source",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         Ok(())
     }
@@ -30638,8 +31630,9 @@ pub struct PostCustomersCustomerBodyBankAccountVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_holder_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_holder_type:
-        Option<super::models::PostAccountBodyBankAccountVariant0AccountHolderType>,
+    pub account_holder_type: Option<
+        super::models::PostAccountBodyBankAccountVariant0AccountHolderType,
+    >,
     pub account_number: String,
     pub country: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -30891,8 +31884,9 @@ pub struct PostCustomersCustomerBankAccountsIdBody {
     pub account_holder_name: Option<String>,
     /// The type of entity that holds the account. This can be either `individual` or `company`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_holder_type:
-        Option<super::models::PostCustomersCustomerBankAccountsIdBodyAccountHolderType>,
+    pub account_holder_type: Option<
+        super::models::PostCustomersCustomerBankAccountsIdBodyAccountHolderType,
+    >,
     /// City/District/Suburb/Town/Village.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address_city: Option<String>,
@@ -31033,7 +32027,9 @@ connector_runtime::__string_enum! {
 pub struct PostCustomersCustomerBankAccountsIdBodyOwner {
     /// source_address
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address: Option<super::models::PostCustomersCustomerBankAccountsIdBodyOwnerAddress>,
+    pub address: Option<
+        super::models::PostCustomersCustomerBankAccountsIdBodyOwnerAddress,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -31305,8 +32301,9 @@ impl GetCustomersCustomerSubscriptionsResponse200 {
 pub struct PostCustomersCustomerSubscriptionsBody {
     /// A list of prices and quantities that will generate invoice items appended to the first invoice for this subscription. You may pass up to 20 items.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub add_invoice_items:
-        Option<Vec<super::models::PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItem>>,
+    pub add_invoice_items: Option<
+        Vec<super::models::PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItem>,
+    >,
     /// A non-negative decimal between 0 and 100, with at most two decimal places. This represents the percentage of the subscription invoice subtotal that will be transferred to the application owner's Stripe account. The request must be made by a platform account on a connected account in order to set an application fee percentage. For more information, see the application fees [documentation](https://stripe.com/docs/connect/subscriptions#collecting-fees-on-subscriptions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub application_fee_percent: Option<f64>,
@@ -31314,7 +32311,9 @@ pub struct PostCustomersCustomerSubscriptionsBody {
     ///
     /// Automatic tax settings for this subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub automatic_tax: Option<super::models::PostCustomersCustomerSubscriptionsBodyAutomaticTax>,
+    pub automatic_tax: Option<
+        super::models::PostCustomersCustomerSubscriptionsBodyAutomaticTax,
+    >,
     /// For new subscriptions, a past timestamp to backdate the subscription's start date to. If set, the first invoice will contain a proration for the timespan between the start date and the current time. Can be combined with trials and the billing cycle anchor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backdate_start_date: Option<i64>,
@@ -31323,8 +32322,9 @@ pub struct PostCustomersCustomerSubscriptionsBody {
     pub billing_cycle_anchor: Option<i64>,
     /// Define thresholds at which an invoice will be sent, and the subscription advanced to a new billing period. Pass an empty string to remove previously-defined thresholds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billing_thresholds:
-        Option<super::models::PostCustomersCustomerSubscriptionsBodyBillingThresholds>,
+    pub billing_thresholds: Option<
+        super::models::PostCustomersCustomerSubscriptionsBodyBillingThresholds,
+    >,
     /// A timestamp at which the subscription should cancel. If set to a date before the current period ends, this will cause a proration if prorations have been enabled using `proration_behavior`. If set during a future period, this will always cause a proration for that period.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancel_at: Option<i64>,
@@ -31333,8 +32333,9 @@ pub struct PostCustomersCustomerSubscriptionsBody {
     pub cancel_at_period_end: Option<bool>,
     /// Either `charge_automatically`, or `send_invoice`. When charging automatically, Stripe will attempt to pay this subscription at the end of the cycle using the default source attached to the customer. When sending an invoice, Stripe will email your customer an invoice with payment instructions. Defaults to `charge_automatically`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub collection_method:
-        Option<super::models::PostCustomersCustomerSubscriptionsBodyCollectionMethod>,
+    pub collection_method: Option<
+        super::models::PostCustomersCustomerSubscriptionsBodyCollectionMethod,
+    >,
     /// The ID of the coupon to apply to this subscription. A coupon applied to a subscription will only affect invoices created for that particular subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coupon: Option<String>,
@@ -31349,14 +32350,17 @@ pub struct PostCustomersCustomerSubscriptionsBody {
     pub default_source: Option<String>,
     /// The tax rates that will apply to any subscription item that does not have `tax_rates` set. Invoices created will have their `default_tax_rates` populated from the subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_tax_rates:
-        Option<super::models::PostCustomersCustomerSubscriptionsBodyDefaultTaxRates>,
+    pub default_tax_rates: Option<
+        super::models::PostCustomersCustomerSubscriptionsBodyDefaultTaxRates,
+    >,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
     /// A list of up to 20 subscription items, each with an attached price.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub items: Option<Vec<super::models::PostCustomersCustomerSubscriptionsBodyItemsItem>>,
+    pub items: Option<
+        Vec<super::models::PostCustomersCustomerSubscriptionsBodyItemsItem>,
+    >,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::PostAccountBodyMetadata>,
@@ -31371,18 +32375,21 @@ pub struct PostCustomersCustomerSubscriptionsBody {
     ///
     /// `pending_if_incomplete` is only used with updates and cannot be passed when creating a subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_behavior:
-        Option<super::models::PostCustomersCustomerSubscriptionsBodyPaymentBehavior>,
+    pub payment_behavior: Option<
+        super::models::PostCustomersCustomerSubscriptionsBodyPaymentBehavior,
+    >,
     /// payment_settings
     ///
     /// Payment settings to pass to invoices created by the subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_settings:
-        Option<super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettings>,
+    pub payment_settings: Option<
+        super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettings,
+    >,
     /// Specifies an interval for how often to bill for any pending invoice items. It is analogous to calling [Create an invoice](https://stripe.com/docs/api#create_invoice) for the given subscription at the specified interval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pending_invoice_item_interval:
-        Option<super::models::PostCustomersCustomerSubscriptionsBodyPendingInvoiceItemInterval>,
+    pub pending_invoice_item_interval: Option<
+        super::models::PostCustomersCustomerSubscriptionsBodyPendingInvoiceItemInterval,
+    >,
     /// The API ID of a promotion code to apply to this subscription. A promotion code applied to a subscription will only affect invoices created for that particular subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promotion_code: Option<String>,
@@ -31390,13 +32397,16 @@ pub struct PostCustomersCustomerSubscriptionsBody {
     ///
     /// Passing `create_prorations` will cause proration invoice items to be created when applicable. Prorations can be disabled by passing `none`. If no value is passed, the default is `create_prorations`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub proration_behavior:
-        Option<super::models::PostCustomersCustomerSubscriptionsBodyProrationBehavior>,
+    pub proration_behavior: Option<
+        super::models::PostCustomersCustomerSubscriptionsBodyProrationBehavior,
+    >,
     /// transfer_data_specs
     ///
     /// If specified, the funds from the subscription's invoices will be transferred to the destination and the ID of the resulting transfers will be found on the resulting charges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transfer_data: Option<super::models::PostCustomersCustomerSubscriptionsBodyTransferData>,
+    pub transfer_data: Option<
+        super::models::PostCustomersCustomerSubscriptionsBodyTransferData,
+    >,
     /// Unix timestamp representing the end of the trial period the customer will get before being charged for the first time. This will always overwrite any trials that might apply via a subscribed plan. If set, trial_end will override the default trial period of the plan the customer is being subscribed to. The special value `now` can be provided to end the customer's trial immediately. Can be at most two years from `billing_cycle_anchor`. See [Using trial periods on subscriptions](https://stripe.com/docs/billing/subscriptions/trials) to learn more.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trial_end: Option<super::models::PostCustomersCustomerSubscriptionsBodyTrialEnd>,
@@ -31456,11 +32466,13 @@ impl PostCustomersCustomerSubscriptionsBody {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "customers",
-    feature = "subscription_schedules",
-    feature = "subscriptions"
-))]
+#[cfg(
+    any(
+        feature = "customers",
+        feature = "subscription_schedules",
+        feature = "subscriptions"
+    )
+)]
 /// add_invoice_item_entry
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItem {
@@ -31468,18 +32480,21 @@ pub struct PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItem {
     pub price: Option<String>,
     /// one_time_price_data
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price_data:
-        Option<super::models::PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItemPriceData>,
+    pub price_data: Option<
+        super::models::PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItemPriceData,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_rates: Option<super::models::PostCreditNotesBodyLinesItemTaxRates>,
 }
-#[cfg(any(
-    feature = "customers",
-    feature = "subscription_schedules",
-    feature = "subscriptions"
-))]
+#[cfg(
+    any(
+        feature = "customers",
+        feature = "subscription_schedules",
+        feature = "subscriptions"
+    )
+)]
 impl PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31497,31 +32512,36 @@ impl PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItem {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "customers",
-    feature = "invoices",
-    feature = "subscription_schedules",
-    feature = "subscriptions"
-))]
+#[cfg(
+    any(
+        feature = "customers",
+        feature = "invoices",
+        feature = "subscription_schedules",
+        feature = "subscriptions"
+    )
+)]
 /// one_time_price_data
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItemPriceData {
     pub currency: String,
     pub product: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_behavior:
-        Option<super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataTaxBehavior>,
+    pub tax_behavior: Option<
+        super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataTaxBehavior,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount_decimal: Option<String>,
 }
-#[cfg(any(
-    feature = "customers",
-    feature = "invoices",
-    feature = "subscription_schedules",
-    feature = "subscriptions"
-))]
+#[cfg(
+    any(
+        feature = "customers",
+        feature = "invoices",
+        feature = "subscription_schedules",
+        feature = "subscriptions"
+    )
+)]
 impl PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItemPriceData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31557,11 +32577,13 @@ pub enum PostCustomersCustomerSubscriptionsBodyBillingThresholds {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "customers",
-    feature = "subscription_schedules",
-    feature = "subscriptions"
-))]
+#[cfg(
+    any(
+        feature = "customers",
+        feature = "subscription_schedules",
+        feature = "subscriptions"
+    )
+)]
 /// billing_thresholds_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerSubscriptionsBodyBillingThresholdsVariant0 {
@@ -31592,15 +32614,18 @@ pub enum PostCustomersCustomerSubscriptionsBodyDefaultTaxRates {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerSubscriptionsBodyItemsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billing_thresholds:
-        Option<super::models::PostCustomersCustomerSubscriptionsBodyItemsItemBillingThresholds>,
+    pub billing_thresholds: Option<
+        super::models::PostCustomersCustomerSubscriptionsBodyItemsItemBillingThresholds,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price: Option<String>,
     /// recurring_price_data
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price_data: Option<super::models::PostCustomersCustomerSubscriptionsBodyItemsItemPriceData>,
+    pub price_data: Option<
+        super::models::PostCustomersCustomerSubscriptionsBodyItemsItemPriceData,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -31624,12 +32649,14 @@ impl PostCustomersCustomerSubscriptionsBodyItemsItem {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "customers",
-    feature = "invoices",
-    feature = "subscription_schedules",
-    feature = "subscriptions"
-))]
+#[cfg(
+    any(
+        feature = "customers",
+        feature = "invoices",
+        feature = "subscription_schedules",
+        feature = "subscriptions"
+    )
+)]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostCustomersCustomerSubscriptionsBodyItemsItemBillingThresholds {
@@ -31640,24 +32667,28 @@ pub enum PostCustomersCustomerSubscriptionsBodyItemsItemBillingThresholds {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "customers",
-    feature = "invoices",
-    feature = "subscription_items",
-    feature = "subscription_schedules",
-    feature = "subscriptions"
-))]
+#[cfg(
+    any(
+        feature = "customers",
+        feature = "invoices",
+        feature = "subscription_items",
+        feature = "subscription_schedules",
+        feature = "subscriptions"
+    )
+)]
 /// item_billing_thresholds_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerSubscriptionsBodyItemsItemBillingThresholdsVariant0 {
     pub usage_gte: i64,
 }
-#[cfg(any(
-    feature = "customers",
-    feature = "invoices",
-    feature = "subscription_schedules",
-    feature = "subscriptions"
-))]
+#[cfg(
+    any(
+        feature = "customers",
+        feature = "invoices",
+        feature = "subscription_schedules",
+        feature = "subscriptions"
+    )
+)]
 /// recurring_price_data
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerSubscriptionsBodyItemsItemPriceData {
@@ -31666,19 +32697,22 @@ pub struct PostCustomersCustomerSubscriptionsBodyItemsItemPriceData {
     /// recurring_adhoc
     pub recurring: super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataRecurring,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_behavior:
-        Option<super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataTaxBehavior>,
+    pub tax_behavior: Option<
+        super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataTaxBehavior,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount_decimal: Option<String>,
 }
-#[cfg(any(
-    feature = "customers",
-    feature = "invoices",
-    feature = "subscription_schedules",
-    feature = "subscriptions"
-))]
+#[cfg(
+    any(
+        feature = "customers",
+        feature = "invoices",
+        feature = "subscription_schedules",
+        feature = "subscriptions"
+    )
+)]
 impl PostCustomersCustomerSubscriptionsBodyItemsItemPriceData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31807,12 +32841,14 @@ pub struct PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOpt
         super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsBancontactVariant0PreferredLanguage,
     >,
 }
-#[cfg(any(
-    feature = "customers",
-    feature = "invoices",
-    feature = "payment_intents",
-    feature = "subscriptions"
-))]
+#[cfg(
+    any(
+        feature = "customers",
+        feature = "invoices",
+        feature = "payment_intents",
+        feature = "subscriptions"
+    )
+)]
 connector_runtime::__string_enum! {
     pub enum
     PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsBancontactVariant0PreferredLanguage
@@ -31881,12 +32917,14 @@ impl PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCa
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "customers",
-    feature = "payment_intents",
-    feature = "setup_intents",
-    feature = "subscriptions"
-))]
+#[cfg(
+    any(
+        feature = "customers",
+        feature = "payment_intents",
+        feature = "setup_intents",
+        feature = "subscriptions"
+    )
+)]
 connector_runtime::__string_enum! {
     pub enum
     PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCardVariant0MandateOptionsAmountType
@@ -31924,8 +32962,7 @@ pub struct PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOpt
 #[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 /// bank_transfer_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCustomerBalanceVariant0BankTransfer
-{
+pub struct PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCustomerBalanceVariant0BankTransfer {
     #[serde(rename = "type")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
@@ -31951,8 +32988,7 @@ pub enum PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptio
 #[cfg(any(feature = "customers", feature = "invoices", feature = "subscriptions"))]
 /// invoice_payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsUsBankAccountVariant0
-{
+pub struct PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsUsBankAccountVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification_method: Option<
         super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitVerificationMethod,
@@ -32227,8 +33263,9 @@ pub enum PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyDefaultTaxRa
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyItemsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billing_thresholds:
-        Option<super::models::PostCustomersCustomerSubscriptionsBodyItemsItemBillingThresholds>,
+    pub billing_thresholds: Option<
+        super::models::PostCustomersCustomerSubscriptionsBodyItemsItemBillingThresholds,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clear_usage: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -32241,7 +33278,9 @@ pub struct PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyItemsItem 
     pub price: Option<String>,
     /// recurring_price_data
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price_data: Option<super::models::PostCustomersCustomerSubscriptionsBodyItemsItemPriceData>,
+    pub price_data: Option<
+        super::models::PostCustomersCustomerSubscriptionsBodyItemsItemPriceData,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -32300,11 +33339,9 @@ connector_runtime::__string_enum! {
     { KeepAsDraft = "keep_as_draft", MarkUncollectible = "mark_uncollectible", Void =
     "void", }
 }
-#[cfg(any(
-    feature = "customers",
-    feature = "subscription_items",
-    feature = "subscriptions"
-))]
+#[cfg(
+    any(feature = "customers", feature = "subscription_items", feature = "subscriptions")
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " Use `allow_incomplete` to transition the subscription to `status=past_due` if a payment is required but cannot be paid. This allows you to manage scenarios where additional user actions are needed to pay a subscription's invoice. For example, SCA regulation may require 3DS authentication to complete payment. See the [SCA Migration Guide](https://stripe.com/docs/billing/migration/strong-customer-authentication) for Billing to learn more. This is the default behavior."]
@@ -32319,11 +33356,9 @@ connector_runtime::__string_enum! {
     ErrorIfIncomplete = "error_if_incomplete", PendingIfIncomplete =
     "pending_if_incomplete", }
 }
-#[cfg(any(
-    feature = "customers",
-    feature = "subscription_items",
-    feature = "subscriptions"
-))]
+#[cfg(
+    any(feature = "customers", feature = "subscription_items", feature = "subscriptions")
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " Determines how to handle [prorations](https://stripe.com/docs/subscriptions/billing-cycle#prorations) when the billing cycle changes (e.g., when switching plans, resetting `billing_cycle_anchor=now`, or starting a trial), or if an item's `quantity` changes. Valid values are `create_prorations`, `none`, or `always_invoice`."]
@@ -32477,7 +33512,12 @@ impl PostEphemeralKeysBody {
             rt::check::length("PostEphemeralKeysBody.customer", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.issuing_card {
-            rt::check::length("PostEphemeralKeysBody.issuing_card", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostEphemeralKeysBody.issuing_card",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         Ok(())
     }
@@ -32824,7 +33864,9 @@ pub struct PostIdentityVerificationSessionsBody {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIdentityVerificationSessionsBodyOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub document: Option<super::models::PostIdentityVerificationSessionsBodyOptionsDocument>,
+    pub document: Option<
+        super::models::PostIdentityVerificationSessionsBodyOptionsDocument,
+    >,
 }
 #[cfg(any(feature = "identity"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -32842,7 +33884,9 @@ pub enum PostIdentityVerificationSessionsBodyOptionsDocument {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIdentityVerificationSessionsBodyOptionsDocumentVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allowed_types: Option<Vec<super::models::GelatoReportDocumentOptionsAllowedTypesItem>>,
+    pub allowed_types: Option<
+        Vec<super::models::GelatoReportDocumentOptionsAllowedTypesItem>,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_id_number: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -32970,7 +34014,12 @@ impl PostInvoiceitemsBody {
             rt::check::length("PostInvoiceitemsBody.customer", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.description {
-            rt::check::length("PostInvoiceitemsBody.description", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostInvoiceitemsBody.description",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.invoice {
             rt::check::length("PostInvoiceitemsBody.invoice", v, None, Some(5000u64))?;
@@ -32982,7 +34031,12 @@ impl PostInvoiceitemsBody {
             v.validate()?;
         }
         if let Some(v) = &self.subscription {
-            rt::check::length("PostInvoiceitemsBody.subscription", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostInvoiceitemsBody.subscription",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         Ok(())
     }
@@ -33047,8 +34101,9 @@ pub struct PostInvoiceitemsBodyPriceData {
     pub currency: String,
     pub product: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_behavior:
-        Option<super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataTaxBehavior>,
+    pub tax_behavior: Option<
+        super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataTaxBehavior,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -33163,11 +34218,13 @@ pub enum PostInvoiceitemsInvoiceitemBodyTaxRates {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(
-    feature = "invoices",
-    feature = "subscription_schedules",
-    feature = "subscriptions"
-))]
+#[cfg(
+    any(
+        feature = "invoices",
+        feature = "subscription_schedules",
+        feature = "subscriptions"
+    )
+)]
 connector_runtime::__string_enum! {
     pub enum GetInvoicesCollectionMethod { ChargeAutomatically = "charge_automatically",
     SendInvoice = "send_invoice", }
@@ -33278,8 +34335,9 @@ pub struct PostInvoicesBody {
     pub payment_settings: Option<super::models::PostInvoicesBodyPaymentSettings>,
     /// How to handle pending invoice items on invoice creation. One of `include`, `exclude`, or `include_and_require`. `include` will include any pending invoice items, and will create an empty draft invoice if no pending invoice items exist. `include_and_require` will include any pending invoice items, if no pending invoice items exist then the request will fail. `exclude` will always create an empty invoice draft regardless if there are pending invoice items or not. Defaults to `include_and_require` if the parameter is omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pending_invoice_items_behavior:
-        Option<super::models::PostInvoicesBodyPendingInvoiceItemsBehavior>,
+    pub pending_invoice_items_behavior: Option<
+        super::models::PostInvoicesBodyPendingInvoiceItemsBehavior,
+    >,
     /// Extra information about a charge for the customer's credit card statement. It must contain at least one letter. If not specified and this invoice is part of a subscription, the default `statement_descriptor` will be set to the first subscription item's product's `statement_descriptor`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statement_descriptor: Option<String>,
@@ -33308,7 +34366,12 @@ impl PostInvoicesBody {
             )?;
         }
         if let Some(v) = &self.default_source {
-            rt::check::length("PostInvoicesBody.default_source", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostInvoicesBody.default_source",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.description {
             rt::check::length("PostInvoicesBody.description", v, None, Some(1500u64))?;
@@ -33383,8 +34446,9 @@ pub enum PostInvoicesBodyDiscounts {
 pub struct PostInvoicesBodyPaymentSettings {
     /// payment_method_options
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_options:
-        Option<super::models::PostInvoicesBodyPaymentSettingsPaymentMethodOptions>,
+    pub payment_method_options: Option<
+        super::models::PostInvoicesBodyPaymentSettingsPaymentMethodOptions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_method_types: Option<
         super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodTypes,
@@ -33491,7 +34555,12 @@ impl GetInvoicesSearchResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length("GetInvoicesSearchResponse200.url", v, None, Some(5000u64))?;
+            rt::check::length(
+                "GetInvoicesSearchResponse200.url",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         Ok(())
     }
@@ -33582,8 +34651,9 @@ pub struct GetInvoicesUpcomingInvoiceItemsItem {
     pub price: Option<String>,
     /// one_time_price_data
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price_data:
-        Option<super::models::PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItemPriceData>,
+    pub price_data: Option<
+        super::models::PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItemPriceData,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -33722,7 +34792,9 @@ pub struct PostInvoicesInvoiceBody {
     pub automatic_tax: Option<super::models::PostInvoicesBodyAutomaticTax>,
     /// Either `charge_automatically` or `send_invoice`. This field can be updated only on `draft` invoices.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub collection_method: Option<super::models::PostInvoicesInvoiceBodyCollectionMethod>,
+    pub collection_method: Option<
+        super::models::PostInvoicesInvoiceBodyCollectionMethod,
+    >,
     /// A list of up to 4 custom fields to be displayed on the invoice. If a value for `custom_fields` is specified, the list specified will replace the existing custom field list on this invoice. Pass an empty string to remove previously-defined fields.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_fields: Option<super::models::PostInvoicesInvoiceBodyCustomFields>,
@@ -33926,7 +34998,12 @@ impl PostInvoicesInvoicePayBody {
             )?;
         }
         if let Some(v) = &self.source {
-            rt::check::length("PostInvoicesInvoicePayBody.source", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostInvoicesInvoicePayBody.source",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         Ok(())
     }
@@ -34097,7 +35174,9 @@ pub struct PostIssuingCardholdersBody {
     ///
     /// Rules that control spending across this cardholder's cards. Refer to our [documentation](https://stripe.com/docs/issuing/controls/spending-controls) for more details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub spending_controls: Option<super::models::PostIssuingCardholdersBodySpendingControls>,
+    pub spending_controls: Option<
+        super::models::PostIssuingCardholdersBodySpendingControls,
+    >,
     /// Specifies whether to permit authorizations on this cardholder's cards. Defaults to `active`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::PostIssuingCardholdersBodyStatus>,
@@ -34251,7 +35330,9 @@ pub struct PostIssuingCardholdersBodyIndividual {
     pub last_name: String,
     /// person_verification_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification: Option<super::models::PostIssuingCardholdersBodyIndividualVerification>,
+    pub verification: Option<
+        super::models::PostIssuingCardholdersBodyIndividualVerification,
+    >,
 }
 #[cfg(any(feature = "issuing"))]
 impl PostIssuingCardholdersBodyIndividual {
@@ -34287,7 +35368,9 @@ impl PostIssuingCardholdersBodyIndividual {
 pub struct PostIssuingCardholdersBodyIndividualVerification {
     /// person_verification_document_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub document: Option<super::models::PostIssuingCardholdersBodyIndividualVerificationDocument>,
+    pub document: Option<
+        super::models::PostIssuingCardholdersBodyIndividualVerificationDocument,
+    >,
 }
 #[cfg(any(feature = "issuing"))]
 impl PostIssuingCardholdersBodyIndividualVerification {
@@ -34338,14 +35421,21 @@ impl PostIssuingCardholdersBodyIndividualVerificationDocument {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingCardholdersBodySpendingControls {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allowed_categories:
-        Option<Vec<super::models::PostIssuingCardholdersBodySpendingControlsAllowedCategoriesItem>>,
+    pub allowed_categories: Option<
+        Vec<
+            super::models::PostIssuingCardholdersBodySpendingControlsAllowedCategoriesItem,
+        >,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub blocked_categories:
-        Option<Vec<super::models::PostIssuingCardholdersBodySpendingControlsAllowedCategoriesItem>>,
+    pub blocked_categories: Option<
+        Vec<
+            super::models::PostIssuingCardholdersBodySpendingControlsAllowedCategoriesItem,
+        >,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub spending_limits:
-        Option<Vec<super::models::PostIssuingCardholdersBodySpendingControlsSpendingLimitsItem>>,
+    pub spending_limits: Option<
+        Vec<super::models::PostIssuingCardholdersBodySpendingControlsSpendingLimitsItem>,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spending_limits_currency: Option<String>,
 }
@@ -34583,10 +35673,12 @@ connector_runtime::__string_enum! {
 pub struct PostIssuingCardholdersBodySpendingControlsSpendingLimitsItem {
     pub amount: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub categories:
-        Option<Vec<super::models::PostIssuingCardholdersBodySpendingControlsAllowedCategoriesItem>>,
-    pub interval:
-        super::models::PostIssuingCardholdersBodySpendingControlsSpendingLimitsItemInterval,
+    pub categories: Option<
+        Vec<
+            super::models::PostIssuingCardholdersBodySpendingControlsAllowedCategoriesItem,
+        >,
+    >,
+    pub interval: super::models::PostIssuingCardholdersBodySpendingControlsSpendingLimitsItemInterval,
 }
 #[cfg(any(feature = "issuing"))]
 connector_runtime::__string_enum! {
@@ -34635,7 +35727,9 @@ pub struct PostIssuingCardholdersCardholderBody {
     ///
     /// Rules that control spending across this cardholder's cards. Refer to our [documentation](https://stripe.com/docs/issuing/controls/spending-controls) for more details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub spending_controls: Option<super::models::PostIssuingCardholdersBodySpendingControls>,
+    pub spending_controls: Option<
+        super::models::PostIssuingCardholdersBodySpendingControls,
+    >,
     /// Specifies whether to permit authorizations on this cardholder's cards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::PostIssuingCardholdersCardholderBodyStatus>,
@@ -34747,7 +35841,12 @@ impl PostIssuingCardsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.cardholder {
-            rt::check::length("PostIssuingCardsBody.cardholder", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostIssuingCardsBody.cardholder",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.replacement_for {
             rt::check::length(
@@ -34795,7 +35894,12 @@ impl PostIssuingCardsBodyShipping {
         }
         {
             let v = &self.name;
-            rt::check::length("PostIssuingCardsBodyShipping.name", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostIssuingCardsBodyShipping.name",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         Ok(())
     }
@@ -34817,14 +35921,21 @@ connector_runtime::__string_enum! {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingCardsBodySpendingControls {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allowed_categories:
-        Option<Vec<super::models::PostIssuingCardholdersBodySpendingControlsAllowedCategoriesItem>>,
+    pub allowed_categories: Option<
+        Vec<
+            super::models::PostIssuingCardholdersBodySpendingControlsAllowedCategoriesItem,
+        >,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub blocked_categories:
-        Option<Vec<super::models::PostIssuingCardholdersBodySpendingControlsAllowedCategoriesItem>>,
+    pub blocked_categories: Option<
+        Vec<
+            super::models::PostIssuingCardholdersBodySpendingControlsAllowedCategoriesItem,
+        >,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub spending_limits:
-        Option<Vec<super::models::PostIssuingCardholdersBodySpendingControlsSpendingLimitsItem>>,
+    pub spending_limits: Option<
+        Vec<super::models::PostIssuingCardholdersBodySpendingControlsSpendingLimitsItem>,
+    >,
 }
 #[cfg(any(feature = "issuing"))]
 connector_runtime::__string_enum! {
@@ -34842,7 +35953,9 @@ connector_runtime::__string_enum! {
 pub struct PostIssuingCardsCardBody {
     /// Reason why the `status` of this card is `canceled`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cancellation_reason: Option<super::models::PostIssuingCardsCardBodyCancellationReason>,
+    pub cancellation_reason: Option<
+        super::models::PostIssuingCardsCardBodyCancellationReason,
+    >,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
@@ -34995,8 +36108,9 @@ pub struct PostIssuingDisputesBodyEvidence {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fraudulent: Option<super::models::PostIssuingDisputesBodyEvidenceFraudulent>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merchandise_not_as_described:
-        Option<super::models::PostIssuingDisputesBodyEvidenceMerchandiseNotAsDescribed>,
+    pub merchandise_not_as_described: Option<
+        super::models::PostIssuingDisputesBodyEvidenceMerchandiseNotAsDescribed,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_received: Option<super::models::PostIssuingDisputesBodyEvidenceNotReceived>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -35004,8 +36118,9 @@ pub struct PostIssuingDisputesBodyEvidence {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<super::models::PostIssuingDisputesBodyEvidenceReason>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub service_not_as_described:
-        Option<super::models::PostIssuingDisputesBodyEvidenceServiceNotAsDescribed>,
+    pub service_not_as_described: Option<
+        super::models::PostIssuingDisputesBodyEvidenceServiceNotAsDescribed,
+    >,
 }
 #[cfg(any(feature = "issuing"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -35023,7 +36138,9 @@ pub enum PostIssuingDisputesBodyEvidenceCanceled {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingDisputesBodyEvidenceCanceledVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_documentation: Option<super::models::PostAccountBodyBusinessProfileSupportUrl>,
+    pub additional_documentation: Option<
+        super::models::PostAccountBodyBusinessProfileSupportUrl,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canceled_at: Option<super::models::GetInvoicesUpcomingSubscriptionCancelAt>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -35039,11 +36156,13 @@ pub struct PostIssuingDisputesBodyEvidenceCanceledVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product_description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub product_type:
-        Option<super::models::PostIssuingDisputesBodyEvidenceCanceledVariant0ProductType>,
+    pub product_type: Option<
+        super::models::PostIssuingDisputesBodyEvidenceCanceledVariant0ProductType,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub return_status:
-        Option<super::models::PostIssuingDisputesBodyEvidenceCanceledVariant0ReturnStatus>,
+    pub return_status: Option<
+        super::models::PostIssuingDisputesBodyEvidenceCanceledVariant0ReturnStatus,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub returned_at: Option<super::models::GetInvoicesUpcomingSubscriptionCancelAt>,
 }
@@ -35113,7 +36232,9 @@ pub enum PostIssuingDisputesBodyEvidenceDuplicate {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingDisputesBodyEvidenceDuplicateVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_documentation: Option<super::models::PostAccountBodyBusinessProfileSupportUrl>,
+    pub additional_documentation: Option<
+        super::models::PostAccountBodyBusinessProfileSupportUrl,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub card_statement: Option<super::models::PostAccountBodyBusinessProfileSupportUrl>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -35164,7 +36285,9 @@ pub enum PostIssuingDisputesBodyEvidenceFraudulent {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingDisputesBodyEvidenceFraudulentVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_documentation: Option<super::models::PostAccountBodyBusinessProfileSupportUrl>,
+    pub additional_documentation: Option<
+        super::models::PostAccountBodyBusinessProfileSupportUrl,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explanation: Option<String>,
 }
@@ -35199,7 +36322,9 @@ pub enum PostIssuingDisputesBodyEvidenceMerchandiseNotAsDescribed {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingDisputesBodyEvidenceMerchandiseNotAsDescribedVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_documentation: Option<super::models::PostAccountBodyBusinessProfileSupportUrl>,
+    pub additional_documentation: Option<
+        super::models::PostAccountBodyBusinessProfileSupportUrl,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explanation: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -35207,8 +36332,9 @@ pub struct PostIssuingDisputesBodyEvidenceMerchandiseNotAsDescribedVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub return_status:
-        Option<super::models::PostIssuingDisputesBodyEvidenceCanceledVariant0ReturnStatus>,
+    pub return_status: Option<
+        super::models::PostIssuingDisputesBodyEvidenceCanceledVariant0ReturnStatus,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub returned_at: Option<super::models::GetInvoicesUpcomingSubscriptionCancelAt>,
 }
@@ -35251,7 +36377,9 @@ pub enum PostIssuingDisputesBodyEvidenceNotReceived {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingDisputesBodyEvidenceNotReceivedVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_documentation: Option<super::models::PostAccountBodyBusinessProfileSupportUrl>,
+    pub additional_documentation: Option<
+        super::models::PostAccountBodyBusinessProfileSupportUrl,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected_at: Option<super::models::GetInvoicesUpcomingSubscriptionCancelAt>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -35259,8 +36387,9 @@ pub struct PostIssuingDisputesBodyEvidenceNotReceivedVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product_description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub product_type:
-        Option<super::models::PostIssuingDisputesBodyEvidenceCanceledVariant0ProductType>,
+    pub product_type: Option<
+        super::models::PostIssuingDisputesBodyEvidenceCanceledVariant0ProductType,
+    >,
 }
 #[cfg(any(feature = "issuing"))]
 impl PostIssuingDisputesBodyEvidenceNotReceivedVariant0 {
@@ -35301,14 +36430,17 @@ pub enum PostIssuingDisputesBodyEvidenceOther {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingDisputesBodyEvidenceOtherVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_documentation: Option<super::models::PostAccountBodyBusinessProfileSupportUrl>,
+    pub additional_documentation: Option<
+        super::models::PostAccountBodyBusinessProfileSupportUrl,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explanation: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product_description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub product_type:
-        Option<super::models::PostIssuingDisputesBodyEvidenceCanceledVariant0ProductType>,
+    pub product_type: Option<
+        super::models::PostIssuingDisputesBodyEvidenceCanceledVariant0ProductType,
+    >,
 }
 #[cfg(any(feature = "issuing"))]
 impl PostIssuingDisputesBodyEvidenceOtherVariant0 {
@@ -35356,7 +36488,9 @@ pub enum PostIssuingDisputesBodyEvidenceServiceNotAsDescribed {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingDisputesBodyEvidenceServiceNotAsDescribedVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_documentation: Option<super::models::PostAccountBodyBusinessProfileSupportUrl>,
+    pub additional_documentation: Option<
+        super::models::PostAccountBodyBusinessProfileSupportUrl,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canceled_at: Option<super::models::GetInvoicesUpcomingSubscriptionCancelAt>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -35752,7 +36886,12 @@ impl PostOrdersIdBodyShipping {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.carrier;
-            rt::check::length("PostOrdersIdBodyShipping.carrier", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostOrdersIdBodyShipping.carrier",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         {
             let v = &self.tracking_number;
@@ -35917,8 +37056,9 @@ pub struct PostPaymentIntentsBody {
     ///
     /// When enabled, this PaymentIntent will accept payment methods that you have enabled in the Dashboard and are compatible with this PaymentIntent's other parameters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub automatic_payment_methods:
-        Option<super::models::PostPaymentIntentsBodyAutomaticPaymentMethods>,
+    pub automatic_payment_methods: Option<
+        super::models::PostPaymentIntentsBodyAutomaticPaymentMethods,
+    >,
     /// Controls when the funds will be captured from the customer's account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capture_method: Option<super::models::PaymentIntentCaptureMethod>,
@@ -35973,12 +37113,16 @@ pub struct PostPaymentIntentsBody {
     /// in the [payment_method](https://stripe.com/docs/api/payment_intents/object#payment_intent_object-payment_method)
     /// property on the PaymentIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_data: Option<super::models::PostPaymentIntentsBodyPaymentMethodData>,
+    pub payment_method_data: Option<
+        super::models::PostPaymentIntentsBodyPaymentMethodData,
+    >,
     /// payment_method_options_param
     ///
     /// Payment-method-specific configuration for this PaymentIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_options: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptions>,
+    pub payment_method_options: Option<
+        super::models::PostPaymentIntentsBodyPaymentMethodOptions,
+    >,
     /// The list of payment method types (e.g. card) that this PaymentIntent is allowed to use. If this is not provided, defaults to ["card"].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_method_types: Option<Vec<String>>,
@@ -35994,7 +37138,9 @@ pub struct PostPaymentIntentsBody {
     ///
     /// When processing card payments, Stripe also uses `setup_future_usage` to dynamically optimize your payment flow and comply with regional legislation and network rules, such as [SCA](https://stripe.com/docs/strong-customer-authentication).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_future_usage: Option<super::models::PostPaymentIntentsBodySetupFutureUsage>,
+    pub setup_future_usage: Option<
+        super::models::PostPaymentIntentsBodySetupFutureUsage,
+    >,
     /// optional_fields_shipping
     ///
     /// Shipping information for this PaymentIntent.
@@ -36024,10 +37170,20 @@ impl PostPaymentIntentsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.customer {
-            rt::check::length("PostPaymentIntentsBody.customer", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostPaymentIntentsBody.customer",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.description {
-            rt::check::length("PostPaymentIntentsBody.description", v, None, Some(1000u64))?;
+            rt::check::length(
+                "PostPaymentIntentsBody.description",
+                v,
+                None,
+                Some(1000u64),
+            )?;
         }
         if let Some(v) = &self.mandate {
             rt::check::length("PostPaymentIntentsBody.mandate", v, None, Some(5000u64))?;
@@ -36107,7 +37263,9 @@ pub struct PostPaymentIntentsBodyMandateDataCustomerAcceptance {
     pub offline: Option<serde_json::Value>,
     /// online_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub online: Option<super::models::PostPaymentIntentsBodyMandateDataCustomerAcceptanceOnline>,
+    pub online: Option<
+        super::models::PostPaymentIntentsBodyMandateDataCustomerAcceptanceOnline,
+    >,
     #[serde(rename = "type")]
     pub type_: super::models::PostPaymentIntentsBodyMandateDataCustomerAcceptanceType,
 }
@@ -36144,11 +37302,7 @@ impl PostPaymentIntentsBodyMandateDataCustomerAcceptanceOnline {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "payment_intents",
-    feature = "setup_intents",
-    feature = "sources"
-))]
+#[cfg(any(feature = "payment_intents", feature = "setup_intents", feature = "sources"))]
 connector_runtime::__string_enum! {
     pub enum PostPaymentIntentsBodyMandateDataCustomerAcceptanceType { Offline =
     "offline", Online = "online", }
@@ -36180,7 +37334,9 @@ connector_runtime::__string_enum! {
 pub struct PostPaymentIntentsBodyPaymentMethodData {
     /// payment_method_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub acss_debit: Option<super::models::PostPaymentIntentsBodyPaymentMethodDataAcssDebit>,
+    pub acss_debit: Option<
+        super::models::PostPaymentIntentsBodyPaymentMethodDataAcssDebit,
+    >,
     /// param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub afterpay_clearpay: Option<serde_json::Value>,
@@ -36189,17 +37345,22 @@ pub struct PostPaymentIntentsBodyPaymentMethodData {
     pub alipay: Option<serde_json::Value>,
     /// param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub au_becs_debit: Option<super::models::PostPaymentIntentsBodyPaymentMethodDataAuBecsDebit>,
+    pub au_becs_debit: Option<
+        super::models::PostPaymentIntentsBodyPaymentMethodDataAuBecsDebit,
+    >,
     /// param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bacs_debit: Option<super::models::PostPaymentIntentsBodyPaymentMethodDataBacsDebit>,
+    pub bacs_debit: Option<
+        super::models::PostPaymentIntentsBodyPaymentMethodDataBacsDebit,
+    >,
     /// param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bancontact: Option<serde_json::Value>,
     /// billing_details_inner_params
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billing_details:
-        Option<super::models::PostPaymentIntentsBodyPaymentMethodDataBillingDetails>,
+    pub billing_details: Option<
+        super::models::PostPaymentIntentsBodyPaymentMethodDataBillingDetails,
+    >,
     /// param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boleto: Option<super::models::PostPaymentIntentsBodyPaymentMethodDataBoleto>,
@@ -36240,7 +37401,9 @@ pub struct PostPaymentIntentsBodyPaymentMethodData {
     pub paynow: Option<serde_json::Value>,
     /// param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sepa_debit: Option<super::models::PostPaymentIntentsBodyPaymentMethodDataSepaDebit>,
+    pub sepa_debit: Option<
+        super::models::PostPaymentIntentsBodyPaymentMethodDataSepaDebit,
+    >,
     /// param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sofort: Option<super::models::PostPaymentIntentsBodyPaymentMethodDataSofort>,
@@ -36248,8 +37411,9 @@ pub struct PostPaymentIntentsBodyPaymentMethodData {
     pub type_: super::models::PostPaymentIntentsBodyPaymentMethodDataType,
     /// payment_method_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub us_bank_account:
-        Option<super::models::PostPaymentIntentsBodyPaymentMethodDataUsBankAccount>,
+    pub us_bank_account: Option<
+        super::models::PostPaymentIntentsBodyPaymentMethodDataUsBankAccount,
+    >,
     /// param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wechat_pay: Option<serde_json::Value>,
@@ -36393,8 +37557,9 @@ impl PostPaymentIntentsBodyPaymentMethodDataBacsDebit {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodDataBillingDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address:
-        Option<super::models::PostPaymentIntentsBodyPaymentMethodDataBillingDetailsAddress>,
+    pub address: Option<
+        super::models::PostPaymentIntentsBodyPaymentMethodDataBillingDetailsAddress,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<super::models::PostAccountBodyBusinessProfileSupportUrl>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -36680,8 +37845,9 @@ pub struct PostPaymentIntentsBodyPaymentMethodDataUsBankAccount {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_number: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_type:
-        Option<super::models::PostPaymentIntentsBodyPaymentMethodDataUsBankAccountAccountType>,
+    pub account_type: Option<
+        super::models::PostPaymentIntentsBodyPaymentMethodDataUsBankAccountAccountType,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routing_number: Option<String>,
 }
@@ -36725,24 +37891,35 @@ connector_runtime::__string_enum! {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub acss_debit: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsAcssDebit>,
+    pub acss_debit: Option<
+        super::models::PostPaymentIntentsBodyPaymentMethodOptionsAcssDebit,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub afterpay_clearpay:
-        Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsAfterpayClearpay>,
+    pub afterpay_clearpay: Option<
+        super::models::PostPaymentIntentsBodyPaymentMethodOptionsAfterpayClearpay,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alipay: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsAlipay>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub au_becs_debit: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsAuBecsDebit>,
+    pub au_becs_debit: Option<
+        super::models::PostPaymentIntentsBodyPaymentMethodOptionsAuBecsDebit,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bacs_debit: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsBacsDebit>,
+    pub bacs_debit: Option<
+        super::models::PostPaymentIntentsBodyPaymentMethodOptionsBacsDebit,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bancontact: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsBancontact>,
+    pub bancontact: Option<
+        super::models::PostPaymentIntentsBodyPaymentMethodOptionsBancontact,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boleto: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsBoleto>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub card: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsCard>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub card_present: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsCardPresent>,
+    pub card_present: Option<
+        super::models::PostPaymentIntentsBodyPaymentMethodOptionsCardPresent,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eps: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsEps>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -36754,12 +37931,15 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ideal: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsAlipay>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interac_present:
-        Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsInteracPresent>,
+    pub interac_present: Option<
+        super::models::PostPaymentIntentsBodyPaymentMethodOptionsInteracPresent,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub klarna: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsKlarna>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub konbini: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsKonbini>,
+    pub konbini: Option<
+        super::models::PostPaymentIntentsBodyPaymentMethodOptionsKonbini,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oxxo: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsOxxo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -36767,14 +37947,19 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paynow: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsFpx>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sepa_debit: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsSepaDebit>,
+    pub sepa_debit: Option<
+        super::models::PostPaymentIntentsBodyPaymentMethodOptionsSepaDebit,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sofort: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsSofort>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub us_bank_account:
-        Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsUsBankAccount>,
+    pub us_bank_account: Option<
+        super::models::PostPaymentIntentsBodyPaymentMethodOptionsUsBankAccount,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wechat_pay: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptionsWechatPay>,
+    pub wechat_pay: Option<
+        super::models::PostPaymentIntentsBodyPaymentMethodOptionsWechatPay,
+    >,
 }
 #[cfg(any(feature = "payment_intents"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -37280,8 +38465,9 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsKonbiniVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirmation_number: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires_after_days:
-        Option<super::models::PostCheckoutSessionsBodyPaymentMethodOptionsKonbiniExpiresAfterDays>,
+    pub expires_after_days: Option<
+        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsKonbiniExpiresAfterDays,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<super::models::GetInvoicesUpcomingSubscriptionCancelAt>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -37600,8 +38786,9 @@ pub struct PostPaymentIntentsIntentBody {
     pub amount: Option<i64>,
     /// The amount of the application fee (if any) that will be requested to be applied to the payment and transferred to the application owner's Stripe account. The amount of the application fee collected will be capped at the total payment amount. For more information, see the PaymentIntents [use case for connected accounts](https://stripe.com/docs/payments/connected-accounts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub application_fee_amount:
-        Option<super::models::PostPaymentIntentsIntentBodyApplicationFeeAmount>,
+    pub application_fee_amount: Option<
+        super::models::PostPaymentIntentsIntentBodyApplicationFeeAmount,
+    >,
     /// Three-letter [ISO currency code](https://www.iso.org/iso-4217-currency-codes.html), in lowercase. Must be a [supported currency](https://stripe.com/docs/currencies).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
@@ -37630,12 +38817,16 @@ pub struct PostPaymentIntentsIntentBody {
     /// in the [payment_method](https://stripe.com/docs/api/payment_intents/object#payment_intent_object-payment_method)
     /// property on the PaymentIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_data: Option<super::models::PostPaymentIntentsBodyPaymentMethodData>,
+    pub payment_method_data: Option<
+        super::models::PostPaymentIntentsBodyPaymentMethodData,
+    >,
     /// payment_method_options_param
     ///
     /// Payment-method-specific configuration for this PaymentIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_options: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptions>,
+    pub payment_method_options: Option<
+        super::models::PostPaymentIntentsBodyPaymentMethodOptions,
+    >,
     /// The list of payment method types (e.g. card) that this PaymentIntent is allowed to use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_method_types: Option<Vec<String>>,
@@ -37650,7 +38841,9 @@ pub struct PostPaymentIntentsIntentBody {
     ///
     /// If `setup_future_usage` is already set and you are performing a request using a publishable key, you may only update the value from `on_session` to `off_session`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_future_usage: Option<super::models::PostPaymentIntentsIntentBodySetupFutureUsage>,
+    pub setup_future_usage: Option<
+        super::models::PostPaymentIntentsIntentBodySetupFutureUsage,
+    >,
     /// Shipping information for this PaymentIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipping: Option<super::models::PostPaymentIntentsIntentBodyShipping>,
@@ -37854,8 +39047,9 @@ pub struct PostPaymentIntentsIntentApplyCustomerBalanceBody {
 pub struct PostPaymentIntentsIntentCancelBody {
     /// Reason for canceling this PaymentIntent. Possible values are `duplicate`, `fraudulent`, `requested_by_customer`, or `abandoned`
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cancellation_reason:
-        Option<super::models::PostPaymentIntentsIntentCancelBodyCancellationReason>,
+    pub cancellation_reason: Option<
+        super::models::PostPaymentIntentsIntentCancelBodyCancellationReason,
+    >,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
@@ -37891,7 +39085,9 @@ pub struct PostPaymentIntentsIntentCaptureBody {
     /// The parameters used to automatically create a Transfer when the payment
     /// is captured. For more information, see the PaymentIntents [use case for connected accounts](https://stripe.com/docs/payments/connected-accounts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transfer_data: Option<super::models::PostPaymentIntentsIntentCaptureBodyTransferData>,
+    pub transfer_data: Option<
+        super::models::PostPaymentIntentsIntentCaptureBodyTransferData,
+    >,
 }
 #[cfg(any(feature = "payment_intents"))]
 impl PostPaymentIntentsIntentCaptureBody {
@@ -37943,10 +39139,14 @@ pub struct PostPaymentIntentsIntentConfirmBody {
     pub mandate: Option<String>,
     /// This hash contains details about the Mandate to create
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mandate_data: Option<super::models::PostPaymentIntentsIntentConfirmBodyMandateData>,
+    pub mandate_data: Option<
+        super::models::PostPaymentIntentsIntentConfirmBodyMandateData,
+    >,
     /// Set to `true` to indicate that the customer is not in your checkout flow during this payment attempt, and therefore is unable to authenticate. This parameter is intended for scenarios where you collect card details and [charge them later](https://stripe.com/docs/payments/cards/charging-saved-cards).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub off_session: Option<super::models::PostPaymentIntentsIntentConfirmBodyOffSession>,
+    pub off_session: Option<
+        super::models::PostPaymentIntentsIntentConfirmBodyOffSession,
+    >,
     /// ID of the payment method (a PaymentMethod, Card, or [compatible Source](https://stripe.com/docs/payments/payment-methods/transitioning#compatibility) object) to attach to this PaymentIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_method: Option<String>,
@@ -37956,12 +39156,16 @@ pub struct PostPaymentIntentsIntentConfirmBody {
     /// in the [payment_method](https://stripe.com/docs/api/payment_intents/object#payment_intent_object-payment_method)
     /// property on the PaymentIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_data: Option<super::models::PostPaymentIntentsBodyPaymentMethodData>,
+    pub payment_method_data: Option<
+        super::models::PostPaymentIntentsBodyPaymentMethodData,
+    >,
     /// payment_method_options_param
     ///
     /// Payment-method-specific configuration for this PaymentIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_options: Option<super::models::PostPaymentIntentsBodyPaymentMethodOptions>,
+    pub payment_method_options: Option<
+        super::models::PostPaymentIntentsBodyPaymentMethodOptions,
+    >,
     /// The list of payment method types (e.g. card) that this PaymentIntent is allowed to use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_method_types: Option<Vec<String>>,
@@ -37981,7 +39185,9 @@ pub struct PostPaymentIntentsIntentConfirmBody {
     ///
     /// If `setup_future_usage` is already set and you are performing a request using a publishable key, you may only update the value from `on_session` to `off_session`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_future_usage: Option<super::models::PostPaymentIntentsIntentBodySetupFutureUsage>,
+    pub setup_future_usage: Option<
+        super::models::PostPaymentIntentsIntentBodySetupFutureUsage,
+    >,
     /// Shipping information for this PaymentIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipping: Option<super::models::PostPaymentIntentsIntentBodyShipping>,
@@ -38060,8 +39266,7 @@ impl PostPaymentIntentsIntentConfirmBodyMandateDataVariant0 {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsIntentConfirmBodyMandateDataVariant1 {
     /// customer_acceptance_param
-    pub customer_acceptance:
-        super::models::PostPaymentIntentsIntentConfirmBodyMandateDataVariant1CustomerAcceptance,
+    pub customer_acceptance: super::models::PostPaymentIntentsIntentConfirmBodyMandateDataVariant1CustomerAcceptance,
 }
 #[cfg(any(feature = "payment_intents", feature = "setup_intents"))]
 impl PostPaymentIntentsIntentConfirmBodyMandateDataVariant1 {
@@ -38161,8 +39366,9 @@ pub struct PostPaymentIntentsIntentIncrementAuthorizationBody {
     /// The parameters used to automatically create a Transfer when the payment is captured.
     /// For more information, see the PaymentIntents [use case for connected accounts](https://stripe.com/docs/payments/connected-accounts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transfer_data:
-        Option<super::models::PostPaymentIntentsIntentIncrementAuthorizationBodyTransferData>,
+    pub transfer_data: Option<
+        super::models::PostPaymentIntentsIntentIncrementAuthorizationBodyTransferData,
+    >,
 }
 #[cfg(any(feature = "payment_intents"))]
 impl PostPaymentIntentsIntentIncrementAuthorizationBody {
@@ -38286,7 +39492,9 @@ pub struct PostPaymentLinksBody {
     pub automatic_tax: Option<super::models::PostPaymentLinksBodyAutomaticTax>,
     /// Configuration for collecting the customer's billing address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billing_address_collection: Option<super::models::PaymentLinkBillingAddressCollection>,
+    pub billing_address_collection: Option<
+        super::models::PaymentLinkBillingAddressCollection,
+    >,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
@@ -38307,13 +39515,16 @@ pub struct PostPaymentLinksBody {
     ///
     /// We recommend that you review your privacy policy and check with your legal contacts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone_number_collection: Option<super::models::PostPaymentLinksBodyPhoneNumberCollection>,
+    pub phone_number_collection: Option<
+        super::models::PostPaymentLinksBodyPhoneNumberCollection,
+    >,
     /// shipping_address_collection_params
     ///
     /// Configuration for collecting the customer's shipping address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shipping_address_collection:
-        Option<super::models::PostPaymentLinksBodyShippingAddressCollection>,
+    pub shipping_address_collection: Option<
+        super::models::PostPaymentLinksBodyShippingAddressCollection,
+    >,
     /// subscription_data_params
     ///
     /// When creating a subscription, the specified configuration data will be used. There must be at least one line item with a recurring price to use `subscription_data`.
@@ -38349,8 +39560,9 @@ impl PostPaymentLinksBody {
 pub struct PostPaymentLinksBodyAfterCompletion {
     /// after_completion_confirmation_page_params
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hosted_confirmation:
-        Option<super::models::PostPaymentLinksBodyAfterCompletionHostedConfirmation>,
+    pub hosted_confirmation: Option<
+        super::models::PostPaymentLinksBodyAfterCompletionHostedConfirmation,
+    >,
     /// after_completion_redirect_params
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect: Option<super::models::PostPaymentLinksBodyAfterCompletionRedirect>,
@@ -38433,8 +39645,9 @@ pub struct PostPaymentLinksBodyAutomaticTax {
 pub struct PostPaymentLinksBodyLineItemsItem {
     /// adjustable_quantity_params
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub adjustable_quantity:
-        Option<super::models::PostCheckoutSessionsBodyLineItemsItemAdjustableQuantity>,
+    pub adjustable_quantity: Option<
+        super::models::PostCheckoutSessionsBodyLineItemsItemAdjustableQuantity,
+    >,
     pub price: String,
     pub quantity: i64,
 }
@@ -38470,8 +39683,9 @@ pub struct PostPaymentLinksBodyPhoneNumberCollection {
 /// Configuration for collecting the customer's shipping address.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentLinksBodyShippingAddressCollection {
-    pub allowed_countries:
-        Vec<super::models::PaymentLinksResourceShippingAddressCollectionAllowedCountriesItem>,
+    pub allowed_countries: Vec<
+        super::models::PaymentLinksResourceShippingAddressCollectionAllowedCountriesItem,
+    >,
 }
 #[cfg(any(feature = "payment_links"))]
 /// subscription_data_params
@@ -38513,24 +39727,30 @@ pub struct PostPaymentLinksPaymentLinkBody {
     pub automatic_tax: Option<super::models::PostPaymentLinksBodyAutomaticTax>,
     /// Configuration for collecting the customer's billing address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billing_address_collection: Option<super::models::PaymentLinkBillingAddressCollection>,
+    pub billing_address_collection: Option<
+        super::models::PaymentLinkBillingAddressCollection,
+    >,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
     /// The line items representing what is being sold. Each line item represents an item being sold. Up to 20 line items are supported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub line_items: Option<Vec<super::models::PostPaymentLinksPaymentLinkBodyLineItemsItem>>,
+    pub line_items: Option<
+        Vec<super::models::PostPaymentLinksPaymentLinkBodyLineItemsItem>,
+    >,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`. Metadata associated with this Payment Link will automatically be copied to [checkout sessions](https://stripe.com/docs/api/checkout/sessions) created by this payment link.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
     /// The list of payment method types that customers can use. Only `card` is supported. Pass an empty string to enable automatic payment methods that use your [payment method settings](https://dashboard.stripe.com/settings/payment_methods).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_types:
-        Option<super::models::PostPaymentLinksPaymentLinkBodyPaymentMethodTypes>,
+    pub payment_method_types: Option<
+        super::models::PostPaymentLinksPaymentLinkBodyPaymentMethodTypes,
+    >,
     /// Configuration for collecting the customer's shipping address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shipping_address_collection:
-        Option<super::models::PostPaymentLinksPaymentLinkBodyShippingAddressCollection>,
+    pub shipping_address_collection: Option<
+        super::models::PostPaymentLinksPaymentLinkBodyShippingAddressCollection,
+    >,
 }
 #[cfg(any(feature = "payment_links"))]
 impl PostPaymentLinksPaymentLinkBody {
@@ -38553,8 +39773,9 @@ impl PostPaymentLinksPaymentLinkBody {
 pub struct PostPaymentLinksPaymentLinkBodyLineItemsItem {
     /// adjustable_quantity_params
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub adjustable_quantity:
-        Option<super::models::PostCheckoutSessionsBodyLineItemsItemAdjustableQuantity>,
+    pub adjustable_quantity: Option<
+        super::models::PostCheckoutSessionsBodyLineItemsItemAdjustableQuantity,
+    >,
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<i64>,
@@ -38601,8 +39822,9 @@ pub enum PostPaymentLinksPaymentLinkBodyShippingAddressCollection {
 /// shipping_address_collection_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentLinksPaymentLinkBodyShippingAddressCollectionVariant0 {
-    pub allowed_countries:
-        Vec<super::models::PaymentLinksResourceShippingAddressCollectionAllowedCountriesItem>,
+    pub allowed_countries: Vec<
+        super::models::PaymentLinksResourceShippingAddressCollectionAllowedCountriesItem,
+    >,
 }
 #[cfg(any(feature = "payment_links"))]
 /// PaymentLinksResourceListLineItems
@@ -38832,7 +40054,12 @@ impl PostPaymentMethodsBody {
             v.validate()?;
         }
         if let Some(v) = &self.customer {
-            rt::check::length("PostPaymentMethodsBody.customer", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostPaymentMethodsBody.customer",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.payment_method {
             rt::check::length(
@@ -38970,8 +40197,9 @@ impl PostPaymentMethodsBodyBacsDebit {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentMethodsBodyBillingDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address:
-        Option<super::models::PostPaymentIntentsBodyPaymentMethodDataBillingDetailsAddress>,
+    pub address: Option<
+        super::models::PostPaymentIntentsBodyPaymentMethodDataBillingDetailsAddress,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<super::models::PostAccountBodyBusinessProfileSupportUrl>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -39031,8 +40259,12 @@ impl PostPaymentMethodsBodyBoleto {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentMethodsBodyCard {
-    PostPaymentMethodsBodyCardVariant0(super::models::PostPaymentMethodsBodyCardVariant0),
-    PostPaymentMethodsBodyCardVariant1(super::models::PostPaymentMethodsBodyCardVariant1),
+    PostPaymentMethodsBodyCardVariant0(
+        super::models::PostPaymentMethodsBodyCardVariant0,
+    ),
+    PostPaymentMethodsBodyCardVariant1(
+        super::models::PostPaymentMethodsBodyCardVariant1,
+    ),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
@@ -39194,8 +40426,9 @@ pub struct PostPaymentMethodsBodyUsBankAccount {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_number: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_type:
-        Option<super::models::PostPaymentIntentsBodyPaymentMethodDataUsBankAccountAccountType>,
+    pub account_type: Option<
+        super::models::PostPaymentIntentsBodyPaymentMethodDataUsBankAccountAccountType,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routing_number: Option<String>,
 }
@@ -39245,7 +40478,9 @@ pub struct PostPaymentMethodsPaymentMethodBody {
     ///
     /// If this is an `us_bank_account` PaymentMethod, this hash contains details about the US bank account payment method.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub us_bank_account: Option<super::models::PostPaymentMethodsPaymentMethodBodyUsBankAccount>,
+    pub us_bank_account: Option<
+        super::models::PostPaymentMethodsPaymentMethodBodyUsBankAccount,
+    >,
 }
 #[cfg(any(feature = "payment_methods"))]
 impl PostPaymentMethodsPaymentMethodBody {
@@ -39376,7 +40611,12 @@ impl PostPayoutsBody {
             rt::check::length("PostPayoutsBody.description", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.statement_descriptor {
-            rt::check::length("PostPayoutsBody.statement_descriptor", v, None, Some(22u64))?;
+            rt::check::length(
+                "PostPayoutsBody.statement_descriptor",
+                v,
+                None,
+                Some(22u64),
+            )?;
         }
         Ok(())
     }
@@ -39547,11 +40787,21 @@ impl PostPlansBodyProductVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.id {
-            rt::check::length("PostPlansBodyProductVariant0.id", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostPlansBodyProductVariant0.id",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         {
             let v = &self.name;
-            rt::check::length("PostPlansBodyProductVariant0.name", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostPlansBodyProductVariant0.name",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.statement_descriptor {
             rt::check::length(
@@ -39662,8 +40912,9 @@ impl PostPlansPlanBody {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetPricesRecurring {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interval:
-        Option<super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataRecurringInterval>,
+    pub interval: Option<
+        super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataRecurringInterval,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_type: Option<super::models::GetPricesRecurringUsageType>,
 }
@@ -39830,10 +41081,20 @@ impl PostPricesBodyProductData {
             )?;
         }
         if let Some(v) = &self.tax_code {
-            rt::check::length("PostPricesBodyProductData.tax_code", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostPricesBodyProductData.tax_code",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.unit_label {
-            rt::check::length("PostPricesBodyProductData.unit_label", v, None, Some(12u64))?;
+            rt::check::length(
+                "PostPricesBodyProductData.unit_label",
+                v,
+                None,
+                Some(12u64),
+            )?;
         }
         Ok(())
     }
@@ -40102,7 +41363,12 @@ impl GetProductsSearchResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length("GetProductsSearchResponse200.url", v, None, Some(5000u64))?;
+            rt::check::length(
+                "GetProductsSearchResponse200.url",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         Ok(())
     }
@@ -40155,7 +41421,12 @@ impl PostProductsIdBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.description {
-            rt::check::length("PostProductsIdBody.description", v, None, Some(40000u64))?;
+            rt::check::length(
+                "PostProductsIdBody.description",
+                v,
+                None,
+                Some(40000u64),
+            )?;
         }
         if let Some(v) = &self.name {
             rt::check::length("PostProductsIdBody.name", v, None, Some(5000u64))?;
@@ -40301,7 +41572,12 @@ impl PostPromotionCodesBody {
             rt::check::length("PostPromotionCodesBody.coupon", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.customer {
-            rt::check::length("PostPromotionCodesBody.customer", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostPromotionCodesBody.customer",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         Ok(())
     }
@@ -40376,10 +41652,14 @@ impl GetQuotesResponse200 {
 pub struct PostQuotesBody {
     /// The amount of the application fee (if any) that will be requested to be applied to the payment and transferred to the application owner's Stripe account. There cannot be any line items with recurring prices when using this field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub application_fee_amount: Option<super::models::PostQuotesBodyApplicationFeeAmount>,
+    pub application_fee_amount: Option<
+        super::models::PostQuotesBodyApplicationFeeAmount,
+    >,
     /// A non-negative decimal between 0 and 100, with at most two decimal places. This represents the percentage of the subscription invoice subtotal that will be transferred to the application owner's Stripe account. There must be at least 1 line item with a recurring price to use this field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub application_fee_percent: Option<super::models::PostQuotesBodyApplicationFeePercent>,
+    pub application_fee_percent: Option<
+        super::models::PostQuotesBodyApplicationFeePercent,
+    >,
     /// automatic_tax_param
     ///
     /// Settings for automatic tax lookup for this quote and resulting invoices and subscriptions.
@@ -40577,7 +41857,12 @@ impl PostQuotesBodyLineItemsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.price {
-            rt::check::length("PostQuotesBodyLineItemsItem.price", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostQuotesBodyLineItemsItem.price",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.price_data {
             v.validate()?;
@@ -40593,10 +41878,13 @@ pub struct PostQuotesBodyLineItemsItemPriceData {
     pub product: String,
     /// recurring_adhoc
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recurring: Option<super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataRecurring>,
+    pub recurring: Option<
+        super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataRecurring,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_behavior:
-        Option<super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataTaxBehavior>,
+    pub tax_behavior: Option<
+        super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataTaxBehavior,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -40634,10 +41922,13 @@ pub enum PostQuotesBodyOnBehalfOf {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostQuotesBodySubscriptionData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub effective_date: Option<super::models::PostQuotesBodySubscriptionDataEffectiveDate>,
+    pub effective_date: Option<
+        super::models::PostQuotesBodySubscriptionDataEffectiveDate,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trial_period_days:
-        Option<super::models::PostCheckoutSessionsBodyPaymentMethodOptionsKonbiniExpiresAfterDays>,
+    pub trial_period_days: Option<
+        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsKonbiniExpiresAfterDays,
+    >,
 }
 #[cfg(any(feature = "quotes"))]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -40653,7 +41944,9 @@ pub enum PostQuotesBodySubscriptionDataEffectiveDate {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostQuotesBodyTransferData {
-    PostQuotesBodyTransferDataVariant0(super::models::PostQuotesBodyTransferDataVariant0),
+    PostQuotesBodyTransferDataVariant0(
+        super::models::PostQuotesBodyTransferDataVariant0,
+    ),
     String(String),
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
@@ -40673,10 +41966,14 @@ pub struct PostQuotesBodyTransferDataVariant0 {
 pub struct PostQuotesQuoteBody {
     /// The amount of the application fee (if any) that will be requested to be applied to the payment and transferred to the application owner's Stripe account. There cannot be any line items with recurring prices when using this field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub application_fee_amount: Option<super::models::PostQuotesBodyApplicationFeeAmount>,
+    pub application_fee_amount: Option<
+        super::models::PostQuotesBodyApplicationFeeAmount,
+    >,
     /// A non-negative decimal between 0 and 100, with at most two decimal places. This represents the percentage of the subscription invoice subtotal that will be transferred to the application owner's Stripe account. There must be at least 1 line item with a recurring price to use this field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub application_fee_percent: Option<super::models::PostQuotesBodyApplicationFeePercent>,
+    pub application_fee_percent: Option<
+        super::models::PostQuotesBodyApplicationFeePercent,
+    >,
     /// automatic_tax_param
     ///
     /// Settings for automatic tax lookup for this quote and resulting invoices and subscriptions.
@@ -40805,10 +42102,13 @@ impl PostQuotesQuoteBodyLineItemsItem {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostQuotesQuoteBodySubscriptionData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub effective_date: Option<super::models::PostQuotesBodySubscriptionDataEffectiveDate>,
+    pub effective_date: Option<
+        super::models::PostQuotesBodySubscriptionDataEffectiveDate,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trial_period_days:
-        Option<super::models::PostCheckoutSessionsBodyPaymentMethodOptionsKonbiniExpiresAfterDays>,
+    pub trial_period_days: Option<
+        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsKonbiniExpiresAfterDays,
+    >,
 }
 #[cfg(any(feature = "quotes"))]
 /// QuotesResourceListLineItems
@@ -40941,7 +42241,12 @@ impl PostRadarValueListItemsBody {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.value;
-            rt::check::length("PostRadarValueListItemsBody.value", v, None, Some(800u64))?;
+            rt::check::length(
+                "PostRadarValueListItemsBody.value",
+                v,
+                None,
+                Some(800u64),
+            )?;
         }
         {
             let v = &self.value_list;
@@ -41143,7 +42448,12 @@ impl PostRecipientsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.bank_account {
-            rt::check::length("PostRecipientsBody.bank_account", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostRecipientsBody.bank_account",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.card {
             rt::check::length("PostRecipientsBody.card", v, None, Some(5000u64))?;
@@ -41213,16 +42523,31 @@ impl PostRecipientsIdBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.bank_account {
-            rt::check::length("PostRecipientsIdBody.bank_account", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostRecipientsIdBody.bank_account",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.card {
             rt::check::length("PostRecipientsIdBody.card", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.default_card {
-            rt::check::length("PostRecipientsIdBody.default_card", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostRecipientsIdBody.default_card",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.description {
-            rt::check::length("PostRecipientsIdBody.description", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostRecipientsIdBody.description",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.email {
             rt::check::length("PostRecipientsIdBody.email", v, None, Some(5000u64))?;
@@ -41372,8 +42697,9 @@ pub struct PostReportingReportRunsBodyParameters {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payout: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reporting_category:
-        Option<super::models::PostReportingReportRunsBodyParametersReportingCategory>,
+    pub reporting_category: Option<
+        super::models::PostReportingReportRunsBodyParametersReportingCategory,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<super::models::PostReportingReportRunsBodyParametersTimezone>,
 }
@@ -41835,7 +43161,9 @@ pub struct PostSetupIntentsBody {
     ///
     /// Payment-method-specific configuration for this SetupIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_options: Option<super::models::PostSetupIntentsBodyPaymentMethodOptions>,
+    pub payment_method_options: Option<
+        super::models::PostSetupIntentsBodyPaymentMethodOptions,
+    >,
     /// The list of payment method types (e.g. card) that this SetupIntent is allowed to use. If this is not provided, defaults to ["card"].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_method_types: Option<Vec<String>>,
@@ -41859,7 +43187,12 @@ impl PostSetupIntentsBody {
             rt::check::length("PostSetupIntentsBody.customer", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.description {
-            rt::check::length("PostSetupIntentsBody.description", v, None, Some(1000u64))?;
+            rt::check::length(
+                "PostSetupIntentsBody.description",
+                v,
+                None,
+                Some(1000u64),
+            )?;
         }
         if let Some(v) = &self.mandate_data {
             v.validate()?;
@@ -41906,17 +43239,22 @@ impl PostSetupIntentsBodyMandateData {
 pub struct PostSetupIntentsBodyPaymentMethodOptions {
     /// setup_intent_payment_method_options_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub acss_debit: Option<super::models::PostSetupIntentsBodyPaymentMethodOptionsAcssDebit>,
+    pub acss_debit: Option<
+        super::models::PostSetupIntentsBodyPaymentMethodOptionsAcssDebit,
+    >,
     /// setup_intent_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub card: Option<super::models::PostSetupIntentsBodyPaymentMethodOptionsCard>,
     /// setup_intent_payment_method_options_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sepa_debit: Option<super::models::PostSetupIntentsBodyPaymentMethodOptionsSepaDebit>,
+    pub sepa_debit: Option<
+        super::models::PostSetupIntentsBodyPaymentMethodOptionsSepaDebit,
+    >,
     /// setup_intent_payment_method_options_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub us_bank_account:
-        Option<super::models::PostSetupIntentsBodyPaymentMethodOptionsUsBankAccount>,
+    pub us_bank_account: Option<
+        super::models::PostSetupIntentsBodyPaymentMethodOptionsUsBankAccount,
+    >,
 }
 #[cfg(any(feature = "setup_intents"))]
 impl PostSetupIntentsBodyPaymentMethodOptions {
@@ -41936,12 +43274,14 @@ impl PostSetupIntentsBodyPaymentMethodOptions {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSetupIntentsBodyPaymentMethodOptionsAcssDebit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub currency:
-        Option<super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitCurrency>,
+    pub currency: Option<
+        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitCurrency,
+    >,
     /// setup_intent_payment_method_options_mandate_options_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mandate_options:
-        Option<super::models::PostSetupIntentsBodyPaymentMethodOptionsAcssDebitMandateOptions>,
+    pub mandate_options: Option<
+        super::models::PostSetupIntentsBodyPaymentMethodOptionsAcssDebitMandateOptions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification_method: Option<
         super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitVerificationMethod,
@@ -41999,8 +43339,9 @@ impl PostSetupIntentsBodyPaymentMethodOptionsAcssDebitMandateOptions {
 pub struct PostSetupIntentsBodyPaymentMethodOptionsCard {
     /// setup_intent_mandate_options_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mandate_options:
-        Option<super::models::PostSetupIntentsBodyPaymentMethodOptionsCardMandateOptions>,
+    pub mandate_options: Option<
+        super::models::PostSetupIntentsBodyPaymentMethodOptionsCardMandateOptions,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_three_d_secure: Option<
         super::models::PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0RequestThreeDSecure,
@@ -42116,7 +43457,9 @@ pub struct PostSetupIntentsIntentBody {
     ///
     /// Payment-method-specific configuration for this SetupIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_options: Option<super::models::PostSetupIntentsBodyPaymentMethodOptions>,
+    pub payment_method_options: Option<
+        super::models::PostSetupIntentsBodyPaymentMethodOptions,
+    >,
     /// The list of payment method types (e.g. card) that this SetupIntent is allowed to set up. If this is not provided, defaults to ["card"].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_method_types: Option<Vec<String>>,
@@ -42160,8 +43503,9 @@ impl PostSetupIntentsIntentBody {
 pub struct PostSetupIntentsIntentCancelBody {
     /// Reason for canceling this SetupIntent. Possible values are `abandoned`, `requested_by_customer`, or `duplicate`
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cancellation_reason:
-        Option<super::models::PostSetupIntentsIntentCancelBodyCancellationReason>,
+    pub cancellation_reason: Option<
+        super::models::PostSetupIntentsIntentCancelBodyCancellationReason,
+    >,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
@@ -42185,7 +43529,9 @@ pub struct PostSetupIntentsIntentConfirmBody {
     pub expand: Option<Vec<String>>,
     /// This hash contains details about the Mandate to create
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mandate_data: Option<super::models::PostPaymentIntentsIntentConfirmBodyMandateData>,
+    pub mandate_data: Option<
+        super::models::PostPaymentIntentsIntentConfirmBodyMandateData,
+    >,
     /// ID of the payment method (a PaymentMethod, Card, or saved Source object) to attach to this SetupIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_method: Option<String>,
@@ -42193,7 +43539,9 @@ pub struct PostSetupIntentsIntentConfirmBody {
     ///
     /// Payment-method-specific configuration for this SetupIntent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method_options: Option<super::models::PostSetupIntentsBodyPaymentMethodOptions>,
+    pub payment_method_options: Option<
+        super::models::PostSetupIntentsBodyPaymentMethodOptions,
+    >,
     /// The URL to redirect your customer back to after they authenticate on the payment method's app or site.
     /// If you'd prefer to redirect to a mobile application, you can alternatively supply an application URI scheme.
     /// This parameter is only used for cards and other redirect-based payment methods.
@@ -42338,7 +43686,12 @@ impl PostShippingRatesBody {
     pub fn validate(&self) -> Result<(), rt::Error> {
         {
             let v = &self.display_name;
-            rt::check::length("PostShippingRatesBody.display_name", v, None, Some(100u64))?;
+            rt::check::length(
+                "PostShippingRatesBody.display_name",
+                v,
+                None,
+                Some(100u64),
+            )?;
         }
         Ok(())
     }
@@ -42698,7 +44051,12 @@ impl PostSourcesBody {
             v.validate()?;
         }
         if let Some(v) = &self.original_source {
-            rt::check::length("PostSourcesBody.original_source", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostSourcesBody.original_source",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.owner {
             v.validate()?;
@@ -42740,14 +44098,17 @@ pub struct PostSourcesBodyMandate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acceptance: Option<super::models::PostSourcesBodyMandateAcceptance>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub amount:
-        Option<super::models::PostCheckoutSessionsBodyPaymentMethodOptionsKonbiniExpiresAfterDays>,
+    pub amount: Option<
+        super::models::PostCheckoutSessionsBodyPaymentMethodOptionsKonbiniExpiresAfterDays,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval: Option<super::models::PostSourcesBodyMandateInterval>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notification_method: Option<super::models::PostSourcesBodyMandateNotificationMethod>,
+    pub notification_method: Option<
+        super::models::PostSourcesBodyMandateNotificationMethod,
+    >,
 }
 #[cfg(any(feature = "sources"))]
 impl PostSourcesBodyMandate {
@@ -42776,7 +44137,9 @@ pub struct PostSourcesBodyMandateAcceptance {
     pub status: super::models::PostSourcesBodyMandateAcceptanceStatus,
     #[serde(rename = "type")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub type_: Option<super::models::PostPaymentIntentsBodyMandateDataCustomerAcceptanceType>,
+    pub type_: Option<
+        super::models::PostPaymentIntentsBodyMandateDataCustomerAcceptanceType,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
 }
@@ -42854,7 +44217,9 @@ connector_runtime::__string_enum! {
 pub struct PostSourcesBodyOwner {
     /// source_address
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address: Option<super::models::PostCustomersCustomerBankAccountsIdBodyOwnerAddress>,
+    pub address: Option<
+        super::models::PostCustomersCustomerBankAccountsIdBodyOwnerAddress,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -42885,8 +44250,9 @@ impl PostSourcesBodyOwner {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSourcesBodyReceiver {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refund_attributes_method:
-        Option<super::models::PostSourcesBodyReceiverRefundAttributesMethod>,
+    pub refund_attributes_method: Option<
+        super::models::PostSourcesBodyReceiverRefundAttributesMethod,
+    >,
 }
 #[cfg(any(feature = "sources"))]
 connector_runtime::__string_enum! {
@@ -43143,7 +44509,9 @@ impl GetSubscriptionItemsResponse200 {
 pub struct PostSubscriptionItemsBody {
     /// Define thresholds at which an invoice will be sent, and the subscription advanced to a new billing period. When updating, pass an empty string to remove previously-defined thresholds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billing_thresholds: Option<super::models::PostSubscriptionItemsBodyBillingThresholds>,
+    pub billing_thresholds: Option<
+        super::models::PostSubscriptionItemsBodyBillingThresholds,
+    >,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
@@ -43195,7 +44563,12 @@ impl PostSubscriptionItemsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.price {
-            rt::check::length("PostSubscriptionItemsBody.price", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostSubscriptionItemsBody.price",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.price_data {
             v.validate()?;
@@ -43235,8 +44608,9 @@ pub struct PostSubscriptionItemsBodyPriceData {
     /// recurring_adhoc
     pub recurring: super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataRecurring,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax_behavior:
-        Option<super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataTaxBehavior>,
+    pub tax_behavior: Option<
+        super::models::PostCheckoutSessionsBodyLineItemsItemPriceDataTaxBehavior,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -43273,7 +44647,9 @@ pub enum PostSubscriptionItemsBodyTaxRates {
 pub struct PostSubscriptionItemsItemBody {
     /// Define thresholds at which an invoice will be sent, and the subscription advanced to a new billing period. When updating, pass an empty string to remove previously-defined thresholds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billing_thresholds: Option<super::models::PostSubscriptionItemsBodyBillingThresholds>,
+    pub billing_thresholds: Option<
+        super::models::PostSubscriptionItemsBodyBillingThresholds,
+    >,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
@@ -43396,7 +44772,9 @@ impl GetSubscriptionItemsSubscriptionItemUsageRecordSummariesResponse200 {
 pub struct PostSubscriptionItemsSubscriptionItemUsageRecordsBody {
     /// Valid values are `increment` (default) or `set`. When using `increment` the specified `quantity` will be added to the usage at the specified timestamp. The `set` action will overwrite the usage quantity at that timestamp. If the subscription has [billing thresholds](https://stripe.com/docs/api/subscriptions/object#subscription_object-billing_thresholds), `increment` is the only allowed value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub action: Option<super::models::PostSubscriptionItemsSubscriptionItemUsageRecordsBodyAction>,
+    pub action: Option<
+        super::models::PostSubscriptionItemsSubscriptionItemUsageRecordsBodyAction,
+    >,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
@@ -43404,8 +44782,9 @@ pub struct PostSubscriptionItemsSubscriptionItemUsageRecordsBody {
     pub quantity: i64,
     /// The timestamp for the usage event. This timestamp must be within the current billing period of the subscription of the provided `subscription_item`, and must not be in the future. When passing `"now"`, Stripe records usage for the current time. Default is `"now"` if a value is not provided.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timestamp:
-        Option<super::models::PostSubscriptionItemsSubscriptionItemUsageRecordsBodyTimestamp>,
+    pub timestamp: Option<
+        super::models::PostSubscriptionItemsSubscriptionItemUsageRecordsBodyTimestamp,
+    >,
 }
 #[cfg(any(feature = "subscription_items"))]
 connector_runtime::__string_enum! {
@@ -43468,7 +44847,9 @@ pub struct PostSubscriptionSchedulesBody {
     ///
     /// Object representing the subscription schedule's default settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_settings: Option<super::models::PostSubscriptionSchedulesBodyDefaultSettings>,
+    pub default_settings: Option<
+        super::models::PostSubscriptionSchedulesBodyDefaultSettings,
+    >,
     /// Configures how the subscription schedule behaves when it ends. Possible values are `release` or `cancel` with the default being `release`. `release` will end the subscription schedule and keep the underlying subscription running.`cancel` will end the subscription schedule and cancel the underlying subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_behavior: Option<super::models::PostSubscriptionSchedulesBodyEndBehavior>,
@@ -43529,25 +44910,30 @@ pub struct PostSubscriptionSchedulesBodyDefaultSettings {
     pub application_fee_percent: Option<f64>,
     /// automatic_tax_config
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub automatic_tax:
-        Option<super::models::PostSubscriptionSchedulesBodyDefaultSettingsAutomaticTax>,
+    pub automatic_tax: Option<
+        super::models::PostSubscriptionSchedulesBodyDefaultSettingsAutomaticTax,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billing_cycle_anchor:
-        Option<super::models::PostSubscriptionSchedulesBodyDefaultSettingsBillingCycleAnchor>,
+    pub billing_cycle_anchor: Option<
+        super::models::PostSubscriptionSchedulesBodyDefaultSettingsBillingCycleAnchor,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billing_thresholds:
-        Option<super::models::PostSubscriptionSchedulesBodyDefaultSettingsBillingThresholds>,
+    pub billing_thresholds: Option<
+        super::models::PostSubscriptionSchedulesBodyDefaultSettingsBillingThresholds,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collection_method: Option<super::models::GetInvoicesCollectionMethod>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_payment_method: Option<String>,
     /// subscription_schedules_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub invoice_settings:
-        Option<super::models::PostSubscriptionSchedulesBodyDefaultSettingsInvoiceSettings>,
+    pub invoice_settings: Option<
+        super::models::PostSubscriptionSchedulesBodyDefaultSettingsInvoiceSettings,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transfer_data:
-        Option<super::models::PostSubscriptionSchedulesBodyDefaultSettingsTransferData>,
+    pub transfer_data: Option<
+        super::models::PostSubscriptionSchedulesBodyDefaultSettingsTransferData,
+    >,
 }
 #[cfg(any(feature = "subscription_schedules"))]
 impl PostSubscriptionSchedulesBodyDefaultSettings {
@@ -43705,13 +45091,16 @@ impl PostSubscriptionSchedulesBodyPhasesItem {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSubscriptionSchedulesBodyPhasesItemItemsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billing_thresholds:
-        Option<super::models::PostCustomersCustomerSubscriptionsBodyItemsItemBillingThresholds>,
+    pub billing_thresholds: Option<
+        super::models::PostCustomersCustomerSubscriptionsBodyItemsItemBillingThresholds,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price: Option<String>,
     /// recurring_price_data
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price_data: Option<super::models::PostCustomersCustomerSubscriptionsBodyItemsItemPriceData>,
+    pub price_data: Option<
+        super::models::PostCustomersCustomerSubscriptionsBodyItemsItemPriceData,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -43752,7 +45141,9 @@ pub struct PostSubscriptionSchedulesScheduleBody {
     ///
     /// Object representing the subscription schedule's default settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_settings: Option<super::models::PostSubscriptionSchedulesBodyDefaultSettings>,
+    pub default_settings: Option<
+        super::models::PostSubscriptionSchedulesBodyDefaultSettings,
+    >,
     /// Configures how the subscription schedule behaves when it ends. Possible values are `release` or `cancel` with the default being `release`. `release` will end the subscription schedule and keep the underlying subscription running.`cancel` will end the subscription schedule and cancel the underlying subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_behavior: Option<super::models::PostSubscriptionSchedulesBodyEndBehavior>,
@@ -43764,11 +45155,14 @@ pub struct PostSubscriptionSchedulesScheduleBody {
     pub metadata: Option<super::models::PostAccountBodyMetadata>,
     /// List representing phases of the subscription schedule. Each phase can be customized to have different durations, plans, and coupons. If there are multiple phases, the `end_date` of one phase will always equal the `start_date` of the next phase. Note that past phases can be omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phases: Option<Vec<super::models::PostSubscriptionSchedulesScheduleBodyPhasesItem>>,
+    pub phases: Option<
+        Vec<super::models::PostSubscriptionSchedulesScheduleBodyPhasesItem>,
+    >,
     /// If the update changes the current phase, indicates if the changes should be prorated. Possible values are `create_prorations` or `none`, and the default value is `create_prorations`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub proration_behavior:
-        Option<super::models::PostSubscriptionSchedulesScheduleBodyProrationBehavior>,
+    pub proration_behavior: Option<
+        super::models::PostSubscriptionSchedulesScheduleBodyProrationBehavior,
+    >,
 }
 #[cfg(any(feature = "subscription_schedules"))]
 impl PostSubscriptionSchedulesScheduleBody {
@@ -43967,8 +45361,9 @@ impl GetSubscriptionsResponse200 {
 pub struct PostSubscriptionsBody {
     /// A list of prices and quantities that will generate invoice items appended to the first invoice for this subscription. You may pass up to 20 items.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub add_invoice_items:
-        Option<Vec<super::models::PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItem>>,
+    pub add_invoice_items: Option<
+        Vec<super::models::PostCustomersCustomerSubscriptionsBodyAddInvoiceItemsItem>,
+    >,
     /// A non-negative decimal between 0 and 100, with at most two decimal places. This represents the percentage of the subscription invoice subtotal that will be transferred to the application owner's Stripe account. The request must be made by a platform account on a connected account in order to set an application fee percentage. For more information, see the application fees [documentation](https://stripe.com/docs/connect/subscriptions#collecting-fees-on-subscriptions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub application_fee_percent: Option<f64>,
@@ -43976,7 +45371,9 @@ pub struct PostSubscriptionsBody {
     ///
     /// Automatic tax settings for this subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub automatic_tax: Option<super::models::PostCustomersCustomerSubscriptionsBodyAutomaticTax>,
+    pub automatic_tax: Option<
+        super::models::PostCustomersCustomerSubscriptionsBodyAutomaticTax,
+    >,
     /// For new subscriptions, a past timestamp to backdate the subscription's start date to. If set, the first invoice will contain a proration for the timespan between the start date and the current time. Can be combined with trials and the billing cycle anchor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backdate_start_date: Option<i64>,
@@ -43985,8 +45382,9 @@ pub struct PostSubscriptionsBody {
     pub billing_cycle_anchor: Option<i64>,
     /// Define thresholds at which an invoice will be sent, and the subscription advanced to a new billing period. Pass an empty string to remove previously-defined thresholds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billing_thresholds:
-        Option<super::models::PostCustomersCustomerSubscriptionsBodyBillingThresholds>,
+    pub billing_thresholds: Option<
+        super::models::PostCustomersCustomerSubscriptionsBodyBillingThresholds,
+    >,
     /// A timestamp at which the subscription should cancel. If set to a date before the current period ends, this will cause a proration if prorations have been enabled using `proration_behavior`. If set during a future period, this will always cause a proration for that period.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancel_at: Option<i64>,
@@ -43995,8 +45393,9 @@ pub struct PostSubscriptionsBody {
     pub cancel_at_period_end: Option<bool>,
     /// Either `charge_automatically`, or `send_invoice`. When charging automatically, Stripe will attempt to pay this subscription at the end of the cycle using the default source attached to the customer. When sending an invoice, Stripe will email your customer an invoice with payment instructions. Defaults to `charge_automatically`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub collection_method:
-        Option<super::models::PostCustomersCustomerSubscriptionsBodyCollectionMethod>,
+    pub collection_method: Option<
+        super::models::PostCustomersCustomerSubscriptionsBodyCollectionMethod,
+    >,
     /// The ID of the coupon to apply to this subscription. A coupon applied to a subscription will only affect invoices created for that particular subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coupon: Option<String>,
@@ -44013,14 +45412,17 @@ pub struct PostSubscriptionsBody {
     pub default_source: Option<String>,
     /// The tax rates that will apply to any subscription item that does not have `tax_rates` set. Invoices created will have their `default_tax_rates` populated from the subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_tax_rates:
-        Option<super::models::PostCustomersCustomerSubscriptionsBodyDefaultTaxRates>,
+    pub default_tax_rates: Option<
+        super::models::PostCustomersCustomerSubscriptionsBodyDefaultTaxRates,
+    >,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
     /// A list of up to 20 subscription items, each with an attached price.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub items: Option<Vec<super::models::PostCustomersCustomerSubscriptionsBodyItemsItem>>,
+    pub items: Option<
+        Vec<super::models::PostCustomersCustomerSubscriptionsBodyItemsItem>,
+    >,
     /// Set of [key-value pairs](https://stripe.com/docs/api/metadata) that you can attach to an object. This can be useful for storing additional information about the object in a structured format. Individual keys can be unset by posting an empty value to them. All keys can be unset by posting an empty value to `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::PostAccountBodyMetadata>,
@@ -44035,18 +45437,21 @@ pub struct PostSubscriptionsBody {
     ///
     /// `pending_if_incomplete` is only used with updates and cannot be passed when creating a subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_behavior:
-        Option<super::models::PostCustomersCustomerSubscriptionsBodyPaymentBehavior>,
+    pub payment_behavior: Option<
+        super::models::PostCustomersCustomerSubscriptionsBodyPaymentBehavior,
+    >,
     /// payment_settings
     ///
     /// Payment settings to pass to invoices created by the subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_settings:
-        Option<super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettings>,
+    pub payment_settings: Option<
+        super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettings,
+    >,
     /// Specifies an interval for how often to bill for any pending invoice items. It is analogous to calling [Create an invoice](https://stripe.com/docs/api#create_invoice) for the given subscription at the specified interval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pending_invoice_item_interval:
-        Option<super::models::PostCustomersCustomerSubscriptionsBodyPendingInvoiceItemInterval>,
+    pub pending_invoice_item_interval: Option<
+        super::models::PostCustomersCustomerSubscriptionsBodyPendingInvoiceItemInterval,
+    >,
     /// The API ID of a promotion code to apply to this subscription. A promotion code applied to a subscription will only affect invoices created for that particular subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promotion_code: Option<String>,
@@ -44054,13 +45459,16 @@ pub struct PostSubscriptionsBody {
     ///
     /// Passing `create_prorations` will cause proration invoice items to be created when applicable. Prorations can be disabled by passing `none`. If no value is passed, the default is `create_prorations`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub proration_behavior:
-        Option<super::models::PostCustomersCustomerSubscriptionsBodyProrationBehavior>,
+    pub proration_behavior: Option<
+        super::models::PostCustomersCustomerSubscriptionsBodyProrationBehavior,
+    >,
     /// transfer_data_specs
     ///
     /// If specified, the funds from the subscription's invoices will be transferred to the destination and the ID of the resulting transfers will be found on the resulting charges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transfer_data: Option<super::models::PostCustomersCustomerSubscriptionsBodyTransferData>,
+    pub transfer_data: Option<
+        super::models::PostCustomersCustomerSubscriptionsBodyTransferData,
+    >,
     /// Unix timestamp representing the end of the trial period the customer will get before being charged for the first time. This will always overwrite any trials that might apply via a subscribed plan. If set, trial_end will override the default trial period of the plan the customer is being subscribed to. The special value `now` can be provided to end the customer's trial immediately. Can be at most two years from `billing_cycle_anchor`. See [Using trial periods on subscriptions](https://stripe.com/docs/billing/subscriptions/trials) to learn more.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trial_end: Option<super::models::PostCustomersCustomerSubscriptionsBodyTrialEnd>,
@@ -44339,7 +45747,12 @@ impl PostTaxRatesTaxRateBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.country {
-            rt::check::length("PostTaxRatesTaxRateBody.country", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostTaxRatesTaxRateBody.country",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.description {
             rt::check::length(
@@ -44350,10 +45763,20 @@ impl PostTaxRatesTaxRateBody {
             )?;
         }
         if let Some(v) = &self.display_name {
-            rt::check::length("PostTaxRatesTaxRateBody.display_name", v, None, Some(50u64))?;
+            rt::check::length(
+                "PostTaxRatesTaxRateBody.display_name",
+                v,
+                None,
+                Some(50u64),
+            )?;
         }
         if let Some(v) = &self.jurisdiction {
-            rt::check::length("PostTaxRatesTaxRateBody.jurisdiction", v, None, Some(50u64))?;
+            rt::check::length(
+                "PostTaxRatesTaxRateBody.jurisdiction",
+                v,
+                None,
+                Some(50u64),
+            )?;
         }
         if let Some(v) = &self.state {
             rt::check::length("PostTaxRatesTaxRateBody.state", v, None, Some(2u64))?;
@@ -44685,7 +46108,12 @@ impl GetTerminalReadersResponse200 {
         }
         {
             let v = &self.url;
-            rt::check::length("GetTerminalReadersResponse200.url", v, None, Some(5000u64))?;
+            rt::check::length(
+                "GetTerminalReadersResponse200.url",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         Ok(())
     }
@@ -44716,7 +46144,12 @@ impl PostTerminalReadersBody {
             rt::check::length("PostTerminalReadersBody.label", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.location {
-            rt::check::length("PostTerminalReadersBody.location", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostTerminalReadersBody.location",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         {
             let v = &self.registration_code;
@@ -44779,8 +46212,9 @@ pub struct PostTerminalReadersReaderProcessPaymentIntentBody {
     ///
     /// Configuration overrides
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub process_config:
-        Option<super::models::PostTerminalReadersReaderProcessPaymentIntentBodyProcessConfig>,
+    pub process_config: Option<
+        super::models::PostTerminalReadersReaderProcessPaymentIntentBodyProcessConfig,
+    >,
 }
 #[cfg(any(feature = "terminal"))]
 impl PostTerminalReadersReaderProcessPaymentIntentBody {
@@ -44866,8 +46300,9 @@ impl PostTerminalReadersReaderSetReaderDisplayBody {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTerminalReadersReaderSetReaderDisplayBodyCart {
     pub currency: String,
-    pub line_items:
-        Vec<super::models::PostTerminalReadersReaderSetReaderDisplayBodyCartLineItemsItem>,
+    pub line_items: Vec<
+        super::models::PostTerminalReadersReaderSetReaderDisplayBodyCartLineItemsItem,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax: Option<i64>,
     pub total: i64,
@@ -45012,7 +46447,12 @@ impl PostTestHelpersTestClocksBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.name {
-            rt::check::length("PostTestHelpersTestClocksBody.name", v, None, Some(300u64))?;
+            rt::check::length(
+                "PostTestHelpersTestClocksBody.name",
+                v,
+                None,
+                Some(300u64),
+            )?;
         }
         Ok(())
     }
@@ -45150,7 +46590,9 @@ pub struct PostTokensBodyAccountCompany {
     pub owners_provided: Option<bool>,
     /// company_ownership_declaration
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ownership_declaration: Option<super::models::PostAccountBodyCompanyOwnershipDeclaration>,
+    pub ownership_declaration: Option<
+        super::models::PostAccountBodyCompanyOwnershipDeclaration,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ownership_declaration_shown_and_signed: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -45183,7 +46625,12 @@ impl PostTokensBodyAccountCompany {
             v.validate()?;
         }
         if let Some(v) = &self.name {
-            rt::check::length("PostTokensBodyAccountCompany.name", v, None, Some(100u64))?;
+            rt::check::length(
+                "PostTokensBodyAccountCompany.name",
+                v,
+                None,
+                Some(100u64),
+            )?;
         }
         if let Some(v) = &self.name_kana {
             rt::check::length(
@@ -45205,7 +46652,12 @@ impl PostTokensBodyAccountCompany {
             v.validate()?;
         }
         if let Some(v) = &self.phone {
-            rt::check::length("PostTokensBodyAccountCompany.phone", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostTokensBodyAccountCompany.phone",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.registration_number {
             rt::check::length(
@@ -45269,7 +46721,9 @@ pub struct PostTokensBodyAccountIndividual {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_name_kanji: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub full_name_aliases: Option<super::models::PostAccountBodyIndividualFullNameAliases>,
+    pub full_name_aliases: Option<
+        super::models::PostAccountBodyIndividualFullNameAliases,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gender: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -45287,7 +46741,9 @@ pub struct PostTokensBodyAccountIndividual {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub political_exposure: Option<super::models::PostAccountBodyIndividualPoliticalExposure>,
+    pub political_exposure: Option<
+        super::models::PostAccountBodyIndividualPoliticalExposure,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssn_last_4: Option<String>,
     /// person_verification_specs
@@ -45394,11 +46850,14 @@ pub struct PostTokensBodyBankAccount {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_holder_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_holder_type:
-        Option<super::models::PostAccountBodyBankAccountVariant0AccountHolderType>,
+    pub account_holder_type: Option<
+        super::models::PostAccountBodyBankAccountVariant0AccountHolderType,
+    >,
     pub account_number: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_type: Option<super::models::PostAccountBodyBankAccountVariant0AccountType>,
+    pub account_type: Option<
+        super::models::PostAccountBodyBankAccountVariant0AccountType,
+    >,
     pub country: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
@@ -45428,7 +46887,12 @@ impl PostTokensBodyBankAccount {
         }
         {
             let v = &self.country;
-            rt::check::length("PostTokensBodyBankAccount.country", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostTokensBodyBankAccount.country",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.routing_number {
             rt::check::length(
@@ -45558,11 +47022,21 @@ impl PostTokensBodyCardVariant0 {
             )?;
         }
         if let Some(v) = &self.name {
-            rt::check::length("PostTokensBodyCardVariant0.name", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostTokensBodyCardVariant0.name",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         {
             let v = &self.number;
-            rt::check::length("PostTokensBodyCardVariant0.number", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostTokensBodyCardVariant0.number",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         Ok(())
     }
@@ -45659,7 +47133,12 @@ impl PostTokensBodyPerson {
             v.validate()?;
         }
         if let Some(v) = &self.first_name {
-            rt::check::length("PostTokensBodyPerson.first_name", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostTokensBodyPerson.first_name",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.first_name_kana {
             rt::check::length(
@@ -45700,10 +47179,20 @@ impl PostTokensBodyPerson {
             )?;
         }
         if let Some(v) = &self.maiden_name {
-            rt::check::length("PostTokensBodyPerson.maiden_name", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostTokensBodyPerson.maiden_name",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.nationality {
-            rt::check::length("PostTokensBodyPerson.nationality", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostTokensBodyPerson.nationality",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         if let Some(v) = &self.political_exposure {
             rt::check::length(
@@ -45728,14 +47217,19 @@ impl PostTokensBodyPerson {
 pub struct PostTokensBodyPersonDocuments {
     /// documents_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub company_authorization:
-        Option<super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification>,
+    pub company_authorization: Option<
+        super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification,
+    >,
     /// documents_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub passport: Option<super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification>,
+    pub passport: Option<
+        super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification,
+    >,
     /// documents_param
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visa: Option<super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification>,
+    pub visa: Option<
+        super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification,
+    >,
 }
 #[cfg(any(feature = "tokens"))]
 /// relationship_specs
@@ -45748,7 +47242,9 @@ pub struct PostTokensBodyPersonRelationship {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub percent_ownership: Option<super::models::PostAccountPeopleBodyRelationshipPercentOwnership>,
+    pub percent_ownership: Option<
+        super::models::PostAccountPeopleBodyRelationshipPercentOwnership,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub representative: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -45865,7 +47361,12 @@ impl PostTopupsBody {
             rt::check::length("PostTopupsBody.source", v, None, Some(5000u64))?;
         }
         if let Some(v) = &self.statement_descriptor {
-            rt::check::length("PostTopupsBody.statement_descriptor", v, None, Some(15u64))?;
+            rt::check::length(
+                "PostTopupsBody.statement_descriptor",
+                v,
+                None,
+                Some(15u64),
+            )?;
         }
         Ok(())
     }
@@ -45888,7 +47389,12 @@ impl PostTopupsTopupBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.description {
-            rt::check::length("PostTopupsTopupBody.description", v, None, Some(5000u64))?;
+            rt::check::length(
+                "PostTopupsTopupBody.description",
+                v,
+                None,
+                Some(5000u64),
+            )?;
         }
         Ok(())
     }
@@ -46297,7 +47803,9 @@ pub struct PostWebhookEndpointsWebhookEndpointBody {
     pub disabled: Option<bool>,
     /// The list of events to enable for this endpoint. You may specify `['*']` to enable all events, except those that require explicit selection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enabled_events: Option<Vec<super::models::PostWebhookEndpointsBodyEnabledEventsItem>>,
+    pub enabled_events: Option<
+        Vec<super::models::PostWebhookEndpointsBodyEnabledEventsItem>,
+    >,
     /// Specifies which fields in the response should be expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,

@@ -16,7 +16,10 @@ impl<'a> N3dSecureApi<'a> {
     /// <p>Initiate 3D Secure authentication.</p>
     ///
     /// `POST /v1/3d_secure` (operation `Post3dSecure`).
-    pub fn post3d_secure(&self, body: super::models::Post3dSecureBody) -> Post3dSecure<'a> {
+    pub fn post3d_secure(
+        &self,
+        body: super::models::Post3dSecureBody,
+    ) -> Post3dSecure<'a> {
         Post3dSecure {
             client: self.client,
             body,
@@ -62,7 +65,9 @@ impl<'a> Post3dSecure<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ThreeDSecure>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ThreeDSecure>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -97,12 +102,7 @@ impl<'a> Get3dSecureThreeDSecure<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/3d_secure/{three_d_secure}");
         let v = &self.three_d_secure;
         op.check(rt::check::length("three_d_secure", v, None, Some(5000u64)));
-        op.path(
-            "three_d_secure",
-            &self.three_d_secure,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("three_d_secure", &self.three_d_secure, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
@@ -112,7 +112,9 @@ impl<'a> Get3dSecureThreeDSecure<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ThreeDSecure>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ThreeDSecure>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -80,7 +80,10 @@ impl<'a> OrdersApi<'a> {
     /// <p>Return all or part of an order. The order must have a status of <code>paid</code> or <code>fulfilled</code> before it can be returned. Once all items have been returned, the order will become <code>canceled</code> or <code>returned</code> depending on which status the order started in.</p>
     ///
     /// `POST /v1/orders/{id}/returns` (operation `PostOrdersIdReturns`).
-    pub fn post_orders_id_returns(&self, id: impl Into<String>) -> PostOrdersIdReturns<'a> {
+    pub fn post_orders_id_returns(
+        &self,
+        id: impl Into<String>,
+    ) -> PostOrdersIdReturns<'a> {
         PostOrdersIdReturns {
             client: self.client,
             id: id.into(),
@@ -149,7 +152,10 @@ impl<'a> GetOrders<'a> {
         self
     }
     /// Filter orders based on when they were paid, fulfilled, canceled, or returned.
-    pub fn status_transitions(mut self, value: super::models::GetOrdersStatusTransitions) -> Self {
+    pub fn status_transitions(
+        mut self,
+        value: super::models::GetOrdersStatusTransitions,
+    ) -> Self {
         self.status_transitions = Some(value);
         self
     }
@@ -179,12 +185,7 @@ impl<'a> GetOrders<'a> {
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("ids", &self.ids, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(v) = &self.status {
             op.check(rt::check::length("status", v, None, Some(5000u64)));
         }
@@ -195,12 +196,7 @@ impl<'a> GetOrders<'a> {
             rt::Style::DeepObject,
             true,
         );
-        op.query(
-            "upstream_ids",
-            &self.upstream_ids,
-            rt::Style::DeepObject,
-            true,
-        );
+        op.query("upstream_ids", &self.upstream_ids, rt::Style::DeepObject, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -223,7 +219,9 @@ impl<'a> GetOrders<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Order> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -431,7 +429,9 @@ impl<'a> PostOrdersIdReturns<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::OrderReturn>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::OrderReturn>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -325,12 +325,7 @@ impl<'a> GetPaymentIntents<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -353,7 +348,9 @@ impl<'a> GetPaymentIntents<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::PaymentIntent> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -410,7 +407,9 @@ impl<'a> PostPaymentIntents<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PaymentIntent>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PaymentIntent>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -474,7 +473,10 @@ impl<'a> GetPaymentIntentsSearch<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetPaymentIntentsSearchResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetPaymentIntentsSearchResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -486,7 +488,9 @@ impl<'a> GetPaymentIntentsSearch<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::PaymentIntent> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -556,7 +560,9 @@ impl<'a> GetPaymentIntentsIntent<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PaymentIntent>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PaymentIntent>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -610,7 +616,9 @@ impl<'a> PostPaymentIntentsIntent<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PaymentIntent>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PaymentIntent>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -654,7 +662,9 @@ impl<'a> PostPaymentIntentsIntentApplyCustomerBalance<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PaymentIntent>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PaymentIntent>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -670,7 +680,10 @@ pub struct PostPaymentIntentsIntentCancel<'a> {
 }
 impl<'a> PostPaymentIntentsIntentCancel<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostPaymentIntentsIntentCancelBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostPaymentIntentsIntentCancelBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -680,7 +693,10 @@ impl<'a> PostPaymentIntentsIntentCancel<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/v1/payment_intents/{intent}/cancel");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/v1/payment_intents/{intent}/cancel",
+        );
         let v = &self.intent;
         op.check(rt::check::length("intent", v, None, Some(5000u64)));
         op.path("intent", &self.intent, rt::Style::Simple, false);
@@ -692,7 +708,9 @@ impl<'a> PostPaymentIntentsIntentCancel<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PaymentIntent>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PaymentIntent>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -708,7 +726,10 @@ pub struct PostPaymentIntentsIntentCapture<'a> {
 }
 impl<'a> PostPaymentIntentsIntentCapture<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostPaymentIntentsIntentCaptureBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostPaymentIntentsIntentCaptureBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -718,7 +739,10 @@ impl<'a> PostPaymentIntentsIntentCapture<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/v1/payment_intents/{intent}/capture");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/v1/payment_intents/{intent}/capture",
+        );
         let v = &self.intent;
         op.check(rt::check::length("intent", v, None, Some(5000u64)));
         op.path("intent", &self.intent, rt::Style::Simple, false);
@@ -733,7 +757,9 @@ impl<'a> PostPaymentIntentsIntentCapture<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PaymentIntent>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PaymentIntent>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -749,7 +775,10 @@ pub struct PostPaymentIntentsIntentConfirm<'a> {
 }
 impl<'a> PostPaymentIntentsIntentConfirm<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostPaymentIntentsIntentConfirmBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostPaymentIntentsIntentConfirmBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -759,7 +788,10 @@ impl<'a> PostPaymentIntentsIntentConfirm<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/v1/payment_intents/{intent}/confirm");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/v1/payment_intents/{intent}/confirm",
+        );
         let v = &self.intent;
         op.check(rt::check::length("intent", v, None, Some(5000u64)));
         op.path("intent", &self.intent, rt::Style::Simple, false);
@@ -786,7 +818,9 @@ impl<'a> PostPaymentIntentsIntentConfirm<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PaymentIntent>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PaymentIntent>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -821,7 +855,9 @@ impl<'a> PostPaymentIntentsIntentIncrementAuthorization<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PaymentIntent>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PaymentIntent>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -868,7 +904,9 @@ impl<'a> PostPaymentIntentsIntentVerifyMicrodeposits<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PaymentIntent>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PaymentIntent>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -150,12 +150,7 @@ impl<'a> GetPaymentLinks<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -178,7 +173,9 @@ impl<'a> GetPaymentLinks<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::PaymentLink> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -235,7 +232,9 @@ impl<'a> PostPaymentLinks<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PaymentLink>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PaymentLink>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -280,7 +279,9 @@ impl<'a> GetPaymentLinksPaymentLink<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PaymentLink>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PaymentLink>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -296,7 +297,10 @@ pub struct PostPaymentLinksPaymentLink<'a> {
 }
 impl<'a> PostPaymentLinksPaymentLink<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostPaymentLinksPaymentLinkBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostPaymentLinksPaymentLinkBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -332,7 +336,9 @@ impl<'a> PostPaymentLinksPaymentLink<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PaymentLink>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PaymentLink>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -398,12 +404,7 @@ impl<'a> GetPaymentLinksPaymentLinkLineItems<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -429,7 +430,9 @@ impl<'a> GetPaymentLinksPaymentLinkLineItems<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Item> {
         let (client, op) = self.build();
         rt::paginate_op(

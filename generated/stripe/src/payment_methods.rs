@@ -172,12 +172,7 @@ impl<'a> GetPaymentMethods<'a> {
         op.query("ending_before", &self.ending_before, rt::Style::Form, true);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         op.query("type", &self.type_, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
@@ -201,7 +196,9 @@ impl<'a> GetPaymentMethods<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::PaymentMethod> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -283,7 +280,9 @@ impl<'a> PostPaymentMethods<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PaymentMethod>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PaymentMethod>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -315,15 +314,13 @@ impl<'a> GetPaymentMethodsPaymentMethod<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v1/payment_methods/{payment_method}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v1/payment_methods/{payment_method}",
+        );
         let v = &self.payment_method;
         op.check(rt::check::length("payment_method", v, None, Some(5000u64)));
-        op.path(
-            "payment_method",
-            &self.payment_method,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("payment_method", &self.payment_method, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
@@ -333,7 +330,9 @@ impl<'a> GetPaymentMethodsPaymentMethod<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PaymentMethod>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PaymentMethod>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -349,7 +348,10 @@ pub struct PostPaymentMethodsPaymentMethod<'a> {
 }
 impl<'a> PostPaymentMethodsPaymentMethod<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostPaymentMethodsPaymentMethodBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostPaymentMethodsPaymentMethodBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -359,28 +361,20 @@ impl<'a> PostPaymentMethodsPaymentMethod<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/v1/payment_methods/{payment_method}");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/v1/payment_methods/{payment_method}",
+        );
         let v = &self.payment_method;
         op.check(rt::check::length("payment_method", v, None, Some(5000u64)));
-        op.path(
-            "payment_method",
-            &self.payment_method,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("payment_method", &self.payment_method, rt::Style::Simple, false);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
         if let Some(body) = &self.body {
             op.form(
                 body,
-                &[
-                    "billing_details",
-                    "card",
-                    "expand",
-                    "metadata",
-                    "us_bank_account",
-                ],
+                &["billing_details", "card", "expand", "metadata", "us_bank_account"],
             );
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -388,7 +382,9 @@ impl<'a> PostPaymentMethodsPaymentMethod<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PaymentMethod>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PaymentMethod>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -415,12 +411,7 @@ impl<'a> PostPaymentMethodsPaymentMethodAttach<'a> {
         );
         let v = &self.payment_method;
         op.check(rt::check::length("payment_method", v, None, Some(5000u64)));
-        op.path(
-            "payment_method",
-            &self.payment_method,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("payment_method", &self.payment_method, rt::Style::Simple, false);
         op.check(self.body.validate());
         op.form(&self.body, &["expand"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -428,7 +419,9 @@ impl<'a> PostPaymentMethodsPaymentMethodAttach<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PaymentMethod>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PaymentMethod>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -444,7 +437,10 @@ pub struct PostPaymentMethodsPaymentMethodDetach<'a> {
 }
 impl<'a> PostPaymentMethodsPaymentMethodDetach<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostChargesChargeDisputeCloseBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostChargesChargeDisputeCloseBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -460,12 +456,7 @@ impl<'a> PostPaymentMethodsPaymentMethodDetach<'a> {
         );
         let v = &self.payment_method;
         op.check(rt::check::length("payment_method", v, None, Some(5000u64)));
-        op.path(
-            "payment_method",
-            &self.payment_method,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("payment_method", &self.payment_method, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &["expand"]);
         }
@@ -474,7 +465,9 @@ impl<'a> PostPaymentMethodsPaymentMethodDetach<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PaymentMethod>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PaymentMethod>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

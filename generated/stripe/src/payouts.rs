@@ -60,7 +60,10 @@ impl<'a> PayoutsApi<'a> {
     /// <p>Updates the specified payout by setting the values of the parameters passed. Any parameters not provided will be left unchanged. This request accepts only the metadata as arguments.</p>
     ///
     /// `POST /v1/payouts/{payout}` (operation `PostPayoutsPayout`).
-    pub fn post_payouts_payout(&self, payout: impl Into<String>) -> PostPayoutsPayout<'a> {
+    pub fn post_payouts_payout(
+        &self,
+        payout: impl Into<String>,
+    ) -> PostPayoutsPayout<'a> {
         PostPayoutsPayout {
             client: self.client,
             payout: payout.into(),
@@ -168,12 +171,7 @@ impl<'a> GetPayouts<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/payouts");
-        op.query(
-            "arrival_date",
-            &self.arrival_date,
-            rt::Style::DeepObject,
-            true,
-        );
+        op.query("arrival_date", &self.arrival_date, rt::Style::DeepObject, true);
         op.query("created", &self.created, rt::Style::DeepObject, true);
         op.query("destination", &self.destination, rt::Style::Form, true);
         if let Some(v) = &self.ending_before {
@@ -185,12 +183,7 @@ impl<'a> GetPayouts<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(v) = &self.status {
             op.check(rt::check::length("status", v, None, Some(5000u64)));
         }
@@ -217,7 +210,9 @@ impl<'a> GetPayouts<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Payout> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -321,7 +316,10 @@ pub struct PostPayoutsPayout<'a> {
 }
 impl<'a> PostPayoutsPayout<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostApplicationFeesFeeRefundsIdBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostApplicationFeesFeeRefundsIdBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -359,7 +357,10 @@ pub struct PostPayoutsPayoutCancel<'a> {
 }
 impl<'a> PostPayoutsPayoutCancel<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostChargesChargeDisputeCloseBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostChargesChargeDisputeCloseBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -397,7 +398,10 @@ pub struct PostPayoutsPayoutReverse<'a> {
 }
 impl<'a> PostPayoutsPayoutReverse<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostIssuingSettlementsSettlementBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostIssuingSettlementsSettlementBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }

@@ -181,12 +181,7 @@ impl<'a> GetPrices<'a> {
         op.query("ending_before", &self.ending_before, rt::Style::Form, true);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
-        op.query(
-            "lookup_keys",
-            &self.lookup_keys,
-            rt::Style::DeepObject,
-            true,
-        );
+        op.query("lookup_keys", &self.lookup_keys, rt::Style::DeepObject, true);
         if let Some(v) = &self.product {
             op.check(rt::check::length("product", v, None, Some(5000u64)));
         }
@@ -195,12 +190,7 @@ impl<'a> GetPrices<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         op.query("type", &self.type_, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
@@ -224,7 +214,9 @@ impl<'a> GetPrices<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Price> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -353,7 +345,9 @@ impl<'a> GetPricesSearch<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Price> {
         let (client, op) = self.build();
         rt::paginate_op(

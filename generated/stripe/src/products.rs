@@ -35,7 +35,10 @@ impl<'a> ProductsApi<'a> {
     /// <p>Creates a new product object.</p>
     ///
     /// `POST /v1/products` (operation `PostProducts`).
-    pub fn post_products(&self, body: super::models::PostProductsBody) -> PostProducts<'a> {
+    pub fn post_products(
+        &self,
+        body: super::models::PostProductsBody,
+    ) -> PostProducts<'a> {
         PostProducts {
             client: self.client,
             body,
@@ -48,7 +51,10 @@ impl<'a> ProductsApi<'a> {
     /// to an hour behind during outages. Search functionality is not available to merchants in India.</p>
     ///
     /// `GET /v1/products/search` (operation `GetProductsSearch`).
-    pub fn get_products_search(&self, query: impl Into<String>) -> GetProductsSearch<'a> {
+    pub fn get_products_search(
+        &self,
+        query: impl Into<String>,
+    ) -> GetProductsSearch<'a> {
         GetProductsSearch {
             client: self.client,
             query: query.into(),
@@ -182,12 +188,7 @@ impl<'a> GetProducts<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(v) = &self.url {
             op.check(rt::check::length("url", v, None, Some(5000u64)));
         }
@@ -214,7 +215,9 @@ impl<'a> GetProducts<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Product> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -251,10 +254,7 @@ impl<'a> PostProducts<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/products");
         op.check(self.body.validate());
-        op.form(
-            &self.body,
-            &["expand", "images", "metadata", "package_dimensions"],
-        );
+        op.form(&self.body, &["expand", "images", "metadata", "package_dimensions"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -336,7 +336,9 @@ impl<'a> GetProductsSearch<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Product> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -485,7 +487,9 @@ impl<'a> DeleteProductsId<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::DeletedProduct>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeletedProduct>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

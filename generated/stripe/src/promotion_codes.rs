@@ -173,12 +173,7 @@ impl<'a> GetPromotionCodes<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -201,7 +196,9 @@ impl<'a> GetPromotionCodes<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::PromotionCode> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -244,7 +241,9 @@ impl<'a> PostPromotionCodes<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PromotionCode>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PromotionCode>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -276,15 +275,13 @@ impl<'a> GetPromotionCodesPromotionCode<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v1/promotion_codes/{promotion_code}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v1/promotion_codes/{promotion_code}",
+        );
         let v = &self.promotion_code;
         op.check(rt::check::length("promotion_code", v, None, Some(5000u64)));
-        op.path(
-            "promotion_code",
-            &self.promotion_code,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("promotion_code", &self.promotion_code, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
@@ -294,7 +291,9 @@ impl<'a> GetPromotionCodesPromotionCode<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PromotionCode>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PromotionCode>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -310,7 +309,10 @@ pub struct PostPromotionCodesPromotionCode<'a> {
 }
 impl<'a> PostPromotionCodesPromotionCode<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostPromotionCodesPromotionCodeBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostPromotionCodesPromotionCodeBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -320,15 +322,13 @@ impl<'a> PostPromotionCodesPromotionCode<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/v1/promotion_codes/{promotion_code}");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/v1/promotion_codes/{promotion_code}",
+        );
         let v = &self.promotion_code;
         op.check(rt::check::length("promotion_code", v, None, Some(5000u64)));
-        op.path(
-            "promotion_code",
-            &self.promotion_code,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("promotion_code", &self.promotion_code, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &["expand", "metadata"]);
         }
@@ -337,7 +337,9 @@ impl<'a> PostPromotionCodesPromotionCode<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::PromotionCode>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::PromotionCode>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -66,7 +66,10 @@ impl<'a> QuotesApi<'a> {
     /// <p>Accepts the specified quote.</p>
     ///
     /// `POST /v1/quotes/{quote}/accept` (operation `PostQuotesQuoteAccept`).
-    pub fn post_quotes_quote_accept(&self, quote: impl Into<String>) -> PostQuotesQuoteAccept<'a> {
+    pub fn post_quotes_quote_accept(
+        &self,
+        quote: impl Into<String>,
+    ) -> PostQuotesQuoteAccept<'a> {
         PostQuotesQuoteAccept {
             client: self.client,
             quote: quote.into(),
@@ -77,7 +80,10 @@ impl<'a> QuotesApi<'a> {
     /// <p>Cancels the quote.</p>
     ///
     /// `POST /v1/quotes/{quote}/cancel` (operation `PostQuotesQuoteCancel`).
-    pub fn post_quotes_quote_cancel(&self, quote: impl Into<String>) -> PostQuotesQuoteCancel<'a> {
+    pub fn post_quotes_quote_cancel(
+        &self,
+        quote: impl Into<String>,
+    ) -> PostQuotesQuoteCancel<'a> {
         PostQuotesQuoteCancel {
             client: self.client,
             quote: quote.into(),
@@ -138,7 +144,10 @@ impl<'a> QuotesApi<'a> {
     /// <p>Download the PDF for a finalized quote</p>
     ///
     /// `GET /v1/quotes/{quote}/pdf` (operation `GetQuotesQuotePdf`).
-    pub fn get_quotes_quote_pdf(&self, quote: impl Into<String>) -> GetQuotesQuotePdf<'a> {
+    pub fn get_quotes_quote_pdf(
+        &self,
+        quote: impl Into<String>,
+    ) -> GetQuotesQuotePdf<'a> {
         GetQuotesQuotePdf {
             client: self.client,
             quote: quote.into(),
@@ -224,12 +233,7 @@ impl<'a> GetQuotes<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         op.query("status", &self.status, rt::Style::Form, true);
         if let Some(v) = &self.test_clock {
             op.check(rt::check::length("test_clock", v, None, Some(5000u64)));
@@ -257,7 +261,9 @@ impl<'a> GetQuotes<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Quote> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -444,7 +450,10 @@ pub struct PostQuotesQuoteAccept<'a> {
 }
 impl<'a> PostQuotesQuoteAccept<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostChargesChargeDisputeCloseBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostChargesChargeDisputeCloseBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -482,7 +491,10 @@ pub struct PostQuotesQuoteCancel<'a> {
 }
 impl<'a> PostQuotesQuoteCancel<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostChargesChargeDisputeCloseBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostChargesChargeDisputeCloseBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -570,12 +582,7 @@ impl<'a> GetQuotesQuoteComputedUpfrontLineItems<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -601,7 +608,9 @@ impl<'a> GetQuotesQuoteComputedUpfrontLineItems<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Item> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -717,12 +726,7 @@ impl<'a> GetQuotesQuoteLineItems<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -748,7 +752,9 @@ impl<'a> GetQuotesQuoteLineItems<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Item> {
         let (client, op) = self.build();
         rt::paginate_op(

@@ -249,21 +249,11 @@ impl<'a> GetRadarEarlyFraudWarnings<'a> {
         if let Some(v) = &self.payment_intent {
             op.check(rt::check::length("payment_intent", v, None, Some(5000u64)));
         }
-        op.query(
-            "payment_intent",
-            &self.payment_intent,
-            rt::Style::Form,
-            true,
-        );
+        op.query("payment_intent", &self.payment_intent, rt::Style::Form, true);
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -274,7 +264,10 @@ impl<'a> GetRadarEarlyFraudWarnings<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetRadarEarlyFraudWarningsResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetRadarEarlyFraudWarningsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -286,7 +279,9 @@ impl<'a> GetRadarEarlyFraudWarnings<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::RadarEarlyFraudWarning> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -338,12 +333,7 @@ impl<'a> GetRadarEarlyFraudWarningsEarlyFraudWarning<'a> {
             "/v1/radar/early_fraud_warnings/{early_fraud_warning}",
         );
         let v = &self.early_fraud_warning;
-        op.check(rt::check::length(
-            "early_fraud_warning",
-            v,
-            None,
-            Some(5000u64),
-        ));
+        op.check(rt::check::length("early_fraud_warning", v, None, Some(5000u64)));
         op.path(
             "early_fraud_warning",
             &self.early_fraud_warning,
@@ -434,12 +424,7 @@ impl<'a> GetRadarValueListItems<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(v) = &self.value {
             op.check(rt::check::length("value", v, None, Some(800u64)));
         }
@@ -457,7 +442,10 @@ impl<'a> GetRadarValueListItems<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetRadarValueListItemsResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetRadarValueListItemsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -469,7 +457,9 @@ impl<'a> GetRadarValueListItems<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::RadarValueListItem> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -512,7 +502,9 @@ impl<'a> PostRadarValueListItems<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::RadarValueListItem>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RadarValueListItem>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -557,7 +549,9 @@ impl<'a> GetRadarValueListItemsItem<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::RadarValueListItem>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RadarValueListItem>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -583,7 +577,10 @@ impl<'a> DeleteRadarValueListItemsItem<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/v1/radar/value_list_items/{item}");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/v1/radar/value_list_items/{item}",
+        );
         let v = &self.item;
         op.check(rt::check::length("item", v, None, Some(5000u64)));
         op.path("item", &self.item, rt::Style::Simple, false);
@@ -683,12 +680,7 @@ impl<'a> GetRadarValueLists<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -711,7 +703,9 @@ impl<'a> GetRadarValueLists<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::RadarValueList> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -754,7 +748,9 @@ impl<'a> PostRadarValueLists<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::RadarValueList>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RadarValueList>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -799,7 +795,9 @@ impl<'a> GetRadarValueListsValueList<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::RadarValueList>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RadarValueList>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -815,7 +813,10 @@ pub struct PostRadarValueListsValueList<'a> {
 }
 impl<'a> PostRadarValueListsValueList<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostRadarValueListsValueListBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostRadarValueListsValueListBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -840,7 +841,9 @@ impl<'a> PostRadarValueListsValueList<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::RadarValueList>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::RadarValueList>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -866,7 +869,10 @@ impl<'a> DeleteRadarValueListsValueList<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/v1/radar/value_lists/{value_list}");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/v1/radar/value_lists/{value_list}",
+        );
         let v = &self.value_list;
         op.check(rt::check::length("value_list", v, None, Some(5000u64)));
         op.path("value_list", &self.value_list, rt::Style::Simple, false);

@@ -36,7 +36,10 @@ impl<'a> RecipientsApi<'a> {
     ///
     /// `POST /v1/recipients` (operation `PostRecipients`).
     #[deprecated = "marked deprecated in the API description"]
-    pub fn post_recipients(&self, body: super::models::PostRecipientsBody) -> PostRecipients<'a> {
+    pub fn post_recipients(
+        &self,
+        body: super::models::PostRecipientsBody,
+    ) -> PostRecipients<'a> {
         PostRecipients {
             client: self.client,
             body,
@@ -158,12 +161,7 @@ impl<'a> GetRecipients<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         op.query("type", &self.type_, rt::Style::Form, true);
         op.query("verified", &self.verified, rt::Style::Form, true);
         if let Some(body) = &self.body {
@@ -188,7 +186,9 @@ impl<'a> GetRecipients<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Recipient> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -231,7 +231,9 @@ impl<'a> PostRecipients<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Recipient>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Recipient>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -319,7 +321,9 @@ impl<'a> PostRecipientsId<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Recipient>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Recipient>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -357,7 +361,9 @@ impl<'a> DeleteRecipientsId<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::DeletedRecipient>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeletedRecipient>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

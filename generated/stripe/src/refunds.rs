@@ -57,7 +57,10 @@ impl<'a> RefundsApi<'a> {
     /// <p>This request only accepts <code>metadata</code> as an argument.</p>
     ///
     /// `POST /v1/refunds/{refund}` (operation `PostRefundsRefund`).
-    pub fn post_refunds_refund(&self, refund: impl Into<String>) -> PostRefundsRefund<'a> {
+    pub fn post_refunds_refund(
+        &self,
+        refund: impl Into<String>,
+    ) -> PostRefundsRefund<'a> {
         PostRefundsRefund {
             client: self.client,
             refund: refund.into(),
@@ -153,18 +156,8 @@ impl<'a> GetRefunds<'a> {
         if let Some(v) = &self.payment_intent {
             op.check(rt::check::length("payment_intent", v, None, Some(5000u64)));
         }
-        op.query(
-            "payment_intent",
-            &self.payment_intent,
-            rt::Style::Form,
-            true,
-        );
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("payment_intent", &self.payment_intent, rt::Style::Form, true);
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -187,7 +180,9 @@ impl<'a> GetRefunds<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Refund> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -298,7 +293,10 @@ pub struct PostRefundsRefund<'a> {
 }
 impl<'a> PostRefundsRefund<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostApplicationFeesFeeRefundsIdBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostApplicationFeesFeeRefundsIdBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -334,7 +332,10 @@ pub struct PostRefundsRefundCancel<'a> {
 }
 impl<'a> PostRefundsRefundCancel<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostChargesChargeDisputeCloseBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostChargesChargeDisputeCloseBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }

@@ -144,12 +144,7 @@ impl<'a> GetReportingReportRuns<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -160,7 +155,10 @@ impl<'a> GetReportingReportRuns<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetReportingReportRunsResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetReportingReportRunsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -172,7 +170,9 @@ impl<'a> GetReportingReportRuns<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ReportingReportRun> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -214,7 +214,9 @@ impl<'a> PostReportingReportRuns<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ReportingReportRun>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ReportingReportRun>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -246,7 +248,10 @@ impl<'a> GetReportingReportRunsReportRun<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v1/reporting/report_runs/{report_run}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v1/reporting/report_runs/{report_run}",
+        );
         let v = &self.report_run;
         op.check(rt::check::length("report_run", v, None, Some(5000u64)));
         op.path("report_run", &self.report_run, rt::Style::Simple, false);
@@ -259,7 +264,9 @@ impl<'a> GetReportingReportRunsReportRun<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ReportingReportRun>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ReportingReportRun>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -302,7 +309,10 @@ impl<'a> GetReportingReportTypes<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetReportingReportTypesResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetReportingReportTypesResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -334,7 +344,10 @@ impl<'a> GetReportingReportTypesReportType<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v1/reporting/report_types/{report_type}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v1/reporting/report_types/{report_type}",
+        );
         op.path("report_type", &self.report_type, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         if let Some(body) = &self.body {
@@ -345,7 +358,9 @@ impl<'a> GetReportingReportTypesReportType<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ReportingReportType>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ReportingReportType>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -16,7 +16,10 @@ impl<'a> SetupAttemptsApi<'a> {
     /// <p>Returns a list of SetupAttempts associated with a provided SetupIntent.</p>
     ///
     /// `GET /v1/setup_attempts` (operation `GetSetupAttempts`).
-    pub fn get_setup_attempts(&self, setup_intent: impl Into<String>) -> GetSetupAttempts<'a> {
+    pub fn get_setup_attempts(
+        &self,
+        setup_intent: impl Into<String>,
+    ) -> GetSetupAttempts<'a> {
         GetSetupAttempts {
             client: self.client,
             setup_intent: setup_intent.into(),
@@ -97,12 +100,7 @@ impl<'a> GetSetupAttempts<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -125,7 +123,9 @@ impl<'a> GetSetupAttempts<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::SetupAttempt> {
         let (client, op) = self.build();
         rt::paginate_op(

@@ -50,7 +50,10 @@ impl<'a> SetupIntentsApi<'a> {
     /// <p>When retrieved with a publishable key, only a subset of properties will be returned. Please refer to the <a href="#setup_intent_object">SetupIntent</a> object reference for more details.</p>
     ///
     /// `GET /v1/setup_intents/{intent}` (operation `GetSetupIntentsIntent`).
-    pub fn get_setup_intents_intent(&self, intent: impl Into<String>) -> GetSetupIntentsIntent<'a> {
+    pub fn get_setup_intents_intent(
+        &self,
+        intent: impl Into<String>,
+    ) -> GetSetupIntentsIntent<'a> {
         GetSetupIntentsIntent {
             client: self.client,
             intent: intent.into(),
@@ -208,21 +211,11 @@ impl<'a> GetSetupIntents<'a> {
         if let Some(v) = &self.payment_method {
             op.check(rt::check::length("payment_method", v, None, Some(5000u64)));
         }
-        op.query(
-            "payment_method",
-            &self.payment_method,
-            rt::Style::Form,
-            true,
-        );
+        op.query("payment_method", &self.payment_method, rt::Style::Form, true);
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -245,7 +238,9 @@ impl<'a> GetSetupIntents<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::SetupIntent> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -307,7 +302,9 @@ impl<'a> PostSetupIntents<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::SetupIntent>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SetupIntent>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -362,7 +359,9 @@ impl<'a> GetSetupIntentsIntent<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::SetupIntent>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SetupIntent>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -398,12 +397,7 @@ impl<'a> PostSetupIntentsIntent<'a> {
         if let Some(body) = &self.body {
             op.form(
                 body,
-                &[
-                    "expand",
-                    "metadata",
-                    "payment_method_options",
-                    "payment_method_types",
-                ],
+                &["expand", "metadata", "payment_method_options", "payment_method_types"],
             );
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -411,7 +405,9 @@ impl<'a> PostSetupIntentsIntent<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::SetupIntent>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SetupIntent>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -427,7 +423,10 @@ pub struct PostSetupIntentsIntentCancel<'a> {
 }
 impl<'a> PostSetupIntentsIntentCancel<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostSetupIntentsIntentCancelBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostSetupIntentsIntentCancelBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -449,7 +448,9 @@ impl<'a> PostSetupIntentsIntentCancel<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::SetupIntent>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SetupIntent>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -465,7 +466,10 @@ pub struct PostSetupIntentsIntentConfirm<'a> {
 }
 impl<'a> PostSetupIntentsIntentConfirm<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostSetupIntentsIntentConfirmBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostSetupIntentsIntentConfirmBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -490,7 +494,9 @@ impl<'a> PostSetupIntentsIntentConfirm<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::SetupIntent>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SetupIntent>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -537,7 +543,9 @@ impl<'a> PostSetupIntentsIntentVerifyMicrodeposits<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::SetupIntent>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SetupIntent>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -148,12 +148,7 @@ impl<'a> GetShippingRates<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -176,7 +171,9 @@ impl<'a> GetShippingRates<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ShippingRate> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -222,7 +219,9 @@ impl<'a> PostShippingRates<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ShippingRate>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ShippingRate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -254,14 +253,12 @@ impl<'a> GetShippingRatesShippingRateToken<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v1/shipping_rates/{shipping_rate_token}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v1/shipping_rates/{shipping_rate_token}",
+        );
         let v = &self.shipping_rate_token;
-        op.check(rt::check::length(
-            "shipping_rate_token",
-            v,
-            None,
-            Some(5000u64),
-        ));
+        op.check(rt::check::length("shipping_rate_token", v, None, Some(5000u64)));
         op.path(
             "shipping_rate_token",
             &self.shipping_rate_token,
@@ -277,7 +274,9 @@ impl<'a> GetShippingRatesShippingRateToken<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ShippingRate>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ShippingRate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -293,7 +292,10 @@ pub struct PostShippingRatesShippingRateToken<'a> {
 }
 impl<'a> PostShippingRatesShippingRateToken<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostShippingRatesShippingRateTokenBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostShippingRatesShippingRateTokenBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -303,14 +305,12 @@ impl<'a> PostShippingRatesShippingRateToken<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/v1/shipping_rates/{shipping_rate_token}");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/v1/shipping_rates/{shipping_rate_token}",
+        );
         let v = &self.shipping_rate_token;
-        op.check(rt::check::length(
-            "shipping_rate_token",
-            v,
-            None,
-            Some(5000u64),
-        ));
+        op.check(rt::check::length("shipping_rate_token", v, None, Some(5000u64)));
         op.path(
             "shipping_rate_token",
             &self.shipping_rate_token,
@@ -325,7 +325,9 @@ impl<'a> PostShippingRatesShippingRateToken<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ShippingRate>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ShippingRate>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -97,12 +97,7 @@ impl<'a> GetSigmaScheduledQueryRuns<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -113,7 +108,10 @@ impl<'a> GetSigmaScheduledQueryRuns<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetSigmaScheduledQueryRunsResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetSigmaScheduledQueryRunsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -125,7 +123,9 @@ impl<'a> GetSigmaScheduledQueryRuns<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ScheduledQueryRun> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -177,12 +177,7 @@ impl<'a> GetSigmaScheduledQueryRunsScheduledQueryRun<'a> {
             "/v1/sigma/scheduled_query_runs/{scheduled_query_run}",
         );
         let v = &self.scheduled_query_run;
-        op.check(rt::check::length(
-            "scheduled_query_run",
-            v,
-            None,
-            Some(5000u64),
-        ));
+        op.check(rt::check::length("scheduled_query_run", v, None, Some(5000u64)));
         op.path(
             "scheduled_query_run",
             &self.scheduled_query_run,
@@ -198,7 +193,9 @@ impl<'a> GetSigmaScheduledQueryRunsScheduledQueryRun<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ScheduledQueryRun>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ScheduledQueryRun>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

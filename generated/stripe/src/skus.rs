@@ -103,7 +103,10 @@ impl<'a> GetSkus<'a> {
         self
     }
     /// Only return SKUs that have the specified key-value pairs in this partially constructed dictionary. Can be specified only if `product` is also supplied. For instance, if the associated product has attributes `["color", "size"]`, passing in `attributes[color]=red` returns all the SKUs for this product that have `color` set to `red`.
-    pub fn attributes(mut self, value: std::collections::BTreeMap<String, String>) -> Self {
+    pub fn attributes(
+        mut self,
+        value: std::collections::BTreeMap<String, String>,
+    ) -> Self {
         self.attributes = Some(value);
         self
     }
@@ -171,12 +174,7 @@ impl<'a> GetSkus<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -185,7 +183,9 @@ impl<'a> GetSkus<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::GetSkusResponse200>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::GetSkusResponse200>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -197,7 +197,9 @@ impl<'a> GetSkus<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Sku> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -236,13 +238,7 @@ impl<'a> PostSkus<'a> {
         op.check(self.body.validate());
         op.form(
             &self.body,
-            &[
-                "attributes",
-                "expand",
-                "inventory",
-                "metadata",
-                "package_dimensions",
-            ],
+            &["attributes", "expand", "inventory", "metadata", "package_dimensions"],
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -332,13 +328,7 @@ impl<'a> PostSkusId<'a> {
         if let Some(body) = &self.body {
             op.form(
                 body,
-                &[
-                    "attributes",
-                    "expand",
-                    "inventory",
-                    "metadata",
-                    "package_dimensions",
-                ],
+                &["attributes", "expand", "inventory", "metadata", "package_dimensions"],
             );
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -384,7 +374,9 @@ impl<'a> DeleteSkusId<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::DeletedSku>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeletedSku>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

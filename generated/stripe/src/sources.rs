@@ -41,7 +41,10 @@ impl<'a> SourcesApi<'a> {
     /// <p>This request accepts the <code>metadata</code> and <code>owner</code> as arguments. It is also possible to update type specific information for selected payment methods. Please refer to our <a href="/docs/sources">payment method guides</a> for more detail.</p>
     ///
     /// `POST /v1/sources/{source}` (operation `PostSourcesSource`).
-    pub fn post_sources_source(&self, source: impl Into<String>) -> PostSourcesSource<'a> {
+    pub fn post_sources_source(
+        &self,
+        source: impl Into<String>,
+    ) -> PostSourcesSource<'a> {
         PostSourcesSource {
             client: self.client,
             source: source.into(),
@@ -249,10 +252,7 @@ impl<'a> PostSourcesSource<'a> {
             op.check(b.validate());
         }
         if let Some(body) = &self.body {
-            op.form(
-                body,
-                &["expand", "mandate", "metadata", "owner", "source_order"],
-            );
+            op.form(body, &["expand", "mandate", "metadata", "owner", "source_order"]);
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -300,12 +300,7 @@ impl<'a> GetSourcesSourceMandateNotificationsMandateNotification<'a> {
         op.check(rt::check::length("source", v, None, Some(5000u64)));
         op.path("source", &self.source, rt::Style::Simple, false);
         let v = &self.mandate_notification;
-        op.check(rt::check::length(
-            "mandate_notification",
-            v,
-            None,
-            Some(5000u64),
-        ));
+        op.check(rt::check::length("mandate_notification", v, None, Some(5000u64)));
         op.path(
             "mandate_notification",
             &self.mandate_notification,
@@ -373,7 +368,10 @@ impl<'a> GetSourcesSourceSourceTransactions<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v1/sources/{source}/source_transactions");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v1/sources/{source}/source_transactions",
+        );
         let v = &self.source;
         op.check(rt::check::length("source", v, None, Some(5000u64)));
         op.path("source", &self.source, rt::Style::Simple, false);
@@ -386,12 +384,7 @@ impl<'a> GetSourcesSourceSourceTransactions<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -402,8 +395,10 @@ impl<'a> GetSourcesSourceSourceTransactions<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetSourcesSourceSourceTransactionsResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::GetSourcesSourceSourceTransactionsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -415,7 +410,9 @@ impl<'a> GetSourcesSourceSourceTransactions<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::SourceTransaction> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -471,12 +468,7 @@ impl<'a> GetSourcesSourceSourceTransactionsSourceTransaction<'a> {
         op.check(rt::check::length("source", v, None, Some(5000u64)));
         op.path("source", &self.source, rt::Style::Simple, false);
         let v = &self.source_transaction;
-        op.check(rt::check::length(
-            "source_transaction",
-            v,
-            None,
-            Some(5000u64),
-        ));
+        op.check(rt::check::length("source_transaction", v, None, Some(5000u64)));
         op.path(
             "source_transaction",
             &self.source_transaction,
@@ -492,7 +484,9 @@ impl<'a> GetSourcesSourceSourceTransactionsSourceTransaction<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::SourceTransaction>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SourceTransaction>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -178,12 +178,7 @@ impl<'a> GetSubscriptionItems<'a> {
         op.query("ending_before", &self.ending_before, rt::Style::Form, true);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         let v = &self.subscription;
         op.check(rt::check::length("subscription", v, None, Some(5000u64)));
         op.query("subscription", &self.subscription, rt::Style::Form, true);
@@ -197,7 +192,10 @@ impl<'a> GetSubscriptionItems<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetSubscriptionItemsResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetSubscriptionItemsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -209,7 +207,9 @@ impl<'a> GetSubscriptionItems<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::SubscriptionItem> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -248,20 +248,16 @@ impl<'a> PostSubscriptionItems<'a> {
         op.check(self.body.validate());
         op.form(
             &self.body,
-            &[
-                "billing_thresholds",
-                "expand",
-                "metadata",
-                "price_data",
-                "tax_rates",
-            ],
+            &["billing_thresholds", "expand", "metadata", "price_data", "tax_rates"],
         );
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::SubscriptionItem>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SubscriptionItem>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -306,7 +302,9 @@ impl<'a> GetSubscriptionItemsItem<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::SubscriptionItem>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SubscriptionItem>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -342,13 +340,7 @@ impl<'a> PostSubscriptionItemsItem<'a> {
         if let Some(body) = &self.body {
             op.form(
                 body,
-                &[
-                    "billing_thresholds",
-                    "expand",
-                    "metadata",
-                    "price_data",
-                    "tax_rates",
-                ],
+                &["billing_thresholds", "expand", "metadata", "price_data", "tax_rates"],
             );
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -356,7 +348,9 @@ impl<'a> PostSubscriptionItemsItem<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::SubscriptionItem>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::SubscriptionItem>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -372,7 +366,10 @@ pub struct DeleteSubscriptionItemsItem<'a> {
 }
 impl<'a> DeleteSubscriptionItemsItem<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::DeleteSubscriptionItemsItemBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::DeleteSubscriptionItemsItemBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -450,12 +447,7 @@ impl<'a> GetSubscriptionItemsSubscriptionItemUsageRecordSummaries<'a> {
             rt::Method::GET,
             "/v1/subscription_items/{subscription_item}/usage_record_summaries",
         );
-        op.path(
-            "subscription_item",
-            &self.subscription_item,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("subscription_item", &self.subscription_item, rt::Style::Simple, false);
         if let Some(v) = &self.ending_before {
             op.check(rt::check::length("ending_before", v, None, Some(5000u64)));
         }
@@ -465,12 +457,7 @@ impl<'a> GetSubscriptionItemsSubscriptionItemUsageRecordSummaries<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -498,7 +485,9 @@ impl<'a> GetSubscriptionItemsSubscriptionItemUsageRecordSummaries<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::UsageRecordSummary> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -538,19 +527,16 @@ impl<'a> PostSubscriptionItemsSubscriptionItemUsageRecords<'a> {
             rt::Method::POST,
             "/v1/subscription_items/{subscription_item}/usage_records",
         );
-        op.path(
-            "subscription_item",
-            &self.subscription_item,
-            rt::Style::Simple,
-            false,
-        );
+        op.path("subscription_item", &self.subscription_item, rt::Style::Simple, false);
         op.form(&self.body, &["expand", "timestamp"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::UsageRecord>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::UsageRecord>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

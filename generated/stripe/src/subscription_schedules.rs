@@ -182,18 +182,8 @@ impl<'a> GetSubscriptionSchedules<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/subscription_schedules");
-        op.query(
-            "canceled_at",
-            &self.canceled_at,
-            rt::Style::DeepObject,
-            true,
-        );
-        op.query(
-            "completed_at",
-            &self.completed_at,
-            rt::Style::DeepObject,
-            true,
-        );
+        op.query("canceled_at", &self.canceled_at, rt::Style::DeepObject, true);
+        op.query("completed_at", &self.completed_at, rt::Style::DeepObject, true);
         op.query("created", &self.created, rt::Style::DeepObject, true);
         if let Some(v) = &self.customer {
             op.check(rt::check::length("customer", v, None, Some(5000u64)));
@@ -205,22 +195,12 @@ impl<'a> GetSubscriptionSchedules<'a> {
         op.query("ending_before", &self.ending_before, rt::Style::Form, true);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
-        op.query(
-            "released_at",
-            &self.released_at,
-            rt::Style::DeepObject,
-            true,
-        );
+        op.query("released_at", &self.released_at, rt::Style::DeepObject, true);
         op.query("scheduled", &self.scheduled, rt::Style::Form, true);
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -231,7 +211,10 @@ impl<'a> GetSubscriptionSchedules<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetSubscriptionSchedulesResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetSubscriptionSchedulesResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -243,7 +226,9 @@ impl<'a> GetSubscriptionSchedules<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::SubscriptionSchedule2> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -290,13 +275,7 @@ impl<'a> PostSubscriptionSchedules<'a> {
         if let Some(body) = &self.body {
             op.form(
                 body,
-                &[
-                    "default_settings",
-                    "expand",
-                    "metadata",
-                    "phases",
-                    "start_date",
-                ],
+                &["default_settings", "expand", "metadata", "phases", "start_date"],
             );
         }
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -338,7 +317,10 @@ impl<'a> GetSubscriptionSchedulesSchedule<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v1/subscription_schedules/{schedule}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v1/subscription_schedules/{schedule}",
+        );
         let v = &self.schedule;
         op.check(rt::check::length("schedule", v, None, Some(5000u64)));
         op.path("schedule", &self.schedule, rt::Style::Simple, false);
@@ -369,7 +351,10 @@ pub struct PostSubscriptionSchedulesSchedule<'a> {
 }
 impl<'a> PostSubscriptionSchedulesSchedule<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostSubscriptionSchedulesScheduleBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostSubscriptionSchedulesScheduleBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -379,7 +364,10 @@ impl<'a> PostSubscriptionSchedulesSchedule<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/v1/subscription_schedules/{schedule}");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/v1/subscription_schedules/{schedule}",
+        );
         let v = &self.schedule;
         op.check(rt::check::length("schedule", v, None, Some(5000u64)));
         op.path("schedule", &self.schedule, rt::Style::Simple, false);

@@ -60,7 +60,10 @@ impl<'a> SubscriptionsApi<'a> {
     /// to an hour behind during outages. Search functionality is not available to merchants in India.</p>
     ///
     /// `GET /v1/subscriptions/search` (operation `GetSubscriptionsSearch`).
-    pub fn get_subscriptions_search(&self, query: impl Into<String>) -> GetSubscriptionsSearch<'a> {
+    pub fn get_subscriptions_search(
+        &self,
+        query: impl Into<String>,
+    ) -> GetSubscriptionsSearch<'a> {
         GetSubscriptionsSearch {
             client: self.client,
             query: query.into(),
@@ -155,7 +158,10 @@ pub struct GetSubscriptions<'a> {
 }
 impl<'a> GetSubscriptions<'a> {
     /// The collection method of the subscriptions to retrieve. Either `charge_automatically` or `send_invoice`.
-    pub fn collection_method(mut self, value: super::models::GetInvoicesCollectionMethod) -> Self {
+    pub fn collection_method(
+        mut self,
+        value: super::models::GetInvoicesCollectionMethod,
+    ) -> Self {
         self.collection_method = Some(value);
         self
     }
@@ -165,12 +171,18 @@ impl<'a> GetSubscriptions<'a> {
         self
     }
     /// Set `current_period_end`.
-    pub fn current_period_end(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn current_period_end(
+        mut self,
+        value: super::models::GetAccountsCreated,
+    ) -> Self {
         self.current_period_end = Some(value);
         self
     }
     /// Set `current_period_start`.
-    pub fn current_period_start(mut self, value: super::models::GetAccountsCreated) -> Self {
+    pub fn current_period_start(
+        mut self,
+        value: super::models::GetAccountsCreated,
+    ) -> Self {
         self.current_period_start = Some(value);
         self
     }
@@ -226,12 +238,7 @@ impl<'a> GetSubscriptions<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/subscriptions");
-        op.query(
-            "collection_method",
-            &self.collection_method,
-            rt::Style::Form,
-            true,
-        );
+        op.query("collection_method", &self.collection_method, rt::Style::Form, true);
         op.query("created", &self.created, rt::Style::DeepObject, true);
         op.query(
             "current_period_end",
@@ -262,12 +269,7 @@ impl<'a> GetSubscriptions<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         op.query("status", &self.status, rt::Style::Form, true);
         if let Some(v) = &self.test_clock {
             op.check(rt::check::length("test_clock", v, None, Some(5000u64)));
@@ -295,7 +297,9 @@ impl<'a> GetSubscriptions<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Subscription> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -353,7 +357,9 @@ impl<'a> PostSubscriptions<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Subscription>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Subscription>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -417,7 +423,10 @@ impl<'a> GetSubscriptionsSearch<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetSubscriptionsSearchResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetSubscriptionsSearchResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -429,7 +438,9 @@ impl<'a> GetSubscriptionsSearch<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Subscription> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -481,12 +492,7 @@ impl<'a> GetSubscriptionsSubscriptionExposedId<'a> {
             "/v1/subscriptions/{subscription_exposed_id}",
         );
         let v = &self.subscription_exposed_id;
-        op.check(rt::check::length(
-            "subscription_exposed_id",
-            v,
-            None,
-            Some(5000u64),
-        ));
+        op.check(rt::check::length("subscription_exposed_id", v, None, Some(5000u64)));
         op.path(
             "subscription_exposed_id",
             &self.subscription_exposed_id,
@@ -502,7 +508,9 @@ impl<'a> GetSubscriptionsSubscriptionExposedId<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Subscription>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Subscription>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -513,7 +521,9 @@ impl<'a> GetSubscriptionsSubscriptionExposedId<'a> {
 pub struct PostSubscriptionsSubscriptionExposedId<'a> {
     client: &'a super::Client,
     subscription_exposed_id: String,
-    body: Option<super::models::PostCustomersCustomerSubscriptionsSubscriptionExposedIdBody>,
+    body: Option<
+        super::models::PostCustomersCustomerSubscriptionsSubscriptionExposedIdBody,
+    >,
     options: rt::CallOptions,
 }
 impl<'a> PostSubscriptionsSubscriptionExposedId<'a> {
@@ -536,12 +546,7 @@ impl<'a> PostSubscriptionsSubscriptionExposedId<'a> {
             "/v1/subscriptions/{subscription_exposed_id}",
         );
         let v = &self.subscription_exposed_id;
-        op.check(rt::check::length(
-            "subscription_exposed_id",
-            v,
-            None,
-            Some(5000u64),
-        ));
+        op.check(rt::check::length("subscription_exposed_id", v, None, Some(5000u64)));
         op.path(
             "subscription_exposed_id",
             &self.subscription_exposed_id,
@@ -576,7 +581,9 @@ impl<'a> PostSubscriptionsSubscriptionExposedId<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Subscription>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Subscription>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -610,12 +617,7 @@ impl<'a> DeleteSubscriptionsSubscriptionExposedId<'a> {
             "/v1/subscriptions/{subscription_exposed_id}",
         );
         let v = &self.subscription_exposed_id;
-        op.check(rt::check::length(
-            "subscription_exposed_id",
-            v,
-            None,
-            Some(5000u64),
-        ));
+        op.check(rt::check::length("subscription_exposed_id", v, None, Some(5000u64)));
         op.path(
             "subscription_exposed_id",
             &self.subscription_exposed_id,
@@ -630,7 +632,9 @@ impl<'a> DeleteSubscriptionsSubscriptionExposedId<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::Subscription>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::Subscription>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -661,12 +665,7 @@ impl<'a> DeleteSubscriptionsSubscriptionExposedIdDiscount<'a> {
             "/v1/subscriptions/{subscription_exposed_id}/discount",
         );
         let v = &self.subscription_exposed_id;
-        op.check(rt::check::length(
-            "subscription_exposed_id",
-            v,
-            None,
-            Some(5000u64),
-        ));
+        op.check(rt::check::length("subscription_exposed_id", v, None, Some(5000u64)));
         op.path(
             "subscription_exposed_id",
             &self.subscription_exposed_id,
@@ -681,7 +680,9 @@ impl<'a> DeleteSubscriptionsSubscriptionExposedIdDiscount<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::DeletedDiscount>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::DeletedDiscount>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

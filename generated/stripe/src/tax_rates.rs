@@ -33,7 +33,10 @@ impl<'a> TaxRatesApi<'a> {
     /// <p>Creates a new tax rate.</p>
     ///
     /// `POST /v1/tax_rates` (operation `PostTaxRates`).
-    pub fn post_tax_rates(&self, body: super::models::PostTaxRatesBody) -> PostTaxRates<'a> {
+    pub fn post_tax_rates(
+        &self,
+        body: super::models::PostTaxRatesBody,
+    ) -> PostTaxRates<'a> {
         PostTaxRates {
             client: self.client,
             body,
@@ -43,7 +46,10 @@ impl<'a> TaxRatesApi<'a> {
     /// <p>Retrieves a tax rate with the given ID</p>
     ///
     /// `GET /v1/tax_rates/{tax_rate}` (operation `GetTaxRatesTaxRate`).
-    pub fn get_tax_rates_tax_rate(&self, tax_rate: impl Into<String>) -> GetTaxRatesTaxRate<'a> {
+    pub fn get_tax_rates_tax_rate(
+        &self,
+        tax_rate: impl Into<String>,
+    ) -> GetTaxRatesTaxRate<'a> {
         GetTaxRatesTaxRate {
             client: self.client,
             tax_rate: tax_rate.into(),
@@ -55,7 +61,10 @@ impl<'a> TaxRatesApi<'a> {
     /// <p>Updates an existing tax rate.</p>
     ///
     /// `POST /v1/tax_rates/{tax_rate}` (operation `PostTaxRatesTaxRate`).
-    pub fn post_tax_rates_tax_rate(&self, tax_rate: impl Into<String>) -> PostTaxRatesTaxRate<'a> {
+    pub fn post_tax_rates_tax_rate(
+        &self,
+        tax_rate: impl Into<String>,
+    ) -> PostTaxRatesTaxRate<'a> {
         PostTaxRatesTaxRate {
             client: self.client,
             tax_rate: tax_rate.into(),
@@ -139,12 +148,7 @@ impl<'a> GetTaxRates<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -167,7 +171,9 @@ impl<'a> GetTaxRates<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::TaxRate> {
         let (client, op) = self.build();
         rt::paginate_op(

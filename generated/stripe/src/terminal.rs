@@ -237,7 +237,10 @@ pub struct PostTerminalConnectionTokens<'a> {
 }
 impl<'a> PostTerminalConnectionTokens<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostTerminalConnectionTokensBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostTerminalConnectionTokensBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -320,12 +323,7 @@ impl<'a> GetTerminalLocations<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -336,7 +334,10 @@ impl<'a> GetTerminalLocations<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTerminalLocationsResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetTerminalLocationsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -348,7 +349,9 @@ impl<'a> GetTerminalLocations<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::TerminalLocation> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -391,7 +394,9 @@ impl<'a> PostTerminalLocations<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::TerminalLocation>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::TerminalLocation>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -438,8 +443,10 @@ impl<'a> GetTerminalLocationsLocation<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTerminalLocationsLocationResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::GetTerminalLocationsLocationResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -455,7 +462,10 @@ pub struct PostTerminalLocationsLocation<'a> {
 }
 impl<'a> PostTerminalLocationsLocation<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostTerminalLocationsLocationBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostTerminalLocationsLocationBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -482,8 +492,10 @@ impl<'a> PostTerminalLocationsLocation<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTerminalLocationsLocationResponse200>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::GetTerminalLocationsLocationResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -509,7 +521,10 @@ impl<'a> DeleteTerminalLocationsLocation<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::DELETE, "/v1/terminal/locations/{location}");
+        let mut op = rt::Op::new(
+            rt::Method::DELETE,
+            "/v1/terminal/locations/{location}",
+        );
         let v = &self.location;
         op.check(rt::check::length("location", v, None, Some(5000u64)));
         op.path("location", &self.location, rt::Style::Simple, false);
@@ -545,7 +560,10 @@ pub struct GetTerminalReaders<'a> {
 }
 impl<'a> GetTerminalReaders<'a> {
     /// Filters readers by device type
-    pub fn device_type(mut self, value: super::models::GetTerminalReadersDeviceType) -> Self {
+    pub fn device_type(
+        mut self,
+        value: super::models::GetTerminalReadersDeviceType,
+    ) -> Self {
         self.device_type = Some(value);
         self
     }
@@ -605,12 +623,7 @@ impl<'a> GetTerminalReaders<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         op.query("status", &self.status, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
@@ -634,7 +647,9 @@ impl<'a> GetTerminalReaders<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::TerminalReader> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -677,7 +692,9 @@ impl<'a> PostTerminalReaders<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::TerminalReader>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::TerminalReader>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -724,7 +741,10 @@ impl<'a> GetTerminalReadersReader<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTerminalReadersReaderResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetTerminalReadersReaderResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -767,7 +787,10 @@ impl<'a> PostTerminalReadersReader<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTerminalReadersReaderResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetTerminalReadersReaderResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -823,7 +846,10 @@ pub struct PostTerminalReadersReaderCancelAction<'a> {
 }
 impl<'a> PostTerminalReadersReaderCancelAction<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostChargesChargeDisputeCloseBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostChargesChargeDisputeCloseBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -848,7 +874,9 @@ impl<'a> PostTerminalReadersReaderCancelAction<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::TerminalReader>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::TerminalReader>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -883,7 +911,9 @@ impl<'a> PostTerminalReadersReaderProcessPaymentIntent<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::TerminalReader>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::TerminalReader>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -918,7 +948,9 @@ impl<'a> PostTerminalReadersReaderProcessSetupIntent<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::TerminalReader>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::TerminalReader>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -953,7 +985,9 @@ impl<'a> PostTerminalReadersReaderSetReaderDisplay<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::TerminalReader>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::TerminalReader>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

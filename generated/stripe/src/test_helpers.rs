@@ -105,7 +105,9 @@ impl<'a> TestHelpersApi<'a> {
 pub struct PostTestHelpersTerminalReadersReaderPresentPaymentMethod<'a> {
     client: &'a super::Client,
     reader: String,
-    body: Option<super::models::PostTestHelpersTerminalReadersReaderPresentPaymentMethodBody>,
+    body: Option<
+        super::models::PostTestHelpersTerminalReadersReaderPresentPaymentMethodBody,
+    >,
     options: rt::CallOptions,
 }
 impl<'a> PostTestHelpersTerminalReadersReaderPresentPaymentMethod<'a> {
@@ -141,7 +143,9 @@ impl<'a> PostTestHelpersTerminalReadersReaderPresentPaymentMethod<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::TerminalReader>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::TerminalReader>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -200,12 +204,7 @@ impl<'a> GetTestHelpersTestClocks<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -216,7 +215,10 @@ impl<'a> GetTestHelpersTestClocks<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTestHelpersTestClocksResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetTestHelpersTestClocksResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -228,7 +230,9 @@ impl<'a> GetTestHelpersTestClocks<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::TestHelpersTestClock> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -305,7 +309,10 @@ impl<'a> GetTestHelpersTestClocksTestClock<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v1/test_helpers/test_clocks/{test_clock}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v1/test_helpers/test_clocks/{test_clock}",
+        );
         let v = &self.test_clock;
         op.check(rt::check::length("test_clock", v, None, Some(5000u64)));
         op.path("test_clock", &self.test_clock, rt::Style::Simple, false);

@@ -66,7 +66,10 @@ impl<'a> TopupsApi<'a> {
     /// <p>Cancels a top-up. Only pending top-ups can be canceled.</p>
     ///
     /// `POST /v1/topups/{topup}/cancel` (operation `PostTopupsTopupCancel`).
-    pub fn post_topups_topup_cancel(&self, topup: impl Into<String>) -> PostTopupsTopupCancel<'a> {
+    pub fn post_topups_topup_cancel(
+        &self,
+        topup: impl Into<String>,
+    ) -> PostTopupsTopupCancel<'a> {
         PostTopupsTopupCancel {
             client: self.client,
             topup: topup.into(),
@@ -149,12 +152,7 @@ impl<'a> GetTopups<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         op.query("status", &self.status, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
@@ -178,7 +176,9 @@ impl<'a> GetTopups<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Topup> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -323,7 +323,10 @@ pub struct PostTopupsTopupCancel<'a> {
 }
 impl<'a> PostTopupsTopupCancel<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostChargesChargeDisputeCloseBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostChargesChargeDisputeCloseBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }

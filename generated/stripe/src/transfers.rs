@@ -33,7 +33,10 @@ impl<'a> TransfersApi<'a> {
     /// <p>To send funds from your Stripe account to a connected account, you create a new transfer object. Your <a href="#balance">Stripe balance</a> must be able to cover the transfer amount, or you’ll receive an “Insufficient Funds” error.</p>
     ///
     /// `POST /v1/transfers` (operation `PostTransfers`).
-    pub fn post_transfers(&self, body: super::models::PostTransfersBody) -> PostTransfers<'a> {
+    pub fn post_transfers(
+        &self,
+        body: super::models::PostTransfersBody,
+    ) -> PostTransfers<'a> {
         PostTransfers {
             client: self.client,
             body,
@@ -43,7 +46,10 @@ impl<'a> TransfersApi<'a> {
     /// <p>You can see a list of the reversals belonging to a specific transfer. Note that the 10 most recent reversals are always available by default on the transfer object. If you need more than those 10, you can use this API method and the <code>limit</code> and <code>starting_after</code> parameters to page through additional reversals.</p>
     ///
     /// `GET /v1/transfers/{id}/reversals` (operation `GetTransfersIdReversals`).
-    pub fn get_transfers_id_reversals(&self, id: impl Into<String>) -> GetTransfersIdReversals<'a> {
+    pub fn get_transfers_id_reversals(
+        &self,
+        id: impl Into<String>,
+    ) -> GetTransfersIdReversals<'a> {
         GetTransfersIdReversals {
             client: self.client,
             id: id.into(),
@@ -76,7 +82,10 @@ impl<'a> TransfersApi<'a> {
     /// <p>Retrieves the details of an existing transfer. Supply the unique transfer ID from either a transfer creation request or the transfer list, and Stripe will return the corresponding transfer information.</p>
     ///
     /// `GET /v1/transfers/{transfer}` (operation `GetTransfersTransfer`).
-    pub fn get_transfers_transfer(&self, transfer: impl Into<String>) -> GetTransfersTransfer<'a> {
+    pub fn get_transfers_transfer(
+        &self,
+        transfer: impl Into<String>,
+    ) -> GetTransfersTransfer<'a> {
         GetTransfersTransfer {
             client: self.client,
             transfer: transfer.into(),
@@ -214,21 +223,11 @@ impl<'a> GetTransfers<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(v) = &self.transfer_group {
             op.check(rt::check::length("transfer_group", v, None, Some(5000u64)));
         }
-        op.query(
-            "transfer_group",
-            &self.transfer_group,
-            rt::Style::Form,
-            true,
-        );
+        op.query("transfer_group", &self.transfer_group, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -251,7 +250,9 @@ impl<'a> GetTransfers<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::Transfer> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -357,12 +358,7 @@ impl<'a> GetTransfersIdReversals<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -373,7 +369,10 @@ impl<'a> GetTransfersIdReversals<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::GetTransfersIdReversalsResponse200>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::GetTransfersIdReversalsResponse200>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -385,7 +384,9 @@ impl<'a> GetTransfersIdReversals<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::TransferReversal> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -441,7 +442,9 @@ impl<'a> PostTransfersIdReversals<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::TransferReversal>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::TransferReversal>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -560,7 +563,10 @@ impl<'a> GetTransfersTransferReversalsId<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v1/transfers/{transfer}/reversals/{id}");
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v1/transfers/{transfer}/reversals/{id}",
+        );
         let v = &self.transfer;
         op.check(rt::check::length("transfer", v, None, Some(5000u64)));
         op.path("transfer", &self.transfer, rt::Style::Simple, false);
@@ -576,7 +582,9 @@ impl<'a> GetTransfersTransferReversalsId<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::TransferReversal>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::TransferReversal>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -593,7 +601,10 @@ pub struct PostTransfersTransferReversalsId<'a> {
 }
 impl<'a> PostTransfersTransferReversalsId<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostApplicationFeesFeeRefundsIdBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostApplicationFeesFeeRefundsIdBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -603,7 +614,10 @@ impl<'a> PostTransfersTransferReversalsId<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/v1/transfers/{transfer}/reversals/{id}");
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/v1/transfers/{transfer}/reversals/{id}",
+        );
         let v = &self.transfer;
         op.check(rt::check::length("transfer", v, None, Some(5000u64)));
         op.path("transfer", &self.transfer, rt::Style::Simple, false);
@@ -618,7 +632,9 @@ impl<'a> PostTransfersTransferReversalsId<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::TransferReversal>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::TransferReversal>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

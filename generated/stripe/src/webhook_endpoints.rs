@@ -138,12 +138,7 @@ impl<'a> GetWebhookEndpoints<'a> {
         if let Some(v) = &self.starting_after {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
-        op.query(
-            "starting_after",
-            &self.starting_after,
-            rt::Style::Form,
-            true,
-        );
+        op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -166,7 +161,9 @@ impl<'a> GetWebhookEndpoints<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::WebhookEndpoint> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -209,7 +206,9 @@ impl<'a> PostWebhookEndpoints<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::WebhookEndpoint>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::WebhookEndpoint>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -241,20 +240,13 @@ impl<'a> GetWebhookEndpointsWebhookEndpoint<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::GET, "/v1/webhook_endpoints/{webhook_endpoint}");
-        let v = &self.webhook_endpoint;
-        op.check(rt::check::length(
-            "webhook_endpoint",
-            v,
-            None,
-            Some(5000u64),
-        ));
-        op.path(
-            "webhook_endpoint",
-            &self.webhook_endpoint,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::GET,
+            "/v1/webhook_endpoints/{webhook_endpoint}",
         );
+        let v = &self.webhook_endpoint;
+        op.check(rt::check::length("webhook_endpoint", v, None, Some(5000u64)));
+        op.path("webhook_endpoint", &self.webhook_endpoint, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         if let Some(body) = &self.body {
             op.form(body, &[]);
@@ -264,7 +256,9 @@ impl<'a> GetWebhookEndpointsWebhookEndpoint<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::WebhookEndpoint>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::WebhookEndpoint>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -280,7 +274,10 @@ pub struct PostWebhookEndpointsWebhookEndpoint<'a> {
 }
 impl<'a> PostWebhookEndpointsWebhookEndpoint<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::PostWebhookEndpointsWebhookEndpointBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::PostWebhookEndpointsWebhookEndpointBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -290,20 +287,13 @@ impl<'a> PostWebhookEndpointsWebhookEndpoint<'a> {
         self
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
-        let mut op = rt::Op::new(rt::Method::POST, "/v1/webhook_endpoints/{webhook_endpoint}");
-        let v = &self.webhook_endpoint;
-        op.check(rt::check::length(
-            "webhook_endpoint",
-            v,
-            None,
-            Some(5000u64),
-        ));
-        op.path(
-            "webhook_endpoint",
-            &self.webhook_endpoint,
-            rt::Style::Simple,
-            false,
+        let mut op = rt::Op::new(
+            rt::Method::POST,
+            "/v1/webhook_endpoints/{webhook_endpoint}",
         );
+        let v = &self.webhook_endpoint;
+        op.check(rt::check::length("webhook_endpoint", v, None, Some(5000u64)));
+        op.path("webhook_endpoint", &self.webhook_endpoint, rt::Style::Simple, false);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -315,7 +305,9 @@ impl<'a> PostWebhookEndpointsWebhookEndpoint<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::WebhookEndpoint>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::WebhookEndpoint>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -346,18 +338,8 @@ impl<'a> DeleteWebhookEndpointsWebhookEndpoint<'a> {
             "/v1/webhook_endpoints/{webhook_endpoint}",
         );
         let v = &self.webhook_endpoint;
-        op.check(rt::check::length(
-            "webhook_endpoint",
-            v,
-            None,
-            Some(5000u64),
-        ));
-        op.path(
-            "webhook_endpoint",
-            &self.webhook_endpoint,
-            rt::Style::Simple,
-            false,
-        );
+        op.check(rt::check::length("webhook_endpoint", v, None, Some(5000u64)));
+        op.path("webhook_endpoint", &self.webhook_endpoint, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

@@ -104,31 +104,31 @@ impl<'a> FetchIncomingPhoneNumberAssignedAddOn<'a> {
             "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{ResourceSid}/AssignedAddOns/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.resource_sid;
-        op.check(rt::check::string(
-            "ResourceSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^PN[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "ResourceSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^PN[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("ResourceSid", &self.resource_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::string(
-            "Sid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^XE[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^XE[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
@@ -168,31 +168,31 @@ impl<'a> DeleteIncomingPhoneNumberAssignedAddOn<'a> {
             "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{ResourceSid}/AssignedAddOns/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.resource_sid;
-        op.check(rt::check::string(
-            "ResourceSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^PN[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "ResourceSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^PN[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("ResourceSid", &self.resource_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::string(
-            "Sid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^XE[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^XE[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
@@ -242,39 +242,40 @@ impl<'a> ListIncomingPhoneNumberAssignedAddOn<'a> {
             "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{ResourceSid}/AssignedAddOns.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.resource_sid;
-        op.check(rt::check::string(
-            "ResourceSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^PN[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "ResourceSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^PN[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("ResourceSid", &self.resource_sid, rt::Style::Simple, false);
         if let Some(v) = &self.page_size {
-            op.check(rt::check::range(
-                "PageSize",
-                *v as f64,
-                Some((1f64, false)),
-                Some((1000f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "PageSize",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((1000f64, false)),
+                ),
+            );
         }
         op.query("PageSize", &self.page_size, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "Page",
-                *v as f64,
-                Some((0f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("Page", *v as f64, Some((0f64, false)), None));
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
@@ -284,8 +285,10 @@ impl<'a> ListIncomingPhoneNumberAssignedAddOn<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ListIncomingPhoneNumberAssignedAddOnResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ListIncomingPhoneNumberAssignedAddOnResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -301,7 +304,9 @@ impl<'a> ListIncomingPhoneNumberAssignedAddOn<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<
         super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn,
     > {
@@ -311,9 +316,7 @@ impl<'a> ListIncomingPhoneNumberAssignedAddOn<'a> {
             op,
             rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
             |options| {
-                options
-                    .items_pointer("/assigned_add_ons")
-                    .page_size_param("PageSize")
+                options.items_pointer("/assigned_add_ons").page_size_param("PageSize")
             },
             configure,
         )
@@ -349,22 +352,26 @@ impl<'a> CreateIncomingPhoneNumberAssignedAddOn<'a> {
             "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{ResourceSid}/AssignedAddOns.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.resource_sid;
-        op.check(rt::check::string(
-            "ResourceSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^PN[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "ResourceSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^PN[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("ResourceSid", &self.resource_sid, rt::Style::Simple, false);
         if let Some(b) = &self.body {
             op.check(b.validate());

@@ -76,45 +76,42 @@ impl<'a> FetchIncomingPhoneNumberAssignedAddOnExtension<'a> {
             "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{ResourceSid}/AssignedAddOns/{AssignedAddOnSid}/Extensions/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.resource_sid;
-        op.check(rt::check::string(
-            "ResourceSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^PN[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "ResourceSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^PN[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("ResourceSid", &self.resource_sid, rt::Style::Simple, false);
         let v = &self.assigned_add_on_sid;
-        op.check(rt::check::string(
-            "AssignedAddOnSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^XE[0-9a-fA-F]{32}$",
-        ));
-        op.path(
-            "AssignedAddOnSid",
-            &self.assigned_add_on_sid,
-            rt::Style::Simple,
-            false,
+        op.check(
+            rt::check::string(
+                "AssignedAddOnSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^XE[0-9a-fA-F]{32}$",
+            ),
         );
+        op.path("AssignedAddOnSid", &self.assigned_add_on_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::string(
-            "Sid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^XF[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^XF[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
@@ -127,7 +124,7 @@ impl<'a> FetchIncomingPhoneNumberAssignedAddOnExtension<'a> {
             super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingPhoneNumberAssignedAddOnExtension,
         >,
         rt::Error,
-    >{
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -172,53 +169,51 @@ impl<'a> ListIncomingPhoneNumberAssignedAddOnExtension<'a> {
             "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{ResourceSid}/AssignedAddOns/{AssignedAddOnSid}/Extensions.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.resource_sid;
-        op.check(rt::check::string(
-            "ResourceSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^PN[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "ResourceSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^PN[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("ResourceSid", &self.resource_sid, rt::Style::Simple, false);
         let v = &self.assigned_add_on_sid;
-        op.check(rt::check::string(
-            "AssignedAddOnSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^XE[0-9a-fA-F]{32}$",
-        ));
-        op.path(
-            "AssignedAddOnSid",
-            &self.assigned_add_on_sid,
-            rt::Style::Simple,
-            false,
+        op.check(
+            rt::check::string(
+                "AssignedAddOnSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^XE[0-9a-fA-F]{32}$",
+            ),
         );
+        op.path("AssignedAddOnSid", &self.assigned_add_on_sid, rt::Style::Simple, false);
         if let Some(v) = &self.page_size {
-            op.check(rt::check::range(
-                "PageSize",
-                *v as f64,
-                Some((1f64, false)),
-                Some((1000f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "PageSize",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((1000f64, false)),
+                ),
+            );
         }
         op.query("PageSize", &self.page_size, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "Page",
-                *v as f64,
-                Some((0f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("Page", *v as f64, Some((0f64, false)), None));
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
@@ -229,7 +224,9 @@ impl<'a> ListIncomingPhoneNumberAssignedAddOnExtension<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::ListIncomingPhoneNumberAssignedAddOnExtensionResponse>,
+        rt::Response<
+            super::models::ListIncomingPhoneNumberAssignedAddOnExtensionResponse,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -240,7 +237,7 @@ impl<'a> ListIncomingPhoneNumberAssignedAddOnExtension<'a> {
         self,
     ) -> rt::paginate::Items<
         super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingPhoneNumberAssignedAddOnExtension,
-    >{
+    > {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
@@ -252,17 +249,13 @@ impl<'a> ListIncomingPhoneNumberAssignedAddOnExtension<'a> {
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<
         super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingPhoneNumberAssignedAddOnExtension,
-    >{
+    > {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
             rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| {
-                options
-                    .items_pointer("/extensions")
-                    .page_size_param("PageSize")
-            },
+            |options| options.items_pointer("/extensions").page_size_param("PageSize"),
             configure,
         )
     }

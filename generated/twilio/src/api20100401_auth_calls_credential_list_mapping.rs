@@ -121,39 +121,40 @@ impl<'a> ListSipAuthCallsCredentialListMapping<'a> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Calls/CredentialListMappings.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.domain_sid;
-        op.check(rt::check::string(
-            "DomainSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^SD[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "DomainSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^SD[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("DomainSid", &self.domain_sid, rt::Style::Simple, false);
         if let Some(v) = &self.page_size {
-            op.check(rt::check::range(
-                "PageSize",
-                *v as f64,
-                Some((1f64, false)),
-                Some((1000f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "PageSize",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((1000f64, false)),
+                ),
+            );
         }
         op.query("PageSize", &self.page_size, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "Page",
-                *v as f64,
-                Some((0f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("Page", *v as f64, Some((0f64, false)), None));
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
@@ -163,8 +164,10 @@ impl<'a> ListSipAuthCallsCredentialListMapping<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ListSipAuthCallsCredentialListMappingResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ListSipAuthCallsCredentialListMappingResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -173,7 +176,7 @@ impl<'a> ListSipAuthCallsCredentialListMapping<'a> {
         self,
     ) -> rt::paginate::Items<
         super::models::ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialListMapping,
-    >{
+    > {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
@@ -185,17 +188,13 @@ impl<'a> ListSipAuthCallsCredentialListMapping<'a> {
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<
         super::models::ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialListMapping,
-    >{
+    > {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
             rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| {
-                options
-                    .items_pointer("/contents")
-                    .page_size_param("PageSize")
-            },
+            |options| options.items_pointer("/contents").page_size_param("PageSize"),
             configure,
         )
     }
@@ -230,22 +229,26 @@ impl<'a> CreateSipAuthCallsCredentialListMapping<'a> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Calls/CredentialListMappings.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.domain_sid;
-        op.check(rt::check::string(
-            "DomainSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^SD[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "DomainSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^SD[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("DomainSid", &self.domain_sid, rt::Style::Simple, false);
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -264,7 +267,7 @@ impl<'a> CreateSipAuthCallsCredentialListMapping<'a> {
             super::models::ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialListMapping,
         >,
         rt::Error,
-    >{
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -291,31 +294,31 @@ impl<'a> FetchSipAuthCallsCredentialListMapping<'a> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Calls/CredentialListMappings/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.domain_sid;
-        op.check(rt::check::string(
-            "DomainSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^SD[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "DomainSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^SD[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("DomainSid", &self.domain_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::string(
-            "Sid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^CL[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^CL[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
@@ -328,7 +331,7 @@ impl<'a> FetchSipAuthCallsCredentialListMapping<'a> {
             super::models::ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialListMapping,
         >,
         rt::Error,
-    >{
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -355,31 +358,31 @@ impl<'a> DeleteSipAuthCallsCredentialListMapping<'a> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/Auth/Calls/CredentialListMappings/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.domain_sid;
-        op.check(rt::check::string(
-            "DomainSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^SD[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "DomainSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^SD[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("DomainSid", &self.domain_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::string(
-            "Sid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^CL[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^CL[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)

@@ -66,35 +66,37 @@ impl<'a> FetchAuthorizedConnectApp<'a> {
             "/2010-04-01/Accounts/{AccountSid}/AuthorizedConnectApps/{ConnectAppSid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.connect_app_sid;
-        op.check(rt::check::string(
-            "ConnectAppSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^CN[0-9a-fA-F]{32}$",
-        ));
-        op.path(
-            "ConnectAppSid",
-            &self.connect_app_sid,
-            rt::Style::Simple,
-            false,
+        op.check(
+            rt::check::string(
+                "ConnectAppSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^CN[0-9a-fA-F]{32}$",
+            ),
         );
+        op.path("ConnectAppSid", &self.connect_app_sid, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
     }
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiV2010AccountAuthorizedConnectApp>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiV2010AccountAuthorizedConnectApp>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -137,30 +139,29 @@ impl<'a> ListAuthorizedConnectApp<'a> {
             "/2010-04-01/Accounts/{AccountSid}/AuthorizedConnectApps.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         if let Some(v) = &self.page_size {
-            op.check(rt::check::range(
-                "PageSize",
-                *v as f64,
-                Some((1f64, false)),
-                Some((1000f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "PageSize",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((1000f64, false)),
+                ),
+            );
         }
         op.query("PageSize", &self.page_size, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "Page",
-                *v as f64,
-                Some((0f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("Page", *v as f64, Some((0f64, false)), None));
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
@@ -170,7 +171,10 @@ impl<'a> ListAuthorizedConnectApp<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ListAuthorizedConnectAppResponse>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ListAuthorizedConnectAppResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -184,7 +188,9 @@ impl<'a> ListAuthorizedConnectApp<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ApiV2010AccountAuthorizedConnectApp> {
         let (client, op) = self.build();
         rt::paginate_op(

@@ -60,7 +60,10 @@ pub struct CreateRealtimeTranscription<'a> {
 }
 impl<'a> CreateRealtimeTranscription<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::CreateRealtimeTranscriptionBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::CreateRealtimeTranscriptionBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -75,22 +78,26 @@ impl<'a> CreateRealtimeTranscription<'a> {
             "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Transcriptions.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.call_sid;
-        op.check(rt::check::string(
-            "CallSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^CA[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "CallSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^CA[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
@@ -101,8 +108,10 @@ impl<'a> CreateRealtimeTranscription<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiV2010AccountCallRealtimeTranscription>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ApiV2010AccountCallRealtimeTranscription>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -120,7 +129,10 @@ pub struct UpdateRealtimeTranscription<'a> {
 }
 impl<'a> UpdateRealtimeTranscription<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::UpdateRealtimeTranscriptionBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::UpdateRealtimeTranscriptionBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -135,22 +147,26 @@ impl<'a> UpdateRealtimeTranscription<'a> {
             "/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Transcriptions/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.call_sid;
-        op.check(rt::check::string(
-            "CallSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^CA[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "CallSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^CA[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -162,8 +178,10 @@ impl<'a> UpdateRealtimeTranscription<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiV2010AccountCallRealtimeTranscription>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ApiV2010AccountCallRealtimeTranscription>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

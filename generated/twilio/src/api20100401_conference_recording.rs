@@ -144,47 +144,43 @@ impl<'a> ListConferenceRecording<'a> {
             "/2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Recordings.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.conference_sid;
-        op.check(rt::check::string(
-            "ConferenceSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^CF[0-9a-fA-F]{32}$",
-        ));
-        op.path(
-            "ConferenceSid",
-            &self.conference_sid,
-            rt::Style::Simple,
-            false,
+        op.check(
+            rt::check::string(
+                "ConferenceSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^CF[0-9a-fA-F]{32}$",
+            ),
         );
+        op.path("ConferenceSid", &self.conference_sid, rt::Style::Simple, false);
         op.query("DateCreated", &self.date_created, rt::Style::Form, true);
         op.query("DateCreated<", &self.date_created2, rt::Style::Form, true);
         op.query("DateCreated>", &self.date_created3, rt::Style::Form, true);
         if let Some(v) = &self.page_size {
-            op.check(rt::check::range(
-                "PageSize",
-                *v as f64,
-                Some((1f64, false)),
-                Some((1000f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "PageSize",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((1000f64, false)),
+                ),
+            );
         }
         op.query("PageSize", &self.page_size, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "Page",
-                *v as f64,
-                Some((0f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("Page", *v as f64, Some((0f64, false)), None));
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
@@ -194,32 +190,37 @@ impl<'a> ListConferenceRecording<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ListConferenceRecordingResponse>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ListConferenceRecordingResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow the next URL at `/next_page_uri`; found from a next URL at `/next_page_uri`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
-    ) -> rt::paginate::Items<super::models::ApiV2010AccountConferenceConferenceRecording> {
+    ) -> rt::paginate::Items<
+        super::models::ApiV2010AccountConferenceConferenceRecording,
+    > {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
-    ) -> rt::paginate::Items<super::models::ApiV2010AccountConferenceConferenceRecording> {
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<
+        super::models::ApiV2010AccountConferenceConferenceRecording,
+    > {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
             rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| {
-                options
-                    .items_pointer("/recordings")
-                    .page_size_param("PageSize")
-            },
+            |options| options.items_pointer("/recordings").page_size_param("PageSize"),
             configure,
         )
     }
@@ -246,36 +247,31 @@ impl<'a> FetchConferenceRecording<'a> {
             "/2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Recordings/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.conference_sid;
-        op.check(rt::check::string(
-            "ConferenceSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^CF[0-9a-fA-F]{32}$",
-        ));
-        op.path(
-            "ConferenceSid",
-            &self.conference_sid,
-            rt::Style::Simple,
-            false,
+        op.check(
+            rt::check::string(
+                "ConferenceSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^CF[0-9a-fA-F]{32}$",
+            ),
         );
+        op.path("ConferenceSid", &self.conference_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::string(
-            "Sid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^RE[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^RE[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
@@ -283,8 +279,10 @@ impl<'a> FetchConferenceRecording<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiV2010AccountConferenceConferenceRecording>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ApiV2010AccountConferenceConferenceRecording>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -317,28 +315,27 @@ impl<'a> UpdateConferenceRecording<'a> {
             "/2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Recordings/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.conference_sid;
-        op.check(rt::check::string(
-            "ConferenceSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^CF[0-9a-fA-F]{32}$",
-        ));
-        op.path(
-            "ConferenceSid",
-            &self.conference_sid,
-            rt::Style::Simple,
-            false,
+        op.check(
+            rt::check::string(
+                "ConferenceSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^CF[0-9a-fA-F]{32}$",
+            ),
         );
+        op.path("ConferenceSid", &self.conference_sid, rt::Style::Simple, false);
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
@@ -349,8 +346,10 @@ impl<'a> UpdateConferenceRecording<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiV2010AccountConferenceConferenceRecording>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ApiV2010AccountConferenceConferenceRecording>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -377,36 +376,31 @@ impl<'a> DeleteConferenceRecording<'a> {
             "/2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Recordings/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.conference_sid;
-        op.check(rt::check::string(
-            "ConferenceSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^CF[0-9a-fA-F]{32}$",
-        ));
-        op.path(
-            "ConferenceSid",
-            &self.conference_sid,
-            rt::Style::Simple,
-            false,
+        op.check(
+            rt::check::string(
+                "ConferenceSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^CF[0-9a-fA-F]{32}$",
+            ),
         );
+        op.path("ConferenceSid", &self.conference_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::string(
-            "Sid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^RE[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^RE[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)

@@ -139,22 +139,26 @@ impl<'a> ListSipCredential<'a> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/CredentialLists/{CredentialListSid}/Credentials.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.credential_list_sid;
-        op.check(rt::check::string(
-            "CredentialListSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^CL[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "CredentialListSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^CL[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path(
             "CredentialListSid",
             &self.credential_list_sid,
@@ -162,21 +166,18 @@ impl<'a> ListSipCredential<'a> {
             false,
         );
         if let Some(v) = &self.page_size {
-            op.check(rt::check::range(
-                "PageSize",
-                *v as f64,
-                Some((1f64, false)),
-                Some((1000f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "PageSize",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((1000f64, false)),
+                ),
+            );
         }
         op.query("PageSize", &self.page_size, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "Page",
-                *v as f64,
-                Some((0f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("Page", *v as f64, Some((0f64, false)), None));
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
@@ -193,25 +194,27 @@ impl<'a> ListSipCredential<'a> {
     /// Every item of every page, fetched lazily one page at a time (pages follow the next URL at `/next_page_uri`; found from a next URL at `/next_page_uri`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
-    ) -> rt::paginate::Items<super::models::ApiV2010AccountSipSipCredentialListSipCredential> {
+    ) -> rt::paginate::Items<
+        super::models::ApiV2010AccountSipSipCredentialListSipCredential,
+    > {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
-    ) -> rt::paginate::Items<super::models::ApiV2010AccountSipSipCredentialListSipCredential> {
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<
+        super::models::ApiV2010AccountSipSipCredentialListSipCredential,
+    > {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
             rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| {
-                options
-                    .items_pointer("/credentials")
-                    .page_size_param("PageSize")
-            },
+            |options| options.items_pointer("/credentials").page_size_param("PageSize"),
             configure,
         )
     }
@@ -243,22 +246,26 @@ impl<'a> CreateSipCredential<'a> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/CredentialLists/{CredentialListSid}/Credentials.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.credential_list_sid;
-        op.check(rt::check::string(
-            "CredentialListSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^CL[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "CredentialListSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^CL[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path(
             "CredentialListSid",
             &self.credential_list_sid,
@@ -304,22 +311,26 @@ impl<'a> FetchSipCredential<'a> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/CredentialLists/{CredentialListSid}/Credentials/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.credential_list_sid;
-        op.check(rt::check::string(
-            "CredentialListSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^CL[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "CredentialListSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^CL[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path(
             "CredentialListSid",
             &self.credential_list_sid,
@@ -327,13 +338,9 @@ impl<'a> FetchSipCredential<'a> {
             false,
         );
         let v = &self.sid;
-        op.check(rt::check::string(
-            "Sid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^CR[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^CR[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
@@ -377,22 +384,26 @@ impl<'a> UpdateSipCredential<'a> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/CredentialLists/{CredentialListSid}/Credentials/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.credential_list_sid;
-        op.check(rt::check::string(
-            "CredentialListSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^CL[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "CredentialListSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^CL[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path(
             "CredentialListSid",
             &self.credential_list_sid,
@@ -400,13 +411,9 @@ impl<'a> UpdateSipCredential<'a> {
             false,
         );
         let v = &self.sid;
-        op.check(rt::check::string(
-            "Sid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^CR[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^CR[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
@@ -447,22 +454,26 @@ impl<'a> DeleteSipCredential<'a> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/CredentialLists/{CredentialListSid}/Credentials/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.credential_list_sid;
-        op.check(rt::check::string(
-            "CredentialListSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^CL[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "CredentialListSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^CL[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path(
             "CredentialListSid",
             &self.credential_list_sid,
@@ -470,13 +481,9 @@ impl<'a> DeleteSipCredential<'a> {
             false,
         );
         let v = &self.sid;
-        op.check(rt::check::string(
-            "Sid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^CR[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^CR[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)

@@ -128,30 +128,29 @@ impl<'a> ListSipCredentialList<'a> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/CredentialLists.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         if let Some(v) = &self.page_size {
-            op.check(rt::check::range(
-                "PageSize",
-                *v as f64,
-                Some((1f64, false)),
-                Some((1000f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "PageSize",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((1000f64, false)),
+                ),
+            );
         }
         op.query("PageSize", &self.page_size, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "Page",
-                *v as f64,
-                Some((0f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("Page", *v as f64, Some((0f64, false)), None));
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
@@ -175,7 +174,9 @@ impl<'a> ListSipCredentialList<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ApiV2010AccountSipSipCredentialList> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -183,9 +184,7 @@ impl<'a> ListSipCredentialList<'a> {
             op,
             rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
             |options| {
-                options
-                    .items_pointer("/credential_lists")
-                    .page_size_param("PageSize")
+                options.items_pointer("/credential_lists").page_size_param("PageSize")
             },
             configure,
         )
@@ -217,13 +216,15 @@ impl<'a> CreateSipCredentialList<'a> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/CredentialLists.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
@@ -234,7 +235,10 @@ impl<'a> CreateSipCredentialList<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiV2010AccountSipSipCredentialList>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiV2010AccountSipSipCredentialList>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -260,22 +264,20 @@ impl<'a> FetchSipCredentialList<'a> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/CredentialLists/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::string(
-            "Sid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^CL[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^CL[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
@@ -283,7 +285,10 @@ impl<'a> FetchSipCredentialList<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiV2010AccountSipSipCredentialList>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiV2010AccountSipSipCredentialList>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -315,22 +320,20 @@ impl<'a> UpdateSipCredentialList<'a> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/CredentialLists/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::string(
-            "Sid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^CL[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^CL[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
@@ -341,7 +344,10 @@ impl<'a> UpdateSipCredentialList<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiV2010AccountSipSipCredentialList>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiV2010AccountSipSipCredentialList>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -367,22 +373,20 @@ impl<'a> DeleteSipCredentialList<'a> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/CredentialLists/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::string(
-            "Sid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^CL[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^CL[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)

@@ -56,50 +56,48 @@ impl<'a> FetchRecordingAddOnResultPayloadData<'a> {
             "/2010-04-01/Accounts/{AccountSid}/Recordings/{ReferenceSid}/AddOnResults/{AddOnResultSid}/Payloads/{PayloadSid}/Data.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.reference_sid;
-        op.check(rt::check::string(
-            "ReferenceSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^RE[0-9a-fA-F]{32}$",
-        ));
-        op.path(
-            "ReferenceSid",
-            &self.reference_sid,
-            rt::Style::Simple,
-            false,
+        op.check(
+            rt::check::string(
+                "ReferenceSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^RE[0-9a-fA-F]{32}$",
+            ),
         );
+        op.path("ReferenceSid", &self.reference_sid, rt::Style::Simple, false);
         let v = &self.add_on_result_sid;
-        op.check(rt::check::string(
-            "AddOnResultSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^XR[0-9a-fA-F]{32}$",
-        ));
-        op.path(
-            "AddOnResultSid",
-            &self.add_on_result_sid,
-            rt::Style::Simple,
-            false,
+        op.check(
+            rt::check::string(
+                "AddOnResultSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^XR[0-9a-fA-F]{32}$",
+            ),
         );
+        op.path("AddOnResultSid", &self.add_on_result_sid, rt::Style::Simple, false);
         let v = &self.payload_sid;
-        op.check(rt::check::string(
-            "PayloadSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^XH[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "PayloadSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^XH[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("PayloadSid", &self.payload_sid, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)

@@ -69,39 +69,40 @@ impl<'a> ListDependentPhoneNumber<'a> {
             "/2010-04-01/Accounts/{AccountSid}/Addresses/{AddressSid}/DependentPhoneNumbers.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.address_sid;
-        op.check(rt::check::string(
-            "AddressSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AD[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AddressSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AD[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AddressSid", &self.address_sid, rt::Style::Simple, false);
         if let Some(v) = &self.page_size {
-            op.check(rt::check::range(
-                "PageSize",
-                *v as f64,
-                Some((1f64, false)),
-                Some((1000f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "PageSize",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((1000f64, false)),
+                ),
+            );
         }
         op.query("PageSize", &self.page_size, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "Page",
-                *v as f64,
-                Some((0f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("Page", *v as f64, Some((0f64, false)), None));
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
@@ -111,7 +112,10 @@ impl<'a> ListDependentPhoneNumber<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ListDependentPhoneNumberResponse>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ListDependentPhoneNumberResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -125,7 +129,9 @@ impl<'a> ListDependentPhoneNumber<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ApiV2010AccountAddressDependentPhoneNumber> {
         let (client, op) = self.build();
         rt::paginate_op(

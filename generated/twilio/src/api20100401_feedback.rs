@@ -57,22 +57,26 @@ impl<'a> CreateMessageFeedback<'a> {
             "/2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}/Feedback.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.message_sid;
-        op.check(rt::check::string(
-            "MessageSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^(SM|MM)[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "MessageSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^(SM|MM)[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("MessageSid", &self.message_sid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
@@ -83,7 +87,10 @@ impl<'a> CreateMessageFeedback<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiV2010AccountMessageMessageFeedback>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiV2010AccountMessageMessageFeedback>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -106,34 +106,33 @@ impl<'a> ListIncomingPhoneNumberMobile<'a> {
             "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/Mobile.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         op.query("Beta", &self.beta, rt::Style::Form, true);
         op.query("FriendlyName", &self.friendly_name, rt::Style::Form, true);
         op.query("PhoneNumber", &self.phone_number, rt::Style::Form, true);
         op.query("Origin", &self.origin, rt::Style::Form, true);
         if let Some(v) = &self.page_size {
-            op.check(rt::check::range(
-                "PageSize",
-                *v as f64,
-                Some((1f64, false)),
-                Some((1000f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "PageSize",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((1000f64, false)),
+                ),
+            );
         }
         op.query("PageSize", &self.page_size, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "Page",
-                *v as f64,
-                Some((0f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("Page", *v as f64, Some((0f64, false)), None));
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
@@ -143,7 +142,10 @@ impl<'a> ListIncomingPhoneNumberMobile<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ListIncomingPhoneNumberMobileResponse>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ListIncomingPhoneNumberMobileResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -159,7 +161,9 @@ impl<'a> ListIncomingPhoneNumberMobile<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<
         super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile,
     > {
@@ -188,7 +192,10 @@ pub struct CreateIncomingPhoneNumberMobile<'a> {
 }
 impl<'a> CreateIncomingPhoneNumberMobile<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::CreateIncomingPhoneNumberMobileBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::CreateIncomingPhoneNumberMobileBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -203,13 +210,15 @@ impl<'a> CreateIncomingPhoneNumberMobile<'a> {
             "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/Mobile.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -224,7 +233,9 @@ impl<'a> CreateIncomingPhoneNumberMobile<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile>,
+        rt::Response<
+            super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();

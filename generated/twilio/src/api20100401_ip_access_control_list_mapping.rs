@@ -104,31 +104,31 @@ impl<'a> FetchSipIpAccessControlListMapping<'a> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/IpAccessControlListMappings/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.domain_sid;
-        op.check(rt::check::string(
-            "DomainSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^SD[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "DomainSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^SD[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("DomainSid", &self.domain_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::string(
-            "Sid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AL[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^AL[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
@@ -137,7 +137,9 @@ impl<'a> FetchSipIpAccessControlListMapping<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::ApiV2010AccountSipSipDomainSipIpAccessControlListMapping>,
+        rt::Response<
+            super::models::ApiV2010AccountSipSipDomainSipIpAccessControlListMapping,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -166,31 +168,31 @@ impl<'a> DeleteSipIpAccessControlListMapping<'a> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/IpAccessControlListMappings/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.domain_sid;
-        op.check(rt::check::string(
-            "DomainSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^SD[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "DomainSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^SD[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("DomainSid", &self.domain_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::string(
-            "Sid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AL[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^AL[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
@@ -240,39 +242,40 @@ impl<'a> ListSipIpAccessControlListMapping<'a> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/IpAccessControlListMappings.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.domain_sid;
-        op.check(rt::check::string(
-            "DomainSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^SD[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "DomainSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^SD[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("DomainSid", &self.domain_sid, rt::Style::Simple, false);
         if let Some(v) = &self.page_size {
-            op.check(rt::check::range(
-                "PageSize",
-                *v as f64,
-                Some((1f64, false)),
-                Some((1000f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "PageSize",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((1000f64, false)),
+                ),
+            );
         }
         op.query("PageSize", &self.page_size, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "Page",
-                *v as f64,
-                Some((0f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("Page", *v as f64, Some((0f64, false)), None));
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
@@ -282,25 +285,31 @@ impl<'a> ListSipIpAccessControlListMapping<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ListSipIpAccessControlListMappingResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ListSipIpAccessControlListMappingResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow the next URL at `/next_page_uri`; found from a next URL at `/next_page_uri`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
-    ) -> rt::paginate::Items<super::models::ApiV2010AccountSipSipDomainSipIpAccessControlListMapping>
-    {
+    ) -> rt::paginate::Items<
+        super::models::ApiV2010AccountSipSipDomainSipIpAccessControlListMapping,
+    > {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
-    ) -> rt::paginate::Items<super::models::ApiV2010AccountSipSipDomainSipIpAccessControlListMapping>
-    {
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<
+        super::models::ApiV2010AccountSipSipDomainSipIpAccessControlListMapping,
+    > {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
@@ -327,7 +336,10 @@ pub struct CreateSipIpAccessControlListMapping<'a> {
 }
 impl<'a> CreateSipIpAccessControlListMapping<'a> {
     /// Set the request body.
-    pub fn body(mut self, value: super::models::CreateSipIpAccessControlListMappingBody) -> Self {
+    pub fn body(
+        mut self,
+        value: super::models::CreateSipIpAccessControlListMappingBody,
+    ) -> Self {
         self.body = Some(value);
         self
     }
@@ -342,22 +354,26 @@ impl<'a> CreateSipIpAccessControlListMapping<'a> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/Domains/{DomainSid}/IpAccessControlListMappings.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.domain_sid;
-        op.check(rt::check::string(
-            "DomainSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^SD[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "DomainSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^SD[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("DomainSid", &self.domain_sid, rt::Style::Simple, false);
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -372,7 +388,9 @@ impl<'a> CreateSipIpAccessControlListMapping<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::ApiV2010AccountSipSipDomainSipIpAccessControlListMapping>,
+        rt::Response<
+            super::models::ApiV2010AccountSipSipDomainSipIpAccessControlListMapping,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();

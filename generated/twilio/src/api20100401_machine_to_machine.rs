@@ -195,13 +195,15 @@ impl<'a> ListAvailablePhoneNumberMachineToMachine<'a> {
             "/2010-04-01/Accounts/{AccountSid}/AvailablePhoneNumbers/{CountryCode}/MachineToMachine.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         op.path("CountryCode", &self.country_code, rt::Style::Simple, false);
         op.query("AreaCode", &self.area_code, rt::Style::Form, true);
@@ -238,21 +240,18 @@ impl<'a> ListAvailablePhoneNumberMachineToMachine<'a> {
         op.query("InLocality", &self.in_locality, rt::Style::Form, true);
         op.query("FaxEnabled", &self.fax_enabled, rt::Style::Form, true);
         if let Some(v) = &self.page_size {
-            op.check(rt::check::range(
-                "PageSize",
-                *v as f64,
-                Some((1f64, false)),
-                Some((1000f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "PageSize",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((1000f64, false)),
+                ),
+            );
         }
         op.query("PageSize", &self.page_size, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "Page",
-                *v as f64,
-                Some((0f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("Page", *v as f64, Some((0f64, false)), None));
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
@@ -274,7 +273,7 @@ impl<'a> ListAvailablePhoneNumberMachineToMachine<'a> {
         self,
     ) -> rt::paginate::Items<
         super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberMachineToMachine,
-    >{
+    > {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
@@ -286,7 +285,7 @@ impl<'a> ListAvailablePhoneNumberMachineToMachine<'a> {
         ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<
         super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberMachineToMachine,
-    >{
+    > {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),

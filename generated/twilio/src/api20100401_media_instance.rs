@@ -70,31 +70,31 @@ impl<'a> FetchMedia<'a> {
             "/2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}/Media/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.message_sid;
-        op.check(rt::check::string(
-            "MessageSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^(SM|MM)[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "MessageSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^(SM|MM)[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("MessageSid", &self.message_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::string(
-            "Sid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^ME[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^ME[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
@@ -129,31 +129,31 @@ impl<'a> DeleteMedia<'a> {
             "/2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}/Media/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.message_sid;
-        op.check(rt::check::string(
-            "MessageSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^(SM|MM)[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "MessageSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^(SM|MM)[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("MessageSid", &self.message_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::string(
-            "Sid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^ME[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^ME[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)

@@ -89,22 +89,26 @@ impl<'a> FetchMember<'a> {
             "/2010-04-01/Accounts/{AccountSid}/Queues/{QueueSid}/Members/{CallSid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.queue_sid;
-        op.check(rt::check::string(
-            "QueueSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^QU[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "QueueSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^QU[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("QueueSid", &self.queue_sid, rt::Style::Simple, false);
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
         op.apply(self.options);
@@ -146,22 +150,26 @@ impl<'a> UpdateMember<'a> {
             "/2010-04-01/Accounts/{AccountSid}/Queues/{QueueSid}/Members/{CallSid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.queue_sid;
-        op.check(rt::check::string(
-            "QueueSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^QU[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "QueueSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^QU[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("QueueSid", &self.queue_sid, rt::Style::Simple, false);
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
@@ -217,39 +225,40 @@ impl<'a> ListMember<'a> {
             "/2010-04-01/Accounts/{AccountSid}/Queues/{QueueSid}/Members.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.queue_sid;
-        op.check(rt::check::string(
-            "QueueSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^QU[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "QueueSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^QU[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("QueueSid", &self.queue_sid, rt::Style::Simple, false);
         if let Some(v) = &self.page_size {
-            op.check(rt::check::range(
-                "PageSize",
-                *v as f64,
-                Some((1f64, false)),
-                Some((1000f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "PageSize",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((1000f64, false)),
+                ),
+            );
         }
         op.query("PageSize", &self.page_size, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "Page",
-                *v as f64,
-                Some((0f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("Page", *v as f64, Some((0f64, false)), None));
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
@@ -257,19 +266,25 @@ impl<'a> ListMember<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<super::models::ListMemberResponse>, rt::Error> {
+    pub async fn send(
+        self,
+    ) -> Result<rt::Response<super::models::ListMemberResponse>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow the next URL at `/next_page_uri`; found from a next URL at `/next_page_uri`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::ApiV2010AccountQueueMember> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::ApiV2010AccountQueueMember> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ApiV2010AccountQueueMember> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -277,9 +292,7 @@ impl<'a> ListMember<'a> {
             op,
             rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
             |options| {
-                options
-                    .items_pointer("/queue_members")
-                    .page_size_param("PageSize")
+                options.items_pointer("/queue_members").page_size_param("PageSize")
             },
             configure,
         )

@@ -31,7 +31,10 @@ impl<'a> Api20100401NotificationApi<'a> {
     /// Retrieve a list of notifications belonging to the account used to make the request
     ///
     /// `GET /2010-04-01/Accounts/{AccountSid}/Notifications.json` (operation `ListNotification`).
-    pub fn list_notification(&self, account_sid: impl Into<String>) -> ListNotification<'a> {
+    pub fn list_notification(
+        &self,
+        account_sid: impl Into<String>,
+    ) -> ListNotification<'a> {
         ListNotification {
             client: self.client,
             account_sid: account_sid.into(),
@@ -67,22 +70,20 @@ impl<'a> FetchNotification<'a> {
             "/2010-04-01/Accounts/{AccountSid}/Notifications/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::string(
-            "Sid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^NO[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^NO[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
@@ -90,7 +91,10 @@ impl<'a> FetchNotification<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiV2010AccountNotificationInstance>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiV2010AccountNotificationInstance>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -157,34 +161,33 @@ impl<'a> ListNotification<'a> {
             "/2010-04-01/Accounts/{AccountSid}/Notifications.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         op.query("Log", &self.log, rt::Style::Form, true);
         op.query("MessageDate", &self.message_date, rt::Style::Form, true);
         op.query("MessageDate<", &self.message_date2, rt::Style::Form, true);
         op.query("MessageDate>", &self.message_date3, rt::Style::Form, true);
         if let Some(v) = &self.page_size {
-            op.check(rt::check::range(
-                "PageSize",
-                *v as f64,
-                Some((1f64, false)),
-                Some((1000f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "PageSize",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((1000f64, false)),
+                ),
+            );
         }
         op.query("PageSize", &self.page_size, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "Page",
-                *v as f64,
-                Some((0f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("Page", *v as f64, Some((0f64, false)), None));
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
@@ -199,14 +202,18 @@ impl<'a> ListNotification<'a> {
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow the next URL at `/next_page_uri`; found from a next URL at `/next_page_uri`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::ApiV2010AccountNotification> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::ApiV2010AccountNotification> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ApiV2010AccountNotification> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -214,9 +221,7 @@ impl<'a> ListNotification<'a> {
             op,
             rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
             |options| {
-                options
-                    .items_pointer("/notifications")
-                    .page_size_param("PageSize")
+                options.items_pointer("/notifications").page_size_param("PageSize")
             },
             configure,
         )

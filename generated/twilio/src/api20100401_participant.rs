@@ -123,28 +123,27 @@ impl<'a> FetchParticipant<'a> {
             "/2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Participants/{CallSid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.conference_sid;
-        op.check(rt::check::string(
-            "ConferenceSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^CF[0-9a-fA-F]{32}$",
-        ));
-        op.path(
-            "ConferenceSid",
-            &self.conference_sid,
-            rt::Style::Simple,
-            false,
+        op.check(
+            rt::check::string(
+                "ConferenceSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^CF[0-9a-fA-F]{32}$",
+            ),
         );
+        op.path("ConferenceSid", &self.conference_sid, rt::Style::Simple, false);
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
@@ -152,7 +151,10 @@ impl<'a> FetchParticipant<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiV2010AccountConferenceParticipant>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiV2010AccountConferenceParticipant>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -185,28 +187,27 @@ impl<'a> UpdateParticipant<'a> {
             "/2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Participants/{CallSid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.conference_sid;
-        op.check(rt::check::string(
-            "ConferenceSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^CF[0-9a-fA-F]{32}$",
-        ));
-        op.path(
-            "ConferenceSid",
-            &self.conference_sid,
-            rt::Style::Simple,
-            false,
+        op.check(
+            rt::check::string(
+                "ConferenceSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^CF[0-9a-fA-F]{32}$",
+            ),
         );
+        op.path("ConferenceSid", &self.conference_sid, rt::Style::Simple, false);
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
         if let Some(b) = &self.body {
             op.check(b.validate());
@@ -220,7 +221,10 @@ impl<'a> UpdateParticipant<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiV2010AccountConferenceParticipant>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiV2010AccountConferenceParticipant>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -247,28 +251,27 @@ impl<'a> DeleteParticipant<'a> {
             "/2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Participants/{CallSid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.conference_sid;
-        op.check(rt::check::string(
-            "ConferenceSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^CF[0-9a-fA-F]{32}$",
-        ));
-        op.path(
-            "ConferenceSid",
-            &self.conference_sid,
-            rt::Style::Simple,
-            false,
+        op.check(
+            rt::check::string(
+                "ConferenceSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^CF[0-9a-fA-F]{32}$",
+            ),
         );
+        op.path("ConferenceSid", &self.conference_sid, rt::Style::Simple, false);
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
@@ -336,47 +339,43 @@ impl<'a> ListParticipant<'a> {
             "/2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Participants.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.conference_sid;
-        op.check(rt::check::string(
-            "ConferenceSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^CF[0-9a-fA-F]{32}$",
-        ));
-        op.path(
-            "ConferenceSid",
-            &self.conference_sid,
-            rt::Style::Simple,
-            false,
+        op.check(
+            rt::check::string(
+                "ConferenceSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^CF[0-9a-fA-F]{32}$",
+            ),
         );
+        op.path("ConferenceSid", &self.conference_sid, rt::Style::Simple, false);
         op.query("Muted", &self.muted, rt::Style::Form, true);
         op.query("Hold", &self.hold, rt::Style::Form, true);
         op.query("Coaching", &self.coaching, rt::Style::Form, true);
         if let Some(v) = &self.page_size {
-            op.check(rt::check::range(
-                "PageSize",
-                *v as f64,
-                Some((1f64, false)),
-                Some((1000f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "PageSize",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((1000f64, false)),
+                ),
+            );
         }
         op.query("PageSize", &self.page_size, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "Page",
-                *v as f64,
-                Some((0f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("Page", *v as f64, Some((0f64, false)), None));
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
@@ -400,18 +399,16 @@ impl<'a> ListParticipant<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ApiV2010AccountConferenceParticipant> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
             rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| {
-                options
-                    .items_pointer("/participants")
-                    .page_size_param("PageSize")
-            },
+            |options| options.items_pointer("/participants").page_size_param("PageSize"),
             configure,
         )
     }
@@ -443,20 +440,17 @@ impl<'a> CreateParticipant<'a> {
             "/2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Participants.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
-        op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
-        op.path(
-            "ConferenceSid",
-            &self.conference_sid,
-            rt::Style::Simple,
-            false,
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
         );
+        op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
+        op.path("ConferenceSid", &self.conference_sid, rt::Style::Simple, false);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -469,7 +463,10 @@ impl<'a> CreateParticipant<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiV2010AccountConferenceParticipant>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiV2010AccountConferenceParticipant>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -95,50 +95,42 @@ impl<'a> FetchRecordingAddOnResultPayload<'a> {
             "/2010-04-01/Accounts/{AccountSid}/Recordings/{ReferenceSid}/AddOnResults/{AddOnResultSid}/Payloads/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.reference_sid;
-        op.check(rt::check::string(
-            "ReferenceSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^RE[0-9a-fA-F]{32}$",
-        ));
-        op.path(
-            "ReferenceSid",
-            &self.reference_sid,
-            rt::Style::Simple,
-            false,
+        op.check(
+            rt::check::string(
+                "ReferenceSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^RE[0-9a-fA-F]{32}$",
+            ),
         );
+        op.path("ReferenceSid", &self.reference_sid, rt::Style::Simple, false);
         let v = &self.add_on_result_sid;
-        op.check(rt::check::string(
-            "AddOnResultSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^XR[0-9a-fA-F]{32}$",
-        ));
-        op.path(
-            "AddOnResultSid",
-            &self.add_on_result_sid,
-            rt::Style::Simple,
-            false,
+        op.check(
+            rt::check::string(
+                "AddOnResultSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^XR[0-9a-fA-F]{32}$",
+            ),
         );
+        op.path("AddOnResultSid", &self.add_on_result_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::string(
-            "Sid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^XH[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^XH[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
@@ -179,50 +171,42 @@ impl<'a> DeleteRecordingAddOnResultPayload<'a> {
             "/2010-04-01/Accounts/{AccountSid}/Recordings/{ReferenceSid}/AddOnResults/{AddOnResultSid}/Payloads/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.reference_sid;
-        op.check(rt::check::string(
-            "ReferenceSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^RE[0-9a-fA-F]{32}$",
-        ));
-        op.path(
-            "ReferenceSid",
-            &self.reference_sid,
-            rt::Style::Simple,
-            false,
+        op.check(
+            rt::check::string(
+                "ReferenceSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^RE[0-9a-fA-F]{32}$",
+            ),
         );
+        op.path("ReferenceSid", &self.reference_sid, rt::Style::Simple, false);
         let v = &self.add_on_result_sid;
-        op.check(rt::check::string(
-            "AddOnResultSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^XR[0-9a-fA-F]{32}$",
-        ));
-        op.path(
-            "AddOnResultSid",
-            &self.add_on_result_sid,
-            rt::Style::Simple,
-            false,
+        op.check(
+            rt::check::string(
+                "AddOnResultSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^XR[0-9a-fA-F]{32}$",
+            ),
         );
+        op.path("AddOnResultSid", &self.add_on_result_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::string(
-            "Sid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^XH[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^XH[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
@@ -273,58 +257,51 @@ impl<'a> ListRecordingAddOnResultPayload<'a> {
             "/2010-04-01/Accounts/{AccountSid}/Recordings/{ReferenceSid}/AddOnResults/{AddOnResultSid}/Payloads.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.reference_sid;
-        op.check(rt::check::string(
-            "ReferenceSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^RE[0-9a-fA-F]{32}$",
-        ));
-        op.path(
-            "ReferenceSid",
-            &self.reference_sid,
-            rt::Style::Simple,
-            false,
+        op.check(
+            rt::check::string(
+                "ReferenceSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^RE[0-9a-fA-F]{32}$",
+            ),
         );
+        op.path("ReferenceSid", &self.reference_sid, rt::Style::Simple, false);
         let v = &self.add_on_result_sid;
-        op.check(rt::check::string(
-            "AddOnResultSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^XR[0-9a-fA-F]{32}$",
-        ));
-        op.path(
-            "AddOnResultSid",
-            &self.add_on_result_sid,
-            rt::Style::Simple,
-            false,
+        op.check(
+            rt::check::string(
+                "AddOnResultSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^XR[0-9a-fA-F]{32}$",
+            ),
         );
+        op.path("AddOnResultSid", &self.add_on_result_sid, rt::Style::Simple, false);
         if let Some(v) = &self.page_size {
-            op.check(rt::check::range(
-                "PageSize",
-                *v as f64,
-                Some((1f64, false)),
-                Some((1000f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "PageSize",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((1000f64, false)),
+                ),
+            );
         }
         op.query("PageSize", &self.page_size, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "Page",
-                *v as f64,
-                Some((0f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("Page", *v as f64, Some((0f64, false)), None));
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
@@ -334,8 +311,10 @@ impl<'a> ListRecordingAddOnResultPayload<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ListRecordingAddOnResultPayloadResponse>, rt::Error>
-    {
+    ) -> Result<
+        rt::Response<super::models::ListRecordingAddOnResultPayloadResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -351,7 +330,9 @@ impl<'a> ListRecordingAddOnResultPayload<'a> {
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<
         super::models::ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload,
     > {
@@ -360,11 +341,7 @@ impl<'a> ListRecordingAddOnResultPayload<'a> {
             client.connector(),
             op,
             rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| {
-                options
-                    .items_pointer("/payloads")
-                    .page_size_param("PageSize")
-            },
+            |options| options.items_pointer("/payloads").page_size_param("PageSize"),
             configure,
         )
     }

@@ -16,7 +16,10 @@ impl<'a> Api20100401RecordApi<'a> {
     /// Retrieve a list of usage-records belonging to the account used to make the request
     ///
     /// `GET /2010-04-01/Accounts/{AccountSid}/Usage/Records.json` (operation `ListUsageRecord`).
-    pub fn list_usage_record(&self, account_sid: impl Into<String>) -> ListUsageRecord<'a> {
+    pub fn list_usage_record(
+        &self,
+        account_sid: impl Into<String>,
+    ) -> ListUsageRecord<'a> {
         ListUsageRecord {
             client: self.client,
             account_sid: account_sid.into(),
@@ -93,39 +96,33 @@ impl<'a> ListUsageRecord<'a> {
             "/2010-04-01/Accounts/{AccountSid}/Usage/Records.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         op.query("Category", &self.category, rt::Style::Form, true);
         op.query("StartDate", &self.start_date, rt::Style::Form, true);
         op.query("EndDate", &self.end_date, rt::Style::Form, true);
-        op.query(
-            "IncludeSubaccounts",
-            &self.include_subaccounts,
-            rt::Style::Form,
-            true,
-        );
+        op.query("IncludeSubaccounts", &self.include_subaccounts, rt::Style::Form, true);
         if let Some(v) = &self.page_size {
-            op.check(rt::check::range(
-                "PageSize",
-                *v as f64,
-                Some((1f64, false)),
-                Some((1000f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "PageSize",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((1000f64, false)),
+                ),
+            );
         }
         op.query("PageSize", &self.page_size, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "Page",
-                *v as f64,
-                Some((0f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("Page", *v as f64, Some((0f64, false)), None));
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
@@ -140,14 +137,18 @@ impl<'a> ListUsageRecord<'a> {
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow the next URL at `/next_page_uri`; found from a next URL at `/next_page_uri`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::ApiV2010AccountUsageUsageRecord> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::ApiV2010AccountUsageUsageRecord> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ApiV2010AccountUsageUsageRecord> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -155,9 +156,7 @@ impl<'a> ListUsageRecord<'a> {
             op,
             rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
             |options| {
-                options
-                    .items_pointer("/usage_records")
-                    .page_size_param("PageSize")
+                options.items_pointer("/usage_records").page_size_param("PageSize")
             },
             configure,
         )

@@ -14,7 +14,10 @@ pub struct Api20100401SigningKeyApi<'a> {
 }
 impl<'a> Api20100401SigningKeyApi<'a> {
     /// `GET /2010-04-01/Accounts/{AccountSid}/SigningKeys.json` (operation `ListSigningKey`).
-    pub fn list_signing_key(&self, account_sid: impl Into<String>) -> ListSigningKey<'a> {
+    pub fn list_signing_key(
+        &self,
+        account_sid: impl Into<String>,
+    ) -> ListSigningKey<'a> {
         ListSigningKey {
             client: self.client,
             account_sid: account_sid.into(),
@@ -103,30 +106,29 @@ impl<'a> ListSigningKey<'a> {
             "/2010-04-01/Accounts/{AccountSid}/SigningKeys.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         if let Some(v) = &self.page_size {
-            op.check(rt::check::range(
-                "PageSize",
-                *v as f64,
-                Some((1f64, false)),
-                Some((1000f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "PageSize",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((1000f64, false)),
+                ),
+            );
         }
         op.query("PageSize", &self.page_size, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "Page",
-                *v as f64,
-                Some((0f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("Page", *v as f64, Some((0f64, false)), None));
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
@@ -141,25 +143,25 @@ impl<'a> ListSigningKey<'a> {
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow the next URL at `/next_page_uri`; found from a next URL at `/next_page_uri`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::ApiV2010AccountSigningKey> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::ApiV2010AccountSigningKey> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ApiV2010AccountSigningKey> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
             rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| {
-                options
-                    .items_pointer("/signing_keys")
-                    .page_size_param("PageSize")
-            },
+            |options| options.items_pointer("/signing_keys").page_size_param("PageSize"),
             configure,
         )
     }
@@ -185,22 +187,20 @@ impl<'a> FetchSigningKey<'a> {
             "/2010-04-01/Accounts/{AccountSid}/SigningKeys/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::string(
-            "Sid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^SK[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^SK[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
@@ -240,22 +240,20 @@ impl<'a> UpdateSigningKey<'a> {
             "/2010-04-01/Accounts/{AccountSid}/SigningKeys/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::string(
-            "Sid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^SK[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^SK[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
@@ -292,22 +290,20 @@ impl<'a> DeleteSigningKey<'a> {
             "/2010-04-01/Accounts/{AccountSid}/SigningKeys/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::string(
-            "Sid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^SK[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^SK[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)

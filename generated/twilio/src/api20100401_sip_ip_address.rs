@@ -139,22 +139,26 @@ impl<'a> ListSipIpAddress<'a> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/IpAccessControlLists/{IpAccessControlListSid}/IpAddresses.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.ip_access_control_list_sid;
-        op.check(rt::check::string(
-            "IpAccessControlListSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AL[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "IpAccessControlListSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AL[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path(
             "IpAccessControlListSid",
             &self.ip_access_control_list_sid,
@@ -162,21 +166,18 @@ impl<'a> ListSipIpAddress<'a> {
             false,
         );
         if let Some(v) = &self.page_size {
-            op.check(rt::check::range(
-                "PageSize",
-                *v as f64,
-                Some((1f64, false)),
-                Some((1000f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "PageSize",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((1000f64, false)),
+                ),
+            );
         }
         op.query("PageSize", &self.page_size, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "Page",
-                *v as f64,
-                Some((0f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("Page", *v as f64, Some((0f64, false)), None));
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
@@ -193,27 +194,27 @@ impl<'a> ListSipIpAddress<'a> {
     /// Every item of every page, fetched lazily one page at a time (pages follow the next URL at `/next_page_uri`; found from a next URL at `/next_page_uri`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
-    ) -> rt::paginate::Items<super::models::ApiV2010AccountSipSipIpAccessControlListSipIpAddress>
-    {
+    ) -> rt::paginate::Items<
+        super::models::ApiV2010AccountSipSipIpAccessControlListSipIpAddress,
+    > {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
-    ) -> rt::paginate::Items<super::models::ApiV2010AccountSipSipIpAccessControlListSipIpAddress>
-    {
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<
+        super::models::ApiV2010AccountSipSipIpAccessControlListSipIpAddress,
+    > {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
             rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
-            |options| {
-                options
-                    .items_pointer("/ip_addresses")
-                    .page_size_param("PageSize")
-            },
+            |options| options.items_pointer("/ip_addresses").page_size_param("PageSize"),
             configure,
         )
     }
@@ -245,22 +246,26 @@ impl<'a> CreateSipIpAddress<'a> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/IpAccessControlLists/{IpAccessControlListSid}/IpAddresses.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.ip_access_control_list_sid;
-        op.check(rt::check::string(
-            "IpAccessControlListSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AL[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "IpAccessControlListSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AL[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path(
             "IpAccessControlListSid",
             &self.ip_access_control_list_sid,
@@ -277,7 +282,9 @@ impl<'a> CreateSipIpAddress<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::ApiV2010AccountSipSipIpAccessControlListSipIpAddress>,
+        rt::Response<
+            super::models::ApiV2010AccountSipSipIpAccessControlListSipIpAddress,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -306,22 +313,26 @@ impl<'a> FetchSipIpAddress<'a> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/IpAccessControlLists/{IpAccessControlListSid}/IpAddresses/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.ip_access_control_list_sid;
-        op.check(rt::check::string(
-            "IpAccessControlListSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AL[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "IpAccessControlListSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AL[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path(
             "IpAccessControlListSid",
             &self.ip_access_control_list_sid,
@@ -329,13 +340,9 @@ impl<'a> FetchSipIpAddress<'a> {
             false,
         );
         let v = &self.sid;
-        op.check(rt::check::string(
-            "Sid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^IP[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^IP[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
@@ -344,7 +351,9 @@ impl<'a> FetchSipIpAddress<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::ApiV2010AccountSipSipIpAccessControlListSipIpAddress>,
+        rt::Response<
+            super::models::ApiV2010AccountSipSipIpAccessControlListSipIpAddress,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -379,22 +388,26 @@ impl<'a> UpdateSipIpAddress<'a> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/IpAccessControlLists/{IpAccessControlListSid}/IpAddresses/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.ip_access_control_list_sid;
-        op.check(rt::check::string(
-            "IpAccessControlListSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AL[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "IpAccessControlListSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AL[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path(
             "IpAccessControlListSid",
             &self.ip_access_control_list_sid,
@@ -402,13 +415,9 @@ impl<'a> UpdateSipIpAddress<'a> {
             false,
         );
         let v = &self.sid;
-        op.check(rt::check::string(
-            "Sid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^IP[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^IP[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
@@ -420,7 +429,9 @@ impl<'a> UpdateSipIpAddress<'a> {
     pub async fn send(
         self,
     ) -> Result<
-        rt::Response<super::models::ApiV2010AccountSipSipIpAccessControlListSipIpAddress>,
+        rt::Response<
+            super::models::ApiV2010AccountSipSipIpAccessControlListSipIpAddress,
+        >,
         rt::Error,
     > {
         let (client, op) = self.build();
@@ -449,22 +460,26 @@ impl<'a> DeleteSipIpAddress<'a> {
             "/2010-04-01/Accounts/{AccountSid}/SIP/IpAccessControlLists/{IpAccessControlListSid}/IpAddresses/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.ip_access_control_list_sid;
-        op.check(rt::check::string(
-            "IpAccessControlListSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AL[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "IpAccessControlListSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AL[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path(
             "IpAccessControlListSid",
             &self.ip_access_control_list_sid,
@@ -472,13 +487,9 @@ impl<'a> DeleteSipIpAddress<'a> {
             false,
         );
         let v = &self.sid;
-        op.check(rt::check::string(
-            "Sid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^IP[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^IP[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)

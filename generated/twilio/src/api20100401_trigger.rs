@@ -60,7 +60,10 @@ impl<'a> Api20100401TriggerApi<'a> {
     /// Retrieve a list of usage-triggers belonging to the account used to make the request
     ///
     /// `GET /2010-04-01/Accounts/{AccountSid}/Usage/Triggers.json` (operation `ListUsageTrigger`).
-    pub fn list_usage_trigger(&self, account_sid: impl Into<String>) -> ListUsageTrigger<'a> {
+    pub fn list_usage_trigger(
+        &self,
+        account_sid: impl Into<String>,
+    ) -> ListUsageTrigger<'a> {
         ListUsageTrigger {
             client: self.client,
             account_sid: account_sid.into(),
@@ -76,7 +79,10 @@ impl<'a> Api20100401TriggerApi<'a> {
     /// Create a new UsageTrigger
     ///
     /// `POST /2010-04-01/Accounts/{AccountSid}/Usage/Triggers.json` (operation `CreateUsageTrigger`).
-    pub fn create_usage_trigger(&self, account_sid: impl Into<String>) -> CreateUsageTrigger<'a> {
+    pub fn create_usage_trigger(
+        &self,
+        account_sid: impl Into<String>,
+    ) -> CreateUsageTrigger<'a> {
         CreateUsageTrigger {
             client: self.client,
             account_sid: account_sid.into(),
@@ -106,22 +112,20 @@ impl<'a> FetchUsageTrigger<'a> {
             "/2010-04-01/Accounts/{AccountSid}/Usage/Triggers/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::string(
-            "Sid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^UT[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^UT[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
@@ -129,7 +133,10 @@ impl<'a> FetchUsageTrigger<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiV2010AccountUsageUsageTrigger>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiV2010AccountUsageUsageTrigger>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -161,22 +168,20 @@ impl<'a> UpdateUsageTrigger<'a> {
             "/2010-04-01/Accounts/{AccountSid}/Usage/Triggers/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::string(
-            "Sid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^UT[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^UT[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
@@ -187,7 +192,10 @@ impl<'a> UpdateUsageTrigger<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiV2010AccountUsageUsageTrigger>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiV2010AccountUsageUsageTrigger>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
@@ -213,22 +221,20 @@ impl<'a> DeleteUsageTrigger<'a> {
             "/2010-04-01/Accounts/{AccountSid}/Usage/Triggers/{Sid}.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         let v = &self.sid;
-        op.check(rt::check::string(
-            "Sid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^UT[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string("Sid", v, Some(34u64), Some(34u64), "^UT[0-9a-fA-F]{32}$"),
+        );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
         op.apply(self.options);
         (self.client, op)
@@ -260,7 +266,10 @@ impl<'a> ListUsageTrigger<'a> {
         self
     }
     /// The trigger field of the UsageTriggers to read.  Can be: `count`, `usage`, or `price` as described in the [UsageRecords documentation](https://www.twilio.com/docs/usage/api/usage-record#usage-count-price).
-    pub fn trigger_by(mut self, value: super::models::UsageTriggerEnumTriggerField) -> Self {
+    pub fn trigger_by(
+        mut self,
+        value: super::models::UsageTriggerEnumTriggerField,
+    ) -> Self {
         self.trigger_by = Some(value);
         self
     }
@@ -295,33 +304,32 @@ impl<'a> ListUsageTrigger<'a> {
             "/2010-04-01/Accounts/{AccountSid}/Usage/Triggers.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         op.query("Recurring", &self.recurring, rt::Style::Form, true);
         op.query("TriggerBy", &self.trigger_by, rt::Style::Form, true);
         op.query("UsageCategory", &self.usage_category, rt::Style::Form, true);
         if let Some(v) = &self.page_size {
-            op.check(rt::check::range(
-                "PageSize",
-                *v as f64,
-                Some((1f64, false)),
-                Some((1000f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "PageSize",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((1000f64, false)),
+                ),
+            );
         }
         op.query("PageSize", &self.page_size, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "Page",
-                *v as f64,
-                Some((0f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("Page", *v as f64, Some((0f64, false)), None));
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
@@ -336,14 +344,18 @@ impl<'a> ListUsageTrigger<'a> {
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow the next URL at `/next_page_uri`; found from a next URL at `/next_page_uri`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<super::models::ApiV2010AccountUsageUsageTrigger> {
+    pub fn paginate(
+        self,
+    ) -> rt::paginate::Items<super::models::ApiV2010AccountUsageUsageTrigger> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
     ) -> rt::paginate::Items<super::models::ApiV2010AccountUsageUsageTrigger> {
         let (client, op) = self.build();
         rt::paginate_op(
@@ -351,9 +363,7 @@ impl<'a> ListUsageTrigger<'a> {
             op,
             rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
             |options| {
-                options
-                    .items_pointer("/usage_triggers")
-                    .page_size_param("PageSize")
+                options.items_pointer("/usage_triggers").page_size_param("PageSize")
             },
             configure,
         )
@@ -385,13 +395,15 @@ impl<'a> CreateUsageTrigger<'a> {
             "/2010-04-01/Accounts/{AccountSid}/Usage/Triggers.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
@@ -402,7 +414,10 @@ impl<'a> CreateUsageTrigger<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiV2010AccountUsageUsageTrigger>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiV2010AccountUsageUsageTrigger>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

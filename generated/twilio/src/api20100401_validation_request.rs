@@ -52,13 +52,15 @@ impl<'a> CreateValidationRequest<'a> {
             "/2010-04-01/Accounts/{AccountSid}/OutgoingCallerIds.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
@@ -69,7 +71,10 @@ impl<'a> CreateValidationRequest<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ApiV2010AccountValidationRequest>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ApiV2010AccountValidationRequest>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

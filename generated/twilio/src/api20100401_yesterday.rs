@@ -94,39 +94,33 @@ impl<'a> ListUsageRecordYesterday<'a> {
             "/2010-04-01/Accounts/{AccountSid}/Usage/Records/Yesterday.json",
         );
         let v = &self.account_sid;
-        op.check(rt::check::string(
-            "AccountSid",
-            v,
-            Some(34u64),
-            Some(34u64),
-            "^AC[0-9a-fA-F]{32}$",
-        ));
+        op.check(
+            rt::check::string(
+                "AccountSid",
+                v,
+                Some(34u64),
+                Some(34u64),
+                "^AC[0-9a-fA-F]{32}$",
+            ),
+        );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         op.query("Category", &self.category, rt::Style::Form, true);
         op.query("StartDate", &self.start_date, rt::Style::Form, true);
         op.query("EndDate", &self.end_date, rt::Style::Form, true);
-        op.query(
-            "IncludeSubaccounts",
-            &self.include_subaccounts,
-            rt::Style::Form,
-            true,
-        );
+        op.query("IncludeSubaccounts", &self.include_subaccounts, rt::Style::Form, true);
         if let Some(v) = &self.page_size {
-            op.check(rt::check::range(
-                "PageSize",
-                *v as f64,
-                Some((1f64, false)),
-                Some((1000f64, false)),
-            ));
+            op.check(
+                rt::check::range(
+                    "PageSize",
+                    *v as f64,
+                    Some((1f64, false)),
+                    Some((1000f64, false)),
+                ),
+            );
         }
         op.query("PageSize", &self.page_size, rt::Style::Form, true);
         if let Some(v) = &self.page {
-            op.check(rt::check::range(
-                "Page",
-                *v as f64,
-                Some((0f64, false)),
-                None,
-            ));
+            op.check(rt::check::range("Page", *v as f64, Some((0f64, false)), None));
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
@@ -136,33 +130,38 @@ impl<'a> ListUsageRecordYesterday<'a> {
     /// Send the request.
     pub async fn send(
         self,
-    ) -> Result<rt::Response<super::models::ListUsageRecordYesterdayResponse>, rt::Error> {
+    ) -> Result<
+        rt::Response<super::models::ListUsageRecordYesterdayResponse>,
+        rt::Error,
+    > {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow the next URL at `/next_page_uri`; found from a next URL at `/next_page_uri`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
     pub fn paginate(
         self,
-    ) -> rt::paginate::Items<super::models::ApiV2010AccountUsageUsageRecordUsageRecordYesterday>
-    {
+    ) -> rt::paginate::Items<
+        super::models::ApiV2010AccountUsageUsageRecordUsageRecordYesterday,
+    > {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
     /// limits, custom extractors.
     pub fn paginate_with(
         self,
-        configure: impl FnOnce(rt::paginate::PaginateOptions) -> rt::paginate::PaginateOptions,
-    ) -> rt::paginate::Items<super::models::ApiV2010AccountUsageUsageRecordUsageRecordYesterday>
-    {
+        configure: impl FnOnce(
+            rt::paginate::PaginateOptions,
+        ) -> rt::paginate::PaginateOptions,
+    ) -> rt::paginate::Items<
+        super::models::ApiV2010AccountUsageUsageRecordUsageRecordYesterday,
+    > {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),
             op,
             rt::paginate::Strategy::NextUrl("/next_page_uri".into()),
             |options| {
-                options
-                    .items_pointer("/usage_records")
-                    .page_size_param("PageSize")
+                options.items_pointer("/usage_records").page_size_param("PageSize")
             },
             configure,
         )

@@ -5,157 +5,157 @@
 //! `connector-runtime` (auth, retries, rate limits, hooks, structured errors).
 #![allow(clippy::doc_lazy_continuation, clippy::module_inception)]
 use connector_runtime::__private as rt;
+pub mod models;
 #[cfg(feature = "api20100401_account")]
 pub mod api20100401_account;
-#[cfg(feature = "api20100401_add_on_result")]
-pub mod api20100401_add_on_result;
 #[cfg(feature = "api20100401_address")]
 pub mod api20100401_address;
-#[cfg(feature = "api20100401_all_time")]
-pub mod api20100401_all_time;
 #[cfg(feature = "api20100401_application")]
 pub mod api20100401_application;
-#[cfg(feature = "api20100401_assigned_add_on")]
-pub mod api20100401_assigned_add_on;
-#[cfg(feature = "api20100401_assigned_add_on_extension")]
-pub mod api20100401_assigned_add_on_extension;
-#[cfg(feature = "api20100401_auth_calls_credential_list_mapping")]
-pub mod api20100401_auth_calls_credential_list_mapping;
-#[cfg(feature = "api20100401_auth_calls_ip_access_control_list_mapping")]
-pub mod api20100401_auth_calls_ip_access_control_list_mapping;
-#[cfg(feature = "api20100401_auth_registrations_credential_list_mapping")]
-pub mod api20100401_auth_registrations_credential_list_mapping;
 #[cfg(feature = "api20100401_authorized_connect_app")]
 pub mod api20100401_authorized_connect_app;
 #[cfg(feature = "api20100401_available_phone_number_country")]
 pub mod api20100401_available_phone_number_country;
+#[cfg(feature = "api20100401_local")]
+pub mod api20100401_local;
+#[cfg(feature = "api20100401_machine_to_machine")]
+pub mod api20100401_machine_to_machine;
+#[cfg(feature = "api20100401_mobile")]
+pub mod api20100401_mobile;
+#[cfg(feature = "api20100401_national")]
+pub mod api20100401_national;
+#[cfg(feature = "api20100401_shared_cost")]
+pub mod api20100401_shared_cost;
+#[cfg(feature = "api20100401_toll_free")]
+pub mod api20100401_toll_free;
+#[cfg(feature = "api20100401_voip")]
+pub mod api20100401_voip;
 #[cfg(feature = "api20100401_balance")]
 pub mod api20100401_balance;
 #[cfg(feature = "api20100401_call")]
 pub mod api20100401_call;
+#[cfg(feature = "api20100401_event")]
+pub mod api20100401_event;
 #[cfg(feature = "api20100401_call_notification")]
 pub mod api20100401_call_notification;
 #[cfg(feature = "api20100401_call_recording")]
 pub mod api20100401_call_recording;
-#[cfg(feature = "api20100401_call_transcription")]
-pub mod api20100401_call_transcription;
 #[cfg(feature = "api20100401_conference")]
 pub mod api20100401_conference;
 #[cfg(feature = "api20100401_conference_recording")]
 pub mod api20100401_conference_recording;
 #[cfg(feature = "api20100401_connect_app")]
 pub mod api20100401_connect_app;
-#[cfg(feature = "api20100401_credential")]
-pub mod api20100401_credential;
-#[cfg(feature = "api20100401_credential_list")]
-pub mod api20100401_credential_list;
-#[cfg(feature = "api20100401_credential_list_mapping")]
-pub mod api20100401_credential_list_mapping;
-#[cfg(feature = "api20100401_daily")]
-pub mod api20100401_daily;
-#[cfg(feature = "api20100401_data")]
-pub mod api20100401_data;
 #[cfg(feature = "api20100401_dependent_phone_number")]
 pub mod api20100401_dependent_phone_number;
-#[cfg(feature = "api20100401_domain")]
-pub mod api20100401_domain;
-#[cfg(feature = "api20100401_event")]
-pub mod api20100401_event;
-#[cfg(feature = "api20100401_feedback")]
-pub mod api20100401_feedback;
 #[cfg(feature = "api20100401_incoming_phone_number")]
 pub mod api20100401_incoming_phone_number;
+#[cfg(feature = "api20100401_assigned_add_on")]
+pub mod api20100401_assigned_add_on;
+#[cfg(feature = "api20100401_assigned_add_on_extension")]
+pub mod api20100401_assigned_add_on_extension;
 #[cfg(feature = "api20100401_incoming_phone_number_local")]
 pub mod api20100401_incoming_phone_number_local;
 #[cfg(feature = "api20100401_incoming_phone_number_mobile")]
 pub mod api20100401_incoming_phone_number_mobile;
 #[cfg(feature = "api20100401_incoming_phone_number_toll_free")]
 pub mod api20100401_incoming_phone_number_toll_free;
-#[cfg(feature = "api20100401_ip_access_control_list")]
-pub mod api20100401_ip_access_control_list;
-#[cfg(feature = "api20100401_ip_access_control_list_mapping")]
-pub mod api20100401_ip_access_control_list_mapping;
 #[cfg(feature = "api20100401_key")]
 pub mod api20100401_key;
-#[cfg(feature = "api20100401_last_month")]
-pub mod api20100401_last_month;
-#[cfg(feature = "api20100401_local")]
-pub mod api20100401_local;
-#[cfg(feature = "api20100401_machine_to_machine")]
-pub mod api20100401_machine_to_machine;
-#[cfg(feature = "api20100401_media")]
-pub mod api20100401_media;
+#[cfg(feature = "api20100401_new_key")]
+pub mod api20100401_new_key;
 #[cfg(feature = "api20100401_media_instance")]
 pub mod api20100401_media_instance;
+#[cfg(feature = "api20100401_media")]
+pub mod api20100401_media;
 #[cfg(feature = "api20100401_member")]
 pub mod api20100401_member;
 #[cfg(feature = "api20100401_message")]
 pub mod api20100401_message;
-#[cfg(feature = "api20100401_mobile")]
-pub mod api20100401_mobile;
-#[cfg(feature = "api20100401_monthly")]
-pub mod api20100401_monthly;
-#[cfg(feature = "api20100401_national")]
-pub mod api20100401_national;
-#[cfg(feature = "api20100401_new_key")]
-pub mod api20100401_new_key;
+#[cfg(feature = "api20100401_feedback")]
+pub mod api20100401_feedback;
+#[cfg(feature = "api20100401_signing_key")]
+pub mod api20100401_signing_key;
 #[cfg(feature = "api20100401_new_signing_key")]
 pub mod api20100401_new_signing_key;
 #[cfg(feature = "api20100401_notification")]
 pub mod api20100401_notification;
 #[cfg(feature = "api20100401_outgoing_caller_id")]
 pub mod api20100401_outgoing_caller_id;
+#[cfg(feature = "api20100401_validation_request")]
+pub mod api20100401_validation_request;
 #[cfg(feature = "api20100401_participant")]
 pub mod api20100401_participant;
-#[cfg(feature = "api20100401_payload")]
-pub mod api20100401_payload;
 #[cfg(feature = "api20100401_payment")]
 pub mod api20100401_payment;
 #[cfg(feature = "api20100401_queue")]
 pub mod api20100401_queue;
-#[cfg(feature = "api20100401_record")]
-pub mod api20100401_record;
+#[cfg(feature = "api20100401_call_transcription")]
+pub mod api20100401_call_transcription;
 #[cfg(feature = "api20100401_recording")]
 pub mod api20100401_recording;
+#[cfg(feature = "api20100401_add_on_result")]
+pub mod api20100401_add_on_result;
+#[cfg(feature = "api20100401_payload")]
+pub mod api20100401_payload;
+#[cfg(feature = "api20100401_data")]
+pub mod api20100401_data;
 #[cfg(feature = "api20100401_recording_transcription")]
 pub mod api20100401_recording_transcription;
-#[cfg(feature = "api20100401_shared_cost")]
-pub mod api20100401_shared_cost;
 #[cfg(feature = "api20100401_short_code")]
 pub mod api20100401_short_code;
-#[cfg(feature = "api20100401_signing_key")]
-pub mod api20100401_signing_key;
+#[cfg(feature = "api20100401_auth_calls_credential_list_mapping")]
+pub mod api20100401_auth_calls_credential_list_mapping;
+#[cfg(feature = "api20100401_auth_calls_ip_access_control_list_mapping")]
+pub mod api20100401_auth_calls_ip_access_control_list_mapping;
+#[cfg(feature = "api20100401_auth_registrations_credential_list_mapping")]
+pub mod api20100401_auth_registrations_credential_list_mapping;
+#[cfg(feature = "api20100401_credential")]
+pub mod api20100401_credential;
+#[cfg(feature = "api20100401_credential_list")]
+pub mod api20100401_credential_list;
+#[cfg(feature = "api20100401_credential_list_mapping")]
+pub mod api20100401_credential_list_mapping;
+#[cfg(feature = "api20100401_domain")]
+pub mod api20100401_domain;
+#[cfg(feature = "api20100401_ip_access_control_list")]
+pub mod api20100401_ip_access_control_list;
+#[cfg(feature = "api20100401_ip_access_control_list_mapping")]
+pub mod api20100401_ip_access_control_list_mapping;
 #[cfg(feature = "api20100401_sip_ip_address")]
 pub mod api20100401_sip_ip_address;
 #[cfg(feature = "api20100401_siprec")]
 pub mod api20100401_siprec;
 #[cfg(feature = "api20100401_stream")]
 pub mod api20100401_stream;
+#[cfg(feature = "api20100401_token")]
+pub mod api20100401_token;
+#[cfg(feature = "api20100401_transcription")]
+pub mod api20100401_transcription;
+#[cfg(feature = "api20100401_record")]
+pub mod api20100401_record;
+#[cfg(feature = "api20100401_all_time")]
+pub mod api20100401_all_time;
+#[cfg(feature = "api20100401_daily")]
+pub mod api20100401_daily;
+#[cfg(feature = "api20100401_last_month")]
+pub mod api20100401_last_month;
+#[cfg(feature = "api20100401_monthly")]
+pub mod api20100401_monthly;
 #[cfg(feature = "api20100401_this_month")]
 pub mod api20100401_this_month;
 #[cfg(feature = "api20100401_today")]
 pub mod api20100401_today;
-#[cfg(feature = "api20100401_token")]
-pub mod api20100401_token;
-#[cfg(feature = "api20100401_toll_free")]
-pub mod api20100401_toll_free;
-#[cfg(feature = "api20100401_transcription")]
-pub mod api20100401_transcription;
+#[cfg(feature = "api20100401_yearly")]
+pub mod api20100401_yearly;
+#[cfg(feature = "api20100401_yesterday")]
+pub mod api20100401_yesterday;
 #[cfg(feature = "api20100401_trigger")]
 pub mod api20100401_trigger;
 #[cfg(feature = "api20100401_user_defined_message")]
 pub mod api20100401_user_defined_message;
 #[cfg(feature = "api20100401_user_defined_message_subscription")]
 pub mod api20100401_user_defined_message_subscription;
-#[cfg(feature = "api20100401_validation_request")]
-pub mod api20100401_validation_request;
-#[cfg(feature = "api20100401_voip")]
-pub mod api20100401_voip;
-#[cfg(feature = "api20100401_yearly")]
-pub mod api20100401_yearly;
-#[cfg(feature = "api20100401_yesterday")]
-pub mod api20100401_yesterday;
-pub mod models;
 pub use connector_runtime::{ConnectorConfig, Error, ErrorCode, Response};
 /// Base URLs of the API's servers, first one the default (server variables at their defaults).
 pub const SERVERS: &[&str] = &["https://api.twilio.com"];
@@ -182,10 +182,8 @@ impl Client {
     pub fn config() -> ConnectorConfig {
         let mut config = ConnectorConfig::new("https://api.twilio.com");
         config.user_agent = format!(
-            "{}/{} {}",
-            env!("CARGO_PKG_NAME"),
-            env!("CARGO_PKG_VERSION"),
-            config.user_agent
+            "{}/{} {}", env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"), config
+            .user_agent
         );
         config
     }
@@ -206,33 +204,42 @@ impl Client {
     #[cfg(feature = "api20100401_account")]
     /// Operations tagged `Api20100401Account`.
     pub fn api20100401_account(&self) -> api20100401_account::Api20100401AccountApi<'_> {
-        api20100401_account::Api20100401AccountApi { client: self }
+        api20100401_account::Api20100401AccountApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_address")]
     /// Operations tagged `Api20100401Address`.
     pub fn api20100401_address(&self) -> api20100401_address::Api20100401AddressApi<'_> {
-        api20100401_address::Api20100401AddressApi { client: self }
+        api20100401_address::Api20100401AddressApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_application")]
     /// Operations tagged `Api20100401Application`.
     pub fn api20100401_application(
         &self,
     ) -> api20100401_application::Api20100401ApplicationApi<'_> {
-        api20100401_application::Api20100401ApplicationApi { client: self }
+        api20100401_application::Api20100401ApplicationApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_authorized_connect_app")]
     /// Operations tagged `Api20100401AuthorizedConnectApp`.
     pub fn api20100401_authorized_connect_app(
         &self,
     ) -> api20100401_authorized_connect_app::Api20100401AuthorizedConnectAppApi<'_> {
-        api20100401_authorized_connect_app::Api20100401AuthorizedConnectAppApi { client: self }
+        api20100401_authorized_connect_app::Api20100401AuthorizedConnectAppApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_available_phone_number_country")]
     /// Operations tagged `Api20100401AvailablePhoneNumberCountry`.
     pub fn api20100401_available_phone_number_country(
         &self,
-    ) -> api20100401_available_phone_number_country::Api20100401AvailablePhoneNumberCountryApi<'_>
-    {
+    ) -> api20100401_available_phone_number_country::Api20100401AvailablePhoneNumberCountryApi<
+        '_,
+    > {
         api20100401_available_phone_number_country::Api20100401AvailablePhoneNumberCountryApi {
             client: self,
         }
@@ -240,119 +247,171 @@ impl Client {
     #[cfg(feature = "api20100401_local")]
     /// Operations tagged `Api20100401Local`.
     pub fn api20100401_local(&self) -> api20100401_local::Api20100401LocalApi<'_> {
-        api20100401_local::Api20100401LocalApi { client: self }
+        api20100401_local::Api20100401LocalApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_machine_to_machine")]
     /// Operations tagged `Api20100401MachineToMachine`.
     pub fn api20100401_machine_to_machine(
         &self,
     ) -> api20100401_machine_to_machine::Api20100401MachineToMachineApi<'_> {
-        api20100401_machine_to_machine::Api20100401MachineToMachineApi { client: self }
+        api20100401_machine_to_machine::Api20100401MachineToMachineApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_mobile")]
     /// Operations tagged `Api20100401Mobile`.
     pub fn api20100401_mobile(&self) -> api20100401_mobile::Api20100401MobileApi<'_> {
-        api20100401_mobile::Api20100401MobileApi { client: self }
+        api20100401_mobile::Api20100401MobileApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_national")]
     /// Operations tagged `Api20100401National`.
-    pub fn api20100401_national(&self) -> api20100401_national::Api20100401NationalApi<'_> {
-        api20100401_national::Api20100401NationalApi { client: self }
+    pub fn api20100401_national(
+        &self,
+    ) -> api20100401_national::Api20100401NationalApi<'_> {
+        api20100401_national::Api20100401NationalApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_shared_cost")]
     /// Operations tagged `Api20100401SharedCost`.
-    pub fn api20100401_shared_cost(&self) -> api20100401_shared_cost::Api20100401SharedCostApi<'_> {
-        api20100401_shared_cost::Api20100401SharedCostApi { client: self }
+    pub fn api20100401_shared_cost(
+        &self,
+    ) -> api20100401_shared_cost::Api20100401SharedCostApi<'_> {
+        api20100401_shared_cost::Api20100401SharedCostApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_toll_free")]
     /// Operations tagged `Api20100401TollFree`.
-    pub fn api20100401_toll_free(&self) -> api20100401_toll_free::Api20100401TollFreeApi<'_> {
-        api20100401_toll_free::Api20100401TollFreeApi { client: self }
+    pub fn api20100401_toll_free(
+        &self,
+    ) -> api20100401_toll_free::Api20100401TollFreeApi<'_> {
+        api20100401_toll_free::Api20100401TollFreeApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_voip")]
     /// Operations tagged `Api20100401Voip`.
     pub fn api20100401_voip(&self) -> api20100401_voip::Api20100401VoipApi<'_> {
-        api20100401_voip::Api20100401VoipApi { client: self }
+        api20100401_voip::Api20100401VoipApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_balance")]
     /// Operations tagged `Api20100401Balance`.
     pub fn api20100401_balance(&self) -> api20100401_balance::Api20100401BalanceApi<'_> {
-        api20100401_balance::Api20100401BalanceApi { client: self }
+        api20100401_balance::Api20100401BalanceApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_call")]
     /// Operations tagged `Api20100401Call`.
     pub fn api20100401_call(&self) -> api20100401_call::Api20100401CallApi<'_> {
-        api20100401_call::Api20100401CallApi { client: self }
+        api20100401_call::Api20100401CallApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_event")]
     /// Operations tagged `Api20100401Event`.
     pub fn api20100401_event(&self) -> api20100401_event::Api20100401EventApi<'_> {
-        api20100401_event::Api20100401EventApi { client: self }
+        api20100401_event::Api20100401EventApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_call_notification")]
     /// Operations tagged `Api20100401CallNotification`.
     pub fn api20100401_call_notification(
         &self,
     ) -> api20100401_call_notification::Api20100401CallNotificationApi<'_> {
-        api20100401_call_notification::Api20100401CallNotificationApi { client: self }
+        api20100401_call_notification::Api20100401CallNotificationApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_call_recording")]
     /// Operations tagged `Api20100401CallRecording`.
     pub fn api20100401_call_recording(
         &self,
     ) -> api20100401_call_recording::Api20100401CallRecordingApi<'_> {
-        api20100401_call_recording::Api20100401CallRecordingApi { client: self }
+        api20100401_call_recording::Api20100401CallRecordingApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_conference")]
     /// Operations tagged `Api20100401Conference`.
-    pub fn api20100401_conference(&self) -> api20100401_conference::Api20100401ConferenceApi<'_> {
-        api20100401_conference::Api20100401ConferenceApi { client: self }
+    pub fn api20100401_conference(
+        &self,
+    ) -> api20100401_conference::Api20100401ConferenceApi<'_> {
+        api20100401_conference::Api20100401ConferenceApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_conference_recording")]
     /// Operations tagged `Api20100401ConferenceRecording`.
     pub fn api20100401_conference_recording(
         &self,
     ) -> api20100401_conference_recording::Api20100401ConferenceRecordingApi<'_> {
-        api20100401_conference_recording::Api20100401ConferenceRecordingApi { client: self }
+        api20100401_conference_recording::Api20100401ConferenceRecordingApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_connect_app")]
     /// Operations tagged `Api20100401ConnectApp`.
-    pub fn api20100401_connect_app(&self) -> api20100401_connect_app::Api20100401ConnectAppApi<'_> {
-        api20100401_connect_app::Api20100401ConnectAppApi { client: self }
+    pub fn api20100401_connect_app(
+        &self,
+    ) -> api20100401_connect_app::Api20100401ConnectAppApi<'_> {
+        api20100401_connect_app::Api20100401ConnectAppApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_dependent_phone_number")]
     /// Operations tagged `Api20100401DependentPhoneNumber`.
     pub fn api20100401_dependent_phone_number(
         &self,
     ) -> api20100401_dependent_phone_number::Api20100401DependentPhoneNumberApi<'_> {
-        api20100401_dependent_phone_number::Api20100401DependentPhoneNumberApi { client: self }
+        api20100401_dependent_phone_number::Api20100401DependentPhoneNumberApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_incoming_phone_number")]
     /// Operations tagged `Api20100401IncomingPhoneNumber`.
     pub fn api20100401_incoming_phone_number(
         &self,
     ) -> api20100401_incoming_phone_number::Api20100401IncomingPhoneNumberApi<'_> {
-        api20100401_incoming_phone_number::Api20100401IncomingPhoneNumberApi { client: self }
+        api20100401_incoming_phone_number::Api20100401IncomingPhoneNumberApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_assigned_add_on")]
     /// Operations tagged `Api20100401AssignedAddOn`.
     pub fn api20100401_assigned_add_on(
         &self,
     ) -> api20100401_assigned_add_on::Api20100401AssignedAddOnApi<'_> {
-        api20100401_assigned_add_on::Api20100401AssignedAddOnApi { client: self }
+        api20100401_assigned_add_on::Api20100401AssignedAddOnApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_assigned_add_on_extension")]
     /// Operations tagged `Api20100401AssignedAddOnExtension`.
     pub fn api20100401_assigned_add_on_extension(
         &self,
-    ) -> api20100401_assigned_add_on_extension::Api20100401AssignedAddOnExtensionApi<'_> {
-        api20100401_assigned_add_on_extension::Api20100401AssignedAddOnExtensionApi { client: self }
+    ) -> api20100401_assigned_add_on_extension::Api20100401AssignedAddOnExtensionApi<
+        '_,
+    > {
+        api20100401_assigned_add_on_extension::Api20100401AssignedAddOnExtensionApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_incoming_phone_number_local")]
     /// Operations tagged `Api20100401IncomingPhoneNumberLocal`.
     pub fn api20100401_incoming_phone_number_local(
         &self,
-    ) -> api20100401_incoming_phone_number_local::Api20100401IncomingPhoneNumberLocalApi<'_> {
+    ) -> api20100401_incoming_phone_number_local::Api20100401IncomingPhoneNumberLocalApi<
+        '_,
+    > {
         api20100401_incoming_phone_number_local::Api20100401IncomingPhoneNumberLocalApi {
             client: self,
         }
@@ -361,7 +420,9 @@ impl Client {
     /// Operations tagged `Api20100401IncomingPhoneNumberMobile`.
     pub fn api20100401_incoming_phone_number_mobile(
         &self,
-    ) -> api20100401_incoming_phone_number_mobile::Api20100401IncomingPhoneNumberMobileApi<'_> {
+    ) -> api20100401_incoming_phone_number_mobile::Api20100401IncomingPhoneNumberMobileApi<
+        '_,
+    > {
         api20100401_incoming_phone_number_mobile::Api20100401IncomingPhoneNumberMobileApi {
             client: self,
         }
@@ -370,8 +431,9 @@ impl Client {
     /// Operations tagged `Api20100401IncomingPhoneNumberTollFree`.
     pub fn api20100401_incoming_phone_number_toll_free(
         &self,
-    ) -> api20100401_incoming_phone_number_toll_free::Api20100401IncomingPhoneNumberTollFreeApi<'_>
-    {
+    ) -> api20100401_incoming_phone_number_toll_free::Api20100401IncomingPhoneNumberTollFreeApi<
+        '_,
+    > {
         api20100401_incoming_phone_number_toll_free::Api20100401IncomingPhoneNumberTollFreeApi {
             client: self,
         }
@@ -379,130 +441,182 @@ impl Client {
     #[cfg(feature = "api20100401_key")]
     /// Operations tagged `Api20100401Key`.
     pub fn api20100401_key(&self) -> api20100401_key::Api20100401KeyApi<'_> {
-        api20100401_key::Api20100401KeyApi { client: self }
+        api20100401_key::Api20100401KeyApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_new_key")]
     /// Operations tagged `Api20100401NewKey`.
     pub fn api20100401_new_key(&self) -> api20100401_new_key::Api20100401NewKeyApi<'_> {
-        api20100401_new_key::Api20100401NewKeyApi { client: self }
+        api20100401_new_key::Api20100401NewKeyApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_media_instance")]
     /// Operations tagged `Api20100401MediaInstance`.
     pub fn api20100401_media_instance(
         &self,
     ) -> api20100401_media_instance::Api20100401MediaInstanceApi<'_> {
-        api20100401_media_instance::Api20100401MediaInstanceApi { client: self }
+        api20100401_media_instance::Api20100401MediaInstanceApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_media")]
     /// Operations tagged `Api20100401Media`.
     pub fn api20100401_media(&self) -> api20100401_media::Api20100401MediaApi<'_> {
-        api20100401_media::Api20100401MediaApi { client: self }
+        api20100401_media::Api20100401MediaApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_member")]
     /// Operations tagged `Api20100401Member`.
     pub fn api20100401_member(&self) -> api20100401_member::Api20100401MemberApi<'_> {
-        api20100401_member::Api20100401MemberApi { client: self }
+        api20100401_member::Api20100401MemberApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_message")]
     /// Operations tagged `Api20100401Message`.
     pub fn api20100401_message(&self) -> api20100401_message::Api20100401MessageApi<'_> {
-        api20100401_message::Api20100401MessageApi { client: self }
+        api20100401_message::Api20100401MessageApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_feedback")]
     /// Operations tagged `Api20100401Feedback`.
-    pub fn api20100401_feedback(&self) -> api20100401_feedback::Api20100401FeedbackApi<'_> {
-        api20100401_feedback::Api20100401FeedbackApi { client: self }
+    pub fn api20100401_feedback(
+        &self,
+    ) -> api20100401_feedback::Api20100401FeedbackApi<'_> {
+        api20100401_feedback::Api20100401FeedbackApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_signing_key")]
     /// Operations tagged `Api20100401SigningKey`.
-    pub fn api20100401_signing_key(&self) -> api20100401_signing_key::Api20100401SigningKeyApi<'_> {
-        api20100401_signing_key::Api20100401SigningKeyApi { client: self }
+    pub fn api20100401_signing_key(
+        &self,
+    ) -> api20100401_signing_key::Api20100401SigningKeyApi<'_> {
+        api20100401_signing_key::Api20100401SigningKeyApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_new_signing_key")]
     /// Operations tagged `Api20100401NewSigningKey`.
     pub fn api20100401_new_signing_key(
         &self,
     ) -> api20100401_new_signing_key::Api20100401NewSigningKeyApi<'_> {
-        api20100401_new_signing_key::Api20100401NewSigningKeyApi { client: self }
+        api20100401_new_signing_key::Api20100401NewSigningKeyApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_notification")]
     /// Operations tagged `Api20100401Notification`.
     pub fn api20100401_notification(
         &self,
     ) -> api20100401_notification::Api20100401NotificationApi<'_> {
-        api20100401_notification::Api20100401NotificationApi { client: self }
+        api20100401_notification::Api20100401NotificationApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_outgoing_caller_id")]
     /// Operations tagged `Api20100401OutgoingCallerId`.
     pub fn api20100401_outgoing_caller_id(
         &self,
     ) -> api20100401_outgoing_caller_id::Api20100401OutgoingCallerIdApi<'_> {
-        api20100401_outgoing_caller_id::Api20100401OutgoingCallerIdApi { client: self }
+        api20100401_outgoing_caller_id::Api20100401OutgoingCallerIdApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_validation_request")]
     /// Operations tagged `Api20100401ValidationRequest`.
     pub fn api20100401_validation_request(
         &self,
     ) -> api20100401_validation_request::Api20100401ValidationRequestApi<'_> {
-        api20100401_validation_request::Api20100401ValidationRequestApi { client: self }
+        api20100401_validation_request::Api20100401ValidationRequestApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_participant")]
     /// Operations tagged `Api20100401Participant`.
     pub fn api20100401_participant(
         &self,
     ) -> api20100401_participant::Api20100401ParticipantApi<'_> {
-        api20100401_participant::Api20100401ParticipantApi { client: self }
+        api20100401_participant::Api20100401ParticipantApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_payment")]
     /// Operations tagged `Api20100401Payment`.
     pub fn api20100401_payment(&self) -> api20100401_payment::Api20100401PaymentApi<'_> {
-        api20100401_payment::Api20100401PaymentApi { client: self }
+        api20100401_payment::Api20100401PaymentApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_queue")]
     /// Operations tagged `Api20100401Queue`.
     pub fn api20100401_queue(&self) -> api20100401_queue::Api20100401QueueApi<'_> {
-        api20100401_queue::Api20100401QueueApi { client: self }
+        api20100401_queue::Api20100401QueueApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_call_transcription")]
     /// Operations tagged `Api20100401CallTranscription`.
     pub fn api20100401_call_transcription(
         &self,
     ) -> api20100401_call_transcription::Api20100401CallTranscriptionApi<'_> {
-        api20100401_call_transcription::Api20100401CallTranscriptionApi { client: self }
+        api20100401_call_transcription::Api20100401CallTranscriptionApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_recording")]
     /// Operations tagged `Api20100401Recording`.
-    pub fn api20100401_recording(&self) -> api20100401_recording::Api20100401RecordingApi<'_> {
-        api20100401_recording::Api20100401RecordingApi { client: self }
+    pub fn api20100401_recording(
+        &self,
+    ) -> api20100401_recording::Api20100401RecordingApi<'_> {
+        api20100401_recording::Api20100401RecordingApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_add_on_result")]
     /// Operations tagged `Api20100401AddOnResult`.
     pub fn api20100401_add_on_result(
         &self,
     ) -> api20100401_add_on_result::Api20100401AddOnResultApi<'_> {
-        api20100401_add_on_result::Api20100401AddOnResultApi { client: self }
+        api20100401_add_on_result::Api20100401AddOnResultApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_payload")]
     /// Operations tagged `Api20100401Payload`.
     pub fn api20100401_payload(&self) -> api20100401_payload::Api20100401PayloadApi<'_> {
-        api20100401_payload::Api20100401PayloadApi { client: self }
+        api20100401_payload::Api20100401PayloadApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_data")]
     /// Operations tagged `Api20100401Data`.
     pub fn api20100401_data(&self) -> api20100401_data::Api20100401DataApi<'_> {
-        api20100401_data::Api20100401DataApi { client: self }
+        api20100401_data::Api20100401DataApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_recording_transcription")]
     /// Operations tagged `Api20100401RecordingTranscription`.
     pub fn api20100401_recording_transcription(
         &self,
     ) -> api20100401_recording_transcription::Api20100401RecordingTranscriptionApi<'_> {
-        api20100401_recording_transcription::Api20100401RecordingTranscriptionApi { client: self }
+        api20100401_recording_transcription::Api20100401RecordingTranscriptionApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_short_code")]
     /// Operations tagged `Api20100401ShortCode`.
-    pub fn api20100401_short_code(&self) -> api20100401_short_code::Api20100401ShortCodeApi<'_> {
-        api20100401_short_code::Api20100401ShortCodeApi { client: self }
+    pub fn api20100401_short_code(
+        &self,
+    ) -> api20100401_short_code::Api20100401ShortCodeApi<'_> {
+        api20100401_short_code::Api20100401ShortCodeApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_auth_calls_credential_list_mapping")]
     /// Operations tagged `Api20100401AuthCallsCredentialListMapping`.
@@ -510,7 +624,7 @@ impl Client {
         &self,
     ) -> api20100401_auth_calls_credential_list_mapping::Api20100401AuthCallsCredentialListMappingApi<
         '_,
-    >{
+    > {
         api20100401_auth_calls_credential_list_mapping::Api20100401AuthCallsCredentialListMappingApi {
             client: self,
         }
@@ -521,7 +635,7 @@ impl Client {
         &self,
     ) -> api20100401_auth_calls_ip_access_control_list_mapping::Api20100401AuthCallsIpAccessControlListMappingApi<
         '_,
-    >{
+    > {
         api20100401_auth_calls_ip_access_control_list_mapping::Api20100401AuthCallsIpAccessControlListMappingApi {
             client: self,
         }
@@ -532,48 +646,61 @@ impl Client {
         &self,
     ) -> api20100401_auth_registrations_credential_list_mapping::Api20100401AuthRegistrationsCredentialListMappingApi<
         '_,
-    >{
+    > {
         api20100401_auth_registrations_credential_list_mapping::Api20100401AuthRegistrationsCredentialListMappingApi {
             client: self,
         }
     }
     #[cfg(feature = "api20100401_credential")]
     /// Operations tagged `Api20100401Credential`.
-    pub fn api20100401_credential(&self) -> api20100401_credential::Api20100401CredentialApi<'_> {
-        api20100401_credential::Api20100401CredentialApi { client: self }
+    pub fn api20100401_credential(
+        &self,
+    ) -> api20100401_credential::Api20100401CredentialApi<'_> {
+        api20100401_credential::Api20100401CredentialApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_credential_list")]
     /// Operations tagged `Api20100401CredentialList`.
     pub fn api20100401_credential_list(
         &self,
     ) -> api20100401_credential_list::Api20100401CredentialListApi<'_> {
-        api20100401_credential_list::Api20100401CredentialListApi { client: self }
+        api20100401_credential_list::Api20100401CredentialListApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_credential_list_mapping")]
     /// Operations tagged `Api20100401CredentialListMapping`.
     pub fn api20100401_credential_list_mapping(
         &self,
     ) -> api20100401_credential_list_mapping::Api20100401CredentialListMappingApi<'_> {
-        api20100401_credential_list_mapping::Api20100401CredentialListMappingApi { client: self }
+        api20100401_credential_list_mapping::Api20100401CredentialListMappingApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_domain")]
     /// Operations tagged `Api20100401Domain`.
     pub fn api20100401_domain(&self) -> api20100401_domain::Api20100401DomainApi<'_> {
-        api20100401_domain::Api20100401DomainApi { client: self }
+        api20100401_domain::Api20100401DomainApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_ip_access_control_list")]
     /// Operations tagged `Api20100401IpAccessControlList`.
     pub fn api20100401_ip_access_control_list(
         &self,
     ) -> api20100401_ip_access_control_list::Api20100401IpAccessControlListApi<'_> {
-        api20100401_ip_access_control_list::Api20100401IpAccessControlListApi { client: self }
+        api20100401_ip_access_control_list::Api20100401IpAccessControlListApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_ip_access_control_list_mapping")]
     /// Operations tagged `Api20100401IpAccessControlListMapping`.
     pub fn api20100401_ip_access_control_list_mapping(
         &self,
-    ) -> api20100401_ip_access_control_list_mapping::Api20100401IpAccessControlListMappingApi<'_>
-    {
+    ) -> api20100401_ip_access_control_list_mapping::Api20100401IpAccessControlListMappingApi<
+        '_,
+    > {
         api20100401_ip_access_control_list_mapping::Api20100401IpAccessControlListMappingApi {
             client: self,
         }
@@ -583,86 +710,126 @@ impl Client {
     pub fn api20100401_sip_ip_address(
         &self,
     ) -> api20100401_sip_ip_address::Api20100401SipIpAddressApi<'_> {
-        api20100401_sip_ip_address::Api20100401SipIpAddressApi { client: self }
+        api20100401_sip_ip_address::Api20100401SipIpAddressApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_siprec")]
     /// Operations tagged `Api20100401Siprec`.
     pub fn api20100401_siprec(&self) -> api20100401_siprec::Api20100401SiprecApi<'_> {
-        api20100401_siprec::Api20100401SiprecApi { client: self }
+        api20100401_siprec::Api20100401SiprecApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_stream")]
     /// Operations tagged `Api20100401Stream`.
     pub fn api20100401_stream(&self) -> api20100401_stream::Api20100401StreamApi<'_> {
-        api20100401_stream::Api20100401StreamApi { client: self }
+        api20100401_stream::Api20100401StreamApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_token")]
     /// Operations tagged `Api20100401Token`.
     pub fn api20100401_token(&self) -> api20100401_token::Api20100401TokenApi<'_> {
-        api20100401_token::Api20100401TokenApi { client: self }
+        api20100401_token::Api20100401TokenApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_transcription")]
     /// Operations tagged `Api20100401Transcription`.
     pub fn api20100401_transcription(
         &self,
     ) -> api20100401_transcription::Api20100401TranscriptionApi<'_> {
-        api20100401_transcription::Api20100401TranscriptionApi { client: self }
+        api20100401_transcription::Api20100401TranscriptionApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_record")]
     /// Operations tagged `Api20100401Record`.
     pub fn api20100401_record(&self) -> api20100401_record::Api20100401RecordApi<'_> {
-        api20100401_record::Api20100401RecordApi { client: self }
+        api20100401_record::Api20100401RecordApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_all_time")]
     /// Operations tagged `Api20100401AllTime`.
-    pub fn api20100401_all_time(&self) -> api20100401_all_time::Api20100401AllTimeApi<'_> {
-        api20100401_all_time::Api20100401AllTimeApi { client: self }
+    pub fn api20100401_all_time(
+        &self,
+    ) -> api20100401_all_time::Api20100401AllTimeApi<'_> {
+        api20100401_all_time::Api20100401AllTimeApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_daily")]
     /// Operations tagged `Api20100401Daily`.
     pub fn api20100401_daily(&self) -> api20100401_daily::Api20100401DailyApi<'_> {
-        api20100401_daily::Api20100401DailyApi { client: self }
+        api20100401_daily::Api20100401DailyApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_last_month")]
     /// Operations tagged `Api20100401LastMonth`.
-    pub fn api20100401_last_month(&self) -> api20100401_last_month::Api20100401LastMonthApi<'_> {
-        api20100401_last_month::Api20100401LastMonthApi { client: self }
+    pub fn api20100401_last_month(
+        &self,
+    ) -> api20100401_last_month::Api20100401LastMonthApi<'_> {
+        api20100401_last_month::Api20100401LastMonthApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_monthly")]
     /// Operations tagged `Api20100401Monthly`.
     pub fn api20100401_monthly(&self) -> api20100401_monthly::Api20100401MonthlyApi<'_> {
-        api20100401_monthly::Api20100401MonthlyApi { client: self }
+        api20100401_monthly::Api20100401MonthlyApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_this_month")]
     /// Operations tagged `Api20100401ThisMonth`.
-    pub fn api20100401_this_month(&self) -> api20100401_this_month::Api20100401ThisMonthApi<'_> {
-        api20100401_this_month::Api20100401ThisMonthApi { client: self }
+    pub fn api20100401_this_month(
+        &self,
+    ) -> api20100401_this_month::Api20100401ThisMonthApi<'_> {
+        api20100401_this_month::Api20100401ThisMonthApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_today")]
     /// Operations tagged `Api20100401Today`.
     pub fn api20100401_today(&self) -> api20100401_today::Api20100401TodayApi<'_> {
-        api20100401_today::Api20100401TodayApi { client: self }
+        api20100401_today::Api20100401TodayApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_yearly")]
     /// Operations tagged `Api20100401Yearly`.
     pub fn api20100401_yearly(&self) -> api20100401_yearly::Api20100401YearlyApi<'_> {
-        api20100401_yearly::Api20100401YearlyApi { client: self }
+        api20100401_yearly::Api20100401YearlyApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_yesterday")]
     /// Operations tagged `Api20100401Yesterday`.
-    pub fn api20100401_yesterday(&self) -> api20100401_yesterday::Api20100401YesterdayApi<'_> {
-        api20100401_yesterday::Api20100401YesterdayApi { client: self }
+    pub fn api20100401_yesterday(
+        &self,
+    ) -> api20100401_yesterday::Api20100401YesterdayApi<'_> {
+        api20100401_yesterday::Api20100401YesterdayApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_trigger")]
     /// Operations tagged `Api20100401Trigger`.
     pub fn api20100401_trigger(&self) -> api20100401_trigger::Api20100401TriggerApi<'_> {
-        api20100401_trigger::Api20100401TriggerApi { client: self }
+        api20100401_trigger::Api20100401TriggerApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_user_defined_message")]
     /// Operations tagged `Api20100401UserDefinedMessage`.
     pub fn api20100401_user_defined_message(
         &self,
     ) -> api20100401_user_defined_message::Api20100401UserDefinedMessageApi<'_> {
-        api20100401_user_defined_message::Api20100401UserDefinedMessageApi { client: self }
+        api20100401_user_defined_message::Api20100401UserDefinedMessageApi {
+            client: self,
+        }
     }
     #[cfg(feature = "api20100401_user_defined_message_subscription")]
     /// Operations tagged `Api20100401UserDefinedMessageSubscription`.
@@ -670,7 +837,7 @@ impl Client {
         &self,
     ) -> api20100401_user_defined_message_subscription::Api20100401UserDefinedMessageSubscriptionApi<
         '_,
-    >{
+    > {
         api20100401_user_defined_message_subscription::Api20100401UserDefinedMessageSubscriptionApi {
             client: self,
         }

@@ -182,7 +182,9 @@ pub struct ApiV2010AccountApplication {
     pub sid: Option<String>,
     /// The HTTP method we use to call `sms_fallback_url`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_method: Option<super::models::ApiV2010AccountApplicationSmsFallbackMethod>,
+    pub sms_fallback_method: Option<
+        super::models::ApiV2010AccountApplicationSmsFallbackMethod,
+    >,
     /// The URL that we call when an error occurs while retrieving or executing the TwiML from `sms_url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_fallback_url: Option<String>,
@@ -200,8 +202,9 @@ pub struct ApiV2010AccountApplication {
     pub status_callback: Option<String>,
     /// The HTTP method we use to call `status_callback`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method:
-        Option<super::models::ApiV2010AccountApplicationStatusCallbackMethod>,
+    pub status_callback_method: Option<
+        super::models::ApiV2010AccountApplicationStatusCallbackMethod,
+    >,
     /// The URI of the resource, relative to `https://api.twilio.com`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
@@ -210,7 +213,9 @@ pub struct ApiV2010AccountApplication {
     pub voice_caller_id_lookup: Option<bool>,
     /// The HTTP method we use to call `voice_fallback_url`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method: Option<super::models::ApiV2010AccountApplicationVoiceFallbackMethod>,
+    pub voice_fallback_method: Option<
+        super::models::ApiV2010AccountApplicationVoiceFallbackMethod,
+    >,
     /// The URL that we call when an error occurs retrieving or executing the TwiML requested by `url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_fallback_url: Option<String>,
@@ -249,67 +254,77 @@ impl ApiV2010AccountApplication {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "api20100401_application",
-    feature = "api20100401_dependent_phone_number",
-    feature = "api20100401_incoming_phone_number",
-    feature = "api20100401_incoming_phone_number_local",
-    feature = "api20100401_incoming_phone_number_mobile",
-    feature = "api20100401_incoming_phone_number_toll_free"
-))]
+#[cfg(
+    any(
+        feature = "api20100401_application",
+        feature = "api20100401_dependent_phone_number",
+        feature = "api20100401_incoming_phone_number",
+        feature = "api20100401_incoming_phone_number_local",
+        feature = "api20100401_incoming_phone_number_mobile",
+        feature = "api20100401_incoming_phone_number_toll_free"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we use to call `sms_fallback_url`. Can be: `GET` or `POST`."] pub
     enum ApiV2010AccountApplicationSmsFallbackMethod { Get = "GET", Post = "POST", }
 }
-#[cfg(any(
-    feature = "api20100401_application",
-    feature = "api20100401_dependent_phone_number",
-    feature = "api20100401_incoming_phone_number",
-    feature = "api20100401_incoming_phone_number_local",
-    feature = "api20100401_incoming_phone_number_mobile",
-    feature = "api20100401_incoming_phone_number_toll_free"
-))]
+#[cfg(
+    any(
+        feature = "api20100401_application",
+        feature = "api20100401_dependent_phone_number",
+        feature = "api20100401_incoming_phone_number",
+        feature = "api20100401_incoming_phone_number_local",
+        feature = "api20100401_incoming_phone_number_mobile",
+        feature = "api20100401_incoming_phone_number_toll_free"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc = " The HTTP method we use to call `sms_url`. Can be: `GET` or `POST`."] pub
     enum ApiV2010AccountApplicationSmsMethod { Get = "GET", Post = "POST", }
 }
-#[cfg(any(
-    feature = "api20100401_application",
-    feature = "api20100401_dependent_phone_number",
-    feature = "api20100401_incoming_phone_number",
-    feature = "api20100401_incoming_phone_number_local",
-    feature = "api20100401_incoming_phone_number_mobile",
-    feature = "api20100401_incoming_phone_number_toll_free"
-))]
+#[cfg(
+    any(
+        feature = "api20100401_application",
+        feature = "api20100401_dependent_phone_number",
+        feature = "api20100401_incoming_phone_number",
+        feature = "api20100401_incoming_phone_number_local",
+        feature = "api20100401_incoming_phone_number_mobile",
+        feature = "api20100401_incoming_phone_number_toll_free"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we use to call `status_callback`. Can be: `GET` or `POST`."] pub
     enum ApiV2010AccountApplicationStatusCallbackMethod { Get = "GET", Post = "POST", }
 }
-#[cfg(any(
-    feature = "api20100401_application",
-    feature = "api20100401_dependent_phone_number",
-    feature = "api20100401_incoming_phone_number",
-    feature = "api20100401_incoming_phone_number_local",
-    feature = "api20100401_incoming_phone_number_mobile",
-    feature = "api20100401_incoming_phone_number_toll_free",
-    feature = "api20100401_domain"
-))]
+#[cfg(
+    any(
+        feature = "api20100401_application",
+        feature = "api20100401_dependent_phone_number",
+        feature = "api20100401_incoming_phone_number",
+        feature = "api20100401_incoming_phone_number_local",
+        feature = "api20100401_incoming_phone_number_mobile",
+        feature = "api20100401_incoming_phone_number_toll_free",
+        feature = "api20100401_domain"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we use to call `voice_fallback_url`. Can be: `GET` or `POST`."] pub
     enum ApiV2010AccountApplicationVoiceFallbackMethod { Get = "GET", Post = "POST", }
 }
-#[cfg(any(
-    feature = "api20100401_application",
-    feature = "api20100401_dependent_phone_number",
-    feature = "api20100401_incoming_phone_number",
-    feature = "api20100401_incoming_phone_number_local",
-    feature = "api20100401_incoming_phone_number_mobile",
-    feature = "api20100401_incoming_phone_number_toll_free",
-    feature = "api20100401_domain"
-))]
+#[cfg(
+    any(
+        feature = "api20100401_application",
+        feature = "api20100401_dependent_phone_number",
+        feature = "api20100401_incoming_phone_number",
+        feature = "api20100401_incoming_phone_number_local",
+        feature = "api20100401_incoming_phone_number_mobile",
+        feature = "api20100401_incoming_phone_number_toll_free",
+        feature = "api20100401_domain"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc = " The HTTP method we use to call `voice_url`. Can be: `GET` or `POST`."] pub
     enum ApiV2010AccountApplicationVoiceMethod { Get = "GET", Post = "POST", }
@@ -438,15 +453,17 @@ pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocal {
         super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCapabilities,
     >,
 }
-#[cfg(any(
-    feature = "api20100401_local",
-    feature = "api20100401_machine_to_machine",
-    feature = "api20100401_mobile",
-    feature = "api20100401_national",
-    feature = "api20100401_shared_cost",
-    feature = "api20100401_toll_free",
-    feature = "api20100401_voip"
-))]
+#[cfg(
+    any(
+        feature = "api20100401_local",
+        feature = "api20100401_machine_to_machine",
+        feature = "api20100401_mobile",
+        feature = "api20100401_national",
+        feature = "api20100401_shared_cost",
+        feature = "api20100401_toll_free",
+        feature = "api20100401_voip"
+    )
+)]
 /// The set of Boolean properties that indicate whether a phone number can receive calls or messages.  Capabilities are: `Voice`, `SMS`, and `MMS` and each capability can be: `true` or `false`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCapabilities {
@@ -963,7 +980,9 @@ pub struct ApiV2010AccountCallCallNotification {
     pub more_info: Option<String>,
     /// The HTTP method used to generate the notification. If the notification was generated during a phone call, this is the HTTP Method used to request the resource on your server. If the notification was generated by your use of our REST API, this is the HTTP method used to call the resource on our servers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_method: Option<super::models::ApiV2010AccountCallCallNotificationRequestMethod>,
+    pub request_method: Option<
+        super::models::ApiV2010AccountCallCallNotificationRequestMethod,
+    >,
     /// The URL of the resource that generated the notification. If the notification was generated during a phone call, this is the URL of the resource on your server that caused the notification. If the notification was generated by your use of our REST API, this is the URL of the resource you called.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_url: Option<String>,
@@ -1008,10 +1027,9 @@ impl ApiV2010AccountCallCallNotification {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "api20100401_call_notification",
-    feature = "api20100401_notification"
-))]
+#[cfg(
+    any(feature = "api20100401_call_notification", feature = "api20100401_notification")
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method used to generate the notification. If the notification was generated during a phone call, this is the HTTP Method used to request the resource on your server. If the notification was generated by your use of our REST API, this is the HTTP method used to call the resource on our servers."]
@@ -1053,7 +1071,9 @@ pub struct ApiV2010AccountCallCallNotificationInstance {
     pub more_info: Option<String>,
     /// The HTTP method used to generate the notification. If the notification was generated during a phone call, this is the HTTP Method used to request the resource on your server. If the notification was generated by your use of our REST API, this is the HTTP method used to call the resource on our servers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_method: Option<super::models::ApiV2010AccountCallCallNotificationRequestMethod>,
+    pub request_method: Option<
+        super::models::ApiV2010AccountCallCallNotificationRequestMethod,
+    >,
     /// The URL of the resource that generated the notification. If the notification was generated during a phone call, this is the URL of the resource on your server that caused the notification. If the notification was generated by your use of our REST API, this is the URL of the resource you called.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_url: Option<String>,
@@ -1260,7 +1280,9 @@ pub struct ApiV2010AccountConference {
     pub subresource_uris: Option<serde_json::Value>,
     /// The reason why a conference ended. When a conference is in progress, will be `null`. When conference is completed, can be: `conference-ended-via-api`, `participant-with-end-conference-on-exit-left`, `participant-with-end-conference-on-exit-kicked`, `last-participant-kicked`, or `last-participant-left`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason_conference_ended: Option<super::models::ConferenceEnumReasonConferenceEnded>,
+    pub reason_conference_ended: Option<
+        super::models::ConferenceEnumReasonConferenceEnded,
+    >,
     /// The call SID that caused the conference to end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call_sid_ending_conference: Option<String>,
@@ -1446,8 +1468,9 @@ pub struct ApiV2010AccountConnectApp {
     pub company_name: Option<String>,
     /// The HTTP method we use to call `deauthorize_callback_url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deauthorize_callback_method:
-        Option<super::models::ApiV2010AccountConnectAppDeauthorizeCallbackMethod>,
+    pub deauthorize_callback_method: Option<
+        super::models::ApiV2010AccountConnectAppDeauthorizeCallbackMethod,
+    >,
     /// The URL we call using the `deauthorize_callback_method` to de-authorize the Connect App.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deauthorize_callback_url: Option<String>,
@@ -1528,7 +1551,9 @@ pub struct ApiV2010AccountAddressDependentPhoneNumber {
     pub voice_method: Option<super::models::ApiV2010AccountApplicationVoiceMethod>,
     /// The HTTP method we use to call `voice_fallback_url`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method: Option<super::models::ApiV2010AccountApplicationVoiceFallbackMethod>,
+    pub voice_fallback_method: Option<
+        super::models::ApiV2010AccountApplicationVoiceFallbackMethod,
+    >,
     /// The URL that we call when an error occurs retrieving or executing the TwiML requested by `url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_fallback_url: Option<String>,
@@ -1543,7 +1568,9 @@ pub struct ApiV2010AccountAddressDependentPhoneNumber {
     pub date_updated: Option<String>,
     /// The HTTP method we use to call `sms_fallback_url`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_method: Option<super::models::ApiV2010AccountApplicationSmsFallbackMethod>,
+    pub sms_fallback_method: Option<
+        super::models::ApiV2010AccountApplicationSmsFallbackMethod,
+    >,
     /// The URL that we call when an error occurs while retrieving or executing the TwiML from `sms_url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_fallback_url: Option<String>,
@@ -1555,7 +1582,9 @@ pub struct ApiV2010AccountAddressDependentPhoneNumber {
     pub sms_url: Option<String>,
     /// Whether the phone number requires an [Address](https://www.twilio.com/docs/usage/api/address) registered with Twilio. Can be: `none`, `any`, `local`, or `foreign`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_requirements: Option<super::models::DependentPhoneNumberEnumAddressRequirement>,
+    pub address_requirements: Option<
+        super::models::DependentPhoneNumberEnumAddressRequirement,
+    >,
     /// The set of Boolean properties that indicates whether a phone number can receive calls or messages.  Capabilities are  `Voice`, `SMS`, and `MMS` and each capability can be: `true` or `false`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capabilities: Option<serde_json::Value>,
@@ -1564,8 +1593,9 @@ pub struct ApiV2010AccountAddressDependentPhoneNumber {
     pub status_callback: Option<String>,
     /// The HTTP method we use to call `status_callback`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method:
-        Option<super::models::ApiV2010AccountApplicationStatusCallbackMethod>,
+    pub status_callback_method: Option<
+        super::models::ApiV2010AccountApplicationStatusCallbackMethod,
+    >,
     /// The API version used to start a new TwiML session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
@@ -1672,7 +1702,9 @@ pub struct ApiV2010AccountIncomingPhoneNumber {
     pub address_sid: Option<String>,
     /// Whether the phone number requires an [Address](https://www.twilio.com/docs/usage/api/address) registered with Twilio. Can be: `none`, `any`, `local`, or `foreign`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_requirements: Option<super::models::IncomingPhoneNumberEnumAddressRequirement>,
+    pub address_requirements: Option<
+        super::models::IncomingPhoneNumberEnumAddressRequirement,
+    >,
     /// The API version used to start a new TwiML session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
@@ -1681,7 +1713,9 @@ pub struct ApiV2010AccountIncomingPhoneNumber {
     pub beta: Option<bool>,
     /// The set of Boolean properties that indicate whether a phone number can receive calls or messages.  Capabilities are  `Voice`, `SMS`, and `MMS` and each capability can be: `true` or `false`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub capabilities: Option<super::models::ApiV2010AccountIncomingPhoneNumberCapabilities>,
+    pub capabilities: Option<
+        super::models::ApiV2010AccountIncomingPhoneNumberCapabilities,
+    >,
     /// The date and time in GMT that the resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
@@ -1708,7 +1742,9 @@ pub struct ApiV2010AccountIncomingPhoneNumber {
     pub sms_application_sid: Option<String>,
     /// The HTTP method we use to call `sms_fallback_url`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_method: Option<super::models::ApiV2010AccountApplicationSmsFallbackMethod>,
+    pub sms_fallback_method: Option<
+        super::models::ApiV2010AccountApplicationSmsFallbackMethod,
+    >,
     /// The URL that we call when an error occurs while retrieving or executing the TwiML from `sms_url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_fallback_url: Option<String>,
@@ -1723,8 +1759,9 @@ pub struct ApiV2010AccountIncomingPhoneNumber {
     pub status_callback: Option<String>,
     /// The HTTP method we use to call `status_callback`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method:
-        Option<super::models::ApiV2010AccountApplicationStatusCallbackMethod>,
+    pub status_callback_method: Option<
+        super::models::ApiV2010AccountApplicationStatusCallbackMethod,
+    >,
     /// The SID of the Trunk that handles calls to the phone number. If a `trunk_sid` is present, we ignore all of the voice urls and voice applications and use those set on the Trunk. Setting a `trunk_sid` will automatically delete your `voice_application_sid` and vice versa.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trunk_sid: Option<String>,
@@ -1732,7 +1769,9 @@ pub struct ApiV2010AccountIncomingPhoneNumber {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_receive_mode: Option<super::models::IncomingPhoneNumberEnumVoiceReceiveMode>,
+    pub voice_receive_mode: Option<
+        super::models::IncomingPhoneNumberEnumVoiceReceiveMode,
+    >,
     /// The SID of the application that handles calls to the phone number. If a `voice_application_sid` is present, we ignore all of the voice urls and use those set on the application. Setting a `voice_application_sid` will automatically delete your `trunk_sid` and vice versa.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_application_sid: Option<String>,
@@ -1741,7 +1780,9 @@ pub struct ApiV2010AccountIncomingPhoneNumber {
     pub voice_caller_id_lookup: Option<bool>,
     /// The HTTP method we use to call `voice_fallback_url`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method: Option<super::models::ApiV2010AccountApplicationVoiceFallbackMethod>,
+    pub voice_fallback_method: Option<
+        super::models::ApiV2010AccountApplicationVoiceFallbackMethod,
+    >,
     /// The URL that we call when an error occurs retrieving or executing the TwiML requested by `url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_fallback_url: Option<String>,
@@ -1759,8 +1800,9 @@ pub struct ApiV2010AccountIncomingPhoneNumber {
     pub emergency_address_sid: Option<String>,
     /// The status of address registration with emergency services. A registered emergency address will be used during handling of emergency calls from this number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emergency_address_status:
-        Option<super::models::IncomingPhoneNumberEnumEmergencyAddressStatus>,
+    pub emergency_address_status: Option<
+        super::models::IncomingPhoneNumberEnumEmergencyAddressStatus,
+    >,
     /// The SID of the Bundle resource that you associate with the phone number. Some regions require a Bundle to meet local Regulations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle_sid: Option<String>,
@@ -1866,12 +1908,14 @@ connector_runtime::__string_enum! {
     pub enum IncomingPhoneNumberEnumAddressRequirement { None = "none", Any = "any",
     Local = "local", Foreign = "foreign", }
 }
-#[cfg(any(
-    feature = "api20100401_incoming_phone_number",
-    feature = "api20100401_incoming_phone_number_local",
-    feature = "api20100401_incoming_phone_number_mobile",
-    feature = "api20100401_incoming_phone_number_toll_free"
-))]
+#[cfg(
+    any(
+        feature = "api20100401_incoming_phone_number",
+        feature = "api20100401_incoming_phone_number_local",
+        feature = "api20100401_incoming_phone_number_mobile",
+        feature = "api20100401_incoming_phone_number_toll_free"
+    )
+)]
 /// The set of Boolean properties that indicate whether a phone number can receive calls or messages.  Capabilities are  `Voice`, `SMS`, and `MMS` and each capability can be: `true` or `false`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountIncomingPhoneNumberCapabilities {
@@ -1977,8 +2021,7 @@ impl ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn {
 }
 #[cfg(any(feature = "api20100401_assigned_add_on_extension"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingPhoneNumberAssignedAddOnExtension
-{
+pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingPhoneNumberAssignedAddOnExtension {
     /// The unique string that that we created to identify the resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
@@ -2061,7 +2104,9 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal {
     pub address_sid: Option<String>,
     /// Whether the phone number requires an [Address](https://www.twilio.com/docs/usage/api/address) registered with Twilio. Can be: `none`, `any`, `local`, or `foreign`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_requirements: Option<super::models::IncomingPhoneNumberLocalEnumAddressRequirement>,
+    pub address_requirements: Option<
+        super::models::IncomingPhoneNumberLocalEnumAddressRequirement,
+    >,
     /// The API version used to start a new TwiML session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
@@ -2070,7 +2115,9 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal {
     pub beta: Option<bool>,
     /// The set of Boolean properties that indicate whether a phone number can receive calls or messages.  Capabilities are  `Voice`, `SMS`, and `MMS` and each capability can be: `true` or `false`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub capabilities: Option<super::models::ApiV2010AccountIncomingPhoneNumberCapabilities>,
+    pub capabilities: Option<
+        super::models::ApiV2010AccountIncomingPhoneNumberCapabilities,
+    >,
     /// The date and time in GMT that the resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
@@ -2097,7 +2144,9 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal {
     pub sms_application_sid: Option<String>,
     /// The HTTP method we use to call `sms_fallback_url`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_method: Option<super::models::ApiV2010AccountApplicationSmsFallbackMethod>,
+    pub sms_fallback_method: Option<
+        super::models::ApiV2010AccountApplicationSmsFallbackMethod,
+    >,
     /// The URL that we call when an error occurs while retrieving or executing the TwiML from `sms_url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_fallback_url: Option<String>,
@@ -2112,8 +2161,9 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal {
     pub status_callback: Option<String>,
     /// The HTTP method we use to call `status_callback`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method:
-        Option<super::models::ApiV2010AccountApplicationStatusCallbackMethod>,
+    pub status_callback_method: Option<
+        super::models::ApiV2010AccountApplicationStatusCallbackMethod,
+    >,
     /// The SID of the Trunk that handles calls to the phone number. If a `trunk_sid` is present, we ignore all of the voice urls and voice applications and use those set on the Trunk. Setting a `trunk_sid` will automatically delete your `voice_application_sid` and vice versa.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trunk_sid: Option<String>,
@@ -2121,7 +2171,9 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_receive_mode: Option<super::models::IncomingPhoneNumberLocalEnumVoiceReceiveMode>,
+    pub voice_receive_mode: Option<
+        super::models::IncomingPhoneNumberLocalEnumVoiceReceiveMode,
+    >,
     /// The SID of the application that handles calls to the phone number. If a `voice_application_sid` is present, we ignore all of the voice urls and use those set on the application. Setting a `voice_application_sid` will automatically delete your `trunk_sid` and vice versa.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_application_sid: Option<String>,
@@ -2130,7 +2182,9 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal {
     pub voice_caller_id_lookup: Option<bool>,
     /// The HTTP method we use to call `voice_fallback_url`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method: Option<super::models::ApiV2010AccountApplicationVoiceFallbackMethod>,
+    pub voice_fallback_method: Option<
+        super::models::ApiV2010AccountApplicationVoiceFallbackMethod,
+    >,
     /// The URL that we call when an error occurs retrieving or executing the TwiML requested by `url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_fallback_url: Option<String>,
@@ -2142,14 +2196,17 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal {
     pub voice_url: Option<String>,
     /// The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emergency_status: Option<super::models::IncomingPhoneNumberLocalEnumEmergencyStatus>,
+    pub emergency_status: Option<
+        super::models::IncomingPhoneNumberLocalEnumEmergencyStatus,
+    >,
     /// The SID of the emergency address configuration that we use for emergency calling from this phone number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emergency_address_sid: Option<String>,
     /// The status of address registration with emergency services. A registered emergency address will be used during handling of emergency calls from this number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emergency_address_status:
-        Option<super::models::IncomingPhoneNumberLocalEnumEmergencyAddressStatus>,
+    pub emergency_address_status: Option<
+        super::models::IncomingPhoneNumberLocalEnumEmergencyAddressStatus,
+    >,
     /// The SID of the Bundle resource that you associate with the phone number. Some regions require a Bundle to meet local Regulations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle_sid: Option<String>,
@@ -2284,8 +2341,9 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile {
     pub address_sid: Option<String>,
     /// Whether the phone number requires an [Address](https://www.twilio.com/docs/usage/api/address) registered with Twilio. Can be: `none`, `any`, `local`, or `foreign`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_requirements:
-        Option<super::models::IncomingPhoneNumberMobileEnumAddressRequirement>,
+    pub address_requirements: Option<
+        super::models::IncomingPhoneNumberMobileEnumAddressRequirement,
+    >,
     /// The API version used to start a new TwiML session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
@@ -2294,7 +2352,9 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile {
     pub beta: Option<bool>,
     /// The set of Boolean properties that indicate whether a phone number can receive calls or messages.  Capabilities are  `Voice`, `SMS`, and `MMS` and each capability can be: `true` or `false`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub capabilities: Option<super::models::ApiV2010AccountIncomingPhoneNumberCapabilities>,
+    pub capabilities: Option<
+        super::models::ApiV2010AccountIncomingPhoneNumberCapabilities,
+    >,
     /// The date and time in GMT that the resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
@@ -2321,7 +2381,9 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile {
     pub sms_application_sid: Option<String>,
     /// The HTTP method we use to call `sms_fallback_url`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_method: Option<super::models::ApiV2010AccountApplicationSmsFallbackMethod>,
+    pub sms_fallback_method: Option<
+        super::models::ApiV2010AccountApplicationSmsFallbackMethod,
+    >,
     /// The URL that we call when an error occurs while retrieving or executing the TwiML from `sms_url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_fallback_url: Option<String>,
@@ -2336,8 +2398,9 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile {
     pub status_callback: Option<String>,
     /// The HTTP method we use to call `status_callback`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method:
-        Option<super::models::ApiV2010AccountApplicationStatusCallbackMethod>,
+    pub status_callback_method: Option<
+        super::models::ApiV2010AccountApplicationStatusCallbackMethod,
+    >,
     /// The SID of the Trunk that handles calls to the phone number. If a `trunk_sid` is present, we ignore all of the voice urls and voice applications and use those set on the Trunk. Setting a `trunk_sid` will automatically delete your `voice_application_sid` and vice versa.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trunk_sid: Option<String>,
@@ -2345,7 +2408,9 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_receive_mode: Option<super::models::IncomingPhoneNumberMobileEnumVoiceReceiveMode>,
+    pub voice_receive_mode: Option<
+        super::models::IncomingPhoneNumberMobileEnumVoiceReceiveMode,
+    >,
     /// The SID of the application that handles calls to the phone number. If a `voice_application_sid` is present, we ignore all of the voice urls and use those set on the application. Setting a `voice_application_sid` will automatically delete your `trunk_sid` and vice versa.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_application_sid: Option<String>,
@@ -2354,7 +2419,9 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile {
     pub voice_caller_id_lookup: Option<bool>,
     /// The HTTP method we use to call `voice_fallback_url`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method: Option<super::models::ApiV2010AccountApplicationVoiceFallbackMethod>,
+    pub voice_fallback_method: Option<
+        super::models::ApiV2010AccountApplicationVoiceFallbackMethod,
+    >,
     /// The URL that we call when an error occurs retrieving or executing the TwiML requested by `url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_fallback_url: Option<String>,
@@ -2366,14 +2433,17 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile {
     pub voice_url: Option<String>,
     /// The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emergency_status: Option<super::models::IncomingPhoneNumberMobileEnumEmergencyStatus>,
+    pub emergency_status: Option<
+        super::models::IncomingPhoneNumberMobileEnumEmergencyStatus,
+    >,
     /// The SID of the emergency address configuration that we use for emergency calling from this phone number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emergency_address_sid: Option<String>,
     /// The status of address registration with emergency services. A registered emergency address will be used during handling of emergency calls from this number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emergency_address_status:
-        Option<super::models::IncomingPhoneNumberMobileEnumEmergencyAddressStatus>,
+    pub emergency_address_status: Option<
+        super::models::IncomingPhoneNumberMobileEnumEmergencyAddressStatus,
+    >,
     /// The SID of the Bundle resource that you associate with the phone number. Some regions require a Bundle to meet local Regulations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle_sid: Option<String>,
@@ -2508,8 +2578,9 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree {
     pub address_sid: Option<String>,
     /// Whether the phone number requires an [Address](https://www.twilio.com/docs/usage/api/address) registered with Twilio. Can be: `none`, `any`, `local`, or `foreign`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address_requirements:
-        Option<super::models::IncomingPhoneNumberTollFreeEnumAddressRequirement>,
+    pub address_requirements: Option<
+        super::models::IncomingPhoneNumberTollFreeEnumAddressRequirement,
+    >,
     /// The API version used to start a new TwiML session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
@@ -2518,7 +2589,9 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree {
     pub beta: Option<bool>,
     /// The set of Boolean properties that indicate whether a phone number can receive calls or messages.  Capabilities are  `Voice`, `SMS`, and `MMS` and each capability can be: `true` or `false`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub capabilities: Option<super::models::ApiV2010AccountIncomingPhoneNumberCapabilities>,
+    pub capabilities: Option<
+        super::models::ApiV2010AccountIncomingPhoneNumberCapabilities,
+    >,
     /// The date and time in GMT that the resource was created specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
@@ -2545,7 +2618,9 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree {
     pub sms_application_sid: Option<String>,
     /// The HTTP method we use to call `sms_fallback_url`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_method: Option<super::models::ApiV2010AccountApplicationSmsFallbackMethod>,
+    pub sms_fallback_method: Option<
+        super::models::ApiV2010AccountApplicationSmsFallbackMethod,
+    >,
     /// The URL that we call when an error occurs while retrieving or executing the TwiML from `sms_url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_fallback_url: Option<String>,
@@ -2560,8 +2635,9 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree {
     pub status_callback: Option<String>,
     /// The HTTP method we use to call `status_callback`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method:
-        Option<super::models::ApiV2010AccountApplicationStatusCallbackMethod>,
+    pub status_callback_method: Option<
+        super::models::ApiV2010AccountApplicationStatusCallbackMethod,
+    >,
     /// The SID of the Trunk that handles calls to the phone number. If a `trunk_sid` is present, we ignore all of the voice urls and voice applications and use those set on the Trunk. Setting a `trunk_sid` will automatically delete your `voice_application_sid` and vice versa.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trunk_sid: Option<String>,
@@ -2569,7 +2645,9 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_receive_mode: Option<super::models::IncomingPhoneNumberTollFreeEnumVoiceReceiveMode>,
+    pub voice_receive_mode: Option<
+        super::models::IncomingPhoneNumberTollFreeEnumVoiceReceiveMode,
+    >,
     /// The SID of the application that handles calls to the phone number. If a `voice_application_sid` is present, we ignore all of the voice urls and use those set on the application. Setting a `voice_application_sid` will automatically delete your `trunk_sid` and vice versa.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_application_sid: Option<String>,
@@ -2578,7 +2656,9 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree {
     pub voice_caller_id_lookup: Option<bool>,
     /// The HTTP method we use to call `voice_fallback_url`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method: Option<super::models::ApiV2010AccountApplicationVoiceFallbackMethod>,
+    pub voice_fallback_method: Option<
+        super::models::ApiV2010AccountApplicationVoiceFallbackMethod,
+    >,
     /// The URL that we call when an error occurs retrieving or executing the TwiML requested by `url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_fallback_url: Option<String>,
@@ -2590,14 +2670,17 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree {
     pub voice_url: Option<String>,
     /// The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emergency_status: Option<super::models::IncomingPhoneNumberTollFreeEnumEmergencyStatus>,
+    pub emergency_status: Option<
+        super::models::IncomingPhoneNumberTollFreeEnumEmergencyStatus,
+    >,
     /// The SID of the emergency address configuration that we use for emergency calling from this phone number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emergency_address_sid: Option<String>,
     /// The status of address registration with emergency services. A registered emergency address will be used during handling of emergency calls from this number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emergency_address_status:
-        Option<super::models::IncomingPhoneNumberTollFreeEnumEmergencyAddressStatus>,
+    pub emergency_address_status: Option<
+        super::models::IncomingPhoneNumberTollFreeEnumEmergencyAddressStatus,
+    >,
     /// The SID of the Bundle resource that you associate with the phone number. Some regions require a Bundle to meet local Regulations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle_sid: Option<String>,
@@ -3150,7 +3233,9 @@ pub struct ApiV2010AccountNotification {
     pub more_info: Option<String>,
     /// The HTTP method used to generate the notification. If the notification was generated during a phone call, this is the HTTP Method used to request the resource on your server. If the notification was generated by your use of our REST API, this is the HTTP method used to call the resource on our servers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_method: Option<super::models::ApiV2010AccountCallCallNotificationRequestMethod>,
+    pub request_method: Option<
+        super::models::ApiV2010AccountCallCallNotificationRequestMethod,
+    >,
     /// The URL of the resource that generated the notification. If the notification was generated during a phone call, this is the URL of the resource on your server that caused the notification. If the notification was generated by your use of our REST API, this is the URL of the resource you called.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_url: Option<String>,
@@ -3230,7 +3315,9 @@ pub struct ApiV2010AccountNotificationInstance {
     pub more_info: Option<String>,
     /// The HTTP method used to generate the notification. If the notification was generated during a phone call, this is the HTTP Method used to request the resource on your server. If the notification was generated by your use of our REST API, this is the HTTP method used to call the resource on our servers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_method: Option<super::models::ApiV2010AccountCallCallNotificationRequestMethod>,
+    pub request_method: Option<
+        super::models::ApiV2010AccountCallCallNotificationRequestMethod,
+    >,
     /// The URL of the resource that generated the notification. If the notification was generated during a phone call, this is the URL of the resource on your server that caused the notification. If the notification was generated by your use of our REST API, this is the URL of the resource you called.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_url: Option<String>,
@@ -3968,8 +4055,7 @@ impl ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload {
 }
 #[cfg(any(feature = "all"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayloadRecordingAddOnResultPayloadData
-{
+pub struct ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayloadRecordingAddOnResultPayloadData {
     /// The URL to redirect to to get the data returned by the AddOn that was previously stored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_to: Option<String>,
@@ -4085,7 +4171,9 @@ pub struct ApiV2010AccountShortCode {
     pub sid: Option<String>,
     /// The HTTP method we use to call the `sms_fallback_url`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_method: Option<super::models::ApiV2010AccountShortCodeSmsFallbackMethod>,
+    pub sms_fallback_method: Option<
+        super::models::ApiV2010AccountShortCodeSmsFallbackMethod,
+    >,
     /// The URL that we call if an error occurs while retrieving or executing the TwiML from `sms_url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_fallback_url: Option<String>,
@@ -4265,8 +4353,7 @@ impl ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessControlLi
 pub struct ApiV2010AccountSipSipDomainSipAuthSipAuthRegistrations {}
 #[cfg(any(feature = "api20100401_auth_registrations_credential_list_mapping"))]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ApiV2010AccountSipSipDomainSipAuthSipAuthRegistrationsSipAuthRegistrationsCredentialListMapping
-{
+pub struct ApiV2010AccountSipSipDomainSipAuthSipAuthRegistrationsSipAuthRegistrationsCredentialListMapping {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the CredentialListMapping resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
@@ -4284,9 +4371,7 @@ pub struct ApiV2010AccountSipSipDomainSipAuthSipAuthRegistrationsSipAuthRegistra
     pub sid: Option<String>,
 }
 #[cfg(any(feature = "api20100401_auth_registrations_credential_list_mapping"))]
-impl
-    ApiV2010AccountSipSipDomainSipAuthSipAuthRegistrationsSipAuthRegistrationsCredentialListMapping
-{
+impl ApiV2010AccountSipSipDomainSipAuthSipAuthRegistrationsSipAuthRegistrationsCredentialListMapping {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         if let Some(v) = &self.account_sid {
@@ -4510,7 +4595,9 @@ pub struct ApiV2010AccountSipSipDomain {
     pub uri: Option<String>,
     /// The HTTP method we use to call `voice_fallback_url`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method: Option<super::models::ApiV2010AccountApplicationVoiceFallbackMethod>,
+    pub voice_fallback_method: Option<
+        super::models::ApiV2010AccountApplicationVoiceFallbackMethod,
+    >,
     /// The URL that we call when an error occurs while retrieving or executing the TwiML requested from `voice_url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_fallback_url: Option<String>,
@@ -4519,8 +4606,9 @@ pub struct ApiV2010AccountSipSipDomain {
     pub voice_method: Option<super::models::ApiV2010AccountApplicationVoiceMethod>,
     /// The HTTP method we use to call `voice_status_callback_url`. Either `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_status_callback_method:
-        Option<super::models::ApiV2010AccountSipSipDomainVoiceStatusCallbackMethod>,
+    pub voice_status_callback_method: Option<
+        super::models::ApiV2010AccountSipSipDomainVoiceStatusCallbackMethod,
+    >,
     /// The URL that we call to pass status parameters (such as call ended) to your application.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_status_callback_url: Option<String>,
@@ -5668,7 +5756,9 @@ pub struct ApiV2010AccountUsageUsageTrigger {
     pub api_version: Option<String>,
     /// The HTTP method we use to call `callback_url`. Can be: `GET` or `POST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub callback_method: Option<super::models::ApiV2010AccountUsageUsageTriggerCallbackMethod>,
+    pub callback_method: Option<
+        super::models::ApiV2010AccountUsageUsageTriggerCallbackMethod,
+    >,
     /// The URL we call using the `callback_method` when the trigger fires.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback_url: Option<String>,
@@ -6131,7 +6221,9 @@ pub struct CreateApplicationBody {
     /// The HTTP method we should use to call `voice_fallback_url`. Can be: `GET` or `POST`.
     #[serde(rename = "VoiceFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method: Option<super::models::CreateApplicationBodyVoiceFallbackMethod>,
+    pub voice_fallback_method: Option<
+        super::models::CreateApplicationBodyVoiceFallbackMethod,
+    >,
     /// The URL we should call using the `status_callback_method` to send status information to your application.
     #[serde(rename = "StatusCallback")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6139,7 +6231,9 @@ pub struct CreateApplicationBody {
     /// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST`.
     #[serde(rename = "StatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method: Option<super::models::CreateApplicationBodyStatusCallbackMethod>,
+    pub status_callback_method: Option<
+        super::models::CreateApplicationBodyStatusCallbackMethod,
+    >,
     /// Whether we should look up the caller's caller-ID name from the CNAM database (additional charges apply). Can be: `true` or `false`.
     #[serde(rename = "VoiceCallerIdLookup")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6159,7 +6253,9 @@ pub struct CreateApplicationBody {
     /// The HTTP method we should use to call `sms_fallback_url`. Can be: `GET` or `POST`.
     #[serde(rename = "SmsFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_method: Option<super::models::CreateApplicationBodySmsFallbackMethod>,
+    pub sms_fallback_method: Option<
+        super::models::CreateApplicationBodySmsFallbackMethod,
+    >,
     /// The URL we should call using a POST method to send status information about SMS messages sent by the application.
     #[serde(rename = "SmsStatusCallback")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6233,7 +6329,9 @@ pub struct UpdateApplicationBody {
     /// The HTTP method we should use to call `voice_fallback_url`. Can be: `GET` or `POST`.
     #[serde(rename = "VoiceFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method: Option<super::models::CreateApplicationBodyVoiceFallbackMethod>,
+    pub voice_fallback_method: Option<
+        super::models::CreateApplicationBodyVoiceFallbackMethod,
+    >,
     /// The URL we should call using the `status_callback_method` to send status information to your application.
     #[serde(rename = "StatusCallback")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6241,7 +6339,9 @@ pub struct UpdateApplicationBody {
     /// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST`.
     #[serde(rename = "StatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method: Option<super::models::CreateApplicationBodyStatusCallbackMethod>,
+    pub status_callback_method: Option<
+        super::models::CreateApplicationBodyStatusCallbackMethod,
+    >,
     /// Whether we should look up the caller's caller-ID name from the CNAM database (additional charges apply). Can be: `true` or `false`.
     #[serde(rename = "VoiceCallerIdLookup")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6261,7 +6361,9 @@ pub struct UpdateApplicationBody {
     /// The HTTP method we should use to call `sms_fallback_url`. Can be: `GET` or `POST`.
     #[serde(rename = "SmsFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_method: Option<super::models::CreateApplicationBodySmsFallbackMethod>,
+    pub sms_fallback_method: Option<
+        super::models::CreateApplicationBodySmsFallbackMethod,
+    >,
     /// Same as message_status_callback: The URL we should call using a POST method to send status information about SMS messages sent by the application. Deprecated, included for backwards compatibility.
     #[serde(rename = "SmsStatusCallback")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6296,7 +6398,9 @@ pub struct ListAuthorizedConnectAppResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authorized_connect_apps: Option<Vec<super::models::ApiV2010AccountAuthorizedConnectApp>>,
+    pub authorized_connect_apps: Option<
+        Vec<super::models::ApiV2010AccountAuthorizedConnectApp>,
+    >,
 }
 #[cfg(any(feature = "api20100401_authorized_connect_app"))]
 impl ListAuthorizedConnectAppResponse {
@@ -6315,7 +6419,9 @@ impl ListAuthorizedConnectAppResponse {
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListAvailablePhoneNumberCountryResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub countries: Option<Vec<super::models::ApiV2010AccountAvailablePhoneNumberCountry>>,
+    pub countries: Option<
+        Vec<super::models::ApiV2010AccountAvailablePhoneNumberCountry>,
+    >,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
@@ -6341,7 +6447,9 @@ pub struct ListAvailablePhoneNumberLocalResponse {
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub available_phone_numbers: Option<
-        Vec<super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocal>,
+        Vec<
+            super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocal,
+        >,
     >,
 }
 #[cfg(any(feature = "api20100401_machine_to_machine"))]
@@ -6393,7 +6501,9 @@ pub struct ListAvailablePhoneNumberMobileResponse {
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub available_phone_numbers: Option<
-        Vec<super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberMobile>,
+        Vec<
+            super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberMobile,
+        >,
     >,
 }
 #[cfg(any(feature = "api20100401_national"))]
@@ -6418,7 +6528,9 @@ pub struct ListAvailablePhoneNumberNationalResponse {
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub available_phone_numbers: Option<
-        Vec<super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberNational>,
+        Vec<
+            super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberNational,
+        >,
     >,
 }
 #[cfg(any(feature = "api20100401_shared_cost"))]
@@ -6470,7 +6582,9 @@ pub struct ListAvailablePhoneNumberTollFreeResponse {
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub available_phone_numbers: Option<
-        Vec<super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberTollFree>,
+        Vec<
+            super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberTollFree,
+        >,
     >,
 }
 #[cfg(any(feature = "api20100401_voip"))]
@@ -6495,7 +6609,9 @@ pub struct ListAvailablePhoneNumberVoipResponse {
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub available_phone_numbers: Option<
-        Vec<super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberVoip>,
+        Vec<
+            super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberVoip,
+        >,
     >,
 }
 #[cfg(any(feature = "api20100401_call"))]
@@ -6566,7 +6682,9 @@ pub struct CreateCallBody {
     /// The HTTP method we should use when calling the `status_callback` URL. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored.
     #[serde(rename = "StatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method: Option<super::models::CreateCallBodyStatusCallbackMethod>,
+    pub status_callback_method: Option<
+        super::models::CreateCallBodyStatusCallbackMethod,
+    >,
     /// The string of keys to dial after connecting to the number, with a maximum length of 32 digits. Valid digits in the string include any digit (`0`-`9`), '`A`', '`B`', '`C`', '`D`', '`#`', and '`*`'. You can also use '`w`' to insert a half-second pause and '`W`' to insert a one-second pause. For example, to pause for one second after connecting and then dial extension 1234 followed by the # key, set this parameter to `W1234#`. Be sure to URL-encode this string because the '`#`' character has special meaning in a URL. If both `SendDigits` and `MachineDetection` parameters are provided, then `MachineDetection` will be ignored.
     #[serde(rename = "SendDigits")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6590,8 +6708,9 @@ pub struct CreateCallBody {
     /// The HTTP method we should use when calling the `recording_status_callback` URL. Can be: `GET` or `POST` and the default is `POST`.
     #[serde(rename = "RecordingStatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recording_status_callback_method:
-        Option<super::models::CreateCallBodyRecordingStatusCallbackMethod>,
+    pub recording_status_callback_method: Option<
+        super::models::CreateCallBodyRecordingStatusCallbackMethod,
+    >,
     /// The username used to authenticate the caller making a SIP call.
     #[serde(rename = "SipAuthUsername")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6643,8 +6762,9 @@ pub struct CreateCallBody {
     /// The HTTP method we should use when calling the `async_amd_status_callback` URL. Can be: `GET` or `POST` and the default is `POST`.
     #[serde(rename = "AsyncAmdStatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub async_amd_status_callback_method:
-        Option<super::models::CreateCallBodyAsyncAmdStatusCallbackMethod>,
+    pub async_amd_status_callback_method: Option<
+        super::models::CreateCallBodyAsyncAmdStatusCallbackMethod,
+    >,
     /// The SID of a BYOC (Bring Your Own Carrier) trunk to route this call with. Note that `byoc` is only meaningful when `to` is a phone number; it will otherwise be ignored. (Beta)
     #[serde(rename = "Byoc")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6767,7 +6887,9 @@ pub struct UpdateCallBody {
     /// The HTTP method we should use when requesting the `status_callback` URL. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored.
     #[serde(rename = "StatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method: Option<super::models::UpdateCallBodyStatusCallbackMethod>,
+    pub status_callback_method: Option<
+        super::models::UpdateCallBodyStatusCallbackMethod,
+    >,
     /// TwiML instructions for the call Twilio will use without fetching Twiml from url. Twiml and url parameters are mutually exclusive
     #[serde(rename = "Twiml")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6897,8 +7019,9 @@ pub struct CreateCallRecordingBody {
     /// The HTTP method we should use to call `recording_status_callback`. Can be: `GET` or `POST` and the default is `POST`.
     #[serde(rename = "RecordingStatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recording_status_callback_method:
-        Option<super::models::CreateCallRecordingBodyRecordingStatusCallbackMethod>,
+    pub recording_status_callback_method: Option<
+        super::models::CreateCallRecordingBodyRecordingStatusCallbackMethod,
+    >,
     /// Whether to trim any leading and trailing silence in the recording. Can be: `trim-silence` or `do-not-trim` and the default is `do-not-trim`. `trim-silence` trims the silence from the beginning and end of the recording and `do-not-trim` does not.
     #[serde(rename = "Trim")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7025,7 +7148,9 @@ pub struct ListConferenceRecordingResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recordings: Option<Vec<super::models::ApiV2010AccountConferenceConferenceRecording>>,
+    pub recordings: Option<
+        Vec<super::models::ApiV2010AccountConferenceConferenceRecording>,
+    >,
 }
 #[cfg(any(feature = "api20100401_conference_recording"))]
 impl ListConferenceRecordingResponse {
@@ -7066,8 +7191,9 @@ pub struct UpdateConnectAppBody {
     /// The HTTP method to use when calling `deauthorize_callback_url`.
     #[serde(rename = "DeauthorizeCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deauthorize_callback_method:
-        Option<super::models::UpdateConnectAppBodyDeauthorizeCallbackMethod>,
+    pub deauthorize_callback_method: Option<
+        super::models::UpdateConnectAppBodyDeauthorizeCallbackMethod,
+    >,
     /// The URL to call using the `deauthorize_callback_method` to de-authorize the Connect App.
     #[serde(rename = "DeauthorizeCallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7150,8 +7276,9 @@ pub struct ListDependentPhoneNumberResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dependent_phone_numbers:
-        Option<Vec<super::models::ApiV2010AccountAddressDependentPhoneNumber>>,
+    pub dependent_phone_numbers: Option<
+        Vec<super::models::ApiV2010AccountAddressDependentPhoneNumber>,
+    >,
 }
 #[cfg(any(feature = "api20100401_dependent_phone_number"))]
 impl ListDependentPhoneNumberResponse {
@@ -7188,7 +7315,9 @@ pub struct UpdateIncomingPhoneNumberBody {
     /// The HTTP method that we should use to call `sms_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "SmsFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_method: Option<super::models::UpdateIncomingPhoneNumberBodySmsFallbackMethod>,
+    pub sms_fallback_method: Option<
+        super::models::UpdateIncomingPhoneNumberBodySmsFallbackMethod,
+    >,
     /// The URL that we should call when an error occurs while requesting or executing the TwiML defined by `sms_url`.
     #[serde(rename = "SmsFallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7208,8 +7337,9 @@ pub struct UpdateIncomingPhoneNumberBody {
     /// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "StatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method:
-        Option<super::models::UpdateIncomingPhoneNumberBodyStatusCallbackMethod>,
+    pub status_callback_method: Option<
+        super::models::UpdateIncomingPhoneNumberBodyStatusCallbackMethod,
+    >,
     /// The SID of the application we should use to handle phone calls to the phone number. If a `voice_application_sid` is present, we ignore all of the voice urls and use only those set on the application. Setting a `voice_application_sid` will automatically delete your `trunk_sid` and vice versa.
     #[serde(rename = "VoiceApplicationSid")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7221,8 +7351,9 @@ pub struct UpdateIncomingPhoneNumberBody {
     /// The HTTP method that we should use to call `voice_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "VoiceFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method:
-        Option<super::models::UpdateIncomingPhoneNumberBodyVoiceFallbackMethod>,
+    pub voice_fallback_method: Option<
+        super::models::UpdateIncomingPhoneNumberBodyVoiceFallbackMethod,
+    >,
     /// The URL that we should call when an error occurs retrieving or executing the TwiML requested by `url`.
     #[serde(rename = "VoiceFallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7249,7 +7380,9 @@ pub struct UpdateIncomingPhoneNumberBody {
     pub trunk_sid: Option<String>,
     #[serde(rename = "VoiceReceiveMode")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_receive_mode: Option<super::models::IncomingPhoneNumberEnumVoiceReceiveMode>,
+    pub voice_receive_mode: Option<
+        super::models::IncomingPhoneNumberEnumVoiceReceiveMode,
+    >,
     /// The SID of the Identity resource that we should associate with the phone number. Some regions require an identity to meet local regulations.
     #[serde(rename = "IdentitySid")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7342,59 +7475,69 @@ impl UpdateIncomingPhoneNumberBody {
         Ok(())
     }
 }
-#[cfg(any(
-    feature = "api20100401_incoming_phone_number",
-    feature = "api20100401_incoming_phone_number_local",
-    feature = "api20100401_incoming_phone_number_mobile",
-    feature = "api20100401_incoming_phone_number_toll_free"
-))]
+#[cfg(
+    any(
+        feature = "api20100401_incoming_phone_number",
+        feature = "api20100401_incoming_phone_number_local",
+        feature = "api20100401_incoming_phone_number_mobile",
+        feature = "api20100401_incoming_phone_number_toll_free"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method that we should use to call `sms_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`."]
     pub enum UpdateIncomingPhoneNumberBodySmsFallbackMethod { Get = "GET", Post = "POST",
     }
 }
-#[cfg(any(
-    feature = "api20100401_incoming_phone_number",
-    feature = "api20100401_incoming_phone_number_local",
-    feature = "api20100401_incoming_phone_number_mobile",
-    feature = "api20100401_incoming_phone_number_toll_free"
-))]
+#[cfg(
+    any(
+        feature = "api20100401_incoming_phone_number",
+        feature = "api20100401_incoming_phone_number_local",
+        feature = "api20100401_incoming_phone_number_mobile",
+        feature = "api20100401_incoming_phone_number_toll_free"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method that we should use to call `sms_url`. Can be: `GET` or `POST` and defaults to `POST`."]
     pub enum UpdateIncomingPhoneNumberBodySmsMethod { Get = "GET", Post = "POST", }
 }
-#[cfg(any(
-    feature = "api20100401_incoming_phone_number",
-    feature = "api20100401_incoming_phone_number_local",
-    feature = "api20100401_incoming_phone_number_mobile",
-    feature = "api20100401_incoming_phone_number_toll_free"
-))]
+#[cfg(
+    any(
+        feature = "api20100401_incoming_phone_number",
+        feature = "api20100401_incoming_phone_number_local",
+        feature = "api20100401_incoming_phone_number_mobile",
+        feature = "api20100401_incoming_phone_number_toll_free"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST` and defaults to `POST`."]
     pub enum UpdateIncomingPhoneNumberBodyStatusCallbackMethod { Get = "GET", Post =
     "POST", }
 }
-#[cfg(any(
-    feature = "api20100401_incoming_phone_number",
-    feature = "api20100401_incoming_phone_number_local",
-    feature = "api20100401_incoming_phone_number_mobile",
-    feature = "api20100401_incoming_phone_number_toll_free"
-))]
+#[cfg(
+    any(
+        feature = "api20100401_incoming_phone_number",
+        feature = "api20100401_incoming_phone_number_local",
+        feature = "api20100401_incoming_phone_number_mobile",
+        feature = "api20100401_incoming_phone_number_toll_free"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method that we should use to call `voice_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`."]
     pub enum UpdateIncomingPhoneNumberBodyVoiceFallbackMethod { Get = "GET", Post =
     "POST", }
 }
-#[cfg(any(
-    feature = "api20100401_incoming_phone_number",
-    feature = "api20100401_incoming_phone_number_local",
-    feature = "api20100401_incoming_phone_number_mobile",
-    feature = "api20100401_incoming_phone_number_toll_free"
-))]
+#[cfg(
+    any(
+        feature = "api20100401_incoming_phone_number",
+        feature = "api20100401_incoming_phone_number_local",
+        feature = "api20100401_incoming_phone_number_mobile",
+        feature = "api20100401_incoming_phone_number_toll_free"
+    )
+)]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method that we should use to call `voice_url`. Can be: `GET` or `POST` and defaults to `POST`."]
@@ -7421,7 +7564,9 @@ pub struct ListIncomingPhoneNumberResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub incoming_phone_numbers: Option<Vec<super::models::ApiV2010AccountIncomingPhoneNumber>>,
+    pub incoming_phone_numbers: Option<
+        Vec<super::models::ApiV2010AccountIncomingPhoneNumber>,
+    >,
 }
 #[cfg(any(feature = "api20100401_incoming_phone_number"))]
 impl ListIncomingPhoneNumberResponse {
@@ -7454,7 +7599,9 @@ pub struct CreateIncomingPhoneNumberBody {
     /// The HTTP method that we should use to call `sms_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "SmsFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_method: Option<super::models::UpdateIncomingPhoneNumberBodySmsFallbackMethod>,
+    pub sms_fallback_method: Option<
+        super::models::UpdateIncomingPhoneNumberBodySmsFallbackMethod,
+    >,
     /// The URL that we should call when an error occurs while requesting or executing the TwiML defined by `sms_url`.
     #[serde(rename = "SmsFallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7474,8 +7621,9 @@ pub struct CreateIncomingPhoneNumberBody {
     /// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "StatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method:
-        Option<super::models::UpdateIncomingPhoneNumberBodyStatusCallbackMethod>,
+    pub status_callback_method: Option<
+        super::models::UpdateIncomingPhoneNumberBodyStatusCallbackMethod,
+    >,
     /// The SID of the application we should use to handle calls to the new phone number. If a `voice_application_sid` is present, we ignore all of the voice urls and use only those set on the application. Setting a `voice_application_sid` will automatically delete your `trunk_sid` and vice versa.
     #[serde(rename = "VoiceApplicationSid")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7487,8 +7635,9 @@ pub struct CreateIncomingPhoneNumberBody {
     /// The HTTP method that we should use to call `voice_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "VoiceFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method:
-        Option<super::models::UpdateIncomingPhoneNumberBodyVoiceFallbackMethod>,
+    pub voice_fallback_method: Option<
+        super::models::UpdateIncomingPhoneNumberBodyVoiceFallbackMethod,
+    >,
     /// The URL that we should call when an error occurs retrieving or executing the TwiML requested by `url`.
     #[serde(rename = "VoiceFallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7523,7 +7672,9 @@ pub struct CreateIncomingPhoneNumberBody {
     pub address_sid: Option<String>,
     #[serde(rename = "VoiceReceiveMode")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_receive_mode: Option<super::models::IncomingPhoneNumberEnumVoiceReceiveMode>,
+    pub voice_receive_mode: Option<
+        super::models::IncomingPhoneNumberEnumVoiceReceiveMode,
+    >,
     /// The SID of the Bundle resource that you associate with the phone number. Some regions require a Bundle to meet local Regulations.
     #[serde(rename = "BundleSid")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7629,7 +7780,9 @@ pub struct ListIncomingPhoneNumberAssignedAddOnResponse {
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assigned_add_ons: Option<
-        Vec<super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn>,
+        Vec<
+            super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn,
+        >,
     >,
 }
 #[cfg(any(feature = "api20100401_assigned_add_on"))]
@@ -7729,8 +7882,9 @@ pub struct ListIncomingPhoneNumberLocalResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub incoming_phone_numbers:
-        Option<Vec<super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal>>,
+    pub incoming_phone_numbers: Option<
+        Vec<super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal>,
+    >,
 }
 #[cfg(any(feature = "api20100401_incoming_phone_number_local"))]
 impl ListIncomingPhoneNumberLocalResponse {
@@ -7766,7 +7920,9 @@ pub struct CreateIncomingPhoneNumberLocalBody {
     /// The HTTP method that we should use to call `sms_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "SmsFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_method: Option<super::models::UpdateIncomingPhoneNumberBodySmsFallbackMethod>,
+    pub sms_fallback_method: Option<
+        super::models::UpdateIncomingPhoneNumberBodySmsFallbackMethod,
+    >,
     /// The URL that we should call when an error occurs while requesting or executing the TwiML defined by `sms_url`.
     #[serde(rename = "SmsFallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7786,8 +7942,9 @@ pub struct CreateIncomingPhoneNumberLocalBody {
     /// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "StatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method:
-        Option<super::models::UpdateIncomingPhoneNumberBodyStatusCallbackMethod>,
+    pub status_callback_method: Option<
+        super::models::UpdateIncomingPhoneNumberBodyStatusCallbackMethod,
+    >,
     /// The SID of the application we should use to handle calls to the new phone number. If a `voice_application_sid` is present, we ignore all of the voice urls and use only those set on the application. Setting a `voice_application_sid` will automatically delete your `trunk_sid` and vice versa.
     #[serde(rename = "VoiceApplicationSid")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7799,8 +7956,9 @@ pub struct CreateIncomingPhoneNumberLocalBody {
     /// The HTTP method that we should use to call `voice_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "VoiceFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method:
-        Option<super::models::UpdateIncomingPhoneNumberBodyVoiceFallbackMethod>,
+    pub voice_fallback_method: Option<
+        super::models::UpdateIncomingPhoneNumberBodyVoiceFallbackMethod,
+    >,
     /// The URL that we should call when an error occurs retrieving or executing the TwiML requested by `url`.
     #[serde(rename = "VoiceFallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7824,7 +7982,9 @@ pub struct CreateIncomingPhoneNumberLocalBody {
     /// The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country.
     #[serde(rename = "EmergencyStatus")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emergency_status: Option<super::models::IncomingPhoneNumberLocalEnumEmergencyStatus>,
+    pub emergency_status: Option<
+        super::models::IncomingPhoneNumberLocalEnumEmergencyStatus,
+    >,
     /// The SID of the emergency address configuration to use for emergency calling from the new phone number.
     #[serde(rename = "EmergencyAddressSid")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7835,7 +7995,9 @@ pub struct CreateIncomingPhoneNumberLocalBody {
     pub trunk_sid: Option<String>,
     #[serde(rename = "VoiceReceiveMode")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_receive_mode: Option<super::models::IncomingPhoneNumberLocalEnumVoiceReceiveMode>,
+    pub voice_receive_mode: Option<
+        super::models::IncomingPhoneNumberLocalEnumVoiceReceiveMode,
+    >,
     /// The SID of the Bundle resource that you associate with the phone number. Some regions require a Bundle to meet local Regulations.
     #[serde(rename = "BundleSid")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7932,8 +8094,9 @@ pub struct ListIncomingPhoneNumberMobileResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub incoming_phone_numbers:
-        Option<Vec<super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile>>,
+    pub incoming_phone_numbers: Option<
+        Vec<super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile>,
+    >,
 }
 #[cfg(any(feature = "api20100401_incoming_phone_number_mobile"))]
 impl ListIncomingPhoneNumberMobileResponse {
@@ -7969,7 +8132,9 @@ pub struct CreateIncomingPhoneNumberMobileBody {
     /// The HTTP method that we should use to call `sms_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "SmsFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_method: Option<super::models::UpdateIncomingPhoneNumberBodySmsFallbackMethod>,
+    pub sms_fallback_method: Option<
+        super::models::UpdateIncomingPhoneNumberBodySmsFallbackMethod,
+    >,
     /// The URL that we should call when an error occurs while requesting or executing the TwiML defined by `sms_url`.
     #[serde(rename = "SmsFallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7989,8 +8154,9 @@ pub struct CreateIncomingPhoneNumberMobileBody {
     /// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "StatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method:
-        Option<super::models::UpdateIncomingPhoneNumberBodyStatusCallbackMethod>,
+    pub status_callback_method: Option<
+        super::models::UpdateIncomingPhoneNumberBodyStatusCallbackMethod,
+    >,
     /// The SID of the application we should use to handle calls to the new phone number. If a `voice_application_sid` is present, we ignore all of the voice urls and use only those set on the application. Setting a `voice_application_sid` will automatically delete your `trunk_sid` and vice versa.
     #[serde(rename = "VoiceApplicationSid")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8002,8 +8168,9 @@ pub struct CreateIncomingPhoneNumberMobileBody {
     /// The HTTP method that we should use to call `voice_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "VoiceFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method:
-        Option<super::models::UpdateIncomingPhoneNumberBodyVoiceFallbackMethod>,
+    pub voice_fallback_method: Option<
+        super::models::UpdateIncomingPhoneNumberBodyVoiceFallbackMethod,
+    >,
     /// The URL that we should call when an error occurs retrieving or executing the TwiML requested by `url`.
     #[serde(rename = "VoiceFallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8027,7 +8194,9 @@ pub struct CreateIncomingPhoneNumberMobileBody {
     /// The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country.
     #[serde(rename = "EmergencyStatus")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emergency_status: Option<super::models::IncomingPhoneNumberMobileEnumEmergencyStatus>,
+    pub emergency_status: Option<
+        super::models::IncomingPhoneNumberMobileEnumEmergencyStatus,
+    >,
     /// The SID of the emergency address configuration to use for emergency calling from the new phone number.
     #[serde(rename = "EmergencyAddressSid")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8038,7 +8207,9 @@ pub struct CreateIncomingPhoneNumberMobileBody {
     pub trunk_sid: Option<String>,
     #[serde(rename = "VoiceReceiveMode")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_receive_mode: Option<super::models::IncomingPhoneNumberMobileEnumVoiceReceiveMode>,
+    pub voice_receive_mode: Option<
+        super::models::IncomingPhoneNumberMobileEnumVoiceReceiveMode,
+    >,
     /// The SID of the Bundle resource that you associate with the phone number. Some regions require a Bundle to meet local Regulations.
     #[serde(rename = "BundleSid")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8135,8 +8306,9 @@ pub struct ListIncomingPhoneNumberTollFreeResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub incoming_phone_numbers:
-        Option<Vec<super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree>>,
+    pub incoming_phone_numbers: Option<
+        Vec<super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree>,
+    >,
 }
 #[cfg(any(feature = "api20100401_incoming_phone_number_toll_free"))]
 impl ListIncomingPhoneNumberTollFreeResponse {
@@ -8172,7 +8344,9 @@ pub struct CreateIncomingPhoneNumberTollFreeBody {
     /// The HTTP method that we should use to call `sms_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "SmsFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms_fallback_method: Option<super::models::UpdateIncomingPhoneNumberBodySmsFallbackMethod>,
+    pub sms_fallback_method: Option<
+        super::models::UpdateIncomingPhoneNumberBodySmsFallbackMethod,
+    >,
     /// The URL that we should call when an error occurs while requesting or executing the TwiML defined by `sms_url`.
     #[serde(rename = "SmsFallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8192,8 +8366,9 @@ pub struct CreateIncomingPhoneNumberTollFreeBody {
     /// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "StatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method:
-        Option<super::models::UpdateIncomingPhoneNumberBodyStatusCallbackMethod>,
+    pub status_callback_method: Option<
+        super::models::UpdateIncomingPhoneNumberBodyStatusCallbackMethod,
+    >,
     /// The SID of the application we should use to handle calls to the new phone number. If a `voice_application_sid` is present, we ignore all of the voice urls and use those set on the application. Setting a `voice_application_sid` will automatically delete your `trunk_sid` and vice versa.
     #[serde(rename = "VoiceApplicationSid")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8205,8 +8380,9 @@ pub struct CreateIncomingPhoneNumberTollFreeBody {
     /// The HTTP method that we should use to call `voice_fallback_url`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "VoiceFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method:
-        Option<super::models::UpdateIncomingPhoneNumberBodyVoiceFallbackMethod>,
+    pub voice_fallback_method: Option<
+        super::models::UpdateIncomingPhoneNumberBodyVoiceFallbackMethod,
+    >,
     /// The URL that we should call when an error occurs retrieving or executing the TwiML requested by `url`.
     #[serde(rename = "VoiceFallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8230,7 +8406,9 @@ pub struct CreateIncomingPhoneNumberTollFreeBody {
     /// The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country.
     #[serde(rename = "EmergencyStatus")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emergency_status: Option<super::models::IncomingPhoneNumberTollFreeEnumEmergencyStatus>,
+    pub emergency_status: Option<
+        super::models::IncomingPhoneNumberTollFreeEnumEmergencyStatus,
+    >,
     /// The SID of the emergency address configuration to use for emergency calling from the new phone number.
     #[serde(rename = "EmergencyAddressSid")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8241,7 +8419,9 @@ pub struct CreateIncomingPhoneNumberTollFreeBody {
     pub trunk_sid: Option<String>,
     #[serde(rename = "VoiceReceiveMode")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_receive_mode: Option<super::models::IncomingPhoneNumberTollFreeEnumVoiceReceiveMode>,
+    pub voice_receive_mode: Option<
+        super::models::IncomingPhoneNumberTollFreeEnumVoiceReceiveMode,
+    >,
     /// The SID of the Bundle resource that you associate with the phone number. Some regions require a Bundle to meet local Regulations.
     #[serde(rename = "BundleSid")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8800,8 +8980,9 @@ pub struct CreateValidationRequestBody {
     /// The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST`, and the default is `POST`.
     #[serde(rename = "StatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method:
-        Option<super::models::CreateValidationRequestBodyStatusCallbackMethod>,
+    pub status_callback_method: Option<
+        super::models::CreateValidationRequestBodyStatusCallbackMethod,
+    >,
 }
 #[cfg(any(feature = "api20100401_validation_request"))]
 connector_runtime::__string_enum! {
@@ -8949,7 +9130,9 @@ pub struct CreateParticipantBody {
     /// The HTTP method we should use to call `status_callback`. Can be: `GET` and `POST` and defaults to `POST`.
     #[serde(rename = "StatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method: Option<super::models::CreateParticipantBodyStatusCallbackMethod>,
+    pub status_callback_method: Option<
+        super::models::CreateParticipantBodyStatusCallbackMethod,
+    >,
     /// The conference state changes that should generate a call to `status_callback`. Can be: `initiated`, `ringing`, `answered`, and `completed`. Separate multiple values with a space. The default value is `completed`.
     #[serde(rename = "StatusCallbackEvent")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9013,8 +9196,9 @@ pub struct CreateParticipantBody {
     /// The HTTP method we should use to call `conference_status_callback`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "ConferenceStatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub conference_status_callback_method:
-        Option<super::models::CreateParticipantBodyConferenceStatusCallbackMethod>,
+    pub conference_status_callback_method: Option<
+        super::models::CreateParticipantBodyConferenceStatusCallbackMethod,
+    >,
     /// The conference state changes that should generate a call to `conference_status_callback`. Can be: `start`, `end`, `join`, `leave`, `mute`, `hold`, `modify`, `speaker`, and `announcement`. Separate multiple values with a space. Defaults to `start end`.
     #[serde(rename = "ConferenceStatusCallbackEvent")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9030,8 +9214,9 @@ pub struct CreateParticipantBody {
     /// The HTTP method we should use when we call `recording_status_callback`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "RecordingStatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recording_status_callback_method:
-        Option<super::models::CreateParticipantBodyRecordingStatusCallbackMethod>,
+    pub recording_status_callback_method: Option<
+        super::models::CreateParticipantBodyRecordingStatusCallbackMethod,
+    >,
     /// The SIP username used for authentication.
     #[serde(rename = "SipAuthUsername")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9051,8 +9236,9 @@ pub struct CreateParticipantBody {
     /// The HTTP method we should use to call `conference_recording_status_callback`. Can be: `GET` or `POST` and defaults to `POST`.
     #[serde(rename = "ConferenceRecordingStatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub conference_recording_status_callback_method:
-        Option<super::models::CreateParticipantBodyConferenceRecordingStatusCallbackMethod>,
+    pub conference_recording_status_callback_method: Option<
+        super::models::CreateParticipantBodyConferenceRecordingStatusCallbackMethod,
+    >,
     /// The recording state changes that should generate a call to `recording_status_callback`. Can be: `started`, `in-progress`, `paused`, `resumed`, `stopped`, `completed`, `failed`, and `absent`. Separate multiple values with a space, ex: `'in-progress completed failed'`.
     #[serde(rename = "RecordingStatusCallbackEvent")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9120,8 +9306,9 @@ pub struct CreateParticipantBody {
     /// The HTTP method we should use when calling the `amd_status_callback` URL. Can be: `GET` or `POST` and the default is `POST`.
     #[serde(rename = "AmdStatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub amd_status_callback_method:
-        Option<super::models::CreateParticipantBodyAmdStatusCallbackMethod>,
+    pub amd_status_callback_method: Option<
+        super::models::CreateParticipantBodyAmdStatusCallbackMethod,
+    >,
     /// Whether to trim any leading and trailing silence from the participant recording. Can be: `trim-silence` or `do-not-trim` and the default is `trim-silence`.
     #[serde(rename = "Trim")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9376,8 +9563,9 @@ pub struct CreateRealtimeTranscriptionBody {
     /// The http method for the status_callback (one of GET, POST).
     #[serde(rename = "StatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method:
-        Option<super::models::CreateRealtimeTranscriptionBodyStatusCallbackMethod>,
+    pub status_callback_method: Option<
+        super::models::CreateRealtimeTranscriptionBodyStatusCallbackMethod,
+    >,
     /// Friendly name given to the Inbound Track
     #[serde(rename = "InboundTrackLabel")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9435,10 +9623,7 @@ pub struct CreateRealtimeTranscriptionBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_provider_data: Option<bool>,
 }
-#[cfg(any(
-    feature = "api20100401_call_transcription",
-    feature = "api20100401_siprec"
-))]
+#[cfg(any(feature = "api20100401_call_transcription", feature = "api20100401_siprec"))]
 connector_runtime::__string_enum! {
     #[doc = " The http method for the status_callback (one of GET, POST)."] pub enum
     CreateRealtimeTranscriptionBodyStatusCallbackMethod { Get = "GET", Post = "POST", }
@@ -9506,7 +9691,9 @@ pub struct ListRecordingAddOnResultResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub add_on_results: Option<Vec<super::models::ApiV2010AccountRecordingRecordingAddOnResult>>,
+    pub add_on_results: Option<
+        Vec<super::models::ApiV2010AccountRecordingRecordingAddOnResult>,
+    >,
 }
 #[cfg(any(feature = "api20100401_add_on_result"))]
 impl ListRecordingAddOnResultResponse {
@@ -9542,7 +9729,9 @@ pub struct ListRecordingAddOnResultPayloadResponse {
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payloads: Option<
-        Vec<super::models::ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload>,
+        Vec<
+            super::models::ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload,
+        >,
     >,
 }
 #[cfg(any(feature = "api20100401_payload"))]
@@ -9578,7 +9767,9 @@ pub struct ListRecordingTranscriptionResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transcriptions: Option<Vec<super::models::ApiV2010AccountRecordingRecordingTranscription>>,
+    pub transcriptions: Option<
+        Vec<super::models::ApiV2010AccountRecordingRecordingTranscription>,
+    >,
 }
 #[cfg(any(feature = "api20100401_recording_transcription"))]
 impl ListRecordingTranscriptionResponse {
@@ -9889,7 +10080,9 @@ pub struct ListSipCredentialResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub credentials: Option<Vec<super::models::ApiV2010AccountSipSipCredentialListSipCredential>>,
+    pub credentials: Option<
+        Vec<super::models::ApiV2010AccountSipSipCredentialListSipCredential>,
+    >,
 }
 #[cfg(any(feature = "api20100401_credential"))]
 impl ListSipCredentialResponse {
@@ -9944,7 +10137,9 @@ pub struct ListSipCredentialListResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub credential_lists: Option<Vec<super::models::ApiV2010AccountSipSipCredentialList>>,
+    pub credential_lists: Option<
+        Vec<super::models::ApiV2010AccountSipSipCredentialList>,
+    >,
 }
 #[cfg(any(feature = "api20100401_credential_list"))]
 impl ListSipCredentialListResponse {
@@ -9995,8 +10190,9 @@ pub struct ListSipCredentialListMappingResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub credential_list_mappings:
-        Option<Vec<super::models::ApiV2010AccountSipSipDomainSipCredentialListMapping>>,
+    pub credential_list_mappings: Option<
+        Vec<super::models::ApiV2010AccountSipSipDomainSipCredentialListMapping>,
+    >,
 }
 #[cfg(any(feature = "api20100401_credential_list_mapping"))]
 impl ListSipCredentialListMappingResponse {
@@ -10096,7 +10292,9 @@ pub struct CreateSipDomainBody {
     /// The HTTP method we should use to call `voice_fallback_url`. Can be: `GET` or `POST`.
     #[serde(rename = "VoiceFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method: Option<super::models::CreateApplicationBodyVoiceFallbackMethod>,
+    pub voice_fallback_method: Option<
+        super::models::CreateApplicationBodyVoiceFallbackMethod,
+    >,
     /// The URL that we should call to pass status parameters (such as call ended) to your application.
     #[serde(rename = "VoiceStatusCallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10104,8 +10302,9 @@ pub struct CreateSipDomainBody {
     /// The HTTP method we should use to call `voice_status_callback_url`. Can be: `GET` or `POST`.
     #[serde(rename = "VoiceStatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_status_callback_method:
-        Option<super::models::CreateSipDomainBodyVoiceStatusCallbackMethod>,
+    pub voice_status_callback_method: Option<
+        super::models::CreateSipDomainBodyVoiceStatusCallbackMethod,
+    >,
     /// Whether to allow SIP Endpoints to register with the domain to receive calls. Can be `true` or `false`. `true` allows SIP Endpoints to register with the domain to receive calls, `false` does not.
     #[serde(rename = "SipRegistration")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10169,7 +10368,9 @@ pub struct UpdateSipDomainBody {
     /// The HTTP method we should use to call `voice_fallback_url`. Can be: `GET` or `POST`.
     #[serde(rename = "VoiceFallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_fallback_method: Option<super::models::CreateApplicationBodyVoiceFallbackMethod>,
+    pub voice_fallback_method: Option<
+        super::models::CreateApplicationBodyVoiceFallbackMethod,
+    >,
     /// The URL that we should call when an error occurs while retrieving or executing the TwiML requested by `voice_url`.
     #[serde(rename = "VoiceFallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10181,8 +10382,9 @@ pub struct UpdateSipDomainBody {
     /// The HTTP method we should use to call `voice_status_callback_url`. Can be: `GET` or `POST`.
     #[serde(rename = "VoiceStatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice_status_callback_method:
-        Option<super::models::CreateSipDomainBodyVoiceStatusCallbackMethod>,
+    pub voice_status_callback_method: Option<
+        super::models::CreateSipDomainBodyVoiceStatusCallbackMethod,
+    >,
     /// The URL that we should call to pass status parameters (such as call ended) to your application.
     #[serde(rename = "VoiceStatusCallbackUrl")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10267,8 +10469,9 @@ pub struct ListSipIpAccessControlListResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ip_access_control_lists:
-        Option<Vec<super::models::ApiV2010AccountSipSipIpAccessControlList>>,
+    pub ip_access_control_lists: Option<
+        Vec<super::models::ApiV2010AccountSipSipIpAccessControlList>,
+    >,
 }
 #[cfg(any(feature = "api20100401_ip_access_control_list"))]
 impl ListSipIpAccessControlListResponse {
@@ -10319,8 +10522,9 @@ pub struct ListSipIpAccessControlListMappingResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ip_access_control_list_mappings:
-        Option<Vec<super::models::ApiV2010AccountSipSipDomainSipIpAccessControlListMapping>>,
+    pub ip_access_control_list_mappings: Option<
+        Vec<super::models::ApiV2010AccountSipSipDomainSipIpAccessControlListMapping>,
+    >,
 }
 #[cfg(any(feature = "api20100401_ip_access_control_list_mapping"))]
 impl ListSipIpAccessControlListMappingResponse {
@@ -10380,8 +10584,9 @@ pub struct ListSipIpAddressResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ip_addresses:
-        Option<Vec<super::models::ApiV2010AccountSipSipIpAccessControlListSipIpAddress>>,
+    pub ip_addresses: Option<
+        Vec<super::models::ApiV2010AccountSipSipIpAccessControlListSipIpAddress>,
+    >,
 }
 #[cfg(any(feature = "api20100401_sip_ip_address"))]
 impl ListSipIpAddressResponse {
@@ -10450,8 +10655,9 @@ pub struct CreateSiprecBody {
     /// The http method for the status_callback (one of GET, POST).
     #[serde(rename = "StatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method:
-        Option<super::models::CreateRealtimeTranscriptionBodyStatusCallbackMethod>,
+    pub status_callback_method: Option<
+        super::models::CreateRealtimeTranscriptionBodyStatusCallbackMethod,
+    >,
     /// Parameter name
     #[serde(rename = "Parameter1.Name")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -11274,7 +11480,9 @@ pub struct CreateStreamBody {
     /// The HTTP method Twilio uses when sending `status_callback` requests. Possible values are `GET` and `POST`. Default is `POST`.
     #[serde(rename = "StatusCallbackMethod")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_callback_method: Option<super::models::CreateStreamBodyStatusCallbackMethod>,
+    pub status_callback_method: Option<
+        super::models::CreateStreamBodyStatusCallbackMethod,
+    >,
     /// Parameter name
     #[serde(rename = "Parameter1.Name")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -12181,8 +12389,9 @@ pub struct ListUsageRecordAllTimeResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage_records:
-        Option<Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordAllTime>>,
+    pub usage_records: Option<
+        Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordAllTime>,
+    >,
 }
 #[cfg(any(feature = "api20100401_all_time"))]
 impl ListUsageRecordAllTimeResponse {
@@ -12217,7 +12426,9 @@ pub struct ListUsageRecordDailyResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage_records: Option<Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordDaily>>,
+    pub usage_records: Option<
+        Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordDaily>,
+    >,
 }
 #[cfg(any(feature = "api20100401_daily"))]
 impl ListUsageRecordDailyResponse {
@@ -12252,8 +12463,9 @@ pub struct ListUsageRecordLastMonthResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage_records:
-        Option<Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordLastMonth>>,
+    pub usage_records: Option<
+        Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordLastMonth>,
+    >,
 }
 #[cfg(any(feature = "api20100401_last_month"))]
 impl ListUsageRecordLastMonthResponse {
@@ -12288,8 +12500,9 @@ pub struct ListUsageRecordMonthlyResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage_records:
-        Option<Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordMonthly>>,
+    pub usage_records: Option<
+        Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordMonthly>,
+    >,
 }
 #[cfg(any(feature = "api20100401_monthly"))]
 impl ListUsageRecordMonthlyResponse {
@@ -12324,8 +12537,9 @@ pub struct ListUsageRecordThisMonthResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage_records:
-        Option<Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordThisMonth>>,
+    pub usage_records: Option<
+        Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordThisMonth>,
+    >,
 }
 #[cfg(any(feature = "api20100401_this_month"))]
 impl ListUsageRecordThisMonthResponse {
@@ -12360,7 +12574,9 @@ pub struct ListUsageRecordTodayResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage_records: Option<Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordToday>>,
+    pub usage_records: Option<
+        Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordToday>,
+    >,
 }
 #[cfg(any(feature = "api20100401_today"))]
 impl ListUsageRecordTodayResponse {
@@ -12395,7 +12611,9 @@ pub struct ListUsageRecordYearlyResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage_records: Option<Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordYearly>>,
+    pub usage_records: Option<
+        Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordYearly>,
+    >,
 }
 #[cfg(any(feature = "api20100401_yearly"))]
 impl ListUsageRecordYearlyResponse {
@@ -12430,8 +12648,9 @@ pub struct ListUsageRecordYesterdayResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage_records:
-        Option<Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordYesterday>>,
+    pub usage_records: Option<
+        Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordYesterday>,
+    >,
 }
 #[cfg(any(feature = "api20100401_yesterday"))]
 impl ListUsageRecordYesterdayResponse {
