@@ -702,6 +702,9 @@ impl TokenProvider for OAuth2 {
 /// Signs the final request (custom schemes: HMAC, AWS-style signatures...).
 pub trait Signer: Send + Sync + fmt::Debug {
     /// Add the signature to `req` (headers or query); it is the exact request that will be sent.
+    ///
+    /// A streamed body ([`RequestParts::is_streamed`]) is not in `req.body`: a signer whose signature
+    /// covers the body must refuse such a request with a VALIDATION_ERROR rather than sign an empty body.
     fn sign(&self, req: &mut RequestParts) -> Result<(), Error>;
 }
 
@@ -724,6 +727,9 @@ impl<S: Signer> AuthStrategy for Custom<S> {
 
 /// A ready-made [`Signer`]: HMAC-SHA256 over `METHOD\nPATH?QUERY\nTIMESTAMP\nBODY`, hex-encoded, with the
 /// Unix timestamp and the signature in two headers (default `x-timestamp`, `x-signature`).
+///
+/// The signature covers the body, so requests with a streamed body ([`crate::Body::Stream`]) cannot be
+/// signed: they fail with VALIDATION_ERROR before anything is sent.
 pub struct HmacSigner {
     key: ring::hmac::Key,
     key_id: Option<String>,
@@ -770,6 +776,14 @@ impl HmacSigner {
 
 impl Signer for HmacSigner {
     fn sign(&self, req: &mut RequestParts) -> Result<(), Error> {
+        if req.is_streamed() {
+            return Err(Error::validation(
+                "body",
+                "HmacSigner signs the body, and a streamed body is not available to sign; \
+                 send the body as bytes or use a signer that does not cover the body",
+            )
+            .with_detail("streamed_body", true));
+        }
         let ts = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default()

@@ -1,5 +1,6 @@
 //! `connector-runtime`: what every generated API connector links. One request pipeline with auth,
-//! retry and backoff, circuit breaking, rate limiting, hooks, structured errors and observability.
+//! retry and backoff, circuit breaking, rate limiting, hooks, structured errors and observability;
+//! streamed request and response bodies, and large uploads and downloads ([`transfer`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), connector_runtime::Error> {
@@ -30,6 +31,7 @@ pub mod response;
 pub mod retry;
 pub mod stream;
 mod support;
+pub mod transfer;
 mod transport;
 pub mod webhooks;
 
@@ -41,13 +43,14 @@ pub use config::{ConnectorConfig, RateLimitConfig, RetryConfig};
 pub use connector::{Connector, ConnectorBuilder, DisconnectReport};
 pub use error::{Error, ErrorCode, ErrorSource};
 pub use hooks::{Hook, HookContext, HookError, HookType, hook_fn};
-pub use request::{Body, RequestOptions, RequestParts};
+pub use request::{Body, BodySource, RequestOptions, RequestParts};
 pub use response::{Response, ResponseMeta};
+pub use transfer::{DownloadOptions, DownloadReport, Progress, UploadOptions, UploadReport};
 
 pub use bytes::Bytes;
 pub use http::{HeaderMap, Method, StatusCode};
 pub use secrecy::SecretString;
-pub use support::{Base64, CallOptions, FilePart};
+pub use support::{Base64, CallOptions, FilePart, Multipart};
 pub use tokio_util::sync::CancellationToken;
 
 /// What generated code uses. Not a stable API for hand-written code: it may change in any release

@@ -22,6 +22,12 @@
 //! streams up to its deadline, then they end with CANCELLED, as they do when the caller's token fires.
 //! A body cut short is a NETWORK_ERROR from the stream and is not retried by the pipeline.
 //!
+//! Streamed request bodies ([`Body::Stream`]) are built into the request like buffered ones, with
+//! `Content-Length` when the source knows its length, but hooks and signers see an empty
+//! `RequestParts::body` (`is_streamed()` says why); step 4 opens the source afresh for each attempt. A
+//! one-shot source, once read, makes a retryable failure final (detail `retry_stopped`) and skips the
+//! replay after a 401.
+//!
 //! Architecture Invariant: generated operations are thin calls into [`Connector::request`]; nothing here
 //! is generic over the operation, so its code is compiled once, not once per endpoint.
 
@@ -33,7 +39,7 @@ use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use futures_util::stream::{BoxStream, Stream, StreamExt};
-use http::header::{CONTENT_TYPE, HeaderMap};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap};
 use http::{Method, StatusCode};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -405,7 +411,9 @@ impl Connector {
             let Some(err) = hctx.error.take() else {
                 return Err(lost("error"));
             };
-            if err.status() == Some(StatusCode::UNAUTHORIZED) && !refreshed_after_401 {
+            let replayable = opts.body.can_replay();
+            if err.status() == Some(StatusCode::UNAUTHORIZED) && !refreshed_after_401 && replayable
+            {
                 if let Some(a) = &auth {
                     // The server rejected the credentials before acting, so one replay is safe for any method.
                     if a.on_unauthorized(&hctx.request, &call.client)
@@ -420,8 +428,9 @@ impl Connector {
                 }
             }
             let retryable = inner.classifier.is_retryable(&err);
-            let decision = if retryable && is_unsafe(&opts.method) && call.idempotency_key.is_none()
-            {
+            let decision = if retryable && !replayable {
+                RetryDecision::Stop("one-shot body already sent: it cannot be replayed")
+            } else if retryable && is_unsafe(&opts.method) && call.idempotency_key.is_none() {
                 tracing::warn!(
                     method = %opts.method,
                     "not retrying a retryable failure: {} without an idempotency key may not be replayed safely; set one to allow retries",
@@ -501,13 +510,27 @@ impl Connector {
         for (k, v) in &opts.headers {
             headers.append(k, v.clone());
         }
-        let body = match &opts.body {
-            Body::Empty => Bytes::new(),
+        let (body, stream) = match &opts.body {
+            Body::Empty => (Bytes::new(), None),
             Body::Bytes { content_type, data } => {
                 if !headers.contains_key(CONTENT_TYPE) {
                     headers.insert(CONTENT_TYPE, content_type.clone());
                 }
-                data.clone()
+                (data.clone(), None)
+            }
+            Body::Stream {
+                content_type,
+                source,
+            } => {
+                if let (Some(ct), false) = (content_type, headers.contains_key(CONTENT_TYPE)) {
+                    headers.insert(CONTENT_TYPE, ct.clone());
+                }
+                // A known length goes out as Content-Length (no chunked encoding); the transport
+                // fails the attempt if the source yields a different number of bytes.
+                if let Some(len) = source.length() {
+                    headers.insert(CONTENT_LENGTH, len.into());
+                }
+                (Bytes::new(), Some(source.clone()))
             }
         };
         let mut parts = RequestParts {
@@ -515,6 +538,7 @@ impl Connector {
             url,
             headers,
             body,
+            stream,
             redactor,
         };
         if !parts
@@ -583,6 +607,13 @@ async fn send_once(
     *req.headers_mut() = parts.headers.clone();
     if !parts.body.is_empty() {
         *req.body_mut() = Some(reqwest::Body::from(parts.body.clone()));
+        if parts.stream.is_some() {
+            // A hook replaced the streamed body with bytes: their length, not the source's.
+            req.headers_mut().remove(CONTENT_LENGTH);
+        }
+    } else if let Some(source) = &parts.stream {
+        // Opened (a one-shot reader taken) only when the transport polls for the first bytes.
+        *req.body_mut() = Some(reqwest::Body::wrap_stream(source.stream_from(0)));
     }
     let exchange = async {
         let resp = client.execute(req).await.map_err(|e| {

@@ -1,13 +1,26 @@
 //! What a caller asks for ([`RequestOptions`], [`Body`]) and the concrete request the pipeline builds
 //! from it ([`RequestParts`]), which hooks, auth and signers see and may change.
+//!
+//! Bodies are buffered ([`Body::Bytes`]) or streamed ([`Body::Stream`]). A streamed body is read from
+//! a [`BodySource`] that is opened afresh for every attempt, so a retry sends it again from its first
+//! byte without the payload ever being held in memory. Sources made from a file or from a factory of
+//! readers are replayable; a single reader ([`BodySource::reader`]) is one-shot: once its first byte
+//! was handed to the transport the pipeline does not replay the request.
 
 use std::borrow::Cow;
 use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use futures_util::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use serde::Serialize;
+use tokio::io::{AsyncRead, AsyncSeekExt};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
@@ -15,7 +28,8 @@ use crate::config::RetryConfig;
 use crate::error::{Error, ErrorCode, ErrorSource};
 use crate::redact::Redactor;
 
-/// A request body. Buffered bodies can be replayed on retry as they are.
+/// A request body. Buffered bodies can be replayed on retry as they are; streamed ones are opened
+/// again from their [`BodySource`] for every attempt.
 #[derive(Clone, Default)]
 pub enum Body {
     /// No body.
@@ -28,9 +42,70 @@ pub enum Body {
         /// The payload.
         data: Bytes,
     },
+    /// A body streamed from a source, never held in memory as a whole. `Content-Length` is sent when
+    /// the source knows its length, otherwise the body goes out with chunked transfer encoding.
+    /// Hooks and signers see an empty [`RequestParts::body`] with [`RequestParts::is_streamed`] true.
+    Stream {
+        /// `Content-Type` to send, if any.
+        content_type: Option<HeaderValue>,
+        /// Where the bytes come from.
+        source: BodySource,
+    },
 }
 
 impl Body {
+    /// The file at `path`, streamed (read in 128 KiB pieces) with its length as `Content-Length` and
+    /// `application/octet-stream` as content type. Replayable: every attempt reopens the file.
+    /// A missing or unreadable file is a VALIDATION_ERROR naming it.
+    pub async fn file(path: impl AsRef<Path>) -> Result<Body, Error> {
+        Ok(Body::Stream {
+            content_type: Some(HeaderValue::from_static("application/octet-stream")),
+            source: BodySource::file(path).await?,
+        })
+    }
+
+    /// A replayable streamed body: `open` is called for every attempt and must return a reader at
+    /// the start of the same bytes. With `length`, `Content-Length` is sent (and a reader that ends
+    /// early or runs long fails the attempt instead of sending a malformed request).
+    pub fn reader_factory<F, Fut, R>(
+        content_type: &str,
+        length: Option<u64>,
+        open: F,
+    ) -> Result<Body, Error>
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = io::Result<R>> + Send + 'static,
+        R: AsyncRead + Send + Unpin + 'static,
+    {
+        Ok(Body::Stream {
+            content_type: Some(content_type_value(content_type)?),
+            source: BodySource::reader_factory(length, open),
+        })
+    }
+
+    /// A one-shot streamed body read from `reader`. It cannot be replayed: once the transport started
+    /// reading it, a retryable failure is returned to the caller instead of being retried (detail
+    /// `retry_stopped`), and a 401 is returned as it is, without the credential refresh and replay.
+    /// Prefer [`Body::file`] or [`Body::reader_factory`] where the bytes can be produced again.
+    pub fn reader<R>(content_type: &str, length: Option<u64>, reader: R) -> Result<Body, Error>
+    where
+        R: AsyncRead + Send + Unpin + 'static,
+    {
+        Ok(Body::Stream {
+            content_type: Some(content_type_value(content_type)?),
+            source: BodySource::reader(length, reader),
+        })
+    }
+
+    /// Whether the pipeline may send this body again: always, except for a one-shot source whose
+    /// reader was already taken by an earlier attempt.
+    pub fn can_replay(&self) -> bool {
+        match self {
+            Body::Stream { source, .. } => source.can_replay(),
+            _ => true,
+        }
+    }
+
     /// `application/json` from any serde value.
     pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<Body, Error> {
         let data = serde_json::to_vec(value).map_err(|e| {
@@ -60,26 +135,334 @@ impl Body {
 
     /// Raw bytes with the given content type.
     pub fn bytes(content_type: &str, data: impl Into<Bytes>) -> Result<Body, Error> {
-        let content_type = HeaderValue::from_str(content_type).map_err(|e| {
-            Error::new(
-                ErrorCode::ValidationError,
-                ErrorSource::Unknown,
-                format!("invalid content type: {e}"),
-            )
-        })?;
         Ok(Body::Bytes {
-            content_type,
+            content_type: content_type_value(content_type)?,
             data: data.into(),
         })
     }
 
-    /// The buffered bytes, if any.
+    /// The buffered bytes, if any (None for empty and streamed bodies).
     pub fn as_bytes(&self) -> Option<&Bytes> {
         match self {
-            Body::Empty => None,
+            Body::Empty | Body::Stream { .. } => None,
             Body::Bytes { data, .. } => Some(data),
         }
     }
+
+    /// The body's length when known (0 for none).
+    pub fn length(&self) -> Option<u64> {
+        match self {
+            Body::Empty => Some(0),
+            Body::Bytes { data, .. } => Some(data.len() as u64),
+            Body::Stream { source, .. } => source.length(),
+        }
+    }
+}
+
+fn content_type_value(content_type: &str) -> Result<HeaderValue, Error> {
+    HeaderValue::from_str(content_type).map_err(|e| {
+        Error::new(
+            ErrorCode::ValidationError,
+            ErrorSource::Unknown,
+            format!("invalid content type: {e}"),
+        )
+    })
+}
+
+/// A stream of body bytes as a source yields them.
+pub type ByteStream = BoxStream<'static, io::Result<Bytes>>;
+
+type OpenFn = dyn Fn(u64) -> BoxFuture<'static, io::Result<ByteStream>> + Send + Sync;
+
+/// How many bytes a file or reader source reads at a time.
+const READ_CHUNK: usize = 128 * 1024;
+
+/// Where a streamed body's bytes come from: something that can be opened at a byte offset, with its
+/// length when known. Cheap to clone (clones share the source).
+///
+/// Opening is lazy: nothing is read (and a one-shot reader is not taken) until the transport polls
+/// the body for its first bytes, so an attempt that fails to connect leaves a one-shot source intact.
+#[derive(Clone)]
+pub struct BodySource {
+    open: Arc<OpenFn>,
+    length: Option<u64>,
+    /// The flags of the one-shot readers this source reads (set once taken); empty when replayable.
+    taken: Vec<Arc<AtomicBool>>,
+    what: Cow<'static, str>,
+}
+
+impl BodySource {
+    /// The file at `path`; its length is read now. Every open reopens the file and seeks, and reads
+    /// exactly that length: a file that shrank meanwhile fails the attempt.
+    pub async fn file(path: impl AsRef<Path>) -> Result<BodySource, Error> {
+        let path: PathBuf = path.as_ref().to_owned();
+        let meta = tokio::fs::metadata(&path)
+            .await
+            .map_err(|e| Error::validation("body file", format!("{}: {e}", path.display())))?;
+        if !meta.is_file() {
+            return Err(Error::validation(
+                "body file",
+                format!("{} is not a regular file", path.display()),
+            ));
+        }
+        let len = meta.len();
+        let what = format!("file {}", path.display());
+        let open = move |offset: u64| -> BoxFuture<'static, io::Result<ByteStream>> {
+            let path = path.clone();
+            Box::pin(async move {
+                let mut f = tokio::fs::File::open(&path).await?;
+                if offset > 0 {
+                    f.seek(io::SeekFrom::Start(offset)).await?;
+                }
+                let s = tokio_util::io::ReaderStream::with_capacity(f, READ_CHUNK).boxed();
+                Ok(take_bytes(s, len.saturating_sub(offset)))
+            })
+        };
+        Ok(BodySource {
+            open: Arc::new(open),
+            length: Some(len),
+            taken: Vec::new(),
+            what: what.into(),
+        })
+    }
+
+    /// A replayable source: `open` returns a fresh reader at the first byte each time. Opening at an
+    /// offset reads and discards the bytes before it.
+    pub fn reader_factory<F, Fut, R>(length: Option<u64>, open: F) -> BodySource
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = io::Result<R>> + Send + 'static,
+        R: AsyncRead + Send + Unpin + 'static,
+    {
+        let open = Arc::new(open);
+        let f = move |offset: u64| -> BoxFuture<'static, io::Result<ByteStream>> {
+            let open = open.clone();
+            Box::pin(async move {
+                let r = open().await?;
+                let s = tokio_util::io::ReaderStream::with_capacity(r, READ_CHUNK).boxed();
+                let s = skip_bytes(s, offset);
+                Ok(match length {
+                    Some(len) => take_bytes(s, len.saturating_sub(offset)),
+                    None => s,
+                })
+            })
+        };
+        BodySource {
+            open: Arc::new(f),
+            length,
+            taken: Vec::new(),
+            what: "reader factory".into(),
+        }
+    }
+
+    /// A one-shot source over a single reader: it can be opened once, at offset 0.
+    pub fn reader<R>(length: Option<u64>, reader: R) -> BodySource
+    where
+        R: AsyncRead + Send + Unpin + 'static,
+    {
+        let slot = Arc::new(Mutex::new(Some(reader)));
+        let taken = Arc::new(AtomicBool::new(false));
+        let flag = taken.clone();
+        let f = move |offset: u64| -> BoxFuture<'static, io::Result<ByteStream>> {
+            let (slot, flag) = (slot.clone(), flag.clone());
+            Box::pin(async move {
+                let reader = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+                let Some(r) = reader else {
+                    return Err(io::Error::other(
+                        "a one-shot body was already sent and cannot be read again",
+                    ));
+                };
+                flag.store(true, Ordering::SeqCst);
+                let s = tokio_util::io::ReaderStream::with_capacity(r, READ_CHUNK).boxed();
+                let s = skip_bytes(s, offset);
+                Ok(match length {
+                    Some(len) => take_bytes(s, len.saturating_sub(offset)),
+                    None => s,
+                })
+            })
+        };
+        BodySource {
+            open: Arc::new(f),
+            length,
+            taken: vec![taken],
+            what: "one-shot reader".into(),
+        }
+    }
+
+    /// Bytes already in memory (used for the framing of streamed multipart bodies).
+    pub fn bytes(data: impl Into<Bytes>) -> BodySource {
+        let data: Bytes = data.into();
+        let len = data.len() as u64;
+        let f = move |offset: u64| -> BoxFuture<'static, io::Result<ByteStream>> {
+            let rest = data.slice((offset.min(len) as usize)..);
+            Box::pin(std::future::ready(Ok(stream::iter([Ok(rest)]).boxed())))
+        };
+        BodySource {
+            open: Arc::new(f),
+            length: Some(len),
+            taken: Vec::new(),
+            what: "bytes".into(),
+        }
+    }
+
+    /// The sources one after the other. Its length is known when every part's is; it is replayable
+    /// when every part is.
+    pub fn concat(parts: Vec<BodySource>) -> BodySource {
+        let length = parts
+            .iter()
+            .try_fold(0u64, |acc, p| Some(acc.saturating_add(p.length?)));
+        let taken = parts.iter().flat_map(|p| p.taken.iter().cloned()).collect();
+        let parts = Arc::new(parts);
+        let f = move |offset: u64| -> BoxFuture<'static, io::Result<ByteStream>> {
+            let parts = parts.clone();
+            Box::pin(async move {
+                // Each part is opened when the previous one is done.
+                let s = stream::iter(0..parts.len())
+                    .then(move |i| {
+                        let p = parts[i].clone();
+                        async move { p.open_at(0).await }
+                    })
+                    .try_flatten()
+                    .boxed();
+                Ok(skip_bytes(s, offset))
+            })
+        };
+        BodySource {
+            open: Arc::new(f),
+            length,
+            taken,
+            what: "concatenation".into(),
+        }
+    }
+
+    /// The length in bytes, when known.
+    pub fn length(&self) -> Option<u64> {
+        self.length
+    }
+
+    /// False once a one-shot source has been read; always true for replayable ones.
+    pub fn can_replay(&self) -> bool {
+        !self.taken.iter().any(|t| t.load(Ordering::SeqCst))
+    }
+
+    /// Whether this source can be opened more than once at all.
+    pub fn is_one_shot(&self) -> bool {
+        !self.taken.is_empty()
+    }
+
+    /// Open the source at `offset` now.
+    pub async fn open_at(&self, offset: u64) -> io::Result<ByteStream> {
+        (self.open)(offset).await
+    }
+
+    /// A stream of the bytes from `offset` that opens the source only when first polled.
+    pub fn stream_from(&self, offset: u64) -> ByteStream {
+        let open = self.open.clone();
+        stream::once(async move { open(offset).await })
+            .try_flatten()
+            .boxed()
+    }
+
+    /// `len` bytes from `start`, as a source of its own (for the chunks of a resumable upload).
+    pub(crate) fn slice(&self, start: u64, len: u64) -> BodySource {
+        let inner = self.clone();
+        let f = move |offset: u64| -> BoxFuture<'static, io::Result<ByteStream>> {
+            let inner = inner.clone();
+            Box::pin(async move {
+                let s = inner.open_at(start + offset.min(len)).await?;
+                Ok(take_bytes(s, len.saturating_sub(offset)))
+            })
+        };
+        BodySource {
+            open: Arc::new(f),
+            length: Some(len),
+            taken: self.taken.clone(),
+            what: self.what.clone(),
+        }
+    }
+
+    /// This source with `f` applied to every stream it opens (progress and hashing wrappers).
+    pub(crate) fn map_stream(
+        &self,
+        f: impl Fn(u64, ByteStream) -> ByteStream + Send + Sync + 'static,
+    ) -> BodySource {
+        let inner = self.clone();
+        let f = Arc::new(f);
+        let open = move |offset: u64| -> BoxFuture<'static, io::Result<ByteStream>> {
+            let (inner, f) = (inner.clone(), f.clone());
+            Box::pin(async move { Ok(f(offset, inner.open_at(offset).await?)) })
+        };
+        BodySource {
+            open: Arc::new(open),
+            length: self.length,
+            taken: self.taken.clone(),
+            what: self.what.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for BodySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BodySource({}", self.what)?;
+        if let Some(l) = self.length {
+            write!(f, ", {l} bytes")?;
+        }
+        f.write_str(")")
+    }
+}
+
+/// The first `n` bytes of `s`; a stream that ends before them is an `UnexpectedEof` error, so a source
+/// shorter than its declared length fails the attempt instead of leaving the server waiting.
+pub(crate) fn take_bytes(s: ByteStream, n: u64) -> ByteStream {
+    stream::unfold((s, n, false), |(mut s, left, done)| async move {
+        if done || left == 0 {
+            return None;
+        }
+        match s.next().await {
+            None => Some((
+                Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("the body source ended {left} bytes short of its declared length"),
+                )),
+                (s, left, true),
+            )),
+            Some(Err(e)) => Some((Err(e), (s, left, true))),
+            Some(Ok(mut b)) => {
+                if b.len() as u64 > left {
+                    b.truncate(left as usize);
+                }
+                let left = left - b.len() as u64;
+                Some((Ok(b), (s, left, false)))
+            }
+        }
+    })
+    .boxed()
+}
+
+/// `s` without its first `n` bytes.
+pub(crate) fn skip_bytes(s: ByteStream, n: u64) -> ByteStream {
+    if n == 0 {
+        return s;
+    }
+    stream::unfold((s, n), |(mut s, mut skip)| async move {
+        loop {
+            match s.next().await? {
+                Err(e) => return Some((Err(e), (s, 0))),
+                Ok(mut b) => {
+                    if skip == 0 {
+                        return Some((Ok(b), (s, 0)));
+                    }
+                    if (b.len() as u64) <= skip {
+                        skip -= b.len() as u64;
+                        continue;
+                    }
+                    let rest = b.split_off(skip as usize);
+                    return Some((Ok(rest), (s, 0)));
+                }
+            }
+        }
+    })
+    .boxed()
 }
 
 impl fmt::Debug for Body {
@@ -90,6 +473,10 @@ impl fmt::Debug for Body {
             Body::Bytes { content_type, data } => {
                 write!(f, "Bytes({content_type:?}, {} bytes)", data.len())
             }
+            Body::Stream {
+                content_type,
+                source,
+            } => write!(f, "Stream({content_type:?}, {source:?})"),
         }
     }
 }
@@ -231,8 +618,11 @@ pub struct RequestParts {
     pub url: Url,
     /// Headers.
     pub headers: HeaderMap,
-    /// Body bytes (empty for none).
+    /// Body bytes (empty for none, and for a streamed body: see [`RequestParts::is_streamed`]).
+    /// Setting bytes here on a streamed request replaces the stream with them.
     pub body: Bytes,
+    /// The source of a streamed body.
+    pub(crate) stream: Option<BodySource>,
     pub(crate) redactor: Redactor,
 }
 
@@ -248,6 +638,18 @@ impl RequestParts {
         }
         self.headers.insert(n, v);
         Ok(())
+    }
+
+    /// True when the body is streamed from a source rather than held in [`RequestParts::body`]: the
+    /// bytes are not available to hooks or signers, so anything that must cover the body (an HMAC
+    /// signature) cannot be computed and should fail instead of covering an empty body.
+    pub fn is_streamed(&self) -> bool {
+        self.stream.is_some() && self.body.is_empty()
+    }
+
+    /// The streamed body's length, when it is streamed and its length is known.
+    pub fn streamed_length(&self) -> Option<u64> {
+        self.stream.as_ref().and_then(BodySource::length)
     }
 
     /// Append a query parameter.
@@ -268,6 +670,89 @@ impl fmt::Debug for RequestParts {
             .field("url", &self.redacted_url())
             .field("headers", &self.redactor.headers(&self.headers))
             .field("body_len", &self.body.len())
+            .field("streamed", &self.is_streamed())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn read_all(s: ByteStream) -> io::Result<Vec<u8>> {
+        let parts: Vec<Bytes> = s.try_collect().await?;
+        Ok(parts.concat())
+    }
+
+    fn pieces(parts: &[&'static [u8]]) -> ByteStream {
+        let v: Vec<io::Result<Bytes>> = parts.iter().map(|p| Ok(Bytes::from_static(p))).collect();
+        stream::iter(v).boxed()
+    }
+
+    #[tokio::test]
+    async fn take_and_skip_cut_across_pieces() {
+        let got = read_all(take_bytes(pieces(&[b"abc", b"defg", b"hi"]), 5)).await;
+        assert_eq!(got.unwrap(), b"abcde");
+        let got = read_all(skip_bytes(pieces(&[b"abc", b"defg", b"hi"]), 4)).await;
+        assert_eq!(got.unwrap(), b"efghi");
+        let got = read_all(skip_bytes(pieces(&[b"abc"]), 3)).await;
+        assert_eq!(got.unwrap(), b"");
+        // A source shorter than its declared length is an error, not a short body.
+        let e = read_all(take_bytes(pieces(&[b"abc"]), 5))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[tokio::test]
+    async fn sources_open_at_offsets_slice_and_concatenate() {
+        let data = Bytes::from_static(b"0123456789");
+        let d = data.clone();
+        let factory = BodySource::reader_factory(Some(10), move || {
+            let d = d.clone();
+            async move { Ok(std::io::Cursor::new(d)) }
+        });
+        assert_eq!(read_all(factory.stream_from(3)).await.unwrap(), b"3456789");
+        let slice = factory.slice(2, 5);
+        assert_eq!(slice.length(), Some(5));
+        assert_eq!(read_all(slice.stream_from(0)).await.unwrap(), b"23456");
+        assert_eq!(read_all(slice.stream_from(1)).await.unwrap(), b"3456");
+        let joined = BodySource::concat(vec![
+            BodySource::bytes("head-"),
+            factory.clone(),
+            BodySource::bytes("-tail"),
+        ]);
+        assert_eq!(joined.length(), Some(20));
+        assert_eq!(
+            read_all(joined.stream_from(0)).await.unwrap(),
+            b"head-0123456789-tail"
+        );
+        assert_eq!(
+            read_all(joined.stream_from(8)).await.unwrap(),
+            b"3456789-tail"
+        );
+        assert!(joined.can_replay() && !joined.is_one_shot());
+        let unknown = BodySource::concat(vec![
+            BodySource::bytes("x"),
+            BodySource::reader(None, std::io::Cursor::new(b"y".to_vec())),
+        ]);
+        assert_eq!(unknown.length(), None);
+        assert!(unknown.is_one_shot());
+    }
+
+    #[tokio::test]
+    async fn a_one_shot_reader_is_taken_on_first_poll_only() {
+        let source = BodySource::reader(Some(3), std::io::Cursor::new(b"abc".to_vec()));
+        let body = Body::Stream {
+            content_type: None,
+            source: source.clone(),
+        };
+        // Building the stream takes nothing; polling it does.
+        let s = source.stream_from(0);
+        assert!(body.can_replay());
+        assert_eq!(read_all(s).await.unwrap(), b"abc");
+        assert!(!body.can_replay());
+        let e = read_all(source.stream_from(0)).await.unwrap_err();
+        assert!(e.to_string().contains("one-shot"), "{e}");
     }
 }

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::connector::Connector;
 use crate::error::{Error, ErrorCode, ErrorSource};
-use crate::request::{Body, RequestOptions};
+use crate::request::{Body, BodySource, RequestOptions};
 use crate::response::Response;
 
 /// RFC 3986 unreserved characters stay; everything else in a path segment is escaped.
@@ -372,8 +372,7 @@ impl Op {
 
     /// Finish a multipart body.
     pub fn multipart_done(&mut self, mp: Multipart) {
-        let (ct, data) = mp.finish();
-        self.set_body(&ct, data);
+        self.opts.body = mp.into_body();
     }
 
     /// Send raw bytes.
@@ -670,14 +669,28 @@ pub async fn send_bytes(c: &Connector, op: Op) -> Result<Response<Bytes>, Error>
     op.run(c).await
 }
 
-/// A `multipart/form-data` body under construction (buffered).
+/// A `multipart/form-data` body under construction.
+///
+/// Text and in-memory file parts are framed into one buffer; parts added with
+/// [`Multipart::stream`] are not read until the body is sent, and are read afresh for every attempt
+/// when their source is replayable. With only in-memory parts the result is a buffered
+/// [`Body::Bytes`]; with a streamed part it is a [`Body::Stream`] whose length (sent as
+/// `Content-Length`) is known when every streamed part's length is.
 #[derive(Default)]
 pub struct Multipart {
     boundary: String,
+    /// Framing and in-memory parts not yet moved into `segments`.
     data: Vec<u8>,
+    /// Finished pieces, in order; empty while every part is in memory.
+    segments: Vec<BodySource>,
 }
 
 impl Multipart {
+    /// An empty multipart body with a fresh random boundary.
+    pub fn new() -> Self {
+        Multipart::default()
+    }
+
     fn start(&mut self, name: &str) {
         if self.boundary.is_empty() {
             self.boundary = format!("connector-{}", uuid::Uuid::new_v4().simple());
@@ -686,7 +699,7 @@ impl Multipart {
             Extend(&mut self.data),
             "--{}\r\nContent-Disposition: form-data; name=\"{}\"",
             self.boundary,
-            name.replace('"', "%22")
+            escape_quoted(name)
         );
     }
 
@@ -724,18 +737,22 @@ impl Multipart {
         }
     }
 
-    /// A file part.
-    pub fn file(&mut self, name: &str, file: &FilePart) {
+    fn file_head(&mut self, name: &str, filename: Option<&str>, content_type: Option<&str>) {
         self.start(name);
-        let filename = file.filename.as_deref().unwrap_or(name).replace('"', "%22");
-        let ct = file
-            .content_type
-            .as_deref()
+        let filename = escape_quoted(filename.unwrap_or(name));
+        // A content type with a line break would forge part headers; it is replaced.
+        let ct = content_type
+            .filter(|c| !c.contains(['\r', '\n']))
             .unwrap_or("application/octet-stream");
         let _ = write!(
             Extend(&mut self.data),
             "; filename=\"{filename}\"\r\nContent-Type: {ct}\r\n\r\n"
         );
+    }
+
+    /// A file part.
+    pub fn file(&mut self, name: &str, file: &FilePart) {
+        self.file_head(name, file.filename.as_deref(), file.content_type.as_deref());
         self.data.extend_from_slice(&file.data);
         self.data.extend_from_slice(b"\r\n");
     }
@@ -747,16 +764,52 @@ impl Multipart {
         }
     }
 
-    fn finish(mut self) -> (String, Bytes) {
+    /// A file part whose content is streamed from `source` when the body is sent (see
+    /// [`BodySource::file`], [`BodySource::reader_factory`]); `content_type` defaults to
+    /// `application/octet-stream`, `filename` to the part name.
+    pub fn stream(
+        &mut self,
+        name: &str,
+        filename: Option<&str>,
+        content_type: Option<&str>,
+        source: BodySource,
+    ) {
+        self.file_head(name, filename, content_type);
+        let framing = std::mem::take(&mut self.data);
+        self.segments.push(BodySource::bytes(framing));
+        self.segments.push(source);
+        self.data.extend_from_slice(b"\r\n");
+    }
+
+    /// The finished body, with `multipart/form-data; boundary=...` as its content type.
+    pub fn into_body(mut self) -> Body {
         if self.boundary.is_empty() {
             self.boundary = format!("connector-{}", uuid::Uuid::new_v4().simple());
         }
         let _ = write!(Extend(&mut self.data), "--{}--\r\n", self.boundary);
-        (
-            format!("multipart/form-data; boundary={}", self.boundary),
-            self.data.into(),
-        )
+        let ct = format!("multipart/form-data; boundary={}", self.boundary);
+        // The boundary is `connector-` and hex digits: always a valid header value.
+        let content_type = HeaderValue::from_str(&ct)
+            .unwrap_or_else(|_| HeaderValue::from_static("multipart/form-data"));
+        if self.segments.is_empty() {
+            return Body::Bytes {
+                content_type,
+                data: self.data.into(),
+            };
+        }
+        self.segments.push(BodySource::bytes(self.data));
+        Body::Stream {
+            content_type: Some(content_type),
+            source: BodySource::concat(self.segments),
+        }
     }
+}
+
+/// A name inside a quoted header parameter: quotes and line breaks escaped as in HTML forms.
+fn escape_quoted(s: &str) -> String {
+    s.replace('"', "%22")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 struct Extend<'a>(&'a mut Vec<u8>);
@@ -1108,7 +1161,10 @@ mod tests {
             "file",
             &FilePart::new("a.txt", "hello").content_type("text/plain"),
         );
-        let (ct, data) = mp.finish();
+        let Body::Bytes { content_type, data } = mp.into_body() else {
+            panic!("in-memory parts make a buffered body")
+        };
+        let ct = content_type.to_str().unwrap();
         let b = ct.strip_prefix("multipart/form-data; boundary=").unwrap();
         let text = String::from_utf8(data.to_vec()).unwrap();
         assert_eq!(
