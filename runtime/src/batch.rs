@@ -460,6 +460,8 @@ mod tests {
                 retry_count: 0,
                 rate_limit: Default::default(),
                 request_id: "r".into(),
+                revalidated: false,
+                deduplicated: false,
             },
         }
     }

@@ -30,6 +30,12 @@ pub struct ConnectorConfig {
     pub tls: TlsConfig,
     /// Connection pooling and keep-alive.
     pub pool: PoolConfig,
+    /// Transparent decompression of response bodies (gzip, brotli, deflate; all on by default).
+    pub compression: CompressionConfig,
+    /// Conditional GETs answered from a local cache (`ETag` / `Last-Modified`). None (the default): off.
+    pub cache: Option<CacheConfig>,
+    /// Sharing one exchange among identical GET/HEAD calls in flight at once (on by default).
+    pub dedup: DedupConfig,
     /// Headers added to every request (per-call headers of the same name win).
     pub default_headers: BTreeMap<String, String>,
     /// Query parameters added to every request, before the per-call ones.
@@ -61,6 +67,9 @@ impl Default for ConnectorConfig {
             proxy: None,
             tls: TlsConfig::default(),
             pool: PoolConfig::default(),
+            compression: CompressionConfig::default(),
+            cache: None,
+            dedup: DedupConfig::default(),
             default_headers: BTreeMap::new(),
             default_query: BTreeMap::new(),
             auth: None,
@@ -98,6 +107,9 @@ impl std::fmt::Debug for ConnectorConfig {
             .field("proxy", &self.proxy)
             .field("tls", &self.tls)
             .field("pool", &self.pool)
+            .field("compression", &self.compression)
+            .field("cache", &self.cache)
+            .field("dedup", &self.dedup)
             .field("default_headers", &shown(&self.default_headers))
             .field("default_query", &shown(&self.default_query))
             .field("auth", &self.auth)
@@ -182,6 +194,9 @@ impl ConnectorConfig {
             ));
         }
         self.rate_limit.validate()?;
+        if let Some(cache) = &self.cache {
+            cache.validate()?;
+        }
         if let Some(auth) = &self.auth {
             auth.validate()?;
         }
@@ -276,6 +291,107 @@ impl Default for PoolConfig {
             tcp_keepalive_ms: 60_000,
             connect_timeout_ms: 10_000,
         }
+    }
+}
+
+/// Which `Content-Encoding`s of responses are decoded transparently. Each one that is on is offered in
+/// `Accept-Encoding` (unless the request sets that header itself) and its bodies, buffered or streamed,
+/// reach the caller decoded, with `Content-Encoding` and `Content-Length` removed from the headers. A
+/// body that does not decode is a PARSING_ERROR, never garbage data. Turn all three off to receive
+/// bodies exactly as sent.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CompressionConfig {
+    /// Decode `gzip` (default true).
+    pub gzip: bool,
+    /// Decode `br` (default true).
+    pub brotli: bool,
+    /// Decode `deflate` (zlib) (default true).
+    pub deflate: bool,
+}
+
+impl Default for CompressionConfig {
+    fn default() -> Self {
+        CompressionConfig {
+            gzip: true,
+            brotli: true,
+            deflate: true,
+        }
+    }
+}
+
+impl CompressionConfig {
+    /// No decompression: bodies arrive as the server encoded them, and no `Accept-Encoding` is sent.
+    pub fn disabled() -> Self {
+        CompressionConfig {
+            gzip: false,
+            brotli: false,
+            deflate: false,
+        }
+    }
+}
+
+/// A bounded in-memory cache of GET responses that carry a validator (`ETag` or `Last-Modified`), used
+/// for conditional requests: the next identical GET is sent with `If-None-Match` / `If-Modified-Since`,
+/// and a `304 Not Modified` is answered with the stored body as a normal 200 (see
+/// [`crate::ResponseMeta::revalidated`]). The cache never answers without asking the server; it saves
+/// the body transfer and the server's work, not the round trip.
+///
+/// What is stored: a 200 answer to a buffered GET with a validator, unless it says
+/// `Cache-Control: no-store` or `Vary: *`. `private` answers are stored: this cache belongs to one
+/// connector (one client), and entries are keyed by the method, the full URL and every request header
+/// the connector set before `beforeRequest` hooks (credentials included: `Authorization`, API-key
+/// headers, cookies), so an answer is never reused for other credentials. Keys are SHA-256 digests;
+/// no credential is kept in the cache. Requests that carry their own conditional or `Range` headers, or
+/// `Cache-Control: no-store` / `no-cache`, bypass the cache.
+///
+/// Least recently used entries are evicted first once either bound is reached.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheConfig {
+    /// Entries kept at most (default 1000).
+    pub max_entries: usize,
+    /// Bytes kept at most, bodies and headers counted (default 32 MiB). A single answer larger than
+    /// this is not stored.
+    pub max_bytes: usize,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            max_entries: 1000,
+            max_bytes: 32 * 1024 * 1024,
+        }
+    }
+}
+
+impl CacheConfig {
+    fn validate(&self) -> Result<(), Error> {
+        if self.max_entries == 0 {
+            return Err(Error::validation("cache.max_entries", "must be at least 1"));
+        }
+        if self.max_bytes == 0 {
+            return Err(Error::validation("cache.max_bytes", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// De-duplication of identical requests in flight: while a GET or HEAD is in flight, an identical one
+/// (same method, URL, query, headers other than the request id, same credentials, no body) does not
+/// go to the server; it waits for the first one's result, success or error. Streamed calls
+/// ([`crate::Connector::request_stream`]) are never shared. A call opts out with
+/// [`crate::RequestOptions::dedup`].
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DedupConfig {
+    /// On by default.
+    pub enabled: bool,
+}
+
+impl Default for DedupConfig {
+    fn default() -> Self {
+        DedupConfig { enabled: true }
     }
 }
 
@@ -515,6 +631,9 @@ mod tests {
         assert_eq!(c.rate_limit.concurrent_requests, 10);
         assert!(c.rate_limit.adaptive_from_headers);
         assert!(c.tls.verify);
+        assert!(c.compression.gzip && c.compression.brotli && c.compression.deflate);
+        assert!(c.cache.is_none(), "caching is opt-in");
+        assert!(c.dedup.enabled);
         assert!(c.user_agent.starts_with("connector-runtime/0."));
         c.validate().unwrap();
     }
@@ -576,6 +695,24 @@ mod tests {
             (
                 "tls.client_cert",
                 Box::new(|c| c.tls.client_cert = Some("a.pem".into())),
+            ),
+            (
+                "cache.max_entries",
+                Box::new(|c| {
+                    c.cache = Some(CacheConfig {
+                        max_entries: 0,
+                        ..Default::default()
+                    })
+                }),
+            ),
+            (
+                "cache.max_bytes",
+                Box::new(|c| {
+                    c.cache = Some(CacheConfig {
+                        max_bytes: 0,
+                        ..Default::default()
+                    })
+                }),
             ),
             (
                 "proxy.url",

@@ -13,7 +13,9 @@ use url::Url;
 
 use crate::auth::AuthStrategy;
 use crate::breaker::CircuitBreaker;
+use crate::cache::ResponseCache;
 use crate::config::ConnectorConfig;
+use crate::dedup::Dedup;
 use crate::error::{Error, ErrorCode, ErrorSource};
 use crate::hooks::{Hook, HookRegistry, HookType};
 use crate::ratelimit::RateLimiter;
@@ -80,8 +82,17 @@ impl ConnectorBuilder {
         let classifier = self
             .classifier
             .unwrap_or_else(|| Arc::new(StandardClassifier::new(&config.retry)));
+        let cache = config.cache.as_ref().map(|c| {
+            let ignored = [&config.request_id_header, &config.idempotency.header]
+                .iter()
+                .filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok())
+                .collect();
+            ResponseCache::new(c, ignored)
+        });
         Ok(Connector {
             inner: Arc::new(Inner {
+                cache,
+                dedup: Dedup::default(),
                 limiter: RateLimiter::new(config.rate_limit.clone()),
                 breaker: CircuitBreaker::new(config.circuit_breaker.clone()),
                 base_url,
@@ -126,6 +137,8 @@ pub(crate) struct Inner {
     pub(crate) limiter: RateLimiter,
     pub(crate) breaker: CircuitBreaker,
     pub(crate) classifier: Arc<dyn RetryClassifier>,
+    pub(crate) cache: Option<ResponseCache>,
+    pub(crate) dedup: Dedup,
     state: AtomicU8,
     in_flight: AtomicUsize,
     idle: Notify,
@@ -301,6 +314,14 @@ impl Connector {
     /// The circuit breaker.
     pub fn circuit_breaker(&self) -> &CircuitBreaker {
         &self.inner.breaker
+    }
+
+    /// Forget every answer the response cache holds (a no-op when no cache is configured). Entries are
+    /// keyed by credentials already; this is for freeing memory or starting afresh.
+    pub fn clear_cache(&self) {
+        if let Some(c) = &self.inner.cache {
+            c.clear();
+        }
     }
 
     /// The configuration in force.

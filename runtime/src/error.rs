@@ -7,6 +7,7 @@
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -105,11 +106,15 @@ type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// A structured connector error.
 ///
-/// Boxed inside so `Result<T, Error>` stays one pointer wide on the happy path.
+/// Boxed inside so `Result<T, Error>` stays one pointer wide on the happy path. Cloning is cheap: the
+/// underlying cause and a typed body are shared, so one failure can be handed to every caller that
+/// shared a de-duplicated request.
+#[derive(Clone)]
 pub struct Error {
     inner: Box<Inner>,
 }
 
+#[derive(Clone)]
 struct Inner {
     message: String,
     code: ErrorCode,
@@ -125,8 +130,8 @@ struct Inner {
     duration: Duration,
     headers: Option<HeaderMap>,
     raw_body: Option<Bytes>,
-    typed_body: Option<Box<dyn Any + Send + Sync>>,
-    cause: Option<BoxError>,
+    typed_body: Option<Arc<dyn Any + Send + Sync>>,
+    cause: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 impl Error {
@@ -205,7 +210,7 @@ impl Error {
 
     /// Builder: keep the underlying error as this error's `source()`.
     pub fn with_cause(mut self, cause: impl Into<BoxError>) -> Self {
-        self.inner.cause = Some(cause.into());
+        self.inner.cause = Some(Arc::from(cause.into()));
         self
     }
 
@@ -223,13 +228,13 @@ impl Error {
 
     /// Builder: attach a decoded, operation-specific error body (see [`Error::body`]).
     pub fn with_typed_body<T: Any + Send + Sync>(mut self, body: T) -> Self {
-        self.inner.typed_body = Some(Box::new(body));
+        self.inner.typed_body = Some(Arc::new(body));
         self
     }
 
     /// Builder: attach an already boxed typed error body.
     pub fn with_typed_box(mut self, body: Box<dyn Any + Send + Sync>) -> Self {
-        self.inner.typed_body = Some(body);
+        self.inner.typed_body = Some(Arc::from(body));
         self
     }
 
@@ -402,8 +407,21 @@ impl std::error::Error for Error {
 }
 
 /// Map a reqwest failure to NETWORK_ERROR or TIMEOUT, stripping the URL (it may carry a query-string key).
+/// A body that arrived but does not decompress (corrupt or truncated gzip, brotli or deflate data) is a
+/// PARSING_ERROR instead: the server's answer itself is broken, and no undecoded byte is handed out.
 pub(crate) fn from_transport(err: reqwest::Error, sent: bool) -> Error {
     let err = err.without_url();
+    if is_decompression_failure(&err) {
+        let chain = error_chain(&err);
+        return Error::new(
+            ErrorCode::ParsingError,
+            ErrorSource::Deserialize,
+            format!("the response body could not be decompressed (corrupt or truncated encoded data): {chain}"),
+        )
+        .with_retryable(false)
+        .with_request_sent(sent)
+        .with_cause(err);
+    }
     let (code, what) = if err.is_timeout() {
         (ErrorCode::Timeout, "the request timed out in the transport")
     } else if err.is_connect() {
@@ -418,6 +436,17 @@ pub(crate) fn from_transport(err: reqwest::Error, sent: bool) -> Error {
         .with_retryable(true)
         .with_request_sent(sent)
         .with_cause(err)
+}
+
+/// reqwest reports every failure while reading a body as a decode error. The decompressor's own failures
+/// are I/O errors right under it; a failing connection is a hyper error there instead (even when an I/O
+/// error lies deeper).
+fn is_decompression_failure(err: &reqwest::Error) -> bool {
+    use std::error::Error as _;
+    err.is_decode()
+        && err
+            .source()
+            .is_some_and(|s| s.downcast_ref::<std::io::Error>().is_some())
 }
 
 /// "outer: inner: innermost", so the root cause (e.g. a TLS certificate problem) is in the message.

@@ -2,6 +2,13 @@
 //! retry and backoff, circuit breaking, rate limiting, hooks, structured errors and observability;
 //! streamed request and response bodies, and large uploads and downloads ([`transfer`]).
 //!
+//! The HTTP practices of the connector specification come with it, all inside that pipeline:
+//! connections are pooled and kept alive ([`config::PoolConfig`]); gzip, brotli and deflate answers are
+//! decoded transparently ([`CompressionConfig`], on by default); identical GET/HEAD calls in flight at
+//! once share one exchange ([`DedupConfig`], on by default, [`RequestOptions::dedup`] per call); and an
+//! opt-in cache turns repeated GETs into conditional requests answered from memory on
+//! `304 Not Modified` ([`CacheConfig`], [`ResponseMeta::revalidated`]).
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), connector_runtime::Error> {
 //! use connector_runtime::{Connector, ConnectorConfig};
@@ -17,8 +24,10 @@
 pub mod auth;
 pub mod batch;
 pub mod breaker;
+mod cache;
 pub mod config;
 mod connector;
+mod dedup;
 pub mod error;
 pub mod hooks;
 pub mod observe;
@@ -39,7 +48,9 @@ pub use auth::{
     ApiKey, ApiKeyLocation, AuthConfig, AuthStrategy, Basic, Bearer, Custom, HmacSigner, OAuth2,
     Signer, TokenProvider,
 };
-pub use config::{ConnectorConfig, RateLimitConfig, RetryConfig};
+pub use config::{
+    CacheConfig, CompressionConfig, ConnectorConfig, DedupConfig, RateLimitConfig, RetryConfig,
+};
 pub use connector::{Connector, ConnectorBuilder, DisconnectReport};
 pub use error::{Error, ErrorCode, ErrorSource};
 pub use hooks::{Hook, HookContext, HookError, HookType, hook_fn};

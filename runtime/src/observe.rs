@@ -8,6 +8,12 @@
 //! | `connector_request_duration_seconds` | histogram | method, endpoint | per-attempt latency |
 //! | `connector_in_flight` | gauge | | attempts holding a concurrency slot |
 //! | `connector_rate_limit_remaining` | gauge | | last known requests left in the window |
+//! | `connector_cache_revalidated_total` | counter | endpoint | 304 answers turned into the cached body |
+//! | `connector_cache_stored_total` | counter | endpoint | answers stored for conditional requests |
+//! | `connector_deduplicated_total` | counter | method, endpoint | calls that shared an identical request in flight instead of sending their own |
+//!
+//! The same moments are tracing events with the fields `cache = "revalidated"` / `cache = "stored"`
+//! (inside the `connector.request` span) and `deduplicated = true` (in the caller's context).
 //!
 //! Labels carry the endpoint template, never a concrete path, query or header value.
 
@@ -27,6 +33,12 @@ pub const REQUEST_DURATION: &str = "connector_request_duration_seconds";
 pub const IN_FLIGHT: &str = "connector_in_flight";
 /// Last known rate-limit remaining.
 pub const RATE_LIMIT_REMAINING: &str = "connector_rate_limit_remaining";
+/// 304 answers served from the response cache.
+pub const CACHE_REVALIDATED_TOTAL: &str = "connector_cache_revalidated_total";
+/// Answers stored in the response cache.
+pub const CACHE_STORED_TOTAL: &str = "connector_cache_stored_total";
+/// Calls that shared an identical request in flight.
+pub const DEDUPLICATED_TOTAL: &str = "connector_deduplicated_total";
 
 pub(crate) fn attempt_done(method: &Method, endpoint: &str, status: Option<u16>, took: Duration) {
     let m = method.as_str().to_owned();
@@ -57,4 +69,17 @@ pub(crate) fn rate_limit_remaining(remaining: Option<u64>) {
     if let Some(r) = remaining {
         metrics::gauge!(RATE_LIMIT_REMAINING).set(r as f64);
     }
+}
+
+pub(crate) fn cache_revalidated(endpoint: &str) {
+    metrics::counter!(CACHE_REVALIDATED_TOTAL, "endpoint" => endpoint.to_owned()).increment(1);
+}
+
+pub(crate) fn cache_stored(endpoint: &str) {
+    metrics::counter!(CACHE_STORED_TOTAL, "endpoint" => endpoint.to_owned()).increment(1);
+}
+
+pub(crate) fn deduplicated(method: &Method, endpoint: &str) {
+    metrics::counter!(DEDUPLICATED_TOTAL, "method" => method.as_str().to_owned(), "endpoint" => endpoint.to_owned())
+        .increment(1);
 }

@@ -28,6 +28,13 @@
 //! one-shot source, once read, makes a retryable failure final (detail `retry_stopped`) and skips the
 //! replay after a 401.
 //!
+//! Two HTTP practices plug in here without changing the steps. [`Connector::execute`] first asks
+//! `dedup` whether an identical GET/HEAD is in flight and, if so, shares its result instead of running
+//! the steps again. Within an attempt, after auth in step 1, the response cache (`cache`, when
+//! configured) keys the request and may add `If-None-Match` / `If-Modified-Since`; after the
+//! `afterResponse` hooks in step 5 it turns a 304 into the stored answer or stores a new one. Hooks thus
+//! see the exchange as it happened on the wire.
+//!
 //! Architecture Invariant: generated operations are thin calls into [`Connector::request`]; nothing here
 //! is generic over the operation, so its code is compiled once, not once per endpoint.
 
@@ -132,6 +139,17 @@ struct Call<'a> {
 
 impl Connector {
     pub(crate) async fn execute(&self, opts: RequestOptions) -> Result<Response<Bytes>, Error> {
+        match crate::dedup::key(self, &opts) {
+            Some(key) => crate::dedup::shared(self, key, opts).await,
+            None => self.execute_alone(opts).await,
+        }
+    }
+
+    /// [`Connector::execute`] without sharing an identical call in flight (see `dedup`).
+    pub(crate) async fn execute_alone(
+        &self,
+        opts: RequestOptions,
+    ) -> Result<Response<Bytes>, Error> {
         self.run(opts, BodyMode::Buffered).await.map(|(r, _)| r)
     }
 
@@ -293,6 +311,13 @@ impl Connector {
                     .await
                     .map_err(ctx_err)?;
             }
+            // The response cache keys the built, authenticated request and may make it conditional.
+            let lookup = match &inner.cache {
+                Some(c) if opts.use_cache && call.mode == BodyMode::Buffered => {
+                    c.prepare(&mut parts)
+                }
+                _ => None,
+            };
             let host = host_key(&parts.url);
 
             // 2. Fail fast on an open circuit, then take a rate-limit slot.
@@ -361,6 +386,11 @@ impl Connector {
                     let Some(resp) = hctx.response.clone() else {
                         return Err(lost("response"));
                     };
+                    // A 304 to the cache's conditional request becomes the stored answer.
+                    let (resp, revalidated) = match (&inner.cache, lookup) {
+                        (Some(c), Some(l)) => c.settle(l, &hctx.request, resp, &call.endpoint),
+                        _ => (resp, false),
+                    };
                     if resp.status.as_u16() < 400 {
                         ticket.record(Outcome::Healthy);
                         let response = Response {
@@ -373,6 +403,8 @@ impl Connector {
                                 retry_count: attempt - 1,
                                 rate_limit: rl,
                                 request_id: server_id.unwrap_or_else(|| call.request_id.clone()),
+                                revalidated,
+                                deduplicated: false,
                             },
                         };
                         return Ok((response, unread));
@@ -561,7 +593,7 @@ fn is_unsafe(m: &Method) -> bool {
 
 /// A call's path (or absolute URL) as spans, errors and metrics show it when no endpoint template is
 /// given: sensitive query values and any password redacted (next-page links often echo a query key).
-fn shown_path(path: &str, redactor: &Redactor) -> String {
+pub(crate) fn shown_path(path: &str, redactor: &Redactor) -> String {
     const BASE: &str = "http://placeholder.invalid";
     let (url, relative) = match Url::parse(path) {
         Ok(u) => (u, false),

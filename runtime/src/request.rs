@@ -505,6 +505,11 @@ pub struct RequestOptions {
     pub idempotency_key: Option<String>,
     /// Retry settings for this call only.
     pub retry: Option<RetryConfig>,
+    /// May share an identical GET/HEAD already in flight (default true; see [`crate::config::DedupConfig`]).
+    pub dedup: bool,
+    /// May use the response cache, when one is configured (default true; see
+    /// [`crate::config::CacheConfig`]).
+    pub use_cache: bool,
     /// Header names given to [`RequestOptions::header`] that were not valid; reported at send time.
     pub(crate) invalid_headers: Vec<String>,
 }
@@ -523,6 +528,8 @@ impl RequestOptions {
             cancel: None,
             idempotency_key: None,
             retry: None,
+            dedup: true,
+            use_cache: true,
             invalid_headers: Vec::new(),
         }
     }
@@ -581,6 +588,20 @@ impl RequestOptions {
     /// Override retry settings for this call.
     pub fn retry(mut self, retry: RetryConfig) -> Self {
         self.retry = Some(retry);
+        self
+    }
+
+    /// Allow (true, the default) or forbid sharing an identical request already in flight: with false,
+    /// this call always sends its own request.
+    pub fn dedup(mut self, share: bool) -> Self {
+        self.dedup = share;
+        self
+    }
+
+    /// Allow (true, the default) or forbid the response cache for this call: with false, nothing is
+    /// looked up, no conditional header is added and the answer is not stored.
+    pub fn use_cache(mut self, use_cache: bool) -> Self {
+        self.use_cache = use_cache;
         self
     }
 }

@@ -22,6 +22,12 @@ pub struct ResponseMeta {
     pub rate_limit: RateLimitStatus,
     /// The server's request id when it sent one, else the id this client generated and sent.
     pub request_id: String,
+    /// The server answered `304 Not Modified` to a conditional request the response cache made, and
+    /// this is the stored answer (status, body, headers refreshed from the 304).
+    pub revalidated: bool,
+    /// This call shared the exchange of an identical request already in flight and sent nothing of
+    /// its own; status, headers, body and the rest of the meta are that exchange's.
+    pub deduplicated: bool,
 }
 
 /// A successful response with its payload decoded as `T` (`Bytes` before decoding).

@@ -814,6 +814,8 @@ mod tests {
                 retry_count: 0,
                 rate_limit: Default::default(),
                 request_id: "req-1".into(),
+                revalidated: false,
+                deduplicated: false,
             },
             body,
         }

@@ -423,6 +423,12 @@ impl Op {
         if o.retry.is_some() {
             self.opts.retry = o.retry;
         }
+        if let Some(d) = o.dedup {
+            self.opts.dedup = d;
+        }
+        if let Some(c) = o.use_cache {
+            self.opts.use_cache = c;
+        }
         for (k, v) in o.headers.iter() {
             self.opts.headers.insert(k, v.clone());
         }
@@ -575,6 +581,10 @@ pub struct CallOptions {
     pub retry: Option<crate::config::RetryConfig>,
     /// Extra headers (replace generated ones of the same name).
     pub headers: http::HeaderMap,
+    /// Share an identical GET in flight (None: the default, yes); see [`crate::RequestOptions::dedup`].
+    pub dedup: Option<bool>,
+    /// Use the response cache (None: the default, yes); see [`crate::RequestOptions::use_cache`].
+    pub use_cache: Option<bool>,
 }
 
 impl CallOptions {
@@ -596,6 +606,16 @@ impl CallOptions {
     /// Override retry settings.
     pub fn retry(mut self, r: crate::config::RetryConfig) -> Self {
         self.retry = Some(r);
+        self
+    }
+    /// Always send this call's own request, even when an identical one is in flight.
+    pub fn no_dedup(mut self) -> Self {
+        self.dedup = Some(false);
+        self
+    }
+    /// Bypass the response cache for this call.
+    pub fn no_cache(mut self) -> Self {
+        self.use_cache = Some(false);
         self
     }
 }

@@ -1,4 +1,5 @@
-//! Builds the pooled reqwest client from configuration: TLS (rustls), proxy, pooling, keep-alive.
+//! Builds the pooled reqwest client from configuration: TLS (rustls), proxy, pooling, keep-alive,
+//! response decompression (gzip, brotli, deflate).
 //!
 //! Architecture Invariant: reqwest's own retry layer is switched off (`retry::never()`) and redirects are
 //! limited, so every retry the connector makes is one the pipeline decided, counted and logged.
@@ -27,7 +28,10 @@ pub(crate) fn build_client(config: &ConnectorConfig) -> Result<reqwest::Client, 
         .connect_timeout(Duration::from_millis(pool.connect_timeout_ms))
         .pool_max_idle_per_host(pool.max_idle_per_host)
         .pool_idle_timeout(Duration::from_millis(pool.idle_timeout_ms))
-        .tls_backend_rustls();
+        .tls_backend_rustls()
+        .gzip(config.compression.gzip)
+        .brotli(config.compression.brotli)
+        .deflate(config.compression.deflate);
     if pool.tcp_keepalive_ms > 0 {
         b = b.tcp_keepalive(Duration::from_millis(pool.tcp_keepalive_ms));
     }

@@ -698,6 +698,8 @@ async fn many_concurrent_401s_for_the_same_token_cause_one_refresh() {
     let api = api_rejecting("tok-1", 100).await;
     let mut cfg = config(&api.url());
     cfg.rate_limit.concurrent_requests = 64;
+    // Fifty identical GETs at once would share one exchange; each caller must meet the 401 itself.
+    cfg.dedup.enabled = false;
     let c = Connector::builder(cfg)
         .auth(client_credentials(&tokens))
         .build()

@@ -18,6 +18,13 @@ async fn slow_server(delay: Duration) -> CountingServer {
     .await
 }
 
+/// Identical GETs in flight at once share one exchange by default; these tests count separate calls.
+fn separate_calls(url: &str) -> ConnectorConfig {
+    let mut cfg = ConnectorConfig::new(url);
+    cfg.dedup.enabled = false;
+    cfg
+}
+
 #[tokio::test]
 async fn lifecycle_connect_is_connected_disconnect() {
     let server = CountingServer::start(|_, _| async move { reply(200, "{}") }).await;
@@ -408,7 +415,7 @@ async fn cancellation_ends_the_call_as_cancelled_at_any_stage() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disconnect_drains_in_flight_requests_and_refuses_new_ones() {
     let server = slow_server(Duration::from_millis(300)).await;
-    let c = connected(ConnectorConfig::new(server.url())).await;
+    let c = connected(separate_calls(&server.url())).await;
     let calls: Vec<_> = (0..3)
         .map(|_| {
             let c = c.clone();
@@ -438,7 +445,7 @@ async fn disconnect_drains_in_flight_requests_and_refuses_new_ones() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disconnect_cancels_what_outlives_the_deadline() {
     let server = slow_server(Duration::from_secs(3)).await;
-    let c = connected(ConnectorConfig::new(server.url())).await;
+    let c = connected(separate_calls(&server.url())).await;
     let calls: Vec<_> = (0..2)
         .map(|_| {
             let c = c.clone();

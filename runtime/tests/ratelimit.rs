@@ -10,17 +10,19 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use connector_runtime::ratelimit::RateLimiter;
 use connector_runtime::{
-    CancellationToken, ConnectorConfig, ErrorCode, ErrorSource, HeaderMap, Method, RateLimitConfig,
-    RequestOptions, RetryConfig,
+    CancellationToken, ConnectorConfig, DedupConfig, ErrorCode, ErrorSource, HeaderMap, Method,
+    RateLimitConfig, RequestOptions, RetryConfig,
 };
 use http_body_util::Full;
 use support::{CountingServer, Seen, connected, reply};
 
-/// A config for `url` with this rate limit and no retries (so every call is one request).
+/// A config for `url` with this rate limit, no retries and no sharing of identical GETs in flight (so
+/// every call is one request of its own).
 fn config(url: &str, rate_limit: RateLimitConfig) -> ConnectorConfig {
     ConnectorConfig {
         rate_limit,
         retry: RetryConfig::disabled(),
+        dedup: DedupConfig { enabled: false },
         ..ConnectorConfig::new(url)
     }
 }

@@ -123,6 +123,8 @@ pub struct CountingServer {
     pub addr: SocketAddr,
     pub seen: Arc<Mutex<Vec<Seen>>>,
     pub max_in_flight: Arc<AtomicUsize>,
+    /// TCP connections accepted so far.
+    pub connections: Arc<AtomicUsize>,
     stop: tokio::sync::watch::Sender<bool>,
 }
 
@@ -141,13 +143,15 @@ impl CountingServer {
         let max_in_flight = Arc::new(AtomicUsize::new(0));
         let count = Arc::new(AtomicUsize::new(0));
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
-        let (seen2, max2) = (seen.clone(), max_in_flight.clone());
+        let connections = Arc::new(AtomicUsize::new(0));
+        let (seen2, max2, conns2) = (seen.clone(), max_in_flight.clone(), connections.clone());
         tokio::spawn(async move {
             loop {
                 let (stream, _) = tokio::select! {
                     r = listener.accept() => match r { Ok(x) => x, Err(_) => continue },
                     _ = stopped.changed() => return,
                 };
+                conns2.fetch_add(1, Ordering::SeqCst);
                 let (handler, seen, in_flight, max, count) = (
                     handler.clone(),
                     seen2.clone(),
@@ -197,6 +201,7 @@ impl CountingServer {
             addr,
             seen,
             max_in_flight,
+            connections,
             stop,
         }
     }
