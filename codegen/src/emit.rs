@@ -156,7 +156,10 @@ pub fn models(api: &Api, facts: &Facts, tag_features: bool) -> TokenStream {
 
 /// Every item of `def` under `#[cfg(any(feature = ...))]`.
 fn gated(def: TokenStream, features: &[String]) -> TokenStream {
-    let cfg: syn::Attribute = syn::parse_quote!(#[cfg(any(#(feature = #features),*))]);
+    let cfg: syn::Attribute = match features {
+        [one] => syn::parse_quote!(#[cfg(feature = #one)]),
+        _ => syn::parse_quote!(#[cfg(any(#(feature = #features),*))]),
+    };
     match syn::parse2::<syn::File>(def.clone()) {
         Ok(mut file) => {
             for item in &mut file.items {
@@ -272,10 +275,23 @@ fn field(api: &Api, f: &Field, request_side: bool) -> TokenStream {
     let t = ty_tokens(api, &f.ty, Place::Field);
     let skip = (!f.required && matches!(f.ty, Ty::Option(_)))
         .then(|| quote!(#[serde(default, skip_serializing_if = "Option::is_none")]));
+    // Numbers also arrive as decimal text (`"19.720000"`): accepted when the text parses exactly.
+    let lenient = match &f.ty {
+        Ty::Float(_) => Some(quote!(#[serde(deserialize_with = "rt::lenient::number")])),
+        // `default` keeps an absent field `None`, as it is without `deserialize_with`.
+        Ty::Option(i) if matches!(**i, Ty::Float(_)) && skip.is_some() => {
+            Some(quote!(#[serde(deserialize_with = "rt::lenient::optional_number")]))
+        }
+        Ty::Option(i) if matches!(**i, Ty::Float(_)) => {
+            Some(quote!(#[serde(default, deserialize_with = "rt::lenient::optional_number")]))
+        }
+        _ => None,
+    };
     quote! {
         #doc
         #rename
         #skip
+        #lenient
         pub #name: #t,
     }
 }
@@ -1506,4 +1522,66 @@ fn toml_str(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// A dispatcher over every operation, for conformance runs: `call(client, operation_id, args)` builds
+/// the operation from JSON arguments keyed as [`crate::sample::param_key`] (and `body`), sends it, and
+/// hands the typed result to `super::done`. The caller's crate provides `super::{Client, models,
+/// arg, opt, done, Outcome}`.
+pub fn dispatch(api: &Api) -> TokenStream {
+    let arms = api.operations.iter().map(|op| {
+        let g = &api.groups[op.group];
+        let group = ident(&g.module);
+        let name = ident(&op.name);
+        let id = &op.operation_id;
+        let mut required = Vec::new();
+        let mut optional = Vec::new();
+        for p in &op.params {
+            let key = crate::sample::param_key(p.location, &p.wire_name);
+            let t = if is_stringish(&p.ty) {
+                quote!(String)
+            } else {
+                ty_tokens(api, &p.ty, Place::Field)
+            };
+            if p.required {
+                required.push(quote!(super::arg::<#t>(args, #key)?));
+            } else {
+                let n = ident(&p.name);
+                optional.push(quote! {
+                    let b = match super::opt::<#t>(args, #key)? { Some(v) => b.#n(v), None => b };
+                });
+            }
+        }
+        if let Some(body) = &op.body {
+            let t = ty_tokens(api, &body.ty, Place::Value);
+            if body.required {
+                required.push(quote!(super::arg::<#t>(args, "body")?));
+            } else {
+                optional.push(quote! {
+                    let b = match super::opt::<#t>(args, "body")? { Some(v) => b.body(v), None => b };
+                });
+            }
+        }
+        quote! {
+            #id => {
+                let b = client.#group().#name(#(#required),*);
+                #(#optional)*
+                Ok(super::done(b.send().await))
+            }
+        }
+    });
+    quote! {
+        /// Build, send and judge the operation `operation` with `args`.
+        #[allow(deprecated, clippy::too_many_lines)]
+        pub async fn call(
+            client: &super::Client,
+            operation: &str,
+            args: &serde_json::Map<String, serde_json::Value>,
+        ) -> Result<super::Outcome, String> {
+            match operation {
+                #(#arms)*
+                other => Err(format!("no operation `{other}`")),
+            }
+        }
+    }
 }

@@ -16,6 +16,7 @@ pub mod lower;
 pub mod names;
 pub mod paging;
 pub mod passes;
+pub mod sample;
 pub mod settings;
 
 use std::collections::BTreeMap;
@@ -177,6 +178,50 @@ pub fn generate_from(doc: load::Document, settings: &Settings) -> Result<Generat
         operations: api.operations.len(),
         types: api.types.len(),
         groups: api.groups.len(),
+    })
+}
+
+/// What a conformance run needs for a description (see [`conformance_harness`]).
+#[derive(Debug, Clone)]
+pub struct Harness {
+    /// Source of the dispatcher module (see [`emit::dispatch`]).
+    pub code: String,
+    /// Planned calls with their sample arguments (see [`sample::plan`]).
+    pub plan: Vec<sample::Call>,
+    /// Placeholder credentials that satisfy the API's first security scheme: (`header` or `query`,
+    /// name, value).
+    pub credentials: Vec<(String, String, String)>,
+    /// Operations generated.
+    pub operations: usize,
+}
+
+/// The dispatcher, call plan and placeholder credentials for a conformance run.
+pub fn conformance_harness(spec: &Path, settings: &Settings) -> Result<Harness, Diagnostic> {
+    let doc = load::load_path(spec)?;
+    let root = doc.root.clone();
+    let Lowered { api, .. } = lower_doc(doc, settings)?;
+    let plan = sample::plan(&root, &api);
+    let code = emit::file(emit::dispatch(&api)).map_err(Diagnostic::error)?;
+    let header = |name: &str, value: &str| ("header".to_owned(), name.to_owned(), value.to_owned());
+    let credentials = match api.security.first() {
+        Some(ir::SecurityScheme::Basic { .. }) => {
+            // `conformance:placeholder`
+            vec![header(
+                "Authorization",
+                "Basic Y29uZm9ybWFuY2U6cGxhY2Vob2xkZXI=",
+            )]
+        }
+        Some(ir::SecurityScheme::ApiKey { name, location, .. }) => {
+            vec![(location.clone(), name.clone(), "placeholder-key".to_owned())]
+        }
+        Some(_) => vec![header("Authorization", "Bearer placeholder-token")],
+        None => Vec::new(),
+    };
+    Ok(Harness {
+        code,
+        plan,
+        credentials,
+        operations: api.operations.len(),
     })
 }
 

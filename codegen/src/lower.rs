@@ -495,7 +495,16 @@ impl<'a> Lowerer<'a> {
         let is_object = primary == Some("object")
             || (primary.is_none()
                 && (m.contains_key("properties") || m.contains_key("additionalProperties")));
-        let is_array = primary == Some("array") || (primary.is_none() && m.contains_key("items"));
+        // Without `type`, `items` makes an array only in its schema form: the list (tuple) form is not
+        // OpenAPI and constrains nothing but arrays, so such a schema admits any value.
+        let is_array = primary == Some("array")
+            || (primary.is_none() && m.get("items").is_some_and(Value::is_object));
+        if primary.is_none() && m.get("items").is_some_and(Value::is_array) && !is_object {
+            self.warn(
+                ptr,
+                "`items` is a list without `type: array` (not OpenAPI); typed as any value",
+            );
+        }
         if is_object {
             let has_props = matches!(m.get("properties"), Some(Value::Object(p)) if !p.is_empty());
             if has_props {
@@ -646,7 +655,7 @@ impl<'a> Lowerer<'a> {
     fn schema_ty_no_name(&mut self, s: &'a Value, name: &str, ptr: &str) -> Ty {
         let m = s.as_object();
         let info = type_info(s);
-        if m.is_some_and(|m| m.contains_key("items"))
+        if m.is_some_and(|m| m.get("items").is_some_and(Value::is_object))
             || info.types.first().map(String::as_str) == Some("array")
         {
             let item = match s.get("items") {

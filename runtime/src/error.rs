@@ -342,6 +342,10 @@ impl Error {
     pub fn body<T: Any>(&self) -> Option<&T> {
         self.inner.typed_body.as_ref()?.downcast_ref::<T>()
     }
+    /// Whether the generated client decoded the body into the operation's typed error (of any type).
+    pub fn has_typed_body(&self) -> bool {
+        self.inner.typed_body.is_some()
+    }
     /// A hint from the server of how long to wait before retrying, if it gave one.
     pub fn retry_after(&self) -> Option<Duration> {
         self.inner

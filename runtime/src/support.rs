@@ -908,6 +908,49 @@ impl<'de> Deserialize<'de> for Base64 {
     }
 }
 
+/// Numbers that may arrive as decimal text (`"19.720000"`, as some APIs send amounts and
+/// coordinates): `deserialize_with` helpers that take a JSON number or a string that parses exactly
+/// as the field's type, and refuse anything else.
+pub mod lenient {
+    use std::str::FromStr;
+
+    use serde::de::DeserializeOwned;
+    use serde::{Deserialize, Deserializer};
+    use serde_json::Value;
+
+    fn from_value<T: DeserializeOwned + FromStr, E: serde::de::Error>(v: Value) -> Result<T, E> {
+        match v {
+            Value::String(text) => text
+                .trim()
+                .parse()
+                .map_err(|_| E::custom(format!("`{text}` is not a number"))),
+            Value::Number(n) => T::deserialize(n).map_err(E::custom),
+            other => Err(E::custom(format!("expected a number, found {other}"))),
+        }
+    }
+
+    /// A number, or text holding one.
+    pub fn number<'de, D, T>(d: D) -> Result<T, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: DeserializeOwned + FromStr,
+    {
+        from_value(Value::deserialize(d)?)
+    }
+
+    /// [`number`] that may be null.
+    pub fn optional_number<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: DeserializeOwned + FromStr,
+    {
+        match Value::deserialize(d)? {
+            Value::Null => Ok(None),
+            v => from_value::<T, D::Error>(v).map(Some),
+        }
+    }
+}
+
 /// serde `with` module for tri-state fields (`Option<Option<T>>`): absent is `None`, `null` is
 /// `Some(None)`, a value is `Some(Some(v))`. Use with `default` and `skip_serializing_if = "Option::is_none"`.
 pub mod tri_state {

@@ -253,14 +253,22 @@ fn normalized(text: &str) -> String {
         .collect()
 }
 
-/// Normalized text without its `#[cfg(any(feature = ...))]` attributes.
+/// Normalized text without its feature gates (`#[cfg(feature = ..)]`, `#[cfg(any(feature = ..))]`).
 fn without_feature_gates(text: &str) -> String {
     let mut out = String::new();
     let mut rest = text;
-    while let Some(i) = rest.find("#[cfg(any(feature=") {
+    loop {
+        let any = rest.find("#[cfg(any(feature=");
+        let one = rest.find("#[cfg(feature=");
+        let (i, close) = match (any, one) {
+            (Some(a), Some(o)) if a < o => (a, "))]"),
+            (Some(a), None) => (a, "))]"),
+            (_, Some(o)) => (o, ")]"),
+            (None, None) => break,
+        };
         out.push_str(&rest[..i]);
-        let end = rest[i..].find("))]").expect("a closed cfg attribute");
-        rest = &rest[i + end + 3..];
+        let end = rest[i..].find(close).expect("a closed cfg attribute");
+        rest = &rest[i + end + close.len()..];
     }
     out.push_str(rest);
     out

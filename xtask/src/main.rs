@@ -2,11 +2,14 @@
 //!
 //! Commands:
 //! - `test`: everything CI checks: formatting, clippy with warnings denied, every test of the default
-//!   workspace members, and `generate --check`.
+//!   workspace members, `generate --check`, and the conformance of the three smallest connectors.
 //! - `generate [--check] [NAME...]`: regenerate `generated/<name>/` for the entries of
 //!   `specs/manifest.toml`; with `--check`, regenerate in memory and fail listing files that differ.
 //! - `vendors [NAME...]`: `cargo clippy -D warnings` on each generated connector (slow: minutes each).
+//! - `conformance [--spec NAMES] [--dynamic] [--runs N] [--json] [--write-docs]`: every operation of each
+//!   connector against Prism, a mock server validating requests against the description.
 
+mod conformance;
 mod manifest;
 
 use std::path::{Path, PathBuf};
@@ -19,6 +22,7 @@ fn main() -> ExitCode {
         Some("test") => test(rest),
         Some("generate") => generate(rest),
         Some("vendors") => vendors(rest),
+        Some("conformance") => conformance::run(rest),
         Some("help") | Some("--help") | Some("-h") | None => {
             print_help();
             Ok(())
@@ -38,9 +42,12 @@ fn print_help() {
     println!(
         "cargo xtask <command>\n\n\
          commands:\n  \
-         test                      fmt check, clippy -D warnings, all tests, generate --check\n  \
+         test                      fmt check, clippy -D warnings, all tests, generate --check,\n                            \
+         conformance of the three smallest connectors\n  \
          generate [--check] [NAME] regenerate generated/ from specs/manifest.toml (or check for drift)\n  \
          vendors [NAME]            clippy -D warnings on each generated connector\n  \
+         conformance [--spec NAMES] [--dynamic] [--runs N] [--json] [--write-docs]\n                            \
+         every operation of each connector against Prism (validating mock)\n  \
          help                      this text"
     );
 }
@@ -102,7 +109,29 @@ fn test(extra: &[String]) -> Result<(), String> {
     cargo_in(&root, "tests", &args)?;
     cargo_in(&root, "doc tests", &["test", "--doc"])?;
     generate(&["--check".to_owned()])?;
+    // The three smallest connectors against Prism, the validating mock server.
+    conformance::run(&["--spec".to_owned(), "discourse,slack,twilio".to_owned()])?;
     Ok(())
+}
+
+/// The generator settings of a manifest entry, as `generate` uses them.
+pub fn entry_settings(
+    root: &Path,
+    e: &manifest::Entry,
+) -> Result<connector_codegen::Settings, String> {
+    let mut settings = match &e.settings {
+        Some(f) => {
+            let text = std::fs::read_to_string(root.join("specs/settings").join(f))
+                .map_err(|err| format!("{}: settings {f}: {err}", e.name))?;
+            connector_codegen::Settings::from_toml(&text).map_err(|d| format!("{}: {d}", e.name))?
+        }
+        None => connector_codegen::Settings::default(),
+    };
+    settings
+        .crate_name
+        .get_or_insert_with(|| format!("{}-connector", e.name));
+    settings.runtime = connector_codegen::RuntimeDep::Path("../../runtime".into());
+    Ok(settings)
 }
 
 fn generate(args: &[String]) -> Result<(), String> {
@@ -129,19 +158,7 @@ fn generate(args: &[String]) -> Result<(), String> {
             }
             Err(manifest::Missing::Mismatch(why)) => return Err(why),
         };
-        let mut settings = match &e.settings {
-            Some(f) => {
-                let text = std::fs::read_to_string(root.join("specs/settings").join(f))
-                    .map_err(|err| format!("{}: settings {f}: {err}", e.name))?;
-                connector_codegen::Settings::from_toml(&text)
-                    .map_err(|d| format!("{}: {d}", e.name))?
-            }
-            None => connector_codegen::Settings::default(),
-        };
-        settings
-            .crate_name
-            .get_or_insert_with(|| format!("{}-connector", e.name));
-        settings.runtime = connector_codegen::RuntimeDep::Path("../../runtime".into());
+        let settings = entry_settings(&root, e)?;
         let started = std::time::Instant::now();
         let generated = connector_codegen::generate(&spec, &settings)
             .map_err(|d| format!("{}: {d}", e.name))?;

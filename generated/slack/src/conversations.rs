@@ -735,7 +735,7 @@ impl<'a> ConversationsList<'a> {
         rt::send_json(client.connector(), op).await
     }
     /// Every item of every page, fetched lazily one page at a time (pages follow a cursor sent as `cursor`; found from a next cursor at `/response_metadata/next_cursor`). Parameters set on this builder apply to every page; a position or page size set here is where the listing starts.
-    pub fn paginate(self) -> rt::paginate::Items<Vec<serde_json::Value>> {
+    pub fn paginate(self) -> rt::paginate::Items<serde_json::Value> {
         self.paginate_with(|options| options)
     }
     /// [`Self::paginate`] with the listing's options adjusted: resume from a checkpoint, page size,
@@ -745,7 +745,7 @@ impl<'a> ConversationsList<'a> {
         configure: impl FnOnce(
             rt::paginate::PaginateOptions,
         ) -> rt::paginate::PaginateOptions,
-    ) -> rt::paginate::Items<Vec<serde_json::Value>> {
+    ) -> rt::paginate::Items<serde_json::Value> {
         let (client, op) = self.build();
         rt::paginate_op(
             client.connector(),

@@ -114,7 +114,7 @@ impl<'a> PinsList<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<Vec<serde_json::Value>>, rt::Error> {
+    pub async fn send(self) -> Result<rt::Response<serde_json::Value>, rt::Error> {
         let (client, op) = self.build();
         rt::send_json(client.connector(), op).await
     }

@@ -27,8 +27,10 @@ pub mod models {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub count: Option<i64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "rt::lenient::optional_number")]
         pub ratio: Option<f64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "rt::lenient::optional_number")]
         pub precise: Option<f64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub email: Option<String>,

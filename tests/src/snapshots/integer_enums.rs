@@ -18,6 +18,7 @@ pub mod models {
     pub struct Task {
         pub priority: i32,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "rt::lenient::optional_number")]
         pub ratio: Option<f64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub level: Option<i64>,

@@ -24,6 +24,7 @@ pub mod models {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub pair: Option<Vec<serde_json::Value>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "rt::lenient::optional_number")]
         pub score: Option<f64>,
     }
     impl Envelope {

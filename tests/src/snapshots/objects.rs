@@ -32,6 +32,7 @@ pub mod models {
         )]
         pub color: Option<Option<String>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "rt::lenient::optional_number")]
         pub weight: Option<f64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub dimensions: Option<super::models::Dimensions>,

@@ -64,6 +64,7 @@ pub mod models {
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
     pub struct Literal {
+        #[serde(deserialize_with = "rt::lenient::number")]
         pub value: f64,
     }
     #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -57,11 +57,14 @@ pub mod models {
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
     pub struct Circle {
+        #[serde(deserialize_with = "rt::lenient::number")]
         pub radius: f64,
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
     pub struct Rectangle {
+        #[serde(deserialize_with = "rt::lenient::number")]
         pub width: f64,
+        #[serde(deserialize_with = "rt::lenient::number")]
         pub height: f64,
     }
     #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -1,0 +1,510 @@
+//! Sample arguments for every operation, from the description's examples or built from its schemas:
+//! what the conformance run sends to a validating mock server.
+//!
+//! For each operation two calls are planned: one with the required parameters and body fields only,
+//! one with every optional parameter and body field too. A value comes from, in order: the
+//! parameter's or media type's `example` / first `examples` entry, the schema's `example`, `default`,
+//! first `enum` value or `const`, and otherwise a value built from the schema (type, format, bounds,
+//! lengths, required properties; read-only properties are left out of requests).
+//!
+//! Architecture Invariant: this reads the IR (which operations exist, their Rust-facing parameter
+//! keys) and the raw document (examples and schemas, which the IR does not keep); it emits no code.
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::ir::{Api, Operation, ParamLocation};
+use crate::lower::pointer;
+
+/// One planned call: the operation and its arguments, keyed `"<in>:<wire name>"` and `"body"`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Call {
+    /// The operation's id, as the dispatcher knows it.
+    pub operation: String,
+    /// `required` or `full`.
+    pub variant: &'static str,
+    /// Arguments.
+    pub args: Map<String, Value>,
+}
+
+/// The key of a parameter in [`Call::args`].
+pub fn param_key(location: ParamLocation, wire: &str) -> String {
+    let at = match location {
+        ParamLocation::Path => "path",
+        ParamLocation::Query => "query",
+        ParamLocation::Header => "header",
+        ParamLocation::Cookie => "cookie",
+    };
+    format!("{at}:{wire}")
+}
+
+/// Two calls per operation (required only, then everything), in operation order.
+pub fn plan(root: &Value, api: &Api) -> Vec<Call> {
+    let mut out = Vec::with_capacity(api.operations.len() * 2);
+    for op in &api.operations {
+        let raw = resolve(root, &format!("#{}", op.origin));
+        for (variant, full) in [("required", false), ("full", true)] {
+            out.push(Call {
+                operation: op.operation_id.clone(),
+                variant,
+                args: args(root, raw, op, full),
+            });
+        }
+    }
+    out
+}
+
+fn resolve<'a>(root: &'a Value, r: &str) -> Option<&'a Value> {
+    let mut v = pointer(root, r)?;
+    for _ in 0..32 {
+        match v.get("$ref").and_then(Value::as_str) {
+            Some(next) => v = pointer(root, next)?,
+            None => return Some(v),
+        }
+    }
+    None
+}
+
+fn deref<'a>(root: &'a Value, v: &'a Value) -> &'a Value {
+    match v.get("$ref").and_then(Value::as_str) {
+        Some(r) => resolve(root, r).unwrap_or(&Value::Null),
+        None => v,
+    }
+}
+
+/// The raw parameter objects of an operation: path-level ones overridden by operation-level ones.
+fn raw_params<'a>(root: &'a Value, origin: &str, raw_op: &'a Value) -> Vec<&'a Value> {
+    let item_ptr = origin.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
+    let item = resolve(root, &format!("#{item_ptr}"));
+    let mut out: Vec<&Value> = Vec::new();
+    for list in [
+        item.and_then(|i| i.get("parameters")),
+        raw_op.get("parameters"),
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(Value::as_array)
+    {
+        for p in list {
+            let p = deref(root, p);
+            let key = (p.get("name"), p.get("in"));
+            out.retain(|q| (q.get("name"), q.get("in")) != key);
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn args(root: &Value, raw: Option<&Value>, op: &Operation, full: bool) -> Map<String, Value> {
+    let mut args = Map::new();
+    let Some(raw) = raw else { return args };
+    let params = raw_params(root, &op.origin, raw);
+    for p in &op.params {
+        if !p.required && !full {
+            continue;
+        }
+        let at = match p.location {
+            ParamLocation::Path => "path",
+            ParamLocation::Query => "query",
+            ParamLocation::Header => "header",
+            ParamLocation::Cookie => "cookie",
+        };
+        let Some(rp) = params.iter().find(|q| {
+            q.get("name").and_then(Value::as_str) == Some(p.wire_name.as_str())
+                && q.get("in").and_then(Value::as_str) == Some(at)
+        }) else {
+            continue;
+        };
+        let schema = rp.get("schema").unwrap_or(&Value::Null);
+        let value = example_of(root, rp)
+            .filter(|v| fits(root, schema, v))
+            .or_else(|| Some(Sampler::new(root, full).value(schema, 0)));
+        if let Some(v) = value.filter(|v| !v.is_null()) {
+            args.insert(param_key(p.location, &p.wire_name), v);
+        }
+    }
+    if let Some(b) = &op.body {
+        if b.required || full {
+            let body = raw.get("requestBody").map(|r| deref(root, r));
+            let media = body
+                .and_then(|r| r.get("content"))
+                .and_then(|c| c.get(&b.media_type));
+            if let Some(m) = media {
+                let schema = m.get("schema").unwrap_or(&Value::Null);
+                let v = example_of(root, m)
+                    .filter(|v| fits(root, schema, v))
+                    .unwrap_or_else(|| Sampler::new(root, full).value(schema, 0));
+                args.insert("body".into(), v);
+            }
+        }
+    }
+    args
+}
+
+/// `example`, or the first of `examples` (a value, or an Example object's `value`).
+fn example_of(root: &Value, v: &Value) -> Option<Value> {
+    if let Some(e) = v.get("example") {
+        return Some(e.clone());
+    }
+    let first = match v.get("examples")? {
+        Value::Object(m) => m.values().next()?,
+        Value::Array(a) => return a.first().cloned(),
+        _ => return None,
+    };
+    let first = deref(root, first);
+    first.get("value").cloned()
+}
+
+/// Whether `v` has a JSON type the schema allows, recursively through object properties and array
+/// items, and whether a `date-time` / `date` string looks like RFC 3339 (schemas without a type, and
+/// compositions, accept anything).
+fn fits(root: &Value, schema: &Value, v: &Value) -> bool {
+    fits_at(root, schema, v, 0)
+}
+
+fn fits_at(root: &Value, schema: &Value, v: &Value, depth: usize) -> bool {
+    if depth > MAX_DEPTH {
+        return true;
+    }
+    let s = deref(root, schema);
+    let nullable = s.get("nullable").and_then(Value::as_bool) == Some(true);
+    if v.is_null() && nullable {
+        return true;
+    }
+    let types: Vec<&str> = match s.get("type") {
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => return true,
+    };
+    let typed = types.iter().any(|t| match (*t, v) {
+        ("string", Value::String(text)) => match s.get("format").and_then(Value::as_str) {
+            Some("date-time") => rfc3339_like(text, true),
+            Some("date") => rfc3339_like(text, false),
+            Some("uri" | "url") => text.split_once("://").is_some_and(|(scheme, rest)| {
+                !scheme.is_empty() && !rest.is_empty() && !text.contains(char::is_whitespace)
+            }),
+            Some("email") => text
+                .split_once('@')
+                .is_some_and(|(a, b)| !a.is_empty() && b.contains('.')),
+            _ => true,
+        },
+        ("boolean", Value::Bool(_)) => true,
+        ("integer", Value::Number(n)) => n.is_i64() || n.is_u64(),
+        ("number", Value::Number(_)) => true,
+        ("array", Value::Array(_)) | ("object", Value::Object(_)) => true,
+        ("null", Value::Null) => true,
+        _ => false,
+    });
+    if !typed {
+        return false;
+    }
+    match v {
+        Value::Object(m) => {
+            let props = s.get("properties").and_then(Value::as_object);
+            m.iter().all(|(k, x)| {
+                props
+                    .and_then(|p| p.get(k))
+                    .is_none_or(|ps| fits_at(root, ps, x, depth + 1))
+            })
+        }
+        Value::Array(items) => match s.get("items") {
+            Some(is @ Value::Object(_)) => items.iter().all(|x| fits_at(root, is, x, depth + 1)),
+            _ => true,
+        },
+        _ => true,
+    }
+}
+
+/// `YYYY-MM-DD`, and with `time` a `T`/space, `HH:MM:SS` and a zone.
+fn rfc3339_like(s: &str, time: bool) -> bool {
+    let b = s.as_bytes();
+    let date = b.len() >= 10
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[5..7].iter().chain(&b[8..10]).all(u8::is_ascii_digit);
+    if !time {
+        return date && b.len() == 10;
+    }
+    date && b.len() >= 20
+        && matches!(b[10], b'T' | b't')
+        && (s.ends_with('Z') || s.ends_with('z') || s[19..].contains(['+', '-']))
+}
+
+/// Builds a value valid for a schema, as far as its keywords say.
+struct Sampler<'a> {
+    root: &'a Value,
+    /// Include optional properties too.
+    full: bool,
+}
+
+const MAX_DEPTH: usize = 12;
+
+impl<'a> Sampler<'a> {
+    fn new(root: &'a Value, full: bool) -> Self {
+        Sampler { root, full }
+    }
+
+    fn value(&self, schema: &Value, depth: usize) -> Value {
+        let s = deref(self.root, schema);
+        if depth > MAX_DEPTH || !s.is_object() {
+            return Value::Null;
+        }
+        // Examples and defaults are used when their type fits: descriptions get them wrong (a list as
+        // the example of a string), and a mock server that validates would refuse them.
+        let listed = match s.get("examples") {
+            Some(Value::Array(ex)) => ex.first(),
+            _ => None,
+        };
+        for candidate in [s.get("example"), listed, s.get("default")]
+            .into_iter()
+            .flatten()
+        {
+            if fits(self.root, s, candidate) {
+                return candidate.clone();
+            }
+        }
+        if let Some(c) = s.get("const") {
+            return c.clone();
+        }
+        if let Some(Value::Array(e)) = s.get("enum") {
+            if let Some(v) = e.iter().find(|v| !v.is_null()) {
+                return v.clone();
+            }
+        }
+        if let Some(Value::Array(all)) = s.get("allOf") {
+            let mut merged = Map::new();
+            let mut other = None;
+            for part in all {
+                match self.value(part, depth + 1) {
+                    Value::Object(m) => merged.extend(m),
+                    v if !v.is_null() => other = Some(v),
+                    _ => {}
+                }
+            }
+            // allOf beside properties: the object's own fields join the merge.
+            if s.get("properties").is_some() {
+                if let Value::Object(m) = self.object(s, depth) {
+                    merged.extend(m);
+                }
+            }
+            return match (merged.is_empty(), other) {
+                (true, Some(v)) => v,
+                _ => Value::Object(merged),
+            };
+        }
+        for key in ["oneOf", "anyOf"] {
+            if let Some(Value::Array(alts)) = s.get(key) {
+                // The first alternative that is not null.
+                for alt in alts {
+                    let a = deref(self.root, alt);
+                    if a.get("type").and_then(Value::as_str) == Some("null") {
+                        continue;
+                    }
+                    let mut v = self.value(alt, depth + 1);
+                    if let (Value::Object(m), Some(Value::Object(props))) =
+                        (&mut v, s.get("properties"))
+                    {
+                        for (k, p) in props {
+                            if self.required(s, k) && !m.contains_key(k) {
+                                m.insert(k.clone(), self.value(p, depth + 1));
+                            }
+                        }
+                    }
+                    return v;
+                }
+            }
+        }
+        let ty = match s.get("type") {
+            Some(Value::String(t)) => t.as_str(),
+            Some(Value::Array(ts)) => ts
+                .iter()
+                .filter_map(Value::as_str)
+                .find(|t| *t != "null")
+                .unwrap_or("null"),
+            _ if s.get("properties").is_some() => "object",
+            _ if s.get("items").is_some() => "array",
+            _ => "string",
+        };
+        match ty {
+            "object" => self.object(s, depth),
+            "array" => {
+                let n = s
+                    .get("minItems")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(1)
+                    .max(1);
+                let item = self.value(s.get("items").unwrap_or(&Value::Null), depth + 1);
+                if item.is_null() {
+                    return json!([]);
+                }
+                Value::Array(vec![item; n.min(3) as usize])
+            }
+            "integer" => json!(number(s).round() as i64),
+            "number" => json!(number(s)),
+            "boolean" => json!(true),
+            "null" => Value::Null,
+            _ => json!(string(s)),
+        }
+    }
+
+    fn required(&self, s: &Value, key: &str) -> bool {
+        s.get("required")
+            .and_then(Value::as_array)
+            .is_some_and(|r| r.iter().any(|x| x.as_str() == Some(key)))
+    }
+
+    fn object(&self, s: &Value, depth: usize) -> Value {
+        let mut out = Map::new();
+        if let Some(Value::Object(props)) = s.get("properties") {
+            for (k, p) in props {
+                let pd = deref(self.root, p);
+                if pd.get("readOnly").and_then(Value::as_bool) == Some(true) {
+                    continue;
+                }
+                if self.full || self.required(s, k) {
+                    let v = self.value(p, depth + 1);
+                    if !v.is_null() || self.required(s, k) {
+                        out.insert(k.clone(), v);
+                    }
+                }
+            }
+        }
+        Value::Object(out)
+    }
+}
+
+/// A number inside the schema's bounds.
+fn number(s: &Value) -> f64 {
+    let min = s.get("minimum").and_then(Value::as_f64);
+    let max = s.get("maximum").and_then(Value::as_f64);
+    let ex_min = s.get("exclusiveMinimum");
+    let lo = match (min, ex_min) {
+        (_, Some(Value::Number(n))) => n.as_f64().map(|n| n + 1.0),
+        (Some(m), Some(Value::Bool(true))) => Some(m + 1.0),
+        (m, _) => m,
+    };
+    match (lo, max) {
+        (Some(lo), _) => lo,
+        (None, Some(hi)) if hi < 1.0 => hi,
+        _ => 1.0,
+    }
+}
+
+/// A string the regular expression matches: the shortest choice at every step (first alternative,
+/// fewest repetitions, an alphanumeric member of each class), checked against the expression.
+fn from_pattern(pattern: &str) -> Option<String> {
+    use regex_syntax::hir::{Class, Hir, HirKind};
+    fn walk(h: &Hir, out: &mut String) -> Option<()> {
+        match h.kind() {
+            HirKind::Empty | HirKind::Look(_) => {}
+            HirKind::Literal(l) => out.push_str(std::str::from_utf8(&l.0).ok()?),
+            HirKind::Class(Class::Unicode(c)) => {
+                let pick = c.ranges().iter().find_map(|r| {
+                    ['a', 'A', '0', 'x']
+                        .into_iter()
+                        .find(|ch| (r.start()..=r.end()).contains(ch))
+                });
+                out.push(pick.or_else(|| c.ranges().first().map(|r| r.start()))?);
+            }
+            HirKind::Class(Class::Bytes(c)) => {
+                let b = c.ranges().first()?.start();
+                out.push(char::from(b));
+            }
+            HirKind::Repetition(r) => {
+                for _ in 0..r.min.min(256) {
+                    walk(&r.sub, out)?;
+                }
+            }
+            HirKind::Capture(c) => walk(&c.sub, out)?,
+            HirKind::Concat(parts) => {
+                for p in parts {
+                    walk(p, out)?;
+                }
+            }
+            HirKind::Alternation(alts) => walk(alts.first()?, out)?,
+        }
+        Some(())
+    }
+    let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
+    let mut out = String::new();
+    walk(&hir, &mut out)?;
+    let re = regex_lite::Regex::new(pattern).ok()?;
+    re.is_match(&out).then_some(out)
+}
+
+/// A string of the schema's format, within its length bounds.
+fn string(s: &Value) -> String {
+    if let Some(text) = s
+        .get("pattern")
+        .and_then(Value::as_str)
+        .and_then(from_pattern)
+    {
+        return text;
+    }
+    let base = match s.get("format").and_then(Value::as_str) {
+        Some("date-time") => "2024-01-02T03:04:05Z".to_owned(),
+        Some("date") => "2024-01-02".to_owned(),
+        Some("time") => "03:04:05Z".to_owned(),
+        Some("uuid") => "8f5b8c3e-2a51-4c6f-9d43-7a1c2b3d4e5f".to_owned(),
+        Some("email") => "user@example.com".to_owned(),
+        Some("uri" | "url") => "https://example.com/x".to_owned(),
+        Some("hostname") => "example.com".to_owned(),
+        Some("ipv4") => "192.0.2.1".to_owned(),
+        Some("ipv6") => "2001:db8::1".to_owned(),
+        Some("byte") => "c2FtcGxl".to_owned(),
+        _ => "sample".to_owned(),
+    };
+    let min = s.get("minLength").and_then(Value::as_u64).unwrap_or(0) as usize;
+    let max = s
+        .get("maxLength")
+        .and_then(Value::as_u64)
+        .map(|m| m as usize);
+    let mut text = base;
+    while text.chars().count() < min {
+        text.push('x');
+    }
+    if let Some(max) = max {
+        text = text.chars().take(max).collect();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sampled_values_follow_formats_bounds_and_required_fields() {
+        let root = json!({"components": {"schemas": {"Pet": {
+            "type": "object", "required": ["name"],
+            "properties": {
+                "id": {"type": "integer", "readOnly": true},
+                "name": {"type": "string", "minLength": 10},
+                "born": {"type": "string", "format": "date-time"},
+                "kind": {"type": "string", "enum": ["cat", "dog"]},
+                "age": {"type": "integer", "minimum": 3}
+            }
+        }}}});
+        let pet = json!({"$ref": "#/components/schemas/Pet"});
+        assert_eq!(
+            Sampler::new(&root, false).value(&pet, 0),
+            json!({"name": "samplexxxx"})
+        );
+        assert_eq!(
+            Sampler::new(&root, true).value(&pet, 0),
+            json!({"name": "samplexxxx", "born": "2024-01-02T03:04:05Z", "kind": "cat", "age": 3})
+        );
+        let sid = json!({"type": "string", "pattern": "^AC[0-9a-fA-F]{32}$", "minLength": 34});
+        assert_eq!(
+            Sampler::new(&root, false).value(&sid, 0),
+            json!(format!("AC{}", "0".repeat(32)))
+        );
+        assert_eq!(
+            from_pattern("^(foo|bar)-[a-z]+\\d{2}$").as_deref(),
+            Some("foo-a00")
+        );
+        let list = json!({"type": "array", "items": {"type": ["null", "number"], "maximum": 0.5}});
+        assert_eq!(Sampler::new(&root, false).value(&list, 0), json!([0.5]));
+    }
+}

@@ -1,0 +1,637 @@
+//! `cargo xtask conformance`: drive each generated connector through every operation against Prism, a
+//! mock server that validates each request against the description and answers from its examples (or,
+//! with `--dynamic`, with random schema-valid bodies).
+//!
+//! Per connector: the generator's `conformance_harness` gives a dispatcher over every operation and a
+//! plan of calls (required arguments only, then everything) with sample values; they are built into a
+//! small binary under `~/.cache/connector-conformance/<name>` linked to `generated/<name>`, Prism is
+//! started on a free loopback port, and the binary runs the plan. A request is *accepted* when Prism
+//! reports no request violation (its `sl-violations` header lists none located in the request) and
+//! does not refuse it; a response is *decoded* when the typed result (success or typed error) was
+//! built from it.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::manifest;
+
+/// The Prism release the runs use.
+pub const PRISM: &str = "@stoplight/prism-cli@5.16.0";
+
+fn cache() -> PathBuf {
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
+    home.join(".cache")
+}
+
+/// The Prism executable, installed into the cache with npm when absent.
+pub fn prism() -> Result<PathBuf, String> {
+    let dir = cache().join("connector-prism");
+    let bin = dir.join("node_modules/.bin/prism");
+    if bin.is_file() {
+        return Ok(bin);
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    eprintln!("xtask: installing {PRISM} into {}", dir.display());
+    let status = Command::new("npm")
+        .args(["install", "--no-audit", "--no-fund", "--prefix"])
+        .arg(&dir)
+        .arg(PRISM)
+        .status()
+        .map_err(|e| format!("could not run npm (is Node.js installed?): {e}"))?;
+    if !status.success() || !bin.is_file() {
+        return Err(format!("npm install {PRISM} failed ({status})"));
+    }
+    Ok(bin)
+}
+
+/// One line of the harness's output.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+struct Line {
+    operation: String,
+    variant: String,
+    status: Option<u16>,
+    /// Request violations Prism reported.
+    violations: Vec<String>,
+    /// Violations of the description by the answer Prism sent (its own example or generated body).
+    #[serde(default)]
+    response_violations: Vec<String>,
+    decoded: bool,
+    error: Option<String>,
+}
+
+/// Totals for one connector (and one run).
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Totals {
+    /// Connector name.
+    pub spec: String,
+    /// Operations driven.
+    pub operations: usize,
+    /// Operations whose every call Prism accepted.
+    pub accepted: usize,
+    /// Operations whose every accepted call decoded into the typed result.
+    pub decoded: usize,
+    /// Calls made with `--dynamic` (over all runs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dynamic_total: Option<usize>,
+    /// Of those, decoded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dynamic_decoded: Option<usize>,
+    /// Each failing call: operation, variant, what went wrong.
+    pub failures: Vec<(String, String, String)>,
+}
+
+struct Options {
+    only: Vec<String>,
+    dynamic: bool,
+    runs: usize,
+    json: bool,
+    write_docs: bool,
+}
+
+fn options(args: &[String]) -> Result<Options, String> {
+    let mut o = Options {
+        only: Vec::new(),
+        dynamic: false,
+        runs: 3,
+        json: false,
+        write_docs: false,
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--spec" => o.only.extend(
+                it.next()
+                    .ok_or("--spec needs a name")?
+                    .split(',')
+                    .map(str::to_owned),
+            ),
+            "--dynamic" => o.dynamic = true,
+            "--runs" => {
+                o.runs = it
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|n| *n > 0)
+                    .ok_or("--runs needs a positive number")?
+            }
+            "--json" => o.json = true,
+            "--write-docs" => o.write_docs = true,
+            other => return Err(format!("conformance: unknown argument `{other}`")),
+        }
+    }
+    Ok(o)
+}
+
+/// Run the command.
+pub fn run(args: &[String]) -> Result<(), String> {
+    let o = options(args)?;
+    let root = crate::root();
+    let entries = manifest::read(&root.join("specs/manifest.toml"))?;
+    let prism = prism()?;
+    let mut all = Vec::new();
+    for e in entries
+        .iter()
+        .filter(|e| o.only.is_empty() || o.only.contains(&e.name))
+    {
+        let spec = match manifest::locate(&root, e) {
+            Ok(p) => p,
+            Err(manifest::Missing::NotFound(why)) => {
+                eprintln!("xtask: SKIPPED {} (description not found): {why}", e.name);
+                continue;
+            }
+            Err(manifest::Missing::Mismatch(why)) => return Err(format!("{}: {why}", e.name)),
+        };
+        let settings = crate::entry_settings(&root, e)?;
+        let started = Instant::now();
+        let harness = connector_codegen::conformance_harness(&spec, &settings)
+            .map_err(|d| format!("{}: {d}", e.name))?;
+        let bin = build(&root, &e.name, &harness)?;
+        let plan = cache()
+            .join("connector-conformance")
+            .join(&e.name)
+            .join("plan.json");
+        let text = serde_json::to_string(&harness.plan).map_err(|e| e.to_string())?;
+        std::fs::write(&plan, text).map_err(|err| format!("{}: {err}", plan.display()))?;
+
+        let lines = with_prism(&prism, &spec, false, |base| {
+            drive(&bin, base, &plan, &harness.credentials)
+        })?;
+        let mut totals = judge(&e.name, harness.operations, &lines);
+        if o.dynamic {
+            let (mut total, mut decoded) = (0, 0);
+            for run in 0..o.runs {
+                let lines = with_prism(&prism, &spec, true, |base| {
+                    drive(&bin, base, &plan, &harness.credentials)
+                })?;
+                let accepted: Vec<&Line> =
+                    lines.iter().filter(|l| l.violations.is_empty()).collect();
+                total += accepted.len();
+                decoded += accepted.iter().filter(|l| l.decoded).count();
+                for l in accepted.iter().filter(|l| !l.decoded) {
+                    totals.failures.push((
+                        l.operation.clone(),
+                        format!("{} (dynamic run {})", l.variant, run + 1),
+                        l.error.clone().unwrap_or_default(),
+                    ));
+                }
+            }
+            totals.dynamic_total = Some(total);
+            totals.dynamic_decoded = Some(decoded);
+        }
+        eprintln!(
+            "xtask: {}: {} operations, {} accepted, {} decoded{} in {:.0} s",
+            e.name,
+            totals.operations,
+            totals.accepted,
+            totals.decoded,
+            match (totals.dynamic_total, totals.dynamic_decoded) {
+                (Some(t), Some(d)) => format!(", dynamic {d}/{t} decoded"),
+                _ => String::new(),
+            },
+            started.elapsed().as_secs_f64()
+        );
+        all.push(totals);
+    }
+    if o.json {
+        let overall = Totals {
+            spec: "all".into(),
+            operations: all.iter().map(|t| t.operations).sum(),
+            accepted: all.iter().map(|t| t.accepted).sum(),
+            decoded: all.iter().map(|t| t.decoded).sum(),
+            dynamic_total: o
+                .dynamic
+                .then(|| all.iter().filter_map(|t| t.dynamic_total).sum()),
+            dynamic_decoded: o
+                .dynamic
+                .then(|| all.iter().filter_map(|t| t.dynamic_decoded).sum()),
+            failures: Vec::new(),
+        };
+        let out = serde_json::json!({ "specs": all, "overall": overall });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?
+        );
+    }
+    if o.write_docs {
+        write_docs(&root, &all, o.dynamic)?;
+    }
+    let known = known_failures(&root)?;
+    let mut unexplained = Vec::new();
+    let mut stale = Vec::new();
+    for t in &all {
+        let failing: std::collections::BTreeSet<&str> =
+            t.failures.iter().map(|(op, _, _)| op.as_str()).collect();
+        for (op, variant, why) in &t.failures {
+            if !known.contains(&(t.spec.clone(), op.clone())) {
+                unexplained.push(format!("{}: {op} ({variant}): {why}", t.spec));
+            }
+        }
+        for (spec, op) in known.iter().filter(|(s, _)| *s == t.spec) {
+            if !failing.contains(op.as_str()) {
+                stale.push(format!("{spec}: {op}"));
+            }
+        }
+    }
+    if unexplained.is_empty() && stale.is_empty() {
+        return Ok(());
+    }
+    for u in unexplained.iter().take(60) {
+        eprintln!("xtask: FAILED {u}");
+    }
+    for s in &stale {
+        eprintln!("xtask: listed in specs/conformance-known.toml but passes now: {s}");
+    }
+    Err(format!(
+        "{} unexplained conformance failure(s), {} stale known failure(s)",
+        unexplained.len(),
+        stale.len()
+    ))
+}
+
+/// `specs/conformance-known.toml`: failures whose cause is understood and written down.
+fn known_failures(root: &Path) -> Result<std::collections::BTreeSet<(String, String)>, String> {
+    #[derive(Deserialize)]
+    struct Known {
+        spec: String,
+        operation: String,
+        #[allow(dead_code)]
+        reason: String,
+    }
+    #[derive(Deserialize)]
+    struct File {
+        #[serde(default)]
+        known: Vec<Known>,
+    }
+    let path = root.join("specs/conformance-known.toml");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let file: File = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(file
+        .known
+        .into_iter()
+        .map(|k| (k.spec, k.operation))
+        .collect())
+}
+
+/// Operation-level totals from the calls of one run.
+fn judge(spec: &str, operations: usize, lines: &[Line]) -> Totals {
+    let mut by_op: BTreeMap<&str, (bool, bool)> = BTreeMap::new();
+    let mut failures = Vec::new();
+    for l in lines {
+        // A call without an answer (the harness could not build it, the client refused its
+        // arguments, the connection failed) was not accepted.
+        let sent = l.status.is_some();
+        let accepted = sent && l.violations.is_empty() && l.status != Some(422);
+        let entry = by_op.entry(&l.operation).or_insert((true, true));
+        entry.0 &= accepted;
+        entry.1 &= accepted && l.decoded;
+        if !accepted {
+            let why = if l.violations.is_empty() {
+                l.error.clone().unwrap_or_default()
+            } else {
+                l.violations.join("; ")
+            };
+            failures.push((
+                l.operation.clone(),
+                l.variant.clone(),
+                format!("refused: {why}"),
+            ));
+        } else if !l.decoded {
+            // When Prism itself says its answer breaks the description, the description is at fault.
+            let proof = if l.response_violations.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " [the description's own answer violates it, per Prism: {}]",
+                    l.response_violations.join("; ")
+                )
+            };
+            failures.push((
+                l.operation.clone(),
+                l.variant.clone(),
+                format!(
+                    "not decoded: {}{proof}",
+                    l.error.clone().unwrap_or_default()
+                ),
+            ));
+        }
+    }
+    Totals {
+        spec: spec.to_owned(),
+        operations,
+        accepted: by_op.values().filter(|(a, _)| *a).count(),
+        decoded: by_op.values().filter(|(_, d)| *d).count(),
+        dynamic_total: None,
+        dynamic_decoded: None,
+        failures,
+    }
+}
+
+/// Write and build the harness crate; returns its binary.
+fn build(root: &Path, name: &str, h: &connector_codegen::Harness) -> Result<PathBuf, String> {
+    let dir = cache().join("connector-conformance").join(name);
+    std::fs::create_dir_all(dir.join("src")).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let crate_dir = root.join("generated").join(name);
+    let manifest_text = std::fs::read_to_string(crate_dir.join("Cargo.toml"))
+        .map_err(|e| format!("generated/{name}/Cargo.toml: {e}"))?;
+    let package = manifest_text
+        .lines()
+        .find_map(|l| l.strip_prefix("name = \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .ok_or_else(|| format!("generated/{name}/Cargo.toml has no package name"))?;
+    let lib = package.replace('-', "_");
+    let cargo = format!(
+        "[package]\nname = \"{name}-conformance\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
+         [dependencies]\n{package} = {{ path = \"{}\" }}\nconnector-runtime = {{ path = \"{}\" }}\n\
+         serde_json = \"1\"\nserde = \"1\"\n\
+         chrono = {{ version = \"0.4\", default-features = false, features = [\"serde\", \"std\"] }}\n\
+         uuid = {{ version = \"1\", features = [\"serde\"] }}\ntokio = {{ version = \"1\", features = [\"macros\", \"rt-multi-thread\"] }}\n\n\
+         [workspace]\n",
+        crate_dir.display(),
+        root.join("runtime").display()
+    );
+    write_if_changed(&dir.join("Cargo.toml"), &cargo)?;
+    write_if_changed(&dir.join("src/dispatch.rs"), &h.code)?;
+    write_if_changed(
+        &dir.join("src/main.rs"),
+        &MAIN.replace("VENDOR_CRATE", &lib),
+    )?;
+    // The caller's target directory when it has one (CI shares dependencies with the test build).
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cache().join("connector-conformance/target"));
+    let cargo_bin = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    eprintln!("xtask: building the {name} conformance harness");
+    let status = Command::new(cargo_bin)
+        .args(["build", "--quiet", "--manifest-path"])
+        .arg(dir.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target)
+        .status()
+        .map_err(|e| format!("could not run cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("{name}: the conformance harness does not build"));
+    }
+    Ok(target.join("debug").join(format!("{name}-conformance")))
+}
+
+fn write_if_changed(path: &Path, text: &str) -> Result<(), String> {
+    if std::fs::read_to_string(path).ok().as_deref() == Some(text) {
+        return Ok(());
+    }
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Prism serving `spec` on a free loopback port for the duration of `f`.
+fn with_prism<T>(
+    prism: &Path,
+    spec: &Path,
+    dynamic: bool,
+    f: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, String> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| format!("no free port: {e}"))?
+        .port();
+    let mut cmd = Command::new(prism);
+    cmd.arg("mock")
+        .arg(spec)
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if dynamic {
+        cmd.arg("-d");
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("could not start Prism: {e}"))?;
+    let ready = wait_listening(&mut child, Duration::from_secs(300));
+    let result = match ready {
+        Ok(()) => f(&format!("http://127.0.0.1:{port}")),
+        Err(e) => Err(e),
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    result
+}
+
+/// Wait for Prism's "listening" line on stdout.
+fn wait_listening(child: &mut Child, limit: Duration) -> Result<(), String> {
+    let stdout = child.stdout.take().ok_or("Prism has no stdout")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut tail = Vec::new();
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.contains("Prism is listening") {
+                let _ = tx.send(Ok(()));
+            } else {
+                tail.push(line);
+                if tail.len() > 20 {
+                    tail.remove(0);
+                }
+            }
+        }
+        let _ = tx.send(Err(tail.join("\n")));
+    });
+    match rx.recv_timeout(limit) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(tail)) => Err(format!("Prism exited before listening:\n{tail}")),
+        Err(_) => Err(format!(
+            "Prism did not start listening within {} s",
+            limit.as_secs()
+        )),
+    }
+}
+
+/// Run the harness binary over the plan; one parsed line per call.
+fn drive(
+    bin: &Path,
+    base: &str,
+    plan: &Path,
+    credentials: &[(String, String, String)],
+) -> Result<Vec<Line>, String> {
+    let mut cmd = Command::new(bin);
+    cmd.arg(base).arg(plan);
+    for (at, name, value) in credentials {
+        cmd.arg(format!("{at}:{name}={value}"));
+    }
+    let out = cmd
+        .output()
+        .map_err(|e| format!("could not run {}: {e}", bin.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "the harness failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).map_err(|e| format!("harness output `{l}`: {e}")))
+        .collect()
+}
+
+fn write_docs(root: &Path, all: &[Totals], dynamic: bool) -> Result<(), String> {
+    let mut s = String::from(
+        "# Conformance of the generated connectors\n\n\
+         Written by `cargo xtask conformance --write-docs` (add `--dynamic` for the dynamic columns). Each\n\
+         connector is driven through every operation against Prism (",
+    );
+    s.push_str(PRISM);
+    s.push_str(
+        "), which validates every request against the description and answers from its examples\n\
+         (`--dynamic`: random schema-valid bodies, three runs). Each operation is called twice: required\n\
+         arguments only, then every optional parameter and body field too; values come from the\n\
+         description's examples, else from the schemas. An operation is *accepted* when Prism reported no\n\
+         request violation for either call, *decoded* when both answers were decoded into the typed result.\n\n\
+         | connector | operations | accepted | decoded |",
+    );
+    if dynamic {
+        s.push_str(" dynamic decoded |");
+    }
+    s.push_str("\n|---|---|---|---|");
+    if dynamic {
+        s.push_str("---|");
+    }
+    s.push('\n');
+    for t in all {
+        s.push_str(&format!(
+            "| {} | {} | {} | {} |",
+            t.spec, t.operations, t.accepted, t.decoded
+        ));
+        if let (Some(total), Some(d)) = (t.dynamic_total, t.dynamic_decoded) {
+            s.push_str(&format!(" {d} / {total} |"));
+        }
+        s.push('\n');
+    }
+    s.push_str(
+        "\nThe table covers the connectors of the run that wrote it. Every failure below is listed with its\n\
+         proven cause in `specs/conformance-known.toml`; the command fails on any other failure, and on a\n\
+         listed one that passes again. Two causes occur: the description's own example answer violates\n\
+         its schema (Prism reports it in `sl-violations`, quoted below), and Prism's reading of\n\
+         form-encoded arrays (it takes `key[]=v` only, where the description and the vendor ask for\n\
+         repeated `key=v` pairs, which the client sends).\n\n## Failures\n\n",
+    );
+    let mut any = false;
+    for t in all {
+        for (op, variant, why) in &t.failures {
+            any = true;
+            s.push_str(&format!("- {} `{op}` ({variant}): {why}\n", t.spec));
+        }
+    }
+    if !any {
+        s.push_str("None.\n");
+    }
+    let path = root.join("docs/conformance.md");
+    std::fs::create_dir_all(root.join("docs")).map_err(|e| e.to_string())?;
+    std::fs::write(&path, s).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The harness program: `harness BASE_URL PLAN.json [header:Name=value | query:name=value]...`.
+const MAIN: &str = r#"//! Conformance harness (written by `cargo xtask conformance`): runs a plan of calls against a base URL
+//! and prints one JSON line per call.
+use std::sync::{Arc, Mutex};
+
+use connector_runtime::{ConnectorConfig, Error, HookType, Response, RetryConfig, hook_fn};
+use serde_json::{Map, Value, json};
+
+pub use VENDOR_CRATE::{Client, models};
+
+mod dispatch;
+
+/// How one call ended.
+pub struct Outcome {
+    status: Option<u16>,
+    decoded: bool,
+    error: Option<String>,
+}
+
+pub fn arg<T: serde::de::DeserializeOwned>(args: &Map<String, Value>, key: &str) -> Result<T, String> {
+    let v = args.get(key).cloned().unwrap_or(Value::Null);
+    serde_json::from_value(v).map_err(|e| format!("argument `{key}` does not fit its Rust type: {e}"))
+}
+
+pub fn opt<T: serde::de::DeserializeOwned>(args: &Map<String, Value>, key: &str) -> Result<Option<T>, String> {
+    match args.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(_) => arg(args, key).map(Some),
+    }
+}
+
+pub fn done<T>(r: Result<Response<T>, Error>) -> Outcome {
+    match r {
+        Ok(resp) => Outcome { status: Some(resp.status.as_u16()), decoded: true, error: None },
+        Err(e) => {
+            // An error answer the description types counts as decoded when its body was decoded.
+            let decoded = e.status().is_some() && e.has_typed_body();
+            let body = e.raw_body().map(|b| String::from_utf8_lossy(&b[..b.len().min(1200)]).into_owned());
+            Outcome {
+                status: e.status().map(|s| s.as_u16()),
+                decoded,
+                error: Some(format!("{:?}: {}{}", e.code(), e.message(), body.map(|b| format!(" | body: {b}")).unwrap_or_default())),
+            }
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let argv: Vec<String> = std::env::args().collect();
+    let (base, plan) = (&argv[1], &argv[2]);
+    let plan: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(plan).expect("plan")).expect("plan JSON");
+    let mut config = ConnectorConfig {
+        base_url: base.clone(),
+        retry: RetryConfig { max_attempts: 1, ..RetryConfig::default() },
+        ..Client::config()
+    };
+    config.dedup.enabled = false;
+    for c in &argv[3..] {
+        let (at, rest) = c.split_once(':').expect("credential");
+        let (name, value) = rest.split_once('=').expect("credential");
+        match at {
+            "query" => { config.default_query.insert(name.into(), value.into()); }
+            _ => { config.default_headers.insert(name.into(), value.into()); }
+        }
+    }
+    let violations: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let seen = violations.clone();
+    let hook = hook_fn("violations", 0, move |ctx| {
+        if let Some(r) = ctx.response() {
+            if let Some(v) = r.headers.get("sl-violations").and_then(|v| v.to_str().ok()) {
+                if let Ok(Value::Array(list)) = serde_json::from_str::<Value>(v) {
+                    for item in list {
+                        let at = item["location"][0].as_str().unwrap_or("").to_owned();
+                        let message = item["message"].as_str().unwrap_or("").to_owned();
+                        seen.lock().unwrap().push((at, message));
+                    }
+                }
+            }
+        }
+        Ok(())
+    });
+    let connector = connector_runtime::Connector::builder(config)
+        .hook(HookType::AfterResponse, hook)
+        .build()
+        .expect("connector");
+    connector.connect().await.expect("connect");
+    let client = Client::from_connector(connector);
+    for call in plan {
+        violations.lock().unwrap().clear();
+        let op = call["operation"].as_str().unwrap_or_default();
+        let variant = call["variant"].as_str().unwrap_or_default();
+        let empty = Map::new();
+        let args = call["args"].as_object().unwrap_or(&empty);
+        let outcome = dispatch::call(&client, op, args).await;
+        let all = std::mem::take(&mut *violations.lock().unwrap());
+        let pick = |at: &str| -> Vec<String> { all.iter().filter(|(a, _)| a == at).map(|(_, m)| m.clone()).collect() };
+        let (v, r) = (pick("request"), pick("response"));
+        let line = match outcome {
+            Ok(o) => json!({"operation": op, "variant": variant, "status": o.status, "violations": v, "response_violations": r, "decoded": o.decoded, "error": o.error}),
+            Err(e) => json!({"operation": op, "variant": variant, "status": null, "violations": v, "response_violations": r, "decoded": false, "error": format!("harness: {e}")}),
+        };
+        println!("{line}");
+    }
+}
+"#;
