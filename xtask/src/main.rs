@@ -6,6 +6,10 @@
 //! - `generate [--check] [NAME...]`: regenerate `generated/<name>/` for the entries of
 //!   `specs/manifest.toml`; with `--check`, regenerate in memory and fail listing files that differ.
 //! - `vendors [NAME...]`: `cargo clippy -D warnings` on each generated connector (slow: minutes each).
+//! - `connectors-report [NAME...]`: time `cargo check` of each generated connector (all features, and
+//!   the manifest's `typical_feature` alone) and write the table to `docs/connectors.md`.
+
+mod report;
 
 mod manifest;
 
@@ -19,6 +23,7 @@ fn main() -> ExitCode {
         Some("test") => test(rest),
         Some("generate") => generate(rest),
         Some("vendors") => vendors(rest),
+        Some("connectors-report") => report::run(rest),
         Some("help") | Some("--help") | Some("-h") | None => {
             print_help();
             Ok(())
@@ -41,6 +46,7 @@ fn print_help() {
          test                      fmt check, clippy -D warnings, all tests, generate --check\n  \
          generate [--check] [NAME] regenerate generated/ from specs/manifest.toml (or check for drift)\n  \
          vendors [NAME]            clippy -D warnings on each generated connector\n  \
+         connectors-report [NAME]  time cargo check per connector, write docs/connectors.md\n  \
          help                      this text"
     );
 }

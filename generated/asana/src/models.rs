@@ -7,7 +7,7 @@
 )]
 #[allow(unused_imports)]
 use connector_runtime::__private as rt;
-#[cfg(any(feature = "agents"))]
+#[cfg(feature = "agents")]
 /// A generic Asana Resource, containing a globally unique identifier.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AgentCompact {
@@ -24,7 +24,7 @@ pub struct AgentCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "agents"))]
+#[cfg(feature = "agents")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AgentResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -51,7 +51,7 @@ pub struct AgentResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub photo: Option<super::models::AgentResponsePhoto>,
 }
-#[cfg(any(feature = "agents"))]
+#[cfg(feature = "agents")]
 /// The workspace this agent is instantiated within.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AgentResponseWorkspace {
@@ -65,7 +65,7 @@ pub struct AgentResponseWorkspace {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "agents"))]
+#[cfg(feature = "agents")]
 /// A map of the agent's avatar image in various sizes, or null if no photo is set.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AgentResponsePhoto {
@@ -88,7 +88,7 @@ pub struct AgentResponsePhoto {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_1024x1024: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// A generic Asana Resource, containing a globally unique identifier.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AllocationBase {
@@ -108,7 +108,7 @@ pub struct AllocationBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effort: Option<super::models::AllocationBaseEffort>,
 }
-#[cfg(any(feature = "allocations"))]
+#[cfg(feature = "allocations")]
 /// The amount of time associated with the allocation, represented as a percentage or number of hours.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AllocationBaseEffort {
@@ -120,13 +120,13 @@ pub struct AllocationBaseEffort {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<f64>,
 }
-#[cfg(any(feature = "allocations"))]
+#[cfg(feature = "allocations")]
 connector_runtime::__string_enum! {
     #[doc =
     " The units used for tracking effort on an allocation, either \"hours\" or \"percent\"."]
     pub enum AllocationBaseEffortType { Hours = "hours", Percent = "percent", }
 }
-#[cfg(any(feature = "allocations"))]
+#[cfg(feature = "allocations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AllocationResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -156,7 +156,7 @@ pub struct AllocationResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_subtype: Option<String>,
 }
-#[cfg(any(feature = "allocations"))]
+#[cfg(feature = "allocations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AllocationResponseAssignee {
     /// Globally unique identifier of the resource, as a string.
@@ -243,7 +243,7 @@ pub struct ProjectCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "allocations"))]
+#[cfg(feature = "allocations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AllocationRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -689,7 +689,7 @@ connector_runtime::__string_enum! {
     "multi_enum", Number = "number", Date = "date", People = "people", Reference =
     "reference", }
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddFollowersRequest {
     /// An array of strings identifying users. These can either be the string "me", an email, or the gid of a user.
@@ -730,7 +730,7 @@ pub struct AsanaNamedResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "tasks"))]
+#[cfg(feature = "tasks")]
 /// A generic Asana Resource, containing a globally unique identifier.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AsanaResource {
@@ -758,7 +758,7 @@ pub struct AttachmentCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_subtype: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AttachmentRequest {
     /// The type of the attachment. Must be one of the given values. If not specified, a file attachment of type `asana` will be assumed. Note that if the value of `resource_subtype` is `external`, a `parent`, `name`, and `url` must also be provided.
@@ -788,13 +788,13 @@ pub struct AttachmentRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_to_app: Option<bool>,
 }
-#[cfg(any(feature = "attachments"))]
+#[cfg(feature = "attachments")]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of the attachment. Must be one of the given values. If not specified, a file attachment of type `asana` will be assumed. Note that if the value of `resource_subtype` is `external`, a `parent`, `name`, and `url` must also be provided."]
     pub enum AttachmentRequestResourceSubtype { Asana = "asana", External = "external", }
 }
-#[cfg(any(feature = "attachments"))]
+#[cfg(feature = "attachments")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AttachmentResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -834,7 +834,7 @@ pub struct AttachmentResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connected_to_app: Option<bool>,
 }
-#[cfg(any(feature = "attachments"))]
+#[cfg(feature = "attachments")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AttachmentResponseParent {
     /// Globally unique identifier of the resource, as a string.
@@ -876,7 +876,7 @@ pub struct AttachmentResponseParentCreatedBy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_type: Option<String>,
 }
-#[cfg(any(feature = "audit_log_api"))]
+#[cfg(feature = "audit_log_api")]
 /// An object representing a single event within an Asana domain.
 ///
 /// Every audit log event is comprised of an `event_type`, `actor`, `resource`, and `context`. Some events will include additional metadata about the event under `details`. See our [currently supported list of events](/docs/audit-log-events#supported-audit-log-events) for more details.
@@ -907,7 +907,7 @@ pub struct AuditLogEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<super::models::AuditLogEventContext>,
 }
-#[cfg(any(feature = "audit_log_api"))]
+#[cfg(feature = "audit_log_api")]
 /// The entity that triggered the event. Will typically be a user.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogEventActor {
@@ -925,7 +925,7 @@ pub struct AuditLogEventActor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
 }
-#[cfg(any(feature = "audit_log_api"))]
+#[cfg(feature = "audit_log_api")]
 connector_runtime::__string_enum! {
     #[doc = " The type of actor."] #[doc =
     " Can be one of `user`, `asana`, `asana_support`, `anonymous`, or `external_administrator`."]
@@ -933,7 +933,7 @@ connector_runtime::__string_enum! {
     "asana_support", Anonymous = "anonymous", ExternalAdministrator =
     "external_administrator", }
 }
-#[cfg(any(feature = "audit_log_api"))]
+#[cfg(feature = "audit_log_api")]
 /// The primary object that was affected by this event.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogEventResource {
@@ -953,7 +953,7 @@ pub struct AuditLogEventResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
 }
-#[cfg(any(feature = "audit_log_api"))]
+#[cfg(feature = "audit_log_api")]
 /// Event specific details. The schema will vary depending on the `event_type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogEventDetails {
@@ -973,7 +973,7 @@ pub struct AuditLogEventDetails {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
-#[cfg(any(feature = "audit_log_api"))]
+#[cfg(feature = "audit_log_api")]
 /// The context from which this event originated.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogEventContext {
@@ -1004,7 +1004,7 @@ pub struct AuditLogEventContext {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_behalf_of_user_id: Option<i64>,
 }
-#[cfg(any(feature = "audit_log_api"))]
+#[cfg(feature = "audit_log_api")]
 connector_runtime::__string_enum! {
     #[doc = " The type of context."] #[doc =
     " Can be one of `web`, `desktop`, `mobile`, `asana_support`, `asana`, `email`, or `api`."]
@@ -1012,7 +1012,7 @@ connector_runtime::__string_enum! {
     "mobile", AsanaSupport = "asana_support", Asana = "asana", Email = "email", Api =
     "api", }
 }
-#[cfg(any(feature = "audit_log_api"))]
+#[cfg(feature = "audit_log_api")]
 connector_runtime::__string_enum! {
     #[doc = " The authentication method used in the context of an API request."] #[doc =
     " Only present if the `context_type` is `api`. Can be one of `cookie`, `oauth`, `personal_access_token`, or `service_account`."]
@@ -1020,14 +1020,14 @@ connector_runtime::__string_enum! {
     "oauth", PersonalAccessToken = "personal_access_token", ServiceAccount =
     "service_account", }
 }
-#[cfg(any(feature = "batch_api"))]
+#[cfg(feature = "batch_api")]
 /// A request object for use in a batch request.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BatchRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actions: Option<Vec<super::models::BatchRequestAction>>,
 }
-#[cfg(any(feature = "batch_api"))]
+#[cfg(feature = "batch_api")]
 /// An action object for use in a batch request.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BatchRequestAction {
@@ -1042,13 +1042,13 @@ pub struct BatchRequestAction {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<super::models::BatchRequestActionOptions>,
 }
-#[cfg(any(feature = "batch_api"))]
+#[cfg(feature = "batch_api")]
 connector_runtime::__string_enum! {
     #[doc = " The HTTP method you wish to emulate for the action."] pub enum
     BatchRequestActionMethod { Get = "get", Post = "post", Put = "put", Delete =
     "delete", Patch = "patch", Head = "head", }
 }
-#[cfg(any(feature = "batch_api"))]
+#[cfg(feature = "batch_api")]
 /// Pagination (`limit` and `offset`) and output options (`fields` or `expand`) for the action. “Pretty” JSON output is not an available option on individual actions; if you want pretty output, specify that option on the parent request.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BatchRequestActionOptions {
@@ -1062,7 +1062,7 @@ pub struct BatchRequestActionOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fields: Option<Vec<String>>,
 }
-#[cfg(any(feature = "batch_api"))]
+#[cfg(feature = "batch_api")]
 /// A response object returned from a batch request.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BatchResponse {
@@ -1076,7 +1076,7 @@ pub struct BatchResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<serde_json::Value>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// A *budget* object represents a budget for a given parent.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BudgetCompact {
@@ -1090,13 +1090,13 @@ pub struct BudgetCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_type: Option<super::models::BudgetCompactBudgetType>,
 }
-#[cfg(any(feature = "budgets"))]
+#[cfg(feature = "budgets")]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of the budget, in \"cost\" or \"time\". The value of this property will dictate how the corresponding values for actual, estimate, and total are interpreted."]
     pub enum BudgetCompactBudgetType { Cost = "cost", Time = "time", }
 }
-#[cfg(any(feature = "budgets"))]
+#[cfg(feature = "budgets")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BudgetResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -1117,7 +1117,7 @@ pub struct BudgetResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<super::models::BudgetResponseParent>,
 }
-#[cfg(any(feature = "budgets"))]
+#[cfg(feature = "budgets")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BudgetEstimateResponse {
     /// Billable status filter applied to the estimate when `source` is `tasks`. Ignored when `source` is `capacity_plans` or `none`. When not provided, defaults to `billable`.
@@ -1138,21 +1138,21 @@ pub struct BudgetEstimateResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<f64>,
 }
-#[cfg(any(feature = "budgets"))]
+#[cfg(feature = "budgets")]
 connector_runtime::__string_enum! {
     #[doc =
     " Billable status filter applied to the estimate when `source` is `tasks`. Ignored when `source` is `capacity_plans` or `none`. When not provided, defaults to `billable`."]
     pub enum BudgetEstimateResponseBillableStatusFilter { Billable = "billable",
     NonBillable = "non_billable", Any = "any", }
 }
-#[cfg(any(feature = "budgets"))]
+#[cfg(feature = "budgets")]
 connector_runtime::__string_enum! {
     #[doc =
     " The data source for the estimate. `tasks`: use task-level estimated time attributed to the parent. `capacity_plans`: use capacity plan estimates attributed to the parent. `none`: disables the estimate; only valid when `enabled` is `false`. When `enabled` is `true`, `source` must not be `none`."]
     pub enum BudgetEstimateResponseSource { None = "none", Tasks = "tasks", CapacityPlans
     = "capacity_plans", }
 }
-#[cfg(any(feature = "budgets"))]
+#[cfg(feature = "budgets")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BudgetActualResponse {
     /// Billable status filter applied to time tracking entries contributing to the actual value. Determines which entries are included in aggregation. When not provided, defaults to `billable`.
@@ -1167,14 +1167,14 @@ pub struct BudgetActualResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub units: Option<String>,
 }
-#[cfg(any(feature = "budgets"))]
+#[cfg(feature = "budgets")]
 connector_runtime::__string_enum! {
     #[doc =
     " Billable status filter applied to time tracking entries contributing to the actual value. Determines which entries are included in aggregation. When not provided, defaults to `billable`."]
     pub enum BudgetActualResponseBillableStatusFilter { Billable = "billable",
     NonBillable = "non_billable", Any = "any", }
 }
-#[cfg(any(feature = "budgets"))]
+#[cfg(feature = "budgets")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BudgetTotalResponse {
     /// Indicates whether the total value is active and should be displayed in the budget. This flag primarily affects UI presentation and the response payload.
@@ -1187,7 +1187,7 @@ pub struct BudgetTotalResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub units: Option<String>,
 }
-#[cfg(any(feature = "budgets"))]
+#[cfg(feature = "budgets")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BudgetResponseParent {
     /// Globally unique identifier of the resource, as a string.
@@ -1200,7 +1200,7 @@ pub struct BudgetResponseParent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "budgets"))]
+#[cfg(feature = "budgets")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BudgetRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -1222,7 +1222,7 @@ pub struct BudgetRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
 }
-#[cfg(any(feature = "budgets"))]
+#[cfg(feature = "budgets")]
 /// Defines how the estimate portion of a budget is configured. This object controls whether the estimate is enabled, what data source it uses, and which tasks (by billable status) are included in calculating the estimate value. When disabled (enabled: false and source: none), the estimate is hidden and the API response will return `value: null` and `units: null` for this field.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BudgetEstimateRequest {
@@ -1238,7 +1238,7 @@ pub struct BudgetEstimateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
-#[cfg(any(feature = "budgets"))]
+#[cfg(feature = "budgets")]
 /// Defines the configuration of the actual portion of a budget. The actual value represents aggregated time tracking data attributed to the budget’s parent. This object controls which time entries are included based on their billable status. When no entries match the selected filter, the value will be 0.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BudgetActualRequest {
@@ -1248,7 +1248,7 @@ pub struct BudgetActualRequest {
         super::models::BudgetActualResponseBillableStatusFilter,
     >,
 }
-#[cfg(any(feature = "budgets"))]
+#[cfg(feature = "budgets")]
 /// Defines how the total portion of a budget is configured. The total represents a user-defined target value, not an aggregated one. This object specifies whether the total is displayed and the current value for the selected budget_type.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BudgetTotalRequest {
@@ -1259,7 +1259,7 @@ pub struct BudgetTotalRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<f64>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CustomFieldBase {
     /// Globally unique identifier of the resource, as a string.
@@ -1417,7 +1417,7 @@ pub struct CustomFieldCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_value: Option<String>,
 }
-#[cfg(any(feature = "custom_fields"))]
+#[cfg(feature = "custom_fields")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CustomFieldRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -1682,7 +1682,7 @@ connector_runtime::__string_enum! {
     "multi_enum", Number = "number", Date = "date", People = "people", Reference =
     "reference", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Custom Fields Settings objects represent the many-to-many join of the Custom Field and Project as well as stores information that is relevant to that particular pairing.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CustomFieldSettingCompact {
@@ -1898,7 +1898,7 @@ pub struct CustomTypeCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "custom_types"))]
+#[cfg(feature = "custom_types")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CustomTypeResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -1914,7 +1914,7 @@ pub struct CustomTypeResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_options: Option<Vec<super::models::CustomTypeStatusOptionResponse>>,
 }
-#[cfg(any(feature = "custom_types"))]
+#[cfg(feature = "custom_types")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CustomTypeStatusOptionResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -1936,7 +1936,7 @@ pub struct CustomTypeStatusOptionResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<String>,
 }
-#[cfg(any(feature = "tasks"))]
+#[cfg(feature = "tasks")]
 /// A generic Asana Resource, containing a globally unique identifier.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CustomTypeStatusOptionCompact {
@@ -1950,7 +1950,7 @@ pub struct CustomTypeStatusOptionCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "custom_fields"))]
+#[cfg(feature = "custom_fields")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EnumOptionInsertRequest {
     /// The gid of the enum option to relocate.
@@ -1962,7 +1962,7 @@ pub struct EnumOptionInsertRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after_enum_option: Option<String>,
 }
-#[cfg(any(feature = "custom_fields"))]
+#[cfg(feature = "custom_fields")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EnumOptionRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -2098,7 +2098,7 @@ pub struct EventResponseChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub removed_value: Option<serde_json::Value>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalAddSubgoalRequest {
     /// The goal gid to add as subgoal to a parent goal
@@ -2110,13 +2110,13 @@ pub struct GoalAddSubgoalRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub insert_after: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalAddSupportingWorkRequest {
     /// The project/task/portfolio gid to add as supporting work for a goal
     pub supporting_work: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// A generic Asana Resource, containing a globally unique identifier.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalBase {
@@ -2148,7 +2148,7 @@ pub struct GoalBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub liked: Option<bool>,
 }
-#[cfg(any(feature = "goals"))]
+#[cfg(feature = "goals")]
 /// A generic Asana Resource, containing a globally unique identifier.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalCompact {
@@ -2177,7 +2177,7 @@ pub struct GoalCompactOwner {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "goals"))]
+#[cfg(feature = "goals")]
 /// A generic Asana Resource, containing a globally unique identifier.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalMetricBase {
@@ -2219,13 +2219,13 @@ pub struct GoalMetricBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_custom_weight: Option<bool>,
 }
-#[cfg(any(feature = "goals"))]
+#[cfg(feature = "goals")]
 connector_runtime::__string_enum! {
     #[doc = " A supported unit of measure for the goal metric, or none."] pub enum
     GoalMetricBaseUnit { None = "none", Currency = "currency", Percentage = "percentage",
     }
 }
-#[cfg(any(feature = "goals"))]
+#[cfg(feature = "goals")]
 connector_runtime::__string_enum! {
     #[doc =
     " This field defines how the progress value of a goal metric is being calculated. A goal's progress can be provided manually by the user, calculated automatically from contributing subgoals, projects, or tasks, or managed by an integration with an external data source, such as Salesforce."]
@@ -2234,13 +2234,13 @@ connector_runtime::__string_enum! {
     ProjectMilestoneCompletion = "project_milestone_completion", TaskCompletion =
     "task_completion", External = "external", }
 }
-#[cfg(any(feature = "goal_relationships"))]
+#[cfg(feature = "goal_relationships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalRemoveSupportingRelationshipRequest {
     /// The gid of the supporting resource to remove from the parent goal. Must be the gid of a goal, project, task, or portfolio.
     pub supporting_resource: String,
 }
-#[cfg(any(feature = "goal_relationships"))]
+#[cfg(feature = "goal_relationships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalAddSupportingRelationshipRequest {
     /// The gid of the supporting resource to add to the parent goal. Must be the gid of a goal, project, task, or portfolio.
@@ -2256,7 +2256,7 @@ pub struct GoalAddSupportingRelationshipRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contribution_weight: Option<f64>,
 }
-#[cfg(any(feature = "goals"))]
+#[cfg(feature = "goals")]
 /// A generic Asana Resource, containing a globally unique identifier.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalMetricCurrentValueRequest {
@@ -2270,13 +2270,13 @@ pub struct GoalMetricCurrentValueRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_number_value: Option<f64>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalRemoveSubgoalRequest {
     /// The goal gid to remove as subgoal from the parent goal
     pub subgoal: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalRequestBase {
     /// Globally unique identifier of the resource, as a string.
@@ -2319,7 +2319,7 @@ pub struct GoalRequestBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
 }
-#[cfg(any(feature = "goals"))]
+#[cfg(feature = "goals")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -2364,7 +2364,7 @@ pub struct GoalRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub followers: Option<Vec<String>>,
 }
-#[cfg(any(feature = "goals"))]
+#[cfg(feature = "goals")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalUpdateRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -2414,7 +2414,7 @@ pub struct GoalUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_fields: Option<std::collections::BTreeMap<String, String>>,
 }
-#[cfg(any(feature = "goals"))]
+#[cfg(feature = "goals")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -2500,7 +2500,7 @@ pub struct Like {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<super::models::UserCompact>,
 }
-#[cfg(any(feature = "goals"))]
+#[cfg(feature = "goals")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalResponseTeam {
     /// Globally unique identifier of the resource, as a string.
@@ -2513,7 +2513,7 @@ pub struct GoalResponseTeam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "goals"))]
+#[cfg(feature = "goals")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalResponseWorkspace {
     /// Globally unique identifier of the resource, as a string.
@@ -2526,7 +2526,7 @@ pub struct GoalResponseWorkspace {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "goals"))]
+#[cfg(feature = "goals")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalResponseTimePeriod {
     /// Globally unique identifier of the resource, as a string.
@@ -2554,7 +2554,7 @@ connector_runtime::__string_enum! {
     GoalResponseTimePeriodPeriod { Fy = "FY", H1 = "H1", H2 = "H2", Q1 = "Q1", Q2 = "Q2",
     Q3 = "Q3", Q4 = "Q4", }
 }
-#[cfg(any(feature = "goals"))]
+#[cfg(feature = "goals")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalResponseMetric {
     /// Globally unique identifier of the resource, as a string.
@@ -2633,18 +2633,18 @@ connector_runtime::__string_enum! {
     "project_status_update", PortfolioStatusUpdate = "portfolio_status_update",
     GoalStatusUpdate = "goal_status_update", }
 }
-#[cfg(any(feature = "goals"))]
+#[cfg(feature = "goals")]
 connector_runtime::__string_enum! {
     #[doc = " The privacy setting of the goal."] pub enum GoalResponsePrivacySetting {
     PublicToWorkspace = "public_to_workspace", MembersOnly = "members_only", }
 }
-#[cfg(any(feature = "goals"))]
+#[cfg(feature = "goals")]
 connector_runtime::__string_enum! {
     #[doc = " The default access level when inviting new members to the goal"] pub enum
     GoalResponseDefaultAccessLevel { Admin = "admin", Editor = "editor", Commenter =
     "commenter", Viewer = "viewer", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalRelationshipBase {
     /// Globally unique identifier of the resource, as a string.
@@ -2666,14 +2666,14 @@ pub struct GoalRelationshipBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supported_goal: Option<super::models::GoalRelationshipBaseSupportedGoal>,
 }
-#[cfg(any(feature = "goal_relationships"))]
+#[cfg(feature = "goal_relationships")]
 connector_runtime::__string_enum! {
     #[doc =
     " The subtype of this resource. Different subtypes retain many of the same fields and behavior, but may render differently in Asana or represent resources with different semantic meaning."]
     pub enum GoalRelationshipBaseResourceSubtype { Subgoal = "subgoal", SupportingWork =
     "supporting_work", }
 }
-#[cfg(any(feature = "goal_relationships"))]
+#[cfg(feature = "goal_relationships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalRelationshipBaseSupportingResource {
     /// Globally unique identifier of the resource, as a string.
@@ -2686,7 +2686,7 @@ pub struct GoalRelationshipBaseSupportingResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "goal_relationships"))]
+#[cfg(feature = "goal_relationships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalRelationshipBaseSupportedGoal {
     /// Globally unique identifier of the resource, as a string.
@@ -2701,7 +2701,7 @@ pub struct GoalRelationshipBaseSupportedGoal {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<super::models::GoalCompactOwner>,
 }
-#[cfg(any(feature = "goal_relationships"))]
+#[cfg(feature = "goal_relationships")]
 /// A *goal relationship* is an object representing the relationship between a goal and another goal, a project, a task, or a portfolio.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalRelationshipCompact {
@@ -2722,7 +2722,7 @@ pub struct GoalRelationshipCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contribution_weight: Option<f64>,
 }
-#[cfg(any(feature = "goal_relationships"))]
+#[cfg(feature = "goal_relationships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalRelationshipRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -2744,7 +2744,7 @@ pub struct GoalRelationshipRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supported_goal: Option<super::models::GoalRelationshipBaseSupportedGoal>,
 }
-#[cfg(any(feature = "goal_relationships"))]
+#[cfg(feature = "goal_relationships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalRelationshipResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -3007,7 +3007,7 @@ pub struct MemberCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "memberships"))]
+#[cfg(feature = "memberships")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum MembershipCompact {
@@ -3021,7 +3021,7 @@ pub enum MembershipCompact {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "memberships"))]
+#[cfg(feature = "memberships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalMembershipCompact {
     /// Globally unique identifier of the resource, as a string.
@@ -3053,7 +3053,7 @@ pub struct GoalMembershipCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_editor: Option<bool>,
 }
-#[cfg(any(feature = "memberships"))]
+#[cfg(feature = "memberships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalMembershipCompactParent {
     /// Globally unique identifier of the resource, as a string.
@@ -3068,19 +3068,19 @@ pub struct GoalMembershipCompactParent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<super::models::GoalCompactOwner>,
 }
-#[cfg(any(feature = "memberships"))]
+#[cfg(feature = "memberships")]
 connector_runtime::__string_enum! {
     #[doc = " *Deprecated: Describes if the member is a commenter or editor in goal.*"]
     pub enum GoalMembershipCompactRole { Commenter = "commenter", Editor = "editor", }
 }
-#[cfg(any(feature = "memberships"))]
+#[cfg(feature = "memberships")]
 connector_runtime::__string_enum! {
     #[doc =
     " \"Describes the membership access level for the goal. This is preferred over role.\""]
     pub enum GoalMembershipCompactAccessLevel { Viewer = "viewer", Commenter =
     "commenter", Editor = "editor", Admin = "admin", }
 }
-#[cfg(any(feature = "memberships"))]
+#[cfg(feature = "memberships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalMembershipCompactGoal {
     /// Globally unique identifier of the resource, as a string.
@@ -3095,7 +3095,7 @@ pub struct GoalMembershipCompactGoal {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<super::models::GoalCompactOwner>,
 }
-#[cfg(any(feature = "memberships"))]
+#[cfg(feature = "memberships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectMembershipCompactResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -3124,7 +3124,7 @@ connector_runtime::__string_enum! {
     pub enum ProjectMembershipCompactResponseAccessLevel { Admin = "admin", Editor =
     "editor", Commenter = "commenter", Viewer = "viewer", }
 }
-#[cfg(any(feature = "memberships"))]
+#[cfg(feature = "memberships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PortfolioMembershipCompactResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -3155,7 +3155,7 @@ connector_runtime::__string_enum! {
     pub enum PortfolioMembershipCompactResponseAccessLevel { Admin = "admin", Editor =
     "editor", Viewer = "viewer", }
 }
-#[cfg(any(feature = "memberships"))]
+#[cfg(feature = "memberships")]
 /// This object describes a user or team's membership to a custom field including their level of access (Admin, Editor, or User).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CustomFieldMembershipCompact {
@@ -3178,13 +3178,13 @@ pub struct CustomFieldMembershipCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_level: Option<super::models::CustomFieldMembershipCompactAccessLevel>,
 }
-#[cfg(any(feature = "memberships"))]
+#[cfg(feature = "memberships")]
 connector_runtime::__string_enum! {
     #[doc = " Whether the member has admin, editor, or user access to the custom field."]
     pub enum CustomFieldMembershipCompactAccessLevel { Admin = "admin", Editor =
     "editor", User = "user", }
 }
-#[cfg(any(feature = "memberships"))]
+#[cfg(feature = "memberships")]
 /// This object describes a user or team's membership to a custom type including their level of access (Admin, Editor, User, or Viewer).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CustomTypeMembershipCompact {
@@ -3207,21 +3207,21 @@ pub struct CustomTypeMembershipCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_level: Option<super::models::CustomTypeMembershipCompactAccessLevel>,
 }
-#[cfg(any(feature = "memberships"))]
+#[cfg(feature = "memberships")]
 connector_runtime::__string_enum! {
     #[doc =
     " Whether the member has admin, editor, user, or viewer access to the custom type."]
     pub enum CustomTypeMembershipCompactAccessLevel { Admin = "admin", Editor = "editor",
     User = "user", Viewer = "viewer", }
 }
-#[cfg(any(feature = "tasks"))]
+#[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ModifyDependenciesRequest {
     /// An array of task gids that a task depends on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependencies: Option<Vec<String>>,
 }
-#[cfg(any(feature = "tasks"))]
+#[cfg(feature = "tasks")]
 /// A set of dependent tasks.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ModifyDependentsRequest {
@@ -3282,7 +3282,7 @@ pub struct NextPage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
-#[cfg(any(feature = "ooo_entries"))]
+#[cfg(feature = "ooo_entries")]
 /// A generic Asana Resource, containing a globally unique identifier.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OooEntryBase {
@@ -3299,7 +3299,7 @@ pub struct OooEntryBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_date: Option<chrono::NaiveDate>,
 }
-#[cfg(any(feature = "ooo_entries"))]
+#[cfg(feature = "ooo_entries")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OooEntryResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -3321,7 +3321,7 @@ pub struct OooEntryResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<super::models::UserCompact>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OooEntryCreateRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -3343,7 +3343,7 @@ pub struct OooEntryCreateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<String>,
 }
-#[cfg(any(feature = "organization_exports"))]
+#[cfg(feature = "organization_exports")]
 /// An *organization_export* object represents a request to export the complete data of an Organization in JSON format.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrganizationExportCompact {
@@ -3373,7 +3373,7 @@ pub struct OrganizationExportCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<super::models::WorkspaceCompact>,
 }
-#[cfg(any(feature = "organization_exports"))]
+#[cfg(feature = "organization_exports")]
 connector_runtime::__string_enum! {
     #[doc = " The current state of the export."] pub enum OrganizationExportCompactState
     { Pending = "pending", Started = "started", Finished = "finished", Error = "error", }
@@ -3402,7 +3402,7 @@ pub struct WorkspaceCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "organization_exports"))]
+#[cfg(feature = "organization_exports")]
 /// An *organization_export* request starts a job to export the complete data of the given Organization.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrganizationExportRequest {
@@ -3410,7 +3410,7 @@ pub struct OrganizationExportRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<String>,
 }
-#[cfg(any(feature = "portfolios"))]
+#[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PortfolioAddItemRequest {
     /// The item to add to the portfolio.
@@ -3422,7 +3422,7 @@ pub struct PortfolioAddItemRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub insert_after: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PortfolioBase {
     /// Globally unique identifier of the resource, as a string.
@@ -3450,7 +3450,7 @@ pub struct PortfolioBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_access_level: Option<super::models::PortfolioBaseDefaultAccessLevel>,
 }
-#[cfg(any(feature = "portfolios"))]
+#[cfg(feature = "portfolios")]
 connector_runtime::__string_enum! {
     #[doc = " Color of the portfolio."] pub enum PortfolioBaseColor { DarkPink =
     "dark-pink", DarkGreen = "dark-green", DarkBlue = "dark-blue", DarkRed = "dark-red",
@@ -3460,13 +3460,13 @@ connector_runtime::__string_enum! {
     "light-red", LightTeal = "light-teal", LightBrown = "light-brown", LightOrange =
     "light-orange", LightPurple = "light-purple", LightWarmGray = "light-warm-gray", }
 }
-#[cfg(any(feature = "portfolios"))]
+#[cfg(feature = "portfolios")]
 connector_runtime::__string_enum! {
     #[doc = " The default access level when inviting new members to the portfolio"] pub
     enum PortfolioBaseDefaultAccessLevel { Admin = "admin", Editor = "editor", Viewer =
     "viewer", }
 }
-#[cfg(any(feature = "memberships"))]
+#[cfg(feature = "memberships")]
 /// This object determines if a user is a member of a portfolio.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PortfolioMembershipCompact {
@@ -3488,7 +3488,7 @@ pub struct PortfolioMembershipCompact {
         super::models::PortfolioMembershipCompactResponseAccessLevel,
     >,
 }
-#[cfg(any(feature = "portfolio_memberships"))]
+#[cfg(feature = "portfolio_memberships")]
 /// This object determines if a user is a member of a portfolio.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeprecatedPortfolioMembershipCompact {
@@ -3510,13 +3510,13 @@ pub struct DeprecatedPortfolioMembershipCompact {
         super::models::PortfolioMembershipCompactResponseAccessLevel,
     >,
 }
-#[cfg(any(feature = "portfolios"))]
+#[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PortfolioRemoveItemRequest {
     /// The item to remove from the portfolio.
     pub item: String,
 }
-#[cfg(any(feature = "portfolios"))]
+#[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PortfolioRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -3550,7 +3550,7 @@ pub struct PortfolioRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public: Option<bool>,
 }
-#[cfg(any(feature = "portfolios"))]
+#[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PortfolioUpdateRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -3581,7 +3581,7 @@ pub struct PortfolioUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_fields: Option<std::collections::BTreeMap<String, String>>,
 }
-#[cfg(any(feature = "portfolios"))]
+#[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PortfolioResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -3642,7 +3642,7 @@ pub struct PortfolioResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_templates: Option<Vec<super::models::ProjectTemplateCompact>>,
 }
-#[cfg(any(feature = "portfolios"))]
+#[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PortfolioResponseWorkspace {
     /// Globally unique identifier of the resource, as a string.
@@ -3655,14 +3655,14 @@ pub struct PortfolioResponseWorkspace {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "portfolios"))]
+#[cfg(feature = "portfolios")]
 connector_runtime::__string_enum! {
     #[doc =
     " The privacy setting of the portfolio. *Note: Administrators in your organization may restrict the values of `privacy_setting`.*"]
     pub enum PortfolioResponsePrivacySetting { PublicToDomain = "public_to_domain",
     MembersOnly = "members_only", }
 }
-#[cfg(any(feature = "stories"))]
+#[cfg(feature = "stories")]
 /// A collection of rich text that will be displayed as a preview to another app.
 ///
 /// This is read-only except for a small group of whitelisted apps.
@@ -3693,7 +3693,7 @@ pub struct Preview {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title_link: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectBase {
     /// Globally unique identifier of the resource, as a string.
@@ -3769,7 +3769,7 @@ pub struct ProjectBase {
         super::models::ProjectBaseMinimumAccessLevelForSharing,
     >,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 connector_runtime::__string_enum! {
     #[doc = " Color of the project."] pub enum ProjectBaseColor { DarkPink = "dark-pink",
     DarkGreen = "dark-green", DarkBlue = "dark-blue", DarkRed = "dark-red", DarkTeal =
@@ -3779,7 +3779,7 @@ connector_runtime::__string_enum! {
     "light-teal", LightBrown = "light-brown", LightOrange = "light-orange", LightPurple =
     "light-purple", LightWarmGray = "light-warm-gray", None = "none", }
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 connector_runtime::__string_enum! {
     #[doc = " The icon for a project."] pub enum ProjectBaseIcon { List = "list", Board =
     "board", Timeline = "timeline", Calendar = "calendar", Rocket = "rocket", People =
@@ -3792,7 +3792,7 @@ connector_runtime::__string_enum! {
     ShoppingBasket = "shopping_basket", Map = "map", Ticket = "ticket", Coins = "coins",
     }
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectBaseCurrentStatus {
     /// Globally unique identifier of the resource, as a string.
@@ -3833,7 +3833,7 @@ connector_runtime::__string_enum! {
     ProjectBaseCurrentStatusColor { Green = "green", Yellow = "yellow", Red = "red", Blue
     = "blue", Complete = "complete", }
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectBaseCurrentStatusUpdate {
     /// Globally unique identifier of the resource, as a string.
@@ -3850,7 +3850,7 @@ pub struct ProjectBaseCurrentStatusUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_subtype: Option<super::models::StatusUpdateCompactResourceSubtype>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 connector_runtime::__string_enum! {
     #[doc = " The default view (list, board, calendar, or timeline) of a project."] pub
     enum ProjectBaseDefaultView { List = "list", Board = "board", Calendar = "calendar",
@@ -3863,28 +3863,28 @@ connector_runtime::__string_enum! {
     pub enum ProjectBasePrivacySetting { PublicToWorkspace = "public_to_workspace",
     PrivateToTeam = "private_to_team", Private = "private", }
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 connector_runtime::__string_enum! {
     #[doc =
     " The default access for users or teams who join or are added as members to the project."]
     pub enum ProjectBaseDefaultAccessLevel { Admin = "admin", Editor = "editor",
     Commenter = "commenter", Viewer = "viewer", }
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 connector_runtime::__string_enum! {
     #[doc =
     " The minimum access level needed for project members to modify this project's workflow and appearance."]
     pub enum ProjectBaseMinimumAccessLevelForCustomization { Admin = "admin", Editor =
     "editor", }
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 connector_runtime::__string_enum! {
     #[doc =
     " The minimum access level needed for project members to share the project and manage project memberships."]
     pub enum ProjectBaseMinimumAccessLevelForSharing { Admin = "admin", Editor =
     "editor", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectBriefBase {
     /// Globally unique identifier of the resource, as a string.
@@ -3900,7 +3900,7 @@ pub struct ProjectBriefBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_text: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// A *Project Brief* allows you to explain the what and why of the project to your team.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectBriefCompact {
@@ -3911,7 +3911,7 @@ pub struct ProjectBriefCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_type: Option<String>,
 }
-#[cfg(any(feature = "project_briefs"))]
+#[cfg(feature = "project_briefs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectBriefRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -3930,7 +3930,7 @@ pub struct ProjectBriefRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
 }
-#[cfg(any(feature = "project_briefs"))]
+#[cfg(feature = "project_briefs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectBriefResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -3954,7 +3954,7 @@ pub struct ProjectBriefResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<super::models::ProjectBriefResponseProject>,
 }
-#[cfg(any(feature = "project_briefs"))]
+#[cfg(feature = "project_briefs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectBriefResponseProject {
     /// Globally unique identifier of the resource, as a string.
@@ -3967,7 +3967,7 @@ pub struct ProjectBriefResponseProject {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectDuplicateRequest {
     /// The name of the new project.
@@ -4011,7 +4011,7 @@ pub struct ProjectDuplicateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule_dates: Option<super::models::ProjectDuplicateRequestScheduleDates>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 /// A dictionary of options to auto-shift dates. `task_dates` must be included to use this option. Requires `should_skip_weekends` and either `start_on` or `due_on`, but not both.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectDuplicateRequestScheduleDates {
@@ -4025,7 +4025,7 @@ pub struct ProjectDuplicateRequestScheduleDates {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_on: Option<String>,
 }
-#[cfg(any(feature = "portfolios"))]
+#[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PortfolioDuplicateRequest {
     /// The name of the new portfolio.
@@ -4047,7 +4047,7 @@ pub struct PortfolioDuplicateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include: Option<String>,
 }
-#[cfg(any(feature = "project_memberships"))]
+#[cfg(feature = "project_memberships")]
 /// This object describes a team or a user's membership to a project including their level of access (Admin, Editor, Commenter, or Viewer).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectMembershipCompact {
@@ -4067,7 +4067,7 @@ pub struct ProjectMembershipCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_level: Option<super::models::ProjectMembershipCompactResponseAccessLevel>,
 }
-#[cfg(any(feature = "project_memberships"))]
+#[cfg(feature = "project_memberships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectMembershipNormalResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -4095,13 +4095,13 @@ pub struct ProjectMembershipNormalResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub write_access: Option<super::models::ProjectMembershipNormalResponseWriteAccess>,
 }
-#[cfg(any(feature = "project_memberships"))]
+#[cfg(feature = "project_memberships")]
 connector_runtime::__string_enum! {
     #[doc = " Whether the member has full access or comment-only access to the project."]
     pub enum ProjectMembershipNormalResponseWriteAccess { FullWrite = "full_write",
     CommentOnly = "comment_only", }
 }
-#[cfg(any(feature = "project_portfolio_settings"))]
+#[cfg(feature = "project_portfolio_settings")]
 /// A project portfolio setting represents the relationship between a project and a portfolio, including configuration such as access control inheritance.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectPortfolioSettingCompact {
@@ -4121,7 +4121,7 @@ pub struct ProjectPortfolioSettingCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_access_control_inherited: Option<bool>,
 }
-#[cfg(any(feature = "project_portfolio_settings"))]
+#[cfg(feature = "project_portfolio_settings")]
 /// The project associated with this setting.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectPortfolioSettingCompactProject {
@@ -4135,7 +4135,7 @@ pub struct ProjectPortfolioSettingCompactProject {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "project_portfolio_settings"))]
+#[cfg(feature = "project_portfolio_settings")]
 /// The portfolio associated with this setting.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectPortfolioSettingCompactPortfolio {
@@ -4149,7 +4149,7 @@ pub struct ProjectPortfolioSettingCompactPortfolio {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "project_portfolio_settings"))]
+#[cfg(feature = "project_portfolio_settings")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectPortfolioSettingResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -4171,14 +4171,14 @@ pub struct ProjectPortfolioSettingResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "project_portfolio_settings"))]
+#[cfg(feature = "project_portfolio_settings")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectPortfolioSettingUpdateRequest {
     /// When true, the portfolio members gain access to the project.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_access_control_inherited: Option<bool>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -4269,7 +4269,7 @@ pub struct ProjectRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<String>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectUpdateRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -4357,7 +4357,7 @@ pub struct ProjectUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team: Option<String>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -4461,7 +4461,7 @@ pub struct ProjectResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<super::models::ProjectResponseWorkspace>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 /// The current owner of the project, may be null.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectResponseOwner {
@@ -4475,7 +4475,7 @@ pub struct ProjectResponseOwner {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectResponseTeam {
     /// Globally unique identifier of the resource, as a string.
@@ -4488,7 +4488,7 @@ pub struct ProjectResponseTeam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectResponseProjectBrief {
     /// Globally unique identifier of the resource, as a string.
@@ -4498,7 +4498,7 @@ pub struct ProjectResponseProjectBrief {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_type: Option<String>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectResponseCreatedFromTemplate {
     /// Globally unique identifier of the resource, as a string.
@@ -4511,7 +4511,7 @@ pub struct ProjectResponseCreatedFromTemplate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectResponseWorkspace {
     /// Globally unique identifier of the resource, as a string.
@@ -4524,7 +4524,7 @@ pub struct ProjectResponseWorkspace {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "sections"))]
+#[cfg(feature = "sections")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectSectionInsertRequest {
     /// The section to reorder.
@@ -4536,7 +4536,7 @@ pub struct ProjectSectionInsertRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after_section: Option<String>,
 }
-#[cfg(any(feature = "project_statuses"))]
+#[cfg(feature = "project_statuses")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectStatusBase {
     /// Globally unique identifier of the resource, as a string.
@@ -4558,7 +4558,7 @@ pub struct ProjectStatusBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<super::models::ProjectBaseCurrentStatusColor>,
 }
-#[cfg(any(feature = "project_statuses"))]
+#[cfg(feature = "project_statuses")]
 /// *Deprecated: new integrations should prefer the `status_update` resource.*
 /// A *project status* is an update on the progress of a particular project, and is sent out to all project followers when created. These updates include both text describing the update and a color code intended to represent the overall state of the project: "green" for projects that are on track, "yellow" for projects at risk, and "red" for projects that are behind.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -4573,7 +4573,7 @@ pub struct ProjectStatusCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
 }
-#[cfg(any(feature = "project_statuses"))]
+#[cfg(feature = "project_statuses")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectStatusResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -4608,7 +4608,7 @@ pub struct ProjectStatusResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modified_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectTemplateBase {
     /// Globally unique identifier of the resource, as a string.
@@ -4644,7 +4644,7 @@ pub struct ProjectTemplateBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_roles: Option<Vec<super::models::TemplateRole>>,
 }
-#[cfg(any(feature = "project_templates"))]
+#[cfg(feature = "project_templates")]
 /// The current owner of the project template, may be null.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectTemplateBaseOwner {
@@ -4676,7 +4676,7 @@ pub struct TeamCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "project_templates"))]
+#[cfg(feature = "project_templates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DateVariableCompact {
     /// Globally unique identifier of the date field in the project template. A value of `1` refers to the project start date, while `2` refers to the project due date.
@@ -4689,7 +4689,7 @@ pub struct DateVariableCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
-#[cfg(any(feature = "project_templates"))]
+#[cfg(feature = "project_templates")]
 connector_runtime::__string_enum! {
     #[doc = " Color of the project template."] pub enum ProjectTemplateBaseColor {
     DarkPink = "dark-pink", DarkGreen = "dark-green", DarkBlue = "dark-blue", DarkRed =
@@ -4699,7 +4699,7 @@ connector_runtime::__string_enum! {
     "light-red", LightTeal = "light-teal", LightBrown = "light-brown", LightOrange =
     "light-orange", LightPurple = "light-purple", LightWarmGray = "light-warm-gray", }
 }
-#[cfg(any(feature = "project_templates"))]
+#[cfg(feature = "project_templates")]
 /// A generic Asana Resource, containing a globally unique identifier.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TemplateRole {
@@ -4713,7 +4713,7 @@ pub struct TemplateRole {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "project_templates"))]
+#[cfg(feature = "project_templates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectTemplateResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -4749,7 +4749,7 @@ pub struct ProjectTemplateResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_roles: Option<Vec<super::models::TemplateRole>>,
 }
-#[cfg(any(feature = "project_templates"))]
+#[cfg(feature = "project_templates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectTemplateInstantiateProjectRequest {
     /// The name of the new project.
@@ -4773,7 +4773,7 @@ pub struct ProjectTemplateInstantiateProjectRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_roles: Option<Vec<super::models::RequestedRoleRequest>>,
 }
-#[cfg(any(feature = "project_templates"))]
+#[cfg(feature = "project_templates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DateVariableRequest {
     /// Globally unique identifier of the date field in the project template. A value of `1` refers to the project start date, while `2` refers to the project due date.
@@ -4783,7 +4783,7 @@ pub struct DateVariableRequest {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub value: Option<Option<chrono::DateTime<chrono::Utc>>>,
 }
-#[cfg(any(feature = "project_templates"))]
+#[cfg(feature = "project_templates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RequestedRoleRequest {
     /// Globally unique identifier of the template role in the project template.
@@ -4793,7 +4793,7 @@ pub struct RequestedRoleRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectSaveAsTemplateRequest {
     /// The name of the new project template.
@@ -4807,7 +4807,7 @@ pub struct ProjectSaveAsTemplateRequest {
     /// Sets the project template to public to its team.
     pub public: bool,
 }
-#[cfg(any(feature = "rules"))]
+#[cfg(feature = "rules")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RuleTriggerRequest {
     /// The ID of the resource. For the duration of the beta, this resource is always a task, and this task must exist in the project in which the rule is created.
@@ -4815,7 +4815,7 @@ pub struct RuleTriggerRequest {
     /// The dynamic keys and values of the request. These fields are intended to be used in the action for the rule associated with this trigger.
     pub action_data: std::collections::BTreeMap<String, serde_json::Value>,
 }
-#[cfg(any(feature = "rules"))]
+#[cfg(feature = "rules")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RuleTriggerResponse {
     /// Message providing more detail about the result
@@ -4828,7 +4828,7 @@ pub struct RemoveCustomFieldSettingRequest {
     /// The custom field to remove from this portfolio.
     pub custom_field: String,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RemoveFollowersRequest {
     /// An array of strings identifying users. These can either be the string "me", an email, or the gid of a user.
@@ -4840,7 +4840,7 @@ pub struct RemoveMembersRequest {
     /// An array of strings identifying users. These can either be the string "me", an email, or the gid of a user.
     pub members: String,
 }
-#[cfg(any(feature = "exports"))]
+#[cfg(feature = "exports")]
 /// Filters to apply to a resource that will be exported. These filters can be used to narrow down the resources that are included in the export.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResourceExportFilters {
@@ -4885,7 +4885,7 @@ pub struct ResourceExportFilters {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modified_at_before: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "exports"))]
+#[cfg(feature = "exports")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResourceExportRequestParameter {
     /// The type of the resource to be exported. This can be a task, team, or message.
@@ -4898,7 +4898,7 @@ pub struct ResourceExportRequestParameter {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fields: Option<Vec<String>>,
 }
-#[cfg(any(feature = "exports"))]
+#[cfg(feature = "exports")]
 /// A *resource_export* request starts a job to bulk export objects for one or more resources.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResourceExportRequest {
@@ -4911,7 +4911,7 @@ pub struct ResourceExportRequest {
         Vec<super::models::ResourceExportRequestParameter>,
     >,
 }
-#[cfg(any(feature = "exports"))]
+#[cfg(feature = "exports")]
 /// A generic Asana Resource, containing a globally unique identifier.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResourceExportResponse {
@@ -4931,13 +4931,13 @@ pub struct ResourceExportResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_resource_export: Option<super::models::ResourceExportCompact>,
 }
-#[cfg(any(feature = "exports"))]
+#[cfg(feature = "exports")]
 connector_runtime::__string_enum! {
     #[doc = " The current status of this job."] pub enum ResourceExportResponseStatus {
     NotStarted = "not_started", InProgress = "in_progress", Succeeded = "succeeded",
     Failed = "failed", }
 }
-#[cfg(any(feature = "exports"))]
+#[cfg(feature = "exports")]
 /// A *graph_export* request starts a job to export data starting from a parent object.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GraphExportRequest {
@@ -4945,7 +4945,7 @@ pub struct GraphExportRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
 }
-#[cfg(any(feature = "exports"))]
+#[cfg(feature = "exports")]
 /// A generic Asana Resource, containing a globally unique identifier.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GraphExportResponse {
@@ -4965,7 +4965,7 @@ pub struct GraphExportResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_graph_export: Option<super::models::GraphExportCompact>,
 }
-#[cfg(any(feature = "rates"))]
+#[cfg(feature = "rates")]
 /// A *rate* is a monetary value assigned to a resource - `user` or `placeholder` - for a given `parent` object.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RateCompact {
@@ -4991,7 +4991,7 @@ pub struct RateCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<super::models::UserCompact>,
 }
-#[cfg(any(feature = "rates"))]
+#[cfg(feature = "rates")]
 /// A generic Asana Resource, containing a globally unique identifier.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RateRequest {
@@ -5008,7 +5008,7 @@ pub struct RateRequest {
     /// The monetary value of the rate.
     pub rate: f64,
 }
-#[cfg(any(feature = "rates"))]
+#[cfg(feature = "rates")]
 /// A generic Asana Resource, containing a globally unique identifier.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RateUpdateRequest {
@@ -5022,7 +5022,7 @@ pub struct RateUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate: Option<f64>,
 }
-#[cfg(any(feature = "rates"))]
+#[cfg(feature = "rates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RateResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -5047,7 +5047,7 @@ pub struct RateResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<super::models::UserCompact>,
 }
-#[cfg(any(feature = "rates"))]
+#[cfg(feature = "rates")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum RateOrPlaceholderCompact {
@@ -5056,7 +5056,7 @@ pub enum RateOrPlaceholderCompact {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "rates"))]
+#[cfg(feature = "rates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PlaceholderRateCompact {
     /// Globally unique identifier of the resource, as a string.
@@ -5081,7 +5081,7 @@ pub struct PlaceholderRateCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<super::models::UserCompact>,
 }
-#[cfg(any(feature = "rates"))]
+#[cfg(feature = "rates")]
 /// A *placeholder* object represents a placeholder in Asana that can be used to represent a placeholder user.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PlaceholderCompact {
@@ -5109,7 +5109,7 @@ pub struct SectionCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "sections"))]
+#[cfg(feature = "sections")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SectionRequest {
     /// The text to be displayed as the section name. This cannot be an empty string.
@@ -5121,7 +5121,7 @@ pub struct SectionRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub insert_after: Option<String>,
 }
-#[cfg(any(feature = "sections"))]
+#[cfg(feature = "sections")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SectionResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -5143,7 +5143,7 @@ pub struct SectionResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub projects: Option<Vec<super::models::ProjectCompact>>,
 }
-#[cfg(any(feature = "sections"))]
+#[cfg(feature = "sections")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SectionTaskInsertRequest {
     /// The task to add to this section.
@@ -5155,7 +5155,7 @@ pub struct SectionTaskInsertRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub insert_after: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StatusUpdateBase {
     /// Globally unique identifier of the resource, as a string.
@@ -5184,7 +5184,7 @@ pub struct StatusUpdateBase {
     /// - Goals: `on_track`, `at_risk`, `off_track`, `achieved`, `partial`, `missed`, `dropped`.
     pub status_type: super::models::StatusUpdateBaseStatusType,
 }
-#[cfg(any(feature = "status_updates"))]
+#[cfg(feature = "status_updates")]
 connector_runtime::__string_enum! {
     #[doc =
     " The type associated with the status update. This represents the current state of the object this object is on."]
@@ -5200,7 +5200,7 @@ connector_runtime::__string_enum! {
     OffTrack = "off_track", OnHold = "on_hold", Complete = "complete", Achieved =
     "achieved", Partial = "partial", Missed = "missed", Dropped = "dropped", }
 }
-#[cfg(any(feature = "status_updates"))]
+#[cfg(feature = "status_updates")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StatusUpdateRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -5230,7 +5230,7 @@ pub struct StatusUpdateRequest {
     pub status_type: super::models::StatusUpdateBaseStatusType,
     pub parent: String,
 }
-#[cfg(any(feature = "status_updates"))]
+#[cfg(feature = "status_updates")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StatusUpdateResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -5312,7 +5312,7 @@ pub struct ReactionSummaryItemCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reacted: Option<bool>,
 }
-#[cfg(any(feature = "status_updates"))]
+#[cfg(feature = "status_updates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct StatusUpdateResponseParent {
     /// Globally unique identifier of the resource, as a string.
@@ -5325,7 +5325,7 @@ pub struct StatusUpdateResponseParent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "stories"))]
+#[cfg(feature = "stories")]
 /// A story represents an activity associated with an object in the Asana system.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct StoryBase {
@@ -5354,7 +5354,7 @@ pub struct StoryBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sticker_name: Option<super::models::StoryBaseStickerName>,
 }
-#[cfg(any(feature = "stories"))]
+#[cfg(feature = "stories")]
 connector_runtime::__string_enum! {
     #[doc = " The name of the sticker in this story. `null` if there is no sticker."] pub
     enum StoryBaseStickerName { GreenCheckmark = "green_checkmark", PeopleDancing =
@@ -5364,7 +5364,7 @@ connector_runtime::__string_enum! {
     CelebratingPeople = "celebrating_people", DeterminedClimbers = "determined_climbers",
     PhoenixSpreadingLove = "phoenix_spreading_love", }
 }
-#[cfg(any(feature = "stories"))]
+#[cfg(feature = "stories")]
 /// A story represents an activity associated with an object in the Asana system.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct StoryCompact {
@@ -5390,7 +5390,7 @@ pub struct StoryCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
 }
-#[cfg(any(feature = "stories"))]
+#[cfg(feature = "stories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct StoryResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -5562,11 +5562,11 @@ pub struct StoryResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<super::models::StoryResponseTarget>,
 }
-#[cfg(any(feature = "stories"))]
+#[cfg(feature = "stories")]
 connector_runtime::__string_enum! {
     pub enum StoryResponseType { Comment = "comment", System = "system", }
 }
-#[cfg(any(feature = "stories"))]
+#[cfg(feature = "stories")]
 /// *Conditional*
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct StoryResponseDates {
@@ -5617,13 +5617,13 @@ pub struct TagCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "stories"))]
+#[cfg(feature = "stories")]
 connector_runtime::__string_enum! {
     #[doc = " The component of the Asana product the user used to trigger the story."]
     pub enum StoryResponseSource { Web = "web", Email = "email", Mobile = "mobile", Api =
     "api", UnknownValue = "unknown", }
 }
-#[cfg(any(feature = "stories"))]
+#[cfg(feature = "stories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct StoryResponseTarget {
     /// Globally unique identifier of the resource, as a string.
@@ -5643,7 +5643,7 @@ pub struct StoryResponseTarget {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<super::models::AttachmentResponseParentCreatedBy>,
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TagBase {
     /// Globally unique identifier of the resource, as a string.
@@ -5662,7 +5662,7 @@ pub struct TagBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 connector_runtime::__string_enum! {
     #[doc = " Color of the tag."] pub enum TagBaseColor { DarkPink = "dark-pink",
     DarkGreen = "dark-green", DarkBlue = "dark-blue", DarkRed = "dark-red", DarkTeal =
@@ -5672,7 +5672,7 @@ connector_runtime::__string_enum! {
     "light-teal", LightBrown = "light-brown", LightOrange = "light-orange", LightPurple =
     "light-purple", LightWarmGray = "light-warm-gray", }
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TagCreateTagForWorkspaceRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -5694,7 +5694,7 @@ pub struct TagCreateTagForWorkspaceRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub followers: Option<Vec<String>>,
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TagCreateRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -5719,7 +5719,7 @@ pub struct TagCreateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<String>,
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TagResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -5756,7 +5756,7 @@ pub struct TaskAddFollowersRequest {
     /// An array of strings identifying users. These can either be the string "me", an email, or the gid of a user.
     pub followers: Vec<String>,
 }
-#[cfg(any(feature = "tasks"))]
+#[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskAddProjectRequest {
     /// The project to add the task to.
@@ -5771,13 +5771,13 @@ pub struct TaskAddProjectRequest {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub section: Option<Option<String>>,
 }
-#[cfg(any(feature = "tasks"))]
+#[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskAddTagRequest {
     /// The tag's gid to add to the task.
     pub tag: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskBase {
     /// Globally unique identifier of the resource, as a string.
@@ -5906,21 +5906,21 @@ pub struct TaskBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actual_time_minutes: Option<f64>,
 }
-#[cfg(any(feature = "tasks"))]
+#[cfg(feature = "tasks")]
 connector_runtime::__string_enum! {
     #[doc =
     " *Conditional* Reflects the approval status of this task. This field is kept in sync with `completed`, meaning `pending` translates to false while `approved`, `rejected`, and `changes_requested` translate to true. If you set completed to true, this field will be set to `approved`."]
     pub enum TaskBaseApprovalStatus { Pending = "pending", Approved = "approved",
     Rejected = "rejected", ChangesRequested = "changes_requested", }
 }
-#[cfg(any(feature = "tasks"))]
+#[cfg(feature = "tasks")]
 connector_runtime::__string_enum! {
     #[doc =
     " *Deprecated* Scheduling status of this task for the user it is assigned to. This field can only be set if the assignee is non-null. Setting this field to \"inbox\" or \"upcoming\" inserts it at the top of the section, while the other options will insert at the bottom."]
     pub enum TaskBaseAssigneeStatus { Today = "today", Upcoming = "upcoming", Later =
     "later", New = "new", Inbox = "inbox", }
 }
-#[cfg(any(feature = "tasks"))]
+#[cfg(feature = "tasks")]
 /// *OAuth Required*. *Conditional*. This field is returned only if external values are set or included by using [Opt In](/docs/inputoutput-options).
 /// The external field allows you to store app-specific metadata on tasks, including a gid that can be used to retrieve tasks and a data blob that can store app-specific character strings. Note that you will need to authenticate with Oauth to access or modify this data. Once an external gid is set, you can use the notation `external:custom_gid` to reference your object anywhere in the API where you may use the original object gid. See the page on Custom External Data for more details.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -5930,7 +5930,7 @@ pub struct TaskBaseExternal {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<String>,
 }
-#[cfg(any(feature = "tasks"))]
+#[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskBaseMembershipsItem {
     /// A *project* represents a prioritized list of tasks in Asana or a board with columns of tasks represented as cards. It exists in a single workspace or organization and is accessible to a subset of users in that workspace or organization, depending on its permissions.
@@ -5940,7 +5940,7 @@ pub struct TaskBaseMembershipsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub section: Option<super::models::SectionCompact>,
 }
-#[cfg(any(feature = "task_templates"))]
+#[cfg(feature = "task_templates")]
 /// A *task template* is an object that allows new tasks to be created with a predefined setup.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskTemplateCompact {
@@ -5954,7 +5954,7 @@ pub struct TaskTemplateCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskTemplateBase {
     /// Globally unique identifier of the resource, as a string.
@@ -5967,7 +5967,7 @@ pub struct TaskTemplateBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "task_templates"))]
+#[cfg(feature = "task_templates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskTemplateRecipeCompact {
     /// Name of the task that will be created from this template.
@@ -5979,13 +5979,13 @@ pub struct TaskTemplateRecipeCompact {
         super::models::TaskTemplateRecipeCompactTaskResourceSubtype,
     >,
 }
-#[cfg(any(feature = "task_templates"))]
+#[cfg(feature = "task_templates")]
 connector_runtime::__string_enum! {
     #[doc = " The subtype of the task that will be created from this template."] pub enum
     TaskTemplateRecipeCompactTaskResourceSubtype { DefaultTask = "default_task",
     MilestoneTask = "milestone_task", ApprovalTask = "approval_task", }
 }
-#[cfg(any(feature = "task_templates"))]
+#[cfg(feature = "task_templates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskTemplateRecipe {
     /// Name of the task that will be created from this template.
@@ -6033,7 +6033,7 @@ pub struct TaskTemplateRecipe {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_fields: Option<Vec<super::models::CustomFieldCompact>>,
 }
-#[cfg(any(feature = "task_templates"))]
+#[cfg(feature = "task_templates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskTemplateResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -6058,7 +6058,7 @@ pub struct TaskTemplateResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 /// A response object returned from the task count endpoint.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskCountResponse {
@@ -6081,7 +6081,7 @@ pub struct TaskCountResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_completed_milestones: Option<i64>,
 }
-#[cfg(any(feature = "tasks"))]
+#[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskDuplicateRequest {
     /// The name of the new task.
@@ -6102,32 +6102,32 @@ pub struct TaskDuplicateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include: Option<String>,
 }
-#[cfg(any(feature = "tasks"))]
+#[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskRemoveFollowersRequest {
     /// An array of strings identifying users. These can either be the string "me", an email, or the gid of a user.
     pub followers: Vec<String>,
 }
-#[cfg(any(feature = "tasks"))]
+#[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskRemoveProjectRequest {
     /// The project to remove the task from.
     pub project: String,
 }
-#[cfg(any(feature = "tasks"))]
+#[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskRemoveTagRequest {
     /// The tag's gid to remove from the task.
     pub tag: String,
 }
-#[cfg(any(feature = "task_templates"))]
+#[cfg(feature = "task_templates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskTemplateInstantiateTaskRequest {
     /// The name of the new task. If not provided, the name of the task template will be used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskRequestBase {
     /// Globally unique identifier of the resource, as a string.
@@ -6269,7 +6269,7 @@ pub struct TaskRequestBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
 }
-#[cfg(any(feature = "tasks"))]
+#[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskCreateRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -6423,7 +6423,7 @@ pub struct TaskCreateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<String>,
 }
-#[cfg(any(feature = "tasks"))]
+#[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskUpdateRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -6571,7 +6571,7 @@ pub struct TaskUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub custom_type_status_option: Option<Option<String>>,
 }
-#[cfg(any(feature = "tasks"))]
+#[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -6727,7 +6727,7 @@ pub struct TaskResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permalink_url: Option<String>,
 }
-#[cfg(any(feature = "tasks"))]
+#[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskResponseAssigneeSection {
     /// Globally unique identifier of the resource, as a string.
@@ -6740,7 +6740,7 @@ pub struct TaskResponseAssigneeSection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "tasks"))]
+#[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskResponseParent {
     /// Globally unique identifier of the resource, as a string.
@@ -6760,7 +6760,7 @@ pub struct TaskResponseParent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<super::models::AttachmentResponseParentCreatedBy>,
 }
-#[cfg(any(feature = "tasks"))]
+#[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskResponseWorkspace {
     /// Globally unique identifier of the resource, as a string.
@@ -6773,7 +6773,7 @@ pub struct TaskResponseWorkspace {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "tasks"))]
+#[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaskSetParentRequest {
     /// The new parent of the task, or `null` for no parent.
@@ -6785,7 +6785,7 @@ pub struct TaskSetParentRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub insert_before: Option<String>,
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 /// A user identification object for specification with the addUser/removeUser endpoints.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TeamAddUserRequest {
@@ -6821,7 +6821,7 @@ pub struct TeamMembershipCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_admin: Option<bool>,
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 /// A user identification object for specification with the addUser/removeUser endpoints.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TeamRemoveUserRequest {
@@ -6829,7 +6829,7 @@ pub struct TeamRemoveUserRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TeamRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -6892,56 +6892,56 @@ pub struct TeamRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endorsed: Option<bool>,
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 connector_runtime::__string_enum! {
     #[doc = " The visibility of the team to users in the same organization"] pub enum
     TeamRequestVisibility { Secret = "secret", RequestToJoin = "request_to_join", Public
     = "public", }
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 connector_runtime::__string_enum! {
     #[doc = " Controls who can edit team name and description"] pub enum
     TeamRequestEditTeamNameOrDescriptionAccessLevel { AllTeamMembers =
     "all_team_members", OnlyTeamAdmins = "only_team_admins", }
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 connector_runtime::__string_enum! {
     #[doc = " Controls who can edit team visibility and trash teams"] pub enum
     TeamRequestEditTeamVisibilityOrTrashTeamAccessLevel { AllTeamMembers =
     "all_team_members", OnlyTeamAdmins = "only_team_admins", }
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 connector_runtime::__string_enum! {
     #[doc = " Controls who can accept or deny member invites for a given team"] pub enum
     TeamRequestMemberInviteManagementAccessLevel { AllTeamMembers = "all_team_members",
     OnlyTeamAdmins = "only_team_admins", }
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 connector_runtime::__string_enum! {
     #[doc = " Controls who can accept or deny guest invites for a given team"] pub enum
     TeamRequestGuestInviteManagementAccessLevel { AllTeamMembers = "all_team_members",
     OnlyTeamAdmins = "only_team_admins", }
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 connector_runtime::__string_enum! {
     #[doc =
     " Controls who can accept or deny join team requests for a Membership by Request team. This field can only be updated when the team's `visibility` field is `request_to_join`."]
     pub enum TeamRequestJoinRequestManagementAccessLevel { AllTeamMembers =
     "all_team_members", OnlyTeamAdmins = "only_team_admins", }
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 connector_runtime::__string_enum! {
     #[doc = " Controls who can remove team members"] pub enum
     TeamRequestTeamMemberRemovalAccessLevel { AllTeamMembers = "all_team_members",
     OnlyTeamAdmins = "only_team_admins", }
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 connector_runtime::__string_enum! {
     #[doc = " Controls who can create and share content with the team"] pub enum
     TeamRequestTeamContentManagementAccessLevel { NoRestriction = "no_restriction",
     OnlyTeamAdmins = "only_team_admins", }
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TeamResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -7009,7 +7009,7 @@ pub struct TeamResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_field_settings: Option<Vec<super::models::CustomFieldSettingResponse>>,
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TeamResponseOrganization {
     /// Globally unique identifier of the resource, as a string.
@@ -7022,7 +7022,7 @@ pub struct TeamResponseOrganization {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "time_periods"))]
+#[cfg(feature = "time_periods")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TimePeriodBase {
     /// Globally unique identifier of the resource, as a string.
@@ -7046,7 +7046,7 @@ pub struct TimePeriodBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<super::models::TimePeriodCompact>,
 }
-#[cfg(any(feature = "time_periods"))]
+#[cfg(feature = "time_periods")]
 /// <p><strong style={{ color: "#4573D2" }}>Full object requires scope: </strong><code>time_periods:read</code></p>
 ///
 /// A generic Asana Resource, containing a globally unique identifier.
@@ -7071,7 +7071,7 @@ pub struct TimePeriodCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UserUpdateRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -7087,7 +7087,7 @@ pub struct UserUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_fields: Option<std::collections::BTreeMap<String, String>>,
 }
-#[cfg(any(feature = "workspaces"))]
+#[cfg(feature = "workspaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UserBaseResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -7129,7 +7129,7 @@ pub struct UserBaseResponsePhoto {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_1024x1024: Option<String>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UserResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -7175,7 +7175,7 @@ pub struct UserTaskListCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<super::models::WorkspaceCompact>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Webhook objects represent the state of an active subscription for a server to be updated with information from Asana. This schema represents the subscription itself, not the objects that are sent to the server. For information on those please refer to the [event](/reference/events) schema.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCompact {
@@ -7195,7 +7195,7 @@ pub struct WebhookCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// A WebhookFilter can be passed on creation of a webhook in order to filter the types of actions that trigger delivery of an [event](/reference/events)
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookFilter {
@@ -7213,7 +7213,7 @@ pub struct WebhookFilter {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fields: Option<Vec<String>>,
 }
-#[cfg(any(feature = "webhooks"))]
+#[cfg(feature = "webhooks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRequest {
     /// A resource ID to subscribe to. Many Asana resources are valid to create webhooks on, but higher-level resources require filters.
@@ -7224,7 +7224,7 @@ pub struct WebhookRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filters: Option<Vec<super::models::WebhookRequestFiltersItem>>,
 }
-#[cfg(any(feature = "webhooks"))]
+#[cfg(feature = "webhooks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRequestFiltersItem {
     /// The type of the resource which created the event when modified; for example, to filter to changes on regular tasks this field should be set to `task`.
@@ -7241,7 +7241,7 @@ pub struct WebhookRequestFiltersItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fields: Option<Vec<String>>,
 }
-#[cfg(any(feature = "webhooks"))]
+#[cfg(feature = "webhooks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -7284,14 +7284,14 @@ pub struct WebhookResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filters: Option<Vec<super::models::WebhookRequestFiltersItem>>,
 }
-#[cfg(any(feature = "webhooks"))]
+#[cfg(feature = "webhooks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookUpdateRequest {
     /// An array of WebhookFilter objects to specify a whitelist of filters to apply to events from this webhook. If a webhook event passes any of the filters the event will be delivered; otherwise no event will be sent to the receiving server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filters: Option<Vec<super::models::WebhookRequestFiltersItem>>,
 }
-#[cfg(any(feature = "workspaces"))]
+#[cfg(feature = "workspaces")]
 /// A user identification object for specification with the addUser/removeUser endpoints.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WorkspaceAddUserRequest {
@@ -7299,7 +7299,7 @@ pub struct WorkspaceAddUserRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
 }
-#[cfg(any(feature = "workspace_memberships"))]
+#[cfg(feature = "workspace_memberships")]
 /// This object determines if a user is a member of a workspace.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WorkspaceMembershipCompact {
@@ -7316,7 +7316,7 @@ pub struct WorkspaceMembershipCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<super::models::WorkspaceCompact>,
 }
-#[cfg(any(feature = "workspace_memberships"))]
+#[cfg(feature = "workspace_memberships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WorkspaceMembershipResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -7353,7 +7353,7 @@ pub struct WorkspaceMembershipResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "workspace_memberships"))]
+#[cfg(feature = "workspace_memberships")]
 /// *Deprecated:* Use the [`/ooo_entries`](/reference/getoooentries) endpoints instead. Contains keys `start_on` and `end_on` for the vacation dates for the user in this workspace. If `start_on` is null, the entire `vacation_dates` object will be null. If `end_on` is before today, the entire `vacation_dates` object will be null.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WorkspaceMembershipResponseVacationDates {
@@ -7364,7 +7364,7 @@ pub struct WorkspaceMembershipResponseVacationDates {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_on: Option<String>,
 }
-#[cfg(any(feature = "workspaces"))]
+#[cfg(feature = "workspaces")]
 /// A user identification object for specification with the addUser/removeUser endpoints.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WorkspaceRemoveUserRequest {
@@ -7372,7 +7372,7 @@ pub struct WorkspaceRemoveUserRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
 }
-#[cfg(any(feature = "workspaces"))]
+#[cfg(feature = "workspaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WorkspaceResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -7391,7 +7391,7 @@ pub struct WorkspaceResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_organization: Option<bool>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// This object represents a user's connection to a goal.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalMembershipBase {
@@ -7418,7 +7418,7 @@ pub struct GoalMembershipBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub goal: Option<super::models::GoalMembershipCompactGoal>,
 }
-#[cfg(any(feature = "memberships"))]
+#[cfg(feature = "memberships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalMembershipResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -7448,7 +7448,7 @@ pub struct GoalMembershipResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<super::models::GoalMembershipResponseWorkspace>,
 }
-#[cfg(any(feature = "memberships"))]
+#[cfg(feature = "memberships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalMembershipResponseUser {
     /// Globally unique identifier of the resource, as a string.
@@ -7461,7 +7461,7 @@ pub struct GoalMembershipResponseUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "memberships"))]
+#[cfg(feature = "memberships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoalMembershipResponseWorkspace {
     /// Globally unique identifier of the resource, as a string.
@@ -7474,21 +7474,21 @@ pub struct GoalMembershipResponseWorkspace {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MembershipUpdateRequest {
     /// The role given to the member. Goals can have access levels `editor` or `commenter`. Projects can have access levels `admin`, `editor` or `commenter`. Portfolios can have access levels `admin`, `editor` or `viewer`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_level: Option<String>,
 }
-#[cfg(any(feature = "memberships"))]
+#[cfg(feature = "memberships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MembershipRequest {
     /// Sets the access level for the member. Goals can have access levels `viewer`, `commenter`, `editor` or `admin`. Projects can have access levels `admin`, `editor` or `commenter`. Portfolios can have access levels `admin`, `editor` or `viewer`. Custom Fields can have access levels `admin`, `editor` or `user`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_level: Option<String>,
 }
-#[cfg(any(feature = "memberships"))]
+#[cfg(feature = "memberships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateMembershipRequest {
     /// Sets the access level for the member. Goals can have access levels `viewer`, `commenter`, `editor` or `admin`. Projects can have access levels `admin`, `editor` or `commenter`. Portfolios can have access levels `admin`, `editor` or `viewer`. Custom Fields can have access levels `admin`, `editor` or `user`.
@@ -7504,7 +7504,7 @@ pub struct CreateMembershipRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
 }
-#[cfg(any(feature = "memberships"))]
+#[cfg(feature = "memberships")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum MembershipResponse {
@@ -7516,7 +7516,7 @@ pub enum MembershipResponse {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "time_tracking_entries"))]
+#[cfg(feature = "time_tracking_entries")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateTimeTrackingEntryRequest {
     /// *Optional*. Time in minutes tracked by the entry
@@ -7540,13 +7540,13 @@ pub struct UpdateTimeTrackingEntryRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub categories: Option<Vec<String>>,
 }
-#[cfg(any(feature = "time_tracking_entries"))]
+#[cfg(feature = "time_tracking_entries")]
 connector_runtime::__string_enum! {
     #[doc = " *Optional*. The current billable status of the entry."] pub enum
     UpdateTimeTrackingEntryRequestBillableStatus { Billable = "billable", NonBillable =
     "nonBillable", NotApplicable = "notApplicable", }
 }
-#[cfg(any(feature = "time_tracking_entries"))]
+#[cfg(feature = "time_tracking_entries")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTimeTrackingEntryRequest {
     /// Time in minutes tracked by the entry. Must be greater than 0
@@ -7634,7 +7634,7 @@ connector_runtime::__string_enum! {
     "indigo", Purple = "purple", Magenta = "magenta", HotPink = "hot-pink", Pink =
     "pink", CoolGray = "cool-gray", }
 }
-#[cfg(any(feature = "time_tracking_entries"))]
+#[cfg(feature = "time_tracking_entries")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TimeTrackingEntryBase {
     /// Globally unique identifier of the resource, as a string.
@@ -7675,19 +7675,19 @@ pub struct TimeTrackingEntryBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
-#[cfg(any(feature = "time_tracking_entries"))]
+#[cfg(feature = "time_tracking_entries")]
 connector_runtime::__string_enum! {
     #[doc = " *Optional*. The current approval status of the entry."] pub enum
     TimeTrackingEntryBaseApprovalStatus { Draft = "DRAFT", Submitted = "SUBMITTED",
     Approved = "APPROVED", Rejected = "REJECTED", }
 }
-#[cfg(any(feature = "time_tracking_entries"))]
+#[cfg(feature = "time_tracking_entries")]
 connector_runtime::__string_enum! {
     #[doc = " *Optional*. The current billable status of the entry."] pub enum
     TimeTrackingEntryBaseBillableStatus { Billable = "billable", NonBillable =
     "nonBillable", NotApplicable = "notApplicable", }
 }
-#[cfg(any(feature = "time_tracking_categories"))]
+#[cfg(feature = "time_tracking_categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TimeTrackingCategoryResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -7706,7 +7706,7 @@ pub struct TimeTrackingCategoryResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_archived: Option<bool>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TimeTrackingCategoryBaseRequest {
     /// The name of the time tracking category (e.g., 'Development', 'Meetings').
@@ -7716,7 +7716,7 @@ pub struct TimeTrackingCategoryBaseRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<super::models::TimeTrackingCategoryCompactColor>,
 }
-#[cfg(any(feature = "time_tracking_categories"))]
+#[cfg(feature = "time_tracking_categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TimeTrackingCategoryCreateRequest {
     /// The name of the time tracking category (e.g., 'Development', 'Meetings').
@@ -7727,7 +7727,7 @@ pub struct TimeTrackingCategoryCreateRequest {
     /// Globally unique identifier for the workspace.
     pub workspace: String,
 }
-#[cfg(any(feature = "time_tracking_categories"))]
+#[cfg(feature = "time_tracking_categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TimeTrackingCategoryUpdateRequest {
     /// The name of the time tracking category (e.g., 'Development', 'Meetings').
@@ -7740,7 +7740,7 @@ pub struct TimeTrackingCategoryUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_archived: Option<bool>,
 }
-#[cfg(any(feature = "timesheet_approval_statuses"))]
+#[cfg(feature = "timesheet_approval_statuses")]
 /// A request to create a timesheet approval status.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTimesheetApprovalStatusRequest {
@@ -7753,7 +7753,7 @@ pub struct CreateTimesheetApprovalStatusRequest {
     /// The end date of the timesheet week (must be the following Sunday).
     pub end_date: chrono::NaiveDate,
 }
-#[cfg(any(feature = "timesheet_approval_statuses"))]
+#[cfg(feature = "timesheet_approval_statuses")]
 /// A request to update a timesheet approval status.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UpdateTimesheetApprovalStatusRequest {
@@ -7763,14 +7763,14 @@ pub struct UpdateTimesheetApprovalStatusRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
-#[cfg(any(feature = "timesheet_approval_statuses"))]
+#[cfg(feature = "timesheet_approval_statuses")]
 connector_runtime::__string_enum! {
     #[doc =
     " The desired approval status to transition to. Valid transitions depend on the current status of the timesheet approval status."]
     pub enum UpdateTimesheetApprovalStatusRequestApprovalStatus { Submitted =
     "submitted", Draft = "draft", Approved = "approved", Rejected = "rejected", }
 }
-#[cfg(any(feature = "timesheet_approval_statuses"))]
+#[cfg(feature = "timesheet_approval_statuses")]
 /// A *timesheet approval status* object represents the approval status for a user's timesheet for a given week. It tracks whether the timesheet is in draft, submitted, approved, or rejected status.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TimesheetApprovalStatusCompact {
@@ -7801,13 +7801,13 @@ pub struct TimesheetApprovalStatusCompact {
         super::models::TimesheetApprovalStatusCompactApprovalStatus,
     >,
 }
-#[cfg(any(feature = "timesheet_approval_statuses"))]
+#[cfg(feature = "timesheet_approval_statuses")]
 connector_runtime::__string_enum! {
     #[doc = " The current approval status of the timesheet."] pub enum
     TimesheetApprovalStatusCompactApprovalStatus { Draft = "DRAFT", Submitted =
     "SUBMITTED", Approved = "APPROVED", Rejected = "REJECTED", }
 }
-#[cfg(any(feature = "timesheet_approval_statuses"))]
+#[cfg(feature = "timesheet_approval_statuses")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TimesheetApprovalStatusResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -7837,7 +7837,7 @@ pub struct TimesheetApprovalStatusResponse {
         super::models::TimesheetApprovalStatusCompactApprovalStatus,
     >,
 }
-#[cfg(any(feature = "access_requests"))]
+#[cfg(feature = "access_requests")]
 /// A *access request* object represents a request to access a shareable resource within Asana. It includes the requester's information, approval status, and target resource details.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AccessRequestResponse {
@@ -7860,13 +7860,13 @@ pub struct AccessRequestResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<super::models::AccessRequestTargetIdCompact>,
 }
-#[cfg(any(feature = "access_requests"))]
+#[cfg(feature = "access_requests")]
 connector_runtime::__string_enum! {
     #[doc = " The current approval status of the request."] pub enum
     AccessRequestResponseApprovalStatus { Pending = "pending", Approved = "approved",
     Denied = "denied", }
 }
-#[cfg(any(feature = "access_requests"))]
+#[cfg(feature = "access_requests")]
 /// A *target id* object represents the target resource that the requester wants access to.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AccessRequestTargetIdCompact {
@@ -7877,7 +7877,7 @@ pub struct AccessRequestTargetIdCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_type: Option<String>,
 }
-#[cfg(any(feature = "access_requests"))]
+#[cfg(feature = "access_requests")]
 /// A request to create shareable access for a user.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AccessRequestCreateRequest {
@@ -7887,7 +7887,7 @@ pub struct AccessRequestCreateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub message: Option<Option<String>>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// A request to approve access for a user.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AccessRequestApproveRequest {
@@ -7895,7 +7895,7 @@ pub struct AccessRequestApproveRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_request_gid: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// A request to reject access for a user.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AccessRequestRejectRequest {
@@ -7903,7 +7903,7 @@ pub struct AccessRequestRejectRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_request_gid: Option<String>,
 }
-#[cfg(any(feature = "reactions"))]
+#[cfg(feature = "reactions")]
 /// An emoji reaction on an object.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReactionCompact {
@@ -7917,7 +7917,7 @@ pub struct ReactionCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<super::models::UserCompact>,
 }
-#[cfg(any(feature = "roles"))]
+#[cfg(feature = "roles")]
 /// A *role* represents a group of permissions that can be assigned to a user or team.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RbacRoleCompact {
@@ -7937,7 +7937,7 @@ pub struct RbacRoleCompact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_standard_role: Option<bool>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RbacRoleBase {
     /// Globally unique identifier of the resource, as a string.
@@ -7968,12 +7968,12 @@ pub struct RbacRoleBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<super::models::RbacRoleBasePermissions>,
 }
-#[cfg(any(feature = "roles"))]
+#[cfg(feature = "roles")]
 connector_runtime::__string_enum! {
     #[doc = " The base role type of the role."] pub enum RbacRoleBaseBaseRoleType { Guest
     = "guest", Member = "member", Admin = "admin", SuperAdmin = "super_admin", }
 }
-#[cfg(any(feature = "roles"))]
+#[cfg(feature = "roles")]
 /// The permissions of the role.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RbacRoleBasePermissions {
@@ -8063,18 +8063,18 @@ pub struct RbacRoleBasePermissions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub view_shared_with_org_portfolios: Option<bool>,
 }
-#[cfg(any(feature = "roles"))]
+#[cfg(feature = "roles")]
 connector_runtime::__string_enum! {
     #[doc = " Determines what tasks users with this role are allowed to delete"] pub enum
     RbacRoleBasePermissionsTaskDeletionPolicy { All = "all", Owned = "owned", None =
     "none", }
 }
-#[cfg(any(feature = "roles"))]
+#[cfg(feature = "roles")]
 connector_runtime::__string_enum! {
     #[doc = " Controls what type of email users with this role are allowed to invite"]
     pub enum RbacRoleBasePermissionsAllowedGuestInvites { All = "all", None = "none", }
 }
-#[cfg(any(feature = "roles"))]
+#[cfg(feature = "roles")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RbacRoleResponse {
     /// Globally unique identifier of the resource, as a string.
@@ -8107,7 +8107,7 @@ pub struct RbacRoleResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<super::models::RbacRoleResponseWorkspace>,
 }
-#[cfg(any(feature = "roles"))]
+#[cfg(feature = "roles")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RbacRoleResponseWorkspace {
     /// Globally unique identifier of the resource, as a string.
@@ -8120,7 +8120,7 @@ pub struct RbacRoleResponseWorkspace {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "roles"))]
+#[cfg(feature = "roles")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RbacRoleRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -8150,7 +8150,7 @@ pub struct RbacRoleRequest {
     /// *Create-only*. The GID of the workspace this role is associated with. Once created, roles cannot be moved to a different workspace. This attribute can only be specified at creation time.
     pub workspace: String,
 }
-#[cfg(any(feature = "roles"))]
+#[cfg(feature = "roles")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RbacRoleUpdateRequest {
     /// Globally unique identifier of the resource, as a string.
@@ -8181,26 +8181,26 @@ pub struct RbacRoleUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<super::models::RbacRoleBasePermissions>,
 }
-#[cfg(any(feature = "access_requests"))]
+#[cfg(feature = "access_requests")]
 connector_runtime::__string_enum! {
     pub enum GetAccessRequestsOptFieldsItem { ApprovalStatus = "approval_status", Message
     = "message", Requester = "requester", RequesterName = "requester.name", Target =
     "target", }
 }
-#[cfg(any(feature = "access_requests"))]
+#[cfg(feature = "access_requests")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetAccessRequestsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Vec<super::models::AccessRequestResponse>>,
 }
-#[cfg(any(feature = "access_requests"))]
+#[cfg(feature = "access_requests")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateAccessRequestBody {
     /// A request to create shareable access for a user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::AccessRequestCreateRequest>,
 }
-#[cfg(any(feature = "access_requests"))]
+#[cfg(feature = "access_requests")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateAccessRequestResponse201 {
     /// A *access request* object represents a request to access a shareable resource within Asana. It includes the requester's information, approval status, and target resource details.
@@ -8244,7 +8244,7 @@ pub struct ApproveAccessRequestResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<serde_json::Value>,
 }
-#[cfg(any(feature = "agents"))]
+#[cfg(feature = "agents")]
 connector_runtime::__string_enum! {
     pub enum GetAgentsForWorkspaceOptFieldsItem { BehaviorGuidance = "behavior_guidance",
     Description = "description", Name = "name", Offset = "offset", Path = "path", Photo =
@@ -8254,7 +8254,7 @@ connector_runtime::__string_enum! {
     "photo.image_60x60", ResourceSubtype = "resource_subtype", Uri = "uri", Workspace =
     "workspace", }
 }
-#[cfg(any(feature = "agents"))]
+#[cfg(feature = "agents")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetAgentsForWorkspaceResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8263,7 +8263,7 @@ pub struct GetAgentsForWorkspaceResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
-#[cfg(any(feature = "agents"))]
+#[cfg(feature = "agents")]
 connector_runtime::__string_enum! {
     pub enum GetAgentOptFieldsItem { BehaviorGuidance = "behavior_guidance", Description
     = "description", Name = "name", Photo = "photo", PhotoImage1024x1024 =
@@ -8272,13 +8272,13 @@ connector_runtime::__string_enum! {
     "photo.image_36x36", PhotoImage60x60 = "photo.image_60x60", ResourceSubtype =
     "resource_subtype", Workspace = "workspace", }
 }
-#[cfg(any(feature = "agents"))]
+#[cfg(feature = "agents")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetAgentResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::AgentResponse>,
 }
-#[cfg(any(feature = "allocations"))]
+#[cfg(feature = "allocations")]
 connector_runtime::__string_enum! {
     pub enum GetAllocationOptFieldsItem { Assignee = "assignee", AssigneeName =
     "assignee.name", CreatedBy = "created_by", CreatedByName = "created_by.name", Effort
@@ -8286,19 +8286,19 @@ connector_runtime::__string_enum! {
     "end_date", Parent = "parent", ParentName = "parent.name", ResourceSubtype =
     "resource_subtype", StartDate = "start_date", }
 }
-#[cfg(any(feature = "allocations"))]
+#[cfg(feature = "allocations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetAllocationResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::AllocationResponse>,
 }
-#[cfg(any(feature = "allocations"))]
+#[cfg(feature = "allocations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateAllocationBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::AllocationRequest>,
 }
-#[cfg(any(feature = "allocations"))]
+#[cfg(feature = "allocations")]
 connector_runtime::__string_enum! {
     pub enum GetAllocationsOptFieldsItem { Assignee = "assignee", AssigneeName =
     "assignee.name", CreatedBy = "created_by", CreatedByName = "created_by.name", Effort
@@ -8307,7 +8307,7 @@ connector_runtime::__string_enum! {
     "path", ResourceSubtype = "resource_subtype", StartDate = "start_date", Uri = "uri",
     }
 }
-#[cfg(any(feature = "allocations"))]
+#[cfg(feature = "allocations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetAllocationsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8316,13 +8316,13 @@ pub struct GetAllocationsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
-#[cfg(any(feature = "allocations"))]
+#[cfg(feature = "allocations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateAllocationBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::CreateAllocationBodyData>,
 }
-#[cfg(any(feature = "allocations"))]
+#[cfg(feature = "allocations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateAllocationBodyData {
     /// Globally unique identifier of the resource, as a string.
@@ -8343,7 +8343,7 @@ pub struct CreateAllocationBodyData {
     /// Globally unique identifier for the project the allocation is on.
     pub parent: String,
 }
-#[cfg(any(feature = "attachments"))]
+#[cfg(feature = "attachments")]
 connector_runtime::__string_enum! {
     pub enum GetAttachmentOptFieldsItem { ConnectedToApp = "connected_to_app", CreatedAt
     = "created_at", DownloadUrl = "download_url", Host = "host", Name = "name", Parent =
@@ -8351,13 +8351,13 @@ connector_runtime::__string_enum! {
     ParentResourceSubtype = "parent.resource_subtype", PermanentUrl = "permanent_url",
     ResourceSubtype = "resource_subtype", Size = "size", ViewUrl = "view_url", }
 }
-#[cfg(any(feature = "attachments"))]
+#[cfg(feature = "attachments")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetAttachmentResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::AttachmentResponse>,
 }
-#[cfg(any(feature = "attachments"))]
+#[cfg(feature = "attachments")]
 connector_runtime::__string_enum! {
     pub enum GetAttachmentsForObjectOptFieldsItem { ConnectedToApp = "connected_to_app",
     CreatedAt = "created_at", DownloadUrl = "download_url", Host = "host", Name = "name",
@@ -8366,7 +8366,7 @@ connector_runtime::__string_enum! {
     "path", PermanentUrl = "permanent_url", ResourceSubtype = "resource_subtype", Size =
     "size", Uri = "uri", ViewUrl = "view_url", }
 }
-#[cfg(any(feature = "attachments"))]
+#[cfg(feature = "attachments")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetAttachmentsForObjectResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8375,7 +8375,7 @@ pub struct GetAttachmentsForObjectResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
-#[cfg(any(feature = "attachments"))]
+#[cfg(feature = "attachments")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateAttachmentForObjectBody {
     /// The type of the attachment. Must be one of the given values. If not specified, a file attachment of type `asana` will be assumed. Note that if the value of `resource_subtype` is `external`, a `parent`, `name`, and `url` must also be provided.
@@ -8405,13 +8405,13 @@ pub struct CreateAttachmentForObjectBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_to_app: Option<bool>,
 }
-#[cfg(any(feature = "audit_log_api"))]
+#[cfg(feature = "audit_log_api")]
 connector_runtime::__string_enum! {
     pub enum GetAuditLogEventsActorType { User = "user", Asana = "asana", AsanaSupport =
     "asana_support", Anonymous = "anonymous", ExternalAdministrator =
     "external_administrator", }
 }
-#[cfg(any(feature = "audit_log_api"))]
+#[cfg(feature = "audit_log_api")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetAuditLogEventsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8420,43 +8420,43 @@ pub struct GetAuditLogEventsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
-#[cfg(any(feature = "batch_api"))]
+#[cfg(feature = "batch_api")]
 connector_runtime::__string_enum! {
     pub enum CreateBatchRequestOptFieldsItem { Body = "body", Headers = "headers",
     StatusCode = "status_code", }
 }
-#[cfg(any(feature = "batch_api"))]
+#[cfg(feature = "batch_api")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateBatchRequestBody {
     /// A request object for use in a batch request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::BatchRequest>,
 }
-#[cfg(any(feature = "batch_api"))]
+#[cfg(feature = "batch_api")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateBatchRequestResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Vec<super::models::BatchResponse>>,
 }
-#[cfg(any(feature = "budgets"))]
+#[cfg(feature = "budgets")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetBudgetsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Vec<super::models::BudgetResponse>>,
 }
-#[cfg(any(feature = "budgets"))]
+#[cfg(feature = "budgets")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateBudgetBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::BudgetRequest>,
 }
-#[cfg(any(feature = "budgets"))]
+#[cfg(feature = "budgets")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateBudgetResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::BudgetResponse>,
 }
-#[cfg(any(feature = "budgets"))]
+#[cfg(feature = "budgets")]
 connector_runtime::__string_enum! {
     pub enum GetBudgetOptFieldsItem { Actual = "actual", ActualBillableStatusFilter =
     "actual.billable_status_filter", ActualUnits = "actual.units", ActualValue =
@@ -8467,7 +8467,7 @@ connector_runtime::__string_enum! {
     "parent.name", Total = "total", TotalEnabled = "total.enabled", TotalUnits =
     "total.units", TotalValue = "total.value", }
 }
-#[cfg(any(feature = "custom_field_settings"))]
+#[cfg(feature = "custom_field_settings")]
 connector_runtime::__string_enum! {
     pub enum GetCustomFieldSettingsForProjectOptFieldsItem { CustomField =
     "custom_field", CustomFieldAsanaCreatedField = "custom_field.asana_created_field",
@@ -8511,7 +8511,7 @@ connector_runtime::__string_enum! {
     "is_important", Offset = "offset", Parent = "parent", ParentName = "parent.name",
     Path = "path", Project = "project", ProjectName = "project.name", Uri = "uri", }
 }
-#[cfg(any(feature = "custom_field_settings"))]
+#[cfg(feature = "custom_field_settings")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetCustomFieldSettingsForProjectResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8564,13 +8564,13 @@ connector_runtime::__string_enum! {
     "is_important", Parent = "parent", ParentName = "parent.name", Project = "project",
     ProjectName = "project.name", }
 }
-#[cfg(any(feature = "custom_field_settings"))]
+#[cfg(feature = "custom_field_settings")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetCustomFieldSettingsForTeamResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Vec<super::models::CustomFieldSettingResponse>>,
 }
-#[cfg(any(feature = "custom_fields"))]
+#[cfg(feature = "custom_fields")]
 connector_runtime::__string_enum! {
     pub enum CreateCustomFieldOptFieldsItem { AsanaCreatedField = "asana_created_field",
     CreatedBy = "created_by", CreatedByName = "created_by.name", CurrencyCode =
@@ -8594,25 +8594,25 @@ connector_runtime::__string_enum! {
     RepresentationType = "representation_type", ResourceSubtype = "resource_subtype",
     TextValue = "text_value", Type = "type", }
 }
-#[cfg(any(feature = "custom_fields"))]
+#[cfg(feature = "custom_fields")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateCustomFieldBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::CustomFieldCreateRequest>,
 }
-#[cfg(any(feature = "custom_fields"))]
+#[cfg(feature = "custom_fields")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateCustomFieldResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::CustomFieldResponse>,
 }
-#[cfg(any(feature = "custom_fields"))]
+#[cfg(feature = "custom_fields")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateCustomFieldBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::CustomFieldRequest>,
 }
-#[cfg(any(feature = "custom_fields"))]
+#[cfg(feature = "custom_fields")]
 connector_runtime::__string_enum! {
     pub enum GetCustomFieldsForWorkspaceOptFieldsItem { AsanaCreatedField =
     "asana_created_field", CreatedBy = "created_by", CreatedByName = "created_by.name",
@@ -8637,7 +8637,7 @@ connector_runtime::__string_enum! {
     "representation_type", ResourceSubtype = "resource_subtype", TextValue =
     "text_value", Type = "type", Uri = "uri", }
 }
-#[cfg(any(feature = "custom_fields"))]
+#[cfg(feature = "custom_fields")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetCustomFieldsForWorkspaceResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8646,18 +8646,18 @@ pub struct GetCustomFieldsForWorkspaceResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
-#[cfg(any(feature = "custom_fields"))]
+#[cfg(feature = "custom_fields")]
 connector_runtime::__string_enum! {
     pub enum CreateEnumOptionForCustomFieldOptFieldsItem { Color = "color", Enabled =
     "enabled", Name = "name", }
 }
-#[cfg(any(feature = "custom_fields"))]
+#[cfg(feature = "custom_fields")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateEnumOptionForCustomFieldBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::EnumOptionRequest>,
 }
-#[cfg(any(feature = "custom_fields"))]
+#[cfg(feature = "custom_fields")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateEnumOptionForCustomFieldResponse201 {
     /// Enum options are the possible values which an enum custom field can adopt. An enum custom field must contain at least 1 enum option but no more than 500.
@@ -8674,13 +8674,13 @@ pub struct CreateEnumOptionForCustomFieldResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::EnumOption>,
 }
-#[cfg(any(feature = "custom_fields"))]
+#[cfg(feature = "custom_fields")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct InsertEnumOptionForCustomFieldBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::EnumOptionInsertRequest>,
 }
-#[cfg(any(feature = "custom_fields"))]
+#[cfg(feature = "custom_fields")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateEnumOptionBody {
     /// Enum options are the possible values which an enum custom field can adopt. An enum custom field must contain at least 1 enum option but no more than 500.
@@ -8697,7 +8697,7 @@ pub struct UpdateEnumOptionBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::EnumOption>,
 }
-#[cfg(any(feature = "custom_types"))]
+#[cfg(feature = "custom_types")]
 connector_runtime::__string_enum! {
     pub enum GetCustomTypesOptFieldsItem { Name = "name", Offset = "offset", Path =
     "path", StatusOptions = "status_options", StatusOptionsColor =
@@ -8705,7 +8705,7 @@ connector_runtime::__string_enum! {
     "status_options.completion_state", StatusOptionsEnabled = "status_options.enabled",
     StatusOptionsName = "status_options.name", Uri = "uri", }
 }
-#[cfg(any(feature = "custom_types"))]
+#[cfg(feature = "custom_types")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetCustomTypesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8714,7 +8714,7 @@ pub struct GetCustomTypesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
-#[cfg(any(feature = "custom_types"))]
+#[cfg(feature = "custom_types")]
 connector_runtime::__string_enum! {
     pub enum GetCustomTypeOptFieldsItem { Name = "name", StatusOptions =
     "status_options", StatusOptionsColor = "status_options.color",
@@ -8722,13 +8722,13 @@ connector_runtime::__string_enum! {
     StatusOptionsEnabled = "status_options.enabled", StatusOptionsName =
     "status_options.name", }
 }
-#[cfg(any(feature = "custom_types"))]
+#[cfg(feature = "custom_types")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetCustomTypeResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::CustomTypeResponse>,
 }
-#[cfg(any(feature = "events"))]
+#[cfg(feature = "events")]
 connector_runtime::__string_enum! {
     pub enum GetEventsOptFieldsItem { Action = "action", Change = "change", ChangeAction
     = "change.action", ChangeAddedValue = "change.added_value", ChangeField =
@@ -8750,7 +8750,7 @@ pub struct GetEventsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_more: Option<bool>,
 }
-#[cfg(any(feature = "events"))]
+#[cfg(feature = "events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetEventsError412 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8759,42 +8759,42 @@ pub struct GetEventsError412 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync: Option<String>,
 }
-#[cfg(any(feature = "events"))]
+#[cfg(feature = "events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetEventsError412ErrorsItem {
     /// Message providing more detail about the error that occurred, if available.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
-#[cfg(any(feature = "exports"))]
+#[cfg(feature = "exports")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateGraphExportBody {
     /// A *graph_export* request starts a job to export data starting from a parent object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::GraphExportRequest>,
 }
-#[cfg(any(feature = "exports"))]
+#[cfg(feature = "exports")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateGraphExportResponse201 {
     /// A generic Asana Resource, containing a globally unique identifier.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::GraphExportResponse>,
 }
-#[cfg(any(feature = "exports"))]
+#[cfg(feature = "exports")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateResourceExportBody {
     /// A *resource_export* request starts a job to bulk export objects for one or more resources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ResourceExportRequest>,
 }
-#[cfg(any(feature = "exports"))]
+#[cfg(feature = "exports")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateResourceExportResponse201 {
     /// A generic Asana Resource, containing a globally unique identifier.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ResourceExportResponse>,
 }
-#[cfg(any(feature = "goal_relationships"))]
+#[cfg(feature = "goal_relationships")]
 connector_runtime::__string_enum! {
     pub enum GetGoalRelationshipOptFieldsItem { ContributionWeight =
     "contribution_weight", ResourceSubtype = "resource_subtype", SupportedGoal =
@@ -8803,19 +8803,19 @@ connector_runtime::__string_enum! {
     SupportingResource = "supporting_resource", SupportingResourceName =
     "supporting_resource.name", }
 }
-#[cfg(any(feature = "goal_relationships"))]
+#[cfg(feature = "goal_relationships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetGoalRelationshipResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::GoalRelationshipResponse>,
 }
-#[cfg(any(feature = "goal_relationships"))]
+#[cfg(feature = "goal_relationships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateGoalRelationshipBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::GoalRelationshipRequest>,
 }
-#[cfg(any(feature = "goal_relationships"))]
+#[cfg(feature = "goal_relationships")]
 connector_runtime::__string_enum! {
     pub enum GetGoalRelationshipsOptFieldsItem { ContributionWeight =
     "contribution_weight", Offset = "offset", Path = "path", ResourceSubtype =
@@ -8825,7 +8825,7 @@ connector_runtime::__string_enum! {
     "supporting_resource", SupportingResourceName = "supporting_resource.name", Uri =
     "uri", }
 }
-#[cfg(any(feature = "goal_relationships"))]
+#[cfg(feature = "goal_relationships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetGoalRelationshipsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8834,19 +8834,19 @@ pub struct GetGoalRelationshipsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
-#[cfg(any(feature = "goal_relationships"))]
+#[cfg(feature = "goal_relationships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddSupportingRelationshipBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::GoalAddSupportingRelationshipRequest>,
 }
-#[cfg(any(feature = "goal_relationships"))]
+#[cfg(feature = "goal_relationships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RemoveSupportingRelationshipBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::GoalRemoveSupportingRelationshipRequest>,
 }
-#[cfg(any(feature = "goals"))]
+#[cfg(feature = "goals")]
 connector_runtime::__string_enum! {
     pub enum GetGoalOptFieldsItem { CurrentStatusUpdate = "current_status_update",
     CurrentStatusUpdateResourceSubtype = "current_status_update.resource_subtype",
@@ -8983,19 +8983,19 @@ connector_runtime::__string_enum! {
     "time_period.end_on", TimePeriodPeriod = "time_period.period", TimePeriodStartOn =
     "time_period.start_on", Workspace = "workspace", WorkspaceName = "workspace.name", }
 }
-#[cfg(any(feature = "goals"))]
+#[cfg(feature = "goals")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetGoalResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::GoalResponse>,
 }
-#[cfg(any(feature = "goals"))]
+#[cfg(feature = "goals")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateGoalBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::GoalUpdateRequest>,
 }
-#[cfg(any(feature = "goals"))]
+#[cfg(feature = "goals")]
 connector_runtime::__string_enum! {
     pub enum GetGoalsOptFieldsItem { CurrentStatusUpdate = "current_status_update",
     CurrentStatusUpdateResourceSubtype = "current_status_update.resource_subtype",
@@ -9133,7 +9133,7 @@ connector_runtime::__string_enum! {
     TimePeriodStartOn = "time_period.start_on", Uri = "uri", Workspace = "workspace",
     WorkspaceName = "workspace.name", }
 }
-#[cfg(any(feature = "goals"))]
+#[cfg(feature = "goals")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetGoalsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9142,20 +9142,20 @@ pub struct GetGoalsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
-#[cfg(any(feature = "goals"))]
+#[cfg(feature = "goals")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateGoalBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::GoalRequest>,
 }
-#[cfg(any(feature = "goals"))]
+#[cfg(feature = "goals")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateGoalMetricBody {
     /// A generic Asana Resource, containing a globally unique identifier.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::GoalMetricBase>,
 }
-#[cfg(any(feature = "goals"))]
+#[cfg(feature = "goals")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateGoalMetricBody {
     /// A generic Asana Resource, containing a globally unique identifier.
@@ -9168,7 +9168,7 @@ pub struct AddFollowersBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TaskAddFollowersRequest>,
 }
-#[cfg(any(feature = "goals"))]
+#[cfg(feature = "goals")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetParentGoalsForGoalResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9239,7 +9239,7 @@ connector_runtime::__string_enum! {
     pub enum GetMembershipsOptFieldsItem { Offset = "offset", Path = "path", Uri = "uri",
     }
 }
-#[cfg(any(feature = "memberships"))]
+#[cfg(feature = "memberships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetMembershipsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9248,56 +9248,56 @@ pub struct GetMembershipsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
-#[cfg(any(feature = "memberships"))]
+#[cfg(feature = "memberships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateMembershipBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::CreateMembershipRequest>,
 }
-#[cfg(any(feature = "memberships"))]
+#[cfg(feature = "memberships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateMembershipResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::MembershipResponse>,
 }
-#[cfg(any(feature = "memberships"))]
+#[cfg(feature = "memberships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateMembershipBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::MembershipRequest>,
 }
-#[cfg(any(feature = "memberships"))]
+#[cfg(feature = "memberships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateMembershipResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::MembershipResponse>,
 }
-#[cfg(any(feature = "ooo_entries"))]
+#[cfg(feature = "ooo_entries")]
 connector_runtime::__string_enum! {
     pub enum GetOooEntryOptFieldsItem { CreatedBy = "created_by", CreatedByName =
     "created_by.name", EndDate = "end_date", StartDate = "start_date", User = "user",
     UserName = "user.name", }
 }
-#[cfg(any(feature = "ooo_entries"))]
+#[cfg(feature = "ooo_entries")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetOooEntryResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::OooEntryResponse>,
 }
-#[cfg(any(feature = "ooo_entries"))]
+#[cfg(feature = "ooo_entries")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateOooEntryBody {
     /// A generic Asana Resource, containing a globally unique identifier.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::OooEntryBase>,
 }
-#[cfg(any(feature = "ooo_entries"))]
+#[cfg(feature = "ooo_entries")]
 connector_runtime::__string_enum! {
     pub enum GetOooEntriesOptFieldsItem { CreatedBy = "created_by", CreatedByName =
     "created_by.name", EndDate = "end_date", Offset = "offset", Path = "path", StartDate
     = "start_date", Uri = "uri", User = "user", UserName = "user.name", }
 }
-#[cfg(any(feature = "ooo_entries"))]
+#[cfg(feature = "ooo_entries")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetOooEntriesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9306,13 +9306,13 @@ pub struct GetOooEntriesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
-#[cfg(any(feature = "ooo_entries"))]
+#[cfg(feature = "ooo_entries")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateOooEntryBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::CreateOooEntryBodyData>,
 }
-#[cfg(any(feature = "ooo_entries"))]
+#[cfg(feature = "ooo_entries")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateOooEntryBodyData {
     /// Globally unique identifier of the resource, as a string.
@@ -9330,33 +9330,33 @@ pub struct CreateOooEntryBodyData {
     /// Globally unique identifier for the workspace.
     pub workspace: String,
 }
-#[cfg(any(feature = "organization_exports"))]
+#[cfg(feature = "organization_exports")]
 connector_runtime::__string_enum! {
     pub enum CreateOrganizationExportOptFieldsItem { CreatedAt = "created_at",
     DownloadUrl = "download_url", Organization = "organization", OrganizationName =
     "organization.name", State = "state", }
 }
-#[cfg(any(feature = "organization_exports"))]
+#[cfg(feature = "organization_exports")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateOrganizationExportBody {
     /// An *organization_export* request starts a job to export the complete data of the given Organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::OrganizationExportRequest>,
 }
-#[cfg(any(feature = "organization_exports"))]
+#[cfg(feature = "organization_exports")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateOrganizationExportResponse201 {
     /// An *organization_export* object represents a request to export the complete data of an Organization in JSON format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::OrganizationExportCompact>,
 }
-#[cfg(any(feature = "portfolio_memberships"))]
+#[cfg(feature = "portfolio_memberships")]
 connector_runtime::__string_enum! {
     pub enum GetPortfolioMembershipsOptFieldsItem { AccessLevel = "access_level", Offset
     = "offset", Path = "path", Portfolio = "portfolio", PortfolioName = "portfolio.name",
     Uri = "uri", User = "user", UserName = "user.name", }
 }
-#[cfg(any(feature = "portfolio_memberships"))]
+#[cfg(feature = "portfolio_memberships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetPortfolioMembershipsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9365,20 +9365,20 @@ pub struct GetPortfolioMembershipsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
-#[cfg(any(feature = "portfolio_memberships"))]
+#[cfg(feature = "portfolio_memberships")]
 connector_runtime::__string_enum! {
     pub enum GetPortfolioMembershipOptFieldsItem { AccessLevel = "access_level",
     Portfolio = "portfolio", PortfolioName = "portfolio.name", User = "user", UserName =
     "user.name", }
 }
-#[cfg(any(feature = "portfolio_memberships"))]
+#[cfg(feature = "portfolio_memberships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetPortfolioMembershipResponse200 {
     /// This object determines if a user is a member of a portfolio.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::DeprecatedPortfolioMembershipCompact>,
 }
-#[cfg(any(feature = "portfolios"))]
+#[cfg(feature = "portfolios")]
 connector_runtime::__string_enum! {
     pub enum GetPortfoliosOptFieldsItem { Archived = "archived", Color = "color",
     CreatedAt = "created_at", CreatedBy = "created_by", CreatedByName =
@@ -9506,7 +9506,7 @@ connector_runtime::__string_enum! {
     ProjectTemplatesName = "project_templates.name", Public = "public", StartOn =
     "start_on", Uri = "uri", Workspace = "workspace", WorkspaceName = "workspace.name", }
 }
-#[cfg(any(feature = "portfolios"))]
+#[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetPortfoliosResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9515,7 +9515,7 @@ pub struct GetPortfoliosResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
-#[cfg(any(feature = "portfolios"))]
+#[cfg(feature = "portfolios")]
 connector_runtime::__string_enum! {
     pub enum CreatePortfolioOptFieldsItem { Archived = "archived", Color = "color",
     CreatedAt = "created_at", CreatedBy = "created_by", CreatedByName =
@@ -9643,19 +9643,19 @@ connector_runtime::__string_enum! {
     "project_templates.name", Public = "public", StartOn = "start_on", Workspace =
     "workspace", WorkspaceName = "workspace.name", }
 }
-#[cfg(any(feature = "portfolios"))]
+#[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreatePortfolioBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::PortfolioRequest>,
 }
-#[cfg(any(feature = "portfolios"))]
+#[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreatePortfolioResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::PortfolioResponse>,
 }
-#[cfg(any(feature = "portfolios"))]
+#[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdatePortfolioBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9811,13 +9811,13 @@ pub struct GetItemsForPortfolioResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
-#[cfg(any(feature = "portfolios"))]
+#[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddItemForPortfolioBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::PortfolioAddItemRequest>,
 }
-#[cfg(any(feature = "portfolios"))]
+#[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RemoveItemForPortfolioBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9835,50 +9835,50 @@ pub struct RemoveMembersForPortfolioBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::RemoveMembersRequest>,
 }
-#[cfg(any(feature = "portfolios"))]
+#[cfg(feature = "portfolios")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DuplicatePortfolioBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::PortfolioDuplicateRequest>,
 }
-#[cfg(any(feature = "project_briefs"))]
+#[cfg(feature = "project_briefs")]
 connector_runtime::__string_enum! {
     pub enum GetProjectBriefOptFieldsItem { HtmlText = "html_text", PermalinkUrl =
     "permalink_url", Project = "project", ProjectName = "project.name", Text = "text",
     Title = "title", }
 }
-#[cfg(any(feature = "project_briefs"))]
+#[cfg(feature = "project_briefs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetProjectBriefResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectBriefResponse>,
 }
-#[cfg(any(feature = "project_briefs"))]
+#[cfg(feature = "project_briefs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateProjectBriefBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectBriefRequest>,
 }
-#[cfg(any(feature = "project_memberships"))]
+#[cfg(feature = "project_memberships")]
 connector_runtime::__string_enum! {
     pub enum GetProjectMembershipOptFieldsItem { AccessLevel = "access_level", Member =
     "member", MemberName = "member.name", Parent = "parent", ParentName = "parent.name",
     Project = "project", ProjectName = "project.name", User = "user", UserName =
     "user.name", WriteAccess = "write_access", }
 }
-#[cfg(any(feature = "project_memberships"))]
+#[cfg(feature = "project_memberships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetProjectMembershipResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectMembershipNormalResponse>,
 }
-#[cfg(any(feature = "project_memberships"))]
+#[cfg(feature = "project_memberships")]
 connector_runtime::__string_enum! {
     pub enum GetProjectMembershipsForProjectOptFieldsItem { AccessLevel = "access_level",
     Member = "member", MemberName = "member.name", Offset = "offset", Parent = "parent",
     ParentName = "parent.name", Path = "path", Uri = "uri", }
 }
-#[cfg(any(feature = "project_memberships"))]
+#[cfg(feature = "project_memberships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetProjectMembershipsForProjectResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9887,31 +9887,31 @@ pub struct GetProjectMembershipsForProjectResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
-#[cfg(any(feature = "project_portfolio_settings"))]
+#[cfg(feature = "project_portfolio_settings")]
 connector_runtime::__string_enum! {
     pub enum GetProjectPortfolioSettingOptFieldsItem { CreatedAt = "created_at",
     IsAccessControlInherited = "is_access_control_inherited", Portfolio = "portfolio",
     Project = "project", }
 }
-#[cfg(any(feature = "project_portfolio_settings"))]
+#[cfg(feature = "project_portfolio_settings")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetProjectPortfolioSettingResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectPortfolioSettingResponse>,
 }
-#[cfg(any(feature = "project_portfolio_settings"))]
+#[cfg(feature = "project_portfolio_settings")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateProjectPortfolioSettingBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectPortfolioSettingUpdateRequest>,
 }
-#[cfg(any(feature = "project_portfolio_settings"))]
+#[cfg(feature = "project_portfolio_settings")]
 connector_runtime::__string_enum! {
     pub enum GetProjectPortfolioSettingsForProjectOptFieldsItem { CreatedAt =
     "created_at", IsAccessControlInherited = "is_access_control_inherited", Offset =
     "offset", Path = "path", Portfolio = "portfolio", Project = "project", Uri = "uri", }
 }
-#[cfg(any(feature = "project_portfolio_settings"))]
+#[cfg(feature = "project_portfolio_settings")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetProjectPortfolioSettingsForProjectResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9920,20 +9920,20 @@ pub struct GetProjectPortfolioSettingsForProjectResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
-#[cfg(any(feature = "project_statuses"))]
+#[cfg(feature = "project_statuses")]
 connector_runtime::__string_enum! {
     pub enum GetProjectStatusOptFieldsItem { Author = "author", AuthorName =
     "author.name", Color = "color", CreatedAt = "created_at", CreatedBy = "created_by",
     CreatedByName = "created_by.name", HtmlText = "html_text", ModifiedAt =
     "modified_at", Text = "text", Title = "title", }
 }
-#[cfg(any(feature = "project_statuses"))]
+#[cfg(feature = "project_statuses")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetProjectStatusResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectStatusResponse>,
 }
-#[cfg(any(feature = "project_statuses"))]
+#[cfg(feature = "project_statuses")]
 connector_runtime::__string_enum! {
     pub enum GetProjectStatusesForProjectOptFieldsItem { Author = "author", AuthorName =
     "author.name", Color = "color", CreatedAt = "created_at", CreatedBy = "created_by",
@@ -9941,7 +9941,7 @@ connector_runtime::__string_enum! {
     "modified_at", Offset = "offset", Path = "path", Text = "text", Title = "title", Uri
     = "uri", }
 }
-#[cfg(any(feature = "project_statuses"))]
+#[cfg(feature = "project_statuses")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetProjectStatusesForProjectResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9950,13 +9950,13 @@ pub struct GetProjectStatusesForProjectResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
-#[cfg(any(feature = "project_statuses"))]
+#[cfg(feature = "project_statuses")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateProjectStatusForProjectBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectStatusBase>,
 }
-#[cfg(any(feature = "project_templates"))]
+#[cfg(feature = "project_templates")]
 connector_runtime::__string_enum! {
     pub enum GetProjectTemplateOptFieldsItem { Color = "color", Description =
     "description", HtmlDescription = "html_description", Name = "name", Owner = "owner",
@@ -9965,13 +9965,13 @@ connector_runtime::__string_enum! {
     RequestedRoles = "requested_roles", RequestedRolesName = "requested_roles.name", Team
     = "team", TeamName = "team.name", }
 }
-#[cfg(any(feature = "project_templates"))]
+#[cfg(feature = "project_templates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetProjectTemplateResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectTemplateResponse>,
 }
-#[cfg(any(feature = "project_templates"))]
+#[cfg(feature = "project_templates")]
 connector_runtime::__string_enum! {
     pub enum GetProjectTemplatesOptFieldsItem { Color = "color", Description =
     "description", HtmlDescription = "html_description", Name = "name", Offset =
@@ -9981,7 +9981,7 @@ connector_runtime::__string_enum! {
     RequestedRolesName = "requested_roles.name", Team = "team", TeamName = "team.name",
     Uri = "uri", }
 }
-#[cfg(any(feature = "project_templates"))]
+#[cfg(feature = "project_templates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetProjectTemplatesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9990,13 +9990,13 @@ pub struct GetProjectTemplatesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
-#[cfg(any(feature = "project_templates"))]
+#[cfg(feature = "project_templates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct InstantiateProjectBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectTemplateInstantiateProjectRequest>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 connector_runtime::__string_enum! {
     pub enum CreateProjectOptFieldsItem { Archived = "archived", Color = "color",
     Completed = "completed", CompletedAt = "completed_at", CompletedBy = "completed_by",
@@ -10137,75 +10137,75 @@ connector_runtime::__string_enum! {
     "start_on", Team = "team", TeamName = "team.name", Workspace = "workspace",
     WorkspaceName = "workspace.name", }
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateProjectBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectRequest>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateProjectResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectResponse>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateProjectBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectUpdateRequest>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DuplicateProjectBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectDuplicateRequest>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 connector_runtime::__string_enum! {
     pub enum SearchProjectsForWorkspaceSortBy { DueDate = "due_date", CreatedAt =
     "created_at", CompletedAt = "completed_at", ModifiedAt = "modified_at", Relevance =
     "relevance", }
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SearchProjectsForWorkspaceResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Vec<super::models::ProjectCompact>>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 connector_runtime::__string_enum! {
     pub enum GetTaskCountsForProjectOptFieldsItem { NumCompletedMilestones =
     "num_completed_milestones", NumCompletedTasks = "num_completed_tasks",
     NumIncompleteMilestones = "num_incomplete_milestones", NumIncompleteTasks =
     "num_incomplete_tasks", NumMilestones = "num_milestones", NumTasks = "num_tasks", }
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTaskCountsForProjectResponse200 {
     /// A response object returned from the task count endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TaskCountResponse>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddFollowersForProjectBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::AddFollowersRequest>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RemoveFollowersForProjectBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::RemoveFollowersRequest>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectSaveAsTemplateBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectSaveAsTemplateRequest>,
 }
-#[cfg(any(feature = "rates"))]
+#[cfg(feature = "rates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetRatesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10214,34 +10214,34 @@ pub struct GetRatesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
-#[cfg(any(feature = "rates"))]
+#[cfg(feature = "rates")]
 connector_runtime::__string_enum! {
     pub enum CreateRateOptFieldsItem { CreatedBy = "created_by", CreatedByName =
     "created_by.name", CurrencyCode = "currency_code", Parent = "parent", ParentName =
     "parent.name", Rate = "rate", Resource = "resource", ResourceName = "resource.name",
     }
 }
-#[cfg(any(feature = "rates"))]
+#[cfg(feature = "rates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateRateBody {
     /// A generic Asana Resource, containing a globally unique identifier.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::RateRequest>,
 }
-#[cfg(any(feature = "rates"))]
+#[cfg(feature = "rates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateRateResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::RateResponse>,
 }
-#[cfg(any(feature = "rates"))]
+#[cfg(feature = "rates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateRateBody {
     /// A generic Asana Resource, containing a globally unique identifier.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::RateUpdateRequest>,
 }
-#[cfg(any(feature = "reactions"))]
+#[cfg(feature = "reactions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetReactionsOnObjectResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10250,7 +10250,7 @@ pub struct GetReactionsOnObjectResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
-#[cfg(any(feature = "roles"))]
+#[cfg(feature = "roles")]
 connector_runtime::__string_enum! {
     pub enum GetRolesOptFieldsItem { BaseRoleType = "base_role_type", CreationTime =
     "creation_time", Description = "description", IsStandardRole = "is_standard_role",
@@ -10284,7 +10284,7 @@ connector_runtime::__string_enum! {
     "permissions.view_shared_with_org_tasks", Uri = "uri", Workspace = "workspace",
     WorkspaceName = "workspace.name", }
 }
-#[cfg(any(feature = "roles"))]
+#[cfg(feature = "roles")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetRolesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10293,7 +10293,7 @@ pub struct GetRolesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
-#[cfg(any(feature = "roles"))]
+#[cfg(feature = "roles")]
 connector_runtime::__string_enum! {
     pub enum CreateRoleOptFieldsItem { BaseRoleType = "base_role_type", CreationTime =
     "creation_time", Description = "description", IsStandardRole = "is_standard_role",
@@ -10326,61 +10326,61 @@ connector_runtime::__string_enum! {
     "permissions.view_shared_with_org_tasks", Workspace = "workspace", WorkspaceName =
     "workspace.name", }
 }
-#[cfg(any(feature = "roles"))]
+#[cfg(feature = "roles")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateRoleBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::RbacRoleRequest>,
 }
-#[cfg(any(feature = "roles"))]
+#[cfg(feature = "roles")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateRoleResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::RbacRoleResponse>,
 }
-#[cfg(any(feature = "roles"))]
+#[cfg(feature = "roles")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateRoleBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::RbacRoleUpdateRequest>,
 }
-#[cfg(any(feature = "rules"))]
+#[cfg(feature = "rules")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TriggerRuleBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::RuleTriggerRequest>,
 }
-#[cfg(any(feature = "rules"))]
+#[cfg(feature = "rules")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TriggerRuleResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::RuleTriggerResponse>,
 }
-#[cfg(any(feature = "sections"))]
+#[cfg(feature = "sections")]
 connector_runtime::__string_enum! {
     pub enum GetSectionOptFieldsItem { CreatedAt = "created_at", Name = "name", Project =
     "project", ProjectName = "project.name", Projects = "projects", ProjectsName =
     "projects.name", }
 }
-#[cfg(any(feature = "sections"))]
+#[cfg(feature = "sections")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSectionResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::SectionResponse>,
 }
-#[cfg(any(feature = "sections"))]
+#[cfg(feature = "sections")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateSectionBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::SectionRequest>,
 }
-#[cfg(any(feature = "sections"))]
+#[cfg(feature = "sections")]
 connector_runtime::__string_enum! {
     pub enum GetSectionsForProjectOptFieldsItem { CreatedAt = "created_at", Name =
     "name", Offset = "offset", Path = "path", Project = "project", ProjectName =
     "project.name", Projects = "projects", ProjectsName = "projects.name", Uri = "uri", }
 }
-#[cfg(any(feature = "sections"))]
+#[cfg(feature = "sections")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSectionsForProjectResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10389,19 +10389,19 @@ pub struct GetSectionsForProjectResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
-#[cfg(any(feature = "sections"))]
+#[cfg(feature = "sections")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddTaskForSectionBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::SectionTaskInsertRequest>,
 }
-#[cfg(any(feature = "sections"))]
+#[cfg(feature = "sections")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct InsertSectionForProjectBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ProjectSectionInsertRequest>,
 }
-#[cfg(any(feature = "status_updates"))]
+#[cfg(feature = "status_updates")]
 connector_runtime::__string_enum! {
     pub enum GetStatusOptFieldsItem { Author = "author", AuthorName = "author.name",
     CreatedAt = "created_at", CreatedBy = "created_by", CreatedByName =
@@ -10416,13 +10416,13 @@ connector_runtime::__string_enum! {
     ResourceSubtype = "resource_subtype", StatusType = "status_type", Text = "text",
     Title = "title", }
 }
-#[cfg(any(feature = "status_updates"))]
+#[cfg(feature = "status_updates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetStatusResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::StatusUpdateResponse>,
 }
-#[cfg(any(feature = "status_updates"))]
+#[cfg(feature = "status_updates")]
 connector_runtime::__string_enum! {
     pub enum GetStatusesForObjectOptFieldsItem { Author = "author", AuthorName =
     "author.name", CreatedAt = "created_at", CreatedBy = "created_by", CreatedByName =
@@ -10437,7 +10437,7 @@ connector_runtime::__string_enum! {
     "reaction_summary.variant", ResourceSubtype = "resource_subtype", StatusType =
     "status_type", Text = "text", Title = "title", Uri = "uri", }
 }
-#[cfg(any(feature = "status_updates"))]
+#[cfg(feature = "status_updates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetStatusesForObjectResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10446,13 +10446,13 @@ pub struct GetStatusesForObjectResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
-#[cfg(any(feature = "status_updates"))]
+#[cfg(feature = "status_updates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateStatusForObjectBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::StatusUpdateRequest>,
 }
-#[cfg(any(feature = "stories"))]
+#[cfg(feature = "stories")]
 connector_runtime::__string_enum! {
     pub enum GetStoryOptFieldsItem { Assignee = "assignee", AssigneeName =
     "assignee.name", CreatedAt = "created_at", CreatedBy = "created_by", CreatedByName =
@@ -10532,20 +10532,20 @@ connector_runtime::__string_enum! {
     = "task.name", TaskResourceSubtype = "task.resource_subtype", Text = "text", Type =
     "type", }
 }
-#[cfg(any(feature = "stories"))]
+#[cfg(feature = "stories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetStoryResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::StoryResponse>,
 }
-#[cfg(any(feature = "stories"))]
+#[cfg(feature = "stories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateStoryBody {
     /// A story represents an activity associated with an object in the Asana system.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::StoryBase>,
 }
-#[cfg(any(feature = "stories"))]
+#[cfg(feature = "stories")]
 connector_runtime::__string_enum! {
     pub enum GetStoriesForTaskOptFieldsItem { Assignee = "assignee", AssigneeName =
     "assignee.name", CreatedAt = "created_at", CreatedBy = "created_by", CreatedByName =
@@ -10625,7 +10625,7 @@ connector_runtime::__string_enum! {
     = "task.name", TaskResourceSubtype = "task.resource_subtype", Text = "text", Type =
     "type", Uri = "uri", }
 }
-#[cfg(any(feature = "stories"))]
+#[cfg(feature = "stories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetStoriesForTaskResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10634,14 +10634,14 @@ pub struct GetStoriesForTaskResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 connector_runtime::__string_enum! {
     pub enum GetTagsOptFieldsItem { Color = "color", CreatedAt = "created_at", Followers
     = "followers", FollowersName = "followers.name", Name = "name", Notes = "notes",
     Offset = "offset", Path = "path", PermalinkUrl = "permalink_url", Uri = "uri",
     Workspace = "workspace", WorkspaceName = "workspace.name", }
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTagsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10650,61 +10650,61 @@ pub struct GetTagsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 connector_runtime::__string_enum! {
     pub enum CreateTagOptFieldsItem { Color = "color", CreatedAt = "created_at",
     Followers = "followers", FollowersName = "followers.name", Name = "name", Notes =
     "notes", PermalinkUrl = "permalink_url", Workspace = "workspace", WorkspaceName =
     "workspace.name", }
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTagBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TagCreateRequest>,
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTagResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TagResponse>,
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateTagBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TagBase>,
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTagForWorkspaceBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TagCreateTagForWorkspaceRequest>,
 }
-#[cfg(any(feature = "task_templates"))]
+#[cfg(feature = "task_templates")]
 connector_runtime::__string_enum! {
     pub enum GetTaskTemplatesOptFieldsItem { CreatedAt = "created_at", CreatedBy =
     "created_by", Name = "name", Project = "project", Template = "template", }
 }
-#[cfg(any(feature = "task_templates"))]
+#[cfg(feature = "task_templates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTaskTemplatesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Vec<super::models::TaskTemplateCompact>>,
 }
-#[cfg(any(feature = "task_templates"))]
+#[cfg(feature = "task_templates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTaskTemplateResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TaskTemplateResponse>,
 }
-#[cfg(any(feature = "task_templates"))]
+#[cfg(feature = "task_templates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct InstantiateTaskBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TaskTemplateInstantiateTaskRequest>,
 }
-#[cfg(any(feature = "tasks"))]
+#[cfg(feature = "tasks")]
 connector_runtime::__string_enum! {
     pub enum GetTasksOptFieldsItem { ActualTimeMinutes = "actual_time_minutes",
     ApprovalStatus = "approval_status", AssignedBy = "assigned_by", AssignedByName =
@@ -10773,7 +10773,7 @@ connector_runtime::__string_enum! {
     StartAt = "start_at", StartOn = "start_on", Tags = "tags", TagsName = "tags.name",
     Uri = "uri", Workspace = "workspace", WorkspaceName = "workspace.name", }
 }
-#[cfg(any(feature = "tasks"))]
+#[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTasksResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10782,7 +10782,7 @@ pub struct GetTasksResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
-#[cfg(any(feature = "tasks"))]
+#[cfg(feature = "tasks")]
 connector_runtime::__string_enum! {
     pub enum CreateTaskOptFieldsItem { ActualTimeMinutes = "actual_time_minutes",
     ApprovalStatus = "approval_status", AssignedBy = "assigned_by", AssignedByName =
@@ -10851,91 +10851,91 @@ connector_runtime::__string_enum! {
     "start_at", StartOn = "start_on", Tags = "tags", TagsName = "tags.name", Workspace =
     "workspace", WorkspaceName = "workspace.name", }
 }
-#[cfg(any(feature = "tasks"))]
+#[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTaskBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TaskCreateRequest>,
 }
-#[cfg(any(feature = "tasks"))]
+#[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTaskResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TaskResponse>,
 }
-#[cfg(any(feature = "tasks"))]
+#[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateTaskBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TaskUpdateRequest>,
 }
-#[cfg(any(feature = "tasks"))]
+#[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DuplicateTaskBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TaskDuplicateRequest>,
 }
-#[cfg(any(feature = "tasks"))]
+#[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SetParentForTaskBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TaskSetParentRequest>,
 }
-#[cfg(any(feature = "tasks"))]
+#[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddDependenciesForTaskBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ModifyDependenciesRequest>,
 }
-#[cfg(any(feature = "tasks"))]
+#[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddDependentsForTaskBody {
     /// A set of dependent tasks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ModifyDependentsRequest>,
 }
-#[cfg(any(feature = "tasks"))]
+#[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddProjectForTaskBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TaskAddProjectRequest>,
 }
-#[cfg(any(feature = "tasks"))]
+#[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RemoveProjectForTaskBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TaskRemoveProjectRequest>,
 }
-#[cfg(any(feature = "tasks"))]
+#[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddTagForTaskBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TaskAddTagRequest>,
 }
-#[cfg(any(feature = "tasks"))]
+#[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RemoveTagForTaskBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TaskRemoveTagRequest>,
 }
-#[cfg(any(feature = "tasks"))]
+#[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RemoveFollowerForTaskBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TaskRemoveFollowersRequest>,
 }
-#[cfg(any(feature = "tasks"))]
+#[cfg(feature = "tasks")]
 connector_runtime::__string_enum! {
     pub enum SearchTasksForWorkspaceResourceSubtype { DefaultTask = "default_task",
     Milestone = "milestone", Approval = "approval", Custom = "custom", }
 }
-#[cfg(any(feature = "tasks"))]
+#[cfg(feature = "tasks")]
 connector_runtime::__string_enum! {
     pub enum SearchTasksForWorkspaceSortBy { DueDate = "due_date", CreatedAt =
     "created_at", CompletedAt = "completed_at", Likes = "likes", ModifiedAt =
     "modified_at", Relevance = "relevance", }
 }
-#[cfg(any(feature = "tasks"))]
+#[cfg(feature = "tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SearchTasksForWorkspaceResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10954,14 +10954,14 @@ pub struct GetTeamMembershipResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TeamMembershipCompact>,
 }
-#[cfg(any(feature = "team_memberships"))]
+#[cfg(feature = "team_memberships")]
 connector_runtime::__string_enum! {
     pub enum GetTeamMembershipsOptFieldsItem { IsAdmin = "is_admin", IsGuest =
     "is_guest", IsLimitedAccess = "is_limited_access", Offset = "offset", Path = "path",
     Team = "team", TeamName = "team.name", Uri = "uri", User = "user", UserName =
     "user.name", }
 }
-#[cfg(any(feature = "team_memberships"))]
+#[cfg(feature = "team_memberships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTeamMembershipsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10970,7 +10970,7 @@ pub struct GetTeamMembershipsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 connector_runtime::__string_enum! {
     pub enum CreateTeamOptFieldsItem { CustomFieldSettings = "custom_field_settings",
     CustomFieldSettingsCustomField = "custom_field_settings.custom_field",
@@ -11077,19 +11077,19 @@ connector_runtime::__string_enum! {
     "team_content_management_access_level", TeamMemberRemovalAccessLevel =
     "team_member_removal_access_level", Visibility = "visibility", }
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTeamBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TeamRequest>,
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTeamResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TeamResponse>,
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 connector_runtime::__string_enum! {
     pub enum GetTeamsForWorkspaceOptFieldsItem { CustomFieldSettings =
     "custom_field_settings", CustomFieldSettingsCustomField =
@@ -11196,7 +11196,7 @@ connector_runtime::__string_enum! {
     "team_content_management_access_level", TeamMemberRemovalAccessLevel =
     "team_member_removal_access_level", Uri = "uri", Visibility = "visibility", }
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTeamsForWorkspaceResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -11205,34 +11205,34 @@ pub struct GetTeamsForWorkspaceResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddUserForTeamBody {
     /// A user identification object for specification with the addUser/removeUser endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TeamAddUserRequest>,
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RemoveUserForTeamBody {
     /// A user identification object for specification with the addUser/removeUser endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TeamRemoveUserRequest>,
 }
-#[cfg(any(feature = "time_periods"))]
+#[cfg(feature = "time_periods")]
 connector_runtime::__string_enum! {
     pub enum GetTimePeriodOptFieldsItem { DisplayName = "display_name", EndOn = "end_on",
     Parent = "parent", ParentDisplayName = "parent.display_name", ParentEndOn =
     "parent.end_on", ParentPeriod = "parent.period", ParentStartOn = "parent.start_on",
     Period = "period", StartOn = "start_on", }
 }
-#[cfg(any(feature = "time_periods"))]
+#[cfg(feature = "time_periods")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTimePeriodResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TimePeriodBase>,
 }
-#[cfg(any(feature = "time_periods"))]
+#[cfg(feature = "time_periods")]
 connector_runtime::__string_enum! {
     pub enum GetTimePeriodsOptFieldsItem { DisplayName = "display_name", EndOn =
     "end_on", Offset = "offset", Parent = "parent", ParentDisplayName =
@@ -11240,7 +11240,7 @@ connector_runtime::__string_enum! {
     ParentStartOn = "parent.start_on", Path = "path", Period = "period", StartOn =
     "start_on", Uri = "uri", }
 }
-#[cfg(any(feature = "time_periods"))]
+#[cfg(feature = "time_periods")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTimePeriodsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -11249,18 +11249,18 @@ pub struct GetTimePeriodsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
-#[cfg(any(feature = "time_tracking_categories"))]
+#[cfg(feature = "time_tracking_categories")]
 connector_runtime::__string_enum! {
     pub enum GetTimeTrackingCategoryOptFieldsItem { Color = "color", IsArchived =
     "is_archived", Name = "name", }
 }
-#[cfg(any(feature = "time_tracking_categories"))]
+#[cfg(feature = "time_tracking_categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTimeTrackingCategoryResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TimeTrackingCategoryResponse>,
 }
-#[cfg(any(feature = "time_tracking_categories"))]
+#[cfg(feature = "time_tracking_categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateTimeTrackingCategoryBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -11284,12 +11284,12 @@ pub struct GetTimeTrackingEntriesForTimeTrackingCategoryResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
-#[cfg(any(feature = "time_tracking_categories"))]
+#[cfg(feature = "time_tracking_categories")]
 connector_runtime::__string_enum! {
     pub enum GetTimeTrackingCategoriesOptFieldsItem { Color = "color", IsArchived =
     "is_archived", Name = "name", Offset = "offset", Path = "path", Uri = "uri", }
 }
-#[cfg(any(feature = "time_tracking_categories"))]
+#[cfg(feature = "time_tracking_categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTimeTrackingCategoriesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -11298,13 +11298,13 @@ pub struct GetTimeTrackingCategoriesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
-#[cfg(any(feature = "time_tracking_categories"))]
+#[cfg(feature = "time_tracking_categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTimeTrackingCategoryBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TimeTrackingCategoryCreateRequest>,
 }
-#[cfg(any(feature = "time_tracking_entries"))]
+#[cfg(feature = "time_tracking_entries")]
 connector_runtime::__string_enum! {
     pub enum CreateTimeTrackingEntryOptFieldsItem { ApprovalStatus = "approval_status",
     AttributableTo = "attributable_to", AttributableToName = "attributable_to.name",
@@ -11315,52 +11315,52 @@ connector_runtime::__string_enum! {
     "task", TaskCreatedBy = "task.created_by", TaskName = "task.name",
     TaskResourceSubtype = "task.resource_subtype", }
 }
-#[cfg(any(feature = "time_tracking_entries"))]
+#[cfg(feature = "time_tracking_entries")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTimeTrackingEntryBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::CreateTimeTrackingEntryRequest>,
 }
-#[cfg(any(feature = "time_tracking_entries"))]
+#[cfg(feature = "time_tracking_entries")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTimeTrackingEntryResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TimeTrackingEntryBase>,
 }
-#[cfg(any(feature = "time_tracking_entries"))]
+#[cfg(feature = "time_tracking_entries")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateTimeTrackingEntryBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::UpdateTimeTrackingEntryRequest>,
 }
-#[cfg(any(feature = "timesheet_approval_statuses"))]
+#[cfg(feature = "timesheet_approval_statuses")]
 connector_runtime::__string_enum! {
     pub enum GetTimesheetApprovalStatusOptFieldsItem { ApprovalStatus =
     "approval_status", CreatedAt = "created_at", EndDate = "end_date", StartDate =
     "start_date", User = "user", UserName = "user.name", Workspace = "workspace",
     WorkspaceName = "workspace.name", }
 }
-#[cfg(any(feature = "timesheet_approval_statuses"))]
+#[cfg(feature = "timesheet_approval_statuses")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTimesheetApprovalStatusResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::TimesheetApprovalStatusResponse>,
 }
-#[cfg(any(feature = "timesheet_approval_statuses"))]
+#[cfg(feature = "timesheet_approval_statuses")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateTimesheetApprovalStatusBody {
     /// A request to update a timesheet approval status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::UpdateTimesheetApprovalStatusRequest>,
 }
-#[cfg(any(feature = "timesheet_approval_statuses"))]
+#[cfg(feature = "timesheet_approval_statuses")]
 connector_runtime::__string_enum! {
     pub enum GetTimesheetApprovalStatusesOptFieldsItem { ApprovalStatus =
     "approval_status", CreatedAt = "created_at", EndDate = "end_date", Offset = "offset",
     Path = "path", StartDate = "start_date", Uri = "uri", User = "user", UserName =
     "user.name", Workspace = "workspace", WorkspaceName = "workspace.name", }
 }
-#[cfg(any(feature = "timesheet_approval_statuses"))]
+#[cfg(feature = "timesheet_approval_statuses")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTimesheetApprovalStatusesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -11369,45 +11369,45 @@ pub struct GetTimesheetApprovalStatusesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
-#[cfg(any(feature = "timesheet_approval_statuses"))]
+#[cfg(feature = "timesheet_approval_statuses")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTimesheetApprovalStatusBody {
     /// A request to create a timesheet approval status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::CreateTimesheetApprovalStatusRequest>,
 }
-#[cfg(any(feature = "typeahead"))]
+#[cfg(feature = "typeahead")]
 connector_runtime::__string_enum! {
     pub enum TypeaheadForWorkspaceResourceType { Actor = "actor", Agent = "agent",
     CustomField = "custom_field", Goal = "goal", Project = "project", ProjectTemplate =
     "project_template", Portfolio = "portfolio", Tag = "tag", Task = "task", Team =
     "team", User = "user", }
 }
-#[cfg(any(feature = "typeahead"))]
+#[cfg(feature = "typeahead")]
 connector_runtime::__string_enum! {
     pub enum TypeaheadForWorkspaceType { CustomField = "custom_field", Portfolio =
     "portfolio", Project = "project", Tag = "tag", Task = "task", User = "user", }
 }
-#[cfg(any(feature = "typeahead"))]
+#[cfg(feature = "typeahead")]
 /// A generic list of objects, such as those returned by the typeahead search endpoint.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TypeaheadForWorkspaceResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Vec<super::models::AsanaNamedResource>>,
 }
-#[cfg(any(feature = "user_task_lists"))]
+#[cfg(feature = "user_task_lists")]
 connector_runtime::__string_enum! {
     pub enum GetUserTaskListOptFieldsItem { Name = "name", Owner = "owner", Workspace =
     "workspace", }
 }
-#[cfg(any(feature = "user_task_lists"))]
+#[cfg(feature = "user_task_lists")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetUserTaskListResponse200 {
     /// A user task list represents the tasks assigned to a particular user. It provides API access to a user’s [My tasks](https://asana.com/guide/help/fundamentals/my-tasks) view in Asana.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::UserTaskListCompact>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 connector_runtime::__string_enum! {
     pub enum GetUsersOptFieldsItem { CustomFields = "custom_fields",
     CustomFieldsDateValue = "custom_fields.date_value", CustomFieldsDateValueDate =
@@ -11438,7 +11438,7 @@ connector_runtime::__string_enum! {
     "photo.image_36x36", PhotoImage60x60 = "photo.image_60x60", Uri = "uri", Workspaces =
     "workspaces", WorkspacesName = "workspaces.name", }
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetUsersResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -11447,7 +11447,7 @@ pub struct GetUsersResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 connector_runtime::__string_enum! {
     pub enum GetUserOptFieldsItem { CustomFields = "custom_fields", CustomFieldsDateValue
     = "custom_fields.date_value", CustomFieldsDateValueDate =
@@ -11478,30 +11478,30 @@ connector_runtime::__string_enum! {
     PhotoImage60x60 = "photo.image_60x60", Workspaces = "workspaces", WorkspacesName =
     "workspaces.name", }
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetUserResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::UserResponse>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateUserBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::UserUpdateRequest>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 connector_runtime::__string_enum! {
     pub enum GetFavoritesForUserResourceType { Portfolio = "portfolio", Project =
     "project", Tag = "tag", Task = "task", User = "user", ProjectTemplate =
     "project_template", }
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 connector_runtime::__string_enum! {
     pub enum GetFavoritesForUserOptFieldsItem { Name = "name", Offset = "offset", Path =
     "path", Uri = "uri", }
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetFavoritesForUserResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -11510,13 +11510,13 @@ pub struct GetFavoritesForUserResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetUsersForTeamResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Vec<super::models::UserCompact>>,
 }
-#[cfg(any(feature = "webhooks"))]
+#[cfg(feature = "webhooks")]
 connector_runtime::__string_enum! {
     pub enum GetWebhooksOptFieldsItem { Active = "active", CreatedAt = "created_at",
     DeliveryRetryCount = "delivery_retry_count", FailureDeletionTimestamp =
@@ -11527,7 +11527,7 @@ connector_runtime::__string_enum! {
     "next_attempt_after", Offset = "offset", Path = "path", Resource = "resource",
     ResourceName = "resource.name", Target = "target", Uri = "uri", }
 }
-#[cfg(any(feature = "webhooks"))]
+#[cfg(feature = "webhooks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetWebhooksResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -11536,7 +11536,7 @@ pub struct GetWebhooksResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
-#[cfg(any(feature = "webhooks"))]
+#[cfg(feature = "webhooks")]
 connector_runtime::__string_enum! {
     pub enum CreateWebhookOptFieldsItem { Active = "active", CreatedAt = "created_at",
     DeliveryRetryCount = "delivery_retry_count", FailureDeletionTimestamp =
@@ -11547,13 +11547,13 @@ connector_runtime::__string_enum! {
     "next_attempt_after", Resource = "resource", ResourceName = "resource.name", Target =
     "target", }
 }
-#[cfg(any(feature = "webhooks"))]
+#[cfg(feature = "webhooks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateWebhookBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::WebhookRequest>,
 }
-#[cfg(any(feature = "webhooks"))]
+#[cfg(feature = "webhooks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateWebhookResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -11563,19 +11563,19 @@ pub struct CreateWebhookResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x_hook_secret: Option<String>,
 }
-#[cfg(any(feature = "webhooks"))]
+#[cfg(feature = "webhooks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetWebhookResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::WebhookResponse>,
 }
-#[cfg(any(feature = "webhooks"))]
+#[cfg(feature = "webhooks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateWebhookBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::WebhookUpdateRequest>,
 }
-#[cfg(any(feature = "workspace_memberships"))]
+#[cfg(feature = "workspace_memberships")]
 connector_runtime::__string_enum! {
     pub enum GetWorkspaceMembershipOptFieldsItem { CreatedAt = "created_at", IsActive =
     "is_active", IsAdmin = "is_admin", IsGuest = "is_guest", IsViewOnly = "is_view_only",
@@ -11586,13 +11586,13 @@ connector_runtime::__string_enum! {
     "vacation_dates.start_on", Workspace = "workspace", WorkspaceName = "workspace.name",
     }
 }
-#[cfg(any(feature = "workspace_memberships"))]
+#[cfg(feature = "workspace_memberships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetWorkspaceMembershipResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::WorkspaceMembershipResponse>,
 }
-#[cfg(any(feature = "workspace_memberships"))]
+#[cfg(feature = "workspace_memberships")]
 connector_runtime::__string_enum! {
     pub enum GetWorkspaceMembershipsForUserOptFieldsItem { CreatedAt = "created_at",
     IsActive = "is_active", IsAdmin = "is_admin", IsGuest = "is_guest", IsViewOnly =
@@ -11604,7 +11604,7 @@ connector_runtime::__string_enum! {
     "vacation_dates.start_on", Workspace = "workspace", WorkspaceName = "workspace.name",
     }
 }
-#[cfg(any(feature = "workspace_memberships"))]
+#[cfg(feature = "workspace_memberships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetWorkspaceMembershipsForUserResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -11613,12 +11613,12 @@ pub struct GetWorkspaceMembershipsForUserResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
-#[cfg(any(feature = "workspaces"))]
+#[cfg(feature = "workspaces")]
 connector_runtime::__string_enum! {
     pub enum GetWorkspacesOptFieldsItem { EmailDomains = "email_domains", IsOrganization
     = "is_organization", Name = "name", Offset = "offset", Path = "path", Uri = "uri", }
 }
-#[cfg(any(feature = "workspaces"))]
+#[cfg(feature = "workspaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetWorkspacesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -11627,25 +11627,25 @@ pub struct GetWorkspacesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page: Option<super::models::NextPage>,
 }
-#[cfg(any(feature = "workspaces"))]
+#[cfg(feature = "workspaces")]
 connector_runtime::__string_enum! {
     pub enum GetWorkspaceOptFieldsItem { EmailDomains = "email_domains", IsOrganization =
     "is_organization", Name = "name", }
 }
-#[cfg(any(feature = "workspaces"))]
+#[cfg(feature = "workspaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetWorkspaceResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::WorkspaceResponse>,
 }
-#[cfg(any(feature = "workspaces"))]
+#[cfg(feature = "workspaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateWorkspaceBody {
     /// A *workspace* is the highest-level organizational unit in Asana. All projects and tasks have an associated workspace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::WorkspaceCompact>,
 }
-#[cfg(any(feature = "workspaces"))]
+#[cfg(feature = "workspaces")]
 connector_runtime::__string_enum! {
     pub enum AddUserForWorkspaceOptFieldsItem { Email = "email", Name = "name", Photo =
     "photo", PhotoImage1024x1024 = "photo.image_1024x1024", PhotoImage128x128 =
@@ -11653,20 +11653,20 @@ connector_runtime::__string_enum! {
     "photo.image_27x27", PhotoImage36x36 = "photo.image_36x36", PhotoImage60x60 =
     "photo.image_60x60", }
 }
-#[cfg(any(feature = "workspaces"))]
+#[cfg(feature = "workspaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddUserForWorkspaceBody {
     /// A user identification object for specification with the addUser/removeUser endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::WorkspaceAddUserRequest>,
 }
-#[cfg(any(feature = "workspaces"))]
+#[cfg(feature = "workspaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddUserForWorkspaceResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::UserBaseResponse>,
 }
-#[cfg(any(feature = "workspaces"))]
+#[cfg(feature = "workspaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RemoveUserForWorkspaceBody {
     /// A user identification object for specification with the addUser/removeUser endpoints.

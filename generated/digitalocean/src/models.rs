@@ -7,18 +7,18 @@
 )]
 #[allow(unused_imports)]
 use connector_runtime::__private as rt;
-#[cfg(any(feature = "n_1_click_applications"))]
+#[cfg(feature = "n_1_click_applications")]
 connector_runtime::__string_enum! {
     pub enum OneClicksListType { Droplet = "droplet", Kubernetes = "kubernetes", }
 }
-#[cfg(any(feature = "n_1_click_applications"))]
+#[cfg(feature = "n_1_click_applications")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OneClicksListResponse200 {
     #[serde(rename = "1_clicks")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub n_1_clicks: Option<Vec<super::models::OneClicks>>,
 }
-#[cfg(any(feature = "n_1_click_applications"))]
+#[cfg(feature = "n_1_click_applications")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OneClicks {
     /// slug
@@ -41,7 +41,7 @@ pub struct ErrorModel {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
 }
-#[cfg(any(feature = "n_1_click_applications"))]
+#[cfg(feature = "n_1_click_applications")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OneClicksCreate {
     /// addon_slugs
@@ -53,20 +53,20 @@ pub struct OneClicksCreate {
     /// A unique ID for the Kubernetes cluster to which the 1-Click Applications will be installed.
     pub cluster_uuid: String,
 }
-#[cfg(any(feature = "n_1_click_applications"))]
+#[cfg(feature = "n_1_click_applications")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OneClicksInstallKubernetesResponse200 {
     /// A message about the result of the request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
-#[cfg(any(feature = "account"))]
+#[cfg(feature = "account")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AccountGetResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<super::models::Account>,
 }
-#[cfg(any(feature = "account"))]
+#[cfg(feature = "account")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Account {
     /// The total number of Droplets current user or team may have active at one time.
@@ -92,12 +92,12 @@ pub struct Account {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team: Option<super::models::AccountTeam>,
 }
-#[cfg(any(feature = "account"))]
+#[cfg(feature = "account")]
 connector_runtime::__string_enum! {
     #[doc = " This value is one of \"active\", \"warning\" or \"locked\"."] pub enum
     AccountStatus { Active = "active", Warning = "warning", Locked = "locked", }
 }
-#[cfg(any(feature = "account"))]
+#[cfg(feature = "account")]
 /// When authorized in a team context, includes information about the current team.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AccountTeam {
@@ -108,7 +108,7 @@ pub struct AccountTeam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "ssh_keys"))]
+#[cfg(feature = "ssh_keys")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SshKeysListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -117,7 +117,7 @@ pub struct SshKeysListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "ssh_keys"))]
+#[cfg(feature = "ssh_keys")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SshKeys {
     /// A unique identification number for this key. Can be used to embed a  specific SSH key into a Droplet.
@@ -394,13 +394,13 @@ pub struct MetaProperties {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total: Option<i64>,
 }
-#[cfg(any(feature = "ssh_keys"))]
+#[cfg(feature = "ssh_keys")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SshKeysCreateResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssh_key: Option<super::models::SshKeys>,
 }
-#[cfg(any(feature = "ssh_keys"))]
+#[cfg(feature = "ssh_keys")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum SshKeysGetSshKeyIdentifier {
@@ -409,7 +409,7 @@ pub enum SshKeysGetSshKeyIdentifier {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "ssh_keys"))]
+#[cfg(feature = "ssh_keys")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SshKeysUpdateBody {
     /// A human-readable display name for this key, used to easily identify the SSH keys when they are displayed.
@@ -518,13 +518,13 @@ pub struct ActionsGetResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<super::models::Action>,
 }
-#[cfg(any(feature = "add_ons"))]
+#[cfg(feature = "add_ons")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddonsGetAppResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apps: Option<Vec<super::models::AddonsAppInfo>>,
 }
-#[cfg(any(feature = "add_ons"))]
+#[cfg(feature = "add_ons")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddonsAppInfo {
     /// app_slug
@@ -544,7 +544,7 @@ pub struct AddonsAppInfo {
     /// A list of plans available for the resource.
     pub plans: Vec<super::models::AddonsPlan>,
 }
-#[cfg(any(feature = "add_ons"))]
+#[cfg(feature = "add_ons")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AddonsPlan {
     /// id
@@ -611,13 +611,13 @@ pub struct AddonsPlan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dimensions: Option<Vec<super::models::AddonsDimensionWithPrice>>,
 }
-#[cfg(any(feature = "add_ons"))]
+#[cfg(feature = "add_ons")]
 connector_runtime::__string_enum! {
     #[doc = " state"] #[doc = " "] #[doc = " Current state of the plan."] pub enum
     AddonsPlanState { UnknownValue = "unknown", Draft = "draft", InReview = "in_review",
     Approved = "approved", Suspended = "suspended", Archived = "archived", }
 }
-#[cfg(any(feature = "add_ons"))]
+#[cfg(feature = "add_ons")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AddonsFeature {
     /// id
@@ -649,21 +649,21 @@ pub struct AddonsFeature {
     /// Timestamp when the feature was last updated.
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
-#[cfg(any(feature = "add_ons"))]
+#[cfg(feature = "add_ons")]
 connector_runtime::__string_enum! {
     #[doc = " type"] #[doc = " "] #[doc =
     " Feature type, indicating the kind of data it holds."] pub enum AddonsFeatureType {
     UnknownValue = "unknown", String = "string", Boolean = "boolean", Allowance =
     "allowance", }
 }
-#[cfg(any(feature = "add_ons"))]
+#[cfg(feature = "add_ons")]
 connector_runtime::__string_enum! {
     #[doc = " unit"] #[doc = " "] #[doc =
     " Unit of measurement for the feature, if applicable. Units apply to allowance features."]
     pub enum AddonsFeatureUnit { UnitUnknown = "unit_unknown", Gb = "GB", Gib = "GIB",
     Count = "count", Byte = "byte", ByteSecond = "byte_second", }
 }
-#[cfg(any(feature = "add_ons"))]
+#[cfg(feature = "add_ons")]
 /// Value of the feature, which can vary based on the type.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -673,7 +673,7 @@ pub enum AddonsFeatureValue {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "add_ons"))]
+#[cfg(feature = "add_ons")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddonsDimensionWithPrice {
     /// id
@@ -701,7 +701,7 @@ pub struct AddonsDimensionWithPrice {
     /// A list of volumes associated with the dimension, each with its own price.
     pub volumes: Vec<super::models::AddonsDimensionVolumeWithPrice>,
 }
-#[cfg(any(feature = "add_ons"))]
+#[cfg(feature = "add_ons")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddonsDimensionVolumeWithPrice {
     /// id
@@ -721,13 +721,13 @@ pub struct AddonsDimensionVolumeWithPrice {
     /// The price per unit for the volume tier in US dollars.
     pub price_per_unit: String,
 }
-#[cfg(any(feature = "add_ons"))]
+#[cfg(feature = "add_ons")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddonsGetAppMetadataResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Vec<super::models::AddonsAppMetadata>>,
 }
-#[cfg(any(feature = "add_ons"))]
+#[cfg(feature = "add_ons")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AddonsAppMetadata {
     /// id
@@ -755,18 +755,18 @@ pub struct AddonsAppMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<Vec<String>>,
 }
-#[cfg(any(feature = "add_ons"))]
+#[cfg(feature = "add_ons")]
 connector_runtime::__string_enum! {
     #[doc = " type"] #[doc = " "] #[doc = " The data type of the metadata value."] pub
     enum AddonsAppMetadataType { String = "string", Boolean = "boolean", }
 }
-#[cfg(any(feature = "add_ons"))]
+#[cfg(feature = "add_ons")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddonsListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Vec<super::models::AddonsResource>>,
 }
-#[cfg(any(feature = "add_ons"))]
+#[cfg(feature = "add_ons")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AddonsResource {
     /// uuid
@@ -824,7 +824,7 @@ pub struct AddonsResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
-#[cfg(any(feature = "add_ons"))]
+#[cfg(feature = "add_ons")]
 connector_runtime::__string_enum! {
     #[doc = " state"] #[doc = " "] #[doc = " The state the resource is currently in."]
     pub enum AddonsResourceState { Pending = "pending", Provisioning = "provisioning",
@@ -832,7 +832,7 @@ connector_runtime::__string_enum! {
     "deprovisioned", ProvisioningFailed = "provisioning-failed", DeprovisioningFailed =
     "deprovisioning-failed", Suspended = "suspended", }
 }
-#[cfg(any(feature = "add_ons"))]
+#[cfg(feature = "add_ons")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AddonsResourceMetadata {
     /// name
@@ -842,7 +842,7 @@ pub struct AddonsResourceMetadata {
     /// The value to be set for the metadata item, which can be a string or boolean.
     pub value: super::models::AddonsResourceMetadataValue,
 }
-#[cfg(any(feature = "add_ons"))]
+#[cfg(feature = "add_ons")]
 /// The value to be set for the metadata item, which can be a string or boolean.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -852,7 +852,7 @@ pub enum AddonsResourceMetadataValue {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "add_ons"))]
+#[cfg(feature = "add_ons")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddonsResourceNew {
     /// app_slug
@@ -882,25 +882,25 @@ pub struct AddonsResourceNew {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fleet_uuid: Option<String>,
 }
-#[cfg(any(feature = "add_ons"))]
+#[cfg(feature = "add_ons")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddonsCreateResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<super::models::AddonsResource>,
 }
-#[cfg(any(feature = "add_ons"))]
+#[cfg(feature = "add_ons")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddonsPatchBody {
     /// The new name for the add-on resource.
     pub name: String,
 }
-#[cfg(any(feature = "add_ons"))]
+#[cfg(feature = "add_ons")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddonsPatchPlanBody {
     /// The slug identifier for the new plan to apply to the add-on resource.
     pub plan_slug: String,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsResponse {
     /// A list of apps
@@ -910,7 +910,7 @@ pub struct AppsResponse {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppsResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -922,7 +922,7 @@ impl AppsResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// An application's configuration and status.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct App {
@@ -987,7 +987,7 @@ pub struct App {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc: Option<super::models::AppsVpc>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl App {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1015,7 +1015,7 @@ impl App {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// An app deployment
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsDeployment {
@@ -1065,7 +1065,7 @@ pub struct AppsDeployment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workers: Option<Vec<super::models::AppsDeploymentWorker>>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppsDeployment {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1075,7 +1075,7 @@ impl AppsDeployment {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsDeploymentJob {
     /// The name of this job
@@ -1085,7 +1085,7 @@ pub struct AppsDeploymentJob {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_commit_hash: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsDeploymentFunctions {
     /// The name of this functions component
@@ -1098,14 +1098,14 @@ pub struct AppsDeploymentFunctions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
     pub enum AppsDeploymentPhase { UnknownValue = "UNKNOWN", PendingBuild =
     "PENDING_BUILD", Building = "BUILDING", PendingDeploy = "PENDING_DEPLOY", Deploying =
     "DEPLOYING", Active = "ACTIVE", Superseded = "SUPERSEDED", Error = "ERROR", Canceled
     = "CANCELED", }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsDeploymentProgress {
     /// Number of unsuccessful steps
@@ -1130,7 +1130,7 @@ pub struct AppsDeploymentProgress {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_steps: Option<i32>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// A step that is run as part of the deployment's lifecycle
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsDeploymentProgressStep {
@@ -1160,7 +1160,7 @@ pub struct AppsDeploymentProgressStep {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps: Option<Vec<serde_json::Value>>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsDeploymentProgressStepReason {
     /// The error code
@@ -1170,12 +1170,12 @@ pub struct AppsDeploymentProgressStepReason {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
     pub enum AppsDeploymentProgressStepStatus { UnknownValue = "UNKNOWN", Pending =
     "PENDING", Running = "RUNNING", Error = "ERROR", Success = "SUCCESS", }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsDeploymentService {
     /// The name of this service
@@ -1185,7 +1185,7 @@ pub struct AppsDeploymentService {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_commit_hash: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// AppSpec
 ///
 /// The desired configuration of an application.
@@ -1242,7 +1242,7 @@ pub struct AppSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc: Option<super::models::AppsVpc>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppSpec {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1297,14 +1297,14 @@ impl AppSpec {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
     #[doc =
     " The slug form of the geographical origin of the app. Default: `nearest available`"]
     pub enum AppSpecRegion { Atl = "atl", Nyc = "nyc", Sfo = "sfo", Tor = "tor", Ams =
     "ams", Fra = "fra", Lon = "lon", Blr = "blr", Sgp = "sgp", Syd = "syd", }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppDomainSpec {
     /// The hostname for the domain
@@ -1330,7 +1330,7 @@ pub struct AppDomainSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub minimum_tls_version: Option<super::models::AppDomainSpecMinimumTlsVersion>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppDomainSpec {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1347,7 +1347,7 @@ impl AppDomainSpec {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
     #[doc = " - DEFAULT: The default `.ondigitalocean.app` domain assigned to this app"]
     #[doc =
@@ -1355,13 +1355,13 @@ connector_runtime::__string_enum! {
     #[doc = " - ALIAS: A non-primary domain"] pub enum AppDomainSpecType { Unspecified =
     "UNSPECIFIED", Default = "DEFAULT", Primary = "PRIMARY", Alias = "ALIAS", }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
     #[doc =
     " The minimum version of TLS a client application can use to access resources for the domain.  Must be one of the following values wrapped within quotations: `\"1.2\"` or `\"1.3\"`."]
     pub enum AppDomainSpecMinimumTlsVersion { V12 = "1.2", V13 = "1.3", }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppServiceSpec {
     /// The name. Must be unique across all components within the same app.
@@ -1430,7 +1430,7 @@ pub struct AppServiceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub termination: Option<super::models::AppServiceSpecTermination>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppServiceSpec {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1488,7 +1488,7 @@ impl AppServiceSpec {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsGitSourceSpec {
     /// The name of the branch to use
@@ -1498,7 +1498,7 @@ pub struct AppsGitSourceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repo_clone_url: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsGithubSourceSpec {
     /// The name of the branch to use
@@ -1511,7 +1511,7 @@ pub struct AppsGithubSourceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repo: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsGitlabSourceSpec {
     /// The name of the branch to use
@@ -1524,7 +1524,7 @@ pub struct AppsGitlabSourceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repo: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsBitbucketSourceSpec {
     /// The name of the branch to use
@@ -1537,7 +1537,7 @@ pub struct AppsBitbucketSourceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repo: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsImageSourceSpec {
     /// The registry name. Must be left empty for the `DOCR` registry type.
@@ -1565,7 +1565,7 @@ pub struct AppsImageSourceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deploy_on_push: Option<super::models::AppsImageSourceSpecDeployOnPush>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
     #[doc = " - DOCKER_HUB: The DockerHub container registry type."] #[doc =
     " - DOCR: The DigitalOcean container registry type."] #[doc =
@@ -1573,14 +1573,14 @@ connector_runtime::__string_enum! {
     AppsImageSourceSpecRegistryType { DockerHub = "DOCKER_HUB", Docr = "DOCR", Ghcr =
     "GHCR", }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsImageSourceSpecDeployOnPush {
     /// Whether to automatically deploy new images. Can only be used for images hosted in DOCR and can only be used with an image tag, not a specific digest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppVariableDefinition {
     /// The variable name
@@ -1599,7 +1599,7 @@ pub struct AppVariableDefinition {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppVariableDefinition {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1616,7 +1616,7 @@ impl AppVariableDefinition {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
     #[doc = " - RUN_TIME: Made available only at run-time"] #[doc =
     " - BUILD_TIME: Made available only at build-time"] #[doc =
@@ -1624,13 +1624,13 @@ connector_runtime::__string_enum! {
     AppVariableDefinitionScope { Unset = "UNSET", RunTime = "RUN_TIME", BuildTime =
     "BUILD_TIME", RunAndBuildTime = "RUN_AND_BUILD_TIME", }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
     #[doc = " - GENERAL: A plain-text environment variable"] #[doc =
     " - SECRET: A secret encrypted environment variable"] pub enum
     AppVariableDefinitionType { General = "GENERAL", Secret = "SECRET", }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// Configurations for external logging.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppLogDestinationDefinition {
@@ -1648,7 +1648,7 @@ pub struct AppLogDestinationDefinition {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open_search: Option<super::models::AppLogDestinationOpenSearchSpec>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppLogDestinationDefinition {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1665,14 +1665,14 @@ impl AppLogDestinationDefinition {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// Papertrail configuration.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppLogDestinationPapertrailSpec {
     /// Papertrail syslog endpoint.
     pub endpoint: String,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// DataDog configuration.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppLogDestinationDatadogSpec {
@@ -1682,7 +1682,7 @@ pub struct AppLogDestinationDatadogSpec {
     /// Datadog API key.
     pub api_key: String,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// Logtail configuration.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppLogDestinationLogtailSpec {
@@ -1690,7 +1690,7 @@ pub struct AppLogDestinationLogtailSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// OpenSearch configuration.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppLogDestinationOpenSearchSpec {
@@ -1709,7 +1709,7 @@ pub struct AppLogDestinationOpenSearchSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_name: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// Configure Username and/or Password for Basic authentication.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppLogDestinationOpenSearchSpecBasicAuth {
@@ -1722,7 +1722,7 @@ pub struct AppLogDestinationOpenSearchSpecBasicAuth {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// The instance size to use for this component. Default: `apps-s-1vcpu-0.5gb`
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -1736,7 +1736,7 @@ pub enum AppServiceSpecInstanceSizeSlug {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
     #[doc = " Size slug"] pub enum AppServiceSpecInstanceSizeSlugVariant0 {
     AppsS1vcpu05gb = "apps-s-1vcpu-0.5gb", AppsS1vcpu1gbFixed = "apps-s-1vcpu-1gb-fixed",
@@ -1747,7 +1747,7 @@ connector_runtime::__string_enum! {
     "apps-d-2vcpu-8gb", AppsD4vcpu8gb = "apps-d-4vcpu-8gb", AppsD4vcpu16gb =
     "apps-d-4vcpu-16gb", AppsD8vcpu32gb = "apps-d-8vcpu-32gb", }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
     #[doc = " Deprecated size slugs for legacy plans. We strongly encourage customers"]
     #[doc = " to use the new plans when creating or upgrading apps."] pub enum
@@ -1757,7 +1757,7 @@ connector_runtime::__string_enum! {
     "professional-m", Professional1l = "professional-1l", ProfessionalL =
     "professional-l", ProfessionalXl = "professional-xl", }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppAutoscalingSpecService {
     /// The minimum amount of instances for this component.
@@ -1769,7 +1769,7 @@ pub struct AppAutoscalingSpecService {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<super::models::AppAutoscalingSpecServiceMetrics>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppAutoscalingSpecService {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1795,7 +1795,7 @@ impl AppAutoscalingSpecService {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppAutoscalingSpecServiceMetrics {
     /// Settings for scaling the component based on requests per second.
@@ -1809,7 +1809,7 @@ pub struct AppAutoscalingSpecServiceMetrics {
         super::models::AppAutoscalingSpecServiceMetricsRequestDuration,
     >,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppAutoscalingSpecServiceMetrics {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1822,7 +1822,7 @@ impl AppAutoscalingSpecServiceMetrics {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// Settings for scaling the component based on requests per second.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppAutoscalingSpecServiceMetricsRequestsPerSecond {
@@ -1830,7 +1830,7 @@ pub struct AppAutoscalingSpecServiceMetricsRequestsPerSecond {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub per_instance: Option<u32>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppAutoscalingSpecServiceMetricsRequestsPerSecond {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1845,7 +1845,7 @@ impl AppAutoscalingSpecServiceMetricsRequestsPerSecond {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// Settings for scaling the component based on request duration.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppAutoscalingSpecServiceMetricsRequestDuration {
@@ -1853,7 +1853,7 @@ pub struct AppAutoscalingSpecServiceMetricsRequestDuration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p95_milliseconds: Option<u32>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppAutoscalingSpecServiceMetricsRequestDuration {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1868,7 +1868,7 @@ impl AppAutoscalingSpecServiceMetricsRequestDuration {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsCorsPolicy {
     /// The set of allowed CORS origins.
@@ -1890,7 +1890,7 @@ pub struct AppsCorsPolicy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_credentials: Option<bool>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppsCorsPolicy {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1902,7 +1902,7 @@ impl AppsCorsPolicy {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsStringMatch {
     /// Exact string match. Only 1 of `exact`, `prefix`, or `regex` must be set. An empty string is a valid value and will be serialized explicitly rather than being omitted from the payload.
@@ -1915,7 +1915,7 @@ pub struct AppsStringMatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regex: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppsStringMatch {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1931,7 +1931,7 @@ impl AppsStringMatch {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppServiceSpecHealthCheck {
     /// The number of failed health checks before considered unhealthy.
@@ -1956,7 +1956,7 @@ pub struct AppServiceSpecHealthCheck {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_seconds: Option<i32>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppServiceSpecHealthCheck {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1971,7 +1971,7 @@ impl AppServiceSpecHealthCheck {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppHealthCheckSpec {
     /// The number of failed health checks before considered unhealthy.
@@ -1996,7 +1996,7 @@ pub struct AppHealthCheckSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_seconds: Option<i32>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppHealthCheckSpec {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2051,7 +2051,7 @@ impl AppHealthCheckSpec {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
     #[doc = " The protocol which the service uses to serve traffic on the http_port."]
     #[doc = " "] #[doc = " - `HTTP`: The app is serving the HTTP protocol. Default."]
@@ -2059,7 +2059,7 @@ connector_runtime::__string_enum! {
     " - `HTTP2`: The app is serving the HTTP/2 protocol. Currently, this needs to be implemented in the service by serving HTTP/2 cleartext (h2c)."]
     pub enum AppServiceSpecProtocol { Http = "HTTP", Http2 = "HTTP2", }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// A criterion for routing HTTP traffic to a component.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppRouteSpec {
@@ -2070,7 +2070,7 @@ pub struct AppRouteSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preserve_path_prefix: Option<bool>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppServiceSpecTermination {
     /// The number of seconds to wait between selecting a container instance for termination and issuing the TERM signal. Selecting a container instance for termination begins an asynchronous drain of new requests on upstream load-balancers. (Default 15)
@@ -2080,7 +2080,7 @@ pub struct AppServiceSpecTermination {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grace_period_seconds: Option<i32>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppServiceSpecTermination {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2103,7 +2103,7 @@ impl AppServiceSpecTermination {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppStaticSiteSpec {
     /// The name. Must be unique across all components within the same app.
@@ -2157,7 +2157,7 @@ pub struct AppStaticSiteSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routes: Option<Vec<super::models::AppRouteSpec>>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppStaticSiteSpec {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2187,7 +2187,7 @@ impl AppStaticSiteSpec {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppJobSpec {
     /// The name. Must be unique across all components within the same app.
@@ -2238,7 +2238,7 @@ pub struct AppJobSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub termination: Option<super::models::AppJobSpecTermination>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppJobSpec {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2276,7 +2276,7 @@ impl AppJobSpec {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
     #[doc = " - UNSPECIFIED: Default job type, will auto-complete to POST_DEPLOY kind."]
     #[doc = " - PRE_DEPLOY: Indicates a job that runs before an app deployment."] #[doc =
@@ -2285,14 +2285,14 @@ connector_runtime::__string_enum! {
     enum AppJobSpecKind { Unspecified = "UNSPECIFIED", PreDeploy = "PRE_DEPLOY",
     PostDeploy = "POST_DEPLOY", FailedDeploy = "FAILED_DEPLOY", }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppJobSpecTermination {
     /// The number of seconds to wait between sending a TERM signal to a container and issuing a KILL which causes immediate shutdown. (Default 120)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grace_period_seconds: Option<i32>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppJobSpecTermination {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2307,7 +2307,7 @@ impl AppJobSpecTermination {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppWorkerSpec {
     /// The name. Must be unique across all components within the same app.
@@ -2357,7 +2357,7 @@ pub struct AppWorkerSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub liveness_health_check: Option<super::models::AppHealthCheckSpec>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppWorkerSpec {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2401,7 +2401,7 @@ impl AppWorkerSpec {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// Configuration for automatically scaling this component based on metrics.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppAutoscalingSpec {
@@ -2415,7 +2415,7 @@ pub struct AppAutoscalingSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<super::models::AppAutoscalingSpecMetrics>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppAutoscalingSpec {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2441,7 +2441,7 @@ impl AppAutoscalingSpec {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// The metrics that the component is scaled on.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppAutoscalingSpecMetrics {
@@ -2449,7 +2449,7 @@ pub struct AppAutoscalingSpecMetrics {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu: Option<super::models::AppAutoscalingSpecMetricsCpu>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppAutoscalingSpecMetrics {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2459,7 +2459,7 @@ impl AppAutoscalingSpecMetrics {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// Settings for scaling the component based on CPU utilization.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppAutoscalingSpecMetricsCpu {
@@ -2467,7 +2467,7 @@ pub struct AppAutoscalingSpecMetricsCpu {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub percent: Option<u32>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppAutoscalingSpecMetricsCpu {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2482,14 +2482,14 @@ impl AppAutoscalingSpecMetricsCpu {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppWorkerSpecTermination {
     /// The number of seconds to wait between sending a TERM signal to a container and issuing a KILL which causes immediate shutdown. (Default 120)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grace_period_seconds: Option<i32>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppWorkerSpecTermination {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2504,7 +2504,7 @@ impl AppWorkerSpecTermination {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppFunctionsSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2534,7 +2534,7 @@ pub struct AppFunctionsSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_destinations: Option<Vec<super::models::AppLogDestinationDefinition>>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppFunctionsSpec {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2564,7 +2564,7 @@ impl AppFunctionsSpec {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppAlertSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2580,7 +2580,7 @@ pub struct AppAlertSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<super::models::AppAlertSpecWindow>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
     pub enum AppAlertSpecRule { UnspecifiedRule = "UNSPECIFIED_RULE", CpuUtilization =
     "CPU_UTILIZATION", MemUtilization = "MEM_UTILIZATION", RestartCount =
@@ -2594,18 +2594,18 @@ connector_runtime::__string_enum! {
     FunctionsGbRatePerSecond = "FUNCTIONS_GB_RATE_PER_SECOND", RequestsPerSecond =
     "REQUESTS_PER_SECOND", RequestDurationP95Ms = "REQUEST_DURATION_P95_MS", }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
     pub enum AppAlertSpecOperator { UnspecifiedOperator = "UNSPECIFIED_OPERATOR",
     GreaterThan = "GREATER_THAN", LessThan = "LESS_THAN", }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
     pub enum AppAlertSpecWindow { UnspecifiedWindow = "UNSPECIFIED_WINDOW", FiveMinutes =
     "FIVE_MINUTES", TenMinutes = "TEN_MINUTES", ThirtyMinutes = "THIRTY_MINUTES", OneHour
     = "ONE_HOUR", }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppDatabaseSpec {
     /// The name of the underlying DigitalOcean DBaaS cluster. This is required for production databases. For dev databases, if cluster_name is not set, a new cluster will be provisioned.
@@ -2635,7 +2635,7 @@ pub struct AppDatabaseSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppDatabaseSpec {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2652,7 +2652,7 @@ impl AppDatabaseSpec {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
     #[doc = " - MYSQL: MySQL"] #[doc = " - PG: PostgreSQL"] #[doc = " - REDIS: Caching"]
     #[doc = " - MONGODB: MongoDB"] #[doc = " - KAFKA: Kafka"] #[doc =
@@ -2660,7 +2660,7 @@ connector_runtime::__string_enum! {
     AppDatabaseSpecEngine { Unset = "UNSET", Mysql = "MYSQL", Pg = "PG", Redis = "REDIS",
     Mongodb = "MONGODB", Kafka = "KAFKA", Opensearch = "OPENSEARCH", Valkey = "VALKEY", }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// Specification for app ingress configurations.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppIngressSpec {
@@ -2674,7 +2674,7 @@ pub struct AppIngressSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_error_page_url: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppIngressSpec {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2695,7 +2695,7 @@ impl AppIngressSpec {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppIngressSpecRule {
     /// The match configuration for the rule.
@@ -2711,7 +2711,7 @@ pub struct AppIngressSpecRule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect: Option<super::models::AppIngressSpecRuleRoutingRedirect>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppIngressSpecRule {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2724,7 +2724,7 @@ impl AppIngressSpecRule {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// The match configuration for the rule.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppIngressSpecRuleMatch {
@@ -2735,7 +2735,7 @@ pub struct AppIngressSpecRuleMatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authority: Option<super::models::AppIngressSpecRuleStringMatchExact>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppIngressSpecRuleMatch {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2748,14 +2748,14 @@ impl AppIngressSpecRuleMatch {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// The path to match on.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppIngressSpecRuleStringMatchPrefix {
     /// Prefix-based match. For example, `/api` will match `/api`, `/api/`, and any nested paths such as `/api/v1/endpoint`.
     pub prefix: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppIngressSpecRuleStringMatchPrefix {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2770,14 +2770,14 @@ impl AppIngressSpecRuleStringMatchPrefix {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// The authority to match on.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppIngressSpecRuleStringMatchExact {
     /// Exact string match. An empty string is a valid value and will be serialized explicitly rather than being omitted from the payload.
     pub exact: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppIngressSpecRuleStringMatchExact {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2792,7 +2792,7 @@ impl AppIngressSpecRuleStringMatchExact {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// The component to route to. Only one of `component` or `redirect` may be set.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppIngressSpecRuleRoutingComponent {
@@ -2805,7 +2805,7 @@ pub struct AppIngressSpecRuleRoutingComponent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rewrite: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// The redirect configuration for the rule. Only one of `component` or `redirect` may be set.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppIngressSpecRuleRoutingRedirect {
@@ -2825,7 +2825,7 @@ pub struct AppIngressSpecRuleRoutingRedirect {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_code: Option<i64>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// Specification for app egress configurations.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppEgressSpec {
@@ -2834,12 +2834,12 @@ pub struct AppEgressSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<super::models::AppEgressTypeSpec>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
     #[doc = " The app egress type."] pub enum AppEgressTypeSpec { Autoassign =
     "AUTOASSIGN", DedicatedIp = "DEDICATED_IP", }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// Specification to configure maintenance settings for the app, such as maintenance mode and archiving the app.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppMaintenanceSpec {
@@ -2853,7 +2853,7 @@ pub struct AppMaintenanceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offline_page_url: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsVpc {
     /// The ID of the VPC.
@@ -2863,13 +2863,13 @@ pub struct AppsVpc {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub egress_ips: Option<Vec<super::models::AppsVpcEgressIp>>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsVpcEgressIp {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsDeploymentStaticSite {
     /// The name of this static site
@@ -2879,7 +2879,7 @@ pub struct AppsDeploymentStaticSite {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_commit_hash: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsDeploymentWorker {
     /// The name of this worker
@@ -2889,7 +2889,7 @@ pub struct AppsDeploymentWorker {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_commit_hash: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsDomain {
     /// The ID of the domain
@@ -2911,7 +2911,7 @@ pub struct AppsDomain {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate_expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppsDomain {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2921,19 +2921,19 @@ impl AppsDomain {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
     pub enum AppsDomainPhase { UnknownValue = "UNKNOWN", Pending = "PENDING", Configuring
     = "CONFIGURING", Active = "ACTIVE", Error = "ERROR", }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsDomainProgress {
     /// The steps of the domain's progress
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps: Option<Vec<serde_json::Value>>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppDomainValidation {
     /// TXT record name
@@ -2943,7 +2943,7 @@ pub struct AppDomainValidation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub txt_value: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// Geographical information about an app origin
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsRegion {
@@ -2972,7 +2972,7 @@ pub struct AppsRegion {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsDedicatedEgressIp {
     /// The IP address of the dedicated egress IP.
@@ -2985,13 +2985,13 @@ pub struct AppsDedicatedEgressIp {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::AppsDedicatedEgressIpStatus>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
     #[doc = " The status of the dedicated egress IP."] pub enum
     AppsDedicatedEgressIpStatus { UnknownValue = "UNKNOWN", Assigning = "ASSIGNING",
     Assigned = "ASSIGNED", Removed = "REMOVED", }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsCreateAppRequest {
     /// AppSpec
@@ -3003,7 +3003,7 @@ pub struct AppsCreateAppRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_id: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppsCreateAppRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3014,14 +3014,14 @@ impl AppsCreateAppRequest {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppResponse {
     /// An application's configuration and status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app: Option<super::models::App>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3031,7 +3031,7 @@ impl AppResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsUpdateAppRequest {
     /// AppSpec
@@ -3042,7 +3042,7 @@ pub struct AppsUpdateAppRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update_all_source_versions: Option<bool>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppsUpdateAppRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3053,28 +3053,28 @@ impl AppsUpdateAppRequest {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsDeleteAppResponse {
     /// The ID of the app that was deleted
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsRestartRequest {
     /// Optional list of components to restart. If not provided, all components will be restarted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub components: Option<Vec<String>>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsDeploymentResponse {
     /// An app deployment
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment: Option<super::models::AppsDeployment>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppsDeploymentResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3084,13 +3084,13 @@ impl AppsDeploymentResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
     pub enum AppsGetLogsActiveDeploymentType { Unspecified = "UNSPECIFIED", Build =
     "BUILD", Deploy = "DEPLOY", Run = "RUN", RunRestarted = "RUN_RESTARTED",
     AutoscaleEvent = "AUTOSCALE_EVENT", }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsGetLogsResponse {
     /// A list of URLs to archived log files
@@ -3100,20 +3100,20 @@ pub struct AppsGetLogsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live_url: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsGetExecResponse {
     /// A websocket URL that allows sending/receiving console input and receiving console output.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppInstances {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instances: Option<Vec<super::models::AppInstance>>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppInstance {
     /// Name of the component, from the app spec.
@@ -3129,19 +3129,19 @@ pub struct AppInstance {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance_alias: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
     #[doc = " Supported compute component by DigitalOcean App Platform."] pub enum
     AppInstanceComponentType { Service = "SERVICE", Worker = "WORKER", Job = "JOB", }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
     pub enum AppsListDeploymentsDeploymentTypesItem { Manual = "MANUAL", DeployOnPush =
     "DEPLOY_ON_PUSH", Maintenance = "MAINTENANCE", ManualRollback = "MANUAL_ROLLBACK",
     AutoRollback = "AUTO_ROLLBACK", UpdateDatabaseTrustedSources =
     "UPDATE_DATABASE_TRUSTED_SOURCES", Autoscaled = "AUTOSCALED", }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsDeploymentsResponse {
     /// A list of deployments
@@ -3151,7 +3151,7 @@ pub struct AppsDeploymentsResponse {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppsDeploymentsResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3163,14 +3163,14 @@ impl AppsDeploymentsResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsCreateDeploymentRequest {
     /// Indicates whether to force a build of app from source even if an existing cached build is suitable for re-use
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub force_build: Option<bool>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppJobInvocations {
     /// A list of job invocations
@@ -3179,7 +3179,7 @@ pub struct AppJobInvocations {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub links: Option<super::models::PageLinks>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppJobInvocation {
     /// The ID of the job invocation
@@ -3207,13 +3207,13 @@ pub struct AppJobInvocation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
     #[doc = " The phase of the job invocation"] pub enum AppJobInvocationPhase {
     UnknownValue = "UNKNOWN", Pending = "PENDING", Running = "RUNNING", Succeeded =
     "SUCCEEDED", Failed = "FAILED", Canceled = "CANCELED", Skipped = "SKIPPED", }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// The JobInvocation Trigger
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppJobInvocationTrigger {
@@ -3228,20 +3228,20 @@ pub struct AppJobInvocationTrigger {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manual: Option<super::models::AppJobInvocationTriggerManual>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
     #[doc = " The type of trigger that initiated the job invocation."] pub enum
     AppJobInvocationTriggerType { Manual = "MANUAL", Schedule = "SCHEDULE", UnknownValue
     = "UNKNOWN", }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// The schedule for the job
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppJobInvocationTriggerScheduled {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<super::models::AppJobInvocationTriggerScheduledSchedule>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppJobInvocationTriggerScheduledSchedule {
     /// The cron expression defining the schedule
@@ -3251,7 +3251,7 @@ pub struct AppJobInvocationTriggerScheduledSchedule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// Details about the manual trigger, if applicable
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppJobInvocationTriggerManual {
@@ -3259,7 +3259,7 @@ pub struct AppJobInvocationTriggerManual {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<super::models::AppJobInvocationTriggerManualUser>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// The user who triggered the job
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppJobInvocationTriggerManualUser {
@@ -3273,12 +3273,12 @@ pub struct AppJobInvocationTriggerManualUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub full_name: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
     pub enum AppsListEventsEventTypesItem { UnknownValue = "UNKNOWN", Deployment =
     "DEPLOYMENT", Autoscaling = "AUTOSCALING", }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppEvents {
     /// A list of events
@@ -3287,7 +3287,7 @@ pub struct AppEvents {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub links: Option<super::models::PageLinks>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppEvents {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3299,7 +3299,7 @@ impl AppEvents {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppEvent {
     /// The ID of the event (UUID)
@@ -3324,7 +3324,7 @@ pub struct AppEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autoscaling: Option<super::models::AppEventAutoscaling>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppEvent {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3334,12 +3334,12 @@ impl AppEvent {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
     #[doc = " The type of event"] pub enum AppEventType { UnknownValue = "UNKNOWN",
     Deployment = "DEPLOYMENT", Autoscaling = "AUTOSCALING", }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// Autoscaling event details. Only present for autoscaling events.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppEventAutoscaling {
@@ -3355,13 +3355,13 @@ pub struct AppEventAutoscaling {
         >,
     >,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
     #[doc = " The current phase of the autoscaling event"] pub enum
     AppEventAutoscalingPhase { UnknownValue = "UNKNOWN", Pending = "PENDING", InProgress
     = "IN_PROGRESS", Succeeded = "SUCCEEDED", Failed = "FAILED", Canceled = "CANCELED", }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppEventAutoscalingComponentsValue {
     /// The number of replicas before scaling
@@ -3374,13 +3374,13 @@ pub struct AppEventAutoscalingComponentsValue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub triggering_metric: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsGetEventResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<super::models::AppEvent>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppsGetEventResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3390,7 +3390,7 @@ impl AppsGetEventResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsListInstanceSizesResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3398,7 +3398,7 @@ pub struct AppsListInstanceSizesResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance_sizes: Option<Vec<super::models::AppsInstanceSize>>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsInstanceSize {
     /// The bandwidth allowance in GiB for the instance size
@@ -3445,25 +3445,25 @@ pub struct AppsInstanceSize {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usd_per_second: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
     #[doc = " - SHARED: Shared vCPU cores"] #[doc = " - DEDICATED: Dedicated vCPU cores"]
     pub enum InstanceSizeCpuType { Unspecified = "UNSPECIFIED", Shared = "SHARED",
     Dedicated = "DEDICATED", }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsGetInstanceSizeResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance_size: Option<super::models::AppsInstanceSize>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsListRegionsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regions: Option<Vec<super::models::AppsRegion>>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppPropose {
     /// AppSpec
@@ -3474,7 +3474,7 @@ pub struct AppPropose {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_id: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppPropose {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3485,7 +3485,7 @@ impl AppPropose {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppProposeResponse {
     /// Indicates whether the app is a static app.
@@ -3512,7 +3512,7 @@ pub struct AppProposeResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_tier_downgrade_cost: Option<i32>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppProposeResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3522,13 +3522,13 @@ impl AppProposeResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsListAlertsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alerts: Option<Vec<super::models::AppAlert>>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppAlert {
     /// The ID of the alert
@@ -3550,7 +3550,7 @@ pub struct AppAlert {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress: Option<super::models::AppAlertProgress>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppAlertSlackWebhook {
     /// URL of the Slack webhook
@@ -3560,19 +3560,19 @@ pub struct AppAlertSlackWebhook {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
     pub enum AppAlertPhase { UnknownValue = "UNKNOWN", Pending = "PENDING", Configuring =
     "CONFIGURING", Active = "ACTIVE", Error = "ERROR", }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppAlertProgress {
     /// Steps of an alert's progress.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps: Option<Vec<super::models::AppAlertProgressStep>>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppAlertProgressStep {
     /// The name of this step
@@ -3589,12 +3589,12 @@ pub struct AppAlertProgressStep {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<super::models::AppAlertProgressStepReason>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
     pub enum AppAlertProgressStepStatus { UnknownValue = "UNKNOWN", Pending = "PENDING",
     Running = "RUNNING", Error = "ERROR", Success = "SUCCESS", }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppAlertProgressStepReason {
     /// The error code
@@ -3604,7 +3604,7 @@ pub struct AppAlertProgressStepReason {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsAssignAppAlertDestinationsRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3612,13 +3612,13 @@ pub struct AppsAssignAppAlertDestinationsRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slack_webhooks: Option<Vec<super::models::AppAlertSlackWebhook>>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsAlertResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert: Option<super::models::AppAlert>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsRollbackAppRequest {
     /// The ID of the deployment to rollback to.
@@ -3628,7 +3628,7 @@ pub struct AppsRollbackAppRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skip_pin: Option<bool>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsValidateRollbackResponse200 {
     /// Indicates whether the app can be rolled back to the specified deployment.
@@ -3640,7 +3640,7 @@ pub struct AppsValidateRollbackResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warnings: Option<Vec<super::models::AppRollbackValidationCondition>>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppRollbackValidationCondition {
     /// A code identifier that represents the failing condition.
@@ -3664,7 +3664,7 @@ pub struct AppRollbackValidationCondition {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub components: Option<Vec<String>>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
     #[doc = " A code identifier that represents the failing condition."] #[doc = " "]
     #[doc = " Failing conditions:"] #[doc =
@@ -3690,7 +3690,7 @@ connector_runtime::__string_enum! {
     "region_conflict", StaticSiteRequiresRebuild = "static_site_requires_rebuild",
     ImageSourceMissingDigest = "image_source_missing_digest", }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppMetricsBandwidthUsage {
     /// A list of bandwidth usage details by app.
@@ -3700,7 +3700,7 @@ pub struct AppMetricsBandwidthUsage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// Bandwidth usage for an app.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppMetricsBandwidthUsageDetails {
@@ -3711,7 +3711,7 @@ pub struct AppMetricsBandwidthUsageDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bandwidth_bytes: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppMetricsBandwidthUsageRequest {
     /// A list of app IDs to query bandwidth metrics for.
@@ -3720,7 +3720,7 @@ pub struct AppMetricsBandwidthUsageRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 impl AppMetricsBandwidthUsageRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3736,13 +3736,13 @@ impl AppMetricsBandwidthUsageRequest {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppHealthResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_health: Option<super::models::AppHealth>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppHealth {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3750,7 +3750,7 @@ pub struct AppHealth {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub functions_components: Option<Vec<super::models::AppFunctionsComponentHealth>>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppComponentHealth {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3766,12 +3766,12 @@ pub struct AppComponentHealth {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<super::models::AppComponentHealthState>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
     pub enum AppComponentHealthState { UnknownValue = "UNKNOWN", Healthy = "HEALTHY",
     Unhealthy = "UNHEALTHY", }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppFunctionsComponentHealth {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3783,7 +3783,7 @@ pub struct AppFunctionsComponentHealth {
         >,
     >,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppFunctionsComponentHealthFunctionsComponentHealthMetricsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3793,7 +3793,7 @@ pub struct AppFunctionsComponentHealthFunctionsComponentHealthMetricsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_window: Option<String>,
 }
-#[cfg(any(feature = "cdn_endpoints"))]
+#[cfg(feature = "cdn_endpoints")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CdnListEndpointsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3802,7 +3802,7 @@ pub struct CdnListEndpointsResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "cdn_endpoints"))]
+#[cfg(feature = "cdn_endpoints")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CdnEndpoint {
     /// A unique ID that can be used to identify and reference a CDN endpoint.
@@ -3826,13 +3826,13 @@ pub struct CdnEndpoint {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "cdn_endpoints"))]
+#[cfg(feature = "cdn_endpoints")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CdnCreateEndpointResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<super::models::CdnEndpoint>,
 }
-#[cfg(any(feature = "cdn_endpoints"))]
+#[cfg(feature = "cdn_endpoints")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateEndpoint {
     /// The amount of time the content is cached by the CDN's edge servers in seconds. TTL must be one of 60, 600, 3600, 86400, or 604800. Defaults to 3600 (one hour) when excluded.
@@ -3845,13 +3845,13 @@ pub struct UpdateEndpoint {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_domain: Option<String>,
 }
-#[cfg(any(feature = "cdn_endpoints"))]
+#[cfg(feature = "cdn_endpoints")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PurgeCache {
     /// An array of strings containing the path to the content to be purged from the CDN cache.
     pub files: Vec<String>,
 }
-#[cfg(any(feature = "certificates"))]
+#[cfg(feature = "certificates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CertificatesListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3860,7 +3860,7 @@ pub struct CertificatesListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "certificates"))]
+#[cfg(feature = "certificates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Certificate {
     /// A unique ID that can be used to identify and reference a certificate.
@@ -3889,20 +3889,20 @@ pub struct Certificate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<super::models::CertificateType>,
 }
-#[cfg(any(feature = "certificates"))]
+#[cfg(feature = "certificates")]
 connector_runtime::__string_enum! {
     #[doc =
     " A string representing the current state of the certificate. It may be `pending`, `verified`, or `error`."]
     pub enum CertificateState { Pending = "pending", Verified = "verified", Error =
     "error", }
 }
-#[cfg(any(feature = "certificates"))]
+#[cfg(feature = "certificates")]
 connector_runtime::__string_enum! {
     #[doc =
     " A string representing the type of the certificate. The value will be `custom` for a user-uploaded certificate or `lets_encrypt` for one automatically generated with Let's Encrypt."]
     pub enum CertificateType { Custom = "custom", LetsEncrypt = "lets_encrypt", }
 }
-#[cfg(any(feature = "certificates"))]
+#[cfg(feature = "certificates")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CertificatesCreateBody {
@@ -3911,7 +3911,7 @@ pub enum CertificatesCreateBody {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "certificates"))]
+#[cfg(feature = "certificates")]
 /// Let's Encrypt Certificate Request
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CertificateRequestLetsEncrypt {
@@ -3924,7 +3924,7 @@ pub struct CertificateRequestLetsEncrypt {
     /// An array of fully qualified domain names (FQDNs) for which the certificate was issued. A certificate covering all subdomains can be issued using a wildcard (e.g. `*.example.com`).
     pub dns_names: Vec<String>,
 }
-#[cfg(any(feature = "certificates"))]
+#[cfg(feature = "certificates")]
 /// Custom Certificate Request
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CertificateRequestCustom {
@@ -3942,13 +3942,13 @@ pub struct CertificateRequestCustom {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate_chain: Option<String>,
 }
-#[cfg(any(feature = "certificates"))]
+#[cfg(feature = "certificates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CertificatesCreateResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate: Option<super::models::Certificate>,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Balance {
     /// Balance as of the `generated_at` time.  This value includes the `account_balance` and `month_to_date_usage`.
@@ -3964,7 +3964,7 @@ pub struct Balance {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BillingHistoryListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3974,7 +3974,7 @@ pub struct BillingHistoryListResponse200 {
     /// Information about the response itself.
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BillingHistory {
     /// Description of the billing history entry.
@@ -3997,14 +3997,14 @@ pub struct BillingHistory {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<super::models::BillingHistoryType>,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 connector_runtime::__string_enum! {
     #[doc = " Type of billing history entry."] pub enum BillingHistoryType { AchFailure =
     "ACHFailure", Adjustment = "Adjustment", AttemptFailed = "AttemptFailed", Chargeback
     = "Chargeback", Credit = "Credit", CreditExpiration = "CreditExpiration", Invoice =
     "Invoice", Payment = "Payment", Refund = "Refund", Reversal = "Reversal", }
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct InvoicesListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4016,7 +4016,7 @@ pub struct InvoicesListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 /// The invoice preview.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct InvoicePreview {
@@ -4036,7 +4036,7 @@ pub struct InvoicePreview {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct InvoicesGetByUuidResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4045,7 +4045,7 @@ pub struct InvoicesGetByUuidResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct InvoiceItem {
     /// Name of the product being billed in the invoice item.
@@ -4082,7 +4082,7 @@ pub struct InvoiceItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_name: Option<String>,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct InvoiceSummary {
     /// UUID of the invoice
@@ -4117,7 +4117,7 @@ pub struct InvoiceSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credits_and_adjustments: Option<super::models::SimpleCharge>,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BillingAddress {
     /// Street address line 1
@@ -4145,7 +4145,7 @@ pub struct BillingAddress {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProductUsageCharges {
     /// Description of usage charges
@@ -4158,7 +4158,7 @@ pub struct ProductUsageCharges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub items: Option<Vec<super::models::ProductChargeItem>>,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProductChargeItem {
     /// Amount of the charge
@@ -4171,7 +4171,7 @@ pub struct ProductChargeItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<String>,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SimpleCharge {
     /// Name of the charge
@@ -4181,7 +4181,7 @@ pub struct SimpleCharge {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<String>,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BillingInsightsListResponse200 {
     /// Array of billing data points, which are day-over-day changes in billing resource usage based on nightly invoice item estimates, for the requested period
@@ -4193,7 +4193,7 @@ pub struct BillingInsightsListResponse200 {
     /// Current page number
     pub current_page: i64,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BillingDataPoint {
     /// URN of the team that incurred the usage
@@ -4218,7 +4218,7 @@ pub struct BillingDataPoint {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_description: Option<String>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Options {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4226,7 +4226,7 @@ pub struct Options {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version_availability: Option<super::models::OptionsVersionAvailability>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OptionsOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4248,7 +4248,7 @@ pub struct OptionsOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advanced_mysql: Option<super::models::OptionsOptionsKafka>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OptionsOptionsKafka {
     /// An array of strings containing the names of available regions
@@ -4261,7 +4261,7 @@ pub struct OptionsOptionsKafka {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layouts: Option<Vec<super::models::DatabaseLayoutOption>>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabaseLayoutOption {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4270,7 +4270,7 @@ pub struct DatabaseLayoutOption {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sizes: Option<Vec<String>>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OptionsVersionAvailability {
     /// An array of objects, each indicating the version end-of-life, end-of-availability for various database engines
@@ -4301,7 +4301,7 @@ pub struct OptionsVersionAvailability {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advanced_mysql: Option<Vec<super::models::DatabaseVersionAvailability>>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabaseVersionAvailability {
     /// A timestamp referring to the date when the particular version will no longer be supported. If null, the version does not have an end of life timeline.
@@ -4314,13 +4314,13 @@ pub struct DatabaseVersionAvailability {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesListClustersResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub databases: Option<Vec<super::models::DatabaseClusterRead>>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 impl DatabasesListClustersResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4332,7 +4332,7 @@ impl DatabasesListClustersResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DatabaseClusterRead {
     /// A unique ID that can be used to identify and reference a database cluster.
@@ -4407,7 +4407,7 @@ pub struct DatabaseClusterRead {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub do_settings: Option<super::models::DoSettings>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 impl DatabaseClusterRead {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4431,7 +4431,7 @@ impl DatabaseClusterRead {
         Ok(())
     }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc =
     " A slug representing the database engine used for the cluster. The possible values are: \"pg\" for PostgreSQL, \"mysql\" for MySQL, \"redis\" for Caching, \"mongodb\" for MongoDB, \"kafka\" for Kafka, \"opensearch\" for OpenSearch, \"valkey\" for Valkey, \"advanced_pg\" for PostgreSQL Advanced Edition, and \"advanced_mysql\" for MySQL Advanced Edition. Advanced Edition engines are currently in public preview."]
@@ -4439,13 +4439,13 @@ connector_runtime::__string_enum! {
     Valkey = "valkey", Mongodb = "mongodb", Kafka = "kafka", Opensearch = "opensearch",
     AdvancedPg = "advanced_pg", AdvancedMysql = "advanced_mysql", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc = " A string representing the current status of the database cluster."] pub
     enum DatabaseClusterReadStatus { Creating = "creating", Online = "online", Resizing =
     "resizing", Migrating = "migrating", Forking = "forking", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OpensearchConnection {
     /// This is provided as a convenience and should be able to be constructed by the other attributes.
@@ -4467,7 +4467,7 @@ pub struct OpensearchConnection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssl: Option<bool>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SchemaRegistryConnection {
     /// This is provided as a convenience and should be able to be constructed by the other attributes.
@@ -4489,7 +4489,7 @@ pub struct SchemaRegistryConnection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssl: Option<bool>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabaseConnection {
     /// A connection string in the format accepted by the `psql` command. This is provided as a convenience and should be able to be constructed by the other attributes.
@@ -4514,7 +4514,7 @@ pub struct DatabaseConnection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssl: Option<bool>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabaseUser {
     /// The name of a database user.
@@ -4537,13 +4537,13 @@ pub struct DatabaseUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<super::models::UserSettings>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc = " A string representing the database user's role. The value will be either"]
     #[doc = " \"primary\" or \"normal\"."] pub enum DatabaseUserRole { Primary =
     "primary", Normal = "normal", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MysqlSettings {
     /// A string specifying the authentication method to be used for connections
@@ -4553,7 +4553,7 @@ pub struct MysqlSettings {
     /// default is `caching_sha2_password`.
     pub auth_plugin: super::models::MysqlSettingsAuthPlugin,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc = " A string specifying the authentication method to be used for connections"]
     #[doc = " to the MySQL user account. The valid values are `mysql_native_password`"]
@@ -4564,7 +4564,7 @@ connector_runtime::__string_enum! {
     MysqlNativePassword = "mysql_native_password", CachingSha2Password =
     "caching_sha2_password", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UserSettings {
     /// For PostgreSQL clusters, set to `true` to grant the user replication
@@ -4583,7 +4583,7 @@ pub struct UserSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mongo_user_settings: Option<super::models::UserSettingsMongoUserSettings>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UserSettingsOpensearchAclItem {
     /// A regex for matching the indexes that this ACL should apply to.
@@ -4593,14 +4593,14 @@ pub struct UserSettingsOpensearchAclItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permission: Option<super::models::UserSettingsOpensearchAclItemPermission>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc =
     " Permission set applied to the ACL. 'read' allows user to read from the index. 'write' allows for user to write to the index. 'readwrite' allows for both 'read' and 'write' permission. 'deny'(default) restricts user from performing any operation over an index. 'admin' allows for 'readwrite' as well as any operations to administer the index."]
     pub enum UserSettingsOpensearchAclItemPermission { Deny = "deny", Admin = "admin",
     Read = "read", Readwrite = "readwrite", Write = "write", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UserSettingsAclItem {
     /// An identifier for the ACL. Will be computed after the ACL is created/updated.
@@ -4611,14 +4611,14 @@ pub struct UserSettingsAclItem {
     /// Permission set applied to the ACL. 'consume' allows for messages to be consumed from the topic. 'produce' allows for messages to be published to the topic. 'produceconsume' allows for both 'consume' and 'produce' permission. 'admin' allows for 'produceconsume' as well as any operations to administer the topic (delete, update).
     pub permission: super::models::UserSettingsAclItemPermission,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc =
     " Permission set applied to the ACL. 'consume' allows for messages to be consumed from the topic. 'produce' allows for messages to be published to the topic. 'produceconsume' allows for both 'consume' and 'produce' permission. 'admin' allows for 'produceconsume' as well as any operations to administer the topic (delete, update)."]
     pub enum UserSettingsAclItemPermission { Admin = "admin", Consume = "consume",
     Produce = "produce", Produceconsume = "produceconsume", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 /// MongoDB-specific settings for the user. This option is not currently supported for other database engines.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UserSettingsMongoUserSettings {
@@ -4629,14 +4629,14 @@ pub struct UserSettingsMongoUserSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<super::models::UserSettingsMongoUserSettingsRole>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc =
     " The role to assign to the user with each role mapping to a MongoDB built-in role.  `readOnly` maps to a [read](https://www.mongodb.com/docs/manual/reference/built-in-roles/#mongodb-authrole-read) role. `readWrite` maps to a [readWrite](https://www.mongodb.com/docs/manual/reference/built-in-roles/#mongodb-authrole-readWrite) role. `dbAdmin` maps to a [dbAdmin](https://www.mongodb.com/docs/manual/reference/built-in-roles/#mongodb-authrole-dbAdmin) role."]
     pub enum UserSettingsMongoUserSettingsRole { ReadOnly = "readOnly", ReadWrite =
     "readWrite", DbAdmin = "dbAdmin", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabaseMaintenanceWindow {
     /// The day of the week on which to apply maintenance updates.
@@ -4650,7 +4650,7 @@ pub struct DatabaseMaintenanceWindow {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<Vec<String>>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FirewallRule {
     /// A unique ID for the firewall rule itself.
@@ -4671,7 +4671,7 @@ pub struct FirewallRule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 impl FirewallRule {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4696,14 +4696,14 @@ impl FirewallRule {
         Ok(())
     }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of resource that the firewall rule allows to access the database cluster."]
     pub enum FirewallRuleType { Droplet = "droplet", K8s = "k8s", IpAddr = "ip_addr", Tag
     = "tag", App = "app", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabaseServiceEndpoint {
     /// A FQDN pointing to the database cluster's node(s).
@@ -4713,7 +4713,7 @@ pub struct DatabaseServiceEndpoint {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<i64>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 /// DigitalOcean-specific settings for the database cluster.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DoSettings {
@@ -4721,7 +4721,7 @@ pub struct DoSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_cnames: Option<Vec<String>>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 impl DoSettings {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4731,7 +4731,7 @@ impl DoSettings {
         Ok(())
     }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesCreateClusterBody {
     /// A unique ID that can be used to identify and reference a database cluster.
@@ -4811,7 +4811,7 @@ pub struct DatabasesCreateClusterBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup_restore: Option<super::models::DatabaseBackup>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 impl DatabasesCreateClusterBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4838,14 +4838,14 @@ impl DatabasesCreateClusterBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 /// Contains all autoscaling configuration for a database cluster
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabaseAutoscaleParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage: Option<super::models::DatabaseStorageAutoscaleParams>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 impl DatabaseAutoscaleParams {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4855,7 +4855,7 @@ impl DatabaseAutoscaleParams {
         Ok(())
     }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 /// Configuration for database cluster storage autoscaling
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabaseStorageAutoscaleParams {
@@ -4868,7 +4868,7 @@ pub struct DatabaseStorageAutoscaleParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub increment_gib: Option<i64>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 impl DatabaseStorageAutoscaleParams {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4891,7 +4891,7 @@ impl DatabaseStorageAutoscaleParams {
         Ok(())
     }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabaseBackup {
     /// The name of an existing database cluster from which the backup will be restored.
@@ -4900,12 +4900,12 @@ pub struct DatabaseBackup {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup_created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesCreateClusterResponse201 {
     pub database: super::models::DatabaseClusterRead,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 impl DatabasesCreateClusterResponse201 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4916,12 +4916,12 @@ impl DatabasesCreateClusterResponse201 {
         Ok(())
     }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesGetConfigResponse200 {
     pub config: super::models::DatabasesGetConfigResponse200Config,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum DatabasesGetConfigResponse200Config {
@@ -4935,7 +4935,7 @@ pub enum DatabasesGetConfigResponse200Config {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MysqlAdvancedConfig {
     /// The hour of day (in UTC) when backup for the service starts. New backup only starts if previous backup has already completed.
@@ -5097,7 +5097,7 @@ pub struct MysqlAdvancedConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mysql_incremental_backup: Option<super::models::MysqlIncrementalBackup>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 impl MysqlAdvancedConfig {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5412,20 +5412,20 @@ impl MysqlAdvancedConfig {
         Ok(())
     }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc = " The storage engine for in-memory internal temporary tables."] pub enum
     MysqlAdvancedConfigInternalTmpMemStorageEngine { TempTable = "TempTable", Memory =
     "MEMORY", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc =
     " Defines the destination for logs. Can be `INSIGHTS`, `TABLE`, or both (`INSIGHTS,TABLE`), or `NONE` to disable logs. To specify both destinations, use `INSIGHTS,TABLE` (order matters). Default is NONE."]
     pub enum MysqlAdvancedConfigLogOutput { Insights = "INSIGHTS", Table = "TABLE",
     InsightsTable = "INSIGHTS,TABLE", None = "NONE", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 /// MySQL Incremental Backup configuration settings
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MysqlIncrementalBackup {
@@ -5436,7 +5436,7 @@ pub struct MysqlIncrementalBackup {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub full_backup_week_schedule: Option<String>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostgresAdvancedConfig {
     /// Specifies the maximum age (in transactions) that a table's pg_class.relfrozenxid field can attain before a VACUUM operation is forced to prevent transaction ID wraparound within the table. Note that the system will launch autovacuum processes to prevent wraparound even when autovacuum is otherwise disabled. This parameter will cause the server to be restarted.
@@ -5621,7 +5621,7 @@ pub struct PostgresAdvancedConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_slot_wal_keep_size: Option<i64>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 impl PostgresAdvancedConfig {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5982,21 +5982,21 @@ impl PostgresAdvancedConfig {
         Ok(())
     }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc =
     " Specifies the default TOAST compression method for values of compressible columns (the default is lz4)."]
     pub enum PostgresAdvancedConfigDefaultToastCompression { Lz4 = "lz4", Pglz = "pglz",
     }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc =
     " Controls the amount of detail written in the server log for each message that is logged."]
     pub enum PostgresAdvancedConfigLogErrorVerbosity { Terse = "TERSE", Default =
     "DEFAULT", Verbose = "VERBOSE", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc =
     " Selects one of the available log-formats. These can support popular log analyzers like pgbadger, pganalyze, etc."]
@@ -6005,30 +6005,30 @@ connector_runtime::__string_enum! {
     "%m [%p] %q[user=%u,db=%d,app=%a]", TPL1UserUDbDAppAClientH =
     "%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc =
     " Controls which statements are counted. Specify 'top' to track top-level statements (those issued directly by clients), 'all' to also track nested statements (such as statements invoked within functions), or 'none' to disable statement statistics collection. The default value is top."]
     pub enum PostgresAdvancedConfigPgStatStatementsTrack { All = "all", Top = "top", None
     = "none", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc = " Record commit time of transactions."] pub enum
     PostgresAdvancedConfigTrackCommitTimestamp { Off = "off", On = "on", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc = " Enables tracking of function call counts and time used."] pub enum
     PostgresAdvancedConfigTrackFunctions { All = "all", Pl = "pl", None = "none", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc =
     " Enables timing of database I/O calls. This parameter is off by default, because it will repeatedly query the operating system for the current time, which may cause significant overhead on some platforms."]
     pub enum PostgresAdvancedConfigTrackIoTiming { Off = "off", On = "on", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 /// PGBouncer connection pooling settings
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PgbouncerAdvancedConfig {
@@ -6062,7 +6062,7 @@ pub struct PgbouncerAdvancedConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autodb_idle_timeout: Option<i64>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 impl PgbouncerAdvancedConfig {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6125,18 +6125,18 @@ impl PgbouncerAdvancedConfig {
         Ok(())
     }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc = " Enum of parameters to ignore when given in startup packet."] pub enum
     PgbouncerAdvancedConfigIgnoreStartupParametersItem { ExtraFloatDigits =
     "extra_float_digits", SearchPath = "search_path", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc = " PGBouncer pool mode"] pub enum PgbouncerAdvancedConfigAutodbPoolMode {
     Session = "session", Transaction = "transaction", Statement = "statement", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 /// TimescaleDB extension configuration values
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TimescaledbAdvancedConfig {
@@ -6144,7 +6144,7 @@ pub struct TimescaledbAdvancedConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_background_workers: Option<i64>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 impl TimescaledbAdvancedConfig {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6159,14 +6159,14 @@ impl TimescaledbAdvancedConfig {
         Ok(())
     }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc =
     " Synchronous replication type. Note that the service plan also needs to support synchronous replication."]
     pub enum PostgresAdvancedConfigSynchronousReplication { Off = "off", Quorum =
     "quorum", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RedisAdvancedConfig {
     /// A string specifying the desired eviction policy for the Caching cluster.
@@ -6231,7 +6231,7 @@ pub struct RedisAdvancedConfig {
         super::models::RedisAdvancedConfigRedisAclChannelsDefault,
     >,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 impl RedisAdvancedConfig {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6295,7 +6295,7 @@ impl RedisAdvancedConfig {
         Ok(())
     }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc = " A string specifying the desired eviction policy for the Caching cluster."]
     #[doc = " "] #[doc =
@@ -6310,20 +6310,20 @@ connector_runtime::__string_enum! {
     AllkeysLru = "allkeys-lru", AllkeysRandom = "allkeys-random", VolatileLru =
     "volatile-lru", VolatileRandom = "volatile-random", VolatileTtl = "volatile-ttl", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc =
     " Creates an RDB dump of the database every 10 minutes that can be used  to recover data after a node crash. The database does not create the  dump if no keys have changed since the last dump. When set to `off`,  the database cannot fork services, and data can be lost if a service  is restarted or powered off. DigitalOcean Managed Caching databases  do not support the Append Only File (AOF) persistence method."]
     pub enum RedisAdvancedConfigRedisPersistence { Off = "off", Rdb = "rdb", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc =
     " Determines default pub/sub channels' ACL for new users if ACL is not supplied. When this option is not defined, all_channels is assumed to keep backward compatibility. This option doesn't affect Caching configuration acl-pubsub-default."]
     pub enum RedisAdvancedConfigRedisAclChannelsDefault { Allchannels = "allchannels",
     Resetchannels = "resetchannels", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ValkeyAdvancedConfig {
     /// A string specifying the desired eviction policy for a Caching or Valkey cluster.
@@ -6392,7 +6392,7 @@ pub struct ValkeyAdvancedConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valkey_active_expire_effort: Option<i64>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 impl ValkeyAdvancedConfig {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6464,7 +6464,7 @@ impl ValkeyAdvancedConfig {
         Ok(())
     }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc =
     " A string specifying the desired eviction policy for a Caching or Valkey cluster."]
@@ -6480,20 +6480,20 @@ connector_runtime::__string_enum! {
     AllkeysRandom = "allkeys_random", VolatileLru = "volatile_lru", VolatileRandom =
     "volatile_random", VolatileTtl = "volatile_ttl", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc =
     " When persistence is 'rdb', Valkey does RDB dumps each 10 minutes if any key is changed. Also RDB dumps are done according to backup schedule for backup purposes. When persistence is 'off', no RDB dumps and backups are done, so data can be lost at any moment if service is restarted for any reason, or if service is powered off. Also service can't be forked."]
     pub enum ValkeyAdvancedConfigValkeyPersistence { Off = "off", Rdb = "rdb", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc =
     " Determines default pub/sub channels' ACL for new users if ACL is not supplied. When this option is not defined, all_channels is assumed to keep backward compatibility. This option doesn't affect Valkey configuration acl-pubsub-default."]
     pub enum ValkeyAdvancedConfigValkeyAclChannelsDefault { Allchannels = "allchannels",
     Resetchannels = "resetchannels", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KafkaAdvancedConfig {
     /// Specify the final compression type for a given topic. This configuration accepts the standard compression codecs ('gzip', 'snappy', 'lz4', 'zstd'). It additionally accepts 'uncompressed' which is equivalent to no compression; and 'producer' which means retain the original compression codec set by the producer.
@@ -6619,7 +6619,7 @@ pub struct KafkaAdvancedConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema_registry: Option<bool>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 impl KafkaAdvancedConfig {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6891,27 +6891,27 @@ impl KafkaAdvancedConfig {
         Ok(())
     }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc =
     " Specify the final compression type for a given topic. This configuration accepts the standard compression codecs ('gzip', 'snappy', 'lz4', 'zstd'). It additionally accepts 'uncompressed' which is equivalent to no compression; and 'producer' which means retain the original compression codec set by the producer."]
     pub enum KafkaAdvancedConfigCompressionType { Gzip = "gzip", Snappy = "snappy", Lz4 =
     "lz4", Zstd = "zstd", Uncompressed = "uncompressed", Producer = "producer", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc = " The default cleanup policy for segments beyond the retention window"] pub
     enum KafkaAdvancedConfigLogCleanupPolicy { Delete = "delete", Compact = "compact",
     CompactDelete = "compact,delete", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc =
     " Define whether the timestamp in the message is message create time or log append time."]
     pub enum KafkaAdvancedConfigLogMessageTimestampType { CreateTime = "CreateTime",
     LogAppendTime = "LogAppendTime", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OpensearchAdvancedConfig {
     /// Maximum content length for HTTP requests to the OpenSearch HTTP API, in bytes.
@@ -7038,7 +7038,7 @@ pub struct OpensearchAdvancedConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_index_refresh_interval: Option<bool>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 impl OpensearchAdvancedConfig {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7285,7 +7285,7 @@ impl OpensearchAdvancedConfig {
         Ok(())
     }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MongoAdvancedConfig {
     /// Specifies the default consistency behavior of reads from the database. Data that is returned from the query with may or may not have been acknowledged by all nodes in the replicaset depending on this value.  Learn more [here](https://www.mongodb.com/docs/manual/reference/read-concern/).
@@ -7306,7 +7306,7 @@ pub struct MongoAdvancedConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verbosity: Option<i64>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 impl MongoAdvancedConfig {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7337,20 +7337,20 @@ impl MongoAdvancedConfig {
         Ok(())
     }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc =
     " Specifies the default consistency behavior of reads from the database. Data that is returned from the query with may or may not have been acknowledged by all nodes in the replicaset depending on this value.  Learn more [here](https://www.mongodb.com/docs/manual/reference/read-concern/)."]
     pub enum MongoAdvancedConfigDefaultReadConcern { Local = "local", Available =
     "available", Majority = "majority", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabaseConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<super::models::DatabaseConfigConfig>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum DatabaseConfigConfig {
@@ -7364,18 +7364,18 @@ pub enum DatabaseConfigConfig {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesGetCaResponse200 {
     pub ca: super::models::Ca,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Ca {
     /// base64 encoding of the certificate used to secure database connections
     pub certificate: String,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OnlineMigration {
     /// The ID of the most recent migration.
@@ -7388,13 +7388,13 @@ pub struct OnlineMigration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc = " The current status of the migration."] pub enum OnlineMigrationStatus {
     Running = "running", Syncing = "syncing", Canceled = "canceled", Error = "error",
     Done = "done", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SourceDatabase {
     pub source: super::models::SourceDatabaseSource,
@@ -7405,7 +7405,7 @@ pub struct SourceDatabase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignore_dbs: Option<Vec<String>>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SourceDatabaseSource {
     /// The FQDN pointing to the database cluster's current primary node.
@@ -7424,13 +7424,13 @@ pub struct SourceDatabaseSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesUpdateRegionBody {
     /// A slug identifier for the region to which the database cluster will be migrated.
     pub region: String,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabaseClusterResize {
     /// A slug identifier representing desired the size of the nodes in the database cluster.
@@ -7441,13 +7441,13 @@ pub struct DatabaseClusterResize {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_size_mib: Option<i64>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesListFirewallRulesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<Vec<super::models::FirewallRule>>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 impl DatabasesListFirewallRulesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7459,13 +7459,13 @@ impl DatabasesListFirewallRulesResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesUpdateFirewallRulesBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<Vec<super::models::FirewallRule>>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 impl DatabasesUpdateFirewallRulesBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7477,13 +7477,13 @@ impl DatabasesUpdateFirewallRulesBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesGetDoSettingsResponse200 {
     /// DigitalOcean-specific settings for the database cluster.
     pub do_settings: super::models::DoSettings,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 impl DatabasesGetDoSettingsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7494,13 +7494,13 @@ impl DatabasesGetDoSettingsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesUpdateDoSettingsBody {
     /// DigitalOcean-specific settings for the database cluster.
     pub do_settings: super::models::DoSettings,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 impl DatabasesUpdateDoSettingsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7511,7 +7511,7 @@ impl DatabasesUpdateDoSettingsBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesListBackupsResponse200 {
     pub backups: Vec<super::models::Backup>,
@@ -7523,7 +7523,7 @@ pub struct DatabasesListBackupsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup_progress: Option<String>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Backup {
     /// A time value given in ISO8601 combined date and time format at which the backup was created.
@@ -7534,7 +7534,7 @@ pub struct Backup {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incremental: Option<bool>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesListBackupsResponse200ScheduledBackupTime {
     /// The hour of the day when the backup is scheduled (in UTC).
@@ -7547,13 +7547,13 @@ pub struct DatabasesListBackupsResponse200ScheduledBackupTime {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup_interval_hours: Option<i64>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesListReplicasResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replicas: Option<Vec<super::models::DatabaseReplicaRead>>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 impl DatabasesListReplicasResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7565,7 +7565,7 @@ impl DatabasesListReplicasResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabaseReplicaRead {
     /// A unique ID that can be used to identify and reference a database replica.
@@ -7601,7 +7601,7 @@ pub struct DatabaseReplicaRead {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub do_settings: Option<super::models::DoSettings>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 impl DatabaseReplicaRead {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7611,7 +7611,7 @@ impl DatabaseReplicaRead {
         Ok(())
     }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabaseReplica {
     /// A unique ID that can be used to identify and reference a database replica.
@@ -7647,7 +7647,7 @@ pub struct DatabaseReplica {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub do_settings: Option<super::models::DoSettings>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 impl DatabaseReplica {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7657,13 +7657,13 @@ impl DatabaseReplica {
         Ok(())
     }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesCreateReplicaResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replica: Option<super::models::DatabaseReplicaRead>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 impl DatabasesCreateReplicaResponse201 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7673,13 +7673,13 @@ impl DatabasesCreateReplicaResponse201 {
         Ok(())
     }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesListEventsLogsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<super::models::EventsLogs>>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EventsLogs {
     /// ID of the particular event.
@@ -7695,7 +7695,7 @@ pub struct EventsLogs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_time: Option<String>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc = " Type of the event."] pub enum EventsLogsEventType {
     ClusterMaintenancePerform = "cluster_maintenance_perform", ClusterMasterPromotion =
@@ -7703,13 +7703,13 @@ connector_runtime::__string_enum! {
     "cluster_update", ClusterDelete = "cluster_delete", ClusterPoweron =
     "cluster_poweron", ClusterPoweroff = "cluster_poweroff", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesListUsersResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<Vec<super::models::DatabaseUser>>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesAddUserBody {
     /// The name of a database user.
@@ -7737,48 +7737,48 @@ pub struct DatabasesAddUserBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub readonly: Option<bool>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesAddUserResponse201 {
     pub user: super::models::DatabaseUser,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesUpdateUserBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<super::models::UserSettings>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesResetAuthBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mysql_settings: Option<super::models::MysqlSettings>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dbs: Option<Vec<super::models::Database>>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Database {
     /// The name of the database.
     pub name: String,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesAddResponse201 {
     pub db: super::models::Database,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConnectionPools {
     /// An array of connection pool objects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pools: Option<Vec<super::models::ConnectionPool>>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConnectionPool {
     /// A unique name for the connection pool. Must be between 3 and 60 characters.
@@ -7801,12 +7801,12 @@ pub struct ConnectionPool {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub standby_private_connection: Option<super::models::DatabaseConnection>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesAddConnectionPoolResponse201 {
     pub pool: super::models::ConnectionPool,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConnectionPoolUpdate {
     /// The PGBouncer transaction mode for the connection pool. The allowed values are session, transaction, and statement.
@@ -7819,7 +7819,7 @@ pub struct ConnectionPoolUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesGetEvictionPolicyResponse200 {
     /// A string specifying the desired eviction policy for a Caching or Valkey cluster.
@@ -7832,7 +7832,7 @@ pub struct DatabasesGetEvictionPolicyResponse200 {
     /// - `volatile_ttl`: Evict keys with expiration only, shortest time-to-live (TTL) first.
     pub eviction_policy: super::models::EvictionPolicyModel,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesUpdateEvictionPolicyBody {
     /// A string specifying the desired eviction policy for a Caching or Valkey cluster.
@@ -7845,27 +7845,27 @@ pub struct DatabasesUpdateEvictionPolicyBody {
     /// - `volatile_ttl`: Evict keys with expiration only, shortest time-to-live (TTL) first.
     pub eviction_policy: super::models::EvictionPolicyModel,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SqlMode {
     /// A string specifying the configured SQL modes for the MySQL cluster.
     pub sql_mode: String,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Version {
     /// A string representing the version of the database engine in use for the cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesGetAutoscaleResponse200 {
     /// Contains all autoscaling configuration for a database cluster
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autoscale: Option<super::models::DatabaseAutoscaleParams>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 impl DatabasesGetAutoscaleResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7875,13 +7875,13 @@ impl DatabasesGetAutoscaleResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesListKafkaTopicsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topics: Option<Vec<super::models::KafkaTopic>>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KafkaTopic {
     /// The name of the Kafka topic.
@@ -7897,13 +7897,13 @@ pub struct KafkaTopic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<super::models::KafkaTopicState>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc = " The state of the Kafka topic."] pub enum KafkaTopicState { Active =
     "active", Configuring = "configuring", Deleting = "deleting", UnknownValue =
     "unknown", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KafkaTopicCreate {
     /// The name of the Kafka topic.
@@ -7918,7 +7918,7 @@ pub struct KafkaTopicCreate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<super::models::KafkaTopicConfig>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 impl KafkaTopicCreate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7928,7 +7928,7 @@ impl KafkaTopicCreate {
         Ok(())
     }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KafkaTopicConfig {
     /// The cleanup_policy sets the retention policy to use on log segments. 'delete' will discard old segments when retention time/size limits are reached. 'compact' will enable log compaction, resulting in retention of the latest value for each key.
@@ -7999,7 +7999,7 @@ pub struct KafkaTopicConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segment_ms: Option<i64>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 impl KafkaTopicConfig {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8038,20 +8038,20 @@ impl KafkaTopicConfig {
         Ok(())
     }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc =
     " The cleanup_policy sets the retention policy to use on log segments. 'delete' will discard old segments when retention time/size limits are reached. 'compact' will enable log compaction, resulting in retention of the latest value for each key."]
     pub enum KafkaTopicConfigCleanupPolicy { Delete = "delete", Compact = "compact",
     CompactDelete = "compact_delete", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc = " The compression_type specifies the compression type of the topic."] pub
     enum KafkaTopicConfigCompressionType { Producer = "producer", Gzip = "gzip", Snappy =
     "snappy", Iz4 = "Iz4", Zstd = "zstd", Uncompressed = "uncompressed", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc =
     " The message_format_version specifies the message format version used by the broker to append messages to the logs. The value of this setting is assumed to be 3.0-IV1 if the broker protocol version is 3.0 or higher. By setting a  particular message format version, all existing messages on disk must be smaller or equal to the specified version."]
@@ -8068,20 +8068,20 @@ connector_runtime::__string_enum! {
     "3.2-IV0", V33Iv0 = "3.3-IV0", V33Iv1 = "3.3-IV1", V33Iv2 = "3.3-IV2", V33Iv3 =
     "3.3-IV3", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc =
     " The message_timestamp_type specifies whether to use the message create time or log append time as the timestamp on a message."]
     pub enum KafkaTopicConfigMessageTimestampType { CreateTime = "create_time",
     LogAppendTime = "log_append_time", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesCreateKafkaTopicResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic: Option<super::models::KafkaTopicVerbose>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 impl DatabasesCreateKafkaTopicResponse201 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8091,7 +8091,7 @@ impl DatabasesCreateKafkaTopicResponse201 {
         Ok(())
     }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KafkaTopicVerbose {
     /// The name of the Kafka topic.
@@ -8108,7 +8108,7 @@ pub struct KafkaTopicVerbose {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<super::models::KafkaTopicConfig>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 impl KafkaTopicVerbose {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8118,7 +8118,7 @@ impl KafkaTopicVerbose {
         Ok(())
     }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KafkaTopicPartition {
     /// Size of the topic partition in bytes.
@@ -8138,7 +8138,7 @@ pub struct KafkaTopicPartition {
         Vec<super::models::KafkaTopicPartitionConsumerGroupsItem>,
     >,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KafkaTopicPartitionConsumerGroupsItem {
     /// Name of the consumer group.
@@ -8148,7 +8148,7 @@ pub struct KafkaTopicPartitionConsumerGroupsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<i64>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KafkaTopicUpdate {
     /// The number of nodes to replicate data across the cluster.
@@ -8160,7 +8160,7 @@ pub struct KafkaTopicUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<super::models::KafkaTopicConfig>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 impl KafkaTopicUpdate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8170,13 +8170,13 @@ impl KafkaTopicUpdate {
         Ok(())
     }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesListLogsinkResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sinks: Option<Vec<super::models::LogsinkSchema>>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LogsinkSchema {
     /// A unique identifier for Logsink
@@ -8186,12 +8186,12 @@ pub struct LogsinkSchema {
     pub sink_type: super::models::LogsinkSchemaSinkType,
     pub config: super::models::LogsinkSchemaConfig,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     pub enum LogsinkSchemaSinkType { Rsyslog = "rsyslog", Elasticsearch =
     "elasticsearch", Opensearch = "opensearch", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum LogsinkSchemaConfig {
@@ -8202,7 +8202,7 @@ pub enum LogsinkSchemaConfig {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RsyslogLogsink {
     /// DNS name or IPv4 address of the rsyslog server
@@ -8248,7 +8248,7 @@ pub struct RsyslogLogsink {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cert: Option<String>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 impl RsyslogLogsink {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8264,14 +8264,14 @@ impl RsyslogLogsink {
         Ok(())
     }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc =
     " Message format used by the server, this can be either rfc3164 (the old BSD style message format), `rfc5424` (current syslog message format) or custom"]
     pub enum RsyslogLogsinkFormat { Rfc5424 = "rfc5424", Rfc3164 = "rfc3164", Custom =
     "custom", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ElasticsearchLogsink {
     /// Elasticsearch connection URL
@@ -8288,7 +8288,7 @@ pub struct ElasticsearchLogsink {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca: Option<String>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 impl ElasticsearchLogsink {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8311,7 +8311,7 @@ impl ElasticsearchLogsink {
         Ok(())
     }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OpensearchLogsink {
     /// Opensearch connection URL
@@ -8328,7 +8328,7 @@ pub struct OpensearchLogsink {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca: Option<String>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 impl OpensearchLogsink {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8351,7 +8351,7 @@ impl OpensearchLogsink {
         Ok(())
     }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 /// Configuration for Datadog integration **applicable only to MongoDB clusters**.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatadogLogsink {
@@ -8360,7 +8360,7 @@ pub struct DatadogLogsink {
     /// Datadog API key
     pub datadog_api_key: String,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct LogsinkCreate {
     /// The name of the Logsink
@@ -8378,7 +8378,7 @@ pub struct LogsinkCreate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<super::models::LogsinkCreateConfig>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc = " Type of logsink integration."] #[doc = " "] #[doc =
     " - Use `datadog` for Datadog integration **only with MongoDB clusters**."] #[doc =
@@ -8389,7 +8389,7 @@ connector_runtime::__string_enum! {
     enum LogsinkCreateSinkType { Rsyslog = "rsyslog", Elasticsearch = "elasticsearch",
     Opensearch = "opensearch", Datadog = "datadog", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum LogsinkCreateConfig {
@@ -8400,24 +8400,24 @@ pub enum LogsinkCreateConfig {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesCreateLogsinkResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sink: Option<super::models::LogsinkSchema>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LogsinkUpdate {
     pub config: super::models::LogsinkCreateConfig,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesListKafkaSchemasResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subjects: Option<Vec<super::models::KafkaSchemaVerbose>>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KafkaSchemaVerbose {
     /// The id for schema.
@@ -8433,12 +8433,12 @@ pub struct KafkaSchemaVerbose {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<String>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc = " The type of the schema."] pub enum KafkaSchemaVerboseSchemaType { Avro =
     "AVRO", Json = "JSON", Protobuf = "PROTOBUF", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabaseKafkaSchemaCreate {
     /// The name of the schema subject.
@@ -8451,7 +8451,7 @@ pub struct DatabaseKafkaSchemaCreate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<String>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KafkaSchemaVersionVerbose {
     /// The id for schema.
@@ -8470,13 +8470,13 @@ pub struct KafkaSchemaVersionVerbose {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<String>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesGetKafkaSchemaConfigResponse200 {
     /// The compatibility level of the schema registry.
     pub compatibility_level: super::models::DatabasesGetKafkaSchemaConfigResponse200CompatibilityLevel,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc = " The compatibility level of the schema registry."] pub enum
     DatabasesGetKafkaSchemaConfigResponse200CompatibilityLevel { None = "NONE", Backward
@@ -8484,7 +8484,7 @@ connector_runtime::__string_enum! {
     ForwardTransitive = "FORWARD_TRANSITIVE", Full = "FULL", FullTransitive =
     "FULL_TRANSITIVE", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesGetKafkaSchemaSubjectConfigResponse200 {
     /// The name of the schema subject.
@@ -8492,19 +8492,19 @@ pub struct DatabasesGetKafkaSchemaSubjectConfigResponse200 {
     /// The compatibility level of the schema registry.
     pub compatibility_level: super::models::DatabasesGetKafkaSchemaConfigResponse200CompatibilityLevel,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesGetClusterMetricsCredentialsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<super::models::DatabaseMetricsCredentials>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabaseMetricsCredentials {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<super::models::DatabasesBasicAuthCredentials>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesBasicAuthCredentials {
     /// basic authentication username for metrics HTTP endpoint
@@ -8514,13 +8514,13 @@ pub struct DatabasesBasicAuthCredentials {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub basic_auth_password: Option<String>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DatabasesListOpeasearchIndexesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub indexes: Option<Vec<super::models::OpensearchIndex>>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OpensearchIndex {
     /// The name of the opensearch index.
@@ -8545,25 +8545,25 @@ pub struct OpensearchIndex {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<super::models::OpensearchIndexHealth>,
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc = " The status of the OpenSearch index."] pub enum OpensearchIndexStatus {
     UnknownValue = "unknown", Open = "open", Close = "close", None = "none", }
 }
-#[cfg(any(feature = "databases"))]
+#[cfg(feature = "databases")]
 connector_runtime::__string_enum! {
     #[doc = " The health of the OpenSearch index."] pub enum OpensearchIndexHealth {
     UnknownValue = "unknown", Green = "green", Yellow = "yellow", Red = "red", Red2 =
     "red*", }
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferencesGetResponse200 {
     /// A Dedicated Inference instance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dedicated_inference: Option<super::models::DedicatedInference>,
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 impl DedicatedInferencesGetResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8573,7 +8573,7 @@ impl DedicatedInferencesGetResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 /// A Dedicated Inference instance.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInference {
@@ -8604,7 +8604,7 @@ pub struct DedicatedInference {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 impl DedicatedInference {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8617,13 +8617,13 @@ impl DedicatedInference {
         Ok(())
     }
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 connector_runtime::__string_enum! {
     #[doc = " Current state of the Dedicated Inference."] pub enum
     DedicatedInferenceStatus { Active = "active", New = "new", Provisioning =
     "provisioning", Updating = "updating", Deleting = "deleting", Error = "error", }
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 /// Structured configuration for a Dedicated Inference deployment.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferenceSpec {
@@ -8639,7 +8639,7 @@ pub struct DedicatedInferenceSpec {
     /// At least one model deployment is required.
     pub model_deployments: Vec<super::models::ModelDeploymentSpec>,
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 impl DedicatedInferenceSpec {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8668,18 +8668,18 @@ impl DedicatedInferenceSpec {
         Ok(())
     }
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 connector_runtime::__string_enum! {
     #[doc = " DigitalOcean region where the Dedicated Inference is hosted."] pub enum
     DedicatedInferenceSpecRegion { Atl1 = "atl1", Nyc2 = "nyc2", Tor1 = "tor1", }
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferenceSpecVpc {
     /// VPC UUID for the Dedicated Inference.
     pub uuid: uuid::Uuid,
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 /// Configuration for a single model deployment.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ModelDeploymentSpec {
@@ -8699,7 +8699,7 @@ pub struct ModelDeploymentSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accelerators: Option<Vec<super::models::AcceleratorConfigSpec>>,
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 impl ModelDeploymentSpec {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8711,7 +8711,7 @@ impl ModelDeploymentSpec {
         Ok(())
     }
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AcceleratorConfigSpec {
     /// Number of accelerator instances.
@@ -8725,7 +8725,7 @@ pub struct AcceleratorConfigSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::AcceleratorConfigSpecStatus>,
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 impl AcceleratorConfigSpec {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8741,12 +8741,12 @@ impl AcceleratorConfigSpec {
         Ok(())
     }
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 connector_runtime::__string_enum! {
     #[doc = " Current state of the Accelerator."] pub enum AcceleratorConfigSpecStatus {
     New = "new", Provisioning = "provisioning", Active = "active", }
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 /// Pending deployment when status is provisioning or updating.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PendingDeploymentSpec {
@@ -8774,7 +8774,7 @@ pub struct PendingDeploymentSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 impl PendingDeploymentSpec {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8801,12 +8801,12 @@ impl PendingDeploymentSpec {
         Ok(())
     }
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 connector_runtime::__string_enum! {
     pub enum PendingDeploymentSpecStatus { Provisioning = "provisioning", Updating =
     "updating", }
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferenceEndpoints {
     /// Public FQDN of the Dedicated Inference instance.
@@ -8816,7 +8816,7 @@ pub struct DedicatedInferenceEndpoints {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private_endpoint_fqdn: Option<String>,
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferenceUpdateRequest {
     /// Structured configuration for a Dedicated Inference deployment.
@@ -8828,7 +8828,7 @@ pub struct DedicatedInferenceUpdateRequest {
         super::models::DedicatedInferenceUpdateRequestAccessTokens,
     >,
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 impl DedicatedInferenceUpdateRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8838,7 +8838,7 @@ impl DedicatedInferenceUpdateRequest {
         Ok(())
     }
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 /// Provider tokens for model access (e.g. gated Hugging Face models).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferenceUpdateRequestAccessTokens {
@@ -8846,12 +8846,12 @@ pub struct DedicatedInferenceUpdateRequestAccessTokens {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hugging_face_token: Option<String>,
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 connector_runtime::__string_enum! {
     pub enum DedicatedInferencesListRegion { Nyc2 = "nyc2", Tor1 = "tor1", Atl1 = "atl1",
     }
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferencesListResponse200 {
     /// Array of Dedicated Inference instances.
@@ -8859,7 +8859,7 @@ pub struct DedicatedInferencesListResponse200 {
     pub links: super::models::DedicatedInferencesListResponse200Links,
     pub meta: super::models::DedicatedInferencesListResponse200Meta,
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 impl DedicatedInferencesListResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8872,20 +8872,20 @@ impl DedicatedInferencesListResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferencesListResponse200Links {
     /// Pagination links (first, prev, next, last).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pages: Option<std::collections::BTreeMap<String, String>>,
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferencesListResponse200Meta {
     /// Total number of results.
     pub total: i64,
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferenceCreateRequest {
     /// Structured configuration for a Dedicated Inference deployment.
@@ -8894,7 +8894,7 @@ pub struct DedicatedInferenceCreateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_tokens: Option<std::collections::BTreeMap<String, String>>,
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 impl DedicatedInferenceCreateRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8905,7 +8905,7 @@ impl DedicatedInferenceCreateRequest {
         Ok(())
     }
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferencesCreateResponse202 {
     /// A Dedicated Inference instance.
@@ -8915,7 +8915,7 @@ pub struct DedicatedInferencesCreateResponse202 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<super::models::DedicatedInferenceAccessToken>,
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 impl DedicatedInferencesCreateResponse202 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8925,7 +8925,7 @@ impl DedicatedInferencesCreateResponse202 {
         Ok(())
     }
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 /// Access token for authenticating to Dedicated Inference endpoints.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferenceAccessToken {
@@ -8944,7 +8944,7 @@ pub struct DedicatedInferenceAccessToken {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_managed: Option<bool>,
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferencesListAcceleratorsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8953,7 +8953,7 @@ pub struct DedicatedInferencesListAcceleratorsResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 /// A Dedicated Inference accelerator (GPU) in use by an instance.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferenceAccelerator {
@@ -8975,13 +8975,13 @@ pub struct DedicatedInferenceAccelerator {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferencesGetCaResponse200 {
     /// Base64-encoded CA certificate.
     pub cert: String,
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferencesListTokensResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8990,13 +8990,13 @@ pub struct DedicatedInferencesListTokensResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferenceTokenCreateRequest {
     /// Name for the new token.
     pub name: String,
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 impl DedicatedInferenceTokenCreateRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9013,14 +9013,14 @@ impl DedicatedInferenceTokenCreateRequest {
         Ok(())
     }
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferencesCreateTokensResponse202 {
     /// Access token for authenticating to Dedicated Inference endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<super::models::DedicatedInferenceAccessToken>,
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 /// Available Dedicated Inference sizes and pricing.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferenceSizesResponse {
@@ -9030,7 +9030,7 @@ pub struct DedicatedInferenceSizesResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sizes: Option<Vec<super::models::DedicatedInferenceSize>>,
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferenceSize {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9042,14 +9042,14 @@ pub struct DedicatedInferenceSize {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 /// Supported GPU and model configurations for Dedicated Inference.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferenceGpuModelConfigsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu_model_configs: Option<Vec<super::models::DedicatedInferenceGpuModelConfig>>,
 }
-#[cfg(any(feature = "dedicated_inference"))]
+#[cfg(feature = "dedicated_inference")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedicatedInferenceGpuModelConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9062,7 +9062,7 @@ pub struct DedicatedInferenceGpuModelConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_gated_model: Option<bool>,
 }
-#[cfg(any(feature = "domains"))]
+#[cfg(feature = "domains")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DomainsListResponse200 {
     /// Array of volumes.
@@ -9071,7 +9071,7 @@ pub struct DomainsListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "domains"))]
+#[cfg(feature = "domains")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Domain {
     /// The name of the domain itself. This should follow the standard domain format of domain.TLD. For instance, `example.com` is a valid domain name.
@@ -9087,24 +9087,24 @@ pub struct Domain {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub zone_file: Option<Option<String>>,
 }
-#[cfg(any(feature = "domains"))]
+#[cfg(feature = "domains")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DomainsCreateResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<super::models::Domain>,
 }
-#[cfg(any(feature = "domains"))]
+#[cfg(feature = "domains")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DomainsGetResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<super::models::Domain>,
 }
-#[cfg(any(feature = "domain_records"))]
+#[cfg(feature = "domain_records")]
 connector_runtime::__string_enum! {
     pub enum DomainsListRecordsType { A = "A", Aaaa = "AAAA", Caa = "CAA", Cname =
     "CNAME", Mx = "MX", Ns = "NS", Soa = "SOA", Srv = "SRV", Txt = "TXT", }
 }
-#[cfg(any(feature = "domain_records"))]
+#[cfg(feature = "domain_records")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DomainsListRecordsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9113,7 +9113,7 @@ pub struct DomainsListRecordsResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "domain_records"))]
+#[cfg(feature = "domain_records")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DomainRecord {
     /// A unique identifier for each domain record.
@@ -9147,7 +9147,7 @@ pub struct DomainRecord {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub tag: Option<Option<String>>,
 }
-#[cfg(any(feature = "domain_records"))]
+#[cfg(feature = "domain_records")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum DomainsCreateRecordBody {
@@ -9163,7 +9163,7 @@ pub enum DomainsCreateRecordBody {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "domain_records"))]
+#[cfg(feature = "domain_records")]
 impl<'de> serde::Deserialize<'de> for DomainsCreateRecordBody {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -9219,7 +9219,7 @@ impl<'de> serde::Deserialize<'de> for DomainsCreateRecordBody {
         )
     }
 }
-#[cfg(any(feature = "domain_records"))]
+#[cfg(feature = "domain_records")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DomainRecordA {
     /// A unique identifier for each domain record.
@@ -9251,7 +9251,7 @@ pub struct DomainRecordA {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub tag: Option<Option<String>>,
 }
-#[cfg(any(feature = "domain_records"))]
+#[cfg(feature = "domain_records")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DomainRecordAaaa {
     /// A unique identifier for each domain record.
@@ -9283,7 +9283,7 @@ pub struct DomainRecordAaaa {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub tag: Option<Option<String>>,
 }
-#[cfg(any(feature = "domain_records"))]
+#[cfg(feature = "domain_records")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DomainRecordCaa {
     /// A unique identifier for each domain record.
@@ -9313,7 +9313,7 @@ pub struct DomainRecordCaa {
     /// The parameter tag for CAA records. Valid values are "issue", "issuewild", or "iodef"
     pub tag: Option<String>,
 }
-#[cfg(any(feature = "domain_records"))]
+#[cfg(feature = "domain_records")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DomainRecordCname {
     /// A unique identifier for each domain record.
@@ -9345,7 +9345,7 @@ pub struct DomainRecordCname {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub tag: Option<Option<String>>,
 }
-#[cfg(any(feature = "domain_records"))]
+#[cfg(feature = "domain_records")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DomainRecordMx {
     /// A unique identifier for each domain record.
@@ -9377,7 +9377,7 @@ pub struct DomainRecordMx {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub tag: Option<Option<String>>,
 }
-#[cfg(any(feature = "domain_records"))]
+#[cfg(feature = "domain_records")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DomainRecordNs {
     /// A unique identifier for each domain record.
@@ -9407,7 +9407,7 @@ pub struct DomainRecordNs {
     /// The parameter tag for CAA records. Valid values are "issue", "issuewild", or "iodef"
     pub tag: Option<String>,
 }
-#[cfg(any(feature = "domain_records"))]
+#[cfg(feature = "domain_records")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DomainRecordSoa {
     /// A unique identifier for each domain record.
@@ -9440,7 +9440,7 @@ pub struct DomainRecordSoa {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub tag: Option<Option<String>>,
 }
-#[cfg(any(feature = "domain_records"))]
+#[cfg(feature = "domain_records")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DomainRecordSrv {
     /// A unique identifier for each domain record.
@@ -9468,7 +9468,7 @@ pub struct DomainRecordSrv {
     /// The parameter tag for CAA records. Valid values are "issue", "issuewild", or "iodef"
     pub tag: Option<String>,
 }
-#[cfg(any(feature = "domain_records"))]
+#[cfg(feature = "domain_records")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DomainRecordTxt {
     /// A unique identifier for each domain record.
@@ -9498,23 +9498,23 @@ pub struct DomainRecordTxt {
     /// The parameter tag for CAA records. Valid values are "issue", "issuewild", or "iodef"
     pub tag: Option<String>,
 }
-#[cfg(any(feature = "domain_records"))]
+#[cfg(feature = "domain_records")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DomainsCreateRecordResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain_record: Option<super::models::DomainRecord>,
 }
-#[cfg(any(feature = "domain_records"))]
+#[cfg(feature = "domain_records")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DomainsGetRecordResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain_record: Option<super::models::DomainRecord>,
 }
-#[cfg(any(feature = "droplets"))]
+#[cfg(feature = "droplets")]
 connector_runtime::__string_enum! {
     pub enum DropletsListType { Droplets = "droplets", Gpus = "gpus", }
 }
-#[cfg(any(feature = "droplets"))]
+#[cfg(feature = "droplets")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DropletsListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -9523,7 +9523,7 @@ pub struct DropletsListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "droplets"))]
+#[cfg(feature = "droplets")]
 impl DropletsListResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10053,7 +10053,7 @@ pub struct NetworkV6 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
 }
-#[cfg(any(feature = "droplets"))]
+#[cfg(feature = "droplets")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum DropletsCreateBody {
@@ -10062,7 +10062,7 @@ pub enum DropletsCreateBody {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "droplets"))]
+#[cfg(feature = "droplets")]
 /// Single Droplet Request
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DropletSingleCreate {
@@ -10111,7 +10111,7 @@ pub struct DropletSingleCreate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_networking: Option<bool>,
 }
-#[cfg(any(feature = "droplets"))]
+#[cfg(feature = "droplets")]
 impl DropletSingleCreate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10128,7 +10128,7 @@ impl DropletSingleCreate {
         Ok(())
     }
 }
-#[cfg(any(feature = "droplets"))]
+#[cfg(feature = "droplets")]
 /// The image ID of a public or private image or the slug identifier for a public image. This image will be the base image for your Droplet.<br>Requires `image:read` scope.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -10138,7 +10138,7 @@ pub enum DropletSingleCreateImage {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "droplets"))]
+#[cfg(feature = "droplets")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum DropletSingleCreateSshKeysItem {
@@ -10178,7 +10178,7 @@ connector_runtime::__string_enum! {
     DropletBackupPolicyWeekday { Sun = "SUN", Mon = "MON", Tue = "TUE", Wed = "WED", Thu
     = "THU", Fri = "FRI", Sat = "SAT", }
 }
-#[cfg(any(feature = "droplets"))]
+#[cfg(feature = "droplets")]
 /// Multiple Droplet Request
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DropletMultiCreate {
@@ -10227,7 +10227,7 @@ pub struct DropletMultiCreate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_networking: Option<bool>,
 }
-#[cfg(any(feature = "droplets"))]
+#[cfg(feature = "droplets")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum DropletsCreateResponse202 {
@@ -10236,14 +10236,14 @@ pub enum DropletsCreateResponse202 {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "droplets"))]
+#[cfg(feature = "droplets")]
 /// Single Droplet Response
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DropletsCreateResponse202Variant0 {
     pub droplet: super::models::Droplet,
     pub links: super::models::DropletsCreateResponse202Variant0Links,
 }
-#[cfg(any(feature = "droplets"))]
+#[cfg(feature = "droplets")]
 impl DropletsCreateResponse202Variant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10254,7 +10254,7 @@ impl DropletsCreateResponse202Variant0 {
         Ok(())
     }
 }
-#[cfg(any(feature = "droplets"))]
+#[cfg(feature = "droplets")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DropletsCreateResponse202Variant0Links {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10274,14 +10274,14 @@ pub struct ActionLink {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub href: Option<String>,
 }
-#[cfg(any(feature = "droplets"))]
+#[cfg(feature = "droplets")]
 /// Multiple Droplet Response
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DropletsCreateResponse202Variant1 {
     pub droplets: Vec<super::models::Droplet>,
     pub links: super::models::DropletsCreateResponse202Variant0Links,
 }
-#[cfg(any(feature = "droplets"))]
+#[cfg(feature = "droplets")]
 impl DropletsCreateResponse202Variant1 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10294,13 +10294,13 @@ impl DropletsCreateResponse202Variant1 {
         Ok(())
     }
 }
-#[cfg(any(feature = "droplets"))]
+#[cfg(feature = "droplets")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DropletsGetResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub droplet: Option<super::models::Droplet>,
 }
-#[cfg(any(feature = "droplets"))]
+#[cfg(feature = "droplets")]
 impl DropletsGetResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10310,7 +10310,7 @@ impl DropletsGetResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "droplets"))]
+#[cfg(feature = "droplets")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DropletsListBackupsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10319,7 +10319,7 @@ pub struct DropletsListBackupsResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "droplets"))]
+#[cfg(feature = "droplets")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DropletSnapshot {
     /// The unique identifier for the snapshot or backup.
@@ -10338,19 +10338,19 @@ pub struct DropletSnapshot {
     #[serde(rename = "type")]
     pub type_: super::models::DropletSnapshotType,
 }
-#[cfg(any(feature = "droplets"))]
+#[cfg(feature = "droplets")]
 connector_runtime::__string_enum! {
     #[doc =
     " Describes the kind of image. It may be one of `snapshot` or `backup`. This specifies whether an image is a user-generated Droplet snapshot or automatically created Droplet backup."]
     pub enum DropletSnapshotType { Snapshot = "snapshot", Backup = "backup", }
 }
-#[cfg(any(feature = "droplets"))]
+#[cfg(feature = "droplets")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DropletsGetBackupPolicyResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<super::models::DropletBackupPolicyRecord>,
 }
-#[cfg(any(feature = "droplets"))]
+#[cfg(feature = "droplets")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DropletBackupPolicyRecord {
     /// The unique identifier for the Droplet.
@@ -10364,7 +10364,7 @@ pub struct DropletBackupPolicyRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_backup_window: Option<super::models::DropletNextBackupWindow>,
 }
-#[cfg(any(feature = "droplets"))]
+#[cfg(feature = "droplets")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DropletsListBackupPoliciesResponse200 {
     /// A map where the keys are the Droplet IDs and the values are
@@ -10377,13 +10377,13 @@ pub struct DropletsListBackupPoliciesResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "droplets"))]
+#[cfg(feature = "droplets")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DropletsListSupportedBackupPoliciesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supported_policies: Option<Vec<super::models::SupportedDropletBackupPolicy>>,
 }
-#[cfg(any(feature = "droplets"))]
+#[cfg(feature = "droplets")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SupportedDropletBackupPolicy {
     /// The name of the Droplet backup plan.
@@ -10403,7 +10403,7 @@ pub struct SupportedDropletBackupPolicy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub possible_days: Option<Vec<String>>,
 }
-#[cfg(any(feature = "droplets"))]
+#[cfg(feature = "droplets")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DropletsListSnapshotsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10412,7 +10412,7 @@ pub struct DropletsListSnapshotsResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "droplet_actions"))]
+#[cfg(feature = "droplet_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum DropletActionsPostBody {
@@ -10428,7 +10428,7 @@ pub enum DropletActionsPostBody {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "droplet_actions"))]
+#[cfg(feature = "droplet_actions")]
 impl<'de> serde::Deserialize<'de> for DropletActionsPostBody {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -10484,7 +10484,7 @@ impl<'de> serde::Deserialize<'de> for DropletActionsPostBody {
         )
     }
 }
-#[cfg(any(feature = "droplet_actions"))]
+#[cfg(feature = "droplet_actions")]
 /// Specifies the action that will be taken on the Droplet.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DropletAction {
@@ -10492,7 +10492,7 @@ pub struct DropletAction {
     #[serde(rename = "type")]
     pub type_: super::models::DropletActionType,
 }
-#[cfg(any(feature = "droplet_actions"))]
+#[cfg(feature = "droplet_actions")]
 connector_runtime::__string_enum! {
     #[doc = " The type of action to initiate for the Droplet."] pub enum
     DropletActionType { EnableBackups = "enable_backups", DisableBackups =
@@ -10502,7 +10502,7 @@ connector_runtime::__string_enum! {
     "rename", ChangeKernel = "change_kernel", EnableIpv6 = "enable_ipv6", Snapshot =
     "snapshot", }
 }
-#[cfg(any(feature = "droplet_actions"))]
+#[cfg(feature = "droplet_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DropletActionEnableBackups {
     /// The type of action to initiate for the Droplet.
@@ -10511,7 +10511,7 @@ pub struct DropletActionEnableBackups {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup_policy: Option<super::models::DropletBackupPolicy>,
 }
-#[cfg(any(feature = "droplet_actions"))]
+#[cfg(feature = "droplet_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DropletActionChangeBackupPolicy {
     /// The type of action to initiate for the Droplet.
@@ -10519,7 +10519,7 @@ pub struct DropletActionChangeBackupPolicy {
     pub type_: super::models::DropletActionType,
     pub backup_policy: super::models::DropletBackupPolicy,
 }
-#[cfg(any(feature = "droplet_actions"))]
+#[cfg(feature = "droplet_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DropletActionRestore {
     /// The type of action to initiate for the Droplet.
@@ -10529,7 +10529,7 @@ pub struct DropletActionRestore {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<i64>,
 }
-#[cfg(any(feature = "droplet_actions"))]
+#[cfg(feature = "droplet_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DropletActionResize {
     /// The type of action to initiate for the Droplet.
@@ -10542,7 +10542,7 @@ pub struct DropletActionResize {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<String>,
 }
-#[cfg(any(feature = "droplet_actions"))]
+#[cfg(feature = "droplet_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DropletActionRebuild {
     /// The type of action to initiate for the Droplet.
@@ -10552,7 +10552,7 @@ pub struct DropletActionRebuild {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<super::models::DropletActionRebuildImage>,
 }
-#[cfg(any(feature = "droplet_actions"))]
+#[cfg(feature = "droplet_actions")]
 /// The image ID of a public or private image or the slug identifier for a public image. The Droplet will be rebuilt using this image as its base.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -10562,7 +10562,7 @@ pub enum DropletActionRebuildImage {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "droplet_actions"))]
+#[cfg(feature = "droplet_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DropletActionRename {
     /// The type of action to initiate for the Droplet.
@@ -10572,7 +10572,7 @@ pub struct DropletActionRename {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "droplet_actions"))]
+#[cfg(feature = "droplet_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DropletActionChangeKernel {
     /// The type of action to initiate for the Droplet.
@@ -10582,7 +10582,7 @@ pub struct DropletActionChangeKernel {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kernel: Option<i64>,
 }
-#[cfg(any(feature = "droplet_actions"))]
+#[cfg(feature = "droplet_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DropletActionSnapshot {
     /// The type of action to initiate for the Droplet.
@@ -10592,7 +10592,7 @@ pub struct DropletActionSnapshot {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "droplet_actions"))]
+#[cfg(feature = "droplet_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum DropletActionsPostByTagBody {
@@ -10601,7 +10601,7 @@ pub enum DropletActionsPostByTagBody {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "droplet_actions"))]
+#[cfg(feature = "droplet_actions")]
 impl<'de> serde::Deserialize<'de> for DropletActionsPostByTagBody {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -10622,13 +10622,13 @@ impl<'de> serde::Deserialize<'de> for DropletActionsPostByTagBody {
         )
     }
 }
-#[cfg(any(feature = "droplet_actions"))]
+#[cfg(feature = "droplet_actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DropletActionsPostByTagResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actions: Option<Vec<super::models::Action>>,
 }
-#[cfg(any(feature = "droplets"))]
+#[cfg(feature = "droplets")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DropletsListKernelsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10762,13 +10762,13 @@ pub struct FirewallOutboundRulesItem {
     pub ports: String,
     pub destinations: super::models::FirewallRuleTarget,
 }
-#[cfg(any(feature = "droplets"))]
+#[cfg(feature = "droplets")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DropletsListNeighborsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub droplets: Option<Vec<super::models::Droplet>>,
 }
-#[cfg(any(feature = "droplets"))]
+#[cfg(feature = "droplets")]
 impl DropletsListNeighborsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10780,7 +10780,7 @@ impl DropletsListNeighborsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "droplets"))]
+#[cfg(feature = "droplets")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DropletsListAssociatedResourcesResponse200 {
     /// Reserved IPs that are associated with this Droplet.<br>Requires `reserved_ip:read` scope.
@@ -10799,7 +10799,7 @@ pub struct DropletsListAssociatedResourcesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume_snapshots: Option<Vec<super::models::AssociatedResource>>,
 }
-#[cfg(any(feature = "droplets"))]
+#[cfg(feature = "droplets")]
 /// An objects containing information about a resource associated with a Droplet.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AssociatedResource {
@@ -10813,7 +10813,7 @@ pub struct AssociatedResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost: Option<String>,
 }
-#[cfg(any(feature = "droplets"))]
+#[cfg(feature = "droplets")]
 /// An object containing information about a resource to be scheduled for deletion.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SelectiveDestroyAssociatedResource {
@@ -10833,7 +10833,7 @@ pub struct SelectiveDestroyAssociatedResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume_snapshots: Option<Vec<String>>,
 }
-#[cfg(any(feature = "droplets"))]
+#[cfg(feature = "droplets")]
 /// An objects containing information about a resources scheduled for deletion.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AssociatedResourceStatus {
@@ -10850,7 +10850,7 @@ pub struct AssociatedResourceStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failures: Option<i64>,
 }
-#[cfg(any(feature = "droplets"))]
+#[cfg(feature = "droplets")]
 /// An object containing information about a resource scheduled for deletion.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DestroyedAssociatedResource {
@@ -10867,7 +10867,7 @@ pub struct DestroyedAssociatedResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_message: Option<String>,
 }
-#[cfg(any(feature = "droplets"))]
+#[cfg(feature = "droplets")]
 /// An object containing additional information about resource related to a Droplet requested to be destroyed.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AssociatedResourceStatusResources {
@@ -10882,7 +10882,7 @@ pub struct AssociatedResourceStatusResources {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume_snapshots: Option<Vec<super::models::DestroyedAssociatedResource>>,
 }
-#[cfg(any(feature = "droplet_autoscale_pools"))]
+#[cfg(feature = "droplet_autoscale_pools")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AutoscalepoolsListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -10891,7 +10891,7 @@ pub struct AutoscalepoolsListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "droplet_autoscale_pools"))]
+#[cfg(feature = "droplet_autoscale_pools")]
 impl AutoscalepoolsListResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10903,7 +10903,7 @@ impl AutoscalepoolsListResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "droplet_autoscale_pools"))]
+#[cfg(feature = "droplet_autoscale_pools")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AutoscalePool {
     /// A unique identifier for each autoscale pool instance. This is automatically generated upon autoscale pool creation.
@@ -10928,7 +10928,7 @@ pub struct AutoscalePool {
     /// The number of active Droplets in the autoscale pool.
     pub active_resources_count: i64,
 }
-#[cfg(any(feature = "droplet_autoscale_pools"))]
+#[cfg(feature = "droplet_autoscale_pools")]
 impl AutoscalePool {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10938,7 +10938,7 @@ impl AutoscalePool {
         Ok(())
     }
 }
-#[cfg(any(feature = "droplet_autoscale_pools"))]
+#[cfg(feature = "droplet_autoscale_pools")]
 /// The scaling configuration for an autoscale pool, which is how the pool scales up and down (either by resource utilization or static configuration).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -10948,7 +10948,7 @@ pub enum AutoscalePoolConfig {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "droplet_autoscale_pools"))]
+#[cfg(feature = "droplet_autoscale_pools")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AutoscalePoolStaticConfig {
     /// static config
@@ -10956,7 +10956,7 @@ pub struct AutoscalePoolStaticConfig {
     /// Fixed number of instances in an autoscale pool.
     pub target_number_instances: i64,
 }
-#[cfg(any(feature = "droplet_autoscale_pools"))]
+#[cfg(feature = "droplet_autoscale_pools")]
 impl AutoscalePoolStaticConfig {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10972,7 +10972,7 @@ impl AutoscalePoolStaticConfig {
         Ok(())
     }
 }
-#[cfg(any(feature = "droplet_autoscale_pools"))]
+#[cfg(feature = "droplet_autoscale_pools")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AutoscalePoolDynamicConfig {
     /// The minimum number of Droplets in an autoscale pool.
@@ -10989,7 +10989,7 @@ pub struct AutoscalePoolDynamicConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cooldown_minutes: Option<i64>,
 }
-#[cfg(any(feature = "droplet_autoscale_pools"))]
+#[cfg(feature = "droplet_autoscale_pools")]
 impl AutoscalePoolDynamicConfig {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -11038,7 +11038,7 @@ impl AutoscalePoolDynamicConfig {
         Ok(())
     }
 }
-#[cfg(any(feature = "droplet_autoscale_pools"))]
+#[cfg(feature = "droplet_autoscale_pools")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AutoscalePoolDropletTemplate {
     /// The name(s) to be applied to all Droplets in the autoscale pool.
@@ -11078,14 +11078,14 @@ pub struct AutoscalePoolDropletTemplate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_networking: Option<bool>,
 }
-#[cfg(any(feature = "droplet_autoscale_pools"))]
+#[cfg(feature = "droplet_autoscale_pools")]
 connector_runtime::__string_enum! {
     #[doc = " The datacenter in which all of the Droplets will be created."] pub enum
     AutoscalePoolDropletTemplateRegion { Nyc1 = "nyc1", Nyc2 = "nyc2", Nyc3 = "nyc3",
     Ams2 = "ams2", Ams3 = "ams3", Sfo1 = "sfo1", Sfo2 = "sfo2", Sfo3 = "sfo3", Sgp1 =
     "sgp1", Lon1 = "lon1", Fra1 = "fra1", Tor1 = "tor1", Blr1 = "blr1", Syd1 = "syd1", }
 }
-#[cfg(any(feature = "droplet_autoscale_pools"))]
+#[cfg(feature = "droplet_autoscale_pools")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CurrentUtilization {
     /// The average memory utilization of the autoscale pool.
@@ -11095,7 +11095,7 @@ pub struct CurrentUtilization {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu: Option<f64>,
 }
-#[cfg(any(feature = "droplet_autoscale_pools"))]
+#[cfg(feature = "droplet_autoscale_pools")]
 impl CurrentUtilization {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -11118,12 +11118,12 @@ impl CurrentUtilization {
         Ok(())
     }
 }
-#[cfg(any(feature = "droplet_autoscale_pools"))]
+#[cfg(feature = "droplet_autoscale_pools")]
 connector_runtime::__string_enum! {
     #[doc = " The current status of the autoscale pool."] pub enum AutoscalePoolStatus {
     Active = "active", Deleting = "deleting", Error = "error", }
 }
-#[cfg(any(feature = "droplet_autoscale_pools"))]
+#[cfg(feature = "droplet_autoscale_pools")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AutoscalePoolCreate {
     /// The human-readable name of the autoscale pool. This field cannot be updated
@@ -11132,13 +11132,13 @@ pub struct AutoscalePoolCreate {
     pub config: super::models::AutoscalePoolConfig,
     pub droplet_template: super::models::AutoscalePoolDropletTemplate,
 }
-#[cfg(any(feature = "droplet_autoscale_pools"))]
+#[cfg(feature = "droplet_autoscale_pools")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AutoscalepoolsCreateResponse202 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autoscale_pool: Option<super::models::AutoscalePool>,
 }
-#[cfg(any(feature = "droplet_autoscale_pools"))]
+#[cfg(feature = "droplet_autoscale_pools")]
 impl AutoscalepoolsCreateResponse202 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -11148,7 +11148,7 @@ impl AutoscalepoolsCreateResponse202 {
         Ok(())
     }
 }
-#[cfg(any(feature = "droplet_autoscale_pools"))]
+#[cfg(feature = "droplet_autoscale_pools")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AutoscalepoolsListMembersResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -11157,7 +11157,7 @@ pub struct AutoscalepoolsListMembersResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "droplet_autoscale_pools"))]
+#[cfg(feature = "droplet_autoscale_pools")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Member {
     /// The unique identifier of the Droplet.
@@ -11176,17 +11176,17 @@ pub struct Member {
     pub status: super::models::MemberStatus,
     pub current_utilization: super::models::MemberCurrentUtilization,
 }
-#[cfg(any(feature = "droplet_autoscale_pools"))]
+#[cfg(feature = "droplet_autoscale_pools")]
 connector_runtime::__string_enum! {
     #[doc = " The health status of the Droplet."] pub enum MemberHealthStatus { Healthy =
     "healthy", Unhealthy = "unhealthy", }
 }
-#[cfg(any(feature = "droplet_autoscale_pools"))]
+#[cfg(feature = "droplet_autoscale_pools")]
 connector_runtime::__string_enum! {
     #[doc = " The power status of the Droplet."] pub enum MemberStatus { Provisioning =
     "provisioning", Active = "active", Deleting = "deleting", Off = "off", }
 }
-#[cfg(any(feature = "droplet_autoscale_pools"))]
+#[cfg(feature = "droplet_autoscale_pools")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MemberCurrentUtilization {
     /// The memory utilization average of the individual Droplet.
@@ -11196,7 +11196,7 @@ pub struct MemberCurrentUtilization {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu: Option<f64>,
 }
-#[cfg(any(feature = "droplet_autoscale_pools"))]
+#[cfg(feature = "droplet_autoscale_pools")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AutoscalepoolsListHistoryResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -11205,7 +11205,7 @@ pub struct AutoscalepoolsListHistoryResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "droplet_autoscale_pools"))]
+#[cfg(feature = "droplet_autoscale_pools")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct History {
     /// The unique identifier of the history event.
@@ -11223,18 +11223,18 @@ pub struct History {
     /// The last updated time of the history event in ISO8601 combined date and time format.
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
-#[cfg(any(feature = "droplet_autoscale_pools"))]
+#[cfg(feature = "droplet_autoscale_pools")]
 connector_runtime::__string_enum! {
     #[doc = " The reason for the scaling event."] pub enum HistoryReason {
     ConfigurationChange = "CONFIGURATION_CHANGE", ScaleUp = "SCALE_UP", ScaleDown =
     "SCALE_DOWN", }
 }
-#[cfg(any(feature = "droplet_autoscale_pools"))]
+#[cfg(feature = "droplet_autoscale_pools")]
 connector_runtime::__string_enum! {
     #[doc = " The status of the scaling event."] pub enum HistoryStatus { InProgress =
     "in_progress", Success = "success", Error = "error", }
 }
-#[cfg(any(feature = "firewalls"))]
+#[cfg(feature = "firewalls")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FirewallsCreateBody {
     /// A unique ID that can be used to identify and reference a firewall.
@@ -11261,7 +11261,7 @@ pub struct FirewallsCreateBody {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub outbound_rules: Option<Option<Vec<super::models::FirewallOutboundRulesItem>>>,
 }
-#[cfg(any(feature = "firewalls"))]
+#[cfg(feature = "firewalls")]
 impl FirewallsCreateBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -11278,13 +11278,13 @@ impl FirewallsCreateBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "firewalls"))]
+#[cfg(feature = "firewalls")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FirewallsCreateResponse202 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub firewall: Option<super::models::Firewall>,
 }
-#[cfg(any(feature = "firewalls"))]
+#[cfg(feature = "firewalls")]
 impl FirewallsCreateResponse202 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -11294,7 +11294,7 @@ impl FirewallsCreateResponse202 {
         Ok(())
     }
 }
-#[cfg(any(feature = "firewalls"))]
+#[cfg(feature = "firewalls")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FirewallsUpdateBody {
     /// A unique ID that can be used to identify and reference a firewall.
@@ -11321,7 +11321,7 @@ pub struct FirewallsUpdateBody {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub outbound_rules: Option<Option<Vec<super::models::FirewallOutboundRulesItem>>>,
 }
-#[cfg(any(feature = "firewalls"))]
+#[cfg(feature = "firewalls")]
 impl FirewallsUpdateBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -11338,29 +11338,29 @@ impl FirewallsUpdateBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "firewalls"))]
+#[cfg(feature = "firewalls")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FirewallsAssignDropletsBody {
     /// An array containing the IDs of the Droplets to be assigned to the firewall.
     pub droplet_ids: Vec<i64>,
 }
-#[cfg(any(feature = "firewalls"))]
+#[cfg(feature = "firewalls")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FirewallsDeleteDropletsBody {
     /// An array containing the IDs of the Droplets to be removed from the firewall.
     pub droplet_ids: Vec<i64>,
 }
-#[cfg(any(feature = "firewalls"))]
+#[cfg(feature = "firewalls")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FirewallsAddTagsBody {
     pub tags: Option<Vec<String>>,
 }
-#[cfg(any(feature = "firewalls"))]
+#[cfg(feature = "firewalls")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FirewallsDeleteTagsBody {
     pub tags: Option<Vec<String>>,
 }
-#[cfg(any(feature = "firewalls"))]
+#[cfg(feature = "firewalls")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FirewallsAddRulesBody {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
@@ -11368,7 +11368,7 @@ pub struct FirewallsAddRulesBody {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub outbound_rules: Option<Option<Vec<super::models::FirewallOutboundRulesItem>>>,
 }
-#[cfg(any(feature = "floating_i_ps"))]
+#[cfg(feature = "floating_i_ps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FloatingIPsListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -11377,7 +11377,7 @@ pub struct FloatingIPsListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "floating_i_ps"))]
+#[cfg(feature = "floating_i_ps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FloatingIp {
     /// The public IP address of the floating IP. It also serves as its identifier.
@@ -11395,7 +11395,7 @@ pub struct FloatingIp {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_id: Option<uuid::Uuid>,
 }
-#[cfg(any(feature = "floating_i_ps"))]
+#[cfg(feature = "floating_i_ps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FloatingIpRegion {
     /// The display name of the region.  This will be a full name that is used in the control panel and other interfaces.
@@ -11409,7 +11409,7 @@ pub struct FloatingIpRegion {
     /// This attribute is set to an array which contains the identifying slugs for the sizes available in this region. sizes:read is required to view.
     pub sizes: Vec<String>,
 }
-#[cfg(any(feature = "floating_i_ps"))]
+#[cfg(feature = "floating_i_ps")]
 /// The Droplet that the floating IP has been assigned to. When you query a floating IP, if it is assigned to a Droplet, the entire Droplet object will be returned. If it is not assigned, the value will be null. <br><br>Requires `droplet:read` scope.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -11417,7 +11417,7 @@ pub enum FloatingIpDroplet {
     Droplet(super::models::Droplet),
     Value(Option<serde_json::Value>),
 }
-#[cfg(any(feature = "floating_i_ps"))]
+#[cfg(feature = "floating_i_ps")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum FloatingIpCreate {
@@ -11426,14 +11426,14 @@ pub enum FloatingIpCreate {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "floating_i_ps"))]
+#[cfg(feature = "floating_i_ps")]
 /// Assign to Droplet
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FloatingIpCreateVariant0 {
     /// The ID of the Droplet that the floating IP will be assigned to.
     pub droplet_id: i64,
 }
-#[cfg(any(feature = "floating_i_ps"))]
+#[cfg(feature = "floating_i_ps")]
 /// Reserve to Region
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FloatingIpCreateVariant1 {
@@ -11443,7 +11443,7 @@ pub struct FloatingIpCreateVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_id: Option<uuid::Uuid>,
 }
-#[cfg(any(feature = "floating_i_ps"))]
+#[cfg(feature = "floating_i_ps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FloatingIPsCreateResponse202 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -11459,13 +11459,13 @@ pub struct FloatingIPsCreateResponse202Links {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actions: Option<Vec<super::models::ActionLink>>,
 }
-#[cfg(any(feature = "floating_i_ps"))]
+#[cfg(feature = "floating_i_ps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FloatingIPsGetResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub floating_ip: Option<super::models::FloatingIp>,
 }
-#[cfg(any(feature = "floating_ip_actions"))]
+#[cfg(feature = "floating_ip_actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FloatingIPsActionListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -11474,7 +11474,7 @@ pub struct FloatingIPsActionListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "floating_ip_actions"))]
+#[cfg(feature = "floating_ip_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum FloatingIPsActionPostBody {
@@ -11483,7 +11483,7 @@ pub enum FloatingIPsActionPostBody {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "floating_ip_actions"))]
+#[cfg(feature = "floating_ip_actions")]
 impl<'de> serde::Deserialize<'de> for FloatingIPsActionPostBody {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -11504,19 +11504,19 @@ impl<'de> serde::Deserialize<'de> for FloatingIPsActionPostBody {
         )
     }
 }
-#[cfg(any(feature = "floating_ip_actions"))]
+#[cfg(feature = "floating_ip_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FloatingIpActionUnassign {
     /// The type of action to initiate for the floating IP.
     #[serde(rename = "type")]
     pub type_: super::models::FloatingIpActionUnassignType,
 }
-#[cfg(any(feature = "floating_ip_actions"))]
+#[cfg(feature = "floating_ip_actions")]
 connector_runtime::__string_enum! {
     #[doc = " The type of action to initiate for the floating IP."] pub enum
     FloatingIpActionUnassignType { Assign = "assign", Unassign = "unassign", }
 }
-#[cfg(any(feature = "floating_ip_actions"))]
+#[cfg(feature = "floating_ip_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FloatingIpActionAssign {
     /// The type of action to initiate for the floating IP.
@@ -11525,7 +11525,7 @@ pub struct FloatingIpActionAssign {
     /// The ID of the Droplet that the floating IP will be assigned to.
     pub droplet_id: i64,
 }
-#[cfg(any(feature = "floating_ip_actions"))]
+#[cfg(feature = "floating_ip_actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FloatingIPsActionPostResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -11565,13 +11565,13 @@ pub struct FloatingIPsActionPostResponse201Action {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_id: Option<uuid::Uuid>,
 }
-#[cfg(any(feature = "functions"))]
+#[cfg(feature = "functions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FunctionsListNamespacesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespaces: Option<Vec<super::models::NamespaceInfo>>,
 }
-#[cfg(any(feature = "functions"))]
+#[cfg(feature = "functions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NamespaceInfo {
     /// The namespace's API hostname. Each function in a namespace is provided an endpoint at the namespace's hostname.
@@ -11600,7 +11600,7 @@ pub struct NamespaceInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
 }
-#[cfg(any(feature = "functions"))]
+#[cfg(feature = "functions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateNamespace {
     /// The [datacenter region](https://docs.digitalocean.com/products/platform/availability-matrix/#available-datacenters) in which to create the namespace.
@@ -11608,19 +11608,19 @@ pub struct CreateNamespace {
     /// The namespace's unique name.
     pub label: String,
 }
-#[cfg(any(feature = "functions"))]
+#[cfg(feature = "functions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FunctionsCreateNamespaceResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<super::models::NamespaceInfo>,
 }
-#[cfg(any(feature = "functions"))]
+#[cfg(feature = "functions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FunctionsListTriggersResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub triggers: Option<Vec<super::models::TriggerInfo>>,
 }
-#[cfg(any(feature = "functions"))]
+#[cfg(feature = "functions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TriggerInfo {
     /// A unique string format of UUID with a prefix fn-.
@@ -11651,7 +11651,7 @@ pub struct TriggerInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduled_runs: Option<super::models::TriggerInfoScheduledRuns>,
 }
-#[cfg(any(feature = "functions"))]
+#[cfg(feature = "functions")]
 /// Trigger details for SCHEDULED type, where body is optional.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ScheduledDetails {
@@ -11661,14 +11661,14 @@ pub struct ScheduledDetails {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub body: Option<Option<super::models::ScheduledDetailsBody>>,
 }
-#[cfg(any(feature = "functions"))]
+#[cfg(feature = "functions")]
 /// Optional data to be sent to function while triggering the function.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ScheduledDetailsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "functions"))]
+#[cfg(feature = "functions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TriggerInfoScheduledRuns {
     /// Indicates last run time. null value indicates trigger not run yet.
@@ -11678,7 +11678,7 @@ pub struct TriggerInfoScheduledRuns {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_run_at: Option<String>,
 }
-#[cfg(any(feature = "functions"))]
+#[cfg(feature = "functions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTrigger {
     /// The trigger's unique name within the namespace.
@@ -11693,13 +11693,13 @@ pub struct CreateTrigger {
     /// Trigger details for SCHEDULED type, where body is optional.
     pub scheduled_details: super::models::ScheduledDetails,
 }
-#[cfg(any(feature = "functions"))]
+#[cfg(feature = "functions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FunctionsCreateTriggerResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger: Option<super::models::TriggerInfo>,
 }
-#[cfg(any(feature = "functions"))]
+#[cfg(feature = "functions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateTrigger {
     /// Indicates weather the trigger is paused or unpaused.
@@ -11709,7 +11709,7 @@ pub struct UpdateTrigger {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduled_details: Option<super::models::ScheduledDetails>,
 }
-#[cfg(any(feature = "functions"))]
+#[cfg(feature = "functions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FunctionsAccessKeyListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -11718,7 +11718,7 @@ pub struct FunctionsAccessKeyListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<i64>,
 }
-#[cfg(any(feature = "functions"))]
+#[cfg(feature = "functions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AccessKey {
     /// The access key's unique identifier with prefix 'dof_v1_'.
@@ -11737,7 +11737,7 @@ pub struct AccessKey {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "functions"))]
+#[cfg(feature = "functions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AccessKeyCreateRequest {
     /// The access key's name.
@@ -11746,13 +11746,13 @@ pub struct AccessKeyCreateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_in: Option<String>,
 }
-#[cfg(any(feature = "functions"))]
+#[cfg(feature = "functions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FunctionsAccessKeyCreateResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_key: Option<super::models::AccessKeyCreateResponse>,
 }
-#[cfg(any(feature = "functions"))]
+#[cfg(feature = "functions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AccessKeyCreateResponse {
     /// The secret key used to authenticate. This is only returned once upon creation. Make sure to copy and securely store it.
@@ -11774,24 +11774,24 @@ pub struct AccessKeyCreateResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "functions"))]
+#[cfg(feature = "functions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FunctionsAccessKeyUpdateBody {
     /// The new name for the access key.
     pub name: String,
 }
-#[cfg(any(feature = "functions"))]
+#[cfg(feature = "functions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FunctionsAccessKeyUpdateResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_key: Option<super::models::AccessKey>,
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 connector_runtime::__string_enum! {
     pub enum ImagesListType { Application = "application", Distribution = "distribution",
     }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ImagesListResponse200 {
     pub images: Vec<super::models::Image>,
@@ -11799,7 +11799,7 @@ pub struct ImagesListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 impl ImagesListResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -11812,7 +11812,7 @@ impl ImagesListResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ImageNewCustom {
     /// The display name that has been given to an image.  This is what is shown in the control panel and is generally a descriptive title for the image in question.
@@ -11831,13 +11831,13 @@ pub struct ImageNewCustom {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub tags: Option<Option<Vec<String>>>,
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ImagesCreateCustomResponse202 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<super::models::Image>,
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 impl ImagesCreateCustomResponse202 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -11847,7 +11847,7 @@ impl ImagesCreateCustomResponse202 {
         Ok(())
     }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ImagesGetImageId {
@@ -11856,12 +11856,12 @@ pub enum ImagesGetImageId {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ImagesGetResponse200 {
     pub image: super::models::Image,
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 impl ImagesGetResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -11872,7 +11872,7 @@ impl ImagesGetResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ImageUpdate {
     /// The display name that has been given to an image.  This is what is shown in the control panel and is generally a descriptive title for the image in question.
@@ -11885,7 +11885,7 @@ pub struct ImageUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ImagesPostAccountTransferCreate {
@@ -11898,28 +11898,28 @@ pub enum ImagesPostAccountTransferCreate {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 /// Transfer To Email
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ImagesPostAccountTransferCreateVariant0 {
     /// The email address of the user account that the image will be transferred to.
     pub recipient_email: String,
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 /// Transfer To Team
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ImagesPostAccountTransferCreateVariant1 {
     /// The UUID of the team that the image will be transferred to.
     pub recipient_uuid: String,
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ImagesPostAccountTransferCreateResponse201 {
     /// A unique number that used to identify and reference an image account transfer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_id: Option<i64>,
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ImagesPostAccountTransferAccept {
     /// A unique number that used to identify and reference an image account transfer.
@@ -11927,19 +11927,19 @@ pub struct ImagesPostAccountTransferAccept {
     /// The UUID of the team that the image will be transferred to.
     pub recipient_uuid: String,
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ImagesPostAccountTransferCancel {
     /// A unique number that used to identify and reference an image account transfer.
     pub transfer_id: i64,
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ImagesPostAccountTransferDecline {
     /// A unique number that used to identify and reference an image account transfer.
     pub transfer_id: i64,
 }
-#[cfg(any(feature = "image_actions"))]
+#[cfg(feature = "image_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum ImageActionsPostBody {
@@ -11948,7 +11948,7 @@ pub enum ImageActionsPostBody {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "image_actions"))]
+#[cfg(feature = "image_actions")]
 impl<'de> serde::Deserialize<'de> for ImageActionsPostBody {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -11969,20 +11969,20 @@ impl<'de> serde::Deserialize<'de> for ImageActionsPostBody {
         )
     }
 }
-#[cfg(any(feature = "image_actions"))]
+#[cfg(feature = "image_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ImageActionBase {
     /// The action to be taken on the image. Can be either `convert` or `transfer`.
     #[serde(rename = "type")]
     pub type_: super::models::ImageActionBaseType,
 }
-#[cfg(any(feature = "image_actions"))]
+#[cfg(feature = "image_actions")]
 connector_runtime::__string_enum! {
     #[doc =
     " The action to be taken on the image. Can be either `convert` or `transfer`."] pub
     enum ImageActionBaseType { Convert = "convert", Transfer = "transfer", }
 }
-#[cfg(any(feature = "image_actions"))]
+#[cfg(feature = "image_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ImageActionTransfer {
     /// The action to be taken on the image. Can be either `convert` or `transfer`.
@@ -11991,7 +11991,7 @@ pub struct ImageActionTransfer {
     /// The slug identifier for the region where the resource will initially be  available.
     pub region: super::models::RegionSlug,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesListClustersResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -12000,7 +12000,7 @@ pub struct KubernetesListClustersResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ClusterRead {
     /// A unique ID that can be used to identify and reference a Kubernetes cluster.
@@ -12101,7 +12101,7 @@ pub struct ClusterRead {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p2p_oci_registry_plugin: Option<super::models::P2pOciRegistryPlugin>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesNodePool {
     /// The slug identifier for the type of Droplet used as workers in the node pool.
@@ -12135,7 +12135,7 @@ pub struct KubernetesNodePool {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nodes: Option<Vec<super::models::Node>>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesNodePoolTaint {
     /// An arbitrary string. The `key` and `value` fields of the `taint` object form a key-value pair. For example, if the value of the `key` field is "special" and the value of the `value` field is "gpu", the key value pair would be `special=gpu`.
@@ -12148,14 +12148,14 @@ pub struct KubernetesNodePoolTaint {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effect: Option<super::models::KubernetesNodePoolTaintEffect>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 connector_runtime::__string_enum! {
     #[doc =
     " How the node reacts to pods that it won't tolerate. Available effect values are `NoSchedule`, `PreferNoSchedule`, and `NoExecute`."]
     pub enum KubernetesNodePoolTaintEffect { NoSchedule = "NoSchedule", PreferNoSchedule
     = "PreferNoSchedule", NoExecute = "NoExecute", }
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Node {
     /// A unique ID that can be used to identify and reference the node.
@@ -12177,7 +12177,7 @@ pub struct Node {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 /// An object containing a `state` attribute whose value is set to a string indicating the current status of the node.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NodeStatus {
@@ -12185,13 +12185,13 @@ pub struct NodeStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<super::models::NodeStatusState>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 connector_runtime::__string_enum! {
     #[doc = " A string indicating the current status of the node."] pub enum
     NodeStatusState { Provisioning = "provisioning", Running = "running", Draining =
     "draining", Deleting = "deleting", }
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 /// An object specifying the maintenance window policy for the Kubernetes cluster.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MaintenancePolicy {
@@ -12205,7 +12205,7 @@ pub struct MaintenancePolicy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub day: Option<super::models::MaintenancePolicyDay>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 connector_runtime::__string_enum! {
     #[doc =
     " The day of the maintenance window policy. May be one of `monday` through `sunday`, or `any` to indicate an arbitrary week day."]
@@ -12213,7 +12213,7 @@ connector_runtime::__string_enum! {
     Wednesday = "wednesday", Thursday = "thursday", Friday = "friday", Saturday =
     "saturday", Sunday = "sunday", }
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 /// An object containing a `state` attribute whose value is set to a string indicating the current status of the cluster.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ClusterReadStatus {
@@ -12224,14 +12224,14 @@ pub struct ClusterReadStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 connector_runtime::__string_enum! {
     #[doc = " A string indicating the current status of the cluster."] pub enum
     ClusterReadStatusState { Running = "running", Provisioning = "provisioning", Degraded
     = "degraded", Error = "error", Deleted = "deleted", Upgrading = "upgrading", Deleting
     = "deleting", }
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 /// An object specifying the control plane firewall for the Kubernetes cluster. Control plane firewall is in early availability (invite only).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ControlPlaneFirewall {
@@ -12242,7 +12242,7 @@ pub struct ControlPlaneFirewall {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_addresses: Option<Vec<String>>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 /// An object specifying custom cluster autoscaler configuration.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ClusterAutoscalerConfiguration {
@@ -12267,12 +12267,12 @@ pub struct ClusterAutoscalerConfiguration {
         Vec<super::models::ClusterAutoscalerConfigurationExpandersItem>,
     >,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 connector_runtime::__string_enum! {
     pub enum ClusterAutoscalerConfigurationExpandersItem { Random = "random", Priority =
     "priority", LeastWaste = "least_waste", }
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 /// An object specifying Single Sign-On (SSO) configuration for the Kubernetes cluster.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Sso {
@@ -12293,7 +12293,7 @@ pub struct Sso {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 /// An object specifying whether the routing-agent component should be enabled for the Kubernetes cluster.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RoutingAgent {
@@ -12301,7 +12301,7 @@ pub struct RoutingAgent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 /// An object specifying whether the AMD GPU Device Plugin should be enabled in the Kubernetes cluster. It's enabled by default for clusters with an AMD GPU node pool.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AmdGpuDevicePlugin {
@@ -12309,7 +12309,7 @@ pub struct AmdGpuDevicePlugin {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 /// An object specifying whether the AMD Device Metrics Exporter should be enabled in the Kubernetes cluster.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AmdGpuDeviceMetricsExporterPlugin {
@@ -12317,7 +12317,7 @@ pub struct AmdGpuDeviceMetricsExporterPlugin {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 /// An object specifying whether the Nvidia GPU Device Plugin should be enabled in the Kubernetes cluster. It's enabled by default for clusters with an Nvidia GPU node pool.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NvidiaGpuDevicePlugin {
@@ -12325,7 +12325,7 @@ pub struct NvidiaGpuDevicePlugin {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 /// An object specifying whether the RDMA shared device plugin should be enabled in the Kubernetes cluster.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RdmaSharedDevPlugin {
@@ -12333,7 +12333,7 @@ pub struct RdmaSharedDevPlugin {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 /// An object specifying whether the Cluster Proportional Autoscaler (CPA) add-on for CoreDNS should be enabled for the Kubernetes cluster.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CorednsAutoscaler {
@@ -12341,7 +12341,7 @@ pub struct CorednsAutoscaler {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 /// An object specifying whether the Peer-to-peer OCI registry component should be enabled for the Kubernetes cluster.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct P2pOciRegistryPlugin {
@@ -12349,7 +12349,7 @@ pub struct P2pOciRegistryPlugin {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Cluster {
     /// A unique ID that can be used to identify and reference a Kubernetes cluster.
@@ -12451,19 +12451,19 @@ pub struct Cluster {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub coredns_autoscaler: Option<Option<super::models::CorednsAutoscaler>>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesCreateClusterResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubernetes_cluster: Option<super::models::Cluster>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesGetClusterResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubernetes_cluster: Option<super::models::ClusterRead>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ClusterUpdate {
     /// A human-readable name for a Kubernetes cluster.
@@ -12518,7 +12518,7 @@ pub struct ClusterUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub coredns_autoscaler: Option<Option<super::models::CorednsAutoscaler>>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 /// An object containing the IDs of resources associated with a Kubernetes cluster.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AssociatedKubernetesResources {
@@ -12532,7 +12532,7 @@ pub struct AssociatedKubernetesResources {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume_snapshots: Option<Vec<super::models::AssociatedKubernetesResource>>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AssociatedKubernetesResource {
     /// The ID of a resource associated with a Kubernetes cluster.
@@ -12542,7 +12542,7 @@ pub struct AssociatedKubernetesResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 /// An object containing the IDs of resources to be destroyed along with their associated with a Kubernetes cluster.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DestroyAssociatedKubernetesResources {
@@ -12556,11 +12556,11 @@ pub struct DestroyAssociatedKubernetesResources {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume_snapshots: Option<Vec<String>>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 connector_runtime::__string_enum! {
     pub enum KubernetesGetKubeconfigType { Token = "token", Sso = "sso", }
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Credentials {
     /// The URL used to access the cluster API server.
@@ -12594,13 +12594,13 @@ pub struct Credentials {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesGetAvailableUpgradesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub available_upgrade_versions: Option<Vec<super::models::KubernetesVersion>>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesVersion {
     /// The slug identifier for an available version of Kubernetes for use when creating or updating a cluster. The string contains both the upstream version of Kubernetes as well as the DigitalOcean revision.
@@ -12613,32 +12613,32 @@ pub struct KubernetesVersion {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supported_features: Option<Vec<String>>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesUpgradeClusterBody {
     /// The slug identifier for the version of Kubernetes that the cluster will be upgraded to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesListNodePoolsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_pools: Option<Vec<super::models::KubernetesNodePool>>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesAddNodePoolResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_pool: Option<super::models::KubernetesNodePool>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesGetNodePoolResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_pool: Option<super::models::KubernetesNodePool>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesNodePoolUpdate {
     /// A unique ID that can be used to identify and reference a specific node pool.
@@ -12670,25 +12670,25 @@ pub struct KubernetesNodePoolUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nodes: Option<Vec<super::models::Node>>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesUpdateNodePoolResponse202 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_pool: Option<super::models::KubernetesNodePool>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesRecycleNodePoolBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nodes: Option<Vec<String>>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct User {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubernetes_cluster_user: Option<super::models::UserKubernetesClusterUser>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UserKubernetesClusterUser {
     /// The username for the cluster admin user.
@@ -12698,13 +12698,13 @@ pub struct UserKubernetesClusterUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub groups: Option<Vec<String>>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<super::models::KubernetesOptionsOptions>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesOptionsOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -12714,7 +12714,7 @@ pub struct KubernetesOptionsOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sizes: Option<Vec<super::models::KubernetesSize>>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesRegion {
     /// A DigitalOcean region where Kubernetes is available.
@@ -12724,7 +12724,7 @@ pub struct KubernetesRegion {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesSize {
     /// A Droplet size available for use in a Kubernetes node pool.
@@ -12734,7 +12734,7 @@ pub struct KubernetesSize {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ClusterlintResults {
     /// Id of the clusterlint run that can be used later to fetch the diagnostics.
@@ -12750,7 +12750,7 @@ pub struct ClusterlintResults {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diagnostics: Option<Vec<super::models::ClusterlintResultsDiagnosticsItem>>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ClusterlintResultsDiagnosticsItem {
     /// The clusterlint check that resulted in the diagnostic.
@@ -12766,7 +12766,7 @@ pub struct ClusterlintResultsDiagnosticsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object: Option<super::models::ClusterlintResultsDiagnosticsItemObject>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 /// Metadata about the Kubernetes API object the diagnostic is reported on.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ClusterlintResultsDiagnosticsItemObject {
@@ -12780,7 +12780,7 @@ pub struct ClusterlintResultsDiagnosticsItemObject {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ClusterlintRequest {
     /// An array of check groups that will be run when clusterlint executes checks.
@@ -12796,21 +12796,21 @@ pub struct ClusterlintRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude_checks: Option<Vec<String>>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesRunClusterLintResponse202 {
     /// ID of the clusterlint run that can be used later to fetch the diagnostics.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ClusterRegistry {
     /// An array containing the UUIDs of Kubernetes clusters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_uuids: Option<Vec<String>>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ClusterRegistries {
     /// An array containing the UUIDs of Kubernetes clusters.
@@ -12820,13 +12820,13 @@ pub struct ClusterRegistries {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registries: Option<Vec<String>>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KubernetesGetStatusMessagesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub messages: Option<Vec<super::models::StatusMessages>>,
 }
-#[cfg(any(feature = "kubernetes"))]
+#[cfg(feature = "kubernetes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct StatusMessages {
     /// Status information about the cluster which impacts it's lifecycle.
@@ -12836,7 +12836,7 @@ pub struct StatusMessages {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "load_balancers"))]
+#[cfg(feature = "load_balancers")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct LoadBalancersListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -12845,7 +12845,7 @@ pub struct LoadBalancersListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "load_balancers"))]
+#[cfg(feature = "load_balancers")]
 impl LoadBalancersListResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -12857,7 +12857,7 @@ impl LoadBalancersListResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "load_balancers"))]
+#[cfg(feature = "load_balancers")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct LoadBalancer {
     /// A unique ID that can be used to identify and reference a load balancer.
@@ -12952,7 +12952,7 @@ pub struct LoadBalancer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ref_: Option<serde_json::Value>,
 }
-#[cfg(any(feature = "load_balancers"))]
+#[cfg(feature = "load_balancers")]
 impl LoadBalancer {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -12993,7 +12993,7 @@ impl LoadBalancer {
         Ok(())
     }
 }
-#[cfg(any(feature = "load_balancers"))]
+#[cfg(feature = "load_balancers")]
 connector_runtime::__string_enum! {
     #[doc =
     " This field has been replaced by the `size_unit` field for all regions except in AMS2, NYC2, and SFO1. Each available load balancer size now equates to the load balancer having a set number of nodes."]
@@ -13003,20 +13003,20 @@ connector_runtime::__string_enum! {
     pub enum LoadBalancerSize { LbSmall = "lb-small", LbMedium = "lb-medium", LbLarge =
     "lb-large", }
 }
-#[cfg(any(feature = "load_balancers"))]
+#[cfg(feature = "load_balancers")]
 connector_runtime::__string_enum! {
     #[doc =
     " This field has been deprecated. You can no longer specify an algorithm for load balancers."]
     pub enum LoadBalancerAlgorithm { RoundRobin = "round_robin", LeastConnections =
     "least_connections", }
 }
-#[cfg(any(feature = "load_balancers"))]
+#[cfg(feature = "load_balancers")]
 connector_runtime::__string_enum! {
     #[doc =
     " A status string indicating the current state of the load balancer. This can be `new`, `active`, or `errored`."]
     pub enum LoadBalancerStatus { New = "new", Active = "active", Errored = "errored", }
 }
-#[cfg(any(feature = "load_balancers"))]
+#[cfg(feature = "load_balancers")]
 /// An object specifying a forwarding rule for a load balancer.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ForwardingRule {
@@ -13035,21 +13035,21 @@ pub struct ForwardingRule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_passthrough: Option<bool>,
 }
-#[cfg(any(feature = "load_balancers"))]
+#[cfg(feature = "load_balancers")]
 connector_runtime::__string_enum! {
     #[doc =
     " The protocol used for traffic to the load balancer. The possible values are: `http`, `https`, `http2`, `http3`, `tcp`, or `udp`. If you set the  `entry_protocol` to `udp`, the `target_protocol` must be set to `udp`.  When using UDP, the load balancer requires that you set up a health  check with a port that uses TCP, HTTP, or HTTPS to work properly."]
     pub enum ForwardingRuleEntryProtocol { Http = "http", Https = "https", Http2 =
     "http2", Http3 = "http3", Tcp = "tcp", Udp = "udp", }
 }
-#[cfg(any(feature = "load_balancers"))]
+#[cfg(feature = "load_balancers")]
 connector_runtime::__string_enum! {
     #[doc =
     " The protocol used for traffic from the load balancer to the backend Droplets. The possible values are: `http`, `https`, `http2`, `tcp`, or `udp`. If you set the `target_protocol` to `udp`, the `entry_protocol` must be set to  `udp`. When using UDP, the load balancer requires that you set up a health  check with a port that uses TCP, HTTP, or HTTPS to work properly."]
     pub enum ForwardingRuleTargetProtocol { Http = "http", Https = "https", Http2 =
     "http2", Tcp = "tcp", Udp = "udp", }
 }
-#[cfg(any(feature = "load_balancers"))]
+#[cfg(feature = "load_balancers")]
 /// An object specifying health check settings for the load balancer.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct HealthCheck {
@@ -13075,13 +13075,13 @@ pub struct HealthCheck {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthy_threshold: Option<i64>,
 }
-#[cfg(any(feature = "load_balancers"))]
+#[cfg(feature = "load_balancers")]
 connector_runtime::__string_enum! {
     #[doc =
     " The protocol used for health checks sent to the backend Droplets. The possible values are `http`, `https`, or `tcp`."]
     pub enum HealthCheckProtocol { Http = "http", Https = "https", Tcp = "tcp", }
 }
-#[cfg(any(feature = "load_balancers"))]
+#[cfg(feature = "load_balancers")]
 /// An object specifying sticky sessions settings for the load balancer.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct StickySessions {
@@ -13096,13 +13096,13 @@ pub struct StickySessions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cookie_ttl_seconds: Option<i64>,
 }
-#[cfg(any(feature = "load_balancers"))]
+#[cfg(feature = "load_balancers")]
 connector_runtime::__string_enum! {
     #[doc =
     " An attribute indicating how and if requests from a client will be persistently served by the same backend Droplet. The possible values are `cookies` or `none`."]
     pub enum StickySessionsType { Cookies = "cookies", None = "none", }
 }
-#[cfg(any(feature = "load_balancers"))]
+#[cfg(feature = "load_balancers")]
 /// An object specifying allow and deny rules to control traffic to the load balancer.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct LbFirewall {
@@ -13113,26 +13113,26 @@ pub struct LbFirewall {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow: Option<Vec<String>>,
 }
-#[cfg(any(feature = "load_balancers"))]
+#[cfg(feature = "load_balancers")]
 connector_runtime::__string_enum! {
     #[doc =
     " A string indicating whether the load balancer should be external or internal. Internal load balancers have no public IPs and are only accessible to resources on the same VPC network. This property cannot be updated after creating the load balancer."]
     pub enum LoadBalancerNetwork { External = "EXTERNAL", Internal = "INTERNAL", }
 }
-#[cfg(any(feature = "load_balancers"))]
+#[cfg(feature = "load_balancers")]
 connector_runtime::__string_enum! {
     #[doc =
     " A string indicating whether the load balancer will support IPv4 or both IPv4 and IPv6 networking. This property cannot be updated after creating the load balancer."]
     pub enum LoadBalancerNetworkStack { Ipv4 = "IPV4", Dualstack = "DUALSTACK", }
 }
-#[cfg(any(feature = "load_balancers"))]
+#[cfg(feature = "load_balancers")]
 connector_runtime::__string_enum! {
     #[doc =
     " A string indicating whether the load balancer should be a standard regional HTTP load balancer, a regional network load balancer that routes traffic at the TCP/UDP transport layer, or a global load balancer."]
     pub enum LoadBalancerType { Regional = "REGIONAL", RegionalNetwork =
     "REGIONAL_NETWORK", Global = "GLOBAL", }
 }
-#[cfg(any(feature = "load_balancers"))]
+#[cfg(feature = "load_balancers")]
 /// An object specifying domain configurations for a Global load balancer.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Domains {
@@ -13146,7 +13146,7 @@ pub struct Domains {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate_id: Option<String>,
 }
-#[cfg(any(feature = "load_balancers"))]
+#[cfg(feature = "load_balancers")]
 /// An object specifying forwarding configurations for a Global load balancer.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GlbSettings {
@@ -13166,14 +13166,14 @@ pub struct GlbSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failover_threshold: Option<i64>,
 }
-#[cfg(any(feature = "load_balancers"))]
+#[cfg(feature = "load_balancers")]
 connector_runtime::__string_enum! {
     #[doc =
     " The protocol used for forwarding traffic from the load balancer to the target backends. The possible values are `http`, `https` and `http2`."]
     pub enum GlbSettingsTargetProtocol { Http = "http", Https = "https", Http2 = "http2",
     }
 }
-#[cfg(any(feature = "load_balancers"))]
+#[cfg(feature = "load_balancers")]
 /// An object specifying CDN configurations for a Global load balancer.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GlbSettingsCdn {
@@ -13181,13 +13181,13 @@ pub struct GlbSettingsCdn {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_enabled: Option<bool>,
 }
-#[cfg(any(feature = "load_balancers"))]
+#[cfg(feature = "load_balancers")]
 connector_runtime::__string_enum! {
     #[doc =
     " A string indicating the policy for the TLS cipher suites used by the load balancer. The possible values are `DEFAULT` or `STRONG`. The default value is `DEFAULT`."]
     pub enum LoadBalancerTlsCipherPolicy { Default = "DEFAULT", Strong = "STRONG", }
 }
-#[cfg(any(feature = "load_balancers"))]
+#[cfg(feature = "load_balancers")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum LoadBalancerCreate {
@@ -13196,7 +13196,7 @@ pub enum LoadBalancerCreate {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "load_balancers"))]
+#[cfg(feature = "load_balancers")]
 /// Assign Droplets by ID
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LoadBalancerCreateVariant0 {
@@ -13292,7 +13292,7 @@ pub struct LoadBalancerCreateVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_cipher_policy: Option<super::models::LoadBalancerTlsCipherPolicy>,
 }
-#[cfg(any(feature = "load_balancers"))]
+#[cfg(feature = "load_balancers")]
 impl LoadBalancerCreateVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -13333,7 +13333,7 @@ impl LoadBalancerCreateVariant0 {
         Ok(())
     }
 }
-#[cfg(any(feature = "load_balancers"))]
+#[cfg(feature = "load_balancers")]
 /// Assign Droplets by Tag
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LoadBalancerCreateVariant1 {
@@ -13429,7 +13429,7 @@ pub struct LoadBalancerCreateVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_cipher_policy: Option<super::models::LoadBalancerTlsCipherPolicy>,
 }
-#[cfg(any(feature = "load_balancers"))]
+#[cfg(feature = "load_balancers")]
 impl LoadBalancerCreateVariant1 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -13470,13 +13470,13 @@ impl LoadBalancerCreateVariant1 {
         Ok(())
     }
 }
-#[cfg(any(feature = "load_balancers"))]
+#[cfg(feature = "load_balancers")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct LoadBalancersCreateResponse202 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load_balancer: Option<super::models::LoadBalancer>,
 }
-#[cfg(any(feature = "load_balancers"))]
+#[cfg(feature = "load_balancers")]
 impl LoadBalancersCreateResponse202 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -13486,19 +13486,19 @@ impl LoadBalancersCreateResponse202 {
         Ok(())
     }
 }
-#[cfg(any(feature = "load_balancers"))]
+#[cfg(feature = "load_balancers")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct LoadBalancersAddDropletsBody {
     #[serde(rename = "$ref")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ref_: Option<serde_json::Value>,
 }
-#[cfg(any(feature = "load_balancers"))]
+#[cfg(feature = "load_balancers")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct LoadBalancersAddForwardingRulesBody {
     pub forwarding_rules: Vec<super::models::ForwardingRule>,
 }
-#[cfg(any(feature = "load_balancers"))]
+#[cfg(feature = "load_balancers")]
 impl LoadBalancersAddForwardingRulesBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -13514,7 +13514,7 @@ impl LoadBalancersAddForwardingRulesBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MonitoringListAlertPolicyResponse200 {
     pub policies: Vec<super::models::AlertPolicy>,
@@ -13522,7 +13522,7 @@ pub struct MonitoringListAlertPolicyResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AlertPolicy {
     pub alerts: super::models::Alerts,
@@ -13537,7 +13537,7 @@ pub struct AlertPolicy {
     pub value: f64,
     pub window: super::models::AlertPolicyWindow,
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Alerts {
     /// An email to notify on an alert trigger.
@@ -13545,7 +13545,7 @@ pub struct Alerts {
     /// Slack integration details.
     pub slack: Vec<super::models::SlackDetails>,
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SlackDetails {
     /// Slack channel to notify of an alert trigger.
@@ -13553,11 +13553,11 @@ pub struct SlackDetails {
     /// Slack Webhook URL.
     pub url: String,
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 connector_runtime::__string_enum! {
     pub enum AlertPolicyCompare { GreaterThan = "GreaterThan", LessThan = "LessThan", }
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 connector_runtime::__string_enum! {
     pub enum AlertPolicyType { V1InsightsDropletLoad1 = "v1/insights/droplet/load_1",
     V1InsightsDropletLoad5 = "v1/insights/droplet/load_5", V1InsightsDropletLoad15 =
@@ -13616,11 +13616,11 @@ connector_runtime::__string_enum! {
     V1DropletAutoscaleAlertsScaleUp = "v1/droplet/autoscale_alerts/scale_up",
     V1DropletAutoscaleAlertsScaleDown = "v1/droplet/autoscale_alerts/scale_down", }
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 connector_runtime::__string_enum! {
     pub enum AlertPolicyWindow { V5m = "5m", V10m = "10m", V30m = "30m", V1h = "1h", }
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AlertPolicyRequest {
     pub alerts: super::models::Alerts,
@@ -13634,34 +13634,34 @@ pub struct AlertPolicyRequest {
     pub value: f64,
     pub window: super::models::AlertPolicyRequestWindow,
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 connector_runtime::__string_enum! {
     pub enum AlertPolicyRequestWindow { V5m = "5m", V10m = "10m", V30m = "30m", V1h =
     "1h", }
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MonitoringCreateAlertPolicyResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<super::models::AlertPolicy>,
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 connector_runtime::__string_enum! {
     pub enum MonitoringGetDropletBandwidthMetricsInterface { Private = "private", Public
     = "public", }
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 connector_runtime::__string_enum! {
     pub enum MonitoringGetDropletBandwidthMetricsDirection { Inbound = "inbound",
     Outbound = "outbound", }
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Metrics {
     pub data: super::models::MetricsData,
     pub status: super::models::MetricsStatus,
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MetricsData {
     /// Result of query.
@@ -13669,7 +13669,7 @@ pub struct MetricsData {
     #[serde(rename = "resultType")]
     pub result_type: String,
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MetricsResult {
     /// An object containing the metric's labels. These labels are key/value pairs that vary depending on the metric being queried. For example, load balancer metrics contain a `lb_id` label, while Droplet metrics contain a `host_id` label, and App Platform metrics contain a `app_component` label.
@@ -13677,7 +13677,7 @@ pub struct MetricsResult {
     /// An array of values for the metric.
     pub values: Vec<Vec<super::models::MetricsResultValuesItemItem>>,
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum MetricsResultValuesItemItem {
@@ -13686,41 +13686,41 @@ pub enum MetricsResultValuesItemItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 connector_runtime::__string_enum! {
     pub enum MetricsStatus { Success = "success", Error = "error", }
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 connector_runtime::__string_enum! {
     pub enum MonitoringGetDatabaseMysqlCpuUsageAggregate { Avg = "avg", Max = "max", Min
     = "min", }
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 connector_runtime::__string_enum! {
     pub enum MonitoringGetDatabaseMysqlLoadMetric { Load1 = "load1", Load5 = "load5",
     Load15 = "load15", }
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 connector_runtime::__string_enum! {
     pub enum MonitoringGetDatabaseMysqlLoadAggregate { Avg = "avg", Max = "max", }
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 connector_runtime::__string_enum! {
     pub enum MonitoringGetDatabaseMysqlOpRatesMetric { Select = "select", Insert =
     "insert", Update = "update", Delete = "delete", }
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 connector_runtime::__string_enum! {
     pub enum MonitoringGetDatabaseMysqlSchemaThroughputMetric { Insert = "insert", Fetch
     = "fetch", Update = "update", Delete = "delete", }
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MonitoringListDestinationsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destinations: Option<Vec<super::models::DestinationOmitCredentials>>,
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DestinationOmitCredentials {
     /// A unique identifier for a destination.
@@ -13738,7 +13738,7 @@ pub struct DestinationOmitCredentials {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<super::models::OpensearchConfigOmitCredentials>,
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 connector_runtime::__string_enum! {
     #[doc =
     " The destination type. `opensearch_dbaas` for a DigitalOcean managed OpenSearch"]
@@ -13746,7 +13746,7 @@ connector_runtime::__string_enum! {
     DestinationOmitCredentialsType { OpensearchDbaas = "opensearch_dbaas", OpensearchExt
     = "opensearch_ext", }
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 /// OpenSearch destination configuration with `credentials` omitted.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OpensearchConfigOmitCredentials {
@@ -13769,7 +13769,7 @@ pub struct OpensearchConfigOmitCredentials {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_days: Option<i64>,
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DestinationRequest {
     /// destination name
@@ -13781,7 +13781,7 @@ pub struct DestinationRequest {
     pub type_: super::models::DestinationRequestType,
     pub config: super::models::OpensearchConfigRequest,
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 connector_runtime::__string_enum! {
     #[doc =
     " The destination type. `opensearch_dbaas` for a DigitalOcean managed OpenSearch"]
@@ -13789,7 +13789,7 @@ connector_runtime::__string_enum! {
     DestinationRequestType { OpensearchDbaas = "opensearch_dbaas", OpensearchExt =
     "opensearch_ext", }
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OpensearchConfigRequest {
     /// Credentials for an OpenSearch cluster user. Optional if `cluster_uuid` is passed.
@@ -13810,7 +13810,7 @@ pub struct OpensearchConfigRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_days: Option<i64>,
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 /// Credentials for an OpenSearch cluster user. Optional if `cluster_uuid` is passed.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OpensearchConfigRequestCredentials {
@@ -13819,20 +13819,20 @@ pub struct OpensearchConfigRequestCredentials {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MonitoringCreateDestinationResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destination: Option<super::models::DestinationOmitCredentials>,
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MonitoringListSinksResponse200 {
     /// List of sinks identified by their URNs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sinks: Option<Vec<super::models::SinksResponse>>,
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 impl MonitoringListSinksResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -13844,7 +13844,7 @@ impl MonitoringListSinksResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SinksResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -13853,7 +13853,7 @@ pub struct SinksResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Vec<super::models::SinkResource>>,
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 impl SinksResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -13865,7 +13865,7 @@ impl SinksResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Destination {
     /// A unique identifier for a destination.
@@ -13881,7 +13881,7 @@ pub struct Destination {
     pub type_: Option<super::models::DestinationOmitCredentialsType>,
     pub config: super::models::OpensearchConfig,
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OpensearchConfig {
     /// A unique identifier for a configuration.
@@ -13905,7 +13905,7 @@ pub struct OpensearchConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_days: Option<i64>,
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SinkResource {
     /// The uniform resource name (URN) for the resource in the format do:resource_type:resource_id.
@@ -13914,7 +13914,7 @@ pub struct SinkResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 impl SinkResource {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -13925,7 +13925,7 @@ impl SinkResource {
         Ok(())
     }
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MonitoringCreateSinkBody {
     /// A unique identifier for an already-existing destination.
@@ -13935,7 +13935,7 @@ pub struct MonitoringCreateSinkBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Vec<super::models::SinkResource>>,
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 impl MonitoringCreateSinkBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -13947,13 +13947,13 @@ impl MonitoringCreateSinkBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MonitoringGetSinkResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sink: Option<super::models::SinksResponse>,
 }
-#[cfg(any(feature = "monitoring"))]
+#[cfg(feature = "monitoring")]
 impl MonitoringGetSinkResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -13963,13 +13963,13 @@ impl MonitoringGetSinkResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "nfs"))]
+#[cfg(feature = "nfs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NfsListResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shares: Option<Vec<super::models::NfsResponse>>,
 }
-#[cfg(any(feature = "nfs"))]
+#[cfg(feature = "nfs")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NfsResponse {
     /// The unique identifier of the NFS share.
@@ -14001,14 +14001,14 @@ pub struct NfsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_points: Option<Vec<super::models::AccessPointResponse>>,
 }
-#[cfg(any(feature = "nfs"))]
+#[cfg(feature = "nfs")]
 connector_runtime::__string_enum! {
     #[doc = " The current status of the share. `INACTIVE` means the share exists but is"]
     #[doc = " not attached to any VPC."] pub enum NfsResponseStatus { Creating =
     "CREATING", Active = "ACTIVE", Inactive = "INACTIVE", Failed = "FAILED", Deleted =
     "DELETED", }
 }
-#[cfg(any(feature = "nfs"))]
+#[cfg(feature = "nfs")]
 /// Represents an NFS access point resource.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AccessPointResponse {
@@ -14041,7 +14041,7 @@ pub struct AccessPointResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc_id: Option<String>,
 }
-#[cfg(any(feature = "nfs"))]
+#[cfg(feature = "nfs")]
 connector_runtime::__string_enum! {
     #[doc =
     " The current lifecycle status of an access point. There is no ACCESS_POINT_DELETING state:"]
@@ -14053,7 +14053,7 @@ connector_runtime::__string_enum! {
     AccessPointActive = "ACCESS_POINT_ACTIVE", AccessPointFailed = "ACCESS_POINT_FAILED",
     AccessPointDeleted = "ACCESS_POINT_DELETED", }
 }
-#[cfg(any(feature = "nfs"))]
+#[cfg(feature = "nfs")]
 /// Provider-agnostic NFS access policy for an access point. Network CIDRs are
 /// managed by attach, detach, and managed-access workflows and are not part of
 /// this policy.
@@ -14070,17 +14070,17 @@ pub struct AccessPolicy {
     /// Whether identity enforcement is enabled for this export.
     pub identity_enforcement_enabled: bool,
 }
-#[cfg(any(feature = "nfs"))]
+#[cfg(feature = "nfs")]
 connector_runtime::__string_enum! {
     pub enum AccessPolicyProtocolsItem { Nfs4 = "NFS4", Nfs = "NFS", }
 }
-#[cfg(any(feature = "nfs"))]
+#[cfg(feature = "nfs")]
 connector_runtime::__string_enum! {
     #[doc = " The squash mode applied to the access point export."] pub enum
     AccessPolicySquashConfig { NoSquash = "NO_SQUASH", RootSquash = "ROOT_SQUASH",
     AllSquash = "ALL_SQUASH", }
 }
-#[cfg(any(feature = "nfs"))]
+#[cfg(feature = "nfs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NfsRequest {
     /// The human-readable name of the share.
@@ -14095,19 +14095,19 @@ pub struct NfsRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub performance_tier: Option<String>,
 }
-#[cfg(any(feature = "nfs"))]
+#[cfg(feature = "nfs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NfsCreateResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub share: Option<super::models::NfsResponse>,
 }
-#[cfg(any(feature = "nfs"))]
+#[cfg(feature = "nfs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NfsGetResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub share: Option<super::models::NfsResponse>,
 }
-#[cfg(any(feature = "nfs_actions"))]
+#[cfg(feature = "nfs_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum NfsCreateActionBody {
@@ -14120,7 +14120,7 @@ pub enum NfsCreateActionBody {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "nfs_actions"))]
+#[cfg(feature = "nfs_actions")]
 impl<'de> serde::Deserialize<'de> for NfsCreateActionBody {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -14161,7 +14161,7 @@ impl<'de> serde::Deserialize<'de> for NfsCreateActionBody {
         )
     }
 }
-#[cfg(any(feature = "nfs_actions"))]
+#[cfg(feature = "nfs_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NfsActionResize {
     /// The type of action to initiate for the NFS share (such as resize or snapshot).
@@ -14173,7 +14173,7 @@ pub struct NfsActionResize {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub params: Option<super::models::NfsActionResizeParams>,
 }
-#[cfg(any(feature = "nfs_actions"))]
+#[cfg(feature = "nfs_actions")]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of action to initiate for the NFS share (such as resize or snapshot)."]
@@ -14181,13 +14181,13 @@ connector_runtime::__string_enum! {
     "attach", Detach = "detach", Reassign = "reassign", SwitchPerformanceTier =
     "switch_performance_tier", }
 }
-#[cfg(any(feature = "nfs_actions"))]
+#[cfg(feature = "nfs_actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NfsActionResizeParams {
     /// The new size for the NFS share.
     pub size_gib: i64,
 }
-#[cfg(any(feature = "nfs_actions"))]
+#[cfg(feature = "nfs_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NfsActionSnapshot {
     /// The type of action to initiate for the NFS share (such as resize or snapshot).
@@ -14199,13 +14199,13 @@ pub struct NfsActionSnapshot {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub params: Option<super::models::NfsActionSnapshotParams>,
 }
-#[cfg(any(feature = "nfs_actions"))]
+#[cfg(feature = "nfs_actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NfsActionSnapshotParams {
     /// Snapshot name of the NFS share
     pub name: String,
 }
-#[cfg(any(feature = "nfs_actions"))]
+#[cfg(feature = "nfs_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NfsActionAttach {
     /// The type of action to initiate for the NFS share (such as resize or snapshot).
@@ -14217,13 +14217,13 @@ pub struct NfsActionAttach {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub params: Option<super::models::NfsActionAttachParams>,
 }
-#[cfg(any(feature = "nfs_actions"))]
+#[cfg(feature = "nfs_actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NfsActionAttachParams {
     /// The ID of the VPC to which the NFS share will be attached
     pub vpc_id: String,
 }
-#[cfg(any(feature = "nfs_actions"))]
+#[cfg(feature = "nfs_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NfsActionDetach {
     /// The type of action to initiate for the NFS share (such as resize or snapshot).
@@ -14235,13 +14235,13 @@ pub struct NfsActionDetach {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub params: Option<super::models::NfsActionDetachParams>,
 }
-#[cfg(any(feature = "nfs_actions"))]
+#[cfg(feature = "nfs_actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NfsActionDetachParams {
     /// The ID of the VPC from which the NFS share will be detached
     pub vpc_id: String,
 }
-#[cfg(any(feature = "nfs_actions"))]
+#[cfg(feature = "nfs_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NfsActionReassign {
     /// The type of action to initiate for the NFS share (such as resize or snapshot).
@@ -14253,7 +14253,7 @@ pub struct NfsActionReassign {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub params: Option<super::models::NfsActionReassignParams>,
 }
-#[cfg(any(feature = "nfs_actions"))]
+#[cfg(feature = "nfs_actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NfsActionReassignParams {
     /// The ID of the VPC from which the NFS share will be reassigned
@@ -14261,7 +14261,7 @@ pub struct NfsActionReassignParams {
     /// The ID of the VPC to which the NFS share will be reassigned
     pub new_vpc_id: String,
 }
-#[cfg(any(feature = "nfs_actions"))]
+#[cfg(feature = "nfs_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NfsActionSwitchPerformanceTier {
     /// The type of action to initiate for the NFS share (such as resize or snapshot).
@@ -14273,13 +14273,13 @@ pub struct NfsActionSwitchPerformanceTier {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub params: Option<super::models::NfsActionSwitchPerformanceTierParams>,
 }
-#[cfg(any(feature = "nfs_actions"))]
+#[cfg(feature = "nfs_actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NfsActionSwitchPerformanceTierParams {
     /// The performance tier to which the NFS share will be switched (e.g., standard, high).
     pub performance_tier: String,
 }
-#[cfg(any(feature = "nfs_actions"))]
+#[cfg(feature = "nfs_actions")]
 /// Action response of an NFS share.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NfsActionsResponse {
@@ -14321,13 +14321,13 @@ connector_runtime::__string_enum! {
     #[doc = " The current status of the action."] pub enum NfsActionStatus { InProgress =
     "IN_PROGRESS", Completed = "COMPLETED", ActionFailed = "ACTION_FAILED", }
 }
-#[cfg(any(feature = "nfs"))]
+#[cfg(feature = "nfs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NfsSnapshotListResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshots: Option<Vec<super::models::NfsSnapshotResponse>>,
 }
-#[cfg(any(feature = "nfs"))]
+#[cfg(feature = "nfs")]
 /// Represents an NFS snapshot.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NfsSnapshotResponse {
@@ -14346,33 +14346,33 @@ pub struct NfsSnapshotResponse {
     /// The unique identifier of the share from which this snapshot was created.
     pub share_id: uuid::Uuid,
 }
-#[cfg(any(feature = "nfs"))]
+#[cfg(feature = "nfs")]
 connector_runtime::__string_enum! {
     #[doc = " The current status of the snapshot."] pub enum NfsSnapshotResponseStatus {
     UnknownValue = "UNKNOWN", Creating = "CREATING", Active = "ACTIVE", Failed =
     "FAILED", Deleted = "DELETED", }
 }
-#[cfg(any(feature = "nfs"))]
+#[cfg(feature = "nfs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NfsSnapshotGetResponse {
     /// Represents an NFS snapshot.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<super::models::NfsSnapshotResponse>,
 }
-#[cfg(any(feature = "nfs"))]
+#[cfg(feature = "nfs")]
 connector_runtime::__string_enum! {
     pub enum NfsListAccessPointsStatus { AccessPointCreating = "ACCESS_POINT_CREATING",
     AccessPointActive = "ACCESS_POINT_ACTIVE", AccessPointFailed = "ACCESS_POINT_FAILED",
     AccessPointDeleted = "ACCESS_POINT_DELETED", }
 }
-#[cfg(any(feature = "nfs"))]
+#[cfg(feature = "nfs")]
 /// Response containing a list of access points.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AccessPointListResponse {
     /// Array of access point objects.
     pub access_points: Vec<super::models::AccessPointResponse>,
 }
-#[cfg(any(feature = "nfs"))]
+#[cfg(feature = "nfs")]
 /// A standard NFS API error response object.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NfsApiError {
@@ -14381,7 +14381,7 @@ pub struct NfsApiError {
     /// A human-readable description of the error.
     pub message: String,
 }
-#[cfg(any(feature = "nfs"))]
+#[cfg(feature = "nfs")]
 /// Payload for creating a new access point on a share.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AccessPointRequest {
@@ -14404,7 +14404,7 @@ pub struct AccessPointRequest {
     /// this VPC regardless of whether the parent share is currently attached to it.
     pub vpc_id: String,
 }
-#[cfg(any(feature = "nfs"))]
+#[cfg(feature = "nfs")]
 /// Response returned after starting an access point mutation.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AccessPointActionResponse {
@@ -14413,14 +14413,14 @@ pub struct AccessPointActionResponse {
     /// The action that was submitted.
     pub action: super::models::NfsAction,
 }
-#[cfg(any(feature = "nfs"))]
+#[cfg(feature = "nfs")]
 /// Response containing a single access point.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AccessPointGetResponse {
     /// Represents an NFS access point resource.
     pub access_point: super::models::AccessPointResponse,
 }
-#[cfg(any(feature = "organizations"))]
+#[cfg(feature = "organizations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTeamRequest {
     /// The human-readable name for the team to create.
@@ -14429,7 +14429,7 @@ pub struct CreateTeamRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invitations: Option<Vec<super::models::TeamInvitation>>,
 }
-#[cfg(any(feature = "organizations"))]
+#[cfg(feature = "organizations")]
 /// An invitation to join a newly created team.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TeamInvitation {
@@ -14438,14 +14438,14 @@ pub struct TeamInvitation {
     /// The role to assign to the invited user. The `owner` role cannot be assigned via invitation.
     pub role: super::models::TeamInvitationRole,
 }
-#[cfg(any(feature = "organizations"))]
+#[cfg(feature = "organizations")]
 connector_runtime::__string_enum! {
     #[doc =
     " The role to assign to the invited user. The `owner` role cannot be assigned via invitation."]
     pub enum TeamInvitationRole { Member = "member", Biller = "biller", BillingViewer =
     "billing viewer", ResourceViewer = "resource viewer", Modifier = "modifier", }
 }
-#[cfg(any(feature = "organizations"))]
+#[cfg(feature = "organizations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrganizationsCreateTeamResponse201 {
     /// The team resource returned when a team is created in an organization.
@@ -14456,7 +14456,7 @@ pub struct OrganizationsCreateTeamResponse201 {
         std::collections::BTreeMap<String, super::models::TeamInvitationStatus>,
     >,
 }
-#[cfg(any(feature = "organizations"))]
+#[cfg(feature = "organizations")]
 /// The team resource returned when a team is created in an organization.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTeam {
@@ -14465,7 +14465,7 @@ pub struct CreateTeam {
     /// The human-readable name for the newly created team.
     pub name: String,
 }
-#[cfg(any(feature = "organizations"))]
+#[cfg(feature = "organizations")]
 /// The result of attempting to send a team invitation.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TeamInvitationStatus {
@@ -14473,18 +14473,18 @@ pub struct TeamInvitationStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::TeamInvitationStatusStatus>,
 }
-#[cfg(any(feature = "organizations"))]
+#[cfg(feature = "organizations")]
 connector_runtime::__string_enum! {
     #[doc = " The invitation delivery status for the email address."] pub enum
     TeamInvitationStatusStatus { Ok = "ok", DailyInviteLimitReached =
     "daily_invite_limit_reached", }
 }
-#[cfg(any(feature = "organizations"))]
+#[cfg(feature = "organizations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrganizationsListTeamsResponse200 {
     pub teams: Vec<super::models::OrganizationTeam>,
 }
-#[cfg(any(feature = "organizations"))]
+#[cfg(feature = "organizations")]
 /// A team that belongs to an organization.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrganizationTeam {
@@ -14513,12 +14513,12 @@ pub struct OrganizationTeam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub company: Option<String>,
 }
-#[cfg(any(feature = "organizations"))]
+#[cfg(feature = "organizations")]
 connector_runtime::__string_enum! {
     #[doc = " The team's membership status within the organization."] pub enum
     OrganizationTeamStatus { Joined = "joined", Pending = "pending", }
 }
-#[cfg(any(feature = "partner_network_connect"))]
+#[cfg(feature = "partner_network_connect")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PartnerAttachmentsListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -14527,7 +14527,7 @@ pub struct PartnerAttachmentsListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "partner_network_connect"))]
+#[cfg(feature = "partner_network_connect")]
 impl PartnerAttachmentsListResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -14539,7 +14539,7 @@ impl PartnerAttachmentsListResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "partner_network_connect"))]
+#[cfg(feature = "partner_network_connect")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PartnerAttachment {
     /// A unique ID that can be used to identify and reference the partner attachment.
@@ -14576,7 +14576,7 @@ pub struct PartnerAttachment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub children: Option<Vec<String>>,
 }
-#[cfg(any(feature = "partner_network_connect"))]
+#[cfg(feature = "partner_network_connect")]
 impl PartnerAttachment {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -14598,7 +14598,7 @@ impl PartnerAttachment {
         Ok(())
     }
 }
-#[cfg(any(feature = "partner_network_connect"))]
+#[cfg(feature = "partner_network_connect")]
 /// The BGP configuration for the partner attachment.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PartnerAttachmentBgp {
@@ -14615,7 +14615,7 @@ pub struct PartnerAttachmentBgp {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer_router_ip: Option<String>,
 }
-#[cfg(any(feature = "partner_network_connect"))]
+#[cfg(feature = "partner_network_connect")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PartnerAttachmentWritable {
     /// The name of the partner attachment. Must be unique and may only contain alphanumeric characters, dashes, and periods.
@@ -14637,7 +14637,7 @@ pub struct PartnerAttachmentWritable {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redundancy_zone: Option<super::models::PartnerAttachmentWritableRedundancyZone>,
 }
-#[cfg(any(feature = "partner_network_connect"))]
+#[cfg(feature = "partner_network_connect")]
 impl PartnerAttachmentWritable {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -14663,13 +14663,13 @@ impl PartnerAttachmentWritable {
         Ok(())
     }
 }
-#[cfg(any(feature = "partner_network_connect"))]
+#[cfg(feature = "partner_network_connect")]
 connector_runtime::__string_enum! {
     #[doc = " The region to create the partner attachment."] pub enum
     PartnerAttachmentWritableRegion { Nyc = "nyc", Sfo = "sfo", Fra = "fra", Ams = "ams",
     Sgp = "sgp", }
 }
-#[cfg(any(feature = "partner_network_connect"))]
+#[cfg(feature = "partner_network_connect")]
 /// Optional BGP configurations
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PartnerAttachmentWritableBgp {
@@ -14682,19 +14682,19 @@ pub struct PartnerAttachmentWritableBgp {
     /// BGP Auth Key
     pub auth_key: String,
 }
-#[cfg(any(feature = "partner_network_connect"))]
+#[cfg(feature = "partner_network_connect")]
 connector_runtime::__string_enum! {
     #[doc = " Optional redundancy zone for the partner attachment."] pub enum
     PartnerAttachmentWritableRedundancyZone { MegaportBlue = "MEGAPORT_BLUE", MegaportRed
     = "MEGAPORT_RED", }
 }
-#[cfg(any(feature = "partner_network_connect"))]
+#[cfg(feature = "partner_network_connect")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PartnerAttachmentsCreateResponse202 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partner_attachment: Option<super::models::PartnerAttachment>,
 }
-#[cfg(any(feature = "partner_network_connect"))]
+#[cfg(feature = "partner_network_connect")]
 impl PartnerAttachmentsCreateResponse202 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -14704,7 +14704,7 @@ impl PartnerAttachmentsCreateResponse202 {
         Ok(())
     }
 }
-#[cfg(any(feature = "partner_network_connect"))]
+#[cfg(feature = "partner_network_connect")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PartnerAttachmentUpdatable {
@@ -14720,14 +14720,14 @@ pub enum PartnerAttachmentUpdatable {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "partner_network_connect"))]
+#[cfg(feature = "partner_network_connect")]
 /// Name
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PartnerAttachmentUpdatableVariant0 {
     /// The name of the partner attachment. Must be unique and may only contain alphanumeric characters, dashes, and periods.
     pub name: String,
 }
-#[cfg(any(feature = "partner_network_connect"))]
+#[cfg(feature = "partner_network_connect")]
 impl PartnerAttachmentUpdatableVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -14744,14 +14744,14 @@ impl PartnerAttachmentUpdatableVariant0 {
         Ok(())
     }
 }
-#[cfg(any(feature = "partner_network_connect"))]
+#[cfg(feature = "partner_network_connect")]
 /// VPC IDs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PartnerAttachmentUpdatableVariant1 {
     /// An array of VPCs IDs.
     pub vpc_ids: Vec<String>,
 }
-#[cfg(any(feature = "partner_network_connect"))]
+#[cfg(feature = "partner_network_connect")]
 impl PartnerAttachmentUpdatableVariant1 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -14767,7 +14767,7 @@ impl PartnerAttachmentUpdatableVariant1 {
         Ok(())
     }
 }
-#[cfg(any(feature = "partner_network_connect"))]
+#[cfg(feature = "partner_network_connect")]
 /// BGP
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PartnerAttachmentUpdatableVariant2 {
@@ -14775,7 +14775,7 @@ pub struct PartnerAttachmentUpdatableVariant2 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bgp: Option<super::models::PartnerAttachmentUpdatableVariant2Bgp>,
 }
-#[cfg(any(feature = "partner_network_connect"))]
+#[cfg(feature = "partner_network_connect")]
 /// BGP configurations
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PartnerAttachmentUpdatableVariant2Bgp {
@@ -14788,13 +14788,13 @@ pub struct PartnerAttachmentUpdatableVariant2Bgp {
     /// BGP Auth Key
     pub auth_key: String,
 }
-#[cfg(any(feature = "partner_network_connect"))]
+#[cfg(feature = "partner_network_connect")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PartnerAttachmentsGetBgpAuthKeyResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bgp_auth_key: Option<serde_json::Value>,
 }
-#[cfg(any(feature = "partner_network_connect"))]
+#[cfg(feature = "partner_network_connect")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PartnerAttachmentsListRemoteRoutesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -14803,20 +14803,20 @@ pub struct PartnerAttachmentsListRemoteRoutesResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "partner_network_connect"))]
+#[cfg(feature = "partner_network_connect")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PartnerAttachmentRemoteRoute {
     /// A CIDR block representing a remote route.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cidr: Option<String>,
 }
-#[cfg(any(feature = "partner_network_connect"))]
+#[cfg(feature = "partner_network_connect")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PartnerAttachmentsGetServiceKeyResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_key: Option<serde_json::Value>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectsListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -14825,7 +14825,7 @@ pub struct ProjectsListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 impl ProjectsListResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -14837,7 +14837,7 @@ impl ProjectsListResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Project {
     /// The unique universal identifier of this project.
@@ -14885,7 +14885,7 @@ pub struct Project {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_default: Option<bool>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 impl Project {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -14901,12 +14901,12 @@ impl Project {
         Ok(())
     }
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 connector_runtime::__string_enum! {
     #[doc = " The environment of the project's resources."] pub enum ProjectEnvironment {
     Development = "Development", Staging = "Staging", Production = "Production", }
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectBase {
     /// The unique universal identifier of this project.
@@ -14951,7 +14951,7 @@ pub struct ProjectBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 impl ProjectBase {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -14967,13 +14967,13 @@ impl ProjectBase {
         Ok(())
     }
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectsCreateResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<super::models::Project>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 impl ProjectsCreateResponse201 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -14983,13 +14983,13 @@ impl ProjectsCreateResponse201 {
         Ok(())
     }
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectsGetDefaultResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<super::models::Project>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 impl ProjectsGetDefaultResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -14999,7 +14999,7 @@ impl ProjectsGetDefaultResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "project_resources"))]
+#[cfg(feature = "project_resources")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectsListResourcesResponse200 {
     /// The resources that are assigned to this project. Only resources that you are authorized to see will be returned.
@@ -15009,7 +15009,7 @@ pub struct ProjectsListResourcesResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "project_resources"))]
+#[cfg(feature = "project_resources")]
 impl ProjectsListResourcesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -15021,7 +15021,7 @@ impl ProjectsListResourcesResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "project_resources"))]
+#[cfg(feature = "project_resources")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Resource {
     /// The uniform resource name (URN) for the resource in the format do:resource_type:resource_id.
@@ -15037,7 +15037,7 @@ pub struct Resource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::ResourceStatus>,
 }
-#[cfg(any(feature = "project_resources"))]
+#[cfg(feature = "project_resources")]
 impl Resource {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -15053,7 +15053,7 @@ impl Resource {
         Ok(())
     }
 }
-#[cfg(any(feature = "project_resources"))]
+#[cfg(feature = "project_resources")]
 /// The links object contains the `self` object, which contains the resource relationship.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResourceLinks {
@@ -15062,27 +15062,27 @@ pub struct ResourceLinks {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub self_: Option<String>,
 }
-#[cfg(any(feature = "project_resources"))]
+#[cfg(feature = "project_resources")]
 connector_runtime::__string_enum! {
     #[doc = " The status of assigning and fetching the resources."] pub enum
     ResourceStatus { Ok = "ok", NotFound = "not_found", Assigned = "assigned",
     AlreadyAssigned = "already_assigned", ServiceDown = "service_down", }
 }
-#[cfg(any(feature = "project_resources"))]
+#[cfg(feature = "project_resources")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectAssignment {
     /// A list of uniform resource names (URNs) to be added to a project. Only resources that you are authorized to see will be returned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Vec<String>>,
 }
-#[cfg(any(feature = "project_resources"))]
+#[cfg(feature = "project_resources")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectsAssignResourcesResponse200 {
     /// All resources, including the ones added in the request, that are assigned to the project. Only resources that you are authorized to see will be returned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Vec<super::models::Resource>>,
 }
-#[cfg(any(feature = "project_resources"))]
+#[cfg(feature = "project_resources")]
 impl ProjectsAssignResourcesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -15094,7 +15094,7 @@ impl ProjectsAssignResourcesResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "regions"))]
+#[cfg(feature = "regions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RegionsListResponse200 {
     pub regions: Vec<super::models::Region>,
@@ -15102,13 +15102,13 @@ pub struct RegionsListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "container_registries"))]
+#[cfg(feature = "container_registries")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RegistriesListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registries: Option<Vec<super::models::Registry>>,
 }
-#[cfg(any(feature = "container_registries"))]
+#[cfg(feature = "container_registries")]
 impl RegistriesListResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -15197,7 +15197,7 @@ pub struct SubscriptionTierBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_overage_price_in_cents: Option<i64>,
 }
-#[cfg(any(feature = "container_registries"))]
+#[cfg(feature = "container_registries")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MultiregistryCreate {
     /// A globally unique name for the container registry. Must be lowercase and be composed only of numbers, letters and `-`, up to a limit of 63 characters.
@@ -15211,7 +15211,7 @@ pub struct MultiregistryCreate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<super::models::MultiregistryCreateRegion>,
 }
-#[cfg(any(feature = "container_registries"))]
+#[cfg(feature = "container_registries")]
 impl MultiregistryCreate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -15235,20 +15235,20 @@ connector_runtime::__string_enum! {
     pub enum MultiregistryCreateSubscriptionTierSlug { Starter = "starter", Basic =
     "basic", Professional = "professional", }
 }
-#[cfg(any(feature = "container_registries"))]
+#[cfg(feature = "container_registries")]
 connector_runtime::__string_enum! {
     #[doc =
     " Slug of the region where registry data is stored. When not provided, a region will be selected."]
     pub enum MultiregistryCreateRegion { Nyc3 = "nyc3", Sfo3 = "sfo3", Sfo2 = "sfo2",
     Ams3 = "ams3", Sgp1 = "sgp1", Fra1 = "fra1", Blr1 = "blr1", Syd1 = "syd1", }
 }
-#[cfg(any(feature = "container_registries"))]
+#[cfg(feature = "container_registries")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RegistriesCreateResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry: Option<super::models::Multiregistry>,
 }
-#[cfg(any(feature = "container_registries"))]
+#[cfg(feature = "container_registries")]
 impl RegistriesCreateResponse201 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -15258,7 +15258,7 @@ impl RegistriesCreateResponse201 {
         Ok(())
     }
 }
-#[cfg(any(feature = "container_registries"))]
+#[cfg(feature = "container_registries")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Multiregistry {
     /// A globally unique name for the container registry. Must be lowercase and be composed only of numbers, letters and `-`, up to a limit of 63 characters.
@@ -15277,7 +15277,7 @@ pub struct Multiregistry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_usage_bytes_updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "container_registries"))]
+#[cfg(feature = "container_registries")]
 impl Multiregistry {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -15577,13 +15577,13 @@ impl ValidateRegistry {
         Ok(())
     }
 }
-#[cfg(any(feature = "container_registry"))]
+#[cfg(feature = "container_registry")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RegistryGetResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry: Option<super::models::Registry>,
 }
-#[cfg(any(feature = "container_registry"))]
+#[cfg(feature = "container_registry")]
 impl RegistryGetResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -15593,7 +15593,7 @@ impl RegistryGetResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "container_registry"))]
+#[cfg(feature = "container_registry")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RegistryCreate {
     /// A globally unique name for the container registry. Must be lowercase and be composed only of numbers, letters and `-`, up to a limit of 63 characters.
@@ -15604,7 +15604,7 @@ pub struct RegistryCreate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<super::models::RegistryCreateRegion>,
 }
-#[cfg(any(feature = "container_registry"))]
+#[cfg(feature = "container_registry")]
 impl RegistryCreate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -15621,14 +15621,14 @@ impl RegistryCreate {
         Ok(())
     }
 }
-#[cfg(any(feature = "container_registry"))]
+#[cfg(feature = "container_registry")]
 connector_runtime::__string_enum! {
     #[doc =
     " Slug of the region where registry data is stored. When not provided, a region will be selected."]
     pub enum RegistryCreateRegion { Nyc3 = "nyc3", Sfo3 = "sfo3", Ams3 = "ams3", Sgp1 =
     "sgp1", Fra1 = "fra1", }
 }
-#[cfg(any(feature = "container_registry"))]
+#[cfg(feature = "container_registry")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RegistryListRepositoriesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -15637,7 +15637,7 @@ pub struct RegistryListRepositoriesResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "container_registry"))]
+#[cfg(feature = "container_registry")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Repository {
     /// The name of the container registry.
@@ -15652,7 +15652,7 @@ pub struct Repository {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag_count: Option<i64>,
 }
-#[cfg(any(feature = "container_registry"))]
+#[cfg(feature = "container_registry")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RegistryRunGc {
     /// Type of the garbage collection to run against this registry
@@ -15660,7 +15660,7 @@ pub struct RegistryRunGc {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<super::models::RegistryRunGcType>,
 }
-#[cfg(any(feature = "container_registry"))]
+#[cfg(feature = "container_registry")]
 connector_runtime::__string_enum! {
     #[doc = " Type of the garbage collection to run against this registry"] pub enum
     RegistryRunGcType { UntaggedManifestsOnly = "untagged manifests only",
@@ -15668,14 +15668,14 @@ connector_runtime::__string_enum! {
     UntaggedManifestsAndUnreferencedBlobs = "untagged manifests and unreferenced blobs",
     }
 }
-#[cfg(any(feature = "droplets"))]
+#[cfg(feature = "droplets")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NeighborIds {
     /// An array of arrays. Each array will contain a set of Droplet IDs for Droplets that share a physical server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub neighbor_ids: Option<Vec<Vec<i64>>>,
 }
-#[cfg(any(feature = "reserved_i_ps"))]
+#[cfg(feature = "reserved_i_ps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIPsListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -15684,7 +15684,7 @@ pub struct ReservedIPsListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "reserved_i_ps"))]
+#[cfg(feature = "reserved_i_ps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIp {
     /// The public IP address of the reserved IP. It also serves as its identifier.
@@ -15702,7 +15702,7 @@ pub struct ReservedIp {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_id: Option<uuid::Uuid>,
 }
-#[cfg(any(feature = "reserved_i_ps"))]
+#[cfg(feature = "reserved_i_ps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIpRegion {
     /// The display name of the region.  This will be a full name that is used in the control panel and other interfaces.
@@ -15716,7 +15716,7 @@ pub struct ReservedIpRegion {
     /// This attribute is set to an array which contains the identifying slugs for the sizes available in this region. sizes:read is required to view.
     pub sizes: Vec<String>,
 }
-#[cfg(any(feature = "reserved_i_ps"))]
+#[cfg(feature = "reserved_i_ps")]
 /// The Droplet that the reserved IP has been assigned to. When you query a reserved IP, if it is assigned to a Droplet, the entire Droplet object will be returned. If it is not assigned, the value will be null.<br><br>Requires `droplet:read` scope.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -15724,7 +15724,7 @@ pub enum ReservedIpDroplet {
     Droplet(super::models::Droplet),
     Value(Option<serde_json::Value>),
 }
-#[cfg(any(feature = "reserved_i_ps"))]
+#[cfg(feature = "reserved_i_ps")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ReservedIpCreate {
@@ -15733,14 +15733,14 @@ pub enum ReservedIpCreate {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "reserved_i_ps"))]
+#[cfg(feature = "reserved_i_ps")]
 /// Assign to Droplet
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIpCreateVariant0 {
     /// The ID of the Droplet that the reserved IP will be assigned to.
     pub droplet_id: i64,
 }
-#[cfg(any(feature = "reserved_i_ps"))]
+#[cfg(feature = "reserved_i_ps")]
 /// Reserve to Region
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIpCreateVariant1 {
@@ -15750,7 +15750,7 @@ pub struct ReservedIpCreateVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_id: Option<uuid::Uuid>,
 }
-#[cfg(any(feature = "reserved_i_ps"))]
+#[cfg(feature = "reserved_i_ps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIPsCreateResponse202 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -15758,13 +15758,13 @@ pub struct ReservedIPsCreateResponse202 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub links: Option<super::models::FloatingIPsCreateResponse202Links>,
 }
-#[cfg(any(feature = "reserved_i_ps"))]
+#[cfg(feature = "reserved_i_ps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIPsGetResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reserved_ip: Option<super::models::ReservedIp>,
 }
-#[cfg(any(feature = "reserved_ip_actions"))]
+#[cfg(feature = "reserved_ip_actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIPsActionsListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -15773,7 +15773,7 @@ pub struct ReservedIPsActionsListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "reserved_ip_actions"))]
+#[cfg(feature = "reserved_ip_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum ReservedIPsActionsPostBody {
@@ -15782,7 +15782,7 @@ pub enum ReservedIPsActionsPostBody {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "reserved_ip_actions"))]
+#[cfg(feature = "reserved_ip_actions")]
 impl<'de> serde::Deserialize<'de> for ReservedIPsActionsPostBody {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -15803,19 +15803,19 @@ impl<'de> serde::Deserialize<'de> for ReservedIPsActionsPostBody {
         )
     }
 }
-#[cfg(any(feature = "reserved_ip_actions"))]
+#[cfg(feature = "reserved_ip_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIpActionUnassign {
     /// The type of action to initiate for the reserved IP.
     #[serde(rename = "type")]
     pub type_: super::models::ReservedIpActionUnassignType,
 }
-#[cfg(any(feature = "reserved_ip_actions"))]
+#[cfg(feature = "reserved_ip_actions")]
 connector_runtime::__string_enum! {
     #[doc = " The type of action to initiate for the reserved IP."] pub enum
     ReservedIpActionUnassignType { Assign = "assign", Unassign = "unassign", }
 }
-#[cfg(any(feature = "reserved_ip_actions"))]
+#[cfg(feature = "reserved_ip_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIpActionAssign {
     /// The type of action to initiate for the reserved IP.
@@ -15824,13 +15824,13 @@ pub struct ReservedIpActionAssign {
     /// The ID of the Droplet that the reserved IP will be assigned to.
     pub droplet_id: i64,
 }
-#[cfg(any(feature = "reserved_ip_actions"))]
+#[cfg(feature = "reserved_ip_actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIPsActionsPostResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<super::models::FloatingIPsActionPostResponse201Action>,
 }
-#[cfg(any(feature = "reserved_i_pv6"))]
+#[cfg(feature = "reserved_i_pv6")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIPv6ListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -15841,7 +15841,7 @@ pub struct ReservedIPv6ListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "reserved_i_pv6"))]
+#[cfg(feature = "reserved_i_pv6")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIPv6ListResponse200ReservedIpv6sItem {
     /// The public IP address of the reserved IPv6. It also serves as its identifier.
@@ -15858,7 +15858,7 @@ pub struct ReservedIPv6ListResponse200ReservedIpv6sItem {
         super::models::ReservedIPv6ListResponse200ReservedIpv6sItemDroplet,
     >,
 }
-#[cfg(any(feature = "reserved_i_pv6"))]
+#[cfg(feature = "reserved_i_pv6")]
 /// Requires `droplet:read` scope.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -15866,20 +15866,20 @@ pub enum ReservedIPv6ListResponse200ReservedIpv6sItemDroplet {
     Droplet(super::models::Droplet),
     Value(Option<serde_json::Value>),
 }
-#[cfg(any(feature = "reserved_i_pv6"))]
+#[cfg(feature = "reserved_i_pv6")]
 /// Reserve to Region
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIpv6Create {
     /// The slug identifier for the region the reserved IPv6 will be reserved to.
     pub region_slug: String,
 }
-#[cfg(any(feature = "reserved_i_pv6"))]
+#[cfg(feature = "reserved_i_pv6")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIPv6CreateResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reserved_ipv6: Option<super::models::ReservedIPv6CreateResponse201ReservedIpv6>,
 }
-#[cfg(any(feature = "reserved_i_pv6"))]
+#[cfg(feature = "reserved_i_pv6")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIPv6CreateResponse201ReservedIpv6 {
     /// The public IP address of the reserved IPv6. It also serves as its identifier.
@@ -15891,13 +15891,13 @@ pub struct ReservedIPv6CreateResponse201ReservedIpv6 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reserved_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "reserved_i_pv6"))]
+#[cfg(feature = "reserved_i_pv6")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIPv6GetResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reserved_ipv6: Option<super::models::ReservedIpv6>,
 }
-#[cfg(any(feature = "reserved_i_pv6"))]
+#[cfg(feature = "reserved_i_pv6")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIpv6 {
     /// The public IP address of the reserved IPv6. It also serves as its identifier.
@@ -15912,14 +15912,14 @@ pub struct ReservedIpv6 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub droplet: Option<super::models::ReservedIpv6Droplet>,
 }
-#[cfg(any(feature = "reserved_i_pv6"))]
+#[cfg(feature = "reserved_i_pv6")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ReservedIpv6Droplet {
     Droplet(super::models::Droplet),
     Value(Option<serde_json::Value>),
 }
-#[cfg(any(feature = "reserved_i_pv6_actions"))]
+#[cfg(feature = "reserved_i_pv6_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum ReservedIPv6ActionsPostBody {
@@ -15928,7 +15928,7 @@ pub enum ReservedIPv6ActionsPostBody {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "reserved_i_pv6_actions"))]
+#[cfg(feature = "reserved_i_pv6_actions")]
 impl<'de> serde::Deserialize<'de> for ReservedIPv6ActionsPostBody {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -15949,19 +15949,19 @@ impl<'de> serde::Deserialize<'de> for ReservedIPv6ActionsPostBody {
         )
     }
 }
-#[cfg(any(feature = "reserved_i_pv6_actions"))]
+#[cfg(feature = "reserved_i_pv6_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIpv6ActionUnassign {
     /// The type of action to initiate for the reserved IPv6.
     #[serde(rename = "type")]
     pub type_: super::models::ReservedIpv6ActionUnassignType,
 }
-#[cfg(any(feature = "reserved_i_pv6_actions"))]
+#[cfg(feature = "reserved_i_pv6_actions")]
 connector_runtime::__string_enum! {
     #[doc = " The type of action to initiate for the reserved IPv6."] pub enum
     ReservedIpv6ActionUnassignType { Assign = "assign", Unassign = "unassign", }
 }
-#[cfg(any(feature = "reserved_i_pv6_actions"))]
+#[cfg(feature = "reserved_i_pv6_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIpv6ActionAssign {
     /// The type of action to initiate for the reserved IPv6.
@@ -15970,13 +15970,13 @@ pub struct ReservedIpv6ActionAssign {
     /// The ID of the Droplet that the reserved IPv6 will be assigned to.
     pub droplet_id: i64,
 }
-#[cfg(any(feature = "reserved_i_pv6_actions"))]
+#[cfg(feature = "reserved_i_pv6_actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIPv6ActionsPostResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<super::models::ReservedIPv6ActionsPostResponse201Action>,
 }
-#[cfg(any(feature = "reserved_i_pv6_actions"))]
+#[cfg(feature = "reserved_i_pv6_actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReservedIPv6ActionsPostResponse201Action {
     /// A unique numeric ID that can be used to identify and reference an action.
@@ -16007,7 +16007,7 @@ pub struct ReservedIPv6ActionsPostResponse201Action {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region_slug: Option<String>,
 }
-#[cfg(any(feature = "byoip_prefixes"))]
+#[cfg(feature = "byoip_prefixes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ByoipPrefixesListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -16016,7 +16016,7 @@ pub struct ByoipPrefixesListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "byoip_prefixes"))]
+#[cfg(feature = "byoip_prefixes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ByoipPrefix {
     /// Unique identifier for the BYOIP prefix
@@ -16050,7 +16050,7 @@ pub struct ByoipPrefix {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_id: Option<String>,
 }
-#[cfg(any(feature = "byoip_prefixes"))]
+#[cfg(feature = "byoip_prefixes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ByoipPrefixValidationsItem {
     /// Name of the validation
@@ -16063,7 +16063,7 @@ pub struct ByoipPrefixValidationsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
-#[cfg(any(feature = "byoip_prefixes"))]
+#[cfg(feature = "byoip_prefixes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ByoipPrefixCreate {
     /// The IP prefix in CIDR notation to bring
@@ -16073,7 +16073,7 @@ pub struct ByoipPrefixCreate {
     /// The signature hash for the prefix creation request
     pub signature: String,
 }
-#[cfg(any(feature = "byoip_prefixes"))]
+#[cfg(feature = "byoip_prefixes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ByoipPrefixesCreateResponse202 {
     /// The unique identifier for the BYOIP prefix
@@ -16086,20 +16086,20 @@ pub struct ByoipPrefixesCreateResponse202 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
-#[cfg(any(feature = "byoip_prefixes"))]
+#[cfg(feature = "byoip_prefixes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ByoipPrefixesGetResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub byoip_prefix: Option<super::models::ByoipPrefix>,
 }
-#[cfg(any(feature = "byoip_prefixes"))]
+#[cfg(feature = "byoip_prefixes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ByoipPrefixUpdate {
     /// Whether the BYOIP prefix should be advertised
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advertise: Option<bool>,
 }
-#[cfg(any(feature = "byoip_prefixes"))]
+#[cfg(feature = "byoip_prefixes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ByoipPrefixesListResourcesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -16108,7 +16108,7 @@ pub struct ByoipPrefixesListResourcesResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "byoip_prefixes"))]
+#[cfg(feature = "byoip_prefixes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ByoipPrefixResource {
     /// Unique identifier for the allocation
@@ -16127,7 +16127,7 @@ pub struct ByoipPrefixResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assigned_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "security"))]
+#[cfg(feature = "security")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecurityListScansResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -16136,7 +16136,7 @@ pub struct SecurityListScansResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "security"))]
+#[cfg(feature = "security")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Scan {
     /// id
@@ -16158,13 +16158,13 @@ pub struct Scan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub findings: Option<Vec<super::models::ScanFindingsItem>>,
 }
-#[cfg(any(feature = "security"))]
+#[cfg(feature = "security")]
 connector_runtime::__string_enum! {
     #[doc = " status"] #[doc = " "] #[doc = " The status of the scan."] pub enum
     ScanStatus { InProgress = "IN_PROGRESS", Completed = "COMPLETED", Failed = "FAILED",
     CspmNotEnabled = "CSPM_NOT_ENABLED", ScanNotRun = "SCAN_NOT_RUN", }
 }
-#[cfg(any(feature = "security"))]
+#[cfg(feature = "security")]
 /// The results of the scan.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ScanFindingsItem {
@@ -16216,13 +16216,13 @@ pub struct ScanFindingsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub affected_resources_count: Option<i64>,
 }
-#[cfg(any(feature = "security"))]
+#[cfg(feature = "security")]
 connector_runtime::__string_enum! {
     #[doc = " severity"] #[doc = " "] #[doc = " The severity of the finding."] pub enum
     ScanFindingsItemSeverity { Critical = "CRITICAL", High = "HIGH", Medium = "MEDIUM",
     Low = "LOW", }
 }
-#[cfg(any(feature = "security"))]
+#[cfg(feature = "security")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ScanFindingsItemMitigationStepsItem {
     /// step
@@ -16235,31 +16235,31 @@ pub struct ScanFindingsItemMitigationStepsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
-#[cfg(any(feature = "security"))]
+#[cfg(feature = "security")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecurityCreateScanResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scan: Option<super::models::Scan>,
 }
-#[cfg(any(feature = "security"))]
+#[cfg(feature = "security")]
 connector_runtime::__string_enum! {
     pub enum SecurityGetScanSeverity { Low = "LOW", Medium = "MEDIUM", High = "HIGH",
     Critical = "CRITICAL", }
 }
-#[cfg(any(feature = "security"))]
+#[cfg(feature = "security")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecurityCreateScanRuleBody {
     /// The URN of a resource to exclude from future scans.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
 }
-#[cfg(any(feature = "security"))]
+#[cfg(feature = "security")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecurityListScanFindingAffectedResourcesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub affected_resources: Option<Vec<super::models::AffectedResource>>,
 }
-#[cfg(any(feature = "security"))]
+#[cfg(feature = "security")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AffectedResource {
     /// urn
@@ -16279,7 +16279,7 @@ pub struct AffectedResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
 }
-#[cfg(any(feature = "security"))]
+#[cfg(feature = "security")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Settings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -16293,13 +16293,13 @@ pub struct Settings {
         std::collections::BTreeMap<String, super::models::PlanDowngrades>,
     >,
 }
-#[cfg(any(feature = "security"))]
+#[cfg(feature = "security")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SettingsSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suppressions: Option<super::models::SuppressedResourceRoot>,
 }
-#[cfg(any(feature = "security"))]
+#[cfg(feature = "security")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SuppressedResourceRoot {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -16309,7 +16309,7 @@ pub struct SuppressedResourceRoot {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub links: Option<super::models::SuppressedResourceRootLinks>,
 }
-#[cfg(any(feature = "security"))]
+#[cfg(feature = "security")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SuppressedResource {
     /// id
@@ -16338,7 +16338,7 @@ pub struct SuppressedResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_type: Option<String>,
 }
-#[cfg(any(feature = "security"))]
+#[cfg(feature = "security")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SuppressedResourceRootMeta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -16348,13 +16348,13 @@ pub struct SuppressedResourceRootMeta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total: Option<i64>,
 }
-#[cfg(any(feature = "security"))]
+#[cfg(feature = "security")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SuppressedResourceRootLinks {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pages: Option<super::models::SuppressedResourceRootLinksPages>,
 }
-#[cfg(any(feature = "security"))]
+#[cfg(feature = "security")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SuppressedResourceRootLinksPages {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -16366,7 +16366,7 @@ pub struct SuppressedResourceRootLinksPages {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last: Option<String>,
 }
-#[cfg(any(feature = "security"))]
+#[cfg(feature = "security")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SettingsTierCoverageValue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -16374,7 +16374,7 @@ pub struct SettingsTierCoverageValue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
 }
-#[cfg(any(feature = "security"))]
+#[cfg(feature = "security")]
 /// Resources moving to a tier at a given effective time.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PlanDowngrades {
@@ -16385,7 +16385,7 @@ pub struct PlanDowngrades {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effective_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "security"))]
+#[cfg(feature = "security")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecurityUpdateSettingsPlanBody {
     /// Scan coverage for each available plan tier.
@@ -16397,7 +16397,7 @@ pub struct SecurityUpdateSettingsPlanBody {
         >,
     >,
 }
-#[cfg(any(feature = "security"))]
+#[cfg(feature = "security")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecurityUpdateSettingsPlanBodyTierCoverageValue {
     /// The URNs of resources to scan for the tier.
@@ -16407,7 +16407,7 @@ pub struct SecurityUpdateSettingsPlanBodyTierCoverageValue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
 }
-#[cfg(any(feature = "security"))]
+#[cfg(feature = "security")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecurityUpdateSettingsPlanResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -16415,7 +16415,7 @@ pub struct SecurityUpdateSettingsPlanResponse200 {
         std::collections::BTreeMap<String, super::models::SettingsTierCoverageValue>,
     >,
 }
-#[cfg(any(feature = "security"))]
+#[cfg(feature = "security")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecurityCreateSuppressionBody {
     /// The rule UUID to suppress for the listed resources.
@@ -16425,7 +16425,7 @@ pub struct SecurityCreateSuppressionBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Vec<String>>,
 }
-#[cfg(any(feature = "sizes"))]
+#[cfg(feature = "sizes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SizesListResponse200 {
     pub sizes: Vec<super::models::Size>,
@@ -16433,7 +16433,7 @@ pub struct SizesListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "sizes"))]
+#[cfg(feature = "sizes")]
 impl SizesListResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -16446,11 +16446,11 @@ impl SizesListResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "snapshots"))]
+#[cfg(feature = "snapshots")]
 connector_runtime::__string_enum! {
     pub enum SnapshotsListResourceType { Droplet = "droplet", Volume = "volume", }
 }
-#[cfg(any(feature = "snapshots"))]
+#[cfg(feature = "snapshots")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SnapshotsListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -16486,7 +16486,7 @@ connector_runtime::__string_enum! {
     #[doc = " The type of resource that the snapshot originated from."] pub enum
     SnapshotsResourceType { Droplet = "droplet", Volume = "volume", }
 }
-#[cfg(any(feature = "snapshots"))]
+#[cfg(feature = "snapshots")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum SnapshotsGetSnapshotId {
@@ -16495,13 +16495,13 @@ pub enum SnapshotsGetSnapshotId {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "snapshots"))]
+#[cfg(feature = "snapshots")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SnapshotsGetResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<super::models::Snapshots>,
 }
-#[cfg(any(feature = "spaces_keys"))]
+#[cfg(feature = "spaces_keys")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SpacesKeyListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -16510,7 +16510,7 @@ pub struct SpacesKeyListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "spaces_keys"))]
+#[cfg(feature = "spaces_keys")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Key {
     /// The access key's name.
@@ -16526,7 +16526,7 @@ pub struct Key {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "spaces_keys"))]
+#[cfg(feature = "spaces_keys")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Grant {
     /// The name of the bucket.
@@ -16534,13 +16534,13 @@ pub struct Grant {
     /// The permission to grant to the user. Possible values are `read`, `readwrite`, `fullaccess`, or an empty string.
     pub permission: String,
 }
-#[cfg(any(feature = "spaces_keys"))]
+#[cfg(feature = "spaces_keys")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SpacesKeyCreateResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<super::models::KeyCreateResponse>,
 }
-#[cfg(any(feature = "spaces_keys"))]
+#[cfg(feature = "spaces_keys")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KeyCreateResponse {
     /// The secret key used to access the bucket. We return secret keys only once upon creation. Make sure to copy the key and securely store it.
@@ -16559,19 +16559,19 @@ pub struct KeyCreateResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "spaces_keys"))]
+#[cfg(feature = "spaces_keys")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SpacesKeyGetResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keys: Option<Vec<super::models::Key>>,
 }
-#[cfg(any(feature = "spaces_keys"))]
+#[cfg(feature = "spaces_keys")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SpacesKeyUpdateResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<super::models::Key>,
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TagsListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -16580,7 +16580,7 @@ pub struct TagsListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 impl TagsListResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -16592,7 +16592,7 @@ impl TagsListResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 /// A tag is a label that can be applied to a resource (currently Droplets, Images, Volumes, Volume Snapshots, and Database clusters) in order to better organize or facilitate the lookups and actions on it.
 /// Tags have two attributes: a user defined `name` attribute and an embedded `resources` attribute with information about resources that have been tagged.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -16614,7 +16614,7 @@ pub struct Tags {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<super::models::TagsResources>,
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 impl Tags {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -16633,7 +16633,7 @@ impl Tags {
         Ok(())
     }
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 /// An embedded object containing key value pairs of resource type and resource statistics.
 /// It also includes a count of the total number of resources tagged with the current tag as well as a `last_tagged_uri` attribute set to the last resource tagged with the current tag.
 ///
@@ -16657,7 +16657,7 @@ pub struct TagsResources {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub databases: Option<super::models::TagsMetadata>,
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 impl TagsResources {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -16687,7 +16687,7 @@ impl TagsResources {
         Ok(())
     }
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 /// Tagged Resource Statistics include metadata regarding the resource type that has been tagged.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TagsMetadata {
@@ -16698,7 +16698,7 @@ pub struct TagsMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_tagged_uri: Option<String>,
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 impl TagsMetadata {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -16713,7 +16713,7 @@ impl TagsMetadata {
         Ok(())
     }
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TagsCreateResponse201 {
     /// A tag is a label that can be applied to a resource (currently Droplets, Images, Volumes, Volume Snapshots, and Database clusters) in order to better organize or facilitate the lookups and actions on it.
@@ -16721,7 +16721,7 @@ pub struct TagsCreateResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<super::models::Tags>,
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 impl TagsCreateResponse201 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -16731,7 +16731,7 @@ impl TagsCreateResponse201 {
         Ok(())
     }
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ErrorWithRootCauses {
     /// A message providing information about the error.
@@ -16742,7 +16742,7 @@ pub struct ErrorWithRootCauses {
     /// A list of underlying causes for the error, including details to help  resolve it when possible.
     pub root_causes: Vec<String>,
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TagsGetResponse200 {
     /// A tag is a label that can be applied to a resource (currently Droplets, Images, Volumes, Volume Snapshots, and Database clusters) in order to better organize or facilitate the lookups and actions on it.
@@ -16750,7 +16750,7 @@ pub struct TagsGetResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<super::models::Tags>,
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 impl TagsGetResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -16760,7 +16760,7 @@ impl TagsGetResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TagsResource {
     /// An array of objects containing resource_id and resource_type
@@ -16770,7 +16770,7 @@ pub struct TagsResource {
     /// For example, to see Droplets, include the `droplet:read` scope.
     pub resources: Vec<super::models::TagsResourceResourcesItem>,
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TagsResourceResourcesItem {
     /// The identifier of a resource.
@@ -16780,13 +16780,13 @@ pub struct TagsResourceResourcesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_type: Option<super::models::TagsResourceResourcesItemResourceType>,
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 connector_runtime::__string_enum! {
     #[doc = " The type of the resource."] pub enum TagsResourceResourcesItemResourceType
     { Droplet = "droplet", Image = "image", Volume = "volume", VolumeSnapshot =
     "volume_snapshot", }
 }
-#[cfg(any(feature = "vector_databases"))]
+#[cfg(feature = "vector_databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectordbListVectorDBsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -16794,7 +16794,7 @@ pub struct VectordbListVectorDBsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vector_dbs: Option<Vec<super::models::VectordbVectorDb>>,
 }
-#[cfg(any(feature = "vector_databases"))]
+#[cfg(feature = "vector_databases")]
 /// VectorDB represents a provisioned vector database instance.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectordbVectorDb {
@@ -16840,7 +16840,7 @@ pub struct VectordbVectorDb {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "vector_databases"))]
+#[cfg(feature = "vector_databases")]
 /// VectorDBConfig holds optional, advanced cluster settings.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectordbVectorDbConfig {
@@ -16853,7 +16853,7 @@ pub struct VectordbVectorDbConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weaviate_version: Option<String>,
 }
-#[cfg(any(feature = "vector_databases"))]
+#[cfg(feature = "vector_databases")]
 /// VectorDBEndpoints contains the connection endpoints for a vector database instance.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectordbVectorDbEndpoints {
@@ -16864,7 +16864,7 @@ pub struct VectordbVectorDbEndpoints {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<String>,
 }
-#[cfg(any(feature = "vector_databases"))]
+#[cfg(feature = "vector_databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectordbCreateVectorDbRequest {
     /// Required. Human-readable name for the database.
@@ -16883,21 +16883,21 @@ pub struct VectordbCreateVectorDbRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
 }
-#[cfg(any(feature = "vector_databases"))]
+#[cfg(feature = "vector_databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectordbCreateVectorDbResponse {
     /// VectorDB represents a provisioned vector database instance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vector_db: Option<super::models::VectordbVectorDb>,
 }
-#[cfg(any(feature = "vector_databases"))]
+#[cfg(feature = "vector_databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectordbGetVectorDbResponse {
     /// VectorDB represents a provisioned vector database instance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vector_db: Option<super::models::VectordbVectorDb>,
 }
-#[cfg(any(feature = "vector_databases"))]
+#[cfg(feature = "vector_databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectordbUpdateVectorDbRequest {
     /// VectorDBConfig holds optional, advanced cluster settings.
@@ -16910,21 +16910,21 @@ pub struct VectordbUpdateVectorDbRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_id: Option<String>,
 }
-#[cfg(any(feature = "vector_databases"))]
+#[cfg(feature = "vector_databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectordbUpdateVectorDbResponse {
     /// VectorDB represents a provisioned vector database instance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vector_db: Option<super::models::VectordbVectorDb>,
 }
-#[cfg(any(feature = "vector_databases"))]
+#[cfg(feature = "vector_databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectordbListBackupsResponse {
     /// List of available backups.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backups: Option<Vec<super::models::VectordbBackup>>,
 }
-#[cfg(any(feature = "vector_databases"))]
+#[cfg(feature = "vector_databases")]
 /// Backup represents a single backup of a vector database.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectordbBackup {
@@ -16941,7 +16941,7 @@ pub struct VectordbBackup {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
-#[cfg(any(feature = "vector_databases"))]
+#[cfg(feature = "vector_databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectordbGetRestoreStatusResponse {
     /// The backup ID being restored.
@@ -16954,7 +16954,7 @@ pub struct VectordbGetRestoreStatusResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
-#[cfg(any(feature = "vector_databases"))]
+#[cfg(feature = "vector_databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectordbRestoreBackupRequest {
     /// Required. ID of the backup to restore from.
@@ -16964,7 +16964,7 @@ pub struct VectordbRestoreBackupRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
 }
-#[cfg(any(feature = "vector_databases"))]
+#[cfg(feature = "vector_databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectordbRestoreBackupResponse {
     /// The backup ID being restored.
@@ -16974,7 +16974,7 @@ pub struct VectordbRestoreBackupResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
-#[cfg(any(feature = "vector_databases"))]
+#[cfg(feature = "vector_databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectordbGetVectorDbAdminCredentialsResponse {
     /// API token for that user.
@@ -16984,7 +16984,7 @@ pub struct VectordbGetVectorDbAdminCredentialsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
 }
-#[cfg(any(feature = "vector_databases"))]
+#[cfg(feature = "vector_databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectordbResizeVectorDbRequest {
     /// Required. ID of the vector database to resize.
@@ -16994,14 +16994,14 @@ pub struct VectordbResizeVectorDbRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<String>,
 }
-#[cfg(any(feature = "vector_databases"))]
+#[cfg(feature = "vector_databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectordbResizeVectorDbResponse {
     /// VectorDB represents a provisioned vector database instance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vector_db: Option<super::models::VectordbVectorDb>,
 }
-#[cfg(any(feature = "vector_databases"))]
+#[cfg(feature = "vector_databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectordbUpdateVectorDbTagsRequest {
     /// Required. ID of the vector database to update tags for.
@@ -17011,14 +17011,14 @@ pub struct VectordbUpdateVectorDbTagsRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
 }
-#[cfg(any(feature = "vector_databases"))]
+#[cfg(feature = "vector_databases")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectordbUpdateVectorDbTagsResponse {
     /// VectorDB represents a provisioned vector database instance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vector_db: Option<super::models::VectordbVectorDb>,
 }
-#[cfg(any(feature = "block_storage"))]
+#[cfg(feature = "block_storage")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VolumesListResponse200 {
     /// Array of volumes.
@@ -17027,7 +17027,7 @@ pub struct VolumesListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "block_storage"))]
+#[cfg(feature = "block_storage")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VolumeFull {
     /// The unique identifier for the block storage volume.
@@ -17060,7 +17060,7 @@ pub struct VolumeFull {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filesystem_label: Option<String>,
 }
-#[cfg(any(feature = "block_storage"))]
+#[cfg(feature = "block_storage")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum VolumesCreateBody {
@@ -17069,7 +17069,7 @@ pub enum VolumesCreateBody {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "block_storage"))]
+#[cfg(feature = "block_storage")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VolumesExt4 {
     /// The unique identifier for the block storage volume.
@@ -17102,7 +17102,7 @@ pub struct VolumesExt4 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filesystem_label: Option<String>,
 }
-#[cfg(any(feature = "block_storage"))]
+#[cfg(feature = "block_storage")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VolumesXfs {
     /// The unique identifier for the block storage volume.
@@ -17135,13 +17135,13 @@ pub struct VolumesXfs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filesystem_label: Option<String>,
 }
-#[cfg(any(feature = "block_storage"))]
+#[cfg(feature = "block_storage")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VolumesCreateResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume: Option<super::models::VolumeFull>,
 }
-#[cfg(any(feature = "block_storage_actions"))]
+#[cfg(feature = "block_storage_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum VolumeActionsPostBody {
@@ -17150,7 +17150,7 @@ pub enum VolumeActionsPostBody {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "block_storage_actions"))]
+#[cfg(feature = "block_storage_actions")]
 impl<'de> serde::Deserialize<'de> for VolumeActionsPostBody {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -17171,7 +17171,7 @@ impl<'de> serde::Deserialize<'de> for VolumeActionsPostBody {
         )
     }
 }
-#[cfg(any(feature = "block_storage_actions"))]
+#[cfg(feature = "block_storage_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VolumeActionPostAttach {
     /// The volume action to initiate.
@@ -17186,12 +17186,12 @@ pub struct VolumeActionPostAttach {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub tags: Option<Option<Vec<String>>>,
 }
-#[cfg(any(feature = "block_storage_actions"))]
+#[cfg(feature = "block_storage_actions")]
 connector_runtime::__string_enum! {
     #[doc = " The volume action to initiate."] pub enum VolumeActionPostAttachType {
     Attach = "attach", Detach = "detach", Resize = "resize", }
 }
-#[cfg(any(feature = "block_storage_actions"))]
+#[cfg(feature = "block_storage_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VolumeActionPostDetach {
     /// The volume action to initiate.
@@ -17203,13 +17203,13 @@ pub struct VolumeActionPostDetach {
     /// The unique identifier for the Droplet the volume will be attached or detached from.
     pub droplet_id: i64,
 }
-#[cfg(any(feature = "block_storage_actions"))]
+#[cfg(feature = "block_storage_actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VolumeActionsPostResponse202 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<super::models::VolumeAction>,
 }
-#[cfg(any(feature = "block_storage_actions"))]
+#[cfg(feature = "block_storage_actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VolumeAction {
     /// This is the type of action that the object represents. For example, this could be "transfer" to represent the state of an image transfer action.
@@ -17240,13 +17240,13 @@ pub struct VolumeAction {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region_slug: Option<String>,
 }
-#[cfg(any(feature = "block_storage"))]
+#[cfg(feature = "block_storage")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VolumeSnapshotsGetByIdResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<super::models::Snapshots>,
 }
-#[cfg(any(feature = "block_storage_actions"))]
+#[cfg(feature = "block_storage_actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VolumeActionsListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -17255,7 +17255,7 @@ pub struct VolumeActionsListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "block_storage_actions"))]
+#[cfg(feature = "block_storage_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum VolumeActionsPostByIdBody {
@@ -17265,7 +17265,7 @@ pub enum VolumeActionsPostByIdBody {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "block_storage_actions"))]
+#[cfg(feature = "block_storage_actions")]
 impl<'de> serde::Deserialize<'de> for VolumeActionsPostByIdBody {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -17291,7 +17291,7 @@ impl<'de> serde::Deserialize<'de> for VolumeActionsPostByIdBody {
         )
     }
 }
-#[cfg(any(feature = "block_storage_actions"))]
+#[cfg(feature = "block_storage_actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VolumeActionPostResize {
     /// The volume action to initiate.
@@ -17303,7 +17303,7 @@ pub struct VolumeActionPostResize {
     /// The new size of the block storage volume in GiB (1024^3).
     pub size_gigabytes: i64,
 }
-#[cfg(any(feature = "block_storage_actions"))]
+#[cfg(feature = "block_storage_actions")]
 impl VolumeActionPostResize {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -17319,7 +17319,7 @@ impl VolumeActionPostResize {
         Ok(())
     }
 }
-#[cfg(any(feature = "block_storage"))]
+#[cfg(feature = "block_storage")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VolumeSnapshotsListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -17328,7 +17328,7 @@ pub struct VolumeSnapshotsListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "block_storage"))]
+#[cfg(feature = "block_storage")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VolumeSnapshotsCreateBody {
     /// A human-readable name for the volume snapshot.
@@ -17337,7 +17337,7 @@ pub struct VolumeSnapshotsCreateBody {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub tags: Option<Option<Vec<String>>>,
 }
-#[cfg(any(feature = "vp_cs"))]
+#[cfg(feature = "vp_cs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcsListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -17346,7 +17346,7 @@ pub struct VpcsListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "vp_cs"))]
+#[cfg(feature = "vp_cs")]
 impl VpcsListResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -17358,7 +17358,7 @@ impl VpcsListResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "vp_cs"))]
+#[cfg(feature = "vp_cs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Vpc {
     /// The name of the VPC. Must be unique and may only contain alphanumeric characters, dashes, and periods.
@@ -17386,7 +17386,7 @@ pub struct Vpc {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "vp_cs"))]
+#[cfg(feature = "vp_cs")]
 impl Vpc {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -17408,7 +17408,7 @@ impl Vpc {
         Ok(())
     }
 }
-#[cfg(any(feature = "vp_cs"))]
+#[cfg(feature = "vp_cs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcsCreateBody {
     /// The name of the VPC. Must be unique and may only contain alphanumeric characters, dashes, and periods.
@@ -17422,7 +17422,7 @@ pub struct VpcsCreateBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_range: Option<String>,
 }
-#[cfg(any(feature = "vp_cs"))]
+#[cfg(feature = "vp_cs")]
 impl VpcsCreateBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -17442,13 +17442,13 @@ impl VpcsCreateBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "vp_cs"))]
+#[cfg(feature = "vp_cs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcsCreateResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc: Option<super::models::Vpc>,
 }
-#[cfg(any(feature = "vp_cs"))]
+#[cfg(feature = "vp_cs")]
 impl VpcsCreateResponse201 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -17458,7 +17458,7 @@ impl VpcsCreateResponse201 {
         Ok(())
     }
 }
-#[cfg(any(feature = "vp_cs"))]
+#[cfg(feature = "vp_cs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcsUpdateBody {
     /// The name of the VPC. Must be unique and may only contain alphanumeric characters, dashes, and periods.
@@ -17470,7 +17470,7 @@ pub struct VpcsUpdateBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<bool>,
 }
-#[cfg(any(feature = "vp_cs"))]
+#[cfg(feature = "vp_cs")]
 impl VpcsUpdateBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -17490,7 +17490,7 @@ impl VpcsUpdateBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "vp_cs"))]
+#[cfg(feature = "vp_cs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcsPatchBody {
     /// The name of the VPC. Must be unique and may only contain alphanumeric characters, dashes, and periods.
@@ -17503,7 +17503,7 @@ pub struct VpcsPatchBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<bool>,
 }
-#[cfg(any(feature = "vp_cs"))]
+#[cfg(feature = "vp_cs")]
 impl VpcsPatchBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -17522,7 +17522,7 @@ impl VpcsPatchBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "vp_cs"))]
+#[cfg(feature = "vp_cs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcsListMembersResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -17531,7 +17531,7 @@ pub struct VpcsListMembersResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "vp_cs"))]
+#[cfg(feature = "vp_cs")]
 impl VpcsListMembersResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -17543,7 +17543,7 @@ impl VpcsListMembersResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "vp_cs"))]
+#[cfg(feature = "vp_cs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcMember {
     /// The name of the resource.
@@ -17556,7 +17556,7 @@ pub struct VpcMember {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
 }
-#[cfg(any(feature = "vp_cs"))]
+#[cfg(feature = "vp_cs")]
 impl VpcMember {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -17572,7 +17572,7 @@ impl VpcMember {
         Ok(())
     }
 }
-#[cfg(any(feature = "vp_cs"))]
+#[cfg(feature = "vp_cs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcsListPeeringsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -17581,7 +17581,7 @@ pub struct VpcsListPeeringsResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "vp_cs"))]
+#[cfg(feature = "vp_cs")]
 impl VpcsListPeeringsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -17630,7 +17630,7 @@ connector_runtime::__string_enum! {
     #[doc = " The current status of the VPC peering."] pub enum VpcPeeringStatus {
     Provisioning = "PROVISIONING", Active = "ACTIVE", Deleting = "DELETING", }
 }
-#[cfg(any(feature = "vp_cs"))]
+#[cfg(feature = "vp_cs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcsCreatePeeringsBody {
     /// The name of the VPC peering. Must be unique and may only contain alphanumeric characters, dashes, and periods.
@@ -17638,7 +17638,7 @@ pub struct VpcsCreatePeeringsBody {
     /// The ID of the VPC to peer with.
     pub vpc_id: uuid::Uuid,
 }
-#[cfg(any(feature = "vp_cs"))]
+#[cfg(feature = "vp_cs")]
 impl VpcsCreatePeeringsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -17655,13 +17655,13 @@ impl VpcsCreatePeeringsBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "vp_cs"))]
+#[cfg(feature = "vp_cs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcsCreatePeeringsResponse202 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peering: Option<super::models::VpcPeering>,
 }
-#[cfg(any(feature = "vp_cs"))]
+#[cfg(feature = "vp_cs")]
 impl VpcsCreatePeeringsResponse202 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -17694,7 +17694,7 @@ impl VpcPeeringUpdatable {
         Ok(())
     }
 }
-#[cfg(any(feature = "vpc_peerings"))]
+#[cfg(feature = "vpc_peerings")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcPeeringsListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -17703,7 +17703,7 @@ pub struct VpcPeeringsListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "vpc_peerings"))]
+#[cfg(feature = "vpc_peerings")]
 impl VpcPeeringsListResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -17715,7 +17715,7 @@ impl VpcPeeringsListResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "vpc_peerings"))]
+#[cfg(feature = "vpc_peerings")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcPeeringsCreateBody {
     /// The name of the VPC peering. Must be unique within the team and may only contain alphanumeric characters and dashes.
@@ -17723,7 +17723,7 @@ pub struct VpcPeeringsCreateBody {
     /// An array of the two peered VPCs IDs.
     pub vpc_ids: Vec<uuid::Uuid>,
 }
-#[cfg(any(feature = "vpc_peerings"))]
+#[cfg(feature = "vpc_peerings")]
 impl VpcPeeringsCreateBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -17749,13 +17749,13 @@ impl VpcPeeringsCreateBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "vpc_peerings"))]
+#[cfg(feature = "vpc_peerings")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcPeeringsCreateResponse202 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc_peering: Option<super::models::VpcPeering>,
 }
-#[cfg(any(feature = "vpc_peerings"))]
+#[cfg(feature = "vpc_peerings")]
 impl VpcPeeringsCreateResponse202 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -17765,13 +17765,13 @@ impl VpcPeeringsCreateResponse202 {
         Ok(())
     }
 }
-#[cfg(any(feature = "vpc_peerings"))]
+#[cfg(feature = "vpc_peerings")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcPeeringsGetResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc_peering: Option<super::models::VpcPeering>,
 }
-#[cfg(any(feature = "vpc_peerings"))]
+#[cfg(feature = "vpc_peerings")]
 impl VpcPeeringsGetResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -17781,13 +17781,13 @@ impl VpcPeeringsGetResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "vpc_peerings"))]
+#[cfg(feature = "vpc_peerings")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcPeeringsDeleteResponse202 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc_peering: Option<super::models::VpcPeering>,
 }
-#[cfg(any(feature = "vpc_peerings"))]
+#[cfg(feature = "vpc_peerings")]
 impl VpcPeeringsDeleteResponse202 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -17797,19 +17797,19 @@ impl VpcPeeringsDeleteResponse202 {
         Ok(())
     }
 }
-#[cfg(any(feature = "vpc_nat_gateways"))]
+#[cfg(feature = "vpc_nat_gateways")]
 connector_runtime::__string_enum! {
     pub enum VpcnatgatewaysListState { New = "new", Provisioning = "provisioning", Active
     = "active", Deleting = "deleting", Error = "error", Invalid = "invalid", }
 }
-#[cfg(any(feature = "vpc_nat_gateways"))]
+#[cfg(feature = "vpc_nat_gateways")]
 connector_runtime::__string_enum! {
     pub enum VpcnatgatewaysListRegion { Nyc1 = "nyc1", Nyc2 = "nyc2", Nyc3 = "nyc3", Ams2
     = "ams2", Ams3 = "ams3", Sfo1 = "sfo1", Sfo2 = "sfo2", Sfo3 = "sfo3", Sgp1 = "sgp1",
     Lon1 = "lon1", Fra1 = "fra1", Tor1 = "tor1", Blr1 = "blr1", Syd1 = "syd1", Atl1 =
     "atl1", }
 }
-#[cfg(any(feature = "vpc_nat_gateways"))]
+#[cfg(feature = "vpc_nat_gateways")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcnatgatewaysListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -17818,7 +17818,7 @@ pub struct VpcnatgatewaysListResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "vpc_nat_gateways"))]
+#[cfg(feature = "vpc_nat_gateways")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcNatGatewayGet {
     /// The unique identifier for the VPC NAT gateway. This is automatically generated upon creation.
@@ -17866,20 +17866,20 @@ pub struct VpcNatGatewayGet {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "vpc_nat_gateways"))]
+#[cfg(feature = "vpc_nat_gateways")]
 connector_runtime::__string_enum! {
     #[doc = " The current state of the VPC NAT gateway."] pub enum VpcNatGatewayGetState
     { New = "NEW", Provisioning = "PROVISIONING", Active = "ACTIVE", Deleting =
     "DELETING", Error = "ERROR", Invalid = "INVALID", }
 }
-#[cfg(any(feature = "vpc_nat_gateways"))]
+#[cfg(feature = "vpc_nat_gateways")]
 connector_runtime::__string_enum! {
     #[doc = " The region in which the VPC NAT gateway is created."] pub enum
     VpcNatGatewayGetRegion { Nyc1 = "nyc1", Nyc2 = "nyc2", Nyc3 = "nyc3", Ams2 = "ams2",
     Ams3 = "ams3", Sfo1 = "sfo1", Sfo2 = "sfo2", Sfo3 = "sfo3", Sgp1 = "sgp1", Lon1 =
     "lon1", Fra1 = "fra1", Tor1 = "tor1", Blr1 = "blr1", Syd1 = "syd1", Atl1 = "atl1", }
 }
-#[cfg(any(feature = "vpc_nat_gateways"))]
+#[cfg(feature = "vpc_nat_gateways")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcNatGatewayGetVpcsItem {
     /// The unique identifier of the VPC to which the NAT gateway is attached.
@@ -17889,7 +17889,7 @@ pub struct VpcNatGatewayGetVpcsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gateway_ip: Option<String>,
 }
-#[cfg(any(feature = "vpc_nat_gateways"))]
+#[cfg(feature = "vpc_nat_gateways")]
 /// An object containing egress information for the VPC NAT gateway.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcNatGatewayGetEgresses {
@@ -17899,14 +17899,14 @@ pub struct VpcNatGatewayGetEgresses {
         Vec<super::models::VpcNatGatewayGetEgressesPublicGatewaysItem>,
     >,
 }
-#[cfg(any(feature = "vpc_nat_gateways"))]
+#[cfg(feature = "vpc_nat_gateways")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcNatGatewayGetEgressesPublicGatewaysItem {
     /// IPv4 address of the public gateway.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ipv4: Option<String>,
 }
-#[cfg(any(feature = "vpc_nat_gateways"))]
+#[cfg(feature = "vpc_nat_gateways")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VpcNatGatewayCreate {
     /// The human-readable name of the VPC NAT gateway.
@@ -17930,7 +17930,7 @@ pub struct VpcNatGatewayCreate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tcp_timeout_seconds: Option<i64>,
 }
-#[cfg(any(feature = "vpc_nat_gateways"))]
+#[cfg(feature = "vpc_nat_gateways")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcNatGatewayCreateVpcsItem {
     /// The unique identifier of the VPC to which the NAT gateway is attached.
@@ -17939,19 +17939,19 @@ pub struct VpcNatGatewayCreateVpcsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_gateway: Option<bool>,
 }
-#[cfg(any(feature = "vpc_nat_gateways"))]
+#[cfg(feature = "vpc_nat_gateways")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcnatgatewaysCreateResponse202 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc_nat_gateway: Option<super::models::VpcNatGatewayCreate>,
 }
-#[cfg(any(feature = "vpc_nat_gateways"))]
+#[cfg(feature = "vpc_nat_gateways")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcnatgatewaysGetResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc_nat_gateway: Option<super::models::VpcNatGatewayGet>,
 }
-#[cfg(any(feature = "vpc_nat_gateways"))]
+#[cfg(feature = "vpc_nat_gateways")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcNatGatewayUpdate {
     /// The human-readable name of the VPC NAT gateway.
@@ -17971,7 +17971,7 @@ pub struct VpcNatGatewayUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tcp_timeout_seconds: Option<i64>,
 }
-#[cfg(any(feature = "vpc_nat_gateways"))]
+#[cfg(feature = "vpc_nat_gateways")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcNatGatewayUpdateVpcsItem {
     /// The unique identifier of the VPC to which the NAT gateway is attached.
@@ -17981,13 +17981,13 @@ pub struct VpcNatGatewayUpdateVpcsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_gateway: Option<bool>,
 }
-#[cfg(any(feature = "vpc_nat_gateways"))]
+#[cfg(feature = "vpc_nat_gateways")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VpcnatgatewaysUpdateResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc_nat_gateway: Option<super::models::VpcNatGatewayUpdate>,
 }
-#[cfg(any(feature = "uptime"))]
+#[cfg(feature = "uptime")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UptimeListChecksResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -17996,7 +17996,7 @@ pub struct UptimeListChecksResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "uptime"))]
+#[cfg(feature = "uptime")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Check {
     /// A unique ID that can be used to identify and reference the check.
@@ -18019,17 +18019,17 @@ pub struct Check {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
-#[cfg(any(feature = "uptime"))]
+#[cfg(feature = "uptime")]
 connector_runtime::__string_enum! {
     #[doc = " The type of health check to perform."] pub enum CheckType { Ping = "ping",
     Http = "http", Https = "https", }
 }
-#[cfg(any(feature = "uptime"))]
+#[cfg(feature = "uptime")]
 connector_runtime::__string_enum! {
     pub enum CheckRegionsItem { UsEast = "us_east", UsWest = "us_west", EuWest =
     "eu_west", SeAsia = "se_asia", }
 }
-#[cfg(any(feature = "uptime"))]
+#[cfg(feature = "uptime")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CheckUpdatable {
     /// A human-friendly display name.
@@ -18049,19 +18049,19 @@ pub struct CheckUpdatable {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
-#[cfg(any(feature = "uptime"))]
+#[cfg(feature = "uptime")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UptimeCreateCheckResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check: Option<super::models::Check>,
 }
-#[cfg(any(feature = "uptime"))]
+#[cfg(feature = "uptime")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UptimeGetCheckStateResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<super::models::State>,
 }
-#[cfg(any(feature = "uptime"))]
+#[cfg(feature = "uptime")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct State {
     /// A map of region to regional state
@@ -18070,7 +18070,7 @@ pub struct State {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_outage: Option<super::models::PreviousOutage>,
 }
-#[cfg(any(feature = "uptime"))]
+#[cfg(feature = "uptime")]
 /// A map of region to regional state
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RegionalState {
@@ -18079,7 +18079,7 @@ pub struct RegionalState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eu_west: Option<super::models::RegionState>,
 }
-#[cfg(any(feature = "uptime"))]
+#[cfg(feature = "uptime")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RegionState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -18089,11 +18089,11 @@ pub struct RegionState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thirty_day_uptime_percentage: Option<f64>,
 }
-#[cfg(any(feature = "uptime"))]
+#[cfg(feature = "uptime")]
 connector_runtime::__string_enum! {
     pub enum RegionStateStatus { Down = "DOWN", Up = "UP", Checking = "CHECKING", }
 }
-#[cfg(any(feature = "uptime"))]
+#[cfg(feature = "uptime")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PreviousOutage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -18105,7 +18105,7 @@ pub struct PreviousOutage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_seconds: Option<i64>,
 }
-#[cfg(any(feature = "uptime"))]
+#[cfg(feature = "uptime")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UptimeListAlertsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -18114,7 +18114,7 @@ pub struct UptimeListAlertsResponse200 {
     pub links: Option<super::models::PageLinks>,
     pub meta: super::models::MetaProperties,
 }
-#[cfg(any(feature = "uptime"))]
+#[cfg(feature = "uptime")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Alert {
     /// A unique ID that can be used to identify and reference the alert.
@@ -18140,17 +18140,17 @@ pub struct Alert {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub period: Option<super::models::AlertPeriod>,
 }
-#[cfg(any(feature = "uptime"))]
+#[cfg(feature = "uptime")]
 connector_runtime::__string_enum! {
     #[doc = " The type of alert."] pub enum AlertType { Latency = "latency", Down =
     "down", DownGlobal = "down_global", SslExpiry = "ssl_expiry", }
 }
-#[cfg(any(feature = "uptime"))]
+#[cfg(feature = "uptime")]
 connector_runtime::__string_enum! {
     #[doc = " The comparison operator used against the alert's threshold."] pub enum
     AlertComparison { GreaterThan = "greater_than", LessThan = "less_than", }
 }
-#[cfg(any(feature = "uptime"))]
+#[cfg(feature = "uptime")]
 /// The notification settings for a trigger alert.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Notification {
@@ -18159,7 +18159,7 @@ pub struct Notification {
     /// Slack integration details.
     pub slack: Vec<super::models::NotificationSlackItem>,
 }
-#[cfg(any(feature = "uptime"))]
+#[cfg(feature = "uptime")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NotificationSlackItem {
     /// Slack channel to notify of an alert trigger.
@@ -18167,19 +18167,19 @@ pub struct NotificationSlackItem {
     /// Slack Webhook URL.
     pub url: String,
 }
-#[cfg(any(feature = "uptime"))]
+#[cfg(feature = "uptime")]
 connector_runtime::__string_enum! {
     #[doc = " Period of time the threshold must be exceeded to trigger the alert."] pub
     enum AlertPeriod { V2m = "2m", V3m = "3m", V5m = "5m", V10m = "10m", V15m = "15m",
     V30m = "30m", V1h = "1h", }
 }
-#[cfg(any(feature = "uptime"))]
+#[cfg(feature = "uptime")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UptimeCreateAlertResponse201 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert: Option<super::models::Alert>,
 }
-#[cfg(any(feature = "uptime"))]
+#[cfg(feature = "uptime")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AlertUpdatable {
     /// A human-friendly display name.
@@ -18202,7 +18202,7 @@ pub struct AlertUpdatable {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub period: Option<super::models::AlertPeriod>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// List of Agents
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListAgentsOutputPublic {
@@ -18216,7 +18216,7 @@ pub struct ApiListAgentsOutputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<super::models::ApiMeta>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// A GenAI Agent's configuration
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAgentPublic {
@@ -18327,7 +18327,7 @@ pub struct ApiAgentPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_search_enabled: Option<bool>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// A Chatbot
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiChatbot {
@@ -18347,7 +18347,7 @@ pub struct ApiChatbot {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub starting_message: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Agent Chatbot Identifier
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAgentChatbotIdentifier {
@@ -18355,7 +18355,7 @@ pub struct ApiAgentChatbotIdentifier {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_chatbot_identifier: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Description of deployment
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiDeployment {
@@ -18384,7 +18384,7 @@ pub struct ApiDeployment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<super::models::ApiDeploymentVisibility>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     pub enum ApiDeploymentStatus { StatusUnknown = "STATUS_UNKNOWN",
     StatusWaitingForDeployment = "STATUS_WAITING_FOR_DEPLOYMENT", StatusDeploying =
@@ -18393,7 +18393,7 @@ connector_runtime::__string_enum! {
     "STATUS_UNDEPLOYING", StatusUndeploymentFailed = "STATUS_UNDEPLOYMENT_FAILED",
     StatusDeleted = "STATUS_DELETED", StatusBuilding = "STATUS_BUILDING", }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     #[doc = " - VISIBILITY_UNKNOWN: The status of the deployment is unknown"] #[doc =
     " - VISIBILITY_DISABLED: The deployment is disabled and will no longer service requests"]
@@ -18406,7 +18406,7 @@ connector_runtime::__string_enum! {
     "VISIBILITY_PLAYGROUND", VisibilityPublic = "VISIBILITY_PUBLIC", VisibilityPrivate =
     "VISIBILITY_PRIVATE", }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// McpServer defines a remote MCP server configuration for an agent.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiMcpServer {
@@ -18426,7 +18426,7 @@ pub struct ApiMcpServer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_url: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Description of a Model
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModel {
@@ -18518,7 +18518,7 @@ pub struct ApiModel {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<super::models::ApiModelVersion>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Agreement Description
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAgreement {
@@ -18531,7 +18531,7 @@ pub struct ApiAgreement {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// An available endpoint for a model and its capabilities
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelEndpoint {
@@ -18542,7 +18542,7 @@ pub struct ApiModelEndpoint {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Input/output modalities
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelModalities {
@@ -18551,13 +18551,13 @@ pub struct ApiModelModalities {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<Vec<String>>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     pub enum ApiModelProvider { ModelProviderDigitalocean =
     "MODEL_PROVIDER_DIGITALOCEAN", ModelProviderAnthropic = "MODEL_PROVIDER_ANTHROPIC",
     ModelProviderOpenai = "MODEL_PROVIDER_OPENAI", }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// A configurable setting for a model in the playground
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelSetting {
@@ -18587,7 +18587,7 @@ pub struct ApiModelSetting {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     #[doc = " - MODEL_USECASE_UNKNOWN: The use case of the model is unknown"] #[doc =
     " - MODEL_USECASE_AGENT: The model maybe used in an agent"] #[doc =
@@ -18612,7 +18612,7 @@ connector_runtime::__string_enum! {
     ModelUsecaseReranking = "MODEL_USECASE_RERANKING", ModelUsecaseText =
     "MODEL_USECASE_TEXT", }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Version Information about a Model
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelVersion {
@@ -18626,7 +18626,7 @@ pub struct ApiModelVersion {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patch: Option<i64>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Model router
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelRouter {
@@ -18651,7 +18651,7 @@ pub struct ApiModelRouter {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelRouterConfig {
     /// Router-level fallback models
@@ -18661,7 +18661,7 @@ pub struct ApiModelRouterConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policies: Option<Vec<super::models::ApiModelRouterTaskPolicy>>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Model router policy
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelRouterTaskPolicy {
@@ -18678,7 +18678,7 @@ pub struct ApiModelRouterTaskPolicy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_slug: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Task definition embedded in a model router config.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelRouterTaskDetails {
@@ -18689,7 +18689,7 @@ pub struct ApiModelRouterTaskDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Selection policy preference for choosing among assigned models.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelRouterSelectionPolicy {
@@ -18697,7 +18697,7 @@ pub struct ApiModelRouterSelectionPolicy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefer: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     #[doc = " - RETRIEVAL_METHOD_UNKNOWN: The retrieval method is unknown"] #[doc =
     " - RETRIEVAL_METHOD_REWRITE: The retrieval method is rewrite"] #[doc =
@@ -18709,7 +18709,7 @@ connector_runtime::__string_enum! {
     RetrievalMethodSubQueries = "RETRIEVAL_METHOD_SUB_QUERIES", RetrievalMethodNone =
     "RETRIEVAL_METHOD_NONE", }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Represents an AgentTemplate entity
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAgentTemplate {
@@ -18769,7 +18769,7 @@ pub struct ApiAgentTemplate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAgentTemplateGuardrail {
     /// Priority of the guardrail
@@ -18779,7 +18779,7 @@ pub struct ApiAgentTemplateGuardrail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Knowledgebase Description
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiKnowledgeBase {
@@ -18823,7 +18823,7 @@ pub struct ApiKnowledgeBase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// IndexingJob description
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiIndexingJob {
@@ -18868,7 +18868,7 @@ pub struct ApiIndexingJob {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiIndexedDataSource {
     /// Timestamp when data source completed indexing
@@ -18913,7 +18913,7 @@ pub struct ApiIndexedDataSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_file_count: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     pub enum ApiIndexedDataSourceStatus { DataSourceStatusUnknown =
     "DATA_SOURCE_STATUS_UNKNOWN", DataSourceStatusInProgress =
@@ -18924,7 +18924,7 @@ connector_runtime::__string_enum! {
     "DATA_SOURCE_STATUS_FAILED", DataSourceStatusCancelled =
     "DATA_SOURCE_STATUS_CANCELLED", }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     pub enum ApiBatchJobPhase { BatchJobPhaseUnknown = "BATCH_JOB_PHASE_UNKNOWN",
     BatchJobPhasePending = "BATCH_JOB_PHASE_PENDING", BatchJobPhaseRunning =
@@ -18932,7 +18932,7 @@ connector_runtime::__string_enum! {
     BatchJobPhaseFailed = "BATCH_JOB_PHASE_FAILED", BatchJobPhaseError =
     "BATCH_JOB_PHASE_ERROR", BatchJobPhaseCancelled = "BATCH_JOB_PHASE_CANCELLED", }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     pub enum ApiIndexJobStatus { IndexJobStatusUnknown = "INDEX_JOB_STATUS_UNKNOWN",
     IndexJobStatusPartial = "INDEX_JOB_STATUS_PARTIAL", IndexJobStatusInProgress =
@@ -18941,7 +18941,7 @@ connector_runtime::__string_enum! {
     IndexJobStatusNoChanges = "INDEX_JOB_STATUS_NO_CHANGES", IndexJobStatusPending =
     "INDEX_JOB_STATUS_PENDING", IndexJobStatusCancelled = "INDEX_JOB_STATUS_CANCELLED", }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Configuration for cross-encoder reranking during retrieval.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiRerankingConfiguration {
@@ -18952,14 +18952,14 @@ pub struct ApiRerankingConfiguration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     #[doc = " - AGENT_TEMPLATE_TYPE_STANDARD: The standard agent template"] #[doc =
     " - AGENT_TEMPLATE_TYPE_ONE_CLICK: The one click agent template"] pub enum
     ApiAgentTemplateType { AgentTemplateTypeStandard = "AGENT_TEMPLATE_TYPE_STANDARD",
     AgentTemplateTypeOneClick = "AGENT_TEMPLATE_TYPE_ONE_CLICK", }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Links to other pages
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiLinks {
@@ -18967,7 +18967,7 @@ pub struct ApiLinks {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pages: Option<super::models::ApiPages>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Information about how to reach other pages
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiPages {
@@ -18984,7 +18984,7 @@ pub struct ApiPages {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Meta information about the data set
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiMeta {
@@ -18998,7 +18998,7 @@ pub struct ApiMeta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total: Option<i64>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Parameters for Agent Creation
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateAgentInputPublic {
@@ -19055,7 +19055,7 @@ pub struct ApiCreateAgentInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace_uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Information about a newly created Agent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateAgentOutput {
@@ -19063,7 +19063,7 @@ pub struct ApiCreateAgentOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<super::models::ApiAgent>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// An Agent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAgent {
@@ -19206,7 +19206,7 @@ pub struct ApiAgent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<super::models::ApiWorkspace>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Anthropic API Key Info
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAnthropicApiKeyInfo {
@@ -19229,7 +19229,7 @@ pub struct ApiAnthropicApiKeyInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Agent API Key Info
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAgentApiKeyInfo {
@@ -19251,7 +19251,7 @@ pub struct ApiAgentApiKeyInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Agent API Key
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAgentApiKey {
@@ -19259,7 +19259,7 @@ pub struct ApiAgentApiKey {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Description missing
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAgentFunction {
@@ -19296,7 +19296,7 @@ pub struct ApiAgentFunction {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// A Agent Guardrail
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAgentGuardrail {
@@ -19328,14 +19328,14 @@ pub struct ApiAgentGuardrail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     pub enum ApiGuardrailType { GuardrailTypeUnknown = "GUARDRAIL_TYPE_UNKNOWN",
     GuardrailTypeJailbreak = "GUARDRAIL_TYPE_JAILBREAK", GuardrailTypeSensitiveData =
     "GUARDRAIL_TYPE_SENSITIVE_DATA", GuardrailTypeContentModeration =
     "GUARDRAIL_TYPE_CONTENT_MODERATION", }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAgentLoggingConfig {
     /// Galileo project identifier
@@ -19357,7 +19357,7 @@ pub struct ApiAgentLoggingConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_stream_name: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelProviderKeyInfo {
     /// API key ID
@@ -19384,7 +19384,7 @@ pub struct ApiModelProviderKeyInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// OpenAI API Key Info
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiOpenAiapiKeyInfo {
@@ -19410,7 +19410,7 @@ pub struct ApiOpenAiapiKeyInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiWorkspace {
     /// Agents
@@ -19444,7 +19444,7 @@ pub struct ApiWorkspace {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiEvaluationTestCase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -19484,7 +19484,7 @@ pub struct ApiEvaluationTestCase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<i64>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiEvaluationDataset {
     /// Time created at.
@@ -19508,7 +19508,7 @@ pub struct ApiEvaluationDataset {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub row_count: Option<i64>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     pub enum ApiEvaluationDatasetType { EvaluationDatasetTypeUnknown =
     "EVALUATION_DATASET_TYPE_UNKNOWN", EvaluationDatasetTypeAdk =
@@ -19516,7 +19516,7 @@ connector_runtime::__string_enum! {
     "EVALUATION_DATASET_TYPE_NON_ADK", EvaluationDatasetTypeModel =
     "EVALUATION_DATASET_TYPE_MODEL", }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiEvaluationMetric {
     /// Saved model evaluation presets that reference this metric. Populated for
@@ -19563,7 +19563,7 @@ pub struct ApiEvaluationMetric {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<super::models::ApiEvaluationMetricSource>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// AssociatedModelEvaluationPreset identifies a saved model evaluation preset
 /// that references a metric. Returned alongside custom metrics so the dashboard
 /// can warn that deleting the metric will also delete these presets.
@@ -19576,7 +19576,7 @@ pub struct ApiAssociatedModelEvaluationPreset {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     pub enum ApiEvaluationMetricCategory { MetricCategoryUnspecified =
     "METRIC_CATEGORY_UNSPECIFIED", MetricCategoryCorrectness =
@@ -19586,7 +19586,7 @@ connector_runtime::__string_enum! {
     "METRIC_CATEGORY_CONTEXT_QUALITY", MetricCategoryModelFit =
     "METRIC_CATEGORY_MODEL_FIT", }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Configuration for a custom model-evaluation metric scored by an LLM judge.
 /// Prompt and model response are always included in the judge context.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -19606,7 +19606,7 @@ pub struct ApiCustomEvaluationMetricConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     #[doc =
     " Scope that determines whether a metric belongs to agent evaluation or model evaluation."]
@@ -19616,21 +19616,21 @@ connector_runtime::__string_enum! {
     "EVALUATION_SCOPE_UNSPECIFIED", EvaluationScopeAgent = "EVALUATION_SCOPE_AGENT",
     EvaluationScopeModel = "EVALUATION_SCOPE_MODEL", }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     pub enum ApiEvaluationMetricType { MetricTypeUnspecified = "METRIC_TYPE_UNSPECIFIED",
     MetricTypeGeneralQuality = "METRIC_TYPE_GENERAL_QUALITY", MetricTypeRagAndTool =
     "METRIC_TYPE_RAG_AND_TOOL", MetricTypeModelQuality = "METRIC_TYPE_MODEL_QUALITY",
     MetricTypeModelSafety = "METRIC_TYPE_MODEL_SAFETY", }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     pub enum ApiEvaluationMetricValueType { MetricValueTypeUnspecified =
     "METRIC_VALUE_TYPE_UNSPECIFIED", MetricValueTypeNumber = "METRIC_VALUE_TYPE_NUMBER",
     MetricValueTypeString = "METRIC_VALUE_TYPE_STRING", MetricValueTypePercentage =
     "METRIC_VALUE_TYPE_PERCENTAGE", }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     #[doc =
     " Distinguishes platform catalog metrics from user-defined LLM-as-judge metrics."]
@@ -19639,7 +19639,7 @@ connector_runtime::__string_enum! {
     "EVALUATION_METRIC_SOURCE_BUILTIN", EvaluationMetricSourceCustom =
     "EVALUATION_METRIC_SOURCE_CUSTOM", }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiStarMetric {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -19655,7 +19655,7 @@ pub struct ApiStarMetric {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub success_threshold_pct: Option<i32>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListAgentApiKeysOutput {
     /// Api key infos
@@ -19668,7 +19668,7 @@ pub struct ApiListAgentApiKeysOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<super::models::ApiMeta>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateAgentApiKeyInputPublic {
     /// Agent id
@@ -19678,14 +19678,14 @@ pub struct ApiCreateAgentApiKeyInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateAgentApiKeyOutput {
     /// Agent API Key Info
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_info: Option<super::models::ApiAgentApiKeyInfo>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateAgentApiKeyInputPublic {
     /// Agent id
@@ -19698,28 +19698,28 @@ pub struct ApiUpdateAgentApiKeyInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateAgentApiKeyOutput {
     /// Agent API Key Info
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_info: Option<super::models::ApiAgentApiKeyInfo>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiDeleteAgentApiKeyOutput {
     /// Agent API Key Info
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_info: Option<super::models::ApiAgentApiKeyInfo>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiRegenerateAgentApiKeyOutput {
     /// Agent API Key Info
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_info: Option<super::models::ApiAgentApiKeyInfo>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Information for a agent function link
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiLinkAgentFunctionInputPublic {
@@ -19745,7 +19745,7 @@ pub struct ApiLinkAgentFunctionInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_schema: Option<serde_json::Value>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Information about a newly function linked agent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiLinkAgentFunctionOutput {
@@ -19753,7 +19753,7 @@ pub struct ApiLinkAgentFunctionOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<super::models::ApiAgent>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Information about updating an agent function
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateAgentFunctionInputPublic {
@@ -19782,7 +19782,7 @@ pub struct ApiUpdateAgentFunctionInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_schema: Option<serde_json::Value>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// The updated agent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateAgentFunctionOutput {
@@ -19790,7 +19790,7 @@ pub struct ApiUpdateAgentFunctionOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<super::models::ApiAgent>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Information about a newly unlinked agent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUnlinkAgentFunctionOutput {
@@ -19798,7 +19798,7 @@ pub struct ApiUnlinkAgentFunctionOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<super::models::ApiAgent>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Information about linking an agent to a guardrail
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiLinkAgentGuardrailsInputPublic {
@@ -19809,7 +19809,7 @@ pub struct ApiLinkAgentGuardrailsInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guardrails: Option<Vec<super::models::ApiAgentGuardrailInput>>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAgentGuardrailInput {
     /// Guardrail uuid
@@ -19819,7 +19819,7 @@ pub struct ApiAgentGuardrailInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<i64>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Information about an updated agent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiLinkAgentGuardrailOutput {
@@ -19827,7 +19827,7 @@ pub struct ApiLinkAgentGuardrailOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<super::models::ApiAgent>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// UnlinkAgentGuardrailOutput description
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUnlinkAgentGuardrailOutput {
@@ -19835,7 +19835,7 @@ pub struct ApiUnlinkAgentGuardrailOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<super::models::ApiAgent>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Information about a linked knowledge base
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiLinkKnowledgeBaseOutput {
@@ -19843,7 +19843,7 @@ pub struct ApiLinkKnowledgeBaseOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<super::models::ApiAgent>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Informatinon about a unlinked knowledge base
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUnlinkKnowledgeBaseOutput {
@@ -19851,7 +19851,7 @@ pub struct ApiUnlinkKnowledgeBaseOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<super::models::ApiAgent>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Information about updating the linkage of an agent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateLinkedAgentInputPublic {
@@ -19871,7 +19871,7 @@ pub struct ApiUpdateLinkedAgentInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Information about an updated linkage
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateLinkedAgentOutput {
@@ -19887,7 +19887,7 @@ pub struct ApiUpdateLinkedAgentOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Information for linking an agent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiLinkAgentInputPublic {
@@ -19903,7 +19903,7 @@ pub struct ApiLinkAgentInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub route_name: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Information about a newly linked agent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiLinkAgentOutput {
@@ -19914,7 +19914,7 @@ pub struct ApiLinkAgentOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_agent_uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Information about a removed linkage
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUnlinkAgentOutput {
@@ -19925,7 +19925,7 @@ pub struct ApiUnlinkAgentOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_agent_uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// One Agent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetAgentOutput {
@@ -19933,7 +19933,7 @@ pub struct ApiGetAgentOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<super::models::ApiAgent>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Data to modify an existing Agent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateAgentInputPublic {
@@ -20017,7 +20017,7 @@ pub struct ApiUpdateAgentInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_search_enabled: Option<bool>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Information about an updated agent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateAgentOutput {
@@ -20025,7 +20025,7 @@ pub struct ApiUpdateAgentOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<super::models::ApiAgent>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Info about a deleted agent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiDeleteAgentOutput {
@@ -20033,7 +20033,7 @@ pub struct ApiDeleteAgentOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<super::models::ApiAgent>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Child list for an agent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetChildrenOutput {
@@ -20041,7 +20041,7 @@ pub struct ApiGetChildrenOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub children: Option<Vec<super::models::ApiAgent>>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// UpdateAgentDeploymentVisibilityInputPublic description
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateAgentDeploymentVisibilityInputPublic {
@@ -20056,7 +20056,7 @@ pub struct ApiUpdateAgentDeploymentVisibilityInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<super::models::ApiDeploymentVisibility>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// UpdateAgentDeploymentVisbilityOutput description
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateAgentDeploymentVisbilityOutput {
@@ -20064,7 +20064,7 @@ pub struct ApiUpdateAgentDeploymentVisbilityOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<super::models::ApiAgent>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Agent usage
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetAgentUsageOutput {
@@ -20075,7 +20075,7 @@ pub struct ApiGetAgentUsageOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<super::models::ApiResourceUsage>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Resource Usage Description
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiResourceUsage {
@@ -20088,7 +20088,7 @@ pub struct ApiResourceUsage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Usage Measurement Description
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUsageMeasurement {
@@ -20097,7 +20097,7 @@ pub struct ApiUsageMeasurement {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_type: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// List of agent versions
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListAgentVersionsOutput {
@@ -20111,7 +20111,7 @@ pub struct ApiListAgentVersionsOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<super::models::ApiMeta>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Represents an AgentVersion entity
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAgentVersion {
@@ -20193,7 +20193,7 @@ pub struct ApiAgentVersion {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version_hash: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAgentChildRelationshipVerion {
     /// Name of the child agent
@@ -20212,7 +20212,7 @@ pub struct ApiAgentChildRelationshipVerion {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub route_name: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Function represents a function configuration for an agent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAgentFunctionVersion {
@@ -20232,7 +20232,7 @@ pub struct ApiAgentFunctionVersion {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Agent Guardrail version
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAgentGuardrailVersion {
@@ -20249,7 +20249,7 @@ pub struct ApiAgentGuardrailVersion {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAgentKnowledgeBaseVersion {
     /// Deletet at date / time
@@ -20262,7 +20262,7 @@ pub struct ApiAgentKnowledgeBaseVersion {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiRollbackToAgentVersionInputPublic {
     /// Agent unique identifier
@@ -20272,7 +20272,7 @@ pub struct ApiRollbackToAgentVersionInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version_hash: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiRollbackToAgentVersionOutput {
     /// An alternative way to provide auth information. for internal use only.
@@ -20282,7 +20282,7 @@ pub struct ApiRollbackToAgentVersionOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version_hash: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// An alternative way to provide auth information. for internal use only.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAuditHeader {
@@ -20301,7 +20301,7 @@ pub struct ApiAuditHeader {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// ListAnthropicAPIKeysOutput is used to return the list of Anthropic API keys for a specific agent.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListAnthropicApiKeysOutput {
@@ -20315,7 +20315,7 @@ pub struct ApiListAnthropicApiKeysOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<super::models::ApiMeta>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// CreateAnthropicAPIKeyInputPublic is used to create a new Anthropic API key for a specific agent.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateAnthropicApiKeyInputPublic {
@@ -20326,7 +20326,7 @@ pub struct ApiCreateAnthropicApiKeyInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// CreateAnthropicAPIKeyOutput is used to return the newly created Anthropic API key.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateAnthropicApiKeyOutput {
@@ -20334,14 +20334,14 @@ pub struct ApiCreateAnthropicApiKeyOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_info: Option<super::models::ApiAnthropicApiKeyInfo>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetAnthropicApiKeyOutput {
     /// Anthropic API Key Info
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_info: Option<super::models::ApiAnthropicApiKeyInfo>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// UpdateAnthropicAPIKeyInputPublic is used to update an existing Anthropic API key for a specific agent.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateAnthropicApiKeyInputPublic {
@@ -20355,7 +20355,7 @@ pub struct ApiUpdateAnthropicApiKeyInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// UpdateAnthropicAPIKeyOutput is used to return the updated Anthropic API key.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateAnthropicApiKeyOutput {
@@ -20363,7 +20363,7 @@ pub struct ApiUpdateAnthropicApiKeyOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_info: Option<super::models::ApiAnthropicApiKeyInfo>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// DeleteAnthropicAPIKeyOutput is used to return the deleted Anthropic API key.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiDeleteAnthropicApiKeyOutput {
@@ -20371,7 +20371,7 @@ pub struct ApiDeleteAnthropicApiKeyOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_info: Option<super::models::ApiAnthropicApiKeyInfo>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// List of Agents that linked to a specific Anthropic Key
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListAgentsByAnthropicKeyOutput {
@@ -20384,13 +20384,13 @@ pub struct ApiListAgentsByAnthropicKeyOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<super::models::ApiMeta>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     pub enum GenaiListCustomModelsStatus { StatusUnspecified = "STATUS_UNSPECIFIED",
     StatusImporting = "STATUS_IMPORTING", StatusReady = "STATUS_READY", StatusFailed =
     "STATUS_FAILED", StatusDeleted = "STATUS_DELETED", }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Response containing a list of custom models (public)
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListCustomModelsOutputPublic {
@@ -20407,7 +20407,7 @@ pub struct ApiListCustomModelsOutputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub models: Option<Vec<super::models::ApiCustomModel>>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Custom model - user-imported model from HuggingFace, Spaces, etc.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCustomModel {
@@ -20481,7 +20481,7 @@ pub struct ApiCustomModel {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// An active dedicated inference deployment using this custom model.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CustomModelActiveDeployment {
@@ -20507,7 +20507,7 @@ pub struct CustomModelActiveDeployment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Endpoint URLs for a dedicated inference deployment associated with a custom model.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CustomModelActiveDeploymentEndpoints {
@@ -20518,7 +20518,7 @@ pub struct CustomModelActiveDeploymentEndpoints {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_endpoint_fqdn: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Reference to the original source of the model
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CustomModelSourceRef {
@@ -20544,14 +20544,14 @@ pub struct CustomModelSourceRef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repo_id: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     #[doc = " Access level required for the model repository"] pub enum
     SourceRefAccessType { AccessTypeUnspecified = "ACCESS_TYPE_UNSPECIFIED",
     AccessTypePublic = "ACCESS_TYPE_PUBLIC", AccessTypePrivate = "ACCESS_TYPE_PRIVATE",
     AccessTypeGated = "ACCESS_TYPE_GATED", }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     #[doc = " Source from which the model was imported"] pub enum CustomModelSourceType {
     SourceTypeUnspecified = "SOURCE_TYPE_UNSPECIFIED", SourceTypeHuggingface =
@@ -20559,14 +20559,14 @@ connector_runtime::__string_enum! {
     SourceTypeSdkUpload = "SOURCE_TYPE_SDK_UPLOAD", SourceTypeFineTuning =
     "SOURCE_TYPE_FINE_TUNING", }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     #[doc = " Import and deployment status of the custom model"] pub enum
     ApiCustomModelStatus { StatusUnspecified = "STATUS_UNSPECIFIED", StatusImporting =
     "STATUS_IMPORTING", StatusReady = "STATUS_READY", StatusFailed = "STATUS_FAILED",
     StatusDeleted = "STATUS_DELETED", }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// User-defined tags for organizing models
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CustomModelTags {
@@ -20574,7 +20574,7 @@ pub struct CustomModelTags {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Request to import a custom model (public)
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiImportCustomModelInputPublic {
@@ -20603,7 +20603,7 @@ pub struct ApiImportCustomModelInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<super::models::CustomModelTags>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Response containing imported model details (public)
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiImportCustomModelOutputPublic {
@@ -20619,7 +20619,7 @@ pub struct ApiImportCustomModelOutputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_steps: Option<Vec<super::models::ApiImportValidationStep>>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Import job tracking for a custom model
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCustomModelImportJob {
@@ -20657,7 +20657,7 @@ pub struct ApiCustomModelImportJob {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Validation step result during model import
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiImportValidationStep {
@@ -20671,7 +20671,7 @@ pub struct ApiImportValidationStep {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passed: Option<bool>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Response containing a single custom model (public)
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetCustomModelOutputPublic {
@@ -20679,7 +20679,7 @@ pub struct ApiGetCustomModelOutputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<super::models::ApiCustomModel>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Response containing delete operation status (public)
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiDeleteCustomModelOutputPublic {
@@ -20690,14 +20690,14 @@ pub struct ApiDeleteCustomModelOutputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::ApiDeleteCustomModelStatus>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     #[doc = " Status of delete operation"] pub enum ApiDeleteCustomModelStatus {
     DeleteCustomModelStatusUnspecified = "DELETE_CUSTOM_MODEL_STATUS_UNSPECIFIED",
     DeleteCustomModelStatusSuccess = "DELETE_CUSTOM_MODEL_STATUS_SUCCESS",
     DeleteCustomModelStatusFail = "DELETE_CUSTOM_MODEL_STATUS_FAIL", }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Request to update custom model metadata (public)
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateCustomModelMetadataInputPublic {
@@ -20724,7 +20724,7 @@ pub struct ApiUpdateCustomModelMetadataInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Response containing the updated custom model (public)
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateCustomModelMetadataOutputPublic {
@@ -20732,7 +20732,7 @@ pub struct ApiUpdateCustomModelMetadataOutputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<super::models::ApiCustomModel>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     pub enum GenaiListEvaluationDatasetsDatasetType { EvaluationDatasetTypeUnknown =
     "EVALUATION_DATASET_TYPE_UNKNOWN", EvaluationDatasetTypeAdk =
@@ -20740,7 +20740,7 @@ connector_runtime::__string_enum! {
     "EVALUATION_DATASET_TYPE_NON_ADK", EvaluationDatasetTypeModel =
     "EVALUATION_DATASET_TYPE_MODEL", }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Output for listing evaluation datasets.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListEvaluationDatasetsOutput {
@@ -20748,7 +20748,7 @@ pub struct ApiListEvaluationDatasetsOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluation_datasets: Option<Vec<super::models::ApiEvaluationDataset>>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Creates an evaluation dataset for an agent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateEvaluationDatasetInputPublic {
@@ -20761,7 +20761,7 @@ pub struct ApiCreateEvaluationDatasetInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// File to upload as data source for knowledge base.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiFileUploadDataSource {
@@ -20775,7 +20775,7 @@ pub struct ApiFileUploadDataSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stored_object_key: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Output for creating an agent evaluation dataset
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateEvaluationDatasetOutput {
@@ -20783,7 +20783,7 @@ pub struct ApiCreateEvaluationDatasetOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluation_dataset_uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Request for pre-signed URL's to upload files for KB Data Sources
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateDataSourceFileUploadPresignedUrlsInputPublic {
@@ -20791,7 +20791,7 @@ pub struct ApiCreateDataSourceFileUploadPresignedUrlsInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub files: Option<Vec<super::models::ApiPresignedUrlFile>>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// A single file’s metadata in the request.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiPresignedUrlFile {
@@ -20802,7 +20802,7 @@ pub struct ApiPresignedUrlFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_size: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Response with pre-signed urls to upload files.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateDataSourceFileUploadPresignedUrlsOutput {
@@ -20813,7 +20813,7 @@ pub struct ApiCreateDataSourceFileUploadPresignedUrlsOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uploads: Option<Vec<super::models::ApiFilePresignedUrlResponse>>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Detailed info about each presigned URL returned to the client.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiFilePresignedUrlResponse {
@@ -20830,7 +20830,7 @@ pub struct ApiFilePresignedUrlResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub presigned_url: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Response containing a presigned download URL for an evaluation dataset.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetEvaluationDatasetDownloadUrlOutput {
@@ -20841,13 +20841,13 @@ pub struct ApiGetEvaluationDatasetDownloadUrlOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListEvaluationMetricsOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<Vec<super::models::ApiEvaluationMetric>>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateCustomEvaluationMetricInputPublic {
     /// Configuration for a custom model-evaluation metric scored by an LLM judge.
@@ -20859,13 +20859,13 @@ pub struct ApiCreateCustomEvaluationMetricInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metric_name: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateCustomEvaluationMetricOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metric: Option<super::models::ApiEvaluationMetric>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateCustomEvaluationMetricInputPublic {
     /// Configuration for a custom model-evaluation metric scored by an LLM judge.
@@ -20879,13 +20879,13 @@ pub struct ApiUpdateCustomEvaluationMetricInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metric_uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateCustomEvaluationMetricOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metric: Option<super::models::ApiEvaluationMetric>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Run an evaluation test case.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiRunEvaluationTestCaseInputPublic {
@@ -20902,19 +20902,19 @@ pub struct ApiRunEvaluationTestCaseInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_case_uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiRunEvaluationTestCaseOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluation_run_uuids: Option<Vec<String>>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetEvaluationRunOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluation_run: Option<super::models::ApiEvaluationRun>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiEvaluationRun {
     /// Whether agent is deleted
@@ -20983,7 +20983,7 @@ pub struct ApiEvaluationRun {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_case_version: Option<i64>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiEvaluationMetricResult {
     /// Error description if the metric could not be calculated.
@@ -21010,7 +21010,7 @@ pub struct ApiEvaluationMetricResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub string_value: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     #[doc = " Outcome of scoring a single metric for one prompt or span."] pub enum
     ApiEvaluationMetricResultStatus { EvaluationMetricResultStatusUnspecified =
@@ -21019,7 +21019,7 @@ connector_runtime::__string_enum! {
     "EVALUATION_METRIC_RESULT_STATUS_FAILED", EvaluationMetricResultStatusSkipped =
     "EVALUATION_METRIC_RESULT_STATUS_SKIPPED", }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     #[doc = " Evaluation Run Statuses"] pub enum ApiEvaluationRunStatus {
     EvaluationRunStatusUnspecified = "EVALUATION_RUN_STATUS_UNSPECIFIED",
@@ -21031,7 +21031,7 @@ connector_runtime::__string_enum! {
     EvaluationRunPartiallySuccessful = "EVALUATION_RUN_PARTIALLY_SUCCESSFUL",
     EvaluationRunFailed = "EVALUATION_RUN_FAILED", }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Gets the full results of an evaluation run with all prompts.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetEvaluationRunResultsOutput {
@@ -21047,7 +21047,7 @@ pub struct ApiGetEvaluationRunResultsOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompts: Option<Vec<super::models::ApiPrompt>>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiPrompt {
     /// The evaluated trace spans.
@@ -21081,7 +21081,7 @@ pub struct ApiPrompt {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace_id: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Represents a span within an evaluatioin trace (e.g., LLM call, tool call, etc.)
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiEvaluationTraceSpan {
@@ -21112,7 +21112,7 @@ pub struct ApiEvaluationTraceSpan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<super::models::ApiTraceSpanType>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiPromptChunk {
     /// The usage percentage of the chunk.
@@ -21131,7 +21131,7 @@ pub struct ApiPromptChunk {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Represents a span within a trace (e.g., LLM call, tool call, etc.)
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiTraceSpan {
@@ -21166,7 +21166,7 @@ pub struct ApiTraceSpan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow: Option<super::models::ApiWorkflowSpan>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAgentSpan {
     /// Agent span
@@ -21184,7 +21184,7 @@ pub struct ApiAgentSpan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spans: Option<Vec<super::models::ApiTraceSpan>>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     #[doc = " Agent span"] pub enum ApiAgentType { AgentTypeUnspecified =
     "AGENT_TYPE_UNSPECIFIED", AgentTypeDefault = "AGENT_TYPE_DEFAULT", AgentTypePlanner =
@@ -21193,7 +21193,7 @@ connector_runtime::__string_enum! {
     "AGENT_TYPE_CLASSIFIER", AgentTypeSupervisor = "AGENT_TYPE_SUPERVISOR",
     AgentTypeJudge = "AGENT_TYPE_JUDGE", }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Common optional fields shared by all span types
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiSpanCommon {
@@ -21210,7 +21210,7 @@ pub struct ApiSpanCommon {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// LLM span
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiLlmSpan {
@@ -21233,7 +21233,7 @@ pub struct ApiLlmSpan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_tokens: Option<i32>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Retriever span
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiRetrieverSpan {
@@ -21241,7 +21241,7 @@ pub struct ApiRetrieverSpan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub common: Option<super::models::ApiSpanCommon>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Tool span
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiToolSpan {
@@ -21251,7 +21251,7 @@ pub struct ApiToolSpan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_call_id: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     #[doc = " Types of spans in a trace"] pub enum ApiTraceSpanType {
     TraceSpanTypeUnknown = "TRACE_SPAN_TYPE_UNKNOWN", TraceSpanTypeLlm =
@@ -21259,7 +21259,7 @@ connector_runtime::__string_enum! {
     TraceSpanTypeTool = "TRACE_SPAN_TYPE_TOOL", TraceSpanTypeAgent =
     "TRACE_SPAN_TYPE_AGENT", TraceSpanTypeWorkflow = "TRACE_SPAN_TYPE_WORKFLOW", }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Workflow span - can contain child spans (agent, llm, tool, retriever)
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiWorkflowSpan {
@@ -21271,20 +21271,20 @@ pub struct ApiWorkflowSpan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spans: Option<Vec<super::models::ApiTraceSpan>>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetEvaluationRunPromptResultsOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<super::models::ApiPrompt>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListEvaluationTestCasesOutput {
     /// Alternative way of authentication for internal usage only - should not be exposed to public api
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluation_test_cases: Option<Vec<super::models::ApiEvaluationTestCase>>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateEvaluationTestCaseInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -21307,27 +21307,27 @@ pub struct ApiCreateEvaluationTestCaseInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace_uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateEvaluationTestCaseOutput {
     /// Test‑case UUID.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_case_uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListEvaluationRunsByTestCaseOutput {
     /// List of evaluation runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluation_runs: Option<Vec<super::models::ApiEvaluationRun>>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetEvaluationTestCaseOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluation_test_case: Option<super::models::ApiEvaluationTestCase>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateEvaluationTestCaseInputPublic {
     /// Dataset against which the test‑case is executed.
@@ -21347,13 +21347,13 @@ pub struct ApiUpdateEvaluationTestCaseInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_case_uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiEvaluationTestCaseMetricList {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metric_uuids: Option<Vec<String>>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateEvaluationTestCaseOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -21362,7 +21362,7 @@ pub struct ApiUpdateEvaluationTestCaseOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<i32>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Indexing jobs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListKnowledgeBaseIndexingJobsOutput {
@@ -21376,7 +21376,7 @@ pub struct ApiListKnowledgeBaseIndexingJobsOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<super::models::ApiMeta>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// StartKnowledgeBaseIndexingJobInputPublic description
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiStartKnowledgeBaseIndexingJobInputPublic {
@@ -21387,7 +21387,7 @@ pub struct ApiStartKnowledgeBaseIndexingJobInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub knowledge_base_uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// StartKnowledgeBaseIndexingJobOutput description
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiStartKnowledgeBaseIndexingJobOutput {
@@ -21395,20 +21395,20 @@ pub struct ApiStartKnowledgeBaseIndexingJobOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job: Option<super::models::ApiIndexingJob>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListIndexingJobDataSourcesOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub indexed_data_sources: Option<Vec<super::models::ApiIndexedDataSource>>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetIndexingJobDetailsSignedUrlOutput {
     /// The signed url for downloading the indexing job details
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signed_url: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// GetKnowledgeBaseIndexingJobOutput description
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetKnowledgeBaseIndexingJobOutput {
@@ -21416,7 +21416,7 @@ pub struct ApiGetKnowledgeBaseIndexingJobOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job: Option<super::models::ApiIndexingJob>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// CancelKnowledgeBaseIndexingJobInputPublic description
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCancelKnowledgeBaseIndexingJobInputPublic {
@@ -21424,7 +21424,7 @@ pub struct ApiCancelKnowledgeBaseIndexingJobInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// CancelKnowledgeBaseIndexingJobOutput description
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCancelKnowledgeBaseIndexingJobOutput {
@@ -21432,7 +21432,7 @@ pub struct ApiCancelKnowledgeBaseIndexingJobOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job: Option<super::models::ApiIndexingJob>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// List of knowledge bases
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListKnowledgeBasesOutput {
@@ -21446,7 +21446,7 @@ pub struct ApiListKnowledgeBasesOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<super::models::ApiMeta>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Data to create a new knowledge base.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateKnowledgeBaseInputPublic {
@@ -21482,7 +21482,7 @@ pub struct ApiCreateKnowledgeBaseInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc_uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiKbDataSource {
     /// AWS S3 Data Source
@@ -21516,7 +21516,7 @@ pub struct ApiKbDataSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_crawler_data_source: Option<super::models::ApiWebCrawlerDataSource>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// AWS S3 Data Source
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAwsDataSource {
@@ -21535,7 +21535,7 @@ pub struct ApiAwsDataSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_key: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     pub enum ApiChunkingAlgorithm { ChunkingAlgorithmUnknown =
     "CHUNKING_ALGORITHM_UNKNOWN", ChunkingAlgorithmSectionBased =
@@ -21544,7 +21544,7 @@ connector_runtime::__string_enum! {
     "CHUNKING_ALGORITHM_SEMANTIC", ChunkingAlgorithmFixedLength =
     "CHUNKING_ALGORITHM_FIXED_LENGTH", }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiChunkingOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -21559,7 +21559,7 @@ pub struct ApiChunkingOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub semantic_threshold: Option<f64>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Dropbox Data Source
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiDropboxDataSource {
@@ -21569,7 +21569,7 @@ pub struct ApiDropboxDataSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Google Drive Data Source
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGoogleDriveDataSource {
@@ -21579,7 +21579,7 @@ pub struct ApiGoogleDriveDataSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Spaces Bucket Data Source
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiSpacesDataSource {
@@ -21592,7 +21592,7 @@ pub struct ApiSpacesDataSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// WebCrawlerDataSource
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiWebCrawlerDataSource {
@@ -21616,7 +21616,7 @@ pub struct ApiWebCrawlerDataSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude_tags: Option<Vec<String>>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     #[doc = " Options for specifying how URLs found on pages should be handled."] #[doc =
     " "] #[doc = " - UNKNOWN: Default unknown value"] #[doc =
@@ -21628,7 +21628,7 @@ connector_runtime::__string_enum! {
     UnknownValue = "UNKNOWN", Scoped = "SCOPED", Path = "PATH", Domain = "DOMAIN",
     Subdomains = "SUBDOMAINS", Sitemap = "SITEMAP", }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     pub enum ApiOpenSearchPlanSize { OpenSearchPlanSizeUnspecified =
     "OPEN_SEARCH_PLAN_SIZE_UNSPECIFIED", OpenSearchPlanSizeSmall =
@@ -21637,7 +21637,7 @@ connector_runtime::__string_enum! {
     "OPEN_SEARCH_PLAN_SIZE_LARGE", OpenSearchPlanSizeExtraLarge =
     "OPEN_SEARCH_PLAN_SIZE_EXTRA_LARGE", }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Information about a newly created knowledge base
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateKnowledgeBaseOutput {
@@ -21645,7 +21645,7 @@ pub struct ApiCreateKnowledgeBaseOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub knowledge_base: Option<super::models::ApiKnowledgeBase>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// A list of knowledge base data sources
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListKnowledgeBaseDataSourcesOutput {
@@ -21661,7 +21661,7 @@ pub struct ApiListKnowledgeBaseDataSourcesOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<super::models::ApiMeta>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Data Source configuration for Knowledge Bases
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiKnowledgeBaseDataSource {
@@ -21708,7 +21708,7 @@ pub struct ApiKnowledgeBaseDataSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_crawler_data_source: Option<super::models::ApiWebCrawlerDataSource>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// AWS S3 Data Source for Display
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiAwsDataSourceDisplay {
@@ -21721,14 +21721,14 @@ pub struct ApiAwsDataSourceDisplay {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Dropbox Data Source for Display
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiDropboxDataSourceDisplay {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub folder: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Google Drive Data Source for Display
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGoogleDriveDataSourceDisplay {
@@ -21738,7 +21738,7 @@ pub struct ApiGoogleDriveDataSourceDisplay {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub folder_name: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Data to create a knowledge base data source
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateKnowledgeBaseDataSourceInputPublic {
@@ -21759,7 +21759,7 @@ pub struct ApiCreateKnowledgeBaseDataSourceInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_crawler_data_source: Option<super::models::ApiWebCrawlerDataSource>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Information about a newly created knowldege base data source
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateKnowledgeBaseDataSourceOutput {
@@ -21767,7 +21767,7 @@ pub struct ApiCreateKnowledgeBaseDataSourceOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub knowledge_base_data_source: Option<super::models::ApiKnowledgeBaseDataSource>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Update a data source of a knowledge base with change in chunking algorithm/options
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateKnowledgeBaseDataSourceInputPublic {
@@ -21782,7 +21782,7 @@ pub struct ApiUpdateKnowledgeBaseDataSourceInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub knowledge_base_uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Update a data source of a knowledge base with change in chunking algorithm/options
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateKnowledgeBaseDataSourceOutput {
@@ -21790,7 +21790,7 @@ pub struct ApiUpdateKnowledgeBaseDataSourceOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub knowledge_base_data_source: Option<super::models::ApiKnowledgeBaseDataSource>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Information about a newly deleted knowledge base data source
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiDeleteKnowledgeBaseDataSourceOutput {
@@ -21801,7 +21801,7 @@ pub struct ApiDeleteKnowledgeBaseDataSourceOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub knowledge_base_uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// The knowledge base
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetKnowledgeBaseOutput {
@@ -21811,7 +21811,7 @@ pub struct ApiGetKnowledgeBaseOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub knowledge_base: Option<super::models::ApiKnowledgeBase>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     pub enum DbaasClusterStatus { Creating = "CREATING", Online = "ONLINE", Poweroff =
     "POWEROFF", Rebuilding = "REBUILDING", Rebalancing = "REBALANCING", Decommissioned =
@@ -21819,7 +21819,7 @@ connector_runtime::__string_enum! {
     "RESIZING", Restoring = "RESTORING", PoweringOn = "POWERING_ON", Unhealthy =
     "UNHEALTHY", Upgrading = "UPGRADING", }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Information about updating a knowledge base
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateKnowledgeBaseInputPublic {
@@ -21842,7 +21842,7 @@ pub struct ApiUpdateKnowledgeBaseInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Information about an updated knowledge base
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateKnowledgeBaseOutput {
@@ -21850,7 +21850,7 @@ pub struct ApiUpdateKnowledgeBaseOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub knowledge_base: Option<super::models::ApiKnowledgeBase>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Information about a deleted knowledge base
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiDeleteKnowledgeBaseOutput {
@@ -21858,7 +21858,7 @@ pub struct ApiDeleteKnowledgeBaseOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Public request for presigned upload URLs for model evaluation dataset files.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateModelEvalDatasetUploadPresignedUrlsInputPublic {
@@ -21866,21 +21866,21 @@ pub struct ApiCreateModelEvalDatasetUploadPresignedUrlsInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub files: Option<Vec<super::models::ApiPresignedUrlFile>>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListModelEvaluationMetricsOutput {
     /// List of model evaluation metrics
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<Vec<super::models::ApiEvaluationMetric>>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListModelEvaluationPresetsOutput {
     /// List of explicitly saved evaluation presets (reusable configs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub presets: Option<Vec<super::models::ApiModelEvaluationPreset>>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Model Evaluation Preset - a saved, reusable configuration for model
 /// evaluation runs. Each section (dataset, judge, metrics, candidate, system
 /// prompt) is independent and may be empty; sections the preset omits must be
@@ -21947,7 +21947,7 @@ pub struct ApiModelEvaluationPreset {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub star_metric: Option<super::models::ApiStarMetric>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Inference configuration for the candidate model during evaluation.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCandidateInferenceConfig {
@@ -21960,7 +21960,7 @@ pub struct ApiCandidateInferenceConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     #[doc =
     " Whether inference runs against the serverless platform, a dedicated deployment, or a model router."]
@@ -21969,7 +21969,7 @@ connector_runtime::__string_enum! {
     "CANDIDATE_MODEL_SOURCE_DEDICATED", CandidateModelSourceRouter =
     "CANDIDATE_MODEL_SOURCE_ROUTER", }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     #[doc =
     " Sections of an inline evaluation config that can be persisted as a reusable"] #[doc
@@ -21992,7 +21992,7 @@ connector_runtime::__string_enum! {
     PresetSaveSectionDataset = "PRESET_SAVE_SECTION_DATASET",
     PresetSaveSectionSystemPrompt = "PRESET_SAVE_SECTION_SYSTEM_PROMPT", }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetModelEvaluationPresetOutput {
     /// Model Evaluation Preset - a saved, reusable configuration for model
@@ -22004,7 +22004,7 @@ pub struct ApiGetModelEvaluationPresetOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preset: Option<super::models::ApiModelEvaluationPreset>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     pub enum GenaiListModelEvaluationRunsStatus { ModelEvaluationRunStatusUnspecified =
     "MODEL_EVALUATION_RUN_STATUS_UNSPECIFIED", ModelEvaluationRunQueued =
@@ -22017,7 +22017,7 @@ connector_runtime::__string_enum! {
     "MODEL_EVALUATION_RUN_PARTIALLY_SUCCESSFUL", ModelEvaluationRunFailed =
     "MODEL_EVALUATION_RUN_FAILED", }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     pub enum GenaiListModelEvaluationRunsStatusesItem {
     ModelEvaluationRunStatusUnspecified = "MODEL_EVALUATION_RUN_STATUS_UNSPECIFIED",
@@ -22030,27 +22030,27 @@ connector_runtime::__string_enum! {
     ModelEvaluationRunPartiallySuccessful = "MODEL_EVALUATION_RUN_PARTIALLY_SUCCESSFUL",
     ModelEvaluationRunFailed = "MODEL_EVALUATION_RUN_FAILED", }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     pub enum GenaiListModelEvaluationRunsCandidateTypesItem {
     CandidateModelSourceServerless = "CANDIDATE_MODEL_SOURCE_SERVERLESS",
     CandidateModelSourceDedicated = "CANDIDATE_MODEL_SOURCE_DEDICATED",
     CandidateModelSourceRouter = "CANDIDATE_MODEL_SOURCE_ROUTER", }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     pub enum GenaiListModelEvaluationRunsSortBy { ModelEvaluationRunSortFieldUnspecified
     = "MODEL_EVALUATION_RUN_SORT_FIELD_UNSPECIFIED", ModelEvaluationRunSortFieldCreatedAt
     = "MODEL_EVALUATION_RUN_SORT_FIELD_CREATED_AT", ModelEvaluationRunSortFieldStatus =
     "MODEL_EVALUATION_RUN_SORT_FIELD_STATUS", }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     pub enum GenaiListModelEvaluationRunsSortDirection { SortDirectionUnspecified =
     "SORT_DIRECTION_UNSPECIFIED", SortDirectionAsc = "SORT_DIRECTION_ASC",
     SortDirectionDesc = "SORT_DIRECTION_DESC", }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListModelEvaluationRunsOutput {
     /// Full set of candidate model source types the FE can offer in the
@@ -22071,7 +22071,7 @@ pub struct ApiListModelEvaluationRunsOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runs: Option<Vec<super::models::ApiModelEvaluationRunSummary>>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     #[doc = " Model Evaluation Run Statuses"] pub enum ApiModelEvaluationRunStatus {
     ModelEvaluationRunStatusUnspecified = "MODEL_EVALUATION_RUN_STATUS_UNSPECIFIED",
@@ -22084,7 +22084,7 @@ connector_runtime::__string_enum! {
     ModelEvaluationRunPartiallySuccessful = "MODEL_EVALUATION_RUN_PARTIALLY_SUCCESSFUL",
     ModelEvaluationRunFailed = "MODEL_EVALUATION_RUN_FAILED", }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Model Evaluation Run Summary - lightweight view used in run history list.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelEvaluationRunSummary {
@@ -22127,7 +22127,7 @@ pub struct ApiModelEvaluationRunSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::ApiModelEvaluationRunStatus>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Per-phase progress for a model evaluation run. The candidate phase invokes the
 /// candidate model once per dataset row; the judge phase scores each
 /// candidate-success row with the configured metrics. Counts grow as the run
@@ -22145,7 +22145,7 @@ pub struct ApiModelEvaluationRunProgress {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_rows: Option<i64>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateModelEvaluationRunInputPublic {
     /// Inference configuration for the candidate model during evaluation.
@@ -22198,14 +22198,14 @@ pub struct ApiCreateModelEvaluationRunInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub star_metric: Option<super::models::ApiStarMetric>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateModelEvaluationRunOutput {
     /// UUID of the created evaluation run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eval_run_uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetModelEvaluationRunOutput {
     /// Links to other pages
@@ -22221,7 +22221,7 @@ pub struct ApiGetModelEvaluationRunOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<super::models::ApiModelEvaluationRunDetail>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Result for a single prompt in a model evaluation run.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelEvaluationResult {
@@ -22243,7 +22243,7 @@ pub struct ApiModelEvaluationResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Model Evaluation Run Detail - full view returned when fetching a specific run.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelEvaluationRunDetail {
@@ -22305,7 +22305,7 @@ pub struct ApiModelEvaluationRunDetail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::ApiModelEvaluationRunStatus>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Aggregated result summary for a completed model evaluation run.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelEvaluationRunResultSummary {
@@ -22342,7 +22342,7 @@ pub struct ApiModelEvaluationRunResultSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_duration_seconds: Option<i64>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Per-metric aggregated pass/fail statistics across all prompts.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiMetricResultSummary {
@@ -22371,7 +22371,7 @@ pub struct ApiMetricResultSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped_count: Option<i64>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Per-model breakdown of an evaluation run. Set on router evaluations to
 /// show how each underlying model performed across the prompts that were
 /// routed to it.
@@ -22382,7 +22382,7 @@ pub struct ApiPerModelResultSummaries {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summaries: Option<Vec<super::models::ApiPerModelResultSummary>>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Aggregated evaluation results for a single underlying model in a router
 /// evaluation run.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -22402,7 +22402,7 @@ pub struct ApiPerModelResultSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_count: Option<i64>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// All performance metrics are for the candidate model unless noted otherwise.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiPerformanceMetrics {
@@ -22412,7 +22412,7 @@ pub struct ApiPerformanceMetrics {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_usage: Option<super::models::ApiTokenUsage>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Latency metrics for candidate model invocations (in milliseconds).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiLatencyMetrics {
@@ -22435,7 +22435,7 @@ pub struct ApiLatencyMetrics {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p95_latency_ms: Option<f64>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiTokenUsage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -22451,7 +22451,7 @@ pub struct ApiTokenUsage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_judge_tokens: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Per-task breakdown of an evaluation run. Set on router evaluations to
 /// show how each routing task category performed across the prompts that
 /// were classified into it.
@@ -22462,7 +22462,7 @@ pub struct ApiPerTaskResultSummaries {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summaries: Option<Vec<super::models::ApiPerTaskResultSummary>>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Aggregated evaluation results for a single routing task category in a
 /// router evaluation run.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -22483,7 +22483,7 @@ pub struct ApiPerTaskResultSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_name: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Pricing breakdown for an evaluation run.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiEvaluationPricing {
@@ -22500,7 +22500,7 @@ pub struct ApiEvaluationPricing {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_cost: Option<f64>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Token pricing breakdown for a single model.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiTokenPricing {
@@ -22514,7 +22514,7 @@ pub struct ApiTokenPricing {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_cost: Option<f64>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Pricing entry for a specific model.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelPricingEntry {
@@ -22531,7 +22531,7 @@ pub struct ApiModelPricingEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_count: Option<i64>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Star metric summary with identifying details and threshold.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiStarMetricSummary {
@@ -22542,7 +22542,7 @@ pub struct ApiStarMetricSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold: Option<f64>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiDeleteModelEvaluationRunOutputPublic {
     /// Error message if deletion failed
@@ -22552,7 +22552,7 @@ pub struct ApiDeleteModelEvaluationRunOutputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::ApiDeleteModelEvaluationRunStatus>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     #[doc = " Status of delete operation"] pub enum ApiDeleteModelEvaluationRunStatus {
     DeleteModelEvaluationRunStatusUnspecified =
@@ -22560,7 +22560,7 @@ connector_runtime::__string_enum! {
     DeleteModelEvaluationRunStatusSuccess = "DELETE_MODEL_EVALUATION_RUN_STATUS_SUCCESS",
     DeleteModelEvaluationRunStatusFail = "DELETE_MODEL_EVALUATION_RUN_STATUS_FAIL", }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateModelEvaluationRunInputPublic {
     /// UUID of the model evaluation run to update. Returned by `CreateModelEvaluationRun`
@@ -22571,14 +22571,14 @@ pub struct ApiUpdateModelEvaluationRunInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateModelEvaluationRunOutput {
     /// Model Evaluation Run Summary - lightweight view used in run history list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<super::models::ApiModelEvaluationRunSummary>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCancelModelEvaluationRunInputPublic {
     /// UUID of the model evaluation run to cancel. Returned by `CreateModelEvaluationRun`
@@ -22588,14 +22588,14 @@ pub struct ApiCancelModelEvaluationRunInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eval_run_uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCancelModelEvaluationRunOutput {
     /// Model Evaluation Run Summary - lightweight view used in run history list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<super::models::ApiModelEvaluationRunSummary>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Response containing a presigned download URL for model evaluation run results.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetModelEvaluationRunResultsDownloadUrlOutput {
@@ -22606,7 +22606,7 @@ pub struct ApiGetModelEvaluationRunResultsDownloadUrlOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     pub enum GenaiListModelsUsecasesItem { ModelUsecaseUnknown = "MODEL_USECASE_UNKNOWN",
     ModelUsecaseAgent = "MODEL_USECASE_AGENT", ModelUsecaseFinetuned =
@@ -22614,7 +22614,7 @@ connector_runtime::__string_enum! {
     ModelUsecaseGuardrail = "MODEL_USECASE_GUARDRAIL", ModelUsecaseReasoning =
     "MODEL_USECASE_REASONING", ModelUsecaseServerless = "MODEL_USECASE_SERVERLESS", }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// A list of models
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListModelsOutputPublic {
@@ -22628,7 +22628,7 @@ pub struct ApiListModelsOutputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub models: Option<Vec<super::models::ApiModelPublic>>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// A machine learning model stored on the GenAI platform
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelPublic {
@@ -22720,7 +22720,7 @@ pub struct ApiModelPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<super::models::ApiModelVersion>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Pricing per million tokens (aligns with existing ModelPrice pattern)
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelPricing {
@@ -22779,7 +22779,7 @@ pub struct ApiModelPricing {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_output_price_per_million: Option<f64>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListModelApiKeysOutput {
     /// Api key infos
@@ -22792,7 +22792,7 @@ pub struct ApiListModelApiKeysOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<super::models::ApiMeta>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Model API Key Info
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelApiKeyInfo {
@@ -22814,14 +22814,14 @@ pub struct ApiModelApiKeyInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateModelApiKeyInputPublic {
     /// A human friendly name to identify the key
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateModelApiKeyInputPublic {
     /// API key ID
@@ -22831,28 +22831,28 @@ pub struct ApiUpdateModelApiKeyInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateModelApiKeyOutput {
     /// Model API Key Info
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_info: Option<super::models::ApiModelApiKeyInfo>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiDeleteModelApiKeyOutput {
     /// Model API Key Info
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_info: Option<super::models::ApiModelApiKeyInfo>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiRegenerateModelApiKeyOutput {
     /// Model API Key Info
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_info: Option<super::models::ApiModelApiKeyInfo>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListModelCatalogOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -22861,7 +22861,7 @@ pub struct ApiListModelCatalogOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<super::models::ApiMeta>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// List item for ListModelCatalog
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelCatalogEntry {
@@ -22917,14 +22917,14 @@ pub struct ApiModelCatalogEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetModelCatalogCardOutput {
     /// Detail view for GetModelCatalogCard
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::ApiModelCatalogCard>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Detail view for GetModelCatalogCard
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelCatalogCard {
@@ -22985,7 +22985,7 @@ pub struct ApiModelCatalogCard {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Code examples for using the model
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCodeSnippets {
@@ -22998,7 +22998,7 @@ pub struct ApiCodeSnippets {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sdk: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// The complete set of prices for a model, covering every available variant.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelPricingDetail {
@@ -23006,7 +23006,7 @@ pub struct ApiModelPricingDetail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variants: Option<Vec<super::models::ApiModelPricingVariant>>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Pricing for one variant of a model: a specific tier and billing mode.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelPricingVariant {
@@ -23040,7 +23040,7 @@ pub struct ApiModelPricingVariant {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tier: Option<super::models::ApiModelPricingTier>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     #[doc = " Whether rates apply to real-time or batch requests."] #[doc = " "] #[doc =
     " - MODEL_BILLING_MODE_INTERACTIVE: Real-time request pricing."] #[doc =
@@ -23050,7 +23050,7 @@ connector_runtime::__string_enum! {
     "MODEL_BILLING_MODE_INTERACTIVE", ModelBillingModeBatch = "MODEL_BILLING_MODE_BATCH",
     }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Pricing that varies over time. When present, the rates move between the low
 /// and high bounds below across the intervals in the schedule.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -23067,7 +23067,7 @@ pub struct ApiModelScaledPricing {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_prices: Option<super::models::ApiModelPricing>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// A time window during which the model's rates stay the same. Together these
 /// intervals show how pricing changes over the course of a day.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -23082,7 +23082,7 @@ pub struct ApiModelPricingInterval {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 connector_runtime::__string_enum! {
     #[doc = " A pricing variant of a model, such as a faster serving option or a larger"]
     #[doc = " context window."] #[doc = " "] #[doc =
@@ -23100,7 +23100,7 @@ connector_runtime::__string_enum! {
     "MODEL_PRICING_TIER_EXTENDED_272K", ModelPricingTierByok = "MODEL_PRICING_TIER_BYOK",
     }
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// List of model routers
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListModelRoutersOutput {
@@ -23114,7 +23114,7 @@ pub struct ApiListModelRoutersOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_routers: Option<Vec<super::models::ApiModelRouter>>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Create a model router
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateModelRouterInputPublic {
@@ -23135,7 +23135,7 @@ pub struct ApiCreateModelRouterInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regions: Option<Vec<String>>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Information about a newly created model router
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateModelRouterOutput {
@@ -23143,7 +23143,7 @@ pub struct ApiCreateModelRouterOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_router: Option<super::models::ApiModelRouter>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// List of model router presets
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListModelRouterPresetsOutput {
@@ -23157,7 +23157,7 @@ pub struct ApiListModelRouterPresetsOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub presets: Option<Vec<super::models::ApiModelRouterPreset>>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Model router preset used to prefill new router configurations.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelRouterPreset {
@@ -23176,7 +23176,7 @@ pub struct ApiModelRouterPreset {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// List of model router task presets
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListModelRouterTaskPresetsOutput {
@@ -23190,7 +23190,7 @@ pub struct ApiListModelRouterTaskPresetsOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tasks: Option<Vec<super::models::ApiModelRouterTaskPreset>>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Task preset that can be referenced by slug in model router policies.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiModelRouterTaskPreset {
@@ -23216,7 +23216,7 @@ pub struct ApiModelRouterTaskPreset {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_slug: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// The model router
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetModelRouterOutput {
@@ -23224,7 +23224,7 @@ pub struct ApiGetModelRouterOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_router: Option<super::models::ApiModelRouter>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Information about updating a model router
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateModelRouterInputPublic {
@@ -23247,7 +23247,7 @@ pub struct ApiUpdateModelRouterInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Information about an updated model router
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateModelRouterOutput {
@@ -23255,7 +23255,7 @@ pub struct ApiUpdateModelRouterOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_router: Option<super::models::ApiModelRouter>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Information about a deleted model router
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiDeleteModelRouterOutput {
@@ -23263,7 +23263,7 @@ pub struct ApiDeleteModelRouterOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// The oauth2 code from google
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiDropboxOauth2GetTokensInput {
@@ -23274,7 +23274,7 @@ pub struct ApiDropboxOauth2GetTokensInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_url: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// The dropbox oauth2 token and refresh token
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiDropboxOauth2GetTokensOutput {
@@ -23285,7 +23285,7 @@ pub struct ApiDropboxOauth2GetTokensOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// The url for the oauth2 flow
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGenerateOauth2UrlOutput {
@@ -23293,7 +23293,7 @@ pub struct ApiGenerateOauth2UrlOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// ListOpenAIAPIKeysOutput is used to return the list of OpenAI API keys for a specific agent.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListOpenAiapiKeysOutput {
@@ -23307,7 +23307,7 @@ pub struct ApiListOpenAiapiKeysOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<super::models::ApiMeta>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// CreateOpenAIAPIKeyInputPublic is used to create a new OpenAI API key for a specific agent.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateOpenAiapiKeyInputPublic {
@@ -23318,7 +23318,7 @@ pub struct ApiCreateOpenAiapiKeyInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// CreateOpenAIAPIKeyOutput is used to return the newly created OpenAI API key.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateOpenAiapiKeyOutput {
@@ -23326,14 +23326,14 @@ pub struct ApiCreateOpenAiapiKeyOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_info: Option<super::models::ApiOpenAiapiKeyInfo>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetOpenAiapiKeyOutput {
     /// OpenAI API Key Info
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_info: Option<super::models::ApiOpenAiapiKeyInfo>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// UpdateOpenAIAPIKeyInputPublic is used to update an existing OpenAI API key for a specific agent.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateOpenAiapiKeyInputPublic {
@@ -23347,7 +23347,7 @@ pub struct ApiUpdateOpenAiapiKeyInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// UpdateOpenAIAPIKeyOutput is used to return the updated OpenAI API key.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateOpenAiapiKeyOutput {
@@ -23355,7 +23355,7 @@ pub struct ApiUpdateOpenAiapiKeyOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_info: Option<super::models::ApiOpenAiapiKeyInfo>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// DeleteOpenAIAPIKeyOutput is used to return the deleted OpenAI API key.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiDeleteOpenAiapiKeyOutput {
@@ -23363,7 +23363,7 @@ pub struct ApiDeleteOpenAiapiKeyOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_info: Option<super::models::ApiOpenAiapiKeyInfo>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// List of Agents that are linked to a specific OpenAI Key
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListAgentsByOpenAiKeyOutput {
@@ -23376,7 +23376,7 @@ pub struct ApiListAgentsByOpenAiKeyOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<super::models::ApiMeta>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Region Codes
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListRegionsOutput {
@@ -23384,7 +23384,7 @@ pub struct ApiListRegionsOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regions: Option<Vec<super::models::GenaiapiRegion>>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Description for a specific Region
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GenaiapiRegion {
@@ -23404,7 +23404,7 @@ pub struct GenaiapiRegion {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_inference_url: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateScheduledIndexingInputPublic {
     /// Days for execution (day is represented same as in a cron expression, e.g. Monday begins with 1 )
@@ -23417,14 +23417,14 @@ pub struct ApiCreateScheduledIndexingInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateScheduledIndexingOutput {
     /// Metadata for scheduled indexing entries
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub indexing_info: Option<super::models::ApiScheduledIndexingInfo>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Metadata for scheduled indexing entries
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiScheduledIndexingInfo {
@@ -23459,28 +23459,28 @@ pub struct ApiScheduledIndexingInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetScheduledIndexingOutput {
     /// Metadata for scheduled indexing entries
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub indexing_info: Option<super::models::ApiScheduledIndexingInfo>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiDeleteScheduledIndexingOutput {
     /// Metadata for scheduled indexing entries
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub indexing_info: Option<super::models::ApiScheduledIndexingInfo>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListWorkspacesOutput {
     /// Workspaces
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspaces: Option<Vec<super::models::ApiWorkspace>>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Parameters for Workspace Creation
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateWorkspaceInputPublic {
@@ -23494,19 +23494,19 @@ pub struct ApiCreateWorkspaceInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiCreateWorkspaceOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<super::models::ApiWorkspace>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiGetWorkspaceOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<super::models::ApiWorkspace>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Parameters for Update Workspace
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateWorkspaceInputPublic {
@@ -23520,20 +23520,20 @@ pub struct ApiUpdateWorkspaceInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace_uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiUpdateWorkspaceOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<super::models::ApiWorkspace>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiDeleteWorkspaceOutput {
     /// Workspace
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace_uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListAgentsByWorkspaceOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -23545,7 +23545,7 @@ pub struct ApiListAgentsByWorkspaceOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<super::models::ApiMeta>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 /// Parameters for Moving agents to a Workspace
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiMoveAgentsToWorkspaceInputPublic {
@@ -23556,13 +23556,13 @@ pub struct ApiMoveAgentsToWorkspaceInputPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace_uuid: Option<String>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiMoveAgentsToWorkspaceOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<super::models::ApiWorkspace>,
 }
-#[cfg(any(feature = "gradient_ai_platform"))]
+#[cfg(feature = "gradient_ai_platform")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiListEvaluationTestCasesByWorkspaceOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -24057,7 +24057,7 @@ connector_runtime::__string_enum! {
     pub enum ChatCompletionChunkChoicesItemFinishReason { Stop = "stop", Length =
     "length", ToolCalls = "tool_calls", ContentFilter = "content_filter", }
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// Request body for `POST /v1/messages`. Required fields are `model`, `messages`, and `max_tokens`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessagesCreateRequest {
@@ -24106,7 +24106,7 @@ pub struct MessagesCreateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub thinking: Option<Option<super::models::MessagesThinkingConfigParam>>,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 impl MessagesCreateRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -24147,7 +24147,7 @@ impl MessagesCreateRequest {
         Ok(())
     }
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// One turn in the conversation. Roles are `user` or `assistant` (no `system` role; use the top-level `system` field). Content may be a string (equivalent to a single text block) or an array of content blocks.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MessagesApiMessageParam {
@@ -24156,12 +24156,12 @@ pub struct MessagesApiMessageParam {
     /// Message body as plain text or structured blocks.
     pub content: super::models::MessagesApiMessageParamContent,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 connector_runtime::__string_enum! {
     #[doc = " Speaker role for this message."] pub enum MessagesApiMessageParamRole {
     User = "user", Assistant = "assistant", }
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// Message body as plain text or structured blocks.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -24171,7 +24171,7 @@ pub enum MessagesApiMessageParamContent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// Structured message content. Block `type` is one of `text`, `image`, `tool_use`, or `tool_result`. Some tool definitions may be rejected by server policy even when valid here.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -24183,7 +24183,7 @@ pub enum MessagesRequestContentBlockParam {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// A text content block in a request message.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessagesRequestTextBlockParam {
@@ -24193,7 +24193,7 @@ pub struct MessagesRequestTextBlockParam {
     /// Plain text for this block.
     pub text: String,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// Image content block in a request message.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessagesImageBlockParam {
@@ -24202,7 +24202,7 @@ pub struct MessagesImageBlockParam {
     /// Image payload (for example base64-encoded bytes).
     pub source: super::models::MessagesImageSourceParam,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// Image payload (for example base64-encoded bytes).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessagesImageSourceParam {
@@ -24214,7 +24214,7 @@ pub struct MessagesImageSourceParam {
     /// Encoded image data.
     pub data: String,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// Tool invocation block in a request message (from the model or a prior turn).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessagesToolUseBlockParam {
@@ -24225,7 +24225,7 @@ pub struct MessagesToolUseBlockParam {
     /// JSON object matching the tool's `input_schema`.
     pub input: std::collections::BTreeMap<String, serde_json::Value>,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// Result for a prior `tool_use` block, returned to the model.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MessagesToolResultBlockParam {
@@ -24235,7 +24235,7 @@ pub struct MessagesToolResultBlockParam {
     /// Tool output as plain text or structured objects.
     pub content: super::models::MessagesToolResultBlockParamContent,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// Tool output as plain text or structured objects.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -24245,7 +24245,7 @@ pub enum MessagesToolResultBlockParamContent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// System prompt as plain text or as an array of text blocks.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -24255,7 +24255,7 @@ pub enum MessagesCreateRequestSystem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// Tool definition the model may call (`name`, JSON Schema for `input`).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessagesToolDefinitionParam {
@@ -24267,7 +24267,7 @@ pub struct MessagesToolDefinitionParam {
     /// JSON Schema (draft 2020-12 style) describing the tool input object.
     pub input_schema: std::collections::BTreeMap<String, serde_json::Value>,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// Controls how the model uses tools: automatic selection, require any tool, force a specific tool, or a string form accepted by the service.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -24277,7 +24277,7 @@ pub enum MessagesToolChoiceParam {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MessagesToolChoiceParamVariant1 {
     /// Tool selection mode.
@@ -24287,12 +24287,12 @@ pub struct MessagesToolChoiceParamVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 connector_runtime::__string_enum! {
     #[doc = " Tool selection mode."] pub enum MessagesToolChoiceParamVariant1Type { Auto
     = "auto", Any = "any", Tool = "tool", }
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// Optional request metadata.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessagesCreateRequestMetadata {
@@ -24300,20 +24300,20 @@ pub struct MessagesCreateRequestMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 connector_runtime::__string_enum! {
     #[doc =
     " DigitalOcean extension for reasoning-capable models. Ignored by executors that do not support it."]
     pub enum MessagesCreateRequestReasoningEffort { None = "none", Minimal = "minimal",
     Low = "low", Medium = "medium", High = "high", Xhigh = "xhigh", }
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 connector_runtime::__string_enum! {
     #[doc =
     " DigitalOcean extension for preferred inference speed. Ignored when not supported."]
     pub enum MessagesCreateRequestSpeed { Standard = "standard", Fast = "fast", }
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// Extended thinking configuration. Executors that do not support thinking may ignore this field.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessagesThinkingConfigParam {
@@ -24321,7 +24321,7 @@ pub struct MessagesThinkingConfigParam {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// Non-streaming assistant message from `POST /v1/messages`. `type` is always `message` and `role` is always `assistant`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessagesCreateResponse {
@@ -24344,7 +24344,7 @@ pub struct MessagesCreateResponse {
     /// Token usage for a non-streaming `POST /v1/messages` response.
     pub usage: super::models::MessagesUsage,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// Assistant output block (text and tool calls).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -24354,7 +24354,7 @@ pub enum MessagesResponseContentBlock {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// A text block in an assistant message in the response.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessagesResponseTextBlock {
@@ -24363,7 +24363,7 @@ pub struct MessagesResponseTextBlock {
     /// Generated text for this block.
     pub text: String,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// Tool call emitted by the assistant in the response.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessagesResponseToolUseBlock {
@@ -24374,13 +24374,13 @@ pub struct MessagesResponseToolUseBlock {
     /// Arguments for the tool invocation.
     pub input: std::collections::BTreeMap<String, serde_json::Value>,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 connector_runtime::__string_enum! {
     #[doc = " Why generation stopped."] pub enum MessagesCreateResponseStopReason {
     EndTurn = "end_turn", MaxTokens = "max_tokens", StopSequence = "stop_sequence",
     ToolUse = "tool_use", }
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// Token usage for a non-streaming `POST /v1/messages` response.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessagesUsage {
@@ -24398,12 +24398,12 @@ pub struct MessagesUsage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speed: Option<super::models::MessagesUsageSpeed>,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 connector_runtime::__string_enum! {
     #[doc = " Inference speed tier reflected in billing or routing."] pub enum
     MessagesUsageSpeed { Standard = "standard", Fast = "fast", }
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// Error envelope for some failures from this endpoint.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessagesCreateErrorResponse {
@@ -24411,7 +24411,7 @@ pub struct MessagesCreateErrorResponse {
     pub type_: String,
     pub error: super::models::MessagesCreateErrorResponseError,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessagesCreateErrorResponseError {
     /// Machine-readable error code.
@@ -24420,7 +24420,7 @@ pub struct MessagesCreateErrorResponseError {
     /// Human-readable error message.
     pub message: String,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// One server-sent event (SSE) JSON payload when `stream` is true. Each event line contains a JSON object after the `data:` prefix.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MessagesStreamEvent {
@@ -24443,14 +24443,14 @@ pub struct MessagesStreamEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<super::models::MessagesStreamEventUsage>,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 connector_runtime::__string_enum! {
     #[doc = " SSE event type."] pub enum MessagesStreamEventType { MessageStart =
     "message_start", ContentBlockStart = "content_block_start", ContentBlockDelta =
     "content_block_delta", ContentBlockStop = "content_block_stop", MessageDelta =
     "message_delta", MessageStop = "message_stop", Ping = "ping", }
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// Streamed usage (for example on `message_delta`).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessagesStreamEventUsage {
@@ -24459,11 +24459,11 @@ pub struct MessagesStreamEventUsage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speed: Option<super::models::MessagesStreamEventUsageSpeed>,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 connector_runtime::__string_enum! {
     pub enum MessagesStreamEventUsageSpeed { Standard = "standard", Fast = "fast", }
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// Request body for `POST /v1/embeddings` (OpenAI-compatible). Extra fields are rejected.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EmbeddingsRequest {
@@ -24478,7 +24478,7 @@ pub struct EmbeddingsRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encoding_format: Option<super::models::EmbeddingsRequestEncodingFormat>,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// A single string or 1–2048 strings; each string produces one row in `data`, in order.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -24488,12 +24488,12 @@ pub enum EmbeddingsRequestInput {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 connector_runtime::__string_enum! {
     #[doc = " How embedding values are returned in each `data[].embedding` field."] pub
     enum EmbeddingsRequestEncodingFormat { Float = "float", Base64 = "base64", }
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// OpenAI-style embeddings response.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EmbeddingsResponse {
@@ -24506,7 +24506,7 @@ pub struct EmbeddingsResponse {
     /// Token usage for the embeddings request.
     pub usage: super::models::EmbeddingsUsage,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// One row in the embeddings `data` array, aligned with a single `input` item.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EmbeddingDataItem {
@@ -24517,7 +24517,7 @@ pub struct EmbeddingDataItem {
     /// The embedding vector, or a base64-encoded string when the request set encoding_format to base64.
     pub embedding: super::models::EmbeddingDataItemEmbedding,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// The embedding vector, or a base64-encoded string when the request set encoding_format to base64.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -24527,7 +24527,7 @@ pub enum EmbeddingDataItemEmbedding {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// Token usage for the embeddings request.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EmbeddingsUsage {
@@ -24536,7 +24536,7 @@ pub struct EmbeddingsUsage {
     /// Total billable tokens for the request.
     pub total_tokens: i64,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// Request body for image generation.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateImageRequest {
@@ -24574,7 +24574,7 @@ pub struct CreateImageRequest {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub user: Option<Option<String>>,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 impl CreateImageRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -24613,14 +24613,14 @@ impl CreateImageRequest {
         Ok(())
     }
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 connector_runtime::__string_enum! {
     #[doc =
     " The size of the generated images. GPT-IMAGE-1 supports: auto (automatically select best size), 1536x1024 (landscape), 1024x1536 (portrait)."]
     pub enum CreateImageRequestSize { Auto = "auto", V1536x1024 = "1536x1024", V1024x1536
     = "1024x1536", }
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// The response from the image generation endpoint.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ImagesResponse {
@@ -24644,7 +24644,7 @@ pub struct ImagesResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<super::models::ImagesUsage>,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 impl ImagesResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -24655,7 +24655,7 @@ impl ImagesResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// Represents the content of a generated image.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GeneratedImage {
@@ -24665,7 +24665,7 @@ pub struct GeneratedImage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revised_prompt: Option<String>,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// Token usage information for the image generation.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ImagesUsage {
@@ -24678,7 +24678,7 @@ pub struct ImagesUsage {
     /// Detailed breakdown of input tokens.
     pub input_tokens_details: super::models::ImagesUsageInputTokensDetails,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// Detailed breakdown of input tokens.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ImagesUsageInputTokensDetails {
@@ -24687,7 +24687,7 @@ pub struct ImagesUsageInputTokensDetails {
     /// The number of image tokens in the input prompt.
     pub image_tokens: i64,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// Emitted when a partial image is available during image generation streaming.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ImageGenPartialImageEvent {
@@ -24709,30 +24709,30 @@ pub struct ImageGenPartialImageEvent {
     /// 0-based index for the partial image (streaming).
     pub partial_image_index: i64,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 connector_runtime::__string_enum! {
     #[doc = " The size of the requested image."] pub enum ImageGenPartialImageEventSize {
     V1024x1024 = "1024x1024", V1024x1536 = "1024x1536", V1536x1024 = "1536x1024", Auto =
     "auto", }
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 connector_runtime::__string_enum! {
     #[doc = " The quality setting for the requested image."] pub enum
     ImageGenPartialImageEventQuality { Low = "low", Medium = "medium", High = "high",
     Auto = "auto", }
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 connector_runtime::__string_enum! {
     #[doc = " The background setting for the requested image."] pub enum
     ImageGenPartialImageEventBackground { Transparent = "transparent", Opaque = "opaque",
     Auto = "auto", }
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 connector_runtime::__string_enum! {
     #[doc = " The output format for the requested image."] pub enum
     ImageGenPartialImageEventOutputFormat { Png = "png", Webp = "webp", Jpeg = "jpeg", }
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// Response listing available models.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListModelsResponse {
@@ -24741,7 +24741,7 @@ pub struct ListModelsResponse {
     /// The list of available models.
     pub data: Vec<super::models::Model>,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// Describes a model offering that can be used with the API.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Model {
@@ -24754,7 +24754,7 @@ pub struct Model {
     /// The organization that owns the model.
     pub owned_by: String,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// Request body for sending a prompt to a model using the Responses API.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CreateResponseRequest {
@@ -24798,7 +24798,7 @@ pub struct CreateResponseRequest {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub user: Option<Option<String>>,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 impl CreateResponseRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -24829,7 +24829,7 @@ impl CreateResponseRequest {
         Ok(())
     }
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// The prompt or input content you want the model to respond to. Can be a simple text string or an array of message objects for conversation context.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -24839,7 +24839,7 @@ pub enum CreateResponseRequestInput {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateResponseRequestInputVariant1Item {
     /// The role of the message author.
@@ -24848,13 +24848,13 @@ pub struct CreateResponseRequestInputVariant1Item {
     /// The content of the message.
     pub content: String,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 connector_runtime::__string_enum! {
     #[doc = " The role of the message author."] pub enum
     CreateResponseRequestInputVariant1ItemRole { User = "user", Assistant = "assistant",
     System = "system", Tool = "tool", Developer = "developer", }
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// Options for streaming response. Only set this when you set stream to true.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateResponseRequestStreamOptions {
@@ -24862,7 +24862,7 @@ pub struct CreateResponseRequestStreamOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include_usage: Option<bool>,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateResponseRequestToolsItem {
     /// The type of the tool.
@@ -24878,7 +24878,7 @@ pub struct CreateResponseRequestToolsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// Controls which (if any) tool is called by the model.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -24892,19 +24892,19 @@ pub enum CreateResponseRequestToolChoice {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 connector_runtime::__string_enum! {
     pub enum CreateResponseRequestToolChoiceVariant0 { None = "none", Auto = "auto",
     Required = "required", }
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateResponseRequestToolChoiceVariant1 {
     #[serde(rename = "type")]
     pub type_: String,
     pub function: super::models::ChatCompletionRequestToolChoiceVariant1Function,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// Up to 4 sequences where the API will stop generating further tokens.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -24914,7 +24914,7 @@ pub enum CreateResponseRequestStop {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// The response includes structured output and token usage details.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateResponseResponse {
@@ -24955,7 +24955,7 @@ pub struct CreateResponseResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CreateResponseResponseOutputItem {
     /// The type of output item. One of `reasoning`, `message`, or `function_call`.
@@ -24982,14 +24982,14 @@ pub struct CreateResponseResponseOutputItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arguments: Option<String>,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of output item. One of `reasoning`, `message`, or `function_call`."] pub
     enum CreateResponseResponseOutputItemType { Reasoning = "reasoning", Message =
     "message", FunctionCall = "function_call", }
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CreateResponseResponseOutputItemContentItem {
     /// The type of content part. `reasoning_text` for reasoning content, `output_text` for final output text.
@@ -24998,14 +24998,14 @@ pub struct CreateResponseResponseOutputItemContentItem {
     /// The text content.
     pub text: String,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of content part. `reasoning_text` for reasoning content, `output_text` for final output text."]
     pub enum CreateResponseResponseOutputItemContentItemType { ReasoningText =
     "reasoning_text", OutputText = "output_text", }
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// Detailed usage statistics for the Responses API request, including input/output token counts and detailed breakdowns.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponseUsage {
@@ -25020,14 +25020,14 @@ pub struct ResponseUsage {
     /// The total number of tokens used.
     pub total_tokens: i64,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// A detailed breakdown of the input tokens.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponseUsageInputTokensDetails {
     /// The number of tokens that were retrieved from the cache.
     pub cached_tokens: i64,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// A detailed breakdown of the output tokens.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponseUsageOutputTokensDetails {
@@ -25036,7 +25036,7 @@ pub struct ResponseUsageOutputTokensDetails {
     /// The number of tool output tokens.
     pub tool_output_tokens: i64,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateResponseResponseToolsItem {
     /// The type of the tool.
@@ -25052,7 +25052,7 @@ pub struct CreateResponseResponseToolsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// Represents a streamed chunk of a text-to-text response returned by the model, based on the provided input.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateResponseStreamResponse {
@@ -25070,7 +25070,7 @@ pub struct CreateResponseStreamResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<super::models::ResponseUsage>,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateResponseStreamResponseChoicesItem {
     /// The index of the choice in the list of choices.
@@ -25086,7 +25086,7 @@ pub struct CreateResponseStreamResponseChoicesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logprobs: Option<super::models::CreateResponseStreamResponseChoicesItemLogprobs>,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// A chunk of the response message generated by the model.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateResponseStreamResponseChoicesItemDelta {
@@ -25105,7 +25105,7 @@ pub struct CreateResponseStreamResponseChoicesItemDelta {
         Vec<super::models::CreateResponseStreamResponseChoicesItemDeltaToolCallsItem>,
     >,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateResponseStreamResponseChoicesItemDeltaToolCallsItem {
     /// The ID of the tool call.
@@ -25115,7 +25115,7 @@ pub struct CreateResponseStreamResponseChoicesItemDeltaToolCallsItem {
     pub type_: String,
     pub function: super::models::CreateResponseStreamResponseChoicesItemDeltaToolCallsItemFunction,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateResponseStreamResponseChoicesItemDeltaToolCallsItemFunction {
     /// The name of the function to call.
@@ -25123,21 +25123,21 @@ pub struct CreateResponseStreamResponseChoicesItemDeltaToolCallsItemFunction {
     /// The arguments to call the function with, as a JSON string.
     pub arguments: String,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 connector_runtime::__string_enum! {
     #[doc =
     " The reason the model stopped generating tokens. Only present in the final chunk."]
     pub enum CreateResponseStreamResponseChoicesItemFinishReason { Stop = "stop", Length
     = "length", ToolCalls = "tool_calls", ContentFilter = "content_filter", }
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// Log probability information for the choice.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateResponseStreamResponseChoicesItemLogprobs {
     /// A list of message content tokens with log probability information.
     pub content: Option<Vec<super::models::ChatCompletionTokenLogprob>>,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// Request body for asynchronously invoking a model. Supports image generation, audio generation, and text-to-speech models. The `input` object fields vary depending on the model type.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AsyncInvokeRequest {
@@ -25155,7 +25155,7 @@ pub struct AsyncInvokeRequest {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub tags: Option<Option<Vec<super::models::AsyncInvokeRequestTagsItem>>>,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 impl AsyncInvokeRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -25166,7 +25166,7 @@ impl AsyncInvokeRequest {
         Ok(())
     }
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// The input parameters for the model invocation. Fields vary by model type.
 ///
 /// For **image generation** models (e.g., `fal-ai/flux/schnell`, `fal-ai/fast-sdxl`), use `prompt` along with optional image parameters like `output_format`, `num_inference_steps`, `guidance_scale`, `num_images`, and `enable_safety_checker`.
@@ -25204,7 +25204,7 @@ pub struct AsyncInvokeRequestInput {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 impl AsyncInvokeRequestInput {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -25235,7 +25235,7 @@ impl AsyncInvokeRequestInput {
         Ok(())
     }
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AsyncInvokeRequestTagsItem {
     /// The tag key.
@@ -25243,7 +25243,7 @@ pub struct AsyncInvokeRequestTagsItem {
     /// The tag value.
     pub value: String,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 /// Response returned when an asynchronous invocation request is accepted. The job status is QUEUED initially. Use the request_id to poll for the result.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AsyncInvokeResponse {
@@ -25268,13 +25268,13 @@ pub struct AsyncInvokeResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
-#[cfg(any(feature = "serverless_inference"))]
+#[cfg(feature = "serverless_inference")]
 connector_runtime::__string_enum! {
     #[doc = " The current status of the async invocation."] pub enum
     AsyncInvokeResponseStatus { Queued = "QUEUED", InProgress = "IN_PROGRESS", Completed
     = "COMPLETED", Failed = "FAILED", }
 }
-#[cfg(any(feature = "batch_inference"))]
+#[cfg(feature = "batch_inference")]
 /// BatchFileCreateRequest
 ///
 /// Request body for creating a batch input file intent.
@@ -25283,7 +25283,7 @@ pub struct BatchFileCreateRequest {
     /// The file you plan to upload. Must end with `.jsonl` (case-insensitive) and contain one request per line in the schema expected by the target `provider`.
     pub file_name: String,
 }
-#[cfg(any(feature = "batch_inference"))]
+#[cfg(feature = "batch_inference")]
 impl BatchFileCreateRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -25300,7 +25300,7 @@ impl BatchFileCreateRequest {
         Ok(())
     }
 }
-#[cfg(any(feature = "batch_inference"))]
+#[cfg(feature = "batch_inference")]
 /// Presigned upload URL and `file_id` for a new batch input file.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BatchFileCreateResponse {
@@ -25312,13 +25312,13 @@ pub struct BatchFileCreateResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "batch_inference"))]
+#[cfg(feature = "batch_inference")]
 connector_runtime::__string_enum! {
     pub enum InferenceListBatchesStatus { Validating = "validating", InProgress =
     "in_progress", Finalizing = "finalizing", Completed = "completed", Failed = "failed",
     Expired = "expired", Cancelling = "cancelling", Cancelled = "cancelled", }
 }
-#[cfg(any(feature = "batch_inference"))]
+#[cfg(feature = "batch_inference")]
 /// BatchListResponse
 ///
 /// Cursor-paginated list of batch inference jobs.
@@ -25337,7 +25337,7 @@ pub struct BatchListResponse {
     /// Whether additional batches exist beyond this page.
     pub has_more: bool,
 }
-#[cfg(any(feature = "batch_inference"))]
+#[cfg(feature = "batch_inference")]
 /// A Batch Inference job.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Batch {
@@ -25385,7 +25385,7 @@ pub struct Batch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "batch_inference"))]
+#[cfg(feature = "batch_inference")]
 connector_runtime::__string_enum! {
     #[doc =
     " Lifecycle status. Terminal states: `completed`, `failed`, `expired`, `cancelled`."]
@@ -25393,11 +25393,11 @@ connector_runtime::__string_enum! {
     Finalizing = "finalizing", Completed = "completed", Failed = "failed", Expired =
     "expired", Cancelling = "cancelling", Cancelled = "cancelled", }
 }
-#[cfg(any(feature = "batch_inference"))]
+#[cfg(feature = "batch_inference")]
 connector_runtime::__string_enum! {
     pub enum BatchProvider { Openai = "openai", Anthropic = "anthropic", }
 }
-#[cfg(any(feature = "batch_inference"))]
+#[cfg(feature = "batch_inference")]
 /// Aggregate request counts.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BatchRequestCounts {
@@ -25408,7 +25408,7 @@ pub struct BatchRequestCounts {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed: Option<i64>,
 }
-#[cfg(any(feature = "batch_inference"))]
+#[cfg(feature = "batch_inference")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BatchErrorsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -25419,7 +25419,7 @@ pub struct BatchErrorsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<i64>,
 }
-#[cfg(any(feature = "batch_inference"))]
+#[cfg(feature = "batch_inference")]
 /// Request body for creating a batch inference job.
 ///
 /// When `provider` is `openai`, `endpoint` is required and must be one of `/v1/responses` or `/v1/chat/completions`. When `provider` is `anthropic`, `endpoint` must be omitted — the Anthropic Message Batches API does not need a per-job endpoint.
@@ -25440,20 +25440,20 @@ pub struct BatchCreateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub metadata: Option<Option<std::collections::BTreeMap<String, String>>>,
 }
-#[cfg(any(feature = "batch_inference"))]
+#[cfg(feature = "batch_inference")]
 connector_runtime::__string_enum! {
     #[doc =
     " The inference provider whose JSONL schema the input file conforms to. `openai` follows the OpenAI Batch API input schema (`custom_id`, `method`, `url`, `body`); `anthropic` follows the Anthropic Message Batches JSONL conventions."]
     pub enum BatchCreateRequestProvider { Openai = "openai", Anthropic = "anthropic", }
 }
-#[cfg(any(feature = "batch_inference"))]
+#[cfg(feature = "batch_inference")]
 connector_runtime::__string_enum! {
     #[doc =
     " Inference endpoint each request is dispatched to. **Required when `provider` is `openai` and must match the `url` on every JSONL line. Must be omitted when `provider` is `anthropic`.**"]
     pub enum BatchCreateRequestEndpoint { V1Responses = "/v1/responses",
     V1ChatCompletions = "/v1/chat/completions", }
 }
-#[cfg(any(feature = "batch_inference"))]
+#[cfg(feature = "batch_inference")]
 /// BatchResultsResponse
 ///
 /// Presigned download URLs for a batch job. URLs are short-lived — download the artifacts soon after fetching them.

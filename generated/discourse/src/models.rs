@@ -11,16 +11,16 @@ use connector_runtime::__private as rt;
 connector_runtime::__string_enum! {
     pub enum ListEventsIncludeDetails { True = "true", False = "false", }
 }
-#[cfg(any(feature = "events"))]
+#[cfg(feature = "events")]
 connector_runtime::__string_enum! {
     pub enum ListEventsOrder { Asc = "asc", Desc = "desc", }
 }
-#[cfg(any(feature = "events"))]
+#[cfg(feature = "events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListEventsResponse {
     pub events: Vec<super::models::ListEventsResponseEventsItem>,
 }
-#[cfg(any(feature = "events"))]
+#[cfg(feature = "events")]
 impl ListEventsResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -33,7 +33,7 @@ impl ListEventsResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "events"))]
+#[cfg(feature = "events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ListEventsResponseEventsItem {
     pub id: i64,
@@ -108,7 +108,7 @@ pub struct ListEventsResponseEventsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_upload: Option<serde_json::Value>,
 }
-#[cfg(any(feature = "events"))]
+#[cfg(feature = "events")]
 impl ListEventsResponseEventsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -124,7 +124,7 @@ impl ListEventsResponseEventsItem {
         Ok(())
     }
 }
-#[cfg(any(feature = "events"))]
+#[cfg(feature = "events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListEventsResponseEventsItemPost {
     pub id: i64,
@@ -133,7 +133,7 @@ pub struct ListEventsResponseEventsItemPost {
     pub category_slug: String,
     pub topic: super::models::ListEventsResponseEventsItemPostTopic,
 }
-#[cfg(any(feature = "events"))]
+#[cfg(feature = "events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListEventsResponseEventsItemPostTopic {
     pub id: i64,
@@ -142,13 +142,13 @@ pub struct ListEventsResponseEventsItemPostTopic {
     pub tags_descriptions: serde_json::Value,
     pub slug: String,
 }
-#[cfg(any(feature = "events"))]
+#[cfg(feature = "events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListEventsResponseEventsItemOccurrencesItem {
     pub starts_at: Option<String>,
     pub ends_at: Option<String>,
 }
-#[cfg(any(feature = "events"))]
+#[cfg(feature = "events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListEventsResponseEventsItemCreator {
     pub id: i64,
@@ -157,7 +157,7 @@ pub struct ListEventsResponseEventsItemCreator {
     pub name: Option<String>,
     pub avatar_template: String,
 }
-#[cfg(any(feature = "events"))]
+#[cfg(feature = "events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ListEventsResponseEventsItemRemindersItem {
     pub value: i64,
@@ -166,24 +166,24 @@ pub struct ListEventsResponseEventsItemRemindersItem {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "events"))]
+#[cfg(feature = "events")]
 connector_runtime::__string_enum! {
     pub enum ListEventsResponseEventsItemRemindersItemPeriod { Before = "before", After =
     "after", }
 }
-#[cfg(any(feature = "events"))]
+#[cfg(feature = "events")]
 connector_runtime::__string_enum! {
     pub enum ListEventsResponseEventsItemStatus { Public = "public", Private = "private",
     Standalone = "standalone", }
 }
-#[cfg(any(feature = "backups"))]
+#[cfg(feature = "backups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetBackupsResponseItem {
     pub filename: String,
     pub size: i64,
     pub last_modified: String,
 }
-#[cfg(any(feature = "backups"))]
+#[cfg(feature = "backups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateBackupBody {
     pub with_uploads: bool,
@@ -195,7 +195,7 @@ pub struct CreateBackupBody {
 pub struct CreateBackupResponse {
     pub success: String,
 }
-#[cfg(any(feature = "badges"))]
+#[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminListBadgesResponse {
     pub badges: Vec<super::models::AdminListBadgesResponseBadgesItem>,
@@ -203,7 +203,7 @@ pub struct AdminListBadgesResponse {
     pub badge_groupings: Vec<super::models::AdminListBadgesResponseBadgeGroupingsItem>,
     pub admin_badges: super::models::AdminListBadgesResponseAdminBadges,
 }
-#[cfg(any(feature = "badges"))]
+#[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminListBadgesResponseBadgesItem {
     pub id: i64,
@@ -232,14 +232,14 @@ pub struct AdminListBadgesResponseBadgesItem {
     pub badge_type_id: i64,
     pub show_in_post_header: bool,
 }
-#[cfg(any(feature = "badges"))]
+#[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminListBadgesResponseBadgeTypesItem {
     pub id: i64,
     pub name: String,
     pub sort_order: i64,
 }
-#[cfg(any(feature = "badges"))]
+#[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminListBadgesResponseBadgeGroupingsItem {
     pub id: i64,
@@ -248,7 +248,7 @@ pub struct AdminListBadgesResponseBadgeGroupingsItem {
     pub position: i64,
     pub system: bool,
 }
-#[cfg(any(feature = "badges"))]
+#[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminListBadgesResponseAdminBadges {
     pub protected_system_fields: Vec<serde_json::Value>,
@@ -257,7 +257,7 @@ pub struct AdminListBadgesResponseAdminBadges {
     pub badge_grouping_ids: Vec<serde_json::Value>,
     pub badge_type_ids: Vec<serde_json::Value>,
 }
-#[cfg(any(feature = "badges"))]
+#[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminListBadgesResponseAdminBadgesTriggers {
     pub user_change: i64,
@@ -266,7 +266,7 @@ pub struct AdminListBadgesResponseAdminBadgesTriggers {
     pub trust_level_change: i64,
     pub post_action: i64,
 }
-#[cfg(any(feature = "badges"))]
+#[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateBadgeBody {
     /// The name for the new badge.
@@ -275,13 +275,13 @@ pub struct CreateBadgeBody {
     /// 3 for Bronze.
     pub badge_type_id: i64,
 }
-#[cfg(any(feature = "badges"))]
+#[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateBadgeResponse {
     pub badge_types: Vec<super::models::AdminListBadgesResponseBadgeTypesItem>,
     pub badge: super::models::CreateBadgeResponseBadge,
 }
-#[cfg(any(feature = "badges"))]
+#[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateBadgeResponseBadge {
     pub id: i64,
@@ -308,19 +308,19 @@ pub struct CreateBadgeResponseBadge {
     pub badge_type_id: i64,
     pub show_in_post_header: bool,
 }
-#[cfg(any(feature = "categories"))]
+#[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListCategoriesResponse {
     pub category_list: super::models::ListCategoriesResponseCategoryList,
 }
-#[cfg(any(feature = "categories"))]
+#[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListCategoriesResponseCategoryList {
     pub can_create_category: bool,
     pub can_create_topic: bool,
     pub categories: Vec<super::models::ListCategoriesResponseCategoryListCategoriesItem>,
 }
-#[cfg(any(feature = "categories"))]
+#[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListCategoriesResponseCategoryListCategoriesItem {
     pub id: i64,
@@ -371,7 +371,7 @@ pub struct ListCategoriesResponseCategoryListCategoriesItem {
     pub uploaded_background: Option<String>,
     pub uploaded_background_dark: Option<String>,
 }
-#[cfg(any(feature = "categories"))]
+#[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateCategoryBody {
     pub name: String,
@@ -404,7 +404,7 @@ pub struct CreateCategoryBody {
         Vec<super::models::CreateCategoryBodyCategoryLocalizationsItem>,
     >,
 }
-#[cfg(any(feature = "categories"))]
+#[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateCategoryBodyPermissions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -415,7 +415,7 @@ pub struct CreateCategoryBodyPermissions {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
-#[cfg(any(feature = "categories"))]
+#[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateCategoryBodyCategoryLocalizationsItem {
     /// The unique identifier for an existing localization.
@@ -432,12 +432,12 @@ pub struct CreateCategoryBodyCategoryLocalizationsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
-#[cfg(any(feature = "categories"))]
+#[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateCategoryResponse {
     pub category: super::models::CreateCategoryResponseCategory,
 }
-#[cfg(any(feature = "categories"))]
+#[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateCategoryResponseCategory {
     pub id: i64,
@@ -525,13 +525,13 @@ pub struct CreateCategoryResponseCategory {
         Vec<super::models::CreateCategoryResponseCategoryAvailableCategoryTypesItem>,
     >,
 }
-#[cfg(any(feature = "categories"))]
+#[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateCategoryResponseCategoryRequiredTagGroupsItem {
     pub name: String,
     pub min_count: i64,
 }
-#[cfg(any(feature = "categories"))]
+#[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateCategoryResponseCategoryCategorySetting {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -549,14 +549,14 @@ pub struct CreateCategoryResponseCategoryCategorySetting {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_posting_review_mode: Option<String>,
 }
-#[cfg(any(feature = "categories"))]
+#[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateCategoryResponseCategoryGroupPermissionsItem {
     pub permission_type: i64,
     pub group_name: String,
     pub group_id: i64,
 }
-#[cfg(any(feature = "categories"))]
+#[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateCategoryResponseCategoryAvailableCategoryTypesItem {
     pub id: String,
@@ -568,13 +568,13 @@ pub struct CreateCategoryResponseCategoryAvailableCategoryTypesItem {
     pub visible: bool,
     pub configuration_schema: serde_json::Value,
 }
-#[cfg(any(feature = "categories"))]
+#[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateCategoryResponse {
     pub success: String,
     pub category: super::models::UpdateCategoryResponseCategory,
 }
-#[cfg(any(feature = "categories"))]
+#[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateCategoryResponseCategory {
     pub id: i64,
@@ -664,7 +664,7 @@ pub struct UpdateCategoryResponseCategory {
         Vec<super::models::CreateCategoryResponseCategoryAvailableCategoryTypesItem>,
     >,
 }
-#[cfg(any(feature = "categories"))]
+#[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListCategoryTopicsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -681,7 +681,7 @@ pub struct ListCategoryTopicsResponseUsersItem {
     pub name: String,
     pub avatar_template: String,
 }
-#[cfg(any(feature = "categories"))]
+#[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListCategoryTopicsResponseTopicList {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -709,7 +709,7 @@ pub struct ListCategoryTopicsResponseTopicListTopTagsItem {
     pub name: String,
     pub slug: String,
 }
-#[cfg(any(feature = "categories"))]
+#[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListCategoryTopicsResponseTopicListTopicsItem {
     pub id: i64,
@@ -745,7 +745,7 @@ pub struct ListCategoryTopicsResponseTopicListTopicsItem {
         super::models::ListCategoryTopicsResponseTopicListTopicsItemPostersItem,
     >,
 }
-#[cfg(any(feature = "categories"))]
+#[cfg(feature = "categories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListCategoryTopicsResponseTopicListTopicsItemPostersItem {
     pub extras: String,
@@ -753,12 +753,12 @@ pub struct ListCategoryTopicsResponseTopicListTopicsItemPostersItem {
     pub user_id: i64,
     pub primary_group_id: Option<i64>,
 }
-#[cfg(any(feature = "groups"))]
+#[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateGroupBody {
     pub group: super::models::CreateGroupBodyGroup,
 }
-#[cfg(any(feature = "groups"))]
+#[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateGroupBodyGroup {
     pub name: String,
@@ -803,12 +803,12 @@ pub struct CreateGroupBodyGroup {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub watching_first_post_category_ids: Option<Vec<i64>>,
 }
-#[cfg(any(feature = "groups"))]
+#[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateGroupResponse {
     pub basic_group: super::models::CreateGroupResponseBasicGroup,
 }
-#[cfg(any(feature = "groups"))]
+#[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateGroupResponseBasicGroup {
     pub id: i64,
@@ -842,13 +842,13 @@ pub struct CreateGroupResponseBasicGroup {
     pub can_edit_group: Option<bool>,
     pub publish_read_state: bool,
 }
-#[cfg(any(feature = "groups"))]
+#[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetGroupResponse {
     pub group: super::models::GetGroupResponseGroup,
     pub extras: super::models::GetGroupResponseExtras,
 }
-#[cfg(any(feature = "groups"))]
+#[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetGroupResponseGroup {
     pub id: i64,
@@ -920,19 +920,19 @@ pub struct GetGroupResponseGroup {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub muted_tags: Option<Vec<serde_json::Value>>,
 }
-#[cfg(any(feature = "groups"))]
+#[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetGroupResponseExtras {
     pub visible_group_names: Vec<serde_json::Value>,
 }
-#[cfg(any(feature = "groups"))]
+#[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListGroupMembersResponse {
     pub members: Vec<super::models::ListGroupMembersResponseMembersItem>,
     pub owners: Vec<super::models::ListGroupMembersResponseMembersItem>,
     pub meta: super::models::ListGroupMembersResponseMeta,
 }
-#[cfg(any(feature = "groups"))]
+#[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListGroupMembersResponseMembersItem {
     pub id: i64,
@@ -945,35 +945,35 @@ pub struct ListGroupMembersResponseMembersItem {
     pub added_at: String,
     pub timezone: String,
 }
-#[cfg(any(feature = "groups"))]
+#[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListGroupMembersResponseMeta {
     pub total: i64,
     pub limit: i64,
     pub offset: i64,
 }
-#[cfg(any(feature = "groups"))]
+#[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddGroupMembersBody {
     /// comma separated list
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usernames: Option<String>,
 }
-#[cfg(any(feature = "groups"))]
+#[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddGroupMembersResponse {
     pub success: String,
     pub usernames: Vec<serde_json::Value>,
     pub emails: Vec<serde_json::Value>,
 }
-#[cfg(any(feature = "groups"))]
+#[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RemoveGroupMembersResponse {
     pub success: String,
     pub usernames: Vec<serde_json::Value>,
     pub skipped_usernames: Vec<serde_json::Value>,
 }
-#[cfg(any(feature = "groups"))]
+#[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListGroupsResponse {
     pub groups: Vec<super::models::ListGroupsResponseGroupsItem>,
@@ -981,7 +981,7 @@ pub struct ListGroupsResponse {
     pub total_rows_groups: i64,
     pub load_more_groups: String,
 }
-#[cfg(any(feature = "groups"))]
+#[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListGroupsResponseGroupsItem {
     pub id: i64,
@@ -1021,12 +1021,12 @@ pub struct ListGroupsResponseGroupsItem {
     pub can_edit_group: Option<bool>,
     pub publish_read_state: bool,
 }
-#[cfg(any(feature = "groups"))]
+#[cfg(feature = "groups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListGroupsResponseExtras {
     pub type_filters: Vec<serde_json::Value>,
 }
-#[cfg(any(feature = "invites"))]
+#[cfg(feature = "invites")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateInviteBody {
     /// required for email invites only
@@ -1055,7 +1055,7 @@ pub struct CreateInviteBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
 }
-#[cfg(any(feature = "invites"))]
+#[cfg(feature = "invites")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateInviteResponse {
     pub id: i64,
@@ -1076,7 +1076,7 @@ pub struct CreateInviteResponse {
     pub topics: Vec<serde_json::Value>,
     pub groups: Vec<serde_json::Value>,
 }
-#[cfg(any(feature = "invites"))]
+#[cfg(feature = "invites")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateMultipleInvitesBody {
     /// pass 1 email per invite to be generated. other properties
@@ -1106,7 +1106,7 @@ pub struct CreateMultipleInvitesBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
 }
-#[cfg(any(feature = "invites"))]
+#[cfg(feature = "invites")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateMultipleInvitesResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1118,7 +1118,7 @@ pub struct CreateMultipleInvitesResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub successful_invitations: Option<Vec<serde_json::Value>>,
 }
-#[cfg(any(feature = "notifications"))]
+#[cfg(feature = "notifications")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetNotificationsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1132,7 +1132,7 @@ pub struct GetNotificationsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load_more_notifications: Option<String>,
 }
-#[cfg(any(feature = "notifications"))]
+#[cfg(feature = "notifications")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetNotificationsResponseNotificationsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1154,7 +1154,7 @@ pub struct GetNotificationsResponseNotificationsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::GetNotificationsResponseNotificationsItemData>,
 }
-#[cfg(any(feature = "notifications"))]
+#[cfg(feature = "notifications")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetNotificationsResponseNotificationsItemData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1168,7 +1168,7 @@ pub struct GetNotificationsResponseNotificationsItemData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
 }
-#[cfg(any(feature = "notifications"))]
+#[cfg(feature = "notifications")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MarkNotificationsAsReadBody {
     /// (optional) Leave off to mark all notifications as
@@ -1176,18 +1176,18 @@ pub struct MarkNotificationsAsReadBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
 }
-#[cfg(any(feature = "notifications"))]
+#[cfg(feature = "notifications")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MarkNotificationsAsReadResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub success: Option<String>,
 }
-#[cfg(any(feature = "posts"))]
+#[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListPostsResponse {
     pub latest_posts: Vec<super::models::ListPostsResponseLatestPostsItem>,
 }
-#[cfg(any(feature = "posts"))]
+#[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListPostsResponseLatestPostsItem {
     pub id: i64,
@@ -1257,7 +1257,7 @@ pub struct ListPostsResponseLatestPostsItemActionsSummaryItem {
     pub id: i64,
     pub can_act: bool,
 }
-#[cfg(any(feature = "posts"))]
+#[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTopicPostPmBody {
     /// Required if creating a new topic or new private message.
@@ -1299,7 +1299,7 @@ pub struct CreateTopicPostPmBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_track: Option<bool>,
 }
-#[cfg(any(feature = "posts"))]
+#[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTopicPostPmResponse {
     pub id: i64,
@@ -1367,7 +1367,7 @@ pub struct CreateTopicPostPmResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mentioned_users: Option<Vec<serde_json::Value>>,
 }
-#[cfg(any(feature = "posts"))]
+#[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetPostResponse {
     pub id: i64,
@@ -1432,7 +1432,7 @@ pub struct GetPostResponse {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
-#[cfg(any(feature = "posts"))]
+#[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetPostResponseActionsSummaryItem {
     /// `2`: like, `3`, `4`, `6`, `7`, `8`: flag
@@ -1446,7 +1446,7 @@ pub struct GetPostResponseActionsSummaryItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_act: Option<bool>,
 }
-#[cfg(any(feature = "posts"))]
+#[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdatePostBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1456,19 +1456,19 @@ pub struct UpdatePostBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bypass_bump: Option<bool>,
 }
-#[cfg(any(feature = "posts"))]
+#[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdatePostBodyPost {
     pub raw: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub edit_reason: Option<String>,
 }
-#[cfg(any(feature = "posts"))]
+#[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdatePostResponse {
     pub post: super::models::UpdatePostResponsePost,
 }
-#[cfg(any(feature = "posts"))]
+#[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdatePostResponsePost {
     pub id: i64,
@@ -1537,7 +1537,7 @@ pub struct UpdatePostResponsePost {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_username: Option<String>,
 }
-#[cfg(any(feature = "posts"))]
+#[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeletePostBody {
     /// The `SiteSetting.can_permanently_delete` needs to be
@@ -1548,7 +1548,7 @@ pub struct DeletePostBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub force_destroy: Option<bool>,
 }
-#[cfg(any(feature = "posts"))]
+#[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostRepliesResponseItem {
     pub id: i64,
@@ -1607,7 +1607,7 @@ pub struct PostRepliesResponseItem {
     pub reviewable_score_pending_count: i64,
     pub post_url: String,
 }
-#[cfg(any(feature = "posts"))]
+#[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostRepliesResponseItemReplyToUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1617,19 +1617,19 @@ pub struct PostRepliesResponseItemReplyToUser {
     pub name: Option<String>,
     pub avatar_template: String,
 }
-#[cfg(any(feature = "posts"))]
+#[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct LockPostBody {
     /// Whether to lock the post (true/false)
     pub locked: String,
 }
-#[cfg(any(feature = "posts"))]
+#[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct LockPostResponse {
     /// Whether the post is locked
     pub locked: bool,
 }
-#[cfg(any(feature = "posts"))]
+#[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PerformPostActionBody {
     /// The ID of the post to perform the action on
@@ -1640,7 +1640,7 @@ pub struct PerformPostActionBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flag_topic: Option<bool>,
 }
-#[cfg(any(feature = "posts"))]
+#[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PerformPostActionResponse {
     /// The ID of the post
@@ -1751,7 +1751,7 @@ pub struct PerformPostActionResponse {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
-#[cfg(any(feature = "posts"))]
+#[cfg(feature = "posts")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PerformPostActionResponseActionsSummaryItem {
     /// ID of the action type (e.g., 2 for like)
@@ -1774,7 +1774,7 @@ pub struct PerformPostActionResponseActionsSummaryItem {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
-#[cfg(any(feature = "private_messages"))]
+#[cfg(feature = "private_messages")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListUserPrivateMessagesResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1796,7 +1796,7 @@ pub struct ListUserPrivateMessagesResponseUsersItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar_template: Option<String>,
 }
-#[cfg(any(feature = "private_messages"))]
+#[cfg(feature = "private_messages")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListUserPrivateMessagesResponseTopicList {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1814,7 +1814,7 @@ pub struct ListUserPrivateMessagesResponseTopicList {
         Vec<super::models::ListUserPrivateMessagesResponseTopicListTopicsItem>,
     >,
 }
-#[cfg(any(feature = "private_messages"))]
+#[cfg(feature = "private_messages")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListUserPrivateMessagesResponseTopicListTopicsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1904,7 +1904,7 @@ pub struct ListUserPrivateMessagesResponseTopicListTopicsItemPostersItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_group_id: Option<i64>,
 }
-#[cfg(any(feature = "private_messages"))]
+#[cfg(feature = "private_messages")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListUserPrivateMessagesResponseTopicListTopicsItemParticipantsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1916,7 +1916,7 @@ pub struct ListUserPrivateMessagesResponseTopicListTopicsItemParticipantsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_group_id: Option<i64>,
 }
-#[cfg(any(feature = "private_messages"))]
+#[cfg(feature = "private_messages")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetUserSentPrivateMessagesResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1938,7 +1938,7 @@ pub struct GetUserSentPrivateMessagesResponseUsersItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar_template: Option<String>,
 }
-#[cfg(any(feature = "private_messages"))]
+#[cfg(feature = "private_messages")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetUserSentPrivateMessagesResponseTopicList {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1956,7 +1956,7 @@ pub struct GetUserSentPrivateMessagesResponseTopicList {
         Vec<super::models::GetUserSentPrivateMessagesResponseTopicListTopicsItem>,
     >,
 }
-#[cfg(any(feature = "private_messages"))]
+#[cfg(feature = "private_messages")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetUserSentPrivateMessagesResponseTopicListTopicsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2030,7 +2030,7 @@ pub struct GetUserSentPrivateMessagesResponseTopicListTopicsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub participants: Option<Vec<serde_json::Value>>,
 }
-#[cfg(any(feature = "search"))]
+#[cfg(feature = "search")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SearchResponse {
     pub posts: Vec<serde_json::Value>,
@@ -2040,7 +2040,7 @@ pub struct SearchResponse {
     pub groups: Vec<serde_json::Value>,
     pub grouped_search_result: super::models::SearchResponseGroupedSearchResult,
 }
-#[cfg(any(feature = "search"))]
+#[cfg(feature = "search")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SearchResponseGroupedSearchResult {
     pub more_posts: Option<String>,
@@ -2059,13 +2059,13 @@ pub struct SearchResponseGroupedSearchResult {
     pub tag_ids: Vec<serde_json::Value>,
     pub group_ids: Vec<serde_json::Value>,
 }
-#[cfg(any(feature = "search"))]
+#[cfg(feature = "search")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SearchResponseGroupedSearchResultExtra {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub categories: Option<Vec<serde_json::Value>>,
 }
-#[cfg(any(feature = "site"))]
+#[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSiteResponse {
     pub default_archetype: String,
@@ -2136,7 +2136,7 @@ pub struct GetSiteResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category_types: Option<Vec<super::models::GetSiteResponseCategoryTypesItem>>,
 }
-#[cfg(any(feature = "site"))]
+#[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSiteResponseNotificationTypes {
     pub mentioned: i64,
@@ -2206,7 +2206,7 @@ pub struct GetSiteResponseNotificationTypes {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resenha_invitation: Option<i64>,
 }
-#[cfg(any(feature = "site"))]
+#[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSiteResponsePostTypes {
     pub regular: i64,
@@ -2214,7 +2214,7 @@ pub struct GetSiteResponsePostTypes {
     pub small_action: i64,
     pub whisper: i64,
 }
-#[cfg(any(feature = "site"))]
+#[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSiteResponseTrustLevels {
     pub newuser: i64,
@@ -2223,7 +2223,7 @@ pub struct GetSiteResponseTrustLevels {
     pub regular: i64,
     pub leader: i64,
 }
-#[cfg(any(feature = "site"))]
+#[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSiteResponseUserTips {
     pub first_notification: i64,
@@ -2232,7 +2232,7 @@ pub struct GetSiteResponseUserTips {
     pub topic_notification_levels: i64,
     pub suggested_topics: i64,
 }
-#[cfg(any(feature = "site"))]
+#[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSiteResponseGroupsItem {
     pub id: i64,
@@ -2246,7 +2246,7 @@ pub struct GetSiteResponseGroupsItem {
     pub flair_color: Option<String>,
     pub automatic: bool,
 }
-#[cfg(any(feature = "site"))]
+#[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSiteResponsePostActionTypesItem {
     pub id: Option<i64>,
@@ -2265,7 +2265,7 @@ pub struct GetSiteResponsePostActionTypesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system: Option<bool>,
 }
-#[cfg(any(feature = "site"))]
+#[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSiteResponseUserThemesItem {
     pub theme_id: i64,
@@ -2277,7 +2277,7 @@ pub struct GetSiteResponseUserThemesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub only_theme_color_schemes: Option<bool>,
 }
-#[cfg(any(feature = "site"))]
+#[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSiteResponseUserColorSchemesItem {
     pub id: i64,
@@ -2287,7 +2287,7 @@ pub struct GetSiteResponseUserColorSchemesItem {
     pub theme_id: Option<i64>,
     pub colors: Vec<serde_json::Value>,
 }
-#[cfg(any(feature = "site"))]
+#[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSiteResponseCategoriesItem {
     pub id: i64,
@@ -2347,25 +2347,25 @@ pub struct GetSiteResponseCategoriesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category_types: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
-#[cfg(any(feature = "site"))]
+#[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSiteResponseCategoriesItemRequiredTagGroupsItem {
     pub min_count: i64,
 }
-#[cfg(any(feature = "site"))]
+#[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSiteResponseArchetypesItem {
     pub id: String,
     pub name: String,
     pub options: Vec<serde_json::Value>,
 }
-#[cfg(any(feature = "site"))]
+#[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSiteResponseAccessControl {
     pub mandatory_acl: std::collections::BTreeMap<String, serde_json::Value>,
     pub banned_acl: std::collections::BTreeMap<String, serde_json::Value>,
 }
-#[cfg(any(feature = "site"))]
+#[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSiteResponseCategoryTypesItem {
     pub id: String,
@@ -2377,7 +2377,7 @@ pub struct GetSiteResponseCategoryTypesItem {
     pub visible: bool,
     pub configuration_schema: std::collections::BTreeMap<String, serde_json::Value>,
 }
-#[cfg(any(feature = "site"))]
+#[cfg(feature = "site")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSiteBasicInfoResponse {
     pub logo_url: String,
@@ -2393,12 +2393,12 @@ pub struct GetSiteBasicInfoResponse {
     pub include_in_discourse_discover: bool,
     pub mobile_logo_url: String,
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListTagGroupsResponse {
     pub tag_groups: Vec<super::models::ListTagGroupsResponseTagGroupsItem>,
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListTagGroupsResponseTagGroupsItem {
     pub id: i64,
@@ -2408,24 +2408,24 @@ pub struct ListTagGroupsResponseTagGroupsItem {
     pub one_per_topic: bool,
     pub permissions: std::collections::BTreeMap<String, i64>,
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListTagGroupsResponseTagGroupsItemTagsItem {
     pub id: i64,
     pub name: String,
     pub slug: String,
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTagGroupBody {
     pub name: String,
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTagGroupResponse {
     pub tag_group: super::models::CreateTagGroupResponseTagGroup,
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTagGroupResponseTagGroup {
     pub id: i64,
@@ -2435,13 +2435,13 @@ pub struct CreateTagGroupResponseTagGroup {
     pub one_per_topic: bool,
     pub permissions: serde_json::Value,
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTagGroupResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag_group: Option<super::models::GetTagGroupResponseTagGroup>,
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTagGroupResponseTagGroup {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2457,19 +2457,19 @@ pub struct GetTagGroupResponseTagGroup {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<super::models::GetTagGroupResponseTagGroupPermissions>,
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTagGroupResponseTagGroupPermissions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub everyone: Option<i64>,
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateTagGroupBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateTagGroupResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2477,7 +2477,7 @@ pub struct UpdateTagGroupResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag_group: Option<super::models::GetTagGroupResponseTagGroup>,
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListTagsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2485,7 +2485,7 @@ pub struct ListTagsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extras: Option<super::models::ListTagsResponseExtras>,
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListTagsResponseTagsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2501,13 +2501,13 @@ pub struct ListTagsResponseTagsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_tag: Option<String>,
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListTagsResponseExtras {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub categories: Option<Vec<serde_json::Value>>,
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTagResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2517,7 +2517,7 @@ pub struct GetTagResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic_list: Option<super::models::GetTagResponseTopicList>,
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTagResponseTopicList {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2535,7 +2535,7 @@ pub struct GetTagResponseTopicList {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topics: Option<Vec<super::models::GetTagResponseTopicListTopicsItem>>,
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTagResponseTopicListTagsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2547,7 +2547,7 @@ pub struct GetTagResponseTopicListTagsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub staff: Option<bool>,
 }
-#[cfg(any(feature = "tags"))]
+#[cfg(feature = "tags")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTagResponseTopicListTopicsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2619,13 +2619,13 @@ pub struct GetTagResponseTopicListTopicsItem {
         Vec<super::models::ListUserPrivateMessagesResponseTopicListTopicsItemPostersItem>,
     >,
 }
-#[cfg(any(feature = "topics"))]
+#[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSpecificPostsFromTopicBody {
     #[serde(rename = "post_ids[]")]
     pub post_ids: i64,
 }
-#[cfg(any(feature = "topics"))]
+#[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSpecificPostsFromTopicResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2633,7 +2633,7 @@ pub struct GetSpecificPostsFromTopicResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
 }
-#[cfg(any(feature = "topics"))]
+#[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSpecificPostsFromTopicResponsePostStream {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2641,7 +2641,7 @@ pub struct GetSpecificPostsFromTopicResponsePostStream {
         Vec<super::models::GetSpecificPostsFromTopicResponsePostStreamPostsItem>,
     >,
 }
-#[cfg(any(feature = "topics"))]
+#[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSpecificPostsFromTopicResponsePostStreamPostsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2743,7 +2743,7 @@ pub struct GetSpecificPostsFromTopicResponsePostStreamPostsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reviewable_score_pending_count: Option<i64>,
 }
-#[cfg(any(feature = "topics"))]
+#[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSpecificPostsFromTopicResponsePostStreamPostsItemActionsSummaryItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2751,7 +2751,7 @@ pub struct GetSpecificPostsFromTopicResponsePostStreamPostsItemActionsSummaryIte
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_act: Option<bool>,
 }
-#[cfg(any(feature = "topics"))]
+#[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTopicResponse {
     pub post_stream: super::models::GetTopicResponsePostStream,
@@ -2806,13 +2806,13 @@ pub struct GetTopicResponse {
     pub slow_mode_enabled_until: Option<String>,
     pub details: super::models::GetTopicResponseDetails,
 }
-#[cfg(any(feature = "topics"))]
+#[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTopicResponsePostStream {
     pub posts: Vec<super::models::GetTopicResponsePostStreamPostsItem>,
     pub stream: Vec<serde_json::Value>,
 }
-#[cfg(any(feature = "topics"))]
+#[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTopicResponsePostStreamPostsItem {
     pub id: i64,
@@ -2871,7 +2871,7 @@ pub struct GetTopicResponsePostStreamPostsItem {
     pub reviewable_score_count: i64,
     pub reviewable_score_pending_count: i64,
 }
-#[cfg(any(feature = "topics"))]
+#[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTopicResponsePostStreamPostsItemLinkCountsItem {
     pub url: String,
@@ -2880,7 +2880,7 @@ pub struct GetTopicResponsePostStreamPostsItemLinkCountsItem {
     pub title: String,
     pub clicks: i64,
 }
-#[cfg(any(feature = "topics"))]
+#[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTopicResponseSuggestedTopicsItem {
     pub id: i64,
@@ -2913,14 +2913,14 @@ pub struct GetTopicResponseSuggestedTopicsItem {
     pub featured_link: Option<String>,
     pub posters: Vec<super::models::GetTopicResponseSuggestedTopicsItemPostersItem>,
 }
-#[cfg(any(feature = "topics"))]
+#[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTopicResponseSuggestedTopicsItemPostersItem {
     pub extras: String,
     pub description: String,
     pub user: super::models::ListCategoryTopicsResponseUsersItem,
 }
-#[cfg(any(feature = "topics"))]
+#[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTopicResponseActionsSummaryItem {
     pub id: i64,
@@ -2928,7 +2928,7 @@ pub struct GetTopicResponseActionsSummaryItem {
     pub hidden: bool,
     pub can_act: bool,
 }
-#[cfg(any(feature = "topics"))]
+#[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTopicResponseDetails {
     pub can_edit: bool,
@@ -2963,7 +2963,7 @@ pub struct GetTopicResponseDetails {
     pub created_by: super::models::ListCategoryTopicsResponseUsersItem,
     pub last_poster: super::models::ListCategoryTopicsResponseUsersItem,
 }
-#[cfg(any(feature = "topics"))]
+#[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTopicResponseDetailsParticipantsItem {
     pub id: i64,
@@ -2982,13 +2982,13 @@ pub struct GetTopicResponseDetailsParticipantsItem {
     pub moderator: bool,
     pub trust_level: i64,
 }
-#[cfg(any(feature = "topics"))]
+#[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateTopicBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic: Option<super::models::UpdateTopicBodyTopic>,
 }
-#[cfg(any(feature = "topics"))]
+#[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateTopicBodyTopic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2996,13 +2996,13 @@ pub struct UpdateTopicBodyTopic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category_id: Option<i64>,
 }
-#[cfg(any(feature = "topics"))]
+#[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateTopicResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub basic_topic: Option<super::models::UpdateTopicResponseBasicTopic>,
 }
-#[cfg(any(feature = "topics"))]
+#[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateTopicResponseBasicTopic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3016,7 +3016,7 @@ pub struct UpdateTopicResponseBasicTopic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub posts_count: Option<i64>,
 }
-#[cfg(any(feature = "topics"))]
+#[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct InviteToTopicBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3024,13 +3024,13 @@ pub struct InviteToTopicBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
 }
-#[cfg(any(feature = "topics"))]
+#[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct InviteToTopicResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<super::models::ListUserPrivateMessagesResponseUsersItem>,
 }
-#[cfg(any(feature = "topics"))]
+#[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct InviteGroupToTopicBody {
     /// The name of the group to invite
@@ -3040,13 +3040,13 @@ pub struct InviteGroupToTopicBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub should_notify: Option<bool>,
 }
-#[cfg(any(feature = "topics"))]
+#[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct InviteGroupToTopicResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<super::models::InviteGroupToTopicResponseGroup>,
 }
-#[cfg(any(feature = "topics"))]
+#[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct InviteGroupToTopicResponseGroup {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3054,7 +3054,7 @@ pub struct InviteGroupToTopicResponseGroup {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "topics"))]
+#[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UpdateTopicStatusBody {
     pub status: super::models::UpdateTopicStatusBodyStatus,
@@ -3063,12 +3063,12 @@ pub struct UpdateTopicStatusBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<String>,
 }
-#[cfg(any(feature = "topics"))]
+#[cfg(feature = "topics")]
 connector_runtime::__string_enum! {
     pub enum UpdateTopicStatusBodyStatus { Closed = "closed", Pinned = "pinned",
     PinnedGlobally = "pinned_globally", Archived = "archived", Visible = "visible", }
 }
-#[cfg(any(feature = "topics"))]
+#[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateTopicStatusResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3076,7 +3076,7 @@ pub struct UpdateTopicStatusResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic_status_update: Option<String>,
 }
-#[cfg(any(feature = "topics"))]
+#[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListLatestTopicsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3086,7 +3086,7 @@ pub struct ListLatestTopicsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic_list: Option<super::models::ListLatestTopicsResponseTopicList>,
 }
-#[cfg(any(feature = "topics"))]
+#[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListLatestTopicsResponseTopicList {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3102,7 +3102,7 @@ pub struct ListLatestTopicsResponseTopicList {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topics: Option<Vec<super::models::ListLatestTopicsResponseTopicListTopicsItem>>,
 }
-#[cfg(any(feature = "topics"))]
+#[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListLatestTopicsResponseTopicListTopicsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3174,7 +3174,7 @@ pub struct ListLatestTopicsResponseTopicListTopicsItem {
         Vec<super::models::ListUserPrivateMessagesResponseTopicListTopicsItemPostersItem>,
     >,
 }
-#[cfg(any(feature = "topics"))]
+#[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListTopTopicsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3184,7 +3184,7 @@ pub struct ListTopTopicsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic_list: Option<super::models::ListTopTopicsResponseTopicList>,
 }
-#[cfg(any(feature = "topics"))]
+#[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListTopTopicsResponseTopicList {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3202,7 +3202,7 @@ pub struct ListTopTopicsResponseTopicList {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topics: Option<Vec<super::models::ListTopTopicsResponseTopicListTopicsItem>>,
 }
-#[cfg(any(feature = "topics"))]
+#[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListTopTopicsResponseTopicListTopicsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3274,7 +3274,7 @@ pub struct ListTopTopicsResponseTopicListTopicsItem {
         Vec<super::models::ListTopTopicsResponseTopicListTopicsItemPostersItem>,
     >,
 }
-#[cfg(any(feature = "topics"))]
+#[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListTopTopicsResponseTopicListTopicsItemPostersItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3286,28 +3286,28 @@ pub struct ListTopTopicsResponseTopicListTopicsItemPostersItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_group_id: Option<i64>,
 }
-#[cfg(any(feature = "topics"))]
+#[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SetNotificationLevelBody {
     pub notification_level: super::models::SetNotificationLevelBodyNotificationLevel,
 }
-#[cfg(any(feature = "topics"))]
+#[cfg(feature = "topics")]
 connector_runtime::__string_enum! {
     pub enum SetNotificationLevelBodyNotificationLevel { V0 = "0", V1 = "1", V2 = "2", V3
     = "3", }
 }
-#[cfg(any(feature = "topics"))]
+#[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SetNotificationLevelResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub success: Option<String>,
 }
-#[cfg(any(feature = "topics"))]
+#[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateTopicTimestampBody {
     pub timestamp: String,
 }
-#[cfg(any(feature = "topics"))]
+#[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTopicTimerBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3319,7 +3319,7 @@ pub struct CreateTopicTimerBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category_id: Option<i64>,
 }
-#[cfg(any(feature = "topics"))]
+#[cfg(feature = "topics")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTopicTimerResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3335,7 +3335,7 @@ pub struct CreateTopicTimerResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category_id: Option<i64>,
 }
-#[cfg(any(feature = "uploads"))]
+#[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CreateUploadBody {
     pub upload_type: super::models::CreateUploadBodyUploadType,
@@ -3348,13 +3348,13 @@ pub struct CreateUploadBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<rt::FilePart>,
 }
-#[cfg(any(feature = "uploads"))]
+#[cfg(feature = "uploads")]
 connector_runtime::__string_enum! {
     pub enum CreateUploadBodyUploadType { Avatar = "avatar", ProfileBackground =
     "profile_background", CardBackground = "card_background", CustomEmoji =
     "custom_emoji", Composer = "composer", }
 }
-#[cfg(any(feature = "uploads"))]
+#[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateUploadResponse {
     pub id: i64,
@@ -3377,7 +3377,7 @@ pub struct CreateUploadResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub optimized_video: Option<super::models::CreateUploadResponseOptimizedVideo>,
 }
-#[cfg(any(feature = "uploads"))]
+#[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateUploadResponseThumbnail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3395,7 +3395,7 @@ pub struct CreateUploadResponseThumbnail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filesize: Option<i64>,
 }
-#[cfg(any(feature = "uploads"))]
+#[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateUploadResponseOptimizedVideo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3413,7 +3413,7 @@ pub struct CreateUploadResponseOptimizedVideo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original_filename: Option<String>,
 }
-#[cfg(any(feature = "uploads"))]
+#[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GeneratePresignedPutBody {
     #[serde(rename = "type")]
@@ -3424,7 +3424,7 @@ pub struct GeneratePresignedPutBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::GeneratePresignedPutBodyMetadata>,
 }
-#[cfg(any(feature = "uploads"))]
+#[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GeneratePresignedPutBodyMetadata {
     /// The SHA1 checksum of the upload binary blob. Optionally
@@ -3434,7 +3434,7 @@ pub struct GeneratePresignedPutBodyMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha1_checksum: Option<String>,
 }
-#[cfg(any(feature = "uploads"))]
+#[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GeneratePresignedPutResponse {
     /// The path of the temporary file on the external storage
@@ -3454,7 +3454,7 @@ pub struct GeneratePresignedPutResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unique_identifier: Option<String>,
 }
-#[cfg(any(feature = "uploads"))]
+#[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CompleteExternalUploadBody {
     /// The unique identifier returned in the original /generate-presigned-put
@@ -3473,7 +3473,7 @@ pub struct CompleteExternalUploadBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pasted: Option<String>,
 }
-#[cfg(any(feature = "uploads"))]
+#[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CreateMultipartUploadBody {
     pub upload_type: super::models::CreateUploadBodyUploadType,
@@ -3483,7 +3483,7 @@ pub struct CreateMultipartUploadBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::GeneratePresignedPutBodyMetadata>,
 }
-#[cfg(any(feature = "uploads"))]
+#[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateMultipartUploadResponse {
     /// The path of the temporary file on the external storage
@@ -3497,7 +3497,7 @@ pub struct CreateMultipartUploadResponse {
     /// and /batch-presign-multipart-parts endpoints.
     pub unique_identifier: String,
 }
-#[cfg(any(feature = "uploads"))]
+#[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BatchPresignMultipartPartsBody {
     /// The part numbers to generate the presigned URLs for,
@@ -3507,21 +3507,21 @@ pub struct BatchPresignMultipartPartsBody {
     /// request.
     pub unique_identifier: String,
 }
-#[cfg(any(feature = "uploads"))]
+#[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BatchPresignMultipartPartsResponse {
     /// The presigned URLs for each part number, which has
     /// the part numbers as keys.
     pub presigned_urls: serde_json::Value,
 }
-#[cfg(any(feature = "uploads"))]
+#[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AbortMultipartBody {
     /// The identifier of the multipart upload in the external
     /// storage provider. This is the multipart upload_id in AWS S3.
     pub external_upload_identifier: String,
 }
-#[cfg(any(feature = "uploads"))]
+#[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CompleteMultipartBody {
     /// The unique identifier returned in the original /create-multipart
@@ -3531,7 +3531,7 @@ pub struct CompleteMultipartBody {
     /// that have been uploaded must be provided.
     pub parts: Vec<serde_json::Value>,
 }
-#[cfg(any(feature = "badges"))]
+#[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListUserBadgesResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3542,7 +3542,7 @@ pub struct ListUserBadgesResponse {
     pub granted_bies: Option<Vec<super::models::ListUserBadgesResponseGrantedBiesItem>>,
     pub user_badges: Vec<super::models::ListUserBadgesResponseUserBadgesItem>,
 }
-#[cfg(any(feature = "badges"))]
+#[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListUserBadgesResponseBadgesItem {
     pub id: i64,
@@ -3561,7 +3561,7 @@ pub struct ListUserBadgesResponseBadgesItem {
     pub manually_grantable: bool,
     pub badge_type_id: i64,
 }
-#[cfg(any(feature = "badges"))]
+#[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListUserBadgesResponseGrantedBiesItem {
     pub id: i64,
@@ -3573,7 +3573,7 @@ pub struct ListUserBadgesResponseGrantedBiesItem {
     pub moderator: bool,
     pub trust_level: i64,
 }
-#[cfg(any(feature = "badges"))]
+#[cfg(feature = "badges")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListUserBadgesResponseUserBadgesItem {
     pub id: i64,
@@ -3584,7 +3584,7 @@ pub struct ListUserBadgesResponseUserBadgesItem {
     pub badge_id: i64,
     pub granted_by_id: i64,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateUserBody {
     pub name: String,
@@ -3602,7 +3602,7 @@ pub struct CreateUserBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_ids: Option<serde_json::Value>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateUserBodyUserFields {
     #[serde(rename = "1")]
@@ -3612,7 +3612,7 @@ pub struct CreateUserBodyUserFields {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateUserResponse {
     pub success: bool,
@@ -3621,13 +3621,13 @@ pub struct CreateUserResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<i64>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetUserResponse {
     pub user_badges: Vec<serde_json::Value>,
     pub user: super::models::GetUserResponseUser,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetUserResponseUser {
     pub id: i64,
@@ -3725,7 +3725,7 @@ pub struct GetUserResponseUser {
     pub group_users: Vec<super::models::GetUserResponseUserGroupUsersItem>,
     pub user_option: super::models::GetUserResponseUserUserOption,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetUserResponseUserUserFields {
     #[serde(rename = "1")]
@@ -3733,13 +3733,13 @@ pub struct GetUserResponseUserUserFields {
     #[serde(rename = "2")]
     pub n_2: Option<String>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetUserResponseUserCustomFields {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_name: Option<String>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetUserResponseUserFeaturedTopic {
     pub id: i64,
@@ -3748,7 +3748,7 @@ pub struct GetUserResponseUserFeaturedTopic {
     pub slug: String,
     pub posts_count: i64,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetUserResponseUserUserAuthTokensItem {
     pub id: i64,
@@ -3762,7 +3762,7 @@ pub struct GetUserResponseUserUserAuthTokensItem {
     pub seen_at: String,
     pub is_active: bool,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetUserResponseUserUserNotificationSchedule {
     pub enabled: bool,
@@ -3781,7 +3781,7 @@ pub struct GetUserResponseUserUserNotificationSchedule {
     pub day_6_start_time: i64,
     pub day_6_end_time: i64,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetUserResponseUserGroupsItem {
     pub id: i64,
@@ -3814,7 +3814,7 @@ pub struct GetUserResponseUserGroupsItem {
     pub can_admin_group: bool,
     pub publish_read_state: bool,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetUserResponseUserGroupUsersItem {
     pub group_id: i64,
@@ -3823,7 +3823,7 @@ pub struct GetUserResponseUserGroupUsersItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<bool>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetUserResponseUserUserOption {
     pub user_id: i64,
@@ -3887,7 +3887,7 @@ pub struct GetUserResponseUserUserOption {
     pub show_original_content: bool,
     pub send_shortcut: String,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateUserBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3895,52 +3895,52 @@ pub struct UpdateUserBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_ids: Option<serde_json::Value>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateUserResponse {
     pub success: String,
     pub user: serde_json::Value,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UpdateAvatarBody {
     pub upload_id: i64,
     #[serde(rename = "type")]
     pub type_: super::models::UpdateAvatarBodyType,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 connector_runtime::__string_enum! {
     pub enum UpdateAvatarBodyType { Uploaded = "uploaded", Custom = "custom", Gravatar =
     "gravatar", System = "system", }
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateEmailBody {
     pub email: String,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateUsernameBody {
     pub new_username: String,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 connector_runtime::__string_enum! {
     pub enum ListUsersPublicPeriod { Daily = "daily", Weekly = "weekly", Monthly =
     "monthly", Quarterly = "quarterly", Yearly = "yearly", All = "all", }
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 connector_runtime::__string_enum! {
     pub enum ListUsersPublicOrder { LikesReceived = "likes_received", LikesGiven =
     "likes_given", TopicCount = "topic_count", PostCount = "post_count", TopicsEntered =
     "topics_entered", PostsRead = "posts_read", DaysVisited = "days_visited", }
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListUsersPublicResponse {
     pub directory_items: Vec<super::models::ListUsersPublicResponseDirectoryItemsItem>,
     pub meta: super::models::ListUsersPublicResponseMeta,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListUsersPublicResponseDirectoryItemsItem {
     pub id: i64,
@@ -3953,7 +3953,7 @@ pub struct ListUsersPublicResponseDirectoryItemsItem {
     pub days_visited: i64,
     pub user: super::models::ListUsersPublicResponseDirectoryItemsItemUser,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListUsersPublicResponseDirectoryItemsItemUser {
     pub id: i64,
@@ -3962,14 +3962,14 @@ pub struct ListUsersPublicResponseDirectoryItemsItemUser {
     pub avatar_template: String,
     pub title: Option<String>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListUsersPublicResponseMeta {
     pub last_updated_at: Option<String>,
     pub total_rows_directory_items: i64,
     pub load_more_directory_items: String,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminGetUserResponse {
     pub id: i64,
@@ -4057,7 +4057,7 @@ pub struct AdminGetUserResponse {
         Vec<super::models::AdminGetUserResponseUpcomingChangesStatsItem>,
     >,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminGetUserResponseApprovedBy {
     pub id: i64,
@@ -4065,13 +4065,13 @@ pub struct AdminGetUserResponseApprovedBy {
     pub name: String,
     pub avatar_template: String,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminGetUserResponsePenaltyCounts {
     pub silenced: i64,
     pub suspended: i64,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminGetUserResponseTl3Requirements {
     pub time_period: i64,
@@ -4105,14 +4105,14 @@ pub struct AdminGetUserResponseTl3Requirements {
     pub min_likes_received_users: i64,
     pub penalty_counts: super::models::AdminGetUserResponseTl3RequirementsPenaltyCounts,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminGetUserResponseTl3RequirementsPenaltyCounts {
     pub silenced: i64,
     pub suspended: i64,
     pub total: i64,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminGetUserResponseGroupsItem {
     pub id: i64,
@@ -4147,7 +4147,7 @@ pub struct AdminGetUserResponseGroupsItem {
     pub can_admin_group: bool,
     pub publish_read_state: bool,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AdminGetUserResponseUpcomingChangesStatsItem {
     pub name: String,
@@ -4157,13 +4157,13 @@ pub struct AdminGetUserResponseUpcomingChangesStatsItem {
     pub specific_groups: Vec<String>,
     pub reason: super::models::AdminGetUserResponseUpcomingChangesStatsItemReason,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 connector_runtime::__string_enum! {
     pub enum AdminGetUserResponseUpcomingChangesStatsItemReason { EnabledForEveryone =
     "enabled_for_everyone", EnabledForNoOne = "enabled_for_no_one", InSpecificGroups =
     "in_specific_groups", NotInSpecificGroups = "not_in_specific_groups", }
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeleteUserBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4175,12 +4175,12 @@ pub struct DeleteUserBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub block_ip: Option<bool>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeleteUserResponse {
     pub deleted: bool,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SuspendUserBody {
     pub suspend_until: String,
@@ -4191,12 +4191,12 @@ pub struct SuspendUserBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub post_action: Option<String>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SuspendUserResponse {
     pub suspension: super::models::SuspendUserResponseSuspension,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SuspendUserResponseSuspension {
     pub suspend_reason: String,
@@ -4205,7 +4205,7 @@ pub struct SuspendUserResponseSuspension {
     pub suspended_at: String,
     pub suspended_by: super::models::ListCategoryTopicsResponseUsersItem,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SilenceUserBody {
     pub silenced_till: String,
@@ -4216,12 +4216,12 @@ pub struct SilenceUserBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub post_action: Option<String>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SilenceUserResponse {
     pub silence: super::models::SilenceUserResponseSilence,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SilenceUserResponseSilence {
     pub silenced: bool,
@@ -4231,26 +4231,26 @@ pub struct SilenceUserResponseSilence {
     pub silenced_at: String,
     pub silenced_by: super::models::ListCategoryTopicsResponseUsersItem,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AnonymizeUserResponse {
     pub success: String,
     pub username: String,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RefreshGravatarResponse {
     pub gravatar_upload_id: Option<i64>,
     pub gravatar_avatar_template: Option<String>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 connector_runtime::__string_enum! {
     pub enum AdminListUsersOrder { Created = "created", LastEmailed = "last_emailed",
     Seen = "seen", Username = "username", Email = "email", TrustLevel = "trust_level",
     DaysVisited = "days_visited", PostsRead = "posts_read", TopicsViewed =
     "topics_viewed", Posts = "posts", ReadTime = "read_time", }
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminListUsersResponseItem {
     pub id: i64,
@@ -4280,17 +4280,17 @@ pub struct AdminListUsersResponseItem {
     pub topics_entered: i64,
     pub post_count: i64,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 connector_runtime::__string_enum! {
     pub enum AdminListUsersFlagFlag { Active = "active", New = "new", Staff = "staff",
     Suspended = "suspended", Blocked = "blocked", Suspect = "suspect", }
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListUserActionsResponse {
     pub user_actions: Vec<super::models::ListUserActionsResponseUserActionsItem>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListUserActionsResponseUserActionsItem {
     pub excerpt: String,
@@ -4320,24 +4320,24 @@ pub struct ListUserActionsResponseUserActionsItem {
     pub closed: bool,
     pub archived: bool,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SendPasswordResetEmailBody {
     pub login: String,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SendPasswordResetEmailResponse {
     pub success: String,
     pub user_found: bool,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChangePasswordBody {
     pub username: String,
     pub password: String,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetUserEmailsResponse {
     pub email: String,

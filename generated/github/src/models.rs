@@ -7,7 +7,7 @@
 )]
 #[allow(unused_imports)]
 use connector_runtime::__private as rt;
-#[cfg(any(feature = "meta"))]
+#[cfg(feature = "meta")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Root {
     pub current_user_url: String,
@@ -53,7 +53,7 @@ connector_runtime::__string_enum! {
     "maven", Nuget = "nuget", Composer = "composer", Go = "go", Rust = "rust", Erlang =
     "erlang", Actions = "actions", Pub = "pub", Other = "other", Swift = "swift", }
 }
-#[cfg(any(feature = "security_advisories"))]
+#[cfg(feature = "security_advisories")]
 /// A vulnerability describing the product and its affected versions within a GitHub Security Advisory.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Vulnerability {
@@ -296,7 +296,7 @@ connector_runtime::__string_enum! {
     RemediationVerifier = "remediation_verifier", Tool = "tool", Sponsor = "sponsor",
     Other = "other", }
 }
-#[cfg(any(feature = "security_advisories"))]
+#[cfg(feature = "security_advisories")]
 /// A GitHub Security Advisory.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GlobalAdvisory {
@@ -346,7 +346,7 @@ pub struct GlobalAdvisory {
     /// The users who contributed to the advisory.
     pub credits: Option<Vec<super::models::GlobalAdvisoryCreditsItem>>,
 }
-#[cfg(any(feature = "security_advisories"))]
+#[cfg(feature = "security_advisories")]
 impl GlobalAdvisory {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -369,12 +369,12 @@ impl GlobalAdvisory {
         Ok(())
     }
 }
-#[cfg(any(feature = "security_advisories"))]
+#[cfg(feature = "security_advisories")]
 connector_runtime::__string_enum! {
     #[doc = " The type of advisory."] pub enum GlobalAdvisoryType { Reviewed =
     "reviewed", Unreviewed = "unreviewed", Malware = "malware", }
 }
-#[cfg(any(feature = "security_advisories"))]
+#[cfg(feature = "security_advisories")]
 connector_runtime::__string_enum! {
     #[doc = " The severity of the advisory."] pub enum GlobalAdvisorySeverity { Critical
     = "critical", High = "high", Medium = "medium", Low = "low", UnknownValue =
@@ -425,7 +425,7 @@ pub struct GlobalAdvisoryCwesItem {
     /// The name of the CWE.
     pub name: String,
 }
-#[cfg(any(feature = "security_advisories"))]
+#[cfg(feature = "security_advisories")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GlobalAdvisoryCreditsItem {
     /// Simple User
@@ -703,7 +703,7 @@ pub struct HookDeliveryItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub throttled_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Scim Error
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ScimError {
@@ -886,7 +886,7 @@ pub struct HookDeliveryResponse {
     /// The response payload received.
     pub payload: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// Integration Installation Request
 ///
 /// Request to install an integration on a target
@@ -903,7 +903,7 @@ pub struct IntegrationInstallationRequest {
     pub requester: super::models::SimpleUser,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum IntegrationInstallationRequestAccount {
@@ -1952,7 +1952,7 @@ pub struct RepositoryCodeSearchIndexStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lexical_commit_sha: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// Installation Token
 ///
 /// Authentication token for a GitHub App installed on a user or org.
@@ -1978,11 +1978,11 @@ pub struct InstallationToken {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub single_file_paths: Option<Vec<String>>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
     pub enum InstallationTokenRepositorySelection { All = "all", Selected = "selected", }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// Scoped Installation
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NullableScopedInstallation {
@@ -2003,7 +2003,7 @@ pub struct NullableScopedInstallation {
     /// A GitHub user.
     pub account: super::models::SimpleUser,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// Authorization
 ///
 /// The authorization for an OAuth app, GitHub App, or a Personal Access Token.
@@ -2032,14 +2032,14 @@ pub struct Authorization {
     pub installation: Option<super::models::NullableScopedInstallation>,
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuthorizationApp {
     pub client_id: String,
     pub name: String,
     pub url: String,
 }
-#[cfg(any(feature = "classroom"))]
+#[cfg(feature = "classroom")]
 /// Simple Classroom Repository
 ///
 /// A GitHub repository view for Classroom
@@ -2058,7 +2058,7 @@ pub struct SimpleClassroomRepository {
     /// The default branch for the repository.
     pub default_branch: String,
 }
-#[cfg(any(feature = "classroom"))]
+#[cfg(feature = "classroom")]
 /// Organization Simple for Classroom
 ///
 /// A GitHub organization.
@@ -2071,7 +2071,7 @@ pub struct SimpleClassroomOrganization {
     pub name: Option<String>,
     pub avatar_url: String,
 }
-#[cfg(any(feature = "classroom"))]
+#[cfg(feature = "classroom")]
 /// Classroom
 ///
 /// A GitHub Classroom classroom
@@ -2090,7 +2090,7 @@ pub struct Classroom {
     /// The URL of the classroom on GitHub Classroom.
     pub url: String,
 }
-#[cfg(any(feature = "classroom"))]
+#[cfg(feature = "classroom")]
 /// Classroom Assignment
 ///
 /// A GitHub Classroom assignment
@@ -2140,12 +2140,12 @@ pub struct ClassroomAssignment {
     /// A GitHub Classroom classroom
     pub classroom: super::models::Classroom,
 }
-#[cfg(any(feature = "classroom"))]
+#[cfg(feature = "classroom")]
 connector_runtime::__string_enum! {
     #[doc = " Whether it's a group assignment or individual assignment."] pub enum
     ClassroomAssignmentType { Individual = "individual", Group = "group", }
 }
-#[cfg(any(feature = "classroom"))]
+#[cfg(feature = "classroom")]
 /// Simple Classroom User
 ///
 /// A GitHub user simplified for Classroom.
@@ -2156,7 +2156,7 @@ pub struct SimpleClassroomUser {
     pub avatar_url: String,
     pub html_url: String,
 }
-#[cfg(any(feature = "classroom"))]
+#[cfg(feature = "classroom")]
 /// Simple Classroom
 ///
 /// A GitHub Classroom classroom
@@ -2171,7 +2171,7 @@ pub struct SimpleClassroom {
     /// The url of the classroom on GitHub Classroom.
     pub url: String,
 }
-#[cfg(any(feature = "classroom"))]
+#[cfg(feature = "classroom")]
 /// Simple Classroom Assignment
 ///
 /// A GitHub Classroom assignment
@@ -2219,12 +2219,12 @@ pub struct SimpleClassroomAssignment {
     /// A GitHub Classroom classroom
     pub classroom: super::models::SimpleClassroom,
 }
-#[cfg(any(feature = "classroom"))]
+#[cfg(feature = "classroom")]
 connector_runtime::__string_enum! {
     #[doc = " Whether it's a Group Assignment or Individual Assignment."] pub enum
     SimpleClassroomAssignmentType { Individual = "individual", Group = "group", }
 }
-#[cfg(any(feature = "classroom"))]
+#[cfg(feature = "classroom")]
 /// Classroom Accepted Assignment
 ///
 /// A GitHub Classroom accepted assignment
@@ -2250,7 +2250,7 @@ pub struct ClassroomAcceptedAssignment {
     /// A GitHub Classroom assignment
     pub assignment: super::models::SimpleClassroomAssignment,
 }
-#[cfg(any(feature = "classroom"))]
+#[cfg(feature = "classroom")]
 /// Classroom Assignment Grade
 ///
 /// Grade for a student or groups GitHub Classroom assignment
@@ -2309,7 +2309,7 @@ pub struct CodeOfConduct {
     pub body: Option<String>,
     pub html_url: Option<String>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 /// Actions cache retention limit for an enterprise
 ///
 /// GitHub Actions cache retention policy for an enterprise.
@@ -2319,7 +2319,7 @@ pub struct ActionsCacheRetentionLimitForEnterprise {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_cache_retention_days: Option<i64>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 /// Actions cache storage limit for an enterprise
 ///
 /// GitHub Actions cache storage policy for an enterprise.
@@ -2329,7 +2329,7 @@ pub struct ActionsCacheStorageLimitForEnterprise {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_cache_size_gb: Option<i64>,
 }
-#[cfg(any(feature = "oidc"))]
+#[cfg(feature = "oidc")]
 /// Actions OIDC Custom Property Inclusion
 ///
 /// An OIDC custom property inclusion for repository properties
@@ -2340,13 +2340,13 @@ pub struct OidcCustomPropertyInclusion {
     /// Whether the inclusion was defined at the organization or enterprise level
     pub inclusion_source: super::models::OidcCustomPropertyInclusionInclusionSource,
 }
-#[cfg(any(feature = "oidc"))]
+#[cfg(feature = "oidc")]
 connector_runtime::__string_enum! {
     #[doc = " Whether the inclusion was defined at the organization or enterprise level"]
     pub enum OidcCustomPropertyInclusionInclusionSource { Organization = "organization",
     Enterprise = "enterprise", }
 }
-#[cfg(any(feature = "oidc"))]
+#[cfg(feature = "oidc")]
 /// Actions OIDC Custom Property Inclusion Input
 ///
 /// Input for creating an OIDC custom property inclusion
@@ -2355,7 +2355,7 @@ pub struct OidcCustomPropertyInclusionInput {
     /// The name of the custom property to include in the OIDC token
     pub custom_property_name: String,
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 /// A code security configuration
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeSecurityConfiguration {
@@ -2488,31 +2488,31 @@ pub struct CodeSecurityConfiguration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The type of the code security configuration."] pub enum
     CodeSecurityConfigurationTargetType { Global = "global", Organization =
     "organization", Enterprise = "enterprise", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of GitHub Advanced Security"] pub enum
     CodeSecurityConfigurationAdvancedSecurity { Enabled = "enabled", Disabled =
     "disabled", CodeSecurity = "code_security", SecretProtection = "secret_protection", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of Dependency Graph"] pub enum
     CodeSecurityConfigurationDependencyGraph { Enabled = "enabled", Disabled =
     "disabled", NotSet = "not_set", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of Automatic dependency submission"] pub enum
     CodeSecurityConfigurationDependencyGraphAutosubmitAction { Enabled = "enabled",
     Disabled = "disabled", NotSet = "not_set", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 /// Feature options for Automatic dependency submission
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeSecurityConfigurationDependencyGraphAutosubmitActionOptions {
@@ -2520,25 +2520,25 @@ pub struct CodeSecurityConfigurationDependencyGraphAutosubmitActionOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labeled_runners: Option<bool>,
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of Dependabot alerts"] pub enum
     CodeSecurityConfigurationDependabotAlerts { Enabled = "enabled", Disabled =
     "disabled", NotSet = "not_set", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of Dependabot security updates"] pub enum
     CodeSecurityConfigurationDependabotSecurityUpdates { Enabled = "enabled", Disabled =
     "disabled", NotSet = "not_set", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of Dependabot delegated alert dismissal"] pub enum
     CodeSecurityConfigurationDependabotDelegatedAlertDismissal { Enabled = "enabled",
     Disabled = "disabled", NotSet = "not_set", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 /// Feature options for code scanning
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeSecurityConfigurationCodeScanningOptions {
@@ -2546,13 +2546,13 @@ pub struct CodeSecurityConfigurationCodeScanningOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_advanced: Option<bool>,
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of code scanning default setup"] pub enum
     CodeSecurityConfigurationCodeScanningDefaultSetup { Enabled = "enabled", Disabled =
     "disabled", NotSet = "not_set", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 /// Feature options for code scanning default setup
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeSecurityConfigurationCodeScanningDefaultSetupOptions {
@@ -2565,37 +2565,37 @@ pub struct CodeSecurityConfigurationCodeScanningDefaultSetupOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_label: Option<String>,
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " Whether to use labeled runners or standard GitHub runners."] pub enum
     CodeSecurityConfigurationCodeScanningDefaultSetupOptionsRunnerType { Standard =
     "standard", Labeled = "labeled", NotSet = "not_set", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of code scanning delegated alert dismissal"] pub enum
     CodeSecurityConfigurationCodeScanningDelegatedAlertDismissal { Enabled = "enabled",
     Disabled = "disabled", NotSet = "not_set", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of secret scanning"] pub enum
     CodeSecurityConfigurationSecretScanning { Enabled = "enabled", Disabled = "disabled",
     NotSet = "not_set", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of secret scanning push protection"] pub enum
     CodeSecurityConfigurationSecretScanningPushProtection { Enabled = "enabled", Disabled
     = "disabled", NotSet = "not_set", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of secret scanning delegated bypass"] pub enum
     CodeSecurityConfigurationSecretScanningDelegatedBypass { Enabled = "enabled",
     Disabled = "disabled", NotSet = "not_set", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 /// Feature options for secret scanning delegated bypass
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeSecurityConfigurationSecretScanningDelegatedBypassOptions {
@@ -2607,7 +2607,7 @@ pub struct CodeSecurityConfigurationSecretScanningDelegatedBypassOptions {
         >,
     >,
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CodeSecurityConfigurationSecretScanningDelegatedBypassOptionsReviewersItem {
     /// The ID of the team or role selected as a bypass reviewer
@@ -2673,49 +2673,49 @@ connector_runtime::__string_enum! {
     CodeSecurityConfigurationSecretScanningDelegatedBypassOptionsReviewersItemMode {
     Always = "ALWAYS", Exempt = "EXEMPT", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of secret scanning validity checks"] pub enum
     CodeSecurityConfigurationSecretScanningValidityChecks { Enabled = "enabled", Disabled
     = "disabled", NotSet = "not_set", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of secret scanning non-provider patterns"] pub enum
     CodeSecurityConfigurationSecretScanningNonProviderPatterns { Enabled = "enabled",
     Disabled = "disabled", NotSet = "not_set", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of Copilot secret scanning"] pub enum
     CodeSecurityConfigurationSecretScanningGenericSecrets { Enabled = "enabled", Disabled
     = "disabled", NotSet = "not_set", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of secret scanning delegated alert dismissal"] pub
     enum CodeSecurityConfigurationSecretScanningDelegatedAlertDismissal { Enabled =
     "enabled", Disabled = "disabled", NotSet = "not_set", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of secret scanning extended metadata"] pub enum
     CodeSecurityConfigurationSecretScanningExtendedMetadata { Enabled = "enabled",
     Disabled = "disabled", NotSet = "not_set", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of private vulnerability reporting"] pub enum
     CodeSecurityConfigurationPrivateVulnerabilityReporting { Enabled = "enabled",
     Disabled = "disabled", NotSet = "not_set", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enforcement status for a security configuration"] pub enum
     CodeSecurityConfigurationEnforcement { Enforced = "enforced", Unenforced =
     "unenforced", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 /// Security Configuration feature options for code scanning
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeScanningOptions {
@@ -2723,7 +2723,7 @@ pub struct CodeScanningOptions {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub allow_advanced: Option<Option<bool>>,
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 /// Feature options for code scanning default setup
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeScanningDefaultSetupOptions {
@@ -2734,13 +2734,13 @@ pub struct CodeScanningDefaultSetupOptions {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub runner_label: Option<Option<String>>,
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " Whether to use labeled runners or standard GitHub runners."] pub enum
     CodeScanningDefaultSetupOptionsRunnerType { Standard = "standard", Labeled =
     "labeled", NotSet = "not_set", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeSecurityDefaultConfigurationsItem {
     /// The visibility of newly created repositories for which the code security configuration will be applied to by default
@@ -2752,7 +2752,7 @@ pub struct CodeSecurityDefaultConfigurationsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configuration: Option<super::models::CodeSecurityConfiguration>,
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc =
     " The visibility of newly created repositories for which the code security configuration will be applied to by default"]
@@ -2870,7 +2870,7 @@ pub struct SimpleRepository {
     /// The API URL to list the hooks on the repository.
     pub hooks_url: String,
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 /// Repositories associated with a code security configuration and attachment status
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeSecurityConfigurationRepositories {
@@ -2883,7 +2883,7 @@ pub struct CodeSecurityConfigurationRepositories {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<super::models::SimpleRepository>,
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc =
     " The attachment status of the code security configuration on the repository."] pub
@@ -2892,7 +2892,7 @@ connector_runtime::__string_enum! {
     Failed = "failed", Updating = "updating", RemovedByEnterprise =
     "removed_by_enterprise", }
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 /// Copilot Metrics 1 Day Report
 ///
 /// Links to download the Copilot usage metrics report for an enterprise/organization for a specific day.
@@ -2903,7 +2903,7 @@ pub struct CopilotUsageMetrics1DayReport {
     /// The day of the report in `YYYY-MM-DD` format.
     pub report_day: chrono::NaiveDate,
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 /// Copilot Metrics 28 Day Report
 ///
 /// Links to download the latest Copilot usage metrics report for an enterprise/organization.
@@ -3127,7 +3127,7 @@ pub struct DependabotAlertDismissalRequestSimpleRequester {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login: Option<String>,
 }
-#[cfg(any(feature = "dependabot"))]
+#[cfg(feature = "dependabot")]
 /// A Dependabot alert.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DependabotAlertWithRepository {
@@ -3179,7 +3179,7 @@ pub struct DependabotAlertWithRepository {
     /// A GitHub repository.
     pub repository: super::models::SimpleRepository,
 }
-#[cfg(any(feature = "dependabot"))]
+#[cfg(feature = "dependabot")]
 impl DependabotAlertWithRepository {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3248,7 +3248,7 @@ connector_runtime::__string_enum! {
     = "inaccurate", NoBandwidth = "no_bandwidth", NotUsed = "not_used", TolerableRisk =
     "tolerable_risk", }
 }
-#[cfg(any(feature = "dependabot"))]
+#[cfg(feature = "dependabot")]
 /// Simple Repository
 ///
 /// A GitHub repository.
@@ -3349,7 +3349,7 @@ pub struct NullableSimpleRepository {
     /// The API URL to list the hooks on the repository.
     pub hooks_url: String,
 }
-#[cfg(any(feature = "dependabot"))]
+#[cfg(feature = "dependabot")]
 /// Dependabot Repository Access Details
 ///
 /// Information about repositories that Dependabot is able to access in an organization
@@ -3365,7 +3365,7 @@ pub struct DependabotRepositoryAccessDetails {
         Vec<Option<super::models::NullableSimpleRepository>>,
     >,
 }
-#[cfg(any(feature = "dependabot"))]
+#[cfg(feature = "dependabot")]
 connector_runtime::__string_enum! {
     #[doc = " The default repository access level for Dependabot updates."] pub enum
     DependabotRepositoryAccessDetailsDefaultLevel { Public = "public", Internal =
@@ -3432,7 +3432,7 @@ pub struct OrganizationSimple {
     pub avatar_url: String,
     pub description: Option<String>,
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 /// Actor
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Actor {
@@ -4396,7 +4396,7 @@ connector_runtime::__string_enum! {
     #[doc = " State of the release asset."] pub enum ReleaseAssetState { Uploaded =
     "uploaded", Open = "open", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Release
 ///
 /// A release.
@@ -4446,7 +4446,7 @@ pub struct Release {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactions: Option<super::models::ReactionRollup>,
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 /// Event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Event {
@@ -4463,14 +4463,14 @@ pub struct Event {
     pub public: bool,
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EventRepo {
     pub id: i64,
     pub name: String,
     pub url: String,
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum EventPayload {
@@ -4491,7 +4491,7 @@ pub enum EventPayload {
     WatchEvent(super::models::WatchEvent),
     PublicEvent(serde_json::Value),
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 /// CreateEvent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateEvent {
@@ -4504,7 +4504,7 @@ pub struct CreateEvent {
     pub description: Option<String>,
     pub pusher_type: String,
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 /// DeleteEvent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeleteEvent {
@@ -4514,7 +4514,7 @@ pub struct DeleteEvent {
     pub full_ref: String,
     pub pusher_type: String,
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 /// DiscussionEvent
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DiscussionEvent {
@@ -4524,7 +4524,7 @@ pub struct DiscussionEvent {
     /// A Discussion in a repository.
     pub discussion: super::models::Discussion,
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 /// IssuesEvent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssuesEvent {
@@ -4546,7 +4546,7 @@ pub struct IssuesEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<super::models::Label>>,
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 /// IssueCommentEvent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssueCommentEvent {
@@ -4558,14 +4558,14 @@ pub struct IssueCommentEvent {
     /// Comments provide a way for people to collaborate on an issue.
     pub comment: super::models::IssueComment,
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 /// ForkEvent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ForkEvent {
     pub action: String,
     pub forkee: super::models::ForkEventForkee,
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ForkEventForkee {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4764,13 +4764,13 @@ connector_runtime::__string_enum! {
     pub enum ForkEventForkeePullRequestCreationPolicy { All = "all", CollaboratorsOnly =
     "collaborators_only", }
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 /// GollumEvent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GollumEvent {
     pub pages: Vec<super::models::GollumEventPagesItem>,
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GollumEventPagesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4786,7 +4786,7 @@ pub struct GollumEventPagesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 /// MemberEvent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MemberEvent {
@@ -4796,7 +4796,7 @@ pub struct MemberEvent {
     /// A GitHub user.
     pub member: super::models::SimpleUser,
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 /// PushEvent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PushEvent {
@@ -4807,7 +4807,7 @@ pub struct PushEvent {
     pub head: String,
     pub before: String,
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 /// PullRequestEvent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullRequestEvent {
@@ -4830,7 +4830,7 @@ pub struct PullRequestEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<super::models::Label>>,
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 /// PullRequestReviewCommentEvent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullRequestReviewCommentEvent {
@@ -4839,7 +4839,7 @@ pub struct PullRequestReviewCommentEvent {
     pub pull_request: super::models::PullRequestMinimal,
     pub comment: super::models::PullRequestReviewCommentEventComment,
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullRequestReviewCommentEventComment {
     pub id: i64,
@@ -4868,7 +4868,7 @@ pub struct PullRequestReviewCommentEventComment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_reply_to_id: Option<i64>,
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 /// User
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullRequestReviewCommentEventCommentUser {
@@ -4935,7 +4935,7 @@ pub struct PullRequestReviewCommentEventCommentLinks {
 pub struct PullRequestReviewCommentEventCommentLinksHtml {
     pub href: String,
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 /// Reactions
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullRequestReviewCommentEventCommentReactions {
@@ -4962,7 +4962,7 @@ pub struct PullRequestReviewCommentEventCommentReactions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 /// PullRequestReviewEvent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullRequestReviewEvent {
@@ -4971,7 +4971,7 @@ pub struct PullRequestReviewEvent {
     /// Pull Request Minimal
     pub pull_request: super::models::PullRequestMinimal,
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullRequestReviewEventReview {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -5012,14 +5012,14 @@ pub struct PullRequestReviewEventReviewLinks {
 pub struct PullRequestReviewEventReviewLinksHtml {
     pub href: String,
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 /// CommitCommentEvent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CommitCommentEvent {
     pub action: String,
     pub comment: super::models::CommitCommentEventComment,
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CommitCommentEventComment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -5053,14 +5053,14 @@ pub struct CommitCommentEventComment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactions: Option<super::models::ReactionRollup>,
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 /// ReleaseEvent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReleaseEvent {
     pub action: String,
     pub release: super::models::ReleaseEventRelease,
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReleaseEventRelease {
     pub url: String,
@@ -5111,13 +5111,13 @@ pub struct ReleaseEventRelease {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub short_description_html: Option<String>,
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 /// WatchEvent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WatchEvent {
     pub action: String,
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 /// Link With Type
 ///
 /// Hypermedia Link with Type
@@ -5127,7 +5127,7 @@ pub struct LinkWithType {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 /// Feed
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Feed {
@@ -5154,7 +5154,7 @@ pub struct Feed {
     #[serde(rename = "_links")]
     pub links: super::models::FeedLinks,
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FeedLinks {
     /// Link With Type
@@ -5203,7 +5203,7 @@ pub struct FeedLinks {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_discussions_category: Option<super::models::LinkWithType>,
 }
-#[cfg(any(feature = "gists"))]
+#[cfg(feature = "gists")]
 /// Base Gist
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BaseGist {
@@ -5240,7 +5240,7 @@ pub struct BaseGist {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history: Option<Vec<serde_json::Value>>,
 }
-#[cfg(any(feature = "gists"))]
+#[cfg(feature = "gists")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BaseGistFilesValue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -5321,7 +5321,7 @@ pub struct PublicUserPlan {
     pub space: i64,
     pub private_repos: i64,
 }
-#[cfg(any(feature = "gists"))]
+#[cfg(feature = "gists")]
 /// Gist History
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GistHistory {
@@ -5339,7 +5339,7 @@ pub struct GistHistory {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
-#[cfg(any(feature = "gists"))]
+#[cfg(feature = "gists")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GistHistoryChangeStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -5349,7 +5349,7 @@ pub struct GistHistoryChangeStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletions: Option<i64>,
 }
-#[cfg(any(feature = "gists"))]
+#[cfg(feature = "gists")]
 /// Gist Simple
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GistSimple {
@@ -5404,7 +5404,7 @@ pub struct GistSimple {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub truncated: Option<bool>,
 }
-#[cfg(any(feature = "gists"))]
+#[cfg(feature = "gists")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GistSimpleForksItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -5419,7 +5419,7 @@ pub struct GistSimpleForksItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "gists"))]
+#[cfg(feature = "gists")]
 /// Gist
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GistSimpleForkOf {
@@ -5459,7 +5459,7 @@ pub struct GistSimpleForkOf {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history: Option<Vec<serde_json::Value>>,
 }
-#[cfg(any(feature = "gists"))]
+#[cfg(feature = "gists")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GistSimpleForkOfFilesValue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -5474,7 +5474,7 @@ pub struct GistSimpleForkOfFilesValue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<i64>,
 }
-#[cfg(any(feature = "gists"))]
+#[cfg(feature = "gists")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GistSimpleFilesValue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -5496,7 +5496,7 @@ pub struct GistSimpleFilesValue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encoding: Option<String>,
 }
-#[cfg(any(feature = "gists"))]
+#[cfg(feature = "gists")]
 /// Gist Comment
 ///
 /// A comment made to a gist.
@@ -5518,7 +5518,7 @@ pub struct GistComment {
     /// How the author is associated with the repository.
     pub author_association: super::models::AuthorAssociation,
 }
-#[cfg(any(feature = "gists"))]
+#[cfg(feature = "gists")]
 impl GistComment {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5529,7 +5529,7 @@ impl GistComment {
         Ok(())
     }
 }
-#[cfg(any(feature = "gists"))]
+#[cfg(feature = "gists")]
 /// Gist Commit
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GistCommit {
@@ -5542,14 +5542,14 @@ pub struct GistCommit {
     pub change_status: super::models::GistHistoryChangeStatus,
     pub committed_at: chrono::DateTime<chrono::Utc>,
 }
-#[cfg(any(feature = "gitignore"))]
+#[cfg(feature = "gitignore")]
 /// Gitignore Template
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GitignoreTemplate {
     pub name: String,
     pub source: String,
 }
-#[cfg(any(feature = "licenses"))]
+#[cfg(feature = "licenses")]
 /// License Simple
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct LicenseSimple {
@@ -5561,7 +5561,7 @@ pub struct LicenseSimple {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
 }
-#[cfg(any(feature = "licenses"))]
+#[cfg(feature = "licenses")]
 /// License
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct License {
@@ -5579,7 +5579,7 @@ pub struct License {
     pub body: String,
     pub featured: bool,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// Marketplace Listing Plan
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MarketplaceListingPlan {
@@ -5597,12 +5597,12 @@ pub struct MarketplaceListingPlan {
     pub state: String,
     pub bullets: Vec<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
     pub enum MarketplaceListingPlanPriceModel { Free = "FREE", FlatRate = "FLAT_RATE",
     PerUnit = "PER_UNIT", }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// Marketplace Purchase
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MarketplacePurchase {
@@ -5621,7 +5621,7 @@ pub struct MarketplacePurchase {
     >,
     pub marketplace_purchase: super::models::MarketplacePurchaseMarketplacePurchase,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MarketplacePurchaseMarketplacePendingChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -5636,7 +5636,7 @@ pub struct MarketplacePurchaseMarketplacePendingChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<super::models::MarketplaceListingPlan>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MarketplacePurchaseMarketplacePurchase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -5657,7 +5657,7 @@ pub struct MarketplacePurchaseMarketplacePurchase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<super::models::MarketplaceListingPlan>,
 }
-#[cfg(any(feature = "meta"))]
+#[cfg(feature = "meta")]
 /// Api Overview
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiOverview {
@@ -5697,7 +5697,7 @@ pub struct ApiOverview {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domains: Option<super::models::ApiOverviewDomains>,
 }
-#[cfg(any(feature = "meta"))]
+#[cfg(feature = "meta")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiOverviewSshKeyFingerprints {
     #[serde(rename = "SHA256_RSA")]
@@ -5713,7 +5713,7 @@ pub struct ApiOverviewSshKeyFingerprints {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256_ed25519: Option<String>,
 }
-#[cfg(any(feature = "meta"))]
+#[cfg(feature = "meta")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiOverviewDomains {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -5735,7 +5735,7 @@ pub struct ApiOverviewDomains {
         super::models::ApiOverviewDomainsArtifactAttestations,
     >,
 }
-#[cfg(any(feature = "meta"))]
+#[cfg(feature = "meta")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiOverviewDomainsActionsInbound {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -5743,7 +5743,7 @@ pub struct ApiOverviewDomainsActionsInbound {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wildcard_domains: Option<Vec<String>>,
 }
-#[cfg(any(feature = "meta"))]
+#[cfg(feature = "meta")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiOverviewDomainsArtifactAttestations {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -6225,7 +6225,7 @@ pub struct MinimalRepositoryLicense {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 /// Thread
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Thread {
@@ -6240,7 +6240,7 @@ pub struct Thread {
     pub url: String,
     pub subscription_url: String,
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ThreadSubject {
     pub title: String,
@@ -6249,7 +6249,7 @@ pub struct ThreadSubject {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 /// Thread Subscription
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ThreadSubscription {
@@ -6263,7 +6263,7 @@ pub struct ThreadSubscription {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_url: Option<String>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 /// Actions cache retention limit for an organization
 ///
 /// GitHub Actions cache retention policy for an organization.
@@ -6273,7 +6273,7 @@ pub struct ActionsCacheRetentionLimitForOrganization {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_cache_retention_days: Option<i64>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 /// Actions cache storage limit for an organization
 ///
 /// GitHub Actions cache storage policy for an organization.
@@ -6283,7 +6283,7 @@ pub struct ActionsCacheStorageLimitForOrganization {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_cache_size_gb: Option<i64>,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BillingAiCreditUsageReportOrg {
     #[serde(rename = "timePeriod")]
@@ -6302,7 +6302,7 @@ pub struct BillingAiCreditUsageReportOrg {
     #[serde(rename = "usageItems")]
     pub usage_items: Vec<super::models::BillingAiCreditUsageReportOrgUsageItemsItem>,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BillingAiCreditUsageReportOrgTimePeriod {
     /// The year for the usage report.
@@ -6314,7 +6314,7 @@ pub struct BillingAiCreditUsageReportOrgTimePeriod {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub day: Option<i64>,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BillingAiCreditUsageReportOrgUsageItemsItem {
     /// Product name.
@@ -6348,7 +6348,7 @@ pub struct BillingAiCreditUsageReportOrgUsageItemsItem {
     #[serde(rename = "netAmount")]
     pub net_amount: f64,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Budget {
     /// The unique identifier for the budget
@@ -6374,7 +6374,7 @@ pub struct Budget {
     pub budget_product_sku: String,
     pub budget_alerting: super::models::BudgetBudgetAlerting,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 /// The type of pricing for the budget
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -6383,14 +6383,14 @@ pub enum BudgetBudgetType {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 connector_runtime::__string_enum! {
     #[doc = " The scope of the budget"] pub enum BudgetBudgetScope { Enterprise =
     "enterprise", Organization = "organization", Repository = "repository", CostCenter =
     "cost_center", MultiUserCustomer = "multi_user_customer", MultiUserCostCenter =
     "multi_user_cost_center", User = "user", }
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BudgetBudgetAlerting {
     /// Whether alerts are enabled for this budget. Ignored for user-scope as alerting is disabled for them.
@@ -6398,7 +6398,7 @@ pub struct BudgetBudgetAlerting {
     /// Array of user login names who will receive alerts. Ignored for user-scope as alerting is disabled for them.
     pub alert_recipients: Vec<String>,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetAllBudgets {
     /// Array of budget objects for the enterprise
@@ -6416,7 +6416,7 @@ pub struct GetAllBudgets {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_count: Option<i64>,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 /// Effective user-level budget details returned when the response is scoped with the `user` query parameter.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetAllBudgetsEffectiveBudget {
@@ -6427,14 +6427,14 @@ pub struct GetAllBudgetsEffectiveBudget {
     /// The consumed amount for the specified user within the effective budget.
     pub consumed_amount: f64,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateBudget {
     /// A message indicating the result of the create operation
     pub message: String,
     pub budget: super::models::CreateBudgetBudget,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 impl CreateBudget {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6445,7 +6445,7 @@ impl CreateBudget {
         Ok(())
     }
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateBudgetBudget {
     /// ID of the budget.
@@ -6472,7 +6472,7 @@ pub struct CreateBudgetBudget {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_alerting: Option<super::models::CreateBudgetBudgetBudgetAlerting>,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 impl CreateBudgetBudget {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6487,14 +6487,14 @@ impl CreateBudgetBudget {
         Ok(())
     }
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 connector_runtime::__string_enum! {
     #[doc = " The type of scope for the budget"] pub enum CreateBudgetBudgetBudgetScope {
     Enterprise = "enterprise", Organization = "organization", Repository = "repository",
     CostCenter = "cost_center", MultiUserCustomer = "multi_user_customer",
     MultiUserCostCenter = "multi_user_cost_center", User = "user", }
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 /// The type of pricing for the budget
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -6503,7 +6503,7 @@ pub enum CreateBudgetBudgetBudgetType {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateBudgetBudgetBudgetAlerting {
     /// Whether alerts are enabled for this budget. Rejected for user-scope as alerting is always disabled for them.
@@ -6513,7 +6513,7 @@ pub struct CreateBudgetBudgetBudgetAlerting {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert_recipients: Option<Vec<String>>,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GetBudget {
     /// ID of the budget.
@@ -6535,7 +6535,7 @@ pub struct GetBudget {
     pub budget_type: super::models::CreateBudgetBudgetBudgetType,
     pub budget_alerting: super::models::GetBudgetBudgetAlerting,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetBudgetBudgetAlerting {
     /// Whether alerts are enabled for this budget. Present but not applicable for user-scope as alerting is always disabled for them.
@@ -6545,14 +6545,14 @@ pub struct GetBudgetBudgetAlerting {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert_recipients: Option<Vec<String>>,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateBudget {
     /// A message indicating the result of the update operation
     pub message: String,
     pub budget: super::models::UpdateBudgetBudget,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 impl UpdateBudget {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6563,7 +6563,7 @@ impl UpdateBudget {
         Ok(())
     }
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateBudgetBudget {
     /// ID of the budget.
@@ -6596,7 +6596,7 @@ pub struct UpdateBudgetBudget {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_alerting: Option<super::models::UpdateBudgetBudgetBudgetAlerting>,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 impl UpdateBudgetBudget {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6611,7 +6611,7 @@ impl UpdateBudgetBudget {
         Ok(())
     }
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateBudgetBudgetBudgetAlerting {
     /// Whether alerts are enabled for this budget. Ignored for user-scope as alerting is always disabled for them.
@@ -6621,7 +6621,7 @@ pub struct UpdateBudgetBudgetBudgetAlerting {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert_recipients: Option<Vec<String>>,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeleteBudget {
     /// A message indicating the result of the deletion operation
@@ -6629,7 +6629,7 @@ pub struct DeleteBudget {
     /// The ID of the deleted budget
     pub id: String,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BillingPremiumRequestUsageReportOrg {
     #[serde(rename = "timePeriod")]
@@ -6648,14 +6648,14 @@ pub struct BillingPremiumRequestUsageReportOrg {
     #[serde(rename = "usageItems")]
     pub usage_items: Vec<super::models::BillingAiCreditUsageReportOrgUsageItemsItem>,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BillingUsageReport {
     #[serde(rename = "usageItems")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_items: Option<Vec<super::models::BillingUsageReportUsageItemsItem>>,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BillingUsageReportUsageItemsItem {
     /// Date of the usage line item.
@@ -6689,7 +6689,7 @@ pub struct BillingUsageReportUsageItemsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BillingUsageSummaryReportOrg {
     #[serde(rename = "timePeriod")]
@@ -6708,7 +6708,7 @@ pub struct BillingUsageSummaryReportOrg {
     #[serde(rename = "usageItems")]
     pub usage_items: Vec<super::models::BillingUsageSummaryReportOrgUsageItemsItem>,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BillingUsageSummaryReportOrgUsageItemsItem {
     /// Product name.
@@ -6740,7 +6740,7 @@ pub struct BillingUsageSummaryReportOrgUsageItemsItem {
     #[serde(rename = "netAmount")]
     pub net_amount: f64,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 /// Organization Full
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrganizationFull {
@@ -6905,7 +6905,7 @@ pub struct OrganizationFullPlan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seats: Option<i64>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsCacheUsageOrgEnterprise {
     /// The count of active caches across all repositories of an enterprise or an organization.
@@ -6913,7 +6913,7 @@ pub struct ActionsCacheUsageOrgEnterprise {
     /// The total size in bytes of all active cache items across all repositories of an enterprise or an organization.
     pub total_active_caches_size_in_bytes: i64,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 /// Actions Cache Usage by repository
 ///
 /// GitHub Actions Cache Usage by repository.
@@ -6926,7 +6926,7 @@ pub struct ActionsCacheUsageByRepository {
     /// The number of active caches in the repository.
     pub active_caches_count: i64,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 /// GitHub-hosted runner image details.
 ///
 /// Provides details of a hosted runner image
@@ -6944,12 +6944,12 @@ pub struct NullableActionsHostedRunnerPoolImage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 connector_runtime::__string_enum! {
     #[doc = " The image provider."] pub enum NullableActionsHostedRunnerPoolImageSource {
     Github = "github", Partner = "partner", Custom = "custom", }
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 /// Github-owned VM details.
 ///
 /// Provides details of a particular machine spec.
@@ -6964,7 +6964,7 @@ pub struct ActionsHostedRunnerMachineSpec {
     /// The available SSD storage for the machine spec.
     pub storage_gb: i64,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 /// Public IP for a GitHub-hosted larger runners.
 ///
 /// Provides details of Public IP for a GitHub-hosted larger runners
@@ -6980,7 +6980,7 @@ pub struct PublicIp {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub length: Option<i64>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 /// GitHub-hosted hosted runner
 ///
 /// A Github-hosted hosted runner.
@@ -7020,13 +7020,13 @@ pub struct ActionsHostedRunner {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_gen: Option<bool>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 connector_runtime::__string_enum! {
     #[doc = " The status of the runner."] pub enum ActionsHostedRunnerStatus { Ready =
     "Ready", Provisioning = "Provisioning", Shutdown = "Shutdown", Deleting = "Deleting",
     Stuck = "Stuck", }
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 /// GitHub-hosted runner custom image details
 ///
 /// Provides details of a custom runner image
@@ -7049,7 +7049,7 @@ pub struct ActionsHostedRunnerCustomImage {
     /// The number of image versions associated with the image.
     pub state: String,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 /// GitHub-hosted runner custom image version details.
 ///
 /// Provides details of a hosted runner custom image version
@@ -7066,7 +7066,7 @@ pub struct ActionsHostedRunnerCustomImageVersion {
     /// The image version status details.
     pub state_details: String,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 /// GitHub-hosted runner image details.
 ///
 /// Provides details of a hosted runner image
@@ -7083,7 +7083,7 @@ pub struct ActionsHostedRunnerCuratedImage {
     /// The image provider.
     pub source: super::models::NullableActionsHostedRunnerPoolImageSource,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsHostedRunnerLimits {
     /// Static public IP Limits for GitHub-hosted Hosted Runners.
@@ -7091,7 +7091,7 @@ pub struct ActionsHostedRunnerLimits {
     /// Provides details of static public IP limits for GitHub-hosted Hosted Runners
     pub public_ips: super::models::ActionsHostedRunnerLimitsPublicIps,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 /// Static public IP Limits for GitHub-hosted Hosted Runners.
 ///
 /// Provides details of static public IP limits for GitHub-hosted Hosted Runners
@@ -7102,7 +7102,7 @@ pub struct ActionsHostedRunnerLimitsPublicIps {
     /// The current number of static public IP addresses in use by Hosted Runners.
     pub current_usage: i64,
 }
-#[cfg(any(feature = "oidc"))]
+#[cfg(feature = "oidc")]
 /// Actions OIDC Subject customization
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OidcCustomSub {
@@ -7132,20 +7132,20 @@ pub struct OidcCustomSub {
 /// An object without any properties.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EmptyObject {}
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 connector_runtime::__string_enum! {
     #[doc =
     " The policy that controls the repositories in the organization that are allowed to run GitHub Actions."]
     pub enum EnabledRepositories { All = "all", None = "none", Selected = "selected", }
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 connector_runtime::__string_enum! {
     #[doc =
     " The permissions policy that controls the actions and reusable workflows that are allowed to run."]
     pub enum AllowedActions { All = "all", LocalOnly = "local_only", Selected =
     "selected", }
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ActionsOrganizationPermissions {
     /// The policy that controls the repositories in the organization that are allowed to run GitHub Actions.
@@ -7163,7 +7163,7 @@ pub struct ActionsOrganizationPermissions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha_pinning_required: Option<bool>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsArtifactAndLogRetentionResponse {
     /// The number of days artifacts and logs are retained
@@ -7171,19 +7171,19 @@ pub struct ActionsArtifactAndLogRetentionResponse {
     /// The maximum number of days that can be configured
     pub maximum_allowed_days: i64,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsArtifactAndLogRetention {
     /// The number of days to retain artifacts and logs
     pub days: i64,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ActionsForkPrContributorApproval {
     /// The policy that controls when fork PR workflows require approval from a maintainer.
     pub approval_policy: super::models::ActionsForkPrContributorApprovalApprovalPolicy,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 connector_runtime::__string_enum! {
     #[doc =
     " The policy that controls when fork PR workflows require approval from a maintainer."]
@@ -7192,7 +7192,7 @@ connector_runtime::__string_enum! {
     FirstTimeContributors = "first_time_contributors", AllExternalContributors =
     "all_external_contributors", }
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsForkPrWorkflowsPrivateRepos {
     /// Whether workflows triggered by pull requests from forks are allowed to run on private repositories.
@@ -7204,7 +7204,7 @@ pub struct ActionsForkPrWorkflowsPrivateRepos {
     /// Whether workflows triggered by pull requests from forks require approval from a repository administrator to run.
     pub require_approval_for_fork_pr_workflows: bool,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsForkPrWorkflowsPrivateReposRequest {
     /// Whether workflows triggered by pull requests from forks are allowed to run on private repositories.
@@ -7219,7 +7219,7 @@ pub struct ActionsForkPrWorkflowsPrivateReposRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_approval_for_fork_pr_workflows: Option<bool>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SelectedActions {
     /// Whether GitHub-owned actions are allowed. For example, this includes the actions in the `actions` organization.
@@ -7235,7 +7235,7 @@ pub struct SelectedActions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patterns_allowed: Option<Vec<String>>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SelfHostedRunnersSettings {
     /// The policy that controls whether self-hosted runners can be used by repositories in the organization
@@ -7244,20 +7244,20 @@ pub struct SelfHostedRunnersSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 connector_runtime::__string_enum! {
     #[doc =
     " The policy that controls whether self-hosted runners can be used by repositories in the organization"]
     pub enum SelfHostedRunnersSettingsEnabledRepositories { All = "all", Selected =
     "selected", None = "none", }
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 connector_runtime::__string_enum! {
     #[doc =
     " The default workflow permissions granted to the GITHUB_TOKEN when running workflows."]
     pub enum ActionsDefaultWorkflowPermissions { Read = "read", Write = "write", }
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ActionsGetDefaultWorkflowPermissions {
     /// The default workflow permissions granted to the GITHUB_TOKEN when running workflows.
@@ -7265,7 +7265,7 @@ pub struct ActionsGetDefaultWorkflowPermissions {
     /// Whether GitHub Actions can approve pull requests. Enabling this can be a security risk.
     pub can_approve_pull_request_reviews: bool,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsSetDefaultWorkflowPermissions {
     /// The default workflow permissions granted to the GITHUB_TOKEN when running workflows.
@@ -7277,7 +7277,7 @@ pub struct ActionsSetDefaultWorkflowPermissions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_approve_pull_request_reviews: Option<bool>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RunnerGroupsOrg {
     pub id: f64,
@@ -7307,7 +7307,7 @@ pub struct RunnerGroupsOrg {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_workflows: Option<Vec<String>>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 /// Self hosted runner label
 ///
 /// A label for a self hosted runner
@@ -7323,13 +7323,13 @@ pub struct RunnerLabel {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<super::models::RunnerLabelType>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of label. Read-only labels are applied automatically when the runner is configured."]
     pub enum RunnerLabelType { ReadOnly = "read-only", Custom = "custom", }
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 /// Self hosted runners
 ///
 /// A self hosted runner
@@ -7354,7 +7354,7 @@ pub struct Runner {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 /// Runner Application
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RunnerApplication {
@@ -7368,7 +7368,7 @@ pub struct RunnerApplication {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256_checksum: Option<String>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 /// Authentication Token
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuthenticationToken {
@@ -7450,7 +7450,7 @@ connector_runtime::__string_enum! {
     #[doc = " Visibility of a variable"] pub enum OrganizationActionsVariableVisibility {
     All = "all", Private = "private", Selected = "selected", }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 /// Artifact Deployment Record
 ///
 /// Artifact Metadata Deployment Record
@@ -7483,7 +7483,7 @@ pub struct ArtifactDeploymentRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attestation_id: Option<i64>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 impl ArtifactDeploymentRecord {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7498,19 +7498,19 @@ impl ArtifactDeploymentRecord {
         Ok(())
     }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
     pub enum ArtifactDeploymentRecordRuntimeRisksItem { CriticalResource =
     "critical-resource", InternetExposed = "internet-exposed", LateralMovement =
     "lateral-movement", SensitiveData = "sensitive-data", }
 }
-#[cfg(any(feature = "campaigns"))]
+#[cfg(feature = "campaigns")]
 connector_runtime::__string_enum! {
     #[doc = " Campaign state"] #[doc = " "] #[doc =
     " Indicates whether a campaign is open or closed"] pub enum CampaignState { Open =
     "open", Closed = "closed", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 connector_runtime::__string_enum! {
     #[doc = " Campaign alert type"] #[doc = " "] #[doc =
     " Indicates the alert type of a campaign"] pub enum CampaignAlertType { CodeScanning
@@ -7694,7 +7694,7 @@ connector_runtime::__string_enum! {
     " `GET /repos/{owner}/{repo}/teams`."] pub enum TeamAccessSource { Direct = "direct",
     Organization = "organization", Enterprise = "enterprise", }
 }
-#[cfg(any(feature = "campaigns"))]
+#[cfg(feature = "campaigns")]
 /// Campaign summary
 ///
 /// The campaign metadata and alert stats.
@@ -7733,7 +7733,7 @@ pub struct CampaignSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert_stats: Option<super::models::CampaignSummaryAlertStats>,
 }
-#[cfg(any(feature = "campaigns"))]
+#[cfg(feature = "campaigns")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CampaignSummaryAlertStats {
     /// The number of open alerts
@@ -7743,30 +7743,30 @@ pub struct CampaignSummaryAlertStats {
     /// The number of in-progress alerts
     pub in_progress_count: i64,
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 connector_runtime::__string_enum! {
     #[doc = " State of a code scanning alert."] pub enum CodeScanningAlertStateQuery {
     Open = "open", Closed = "closed", Dismissed = "dismissed", Fixed = "fixed", }
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 connector_runtime::__string_enum! {
     #[doc = " Severity of a code scanning alert."] pub enum CodeScanningAlertSeverity {
     Critical = "critical", High = "high", Medium = "medium", Low = "low", Warning =
     "warning", Note = "note", Error = "error", }
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 connector_runtime::__string_enum! {
     #[doc = " State of a code scanning alert."] pub enum CodeScanningAlertState { Open =
     "open", Dismissed = "dismissed", Fixed = "fixed", }
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 connector_runtime::__string_enum! {
     #[doc =
     " **Required when the state is dismissed.** The reason for dismissing or closing the alert."]
     pub enum CodeScanningAlertDismissedReason { FalsePositive = "false positive", WonTFix
     = "won't fix", UsedInTests = "used in tests", Mitigated = "mitigated", }
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeScanningAlertRuleSummary {
     /// A unique identifier for the rule used to detect the alert.
@@ -7799,18 +7799,18 @@ pub struct CodeScanningAlertRuleSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub help_uri: Option<String>,
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 connector_runtime::__string_enum! {
     #[doc = " The severity of the alert."] pub enum CodeScanningAlertRuleSummarySeverity
     { None = "none", Note = "note", Warning = "warning", Error = "error", }
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 connector_runtime::__string_enum! {
     #[doc = " The security severity of the alert."] pub enum
     CodeScanningAlertRuleSummarySecuritySeverityLevel { Low = "low", Medium = "medium",
     High = "high", Critical = "critical", }
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeScanningAnalysisTool {
     /// The name of the tool used to generate the code scanning analysis.
@@ -7823,7 +7823,7 @@ pub struct CodeScanningAnalysisTool {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guid: Option<String>,
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 /// Describe a region within a file for the alert.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeScanningAlertLocation {
@@ -7838,13 +7838,13 @@ pub struct CodeScanningAlertLocation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_column: Option<i64>,
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 connector_runtime::__string_enum! {
     #[doc = " A classification of the file. For example to identify it as generated."]
     pub enum CodeScanningAlertClassification { Source = "source", Generated =
     "generated", Test = "test", Library = "library", }
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeScanningAlertInstance {
     /// The Git reference, formatted as `refs/pull/<number>/merge`, `refs/pull/<number>/head`,
@@ -7880,7 +7880,7 @@ pub struct CodeScanningAlertInstance {
         Vec<Option<super::models::CodeScanningAlertClassification>>,
     >,
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeScanningAlertInstanceMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -7889,7 +7889,7 @@ pub struct CodeScanningAlertInstanceMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub markdown: Option<String>,
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeScanningOrganizationAlertItems {
     /// The security alert number.
@@ -7936,7 +7936,7 @@ pub struct CodeScanningOrganizationAlertItems {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignees: Option<Vec<super::models::SimpleUser>>,
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 impl CodeScanningOrganizationAlertItems {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7951,7 +7951,7 @@ impl CodeScanningOrganizationAlertItems {
         Ok(())
     }
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 /// Codespace machine
 ///
 /// A description of the machine powering a codespace.
@@ -7974,14 +7974,14 @@ pub struct NullableCodespaceMachine {
         super::models::NullableCodespaceMachinePrebuildAvailability,
     >,
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 connector_runtime::__string_enum! {
     #[doc =
     " Whether a prebuild is currently available when creating a codespace for this machine and repository. If a branch was not specified as a ref, the default branch will be assumed. Value will be \"null\" if prebuilds are not supported or prebuild availability could not be determined. Value will be \"none\" if no prebuild is available. Latest values \"ready\" and \"in_progress\" indicate the prebuild availability status."]
     pub enum NullableCodespaceMachinePrebuildAvailability { None = "none", Ready =
     "ready", InProgress = "in_progress", }
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 /// Codespace
 ///
 /// A codespace.
@@ -8063,7 +8063,7 @@ pub struct Codespace {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_known_stop_notice: Option<String>,
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 connector_runtime::__string_enum! {
     #[doc = " State of this codespace."] pub enum CodespaceState { UnknownValue =
     "Unknown", Created = "Created", Queued = "Queued", Provisioning = "Provisioning",
@@ -8072,7 +8072,7 @@ connector_runtime::__string_enum! {
     = "Starting", ShuttingDown = "ShuttingDown", Failed = "Failed", Exporting =
     "Exporting", Updating = "Updating", Rebuilding = "Rebuilding", }
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 /// Details about the codespace's git repository.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodespaceGitStatus {
@@ -8093,20 +8093,20 @@ pub struct CodespaceGitStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ref_: Option<String>,
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 connector_runtime::__string_enum! {
     #[doc = " The initally assigned location of a new codespace."] pub enum
     CodespaceLocation { EastUs = "EastUs", SouthEastAsia = "SouthEastAsia", WestEurope =
     "WestEurope", WestUs2 = "WestUs2", }
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodespaceRuntimeConstraints {
     /// The privacy settings a user can select from when forwarding a port.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_port_privacy_settings: Option<Vec<String>>,
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 /// Codespaces Secret
 ///
 /// Secrets for a GitHub Codespace.
@@ -8124,14 +8124,14 @@ pub struct CodespacesOrgSecret {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of repositories in the organization that the secret is visible to"] pub
     enum CodespacesOrgSecretVisibility { All = "all", Private = "private", Selected =
     "selected", }
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 /// CodespacesPublicKey
 ///
 /// The public key used for setting Codespaces secrets.
@@ -8150,7 +8150,7 @@ pub struct CodespacesPublicKey {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
 }
-#[cfg(any(feature = "copilot_spaces"))]
+#[cfg(feature = "copilot_spaces")]
 /// Space
 ///
 /// A GitHub Copilot Space represents an interactive AI workspace where users can ask questions and get assistance.
@@ -8194,7 +8194,7 @@ pub struct CopilotSpace {
         Vec<super::models::CopilotSpaceResourcesAttributesItem>,
     >,
 }
-#[cfg(any(feature = "copilot_spaces"))]
+#[cfg(feature = "copilot_spaces")]
 impl CopilotSpace {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8209,7 +8209,7 @@ impl CopilotSpace {
         Ok(())
     }
 }
-#[cfg(any(feature = "copilot_spaces"))]
+#[cfg(feature = "copilot_spaces")]
 connector_runtime::__string_enum! {
     #[doc = " The base role that determines default permissions."] #[doc =
     " - `no_access`: No default access"] #[doc = " - `reader`: Default read permissions"]
@@ -8218,7 +8218,7 @@ connector_runtime::__string_enum! {
     CopilotSpaceBaseRole { Reader = "reader", Writer = "writer", Admin = "admin",
     NoAccess = "no_access", }
 }
-#[cfg(any(feature = "copilot_spaces"))]
+#[cfg(feature = "copilot_spaces")]
 /// The user or organization that owns this space.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -8228,7 +8228,7 @@ pub enum CopilotSpaceOwner {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "copilot_spaces"))]
+#[cfg(feature = "copilot_spaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CopilotSpaceResourcesAttributesItem {
     /// The unique identifier of the resource.
@@ -8252,7 +8252,7 @@ pub struct CopilotSpaceResourcesAttributesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::CopilotSpaceResourcesAttributesItemMetadata>,
 }
-#[cfg(any(feature = "copilot_spaces"))]
+#[cfg(feature = "copilot_spaces")]
 connector_runtime::__string_enum! {
     #[doc = " The type of resource."] pub enum
     CopilotSpaceResourcesAttributesItemResourceType { Repository = "repository",
@@ -8260,7 +8260,7 @@ connector_runtime::__string_enum! {
     GithubPullRequest = "github_pull_request", MediaContent = "media_content",
     UploadedTextFile = "uploaded_text_file", }
 }
-#[cfg(any(feature = "copilot_spaces"))]
+#[cfg(feature = "copilot_spaces")]
 /// Metadata specific to the resource type.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CopilotSpaceResourcesAttributesItemMetadata {
@@ -8295,7 +8295,7 @@ pub struct CopilotSpaceResourcesAttributesItemMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
 }
-#[cfg(any(feature = "copilot_spaces"))]
+#[cfg(feature = "copilot_spaces")]
 /// Copilot Space Collaborator
 ///
 /// A collaborator (user or team) of a Copilot Space
@@ -8307,7 +8307,7 @@ pub enum CopilotSpaceCollaborator {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "copilot_spaces"))]
+#[cfg(feature = "copilot_spaces")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CopilotSpaceCollaboratorVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8342,13 +8342,13 @@ pub struct CopilotSpaceCollaboratorVariant0 {
     /// The role granted to the collaborator
     pub role: super::models::CopilotSpaceCollaboratorVariant0Role,
 }
-#[cfg(any(feature = "copilot_spaces"))]
+#[cfg(feature = "copilot_spaces")]
 connector_runtime::__string_enum! {
     #[doc = " The role granted to the collaborator"] pub enum
     CopilotSpaceCollaboratorVariant0Role { Reader = "reader", Writer = "writer", Admin =
     "admin", }
 }
-#[cfg(any(feature = "copilot_spaces"))]
+#[cfg(feature = "copilot_spaces")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CopilotSpaceCollaboratorVariant1 {
     /// The collaborator actor type.
@@ -8380,7 +8380,7 @@ pub struct CopilotSpaceCollaboratorVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<serde_json::Value>,
 }
-#[cfg(any(feature = "copilot_spaces"))]
+#[cfg(feature = "copilot_spaces")]
 /// Copilot Space Resource
 ///
 /// A resource attached to a Copilot Space.
@@ -8400,14 +8400,14 @@ pub struct CopilotSpaceResource {
     /// The date and time the resource was last updated.
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
-#[cfg(any(feature = "copilot_spaces"))]
+#[cfg(feature = "copilot_spaces")]
 connector_runtime::__string_enum! {
     #[doc = " The type of the resource."] pub enum CopilotSpaceResourceResourceType {
     Repository = "repository", GithubFile = "github_file", FreeText = "free_text",
     GithubIssue = "github_issue", GithubPullRequest = "github_pull_request", MediaContent
     = "media_content", UploadedTextFile = "uploaded_text_file", }
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 /// Copilot Seat Breakdown
 ///
 /// The breakdown of Copilot Business seats for the organization.
@@ -8432,7 +8432,7 @@ pub struct CopilotOrganizationSeatBreakdown {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inactive_this_cycle: Option<i64>,
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 /// Copilot Organization Details
 ///
 /// Information about the seat breakdown and policies set for an organization with a Copilot Business or Copilot Enterprise subscription.
@@ -8462,48 +8462,48 @@ pub struct CopilotOrganizationDetails {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 connector_runtime::__string_enum! {
     #[doc =
     " The organization policy for allowing or blocking suggestions matching public code (duplication detection filter)."]
     pub enum CopilotOrganizationDetailsPublicCodeSuggestions { Allow = "allow", Block =
     "block", Unconfigured = "unconfigured", }
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 connector_runtime::__string_enum! {
     #[doc =
     " The organization policy for allowing or disallowing Copilot Chat in the IDE."] pub
     enum CopilotOrganizationDetailsIdeChat { Enabled = "enabled", Disabled = "disabled",
     Unconfigured = "unconfigured", }
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 connector_runtime::__string_enum! {
     #[doc =
     " The organization policy for allowing or disallowing Copilot features on GitHub.com."]
     pub enum CopilotOrganizationDetailsPlatformChat { Enabled = "enabled", Disabled =
     "disabled", Unconfigured = "unconfigured", }
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 connector_runtime::__string_enum! {
     #[doc = " The organization policy for allowing or disallowing Copilot CLI."] pub enum
     CopilotOrganizationDetailsCli { Enabled = "enabled", Disabled = "disabled",
     Unconfigured = "unconfigured", }
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 connector_runtime::__string_enum! {
     #[doc = " The mode of assigning new seats."] pub enum
     CopilotOrganizationDetailsSeatManagementSetting { AssignAll = "assign_all",
     AssignSelected = "assign_selected", Disabled = "disabled", Unconfigured =
     "unconfigured", }
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 connector_runtime::__string_enum! {
     #[doc =
     " The Copilot plan of the organization, or the parent enterprise, when applicable."]
     pub enum CopilotOrganizationDetailsPlanType { Business = "business", Enterprise =
     "enterprise", }
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 /// Organization Simple
 ///
 /// A GitHub organization.
@@ -8522,7 +8522,7 @@ pub struct NullableOrganizationSimple {
     pub avatar_url: String,
     pub description: Option<String>,
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 /// Copilot Business Seat Detail
 ///
 /// Information about a Copilot Business seat assignment for a user, team, or organization.
@@ -8562,7 +8562,7 @@ pub struct CopilotSeatDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan_type: Option<super::models::CopilotSeatDetailsPlanType>,
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 /// The team through which the assignee is granted access to GitHub Copilot, if applicable.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -8572,14 +8572,14 @@ pub enum CopilotSeatDetailsAssigningTeam {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 connector_runtime::__string_enum! {
     #[doc =
     " The Copilot plan of the organization, or the parent enterprise, when applicable."]
     pub enum CopilotSeatDetailsPlanType { Business = "business", Enterprise =
     "enterprise", UnknownValue = "unknown", }
 }
-#[cfg(any(feature = "dependabot"))]
+#[cfg(feature = "dependabot")]
 /// Dependabot Secret for an Organization
 ///
 /// Secrets for GitHub Dependabot for an organization.
@@ -8594,7 +8594,7 @@ pub struct OrganizationDependabotSecret {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
 }
-#[cfg(any(feature = "dependabot"))]
+#[cfg(feature = "dependabot")]
 /// DependabotPublicKey
 ///
 /// The public key used for setting Dependabot Secrets.
@@ -8605,7 +8605,7 @@ pub struct DependabotPublicKey {
     /// The Base64 encoded public key.
     pub key: String,
 }
-#[cfg(any(feature = "packages"))]
+#[cfg(feature = "packages")]
 /// Minimal Repository
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NullableMinimalRepository {
@@ -8753,7 +8753,7 @@ pub struct NullableMinimalRepository {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_properties: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
-#[cfg(any(feature = "packages"))]
+#[cfg(feature = "packages")]
 /// Package
 ///
 /// A software package
@@ -8780,12 +8780,12 @@ pub struct Package {
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
-#[cfg(any(feature = "packages"))]
+#[cfg(feature = "packages")]
 connector_runtime::__string_enum! {
     pub enum PackagePackageType { Npm = "npm", Maven = "maven", Rubygems = "rubygems",
     Docker = "docker", Nuget = "nuget", Container = "container", }
 }
-#[cfg(any(feature = "packages"))]
+#[cfg(feature = "packages")]
 connector_runtime::__string_enum! {
     pub enum PackageVisibility { Private = "private", Public = "public", }
 }
@@ -8812,7 +8812,7 @@ pub struct OrganizationInvitation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invitation_source: Option<String>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 /// Org Hook
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgHook {
@@ -8830,7 +8830,7 @@ pub struct OrgHook {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgHookConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8842,7 +8842,7 @@ pub struct OrgHookConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiInsightsRouteStatsItem {
     /// The HTTP method
@@ -8862,7 +8862,7 @@ pub struct ApiInsightsRouteStatsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_request_timestamp: Option<String>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiInsightsSubjectStatsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8880,7 +8880,7 @@ pub struct ApiInsightsSubjectStatsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_request_timestamp: Option<String>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 /// Summary Stats
 ///
 /// API Insights usage summary stats for an organization
@@ -8893,7 +8893,7 @@ pub struct ApiInsightsSummaryStats {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limited_request_count: Option<i64>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiInsightsTimeStatsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8903,7 +8903,7 @@ pub struct ApiInsightsTimeStatsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limited_request_count: Option<i64>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiInsightsUserStatsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -8925,14 +8925,14 @@ pub struct ApiInsightsUserStatsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_request_timestamp: Option<String>,
 }
-#[cfg(any(feature = "interactions"))]
+#[cfg(feature = "interactions")]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of GitHub user that can comment, open issues, or create pull requests while the interaction limit is in effect."]
     pub enum InteractionGroup { ExistingUsers = "existing_users", ContributorsOnly =
     "contributors_only", CollaboratorsOnly = "collaborators_only", }
 }
-#[cfg(any(feature = "interactions"))]
+#[cfg(feature = "interactions")]
 /// Interaction Limits
 ///
 /// Interaction limit settings.
@@ -8943,13 +8943,13 @@ pub struct InteractionLimitResponse {
     pub origin: String,
     pub expires_at: chrono::DateTime<chrono::Utc>,
 }
-#[cfg(any(feature = "interactions"))]
+#[cfg(feature = "interactions")]
 connector_runtime::__string_enum! {
     #[doc = " The duration of the interaction restriction. Default: `one_day`."] pub enum
     InteractionExpiry { OneDay = "one_day", ThreeDays = "three_days", OneWeek =
     "one_week", OneMonth = "one_month", SixMonths = "six_months", }
 }
-#[cfg(any(feature = "interactions"))]
+#[cfg(feature = "interactions")]
 /// Interaction Restrictions
 ///
 /// Limit interactions to a specific type of user for a specified duration
@@ -8961,7 +8961,7 @@ pub struct InteractionLimit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiry: Option<super::models::InteractionExpiry>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 /// Issue Field
 ///
 /// A custom attribute defined at the organization level for attaching structured data to issues.
@@ -8997,14 +8997,14 @@ connector_runtime::__string_enum! {
     "text", Date = "date", SingleSelect = "single_select", MultiSelect = "multi_select",
     Number = "number", }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
     #[doc =
     " The visibility of the issue field. Can be `organization_members_only` (visible only within the organization) or `all` (visible to all users who can see issues)."]
     pub enum IssueFieldVisibility { OrganizationMembersOnly =
     "organization_members_only", All = "all", }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssueFieldOptionsItem {
     /// The unique identifier of the option.
@@ -9027,13 +9027,13 @@ pub struct IssueFieldOptionsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
     #[doc = " The color of the option."] pub enum IssueFieldOptionsItemColor { Gray =
     "gray", Blue = "blue", Green = "green", Yellow = "yellow", Orange = "orange", Red =
     "red", Pink = "pink", Purple = "purple", }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OrganizationCreateIssueField {
     /// Name of the issue field.
@@ -9052,20 +9052,20 @@ pub struct OrganizationCreateIssueField {
         Option<Vec<super::models::OrganizationCreateIssueFieldOptionsItem>>,
     >,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
     #[doc = " The data type of the issue field."] pub enum
     OrganizationCreateIssueFieldDataType { Text = "text", Date = "date", SingleSelect =
     "single_select", MultiSelect = "multi_select", Number = "number", }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
     #[doc =
     " The visibility of the issue field. Can be `organization_members_only` (visible only within the organization) or `all` (visible to all users who can see issues). Only used when the visibility settings feature is enabled. Defaults to `organization_members_only`."]
     pub enum OrganizationCreateIssueFieldVisibility { OrganizationMembersOnly =
     "organization_members_only", All = "all", }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OrganizationCreateIssueFieldOptionsItem {
     /// Name of the option.
@@ -9078,14 +9078,14 @@ pub struct OrganizationCreateIssueFieldOptionsItem {
     /// Priority of the option for ordering.
     pub priority: i64,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
     #[doc = " Color for the option."] pub enum
     OrganizationCreateIssueFieldOptionsItemColor { Gray = "gray", Blue = "blue", Green =
     "green", Yellow = "yellow", Orange = "orange", Red = "red", Pink = "pink", Purple =
     "purple", }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrganizationUpdateIssueField {
     /// Name of the issue field.
@@ -9101,14 +9101,14 @@ pub struct OrganizationUpdateIssueField {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<Vec<super::models::OrganizationUpdateIssueFieldOptionsItem>>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
     #[doc =
     " The visibility of the issue field. Can be `organization_members_only` (visible only within the organization) or `all` (visible to all users who can see issues). Only used when the visibility settings feature is enabled."]
     pub enum OrganizationUpdateIssueFieldVisibility { OrganizationMembersOnly =
     "organization_members_only", All = "all", }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OrganizationUpdateIssueFieldOptionsItem {
     /// The id of an existing option to retain or update. Omit this when creating a new option.
@@ -9124,7 +9124,7 @@ pub struct OrganizationUpdateIssueFieldOptionsItem {
     /// Priority of the option for ordering.
     pub priority: i64,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrganizationCreateIssueType {
     /// Name of the issue type.
@@ -9138,13 +9138,13 @@ pub struct OrganizationCreateIssueType {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub color: Option<Option<super::models::OrganizationCreateIssueTypeColor>>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
     #[doc = " Color for the issue type."] pub enum OrganizationCreateIssueTypeColor {
     Gray = "gray", Blue = "blue", Green = "green", Yellow = "yellow", Orange = "orange",
     Red = "red", Pink = "pink", Purple = "purple", }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrganizationUpdateIssueType {
     /// Name of the issue type.
@@ -9158,7 +9158,7 @@ pub struct OrganizationUpdateIssueType {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub color: Option<Option<super::models::OrganizationCreateIssueTypeColor>>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 /// Org Membership
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OrgMembership {
@@ -9186,7 +9186,7 @@ pub struct OrgMembership {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<super::models::OrgMembershipPermissions>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 impl OrgMembership {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9201,24 +9201,24 @@ impl OrgMembership {
         Ok(())
     }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
     #[doc =
     " The state of the member in the organization. The `pending` state indicates the user has not yet accepted an invitation."]
     pub enum OrgMembershipState { Active = "active", Pending = "pending", }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
     #[doc = " The user's membership type in the organization."] pub enum
     OrgMembershipRole { Admin = "admin", Member = "member", BillingManager =
     "billing_manager", }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgMembershipPermissions {
     pub can_create_repository: bool,
 }
-#[cfg(any(feature = "migrations"))]
+#[cfg(feature = "migrations")]
 /// Migration
 ///
 /// A migration.
@@ -9250,7 +9250,7 @@ pub struct Migration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude: Option<Vec<String>>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 /// Organization Role
 ///
 /// Organization roles
@@ -9280,19 +9280,19 @@ pub struct OrganizationRole {
     /// The date and time the role was last updated.
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
     #[doc = " The system role from which this role inherits permissions."] pub enum
     OrganizationRoleBaseRole { Read = "read", Triage = "triage", Write = "write",
     Maintain = "maintain", Admin = "admin", }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
     #[doc = " Source answers the question, \"where did this role come from?\""] pub enum
     OrganizationRoleSource { Organization = "Organization", Enterprise = "Enterprise",
     Predefined = "Predefined", }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 /// A Role Assignment for a Team
 ///
 /// The Relationship a Team has with a role.
@@ -9331,7 +9331,7 @@ pub struct TeamRoleAssignment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enterprise_id: Option<i64>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
     #[doc =
     " Determines if the team has a direct, indirect, or mixed relationship to a role"]
@@ -9378,7 +9378,7 @@ pub struct TeamSimple {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enterprise_id: Option<i64>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 /// A Role Assignment for a User
 ///
 /// The Relationship a User has with a role.
@@ -9418,14 +9418,14 @@ pub struct UserRoleAssignment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
     #[doc =
     " Determines if the user has a direct, indirect, or mixed relationship to a role"]
     pub enum UserRoleAssignmentAssignment { Direct = "direct", Indirect = "indirect",
     Mixed = "mixed", }
 }
-#[cfg(any(feature = "packages"))]
+#[cfg(feature = "packages")]
 /// Package Version
 ///
 /// A version of a software package
@@ -9451,7 +9451,7 @@ pub struct PackageVersion {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::PackageVersionMetadata>,
 }
-#[cfg(any(feature = "packages"))]
+#[cfg(feature = "packages")]
 /// Package Version Metadata
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PackageVersionMetadata {
@@ -9463,20 +9463,20 @@ pub struct PackageVersionMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub docker: Option<super::models::PackageVersionMetadataDocker>,
 }
-#[cfg(any(feature = "packages"))]
+#[cfg(feature = "packages")]
 /// Container Metadata
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PackageVersionMetadataContainer {
     pub tags: Vec<String>,
 }
-#[cfg(any(feature = "packages"))]
+#[cfg(feature = "packages")]
 /// Docker Metadata
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PackageVersionMetadataDocker {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<Vec<String>>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 /// Simple Organization Programmatic Access Grant Request
 ///
 /// Minimal representation of an organization programmatic access grant request for enumerations
@@ -9509,13 +9509,13 @@ pub struct OrganizationProgrammaticAccessGrantRequest {
     /// Date and time when the associated fine-grained personal access token was last used for authentication.
     pub token_last_used_at: Option<String>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
     #[doc = " Type of repository selection requested."] pub enum
     OrganizationProgrammaticAccessGrantRequestRepositorySelection { None = "none", All =
     "all", Subset = "subset", }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 /// Permissions requested, categorized by type of permission.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrganizationProgrammaticAccessGrantRequestPermissions {
@@ -9526,7 +9526,7 @@ pub struct OrganizationProgrammaticAccessGrantRequestPermissions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub other: Option<std::collections::BTreeMap<String, String>>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 /// Organization Programmatic Access Grant
 ///
 /// Minimal representation of an organization programmatic access grant for enumerations
@@ -9557,7 +9557,7 @@ pub struct OrganizationProgrammaticAccessGrant {
     /// Date and time when the associated fine-grained personal access token was last used for authentication.
     pub token_last_used_at: Option<String>,
 }
-#[cfg(any(feature = "private_registries"))]
+#[cfg(feature = "private_registries")]
 /// Organization private registry
 ///
 /// Private registry configuration for an organization
@@ -9629,7 +9629,7 @@ pub struct OrgPrivateRegistryConfiguration {
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
-#[cfg(any(feature = "private_registries"))]
+#[cfg(feature = "private_registries")]
 connector_runtime::__string_enum! {
     #[doc = " The registry type."] pub enum OrgPrivateRegistryConfigurationRegistryType {
     MavenRepository = "maven_repository", NugetFeed = "nuget_feed", GoproxyServer =
@@ -9640,21 +9640,21 @@ connector_runtime::__string_enum! {
     "hex_repository", PubRepository = "pub_repository", PythonIndex = "python_index",
     TerraformRegistry = "terraform_registry", }
 }
-#[cfg(any(feature = "private_registries"))]
+#[cfg(feature = "private_registries")]
 connector_runtime::__string_enum! {
     #[doc = " The authentication type for the private registry."] pub enum
     OrgPrivateRegistryConfigurationAuthType { Token = "token", UsernamePassword =
     "username_password", OidcAzure = "oidc_azure", OidcAws = "oidc_aws", OidcJfrog =
     "oidc_jfrog", OidcCloudsmith = "oidc_cloudsmith", OidcGcp = "oidc_gcp", }
 }
-#[cfg(any(feature = "private_registries"))]
+#[cfg(feature = "private_registries")]
 connector_runtime::__string_enum! {
     #[doc =
     " Which type of organization repositories have access to the private registry."] pub
     enum OrgPrivateRegistryConfigurationVisibility { All = "all", Private = "private",
     Selected = "selected", }
 }
-#[cfg(any(feature = "private_registries"))]
+#[cfg(feature = "private_registries")]
 /// Organization private registry
 ///
 /// Private registry configuration for an organization
@@ -9729,7 +9729,7 @@ pub struct OrgPrivateRegistryConfigurationWithSelectedRepositories {
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
-#[cfg(any(feature = "private_registries"))]
+#[cfg(feature = "private_registries")]
 connector_runtime::__string_enum! {
     #[doc =
     " Which type of organization repositories have access to the private registry. `selected` means only the repositories specified by `selected_repository_ids` can access the private registry."]
@@ -10094,7 +10094,7 @@ pub struct PullRequestSimpleLinks {
     #[serde(rename = "self")]
     pub self_: super::models::Link,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 /// Draft Issue
 ///
 /// A draft issue in a project
@@ -10124,7 +10124,7 @@ connector_runtime::__string_enum! {
     " The type of content tracked in a project item"] pub enum ProjectsV2ItemContentType
     { Issue = "Issue", PullRequest = "PullRequest", DraftIssue = "DraftIssue", }
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 /// Projects v2 Item
 ///
 /// An item belonging to a project
@@ -10160,7 +10160,7 @@ pub struct ProjectsV2ItemSimple {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item_url: Option<String>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 /// The content represented by the item.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -10171,7 +10171,7 @@ pub enum ProjectsV2ItemSimpleContent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 /// Projects v2 Single Select Option
 ///
 /// An option for a single select field
@@ -10186,21 +10186,21 @@ pub struct ProjectsV2SingleSelectOptions {
     /// The color associated with the option.
     pub color: String,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 /// The display name of the option, in raw text and HTML formats.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectsV2SingleSelectOptionsName {
     pub raw: String,
     pub html: String,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 /// The description of the option, in raw text and HTML formats.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectsV2SingleSelectOptionsDescription {
     pub raw: String,
     pub html: String,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 /// Projects v2 Iteration Setting
 ///
 /// An iteration setting for an iteration field
@@ -10217,14 +10217,14 @@ pub struct ProjectsV2IterationSettings {
     /// Whether the iteration has been completed.
     pub completed: bool,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 /// The iteration title, in raw text and HTML formats.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectsV2IterationSettingsTitle {
     pub raw: String,
     pub html: String,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 /// Projects v2 Field
 ///
 /// A field inside a projects v2 project
@@ -10255,7 +10255,7 @@ pub struct ProjectsV2Field {
     /// The time when the field was last updated.
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 connector_runtime::__string_enum! {
     #[doc = " The field's data type."] pub enum ProjectsV2FieldDataType { Assignees =
     "assignees", LinkedPullRequests = "linked_pull_requests", Reviewers = "reviewers",
@@ -10264,7 +10264,7 @@ connector_runtime::__string_enum! {
     "date", Iteration = "iteration", IssueType = "issue_type", ParentIssue =
     "parent_issue", SubIssuesProgress = "sub_issues_progress", }
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 /// Configuration for iteration fields.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectsV2FieldConfiguration {
@@ -10277,7 +10277,7 @@ pub struct ProjectsV2FieldConfiguration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iterations: Option<Vec<super::models::ProjectsV2IterationSettings>>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectsV2FieldSingleSelectOption {
     /// The display name of the option.
@@ -10290,14 +10290,14 @@ pub struct ProjectsV2FieldSingleSelectOption {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 connector_runtime::__string_enum! {
     #[doc = " The color associated with the option."] pub enum
     ProjectsV2FieldSingleSelectOptionColor { Blue = "BLUE", Gray = "GRAY", Green =
     "GREEN", Orange = "ORANGE", Pink = "PINK", Purple = "PURPLE", Red = "RED", Yellow =
     "YELLOW", }
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 /// The configuration for iteration fields.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectsV2FieldIterationConfiguration {
@@ -10311,7 +10311,7 @@ pub struct ProjectsV2FieldIterationConfiguration {
         Vec<super::models::ProjectsV2FieldIterationConfigurationIterationsItem>,
     >,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectsV2FieldIterationConfigurationIterationsItem {
     /// The title of the iteration.
@@ -10321,7 +10321,7 @@ pub struct ProjectsV2FieldIterationConfigurationIterationsItem {
     /// The duration of the iteration in days.
     pub duration: i64,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 /// Projects v2 Item
 ///
 /// An item belonging to a project
@@ -10360,7 +10360,7 @@ pub struct ProjectsV2ItemWithContent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fields: Option<Vec<std::collections::BTreeMap<String, serde_json::Value>>>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 /// Projects v2 View
 ///
 /// A view inside a projects v2 project
@@ -10397,7 +10397,7 @@ pub struct ProjectsV2View {
     /// The list of field IDs used for vertical grouping (board layout).
     pub vertical_group_by: Vec<i64>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 connector_runtime::__string_enum! {
     #[doc = " The layout of the view."] pub enum ProjectsV2ViewLayout { Table = "table",
     Board = "board", Roadmap = "roadmap", }
@@ -10483,7 +10483,7 @@ connector_runtime::__string_enum! {
     CustomPropertyValuesEditableBy { OrgActors = "org_actors", OrgAndRepoActors =
     "org_and_repo_actors", }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 /// Custom Property Set Payload
 ///
 /// Custom property set payload
@@ -10534,7 +10534,7 @@ pub enum CustomPropertyValueValue {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 /// Organization Repository Custom Property Values
 ///
 /// List of custom property values for a repository
@@ -11088,7 +11088,7 @@ pub struct RepositoryRulesetConditionsRefName {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude: Option<Vec<String>>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Repository ruleset conditions for repository names
 ///
 /// Parameters for a repository name condition
@@ -11109,7 +11109,7 @@ pub struct RepositoryRulesetConditionsRepositoryNameTargetRepositoryName {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protected: Option<bool>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Repository ruleset conditions for repository IDs
 ///
 /// Parameters for a repository ID condition
@@ -11147,7 +11147,7 @@ connector_runtime::__string_enum! {
     enum RepositoryRulesetConditionsRepositoryPropertySpecSource { Custom = "custom",
     System = "system", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Repository ruleset conditions for repository properties
 ///
 /// Parameters for a repository property condition
@@ -11642,7 +11642,7 @@ pub struct RepositoryRuleTagNamePattern {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<super::models::RepositoryRuleCommitMessagePatternParameters>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// RestrictedCommits
 ///
 /// Restricted commit
@@ -12030,7 +12030,7 @@ pub enum RepositoryRulesetConditions2 {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Repository Rule
 ///
 /// A repository rule.
@@ -12073,7 +12073,7 @@ pub enum OrgRules {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RuleSuitesItem {
     /// The unique identifier of the rule insight.
@@ -12110,20 +12110,20 @@ pub struct RuleSuitesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluation_result: Option<super::models::RuleSuitesItemEvaluationResult>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     #[doc =
     " The result of the rule evaluations for rules with the `active` enforcement status."]
     pub enum RuleSuitesItemResult { Pass = "pass", Fail = "fail", Bypass = "bypass", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     #[doc =
     " The result of the rule evaluations for rules with the `active` and `evaluate` enforcement statuses, demonstrating whether rules would pass or fail if all rules in the rule suite were `active`."]
     pub enum RuleSuitesItemEvaluationResult { Pass = "pass", Fail = "fail", Bypass =
     "bypass", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Pull request rule suite metadata
 ///
 /// Metadata for a pull request rule evaluation result.
@@ -12133,7 +12133,7 @@ pub struct RuleSuitePullRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<super::models::RuleSuitePullRequestPullRequest>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// The pull request associated with the rule evaluation.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RuleSuitePullRequestPullRequest {
@@ -12150,7 +12150,7 @@ pub struct RuleSuitePullRequestPullRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reviews: Option<Vec<super::models::RuleSuitePullRequestPullRequestReviewsItem>>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// The user who created the pull request.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RuleSuitePullRequestPullRequestUser {
@@ -12165,7 +12165,7 @@ pub struct RuleSuitePullRequestPullRequestUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RuleSuitePullRequestPullRequestReviewsItem {
     /// The unique identifier of the review.
@@ -12178,7 +12178,7 @@ pub struct RuleSuitePullRequestPullRequestReviewsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// The user who submitted the review.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RuleSuitePullRequestPullRequestReviewsItemUser {
@@ -12193,7 +12193,7 @@ pub struct RuleSuitePullRequestPullRequestReviewsItemUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Required status checks rule suite metadata
 ///
 /// Metadata for a required status checks rule evaluation result.
@@ -12203,7 +12203,7 @@ pub struct RuleSuiteRequiredStatusChecks {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checks: Option<Vec<super::models::RuleSuiteRequiredStatusChecksChecksItem>>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RuleSuiteRequiredStatusChecksChecksItem {
     /// The unique identifier of the status check.
@@ -12223,7 +12223,7 @@ pub struct RuleSuiteRequiredStatusChecksChecksItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app: Option<super::models::RuleSuiteRequiredStatusChecksChecksItemApp>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// The GitHub App associated with the status check.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RuleSuiteRequiredStatusChecksChecksItemApp {
@@ -12237,7 +12237,7 @@ pub struct RuleSuiteRequiredStatusChecksChecksItemApp {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Rule Suite
 ///
 /// Response
@@ -12280,14 +12280,14 @@ pub struct RuleSuite {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule_evaluations: Option<Vec<super::models::RuleSuiteRuleEvaluationsItem>>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     #[doc =
     " The result of the rule evaluations for rules with the `active` and `evaluate` enforcement statuses, demonstrating whether rules would pass or fail if all rules in the rule suite were `active`. Null if no rules with `evaluate` enforcement status were run."]
     pub enum RuleSuiteEvaluationResult { Pass = "pass", Fail = "fail", Bypass = "bypass",
     }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RuleSuiteRuleEvaluationsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -12305,7 +12305,7 @@ pub struct RuleSuiteRuleEvaluationsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub details: Option<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RuleSuiteRuleEvaluationsItemRuleSource {
     /// The type of rule source.
@@ -12319,13 +12319,13 @@ pub struct RuleSuiteRuleEvaluationsItemRuleSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     #[doc = " The enforcement level of this rule source."] pub enum
     RuleSuiteRuleEvaluationsItemEnforcement { Active = "active", Evaluate = "evaluate",
     DeletedRuleset = "deleted ruleset", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     #[doc = " The result of the evaluation of the individual rule."] pub enum
     RuleSuiteRuleEvaluationsItemResult { Pass = "pass", Fail = "fail", }
@@ -12363,13 +12363,13 @@ pub struct RulesetVersionWithState {
     /// The state of the ruleset version
     pub state: serde_json::Value,
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 connector_runtime::__string_enum! {
     #[doc =
     " Sets the state of the secret scanning alert. You must provide `resolution` when you set the state to `resolved`."]
     pub enum SecretScanningAlertState { Open = "open", Resolved = "resolved", }
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 connector_runtime::__string_enum! {
     #[doc =
     " **Required when the `state` is `resolved`.** The reason for resolving the alert."]
@@ -12526,7 +12526,7 @@ pub struct SecretScanningLocationPullRequestReviewComment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 /// Details on the location where the token was initially detected. This can be a commit, wiki commit, issue, discussion, pull request.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -12565,7 +12565,7 @@ pub enum NullableSecretScanningFirstDetectedLocation {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrganizationSecretScanningAlert {
     /// The security alert number.
@@ -12694,7 +12694,7 @@ connector_runtime::__string_enum! {
     OrganizationSecretScanningAlertValidity { Active = "active", Inactive = "inactive",
     UnknownValue = "unknown", }
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 /// Secret Scanning Custom Pattern
 ///
 /// A custom pattern for secret scanning.
@@ -12734,13 +12734,13 @@ pub struct SecretScanningCustomPattern {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 connector_runtime::__string_enum! {
     #[doc = " The state of the custom pattern."] pub enum
     SecretScanningCustomPatternState { Published = "published", Unpublished =
     "unpublished", }
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 /// Secret Scanning Custom Pattern To Create
 ///
 /// A custom pattern to create in a bulk operation.
@@ -12765,7 +12765,7 @@ pub struct SecretScanningCustomPatternToCreate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub must_not_match: Option<Vec<String>>,
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 /// Secret Scanning Custom Pattern Validation Error
 ///
 /// A validation error for a custom pattern in a batch operation.
@@ -12778,7 +12778,7 @@ pub struct SecretScanningCustomPatternValidationError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 connector_runtime::__string_enum! {
     #[doc = " A machine-readable code describing the error."] pub enum
     SecretScanningCustomPatternValidationErrorCode { Invalid = "invalid", Unprocessable =
@@ -12786,7 +12786,7 @@ connector_runtime::__string_enum! {
     Name = "name", MustMatch = "must_match", MustNotMatch = "must_not_match",
     CustomPatternVersionMismatch = "custom_pattern_version_mismatch", }
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 /// Secret Scanning Custom Pattern To Delete
 ///
 /// A custom pattern to delete in a bulk operation.
@@ -12798,7 +12798,7 @@ pub struct SecretScanningCustomPatternToDelete {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub custom_pattern_version: Option<Option<String>>,
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 /// Secret Scanning Custom Pattern To Update
 ///
 /// Fields to update on a custom pattern. At least one updatable field (`pattern`, `start_delimiter`, `end_delimiter`, `must_match`, or `must_not_match`) must also be provided. Only provided fields will be updated.
@@ -12822,7 +12822,7 @@ pub struct SecretScanningCustomPatternToUpdate {
     /// The version of the entity. This is used to confirm you're updating the current version of the entity and mitigate unintentionally overriding someone else's update.
     pub custom_pattern_version: Option<String>,
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecretScanningPatternOverride {
     /// The ID of the pattern.
@@ -12866,27 +12866,27 @@ pub struct SecretScanningPatternOverride {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setting: Option<super::models::SecretScanningPatternOverrideSetting>,
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 connector_runtime::__string_enum! {
     #[doc = " The default push protection setting for this pattern."] pub enum
     SecretScanningPatternOverrideDefaultSetting { Disabled = "disabled", Enabled =
     "enabled", }
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 connector_runtime::__string_enum! {
     #[doc =
     " The push protection setting for this pattern set at the enterprise level. Only present for partner patterns when the organization has a parent enterprise."]
     pub enum SecretScanningPatternOverrideEnterpriseSetting { NotSet = "not-set",
     Disabled = "disabled", Enabled = "enabled", }
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 connector_runtime::__string_enum! {
     #[doc =
     " The current push protection setting for this pattern. If this is `not-set`, then it inherits either the enterprise setting if it exists or the default setting."]
     pub enum SecretScanningPatternOverrideSetting { NotSet = "not-set", Disabled =
     "disabled", Enabled = "enabled", }
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 /// Secret scanning pattern configuration
 ///
 /// A collection of secret scanning patterns and their settings related to push protection.
@@ -13044,7 +13044,7 @@ pub struct RepositoryAdvisoryCreditsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<super::models::SecurityAdvisoryCreditTypes>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 /// Check immutable releases organization settings
 ///
 /// Check immutable releases settings for an organization.
@@ -13056,14 +13056,14 @@ pub struct ImmutableReleasesOrganizationSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
     #[doc =
     " The policy that controls how immutable releases are enforced in the organization."]
     pub enum ImmutableReleasesOrganizationSettingsEnforcedRepositories { All = "all",
     None = "none", Selected = "selected", }
 }
-#[cfg(any(feature = "hosted_compute"))]
+#[cfg(feature = "hosted_compute")]
 /// Hosted compute network configuration
 ///
 /// A hosted compute network configuration.
@@ -13088,13 +13088,13 @@ pub struct NetworkConfiguration {
     /// The time at which the network configuration was created, in ISO 8601 format.
     pub created_on: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "hosted_compute"))]
+#[cfg(feature = "hosted_compute")]
 connector_runtime::__string_enum! {
     #[doc = " The hosted compute service the network configuration supports."] pub enum
     NetworkConfigurationComputeService { None = "none", Actions = "actions", Codespaces =
     "codespaces", }
 }
-#[cfg(any(feature = "hosted_compute"))]
+#[cfg(feature = "hosted_compute")]
 /// Hosted compute network settings resource
 ///
 /// A hosted compute network settings resource.
@@ -13112,7 +13112,7 @@ pub struct NetworkSettings {
     /// The location of the subnet this network settings resource is configured for.
     pub region: String,
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 /// Team Organization
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TeamOrganization {
@@ -13193,7 +13193,7 @@ pub struct TeamOrganization {
     pub updated_at: chrono::DateTime<chrono::Utc>,
     pub archived_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 /// Full Team
 ///
 /// Groups of organization members that gives permissions on specified repositories.
@@ -13243,18 +13243,18 @@ pub struct TeamFull {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enterprise_id: Option<i64>,
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 connector_runtime::__string_enum! {
     #[doc = " The level of privacy this team should have"] pub enum TeamFullPrivacy {
     Closed = "closed", Secret = "secret", }
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 connector_runtime::__string_enum! {
     #[doc = " The notification setting the team has set"] pub enum
     TeamFullNotificationSetting { NotificationsEnabled = "notifications_enabled",
     NotificationsDisabled = "notifications_disabled", }
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 /// Team Member
 ///
 /// A user that is a member of a team, including their role on the team and whether the membership is inherited from a child team.
@@ -13294,13 +13294,13 @@ pub struct TeamMember {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inherited: Option<bool>,
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 connector_runtime::__string_enum! {
     #[doc =
     " The member's role on the team. Only present on the `List team members` endpoint, and only when the feature is enabled for the organization."]
     pub enum TeamMemberRole { Member = "member", Maintainer = "maintainer", }
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 /// Team Membership
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TeamMembership {
@@ -13310,17 +13310,17 @@ pub struct TeamMembership {
     /// The state of the user's membership in the team.
     pub state: super::models::TeamMembershipState,
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 connector_runtime::__string_enum! {
     #[doc = " The role of the user in the team."] pub enum TeamMembershipRole { Member =
     "member", Maintainer = "maintainer", }
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 connector_runtime::__string_enum! {
     #[doc = " The state of the user's membership in the team."] pub enum
     TeamMembershipState { Active = "active", Pending = "pending", }
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 /// Team Repository
 ///
 /// A team's access to a repository.
@@ -13455,7 +13455,7 @@ pub struct TeamRepository {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub master_branch: Option<String>,
 }
-#[cfg(any(feature = "rate_limit"))]
+#[cfg(feature = "rate_limit")]
 /// Rate Limit
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RateLimit {
@@ -13464,7 +13464,7 @@ pub struct RateLimit {
     pub reset: i64,
     pub used: i64,
 }
-#[cfg(any(feature = "rate_limit"))]
+#[cfg(feature = "rate_limit")]
 /// Rate Limit Overview
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RateLimitOverview {
@@ -13472,7 +13472,7 @@ pub struct RateLimitOverview {
     /// Rate Limit
     pub rate: super::models::RateLimit,
 }
-#[cfg(any(feature = "rate_limit"))]
+#[cfg(feature = "rate_limit")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RateLimitOverviewResources {
     /// Rate Limit
@@ -13510,7 +13510,7 @@ pub struct RateLimitOverviewResources {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub copilot_usage_records: Option<super::models::RateLimit>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 /// Artifact
 ///
 /// An artifact
@@ -13535,7 +13535,7 @@ pub struct Artifact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow_run: Option<super::models::ArtifactWorkflowRun>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ArtifactWorkflowRun {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -13549,7 +13549,7 @@ pub struct ArtifactWorkflowRun {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head_sha: Option<String>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 /// Actions cache retention limit for a repository
 ///
 /// GitHub Actions cache retention policy for a repository.
@@ -13559,7 +13559,7 @@ pub struct ActionsCacheRetentionLimitForRepository {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_cache_retention_days: Option<i64>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 /// Actions cache storage limit for a repository
 ///
 /// GitHub Actions cache storage policy for a repository.
@@ -13569,7 +13569,7 @@ pub struct ActionsCacheStorageLimitForRepository {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_cache_size_gb: Option<i64>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 /// Repository actions caches
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsCacheList {
@@ -13578,7 +13578,7 @@ pub struct ActionsCacheList {
     /// Array of caches
     pub actions_caches: Vec<super::models::ActionsCacheListActionsCachesItem>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsCacheListActionsCachesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -13597,7 +13597,7 @@ pub struct ActionsCacheListActionsCachesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size_in_bytes: Option<i64>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 /// Concurrency Group List
 ///
 /// A list of active concurrency groups for a repository.
@@ -13608,7 +13608,7 @@ pub struct ConcurrencyGroupList {
         super::models::ConcurrencyGroupListConcurrencyGroupsItem,
     >,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConcurrencyGroupListConcurrencyGroupsItem {
     /// The name of the concurrency group.
@@ -13617,7 +13617,7 @@ pub struct ConcurrencyGroupListConcurrencyGroupsItem {
     pub group_url: String,
     pub last_acquired_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 /// Concurrency Group
 ///
 /// A concurrency group with the workflow runs and jobs that are either currently holding
@@ -13631,7 +13631,7 @@ pub struct ConcurrencyGroup {
     pub total_count: i64,
     pub group_members: Vec<super::models::ConcurrencyGroupGroupMembersItem>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ConcurrencyGroupGroupMembersItem {
     /// The ID of the workflow run.
@@ -13656,12 +13656,12 @@ pub struct ConcurrencyGroupGroupMembersItem {
     pub job_html_url: Option<String>,
     pub status: super::models::ConcurrencyGroupGroupMembersItemStatus,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 connector_runtime::__string_enum! {
     pub enum ConcurrencyGroupGroupMembersItemStatus { InProgress = "in_progress", Pending
     = "pending", }
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 /// Job
 ///
 /// Information of a job execution in a workflow run
@@ -13711,19 +13711,19 @@ pub struct Job {
     /// The name of the current branch.
     pub head_branch: Option<String>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 connector_runtime::__string_enum! {
     #[doc = " The phase of the lifecycle that the job is currently in."] pub enum
     JobStatus { Queued = "queued", InProgress = "in_progress", Completed = "completed",
     Waiting = "waiting", Requested = "requested", Pending = "pending", }
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 connector_runtime::__string_enum! {
     #[doc = " The outcome of the job."] pub enum JobConclusion { Success = "success",
     Failure = "failure", Neutral = "neutral", Cancelled = "cancelled", Skipped =
     "skipped", TimedOut = "timed_out", ActionRequired = "action_required", }
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct JobStepsItem {
     /// The phase of the lifecycle that the job is currently in.
@@ -13740,13 +13740,13 @@ pub struct JobStepsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 connector_runtime::__string_enum! {
     #[doc = " The phase of the lifecycle that the job is currently in."] pub enum
     JobStepsItemStatus { Queued = "queued", InProgress = "in_progress", Completed =
     "completed", }
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 /// Actions OIDC subject customization for a repository
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OidcCustomSubRepo {
@@ -13786,7 +13786,7 @@ pub struct ActionsVariable {
     /// The date and time at which the variable was last updated, in ISO 8601 format':' YYYY-MM-DDTHH:MM:SSZ.
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsRepositoryPermissions {
     /// Whether GitHub Actions is enabled on the repository.
@@ -13801,7 +13801,7 @@ pub struct ActionsRepositoryPermissions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha_pinning_required: Option<bool>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ActionsWorkflowAccessToRepository {
     /// Defines the level of access that workflows outside of the repository have to actions and reusable workflows within the
@@ -13810,7 +13810,7 @@ pub struct ActionsWorkflowAccessToRepository {
     /// `none` means the access is only possible from workflows in this repository. `user` level access allows sharing across user owned private repositories only. `organization` level access allows sharing across the organization.
     pub access_level: super::models::ActionsWorkflowAccessToRepositoryAccessLevel,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 connector_runtime::__string_enum! {
     #[doc =
     " Defines the level of access that workflows outside of the repository have to actions and reusable workflows within the"]
@@ -13819,7 +13819,7 @@ connector_runtime::__string_enum! {
     pub enum ActionsWorkflowAccessToRepositoryAccessLevel { None = "none", User = "user",
     Organization = "organization", }
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 /// Referenced workflow
 ///
 /// A workflow referenced/reused by the initial caller workflow
@@ -13831,7 +13831,7 @@ pub struct ReferencedWorkflow {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ref_: Option<String>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 /// Simple Commit
 ///
 /// A commit.
@@ -13868,7 +13868,7 @@ pub struct NullableSimpleCommitCommitter {
     /// Git email address of the commit's committer
     pub email: String,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 /// Workflow Run
 ///
 /// An invocation of a workflow
@@ -13953,7 +13953,7 @@ pub struct WorkflowRun {
     /// The event-specific title associated with the run or the run-name if set, or the value of `run-name` if it is set in the workflow.
     pub display_title: String,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 /// Environment Approval
 ///
 /// An entry in the reviews log for environment deployments
@@ -13970,7 +13970,7 @@ pub struct EnvironmentApprovals {
     /// The comment submitted with the deployment review
     pub comment: String,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EnvironmentApprovalsEnvironmentsItem {
     /// The id of the environment.
@@ -13992,14 +13992,14 @@ pub struct EnvironmentApprovalsEnvironmentsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 connector_runtime::__string_enum! {
     #[doc =
     " Whether deployment to the environment(s) was approved or rejected or pending (with comments)"]
     pub enum EnvironmentApprovalsState { Approved = "approved", Rejected = "rejected",
     Pending = "pending", }
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 /// Concurrency Group Run List
 ///
 /// A list of concurrency groups associated with a workflow run.
@@ -14015,7 +14015,7 @@ pub struct ConcurrencyGroupRunList {
         super::models::ConcurrencyGroupRunListConcurrencyGroupsItem,
     >,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConcurrencyGroupRunListConcurrencyGroupsItem {
     /// The name of the concurrency group.
@@ -14033,7 +14033,7 @@ pub struct ConcurrencyGroupRunListConcurrencyGroupsItem {
         super::models::ConcurrencyGroupRunListConcurrencyGroupsItemGroupMembersItem,
     >,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ConcurrencyGroupRunListConcurrencyGroupsItemGroupMembersItem {
     /// The ID of the workflow run.
@@ -14062,7 +14062,7 @@ pub struct ConcurrencyGroupRunListConcurrencyGroupsItemGroupMembersItem {
     pub job_html_url: Option<String>,
     pub status: super::models::ConcurrencyGroupGroupMembersItemStatus,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReviewCustomGatesCommentRequired {
     /// The name of the environment to approve or reject.
@@ -14070,7 +14070,7 @@ pub struct ReviewCustomGatesCommentRequired {
     /// Comment associated with the pending deployment protection rule. **Required when state is not provided.**
     pub comment: String,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReviewCustomGatesStateRequired {
     /// The name of the environment to approve or reject.
@@ -14081,7 +14081,7 @@ pub struct ReviewCustomGatesStateRequired {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 connector_runtime::__string_enum! {
     #[doc = " Whether to approve or reject deployment to the specified environments."]
     pub enum ReviewCustomGatesStateRequiredState { Approved = "approved", Rejected =
@@ -14092,7 +14092,7 @@ connector_runtime::__string_enum! {
     #[doc = " The type of reviewer."] pub enum DeploymentReviewerType { User = "User",
     Team = "Team", }
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 /// Pending Deployment
 ///
 /// Details of a deployment that is waiting for protection rules to pass
@@ -14108,7 +14108,7 @@ pub struct PendingDeployment {
     /// The people or teams that may approve jobs that reference the environment. You can list up to six users or teams as reviewers. The reviewers must have at least read access to the repository. Only one of the required reviewers needs to approve the job for it to proceed.
     pub reviewers: Vec<super::models::PendingDeploymentReviewersItem>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PendingDeploymentEnvironment {
     /// The id of the environment.
@@ -14192,7 +14192,7 @@ pub enum DeploymentPayload {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 /// Workflow Run Usage
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WorkflowRunUsage {
@@ -14200,7 +14200,7 @@ pub struct WorkflowRunUsage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_duration_ms: Option<i64>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WorkflowRunUsageBillable {
     #[serde(rename = "UBUNTU")]
@@ -14213,7 +14213,7 @@ pub struct WorkflowRunUsageBillable {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub windows: Option<super::models::WorkflowRunUsageBillableUbuntu>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WorkflowRunUsageBillableUbuntu {
     pub total_ms: i64,
@@ -14221,13 +14221,13 @@ pub struct WorkflowRunUsageBillableUbuntu {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_runs: Option<Vec<super::models::WorkflowRunUsageBillableUbuntuJobRunsItem>>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WorkflowRunUsageBillableUbuntuJobRunsItem {
     pub job_id: i64,
     pub duration_ms: i64,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 /// Workflow
 ///
 /// A GitHub Actions workflow
@@ -14246,13 +14246,13 @@ pub struct Workflow {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 connector_runtime::__string_enum! {
     pub enum WorkflowState { Active = "active", Deleted = "deleted", DisabledFork =
     "disabled_fork", DisabledInactivity = "disabled_inactivity", DisabledManually =
     "disabled_manually", }
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 /// Workflow Dispatch Response
 ///
 /// Response containing the workflow run ID and URLs.
@@ -14266,13 +14266,13 @@ pub struct WorkflowDispatchResponse {
     pub run_url: String,
     pub html_url: String,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 /// Workflow Usage
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WorkflowUsage {
     pub billable: super::models::WorkflowUsageBillable,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WorkflowUsageBillable {
     #[serde(rename = "UBUNTU")]
@@ -14285,13 +14285,13 @@ pub struct WorkflowUsageBillable {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub windows: Option<super::models::WorkflowUsageBillableUbuntu>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WorkflowUsageBillableUbuntu {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_ms: Option<i64>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Activity
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Activity {
@@ -14313,14 +14313,14 @@ pub struct Activity {
     /// A GitHub user.
     pub actor: Option<super::models::NullableSimpleUser>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     #[doc = " The type of the activity that was performed."] pub enum
     ActivityActivityType { Push = "push", ForcePush = "force_push", BranchDeletion =
     "branch_deletion", BranchCreation = "branch_creation", PrMerge = "pr_merge",
     MergeQueueMerge = "merge_queue_merge", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Autolink reference
 ///
 /// An autolink reference.
@@ -14336,7 +14336,7 @@ pub struct Autolink {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Check Dependabot security updates
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CheckAutomatedSecurityFixes {
@@ -14345,7 +14345,7 @@ pub struct CheckAutomatedSecurityFixes {
     /// Whether Dependabot security updates are paused for the repository.
     pub paused: bool,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Protected Branch Required Status Check
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProtectedBranchRequiredStatusCheck {
@@ -14360,20 +14360,20 @@ pub struct ProtectedBranchRequiredStatusCheck {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strict: Option<bool>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProtectedBranchRequiredStatusCheckChecksItem {
     pub context: String,
     pub app_id: Option<i64>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Protected Branch Admin Enforced
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProtectedBranchAdminEnforced {
     pub url: String,
     pub enabled: bool,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Protected Branch Pull Request Review
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProtectedBranchPullRequestReview {
@@ -14396,7 +14396,7 @@ pub struct ProtectedBranchPullRequestReview {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_last_push_approval: Option<bool>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 impl ProtectedBranchPullRequestReview {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -14411,7 +14411,7 @@ impl ProtectedBranchPullRequestReview {
         Ok(())
     }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProtectedBranchPullRequestReviewDismissalRestrictions {
     /// The list of users with review dismissal access.
@@ -14430,7 +14430,7 @@ pub struct ProtectedBranchPullRequestReviewDismissalRestrictions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub teams_url: Option<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Allow specific users, teams, or apps to bypass pull request requirements.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProtectedBranchPullRequestReviewBypassPullRequestAllowances {
@@ -14444,7 +14444,7 @@ pub struct ProtectedBranchPullRequestReviewBypassPullRequestAllowances {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apps: Option<Vec<Option<super::models::Integration>>>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Branch Restriction Policy
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BranchRestrictionPolicy {
@@ -14456,7 +14456,7 @@ pub struct BranchRestrictionPolicy {
     pub teams: Vec<super::models::Team>,
     pub apps: Vec<super::models::BranchRestrictionPolicyAppsItem>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BranchRestrictionPolicyUsersItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -14499,7 +14499,7 @@ pub struct BranchRestrictionPolicyUsersItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BranchRestrictionPolicyAppsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -14529,7 +14529,7 @@ pub struct BranchRestrictionPolicyAppsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<String>>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BranchRestrictionPolicyAppsItemOwner {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -14582,7 +14582,7 @@ pub struct BranchRestrictionPolicyAppsItemOwner {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BranchRestrictionPolicyAppsItemPermissions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -14594,7 +14594,7 @@ pub struct BranchRestrictionPolicyAppsItemPermissions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub single_file: Option<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Branch Protection
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BranchProtection {
@@ -14645,7 +14645,7 @@ pub struct BranchProtection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_fork_syncing: Option<super::models::BranchProtectionAllowForkSyncing>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 impl BranchProtection {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -14655,33 +14655,33 @@ impl BranchProtection {
         Ok(())
     }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BranchProtectionRequiredLinearHistory {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BranchProtectionRequiredSignatures {
     pub url: String,
     pub enabled: bool,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Whether to set the branch as read-only. If this is true, users will not be able to push to the branch.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BranchProtectionLockBranch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Whether users can pull changes from upstream when the branch is locked. Set to `true` to allow fork syncing. Set to `false` to prevent fork syncing.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BranchProtectionAllowForkSyncing {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Short Branch
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ShortBranch {
@@ -14694,7 +14694,7 @@ pub struct ShortBranch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protection_url: Option<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 impl ShortBranch {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -14723,7 +14723,7 @@ pub struct NullableGitUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Git User
 ///
 /// Metaproperties for Git author/committer information.
@@ -14840,7 +14840,7 @@ pub struct CommitStats {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total: Option<i64>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Branch With Protection
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BranchWithProtection {
@@ -14858,7 +14858,7 @@ pub struct BranchWithProtection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_approving_review_count: Option<i64>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 impl BranchWithProtection {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -14869,14 +14869,14 @@ impl BranchWithProtection {
         Ok(())
     }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BranchWithProtectionLinks {
     pub html: String,
     #[serde(rename = "self")]
     pub self_: String,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Status Check Policy
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct StatusCheckPolicy {
@@ -14886,13 +14886,13 @@ pub struct StatusCheckPolicy {
     pub checks: Vec<super::models::StatusCheckPolicyChecksItem>,
     pub contexts_url: String,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct StatusCheckPolicyChecksItem {
     pub context: String,
     pub app_id: Option<i64>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Protected Branch
 ///
 /// Branch protections protect branches
@@ -14934,7 +14934,7 @@ pub struct ProtectedBranch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_fork_syncing: Option<super::models::ProtectedBranchAllowForkSyncing>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProtectedBranchRequiredPullRequestReviews {
     pub url: String,
@@ -14956,7 +14956,7 @@ pub struct ProtectedBranchRequiredPullRequestReviews {
         super::models::ProtectedBranchRequiredPullRequestReviewsBypassPullRequestAllowances,
     >,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProtectedBranchRequiredPullRequestReviewsDismissalRestrictions {
     pub url: String,
@@ -14967,7 +14967,7 @@ pub struct ProtectedBranchRequiredPullRequestReviewsDismissalRestrictions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apps: Option<Vec<Option<super::models::Integration>>>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProtectedBranchRequiredPullRequestReviewsBypassPullRequestAllowances {
     pub users: Vec<super::models::SimpleUser>,
@@ -14975,31 +14975,31 @@ pub struct ProtectedBranchRequiredPullRequestReviewsBypassPullRequestAllowances 
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apps: Option<Vec<Option<super::models::Integration>>>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProtectedBranchEnforceAdmins {
     pub url: String,
     pub enabled: bool,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProtectedBranchRequiredLinearHistory {
     pub enabled: bool,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProtectedBranchRequiredConversationResolution {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Whether to set the branch as read-only. If this is true, users will not be able to push to the branch.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProtectedBranchLockBranch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Whether users can pull changes from upstream when the branch is locked. Set to `true` to allow fork syncing. Set to `false` to prevent fork syncing.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProtectedBranchAllowForkSyncing {
@@ -15037,7 +15037,7 @@ pub struct DeploymentSimple {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub performed_via_github_app: Option<super::models::NullableIntegration>,
 }
-#[cfg(any(feature = "checks"))]
+#[cfg(feature = "checks")]
 /// CheckRun
 ///
 /// A check performed on the code of a given code change
@@ -15071,20 +15071,20 @@ pub struct CheckRun {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment: Option<super::models::DeploymentSimple>,
 }
-#[cfg(any(feature = "checks"))]
+#[cfg(feature = "checks")]
 connector_runtime::__string_enum! {
     #[doc =
     " The phase of the lifecycle that the check is currently in. Statuses of waiting, requested, and pending are reserved for GitHub Actions check runs."]
     pub enum CheckRunStatus { Queued = "queued", InProgress = "in_progress", Completed =
     "completed", Waiting = "waiting", Requested = "requested", Pending = "pending", }
 }
-#[cfg(any(feature = "checks"))]
+#[cfg(feature = "checks")]
 connector_runtime::__string_enum! {
     pub enum CheckRunConclusion { Success = "success", Failure = "failure", Neutral =
     "neutral", Cancelled = "cancelled", Skipped = "skipped", TimedOut = "timed_out",
     ActionRequired = "action_required", }
 }
-#[cfg(any(feature = "checks"))]
+#[cfg(feature = "checks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CheckRunOutput {
     pub title: Option<String>,
@@ -15093,12 +15093,12 @@ pub struct CheckRunOutput {
     pub annotations_count: i64,
     pub annotations_url: String,
 }
-#[cfg(any(feature = "checks"))]
+#[cfg(feature = "checks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CheckRunCheckSuite {
     pub id: i64,
 }
-#[cfg(any(feature = "checks"))]
+#[cfg(feature = "checks")]
 /// Check Annotation
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CheckAnnotation {
@@ -15132,7 +15132,7 @@ pub struct SimpleCommit {
     /// Information about the Git committer
     pub committer: Option<super::models::NullableSimpleCommitCommitter>,
 }
-#[cfg(any(feature = "checks"))]
+#[cfg(feature = "checks")]
 /// CheckSuite
 ///
 /// A suite of checks performed on the code of a given code change
@@ -15167,21 +15167,21 @@ pub struct CheckSuite {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runs_rerequestable: Option<bool>,
 }
-#[cfg(any(feature = "checks"))]
+#[cfg(feature = "checks")]
 connector_runtime::__string_enum! {
     #[doc =
     " The phase of the lifecycle that the check suite is currently in. Statuses of waiting, requested, and pending are reserved for GitHub Actions check suites."]
     pub enum CheckSuiteStatus { Queued = "queued", InProgress = "in_progress", Completed
     = "completed", Waiting = "waiting", Requested = "requested", Pending = "pending", }
 }
-#[cfg(any(feature = "checks"))]
+#[cfg(feature = "checks")]
 connector_runtime::__string_enum! {
     pub enum CheckSuiteConclusion { Success = "success", Failure = "failure", Neutral =
     "neutral", Cancelled = "cancelled", Skipped = "skipped", TimedOut = "timed_out",
     ActionRequired = "action_required", StartupFailure = "startup_failure", Stale =
     "stale", }
 }
-#[cfg(any(feature = "checks"))]
+#[cfg(feature = "checks")]
 /// Check Suite Preference
 ///
 /// Check suite configuration preferences for a repository.
@@ -15191,7 +15191,7 @@ pub struct CheckSuitePreference {
     /// Minimal Repository
     pub repository: super::models::MinimalRepository,
 }
-#[cfg(any(feature = "checks"))]
+#[cfg(feature = "checks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CheckSuitePreferencePreferences {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -15199,13 +15199,13 @@ pub struct CheckSuitePreferencePreferences {
         Vec<super::models::CheckSuitePreferencePreferencesAutoTriggerChecksItem>,
     >,
 }
-#[cfg(any(feature = "checks"))]
+#[cfg(feature = "checks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CheckSuitePreferencePreferencesAutoTriggerChecksItem {
     pub app_id: i64,
     pub setting: bool,
 }
-#[cfg(any(feature = "code_quality"))]
+#[cfg(feature = "code_quality")]
 /// Code quality rule
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CodeQualityFindingRule {
@@ -15223,19 +15223,19 @@ pub struct CodeQualityFindingRule {
     /// The category of the rule used to detect the finding.
     pub category: super::models::CodeQualityFindingRuleCategory,
 }
-#[cfg(any(feature = "code_quality"))]
+#[cfg(feature = "code_quality")]
 connector_runtime::__string_enum! {
     #[doc = " The severity of the rule used to detect the finding."] pub enum
     CodeQualityFindingRuleSeverity { Error = "error", Warning = "warning", Note = "note",
     None = "none", }
 }
-#[cfg(any(feature = "code_quality"))]
+#[cfg(feature = "code_quality")]
 connector_runtime::__string_enum! {
     #[doc = " The category of the rule used to detect the finding."] pub enum
     CodeQualityFindingRuleCategory { None = "none", Maintainability = "maintainability",
     Reliability = "reliability", }
 }
-#[cfg(any(feature = "code_quality"))]
+#[cfg(feature = "code_quality")]
 /// Code quality file location
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeQualityFindingLocation {
@@ -15254,7 +15254,7 @@ pub struct CodeQualityFindingLocation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_column: Option<i64>,
 }
-#[cfg(any(feature = "code_quality"))]
+#[cfg(feature = "code_quality")]
 /// Code quality finding message
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeQualityFindingMessage {
@@ -15263,7 +15263,7 @@ pub struct CodeQualityFindingMessage {
     /// The message text of the code quality finding in markdown format.
     pub markdown: String,
 }
-#[cfg(any(feature = "code_quality"))]
+#[cfg(feature = "code_quality")]
 /// Code quality finding
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CodeQualityFinding {
@@ -15283,12 +15283,12 @@ pub struct CodeQualityFinding {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "code_quality"))]
+#[cfg(feature = "code_quality")]
 connector_runtime::__string_enum! {
     #[doc = " State of the code quality finding."] pub enum CodeQualityFindingState {
     Open = "open", Dismissed = "dismissed", }
 }
-#[cfg(any(feature = "code_quality"))]
+#[cfg(feature = "code_quality")]
 /// Configuration for code quality setup.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeQualitySetup {
@@ -15314,13 +15314,13 @@ pub struct CodeQualitySetup {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ai_findings_option: Option<super::models::CodeQualitySetupAiFindingsOption>,
 }
-#[cfg(any(feature = "code_quality"))]
+#[cfg(feature = "code_quality")]
 connector_runtime::__string_enum! {
     #[doc = " Code quality setup has been configured or not."] pub enum
     CodeQualitySetupState { Configured = "configured", NotConfigured = "not-configured",
     }
 }
-#[cfg(any(feature = "code_quality"))]
+#[cfg(feature = "code_quality")]
 connector_runtime::__string_enum! {
     pub enum CodeQualitySetupLanguagesItem { Csharp = "csharp", Go = "go", JavaKotlin =
     "java-kotlin", JavascriptTypescript = "javascript-typescript", Python = "python",
@@ -15331,12 +15331,12 @@ connector_runtime::__string_enum! {
     #[doc = " Runner type to be used."] pub enum CodeQualitySetupRunnerType { Standard =
     "standard", Labeled = "labeled", }
 }
-#[cfg(any(feature = "code_quality"))]
+#[cfg(feature = "code_quality")]
 connector_runtime::__string_enum! {
     #[doc = " The AI findings configuration for the repository."] pub enum
     CodeQualitySetupAiFindingsOption { Disabled = "disabled", OnPush = "on_push", }
 }
-#[cfg(any(feature = "code_quality"))]
+#[cfg(feature = "code_quality")]
 /// Configuration for code quality setup.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeQualitySetupUpdate {
@@ -15358,7 +15358,7 @@ pub struct CodeQualitySetupUpdate {
         super::models::CodeQualitySetupUpdateAiFindingsOption,
     >,
 }
-#[cfg(any(feature = "code_quality"))]
+#[cfg(feature = "code_quality")]
 connector_runtime::__string_enum! {
     #[doc = " The desired state of code quality setup."] pub enum
     CodeQualitySetupUpdateState { Configured = "configured", NotConfigured =
@@ -15369,18 +15369,18 @@ connector_runtime::__string_enum! {
     #[doc = " Runner type to be used."] pub enum CodeQualitySetupUpdateRunnerType {
     Standard = "standard", Labeled = "labeled", }
 }
-#[cfg(any(feature = "code_quality"))]
+#[cfg(feature = "code_quality")]
 connector_runtime::__string_enum! {
     pub enum CodeQualitySetupUpdateLanguagesItem { Csharp = "csharp", Go = "go",
     JavaKotlin = "java-kotlin", JavascriptTypescript = "javascript-typescript", Python =
     "python", Ruby = "ruby", }
 }
-#[cfg(any(feature = "code_quality"))]
+#[cfg(feature = "code_quality")]
 connector_runtime::__string_enum! {
     #[doc = " Whether AI findings run for Code Quality on this repository."] pub enum
     CodeQualitySetupUpdateAiFindingsOption { Disabled = "disabled", OnPush = "on_push", }
 }
-#[cfg(any(feature = "code_quality"))]
+#[cfg(feature = "code_quality")]
 /// You can use `run_url` to track the status of the run. This includes a property status and conclusion.
 /// You should not rely on this always being an actions workflow run object.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -15392,7 +15392,7 @@ pub struct CodeQualitySetupUpdateResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_url: Option<String>,
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeScanningAlertItems {
     /// The security alert number.
@@ -15435,7 +15435,7 @@ pub struct CodeScanningAlertItems {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignees: Option<Vec<super::models::SimpleUser>>,
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 impl CodeScanningAlertItems {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -15450,7 +15450,7 @@ impl CodeScanningAlertItems {
         Ok(())
     }
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeScanningAlertRule {
     /// A unique identifier for the rule used to detect the alert.
@@ -15483,7 +15483,7 @@ pub struct CodeScanningAlertRule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub help_uri: Option<String>,
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeScanningAlert {
     /// The security alert number.
@@ -15529,7 +15529,7 @@ pub struct CodeScanningAlert {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub linked_pull_requests: Option<Vec<super::models::PullRequestSimple>>,
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 impl CodeScanningAlert {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -15544,18 +15544,18 @@ impl CodeScanningAlert {
         Ok(())
     }
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 connector_runtime::__string_enum! {
     #[doc =
     " Sets the state of the code scanning alert. You must provide `dismissed_reason` when you set the state to `dismissed`."]
     pub enum CodeScanningAlertSetState { Open = "open", Dismissed = "dismissed", }
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 connector_runtime::__string_enum! {
     #[doc = " The status of an autofix."] pub enum CodeScanningAutofixStatus { Pending =
     "pending", Error = "error", Success = "success", Outdated = "outdated", }
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CodeScanningAutofix {
     /// The status of an autofix.
@@ -15565,7 +15565,7 @@ pub struct CodeScanningAutofix {
     /// The start time of an autofix in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`.
     pub started_at: chrono::DateTime<chrono::Utc>,
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 /// Commit an autofix for a code scanning alert
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeScanningAutofixCommits {
@@ -15576,7 +15576,7 @@ pub struct CodeScanningAutofixCommits {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeScanningAutofixCommitsResponse {
     /// The Git reference of target branch for the commit. For more information, see "[Git References](https://git-scm.com/book/en/v2/Git-Internals-Git-References)" in the Git documentation.
@@ -15586,12 +15586,12 @@ pub struct CodeScanningAutofixCommitsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha: Option<String>,
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 connector_runtime::__string_enum! {
     #[doc = " State of a code scanning alert instance."] pub enum
     CodeScanningAlertInstanceState { Open = "open", Fixed = "fixed", }
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeScanningAlertInstanceList {
     /// The Git reference, formatted as `refs/pull/<number>/merge`, `refs/pull/<number>/head`,
@@ -15633,7 +15633,7 @@ pub struct CodeScanningAlertInstanceListMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeScanningAnalysis {
     /// The Git reference, formatted as `refs/pull/<number>/merge`, `refs/pull/<number>/head`,
@@ -15667,7 +15667,7 @@ pub struct CodeScanningAnalysis {
     /// Warning generated when processing the analysis
     pub warning: String,
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 impl CodeScanningAnalysis {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -15684,7 +15684,7 @@ impl CodeScanningAnalysis {
         Ok(())
     }
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 /// Analysis deletion
 ///
 /// Successful deletion of a code scanning analysis
@@ -15695,7 +15695,7 @@ pub struct CodeScanningAnalysisDeletion {
     /// Next deletable analysis in chain, with last analysis deletion confirmation
     pub confirm_delete_url: Option<String>,
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 /// CodeQL Database
 ///
 /// A CodeQL database.
@@ -15725,14 +15725,14 @@ pub struct CodeScanningCodeqlDatabase {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit_oid: Option<String>,
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 connector_runtime::__string_enum! {
     #[doc = " The language targeted by the CodeQL query"] pub enum
     CodeScanningVariantAnalysisLanguage { Actions = "actions", Cpp = "cpp", Csharp =
     "csharp", Go = "go", Java = "java", Javascript = "javascript", Python = "python",
     Ruby = "ruby", Rust = "rust", Swift = "swift", }
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 /// Repository Identifier
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeScanningVariantAnalysisRepository {
@@ -15747,14 +15747,14 @@ pub struct CodeScanningVariantAnalysisRepository {
     pub stargazers_count: i64,
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 connector_runtime::__string_enum! {
     #[doc = " The new status of the CodeQL variant analysis repository task."] pub enum
     CodeScanningVariantAnalysisStatus { Pending = "pending", InProgress = "in_progress",
     Succeeded = "succeeded", Failed = "failed", Canceled = "canceled", TimedOut =
     "timed_out", }
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeScanningVariantAnalysisSkippedRepoGroup {
     /// The total number of repositories that were skipped for this reason.
@@ -15762,7 +15762,7 @@ pub struct CodeScanningVariantAnalysisSkippedRepoGroup {
     /// A list of repositories that were skipped. This list may not include all repositories that were skipped. This is only available when the repository was found and the user has access to it.
     pub repositories: Vec<super::models::CodeScanningVariantAnalysisRepository>,
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 /// Variant Analysis
 ///
 /// A run of a CodeQL query against one or more repositories.
@@ -15808,12 +15808,12 @@ pub struct CodeScanningVariantAnalysis {
         super::models::CodeScanningVariantAnalysisSkippedRepositories,
     >,
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 connector_runtime::__string_enum! {
     pub enum CodeScanningVariantAnalysisStatus2 { InProgress = "in_progress", Succeeded =
     "succeeded", Failed = "failed", Cancelled = "cancelled", }
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 connector_runtime::__string_enum! {
     #[doc =
     " The reason for a failure of the variant analysis. This is only available if the variant analysis has failed."]
@@ -15821,7 +15821,7 @@ connector_runtime::__string_enum! {
     "no_repos_queried", ActionsWorkflowRunFailed = "actions_workflow_run_failed",
     InternalError = "internal_error", }
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CodeScanningVariantAnalysisScannedRepositoriesItem {
     /// Repository Identifier
@@ -15838,7 +15838,7 @@ pub struct CodeScanningVariantAnalysisScannedRepositoriesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_message: Option<String>,
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 /// Information about repositories that were skipped from processing. This information is only available to the user that initiated the variant analysis.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeScanningVariantAnalysisSkippedRepositories {
@@ -15847,7 +15847,7 @@ pub struct CodeScanningVariantAnalysisSkippedRepositories {
     pub no_codeql_db_repos: super::models::CodeScanningVariantAnalysisSkippedRepoGroup,
     pub over_limit_repos: super::models::CodeScanningVariantAnalysisSkippedRepoGroup,
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeScanningVariantAnalysisSkippedRepositoriesNotFoundRepos {
     /// The total number of repositories that were skipped for this reason.
@@ -15855,7 +15855,7 @@ pub struct CodeScanningVariantAnalysisSkippedRepositoriesNotFoundRepos {
     /// A list of full repository names that were skipped. This list may not include all repositories that were skipped.
     pub repository_full_names: Vec<String>,
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CodeScanningVariantAnalysisRepoTask {
     /// Simple Repository
@@ -15883,7 +15883,7 @@ pub struct CodeScanningVariantAnalysisRepoTask {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifact_url: Option<String>,
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 /// Configuration for code scanning default setup.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeScanningDefaultSetup {
@@ -15912,32 +15912,32 @@ pub struct CodeScanningDefaultSetup {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<String>,
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 connector_runtime::__string_enum! {
     #[doc = " Code scanning default setup has been configured or not."] pub enum
     CodeScanningDefaultSetupState { Configured = "configured", NotConfigured =
     "not-configured", }
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 connector_runtime::__string_enum! {
     pub enum CodeScanningDefaultSetupLanguagesItem { Actions = "actions", CCpp = "c-cpp",
     Csharp = "csharp", Go = "go", JavaKotlin = "java-kotlin", JavascriptTypescript =
     "javascript-typescript", Javascript = "javascript", Python = "python", Ruby = "ruby",
     Typescript = "typescript", Swift = "swift", }
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 connector_runtime::__string_enum! {
     #[doc = " CodeQL query suite to be used."] pub enum
     CodeScanningDefaultSetupQuerySuite { Default = "default", Extended = "extended", }
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 connector_runtime::__string_enum! {
     #[doc =
     " Threat model to be used for code scanning analysis. Use `remote` to analyze only network sources and `remote_and_local` to include local sources like filesystem access, command-line arguments, database reads, environment variable and standard input."]
     pub enum CodeScanningDefaultSetupThreatModel { Remote = "remote", RemoteAndLocal =
     "remote_and_local", }
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 /// Configuration for code scanning default setup.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeScanningDefaultSetupUpdate {
@@ -15962,20 +15962,20 @@ pub struct CodeScanningDefaultSetupUpdate {
         Vec<super::models::CodeScanningDefaultSetupUpdateLanguagesItem>,
     >,
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 connector_runtime::__string_enum! {
     #[doc = " The desired state of code scanning default setup."] pub enum
     CodeScanningDefaultSetupUpdateState { Configured = "configured", NotConfigured =
     "not-configured", }
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 connector_runtime::__string_enum! {
     pub enum CodeScanningDefaultSetupUpdateLanguagesItem { Actions = "actions", CCpp =
     "c-cpp", Csharp = "csharp", Go = "go", JavaKotlin = "java-kotlin",
     JavascriptTypescript = "javascript-typescript", Python = "python", Ruby = "ruby",
     Swift = "swift", }
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 /// You can use `run_url` to track the status of the run. This includes a property status and conclusion.
 /// You should not rely on this always being an actions workflow run object.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -15987,7 +15987,7 @@ pub struct CodeScanningDefaultSetupUpdateResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_url: Option<String>,
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeScanningSarifsReceipt {
     /// An identifier for the upload.
@@ -15997,7 +15997,7 @@ pub struct CodeScanningSarifsReceipt {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeScanningSarifsStatus {
     /// `pending` files have not yet been processed, while `complete` means results from the SARIF have been stored. `failed` files have either not been processed at all, or could only be partially processed.
@@ -16012,14 +16012,14 @@ pub struct CodeScanningSarifsStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<String>>,
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 connector_runtime::__string_enum! {
     #[doc =
     " `pending` files have not yet been processed, while `complete` means results from the SARIF have been stored. `failed` files have either not been processed at all, or could only be partially processed."]
     pub enum CodeScanningSarifsStatusProcessingStatus { Pending = "pending", Complete =
     "complete", Failed = "failed", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 /// Code security configuration associated with a repository and attachment status
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeSecurityConfigurationForRepository {
@@ -16030,7 +16030,7 @@ pub struct CodeSecurityConfigurationForRepository {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configuration: Option<super::models::CodeSecurityConfiguration>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// CODEOWNERS errors
 ///
 /// A list of errors found in a repo's CODEOWNERS file
@@ -16038,7 +16038,7 @@ pub struct CodeSecurityConfigurationForRepository {
 pub struct CodeownersErrors {
     pub errors: Vec<super::models::CodeownersErrorsErrorsItem>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeownersErrorsErrorsItem {
     /// The line number where this errors occurs.
@@ -16058,7 +16058,7 @@ pub struct CodeownersErrorsErrorsItem {
     /// The path of the file where the error occured.
     pub path: String,
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 /// Codespace machine
 ///
 /// A description of the machine powering a codespace.
@@ -16081,7 +16081,7 @@ pub struct CodespaceMachine {
         super::models::NullableCodespaceMachinePrebuildAvailability,
     >,
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 /// Codespaces Permissions Check
 ///
 /// Permission check result for a given devcontainer config.
@@ -16090,7 +16090,7 @@ pub struct CodespacesPermissionsCheckForDevcontainer {
     /// Whether the user has accepted the permissions defined by the devcontainer config
     pub accepted: bool,
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 /// Codespaces Secret
 ///
 /// Set repository secrets for GitHub Codespaces.
@@ -16101,7 +16101,7 @@ pub struct RepoCodespacesSecret {
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Collaborator
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Collaborator {
@@ -16134,7 +16134,7 @@ pub struct Collaborator {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CollaboratorPermissions {
     pub pull: bool,
@@ -16145,7 +16145,7 @@ pub struct CollaboratorPermissions {
     pub maintain: Option<bool>,
     pub admin: bool,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Repository Invitation
 ///
 /// Repository invitations let you manage who you collaborate with.
@@ -16174,13 +16174,13 @@ pub struct RepositoryInvitation {
     pub html_url: String,
     pub node_id: String,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     #[doc = " The permission associated with the invitation."] pub enum
     RepositoryInvitationPermissions { Read = "read", Write = "write", Admin = "admin",
     Triage = "triage", Maintain = "maintain", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Collaborator
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NullableCollaborator {
@@ -16213,7 +16213,7 @@ pub struct NullableCollaborator {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Repository Collaborator Permission
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryCollaboratorPermission {
@@ -16249,7 +16249,7 @@ pub struct CommitComment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactions: Option<super::models::ReactionRollup>,
 }
-#[cfg(any(feature = "reactions"))]
+#[cfg(feature = "reactions")]
 /// Reactions to conversations provide a way to help people express their feelings more simply and effectively.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Reaction {
@@ -16263,13 +16263,13 @@ pub struct Reaction {
     pub content: super::models::ReactionContent,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
-#[cfg(any(feature = "reactions"))]
+#[cfg(feature = "reactions")]
 connector_runtime::__string_enum! {
     #[doc = " The reaction to use"] pub enum ReactionContent { Plus1 = "+1", Minus1 =
     "-1", Laugh = "laugh", Confused = "confused", Heart = "heart", Hooray = "hooray",
     Rocket = "rocket", Eyes = "eyes", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Branch Short
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BranchShort {
@@ -16277,13 +16277,13 @@ pub struct BranchShort {
     pub commit: super::models::BranchShortCommit,
     pub protected: bool,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BranchShortCommit {
     pub sha: String,
     pub url: String,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Simple Commit Status
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SimpleCommitStatus {
@@ -16300,7 +16300,7 @@ pub struct SimpleCommitStatus {
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Combined Commit Status
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CombinedCommitStatus {
@@ -16313,7 +16313,7 @@ pub struct CombinedCommitStatus {
     pub commit_url: String,
     pub url: String,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Status
 ///
 /// The status of a commit.
@@ -16334,7 +16334,7 @@ pub struct Status {
     /// A GitHub user.
     pub creator: Option<super::models::NullableSimpleUser>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Code Of Conduct Simple
 ///
 /// Code of Conduct Simple
@@ -16345,14 +16345,14 @@ pub struct NullableCodeOfConductSimple {
     pub name: String,
     pub html_url: Option<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Community Health File
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NullableCommunityHealthFile {
     pub url: String,
     pub html_url: String,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Community Profile
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CommunityProfile {
@@ -16364,7 +16364,7 @@ pub struct CommunityProfile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_reports_enabled: Option<bool>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CommunityProfileFiles {
     /// Code Of Conduct Simple
@@ -16384,7 +16384,7 @@ pub struct CommunityProfileFiles {
     /// Community Health File
     pub pull_request_template: Option<super::models::NullableCommunityHealthFile>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Commit Comparison
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CommitComparison {
@@ -16405,12 +16405,12 @@ pub struct CommitComparison {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub files: Option<Vec<super::models::DiffEntry>>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     pub enum CommitComparisonStatus { Diverged = "diverged", Ahead = "ahead", Behind =
     "behind", Identical = "identical", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Content Tree
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ContentTree {
@@ -16433,7 +16433,7 @@ pub struct ContentTree {
     #[serde(rename = "_links")]
     pub links: super::models::ContentTreeEntriesItemLinks,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ContentTreeEntriesItem {
     #[serde(rename = "type")]
@@ -16457,7 +16457,7 @@ pub struct ContentTreeEntriesItemLinks {
     #[serde(rename = "self")]
     pub self_: String,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ContentDirectoryItem {
     #[serde(rename = "type")]
@@ -16475,12 +16475,12 @@ pub struct ContentDirectoryItem {
     #[serde(rename = "_links")]
     pub links: super::models::ContentTreeEntriesItemLinks,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     pub enum ContentDirectoryItemType { Dir = "dir", File = "file", Submodule =
     "submodule", Symlink = "symlink", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Content File
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ContentFile {
@@ -16503,7 +16503,7 @@ pub struct ContentFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub submodule_git_url: Option<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Symlink Content
 ///
 /// An object describing a symlink
@@ -16523,7 +16523,7 @@ pub struct ContentSymlink {
     #[serde(rename = "_links")]
     pub links: super::models::ContentTreeEntriesItemLinks,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Submodule Content
 ///
 /// An object describing a submodule
@@ -16543,14 +16543,14 @@ pub struct ContentSubmodule {
     #[serde(rename = "_links")]
     pub links: super::models::ContentTreeEntriesItemLinks,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// File Commit
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FileCommit {
     pub content: Option<super::models::FileCommitContent>,
     pub commit: super::models::FileCommitCommit,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FileCommitContent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -16576,7 +16576,7 @@ pub struct FileCommitContent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub links: Option<super::models::FileCommitContentLinks>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FileCommitContentLinks {
     #[serde(rename = "self")]
@@ -16587,7 +16587,7 @@ pub struct FileCommitContentLinks {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html: Option<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FileCommitCommit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -16611,7 +16611,7 @@ pub struct FileCommitCommit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<super::models::FileCommitCommitVerification>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FileCommitCommitAuthor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -16621,7 +16621,7 @@ pub struct FileCommitCommitAuthor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FileCommitCommitTree {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -16639,7 +16639,7 @@ pub struct FileCommitCommitParentsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha: Option<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FileCommitCommitVerification {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -16693,7 +16693,7 @@ pub struct RepositoryRuleViolationErrorMetadataSecretScanningBypassPlaceholdersI
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_type: Option<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Contributor
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Contributor {
@@ -16808,7 +16808,7 @@ impl DependabotAlert {
         Ok(())
     }
 }
-#[cfg(any(feature = "dependabot"))]
+#[cfg(feature = "dependabot")]
 /// Dependabot Secret
 ///
 /// Set secrets for Dependabot.
@@ -16819,7 +16819,7 @@ pub struct DependabotSecret {
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
-#[cfg(any(feature = "dependency_graph"))]
+#[cfg(feature = "dependency_graph")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DependencyGraphDiffItem {
     pub change_type: super::models::DependencyGraphDiffItemChangeType,
@@ -16834,11 +16834,11 @@ pub struct DependencyGraphDiffItem {
     /// Where the dependency is utilized. `development` means that the dependency is only utilized in the development environment. `runtime` means that the dependency is utilized at runtime and in the development environment.
     pub scope: super::models::DependencyGraphDiffItemScope,
 }
-#[cfg(any(feature = "dependency_graph"))]
+#[cfg(feature = "dependency_graph")]
 connector_runtime::__string_enum! {
     pub enum DependencyGraphDiffItemChangeType { Added = "added", Removed = "removed", }
 }
-#[cfg(any(feature = "dependency_graph"))]
+#[cfg(feature = "dependency_graph")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DependencyGraphDiffItemVulnerabilitiesItem {
     pub severity: String,
@@ -16846,14 +16846,14 @@ pub struct DependencyGraphDiffItemVulnerabilitiesItem {
     pub advisory_summary: String,
     pub advisory_url: String,
 }
-#[cfg(any(feature = "dependency_graph"))]
+#[cfg(feature = "dependency_graph")]
 connector_runtime::__string_enum! {
     #[doc =
     " Where the dependency is utilized. `development` means that the dependency is only utilized in the development environment. `runtime` means that the dependency is utilized at runtime and in the development environment."]
     pub enum DependencyGraphDiffItemScope { UnknownValue = "unknown", Runtime =
     "runtime", Development = "development", }
 }
-#[cfg(any(feature = "dependency_graph"))]
+#[cfg(feature = "dependency_graph")]
 /// Dependency Graph SPDX SBOM
 ///
 /// A schema for the SPDX JSON format returned by the Dependency Graph.
@@ -16861,7 +16861,7 @@ connector_runtime::__string_enum! {
 pub struct DependencyGraphSpdxSbom {
     pub sbom: super::models::DependencyGraphSpdxSbomSbom,
 }
-#[cfg(any(feature = "dependency_graph"))]
+#[cfg(feature = "dependency_graph")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DependencyGraphSpdxSbomSbom {
     /// The SPDX identifier for the SPDX document.
@@ -16889,7 +16889,7 @@ pub struct DependencyGraphSpdxSbomSbom {
         Vec<super::models::DependencyGraphSpdxSbomSbomRelationshipsItem>,
     >,
 }
-#[cfg(any(feature = "dependency_graph"))]
+#[cfg(feature = "dependency_graph")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DependencyGraphSpdxSbomSbomCreationInfo {
     /// The date and time the SPDX document was created.
@@ -16897,7 +16897,7 @@ pub struct DependencyGraphSpdxSbomSbomCreationInfo {
     /// The tools that were used to generate the SPDX document.
     pub creators: Vec<String>,
 }
-#[cfg(any(feature = "dependency_graph"))]
+#[cfg(feature = "dependency_graph")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DependencyGraphSpdxSbomSbomPackagesItem {
     /// A unique SPDX identifier for the package.
@@ -16944,7 +16944,7 @@ pub struct DependencyGraphSpdxSbomSbomPackagesItem {
         Vec<super::models::DependencyGraphSpdxSbomSbomPackagesItemExternalRefsItem>,
     >,
 }
-#[cfg(any(feature = "dependency_graph"))]
+#[cfg(feature = "dependency_graph")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DependencyGraphSpdxSbomSbomPackagesItemExternalRefsItem {
     /// The category of reference to an external resource this reference refers to.
@@ -16957,7 +16957,7 @@ pub struct DependencyGraphSpdxSbomSbomPackagesItemExternalRefsItem {
     #[serde(rename = "referenceType")]
     pub reference_type: String,
 }
-#[cfg(any(feature = "dependency_graph"))]
+#[cfg(feature = "dependency_graph")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DependencyGraphSpdxSbomSbomRelationshipsItem {
     /// The type of relationship between the two SPDX elements.
@@ -16973,7 +16973,7 @@ pub struct DependencyGraphSpdxSbomSbomRelationshipsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub related_spdx_element: Option<String>,
 }
-#[cfg(any(feature = "dependency_graph"))]
+#[cfg(feature = "dependency_graph")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum MetadataValue {
@@ -16983,7 +16983,7 @@ pub enum MetadataValue {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "dependency_graph"))]
+#[cfg(feature = "dependency_graph")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Dependency {
     /// Package-url (PURL) of dependency. See https://github.com/package-url/purl-spec for more details.
@@ -17006,7 +17006,7 @@ pub struct Dependency {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependencies: Option<Vec<String>>,
 }
-#[cfg(any(feature = "dependency_graph"))]
+#[cfg(feature = "dependency_graph")]
 impl Dependency {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -17016,19 +17016,19 @@ impl Dependency {
         Ok(())
     }
 }
-#[cfg(any(feature = "dependency_graph"))]
+#[cfg(feature = "dependency_graph")]
 connector_runtime::__string_enum! {
     #[doc =
     " A notation of whether a dependency is requested directly by this manifest or is a dependency of another dependency."]
     pub enum DependencyRelationship { Direct = "direct", Indirect = "indirect", }
 }
-#[cfg(any(feature = "dependency_graph"))]
+#[cfg(feature = "dependency_graph")]
 connector_runtime::__string_enum! {
     #[doc =
     " A notation of whether the dependency is required for the primary build artifact (runtime) or is only used for development. Future versions of this specification may allow for more granular scopes."]
     pub enum DependencyScope { Runtime = "runtime", Development = "development", }
 }
-#[cfg(any(feature = "dependency_graph"))]
+#[cfg(feature = "dependency_graph")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Manifest {
     /// The name of the manifest.
@@ -17046,21 +17046,21 @@ pub struct Manifest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved: Option<std::collections::BTreeMap<String, super::models::Dependency>>,
 }
-#[cfg(any(feature = "dependency_graph"))]
+#[cfg(feature = "dependency_graph")]
 impl Manifest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
         Ok(())
     }
 }
-#[cfg(any(feature = "dependency_graph"))]
+#[cfg(feature = "dependency_graph")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ManifestFile {
     /// The path of the manifest file relative to the root of the Git repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_location: Option<String>,
 }
-#[cfg(any(feature = "dependency_graph"))]
+#[cfg(feature = "dependency_graph")]
 /// snapshot
 ///
 /// Create a new snapshot of a repository's dependencies.
@@ -17089,7 +17089,7 @@ pub struct Snapshot {
     /// The time at which the snapshot was scanned.
     pub scanned: chrono::DateTime<chrono::Utc>,
 }
-#[cfg(any(feature = "dependency_graph"))]
+#[cfg(feature = "dependency_graph")]
 impl Snapshot {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -17104,7 +17104,7 @@ impl Snapshot {
         Ok(())
     }
 }
-#[cfg(any(feature = "dependency_graph"))]
+#[cfg(feature = "dependency_graph")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SnapshotJob {
     /// The external ID of the job.
@@ -17115,7 +17115,7 @@ pub struct SnapshotJob {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
 }
-#[cfg(any(feature = "dependency_graph"))]
+#[cfg(feature = "dependency_graph")]
 /// A description of the detector used.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SnapshotDetector {
@@ -17126,7 +17126,7 @@ pub struct SnapshotDetector {
     /// The url of the detector used.
     pub url: String,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Deployment Status
 ///
 /// The status of a deployment.
@@ -17162,7 +17162,7 @@ pub struct DeploymentStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub performed_via_github_app: Option<super::models::NullableIntegration>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 impl DeploymentStatus {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -17173,13 +17173,13 @@ impl DeploymentStatus {
         Ok(())
     }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     #[doc = " The state of the status."] pub enum DeploymentStatusState { Error =
     "error", Failure = "failure", Inactive = "inactive", Pending = "pending", Success =
     "success", Queued = "queued", InProgress = "in_progress", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// The type of deployment branch policy for this environment. To allow all branches to deploy, set to `null`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeploymentBranchPolicySettings {
@@ -17188,7 +17188,7 @@ pub struct DeploymentBranchPolicySettings {
     /// Whether only branches that match the specified name patterns can deploy to this environment.  If `custom_branch_policies` is `true`, `protected_branches` must be `false`; if `custom_branch_policies` is `false`, `protected_branches` must be `true`.
     pub custom_branch_policies: bool,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Environment
 ///
 /// Details of a deployment environment
@@ -17212,7 +17212,7 @@ pub struct Environment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment_branch_policy: Option<super::models::DeploymentBranchPolicySettings>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum EnvironmentProtectionRulesItem {
@@ -17228,7 +17228,7 @@ pub enum EnvironmentProtectionRulesItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EnvironmentProtectionRulesItemVariant0 {
     pub id: i64,
@@ -17239,7 +17239,7 @@ pub struct EnvironmentProtectionRulesItemVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wait_timer: Option<i64>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EnvironmentProtectionRulesItemVariant1 {
     pub id: i64,
@@ -17253,7 +17253,7 @@ pub struct EnvironmentProtectionRulesItemVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reviewers: Option<Vec<super::models::PendingDeploymentReviewersItem>>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EnvironmentProtectionRulesItemVariant2 {
     pub id: i64,
@@ -17261,7 +17261,7 @@ pub struct EnvironmentProtectionRulesItemVariant2 {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Deployment branch policy
 ///
 /// Details of a deployment branch or tag policy.
@@ -17280,12 +17280,12 @@ pub struct DeploymentBranchPolicy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<super::models::DeploymentBranchPolicyType>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     #[doc = " Whether this rule targets a branch or tag."] pub enum
     DeploymentBranchPolicyType { Branch = "branch", Tag = "tag", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Deployment branch and tag policy name pattern
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeploymentBranchPolicyNamePatternWithType {
@@ -17299,12 +17299,12 @@ pub struct DeploymentBranchPolicyNamePatternWithType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<super::models::DeploymentBranchPolicyNamePatternWithTypeType>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     #[doc = " Whether this rule targets a branch or tag"] pub enum
     DeploymentBranchPolicyNamePatternWithTypeType { Branch = "branch", Tag = "tag", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Deployment branch policy name pattern
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeploymentBranchPolicyNamePattern {
@@ -17314,7 +17314,7 @@ pub struct DeploymentBranchPolicyNamePattern {
     /// For more information about pattern matching syntax, see the [Ruby File.fnmatch documentation](https://ruby-doc.org/core-2.5.1/File.html#method-c-fnmatch).
     pub name: String,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Custom deployment protection rule app
 ///
 /// A GitHub App that is providing a custom deployment protection rule.
@@ -17329,7 +17329,7 @@ pub struct CustomDeploymentRuleApp {
     /// The node ID for the deployment protection rule integration.
     pub node_id: String,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Deployment protection rule
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeploymentProtectionRule {
@@ -17344,14 +17344,14 @@ pub struct DeploymentProtectionRule {
     /// A GitHub App that is providing a custom deployment protection rule.
     pub app: super::models::CustomDeploymentRuleApp,
 }
-#[cfg(any(feature = "git"))]
+#[cfg(feature = "git")]
 /// Short Blob
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ShortBlob {
     pub url: String,
     pub sha: String,
 }
-#[cfg(any(feature = "git"))]
+#[cfg(feature = "git")]
 /// Blob
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Blob {
@@ -17364,7 +17364,7 @@ pub struct Blob {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub highlighted_content: Option<String>,
 }
-#[cfg(any(feature = "git"))]
+#[cfg(feature = "git")]
 /// Git Commit
 ///
 /// Low-level Git commit operations within a repository
@@ -17420,7 +17420,7 @@ pub struct GitCommitVerification {
     pub payload: Option<String>,
     pub verified_at: Option<String>,
 }
-#[cfg(any(feature = "git"))]
+#[cfg(feature = "git")]
 /// Git Reference
 ///
 /// Git references within a repository
@@ -17432,7 +17432,7 @@ pub struct GitRef {
     pub url: String,
     pub object: super::models::GitRefObject,
 }
-#[cfg(any(feature = "git"))]
+#[cfg(feature = "git")]
 impl GitRef {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -17443,7 +17443,7 @@ impl GitRef {
         Ok(())
     }
 }
-#[cfg(any(feature = "git"))]
+#[cfg(feature = "git")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GitRefObject {
     #[serde(rename = "type")]
@@ -17452,7 +17452,7 @@ pub struct GitRefObject {
     pub sha: String,
     pub url: String,
 }
-#[cfg(any(feature = "git"))]
+#[cfg(feature = "git")]
 impl GitRefObject {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -17463,7 +17463,7 @@ impl GitRefObject {
         Ok(())
     }
 }
-#[cfg(any(feature = "git"))]
+#[cfg(feature = "git")]
 /// Git Tag
 ///
 /// Metadata for a Git tag
@@ -17483,14 +17483,14 @@ pub struct GitTag {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<super::models::Verification>,
 }
-#[cfg(any(feature = "git"))]
+#[cfg(feature = "git")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GitTagTagger {
     pub date: String,
     pub email: String,
     pub name: String,
 }
-#[cfg(any(feature = "git"))]
+#[cfg(feature = "git")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GitTagObject {
     pub sha: String,
@@ -17498,7 +17498,7 @@ pub struct GitTagObject {
     pub type_: String,
     pub url: String,
 }
-#[cfg(any(feature = "git"))]
+#[cfg(feature = "git")]
 /// Git Tree
 ///
 /// The hierarchy between files in a Git repository.
@@ -17511,7 +17511,7 @@ pub struct GitTree {
     /// Objects specifying a tree structure
     pub tree: Vec<super::models::GitTreeTreeItem>,
 }
-#[cfg(any(feature = "git"))]
+#[cfg(feature = "git")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GitTreeTreeItem {
     pub path: String,
@@ -17524,14 +17524,14 @@ pub struct GitTreeTreeItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Repository hash algorithm
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryHashAlgorithm {
     /// The Git hash algorithm used by this repository.
     pub hash_algorithm: super::models::RepositoryHashAlgorithmHashAlgorithm,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     #[doc = " The Git hash algorithm used by this repository."] pub enum
     RepositoryHashAlgorithmHashAlgorithm { Sha1 = "sha1", Sha256 = "sha256", }
@@ -17544,7 +17544,7 @@ pub struct HookResponse {
     pub status: Option<String>,
     pub message: Option<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Webhooks for repositories.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Hook {
@@ -17572,7 +17572,7 @@ pub struct Hook {
     /// Hook Response
     pub last_response: super::models::HookResponse,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Check immutable releases
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CheckImmutableReleases {
@@ -17581,7 +17581,7 @@ pub struct CheckImmutableReleases {
     /// Whether immutable releases are enforced by the repository owner.
     pub enforced_by_owner: bool,
 }
-#[cfg(any(feature = "migrations"))]
+#[cfg(feature = "migrations")]
 /// Import
 ///
 /// A repository import from an external source.
@@ -17628,7 +17628,7 @@ pub struct Import {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub svn_root: Option<String>,
 }
-#[cfg(any(feature = "migrations"))]
+#[cfg(feature = "migrations")]
 connector_runtime::__string_enum! {
     pub enum ImportStatus { Auth = "auth", Error = "error", None = "none", Detecting =
     "detecting", Choose = "choose", AuthFailed = "auth_failed", Importing = "importing",
@@ -17637,7 +17637,7 @@ connector_runtime::__string_enum! {
     "detection_found_multiple", DetectionFoundNothing = "detection_found_nothing",
     DetectionNeedsAuth = "detection_needs_auth", }
 }
-#[cfg(any(feature = "migrations"))]
+#[cfg(feature = "migrations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ImportProjectChoicesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -17647,7 +17647,7 @@ pub struct ImportProjectChoicesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub human_name: Option<String>,
 }
-#[cfg(any(feature = "migrations"))]
+#[cfg(feature = "migrations")]
 /// Porter Author
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PorterAuthor {
@@ -17659,7 +17659,7 @@ pub struct PorterAuthor {
     pub url: String,
     pub import_url: String,
 }
-#[cfg(any(feature = "migrations"))]
+#[cfg(feature = "migrations")]
 /// Porter Large File
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PorterLargeFile {
@@ -17668,7 +17668,7 @@ pub struct PorterLargeFile {
     pub oid: String,
     pub size: i64,
 }
-#[cfg(any(feature = "interactions"))]
+#[cfg(feature = "interactions")]
 /// Interaction Limits Pull Request Bypass List
 ///
 /// A list of user logins to add or remove from the pull request creation cap bypass list.
@@ -17677,7 +17677,7 @@ pub struct InteractionLimitPullRequestBypassList {
     /// A list of user logins to add or remove from the bypass list.
     pub users: Vec<String>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Issues are a great way to keep track of tasks, enhancements, and bugs for your projects.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NullableIssue {
@@ -17779,14 +17779,14 @@ pub struct NullableIssue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue_field_values: Option<Vec<super::models::IssueFieldValue>>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Issue Event Label
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssueEventLabel {
     pub name: Option<String>,
     pub color: Option<String>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Issue Event Dismissed Review
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssueEventDismissedReview {
@@ -17796,13 +17796,13 @@ pub struct IssueEventDismissedReview {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissal_commit_id: Option<String>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Issue Event Milestone
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssueEventMilestone {
     pub title: String,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Issue Event Project Card
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssueEventProjectCard {
@@ -17814,14 +17814,14 @@ pub struct IssueEventProjectCard {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_column_name: Option<String>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Issue Event Rename
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssueEventRename {
     pub from: String,
     pub to: String,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Issue Type
 ///
 /// The type of issue.
@@ -17835,7 +17835,7 @@ pub struct IssueTypeWebhook {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<super::models::IssueTypeColor>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Issue Reference
 ///
 /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
@@ -17859,7 +17859,7 @@ pub struct NullableIssueReference {
     /// The type of the referenced issue.
     pub issue_type: Option<super::models::NullableIssueReferenceIssueType>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Issue Type
 ///
 /// The type of the referenced issue.
@@ -17875,7 +17875,7 @@ pub struct NullableIssueReferenceIssueType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<String>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Issue Event Intent
 ///
 /// The intent behind an agent's action on an issue, including the rationale and confidence. Present (and `null` when the event carried no agent intent) on supported event types while the issue suggestions feature is enabled for the repository; the property is omitted entirely when the feature is disabled or the event type does not support intent.
@@ -17888,12 +17888,12 @@ pub struct NullableIssueEventIntent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<super::models::NullableIssueEventIntentConfidence>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 connector_runtime::__string_enum! {
     #[doc = " The confidence level the agent had when performing this action."] pub enum
     NullableIssueEventIntentConfidence { Low = "LOW", Medium = "MEDIUM", High = "HIGH", }
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Issue Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssueEvent {
@@ -17997,7 +17997,7 @@ pub struct IssueEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub performed_via_github_app: Option<super::models::NullableIntegration>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Labeled Issue Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct LabeledIssueEvent {
@@ -18021,13 +18021,13 @@ pub struct LabeledIssueEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<super::models::NullableIssueEventIntent>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct LabeledIssueEventLabel {
     pub name: String,
     pub color: String,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Unlabeled Issue Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UnlabeledIssueEvent {
@@ -18051,7 +18051,7 @@ pub struct UnlabeledIssueEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<super::models::NullableIssueEventIntent>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Assigned Issue Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AssignedIssueEvent {
@@ -18082,7 +18082,7 @@ pub struct AssignedIssueEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<super::models::NullableIssueEventIntent>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Unassigned Issue Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UnassignedIssueEvent {
@@ -18108,7 +18108,7 @@ pub struct UnassignedIssueEvent {
     /// A GitHub user.
     pub assigner: super::models::SimpleUser,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Milestoned Issue Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MilestonedIssueEvent {
@@ -18127,12 +18127,12 @@ pub struct MilestonedIssueEvent {
     pub performed_via_github_app: Option<super::models::NullableIntegration>,
     pub milestone: super::models::MilestonedIssueEventMilestone,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MilestonedIssueEventMilestone {
     pub title: String,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Demilestoned Issue Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DemilestonedIssueEvent {
@@ -18151,7 +18151,7 @@ pub struct DemilestonedIssueEvent {
     pub performed_via_github_app: Option<super::models::NullableIntegration>,
     pub milestone: super::models::MilestonedIssueEventMilestone,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Renamed Issue Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RenamedIssueEvent {
@@ -18170,13 +18170,13 @@ pub struct RenamedIssueEvent {
     pub performed_via_github_app: Option<super::models::NullableIntegration>,
     pub rename: super::models::RenamedIssueEventRename,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RenamedIssueEventRename {
     pub from: String,
     pub to: String,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Review Requested Issue Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReviewRequestedIssueEvent {
@@ -18208,7 +18208,7 @@ pub struct ReviewRequestedIssueEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_reviewer: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Review Request Removed Issue Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReviewRequestRemovedIssueEvent {
@@ -18240,7 +18240,7 @@ pub struct ReviewRequestRemovedIssueEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_reviewer: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Review Dismissed Issue Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReviewDismissedIssueEvent {
@@ -18259,7 +18259,7 @@ pub struct ReviewDismissedIssueEvent {
     pub performed_via_github_app: Option<super::models::NullableIntegration>,
     pub dismissed_review: super::models::ReviewDismissedIssueEventDismissedReview,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReviewDismissedIssueEventDismissedReview {
     pub state: String,
@@ -18268,7 +18268,7 @@ pub struct ReviewDismissedIssueEventDismissedReview {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissal_commit_id: Option<String>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Locked Issue Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct LockedIssueEvent {
@@ -18287,7 +18287,7 @@ pub struct LockedIssueEvent {
     pub performed_via_github_app: Option<super::models::NullableIntegration>,
     pub lock_reason: Option<String>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Added to Project Issue Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddedToProjectIssueEvent {
@@ -18307,7 +18307,7 @@ pub struct AddedToProjectIssueEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_card: Option<super::models::AddedToProjectIssueEventProjectCard>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddedToProjectIssueEventProjectCard {
     pub id: i64,
@@ -18318,7 +18318,7 @@ pub struct AddedToProjectIssueEventProjectCard {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_column_name: Option<String>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Moved Column in Project Issue Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MovedColumnInProjectIssueEvent {
@@ -18338,7 +18338,7 @@ pub struct MovedColumnInProjectIssueEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_card: Option<super::models::AddedToProjectIssueEventProjectCard>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Removed from Project Issue Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RemovedFromProjectIssueEvent {
@@ -18358,7 +18358,7 @@ pub struct RemovedFromProjectIssueEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_card: Option<super::models::AddedToProjectIssueEventProjectCard>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Converted Note to Issue Issue Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConvertedNoteToIssueIssueEvent {
@@ -18378,7 +18378,7 @@ pub struct ConvertedNoteToIssueIssueEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_card: Option<super::models::AddedToProjectIssueEventProjectCard>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Issue Type Added Issue Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssueTypeAddedIssueEvent {
@@ -18405,7 +18405,7 @@ pub struct IssueTypeAddedIssueEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<super::models::NullableIssueEventIntent>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Issue Type Removed Issue Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssueTypeRemovedIssueEvent {
@@ -18432,7 +18432,7 @@ pub struct IssueTypeRemovedIssueEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<super::models::NullableIssueEventIntent>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Issue Type Changed Issue Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssueTypeChangedIssueEvent {
@@ -18463,7 +18463,7 @@ pub struct IssueTypeChangedIssueEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<super::models::NullableIssueEventIntent>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Sub-issue Added Issue Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SubIssueAddedIssueEvent {
@@ -18485,7 +18485,7 @@ pub struct SubIssueAddedIssueEvent {
     /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
     pub sub_issue: Option<super::models::NullableIssueReference>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Sub-issue Removed Issue Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SubIssueRemovedIssueEvent {
@@ -18507,7 +18507,7 @@ pub struct SubIssueRemovedIssueEvent {
     /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
     pub sub_issue: Option<super::models::NullableIssueReference>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Parent-issue Added Issue Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ParentIssueAddedIssueEvent {
@@ -18529,7 +18529,7 @@ pub struct ParentIssueAddedIssueEvent {
     /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
     pub parent_issue: Option<super::models::NullableIssueReference>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Parent-issue Removed Issue Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ParentIssueRemovedIssueEvent {
@@ -18551,7 +18551,7 @@ pub struct ParentIssueRemovedIssueEvent {
     /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
     pub parent_issue: Option<super::models::NullableIssueReference>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Blocked-by Added Issue Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BlockedByAddedIssueEvent {
@@ -18573,7 +18573,7 @@ pub struct BlockedByAddedIssueEvent {
     /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
     pub blocked_by: Option<super::models::NullableIssueReference>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Blocked-by Removed Issue Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BlockedByRemovedIssueEvent {
@@ -18595,7 +18595,7 @@ pub struct BlockedByRemovedIssueEvent {
     /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
     pub blocked_by: Option<super::models::NullableIssueReference>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Blocking Added Issue Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BlockingAddedIssueEvent {
@@ -18617,7 +18617,7 @@ pub struct BlockingAddedIssueEvent {
     /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
     pub blocking: Option<super::models::NullableIssueReference>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Blocking Removed Issue Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BlockingRemovedIssueEvent {
@@ -18639,7 +18639,7 @@ pub struct BlockingRemovedIssueEvent {
     /// A minimal reference to an issue linked from a timeline event (e.g. sub-issue, parent-issue, or dependency events).
     pub blocking: Option<super::models::NullableIssueReference>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Issue Event for Issue
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -18673,7 +18673,7 @@ pub enum IssueEventForIssue {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Issue Suggestion
 ///
 /// An agent-proposed change to an issue that a maintainer can approve or dismiss.
@@ -18706,19 +18706,19 @@ pub struct IssueSuggestion {
     /// The time the suggestion was last updated.
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 connector_runtime::__string_enum! {
     #[doc = " The kind of change proposed."] pub enum IssueSuggestionAction { SetType =
     "set_type", AddLabel = "add_label", AddField = "add_field", AddAssignee =
     "add_assignee", CloseIssue = "close_issue", }
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 connector_runtime::__string_enum! {
     #[doc = " The suggestion's lifecycle state."] pub enum IssueSuggestionState { Pending
     = "pending", Applied = "applied", Approved = "approved", Dismissed = "dismissed",
     Replaced = "replaced", Invalidated = "invalidated", }
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// The proposed value, when applicable. An array for multi-select field suggestions.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -18730,12 +18730,12 @@ pub enum IssueSuggestionTargetValue {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 connector_runtime::__string_enum! {
     #[doc = " The actor's confidence level in the suggestion."] pub enum
     IssueSuggestionConfidence { Low = "LOW", Medium = "MEDIUM", High = "HIGH", }
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Timeline Comment Event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TimelineCommentEvent {
@@ -18785,7 +18785,7 @@ pub struct TimelineCommentEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub minimized: Option<super::models::NullableIssueCommentMinimized>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Timeline Cross Referenced Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TimelineCrossReferencedEvent {
@@ -18799,7 +18799,7 @@ pub struct TimelineCrossReferencedEvent {
     pub updated_at: chrono::DateTime<chrono::Utc>,
     pub source: super::models::TimelineCrossReferencedEventSource,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TimelineCrossReferencedEventSource {
     #[serde(rename = "type")]
@@ -18809,7 +18809,7 @@ pub struct TimelineCrossReferencedEventSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue: Option<super::models::Issue>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Timeline Committed Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TimelineCommittedEvent {
@@ -18830,7 +18830,7 @@ pub struct TimelineCommittedEvent {
     pub verification: super::models::GitCommitVerification,
     pub html_url: String,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Timeline Reviewed Event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TimelineReviewedEvent {
@@ -18979,7 +18979,7 @@ connector_runtime::__string_enum! {
     #[doc = " The level at which the comment is targeted, can be a diff line or a file."]
     pub enum PullRequestReviewCommentSubjectType { Line = "line", File = "file", }
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Timeline Line Commented Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TimelineLineCommentedEvent {
@@ -18990,7 +18990,7 @@ pub struct TimelineLineCommentedEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comments: Option<Vec<super::models::PullRequestReviewComment>>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Timeline Commit Commented Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TimelineCommitCommentedEvent {
@@ -19003,7 +19003,7 @@ pub struct TimelineCommitCommentedEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comments: Option<Vec<super::models::CommitComment>>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Timeline Assigned Issue Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TimelineAssignedIssueEvent {
@@ -19030,7 +19030,7 @@ pub struct TimelineAssignedIssueEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<super::models::NullableIssueEventIntent>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Timeline Unassigned Issue Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TimelineUnassignedIssueEvent {
@@ -19052,7 +19052,7 @@ pub struct TimelineUnassignedIssueEvent {
     /// A GitHub user.
     pub assignee: super::models::SimpleUser,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// State Change Issue Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct StateChangeIssueEvent {
@@ -19077,7 +19077,7 @@ pub struct StateChangeIssueEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<super::models::NullableIssueEventIntent>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Timeline Event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -19118,7 +19118,7 @@ pub enum TimelineIssueEvents {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Deploy Key
 ///
 /// An SSH key granting access to a single repository.
@@ -19138,7 +19138,7 @@ pub struct DeployKey {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
-#[cfg(any(feature = "licenses"))]
+#[cfg(feature = "licenses")]
 /// License Content
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct LicenseContent {
@@ -19159,7 +19159,7 @@ pub struct LicenseContent {
     /// License Simple
     pub license: Option<super::models::NullableLicenseSimple>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Merged upstream
 ///
 /// Results of a successful merge upstream request
@@ -19172,7 +19172,7 @@ pub struct MergedUpstream {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_branch: Option<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     pub enum MergedUpstreamMergeType { Merge = "merge", FastForward = "fast-forward",
     None = "none", }
@@ -19206,14 +19206,14 @@ pub struct Milestone {
     pub closed_at: Option<chrono::DateTime<chrono::Utc>>,
     pub due_on: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Pages Source Hash
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PagesSourceHash {
     pub branch: String,
     pub path: String,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Pages Https Certificate
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PagesHttpsCertificate {
@@ -19224,7 +19224,7 @@ pub struct PagesHttpsCertificate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<chrono::NaiveDate>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     pub enum PagesHttpsCertificateState { New = "new", AuthorizationCreated =
     "authorization_created", AuthorizationPending = "authorization_pending", Authorized =
@@ -19232,7 +19232,7 @@ connector_runtime::__string_enum! {
     Uploaded = "uploaded", Approved = "approved", Errored = "errored", BadAuthz =
     "bad_authz", DestroyPending = "destroy_pending", DnsChanged = "dns_changed", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// GitHub Pages
 ///
 /// The configuration for GitHub Pages for a repository.
@@ -19270,22 +19270,22 @@ pub struct Page {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub https_enforced: Option<bool>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     #[doc = " The status of the most recent build of the Page."] pub enum PageStatus {
     Built = "built", Building = "building", Errored = "errored", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     #[doc = " The state if the domain is verified"] pub enum PageProtectedDomainState {
     Pending = "pending", Verified = "verified", Unverified = "unverified", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     #[doc = " The process in which the Page will be built."] pub enum PageBuildType {
     Legacy = "legacy", Workflow = "workflow", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Page Build
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PageBuild {
@@ -19306,14 +19306,14 @@ pub struct PageBuild {
 pub struct PageBuildError {
     pub message: Option<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Page Build Status
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PageBuildStatus {
     pub url: String,
     pub status: String,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// GitHub Pages
 ///
 /// The GitHub Pages deployment status.
@@ -19329,7 +19329,7 @@ pub struct PageDeployment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preview_url: Option<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// The ID of the GitHub Pages deployment. This is the Git SHA of the deployed commit.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -19339,7 +19339,7 @@ pub enum PageDeploymentId {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// GitHub Pages deployment status
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PagesDeploymentStatus {
@@ -19347,7 +19347,7 @@ pub struct PagesDeploymentStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::PagesDeploymentStatusStatus>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     #[doc = " The current status of the deployment."] pub enum
     PagesDeploymentStatusStatus { DeploymentInProgress = "deployment_in_progress",
@@ -19358,7 +19358,7 @@ connector_runtime::__string_enum! {
     "deployment_attempt_error", DeploymentLost = "deployment_lost", Succeed = "succeed",
     }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Pages Health Check Status
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PagesHealthCheck {
@@ -19367,7 +19367,7 @@ pub struct PagesHealthCheck {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alt_domain: Option<super::models::PagesHealthCheckAltDomain>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PagesHealthCheckDomain {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -19427,7 +19427,7 @@ pub struct PagesHealthCheckDomain {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caa_error: Option<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PagesHealthCheckAltDomain {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -19609,7 +19609,7 @@ pub struct PullRequestHead {
     /// A GitHub user.
     pub user: super::models::SimpleUser,
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 /// Pull Request Merge Result
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullRequestMergeResult {
@@ -19617,19 +19617,19 @@ pub struct PullRequestMergeResult {
     pub merged: bool,
     pub message: String,
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 /// Pull Request Merge Async Result
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PullRequestMergeAsyncResult {
     pub status: super::models::PullRequestMergeAsyncResultStatus,
     pub details: super::models::PullRequestMergeAsyncResultDetails,
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 connector_runtime::__string_enum! {
     pub enum PullRequestMergeAsyncResultStatus { Pending = "pending", Merged = "merged",
     Enqueued = "enqueued", Failed = "failed", }
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PullRequestMergeAsyncResultDetails {
@@ -19645,7 +19645,7 @@ pub enum PullRequestMergeAsyncResultDetails {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 /// When an asynchronous merge request was created or already existed
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PullRequestMergeAsyncResultDetailsVariant0 {
@@ -19656,37 +19656,37 @@ pub struct PullRequestMergeAsyncResultDetailsVariant0 {
     /// SHA that the pull request head must match for the enqueued merge to proceed.
     pub expected_head_sha: String,
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 connector_runtime::__string_enum! {
     pub enum PullRequestMergeAsyncResultDetailsVariant0MergeMethod { Default = "default",
     Merge = "merge", Squash = "squash", Rebase = "rebase", }
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 connector_runtime::__string_enum! {
     pub enum PullRequestMergeAsyncResultDetailsVariant0MergeAction { Default = "default",
     MergeQueue = "merge_queue", DirectMerge = "direct_merge", }
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 /// When the pull request cannot be merged
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullRequestMergeAsyncResultDetailsVariant1 {
     pub message: String,
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 /// When the pull request is already merged
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullRequestMergeAsyncResultDetailsVariant2 {
     pub message: String,
     pub sha: String,
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 /// Pull Request Review Request
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullRequestReviewRequest {
     pub users: Vec<super::models::SimpleUser>,
     pub teams: Vec<super::models::Team>,
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 /// Pull Request Reviews are reviews on pull requests.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PullRequestReview {
@@ -19717,7 +19717,7 @@ pub struct PullRequestReview {
     /// How the author is associated with the repository.
     pub author_association: super::models::AuthorAssociation,
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 /// Legacy Review Comment
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReviewComment {
@@ -19777,7 +19777,7 @@ pub struct ReviewComment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject_type: Option<super::models::PullRequestReviewCommentSubjectType>,
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReviewCommentLinks {
     /// Link
@@ -19794,12 +19794,12 @@ pub struct ReviewCommentLinks {
     /// Hypermedia Link
     pub pull_request: super::models::Link,
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 connector_runtime::__string_enum! {
     #[doc = " The side of the first line of the range for a multi-line comment."] pub
     enum ReviewCommentSide { Left = "LEFT", Right = "RIGHT", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Generated Release Notes Content
 ///
 /// Generated name and body describing a release
@@ -19810,7 +19810,7 @@ pub struct ReleaseNotesContent {
     /// The generated body describing the contents of the release supporting markdown formatting
     pub body: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// repository ruleset data for rule
 ///
 /// User-defined metadata to store domain-specific information limited to 8 keys with scalar values.
@@ -19828,13 +19828,13 @@ pub struct RepositoryRuleRulesetInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     #[doc = " The type of source for the ruleset that includes this rule."] pub enum
     RepositoryRuleRulesetInfoRulesetSourceType { Repository = "Repository", Organization
     = "Organization", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Repository Rule
 ///
 /// A repository rule with ruleset details.
@@ -19867,7 +19867,7 @@ pub enum RepositoryRuleDetailed {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant0 {
     #[serde(rename = "type")]
@@ -19884,7 +19884,7 @@ pub struct RepositoryRuleDetailedVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant1 {
     #[serde(rename = "type")]
@@ -19903,7 +19903,7 @@ pub struct RepositoryRuleDetailedVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant2 {
     #[serde(rename = "type")]
@@ -19920,7 +19920,7 @@ pub struct RepositoryRuleDetailedVariant2 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant3 {
     #[serde(rename = "type")]
@@ -19937,7 +19937,7 @@ pub struct RepositoryRuleDetailedVariant3 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant4 {
     #[serde(rename = "type")]
@@ -19956,7 +19956,7 @@ pub struct RepositoryRuleDetailedVariant4 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 impl RepositoryRuleDetailedVariant4 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -19966,7 +19966,7 @@ impl RepositoryRuleDetailedVariant4 {
         Ok(())
     }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant5 {
     #[serde(rename = "type")]
@@ -19985,7 +19985,7 @@ pub struct RepositoryRuleDetailedVariant5 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant6 {
     #[serde(rename = "type")]
@@ -20002,7 +20002,7 @@ pub struct RepositoryRuleDetailedVariant6 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant7 {
     #[serde(rename = "type")]
@@ -20021,7 +20021,7 @@ pub struct RepositoryRuleDetailedVariant7 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 impl RepositoryRuleDetailedVariant7 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -20031,7 +20031,7 @@ impl RepositoryRuleDetailedVariant7 {
         Ok(())
     }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant8 {
     #[serde(rename = "type")]
@@ -20050,7 +20050,7 @@ pub struct RepositoryRuleDetailedVariant8 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant9 {
     #[serde(rename = "type")]
@@ -20067,7 +20067,7 @@ pub struct RepositoryRuleDetailedVariant9 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant10 {
     #[serde(rename = "type")]
@@ -20086,7 +20086,7 @@ pub struct RepositoryRuleDetailedVariant10 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant11 {
     #[serde(rename = "type")]
@@ -20105,7 +20105,7 @@ pub struct RepositoryRuleDetailedVariant11 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant12 {
     #[serde(rename = "type")]
@@ -20124,7 +20124,7 @@ pub struct RepositoryRuleDetailedVariant12 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant13 {
     #[serde(rename = "type")]
@@ -20143,7 +20143,7 @@ pub struct RepositoryRuleDetailedVariant13 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant14 {
     #[serde(rename = "type")]
@@ -20162,7 +20162,7 @@ pub struct RepositoryRuleDetailedVariant14 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant15 {
     #[serde(rename = "type")]
@@ -20181,7 +20181,7 @@ pub struct RepositoryRuleDetailedVariant15 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant16 {
     #[serde(rename = "type")]
@@ -20200,7 +20200,7 @@ pub struct RepositoryRuleDetailedVariant16 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant17 {
     #[serde(rename = "type")]
@@ -20219,7 +20219,7 @@ pub struct RepositoryRuleDetailedVariant17 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant18 {
     #[serde(rename = "type")]
@@ -20236,7 +20236,7 @@ pub struct RepositoryRuleDetailedVariant18 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant19 {
     #[serde(rename = "type")]
@@ -20255,7 +20255,7 @@ pub struct RepositoryRuleDetailedVariant19 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant20 {
     #[serde(rename = "type")]
@@ -20274,7 +20274,7 @@ pub struct RepositoryRuleDetailedVariant20 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 impl RepositoryRuleDetailedVariant20 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -20284,7 +20284,7 @@ impl RepositoryRuleDetailedVariant20 {
         Ok(())
     }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant21 {
     #[serde(rename = "type")]
@@ -20305,7 +20305,7 @@ pub struct RepositoryRuleDetailedVariant21 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryRuleDetailedVariant22 {
     #[serde(rename = "type")]
@@ -20324,7 +20324,7 @@ pub struct RepositoryRuleDetailedVariant22 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ruleset_id: Option<i64>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 impl RepositoryRuleDetailedVariant22 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -20334,7 +20334,7 @@ impl RepositoryRuleDetailedVariant22 {
         Ok(())
     }
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecretScanningAlert {
     /// The security alert number.
@@ -20460,7 +20460,7 @@ pub struct SecretScanningAlertMetadataItem {
     /// The metadata value.
     pub value: String,
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecretScanningAlertWithMetadata {
     /// The security alert number.
@@ -20641,13 +20641,13 @@ pub enum SecretScanningLocationDetails {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 connector_runtime::__string_enum! {
     #[doc = " The reason for bypassing push protection."] pub enum
     SecretScanningPushProtectionBypassReason { FalsePositive = "false_positive",
     UsedInTests = "used_in_tests", WillFixLater = "will_fix_later", }
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecretScanningPushProtectionBypass {
     /// The reason for bypassing push protection.
@@ -20660,7 +20660,7 @@ pub struct SecretScanningPushProtectionBypass {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_type: Option<String>,
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 /// Information on a single scan performed by secret scanning on the repository
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecretScanningScan {
@@ -20683,7 +20683,7 @@ pub struct SecretScanningScan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecretScanningScanHistory {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -20699,7 +20699,7 @@ pub struct SecretScanningScanHistory {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generic_secrets_backfill_scans: Option<Vec<super::models::SecretScanningScan>>,
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecretScanningScanHistoryCustomPatternBackfillScansItem {
     /// The type of scan
@@ -20727,7 +20727,7 @@ pub struct SecretScanningScanHistoryCustomPatternBackfillScansItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern_scope: Option<String>,
 }
-#[cfg(any(feature = "security_advisories"))]
+#[cfg(feature = "security_advisories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryAdvisoryCreate {
     /// A short summary of the advisory.
@@ -20755,7 +20755,7 @@ pub struct RepositoryAdvisoryCreate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_private_fork: Option<bool>,
 }
-#[cfg(any(feature = "security_advisories"))]
+#[cfg(feature = "security_advisories")]
 impl RepositoryAdvisoryCreate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -20780,7 +20780,7 @@ impl RepositoryAdvisoryCreate {
         Ok(())
     }
 }
-#[cfg(any(feature = "security_advisories"))]
+#[cfg(feature = "security_advisories")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryAdvisoryCreateVulnerabilitiesItem {
     /// The name of the package affected by the vulnerability.
@@ -20795,7 +20795,7 @@ pub struct RepositoryAdvisoryCreateVulnerabilitiesItem {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub vulnerable_functions: Option<Option<Vec<String>>>,
 }
-#[cfg(any(feature = "security_advisories"))]
+#[cfg(feature = "security_advisories")]
 /// The name of the package affected by the vulnerability.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryAdvisoryCreateVulnerabilitiesItemPackage {
@@ -20805,7 +20805,7 @@ pub struct RepositoryAdvisoryCreateVulnerabilitiesItemPackage {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub name: Option<Option<String>>,
 }
-#[cfg(any(feature = "security_advisories"))]
+#[cfg(feature = "security_advisories")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryAdvisoryCreateCreditsItem {
     /// The username of the user credited.
@@ -20814,14 +20814,14 @@ pub struct RepositoryAdvisoryCreateCreditsItem {
     #[serde(rename = "type")]
     pub type_: super::models::SecurityAdvisoryCreditTypes,
 }
-#[cfg(any(feature = "security_advisories"))]
+#[cfg(feature = "security_advisories")]
 connector_runtime::__string_enum! {
     #[doc =
     " The severity of the advisory. You must choose between setting this field or `cvss_vector_string`."]
     pub enum RepositoryAdvisoryCreateSeverity { Critical = "critical", High = "high",
     Medium = "medium", Low = "low", }
 }
-#[cfg(any(feature = "security_advisories"))]
+#[cfg(feature = "security_advisories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PrivateVulnerabilityReportCreate {
     /// A short summary of the advisory.
@@ -20846,7 +20846,7 @@ pub struct PrivateVulnerabilityReportCreate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_private_fork: Option<bool>,
 }
-#[cfg(any(feature = "security_advisories"))]
+#[cfg(feature = "security_advisories")]
 impl PrivateVulnerabilityReportCreate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -20871,7 +20871,7 @@ impl PrivateVulnerabilityReportCreate {
         Ok(())
     }
 }
-#[cfg(any(feature = "security_advisories"))]
+#[cfg(feature = "security_advisories")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryAdvisoryUpdate {
     /// A short summary of the advisory.
@@ -20910,7 +20910,7 @@ pub struct RepositoryAdvisoryUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub collaborating_teams: Option<Option<Vec<String>>>,
 }
-#[cfg(any(feature = "security_advisories"))]
+#[cfg(feature = "security_advisories")]
 impl RepositoryAdvisoryUpdate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -20933,12 +20933,12 @@ impl RepositoryAdvisoryUpdate {
         Ok(())
     }
 }
-#[cfg(any(feature = "security_advisories"))]
+#[cfg(feature = "security_advisories")]
 connector_runtime::__string_enum! {
     #[doc = " The state of the advisory."] pub enum RepositoryAdvisoryUpdateState {
     Published = "published", Closed = "closed", Draft = "draft", }
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 /// Pull Request Stack Minimal
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullRequestStackMinimal {
@@ -20952,13 +20952,13 @@ pub struct PullRequestStackMinimal {
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub pull_requests: Vec<super::models::PullRequestStackMinimalPullRequestsItem>,
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullRequestStackMinimalBase {
     #[serde(rename = "ref")]
     pub ref_: String,
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PullRequestStackMinimalPullRequestsItem {
     pub number: i64,
@@ -20972,14 +20972,14 @@ connector_runtime::__string_enum! {
     pub enum PullRequestStackMinimalPullRequestsItemState { Open = "open", Closed =
     "closed", }
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullRequestStackMinimalPullRequestsItemHead {
     #[serde(rename = "ref")]
     pub ref_: String,
     pub sha: String,
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 /// Pull Request Stack Pull Request
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PullRequestStackPullRequest {
@@ -20999,7 +20999,7 @@ pub struct PullRequestStackPullRequest {
     /// A GitHub user.
     pub user: Option<super::models::NullableSimpleUser>,
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 /// Stargazer
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Stargazer {
@@ -21009,7 +21009,7 @@ pub struct Stargazer {
     /// A GitHub user.
     pub user: Option<super::models::NullableSimpleUser>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Commit Activity
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CommitActivity {
@@ -21017,7 +21017,7 @@ pub struct CommitActivity {
     pub total: i64,
     pub week: i64,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Contributor Activity
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ContributorActivity {
@@ -21028,7 +21028,7 @@ pub struct ContributorActivity {
     pub total: i64,
     pub weeks: Vec<super::models::ContributorActivityWeeksItem>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ContributorActivityWeeksItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -21040,14 +21040,14 @@ pub struct ContributorActivityWeeksItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub c: Option<i64>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Participation Stats
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ParticipationStats {
     pub all: Vec<i64>,
     pub owner: Vec<i64>,
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 /// Repository Invitation
 ///
 /// Repository invitations let you manage who you collaborate with.
@@ -21062,7 +21062,7 @@ pub struct RepositorySubscription {
     pub url: String,
     pub repository_url: String,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Tag
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Tag {
@@ -21072,7 +21072,7 @@ pub struct Tag {
     pub tarball_url: String,
     pub node_id: String,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Topic
 ///
 /// A topic aggregates entities that are related to a subject.
@@ -21080,7 +21080,7 @@ pub struct Tag {
 pub struct Topic {
     pub names: Vec<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Traffic
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Traffic {
@@ -21088,7 +21088,7 @@ pub struct Traffic {
     pub uniques: i64,
     pub count: i64,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Clone Traffic
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CloneTraffic {
@@ -21096,7 +21096,7 @@ pub struct CloneTraffic {
     pub uniques: i64,
     pub clones: Vec<super::models::Traffic>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Content Traffic
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ContentTraffic {
@@ -21105,7 +21105,7 @@ pub struct ContentTraffic {
     pub count: i64,
     pub uniques: i64,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Referrer Traffic
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReferrerTraffic {
@@ -21113,7 +21113,7 @@ pub struct ReferrerTraffic {
     pub count: i64,
     pub uniques: i64,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// View Traffic
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ViewTraffic {
@@ -21121,7 +21121,7 @@ pub struct ViewTraffic {
     pub uniques: i64,
     pub views: Vec<super::models::Traffic>,
 }
-#[cfg(any(feature = "search"))]
+#[cfg(feature = "search")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SearchResultTextMatchesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -21135,7 +21135,7 @@ pub struct SearchResultTextMatchesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matches: Option<Vec<super::models::SearchResultTextMatchesItemMatchesItem>>,
 }
-#[cfg(any(feature = "search"))]
+#[cfg(feature = "search")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SearchResultTextMatchesItemMatchesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -21143,7 +21143,7 @@ pub struct SearchResultTextMatchesItemMatchesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub indices: Option<Vec<i64>>,
 }
-#[cfg(any(feature = "search"))]
+#[cfg(feature = "search")]
 /// Code Search Result Item
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeSearchResultItem {
@@ -21168,7 +21168,7 @@ pub struct CodeSearchResultItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_matches: Option<Vec<super::models::SearchResultTextMatchesItem>>,
 }
-#[cfg(any(feature = "search"))]
+#[cfg(feature = "search")]
 /// Commit Search Result Item
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CommitSearchResultItem {
@@ -21194,7 +21194,7 @@ pub struct CommitSearchResultItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_matches: Option<Vec<super::models::SearchResultTextMatchesItem>>,
 }
-#[cfg(any(feature = "search"))]
+#[cfg(feature = "search")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CommitSearchResultItemCommit {
     pub author: super::models::CommitSearchResultItemCommitAuthor,
@@ -21210,14 +21210,14 @@ pub struct CommitSearchResultItemCommit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<super::models::Verification>,
 }
-#[cfg(any(feature = "search"))]
+#[cfg(feature = "search")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CommitSearchResultItemCommitAuthor {
     pub name: String,
     pub email: String,
     pub date: chrono::DateTime<chrono::Utc>,
 }
-#[cfg(any(feature = "search"))]
+#[cfg(feature = "search")]
 /// Issue Search Result Item
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct IssueSearchResultItem {
@@ -21307,7 +21307,7 @@ pub struct IssueSearchResultItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactions: Option<super::models::ReactionRollup>,
 }
-#[cfg(any(feature = "search"))]
+#[cfg(feature = "search")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssueSearchResultItemLabelsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -21325,7 +21325,7 @@ pub struct IssueSearchResultItemLabelsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
-#[cfg(any(feature = "search"))]
+#[cfg(feature = "search")]
 /// Label Search Result Item
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct LabelSearchResultItem {
@@ -21341,7 +21341,7 @@ pub struct LabelSearchResultItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_matches: Option<Vec<super::models::SearchResultTextMatchesItem>>,
 }
-#[cfg(any(feature = "search"))]
+#[cfg(feature = "search")]
 /// Repo Search Result Item
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepoSearchResultItem {
@@ -21464,7 +21464,7 @@ pub struct RepoSearchResultItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_commit_signoff_required: Option<bool>,
 }
-#[cfg(any(feature = "search"))]
+#[cfg(feature = "search")]
 /// Topic Search Result Item
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TopicSearchResultItem {
@@ -21491,7 +21491,7 @@ pub struct TopicSearchResultItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aliases: Option<Vec<super::models::TopicSearchResultItemRelatedItem>>,
 }
-#[cfg(any(feature = "search"))]
+#[cfg(feature = "search")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TopicSearchResultItemRelatedItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -21499,7 +21499,7 @@ pub struct TopicSearchResultItemRelatedItem {
         super::models::TopicSearchResultItemRelatedItemTopicRelation,
     >,
 }
-#[cfg(any(feature = "search"))]
+#[cfg(feature = "search")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TopicSearchResultItemRelatedItemTopicRelation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -21511,7 +21511,7 @@ pub struct TopicSearchResultItemRelatedItemTopicRelation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relation_type: Option<String>,
 }
-#[cfg(any(feature = "search"))]
+#[cfg(feature = "search")]
 /// User Search Result Item
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UserSearchResultItem {
@@ -21569,7 +21569,7 @@ pub struct UserSearchResultItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 /// Private User
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PrivateUser {
@@ -21624,7 +21624,7 @@ pub struct PrivateUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ldap_dn: Option<String>,
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 /// Codespaces Secret
 ///
 /// Secrets for a GitHub Codespace.
@@ -21641,7 +21641,7 @@ pub struct CodespacesSecret {
     /// The API URL at which the list of repositories this secret is visible to can be retrieved
     pub selected_repositories_url: String,
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 /// CodespacesUserPublicKey
 ///
 /// The public key used for setting user Codespaces' Secrets.
@@ -21652,7 +21652,7 @@ pub struct CodespacesUserPublicKey {
     /// The Base64 encoded public key.
     pub key: String,
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 /// Fetches information about an export of a codespace.
 ///
 /// An export of a codespace. Also, latest export details for a codespace can be fetched with id = latest
@@ -21680,7 +21680,7 @@ pub struct CodespaceExportDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 /// Codespace
 ///
 /// A codespace.
@@ -21759,7 +21759,7 @@ pub struct CodespaceWithFullRepository {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 /// Email
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Email {
@@ -21768,7 +21768,7 @@ pub struct Email {
     pub verified: bool,
     pub visibility: Option<String>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 /// GPG Key
 ///
 /// A unique encryption key
@@ -21791,7 +21791,7 @@ pub struct GpgKey {
     pub revoked: bool,
     pub raw_key: Option<String>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GpgKeyEmailsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -21799,7 +21799,7 @@ pub struct GpgKeyEmailsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verified: Option<bool>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GpgKeySubkeysItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -21831,7 +21831,7 @@ pub struct GpgKeySubkeysItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked: Option<bool>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 /// Key
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Key {
@@ -21845,7 +21845,7 @@ pub struct Key {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_used: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// Marketplace Account
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MarketplaceAccount {
@@ -21861,7 +21861,7 @@ pub struct MarketplaceAccount {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_billing_email: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// User Marketplace Purchase
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UserMarketplacePurchase {
@@ -21876,7 +21876,7 @@ pub struct UserMarketplacePurchase {
     /// Marketplace Listing Plan
     pub plan: super::models::MarketplaceListingPlan,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 /// Social account
 ///
 /// Social media account
@@ -21885,7 +21885,7 @@ pub struct SocialAccount {
     pub provider: String,
     pub url: String,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 /// SSH Signing Key
 ///
 /// A public SSH key used to sign Git commits
@@ -21896,7 +21896,7 @@ pub struct SshSigningKey {
     pub title: String,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 /// Starred Repository
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct StarredRepository {
@@ -21906,19 +21906,19 @@ pub struct StarredRepository {
     /// A repository on GitHub.
     pub repo: super::models::Repository,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 /// Hovercard
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Hovercard {
     pub contexts: Vec<super::models::HovercardContextsItem>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct HovercardContextsItem {
     pub message: String,
     pub octicon: String,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 /// Key Simple
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct KeySimple {
@@ -21929,7 +21929,7 @@ pub struct KeySimple {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_used: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BillingAiCreditUsageReportUser {
     #[serde(rename = "timePeriod")]
@@ -21945,7 +21945,7 @@ pub struct BillingAiCreditUsageReportUser {
     #[serde(rename = "usageItems")]
     pub usage_items: Vec<super::models::BillingAiCreditUsageReportOrgUsageItemsItem>,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BillingPremiumRequestUsageReportUser {
     #[serde(rename = "timePeriod")]
@@ -21961,14 +21961,14 @@ pub struct BillingPremiumRequestUsageReportUser {
     #[serde(rename = "usageItems")]
     pub usage_items: Vec<super::models::BillingAiCreditUsageReportOrgUsageItemsItem>,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BillingUsageReportUser {
     #[serde(rename = "usageItems")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_items: Option<Vec<super::models::BillingUsageReportUserUsageItemsItem>>,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BillingUsageReportUserUsageItemsItem {
     /// Date of the usage line item.
@@ -21999,7 +21999,7 @@ pub struct BillingUsageReportUserUsageItemsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BillingUsageSummaryReportUser {
     #[serde(rename = "timePeriod")]
@@ -22018,7 +22018,7 @@ pub struct BillingUsageSummaryReportUser {
     #[serde(rename = "usageItems")]
     pub usage_items: Vec<super::models::BillingUsageSummaryReportOrgUsageItemsItem>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Enterprise
 ///
 /// An enterprise on GitHub. Webhook payloads contain the `enterprise` property when the webhook is configured
@@ -22044,7 +22044,7 @@ pub struct EnterpriseWebhooks {
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
     pub avatar_url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Simple Installation
 ///
 /// The GitHub App installation. Webhook payloads contain the `installation` property when the event is configured
@@ -22057,7 +22057,7 @@ pub struct SimpleInstallation {
     /// The global node ID of the installation.
     pub node_id: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Organization Simple
 ///
 /// A GitHub organization. Webhook payloads contain the `organization` property when the webhook is configured for an
@@ -22077,7 +22077,7 @@ pub struct OrganizationSimpleWebhooks {
     pub avatar_url: String,
     pub description: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Repository
 ///
 /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
@@ -22274,7 +22274,7 @@ pub struct RepositoryWebhooks {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anonymous_access_enabled: Option<bool>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryWebhooksTemplateRepository {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -22474,7 +22474,7 @@ pub struct RepositoryWebhooksTemplateRepository {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_count: Option<i64>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepositoryWebhooksTemplateRepositoryOwner {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -22515,7 +22515,7 @@ pub struct RepositoryWebhooksTemplateRepositoryOwner {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub site_admin: Option<bool>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// branch protection rule
 ///
 /// The branch protection rule. Includes a `name` and all the [branch protection settings](https://docs.github.com/github/administering-a-repository/defining-the-mergeability-of-pull-requests/about-protected-branches#about-branch-protection-settings) applied to branches that match the name. Binary settings are boolean. Multi-level configurations are one of `off`, `non_admins`, or `everyone`. Actor and build lists are arrays of strings.
@@ -22556,19 +22556,19 @@ pub struct WebhooksRule {
     pub strict_required_status_checks_policy: bool,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhooksRuleAllowDeletionsEnforcementLevel { Off = "off", NonAdmins =
     "non_admins", Everyone = "everyone", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc =
     " The enforcement level of the branch lock setting. `off` means the branch is not locked, `non_admins` means the branch is read-only for non_admins, and `everyone` means the branch is read-only for everyone."]
     pub enum WebhooksRuleLockBranchEnforcementLevel { Off = "off", NonAdmins =
     "non_admins", Everyone = "everyone", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// A suite of checks performed on the code of a given code change
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SimpleCheckSuite {
@@ -22604,19 +22604,19 @@ pub struct SimpleCheckSuite {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum SimpleCheckSuiteConclusion { Success = "success", Failure = "failure",
     Neutral = "neutral", Cancelled = "cancelled", Skipped = "skipped", TimedOut =
     "timed_out", ActionRequired = "action_required", Stale = "stale", StartupFailure =
     "startup_failure", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum SimpleCheckSuiteStatus { Queued = "queued", InProgress = "in_progress",
     Completed = "completed", Pending = "pending", Waiting = "waiting", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// CheckRun
 ///
 /// A check performed on the code of a given code change
@@ -22650,14 +22650,14 @@ pub struct CheckRunWithSimpleCheckSuite {
     pub status: super::models::CheckRunWithSimpleCheckSuiteStatus,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum CheckRunWithSimpleCheckSuiteConclusion { Waiting = "waiting", Pending =
     "pending", StartupFailure = "startup_failure", Stale = "stale", Success = "success",
     Failure = "failure", Neutral = "neutral", Cancelled = "cancelled", Skipped =
     "skipped", TimedOut = "timed_out", ActionRequired = "action_required", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CheckRunWithSimpleCheckSuiteOutput {
     pub annotations_count: i64,
@@ -22666,13 +22666,13 @@ pub struct CheckRunWithSimpleCheckSuiteOutput {
     pub text: Option<String>,
     pub title: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc = " The phase of the lifecycle that the check is currently in."] pub enum
     CheckRunWithSimpleCheckSuiteStatus { Queued = "queued", InProgress = "in_progress",
     Completed = "completed", Pending = "pending", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The [`deploy key`](https://docs.github.com/rest/deploy-keys/deploy-keys#get-a-deploy-key) resource.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksDeployKey {
@@ -22690,7 +22690,7 @@ pub struct WebhooksDeployKey {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Workflow
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksWorkflow {
@@ -22705,7 +22705,7 @@ pub struct WebhooksWorkflow {
     pub updated_at: chrono::DateTime<chrono::Utc>,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Deployment
 ///
 /// A request for a specific ref(branch,sha,tag) to be deployed
@@ -22745,7 +22745,7 @@ pub struct NullableDeployment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub performed_via_github_app: Option<super::models::NullableIntegration>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksApprover {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -22788,7 +22788,7 @@ pub struct WebhooksApprover {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksReviewersItem {
     /// User
@@ -22798,7 +22798,7 @@ pub struct WebhooksReviewersItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// User
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksReviewersItemReviewer {
@@ -22844,7 +22844,7 @@ pub struct WebhooksReviewersItemReviewer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksWorkflowJobRun {
     pub conclusion: Option<serde_json::Value>,
@@ -22856,7 +22856,7 @@ pub struct WebhooksWorkflowJobRun {
     pub status: String,
     pub updated_at: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// User
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksUser {
@@ -22904,7 +22904,7 @@ pub struct WebhooksUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksAnswer {
     /// AuthorAssociation
@@ -22927,7 +22927,7 @@ pub struct WebhooksAnswer {
     /// User
     pub user: Option<super::models::DiscussionUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksComment {
     /// AuthorAssociation
@@ -22949,7 +22949,7 @@ pub struct WebhooksComment {
     /// User
     pub user: Option<super::models::DiscussionUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Label
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksLabel {
@@ -22964,7 +22964,7 @@ pub struct WebhooksLabel {
     /// URL for the label
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksRepositoriesItem {
     pub full_name: String,
@@ -22976,13 +22976,13 @@ pub struct WebhooksRepositoriesItem {
     /// Whether the repository is private or public.
     pub private: bool,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc =
     " Describe whether all repositories have been selected or there's a selection involved"]
     pub enum WebhooksRepositorySelection { All = "all", Selected = "selected", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// issue comment
 ///
 /// The [comment](https://docs.github.com/rest/issues/comments#get-an-issue-comment) itself.
@@ -23020,7 +23020,7 @@ pub struct WebhooksIssueComment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub minimized: Option<super::models::NullableIssueCommentMinimized>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// User
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksIssueCommentUser {
@@ -23068,25 +23068,25 @@ pub struct WebhooksIssueCommentUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhooksIssueCommentUserType { Bot = "Bot", User = "User", Organization =
     "Organization", Mannequin = "Mannequin", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The changes to the comment.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<super::models::WebhooksChangesBody>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksChangesBody {
     /// The previous version of the body.
     pub from: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Issue
 ///
 /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
@@ -23169,12 +23169,12 @@ pub struct WebhooksIssue {
     /// User
     pub user: Option<super::models::WebhooksIssueCommentUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhooksIssueActiveLockReason { Resolved = "resolved", OffTopic =
     "off-topic", TooHeated = "too heated", Spam = "spam", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// User
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksIssueAssignee {
@@ -23222,7 +23222,7 @@ pub struct WebhooksIssueAssignee {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Label
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksIssueLabelsItem {
@@ -23237,7 +23237,7 @@ pub struct WebhooksIssueLabelsItem {
     /// URL for the label
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Milestone
 ///
 /// A collection of related issues and pull requests.
@@ -23264,12 +23264,12 @@ pub struct WebhooksIssueMilestone {
     pub updated_at: chrono::DateTime<chrono::Utc>,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc = " The state of the milestone."] pub enum WebhooksIssueMilestoneState { Open =
     "open", Closed = "closed", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// App
 ///
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
@@ -23299,7 +23299,7 @@ pub struct WebhooksIssuePerformedViaGithubApp {
     pub slug: Option<String>,
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhooksIssuePerformedViaGithubAppEventsItem { BranchProtectionRule =
     "branch_protection_rule", CheckRun = "check_run", CheckSuite = "check_suite",
@@ -23320,7 +23320,7 @@ connector_runtime::__string_enum! {
     WorkflowDispatch = "workflow_dispatch", WorkflowRun = "workflow_run", Reminder =
     "reminder", PullRequestReviewThread = "pull_request_review_thread", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The set of permissions for the GitHub app
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksIssuePerformedViaGithubAppPermissions {
@@ -23461,17 +23461,17 @@ pub struct WebhooksIssuePerformedViaGithubAppPermissions {
         super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
     >,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhooksIssuePerformedViaGithubAppPermissionsActions { Read = "read", Write
     = "write", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhooksIssuePerformedViaGithubAppPermissionsOrganizationProjects { Read =
     "read", Write = "write", Admin = "admin", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksIssuePullRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -23485,12 +23485,12 @@ pub struct WebhooksIssuePullRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc = " State of the issue; either 'open' or 'closed'"] pub enum WebhooksIssueState
     { Open = "open", Closed = "closed", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Milestone
 ///
 /// A collection of related issues and pull requests.
@@ -23517,7 +23517,7 @@ pub struct WebhooksMilestone {
     pub updated_at: chrono::DateTime<chrono::Utc>,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Issue
 ///
 /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
@@ -23600,7 +23600,7 @@ pub struct WebhooksIssue2 {
     /// User
     pub user: Option<super::models::DiscussionUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Milestone
 ///
 /// A collection of related issues and pull requests.
@@ -23627,7 +23627,7 @@ pub struct WebhooksIssue2Milestone {
     pub updated_at: chrono::DateTime<chrono::Utc>,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// App
 ///
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
@@ -23659,7 +23659,7 @@ pub struct WebhooksIssue2PerformedViaGithubApp {
     pub slug: Option<String>,
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhooksIssue2PerformedViaGithubAppEventsItem { BranchProtectionRule =
     "branch_protection_rule", CheckRun = "check_run", CheckSuite = "check_suite",
@@ -23679,7 +23679,7 @@ connector_runtime::__string_enum! {
     Status = "status", Team = "team", TeamAdd = "team_add", Watch = "watch",
     WorkflowDispatch = "workflow_dispatch", WorkflowRun = "workflow_run", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The set of permissions for the GitHub app
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksIssue2PerformedViaGithubAppPermissions {
@@ -23820,7 +23820,7 @@ pub struct WebhooksIssue2PerformedViaGithubAppPermissions {
         super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
     >,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// User
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksUserMannequin {
@@ -23868,7 +23868,7 @@ pub struct WebhooksUserMannequin {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Marketplace Purchase
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksMarketplacePurchase {
@@ -23880,7 +23880,7 @@ pub struct WebhooksMarketplacePurchase {
     pub plan: super::models::WebhooksMarketplacePurchasePlan,
     pub unit_count: i64,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksMarketplacePurchaseAccount {
     pub id: i64,
@@ -23890,7 +23890,7 @@ pub struct WebhooksMarketplacePurchaseAccount {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksMarketplacePurchasePlan {
     pub bullets: Vec<Option<String>>,
@@ -23903,12 +23903,12 @@ pub struct WebhooksMarketplacePurchasePlan {
     pub unit_name: Option<String>,
     pub yearly_price_in_cents: i64,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhooksMarketplacePurchasePlanPriceModel { Free = "FREE", FlatRate =
     "FLAT_RATE", PerUnit = "PER_UNIT", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Marketplace Purchase
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksPreviousMarketplacePurchase {
@@ -23921,7 +23921,7 @@ pub struct WebhooksPreviousMarketplacePurchase {
     pub plan: super::models::WebhooksPreviousMarketplacePurchasePlan,
     pub unit_count: i64,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksPreviousMarketplacePurchaseAccount {
     pub id: i64,
@@ -23931,7 +23931,7 @@ pub struct WebhooksPreviousMarketplacePurchaseAccount {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksPreviousMarketplacePurchasePlan {
     pub bullets: Vec<String>,
@@ -23944,7 +23944,7 @@ pub struct WebhooksPreviousMarketplacePurchasePlan {
     pub unit_name: Option<String>,
     pub yearly_price_in_cents: i64,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Team
 ///
 /// Groups of organization members that gives permissions on specified repositories.
@@ -23992,7 +23992,7 @@ pub struct WebhooksTeam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enterprise_id: Option<i64>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksTeamParent {
     /// Description of the team
@@ -24023,24 +24023,24 @@ pub struct WebhooksTeamParent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enterprise_id: Option<i64>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhooksTeamParentPrivacy { Open = "open", Closed = "closed", Secret =
     "secret", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc =
     " Whether team members will receive notifications when their team is @mentioned"] pub
     enum WebhooksTeamParentNotificationSetting { NotificationsEnabled =
     "notifications_enabled", NotificationsDisabled = "notifications_disabled", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhooksTeamNotificationSetting { NotificationsEnabled =
     "notifications_enabled", NotificationsDisabled = "notifications_disabled", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Merge Group
 ///
 /// A group of pull requests that the merge queue has grouped together to be merged.
@@ -24059,7 +24059,7 @@ pub struct MergeGroup {
     /// A commit.
     pub head_commit: super::models::SimpleCommit,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Repository
 ///
 /// The repository on GitHub where the event occurred. Webhook payloads contain the `repository` property
@@ -24256,7 +24256,7 @@ pub struct NullableRepositoryWebhooks {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anonymous_access_enabled: Option<bool>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Milestone
 ///
 /// A collection of related issues and pull requests.
@@ -24283,7 +24283,7 @@ pub struct WebhooksMilestone3 {
     pub updated_at: chrono::DateTime<chrono::Utc>,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Membership
 ///
 /// The membership between the user and the organization. Not present when the action is `member_invited`.
@@ -24303,7 +24303,7 @@ pub struct WebhooksMembership {
     /// User
     pub user: Option<super::models::DiscussionUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 impl WebhooksMembership {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -24318,7 +24318,7 @@ impl WebhooksMembership {
         Ok(())
     }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Personal Access Token Request
 ///
 /// Details of a Personal Access Token Request.
@@ -24355,7 +24355,7 @@ pub struct PersonalAccessTokenRequest {
     /// Date and time when the associated fine-grained personal access token was last used for authentication.
     pub token_last_used_at: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// New requested permissions, categorized by type of permission.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PersonalAccessTokenRequestPermissionsAdded {
@@ -24366,7 +24366,7 @@ pub struct PersonalAccessTokenRequestPermissionsAdded {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub other: Option<std::collections::BTreeMap<String, String>>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Requested permissions that elevate access for a previously approved request for access, categorized by type of permission.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PersonalAccessTokenRequestPermissionsUpgraded {
@@ -24377,7 +24377,7 @@ pub struct PersonalAccessTokenRequestPermissionsUpgraded {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub other: Option<std::collections::BTreeMap<String, String>>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Permissions requested, categorized by type of permission. This field incorporates `permissions_added` and `permissions_upgraded`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PersonalAccessTokenRequestPermissionsResult {
@@ -24388,13 +24388,13 @@ pub struct PersonalAccessTokenRequestPermissionsResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub other: Option<std::collections::BTreeMap<String, String>>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc = " Type of repository selection requested."] pub enum
     PersonalAccessTokenRequestRepositorySelection { None = "none", All = "all", Subset =
     "subset", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Project Card
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksProjectCard {
@@ -24417,7 +24417,7 @@ pub struct WebhooksProjectCard {
     pub updated_at: chrono::DateTime<chrono::Utc>,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Project
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksProject {
@@ -24439,12 +24439,12 @@ pub struct WebhooksProject {
     pub updated_at: chrono::DateTime<chrono::Utc>,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc = " State of the project; either 'open' or 'closed'"] pub enum
     WebhooksProjectState { Open = "open", Closed = "closed", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Project Column
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksProjectColumn {
@@ -24461,13 +24461,13 @@ pub struct WebhooksProjectColumn {
     pub updated_at: chrono::DateTime<chrono::Utc>,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksProjectChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archived_at: Option<super::models::WebhooksProjectChangesArchivedAt>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksProjectChangesArchivedAt {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -24475,7 +24475,7 @@ pub struct WebhooksProjectChangesArchivedAt {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Projects v2 Item
 ///
 /// An item belonging to a project
@@ -24507,7 +24507,7 @@ pub struct ProjectsV2Item {
     /// The time when the item was archived.
     pub archived_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Projects v2 Single Select Option
 ///
 /// An option for a single select field
@@ -24524,7 +24524,7 @@ pub struct ProjectsV2SingleSelectOption {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Projects v2 Iteration Setting
 ///
 /// An iteration setting for an iteration field
@@ -24547,7 +24547,7 @@ pub struct ProjectsV2IterationSetting {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed: Option<bool>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Projects v2 Status Update
 ///
 /// An status update belonging to a project
@@ -24582,7 +24582,7 @@ pub struct ProjectsV2StatusUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PullRequestWebhook {
     pub url: String,
@@ -24709,7 +24709,7 @@ pub struct PullRequestWebhook {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_squash_pr_title_as_default: Option<bool>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc = " The default value for a merge commit message."] #[doc =
     " - `PR_TITLE` - default to the pull request's title."] #[doc =
@@ -24718,7 +24718,7 @@ connector_runtime::__string_enum! {
     PullRequestWebhookMergeCommitMessage { PrBody = "PR_BODY", PrTitle = "PR_TITLE",
     Blank = "BLANK", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc = " The default value for a merge commit title."] #[doc =
     " - `PR_TITLE` - default to the pull request's title."] #[doc =
@@ -24726,7 +24726,7 @@ connector_runtime::__string_enum! {
     pub enum PullRequestWebhookMergeCommitTitle { PrTitle = "PR_TITLE", MergeMessage =
     "MERGE_MESSAGE", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc = " The default value for a squash merge commit message:"] #[doc =
     " - `PR_BODY` - default to the pull request's body."] #[doc =
@@ -24735,7 +24735,7 @@ connector_runtime::__string_enum! {
     PullRequestWebhookSquashMergeCommitMessage { PrBody = "PR_BODY", CommitMessages =
     "COMMIT_MESSAGES", Blank = "BLANK", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc = " The default value for a squash merge commit title:"] #[doc =
     " - `PR_TITLE` - default to the pull request's title."] #[doc =
@@ -24743,7 +24743,7 @@ connector_runtime::__string_enum! {
     pub enum PullRequestWebhookSquashMergeCommitTitle { PrTitle = "PR_TITLE",
     CommitOrPrTitle = "COMMIT_OR_PR_TITLE", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Pull Request
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksPullRequest5 {
@@ -24835,7 +24835,7 @@ pub struct WebhooksPullRequest5 {
     /// User
     pub user: Option<super::models::WebhooksIssueCommentUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksPullRequest5Links {
     /// Link
@@ -24856,7 +24856,7 @@ pub struct WebhooksPullRequest5Links {
     /// Link
     pub statuses: super::models::PullRequestReviewCommentEventCommentLinksHtml,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// User
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksPullRequest5AssigneesItem {
@@ -24902,7 +24902,7 @@ pub struct WebhooksPullRequest5AssigneesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// PullRequestAutoMerge
 ///
 /// The status of auto merging a pull request.
@@ -24917,13 +24917,13 @@ pub struct WebhooksPullRequest5AutoMerge {
     /// The merge method to use.
     pub merge_method: super::models::WebhooksPullRequest5AutoMergeMergeMethod,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc = " The merge method to use."] pub enum
     WebhooksPullRequest5AutoMergeMergeMethod { Merge = "merge", Squash = "squash", Rebase
     = "rebase", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksPullRequest5Base {
     pub label: String,
@@ -24937,7 +24937,7 @@ pub struct WebhooksPullRequest5Base {
     /// User
     pub user: Option<super::models::DiscussionUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Repository
 ///
 /// A git repository
@@ -25116,7 +25116,7 @@ pub struct WebhooksPullRequest5BaseRepo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_commit_signoff_required: Option<bool>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum WebhooksPullRequest5BaseRepoCreatedAt {
@@ -25125,7 +25125,7 @@ pub enum WebhooksPullRequest5BaseRepoCreatedAt {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// License
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksPullRequest5BaseRepoLicense {
@@ -25135,7 +25135,7 @@ pub struct WebhooksPullRequest5BaseRepoLicense {
     pub spdx_id: String,
     pub url: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc = " The default value for a merge commit message."] #[doc = " "] #[doc =
     " - `PR_TITLE` - default to the pull request's title."] #[doc =
@@ -25144,7 +25144,7 @@ connector_runtime::__string_enum! {
     WebhooksPullRequest5BaseRepoMergeCommitMessage { PrBody = "PR_BODY", PrTitle =
     "PR_TITLE", Blank = "BLANK", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc = " The default value for a merge commit title."] #[doc = " "] #[doc =
     " - `PR_TITLE` - default to the pull request's title."] #[doc =
@@ -25152,7 +25152,7 @@ connector_runtime::__string_enum! {
     pub enum WebhooksPullRequest5BaseRepoMergeCommitTitle { PrTitle = "PR_TITLE",
     MergeMessage = "MERGE_MESSAGE", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksPullRequest5BaseRepoPermissions {
     pub admin: bool,
@@ -25163,7 +25163,7 @@ pub struct WebhooksPullRequest5BaseRepoPermissions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub triage: Option<bool>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum WebhooksPullRequest5BaseRepoPushedAt {
@@ -25172,7 +25172,7 @@ pub enum WebhooksPullRequest5BaseRepoPushedAt {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc = " The default value for a squash merge commit message:"] #[doc = " "] #[doc =
     " - `PR_BODY` - default to the pull request's body."] #[doc =
@@ -25181,7 +25181,7 @@ connector_runtime::__string_enum! {
     WebhooksPullRequest5BaseRepoSquashMergeCommitMessage { PrBody = "PR_BODY",
     CommitMessages = "COMMIT_MESSAGES", Blank = "BLANK", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc = " The default value for a squash merge commit title:"] #[doc = " "] #[doc =
     " - `PR_TITLE` - default to the pull request's title."] #[doc =
@@ -25194,7 +25194,7 @@ connector_runtime::__string_enum! {
     pub enum WebhooksPullRequest5BaseRepoVisibility { Public = "public", Private =
     "private", Internal = "internal", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum WebhooksPullRequest5RequestedReviewersItem {
@@ -25205,7 +25205,7 @@ pub enum WebhooksPullRequest5RequestedReviewersItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Team
 ///
 /// Groups of organization members that gives permissions on specified repositories.
@@ -25243,7 +25243,7 @@ pub struct WebhooksPullRequest5RequestedReviewersItemVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksPullRequest5RequestedReviewersItemVariant1Parent {
     /// Description of the team
@@ -25263,12 +25263,12 @@ pub struct WebhooksPullRequest5RequestedReviewersItemVariant1Parent {
     /// URL for the team
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc = " State of this Pull Request. Either `open` or `closed`."] pub enum
     WebhooksPullRequest5State { Open = "open", Closed = "closed", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Pull Request Review Comment
 ///
 /// The [comment](https://docs.github.com/rest/pulls/comments#get-a-review-comment-for-a-pull-request) itself.
@@ -25331,17 +25331,17 @@ pub struct WebhooksReviewComment {
     /// User
     pub user: Option<super::models::DiscussionUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc = " The side of the first line of the range for a multi-line comment."] pub
     enum WebhooksReviewCommentSide { Left = "LEFT", Right = "RIGHT", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc = " The side of the first line of the range for a multi-line comment."] pub
     enum WebhooksReviewCommentStartSide { Left = "LEFT", Right = "RIGHT", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The review that was affected.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksReview {
@@ -25367,7 +25367,7 @@ pub struct WebhooksReview {
     /// User
     pub user: Option<super::models::DiscussionUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksReviewLinks {
     /// Link
@@ -25375,7 +25375,7 @@ pub struct WebhooksReviewLinks {
     /// Link
     pub pull_request: super::models::PullRequestReviewCommentEventCommentLinksHtml,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Release
 ///
 /// The [release](https://docs.github.com/rest/releases/releases/#get-a-release) object.
@@ -25413,7 +25413,7 @@ pub struct WebhooksRelease {
     pub url: String,
     pub zipball_url: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Release Asset
 ///
 /// Data related to a release.
@@ -25438,7 +25438,7 @@ pub struct WebhooksReleaseAssetsItem {
     pub uploader: Option<super::models::WebhooksReviewersItemReviewer>,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Release
 ///
 /// The [release](https://docs.github.com/rest/releases/releases/#get-a-release) object.
@@ -25476,7 +25476,7 @@ pub struct WebhooksRelease1 {
     pub url: String,
     pub zipball_url: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Release Asset
 ///
 /// Data related to a release.
@@ -25501,7 +25501,7 @@ pub struct WebhooksRelease1AssetsItem {
     pub uploader: Option<super::models::WebhooksRelease1AssetsItemUploader>,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// User
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksRelease1AssetsItemUploader {
@@ -25547,7 +25547,7 @@ pub struct WebhooksRelease1AssetsItemUploader {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// User
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksRelease1Author {
@@ -25595,7 +25595,7 @@ pub struct WebhooksRelease1Author {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Reactions
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksRelease1Reactions {
@@ -25612,7 +25612,7 @@ pub struct WebhooksRelease1Reactions {
     pub total_count: i64,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Repository Vulnerability Alert Alert
 ///
 /// The security alert of the vulnerable dependency.
@@ -25643,18 +25643,18 @@ pub struct WebhooksAlert {
     pub severity: String,
     pub state: super::models::WebhooksAlertState,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhooksAlertState { AutoDismissed = "auto_dismissed", Open = "open", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc = " The reason for resolving the alert."] pub enum
     SecretScanningAlertResolutionWebhook { FalsePositive = "false_positive", WontFix =
     "wont_fix", Revoked = "revoked", UsedInTests = "used_in_tests", PatternDeleted =
     "pattern_deleted", PatternEdited = "pattern_edited", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecretScanningAlertWebhook {
     /// The security alert number.
@@ -25761,14 +25761,14 @@ pub struct SecretScanningAlertWebhook {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Vec<super::models::SecretScanningAlertMetadataItem>>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc =
     " The category of the detected secret. `default` covers specific provider patterns and custom patterns; `generic` covers non-specific patterns and AI-detected secrets."]
     pub enum SecretScanningAlertWebhookSecretCategory { Default = "default", Generic =
     "generic", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The details of the security advisory, including summary, description, and severity.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksSecurityAdvisory {
@@ -25787,7 +25787,7 @@ pub struct WebhooksSecurityAdvisory {
     pub vulnerabilities: Vec<super::models::WebhooksSecurityAdvisoryVulnerabilitiesItem>,
     pub withdrawn_at: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 impl WebhooksSecurityAdvisory {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -25797,31 +25797,31 @@ impl WebhooksSecurityAdvisory {
         Ok(())
     }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksSecurityAdvisoryCvss {
     pub score: f64,
     pub vector_string: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksSecurityAdvisoryCwesItem {
     pub cwe_id: String,
     pub name: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksSecurityAdvisoryIdentifiersItem {
     #[serde(rename = "type")]
     pub type_: String,
     pub value: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksSecurityAdvisoryReferencesItem {
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksSecurityAdvisoryVulnerabilitiesItem {
     pub first_patched_version: Option<
@@ -25831,18 +25831,18 @@ pub struct WebhooksSecurityAdvisoryVulnerabilitiesItem {
     pub severity: String,
     pub vulnerable_version_range: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksSecurityAdvisoryVulnerabilitiesItemFirstPatchedVersion {
     pub identifier: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksSecurityAdvisoryVulnerabilitiesItemPackage {
     pub ecosystem: String,
     pub name: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksSponsorship {
     pub created_at: String,
@@ -25859,7 +25859,7 @@ pub struct WebhooksSponsorship {
     /// The `tier_changed` and `pending_tier_change` will include the original tier before the change or pending change. For more information, see the pending tier change payload.
     pub tier: super::models::WebhooksSponsorshipTier,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksSponsorshipMaintainer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -25902,7 +25902,7 @@ pub struct WebhooksSponsorshipMaintainer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Sponsorship Tier
 ///
 /// The `tier_changed` and `pending_tier_change` will include the original tier before the change or pending change. For more information, see the pending tier change payload.
@@ -25920,12 +25920,12 @@ pub struct WebhooksSponsorshipTier {
     pub name: String,
     pub node_id: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksChanges8 {
     pub tier: super::models::WebhooksChanges8Tier,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhooksChanges8Tier {
     /// Sponsorship Tier
@@ -25933,7 +25933,7 @@ pub struct WebhooksChanges8Tier {
     /// The `tier_changed` and `pending_tier_change` will include the original tier before the change or pending change. For more information, see the pending tier change payload.
     pub from: super::models::WebhooksSponsorshipTier,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Team
 ///
 /// Groups of organization members that gives permissions on specified repositories.
@@ -25984,7 +25984,7 @@ pub struct WebhooksTeam1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enterprise_id: Option<i64>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// branch protection configuration disabled event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookBranchProtectionConfigurationDisabled {
@@ -26019,7 +26019,7 @@ pub struct WebhookBranchProtectionConfigurationDisabled {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// branch protection configuration enabled event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookBranchProtectionConfigurationEnabled {
@@ -26054,7 +26054,7 @@ pub struct WebhookBranchProtectionConfigurationEnabled {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// branch protection rule created event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookBranchProtectionRuleCreated {
@@ -26093,7 +26093,7 @@ pub struct WebhookBranchProtectionRuleCreated {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// branch protection rule deleted event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookBranchProtectionRuleDeleted {
@@ -26132,7 +26132,7 @@ pub struct WebhookBranchProtectionRuleDeleted {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// branch protection rule edited event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookBranchProtectionRuleEdited {
@@ -26174,7 +26174,7 @@ pub struct WebhookBranchProtectionRuleEdited {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// If the action was `edited`, the changes to the rule.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookBranchProtectionRuleEditedChanges {
@@ -26223,22 +26223,22 @@ pub struct WebhookBranchProtectionRuleEditedChanges {
         super::models::WebhookBranchProtectionRuleEditedChangesLinearHistoryRequirementEnforcementLevel,
     >,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookBranchProtectionRuleEditedChangesAdminEnforced {
     pub from: Option<bool>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookBranchProtectionRuleEditedChangesAuthorizedActorNames {
     pub from: Vec<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookBranchProtectionRuleEditedChangesLinearHistoryRequirementEnforcementLevel {
     pub from: super::models::WebhooksRuleAllowDeletionsEnforcementLevel,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Check Run Completed Event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCheckRunCompleted {
@@ -26278,7 +26278,7 @@ pub struct WebhookCheckRunCompleted {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Check Run Completed Event
 ///
 /// The check_run.completed webhook encoded with URL encoding
@@ -26287,7 +26287,7 @@ pub struct WebhookCheckRunCompletedFormEncoded {
     /// A URL-encoded string of the check_run.completed JSON payload. The decoded payload is a JSON object.
     pub payload: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Check Run Created Event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCheckRunCreated {
@@ -26327,7 +26327,7 @@ pub struct WebhookCheckRunCreated {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Check Run Created Event
 ///
 /// The check_run.created webhook encoded with URL encoding
@@ -26336,7 +26336,7 @@ pub struct WebhookCheckRunCreatedFormEncoded {
     /// A URL-encoded string of the check_run.created JSON payload. The decoded payload is a JSON object.
     pub payload: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Check Run Requested Action Event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCheckRunRequestedAction {
@@ -26380,7 +26380,7 @@ pub struct WebhookCheckRunRequestedAction {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The action requested by the user.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCheckRunRequestedActionRequestedAction {
@@ -26388,7 +26388,7 @@ pub struct WebhookCheckRunRequestedActionRequestedAction {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identifier: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Check Run Requested Action Event
 ///
 /// The check_run.requested_action webhook encoded with URL encoding
@@ -26397,7 +26397,7 @@ pub struct WebhookCheckRunRequestedActionFormEncoded {
     /// A URL-encoded string of the check_run.requested_action JSON payload. The decoded payload is a JSON object.
     pub payload: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Check Run Re-Requested Event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCheckRunRerequested {
@@ -26437,7 +26437,7 @@ pub struct WebhookCheckRunRerequested {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Check Run Re-Requested Event
 ///
 /// The check_run.rerequested webhook encoded with URL encoding
@@ -26446,7 +26446,7 @@ pub struct WebhookCheckRunRerequestedFormEncoded {
     /// A URL-encoded string of the check_run.rerequested JSON payload. The decoded payload is a JSON object.
     pub payload: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// check_suite completed event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCheckSuiteCompleted {
@@ -26483,7 +26483,7 @@ pub struct WebhookCheckSuiteCompleted {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The [check_suite](https://docs.github.com/rest/checks/suites#get-a-check-suite).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCheckSuiteCompletedCheckSuite {
@@ -26522,7 +26522,7 @@ pub struct WebhookCheckSuiteCompletedCheckSuite {
     /// URL that points to the check suite API resource.
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// App
 ///
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
@@ -26557,7 +26557,7 @@ pub struct WebhookCheckSuiteCompletedCheckSuiteApp {
     pub slug: Option<String>,
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhookCheckSuiteCompletedCheckSuiteAppEventsItem { BranchProtectionRule =
     "branch_protection_rule", CheckRun = "check_run", CheckSuite = "check_suite",
@@ -26581,7 +26581,7 @@ connector_runtime::__string_enum! {
     "security_and_analysis", ProjectsV2Item = "projects_v2_item",
     SecretScanningAlertLocation = "secret_scanning_alert_location", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The set of permissions for the GitHub app
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCheckSuiteCompletedCheckSuiteAppPermissions {
@@ -26722,7 +26722,7 @@ pub struct WebhookCheckSuiteCompletedCheckSuiteAppPermissions {
         super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
     >,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc =
     " The summary conclusion for all check runs that are part of the check suite. This value will be `null` until the check run has `completed`."]
@@ -26731,7 +26731,7 @@ connector_runtime::__string_enum! {
     "timed_out", ActionRequired = "action_required", Stale = "stale", Skipped =
     "skipped", StartupFailure = "startup_failure", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// SimpleCommit
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCheckSuiteCompletedCheckSuiteHeadCommit {
@@ -26748,7 +26748,7 @@ pub struct WebhookCheckSuiteCompletedCheckSuiteHeadCommit {
     pub timestamp: String,
     pub tree_id: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Committer
 ///
 /// Metaproperties for Git author/committer information.
@@ -26762,7 +26762,7 @@ pub struct WebhookCheckSuiteCompletedCheckSuiteHeadCommitAuthor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Check Run Pull Request
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCheckSuiteCompletedCheckSuitePullRequestsItem {
@@ -26772,7 +26772,7 @@ pub struct WebhookCheckSuiteCompletedCheckSuitePullRequestsItem {
     pub number: i64,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCheckSuiteCompletedCheckSuitePullRequestsItemBase {
     #[serde(rename = "ref")]
@@ -26781,7 +26781,7 @@ pub struct WebhookCheckSuiteCompletedCheckSuitePullRequestsItemBase {
     pub repo: super::models::WebhookCheckSuiteCompletedCheckSuitePullRequestsItemBaseRepo,
     pub sha: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Repo Ref
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCheckSuiteCompletedCheckSuitePullRequestsItemBaseRepo {
@@ -26789,7 +26789,7 @@ pub struct WebhookCheckSuiteCompletedCheckSuitePullRequestsItemBaseRepo {
     pub name: String,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc =
     " The summary status for all check runs that are part of the check suite. Can be `requested`, `in_progress`, or `completed`."]
@@ -26797,7 +26797,7 @@ connector_runtime::__string_enum! {
     InProgress = "in_progress", Completed = "completed", Queued = "queued", Pending =
     "pending", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// check_suite requested event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCheckSuiteRequested {
@@ -26834,7 +26834,7 @@ pub struct WebhookCheckSuiteRequested {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The [check_suite](https://docs.github.com/rest/checks/suites#get-a-check-suite).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCheckSuiteRequestedCheckSuite {
@@ -26873,7 +26873,7 @@ pub struct WebhookCheckSuiteRequestedCheckSuite {
     /// URL that points to the check suite API resource.
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// App
 ///
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
@@ -26908,7 +26908,7 @@ pub struct WebhookCheckSuiteRequestedCheckSuiteApp {
     pub slug: Option<String>,
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhookCheckSuiteRequestedCheckSuiteAppEventsItem { BranchProtectionRule =
     "branch_protection_rule", CheckRun = "check_run", CheckSuite = "check_suite",
@@ -26933,7 +26933,7 @@ connector_runtime::__string_enum! {
     "projects_v2_item", MergeGroup = "merge_group", RepositoryImport =
     "repository_import", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The set of permissions for the GitHub app
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCheckSuiteRequestedCheckSuiteAppPermissions {
@@ -27100,7 +27100,7 @@ pub struct WebhookCheckSuiteRequestedCheckSuiteAppPermissions {
         super::models::WebhooksIssuePerformedViaGithubAppPermissionsActions,
     >,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc =
     " The summary conclusion for all check runs that are part of the check suite. This value will be `null` until the check run has completed."]
@@ -27109,14 +27109,14 @@ connector_runtime::__string_enum! {
     "timed_out", ActionRequired = "action_required", Stale = "stale", Skipped =
     "skipped", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc =
     " The summary status for all check runs that are part of the check suite. Can be `requested`, `in_progress`, or `completed`."]
     pub enum WebhookCheckSuiteRequestedCheckSuiteStatus { Requested = "requested",
     InProgress = "in_progress", Completed = "completed", Queued = "queued", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// check_suite rerequested event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCheckSuiteRerequested {
@@ -27153,7 +27153,7 @@ pub struct WebhookCheckSuiteRerequested {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The [check_suite](https://docs.github.com/rest/checks/suites#get-a-check-suite).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCheckSuiteRerequestedCheckSuite {
@@ -27192,7 +27192,7 @@ pub struct WebhookCheckSuiteRerequestedCheckSuite {
     /// URL that points to the check suite API resource.
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// App
 ///
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
@@ -27227,7 +27227,7 @@ pub struct WebhookCheckSuiteRerequestedCheckSuiteApp {
     pub slug: Option<String>,
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhookCheckSuiteRerequestedCheckSuiteAppEventsItem { BranchProtectionRule =
     "branch_protection_rule", CheckRun = "check_run", CheckSuite = "check_suite",
@@ -27249,7 +27249,7 @@ connector_runtime::__string_enum! {
     PullRequestReviewThread = "pull_request_review_thread", MergeQueueEntry =
     "merge_queue_entry", WorkflowJob = "workflow_job", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc =
     " The summary conclusion for all check runs that are part of the check suite. This value will be `null` until the check run has completed."]
@@ -27257,7 +27257,7 @@ connector_runtime::__string_enum! {
     Failure = "failure", Neutral = "neutral", Cancelled = "cancelled", TimedOut =
     "timed_out", ActionRequired = "action_required", Stale = "stale", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// code_scanning_alert appeared_in_branch event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCodeScanningAlertAppearedInBranch {
@@ -27299,7 +27299,7 @@ pub struct WebhookCodeScanningAlertAppearedInBranch {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 impl WebhookCodeScanningAlertAppearedInBranch {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27310,7 +27310,7 @@ impl WebhookCodeScanningAlertAppearedInBranch {
         Ok(())
     }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The code scanning alert involved in the event.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCodeScanningAlertAppearedInBranchAlert {
@@ -27347,7 +27347,7 @@ pub struct WebhookCodeScanningAlertAppearedInBranchAlert {
     pub tool: super::models::WebhookCodeScanningAlertAppearedInBranchAlertTool,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 impl WebhookCodeScanningAlertAppearedInBranchAlert {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27362,14 +27362,14 @@ impl WebhookCodeScanningAlertAppearedInBranchAlert {
         Ok(())
     }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc = " The reason for dismissing or closing the alert."] pub enum
     WebhookCodeScanningAlertAppearedInBranchAlertDismissedReason { FalsePositive =
     "false positive", WonTFix = "won't fix", UsedInTests = "used in tests", Mitigated =
     "mitigated", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Alert Instance
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCodeScanningAlertAppearedInBranchAlertMostRecentInstance {
@@ -27396,7 +27396,7 @@ pub struct WebhookCodeScanningAlertAppearedInBranchAlertMostRecentInstance {
     /// State of a code scanning alert.
     pub state: super::models::WebhookCodeScanningAlertAppearedInBranchAlertMostRecentInstanceState,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCodeScanningAlertAppearedInBranchAlertMostRecentInstanceLocation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -27410,13 +27410,13 @@ pub struct WebhookCodeScanningAlertAppearedInBranchAlertMostRecentInstanceLocati
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_line: Option<i64>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc = " State of a code scanning alert."] pub enum
     WebhookCodeScanningAlertAppearedInBranchAlertMostRecentInstanceState { Open = "open",
     Dismissed = "dismissed", Fixed = "fixed", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCodeScanningAlertAppearedInBranchAlertRule {
     /// A short description of the rule used to detect the alert.
@@ -27428,20 +27428,20 @@ pub struct WebhookCodeScanningAlertAppearedInBranchAlertRule {
         super::models::WebhookCodeScanningAlertAppearedInBranchAlertRuleSeverity,
     >,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc = " The severity of the alert."] pub enum
     WebhookCodeScanningAlertAppearedInBranchAlertRuleSeverity { None = "none", Note =
     "note", Warning = "warning", Error = "error", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc =
     " State of a code scanning alert. Events for alerts found outside the default branch will return a `null` value until they are dismissed or fixed."]
     pub enum WebhookCodeScanningAlertAppearedInBranchAlertState { Open = "open",
     Dismissed = "dismissed", Fixed = "fixed", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCodeScanningAlertAppearedInBranchAlertTool {
     /// The name of the tool used to generate the code scanning analysis alert.
@@ -27449,7 +27449,7 @@ pub struct WebhookCodeScanningAlertAppearedInBranchAlertTool {
     /// The version of the tool used to detect the alert.
     pub version: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// code_scanning_alert closed_by_user event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCodeScanningAlertClosedByUser {
@@ -27491,7 +27491,7 @@ pub struct WebhookCodeScanningAlertClosedByUser {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 impl WebhookCodeScanningAlertClosedByUser {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27502,7 +27502,7 @@ impl WebhookCodeScanningAlertClosedByUser {
         Ok(())
     }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The code scanning alert involved in the event.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCodeScanningAlertClosedByUserAlert {
@@ -27542,7 +27542,7 @@ pub struct WebhookCodeScanningAlertClosedByUserAlert {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissal_approved_by: Option<super::models::DiscussionAnswerChosenBy>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 impl WebhookCodeScanningAlertClosedByUserAlert {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27557,7 +27557,7 @@ impl WebhookCodeScanningAlertClosedByUserAlert {
         Ok(())
     }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCodeScanningAlertClosedByUserAlertRule {
     /// A short description of the rule used to detect the alert.
@@ -27580,13 +27580,13 @@ pub struct WebhookCodeScanningAlertClosedByUserAlertRule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc = " State of a code scanning alert."] pub enum
     WebhookCodeScanningAlertClosedByUserAlertState { Dismissed = "dismissed", Fixed =
     "fixed", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCodeScanningAlertClosedByUserAlertTool {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -27596,7 +27596,7 @@ pub struct WebhookCodeScanningAlertClosedByUserAlertTool {
     /// The version of the tool used to detect the alert.
     pub version: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// code_scanning_alert created event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCodeScanningAlertCreated {
@@ -27638,7 +27638,7 @@ pub struct WebhookCodeScanningAlertCreated {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 impl WebhookCodeScanningAlertCreated {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27649,7 +27649,7 @@ impl WebhookCodeScanningAlertCreated {
         Ok(())
     }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The code scanning alert involved in the event.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCodeScanningAlertCreatedAlert {
@@ -27689,7 +27689,7 @@ pub struct WebhookCodeScanningAlertCreatedAlert {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignees: Option<Vec<super::models::SimpleUser>>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 impl WebhookCodeScanningAlertCreatedAlert {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27704,14 +27704,14 @@ impl WebhookCodeScanningAlertCreatedAlert {
         Ok(())
     }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc =
     " State of a code scanning alert. Events for alerts found outside the default branch will return a `null` value until they are dismissed or fixed."]
     pub enum WebhookCodeScanningAlertCreatedAlertState { Open = "open", Dismissed =
     "dismissed", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCodeScanningAlertCreatedAlertTool {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -27721,7 +27721,7 @@ pub struct WebhookCodeScanningAlertCreatedAlertTool {
     /// The version of the tool used to detect the alert.
     pub version: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// code_scanning_alert fixed event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCodeScanningAlertFixed {
@@ -27763,7 +27763,7 @@ pub struct WebhookCodeScanningAlertFixed {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 impl WebhookCodeScanningAlertFixed {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27774,7 +27774,7 @@ impl WebhookCodeScanningAlertFixed {
         Ok(())
     }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The code scanning alert involved in the event.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCodeScanningAlertFixedAlert {
@@ -27813,7 +27813,7 @@ pub struct WebhookCodeScanningAlertFixedAlert {
     pub tool: super::models::WebhookCodeScanningAlertClosedByUserAlertTool,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 impl WebhookCodeScanningAlertFixedAlert {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27828,7 +27828,7 @@ impl WebhookCodeScanningAlertFixedAlert {
         Ok(())
     }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// code_scanning_alert reopened event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCodeScanningAlertReopened {
@@ -27870,7 +27870,7 @@ pub struct WebhookCodeScanningAlertReopened {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 impl WebhookCodeScanningAlertReopened {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27881,7 +27881,7 @@ impl WebhookCodeScanningAlertReopened {
         Ok(())
     }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The code scanning alert involved in the event.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCodeScanningAlertReopenedAlert {
@@ -27921,7 +27921,7 @@ pub struct WebhookCodeScanningAlertReopenedAlert {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissal_approved_by: Option<serde_json::Value>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 impl WebhookCodeScanningAlertReopenedAlert {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27936,7 +27936,7 @@ impl WebhookCodeScanningAlertReopenedAlert {
         Ok(())
     }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// code_scanning_alert reopened_by_user event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCodeScanningAlertReopenedByUser {
@@ -27978,7 +27978,7 @@ pub struct WebhookCodeScanningAlertReopenedByUser {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 impl WebhookCodeScanningAlertReopenedByUser {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27989,7 +27989,7 @@ impl WebhookCodeScanningAlertReopenedByUser {
         Ok(())
     }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The code scanning alert involved in the event.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCodeScanningAlertReopenedByUserAlert {
@@ -28023,7 +28023,7 @@ pub struct WebhookCodeScanningAlertReopenedByUserAlert {
     pub tool: super::models::WebhookCodeScanningAlertAppearedInBranchAlertTool,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 impl WebhookCodeScanningAlertReopenedByUserAlert {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -28038,14 +28038,14 @@ impl WebhookCodeScanningAlertReopenedByUserAlert {
         Ok(())
     }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc =
     " State of a code scanning alert. Events for alerts found outside the default branch will return a `null` value until they are dismissed or fixed."]
     pub enum WebhookCodeScanningAlertReopenedByUserAlertState { Open = "open", Fixed =
     "fixed", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// code_scanning_alert updated_assignment event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCodeScanningAlertUpdatedAssignment {
@@ -28082,7 +28082,7 @@ pub struct WebhookCodeScanningAlertUpdatedAssignment {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 impl WebhookCodeScanningAlertUpdatedAssignment {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -28093,7 +28093,7 @@ impl WebhookCodeScanningAlertUpdatedAssignment {
         Ok(())
     }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// commit_comment created event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCommitCommentCreated {
@@ -28131,7 +28131,7 @@ pub struct WebhookCommitCommentCreated {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The [commit comment](${externalDocsUpapp/api/description/components/schemas/webhooks/issue-comment-created.yamlrl}/rest/commits/comments#get-a-commit-comment) resource.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCommitCommentCreatedComment {
@@ -28163,7 +28163,7 @@ pub struct WebhookCommitCommentCreatedComment {
     /// User
     pub user: Option<super::models::DiscussionUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// create event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCreate {
@@ -28208,12 +28208,12 @@ pub struct WebhookCreate {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc = " The type of Git ref object created in the repository."] pub enum
     WebhookCreateRefType { Tag = "tag", Branch = "branch", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// custom property created event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCustomPropertyCreated {
@@ -28248,7 +28248,7 @@ pub struct WebhookCustomPropertyCreated {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// custom property deleted event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCustomPropertyDeleted {
@@ -28280,13 +28280,13 @@ pub struct WebhookCustomPropertyDeleted {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCustomPropertyDeletedDefinition {
     /// The name of the property that was deleted.
     pub property_name: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// custom property promoted to business event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCustomPropertyPromotedToEnterprise {
@@ -28321,7 +28321,7 @@ pub struct WebhookCustomPropertyPromotedToEnterprise {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// custom property updated event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCustomPropertyUpdated {
@@ -28356,7 +28356,7 @@ pub struct WebhookCustomPropertyUpdated {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Custom property values updated event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookCustomPropertyValuesUpdated {
@@ -28395,7 +28395,7 @@ pub struct WebhookCustomPropertyValuesUpdated {
     /// The old custom property values for the repository.
     pub old_property_values: Vec<super::models::CustomPropertyValue>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// delete event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDelete {
@@ -28436,12 +28436,12 @@ pub struct WebhookDelete {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc = " The type of Git ref object deleted in the repository."] pub enum
     WebhookDeleteRefType { Tag = "tag", Branch = "branch", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Dependabot alert assignees changed event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDependabotAlertAssigneesChanged {
@@ -28478,7 +28478,7 @@ pub struct WebhookDependabotAlertAssigneesChanged {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 impl WebhookDependabotAlertAssigneesChanged {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -28489,7 +28489,7 @@ impl WebhookDependabotAlertAssigneesChanged {
         Ok(())
     }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Dependabot alert auto-dismissed event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDependabotAlertAutoDismissed {
@@ -28526,7 +28526,7 @@ pub struct WebhookDependabotAlertAutoDismissed {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 impl WebhookDependabotAlertAutoDismissed {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -28537,7 +28537,7 @@ impl WebhookDependabotAlertAutoDismissed {
         Ok(())
     }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Dependabot alert auto-reopened event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDependabotAlertAutoReopened {
@@ -28574,7 +28574,7 @@ pub struct WebhookDependabotAlertAutoReopened {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 impl WebhookDependabotAlertAutoReopened {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -28585,7 +28585,7 @@ impl WebhookDependabotAlertAutoReopened {
         Ok(())
     }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Dependabot alert created event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDependabotAlertCreated {
@@ -28622,7 +28622,7 @@ pub struct WebhookDependabotAlertCreated {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 impl WebhookDependabotAlertCreated {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -28633,7 +28633,7 @@ impl WebhookDependabotAlertCreated {
         Ok(())
     }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Dependabot alert dismissed event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDependabotAlertDismissed {
@@ -28670,7 +28670,7 @@ pub struct WebhookDependabotAlertDismissed {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 impl WebhookDependabotAlertDismissed {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -28681,7 +28681,7 @@ impl WebhookDependabotAlertDismissed {
         Ok(())
     }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Dependabot alert fixed event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDependabotAlertFixed {
@@ -28718,7 +28718,7 @@ pub struct WebhookDependabotAlertFixed {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 impl WebhookDependabotAlertFixed {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -28729,7 +28729,7 @@ impl WebhookDependabotAlertFixed {
         Ok(())
     }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Dependabot alert reintroduced event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDependabotAlertReintroduced {
@@ -28766,7 +28766,7 @@ pub struct WebhookDependabotAlertReintroduced {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 impl WebhookDependabotAlertReintroduced {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -28777,7 +28777,7 @@ impl WebhookDependabotAlertReintroduced {
         Ok(())
     }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Dependabot alert reopened event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDependabotAlertReopened {
@@ -28814,7 +28814,7 @@ pub struct WebhookDependabotAlertReopened {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 impl WebhookDependabotAlertReopened {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -28825,7 +28825,7 @@ impl WebhookDependabotAlertReopened {
         Ok(())
     }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// deploy_key created event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDeployKeyCreated {
@@ -28862,7 +28862,7 @@ pub struct WebhookDeployKeyCreated {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// deploy_key deleted event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDeployKeyDeleted {
@@ -28899,7 +28899,7 @@ pub struct WebhookDeployKeyDeleted {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// deployment created event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDeploymentCreated {
@@ -28942,7 +28942,7 @@ pub struct WebhookDeploymentCreated {
     /// Deployment Workflow Run
     pub workflow_run: Option<super::models::WebhookDeploymentCreatedWorkflowRun>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Deployment
 ///
 /// The [deployment](https://docs.github.com/rest/deployments/deployments#list-deployments).
@@ -28977,14 +28977,14 @@ pub struct WebhookDeploymentCreatedDeployment {
     pub updated_at: String,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum WebhookDeploymentCreatedDeploymentPayload {
     String(String),
     Value(serde_json::Value),
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// App
 ///
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
@@ -29018,7 +29018,7 @@ pub struct WebhookDeploymentCreatedDeploymentPerformedViaGithubApp {
     pub slug: Option<String>,
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhookDeploymentCreatedDeploymentPerformedViaGithubAppEventsItem {
     BranchProtectionRule = "branch_protection_rule", CheckRun = "check_run", CheckSuite =
@@ -29042,7 +29042,7 @@ connector_runtime::__string_enum! {
     SecretScanningAlertLocation = "secret_scanning_alert_location", MergeGroup =
     "merge_group", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Deployment Workflow Run
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDeploymentCreatedWorkflowRun {
@@ -29105,13 +29105,13 @@ pub struct WebhookDeploymentCreatedWorkflowRun {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow_url: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhookDeploymentCreatedWorkflowRunConclusion { Success = "success", Failure
     = "failure", Neutral = "neutral", Cancelled = "cancelled", TimedOut = "timed_out",
     ActionRequired = "action_required", Stale = "stale", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDeploymentCreatedWorkflowRunHeadRepository {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -29209,7 +29209,7 @@ pub struct WebhookDeploymentCreatedWorkflowRunHeadRepository {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDeploymentCreatedWorkflowRunHeadRepositoryOwner {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -29250,7 +29250,7 @@ pub struct WebhookDeploymentCreatedWorkflowRunHeadRepositoryOwner {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDeploymentCreatedWorkflowRunReferencedWorkflowsItem {
     pub path: String,
@@ -29259,13 +29259,13 @@ pub struct WebhookDeploymentCreatedWorkflowRunReferencedWorkflowsItem {
     pub ref_: Option<String>,
     pub sha: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhookDeploymentCreatedWorkflowRunStatus { Requested = "requested",
     InProgress = "in_progress", Completed = "completed", Queued = "queued", Waiting =
     "waiting", Pending = "pending", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// deployment protection rule requested event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDeploymentProtectionRuleRequested {
@@ -29319,7 +29319,7 @@ pub struct WebhookDeploymentProtectionRuleRequested {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDeploymentReviewApproved {
     pub action: String,
@@ -29367,7 +29367,7 @@ pub struct WebhookDeploymentReviewApproved {
     /// Deployment Workflow Run
     pub workflow_run: Option<super::models::WebhookDeploymentReviewApprovedWorkflowRun>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDeploymentReviewApprovedWorkflowJobRunsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -29387,7 +29387,7 @@ pub struct WebhookDeploymentReviewApprovedWorkflowJobRunsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Deployment Workflow Run
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDeploymentReviewApprovedWorkflowRun {
@@ -29449,7 +29449,7 @@ pub struct WebhookDeploymentReviewApprovedWorkflowRun {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow_url: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDeploymentReviewApprovedWorkflowRunHeadRepository {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -29545,7 +29545,7 @@ pub struct WebhookDeploymentReviewApprovedWorkflowRunHeadRepository {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDeploymentReviewRejected {
     pub action: String,
@@ -29593,7 +29593,7 @@ pub struct WebhookDeploymentReviewRejected {
     /// Deployment Workflow Run
     pub workflow_run: Option<super::models::WebhookDeploymentReviewRejectedWorkflowRun>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDeploymentReviewRejectedWorkflowJobRunsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -29613,7 +29613,7 @@ pub struct WebhookDeploymentReviewRejectedWorkflowJobRunsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Deployment Workflow Run
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDeploymentReviewRejectedWorkflowRun {
@@ -29675,13 +29675,13 @@ pub struct WebhookDeploymentReviewRejectedWorkflowRun {
     pub workflow_url: Option<String>,
     pub display_title: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhookDeploymentReviewRejectedWorkflowRunStatus { Requested = "requested",
     InProgress = "in_progress", Completed = "completed", Queued = "queued", Waiting =
     "waiting", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDeploymentReviewRequested {
     pub action: String,
@@ -29722,7 +29722,7 @@ pub struct WebhookDeploymentReviewRequested {
     /// Deployment Workflow Run
     pub workflow_run: Option<super::models::WebhookDeploymentReviewRequestedWorkflowRun>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDeploymentReviewRequestedReviewersItem {
     /// User
@@ -29734,7 +29734,7 @@ pub struct WebhookDeploymentReviewRequestedReviewersItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<super::models::WebhookDeploymentReviewRequestedReviewersItemType>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// User
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDeploymentReviewRequestedReviewersItemReviewer {
@@ -29788,7 +29788,7 @@ connector_runtime::__string_enum! {
     pub enum WebhookDeploymentReviewRequestedReviewersItemType { User = "User", Team =
     "Team", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDeploymentReviewRequestedWorkflowJobRun {
     pub conclusion: Option<serde_json::Value>,
@@ -29800,7 +29800,7 @@ pub struct WebhookDeploymentReviewRequestedWorkflowJobRun {
     pub status: String,
     pub updated_at: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Deployment Workflow Run
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDeploymentReviewRequestedWorkflowRun {
@@ -29862,7 +29862,7 @@ pub struct WebhookDeploymentReviewRequestedWorkflowRun {
     pub workflow_url: Option<String>,
     pub display_title: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// deployment_status created event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDeploymentStatusCreated {
@@ -29911,7 +29911,7 @@ pub struct WebhookDeploymentStatusCreated {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow_run: Option<super::models::WebhookDeploymentStatusCreatedWorkflowRun>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDeploymentStatusCreatedCheckRun {
     pub completed_at: Option<chrono::DateTime<chrono::Utc>>,
@@ -29934,7 +29934,7 @@ pub struct WebhookDeploymentStatusCreatedCheckRun {
     pub status: super::models::WebhookDeploymentStatusCreatedCheckRunStatus,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc =
     " The result of the completed check run. This value will be `null` until the check run has completed."]
@@ -29943,14 +29943,14 @@ connector_runtime::__string_enum! {
     "timed_out", ActionRequired = "action_required", Stale = "stale", Skipped =
     "skipped", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc =
     " The current status of the check run. Can be `queued`, `in_progress`, or `completed`."]
     pub enum WebhookDeploymentStatusCreatedCheckRunStatus { Queued = "queued", InProgress
     = "in_progress", Completed = "completed", Waiting = "waiting", Pending = "pending", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Deployment
 ///
 /// The [deployment](https://docs.github.com/rest/deployments/deployments#list-deployments).
@@ -29985,14 +29985,14 @@ pub struct WebhookDeploymentStatusCreatedDeployment {
     pub updated_at: String,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum WebhookDeploymentStatusCreatedDeploymentPayload {
     String(String),
     Value(serde_json::Value),
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// App
 ///
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
@@ -30026,7 +30026,7 @@ pub struct WebhookDeploymentStatusCreatedDeploymentPerformedViaGithubApp {
     pub slug: Option<String>,
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhookDeploymentStatusCreatedDeploymentPerformedViaGithubAppEventsItem {
     BranchProtectionRule = "branch_protection_rule", CheckRun = "check_run", CheckSuite =
@@ -30049,7 +30049,7 @@ connector_runtime::__string_enum! {
     PullRequestReviewThread = "pull_request_review_thread", SecretScanningAlertLocation =
     "secret_scanning_alert_location", MergeGroup = "merge_group", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The [deployment status](https://docs.github.com/rest/deployments/statuses#list-deployment-statuses).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDeploymentStatusCreatedDeploymentStatus {
@@ -30081,7 +30081,7 @@ pub struct WebhookDeploymentStatusCreatedDeploymentStatus {
     pub updated_at: String,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// App
 ///
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
@@ -30115,7 +30115,7 @@ pub struct WebhookDeploymentStatusCreatedDeploymentStatusPerformedViaGithubApp {
     pub slug: Option<String>,
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum
     WebhookDeploymentStatusCreatedDeploymentStatusPerformedViaGithubAppEventsItem {
@@ -30139,7 +30139,7 @@ connector_runtime::__string_enum! {
     MergeQueueEntry = "merge_queue_entry", WorkflowJob = "workflow_job", MergeGroup =
     "merge_group", SecretScanningAlertLocation = "secret_scanning_alert_location", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Deployment Workflow Run
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDeploymentStatusCreatedWorkflowRun {
@@ -30203,14 +30203,14 @@ pub struct WebhookDeploymentStatusCreatedWorkflowRun {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow_url: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhookDeploymentStatusCreatedWorkflowRunConclusion { Success = "success",
     Failure = "failure", Neutral = "neutral", Cancelled = "cancelled", TimedOut =
     "timed_out", ActionRequired = "action_required", Stale = "stale", StartupFailure =
     "startup_failure", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// discussion answered event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDiscussionAnswered {
@@ -30250,7 +30250,7 @@ pub struct WebhookDiscussionAnswered {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// discussion category changed event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDiscussionCategoryChanged {
@@ -30290,17 +30290,17 @@ pub struct WebhookDiscussionCategoryChanged {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDiscussionCategoryChangedChanges {
     pub category: super::models::WebhookDiscussionCategoryChangedChangesCategory,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDiscussionCategoryChangedChangesCategory {
     pub from: super::models::DiscussionCategory,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// discussion closed event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDiscussionClosed {
@@ -30339,7 +30339,7 @@ pub struct WebhookDiscussionClosed {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// discussion_comment created event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDiscussionCommentCreated {
@@ -30379,7 +30379,7 @@ pub struct WebhookDiscussionCommentCreated {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// discussion_comment deleted event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDiscussionCommentDeleted {
@@ -30419,7 +30419,7 @@ pub struct WebhookDiscussionCommentDeleted {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// discussion_comment edited event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDiscussionCommentEdited {
@@ -30460,17 +30460,17 @@ pub struct WebhookDiscussionCommentEdited {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDiscussionCommentEditedChanges {
     pub body: super::models::WebhookDiscussionCommentEditedChangesBody,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDiscussionCommentEditedChangesBody {
     pub from: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// discussion created event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDiscussionCreated {
@@ -30509,7 +30509,7 @@ pub struct WebhookDiscussionCreated {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// discussion deleted event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDiscussionDeleted {
@@ -30548,7 +30548,7 @@ pub struct WebhookDiscussionDeleted {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// discussion edited event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDiscussionEdited {
@@ -30589,7 +30589,7 @@ pub struct WebhookDiscussionEdited {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDiscussionEditedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -30597,7 +30597,7 @@ pub struct WebhookDiscussionEditedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<super::models::WebhookDiscussionCommentEditedChangesBody>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// discussion labeled event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDiscussionLabeled {
@@ -30638,7 +30638,7 @@ pub struct WebhookDiscussionLabeled {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// discussion locked event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDiscussionLocked {
@@ -30677,7 +30677,7 @@ pub struct WebhookDiscussionLocked {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// discussion pinned event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDiscussionPinned {
@@ -30716,7 +30716,7 @@ pub struct WebhookDiscussionPinned {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// discussion reopened event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDiscussionReopened {
@@ -30755,7 +30755,7 @@ pub struct WebhookDiscussionReopened {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// discussion transferred event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDiscussionTransferred {
@@ -30795,7 +30795,7 @@ pub struct WebhookDiscussionTransferred {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDiscussionTransferredChanges {
     /// Discussion
@@ -30808,7 +30808,7 @@ pub struct WebhookDiscussionTransferredChanges {
     /// when the event occurs from activity in a repository.
     pub new_repository: super::models::RepositoryWebhooks,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// discussion unanswered event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDiscussionUnanswered {
@@ -30835,7 +30835,7 @@ pub struct WebhookDiscussionUnanswered {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// discussion unlabeled event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDiscussionUnlabeled {
@@ -30876,7 +30876,7 @@ pub struct WebhookDiscussionUnlabeled {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// discussion unlocked event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDiscussionUnlocked {
@@ -30915,7 +30915,7 @@ pub struct WebhookDiscussionUnlocked {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// discussion unpinned event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookDiscussionUnpinned {
@@ -30954,7 +30954,7 @@ pub struct WebhookDiscussionUnpinned {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// fork event
 ///
 /// A user forks a repository.
@@ -30992,7 +30992,7 @@ pub struct WebhookFork {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The created [`repository`](https://docs.github.com/rest/repos/repos#get-a-repository) resource.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookForkForkee {
@@ -31109,7 +31109,7 @@ pub struct WebhookForkForkee {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_commit_signoff_required: Option<bool>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// github_app_authorization revoked event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookGithubAppAuthorizationRevoked {
@@ -31119,7 +31119,7 @@ pub struct WebhookGithubAppAuthorizationRevoked {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// gollum event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookGollum {
@@ -31155,7 +31155,7 @@ pub struct WebhookGollum {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookGollumPagesItem {
     /// The action that was performed on the page. Can be `created` or `edited`.
@@ -31170,12 +31170,12 @@ pub struct WebhookGollumPagesItem {
     /// The current page title.
     pub title: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc = " The action that was performed on the page. Can be `created` or `edited`."]
     pub enum WebhookGollumPagesItemAction { Created = "created", Edited = "edited", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// installation created event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookInstallationCreated {
@@ -31212,7 +31212,7 @@ pub struct WebhookInstallationCreated {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// installation deleted event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookInstallationDeleted {
@@ -31248,7 +31248,7 @@ pub struct WebhookInstallationDeleted {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// installation new_permissions_accepted event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookInstallationNewPermissionsAccepted {
@@ -31284,7 +31284,7 @@ pub struct WebhookInstallationNewPermissionsAccepted {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// installation_repositories added event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookInstallationRepositoriesAdded {
@@ -31325,7 +31325,7 @@ pub struct WebhookInstallationRepositoriesAdded {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookInstallationRepositoriesAddedRepositoriesRemovedItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -31342,7 +31342,7 @@ pub struct WebhookInstallationRepositoriesAddedRepositoriesRemovedItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private: Option<bool>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// installation_repositories removed event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookInstallationRepositoriesRemoved {
@@ -31381,7 +31381,7 @@ pub struct WebhookInstallationRepositoriesRemoved {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// installation suspend event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookInstallationSuspend {
@@ -31417,7 +31417,7 @@ pub struct WebhookInstallationSuspend {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookInstallationTargetRenamed {
     pub account: super::models::WebhookInstallationTargetRenamedAccount,
@@ -31455,7 +31455,7 @@ pub struct WebhookInstallationTargetRenamed {
     pub sender: Option<super::models::SimpleUser>,
     pub target_type: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookInstallationTargetRenamedAccount {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -31530,7 +31530,7 @@ pub struct WebhookInstallationTargetRenamedAccount {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookInstallationTargetRenamedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -31538,7 +31538,7 @@ pub struct WebhookInstallationTargetRenamedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<super::models::WebhookDiscussionCommentEditedChangesBody>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// installation unsuspend event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookInstallationUnsuspend {
@@ -31574,7 +31574,7 @@ pub struct WebhookInstallationUnsuspend {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// issue_comment created event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssueCommentCreated {
@@ -31615,7 +31615,7 @@ pub struct WebhookIssueCommentCreated {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// issue comment
 ///
 /// The [comment](https://docs.github.com/rest/issues/comments#get-an-issue-comment) itself.
@@ -31653,7 +31653,7 @@ pub struct WebhookIssueCommentCreatedComment {
     /// User
     pub user: Option<super::models::DiscussionUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) the comment belongs to.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssueCommentCreatedIssue {
@@ -31707,7 +31707,7 @@ pub struct WebhookIssueCommentCreatedIssue {
     pub url: String,
     pub user: super::models::WebhookIssueCommentCreatedIssueUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssueCommentCreatedIssueReactions {
     #[serde(rename = "+1")]
@@ -31733,7 +31733,7 @@ pub struct WebhookIssueCommentCreatedIssueReactions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssueCommentCreatedIssueUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -31774,7 +31774,7 @@ pub struct WebhookIssueCommentCreatedIssueUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// issue_comment deleted event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssueCommentDeleted {
@@ -31815,7 +31815,7 @@ pub struct WebhookIssueCommentDeleted {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) the comment belongs to.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssueCommentDeletedIssue {
@@ -31869,7 +31869,7 @@ pub struct WebhookIssueCommentDeletedIssue {
     pub url: String,
     pub user: super::models::WebhookIssueCommentDeletedIssueUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssueCommentDeletedIssueUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -31912,7 +31912,7 @@ pub struct WebhookIssueCommentDeletedIssueUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// issue_comment edited event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssueCommentEdited {
@@ -31955,7 +31955,7 @@ pub struct WebhookIssueCommentEdited {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) the comment belongs to.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssueCommentEditedIssue {
@@ -32009,7 +32009,7 @@ pub struct WebhookIssueCommentEditedIssue {
     pub url: String,
     pub user: super::models::WebhookIssueCommentCreatedIssueUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// issue_comment pinned event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssueCommentPinned {
@@ -32050,7 +32050,7 @@ pub struct WebhookIssueCommentPinned {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) the comment belongs to.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssueCommentPinnedIssue {
@@ -32104,7 +32104,7 @@ pub struct WebhookIssueCommentPinnedIssue {
     pub url: String,
     pub user: super::models::WebhookIssueCommentDeletedIssueUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// issue_comment unpinned event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssueCommentUnpinned {
@@ -32145,7 +32145,7 @@ pub struct WebhookIssueCommentUnpinned {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// blocked by issue added event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssueDependenciesBlockedByAdded {
@@ -32189,7 +32189,7 @@ pub struct WebhookIssueDependenciesBlockedByAdded {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// blocked by issue removed event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssueDependenciesBlockedByRemoved {
@@ -32233,7 +32233,7 @@ pub struct WebhookIssueDependenciesBlockedByRemoved {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// blocking issue added event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssueDependenciesBlockingAdded {
@@ -32277,7 +32277,7 @@ pub struct WebhookIssueDependenciesBlockingAdded {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// blocking issue removed event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssueDependenciesBlockingRemoved {
@@ -32321,7 +32321,7 @@ pub struct WebhookIssueDependenciesBlockingRemoved {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// issues assigned event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssuesAssigned {
@@ -32364,7 +32364,7 @@ pub struct WebhookIssuesAssigned {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// issues closed event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssuesClosed {
@@ -32402,7 +32402,7 @@ pub struct WebhookIssuesClosed {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssuesClosedIssue {
@@ -32464,11 +32464,11 @@ pub struct WebhookIssuesClosedIssue {
     pub url: String,
     pub user: super::models::WebhookIssueCommentDeletedIssueUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhookIssuesClosedIssueState { Closed = "closed", Open = "open", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// issues deleted event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssuesDeleted {
@@ -32507,7 +32507,7 @@ pub struct WebhookIssuesDeleted {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Issue
 ///
 /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
@@ -32590,7 +32590,7 @@ pub struct WebhookIssuesDeletedIssue {
     /// User
     pub user: Option<super::models::DiscussionUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// App
 ///
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
@@ -32622,7 +32622,7 @@ pub struct WebhookIssuesDeletedIssuePerformedViaGithubApp {
     pub slug: Option<String>,
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhookIssuesDeletedIssuePerformedViaGithubAppEventsItem {
     BranchProtectionRule = "branch_protection_rule", CheckRun = "check_run", CheckSuite =
@@ -32643,7 +32643,7 @@ connector_runtime::__string_enum! {
     "team_add", Watch = "watch", WorkflowDispatch = "workflow_dispatch", WorkflowRun =
     "workflow_run", Reminder = "reminder", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// issues demilestoned event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssuesDemilestoned {
@@ -32687,7 +32687,7 @@ pub struct WebhookIssuesDemilestoned {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Issue
 ///
 /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
@@ -32772,7 +32772,7 @@ pub struct WebhookIssuesDemilestonedIssue {
     /// User
     pub user: Option<super::models::WebhookIssuesDemilestonedIssueUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// User
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssuesDemilestonedIssueAssignee {
@@ -32818,7 +32818,7 @@ pub struct WebhookIssuesDemilestonedIssueAssignee {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Label
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssuesDemilestonedIssueLabelsItem {
@@ -32833,7 +32833,7 @@ pub struct WebhookIssuesDemilestonedIssueLabelsItem {
     /// URL for the label
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Milestone
 ///
 /// A collection of related issues and pull requests.
@@ -32860,7 +32860,7 @@ pub struct WebhookIssuesDemilestonedIssueMilestone {
     pub updated_at: chrono::DateTime<chrono::Utc>,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// User
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssuesDemilestonedIssueMilestoneCreator {
@@ -32908,7 +32908,7 @@ pub struct WebhookIssuesDemilestonedIssueMilestoneCreator {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// App
 ///
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
@@ -32940,7 +32940,7 @@ pub struct WebhookIssuesDemilestonedIssuePerformedViaGithubApp {
     pub slug: Option<String>,
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// User
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssuesDemilestonedIssueUser {
@@ -32988,7 +32988,7 @@ pub struct WebhookIssuesDemilestonedIssueUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// issues edited event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssuesEdited {
@@ -33032,7 +33032,7 @@ pub struct WebhookIssuesEdited {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The changes to the issue.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssuesEditedChanges {
@@ -33041,13 +33041,13 @@ pub struct WebhookIssuesEditedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<super::models::WebhookIssuesEditedChangesTitle>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssuesEditedChangesTitle {
     /// The previous version of the title.
     pub from: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Issue
 ///
 /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
@@ -33130,7 +33130,7 @@ pub struct WebhookIssuesEditedIssue {
     /// User
     pub user: Option<super::models::WebhooksIssueCommentUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// App
 ///
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
@@ -33162,7 +33162,7 @@ pub struct WebhookIssuesEditedIssuePerformedViaGithubApp {
     pub slug: Option<String>,
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhookIssuesEditedIssuePerformedViaGithubAppEventsItem {
     BranchProtectionRule = "branch_protection_rule", CheckRun = "check_run", CheckSuite =
@@ -33184,7 +33184,7 @@ connector_runtime::__string_enum! {
     "workflow_run", SecurityAndAnalysis = "security_and_analysis",
     PullRequestReviewThread = "pull_request_review_thread", Reminder = "reminder", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// issues field_added event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssuesFieldAdded {
@@ -33231,7 +33231,7 @@ pub struct WebhookIssuesFieldAdded {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The issue field whose value was set or updated on the issue.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssuesFieldAddedIssueField {
@@ -33242,7 +33242,7 @@ pub struct WebhookIssuesFieldAddedIssueField {
     /// The data type of the issue field.
     pub field_type: super::models::IssueFieldDataType,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The value that was set or updated for the issue field. When updating an existing value, the previous value is available in `changes`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssuesFieldAddedIssueFieldValue {
@@ -33266,7 +33266,7 @@ pub struct WebhookIssuesFieldAddedIssueFieldValue {
         Vec<super::models::WebhookIssuesFieldAddedIssueFieldValueOptionsItem>,
     >,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The value of the field. Present for text, date, and number field types.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -33277,7 +33277,7 @@ pub enum WebhookIssuesFieldAddedIssueFieldValueValue {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The selected option details. Present for single_select field types.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssuesFieldAddedIssueFieldValueOption {
@@ -33290,7 +33290,7 @@ pub struct WebhookIssuesFieldAddedIssueFieldValueOption {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssuesFieldAddedIssueFieldValueOptionsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -33302,7 +33302,7 @@ pub struct WebhookIssuesFieldAddedIssueFieldValueOptionsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The previous field value, present when an existing value was updated.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssuesFieldAddedChanges {
@@ -33312,14 +33312,14 @@ pub struct WebhookIssuesFieldAddedChanges {
         super::models::WebhookIssuesFieldAddedChangesIssueFieldValue,
     >,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The previous issue field value data.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssuesFieldAddedChangesIssueFieldValue {
     /// The previous value of the issue field before the update.
     pub from: super::models::WebhookIssuesFieldAddedChangesIssueFieldValueFrom,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The previous value of the issue field before the update.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssuesFieldAddedChangesIssueFieldValueFrom {
@@ -33347,7 +33347,7 @@ pub struct WebhookIssuesFieldAddedChangesIssueFieldValueFrom {
         Vec<super::models::WebhookIssuesFieldAddedIssueFieldValueOptionsItem>,
     >,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The previous value. Present for text, date, and number field types.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -33358,7 +33358,7 @@ pub enum WebhookIssuesFieldAddedChangesIssueFieldValueFromValue {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The previously selected option details. Present for single_select field types.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssuesFieldAddedChangesIssueFieldValueFromOption {
@@ -33371,7 +33371,7 @@ pub struct WebhookIssuesFieldAddedChangesIssueFieldValueFromOption {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// issues field_removed event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssuesFieldRemoved {
@@ -33417,7 +33417,7 @@ pub struct WebhookIssuesFieldRemoved {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The issue field whose value was cleared from the issue.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssuesFieldRemovedIssueField {
@@ -33428,7 +33428,7 @@ pub struct WebhookIssuesFieldRemovedIssueField {
     /// The data type of the issue field.
     pub field_type: super::models::IssueFieldDataType,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The value that was cleared from the issue field.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssuesFieldRemovedIssueFieldValue {
@@ -33452,7 +33452,7 @@ pub struct WebhookIssuesFieldRemovedIssueFieldValue {
         Vec<super::models::WebhookIssuesFieldAddedIssueFieldValueOptionsItem>,
     >,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// issues labeled event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssuesLabeled {
@@ -33494,7 +33494,7 @@ pub struct WebhookIssuesLabeled {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Issue
 ///
 /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
@@ -33577,7 +33577,7 @@ pub struct WebhookIssuesLabeledIssue {
     /// User
     pub user: Option<super::models::WebhooksIssueCommentUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// App
 ///
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
@@ -33609,7 +33609,7 @@ pub struct WebhookIssuesLabeledIssuePerformedViaGithubApp {
     pub slug: Option<String>,
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhookIssuesLabeledIssuePerformedViaGithubAppEventsItem {
     BranchProtectionRule = "branch_protection_rule", CheckRun = "check_run", CheckSuite =
@@ -33631,7 +33631,7 @@ connector_runtime::__string_enum! {
     "workflow_run", PullRequestReviewThread = "pull_request_review_thread", Reminder =
     "reminder", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// issues locked event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssuesLocked {
@@ -33670,7 +33670,7 @@ pub struct WebhookIssuesLocked {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Issue
 ///
 /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
@@ -33754,7 +33754,7 @@ pub struct WebhookIssuesLockedIssue {
     /// User
     pub user: Option<super::models::WebhookIssuesLockedIssueUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Milestone
 ///
 /// A collection of related issues and pull requests.
@@ -33781,7 +33781,7 @@ pub struct WebhookIssuesLockedIssueMilestone {
     pub updated_at: chrono::DateTime<chrono::Utc>,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// App
 ///
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
@@ -33813,7 +33813,7 @@ pub struct WebhookIssuesLockedIssuePerformedViaGithubApp {
     pub slug: Option<String>,
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhookIssuesLockedIssuePerformedViaGithubAppEventsItem {
     BranchProtectionRule = "branch_protection_rule", CheckRun = "check_run", CheckSuite =
@@ -33835,7 +33835,7 @@ connector_runtime::__string_enum! {
     "workflow_run", Reminder = "reminder", SecurityAndAnalysis = "security_and_analysis",
     }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// User
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssuesLockedIssueUser {
@@ -33883,7 +33883,7 @@ pub struct WebhookIssuesLockedIssueUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// issues milestoned event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssuesMilestoned {
@@ -33926,7 +33926,7 @@ pub struct WebhookIssuesMilestoned {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Issue
 ///
 /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
@@ -34011,7 +34011,7 @@ pub struct WebhookIssuesMilestonedIssue {
     /// User
     pub user: Option<super::models::WebhookIssuesLockedIssueUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// App
 ///
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
@@ -34043,7 +34043,7 @@ pub struct WebhookIssuesMilestonedIssuePerformedViaGithubApp {
     pub slug: Option<String>,
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// issues opened event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssuesOpened {
@@ -34084,7 +34084,7 @@ pub struct WebhookIssuesOpened {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssuesOpenedChanges {
     /// Issue
@@ -34096,7 +34096,7 @@ pub struct WebhookIssuesOpenedChanges {
     /// A git repository
     pub old_repository: super::models::WebhookIssuesOpenedChangesOldRepository,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Issue
 ///
 /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
@@ -34198,7 +34198,7 @@ pub struct WebhookIssuesOpenedChangesOldIssue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<super::models::IssueType>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Repository
 ///
 /// A git repository
@@ -34344,7 +34344,7 @@ pub struct WebhookIssuesOpenedChangesOldRepository {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_commit_signoff_required: Option<bool>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Issue
 ///
 /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
@@ -34427,7 +34427,7 @@ pub struct WebhookIssuesOpenedIssue {
     /// User
     pub user: Option<super::models::DiscussionUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// issues pinned event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssuesPinned {
@@ -34466,7 +34466,7 @@ pub struct WebhookIssuesPinned {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// issues reopened event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssuesReopened {
@@ -34505,7 +34505,7 @@ pub struct WebhookIssuesReopened {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Issue
 ///
 /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
@@ -34589,7 +34589,7 @@ pub struct WebhookIssuesReopenedIssue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<super::models::IssueType>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// App
 ///
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
@@ -34621,7 +34621,7 @@ pub struct WebhookIssuesReopenedIssuePerformedViaGithubApp {
     pub slug: Option<String>,
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// issues transferred event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssuesTransferred {
@@ -34661,7 +34661,7 @@ pub struct WebhookIssuesTransferred {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssuesTransferredChanges {
     /// Issue
@@ -34673,7 +34673,7 @@ pub struct WebhookIssuesTransferredChanges {
     /// A git repository
     pub new_repository: super::models::WebhookIssuesTransferredChangesNewRepository,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Issue
 ///
 /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
@@ -34756,7 +34756,7 @@ pub struct WebhookIssuesTransferredChangesNewIssue {
     /// User
     pub user: Option<super::models::DiscussionUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Repository
 ///
 /// A git repository
@@ -34901,7 +34901,7 @@ pub struct WebhookIssuesTransferredChangesNewRepository {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_commit_signoff_required: Option<bool>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// issues typed event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssuesTyped {
@@ -34945,7 +34945,7 @@ pub struct WebhookIssuesTyped {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// issues unassigned event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssuesUnassigned {
@@ -34988,7 +34988,7 @@ pub struct WebhookIssuesUnassigned {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// issues unlabeled event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssuesUnlabeled {
@@ -35030,7 +35030,7 @@ pub struct WebhookIssuesUnlabeled {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// issues unlocked event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssuesUnlocked {
@@ -35069,7 +35069,7 @@ pub struct WebhookIssuesUnlocked {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Issue
 ///
 /// The [issue](https://docs.github.com/rest/issues/issues#get-an-issue) itself.
@@ -35153,7 +35153,7 @@ pub struct WebhookIssuesUnlockedIssue {
     /// User
     pub user: Option<super::models::WebhookIssuesLockedIssueUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// App
 ///
 /// GitHub apps are a new way to extend GitHub. They can be installed directly on organizations and user accounts and granted access to specific repositories. They come with granular permissions and built-in webhooks. GitHub apps are first class actors within GitHub.
@@ -35185,7 +35185,7 @@ pub struct WebhookIssuesUnlockedIssuePerformedViaGithubApp {
     pub slug: Option<String>,
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// issues unpinned event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssuesUnpinned {
@@ -35224,7 +35224,7 @@ pub struct WebhookIssuesUnpinned {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// issues untyped event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookIssuesUntyped {
@@ -35268,7 +35268,7 @@ pub struct WebhookIssuesUntyped {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// label created event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookLabelCreated {
@@ -35306,7 +35306,7 @@ pub struct WebhookLabelCreated {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// label deleted event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookLabelDeleted {
@@ -35343,7 +35343,7 @@ pub struct WebhookLabelDeleted {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// label edited event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookLabelEdited {
@@ -35383,7 +35383,7 @@ pub struct WebhookLabelEdited {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The changes to the label if the action was `edited`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookLabelEditedChanges {
@@ -35394,25 +35394,25 @@ pub struct WebhookLabelEditedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<super::models::WebhookLabelEditedChangesName>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookLabelEditedChangesColor {
     /// The previous version of the color if the action was `edited`.
     pub from: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookLabelEditedChangesDescription {
     /// The previous version of the description if the action was `edited`.
     pub from: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookLabelEditedChangesName {
     /// The previous version of the name if the action was `edited`.
     pub from: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// marketplace_purchase cancelled event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookMarketplacePurchaseCancelled {
@@ -35456,7 +35456,7 @@ pub struct WebhookMarketplacePurchaseCancelled {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// marketplace_purchase changed event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookMarketplacePurchaseChanged {
@@ -35500,7 +35500,7 @@ pub struct WebhookMarketplacePurchaseChanged {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Marketplace Purchase
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookMarketplacePurchaseChangedPreviousMarketplacePurchase {
@@ -35513,7 +35513,7 @@ pub struct WebhookMarketplacePurchaseChangedPreviousMarketplacePurchase {
     pub plan: super::models::WebhooksPreviousMarketplacePurchasePlan,
     pub unit_count: i64,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// marketplace_purchase pending_change event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookMarketplacePurchasePendingChange {
@@ -35557,7 +35557,7 @@ pub struct WebhookMarketplacePurchasePendingChange {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Marketplace Purchase
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookMarketplacePurchasePendingChangePreviousMarketplacePurchase {
@@ -35570,7 +35570,7 @@ pub struct WebhookMarketplacePurchasePendingChangePreviousMarketplacePurchase {
     pub plan: super::models::WebhooksPreviousMarketplacePurchasePlan,
     pub unit_count: i64,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// marketplace_purchase pending_change_cancelled event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookMarketplacePurchasePendingChangeCancelled {
@@ -35614,7 +35614,7 @@ pub struct WebhookMarketplacePurchasePendingChangeCancelled {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Marketplace Purchase
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookMarketplacePurchasePendingChangeCancelledMarketplacePurchase {
@@ -35626,7 +35626,7 @@ pub struct WebhookMarketplacePurchasePendingChangeCancelledMarketplacePurchase {
     pub plan: super::models::WebhookMarketplacePurchasePendingChangeCancelledMarketplacePurchasePlan,
     pub unit_count: i64,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookMarketplacePurchasePendingChangeCancelledMarketplacePurchasePlan {
     pub bullets: Vec<String>,
@@ -35639,7 +35639,7 @@ pub struct WebhookMarketplacePurchasePendingChangeCancelledMarketplacePurchasePl
     pub unit_name: Option<String>,
     pub yearly_price_in_cents: i64,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// marketplace_purchase purchased event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookMarketplacePurchasePurchased {
@@ -35683,7 +35683,7 @@ pub struct WebhookMarketplacePurchasePurchased {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// member added event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookMemberAdded {
@@ -35722,7 +35722,7 @@ pub struct WebhookMemberAdded {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookMemberAddedChanges {
     /// This field is included for legacy purposes; use the `role_name` field instead. The `maintain`
@@ -35735,7 +35735,7 @@ pub struct WebhookMemberAddedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_name: Option<super::models::WebhookMemberAddedChangesRoleName>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// This field is included for legacy purposes; use the `role_name` field instead. The `maintain`
 /// role is mapped to `write` and the `triage` role is mapped to `read`. To determine the role
 /// assigned to the collaborator, use the `role_name` field instead, which will provide the full
@@ -35744,18 +35744,18 @@ pub struct WebhookMemberAddedChanges {
 pub struct WebhookMemberAddedChangesPermission {
     pub to: super::models::WebhookMemberAddedChangesPermissionTo,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhookMemberAddedChangesPermissionTo { Write = "write", Admin = "admin",
     Read = "read", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The role assigned to the collaborator.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookMemberAddedChangesRoleName {
     pub to: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// member edited event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookMemberEdited {
@@ -35794,7 +35794,7 @@ pub struct WebhookMemberEdited {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The changes to the collaborator permissions
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookMemberEditedChanges {
@@ -35803,13 +35803,13 @@ pub struct WebhookMemberEditedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permission: Option<super::models::WebhookMemberEditedChangesPermission>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookMemberEditedChangesOldPermission {
     /// The previous permissions of the collaborator if the action was edited.
     pub from: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookMemberEditedChangesPermission {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -35817,7 +35817,7 @@ pub struct WebhookMemberEditedChangesPermission {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// member removed event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookMemberRemoved {
@@ -35854,7 +35854,7 @@ pub struct WebhookMemberRemoved {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// membership added event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookMembershipAdded {
@@ -35895,7 +35895,7 @@ pub struct WebhookMembershipAdded {
     /// Groups of organization members that gives permissions on specified repositories.
     pub team: super::models::WebhooksTeam,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// membership removed event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookMembershipRemoved {
@@ -35936,12 +35936,12 @@ pub struct WebhookMembershipRemoved {
     /// Groups of organization members that gives permissions on specified repositories.
     pub team: super::models::WebhooksTeam,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc = " The scope of the membership. Currently, can only be `team`."] pub enum
     WebhookMembershipRemovedScope { Team = "team", Organization = "organization", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookMergeGroupChecksRequested {
     pub action: String,
@@ -35974,7 +35974,7 @@ pub struct WebhookMergeGroupChecksRequested {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookMergeGroupDestroyed {
     pub action: String,
@@ -36010,14 +36010,14 @@ pub struct WebhookMergeGroupDestroyed {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc =
     " Explains why the merge group is being destroyed. The group could have been merged, removed from the queue (dequeued), or invalidated by an earlier queue entry being dequeued (invalidated)."]
     pub enum WebhookMergeGroupDestroyedReason { Merged = "merged", Invalidated =
     "invalidated", Dequeued = "dequeued", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// meta deleted event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookMetaDeleted {
@@ -36058,7 +36058,7 @@ pub struct WebhookMetaDeleted {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The deleted webhook. This will contain different keys based on the type of webhook it is: repository, organization, business, app, or GitHub Marketplace.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookMetaDeletedHook {
@@ -36072,7 +36072,7 @@ pub struct WebhookMetaDeletedHook {
     pub type_: String,
     pub updated_at: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookMetaDeletedHookConfig {
     pub content_type: super::models::WebhookMetaDeletedHookConfigContentType,
@@ -36081,11 +36081,11 @@ pub struct WebhookMetaDeletedHookConfig {
     pub secret: Option<String>,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhookMetaDeletedHookConfigContentType { Json = "json", Form = "form", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhookMetaDeletedHookEventsItem { Star = "*", BranchProtectionRule =
     "branch_protection_rule", CheckRun = "check_run", CheckSuite = "check_suite",
@@ -36109,7 +36109,7 @@ connector_runtime::__string_enum! {
     "workflow_run", RepositoryDispatch = "repository_dispatch", ProjectsV2Item =
     "projects_v2_item", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// milestone closed event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookMilestoneClosed {
@@ -36148,7 +36148,7 @@ pub struct WebhookMilestoneClosed {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// milestone created event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookMilestoneCreated {
@@ -36187,7 +36187,7 @@ pub struct WebhookMilestoneCreated {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// milestone deleted event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookMilestoneDeleted {
@@ -36226,7 +36226,7 @@ pub struct WebhookMilestoneDeleted {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// milestone edited event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookMilestoneEdited {
@@ -36267,7 +36267,7 @@ pub struct WebhookMilestoneEdited {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The changes to the milestone if the action was `edited`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookMilestoneEditedChanges {
@@ -36278,19 +36278,19 @@ pub struct WebhookMilestoneEditedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<super::models::WebhookMilestoneEditedChangesTitle>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookMilestoneEditedChangesDueOn {
     /// The previous version of the due date if the action was `edited`.
     pub from: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookMilestoneEditedChangesTitle {
     /// The previous version of the title if the action was `edited`.
     pub from: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// milestone opened event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookMilestoneOpened {
@@ -36329,7 +36329,7 @@ pub struct WebhookMilestoneOpened {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// org_block blocked event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookOrgBlockBlocked {
@@ -36366,7 +36366,7 @@ pub struct WebhookOrgBlockBlocked {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// org_block unblocked event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookOrgBlockUnblocked {
@@ -36403,7 +36403,7 @@ pub struct WebhookOrgBlockUnblocked {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// organization deleted event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookOrganizationDeleted {
@@ -36443,7 +36443,7 @@ pub struct WebhookOrganizationDeleted {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 impl WebhookOrganizationDeleted {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -36453,7 +36453,7 @@ impl WebhookOrganizationDeleted {
         Ok(())
     }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// organization member_added event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookOrganizationMemberAdded {
@@ -36492,7 +36492,7 @@ pub struct WebhookOrganizationMemberAdded {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 impl WebhookOrganizationMemberAdded {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -36503,7 +36503,7 @@ impl WebhookOrganizationMemberAdded {
         Ok(())
     }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// organization member_invited event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookOrganizationMemberInvited {
@@ -36543,7 +36543,7 @@ pub struct WebhookOrganizationMemberInvited {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<super::models::WebhooksUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The invitation for the user or email if the action is `member_invited`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookOrganizationMemberInvitedInvitation {
@@ -36562,7 +36562,7 @@ pub struct WebhookOrganizationMemberInvitedInvitation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invitation_source: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// organization member_removed event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookOrganizationMemberRemoved {
@@ -36601,7 +36601,7 @@ pub struct WebhookOrganizationMemberRemoved {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 impl WebhookOrganizationMemberRemoved {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -36612,7 +36612,7 @@ impl WebhookOrganizationMemberRemoved {
         Ok(())
     }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// organization renamed event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookOrganizationRenamed {
@@ -36654,7 +36654,7 @@ pub struct WebhookOrganizationRenamed {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 impl WebhookOrganizationRenamed {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -36664,19 +36664,19 @@ impl WebhookOrganizationRenamed {
         Ok(())
     }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookOrganizationRenamedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login: Option<super::models::WebhookOrganizationRenamedChangesLogin>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookOrganizationRenamedChangesLogin {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Ruby Gems metadata
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRubygemsMetadata {
@@ -36701,13 +36701,13 @@ pub struct WebhookRubygemsMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit_oid: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRubygemsMetadataVersionInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// package published event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPackagePublished {
@@ -36745,7 +36745,7 @@ pub struct WebhookPackagePublished {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Information about the package.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPackagePublishedPackage {
@@ -36765,7 +36765,7 @@ pub struct WebhookPackagePublishedPackage {
     pub registry: Option<super::models::WebhookPackagePublishedPackageRegistry>,
     pub updated_at: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPackagePublishedPackagePackageVersion {
     /// User
@@ -36831,14 +36831,14 @@ pub struct WebhookPackagePublishedPackagePackageVersion {
     pub updated_at: Option<String>,
     pub version: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum WebhookPackagePublishedPackagePackageVersionBody {
     String(String),
     Value(serde_json::Value),
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPackagePublishedPackagePackageVersionContainerMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -36850,7 +36850,7 @@ pub struct WebhookPackagePublishedPackagePackageVersionContainerMetadata {
         super::models::WebhookPackagePublishedPackagePackageVersionContainerMetadataTag,
     >,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPackagePublishedPackagePackageVersionContainerMetadataTag {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -36858,13 +36858,13 @@ pub struct WebhookPackagePublishedPackagePackageVersionContainerMetadataTag {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPackagePublishedPackagePackageVersionDockerMetadataItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPackagePublishedPackagePackageVersionNpmMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -36942,7 +36942,7 @@ pub struct WebhookPackagePublishedPackagePackageVersionNpmMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_by_id: Option<i64>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPackagePublishedPackagePackageVersionNugetMetadataItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -36954,7 +36954,7 @@ pub struct WebhookPackagePublishedPackagePackageVersionNugetMetadataItem {
         super::models::WebhookPackagePublishedPackagePackageVersionNugetMetadataItemValue,
     >,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum WebhookPackagePublishedPackagePackageVersionNugetMetadataItemValue {
@@ -36967,7 +36967,7 @@ pub enum WebhookPackagePublishedPackagePackageVersionNugetMetadataItemValue {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPackagePublishedPackagePackageVersionNugetMetadataItemValueVariant3 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -36980,7 +36980,7 @@ pub struct WebhookPackagePublishedPackagePackageVersionNugetMetadataItemValueVar
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPackagePublishedPackagePackageVersionPackageFilesItem {
     pub content_type: String,
@@ -36995,7 +36995,7 @@ pub struct WebhookPackagePublishedPackagePackageVersionPackageFilesItem {
     pub state: Option<String>,
     pub updated_at: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPackagePublishedPackagePackageVersionRelease {
     /// User
@@ -37011,7 +37011,7 @@ pub struct WebhookPackagePublishedPackagePackageVersionRelease {
     pub target_commitish: String,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPackagePublishedPackageRegistry {
     pub about_url: String,
@@ -37021,7 +37021,7 @@ pub struct WebhookPackagePublishedPackageRegistry {
     pub url: String,
     pub vendor: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// package updated event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPackageUpdated {
@@ -37058,7 +37058,7 @@ pub struct WebhookPackageUpdated {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Information about the package.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPackageUpdatedPackage {
@@ -37076,7 +37076,7 @@ pub struct WebhookPackageUpdatedPackage {
     pub registry: Option<super::models::WebhookPackagePublishedPackageRegistry>,
     pub updated_at: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPackageUpdatedPackagePackageVersion {
     /// User
@@ -37123,7 +37123,7 @@ pub struct WebhookPackageUpdatedPackagePackageVersion {
     pub updated_at: String,
     pub version: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPackageUpdatedPackagePackageVersionPackageFilesItem {
     pub content_type: String,
@@ -37138,7 +37138,7 @@ pub struct WebhookPackageUpdatedPackagePackageVersionPackageFilesItem {
     pub state: String,
     pub updated_at: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPackageUpdatedPackagePackageVersionRelease {
     /// User
@@ -37154,7 +37154,7 @@ pub struct WebhookPackageUpdatedPackagePackageVersionRelease {
     pub target_commitish: String,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// page_build event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPageBuild {
@@ -37191,7 +37191,7 @@ pub struct WebhookPageBuild {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The [List GitHub Pages builds](https://docs.github.com/rest/pages/pages#list-github-pages-builds) itself.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPageBuildBuild {
@@ -37205,7 +37205,7 @@ pub struct WebhookPageBuildBuild {
     pub updated_at: String,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// personal_access_token_request approved event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPersonalAccessTokenRequestApproved {
@@ -37237,7 +37237,7 @@ pub struct WebhookPersonalAccessTokenRequestApproved {
     /// see "[Using webhooks with GitHub Apps](https://docs.github.com/apps/creating-github-apps/registering-a-github-app/using-webhooks-with-github-apps)."
     pub installation: super::models::SimpleInstallation,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// personal_access_token_request cancelled event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPersonalAccessTokenRequestCancelled {
@@ -37269,7 +37269,7 @@ pub struct WebhookPersonalAccessTokenRequestCancelled {
     /// see "[Using webhooks with GitHub Apps](https://docs.github.com/apps/creating-github-apps/registering-a-github-app/using-webhooks-with-github-apps)."
     pub installation: super::models::SimpleInstallation,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// personal_access_token_request created event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPersonalAccessTokenRequestCreated {
@@ -37302,7 +37302,7 @@ pub struct WebhookPersonalAccessTokenRequestCreated {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installation: Option<super::models::SimpleInstallation>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// personal_access_token_request denied event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPersonalAccessTokenRequestDenied {
@@ -37334,7 +37334,7 @@ pub struct WebhookPersonalAccessTokenRequestDenied {
     /// see "[Using webhooks with GitHub Apps](https://docs.github.com/apps/creating-github-apps/registering-a-github-app/using-webhooks-with-github-apps)."
     pub installation: super::models::SimpleInstallation,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPing {
     /// Webhook
@@ -37366,7 +37366,7 @@ pub struct WebhookPing {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zen: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Webhook
 ///
 /// The webhook that is being pinged
@@ -37400,7 +37400,7 @@ pub struct WebhookPingHook {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPingHookConfig {
     /// The media type used to serialize the payloads. Supported values include `json` and `form`. The default is `form`.
@@ -37415,14 +37415,14 @@ pub struct WebhookPingHookConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// The webhooks ping payload encoded with URL encoding.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPingFormEncoded {
     /// A URL-encoded string of the ping JSON payload. The decoded payload is a JSON object.
     pub payload: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// project_card converted event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectCardConverted {
@@ -37461,12 +37461,12 @@ pub struct WebhookProjectCardConverted {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectCardConvertedChanges {
     pub note: super::models::WebhookDiscussionCommentEditedChangesBody,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// project_card created event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectCardCreated {
@@ -37504,7 +37504,7 @@ pub struct WebhookProjectCardCreated {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// project_card deleted event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectCardDeleted {
@@ -37542,7 +37542,7 @@ pub struct WebhookProjectCardDeleted {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Project Card
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectCardDeletedProjectCard {
@@ -37565,7 +37565,7 @@ pub struct WebhookProjectCardDeletedProjectCard {
     pub updated_at: chrono::DateTime<chrono::Utc>,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// project_card edited event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectCardEdited {
@@ -37604,17 +37604,17 @@ pub struct WebhookProjectCardEdited {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectCardEditedChanges {
     pub note: super::models::WebhookProjectCardEditedChangesNote,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectCardEditedChangesNote {
     pub from: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// project_card moved event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectCardMoved {
@@ -37653,17 +37653,17 @@ pub struct WebhookProjectCardMoved {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectCardMovedChanges {
     pub column_id: super::models::WebhookProjectCardMovedChangesColumnId,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectCardMovedChangesColumnId {
     pub from: i64,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectCardMovedProjectCard {
     pub after_id: Option<f64>,
@@ -37681,7 +37681,7 @@ pub struct WebhookProjectCardMovedProjectCard {
     pub updated_at: String,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectCardMovedProjectCardCreator {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -37722,7 +37722,7 @@ pub struct WebhookProjectCardMovedProjectCardCreator {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// project closed event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectClosed {
@@ -37760,7 +37760,7 @@ pub struct WebhookProjectClosed {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// project_column created event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectColumnCreated {
@@ -37799,7 +37799,7 @@ pub struct WebhookProjectColumnCreated {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// project_column deleted event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectColumnDeleted {
@@ -37838,7 +37838,7 @@ pub struct WebhookProjectColumnDeleted {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// project_column edited event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectColumnEdited {
@@ -37878,13 +37878,13 @@ pub struct WebhookProjectColumnEdited {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectColumnEditedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<super::models::WebhookDiscussionCommentEditedChangesBody>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// project_column moved event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectColumnMoved {
@@ -37922,7 +37922,7 @@ pub struct WebhookProjectColumnMoved {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// project created event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectCreated {
@@ -37960,7 +37960,7 @@ pub struct WebhookProjectCreated {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// project deleted event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectDeleted {
@@ -37999,7 +37999,7 @@ pub struct WebhookProjectDeleted {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// project edited event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectEdited {
@@ -38041,7 +38041,7 @@ pub struct WebhookProjectEdited {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The changes to the project if the action was `edited`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectEditedChanges {
@@ -38050,19 +38050,19 @@ pub struct WebhookProjectEditedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<super::models::WebhookProjectEditedChangesName>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectEditedChangesBody {
     /// The previous version of the body if the action was `edited`.
     pub from: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectEditedChangesName {
     /// The changes to the project if the action was `edited`.
     pub from: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// project reopened event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectReopened {
@@ -38100,7 +38100,7 @@ pub struct WebhookProjectReopened {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Projects v2 Project Closed Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectsV2ProjectClosed {
@@ -38126,7 +38126,7 @@ pub struct WebhookProjectsV2ProjectClosed {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// A project was created
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectsV2ProjectCreated {
@@ -38152,7 +38152,7 @@ pub struct WebhookProjectsV2ProjectCreated {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Projects v2 Project Deleted Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectsV2ProjectDeleted {
@@ -38178,7 +38178,7 @@ pub struct WebhookProjectsV2ProjectDeleted {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Projects v2 Project Edited Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectsV2ProjectEdited {
@@ -38205,7 +38205,7 @@ pub struct WebhookProjectsV2ProjectEdited {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectsV2ProjectEditedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38217,7 +38217,7 @@ pub struct WebhookProjectsV2ProjectEditedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<super::models::WebhookProjectsV2ProjectEditedChangesTitle>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectsV2ProjectEditedChangesPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38225,7 +38225,7 @@ pub struct WebhookProjectsV2ProjectEditedChangesPublic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<bool>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectsV2ProjectEditedChangesTitle {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38233,7 +38233,7 @@ pub struct WebhookProjectsV2ProjectEditedChangesTitle {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Projects v2 Item Archived Event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectsV2ItemArchived {
@@ -38260,7 +38260,7 @@ pub struct WebhookProjectsV2ItemArchived {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Projects v2 Item Converted Event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectsV2ItemConverted {
@@ -38287,7 +38287,7 @@ pub struct WebhookProjectsV2ItemConverted {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectsV2ItemConvertedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38295,7 +38295,7 @@ pub struct WebhookProjectsV2ItemConvertedChanges {
         super::models::WebhookProjectsV2ItemConvertedChangesContentType,
     >,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectsV2ItemConvertedChangesContentType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38303,7 +38303,7 @@ pub struct WebhookProjectsV2ItemConvertedChangesContentType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Projects v2 Item Created Event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectsV2ItemCreated {
@@ -38329,7 +38329,7 @@ pub struct WebhookProjectsV2ItemCreated {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Projects v2 Item Deleted Event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectsV2ItemDeleted {
@@ -38355,7 +38355,7 @@ pub struct WebhookProjectsV2ItemDeleted {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Projects v2 Item Edited Event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectsV2ItemEdited {
@@ -38385,7 +38385,7 @@ pub struct WebhookProjectsV2ItemEdited {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The changes made to the item may involve modifications in the item's fields and draft issue body.
 /// It includes altered values for text, number, date, single select, and iteration fields, along with the GraphQL node ID of the changed field.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -38400,12 +38400,12 @@ pub enum WebhookProjectsV2ItemEditedChanges {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectsV2ItemEditedChangesVariant0 {
     pub field_value: super::models::WebhookProjectsV2ItemEditedChangesVariant0FieldValue,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectsV2ItemEditedChangesVariant0FieldValue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38425,7 +38425,7 @@ pub struct WebhookProjectsV2ItemEditedChangesVariant0FieldValue {
         super::models::WebhookProjectsV2ItemEditedChangesVariant0FieldValueFrom,
     >,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum WebhookProjectsV2ItemEditedChangesVariant0FieldValueFrom {
@@ -38436,12 +38436,12 @@ pub enum WebhookProjectsV2ItemEditedChangesVariant0FieldValueFrom {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectsV2ItemEditedChangesVariant1 {
     pub body: super::models::WebhookMemberEditedChangesPermission,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Projects v2 Item Reordered Event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectsV2ItemReordered {
@@ -38468,7 +38468,7 @@ pub struct WebhookProjectsV2ItemReordered {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectsV2ItemReorderedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38476,7 +38476,7 @@ pub struct WebhookProjectsV2ItemReorderedChanges {
         super::models::WebhookMemberEditedChangesPermission,
     >,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Projects v2 Item Restored Event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectsV2ItemRestored {
@@ -38503,7 +38503,7 @@ pub struct WebhookProjectsV2ItemRestored {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Projects v2 Project Reopened Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectsV2ProjectReopened {
@@ -38529,7 +38529,7 @@ pub struct WebhookProjectsV2ProjectReopened {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Projects v2 Status Update Created Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectsV2StatusUpdateCreated {
@@ -38555,7 +38555,7 @@ pub struct WebhookProjectsV2StatusUpdateCreated {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Projects v2 Status Update Deleted Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectsV2StatusUpdateDeleted {
@@ -38581,7 +38581,7 @@ pub struct WebhookProjectsV2StatusUpdateDeleted {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Projects v2 Status Update Edited Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectsV2StatusUpdateEdited {
@@ -38609,7 +38609,7 @@ pub struct WebhookProjectsV2StatusUpdateEdited {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectsV2StatusUpdateEditedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38625,7 +38625,7 @@ pub struct WebhookProjectsV2StatusUpdateEditedChanges {
         super::models::WebhookProjectsV2StatusUpdateEditedChangesStartDate,
     >,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectsV2StatusUpdateEditedChangesStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38635,13 +38635,13 @@ pub struct WebhookProjectsV2StatusUpdateEditedChangesStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<super::models::WebhookProjectsV2StatusUpdateEditedChangesStatusFrom>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhookProjectsV2StatusUpdateEditedChangesStatusFrom { Inactive =
     "INACTIVE", OnTrack = "ON_TRACK", AtRisk = "AT_RISK", OffTrack = "OFF_TRACK",
     Complete = "COMPLETE", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookProjectsV2StatusUpdateEditedChangesStartDate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38649,7 +38649,7 @@ pub struct WebhookProjectsV2StatusUpdateEditedChangesStartDate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<chrono::NaiveDate>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// public event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPublic {
@@ -38683,7 +38683,7 @@ pub struct WebhookPublic {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// pull_request assigned event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestAssigned {
@@ -38724,7 +38724,7 @@ pub struct WebhookPullRequestAssigned {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Pull Request
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestAssignedPullRequest {
@@ -38816,7 +38816,7 @@ pub struct WebhookPullRequestAssignedPullRequest {
     /// User
     pub user: Option<super::models::WebhooksIssueCommentUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestAssignedPullRequestBase {
     pub label: String,
@@ -38830,7 +38830,7 @@ pub struct WebhookPullRequestAssignedPullRequestBase {
     /// User
     pub user: Option<super::models::DiscussionUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Repository
 ///
 /// A git repository
@@ -39009,7 +39009,7 @@ pub struct WebhookPullRequestAssignedPullRequestBaseRepo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_commit_signoff_required: Option<bool>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestAssignedPullRequestHead {
     pub label: Option<String>,
@@ -39023,7 +39023,7 @@ pub struct WebhookPullRequestAssignedPullRequestHead {
     /// User
     pub user: Option<super::models::DiscussionUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Repository
 ///
 /// A git repository
@@ -39202,7 +39202,7 @@ pub struct WebhookPullRequestAssignedPullRequestHeadRepo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_commit_signoff_required: Option<bool>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum WebhookPullRequestAssignedPullRequestRequestedReviewersItem {
@@ -39213,7 +39213,7 @@ pub enum WebhookPullRequestAssignedPullRequestRequestedReviewersItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Team
 ///
 /// Groups of organization members that gives permissions on specified repositories.
@@ -39242,7 +39242,7 @@ pub struct WebhookPullRequestAssignedPullRequestRequestedReviewersItemVariant1 {
     /// URL for the team
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// pull_request auto_merge_disabled event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestAutoMergeDisabled {
@@ -39281,7 +39281,7 @@ pub struct WebhookPullRequestAutoMergeDisabled {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Pull Request
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestAutoMergeDisabledPullRequest {
@@ -39373,7 +39373,7 @@ pub struct WebhookPullRequestAutoMergeDisabledPullRequest {
     /// User
     pub user: Option<super::models::WebhooksIssueCommentUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestAutoMergeDisabledPullRequestBase {
     pub label: String,
@@ -39387,7 +39387,7 @@ pub struct WebhookPullRequestAutoMergeDisabledPullRequestBase {
     /// User
     pub user: Option<super::models::DiscussionUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Repository
 ///
 /// A git repository
@@ -39566,7 +39566,7 @@ pub struct WebhookPullRequestAutoMergeDisabledPullRequestBaseRepo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_commit_signoff_required: Option<bool>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// pull_request auto_merge_enabled event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestAutoMergeEnabled {
@@ -39606,7 +39606,7 @@ pub struct WebhookPullRequestAutoMergeEnabled {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Pull Request
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestAutoMergeEnabledPullRequest {
@@ -39698,7 +39698,7 @@ pub struct WebhookPullRequestAutoMergeEnabledPullRequest {
     /// User
     pub user: Option<super::models::WebhooksIssueCommentUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestAutoMergeEnabledPullRequestHead {
     pub label: String,
@@ -39712,7 +39712,7 @@ pub struct WebhookPullRequestAutoMergeEnabledPullRequestHead {
     /// User
     pub user: Option<super::models::DiscussionUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Repository
 ///
 /// A git repository
@@ -39891,7 +39891,7 @@ pub struct WebhookPullRequestAutoMergeEnabledPullRequestHeadRepo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_commit_signoff_required: Option<bool>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// pull_request closed event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestClosed {
@@ -39929,7 +39929,7 @@ pub struct WebhookPullRequestClosed {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// pull_request converted_to_draft event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestConvertedToDraft {
@@ -39967,7 +39967,7 @@ pub struct WebhookPullRequestConvertedToDraft {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// pull_request demilestoned event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestDemilestoned {
@@ -40005,7 +40005,7 @@ pub struct WebhookPullRequestDemilestoned {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// pull_request dequeued event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestDequeued {
@@ -40044,7 +40044,7 @@ pub struct WebhookPullRequestDequeued {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Pull Request
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestDequeuedPullRequest {
@@ -40136,7 +40136,7 @@ pub struct WebhookPullRequestDequeuedPullRequest {
     /// User
     pub user: Option<super::models::WebhooksIssueCommentUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum WebhookPullRequestDequeuedPullRequestRequestedReviewersItem {
@@ -40147,7 +40147,7 @@ pub enum WebhookPullRequestDequeuedPullRequestRequestedReviewersItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhookPullRequestDequeuedReason { UnknownRemovalReason =
     "UNKNOWN_REMOVAL_REASON", Manual = "MANUAL", Merge = "MERGE", MergeConflict =
@@ -40156,7 +40156,7 @@ connector_runtime::__string_enum! {
     BranchProtections = "BRANCH_PROTECTIONS", GitTreeInvalid = "GIT_TREE_INVALID",
     InvalidMergeCommit = "INVALID_MERGE_COMMIT", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// pull_request edited event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestEdited {
@@ -40197,7 +40197,7 @@ pub struct WebhookPullRequestEdited {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The changes to the comment if the action was `edited`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestEditedChanges {
@@ -40208,14 +40208,14 @@ pub struct WebhookPullRequestEditedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<super::models::WebhookMilestoneEditedChangesTitle>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestEditedChangesBase {
     #[serde(rename = "ref")]
     pub ref_: super::models::WebhookDiscussionCommentEditedChangesBody,
     pub sha: super::models::WebhookDiscussionCommentEditedChangesBody,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// pull_request enqueued event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestEnqueued {
@@ -40253,7 +40253,7 @@ pub struct WebhookPullRequestEnqueued {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Pull Request
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestEnqueuedPullRequest {
@@ -40345,7 +40345,7 @@ pub struct WebhookPullRequestEnqueuedPullRequest {
     /// User
     pub user: Option<super::models::WebhooksIssueCommentUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestEnqueuedPullRequestBase {
     pub label: String,
@@ -40359,7 +40359,7 @@ pub struct WebhookPullRequestEnqueuedPullRequestBase {
     /// User
     pub user: Option<super::models::DiscussionUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Repository
 ///
 /// A git repository
@@ -40538,7 +40538,7 @@ pub struct WebhookPullRequestEnqueuedPullRequestBaseRepo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_commit_signoff_required: Option<bool>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// pull_request labeled event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestLabeled {
@@ -40580,7 +40580,7 @@ pub struct WebhookPullRequestLabeled {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Pull Request
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestLabeledPullRequest {
@@ -40672,7 +40672,7 @@ pub struct WebhookPullRequestLabeledPullRequest {
     /// User
     pub user: Option<super::models::WebhooksIssueCommentUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// pull_request locked event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestLocked {
@@ -40711,7 +40711,7 @@ pub struct WebhookPullRequestLocked {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Pull Request
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestLockedPullRequest {
@@ -40803,7 +40803,7 @@ pub struct WebhookPullRequestLockedPullRequest {
     /// User
     pub user: Option<super::models::WebhooksIssueCommentUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// pull_request milestoned event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestMilestoned {
@@ -40841,7 +40841,7 @@ pub struct WebhookPullRequestMilestoned {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// pull_request opened event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestOpened {
@@ -40879,7 +40879,7 @@ pub struct WebhookPullRequestOpened {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// pull_request ready_for_review event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestReadyForReview {
@@ -40917,7 +40917,7 @@ pub struct WebhookPullRequestReadyForReview {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// pull_request reopened event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestReopened {
@@ -40955,7 +40955,7 @@ pub struct WebhookPullRequestReopened {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// pull_request_review_comment created event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestReviewCommentCreated {
@@ -40995,7 +40995,7 @@ pub struct WebhookPullRequestReviewCommentCreated {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Pull Request Review Comment
 ///
 /// The [comment](https://docs.github.com/rest/pulls/comments#get-a-review-comment-for-a-pull-request) itself.
@@ -41058,7 +41058,7 @@ pub struct WebhookPullRequestReviewCommentCreatedComment {
     /// User
     pub user: Option<super::models::DiscussionUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestReviewCommentCreatedPullRequest {
     #[serde(rename = "_links")]
@@ -41121,7 +41121,7 @@ pub struct WebhookPullRequestReviewCommentCreatedPullRequest {
     /// User
     pub user: Option<super::models::WebhooksIssueCommentUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestReviewCommentCreatedPullRequestHead {
     pub label: String,
@@ -41137,7 +41137,7 @@ pub struct WebhookPullRequestReviewCommentCreatedPullRequestHead {
     /// User
     pub user: Option<super::models::DiscussionUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Repository
 ///
 /// A git repository
@@ -41317,7 +41317,7 @@ pub struct WebhookPullRequestReviewCommentCreatedPullRequestHeadRepo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_commit_signoff_required: Option<bool>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// pull_request_review_comment deleted event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestReviewCommentDeleted {
@@ -41357,7 +41357,7 @@ pub struct WebhookPullRequestReviewCommentDeleted {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestReviewCommentDeletedPullRequest {
     #[serde(rename = "_links")]
@@ -41420,7 +41420,7 @@ pub struct WebhookPullRequestReviewCommentDeletedPullRequest {
     /// User
     pub user: Option<super::models::WebhooksIssueCommentUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestReviewCommentDeletedPullRequestHead {
     pub label: String,
@@ -41434,7 +41434,7 @@ pub struct WebhookPullRequestReviewCommentDeletedPullRequestHead {
     /// User
     pub user: Option<super::models::DiscussionUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// pull_request_review_comment edited event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestReviewCommentEdited {
@@ -41476,7 +41476,7 @@ pub struct WebhookPullRequestReviewCommentEdited {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestReviewCommentEditedPullRequest {
     #[serde(rename = "_links")]
@@ -41541,7 +41541,7 @@ pub struct WebhookPullRequestReviewCommentEditedPullRequest {
         super::models::WebhookPullRequestReviewCommentEditedPullRequestUser,
     >,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// User
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestReviewCommentEditedPullRequestUser {
@@ -41589,7 +41589,7 @@ pub struct WebhookPullRequestReviewCommentEditedPullRequestUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// pull_request_review dismissed event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestReviewDismissed {
@@ -41628,7 +41628,7 @@ pub struct WebhookPullRequestReviewDismissed {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Simple Pull Request
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestReviewDismissedPullRequest {
@@ -41690,7 +41690,7 @@ pub struct WebhookPullRequestReviewDismissedPullRequest {
     /// User
     pub user: Option<super::models::WebhooksIssueCommentUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The review that was affected.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestReviewDismissedReview {
@@ -41716,12 +41716,12 @@ pub struct WebhookPullRequestReviewDismissedReview {
     /// User
     pub user: Option<super::models::WebhooksIssueCommentUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhookPullRequestReviewDismissedReviewState { Dismissed = "dismissed",
     Approved = "approved", ChangesRequested = "changes_requested", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// pull_request_review edited event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestReviewEdited {
@@ -41761,13 +41761,13 @@ pub struct WebhookPullRequestReviewEdited {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestReviewEditedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<super::models::WebhookProjectEditedChangesBody>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Simple Pull Request
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestReviewEditedPullRequest {
@@ -41824,7 +41824,7 @@ pub struct WebhookPullRequestReviewEditedPullRequest {
     /// User
     pub user: Option<super::models::WebhooksIssueCommentUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestReviewEditedPullRequestBase {
     pub label: String,
@@ -41838,7 +41838,7 @@ pub struct WebhookPullRequestReviewEditedPullRequestBase {
     /// User
     pub user: Option<super::models::DiscussionUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Repository
 ///
 /// A git repository
@@ -41967,7 +41967,7 @@ pub struct WebhookPullRequestReviewEditedPullRequestBaseRepo {
     pub watchers: i64,
     pub watchers_count: i64,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestReviewEditedPullRequestHead {
     pub label: String,
@@ -41981,7 +41981,7 @@ pub struct WebhookPullRequestReviewEditedPullRequestHead {
     /// User
     pub user: Option<super::models::DiscussionUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Repository
 ///
 /// A git repository
@@ -42110,7 +42110,7 @@ pub struct WebhookPullRequestReviewEditedPullRequestHeadRepo {
     pub watchers: i64,
     pub watchers_count: i64,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// pull_request review_request_removed event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -42124,7 +42124,7 @@ pub enum WebhookPullRequestReviewRequestRemoved {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestReviewRequestRemovedVariant0 {
     pub action: String,
@@ -42164,7 +42164,7 @@ pub struct WebhookPullRequestReviewRequestRemovedVariant0 {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Pull Request
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestReviewRequestRemovedVariant0PullRequest {
@@ -42256,7 +42256,7 @@ pub struct WebhookPullRequestReviewRequestRemovedVariant0PullRequest {
     /// User
     pub user: Option<super::models::DiscussionUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestReviewRequestRemovedVariant0PullRequestBase {
     pub label: String,
@@ -42270,7 +42270,7 @@ pub struct WebhookPullRequestReviewRequestRemovedVariant0PullRequestBase {
     /// User
     pub user: Option<super::models::DiscussionUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Repository
 ///
 /// A git repository
@@ -42442,19 +42442,19 @@ pub struct WebhookPullRequestReviewRequestRemovedVariant0PullRequestBaseRepo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_commit_signoff_required: Option<bool>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc = " The default value for a squash merge commit message."] pub enum
     WebhookPullRequestReviewRequestRemovedVariant0PullRequestBaseRepoSquashMergeCommitMessage
     { PrBody = "PR_BODY", CommitMessages = "COMMIT_MESSAGES", Blank = "BLANK", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc = " The default value for a squash merge commit title."] pub enum
     WebhookPullRequestReviewRequestRemovedVariant0PullRequestBaseRepoSquashMergeCommitTitle
     { PrTitle = "PR_TITLE", CommitOrPrTitle = "COMMIT_OR_PR_TITLE", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum WebhookPullRequestReviewRequestRemovedVariant0PullRequestRequestedReviewersItem {
@@ -42465,7 +42465,7 @@ pub enum WebhookPullRequestReviewRequestRemovedVariant0PullRequestRequestedRevie
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestReviewRequestRemovedVariant1 {
     pub action: String,
@@ -42507,7 +42507,7 @@ pub struct WebhookPullRequestReviewRequestRemovedVariant1 {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Pull Request
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestReviewRequestRemovedVariant1PullRequest {
@@ -42599,7 +42599,7 @@ pub struct WebhookPullRequestReviewRequestRemovedVariant1PullRequest {
     /// User
     pub user: Option<super::models::DiscussionUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// pull_request review_requested event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -42613,7 +42613,7 @@ pub enum WebhookPullRequestReviewRequested {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestReviewRequestedVariant0 {
     pub action: String,
@@ -42653,7 +42653,7 @@ pub struct WebhookPullRequestReviewRequestedVariant0 {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Pull Request
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestReviewRequestedVariant0PullRequest {
@@ -42745,7 +42745,7 @@ pub struct WebhookPullRequestReviewRequestedVariant0PullRequest {
     /// User
     pub user: Option<super::models::WebhooksIssueCommentUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestReviewRequestedVariant1 {
     pub action: String,
@@ -42787,7 +42787,7 @@ pub struct WebhookPullRequestReviewRequestedVariant1 {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Pull Request
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestReviewRequestedVariant1PullRequest {
@@ -42879,7 +42879,7 @@ pub struct WebhookPullRequestReviewRequestedVariant1PullRequest {
     /// User
     pub user: Option<super::models::WebhooksIssueCommentUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// pull_request_review submitted event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestReviewSubmitted {
@@ -42918,7 +42918,7 @@ pub struct WebhookPullRequestReviewSubmitted {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Simple Pull Request
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestReviewSubmittedPullRequest {
@@ -42980,7 +42980,7 @@ pub struct WebhookPullRequestReviewSubmittedPullRequest {
     /// User
     pub user: Option<super::models::WebhooksIssueCommentUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// pull_request_review_thread resolved event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestReviewThreadResolved {
@@ -43021,7 +43021,7 @@ pub struct WebhookPullRequestReviewThreadResolved {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Simple Pull Request
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestReviewThreadResolvedPullRequest {
@@ -43083,7 +43083,7 @@ pub struct WebhookPullRequestReviewThreadResolvedPullRequest {
     /// User
     pub user: Option<super::models::WebhooksIssueCommentUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestReviewThreadResolvedPullRequestBase {
     pub label: String,
@@ -43097,7 +43097,7 @@ pub struct WebhookPullRequestReviewThreadResolvedPullRequestBase {
     /// User
     pub user: Option<super::models::DiscussionUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Repository
 ///
 /// A git repository
@@ -43239,7 +43239,7 @@ pub struct WebhookPullRequestReviewThreadResolvedPullRequestBaseRepo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_commit_signoff_required: Option<bool>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestReviewThreadResolvedPullRequestHead {
     pub label: Option<String>,
@@ -43255,7 +43255,7 @@ pub struct WebhookPullRequestReviewThreadResolvedPullRequestHead {
     /// User
     pub user: Option<super::models::DiscussionUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Repository
 ///
 /// A git repository
@@ -43397,7 +43397,7 @@ pub struct WebhookPullRequestReviewThreadResolvedPullRequestHeadRepo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_commit_signoff_required: Option<bool>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestReviewThreadResolvedThread {
     pub comments: Vec<
@@ -43405,7 +43405,7 @@ pub struct WebhookPullRequestReviewThreadResolvedThread {
     >,
     pub node_id: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Pull Request Review Comment
 ///
 /// The [comment](https://docs.github.com/rest/pulls/comments#get-a-review-comment-for-a-pull-request) itself.
@@ -43468,7 +43468,7 @@ pub struct WebhookPullRequestReviewThreadResolvedThreadCommentsItem {
     /// User
     pub user: Option<super::models::WebhooksIssueCommentUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// pull_request_review_thread unresolved event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestReviewThreadUnresolved {
@@ -43509,7 +43509,7 @@ pub struct WebhookPullRequestReviewThreadUnresolved {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Simple Pull Request
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestReviewThreadUnresolvedPullRequest {
@@ -43573,7 +43573,7 @@ pub struct WebhookPullRequestReviewThreadUnresolvedPullRequest {
     /// User
     pub user: Option<super::models::DiscussionUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// PullRequestAutoMerge
 ///
 /// The status of auto merging a pull request.
@@ -43588,7 +43588,7 @@ pub struct WebhookPullRequestReviewThreadUnresolvedPullRequestAutoMerge {
     /// The merge method to use.
     pub merge_method: super::models::WebhooksPullRequest5AutoMergeMergeMethod,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestReviewThreadUnresolvedThread {
     pub comments: Vec<
@@ -43596,7 +43596,7 @@ pub struct WebhookPullRequestReviewThreadUnresolvedThread {
     >,
     pub node_id: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Pull Request Review Comment
 ///
 /// The [comment](https://docs.github.com/rest/pulls/comments#get-a-review-comment-for-a-pull-request) itself.
@@ -43659,7 +43659,7 @@ pub struct WebhookPullRequestReviewThreadUnresolvedThreadCommentsItem {
     /// User
     pub user: Option<super::models::DiscussionUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// pull_request stacked event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestStacked {
@@ -43703,7 +43703,7 @@ pub struct WebhookPullRequestStacked {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// pull_request synchronize event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestSynchronize {
@@ -43744,7 +43744,7 @@ pub struct WebhookPullRequestSynchronize {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Pull Request
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestSynchronizePullRequest {
@@ -43836,7 +43836,7 @@ pub struct WebhookPullRequestSynchronizePullRequest {
     /// User
     pub user: Option<super::models::WebhooksIssueCommentUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestSynchronizePullRequestHead {
     pub label: String,
@@ -43850,7 +43850,7 @@ pub struct WebhookPullRequestSynchronizePullRequestHead {
     /// User
     pub user: Option<super::models::DiscussionUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Repository
 ///
 /// A git repository
@@ -44022,19 +44022,19 @@ pub struct WebhookPullRequestSynchronizePullRequestHeadRepo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_commit_signoff_required: Option<bool>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc = " The default value for a merge commit message."] pub enum
     WebhookPullRequestSynchronizePullRequestHeadRepoMergeCommitMessage { PrBody =
     "PR_BODY", PrTitle = "PR_TITLE", Blank = "BLANK", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc = " The default value for a merge commit message title."] pub enum
     WebhookPullRequestSynchronizePullRequestHeadRepoMergeCommitTitle { PrTitle =
     "PR_TITLE", MergeMessage = "MERGE_MESSAGE", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// pull_request unassigned event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestUnassigned {
@@ -44077,7 +44077,7 @@ pub struct WebhookPullRequestUnassigned {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Pull Request
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestUnassignedPullRequest {
@@ -44169,7 +44169,7 @@ pub struct WebhookPullRequestUnassignedPullRequest {
     /// User
     pub user: Option<super::models::WebhooksIssueCommentUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestUnassignedPullRequestBase {
     pub label: Option<String>,
@@ -44183,7 +44183,7 @@ pub struct WebhookPullRequestUnassignedPullRequestBase {
     /// User
     pub user: Option<super::models::DiscussionUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// pull_request unlabeled event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestUnlabeled {
@@ -44225,7 +44225,7 @@ pub struct WebhookPullRequestUnlabeled {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Pull Request
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestUnlabeledPullRequest {
@@ -44317,7 +44317,7 @@ pub struct WebhookPullRequestUnlabeledPullRequest {
     /// User
     pub user: Option<super::models::WebhooksIssueCommentUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestUnlabeledPullRequestHead {
     pub label: Option<String>,
@@ -44331,7 +44331,7 @@ pub struct WebhookPullRequestUnlabeledPullRequestHead {
     /// User
     pub user: Option<super::models::DiscussionUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Repository
 ///
 /// A git repository
@@ -44503,7 +44503,7 @@ pub struct WebhookPullRequestUnlabeledPullRequestHeadRepo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_commit_signoff_required: Option<bool>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// pull_request unlocked event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestUnlocked {
@@ -44542,7 +44542,7 @@ pub struct WebhookPullRequestUnlocked {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Pull Request
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPullRequestUnlockedPullRequest {
@@ -44636,7 +44636,7 @@ pub struct WebhookPullRequestUnlockedPullRequest {
     /// User
     pub user: Option<super::models::DiscussionUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// push event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPush {
@@ -44694,7 +44694,7 @@ pub struct WebhookPush {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Commit
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPushCommitsItem {
@@ -44726,7 +44726,7 @@ pub struct WebhookPushCommitsItem {
     /// URL that points to the commit API resource.
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Commit
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookPushHeadCommit {
@@ -44758,7 +44758,7 @@ pub struct WebhookPushHeadCommit {
     /// URL that points to the commit API resource.
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Committer
 ///
 /// Metaproperties for Git author/committer information.
@@ -44773,7 +44773,7 @@ pub struct WebhookPushPusher {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRegistryPackagePublished {
     pub action: String,
@@ -44809,7 +44809,7 @@ pub struct WebhookRegistryPackagePublished {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRegistryPackagePublishedRegistryPackage {
     pub created_at: Option<String>,
@@ -44829,7 +44829,7 @@ pub struct WebhookRegistryPackagePublishedRegistryPackage {
     >,
     pub updated_at: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRegistryPackagePublishedRegistryPackageOwner {
     pub avatar_url: String,
@@ -44854,7 +44854,7 @@ pub struct WebhookRegistryPackagePublishedRegistryPackageOwner {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_view_type: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRegistryPackagePublishedRegistryPackagePackageVersion {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -44920,7 +44920,7 @@ pub struct WebhookRegistryPackagePublishedRegistryPackagePackageVersion {
     pub updated_at: Option<String>,
     pub version: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRegistryPackagePublishedRegistryPackagePackageVersionContainerMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -44932,7 +44932,7 @@ pub struct WebhookRegistryPackagePublishedRegistryPackagePackageVersionContainer
         super::models::WebhookPackagePublishedPackagePackageVersionContainerMetadataTag,
     >,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRegistryPackagePublishedRegistryPackagePackageVersionNpmMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -45014,7 +45014,7 @@ pub struct WebhookRegistryPackagePublishedRegistryPackagePackageVersionNpmMetada
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_by_id: Option<i64>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRegistryPackagePublishedRegistryPackagePackageVersionNugetMetadataItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -45028,7 +45028,7 @@ pub struct WebhookRegistryPackagePublishedRegistryPackagePackageVersionNugetMeta
         super::models::WebhookPackagePublishedPackagePackageVersionNugetMetadataItemValue,
     >,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum WebhookRegistryPackagePublishedRegistryPackagePackageVersionNugetMetadataItemId {
@@ -45036,7 +45036,7 @@ pub enum WebhookRegistryPackagePublishedRegistryPackagePackageVersionNugetMetada
     String(String),
     Value(serde_json::Value),
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRegistryPackagePublishedRegistryPackagePackageVersionPackageFilesItem {
     pub content_type: String,
@@ -45051,7 +45051,7 @@ pub struct WebhookRegistryPackagePublishedRegistryPackagePackageVersionPackageFi
     pub state: Option<String>,
     pub updated_at: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRegistryPackagePublishedRegistryPackagePackageVersionRelease {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -45077,7 +45077,7 @@ pub struct WebhookRegistryPackagePublishedRegistryPackagePackageVersionRelease {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRegistryPackagePublishedRegistryPackageRegistry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -45092,7 +45092,7 @@ pub struct WebhookRegistryPackagePublishedRegistryPackageRegistry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vendor: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRegistryPackageUpdated {
     pub action: String,
@@ -45128,7 +45128,7 @@ pub struct WebhookRegistryPackageUpdated {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRegistryPackageUpdatedRegistryPackage {
     pub created_at: String,
@@ -45144,7 +45144,7 @@ pub struct WebhookRegistryPackageUpdatedRegistryPackage {
     pub registry: Option<serde_json::Value>,
     pub updated_at: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRegistryPackageUpdatedRegistryPackagePackageVersion {
     pub author: super::models::WebhookRegistryPackagePublishedRegistryPackageOwner,
@@ -45189,13 +45189,13 @@ pub struct WebhookRegistryPackageUpdatedRegistryPackagePackageVersion {
     pub updated_at: String,
     pub version: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRegistryPackageUpdatedRegistryPackagePackageVersionDockerMetadataItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRegistryPackageUpdatedRegistryPackagePackageVersionPackageFilesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -45221,7 +45221,7 @@ pub struct WebhookRegistryPackageUpdatedRegistryPackagePackageVersionPackageFile
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRegistryPackageUpdatedRegistryPackagePackageVersionRelease {
     pub author: super::models::WebhookRegistryPackagePublishedRegistryPackageOwner,
@@ -45236,7 +45236,7 @@ pub struct WebhookRegistryPackageUpdatedRegistryPackagePackageVersionRelease {
     pub target_commitish: String,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// release created event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookReleaseCreated {
@@ -45275,7 +45275,7 @@ pub struct WebhookReleaseCreated {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// release deleted event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookReleaseDeleted {
@@ -45314,7 +45314,7 @@ pub struct WebhookReleaseDeleted {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// release edited event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookReleaseEdited {
@@ -45355,7 +45355,7 @@ pub struct WebhookReleaseEdited {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookReleaseEditedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -45367,19 +45367,19 @@ pub struct WebhookReleaseEditedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub make_latest: Option<super::models::WebhookReleaseEditedChangesMakeLatest>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookReleaseEditedChangesTagName {
     /// The previous version of the tag_name if the action was `edited`.
     pub from: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookReleaseEditedChangesMakeLatest {
     /// Whether this release was explicitly `edited` to be the latest.
     pub to: bool,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// release prereleased event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookReleasePrereleased {
@@ -45419,7 +45419,7 @@ pub struct WebhookReleasePrereleased {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Release
 ///
 /// The [release](https://docs.github.com/rest/releases/releases/#get-a-release) object.
@@ -45457,7 +45457,7 @@ pub struct WebhookReleasePrereleasedRelease {
     pub url: String,
     pub zipball_url: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Release Asset
 ///
 /// Data related to a release.
@@ -45482,7 +45482,7 @@ pub struct WebhookReleasePrereleasedReleaseAssetsItem {
     pub uploader: Option<super::models::WebhooksRelease1AssetsItemUploader>,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// release published event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookReleasePublished {
@@ -45522,7 +45522,7 @@ pub struct WebhookReleasePublished {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// release released event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookReleaseReleased {
@@ -45562,7 +45562,7 @@ pub struct WebhookReleaseReleased {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// release unpublished event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookReleaseUnpublished {
@@ -45602,7 +45602,7 @@ pub struct WebhookReleaseUnpublished {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Repository advisory published event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRepositoryAdvisoryPublished {
@@ -45640,7 +45640,7 @@ pub struct WebhookRepositoryAdvisoryPublished {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 impl WebhookRepositoryAdvisoryPublished {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -45651,7 +45651,7 @@ impl WebhookRepositoryAdvisoryPublished {
         Ok(())
     }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Repository advisory reported event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRepositoryAdvisoryReported {
@@ -45689,7 +45689,7 @@ pub struct WebhookRepositoryAdvisoryReported {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 impl WebhookRepositoryAdvisoryReported {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -45700,7 +45700,7 @@ impl WebhookRepositoryAdvisoryReported {
         Ok(())
     }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// repository archived event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRepositoryArchived {
@@ -45735,7 +45735,7 @@ pub struct WebhookRepositoryArchived {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// repository created event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRepositoryCreated {
@@ -45770,7 +45770,7 @@ pub struct WebhookRepositoryCreated {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// repository deleted event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRepositoryDeleted {
@@ -45805,7 +45805,7 @@ pub struct WebhookRepositoryDeleted {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// repository_dispatch event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRepositoryDispatchSample {
@@ -45843,7 +45843,7 @@ pub struct WebhookRepositoryDispatchSample {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// repository edited event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRepositoryEdited {
@@ -45879,7 +45879,7 @@ pub struct WebhookRepositoryEdited {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRepositoryEditedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -45891,13 +45891,13 @@ pub struct WebhookRepositoryEditedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topics: Option<super::models::WebhookRepositoryEditedChangesTopics>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRepositoryEditedChangesTopics {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<Vec<String>>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// repository_import event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRepositoryImport {
@@ -45932,12 +45932,12 @@ pub struct WebhookRepositoryImport {
     pub sender: super::models::SimpleUser,
     pub status: super::models::WebhookRepositoryImportStatus,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhookRepositoryImportStatus { Success = "success", Cancelled =
     "cancelled", Failure = "failure", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// repository privatized event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRepositoryPrivatized {
@@ -45972,7 +45972,7 @@ pub struct WebhookRepositoryPrivatized {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// repository publicized event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRepositoryPublicized {
@@ -46007,7 +46007,7 @@ pub struct WebhookRepositoryPublicized {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// repository renamed event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRepositoryRenamed {
@@ -46043,17 +46043,17 @@ pub struct WebhookRepositoryRenamed {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRepositoryRenamedChanges {
     pub repository: super::models::WebhookRepositoryRenamedChangesRepository,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRepositoryRenamedChangesRepository {
     pub name: super::models::WebhookDiscussionCommentEditedChangesBody,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// repository ruleset created event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRepositoryRulesetCreated {
@@ -46093,7 +46093,7 @@ pub struct WebhookRepositoryRulesetCreated {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// repository ruleset deleted event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRepositoryRulesetDeleted {
@@ -46133,7 +46133,7 @@ pub struct WebhookRepositoryRulesetDeleted {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// repository ruleset edited event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRepositoryRulesetEdited {
@@ -46175,7 +46175,7 @@ pub struct WebhookRepositoryRulesetEdited {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRepositoryRulesetEditedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -46189,7 +46189,7 @@ pub struct WebhookRepositoryRulesetEditedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<super::models::WebhookRepositoryRulesetEditedChangesRules>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRepositoryRulesetEditedChangesConditions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -46201,7 +46201,7 @@ pub struct WebhookRepositoryRulesetEditedChangesConditions {
         Vec<super::models::WebhookRepositoryRulesetEditedChangesConditionsUpdatedItem>,
     >,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRepositoryRulesetEditedChangesConditionsUpdatedItem {
     /// Repository ruleset conditions for ref names
@@ -46214,7 +46214,7 @@ pub struct WebhookRepositoryRulesetEditedChangesConditionsUpdatedItem {
         super::models::WebhookRepositoryRulesetEditedChangesConditionsUpdatedItemChanges,
     >,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRepositoryRulesetEditedChangesConditionsUpdatedItemChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -46230,13 +46230,13 @@ pub struct WebhookRepositoryRulesetEditedChangesConditionsUpdatedItemChanges {
         super::models::WebhookRepositoryRulesetEditedChangesConditionsUpdatedItemChangesInclude,
     >,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRepositoryRulesetEditedChangesConditionsUpdatedItemChangesInclude {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<Vec<String>>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRepositoryRulesetEditedChangesRules {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -46248,7 +46248,7 @@ pub struct WebhookRepositoryRulesetEditedChangesRules {
         Vec<super::models::WebhookRepositoryRulesetEditedChangesRulesUpdatedItem>,
     >,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRepositoryRulesetEditedChangesRulesUpdatedItem {
     /// Repository Rule
@@ -46261,7 +46261,7 @@ pub struct WebhookRepositoryRulesetEditedChangesRulesUpdatedItem {
         super::models::WebhookRepositoryRulesetEditedChangesRulesUpdatedItemChanges,
     >,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRepositoryRulesetEditedChangesRulesUpdatedItemChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -46271,7 +46271,7 @@ pub struct WebhookRepositoryRulesetEditedChangesRulesUpdatedItemChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<super::models::WebhookOrganizationRenamedChangesLogin>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// repository transferred event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRepositoryTransferred {
@@ -46307,17 +46307,17 @@ pub struct WebhookRepositoryTransferred {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRepositoryTransferredChanges {
     pub owner: super::models::WebhookRepositoryTransferredChangesOwner,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRepositoryTransferredChangesOwner {
     pub from: super::models::WebhookRepositoryTransferredChangesOwnerFrom,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRepositoryTransferredChangesOwnerFrom {
     /// Organization
@@ -46329,7 +46329,7 @@ pub struct WebhookRepositoryTransferredChangesOwnerFrom {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<super::models::DiscussionUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Organization
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRepositoryTransferredChangesOwnerFromOrganization {
@@ -46348,7 +46348,7 @@ pub struct WebhookRepositoryTransferredChangesOwnerFromOrganization {
     pub repos_url: String,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// repository unarchived event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRepositoryUnarchived {
@@ -46383,7 +46383,7 @@ pub struct WebhookRepositoryUnarchived {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// repository_vulnerability_alert create event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRepositoryVulnerabilityAlertCreate {
@@ -46422,7 +46422,7 @@ pub struct WebhookRepositoryVulnerabilityAlertCreate {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// repository_vulnerability_alert dismiss event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRepositoryVulnerabilityAlertDismiss {
@@ -46461,7 +46461,7 @@ pub struct WebhookRepositoryVulnerabilityAlertDismiss {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Repository Vulnerability Alert Alert
 ///
 /// The security alert of the vulnerable dependency.
@@ -46491,7 +46491,7 @@ pub struct WebhookRepositoryVulnerabilityAlertDismissAlert {
     pub severity: String,
     pub state: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// repository_vulnerability_alert reopen event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRepositoryVulnerabilityAlertReopen {
@@ -46530,7 +46530,7 @@ pub struct WebhookRepositoryVulnerabilityAlertReopen {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// repository_vulnerability_alert resolve event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRepositoryVulnerabilityAlertResolve {
@@ -46569,7 +46569,7 @@ pub struct WebhookRepositoryVulnerabilityAlertResolve {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Repository Vulnerability Alert Alert
 ///
 /// The security alert of the vulnerable dependency.
@@ -46600,12 +46600,12 @@ pub struct WebhookRepositoryVulnerabilityAlertResolveAlert {
     pub severity: String,
     pub state: super::models::WebhookRepositoryVulnerabilityAlertResolveAlertState,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhookRepositoryVulnerabilityAlertResolveAlertState { Fixed = "fixed", Open
     = "open", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// secret_scanning_alert assigned event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookSecretScanningAlertAssigned {
@@ -46647,7 +46647,7 @@ pub struct WebhookSecretScanningAlertAssigned {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// secret_scanning_alert created event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookSecretScanningAlertCreated {
@@ -46684,7 +46684,7 @@ pub struct WebhookSecretScanningAlertCreated {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Secret Scanning Alert Location Created Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookSecretScanningAlertLocationCreated {
@@ -46715,14 +46715,14 @@ pub struct WebhookSecretScanningAlertLocationCreated {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Secret Scanning Alert Location Created Event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookSecretScanningAlertLocationCreatedFormEncoded {
     /// A URL-encoded string of the secret_scanning_alert_location.created JSON payload. The decoded payload is a JSON object.
     pub payload: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// secret_scanning_alert metadata created event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookSecretScanningAlertMetadataCreated {
@@ -46759,7 +46759,7 @@ pub struct WebhookSecretScanningAlertMetadataCreated {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// secret_scanning_alert metadata removed event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookSecretScanningAlertMetadataRemoved {
@@ -46796,7 +46796,7 @@ pub struct WebhookSecretScanningAlertMetadataRemoved {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// secret_scanning_alert publicly leaked event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookSecretScanningAlertPubliclyLeaked {
@@ -46833,7 +46833,7 @@ pub struct WebhookSecretScanningAlertPubliclyLeaked {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// secret_scanning_alert reopened event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookSecretScanningAlertReopened {
@@ -46870,7 +46870,7 @@ pub struct WebhookSecretScanningAlertReopened {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// secret_scanning_alert resolved event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookSecretScanningAlertResolved {
@@ -46907,7 +46907,7 @@ pub struct WebhookSecretScanningAlertResolved {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// secret_scanning_alert unassigned event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookSecretScanningAlertUnassigned {
@@ -46949,7 +46949,7 @@ pub struct WebhookSecretScanningAlertUnassigned {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// secret_scanning_alert validated event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookSecretScanningAlertValidated {
@@ -46986,7 +46986,7 @@ pub struct WebhookSecretScanningAlertValidated {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// secret_scanning_scan completed event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookSecretScanningScanCompleted {
@@ -47043,26 +47043,26 @@ pub struct WebhookSecretScanningScanCompleted {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc = " What type of scan was completed"] pub enum
     WebhookSecretScanningScanCompletedType { Backfill = "backfill", CustomPatternBackfill
     = "custom-pattern-backfill", PatternVersionBackfill = "pattern-version-backfill", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc = " What type of content was scanned"] pub enum
     WebhookSecretScanningScanCompletedSource { Git = "git", Issues = "issues",
     PullRequests = "pull-requests", Discussions = "discussions", Wiki = "wiki", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc =
     " If the scan was triggered by a custom pattern update, this will be the scope of the pattern that was updated"]
     pub enum WebhookSecretScanningScanCompletedCustomPatternScope { Repository =
     "repository", Organization = "organization", Enterprise = "enterprise", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// security_advisory published event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookSecurityAdvisoryPublished {
@@ -47101,7 +47101,7 @@ pub struct WebhookSecurityAdvisoryPublished {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 impl WebhookSecurityAdvisoryPublished {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -47112,7 +47112,7 @@ impl WebhookSecurityAdvisoryPublished {
         Ok(())
     }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// security_advisory updated event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookSecurityAdvisoryUpdated {
@@ -47151,7 +47151,7 @@ pub struct WebhookSecurityAdvisoryUpdated {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 impl WebhookSecurityAdvisoryUpdated {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -47162,7 +47162,7 @@ impl WebhookSecurityAdvisoryUpdated {
         Ok(())
     }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// security_advisory withdrawn event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookSecurityAdvisoryWithdrawn {
@@ -47201,7 +47201,7 @@ pub struct WebhookSecurityAdvisoryWithdrawn {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 impl WebhookSecurityAdvisoryWithdrawn {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -47212,7 +47212,7 @@ impl WebhookSecurityAdvisoryWithdrawn {
         Ok(())
     }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The details of the security advisory, including summary, description, and severity.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookSecurityAdvisoryWithdrawnSecurityAdvisory {
@@ -47231,7 +47231,7 @@ pub struct WebhookSecurityAdvisoryWithdrawnSecurityAdvisory {
     pub vulnerabilities: Vec<super::models::WebhooksSecurityAdvisoryVulnerabilitiesItem>,
     pub withdrawn_at: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 impl WebhookSecurityAdvisoryWithdrawnSecurityAdvisory {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -47241,7 +47241,7 @@ impl WebhookSecurityAdvisoryWithdrawnSecurityAdvisory {
         Ok(())
     }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// security_and_analysis event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookSecurityAndAnalysis {
@@ -47274,19 +47274,19 @@ pub struct WebhookSecurityAndAnalysis {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<super::models::SimpleUser>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookSecurityAndAnalysisChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<super::models::WebhookSecurityAndAnalysisChangesFrom>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookSecurityAndAnalysisChangesFrom {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security_and_analysis: Option<super::models::SecurityAndAnalysis>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// sponsorship cancelled event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookSponsorshipCancelled {
@@ -47323,7 +47323,7 @@ pub struct WebhookSponsorshipCancelled {
     pub sender: super::models::SimpleUser,
     pub sponsorship: super::models::WebhooksSponsorship,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// sponsorship created event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookSponsorshipCreated {
@@ -47360,7 +47360,7 @@ pub struct WebhookSponsorshipCreated {
     pub sender: super::models::SimpleUser,
     pub sponsorship: super::models::WebhooksSponsorship,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// sponsorship edited event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookSponsorshipEdited {
@@ -47398,7 +47398,7 @@ pub struct WebhookSponsorshipEdited {
     pub sender: super::models::SimpleUser,
     pub sponsorship: super::models::WebhooksSponsorship,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookSponsorshipEditedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -47406,13 +47406,13 @@ pub struct WebhookSponsorshipEditedChanges {
         super::models::WebhookSponsorshipEditedChangesPrivacyLevel,
     >,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookSponsorshipEditedChangesPrivacyLevel {
     /// The `edited` event types include the details about the change when someone edits a sponsorship to change the privacy.
     pub from: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// sponsorship pending_cancellation event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookSponsorshipPendingCancellation {
@@ -47452,7 +47452,7 @@ pub struct WebhookSponsorshipPendingCancellation {
     pub sender: super::models::SimpleUser,
     pub sponsorship: super::models::WebhooksSponsorship,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// sponsorship pending_tier_change event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookSponsorshipPendingTierChange {
@@ -47493,7 +47493,7 @@ pub struct WebhookSponsorshipPendingTierChange {
     pub sender: super::models::SimpleUser,
     pub sponsorship: super::models::WebhooksSponsorship,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// sponsorship tier_changed event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookSponsorshipTierChanged {
@@ -47531,7 +47531,7 @@ pub struct WebhookSponsorshipTierChanged {
     pub sender: super::models::SimpleUser,
     pub sponsorship: super::models::WebhooksSponsorship,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// star created event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookStarCreated {
@@ -47568,7 +47568,7 @@ pub struct WebhookStarCreated {
     /// The time the star was created. This is a timestamp in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`. Will be `null` for the `deleted` action.
     pub starred_at: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// star deleted event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookStarDeleted {
@@ -47605,7 +47605,7 @@ pub struct WebhookStarDeleted {
     /// The time the star was created. This is a timestamp in ISO 8601 format: `YYYY-MM-DDTHH:MM:SSZ`. Will be `null` for the `deleted` action.
     pub starred_at: Option<serde_json::Value>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// status event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookStatus {
@@ -47658,20 +47658,20 @@ pub struct WebhookStatus {
     pub target_url: Option<String>,
     pub updated_at: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookStatusBranchesItem {
     pub commit: super::models::WebhookStatusBranchesItemCommit,
     pub name: String,
     pub protected: bool,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookStatusBranchesItemCommit {
     pub sha: Option<String>,
     pub url: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookStatusCommit {
     /// User
@@ -47686,7 +47686,7 @@ pub struct WebhookStatusCommit {
     pub sha: String,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// User
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookStatusCommitAuthor {
@@ -47734,7 +47734,7 @@ pub struct WebhookStatusCommitAuthor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookStatusCommitCommit {
     pub author: super::models::WebhookStatusCommitCommitAuthor,
@@ -47745,7 +47745,7 @@ pub struct WebhookStatusCommitCommit {
     pub url: String,
     pub verification: super::models::WebhookStatusCommitCommitVerification,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookStatusCommitCommitAuthor {
     pub date: String,
@@ -47754,7 +47754,7 @@ pub struct WebhookStatusCommitCommitAuthor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookStatusCommitCommitVerification {
     pub payload: Option<String>,
@@ -47763,7 +47763,7 @@ pub struct WebhookStatusCommitCommitVerification {
     pub verified: bool,
     pub verified_at: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhookStatusCommitCommitVerificationReason { ExpiredKey = "expired_key",
     NotSigningKey = "not_signing_key", GpgverifyError = "gpgverify_error",
@@ -47773,20 +47773,20 @@ connector_runtime::__string_enum! {
     MalformedSignature = "malformed_signature", Invalid = "invalid", Valid = "valid",
     BadCert = "bad_cert", OcspPending = "ocsp_pending", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookStatusCommitParentsItem {
     pub html_url: String,
     pub sha: String,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     #[doc = " The new state. Can be `pending`, `success`, `failure`, or `error`."] pub
     enum WebhookStatusState { Pending = "pending", Success = "success", Failure =
     "failure", Error = "error", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// parent issue added event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookSubIssuesParentIssueAdded {
@@ -47829,7 +47829,7 @@ pub struct WebhookSubIssuesParentIssueAdded {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// parent issue removed event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookSubIssuesParentIssueRemoved {
@@ -47872,7 +47872,7 @@ pub struct WebhookSubIssuesParentIssueRemoved {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// sub-issue added event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookSubIssuesSubIssueAdded {
@@ -47915,7 +47915,7 @@ pub struct WebhookSubIssuesSubIssueAdded {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// sub-issue removed event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookSubIssuesSubIssueRemoved {
@@ -47958,7 +47958,7 @@ pub struct WebhookSubIssuesSubIssueRemoved {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// team_add event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookTeamAdd {
@@ -47996,7 +47996,7 @@ pub struct WebhookTeamAdd {
     /// Groups of organization members that gives permissions on specified repositories.
     pub team: super::models::WebhooksTeam1,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// team added_to_repository event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookTeamAddedToRepository {
@@ -48035,7 +48035,7 @@ pub struct WebhookTeamAddedToRepository {
     /// Groups of organization members that gives permissions on specified repositories.
     pub team: super::models::WebhooksTeam1,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Repository
 ///
 /// A git repository
@@ -48167,7 +48167,7 @@ pub struct WebhookTeamAddedToRepositoryRepository {
     pub watchers: i64,
     pub watchers_count: i64,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// team created event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookTeamCreated {
@@ -48205,7 +48205,7 @@ pub struct WebhookTeamCreated {
     /// Groups of organization members that gives permissions on specified repositories.
     pub team: super::models::WebhooksTeam1,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// team deleted event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookTeamDeleted {
@@ -48244,7 +48244,7 @@ pub struct WebhookTeamDeleted {
     /// Groups of organization members that gives permissions on specified repositories.
     pub team: super::models::WebhooksTeam1,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// team edited event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookTeamEdited {
@@ -48284,7 +48284,7 @@ pub struct WebhookTeamEdited {
     /// Groups of organization members that gives permissions on specified repositories.
     pub team: super::models::WebhooksTeam1,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// The changes to the team if the action was `edited`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookTeamEditedChanges {
@@ -48301,29 +48301,29 @@ pub struct WebhookTeamEditedChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<super::models::WebhookTeamEditedChangesRepository>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookTeamEditedChangesPrivacy {
     /// The previous version of the team's privacy if the action was `edited`.
     pub from: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookTeamEditedChangesNotificationSetting {
     /// The previous version of the team's notification setting if the action was `edited`.
     pub from: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookTeamEditedChangesRepository {
     pub permissions: super::models::WebhookTeamEditedChangesRepositoryPermissions,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookTeamEditedChangesRepositoryPermissions {
     pub from: super::models::WebhookTeamEditedChangesRepositoryPermissionsFrom,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookTeamEditedChangesRepositoryPermissionsFrom {
     /// The previous version of the team member's `admin` permission on a repository, if the action was `edited`.
@@ -48336,7 +48336,7 @@ pub struct WebhookTeamEditedChangesRepositoryPermissionsFrom {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push: Option<bool>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// team removed_from_repository event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookTeamRemovedFromRepository {
@@ -48374,7 +48374,7 @@ pub struct WebhookTeamRemovedFromRepository {
     /// Groups of organization members that gives permissions on specified repositories.
     pub team: super::models::WebhooksTeam1,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// watch started event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookWatchStarted {
@@ -48409,7 +48409,7 @@ pub struct WebhookWatchStarted {
     /// A GitHub user.
     pub sender: super::models::SimpleUser,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// workflow_dispatch event
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookWorkflowDispatch {
@@ -48447,7 +48447,7 @@ pub struct WebhookWorkflowDispatch {
     pub sender: super::models::SimpleUser,
     pub workflow: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// workflow_job completed event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookWorkflowJobCompleted {
@@ -48488,7 +48488,7 @@ pub struct WebhookWorkflowJobCompleted {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment: Option<super::models::Deployment>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookWorkflowJobCompletedWorkflowJob {
     pub check_run_url: String,
@@ -48518,13 +48518,13 @@ pub struct WebhookWorkflowJobCompletedWorkflowJob {
     pub steps: Vec<Option<serde_json::Value>>,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhookWorkflowJobCompletedWorkflowJobConclusion { Success = "success",
     Failure = "failure", Skipped = "skipped", Cancelled = "cancelled", ActionRequired =
     "action_required", Neutral = "neutral", TimedOut = "timed_out", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// workflow_job in_progress event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookWorkflowJobInProgress {
@@ -48565,7 +48565,7 @@ pub struct WebhookWorkflowJobInProgress {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment: Option<super::models::Deployment>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookWorkflowJobInProgressWorkflowJob {
     pub check_run_url: String,
@@ -48595,12 +48595,12 @@ pub struct WebhookWorkflowJobInProgressWorkflowJob {
     pub steps: Vec<super::models::WebhookWorkflowJobInProgressWorkflowJobStepsItem>,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhookWorkflowJobInProgressWorkflowJobStatus { InProgress = "in_progress",
     Completed = "completed", Queued = "queued", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Workflow Step
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookWorkflowJobInProgressWorkflowJobStepsItem {
@@ -48611,12 +48611,12 @@ pub struct WebhookWorkflowJobInProgressWorkflowJobStepsItem {
     pub started_at: Option<String>,
     pub status: super::models::WebhookWorkflowJobInProgressWorkflowJobStepsItemStatus,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhookWorkflowJobInProgressWorkflowJobStepsItemStatus { InProgress =
     "in_progress", Completed = "completed", Pending = "pending", Queued = "queued", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// workflow_job queued event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookWorkflowJobQueued {
@@ -48657,7 +48657,7 @@ pub struct WebhookWorkflowJobQueued {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment: Option<super::models::Deployment>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookWorkflowJobQueuedWorkflowJob {
     pub check_run_url: String,
@@ -48687,12 +48687,12 @@ pub struct WebhookWorkflowJobQueuedWorkflowJob {
     pub steps: Vec<super::models::WebhookWorkflowJobQueuedWorkflowJobStepsItem>,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhookWorkflowJobQueuedWorkflowJobStatus { Queued = "queued", InProgress =
     "in_progress", Completed = "completed", Waiting = "waiting", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Workflow Step
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookWorkflowJobQueuedWorkflowJobStepsItem {
@@ -48705,17 +48705,17 @@ pub struct WebhookWorkflowJobQueuedWorkflowJobStepsItem {
     pub started_at: Option<String>,
     pub status: super::models::WebhookWorkflowJobQueuedWorkflowJobStepsItemStatus,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhookWorkflowJobQueuedWorkflowJobStepsItemConclusion { Failure =
     "failure", Skipped = "skipped", Success = "success", Cancelled = "cancelled", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhookWorkflowJobQueuedWorkflowJobStepsItemStatus { Completed =
     "completed", InProgress = "in_progress", Queued = "queued", Pending = "pending", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// workflow_job waiting event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookWorkflowJobWaiting {
@@ -48756,7 +48756,7 @@ pub struct WebhookWorkflowJobWaiting {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment: Option<super::models::Deployment>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookWorkflowJobWaitingWorkflowJob {
     pub check_run_url: String,
@@ -48786,7 +48786,7 @@ pub struct WebhookWorkflowJobWaitingWorkflowJob {
     pub steps: Vec<super::models::WebhookWorkflowJobWaitingWorkflowJobStepsItem>,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Workflow Step
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookWorkflowJobWaitingWorkflowJobStepsItem {
@@ -48799,13 +48799,13 @@ pub struct WebhookWorkflowJobWaitingWorkflowJobStepsItem {
     pub started_at: Option<String>,
     pub status: super::models::WebhookWorkflowJobWaitingWorkflowJobStepsItemStatus,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhookWorkflowJobWaitingWorkflowJobStepsItemStatus { Completed =
     "completed", InProgress = "in_progress", Queued = "queued", Pending = "pending",
     Waiting = "waiting", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// workflow_run completed event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookWorkflowRunCompleted {
@@ -48844,7 +48844,7 @@ pub struct WebhookWorkflowRunCompleted {
     /// Workflow Run
     pub workflow_run: super::models::WebhookWorkflowRunCompletedWorkflowRun,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Workflow Run
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookWorkflowRunCompletedWorkflowRun {
@@ -48898,14 +48898,14 @@ pub struct WebhookWorkflowRunCompletedWorkflowRun {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_title: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhookWorkflowRunCompletedWorkflowRunConclusion { ActionRequired =
     "action_required", Cancelled = "cancelled", Failure = "failure", Neutral = "neutral",
     Skipped = "skipped", Stale = "stale", Success = "success", TimedOut = "timed_out",
     StartupFailure = "startup_failure", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// SimpleCommit
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookWorkflowRunCompletedWorkflowRunHeadCommit {
@@ -48922,7 +48922,7 @@ pub struct WebhookWorkflowRunCompletedWorkflowRunHeadCommit {
     pub timestamp: String,
     pub tree_id: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Committer
 ///
 /// Metaproperties for Git author/committer information.
@@ -48936,7 +48936,7 @@ pub struct WebhookWorkflowRunCompletedWorkflowRunHeadCommitAuthor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Repository Lite
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookWorkflowRunCompletedWorkflowRunHeadRepository {
@@ -48991,7 +48991,7 @@ pub struct WebhookWorkflowRunCompletedWorkflowRunHeadRepository {
     pub trees_url: String,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookWorkflowRunCompletedWorkflowRunPullRequestsItem {
     pub base: super::models::WebhookWorkflowRunCompletedWorkflowRunPullRequestsItemBase,
@@ -49000,7 +49000,7 @@ pub struct WebhookWorkflowRunCompletedWorkflowRunPullRequestsItem {
     pub number: f64,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookWorkflowRunCompletedWorkflowRunPullRequestsItemBase {
     #[serde(rename = "ref")]
@@ -49009,7 +49009,7 @@ pub struct WebhookWorkflowRunCompletedWorkflowRunPullRequestsItemBase {
     pub repo: super::models::WebhookWorkflowRunCompletedWorkflowRunPullRequestsItemBaseRepo,
     pub sha: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Repo Ref
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookWorkflowRunCompletedWorkflowRunPullRequestsItemBaseRepo {
@@ -49017,7 +49017,7 @@ pub struct WebhookWorkflowRunCompletedWorkflowRunPullRequestsItemBaseRepo {
     pub name: String,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookWorkflowRunCompletedWorkflowRunReferencedWorkflowsItem {
     pub path: String,
@@ -49026,13 +49026,13 @@ pub struct WebhookWorkflowRunCompletedWorkflowRunReferencedWorkflowsItem {
     pub ref_: Option<String>,
     pub sha: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhookWorkflowRunCompletedWorkflowRunStatus { Requested = "requested",
     InProgress = "in_progress", Completed = "completed", Queued = "queued", Pending =
     "pending", Waiting = "waiting", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// workflow_run in_progress event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookWorkflowRunInProgress {
@@ -49071,7 +49071,7 @@ pub struct WebhookWorkflowRunInProgress {
     /// Workflow Run
     pub workflow_run: super::models::WebhookWorkflowRunInProgressWorkflowRun,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Workflow Run
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookWorkflowRunInProgressWorkflowRun {
@@ -49122,13 +49122,13 @@ pub struct WebhookWorkflowRunInProgressWorkflowRun {
     pub workflow_id: i64,
     pub workflow_url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhookWorkflowRunInProgressWorkflowRunConclusion { ActionRequired =
     "action_required", Cancelled = "cancelled", Failure = "failure", Neutral = "neutral",
     Skipped = "skipped", Stale = "stale", Success = "success", TimedOut = "timed_out", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Repository Lite
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookWorkflowRunInProgressWorkflowRunHeadRepository {
@@ -49183,7 +49183,7 @@ pub struct WebhookWorkflowRunInProgressWorkflowRunHeadRepository {
     pub trees_url: String,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Repository Lite
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookWorkflowRunInProgressWorkflowRunRepository {
@@ -49238,13 +49238,13 @@ pub struct WebhookWorkflowRunInProgressWorkflowRunRepository {
     pub trees_url: String,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhookWorkflowRunInProgressWorkflowRunStatus { Requested = "requested",
     InProgress = "in_progress", Completed = "completed", Queued = "queued", Pending =
     "pending", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// workflow_run requested event
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookWorkflowRunRequested {
@@ -49283,7 +49283,7 @@ pub struct WebhookWorkflowRunRequested {
     /// Workflow Run
     pub workflow_run: super::models::WebhookWorkflowRunRequestedWorkflowRun,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Workflow Run
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookWorkflowRunRequestedWorkflowRun {
@@ -49335,14 +49335,14 @@ pub struct WebhookWorkflowRunRequestedWorkflowRun {
     pub workflow_url: String,
     pub display_title: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 connector_runtime::__string_enum! {
     pub enum WebhookWorkflowRunRequestedWorkflowRunConclusion { Success = "success",
     Failure = "failure", Neutral = "neutral", Cancelled = "cancelled", TimedOut =
     "timed_out", ActionRequired = "action_required", Stale = "stale", Skipped =
     "skipped", StartupFailure = "startup_failure", }
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Repository Lite
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookWorkflowRunRequestedWorkflowRunHeadRepository {
@@ -49397,7 +49397,7 @@ pub struct WebhookWorkflowRunRequestedWorkflowRunHeadRepository {
     pub trees_url: String,
     pub url: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookWorkflowRunRequestedWorkflowRunPullRequestsItem {
     pub base: super::models::WebhookCheckSuiteCompletedCheckSuitePullRequestsItemBase,
@@ -49406,17 +49406,17 @@ pub struct WebhookWorkflowRunRequestedWorkflowRunPullRequestsItem {
     pub number: f64,
     pub url: String,
 }
-#[cfg(any(feature = "security_advisories"))]
+#[cfg(feature = "security_advisories")]
 connector_runtime::__string_enum! {
     pub enum SecurityAdvisoriesListGlobalAdvisoriesType { Reviewed = "reviewed", Malware
     = "malware", Unreviewed = "unreviewed", }
 }
-#[cfg(any(feature = "security_advisories"))]
+#[cfg(feature = "security_advisories")]
 connector_runtime::__string_enum! {
     pub enum SecurityAdvisoriesListGlobalAdvisoriesSeverity { UnknownValue = "unknown",
     Low = "low", Medium = "medium", High = "high", Critical = "critical", }
 }
-#[cfg(any(feature = "security_advisories"))]
+#[cfg(feature = "security_advisories")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum SecurityAdvisoriesListGlobalAdvisoriesCwes {
@@ -49425,7 +49425,7 @@ pub enum SecurityAdvisoriesListGlobalAdvisoriesCwes {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "security_advisories"))]
+#[cfg(feature = "security_advisories")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum SecurityAdvisoriesListGlobalAdvisoriesAffects {
@@ -49453,22 +49453,22 @@ connector_runtime::__string_enum! {
     pub enum SecurityAdvisoriesListGlobalAdvisoriesDirection { Asc = "asc", Desc =
     "desc", }
 }
-#[cfg(any(feature = "security_advisories"))]
+#[cfg(feature = "security_advisories")]
 connector_runtime::__string_enum! {
     pub enum SecurityAdvisoriesListGlobalAdvisoriesSort { Updated = "updated", Published
     = "published", EpssPercentage = "epss_percentage", EpssPercentile =
     "epss_percentile", }
 }
-#[cfg(any(feature = "agent_tasks"))]
+#[cfg(feature = "agent_tasks")]
 connector_runtime::__string_enum! {
     pub enum AgentTasksListTasksForRepoSort { UpdatedAt = "updated_at", CreatedAt =
     "created_at", }
 }
-#[cfg(any(feature = "agent_tasks"))]
+#[cfg(feature = "agent_tasks")]
 connector_runtime::__string_enum! {
     pub enum AgentTasksListTasksForRepoDirection { Asc = "asc", Desc = "desc", }
 }
-#[cfg(any(feature = "agent_tasks"))]
+#[cfg(feature = "agent_tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AgentTasksListTasksForRepoResponse200 {
     /// List of tasks
@@ -49480,7 +49480,7 @@ pub struct AgentTasksListTasksForRepoResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_archived_count: Option<i32>,
 }
-#[cfg(any(feature = "agent_tasks"))]
+#[cfg(feature = "agent_tasks")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AgentTasksListTasksForRepoResponse200TasksItem {
     /// Unique task identifier
@@ -49543,7 +49543,7 @@ pub struct AgentTasksListTasksForRepoResponse200TasksItem {
         super::models::AgentTasksListTasksForRepoResponse200TasksItemCustomAgent,
     >,
 }
-#[cfg(any(feature = "agent_tasks"))]
+#[cfg(feature = "agent_tasks")]
 /// A GitHub user
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AgentTasksListTasksForRepoResponse200TasksItemCreator {
@@ -49551,13 +49551,13 @@ pub struct AgentTasksListTasksForRepoResponse200TasksItemCreator {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
 }
-#[cfg(any(feature = "agent_tasks"))]
+#[cfg(feature = "agent_tasks")]
 connector_runtime::__string_enum! {
     #[doc = " Type of the task creator"] pub enum
     AgentTasksListTasksForRepoResponse200TasksItemCreatorType { User = "user",
     Organization = "organization", }
 }
-#[cfg(any(feature = "agent_tasks"))]
+#[cfg(feature = "agent_tasks")]
 /// The owner of the repository
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AgentTasksListTasksForRepoResponse200TasksItemOwner {
@@ -49565,7 +49565,7 @@ pub struct AgentTasksListTasksForRepoResponse200TasksItemOwner {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
 }
-#[cfg(any(feature = "agent_tasks"))]
+#[cfg(feature = "agent_tasks")]
 /// The repository this task belongs to
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AgentTasksListTasksForRepoResponse200TasksItemRepository {
@@ -49573,7 +49573,7 @@ pub struct AgentTasksListTasksForRepoResponse200TasksItemRepository {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
 }
-#[cfg(any(feature = "agent_tasks"))]
+#[cfg(feature = "agent_tasks")]
 connector_runtime::__string_enum! {
     #[doc = " Current state of the task, derived from its most recent session"] pub enum
     AgentTasksListTasksForRepoResponse200TasksItemState { Queued = "queued", InProgress =
@@ -49581,7 +49581,7 @@ connector_runtime::__string_enum! {
     WaitingForUser = "waiting_for_user", TimedOut = "timed_out", Cancelled = "cancelled",
     }
 }
-#[cfg(any(feature = "agent_tasks"))]
+#[cfg(feature = "agent_tasks")]
 /// A resource generated by the task
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AgentTasksListTasksForRepoResponse200TasksItemArtifactsItem {
@@ -49593,13 +49593,13 @@ pub struct AgentTasksListTasksForRepoResponse200TasksItemArtifactsItem {
     /// Resource data (shape depends on type)
     pub data: super::models::AgentTasksListTasksForRepoResponse200TasksItemArtifactsItemData,
 }
-#[cfg(any(feature = "agent_tasks"))]
+#[cfg(feature = "agent_tasks")]
 connector_runtime::__string_enum! {
     #[doc = " Type of artifact. Available Values: `pull`, `branch`."] pub enum
     AgentTasksListTasksForRepoResponse200TasksItemArtifactsItemType { Pull = "pull",
     Branch = "branch", }
 }
-#[cfg(any(feature = "agent_tasks"))]
+#[cfg(feature = "agent_tasks")]
 /// Resource data (shape depends on type)
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -49613,7 +49613,7 @@ pub enum AgentTasksListTasksForRepoResponse200TasksItemArtifactsItemData {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "agent_tasks"))]
+#[cfg(feature = "agent_tasks")]
 /// A GitHub resource (pull request, issue, etc.)
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AgentTasksListTasksForRepoResponse200TasksItemArtifactsItemDataVariant0 {
@@ -49623,7 +49623,7 @@ pub struct AgentTasksListTasksForRepoResponse200TasksItemArtifactsItemDataVarian
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub global_id: Option<String>,
 }
-#[cfg(any(feature = "agent_tasks"))]
+#[cfg(feature = "agent_tasks")]
 /// A Git branch reference
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AgentTasksListTasksForRepoResponse200TasksItemArtifactsItemDataVariant1 {
@@ -49632,7 +49632,7 @@ pub struct AgentTasksListTasksForRepoResponse200TasksItemArtifactsItemDataVarian
     /// Base branch name
     pub base_ref: String,
 }
-#[cfg(any(feature = "agent_tasks"))]
+#[cfg(feature = "agent_tasks")]
 /// Custom agent metadata associated with this task
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AgentTasksListTasksForRepoResponse200TasksItemCustomAgent {
@@ -49640,7 +49640,7 @@ pub struct AgentTasksListTasksForRepoResponse200TasksItemCustomAgent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
 }
-#[cfg(any(feature = "agent_tasks"))]
+#[cfg(feature = "agent_tasks")]
 /// Structured error response following GitHub REST API conventions.
 /// For 422 Unprocessable Entity the errors array contains validation
 /// details; for other error status codes only message and
@@ -49655,7 +49655,7 @@ pub struct AgentTasksListTasksForRepoError400 {
     /// URL to relevant API documentation
     pub documentation_url: String,
 }
-#[cfg(any(feature = "agent_tasks"))]
+#[cfg(feature = "agent_tasks")]
 /// A single validation error
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AgentTasksListTasksForRepoError400ErrorsItem {
@@ -49665,14 +49665,14 @@ pub struct AgentTasksListTasksForRepoError400ErrorsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
-#[cfg(any(feature = "agent_tasks"))]
+#[cfg(feature = "agent_tasks")]
 connector_runtime::__string_enum! {
     #[doc = " Machine-readable error code"] pub enum
     AgentTasksListTasksForRepoError400ErrorsItemCode { Missing = "missing", MissingField
     = "missing_field", Invalid = "invalid", AlreadyExists = "already_exists",
     Unprocessable = "unprocessable", Custom = "custom", }
 }
-#[cfg(any(feature = "agent_tasks"))]
+#[cfg(feature = "agent_tasks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AgentTasksCreateTaskInRepoBody {
     /// The user's prompt for the agent
@@ -49693,7 +49693,7 @@ pub struct AgentTasksCreateTaskInRepoBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head_ref: Option<String>,
 }
-#[cfg(any(feature = "agent_tasks"))]
+#[cfg(feature = "agent_tasks")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AgentTasksGetTaskByRepoAndIdResponse200 {
     /// Unique task identifier
@@ -49761,7 +49761,7 @@ pub struct AgentTasksGetTaskByRepoAndIdResponse200 {
         Vec<super::models::AgentTasksGetTaskByRepoAndIdResponse200SessionsItem>,
     >,
 }
-#[cfg(any(feature = "agent_tasks"))]
+#[cfg(feature = "agent_tasks")]
 /// Full session details within a task
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AgentTasksGetTaskByRepoAndIdResponse200SessionsItem {
@@ -49821,7 +49821,7 @@ pub struct AgentTasksGetTaskByRepoAndIdResponse200SessionsItem {
         super::models::AgentTasksGetTaskByRepoAndIdResponse200SessionsItemError,
     >,
 }
-#[cfg(any(feature = "agent_tasks"))]
+#[cfg(feature = "agent_tasks")]
 /// The user who created this session
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AgentTasksGetTaskByRepoAndIdResponse200SessionsItemUser {
@@ -49829,7 +49829,7 @@ pub struct AgentTasksGetTaskByRepoAndIdResponse200SessionsItemUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
 }
-#[cfg(any(feature = "agent_tasks"))]
+#[cfg(feature = "agent_tasks")]
 /// The repository this session belongs to
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AgentTasksGetTaskByRepoAndIdResponse200SessionsItemRepository {
@@ -49837,7 +49837,7 @@ pub struct AgentTasksGetTaskByRepoAndIdResponse200SessionsItemRepository {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
 }
-#[cfg(any(feature = "agent_tasks"))]
+#[cfg(feature = "agent_tasks")]
 connector_runtime::__string_enum! {
     #[doc = " Current state of a session"] pub enum
     AgentTasksGetTaskByRepoAndIdResponse200SessionsItemState { Queued = "queued",
@@ -49845,7 +49845,7 @@ connector_runtime::__string_enum! {
     "idle", WaitingForUser = "waiting_for_user", TimedOut = "timed_out", Cancelled =
     "cancelled", }
 }
-#[cfg(any(feature = "agent_tasks"))]
+#[cfg(feature = "agent_tasks")]
 /// Structured information about billing units consumed by the session.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AgentTasksGetTaskByRepoAndIdResponse200SessionsItemUsage {
@@ -49855,14 +49855,14 @@ pub struct AgentTasksGetTaskByRepoAndIdResponse200SessionsItemUsage {
     /// Number of billing units used by this session. When the `type` is `ai_credits`, the value is a whole number, expressed in nano units. When presenting this to a human, divide by 1,000,000,000 and round to one decimal place. When aggregating (for example, summing usage across sessions), sum the nano values first, and divide once at the end before presenting to a human to avoid losing precision. When the `type` is `premium_requests`, the value may be fractional (for example `1.5`).
     pub amount: f64,
 }
-#[cfg(any(feature = "agent_tasks"))]
+#[cfg(feature = "agent_tasks")]
 connector_runtime::__string_enum! {
     #[doc =
     " Billing unit used for this session. New sessions since June 1, 2026 use `ai_credits`, but older sessions use `premium_requests`."]
     pub enum AgentTasksGetTaskByRepoAndIdResponse200SessionsItemUsageType { AiCredits =
     "ai_credits", PremiumRequests = "premium_requests", }
 }
-#[cfg(any(feature = "agent_tasks"))]
+#[cfg(feature = "agent_tasks")]
 /// Error details for a failed session
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AgentTasksGetTaskByRepoAndIdResponse200SessionsItemError {
@@ -49870,7 +49870,7 @@ pub struct AgentTasksGetTaskByRepoAndIdResponse200SessionsItemError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AppsCreateFromManifestResponse201 {
     /// Unique identifier of the GitHub app
@@ -49922,7 +49922,7 @@ connector_runtime::__string_enum! {
     pub enum AppsListWebhookDeliveriesStatus { Success = "success", Failure = "failure",
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// Installation
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AppsListInstallationsResponseItem {
@@ -49961,7 +49961,7 @@ pub struct AppsListInstallationsResponseItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact_email: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsListInstallationsResponseItemAccount {
     /// The name of the enterprise.
@@ -50001,7 +50001,7 @@ pub struct AppsListInstallationsResponseItemAccount {
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// App Permissions
 ///
 /// The permissions granted to the user access token.
@@ -50130,28 +50130,28 @@ pub struct AppsListInstallationsResponseItemPermissions {
         super::models::AppsListInstallationsResponseItemPermissionsTeamDiscussions,
     >,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
     #[doc =
     " The level of permission to grant the access token for custom repository roles management. This property is in beta and is subject to change."]
     pub enum AppsListInstallationsResponseItemPermissionsOrganizationCustomRoles { Read =
     "read", Write = "write", }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
     #[doc =
     " The level of permission to grant the access token to manage organization projects and projects beta (where available)."]
     pub enum AppsListInstallationsResponseItemPermissionsOrganizationProjects { Read =
     "read", Write = "write", Admin = "admin", }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
     #[doc =
     " The level of permission to grant the access token to manage team discussions and related comments."]
     pub enum AppsListInstallationsResponseItemPermissionsTeamDiscussions { Read = "read",
     Write = "write", }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// Simple User
 ///
 /// A GitHub user.
@@ -50183,7 +50183,7 @@ pub struct AppsListInstallationsResponseItemSuspendedBy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub starred_at: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsCreateInstallationAccessTokenBody {
     /// List of repository names that the token should have access to
@@ -50198,19 +50198,19 @@ pub struct AppsCreateInstallationAccessTokenBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<super::models::AppPermissions>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsDeleteAuthorizationBody {
     /// The OAuth access token used to authenticate to the GitHub API.
     pub access_token: String,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsCheckTokenBody {
     /// The access_token of the OAuth or GitHub application.
     pub access_token: String,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsScopeTokenBody {
     /// The access token used to authenticate to the GitHub API.
@@ -50233,13 +50233,13 @@ pub struct AppsScopeTokenBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<super::models::AppPermissions>,
 }
-#[cfg(any(feature = "credentials"))]
+#[cfg(feature = "credentials")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CredentialsRevokeBody {
     /// A list of credentials to be revoked, up to 1000 per request.
     pub credentials: Vec<String>,
 }
-#[cfg(any(feature = "credentials"))]
+#[cfg(feature = "credentials")]
 impl CredentialsRevokeBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -50255,7 +50255,7 @@ impl CredentialsRevokeBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeSecurityCreateConfigurationForEnterpriseBody {
     /// The name of the code security configuration. Must be unique within the enterprise.
@@ -50370,7 +50370,7 @@ pub struct CodeSecurityCreateConfigurationForEnterpriseBody {
         super::models::CodeSecurityCreateConfigurationForEnterpriseBodyEnforcement,
     >,
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 impl CodeSecurityCreateConfigurationForEnterpriseBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -50385,7 +50385,7 @@ impl CodeSecurityCreateConfigurationForEnterpriseBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc =
     " The enablement status of GitHub Advanced Security features. `enabled` will enable both Code Security and Secret Protection features."]
@@ -50395,25 +50395,25 @@ connector_runtime::__string_enum! {
     "enabled", Disabled = "disabled", CodeSecurity = "code_security", SecretProtection =
     "secret_protection", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of GitHub Code Security features."] pub enum
     CodeSecurityCreateConfigurationForEnterpriseBodyCodeSecurity { Enabled = "enabled",
     Disabled = "disabled", NotSet = "not_set", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of Dependency Graph"] pub enum
     CodeSecurityCreateConfigurationForEnterpriseBodyDependencyGraph { Enabled =
     "enabled", Disabled = "disabled", NotSet = "not_set", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of Automatic dependency submission"] pub enum
     CodeSecurityCreateConfigurationForEnterpriseBodyDependencyGraphAutosubmitAction {
     Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 /// Feature options for Automatic dependency submission
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeSecurityCreateConfigurationForEnterpriseBodyDependencyGraphAutosubmitActionOptions {
@@ -50421,92 +50421,92 @@ pub struct CodeSecurityCreateConfigurationForEnterpriseBodyDependencyGraphAutosu
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labeled_runners: Option<bool>,
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of Dependabot alerts"] pub enum
     CodeSecurityCreateConfigurationForEnterpriseBodyDependabotAlerts { Enabled =
     "enabled", Disabled = "disabled", NotSet = "not_set", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of Dependabot security updates"] pub enum
     CodeSecurityCreateConfigurationForEnterpriseBodyDependabotSecurityUpdates { Enabled =
     "enabled", Disabled = "disabled", NotSet = "not_set", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of code scanning default setup"] pub enum
     CodeSecurityCreateConfigurationForEnterpriseBodyCodeScanningDefaultSetup { Enabled =
     "enabled", Disabled = "disabled", NotSet = "not_set", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of code scanning delegated alert dismissal"] pub enum
     CodeSecurityCreateConfigurationForEnterpriseBodyCodeScanningDelegatedAlertDismissal {
     Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of GitHub Secret Protection features."] pub enum
     CodeSecurityCreateConfigurationForEnterpriseBodySecretProtection { Enabled =
     "enabled", Disabled = "disabled", NotSet = "not_set", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of secret scanning"] pub enum
     CodeSecurityCreateConfigurationForEnterpriseBodySecretScanning { Enabled = "enabled",
     Disabled = "disabled", NotSet = "not_set", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of secret scanning push protection"] pub enum
     CodeSecurityCreateConfigurationForEnterpriseBodySecretScanningPushProtection {
     Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of secret scanning validity checks"] pub enum
     CodeSecurityCreateConfigurationForEnterpriseBodySecretScanningValidityChecks {
     Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of secret scanning non provider patterns"] pub enum
     CodeSecurityCreateConfigurationForEnterpriseBodySecretScanningNonProviderPatterns {
     Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of Copilot secret scanning"] pub enum
     CodeSecurityCreateConfigurationForEnterpriseBodySecretScanningGenericSecrets {
     Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of secret scanning delegated alert dismissal"] pub
     enum
     CodeSecurityCreateConfigurationForEnterpriseBodySecretScanningDelegatedAlertDismissal
     { Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of secret scanning extended metadata"] pub enum
     CodeSecurityCreateConfigurationForEnterpriseBodySecretScanningExtendedMetadata {
     Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of private vulnerability reporting"] pub enum
     CodeSecurityCreateConfigurationForEnterpriseBodyPrivateVulnerabilityReporting {
     Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enforcement status for a security configuration"] pub enum
     CodeSecurityCreateConfigurationForEnterpriseBodyEnforcement { Enforced = "enforced",
     Unenforced = "unenforced", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeSecurityUpdateEnterpriseConfigurationBody {
     /// The name of the code security configuration. Must be unique across the enterprise.
@@ -50618,7 +50618,7 @@ pub struct CodeSecurityUpdateEnterpriseConfigurationBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enforcement: Option<super::models::CodeSecurityConfigurationEnforcement>,
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 impl CodeSecurityUpdateEnterpriseConfigurationBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -50633,7 +50633,7 @@ impl CodeSecurityUpdateEnterpriseConfigurationBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc =
     " The enablement status of GitHub Advanced Security features. `enabled` will enable both Code Security and Secret Protection features."]
@@ -50643,19 +50643,19 @@ connector_runtime::__string_enum! {
     "enabled", Disabled = "disabled", CodeSecurity = "code_security", SecretProtection =
     "secret_protection", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CodeSecurityAttachEnterpriseConfigurationBody {
     /// The type of repositories to attach the configuration to.
     pub scope: super::models::CodeSecurityAttachEnterpriseConfigurationBodyScope,
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The type of repositories to attach the configuration to."] pub enum
     CodeSecurityAttachEnterpriseConfigurationBodyScope { All = "all",
     AllWithoutConfigurations = "all_without_configurations", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeSecuritySetConfigurationAsDefaultForEnterpriseBody {
     /// Specify which types of repository this security configuration should be applied to by default.
@@ -50664,7 +50664,7 @@ pub struct CodeSecuritySetConfigurationAsDefaultForEnterpriseBody {
         super::models::CodeSecuritySetConfigurationAsDefaultForEnterpriseBodyDefaultForNewRepos,
     >,
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc =
     " Specify which types of repository this security configuration should be applied to by default."]
@@ -50672,7 +50672,7 @@ connector_runtime::__string_enum! {
     All = "all", None = "none", PrivateAndInternal = "private_and_internal", Public =
     "public", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeSecuritySetConfigurationAsDefaultForEnterpriseResponse200 {
     /// Specifies which types of repository this security configuration is applied to by default.
@@ -50684,7 +50684,7 @@ pub struct CodeSecuritySetConfigurationAsDefaultForEnterpriseResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configuration: Option<super::models::CodeSecurityConfiguration>,
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc =
     " Specifies which types of repository this security configuration is applied to by default."]
@@ -50693,13 +50693,13 @@ connector_runtime::__string_enum! {
     = "all", None = "none", PrivateAndInternal = "private_and_internal", Public =
     "public", }
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CopilotSetEnterpriseCodingAgentPolicyBody {
     /// The policy state for Copilot cloud agent in the enterprise. Can be one of `enabled_for_all_orgs`, `disabled_for_all_orgs`, `enabled_for_selected_orgs`, or `configured_by_org_admins`.
     pub policy_state: super::models::CopilotSetEnterpriseCodingAgentPolicyBodyPolicyState,
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 connector_runtime::__string_enum! {
     #[doc =
     " The policy state for Copilot cloud agent in the enterprise. Can be one of `enabled_for_all_orgs`, `disabled_for_all_orgs`, `enabled_for_selected_orgs`, or `configured_by_org_admins`."]
@@ -50708,7 +50708,7 @@ connector_runtime::__string_enum! {
     EnabledForSelectedOrgs = "enabled_for_selected_orgs", ConfiguredByOrgAdmins =
     "configured_by_org_admins", }
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CopilotAddOrganizationsToEnterpriseCodingAgentPolicyBody {
     /// List of organization logins within the enterprise to enable Copilot cloud agent for.
@@ -50722,7 +50722,7 @@ pub struct CopilotAddOrganizationsToEnterpriseCodingAgentPolicyBody {
         >,
     >,
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CopilotAddOrganizationsToEnterpriseCodingAgentPolicyBodyCustomPropertiesItem {
     /// The name of the custom property to filter by.
@@ -50730,7 +50730,7 @@ pub struct CopilotAddOrganizationsToEnterpriseCodingAgentPolicyBodyCustomPropert
     /// The values of the custom property to match.
     pub values: Vec<String>,
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CopilotRemoveOrganizationsFromEnterpriseCodingAgentPolicyBody {
     /// List of organization logins within the enterprise to disable Copilot cloud agent for.
@@ -50744,7 +50744,7 @@ pub struct CopilotRemoveOrganizationsFromEnterpriseCodingAgentPolicyBody {
         >,
     >,
 }
-#[cfg(any(feature = "dependabot"))]
+#[cfg(feature = "dependabot")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum DependabotListAlertsForEnterpriseHas {
@@ -50753,17 +50753,17 @@ pub enum DependabotListAlertsForEnterpriseHas {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "dependabot"))]
+#[cfg(feature = "dependabot")]
 connector_runtime::__string_enum! {
     pub enum DependabotListAlertsForEnterpriseScope { Development = "development",
     Runtime = "runtime", }
 }
-#[cfg(any(feature = "dependabot"))]
+#[cfg(feature = "dependabot")]
 connector_runtime::__string_enum! {
     pub enum DependabotListAlertsForEnterpriseSort { Created = "created", Updated =
     "updated", EpssPercentage = "epss_percentage", }
 }
-#[cfg(any(feature = "dependabot"))]
+#[cfg(feature = "dependabot")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DependabotUpdateRepositoryAccessForEnterpriseBody {
     /// List of repository IDs to add.
@@ -50773,19 +50773,19 @@ pub struct DependabotUpdateRepositoryAccessForEnterpriseBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_ids_to_remove: Option<Vec<i64>>,
 }
-#[cfg(any(feature = "dependabot"))]
+#[cfg(feature = "dependabot")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DependabotSetRepositoryAccessDefaultLevelForEnterpriseBody {
     /// The default repository access level for Dependabot updates.
     pub default_level: super::models::DependabotSetRepositoryAccessDefaultLevelForEnterpriseBodyDefaultLevel,
 }
-#[cfg(any(feature = "dependabot"))]
+#[cfg(feature = "dependabot")]
 connector_runtime::__string_enum! {
     #[doc = " The default repository access level for Dependabot updates."] pub enum
     DependabotSetRepositoryAccessDefaultLevelForEnterpriseBodyDefaultLevel { Public =
     "public", Internal = "internal", }
 }
-#[cfg(any(feature = "enterprise_teams"))]
+#[cfg(feature = "enterprise_teams")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EnterpriseTeamsCreateBody {
     /// The name of the team.
@@ -50822,14 +50822,14 @@ pub struct EnterpriseTeamsCreateBody {
         super::models::EnterpriseTeamsCreateBodyNotificationSetting,
     >,
 }
-#[cfg(any(feature = "enterprise_teams"))]
+#[cfg(feature = "enterprise_teams")]
 connector_runtime::__string_enum! {
     #[doc = " Retired: this field is no longer supported."] #[doc =
     " Whether the enterprise team should be reflected in each organization."] #[doc =
     " This value cannot be set."] pub enum EnterpriseTeamsCreateBodySyncToOrganizations {
     All = "all", Disabled = "disabled", }
 }
-#[cfg(any(feature = "enterprise_teams"))]
+#[cfg(feature = "enterprise_teams")]
 connector_runtime::__string_enum! {
     #[doc =
     " Specifies which organizations in the enterprise should have access to this team. Can be one of `disabled`, `selected`, or `all`."]
@@ -50842,7 +50842,7 @@ connector_runtime::__string_enum! {
     pub enum EnterpriseTeamsCreateBodyOrganizationSelectionType { Disabled = "disabled",
     Selected = "selected", All = "all", }
 }
-#[cfg(any(feature = "enterprise_teams"))]
+#[cfg(feature = "enterprise_teams")]
 connector_runtime::__string_enum! {
     #[doc = " The notification setting the team is set to. The options are:"] #[doc =
     " "] #[doc =
@@ -50852,31 +50852,31 @@ connector_runtime::__string_enum! {
     EnterpriseTeamsCreateBodyNotificationSetting { NotificationsEnabled =
     "notifications_enabled", NotificationsDisabled = "notifications_disabled", }
 }
-#[cfg(any(feature = "enterprise_team_memberships"))]
+#[cfg(feature = "enterprise_team_memberships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EnterpriseTeamMembershipsBulkAddBody {
     /// The GitHub user handles to add to the team.
     pub usernames: Vec<String>,
 }
-#[cfg(any(feature = "enterprise_team_memberships"))]
+#[cfg(feature = "enterprise_team_memberships")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EnterpriseTeamMembershipsBulkRemoveBody {
     /// The GitHub user handles to be removed from the team.
     pub usernames: Vec<String>,
 }
-#[cfg(any(feature = "enterprise_team_organizations"))]
+#[cfg(feature = "enterprise_team_organizations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EnterpriseTeamOrganizationsBulkAddBody {
     /// Organization slug to assign the team to.
     pub organization_slugs: Vec<String>,
 }
-#[cfg(any(feature = "enterprise_team_organizations"))]
+#[cfg(feature = "enterprise_team_organizations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EnterpriseTeamOrganizationsBulkRemoveBody {
     /// Organization slug to unassign the team from.
     pub organization_slugs: Vec<String>,
 }
-#[cfg(any(feature = "enterprise_teams"))]
+#[cfg(feature = "enterprise_teams")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EnterpriseTeamsUpdateBody {
     /// A new name for the team.
@@ -50912,14 +50912,14 @@ pub struct EnterpriseTeamsUpdateBody {
         super::models::EnterpriseTeamsUpdateBodyNotificationSetting,
     >,
 }
-#[cfg(any(feature = "enterprise_teams"))]
+#[cfg(feature = "enterprise_teams")]
 connector_runtime::__string_enum! {
     #[doc = " Retired: this field is no longer supported."] #[doc =
     " Whether the enterprise team should be reflected in each organization."] #[doc =
     " This value cannot be changed."] pub enum
     EnterpriseTeamsUpdateBodySyncToOrganizations { All = "all", Disabled = "disabled", }
 }
-#[cfg(any(feature = "enterprise_teams"))]
+#[cfg(feature = "enterprise_teams")]
 connector_runtime::__string_enum! {
     #[doc =
     " Specifies which organizations in the enterprise should have access to this team. Can be one of `disabled`, `selected`, or `all`."]
@@ -50932,7 +50932,7 @@ connector_runtime::__string_enum! {
     pub enum EnterpriseTeamsUpdateBodyOrganizationSelectionType { Disabled = "disabled",
     Selected = "selected", All = "all", }
 }
-#[cfg(any(feature = "enterprise_teams"))]
+#[cfg(feature = "enterprise_teams")]
 connector_runtime::__string_enum! {
     #[doc = " The notification setting the team is set to. The options are:"] #[doc =
     " "] #[doc =
@@ -50966,7 +50966,7 @@ pub struct ActivityListPublicEventsError503 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub documentation_url: Option<String>,
 }
-#[cfg(any(feature = "gists"))]
+#[cfg(feature = "gists")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GistsCreateBody {
     /// Description of the gist
@@ -50980,13 +50980,13 @@ pub struct GistsCreateBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public: Option<super::models::GistsCreateBodyPublic>,
 }
-#[cfg(any(feature = "gists"))]
+#[cfg(feature = "gists")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GistsCreateBodyFilesValue {
     /// Content of the file
     pub content: String,
 }
-#[cfg(any(feature = "gists"))]
+#[cfg(feature = "gists")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum GistsCreateBodyPublic {
@@ -50995,11 +50995,11 @@ pub enum GistsCreateBodyPublic {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "gists"))]
+#[cfg(feature = "gists")]
 connector_runtime::__string_enum! {
     pub enum GistsCreateBodyPublicVariant1 { True = "true", False = "false", }
 }
-#[cfg(any(feature = "gists"))]
+#[cfg(feature = "gists")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GistsGetError403 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -51009,7 +51009,7 @@ pub struct GistsGetError403 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub documentation_url: Option<String>,
 }
-#[cfg(any(feature = "gists"))]
+#[cfg(feature = "gists")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GistsGetError403Block {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -51019,7 +51019,7 @@ pub struct GistsGetError403Block {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
 }
-#[cfg(any(feature = "gists"))]
+#[cfg(feature = "gists")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GistsUpdateBody {
     /// The description of the gist.
@@ -51034,7 +51034,7 @@ pub struct GistsUpdateBody {
         std::collections::BTreeMap<String, super::models::GistsUpdateBodyFilesValue>,
     >,
 }
-#[cfg(any(feature = "gists"))]
+#[cfg(feature = "gists")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GistsUpdateBodyFilesValue {
     /// The new content of the file.
@@ -51044,13 +51044,13 @@ pub struct GistsUpdateBodyFilesValue {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub filename: Option<Option<String>>,
 }
-#[cfg(any(feature = "gists"))]
+#[cfg(feature = "gists")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GistsCreateCommentBody {
     /// The comment text.
     pub body: String,
 }
-#[cfg(any(feature = "gists"))]
+#[cfg(feature = "gists")]
 impl GistsCreateCommentBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -51061,7 +51061,7 @@ impl GistsCreateCommentBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsListReposAccessibleToInstallationResponse200 {
     pub total_count: i64,
@@ -51071,7 +51071,7 @@ pub struct AppsListReposAccessibleToInstallationResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_selection: Option<String>,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsListReposAccessibleToInstallationResponse200RepositoriesItem {
     /// Unique identifier of the repository
@@ -51256,7 +51256,7 @@ pub struct AppsListReposAccessibleToInstallationResponse200RepositoriesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_properties: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 connector_runtime::__string_enum! {
     pub enum IssuesListFilter { Assigned = "assigned", Created = "created", Mentioned =
     "mentioned", Subscribed = "subscribed", Repos = "repos", All = "all", }
@@ -51265,12 +51265,12 @@ connector_runtime::__string_enum! {
 connector_runtime::__string_enum! {
     pub enum IssuesListState { Open = "open", Closed = "closed", All = "all", }
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 connector_runtime::__string_enum! {
     pub enum IssuesListSort { Created = "created", Updated = "updated", Comments =
     "comments", }
 }
-#[cfg(any(feature = "markdown"))]
+#[cfg(feature = "markdown")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MarkdownRenderBody {
     /// The Markdown text to render in HTML.
@@ -51282,7 +51282,7 @@ pub struct MarkdownRenderBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<String>,
 }
-#[cfg(any(feature = "markdown"))]
+#[cfg(feature = "markdown")]
 connector_runtime::__string_enum! {
     #[doc = " The rendering mode."] pub enum MarkdownRenderBodyMode { Markdown =
     "markdown", Gfm = "gfm", }
@@ -51304,7 +51304,7 @@ connector_runtime::__string_enum! {
 connector_runtime::__string_enum! {
     pub enum AppsListAccountsForPlanDirection { Asc = "asc", Desc = "desc", }
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActivityMarkNotificationsAsReadBody {
     /// Describes the last point that notifications were checked. Anything updated since this time will not be marked as read. If you omit this parameter, all notifications are marked as read. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`. Default: The current timestamp.
@@ -51320,20 +51320,20 @@ pub struct ActivityMarkNotificationsAsReadResponse202 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActivitySetThreadSubscriptionBody {
     /// Whether to block all notifications from a thread.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignored: Option<bool>,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 connector_runtime::__string_enum! {
     pub enum BillingGetAllBudgetsOrgScope { Enterprise = "enterprise", Organization =
     "organization", Repository = "repository", CostCenter = "cost_center",
     MultiUserCustomer = "multi_user_customer", User = "user", }
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BillingCreateOrganizationBudgetBody {
     /// The budget amount in whole dollars. For license-based products, this represents the number of licenses.
@@ -51378,7 +51378,7 @@ pub struct BillingCreateOrganizationBudgetBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BillingCreateOrganizationBudgetBodyBudgetAlerting {
     /// Whether alerts are enabled for this budget. Rejected for user-scope as alerting is always disabled for them.
@@ -51388,7 +51388,7 @@ pub struct BillingCreateOrganizationBudgetBodyBudgetAlerting {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert_recipients: Option<Vec<String>>,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 connector_runtime::__string_enum! {
     #[doc = " The scope of the budget for this organization."] #[doc = " "] #[doc =
     " - `organization`: Apply the budget to the organization."] #[doc =
@@ -51402,7 +51402,7 @@ connector_runtime::__string_enum! {
     Repository = "repository", MultiUserCustomer = "multi_user_customer", User = "user",
     }
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 /// The type of pricing model used by the budget. Determines how `budget_product_sku` is interpreted.
 ///
 /// - `BundlePricing`: Covers all AI credit SKUs. Set `budget_product_sku` to `ai_credits`.
@@ -51415,7 +51415,7 @@ pub enum BillingCreateOrganizationBudgetBodyBudgetType {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BillingUpdateBudgetOrgBody {
     /// The budget amount in whole dollars. For license-based products, this represents the number of licenses.
@@ -51453,7 +51453,7 @@ pub struct BillingUpdateBudgetOrgBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BillingUpdateBudgetOrgBodyBudgetAlerting {
     /// Whether alerts are enabled for this budget. Ignored for user-scopes as alerting is always disabled for them.
@@ -51463,7 +51463,7 @@ pub struct BillingUpdateBudgetOrgBodyBudgetAlerting {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert_recipients: Option<Vec<String>>,
 }
-#[cfg(any(feature = "billing"))]
+#[cfg(feature = "billing")]
 connector_runtime::__string_enum! {
     #[doc = " The scope of the budget for this organization."] #[doc = " "] #[doc =
     " - `organization`: Apply the budget to the organization."] #[doc =
@@ -51475,7 +51475,7 @@ connector_runtime::__string_enum! {
     "organization", Repository = "repository", CostCenter = "cost_center",
     MultiUserCustomer = "multi_user_customer", User = "user", }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgsUpdateBody {
     /// Billing email address. This address is not publicized.
@@ -51609,13 +51609,13 @@ pub struct OrgsUpdateBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deploy_keys_enabled_for_repositories: Option<bool>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
     #[doc = " Default permission level members have for organization repositories."] pub
     enum OrgsUpdateBodyDefaultRepositoryPermission { Read = "read", Write = "write",
     Admin = "admin", None = "none", }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
     #[doc =
     " Specifies which types of repositories non-admin organization members can create. `private` is only available to repositories that are part of an organization on GitHub Enterprise Cloud. "]
@@ -51624,7 +51624,7 @@ connector_runtime::__string_enum! {
     pub enum OrgsUpdateBodyMembersAllowedRepositoryCreationType { All = "all", Private =
     "private", None = "none", }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum OrgsUpdateError422 {
@@ -51633,19 +51633,19 @@ pub enum OrgsUpdateError422 {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsGetActionsCacheUsageByRepoForOrgResponse {
     pub total_count: i64,
     pub repository_cache_usages: Vec<super::models::ActionsCacheUsageByRepository>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsListHostedRunnersForOrgResponse {
     pub total_count: i64,
     pub runners: Vec<super::models::ActionsHostedRunner>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsCreateHostedRunnerForOrgBody {
     /// Name of the runner. Must be between 1 and 64 characters and may only contain upper and lowercase letters a-z, numbers 0-9, '.', '-', and '_'.
@@ -51666,7 +51666,7 @@ pub struct ActionsCreateHostedRunnerForOrgBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_gen: Option<bool>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 /// The image of runner. To list all available images, use `GET /actions/hosted-runners/images/github-owned` or `GET /actions/hosted-runners/images/partner`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsCreateHostedRunnerForOrgBodyImage {
@@ -51680,43 +51680,43 @@ pub struct ActionsCreateHostedRunnerForOrgBodyImage {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub version: Option<Option<String>>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 connector_runtime::__string_enum! {
     #[doc = " The source of the runner image."] pub enum
     ActionsCreateHostedRunnerForOrgBodyImageSource { Github = "github", Partner =
     "partner", Custom = "custom", }
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsListCustomImagesForOrgResponse {
     pub total_count: i64,
     pub images: Vec<super::models::ActionsHostedRunnerCustomImage>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsListCustomImageVersionsForOrgResponse {
     pub total_count: i64,
     pub image_versions: Vec<super::models::ActionsHostedRunnerCustomImageVersion>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsGetHostedRunnersGithubOwnedImagesForOrgResponse {
     pub total_count: i64,
     pub images: Vec<super::models::ActionsHostedRunnerCuratedImage>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsGetHostedRunnersMachineSpecsForOrgResponse {
     pub total_count: i64,
     pub machine_specs: Vec<super::models::ActionsHostedRunnerMachineSpec>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsGetHostedRunnersPlatformsForOrgResponse {
     pub total_count: i64,
     pub platforms: Vec<String>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsUpdateHostedRunnerForOrgBody {
     /// Name of the runner. Must be between 1 and 64 characters and may only contain upper and lowercase letters a-z, numbers 0-9, '.', '-', and '_'.
@@ -51749,14 +51749,14 @@ pub struct ActionsUpdateHostedRunnerForOrgBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_gen: Option<bool>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 connector_runtime::__string_enum! {
     #[doc =
     " The source type of the runner image to use. Must match the source of the image specified by `image_id`. Can be one of `github`, `partner`, or `custom`."]
     pub enum ActionsUpdateHostedRunnerForOrgBodyImageSource { Github = "github", Partner
     = "partner", Custom = "custom", }
 }
-#[cfg(any(feature = "oidc"))]
+#[cfg(feature = "oidc")]
 /// Actions OIDC Subject customization
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OidcUpdateOidcCustomSubTemplateForOrgBody {
@@ -51767,7 +51767,7 @@ pub struct OidcUpdateOidcCustomSubTemplateForOrgBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_immutable_subject: Option<bool>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ActionsSetGithubActionsPermissionsOrganizationBody {
     /// The policy that controls the repositories in the organization that are allowed to run GitHub Actions.
@@ -51779,32 +51779,32 @@ pub struct ActionsSetGithubActionsPermissionsOrganizationBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha_pinning_required: Option<bool>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsListSelectedRepositoriesEnabledGithubActionsOrganizationResponse {
     pub total_count: f64,
     pub repositories: Vec<super::models::Repository>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsSetSelectedRepositoriesEnabledGithubActionsOrganizationBody {
     /// List of repository IDs to enable for GitHub Actions.
     pub selected_repository_ids: Vec<i64>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ActionsSetSelfHostedRunnersPermissionsOrganizationBody {
     /// The policy that controls whether self-hosted runners can be used in the organization
     pub enabled_repositories: super::models::ActionsSetSelfHostedRunnersPermissionsOrganizationBodyEnabledRepositories,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 connector_runtime::__string_enum! {
     #[doc =
     " The policy that controls whether self-hosted runners can be used in the organization"]
     pub enum ActionsSetSelfHostedRunnersPermissionsOrganizationBodyEnabledRepositories {
     All = "all", Selected = "selected", None = "none", }
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsListSelectedRepositoriesSelfHostedRunnersOrganizationResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -51812,19 +51812,19 @@ pub struct ActionsListSelectedRepositoriesSelfHostedRunnersOrganizationResponse2
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repositories: Option<Vec<super::models::Repository>>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsSetSelectedRepositoriesSelfHostedRunnersOrganizationBody {
     /// IDs of repositories that can use repository-level self-hosted runners
     pub selected_repository_ids: Vec<i64>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsListSelfHostedRunnerGroupsForOrgResponse {
     pub total_count: f64,
     pub runner_groups: Vec<super::models::RunnerGroupsOrg>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsCreateSelfHostedRunnerGroupForOrgBody {
     /// Name of the runner group.
@@ -51853,14 +51853,14 @@ pub struct ActionsCreateSelfHostedRunnerGroupForOrgBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_configuration_id: Option<String>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 connector_runtime::__string_enum! {
     #[doc =
     " Visibility of a runner group. You can select all repositories, select individual repositories, or limit access to private repositories."]
     pub enum ActionsCreateSelfHostedRunnerGroupForOrgBodyVisibility { Selected =
     "selected", All = "all", Private = "private", }
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsUpdateSelfHostedRunnerGroupForOrgBody {
     /// Name of the runner group.
@@ -51883,50 +51883,50 @@ pub struct ActionsUpdateSelfHostedRunnerGroupForOrgBody {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub network_configuration_id: Option<Option<String>>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 connector_runtime::__string_enum! {
     #[doc =
     " Visibility of a runner group. You can select all repositories, select individual repositories, or all private repositories."]
     pub enum ActionsUpdateSelfHostedRunnerGroupForOrgBodyVisibility { Selected =
     "selected", All = "all", Private = "private", }
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsListGithubHostedRunnersInGroupForOrgResponse {
     pub total_count: f64,
     pub runners: Vec<super::models::ActionsHostedRunner>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsListRepoAccessToSelfHostedRunnerGroupInOrgResponse {
     pub total_count: f64,
     pub repositories: Vec<super::models::MinimalRepository>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsSetRepoAccessToSelfHostedRunnerGroupInOrgBody {
     /// List of repository IDs that can access the runner group.
     pub selected_repository_ids: Vec<i64>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsListSelfHostedRunnersInGroupForOrgResponse {
     pub total_count: f64,
     pub runners: Vec<super::models::Runner>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsSetSelfHostedRunnersInGroupForOrgBody {
     /// List of runner IDs to add to the runner group.
     pub runners: Vec<i64>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsListSelfHostedRunnersForOrgResponse {
     pub total_count: i64,
     pub runners: Vec<super::models::Runner>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsGenerateRunnerJitconfigForOrgBody {
     /// The name of the new runner.
@@ -51939,7 +51939,7 @@ pub struct ActionsGenerateRunnerJitconfigForOrgBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub work_folder: Option<String>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 impl ActionsGenerateRunnerJitconfigForOrgBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -51955,7 +51955,7 @@ impl ActionsGenerateRunnerJitconfigForOrgBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsGenerateRunnerJitconfigForOrgResponse201 {
     /// Self hosted runners
@@ -51965,19 +51965,19 @@ pub struct ActionsGenerateRunnerJitconfigForOrgResponse201 {
     /// The base64 encoded runner configuration.
     pub encoded_jit_config: String,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsListLabelsForSelfHostedRunnerForOrgResponse200 {
     pub total_count: i64,
     pub labels: Vec<super::models::RunnerLabel>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsSetCustomLabelsForSelfHostedRunnerForOrgBody {
     /// The names of the custom labels to set for the runner. You can pass an empty array to remove all custom labels.
     pub labels: Vec<String>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 impl ActionsSetCustomLabelsForSelfHostedRunnerForOrgBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -51993,13 +51993,13 @@ impl ActionsSetCustomLabelsForSelfHostedRunnerForOrgBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsAddCustomLabelsToSelfHostedRunnerForOrgBody {
     /// The names of the custom labels to add to the runner.
     pub labels: Vec<String>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 impl ActionsAddCustomLabelsToSelfHostedRunnerForOrgBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -52021,7 +52021,7 @@ pub struct ActionsListOrgSecretsResponse {
     pub total_count: i64,
     pub secrets: Vec<super::models::OrganizationActionsSecret>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ActionsCreateOrUpdateOrgSecretBody {
     /// Value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get an organization public key](https://docs.github.com/rest/reference/actions#get-an-organization-public-key) endpoint.
@@ -52038,7 +52038,7 @@ pub struct ActionsCreateOrUpdateOrgSecretBody {
         Vec<super::models::ActionsCreateOrUpdateOrgSecretBodySelectedRepositoryIdsItem>,
     >,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 impl ActionsCreateOrUpdateOrgSecretBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -52091,7 +52091,7 @@ pub struct ActionsListSelectedReposForOrgSecretResponse {
     pub total_count: i64,
     pub repositories: Vec<super::models::MinimalRepository>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsSetSelectedReposForOrgSecretBody {
     /// An array of repository ids that can access the organization secret. You can only provide a list of repository ids when the `visibility` is set to `selected`. You can add and remove individual repositories using the [Add selected repository to an organization secret](https://docs.github.com/rest/actions/secrets#add-selected-repository-to-an-organization-secret) and [Remove selected repository from an organization secret](https://docs.github.com/rest/actions/secrets#remove-selected-repository-from-an-organization-secret) endpoints.
@@ -52145,7 +52145,7 @@ pub struct ActionsSetSelectedReposForOrgVariableBody {
     /// The IDs of the repositories that can access the organization variable.
     pub selected_repository_ids: Vec<i64>,
 }
-#[cfg(any(feature = "agents"))]
+#[cfg(feature = "agents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AgentsCreateOrUpdateOrgSecretBody {
     /// Value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get an organization public key](https://docs.github.com/rest/agents/secrets#get-an-organization-public-key) endpoint.
@@ -52158,7 +52158,7 @@ pub struct AgentsCreateOrUpdateOrgSecretBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
 }
-#[cfg(any(feature = "agents"))]
+#[cfg(feature = "agents")]
 impl AgentsCreateOrUpdateOrgSecretBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -52175,13 +52175,13 @@ impl AgentsCreateOrUpdateOrgSecretBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "agents"))]
+#[cfg(feature = "agents")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AgentsSetSelectedReposForOrgSecretBody {
     /// An array of repository ids that can access the organization secret. You can only provide a list of repository ids when the `visibility` is set to `selected`. You can add and remove individual repositories using the [Add selected repository to an organization secret](https://docs.github.com/rest/agents/secrets#add-selected-repository-to-an-organization-secret) and [Remove selected repository from an organization secret](https://docs.github.com/rest/agents/secrets#remove-selected-repository-from-an-organization-secret) endpoints.
     pub selected_repository_ids: Vec<i64>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OrgsCreateArtifactDeploymentRecordBody {
     /// The name of the artifact.
@@ -52225,7 +52225,7 @@ pub struct OrgsCreateArtifactDeploymentRecordBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_records: Option<bool>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 impl OrgsCreateArtifactDeploymentRecordBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -52310,13 +52310,13 @@ impl OrgsCreateArtifactDeploymentRecordBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
     #[doc = " The status of the artifact. Can be either deployed or decommissioned."] pub
     enum OrgsCreateArtifactDeploymentRecordBodyStatus { Deployed = "deployed",
     Decommissioned = "decommissioned", }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgsCreateArtifactDeploymentRecordResponse200 {
     /// The number of deployment records created
@@ -52324,7 +52324,7 @@ pub struct OrgsCreateArtifactDeploymentRecordResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment_records: Option<Vec<super::models::ArtifactDeploymentRecord>>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 impl OrgsCreateArtifactDeploymentRecordResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -52336,7 +52336,7 @@ impl OrgsCreateArtifactDeploymentRecordResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgsSetClusterDeploymentRecordsBody {
     /// The stage of the deployment.
@@ -52358,7 +52358,7 @@ pub struct OrgsSetClusterDeploymentRecordsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_records: Option<bool>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 impl OrgsSetClusterDeploymentRecordsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -52394,7 +52394,7 @@ impl OrgsSetClusterDeploymentRecordsBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgsSetClusterDeploymentRecordsBodyDeploymentsItem {
     /// The name of the artifact.
@@ -52431,7 +52431,7 @@ pub struct OrgsSetClusterDeploymentRecordsBodyDeploymentsItem {
         Vec<super::models::ArtifactDeploymentRecordRuntimeRisksItem>,
     >,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 impl OrgsSetClusterDeploymentRecordsBodyDeploymentsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -52491,13 +52491,13 @@ impl OrgsSetClusterDeploymentRecordsBodyDeploymentsItem {
         Ok(())
     }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
     #[doc = " The deployment status of the artifact."] pub enum
     OrgsSetClusterDeploymentRecordsBodyDeploymentsItemStatus { Deployed = "deployed",
     Decommissioned = "decommissioned", }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgsSetClusterDeploymentRecordsResponse207 {
     /// The number of deployment records created or updated.
@@ -52510,7 +52510,7 @@ pub struct OrgsSetClusterDeploymentRecordsResponse207 {
         Vec<super::models::OrgsSetClusterDeploymentRecordsResponse207ErrorsItem>,
     >,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 impl OrgsSetClusterDeploymentRecordsResponse207 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -52522,7 +52522,7 @@ impl OrgsSetClusterDeploymentRecordsResponse207 {
         Ok(())
     }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgsSetClusterDeploymentRecordsResponse207ErrorsItem {
     /// The reason the deployment failed processing.
@@ -52536,13 +52536,13 @@ pub struct OrgsSetClusterDeploymentRecordsResponse207ErrorsItem {
         super::models::OrgsSetClusterDeploymentRecordsResponse207ErrorsItemDeployment,
     >,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
     #[doc = " The reason the deployment failed processing."] pub enum
     OrgsSetClusterDeploymentRecordsResponse207ErrorsItemCause { Unauthorized =
     "unauthorized", NotFound = "not_found", }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 /// The deployment payload that could not be processed.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgsSetClusterDeploymentRecordsResponse207ErrorsItemDeployment {
@@ -52571,7 +52571,7 @@ pub struct OrgsSetClusterDeploymentRecordsResponse207ErrorsItemDeployment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime_risks: Option<Vec<String>>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgsCreateClusterDeploymentRecordsJobBody {
     /// The stage of the deployment.
@@ -52584,7 +52584,7 @@ pub struct OrgsCreateClusterDeploymentRecordsJobBody {
         super::models::OrgsCreateClusterDeploymentRecordsJobBodyDeploymentsItem,
     >,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 impl OrgsCreateClusterDeploymentRecordsJobBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -52620,7 +52620,7 @@ impl OrgsCreateClusterDeploymentRecordsJobBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgsCreateClusterDeploymentRecordsJobBodyDeploymentsItem {
     /// The name of the artifact.
@@ -52649,7 +52649,7 @@ pub struct OrgsCreateClusterDeploymentRecordsJobBodyDeploymentsItem {
         Vec<super::models::ArtifactDeploymentRecordRuntimeRisksItem>,
     >,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 impl OrgsCreateClusterDeploymentRecordsJobBodyDeploymentsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -52709,7 +52709,7 @@ impl OrgsCreateClusterDeploymentRecordsJobBodyDeploymentsItem {
         Ok(())
     }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgsCreateClusterDeploymentRecordsJobResponse202 {
     /// The ID of the created job.
@@ -52718,7 +52718,7 @@ pub struct OrgsCreateClusterDeploymentRecordsJobResponse202 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<serde_json::Value>>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OrgsGetClusterDeploymentRecordsJobResponse200 {
     /// The ID of the job.
@@ -52735,13 +52735,13 @@ pub struct OrgsGetClusterDeploymentRecordsJobResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<serde_json::Value>>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
     #[doc = " The current status of the job."] pub enum
     OrgsGetClusterDeploymentRecordsJobResponse200Status { Pending = "pending", Processing
     = "processing", Completed = "completed", Failed = "failed", }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgsCreateArtifactStorageRecordBody {
     /// The name of the artifact.
@@ -52777,7 +52777,7 @@ pub struct OrgsCreateArtifactStorageRecordBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_records: Option<bool>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 impl OrgsCreateArtifactStorageRecordBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -52855,13 +52855,13 @@ impl OrgsCreateArtifactStorageRecordBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
     #[doc = " The status of the artifact (e.g., active, inactive)."] pub enum
     OrgsCreateArtifactStorageRecordBodyStatus { Active = "active", Eol = "eol", Deleted =
     "deleted", }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgsCreateArtifactStorageRecordResponse200 {
     pub total_count: i64,
@@ -52870,7 +52870,7 @@ pub struct OrgsCreateArtifactStorageRecordResponse200 {
         Vec<super::models::OrgsCreateArtifactStorageRecordResponse200StorageRecordsItem>,
     >,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgsCreateArtifactStorageRecordResponse200StorageRecordsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -52892,7 +52892,7 @@ pub struct OrgsCreateArtifactStorageRecordResponse200StorageRecordsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgsListArtifactDeploymentRecordsResponse {
     /// The number of deployment records for this digest and organization
@@ -52901,7 +52901,7 @@ pub struct OrgsListArtifactDeploymentRecordsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment_records: Option<Vec<super::models::ArtifactDeploymentRecord>>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 impl OrgsListArtifactDeploymentRecordsResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -52913,7 +52913,7 @@ impl OrgsListArtifactDeploymentRecordsResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgsListArtifactStorageRecordsResponse {
     /// The number of storage records for this digest and organization
@@ -52924,7 +52924,7 @@ pub struct OrgsListArtifactStorageRecordsResponse {
         Vec<super::models::OrgsListArtifactStorageRecordsResponseStorageRecordsItem>,
     >,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgsListArtifactStorageRecordsResponseStorageRecordsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -53096,7 +53096,7 @@ impl OrgsDeleteAttestationsBulkBodyVariant1 {
         Ok(())
     }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgsListAttestationRepositoriesResponseItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -53104,7 +53104,7 @@ pub struct OrgsListAttestationRepositoriesResponseItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgsListAttestationsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -53112,7 +53112,7 @@ pub struct OrgsListAttestationsResponse {
         Vec<super::models::OrgsListAttestationsResponseAttestationsItem>,
     >,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgsListAttestationsResponseAttestationsItem {
     /// The attestation's Sigstore Bundle.
@@ -53128,7 +53128,7 @@ pub struct OrgsListAttestationsResponseAttestationsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initiator: Option<String>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 /// The attestation's Sigstore Bundle.
 /// Refer to the [Sigstore Bundle Specification](https://github.com/sigstore/protobuf-specs/blob/main/protos/sigstore_bundle.proto) for more information.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -53145,12 +53145,12 @@ pub struct OrgsListAttestationsResponseAttestationsItemBundle {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dsse_envelope: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
-#[cfg(any(feature = "campaigns"))]
+#[cfg(feature = "campaigns")]
 connector_runtime::__string_enum! {
     pub enum CampaignsListOrgCampaignsSort { Created = "created", Updated = "updated",
     EndsAt = "ends_at", Published = "published", }
 }
-#[cfg(any(feature = "campaigns"))]
+#[cfg(feature = "campaigns")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CampaignsCreateCampaignBody {
     /// The name of the campaign
@@ -53177,7 +53177,7 @@ pub struct CampaignsCreateCampaignBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generate_issues: Option<bool>,
 }
-#[cfg(any(feature = "campaigns"))]
+#[cfg(feature = "campaigns")]
 impl CampaignsCreateCampaignBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -53229,7 +53229,7 @@ impl CampaignsCreateCampaignBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "campaigns"))]
+#[cfg(feature = "campaigns")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CampaignsCreateCampaignBodyCodeScanningAlertsItem {
     /// The repository id
@@ -53237,7 +53237,7 @@ pub struct CampaignsCreateCampaignBodyCodeScanningAlertsItem {
     /// The alert numbers
     pub alert_numbers: Vec<i64>,
 }
-#[cfg(any(feature = "campaigns"))]
+#[cfg(feature = "campaigns")]
 impl CampaignsCreateCampaignBodyCodeScanningAlertsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -53253,7 +53253,7 @@ impl CampaignsCreateCampaignBodyCodeScanningAlertsItem {
         Ok(())
     }
 }
-#[cfg(any(feature = "campaigns"))]
+#[cfg(feature = "campaigns")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CampaignsUpdateCampaignBody {
     /// The name of the campaign
@@ -53280,7 +53280,7 @@ pub struct CampaignsUpdateCampaignBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<super::models::CampaignState>,
 }
-#[cfg(any(feature = "campaigns"))]
+#[cfg(feature = "campaigns")]
 impl CampaignsUpdateCampaignBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -53319,12 +53319,12 @@ impl CampaignsUpdateCampaignBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     pub enum CodeSecurityGetConfigurationsForOrgTargetType { Global = "global", All =
     "all", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeSecurityCreateConfigurationBody {
     /// The name of the code security configuration. Must be unique within the organization.
@@ -53454,7 +53454,7 @@ pub struct CodeSecurityCreateConfigurationBody {
         super::models::CodeSecurityCreateConfigurationForEnterpriseBodyEnforcement,
     >,
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 impl CodeSecurityCreateConfigurationBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -53469,26 +53469,26 @@ impl CodeSecurityCreateConfigurationBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc =
     " The enablement status of Dependabot delegated alert dismissal. Requires Dependabot alerts to be enabled."]
     pub enum CodeSecurityCreateConfigurationBodyDependabotDelegatedAlertDismissal {
     Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of code scanning delegated alert dismissal"] pub enum
     CodeSecurityCreateConfigurationBodyCodeScanningDelegatedAlertDismissal { Enabled =
     "enabled", Disabled = "disabled", NotSet = "not_set", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc = " The enablement status of secret scanning delegated bypass"] pub enum
     CodeSecurityCreateConfigurationBodySecretScanningDelegatedBypass { Enabled =
     "enabled", Disabled = "disabled", NotSet = "not_set", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 /// Feature options for secret scanning delegated bypass
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeSecurityCreateConfigurationBodySecretScanningDelegatedBypassOptions {
@@ -53500,13 +53500,13 @@ pub struct CodeSecurityCreateConfigurationBodySecretScanningDelegatedBypassOptio
         >,
     >,
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeSecurityDetachConfigurationBody {
     /// An array of repository IDs to detach from configurations. Up to 250 IDs can be provided.
     pub selected_repository_ids: Vec<i64>,
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 impl CodeSecurityDetachConfigurationBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -53522,7 +53522,7 @@ impl CodeSecurityDetachConfigurationBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeSecurityUpdateConfigurationBody {
     /// The name of the code security configuration. Must be unique within the organization.
@@ -53649,7 +53649,7 @@ pub struct CodeSecurityUpdateConfigurationBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enforcement: Option<super::models::CodeSecurityConfigurationEnforcement>,
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 impl CodeSecurityUpdateConfigurationBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -53664,14 +53664,14 @@ impl CodeSecurityUpdateConfigurationBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc =
     " The enablement status of Dependabot delegated alert dismissal. Requires Dependabot alerts to be enabled."]
     pub enum CodeSecurityUpdateConfigurationBodyDependabotDelegatedAlertDismissal {
     Enabled = "enabled", Disabled = "disabled", NotSet = "not_set", }
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CodeSecurityAttachConfigurationBody {
     /// The type of repositories to attach the configuration to. `selected` means the configuration will be attached to only the repositories specified by `selected_repository_ids`
@@ -53680,7 +53680,7 @@ pub struct CodeSecurityAttachConfigurationBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
 }
-#[cfg(any(feature = "code_security"))]
+#[cfg(feature = "code_security")]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of repositories to attach the configuration to. `selected` means the configuration will be attached to only the repositories specified by `selected_repository_ids`"]
@@ -53688,13 +53688,13 @@ connector_runtime::__string_enum! {
     AllWithoutConfigurations = "all_without_configurations", Public = "public",
     PrivateOrInternal = "private_or_internal", Selected = "selected", }
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodespacesListInOrganizationResponse200 {
     pub total_count: i64,
     pub codespaces: Vec<super::models::Codespace>,
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CodespacesSetCodespacesAccessBody {
     /// Which users can access codespaces in the organization. `disabled` means that no users can access codespaces in the organization.
@@ -53703,7 +53703,7 @@ pub struct CodespacesSetCodespacesAccessBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_usernames: Option<Vec<String>>,
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 impl CodespacesSetCodespacesAccessBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -53718,7 +53718,7 @@ impl CodespacesSetCodespacesAccessBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 connector_runtime::__string_enum! {
     #[doc =
     " Which users can access codespaces in the organization. `disabled` means that no users can access codespaces in the organization."]
@@ -53726,13 +53726,13 @@ connector_runtime::__string_enum! {
     SelectedMembers = "selected_members", AllMembers = "all_members",
     AllMembersAndOutsideCollaborators = "all_members_and_outside_collaborators", }
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodespacesSetCodespacesAccessUsersBody {
     /// The usernames of the organization members and outside collaborators whose codespaces should be billed to the organization.
     pub selected_usernames: Vec<String>,
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 impl CodespacesSetCodespacesAccessUsersBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -53748,13 +53748,13 @@ impl CodespacesSetCodespacesAccessUsersBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodespacesDeleteCodespacesAccessUsersBody {
     /// The usernames of the organization members and outside collaborators whose codespaces should not be billed to the organization.
     pub selected_usernames: Vec<String>,
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 impl CodespacesDeleteCodespacesAccessUsersBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -53770,13 +53770,13 @@ impl CodespacesDeleteCodespacesAccessUsersBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodespacesListOrgSecretsResponse {
     pub total_count: i64,
     pub secrets: Vec<super::models::CodespacesOrgSecret>,
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CodespacesCreateOrUpdateOrgSecretBody {
     /// The value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get an organization public key](https://docs.github.com/rest/codespaces/organization-secrets#get-an-organization-public-key) endpoint.
@@ -53791,7 +53791,7 @@ pub struct CodespacesCreateOrUpdateOrgSecretBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 impl CodespacesCreateOrUpdateOrgSecretBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -53807,19 +53807,19 @@ impl CodespacesCreateOrUpdateOrgSecretBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodespacesSetSelectedReposForOrgSecretBody {
     /// An array of repository ids that can access the organization secret. You can only provide a list of repository ids when the `visibility` is set to `selected`. You can add and remove individual repositories using the [Set selected repositories for an organization secret](https://docs.github.com/rest/codespaces/organization-secrets#set-selected-repositories-for-an-organization-secret) and [Remove selected repository from an organization secret](https://docs.github.com/rest/codespaces/organization-secrets#remove-selected-repository-from-an-organization-secret) endpoints.
     pub selected_repository_ids: Vec<i64>,
 }
-#[cfg(any(feature = "copilot_spaces"))]
+#[cfg(feature = "copilot_spaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CopilotSpacesListForOrgResponse200 {
     /// The list of Copilot Spaces on this page of results.
     pub spaces: Vec<super::models::CopilotSpace>,
 }
-#[cfg(any(feature = "copilot_spaces"))]
+#[cfg(feature = "copilot_spaces")]
 impl CopilotSpacesListForOrgResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -53832,7 +53832,7 @@ impl CopilotSpacesListForOrgResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "copilot_spaces"))]
+#[cfg(feature = "copilot_spaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CopilotSpacesCreateForOrgBody {
     /// The name of the Copilot Space.
@@ -53856,7 +53856,7 @@ pub struct CopilotSpacesCreateForOrgBody {
         Vec<super::models::CopilotSpacesCreateForOrgBodyResourcesAttributesItem>,
     >,
 }
-#[cfg(any(feature = "copilot_spaces"))]
+#[cfg(feature = "copilot_spaces")]
 impl CopilotSpacesCreateForOrgBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -53871,7 +53871,7 @@ impl CopilotSpacesCreateForOrgBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "copilot_spaces"))]
+#[cfg(feature = "copilot_spaces")]
 connector_runtime::__string_enum! {
     #[doc =
     " The base role that determines default permissions for organization members."] #[doc
@@ -53882,7 +53882,7 @@ connector_runtime::__string_enum! {
     CopilotSpacesCreateForOrgBodyBaseRole { Reader = "reader", Writer = "writer", Admin =
     "admin", NoAccess = "no_access", }
 }
-#[cfg(any(feature = "copilot_spaces"))]
+#[cfg(feature = "copilot_spaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CopilotSpacesCreateForOrgBodyResourcesAttributesItem {
     /// The type of resource.
@@ -53896,7 +53896,7 @@ pub struct CopilotSpacesCreateForOrgBodyResourcesAttributesItem {
         super::models::CopilotSpacesCreateForOrgBodyResourcesAttributesItemMetadata,
     >,
 }
-#[cfg(any(feature = "copilot_spaces"))]
+#[cfg(feature = "copilot_spaces")]
 /// Metadata specific to the resource type.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CopilotSpacesCreateForOrgBodyResourcesAttributesItemMetadata {
@@ -53916,7 +53916,7 @@ pub struct CopilotSpacesCreateForOrgBodyResourcesAttributesItemMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number: Option<i64>,
 }
-#[cfg(any(feature = "copilot_spaces"))]
+#[cfg(feature = "copilot_spaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CopilotSpacesUpdateForOrgBody {
     /// The name of the Copilot Space.
@@ -53941,7 +53941,7 @@ pub struct CopilotSpacesUpdateForOrgBody {
         Vec<super::models::CopilotSpacesCreateForOrgBodyResourcesAttributesItem>,
     >,
 }
-#[cfg(any(feature = "copilot_spaces"))]
+#[cfg(feature = "copilot_spaces")]
 impl CopilotSpacesUpdateForOrgBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -53956,7 +53956,7 @@ impl CopilotSpacesUpdateForOrgBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "copilot_spaces"))]
+#[cfg(feature = "copilot_spaces")]
 connector_runtime::__string_enum! {
     #[doc =
     " The base role that determines default permissions for organization members. Changing this field requires admin permissions."]
@@ -53967,13 +53967,13 @@ connector_runtime::__string_enum! {
     CopilotSpacesUpdateForOrgBodyBaseRole { Reader = "reader", Writer = "writer", Admin =
     "admin", NoAccess = "no_access", }
 }
-#[cfg(any(feature = "copilot_spaces"))]
+#[cfg(feature = "copilot_spaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CopilotSpacesListCollaboratorsForOrgResponse200 {
     /// The list of collaborators for this Copilot Space.
     pub collaborators: Vec<super::models::CopilotSpaceCollaborator>,
 }
-#[cfg(any(feature = "copilot_spaces"))]
+#[cfg(feature = "copilot_spaces")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CopilotSpacesAddCollaboratorForOrgBody {
     /// The type of actor (user or team).
@@ -53983,37 +53983,37 @@ pub struct CopilotSpacesAddCollaboratorForOrgBody {
     /// The role to grant to the collaborator.
     pub role: super::models::CopilotSpacesAddCollaboratorForOrgBodyRole,
 }
-#[cfg(any(feature = "copilot_spaces"))]
+#[cfg(feature = "copilot_spaces")]
 connector_runtime::__string_enum! {
     #[doc = " The type of actor (user or team)."] pub enum
     CopilotSpacesAddCollaboratorForOrgBodyActorType { User = "User", Team = "Team", }
 }
-#[cfg(any(feature = "copilot_spaces"))]
+#[cfg(feature = "copilot_spaces")]
 connector_runtime::__string_enum! {
     #[doc = " The role to grant to the collaborator."] pub enum
     CopilotSpacesAddCollaboratorForOrgBodyRole { Reader = "reader", Writer = "writer",
     Admin = "admin", }
 }
-#[cfg(any(feature = "copilot_spaces"))]
+#[cfg(feature = "copilot_spaces")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CopilotSpacesUpdateCollaboratorForOrgBody {
     /// The new role to grant to the collaborator. Use `no_access` to remove the collaborator.
     pub role: super::models::CopilotSpacesUpdateCollaboratorForOrgBodyRole,
 }
-#[cfg(any(feature = "copilot_spaces"))]
+#[cfg(feature = "copilot_spaces")]
 connector_runtime::__string_enum! {
     #[doc =
     " The new role to grant to the collaborator. Use `no_access` to remove the collaborator."]
     pub enum CopilotSpacesUpdateCollaboratorForOrgBodyRole { Reader = "reader", Writer =
     "writer", Admin = "admin", NoAccess = "no_access", }
 }
-#[cfg(any(feature = "copilot_spaces"))]
+#[cfg(feature = "copilot_spaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CopilotSpacesListResourcesForOrgResponse200 {
     /// The list of resources attached to this Copilot Space.
     pub resources: Vec<super::models::CopilotSpaceResource>,
 }
-#[cfg(any(feature = "copilot_spaces"))]
+#[cfg(feature = "copilot_spaces")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CopilotSpacesCreateResourceForOrgBody {
     /// The type of resource to create.
@@ -54021,21 +54021,21 @@ pub struct CopilotSpacesCreateResourceForOrgBody {
     /// Resource-specific metadata.
     pub metadata: std::collections::BTreeMap<String, serde_json::Value>,
 }
-#[cfg(any(feature = "copilot_spaces"))]
+#[cfg(feature = "copilot_spaces")]
 connector_runtime::__string_enum! {
     #[doc = " The type of resource to create."] pub enum
     CopilotSpacesCreateResourceForOrgBodyResourceType { Repository = "repository",
     GithubFile = "github_file", FreeText = "free_text", GithubIssue = "github_issue",
     GithubPullRequest = "github_pull_request", }
 }
-#[cfg(any(feature = "copilot_spaces"))]
+#[cfg(feature = "copilot_spaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CopilotSpacesUpdateResourceForOrgBody {
     /// Updated resource-specific metadata.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CopilotListCopilotSeatsResponse200 {
     /// Total number of Copilot seats for the organization currently being billed.
@@ -54044,13 +54044,13 @@ pub struct CopilotListCopilotSeatsResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seats: Option<Vec<super::models::CopilotSeatDetails>>,
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CopilotAddCopilotSeatsForTeamsBody {
     /// List of team names within the organization to which to grant access to GitHub Copilot.
     pub selected_teams: Vec<String>,
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 impl CopilotAddCopilotSeatsForTeamsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -54066,19 +54066,19 @@ impl CopilotAddCopilotSeatsForTeamsBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 /// The total number of seats created for members of the specified team(s).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CopilotAddCopilotSeatsForTeamsResponse201 {
     pub seats_created: i64,
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CopilotCancelCopilotSeatAssignmentForTeamsBody {
     /// The names of teams from which to revoke access to GitHub Copilot.
     pub selected_teams: Vec<String>,
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 impl CopilotCancelCopilotSeatAssignmentForTeamsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -54094,19 +54094,19 @@ impl CopilotCancelCopilotSeatAssignmentForTeamsBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 /// The total number of seats set to "pending cancellation" for members of the specified team(s).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CopilotCancelCopilotSeatAssignmentForTeamsResponse200 {
     pub seats_cancelled: i64,
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CopilotAddCopilotSeatsForUsersBody {
     /// The usernames of the organization members to be granted access to GitHub Copilot.
     pub selected_usernames: Vec<String>,
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 impl CopilotAddCopilotSeatsForUsersBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -54122,19 +54122,19 @@ impl CopilotAddCopilotSeatsForUsersBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 /// The total number of seats created for the specified user(s).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CopilotAddCopilotSeatsForUsersResponse201 {
     pub seats_created: i64,
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CopilotCancelCopilotSeatAssignmentForUsersBody {
     /// The usernames of the organization members for which to revoke access to GitHub Copilot.
     pub selected_usernames: Vec<String>,
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 impl CopilotCancelCopilotSeatAssignmentForUsersBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -54150,13 +54150,13 @@ impl CopilotCancelCopilotSeatAssignmentForUsersBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 /// The total number of seats set to "pending cancellation" for the specified users.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CopilotCancelCopilotSeatAssignmentForUsersResponse200 {
     pub seats_cancelled: i64,
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CopilotGetCopilotCodingAgentPermissionsOrganizationResponse200 {
     /// The policy for which repositories can use Copilot cloud agent. Can be one of `all`, `selected`, or `none`.
@@ -54165,7 +54165,7 @@ pub struct CopilotGetCopilotCodingAgentPermissionsOrganizationResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repositories_url: Option<String>,
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 connector_runtime::__string_enum! {
     #[doc =
     " The policy for which repositories can use Copilot cloud agent. Can be one of `all`, `selected`, or `none`."]
@@ -54173,25 +54173,25 @@ connector_runtime::__string_enum! {
     CopilotGetCopilotCodingAgentPermissionsOrganizationResponse200EnabledRepositories {
     All = "all", Selected = "selected", None = "none", }
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CopilotSetCopilotCodingAgentPermissionsOrganizationBody {
     /// The policy for which repositories can use Copilot cloud agent. Can be one of `all`, `selected`, or `none`.
     pub enabled_repositories: super::models::CopilotGetCopilotCodingAgentPermissionsOrganizationResponse200EnabledRepositories,
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CopilotListCopilotCodingAgentSelectedRepositoriesForOrganizationResponse200 {
     pub total_count: i64,
     pub repositories: Vec<super::models::MinimalRepository>,
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CopilotSetCopilotCodingAgentSelectedRepositoriesForOrganizationBody {
     /// List of repository IDs to enable for Copilot cloud agent.
     pub selected_repository_ids: Vec<i64>,
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CopilotSetCopilotContentExclusionForOrganizationBodyValueItem {
@@ -54205,19 +54205,19 @@ pub enum CopilotSetCopilotContentExclusionForOrganizationBodyValueItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CopilotSetCopilotContentExclusionForOrganizationBodyValueItemVariant1 {
     #[serde(rename = "ifAnyMatch")]
     pub if_any_match: Vec<String>,
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CopilotSetCopilotContentExclusionForOrganizationBodyValueItemVariant2 {
     #[serde(rename = "ifNoneMatch")]
     pub if_none_match: Vec<String>,
 }
-#[cfg(any(feature = "dependabot"))]
+#[cfg(feature = "dependabot")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum DependabotListAlertsForOrgHas {
@@ -54226,18 +54226,18 @@ pub enum DependabotListAlertsForOrgHas {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "dependabot"))]
+#[cfg(feature = "dependabot")]
 connector_runtime::__string_enum! {
     pub enum DependabotListAlertsForOrgHasVariant1Item { Patch = "patch", Deployment =
     "deployment", }
 }
-#[cfg(any(feature = "dependabot"))]
+#[cfg(feature = "dependabot")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DependabotListOrgSecretsResponse {
     pub total_count: i64,
     pub secrets: Vec<super::models::OrganizationDependabotSecret>,
 }
-#[cfg(any(feature = "dependabot"))]
+#[cfg(feature = "dependabot")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DependabotCreateOrUpdateOrgSecretBody {
     /// Value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get an organization public key](https://docs.github.com/rest/reference/dependabot#get-an-organization-public-key) endpoint.
@@ -54256,7 +54256,7 @@ pub struct DependabotCreateOrUpdateOrgSecretBody {
         >,
     >,
 }
-#[cfg(any(feature = "dependabot"))]
+#[cfg(feature = "dependabot")]
 impl DependabotCreateOrUpdateOrgSecretBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -54272,7 +54272,7 @@ impl DependabotCreateOrUpdateOrgSecretBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "dependabot"))]
+#[cfg(feature = "dependabot")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum DependabotCreateOrUpdateOrgSecretBodySelectedRepositoryIdsItem {
@@ -54281,13 +54281,13 @@ pub enum DependabotCreateOrUpdateOrgSecretBodySelectedRepositoryIdsItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "dependabot"))]
+#[cfg(feature = "dependabot")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DependabotSetSelectedReposForOrgSecretBody {
     /// An array of repository ids that can access the organization secret. You can only provide a list of repository ids when the `visibility` is set to `selected`. You can add and remove individual repositories using the [Set selected repositories for an organization secret](https://docs.github.com/rest/dependabot/secrets#set-selected-repositories-for-an-organization-secret) and [Remove selected repository from an organization secret](https://docs.github.com/rest/dependabot/secrets#remove-selected-repository-from-an-organization-secret) endpoints.
     pub selected_repository_ids: Vec<i64>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgsCreateWebhookBody {
     /// Must be passed as "web".
@@ -54301,7 +54301,7 @@ pub struct OrgsCreateWebhookBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active: Option<bool>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 /// Key/value pairs to provide settings for this webhook.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgsCreateWebhookBodyConfig {
@@ -54320,7 +54320,7 @@ pub struct OrgsCreateWebhookBodyConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgsUpdateWebhookBody {
     /// Key/value pairs to provide settings for this webhook.
@@ -54335,7 +54335,7 @@ pub struct OrgsUpdateWebhookBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 /// Key/value pairs to provide settings for this webhook.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgsUpdateWebhookBodyConfig {
@@ -54350,20 +54350,20 @@ pub struct OrgsUpdateWebhookBodyConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub insecure_ssl: Option<super::models::WebhookConfigInsecureSsl>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
     pub enum ApiInsightsGetRouteStatsByActorActorType { Installation = "installation",
     ClassicPat = "classic_pat", FineGrainedPat = "fine_grained_pat", OauthApp =
     "oauth_app", GithubAppUserToServer = "github_app_user_to_server", }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
     pub enum ApiInsightsGetRouteStatsByActorSortItem { LastRateLimitedTimestamp =
     "last_rate_limited_timestamp", LastRequestTimestamp = "last_request_timestamp",
     RateLimitedRequestCount = "rate_limited_request_count", HttpMethod = "http_method",
     ApiRoute = "api_route", TotalRequestCount = "total_request_count", }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
     pub enum ApiInsightsGetSubjectStatsSortItem { LastRateLimitedTimestamp =
     "last_rate_limited_timestamp", LastRequestTimestamp = "last_request_timestamp",
@@ -54376,14 +54376,14 @@ pub struct OrgsListAppInstallationsResponse {
     pub total_count: i64,
     pub installations: Vec<super::models::Installation>,
 }
-#[cfg(any(feature = "interactions"))]
+#[cfg(feature = "interactions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum InteractionsGetRestrictionsForOrgResponse {
     InteractionLimitResponse(super::models::InteractionLimitResponse),
     Value(serde_json::Value),
 }
-#[cfg(any(feature = "interactions"))]
+#[cfg(feature = "interactions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct InteractionsGetPullRequestCreationCapForOrgResponse200 {
     /// Whether the pull request creation cap is enabled
@@ -54391,7 +54391,7 @@ pub struct InteractionsGetPullRequestCreationCapForOrgResponse200 {
     /// The maximum number of open pull requests a user can have at one time
     pub max_open_pull_requests: i64,
 }
-#[cfg(any(feature = "interactions"))]
+#[cfg(feature = "interactions")]
 impl InteractionsGetPullRequestCreationCapForOrgResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -54407,7 +54407,7 @@ impl InteractionsGetPullRequestCreationCapForOrgResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "interactions"))]
+#[cfg(feature = "interactions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct InteractionsUpdatePullRequestCreationCapForOrgBody {
     /// Whether the pull request creation cap is enabled
@@ -54416,7 +54416,7 @@ pub struct InteractionsUpdatePullRequestCreationCapForOrgBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_open_pull_requests: Option<i64>,
 }
-#[cfg(any(feature = "interactions"))]
+#[cfg(feature = "interactions")]
 impl InteractionsUpdatePullRequestCreationCapForOrgBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -54431,18 +54431,18 @@ impl InteractionsUpdatePullRequestCreationCapForOrgBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
     pub enum OrgsListPendingInvitationsRole { All = "all", Admin = "admin", DirectMember
     = "direct_member", BillingManager = "billing_manager", HiringManager =
     "hiring_manager", }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
     pub enum OrgsListPendingInvitationsInvitationSource { All = "all", Member = "member",
     Scim = "scim", }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgsCreateInvitationBody {
     /// **Required unless you provide `email`**. GitHub user ID for the person you are inviting.
@@ -54462,7 +54462,7 @@ pub struct OrgsCreateInvitationBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team_ids: Option<Vec<i64>>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
     #[doc = " The role for the new member. "] #[doc =
     " * `admin` - Organization owners with full administrative rights to the organization and complete access to all repositories and teams.  "]
@@ -54475,16 +54475,16 @@ connector_runtime::__string_enum! {
     pub enum OrgsCreateInvitationBodyRole { Admin = "admin", DirectMember =
     "direct_member", BillingManager = "billing_manager", Reinstate = "reinstate", }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
     pub enum OrgsListMembersFilter { V2faDisabled = "2fa_disabled", V2faInsecure =
     "2fa_insecure", All = "all", }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
     pub enum OrgsListMembersRole { All = "all", Admin = "admin", Member = "member", }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgsSetMembershipForUserBody {
     /// The role to give the user in the organization. Can be one of:
@@ -54493,14 +54493,14 @@ pub struct OrgsSetMembershipForUserBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<super::models::OrgsSetMembershipForUserBodyRole>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
     #[doc = " The role to give the user in the organization. Can be one of:  "] #[doc =
     " * `admin` - The user will become an owner of the organization.  "] #[doc =
     " * `member` - The user will become a non-owner member of the organization."] pub
     enum OrgsSetMembershipForUserBodyRole { Admin = "admin", Member = "member", }
 }
-#[cfg(any(feature = "migrations"))]
+#[cfg(feature = "migrations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MigrationsStartForOrgBody {
     /// A list of arrays indicating which repositories should be migrated.
@@ -54530,7 +54530,7 @@ pub struct MigrationsStartForOrgBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude: Option<Vec<String>>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgsListOrgRolesResponse200 {
     /// The total number of organization roles available to the organization.
@@ -54540,7 +54540,7 @@ pub struct OrgsListOrgRolesResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roles: Option<Vec<super::models::OrganizationRole>>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgsConvertMemberToOutsideCollaboratorBody {
     /// When set to `true`, the request will be performed asynchronously. Returns a 202 status code when the job is successfully queued.
@@ -54556,18 +54556,18 @@ pub struct OrgsRemoveOutsideCollaboratorError422 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub documentation_url: Option<String>,
 }
-#[cfg(any(feature = "packages"))]
+#[cfg(feature = "packages")]
 connector_runtime::__string_enum! {
     pub enum PackagesListPackagesForOrganizationPackageType { Npm = "npm", Maven =
     "maven", Rubygems = "rubygems", Docker = "docker", Nuget = "nuget", Container =
     "container", }
 }
-#[cfg(any(feature = "packages"))]
+#[cfg(feature = "packages")]
 connector_runtime::__string_enum! {
     pub enum PackagesGetAllPackageVersionsForPackageOwnedByOrgState { Active = "active",
     Deleted = "deleted", }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OrgsReviewPatGrantRequestsInBulkBody {
     /// Unique identifiers of the requests for access via fine-grained personal access token. Must be formed of between 1 and 100 `pat_request_id` values.
@@ -54579,7 +54579,7 @@ pub struct OrgsReviewPatGrantRequestsInBulkBody {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub reason: Option<Option<String>>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 impl OrgsReviewPatGrantRequestsInBulkBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -54602,12 +54602,12 @@ impl OrgsReviewPatGrantRequestsInBulkBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
     #[doc = " Action to apply to the requests."] pub enum
     OrgsReviewPatGrantRequestsInBulkBodyAction { Approve = "approve", Deny = "deny", }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OrgsReviewPatGrantRequestBody {
     /// Action to apply to the request.
@@ -54616,7 +54616,7 @@ pub struct OrgsReviewPatGrantRequestBody {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub reason: Option<Option<String>>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 impl OrgsReviewPatGrantRequestBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -54631,12 +54631,12 @@ impl OrgsReviewPatGrantRequestBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
     #[doc = " Action to apply to the request."] pub enum
     OrgsReviewPatGrantRequestBodyAction { Approve = "approve", Deny = "deny", }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgsUpdatePatAccessesBody {
     /// Action to apply to the fine-grained personal access token.
@@ -54644,7 +54644,7 @@ pub struct OrgsUpdatePatAccessesBody {
     /// The IDs of the fine-grained personal access tokens.
     pub pat_ids: Vec<i64>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 impl OrgsUpdatePatAccessesBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -54660,19 +54660,19 @@ impl OrgsUpdatePatAccessesBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgsUpdatePatAccessBody {
     /// Action to apply to the fine-grained personal access token.
     pub action: String,
 }
-#[cfg(any(feature = "private_registries"))]
+#[cfg(feature = "private_registries")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PrivateRegistriesListOrgPrivateRegistriesResponse200 {
     pub total_count: i64,
     pub configurations: Vec<super::models::OrgPrivateRegistryConfiguration>,
 }
-#[cfg(any(feature = "private_registries"))]
+#[cfg(feature = "private_registries")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PrivateRegistriesCreateOrgPrivateRegistryBody {
     /// The registry type.
@@ -54747,7 +54747,7 @@ pub struct PrivateRegistriesCreateOrgPrivateRegistryBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account: Option<String>,
 }
-#[cfg(any(feature = "private_registries"))]
+#[cfg(feature = "private_registries")]
 impl PrivateRegistriesCreateOrgPrivateRegistryBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -54763,7 +54763,7 @@ impl PrivateRegistriesCreateOrgPrivateRegistryBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "private_registries"))]
+#[cfg(feature = "private_registries")]
 connector_runtime::__string_enum! {
     #[doc = " The registry type."] pub enum
     PrivateRegistriesCreateOrgPrivateRegistryBodyRegistryType { MavenRepository =
@@ -54775,14 +54775,14 @@ connector_runtime::__string_enum! {
     = "pub_repository", PythonIndex = "python_index", TerraformRegistry =
     "terraform_registry", }
 }
-#[cfg(any(feature = "private_registries"))]
+#[cfg(feature = "private_registries")]
 connector_runtime::__string_enum! {
     #[doc =
     " Which type of organization repositories have access to the private registry. `selected` means only the repositories specified by `selected_repository_ids` can access the private registry."]
     pub enum PrivateRegistriesCreateOrgPrivateRegistryBodyVisibility { All = "all",
     Private = "private", Selected = "selected", }
 }
-#[cfg(any(feature = "private_registries"))]
+#[cfg(feature = "private_registries")]
 connector_runtime::__string_enum! {
     #[doc =
     " The authentication type for the private registry. Defaults to `token` if not specified. Use `oidc_azure`, `oidc_aws`, `oidc_jfrog`, `oidc_cloudsmith`, or `oidc_gcp` for OIDC authentication."]
@@ -54791,7 +54791,7 @@ connector_runtime::__string_enum! {
     "oidc_aws", OidcJfrog = "oidc_jfrog", OidcCloudsmith = "oidc_cloudsmith", OidcGcp =
     "oidc_gcp", }
 }
-#[cfg(any(feature = "private_registries"))]
+#[cfg(feature = "private_registries")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PrivateRegistriesGetOrgPublicKeyResponse200 {
     /// The identifier for the key.
@@ -54799,7 +54799,7 @@ pub struct PrivateRegistriesGetOrgPublicKeyResponse200 {
     /// The Base64 encoded public key.
     pub key: String,
 }
-#[cfg(any(feature = "private_registries"))]
+#[cfg(feature = "private_registries")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PrivateRegistriesUpdateOrgPrivateRegistryBody {
     /// The registry type.
@@ -54881,7 +54881,7 @@ pub struct PrivateRegistriesUpdateOrgPrivateRegistryBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account: Option<String>,
 }
-#[cfg(any(feature = "private_registries"))]
+#[cfg(feature = "private_registries")]
 impl PrivateRegistriesUpdateOrgPrivateRegistryBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -54897,7 +54897,7 @@ impl PrivateRegistriesUpdateOrgPrivateRegistryBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "private_registries"))]
+#[cfg(feature = "private_registries")]
 connector_runtime::__string_enum! {
     #[doc =
     " The authentication type for the private registry. This field cannot be changed after creation. If provided, it must match the existing `auth_type` of the configuration. To change the authentication type, delete and recreate the configuration."]
@@ -54906,7 +54906,7 @@ connector_runtime::__string_enum! {
     "oidc_aws", OidcJfrog = "oidc_jfrog", OidcCloudsmith = "oidc_cloudsmith", OidcGcp =
     "oidc_gcp", }
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectsCreateDraftItemForOrgBody {
     /// The title of the draft issue item to create in the project.
@@ -54915,7 +54915,7 @@ pub struct ProjectsCreateDraftItemForOrgBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ProjectsAddFieldForOrgBody {
@@ -54934,13 +54934,13 @@ pub enum ProjectsAddFieldForOrgBody {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectsAddFieldForOrgBodyVariant0 {
     /// The ID of the IssueField to create the field for.
     pub issue_field_id: i64,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProjectsAddFieldForOrgBodyVariant1 {
     /// The name of the field.
@@ -54948,13 +54948,13 @@ pub struct ProjectsAddFieldForOrgBodyVariant1 {
     /// The field's data type.
     pub data_type: super::models::ProjectsAddFieldForOrgBodyVariant1DataType,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 connector_runtime::__string_enum! {
     #[doc = " The field's data type."] pub enum
     ProjectsAddFieldForOrgBodyVariant1DataType { Text = "text", Number = "number", Date =
     "date", }
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectsAddFieldForOrgBodyVariant2 {
     /// The name of the field.
@@ -54964,7 +54964,7 @@ pub struct ProjectsAddFieldForOrgBodyVariant2 {
     /// The options available for single select fields. At least one option must be provided when creating a single select field.
     pub single_select_options: Vec<super::models::ProjectsV2FieldSingleSelectOption>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectsAddFieldForOrgBodyVariant3 {
     /// The name of the field.
@@ -54974,7 +54974,7 @@ pub struct ProjectsAddFieldForOrgBodyVariant3 {
     /// The configuration for iteration fields.
     pub iteration_configuration: super::models::ProjectsV2FieldIterationConfiguration,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ProjectsListItemsForOrgFields {
@@ -54983,7 +54983,7 @@ pub enum ProjectsListItemsForOrgFields {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProjectsAddItemForOrgBody {
     /// The type of item to add to the project. Must be either Issue or PullRequest.
@@ -55002,19 +55002,19 @@ pub struct ProjectsAddItemForOrgBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number: Option<i64>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of item to add to the project. Must be either Issue or PullRequest."] pub
     enum ProjectsAddItemForOrgBodyType { Issue = "Issue", PullRequest = "PullRequest", }
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectsUpdateItemForOrgBody {
     /// A list of field updates to apply.
     pub fields: Vec<super::models::ProjectsUpdateItemForOrgBodyFieldsItem>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectsUpdateItemForOrgBodyFieldsItem {
     /// The ID of the project field to update.
@@ -55025,7 +55025,7 @@ pub struct ProjectsUpdateItemForOrgBodyFieldsItem {
     /// - To clear the field, set this to null.
     pub value: Option<super::models::ProjectsUpdateItemForOrgBodyFieldsItemValue>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 /// The new value for the field:
 /// - For text, number, and date fields, provide the new value directly.
 /// - For single select and iteration fields, provide the ID of the option or iteration.
@@ -55038,7 +55038,7 @@ pub enum ProjectsUpdateItemForOrgBodyFieldsItemValue {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProjectsCreateViewForOrgBody {
     /// The name of the view.
@@ -55062,7 +55062,7 @@ pub struct ProjectsCreateViewForOrgBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vertical_group_by: Option<Vec<i64>>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 impl ProjectsCreateViewForOrgBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -55085,18 +55085,18 @@ impl ProjectsCreateViewForOrgBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 connector_runtime::__string_enum! {
     #[doc = " The layout of the view."] pub enum ProjectsCreateViewForOrgBodyLayout {
     Table = "table", Board = "board", Roadmap = "roadmap", }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgsCustomPropertiesForReposCreateOrUpdateOrganizationDefinitionsBody {
     /// The array of custom properties to create or update.
     pub properties: Vec<super::models::CustomProperty>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 impl OrgsCustomPropertiesForReposCreateOrUpdateOrganizationDefinitionsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -55112,7 +55112,7 @@ impl OrgsCustomPropertiesForReposCreateOrUpdateOrganizationDefinitionsBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgsCustomPropertiesForReposCreateOrUpdateOrganizationValuesBody {
     /// The names of repositories that the custom property values will be applied to.
@@ -55120,7 +55120,7 @@ pub struct OrgsCustomPropertiesForReposCreateOrUpdateOrganizationValuesBody {
     /// List of custom property names and associated values to apply to the repositories.
     pub properties: Vec<super::models::CustomPropertyValue>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 impl OrgsCustomPropertiesForReposCreateOrUpdateOrganizationValuesBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -55136,17 +55136,17 @@ impl OrgsCustomPropertiesForReposCreateOrUpdateOrganizationValuesBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     pub enum ReposListForOrgType { All = "all", Public = "public", Private = "private",
     Forks = "forks", Sources = "sources", Member = "member", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     pub enum ReposListForOrgSort { Created = "created", Updated = "updated", Pushed =
     "pushed", FullName = "full_name", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposCreateInOrgBody {
     /// The name of the repository.
@@ -55246,12 +55246,12 @@ pub struct ReposCreateInOrgBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_properties: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     #[doc = " The visibility of the repository."] pub enum ReposCreateInOrgBodyVisibility
     { Public = "public", Private = "private", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     #[doc = " Required when using `squash_merge_commit_message`."] #[doc = " "] #[doc =
     " The default value for a squash merge commit title:"] #[doc = " "] #[doc =
@@ -55260,7 +55260,7 @@ connector_runtime::__string_enum! {
     pub enum ReposCreateInOrgBodySquashMergeCommitTitle { PrTitle = "PR_TITLE",
     CommitOrPrTitle = "COMMIT_OR_PR_TITLE", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     #[doc = " Required when using `merge_commit_message`."] #[doc = " "] #[doc =
     " The default value for a merge commit title."] #[doc = " "] #[doc =
@@ -55269,7 +55269,7 @@ connector_runtime::__string_enum! {
     pub enum ReposCreateInOrgBodyMergeCommitTitle { PrTitle = "PR_TITLE", MergeMessage =
     "MERGE_MESSAGE", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReposCreateOrgRulesetBody {
     /// The name of the ruleset.
@@ -55294,27 +55294,27 @@ pub struct ReposCreateOrgRulesetBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<Vec<super::models::OrgRules>>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     #[doc = " The target of the ruleset"] pub enum ReposCreateOrgRulesetBodyTarget {
     Branch = "branch", Tag = "tag", Push = "push", Repository = "repository", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     pub enum ReposGetOrgRuleSuitesTimePeriod { Hour = "hour", Day = "day", Week = "week",
     Month = "month", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     pub enum ReposGetOrgRuleSuitesRuleSuiteResult { Pass = "pass", Fail = "fail", Bypass
     = "bypass", All = "all", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     pub enum ReposGetOrgRuleSuitesEvaluateStatus { All = "all", Active = "active",
     Evaluate = "evaluate", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposUpdateOrgRulesetBody {
     /// The name of the ruleset.
@@ -55341,35 +55341,35 @@ pub struct ReposUpdateOrgRulesetBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<Vec<super::models::OrgRules>>,
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 connector_runtime::__string_enum! {
     pub enum SecretScanningListAlertsForOrgState { Open = "open", Resolved = "resolved",
     }
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 connector_runtime::__string_enum! {
     pub enum SecretScanningListOrgCustomPatternsState { Published = "published",
     Unpublished = "unpublished", }
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 connector_runtime::__string_enum! {
     pub enum SecretScanningListOrgCustomPatternsSort { Created = "created", Updated =
     "updated", Name = "name", }
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecretScanningBulkCreateOrgCustomPatternsBody {
     /// The list of custom patterns to create.
     pub patterns: Vec<super::models::SecretScanningCustomPatternToCreate>,
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecretScanningBulkCreateOrgCustomPatternsResponse201 {
     /// The list of successfully created custom patterns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_patterns: Option<Vec<super::models::SecretScanningCustomPattern>>,
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecretScanningBulkCreateOrgCustomPatternsError422 {
     /// A summary message describing the error.
@@ -55384,14 +55384,14 @@ pub struct SecretScanningBulkCreateOrgCustomPatternsError422 {
         >,
     >,
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecretScanningBulkCreateOrgCustomPatternsError422ValidationErrorsValue {
     /// List of validation errors for this pattern.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<super::models::SecretScanningCustomPatternValidationError>>,
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecretScanningBulkDeleteOrgCustomPatternsBody {
     /// The list of custom patterns to delete.
@@ -55405,7 +55405,7 @@ pub struct SecretScanningBulkDeleteOrgCustomPatternsBody {
         super::models::SecretScanningBulkDeleteOrgCustomPatternsBodyPostDeleteAction,
     >,
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 impl SecretScanningBulkDeleteOrgCustomPatternsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -55421,7 +55421,7 @@ impl SecretScanningBulkDeleteOrgCustomPatternsBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 connector_runtime::__string_enum! {
     #[doc = " What to do with alerts associated with the deleted patterns."] #[doc =
     " `delete_alerts` permanently removes the alerts."] #[doc =
@@ -55430,7 +55430,7 @@ connector_runtime::__string_enum! {
     SecretScanningBulkDeleteOrgCustomPatternsBodyPostDeleteAction { DeleteAlerts =
     "delete_alerts", ResolveAlerts = "resolve_alerts", }
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecretScanningUpdateOrgPatternConfigsBody {
     /// The version of the entity. This is used to confirm you're updating the current version of the entity and mitigate unintentionally overriding someone else's update.
@@ -55451,7 +55451,7 @@ pub struct SecretScanningUpdateOrgPatternConfigsBody {
         >,
     >,
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecretScanningUpdateOrgPatternConfigsBodyProviderPatternSettingsItem {
     /// The ID of the pattern to configure.
@@ -55463,13 +55463,13 @@ pub struct SecretScanningUpdateOrgPatternConfigsBodyProviderPatternSettingsItem 
         super::models::SecretScanningUpdateOrgPatternConfigsBodyProviderPatternSettingsItemPushProtectionSetting,
     >,
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 connector_runtime::__string_enum! {
     #[doc = " Push protection setting to set for the pattern."] pub enum
     SecretScanningUpdateOrgPatternConfigsBodyProviderPatternSettingsItemPushProtectionSetting
     { NotSet = "not-set", Disabled = "disabled", Enabled = "enabled", }
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecretScanningUpdateOrgPatternConfigsBodyCustomPatternSettingsItem {
     /// The ID of the pattern to configure.
@@ -55484,30 +55484,30 @@ pub struct SecretScanningUpdateOrgPatternConfigsBodyCustomPatternSettingsItem {
         super::models::SecretScanningUpdateOrgPatternConfigsBodyCustomPatternSettingsItemPushProtectionSetting,
     >,
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 connector_runtime::__string_enum! {
     #[doc = " Push protection setting to set for the pattern."] pub enum
     SecretScanningUpdateOrgPatternConfigsBodyCustomPatternSettingsItemPushProtectionSetting
     { Disabled = "disabled", Enabled = "enabled", }
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecretScanningUpdateOrgPatternConfigsResponse200 {
     /// The updated pattern configuration version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern_config_version: Option<String>,
 }
-#[cfg(any(feature = "security_advisories"))]
+#[cfg(feature = "security_advisories")]
 connector_runtime::__string_enum! {
     pub enum SecurityAdvisoriesListOrgRepositoryAdvisoriesSort { Created = "created",
     Updated = "updated", Published = "published", }
 }
-#[cfg(any(feature = "security_advisories"))]
+#[cfg(feature = "security_advisories")]
 connector_runtime::__string_enum! {
     pub enum SecurityAdvisoriesListOrgRepositoryAdvisoriesState { Triage = "triage",
     Draft = "draft", Published = "published", Closed = "closed", }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OrgsSetImmutableReleasesSettingsBody {
     /// The policy that controls how immutable releases are enforced in the organization.
@@ -55516,19 +55516,19 @@ pub struct OrgsSetImmutableReleasesSettingsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected_repository_ids: Option<Vec<i64>>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgsSetImmutableReleasesSettingsRepositoriesBody {
     /// An array of repository ids for which immutable releases enforcement should be applied. You can only provide a list of repository ids when the `enforced_repositories` is set to `selected`. You can add and remove individual repositories using the [Enable a selected repository for immutable releases in an organization](https://docs.github.com/rest/orgs/orgs#enable-a-selected-repository-for-immutable-releases-in-an-organization) and [Disable a selected repository for immutable releases in an organization](https://docs.github.com/rest/orgs/orgs#disable-a-selected-repository-for-immutable-releases-in-an-organization) endpoints.
     pub selected_repository_ids: Vec<i64>,
 }
-#[cfg(any(feature = "hosted_compute"))]
+#[cfg(feature = "hosted_compute")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct HostedComputeListNetworkConfigurationsForOrgResponse {
     pub total_count: i64,
     pub network_configurations: Vec<super::models::NetworkConfiguration>,
 }
-#[cfg(any(feature = "hosted_compute"))]
+#[cfg(feature = "hosted_compute")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct HostedComputeCreateNetworkConfigurationForOrgBody {
     /// Name of the network configuration. Must be between 1 and 100 characters and may only contain upper and lowercase letters a-z, numbers 0-9, '.', '-', and '_'.
@@ -55547,7 +55547,7 @@ pub struct HostedComputeCreateNetworkConfigurationForOrgBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failover_network_enabled: Option<bool>,
 }
-#[cfg(any(feature = "hosted_compute"))]
+#[cfg(feature = "hosted_compute")]
 impl HostedComputeCreateNetworkConfigurationForOrgBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -55571,13 +55571,13 @@ impl HostedComputeCreateNetworkConfigurationForOrgBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "hosted_compute"))]
+#[cfg(feature = "hosted_compute")]
 connector_runtime::__string_enum! {
     #[doc = " The hosted compute service to use for the network configuration."] pub enum
     HostedComputeCreateNetworkConfigurationForOrgBodyComputeService { None = "none",
     Actions = "actions", }
 }
-#[cfg(any(feature = "hosted_compute"))]
+#[cfg(feature = "hosted_compute")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct HostedComputeUpdateNetworkConfigurationForOrgBody {
     /// Name of the network configuration. Must be between 1 and 100 characters and may only contain upper and lowercase letters a-z, numbers 0-9, '.', '-', and '_'.
@@ -55598,7 +55598,7 @@ pub struct HostedComputeUpdateNetworkConfigurationForOrgBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failover_network_enabled: Option<bool>,
 }
-#[cfg(any(feature = "hosted_compute"))]
+#[cfg(feature = "hosted_compute")]
 impl HostedComputeUpdateNetworkConfigurationForOrgBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -55621,12 +55621,12 @@ impl HostedComputeUpdateNetworkConfigurationForOrgBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 connector_runtime::__string_enum! {
     pub enum TeamsListTeamType { All = "all", Enterprise = "enterprise", Organization =
     "organization", }
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TeamsCreateBody {
     /// The name of the team.
@@ -55666,7 +55666,7 @@ pub struct TeamsCreateBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_team_slug: Option<String>,
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 connector_runtime::__string_enum! {
     #[doc = " The level of privacy this team should have. The options are:  "] #[doc =
     " **For a non-nested team:**  "] #[doc =
@@ -55677,7 +55677,7 @@ connector_runtime::__string_enum! {
     " Default for child team: `closed`"] pub enum TeamsCreateBodyPrivacy { Secret =
     "secret", Closed = "closed", }
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 connector_runtime::__string_enum! {
     #[doc = " The notification setting the team has chosen. The options are:  "] #[doc =
     " * `notifications_enabled` - team members receive notifications when the team is @mentioned.  "]
@@ -55686,13 +55686,13 @@ connector_runtime::__string_enum! {
     NotificationsEnabled = "notifications_enabled", NotificationsDisabled =
     "notifications_disabled", }
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 connector_runtime::__string_enum! {
     #[doc =
     " **Closing down notice**. The permission that new repositories will be added to the team with when none is specified."]
     pub enum TeamsCreateBodyPermission { Pull = "pull", Push = "push", }
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TeamsUpdateInOrgBody {
     /// The name of the team.
@@ -55726,7 +55726,7 @@ pub struct TeamsUpdateInOrgBody {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub parent_team_slug: Option<Option<String>>,
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 connector_runtime::__string_enum! {
     #[doc =
     " The level of privacy this team should have. Editing teams without specifying this parameter leaves `privacy` intact. When a team is nested, the `privacy` for parent teams cannot be `secret`. The options are:  "]
@@ -55737,7 +55737,7 @@ connector_runtime::__string_enum! {
     " * `closed` - visible to all members of this organization."] pub enum
     TeamsUpdateInOrgBodyPrivacy { Secret = "secret", Closed = "closed", }
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 connector_runtime::__string_enum! {
     #[doc =
     " The notification setting the team has chosen. Editing teams without specifying this parameter leaves `notification_setting` intact. The options are: "]
@@ -55747,39 +55747,39 @@ connector_runtime::__string_enum! {
     TeamsUpdateInOrgBodyNotificationSetting { NotificationsEnabled =
     "notifications_enabled", NotificationsDisabled = "notifications_disabled", }
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 connector_runtime::__string_enum! {
     #[doc =
     " **Closing down notice**. The permission that new repositories will be added to the team with when none is specified."]
     pub enum TeamsUpdateInOrgBodyPermission { Pull = "pull", Push = "push", Admin =
     "admin", }
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 connector_runtime::__string_enum! {
     pub enum TeamsListMembersInOrgRole { Member = "member", Maintainer = "maintainer",
     All = "all", }
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TeamsAddOrUpdateMembershipForUserInOrgBody {
     /// The role that this user should have in the team.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<super::models::TeamsAddOrUpdateMembershipForUserInOrgBodyRole>,
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 connector_runtime::__string_enum! {
     #[doc = " The role that this user should have in the team."] pub enum
     TeamsAddOrUpdateMembershipForUserInOrgBodyRole { Member = "member", Maintainer =
     "maintainer", }
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TeamsAddOrUpdateRepoPermissionsInOrgBody {
     /// The permission to grant the team on this repository. We accept the following permissions to be set: `pull`, `triage`, `push`, `maintain`, `admin` and you can also specify a custom repository role name, if the owning organization has defined any. If no permission is specified, the team's `permission` attribute will be used to determine what permission to grant the team on this repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permission: Option<String>,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
     pub enum OrgsEnableOrDisableSecurityProductOnAllOrgReposSecurityProduct {
     DependencyGraph = "dependency_graph", DependabotAlerts = "dependabot_alerts",
@@ -55788,12 +55788,12 @@ connector_runtime::__string_enum! {
     SecretScanning = "secret_scanning", SecretScanningPushProtection =
     "secret_scanning_push_protection", }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
     pub enum OrgsEnableOrDisableSecurityProductOnAllOrgReposEnablement { EnableAll =
     "enable_all", DisableAll = "disable_all", }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgsEnableOrDisableSecurityProductOnAllOrgReposBody {
     /// CodeQL query suite to be used. If you specify the `query_suite` parameter, the default setup will be configured with this query suite only on all repositories that didn't have default setup already configured. It will not change the query suite on repositories that already have default setup configured.
@@ -55803,7 +55803,7 @@ pub struct OrgsEnableOrDisableSecurityProductOnAllOrgReposBody {
         super::models::OrgsEnableOrDisableSecurityProductOnAllOrgReposBodyQuerySuite,
     >,
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
     #[doc =
     " CodeQL query suite to be used. If you specify the `query_suite` parameter, the default setup will be configured with this query suite only on all repositories that didn't have default setup already configured. It will not change the query suite on repositories that already have default setup configured."]
@@ -55812,7 +55812,7 @@ connector_runtime::__string_enum! {
     pub enum OrgsEnableOrDisableSecurityProductOnAllOrgReposBodyQuerySuite { Default =
     "default", Extended = "extended", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposUpdateBody {
     /// The name of the repository.
@@ -55931,7 +55931,7 @@ pub struct ReposUpdateBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_commit_signoff_required: Option<bool>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Specify which security and analysis features to enable or disable for the repository.
 ///
 /// To use this parameter, you must have admin permissions for the repository or be an owner or security manager for the organization that owns the repository. For more information, see "[Managing security managers in your organization](https://docs.github.com/organizations/managing-peoples-access-to-your-organization-with-roles/managing-security-managers-in-your-organization)."
@@ -55994,7 +55994,7 @@ pub struct ReposUpdateBodySecurityAndAnalysis {
         super::models::ReposUpdateBodySecurityAndAnalysisSecretScanningDelegatedBypassOptions,
     >,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Use the `status` property to enable or disable GitHub Advanced Security for this repository.
 /// For more information, see "[About GitHub Advanced
 /// Security](/github/getting-started-with-github/learning-about-github/about-github-advanced-security)."
@@ -56006,7 +56006,7 @@ pub struct ReposUpdateBodySecurityAndAnalysisAdvancedSecurity {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Use the `status` property to enable or disable GitHub Code Security for this repository.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposUpdateBodySecurityAndAnalysisCodeSecurity {
@@ -56014,7 +56014,7 @@ pub struct ReposUpdateBodySecurityAndAnalysisCodeSecurity {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Use the `status` property to enable or disable secret scanning for this repository. For more information, see "[About secret scanning](/code-security/secret-security/about-secret-scanning)."
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposUpdateBodySecurityAndAnalysisSecretScanning {
@@ -56022,7 +56022,7 @@ pub struct ReposUpdateBodySecurityAndAnalysisSecretScanning {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Use the `status` property to enable or disable secret scanning push protection for this repository. For more information, see "[Protecting pushes with secret scanning](/code-security/secret-scanning/protecting-pushes-with-secret-scanning)."
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposUpdateBodySecurityAndAnalysisSecretScanningPushProtection {
@@ -56030,7 +56030,7 @@ pub struct ReposUpdateBodySecurityAndAnalysisSecretScanningPushProtection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Use the `status` property to enable or disable secret scanning AI detection for this repository. For more information, see "[Responsible detection of generic secrets with AI](https://docs.github.com/code-security/secret-scanning/using-advanced-secret-scanning-and-push-protection-features/generic-secret-detection/responsible-ai-generic-secrets)."
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposUpdateBodySecurityAndAnalysisSecretScanningAiDetection {
@@ -56038,7 +56038,7 @@ pub struct ReposUpdateBodySecurityAndAnalysisSecretScanningAiDetection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Use the `status` property to enable or disable secret scanning non-provider patterns for this repository. For more information, see "[Supported secret scanning patterns](/code-security/secret-scanning/introduction/supported-secret-scanning-patterns#supported-secrets)."
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposUpdateBodySecurityAndAnalysisSecretScanningNonProviderPatterns {
@@ -56046,7 +56046,7 @@ pub struct ReposUpdateBodySecurityAndAnalysisSecretScanningNonProviderPatterns {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Use the `status` property to enable or disable secret scanning delegated alert dismissal for this repository.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposUpdateBodySecurityAndAnalysisSecretScanningDelegatedAlertDismissal {
@@ -56054,7 +56054,7 @@ pub struct ReposUpdateBodySecurityAndAnalysisSecretScanningDelegatedAlertDismiss
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Use the `status` property to enable or disable secret scanning delegated bypass for this repository.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposUpdateBodySecurityAndAnalysisSecretScanningDelegatedBypass {
@@ -56062,7 +56062,7 @@ pub struct ReposUpdateBodySecurityAndAnalysisSecretScanningDelegatedBypass {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Feature options for secret scanning delegated bypass.
 /// This object is only honored when `security_and_analysis.secret_scanning_delegated_bypass.status` is set to `enabled`.
 /// You can send this object in the same request as `secret_scanning_delegated_bypass`, or update just the options in a separate request.
@@ -56077,25 +56077,25 @@ pub struct ReposUpdateBodySecurityAndAnalysisSecretScanningDelegatedBypassOption
         >,
     >,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     #[doc =
     " The policy that controls who can create pull requests for this repository: `all` or `collaborators_only`."]
     pub enum ReposUpdateBodyPullRequestCreationPolicy { All = "all", CollaboratorsOnly =
     "collaborators_only", }
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsListArtifactsForRepoResponse {
     pub total_count: i64,
     pub artifacts: Vec<super::models::Artifact>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 connector_runtime::__string_enum! {
     pub enum ActionsGetActionsCacheListSort { CreatedAt = "created_at", LastAccessedAt =
     "last_accessed_at", SizeInBytes = "size_in_bytes", }
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsReRunJobForWorkflowRunBody {
     /// Whether to enable debug logging for the re-run.
@@ -56105,7 +56105,7 @@ pub struct ActionsReRunJobForWorkflowRunBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_debugger: Option<bool>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 /// Actions OIDC subject customization for a repository
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsSetCustomOidcSubClaimForRepoBody {
@@ -56130,7 +56130,7 @@ pub struct ActionsListRepoOrganizationVariablesResponse {
     pub total_count: i64,
     pub variables: Vec<super::models::ActionsVariable>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsSetGithubActionsPermissionsRepositoryBody {
     /// Whether GitHub Actions is enabled on the repository.
@@ -56142,7 +56142,7 @@ pub struct ActionsSetGithubActionsPermissionsRepositoryBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha_pinning_required: Option<bool>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 connector_runtime::__string_enum! {
     pub enum ActionsListWorkflowRunsForRepoStatus { Completed = "completed",
     ActionRequired = "action_required", Cancelled = "cancelled", Failure = "failure",
@@ -56150,19 +56150,19 @@ connector_runtime::__string_enum! {
     TimedOut = "timed_out", InProgress = "in_progress", Queued = "queued", Requested =
     "requested", Waiting = "waiting", Pending = "pending", }
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsListWorkflowRunsForRepoResponse {
     pub total_count: i64,
     pub workflow_runs: Vec<super::models::WorkflowRun>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsListJobsForWorkflowRunAttemptResponse200 {
     pub total_count: i64,
     pub jobs: Vec<super::models::Job>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ActionsReviewCustomGatesForRunBody {
@@ -56175,7 +56175,7 @@ pub enum ActionsReviewCustomGatesForRunBody {
 connector_runtime::__string_enum! {
     pub enum ActionsListJobsForWorkflowRunFilter { Latest = "latest", All = "all", }
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ActionsReviewPendingDeploymentsForRunBody {
     /// The list of environment ids to approve or reject
@@ -56185,20 +56185,20 @@ pub struct ActionsReviewPendingDeploymentsForRunBody {
     /// A comment to accompany the deployment review
     pub comment: String,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 connector_runtime::__string_enum! {
     #[doc = " Whether to approve or reject deployment to the specified environments."]
     pub enum ActionsReviewPendingDeploymentsForRunBodyState { Approved = "approved",
     Rejected = "rejected", }
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsReRunWorkflowBody {
     /// Whether to enable debug logging for the re-run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_debug_logging: Option<bool>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsCreateOrUpdateRepoSecretBody {
     /// Value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get a repository public key](https://docs.github.com/rest/actions/secrets#get-a-repository-public-key) endpoint.
@@ -56206,7 +56206,7 @@ pub struct ActionsCreateOrUpdateRepoSecretBody {
     /// ID of the key you used to encrypt the secret.
     pub key_id: String,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 impl ActionsCreateOrUpdateRepoSecretBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -56241,13 +56241,13 @@ pub struct ActionsUpdateRepoVariableBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsListRepoWorkflowsResponse {
     pub total_count: i64,
     pub workflows: Vec<super::models::Workflow>,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsCreateWorkflowDispatchBody {
     /// The git reference for the workflow. The reference can be a branch or tag name.
@@ -56260,18 +56260,18 @@ pub struct ActionsCreateWorkflowDispatchBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_run_details: Option<bool>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     pub enum ReposListActivitiesTimePeriod { Day = "day", Week = "week", Month = "month",
     Quarter = "quarter", Year = "year", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     pub enum ReposListActivitiesActivityType { Push = "push", ForcePush = "force_push",
     BranchCreation = "branch_creation", BranchDeletion = "branch_deletion", PrMerge =
     "pr_merge", MergeQueueMerge = "merge_queue_merge", }
 }
-#[cfg(any(feature = "agents"))]
+#[cfg(feature = "agents")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AgentsCreateOrUpdateRepoSecretBody {
     /// Value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get a repository public key](https://docs.github.com/rest/agents/secrets#get-a-repository-public-key) endpoint.
@@ -56279,7 +56279,7 @@ pub struct AgentsCreateOrUpdateRepoSecretBody {
     /// ID of the key you used to encrypt the secret.
     pub key_id: String,
 }
-#[cfg(any(feature = "agents"))]
+#[cfg(feature = "agents")]
 impl AgentsCreateOrUpdateRepoSecretBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -56296,7 +56296,7 @@ impl AgentsCreateOrUpdateRepoSecretBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposCreateAttestationBody {
     /// The attestation's Sigstore Bundle.
@@ -56320,7 +56320,7 @@ pub struct ReposCreateAttestationBodyBundle {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dsse_envelope: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposCreateAttestationResponse201 {
     /// The ID of the attestation.
@@ -56349,7 +56349,7 @@ pub struct ReposListAttestationsResponseAttestationsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initiator: Option<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposCreateAutolinkBody {
     /// This prefix appended by certain characters will generate a link any time it is found in an issue, pull request, or commit.
@@ -56360,7 +56360,7 @@ pub struct ReposCreateAutolinkBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_alphanumeric: Option<bool>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposUpdateBranchProtectionBody {
     /// Require status checks to pass before merging. Set to `null` to disable.
@@ -56397,7 +56397,7 @@ pub struct ReposUpdateBranchProtectionBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_fork_syncing: Option<bool>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Require status checks to pass before merging. Set to `null` to disable.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposUpdateBranchProtectionBodyRequiredStatusChecks {
@@ -56411,7 +56411,7 @@ pub struct ReposUpdateBranchProtectionBodyRequiredStatusChecks {
         Vec<super::models::ReposUpdateBranchProtectionBodyRequiredStatusChecksChecksItem>,
     >,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposUpdateBranchProtectionBodyRequiredStatusChecksChecksItem {
     /// The name of the required check
@@ -56420,7 +56420,7 @@ pub struct ReposUpdateBranchProtectionBodyRequiredStatusChecksChecksItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_id: Option<i64>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Require at least one approving review on a pull request, before merging. Set to `null` to disable.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposUpdateBranchProtectionBodyRequiredPullRequestReviews {
@@ -56447,7 +56447,7 @@ pub struct ReposUpdateBranchProtectionBodyRequiredPullRequestReviews {
         super::models::ReposUpdateBranchProtectionBodyRequiredPullRequestReviewsBypassPullRequestAllowances,
     >,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Specify which users, teams, and apps can dismiss pull request reviews. Pass an empty `dismissal_restrictions` object to disable. User and team `dismissal_restrictions` are only available for organization-owned repositories. Omit this parameter for personal repositories.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposUpdateBranchProtectionBodyRequiredPullRequestReviewsDismissalRestrictions {
@@ -56461,7 +56461,7 @@ pub struct ReposUpdateBranchProtectionBodyRequiredPullRequestReviewsDismissalRes
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apps: Option<Vec<String>>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Allow specific users, teams, or apps to bypass pull request requirements.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposUpdateBranchProtectionBodyRequiredPullRequestReviewsBypassPullRequestAllowances {
@@ -56475,7 +56475,7 @@ pub struct ReposUpdateBranchProtectionBodyRequiredPullRequestReviewsBypassPullRe
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apps: Option<Vec<String>>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Restrict who can push to the protected branch. User, app, and team `restrictions` are only available for organization-owned repositories. Set to `null` to disable.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposUpdateBranchProtectionBodyRestrictions {
@@ -56487,7 +56487,7 @@ pub struct ReposUpdateBranchProtectionBodyRestrictions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apps: Option<Vec<String>>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposUpdatePullRequestReviewProtectionBody {
     /// Specify which users, teams, and apps can dismiss pull request reviews. Pass an empty `dismissal_restrictions` object to disable. User and team `dismissal_restrictions` are only available for organization-owned repositories. Omit this parameter for personal repositories.
@@ -56513,7 +56513,7 @@ pub struct ReposUpdatePullRequestReviewProtectionBody {
         super::models::ReposUpdateBranchProtectionBodyRequiredPullRequestReviewsBypassPullRequestAllowances,
     >,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposUpdateStatusCheckProtectionBody {
     /// Require branches to be up to date before merging.
@@ -56528,43 +56528,43 @@ pub struct ReposUpdateStatusCheckProtectionBody {
         Vec<super::models::ReposUpdateBranchProtectionBodyRequiredStatusChecksChecksItem>,
     >,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposSetStatusCheckContextsBody {
     /// The name of the status checks
     pub contexts: Vec<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposSetAppAccessRestrictionsBody {
     /// The GitHub Apps that have push access to this branch. Use the slugified version of the app name. **Note**: The list of users, apps, and teams in total is limited to 100 items.
     pub apps: Vec<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposSetTeamAccessRestrictionsBody {
     /// The slug values for teams
     pub teams: Vec<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposAddTeamAccessRestrictionsBody {
     /// The slug values for teams
     pub teams: Vec<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposSetUserAccessRestrictionsBody {
     /// The username for users
     pub users: Vec<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposRenameBranchBody {
     /// The new name of the branch.
     pub new_name: String,
 }
-#[cfg(any(feature = "checks"))]
+#[cfg(feature = "checks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChecksCreateBody {
     /// The name of the check. For example, "code-coverage".
@@ -56597,7 +56597,7 @@ pub struct ChecksCreateBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actions: Option<Vec<super::models::ChecksCreateBodyActionsItem>>,
 }
-#[cfg(any(feature = "checks"))]
+#[cfg(feature = "checks")]
 impl ChecksCreateBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -56613,12 +56613,12 @@ impl ChecksCreateBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "checks"))]
+#[cfg(feature = "checks")]
 connector_runtime::__string_enum! {
     #[doc = " The current status."] pub enum ChecksCreateBodyStatus { Queued = "queued",
     InProgress = "in_progress", Completed = "completed", }
 }
-#[cfg(any(feature = "checks"))]
+#[cfg(feature = "checks")]
 connector_runtime::__string_enum! {
     #[doc =
     " **Required if you provide `completed_at` or a `status` of `completed`**. The final conclusion of the check. "]
@@ -56628,7 +56628,7 @@ connector_runtime::__string_enum! {
     "cancelled", Failure = "failure", Neutral = "neutral", Success = "success", Skipped =
     "skipped", Stale = "stale", TimedOut = "timed_out", }
 }
-#[cfg(any(feature = "checks"))]
+#[cfg(feature = "checks")]
 /// Check runs can accept a variety of data in the `output` object, including a `title` and `summary` and can optionally provide descriptive details about the run.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChecksCreateBodyOutput {
@@ -56646,7 +56646,7 @@ pub struct ChecksCreateBodyOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub images: Option<Vec<super::models::ChecksCreateBodyOutputImagesItem>>,
 }
-#[cfg(any(feature = "checks"))]
+#[cfg(feature = "checks")]
 impl ChecksCreateBodyOutput {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -56673,7 +56673,7 @@ impl ChecksCreateBodyOutput {
         Ok(())
     }
 }
-#[cfg(any(feature = "checks"))]
+#[cfg(feature = "checks")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ChecksCreateBodyOutputAnnotationsItem {
     /// The path of the file to add an annotation to. For example, `assets/css/main.css`.
@@ -56699,13 +56699,13 @@ pub struct ChecksCreateBodyOutputAnnotationsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw_details: Option<String>,
 }
-#[cfg(any(feature = "checks"))]
+#[cfg(feature = "checks")]
 connector_runtime::__string_enum! {
     #[doc = " The level of the annotation."] pub enum
     ChecksCreateBodyOutputAnnotationsItemAnnotationLevel { Notice = "notice", Warning =
     "warning", Failure = "failure", }
 }
-#[cfg(any(feature = "checks"))]
+#[cfg(feature = "checks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChecksCreateBodyOutputImagesItem {
     /// The alternative text for the image.
@@ -56716,7 +56716,7 @@ pub struct ChecksCreateBodyOutputImagesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caption: Option<String>,
 }
-#[cfg(any(feature = "checks"))]
+#[cfg(feature = "checks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChecksCreateBodyActionsItem {
     /// The text to be displayed on a button in the web UI. The maximum size is 20 characters.
@@ -56726,7 +56726,7 @@ pub struct ChecksCreateBodyActionsItem {
     /// A reference for the action on the integrator's system. The maximum size is 20 characters.
     pub identifier: String,
 }
-#[cfg(any(feature = "checks"))]
+#[cfg(feature = "checks")]
 impl ChecksCreateBodyActionsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -56760,7 +56760,7 @@ impl ChecksCreateBodyActionsItem {
         Ok(())
     }
 }
-#[cfg(any(feature = "checks"))]
+#[cfg(feature = "checks")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ChecksUpdateBody {
@@ -56769,7 +56769,7 @@ pub enum ChecksUpdateBody {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "checks"))]
+#[cfg(feature = "checks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChecksUpdateBodyVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -56778,7 +56778,7 @@ pub struct ChecksUpdateBodyVariant0 {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
-#[cfg(any(feature = "checks"))]
+#[cfg(feature = "checks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChecksUpdateBodyVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -56787,18 +56787,18 @@ pub struct ChecksUpdateBodyVariant1 {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
-#[cfg(any(feature = "checks"))]
+#[cfg(feature = "checks")]
 connector_runtime::__string_enum! {
     pub enum ChecksUpdateBodyVariant1Status { Queued = "queued", InProgress =
     "in_progress", }
 }
-#[cfg(any(feature = "checks"))]
+#[cfg(feature = "checks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChecksCreateSuiteBody {
     /// The sha of the head commit.
     pub head_sha: String,
 }
-#[cfg(any(feature = "checks"))]
+#[cfg(feature = "checks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChecksSetSuitesPreferencesBody {
     /// Enables or disables automatic creation of CheckSuite events upon pushes to the repository. Enabled by default.
@@ -56807,7 +56807,7 @@ pub struct ChecksSetSuitesPreferencesBody {
         Vec<super::models::ChecksSetSuitesPreferencesBodyAutoTriggerChecksItem>,
     >,
 }
-#[cfg(any(feature = "checks"))]
+#[cfg(feature = "checks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChecksSetSuitesPreferencesBodyAutoTriggerChecksItem {
     /// The `id` of the GitHub App.
@@ -56815,28 +56815,28 @@ pub struct ChecksSetSuitesPreferencesBodyAutoTriggerChecksItem {
     /// Set to `true` to enable automatic creation of CheckSuite events upon pushes to the repository, or `false` to disable them.
     pub setting: bool,
 }
-#[cfg(any(feature = "checks"))]
+#[cfg(feature = "checks")]
 connector_runtime::__string_enum! {
     pub enum ChecksListForSuiteStatus { Queued = "queued", InProgress = "in_progress",
     Completed = "completed", }
 }
-#[cfg(any(feature = "checks"))]
+#[cfg(feature = "checks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChecksListForSuiteResponse {
     pub total_count: i64,
     pub check_runs: Vec<super::models::CheckRun>,
 }
-#[cfg(any(feature = "code_quality"))]
+#[cfg(feature = "code_quality")]
 connector_runtime::__string_enum! {
     pub enum CodeQualityListFindingsForRepoState { Open = "open", Dismissed =
     "dismissed", }
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 connector_runtime::__string_enum! {
     pub enum CodeScanningListAlertsForRepoSort { Created = "created", Number = "number",
     Updated = "updated", }
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeScanningUpdateAlertBody {
     /// Sets the state of the code scanning alert. You must provide `dismissed_reason` when you set the state to `dismissed`.
@@ -56857,7 +56857,7 @@ pub struct CodeScanningUpdateAlertBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignees: Option<Vec<String>>,
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 impl CodeScanningUpdateAlertBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -56872,7 +56872,7 @@ impl CodeScanningUpdateAlertBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CodeScanningCreateVariantAnalysisBody {
     /// The language targeted by the CodeQL query
@@ -56889,7 +56889,7 @@ pub struct CodeScanningCreateVariantAnalysisBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_owners: Option<Vec<String>>,
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 impl CodeScanningCreateVariantAnalysisBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -56912,7 +56912,7 @@ impl CodeScanningCreateVariantAnalysisBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeScanningUploadSarifBody {
     /// The SHA of the commit to which the analysis you are uploading relates.
@@ -56938,7 +56938,7 @@ pub struct CodeScanningUploadSarifBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validate: Option<bool>,
 }
-#[cfg(any(feature = "code_scanning"))]
+#[cfg(feature = "code_scanning")]
 impl CodeScanningUploadSarifBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -56965,7 +56965,7 @@ impl CodeScanningUploadSarifBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodespacesCreateWithRepoForAuthenticatedUserBody {
     /// Git ref (typically a branch name) for this codespace
@@ -57003,7 +57003,7 @@ pub struct CodespacesCreateWithRepoForAuthenticatedUserBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_period_minutes: Option<i64>,
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 connector_runtime::__string_enum! {
     #[doc =
     " The geographic area for this codespace. If not specified, the value is assigned by IP. This property replaces `location`, which is closing down."]
@@ -57011,7 +57011,7 @@ connector_runtime::__string_enum! {
     "EuropeWest", SoutheastAsia = "SoutheastAsia", UsEast = "UsEast", UsWest = "UsWest",
     }
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponse200 {
     pub total_count: i64,
@@ -57019,7 +57019,7 @@ pub struct CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponse20
         super::models::CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponse200DevcontainersItem,
     >,
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponse200DevcontainersItem {
     pub path: String,
@@ -57028,13 +57028,13 @@ pub struct CodespacesListDevcontainersInRepositoryForAuthenticatedUserResponse20
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodespacesRepoMachinesForAuthenticatedUserResponse200 {
     pub total_count: i64,
     pub machines: Vec<super::models::CodespaceMachine>,
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodespacesPreFlightWithRepoForAuthenticatedUserResponse200 {
     /// Simple User
@@ -57047,19 +57047,19 @@ pub struct CodespacesPreFlightWithRepoForAuthenticatedUserResponse200 {
         super::models::CodespacesPreFlightWithRepoForAuthenticatedUserResponse200Defaults,
     >,
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodespacesPreFlightWithRepoForAuthenticatedUserResponse200Defaults {
     pub location: String,
     pub devcontainer_path: Option<String>,
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodespacesListRepoSecretsResponse {
     pub total_count: i64,
     pub secrets: Vec<super::models::RepoCodespacesSecret>,
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodespacesCreateOrUpdateRepoSecretBody {
     /// Value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get a repository public key](https://docs.github.com/rest/codespaces/repository-secrets#get-a-repository-public-key) endpoint.
@@ -57069,7 +57069,7 @@ pub struct CodespacesCreateOrUpdateRepoSecretBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 impl CodespacesCreateOrUpdateRepoSecretBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -57085,42 +57085,42 @@ impl CodespacesCreateOrUpdateRepoSecretBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     pub enum ReposListCollaboratorsAffiliation { Outside = "outside", Direct = "direct",
     All = "all", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     pub enum ReposListCollaboratorsPermission { Pull = "pull", Triage = "triage", Push =
     "push", Maintain = "maintain", Admin = "admin", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposAddCollaboratorBody {
     /// The permission to grant the collaborator. **Only valid on organization-owned repositories.** We accept the following permissions to be set: `pull`, `triage`, `push`, `maintain`, `admin` and you can also specify a custom repository role name, if the owning organization has defined any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permission: Option<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposUpdateCommitCommentBody {
     /// The contents of the comment
     pub body: String,
 }
-#[cfg(any(feature = "reactions"))]
+#[cfg(feature = "reactions")]
 connector_runtime::__string_enum! {
     pub enum ReactionsListForCommitCommentContent { Plus1 = "+1", Minus1 = "-1", Laugh =
     "laugh", Confused = "confused", Heart = "heart", Hooray = "hooray", Rocket =
     "rocket", Eyes = "eyes", }
 }
-#[cfg(any(feature = "reactions"))]
+#[cfg(feature = "reactions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReactionsCreateForCommitCommentBody {
     /// The [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions) to add to the commit comment.
     pub content: super::models::ReactionsCreateForCommitCommentBodyContent,
 }
-#[cfg(any(feature = "reactions"))]
+#[cfg(feature = "reactions")]
 connector_runtime::__string_enum! {
     #[doc =
     " The [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions) to add to the commit comment."]
@@ -57128,7 +57128,7 @@ connector_runtime::__string_enum! {
     Laugh = "laugh", Confused = "confused", Heart = "heart", Hooray = "hooray", Rocket =
     "rocket", Eyes = "eyes", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposCreateCommitCommentBody {
     /// The contents of the comment.
@@ -57143,13 +57143,13 @@ pub struct ReposCreateCommitCommentBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<i64>,
 }
-#[cfg(any(feature = "checks"))]
+#[cfg(feature = "checks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChecksListSuitesForRefResponse {
     pub total_count: i64,
     pub check_suites: Vec<super::models::CheckSuite>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum ReposGetContentResponse200 {
@@ -57160,7 +57160,7 @@ pub enum ReposGetContentResponse200 {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 impl<'de> serde::Deserialize<'de> for ReposGetContentResponse200 {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -57191,7 +57191,7 @@ impl<'de> serde::Deserialize<'de> for ReposGetContentResponse200 {
         )
     }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposCreateOrUpdateFileContentsBody {
     /// The commit message.
@@ -57211,7 +57211,7 @@ pub struct ReposCreateOrUpdateFileContentsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author: Option<super::models::ReposCreateOrUpdateFileContentsBodyAuthor>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// The person that committed the file. Default: the authenticated user.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposCreateOrUpdateFileContentsBodyCommitter {
@@ -57222,7 +57222,7 @@ pub struct ReposCreateOrUpdateFileContentsBodyCommitter {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// The author of the file. Default: The `committer` or the authenticated user if you omit `committer`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposCreateOrUpdateFileContentsBodyAuthor {
@@ -57233,7 +57233,7 @@ pub struct ReposCreateOrUpdateFileContentsBodyAuthor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ReposCreateOrUpdateFileContentsError409 {
@@ -57242,7 +57242,7 @@ pub enum ReposCreateOrUpdateFileContentsError409 {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposDeleteFileBody {
     /// The commit message.
@@ -57259,7 +57259,7 @@ pub struct ReposDeleteFileBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author: Option<super::models::ReposDeleteFileBodyAuthor>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// object containing information about the committer.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposDeleteFileBodyCommitter {
@@ -57270,7 +57270,7 @@ pub struct ReposDeleteFileBodyCommitter {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// object containing information about the author.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposDeleteFileBodyAuthor {
@@ -57281,7 +57281,7 @@ pub struct ReposDeleteFileBodyAuthor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CopilotGetCopilotCloudAgentConfigurationResponse200 {
     /// The user-supplied MCP server configuration for the repository, as a free-form JSON object. This will be set to `null` if no configuration has been set.
@@ -57303,7 +57303,7 @@ pub struct CopilotGetCopilotCloudAgentConfigurationResponse200 {
     /// Whether write access is required for automation triggers. When true, automations will only run if the user triggering the event has write access to the repository. When false, users can create automations that listen for events triggered by users without write access.
     pub require_write_access_for_automation_triggers: bool,
 }
-#[cfg(any(feature = "copilot"))]
+#[cfg(feature = "copilot")]
 /// The enabled review tools for Copilot cloud agent.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CopilotGetCopilotCloudAgentConfigurationResponse200EnabledTools {
@@ -57316,7 +57316,7 @@ pub struct CopilotGetCopilotCloudAgentConfigurationResponse200EnabledTools {
     /// Whether the dependency vulnerability checks tool is enabled for the Copilot cloud agent.
     pub dependency_vulnerability_checks: bool,
 }
-#[cfg(any(feature = "dependabot"))]
+#[cfg(feature = "dependabot")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DependabotUpdateAlertBody {
     /// The state of the Dependabot alert.
@@ -57344,7 +57344,7 @@ pub struct DependabotUpdateAlertBody {
         super::models::DependabotUpdateAlertBodyAgentAssignment,
     >,
 }
-#[cfg(any(feature = "dependabot"))]
+#[cfg(feature = "dependabot")]
 impl DependabotUpdateAlertBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -57359,13 +57359,13 @@ impl DependabotUpdateAlertBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "dependabot"))]
+#[cfg(feature = "dependabot")]
 connector_runtime::__string_enum! {
     #[doc = " The state of the Dependabot alert."] #[doc =
     " A `dismissed_reason` must be provided when setting the state to `dismissed`."] pub
     enum DependabotUpdateAlertBodyState { Dismissed = "dismissed", Open = "open", }
 }
-#[cfg(any(feature = "dependabot"))]
+#[cfg(feature = "dependabot")]
 connector_runtime::__string_enum! {
     #[doc =
     " **Required when `state` is `dismissed`.** A reason for dismissing the alert."] pub
@@ -57373,7 +57373,7 @@ connector_runtime::__string_enum! {
     Inaccurate = "inaccurate", NoBandwidth = "no_bandwidth", NotUsed = "not_used",
     TolerableRisk = "tolerable_risk", }
 }
-#[cfg(any(feature = "dependabot"))]
+#[cfg(feature = "dependabot")]
 /// Parameters for AI agent assignment. Only used when an agent bot login is
 /// included in `assignees`. Ignored when no agent is being assigned.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -57388,13 +57388,13 @@ pub struct DependabotUpdateAlertBodyAgentAssignment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
 }
-#[cfg(any(feature = "dependabot"))]
+#[cfg(feature = "dependabot")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DependabotListRepoSecretsResponse {
     pub total_count: i64,
     pub secrets: Vec<super::models::DependabotSecret>,
 }
-#[cfg(any(feature = "dependabot"))]
+#[cfg(feature = "dependabot")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DependabotCreateOrUpdateRepoSecretBody {
     /// Value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get a repository public key](https://docs.github.com/rest/dependabot/secrets#get-a-repository-public-key) endpoint.
@@ -57404,7 +57404,7 @@ pub struct DependabotCreateOrUpdateRepoSecretBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
 }
-#[cfg(any(feature = "dependabot"))]
+#[cfg(feature = "dependabot")]
 impl DependabotCreateOrUpdateRepoSecretBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -57420,14 +57420,14 @@ impl DependabotCreateOrUpdateRepoSecretBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "dependency_graph"))]
+#[cfg(feature = "dependency_graph")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DependencyGraphGenerateSbomReportResponse201 {
     /// URL to poll for the SBOM export result.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sbom_url: Option<String>,
 }
-#[cfg(any(feature = "dependency_graph"))]
+#[cfg(feature = "dependency_graph")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DependencyGraphCreateRepositorySnapshotResponse {
     /// ID of the created snapshot.
@@ -57439,7 +57439,7 @@ pub struct DependencyGraphCreateRepositorySnapshotResponse {
     /// A message providing further details about the result, such as why the dependencies were not updated.
     pub message: String,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposCreateDeploymentBody {
     /// The ref to deploy. This can be a branch, tag, or SHA.
@@ -57469,7 +57469,7 @@ pub struct ReposCreateDeploymentBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub production_environment: Option<bool>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ReposCreateDeploymentBodyPayload {
@@ -57478,7 +57478,7 @@ pub enum ReposCreateDeploymentBodyPayload {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReposCreateDeploymentStatusBody {
     /// The state of the status. When you set a transient deployment to `inactive`, the deployment will be shown as `destroyed` in GitHub.
@@ -57505,7 +57505,7 @@ pub struct ReposCreateDeploymentStatusBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_inactive: Option<bool>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     #[doc =
     " The state of the status. When you set a transient deployment to `inactive`, the deployment will be shown as `destroyed` in GitHub."]
@@ -57513,7 +57513,7 @@ connector_runtime::__string_enum! {
     Inactive = "inactive", InProgress = "in_progress", Queued = "queued", Pending =
     "pending", Success = "success", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposCreateDispatchEventBody {
     /// A custom webhook event name. Must be 100 characters or fewer.
@@ -57522,7 +57522,7 @@ pub struct ReposCreateDispatchEventBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_payload: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 impl ReposCreateDispatchEventBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -57538,7 +57538,7 @@ impl ReposCreateDispatchEventBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposGetAllEnvironmentsResponse {
     /// The number of environments in this repository
@@ -57547,7 +57547,7 @@ pub struct ReposGetAllEnvironmentsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environments: Option<Vec<super::models::Environment>>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposCreateOrUpdateEnvironmentBody {
     /// The amount of time to delay a job after the job is initially triggered. The time (in minutes) must be an integer between 0 and 43,200 (30 days).
@@ -57567,7 +57567,7 @@ pub struct ReposCreateOrUpdateEnvironmentBody {
         Option<super::models::DeploymentBranchPolicySettings>,
     >,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposCreateOrUpdateEnvironmentBodyReviewersItem {
     /// The type of reviewer.
@@ -57578,14 +57578,14 @@ pub struct ReposCreateOrUpdateEnvironmentBodyReviewersItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposListDeploymentBranchPoliciesResponse {
     /// The number of deployment branch policies for the environment.
     pub total_count: i64,
     pub branch_policies: Vec<super::models::DeploymentBranchPolicy>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposGetAllDeploymentProtectionRulesResponse {
     /// The number of enabled custom deployment protection rules for this environment
@@ -57596,14 +57596,14 @@ pub struct ReposGetAllDeploymentProtectionRulesResponse {
         Vec<super::models::DeploymentProtectionRule>,
     >,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposCreateDeploymentProtectionRuleBody {
     /// The ID of the custom app that will be enabled on the environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integration_id: Option<i64>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposListCustomDeploymentRuleIntegrationsResponse {
     /// The total number of custom deployment protection rule integrations available for this environment.
@@ -57614,7 +57614,7 @@ pub struct ReposListCustomDeploymentRuleIntegrationsResponse {
         Vec<super::models::CustomDeploymentRuleApp>,
     >,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActionsCreateOrUpdateEnvironmentSecretBody {
     /// Value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get an environment public key](https://docs.github.com/rest/actions/secrets#get-an-environment-public-key) endpoint.
@@ -57622,7 +57622,7 @@ pub struct ActionsCreateOrUpdateEnvironmentSecretBody {
     /// ID of the key you used to encrypt the secret.
     pub key_id: String,
 }
-#[cfg(any(feature = "actions"))]
+#[cfg(feature = "actions")]
 impl ActionsCreateOrUpdateEnvironmentSecretBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -57639,12 +57639,12 @@ impl ActionsCreateOrUpdateEnvironmentSecretBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     pub enum ReposListForksSort { Newest = "newest", Oldest = "oldest", Stargazers =
     "stargazers", Watchers = "watchers", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposCreateForkBody {
     /// Optional parameter to specify the organization name if forking into an organization.
@@ -57657,7 +57657,7 @@ pub struct ReposCreateForkBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_branch_only: Option<bool>,
 }
-#[cfg(any(feature = "git"))]
+#[cfg(feature = "git")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GitCreateBlobBody {
     /// The new blob's content.
@@ -57666,7 +57666,7 @@ pub struct GitCreateBlobBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encoding: Option<String>,
 }
-#[cfg(any(feature = "git"))]
+#[cfg(feature = "git")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum GitCreateBlobError422 {
@@ -57675,7 +57675,7 @@ pub enum GitCreateBlobError422 {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "git"))]
+#[cfg(feature = "git")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GitCreateCommitBody {
     /// The commit message
@@ -57695,7 +57695,7 @@ pub struct GitCreateCommitBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,
 }
-#[cfg(any(feature = "git"))]
+#[cfg(feature = "git")]
 /// Information about the author of the commit. By default, the `author` will be the authenticated user and the current date. See the `author` and `committer` object below for details.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GitCreateCommitBodyAuthor {
@@ -57707,7 +57707,7 @@ pub struct GitCreateCommitBodyAuthor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "git"))]
+#[cfg(feature = "git")]
 /// Information about the person who is making the commit. By default, `committer` will use the information set in `author`. See the `author` and `committer` object below for details.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GitCreateCommitBodyCommitter {
@@ -57721,7 +57721,7 @@ pub struct GitCreateCommitBodyCommitter {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "git"))]
+#[cfg(feature = "git")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GitCreateRefBody {
     /// The name of the fully qualified reference (ie: `refs/heads/master`). If it doesn't start with 'refs' and have at least two slashes, it will be rejected.
@@ -57730,7 +57730,7 @@ pub struct GitCreateRefBody {
     /// The SHA1 value for this reference.
     pub sha: String,
 }
-#[cfg(any(feature = "git"))]
+#[cfg(feature = "git")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GitUpdateRefBody {
     /// The SHA1 value to set this reference to
@@ -57739,7 +57739,7 @@ pub struct GitUpdateRefBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub force: Option<bool>,
 }
-#[cfg(any(feature = "git"))]
+#[cfg(feature = "git")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GitCreateTagBody {
     /// The tag's name. This is typically a version (e.g., "v0.0.1").
@@ -57755,13 +57755,13 @@ pub struct GitCreateTagBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tagger: Option<super::models::GitCreateTagBodyTagger>,
 }
-#[cfg(any(feature = "git"))]
+#[cfg(feature = "git")]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of the object we're tagging. Normally this is a `commit` but it can also be a `tree` or a `blob`."]
     pub enum GitCreateTagBodyType { Commit = "commit", Tree = "tree", Blob = "blob", }
 }
-#[cfg(any(feature = "git"))]
+#[cfg(feature = "git")]
 /// An object with information about the individual creating the tag.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GitCreateTagBodyTagger {
@@ -57773,7 +57773,7 @@ pub struct GitCreateTagBodyTagger {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "git"))]
+#[cfg(feature = "git")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GitCreateTreeBody {
     /// Objects (of `path`, `mode`, `type`, and `sha`) specifying a tree structure.
@@ -57783,7 +57783,7 @@ pub struct GitCreateTreeBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_tree: Option<String>,
 }
-#[cfg(any(feature = "git"))]
+#[cfg(feature = "git")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GitCreateTreeBodyTreeItem {
     /// The file referenced in the tree.
@@ -57807,19 +57807,19 @@ pub struct GitCreateTreeBodyTreeItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
 }
-#[cfg(any(feature = "git"))]
+#[cfg(feature = "git")]
 connector_runtime::__string_enum! {
     #[doc =
     " The file mode; one of `100644` for file (blob), `100755` for executable (blob), `040000` for subdirectory (tree), `160000` for submodule (commit), or `120000` for a blob that specifies the path of a symlink."]
     pub enum GitCreateTreeBodyTreeItemMode { V100644 = "100644", V100755 = "100755",
     V040000 = "040000", V160000 = "160000", V120000 = "120000", }
 }
-#[cfg(any(feature = "git"))]
+#[cfg(feature = "git")]
 connector_runtime::__string_enum! {
     #[doc = " Either `blob`, `tree`, or `commit`."] pub enum
     GitCreateTreeBodyTreeItemType { Blob = "blob", Tree = "tree", Commit = "commit", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposCreateWebhookBody {
     /// Use `web` to create a webhook. Default: `web`. This parameter only accepts the value `web`.
@@ -57835,7 +57835,7 @@ pub struct ReposCreateWebhookBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active: Option<bool>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Key/value pairs to provide settings for this webhook.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposCreateWebhookBodyConfig {
@@ -57851,7 +57851,7 @@ pub struct ReposCreateWebhookBodyConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub insecure_ssl: Option<super::models::WebhookConfigInsecureSsl>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposUpdateWebhookBody {
     /// Webhook Configuration
@@ -57872,7 +57872,7 @@ pub struct ReposUpdateWebhookBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active: Option<bool>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposUpdateWebhookConfigForRepoBody {
     /// The URL to which the payloads will be delivered.
@@ -57887,7 +57887,7 @@ pub struct ReposUpdateWebhookConfigForRepoBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub insecure_ssl: Option<super::models::WebhookConfigInsecureSsl>,
 }
-#[cfg(any(feature = "migrations"))]
+#[cfg(feature = "migrations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MigrationsStartImportBody {
     /// The URL of the originating repository.
@@ -57905,14 +57905,14 @@ pub struct MigrationsStartImportBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tfvc_project: Option<String>,
 }
-#[cfg(any(feature = "migrations"))]
+#[cfg(feature = "migrations")]
 connector_runtime::__string_enum! {
     #[doc =
     " The originating VCS type. Without this parameter, the import job will take additional time to detect the VCS type before beginning the import. This detection step will be reflected in the response."]
     pub enum MigrationsStartImportBodyVcs { Subversion = "subversion", Git = "git",
     Mercurial = "mercurial", Tfvc = "tfvc", }
 }
-#[cfg(any(feature = "migrations"))]
+#[cfg(feature = "migrations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MigrationsUpdateImportBody {
     /// The username to provide to the originating repository.
@@ -57928,13 +57928,13 @@ pub struct MigrationsUpdateImportBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tfvc_project: Option<String>,
 }
-#[cfg(any(feature = "migrations"))]
+#[cfg(feature = "migrations")]
 connector_runtime::__string_enum! {
     #[doc = " The type of version control system you are migrating from."] pub enum
     MigrationsUpdateImportBodyVcs { Subversion = "subversion", Tfvc = "tfvc", Git =
     "git", Mercurial = "mercurial", }
 }
-#[cfg(any(feature = "migrations"))]
+#[cfg(feature = "migrations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MigrationsMapCommitAuthorBody {
     /// The new Git author email.
@@ -57944,34 +57944,34 @@ pub struct MigrationsMapCommitAuthorBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "migrations"))]
+#[cfg(feature = "migrations")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MigrationsSetLfsPreferenceBody {
     /// Whether to store large files during the import. `opt_in` means large files will be stored using Git LFS. `opt_out` means large files will be removed during the import.
     pub use_lfs: super::models::MigrationsSetLfsPreferenceBodyUseLfs,
 }
-#[cfg(any(feature = "migrations"))]
+#[cfg(feature = "migrations")]
 connector_runtime::__string_enum! {
     #[doc =
     " Whether to store large files during the import. `opt_in` means large files will be stored using Git LFS. `opt_out` means large files will be removed during the import."]
     pub enum MigrationsSetLfsPreferenceBodyUseLfs { OptIn = "opt_in", OptOut = "opt_out",
     }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposUpdateInvitationBody {
     /// The permissions that the associated user will have on the repository. Valid values are `read`, `write`, `maintain`, `triage`, and `admin`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<super::models::ReposUpdateInvitationBodyPermissions>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     #[doc =
     " The permissions that the associated user will have on the repository. Valid values are `read`, `write`, `maintain`, `triage`, and `admin`."]
     pub enum ReposUpdateInvitationBodyPermissions { Read = "read", Write = "write",
     Maintain = "maintain", Triage = "triage", Admin = "admin", }
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct IssuesCreateBody {
     /// The title of the issue.
@@ -58000,7 +58000,7 @@ pub struct IssuesCreateBody {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub type_: Option<Option<String>>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// The title of the issue.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -58010,7 +58010,7 @@ pub enum IssuesCreateBodyTitle {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum IssuesCreateBodyMilestone {
@@ -58019,7 +58019,7 @@ pub enum IssuesCreateBodyMilestone {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum IssuesCreateBodyLabelsItem {
@@ -58030,7 +58030,7 @@ pub enum IssuesCreateBodyLabelsItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssuesCreateBodyLabelsItemVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -58042,7 +58042,7 @@ pub struct IssuesCreateBodyLabelsItemVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub color: Option<Option<String>>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct IssuesCreateBodyIssueFieldValuesItem {
     /// The ID of the issue field to set
@@ -58050,7 +58050,7 @@ pub struct IssuesCreateBodyIssueFieldValuesItem {
     /// The value to set for the field. For multi-select fields, provide an array of option names.
     pub value: super::models::IssuesCreateBodyIssueFieldValuesItemValue,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// The value to set for the field. For multi-select fields, provide an array of option names.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -58061,19 +58061,19 @@ pub enum IssuesCreateBodyIssueFieldValuesItemValue {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssuesUpdateCommentBody {
     /// The contents of the comment.
     pub body: String,
 }
-#[cfg(any(feature = "reactions"))]
+#[cfg(feature = "reactions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReactionsCreateForIssueCommentBody {
     /// The [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions) to add to the issue comment.
     pub content: super::models::ReactionsCreateForIssueCommentBodyContent,
 }
-#[cfg(any(feature = "reactions"))]
+#[cfg(feature = "reactions")]
 connector_runtime::__string_enum! {
     #[doc =
     " The [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions) to add to the issue comment."]
@@ -58081,7 +58081,7 @@ connector_runtime::__string_enum! {
     Laugh = "laugh", Confused = "confused", Heart = "heart", Hooray = "hooray", Rocket =
     "rocket", Eyes = "eyes", }
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssuesUpdateBody {
     /// The title of the issue.
@@ -58120,7 +58120,7 @@ pub struct IssuesUpdateBody {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub type_: Option<Option<super::models::IssuesUpdateBodyType>>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// The title of the issue.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -58130,18 +58130,18 @@ pub enum IssuesUpdateBodyTitle {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 connector_runtime::__string_enum! {
     #[doc = " The open or closed state of the issue."] pub enum IssuesUpdateBodyState {
     Open = "open", Closed = "closed", }
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 connector_runtime::__string_enum! {
     #[doc = " The reason for the state change. Ignored unless `state` is changed."] pub
     enum IssuesUpdateBodyStateReason { Completed = "completed", NotPlanned =
     "not_planned", Duplicate = "duplicate", Reopened = "reopened", }
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum IssuesUpdateBodyMilestone {
@@ -58150,7 +58150,7 @@ pub enum IssuesUpdateBodyMilestone {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum IssuesUpdateBodyLabelsItem {
@@ -58161,7 +58161,7 @@ pub enum IssuesUpdateBodyLabelsItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssuesUpdateBodyLabelsItemVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -58182,13 +58182,13 @@ pub struct IssuesUpdateBodyLabelsItemVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<super::models::IssuesUpdateBodyLabelsItemVariant1Confidence>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 connector_runtime::__string_enum! {
     #[doc = " The confidence level for this label choice."] pub enum
     IssuesUpdateBodyLabelsItemVariant1Confidence { Low = "low", Medium = "medium", High =
     "high", }
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum IssuesUpdateBodyAssigneesItem {
@@ -58199,7 +58199,7 @@ pub enum IssuesUpdateBodyAssigneesItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssuesUpdateBodyAssigneesItemVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -58216,13 +58216,13 @@ pub struct IssuesUpdateBodyAssigneesItemVariant1 {
         super::models::IssuesUpdateBodyAssigneesItemVariant1Confidence,
     >,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 connector_runtime::__string_enum! {
     #[doc = " The confidence level for this assignee choice."] pub enum
     IssuesUpdateBodyAssigneesItemVariant1Confidence { Low = "low", Medium = "medium",
     High = "high", }
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct IssuesUpdateBodyIssueFieldValuesItem {
     /// The ID of the issue field to set
@@ -58241,13 +58241,13 @@ pub struct IssuesUpdateBodyIssueFieldValuesItem {
         super::models::IssuesUpdateBodyIssueFieldValuesItemConfidence,
     >,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 connector_runtime::__string_enum! {
     #[doc = " The confidence level for this field value choice."] pub enum
     IssuesUpdateBodyIssueFieldValuesItemConfidence { Low = "low", Medium = "medium", High
     = "high", }
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// The issue type to associate with this issue. Only users with push access can set the type for issues. Without push access to the repository, type changes are silently dropped.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -58257,7 +58257,7 @@ pub enum IssuesUpdateBodyType {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// The issue type with optional metadata.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssuesUpdateBodyTypeVariant1 {
@@ -58274,13 +58274,13 @@ pub struct IssuesUpdateBodyTypeVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<super::models::IssuesUpdateBodyTypeVariant1Confidence>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 connector_runtime::__string_enum! {
     #[doc = " The confidence level for this type choice."] pub enum
     IssuesUpdateBodyTypeVariant1Confidence { Low = "low", Medium = "medium", High =
     "high", }
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssuesUpdateResponse200 {
     pub id: i64,
@@ -58389,7 +58389,7 @@ pub struct IssuesUpdateResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggestions: Option<super::models::IssuesUpdateResponse200Suggestions>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// Pending suggestions for each suggestible field (`type`,
 /// `issue_field_values`, `labels`, `assignees`, `state`) the
 /// request touched. Omitted for fields not in the request or
@@ -58414,7 +58414,7 @@ pub struct IssuesUpdateResponse200Suggestions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<Vec<super::models::IssuesUpdateResponse200SuggestionsStateItem>>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssuesUpdateResponse200SuggestionsTypeItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -58434,17 +58434,17 @@ pub struct IssuesUpdateResponse200SuggestionsTypeItem {
         super::models::IssuesUpdateResponse200SuggestionsTypeItemIgnoredReason,
     >,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 connector_runtime::__string_enum! {
     pub enum IssuesUpdateResponse200SuggestionsTypeItemConfidence { Low = "low", Medium =
     "medium", High = "high", }
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 connector_runtime::__string_enum! {
     pub enum IssuesUpdateResponse200SuggestionsTypeItemIgnoredReason { AlreadyApplied =
     "already_applied", IssueAlreadyClosed = "issue_already_closed", }
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssuesUpdateResponse200SuggestionsIssueFieldValuesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -58468,7 +58468,7 @@ pub struct IssuesUpdateResponse200SuggestionsIssueFieldValuesItem {
         super::models::IssuesUpdateResponse200SuggestionsTypeItemIgnoredReason,
     >,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum IssuesUpdateResponse200SuggestionsIssueFieldValuesItemValue {
@@ -58478,7 +58478,7 @@ pub enum IssuesUpdateResponse200SuggestionsIssueFieldValuesItemValue {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssuesUpdateResponse200SuggestionsLabelsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -58498,7 +58498,7 @@ pub struct IssuesUpdateResponse200SuggestionsLabelsItem {
         super::models::IssuesUpdateResponse200SuggestionsTypeItemIgnoredReason,
     >,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssuesUpdateResponse200SuggestionsAssigneesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -58518,7 +58518,7 @@ pub struct IssuesUpdateResponse200SuggestionsAssigneesItem {
         super::models::IssuesUpdateResponse200SuggestionsTypeItemIgnoredReason,
     >,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssuesUpdateResponse200SuggestionsStateItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -58542,14 +58542,14 @@ pub struct IssuesUpdateResponse200SuggestionsStateItem {
         super::models::IssuesUpdateResponse200SuggestionsTypeItemIgnoredReason,
     >,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssuesAddAssigneesBody {
     /// Usernames of people to assign this issue to. _NOTE: Only users with push access can add assignees to an issue. Assignees are silently ignored otherwise._
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignees: Option<Vec<super::models::IssuesAddAssigneesBodyAssigneesItem>>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum IssuesAddAssigneesBodyAssigneesItem {
@@ -58560,7 +58560,7 @@ pub enum IssuesAddAssigneesBodyAssigneesItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssuesAddAssigneesBodyAssigneesItemVariant1 {
     /// The login of the user to assign.
@@ -58577,19 +58577,19 @@ pub struct IssuesAddAssigneesBodyAssigneesItemVariant1 {
         super::models::IssuesUpdateBodyAssigneesItemVariant1Confidence,
     >,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssuesRemoveAssigneesBody {
     /// Usernames of assignees to remove from an issue. _NOTE: Only users with push access can remove assignees from an issue. Assignees are silently ignored otherwise._
     pub assignees: Vec<String>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssuesAddBlockedByDependencyBody {
     /// The id of the issue that blocks the current issue
     pub issue_id: i64,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssuesSetIssueFieldValuesBody {
     /// An array of issue field values to set for this issue. Each field value must include the field ID and the value to set. All existing field values will be replaced.
@@ -58598,7 +58598,7 @@ pub struct IssuesSetIssueFieldValuesBody {
         Vec<super::models::IssuesSetIssueFieldValuesBodyIssueFieldValuesItem>,
     >,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 impl IssuesSetIssueFieldValuesBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -58613,7 +58613,7 @@ impl IssuesSetIssueFieldValuesBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct IssuesSetIssueFieldValuesBodyIssueFieldValuesItem {
     /// The ID of the issue field to set
@@ -58625,7 +58625,7 @@ pub struct IssuesSetIssueFieldValuesBodyIssueFieldValuesItem {
     /// - For date fields: provide an ISO 8601 date string
     pub value: super::models::IssuesSetIssueFieldValuesBodyIssueFieldValuesItemValue,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// The value to set for the field. The type depends on the field's data type:
 /// - For text fields: provide a string value
 /// - For single_select fields: provide the option name as a string (must match an existing option)
@@ -58639,7 +58639,7 @@ pub enum IssuesSetIssueFieldValuesBodyIssueFieldValuesItemValue {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssuesAddIssueFieldValuesBody {
     /// An array of issue field values to add to this issue. Each field value must include the field ID and the value to set.
@@ -58648,7 +58648,7 @@ pub struct IssuesAddIssueFieldValuesBody {
         Vec<super::models::IssuesAddIssueFieldValuesBodyIssueFieldValuesItem>,
     >,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 impl IssuesAddIssueFieldValuesBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -58663,7 +58663,7 @@ impl IssuesAddIssueFieldValuesBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct IssuesAddIssueFieldValuesBodyIssueFieldValuesItem {
     /// The ID of the issue field to set
@@ -58676,7 +58676,7 @@ pub struct IssuesAddIssueFieldValuesBodyIssueFieldValuesItem {
     /// - For date fields: provide an ISO 8601 date string
     pub value: super::models::IssuesAddIssueFieldValuesBodyIssueFieldValuesItemValue,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 /// The value to set for the field. The type depends on the field's data type:
 /// - For text fields: provide a string value
 /// - For single_select fields: provide the option name as a string (must match an existing option)
@@ -58692,7 +58692,7 @@ pub enum IssuesAddIssueFieldValuesBodyIssueFieldValuesItemValue {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum IssuesSetLabelsBody {
@@ -58701,14 +58701,14 @@ pub enum IssuesSetLabelsBody {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssuesSetLabelsBodyVariant0 {
     /// The names of the labels to set for the issue. The labels you set replace any existing labels. You can pass an empty array to remove all labels. Alternatively, you can pass a single label as a `string` or an `array` of labels directly, but GitHub recommends passing an object with the `labels` key. You can also add labels to the existing labels for an issue. For more information, see "[Add labels to an issue](https://docs.github.com/rest/issues/labels#add-labels-to-an-issue)."
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<String>>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 impl IssuesSetLabelsBodyVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -58723,13 +58723,13 @@ impl IssuesSetLabelsBodyVariant0 {
         Ok(())
     }
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssuesSetLabelsBodyVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<super::models::IssuesSetLabelsBodyVariant1LabelsItem>>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 impl IssuesSetLabelsBodyVariant1 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -58744,19 +58744,19 @@ impl IssuesSetLabelsBodyVariant1 {
         Ok(())
     }
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssuesSetLabelsBodyVariant1LabelsItem {
     pub name: String,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssuesAddLabelsBody {
     /// The labels to add to the issue's existing labels. You can also pass an `array` of labels directly, but GitHub recommends passing an object with the `labels` key. To replace all of the labels for an issue, use "[Set labels for an issue](https://docs.github.com/rest/issues/labels#set-labels-for-an-issue)."
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<super::models::IssuesAddLabelsBodyLabelsItem>>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 impl IssuesAddLabelsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -58766,7 +58766,7 @@ impl IssuesAddLabelsBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum IssuesAddLabelsBodyLabelsItem {
@@ -58777,7 +58777,7 @@ pub enum IssuesAddLabelsBodyLabelsItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssuesAddLabelsBodyLabelsItemVariant1 {
     /// The name of the label to add.
@@ -58792,7 +58792,7 @@ pub struct IssuesAddLabelsBodyLabelsItemVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<super::models::IssuesUpdateBodyLabelsItemVariant1Confidence>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssuesLockBody {
     /// The reason for locking the issue or pull request conversation. Lock will fail if you don't use one of these reasons:
@@ -58803,7 +58803,7 @@ pub struct IssuesLockBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock_reason: Option<super::models::IssuesLockBodyLockReason>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 connector_runtime::__string_enum! {
     #[doc =
     " The reason for locking the issue or pull request conversation. Lock will fail if you don't use one of these reasons:  "]
@@ -58811,13 +58811,13 @@ connector_runtime::__string_enum! {
     #[doc = " * `spam`"] pub enum IssuesLockBodyLockReason { OffTopic = "off-topic",
     TooHeated = "too heated", Resolved = "resolved", Spam = "spam", }
 }
-#[cfg(any(feature = "reactions"))]
+#[cfg(feature = "reactions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReactionsCreateForIssueBody {
     /// The [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions) to add to the issue.
     pub content: super::models::ReactionsCreateForIssueBodyContent,
 }
-#[cfg(any(feature = "reactions"))]
+#[cfg(feature = "reactions")]
 connector_runtime::__string_enum! {
     #[doc =
     " The [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions) to add to the issue."]
@@ -58825,13 +58825,13 @@ connector_runtime::__string_enum! {
     "laugh", Confused = "confused", Heart = "heart", Hooray = "hooray", Rocket =
     "rocket", Eyes = "eyes", }
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssuesRemoveSubIssueBody {
     /// The id of the sub-issue to remove
     pub sub_issue_id: i64,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssuesAddSubIssueBody {
     /// The id of the sub-issue to add. The sub-issue must belong to the same repository owner as the parent issue
@@ -58840,7 +58840,7 @@ pub struct IssuesAddSubIssueBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replace_parent: Option<bool>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssuesReprioritizeSubIssueBody {
     /// The id of the sub-issue to reprioritize
@@ -58852,18 +58852,18 @@ pub struct IssuesReprioritizeSubIssueBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before_id: Option<i64>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 connector_runtime::__string_enum! {
     pub enum IssuesListSuggestionsState { Pending = "pending", Applied = "applied",
     Approved = "approved", Dismissed = "dismissed", Replaced = "replaced", Invalidated =
     "invalidated", All = "all", }
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 connector_runtime::__string_enum! {
     pub enum IssuesListSuggestionsAction { SetType = "set_type", AddLabel = "add_label",
     AddField = "add_field", AddAssignee = "add_assignee", CloseIssue = "close_issue", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposCreateDeployKeyBody {
     /// A name for the key.
@@ -58877,7 +58877,7 @@ pub struct ReposCreateDeployKeyBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_only: Option<bool>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssuesCreateLabelBody {
     /// The name of the label. Emoji can be added to label names, using either native emoji or colon-style markup. For example, typing `:strawberry:` will render the emoji ![:strawberry:](https://github.githubassets.com/images/icons/emoji/unicode/1f353.png ":strawberry:"). For a full list of available emoji and codes, see "[Emoji cheat sheet](https://github.com/ikatyang/emoji-cheat-sheet)."
@@ -58889,7 +58889,7 @@ pub struct IssuesCreateLabelBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssuesUpdateLabelBody {
     /// The new name of the label. Emoji can be added to label names, using either native emoji or colon-style markup. For example, typing `:strawberry:` will render the emoji ![:strawberry:](https://github.githubassets.com/images/icons/emoji/unicode/1f353.png ":strawberry:"). For a full list of available emoji and codes, see "[Emoji cheat sheet](https://github.com/ikatyang/emoji-cheat-sheet)."
@@ -58902,13 +58902,13 @@ pub struct IssuesUpdateLabelBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposMergeUpstreamBody {
     /// The name of the branch which should be updated to match upstream.
     pub branch: String,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposMergeBody {
     /// The name of the base branch that the head will be merged into.
@@ -58919,16 +58919,16 @@ pub struct ReposMergeBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit_message: Option<String>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 connector_runtime::__string_enum! {
     pub enum IssuesListMilestonesSort { DueOn = "due_on", Completeness = "completeness",
     }
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 connector_runtime::__string_enum! {
     pub enum IssuesListMilestonesDirection { Asc = "asc", Desc = "desc", }
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssuesCreateMilestoneBody {
     /// The title of the milestone.
@@ -58943,12 +58943,12 @@ pub struct IssuesCreateMilestoneBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_on: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 connector_runtime::__string_enum! {
     #[doc = " The state of the milestone. Either `open` or `closed`."] pub enum
     IssuesCreateMilestoneBodyState { Open = "open", Closed = "closed", }
 }
-#[cfg(any(feature = "issues"))]
+#[cfg(feature = "issues")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssuesUpdateMilestoneBody {
     /// The title of the milestone.
@@ -58964,7 +58964,7 @@ pub struct IssuesUpdateMilestoneBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_on: Option<chrono::DateTime<chrono::Utc>>,
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActivityMarkRepoNotificationsAsReadBody {
     /// Describes the last point that notifications were checked. Anything updated since this time will not be marked as read. If you omit this parameter, all notifications are marked as read. This is a timestamp in [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601) format: `YYYY-MM-DDTHH:MM:SSZ`. Default: The current timestamp.
@@ -58979,7 +58979,7 @@ pub struct ActivityMarkRepoNotificationsAsReadResponse202 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposUpdateInformationAboutPagesSiteBody {
     /// Specify a custom domain for the repository. Sending a `null` value will remove the custom domain. For more about custom domains, see "[Using a custom domain with GitHub Pages](https://docs.github.com/pages/configuring-a-custom-domain-for-your-github-pages-site)."
@@ -58996,14 +58996,14 @@ pub struct ReposUpdateInformationAboutPagesSiteBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<super::models::ReposUpdateInformationAboutPagesSiteBodySource>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     #[doc =
     " The process by which the GitHub Pages site will be built. `workflow` means that the site is built by a custom GitHub Actions workflow. `legacy` means that the site is built by GitHub when changes are pushed to a specific branch."]
     pub enum ReposUpdateInformationAboutPagesSiteBodyBuildType { Legacy = "legacy",
     Workflow = "workflow", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ReposUpdateInformationAboutPagesSiteBodySource {
@@ -59016,14 +59016,14 @@ pub enum ReposUpdateInformationAboutPagesSiteBodySource {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     #[doc =
     " Update the source for the repository. Must include the branch name, and may optionally specify the subdirectory `/docs`. Possible values are `\"gh-pages\"`, `\"master\"`, and `\"master /docs\"`."]
     pub enum ReposUpdateInformationAboutPagesSiteBodySourceVariant0 { GhPages =
     "gh-pages", Master = "master", MasterDocs = "master /docs", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// Update the source for the repository. Must include the branch name and path.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReposUpdateInformationAboutPagesSiteBodySourceVariant1 {
@@ -59032,14 +59032,14 @@ pub struct ReposUpdateInformationAboutPagesSiteBodySourceVariant1 {
     /// The repository directory that includes the source files for the Pages site. Allowed paths are `/` or `/docs`.
     pub path: super::models::ReposUpdateInformationAboutPagesSiteBodySourceVariant1Path,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     #[doc =
     " The repository directory that includes the source files for the Pages site. Allowed paths are `/` or `/docs`."]
     pub enum ReposUpdateInformationAboutPagesSiteBodySourceVariant1Path { Empty = "/",
     Docs = "/docs", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// The source branch and directory used to publish your Pages site.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposCreatePagesSiteBody {
@@ -59050,14 +59050,14 @@ pub struct ReposCreatePagesSiteBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<super::models::ReposCreatePagesSiteBodySource>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     #[doc =
     " The process in which the Page will be built. Possible values are `\"legacy\"` and `\"workflow\"`."]
     pub enum ReposCreatePagesSiteBodyBuildType { Legacy = "legacy", Workflow =
     "workflow", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// The source branch and directory used to publish your Pages site.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposCreatePagesSiteBodySource {
@@ -59067,13 +59067,13 @@ pub struct ReposCreatePagesSiteBodySource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<super::models::ReposCreatePagesSiteBodySourcePath>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     #[doc =
     " The repository directory that includes the source files for the Pages site. Allowed paths are `/` or `/docs`. Default: `/`"]
     pub enum ReposCreatePagesSiteBodySourcePath { Empty = "/", Docs = "/docs", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 /// The object used to create GitHub Pages deployment
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposCreatePagesDeploymentBody {
@@ -59091,24 +59091,24 @@ pub struct ReposCreatePagesDeploymentBody {
     /// The OIDC token issued by GitHub Actions certifying the origin of the deployment.
     pub oidc_token: String,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposCheckPrivateVulnerabilityReportingResponse200 {
     /// Whether or not private vulnerability reporting is enabled for the repository.
     pub enabled: bool,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposCustomPropertiesForReposCreateOrUpdateRepositoryValuesBody {
     /// A list of custom property names and associated values to apply to the repositories.
     pub properties: Vec<super::models::CustomPropertyValue>,
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 connector_runtime::__string_enum! {
     pub enum PullsListSort { Created = "created", Updated = "updated", Popularity =
     "popularity", LongRunning = "long-running", }
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullsCreateBody {
     /// The title of the new pull request. Required unless `issue` is specified.
@@ -59134,24 +59134,24 @@ pub struct PullsCreateBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue: Option<i64>,
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 connector_runtime::__string_enum! {
     pub enum PullsListReviewCommentsForRepoSort { Created = "created", Updated =
     "updated", CreatedAt = "created_at", }
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullsUpdateReviewCommentBody {
     /// The text of the reply to the review comment.
     pub body: String,
 }
-#[cfg(any(feature = "reactions"))]
+#[cfg(feature = "reactions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReactionsCreateForPullRequestReviewCommentBody {
     /// The [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions) to add to the pull request review comment.
     pub content: super::models::ReactionsCreateForPullRequestReviewCommentBodyContent,
 }
-#[cfg(any(feature = "reactions"))]
+#[cfg(feature = "reactions")]
 connector_runtime::__string_enum! {
     #[doc =
     " The [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions) to add to the pull request review comment."]
@@ -59159,7 +59159,7 @@ connector_runtime::__string_enum! {
     = "-1", Laugh = "laugh", Confused = "confused", Heart = "heart", Hooray = "hooray",
     Rocket = "rocket", Eyes = "eyes", }
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullsUpdateBody {
     /// The title of the pull request.
@@ -59178,12 +59178,12 @@ pub struct PullsUpdateBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maintainer_can_modify: Option<bool>,
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 connector_runtime::__string_enum! {
     #[doc = " State of this Pull Request. Either `open` or `closed`."] pub enum
     PullsUpdateBodyState { Open = "open", Closed = "closed", }
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodespacesCreateWithPrForAuthenticatedUserBody {
     /// The requested location for a new codespace. Best efforts are made to respect this upon creation. Assigned by IP if not provided.
@@ -59217,7 +59217,7 @@ pub struct CodespacesCreateWithPrForAuthenticatedUserBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_period_minutes: Option<i64>,
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullsCreateReviewCommentBody {
     /// The text of the review comment.
@@ -59248,31 +59248,31 @@ pub struct PullsCreateReviewCommentBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject_type: Option<super::models::PullsCreateReviewCommentBodySubjectType>,
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 connector_runtime::__string_enum! {
     #[doc =
     " In a split diff view, the side of the diff that the pull request's changes appear on. Can be `LEFT` or `RIGHT`. Use `LEFT` for deletions that appear in red. Use `RIGHT` for additions that appear in green or unchanged lines that appear in white and are shown for context. For a multi-line comment, side represents whether the last line of the comment range is a deletion or addition. For more information, see \"[Diff view options](https://docs.github.com/articles/about-comparing-branches-in-pull-requests#diff-view-options)\" in the GitHub Help documentation."]
     pub enum PullsCreateReviewCommentBodySide { Left = "LEFT", Right = "RIGHT", }
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 connector_runtime::__string_enum! {
     #[doc =
     " **Required when using multi-line comments unless using `in_reply_to`**. The `start_side` is the starting side of the diff that the comment applies to. Can be `LEFT` or `RIGHT`. To learn more about multi-line comments, see \"[Commenting on a pull request](https://docs.github.com/articles/commenting-on-a-pull-request#adding-line-comments-to-a-pull-request)\" in the GitHub Help documentation. See `side` in this table for additional context."]
     pub enum PullsCreateReviewCommentBodyStartSide { Left = "LEFT", Right = "RIGHT", Side
     = "side", }
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 connector_runtime::__string_enum! {
     #[doc = " The level at which the comment is targeted."] pub enum
     PullsCreateReviewCommentBodySubjectType { Line = "line", File = "file", }
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullsCreateReplyForReviewCommentBody {
     /// The text of the review comment.
     pub body: String,
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullsMergeBody {
     /// Title for the automatic commit message.
@@ -59288,7 +59288,7 @@ pub struct PullsMergeBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_method: Option<super::models::AutoMergeMergeMethod>,
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullsMergeAsyncBody {
     /// Title for the automatic commit message.
@@ -59307,14 +59307,14 @@ pub struct PullsMergeAsyncBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_action: Option<super::models::PullsMergeAsyncBodyMergeAction>,
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 connector_runtime::__string_enum! {
     #[doc =
     " The action that will be taken to merge the pull request. `direct_merge` merges the pull request directly without using a merge queue; `merge_queue` adds the pull request to a merge queue; `default` selects the most appropriate option."]
     pub enum PullsMergeAsyncBodyMergeAction { Default = "default", DirectMerge =
     "direct_merge", MergeQueue = "merge_queue", }
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullsRequestReviewersBody {
     /// An array of user `login`s that will be requested.
@@ -59324,7 +59324,7 @@ pub struct PullsRequestReviewersBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team_reviewers: Option<Vec<String>>,
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullsRemoveRequestedReviewersBody {
     /// An array of user `login`s that will be removed.
@@ -59333,7 +59333,7 @@ pub struct PullsRemoveRequestedReviewersBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team_reviewers: Option<Vec<String>>,
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullsCreateReviewBody {
     /// The SHA of the commit that needs a review. Not using the latest commit SHA may render your review comment outdated if a subsequent commit modifies the line you specify as the `position`. Defaults to the most recent commit in the pull request when you do not specify a value.
@@ -59349,14 +59349,14 @@ pub struct PullsCreateReviewBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comments: Option<Vec<super::models::PullsCreateReviewBodyCommentsItem>>,
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 connector_runtime::__string_enum! {
     #[doc =
     " The review action you want to perform. The review actions include: `APPROVE`, `REQUEST_CHANGES`, or `COMMENT`. By leaving this blank, you set the review action state to `PENDING`, which means you will need to [submit the pull request review](https://docs.github.com/rest/pulls/reviews#submit-a-review-for-a-pull-request) when you are ready."]
     pub enum PullsCreateReviewBodyEvent { Approve = "APPROVE", RequestChanges =
     "REQUEST_CHANGES", Comment = "COMMENT", }
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullsCreateReviewBodyCommentsItem {
     /// The relative path to the file that necessitates a review comment.
@@ -59375,13 +59375,13 @@ pub struct PullsCreateReviewBodyCommentsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_side: Option<String>,
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullsUpdateReviewBody {
     /// The body text of the pull request review.
     pub body: String,
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullsDismissReviewBody {
     /// The message for the pull request review dismissal
@@ -59389,7 +59389,7 @@ pub struct PullsDismissReviewBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PullsSubmitReviewBody {
     /// The body text of the pull request review
@@ -59398,21 +59398,21 @@ pub struct PullsSubmitReviewBody {
     /// The review action you want to perform. The review actions include: `APPROVE`, `REQUEST_CHANGES`, or `COMMENT`. When you leave this blank, the API returns _HTTP 422 (Unrecognizable entity)_ and sets the review action state to `PENDING`, which means you will need to re-submit the pull request review using a review action.
     pub event: super::models::PullsSubmitReviewBodyEvent,
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 connector_runtime::__string_enum! {
     #[doc =
     " The review action you want to perform. The review actions include: `APPROVE`, `REQUEST_CHANGES`, or `COMMENT`. When you leave this blank, the API returns _HTTP 422 (Unrecognizable entity)_ and sets the review action state to `PENDING`, which means you will need to re-submit the pull request review using a review action."]
     pub enum PullsSubmitReviewBodyEvent { Approve = "APPROVE", RequestChanges =
     "REQUEST_CHANGES", Comment = "COMMENT", }
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullsUpdateBranchBody {
     /// The expected SHA of the pull request's HEAD ref. This is the most recent commit on the pull request's branch. If the expected SHA does not match the pull request's HEAD, you will receive a `422 Unprocessable Entity` status. You can use the "[List commits](https://docs.github.com/rest/commits/commits#list-commits)" endpoint to find the most recent commit SHA. Default: SHA of the pull request's current HEAD ref.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected_head_sha: Option<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposCreateReleaseBody {
     /// The name of the tag.
@@ -59442,14 +59442,14 @@ pub struct ReposCreateReleaseBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub make_latest: Option<super::models::ReposCreateReleaseBodyMakeLatest>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     #[doc =
     " Specifies whether this release should be set as the latest release for the repository. Drafts and prereleases cannot be set as latest. Defaults to `true` for newly published releases. `legacy` specifies that the latest release should be determined based on the release creation date and higher semantic version."]
     pub enum ReposCreateReleaseBodyMakeLatest { True = "true", False = "false", Legacy =
     "legacy", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposUpdateReleaseAssetBody {
     /// The file name of the asset.
@@ -59461,7 +59461,7 @@ pub struct ReposUpdateReleaseAssetBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposGenerateReleaseNotesBody {
     /// The tag name for the release. This can be an existing tag or a new one.
@@ -59476,7 +59476,7 @@ pub struct ReposGenerateReleaseNotesBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configuration_file_path: Option<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposUpdateReleaseBody {
     /// The name of the tag.
@@ -59504,25 +59504,25 @@ pub struct ReposUpdateReleaseBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discussion_category_name: Option<String>,
 }
-#[cfg(any(feature = "reactions"))]
+#[cfg(feature = "reactions")]
 connector_runtime::__string_enum! {
     pub enum ReactionsListForReleaseContent { Plus1 = "+1", Laugh = "laugh", Heart =
     "heart", Hooray = "hooray", Rocket = "rocket", Eyes = "eyes", }
 }
-#[cfg(any(feature = "reactions"))]
+#[cfg(feature = "reactions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReactionsCreateForReleaseBody {
     /// The [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions) to add to the release.
     pub content: super::models::ReactionsCreateForReleaseBodyContent,
 }
-#[cfg(any(feature = "reactions"))]
+#[cfg(feature = "reactions")]
 connector_runtime::__string_enum! {
     #[doc =
     " The [reaction type](https://docs.github.com/rest/reactions/reactions#about-reactions) to add to the release."]
     pub enum ReactionsCreateForReleaseBodyContent { Plus1 = "+1", Laugh = "laugh", Heart
     = "heart", Hooray = "hooray", Rocket = "rocket", Eyes = "eyes", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReposCreateRepoRulesetBody {
     /// The name of the ruleset.
@@ -59544,12 +59544,12 @@ pub struct ReposCreateRepoRulesetBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<Vec<super::models::RepositoryRule>>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     #[doc = " The target of the ruleset"] pub enum ReposCreateRepoRulesetBodyTarget {
     Branch = "branch", Tag = "tag", Push = "push", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposUpdateRepoRulesetBody {
     /// The name of the ruleset.
@@ -59573,12 +59573,12 @@ pub struct ReposUpdateRepoRulesetBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<Vec<super::models::RepositoryRule>>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     #[doc = " The target of the ruleset"] pub enum ReposUpdateRepoRulesetBodyTarget {
     Branch = "branch", Tag = "tag", Push = "push", }
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecretScanningUpdateAlertBody {
     /// Sets the state of the secret scanning alert. You must provide `resolution` when you set the state to `resolved`.
@@ -59597,14 +59597,14 @@ pub struct SecretScanningUpdateAlertBody {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub validity: Option<Option<super::models::SecretScanningUpdateAlertBodyValidity>>,
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 connector_runtime::__string_enum! {
     #[doc =
     " Sets the validity of the secret scanning alert. Can be `active`, `inactive`, or `null` to clear the override."]
     pub enum SecretScanningUpdateAlertBodyValidity { Active = "active", Inactive =
     "inactive", }
 }
-#[cfg(any(feature = "secret_scanning"))]
+#[cfg(feature = "secret_scanning")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SecretScanningCreatePushProtectionBypassBody {
     /// The reason for bypassing push protection.
@@ -59612,13 +59612,13 @@ pub struct SecretScanningCreatePushProtectionBypassBody {
     /// The ID of the push protection bypass placeholder. This value is returned on any push protected routes.
     pub placeholder_id: String,
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullRequestStacksCreateBody {
     /// An ordered list of pull request numbers forming the stack from bottom to top.
     pub pull_requests: Vec<i64>,
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 impl PullRequestStacksCreateBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -59634,7 +59634,7 @@ impl PullRequestStacksCreateBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullRequestStacksCreateResponse201 {
     pub id: i64,
@@ -59647,7 +59647,7 @@ pub struct PullRequestStacksCreateResponse201 {
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub pull_requests: Vec<super::models::PullRequestStackPullRequest>,
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 /// Validation Error
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullRequestStacksCreateError422 {
@@ -59656,7 +59656,7 @@ pub struct PullRequestStacksCreateError422 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<super::models::PullRequestStacksCreateError422ErrorsItem>>,
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullRequestStacksCreateError422ErrorsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -59671,7 +59671,7 @@ pub struct PullRequestStacksCreateError422ErrorsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<super::models::PullRequestStacksCreateError422ErrorsItemValue>,
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PullRequestStacksCreateError422ErrorsItemValue {
@@ -59687,7 +59687,7 @@ pub enum PullRequestStacksCreateError422ErrorsItemValue {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PullRequestStacksCreateError422ErrorsItemValueVariant2Item {
@@ -59696,13 +59696,13 @@ pub enum PullRequestStacksCreateError422ErrorsItemValueVariant2Item {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullRequestStacksAddBody {
     /// An ordered list of pull request numbers to append to the stack, from the current top upward.
     pub pull_requests: Vec<i64>,
 }
-#[cfg(any(feature = "pulls"))]
+#[cfg(feature = "pulls")]
 impl PullRequestStacksAddBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -59718,7 +59718,7 @@ impl PullRequestStacksAddBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ActivityListStargazersForRepoResponse200 {
@@ -59727,12 +59727,12 @@ pub enum ActivityListStargazersForRepoResponse200 {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActivityGetStargazerCountForRepoResponse200 {
     pub count: i64,
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 impl ActivityGetStargazerCountForRepoResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -59748,7 +59748,7 @@ impl ActivityGetStargazerCountForRepoResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReposCreateCommitStatusBody {
     /// The state of the status.
@@ -59765,12 +59765,12 @@ pub struct ReposCreateCommitStatusBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     #[doc = " The state of the status."] pub enum ReposCreateCommitStatusBodyState {
     Error = "error", Failure = "failure", Pending = "pending", Success = "success", }
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ActivitySetRepoSubscriptionBody {
     /// Determines if notifications should be received from this repository.
@@ -59780,17 +59780,17 @@ pub struct ActivitySetRepoSubscriptionBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignored: Option<bool>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposReplaceAllTopicsBody {
     /// An array of topics to add to the repository. Pass one or more topics to _replace_ the set of existing topics. Send an empty array (`[]`) to clear all topics from the repository. **Note:** Topic `names` will be saved as lowercase.
     pub names: Vec<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     pub enum ReposGetClonesPer { Day = "day", Week = "week", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposTransferBody {
     /// The username or organization name the repository will be transferred to.
@@ -59802,7 +59802,7 @@ pub struct ReposTransferBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team_ids: Option<Vec<i64>>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposCreateUsingTemplateBody {
     /// The organization or person who will own the new repository. To create a new repository in an organization, the authenticated user must be a member of the specified organization.
@@ -59820,30 +59820,30 @@ pub struct ReposCreateUsingTemplateBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private: Option<bool>,
 }
-#[cfg(any(feature = "search"))]
+#[cfg(feature = "search")]
 connector_runtime::__string_enum! {
     pub enum SearchCodeOrder { Desc = "desc", Asc = "asc", }
 }
-#[cfg(any(feature = "search"))]
+#[cfg(feature = "search")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SearchCodeResponse200 {
     pub total_count: i64,
     pub incomplete_results: bool,
     pub items: Vec<super::models::CodeSearchResultItem>,
 }
-#[cfg(any(feature = "search"))]
+#[cfg(feature = "search")]
 connector_runtime::__string_enum! {
     pub enum SearchCommitsSort { AuthorDate = "author-date", CommitterDate =
     "committer-date", }
 }
-#[cfg(any(feature = "search"))]
+#[cfg(feature = "search")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SearchCommitsResponse200 {
     pub total_count: i64,
     pub incomplete_results: bool,
     pub items: Vec<super::models::CommitSearchResultItem>,
 }
-#[cfg(any(feature = "search"))]
+#[cfg(feature = "search")]
 connector_runtime::__string_enum! {
     pub enum SearchIssuesAndPullRequestsSort { Comments = "comments", Reactions =
     "reactions", Reactions1 = "reactions-+1", Reactions1_2 = "reactions--1",
@@ -59852,12 +59852,12 @@ connector_runtime::__string_enum! {
     "reactions-tada", Interactions = "interactions", Created = "created", Updated =
     "updated", }
 }
-#[cfg(any(feature = "search"))]
+#[cfg(feature = "search")]
 connector_runtime::__string_enum! {
     pub enum SearchIssuesAndPullRequestsSearchType { Semantic = "semantic", Hybrid =
     "hybrid", }
 }
-#[cfg(any(feature = "search"))]
+#[cfg(feature = "search")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SearchIssuesAndPullRequestsResponse200 {
     pub total_count: i64,
@@ -59873,14 +59873,14 @@ pub struct SearchIssuesAndPullRequestsResponse200 {
         >,
     >,
 }
-#[cfg(any(feature = "search"))]
+#[cfg(feature = "search")]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of search that was performed. Possible values are `lexical`, `semantic`, or `hybrid`."]
     pub enum SearchIssuesAndPullRequestsResponse200SearchType { Lexical = "lexical",
     Semantic = "semantic", Hybrid = "hybrid", }
 }
-#[cfg(any(feature = "search"))]
+#[cfg(feature = "search")]
 connector_runtime::__string_enum! {
     pub enum SearchIssuesAndPullRequestsResponse200LexicalFallbackReasonItem {
     NoTextTerms = "no_text_terms", QuotedText = "quoted_text", NonIssueTarget =
@@ -59889,49 +59889,49 @@ connector_runtime::__string_enum! {
     OnlyNonSemanticFieldsRequested = "only_non_semantic_fields_requested",
     ServiceUnavailable = "service_unavailable", }
 }
-#[cfg(any(feature = "search"))]
+#[cfg(feature = "search")]
 connector_runtime::__string_enum! {
     pub enum SearchLabelsSort { Created = "created", Updated = "updated", }
 }
-#[cfg(any(feature = "search"))]
+#[cfg(feature = "search")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SearchLabelsResponse200 {
     pub total_count: i64,
     pub incomplete_results: bool,
     pub items: Vec<super::models::LabelSearchResultItem>,
 }
-#[cfg(any(feature = "search"))]
+#[cfg(feature = "search")]
 connector_runtime::__string_enum! {
     pub enum SearchReposSort { Stars = "stars", Forks = "forks", HelpWantedIssues =
     "help-wanted-issues", Updated = "updated", }
 }
-#[cfg(any(feature = "search"))]
+#[cfg(feature = "search")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SearchReposResponse200 {
     pub total_count: i64,
     pub incomplete_results: bool,
     pub items: Vec<super::models::RepoSearchResultItem>,
 }
-#[cfg(any(feature = "search"))]
+#[cfg(feature = "search")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SearchTopicsResponse200 {
     pub total_count: i64,
     pub incomplete_results: bool,
     pub items: Vec<super::models::TopicSearchResultItem>,
 }
-#[cfg(any(feature = "search"))]
+#[cfg(feature = "search")]
 connector_runtime::__string_enum! {
     pub enum SearchUsersSort { Followers = "followers", Repositories = "repositories",
     Joined = "joined", }
 }
-#[cfg(any(feature = "search"))]
+#[cfg(feature = "search")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SearchUsersResponse200 {
     pub total_count: i64,
     pub incomplete_results: bool,
     pub items: Vec<super::models::UserSearchResultItem>,
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TeamsUpdateLegacyBody {
     /// The name of the team.
@@ -59964,7 +59964,7 @@ pub struct TeamsUpdateLegacyBody {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub parent_team_slug: Option<Option<String>>,
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 connector_runtime::__string_enum! {
     #[doc =
     " The level of privacy this team should have. Editing teams without specifying this parameter leaves `privacy` intact. The options are:  "]
@@ -59975,7 +59975,7 @@ connector_runtime::__string_enum! {
     " * `closed` - visible to all members of this organization."] pub enum
     TeamsUpdateLegacyBodyPrivacy { Secret = "secret", Closed = "closed", }
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TeamsAddOrUpdateRepoPermissionsLegacyBody {
     /// The permission to grant the team on this repository. If no permission is specified, the team's `permission` attribute will be used to determine what permission to grant the team on this repository.
@@ -59984,14 +59984,14 @@ pub struct TeamsAddOrUpdateRepoPermissionsLegacyBody {
         super::models::TeamsAddOrUpdateRepoPermissionsLegacyBodyPermission,
     >,
 }
-#[cfg(any(feature = "teams"))]
+#[cfg(feature = "teams")]
 connector_runtime::__string_enum! {
     #[doc =
     " The permission to grant the team on this repository. If no permission is specified, the team's `permission` attribute will be used to determine what permission to grant the team on this repository."]
     pub enum TeamsAddOrUpdateRepoPermissionsLegacyBodyPermission { Pull = "pull", Push =
     "push", Admin = "admin", }
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum UsersGetAuthenticatedResponse200 {
@@ -60000,7 +60000,7 @@ pub enum UsersGetAuthenticatedResponse200 {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 impl<'de> serde::Deserialize<'de> for UsersGetAuthenticatedResponse200 {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -60021,7 +60021,7 @@ impl<'de> serde::Deserialize<'de> for UsersGetAuthenticatedResponse200 {
         )
     }
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsersUpdateAuthenticatedBody {
     /// The new name of the user.
@@ -60049,7 +60049,7 @@ pub struct UsersUpdateAuthenticatedBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bio: Option<String>,
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CodespacesCreateForAuthenticatedUserBody {
@@ -60062,7 +60062,7 @@ pub enum CodespacesCreateForAuthenticatedUserBody {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodespacesCreateForAuthenticatedUserBodyVariant0 {
     /// Repository id for this codespace
@@ -60102,7 +60102,7 @@ pub struct CodespacesCreateForAuthenticatedUserBodyVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_period_minutes: Option<i64>,
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodespacesCreateForAuthenticatedUserBodyVariant1 {
     /// Pull request number for this codespace
@@ -60126,7 +60126,7 @@ pub struct CodespacesCreateForAuthenticatedUserBodyVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_timeout_minutes: Option<i64>,
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 /// Pull request number for this codespace
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodespacesCreateForAuthenticatedUserBodyVariant1PullRequest {
@@ -60135,13 +60135,13 @@ pub struct CodespacesCreateForAuthenticatedUserBodyVariant1PullRequest {
     /// Repository id for this codespace
     pub repository_id: i64,
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodespacesListSecretsForAuthenticatedUserResponse {
     pub total_count: i64,
     pub secrets: Vec<super::models::CodespacesSecret>,
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodespacesCreateOrUpdateSecretForAuthenticatedUserBody {
     /// Value for your secret, encrypted with [LibSodium](https://libsodium.gitbook.io/doc/bindings_for_other_languages) using the public key retrieved from the [Get the public key for the authenticated user](https://docs.github.com/rest/codespaces/secrets#get-public-key-for-the-authenticated-user) endpoint.
@@ -60155,7 +60155,7 @@ pub struct CodespacesCreateOrUpdateSecretForAuthenticatedUserBody {
         Vec<super::models::ActionsCreateOrUpdateOrgSecretBodySelectedRepositoryIdsItem>,
     >,
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 impl CodespacesCreateOrUpdateSecretForAuthenticatedUserBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -60171,13 +60171,13 @@ impl CodespacesCreateOrUpdateSecretForAuthenticatedUserBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodespacesSetRepositoriesForSecretForAuthenticatedUserBody {
     /// An array of repository ids for which a codespace can access the secret. You can manage the list of selected repositories using the [List selected repositories for a user secret](https://docs.github.com/rest/codespaces/secrets#list-selected-repositories-for-a-user-secret), [Add a selected repository to a user secret](https://docs.github.com/rest/codespaces/secrets#add-a-selected-repository-to-a-user-secret), and [Remove a selected repository from a user secret](https://docs.github.com/rest/codespaces/secrets#remove-a-selected-repository-from-a-user-secret) endpoints.
     pub selected_repository_ids: Vec<i64>,
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodespacesUpdateForAuthenticatedUserBody {
     /// A valid machine to transition this codespace to.
@@ -60190,7 +60190,7 @@ pub struct CodespacesUpdateForAuthenticatedUserBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recent_folders: Option<Vec<String>>,
 }
-#[cfg(any(feature = "codespaces"))]
+#[cfg(feature = "codespaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodespacesPublishForAuthenticatedUserBody {
     /// A name for the new repository.
@@ -60200,25 +60200,25 @@ pub struct CodespacesPublishForAuthenticatedUserBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private: Option<bool>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UsersSetPrimaryEmailVisibilityForAuthenticatedUserBody {
     /// Denotes whether an email is publicly visible.
     pub visibility: super::models::UsersSetPrimaryEmailVisibilityForAuthenticatedUserBodyVisibility,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 connector_runtime::__string_enum! {
     #[doc = " Denotes whether an email is publicly visible."] pub enum
     UsersSetPrimaryEmailVisibilityForAuthenticatedUserBodyVisibility { Public = "public",
     Private = "private", }
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsersAddEmailForAuthenticatedUserBody {
     /// Adds one or more email addresses to your GitHub account. Must contain at least one email address. **Note:** Alternatively, you can pass a single email address or an `array` of emails addresses directly, but we recommend that you pass an object using the `emails` key.
     pub emails: Vec<String>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 impl UsersAddEmailForAuthenticatedUserBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -60234,14 +60234,14 @@ impl UsersAddEmailForAuthenticatedUserBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 /// Deletes one or more email addresses from your GitHub account. Must contain at least one email address. **Note:** Alternatively, you can pass a single email address or an `array` of emails addresses directly, but we recommend that you pass an object using the `emails` key.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsersDeleteEmailForAuthenticatedUserBody {
     /// Email addresses associated with the GitHub user account.
     pub emails: Vec<String>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 impl UsersDeleteEmailForAuthenticatedUserBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -60257,7 +60257,7 @@ impl UsersDeleteEmailForAuthenticatedUserBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsersCreateGpgKeyForAuthenticatedUserBody {
     /// A descriptive name for the new key.
@@ -60266,7 +60266,7 @@ pub struct UsersCreateGpgKeyForAuthenticatedUserBody {
     /// A GPG key in ASCII-armored format.
     pub armored_public_key: String,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsListInstallationReposForAuthenticatedUserResponse200 {
     pub total_count: i64,
@@ -60276,7 +60276,7 @@ pub struct AppsListInstallationReposForAuthenticatedUserResponse200 {
         super::models::AppsListReposAccessibleToInstallationResponse200RepositoriesItem,
     >,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsersCreatePublicSshKeyForAuthenticatedUserBody {
     /// A descriptive name for the new key.
@@ -60285,7 +60285,7 @@ pub struct UsersCreatePublicSshKeyForAuthenticatedUserBody {
     /// The public SSH key to add to your GitHub account.
     pub key: String,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 impl UsersCreatePublicSshKeyForAuthenticatedUserBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -60302,18 +60302,18 @@ impl UsersCreatePublicSshKeyForAuthenticatedUserBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 connector_runtime::__string_enum! {
     pub enum OrgsListMembershipsForAuthenticatedUserState { Active = "active", Pending =
     "pending", }
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrgsUpdateMembershipForAuthenticatedUserBody {
     /// The state that the membership should be in. Only `"active"` will be accepted.
     pub state: String,
 }
-#[cfg(any(feature = "migrations"))]
+#[cfg(feature = "migrations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MigrationsStartForAuthenticatedUserBody {
     /// Lock the repositories being migrated at the start of the migration
@@ -60342,22 +60342,22 @@ pub struct MigrationsStartForAuthenticatedUserBody {
     pub exclude: Option<Vec<String>>,
     pub repositories: Vec<String>,
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     pub enum ReposListForAuthenticatedUserVisibility { All = "all", Public = "public",
     Private = "private", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     pub enum ReposListForAuthenticatedUserType { All = "all", Owner = "owner", Public =
     "public", Private = "private", Member = "member", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     pub enum ReposListForAuthenticatedUserSort { Created = "created", Updated =
     "updated", Pushed = "pushed", FullName = "full_name", }
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReposCreateForAuthenticatedUserBody {
     /// The name of the repository.
@@ -60451,19 +60451,19 @@ pub struct ReposCreateForAuthenticatedUserBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_template: Option<bool>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsersAddSocialAccountForAuthenticatedUserBody {
     /// Full URLs for the social media profiles to add.
     pub account_urls: Vec<String>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsersDeleteSocialAccountForAuthenticatedUserBody {
     /// Full URLs for the social media profiles to delete.
     pub account_urls: Vec<String>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsersCreateSshSigningKeyForAuthenticatedUserBody {
     /// A descriptive name for the new key.
@@ -60472,7 +60472,7 @@ pub struct UsersCreateSshSigningKeyForAuthenticatedUserBody {
     /// The public SSH key to add to your GitHub account. For more information, see "[Checking for existing SSH keys](https://docs.github.com/authentication/connecting-to-github-with-ssh/checking-for-existing-ssh-keys)."
     pub key: String,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 impl UsersCreateSshSigningKeyForAuthenticatedUserBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -60489,7 +60489,7 @@ impl UsersCreateSshSigningKeyForAuthenticatedUserBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "copilot_spaces"))]
+#[cfg(feature = "copilot_spaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CopilotSpacesCreateForUserBody {
     /// The name of the Copilot Space.
@@ -60512,7 +60512,7 @@ pub struct CopilotSpacesCreateForUserBody {
         Vec<super::models::CopilotSpacesCreateForOrgBodyResourcesAttributesItem>,
     >,
 }
-#[cfg(any(feature = "copilot_spaces"))]
+#[cfg(feature = "copilot_spaces")]
 impl CopilotSpacesCreateForUserBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -60527,7 +60527,7 @@ impl CopilotSpacesCreateForUserBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "copilot_spaces"))]
+#[cfg(feature = "copilot_spaces")]
 connector_runtime::__string_enum! {
     #[doc = " The base role that determines default permissions for the space."] #[doc =
     " - `no_access`: No default access (default)"] #[doc =
@@ -60535,7 +60535,7 @@ connector_runtime::__string_enum! {
     " Note: User spaces do not support writer or admin base roles."] pub enum
     CopilotSpacesCreateForUserBodyBaseRole { Reader = "reader", NoAccess = "no_access", }
 }
-#[cfg(any(feature = "copilot_spaces"))]
+#[cfg(feature = "copilot_spaces")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CopilotSpacesUpdateForUserBody {
     /// The name of the Copilot Space.
@@ -60559,7 +60559,7 @@ pub struct CopilotSpacesUpdateForUserBody {
         Vec<super::models::CopilotSpacesCreateForOrgBodyResourcesAttributesItem>,
     >,
 }
-#[cfg(any(feature = "copilot_spaces"))]
+#[cfg(feature = "copilot_spaces")]
 impl CopilotSpacesUpdateForUserBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -60574,7 +60574,7 @@ impl CopilotSpacesUpdateForUserBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "copilot_spaces"))]
+#[cfg(feature = "copilot_spaces")]
 connector_runtime::__string_enum! {
     #[doc =
     " The base role that determines default permissions for the space. Changing this field requires admin permissions."]
@@ -60583,7 +60583,7 @@ connector_runtime::__string_enum! {
     " Note: User spaces do not support writer or admin base roles."] pub enum
     CopilotSpacesUpdateForUserBodyBaseRole { Reader = "reader", NoAccess = "no_access", }
 }
-#[cfg(any(feature = "copilot_spaces"))]
+#[cfg(feature = "copilot_spaces")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CopilotSpacesAddCollaboratorForUserBody {
     /// The type of actor (must be `User` for user-owned spaces; `Team` will be rejected).
@@ -60593,19 +60593,19 @@ pub struct CopilotSpacesAddCollaboratorForUserBody {
     /// The role to grant to the collaborator.
     pub role: super::models::CopilotSpacesAddCollaboratorForOrgBodyRole,
 }
-#[cfg(any(feature = "copilot_spaces"))]
+#[cfg(feature = "copilot_spaces")]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of actor (must be `User` for user-owned spaces; `Team` will be rejected)."]
     pub enum CopilotSpacesAddCollaboratorForUserBodyActorType { User = "User", Team =
     "Team", }
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 connector_runtime::__string_enum! {
     pub enum UsersGetContextForUserSubjectType { Organization = "organization",
     Repository = "repository", Issue = "issue", PullRequest = "pull_request", }
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ProjectsAddFieldForUserBody {
@@ -60621,11 +60621,11 @@ pub enum ProjectsAddFieldForUserBody {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "repos"))]
+#[cfg(feature = "repos")]
 connector_runtime::__string_enum! {
     pub enum ReposListForUserType { All = "all", Owner = "owner", Member = "member", }
 }
-#[cfg(any(feature = "activity"))]
+#[cfg(feature = "activity")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ActivityListReposStarredByUserResponse {
@@ -60634,7 +60634,7 @@ pub enum ActivityListReposStarredByUserResponse {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "orgs"))]
+#[cfg(feature = "orgs")]
 /// Organization Fine-Grained Permission
 ///
 /// A fine-grained permission that protects organization resources.

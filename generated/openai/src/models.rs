@@ -7,13 +7,13 @@
 )]
 #[allow(unused_imports)]
 use connector_runtime::__private as rt;
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddUploadPartRequest {
     /// The chunk of bytes for this Part.
     pub data: String,
 }
-#[cfg(any(feature = "organization"))]
+#[cfg(feature = "organization")]
 /// Represents an individual Admin API key in an org.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminApiKey {
@@ -33,7 +33,7 @@ pub struct AdminApiKey {
     pub last_used_at: Option<i64>,
     pub owner: super::models::AdminApiKeyOwner,
 }
-#[cfg(any(feature = "organization"))]
+#[cfg(feature = "organization")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminApiKeyOwner {
     /// Always `user`
@@ -56,7 +56,7 @@ pub struct AdminApiKeyOwner {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
 }
-#[cfg(any(feature = "organization"))]
+#[cfg(feature = "organization")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminApiKeyCreateResponse {
     /// The object type, which is always `organization.admin_api_key`
@@ -77,7 +77,7 @@ pub struct AdminApiKeyCreateResponse {
     /// The value of the API key. Only shown on create.
     pub value: String,
 }
-#[cfg(any(feature = "organization"))]
+#[cfg(feature = "organization")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiKeyList {
     pub object: String,
@@ -141,7 +141,7 @@ pub struct AssignedRoleDetailsAssignmentSourcesItem {
     pub principal_id: String,
     pub principal_type: String,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// Assistant
 ///
 /// Represents an `assistant` that can call the model and use tools.
@@ -170,7 +170,7 @@ pub struct AssistantObject {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_format: Option<super::models::AssistantsApiResponseFormatOption>,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 impl AssistantObject {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -184,7 +184,7 @@ impl AssistantObject {
         Ok(())
     }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum AssistantObjectToolsItem {
@@ -194,7 +194,7 @@ pub enum AssistantObjectToolsItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// Code interpreter tool
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AssistantToolsCode {
@@ -202,7 +202,7 @@ pub struct AssistantToolsCode {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// FileSearch tool
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AssistantToolsFileSearch {
@@ -213,7 +213,7 @@ pub struct AssistantToolsFileSearch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_search: Option<super::models::AssistantToolsFileSearchFileSearch>,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 impl AssistantToolsFileSearch {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -223,7 +223,7 @@ impl AssistantToolsFileSearch {
         Ok(())
     }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// Overrides for the file search tool.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AssistantToolsFileSearchFileSearch {
@@ -240,7 +240,7 @@ pub struct AssistantToolsFileSearchFileSearch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ranking_options: Option<super::models::FileSearchRankingOptions>,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 impl AssistantToolsFileSearchFileSearch {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -258,7 +258,7 @@ impl AssistantToolsFileSearchFileSearch {
         Ok(())
     }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// File search tool call ranking options
 ///
 /// The ranking options for the file search. If not specified, the file search tool will use the `auto` ranker and a score_threshold of 0.
@@ -272,7 +272,7 @@ pub struct FileSearchRankingOptions {
     /// The score threshold for the file search. All values must be a floating point number between 0 and 1.
     pub score_threshold: f64,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 impl FileSearchRankingOptions {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -288,13 +288,13 @@ impl FileSearchRankingOptions {
         Ok(())
     }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 connector_runtime::__string_enum! {
     #[doc =
     " The ranker to use for the file search. If not specified will use the `auto` ranker."]
     pub enum FileSearchRanker { Auto = "auto", Default20240821 = "default_2024_08_21", }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// Function tool
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AssistantToolsFunction {
@@ -319,7 +319,7 @@ pub struct FunctionObject {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub strict: Option<Option<bool>>,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// A set of resources that are used by the assistant's tools. The resources are specific to the type of tool. For example, the `code_interpreter` tool requires a list of file IDs, while the `file_search` tool requires a list of vector store IDs.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AssistantObjectToolResources {
@@ -330,7 +330,7 @@ pub struct AssistantObjectToolResources {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_search: Option<super::models::AssistantObjectToolResourcesFileSearch>,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 impl AssistantObjectToolResources {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -343,14 +343,14 @@ impl AssistantObjectToolResources {
         Ok(())
     }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AssistantObjectToolResourcesCodeInterpreter {
     /// A list of [file](/docs/api-reference/files) IDs made available to the `code_interpreter`` tool. There can be a maximum of 20 files associated with the tool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_ids: Option<Vec<String>>,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 impl AssistantObjectToolResourcesCodeInterpreter {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -365,14 +365,14 @@ impl AssistantObjectToolResourcesCodeInterpreter {
         Ok(())
     }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AssistantObjectToolResourcesFileSearch {
     /// The ID of the [vector store](/docs/api-reference/vector-stores/object) attached to this assistant. There can be a maximum of 1 vector store attached to the assistant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vector_store_ids: Option<Vec<String>>,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 impl AssistantObjectToolResourcesFileSearch {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -387,7 +387,7 @@ impl AssistantObjectToolResourcesFileSearch {
         Ok(())
     }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// Specifies the format that the model must output. Compatible with [GPT-4o](/docs/models#gpt-4o), [GPT-4 Turbo](/docs/models#gpt-4-turbo-and-gpt-4), and all GPT-3.5 Turbo models since `gpt-3.5-turbo-1106`.
 ///
 /// Setting to `{ "type": "json_schema", "json_schema": {...} }` enables Structured Outputs which ensures the model will match your supplied JSON schema. Learn more in the [Structured Outputs guide](/docs/guides/structured-outputs).
@@ -479,7 +479,7 @@ pub struct ResponseFormatJsonSchemaJsonSchema {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub strict: Option<Option<bool>>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Represents an event emitted when streaming a Run.
 ///
 /// Each event in a server-sent events stream has an `event` and `data` property:
@@ -511,7 +511,7 @@ pub enum AssistantStreamEvent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Occurs when a new [thread](/docs/api-reference/threads/object) is created.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ThreadStreamEvent {
@@ -524,7 +524,7 @@ pub struct ThreadStreamEvent {
     /// Represents a thread that contains [messages](/docs/api-reference/messages).
     pub data: super::models::ThreadObject,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl ThreadStreamEvent {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -535,7 +535,7 @@ impl ThreadStreamEvent {
         Ok(())
     }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// Thread
 ///
 /// Represents a thread that contains [messages](/docs/api-reference/messages).
@@ -550,7 +550,7 @@ pub struct ThreadObject {
     pub tool_resources: Option<super::models::ThreadObjectToolResources>,
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 impl ThreadObject {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -560,7 +560,7 @@ impl ThreadObject {
         Ok(())
     }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// A set of resources that are made available to the assistant's tools in this thread. The resources are specific to the type of tool. For example, the `code_interpreter` tool requires a list of file IDs, while the `file_search` tool requires a list of vector store IDs.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ThreadObjectToolResources {
@@ -571,7 +571,7 @@ pub struct ThreadObjectToolResources {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_search: Option<super::models::ThreadObjectToolResourcesFileSearch>,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 impl ThreadObjectToolResources {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -584,14 +584,14 @@ impl ThreadObjectToolResources {
         Ok(())
     }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ThreadObjectToolResourcesCodeInterpreter {
     /// A list of [file](/docs/api-reference/files) IDs made available to the `code_interpreter` tool. There can be a maximum of 20 files associated with the tool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_ids: Option<Vec<String>>,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 impl ThreadObjectToolResourcesCodeInterpreter {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -606,14 +606,14 @@ impl ThreadObjectToolResourcesCodeInterpreter {
         Ok(())
     }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ThreadObjectToolResourcesFileSearch {
     /// The [vector store](/docs/api-reference/vector-stores/object) attached to this thread. There can be a maximum of 1 vector store attached to the thread.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vector_store_ids: Option<Vec<String>>,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 impl ThreadObjectToolResourcesFileSearch {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -628,7 +628,7 @@ impl ThreadObjectToolResourcesFileSearch {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum RunStreamEvent {
@@ -645,7 +645,7 @@ pub enum RunStreamEvent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Occurs when a new [run](/docs/api-reference/runs/object) is created.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunStreamEventVariant0 {
@@ -655,7 +655,7 @@ pub struct RunStreamEventVariant0 {
     /// Represents an execution run on a [thread](/docs/api-reference/threads).
     pub data: super::models::RunObject,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl RunStreamEventVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -666,7 +666,7 @@ impl RunStreamEventVariant0 {
         Ok(())
     }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// A run on a thread
 ///
 /// Represents an execution run on a [thread](/docs/api-reference/threads).
@@ -731,7 +731,7 @@ pub struct RunObject {
     /// **Important:** when using JSON mode, you **must** also instruct the model to produce JSON yourself via a system or user message. Without this, the model may generate an unending stream of whitespace until the generation reaches the token limit, resulting in a long-running and seemingly "stuck" request. Also note that the message content may be partially cut off if `finish_reason="length"`, which indicates the generation exceeded `max_tokens` or the conversation exceeded the max context length.
     pub response_format: Option<super::models::AssistantsApiResponseFormatOption>,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 impl RunObject {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -758,7 +758,7 @@ impl RunObject {
         Ok(())
     }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of the run, which can be either `queued`, `in_progress`, `requires_action`, `cancelling`, `cancelled`, `failed`, `completed`, `incomplete`, or `expired`."]
@@ -767,7 +767,7 @@ connector_runtime::__string_enum! {
     "cancelled", Failed = "failed", Completed = "completed", Incomplete = "incomplete",
     Expired = "expired", }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// Details on the action required to continue the run. Will be `null` if no action is required.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RunObjectRequiredAction {
@@ -777,14 +777,14 @@ pub struct RunObjectRequiredAction {
     /// Details on the tool outputs needed for this run to continue.
     pub submit_tool_outputs: super::models::RunObjectRequiredActionSubmitToolOutputs,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// Details on the tool outputs needed for this run to continue.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RunObjectRequiredActionSubmitToolOutputs {
     /// A list of the relevant tool calls.
     pub tool_calls: Vec<super::models::RunToolCallObject>,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// Tool call objects
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RunToolCallObject {
@@ -796,7 +796,7 @@ pub struct RunToolCallObject {
     /// The function definition.
     pub function: super::models::RunToolCallObjectFunction,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// The function definition.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RunToolCallObjectFunction {
@@ -805,7 +805,7 @@ pub struct RunToolCallObjectFunction {
     /// The arguments that the model expects you to pass to the function.
     pub arguments: String,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// The last error associated with this run. Will be `null` if there are no errors.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunObjectLastError {
@@ -814,13 +814,13 @@ pub struct RunObjectLastError {
     /// A human-readable description of the error.
     pub message: String,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 connector_runtime::__string_enum! {
     #[doc = " One of `server_error`, `rate_limit_exceeded`, or `invalid_prompt`."] pub
     enum RunObjectLastErrorCode { ServerError = "server_error", RateLimitExceeded =
     "rate_limit_exceeded", InvalidPrompt = "invalid_prompt", }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// Details on why the run is incomplete. Will be `null` if the run is not incomplete.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RunObjectIncompleteDetails {
@@ -828,14 +828,14 @@ pub struct RunObjectIncompleteDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<super::models::RunObjectIncompleteDetailsReason>,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 connector_runtime::__string_enum! {
     #[doc =
     " The reason why the run is incomplete. This will point to which specific token limit was reached over the course of the run."]
     pub enum RunObjectIncompleteDetailsReason { MaxCompletionTokens =
     "max_completion_tokens", MaxPromptTokens = "max_prompt_tokens", }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// Usage statistics related to the run. This value will be `null` if the run is not in a terminal state (i.e. `in_progress`, `queued`, etc.).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RunCompletionUsage {
@@ -846,7 +846,7 @@ pub struct RunCompletionUsage {
     /// Total number of tokens used (prompt + completion).
     pub total_tokens: i64,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// Thread Truncation Controls
 ///
 /// Controls for how a thread will be truncated prior to the run. Use this to control the initial context window of the run.
@@ -858,13 +858,13 @@ pub struct TruncationObject {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub last_messages: Option<Option<i64>>,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 connector_runtime::__string_enum! {
     #[doc =
     " The truncation strategy to use for the thread. The default is `auto`. If set to `last_messages`, the thread will be truncated to the n most recent messages in the thread. When set to `auto`, messages in the middle of the thread will be dropped to fit the context length of the model, `max_prompt_tokens`."]
     pub enum TruncationObjectType { Auto = "auto", LastMessages = "last_messages", }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// Controls which (if any) tool is called by the model.
 /// `none` means the model will not call any tools and instead generates a message.
 /// `auto` is the default value and means the model can pick between generating a message or calling one or more tools.
@@ -880,14 +880,14 @@ pub enum AssistantsApiToolChoiceOption {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 connector_runtime::__string_enum! {
     #[doc =
     " `none` means the model will not call any tools and instead generates a message. `auto` means the model can pick between generating a message or calling one or more tools. `required` means the model must call one or more tools before responding to the user."]
     pub enum AssistantsApiToolChoiceOptionVariant0 { None = "none", Auto = "auto",
     Required = "required", }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// Specifies a tool the model should use. Use to force the model to call a specific tool.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AssistantsNamedToolChoice {
@@ -897,7 +897,7 @@ pub struct AssistantsNamedToolChoice {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub function: Option<super::models::AssistantsNamedToolChoiceFunction>,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of the tool. If type is `function`, the function name must be set"] pub
@@ -910,7 +910,7 @@ pub struct AssistantsNamedToolChoiceFunction {
     /// The name of the function to call.
     pub name: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Occurs when a [run](/docs/api-reference/runs/object) moves to a `queued` status.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunStreamEventVariant1 {
@@ -920,7 +920,7 @@ pub struct RunStreamEventVariant1 {
     /// Represents an execution run on a [thread](/docs/api-reference/threads).
     pub data: super::models::RunObject,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl RunStreamEventVariant1 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -931,7 +931,7 @@ impl RunStreamEventVariant1 {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Occurs when a [run](/docs/api-reference/runs/object) moves to an `in_progress` status.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunStreamEventVariant2 {
@@ -941,7 +941,7 @@ pub struct RunStreamEventVariant2 {
     /// Represents an execution run on a [thread](/docs/api-reference/threads).
     pub data: super::models::RunObject,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl RunStreamEventVariant2 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -952,7 +952,7 @@ impl RunStreamEventVariant2 {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Occurs when a [run](/docs/api-reference/runs/object) moves to a `requires_action` status.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunStreamEventVariant3 {
@@ -962,7 +962,7 @@ pub struct RunStreamEventVariant3 {
     /// Represents an execution run on a [thread](/docs/api-reference/threads).
     pub data: super::models::RunObject,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl RunStreamEventVariant3 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -973,7 +973,7 @@ impl RunStreamEventVariant3 {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Occurs when a [run](/docs/api-reference/runs/object) is completed.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunStreamEventVariant4 {
@@ -983,7 +983,7 @@ pub struct RunStreamEventVariant4 {
     /// Represents an execution run on a [thread](/docs/api-reference/threads).
     pub data: super::models::RunObject,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl RunStreamEventVariant4 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -994,7 +994,7 @@ impl RunStreamEventVariant4 {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Occurs when a [run](/docs/api-reference/runs/object) ends with status `incomplete`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunStreamEventVariant5 {
@@ -1004,7 +1004,7 @@ pub struct RunStreamEventVariant5 {
     /// Represents an execution run on a [thread](/docs/api-reference/threads).
     pub data: super::models::RunObject,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl RunStreamEventVariant5 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1015,7 +1015,7 @@ impl RunStreamEventVariant5 {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Occurs when a [run](/docs/api-reference/runs/object) fails.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunStreamEventVariant6 {
@@ -1025,7 +1025,7 @@ pub struct RunStreamEventVariant6 {
     /// Represents an execution run on a [thread](/docs/api-reference/threads).
     pub data: super::models::RunObject,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl RunStreamEventVariant6 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1036,7 +1036,7 @@ impl RunStreamEventVariant6 {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Occurs when a [run](/docs/api-reference/runs/object) moves to a `cancelling` status.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunStreamEventVariant7 {
@@ -1046,7 +1046,7 @@ pub struct RunStreamEventVariant7 {
     /// Represents an execution run on a [thread](/docs/api-reference/threads).
     pub data: super::models::RunObject,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl RunStreamEventVariant7 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1057,7 +1057,7 @@ impl RunStreamEventVariant7 {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Occurs when a [run](/docs/api-reference/runs/object) is cancelled.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunStreamEventVariant8 {
@@ -1067,7 +1067,7 @@ pub struct RunStreamEventVariant8 {
     /// Represents an execution run on a [thread](/docs/api-reference/threads).
     pub data: super::models::RunObject,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl RunStreamEventVariant8 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1078,7 +1078,7 @@ impl RunStreamEventVariant8 {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Occurs when a [run](/docs/api-reference/runs/object) expires.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunStreamEventVariant9 {
@@ -1088,7 +1088,7 @@ pub struct RunStreamEventVariant9 {
     /// Represents an execution run on a [thread](/docs/api-reference/threads).
     pub data: super::models::RunObject,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl RunStreamEventVariant9 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1099,7 +1099,7 @@ impl RunStreamEventVariant9 {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum RunStepStreamEvent {
@@ -1113,7 +1113,7 @@ pub enum RunStepStreamEvent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Occurs when a [run step](/docs/api-reference/run-steps/step-object) is created.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunStepStreamEventVariant0 {
@@ -1123,7 +1123,7 @@ pub struct RunStepStreamEventVariant0 {
     /// Represents a step in execution of a run.
     pub data: super::models::RunStepObject,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// Run steps
 ///
 /// Represents a step in execution of a run.
@@ -1156,21 +1156,21 @@ pub struct RunStepObject {
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
     pub usage: Option<super::models::RunStepCompletionUsage>,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of run step, which can be either `message_creation` or `tool_calls`."] pub
     enum RunStepObjectType { MessageCreation = "message_creation", ToolCalls =
     "tool_calls", }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of the run step, which can be either `in_progress`, `cancelled`, `failed`, `completed`, or `expired`."]
     pub enum RunStepObjectStatus { InProgress = "in_progress", Cancelled = "cancelled",
     Failed = "failed", Completed = "completed", Expired = "expired", }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// The details of the run step.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -1182,7 +1182,7 @@ pub enum RunStepObjectStepDetails {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// Message creation
 ///
 /// Details of the message creation by the run step.
@@ -1193,13 +1193,13 @@ pub struct RunStepDetailsMessageCreationObject {
     pub type_: String,
     pub message_creation: super::models::RunStepDetailsMessageCreationObjectMessageCreation,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RunStepDetailsMessageCreationObjectMessageCreation {
     /// The ID of the message that was created by this run step.
     pub message_id: String,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// Tool calls
 ///
 /// Details of the tool call.
@@ -1211,7 +1211,7 @@ pub struct RunStepDetailsToolCallsObject {
     /// An array of tool calls the run step was involved in. These can be associated with one of three types of tools: `code_interpreter`, `file_search`, or `function`.
     pub tool_calls: Vec<super::models::RunStepDetailsToolCallsObjectToolCallsItem>,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum RunStepDetailsToolCallsObjectToolCallsItem {
@@ -1225,7 +1225,7 @@ pub enum RunStepDetailsToolCallsObjectToolCallsItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// Code Interpreter tool call
 ///
 /// Details of the Code Interpreter tool call the run step was involved in.
@@ -1239,7 +1239,7 @@ pub struct RunStepDetailsToolCallsCodeObject {
     /// The Code Interpreter tool call definition.
     pub code_interpreter: super::models::RunStepDetailsToolCallsCodeObjectCodeInterpreter,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// The Code Interpreter tool call definition.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RunStepDetailsToolCallsCodeObjectCodeInterpreter {
@@ -1250,7 +1250,7 @@ pub struct RunStepDetailsToolCallsCodeObjectCodeInterpreter {
         super::models::RunStepDetailsToolCallsCodeObjectCodeInterpreterOutputsItem,
     >,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum RunStepDetailsToolCallsCodeObjectCodeInterpreterOutputsItem {
@@ -1263,7 +1263,7 @@ pub enum RunStepDetailsToolCallsCodeObjectCodeInterpreterOutputsItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// Code Interpreter log output
 ///
 /// Text output from the Code Interpreter tool call as part of a run step.
@@ -1275,7 +1275,7 @@ pub struct RunStepDetailsToolCallsCodeOutputLogsObject {
     /// The text output from the Code Interpreter tool call.
     pub logs: String,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// Code Interpreter image output
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RunStepDetailsToolCallsCodeOutputImageObject {
@@ -1284,13 +1284,13 @@ pub struct RunStepDetailsToolCallsCodeOutputImageObject {
     pub type_: String,
     pub image: super::models::RunStepDetailsToolCallsCodeOutputImageObjectImage,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RunStepDetailsToolCallsCodeOutputImageObjectImage {
     /// The [file](/docs/api-reference/files) ID of the image.
     pub file_id: String,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// File search tool call
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RunStepDetailsToolCallsFileSearchObject {
@@ -1302,7 +1302,7 @@ pub struct RunStepDetailsToolCallsFileSearchObject {
     /// For now, this is always going to be an empty object.
     pub file_search: super::models::RunStepDetailsToolCallsFileSearchObjectFileSearch,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 impl RunStepDetailsToolCallsFileSearchObject {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1313,7 +1313,7 @@ impl RunStepDetailsToolCallsFileSearchObject {
         Ok(())
     }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// For now, this is always going to be an empty object.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RunStepDetailsToolCallsFileSearchObjectFileSearch {
@@ -1330,7 +1330,7 @@ pub struct RunStepDetailsToolCallsFileSearchObjectFileSearch {
         Vec<super::models::RunStepDetailsToolCallsFileSearchResultObject>,
     >,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 impl RunStepDetailsToolCallsFileSearchObjectFileSearch {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1345,7 +1345,7 @@ impl RunStepDetailsToolCallsFileSearchObjectFileSearch {
         Ok(())
     }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// File search tool call ranking options
 ///
 /// The ranking options for the file search.
@@ -1356,7 +1356,7 @@ pub struct RunStepDetailsToolCallsFileSearchRankingOptionsObject {
     /// The score threshold for the file search. All values must be a floating point number between 0 and 1.
     pub score_threshold: f64,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 impl RunStepDetailsToolCallsFileSearchRankingOptionsObject {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1372,7 +1372,7 @@ impl RunStepDetailsToolCallsFileSearchRankingOptionsObject {
         Ok(())
     }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// File search tool call result
 ///
 /// A result instance of the file search.
@@ -1390,7 +1390,7 @@ pub struct RunStepDetailsToolCallsFileSearchResultObject {
         Vec<super::models::RunStepDetailsToolCallsFileSearchResultObjectContentItem>,
     >,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 impl RunStepDetailsToolCallsFileSearchResultObject {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1406,7 +1406,7 @@ impl RunStepDetailsToolCallsFileSearchResultObject {
         Ok(())
     }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RunStepDetailsToolCallsFileSearchResultObjectContentItem {
     /// The type of the content.
@@ -1417,7 +1417,7 @@ pub struct RunStepDetailsToolCallsFileSearchResultObjectContentItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// Function tool call
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RunStepDetailsToolCallsFunctionObject {
@@ -1429,7 +1429,7 @@ pub struct RunStepDetailsToolCallsFunctionObject {
     /// The definition of the function that was called.
     pub function: super::models::RunStepDetailsToolCallsFunctionObjectFunction,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// The definition of the function that was called.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RunStepDetailsToolCallsFunctionObjectFunction {
@@ -1439,7 +1439,7 @@ pub struct RunStepDetailsToolCallsFunctionObjectFunction {
     pub arguments: String,
     pub output: Option<String>,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// The last error associated with this run step. Will be `null` if there are no errors.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunStepObjectLastError {
@@ -1448,13 +1448,13 @@ pub struct RunStepObjectLastError {
     /// A human-readable description of the error.
     pub message: String,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 connector_runtime::__string_enum! {
     #[doc = " One of `server_error` or `rate_limit_exceeded`."] pub enum
     RunStepObjectLastErrorCode { ServerError = "server_error", RateLimitExceeded =
     "rate_limit_exceeded", }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// Usage statistics related to the run step. This value will be `null` while the run step's status is `in_progress`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RunStepCompletionUsage {
@@ -1465,7 +1465,7 @@ pub struct RunStepCompletionUsage {
     /// Total number of tokens used (prompt + completion).
     pub total_tokens: i64,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Occurs when a [run step](/docs/api-reference/run-steps/step-object) moves to an `in_progress` state.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunStepStreamEventVariant1 {
@@ -1475,7 +1475,7 @@ pub struct RunStepStreamEventVariant1 {
     /// Represents a step in execution of a run.
     pub data: super::models::RunStepObject,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Occurs when parts of a [run step](/docs/api-reference/run-steps/step-object) are being streamed.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RunStepStreamEventVariant2 {
@@ -1485,7 +1485,7 @@ pub struct RunStepStreamEventVariant2 {
     /// Represents a run step delta i.e. any changed fields on a run step during streaming.
     pub data: super::models::RunStepDeltaObject,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Run step delta object
 ///
 /// Represents a run step delta i.e. any changed fields on a run step during streaming.
@@ -1498,7 +1498,7 @@ pub struct RunStepDeltaObject {
     /// The delta containing the fields that have changed on the run step.
     pub delta: super::models::RunStepDeltaObjectDelta,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// The delta containing the fields that have changed on the run step.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RunStepDeltaObjectDelta {
@@ -1506,7 +1506,7 @@ pub struct RunStepDeltaObjectDelta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step_details: Option<super::models::RunStepDeltaObjectDeltaStepDetails>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// The details of the run step.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -1520,7 +1520,7 @@ pub enum RunStepDeltaObjectDeltaStepDetails {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Message creation
 ///
 /// Details of the message creation by the run step.
@@ -1534,14 +1534,14 @@ pub struct RunStepDeltaStepDetailsMessageCreationObject {
         super::models::RunStepDeltaStepDetailsMessageCreationObjectMessageCreation,
     >,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RunStepDeltaStepDetailsMessageCreationObjectMessageCreation {
     /// The ID of the message that was created by this run step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Tool calls
 ///
 /// Details of the tool call.
@@ -1556,7 +1556,7 @@ pub struct RunStepDeltaStepDetailsToolCallsObject {
         Vec<super::models::RunStepDeltaStepDetailsToolCallsObjectToolCallsItem>,
     >,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum RunStepDeltaStepDetailsToolCallsObjectToolCallsItem {
@@ -1572,7 +1572,7 @@ pub enum RunStepDeltaStepDetailsToolCallsObjectToolCallsItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Code interpreter tool call
 ///
 /// Details of the Code Interpreter tool call the run step was involved in.
@@ -1592,7 +1592,7 @@ pub struct RunStepDeltaStepDetailsToolCallsCodeObject {
         super::models::RunStepDeltaStepDetailsToolCallsCodeObjectCodeInterpreter,
     >,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// The Code Interpreter tool call definition.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RunStepDeltaStepDetailsToolCallsCodeObjectCodeInterpreter {
@@ -1607,7 +1607,7 @@ pub struct RunStepDeltaStepDetailsToolCallsCodeObjectCodeInterpreter {
         >,
     >,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum RunStepDeltaStepDetailsToolCallsCodeObjectCodeInterpreterOutputsItem {
@@ -1620,7 +1620,7 @@ pub enum RunStepDeltaStepDetailsToolCallsCodeObjectCodeInterpreterOutputsItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Code interpreter log output
 ///
 /// Text output from the Code Interpreter tool call as part of a run step.
@@ -1635,7 +1635,7 @@ pub struct RunStepDeltaStepDetailsToolCallsCodeOutputLogsObject {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logs: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Code interpreter image output
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RunStepDeltaStepDetailsToolCallsCodeOutputImageObject {
@@ -1649,14 +1649,14 @@ pub struct RunStepDeltaStepDetailsToolCallsCodeOutputImageObject {
         super::models::RunStepDeltaStepDetailsToolCallsCodeOutputImageObjectImage,
     >,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RunStepDeltaStepDetailsToolCallsCodeOutputImageObjectImage {
     /// The [file](/docs/api-reference/files) ID of the image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// File search tool call
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RunStepDeltaStepDetailsToolCallsFileSearchObject {
@@ -1671,7 +1671,7 @@ pub struct RunStepDeltaStepDetailsToolCallsFileSearchObject {
     /// For now, this is always going to be an empty object.
     pub file_search: serde_json::Value,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Function tool call
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RunStepDeltaStepDetailsToolCallsFunctionObject {
@@ -1689,7 +1689,7 @@ pub struct RunStepDeltaStepDetailsToolCallsFunctionObject {
         super::models::RunStepDeltaStepDetailsToolCallsFunctionObjectFunction,
     >,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// The definition of the function that was called.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RunStepDeltaStepDetailsToolCallsFunctionObjectFunction {
@@ -1702,7 +1702,7 @@ pub struct RunStepDeltaStepDetailsToolCallsFunctionObjectFunction {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Occurs when a [run step](/docs/api-reference/run-steps/step-object) is completed.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunStepStreamEventVariant3 {
@@ -1712,7 +1712,7 @@ pub struct RunStepStreamEventVariant3 {
     /// Represents a step in execution of a run.
     pub data: super::models::RunStepObject,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Occurs when a [run step](/docs/api-reference/run-steps/step-object) fails.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunStepStreamEventVariant4 {
@@ -1722,7 +1722,7 @@ pub struct RunStepStreamEventVariant4 {
     /// Represents a step in execution of a run.
     pub data: super::models::RunStepObject,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Occurs when a [run step](/docs/api-reference/run-steps/step-object) is cancelled.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunStepStreamEventVariant5 {
@@ -1732,7 +1732,7 @@ pub struct RunStepStreamEventVariant5 {
     /// Represents a step in execution of a run.
     pub data: super::models::RunStepObject,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Occurs when a [run step](/docs/api-reference/run-steps/step-object) expires.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunStepStreamEventVariant6 {
@@ -1742,7 +1742,7 @@ pub struct RunStepStreamEventVariant6 {
     /// Represents a step in execution of a run.
     pub data: super::models::RunStepObject,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum MessageStreamEvent {
@@ -1754,7 +1754,7 @@ pub enum MessageStreamEvent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Occurs when a [message](/docs/api-reference/messages/object) is created.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MessageStreamEventVariant0 {
@@ -1764,7 +1764,7 @@ pub struct MessageStreamEventVariant0 {
     /// Represents a message within a [thread](/docs/api-reference/threads).
     pub data: super::models::MessageObject,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// The message object
 ///
 /// Represents a message within a [thread](/docs/api-reference/threads).
@@ -1792,33 +1792,33 @@ pub struct MessageObject {
     pub attachments: Option<Vec<super::models::MessageObjectAttachmentsItem>>,
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of the message, which can be either `in_progress`, `incomplete`, or `completed`."]
     pub enum MessageObjectStatus { InProgress = "in_progress", Incomplete = "incomplete",
     Completed = "completed", }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// On an incomplete message, details about why the message is incomplete.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MessageObjectIncompleteDetails {
     /// The reason the message is incomplete.
     pub reason: super::models::MessageObjectIncompleteDetailsReason,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 connector_runtime::__string_enum! {
     #[doc = " The reason the message is incomplete."] pub enum
     MessageObjectIncompleteDetailsReason { ContentFilter = "content_filter", MaxTokens =
     "max_tokens", RunCancelled = "run_cancelled", RunExpired = "run_expired", RunFailed =
     "run_failed", }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 connector_runtime::__string_enum! {
     #[doc = " The entity that produced the message. One of `user` or `assistant`."] pub
     enum MessageObjectRole { User = "user", Assistant = "assistant", }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum MessageObjectContentItem {
@@ -1829,7 +1829,7 @@ pub enum MessageObjectContentItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// Image file
 ///
 /// References an image [File](/docs/api-reference/files) in the content of a message.
@@ -1840,7 +1840,7 @@ pub struct MessageContentImageFileObject {
     pub type_: String,
     pub image_file: super::models::MessageContentImageFileObjectImageFile,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessageContentImageFileObjectImageFile {
     /// The [File](/docs/api-reference/files) ID of the image in the message content. Set `purpose="vision"` when uploading the File if you need to later display the file content.
@@ -1849,14 +1849,14 @@ pub struct MessageContentImageFileObjectImageFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<super::models::MessageContentImageFileObjectImageFileDetail>,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 connector_runtime::__string_enum! {
     #[doc =
     " Specifies the detail level of the image if specified by the user. `low` uses fewer tokens, you can opt in to high resolution using `high`."]
     pub enum MessageContentImageFileObjectImageFileDetail { Auto = "auto", Low = "low",
     High = "high", }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// Image URL
 ///
 /// References an image URL in the content of a message.
@@ -1867,7 +1867,7 @@ pub struct MessageContentImageUrlObject {
     pub type_: String,
     pub image_url: super::models::MessageContentImageUrlObjectImageUrl,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessageContentImageUrlObjectImageUrl {
     /// The external URL of the image, must be a supported image types: jpeg, jpg, png, gif, webp.
@@ -1876,14 +1876,14 @@ pub struct MessageContentImageUrlObjectImageUrl {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<super::models::MessageContentImageUrlObjectImageUrlDetail>,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 connector_runtime::__string_enum! {
     #[doc =
     " Specifies the detail level of the image. `low` uses fewer tokens, you can opt in to high resolution using `high`. Default value is `auto`"]
     pub enum MessageContentImageUrlObjectImageUrlDetail { Auto = "auto", Low = "low",
     High = "high", }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// Text
 ///
 /// The text content that is part of a message.
@@ -1894,14 +1894,14 @@ pub struct MessageContentTextObject {
     pub type_: String,
     pub text: super::models::MessageContentTextObjectText,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessageContentTextObjectText {
     /// The data that makes up the text.
     pub value: String,
     pub annotations: Vec<super::models::MessageContentTextObjectTextAnnotationsItem>,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum MessageContentTextObjectTextAnnotationsItem {
@@ -1914,7 +1914,7 @@ pub enum MessageContentTextObjectTextAnnotationsItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// File citation
 ///
 /// A citation within the message that points to a specific quote from a specific File associated with the assistant or the message. Generated when the assistant uses the "file_search" tool to search files.
@@ -1929,7 +1929,7 @@ pub struct MessageContentTextAnnotationsFileCitationObject {
     pub start_index: i64,
     pub end_index: i64,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 impl MessageContentTextAnnotationsFileCitationObject {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1954,13 +1954,13 @@ impl MessageContentTextAnnotationsFileCitationObject {
         Ok(())
     }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessageContentTextAnnotationsFileCitationObjectFileCitation {
     /// The ID of the specific File the citation is from.
     pub file_id: String,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// File path
 ///
 /// A URL for the file that's generated when the assistant used the `code_interpreter` tool to generate a file.
@@ -1975,7 +1975,7 @@ pub struct MessageContentTextAnnotationsFilePathObject {
     pub start_index: i64,
     pub end_index: i64,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 impl MessageContentTextAnnotationsFilePathObject {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2000,13 +2000,13 @@ impl MessageContentTextAnnotationsFilePathObject {
         Ok(())
     }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessageContentTextAnnotationsFilePathObjectFilePath {
     /// The ID of the file that was generated.
     pub file_id: String,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// Refusal
 ///
 /// The refusal content generated by the assistant.
@@ -2017,7 +2017,7 @@ pub struct MessageContentRefusalObject {
     pub type_: String,
     pub refusal: String,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessageObjectAttachmentsItem {
     /// The ID of the file to attach to the message.
@@ -2027,7 +2027,7 @@ pub struct MessageObjectAttachmentsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tools: Option<Vec<super::models::MessageObjectAttachmentsItemToolsItem>>,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum MessageObjectAttachmentsItemToolsItem {
@@ -2036,7 +2036,7 @@ pub enum MessageObjectAttachmentsItemToolsItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// FileSearch tool
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AssistantToolsFileSearchTypeOnly {
@@ -2044,7 +2044,7 @@ pub struct AssistantToolsFileSearchTypeOnly {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Occurs when a [message](/docs/api-reference/messages/object) moves to an `in_progress` state.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MessageStreamEventVariant1 {
@@ -2054,7 +2054,7 @@ pub struct MessageStreamEventVariant1 {
     /// Represents a message within a [thread](/docs/api-reference/threads).
     pub data: super::models::MessageObject,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Occurs when parts of a [Message](/docs/api-reference/messages/object) are being streamed.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessageStreamEventVariant2 {
@@ -2064,7 +2064,7 @@ pub struct MessageStreamEventVariant2 {
     /// Represents a message delta i.e. any changed fields on a message during streaming.
     pub data: super::models::MessageDeltaObject,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Message delta object
 ///
 /// Represents a message delta i.e. any changed fields on a message during streaming.
@@ -2077,7 +2077,7 @@ pub struct MessageDeltaObject {
     /// The delta containing the fields that have changed on the Message.
     pub delta: super::models::MessageDeltaObjectDelta,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// The delta containing the fields that have changed on the Message.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessageDeltaObjectDelta {
@@ -2088,7 +2088,7 @@ pub struct MessageDeltaObjectDelta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<Vec<super::models::MessageDeltaObjectDeltaContentItem>>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum MessageDeltaObjectDeltaContentItem {
@@ -2101,7 +2101,7 @@ pub enum MessageDeltaObjectDeltaContentItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Image file
 ///
 /// References an image [File](/docs/api-reference/files) in the content of a message.
@@ -2115,7 +2115,7 @@ pub struct MessageDeltaContentImageFileObject {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_file: Option<super::models::MessageDeltaContentImageFileObjectImageFile>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessageDeltaContentImageFileObjectImageFile {
     /// The [File](/docs/api-reference/files) ID of the image in the message content. Set `purpose="vision"` when uploading the File if you need to later display the file content.
@@ -2125,7 +2125,7 @@ pub struct MessageDeltaContentImageFileObjectImageFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<super::models::MessageContentImageFileObjectImageFileDetail>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Text
 ///
 /// The text content that is part of a message.
@@ -2139,7 +2139,7 @@ pub struct MessageDeltaContentTextObject {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<super::models::MessageDeltaContentTextObjectText>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessageDeltaContentTextObjectText {
     /// The data that makes up the text.
@@ -2150,7 +2150,7 @@ pub struct MessageDeltaContentTextObjectText {
         Vec<super::models::MessageDeltaContentTextObjectTextAnnotationsItem>,
     >,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum MessageDeltaContentTextObjectTextAnnotationsItem {
@@ -2163,7 +2163,7 @@ pub enum MessageDeltaContentTextObjectTextAnnotationsItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// File citation
 ///
 /// A citation within the message that points to a specific quote from a specific File associated with the assistant or the message. Generated when the assistant uses the "file_search" tool to search files.
@@ -2186,7 +2186,7 @@ pub struct MessageDeltaContentTextAnnotationsFileCitationObject {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_index: Option<i64>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl MessageDeltaContentTextAnnotationsFileCitationObject {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2209,7 +2209,7 @@ impl MessageDeltaContentTextAnnotationsFileCitationObject {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessageDeltaContentTextAnnotationsFileCitationObjectFileCitation {
     /// The ID of the specific File the citation is from.
@@ -2219,7 +2219,7 @@ pub struct MessageDeltaContentTextAnnotationsFileCitationObjectFileCitation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quote: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// File path
 ///
 /// A URL for the file that's generated when the assistant used the `code_interpreter` tool to generate a file.
@@ -2242,7 +2242,7 @@ pub struct MessageDeltaContentTextAnnotationsFilePathObject {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_index: Option<i64>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl MessageDeltaContentTextAnnotationsFilePathObject {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2265,14 +2265,14 @@ impl MessageDeltaContentTextAnnotationsFilePathObject {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessageDeltaContentTextAnnotationsFilePathObjectFilePath {
     /// The ID of the file that was generated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Refusal
 ///
 /// The refusal content that is part of a message.
@@ -2286,7 +2286,7 @@ pub struct MessageDeltaContentRefusalObject {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refusal: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Image URL
 ///
 /// References an image URL in the content of a message.
@@ -2300,7 +2300,7 @@ pub struct MessageDeltaContentImageUrlObject {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_url: Option<super::models::MessageDeltaContentImageUrlObjectImageUrl>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessageDeltaContentImageUrlObjectImageUrl {
     /// The URL of the image, must be a supported image types: jpeg, jpg, png, gif, webp.
@@ -2310,14 +2310,14 @@ pub struct MessageDeltaContentImageUrlObjectImageUrl {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<super::models::MessageDeltaContentImageUrlObjectImageUrlDetail>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 connector_runtime::__string_enum! {
     #[doc =
     " Specifies the detail level of the image. `low` uses fewer tokens, you can opt in to high resolution using `high`."]
     pub enum MessageDeltaContentImageUrlObjectImageUrlDetail { Auto = "auto", Low =
     "low", High = "high", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Occurs when a [message](/docs/api-reference/messages/object) is completed.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MessageStreamEventVariant3 {
@@ -2327,7 +2327,7 @@ pub struct MessageStreamEventVariant3 {
     /// Represents a message within a [thread](/docs/api-reference/threads).
     pub data: super::models::MessageObject,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Occurs when a [message](/docs/api-reference/messages/object) ends before it is completed.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MessageStreamEventVariant4 {
@@ -2337,7 +2337,7 @@ pub struct MessageStreamEventVariant4 {
     /// Represents a message within a [thread](/docs/api-reference/threads).
     pub data: super::models::MessageObject,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Occurs when an [error](/docs/guides/error-codes#api-errors) occurs. This can happen due to an internal server error or a timeout.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ErrorEvent {
@@ -2381,14 +2381,14 @@ pub struct ErrorModel {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Occurs when a stream ends.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DoneEvent {
     pub event: String,
     pub data: String,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 connector_runtime::__string_enum! {
     pub enum AssistantSupportedModels { Gpt5 = "gpt-5", Gpt5Mini = "gpt-5-mini", Gpt5Nano
     = "gpt-5-nano", Gpt520250807 = "gpt-5-2025-08-07", Gpt5Mini20250807 =
@@ -2410,14 +2410,14 @@ connector_runtime::__string_enum! {
     Gpt35Turbo0125 = "gpt-3.5-turbo-0125", Gpt35Turbo16k0613 = "gpt-3.5-turbo-16k-0613",
     }
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 connector_runtime::__string_enum! {
     #[doc =
     " The format of the output, in one of these options: `json`, `text`, `srt`, `verbose_json`, `vtt`, or `diarized_json`. For `gpt-4o-transcribe` and `gpt-4o-mini-transcribe`, the only supported format is `json`. For `gpt-4o-transcribe-diarize`, the supported formats are `json`, `text`, and `diarized_json`, with `diarized_json` required to receive speaker annotations."]
     pub enum AudioResponseFormat { Json = "json", Text = "text", Srt = "srt", VerboseJson
     = "verbose_json", Vtt = "vtt", DiarizedJson = "diarized_json", }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AudioTranscription {
     /// The model to use for transcription. Current options are `whisper-1`, `gpt-transcribe`, `gpt-live-transcribe`, `gpt-4o-mini-transcribe`, `gpt-4o-mini-transcribe-2025-12-15`, `gpt-4o-transcribe`, `gpt-4o-transcribe-diarize`, and `gpt-realtime-whisper`. Use `gpt-4o-transcribe-diarize` when you need diarization with speaker labels.
@@ -2447,7 +2447,7 @@ pub struct AudioTranscription {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay: Option<super::models::AudioTranscriptionDelay>,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 impl AudioTranscription {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2457,7 +2457,7 @@ impl AudioTranscription {
         Ok(())
     }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// The model to use for transcription. Current options are `whisper-1`, `gpt-transcribe`, `gpt-live-transcribe`, `gpt-4o-mini-transcribe`, `gpt-4o-mini-transcribe-2025-12-15`, `gpt-4o-transcribe`, `gpt-4o-transcribe-diarize`, and `gpt-realtime-whisper`. Use `gpt-4o-transcribe-diarize` when you need diarization with speaker labels.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -2467,7 +2467,7 @@ pub enum AudioTranscriptionModel {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 connector_runtime::__string_enum! {
     pub enum AudioTranscriptionModelVariant1 { Whisper1 = "whisper-1", GptTranscribe =
     "gpt-transcribe", GptLiveTranscribe = "gpt-live-transcribe", Gpt4oMiniTranscribe =
@@ -2476,7 +2476,7 @@ connector_runtime::__string_enum! {
     Gpt4oTranscribeDiarize = "gpt-4o-transcribe-diarize", GptRealtimeWhisper =
     "gpt-realtime-whisper", }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 connector_runtime::__string_enum! {
     #[doc = " Controls how long the model waits before emitting transcription text."]
     #[doc = " Higher values can improve transcription accuracy at the cost of latency."]
@@ -2484,7 +2484,7 @@ connector_runtime::__string_enum! {
     enum AudioTranscriptionDelay { Minimal = "minimal", Low = "low", Medium = "medium",
     High = "high", Xhigh = "xhigh", }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AudioTranscriptionResponse {
     /// The model used for transcription. Current options are `whisper-1`, `gpt-transcribe`, `gpt-live-transcribe`, `gpt-4o-mini-transcribe`, `gpt-4o-mini-transcribe-2025-12-15`, `gpt-4o-transcribe`, `gpt-4o-transcribe-diarize`, and `gpt-realtime-whisper`.
@@ -2500,7 +2500,7 @@ pub struct AudioTranscriptionResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 impl AudioTranscriptionResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2515,7 +2515,7 @@ impl AudioTranscriptionResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// The model used for transcription. Current options are `whisper-1`, `gpt-transcribe`, `gpt-live-transcribe`, `gpt-4o-mini-transcribe`, `gpt-4o-mini-transcribe-2025-12-15`, `gpt-4o-transcribe`, `gpt-4o-transcribe-diarize`, and `gpt-realtime-whisper`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -2525,7 +2525,7 @@ pub enum AudioTranscriptionResponseModel {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// A log of a user action or configuration change within this organization.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AuditLog {
@@ -2784,7 +2784,7 @@ pub struct AuditLog {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificates_deactivated: Option<super::models::AuditLogCertificatesActivated>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 connector_runtime::__string_enum! {
     #[doc = " The event type."] pub enum AuditLogEventType { ApiKeyCreated =
     "api_key.created", ApiKeyUpdated = "api_key.updated", ApiKeyDeleted =
@@ -2907,7 +2907,7 @@ connector_runtime::__string_enum! {
     "tenant.membership.declined", TenantWorkspaceInviteEmailSettingsUpdated =
     "tenant.workspace_invite_email_settings.updated", }
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The project that the action was scoped to. Absent for actions not scoped to projects. Note that any admin actions taken via Admin API keys are associated with the default project.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogProject {
@@ -2918,7 +2918,7 @@ pub struct AuditLogProject {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The actor who performed the audit logged action.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogActor {
@@ -2933,12 +2933,12 @@ pub struct AuditLogActor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key: Option<super::models::AuditLogActorApiKey>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 connector_runtime::__string_enum! {
     #[doc = " The type of actor. Is either `session` or `api_key`."] pub enum
     AuditLogActorType { Session = "session", ApiKey = "api_key", }
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The session in which the audit logged action was performed.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogActorSession {
@@ -2949,7 +2949,7 @@ pub struct AuditLogActorSession {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_address: Option<String>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The user who performed the audit logged action.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogActorUser {
@@ -2960,7 +2960,7 @@ pub struct AuditLogActorUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The API Key used to perform the audit logged action.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogActorApiKey {
@@ -2978,12 +2978,12 @@ pub struct AuditLogActorApiKey {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account: Option<super::models::AuditLogActorServiceAccount>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 connector_runtime::__string_enum! {
     #[doc = " The type of API key. Can be either `user` or `service_account`."] pub enum
     AuditLogActorApiKeyType { User = "user", ServiceAccount = "service_account", }
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The service account that performed the audit logged action.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogActorServiceAccount {
@@ -2991,7 +2991,7 @@ pub struct AuditLogActorServiceAccount {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogApiKeyCreated {
@@ -3002,7 +3002,7 @@ pub struct AuditLogApiKeyCreated {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::AuditLogApiKeyCreatedData>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The payload used to create the API key.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogApiKeyCreatedData {
@@ -3010,7 +3010,7 @@ pub struct AuditLogApiKeyCreatedData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<String>>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogApiKeyUpdated {
@@ -3021,7 +3021,7 @@ pub struct AuditLogApiKeyUpdated {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changes_requested: Option<super::models::AuditLogApiKeyUpdatedChangesRequested>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The payload used to update the API key.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogApiKeyUpdatedChangesRequested {
@@ -3029,7 +3029,7 @@ pub struct AuditLogApiKeyUpdatedChangesRequested {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<String>>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogApiKeyDeleted {
@@ -3037,7 +3037,7 @@ pub struct AuditLogApiKeyDeleted {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The project and fine-tuned model checkpoint that the checkpoint permission was created for.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogCheckpointPermissionCreated {
@@ -3048,7 +3048,7 @@ pub struct AuditLogCheckpointPermissionCreated {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::AuditLogCheckpointPermissionCreatedData>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The payload used to create the checkpoint permission.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogCheckpointPermissionCreatedData {
@@ -3059,7 +3059,7 @@ pub struct AuditLogCheckpointPermissionCreatedData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fine_tuned_model_checkpoint: Option<String>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogCheckpointPermissionDeleted {
@@ -3067,7 +3067,7 @@ pub struct AuditLogCheckpointPermissionDeleted {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogExternalKeyRegistered {
@@ -3078,7 +3078,7 @@ pub struct AuditLogExternalKeyRegistered {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<serde_json::Value>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogExternalKeyRemoved {
@@ -3086,7 +3086,7 @@ pub struct AuditLogExternalKeyRemoved {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogGroupCreated {
@@ -3097,7 +3097,7 @@ pub struct AuditLogGroupCreated {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::AuditLogGroupCreatedData>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// Information about the created group.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogGroupCreatedData {
@@ -3105,7 +3105,7 @@ pub struct AuditLogGroupCreatedData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_name: Option<String>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogGroupUpdated {
@@ -3116,7 +3116,7 @@ pub struct AuditLogGroupUpdated {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changes_requested: Option<super::models::AuditLogGroupUpdatedChangesRequested>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The payload used to update the group.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogGroupUpdatedChangesRequested {
@@ -3124,7 +3124,7 @@ pub struct AuditLogGroupUpdatedChangesRequested {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_name: Option<String>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogGroupDeleted {
@@ -3132,7 +3132,7 @@ pub struct AuditLogGroupDeleted {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogScimEnabled {
@@ -3140,7 +3140,7 @@ pub struct AuditLogScimEnabled {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogScimDisabled {
@@ -3148,7 +3148,7 @@ pub struct AuditLogScimDisabled {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogInviteSent {
@@ -3159,7 +3159,7 @@ pub struct AuditLogInviteSent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::AuditLogInviteSentData>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The payload used to create the invite.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogInviteSentData {
@@ -3170,7 +3170,7 @@ pub struct AuditLogInviteSentData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogInviteAccepted {
@@ -3178,7 +3178,7 @@ pub struct AuditLogInviteAccepted {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogIpAllowlistCreated {
@@ -3192,7 +3192,7 @@ pub struct AuditLogIpAllowlistCreated {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_ips: Option<Vec<String>>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogIpAllowlistUpdated {
@@ -3203,7 +3203,7 @@ pub struct AuditLogIpAllowlistUpdated {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_ips: Option<Vec<String>>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogIpAllowlistDeleted {
@@ -3217,7 +3217,7 @@ pub struct AuditLogIpAllowlistDeleted {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_ips: Option<Vec<String>>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogIpAllowlistConfigActivated {
@@ -3227,7 +3227,7 @@ pub struct AuditLogIpAllowlistConfigActivated {
         Vec<super::models::AuditLogIpAllowlistConfigActivatedConfigsItem>,
     >,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogIpAllowlistConfigActivatedConfigsItem {
     /// The ID of the IP allowlist configuration.
@@ -3237,7 +3237,7 @@ pub struct AuditLogIpAllowlistConfigActivatedConfigsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogIpAllowlistConfigDeactivated {
@@ -3247,7 +3247,7 @@ pub struct AuditLogIpAllowlistConfigDeactivated {
         Vec<super::models::AuditLogIpAllowlistConfigActivatedConfigsItem>,
     >,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogLoginFailed {
@@ -3258,7 +3258,7 @@ pub struct AuditLogLoginFailed {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_message: Option<String>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogOrganizationUpdated {
@@ -3271,7 +3271,7 @@ pub struct AuditLogOrganizationUpdated {
         super::models::AuditLogOrganizationUpdatedChangesRequested,
     >,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The payload used to update the organization settings.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogOrganizationUpdatedChangesRequested {
@@ -3297,7 +3297,7 @@ pub struct AuditLogOrganizationUpdatedChangesRequested {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_call_logging_project_ids: Option<String>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogProjectCreated {
@@ -3308,7 +3308,7 @@ pub struct AuditLogProjectCreated {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::AuditLogProjectCreatedData>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The payload used to create the project.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogProjectCreatedData {
@@ -3319,7 +3319,7 @@ pub struct AuditLogProjectCreatedData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogProjectUpdated {
@@ -3330,7 +3330,7 @@ pub struct AuditLogProjectUpdated {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changes_requested: Option<super::models::AuditLogProjectUpdatedChangesRequested>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The payload used to update the project.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogProjectUpdatedChangesRequested {
@@ -3338,7 +3338,7 @@ pub struct AuditLogProjectUpdatedChangesRequested {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogProjectArchived {
@@ -3346,7 +3346,7 @@ pub struct AuditLogProjectArchived {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogRateLimitUpdated {
@@ -3359,7 +3359,7 @@ pub struct AuditLogRateLimitUpdated {
         super::models::AuditLogRateLimitUpdatedChangesRequested,
     >,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The payload used to update the rate limits.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogRateLimitUpdatedChangesRequested {
@@ -3382,7 +3382,7 @@ pub struct AuditLogRateLimitUpdatedChangesRequested {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch_1_day_max_input_tokens: Option<i64>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogRateLimitDeleted {
@@ -3390,7 +3390,7 @@ pub struct AuditLogRateLimitDeleted {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogRoleCreated {
@@ -3410,7 +3410,7 @@ pub struct AuditLogRoleCreated {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_id: Option<String>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogRoleUpdated {
@@ -3421,7 +3421,7 @@ pub struct AuditLogRoleUpdated {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changes_requested: Option<super::models::AuditLogRoleUpdatedChangesRequested>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The payload used to update the role.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogRoleUpdatedChangesRequested {
@@ -3447,7 +3447,7 @@ pub struct AuditLogRoleUpdatedChangesRequested {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<serde_json::Value>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogRoleDeleted {
@@ -3455,7 +3455,7 @@ pub struct AuditLogRoleDeleted {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogRoleAssignmentCreated {
@@ -3475,7 +3475,7 @@ pub struct AuditLogRoleAssignmentCreated {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_type: Option<String>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogRoleAssignmentDeleted {
@@ -3495,7 +3495,7 @@ pub struct AuditLogRoleAssignmentDeleted {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_type: Option<String>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogRoleBoundToResource {
@@ -3530,14 +3530,14 @@ pub struct AuditLogRoleBoundToResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<super::models::AuditLogRoleBoundToResourceSource>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 connector_runtime::__string_enum! {
     #[doc = " The connector role mutation path that produced the event."] pub enum
     AuditLogRoleBoundToResourceSource { RoleToggle = "role_toggle", RoleConnectorUpdate =
     "role_connector_update", RoleDelete = "role_delete", WorkspacePermissions =
     "workspace_permissions", ConnectorPublish = "connector_publish", }
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogRoleUnboundFromResource {
@@ -3572,7 +3572,7 @@ pub struct AuditLogRoleUnboundFromResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<super::models::AuditLogRoleBoundToResourceSource>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogServiceAccountCreated {
@@ -3583,7 +3583,7 @@ pub struct AuditLogServiceAccountCreated {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::AuditLogServiceAccountCreatedData>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The payload used to create the service account.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogServiceAccountCreatedData {
@@ -3591,7 +3591,7 @@ pub struct AuditLogServiceAccountCreatedData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogServiceAccountUpdated {
@@ -3604,7 +3604,7 @@ pub struct AuditLogServiceAccountUpdated {
         super::models::AuditLogServiceAccountUpdatedChangesRequested,
     >,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The payload used to updated the service account.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogServiceAccountUpdatedChangesRequested {
@@ -3612,7 +3612,7 @@ pub struct AuditLogServiceAccountUpdatedChangesRequested {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogServiceAccountDeleted {
@@ -3620,7 +3620,7 @@ pub struct AuditLogServiceAccountDeleted {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogWorkloadIdentityProviderCreated {
@@ -3631,7 +3631,7 @@ pub struct AuditLogWorkloadIdentityProviderCreated {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<serde_json::Value>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogWorkloadIdentityProviderUpdated {
@@ -3642,7 +3642,7 @@ pub struct AuditLogWorkloadIdentityProviderUpdated {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changes_requested: Option<serde_json::Value>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogWorkloadIdentityProviderDeleted {
@@ -3653,7 +3653,7 @@ pub struct AuditLogWorkloadIdentityProviderDeleted {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogWorkloadIdentityProviderMappingCreated {
@@ -3667,7 +3667,7 @@ pub struct AuditLogWorkloadIdentityProviderMappingCreated {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<serde_json::Value>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogWorkloadIdentityProviderMappingUpdated {
@@ -3681,7 +3681,7 @@ pub struct AuditLogWorkloadIdentityProviderMappingUpdated {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changes_requested: Option<serde_json::Value>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogWorkloadIdentityProviderMappingDeleted {
@@ -3698,7 +3698,7 @@ pub struct AuditLogWorkloadIdentityProviderMappingDeleted {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account_id: Option<String>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogUserAdded {
@@ -3709,7 +3709,7 @@ pub struct AuditLogUserAdded {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<super::models::AuditLogUserAddedData>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The payload used to add the user to the project.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogUserAddedData {
@@ -3717,7 +3717,7 @@ pub struct AuditLogUserAddedData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogUserUpdated {
@@ -3728,7 +3728,7 @@ pub struct AuditLogUserUpdated {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changes_requested: Option<super::models::AuditLogUserUpdatedChangesRequested>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The payload used to update the user.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogUserUpdatedChangesRequested {
@@ -3736,7 +3736,7 @@ pub struct AuditLogUserUpdatedChangesRequested {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogUserDeleted {
@@ -3744,7 +3744,7 @@ pub struct AuditLogUserDeleted {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogCertificateCreated {
@@ -3755,7 +3755,7 @@ pub struct AuditLogCertificateCreated {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogCertificateDeleted {
@@ -3769,7 +3769,7 @@ pub struct AuditLogCertificateDeleted {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate: Option<String>,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 /// The details for events with this `type`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogCertificatesActivated {
@@ -3778,7 +3778,7 @@ pub struct AuditLogCertificatesActivated {
         Vec<super::models::AuditLogCertificatesActivatedCertificatesItem>,
     >,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditLogCertificatesActivatedCertificatesItem {
     /// The certificate ID.
@@ -3788,7 +3788,7 @@ pub struct AuditLogCertificatesActivatedCertificatesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 /// Auto Chunking Strategy
 ///
 /// The default strategy. This strategy currently uses a `max_chunk_size_tokens` of `800` and `chunk_overlap_tokens` of `400`.
@@ -3798,7 +3798,7 @@ pub struct AutoChunkingStrategyRequestParam {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "batch"))]
+#[cfg(feature = "batch")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Batch {
     pub id: String,
@@ -3863,7 +3863,7 @@ pub struct Batch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
 }
-#[cfg(any(feature = "batch"))]
+#[cfg(feature = "batch")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BatchErrors {
     /// The object type, which is always `list`.
@@ -3872,7 +3872,7 @@ pub struct BatchErrors {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Vec<super::models::BatchError>>,
 }
-#[cfg(any(feature = "batch"))]
+#[cfg(feature = "batch")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BatchError {
     /// An error code identifying the error type.
@@ -3886,14 +3886,14 @@ pub struct BatchError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<i64>,
 }
-#[cfg(any(feature = "batch"))]
+#[cfg(feature = "batch")]
 connector_runtime::__string_enum! {
     #[doc = " The current status of the batch."] pub enum BatchStatus { Validating =
     "validating", Failed = "failed", InProgress = "in_progress", Finalizing =
     "finalizing", Completed = "completed", Expired = "expired", Cancelling =
     "cancelling", Cancelled = "cancelled", }
 }
-#[cfg(any(feature = "batch"))]
+#[cfg(feature = "batch")]
 /// The request counts for different statuses within the batch.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BatchRequestCounts {
@@ -3904,7 +3904,7 @@ pub struct BatchRequestCounts {
     /// Number of requests that have failed.
     pub failed: i64,
 }
-#[cfg(any(feature = "batch"))]
+#[cfg(feature = "batch")]
 /// Represents token usage details including input tokens, output tokens, a
 /// breakdown of output tokens, and the total tokens used. Only populated on
 /// batches created after September 7, 2025.
@@ -3921,7 +3921,7 @@ pub struct BatchUsage {
     /// The total number of tokens used.
     pub total_tokens: i64,
 }
-#[cfg(any(feature = "batch"))]
+#[cfg(feature = "batch")]
 /// A detailed breakdown of the input tokens.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BatchUsageInputTokensDetails {
@@ -3936,7 +3936,7 @@ pub struct BatchUsageOutputTokensDetails {
     /// The number of reasoning tokens.
     pub reasoning_tokens: i64,
 }
-#[cfg(any(feature = "batch"))]
+#[cfg(feature = "batch")]
 /// File expiration policy
 ///
 /// The expiration policy for the output and/or error file that are generated for a batch.
@@ -3947,7 +3947,7 @@ pub struct BatchFileExpirationAfter {
     /// The number of seconds after the anchor time that the file will expire. Must be between 3600 (1 hour) and 2592000 (30 days).
     pub seconds: i64,
 }
-#[cfg(any(feature = "batch"))]
+#[cfg(feature = "batch")]
 impl BatchFileExpirationAfter {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3963,7 +3963,7 @@ impl BatchFileExpirationAfter {
         Ok(())
     }
 }
-#[cfg(any(feature = "certificates"))]
+#[cfg(feature = "certificates")]
 /// Represents an individual `certificate` uploaded to the organization.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Certificate {
@@ -3984,7 +3984,7 @@ pub struct Certificate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active: Option<bool>,
 }
-#[cfg(any(feature = "certificates"))]
+#[cfg(feature = "certificates")]
 connector_runtime::__string_enum! {
     #[doc = " The object type."] #[doc = " "] #[doc =
     " - If creating, updating, or getting a specific certificate, the object type is `certificate`."]
@@ -3996,7 +3996,7 @@ connector_runtime::__string_enum! {
     "organization.certificate", OrganizationProjectCertificate =
     "organization.project.certificate", }
 }
-#[cfg(any(feature = "certificates"))]
+#[cfg(feature = "certificates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CertificateCertificateDetails {
     /// The Unix timestamp (in seconds) of when the certificate becomes valid.
@@ -4009,7 +4009,7 @@ pub struct CertificateCertificateDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// Allowed tools
 ///
 /// Constrains the tools available to the model to a pre-defined set.
@@ -4042,7 +4042,7 @@ connector_runtime::__string_enum! {
     " `required` requires the model to call one or more of the allowed tools."] pub enum
     ChatCompletionAllowedToolsMode { Auto = "auto", Required = "required", }
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// Allowed tools
 ///
 /// Constrains the tools available to the model to a pre-defined set.
@@ -4056,7 +4056,7 @@ pub struct ChatCompletionAllowedToolsChoice {
     /// Constrains the tools available to the model to a pre-defined set.
     pub allowed_tools: super::models::ChatCompletionAllowedTools,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionDeleted {
     /// The type of object being deleted.
@@ -4066,14 +4066,14 @@ pub struct ChatCompletionDeleted {
     /// Whether the chat completion was deleted.
     pub deleted: bool,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// Specifying a particular function via `{"name": "my_function"}` forces the model to call that function.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionFunctionCallOption {
     /// The name of the function to call.
     pub name: String,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionFunctions {
     /// A description of what the function does, used by the model to choose when and how to call the function.
@@ -4087,7 +4087,7 @@ pub struct ChatCompletionFunctions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// ChatCompletionList
 ///
 /// An object representing a list of Chat Completions.
@@ -4104,7 +4104,7 @@ pub struct ChatCompletionList {
     /// Indicates whether there are more Chat Completions available.
     pub has_more: bool,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// Represents a chat completion response returned by model, based on the provided input.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateChatCompletionResponse {
@@ -4133,7 +4133,7 @@ pub struct CreateChatCompletionResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moderation: Option<super::models::ChatCompletionModeration>,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CreateChatCompletionResponseChoicesItem {
     /// The reason the model stopped generating tokens. This will be `stop` if the model hit a natural stop point or a provided stop sequence,
@@ -4148,7 +4148,7 @@ pub struct CreateChatCompletionResponseChoicesItem {
     pub message: super::models::ChatCompletionResponseMessage,
     pub logprobs: Option<super::models::CreateChatCompletionResponseChoicesItemLogprobs>,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
     #[doc =
     " The reason the model stopped generating tokens. This will be `stop` if the model hit a natural stop point or a provided stop sequence,"]
@@ -4164,7 +4164,7 @@ connector_runtime::__string_enum! {
     = "length", ToolCalls = "tool_calls", ContentFilter = "content_filter", FunctionCall
     = "function_call", }
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// A chat completion message generated by the model.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionResponseMessage {
@@ -4187,7 +4187,7 @@ pub struct ChatCompletionResponseMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio: Option<super::models::ChatCompletionResponseMessageAudio>,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum ChatCompletionMessageToolCallsItem {
@@ -4198,7 +4198,7 @@ pub enum ChatCompletionMessageToolCallsItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 impl<'de> serde::Deserialize<'de> for ChatCompletionMessageToolCallsItem {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -4219,7 +4219,7 @@ impl<'de> serde::Deserialize<'de> for ChatCompletionMessageToolCallsItem {
         )
     }
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// Function tool call
 ///
 /// A call to a function tool created by the model.
@@ -4233,7 +4233,7 @@ pub struct ChatCompletionMessageToolCall {
     /// The function that the model called.
     pub function: super::models::ChatCompletionMessageToolCallFunction,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// The function that the model called.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionMessageToolCallFunction {
@@ -4242,7 +4242,7 @@ pub struct ChatCompletionMessageToolCallFunction {
     /// The arguments to call the function with, as generated by the model in JSON format. Note that the model does not always generate valid JSON, and may hallucinate parameters not defined by your function schema. Validate the arguments in your code before calling your function.
     pub arguments: String,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// Custom tool call
 ///
 /// A call to a custom tool created by the model.
@@ -4256,7 +4256,7 @@ pub struct ChatCompletionMessageCustomToolCall {
     /// The custom tool that the model called.
     pub custom: super::models::ChatCompletionMessageCustomToolCallCustom,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// The custom tool that the model called.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionMessageCustomToolCallCustom {
@@ -4265,7 +4265,7 @@ pub struct ChatCompletionMessageCustomToolCallCustom {
     /// The input for the custom tool call generated by the model.
     pub input: String,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// A URL citation when using web search.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionResponseMessageAnnotationsItem {
@@ -4275,7 +4275,7 @@ pub struct ChatCompletionResponseMessageAnnotationsItem {
     /// A URL citation when using web search.
     pub url_citation: super::models::ChatCompletionResponseMessageAnnotationsItemUrlCitation,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// A URL citation when using web search.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionResponseMessageAnnotationsItemUrlCitation {
@@ -4288,7 +4288,7 @@ pub struct ChatCompletionResponseMessageAnnotationsItemUrlCitation {
     /// The title of the web resource.
     pub title: String,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// Deprecated and replaced by `tool_calls`. The name and arguments of a function that should be called, as generated by the model.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionResponseMessageFunctionCall {
@@ -4297,7 +4297,7 @@ pub struct ChatCompletionResponseMessageFunctionCall {
     /// The name of the function to call.
     pub name: String,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// If the audio output modality is requested, this object contains data
 /// about the audio response from the model. [Learn more](/docs/guides/audio).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -4314,14 +4314,14 @@ pub struct ChatCompletionResponseMessageAudio {
     /// Transcript of the audio generated by the model.
     pub transcript: String,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// Log probability information for the choice.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateChatCompletionResponseChoicesItemLogprobs {
     pub content: Option<Vec<super::models::ChatCompletionTokenLogprob>>,
     pub refusal: Option<Vec<super::models::ChatCompletionTokenLogprob>>,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionTokenLogprob {
     /// The token.
@@ -4332,7 +4332,7 @@ pub struct ChatCompletionTokenLogprob {
     /// List of the most likely tokens and their log probability, at this token position. The number of entries may be fewer than the requested `top_logprobs`.
     pub top_logprobs: Vec<super::models::ChatCompletionTokenLogprobTopLogprobsItem>,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionTokenLogprobTopLogprobsItem {
     /// The token.
@@ -4341,7 +4341,7 @@ pub struct ChatCompletionTokenLogprobTopLogprobsItem {
     pub logprob: f64,
     pub bytes: Option<Vec<i64>>,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
     #[doc = " Specifies the processing type used for serving the request."] #[doc =
     " - If set to 'auto', then the request will be processed with the service tier configured in the Project settings. Unless otherwise configured, the Project will use 'default'."]
@@ -4420,7 +4420,7 @@ pub struct CompletionUsagePromptTokensDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_write_tokens: Option<i64>,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// Moderation results or errors for the request input and generated output.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionModeration {
@@ -4429,7 +4429,7 @@ pub struct ChatCompletionModeration {
     /// Moderation for the generated output.
     pub output: super::models::ChatCompletionModerationOutput,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// Moderation for the request input.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
@@ -4439,7 +4439,7 @@ pub enum ChatCompletionModerationInput {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 impl<'de> serde::Deserialize<'de> for ChatCompletionModerationInput {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -4460,7 +4460,7 @@ impl<'de> serde::Deserialize<'de> for ChatCompletionModerationInput {
         )
     }
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// Successful moderation results for the request input or generated output.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionModerationResults {
@@ -4499,7 +4499,7 @@ pub struct ModerationResultBody {
 connector_runtime::__string_enum! {
     pub enum ModerationInputType { Text = "text", Image = "image", }
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// An error produced while attempting moderation.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionModerationError {
@@ -4511,7 +4511,7 @@ pub struct ChatCompletionModerationError {
     /// The error message.
     pub message: String,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// Moderation for the generated output.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
@@ -4521,7 +4521,7 @@ pub enum ChatCompletionModerationOutput {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 impl<'de> serde::Deserialize<'de> for ChatCompletionModerationOutput {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -4542,7 +4542,7 @@ impl<'de> serde::Deserialize<'de> for ChatCompletionModerationOutput {
         )
     }
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// ChatCompletionMessageList
 ///
 /// An object representing a list of chat completion messages.
@@ -4559,7 +4559,7 @@ pub struct ChatCompletionMessageList {
     /// Indicates whether there are more chat messages available.
     pub has_more: bool,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionMessageListDataItem {
     pub content: Option<String>,
@@ -4587,7 +4587,7 @@ pub struct ChatCompletionMessageListDataItem {
         Vec<super::models::ChatCompletionMessageListDataItemContentPartsItem>,
     >,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ChatCompletionMessageListDataItemContentPartsItem {
@@ -4600,7 +4600,7 @@ pub enum ChatCompletionMessageListDataItemContentPartsItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// Text content part
 ///
 /// Learn about [text inputs](/docs/guides/text-generation).
@@ -4633,7 +4633,7 @@ pub struct PromptCacheBreakpointParam {
     /// The breakpoint mode. Always `explicit`.
     pub mode: String,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// Image content part
 ///
 /// Learn about [image inputs](/docs/guides/vision).
@@ -4649,7 +4649,7 @@ pub struct ChatCompletionRequestMessageContentPartImage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_cache_breakpoint: Option<super::models::PromptCacheBreakpointParam>,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionRequestMessageContentPartImageImageUrl {
     /// Either a URL of the image or the base64 encoded image data.
@@ -4660,14 +4660,14 @@ pub struct ChatCompletionRequestMessageContentPartImageImageUrl {
         super::models::ChatCompletionRequestMessageContentPartImageImageUrlDetail,
     >,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
     #[doc =
     " Specifies the detail level of the image. Learn more in the [Vision guide](/docs/guides/vision#low-or-high-fidelity-image-understanding)."]
     pub enum ChatCompletionRequestMessageContentPartImageImageUrlDetail { Auto = "auto",
     Low = "low", High = "high", }
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionMessageToolCallChunk {
     pub index: i64,
@@ -4681,7 +4681,7 @@ pub struct ChatCompletionMessageToolCallChunk {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub function: Option<super::models::ChatCompletionMessageToolCallChunkFunction>,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionMessageToolCallChunkFunction {
     /// The name of the function to call.
@@ -4695,7 +4695,7 @@ pub struct ChatCompletionMessageToolCallChunkFunction {
 connector_runtime::__string_enum! {
     pub enum ChatCompletionModalitiesItem { Text = "text", Audio = "audio", }
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// Function tool choice
 ///
 /// Specifies a tool the model should use. Use to force the model to call a specific function.
@@ -4706,7 +4706,7 @@ pub struct ChatCompletionNamedToolChoice {
     pub type_: String,
     pub function: super::models::AssistantsNamedToolChoiceFunction,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// Custom tool choice
 ///
 /// Specifies a tool the model should use. Use to force the model to call a specific custom tool.
@@ -4717,13 +4717,13 @@ pub struct ChatCompletionNamedToolChoiceCustom {
     pub type_: String,
     pub custom: super::models::ChatCompletionNamedToolChoiceCustomCustom,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionNamedToolChoiceCustomCustom {
     /// The name of the custom tool to call.
     pub name: String,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// Assistant message
 ///
 /// Messages sent by the model in response to user messages.
@@ -4750,7 +4750,7 @@ pub struct ChatCompletionRequestAssistantMessage {
         Option<super::models::ChatCompletionRequestAssistantMessageFunctionCall>,
     >,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// The contents of the assistant message. Required unless `tool_calls` or `function_call` is specified.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -4760,7 +4760,7 @@ pub enum ChatCompletionRequestAssistantMessageContent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum ChatCompletionRequestAssistantMessageContentPart {
@@ -4773,7 +4773,7 @@ pub enum ChatCompletionRequestAssistantMessageContentPart {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 impl<'de> serde::Deserialize<'de> for ChatCompletionRequestAssistantMessageContentPart {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -4794,7 +4794,7 @@ impl<'de> serde::Deserialize<'de> for ChatCompletionRequestAssistantMessageConte
         )
     }
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// Refusal content part
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionRequestMessageContentPartRefusal {
@@ -4804,7 +4804,7 @@ pub struct ChatCompletionRequestMessageContentPartRefusal {
     /// The refusal message generated by the model.
     pub refusal: String,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// Data about a previous audio response from the model.
 /// [Learn more](/docs/guides/audio).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -4812,7 +4812,7 @@ pub struct ChatCompletionRequestAssistantMessageAudio {
     /// Unique identifier for a previous audio response from the model.
     pub id: String,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// Deprecated and replaced by `tool_calls`. The name and arguments of a function that should be called, as generated by the model.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionRequestAssistantMessageFunctionCall {
@@ -4821,7 +4821,7 @@ pub struct ChatCompletionRequestAssistantMessageFunctionCall {
     /// The name of the function to call.
     pub name: String,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// Developer message
 ///
 /// Developer-provided instructions that the model should follow, regardless of
@@ -4837,7 +4837,7 @@ pub struct ChatCompletionRequestDeveloperMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// The contents of the developer message.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -4847,7 +4847,7 @@ pub enum ChatCompletionRequestDeveloperMessageContent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// Function message
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionRequestFunctionMessage {
@@ -4857,7 +4857,7 @@ pub struct ChatCompletionRequestFunctionMessage {
     /// The name of the function to call.
     pub name: String,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum ChatCompletionRequestMessage {
@@ -4878,7 +4878,7 @@ pub enum ChatCompletionRequestMessage {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 impl<'de> serde::Deserialize<'de> for ChatCompletionRequestMessage {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -4919,7 +4919,7 @@ impl<'de> serde::Deserialize<'de> for ChatCompletionRequestMessage {
         )
     }
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// System message
 ///
 /// Developer-provided instructions that the model should follow, regardless of
@@ -4935,7 +4935,7 @@ pub struct ChatCompletionRequestSystemMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// The contents of the system message.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -4945,7 +4945,7 @@ pub enum ChatCompletionRequestSystemMessageContent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// User message
 ///
 /// Messages sent by an end user, containing prompts or additional context
@@ -4960,7 +4960,7 @@ pub struct ChatCompletionRequestUserMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// The contents of the user message.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -4970,7 +4970,7 @@ pub enum ChatCompletionRequestUserMessageContent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ChatCompletionRequestUserMessageContentPart {
@@ -4989,7 +4989,7 @@ pub enum ChatCompletionRequestUserMessageContentPart {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// Audio content part
 ///
 /// Learn about [audio inputs](/docs/guides/audio).
@@ -5005,7 +5005,7 @@ pub struct ChatCompletionRequestMessageContentPartAudio {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_cache_breakpoint: Option<super::models::PromptCacheBreakpointParam>,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionRequestMessageContentPartAudioInputAudio {
     /// Base64 encoded audio data.
@@ -5013,14 +5013,14 @@ pub struct ChatCompletionRequestMessageContentPartAudioInputAudio {
     /// The format of the encoded audio data. Currently supports "wav" and "mp3".
     pub format: super::models::ChatCompletionRequestMessageContentPartAudioInputAudioFormat,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
     #[doc =
     " The format of the encoded audio data. Currently supports \"wav\" and \"mp3\"."] pub
     enum ChatCompletionRequestMessageContentPartAudioInputAudioFormat { Wav = "wav", Mp3
     = "mp3", }
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// File content part
 ///
 /// Learn about [file inputs](/docs/guides/text) for text generation.
@@ -5036,7 +5036,7 @@ pub struct ChatCompletionRequestMessageContentPartFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_cache_breakpoint: Option<super::models::PromptCacheBreakpointParam>,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionRequestMessageContentPartFileFile {
     /// The name of the file, used when passing the file to the model as a
@@ -5051,7 +5051,7 @@ pub struct ChatCompletionRequestMessageContentPartFileFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_id: Option<String>,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// Tool message
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionRequestToolMessage {
@@ -5062,7 +5062,7 @@ pub struct ChatCompletionRequestToolMessage {
     /// Tool call that this message is responding to.
     pub tool_call_id: String,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// The contents of the tool message.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -5072,7 +5072,7 @@ pub enum ChatCompletionRequestToolMessageContent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 connector_runtime::__string_enum! {
     #[doc = " The role of the author of a message"] pub enum ChatCompletionRole {
     Developer = "developer", System = "system", User = "user", Assistant = "assistant",
@@ -5102,7 +5102,7 @@ pub struct ChatCompletionStreamOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include_obfuscation: Option<bool>,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// A chat completion delta generated by streamed model responses.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionStreamResponseDelta {
@@ -5121,7 +5121,7 @@ pub struct ChatCompletionStreamResponseDelta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refusal: Option<String>,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// Deprecated and replaced by `tool_calls`. The name and arguments of a function that should be called, as generated by the model.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatCompletionStreamResponseDeltaFunctionCall {
@@ -5132,7 +5132,7 @@ pub struct ChatCompletionStreamResponseDeltaFunctionCall {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
     #[doc = " The role of the author of this message."] pub enum
     ChatCompletionStreamResponseDeltaRole { Developer = "developer", System = "system",
@@ -5149,7 +5149,7 @@ pub struct ChatCompletionTool {
     pub type_: String,
     pub function: super::models::FunctionObject,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// Controls which (if any) tool is called by the model.
 /// `none` means the model will not call any tool and instead generates a message.
 /// `auto` means the model can pick between generating a message or calling one or more tools.
@@ -5171,14 +5171,14 @@ pub enum ChatCompletionToolChoiceOption {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
     #[doc = " Tool choice mode"] #[doc = " "] #[doc =
     " `none` means the model will not call any tool and instead generates a message. `auto` means the model can pick between generating a message or calling one or more tools. `required` means the model must call one or more tools."]
     pub enum ChatCompletionToolChoiceOptionVariant0 { None = "none", Auto = "auto",
     Required = "required", }
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 /// The chunking strategy used to chunk the file(s). If not set, will use the `auto` strategy.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
@@ -5190,7 +5190,7 @@ pub enum ChunkingStrategyRequestParam {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 impl<'de> serde::Deserialize<'de> for ChunkingStrategyRequestParam {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -5211,7 +5211,7 @@ impl<'de> serde::Deserialize<'de> for ChunkingStrategyRequestParam {
         )
     }
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 /// Static Chunking Strategy
 ///
 /// Customize your own chunking strategy by setting chunk size and chunk overlap.
@@ -5223,7 +5223,7 @@ pub struct StaticChunkingStrategyRequestParam {
     #[serde(rename = "static")]
     pub static_: super::models::StaticChunkingStrategy,
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 impl StaticChunkingStrategyRequestParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5234,7 +5234,7 @@ impl StaticChunkingStrategyRequestParam {
         Ok(())
     }
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct StaticChunkingStrategy {
     /// The maximum number of tokens in each chunk. The default value is `800`. The minimum value is `100` and the maximum value is `4096`.
@@ -5244,7 +5244,7 @@ pub struct StaticChunkingStrategy {
     /// Note that the overlap must not exceed half of `max_chunk_size_tokens`.
     pub chunk_overlap_tokens: i64,
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 impl StaticChunkingStrategy {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5260,7 +5260,7 @@ impl StaticChunkingStrategy {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Code interpreter file output
 ///
 /// The output of a code interpreter tool call that is a file.
@@ -5271,7 +5271,7 @@ pub struct CodeInterpreterFileOutput {
     pub type_: String,
     pub files: Vec<super::models::CodeInterpreterFileOutputFilesItem>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeInterpreterFileOutputFilesItem {
     /// The MIME type of the file.
@@ -5279,7 +5279,7 @@ pub struct CodeInterpreterFileOutputFilesItem {
     /// The ID of the file.
     pub file_id: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Code interpreter text output
 ///
 /// The output of a code interpreter tool call that is text.
@@ -5750,7 +5750,7 @@ pub enum ComparisonFilterValueVariant3Item {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "uploads"))]
+#[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CompleteUploadRequest {
     /// The ordered list of Part IDs.
@@ -6074,7 +6074,7 @@ connector_runtime::__string_enum! {
     ComputerToolCallStatus { InProgress = "in_progress", Completed = "completed",
     Incomplete = "incomplete", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Computer tool call output
 ///
 /// The output of a computer tool call.
@@ -6138,7 +6138,7 @@ connector_runtime::__string_enum! {
     pub enum ComputerCallOutputStatus { Completed = "completed", Incomplete =
     "incomplete", Failed = "failed", }
 }
-#[cfg(any(feature = "containers"))]
+#[cfg(feature = "containers")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ContainerFileListResource {
     /// The type of object returned, must be 'list'.
@@ -6152,7 +6152,7 @@ pub struct ContainerFileListResource {
     /// Whether there are more files available.
     pub has_more: bool,
 }
-#[cfg(any(feature = "containers"))]
+#[cfg(feature = "containers")]
 /// The container file object
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ContainerFileResource {
@@ -6171,7 +6171,7 @@ pub struct ContainerFileResource {
     /// Source of the file (e.g., `user`, `assistant`).
     pub source: String,
 }
-#[cfg(any(feature = "containers"))]
+#[cfg(feature = "containers")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ContainerListResource {
     /// The type of object returned, must be 'list'.
@@ -6185,7 +6185,7 @@ pub struct ContainerListResource {
     /// Whether there are more containers available.
     pub has_more: bool,
 }
-#[cfg(any(feature = "containers"))]
+#[cfg(feature = "containers")]
 /// The container object
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ContainerResource {
@@ -6214,7 +6214,7 @@ pub struct ContainerResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_policy: Option<super::models::ContainerResourceNetworkPolicy>,
 }
-#[cfg(any(feature = "containers"))]
+#[cfg(feature = "containers")]
 /// The container will expire after this time period.
 /// The anchor is the reference point for the expiration.
 /// The minutes is the number of minutes after the anchor before the container expires.
@@ -6227,12 +6227,12 @@ pub struct ContainerResourceExpiresAfter {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub minutes: Option<i64>,
 }
-#[cfg(any(feature = "containers"))]
+#[cfg(feature = "containers")]
 connector_runtime::__string_enum! {
     #[doc = " The memory limit configured for the container."] pub enum
     ContainerResourceMemoryLimit { V1g = "1g", V4g = "4g", V16g = "16g", V64g = "64g", }
 }
-#[cfg(any(feature = "containers"))]
+#[cfg(feature = "containers")]
 /// Network access policy for the container.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ContainerResourceNetworkPolicy {
@@ -6243,12 +6243,12 @@ pub struct ContainerResourceNetworkPolicy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_domains: Option<Vec<String>>,
 }
-#[cfg(any(feature = "containers"))]
+#[cfg(feature = "containers")]
 connector_runtime::__string_enum! {
     #[doc = " The network policy mode."] pub enum ContainerResourceNetworkPolicyType {
     Allowlist = "allowlist", Disabled = "disabled", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Multi-modal input and output contents.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -6443,7 +6443,7 @@ pub struct InputFileContent {
 connector_runtime::__string_enum! {
     pub enum FileInputDetail { Auto = "auto", Low = "low", High = "high", }
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum OutputContent {
@@ -6453,7 +6453,7 @@ pub enum OutputContent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 impl<'de> serde::Deserialize<'de> for OutputContent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -6648,7 +6648,7 @@ pub struct ReasoningTextContent {
     /// The reasoning text from the model.
     pub text: String,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 /// Conversation item
 ///
 /// A single item within a conversation. The set of possible types are the same as the `output` type of a [Response object](/docs/api-reference/responses/object#responses/object-output).
@@ -6686,7 +6686,7 @@ pub enum ConversationItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 impl<'de> serde::Deserialize<'de> for ConversationItem {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -9832,7 +9832,7 @@ pub enum CustomToolCallOutputOutput {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 /// The conversation item list
 ///
 /// A list of Conversation items.
@@ -9869,7 +9869,7 @@ pub struct ConversationParam2 {
     /// The unique ID of the conversation.
     pub id: String,
 }
-#[cfg(any(feature = "usage"))]
+#[cfg(feature = "usage")]
 /// The aggregated costs details of the specific time bucket.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CostsResult {
@@ -9889,7 +9889,7 @@ pub struct CostsResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity_unit: Option<super::models::CostsResultQuantityUnit>,
 }
-#[cfg(any(feature = "usage"))]
+#[cfg(feature = "usage")]
 /// The monetary value in its associated currency.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CostsResultAmount {
@@ -9900,7 +9900,7 @@ pub struct CostsResultAmount {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
 }
-#[cfg(any(feature = "usage"))]
+#[cfg(feature = "usage")]
 /// The unit of the `quantity` value. If no single supported unit applies to the result, this field is `null`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -9910,14 +9910,14 @@ pub enum CostsResultQuantityUnit {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "usage"))]
+#[cfg(feature = "usage")]
 connector_runtime::__string_enum! {
     pub enum CostsResultQuantityUnitVariant1 { Tokens = "tokens", V1000Tokens =
     "1000_tokens", DurationSeconds = "duration_seconds", DurationMinutes =
     "duration_minutes", DurationHours = "duration_hours", GibibyteHours =
     "gibibyte_hours", Images = "images", Characters = "characters", }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CreateAssistantRequest {
     /// ID of the model to use. You can use the [List models](/docs/api-reference/models/list) API to see all of your available models, or see our [Model overview](/docs/models) for descriptions of them.
@@ -9948,7 +9948,7 @@ pub struct CreateAssistantRequest {
         Option<super::models::AssistantsApiResponseFormatOption>,
     >,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 impl CreateAssistantRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9966,7 +9966,7 @@ impl CreateAssistantRequest {
         Ok(())
     }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// ID of the model to use. You can use the [List models](/docs/api-reference/models/list) API to see all of your available models, or see our [Model overview](/docs/models) for descriptions of them.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -9998,7 +9998,7 @@ connector_runtime::__string_enum! {
     "minimal", Low = "low", Medium = "medium", High = "high", Xhigh = "xhigh", Max =
     "max", }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// A set of resources that are used by the assistant's tools. The resources are specific to the type of tool. For example, the `code_interpreter` tool requires a list of file IDs, while the `file_search` tool requires a list of vector store IDs.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateAssistantRequestToolResources {
@@ -10011,7 +10011,7 @@ pub struct CreateAssistantRequestToolResources {
         super::models::CreateAssistantRequestToolResourcesFileSearch,
     >,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 impl CreateAssistantRequestToolResources {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10024,7 +10024,7 @@ impl CreateAssistantRequestToolResources {
         Ok(())
     }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateAssistantRequestToolResourcesFileSearch {
     /// The [vector store](/docs/api-reference/vector-stores/object) attached to this assistant. There can be a maximum of 1 vector store attached to the assistant.
@@ -10036,7 +10036,7 @@ pub struct CreateAssistantRequestToolResourcesFileSearch {
         Vec<super::models::CreateAssistantRequestToolResourcesFileSearchVectorStoresItem>,
     >,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 impl CreateAssistantRequestToolResourcesFileSearch {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10062,7 +10062,7 @@ impl CreateAssistantRequestToolResourcesFileSearch {
         Ok(())
     }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateAssistantRequestToolResourcesFileSearchVectorStoresItem {
     /// A list of [file](/docs/api-reference/files) IDs to add to the vector store. For vector stores created before Nov 2025, there can be a maximum of 10,000 files in a vector store. For vector stores created starting in Nov 2025, the limit is 100,000,000 files.
@@ -10076,7 +10076,7 @@ pub struct CreateAssistantRequestToolResourcesFileSearchVectorStoresItem {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub metadata: Option<Option<std::collections::BTreeMap<String, String>>>,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 impl CreateAssistantRequestToolResourcesFileSearchVectorStoresItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10091,7 +10091,7 @@ impl CreateAssistantRequestToolResourcesFileSearchVectorStoresItem {
         Ok(())
     }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// The chunking strategy used to chunk the file(s). If not set, will use the `auto` strategy.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -10105,7 +10105,7 @@ pub enum CreateAssistantRequestToolResourcesFileSearchVectorStoresItemChunkingSt
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// Auto Chunking Strategy
 ///
 /// The default strategy. This strategy currently uses a `max_chunk_size_tokens` of `800` and `chunk_overlap_tokens` of `400`.
@@ -10115,7 +10115,7 @@ pub struct CreateAssistantRequestToolResourcesFileSearchVectorStoresItemChunking
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// Static Chunking Strategy
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateAssistantRequestToolResourcesFileSearchVectorStoresItemChunkingStrategyVariant1 {
@@ -10125,7 +10125,7 @@ pub struct CreateAssistantRequestToolResourcesFileSearchVectorStoresItemChunking
     #[serde(rename = "static")]
     pub static_: super::models::CreateAssistantRequestToolResourcesFileSearchVectorStoresItemChunkingStrategyVariant1Static,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 impl CreateAssistantRequestToolResourcesFileSearchVectorStoresItemChunkingStrategyVariant1 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10136,7 +10136,7 @@ impl CreateAssistantRequestToolResourcesFileSearchVectorStoresItemChunkingStrate
         Ok(())
     }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateAssistantRequestToolResourcesFileSearchVectorStoresItemChunkingStrategyVariant1Static {
     /// The maximum number of tokens in each chunk. The default value is `800`. The minimum value is `100` and the maximum value is `4096`.
@@ -10146,7 +10146,7 @@ pub struct CreateAssistantRequestToolResourcesFileSearchVectorStoresItemChunking
     /// Note that the overlap must not exceed half of `max_chunk_size_tokens`.
     pub chunk_overlap_tokens: i64,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 impl CreateAssistantRequestToolResourcesFileSearchVectorStoresItemChunkingStrategyVariant1Static {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10162,7 +10162,7 @@ impl CreateAssistantRequestToolResourcesFileSearchVectorStoresItemChunkingStrate
         Ok(())
     }
 }
-#[cfg(any(feature = "batch"))]
+#[cfg(feature = "batch")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CreateBatchRequest {
     /// The ID of an uploaded file that contains requests for the new batch.
@@ -10183,7 +10183,7 @@ pub struct CreateBatchRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_expires_after: Option<super::models::BatchFileExpirationAfter>,
 }
-#[cfg(any(feature = "batch"))]
+#[cfg(feature = "batch")]
 impl CreateBatchRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10193,7 +10193,7 @@ impl CreateBatchRequest {
         Ok(())
     }
 }
-#[cfg(any(feature = "batch"))]
+#[cfg(feature = "batch")]
 connector_runtime::__string_enum! {
     #[doc =
     " The endpoint to be used for all requests in the batch. Currently `/v1/responses`, `/v1/chat/completions`, `/v1/embeddings`, `/v1/completions`, `/v1/moderations`, `/v1/images/generations`, `/v1/images/edits`, and `/v1/videos` are supported. Note that `/v1/embeddings` batches are also restricted to a maximum of 50,000 embedding inputs across all requests in the batch."]
@@ -10203,7 +10203,7 @@ connector_runtime::__string_enum! {
     V1ImagesGenerations = "/v1/images/generations", V1ImagesEdits = "/v1/images/edits",
     V1Videos = "/v1/videos", }
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CreateChatCompletionRequest {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
@@ -10395,7 +10395,7 @@ pub struct CreateChatCompletionRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub functions: Option<Vec<super::models::ChatCompletionFunctions>>,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 impl CreateChatCompletionRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10553,7 +10553,7 @@ connector_runtime::__string_enum! {
     " Currently supported values are `low`, `medium`, and `high`. The default is"] #[doc
     = " `medium`."] pub enum Verbosity { Low = "low", Medium = "medium", High = "high", }
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// Web search
 ///
 /// This tool searches the web for relevant results to use in a response.
@@ -10570,7 +10570,7 @@ pub struct CreateChatCompletionRequestWebSearchOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub search_context_size: Option<super::models::WebSearchContextSize>,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// Approximate location parameters for the search.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateChatCompletionRequestWebSearchOptionsUserLocation {
@@ -10582,7 +10582,7 @@ pub struct CreateChatCompletionRequestWebSearchOptionsUserLocation {
     /// Approximate location parameters for the search.
     pub approximate: super::models::WebSearchLocation,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// Web search location
 ///
 /// Approximate location parameters for the search.
@@ -10604,14 +10604,14 @@ pub struct WebSearchLocation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
     #[doc =
     " High level guidance for the amount of context window space to use for the "] #[doc
     = " search. One of `low`, `medium`, or `high`. `medium` is the default."] pub enum
     WebSearchContextSize { Low = "low", Medium = "medium", High = "high", }
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// An object specifying the format that the model must output.
 ///
 /// Setting to `{ "type": "json_schema", "json_schema": {...} }` enables
@@ -10631,7 +10631,7 @@ pub enum CreateChatCompletionRequestResponseFormat {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 impl<'de> serde::Deserialize<'de> for CreateChatCompletionRequestResponseFormat {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -10657,7 +10657,7 @@ impl<'de> serde::Deserialize<'de> for CreateChatCompletionRequestResponseFormat 
         )
     }
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// Parameters for audio output. Required when audio output is requested with
 /// `modalities: ["audio"]`. [Learn more](/docs/guides/audio).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -10705,7 +10705,7 @@ pub struct VoiceIdsOrCustomVoiceVariant1 {
     /// The custom voice ID, e.g. `voice_1234`.
     pub id: String,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
     #[doc = " Specifies the output audio format. Must be one of `wav`, `mp3`, `flac`,"]
     #[doc = " `opus`, or `pcm16`."] pub enum CreateChatCompletionRequestAudioFormat { Wav
@@ -10752,7 +10752,7 @@ pub enum StopConfiguration {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// Static Content
 ///
 /// Static predicted output content, such as the content of a text file that is
@@ -10768,7 +10768,7 @@ pub struct PredictionContent {
     /// can be returned much more quickly.
     pub content: super::models::PredictionContentContent,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// The content that should be matched when generating a model response.
 /// If generated tokens would match this content, the entire model response
 /// can be returned much more quickly.
@@ -10780,7 +10780,7 @@ pub enum PredictionContentContent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CreateChatCompletionRequestToolsItem {
@@ -10789,7 +10789,7 @@ pub enum CreateChatCompletionRequestToolsItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// Custom tool
 ///
 /// A custom tool that processes input using a specified format.
@@ -10803,7 +10803,7 @@ pub struct CustomToolChatCompletions {
     /// Properties of the custom tool.
     pub custom: super::models::CustomToolChatCompletionsCustom,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// Custom tool properties
 ///
 /// Properties of the custom tool.
@@ -10818,7 +10818,7 @@ pub struct CustomToolChatCompletionsCustom {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<super::models::CustomToolChatCompletionsCustomFormat>,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// The input format for the custom tool. Default is unconstrained text.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -10832,7 +10832,7 @@ pub enum CustomToolChatCompletionsCustomFormat {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// Text format
 ///
 /// Unconstrained free-form text.
@@ -10842,7 +10842,7 @@ pub struct CustomToolChatCompletionsCustomFormatVariant0 {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// Grammar format
 ///
 /// A grammar defined by the user.
@@ -10856,7 +10856,7 @@ pub struct CustomToolChatCompletionsCustomFormatVariant1 {
     /// Your chosen grammar.
     pub grammar: super::models::CustomToolChatCompletionsCustomFormatVariant1Grammar,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// Grammar format
 ///
 /// Your chosen grammar.
@@ -10867,13 +10867,13 @@ pub struct CustomToolChatCompletionsCustomFormatVariant1Grammar {
     /// The syntax of the grammar definition. One of `lark` or `regex`.
     pub syntax: super::models::CustomToolChatCompletionsCustomFormatVariant1GrammarSyntax,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
     #[doc = " The syntax of the grammar definition. One of `lark` or `regex`."] pub enum
     CustomToolChatCompletionsCustomFormatVariant1GrammarSyntax { Lark = "lark", Regex =
     "regex", }
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// Deprecated in favor of `tool_choice`.
 ///
 /// Controls which (if any) function is called by the model.
@@ -10899,14 +10899,14 @@ pub enum CreateChatCompletionRequestFunctionCall {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
     #[doc =
     " `none` means the model will not call a function and instead generates a message. `auto` means the model can pick between generating a message or calling a function."]
     pub enum CreateChatCompletionRequestFunctionCallVariant0 { None = "none", Auto =
     "auto", }
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// Represents a streamed chunk of a chat completion response returned
 /// by the model, based on the provided input.
 /// [Learn more](/docs/guides/streaming-responses).
@@ -10947,7 +10947,7 @@ pub struct CreateChatCompletionStreamResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moderation: Option<super::models::ChatCompletionModeration>,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateChatCompletionStreamResponseChoicesItem {
     /// A chat completion delta generated by streamed model responses.
@@ -10967,7 +10967,7 @@ pub struct CreateChatCompletionStreamResponseChoicesItem {
     /// The index of the choice in the list of choices.
     pub index: i64,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// Log probability information for the choice.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateChatCompletionStreamResponseChoicesItemLogprobs {
@@ -10976,7 +10976,7 @@ pub struct CreateChatCompletionStreamResponseChoicesItemLogprobs {
     /// A list of message refusal tokens with log probability information.
     pub refusal: Option<Vec<super::models::ChatCompletionTokenLogprob>>,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
     #[doc =
     " The reason the model stopped generating tokens. This will be `stop` if the model hit a natural stop point or a provided stop sequence,"]
@@ -10990,7 +10990,7 @@ connector_runtime::__string_enum! {
     Length = "length", ToolCalls = "tool_calls", ContentFilter = "content_filter",
     FunctionCall = "function_call", }
 }
-#[cfg(any(feature = "completions"))]
+#[cfg(feature = "completions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CreateCompletionRequest {
     /// ID of the model to use. You can use the [List models](/docs/api-reference/models/list) API to see all of your available models, or see our [Model overview](/docs/models) for descriptions of them.
@@ -11076,7 +11076,7 @@ pub struct CreateCompletionRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
 }
-#[cfg(any(feature = "completions"))]
+#[cfg(feature = "completions")]
 impl CreateCompletionRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -11147,7 +11147,7 @@ impl CreateCompletionRequest {
         Ok(())
     }
 }
-#[cfg(any(feature = "completions"))]
+#[cfg(feature = "completions")]
 /// ID of the model to use. You can use the [List models](/docs/api-reference/models/list) API to see all of your available models, or see our [Model overview](/docs/models) for descriptions of them.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -11159,12 +11159,12 @@ pub enum CreateCompletionRequestModel {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "completions"))]
+#[cfg(feature = "completions")]
 connector_runtime::__string_enum! {
     pub enum CreateCompletionRequestModelVariant1 { Gpt35TurboInstruct =
     "gpt-3.5-turbo-instruct", Davinci002 = "davinci-002", Babbage002 = "babbage-002", }
 }
-#[cfg(any(feature = "completions"))]
+#[cfg(feature = "completions")]
 /// The prompt(s) to generate completions for, encoded as a string, array of strings, array of tokens, or array of token arrays.
 ///
 /// Note that <|endoftext|> is the document separator that the model sees during training, so if a prompt is not specified the model will generate as if from the beginning of a new document.
@@ -11178,7 +11178,7 @@ pub enum CreateCompletionRequestPrompt {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "completions"))]
+#[cfg(feature = "completions")]
 /// Represents a completion response from the API. Note: both the streamed and non-streamed response objects share the same shape (unlike the chat endpoint).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateCompletionResponse {
@@ -11201,7 +11201,7 @@ pub struct CreateCompletionResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<super::models::CompletionUsage>,
 }
-#[cfg(any(feature = "completions"))]
+#[cfg(feature = "completions")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CreateCompletionResponseChoicesItem {
     /// The reason the model stopped generating tokens. This will be `stop` if the model hit a natural stop point or a provided stop sequence,
@@ -11212,7 +11212,7 @@ pub struct CreateCompletionResponseChoicesItem {
     pub logprobs: Option<super::models::CreateCompletionResponseChoicesItemLogprobs>,
     pub text: String,
 }
-#[cfg(any(feature = "completions"))]
+#[cfg(feature = "completions")]
 connector_runtime::__string_enum! {
     #[doc =
     " The reason the model stopped generating tokens. This will be `stop` if the model hit a natural stop point or a provided stop sequence,"]
@@ -11223,7 +11223,7 @@ connector_runtime::__string_enum! {
     pub enum CreateCompletionResponseChoicesItemFinishReason { Stop = "stop", Length =
     "length", ContentFilter = "content_filter", }
 }
-#[cfg(any(feature = "completions"))]
+#[cfg(feature = "completions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateCompletionResponseChoicesItemLogprobs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -11235,7 +11235,7 @@ pub struct CreateCompletionResponseChoicesItemLogprobs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_logprobs: Option<Vec<std::collections::BTreeMap<String, f64>>>,
 }
-#[cfg(any(feature = "containers"))]
+#[cfg(feature = "containers")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateContainerBody {
     /// Name of the container to create.
@@ -11256,7 +11256,7 @@ pub struct CreateContainerBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_policy: Option<super::models::CreateContainerBodyNetworkPolicy>,
 }
-#[cfg(any(feature = "containers"))]
+#[cfg(feature = "containers")]
 /// Container expiration time in seconds relative to the 'anchor' time.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateContainerBodyExpiresAfter {
@@ -11264,13 +11264,13 @@ pub struct CreateContainerBodyExpiresAfter {
     pub anchor: String,
     pub minutes: i64,
 }
-#[cfg(any(feature = "containers"))]
+#[cfg(feature = "containers")]
 connector_runtime::__string_enum! {
     #[doc = " Optional memory limit for the container. Defaults to \"1g\"."] pub enum
     CreateContainerBodyMemoryLimit { V1g = "1g", V4g = "4g", V16g = "16g", V64g = "64g",
     }
 }
-#[cfg(any(feature = "containers"))]
+#[cfg(feature = "containers")]
 /// Network access policy for the container.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
@@ -11284,7 +11284,7 @@ pub enum CreateContainerBodyNetworkPolicy {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "containers"))]
+#[cfg(feature = "containers")]
 impl<'de> serde::Deserialize<'de> for CreateContainerBodyNetworkPolicy {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -11305,7 +11305,7 @@ impl<'de> serde::Deserialize<'de> for CreateContainerBodyNetworkPolicy {
         )
     }
 }
-#[cfg(any(feature = "containers"))]
+#[cfg(feature = "containers")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateContainerFileBody {
     /// Name of the file to create.
@@ -11315,7 +11315,7 @@ pub struct CreateContainerFileBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
 }
-#[cfg(any(feature = "embeddings"))]
+#[cfg(feature = "embeddings")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CreateEmbeddingRequest {
     /// Input text to embed, encoded as a string or array of tokens. To embed multiple inputs in a single request, pass an array of strings or array of token arrays. The input must not exceed the max input tokens for the model (8192 tokens for all embedding models), cannot be an empty string, and any array must be 2048 dimensions or less. [Example Python code](https://cookbook.openai.com/examples/how_to_count_tokens_with_tiktoken) for counting tokens. In addition to the per-input token limit, all embedding  models enforce a maximum of 300,000 tokens summed across all inputs in a  single request.
@@ -11332,7 +11332,7 @@ pub struct CreateEmbeddingRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
 }
-#[cfg(any(feature = "embeddings"))]
+#[cfg(feature = "embeddings")]
 impl CreateEmbeddingRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -11347,7 +11347,7 @@ impl CreateEmbeddingRequest {
         Ok(())
     }
 }
-#[cfg(any(feature = "embeddings"))]
+#[cfg(feature = "embeddings")]
 /// Input text to embed, encoded as a string or array of tokens. To embed multiple inputs in a single request, pass an array of strings or array of token arrays. The input must not exceed the max input tokens for the model (8192 tokens for all embedding models), cannot be an empty string, and any array must be 2048 dimensions or less. [Example Python code](https://cookbook.openai.com/examples/how_to_count_tokens_with_tiktoken) for counting tokens. In addition to the per-input token limit, all embedding  models enforce a maximum of 300,000 tokens summed across all inputs in a  single request.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -11359,7 +11359,7 @@ pub enum CreateEmbeddingRequestInput {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "embeddings"))]
+#[cfg(feature = "embeddings")]
 /// ID of the model to use. You can use the [List models](/docs/api-reference/models/list) API to see all of your available models, or see our [Model overview](/docs/models) for descriptions of them.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -11371,19 +11371,19 @@ pub enum CreateEmbeddingRequestModel {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "embeddings"))]
+#[cfg(feature = "embeddings")]
 connector_runtime::__string_enum! {
     pub enum CreateEmbeddingRequestModelVariant1 { TextEmbeddingAda002 =
     "text-embedding-ada-002", TextEmbedding3Small = "text-embedding-3-small",
     TextEmbedding3Large = "text-embedding-3-large", }
 }
-#[cfg(any(feature = "embeddings"))]
+#[cfg(feature = "embeddings")]
 connector_runtime::__string_enum! {
     #[doc =
     " The format to return the embeddings in. Can be either `float` or [`base64`](https://pypi.org/project/pybase64/)."]
     pub enum CreateEmbeddingRequestEncodingFormat { Float = "float", Base64 = "base64", }
 }
-#[cfg(any(feature = "embeddings"))]
+#[cfg(feature = "embeddings")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateEmbeddingResponse {
     /// The list of embeddings generated by the model.
@@ -11395,7 +11395,7 @@ pub struct CreateEmbeddingResponse {
     /// The usage information for the request.
     pub usage: super::models::CreateEmbeddingResponseUsage,
 }
-#[cfg(any(feature = "embeddings"))]
+#[cfg(feature = "embeddings")]
 /// Represents an embedding vector returned by embedding endpoint.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Embedding {
@@ -11406,7 +11406,7 @@ pub struct Embedding {
     /// The object type, which is always "embedding".
     pub object: String,
 }
-#[cfg(any(feature = "embeddings"))]
+#[cfg(feature = "embeddings")]
 /// The usage information for the request.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateEmbeddingResponseUsage {
@@ -11415,7 +11415,7 @@ pub struct CreateEmbeddingResponseUsage {
     /// The total number of tokens used by the request.
     pub total_tokens: i64,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// CompletionsRunDataSource
 ///
 /// A CompletionsRunDataSource object describing a model sampling configuration.
@@ -11439,7 +11439,7 @@ pub struct CreateEvalCompletionsRunDataSource {
     /// Determines what populates the `item` namespace in this run's data source.
     pub source: super::models::CreateEvalCompletionsRunDataSourceSource,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// Used when sampling from a model. Dictates the structure of the messages passed into the model. Can either be a reference to a prebuilt trajectory (ie, `item.input_trajectory`), or a template with variable references to the `item` namespace.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -11453,7 +11453,7 @@ pub enum CreateEvalCompletionsRunDataSourceInputMessages {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// TemplateInputMessages
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateEvalCompletionsRunDataSourceInputMessagesVariant0 {
@@ -11465,7 +11465,7 @@ pub struct CreateEvalCompletionsRunDataSourceInputMessagesVariant0 {
         super::models::CreateEvalCompletionsRunDataSourceInputMessagesVariant0TemplateItem,
     >,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CreateEvalCompletionsRunDataSourceInputMessagesVariant0TemplateItem {
@@ -11654,7 +11654,7 @@ connector_runtime::__string_enum! {
     #[doc = " The format of the audio data. Currently supported formats are `mp3` and"]
     #[doc = " `wav`."] pub enum InputAudioInputAudioFormat { Mp3 = "mp3", Wav = "wav", }
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// ItemReferenceInputMessages
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateEvalCompletionsRunDataSourceInputMessagesVariant1 {
@@ -11664,7 +11664,7 @@ pub struct CreateEvalCompletionsRunDataSourceInputMessagesVariant1 {
     /// A reference to a variable in the `item` namespace. Ie, "item.input_trajectory"
     pub item_reference: String,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateEvalCompletionsRunDataSourceSamplingParams {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
@@ -11699,7 +11699,7 @@ pub struct CreateEvalCompletionsRunDataSourceSamplingParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tools: Option<Vec<super::models::ChatCompletionTool>>,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// An object specifying the format that the model must output.
 ///
 /// Setting to `{ "type": "json_schema", "json_schema": {...} }` enables
@@ -11719,7 +11719,7 @@ pub enum CreateEvalCompletionsRunDataSourceSamplingParamsResponseFormat {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// Determines what populates the `item` namespace in this run's data source.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -11730,7 +11730,7 @@ pub enum CreateEvalCompletionsRunDataSourceSource {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// EvalJsonlFileContentSource
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EvalJsonlFileContentSource {
@@ -11740,14 +11740,14 @@ pub struct EvalJsonlFileContentSource {
     /// The content of the jsonl file.
     pub content: Vec<super::models::EvalJsonlFileContentSourceContentItem>,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EvalJsonlFileContentSourceContentItem {
     pub item: std::collections::BTreeMap<String, serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// EvalJsonlFileIdSource
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EvalJsonlFileIdSource {
@@ -11757,7 +11757,7 @@ pub struct EvalJsonlFileIdSource {
     /// The identifier of the file.
     pub id: String,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// StoredCompletionsRunDataSource
 ///
 /// A StoredCompletionsRunDataSource configuration describing a set of filters
@@ -11777,7 +11777,7 @@ pub struct EvalStoredCompletionsSource {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub limit: Option<Option<i64>>,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// CustomDataSourceConfig
 ///
 /// A CustomDataSourceConfig object that defines the schema for the data source used for the evaluation runs.
@@ -11795,7 +11795,7 @@ pub struct CreateEvalCustomDataSourceConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include_sample_schema: Option<bool>,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// CreateEvalItem
 ///
 /// A chat message that makes up the prompt or context. May include variable references to the `item` namespace, ie {{item.name}}.
@@ -11807,7 +11807,7 @@ pub enum CreateEvalItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// SimpleInputMessage
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateEvalItemVariant0 {
@@ -11816,7 +11816,7 @@ pub struct CreateEvalItemVariant0 {
     /// The content of the message.
     pub content: String,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// JsonlRunDataSource
 ///
 /// A JsonlRunDataSource object with that specifies a JSONL file that matches the eval
@@ -11828,7 +11828,7 @@ pub struct CreateEvalJsonlRunDataSource {
     /// Determines what populates the `item` namespace in the data source.
     pub source: super::models::CreateEvalJsonlRunDataSourceSource,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// Determines what populates the `item` namespace in the data source.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -11838,7 +11838,7 @@ pub enum CreateEvalJsonlRunDataSourceSource {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// LabelModelGrader
 ///
 /// A LabelModelGrader object which uses a model to assign labels to each item
@@ -11859,7 +11859,7 @@ pub struct CreateEvalLabelModelGrader {
     /// The labels that indicate a passing result. Must be a subset of labels.
     pub passing_labels: Vec<String>,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// LogsDataSourceConfig
 ///
 /// A data source config which specifies the metadata property of your logs query.
@@ -11873,7 +11873,7 @@ pub struct CreateEvalLogsDataSourceConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// CreateEvalRequest
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CreateEvalRequest {
@@ -11887,7 +11887,7 @@ pub struct CreateEvalRequest {
     /// A list of graders for all eval runs in this group. Graders can reference variables in the data source using double curly braces notation, like `{{item.variable_name}}`. To reference the model's output, use the `sample` namespace (ie, `{{sample.output_text}}`).
     pub testing_criteria: Vec<super::models::CreateEvalRequestTestingCriteriaItem>,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// The configuration for the data source used for the evaluation runs. Dictates the schema of the data used in the evaluation.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -11900,7 +11900,7 @@ pub enum CreateEvalRequestDataSourceConfig {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// StoredCompletionsDataSourceConfig
 ///
 /// Deprecated in favor of LogsDataSourceConfig.
@@ -11913,7 +11913,7 @@ pub struct CreateEvalStoredCompletionsDataSourceConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CreateEvalRequestTestingCriteriaItem {
@@ -11925,7 +11925,7 @@ pub enum CreateEvalRequestTestingCriteriaItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// StringCheckGrader
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EvalGraderStringCheck {
@@ -11948,7 +11948,7 @@ connector_runtime::__string_enum! {
     enum EvalGraderStringCheckOperation { Eq = "eq", Ne = "ne", Like = "like", Ilike =
     "ilike", }
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// TextSimilarityGrader
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EvalGraderTextSimilarity {
@@ -11977,7 +11977,7 @@ connector_runtime::__string_enum! {
     "meteor", Rouge1 = "rouge_1", Rouge2 = "rouge_2", Rouge3 = "rouge_3", Rouge4 =
     "rouge_4", Rouge5 = "rouge_5", RougeL = "rouge_l", }
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// PythonGrader
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EvalGraderPython {
@@ -11995,7 +11995,7 @@ pub struct EvalGraderPython {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pass_threshold: Option<f64>,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// ScoreModelGrader
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EvalGraderScoreModel {
@@ -12033,7 +12033,7 @@ pub struct EvalGraderScoreModelSamplingParams {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub reasoning_effort: Option<Option<super::models::ReasoningEffort>>,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// ResponsesRunDataSource
 ///
 /// A ResponsesRunDataSource object describing a model sampling configuration.
@@ -12057,7 +12057,7 @@ pub struct CreateEvalResponsesRunDataSource {
     /// Determines what populates the `item` namespace in this run's data source.
     pub source: super::models::CreateEvalResponsesRunDataSourceSource,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// Used when sampling from a model. Dictates the structure of the messages passed into the model. Can either be a reference to a prebuilt trajectory (ie, `item.input_trajectory`), or a template with variable references to the `item` namespace.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -12071,7 +12071,7 @@ pub enum CreateEvalResponsesRunDataSourceInputMessages {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// InputMessagesTemplate
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateEvalResponsesRunDataSourceInputMessagesVariant0 {
@@ -12083,7 +12083,7 @@ pub struct CreateEvalResponsesRunDataSourceInputMessagesVariant0 {
         super::models::CreateEvalResponsesRunDataSourceInputMessagesVariant0TemplateItem,
     >,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CreateEvalResponsesRunDataSourceInputMessagesVariant0TemplateItem {
@@ -12094,7 +12094,7 @@ pub enum CreateEvalResponsesRunDataSourceInputMessagesVariant0TemplateItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// ChatMessage
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateEvalResponsesRunDataSourceInputMessagesVariant0TemplateItemVariant0 {
@@ -12103,7 +12103,7 @@ pub struct CreateEvalResponsesRunDataSourceInputMessagesVariant0TemplateItemVari
     /// The content of the message.
     pub content: String,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// InputMessagesItemReference
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateEvalResponsesRunDataSourceInputMessagesVariant1 {
@@ -12113,7 +12113,7 @@ pub struct CreateEvalResponsesRunDataSourceInputMessagesVariant1 {
     /// A reference to a variable in the `item` namespace. Ie, "item.name"
     pub item_reference: String,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateEvalResponsesRunDataSourceSamplingParams {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
@@ -12151,7 +12151,7 @@ pub struct CreateEvalResponsesRunDataSourceSamplingParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<super::models::CreateEvalResponsesRunDataSourceSamplingParamsText>,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// Configuration options for a text response from the model. Can be plain
 /// text or structured JSON data. Learn more:
 /// - [Text inputs and outputs](/docs/guides/text)
@@ -12222,7 +12222,7 @@ pub struct TextResponseFormatJsonSchema {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub strict: Option<Option<bool>>,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// Determines what populates the `item` namespace in this run's data source.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -12233,7 +12233,7 @@ pub enum CreateEvalResponsesRunDataSourceSource {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// EvalResponsesSource
 ///
 /// A EvalResponsesSource object describing a run data source configuration.
@@ -12263,7 +12263,7 @@ pub struct EvalResponsesSource {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub tools: Option<Option<Vec<String>>>,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// CreateEvalRunRequest
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CreateEvalRunRequest {
@@ -12275,7 +12275,7 @@ pub struct CreateEvalRunRequest {
     /// Details about the run's data source.
     pub data_source: super::models::CreateEvalRunRequestDataSource,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// Details about the run's data source.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -12288,7 +12288,7 @@ pub enum CreateEvalRunRequestDataSource {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CreateFileRequest {
     /// The File object (not file name) to be uploaded.
@@ -12307,7 +12307,7 @@ pub struct CreateFileRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_after: Option<super::models::FileExpirationAfter>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl CreateFileRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -12317,7 +12317,7 @@ impl CreateFileRequest {
         Ok(())
     }
 }
-#[cfg(any(feature = "files"))]
+#[cfg(feature = "files")]
 connector_runtime::__string_enum! {
     #[doc = " The intended purpose of the uploaded file. One of:"] #[doc =
     " - `assistants`: Used in the Assistants API"] #[doc =
@@ -12355,13 +12355,13 @@ impl FileExpirationAfter {
         Ok(())
     }
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateFineTuningCheckpointPermissionRequest {
     /// The project identifiers to grant access to.
     pub project_ids: Vec<String>,
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CreateFineTuningJobRequest {
     /// The name of the model to fine-tune. You can select one of the
@@ -12415,7 +12415,7 @@ pub struct CreateFineTuningJobRequest {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub metadata: Option<Option<std::collections::BTreeMap<String, String>>>,
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 impl CreateFineTuningJobRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -12438,7 +12438,7 @@ impl CreateFineTuningJobRequest {
         Ok(())
     }
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 /// The name of the model to fine-tune. You can select one of the
 /// [supported models](/docs/guides/fine-tuning#which-models-can-be-fine-tuned).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -12451,13 +12451,13 @@ pub enum CreateFineTuningJobRequestModel {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 connector_runtime::__string_enum! {
     pub enum CreateFineTuningJobRequestModelVariant1 { Babbage002 = "babbage-002",
     Davinci002 = "davinci-002", Gpt35Turbo = "gpt-3.5-turbo", Gpt4oMini = "gpt-4o-mini",
     }
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 /// The hyperparameters used for the fine-tuning job.
 /// This value is now deprecated in favor of `method`, and should be passed in under the `method` parameter.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -12481,7 +12481,7 @@ pub struct CreateFineTuningJobRequestHyperparameters {
         super::models::CreateFineTuningJobRequestHyperparametersNEpochs,
     >,
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 /// Number of examples in each batch. A larger batch size means that model parameters
 /// are updated less frequently, but with lower variance.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -12492,7 +12492,7 @@ pub enum CreateFineTuningJobRequestHyperparametersBatchSize {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 /// Scaling factor for the learning rate. A smaller learning rate may be useful to avoid
 /// overfitting.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -12503,7 +12503,7 @@ pub enum CreateFineTuningJobRequestHyperparametersLearningRateMultiplier {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 /// The number of epochs to train the model for. An epoch refers to one full cycle
 /// through the training dataset.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -12514,7 +12514,7 @@ pub enum CreateFineTuningJobRequestHyperparametersNEpochs {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateFineTuningJobRequestIntegrationsItem {
     /// The type of integration to enable. Currently, only "wandb" (Weights and Biases) is supported.
@@ -12525,7 +12525,7 @@ pub struct CreateFineTuningJobRequestIntegrationsItem {
     /// to your run, and set a default entity (team, username, etc) to be associated with your run.
     pub wandb: super::models::CreateFineTuningJobRequestIntegrationsItemWandb,
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 /// The settings for your integration with Weights and Biases. This payload specifies the project that
 /// metrics will be sent to. Optionally, you can set an explicit display name for your run, add tags
 /// to your run, and set a default entity (team, username, etc) to be associated with your run.
@@ -12545,7 +12545,7 @@ pub struct CreateFineTuningJobRequestIntegrationsItemWandb {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 /// The method used for fine-tuning.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FineTuneMethod {
@@ -12562,13 +12562,13 @@ pub struct FineTuneMethod {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reinforcement: Option<super::models::FineTuneReinforcementMethod>,
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 connector_runtime::__string_enum! {
     #[doc = " The type of method. Is either `supervised`, `dpo`, or `reinforcement`."]
     pub enum FineTuneMethodType { Supervised = "supervised", Dpo = "dpo", Reinforcement =
     "reinforcement", }
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 /// Configuration for the supervised fine-tuning method.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FineTuneSupervisedMethod {
@@ -12576,7 +12576,7 @@ pub struct FineTuneSupervisedMethod {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hyperparameters: Option<super::models::FineTuneSupervisedHyperparameters>,
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 /// The hyperparameters used for the fine-tuning job.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FineTuneSupervisedHyperparameters {
@@ -12592,7 +12592,7 @@ pub struct FineTuneSupervisedHyperparameters {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub n_epochs: Option<super::models::FineTuneSupervisedHyperparametersNEpochs>,
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 /// Number of examples in each batch. A larger batch size means that model parameters are updated less frequently, but with lower variance.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -12602,7 +12602,7 @@ pub enum FineTuneSupervisedHyperparametersBatchSize {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 /// Scaling factor for the learning rate. A smaller learning rate may be useful to avoid overfitting.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -12612,7 +12612,7 @@ pub enum FineTuneSupervisedHyperparametersLearningRateMultiplier {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 /// The number of epochs to train the model for. An epoch refers to one full cycle through the training dataset.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -12622,7 +12622,7 @@ pub enum FineTuneSupervisedHyperparametersNEpochs {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 /// Configuration for the DPO fine-tuning method.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FineTuneDpoMethod {
@@ -12630,7 +12630,7 @@ pub struct FineTuneDpoMethod {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hyperparameters: Option<super::models::FineTuneDpoHyperparameters>,
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 /// The hyperparameters used for the DPO fine-tuning job.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FineTuneDpoHyperparameters {
@@ -12649,7 +12649,7 @@ pub struct FineTuneDpoHyperparameters {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub n_epochs: Option<super::models::FineTuneSupervisedHyperparametersNEpochs>,
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 /// The beta value for the DPO method. A higher beta value will increase the weight of the penalty between the policy and reference model.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -12659,7 +12659,7 @@ pub enum FineTuneDpoHyperparametersBeta {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 /// Configuration for the reinforcement fine-tuning method.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FineTuneReinforcementMethod {
@@ -12669,7 +12669,7 @@ pub struct FineTuneReinforcementMethod {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hyperparameters: Option<super::models::FineTuneReinforcementHyperparameters>,
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 /// The grader used for the fine-tuning job.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -12682,7 +12682,7 @@ pub enum FineTuneReinforcementMethodGrader {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 /// StringCheckGrader
 ///
 /// A StringCheckGrader object that performs a string comparison between input and reference using a specified operation.
@@ -12700,7 +12700,7 @@ pub struct GraderStringCheck {
     /// The string check operation to perform. One of `eq`, `ne`, `like`, or `ilike`.
     pub operation: super::models::EvalGraderStringCheckOperation,
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 /// TextSimilarityGrader
 ///
 /// A TextSimilarityGrader object which grades text based on similarity metrics.
@@ -12720,7 +12720,7 @@ pub struct GraderTextSimilarity {
     /// or `rouge_l`.
     pub evaluation_metric: super::models::EvalGraderTextSimilarityEvaluationMetric,
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 /// PythonGrader
 ///
 /// A PythonGrader object that runs a python script on the input.
@@ -12737,7 +12737,7 @@ pub struct GraderPython {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_tag: Option<String>,
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 /// ScoreModelGrader
 ///
 /// A ScoreModelGrader object that uses a model to assign a score to the input.
@@ -12759,7 +12759,7 @@ pub struct GraderScoreModel {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub range: Option<Vec<f64>>,
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 /// MultiGrader
 ///
 /// A MultiGrader object combines the output of multiple graders to produce a single score.
@@ -12774,7 +12774,7 @@ pub struct GraderMulti {
     /// A formula to calculate the output based on grader results.
     pub calculate_output: String,
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum GraderMultiGraders {
@@ -12786,7 +12786,7 @@ pub enum GraderMultiGraders {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 /// LabelModelGrader
 ///
 /// A LabelModelGrader object which uses a model to assign labels to each item
@@ -12806,7 +12806,7 @@ pub struct GraderLabelModel {
     /// The labels that indicate a passing result. Must be a subset of labels.
     pub passing_labels: Vec<String>,
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 /// The hyperparameters used for the reinforcement fine-tuning job.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FineTuneReinforcementHyperparameters {
@@ -12842,13 +12842,13 @@ pub struct FineTuneReinforcementHyperparameters {
         super::models::FineTuneReinforcementHyperparametersEvalSamples,
     >,
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 connector_runtime::__string_enum! {
     #[doc = " Level of reasoning effort."] pub enum
     FineTuneReinforcementHyperparametersReasoningEffort { Default = "default", Low =
     "low", Medium = "medium", High = "high", }
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 /// Multiplier on amount of compute used for exploring search space during training.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -12858,7 +12858,7 @@ pub enum FineTuneReinforcementHyperparametersComputeMultiplier {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 /// The number of training steps between evaluation runs.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -12868,7 +12868,7 @@ pub enum FineTuneReinforcementHyperparametersEvalInterval {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 /// Number of evaluation samples to generate per training step.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -12878,14 +12878,14 @@ pub enum FineTuneReinforcementHyperparametersEvalSamples {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "groups"))]
+#[cfg(feature = "groups")]
 /// Request payload for creating a new group in the organization.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateGroupBody {
     /// Human readable name for the group.
     pub name: String,
 }
-#[cfg(any(feature = "groups"))]
+#[cfg(feature = "groups")]
 impl CreateGroupBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -12896,14 +12896,14 @@ impl CreateGroupBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "group_users"))]
+#[cfg(feature = "group_users")]
 /// Request payload for adding a user to a group.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateGroupUserBody {
     /// Identifier of the user to add to the group.
     pub user_id: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CreateImageEditRequest {
     /// The image(s) to edit. Must be a supported image file or an array of images.
@@ -12967,7 +12967,7 @@ pub struct CreateImageEditRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality: Option<super::models::CreateImageEditRequestQuality>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl CreateImageEditRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -12982,7 +12982,7 @@ impl CreateImageEditRequest {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// The image(s) to edit. Must be a supported image file or an array of images.
 ///
 /// For the GPT image models (`gpt-image-1`, `gpt-image-1-mini`, `gpt-image-1.5`, `gpt-image-2`, and `gpt-image-2-2026-04-21`), each image should be a `png`, `webp`, or `jpg`
@@ -12999,7 +12999,7 @@ pub enum CreateImageEditRequestImage {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 connector_runtime::__string_enum! {
     #[doc = " Set the background of the generated image(s). This parameter is only"]
     #[doc =
@@ -13012,7 +13012,7 @@ connector_runtime::__string_enum! {
     CreateImageEditRequestBackground { Transparent = "transparent", Opaque = "opaque",
     Auto = "auto", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// The model to use for image generation. One of `dall-e-2` or a GPT image model (`gpt-image-1`, `gpt-image-1-mini`, `gpt-image-1.5`, `gpt-image-2`, `gpt-image-2-2026-04-21`, or `chatgpt-image-latest`). Defaults to `gpt-image-1.5`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -13024,14 +13024,14 @@ pub enum CreateImageEditRequestModel {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 connector_runtime::__string_enum! {
     pub enum CreateImageEditRequestModelVariant1 { GptImage15 = "gpt-image-1.5",
     GptImage2 = "gpt-image-2", GptImage220260421 = "gpt-image-2-2026-04-21", DallE2 =
     "dall-e-2", GptImage1 = "gpt-image-1", GptImage1Mini = "gpt-image-1-mini",
     ChatgptImageLatest = "chatgpt-image-latest", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// The size of the generated images. For `gpt-image-2` and `gpt-image-2-2026-04-21`, arbitrary resolutions are supported as `WIDTHxHEIGHT` strings, for example `1536x864`. Width and height must both be divisible by 16 and the requested aspect ratio must be between 1:3 and 3:1. Resolutions above `2560x1440` are experimental, and the maximum supported resolution is `3840x2160`. The requested size must also satisfy the model's current pixel and edge limits. The standard sizes `1024x1024`, `1536x1024`, and `1024x1536` are supported by the GPT image models; `auto` is supported for models that allow automatic sizing. For `dall-e-2`, use one of `256x256`, `512x512`, or `1024x1024`. For `dall-e-3`, use one of `1024x1024`, `1792x1024`, or `1024x1792`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -13043,19 +13043,19 @@ pub enum CreateImageEditRequestSize {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 connector_runtime::__string_enum! {
     pub enum CreateImageEditRequestSizeVariant1 { V256x256 = "256x256", V512x512 =
     "512x512", V1024x1024 = "1024x1024", V1536x1024 = "1536x1024", V1024x1536 =
     "1024x1536", Auto = "auto", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 connector_runtime::__string_enum! {
     #[doc =
     " The format in which the generated images are returned. Must be one of `url` or `b64_json`. URLs are only valid for 60 minutes after the image has been generated. This parameter is only supported for `dall-e-2` (default is `url` for `dall-e-2`), as GPT image models always return base64-encoded images."]
     pub enum CreateImageEditRequestResponseFormat { Url = "url", B64Json = "b64_json", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 connector_runtime::__string_enum! {
     #[doc = " The format in which the generated images are returned. This parameter is"]
     #[doc =
@@ -13063,14 +13063,14 @@ connector_runtime::__string_enum! {
     #[doc = " The default value is `png`."] pub enum CreateImageEditRequestOutputFormat {
     Png = "png", Jpeg = "jpeg", Webp = "webp", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 connector_runtime::__string_enum! {
     #[doc =
     " The quality of the image that will be generated for GPT image models. Defaults to `auto`."]
     pub enum CreateImageEditRequestQuality { Standard = "standard", Low = "low", Medium =
     "medium", High = "high", Auto = "auto", }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateImageRequest {
     /// A text description of the desired image(s). The maximum length is 32000 characters for the GPT image models, 1000 characters for `dall-e-2` and 4000 characters for `dall-e-3`.
@@ -13128,7 +13128,7 @@ pub struct CreateImageRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 impl CreateImageRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -13143,7 +13143,7 @@ impl CreateImageRequest {
         Ok(())
     }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 /// The model to use for image generation. One of `dall-e-2`, `dall-e-3`, or a GPT image model (`gpt-image-1`, `gpt-image-1-mini`, `gpt-image-1.5`, `gpt-image-2`, `gpt-image-2-2026-04-21`). Defaults to `dall-e-2` unless a parameter specific to the GPT image models is used.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -13153,13 +13153,13 @@ pub enum CreateImageRequestModel {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 connector_runtime::__string_enum! {
     pub enum CreateImageRequestModelVariant1 { GptImage15 = "gpt-image-1.5", GptImage2 =
     "gpt-image-2", GptImage220260421 = "gpt-image-2-2026-04-21", DallE2 = "dall-e-2",
     DallE3 = "dall-e-3", GptImage1 = "gpt-image-1", GptImage1Mini = "gpt-image-1-mini", }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 connector_runtime::__string_enum! {
     #[doc = " The quality of the image that will be generated."] #[doc = " "] #[doc =
     " - `auto` (default value) will automatically select the best quality for the given model."]
@@ -13169,20 +13169,20 @@ connector_runtime::__string_enum! {
     CreateImageRequestQuality { Standard = "standard", Hd = "hd", Low = "low", Medium =
     "medium", High = "high", Auto = "auto", }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 connector_runtime::__string_enum! {
     #[doc =
     " The format in which generated images with `dall-e-2` and `dall-e-3` are returned. Must be one of `url` or `b64_json`. URLs are only valid for 60 minutes after the image has been generated. This parameter isn't supported for the GPT image models, which always return base64-encoded images."]
     pub enum CreateImageRequestResponseFormat { Url = "url", B64Json = "b64_json", }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 connector_runtime::__string_enum! {
     #[doc =
     " The format in which the generated images are returned. This parameter is only supported for the GPT image models. Must be one of `png`, `jpeg`, or `webp`."]
     pub enum CreateImageRequestOutputFormat { Png = "png", Jpeg = "jpeg", Webp = "webp",
     }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 /// The size of the generated images. For `gpt-image-2` and `gpt-image-2-2026-04-21`, arbitrary resolutions are supported as `WIDTHxHEIGHT` strings, for example `1536x864`. Width and height must both be divisible by 16 and the requested aspect ratio must be between 1:3 and 3:1. Resolutions above `2560x1440` are experimental, and the maximum supported resolution is `3840x2160`. The requested size must also satisfy the model's current pixel and edge limits. The standard sizes `1024x1024`, `1536x1024`, and `1024x1536` are supported by the GPT image models; `auto` is supported for models that allow automatic sizing. For `dall-e-2`, use one of `256x256`, `512x512`, or `1024x1024`. For `dall-e-3`, use one of `1024x1024`, `1792x1024`, or `1024x1792`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -13192,25 +13192,25 @@ pub enum CreateImageRequestSize {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 connector_runtime::__string_enum! {
     pub enum CreateImageRequestSizeVariant1 { Auto = "auto", V1024x1024 = "1024x1024",
     V1536x1024 = "1536x1024", V1024x1536 = "1024x1536", V256x256 = "256x256", V512x512 =
     "512x512", V1792x1024 = "1792x1024", V1024x1792 = "1024x1792", }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 connector_runtime::__string_enum! {
     #[doc =
     " Control the content-moderation level for images generated by the GPT image models. Must be either `low` for less restrictive filtering or `auto` (default value)."]
     pub enum CreateImageRequestModeration { Low = "low", Auto = "auto", }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 connector_runtime::__string_enum! {
     #[doc =
     " The style of the generated images. This parameter is only supported for `dall-e-3`. Must be one of `vivid` or `natural`. Vivid causes the model to lean towards generating hyper-real and dramatic images. Natural causes the model to produce more natural, less hyper-real looking images."]
     pub enum CreateImageRequestStyle { Vivid = "vivid", Natural = "natural", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateImageVariationRequest {
     /// The image to use as the basis for the variation(s). Must be a valid PNG file, less than 4MB, and square.
@@ -13233,7 +13233,7 @@ pub struct CreateImageVariationRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl CreateImageVariationRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -13248,7 +13248,7 @@ impl CreateImageVariationRequest {
         Ok(())
     }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 /// The model to use for image generation. Only `dall-e-2` is supported at this time.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -13257,21 +13257,21 @@ pub enum CreateImageVariationRequestModel {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 connector_runtime::__string_enum! {
     #[doc =
     " The format in which the generated images are returned. Must be one of `url` or `b64_json`. URLs are only valid for 60 minutes after the image has been generated."]
     pub enum CreateImageVariationRequestResponseFormat { Url = "url", B64Json =
     "b64_json", }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 connector_runtime::__string_enum! {
     #[doc =
     " The size of the generated images. Must be one of `256x256`, `512x512`, or `1024x1024`."]
     pub enum CreateImageVariationRequestSize { V256x256 = "256x256", V512x512 =
     "512x512", V1024x1024 = "1024x1024", }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CreateMessageRequest {
     /// The role of the entity that is creating the message. Allowed values include:
@@ -13284,7 +13284,7 @@ pub struct CreateMessageRequest {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub metadata: Option<Option<std::collections::BTreeMap<String, String>>>,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 connector_runtime::__string_enum! {
     #[doc =
     " The role of the entity that is creating the message. Allowed values include:"]
@@ -13294,7 +13294,7 @@ connector_runtime::__string_enum! {
     " - `assistant`: Indicates the message is generated by the assistant. Use this value to insert messages from the assistant into the conversation."]
     pub enum CreateMessageRequestRole { User = "user", Assistant = "assistant", }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CreateMessageRequestContent {
@@ -13303,7 +13303,7 @@ pub enum CreateMessageRequestContent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CreateMessageRequestContentVariant1Item {
@@ -13313,7 +13313,7 @@ pub enum CreateMessageRequestContentVariant1Item {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// Text
 ///
 /// The text content that is part of a message.
@@ -13325,7 +13325,7 @@ pub struct MessageRequestContentTextObject {
     /// Text content to be sent to the model
     pub text: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateModelResponseProperties {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -13359,7 +13359,7 @@ pub struct CreateModelResponseProperties {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_cache_options: Option<super::models::PromptCacheOptionsParam>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl CreateModelResponseProperties {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -13374,7 +13374,7 @@ impl CreateModelResponseProperties {
         Ok(())
     }
 }
-#[cfg(any(feature = "moderations"))]
+#[cfg(feature = "moderations")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CreateModerationRequest {
     /// Input (or inputs) to classify. Can be a single string, an array of strings, or
@@ -13386,7 +13386,7 @@ pub struct CreateModerationRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<super::models::CreateModerationRequestModel>,
 }
-#[cfg(any(feature = "moderations"))]
+#[cfg(feature = "moderations")]
 /// Input (or inputs) to classify. Can be a single string, an array of strings, or
 /// an array of multi-modal input objects similar to other models.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -13398,7 +13398,7 @@ pub enum CreateModerationRequestInput {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "moderations"))]
+#[cfg(feature = "moderations")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CreateModerationRequestInputVariant2Item {
@@ -13411,7 +13411,7 @@ pub enum CreateModerationRequestInputVariant2Item {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "moderations"))]
+#[cfg(feature = "moderations")]
 /// An object describing an image to classify.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateModerationRequestInputVariant2ItemVariant0 {
@@ -13421,14 +13421,14 @@ pub struct CreateModerationRequestInputVariant2ItemVariant0 {
     /// Contains either an image URL or a data URL for a base64 encoded image.
     pub image_url: super::models::CreateModerationRequestInputVariant2ItemVariant0ImageUrl,
 }
-#[cfg(any(feature = "moderations"))]
+#[cfg(feature = "moderations")]
 /// Contains either an image URL or a data URL for a base64 encoded image.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateModerationRequestInputVariant2ItemVariant0ImageUrl {
     /// Either a URL of the image or the base64 encoded image data.
     pub url: String,
 }
-#[cfg(any(feature = "moderations"))]
+#[cfg(feature = "moderations")]
 /// An object describing text to classify.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateModerationRequestInputVariant2ItemVariant1 {
@@ -13438,7 +13438,7 @@ pub struct CreateModerationRequestInputVariant2ItemVariant1 {
     /// A string of text to classify.
     pub text: String,
 }
-#[cfg(any(feature = "moderations"))]
+#[cfg(feature = "moderations")]
 /// The content moderation model you would like to use. Learn more in
 /// [the moderation guide](/docs/guides/moderation), and learn about
 /// available models [here](/docs/models#moderation).
@@ -13452,14 +13452,14 @@ pub enum CreateModerationRequestModel {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "moderations"))]
+#[cfg(feature = "moderations")]
 connector_runtime::__string_enum! {
     pub enum CreateModerationRequestModelVariant1 { OmniModerationLatest =
     "omni-moderation-latest", OmniModeration20240926 = "omni-moderation-2024-09-26",
     TextModerationLatest = "text-moderation-latest", TextModerationStable =
     "text-moderation-stable", }
 }
-#[cfg(any(feature = "moderations"))]
+#[cfg(feature = "moderations")]
 /// Represents if a given text input is potentially harmful.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateModerationResponse {
@@ -13470,7 +13470,7 @@ pub struct CreateModerationResponse {
     /// A list of moderation objects.
     pub results: Vec<super::models::CreateModerationResponseResultsItem>,
 }
-#[cfg(any(feature = "moderations"))]
+#[cfg(feature = "moderations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateModerationResponseResultsItem {
     /// Whether any of the below categories are flagged.
@@ -13482,7 +13482,7 @@ pub struct CreateModerationResponseResultsItem {
     /// A list of the categories along with the input type(s) that the score applies to.
     pub category_applied_input_types: super::models::CreateModerationResponseResultsItemCategoryAppliedInputTypes,
 }
-#[cfg(any(feature = "moderations"))]
+#[cfg(feature = "moderations")]
 /// A list of the categories, and whether they are flagged or not.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateModerationResponseResultsItemCategories {
@@ -13519,7 +13519,7 @@ pub struct CreateModerationResponseResultsItemCategories {
     #[serde(rename = "violence/graphic")]
     pub violence_graphic: bool,
 }
-#[cfg(any(feature = "moderations"))]
+#[cfg(feature = "moderations")]
 /// A list of the categories along with their scores as predicted by model.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateModerationResponseResultsItemCategoryScores {
@@ -13558,7 +13558,7 @@ pub struct CreateModerationResponseResultsItemCategoryScores {
     #[serde(rename = "violence/graphic")]
     pub violence_graphic: f64,
 }
-#[cfg(any(feature = "moderations"))]
+#[cfg(feature = "moderations")]
 /// A list of the categories along with the input type(s) that the score applies to.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateModerationResponseResultsItemCategoryAppliedInputTypes {
@@ -13609,12 +13609,12 @@ pub struct CreateModerationResponseResultsItemCategoryAppliedInputTypes {
         super::models::CreateModerationResponseResultsItemCategoryAppliedInputTypesSelfHarmItem,
     >,
 }
-#[cfg(any(feature = "moderations"))]
+#[cfg(feature = "moderations")]
 connector_runtime::__string_enum! {
     pub enum CreateModerationResponseResultsItemCategoryAppliedInputTypesSelfHarmItem {
     Text = "text", Image = "image", }
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateResponse {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
@@ -13727,7 +13727,7 @@ pub struct CreateResponse {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub max_output_tokens: Option<Option<i64>>,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 impl CreateResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -13980,7 +13980,7 @@ pub enum ResponsePromptVariablesValue {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 connector_runtime::__string_enum! {
     #[doc = " Specifies the processing type used for serving the request."] #[doc =
     " - If set to 'auto', then the request will be processed with the service tier configured in the Project settings. Unless otherwise configured, the Project will use 'default'."]
@@ -13997,7 +13997,7 @@ connector_runtime::__string_enum! {
     pub enum ServiceTierResponses { Auto = "auto", Default = "default", Flex = "flex",
     Scale = "scale", Priority = "priority", Fast = "fast", Ultrafast = "ultrafast", }
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 connector_runtime::__string_enum! {
     #[doc = " The truncation strategy to use for the model response."] #[doc =
     " - `auto`: If the input to this Response exceeds"] #[doc =
@@ -14071,7 +14071,7 @@ connector_runtime::__string_enum! {
     " One of `auto`, `concise`, or `detailed`."] pub enum ReasoningGenerateSummary { Auto
     = "auto", Concise = "concise", Detailed = "detailed", }
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Text, image, or file inputs to the model, used to generate a response.
 ///
 /// Learn more:
@@ -15328,7 +15328,7 @@ connector_runtime::__string_enum! {
     "reasoning.encrypted_content", MessageOutputTextLogprobs =
     "message.output_text.logprobs", }
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Options for streaming responses. Only set this when you set `stream: true`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponseStreamOptions {
@@ -15342,7 +15342,7 @@ pub struct ResponseStreamOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include_obfuscation: Option<bool>,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ContextManagementParam {
     /// The context management entry type. Currently only 'compaction' is supported.
@@ -15351,7 +15351,7 @@ pub struct ContextManagementParam {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub compact_threshold: Option<Option<i64>>,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateRunRequest {
     /// The ID of the [assistant](/docs/api-reference/assistants) to use to execute this run.
@@ -15411,7 +15411,7 @@ pub struct CreateRunRequest {
         Option<super::models::AssistantsApiResponseFormatOption>,
     >,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 impl CreateRunRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -15453,7 +15453,7 @@ impl CreateRunRequest {
         Ok(())
     }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// The ID of the [Model](/docs/api-reference/models) to be used to execute this run. If a value is provided here, it will override the model associated with the assistant. If not, the model associated with the assistant will be used.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -15463,7 +15463,7 @@ pub enum CreateRunRequestModel {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CreateSpeechRequest {
     /// One of the available [TTS models](/docs/models#tts): `tts-1`, `tts-1-hd`, `gpt-4o-mini-tts`, or `gpt-4o-mini-tts-2025-12-15`.
@@ -15485,7 +15485,7 @@ pub struct CreateSpeechRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_format: Option<super::models::CreateSpeechRequestStreamFormat>,
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 impl CreateSpeechRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -15512,7 +15512,7 @@ impl CreateSpeechRequest {
         Ok(())
     }
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 /// One of the available [TTS models](/docs/models#tts): `tts-1`, `tts-1-hd`, `gpt-4o-mini-tts`, or `gpt-4o-mini-tts-2025-12-15`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -15522,26 +15522,26 @@ pub enum CreateSpeechRequestModel {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 connector_runtime::__string_enum! {
     pub enum CreateSpeechRequestModelVariant1 { Tts1 = "tts-1", Tts1Hd = "tts-1-hd",
     Gpt4oMiniTts = "gpt-4o-mini-tts", Gpt4oMiniTts20251215 =
     "gpt-4o-mini-tts-2025-12-15", }
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 connector_runtime::__string_enum! {
     #[doc =
     " The format to audio in. Supported formats are `mp3`, `opus`, `aac`, `flac`, `wav`, and `pcm`."]
     pub enum CreateSpeechRequestResponseFormat { Mp3 = "mp3", Opus = "opus", Aac = "aac",
     Flac = "flac", Wav = "wav", Pcm = "pcm", }
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 connector_runtime::__string_enum! {
     #[doc =
     " The format to stream the audio in. Supported formats are `sse` and `audio`. `sse` is not supported for `tts-1` or `tts-1-hd`."]
     pub enum CreateSpeechRequestStreamFormat { Sse = "sse", Audio = "audio", }
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum CreateSpeechResponseStreamEvent {
@@ -15550,7 +15550,7 @@ pub enum CreateSpeechResponseStreamEvent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 impl<'de> serde::Deserialize<'de> for CreateSpeechResponseStreamEvent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -15571,7 +15571,7 @@ impl<'de> serde::Deserialize<'de> for CreateSpeechResponseStreamEvent {
         )
     }
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 /// Emitted for each chunk of audio data generated during speech synthesis.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SpeechAudioDeltaEvent {
@@ -15581,7 +15581,7 @@ pub struct SpeechAudioDeltaEvent {
     /// A chunk of Base64-encoded audio data.
     pub audio: String,
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 /// Emitted when the speech synthesis is complete and all audio has been streamed.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SpeechAudioDoneEvent {
@@ -15591,7 +15591,7 @@ pub struct SpeechAudioDoneEvent {
     /// Token usage statistics for the request.
     pub usage: super::models::SpeechAudioDoneEventUsage,
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 /// Token usage statistics for the request.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SpeechAudioDoneEventUsage {
@@ -15602,7 +15602,7 @@ pub struct SpeechAudioDoneEventUsage {
     /// Total number of tokens used (input + output).
     pub total_tokens: i64,
 }
-#[cfg(any(feature = "spend_alerts"))]
+#[cfg(feature = "spend_alerts")]
 /// Parameters for creating or updating a spend alert.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateSpendAlertBody {
@@ -15615,7 +15615,7 @@ pub struct CreateSpendAlertBody {
     /// Email notification settings for a spend alert.
     pub notification_channel: super::models::SpendAlertNotificationChannel,
 }
-#[cfg(any(feature = "spend_alerts"))]
+#[cfg(feature = "spend_alerts")]
 impl CreateSpendAlertBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -15631,7 +15631,7 @@ impl CreateSpendAlertBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "spend_alerts"))]
+#[cfg(feature = "spend_alerts")]
 /// Email notification settings for a spend alert.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SpendAlertNotificationChannel {
@@ -15644,7 +15644,7 @@ pub struct SpendAlertNotificationChannel {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub subject_prefix: Option<Option<String>>,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateThreadAndRunRequest {
     /// The ID of the [assistant](/docs/api-reference/assistants) to use to execute this run.
@@ -15705,7 +15705,7 @@ pub struct CreateThreadAndRunRequest {
         Option<super::models::AssistantsApiResponseFormatOption>,
     >,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 impl CreateThreadAndRunRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -15758,7 +15758,7 @@ impl CreateThreadAndRunRequest {
         Ok(())
     }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// Options to create a new thread. If no thread is provided when running a
 /// request, an empty thread will be created.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -15771,7 +15771,7 @@ pub struct CreateThreadRequest {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub metadata: Option<Option<std::collections::BTreeMap<String, String>>>,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 impl CreateThreadRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -15781,7 +15781,7 @@ impl CreateThreadRequest {
         Ok(())
     }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// A set of resources that are made available to the assistant's tools in this thread. The resources are specific to the type of tool. For example, the `code_interpreter` tool requires a list of file IDs, while the `file_search` tool requires a list of vector store IDs.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateThreadRequestToolResources {
@@ -15792,7 +15792,7 @@ pub struct CreateThreadRequestToolResources {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_search: Option<super::models::CreateThreadRequestToolResourcesFileSearch>,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 impl CreateThreadRequestToolResources {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -15805,7 +15805,7 @@ impl CreateThreadRequestToolResources {
         Ok(())
     }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateThreadRequestToolResourcesFileSearch {
     /// The [vector store](/docs/api-reference/vector-stores/object) attached to this thread. There can be a maximum of 1 vector store attached to the thread.
@@ -15817,7 +15817,7 @@ pub struct CreateThreadRequestToolResourcesFileSearch {
         Vec<super::models::CreateAssistantRequestToolResourcesFileSearchVectorStoresItem>,
     >,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 impl CreateThreadRequestToolResourcesFileSearch {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -15843,7 +15843,7 @@ impl CreateThreadRequestToolResourcesFileSearch {
         Ok(())
     }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// The ID of the [Model](/docs/api-reference/models) to be used to execute this run. If a value is provided here, it will override the model associated with the assistant. If not, the model associated with the assistant will be used.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -15855,7 +15855,7 @@ pub enum CreateThreadAndRunRequestModel {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 connector_runtime::__string_enum! {
     pub enum CreateThreadAndRunRequestModelVariant1 { Gpt5 = "gpt-5", Gpt5Mini =
     "gpt-5-mini", Gpt5Nano = "gpt-5-nano", Gpt520250807 = "gpt-5-2025-08-07",
@@ -15876,7 +15876,7 @@ connector_runtime::__string_enum! {
     Gpt35Turbo0125 = "gpt-3.5-turbo-0125", Gpt35Turbo16k0613 = "gpt-3.5-turbo-16k-0613",
     }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// A set of resources that are used by the assistant's tools. The resources are specific to the type of tool. For example, the `code_interpreter` tool requires a list of file IDs, while the `file_search` tool requires a list of vector store IDs.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateThreadAndRunRequestToolResources {
@@ -15887,7 +15887,7 @@ pub struct CreateThreadAndRunRequestToolResources {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_search: Option<super::models::AssistantObjectToolResourcesFileSearch>,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 impl CreateThreadAndRunRequestToolResources {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -15900,7 +15900,7 @@ impl CreateThreadAndRunRequestToolResources {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CreateTranscriptionRequest {
     /// The audio file object (not file name) to transcribe, in one of these formats: flac, mp3, mp4, mpeg, mpga, m4a, ogg, wav, or webm.
@@ -15952,7 +15952,7 @@ pub struct CreateTranscriptionRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub known_speaker_references: Option<Vec<String>>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl CreateTranscriptionRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -15983,7 +15983,7 @@ impl CreateTranscriptionRequest {
         Ok(())
     }
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 /// ID of the model to use. The options are `gpt-transcribe`, `gpt-4o-transcribe`, `gpt-4o-mini-transcribe`, `gpt-4o-mini-transcribe-2025-12-15`, `whisper-1` (which is powered by our open source Whisper V2 model), and `gpt-4o-transcribe-diarize`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -15995,7 +15995,7 @@ pub enum CreateTranscriptionRequestModel {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 connector_runtime::__string_enum! {
     pub enum CreateTranscriptionRequestModelVariant1 { Whisper1 = "whisper-1",
     GptTranscribe = "gpt-transcribe", Gpt4oTranscribe = "gpt-4o-transcribe",
@@ -16003,12 +16003,12 @@ connector_runtime::__string_enum! {
     "gpt-4o-mini-transcribe-2025-12-15", Gpt4oTranscribeDiarize =
     "gpt-4o-transcribe-diarize", }
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 connector_runtime::__string_enum! {
     pub enum CreateTranscriptionRequestTimestampGranularitiesItem { Word = "word",
     Segment = "segment", }
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 /// Controls how the audio is cut into chunks. When set to `"auto"`, the server first normalizes loudness and then uses voice activity detection (VAD) to choose boundaries. `server_vad` object can be provided to tweak VAD detection parameters manually. If unset, the audio is transcribed as a single block. Required when using `gpt-4o-transcribe-diarize` for inputs longer than 30 seconds.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -16018,7 +16018,7 @@ pub enum CreateTranscriptionRequestChunkingStrategy {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VadConfig {
     /// Must be set to `server_vad` to enable manual chunking using server side VAD.
@@ -16039,7 +16039,7 @@ pub struct VadConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold: Option<f64>,
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 /// Represents a diarized transcription response returned by the model, including the combined transcript and speaker-segment annotations.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTranscriptionResponseDiarizedJson {
@@ -16055,7 +16055,7 @@ pub struct CreateTranscriptionResponseDiarizedJson {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<super::models::CreateTranscriptionResponseDiarizedJsonUsage>,
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 /// A segment of diarized transcript text with speaker metadata.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TranscriptionDiarizedSegment {
@@ -16073,7 +16073,7 @@ pub struct TranscriptionDiarizedSegment {
     /// Speaker label for this segment. When known speakers are provided, the label matches `known_speaker_names[]`. Otherwise speakers are labeled sequentially using capital letters (`A`, `B`, ...).
     pub speaker: String,
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 /// Token or duration usage statistics for the request.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
@@ -16083,7 +16083,7 @@ pub enum CreateTranscriptionResponseDiarizedJsonUsage {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 impl<'de> serde::Deserialize<'de> for CreateTranscriptionResponseDiarizedJsonUsage {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -16104,7 +16104,7 @@ impl<'de> serde::Deserialize<'de> for CreateTranscriptionResponseDiarizedJsonUsa
         )
     }
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 /// Token Usage
 ///
 /// Usage statistics for models billed by token usage.
@@ -16125,7 +16125,7 @@ pub struct TranscriptTextUsageTokens {
     /// Total number of tokens used (input + output).
     pub total_tokens: i64,
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 /// Details about the input tokens billed for this request.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TranscriptTextUsageTokensInputTokenDetails {
@@ -16136,7 +16136,7 @@ pub struct TranscriptTextUsageTokensInputTokenDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio_tokens: Option<i64>,
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 /// Duration Usage
 ///
 /// Usage statistics for models billed by audio input duration.
@@ -16148,7 +16148,7 @@ pub struct TranscriptTextUsageDuration {
     /// Duration of the input audio in seconds.
     pub seconds: f64,
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 /// Represents a transcription response returned by model, based on the provided input.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTranscriptionResponseJson {
@@ -16166,14 +16166,14 @@ pub struct CreateTranscriptionResponseJson {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<super::models::CreateTranscriptionResponseJsonUsage>,
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 /// A language detected in transcribed audio.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TranscriptionLanguage {
     /// The code of a language detected in the audio.
     pub code: String,
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTranscriptionResponseJsonLogprobsItem {
     /// The token in the transcription.
@@ -16186,7 +16186,7 @@ pub struct CreateTranscriptionResponseJsonLogprobsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes: Option<Vec<f64>>,
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 /// Token usage statistics for the request.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -16196,7 +16196,7 @@ pub enum CreateTranscriptionResponseJsonUsage {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum CreateTranscriptionResponseStreamEvent {
@@ -16206,7 +16206,7 @@ pub enum CreateTranscriptionResponseStreamEvent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 impl<'de> serde::Deserialize<'de> for CreateTranscriptionResponseStreamEvent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -16232,7 +16232,7 @@ impl<'de> serde::Deserialize<'de> for CreateTranscriptionResponseStreamEvent {
         )
     }
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 /// Emitted when a diarized transcription returns a completed segment with speaker information. Only emitted when you [create a transcription](/docs/api-reference/audio/create-transcription) with `stream` set to `true` and `response_format` set to `diarized_json`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TranscriptTextSegmentEvent {
@@ -16250,7 +16250,7 @@ pub struct TranscriptTextSegmentEvent {
     /// Speaker label for this segment.
     pub speaker: String,
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 /// Emitted when there is an additional text delta. This is also the first event emitted when the transcription starts. Only emitted when you [create a transcription](/docs/api-reference/audio/create-transcription) with the `Stream` parameter set to `true`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TranscriptTextDeltaEvent {
@@ -16266,7 +16266,7 @@ pub struct TranscriptTextDeltaEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segment_id: Option<String>,
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TranscriptTextDeltaEventLogprobsItem {
     /// The token that was used to generate the log probability.
@@ -16279,7 +16279,7 @@ pub struct TranscriptTextDeltaEventLogprobsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes: Option<Vec<i64>>,
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 /// Emitted when the transcription is complete. Contains the complete transcription text. Only emitted when you [create a transcription](/docs/api-reference/audio/create-transcription) with the `Stream` parameter set to `true`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TranscriptTextDoneEvent {
@@ -16300,7 +16300,7 @@ pub struct TranscriptTextDoneEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<super::models::TranscriptTextUsageTokens>,
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 /// Represents a verbose json transcription response returned by model, based on the provided input.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTranscriptionResponseVerboseJson {
@@ -16322,7 +16322,7 @@ pub struct CreateTranscriptionResponseVerboseJson {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<super::models::TranscriptTextUsageDuration>,
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TranscriptionWord {
     /// The text content of the word.
@@ -16332,7 +16332,7 @@ pub struct TranscriptionWord {
     /// End time of the word in seconds.
     pub end: f64,
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TranscriptionSegment {
     /// Unique identifier of the segment.
@@ -16356,7 +16356,7 @@ pub struct TranscriptionSegment {
     /// Probability of no speech in the segment. If the value is higher than 1.0 and the `avg_logprob` is below -1, consider this segment silent.
     pub no_speech_prob: f64,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CreateTranslationRequest {
     /// The audio file object (not file name) translate, in one of these formats: flac, mp3, mp4, mpeg, mpga, m4a, ogg, wav, or webm. The request must include enough format metadata for the file to be identified. We recommend an extension-bearing filename and an appropriate content type.
@@ -16373,7 +16373,7 @@ pub struct CreateTranslationRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 /// ID of the model to use. Only `whisper-1` (which is powered by our open source Whisper V2 model) is currently available.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -16382,19 +16382,19 @@ pub enum CreateTranslationRequestModel {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 connector_runtime::__string_enum! {
     #[doc =
     " The format of the output, in one of these options: `json`, `text`, `srt`, `verbose_json`, or `vtt`."]
     pub enum CreateTranslationRequestResponseFormat { Json = "json", Text = "text", Srt =
     "srt", VerboseJson = "verbose_json", Vtt = "vtt", }
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTranslationResponseJson {
     pub text: String,
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTranslationResponseVerboseJson {
     /// The language of the output translation (always `english`).
@@ -16407,7 +16407,7 @@ pub struct CreateTranslationResponseVerboseJson {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segments: Option<Vec<super::models::TranscriptionSegment>>,
 }
-#[cfg(any(feature = "uploads"))]
+#[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CreateUploadRequest {
     /// The name of the file to upload.
@@ -16431,7 +16431,7 @@ pub struct CreateUploadRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_after: Option<super::models::FileExpirationAfter>,
 }
-#[cfg(any(feature = "uploads"))]
+#[cfg(feature = "uploads")]
 impl CreateUploadRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -16441,7 +16441,7 @@ impl CreateUploadRequest {
         Ok(())
     }
 }
-#[cfg(any(feature = "uploads"))]
+#[cfg(feature = "uploads")]
 connector_runtime::__string_enum! {
     #[doc = " The intended purpose of the uploaded file."] #[doc = " "] #[doc =
     " See the [documentation on File"] #[doc =
@@ -16449,7 +16449,7 @@ connector_runtime::__string_enum! {
     CreateUploadRequestPurpose { Assistants = "assistants", Batch = "batch", FineTune =
     "fine-tune", Vision = "vision", }
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateVectorStoreFileBatchRequest {
     /// A list of [File](/docs/api-reference/files) IDs that the vector store should use. Useful for tools like `file_search` that can access files.  If `attributes` or `chunking_strategy` are provided, they will be  applied to all files in the batch. The maximum batch size is 2000 files. This endpoint is recommended for multi-file ingestion and helps reduce per-vector-store write request pressure. Mutually exclusive with `files`.
@@ -16471,7 +16471,7 @@ pub struct CreateVectorStoreFileBatchRequest {
         >,
     >,
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 impl CreateVectorStoreFileBatchRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -16494,7 +16494,7 @@ impl CreateVectorStoreFileBatchRequest {
         Ok(())
     }
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateVectorStoreFileRequest {
     /// A [File](/docs/api-reference/files) ID that the vector store should use. Useful for tools like `file_search` that can access files. For multi-file ingestion, we recommend [`file_batches`](/docs/api-reference/vector-stores-file-batches/createBatch) to minimize per-vector-store write requests.
@@ -16512,7 +16512,7 @@ pub struct CreateVectorStoreFileRequest {
         >,
     >,
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateVectorStoreRequest {
     /// A list of [File](/docs/api-reference/files) IDs that the vector store should use. Useful for tools like `file_search` that can access files.
@@ -16537,7 +16537,7 @@ pub struct CreateVectorStoreRequest {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub metadata: Option<Option<std::collections::BTreeMap<String, String>>>,
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 impl CreateVectorStoreRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -16555,7 +16555,7 @@ impl CreateVectorStoreRequest {
         Ok(())
     }
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 /// Vector store expiration policy
 ///
 /// The expiration policy for a vector store.
@@ -16566,7 +16566,7 @@ pub struct VectorStoreExpirationAfter {
     /// The number of days after the anchor time that the vector store will expire.
     pub days: i64,
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 impl VectorStoreExpirationAfter {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -16582,7 +16582,7 @@ impl VectorStoreExpirationAfter {
         Ok(())
     }
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 /// The chunking strategy used to chunk the file(s). If not set, will use the `auto` strategy. Only applicable if `file_ids` is non-empty.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -16594,7 +16594,7 @@ pub enum CreateVectorStoreRequestChunkingStrategy {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateVoiceConsentRequest {
     /// The label to use for this consent recording.
@@ -16607,7 +16607,7 @@ pub struct CreateVoiceConsentRequest {
     /// The BCP 47 language tag for the consent phrase (for example, `en-US`).
     pub language: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateVoiceRequest {
     /// The name of the new voice.
@@ -16620,7 +16620,7 @@ pub struct CreateVoiceRequest {
     /// The consent recording ID (for example, `cons_1234`).
     pub consent: String,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// ResponseCustomToolCallOutputItem
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CustomToolCallOutputResource {
@@ -16643,7 +16643,7 @@ pub struct CustomToolCallOutputResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// ResponseCustomToolCallItem
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CustomToolCallResource {
@@ -16670,14 +16670,14 @@ pub struct CustomToolCallResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeleteAssistantResponse {
     pub id: String,
     pub deleted: bool,
     pub object: String,
 }
-#[cfg(any(feature = "certificates"))]
+#[cfg(feature = "certificates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeleteCertificateResponse {
     /// The object type, must be `certificate.deleted`.
@@ -16685,14 +16685,14 @@ pub struct DeleteCertificateResponse {
     /// The ID of the certificate that was deleted.
     pub id: String,
 }
-#[cfg(any(feature = "files"))]
+#[cfg(feature = "files")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeleteFileResponse {
     pub id: String,
     pub object: String,
     pub deleted: bool,
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeleteFineTuningCheckpointPermissionResponse {
     /// The ID of the fine-tuned model checkpoint permission that was deleted.
@@ -16702,42 +16702,42 @@ pub struct DeleteFineTuningCheckpointPermissionResponse {
     /// Whether the fine-tuned model checkpoint permission was successfully deleted.
     pub deleted: bool,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeleteMessageResponse {
     pub id: String,
     pub deleted: bool,
     pub object: String,
 }
-#[cfg(any(feature = "models_api"))]
+#[cfg(feature = "models_api")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeleteModelResponse {
     pub id: String,
     pub deleted: bool,
     pub object: String,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeleteThreadResponse {
     pub id: String,
     pub deleted: bool,
     pub object: String,
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeleteVectorStoreFileResponse {
     pub id: String,
     pub deleted: bool,
     pub object: String,
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeleteVectorStoreResponse {
     pub id: String,
     pub deleted: bool,
     pub object: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// The deleted conversation object
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeletedConversation {
@@ -16761,7 +16761,7 @@ pub struct DeletedRoleAssignmentResource {
     /// Whether the assignment was removed.
     pub deleted: bool,
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 /// JSON request body for image edits.
 ///
 /// Use `images` (array of `ImageRefParam`) instead of multipart `image` uploads.
@@ -16817,7 +16817,7 @@ pub struct EditImageBodyJsonParam {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub partial_images: Option<Option<i64>>,
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 impl EditImageBodyJsonParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -16848,7 +16848,7 @@ impl EditImageBodyJsonParam {
         Ok(())
     }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 /// The GPT image model to use for image editing, including `gpt-image-2` and its dated snapshot `gpt-image-2-2026-04-21`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -16860,14 +16860,14 @@ pub enum EditImageBodyJsonParamModel {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 connector_runtime::__string_enum! {
     pub enum EditImageBodyJsonParamModelVariant1 { GptImage15 = "gpt-image-1.5",
     GptImage2 = "gpt-image-2", GptImage220260421 = "gpt-image-2-2026-04-21", GptImage1 =
     "gpt-image-1", GptImage1Mini = "gpt-image-1-mini", ChatgptImageLatest =
     "chatgpt-image-latest", }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 /// Reference an input image by either URL or uploaded file ID.
 /// Provide exactly one of `image_url` or `file_id`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -16879,7 +16879,7 @@ pub struct ImageRefParam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_id: Option<String>,
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 impl ImageRefParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -16889,30 +16889,30 @@ impl ImageRefParam {
         Ok(())
     }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 connector_runtime::__string_enum! {
     pub enum EditImageBodyJsonParamQuality { Low = "low", Medium = "medium", High =
     "high", Auto = "auto", }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 connector_runtime::__string_enum! {
     pub enum EditImageBodyJsonParamInputFidelity { High = "high", Low = "low", }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 connector_runtime::__string_enum! {
     pub enum EditImageBodyJsonParamSize { Auto = "auto", V1024x1024 = "1024x1024",
     V1536x1024 = "1536x1024", V1024x1536 = "1024x1536", }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 connector_runtime::__string_enum! {
     pub enum EditImageBodyJsonParamOutputFormat { Png = "png", Jpeg = "jpeg", Webp =
     "webp", }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 connector_runtime::__string_enum! {
     pub enum EditImageBodyJsonParamModeration { Low = "low", Auto = "auto", }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 connector_runtime::__string_enum! {
     pub enum EditImageBodyJsonParamBackground { Transparent = "transparent", Opaque =
     "opaque", Auto = "auto", }
@@ -16950,7 +16950,7 @@ connector_runtime::__string_enum! {
 pub struct ErrorResponse {
     pub error: super::models::ErrorModel,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// Eval
 ///
 /// An Eval object with a data source config and testing criteria.
@@ -16975,7 +16975,7 @@ pub struct Eval {
     pub created_at: i64,
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// Configuration of data sources used in runs of the evaluation.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -16988,7 +16988,7 @@ pub enum EvalDataSourceConfig {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// CustomDataSourceConfig
 ///
 /// A CustomDataSourceConfig which specifies the schema of your `item` and optionally `sample` namespaces.
@@ -17004,7 +17004,7 @@ pub struct EvalCustomDataSourceConfig {
     /// Learn how to build JSON schemas [here](https://json-schema.org/).
     pub schema: std::collections::BTreeMap<String, serde_json::Value>,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// LogsDataSourceConfig
 ///
 /// A LogsDataSourceConfig which specifies the metadata property of your logs query.
@@ -17022,7 +17022,7 @@ pub struct EvalLogsDataSourceConfig {
     /// Learn how to build JSON schemas [here](https://json-schema.org/).
     pub schema: std::collections::BTreeMap<String, serde_json::Value>,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// StoredCompletionsDataSourceConfig
 ///
 /// Deprecated in favor of LogsDataSourceConfig.
@@ -17037,7 +17037,7 @@ pub struct EvalStoredCompletionsDataSourceConfig {
     /// Learn how to build JSON schemas [here](https://json-schema.org/).
     pub schema: std::collections::BTreeMap<String, serde_json::Value>,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum EvalTestingCriteriaItem {
@@ -17049,7 +17049,7 @@ pub enum EvalTestingCriteriaItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// LabelModelGrader
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EvalGraderLabelModel {
@@ -17066,7 +17066,7 @@ pub struct EvalGraderLabelModel {
     /// The labels that indicate a passing result. Must be a subset of labels.
     pub passing_labels: Vec<String>,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// EvalApiError
 ///
 /// An object representing an error response from the Eval API.
@@ -17077,7 +17077,7 @@ pub struct EvalApiError {
     /// The error message.
     pub message: String,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// EvalList
 ///
 /// An object representing a list of evals.
@@ -17094,7 +17094,7 @@ pub struct EvalList {
     /// Indicates whether there are more evals available.
     pub has_more: bool,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// EvalRun
 ///
 /// A schema representing an evaluation run.
@@ -17132,7 +17132,7 @@ pub struct EvalRun {
     /// An object representing an error response from the Eval API.
     pub error: super::models::EvalApiError,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// Counters summarizing the outcomes of the evaluation run.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EvalRunResultCounts {
@@ -17145,7 +17145,7 @@ pub struct EvalRunResultCounts {
     /// Number of output items that passed the evaluation.
     pub passed: i64,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EvalRunPerModelUsageItem {
     /// The name of the model.
@@ -17161,7 +17161,7 @@ pub struct EvalRunPerModelUsageItem {
     /// The number of tokens retrieved from cache.
     pub cached_tokens: i64,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EvalRunPerTestingCriteriaResultsItem {
     /// A description of the testing criteria.
@@ -17171,7 +17171,7 @@ pub struct EvalRunPerTestingCriteriaResultsItem {
     /// Number of tests failed for this criteria.
     pub failed: i64,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// Information about the run's data source.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -17184,7 +17184,7 @@ pub enum EvalRunDataSource {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// EvalRunList
 ///
 /// An object representing a list of runs for an evaluation.
@@ -17201,7 +17201,7 @@ pub struct EvalRunList {
     /// Indicates whether there are more evals available.
     pub has_more: bool,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// EvalRunOutputItem
 ///
 /// A schema representing an evaluation run output item.
@@ -17228,7 +17228,7 @@ pub struct EvalRunOutputItem {
     /// A sample containing the input and output of the evaluation run.
     pub sample: super::models::EvalRunOutputItemSample,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// EvalRunOutputItemResult
 ///
 /// A single grader result for an evaluation run output item.
@@ -17251,7 +17251,7 @@ pub struct EvalRunOutputItemResult {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// A sample containing the input and output of the evaluation run.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EvalRunOutputItemSample {
@@ -17278,7 +17278,7 @@ pub struct EvalRunOutputItemSample {
     /// The seed used for generating the sample.
     pub seed: i64,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// An input message.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EvalRunOutputItemSampleInputItem {
@@ -17287,7 +17287,7 @@ pub struct EvalRunOutputItemSampleInputItem {
     /// The content of the message.
     pub content: String,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EvalRunOutputItemSampleOutputItem {
     /// The role of the message (e.g. "system", "assistant", "user").
@@ -17297,7 +17297,7 @@ pub struct EvalRunOutputItemSampleOutputItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// Token usage details for the sample.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EvalRunOutputItemSampleUsage {
@@ -17310,7 +17310,7 @@ pub struct EvalRunOutputItemSampleUsage {
     /// The number of tokens retrieved from cache.
     pub cached_tokens: i64,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 /// EvalRunOutputItemList
 ///
 /// An object representing a list of output items for an evaluation run.
@@ -17327,7 +17327,7 @@ pub struct EvalRunOutputItemList {
     /// Indicates whether there are more eval run output items available.
     pub has_more: bool,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FineTuneChatCompletionRequestAssistantMessage {
     /// Controls whether the assistant message is trained against (0 or 1)
@@ -17352,7 +17352,7 @@ pub struct FineTuneChatCompletionRequestAssistantMessage {
         super::models::ChatCompletionRequestAssistantMessageFunctionCall,
     >,
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 /// FineTuningCheckpointPermission
 ///
 /// The `checkpoint.permission` object represents a permission for a fine-tuned model checkpoint.
@@ -17367,7 +17367,7 @@ pub struct FineTuningCheckpointPermission {
     /// The object type, which is always "checkpoint.permission".
     pub object: String,
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 /// Fine-Tuning Job Integration
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FineTuningIntegration {
@@ -17379,7 +17379,7 @@ pub struct FineTuningIntegration {
     /// to your run, and set a default entity (team, username, etc) to be associated with your run.
     pub wandb: super::models::FineTuningIntegrationWandb,
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 /// The settings for your integration with Weights and Biases. This payload specifies the project that
 /// metrics will be sent to. Optionally, you can set an explicit display name for your run, add tags
 /// to your run, and set a default entity (team, username, etc) to be associated with your run.
@@ -17396,7 +17396,7 @@ pub struct FineTuningIntegrationWandb {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 /// FineTuningJob
 ///
 /// The `fine_tuning.job` object represents a fine-tuning job that has been created through the API.
@@ -17437,7 +17437,7 @@ pub struct FineTuningJob {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 /// For fine-tuning jobs that have `failed`, this will contain more information on the cause of the failure.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FineTuningJobError {
@@ -17447,7 +17447,7 @@ pub struct FineTuningJobError {
     pub message: String,
     pub param: Option<String>,
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 /// The hyperparameters used for the fine-tuning job. This value will only be returned when running `supervised` jobs.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FineTuningJobHyperparameters {
@@ -17468,7 +17468,7 @@ pub struct FineTuningJobHyperparameters {
         super::models::CreateFineTuningJobRequestHyperparametersNEpochs,
     >,
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 connector_runtime::__string_enum! {
     #[doc =
     " The current status of the fine-tuning job, which can be either `validating_files`, `queued`, `running`, `succeeded`, `failed`, or `cancelled`."]
@@ -17476,7 +17476,7 @@ connector_runtime::__string_enum! {
     "queued", Running = "running", Succeeded = "succeeded", Failed = "failed", Cancelled
     = "cancelled", }
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 /// FineTuningJobCheckpoint
 ///
 /// The `fine_tuning.job.checkpoint` object represents a model checkpoint for a fine-tuning job that is ready to use.
@@ -17497,7 +17497,7 @@ pub struct FineTuningJobCheckpoint {
     /// The object type, which is always "fine_tuning.job.checkpoint".
     pub object: String,
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 /// Metrics at the step number during the fine-tuning job.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FineTuningJobCheckpointMetrics {
@@ -17516,7 +17516,7 @@ pub struct FineTuningJobCheckpointMetrics {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub full_valid_mean_token_accuracy: Option<f64>,
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 /// Fine-tuning job event object
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FineTuningJobEvent {
@@ -17538,17 +17538,17 @@ pub struct FineTuningJobEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<serde_json::Value>,
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 connector_runtime::__string_enum! {
     #[doc = " The log level of the event."] pub enum FineTuningJobEventLevel { Info =
     "info", Warn = "warn", Error = "error", }
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 connector_runtime::__string_enum! {
     #[doc = " The type of event."] pub enum FineTuningJobEventType { Message = "message",
     Metrics = "metrics", }
 }
-#[cfg(any(feature = "responses2"))]
+#[cfg(feature = "responses2")]
 /// Function tool call output
 ///
 /// The output of a function tool call.
@@ -17600,7 +17600,7 @@ pub struct Group {
     /// Whether the group is managed through SCIM.
     pub scim_managed: bool,
 }
-#[cfg(any(feature = "groups"))]
+#[cfg(feature = "groups")]
 /// Confirmation payload returned after deleting a group.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GroupDeletedResource {
@@ -17611,7 +17611,7 @@ pub struct GroupDeletedResource {
     /// Whether the group was deleted.
     pub deleted: bool,
 }
-#[cfg(any(feature = "groups"))]
+#[cfg(feature = "groups")]
 /// Paginated list of organization groups.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GroupListResource {
@@ -17624,7 +17624,7 @@ pub struct GroupListResource {
     /// Cursor to fetch the next page of results, or `null` if there are no more results.
     pub next: Option<String>,
 }
-#[cfg(any(feature = "groups"))]
+#[cfg(feature = "groups")]
 /// Details about an organization group.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GroupResponse {
@@ -17644,7 +17644,7 @@ connector_runtime::__string_enum! {
     #[doc = " The type of the group."] pub enum GroupResponseGroupType { Group = "group",
     TenantGroup = "tenant_group", }
 }
-#[cfg(any(feature = "group_users"))]
+#[cfg(feature = "group_users")]
 /// Details about a user returned from an organization group membership lookup.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GroupMemberUser {
@@ -17661,12 +17661,12 @@ pub struct GroupMemberUser {
     /// The type of user.
     pub user_type: super::models::GroupMemberUserUserType,
 }
-#[cfg(any(feature = "group_users"))]
+#[cfg(feature = "group_users")]
 connector_runtime::__string_enum! {
     #[doc = " The type of user."] pub enum GroupMemberUserUserType { User = "user",
     TenantUser = "tenant_user", }
 }
-#[cfg(any(feature = "groups"))]
+#[cfg(feature = "groups")]
 /// Response returned after updating a group.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GroupResourceWithSuccess {
@@ -17722,7 +17722,7 @@ pub struct Role {
     /// Whether the role is predefined and managed by OpenAI.
     pub predefined_role: bool,
 }
-#[cfg(any(feature = "group_users"))]
+#[cfg(feature = "group_users")]
 /// Represents an individual user returned when inspecting group membership.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GroupUser {
@@ -17733,7 +17733,7 @@ pub struct GroupUser {
     /// The email address of the user.
     pub email: Option<String>,
 }
-#[cfg(any(feature = "group_users"))]
+#[cfg(feature = "group_users")]
 /// Confirmation payload returned after adding a user to a group.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GroupUserAssignment {
@@ -17744,7 +17744,7 @@ pub struct GroupUserAssignment {
     /// Identifier of the group the user was added to.
     pub group_id: String,
 }
-#[cfg(any(feature = "group_users"))]
+#[cfg(feature = "group_users")]
 /// Confirmation payload returned after removing a user from a group.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GroupUserDeletedResource {
@@ -17753,20 +17753,20 @@ pub struct GroupUserDeletedResource {
     /// Whether the group membership was removed.
     pub deleted: bool,
 }
-#[cfg(any(feature = "hosted_tools"))]
+#[cfg(feature = "hosted_tools")]
 /// Permission state for a single hosted tool on a project.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct HostedToolPermission {
     /// Whether the hosted tool is enabled for the project.
     pub enabled: bool,
 }
-#[cfg(any(feature = "hosted_tools"))]
+#[cfg(feature = "hosted_tools")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct HostedToolPermissionUpdate {
     /// Whether to enable the hosted tool for the project.
     pub enabled: bool,
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 /// Represents the content or the URL of an image generated by the OpenAI API.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Image {
@@ -17780,7 +17780,7 @@ pub struct Image {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revised_prompt: Option<String>,
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 /// Emitted when image editing has completed and the final image is available.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ImageEditCompletedEvent {
@@ -17802,30 +17802,30 @@ pub struct ImageEditCompletedEvent {
     /// For the GPT image models only, the token usage information for the image generation.
     pub usage: super::models::ImagesUsage,
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 connector_runtime::__string_enum! {
     #[doc = " The size of the edited image."] pub enum ImageEditCompletedEventSize {
     V1024x1024 = "1024x1024", V1024x1536 = "1024x1536", V1536x1024 = "1536x1024", Auto =
     "auto", }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 connector_runtime::__string_enum! {
     #[doc = " The quality setting for the edited image."] pub enum
     ImageEditCompletedEventQuality { Low = "low", Medium = "medium", High = "high", Auto
     = "auto", }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 connector_runtime::__string_enum! {
     #[doc = " The background setting for the edited image."] pub enum
     ImageEditCompletedEventBackground { Transparent = "transparent", Opaque = "opaque",
     Auto = "auto", }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 connector_runtime::__string_enum! {
     #[doc = " The output format for the edited image."] pub enum
     ImageEditCompletedEventOutputFormat { Png = "png", Webp = "webp", Jpeg = "jpeg", }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 /// For the GPT image models only, the token usage information for the image generation.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ImagesUsage {
@@ -17838,7 +17838,7 @@ pub struct ImagesUsage {
     /// The input tokens detailed information for the image generation.
     pub input_tokens_details: super::models::ImagesUsageInputTokensDetails,
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 /// The input tokens detailed information for the image generation.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ImagesUsageInputTokensDetails {
@@ -17847,7 +17847,7 @@ pub struct ImagesUsageInputTokensDetails {
     /// The number of image tokens in the input prompt.
     pub image_tokens: i64,
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 /// Emitted when a partial image is available during image editing streaming.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ImageEditPartialImageEvent {
@@ -17869,30 +17869,30 @@ pub struct ImageEditPartialImageEvent {
     /// 0-based index for the partial image (streaming).
     pub partial_image_index: i64,
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 connector_runtime::__string_enum! {
     #[doc = " The size of the requested edited image."] pub enum
     ImageEditPartialImageEventSize { V1024x1024 = "1024x1024", V1024x1536 = "1024x1536",
     V1536x1024 = "1536x1024", Auto = "auto", }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 connector_runtime::__string_enum! {
     #[doc = " The quality setting for the requested edited image."] pub enum
     ImageEditPartialImageEventQuality { Low = "low", Medium = "medium", High = "high",
     Auto = "auto", }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 connector_runtime::__string_enum! {
     #[doc = " The background setting for the requested edited image."] pub enum
     ImageEditPartialImageEventBackground { Transparent = "transparent", Opaque =
     "opaque", Auto = "auto", }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 connector_runtime::__string_enum! {
     #[doc = " The output format for the requested edited image."] pub enum
     ImageEditPartialImageEventOutputFormat { Png = "png", Webp = "webp", Jpeg = "jpeg", }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum ImageEditStreamEvent {
@@ -17901,7 +17901,7 @@ pub enum ImageEditStreamEvent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 impl<'de> serde::Deserialize<'de> for ImageEditStreamEvent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -17922,7 +17922,7 @@ impl<'de> serde::Deserialize<'de> for ImageEditStreamEvent {
         )
     }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 /// Emitted when image generation has completed and the final image is available.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ImageGenCompletedEvent {
@@ -17944,30 +17944,30 @@ pub struct ImageGenCompletedEvent {
     /// For the GPT image models only, the token usage information for the image generation.
     pub usage: super::models::ImagesUsage,
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 connector_runtime::__string_enum! {
     #[doc = " The size of the generated image."] pub enum ImageGenCompletedEventSize {
     V1024x1024 = "1024x1024", V1024x1536 = "1024x1536", V1536x1024 = "1536x1024", Auto =
     "auto", }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 connector_runtime::__string_enum! {
     #[doc = " The quality setting for the generated image."] pub enum
     ImageGenCompletedEventQuality { Low = "low", Medium = "medium", High = "high", Auto =
     "auto", }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 connector_runtime::__string_enum! {
     #[doc = " The background setting for the generated image."] pub enum
     ImageGenCompletedEventBackground { Transparent = "transparent", Opaque = "opaque",
     Auto = "auto", }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 connector_runtime::__string_enum! {
     #[doc = " The output format for the generated image."] pub enum
     ImageGenCompletedEventOutputFormat { Png = "png", Webp = "webp", Jpeg = "jpeg", }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 /// Emitted when a partial image is available during image generation streaming.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ImageGenPartialImageEvent {
@@ -17989,30 +17989,30 @@ pub struct ImageGenPartialImageEvent {
     /// 0-based index for the partial image (streaming).
     pub partial_image_index: i64,
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 connector_runtime::__string_enum! {
     #[doc = " The size of the requested image."] pub enum ImageGenPartialImageEventSize {
     V1024x1024 = "1024x1024", V1024x1536 = "1024x1536", V1536x1024 = "1536x1024", Auto =
     "auto", }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 connector_runtime::__string_enum! {
     #[doc = " The quality setting for the requested image."] pub enum
     ImageGenPartialImageEventQuality { Low = "low", Medium = "medium", High = "high",
     Auto = "auto", }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 connector_runtime::__string_enum! {
     #[doc = " The background setting for the requested image."] pub enum
     ImageGenPartialImageEventBackground { Transparent = "transparent", Opaque = "opaque",
     Auto = "auto", }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 connector_runtime::__string_enum! {
     #[doc = " The output format for the requested image."] pub enum
     ImageGenPartialImageEventOutputFormat { Png = "png", Webp = "webp", Jpeg = "jpeg", }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum ImageGenStreamEvent {
@@ -18021,7 +18021,7 @@ pub enum ImageGenStreamEvent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 impl<'de> serde::Deserialize<'de> for ImageGenStreamEvent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -18042,7 +18042,7 @@ impl<'de> serde::Deserialize<'de> for ImageGenStreamEvent {
         )
     }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 /// Image generation response
 ///
 /// The response from the image generation endpoint.
@@ -18071,31 +18071,31 @@ pub struct ImagesResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<super::models::ImageGenUsage>,
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 connector_runtime::__string_enum! {
     #[doc =
     " The background parameter used for the image generation. Either `transparent` or `opaque`."]
     pub enum ImagesResponseBackground { Transparent = "transparent", Opaque = "opaque", }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 connector_runtime::__string_enum! {
     #[doc =
     " The output format of the image generation. Either `png`, `webp`, or `jpeg`."] pub
     enum ImagesResponseOutputFormat { Png = "png", Webp = "webp", Jpeg = "jpeg", }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 connector_runtime::__string_enum! {
     #[doc =
     " The size of the image generated. Either `1024x1024`, `1024x1536`, or `1536x1024`."]
     pub enum ImagesResponseSize { V1024x1024 = "1024x1024", V1024x1536 = "1024x1536",
     V1536x1024 = "1536x1024", }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 connector_runtime::__string_enum! {
     #[doc = " The quality of the image generated. Either `low`, `medium`, or `high`."]
     pub enum ImagesResponseQuality { Low = "low", Medium = "medium", High = "high", }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 /// Image generation usage
 ///
 /// For `gpt-image-1` only, the token usage information for the image generation.
@@ -18117,7 +18117,7 @@ pub struct ImageGenUsage {
     /// The input tokens detailed information for the image generation.
     pub input_tokens_details: super::models::ImageGenInputUsageDetails,
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 /// Image generation output token details
 ///
 /// The output token details for the image generation.
@@ -18128,7 +18128,7 @@ pub struct ImageGenOutputTokensDetails {
     /// The number of text output tokens generated by the model.
     pub text_tokens: i64,
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 /// Input usage details
 ///
 /// The input tokens detailed information for the image generation.
@@ -18139,7 +18139,7 @@ pub struct ImageGenInputUsageDetails {
     /// The number of image tokens in the input prompt.
     pub image_tokens: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct InputMessageResource {
     /// The type of the message input. Always set to `message`.
@@ -18159,7 +18159,7 @@ pub struct InputMessageResource {
     /// The unique ID of the message input.
     pub id: String,
 }
-#[cfg(any(feature = "invites"))]
+#[cfg(feature = "invites")]
 /// Represents an individual `invite` to the organization.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Invite {
@@ -18184,17 +18184,17 @@ pub struct Invite {
     /// The projects that were granted membership upon acceptance of the invite.
     pub projects: Vec<super::models::InviteProjectsItem>,
 }
-#[cfg(any(feature = "invites"))]
+#[cfg(feature = "invites")]
 connector_runtime::__string_enum! {
     #[doc = " `owner` or `reader`"] pub enum InviteRole { Owner = "owner", Reader =
     "reader", }
 }
-#[cfg(any(feature = "invites"))]
+#[cfg(feature = "invites")]
 connector_runtime::__string_enum! {
     #[doc = " `accepted`,`expired`, or `pending`"] pub enum InviteStatus { Accepted =
     "accepted", Expired = "expired", Pending = "pending", }
 }
-#[cfg(any(feature = "invites"))]
+#[cfg(feature = "invites")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct InviteProjectsItem {
     /// Project's public ID
@@ -18202,12 +18202,12 @@ pub struct InviteProjectsItem {
     /// Project membership role
     pub role: super::models::InviteProjectsItemRole,
 }
-#[cfg(any(feature = "invites"))]
+#[cfg(feature = "invites")]
 connector_runtime::__string_enum! {
     #[doc = " Project membership role"] pub enum InviteProjectsItemRole { Member =
     "member", Owner = "owner", }
 }
-#[cfg(any(feature = "invites"))]
+#[cfg(feature = "invites")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct InviteDeleteResponse {
     /// The object type, which is always `organization.invite.deleted`
@@ -18215,7 +18215,7 @@ pub struct InviteDeleteResponse {
     pub id: String,
     pub deleted: bool,
 }
-#[cfg(any(feature = "invites"))]
+#[cfg(feature = "invites")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct InviteListResponse {
     /// The object type, which is always `list`
@@ -18230,7 +18230,7 @@ pub struct InviteListResponse {
     /// The `has_more` property is used for pagination to indicate there are additional results.
     pub has_more: bool,
 }
-#[cfg(any(feature = "project_groups"))]
+#[cfg(feature = "project_groups")]
 /// Request payload for granting a group access to a project.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct InviteProjectGroupBody {
@@ -18239,7 +18239,7 @@ pub struct InviteProjectGroupBody {
     /// Identifier of the project role to grant to the group.
     pub role: String,
 }
-#[cfg(any(feature = "invites"))]
+#[cfg(feature = "invites")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct InviteRequest {
     /// Send an email to this address
@@ -18250,12 +18250,12 @@ pub struct InviteRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub projects: Option<Vec<super::models::InviteProjectsItem>>,
 }
-#[cfg(any(feature = "invites"))]
+#[cfg(feature = "invites")]
 connector_runtime::__string_enum! {
     #[doc = " `owner` or `reader`"] pub enum InviteRequestRole { Reader = "reader", Owner
     = "owner", }
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Content item used to generate a response.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
@@ -18292,7 +18292,7 @@ pub enum ItemResource {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 impl<'de> serde::Deserialize<'de> for ItemResource {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -18443,7 +18443,7 @@ impl<'de> serde::Deserialize<'de> for ItemResource {
         )
     }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListAssistantsResponse {
     pub object: String,
@@ -18452,7 +18452,7 @@ pub struct ListAssistantsResponse {
     pub last_id: String,
     pub has_more: bool,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 impl ListAssistantsResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -18465,7 +18465,7 @@ impl ListAssistantsResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListAuditLogsResponse {
     pub object: String,
@@ -18476,7 +18476,7 @@ pub struct ListAuditLogsResponse {
     pub last_id: Option<String>,
     pub has_more: bool,
 }
-#[cfg(any(feature = "batch"))]
+#[cfg(feature = "batch")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListBatchesResponse {
     pub data: Vec<super::models::Batch>,
@@ -18487,7 +18487,7 @@ pub struct ListBatchesResponse {
     pub has_more: bool,
     pub object: String,
 }
-#[cfg(any(feature = "certificates"))]
+#[cfg(feature = "certificates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListCertificatesResponse {
     pub data: Vec<super::models::OrganizationCertificate>,
@@ -18496,7 +18496,7 @@ pub struct ListCertificatesResponse {
     pub has_more: bool,
     pub object: String,
 }
-#[cfg(any(feature = "certificates"))]
+#[cfg(feature = "certificates")]
 /// Represents an individual certificate configured at the organization level.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrganizationCertificate {
@@ -18512,7 +18512,7 @@ pub struct OrganizationCertificate {
     /// Whether the certificate is currently active at the organization level.
     pub active: bool,
 }
-#[cfg(any(feature = "certificates"))]
+#[cfg(feature = "certificates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrganizationCertificateCertificateDetails {
     /// The Unix timestamp (in seconds) of when the certificate becomes valid.
@@ -18522,7 +18522,7 @@ pub struct OrganizationCertificateCertificateDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
 }
-#[cfg(any(feature = "files"))]
+#[cfg(feature = "files")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListFilesResponse {
     pub object: String,
@@ -18574,7 +18574,7 @@ connector_runtime::__string_enum! {
     pub enum OpenAiFileStatus { Uploaded = "uploaded", Processed = "processed", Error =
     "error", }
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListFineTuningCheckpointPermissionResponse {
     pub data: Vec<super::models::FineTuningCheckpointPermission>,
@@ -18585,7 +18585,7 @@ pub struct ListFineTuningCheckpointPermissionResponse {
     pub last_id: Option<String>,
     pub has_more: bool,
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListFineTuningJobCheckpointsResponse {
     pub data: Vec<super::models::FineTuningJobCheckpoint>,
@@ -18596,14 +18596,14 @@ pub struct ListFineTuningJobCheckpointsResponse {
     pub last_id: Option<String>,
     pub has_more: bool,
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListFineTuningJobEventsResponse {
     pub data: Vec<super::models::FineTuningJobEvent>,
     pub object: String,
     pub has_more: bool,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListMessagesResponse {
     pub object: String,
@@ -18612,13 +18612,13 @@ pub struct ListMessagesResponse {
     pub last_id: String,
     pub has_more: bool,
 }
-#[cfg(any(feature = "models_api"))]
+#[cfg(feature = "models_api")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListModelsResponse {
     pub object: String,
     pub data: Vec<super::models::Model>,
 }
-#[cfg(any(feature = "models_api"))]
+#[cfg(feature = "models_api")]
 /// Model
 ///
 /// Describes an OpenAI model offering that can be used with the API.
@@ -18636,14 +18636,14 @@ pub struct Model {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shutdown_date: Option<chrono::NaiveDate>,
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListPaginatedFineTuningJobsResponse {
     pub data: Vec<super::models::FineTuningJob>,
     pub has_more: bool,
     pub object: String,
 }
-#[cfg(any(feature = "certificates"))]
+#[cfg(feature = "certificates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListProjectCertificatesResponse {
     pub data: Vec<super::models::OrganizationProjectCertificate>,
@@ -18652,7 +18652,7 @@ pub struct ListProjectCertificatesResponse {
     pub has_more: bool,
     pub object: String,
 }
-#[cfg(any(feature = "certificates"))]
+#[cfg(feature = "certificates")]
 /// Represents an individual certificate configured at the project level.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrganizationProjectCertificate {
@@ -18668,7 +18668,7 @@ pub struct OrganizationProjectCertificate {
     /// Whether the certificate is currently active at the project level.
     pub active: bool,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListRunStepsResponse {
     pub object: String,
@@ -18677,7 +18677,7 @@ pub struct ListRunStepsResponse {
     pub last_id: String,
     pub has_more: bool,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListRunsResponse {
     pub object: String,
@@ -18686,7 +18686,7 @@ pub struct ListRunsResponse {
     pub last_id: String,
     pub has_more: bool,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 impl ListRunsResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -18699,7 +18699,7 @@ impl ListRunsResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListVectorStoreFilesResponse {
     pub object: String,
@@ -18708,7 +18708,7 @@ pub struct ListVectorStoreFilesResponse {
     pub last_id: String,
     pub has_more: bool,
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 /// Vector store files
 ///
 /// A list of files attached to a vector store.
@@ -18735,14 +18735,14 @@ pub struct VectorStoreFileObject {
         std::collections::BTreeMap<String, super::models::VectorStoreFileAttributesValue>,
     >,
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of the vector store file, which can be either `in_progress`, `completed`, `cancelled`, or `failed`. The status `completed` indicates that the vector store file is ready for use."]
     pub enum VectorStoreFileObjectStatus { InProgress = "in_progress", Completed =
     "completed", Cancelled = "cancelled", Failed = "failed", }
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 /// The last error associated with this vector store file. Will be `null` if there are no errors.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VectorStoreFileObjectLastError {
@@ -18751,13 +18751,13 @@ pub struct VectorStoreFileObjectLastError {
     /// A human-readable description of the error.
     pub message: String,
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 connector_runtime::__string_enum! {
     #[doc = " One of `server_error`, `unsupported_file`, or `invalid_file`."] pub enum
     VectorStoreFileObjectLastErrorCode { ServerError = "server_error", UnsupportedFile =
     "unsupported_file", InvalidFile = "invalid_file", }
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 /// The strategy used to chunk the file.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -18771,7 +18771,7 @@ pub enum VectorStoreFileObjectChunkingStrategy {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 /// Static Chunking Strategy
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct StaticChunkingStrategyResponseParam {
@@ -18781,7 +18781,7 @@ pub struct StaticChunkingStrategyResponseParam {
     #[serde(rename = "static")]
     pub static_: super::models::StaticChunkingStrategy,
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 impl StaticChunkingStrategyResponseParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -18792,7 +18792,7 @@ impl StaticChunkingStrategyResponseParam {
         Ok(())
     }
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 /// Other Chunking Strategy
 ///
 /// This is returned when the chunking strategy is unknown. Typically, this is because the file was indexed before the `chunking_strategy` concept was introduced in the API.
@@ -18802,7 +18802,7 @@ pub struct OtherChunkingStrategyResponseParam {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListVectorStoresResponse {
     pub object: String,
@@ -18811,7 +18811,7 @@ pub struct ListVectorStoresResponse {
     pub last_id: String,
     pub has_more: bool,
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 impl ListVectorStoresResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -18824,7 +18824,7 @@ impl ListVectorStoresResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 /// Vector store
 ///
 /// A vector store is a collection of processed files can be used by the `file_search` tool.
@@ -18853,7 +18853,7 @@ pub struct VectorStoreObject {
     pub last_active_at: Option<i64>,
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 impl VectorStoreObject {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -18863,7 +18863,7 @@ impl VectorStoreObject {
         Ok(())
     }
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectorStoreObjectFileCounts {
     /// The number of files that are currently being processed.
@@ -18877,14 +18877,14 @@ pub struct VectorStoreObjectFileCounts {
     /// The total number of files.
     pub total: i64,
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of the vector store, which can be either `expired`, `in_progress`, or `completed`. A status of `completed` indicates that the vector store is ready for use."]
     pub enum VectorStoreObjectStatus { Expired = "expired", InProgress = "in_progress",
     Completed = "completed", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// A log probability object.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct LogProbProperties {
@@ -18895,7 +18895,7 @@ pub struct LogProbProperties {
     /// The bytes that were used to generate the log probability.
     pub bytes: Vec<i64>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ModelIds {
@@ -18904,7 +18904,7 @@ pub enum ModelIds {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "responses2"))]
+#[cfg(feature = "responses2")]
 /// Model ID used to generate the response, like `gpt-5` or `o3`. OpenAI offers a wide range of models with different capabilities, performance characteristics, and price points. Refer to the [model guide](/docs/models) to browse and compare available models.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -18914,7 +18914,7 @@ pub enum ModelIdsCompaction {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ModelResponseProperties {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -18939,7 +18939,7 @@ pub struct ModelResponseProperties {
         super::models::CreateChatCompletionRequestPromptCacheRetention,
     >,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ModifyAssistantRequest {
     /// ID of the model to use. You can use the [List models](/docs/api-reference/models/list) API to see all of your available models, or see our [Model overview](/docs/models) for descriptions of them.
@@ -18971,7 +18971,7 @@ pub struct ModifyAssistantRequest {
         Option<super::models::AssistantsApiResponseFormatOption>,
     >,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 impl ModifyAssistantRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -18989,7 +18989,7 @@ impl ModifyAssistantRequest {
         Ok(())
     }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// ID of the model to use. You can use the [List models](/docs/api-reference/models/list) API to see all of your available models, or see our [Model overview](/docs/models) for descriptions of them.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -18999,7 +18999,7 @@ pub enum ModifyAssistantRequestModel {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 /// A set of resources that are used by the assistant's tools. The resources are specific to the type of tool. For example, the `code_interpreter` tool requires a list of file IDs, while the `file_search` tool requires a list of vector store IDs.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ModifyAssistantRequestToolResources {
@@ -19012,7 +19012,7 @@ pub struct ModifyAssistantRequestToolResources {
         super::models::ModifyAssistantRequestToolResourcesFileSearch,
     >,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 impl ModifyAssistantRequestToolResources {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -19025,14 +19025,14 @@ impl ModifyAssistantRequestToolResources {
         Ok(())
     }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ModifyAssistantRequestToolResourcesCodeInterpreter {
     /// Overrides the list of [file](/docs/api-reference/files) IDs made available to the `code_interpreter` tool. There can be a maximum of 20 files associated with the tool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_ids: Option<Vec<String>>,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 impl ModifyAssistantRequestToolResourcesCodeInterpreter {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -19047,14 +19047,14 @@ impl ModifyAssistantRequestToolResourcesCodeInterpreter {
         Ok(())
     }
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ModifyAssistantRequestToolResourcesFileSearch {
     /// Overrides the [vector store](/docs/api-reference/vector-stores/object) attached to this assistant. There can be a maximum of 1 vector store attached to the assistant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vector_store_ids: Option<Vec<String>>,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 impl ModifyAssistantRequestToolResourcesFileSearch {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -19069,26 +19069,26 @@ impl ModifyAssistantRequestToolResourcesFileSearch {
         Ok(())
     }
 }
-#[cfg(any(feature = "certificates"))]
+#[cfg(feature = "certificates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ModifyCertificateRequest {
     /// The updated name for the certificate
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ModifyMessageRequest {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub metadata: Option<Option<std::collections::BTreeMap<String, String>>>,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ModifyRunRequest {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub metadata: Option<Option<std::collections::BTreeMap<String, String>>>,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ModifyThreadRequest {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
@@ -19096,7 +19096,7 @@ pub struct ModifyThreadRequest {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub metadata: Option<Option<std::collections::BTreeMap<String, String>>>,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 impl ModifyThreadRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -19106,27 +19106,27 @@ impl ModifyThreadRequest {
         Ok(())
     }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 connector_runtime::__string_enum! {
     #[doc =
     " Type of noise reduction. `near_field` is for close-talking microphones such as headphones, `far_field` is for far-field microphones such as laptop or conference room microphones."]
     pub enum NoiseReductionType { NearField = "near_field", FarField = "far_field", }
 }
-#[cfg(any(feature = "certificates"))]
+#[cfg(feature = "certificates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrganizationCertificateActivationResponse {
     /// The organization certificate activation result type.
     pub object: String,
     pub data: Vec<super::models::OrganizationCertificate>,
 }
-#[cfg(any(feature = "certificates"))]
+#[cfg(feature = "certificates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrganizationCertificateDeactivationResponse {
     /// The organization certificate deactivation result type.
     pub object: String,
     pub data: Vec<super::models::OrganizationCertificate>,
 }
-#[cfg(any(feature = "data_retention"))]
+#[cfg(feature = "data_retention")]
 /// Represents the organization's data retention control setting.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OrganizationDataRetention {
@@ -19136,7 +19136,7 @@ pub struct OrganizationDataRetention {
     #[serde(rename = "type")]
     pub type_: super::models::OrganizationDataRetentionType,
 }
-#[cfg(any(feature = "data_retention"))]
+#[cfg(feature = "data_retention")]
 connector_runtime::__string_enum! {
     #[doc = " The configured organization data retention type."] pub enum
     OrganizationDataRetentionType { ZeroDataRetention = "zero_data_retention",
@@ -19144,21 +19144,21 @@ connector_runtime::__string_enum! {
     "enhanced_zero_data_retention", EnhancedModifiedAbuseMonitoring =
     "enhanced_modified_abuse_monitoring", }
 }
-#[cfg(any(feature = "certificates"))]
+#[cfg(feature = "certificates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrganizationProjectCertificateActivationResponse {
     /// The project certificate activation result type.
     pub object: String,
     pub data: Vec<super::models::OrganizationProjectCertificate>,
 }
-#[cfg(any(feature = "certificates"))]
+#[cfg(feature = "certificates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrganizationProjectCertificateDeactivationResponse {
     /// The project certificate deactivation result type.
     pub object: String,
     pub data: Vec<super::models::OrganizationProjectCertificate>,
 }
-#[cfg(any(feature = "spend_alerts"))]
+#[cfg(feature = "spend_alerts")]
 /// Represents a spend alert configured at the organization level.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrganizationSpendAlert {
@@ -19175,7 +19175,7 @@ pub struct OrganizationSpendAlert {
     /// Email notification settings for a spend alert.
     pub notification_channel: super::models::SpendAlertNotificationChannel,
 }
-#[cfg(any(feature = "spend_alerts"))]
+#[cfg(feature = "spend_alerts")]
 /// Confirmation payload returned after deleting an organization spend alert.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrganizationSpendAlertDeletedResource {
@@ -19186,7 +19186,7 @@ pub struct OrganizationSpendAlertDeletedResource {
     /// Whether the spend alert was deleted.
     pub deleted: bool,
 }
-#[cfg(any(feature = "spend_alerts"))]
+#[cfg(feature = "spend_alerts")]
 /// Paginated list of organization spend alerts.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrganizationSpendAlertListResource {
@@ -19201,7 +19201,7 @@ pub struct OrganizationSpendAlertListResource {
     /// Whether more spend alerts are available when paginating.
     pub has_more: bool,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Output audio
 ///
 /// An audio output from the model.
@@ -19215,7 +19215,7 @@ pub struct OutputAudio {
     /// The transcript of the audio data from the model.
     pub transcript: String,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum OutputItem {
@@ -19250,7 +19250,7 @@ pub enum OutputItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 impl<'de> serde::Deserialize<'de> for OutputItem {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -19401,7 +19401,7 @@ impl<'de> serde::Deserialize<'de> for OutputItem {
         )
     }
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 /// Represents an individual project.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Project {
@@ -19426,7 +19426,7 @@ pub struct Project {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub residency: Option<super::models::PublicProjectResidency>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 connector_runtime::__string_enum! {
     pub enum PublicProjectResidency { Global = "GLOBAL", UsStorageProcessing =
     "US_STORAGE_PROCESSING", EuStorageProcessing = "EU_STORAGE_PROCESSING", JpStorage =
@@ -19435,7 +19435,7 @@ connector_runtime::__string_enum! {
     "GB_STORAGE", AeStorage = "AE_STORAGE", AeStorageProcessing =
     "AE_STORAGE_PROCESSING", }
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 /// Represents an individual API key in a project.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProjectApiKey {
@@ -19455,13 +19455,13 @@ pub struct ProjectApiKey {
     pub owner_project_access: super::models::ProjectApiKeyOwnerProjectAccess,
     pub owner: super::models::ProjectApiKeyOwner,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 connector_runtime::__string_enum! {
     #[doc =
     " Whether the API key's owner currently has effective access to the project."] pub
     enum ProjectApiKeyOwnerProjectAccess { Active = "active", Inactive = "inactive", }
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectApiKeyOwner {
     /// `user` or `service_account`
@@ -19475,12 +19475,12 @@ pub struct ProjectApiKeyOwner {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account: Option<super::models::ProjectApiKeyOwnerServiceAccount>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 connector_runtime::__string_enum! {
     #[doc = " `user` or `service_account`"] pub enum ProjectApiKeyOwnerType { User =
     "user", ServiceAccount = "service_account", }
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 /// The user that owns a project API key.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectApiKeyOwnerUser {
@@ -19495,7 +19495,7 @@ pub struct ProjectApiKeyOwnerUser {
     /// The user's project role.
     pub role: String,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 /// The service account that owns a project API key.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectApiKeyOwnerServiceAccount {
@@ -19508,14 +19508,14 @@ pub struct ProjectApiKeyOwnerServiceAccount {
     /// The service account's project role.
     pub role: String,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectApiKeyDeleteResponse {
     pub object: String,
     pub id: String,
     pub deleted: bool,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectApiKeyListResponse {
     pub object: String,
@@ -19526,7 +19526,7 @@ pub struct ProjectApiKeyListResponse {
     pub last_id: Option<String>,
     pub has_more: bool,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectCreateRequest {
     /// The friendly name of the project, this name appears in reports.
@@ -19538,7 +19538,7 @@ pub struct ProjectCreateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub external_key_id: Option<Option<String>>,
 }
-#[cfg(any(feature = "data_retention"))]
+#[cfg(feature = "data_retention")]
 /// Represents a project's data retention control setting.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProjectDataRetention {
@@ -19548,7 +19548,7 @@ pub struct ProjectDataRetention {
     #[serde(rename = "type")]
     pub type_: super::models::ProjectDataRetentionType,
 }
-#[cfg(any(feature = "data_retention"))]
+#[cfg(feature = "data_retention")]
 connector_runtime::__string_enum! {
     #[doc = " The configured project data retention type."] pub enum
     ProjectDataRetentionType { OrganizationDefault = "organization_default", None =
@@ -19557,7 +19557,7 @@ connector_runtime::__string_enum! {
     "enhanced_zero_data_retention", EnhancedModifiedAbuseMonitoring =
     "enhanced_modified_abuse_monitoring", }
 }
-#[cfg(any(feature = "project_groups"))]
+#[cfg(feature = "project_groups")]
 /// Details about a group's membership in a project.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProjectGroup {
@@ -19574,7 +19574,7 @@ pub struct ProjectGroup {
     /// Unix timestamp (in seconds) when the group was granted project access.
     pub created_at: i64,
 }
-#[cfg(any(feature = "project_groups"))]
+#[cfg(feature = "project_groups")]
 /// Confirmation payload returned after removing a group from a project.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectGroupDeletedResource {
@@ -19583,7 +19583,7 @@ pub struct ProjectGroupDeletedResource {
     /// Whether the group membership in the project was removed.
     pub deleted: bool,
 }
-#[cfg(any(feature = "project_groups"))]
+#[cfg(feature = "project_groups")]
 /// Paginated list of groups that have access to a project.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectGroupListResource {
@@ -19596,7 +19596,7 @@ pub struct ProjectGroupListResource {
     /// Cursor to fetch the next page of results, or `null` when there are no more results.
     pub next: Option<String>,
 }
-#[cfg(any(feature = "hosted_tools"))]
+#[cfg(feature = "hosted_tools")]
 /// Represents hosted tool permissions for a project.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectHostedToolPermissions {
@@ -19611,7 +19611,7 @@ pub struct ProjectHostedToolPermissions {
     /// Permission state for a single hosted tool on a project.
     pub code_interpreter: super::models::HostedToolPermission,
 }
-#[cfg(any(feature = "hosted_tools"))]
+#[cfg(feature = "hosted_tools")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectHostedToolPermissionsUpdateRequest {
     /// The file search permission update.
@@ -19630,7 +19630,7 @@ pub struct ProjectHostedToolPermissionsUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub code_interpreter: Option<Option<super::models::HostedToolPermissionUpdate>>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectListResponse {
     pub object: String,
@@ -19641,7 +19641,7 @@ pub struct ProjectListResponse {
     pub last_id: Option<String>,
     pub has_more: bool,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 /// Represents the model allowlist or denylist policy for a project.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProjectModelPermissions {
@@ -19652,12 +19652,12 @@ pub struct ProjectModelPermissions {
     /// The model IDs included in the model permissions policy.
     pub model_ids: Vec<String>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 connector_runtime::__string_enum! {
     #[doc = " Whether the project uses an allowlist or a denylist."] pub enum
     ProjectModelPermissionsMode { AllowList = "allow_list", DenyList = "deny_list", }
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 /// Confirmation payload returned after deleting project model permissions.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectModelPermissionsDeleteResponse {
@@ -19666,7 +19666,7 @@ pub struct ProjectModelPermissionsDeleteResponse {
     /// Whether the project model permissions were deleted.
     pub deleted: bool,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProjectModelPermissionsUpdateRequest {
     /// The model permissions mode to apply.
@@ -19674,13 +19674,13 @@ pub struct ProjectModelPermissionsUpdateRequest {
     /// The model IDs included in this permissions policy.
     pub model_ids: Vec<String>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 connector_runtime::__string_enum! {
     #[doc = " The model permissions mode to apply."] pub enum
     ProjectModelPermissionsUpdateRequestMode { AllowList = "allow_list", DenyList =
     "deny_list", }
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 /// Represents a project rate limit config.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectRateLimit {
@@ -19707,7 +19707,7 @@ pub struct ProjectRateLimit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch_1_day_max_input_tokens: Option<i64>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectRateLimitListResponse {
     pub object: String,
@@ -19718,7 +19718,7 @@ pub struct ProjectRateLimitListResponse {
     pub last_id: Option<String>,
     pub has_more: bool,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectRateLimitUpdateRequest {
     /// The maximum requests per minute.
@@ -19740,7 +19740,7 @@ pub struct ProjectRateLimitUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch_1_day_max_input_tokens: Option<i64>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 /// Represents an individual service account in a project.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProjectServiceAccount {
@@ -19755,12 +19755,12 @@ pub struct ProjectServiceAccount {
     /// The Unix timestamp (in seconds) of when the service account was created
     pub created_at: i64,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 connector_runtime::__string_enum! {
     #[doc = " `owner`, `member`, or `none`"] pub enum ProjectServiceAccountRole { Owner =
     "owner", Member = "member", None = "none", }
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectServiceAccountApiKey {
     /// The object type, which is always `organization.project.service_account.api_key`
@@ -19770,7 +19770,7 @@ pub struct ProjectServiceAccountApiKey {
     pub created_at: i64,
     pub id: String,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectServiceAccountCreateRequest {
     /// The name of the service account being created.
@@ -19778,7 +19778,7 @@ pub struct ProjectServiceAccountCreateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub create_service_account_only: Option<Option<bool>>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProjectServiceAccountCreateResponse {
     pub object: String,
@@ -19789,21 +19789,21 @@ pub struct ProjectServiceAccountCreateResponse {
     pub created_at: i64,
     pub api_key: Option<super::models::ProjectServiceAccountApiKey>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 connector_runtime::__string_enum! {
     #[doc =
     " Service accounts created with default project membership have role `member`. Accounts created with `create_service_account_only` have role `none`."]
     pub enum ProjectServiceAccountCreateResponseRole { Member = "member", None = "none",
     }
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectServiceAccountDeleteResponse {
     pub object: String,
     pub id: String,
     pub deleted: bool,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectServiceAccountListResponse {
     pub object: String,
@@ -19814,7 +19814,7 @@ pub struct ProjectServiceAccountListResponse {
     pub last_id: Option<String>,
     pub has_more: bool,
 }
-#[cfg(any(feature = "spend_alerts"))]
+#[cfg(feature = "spend_alerts")]
 /// Represents a spend alert configured at the project level.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectSpendAlert {
@@ -19831,7 +19831,7 @@ pub struct ProjectSpendAlert {
     /// Email notification settings for a spend alert.
     pub notification_channel: super::models::SpendAlertNotificationChannel,
 }
-#[cfg(any(feature = "spend_alerts"))]
+#[cfg(feature = "spend_alerts")]
 /// Confirmation payload returned after deleting a project spend alert.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectSpendAlertDeletedResource {
@@ -19842,7 +19842,7 @@ pub struct ProjectSpendAlertDeletedResource {
     /// Whether the spend alert was deleted.
     pub deleted: bool,
 }
-#[cfg(any(feature = "spend_alerts"))]
+#[cfg(feature = "spend_alerts")]
 /// Paginated list of project spend alerts.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectSpendAlertListResource {
@@ -19857,7 +19857,7 @@ pub struct ProjectSpendAlertListResource {
     /// Whether more spend alerts are available when paginating.
     pub has_more: bool,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectUpdateRequest {
     /// The updated name of the project, this name appears in reports.
@@ -19867,7 +19867,7 @@ pub struct ProjectUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub external_key_id: Option<Option<String>>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 /// Represents an individual user in a project.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectUser {
@@ -19886,7 +19886,7 @@ pub struct ProjectUser {
     /// The Unix timestamp (in seconds) of when the project was added.
     pub added_at: i64,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectUserCreateRequest {
     /// The ID of the user.
@@ -19898,14 +19898,14 @@ pub struct ProjectUserCreateRequest {
     /// `owner` or `member`
     pub role: String,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectUserDeleteResponse {
     pub object: String,
     pub id: String,
     pub deleted: bool,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectUserListResponse {
     pub object: String,
@@ -19916,7 +19916,7 @@ pub struct ProjectUserListResponse {
     pub last_id: Option<String>,
     pub has_more: bool,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectUserUpdateRequest {
     /// `owner` or `member`
@@ -19937,7 +19937,7 @@ pub struct PublicAssignOrganizationGroupRoleBody {
     /// Identifier of the role to assign.
     pub role_id: String,
 }
-#[cfg(any(feature = "roles"))]
+#[cfg(feature = "roles")]
 /// Request payload for creating a custom role.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PublicCreateOrganizationRoleBody {
@@ -19949,7 +19949,7 @@ pub struct PublicCreateOrganizationRoleBody {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub description: Option<Option<String>>,
 }
-#[cfg(any(feature = "roles"))]
+#[cfg(feature = "roles")]
 /// Paginated list of roles available on an organization or project.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PublicRoleListResource {
@@ -19962,7 +19962,7 @@ pub struct PublicRoleListResource {
     /// Cursor to fetch the next page of results, or `null` when there are no additional roles.
     pub next: Option<String>,
 }
-#[cfg(any(feature = "roles"))]
+#[cfg(feature = "roles")]
 /// Request payload for updating an existing role.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PublicUpdateOrganizationRoleBody {
@@ -19976,7 +19976,7 @@ pub struct PublicUpdateOrganizationRoleBody {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub role_name: Option<Option<String>>,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum RealtimeAudioFormats {
@@ -19986,7 +19986,7 @@ pub enum RealtimeAudioFormats {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// PCM audio format
 ///
 /// The PCM audio format. Only a 24kHz sample rate is supported.
@@ -20000,7 +20000,7 @@ pub struct RealtimeAudioFormatsVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate: Option<i64>,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// PCMU audio format
 ///
 /// The G.711 μ-law format.
@@ -20011,7 +20011,7 @@ pub struct RealtimeAudioFormatsVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// PCMA audio format
 ///
 /// The G.711 A-law format.
@@ -20022,7 +20022,7 @@ pub struct RealtimeAudioFormatsVariant2 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Add a new Item to the Conversation's context, including messages, function
 /// calls, and function call responses. This event can be used both to populate a
 /// "history" of the conversation and to add new items mid-stream, but has the
@@ -20048,7 +20048,7 @@ pub struct RealtimeBetaClientEventConversationItemCreate {
     /// A single item within a Realtime conversation.
     pub item: super::models::RealtimeConversationItem,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl RealtimeBetaClientEventConversationItemCreate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -20063,7 +20063,7 @@ impl RealtimeBetaClientEventConversationItemCreate {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// A single item within a Realtime conversation.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
@@ -20090,7 +20090,7 @@ pub enum RealtimeConversationItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl<'de> serde::Deserialize<'de> for RealtimeConversationItem {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -20136,7 +20136,7 @@ impl<'de> serde::Deserialize<'de> for RealtimeConversationItem {
         )
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Realtime system message item
 ///
 /// A system message in a Realtime conversation can be used to provide additional context or instructions to the model. This is similar but distinct from the instruction prompt provided at the start of a conversation, as system messages can be added at any point in the conversation. For major changes to the conversation's behavior, use instructions, but for smaller updates (e.g. "the user is now asking about a different topic"), use system messages.
@@ -20159,13 +20159,13 @@ pub struct RealtimeConversationItemMessageSystem {
     /// The content of the message.
     pub content: Vec<super::models::RealtimeConversationItemMessageSystemContentItem>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 connector_runtime::__string_enum! {
     #[doc = " The status of the item. Has no effect on the conversation."] pub enum
     RealtimeConversationItemMessageSystemStatus { Completed = "completed", Incomplete =
     "incomplete", InProgress = "in_progress", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeConversationItemMessageSystemContentItem {
     /// The content type. Always `input_text` for system messages.
@@ -20176,7 +20176,7 @@ pub struct RealtimeConversationItemMessageSystemContentItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Realtime user message item
 ///
 /// A user message item in a Realtime conversation.
@@ -20199,7 +20199,7 @@ pub struct RealtimeConversationItemMessageUser {
     /// The content of the message.
     pub content: Vec<super::models::RealtimeConversationItemMessageUserContentItem>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeConversationItemMessageUserContentItem {
     /// The content type (`input_text`, `input_audio`, or `input_image`).
@@ -20224,20 +20224,20 @@ pub struct RealtimeConversationItemMessageUserContentItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transcript: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 connector_runtime::__string_enum! {
     #[doc = " The content type (`input_text`, `input_audio`, or `input_image`)."] pub
     enum RealtimeConversationItemMessageUserContentItemType { InputText = "input_text",
     InputAudio = "input_audio", InputImage = "input_image", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 connector_runtime::__string_enum! {
     #[doc =
     " The detail level of the image (for `input_image`). `auto` will default to `high`."]
     pub enum RealtimeConversationItemMessageUserContentItemDetail { Auto = "auto", Low =
     "low", High = "high", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Realtime assistant message item
 ///
 /// An assistant message item in a Realtime conversation.
@@ -20260,7 +20260,7 @@ pub struct RealtimeConversationItemMessageAssistant {
     /// The content of the message.
     pub content: Vec<super::models::RealtimeConversationItemMessageAssistantContentItem>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeConversationItemMessageAssistantContentItem {
     /// The content type, `output_text` or `output_audio` depending on the session `output_modalities` configuration.
@@ -20279,14 +20279,14 @@ pub struct RealtimeConversationItemMessageAssistantContentItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transcript: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 connector_runtime::__string_enum! {
     #[doc =
     " The content type, `output_text` or `output_audio` depending on the session `output_modalities` configuration."]
     pub enum RealtimeConversationItemMessageAssistantContentItemType { OutputText =
     "output_text", OutputAudio = "output_audio", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Realtime function call item
 ///
 /// A function call item in a Realtime conversation.
@@ -20312,7 +20312,7 @@ pub struct RealtimeConversationItemFunctionCall {
     /// The arguments of the function call. This is a JSON-encoded string representing the arguments passed to the function, for example `{"arg1": "value1", "arg2": 42}`.
     pub arguments: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Realtime function call output item
 ///
 /// A function call output item in a Realtime conversation.
@@ -20335,7 +20335,7 @@ pub struct RealtimeConversationItemFunctionCallOutput {
     /// The output of the function call, this is free text and can contain any information or simply be empty.
     pub output: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Realtime MCP approval response
 ///
 /// A Realtime item responding to an MCP approval request.
@@ -20353,7 +20353,7 @@ pub struct RealtimeMcpApprovalResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Realtime MCP list tools
 ///
 /// A Realtime item listing tools available on an MCP server.
@@ -20370,7 +20370,7 @@ pub struct RealtimeMcpListTools {
     /// The tools available on the server.
     pub tools: Vec<super::models::McpListToolsTool>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Realtime MCP tool call
 ///
 /// A Realtime item representing an invocation of a tool on an MCP server.
@@ -20394,7 +20394,7 @@ pub struct RealtimeMcpToolCall {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<super::models::RealtimeMcpToolCallError>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// The error from the tool call, if any.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -20405,7 +20405,7 @@ pub enum RealtimeMcpToolCallError {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Realtime MCP protocol error
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeMcpProtocolError {
@@ -20414,7 +20414,7 @@ pub struct RealtimeMcpProtocolError {
     pub code: i64,
     pub message: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Realtime MCP tool execution error
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeMcpToolExecutionError {
@@ -20422,7 +20422,7 @@ pub struct RealtimeMcpToolExecutionError {
     pub type_: String,
     pub message: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Realtime MCP HTTP error
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeMcphttpError {
@@ -20431,7 +20431,7 @@ pub struct RealtimeMcphttpError {
     pub code: i64,
     pub message: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Realtime MCP approval request
 ///
 /// A Realtime item requesting human approval of a tool invocation.
@@ -20449,7 +20449,7 @@ pub struct RealtimeMcpApprovalRequest {
     /// A JSON string of arguments for the tool.
     pub arguments: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Send this event when you want to remove any item from the conversation
 /// history. The server will respond with a `conversation.item.deleted` event,
 /// unless the item does not exist in the conversation history, in which case the
@@ -20465,7 +20465,7 @@ pub struct RealtimeBetaClientEventConversationItemDelete {
     /// The ID of the item to delete.
     pub item_id: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Send this event when you want to retrieve the server's representation of a specific item in the conversation history. This is useful, for example, to inspect user audio after noise cancellation and VAD.
 /// The server will respond with a `conversation.item.retrieved` event,
 /// unless the item does not exist in the conversation history, in which case the
@@ -20481,7 +20481,7 @@ pub struct RealtimeBetaClientEventConversationItemRetrieve {
     /// The ID of the item to retrieve.
     pub item_id: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Send this event to truncate a previous assistant message’s audio. The server
 /// will produce audio faster than realtime, so this event is useful when the user
 /// interrupts to truncate audio that has already been sent to the client but not
@@ -20511,7 +20511,7 @@ pub struct RealtimeBetaClientEventConversationItemTruncate {
     /// will respond with an error.
     pub audio_end_ms: i64,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Send this event to append audio bytes to the input audio buffer. The audio
 /// buffer is temporary storage you can write to and later commit. In Server VAD
 /// mode, the audio buffer is used to detect speech and the server will decide
@@ -20534,7 +20534,7 @@ pub struct RealtimeBetaClientEventInputAudioBufferAppend {
     /// `input_audio_format` field in the session configuration.
     pub audio: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Send this event to clear the audio bytes in the buffer. The server will
 /// respond with an `input_audio_buffer.cleared` event.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -20546,7 +20546,7 @@ pub struct RealtimeBetaClientEventInputAudioBufferClear {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Send this event to commit the user input audio buffer, which will create a
 /// new user message item in the conversation. This event will produce an error
 /// if the input audio buffer is empty. When in Server VAD mode, the client does
@@ -20566,7 +20566,7 @@ pub struct RealtimeBetaClientEventInputAudioBufferCommit {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// **WebRTC/SIP Only:** Emit to cut off the current audio response. This will trigger the server to
 /// stop generating audio and emit a `output_audio_buffer.cleared` event. This
 /// event should be preceded by a `response.cancel` client event to stop the
@@ -20581,7 +20581,7 @@ pub struct RealtimeBetaClientEventOutputAudioBufferClear {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Send this event to cancel an in-progress response. The server will respond
 /// with a `response.done` event with a status of `response.status=cancelled`. If
 /// there is no response to cancel, the server will respond with an error.
@@ -20598,7 +20598,7 @@ pub struct RealtimeBetaClientEventResponseCancel {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// This event instructs the server to create a Response, which means triggering
 /// model inference. When in Server VAD mode, the server will create Responses
 /// automatically.
@@ -20635,7 +20635,7 @@ pub struct RealtimeBetaClientEventResponseCreate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response: Option<super::models::RealtimeBetaResponseCreateParams>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Create a new Realtime response with these parameters
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeBetaResponseCreateParams {
@@ -20707,14 +20707,14 @@ pub struct RealtimeBetaResponseCreateParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<Vec<super::models::RealtimeConversationItem>>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 connector_runtime::__string_enum! {
     #[doc =
     " The format of output audio. Options are `pcm16`, `g711_ulaw`, or `g711_alaw`."] pub
     enum RealtimeBetaResponseCreateParamsOutputAudioFormat { Pcm16 = "pcm16", G711Ulaw =
     "g711_ulaw", G711Alaw = "g711_alaw", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeBetaResponseCreateParamsToolsItem {
     /// The type of the tool, i.e. `function`.
@@ -20733,7 +20733,7 @@ pub struct RealtimeBetaResponseCreateParamsToolsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<serde_json::Value>,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// How the model chooses tools. Provide one of the string modes or force a specific
 /// function/MCP tool.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -20745,7 +20745,7 @@ pub enum RealtimeBetaResponseCreateParamsToolChoice {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Maximum number of output tokens for a single assistant response,
 /// inclusive of tool calls. Provide an integer between 1 and 4096 to
 /// limit output tokens, or `inf` for the maximum available tokens for a
@@ -20758,7 +20758,7 @@ pub enum RealtimeBetaResponseCreateParamsMaxOutputTokens {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Controls which conversation the response is added to. Currently supports
 /// `auto` and `none`, with `auto` as the default value. The `auto` value
 /// means that the contents of the response will be added to the default
@@ -20774,12 +20774,12 @@ pub enum RealtimeBetaResponseCreateParamsConversation {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 connector_runtime::__string_enum! {
     pub enum RealtimeBetaResponseCreateParamsConversationVariant1 { Auto = "auto", None =
     "none", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Send this event to update the session’s default configuration.
 /// The client may send this event at any time to update any field,
 /// except for `voice`. However, note that once a session has been
@@ -20802,7 +20802,7 @@ pub struct RealtimeBetaClientEventSessionUpdate {
     /// for keys is one minute.
     pub session: super::models::RealtimeSessionCreateRequest,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl RealtimeBetaClientEventSessionUpdate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -20813,7 +20813,7 @@ impl RealtimeBetaClientEventSessionUpdate {
         Ok(())
     }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// A new Realtime session configuration, with an ephemeral key. Default TTL
 /// for keys is one minute.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -20901,7 +20901,7 @@ pub struct RealtimeSessionCreateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub prompt: Option<Option<super::models::Prompt>>,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 impl RealtimeSessionCreateRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -20916,7 +20916,7 @@ impl RealtimeSessionCreateRequest {
         Ok(())
     }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Ephemeral key returned by the API.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeSessionCreateRequestClientSecret {
@@ -20928,7 +20928,7 @@ pub struct RealtimeSessionCreateRequestClientSecret {
     /// after one minute.
     pub expires_at: i64,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Configuration for input audio transcription, defaults to off and can be
 /// set to `null` to turn off once on. Input audio transcription is not native
 /// to the model, since the model consumes audio directly. Transcription runs
@@ -20940,7 +20940,7 @@ pub struct RealtimeSessionCreateRequestInputAudioTranscription {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Tracing Configuration
 ///
 /// Configuration options for tracing. Set to null to disable tracing. Once
@@ -20958,7 +20958,7 @@ pub enum RealtimeSessionCreateRequestTracing {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Tracing Configuration
 ///
 /// Granular configuration for tracing.
@@ -20977,7 +20977,7 @@ pub struct RealtimeSessionCreateRequestTracingVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<serde_json::Value>,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Configuration for turn detection. Can be set to `null` to turn off. Server
 /// VAD means that the model will detect the start and end of speech based on
 /// audio volume and respond at the end of user speech.
@@ -21002,7 +21002,7 @@ pub struct RealtimeSessionCreateRequestTurnDetection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub silence_duration_ms: Option<i64>,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeSessionCreateRequestToolsItem {
     /// The type of the tool, i.e. `function`.
@@ -21021,7 +21021,7 @@ pub struct RealtimeSessionCreateRequestToolsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<serde_json::Value>,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Realtime Truncation Controls
 ///
 /// When the number of tokens in a conversation exceeds the model's input token limit, the conversation be truncated, meaning messages (starting from the oldest) will not be included in the model's context. A 32k context model with 4,096 max output tokens can only include 28,224 tokens in the context before truncation occurs.
@@ -21039,13 +21039,13 @@ pub enum RealtimeTruncation {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 connector_runtime::__string_enum! {
     #[doc =
     " The truncation strategy to use for the session. `auto` is the default truncation strategy. `disabled` will disable truncation and emit errors when the conversation exceeds the input token limit."]
     pub enum RealtimeTruncationVariant0 { Auto = "auto", Disabled = "disabled", }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Retention ratio truncation
 ///
 /// Retain a fraction of the conversation tokens when the conversation exceeds the input token limit. This allows you to amortize truncations across multiple turns, which can help improve cached token usage.
@@ -21060,7 +21060,7 @@ pub struct RealtimeTruncationVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_limits: Option<super::models::RealtimeTruncationVariant1TokenLimits>,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 impl RealtimeTruncationVariant1 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21079,7 +21079,7 @@ impl RealtimeTruncationVariant1 {
         Ok(())
     }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Optional custom token limits for this truncation strategy. If not provided, the model's default token limits will be used.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeTruncationVariant1TokenLimits {
@@ -21087,7 +21087,7 @@ pub struct RealtimeTruncationVariant1TokenLimits {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub post_instructions: Option<i64>,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 impl RealtimeTruncationVariant1TokenLimits {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21102,7 +21102,7 @@ impl RealtimeTruncationVariant1TokenLimits {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Send this event to update a transcription session.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeBetaClientEventTranscriptionSessionUpdate {
@@ -21117,7 +21117,7 @@ pub struct RealtimeBetaClientEventTranscriptionSessionUpdate {
     /// Realtime transcription session object configuration.
     pub session: super::models::RealtimeTranscriptionSessionCreateRequest,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl RealtimeBetaClientEventTranscriptionSessionUpdate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21128,7 +21128,7 @@ impl RealtimeBetaClientEventTranscriptionSessionUpdate {
         Ok(())
     }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Realtime transcription session configuration
 ///
 /// Realtime transcription session object configuration.
@@ -21161,7 +21161,7 @@ pub struct RealtimeTranscriptionSessionCreateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include: Option<Vec<String>>,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 impl RealtimeTranscriptionSessionCreateRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21171,7 +21171,7 @@ impl RealtimeTranscriptionSessionCreateRequest {
         Ok(())
     }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Configuration for turn detection. Can be set to `null` to turn off. Server VAD means that the model will detect the start and end of speech based on audio volume and respond at the end of user speech.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeTranscriptionSessionCreateRequestTurnDetection {
@@ -21194,7 +21194,7 @@ pub struct RealtimeTranscriptionSessionCreateRequestTurnDetection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub silence_duration_ms: Option<i64>,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Configuration for input audio noise reduction. This can be set to `null` to turn off.
 /// Noise reduction filters audio added to the input audio buffer before it is sent to VAD and the model.
 /// Filtering the audio can improve VAD and turn detection accuracy (reducing false positives) and model performance by improving perception of the input audio.
@@ -21205,7 +21205,7 @@ pub struct RealtimeTranscriptionSessionCreateRequestInputAudioNoiseReduction {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<super::models::NoiseReductionType>,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 connector_runtime::__string_enum! {
     #[doc =
     " The format of input audio. Options are `pcm16`, `g711_ulaw`, or `g711_alaw`."]
@@ -21214,7 +21214,7 @@ connector_runtime::__string_enum! {
     RealtimeTranscriptionSessionCreateRequestInputAudioFormat { Pcm16 = "pcm16", G711Ulaw
     = "g711_ulaw", G711Alaw = "g711_alaw", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// The response resource.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeBetaResponse {
@@ -21274,14 +21274,14 @@ pub struct RealtimeBetaResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_output_tokens: Option<super::models::RealtimeBetaResponseMaxOutputTokens>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 connector_runtime::__string_enum! {
     #[doc = " The final status of the response (`completed`, `cancelled`, `failed`, or "]
     #[doc = " `incomplete`, `in_progress`)."] pub enum RealtimeBetaResponseStatus {
     Completed = "completed", Cancelled = "cancelled", Failed = "failed", Incomplete =
     "incomplete", InProgress = "in_progress", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Additional details about the status.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeBetaResponseStatusDetails {
@@ -21303,14 +21303,14 @@ pub struct RealtimeBetaResponseStatusDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<super::models::RealtimeBetaResponseStatusDetailsError>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 connector_runtime::__string_enum! {
     #[doc = " The type of error that caused the response to fail, corresponding "] #[doc
     = " with the `status` field (`completed`, `cancelled`, `incomplete`, "] #[doc =
     " `failed`)."] pub enum RealtimeBetaResponseStatusDetailsType { Completed =
     "completed", Cancelled = "cancelled", Failed = "failed", Incomplete = "incomplete", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 connector_runtime::__string_enum! {
     #[doc = " The reason the Response did not complete. For a `cancelled` Response, "]
     #[doc = " one of `turn_detected` (the server VAD detected a new start of speech) "]
@@ -21321,7 +21321,7 @@ connector_runtime::__string_enum! {
     ClientCancelled = "client_cancelled", MaxOutputTokens = "max_output_tokens",
     ContentFilter = "content_filter", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// A description of the error that caused the response to fail,
 /// populated when the `status` is `failed`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -21334,7 +21334,7 @@ pub struct RealtimeBetaResponseStatusDetailsError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Usage statistics for the Response, this will correspond to billing. A
 /// Realtime API session will maintain a conversation context and append new
 /// Items to the Conversation, thus output from previous turns (text and
@@ -21364,7 +21364,7 @@ pub struct RealtimeBetaResponseUsage {
         super::models::RealtimeBetaResponseUsageOutputTokenDetails,
     >,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Details about the input tokens used in the Response.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeBetaResponseUsageInputTokenDetails {
@@ -21386,7 +21386,7 @@ pub struct RealtimeBetaResponseUsageInputTokenDetails {
         super::models::RealtimeBetaResponseUsageInputTokenDetailsCachedTokensDetails,
     >,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Details about the cached tokens used as input for the Response.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeBetaResponseUsageInputTokenDetailsCachedTokensDetails {
@@ -21400,7 +21400,7 @@ pub struct RealtimeBetaResponseUsageInputTokenDetailsCachedTokensDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio_tokens: Option<i64>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Details about the output tokens used in the Response.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeBetaResponseUsageOutputTokenDetails {
@@ -21411,7 +21411,7 @@ pub struct RealtimeBetaResponseUsageOutputTokenDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio_tokens: Option<i64>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Maximum number of output tokens for a single assistant response,
 /// inclusive of tool calls, that was used in this response.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -21422,7 +21422,7 @@ pub enum RealtimeBetaResponseMaxOutputTokens {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when a conversation item is created. There are several scenarios that produce this event:
 /// - The server is generating a Response, which if successful will produce
 /// either one or two Items, which will be of type `message`
@@ -21444,7 +21444,7 @@ pub struct RealtimeBetaServerEventConversationItemCreated {
     /// A single item within a Realtime conversation.
     pub item: super::models::RealtimeConversationItem,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when an item in the conversation is deleted by the client with a
 /// `conversation.item.delete` event. This event is used to synchronize the
 /// server's understanding of the conversation history with the client's view.
@@ -21458,7 +21458,7 @@ pub struct RealtimeBetaServerEventConversationItemDeleted {
     /// The ID of the item that was deleted.
     pub item_id: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// This event is the output of audio transcription for user audio written to the
 /// user audio buffer. Transcription begins when the input audio buffer is
 /// committed by the client or server (in `server_vad` mode). Transcription runs
@@ -21491,7 +21491,7 @@ pub struct RealtimeBetaServerEventConversationItemInputAudioTranscriptionComplet
     /// Usage statistics for the transcription.
     pub usage: super::models::RealtimeBetaServerEventConversationItemInputAudioTranscriptionCompletedUsage,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Usage statistics for the transcription.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -21501,7 +21501,7 @@ pub enum RealtimeBetaServerEventConversationItemInputAudioTranscriptionCompleted
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when the text value of an input audio transcription content part is updated.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeBetaServerEventConversationItemInputAudioTranscriptionDelta {
@@ -21521,7 +21521,7 @@ pub struct RealtimeBetaServerEventConversationItemInputAudioTranscriptionDelta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logprobs: Option<Vec<super::models::LogProbProperties>>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when input audio transcription is configured, and a transcription
 /// request for a user message failed. These events are separate from other
 /// `error` events so that the client can identify the related Item.
@@ -21540,7 +21540,7 @@ pub struct RealtimeBetaServerEventConversationItemInputAudioTranscriptionFailed 
     /// Details of the transcription error.
     pub error: super::models::RealtimeBetaServerEventConversationItemInputAudioTranscriptionFailedError,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Details of the transcription error.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeBetaServerEventConversationItemInputAudioTranscriptionFailedError {
@@ -21558,7 +21558,7 @@ pub struct RealtimeBetaServerEventConversationItemInputAudioTranscriptionFailedE
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub param: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when an input audio transcription segment is identified for an item.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeBetaServerEventConversationItemInputAudioTranscriptionSegment {
@@ -21582,7 +21582,7 @@ pub struct RealtimeBetaServerEventConversationItemInputAudioTranscriptionSegment
     /// End time of the segment in seconds.
     pub end: f64,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when a conversation item is retrieved with `conversation.item.retrieve`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeBetaServerEventConversationItemRetrieved {
@@ -21594,7 +21594,7 @@ pub struct RealtimeBetaServerEventConversationItemRetrieved {
     /// A single item within a Realtime conversation.
     pub item: super::models::RealtimeConversationItem,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when an earlier assistant audio message item is truncated by the
 /// client with a `conversation.item.truncate` event. This event is used to
 /// synchronize the server's understanding of the audio with the client's playback.
@@ -21615,7 +21615,7 @@ pub struct RealtimeBetaServerEventConversationItemTruncated {
     /// The duration up to which the audio was truncated, in milliseconds.
     pub audio_end_ms: i64,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when an error occurs, which could be a client problem or a server
 /// problem. Most errors are recoverable and the session will stay open, we
 /// recommend to implementors to monitor and log error messages by default.
@@ -21629,7 +21629,7 @@ pub struct RealtimeBetaServerEventError {
     /// Details of the error.
     pub error: super::models::RealtimeBetaServerEventErrorError,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Details of the error.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeBetaServerEventErrorError {
@@ -21645,7 +21645,7 @@ pub struct RealtimeBetaServerEventErrorError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when the input audio buffer is cleared by the client with a
 /// `input_audio_buffer.clear` event.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -21656,7 +21656,7 @@ pub struct RealtimeBetaServerEventInputAudioBufferCleared {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when an input audio buffer is committed, either by the client or
 /// automatically in server VAD mode. The `item_id` property is the ID of the user
 /// message item that will be created, thus a `conversation.item.created` event
@@ -21673,7 +21673,7 @@ pub struct RealtimeBetaServerEventInputAudioBufferCommitted {
     /// The ID of the user message item that will be created.
     pub item_id: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Sent by the server when in `server_vad` mode to indicate that speech has been
 /// detected in the audio buffer. This can happen any time audio is added to the
 /// buffer (unless speech is already detected). The client may want to use this
@@ -21699,7 +21699,7 @@ pub struct RealtimeBetaServerEventInputAudioBufferSpeechStarted {
     /// The ID of the user message item that will be created when speech stops.
     pub item_id: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned in `server_vad` mode when the server detects the end of speech in
 /// the audio buffer. The server will also send an `conversation.item.created`
 /// event with the user message item that is created from the audio buffer.
@@ -21717,7 +21717,7 @@ pub struct RealtimeBetaServerEventInputAudioBufferSpeechStopped {
     /// The ID of the user message item that will be created.
     pub item_id: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when listing MCP tools has completed for an item.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeBetaServerEventMcpListToolsCompleted {
@@ -21729,7 +21729,7 @@ pub struct RealtimeBetaServerEventMcpListToolsCompleted {
     /// The ID of the MCP list tools item.
     pub item_id: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when listing MCP tools has failed for an item.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeBetaServerEventMcpListToolsFailed {
@@ -21741,7 +21741,7 @@ pub struct RealtimeBetaServerEventMcpListToolsFailed {
     /// The ID of the MCP list tools item.
     pub item_id: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when listing MCP tools is in progress for an item.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeBetaServerEventMcpListToolsInProgress {
@@ -21753,7 +21753,7 @@ pub struct RealtimeBetaServerEventMcpListToolsInProgress {
     /// The ID of the MCP list tools item.
     pub item_id: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Emitted at the beginning of a Response to indicate the updated rate limits.
 /// When a Response is created some tokens will be "reserved" for the output
 /// tokens, the rate limits shown here reflect that reservation, which is then
@@ -21770,7 +21770,7 @@ pub struct RealtimeBetaServerEventRateLimitsUpdated {
         super::models::RealtimeBetaServerEventRateLimitsUpdatedRateLimitsItem,
     >,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeBetaServerEventRateLimitsUpdatedRateLimitsItem {
     /// The name of the rate limit (`requests`, `tokens`).
@@ -21788,13 +21788,13 @@ pub struct RealtimeBetaServerEventRateLimitsUpdatedRateLimitsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reset_seconds: Option<f64>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 connector_runtime::__string_enum! {
     #[doc = " The name of the rate limit (`requests`, `tokens`)."] pub enum
     RealtimeBetaServerEventRateLimitsUpdatedRateLimitsItemName { Requests = "requests",
     Tokens = "tokens", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when the model-generated audio is updated.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeBetaServerEventResponseAudioDelta {
@@ -21814,7 +21814,7 @@ pub struct RealtimeBetaServerEventResponseAudioDelta {
     /// Base64-encoded audio data delta.
     pub delta: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when the model-generated audio is done. Also emitted when a Response
 /// is interrupted, incomplete, or cancelled.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -21833,7 +21833,7 @@ pub struct RealtimeBetaServerEventResponseAudioDone {
     /// The index of the content part in the item's content array.
     pub content_index: i64,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when the model-generated transcription of audio output is updated.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeBetaServerEventResponseAudioTranscriptDelta {
@@ -21853,7 +21853,7 @@ pub struct RealtimeBetaServerEventResponseAudioTranscriptDelta {
     /// The transcript delta.
     pub delta: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when the model-generated transcription of audio output is done
 /// streaming. Also emitted when a Response is interrupted, incomplete, or
 /// cancelled.
@@ -21875,7 +21875,7 @@ pub struct RealtimeBetaServerEventResponseAudioTranscriptDone {
     /// The final transcript of the audio.
     pub transcript: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when a new content part is added to an assistant message item during
 /// response generation.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -21896,7 +21896,7 @@ pub struct RealtimeBetaServerEventResponseContentPartAdded {
     /// The content part that was added.
     pub part: super::models::RealtimeBetaServerEventResponseContentPartAddedPart,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// The content part that was added.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeBetaServerEventResponseContentPartAddedPart {
@@ -21916,13 +21916,13 @@ pub struct RealtimeBetaServerEventResponseContentPartAddedPart {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transcript: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 connector_runtime::__string_enum! {
     #[doc = " The content type (\"text\", \"audio\")."] pub enum
     RealtimeBetaServerEventResponseContentPartAddedPartType { Audio = "audio", Text =
     "text", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when a content part is done streaming in an assistant message item.
 /// Also emitted when a Response is interrupted, incomplete, or cancelled.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -21943,7 +21943,7 @@ pub struct RealtimeBetaServerEventResponseContentPartDone {
     /// The content part that is done.
     pub part: super::models::RealtimeBetaServerEventResponseContentPartDonePart,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// The content part that is done.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeBetaServerEventResponseContentPartDonePart {
@@ -21963,7 +21963,7 @@ pub struct RealtimeBetaServerEventResponseContentPartDonePart {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transcript: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when a new Response is created. The first event of response creation,
 /// where the response is in an initial state of `in_progress`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -21976,7 +21976,7 @@ pub struct RealtimeBetaServerEventResponseCreated {
     /// The response resource.
     pub response: super::models::RealtimeBetaResponse,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when a Response is done streaming. Always emitted, no matter the
 /// final state. The Response object included in the `response.done` event will
 /// include all output Items in the Response but will omit the raw audio data.
@@ -21990,7 +21990,7 @@ pub struct RealtimeBetaServerEventResponseDone {
     /// The response resource.
     pub response: super::models::RealtimeBetaResponse,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when the model-generated function call arguments are updated.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeBetaServerEventResponseFunctionCallArgumentsDelta {
@@ -22010,7 +22010,7 @@ pub struct RealtimeBetaServerEventResponseFunctionCallArgumentsDelta {
     /// The arguments delta as a JSON string.
     pub delta: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when the model-generated function call arguments are done streaming.
 /// Also emitted when a Response is interrupted, incomplete, or cancelled.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -22033,7 +22033,7 @@ pub struct RealtimeBetaServerEventResponseFunctionCallArgumentsDone {
     /// The final arguments as a JSON string.
     pub arguments: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when MCP tool call arguments are updated during response generation.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeBetaServerEventResponseMcpCallArgumentsDelta {
@@ -22053,7 +22053,7 @@ pub struct RealtimeBetaServerEventResponseMcpCallArgumentsDelta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub obfuscation: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when MCP tool call arguments are finalized during response generation.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeBetaServerEventResponseMcpCallArgumentsDone {
@@ -22071,7 +22071,7 @@ pub struct RealtimeBetaServerEventResponseMcpCallArgumentsDone {
     /// The final JSON-encoded arguments string.
     pub arguments: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when an MCP tool call has completed successfully.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeBetaServerEventResponseMcpCallCompleted {
@@ -22085,7 +22085,7 @@ pub struct RealtimeBetaServerEventResponseMcpCallCompleted {
     /// The ID of the MCP tool call item.
     pub item_id: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when an MCP tool call has failed.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeBetaServerEventResponseMcpCallFailed {
@@ -22099,7 +22099,7 @@ pub struct RealtimeBetaServerEventResponseMcpCallFailed {
     /// The ID of the MCP tool call item.
     pub item_id: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when an MCP tool call has started and is in progress.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeBetaServerEventResponseMcpCallInProgress {
@@ -22113,7 +22113,7 @@ pub struct RealtimeBetaServerEventResponseMcpCallInProgress {
     /// The ID of the MCP tool call item.
     pub item_id: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when a new Item is created during Response generation.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeBetaServerEventResponseOutputItemAdded {
@@ -22129,7 +22129,7 @@ pub struct RealtimeBetaServerEventResponseOutputItemAdded {
     /// A single item within a Realtime conversation.
     pub item: super::models::RealtimeConversationItem,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when an Item is done streaming. Also emitted when a Response is
 /// interrupted, incomplete, or cancelled.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -22146,7 +22146,7 @@ pub struct RealtimeBetaServerEventResponseOutputItemDone {
     /// A single item within a Realtime conversation.
     pub item: super::models::RealtimeConversationItem,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when the text value of an "output_text" content part is updated.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeBetaServerEventResponseTextDelta {
@@ -22166,7 +22166,7 @@ pub struct RealtimeBetaServerEventResponseTextDelta {
     /// The text delta.
     pub delta: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when the text value of an "output_text" content part is done streaming. Also
 /// emitted when a Response is interrupted, incomplete, or cancelled.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -22187,7 +22187,7 @@ pub struct RealtimeBetaServerEventResponseTextDone {
     /// The final text content.
     pub text: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when a Session is created. Emitted automatically when a new
 /// connection is established as the first server event. This event will contain
 /// the default Session configuration.
@@ -22201,7 +22201,7 @@ pub struct RealtimeBetaServerEventSessionCreated {
     /// Realtime session object for the beta interface.
     pub session: super::models::RealtimeSession,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl RealtimeBetaServerEventSessionCreated {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22212,7 +22212,7 @@ impl RealtimeBetaServerEventSessionCreated {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Realtime session object for the beta interface.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeSession {
@@ -22305,7 +22305,7 @@ pub struct RealtimeSession {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include: Option<Vec<String>>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl RealtimeSession {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22323,11 +22323,11 @@ impl RealtimeSession {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 connector_runtime::__string_enum! {
     pub enum RealtimeSessionModalitiesItem { Text = "text", Audio = "audio", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// The Realtime model used for this session.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -22337,7 +22337,7 @@ pub enum RealtimeSessionModel {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 connector_runtime::__string_enum! {
     pub enum RealtimeSessionModelVariant1 { GptRealtime = "gpt-realtime", GptRealtime15 =
     "gpt-realtime-1.5", GptRealtime20250828 = "gpt-realtime-2025-08-28",
@@ -22352,7 +22352,7 @@ connector_runtime::__string_enum! {
     "gpt-audio-mini", GptAudioMini20251006 = "gpt-audio-mini-2025-10-06",
     GptAudioMini20251215 = "gpt-audio-mini-2025-12-15", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 connector_runtime::__string_enum! {
     #[doc =
     " The format of output audio. Options are `pcm16`, `g711_ulaw`, or `g711_alaw`."]
@@ -22360,7 +22360,7 @@ connector_runtime::__string_enum! {
     RealtimeSessionOutputAudioFormat { Pcm16 = "pcm16", G711Ulaw = "g711_ulaw", G711Alaw
     = "g711_alaw", }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Realtime Turn Detection
 ///
 /// Configuration for turn detection, ether Server VAD or Semantic VAD. This can be set to `null` to turn off, in which case the client must manually trigger model response.
@@ -22379,7 +22379,7 @@ pub enum RealtimeTurnDetection {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 impl<'de> serde::Deserialize<'de> for RealtimeTurnDetection {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -22400,7 +22400,7 @@ impl<'de> serde::Deserialize<'de> for RealtimeTurnDetection {
         )
     }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Server VAD
 ///
 /// Server-side voice activity detection (VAD) which flips on when user speech is detected and off after a period of silence.
@@ -22437,7 +22437,7 @@ pub struct RealtimeTurnDetectionVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub idle_timeout_ms: Option<Option<i64>>,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Semantic VAD
 ///
 /// Server-side semantic turn detection which uses a model to determine when the user has finished speaking.
@@ -22457,14 +22457,14 @@ pub struct RealtimeTurnDetectionVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interrupt_response: Option<bool>,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 connector_runtime::__string_enum! {
     #[doc =
     " Used only for `semantic_vad` mode. The eagerness of the model to respond. `low` will wait longer for the user to continue speaking, `high` will respond more quickly. `auto` is the default and is equivalent to `medium`. `low`, `medium`, and `high` have max timeouts of 8s, 4s, and 2s respectively."]
     pub enum RealtimeTurnDetectionVariant1Eagerness { Low = "low", Medium = "medium",
     High = "high", Auto = "auto", }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Function tool
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeFunctionTool {
@@ -22484,7 +22484,7 @@ pub struct RealtimeFunctionTool {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<serde_json::Value>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when a session is updated with a `session.update` event, unless
 /// there is an error.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -22497,7 +22497,7 @@ pub struct RealtimeBetaServerEventSessionUpdated {
     /// Realtime session object for the beta interface.
     pub session: super::models::RealtimeSession,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl RealtimeBetaServerEventSessionUpdated {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22508,7 +22508,7 @@ impl RealtimeBetaServerEventSessionUpdated {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when a transcription session is created.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeBetaServerEventTranscriptionSessionCreated {
@@ -22524,7 +22524,7 @@ pub struct RealtimeBetaServerEventTranscriptionSessionCreated {
     /// property is not present when a session is updated via the WebSocket API.
     pub session: super::models::RealtimeTranscriptionSessionCreateResponse,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl RealtimeBetaServerEventTranscriptionSessionCreated {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22535,7 +22535,7 @@ impl RealtimeBetaServerEventTranscriptionSessionCreated {
         Ok(())
     }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// A new Realtime transcription session configuration.
 ///
 /// When a session is created on the server via REST API, the session object
@@ -22562,7 +22562,7 @@ pub struct RealtimeTranscriptionSessionCreateResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub turn_detection: Option<super::models::RealtimeSessionCreateRequestTurnDetection>,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 impl RealtimeTranscriptionSessionCreateResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22572,7 +22572,7 @@ impl RealtimeTranscriptionSessionCreateResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Ephemeral key returned by the API. Only present when the session is
 /// created on the server via REST API.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -22585,7 +22585,7 @@ pub struct RealtimeTranscriptionSessionCreateResponseClientSecret {
     /// after one minute.
     pub expires_at: i64,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when a transcription session is updated with a `transcription_session.update` event, unless
 /// there is an error.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -22602,7 +22602,7 @@ pub struct RealtimeBetaServerEventTranscriptionSessionUpdated {
     /// property is not present when a session is updated via the WebSocket API.
     pub session: super::models::RealtimeTranscriptionSessionCreateResponse,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl RealtimeBetaServerEventTranscriptionSessionUpdated {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22613,7 +22613,7 @@ impl RealtimeBetaServerEventTranscriptionSessionUpdated {
         Ok(())
     }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Realtime call creation request
 ///
 /// Parameters required to initiate a realtime call and receive the SDP answer
@@ -22631,7 +22631,7 @@ pub struct RealtimeCallCreateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<super::models::RealtimeSessionCreateRequestGa>,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 impl RealtimeCallCreateRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22641,7 +22641,7 @@ impl RealtimeCallCreateRequest {
         Ok(())
     }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Realtime session configuration
 ///
 /// Realtime session object configuration.
@@ -22718,7 +22718,7 @@ pub struct RealtimeSessionCreateRequestGa {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub prompt: Option<Option<super::models::Prompt>>,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 impl RealtimeSessionCreateRequestGa {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22728,7 +22728,7 @@ impl RealtimeSessionCreateRequestGa {
         Ok(())
     }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// The Realtime model used for this session.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -22740,7 +22740,7 @@ pub enum RealtimeSessionCreateRequestGaModel {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 connector_runtime::__string_enum! {
     pub enum RealtimeSessionCreateRequestGaModelVariant1 { GptRealtime = "gpt-realtime",
     GptRealtime15 = "gpt-realtime-1.5", GptRealtime2 = "gpt-realtime-2", GptRealtime21 =
@@ -22757,7 +22757,7 @@ connector_runtime::__string_enum! {
     "gpt-audio-mini", GptAudioMini20251006 = "gpt-audio-mini-2025-10-06",
     GptAudioMini20251215 = "gpt-audio-mini-2025-12-15", }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Configuration for input and output audio.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeSessionCreateRequestGaAudio {
@@ -22766,7 +22766,7 @@ pub struct RealtimeSessionCreateRequestGaAudio {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<super::models::RealtimeSessionCreateRequestGaAudioOutput>,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 impl RealtimeSessionCreateRequestGaAudio {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22779,7 +22779,7 @@ impl RealtimeSessionCreateRequestGaAudio {
         Ok(())
     }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeSessionCreateRequestGaAudioInput {
     /// The format of the input audio.
@@ -22798,7 +22798,7 @@ pub struct RealtimeSessionCreateRequestGaAudioInput {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub turn_detection: Option<Option<super::models::RealtimeTurnDetection>>,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 impl RealtimeSessionCreateRequestGaAudioInput {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22808,7 +22808,7 @@ impl RealtimeSessionCreateRequestGaAudioInput {
         Ok(())
     }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeSessionCreateRequestGaAudioOutput {
     /// The format of the output audio.
@@ -22830,7 +22830,7 @@ pub struct RealtimeSessionCreateRequestGaAudioOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speed: Option<f64>,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 impl RealtimeSessionCreateRequestGaAudioOutput {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22845,7 +22845,7 @@ impl RealtimeSessionCreateRequestGaAudioOutput {
         Ok(())
     }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Tracing Configuration
 ///
 /// Realtime API can write session traces to the [Traces Dashboard](https://platform.openai.com/logs?api=traces). Set to null to disable tracing. Once
@@ -22863,7 +22863,7 @@ pub enum RealtimeSessionCreateRequestGaTracing {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Tracing Configuration
 ///
 /// Granular configuration for tracing.
@@ -22882,7 +22882,7 @@ pub struct RealtimeSessionCreateRequestGaTracingVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<serde_json::Value>,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum RealtimeSessionCreateRequestGaToolsItem {
@@ -22891,7 +22891,7 @@ pub enum RealtimeSessionCreateRequestGaToolsItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Realtime reasoning configuration
 ///
 /// Configuration for reasoning-capable Realtime models such as `gpt-realtime-2`.
@@ -22902,14 +22902,14 @@ pub struct RealtimeReasoning {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effort: Option<super::models::RealtimeReasoningEffort>,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 connector_runtime::__string_enum! {
     #[doc =
     " Constrains effort on reasoning for reasoning-capable Realtime models such as"]
     #[doc = " `gpt-realtime-2`."] pub enum RealtimeReasoningEffort { Minimal = "minimal",
     Low = "low", Medium = "medium", High = "high", Xhigh = "xhigh", }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Realtime call refer request
 ///
 /// Parameters required to transfer a SIP call to a new destination using the
@@ -22920,7 +22920,7 @@ pub struct RealtimeCallReferRequest {
     /// `tel:+14155550123` or `sip:agent@example.com`.
     pub target_uri: String,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Realtime call reject request
 ///
 /// Parameters used to decline an incoming SIP call handled by the Realtime API.
@@ -22931,7 +22931,7 @@ pub struct RealtimeCallRejectRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_code: Option<i64>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// A realtime client event.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
@@ -22966,7 +22966,7 @@ pub enum RealtimeClientEvent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl<'de> serde::Deserialize<'de> for RealtimeClientEvent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -23032,7 +23032,7 @@ impl<'de> serde::Deserialize<'de> for RealtimeClientEvent {
         )
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Add a new Item to the Conversation's context, including messages, function
 /// calls, and function call responses. This event can be used both to populate a
 /// "history" of the conversation and to add new items mid-stream, but has the
@@ -23058,7 +23058,7 @@ pub struct RealtimeClientEventConversationItemCreate {
     /// A single item within a Realtime conversation.
     pub item: super::models::RealtimeConversationItem,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl RealtimeClientEventConversationItemCreate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23073,7 +23073,7 @@ impl RealtimeClientEventConversationItemCreate {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Send this event when you want to remove any item from the conversation
 /// history. The server will respond with a `conversation.item.deleted` event,
 /// unless the item does not exist in the conversation history, in which case the
@@ -23089,7 +23089,7 @@ pub struct RealtimeClientEventConversationItemDelete {
     /// The ID of the item to delete.
     pub item_id: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl RealtimeClientEventConversationItemDelete {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23104,7 +23104,7 @@ impl RealtimeClientEventConversationItemDelete {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Send this event when you want to retrieve the server's representation of a specific item in the conversation history. This is useful, for example, to inspect user audio after noise cancellation and VAD.
 /// The server will respond with a `conversation.item.retrieved` event,
 /// unless the item does not exist in the conversation history, in which case the
@@ -23120,7 +23120,7 @@ pub struct RealtimeClientEventConversationItemRetrieve {
     /// The ID of the item to retrieve.
     pub item_id: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl RealtimeClientEventConversationItemRetrieve {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23135,7 +23135,7 @@ impl RealtimeClientEventConversationItemRetrieve {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Send this event to truncate a previous assistant message’s audio. The server
 /// will produce audio faster than realtime, so this event is useful when the user
 /// interrupts to truncate audio that has already been sent to the client but not
@@ -23165,7 +23165,7 @@ pub struct RealtimeClientEventConversationItemTruncate {
     /// will respond with an error.
     pub audio_end_ms: i64,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl RealtimeClientEventConversationItemTruncate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23180,7 +23180,7 @@ impl RealtimeClientEventConversationItemTruncate {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Send this event to append audio bytes to the input audio buffer. The audio
 /// buffer is temporary storage you can write to and later commit. A "commit" will create a new
 /// user message item in the conversation history from the buffer content and clear the buffer.
@@ -23206,7 +23206,7 @@ pub struct RealtimeClientEventInputAudioBufferAppend {
     /// `input_audio_format` field in the session configuration.
     pub audio: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl RealtimeClientEventInputAudioBufferAppend {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23221,7 +23221,7 @@ impl RealtimeClientEventInputAudioBufferAppend {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Send this event to clear the audio bytes in the buffer. The server will
 /// respond with an `input_audio_buffer.cleared` event.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -23233,7 +23233,7 @@ pub struct RealtimeClientEventInputAudioBufferClear {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl RealtimeClientEventInputAudioBufferClear {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23248,7 +23248,7 @@ impl RealtimeClientEventInputAudioBufferClear {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// **WebRTC/SIP Only:** Emit to cut off the current audio response. This will trigger the server to
 /// stop generating audio and emit a `output_audio_buffer.cleared` event. This
 /// event should be preceded by a `response.cancel` client event to stop the
@@ -23263,7 +23263,7 @@ pub struct RealtimeClientEventOutputAudioBufferClear {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Send this event to commit the user input audio buffer, which will create a  new user message item in the conversation. This event will produce an error  if the input audio buffer is empty. When in Server VAD mode, the client does  not need to send this event, the server will commit the audio buffer  automatically.
 ///
 /// Committing the input audio buffer will trigger input audio transcription  (if enabled in session configuration), but it will not create a response  from the model. The server will respond with an `input_audio_buffer.committed` event.
@@ -23276,7 +23276,7 @@ pub struct RealtimeClientEventInputAudioBufferCommit {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl RealtimeClientEventInputAudioBufferCommit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23291,7 +23291,7 @@ impl RealtimeClientEventInputAudioBufferCommit {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Send this event to cancel an in-progress response. The server will respond
 /// with a `response.done` event with a status of `response.status=cancelled`. If
 /// there is no response to cancel, the server will respond with an error. It's safe
@@ -23310,7 +23310,7 @@ pub struct RealtimeClientEventResponseCancel {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl RealtimeClientEventResponseCancel {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23325,7 +23325,7 @@ impl RealtimeClientEventResponseCancel {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// This event instructs the server to create a Response, which means triggering
 /// model inference. When in Server VAD mode, the server will create Responses
 /// automatically.
@@ -23363,7 +23363,7 @@ pub struct RealtimeClientEventResponseCreate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response: Option<super::models::RealtimeResponseCreateParams>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl RealtimeClientEventResponseCreate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23378,7 +23378,7 @@ impl RealtimeClientEventResponseCreate {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Create a new Realtime response with these parameters
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeResponseCreateParams {
@@ -23437,14 +23437,14 @@ pub struct RealtimeResponseCreateParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<Vec<super::models::RealtimeConversationItem>>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Configuration for audio input and output.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeResponseCreateParamsAudio {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<super::models::RealtimeResponseCreateParamsAudioOutput>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeResponseCreateParamsAudioOutput {
     /// The format of the output audio.
@@ -23459,7 +23459,7 @@ pub struct RealtimeResponseCreateParamsAudioOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice: Option<super::models::VoiceIdsOrCustomVoice>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Controls which conversation the response is added to. Currently supports
 /// `auto` and `none`, with `auto` as the default value. The `auto` value
 /// means that the contents of the response will be added to the default
@@ -23475,7 +23475,7 @@ pub enum RealtimeResponseCreateParamsConversation {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Send this event to update the session’s configuration.
 /// The client may send this event at any time to update any field
 /// except for `voice` and `model`. `voice` can be updated only if there have been no other audio outputs yet.
@@ -23497,7 +23497,7 @@ pub struct RealtimeClientEventSessionUpdate {
     /// session or a transcription session.
     pub session: super::models::RealtimeClientEventSessionUpdateSession,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl RealtimeClientEventSessionUpdate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23512,7 +23512,7 @@ impl RealtimeClientEventSessionUpdate {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Update the Realtime session. Choose either a realtime
 /// session or a transcription session.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -23525,7 +23525,7 @@ pub enum RealtimeClientEventSessionUpdateSession {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Realtime transcription session configuration
 ///
 /// Realtime transcription session object configuration.
@@ -23543,7 +23543,7 @@ pub struct RealtimeTranscriptionSessionCreateRequestGa {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include: Option<Vec<String>>,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 impl RealtimeTranscriptionSessionCreateRequestGa {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23553,7 +23553,7 @@ impl RealtimeTranscriptionSessionCreateRequestGa {
         Ok(())
     }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Configuration for input and output audio.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeTranscriptionSessionCreateRequestGaAudio {
@@ -23562,7 +23562,7 @@ pub struct RealtimeTranscriptionSessionCreateRequestGaAudio {
         super::models::RealtimeTranscriptionSessionCreateRequestGaAudioInput,
     >,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 impl RealtimeTranscriptionSessionCreateRequestGaAudio {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23572,7 +23572,7 @@ impl RealtimeTranscriptionSessionCreateRequestGaAudio {
         Ok(())
     }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeTranscriptionSessionCreateRequestGaAudioInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -23590,7 +23590,7 @@ pub struct RealtimeTranscriptionSessionCreateRequestGaAudioInput {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub turn_detection: Option<Option<super::models::RealtimeTurnDetection>>,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 impl RealtimeTranscriptionSessionCreateRequestGaAudioInput {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23600,7 +23600,7 @@ impl RealtimeTranscriptionSessionCreateRequestGaAudioInput {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Send this event to update a transcription session.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeClientEventTranscriptionSessionUpdate {
@@ -23615,7 +23615,7 @@ pub struct RealtimeClientEventTranscriptionSessionUpdate {
     /// Realtime transcription session object configuration.
     pub session: super::models::RealtimeTranscriptionSessionCreateRequest,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl RealtimeClientEventTranscriptionSessionUpdate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23626,7 +23626,7 @@ impl RealtimeClientEventTranscriptionSessionUpdate {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// The item to add to the conversation.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeConversationItemWithReference {
@@ -23679,14 +23679,14 @@ pub struct RealtimeConversationItemWithReference {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of the item (`message`, `function_call`, `function_call_output`, `item_reference`)."]
     pub enum RealtimeConversationItemWithReferenceType { Message = "message",
     FunctionCall = "function_call", FunctionCallOutput = "function_call_output", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of the item (`completed`, `incomplete`, `in_progress`). These have no effect "]
@@ -23695,14 +23695,14 @@ connector_runtime::__string_enum! {
     RealtimeConversationItemWithReferenceStatus { Completed = "completed", Incomplete =
     "incomplete", InProgress = "in_progress", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 connector_runtime::__string_enum! {
     #[doc = " The role of the message sender (`user`, `assistant`, `system`), only "]
     #[doc = " applicable for `message` items."] pub enum
     RealtimeConversationItemWithReferenceRole { User = "user", Assistant = "assistant",
     System = "system", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeConversationItemWithReferenceContentItem {
     /// The content type (`input_text`, `input_audio`, `item_reference`, `text`).
@@ -23726,14 +23726,14 @@ pub struct RealtimeConversationItemWithReferenceContentItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transcript: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 connector_runtime::__string_enum! {
     #[doc = " The content type (`input_text`, `input_audio`, `item_reference`, `text`)."]
     pub enum RealtimeConversationItemWithReferenceContentItemType { InputAudio =
     "input_audio", InputText = "input_text", ItemReference = "item_reference", Text =
     "text", }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Realtime client secret creation request
 ///
 /// Create a session and client secret for the Realtime API. The request can specify
@@ -23756,7 +23756,7 @@ pub struct RealtimeCreateClientSecretRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<super::models::RealtimeCreateClientSecretRequestSession>,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 impl RealtimeCreateClientSecretRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23766,7 +23766,7 @@ impl RealtimeCreateClientSecretRequest {
         Ok(())
     }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Client secret expiration
 ///
 /// Configuration for the client secret expiration. Expiration refers to the time after which
@@ -23782,7 +23782,7 @@ pub struct RealtimeCreateClientSecretRequestExpiresAfter {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seconds: Option<i64>,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 impl RealtimeCreateClientSecretRequestExpiresAfter {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23797,7 +23797,7 @@ impl RealtimeCreateClientSecretRequestExpiresAfter {
         Ok(())
     }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Session configuration to use for the client secret. Choose either a realtime
 /// session or a transcription session.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -23810,7 +23810,7 @@ pub enum RealtimeCreateClientSecretRequestSession {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Realtime session and client secret
 ///
 /// Response from creating a session and client secret for the Realtime API.
@@ -23825,7 +23825,7 @@ pub struct RealtimeCreateClientSecretResponse {
     /// The session configuration for either a realtime or transcription session.
     pub session: super::models::RealtimeCreateClientSecretResponseSession,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Session configuration
 ///
 /// The session configuration for either a realtime or transcription session.
@@ -23839,7 +23839,7 @@ pub enum RealtimeCreateClientSecretResponseSession {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 impl<'de> serde::Deserialize<'de> for RealtimeCreateClientSecretResponseSession {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -23860,7 +23860,7 @@ impl<'de> serde::Deserialize<'de> for RealtimeCreateClientSecretResponseSession 
         )
     }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Realtime session configuration object
 ///
 /// A Realtime session configuration object.
@@ -23933,7 +23933,7 @@ pub struct RealtimeSessionCreateResponseGa {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<super::models::Prompt>,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 impl RealtimeSessionCreateResponseGa {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23943,7 +23943,7 @@ impl RealtimeSessionCreateResponseGa {
         Ok(())
     }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Configuration for input and output audio.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeSessionCreateResponseGaAudio {
@@ -23952,7 +23952,7 @@ pub struct RealtimeSessionCreateResponseGaAudio {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<super::models::RealtimeSessionCreateResponseGaAudioOutput>,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 impl RealtimeSessionCreateResponseGaAudio {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23965,7 +23965,7 @@ impl RealtimeSessionCreateResponseGaAudio {
         Ok(())
     }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeSessionCreateResponseGaAudioInput {
     /// The format of the input audio.
@@ -23984,7 +23984,7 @@ pub struct RealtimeSessionCreateResponseGaAudioInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub turn_detection: Option<super::models::RealtimeTurnDetection>,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 impl RealtimeSessionCreateResponseGaAudioInput {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23994,7 +23994,7 @@ impl RealtimeSessionCreateResponseGaAudioInput {
         Ok(())
     }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeSessionCreateResponseGaAudioOutput {
     /// The format of the output audio.
@@ -24015,7 +24015,7 @@ pub struct RealtimeSessionCreateResponseGaAudioOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speed: Option<f64>,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 impl RealtimeSessionCreateResponseGaAudioOutput {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -24030,7 +24030,7 @@ impl RealtimeSessionCreateResponseGaAudioOutput {
         Ok(())
     }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Tracing Configuration
 ///
 /// Realtime API can write session traces to the [Traces Dashboard](https://platform.openai.com/logs?api=traces). Set to null to disable tracing. Once
@@ -24048,7 +24048,7 @@ pub enum RealtimeSessionCreateResponseGaTracing {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Realtime transcription session configuration object
 ///
 /// A Realtime transcription session configuration object.
@@ -24072,7 +24072,7 @@ pub struct RealtimeTranscriptionSessionCreateResponseGa {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio: Option<super::models::RealtimeTranscriptionSessionCreateResponseGaAudio>,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 impl RealtimeTranscriptionSessionCreateResponseGa {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -24082,7 +24082,7 @@ impl RealtimeTranscriptionSessionCreateResponseGa {
         Ok(())
     }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Configuration for input audio for the session.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeTranscriptionSessionCreateResponseGaAudio {
@@ -24091,7 +24091,7 @@ pub struct RealtimeTranscriptionSessionCreateResponseGaAudio {
         super::models::RealtimeTranscriptionSessionCreateResponseGaAudioInput,
     >,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 impl RealtimeTranscriptionSessionCreateResponseGaAudio {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -24101,7 +24101,7 @@ impl RealtimeTranscriptionSessionCreateResponseGaAudio {
         Ok(())
     }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeTranscriptionSessionCreateResponseGaAudioInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -24120,7 +24120,7 @@ pub struct RealtimeTranscriptionSessionCreateResponseGaAudioInput {
         super::models::RealtimeTranscriptionSessionCreateResponseGaAudioInputTurnDetection,
     >,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 impl RealtimeTranscriptionSessionCreateResponseGaAudioInput {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -24130,7 +24130,7 @@ impl RealtimeTranscriptionSessionCreateResponseGaAudioInput {
         Ok(())
     }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Configuration for input audio noise reduction.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeTranscriptionSessionCreateResponseGaAudioInputNoiseReduction {
@@ -24139,7 +24139,7 @@ pub struct RealtimeTranscriptionSessionCreateResponseGaAudioInputNoiseReduction 
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<super::models::NoiseReductionType>,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Configuration for turn detection. Can be set to `null` to turn off. Server
 /// VAD means that the model will detect the start and end of speech based on
 /// audio volume and respond at the end of user speech. For `gpt-realtime-whisper`, this must be `null`; VAD is not supported.
@@ -24164,7 +24164,7 @@ pub struct RealtimeTranscriptionSessionCreateResponseGaAudioInputTurnDetection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub silence_duration_ms: Option<i64>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// The response resource.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeResponse {
@@ -24213,7 +24213,7 @@ pub struct RealtimeResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_output_tokens: Option<super::models::RealtimeBetaResponseMaxOutputTokens>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Additional details about the status.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeResponseStatusDetails {
@@ -24231,7 +24231,7 @@ pub struct RealtimeResponseStatusDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<super::models::RealtimeBetaResponseStatusDetailsError>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 connector_runtime::__string_enum! {
     #[doc =
     " The reason the Response did not complete. For a `cancelled` Response,  one of `turn_detected` (the server VAD detected a new start of speech)  or `client_cancelled` (the client sent a cancel event). For an  `incomplete` Response, one of `max_output_tokens` or `content_filter`  (the server-side safety filter activated and cut off the response)."]
@@ -24239,14 +24239,14 @@ connector_runtime::__string_enum! {
     ClientCancelled = "client_cancelled", MaxOutputTokens = "max_output_tokens",
     ContentFilter = "content_filter", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Configuration for audio output.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeResponseAudio {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<super::models::RealtimeResponseAudioOutput>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeResponseAudioOutput {
     /// The format of the output audio.
@@ -24260,7 +24260,7 @@ pub struct RealtimeResponseAudioOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice: Option<super::models::VoiceIdsShared>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Usage statistics for the Response, this will correspond to billing. A
 /// Realtime API session will maintain a conversation context and append new
 /// Items to the Conversation, thus output from previous turns (text and
@@ -24290,7 +24290,7 @@ pub struct RealtimeResponseUsage {
         super::models::RealtimeBetaResponseUsageOutputTokenDetails,
     >,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Details about the input tokens used in the Response. Cached tokens are tokens from previous turns in the conversation that are included as context for the current response. Cached tokens here are counted as a subset of input tokens, meaning input tokens will include cached and uncached tokens.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeResponseUsageInputTokenDetails {
@@ -24312,7 +24312,7 @@ pub struct RealtimeResponseUsageInputTokenDetails {
         super::models::RealtimeBetaResponseUsageInputTokenDetailsCachedTokensDetails,
     >,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// A realtime server event.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
@@ -24450,7 +24450,7 @@ pub enum RealtimeServerEvent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl<'de> serde::Deserialize<'de> for RealtimeServerEvent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -24691,7 +24691,7 @@ impl<'de> serde::Deserialize<'de> for RealtimeServerEvent {
         )
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when a conversation is created. Emitted right after session creation.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeServerEventConversationCreated {
@@ -24703,7 +24703,7 @@ pub struct RealtimeServerEventConversationCreated {
     /// The conversation resource.
     pub conversation: super::models::RealtimeServerEventConversationCreatedConversation,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// The conversation resource.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeServerEventConversationCreatedConversation {
@@ -24714,7 +24714,7 @@ pub struct RealtimeServerEventConversationCreatedConversation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when a conversation item is created. There are several scenarios that produce this event:
 /// - The server is generating a Response, which if successful will produce
 /// either one or two Items, which will be of type `message`
@@ -24736,7 +24736,7 @@ pub struct RealtimeServerEventConversationItemCreated {
     /// A single item within a Realtime conversation.
     pub item: super::models::RealtimeConversationItem,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when an item in the conversation is deleted by the client with a
 /// `conversation.item.delete` event. This event is used to synchronize the
 /// server's understanding of the conversation history with the client's view.
@@ -24750,7 +24750,7 @@ pub struct RealtimeServerEventConversationItemDeleted {
     /// The ID of the item that was deleted.
     pub item_id: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// This event is the output of audio transcription for user audio written to the
 /// user audio buffer. Transcription begins when the input audio buffer is
 /// committed by the client or server (when VAD is enabled). Transcription runs
@@ -24783,7 +24783,7 @@ pub struct RealtimeServerEventConversationItemInputAudioTranscriptionCompleted {
     /// Usage statistics for the transcription, this is billed according to the ASR model's pricing rather than the realtime model's pricing.
     pub usage: super::models::RealtimeServerEventConversationItemInputAudioTranscriptionCompletedUsage,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Usage statistics for the transcription, this is billed according to the ASR model's pricing rather than the realtime model's pricing.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -24793,7 +24793,7 @@ pub enum RealtimeServerEventConversationItemInputAudioTranscriptionCompletedUsag
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when the text value of an input audio transcription content part is updated with incremental transcription results.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeServerEventConversationItemInputAudioTranscriptionDelta {
@@ -24813,7 +24813,7 @@ pub struct RealtimeServerEventConversationItemInputAudioTranscriptionDelta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logprobs: Option<Vec<super::models::LogProbProperties>>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when input audio transcription is configured, and a transcription
 /// request for a user message failed. These events are separate from other
 /// `error` events so that the client can identify the related Item.
@@ -24832,7 +24832,7 @@ pub struct RealtimeServerEventConversationItemInputAudioTranscriptionFailed {
     /// Details of the transcription error.
     pub error: super::models::RealtimeBetaServerEventConversationItemInputAudioTranscriptionFailedError,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when a conversation item is retrieved with `conversation.item.retrieve`. This is provided as a way to fetch the server's representation of an item, for example to get access to the post-processed audio data after noise cancellation and VAD. It includes the full content of the Item, including audio data.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeServerEventConversationItemRetrieved {
@@ -24844,7 +24844,7 @@ pub struct RealtimeServerEventConversationItemRetrieved {
     /// A single item within a Realtime conversation.
     pub item: super::models::RealtimeConversationItem,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when an earlier assistant audio message item is truncated by the
 /// client with a `conversation.item.truncate` event. This event is used to
 /// synchronize the server's understanding of the audio with the client's playback.
@@ -24865,7 +24865,7 @@ pub struct RealtimeServerEventConversationItemTruncated {
     /// The duration up to which the audio was truncated, in milliseconds.
     pub audio_end_ms: i64,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when an error occurs, which could be a client problem or a server
 /// problem. Most errors are recoverable and the session will stay open, we
 /// recommend to implementors to monitor and log error messages by default.
@@ -24879,7 +24879,7 @@ pub struct RealtimeServerEventError {
     /// Details of the error.
     pub error: super::models::RealtimeBetaServerEventErrorError,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when the input audio buffer is cleared by the client with a
 /// `input_audio_buffer.clear` event.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -24890,7 +24890,7 @@ pub struct RealtimeServerEventInputAudioBufferCleared {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when an input audio buffer is committed, either by the client or
 /// automatically in server VAD mode. The `item_id` property is the ID of the user
 /// message item that will be created, thus a `conversation.item.created` event
@@ -24907,7 +24907,7 @@ pub struct RealtimeServerEventInputAudioBufferCommitted {
     /// The ID of the user message item that will be created.
     pub item_id: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// **SIP Only:** Returned when an DTMF event is received. A DTMF event is a message that
 /// represents a telephone keypad press (0–9, *, #, A–D). The `event` property
 /// is the keypad that the user press. The `received_at` is the UTC Unix Timestamp
@@ -24922,7 +24922,7 @@ pub struct RealtimeServerEventInputAudioBufferDtmfEventReceived {
     /// UTC Unix Timestamp when DTMF Event was received by server.
     pub received_at: i64,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Sent by the server when in `server_vad` mode to indicate that speech has been
 /// detected in the audio buffer. This can happen any time audio is added to the
 /// buffer (unless speech is already detected). The client may want to use this
@@ -24948,7 +24948,7 @@ pub struct RealtimeServerEventInputAudioBufferSpeechStarted {
     /// The ID of the user message item that will be created when speech stops.
     pub item_id: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned in `server_vad` mode when the server detects the end of speech in
 /// the audio buffer. The server will also send an `conversation.item.created`
 /// event with the user message item that is created from the audio buffer.
@@ -24966,7 +24966,7 @@ pub struct RealtimeServerEventInputAudioBufferSpeechStopped {
     /// The ID of the user message item that will be created.
     pub item_id: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Emitted at the beginning of a Response to indicate the updated rate limits.
 /// When a Response is created some tokens will be "reserved" for the output
 /// tokens, the rate limits shown here reflect that reservation, which is then
@@ -24983,7 +24983,7 @@ pub struct RealtimeServerEventRateLimitsUpdated {
         super::models::RealtimeBetaServerEventRateLimitsUpdatedRateLimitsItem,
     >,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when the model-generated audio is updated.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeServerEventResponseAudioDelta {
@@ -25003,7 +25003,7 @@ pub struct RealtimeServerEventResponseAudioDelta {
     /// Base64-encoded audio data delta.
     pub delta: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when the model-generated audio is done. Also emitted when a Response
 /// is interrupted, incomplete, or cancelled.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -25022,7 +25022,7 @@ pub struct RealtimeServerEventResponseAudioDone {
     /// The index of the content part in the item's content array.
     pub content_index: i64,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when the model-generated transcription of audio output is updated.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeServerEventResponseAudioTranscriptDelta {
@@ -25042,7 +25042,7 @@ pub struct RealtimeServerEventResponseAudioTranscriptDelta {
     /// The transcript delta.
     pub delta: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when the model-generated transcription of audio output is done
 /// streaming. Also emitted when a Response is interrupted, incomplete, or
 /// cancelled.
@@ -25064,7 +25064,7 @@ pub struct RealtimeServerEventResponseAudioTranscriptDone {
     /// The final transcript of the audio.
     pub transcript: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when a new content part is added to an assistant message item during
 /// response generation.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -25085,7 +25085,7 @@ pub struct RealtimeServerEventResponseContentPartAdded {
     /// The content part that was added.
     pub part: super::models::RealtimeBetaServerEventResponseContentPartAddedPart,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when a content part is done streaming in an assistant message item.
 /// Also emitted when a Response is interrupted, incomplete, or cancelled.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -25106,7 +25106,7 @@ pub struct RealtimeServerEventResponseContentPartDone {
     /// The content part that is done.
     pub part: super::models::RealtimeBetaServerEventResponseContentPartDonePart,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when a new Response is created. The first event of response creation,
 /// where the response is in an initial state of `in_progress`.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -25119,7 +25119,7 @@ pub struct RealtimeServerEventResponseCreated {
     /// The response resource.
     pub response: super::models::RealtimeResponse,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when a Response is done streaming. Always emitted, no matter the
 /// final state. The Response object included in the `response.done` event will
 /// include all output Items in the Response but will omit the raw audio data.
@@ -25139,7 +25139,7 @@ pub struct RealtimeServerEventResponseDone {
     /// The response resource.
     pub response: super::models::RealtimeResponse,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when the model-generated function call arguments are updated.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeServerEventResponseFunctionCallArgumentsDelta {
@@ -25159,7 +25159,7 @@ pub struct RealtimeServerEventResponseFunctionCallArgumentsDelta {
     /// The arguments delta as a JSON string.
     pub delta: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when the model-generated function call arguments are done streaming.
 /// Also emitted when a Response is interrupted, incomplete, or cancelled.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -25182,7 +25182,7 @@ pub struct RealtimeServerEventResponseFunctionCallArgumentsDone {
     /// The final arguments as a JSON string.
     pub arguments: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when a new Item is created during Response generation.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeServerEventResponseOutputItemAdded {
@@ -25198,7 +25198,7 @@ pub struct RealtimeServerEventResponseOutputItemAdded {
     /// A single item within a Realtime conversation.
     pub item: super::models::RealtimeConversationItem,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when an Item is done streaming. Also emitted when a Response is
 /// interrupted, incomplete, or cancelled.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -25215,7 +25215,7 @@ pub struct RealtimeServerEventResponseOutputItemDone {
     /// A single item within a Realtime conversation.
     pub item: super::models::RealtimeConversationItem,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when the text value of an "output_text" content part is updated.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeServerEventResponseTextDelta {
@@ -25235,7 +25235,7 @@ pub struct RealtimeServerEventResponseTextDelta {
     /// The text delta.
     pub delta: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when the text value of an "output_text" content part is done streaming. Also
 /// emitted when a Response is interrupted, incomplete, or cancelled.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -25256,7 +25256,7 @@ pub struct RealtimeServerEventResponseTextDone {
     /// The final text content.
     pub text: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when a Session is created. Emitted automatically when a new
 /// connection is established as the first server event. This event will contain
 /// the default Session configuration.
@@ -25270,7 +25270,7 @@ pub struct RealtimeServerEventSessionCreated {
     /// The session configuration.
     pub session: super::models::RealtimeServerEventSessionCreatedSession,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// The session configuration.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -25282,7 +25282,7 @@ pub enum RealtimeServerEventSessionCreatedSession {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when a session is updated with a `session.update` event, unless
 /// there is an error.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -25295,7 +25295,7 @@ pub struct RealtimeServerEventSessionUpdated {
     /// The session configuration.
     pub session: super::models::RealtimeServerEventSessionCreatedSession,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// **WebRTC/SIP Only:** Emitted when the server begins streaming audio to the client. This event is
 /// emitted after an audio content part has been added (`response.content_part.added`)
 /// to the response.
@@ -25310,7 +25310,7 @@ pub struct RealtimeServerEventOutputAudioBufferStarted {
     /// The unique ID of the response that produced the audio.
     pub response_id: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// **WebRTC/SIP Only:** Emitted when the output audio buffer has been completely drained on the server,
 /// and no more audio is forthcoming. This event is emitted after the full response
 /// data has been sent to the client (`response.done`).
@@ -25325,7 +25325,7 @@ pub struct RealtimeServerEventOutputAudioBufferStopped {
     /// The unique ID of the response that produced the audio.
     pub response_id: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// **WebRTC/SIP Only:** Emitted when the output audio buffer is cleared. This happens either in VAD
 /// mode when the user has interrupted (`input_audio_buffer.speech_started`),
 /// or when the client has emitted the `output_audio_buffer.clear` event to manually
@@ -25341,7 +25341,7 @@ pub struct RealtimeServerEventOutputAudioBufferCleared {
     /// The unique ID of the response that produced the audio.
     pub response_id: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Sent by the server when an Item is added to the default Conversation. This can happen in several cases:
 /// - When the client sends a `conversation.item.create` event.
 /// - When the input audio buffer is committed. In this case the item will be a user message containing the audio from the buffer.
@@ -25360,7 +25360,7 @@ pub struct RealtimeServerEventConversationItemAdded {
     /// A single item within a Realtime conversation.
     pub item: super::models::RealtimeConversationItem,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when a conversation item is finalized.
 ///
 /// The event will include the full content of the Item except for audio data, which can be retrieved separately with a `conversation.item.retrieve` event if needed.
@@ -25376,7 +25376,7 @@ pub struct RealtimeServerEventConversationItemDone {
     /// A single item within a Realtime conversation.
     pub item: super::models::RealtimeConversationItem,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when the Server VAD timeout is triggered for the input audio buffer. This is configured
 /// with `idle_timeout_ms` in the `turn_detection` settings of the session, and it indicates that
 /// there hasn't been any speech detected for the configured duration.
@@ -25404,7 +25404,7 @@ pub struct RealtimeServerEventInputAudioBufferTimeoutTriggered {
     /// The ID of the item associated with this segment.
     pub item_id: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when an input audio transcription segment is identified for an item.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeServerEventConversationItemInputAudioTranscriptionSegment {
@@ -25428,7 +25428,7 @@ pub struct RealtimeServerEventConversationItemInputAudioTranscriptionSegment {
     /// End time of the segment in seconds.
     pub end: f64,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when listing MCP tools is in progress for an item.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeServerEventMcpListToolsInProgress {
@@ -25440,7 +25440,7 @@ pub struct RealtimeServerEventMcpListToolsInProgress {
     /// The ID of the MCP list tools item.
     pub item_id: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when listing MCP tools has completed for an item.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeServerEventMcpListToolsCompleted {
@@ -25452,7 +25452,7 @@ pub struct RealtimeServerEventMcpListToolsCompleted {
     /// The ID of the MCP list tools item.
     pub item_id: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when listing MCP tools has failed for an item.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeServerEventMcpListToolsFailed {
@@ -25464,7 +25464,7 @@ pub struct RealtimeServerEventMcpListToolsFailed {
     /// The ID of the MCP list tools item.
     pub item_id: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when MCP tool call arguments are updated during response generation.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeServerEventResponseMcpCallArgumentsDelta {
@@ -25484,7 +25484,7 @@ pub struct RealtimeServerEventResponseMcpCallArgumentsDelta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub obfuscation: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when MCP tool call arguments are finalized during response generation.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeServerEventResponseMcpCallArgumentsDone {
@@ -25502,7 +25502,7 @@ pub struct RealtimeServerEventResponseMcpCallArgumentsDone {
     /// The final JSON-encoded arguments string.
     pub arguments: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when an MCP tool call has started and is in progress.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeServerEventResponseMcpCallInProgress {
@@ -25516,7 +25516,7 @@ pub struct RealtimeServerEventResponseMcpCallInProgress {
     /// The ID of the MCP tool call item.
     pub item_id: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when an MCP tool call has completed successfully.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeServerEventResponseMcpCallCompleted {
@@ -25530,7 +25530,7 @@ pub struct RealtimeServerEventResponseMcpCallCompleted {
     /// The ID of the MCP tool call item.
     pub item_id: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when an MCP tool call has failed.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeServerEventResponseMcpCallFailed {
@@ -25544,7 +25544,7 @@ pub struct RealtimeServerEventResponseMcpCallFailed {
     /// The ID of the MCP tool call item.
     pub item_id: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when a transcription session is updated with a `transcription_session.update` event, unless
 /// there is an error.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -25561,7 +25561,7 @@ pub struct RealtimeServerEventTranscriptionSessionUpdated {
     /// property is not present when a session is updated via the WebSocket API.
     pub session: super::models::RealtimeTranscriptionSessionCreateResponse,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl RealtimeServerEventTranscriptionSessionUpdated {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -25572,7 +25572,7 @@ impl RealtimeServerEventTranscriptionSessionUpdated {
         Ok(())
     }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Realtime session configuration object
 ///
 /// A Realtime session configuration object.
@@ -25645,7 +25645,7 @@ pub struct RealtimeSessionCreateResponse {
         super::models::RealtimeBetaResponseCreateParamsMaxOutputTokens,
     >,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 impl RealtimeSessionCreateResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -25655,7 +25655,7 @@ impl RealtimeSessionCreateResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Configuration for input and output audio for the session.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeSessionCreateResponseAudio {
@@ -25664,7 +25664,7 @@ pub struct RealtimeSessionCreateResponseAudio {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<super::models::RealtimeSessionCreateResponseAudioOutput>,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 impl RealtimeSessionCreateResponseAudio {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -25674,7 +25674,7 @@ impl RealtimeSessionCreateResponseAudio {
         Ok(())
     }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeSessionCreateResponseAudioInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -25693,7 +25693,7 @@ pub struct RealtimeSessionCreateResponseAudioInput {
         super::models::RealtimeSessionCreateResponseAudioInputTurnDetection,
     >,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 impl RealtimeSessionCreateResponseAudioInput {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -25703,7 +25703,7 @@ impl RealtimeSessionCreateResponseAudioInput {
         Ok(())
     }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Configuration for turn detection.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeSessionCreateResponseAudioInputTurnDetection {
@@ -25718,7 +25718,7 @@ pub struct RealtimeSessionCreateResponseAudioInputTurnDetection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub silence_duration_ms: Option<i64>,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeSessionCreateResponseAudioOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -25728,7 +25728,7 @@ pub struct RealtimeSessionCreateResponseAudioOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speed: Option<f64>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// A Realtime translation client event.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
@@ -25745,7 +25745,7 @@ pub enum RealtimeTranslationClientEvent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl<'de> serde::Deserialize<'de> for RealtimeTranslationClientEvent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -25771,7 +25771,7 @@ impl<'de> serde::Deserialize<'de> for RealtimeTranslationClientEvent {
         )
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Send this event to update the translation session configuration. Translation
 /// sessions support updates to `audio.output.language`, `audio.input.transcription`,
 /// and `audio.input.noise_reduction`.
@@ -25787,7 +25787,7 @@ pub struct RealtimeTranslationClientEventSessionUpdate {
     /// at creation and cannot be changed with `session.update`.
     pub session: super::models::RealtimeTranslationSessionUpdateRequest,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl RealtimeTranslationClientEventSessionUpdate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -25802,7 +25802,7 @@ impl RealtimeTranslationClientEventSessionUpdate {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Realtime translation session update
 ///
 /// Realtime translation session fields that can be updated with `session.update`.
@@ -25812,7 +25812,7 @@ pub struct RealtimeTranslationSessionUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio: Option<super::models::RealtimeTranslationSessionUpdateRequestAudio>,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Configuration for translation input and output audio.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeTranslationSessionUpdateRequestAudio {
@@ -25823,7 +25823,7 @@ pub struct RealtimeTranslationSessionUpdateRequestAudio {
         super::models::RealtimeTranslationSessionUpdateRequestAudioOutput,
     >,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeTranslationSessionUpdateRequestAudioInput {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
@@ -25839,7 +25839,7 @@ pub struct RealtimeTranslationSessionUpdateRequestAudioInput {
         >,
     >,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Optional source-language transcription. When configured, the server emits
 /// `session.input_transcript.delta` events. Translation itself still runs from
 /// the input audio stream.
@@ -25848,7 +25848,7 @@ pub struct RealtimeTranslationSessionUpdateRequestAudioInputTranscription {
     /// The transcription model to use for source transcript deltas.
     pub model: String,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Optional input noise reduction. Set to `null` to disable it.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeTranslationSessionUpdateRequestAudioInputNoiseReduction {
@@ -25856,14 +25856,14 @@ pub struct RealtimeTranslationSessionUpdateRequestAudioInputNoiseReduction {
     #[serde(rename = "type")]
     pub type_: super::models::NoiseReductionType,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeTranslationSessionUpdateRequestAudioOutput {
     /// Target language for translated output audio and transcript deltas.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Send this event to append audio bytes to the translation session input audio buffer.
 ///
 /// WebSocket translation sessions accept base64-encoded 24 kHz PCM16 mono
@@ -25890,7 +25890,7 @@ pub struct RealtimeTranslationClientEventInputAudioBufferAppend {
     /// Base64-encoded 24 kHz PCM16 mono audio bytes.
     pub audio: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl RealtimeTranslationClientEventInputAudioBufferAppend {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -25905,7 +25905,7 @@ impl RealtimeTranslationClientEventInputAudioBufferAppend {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Gracefully close the realtime translation session. The server flushes pending
 /// input audio and emits any remaining translated output before closing the
 /// session.
@@ -25918,7 +25918,7 @@ pub struct RealtimeTranslationClientEventSessionClose {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl RealtimeTranslationClientEventSessionClose {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -25933,7 +25933,7 @@ impl RealtimeTranslationClientEventSessionClose {
         Ok(())
     }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Realtime translation client secret creation request
 ///
 /// Create a translation session and client secret for the Realtime API.
@@ -25953,7 +25953,7 @@ pub struct RealtimeTranslationClientSecretCreateRequest {
     /// audio in and translated audio plus transcript deltas out continuously.
     pub session: super::models::RealtimeTranslationSessionCreateRequest,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 impl RealtimeTranslationClientSecretCreateRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -25963,7 +25963,7 @@ impl RealtimeTranslationClientSecretCreateRequest {
         Ok(())
     }
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Realtime translation session configuration. Translation sessions stream source
 /// audio in and translated audio plus transcript deltas out continuously.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -25974,7 +25974,7 @@ pub struct RealtimeTranslationSessionCreateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio: Option<super::models::RealtimeTranslationSessionUpdateRequestAudio>,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Realtime translation session and client secret
 ///
 /// Response from creating a translation session and client secret for the Realtime API.
@@ -25990,7 +25990,7 @@ pub struct RealtimeTranslationClientSecretCreateResponse {
     /// audio into the configured output language.
     pub session: super::models::RealtimeTranslationSession,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Realtime translation session
 ///
 /// A Realtime translation session. Translation sessions continuously translate input
@@ -26010,7 +26010,7 @@ pub struct RealtimeTranslationSession {
     /// Configuration for translation input and output audio.
     pub audio: super::models::RealtimeTranslationSessionAudio,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Configuration for translation input and output audio.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeTranslationSessionAudio {
@@ -26021,7 +26021,7 @@ pub struct RealtimeTranslationSessionAudio {
         super::models::RealtimeTranslationSessionUpdateRequestAudioOutput,
     >,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeTranslationSessionAudioInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -26033,7 +26033,7 @@ pub struct RealtimeTranslationSessionAudioInput {
         super::models::RealtimeTranslationSessionAudioInputNoiseReduction,
     >,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Optional source-language transcription. When configured, the server emits
 /// `session.input_transcript.delta` events. Translation itself still runs from
 /// the input audio stream.
@@ -26042,7 +26042,7 @@ pub struct RealtimeTranslationSessionAudioInputTranscription {
     /// The transcription model used for source transcript deltas.
     pub model: String,
 }
-#[cfg(any(feature = "realtime"))]
+#[cfg(feature = "realtime")]
 /// Optional input noise reduction.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeTranslationSessionAudioInputNoiseReduction {
@@ -26050,7 +26050,7 @@ pub struct RealtimeTranslationSessionAudioInputNoiseReduction {
     #[serde(rename = "type")]
     pub type_: super::models::NoiseReductionType,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// A Realtime translation server event.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
@@ -26077,7 +26077,7 @@ pub enum RealtimeTranslationServerEvent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl<'de> serde::Deserialize<'de> for RealtimeTranslationServerEvent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -26123,7 +26123,7 @@ impl<'de> serde::Deserialize<'de> for RealtimeTranslationServerEvent {
         )
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when a translation session is created. Emitted automatically when a
 /// new connection is established as the first server event. This event contains
 /// the default translation session configuration.
@@ -26137,7 +26137,7 @@ pub struct RealtimeTranslationServerEventSessionCreated {
     /// The translation session configuration.
     pub session: super::models::RealtimeTranslationSession,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when a translation session is updated with a `session.update` event,
 /// unless there is an error.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -26150,7 +26150,7 @@ pub struct RealtimeTranslationServerEventSessionUpdated {
     /// The translation session configuration.
     pub session: super::models::RealtimeTranslationSession,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when a realtime translation session is closed.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RealtimeTranslationServerEventSessionClosed {
@@ -26160,7 +26160,7 @@ pub struct RealtimeTranslationServerEventSessionClosed {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when optional source-language transcript text is available. This event
 /// is emitted only when `audio.input.transcription` is configured.
 ///
@@ -26178,7 +26178,7 @@ pub struct RealtimeTranslationServerEventSessionInputTranscriptDelta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub elapsed_ms: Option<i64>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when translated transcript text is available.
 ///
 /// Transcript deltas are append-only text fragments. Clients should not insert
@@ -26195,7 +26195,7 @@ pub struct RealtimeTranslationServerEventSessionOutputTranscriptDelta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub elapsed_ms: Option<i64>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Returned when translated output audio is available. The `delta` contains a
 /// PCM16 audio chunk whose length can vary. Clients should decode and queue the
 /// complete delta instead of assuming a fixed byte or sample count.
@@ -26220,7 +26220,7 @@ pub struct RealtimeTranslationServerEventSessionOutputAudioDelta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub elapsed_ms: Option<i64>,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// The response object
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ResponseModel {
@@ -26332,7 +26332,7 @@ pub struct ResponseModel {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_output_tokens: Option<i64>,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 connector_runtime::__string_enum! {
     #[doc = " The status of the response generation. One of `completed`, `failed`,"]
     #[doc = " `in_progress`, `cancelled`, `queued`, or `incomplete`."] pub enum
@@ -26340,7 +26340,7 @@ connector_runtime::__string_enum! {
     "in_progress", Cancelled = "cancelled", Queued = "queued", Incomplete = "incomplete",
     }
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// An error object returned when the model fails to generate a Response.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ResponseError {
@@ -26349,7 +26349,7 @@ pub struct ResponseError {
     /// A human-readable description of the error.
     pub message: String,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 connector_runtime::__string_enum! {
     #[doc = " The error code for the response."] pub enum ResponseErrorCode { ServerError
     = "server_error", RateLimitExceeded = "rate_limit_exceeded", InvalidPrompt =
@@ -26364,7 +26364,7 @@ connector_runtime::__string_enum! {
     "empty_image_file", FailedToDownloadImage = "failed_to_download_image",
     ImageFileNotFound = "image_file_not_found", }
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Details about why the response is incomplete.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponseModelIncompleteDetails {
@@ -26372,13 +26372,13 @@ pub struct ResponseModelIncompleteDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<super::models::ResponseModelIncompleteDetailsReason>,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 connector_runtime::__string_enum! {
     #[doc = " The reason why the response is incomplete."] pub enum
     ResponseModelIncompleteDetailsReason { MaxOutputTokens = "max_output_tokens",
     ContentFilter = "content_filter", }
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// A system (or developer) message inserted into the model's context.
 ///
 /// When using along with `previous_response_id`, the instructions from a previous
@@ -26418,7 +26418,7 @@ pub struct ResponseUsageInputTokensDetails {
     /// The number of input tokens that were written to the cache.
     pub cache_write_tokens: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Prompt cache options
 ///
 /// The prompt-caching options that were applied to the response. Supported for `gpt-5.6` and later models.
@@ -26429,7 +26429,7 @@ pub struct PromptCacheOptions {
     /// Whether implicit prompt-cache breakpoints were enabled.
     pub mode: super::models::PromptCacheModeEnum,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Moderation results or errors for the response input and output.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Moderation {
@@ -26438,7 +26438,7 @@ pub struct Moderation {
     /// Moderation for the response output.
     pub output: super::models::ModerationOutput,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Moderation for the response input.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
@@ -26448,7 +26448,7 @@ pub enum ModerationInput {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 impl<'de> serde::Deserialize<'de> for ModerationInput {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -26469,7 +26469,7 @@ impl<'de> serde::Deserialize<'de> for ModerationInput {
         )
     }
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Moderation error
 ///
 /// An error produced while attempting moderation for the response input or output.
@@ -26483,7 +26483,7 @@ pub struct ModerationErrorBody {
     /// The error message.
     pub message: String,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Moderation for the response output.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
@@ -26493,7 +26493,7 @@ pub enum ModerationOutput {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 impl<'de> serde::Deserialize<'de> for ModerationOutput {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -26514,7 +26514,7 @@ impl<'de> serde::Deserialize<'de> for ModerationOutput {
         )
     }
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Conversation
 ///
 /// The conversation that this response belonged to. Input items and output items from this response were automatically added to this conversation.
@@ -26523,7 +26523,7 @@ pub struct ResponseConversation {
     /// The unique ID of the conversation that this response was associated with.
     pub id: String,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when there is a partial audio response.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponseAudioDeltaEvent {
@@ -26535,7 +26535,7 @@ pub struct ResponseAudioDeltaEvent {
     /// A chunk of Base64 encoded response audio bytes.
     pub delta: String,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when the audio response is complete.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponseAudioDoneEvent {
@@ -26545,7 +26545,7 @@ pub struct ResponseAudioDoneEvent {
     /// The sequence number of the delta.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when there is a partial transcript of audio.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponseAudioTranscriptDeltaEvent {
@@ -26557,7 +26557,7 @@ pub struct ResponseAudioTranscriptDeltaEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when the full audio transcript is completed.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponseAudioTranscriptDoneEvent {
@@ -26567,7 +26567,7 @@ pub struct ResponseAudioTranscriptDoneEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when a partial code snippet is streamed by the code interpreter.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponseCodeInterpreterCallCodeDeltaEvent {
@@ -26583,7 +26583,7 @@ pub struct ResponseCodeInterpreterCallCodeDeltaEvent {
     /// The sequence number of this event, used to order streaming events.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when the code snippet is finalized by the code interpreter.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponseCodeInterpreterCallCodeDoneEvent {
@@ -26599,7 +26599,7 @@ pub struct ResponseCodeInterpreterCallCodeDoneEvent {
     /// The sequence number of this event, used to order streaming events.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when the code interpreter call is completed.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponseCodeInterpreterCallCompletedEvent {
@@ -26613,7 +26613,7 @@ pub struct ResponseCodeInterpreterCallCompletedEvent {
     /// The sequence number of this event, used to order streaming events.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when a code interpreter call is in progress.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponseCodeInterpreterCallInProgressEvent {
@@ -26627,7 +26627,7 @@ pub struct ResponseCodeInterpreterCallInProgressEvent {
     /// The sequence number of this event, used to order streaming events.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when the code interpreter is actively interpreting the code snippet.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponseCodeInterpreterCallInterpretingEvent {
@@ -26641,7 +26641,7 @@ pub struct ResponseCodeInterpreterCallInterpretingEvent {
     /// The sequence number of this event, used to order streaming events.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when the model response is complete.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ResponseCompletedEvent {
@@ -26653,7 +26653,7 @@ pub struct ResponseCompletedEvent {
     /// The sequence number for this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when a new content part is added.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ResponseContentPartAddedEvent {
@@ -26671,7 +26671,7 @@ pub struct ResponseContentPartAddedEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when a content part is done.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ResponseContentPartDoneEvent {
@@ -26689,7 +26689,7 @@ pub struct ResponseContentPartDoneEvent {
     /// The content part that is done.
     pub part: super::models::OutputContent,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// An event that is emitted when a response is created.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ResponseCreatedEvent {
@@ -26701,7 +26701,7 @@ pub struct ResponseCreatedEvent {
     /// The sequence number for this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// ResponseCustomToolCallInputDelta
 ///
 /// Event representing a delta (partial update) to the input of a custom tool call.
@@ -26719,7 +26719,7 @@ pub struct ResponseCustomToolCallInputDeltaEvent {
     /// The incremental input data (delta) for the custom tool call.
     pub delta: String,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// ResponseCustomToolCallInputDone
 ///
 /// Event indicating that input for a custom tool call is complete.
@@ -26737,7 +26737,7 @@ pub struct ResponseCustomToolCallInputDoneEvent {
     /// The complete input data for the custom tool call.
     pub input: String,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when an error occurs.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponseErrorEvent {
@@ -26751,7 +26751,7 @@ pub struct ResponseErrorEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// An event that is emitted when a response fails.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ResponseFailedEvent {
@@ -26763,7 +26763,7 @@ pub struct ResponseFailedEvent {
     /// The response that failed.
     pub response: super::models::ResponseModel,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when a file search call is completed (results found).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponseFileSearchCallCompletedEvent {
@@ -26777,7 +26777,7 @@ pub struct ResponseFileSearchCallCompletedEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when a file search call is initiated.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponseFileSearchCallInProgressEvent {
@@ -26791,7 +26791,7 @@ pub struct ResponseFileSearchCallInProgressEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when a file search is currently searching.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponseFileSearchCallSearchingEvent {
@@ -26805,7 +26805,7 @@ pub struct ResponseFileSearchCallSearchingEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Text grammar
 ///
 /// A custom grammar for the model to follow when generating text.
@@ -26818,7 +26818,7 @@ pub struct ResponseFormatTextGrammar {
     /// The custom grammar for the model to follow.
     pub grammar: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Python grammar
 ///
 /// Configure the model to generate valid Python code. See the
@@ -26829,7 +26829,7 @@ pub struct ResponseFormatTextPython {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when there is a partial function-call arguments delta.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponseFunctionCallArgumentsDeltaEvent {
@@ -26845,7 +26845,7 @@ pub struct ResponseFunctionCallArgumentsDeltaEvent {
     /// The function-call arguments delta that is added.
     pub delta: String,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when function-call arguments are finalized.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponseFunctionCallArgumentsDoneEvent {
@@ -26862,7 +26862,7 @@ pub struct ResponseFunctionCallArgumentsDoneEvent {
     /// The function-call arguments.
     pub arguments: String,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// ResponseImageGenCallCompletedEvent
 ///
 /// Emitted when an image generation tool call has completed and the final image is available.
@@ -26878,7 +26878,7 @@ pub struct ResponseImageGenCallCompletedEvent {
     /// The unique identifier of the image generation item being processed.
     pub item_id: String,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// ResponseImageGenCallGeneratingEvent
 ///
 /// Emitted when an image generation tool call is actively generating an image (intermediate state).
@@ -26894,7 +26894,7 @@ pub struct ResponseImageGenCallGeneratingEvent {
     /// The sequence number of the image generation item being processed.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// ResponseImageGenCallInProgressEvent
 ///
 /// Emitted when an image generation tool call is in progress.
@@ -26910,7 +26910,7 @@ pub struct ResponseImageGenCallInProgressEvent {
     /// The sequence number of the image generation item being processed.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// ResponseImageGenCallPartialImageEvent
 ///
 /// Emitted when a partial image is available during image generation streaming.
@@ -26942,7 +26942,7 @@ pub struct ResponseImageGenCallPartialImageEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<String>,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when the response is in progress.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ResponseInProgressEvent {
@@ -26954,7 +26954,7 @@ pub struct ResponseInProgressEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// An event that is emitted when a response finishes as incomplete.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ResponseIncompleteEvent {
@@ -26966,7 +26966,7 @@ pub struct ResponseIncompleteEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// A list of Response items.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponseItemList {
@@ -26981,7 +26981,7 @@ pub struct ResponseItemList {
     /// The ID of the last item in the list.
     pub last_id: String,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// A logprob is the logarithmic probability that the model assigns to producing
 /// a particular token at a given position in the sequence. Less-negative (higher)
 /// logprob values indicate greater model confidence in that token choice.
@@ -26995,7 +26995,7 @@ pub struct ResponseLogProb {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_logprobs: Option<Vec<super::models::ResponseLogProbTopLogprobsItem>>,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponseLogProbTopLogprobsItem {
     /// A possible text token.
@@ -27005,7 +27005,7 @@ pub struct ResponseLogProbTopLogprobsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logprob: Option<f64>,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// ResponseMCPCallArgumentsDeltaEvent
 ///
 /// Emitted when there is a delta (partial update) to the arguments of an MCP tool call.
@@ -27023,7 +27023,7 @@ pub struct ResponseMcpCallArgumentsDeltaEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// ResponseMCPCallArgumentsDoneEvent
 ///
 /// Emitted when the arguments for an MCP tool call are finalized.
@@ -27041,7 +27041,7 @@ pub struct ResponseMcpCallArgumentsDoneEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// ResponseMCPCallCompletedEvent
 ///
 /// Emitted when an MCP  tool call has completed successfully.
@@ -27057,7 +27057,7 @@ pub struct ResponseMcpCallCompletedEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// ResponseMCPCallFailedEvent
 ///
 /// Emitted when an MCP  tool call has failed.
@@ -27073,7 +27073,7 @@ pub struct ResponseMcpCallFailedEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// ResponseMCPCallInProgressEvent
 ///
 /// Emitted when an MCP  tool call is in progress.
@@ -27089,7 +27089,7 @@ pub struct ResponseMcpCallInProgressEvent {
     /// The unique identifier of the MCP tool call item being processed.
     pub item_id: String,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// ResponseMCPListToolsCompletedEvent
 ///
 /// Emitted when the list of available MCP tools has been successfully retrieved.
@@ -27105,7 +27105,7 @@ pub struct ResponseMcpListToolsCompletedEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// ResponseMCPListToolsFailedEvent
 ///
 /// Emitted when the attempt to list available MCP tools has failed.
@@ -27121,7 +27121,7 @@ pub struct ResponseMcpListToolsFailedEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// ResponseMCPListToolsInProgressEvent
 ///
 /// Emitted when the system is in the process of retrieving the list of available MCP tools.
@@ -27137,7 +27137,7 @@ pub struct ResponseMcpListToolsInProgressEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when a new output item is added.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ResponseOutputItemAddedEvent {
@@ -27154,7 +27154,7 @@ pub struct ResponseOutputItemAddedEvent {
     /// as input to a subsequent request.
     pub item: super::models::OutputItem,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when an output item is marked done.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ResponseOutputItemDoneEvent {
@@ -27168,7 +27168,7 @@ pub struct ResponseOutputItemDoneEvent {
     /// The output item that was marked done.
     pub item: super::models::OutputItem,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// ResponseOutputTextAnnotationAddedEvent
 ///
 /// Emitted when an annotation is added to output text content.
@@ -27190,7 +27190,7 @@ pub struct ResponseOutputTextAnnotationAddedEvent {
     /// The annotation object being added. (See annotation schema for details.)
     pub annotation: Option<super::models::Annotation>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponseProperties {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -27237,7 +27237,7 @@ pub struct ResponseProperties {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<super::models::Prompt>,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// ResponseQueuedEvent
 ///
 /// Emitted when a response is queued and waiting to be processed.
@@ -27251,7 +27251,7 @@ pub struct ResponseQueuedEvent {
     /// The sequence number for this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when a new reasoning summary part is added.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponseReasoningSummaryPartAddedEvent {
@@ -27269,7 +27269,7 @@ pub struct ResponseReasoningSummaryPartAddedEvent {
     /// The summary part that was added.
     pub part: super::models::ResponseReasoningSummaryPartAddedEventPart,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// The summary part that was added.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponseReasoningSummaryPartAddedEventPart {
@@ -27279,7 +27279,7 @@ pub struct ResponseReasoningSummaryPartAddedEventPart {
     /// The text of the summary part.
     pub text: String,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when a reasoning summary part is completed.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponseReasoningSummaryPartDoneEvent {
@@ -27301,7 +27301,7 @@ pub struct ResponseReasoningSummaryPartDoneEvent {
     /// The completed summary part.
     pub part: super::models::ResponseReasoningSummaryPartDoneEventPart,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// The completed summary part.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponseReasoningSummaryPartDoneEventPart {
@@ -27311,7 +27311,7 @@ pub struct ResponseReasoningSummaryPartDoneEventPart {
     /// The text of the summary part.
     pub text: String,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when a delta is added to a reasoning summary text.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponseReasoningSummaryTextDeltaEvent {
@@ -27329,7 +27329,7 @@ pub struct ResponseReasoningSummaryTextDeltaEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when a reasoning summary text is completed.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponseReasoningSummaryTextDoneEvent {
@@ -27347,7 +27347,7 @@ pub struct ResponseReasoningSummaryTextDoneEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when a delta is added to a reasoning text.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponseReasoningTextDeltaEvent {
@@ -27365,7 +27365,7 @@ pub struct ResponseReasoningTextDeltaEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when a reasoning text is completed.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponseReasoningTextDoneEvent {
@@ -27383,7 +27383,7 @@ pub struct ResponseReasoningTextDoneEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when there is a partial refusal text.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponseRefusalDeltaEvent {
@@ -27401,7 +27401,7 @@ pub struct ResponseRefusalDeltaEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when refusal text is finalized.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponseRefusalDoneEvent {
@@ -27419,7 +27419,7 @@ pub struct ResponseRefusalDoneEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Event emitted while a response is streamed.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
@@ -27549,7 +27549,7 @@ pub enum ResponseStreamEvent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 impl<'de> serde::Deserialize<'de> for ResponseStreamEvent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -27850,7 +27850,7 @@ impl<'de> serde::Deserialize<'de> for ResponseStreamEvent {
         )
     }
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Response shell command added event
 ///
 /// A streaming event that indicated a shell command was added to a tool call.
@@ -27868,7 +27868,7 @@ pub struct ResponseShellCallCommandAddedStreamingEvent {
     /// The shell command that was added.
     pub command: String,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Response shell command delta event
 ///
 /// A streaming event that indicated a shell command was incrementally updated.
@@ -27889,7 +27889,7 @@ pub struct ResponseShellCallCommandDeltaStreamingEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub obfuscation: Option<String>,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Response shell command done event
 ///
 /// A streaming event that indicated a shell command was completed.
@@ -27907,7 +27907,7 @@ pub struct ResponseShellCallCommandDoneStreamingEvent {
     /// The final shell command that was emitted.
     pub command: String,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Response shell call output content delta event
 ///
 /// A streaming event that indicated shell call output was incrementally added.
@@ -27927,7 +27927,7 @@ pub struct ResponseShellCallOutputContentDeltaStreamingEvent {
     /// The stdout/stderr delta that was emitted.
     pub delta: super::models::ShellCallOutputDelta,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Shell call output delta
 ///
 /// A delta of stdout/stderr emitted while a shell call was running.
@@ -27940,7 +27940,7 @@ pub struct ShellCallOutputDelta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stderr: Option<String>,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Response shell call output content done event
 ///
 /// A streaming event that indicated shell call output was completed.
@@ -27960,7 +27960,7 @@ pub struct ResponseShellCallOutputContentDoneStreamingEvent {
     /// The output contents emitted for the shell command.
     pub output: Vec<super::models::FunctionShellCallOutputContent>,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when there is an additional text delta.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponseTextDeltaEvent {
@@ -27980,7 +27980,7 @@ pub struct ResponseTextDeltaEvent {
     /// The log probabilities of the tokens in the delta.
     pub logprobs: Vec<super::models::ResponseLogProb>,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when text content is finalized.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponseTextDoneEvent {
@@ -28000,7 +28000,7 @@ pub struct ResponseTextDoneEvent {
     /// The log probabilities of the tokens in the delta.
     pub logprobs: Vec<super::models::ResponseLogProb>,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when a web search call is completed.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponseWebSearchCallCompletedEvent {
@@ -28014,7 +28014,7 @@ pub struct ResponseWebSearchCallCompletedEvent {
     /// The sequence number of the web search call being processed.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when a web search call is initiated.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponseWebSearchCallInProgressEvent {
@@ -28028,7 +28028,7 @@ pub struct ResponseWebSearchCallInProgressEvent {
     /// The sequence number of the web search call being processed.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when a web search call is executing.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponseWebSearchCallSearchingEvent {
@@ -28042,7 +28042,7 @@ pub struct ResponseWebSearchCallSearchingEvent {
     /// The sequence number of the web search call being processed.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseWsError
 ///
 /// Emitted when an error occurs while processing a Responses WebSocket request.
@@ -28064,7 +28064,7 @@ pub struct ResponseWsError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Error payload
 ///
 /// An error payload that was emitted for a streaming error event.
@@ -28081,7 +28081,7 @@ pub struct ErrorPayload {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub headers: Option<std::collections::BTreeMap<String, String>>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Client event for creating a response over a persistent WebSocket connection.
 /// This payload uses the same top-level fields as `POST /v1/responses`, plus
 /// WebSocket-only envelope metadata.
@@ -28214,7 +28214,7 @@ pub struct ResponsesClientEventResponseCreate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_output_tokens: Option<i64>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl ResponsesClientEventResponseCreate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -28238,7 +28238,7 @@ impl ResponsesClientEventResponseCreate {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Server events emitted by the Responses WebSocket server.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
@@ -28304,7 +28304,7 @@ pub enum ResponsesServerEvent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl<'de> serde::Deserialize<'de> for ResponsesServerEvent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -28605,7 +28605,7 @@ impl<'de> serde::Deserialize<'de> for ResponsesServerEvent {
         )
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseAudioWsDelta
 ///
 /// Emitted when there is a partial audio response.
@@ -28624,7 +28624,7 @@ pub struct ResponsesServerEventVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseAudioWsDone
 ///
 /// Emitted when the audio response is complete.
@@ -28641,7 +28641,7 @@ pub struct ResponsesServerEventVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseAudioTranscriptWsDelta
 ///
 /// Emitted when there is a partial transcript of audio.
@@ -28660,7 +28660,7 @@ pub struct ResponsesServerEventVariant2 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseAudioTranscriptWsDone
 ///
 /// Emitted when the full audio transcript is completed.
@@ -28677,7 +28677,7 @@ pub struct ResponsesServerEventVariant3 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseCodeInterpreterCallCodeWsDelta
 ///
 /// Emitted when a partial code snippet is streamed by the code interpreter.
@@ -28700,7 +28700,7 @@ pub struct ResponsesServerEventVariant4 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseCodeInterpreterCallCodeWsDone
 ///
 /// Emitted when the code snippet is finalized by the code interpreter.
@@ -28723,7 +28723,7 @@ pub struct ResponsesServerEventVariant5 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseCodeInterpreterCallWsCompleted
 ///
 /// Emitted when the code interpreter call is completed.
@@ -28744,7 +28744,7 @@ pub struct ResponsesServerEventVariant6 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseCodeInterpreterCallInWsProgress
 ///
 /// Emitted when a code interpreter call is in progress.
@@ -28765,7 +28765,7 @@ pub struct ResponsesServerEventVariant7 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseCodeInterpreterCallWsInterpreting
 ///
 /// Emitted when the code interpreter is actively interpreting the code snippet.
@@ -28786,7 +28786,7 @@ pub struct ResponsesServerEventVariant8 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseWsCompleted
 ///
 /// Emitted when the model response is complete.
@@ -28805,7 +28805,7 @@ pub struct ResponsesServerEventVariant9 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseContentPartWsAdded
 ///
 /// Emitted when a new content part is added.
@@ -28830,7 +28830,7 @@ pub struct ResponsesServerEventVariant10 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseContentPartWsDone
 ///
 /// Emitted when a content part is done.
@@ -28855,7 +28855,7 @@ pub struct ResponsesServerEventVariant11 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseWsCreated
 ///
 /// An event that is emitted when a response is created.
@@ -28874,7 +28874,7 @@ pub struct ResponsesServerEventVariant12 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseFileSearchCallWsCompleted
 ///
 /// Emitted when a file search call is completed (results found).
@@ -28895,7 +28895,7 @@ pub struct ResponsesServerEventVariant13 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseFileSearchCallInWsProgress
 ///
 /// Emitted when a file search call is initiated.
@@ -28916,7 +28916,7 @@ pub struct ResponsesServerEventVariant14 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseFileSearchCallWsSearching
 ///
 /// Emitted when a file search is currently searching.
@@ -28937,7 +28937,7 @@ pub struct ResponsesServerEventVariant15 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseFunctionCallArgumentsWsDelta
 ///
 /// Emitted when there is a partial function-call arguments delta.
@@ -28960,7 +28960,7 @@ pub struct ResponsesServerEventVariant16 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseFunctionCallArgumentsWsDone
 ///
 /// Emitted when function-call arguments are finalized.
@@ -28984,7 +28984,7 @@ pub struct ResponsesServerEventVariant17 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseShellCallCommandWsAdded
 ///
 /// A streaming event that indicated a shell command was added to a tool call.
@@ -29007,7 +29007,7 @@ pub struct ResponsesServerEventVariant18 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseShellCallCommandWsDelta
 ///
 /// A streaming event that indicated a shell command was incrementally updated.
@@ -29033,7 +29033,7 @@ pub struct ResponsesServerEventVariant19 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseShellCallCommandWsDone
 ///
 /// A streaming event that indicated a shell command was completed.
@@ -29056,7 +29056,7 @@ pub struct ResponsesServerEventVariant20 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseShellCallOutputContentWsDelta
 ///
 /// A streaming event that indicated shell call output was incrementally added.
@@ -29081,7 +29081,7 @@ pub struct ResponsesServerEventVariant21 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseShellCallOutputContentWsDone
 ///
 /// A streaming event that indicated shell call output was completed.
@@ -29106,7 +29106,7 @@ pub struct ResponsesServerEventVariant22 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseInWsProgress
 ///
 /// Emitted when the response is in progress.
@@ -29125,7 +29125,7 @@ pub struct ResponsesServerEventVariant23 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseWsFailed
 ///
 /// An event that is emitted when a response fails.
@@ -29144,7 +29144,7 @@ pub struct ResponsesServerEventVariant24 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseWsIncomplete
 ///
 /// An event that is emitted when a response finishes as incomplete.
@@ -29163,7 +29163,7 @@ pub struct ResponsesServerEventVariant25 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseOutputItemWsAdded
 ///
 /// Emitted when a new output item is added.
@@ -29187,7 +29187,7 @@ pub struct ResponsesServerEventVariant26 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseOutputItemWsDone
 ///
 /// Emitted when an output item is marked done.
@@ -29208,7 +29208,7 @@ pub struct ResponsesServerEventVariant27 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseReasoningSummaryPartWsAdded
 ///
 /// Emitted when a new reasoning summary part is added.
@@ -29233,7 +29233,7 @@ pub struct ResponsesServerEventVariant28 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseReasoningSummaryPartWsDone
 ///
 /// Emitted when a reasoning summary part is completed.
@@ -29262,7 +29262,7 @@ pub struct ResponsesServerEventVariant29 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseReasoningSummaryTextWsDelta
 ///
 /// Emitted when a delta is added to a reasoning summary text.
@@ -29287,7 +29287,7 @@ pub struct ResponsesServerEventVariant30 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseReasoningSummaryTextWsDone
 ///
 /// Emitted when a reasoning summary text is completed.
@@ -29312,7 +29312,7 @@ pub struct ResponsesServerEventVariant31 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseReasoningTextWsDelta
 ///
 /// Emitted when a delta is added to a reasoning text.
@@ -29337,7 +29337,7 @@ pub struct ResponsesServerEventVariant32 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseReasoningTextWsDone
 ///
 /// Emitted when a reasoning text is completed.
@@ -29362,7 +29362,7 @@ pub struct ResponsesServerEventVariant33 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseRefusalWsDelta
 ///
 /// Emitted when there is a partial refusal text.
@@ -29387,7 +29387,7 @@ pub struct ResponsesServerEventVariant34 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseRefusalWsDone
 ///
 /// Emitted when refusal text is finalized.
@@ -29412,7 +29412,7 @@ pub struct ResponsesServerEventVariant35 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseTextWsDelta
 ///
 /// Emitted when there is an additional text delta.
@@ -29439,7 +29439,7 @@ pub struct ResponsesServerEventVariant36 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseTextWsDone
 ///
 /// Emitted when text content is finalized.
@@ -29466,7 +29466,7 @@ pub struct ResponsesServerEventVariant37 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseWebSearchCallWsCompleted
 ///
 /// Emitted when a web search call is completed.
@@ -29487,7 +29487,7 @@ pub struct ResponsesServerEventVariant38 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseWebSearchCallInWsProgress
 ///
 /// Emitted when a web search call is initiated.
@@ -29508,7 +29508,7 @@ pub struct ResponsesServerEventVariant39 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseWebSearchCallWsSearching
 ///
 /// Emitted when a web search call is executing.
@@ -29529,7 +29529,7 @@ pub struct ResponsesServerEventVariant40 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseImageGenCallWsCompleted
 ///
 /// Emitted when an image generation tool call has completed and the final image is available.
@@ -29550,7 +29550,7 @@ pub struct ResponsesServerEventVariant41 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseImageGenCallWsGenerating
 ///
 /// Emitted when an image generation tool call is actively generating an image (intermediate state).
@@ -29571,7 +29571,7 @@ pub struct ResponsesServerEventVariant42 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseImageGenCallInWsProgress
 ///
 /// Emitted when an image generation tool call is in progress.
@@ -29592,7 +29592,7 @@ pub struct ResponsesServerEventVariant43 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseImageGenCallPartialWsImage
 ///
 /// Emitted when a partial image is available during image generation streaming.
@@ -29629,7 +29629,7 @@ pub struct ResponsesServerEventVariant44 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseMcpCallArgumentsWsDelta
 ///
 /// Emitted when there is a delta (partial update) to the arguments of an MCP tool call.
@@ -29652,7 +29652,7 @@ pub struct ResponsesServerEventVariant45 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseMcpCallArgumentsWsDone
 ///
 /// Emitted when the arguments for an MCP tool call are finalized.
@@ -29675,7 +29675,7 @@ pub struct ResponsesServerEventVariant46 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseMcpCallWsCompleted
 ///
 /// Emitted when an MCP  tool call has completed successfully.
@@ -29696,7 +29696,7 @@ pub struct ResponsesServerEventVariant47 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseMcpCallWsFailed
 ///
 /// Emitted when an MCP  tool call has failed.
@@ -29717,7 +29717,7 @@ pub struct ResponsesServerEventVariant48 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseMcpCallInWsProgress
 ///
 /// Emitted when an MCP  tool call is in progress.
@@ -29738,7 +29738,7 @@ pub struct ResponsesServerEventVariant49 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseMcpListToolsWsCompleted
 ///
 /// Emitted when the list of available MCP tools has been successfully retrieved.
@@ -29759,7 +29759,7 @@ pub struct ResponsesServerEventVariant50 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseMcpListToolsWsFailed
 ///
 /// Emitted when the attempt to list available MCP tools has failed.
@@ -29780,7 +29780,7 @@ pub struct ResponsesServerEventVariant51 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseMcpListToolsInWsProgress
 ///
 /// Emitted when the system is in the process of retrieving the list of available MCP tools.
@@ -29801,7 +29801,7 @@ pub struct ResponsesServerEventVariant52 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseOutputTextAnnotationWsAdded
 ///
 /// Emitted when an annotation is added to output text content.
@@ -29828,7 +29828,7 @@ pub struct ResponsesServerEventVariant53 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseWsQueued
 ///
 /// Emitted when a response is queued and waiting to be processed.
@@ -29847,7 +29847,7 @@ pub struct ResponsesServerEventVariant54 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseCustomToolCallInputWsDelta
 ///
 /// Event representing a delta (partial update) to the input of a custom tool call.
@@ -29870,7 +29870,7 @@ pub struct ResponsesServerEventVariant55 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseCustomToolCallInputWsDone
 ///
 /// Event indicating that input for a custom tool call is complete.
@@ -29893,7 +29893,7 @@ pub struct ResponsesServerEventVariant56 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResponsesWebSocketStreamEvent {
     /// The WebSocket lane that emitted this event. This field is present
@@ -29902,7 +29902,7 @@ pub struct ResponsesWebSocketStreamEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "roles"))]
+#[cfg(feature = "roles")]
 /// Confirmation payload returned after deleting a role.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RoleDeletedResource {
@@ -29933,7 +29933,7 @@ pub struct RoleListResource {
     /// Cursor to fetch the next page of results, or `null` when there are no more assignments.
     pub next: Option<String>,
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 /// RunGraderRequest
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunGraderRequest {
@@ -29949,7 +29949,7 @@ pub struct RunGraderRequest {
     /// valid JSON string.
     pub model_sample: String,
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RunGraderResponse {
     pub reward: f64,
@@ -29960,7 +29960,7 @@ pub struct RunGraderResponse {
         serde_json::Value,
     >,
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RunGraderResponseMetadata {
     pub name: String,
@@ -29972,7 +29972,7 @@ pub struct RunGraderResponseMetadata {
     pub token_usage: Option<i64>,
     pub sampled_model_name: Option<String>,
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RunGraderResponseMetadataErrors {
     pub formula_parse_error: bool,
@@ -29990,7 +29990,7 @@ pub struct RunGraderResponseMetadataErrors {
     pub model_grader_parse_error: bool,
     pub model_grader_server_error_details: Option<String>,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SubmitToolOutputsRunRequest {
     /// A list of tools for which the outputs are being submitted.
@@ -29998,7 +29998,7 @@ pub struct SubmitToolOutputsRunRequest {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub stream: Option<Option<bool>>,
 }
-#[cfg(any(feature = "assistants"))]
+#[cfg(feature = "assistants")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SubmitToolOutputsRunRequestToolOutputsItem {
     /// The ID of the tool call in the `required_action` object within the run object the output is being submitted for.
@@ -30008,12 +30008,12 @@ pub struct SubmitToolOutputsRunRequestToolOutputsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
 }
-#[cfg(any(feature = "certificates"))]
+#[cfg(feature = "certificates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ToggleCertificatesRequest {
     pub certificate_ids: Vec<String>,
 }
-#[cfg(any(feature = "certificates"))]
+#[cfg(feature = "certificates")]
 impl ToggleCertificatesRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30029,7 +30029,7 @@ impl ToggleCertificatesRequest {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Controls how the audio is cut into chunks. When set to `"auto"`, the
 /// server first normalizes loudness and then uses voice activity detection (VAD) to
 /// choose boundaries. `server_vad` object can be provided to tweak VAD detection
@@ -30042,14 +30042,14 @@ pub enum TranscriptionChunkingStrategy {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "groups"))]
+#[cfg(feature = "groups")]
 /// Request payload for updating the details of an existing group.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateGroupBody {
     /// New display name for the group.
     pub name: String,
 }
-#[cfg(any(feature = "groups"))]
+#[cfg(feature = "groups")]
 impl UpdateGroupBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30060,14 +30060,14 @@ impl UpdateGroupBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "data_retention"))]
+#[cfg(feature = "data_retention")]
 /// Parameters for updating organization data retention controls.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UpdateOrganizationDataRetentionBody {
     /// The desired organization data retention type.
     pub retention_type: super::models::UpdateOrganizationDataRetentionBodyRetentionType,
 }
-#[cfg(any(feature = "data_retention"))]
+#[cfg(feature = "data_retention")]
 connector_runtime::__string_enum! {
     #[doc = " The desired organization data retention type."] pub enum
     UpdateOrganizationDataRetentionBodyRetentionType { ZeroDataRetention =
@@ -30075,14 +30075,14 @@ connector_runtime::__string_enum! {
     EnhancedZeroDataRetention = "enhanced_zero_data_retention",
     EnhancedModifiedAbuseMonitoring = "enhanced_modified_abuse_monitoring", }
 }
-#[cfg(any(feature = "data_retention"))]
+#[cfg(feature = "data_retention")]
 /// Parameters for updating project data retention controls.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UpdateProjectDataRetentionBody {
     /// The desired project data retention type.
     pub retention_type: super::models::UpdateProjectDataRetentionBodyRetentionType,
 }
-#[cfg(any(feature = "data_retention"))]
+#[cfg(feature = "data_retention")]
 connector_runtime::__string_enum! {
     #[doc = " The desired project data retention type."] pub enum
     UpdateProjectDataRetentionBodyRetentionType { OrganizationDefault =
@@ -30091,7 +30091,7 @@ connector_runtime::__string_enum! {
     "enhanced_zero_data_retention", EnhancedModifiedAbuseMonitoring =
     "enhanced_modified_abuse_monitoring", }
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 /// Parameters for updating a project service account.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateProjectServiceAccountBody {
@@ -30102,19 +30102,19 @@ pub struct UpdateProjectServiceAccountBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<super::models::UpdateProjectServiceAccountBodyRole>,
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 connector_runtime::__string_enum! {
     #[doc = " The updated service account role."] pub enum
     UpdateProjectServiceAccountBodyRole { Member = "member", Owner = "owner", }
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateVectorStoreFileAttributesRequest {
     pub attributes: Option<
         std::collections::BTreeMap<String, super::models::VectorStoreFileAttributesValue>,
     >,
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateVectorStoreRequest {
     /// The name of the vector store.
@@ -30125,7 +30125,7 @@ pub struct UpdateVectorStoreRequest {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub metadata: Option<Option<std::collections::BTreeMap<String, String>>>,
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 impl UpdateVectorStoreRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30135,13 +30135,13 @@ impl UpdateVectorStoreRequest {
         Ok(())
     }
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateVoiceConsentRequest {
     /// The updated label for this consent recording.
     pub name: String,
 }
-#[cfg(any(feature = "uploads"))]
+#[cfg(feature = "uploads")]
 /// Upload
 ///
 /// The Upload object can accept byte chunks in the form of Parts.
@@ -30167,12 +30167,12 @@ pub struct Upload {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<super::models::OpenAiFile>,
 }
-#[cfg(any(feature = "uploads"))]
+#[cfg(feature = "uploads")]
 connector_runtime::__string_enum! {
     #[doc = " The status of the Upload."] pub enum UploadStatus { Pending = "pending",
     Completed = "completed", Cancelled = "cancelled", Expired = "expired", }
 }
-#[cfg(any(feature = "certificates"))]
+#[cfg(feature = "certificates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UploadCertificateRequest {
     /// An optional name for the certificate
@@ -30181,7 +30181,7 @@ pub struct UploadCertificateRequest {
     /// The certificate content in PEM format
     pub certificate: String,
 }
-#[cfg(any(feature = "uploads"))]
+#[cfg(feature = "uploads")]
 /// UploadPart
 ///
 /// The upload Part represents a chunk of bytes we can add to an Upload object.
@@ -30196,7 +30196,7 @@ pub struct UploadPart {
     /// The object type, which is always `upload.part`.
     pub object: String,
 }
-#[cfg(any(feature = "usage"))]
+#[cfg(feature = "usage")]
 /// The aggregated audio speeches usage details of the specific time bucket.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsageAudioSpeechesResult {
@@ -30214,7 +30214,7 @@ pub struct UsageAudioSpeechesResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
 }
-#[cfg(any(feature = "usage"))]
+#[cfg(feature = "usage")]
 /// The aggregated audio transcriptions usage details of the specific time bucket.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsageAudioTranscriptionsResult {
@@ -30232,7 +30232,7 @@ pub struct UsageAudioTranscriptionsResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
 }
-#[cfg(any(feature = "usage"))]
+#[cfg(feature = "usage")]
 /// The aggregated code interpreter sessions usage details of the specific time bucket.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsageCodeInterpreterSessionsResult {
@@ -30242,7 +30242,7 @@ pub struct UsageCodeInterpreterSessionsResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_id: Option<String>,
 }
-#[cfg(any(feature = "usage"))]
+#[cfg(feature = "usage")]
 /// The aggregated completions usage details of the specific time bucket.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsageCompletionsResult {
@@ -30302,7 +30302,7 @@ pub struct UsageCompletionsResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_tier: Option<String>,
 }
-#[cfg(any(feature = "usage"))]
+#[cfg(feature = "usage")]
 /// The aggregated embeddings usage details of the specific time bucket.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsageEmbeddingsResult {
@@ -30320,7 +30320,7 @@ pub struct UsageEmbeddingsResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
 }
-#[cfg(any(feature = "usage"))]
+#[cfg(feature = "usage")]
 /// The aggregated file search calls usage details of the specific time bucket.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsageFileSearchCallsResult {
@@ -30336,7 +30336,7 @@ pub struct UsageFileSearchCallsResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vector_store_id: Option<String>,
 }
-#[cfg(any(feature = "usage"))]
+#[cfg(feature = "usage")]
 /// The aggregated images usage details of the specific time bucket.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsageImagesResult {
@@ -30358,7 +30358,7 @@ pub struct UsageImagesResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
 }
-#[cfg(any(feature = "usage"))]
+#[cfg(feature = "usage")]
 /// The aggregated moderations usage details of the specific time bucket.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsageModerationsResult {
@@ -30376,7 +30376,7 @@ pub struct UsageModerationsResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
 }
-#[cfg(any(feature = "usage"))]
+#[cfg(feature = "usage")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsageResponse {
     pub object: String,
@@ -30384,7 +30384,7 @@ pub struct UsageResponse {
     pub has_more: bool,
     pub next_page: Option<String>,
 }
-#[cfg(any(feature = "usage"))]
+#[cfg(feature = "usage")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsageTimeBucket {
     pub object: String,
@@ -30392,7 +30392,7 @@ pub struct UsageTimeBucket {
     pub end_time: i64,
     pub results: Vec<super::models::UsageTimeBucketResultsItem>,
 }
-#[cfg(any(feature = "usage"))]
+#[cfg(feature = "usage")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum UsageTimeBucketResultsItem {
@@ -30412,7 +30412,7 @@ pub enum UsageTimeBucketResultsItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "usage"))]
+#[cfg(feature = "usage")]
 impl<'de> serde::Deserialize<'de> for UsageTimeBucketResultsItem {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -30478,7 +30478,7 @@ impl<'de> serde::Deserialize<'de> for UsageTimeBucketResultsItem {
         )
     }
 }
-#[cfg(any(feature = "usage"))]
+#[cfg(feature = "usage")]
 /// The aggregated vector stores usage details of the specific time bucket.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsageVectorStoresResult {
@@ -30488,7 +30488,7 @@ pub struct UsageVectorStoresResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_id: Option<String>,
 }
-#[cfg(any(feature = "usage"))]
+#[cfg(feature = "usage")]
 /// The aggregated web search calls usage details of the specific time bucket.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsageWebSearchCallsResult {
@@ -30617,14 +30617,14 @@ pub struct UserProjectsDataItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UserDeleteResponse {
     pub object: String,
     pub id: String,
     pub deleted: bool,
 }
-#[cfg(any(feature = "group_users"))]
+#[cfg(feature = "group_users")]
 /// Paginated list of user objects returned when inspecting group membership.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UserListResource {
@@ -30637,7 +30637,7 @@ pub struct UserListResource {
     /// Cursor to fetch the next page of results, or `null` when no further users are available.
     pub next: Option<String>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UserListResponse {
     pub object: String,
@@ -30664,7 +30664,7 @@ pub struct UserRoleAssignment {
     /// Details about a role that can be assigned through the public Roles API.
     pub role: super::models::Role,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UserRoleUpdateRequest {
     /// `owner` or `reader`
@@ -30680,14 +30680,14 @@ pub struct UserRoleUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub developer_persona: Option<Option<String>>,
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 /// ValidateGraderRequest
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ValidateGraderRequest {
     /// The grader used for the fine-tuning job.
     pub grader: super::models::FineTuneReinforcementMethodGrader,
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 /// ValidateGraderResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ValidateGraderResponse {
@@ -30695,7 +30695,7 @@ pub struct ValidateGraderResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grader: Option<super::models::FineTuneReinforcementMethodGrader>,
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 /// Vector store file batch
 ///
 /// A batch of files attached to a vector store.
@@ -30713,14 +30713,14 @@ pub struct VectorStoreFileBatchObject {
     pub status: super::models::VectorStoreFileBatchObjectStatus,
     pub file_counts: super::models::VectorStoreFileBatchObjectFileCounts,
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of the vector store files batch, which can be either `in_progress`, `completed`, `cancelled` or `failed`."]
     pub enum VectorStoreFileBatchObjectStatus { InProgress = "in_progress", Completed =
     "completed", Cancelled = "cancelled", Failed = "failed", }
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectorStoreFileBatchObjectFileCounts {
     /// The number of files that are currently being processed.
@@ -30734,7 +30734,7 @@ pub struct VectorStoreFileBatchObjectFileCounts {
     /// The total number of files.
     pub total: i64,
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 /// Represents the parsed content of a vector store file.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectorStoreFileContentResponse {
@@ -30746,7 +30746,7 @@ pub struct VectorStoreFileContentResponse {
     pub has_more: bool,
     pub next_page: Option<String>,
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectorStoreFileContentResponseDataItem {
     /// The content type (currently only `"text"`)
@@ -30757,7 +30757,7 @@ pub struct VectorStoreFileContentResponseDataItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VectorStoreSearchRequest {
     /// A query string for a search
@@ -30775,7 +30775,7 @@ pub struct VectorStoreSearchRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ranking_options: Option<super::models::VectorStoreSearchRequestRankingOptions>,
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 impl VectorStoreSearchRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30793,7 +30793,7 @@ impl VectorStoreSearchRequest {
         Ok(())
     }
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 /// A query string for a search
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -30803,7 +30803,7 @@ pub enum VectorStoreSearchRequestQuery {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 /// A filter to apply based on file attributes.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -30813,7 +30813,7 @@ pub enum VectorStoreSearchRequestFilters {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 /// Ranking options for search.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectorStoreSearchRequestRankingOptions {
@@ -30823,7 +30823,7 @@ pub struct VectorStoreSearchRequestRankingOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub score_threshold: Option<f64>,
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 impl VectorStoreSearchRequestRankingOptions {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30838,14 +30838,14 @@ impl VectorStoreSearchRequestRankingOptions {
         Ok(())
     }
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 connector_runtime::__string_enum! {
     #[doc =
     " Enable re-ranking; set to `none` to disable, which can help reduce latency."] pub
     enum VectorStoreSearchRequestRankingOptionsRanker { None = "none", Auto = "auto",
     Default20241115 = "default-2024-11-15", }
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectorStoreSearchResultContentObject {
     /// The type of content.
@@ -30854,7 +30854,7 @@ pub struct VectorStoreSearchResultContentObject {
     /// The text content returned from search.
     pub text: String,
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectorStoreSearchResultItem {
     /// The ID of the vector store file.
@@ -30869,7 +30869,7 @@ pub struct VectorStoreSearchResultItem {
     /// Content chunks from the file.
     pub content: Vec<super::models::VectorStoreSearchResultContentObject>,
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 impl VectorStoreSearchResultItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30885,7 +30885,7 @@ impl VectorStoreSearchResultItem {
         Ok(())
     }
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VectorStoreSearchResultsPage {
     /// The object type, which is always `vector_store.search_results.page`
@@ -30897,7 +30897,7 @@ pub struct VectorStoreSearchResultsPage {
     pub has_more: bool,
     pub next_page: Option<String>,
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 impl VectorStoreSearchResultsPage {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30910,7 +30910,7 @@ impl VectorStoreSearchResultsPage {
         Ok(())
     }
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VoiceConsentDeletedResource {
     /// The consent recording identifier.
@@ -30918,7 +30918,7 @@ pub struct VoiceConsentDeletedResource {
     pub object: String,
     pub deleted: bool,
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VoiceConsentListResource {
     pub object: String,
@@ -30929,7 +30929,7 @@ pub struct VoiceConsentListResource {
     pub last_id: Option<String>,
     pub has_more: bool,
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 /// Voice consent
 ///
 /// A consent recording used to authorize creation of a custom voice.
@@ -30946,7 +30946,7 @@ pub struct VoiceConsentResource {
     /// The Unix timestamp (in seconds) for when the consent recording was created.
     pub created_at: i64,
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 /// Voice
 ///
 /// A custom voice that can be used for audio output.
@@ -30961,7 +30961,7 @@ pub struct VoiceResource {
     /// The Unix timestamp (in seconds) for when the voice was created.
     pub created_at: i64,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// batch.cancelled
 ///
 /// Sent when a batch API request has been cancelled.
@@ -30980,14 +30980,14 @@ pub struct WebhookBatchCancelled {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Event data payload.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookBatchCancelledData {
     /// The unique ID of the batch API request.
     pub id: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// batch.completed
 ///
 /// Sent when a batch API request has been completed.
@@ -31006,7 +31006,7 @@ pub struct WebhookBatchCompleted {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// batch.expired
 ///
 /// Sent when a batch API request has expired.
@@ -31025,7 +31025,7 @@ pub struct WebhookBatchExpired {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// batch.failed
 ///
 /// Sent when a batch API request has failed.
@@ -31044,7 +31044,7 @@ pub struct WebhookBatchFailed {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// eval.run.canceled
 ///
 /// Sent when an eval run has been canceled.
@@ -31063,14 +31063,14 @@ pub struct WebhookEvalRunCanceled {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Event data payload.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookEvalRunCanceledData {
     /// The unique ID of the eval run.
     pub id: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// eval.run.failed
 ///
 /// Sent when an eval run has failed.
@@ -31089,7 +31089,7 @@ pub struct WebhookEvalRunFailed {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// eval.run.succeeded
 ///
 /// Sent when an eval run has succeeded.
@@ -31108,7 +31108,7 @@ pub struct WebhookEvalRunSucceeded {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// fine_tuning.job.cancelled
 ///
 /// Sent when a fine-tuning job has been cancelled.
@@ -31127,14 +31127,14 @@ pub struct WebhookFineTuningJobCancelled {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Event data payload.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookFineTuningJobCancelledData {
     /// The unique ID of the fine-tuning job.
     pub id: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// fine_tuning.job.failed
 ///
 /// Sent when a fine-tuning job has failed.
@@ -31153,7 +31153,7 @@ pub struct WebhookFineTuningJobFailed {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// fine_tuning.job.succeeded
 ///
 /// Sent when a fine-tuning job has succeeded.
@@ -31172,7 +31172,7 @@ pub struct WebhookFineTuningJobSucceeded {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// live.call.incoming
 ///
 /// Sent when an incoming API SIP session is available for Live acceptance. The
@@ -31193,7 +31193,7 @@ pub struct WebhookLiveCallIncoming {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Event data payload.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookLiveCallIncomingData {
@@ -31203,7 +31203,7 @@ pub struct WebhookLiveCallIncomingData {
     /// Headers from the SIP Invite.
     pub sip_headers: Vec<super::models::WebhookLiveCallIncomingDataSipHeadersItem>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// A header from the SIP Invite.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookLiveCallIncomingDataSipHeadersItem {
@@ -31212,7 +31212,7 @@ pub struct WebhookLiveCallIncomingDataSipHeadersItem {
     /// Value of the SIP Header.
     pub value: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// realtime.call.incoming
 ///
 /// Sent when an incoming API SIP session is available for Realtime acceptance.
@@ -31233,7 +31233,7 @@ pub struct WebhookRealtimeCallIncoming {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Event data payload.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookRealtimeCallIncomingData {
@@ -31243,7 +31243,7 @@ pub struct WebhookRealtimeCallIncomingData {
     /// Headers from the SIP Invite.
     pub sip_headers: Vec<super::models::WebhookLiveCallIncomingDataSipHeadersItem>,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// response.cancelled
 ///
 /// Sent when a background response has been cancelled.
@@ -31262,14 +31262,14 @@ pub struct WebhookResponseCancelled {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// Event data payload.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WebhookResponseCancelledData {
     /// The unique ID of the model response.
     pub id: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// response.completed
 ///
 /// Sent when a background response has been completed.
@@ -31288,7 +31288,7 @@ pub struct WebhookResponseCompleted {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// response.failed
 ///
 /// Sent when a background response has failed.
@@ -31307,7 +31307,7 @@ pub struct WebhookResponseFailed {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "webhook_events"))]
+#[cfg(feature = "webhook_events")]
 /// response.incomplete
 ///
 /// Sent when a background response has been interrupted.
@@ -31326,7 +31326,7 @@ pub struct WebhookResponseIncomplete {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FileCitationParam {
     /// The citation type. Always `file_citation`.
@@ -31339,7 +31339,7 @@ pub struct FileCitationParam {
     /// The filename of the file cited.
     pub filename: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl FileCitationParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31355,7 +31355,7 @@ impl FileCitationParam {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UrlCitationParam {
     /// The citation type. Always `url_citation`.
@@ -31370,7 +31370,7 @@ pub struct UrlCitationParam {
     /// The title of the cited resource.
     pub title: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl UrlCitationParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31395,7 +31395,7 @@ impl UrlCitationParam {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ContainerFileCitationParam {
     /// The citation type. Always `container_file_citation`.
@@ -31412,7 +31412,7 @@ pub struct ContainerFileCitationParam {
     /// The filename of the container file cited.
     pub filename: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl ContainerFileCitationParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31437,7 +31437,7 @@ impl ContainerFileCitationParam {
         Ok(())
     }
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConversationResource {
     /// The unique ID of the conversation.
@@ -31450,7 +31450,7 @@ pub struct ConversationResource {
     /// The time at which the conversation was created, measured in seconds since the Unix epoch.
     pub created_at: i64,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateConversationBody {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
@@ -31458,21 +31458,21 @@ pub struct CreateConversationBody {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub items: Option<Option<Vec<super::models::InputItem>>>,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateConversationBody {
     /// Set of 16 key-value pairs that can be attached to an object. This can be         useful for storing additional information about the object in a structured         format, and querying for objects via API or the dashboard.
     /// Keys are strings with a maximum length of 64 characters. Values are strings         with a maximum length of 512 characters.
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeletedConversationResource {
     pub object: String,
     pub deleted: bool,
     pub id: String,
 }
-#[cfg(any(feature = "organization"))]
+#[cfg(feature = "organization")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum SpendLimitCurrency {
@@ -31480,7 +31480,7 @@ pub enum SpendLimitCurrency {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "organization"))]
+#[cfg(feature = "organization")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum SpendLimitInterval {
@@ -31488,7 +31488,7 @@ pub enum SpendLimitInterval {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "organization"))]
+#[cfg(feature = "organization")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum SpendLimitEnforcementStatus {
@@ -31499,19 +31499,19 @@ pub enum SpendLimitEnforcementStatus {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "organization"))]
+#[cfg(feature = "organization")]
 connector_runtime::__string_enum! {
     pub enum SpendLimitEnforcementStatusVariant1 { Inactive = "inactive", Enforcing =
     "enforcing", }
 }
-#[cfg(any(feature = "organization"))]
+#[cfg(feature = "organization")]
 /// The current enforcement state of a hard spend limit.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SpendLimitEnforcement {
     /// Whether the hard spend limit is currently enforcing.
     pub status: super::models::SpendLimitEnforcementStatus,
 }
-#[cfg(any(feature = "organization"))]
+#[cfg(feature = "organization")]
 /// Represents a hard spend limit configured at the organization level.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OrganizationSpendLimitResource {
@@ -31526,7 +31526,7 @@ pub struct OrganizationSpendLimitResource {
     /// The current enforcement state of the hard spend limit.
     pub enforcement: super::models::SpendLimitEnforcement,
 }
-#[cfg(any(feature = "organization"))]
+#[cfg(feature = "organization")]
 /// Parameters for the hard spend limit you want to create or replace.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateOrganizationSpendLimitBody {
@@ -31537,7 +31537,7 @@ pub struct UpdateOrganizationSpendLimitBody {
     /// The time interval for evaluating spend against the threshold. Currently, only `month` is supported.
     pub interval: String,
 }
-#[cfg(any(feature = "organization"))]
+#[cfg(feature = "organization")]
 impl UpdateOrganizationSpendLimitBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31553,7 +31553,7 @@ impl UpdateOrganizationSpendLimitBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "organization"))]
+#[cfg(feature = "organization")]
 /// Confirmation payload returned after deleting an organization hard spend limit.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OrganizationSpendLimitDeletedResource {
@@ -31562,7 +31562,7 @@ pub struct OrganizationSpendLimitDeletedResource {
     /// Whether the hard spend limit was deleted.
     pub deleted: bool,
 }
-#[cfg(any(feature = "organization"))]
+#[cfg(feature = "organization")]
 /// Represents a hard spend limit configured at the project level.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProjectSpendLimitResource {
@@ -31577,7 +31577,7 @@ pub struct ProjectSpendLimitResource {
     /// The current enforcement state of the hard spend limit.
     pub enforcement: super::models::SpendLimitEnforcement,
 }
-#[cfg(any(feature = "organization"))]
+#[cfg(feature = "organization")]
 /// Parameters for the hard spend limit you want to create or replace.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateProjectSpendLimitBody {
@@ -31588,7 +31588,7 @@ pub struct UpdateProjectSpendLimitBody {
     /// The time interval for evaluating spend against the threshold. Currently, only `month` is supported.
     pub interval: String,
 }
-#[cfg(any(feature = "organization"))]
+#[cfg(feature = "organization")]
 impl UpdateProjectSpendLimitBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31604,7 +31604,7 @@ impl UpdateProjectSpendLimitBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "organization"))]
+#[cfg(feature = "organization")]
 /// Confirmation payload returned after deleting a project hard spend limit.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProjectSpendLimitDeletedResource {
@@ -31613,7 +31613,7 @@ pub struct ProjectSpendLimitDeletedResource {
     /// Whether the hard spend limit was deleted.
     pub deleted: bool,
 }
-#[cfg(any(feature = "organization"))]
+#[cfg(feature = "organization")]
 /// The service account API key create request payload.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateProjectServiceAccountApiKeyBody {
@@ -31624,7 +31624,7 @@ pub struct CreateProjectServiceAccountApiKeyBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<String>>,
 }
-#[cfg(any(feature = "organization"))]
+#[cfg(feature = "organization")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ServiceAccountApiKeyBody {
     /// The object type, which is always `organization.project.service_account.api_key`
@@ -31638,23 +31638,23 @@ pub struct ServiceAccountApiKeyBody {
     /// The identifier of the API key.
     pub id: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateContentProvenanceBody {
     /// The image or audio file to check for supported OpenAI provenance signals.
     pub file: String,
 }
-#[cfg(any(feature = "content_provenance_checks"))]
+#[cfg(feature = "content_provenance_checks")]
 connector_runtime::__string_enum! {
     pub enum ProvenanceDetectionResultApi { Detected = "detected", NotDetected =
     "not_detected", }
 }
-#[cfg(any(feature = "content_provenance_checks"))]
+#[cfg(feature = "content_provenance_checks")]
 connector_runtime::__string_enum! {
     pub enum C2paValidationStateApi { Trusted = "trusted", Valid = "valid", Invalid =
     "invalid", NotPresent = "not_present", }
 }
-#[cfg(any(feature = "content_provenance_checks"))]
+#[cfg(feature = "content_provenance_checks")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct C2paProvenanceResult {
     /// The provenance signal type. Always `c2pa`.
@@ -31669,7 +31669,7 @@ pub struct C2paProvenanceResult {
     pub model: Option<String>,
     pub generated_at: Option<String>,
 }
-#[cfg(any(feature = "content_provenance_checks"))]
+#[cfg(feature = "content_provenance_checks")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SynthIdProvenanceResult {
     /// The provenance signal type. Always `synthid`.
@@ -31681,7 +31681,7 @@ pub struct SynthIdProvenanceResult {
     pub model: Option<String>,
     pub generated_at: Option<String>,
 }
-#[cfg(any(feature = "content_provenance_checks"))]
+#[cfg(feature = "content_provenance_checks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProvenanceResource {
     /// The object type. Always `content_provenance_check` for this endpoint.
@@ -31691,7 +31691,7 @@ pub struct ProvenanceResource {
     /// The provenance results that apply to the uploaded file. Image results include C2PA and SynthID; audio results include SynthID.
     pub results: Vec<super::models::ProvenanceResourceResultsItem>,
 }
-#[cfg(any(feature = "content_provenance_checks"))]
+#[cfg(feature = "content_provenance_checks")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum ProvenanceResourceResultsItem {
@@ -31700,7 +31700,7 @@ pub enum ProvenanceResourceResultsItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "content_provenance_checks"))]
+#[cfg(feature = "content_provenance_checks")]
 impl<'de> serde::Deserialize<'de> for ProvenanceResourceResultsItem {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -31725,7 +31725,7 @@ impl<'de> serde::Deserialize<'de> for ProvenanceResourceResultsItem {
 connector_runtime::__string_enum! {
     pub enum OrderEnum { Asc = "asc", Desc = "desc", }
 }
-#[cfg(any(feature = "videos"))]
+#[cfg(feature = "videos")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum VideoModel {
@@ -31734,23 +31734,23 @@ pub enum VideoModel {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "videos"))]
+#[cfg(feature = "videos")]
 connector_runtime::__string_enum! {
     pub enum VideoModelVariant1 { Sora2 = "sora-2", Sora2Pro = "sora-2-pro",
     Sora220251006 = "sora-2-2025-10-06", Sora2Pro20251006 = "sora-2-pro-2025-10-06",
     Sora220251208 = "sora-2-2025-12-08", }
 }
-#[cfg(any(feature = "videos"))]
+#[cfg(feature = "videos")]
 connector_runtime::__string_enum! {
     pub enum VideoStatus { Queued = "queued", InProgress = "in_progress", Completed =
     "completed", Failed = "failed", }
 }
-#[cfg(any(feature = "videos"))]
+#[cfg(feature = "videos")]
 connector_runtime::__string_enum! {
     pub enum VideoSize { V720x1280 = "720x1280", V1280x720 = "1280x720", V1024x1792 =
     "1024x1792", V1792x1024 = "1792x1024", }
 }
-#[cfg(any(feature = "videos"))]
+#[cfg(feature = "videos")]
 /// Error
 ///
 /// An error that occurred while generating the response.
@@ -31761,7 +31761,7 @@ pub struct Error2 {
     /// A human-readable description of the error that was returned.
     pub message: String,
 }
-#[cfg(any(feature = "videos"))]
+#[cfg(feature = "videos")]
 /// Video job
 ///
 /// Structured information describing a generated video job.
@@ -31789,7 +31789,7 @@ pub struct VideoResource {
     pub remixed_from_video_id: Option<String>,
     pub error: Option<super::models::Error2>,
 }
-#[cfg(any(feature = "videos"))]
+#[cfg(feature = "videos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VideoListResource {
     /// The type of object returned, must be `list`.
@@ -31801,7 +31801,7 @@ pub struct VideoListResource {
     /// Whether there are more items available.
     pub has_more: bool,
 }
-#[cfg(any(feature = "videos"))]
+#[cfg(feature = "videos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ImageRefParam2 {
     /// A fully qualified URL or base64-encoded data URL.
@@ -31810,7 +31810,7 @@ pub struct ImageRefParam2 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_id: Option<String>,
 }
-#[cfg(any(feature = "videos"))]
+#[cfg(feature = "videos")]
 impl ImageRefParam2 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31820,11 +31820,11 @@ impl ImageRefParam2 {
         Ok(())
     }
 }
-#[cfg(any(feature = "videos"))]
+#[cfg(feature = "videos")]
 connector_runtime::__string_enum! {
     pub enum VideoSeconds { V4 = "4", V8 = "8", V12 = "12", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Create video multipart request
 ///
 /// Multipart parameters for creating a new video generation job.
@@ -31844,7 +31844,7 @@ pub struct CreateVideoMultipartBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<super::models::VideoSize>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl CreateVideoMultipartBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31860,7 +31860,7 @@ impl CreateVideoMultipartBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CreateVideoMultipartBodyInputReference {
@@ -31869,7 +31869,7 @@ pub enum CreateVideoMultipartBodyInputReference {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "videos"))]
+#[cfg(feature = "videos")]
 /// Create video JSON request
 ///
 /// JSON parameters for creating a new video generation job.
@@ -31890,7 +31890,7 @@ pub struct CreateVideoJsonBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<super::models::VideoSize>,
 }
-#[cfg(any(feature = "videos"))]
+#[cfg(feature = "videos")]
 impl CreateVideoJsonBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31909,7 +31909,7 @@ impl CreateVideoJsonBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Create character request
 ///
 /// Parameters for creating a character from an uploaded video.
@@ -31920,7 +31920,7 @@ pub struct CreateVideoCharacterBody {
     /// Display name for this API character.
     pub name: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl CreateVideoCharacterBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31936,7 +31936,7 @@ impl CreateVideoCharacterBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "videos"))]
+#[cfg(feature = "videos")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VideoCharacterResource {
     pub id: Option<String>,
@@ -31944,14 +31944,14 @@ pub struct VideoCharacterResource {
     /// Unix timestamp (in seconds) when the character was created.
     pub created_at: i64,
 }
-#[cfg(any(feature = "videos"))]
+#[cfg(feature = "videos")]
 /// Reference to the completed video.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VideoReferenceInputParam {
     /// The identifier of the completed video.
     pub id: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Create video edit multipart request
 ///
 /// Parameters for editing an existing generated video.
@@ -31961,7 +31961,7 @@ pub struct CreateVideoEditMultipartBody {
     /// Text prompt that describes how to edit the source video.
     pub prompt: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl CreateVideoEditMultipartBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31977,7 +31977,7 @@ impl CreateVideoEditMultipartBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CreateVideoEditMultipartBodyVideo {
@@ -31986,7 +31986,7 @@ pub enum CreateVideoEditMultipartBodyVideo {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "videos"))]
+#[cfg(feature = "videos")]
 /// Create video edit JSON request
 ///
 /// JSON parameters for editing an existing generated video.
@@ -31997,7 +31997,7 @@ pub struct CreateVideoEditJsonBody {
     /// Text prompt that describes how to edit the source video.
     pub prompt: String,
 }
-#[cfg(any(feature = "videos"))]
+#[cfg(feature = "videos")]
 impl CreateVideoEditJsonBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -32013,7 +32013,7 @@ impl CreateVideoEditJsonBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Create video extension multipart request
 ///
 /// Multipart parameters for extending an existing generated video.
@@ -32025,7 +32025,7 @@ pub struct CreateVideoExtendMultipartBody {
     /// Length of the newly generated extension segment in seconds (allowed values: 4, 8, 12, 16, 20).
     pub seconds: super::models::VideoSeconds,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl CreateVideoExtendMultipartBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -32041,7 +32041,7 @@ impl CreateVideoExtendMultipartBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CreateVideoExtendMultipartBodyVideo {
@@ -32050,7 +32050,7 @@ pub enum CreateVideoExtendMultipartBodyVideo {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "videos"))]
+#[cfg(feature = "videos")]
 /// Create video extension JSON request
 ///
 /// JSON parameters for extending an existing generated video.
@@ -32063,7 +32063,7 @@ pub struct CreateVideoExtendJsonBody {
     /// Length of the newly generated extension segment in seconds (allowed values: 4, 8, 12, 16, 20).
     pub seconds: super::models::VideoSeconds,
 }
-#[cfg(any(feature = "videos"))]
+#[cfg(feature = "videos")]
 impl CreateVideoExtendJsonBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -32079,7 +32079,7 @@ impl CreateVideoExtendJsonBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "videos"))]
+#[cfg(feature = "videos")]
 /// Deleted video response
 ///
 /// Confirmation payload returned after deleting a video.
@@ -32092,12 +32092,12 @@ pub struct DeletedVideoResource {
     /// Identifier of the deleted video.
     pub id: String,
 }
-#[cfg(any(feature = "videos"))]
+#[cfg(feature = "videos")]
 connector_runtime::__string_enum! {
     pub enum VideoContentVariant { Video = "video", Thumbnail = "thumbnail", Spritesheet
     = "spritesheet", }
 }
-#[cfg(any(feature = "videos"))]
+#[cfg(feature = "videos")]
 /// Create video remix request
 ///
 /// Parameters for remixing an existing generated video.
@@ -32106,7 +32106,7 @@ pub struct CreateVideoRemixBody {
     /// Updated text prompt that directs the remix generation.
     pub prompt: String,
 }
-#[cfg(any(feature = "videos"))]
+#[cfg(feature = "videos")]
 impl CreateVideoRemixBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -32122,11 +32122,11 @@ impl CreateVideoRemixBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "responses2"))]
+#[cfg(feature = "responses2")]
 connector_runtime::__string_enum! {
     pub enum TruncationEnum { Auto = "auto", Disabled = "disabled", }
 }
-#[cfg(any(feature = "responses2"))]
+#[cfg(feature = "responses2")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PersonalityEnum {
@@ -32135,11 +32135,11 @@ pub enum PersonalityEnum {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "responses2"))]
+#[cfg(feature = "responses2")]
 connector_runtime::__string_enum! {
     pub enum PersonalityEnumVariant1 { Friendly = "friendly", Pragmatic = "pragmatic", }
 }
-#[cfg(any(feature = "responses2"))]
+#[cfg(feature = "responses2")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TokenCountsBody {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
@@ -32169,7 +32169,7 @@ pub struct TokenCountsBody {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub parallel_tool_calls: Option<Option<bool>>,
 }
-#[cfg(any(feature = "responses2"))]
+#[cfg(feature = "responses2")]
 /// Text, image, or file inputs to the model, used to generate a response
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -32179,23 +32179,23 @@ pub enum TokenCountsBodyInput {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "responses2"))]
+#[cfg(feature = "responses2")]
 /// Token counts
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TokenCountsResource {
     pub object: String,
     pub input_tokens: i64,
 }
-#[cfg(any(feature = "responses2"))]
+#[cfg(feature = "responses2")]
 connector_runtime::__string_enum! {
     pub enum PromptCacheRetentionEnum { InMemory = "in_memory", V24h = "24h", }
 }
-#[cfg(any(feature = "responses2"))]
+#[cfg(feature = "responses2")]
 connector_runtime::__string_enum! {
     pub enum ServiceTierEnum { Auto = "auto", Default = "default", Fast = "fast", Flex =
     "flex", Priority = "priority", }
 }
-#[cfg(any(feature = "responses2"))]
+#[cfg(feature = "responses2")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CompactResponseMethodPublicBody {
     /// Model ID used to generate the response, like `gpt-5` or `o3`. OpenAI offers a wide range of models with different capabilities, performance characteristics, and price points. Refer to the [model guide](/docs/models) to browse and compare available models.
@@ -32215,7 +32215,7 @@ pub struct CompactResponseMethodPublicBody {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub service_tier: Option<Option<super::models::ServiceTierEnum>>,
 }
-#[cfg(any(feature = "responses2"))]
+#[cfg(feature = "responses2")]
 /// An item representing a message, tool call, tool output, reasoning, or other response element.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
@@ -32251,7 +32251,7 @@ pub enum ItemField {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "responses2"))]
+#[cfg(feature = "responses2")]
 impl<'de> serde::Deserialize<'de> for ItemField {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -32402,7 +32402,7 @@ impl<'de> serde::Deserialize<'de> for ItemField {
         )
     }
 }
-#[cfg(any(feature = "responses2"))]
+#[cfg(feature = "responses2")]
 /// The compacted response object
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CompactResource {
@@ -32417,7 +32417,7 @@ pub struct CompactResource {
     /// Token accounting for the compaction pass, including cached, reasoning, and total tokens.
     pub usage: super::models::ResponseUsage,
 }
-#[cfg(any(feature = "skills"))]
+#[cfg(feature = "skills")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SkillResource {
     /// Unique identifier for the skill.
@@ -32435,7 +32435,7 @@ pub struct SkillResource {
     /// Latest version for the skill.
     pub latest_version: String,
 }
-#[cfg(any(feature = "skills"))]
+#[cfg(feature = "skills")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SkillListResource {
     /// The type of object returned, must be `list`.
@@ -32447,7 +32447,7 @@ pub struct SkillListResource {
     /// Whether there are more items available.
     pub has_more: bool,
 }
-#[cfg(any(feature = "skills"))]
+#[cfg(feature = "skills")]
 /// Create skill request
 ///
 /// Uploads a skill either as a directory (multipart `files[]`) or as a single zip file.
@@ -32455,7 +32455,7 @@ pub struct SkillListResource {
 pub struct CreateSkillBody {
     pub files: super::models::CreateSkillBodyFiles,
 }
-#[cfg(any(feature = "skills"))]
+#[cfg(feature = "skills")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CreateSkillBodyFiles {
@@ -32464,7 +32464,7 @@ pub enum CreateSkillBodyFiles {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "skills"))]
+#[cfg(feature = "skills")]
 /// Update skill request
 ///
 /// Updates the default version pointer for a skill.
@@ -32473,14 +32473,14 @@ pub struct SetDefaultSkillVersionBody {
     /// The skill version number to set as default.
     pub default_version: String,
 }
-#[cfg(any(feature = "skills"))]
+#[cfg(feature = "skills")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeletedSkillResource {
     pub object: String,
     pub deleted: bool,
     pub id: String,
 }
-#[cfg(any(feature = "skills"))]
+#[cfg(feature = "skills")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SkillVersionResource {
     /// The object type, which is `skill.version`.
@@ -32498,7 +32498,7 @@ pub struct SkillVersionResource {
     /// Description of the skill version.
     pub description: String,
 }
-#[cfg(any(feature = "skills"))]
+#[cfg(feature = "skills")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SkillVersionListResource {
     /// The type of object returned, must be `list`.
@@ -32510,7 +32510,7 @@ pub struct SkillVersionListResource {
     /// Whether there are more items available.
     pub has_more: bool,
 }
-#[cfg(any(feature = "skills"))]
+#[cfg(feature = "skills")]
 /// Create skill version request
 ///
 /// Uploads a new immutable version of a skill.
@@ -32521,7 +32521,7 @@ pub struct CreateSkillVersionBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<bool>,
 }
-#[cfg(any(feature = "skills"))]
+#[cfg(feature = "skills")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeletedSkillVersionResource {
     pub object: String,
@@ -32530,7 +32530,7 @@ pub struct DeletedSkillVersionResource {
     /// The deleted skill version.
     pub version: String,
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// Tracing Configuration
 ///
 /// Controls diagnostic tracing during the session.
@@ -32539,7 +32539,7 @@ pub struct ChatkitWorkflowTracing {
     /// Indicates whether tracing is enabled.
     pub enabled: bool,
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// Workflow metadata and state returned for the session.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatkitWorkflow {
@@ -32555,7 +32555,7 @@ pub struct ChatkitWorkflow {
     /// Tracing settings applied to the workflow.
     pub tracing: super::models::ChatkitWorkflowTracing,
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum ChatkitWorkflowStateVariablesValue {
@@ -32566,7 +32566,7 @@ pub enum ChatkitWorkflowStateVariablesValue {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// Rate limits
 ///
 /// Active per-minute request limit for the session.
@@ -32575,12 +32575,12 @@ pub struct ChatSessionRateLimits {
     /// Maximum allowed requests per one-minute window.
     pub max_requests_per_1_minute: i64,
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 connector_runtime::__string_enum! {
     pub enum ChatSessionStatus { Active = "active", Expired = "expired", Cancelled =
     "cancelled", }
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// Automatic thread titling
 ///
 /// Automatic thread title preferences for the session.
@@ -32589,7 +32589,7 @@ pub struct ChatSessionAutomaticThreadTitling {
     /// Whether automatic thread titling is enabled.
     pub enabled: bool,
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// File upload settings
 ///
 /// Upload permissions and limits applied to the session.
@@ -32600,7 +32600,7 @@ pub struct ChatSessionFileUpload {
     pub max_file_size: Option<i64>,
     pub max_files: Option<i64>,
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// History settings
 ///
 /// History retention preferences returned for the session.
@@ -32610,7 +32610,7 @@ pub struct ChatSessionHistory {
     pub enabled: bool,
     pub recent_threads: Option<i64>,
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// ChatKit configuration for the session.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatSessionChatkitConfiguration {
@@ -32621,7 +32621,7 @@ pub struct ChatSessionChatkitConfiguration {
     /// History retention configuration.
     pub history: super::models::ChatSessionHistory,
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// The chat session object
 ///
 /// Represents a ChatKit session and its resolved configuration.
@@ -32648,7 +32648,7 @@ pub struct ChatSessionResource {
     /// Resolved ChatKit feature configuration for the session.
     pub chatkit_configuration: super::models::ChatSessionChatkitConfiguration,
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// Tracing Configuration
 ///
 /// Controls diagnostic tracing during the session.
@@ -32658,7 +32658,7 @@ pub struct WorkflowTracingParam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// Workflow settings
 ///
 /// Workflow reference and overrides applied to the chat session.
@@ -32681,7 +32681,7 @@ pub struct WorkflowParam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracing: Option<super::models::WorkflowTracingParam>,
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum WorkflowParamStateVariablesValue {
@@ -32692,7 +32692,7 @@ pub enum WorkflowParamStateVariablesValue {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// Expiration overrides
 ///
 /// Controls when the session expires relative to an anchor timestamp.
@@ -32703,7 +32703,7 @@ pub struct ExpiresAfterParam {
     /// Number of seconds after the anchor when the session expires.
     pub seconds: i64,
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 impl ExpiresAfterParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -32719,7 +32719,7 @@ impl ExpiresAfterParam {
         Ok(())
     }
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// Rate limit overrides
 ///
 /// Controls request rate limits for the session.
@@ -32729,7 +32729,7 @@ pub struct RateLimitsParam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_requests_per_1_minute: Option<i64>,
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 impl RateLimitsParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -32744,7 +32744,7 @@ impl RateLimitsParam {
         Ok(())
     }
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// Automatic thread titling configuration
 ///
 /// Controls whether ChatKit automatically generates thread titles.
@@ -32754,7 +32754,7 @@ pub struct AutomaticThreadTitlingParam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// File upload configuration
 ///
 /// Controls whether users can upload files.
@@ -32770,7 +32770,7 @@ pub struct FileUploadParam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_files: Option<i64>,
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 impl FileUploadParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -32793,7 +32793,7 @@ impl FileUploadParam {
         Ok(())
     }
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// Chat history configuration
 ///
 /// Controls how much historical context is retained for the session.
@@ -32806,7 +32806,7 @@ pub struct HistoryParam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recent_threads: Option<i64>,
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 impl HistoryParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -32821,7 +32821,7 @@ impl HistoryParam {
         Ok(())
     }
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// ChatKit configuration overrides
 ///
 /// Optional per-session configuration settings for ChatKit behavior.
@@ -32837,7 +32837,7 @@ pub struct ChatkitConfigurationParam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history: Option<super::models::HistoryParam>,
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 impl ChatkitConfigurationParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -32850,7 +32850,7 @@ impl ChatkitConfigurationParam {
         Ok(())
     }
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// Create chat session request
 ///
 /// Parameters for provisioning a new ChatKit session.
@@ -32870,7 +32870,7 @@ pub struct CreateChatSessionBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chatkit_configuration: Option<super::models::ChatkitConfigurationParam>,
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 impl CreateChatSessionBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -32890,7 +32890,7 @@ impl CreateChatSessionBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// User message input
 ///
 /// Text block that a user contributed to the thread.
@@ -32902,7 +32902,7 @@ pub struct UserMessageInputText {
     /// Plain-text content supplied by the user.
     pub text: String,
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// User message quoted text
 ///
 /// Quoted snippet that the user referenced in their message.
@@ -32914,11 +32914,11 @@ pub struct UserMessageQuotedText {
     /// Quoted text content.
     pub text: String,
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 connector_runtime::__string_enum! {
     pub enum AttachmentType { Image = "image", File = "file", }
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// Attachment metadata included on thread items.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Attachment {
@@ -32933,7 +32933,7 @@ pub struct Attachment {
     pub mime_type: String,
     pub preview_url: Option<String>,
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// Tool choice
 ///
 /// Tool selection that the assistant should honor when executing the item.
@@ -32942,7 +32942,7 @@ pub struct ToolChoice {
     /// Identifier of the requested tool.
     pub id: String,
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// Inference options
 ///
 /// Model and tool overrides applied when generating the assistant response.
@@ -32951,7 +32951,7 @@ pub struct InferenceOptions {
     pub tool_choice: Option<super::models::ToolChoice>,
     pub model: Option<String>,
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// User Message Item
 ///
 /// User-authored messages within a thread.
@@ -32973,7 +32973,7 @@ pub struct UserMessageItem {
     pub attachments: Vec<super::models::Attachment>,
     pub inference_options: Option<super::models::InferenceOptions>,
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// Content blocks that comprise a user message.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
@@ -32983,7 +32983,7 @@ pub enum UserMessageItemContentItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 impl<'de> serde::Deserialize<'de> for UserMessageItemContentItem {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -33004,7 +33004,7 @@ impl<'de> serde::Deserialize<'de> for UserMessageItemContentItem {
         )
     }
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// File annotation source
 ///
 /// Attachment source referenced by an annotation.
@@ -33016,7 +33016,7 @@ pub struct FileAnnotationSource {
     /// Filename referenced by the annotation.
     pub filename: String,
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// File annotation
 ///
 /// Annotation that references an uploaded file.
@@ -33028,7 +33028,7 @@ pub struct FileAnnotation {
     /// File attachment referenced by the annotation.
     pub source: super::models::FileAnnotationSource,
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// URL annotation source
 ///
 /// URL backing an annotation entry.
@@ -33040,7 +33040,7 @@ pub struct UrlAnnotationSource {
     /// URL referenced by the annotation.
     pub url: String,
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// URL annotation
 ///
 /// Annotation that references a URL.
@@ -33052,7 +33052,7 @@ pub struct UrlAnnotation {
     /// URL referenced by the annotation.
     pub source: super::models::UrlAnnotationSource,
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// Assistant message content
 ///
 /// Assistant response text accompanied by optional annotations.
@@ -33066,7 +33066,7 @@ pub struct ResponseOutputText {
     /// Ordered list of annotations attached to the response text.
     pub annotations: Vec<super::models::ResponseOutputTextAnnotationsItem>,
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// Annotation object describing a cited source.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
@@ -33076,7 +33076,7 @@ pub enum ResponseOutputTextAnnotationsItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 impl<'de> serde::Deserialize<'de> for ResponseOutputTextAnnotationsItem {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -33097,7 +33097,7 @@ impl<'de> serde::Deserialize<'de> for ResponseOutputTextAnnotationsItem {
         )
     }
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// Assistant message
 ///
 /// Assistant-authored message within a thread.
@@ -33117,7 +33117,7 @@ pub struct AssistantMessageItem {
     /// Ordered assistant response segments.
     pub content: Vec<super::models::ResponseOutputText>,
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// Widget message
 ///
 /// Thread item that renders a widget payload.
@@ -33137,12 +33137,12 @@ pub struct WidgetMessageItem {
     /// Serialized widget payload rendered in the UI.
     pub widget: String,
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 connector_runtime::__string_enum! {
     pub enum ClientToolCallStatus { InProgress = "in_progress", Completed = "completed",
     }
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// Client tool call
 ///
 /// Record of a client side tool invocation initiated by the assistant.
@@ -33169,11 +33169,11 @@ pub struct ClientToolCallItem {
     pub arguments: String,
     pub output: Option<String>,
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 connector_runtime::__string_enum! {
     pub enum TaskType { Custom = "custom", Thought = "thought", }
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// Task item
 ///
 /// Task emitted by the workflow to show progress and status updates.
@@ -33195,7 +33195,7 @@ pub struct TaskItem {
     pub heading: Option<String>,
     pub summary: Option<String>,
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// Task group task
 ///
 /// Task entry that appears within a TaskGroup.
@@ -33207,7 +33207,7 @@ pub struct TaskGroupTask {
     pub heading: Option<String>,
     pub summary: Option<String>,
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// Task group
 ///
 /// Collection of workflow tasks grouped together in the thread.
@@ -33227,7 +33227,7 @@ pub struct TaskGroupItem {
     /// Tasks included in the group.
     pub tasks: Vec<super::models::TaskGroupTask>,
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// The thread item
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
@@ -33241,7 +33241,7 @@ pub enum ThreadItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 impl<'de> serde::Deserialize<'de> for ThreadItem {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -33282,7 +33282,7 @@ impl<'de> serde::Deserialize<'de> for ThreadItem {
         )
     }
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// Thread Items
 ///
 /// A paginated list of thread items rendered for the ChatKit API.
@@ -33297,7 +33297,7 @@ pub struct ThreadItemListResource {
     /// Whether there are more items available.
     pub has_more: bool,
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// Active thread status
 ///
 /// Indicates that a thread is active.
@@ -33307,7 +33307,7 @@ pub struct ActiveStatus {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// Locked thread status
 ///
 /// Indicates that a thread is locked and cannot accept new input.
@@ -33318,7 +33318,7 @@ pub struct LockedStatus {
     pub type_: String,
     pub reason: Option<String>,
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// Closed thread status
 ///
 /// Indicates that a thread has been closed.
@@ -33329,7 +33329,7 @@ pub struct ClosedStatus {
     pub type_: String,
     pub reason: Option<String>,
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// The thread object
 ///
 /// Represents a ChatKit thread and its current status.
@@ -33347,7 +33347,7 @@ pub struct ThreadResource {
     /// Free-form string that identifies your end user who owns the thread.
     pub user: String,
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// Current status for the thread. Defaults to `active` for newly created threads.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
@@ -33358,7 +33358,7 @@ pub enum ThreadResourceStatus {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 impl<'de> serde::Deserialize<'de> for ThreadResourceStatus {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -33384,7 +33384,7 @@ impl<'de> serde::Deserialize<'de> for ThreadResourceStatus {
         )
     }
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// Deleted thread
 ///
 /// Confirmation payload returned after deleting a thread.
@@ -33397,7 +33397,7 @@ pub struct DeletedThreadResource {
     /// Indicates that the thread has been deleted.
     pub deleted: bool,
 }
-#[cfg(any(feature = "chatkit"))]
+#[cfg(feature = "chatkit")]
 /// Threads
 ///
 /// A paginated list of ChatKit threads.
@@ -33412,7 +33412,7 @@ pub struct ThreadListResource {
     /// Whether there are more items available.
     pub has_more: bool,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Coordinate
 ///
 /// An x/y coordinate pair, e.g. `{ x: 100, y: 200 }`.
@@ -33423,14 +33423,14 @@ pub struct DragPoint {
     /// The y-coordinate.
     pub y: i64,
 }
-#[cfg(any(feature = "responses2"))]
+#[cfg(feature = "responses2")]
 /// Token counts
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaTokenCountsResource {
     pub object: String,
     pub input_tokens: i64,
 }
-#[cfg(any(feature = "responses2"))]
+#[cfg(feature = "responses2")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaTokenCountsBody {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
@@ -33460,7 +33460,7 @@ pub struct BetaTokenCountsBody {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub parallel_tool_calls: Option<Option<bool>>,
 }
-#[cfg(any(feature = "responses2"))]
+#[cfg(feature = "responses2")]
 /// Text, image, or file inputs to the model, used to generate a response
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -37789,11 +37789,11 @@ pub enum BetaReasoningModeEnum {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "responses2"))]
+#[cfg(feature = "responses2")]
 connector_runtime::__string_enum! {
     pub enum BetaTruncationEnum { Auto = "auto", Disabled = "disabled", }
 }
-#[cfg(any(feature = "responses2"))]
+#[cfg(feature = "responses2")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum BetaPersonalityEnum {
@@ -37968,7 +37968,7 @@ pub struct BetaSpecificFunctionShellParam {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "responses2"))]
+#[cfg(feature = "responses2")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BetaCompactResponseMethodPublicBody {
     /// Model ID used to generate the response, like `gpt-5` or `o3`. OpenAI offers a wide range of models with different capabilities, performance characteristics, and price points. Refer to the [model guide](/docs/models) to browse and compare available models.
@@ -37990,7 +37990,7 @@ pub struct BetaCompactResponseMethodPublicBody {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub service_tier: Option<Option<super::models::BetaServiceTierEnum>>,
 }
-#[cfg(any(feature = "responses2"))]
+#[cfg(feature = "responses2")]
 /// Model ID used to generate the response, like `gpt-5` or `o3`. OpenAI offers a wide range of models with different capabilities, performance characteristics, and price points. Refer to the [model guide](/docs/models) to browse and compare available models.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -38018,7 +38018,7 @@ pub enum BetaModelIdsShared {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "responses2"))]
+#[cfg(feature = "responses2")]
 connector_runtime::__string_enum! {
     pub enum BetaPromptCacheRetentionEnum { InMemory = "in_memory", V24h = "24h", }
 }
@@ -38039,12 +38039,12 @@ pub struct BetaPromptCacheOptionsParam {
 connector_runtime::__string_enum! {
     pub enum BetaPromptCacheModeEnum { Implicit = "implicit", Explicit = "explicit", }
 }
-#[cfg(any(feature = "responses2"))]
+#[cfg(feature = "responses2")]
 connector_runtime::__string_enum! {
     pub enum BetaServiceTierEnum { Auto = "auto", Default = "default", Fast = "fast",
     Flex = "flex", Priority = "priority", }
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaError {
     pub code: Option<String>,
@@ -38053,7 +38053,7 @@ pub struct BetaError {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// A list of Response items.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponseItemList {
@@ -38068,7 +38068,7 @@ pub struct BetaResponseItemList {
     /// The ID of the last item in the list.
     pub last_id: String,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Content item used to generate a response.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
@@ -38112,7 +38112,7 @@ pub enum BetaItemResource {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 impl<'de> serde::Deserialize<'de> for BetaItemResource {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -38278,7 +38278,7 @@ impl<'de> serde::Deserialize<'de> for BetaItemResource {
         )
     }
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BetaInputMessageResource {
     /// The agent that produced this item.
@@ -38334,7 +38334,7 @@ connector_runtime::__string_enum! {
     pub enum BetaComputerCallOutputStatus { Completed = "completed", Incomplete =
     "incomplete", Failed = "failed", }
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BetaFunctionToolCallResource {
     /// The agent that produced this item.
@@ -38368,7 +38368,7 @@ connector_runtime::__string_enum! {
     pub enum BetaFunctionCallStatus { InProgress = "in_progress", Completed =
     "completed", Incomplete = "incomplete", }
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BetaFunctionToolCallOutputResource {
     /// The agent that produced this item.
@@ -39089,7 +39089,7 @@ pub struct BetaMcpApprovalResponseResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// ResponseCustomToolCallItem
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BetaCustomToolCallResource {
@@ -39119,7 +39119,7 @@ pub struct BetaCustomToolCallResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// ResponseCustomToolCallOutputItem
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BetaCustomToolCallOutputResource {
@@ -39145,7 +39145,7 @@ pub struct BetaCustomToolCallOutputResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
 }
-#[cfg(any(feature = "responses2"))]
+#[cfg(feature = "responses2")]
 /// Function tool call output
 ///
 /// The output of a function tool call.
@@ -39180,7 +39180,7 @@ pub struct BetaFunctionToolCallOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::ComputerToolCallStatus>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Computer tool call output
 ///
 /// The output of a computer tool call.
@@ -39210,7 +39210,7 @@ pub struct BetaComputerToolCallOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::ComputerToolCallOutputStatus>,
 }
-#[cfg(any(feature = "responses2"))]
+#[cfg(feature = "responses2")]
 /// The compacted response object
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaCompactResource {
@@ -39225,7 +39225,7 @@ pub struct BetaCompactResource {
     /// Token accounting for the compaction pass, including cached, reasoning, and total tokens.
     pub usage: super::models::BetaResponseUsage,
 }
-#[cfg(any(feature = "responses2"))]
+#[cfg(feature = "responses2")]
 /// An item representing a message, tool call, tool output, reasoning, or other response element.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
@@ -39266,7 +39266,7 @@ pub enum BetaItemField {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "responses2"))]
+#[cfg(feature = "responses2")]
 impl<'de> serde::Deserialize<'de> for BetaItemField {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -39432,7 +39432,7 @@ impl<'de> serde::Deserialize<'de> for BetaItemField {
         )
     }
 }
-#[cfg(any(feature = "responses2"))]
+#[cfg(feature = "responses2")]
 /// Message
 ///
 /// A message to or from the model.
@@ -39455,12 +39455,12 @@ pub struct BetaMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<super::models::BetaMessagePhase2>,
 }
-#[cfg(any(feature = "responses2"))]
+#[cfg(feature = "responses2")]
 connector_runtime::__string_enum! {
     pub enum BetaMessageStatus { InProgress = "in_progress", Completed = "completed",
     Incomplete = "incomplete", }
 }
-#[cfg(any(feature = "responses2"))]
+#[cfg(feature = "responses2")]
 connector_runtime::__string_enum! {
     pub enum BetaMessagePhase2 { Commentary = "commentary", FinalAnswer = "final_answer",
     }
@@ -39481,7 +39481,7 @@ pub struct BetaResponseUsage {
     /// The total number of tokens used.
     pub total_tokens: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// ResponseCustomToolCallInputDone
 ///
 /// Event indicating that input for a custom tool call is complete.
@@ -39502,7 +39502,7 @@ pub struct BetaResponseCustomToolCallInputDoneEvent {
     /// The complete input data for the custom tool call.
     pub input: String,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// ResponseCustomToolCallInputDelta
 ///
 /// Event representing a delta (partial update) to the input of a custom tool call.
@@ -39523,7 +39523,7 @@ pub struct BetaResponseCustomToolCallInputDeltaEvent {
     /// The incremental input data (delta) for the custom tool call.
     pub delta: String,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// ResponseQueuedEvent
 ///
 /// Emitted when a response is queued and waiting to be processed.
@@ -39540,7 +39540,7 @@ pub struct BetaResponseQueuedEvent {
     /// The sequence number for this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// The response object
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponse {
@@ -39652,7 +39652,7 @@ pub struct BetaResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_output_tokens: Option<i64>,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Reference to a prompt template and its variables.
 /// [Learn more](/docs/guides/text?api-mode=responses#reusable-prompts).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -39671,7 +39671,7 @@ pub struct BetaPrompt {
         >,
     >,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum BetaResponsePromptVariablesValue {
@@ -39682,7 +39682,7 @@ pub enum BetaResponsePromptVariablesValue {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// An error object returned when the model fails to generate a Response.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponseError {
@@ -39691,7 +39691,7 @@ pub struct BetaResponseError {
     /// A human-readable description of the error.
     pub message: String,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 connector_runtime::__string_enum! {
     #[doc = " The error code for the response."] pub enum BetaResponseErrorCode {
     ServerError = "server_error", RateLimitExceeded = "rate_limit_exceeded",
@@ -39706,7 +39706,7 @@ connector_runtime::__string_enum! {
     "empty_image_file", FailedToDownloadImage = "failed_to_download_image",
     ImageFileNotFound = "image_file_not_found", }
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum BetaOutputItem {
@@ -39748,7 +39748,7 @@ pub enum BetaOutputItem {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 impl<'de> serde::Deserialize<'de> for BetaOutputItem {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -39914,7 +39914,7 @@ impl<'de> serde::Deserialize<'de> for BetaOutputItem {
         )
     }
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// A system (or developer) message inserted into the model's context.
 ///
 /// When using along with `previous_response_id`, the instructions from a previous
@@ -39928,7 +39928,7 @@ pub enum BetaResponseInstructions {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Prompt cache options
 ///
 /// The prompt-caching options that were applied to the response. Supported for `gpt-5.6` and later models.
@@ -39939,7 +39939,7 @@ pub struct BetaPromptCacheOptions {
     /// Whether implicit prompt-cache breakpoints were enabled.
     pub mode: super::models::BetaPromptCacheModeEnum,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Moderation results or errors for the response input and output.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BetaModeration {
@@ -39948,7 +39948,7 @@ pub struct BetaModeration {
     /// Moderation for the response output.
     pub output: super::models::BetaModerationOutput,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Moderation for the response input.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
@@ -39958,7 +39958,7 @@ pub enum BetaModerationInput {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 impl<'de> serde::Deserialize<'de> for BetaModerationInput {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -39979,7 +39979,7 @@ impl<'de> serde::Deserialize<'de> for BetaModerationInput {
         )
     }
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Moderation result
 ///
 /// A moderation result produced for the response input or output.
@@ -40002,11 +40002,11 @@ pub struct BetaModerationResultBody {
         Vec<super::models::BetaModerationInputType>,
     >,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 connector_runtime::__string_enum! {
     pub enum BetaModerationInputType { Text = "text", Image = "image", }
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Moderation error
 ///
 /// An error produced while attempting moderation for the response input or output.
@@ -40020,7 +40020,7 @@ pub struct BetaModerationErrorBody {
     /// The error message.
     pub message: String,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Moderation for the response output.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
@@ -40030,7 +40030,7 @@ pub enum BetaModerationOutput {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 impl<'de> serde::Deserialize<'de> for BetaModerationOutput {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -40051,7 +40051,7 @@ impl<'de> serde::Deserialize<'de> for BetaModerationOutput {
         )
     }
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Conversation
 ///
 /// The conversation that this response belonged to. Input items and output items from this response were automatically added to this conversation.
@@ -40060,7 +40060,7 @@ pub struct BetaResponseConversation {
     /// The unique ID of the conversation that this response was associated with.
     pub id: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponseProperties {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -40107,7 +40107,7 @@ pub struct BetaResponseProperties {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<super::models::BetaPrompt>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaModelResponseProperties {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -40132,7 +40132,7 @@ pub struct BetaModelResponseProperties {
         super::models::CreateChatCompletionRequestPromptCacheRetention,
     >,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// ResponseOutputTextAnnotationAddedEvent
 ///
 /// Emitted when an annotation is added to output text content.
@@ -40157,7 +40157,7 @@ pub struct BetaResponseOutputTextAnnotationAddedEvent {
     /// The annotation object being added. (See annotation schema for details.)
     pub annotation: Option<super::models::BetaAnnotation>,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// ResponseMCPListToolsInProgressEvent
 ///
 /// Emitted when the system is in the process of retrieving the list of available MCP tools.
@@ -40176,7 +40176,7 @@ pub struct BetaResponseMcpListToolsInProgressEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// ResponseMCPListToolsFailedEvent
 ///
 /// Emitted when the attempt to list available MCP tools has failed.
@@ -40195,7 +40195,7 @@ pub struct BetaResponseMcpListToolsFailedEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// ResponseMCPListToolsCompletedEvent
 ///
 /// Emitted when the list of available MCP tools has been successfully retrieved.
@@ -40214,7 +40214,7 @@ pub struct BetaResponseMcpListToolsCompletedEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// ResponseMCPCallInProgressEvent
 ///
 /// Emitted when an MCP  tool call is in progress.
@@ -40233,7 +40233,7 @@ pub struct BetaResponseMcpCallInProgressEvent {
     /// The unique identifier of the MCP tool call item being processed.
     pub item_id: String,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// ResponseMCPCallFailedEvent
 ///
 /// Emitted when an MCP  tool call has failed.
@@ -40252,7 +40252,7 @@ pub struct BetaResponseMcpCallFailedEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// ResponseMCPCallCompletedEvent
 ///
 /// Emitted when an MCP  tool call has completed successfully.
@@ -40271,7 +40271,7 @@ pub struct BetaResponseMcpCallCompletedEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// ResponseMCPCallArgumentsDoneEvent
 ///
 /// Emitted when the arguments for an MCP tool call are finalized.
@@ -40292,7 +40292,7 @@ pub struct BetaResponseMcpCallArgumentsDoneEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// ResponseMCPCallArgumentsDeltaEvent
 ///
 /// Emitted when there is a delta (partial update) to the arguments of an MCP tool call.
@@ -40313,7 +40313,7 @@ pub struct BetaResponseMcpCallArgumentsDeltaEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// ResponseImageGenCallPartialImageEvent
 ///
 /// Emitted when a partial image is available during image generation streaming.
@@ -40348,7 +40348,7 @@ pub struct BetaResponseImageGenCallPartialImageEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<String>,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// ResponseImageGenCallInProgressEvent
 ///
 /// Emitted when an image generation tool call is in progress.
@@ -40367,7 +40367,7 @@ pub struct BetaResponseImageGenCallInProgressEvent {
     /// The sequence number of the image generation item being processed.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// ResponseImageGenCallGeneratingEvent
 ///
 /// Emitted when an image generation tool call is actively generating an image (intermediate state).
@@ -40386,7 +40386,7 @@ pub struct BetaResponseImageGenCallGeneratingEvent {
     /// The sequence number of the image generation item being processed.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// ResponseImageGenCallCompletedEvent
 ///
 /// Emitted when an image generation tool call has completed and the final image is available.
@@ -40405,7 +40405,7 @@ pub struct BetaResponseImageGenCallCompletedEvent {
     /// The unique identifier of the image generation item being processed.
     pub item_id: String,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when a reasoning text is completed.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponseReasoningTextDoneEvent {
@@ -40426,7 +40426,7 @@ pub struct BetaResponseReasoningTextDoneEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when a delta is added to a reasoning text.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponseReasoningTextDeltaEvent {
@@ -40447,7 +40447,7 @@ pub struct BetaResponseReasoningTextDeltaEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when a reasoning summary text is completed.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponseReasoningSummaryTextDoneEvent {
@@ -40468,7 +40468,7 @@ pub struct BetaResponseReasoningSummaryTextDoneEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when a delta is added to a reasoning summary text.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponseReasoningSummaryTextDeltaEvent {
@@ -40489,7 +40489,7 @@ pub struct BetaResponseReasoningSummaryTextDeltaEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when a reasoning summary part is completed.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponseReasoningSummaryPartDoneEvent {
@@ -40514,7 +40514,7 @@ pub struct BetaResponseReasoningSummaryPartDoneEvent {
     /// The completed summary part.
     pub part: super::models::ResponseReasoningSummaryPartDoneEventPart,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when a new reasoning summary part is added.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponseReasoningSummaryPartAddedEvent {
@@ -40535,7 +40535,7 @@ pub struct BetaResponseReasoningSummaryPartAddedEvent {
     /// The summary part that was added.
     pub part: super::models::ResponseReasoningSummaryPartAddedEventPart,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when text content is finalized.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponseTextDoneEvent {
@@ -40558,7 +40558,7 @@ pub struct BetaResponseTextDoneEvent {
     /// The log probabilities of the tokens in the delta.
     pub logprobs: Vec<super::models::BetaResponseLogProb>,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// A logprob is the logarithmic probability that the model assigns to producing
 /// a particular token at a given position in the sequence. Less-negative (higher)
 /// logprob values indicate greater model confidence in that token choice.
@@ -40572,7 +40572,7 @@ pub struct BetaResponseLogProb {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_logprobs: Option<Vec<super::models::ResponseLogProbTopLogprobsItem>>,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when there is an additional text delta.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponseTextDeltaEvent {
@@ -40595,7 +40595,7 @@ pub struct BetaResponseTextDeltaEvent {
     /// The log probabilities of the tokens in the delta.
     pub logprobs: Vec<super::models::BetaResponseLogProb>,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when refusal text is finalized.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponseRefusalDoneEvent {
@@ -40616,7 +40616,7 @@ pub struct BetaResponseRefusalDoneEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when there is a partial refusal text.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponseRefusalDeltaEvent {
@@ -40637,7 +40637,7 @@ pub struct BetaResponseRefusalDeltaEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when an output item is marked done.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponseOutputItemDoneEvent {
@@ -40654,7 +40654,7 @@ pub struct BetaResponseOutputItemDoneEvent {
     /// The output item that was marked done.
     pub item: super::models::BetaOutputItem,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when a new output item is added.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponseOutputItemAddedEvent {
@@ -40674,7 +40674,7 @@ pub struct BetaResponseOutputItemAddedEvent {
     /// as input to a subsequent request.
     pub item: super::models::BetaOutputItem,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when the response is in progress.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponseInProgressEvent {
@@ -40689,7 +40689,7 @@ pub struct BetaResponseInProgressEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Response shell call output content done event
 ///
 /// A streaming event that indicated shell call output was completed.
@@ -40712,7 +40712,7 @@ pub struct BetaResponseShellCallOutputContentDoneStreamingEvent {
     /// The output contents emitted for the shell command.
     pub output: Vec<super::models::BetaFunctionShellCallOutputContent>,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Response shell call output content delta event
 ///
 /// A streaming event that indicated shell call output was incrementally added.
@@ -40735,7 +40735,7 @@ pub struct BetaResponseShellCallOutputContentDeltaStreamingEvent {
     /// The stdout/stderr delta that was emitted.
     pub delta: super::models::BetaShellCallOutputDelta,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Shell call output delta
 ///
 /// A delta of stdout/stderr emitted while a shell call was running.
@@ -40748,7 +40748,7 @@ pub struct BetaShellCallOutputDelta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stderr: Option<String>,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Response shell command done event
 ///
 /// A streaming event that indicated a shell command was completed.
@@ -40769,7 +40769,7 @@ pub struct BetaResponseShellCallCommandDoneStreamingEvent {
     /// The final shell command that was emitted.
     pub command: String,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Response shell command delta event
 ///
 /// A streaming event that indicated a shell command was incrementally updated.
@@ -40793,7 +40793,7 @@ pub struct BetaResponseShellCallCommandDeltaStreamingEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub obfuscation: Option<String>,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Response shell command added event
 ///
 /// A streaming event that indicated a shell command was added to a tool call.
@@ -40814,7 +40814,7 @@ pub struct BetaResponseShellCallCommandAddedStreamingEvent {
     /// The shell command that was added.
     pub command: String,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when function-call arguments are finalized.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponseFunctionCallArgumentsDoneEvent {
@@ -40834,7 +40834,7 @@ pub struct BetaResponseFunctionCallArgumentsDoneEvent {
     /// The function-call arguments.
     pub arguments: String,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when there is a partial function-call arguments delta.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponseFunctionCallArgumentsDeltaEvent {
@@ -40853,7 +40853,7 @@ pub struct BetaResponseFunctionCallArgumentsDeltaEvent {
     /// The function-call arguments delta that is added.
     pub delta: String,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when a file search is currently searching.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponseFileSearchCallSearchingEvent {
@@ -40870,7 +40870,7 @@ pub struct BetaResponseFileSearchCallSearchingEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when a file search call is initiated.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponseFileSearchCallInProgressEvent {
@@ -40887,7 +40887,7 @@ pub struct BetaResponseFileSearchCallInProgressEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when a file search call is completed (results found).
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponseFileSearchCallCompletedEvent {
@@ -40904,7 +40904,7 @@ pub struct BetaResponseFileSearchCallCompletedEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when an error occurs.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponseErrorEvent {
@@ -40921,7 +40921,7 @@ pub struct BetaResponseErrorEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// An event that is emitted when a response is created.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponseCreatedEvent {
@@ -40936,7 +40936,7 @@ pub struct BetaResponseCreatedEvent {
     /// The sequence number for this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when a content part is done.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponseContentPartDoneEvent {
@@ -40957,7 +40957,7 @@ pub struct BetaResponseContentPartDoneEvent {
     /// The content part that is done.
     pub part: super::models::BetaOutputContent,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum BetaOutputContent {
@@ -40967,7 +40967,7 @@ pub enum BetaOutputContent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 impl<'de> serde::Deserialize<'de> for BetaOutputContent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -40993,7 +40993,7 @@ impl<'de> serde::Deserialize<'de> for BetaOutputContent {
         )
     }
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when a new content part is added.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponseContentPartAddedEvent {
@@ -41014,7 +41014,7 @@ pub struct BetaResponseContentPartAddedEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when the model response is complete.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponseCompletedEvent {
@@ -41029,7 +41029,7 @@ pub struct BetaResponseCompletedEvent {
     /// The sequence number for this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when the code interpreter is actively interpreting the code snippet.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponseCodeInterpreterCallInterpretingEvent {
@@ -41046,7 +41046,7 @@ pub struct BetaResponseCodeInterpreterCallInterpretingEvent {
     /// The sequence number of this event, used to order streaming events.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when a code interpreter call is in progress.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponseCodeInterpreterCallInProgressEvent {
@@ -41063,7 +41063,7 @@ pub struct BetaResponseCodeInterpreterCallInProgressEvent {
     /// The sequence number of this event, used to order streaming events.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when the code interpreter call is completed.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponseCodeInterpreterCallCompletedEvent {
@@ -41080,7 +41080,7 @@ pub struct BetaResponseCodeInterpreterCallCompletedEvent {
     /// The sequence number of this event, used to order streaming events.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when the code snippet is finalized by the code interpreter.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponseCodeInterpreterCallCodeDoneEvent {
@@ -41099,7 +41099,7 @@ pub struct BetaResponseCodeInterpreterCallCodeDoneEvent {
     /// The sequence number of this event, used to order streaming events.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when a partial code snippet is streamed by the code interpreter.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponseCodeInterpreterCallCodeDeltaEvent {
@@ -41118,7 +41118,7 @@ pub struct BetaResponseCodeInterpreterCallCodeDeltaEvent {
     /// The sequence number of this event, used to order streaming events.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when the full audio transcript is completed.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponseAudioTranscriptDoneEvent {
@@ -41131,7 +41131,7 @@ pub struct BetaResponseAudioTranscriptDoneEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when there is a partial transcript of audio.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponseAudioTranscriptDeltaEvent {
@@ -41146,7 +41146,7 @@ pub struct BetaResponseAudioTranscriptDeltaEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when the audio response is complete.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponseAudioDoneEvent {
@@ -41159,7 +41159,7 @@ pub struct BetaResponseAudioDoneEvent {
     /// The sequence number of the delta.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when there is a partial audio response.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponseAudioDeltaEvent {
@@ -41174,7 +41174,7 @@ pub struct BetaResponseAudioDeltaEvent {
     /// A chunk of Base64 encoded response audio bytes.
     pub delta: String,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// An event that is emitted when a response finishes as incomplete.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponseIncompleteEvent {
@@ -41189,7 +41189,7 @@ pub struct BetaResponseIncompleteEvent {
     /// The sequence number of this event.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// An event that is emitted when a response fails.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponseFailedEvent {
@@ -41204,7 +41204,7 @@ pub struct BetaResponseFailedEvent {
     /// The response that failed.
     pub response: super::models::BetaResponse,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when a web search call is completed.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponseWebSearchCallCompletedEvent {
@@ -41221,7 +41221,7 @@ pub struct BetaResponseWebSearchCallCompletedEvent {
     /// The sequence number of the web search call being processed.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when a web search call is executing.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponseWebSearchCallSearchingEvent {
@@ -41238,7 +41238,7 @@ pub struct BetaResponseWebSearchCallSearchingEvent {
     /// The sequence number of the web search call being processed.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Emitted when a web search call is initiated.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponseWebSearchCallInProgressEvent {
@@ -41255,7 +41255,7 @@ pub struct BetaResponseWebSearchCallInProgressEvent {
     /// The sequence number of the web search call being processed.
     pub sequence_number: i64,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Output audio
 ///
 /// An audio output from the model.
@@ -41269,7 +41269,7 @@ pub struct BetaOutputAudio {
     /// The transcript of the audio data from the model.
     pub transcript: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Input audio
 ///
 /// An audio input to the model.
@@ -41280,7 +41280,7 @@ pub struct BetaInputAudio {
     pub type_: String,
     pub input_audio: super::models::InputAudioInputAudio,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Text, image, or file inputs to the model, used to generate a response.
 ///
 /// Learn more:
@@ -41297,7 +41297,7 @@ pub enum BetaInputParam {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Multi-modal input and output contents.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -41307,7 +41307,7 @@ pub enum BetaContent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 connector_runtime::__string_enum! {
     #[doc =
     " Specify additional output data to include in the model response. Currently supported values are:"]
@@ -41336,7 +41336,7 @@ connector_runtime::__string_enum! {
     "reasoning.encrypted_content", MessageOutputTextLogprobs =
     "message.output_text.logprobs", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Server events emitted by the Responses WebSocket server.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
@@ -41404,7 +41404,7 @@ pub enum BetaResponsesServerEvent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl<'de> serde::Deserialize<'de> for BetaResponsesServerEvent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -41715,7 +41715,7 @@ impl<'de> serde::Deserialize<'de> for BetaResponsesServerEvent {
         )
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseAudioWsDelta
 ///
 /// Emitted when there is a partial audio response.
@@ -41737,7 +41737,7 @@ pub struct BetaResponsesServerEventVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseAudioWsDone
 ///
 /// Emitted when the audio response is complete.
@@ -41757,7 +41757,7 @@ pub struct BetaResponsesServerEventVariant1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseAudioTranscriptWsDelta
 ///
 /// Emitted when there is a partial transcript of audio.
@@ -41779,7 +41779,7 @@ pub struct BetaResponsesServerEventVariant2 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseAudioTranscriptWsDone
 ///
 /// Emitted when the full audio transcript is completed.
@@ -41799,7 +41799,7 @@ pub struct BetaResponsesServerEventVariant3 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseCodeInterpreterCallCodeWsDelta
 ///
 /// Emitted when a partial code snippet is streamed by the code interpreter.
@@ -41825,7 +41825,7 @@ pub struct BetaResponsesServerEventVariant4 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseCodeInterpreterCallCodeWsDone
 ///
 /// Emitted when the code snippet is finalized by the code interpreter.
@@ -41851,7 +41851,7 @@ pub struct BetaResponsesServerEventVariant5 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseCodeInterpreterCallWsCompleted
 ///
 /// Emitted when the code interpreter call is completed.
@@ -41875,7 +41875,7 @@ pub struct BetaResponsesServerEventVariant6 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseCodeInterpreterCallInWsProgress
 ///
 /// Emitted when a code interpreter call is in progress.
@@ -41899,7 +41899,7 @@ pub struct BetaResponsesServerEventVariant7 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseCodeInterpreterCallWsInterpreting
 ///
 /// Emitted when the code interpreter is actively interpreting the code snippet.
@@ -41923,7 +41923,7 @@ pub struct BetaResponsesServerEventVariant8 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseWsCompleted
 ///
 /// Emitted when the model response is complete.
@@ -41945,7 +41945,7 @@ pub struct BetaResponsesServerEventVariant9 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseContentPartWsAdded
 ///
 /// Emitted when a new content part is added.
@@ -41973,7 +41973,7 @@ pub struct BetaResponsesServerEventVariant10 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseContentPartWsDone
 ///
 /// Emitted when a content part is done.
@@ -42001,7 +42001,7 @@ pub struct BetaResponsesServerEventVariant11 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseWsCreated
 ///
 /// An event that is emitted when a response is created.
@@ -42023,7 +42023,7 @@ pub struct BetaResponsesServerEventVariant12 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseFileSearchCallWsCompleted
 ///
 /// Emitted when a file search call is completed (results found).
@@ -42047,7 +42047,7 @@ pub struct BetaResponsesServerEventVariant13 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseFileSearchCallInWsProgress
 ///
 /// Emitted when a file search call is initiated.
@@ -42071,7 +42071,7 @@ pub struct BetaResponsesServerEventVariant14 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseFileSearchCallWsSearching
 ///
 /// Emitted when a file search is currently searching.
@@ -42095,7 +42095,7 @@ pub struct BetaResponsesServerEventVariant15 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseFunctionCallArgumentsWsDelta
 ///
 /// Emitted when there is a partial function-call arguments delta.
@@ -42121,7 +42121,7 @@ pub struct BetaResponsesServerEventVariant16 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseFunctionCallArgumentsWsDone
 ///
 /// Emitted when function-call arguments are finalized.
@@ -42148,7 +42148,7 @@ pub struct BetaResponsesServerEventVariant17 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseShellCallCommandWsAdded
 ///
 /// A streaming event that indicated a shell command was added to a tool call.
@@ -42174,7 +42174,7 @@ pub struct BetaResponsesServerEventVariant18 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseShellCallCommandWsDelta
 ///
 /// A streaming event that indicated a shell command was incrementally updated.
@@ -42203,7 +42203,7 @@ pub struct BetaResponsesServerEventVariant19 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseShellCallCommandWsDone
 ///
 /// A streaming event that indicated a shell command was completed.
@@ -42229,7 +42229,7 @@ pub struct BetaResponsesServerEventVariant20 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseShellCallOutputContentWsDelta
 ///
 /// A streaming event that indicated shell call output was incrementally added.
@@ -42257,7 +42257,7 @@ pub struct BetaResponsesServerEventVariant21 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseShellCallOutputContentWsDone
 ///
 /// A streaming event that indicated shell call output was completed.
@@ -42285,7 +42285,7 @@ pub struct BetaResponsesServerEventVariant22 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseInWsProgress
 ///
 /// Emitted when the response is in progress.
@@ -42307,7 +42307,7 @@ pub struct BetaResponsesServerEventVariant23 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseWsFailed
 ///
 /// An event that is emitted when a response fails.
@@ -42329,7 +42329,7 @@ pub struct BetaResponsesServerEventVariant24 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseWsIncomplete
 ///
 /// An event that is emitted when a response finishes as incomplete.
@@ -42351,7 +42351,7 @@ pub struct BetaResponsesServerEventVariant25 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseOutputItemWsAdded
 ///
 /// Emitted when a new output item is added.
@@ -42378,7 +42378,7 @@ pub struct BetaResponsesServerEventVariant26 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseOutputItemWsDone
 ///
 /// Emitted when an output item is marked done.
@@ -42402,7 +42402,7 @@ pub struct BetaResponsesServerEventVariant27 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseReasoningSummaryPartWsAdded
 ///
 /// Emitted when a new reasoning summary part is added.
@@ -42430,7 +42430,7 @@ pub struct BetaResponsesServerEventVariant28 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseReasoningSummaryPartWsDone
 ///
 /// Emitted when a reasoning summary part is completed.
@@ -42462,7 +42462,7 @@ pub struct BetaResponsesServerEventVariant29 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseReasoningSummaryTextWsDelta
 ///
 /// Emitted when a delta is added to a reasoning summary text.
@@ -42490,7 +42490,7 @@ pub struct BetaResponsesServerEventVariant30 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseReasoningSummaryTextWsDone
 ///
 /// Emitted when a reasoning summary text is completed.
@@ -42518,7 +42518,7 @@ pub struct BetaResponsesServerEventVariant31 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseReasoningTextWsDelta
 ///
 /// Emitted when a delta is added to a reasoning text.
@@ -42546,7 +42546,7 @@ pub struct BetaResponsesServerEventVariant32 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseReasoningTextWsDone
 ///
 /// Emitted when a reasoning text is completed.
@@ -42574,7 +42574,7 @@ pub struct BetaResponsesServerEventVariant33 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseRefusalWsDelta
 ///
 /// Emitted when there is a partial refusal text.
@@ -42602,7 +42602,7 @@ pub struct BetaResponsesServerEventVariant34 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseRefusalWsDone
 ///
 /// Emitted when refusal text is finalized.
@@ -42630,7 +42630,7 @@ pub struct BetaResponsesServerEventVariant35 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseTextWsDelta
 ///
 /// Emitted when there is an additional text delta.
@@ -42660,7 +42660,7 @@ pub struct BetaResponsesServerEventVariant36 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseTextWsDone
 ///
 /// Emitted when text content is finalized.
@@ -42690,7 +42690,7 @@ pub struct BetaResponsesServerEventVariant37 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseWebSearchCallWsCompleted
 ///
 /// Emitted when a web search call is completed.
@@ -42714,7 +42714,7 @@ pub struct BetaResponsesServerEventVariant38 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseWebSearchCallInWsProgress
 ///
 /// Emitted when a web search call is initiated.
@@ -42738,7 +42738,7 @@ pub struct BetaResponsesServerEventVariant39 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseWebSearchCallWsSearching
 ///
 /// Emitted when a web search call is executing.
@@ -42762,7 +42762,7 @@ pub struct BetaResponsesServerEventVariant40 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseImageGenCallWsCompleted
 ///
 /// Emitted when an image generation tool call has completed and the final image is available.
@@ -42786,7 +42786,7 @@ pub struct BetaResponsesServerEventVariant41 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseImageGenCallWsGenerating
 ///
 /// Emitted when an image generation tool call is actively generating an image (intermediate state).
@@ -42810,7 +42810,7 @@ pub struct BetaResponsesServerEventVariant42 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseImageGenCallInWsProgress
 ///
 /// Emitted when an image generation tool call is in progress.
@@ -42834,7 +42834,7 @@ pub struct BetaResponsesServerEventVariant43 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseImageGenCallPartialWsImage
 ///
 /// Emitted when a partial image is available during image generation streaming.
@@ -42874,7 +42874,7 @@ pub struct BetaResponsesServerEventVariant44 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseMcpCallArgumentsWsDelta
 ///
 /// Emitted when there is a delta (partial update) to the arguments of an MCP tool call.
@@ -42900,7 +42900,7 @@ pub struct BetaResponsesServerEventVariant45 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseMcpCallArgumentsWsDone
 ///
 /// Emitted when the arguments for an MCP tool call are finalized.
@@ -42926,7 +42926,7 @@ pub struct BetaResponsesServerEventVariant46 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseMcpCallWsCompleted
 ///
 /// Emitted when an MCP  tool call has completed successfully.
@@ -42950,7 +42950,7 @@ pub struct BetaResponsesServerEventVariant47 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseMcpCallWsFailed
 ///
 /// Emitted when an MCP  tool call has failed.
@@ -42974,7 +42974,7 @@ pub struct BetaResponsesServerEventVariant48 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseMcpCallInWsProgress
 ///
 /// Emitted when an MCP  tool call is in progress.
@@ -42998,7 +42998,7 @@ pub struct BetaResponsesServerEventVariant49 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseMcpListToolsWsCompleted
 ///
 /// Emitted when the list of available MCP tools has been successfully retrieved.
@@ -43022,7 +43022,7 @@ pub struct BetaResponsesServerEventVariant50 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseMcpListToolsWsFailed
 ///
 /// Emitted when the attempt to list available MCP tools has failed.
@@ -43046,7 +43046,7 @@ pub struct BetaResponsesServerEventVariant51 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseMcpListToolsInWsProgress
 ///
 /// Emitted when the system is in the process of retrieving the list of available MCP tools.
@@ -43070,7 +43070,7 @@ pub struct BetaResponsesServerEventVariant52 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseOutputTextAnnotationWsAdded
 ///
 /// Emitted when an annotation is added to output text content.
@@ -43100,7 +43100,7 @@ pub struct BetaResponsesServerEventVariant53 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseWsQueued
 ///
 /// Emitted when a response is queued and waiting to be processed.
@@ -43122,7 +43122,7 @@ pub struct BetaResponsesServerEventVariant54 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseCustomToolCallInputWsDelta
 ///
 /// Event representing a delta (partial update) to the input of a custom tool call.
@@ -43148,7 +43148,7 @@ pub struct BetaResponsesServerEventVariant55 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// BetaResponseCustomToolCallInputWsDone
 ///
 /// Event indicating that input for a custom tool call is complete.
@@ -43174,7 +43174,7 @@ pub struct BetaResponsesServerEventVariant56 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseWsError
 ///
 /// Emitted when an error occurs while processing a Responses WebSocket request.
@@ -43199,7 +43199,7 @@ pub struct BetaResponseWsError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Error payload
 ///
 /// An error payload that was emitted for a streaming error event.
@@ -43216,7 +43216,7 @@ pub struct BetaErrorPayload {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub headers: Option<std::collections::BTreeMap<String, String>>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseInjectCreatedEvent
 ///
 /// Emitted when all injected input items were validated and committed to the
@@ -43235,7 +43235,7 @@ pub struct BetaResponseInjectCreatedEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseInjectFailedEvent
 ///
 /// Emitted when injected input could not be committed to a response. The event
@@ -43259,7 +43259,7 @@ pub struct BetaResponseInjectFailedEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Information about why the input was not committed.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponseInjectFailedEventError {
@@ -43268,13 +43268,13 @@ pub struct BetaResponseInjectFailedEventError {
     /// A human-readable description of the error.
     pub message: String,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 connector_runtime::__string_enum! {
     #[doc = " A machine-readable error code."] pub enum
     BetaResponseInjectFailedEventErrorCode { ResponseAlreadyCompleted =
     "response_already_completed", ResponseNotFound = "response_not_found", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaResponsesWebSocketStreamEvent {
     /// The WebSocket lane that emitted this event. This field is present
@@ -43283,7 +43283,7 @@ pub struct BetaResponsesWebSocketStreamEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Client events accepted by the Responses WebSocket server.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
@@ -43295,7 +43295,7 @@ pub enum BetaResponsesClientEvent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl<'de> serde::Deserialize<'de> for BetaResponsesClientEvent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -43316,7 +43316,7 @@ impl<'de> serde::Deserialize<'de> for BetaResponsesClientEvent {
         )
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// Client event for creating a response over a persistent WebSocket connection.
 /// This payload uses the same top-level fields as `POST /v1/responses`, plus
 /// WebSocket-only envelope metadata.
@@ -43451,7 +43451,7 @@ pub struct BetaResponsesClientEventResponseCreate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multi_agent: Option<super::models::BetaMultiAgentParam>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl BetaResponsesClientEventResponseCreate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43478,7 +43478,7 @@ impl BetaResponsesClientEventResponseCreate {
         Ok(())
     }
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Configuration for running moderation on the input and output of this response.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaModerationParam {
@@ -43487,7 +43487,7 @@ pub struct BetaModerationParam {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub policy: Option<Option<super::models::BetaModerationPolicyParam>>,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// The policy to apply to moderated response input and output.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaModerationPolicyParam {
@@ -43496,17 +43496,17 @@ pub struct BetaModerationPolicyParam {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub output: Option<Option<super::models::BetaModerationConfigParam>>,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// The moderation policy for the response input.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BetaModerationConfigParam {
     pub mode: super::models::BetaModerationMode,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 connector_runtime::__string_enum! {
     pub enum BetaModerationMode { Score = "score", Block = "block", }
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaContextManagementParam {
     /// The context management entry type. Currently only 'compaction' is supported.
@@ -43515,7 +43515,7 @@ pub struct BetaContextManagementParam {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub compact_threshold: Option<Option<i64>>,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Configuration for server-hosted multi-agent execution.
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaMultiAgentParam {
@@ -43526,7 +43526,7 @@ pub struct BetaMultiAgentParam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_concurrent_subagents: Option<i64>,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 impl BetaMultiAgentParam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43541,7 +43541,7 @@ impl BetaMultiAgentParam {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 /// ResponseInjectEvent
 ///
 /// Injects input items into an active response over a WebSocket connection.
@@ -43557,7 +43557,7 @@ pub struct BetaResponseInjectEvent {
     /// Input items to inject into the active response.
     pub input: Vec<super::models::BetaInputItem>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl BetaResponseInjectEvent {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43573,7 +43573,7 @@ impl BetaResponseInjectEvent {
         Ok(())
     }
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaCreateResponse {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
@@ -43690,7 +43690,7 @@ pub struct BetaCreateResponse {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub multi_agent: Option<Option<super::models::BetaMultiAgentParam>>,
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 impl BetaCreateResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43708,7 +43708,7 @@ impl BetaCreateResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BetaCreateModelResponseProperties {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -43742,7 +43742,7 @@ pub struct BetaCreateModelResponseProperties {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_cache_options: Option<super::models::BetaPromptCacheOptionsParam>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl BetaCreateModelResponseProperties {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43757,7 +43757,7 @@ impl BetaCreateModelResponseProperties {
         Ok(())
     }
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 /// Event emitted while a response is streamed.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(untagged)]
@@ -43901,7 +43901,7 @@ pub enum BetaResponseStreamEvent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "responses"))]
+#[cfg(feature = "responses")]
 impl<'de> serde::Deserialize<'de> for BetaResponseStreamEvent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
@@ -44214,7 +44214,7 @@ impl<'de> serde::Deserialize<'de> for BetaResponseStreamEvent {
 connector_runtime::__string_enum! {
     pub enum ListAssistantsOrder { Asc = "asc", Desc = "desc", }
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CreateTranscriptionBody {
     /// The audio file object (not file name) to transcribe, in one of these formats: flac, mp3, mp4, mpeg, mpga, m4a, ogg, wav, or webm.
@@ -44266,7 +44266,7 @@ pub struct CreateTranscriptionBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub known_speaker_references: Option<Vec<String>>,
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 impl CreateTranscriptionBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44297,7 +44297,7 @@ impl CreateTranscriptionBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CreateTranscriptionResponse200 {
@@ -44311,7 +44311,7 @@ pub enum CreateTranscriptionResponse200 {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CreateTranslationBody {
     /// The audio file object (not file name) translate, in one of these formats: flac, mp3, mp4, mpeg, mpga, m4a, ogg, wav, or webm. The request must include enough format metadata for the file to be identified. We recommend an extension-bearing filename and an appropriate content type.
@@ -44328,7 +44328,7 @@ pub struct CreateTranslationBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum CreateTranslationResponse200 {
@@ -44339,7 +44339,7 @@ pub enum CreateTranslationResponse200 {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateVoiceConsentBody {
     /// The label to use for this consent recording.
@@ -44352,7 +44352,7 @@ pub struct CreateVoiceConsentBody {
     /// The BCP 47 language tag for the consent phrase (for example, `en-US`).
     pub language: String,
 }
-#[cfg(any(feature = "audio"))]
+#[cfg(feature = "audio")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateVoiceBody {
     /// The name of the new voice.
@@ -44378,7 +44378,7 @@ pub struct CreateVoiceBody {
 connector_runtime::__string_enum! {
     pub enum ListChatCompletionsOrder { Asc = "asc", Desc = "desc", }
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateChatCompletionBody {
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
@@ -44396,13 +44396,13 @@ pub struct UpdateChatCompletionBody {
 connector_runtime::__string_enum! {
     pub enum ListConversationItemsOrder { Asc = "asc", Desc = "desc", }
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateConversationItemsBody {
     /// The items to add to the conversation. You may add up to 20 items at a time.
     pub items: Vec<super::models::InputItem>,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 impl CreateConversationItemsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44418,11 +44418,11 @@ impl CreateConversationItemsBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 connector_runtime::__string_enum! {
     pub enum ListEvalsOrderBy { CreatedAt = "created_at", UpdatedAt = "updated_at", }
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateEvalBody {
     /// Rename the evaluation.
@@ -44431,19 +44431,19 @@ pub struct UpdateEvalBody {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rt::tri_state")]
     pub metadata: Option<Option<std::collections::BTreeMap<String, String>>>,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeleteEvalResponse200 {
     pub object: String,
     pub deleted: bool,
     pub eval_id: String,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 connector_runtime::__string_enum! {
     pub enum GetEvalRunsStatus { Queued = "queued", InProgress = "in_progress", Completed
     = "completed", Canceled = "canceled", Failed = "failed", }
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeleteEvalRunResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -44453,11 +44453,11 @@ pub struct DeleteEvalRunResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
 }
-#[cfg(any(feature = "evals"))]
+#[cfg(feature = "evals")]
 connector_runtime::__string_enum! {
     pub enum GetEvalRunOutputItemsStatus { Fail = "fail", Pass = "pass", }
 }
-#[cfg(any(feature = "files"))]
+#[cfg(feature = "files")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CreateFileBody {
     /// The File object (not file name) to be uploaded.
@@ -44476,7 +44476,7 @@ pub struct CreateFileBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_after: Option<super::models::FileExpirationAfter>,
 }
-#[cfg(any(feature = "files"))]
+#[cfg(feature = "files")]
 impl CreateFileBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44486,12 +44486,12 @@ impl CreateFileBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "fine_tuning"))]
+#[cfg(feature = "fine_tuning")]
 connector_runtime::__string_enum! {
     pub enum ListFineTuningCheckpointPermissionsOrder { Ascending = "ascending",
     Descending = "descending", }
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateImageVariationBody {
     /// The image to use as the basis for the variation(s). Must be a valid PNG file, less than 4MB, and square.
@@ -44514,7 +44514,7 @@ pub struct CreateImageVariationBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
 }
-#[cfg(any(feature = "images"))]
+#[cfg(feature = "images")]
 impl CreateImageVariationBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44529,12 +44529,12 @@ impl CreateImageVariationBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "organization"))]
+#[cfg(feature = "organization")]
 connector_runtime::__string_enum! {
     #[doc = " Order results by creation time, ascending or descending."] pub enum
     AdminApiKeysListOrder { Asc = "asc", Desc = "desc", }
 }
-#[cfg(any(feature = "organization"))]
+#[cfg(feature = "organization")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminApiKeysCreateBody {
     pub name: String,
@@ -44542,7 +44542,7 @@ pub struct AdminApiKeysCreateBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_in_seconds: Option<i64>,
 }
-#[cfg(any(feature = "organization"))]
+#[cfg(feature = "organization")]
 impl AdminApiKeysCreateBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44557,14 +44557,14 @@ impl AdminApiKeysCreateBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "organization"))]
+#[cfg(feature = "organization")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminApiKeysDeleteResponse {
     pub id: String,
     pub object: String,
     pub deleted: bool,
 }
-#[cfg(any(feature = "audit_logs"))]
+#[cfg(feature = "audit_logs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListAuditLogsEffectiveAt {
     /// Return only events whose `effective_at` (Unix seconds) is greater than this value.
@@ -44580,89 +44580,89 @@ pub struct ListAuditLogsEffectiveAt {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lte: Option<i64>,
 }
-#[cfg(any(feature = "usage"))]
+#[cfg(feature = "usage")]
 connector_runtime::__string_enum! {
     pub enum UsageCostsGroupByItem { ProjectId = "project_id", LineItem = "line_item",
     ApiKeyId = "api_key_id", }
 }
-#[cfg(any(feature = "group_users"))]
+#[cfg(feature = "group_users")]
 connector_runtime::__string_enum! {
     pub enum ListGroupUsersOrder { Asc = "asc", Desc = "desc", }
 }
-#[cfg(any(feature = "projects"))]
+#[cfg(feature = "projects")]
 connector_runtime::__string_enum! {
     pub enum ListProjectApiKeysOwnerProjectAccess { Active = "active", Inactive =
     "inactive", Any = "any", }
 }
-#[cfg(any(feature = "project_groups"))]
+#[cfg(feature = "project_groups")]
 connector_runtime::__string_enum! {
     pub enum RetrieveProjectGroupGroupType { Group = "group", TenantGroup =
     "tenant_group", }
 }
-#[cfg(any(feature = "usage"))]
+#[cfg(feature = "usage")]
 connector_runtime::__string_enum! {
     pub enum UsageAudioSpeechesBucketWidth { V1m = "1m", V1h = "1h", V1d = "1d", }
 }
-#[cfg(any(feature = "usage"))]
+#[cfg(feature = "usage")]
 connector_runtime::__string_enum! {
     pub enum UsageAudioSpeechesGroupByItem { ProjectId = "project_id", UserId =
     "user_id", ApiKeyId = "api_key_id", Model = "model", }
 }
-#[cfg(any(feature = "usage"))]
+#[cfg(feature = "usage")]
 connector_runtime::__string_enum! {
     pub enum UsageCompletionsGroupByItem { ProjectId = "project_id", UserId = "user_id",
     ApiKeyId = "api_key_id", Model = "model", Batch = "batch", ServiceTier =
     "service_tier", }
 }
-#[cfg(any(feature = "usage"))]
+#[cfg(feature = "usage")]
 connector_runtime::__string_enum! {
     pub enum UsageFileSearchCallsGroupByItem { ProjectId = "project_id", UserId =
     "user_id", ApiKeyId = "api_key_id", VectorStoreId = "vector_store_id", }
 }
-#[cfg(any(feature = "usage"))]
+#[cfg(feature = "usage")]
 connector_runtime::__string_enum! {
     pub enum UsageImagesSourcesItem { ImageGeneration = "image.generation", ImageEdit =
     "image.edit", ImageVariation = "image.variation", }
 }
-#[cfg(any(feature = "usage"))]
+#[cfg(feature = "usage")]
 connector_runtime::__string_enum! {
     pub enum UsageImagesSizesItem { V256x256 = "256x256", V512x512 = "512x512",
     V1024x1024 = "1024x1024", V1792x1792 = "1792x1792", V1024x1792 = "1024x1792", }
 }
-#[cfg(any(feature = "usage"))]
+#[cfg(feature = "usage")]
 connector_runtime::__string_enum! {
     pub enum UsageImagesGroupByItem { ProjectId = "project_id", UserId = "user_id",
     ApiKeyId = "api_key_id", Model = "model", Size = "size", Source = "source", }
 }
-#[cfg(any(feature = "usage"))]
+#[cfg(feature = "usage")]
 connector_runtime::__string_enum! {
     pub enum UsageWebSearchCallsContextLevelsItem { Low = "low", Medium = "medium", High
     = "high", }
 }
-#[cfg(any(feature = "usage"))]
+#[cfg(feature = "usage")]
 connector_runtime::__string_enum! {
     pub enum UsageWebSearchCallsGroupByItem { ProjectId = "project_id", UserId =
     "user_id", ApiKeyId = "api_key_id", Model = "model", ContextLevel = "context_level",
     }
 }
-#[cfg(any(feature = "uploads"))]
+#[cfg(feature = "uploads")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AddUploadPartBody {
     /// The chunk of bytes for this Part.
     pub data: rt::FilePart,
 }
-#[cfg(any(feature = "vector_stores"))]
+#[cfg(feature = "vector_stores")]
 connector_runtime::__string_enum! {
     pub enum ListFilesInVectorStoreBatchFilter { InProgress = "in_progress", Completed =
     "completed", Failed = "failed", Cancelled = "cancelled", }
 }
-#[cfg(any(feature = "content_provenance_checks"))]
+#[cfg(feature = "content_provenance_checks")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreatecontentprovenancecheckBody {
     /// The image or audio file to check for supported OpenAI provenance signals.
     pub file: rt::FilePart,
 }
-#[cfg(any(feature = "videos"))]
+#[cfg(feature = "videos")]
 /// Create character request
 ///
 /// Parameters for creating a character from an uploaded video.
@@ -44673,7 +44673,7 @@ pub struct CreateVideoCharacterBody2 {
     /// Display name for this API character.
     pub name: String,
 }
-#[cfg(any(feature = "videos"))]
+#[cfg(feature = "videos")]
 impl CreateVideoCharacterBody2 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {

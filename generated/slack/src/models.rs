@@ -69,7 +69,7 @@ pub struct ObjsBotProfileIcons {
     pub image_48: String,
     pub image_72: String,
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 /// Channel Object
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsChannel {
@@ -130,7 +130,7 @@ pub struct ObjsChannel {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unread_count_display: Option<i64>,
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 impl ObjsChannel {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -187,7 +187,7 @@ impl ObjsChannel {
         Ok(())
     }
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsChannelPurpose {
     /// User ID or empty string, used for topic and purpose creation
@@ -195,7 +195,7 @@ pub struct ObjsChannelPurpose {
     pub last_set: i64,
     pub value: String,
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 impl ObjsChannelPurpose {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -262,7 +262,7 @@ pub struct ObjsReaction {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsEnterpriseUser {
     /// Enterprise ID
@@ -275,7 +275,7 @@ pub struct ObjsEnterpriseUser {
     pub is_owner: bool,
     pub teams: Vec<String>,
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 impl ObjsEnterpriseUser {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -302,14 +302,14 @@ impl ObjsEnterpriseUser {
         Ok(())
     }
 }
-#[cfg(any(feature = "team"))]
+#[cfg(feature = "team")]
 /// External Org Migrations
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsExternalOrgMigrations {
     pub current: Vec<super::models::ObjsExternalOrgMigrationsCurrentItem>,
     pub date_updated: i64,
 }
-#[cfg(any(feature = "team"))]
+#[cfg(feature = "team")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsExternalOrgMigrationsCurrentItem {
     pub date_started: i64,
@@ -508,7 +508,7 @@ pub struct ObjsFileShares {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public: Option<serde_json::Value>,
 }
-#[cfg(any(feature = "team"))]
+#[cfg(feature = "team")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsIcon {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -808,13 +808,13 @@ pub struct ObjsPaging {
     pub spill: Option<i64>,
     pub total: i64,
 }
-#[cfg(any(feature = "team"))]
+#[cfg(feature = "team")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsPrimaryOwner {
     pub email: String,
     pub id: String,
 }
-#[cfg(any(feature = "reminders"))]
+#[cfg(feature = "reminders")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsReminder {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -830,7 +830,7 @@ pub struct ObjsReminder {
     /// User ID
     pub user: String,
 }
-#[cfg(any(feature = "reminders"))]
+#[cfg(feature = "reminders")]
 impl ObjsReminder {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -855,7 +855,7 @@ impl ObjsReminder {
         Ok(())
     }
 }
-#[cfg(any(feature = "apps_permissions"))]
+#[cfg(feature = "apps_permissions")]
 /// resources in info from apps.permissions.info
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsResources {
@@ -945,7 +945,7 @@ pub struct ObjsSubteamPrefs {
     pub channels: Vec<String>,
     pub groups: Vec<String>,
 }
-#[cfg(any(feature = "team"))]
+#[cfg(feature = "team")]
 /// Team Object
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsTeam {
@@ -1007,7 +1007,7 @@ pub struct ObjsTeam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sso_provider: Option<super::models::ObjsTeamSsoProvider>,
 }
-#[cfg(any(feature = "team"))]
+#[cfg(feature = "team")]
 impl ObjsTeam {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1027,12 +1027,12 @@ impl ObjsTeam {
         Ok(())
     }
 }
-#[cfg(any(feature = "team"))]
+#[cfg(feature = "team")]
 connector_runtime::__string_enum! {
     pub enum ObjsTeamPlan { Empty = "", Std = "std", Plus = "plus", Compliance =
     "compliance", Enterprise = "enterprise", }
 }
-#[cfg(any(feature = "team"))]
+#[cfg(feature = "team")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsTeamSsoProvider {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1043,7 +1043,7 @@ pub struct ObjsTeamSsoProvider {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
 }
-#[cfg(any(feature = "team_profile"))]
+#[cfg(feature = "team_profile")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ObjsTeamProfileField {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1061,7 +1061,7 @@ pub struct ObjsTeamProfileField {
     #[serde(rename = "type")]
     pub type_: super::models::ObjsTeamProfileFieldType,
 }
-#[cfg(any(feature = "team_profile"))]
+#[cfg(feature = "team_profile")]
 impl ObjsTeamProfileField {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1078,12 +1078,12 @@ impl ObjsTeamProfileField {
         Ok(())
     }
 }
-#[cfg(any(feature = "team_profile"))]
+#[cfg(feature = "team_profile")]
 connector_runtime::__string_enum! {
     pub enum ObjsTeamProfileFieldType { Text = "text", Date = "date", Link = "link",
     Mailto = "mailto", OptionsList = "options_list", User = "user", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsTeamProfileFieldOption {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1095,7 +1095,7 @@ pub struct ObjsTeamProfileFieldOption {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_scim: Option<bool>,
 }
-#[cfg(any(feature = "users_profile"))]
+#[cfg(feature = "users_profile")]
 /// User profile object
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ObjsUserProfile {
@@ -1180,7 +1180,7 @@ pub struct ObjsUserProfile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
 }
-#[cfg(any(feature = "users_profile"))]
+#[cfg(feature = "users_profile")]
 impl ObjsUserProfile {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1214,7 +1214,7 @@ impl ObjsUserProfile {
         Ok(())
     }
 }
-#[cfg(any(feature = "admin_apps"))]
+#[cfg(feature = "admin_apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminAppsApproveBody {
     /// The id of the app to approve.
@@ -1318,7 +1318,7 @@ pub struct AdminAppsApproveError {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
-#[cfg(any(feature = "admin_apps"))]
+#[cfg(feature = "admin_apps")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminAppsRestrictBody {
     /// The id of the app to restrict.
@@ -1330,13 +1330,13 @@ pub struct AdminAppsRestrictBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team_id: Option<String>,
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminConversationsArchiveBody {
     /// The channel to archive.
     pub channel_id: String,
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 /// admin.conversations.archive schema
 ///
 /// Schema for successful response of admin.conversations.archive
@@ -1345,7 +1345,7 @@ pub struct AdminConversationsArchiveResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 /// admin.conversations.archive error schema
 ///
 /// Schema for error response from admin.conversations.archive
@@ -1355,7 +1355,7 @@ pub struct AdminConversationsArchiveError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
     pub enum AdminConversationsArchiveErrorError { FeatureNotEnabled =
     "feature_not_enabled", ChannelNotFound = "channel_not_found", ChannelTypeNotSupported
@@ -1364,13 +1364,13 @@ connector_runtime::__string_enum! {
     RestrictedAction = "restricted_action", CouldNotArchiveChannel =
     "could_not_archive_channel", }
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminConversationsConvertToPrivateBody {
     /// The channel to convert to private.
     pub channel_id: String,
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 /// admin.conversations.convertToPrivate schema
 ///
 /// Schema for successful response of admin.conversations.convertToPrivate
@@ -1379,7 +1379,7 @@ pub struct AdminConversationsConvertToPrivateResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 /// admin.conversations.convertToPrivate error schema
 ///
 /// Schema for error response from admin.conversations.convertToPrivate
@@ -1389,7 +1389,7 @@ pub struct AdminConversationsConvertToPrivateError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
     pub enum AdminConversationsConvertToPrivateErrorError { FeatureNotEnabled =
     "feature_not_enabled", RestrictedAction = "restricted_action", NameTaken =
@@ -1399,7 +1399,7 @@ connector_runtime::__string_enum! {
     CouldNotConvertChannel = "could_not_convert_channel", ExternalChannelMigrating =
     "external_channel_migrating", }
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminConversationsCreateBody {
     /// Name of the public or private channel to create.
@@ -1416,7 +1416,7 @@ pub struct AdminConversationsCreateBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team_id: Option<String>,
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 /// admin.conversations.create schema
 ///
 /// Schema for successful response of admin.conversations.create
@@ -1428,7 +1428,7 @@ pub struct AdminConversationsCreateResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 impl AdminConversationsCreateResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1444,7 +1444,7 @@ impl AdminConversationsCreateResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 /// admin.conversations.create error schema
 ///
 /// Schema for error response from admin.conversations.create
@@ -1454,7 +1454,7 @@ pub struct AdminConversationsCreateError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
     pub enum AdminConversationsCreateErrorError { FeatureNotEnabled =
     "feature_not_enabled", NameTaken = "name_taken", RestrictedAction =
@@ -1462,13 +1462,13 @@ connector_runtime::__string_enum! {
     InvalidName = "invalid_name", CouldNotCreateChannel = "could_not_create_channel",
     TeamIdOrOrgRequired = "team_id_or_org_required", }
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminConversationsDeleteBody {
     /// The channel to delete.
     pub channel_id: String,
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 /// admin.conversations.delete schema
 ///
 /// Schema for successful response of admin.conversations.delete
@@ -1477,7 +1477,7 @@ pub struct AdminConversationsDeleteResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 /// admin.conversations.delete error schema
 ///
 /// Schema for error response from admin.conversations.delete
@@ -1487,7 +1487,7 @@ pub struct AdminConversationsDeleteError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
     pub enum AdminConversationsDeleteErrorError { FeatureNotEnabled =
     "feature_not_enabled", NotAnAdmin = "not_an_admin", ChannelNotFound =
@@ -1496,7 +1496,7 @@ connector_runtime::__string_enum! {
     "restricted_action", CouldNotDeleteChannel = "could_not_delete_channel", MissingScope
     = "missing_scope", }
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminConversationsDisconnectSharedBody {
     /// The channel to be disconnected from some workspaces.
@@ -1505,7 +1505,7 @@ pub struct AdminConversationsDisconnectSharedBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leaving_team_ids: Option<String>,
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 /// admin.conversations.rename schema
 ///
 /// Schema for successful response of admin.conversations.disconnectShared
@@ -1514,7 +1514,7 @@ pub struct AdminConversationsDisconnectSharedResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 /// admin.conversations.disconnectShared error schema
 ///
 /// Schema for error response from admin.conversations.disconnectShared
@@ -1524,7 +1524,7 @@ pub struct AdminConversationsDisconnectSharedError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
     pub enum AdminConversationsDisconnectSharedErrorError { FeatureNotEnabled =
     "feature_not_enabled", NotAnAdmin = "not_an_admin", NotAnEnterprise =
@@ -1535,7 +1535,7 @@ connector_runtime::__string_enum! {
     LeavingTeamRequired = "leaving_team_required", CannotKickTeam = "cannot_kick_team",
     CannotKickHomeTeam = "cannot_kick_home_team", }
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 /// admin.conversations.getConversationPrefs schema
 ///
 /// Schema for successful response of admin.conversations.getConversationPrefs
@@ -1548,7 +1548,7 @@ pub struct AdminConversationsGetConversationPrefsResponse200 {
         super::models::AdminConversationsGetConversationPrefsResponse200Prefs,
     >,
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminConversationsGetConversationPrefsResponse200Prefs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1560,7 +1560,7 @@ pub struct AdminConversationsGetConversationPrefsResponse200Prefs {
         super::models::AdminConversationsGetConversationPrefsResponse200PrefsCanThread,
     >,
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminConversationsGetConversationPrefsResponse200PrefsCanThread {
     #[serde(rename = "type")]
@@ -1569,7 +1569,7 @@ pub struct AdminConversationsGetConversationPrefsResponse200PrefsCanThread {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<Vec<String>>,
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 /// admin.conversations.unarchive error schema
 ///
 /// Schema for error response from admin.conversations.getConversationPrefs
@@ -1579,7 +1579,7 @@ pub struct AdminConversationsGetConversationPrefsError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
     pub enum AdminConversationsGetConversationPrefsErrorError { FeatureNotEnabled =
     "feature_not_enabled", NotAnAdmin = "not_an_admin", NotAnEnterprise =
@@ -1588,7 +1588,7 @@ connector_runtime::__string_enum! {
     "channel_type_not_supported", CouldNotGetConversationPrefs =
     "could_not_get_conversation_prefs", }
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 /// admin.conversations.getTeams schema
 ///
 /// Schema for successful response of admin.conversations.getTeams
@@ -1614,7 +1614,7 @@ pub struct AdminConversationsGetTeamsResponse200 {
 pub struct AdminConversationsGetTeamsResponse200ResponseMetadata {
     pub next_cursor: String,
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 /// admin.conversations.getTeams error schema
 ///
 /// Schema for error response from admin.conversations.getTeams
@@ -1624,7 +1624,7 @@ pub struct AdminConversationsGetTeamsError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
     pub enum AdminConversationsGetTeamsErrorError { FeatureNotEnabled =
     "feature_not_enabled", ChannelNotFound = "channel_not_found", ChannelTypeNotSupported
@@ -1632,7 +1632,7 @@ connector_runtime::__string_enum! {
     RestrictedAction = "restricted_action", CouldNotGetTeams = "could_not_get_teams",
     InvalidCursor = "invalid_cursor", InvalidLimit = "invalid_limit", }
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminConversationsInviteBody {
     /// The users to invite.
@@ -1640,7 +1640,7 @@ pub struct AdminConversationsInviteBody {
     /// The channel that the users will be invited to.
     pub channel_id: String,
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 /// admin.conversations.invite schema
 ///
 /// Schema for successful response of admin.conversations.invite
@@ -1649,7 +1649,7 @@ pub struct AdminConversationsInviteResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 /// admin.conversations.invite error schema
 ///
 /// Schema for error response from admin.conversations.invite
@@ -1662,7 +1662,7 @@ pub struct AdminConversationsInviteError {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
     pub enum AdminConversationsInviteErrorError { FeatureNotEnabled =
     "feature_not_enabled", ChannelNotFound = "channel_not_found", ChannelTypeNotSupported
@@ -1670,14 +1670,14 @@ connector_runtime::__string_enum! {
     RestrictedAction = "restricted_action", UserMustBeAdmin = "user_must_be_admin",
     FailedForSomeUsers = "failed_for_some_users", }
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminConversationsRenameBody {
     /// The channel to rename.
     pub channel_id: String,
     pub name: String,
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 /// admin.conversations.rename schema
 ///
 /// Schema for successful response of admin.conversations.rename
@@ -1686,7 +1686,7 @@ pub struct AdminConversationsRenameResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 /// admin.conversations.unarchive error schema
 ///
 /// Schema for error response from admin.conversations.rename
@@ -1696,7 +1696,7 @@ pub struct AdminConversationsRenameError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
     pub enum AdminConversationsRenameErrorError { FeatureNotEnabled =
     "feature_not_enabled", ChannelNotFound = "channel_not_found", ChannelTypeNotSupported
@@ -1704,7 +1704,7 @@ connector_runtime::__string_enum! {
     CouldNotRenameChannel = "could_not_rename_channel", DefaultOrgWideChannel =
     "default_org_wide_channel", NameTaken = "name_taken", }
 }
-#[cfg(any(feature = "admin_conversations_restrict_access"))]
+#[cfg(feature = "admin_conversations_restrict_access")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminConversationsRestrictAccessAddGroupBody {
     /// Authentication token. Requires scope: `admin.conversations:write`
@@ -1717,7 +1717,7 @@ pub struct AdminConversationsRestrictAccessAddGroupBody {
     /// The channel to link this group to.
     pub channel_id: String,
 }
-#[cfg(any(feature = "admin_conversations_restrict_access"))]
+#[cfg(feature = "admin_conversations_restrict_access")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminConversationsRestrictAccessRemoveGroupBody {
     /// Authentication token. Requires scope: `admin.conversations:write`
@@ -1729,7 +1729,7 @@ pub struct AdminConversationsRestrictAccessRemoveGroupBody {
     /// The channel to remove the linked group from.
     pub channel_id: String,
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 /// admin.conversations.search schema
 ///
 /// Schema for successful response of admin.conversations.search
@@ -1738,7 +1738,7 @@ pub struct AdminConversationsSearchResponse200 {
     pub channels: Vec<super::models::ObjsChannel>,
     pub next_cursor: String,
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 impl AdminConversationsSearchResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1751,7 +1751,7 @@ impl AdminConversationsSearchResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 /// admin.conversations.search error schema
 ///
 /// Schema for error response from admin.conversations.search
@@ -1761,7 +1761,7 @@ pub struct AdminConversationsSearchError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
     pub enum AdminConversationsSearchErrorError { FeatureNotEnabled =
     "feature_not_enabled", NotAnAdmin = "not_an_admin", NotAnEnterprise =
@@ -1770,7 +1770,7 @@ connector_runtime::__string_enum! {
     InvalidSearchChannelType = "invalid_search_channel_type", InvalidSort =
     "invalid_sort", InvalidSortDir = "invalid_sort_dir", }
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminConversationsSetConversationPrefsBody {
     /// The channel to set the prefs for
@@ -1778,7 +1778,7 @@ pub struct AdminConversationsSetConversationPrefsBody {
     /// The prefs for this channel in a stringified JSON format.
     pub prefs: String,
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 /// admin.conversations.setConversationPrefs schema
 ///
 /// Schema for successful response of admin.conversations.setConversationPrefs
@@ -1787,7 +1787,7 @@ pub struct AdminConversationsSetConversationPrefsResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 /// admin.conversations.setConversationPrefs error schema
 ///
 /// Schema for error response from admin.conversations.setConversationPrefs
@@ -1797,7 +1797,7 @@ pub struct AdminConversationsSetConversationPrefsError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
     pub enum AdminConversationsSetConversationPrefsErrorError { FeatureNotEnabled =
     "feature_not_enabled", NotAnAdmin = "not_an_admin", ChannelNotFound =
@@ -1806,7 +1806,7 @@ connector_runtime::__string_enum! {
     CouldNotSetChannelPref = "could_not_set_channel_pref", DefaultOrgWideChannel =
     "default_org_wide_channel", }
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminConversationsSetTeamsBody {
     /// The encoded `channel_id` to add or remove to workspaces.
@@ -1821,13 +1821,13 @@ pub struct AdminConversationsSetTeamsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub org_channel: Option<bool>,
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminConversationsUnarchiveBody {
     /// The channel to unarchive.
     pub channel_id: String,
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 /// admin.conversations.unarchive schema
 ///
 /// Schema for successful response of admin.conversations.unarchive
@@ -1836,7 +1836,7 @@ pub struct AdminConversationsUnarchiveResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 /// admin.conversations.unarchive error schema
 ///
 /// Schema for error response from admin.conversations.unarchive
@@ -1846,7 +1846,7 @@ pub struct AdminConversationsUnarchiveError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "admin_conversations"))]
+#[cfg(feature = "admin_conversations")]
 connector_runtime::__string_enum! {
     pub enum AdminConversationsUnarchiveErrorError { FeatureNotEnabled =
     "feature_not_enabled", ChannelNotFound = "channel_not_found", ChannelNotArchived =
@@ -1855,7 +1855,7 @@ connector_runtime::__string_enum! {
     "could_not_unarchive_channel", DefaultOrgWideChannel = "default_org_wide_channel",
     MissingScope = "missing_scope", }
 }
-#[cfg(any(feature = "admin_emoji"))]
+#[cfg(feature = "admin_emoji")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminEmojiAddBody {
     /// Authentication token. Requires scope: `admin.teams:write`
@@ -1865,7 +1865,7 @@ pub struct AdminEmojiAddBody {
     /// The URL of a file to use as an image for the emoji. Square images under 128KB and with transparent backgrounds work best.
     pub url: String,
 }
-#[cfg(any(feature = "admin_emoji"))]
+#[cfg(feature = "admin_emoji")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminEmojiAddAliasBody {
     /// Authentication token. Requires scope: `admin.teams:write`
@@ -1875,7 +1875,7 @@ pub struct AdminEmojiAddAliasBody {
     /// The alias of the emoji.
     pub alias_for: String,
 }
-#[cfg(any(feature = "admin_emoji"))]
+#[cfg(feature = "admin_emoji")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminEmojiRemoveBody {
     /// Authentication token. Requires scope: `admin.teams:write`
@@ -1883,7 +1883,7 @@ pub struct AdminEmojiRemoveBody {
     /// The name of the emoji to be removed. Colons (`:myemoji:`) around the value are not required, although they may be included.
     pub name: String,
 }
-#[cfg(any(feature = "admin_emoji"))]
+#[cfg(feature = "admin_emoji")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminEmojiRenameBody {
     /// Authentication token. Requires scope: `admin.teams:write`
@@ -1893,7 +1893,7 @@ pub struct AdminEmojiRenameBody {
     /// The new name of the emoji.
     pub new_name: String,
 }
-#[cfg(any(feature = "admin_invite_requests"))]
+#[cfg(feature = "admin_invite_requests")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminInviteRequestsApproveBody {
     /// ID for the workspace where the invite request was made.
@@ -1902,7 +1902,7 @@ pub struct AdminInviteRequestsApproveBody {
     /// ID of the request to invite.
     pub invite_request_id: String,
 }
-#[cfg(any(feature = "admin_teams"))]
+#[cfg(feature = "admin_teams")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminTeamsCreateBody {
     /// Team domain (for example, slacksoftballteam).
@@ -1916,7 +1916,7 @@ pub struct AdminTeamsCreateBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team_discoverability: Option<String>,
 }
-#[cfg(any(feature = "admin_teams_settings"))]
+#[cfg(feature = "admin_teams_settings")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminTeamsSettingsSetDefaultChannelsBody {
     /// Authentication token. Requires scope: `admin.teams:write`
@@ -1926,7 +1926,7 @@ pub struct AdminTeamsSettingsSetDefaultChannelsBody {
     /// An array of channel IDs.
     pub channel_ids: String,
 }
-#[cfg(any(feature = "admin_teams_settings"))]
+#[cfg(feature = "admin_teams_settings")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminTeamsSettingsSetDescriptionBody {
     /// ID for the workspace to set the description for.
@@ -1934,7 +1934,7 @@ pub struct AdminTeamsSettingsSetDescriptionBody {
     /// The new description for the workspace.
     pub description: String,
 }
-#[cfg(any(feature = "admin_teams_settings"))]
+#[cfg(feature = "admin_teams_settings")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminTeamsSettingsSetDiscoverabilityBody {
     /// The ID of the workspace to set discoverability on.
@@ -1942,7 +1942,7 @@ pub struct AdminTeamsSettingsSetDiscoverabilityBody {
     /// This workspace's discovery setting. It must be set to one of `open`, `invite_only`, `closed`, or `unlisted`.
     pub discoverability: String,
 }
-#[cfg(any(feature = "admin_teams_settings"))]
+#[cfg(feature = "admin_teams_settings")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminTeamsSettingsSetIconBody {
     /// Authentication token. Requires scope: `admin.teams:write`
@@ -1952,7 +1952,7 @@ pub struct AdminTeamsSettingsSetIconBody {
     /// ID for the workspace to set the icon for.
     pub team_id: String,
 }
-#[cfg(any(feature = "admin_teams_settings"))]
+#[cfg(feature = "admin_teams_settings")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminTeamsSettingsSetNameBody {
     /// ID for the workspace to set the name for.
@@ -1960,7 +1960,7 @@ pub struct AdminTeamsSettingsSetNameBody {
     /// The new name of the workspace.
     pub name: String,
 }
-#[cfg(any(feature = "admin_usergroups"))]
+#[cfg(feature = "admin_usergroups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminUsergroupsAddChannelsBody {
     /// ID of the IDP group to add default channels for.
@@ -1971,7 +1971,7 @@ pub struct AdminUsergroupsAddChannelsBody {
     /// Comma separated string of channel IDs.
     pub channel_ids: String,
 }
-#[cfg(any(feature = "admin_usergroups"))]
+#[cfg(feature = "admin_usergroups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminUsergroupsAddTeamsBody {
     /// An encoded usergroup (IDP Group) ID.
@@ -1982,7 +1982,7 @@ pub struct AdminUsergroupsAddTeamsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_provision: Option<bool>,
 }
-#[cfg(any(feature = "admin_usergroups"))]
+#[cfg(feature = "admin_usergroups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminUsergroupsRemoveChannelsBody {
     /// ID of the IDP Group
@@ -1990,7 +1990,7 @@ pub struct AdminUsergroupsRemoveChannelsBody {
     /// Comma-separated string of channel IDs
     pub channel_ids: String,
 }
-#[cfg(any(feature = "admin_users"))]
+#[cfg(feature = "admin_users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminUsersAssignBody {
     /// The ID (`T1234`) of the workspace.
@@ -2007,7 +2007,7 @@ pub struct AdminUsersAssignBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel_ids: Option<String>,
 }
-#[cfg(any(feature = "admin_users"))]
+#[cfg(feature = "admin_users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminUsersInviteBody {
     /// The ID (`T1234`) of the workspace.
@@ -2035,7 +2035,7 @@ pub struct AdminUsersInviteBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guest_expiration_ts: Option<String>,
 }
-#[cfg(any(feature = "admin_users"))]
+#[cfg(feature = "admin_users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminUsersRemoveBody {
     /// The ID (`T1234`) of the workspace.
@@ -2043,14 +2043,14 @@ pub struct AdminUsersRemoveBody {
     /// The ID of the user to remove.
     pub user_id: String,
 }
-#[cfg(any(feature = "admin_users_session"))]
+#[cfg(feature = "admin_users_session")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminUsersSessionInvalidateBody {
     /// ID of the team that the session belongs to
     pub team_id: String,
     pub session_id: i64,
 }
-#[cfg(any(feature = "admin_users_session"))]
+#[cfg(feature = "admin_users_session")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminUsersSessionResetBody {
     /// The ID of the user to wipe sessions for
@@ -2062,7 +2062,7 @@ pub struct AdminUsersSessionResetBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_only: Option<bool>,
 }
-#[cfg(any(feature = "admin_users"))]
+#[cfg(feature = "admin_users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminUsersSetAdminBody {
     /// The ID (`T1234`) of the workspace.
@@ -2070,7 +2070,7 @@ pub struct AdminUsersSetAdminBody {
     /// The ID of the user to designate as an admin.
     pub user_id: String,
 }
-#[cfg(any(feature = "admin_users"))]
+#[cfg(feature = "admin_users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminUsersSetExpirationBody {
     /// The ID (`T1234`) of the workspace.
@@ -2080,7 +2080,7 @@ pub struct AdminUsersSetExpirationBody {
     /// Timestamp when guest account should be disabled.
     pub expiration_ts: i64,
 }
-#[cfg(any(feature = "admin_users"))]
+#[cfg(feature = "admin_users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminUsersSetOwnerBody {
     /// The ID (`T1234`) of the workspace.
@@ -2088,7 +2088,7 @@ pub struct AdminUsersSetOwnerBody {
     /// Id of the user to promote to owner.
     pub user_id: String,
 }
-#[cfg(any(feature = "admin_users"))]
+#[cfg(feature = "admin_users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AdminUsersSetRegularBody {
     /// The ID (`T1234`) of the workspace.
@@ -2096,7 +2096,7 @@ pub struct AdminUsersSetRegularBody {
     /// The ID of the user to designate as a regular user.
     pub user_id: String,
 }
-#[cfg(any(feature = "api"))]
+#[cfg(feature = "api")]
 /// api.test success schema
 ///
 /// Schema for successful response api.test method
@@ -2108,7 +2108,7 @@ pub struct ApiTestResponse200 {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
-#[cfg(any(feature = "api"))]
+#[cfg(feature = "api")]
 /// api.test error schema
 ///
 /// Schema for error response api.test method
@@ -2121,7 +2121,7 @@ pub struct ApiTestError {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
-#[cfg(any(feature = "apps_permissions"))]
+#[cfg(feature = "apps_permissions")]
 /// apps.permissions.info schema
 ///
 /// Schema for successful response from apps.permissions.info method
@@ -2131,7 +2131,7 @@ pub struct AppsPermissionsInfoResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "apps_permissions"))]
+#[cfg(feature = "apps_permissions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsPermissionsInfoResponse200Info {
     pub app_home: super::models::AppsPermissionsInfoResponse200InfoAppHome,
@@ -2141,7 +2141,7 @@ pub struct AppsPermissionsInfoResponse200Info {
     pub mpim: super::models::AppsPermissionsInfoResponse200InfoAppHome,
     pub team: super::models::AppsPermissionsInfoResponse200InfoTeam,
 }
-#[cfg(any(feature = "apps_permissions"))]
+#[cfg(feature = "apps_permissions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsPermissionsInfoResponse200InfoAppHome {
     /// resources in info from apps.permissions.info
@@ -2150,14 +2150,14 @@ pub struct AppsPermissionsInfoResponse200InfoAppHome {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<String>>,
 }
-#[cfg(any(feature = "apps_permissions"))]
+#[cfg(feature = "apps_permissions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsPermissionsInfoResponse200InfoTeam {
     /// resources in info from apps.permissions.info
     pub resources: super::models::ObjsResources,
     pub scopes: Vec<String>,
 }
-#[cfg(any(feature = "apps_permissions"))]
+#[cfg(feature = "apps_permissions")]
 /// apps.permissions.info error schema
 ///
 /// Schema for error response from apps.permissions.info method
@@ -2192,7 +2192,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
-#[cfg(any(feature = "apps_permissions"))]
+#[cfg(feature = "apps_permissions")]
 /// apps.permissions.request schema
 ///
 /// Schema for successful response from apps.permissions.request method
@@ -2201,7 +2201,7 @@ pub struct AppsPermissionsRequestResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "apps_permissions"))]
+#[cfg(feature = "apps_permissions")]
 /// apps.permissions.request error schema
 ///
 /// Schema for error response from apps.permissions.request method
@@ -2214,7 +2214,7 @@ pub struct AppsPermissionsRequestError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "apps_permissions"))]
+#[cfg(feature = "apps_permissions")]
 connector_runtime::__string_enum! {
     pub enum AppsPermissionsRequestErrorError { InvalidTrigger = "invalid_trigger",
     TriggerExchanged = "trigger_exchanged", InvalidScope = "invalid_scope", InvalidUser =
@@ -2228,7 +2228,7 @@ connector_runtime::__string_enum! {
     "json_not_object", RequestTimeout = "request_timeout", UpgradeRequired =
     "upgrade_required", FatalError = "fatal_error", }
 }
-#[cfg(any(feature = "apps_permissions_resources"))]
+#[cfg(feature = "apps_permissions_resources")]
 /// apps.permissions.resources.list success schema
 ///
 /// Schema for successful response apps.permissions.resources.list method
@@ -2247,7 +2247,7 @@ pub struct AppsPermissionsResourcesListResponse200 {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
-#[cfg(any(feature = "apps_permissions_resources"))]
+#[cfg(feature = "apps_permissions_resources")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsPermissionsResourcesListResponse200ResourcesItem {
     /// An ID for a resource
@@ -2258,12 +2258,12 @@ pub struct AppsPermissionsResourcesListResponse200ResourcesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
 }
-#[cfg(any(feature = "apps_permissions_resources"))]
+#[cfg(feature = "apps_permissions_resources")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsPermissionsResourcesListResponse200ResponseMetadata {
     pub next_cursor: String,
 }
-#[cfg(any(feature = "apps_permissions_resources"))]
+#[cfg(feature = "apps_permissions_resources")]
 /// apps.permissions.resources.list error schema
 ///
 /// Schema for error response from apps.permissions.resources.list method
@@ -2276,7 +2276,7 @@ pub struct AppsPermissionsResourcesListError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "apps_permissions_resources"))]
+#[cfg(feature = "apps_permissions_resources")]
 connector_runtime::__string_enum! {
     pub enum AppsPermissionsResourcesListErrorError { InvalidCursor = "invalid_cursor",
     NotAuthed = "not_authed", InvalidAuth = "invalid_auth", AccountInactive =
@@ -2289,7 +2289,7 @@ connector_runtime::__string_enum! {
     RequestTimeout = "request_timeout", UpgradeRequired = "upgrade_required", FatalError
     = "fatal_error", }
 }
-#[cfg(any(feature = "apps_permissions_scopes"))]
+#[cfg(feature = "apps_permissions_scopes")]
 /// api.permissions.scopes.list success schema
 ///
 /// Schema for successful response api.permissions.scopes.list method
@@ -2302,7 +2302,7 @@ pub struct AppsPermissionsScopesListResponse200 {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
-#[cfg(any(feature = "apps_permissions_scopes"))]
+#[cfg(feature = "apps_permissions_scopes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AppsPermissionsScopesListResponse200Scopes {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -2323,7 +2323,7 @@ pub struct AppsPermissionsScopesListResponse200Scopes {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
-#[cfg(any(feature = "apps_permissions_scopes"))]
+#[cfg(feature = "apps_permissions_scopes")]
 /// apps.permissions.scopes.list error schema
 ///
 /// Schema for error response from apps.permissions.scopes.list method
@@ -2336,7 +2336,7 @@ pub struct AppsPermissionsScopesListError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// apps.uninstall schema
 ///
 /// Schema for successful response from apps.uninstall method
@@ -2345,7 +2345,7 @@ pub struct AppsUninstallResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 /// apps.uninstall error schema
 ///
 /// Schema for error response from apps.uninstall method
@@ -2358,7 +2358,7 @@ pub struct AppsUninstallError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "apps"))]
+#[cfg(feature = "apps")]
 connector_runtime::__string_enum! {
     pub enum AppsUninstallErrorError { InvalidClientId = "invalid_client_id",
     BadClientSecret = "bad_client_secret", ClientIdTokenMismatch =
@@ -2372,7 +2372,7 @@ connector_runtime::__string_enum! {
     "json_not_object", RequestTimeout = "request_timeout", UpgradeRequired =
     "upgrade_required", FatalError = "fatal_error", }
 }
-#[cfg(any(feature = "auth_api"))]
+#[cfg(feature = "auth_api")]
 /// auth.revoke schema
 ///
 /// Schema for successful response from auth.revoke method
@@ -2382,7 +2382,7 @@ pub struct AuthRevokeResponse200 {
     pub ok: bool,
     pub revoked: bool,
 }
-#[cfg(any(feature = "auth_api"))]
+#[cfg(feature = "auth_api")]
 /// auth.revoke error schema
 ///
 /// Schema for error response from auth.revoke method
@@ -2395,7 +2395,7 @@ pub struct AuthRevokeError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "auth_api"))]
+#[cfg(feature = "auth_api")]
 connector_runtime::__string_enum! {
     pub enum AuthRevokeErrorError { NotAuthed = "not_authed", InvalidAuth =
     "invalid_auth", AccountInactive = "account_inactive", TokenRevoked = "token_revoked",
@@ -2407,7 +2407,7 @@ connector_runtime::__string_enum! {
     "json_not_object", RequestTimeout = "request_timeout", UpgradeRequired =
     "upgrade_required", FatalError = "fatal_error", }
 }
-#[cfg(any(feature = "auth_api"))]
+#[cfg(feature = "auth_api")]
 /// auth.test success schema
 ///
 /// Schema for successful response auth.test method
@@ -2428,7 +2428,7 @@ pub struct AuthTestResponse200 {
     /// User ID
     pub user_id: String,
 }
-#[cfg(any(feature = "auth_api"))]
+#[cfg(feature = "auth_api")]
 impl AuthTestResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2464,7 +2464,7 @@ impl AuthTestResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "auth_api"))]
+#[cfg(feature = "auth_api")]
 /// auth.test error schema
 ///
 /// Schema for error response auth.test method
@@ -2477,7 +2477,7 @@ pub struct AuthTestError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "auth_api"))]
+#[cfg(feature = "auth_api")]
 connector_runtime::__string_enum! {
     pub enum AuthTestErrorError { NotAuthed = "not_authed", InvalidAuth = "invalid_auth",
     TokenRevoked = "token_revoked", AccountInactive = "account_inactive", InvalidArgName
@@ -2487,7 +2487,7 @@ connector_runtime::__string_enum! {
     "invalid_json", JsonNotObject = "json_not_object", RequestTimeout =
     "request_timeout", UpgradeRequired = "upgrade_required", }
 }
-#[cfg(any(feature = "bots"))]
+#[cfg(feature = "bots")]
 /// bots.info schema
 ///
 /// Schema for successful response from bots.info method
@@ -2497,7 +2497,7 @@ pub struct BotsInfoResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "bots"))]
+#[cfg(feature = "bots")]
 impl BotsInfoResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2508,7 +2508,7 @@ impl BotsInfoResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "bots"))]
+#[cfg(feature = "bots")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BotsInfoResponse200Bot {
     /// App ID
@@ -2523,7 +2523,7 @@ pub struct BotsInfoResponse200Bot {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
 }
-#[cfg(any(feature = "bots"))]
+#[cfg(feature = "bots")]
 impl BotsInfoResponse200Bot {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2559,7 +2559,7 @@ impl BotsInfoResponse200Bot {
         Ok(())
     }
 }
-#[cfg(any(feature = "bots"))]
+#[cfg(feature = "bots")]
 /// bots.info error schema
 ///
 /// Schema for error response from bots.info method
@@ -2572,7 +2572,7 @@ pub struct BotsInfoError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "bots"))]
+#[cfg(feature = "bots")]
 connector_runtime::__string_enum! {
     pub enum BotsInfoErrorError { BotNotFound = "bot_not_found", NotAuthed =
     "not_authed", InvalidAuth = "invalid_auth", AccountInactive = "account_inactive",
@@ -2585,7 +2585,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
-#[cfg(any(feature = "calls"))]
+#[cfg(feature = "calls")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CallsAddBody {
     /// An ID supplied by the 3rd-party Call provider. It must be unique across all Calls from that service.
@@ -2611,7 +2611,7 @@ pub struct CallsAddBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<String>,
 }
-#[cfg(any(feature = "calls"))]
+#[cfg(feature = "calls")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CallsEndBody {
     /// `id` returned when registering the call using the [`calls.add`](/methods/calls.add) method.
@@ -2620,7 +2620,7 @@ pub struct CallsEndBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<i64>,
 }
-#[cfg(any(feature = "calls_participants"))]
+#[cfg(feature = "calls_participants")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CallsParticipantsAddBody {
     /// `id` returned by the [`calls.add`](/methods/calls.add) method.
@@ -2628,7 +2628,7 @@ pub struct CallsParticipantsAddBody {
     /// The list of users to add as participants in the Call. [Read more on how to specify users here](/apis/calls#users).
     pub users: String,
 }
-#[cfg(any(feature = "calls_participants"))]
+#[cfg(feature = "calls_participants")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CallsParticipantsRemoveBody {
     /// `id` returned by the [`calls.add`](/methods/calls.add) method.
@@ -2636,7 +2636,7 @@ pub struct CallsParticipantsRemoveBody {
     /// The list of users to remove as participants in the Call. [Read more on how to specify users here](/apis/calls#users).
     pub users: String,
 }
-#[cfg(any(feature = "calls"))]
+#[cfg(feature = "calls")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CallsUpdateBody {
     /// `id` returned by the [`calls.add`](/methods/calls.add) method.
@@ -2651,7 +2651,7 @@ pub struct CallsUpdateBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desktop_app_join_url: Option<String>,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatDeleteBody {
     /// Timestamp of the message to be deleted.
@@ -2664,7 +2664,7 @@ pub struct ChatDeleteBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub as_user: Option<bool>,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// chat.delete success schema
 ///
 /// Schema for successful response of chat.delete method
@@ -2677,7 +2677,7 @@ pub struct ChatDeleteResponse200 {
     /// Timestamp in format 0123456789.012345
     pub ts: String,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 impl ChatDeleteResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2704,7 +2704,7 @@ impl ChatDeleteResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// chat.delete error schema
 ///
 /// Schema for error response from chat.delete method
@@ -2717,7 +2717,7 @@ pub struct ChatDeleteError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
     pub enum ChatDeleteErrorError { MessageNotFound = "message_not_found",
     ChannelNotFound = "channel_not_found", CantDeleteMessage = "cant_delete_message",
@@ -2731,7 +2731,7 @@ connector_runtime::__string_enum! {
     RequestTimeout = "request_timeout", UpgradeRequired = "upgrade_required", FatalError
     = "fatal_error", }
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatDeleteScheduledMessageBody {
     /// Pass true to delete the message as the authed user with `chat:write:user` scope. [Bot users](/bot-users) in this context are considered authed users. If unused or false, the message will be deleted with `chat:write:bot` scope.
@@ -2742,7 +2742,7 @@ pub struct ChatDeleteScheduledMessageBody {
     /// `scheduled_message_id` returned from call to chat.scheduleMessage
     pub scheduled_message_id: String,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// chat.deleteScheduledMessage schema
 ///
 /// Schema for successful response from chat.deleteScheduledMessage method
@@ -2751,7 +2751,7 @@ pub struct ChatDeleteScheduledMessageResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// chat.deleteScheduledMessage error schema
 ///
 /// Schema for error response from chat.deleteScheduledMessage method
@@ -2764,7 +2764,7 @@ pub struct ChatDeleteScheduledMessageError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
     pub enum ChatDeleteScheduledMessageErrorError { InvalidScheduledMessageId =
     "invalid_scheduled_message_id", ChannelNotFound = "channel_not_found", BadToken =
@@ -2779,7 +2779,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// chat.getPermalink success schema
 ///
 /// Schema for successful response chat.getPermalink
@@ -2791,7 +2791,7 @@ pub struct ChatGetPermalinkResponse200 {
     pub ok: bool,
     pub permalink: String,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 impl ChatGetPermalinkResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2808,7 +2808,7 @@ impl ChatGetPermalinkResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// chat.getPermalink error schema
 ///
 /// Schema for error response from chat.getPermalink method
@@ -2821,7 +2821,7 @@ pub struct ChatGetPermalinkError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
     pub enum ChatGetPermalinkErrorError { ChannelNotFound = "channel_not_found",
     MessageNotFound = "message_not_found", NotAuthed = "not_authed", InvalidAuth =
@@ -2834,7 +2834,7 @@ connector_runtime::__string_enum! {
     "json_not_object", RequestTimeout = "request_timeout", UpgradeRequired =
     "upgrade_required", FatalError = "fatal_error", }
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatMeMessageBody {
     /// Channel to send message to. Can be a public channel, private group or IM channel. Can be an encoded ID, or a name.
@@ -2844,7 +2844,7 @@ pub struct ChatMeMessageBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// chat.meMessage schema
 ///
 /// Schema for successful response from chat.meMessage method
@@ -2859,7 +2859,7 @@ pub struct ChatMeMessageResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ts: Option<String>,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 impl ChatMeMessageResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2884,7 +2884,7 @@ impl ChatMeMessageResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// chat.meMessage error schema
 ///
 /// Schema for error response from chat.meMessage method
@@ -2897,7 +2897,7 @@ pub struct ChatMeMessageError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
     pub enum ChatMeMessageErrorError { ChannelNotFound = "channel_not_found",
     NotInChannel = "not_in_channel", IsArchived = "is_archived", MsgTooLong =
@@ -2912,7 +2912,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatPostEphemeralBody {
     /// Pass true to post the message as the authed user. Defaults to true if the chat:write:bot scope is not included. Otherwise, defaults to false.
@@ -2950,7 +2950,7 @@ pub struct ChatPostEphemeralBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// chat.postEphemeral success schema
 ///
 /// Schema for successful response from chat.postEphemeral method
@@ -2961,7 +2961,7 @@ pub struct ChatPostEphemeralResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 impl ChatPostEphemeralResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2978,7 +2978,7 @@ impl ChatPostEphemeralResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// chat.postEphemeral error schema
 ///
 /// Schema for error response from chat.postEphemeral method
@@ -2991,7 +2991,7 @@ pub struct ChatPostEphemeralError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
     pub enum ChatPostEphemeralErrorError { ChannelNotFound = "channel_not_found",
     IsArchived = "is_archived", MsgTooLong = "msg_too_long", NoText = "no_text",
@@ -3006,7 +3006,7 @@ connector_runtime::__string_enum! {
     "json_not_object", RequestTimeout = "request_timeout", UpgradeRequired =
     "upgrade_required", FatalError = "fatal_error", }
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatPostMessageBody {
     /// Pass true to post the message as the authed user, instead of as a bot. Defaults to false. See [authorship](#authorship) below.
@@ -3054,7 +3054,7 @@ pub struct ChatPostMessageBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// chat.postMessage success schema
 ///
 /// Schema for successful response of chat.postMessage method
@@ -3069,7 +3069,7 @@ pub struct ChatPostMessageResponse200 {
     /// Timestamp in format 0123456789.012345
     pub ts: String,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 impl ChatPostMessageResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3100,7 +3100,7 @@ impl ChatPostMessageResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// chat.postMessage error schema
 ///
 /// Schema for error response chat.postMessage method
@@ -3113,7 +3113,7 @@ pub struct ChatPostMessageError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
     pub enum ChatPostMessageErrorError { ChannelNotFound = "channel_not_found",
     NotInChannel = "not_in_channel", IsArchived = "is_archived", MsgTooLong =
@@ -3124,7 +3124,7 @@ connector_runtime::__string_enum! {
     InvalidFormData = "invalid_form_data", InvalidPostType = "invalid_post_type",
     MissingPostType = "missing_post_type", }
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatScheduleMessageBody {
     /// Channel, private group, or DM channel to send message to. Can be an encoded ID, or a name. See [below](#channels) for more details.
@@ -3164,7 +3164,7 @@ pub struct ChatScheduleMessageBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_broadcast: Option<bool>,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// chat.scheduleMessage success schema
 ///
 /// Schema for successful response of chat.scheduleMessage method
@@ -3179,7 +3179,7 @@ pub struct ChatScheduleMessageResponse200 {
     /// Scheduled Message ID
     pub scheduled_message_id: String,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 impl ChatScheduleMessageResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3210,7 +3210,7 @@ impl ChatScheduleMessageResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatScheduleMessageResponse200Message {
     /// Bot User ID
@@ -3228,7 +3228,7 @@ pub struct ChatScheduleMessageResponse200Message {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 impl ChatScheduleMessageResponse200Message {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3268,7 +3268,7 @@ impl ChatScheduleMessageResponse200Message {
         Ok(())
     }
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// chat.scheduleMessage error schema
 ///
 /// Schema for error response chat.scheduleMessage method
@@ -3281,7 +3281,7 @@ pub struct ChatScheduleMessageError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
     pub enum ChatScheduleMessageErrorError { InvalidTime = "invalid_time", TimeInPast =
     "time_in_past", TimeTooFar = "time_too_far", ChannelNotFound = "channel_not_found",
@@ -3302,7 +3302,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
-#[cfg(any(feature = "chat_scheduled_messages"))]
+#[cfg(feature = "chat_scheduled_messages")]
 /// chat.scheduledMessages.list schema
 ///
 /// Schema for successful response from chat.scheduledMessages.list method
@@ -3315,7 +3315,7 @@ pub struct ChatScheduledMessagesListResponse200 {
         super::models::ChatScheduledMessagesListResponse200ScheduledMessagesItem,
     >,
 }
-#[cfg(any(feature = "chat_scheduled_messages"))]
+#[cfg(feature = "chat_scheduled_messages")]
 impl ChatScheduledMessagesListResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3328,7 +3328,7 @@ impl ChatScheduledMessagesListResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "chat_scheduled_messages"))]
+#[cfg(feature = "chat_scheduled_messages")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatScheduledMessagesListResponse200ScheduledMessagesItem {
     /// Channel ID
@@ -3339,7 +3339,7 @@ pub struct ChatScheduledMessagesListResponse200ScheduledMessagesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
 }
-#[cfg(any(feature = "chat_scheduled_messages"))]
+#[cfg(feature = "chat_scheduled_messages")]
 impl ChatScheduledMessagesListResponse200ScheduledMessagesItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3366,7 +3366,7 @@ impl ChatScheduledMessagesListResponse200ScheduledMessagesItem {
         Ok(())
     }
 }
-#[cfg(any(feature = "chat_scheduled_messages"))]
+#[cfg(feature = "chat_scheduled_messages")]
 /// chat.scheduledMessages.list error schema
 ///
 /// Schema for error response from chat.scheduledMessages.list method
@@ -3379,7 +3379,7 @@ pub struct ChatScheduledMessagesListError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "chat_scheduled_messages"))]
+#[cfg(feature = "chat_scheduled_messages")]
 connector_runtime::__string_enum! {
     pub enum ChatScheduledMessagesListErrorError { InvalidChannel = "invalid_channel",
     NotAuthed = "not_authed", InvalidAuth = "invalid_auth", AccountInactive =
@@ -3393,7 +3393,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatUnfurlBody {
     /// Channel ID of the message
@@ -3413,7 +3413,7 @@ pub struct ChatUnfurlBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_auth_url: Option<String>,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// chat.unfurl success schema
 ///
 /// Schema for successful response from chat.unfurl method
@@ -3422,7 +3422,7 @@ pub struct ChatUnfurlResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// chat.unfurl error schema
 ///
 /// Schema for error response from chat.unfurl method
@@ -3435,7 +3435,7 @@ pub struct ChatUnfurlError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
     pub enum ChatUnfurlErrorError { CannotUnfurlUrl = "cannot_unfurl_url",
     CannotFindService = "cannot_find_service", MissingUnfurls = "missing_unfurls",
@@ -3450,7 +3450,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatUpdateBody {
     /// Pass true to update the message as the authed user. [Bot users](/bot-users) in this context are considered authed users.
@@ -3476,7 +3476,7 @@ pub struct ChatUpdateBody {
     /// Timestamp of the message to be updated.
     pub ts: String,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// chat.update success schema
 ///
 /// Schema for successful response of chat.update method
@@ -3490,7 +3490,7 @@ pub struct ChatUpdateResponse200 {
     pub text: String,
     pub ts: String,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// Message object
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ChatUpdateResponse200Message {
@@ -3500,7 +3500,7 @@ pub struct ChatUpdateResponse200Message {
     pub blocks: Option<serde_json::Value>,
     pub text: String,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 /// chat.update error schema
 ///
 /// Schema for error response chat.update method
@@ -3513,7 +3513,7 @@ pub struct ChatUpdateError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "chat"))]
+#[cfg(feature = "chat")]
 connector_runtime::__string_enum! {
     pub enum ChatUpdateErrorError { MessageNotFound = "message_not_found",
     CantUpdateMessage = "cant_update_message", ChannelNotFound = "channel_not_found",
@@ -3528,14 +3528,14 @@ connector_runtime::__string_enum! {
     "json_not_object", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     IsInactive = "is_inactive", }
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConversationsArchiveBody {
     /// ID of conversation to archive
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 /// conversations.archive success schema
 ///
 /// Schema for successful response conversations.archive method
@@ -3544,7 +3544,7 @@ pub struct ConversationsArchiveResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 /// conversations.archive error schema
 ///
 /// Schema for error response from conversations.archive method
@@ -3561,7 +3561,7 @@ pub struct ConversationsArchiveError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
     pub enum ConversationsArchiveErrorError { MethodNotSupportedForChannelType =
     "method_not_supported_for_channel_type", MissingScope = "missing_scope", NotSupported
@@ -3578,14 +3578,14 @@ connector_runtime::__string_enum! {
     "team_added_to_org", MissingCharset = "missing_charset", SuperfluousCharset =
     "superfluous_charset", }
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConversationsCloseBody {
     /// Conversation to close.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 /// conversations.close success schema
 ///
 /// Schema for successful response conversations.close method
@@ -3598,7 +3598,7 @@ pub struct ConversationsCloseResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 /// conversations.close error schema
 ///
 /// Schema for error response from conversations.close method
@@ -3615,7 +3615,7 @@ pub struct ConversationsCloseError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
     pub enum ConversationsCloseErrorError { MethodNotSupportedForChannelType =
     "method_not_supported_for_channel_type", ChannelNotFound = "channel_not_found",
@@ -3628,7 +3628,7 @@ connector_runtime::__string_enum! {
     "invalid_json", JsonNotObject = "json_not_object", RequestTimeout =
     "request_timeout", UpgradeRequired = "upgrade_required", }
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConversationsCreateBody {
     /// Name of the public or private channel to create
@@ -3638,7 +3638,7 @@ pub struct ConversationsCreateBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_private: Option<bool>,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 /// conversations.create success schema
 ///
 /// Schema for successful response conversations.create method
@@ -3648,7 +3648,7 @@ pub struct ConversationsCreateResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 /// conversations.create error schema
 ///
 /// Schema for error response from conversations.create method
@@ -3667,7 +3667,7 @@ pub struct ConversationsCreateError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
     pub enum ConversationsCreateErrorError { MethodNotSupportedForChannelType =
     "method_not_supported_for_channel_type", MissingScope = "missing_scope", NameTaken =
@@ -3684,7 +3684,7 @@ connector_runtime::__string_enum! {
     "invalid_json", JsonNotObject = "json_not_object", RequestTimeout =
     "request_timeout", UpgradeRequired = "upgrade_required", }
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 /// conversations.history success schema
 ///
 /// Schema for successful response from conversations.history method
@@ -3698,7 +3698,7 @@ pub struct ConversationsHistoryResponse200 {
     pub ok: bool,
     pub pin_count: i64,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 impl ConversationsHistoryResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3717,7 +3717,7 @@ impl ConversationsHistoryResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 /// conversations.history error schema
 ///
 /// Schema for error response from conversations.history method
@@ -3734,7 +3734,7 @@ pub struct ConversationsHistoryError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
     pub enum ConversationsHistoryErrorError { MissingScope = "missing_scope",
     ChannelNotFound = "channel_not_found", InvalidTsLatest = "invalid_ts_latest",
@@ -3746,7 +3746,7 @@ connector_runtime::__string_enum! {
     "invalid_json", JsonNotObject = "json_not_object", RequestTimeout =
     "request_timeout", UpgradeRequired = "upgrade_required", }
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 /// conversations.info success schema
 ///
 /// Schema for successful response conversations.info
@@ -3756,7 +3756,7 @@ pub struct ConversationsInfoResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 /// conversations.info error schema
 ///
 /// Schema for error response from conversations.info method
@@ -3773,7 +3773,7 @@ pub struct ConversationsInfoError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
     pub enum ConversationsInfoErrorError { MissingScope = "missing_scope",
     ChannelNotFound = "channel_not_found", TeamAddedToOrg = "team_added_to_org",
@@ -3784,7 +3784,7 @@ connector_runtime::__string_enum! {
     "missing_post_type", InvalidJson = "invalid_json", JsonNotObject = "json_not_object",
     RequestTimeout = "request_timeout", UpgradeRequired = "upgrade_required", }
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConversationsInviteBody {
     /// The ID of the public or private channel to invite user(s) to.
@@ -3794,7 +3794,7 @@ pub struct ConversationsInviteBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<String>,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 /// conversations.invite error schema
 ///
 /// Schema for successful response from conversations.invite method
@@ -3804,7 +3804,7 @@ pub struct ConversationsInviteResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 /// conversations.invite error schema
 ///
 /// Schema for error response from conversations.invite method
@@ -3825,7 +3825,7 @@ pub struct ConversationsInviteError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 impl ConversationsInviteError {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3843,7 +3843,7 @@ impl ConversationsInviteError {
         Ok(())
     }
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
     pub enum ConversationsInviteErrorError { MethodNotSupportedForChannelType =
     "method_not_supported_for_channel_type", MissingScope = "missing_scope",
@@ -3862,7 +3862,7 @@ connector_runtime::__string_enum! {
     "team_added_to_org", MissingCharset = "missing_charset", SuperfluousCharset =
     "superfluous_charset", }
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ConversationsInviteErrorErrorsItem {
     pub error: super::models::ConversationsInviteErrorError,
@@ -3872,7 +3872,7 @@ pub struct ConversationsInviteErrorErrorsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 impl ConversationsInviteErrorErrorsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3888,14 +3888,14 @@ impl ConversationsInviteErrorErrorsItem {
         Ok(())
     }
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConversationsJoinBody {
     /// ID of conversation to join
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 /// conversations.join success schema
 ///
 /// Schema for successful response from conversations.join method
@@ -3912,7 +3912,7 @@ pub struct ConversationsJoinResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warning: Option<String>,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 impl ConversationsJoinResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3922,14 +3922,14 @@ impl ConversationsJoinResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 /// Response metadata
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConversationsJoinResponse200ResponseMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warnings: Option<Vec<String>>,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 impl ConversationsJoinResponse200ResponseMetadata {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3944,7 +3944,7 @@ impl ConversationsJoinResponse200ResponseMetadata {
         Ok(())
     }
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 /// conversations.join error schema
 ///
 /// Schema for error response from conversations.join method
@@ -3961,7 +3961,7 @@ pub struct ConversationsJoinError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
     pub enum ConversationsJoinErrorError { MethodNotSupportedForChannelType =
     "method_not_supported_for_channel_type", MissingScope = "missing_scope",
@@ -3977,7 +3977,7 @@ connector_runtime::__string_enum! {
     "team_added_to_org", MissingCharset = "missing_charset", SuperfluousCharset =
     "superfluous_charset", }
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConversationsKickBody {
     /// ID of conversation to remove user from.
@@ -3987,7 +3987,7 @@ pub struct ConversationsKickBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 /// conversations.kick success schema
 ///
 /// Schema for successful response conversations.kick method
@@ -3996,7 +3996,7 @@ pub struct ConversationsKickResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 /// conversations.kick error schema
 ///
 /// Schema for error response conversations.kick method
@@ -4013,7 +4013,7 @@ pub struct ConversationsKickError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
     pub enum ConversationsKickErrorError { MethodNotSupportedForChannelType =
     "method_not_supported_for_channel_type", MissingScope = "missing_scope",
@@ -4028,14 +4028,14 @@ connector_runtime::__string_enum! {
     "invalid_json", JsonNotObject = "json_not_object", RequestTimeout =
     "request_timeout", UpgradeRequired = "upgrade_required", }
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConversationsLeaveBody {
     /// Conversation to leave
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 /// conversations.leave success schema
 ///
 /// Schema for successful response from conversations.leave method
@@ -4046,7 +4046,7 @@ pub struct ConversationsLeaveResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 /// conversations.leave error schema
 ///
 /// Schema for error response from conversations.leave method
@@ -4063,7 +4063,7 @@ pub struct ConversationsLeaveError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
     pub enum ConversationsLeaveErrorError { MethodNotSupportedForChannelType =
     "method_not_supported_for_channel_type", LastMember = "last_member", MissingScope =
@@ -4079,7 +4079,7 @@ connector_runtime::__string_enum! {
     TeamAddedToOrg = "team_added_to_org", MissingCharset = "missing_charset",
     SuperfluousCharset = "superfluous_charset", }
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 /// conversations.list success schema
 ///
 /// Schema for successful response from conversations.list method
@@ -4093,7 +4093,7 @@ pub struct ConversationsListResponse200 {
         super::models::AdminConversationsGetTeamsResponse200ResponseMetadata,
     >,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 /// conversations.list error schema
 ///
 /// Schema for error response from conversations.list method
@@ -4110,7 +4110,7 @@ pub struct ConversationsListError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
     pub enum ConversationsListErrorError { MissingScope = "missing_scope", NotAuthed =
     "not_authed", InvalidAuth = "invalid_auth", AccountInactive = "account_inactive",
@@ -4120,7 +4120,7 @@ connector_runtime::__string_enum! {
     InvalidJson = "invalid_json", JsonNotObject = "json_not_object", RequestTimeout =
     "request_timeout", UpgradeRequired = "upgrade_required", }
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConversationsMarkBody {
     /// Channel or conversation to set the read cursor for.
@@ -4130,7 +4130,7 @@ pub struct ConversationsMarkBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ts: Option<f64>,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 /// conversations.mark success schema
 ///
 /// Schema for successful response conversations.mark method
@@ -4139,7 +4139,7 @@ pub struct ConversationsMarkResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 /// conversations.mark error schema
 ///
 /// Schema for error response from conversations.mark method
@@ -4156,7 +4156,7 @@ pub struct ConversationsMarkError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
     pub enum ConversationsMarkErrorError { MethodNotSupportedForChannelType =
     "method_not_supported_for_channel_type", MissingScope = "missing_scope",
@@ -4170,7 +4170,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", NotAllowedTokenType =
     "not_allowed_token_type", }
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 /// conversations.members success schema
 ///
 /// Schema for successful response conversations.members method
@@ -4181,7 +4181,7 @@ pub struct ConversationsMembersResponse200 {
     pub ok: bool,
     pub response_metadata: super::models::AdminConversationsGetTeamsResponse200ResponseMetadata,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 impl ConversationsMembersResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4197,7 +4197,7 @@ impl ConversationsMembersResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 /// conversations.members error schema
 ///
 /// Schema for error response conversations.members method
@@ -4210,7 +4210,7 @@ pub struct ConversationsMembersError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
     pub enum ConversationsMembersErrorError { ChannelNotFound = "channel_not_found",
     InvalidLimit = "invalid_limit", InvalidCursor = "invalid_cursor", FetchMembersFailed
@@ -4222,7 +4222,7 @@ connector_runtime::__string_enum! {
     InvalidJson = "invalid_json", JsonNotObject = "json_not_object", RequestTimeout =
     "request_timeout", UpgradeRequired = "upgrade_required", }
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConversationsOpenBody {
     /// Resume a conversation by supplying an `im` or `mpim`'s ID. Or provide the `users` field instead.
@@ -4235,7 +4235,7 @@ pub struct ConversationsOpenBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_im: Option<bool>,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 /// conversations.open success schema
 ///
 /// Schema for successful response from conversations.open method when opening channels, ims, mpims
@@ -4249,7 +4249,7 @@ pub struct ConversationsOpenResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 /// conversations.open error schema
 ///
 /// Schema for error response from conversations.open method
@@ -4262,7 +4262,7 @@ pub struct ConversationsOpenError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
     pub enum ConversationsOpenErrorError { MethodNotSupportedForChannelType =
     "method_not_supported_for_channel_type", UserNotFound = "user_not_found",
@@ -4278,7 +4278,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", ChannelNotFound =
     "channel_not_found", }
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConversationsRenameBody {
     /// ID of conversation to rename
@@ -4288,7 +4288,7 @@ pub struct ConversationsRenameBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 /// conversations.rename success schema
 ///
 /// Schema for successful response from conversations.rename method
@@ -4298,7 +4298,7 @@ pub struct ConversationsRenameResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 /// conversations.rename error schema
 ///
 /// Schema for error response from conversations.rename method
@@ -4315,7 +4315,7 @@ pub struct ConversationsRenameError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
     pub enum ConversationsRenameErrorError { UserIsRestricted = "user_is_restricted",
     MethodNotSupportedForChannelType = "method_not_supported_for_channel_type",
@@ -4331,7 +4331,7 @@ connector_runtime::__string_enum! {
     InvalidJson = "invalid_json", JsonNotObject = "json_not_object", RequestTimeout =
     "request_timeout", UpgradeRequired = "upgrade_required", }
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 /// conversations.replies success schema
 ///
 /// Schema for successful response from conversations.replies method
@@ -4343,7 +4343,7 @@ pub struct ConversationsRepliesResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 /// conversations.replies error schema
 ///
 /// Schema for error response from conversations.replies method
@@ -4360,7 +4360,7 @@ pub struct ConversationsRepliesError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
     pub enum ConversationsRepliesErrorError { MissingScope = "missing_scope",
     ChannelNotFound = "channel_not_found", ThreadNotFound = "thread_not_found", NotAuthed
@@ -4372,7 +4372,7 @@ connector_runtime::__string_enum! {
     "json_not_object", RequestTimeout = "request_timeout", UpgradeRequired =
     "upgrade_required", }
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConversationsSetPurposeBody {
     /// Conversation to set the purpose of
@@ -4382,7 +4382,7 @@ pub struct ConversationsSetPurposeBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purpose: Option<String>,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 /// conversations.setPurpose success schema
 ///
 /// Schema for successful response from conversations.setPurpose method
@@ -4392,7 +4392,7 @@ pub struct ConversationsSetPurposeResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 /// conversations.setPurpose error schema
 ///
 /// Schema for error response from conversations.setPurpose method
@@ -4409,7 +4409,7 @@ pub struct ConversationsSetPurposeError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
     pub enum ConversationsSetPurposeErrorError { MethodNotSupportedForChannelType =
     "method_not_supported_for_channel_type", MissingScope = "missing_scope",
@@ -4423,7 +4423,7 @@ connector_runtime::__string_enum! {
     "invalid_json", JsonNotObject = "json_not_object", RequestTimeout =
     "request_timeout", UpgradeRequired = "upgrade_required", }
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConversationsSetTopicBody {
     /// Conversation to set the topic of
@@ -4433,7 +4433,7 @@ pub struct ConversationsSetTopicBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic: Option<String>,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 /// conversations.setTopic success schema
 ///
 /// Schema for successful response from conversations.setTopic method
@@ -4443,7 +4443,7 @@ pub struct ConversationsSetTopicResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 /// conversations.setTopic error schema
 ///
 /// Schema for error response from conversations.setTopic method
@@ -4460,14 +4460,14 @@ pub struct ConversationsSetTopicError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConversationsUnarchiveBody {
     /// ID of conversation to unarchive
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 /// conversations.unarchive success schema
 ///
 /// Schema for successful response from conversations.unarchive method
@@ -4476,7 +4476,7 @@ pub struct ConversationsUnarchiveResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 /// conversations.unarchive error schema
 ///
 /// Schema for error response from conversations.unarchive method
@@ -4493,7 +4493,7 @@ pub struct ConversationsUnarchiveError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provided: Option<String>,
 }
-#[cfg(any(feature = "conversations"))]
+#[cfg(feature = "conversations")]
 connector_runtime::__string_enum! {
     pub enum ConversationsUnarchiveErrorError { MethodNotSupportedForChannelType =
     "method_not_supported_for_channel_type", MissingScope = "missing_scope",
@@ -4509,7 +4509,7 @@ connector_runtime::__string_enum! {
     "team_added_to_org", MissingCharset = "missing_charset", SuperfluousCharset =
     "superfluous_charset", }
 }
-#[cfg(any(feature = "dialog"))]
+#[cfg(feature = "dialog")]
 /// dialog.open schema
 ///
 /// Schema for successful response from dialog.open method
@@ -4518,7 +4518,7 @@ pub struct DialogOpenResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "dialog"))]
+#[cfg(feature = "dialog")]
 /// dialog.open error schema
 ///
 /// Schema for error response from dialog.open method
@@ -4531,7 +4531,7 @@ pub struct DialogOpenError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "dialog"))]
+#[cfg(feature = "dialog")]
 connector_runtime::__string_enum! {
     pub enum DialogOpenErrorError { ValidationErrors = "validation_errors",
     MissingTrigger = "missing_trigger", MissingDialog = "missing_dialog",
@@ -4548,7 +4548,7 @@ connector_runtime::__string_enum! {
     RequestTimeout = "request_timeout", UpgradeRequired = "upgrade_required", FatalError
     = "fatal_error", }
 }
-#[cfg(any(feature = "dnd"))]
+#[cfg(feature = "dnd")]
 /// dnd.endDnd schema
 ///
 /// Schema for successful response from dnd.endDnd method
@@ -4557,7 +4557,7 @@ pub struct DndEndDndResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "dnd"))]
+#[cfg(feature = "dnd")]
 /// dnd.endDnd error schema
 ///
 /// Schema for error response from dnd.endDnd method
@@ -4570,7 +4570,7 @@ pub struct DndEndDndError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "dnd"))]
+#[cfg(feature = "dnd")]
 connector_runtime::__string_enum! {
     pub enum DndEndDndErrorError { UnknownError = "unknown_error", NotAuthed =
     "not_authed", InvalidAuth = "invalid_auth", AccountInactive = "account_inactive",
@@ -4583,7 +4583,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
-#[cfg(any(feature = "dnd"))]
+#[cfg(feature = "dnd")]
 /// dnd.endSnooze schema
 ///
 /// Schema for successful response from dnd.endSnooze method
@@ -4596,7 +4596,7 @@ pub struct DndEndSnoozeResponse200 {
     pub ok: bool,
     pub snooze_enabled: bool,
 }
-#[cfg(any(feature = "dnd"))]
+#[cfg(feature = "dnd")]
 /// dnd.endSnooze error schema
 ///
 /// Schema for error response from dnd.endSnooze method
@@ -4609,7 +4609,7 @@ pub struct DndEndSnoozeError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "dnd"))]
+#[cfg(feature = "dnd")]
 connector_runtime::__string_enum! {
     pub enum DndEndSnoozeErrorError { SnoozeNotActive = "snooze_not_active",
     SnoozeEndFailed = "snooze_end_failed", NotAuthed = "not_authed", InvalidAuth =
@@ -4623,7 +4623,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
-#[cfg(any(feature = "dnd"))]
+#[cfg(feature = "dnd")]
 /// dnd.info schema
 ///
 /// Schema for successful response from dnd.info method
@@ -4641,7 +4641,7 @@ pub struct DndInfoResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snooze_remaining: Option<i64>,
 }
-#[cfg(any(feature = "dnd"))]
+#[cfg(feature = "dnd")]
 /// dnd.info error schema
 ///
 /// Schema for error response from dnd.info method
@@ -4654,7 +4654,7 @@ pub struct DndInfoError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "dnd"))]
+#[cfg(feature = "dnd")]
 connector_runtime::__string_enum! {
     pub enum DndInfoErrorError { UserNotFound = "user_not_found", NotAuthed =
     "not_authed", InvalidAuth = "invalid_auth", AccountInactive = "account_inactive",
@@ -4667,7 +4667,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
-#[cfg(any(feature = "dnd"))]
+#[cfg(feature = "dnd")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DndSetSnoozeBody {
     /// Authentication token. Requires scope: `dnd:write`
@@ -4675,7 +4675,7 @@ pub struct DndSetSnoozeBody {
     /// Number of minutes, from now, to snooze until.
     pub num_minutes: String,
 }
-#[cfg(any(feature = "dnd"))]
+#[cfg(feature = "dnd")]
 /// dnd.setSnooze schema
 ///
 /// Schema for successful response from dnd.setSnooze method
@@ -4687,7 +4687,7 @@ pub struct DndSetSnoozeResponse200 {
     pub snooze_endtime: i64,
     pub snooze_remaining: i64,
 }
-#[cfg(any(feature = "dnd"))]
+#[cfg(feature = "dnd")]
 /// dnd.setSnooze error schema
 ///
 /// Schema for error response from dnd.setSnooze method
@@ -4700,7 +4700,7 @@ pub struct DndSetSnoozeError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "dnd"))]
+#[cfg(feature = "dnd")]
 connector_runtime::__string_enum! {
     pub enum DndSetSnoozeErrorError { MissingDuration = "missing_duration", SnoozeFailed
     = "snooze_failed", NotAuthed = "not_authed", InvalidAuth = "invalid_auth",
@@ -4713,7 +4713,7 @@ connector_runtime::__string_enum! {
     "json_not_object", RequestTimeout = "request_timeout", UpgradeRequired =
     "upgrade_required", TooLong = "too_long", FatalError = "fatal_error", }
 }
-#[cfg(any(feature = "files_comments"))]
+#[cfg(feature = "files_comments")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FilesCommentsDeleteBody {
     /// File to delete a comment from.
@@ -4723,7 +4723,7 @@ pub struct FilesCommentsDeleteBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
 }
-#[cfg(any(feature = "files_comments"))]
+#[cfg(feature = "files_comments")]
 /// files.comments.delete schema
 ///
 /// Schema for successful response files.comments.delete method
@@ -4732,7 +4732,7 @@ pub struct FilesCommentsDeleteResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "files_comments"))]
+#[cfg(feature = "files_comments")]
 /// files.comments.delete error schema
 ///
 /// Schema for error response files.comments.delete method
@@ -4745,7 +4745,7 @@ pub struct FilesCommentsDeleteError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "files_comments"))]
+#[cfg(feature = "files_comments")]
 connector_runtime::__string_enum! {
     pub enum FilesCommentsDeleteErrorError { CantDelete = "cant_delete", CommentNotFound
     = "comment_not_found", NotAuthed = "not_authed", InvalidAuth = "invalid_auth",
@@ -4756,14 +4756,14 @@ connector_runtime::__string_enum! {
     "invalid_json", JsonNotObject = "json_not_object", RequestTimeout =
     "request_timeout", UpgradeRequired = "upgrade_required", }
 }
-#[cfg(any(feature = "files"))]
+#[cfg(feature = "files")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FilesDeleteBody {
     /// ID of file to delete.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
 }
-#[cfg(any(feature = "files"))]
+#[cfg(feature = "files")]
 /// files.delete schema
 ///
 /// Schema for successful response files.delete method
@@ -4772,7 +4772,7 @@ pub struct FilesDeleteResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "files"))]
+#[cfg(feature = "files")]
 /// files.delete error schema
 ///
 /// Schema for error response files.delete method
@@ -4785,7 +4785,7 @@ pub struct FilesDeleteError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "files"))]
+#[cfg(feature = "files")]
 connector_runtime::__string_enum! {
     pub enum FilesDeleteErrorError { FileNotFound = "file_not_found", FileDeleted =
     "file_deleted", CantDeleteFile = "cant_delete_file", NotAuthed = "not_authed",
@@ -4797,7 +4797,7 @@ connector_runtime::__string_enum! {
     "invalid_json", JsonNotObject = "json_not_object", RequestTimeout =
     "request_timeout", UpgradeRequired = "upgrade_required", }
 }
-#[cfg(any(feature = "files"))]
+#[cfg(feature = "files")]
 /// files.info schema
 ///
 /// Schema for successful response from files.info method
@@ -4820,7 +4820,7 @@ pub struct FilesInfoResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_metadata: Option<Vec<serde_json::Value>>,
 }
-#[cfg(any(feature = "files"))]
+#[cfg(feature = "files")]
 impl FilesInfoResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4840,7 +4840,7 @@ impl FilesInfoResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "files"))]
+#[cfg(feature = "files")]
 /// files.info error schema
 ///
 /// Schema for error response from files.info method
@@ -4853,7 +4853,7 @@ pub struct FilesInfoError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "files"))]
+#[cfg(feature = "files")]
 connector_runtime::__string_enum! {
     pub enum FilesInfoErrorError { FileNotFound = "file_not_found", FileDeleted =
     "file_deleted", TimezoneCountFailed = "timezone_count_failed", NotAuthed =
@@ -4865,7 +4865,7 @@ connector_runtime::__string_enum! {
     "invalid_json", JsonNotObject = "json_not_object", RequestTimeout =
     "request_timeout", UpgradeRequired = "upgrade_required", }
 }
-#[cfg(any(feature = "files"))]
+#[cfg(feature = "files")]
 /// files.list schema
 ///
 /// Schema for successful response from files.list method
@@ -4877,7 +4877,7 @@ pub struct FilesListResponse200 {
     /// paging object
     pub paging: super::models::ObjsPaging,
 }
-#[cfg(any(feature = "files"))]
+#[cfg(feature = "files")]
 impl FilesListResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4891,7 +4891,7 @@ impl FilesListResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "files"))]
+#[cfg(feature = "files")]
 /// files.list error schema
 ///
 /// Schema for error response from files.list method
@@ -4904,7 +4904,7 @@ pub struct FilesListError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "files"))]
+#[cfg(feature = "files")]
 connector_runtime::__string_enum! {
     pub enum FilesListErrorError { UserNotFound = "user_not_found", UnknownType =
     "unknown_type", NotAuthed = "not_authed", InvalidAuth = "invalid_auth",
@@ -4916,7 +4916,7 @@ connector_runtime::__string_enum! {
     "invalid_json", JsonNotObject = "json_not_object", RequestTimeout =
     "request_timeout", UpgradeRequired = "upgrade_required", }
 }
-#[cfg(any(feature = "files_remote"))]
+#[cfg(feature = "files_remote")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FilesRemoteAddBody {
     /// Authentication token. Requires scope: `remote_files:write`
@@ -4941,7 +4941,7 @@ pub struct FilesRemoteAddBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub indexable_file_contents: Option<String>,
 }
-#[cfg(any(feature = "files_remote"))]
+#[cfg(feature = "files_remote")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FilesRemoteRemoveBody {
     /// Authentication token. Requires scope: `remote_files:write`
@@ -4954,7 +4954,7 @@ pub struct FilesRemoteRemoveBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
 }
-#[cfg(any(feature = "files_remote"))]
+#[cfg(feature = "files_remote")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FilesRemoteUpdateBody {
     /// Authentication token. Requires scope: `remote_files:write`
@@ -4982,14 +4982,14 @@ pub struct FilesRemoteUpdateBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub indexable_file_contents: Option<String>,
 }
-#[cfg(any(feature = "files"))]
+#[cfg(feature = "files")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FilesRevokePublicUrlBody {
     /// File to revoke
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
 }
-#[cfg(any(feature = "files"))]
+#[cfg(feature = "files")]
 /// files.revokePublicURL schema
 ///
 /// Schema for successful response from files.revokePublicURL method
@@ -5000,7 +5000,7 @@ pub struct FilesRevokePublicUrlResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "files"))]
+#[cfg(feature = "files")]
 impl FilesRevokePublicUrlResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5011,7 +5011,7 @@ impl FilesRevokePublicUrlResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "files"))]
+#[cfg(feature = "files")]
 /// files.revokePublicURL error schema
 ///
 /// Schema for error response from files.revokePublicURL method
@@ -5024,7 +5024,7 @@ pub struct FilesRevokePublicUrlError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "files"))]
+#[cfg(feature = "files")]
 connector_runtime::__string_enum! {
     pub enum FilesRevokePublicUrlErrorError { FileNotFound = "file_not_found", NotAuthed
     = "not_authed", InvalidAuth = "invalid_auth", AccountInactive = "account_inactive",
@@ -5038,14 +5038,14 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
-#[cfg(any(feature = "files"))]
+#[cfg(feature = "files")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FilesSharedPublicUrlBody {
     /// File to share
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
 }
-#[cfg(any(feature = "files"))]
+#[cfg(feature = "files")]
 /// files.sharedPublicURL schema
 ///
 /// Schema for successful response from files.sharedPublicURL method
@@ -5056,7 +5056,7 @@ pub struct FilesSharedPublicUrlResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "files"))]
+#[cfg(feature = "files")]
 impl FilesSharedPublicUrlResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5067,7 +5067,7 @@ impl FilesSharedPublicUrlResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "files"))]
+#[cfg(feature = "files")]
 /// files.sharedPublicURL error schema
 ///
 /// Schema for error response from files.sharedPublicURL method
@@ -5080,7 +5080,7 @@ pub struct FilesSharedPublicUrlError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "files"))]
+#[cfg(feature = "files")]
 connector_runtime::__string_enum! {
     pub enum FilesSharedPublicUrlErrorError { FileNotFound = "file_not_found", NotAllowed
     = "not_allowed", NotAuthed = "not_authed", InvalidAuth = "invalid_auth",
@@ -5094,7 +5094,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
-#[cfg(any(feature = "files"))]
+#[cfg(feature = "files")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FilesUploadBody {
     /// Authentication token. Requires scope: `files:write:user`
@@ -5125,7 +5125,7 @@ pub struct FilesUploadBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thread_ts: Option<f64>,
 }
-#[cfg(any(feature = "files"))]
+#[cfg(feature = "files")]
 /// files.upload schema
 ///
 /// Schema for successful response files.upload method
@@ -5136,7 +5136,7 @@ pub struct FilesUploadResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "files"))]
+#[cfg(feature = "files")]
 impl FilesUploadResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5147,7 +5147,7 @@ impl FilesUploadResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "files"))]
+#[cfg(feature = "files")]
 /// files.upload error schema
 ///
 /// Schema for error response files.upload method
@@ -5160,7 +5160,7 @@ pub struct FilesUploadError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "files"))]
+#[cfg(feature = "files")]
 connector_runtime::__string_enum! {
     pub enum FilesUploadErrorError { PostingToGeneralChannelDenied =
     "posting_to_general_channel_denied", InvalidChannel = "invalid_channel",
@@ -5174,7 +5174,7 @@ connector_runtime::__string_enum! {
     "team_added_to_org", InvalidJson = "invalid_json", JsonNotObject = "json_not_object",
     RequestTimeout = "request_timeout", UpgradeRequired = "upgrade_required", }
 }
-#[cfg(any(feature = "migration"))]
+#[cfg(feature = "migration")]
 /// migration.exchange success schema
 ///
 /// Schema for successful response from migration.exchange method
@@ -5196,7 +5196,7 @@ pub struct MigrationExchangeResponse200 {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
-#[cfg(any(feature = "migration"))]
+#[cfg(feature = "migration")]
 impl MigrationExchangeResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5213,7 +5213,7 @@ impl MigrationExchangeResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "migration"))]
+#[cfg(feature = "migration")]
 /// migration.exchange error schema
 ///
 /// Schema for error response from migration.exchange method
@@ -5226,7 +5226,7 @@ pub struct MigrationExchangeError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "migration"))]
+#[cfg(feature = "migration")]
 connector_runtime::__string_enum! {
     pub enum MigrationExchangeErrorError { NotEnterpriseTeam = "not_enterprise_team",
     TooManyUsers = "too_many_users", NotAuthed = "not_authed", InvalidAuth =
@@ -5239,7 +5239,7 @@ connector_runtime::__string_enum! {
     "json_not_object", RequestTimeout = "request_timeout", UpgradeRequired =
     "upgrade_required", FatalError = "fatal_error", }
 }
-#[cfg(any(feature = "pins"))]
+#[cfg(feature = "pins")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PinsAddBody {
     /// Channel to pin the item in.
@@ -5248,7 +5248,7 @@ pub struct PinsAddBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
 }
-#[cfg(any(feature = "pins"))]
+#[cfg(feature = "pins")]
 /// pins.add schema
 ///
 /// Schema for successful response from pins.add method
@@ -5257,7 +5257,7 @@ pub struct PinsAddResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "pins"))]
+#[cfg(feature = "pins")]
 /// pins.add error schema
 ///
 /// Schema for error response from pins.add method
@@ -5270,7 +5270,7 @@ pub struct PinsAddError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "pins"))]
+#[cfg(feature = "pins")]
 connector_runtime::__string_enum! {
     pub enum PinsAddErrorError { BadTimestamp = "bad_timestamp", MessageNotFound =
     "message_not_found", ChannelNotFound = "channel_not_found", NoItemSpecified =
@@ -5284,7 +5284,7 @@ connector_runtime::__string_enum! {
     "team_added_to_org", InvalidJson = "invalid_json", JsonNotObject = "json_not_object",
     RequestTimeout = "request_timeout", UpgradeRequired = "upgrade_required", }
 }
-#[cfg(any(feature = "pins"))]
+#[cfg(feature = "pins")]
 /// pins.list error schema
 ///
 /// Schema for error response from pins.list method
@@ -5297,7 +5297,7 @@ pub struct PinsListError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "pins"))]
+#[cfg(feature = "pins")]
 connector_runtime::__string_enum! {
     pub enum PinsListErrorError { ChannelNotFound = "channel_not_found", NotAuthed =
     "not_authed", InvalidAuth = "invalid_auth", AccountInactive = "account_inactive",
@@ -5308,7 +5308,7 @@ connector_runtime::__string_enum! {
     "invalid_json", JsonNotObject = "json_not_object", RequestTimeout =
     "request_timeout", UpgradeRequired = "upgrade_required", }
 }
-#[cfg(any(feature = "pins"))]
+#[cfg(feature = "pins")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PinsRemoveBody {
     /// Channel where the item is pinned to.
@@ -5317,7 +5317,7 @@ pub struct PinsRemoveBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
 }
-#[cfg(any(feature = "pins"))]
+#[cfg(feature = "pins")]
 /// pins.remove schema
 ///
 /// Schema for successful response from pins.remove method
@@ -5326,7 +5326,7 @@ pub struct PinsRemoveResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "pins"))]
+#[cfg(feature = "pins")]
 /// pins.remove error schema
 ///
 /// Schema for error response from pins.remove method
@@ -5339,7 +5339,7 @@ pub struct PinsRemoveError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "pins"))]
+#[cfg(feature = "pins")]
 connector_runtime::__string_enum! {
     pub enum PinsRemoveErrorError { BadTimestamp = "bad_timestamp", FileNotFound =
     "file_not_found", FileCommentNotFound = "file_comment_not_found", MessageNotFound =
@@ -5353,7 +5353,7 @@ connector_runtime::__string_enum! {
     "json_not_object", RequestTimeou = "request_timeou", UpgradeRequired =
     "upgrade_required", }
 }
-#[cfg(any(feature = "reactions"))]
+#[cfg(feature = "reactions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReactionsAddBody {
     /// Channel where the message to add reaction to was posted.
@@ -5363,7 +5363,7 @@ pub struct ReactionsAddBody {
     /// Timestamp of the message to add reaction to.
     pub timestamp: String,
 }
-#[cfg(any(feature = "reactions"))]
+#[cfg(feature = "reactions")]
 /// reactions.add schema
 ///
 /// Schema for successful response from reactions.add method
@@ -5372,7 +5372,7 @@ pub struct ReactionsAddResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "reactions"))]
+#[cfg(feature = "reactions")]
 /// reactions.add error schema
 ///
 /// Schema for error response from reactions.add method
@@ -5385,7 +5385,7 @@ pub struct ReactionsAddError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "reactions"))]
+#[cfg(feature = "reactions")]
 connector_runtime::__string_enum! {
     pub enum ReactionsAddErrorError { BadTimestamp = "bad_timestamp", MessageNotFound =
     "message_not_found", NoItemSpecified = "no_item_specified", InvalidName =
@@ -5399,7 +5399,7 @@ connector_runtime::__string_enum! {
     "json_not_object", RequestTimeout = "request_timeout", UpgradeRequired =
     "upgrade_required", }
 }
-#[cfg(any(feature = "reactions"))]
+#[cfg(feature = "reactions")]
 /// reactions.get error schema
 ///
 /// Schema for error response from reactions.get method
@@ -5412,7 +5412,7 @@ pub struct ReactionsGetError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "reactions"))]
+#[cfg(feature = "reactions")]
 connector_runtime::__string_enum! {
     pub enum ReactionsGetErrorError { BadTimestamp = "bad_timestamp", FileNotFound =
     "file_not_found", FileCommentNotFound = "file_comment_not_found", MessageNotFound =
@@ -5424,7 +5424,7 @@ connector_runtime::__string_enum! {
     "team_added_to_org", InvalidJson = "invalid_json", JsonNotObject = "json_not_object",
     RequestTimeout = "request_timeout", UpgradeRequired = "upgrade_required", }
 }
-#[cfg(any(feature = "reactions"))]
+#[cfg(feature = "reactions")]
 /// reactions.list schema
 ///
 /// Schema for successful response from reactions.list method
@@ -5439,7 +5439,7 @@ pub struct ReactionsListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_metadata: Option<Vec<serde_json::Value>>,
 }
-#[cfg(any(feature = "reactions"))]
+#[cfg(feature = "reactions")]
 /// reactions.list error schema
 ///
 /// Schema for error response from reactions.list method
@@ -5452,7 +5452,7 @@ pub struct ReactionsListError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "reactions"))]
+#[cfg(feature = "reactions")]
 connector_runtime::__string_enum! {
     pub enum ReactionsListErrorError { UserNotFound = "user_not_found", NotAuthed =
     "not_authed", InvalidAuth = "invalid_auth", AccountInactiv = "account_inactiv",
@@ -5464,7 +5464,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
-#[cfg(any(feature = "reactions"))]
+#[cfg(feature = "reactions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ReactionsRemoveBody {
     /// Reaction (emoji) name.
@@ -5482,7 +5482,7 @@ pub struct ReactionsRemoveBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
 }
-#[cfg(any(feature = "reactions"))]
+#[cfg(feature = "reactions")]
 /// reactions.remove schema
 ///
 /// Schema for successful response from reactions.remove method
@@ -5491,7 +5491,7 @@ pub struct ReactionsRemoveResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "reactions"))]
+#[cfg(feature = "reactions")]
 /// reactions.remove error schema
 ///
 /// Schema for error response from reactions.remove method
@@ -5504,7 +5504,7 @@ pub struct ReactionsRemoveError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "reactions"))]
+#[cfg(feature = "reactions")]
 connector_runtime::__string_enum! {
     pub enum ReactionsRemoveErrorError { BadTimestamp = "bad_timestamp", FileNotFound =
     "file_not_found", FileCommentNotFound = "file_comment_not_found", MessageNotFound =
@@ -5518,7 +5518,7 @@ connector_runtime::__string_enum! {
     "json_not_object", RequestTimeout = "request_timeout", UpgradeRequired =
     "upgrade_required", FatalError = "fatal_error", }
 }
-#[cfg(any(feature = "reminders"))]
+#[cfg(feature = "reminders")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RemindersAddBody {
     /// The content of the reminder
@@ -5529,7 +5529,7 @@ pub struct RemindersAddBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
 }
-#[cfg(any(feature = "reminders"))]
+#[cfg(feature = "reminders")]
 /// reminders.add schema
 ///
 /// Schema for successful response from reminders.add method
@@ -5539,7 +5539,7 @@ pub struct RemindersAddResponse200 {
     pub ok: bool,
     pub reminder: super::models::ObjsReminder,
 }
-#[cfg(any(feature = "reminders"))]
+#[cfg(feature = "reminders")]
 impl RemindersAddResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5550,7 +5550,7 @@ impl RemindersAddResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "reminders"))]
+#[cfg(feature = "reminders")]
 /// reminders.add error schema
 ///
 /// Schema for error response from reminders.add method
@@ -5563,7 +5563,7 @@ pub struct RemindersAddError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "reminders"))]
+#[cfg(feature = "reminders")]
 connector_runtime::__string_enum! {
     pub enum RemindersAddErrorError { CannotParse = "cannot_parse", UserNotFound =
     "user_not_found", CannotAddBot = "cannot_add_bot", CannotAddSlackbot =
@@ -5579,14 +5579,14 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
-#[cfg(any(feature = "reminders"))]
+#[cfg(feature = "reminders")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RemindersCompleteBody {
     /// The ID of the reminder to be marked as complete
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reminder: Option<String>,
 }
-#[cfg(any(feature = "reminders"))]
+#[cfg(feature = "reminders")]
 /// reminders.complete schema
 ///
 /// Schema for successful response from reminders.complete method
@@ -5595,7 +5595,7 @@ pub struct RemindersCompleteResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "reminders"))]
+#[cfg(feature = "reminders")]
 /// reminders.complete error schema
 ///
 /// Schema for error response from reminders.complete method
@@ -5608,7 +5608,7 @@ pub struct RemindersCompleteError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "reminders"))]
+#[cfg(feature = "reminders")]
 connector_runtime::__string_enum! {
     pub enum RemindersCompleteErrorError { NotFound = "not_found",
     CannotCompleteRecurring = "cannot_complete_recurring", CannotCompleteOthers =
@@ -5622,14 +5622,14 @@ connector_runtime::__string_enum! {
     "json_not_object", RequestTimeout = "request_timeout", UpgradeRequired =
     "upgrade_required", FatalError = "fatal_error", }
 }
-#[cfg(any(feature = "reminders"))]
+#[cfg(feature = "reminders")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RemindersDeleteBody {
     /// The ID of the reminder
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reminder: Option<String>,
 }
-#[cfg(any(feature = "reminders"))]
+#[cfg(feature = "reminders")]
 /// reminders.delete schema
 ///
 /// Schema for successful response from reminders.delete method
@@ -5638,7 +5638,7 @@ pub struct RemindersDeleteResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "reminders"))]
+#[cfg(feature = "reminders")]
 /// reminders.delete error schema
 ///
 /// Schema for error response from reminders.delete method
@@ -5651,7 +5651,7 @@ pub struct RemindersDeleteError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "reminders"))]
+#[cfg(feature = "reminders")]
 connector_runtime::__string_enum! {
     pub enum RemindersDeleteErrorError { NotFound = "not_found", NotAuthed =
     "not_authed", InvalidAuth = "invalid_auth", AccountInactive = "account_inactive",
@@ -5664,7 +5664,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
-#[cfg(any(feature = "reminders"))]
+#[cfg(feature = "reminders")]
 /// reminders.info schema
 ///
 /// Schema for successful response from reminders.info method
@@ -5674,7 +5674,7 @@ pub struct RemindersInfoResponse200 {
     pub ok: bool,
     pub reminder: super::models::ObjsReminder,
 }
-#[cfg(any(feature = "reminders"))]
+#[cfg(feature = "reminders")]
 impl RemindersInfoResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5685,7 +5685,7 @@ impl RemindersInfoResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "reminders"))]
+#[cfg(feature = "reminders")]
 /// reminders.info error schema
 ///
 /// Schema for error response from reminders.info method
@@ -5698,7 +5698,7 @@ pub struct RemindersInfoError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "reminders"))]
+#[cfg(feature = "reminders")]
 /// reminders.list schema
 ///
 /// Schema for successful response from reminders.list method
@@ -5708,7 +5708,7 @@ pub struct RemindersListResponse200 {
     pub ok: bool,
     pub reminders: Vec<super::models::ObjsReminder>,
 }
-#[cfg(any(feature = "reminders"))]
+#[cfg(feature = "reminders")]
 impl RemindersListResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5721,7 +5721,7 @@ impl RemindersListResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "reminders"))]
+#[cfg(feature = "reminders")]
 /// reminders.list error schema
 ///
 /// Schema for error response from reminders.list method
@@ -5734,7 +5734,7 @@ pub struct RemindersListError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "rtm"))]
+#[cfg(feature = "rtm")]
 /// rtm.connect schema
 ///
 /// Schema for successful response from rtm.connect method
@@ -5747,7 +5747,7 @@ pub struct RtmConnectResponse200 {
     pub team: super::models::RtmConnectResponse200Team,
     pub url: String,
 }
-#[cfg(any(feature = "rtm"))]
+#[cfg(feature = "rtm")]
 impl RtmConnectResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5762,14 +5762,14 @@ impl RtmConnectResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "rtm"))]
+#[cfg(feature = "rtm")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RtmConnectResponse200Self {
     /// User ID
     pub id: String,
     pub name: String,
 }
-#[cfg(any(feature = "rtm"))]
+#[cfg(feature = "rtm")]
 impl RtmConnectResponse200Self {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5786,7 +5786,7 @@ impl RtmConnectResponse200Self {
         Ok(())
     }
 }
-#[cfg(any(feature = "rtm"))]
+#[cfg(feature = "rtm")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RtmConnectResponse200Team {
     pub domain: String,
@@ -5794,7 +5794,7 @@ pub struct RtmConnectResponse200Team {
     pub id: String,
     pub name: String,
 }
-#[cfg(any(feature = "rtm"))]
+#[cfg(feature = "rtm")]
 impl RtmConnectResponse200Team {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5811,7 +5811,7 @@ impl RtmConnectResponse200Team {
         Ok(())
     }
 }
-#[cfg(any(feature = "rtm"))]
+#[cfg(feature = "rtm")]
 /// rtm.connect error schema
 ///
 /// Schema for error response from rtm.connect method
@@ -5836,7 +5836,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
-#[cfg(any(feature = "stars"))]
+#[cfg(feature = "stars")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct StarsAddBody {
     /// Channel to add star to, or channel where the message to add star to was posted (used with `timestamp`).
@@ -5852,7 +5852,7 @@ pub struct StarsAddBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
 }
-#[cfg(any(feature = "stars"))]
+#[cfg(feature = "stars")]
 /// stars.add schema
 ///
 /// Schema for successful response from stars.add method
@@ -5861,7 +5861,7 @@ pub struct StarsAddResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "stars"))]
+#[cfg(feature = "stars")]
 /// stars.add error schema
 ///
 /// Schema for error response from stars.add method
@@ -5874,7 +5874,7 @@ pub struct StarsAddError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "stars"))]
+#[cfg(feature = "stars")]
 connector_runtime::__string_enum! {
     pub enum StarsAddErrorError { BadTimestamp = "bad_timestamp", MessageNotFound =
     "message_not_found", FileNotFound = "file_not_found", FileCommentNotFound =
@@ -5890,7 +5890,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
-#[cfg(any(feature = "stars"))]
+#[cfg(feature = "stars")]
 /// stars.list schema
 ///
 /// Schema for successful response from stars.list method
@@ -5903,7 +5903,7 @@ pub struct StarsListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paging: Option<super::models::ObjsPaging>,
 }
-#[cfg(any(feature = "stars"))]
+#[cfg(feature = "stars")]
 /// stars.list error schema
 ///
 /// Schema for error response from stars.list method
@@ -5916,7 +5916,7 @@ pub struct StarsListError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "stars"))]
+#[cfg(feature = "stars")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct StarsRemoveBody {
     /// Channel to remove star from, or channel where the message to remove star from was posted (used with `timestamp`).
@@ -5932,7 +5932,7 @@ pub struct StarsRemoveBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
 }
-#[cfg(any(feature = "stars"))]
+#[cfg(feature = "stars")]
 /// stars.remove schema
 ///
 /// Schema for successful response from stars.remove method
@@ -5941,7 +5941,7 @@ pub struct StarsRemoveResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "stars"))]
+#[cfg(feature = "stars")]
 /// stars.remove error schema
 ///
 /// Schema for error response from stars.remove method
@@ -5954,7 +5954,7 @@ pub struct StarsRemoveError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "stars"))]
+#[cfg(feature = "stars")]
 connector_runtime::__string_enum! {
     pub enum StarsRemoveErrorError { BadTimestamp = "bad_timestamp", MessageNotFound =
     "message_not_found", FileNotFound = "file_not_found", FileCommentNotFound =
@@ -5970,7 +5970,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
-#[cfg(any(feature = "team"))]
+#[cfg(feature = "team")]
 /// team.accessLogs schema
 ///
 /// Schema for successful response from team.accessLogs method
@@ -5982,7 +5982,7 @@ pub struct TeamAccessLogsResponse200 {
     /// paging object
     pub paging: super::models::ObjsPaging,
 }
-#[cfg(any(feature = "team"))]
+#[cfg(feature = "team")]
 impl TeamAccessLogsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6001,7 +6001,7 @@ impl TeamAccessLogsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "team"))]
+#[cfg(feature = "team")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TeamAccessLogsResponse200LoginsItem {
     pub count: i64,
@@ -6016,7 +6016,7 @@ pub struct TeamAccessLogsResponse200LoginsItem {
     pub user_id: String,
     pub username: String,
 }
-#[cfg(any(feature = "team"))]
+#[cfg(feature = "team")]
 impl TeamAccessLogsResponse200LoginsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6033,7 +6033,7 @@ impl TeamAccessLogsResponse200LoginsItem {
         Ok(())
     }
 }
-#[cfg(any(feature = "team"))]
+#[cfg(feature = "team")]
 /// team.accessLogs error schema
 ///
 /// Schema for error response from team.accessLogs method
@@ -6046,7 +6046,7 @@ pub struct TeamAccessLogsError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "team"))]
+#[cfg(feature = "team")]
 connector_runtime::__string_enum! {
     pub enum TeamAccessLogsErrorError { PaidOnly = "paid_only", OverPaginationLimit =
     "over_pagination_limit", NotAuthed = "not_authed", InvalidAuth = "invalid_auth",
@@ -6059,7 +6059,7 @@ connector_runtime::__string_enum! {
     "json_not_object", RequestTimeout = "request_timeout", UpgradeRequired =
     "upgrade_required", FatalError = "fatal_error", }
 }
-#[cfg(any(feature = "team"))]
+#[cfg(feature = "team")]
 /// team.info schema
 ///
 /// Schema for successful response from team.info method
@@ -6070,7 +6070,7 @@ pub struct TeamInfoResponse200 {
     /// Team Object
     pub team: super::models::ObjsTeam,
 }
-#[cfg(any(feature = "team"))]
+#[cfg(feature = "team")]
 impl TeamInfoResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6081,7 +6081,7 @@ impl TeamInfoResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "team"))]
+#[cfg(feature = "team")]
 /// team.info error schema
 ///
 /// Schema for error response from team.info method
@@ -6094,7 +6094,7 @@ pub struct TeamInfoError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "team"))]
+#[cfg(feature = "team")]
 /// team.integrationLogs schema
 ///
 /// Schema for successful response from team.integrationLogs method
@@ -6106,7 +6106,7 @@ pub struct TeamIntegrationLogsResponse200 {
     /// paging object
     pub paging: super::models::ObjsPaging,
 }
-#[cfg(any(feature = "team"))]
+#[cfg(feature = "team")]
 impl TeamIntegrationLogsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6125,7 +6125,7 @@ impl TeamIntegrationLogsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "team"))]
+#[cfg(feature = "team")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TeamIntegrationLogsResponse200LogsItem {
     /// App ID
@@ -6148,7 +6148,7 @@ pub struct TeamIntegrationLogsResponse200LogsItem {
     pub user_id: String,
     pub user_name: String,
 }
-#[cfg(any(feature = "team"))]
+#[cfg(feature = "team")]
 impl TeamIntegrationLogsResponse200LogsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6193,7 +6193,7 @@ impl TeamIntegrationLogsResponse200LogsItem {
         Ok(())
     }
 }
-#[cfg(any(feature = "team"))]
+#[cfg(feature = "team")]
 /// team.integrationLogs error schema
 ///
 /// Schema for error response from team.integrationLogs method
@@ -6206,7 +6206,7 @@ pub struct TeamIntegrationLogsError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "team_profile"))]
+#[cfg(feature = "team_profile")]
 /// team.profile.get success schema
 ///
 /// Schema for successful response from team.profile.get method
@@ -6216,7 +6216,7 @@ pub struct TeamProfileGetResponse200 {
     pub ok: bool,
     pub profile: super::models::TeamProfileGetResponse200Profile,
 }
-#[cfg(any(feature = "team_profile"))]
+#[cfg(feature = "team_profile")]
 impl TeamProfileGetResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6227,12 +6227,12 @@ impl TeamProfileGetResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "team_profile"))]
+#[cfg(feature = "team_profile")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TeamProfileGetResponse200Profile {
     pub fields: Vec<super::models::ObjsTeamProfileField>,
 }
-#[cfg(any(feature = "team_profile"))]
+#[cfg(feature = "team_profile")]
 impl TeamProfileGetResponse200Profile {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6245,7 +6245,7 @@ impl TeamProfileGetResponse200Profile {
         Ok(())
     }
 }
-#[cfg(any(feature = "team_profile"))]
+#[cfg(feature = "team_profile")]
 /// team.profile.get error schema
 ///
 /// Schema for error response from team.profile.get method
@@ -6258,7 +6258,7 @@ pub struct TeamProfileGetError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "team_profile"))]
+#[cfg(feature = "team_profile")]
 connector_runtime::__string_enum! {
     pub enum TeamProfileGetErrorError { NotAuthed = "not_authed", InvalidAuth =
     "invalid_auth", AccountInactive = "account_inactive", NoPermission = "no_permission",
@@ -6269,7 +6269,7 @@ connector_runtime::__string_enum! {
     "invalid_json", JsonNotObject = "json_not_object", RequestTimeou = "request_timeou",
     UpgradeRequired = "upgrade_required", }
 }
-#[cfg(any(feature = "usergroups"))]
+#[cfg(feature = "usergroups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsergroupsCreateBody {
     /// A comma separated string of encoded channel IDs for which the User Group uses as a default.
@@ -6287,7 +6287,7 @@ pub struct UsergroupsCreateBody {
     /// A name for the User Group. Must be unique among User Groups.
     pub name: String,
 }
-#[cfg(any(feature = "usergroups"))]
+#[cfg(feature = "usergroups")]
 /// usergroups.create schema
 ///
 /// Schema for successful response from usergroups.create method
@@ -6298,7 +6298,7 @@ pub struct UsergroupsCreateResponse200 {
     /// Subteam/Usergroup Object
     pub usergroup: super::models::ObjsSubteam,
 }
-#[cfg(any(feature = "usergroups"))]
+#[cfg(feature = "usergroups")]
 impl UsergroupsCreateResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6309,7 +6309,7 @@ impl UsergroupsCreateResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "usergroups"))]
+#[cfg(feature = "usergroups")]
 /// usergroups.create error schema
 ///
 /// Schema for error response from usergroups.create method
@@ -6322,7 +6322,7 @@ pub struct UsergroupsCreateError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "usergroups"))]
+#[cfg(feature = "usergroups")]
 connector_runtime::__string_enum! {
     pub enum UsergroupsCreateErrorError { PermissionDenied = "permission_denied",
     NotAuthed = "not_authed", InvalidAuth = "invalid_auth", AccountInactive =
@@ -6336,7 +6336,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
-#[cfg(any(feature = "usergroups"))]
+#[cfg(feature = "usergroups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsergroupsDisableBody {
     /// Include the number of users in the User Group.
@@ -6345,7 +6345,7 @@ pub struct UsergroupsDisableBody {
     /// The encoded ID of the User Group to disable.
     pub usergroup: String,
 }
-#[cfg(any(feature = "usergroups"))]
+#[cfg(feature = "usergroups")]
 /// usergroups.disable schema
 ///
 /// Schema for successful response from usergroups.disable method
@@ -6356,7 +6356,7 @@ pub struct UsergroupsDisableResponse200 {
     /// Subteam/Usergroup Object
     pub usergroup: super::models::ObjsSubteam,
 }
-#[cfg(any(feature = "usergroups"))]
+#[cfg(feature = "usergroups")]
 impl UsergroupsDisableResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6367,7 +6367,7 @@ impl UsergroupsDisableResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "usergroups"))]
+#[cfg(feature = "usergroups")]
 /// usergroups.disable error schema
 ///
 /// Schema for error response from usergroups.disable method
@@ -6380,7 +6380,7 @@ pub struct UsergroupsDisableError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "usergroups"))]
+#[cfg(feature = "usergroups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsergroupsEnableBody {
     /// Include the number of users in the User Group.
@@ -6389,7 +6389,7 @@ pub struct UsergroupsEnableBody {
     /// The encoded ID of the User Group to enable.
     pub usergroup: String,
 }
-#[cfg(any(feature = "usergroups"))]
+#[cfg(feature = "usergroups")]
 /// usergroups.enable schema
 ///
 /// Schema for successful response from usergroups.enable method
@@ -6400,7 +6400,7 @@ pub struct UsergroupsEnableResponse200 {
     /// Subteam/Usergroup Object
     pub usergroup: super::models::ObjsSubteam,
 }
-#[cfg(any(feature = "usergroups"))]
+#[cfg(feature = "usergroups")]
 impl UsergroupsEnableResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6411,7 +6411,7 @@ impl UsergroupsEnableResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "usergroups"))]
+#[cfg(feature = "usergroups")]
 /// usergroups.enable error schema
 ///
 /// Schema for error response from usergroups.enable method
@@ -6438,7 +6438,7 @@ connector_runtime::__string_enum! {
     "fatal_error", MissingCharset = "missing_charset", SuperfluousCharset =
     "superfluous_charset", }
 }
-#[cfg(any(feature = "usergroups"))]
+#[cfg(feature = "usergroups")]
 /// usergroups.list schema
 ///
 /// Schema for successful response from usergroups.list method
@@ -6448,7 +6448,7 @@ pub struct UsergroupsListResponse200 {
     pub ok: bool,
     pub usergroups: Vec<super::models::ObjsSubteam>,
 }
-#[cfg(any(feature = "usergroups"))]
+#[cfg(feature = "usergroups")]
 impl UsergroupsListResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6461,7 +6461,7 @@ impl UsergroupsListResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "usergroups"))]
+#[cfg(feature = "usergroups")]
 /// usergroups.list error schema
 ///
 /// Schema for error response from usergroups.list method
@@ -6474,7 +6474,7 @@ pub struct UsergroupsListError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "usergroups"))]
+#[cfg(feature = "usergroups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsergroupsUpdateBody {
     /// A mention handle. Must be unique among channels, users and User Groups.
@@ -6495,7 +6495,7 @@ pub struct UsergroupsUpdateBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "usergroups"))]
+#[cfg(feature = "usergroups")]
 /// usergroups.update schema
 ///
 /// Schema for successful response from usergroups.update method
@@ -6506,7 +6506,7 @@ pub struct UsergroupsUpdateResponse200 {
     /// Subteam/Usergroup Object
     pub usergroup: super::models::ObjsSubteam,
 }
-#[cfg(any(feature = "usergroups"))]
+#[cfg(feature = "usergroups")]
 impl UsergroupsUpdateResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6517,7 +6517,7 @@ impl UsergroupsUpdateResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "usergroups"))]
+#[cfg(feature = "usergroups")]
 /// usergroups.update error schema
 ///
 /// Schema for error response from usergroups.update method
@@ -6544,7 +6544,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequire = "upgrade_require", FatalError = "fatal_error",
     MissingCharset = "missing_charset", SuperfluousCharset = "superfluous_charset", }
 }
-#[cfg(any(feature = "usergroups_users"))]
+#[cfg(feature = "usergroups_users")]
 /// usergroups.users.list schema
 ///
 /// Schema for successful response from usergroups.users.list method
@@ -6554,7 +6554,7 @@ pub struct UsergroupsUsersListResponse200 {
     pub ok: bool,
     pub users: Vec<String>,
 }
-#[cfg(any(feature = "usergroups_users"))]
+#[cfg(feature = "usergroups_users")]
 /// usergroups.users.list error schema
 ///
 /// Schema for error response from usergroups.users.list method
@@ -6567,7 +6567,7 @@ pub struct UsergroupsUsersListError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "usergroups_users"))]
+#[cfg(feature = "usergroups_users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsergroupsUsersUpdateBody {
     /// Include the number of users in the User Group.
@@ -6578,7 +6578,7 @@ pub struct UsergroupsUsersUpdateBody {
     /// A comma separated string of encoded user IDs that represent the entire list of users for the User Group.
     pub users: String,
 }
-#[cfg(any(feature = "usergroups_users"))]
+#[cfg(feature = "usergroups_users")]
 /// usergroups.users.update schema
 ///
 /// Schema for successful response from usergroups.users.update method
@@ -6589,7 +6589,7 @@ pub struct UsergroupsUsersUpdateResponse200 {
     /// Subteam/Usergroup Object
     pub usergroup: super::models::ObjsSubteam,
 }
-#[cfg(any(feature = "usergroups_users"))]
+#[cfg(feature = "usergroups_users")]
 impl UsergroupsUsersUpdateResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6600,7 +6600,7 @@ impl UsergroupsUsersUpdateResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "usergroups_users"))]
+#[cfg(feature = "usergroups_users")]
 /// usergroups.users.update error schema
 ///
 /// Schema for error response from usergroups.users.update method
@@ -6613,7 +6613,7 @@ pub struct UsergroupsUsersUpdateError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 /// users.conversations success schema
 ///
 /// Schema for successful response from users.conversations method. Returned conversation objects do not include `num_members` or `is_member`
@@ -6630,7 +6630,7 @@ pub struct UsersConversationsResponse200 {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 /// users.conversations error schema
 ///
 /// Schema for error response from users.conversations method
@@ -6643,7 +6643,7 @@ pub struct UsersConversationsError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 connector_runtime::__string_enum! {
     pub enum UsersConversationsErrorError { MethodNotSupportedForChannelType =
     "method_not_supported_for_channel_type", MissingScope = "missing_scope", InvalidTypes
@@ -6657,13 +6657,13 @@ connector_runtime::__string_enum! {
     "json_not_object", RequestTimeout = "request_timeout", UpgradeRequired =
     "upgrade_required", FatalError = "fatal_error", }
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsersDeletePhotoBody {
     /// Authentication token. Requires scope: `users.profile:write`
     pub token: String,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 /// users.deletePhoto schema
 ///
 /// Schema for successful response from users.deletePhoto method
@@ -6672,7 +6672,7 @@ pub struct UsersDeletePhotoResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 /// users.deletePhoto error schema
 ///
 /// Schema for error response from users.deletePhoto method
@@ -6685,7 +6685,7 @@ pub struct UsersDeletePhotoError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 /// API method: users.getPresence
 ///
 /// Generated from users.getPresence with shasum e7251aec575d8863f9e0eb38663ae9dc26655f65
@@ -6708,7 +6708,7 @@ pub struct UsersGetPresenceResponse200 {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 /// users.counts error schema
 ///
 /// Schema for error response users.getPresence method
@@ -6721,7 +6721,7 @@ pub struct UsersGetPresenceError {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 /// users.identity error schema
 ///
 /// Schema for error response from users.identity method
@@ -6734,7 +6734,7 @@ pub struct UsersIdentityError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 /// users.info success schema
 ///
 /// Schema for successful response from users.info method
@@ -6747,7 +6747,7 @@ pub struct UsersInfoResponse200 {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 /// users.info error schema
 ///
 /// Schema for error response from users.info method
@@ -6759,7 +6759,7 @@ pub struct UsersInfoError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 connector_runtime::__string_enum! {
     pub enum UsersInfoErrorError { UserNotFound = "user_not_found", UserNotVisible =
     "user_not_visible", NotAuthed = "not_authed", InvalidAuth = "invalid_auth",
@@ -6770,7 +6770,7 @@ connector_runtime::__string_enum! {
     InvalidJson = "invalid_json", JsonNotObject = "json_not_object", RequestTimeout =
     "request_timeout", UpgradeRequired = "upgrade_required", }
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 /// users.list schema
 ///
 /// Schema for successful response from users.list method
@@ -6783,7 +6783,7 @@ pub struct UsersListResponse200 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_metadata: Option<Vec<serde_json::Value>>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 impl UsersListResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6794,7 +6794,7 @@ impl UsersListResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 /// users.list error schema
 ///
 /// Schema for error response from users.list method
@@ -6807,7 +6807,7 @@ pub struct UsersListError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 connector_runtime::__string_enum! {
     pub enum UsersListErrorError { LimitRequired = "limit_required", InvalidCursor =
     "invalid_cursor", NotAuthed = "not_authed", InvalidAuth = "invalid_auth",
@@ -6819,7 +6819,7 @@ connector_runtime::__string_enum! {
     RequestTimeout = "request_timeout", UpgradeRequired = "upgrade_required", FatalError
     = "fatal_error", }
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 /// users.lookupByEmail success schema
 ///
 /// Schema for successful response from users.lookupByEmail method
@@ -6832,7 +6832,7 @@ pub struct UsersLookupByEmailResponse200 {
     #[serde(flatten)]
     pub additional_properties: std::collections::BTreeMap<String, serde_json::Value>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 /// users.lookupByEmail error schema
 ///
 /// Schema for error response from users.lookupByEmail method
@@ -6845,7 +6845,7 @@ pub struct UsersLookupByEmailError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 connector_runtime::__string_enum! {
     pub enum UsersLookupByEmailErrorError { UsersNotFound = "users_not_found",
     EnterpriseIsRestricted = "enterprise_is_restricted", NotAuthed = "not_authed",
@@ -6858,7 +6858,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
-#[cfg(any(feature = "users_profile"))]
+#[cfg(feature = "users_profile")]
 /// users.profile.get schema
 ///
 /// Schema for successful response from users.profile.get method
@@ -6869,7 +6869,7 @@ pub struct UsersProfileGetResponse200 {
     /// User profile object
     pub profile: super::models::ObjsUserProfile,
 }
-#[cfg(any(feature = "users_profile"))]
+#[cfg(feature = "users_profile")]
 impl UsersProfileGetResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6880,7 +6880,7 @@ impl UsersProfileGetResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "users_profile"))]
+#[cfg(feature = "users_profile")]
 /// users.profile.get error schema
 ///
 /// Schema for error response from users.profile.get method
@@ -6893,7 +6893,7 @@ pub struct UsersProfileGetError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "users_profile"))]
+#[cfg(feature = "users_profile")]
 connector_runtime::__string_enum! {
     pub enum UsersProfileGetErrorError { UserNotFound = "user_not_found", NotAuthed =
     "not_authed", InvalidAuth = "invalid_auth", AccountInactive = "account_inactive",
@@ -6906,7 +6906,7 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
-#[cfg(any(feature = "users_profile"))]
+#[cfg(feature = "users_profile")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsersProfileSetBody {
     /// Name of a single key to set. Usable only if `profile` is not passed.
@@ -6922,7 +6922,7 @@ pub struct UsersProfileSetBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
 }
-#[cfg(any(feature = "users_profile"))]
+#[cfg(feature = "users_profile")]
 /// users.profile.set schema
 ///
 /// Schema for successful response from users.profile.set method
@@ -6936,7 +6936,7 @@ pub struct UsersProfileSetResponse200 {
     pub profile: super::models::ObjsUserProfile,
     pub username: String,
 }
-#[cfg(any(feature = "users_profile"))]
+#[cfg(feature = "users_profile")]
 impl UsersProfileSetResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6947,7 +6947,7 @@ impl UsersProfileSetResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "users_profile"))]
+#[cfg(feature = "users_profile")]
 /// users.profile.set error schema
 ///
 /// Schema for error response from users.profile.set method
@@ -6960,7 +6960,7 @@ pub struct UsersProfileSetError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "users_profile"))]
+#[cfg(feature = "users_profile")]
 connector_runtime::__string_enum! {
     pub enum UsersProfileSetErrorError { ReservedName = "reserved_name", InvalidProfile =
     "invalid_profile", ProfileSetFailed = "profile_set_failed", NotAdmin = "not_admin",
@@ -6975,7 +6975,7 @@ connector_runtime::__string_enum! {
     RequestTimeout = "request_timeout", UpgradeRequired = "upgrade_required", FatalError
     = "fatal_error", }
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 /// users.setActive schema
 ///
 /// Schema for successful response from users.setActive method
@@ -6984,7 +6984,7 @@ pub struct UsersSetActiveResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 /// users.setActive error schema
 ///
 /// Schema for error response from users.setActive method
@@ -6997,7 +6997,7 @@ pub struct UsersSetActiveError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 connector_runtime::__string_enum! {
     pub enum UsersSetActiveErrorError { NotAuthed = "not_authed", InvalidAuth =
     "invalid_auth", AccountInactive = "account_inactive", TokenRevoked = "token_revoked",
@@ -7009,7 +7009,7 @@ connector_runtime::__string_enum! {
     TeamAddedToOrg = "team_added_to_org", RequestTimeout = "request_timeout", FatalError
     = "fatal_error", InternalError = "internal_error", }
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsersSetPhotoBody {
     /// Authentication token. Requires scope: `users.profile:write`
@@ -7027,7 +7027,7 @@ pub struct UsersSetPhotoBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 /// users.setPhoto schema
 ///
 /// Schema for successful response from users.setPhoto method
@@ -7037,7 +7037,7 @@ pub struct UsersSetPhotoResponse200 {
     pub ok: bool,
     pub profile: super::models::UsersSetPhotoResponse200Profile,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 impl UsersSetPhotoResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7048,7 +7048,7 @@ impl UsersSetPhotoResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsersSetPhotoResponse200Profile {
     pub avatar_hash: String,
@@ -7061,7 +7061,7 @@ pub struct UsersSetPhotoResponse200Profile {
     pub image_72: String,
     pub image_original: String,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 impl UsersSetPhotoResponse200Profile {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7078,7 +7078,7 @@ impl UsersSetPhotoResponse200Profile {
         Ok(())
     }
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 /// users.setPhoto error schema
 ///
 /// Schema for error response from users.setPhoto method
@@ -7100,7 +7100,7 @@ pub struct UsersSetPhotoError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_ident: Option<i64>,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 connector_runtime::__string_enum! {
     pub enum UsersSetPhotoErrorError { BadImage = "bad_image", TooLarge = "too_large",
     TooManyFrames = "too_many_frames", NotFound = "not_found", NotAuthed = "not_authed",
@@ -7114,13 +7114,13 @@ connector_runtime::__string_enum! {
     "request_timeout", UpgradeRequired = "upgrade_required", FatalError = "fatal_error",
     }
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsersSetPresenceBody {
     /// Either `auto` or `away`
     pub presence: String,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 /// users.setPresence schema
 ///
 /// Schema for successful response from users.setPresence method
@@ -7129,7 +7129,7 @@ pub struct UsersSetPresenceResponse200 {
     /// default success response
     pub ok: bool,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 /// users.setPresence error schema
 ///
 /// Schema for error response from users.setPresence method
@@ -7142,7 +7142,7 @@ pub struct UsersSetPresenceError {
     /// default failure response
     pub ok: bool,
 }
-#[cfg(any(feature = "users"))]
+#[cfg(feature = "users")]
 connector_runtime::__string_enum! {
     pub enum UsersSetPresenceErrorError { InvalidPresence = "invalid_presence", NotAuthed
     = "not_authed", InvalidAuth = "invalid_auth", AccountInactive = "account_inactive",

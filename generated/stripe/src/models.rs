@@ -18723,7 +18723,7 @@ impl AccountCapabilityRequirements {
         Ok(())
     }
 }
-#[cfg(any(feature = "account_links"))]
+#[cfg(feature = "account_links")]
 /// AccountLink
 ///
 /// Account Links are the means by which a Connect platform grants a connected account permission to access
@@ -18741,7 +18741,7 @@ pub struct AccountLink {
     /// The URL for the account link.
     pub url: String,
 }
-#[cfg(any(feature = "account_links"))]
+#[cfg(feature = "account_links")]
 impl AccountLink {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -18752,7 +18752,7 @@ impl AccountLink {
         Ok(())
     }
 }
-#[cfg(any(feature = "apple_pay"))]
+#[cfg(feature = "apple_pay")]
 /// ApplePayDomain
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApplePayDomain {
@@ -18766,7 +18766,7 @@ pub struct ApplePayDomain {
     /// String representing the object's type. Objects of the same type share the same value.
     pub object: String,
 }
-#[cfg(any(feature = "apple_pay"))]
+#[cfg(feature = "apple_pay")]
 impl ApplePayDomain {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -18781,7 +18781,7 @@ impl ApplePayDomain {
         Ok(())
     }
 }
-#[cfg(any(feature = "balance"))]
+#[cfg(feature = "balance")]
 /// Balance
 ///
 /// This is an object representing your Stripe balance. You can retrieve it to see
@@ -18815,7 +18815,7 @@ pub struct Balance {
     /// Funds that are not yet available in the balance, due to the 7-day rolling pay cycle. The pending balance for each currency, and for each payment type, can be found in the `source_types` property.
     pub pending: Vec<super::models::BalanceAmount>,
 }
-#[cfg(any(feature = "balance"))]
+#[cfg(feature = "balance")]
 /// BalanceAmount
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BalanceAmount {
@@ -18827,7 +18827,7 @@ pub struct BalanceAmount {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_types: Option<super::models::BalanceAmountBySourceType>,
 }
-#[cfg(any(feature = "balance"))]
+#[cfg(feature = "balance")]
 /// BalanceAmountBySourceType
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BalanceAmountBySourceType {
@@ -18841,14 +18841,14 @@ pub struct BalanceAmountBySourceType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fpx: Option<i64>,
 }
-#[cfg(any(feature = "balance"))]
+#[cfg(feature = "balance")]
 /// BalanceDetail
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BalanceDetail {
     /// Funds that are available for use.
     pub available: Vec<super::models::BalanceAmount>,
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 /// PortalConfiguration
 ///
 /// A portal configuration describes the functionality and behavior of a portal session.
@@ -18882,7 +18882,7 @@ pub struct BillingPortalConfiguration {
     /// Time at which the object was last updated. Measured in seconds since the Unix epoch.
     pub updated: i64,
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 impl BillingPortalConfiguration {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -18917,7 +18917,7 @@ impl BillingPortalConfiguration {
         Ok(())
     }
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 /// PortalBusinessProfile
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PortalBusinessProfile {
@@ -18931,7 +18931,7 @@ pub struct PortalBusinessProfile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub terms_of_service_url: Option<String>,
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 impl PortalBusinessProfile {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -18957,7 +18957,7 @@ impl PortalBusinessProfile {
         Ok(())
     }
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 /// PortalFeatures
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PortalFeatures {
@@ -18974,7 +18974,7 @@ pub struct PortalFeatures {
     /// PortalSubscriptionUpdate
     pub subscription_update: super::models::PortalSubscriptionUpdate,
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 impl PortalFeatures {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -18985,7 +18985,7 @@ impl PortalFeatures {
         Ok(())
     }
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 /// PortalCustomerUpdate
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PortalCustomerUpdate {
@@ -18994,26 +18994,26 @@ pub struct PortalCustomerUpdate {
     /// Whether the feature is enabled.
     pub enabled: bool,
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 connector_runtime::__string_enum! {
     pub enum PortalCustomerUpdateAllowedUpdatesItem { Address = "address", Email =
     "email", Phone = "phone", Shipping = "shipping", TaxId = "tax_id", }
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 /// PortalInvoiceList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PortalInvoiceList {
     /// Whether the feature is enabled.
     pub enabled: bool,
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 /// PortalPaymentMethodUpdate
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PortalPaymentMethodUpdate {
     /// Whether the feature is enabled.
     pub enabled: bool,
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 /// PortalSubscriptionCancel
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PortalSubscriptionCancel {
@@ -19026,7 +19026,7 @@ pub struct PortalSubscriptionCancel {
     /// Whether to create prorations when canceling subscriptions. Possible values are `none` and `create_prorations`.
     pub proration_behavior: super::models::PortalSubscriptionCancelProrationBehavior,
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 /// PortalSubscriptionCancellationReason
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PortalSubscriptionCancellationReason {
@@ -19035,35 +19035,35 @@ pub struct PortalSubscriptionCancellationReason {
     /// Which cancellation reasons will be given as options to the customer.
     pub options: Vec<super::models::PortalSubscriptionCancellationReasonOptionsItem>,
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 connector_runtime::__string_enum! {
     pub enum PortalSubscriptionCancellationReasonOptionsItem { CustomerService =
     "customer_service", LowQuality = "low_quality", MissingFeatures = "missing_features",
     Other = "other", SwitchedService = "switched_service", TooComplex = "too_complex",
     TooExpensive = "too_expensive", Unused = "unused", }
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 connector_runtime::__string_enum! {
     #[doc =
     " Whether to cancel subscriptions immediately or at the end of the billing period."]
     pub enum PortalSubscriptionCancelMode { AtPeriodEnd = "at_period_end", Immediately =
     "immediately", }
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 connector_runtime::__string_enum! {
     #[doc =
     " Whether to create prorations when canceling subscriptions. Possible values are `none` and `create_prorations`."]
     pub enum PortalSubscriptionCancelProrationBehavior { AlwaysInvoice =
     "always_invoice", CreateProrations = "create_prorations", None = "none", }
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 /// PortalSubscriptionPause
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PortalSubscriptionPause {
     /// Whether the feature is enabled.
     pub enabled: bool,
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 /// PortalSubscriptionUpdate
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PortalSubscriptionUpdate {
@@ -19079,7 +19079,7 @@ pub struct PortalSubscriptionUpdate {
     /// Determines how to handle prorations resulting from subscription updates. Valid values are `none`, `create_prorations`, and `always_invoice`.
     pub proration_behavior: super::models::PortalSubscriptionUpdateProrationBehavior,
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 impl PortalSubscriptionUpdate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -19091,12 +19091,12 @@ impl PortalSubscriptionUpdate {
         Ok(())
     }
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 connector_runtime::__string_enum! {
     pub enum PortalSubscriptionUpdateDefaultAllowedUpdatesItem { Price = "price",
     PromotionCode = "promotion_code", Quantity = "quantity", }
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 /// PortalSubscriptionUpdateProduct
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PortalSubscriptionUpdateProduct {
@@ -19105,7 +19105,7 @@ pub struct PortalSubscriptionUpdateProduct {
     /// The product ID.
     pub product: String,
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 impl PortalSubscriptionUpdateProduct {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -19121,14 +19121,14 @@ impl PortalSubscriptionUpdateProduct {
         Ok(())
     }
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 connector_runtime::__string_enum! {
     #[doc =
     " Determines how to handle prorations resulting from subscription updates. Valid values are `none`, `create_prorations`, and `always_invoice`."]
     pub enum PortalSubscriptionUpdateProrationBehavior { AlwaysInvoice =
     "always_invoice", CreateProrations = "create_prorations", None = "none", }
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 /// PortalSession
 ///
 /// The Billing customer portal is a Stripe-hosted UI for subscription and
@@ -19170,7 +19170,7 @@ pub struct BillingPortalSession {
     /// The short-lived URL of the session that gives customers access to the customer portal.
     pub url: String,
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 impl BillingPortalSession {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -19206,7 +19206,7 @@ impl BillingPortalSession {
         Ok(())
     }
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 /// The configuration used by this session, describing the features available.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -19216,7 +19216,7 @@ pub enum BillingPortalSessionConfiguration {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 connector_runtime::__string_enum! {
     #[doc =
     " The IETF language tag of the locale Customer Portal is displayed in. If blank or auto, the customer’s `preferred_locales` or browser’s locale is used."]
@@ -19291,7 +19291,7 @@ connector_runtime::__string_enum! {
     pub enum CapabilityStatus { Active = "active", Disabled = "disabled", Inactive =
     "inactive", Pending = "pending", Unrequested = "unrequested", }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// Session
 ///
 /// A Checkout Session represents your customer's session as they pay for
@@ -19461,7 +19461,7 @@ pub struct CheckoutSession {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 impl CheckoutSession {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -19515,7 +19515,7 @@ impl CheckoutSession {
         Ok(())
     }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// PaymentPagesCheckoutSessionAfterExpiration
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PaymentPagesCheckoutSessionAfterExpiration {
@@ -19525,7 +19525,7 @@ pub struct PaymentPagesCheckoutSessionAfterExpiration {
         super::models::PaymentPagesCheckoutSessionAfterExpirationRecovery,
     >,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 impl PaymentPagesCheckoutSessionAfterExpiration {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -19535,7 +19535,7 @@ impl PaymentPagesCheckoutSessionAfterExpiration {
         Ok(())
     }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// PaymentPagesCheckoutSessionAfterExpirationRecovery
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PaymentPagesCheckoutSessionAfterExpirationRecovery {
@@ -19552,7 +19552,7 @@ pub struct PaymentPagesCheckoutSessionAfterExpirationRecovery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 impl PaymentPagesCheckoutSessionAfterExpirationRecovery {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -19567,7 +19567,7 @@ impl PaymentPagesCheckoutSessionAfterExpirationRecovery {
         Ok(())
     }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// PaymentPagesCheckoutSessionAutomaticTax
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PaymentPagesCheckoutSessionAutomaticTax {
@@ -19577,19 +19577,19 @@ pub struct PaymentPagesCheckoutSessionAutomaticTax {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::PaymentPagesCheckoutSessionAutomaticTaxStatus>,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 connector_runtime::__string_enum! {
     #[doc = " The status of the most recent automated tax calculation for this session."]
     pub enum PaymentPagesCheckoutSessionAutomaticTaxStatus { Complete = "complete",
     Failed = "failed", RequiresLocationInputs = "requires_location_inputs", }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 connector_runtime::__string_enum! {
     #[doc = " Describes whether Checkout should collect the customer's billing address."]
     pub enum CheckoutSessionBillingAddressCollection { Auto = "auto", Required =
     "required", }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// PaymentPagesCheckoutSessionConsent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PaymentPagesCheckoutSessionConsent {
@@ -19598,7 +19598,7 @@ pub struct PaymentPagesCheckoutSessionConsent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promotions: Option<super::models::PaymentPagesCheckoutSessionConsentPromotions>,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 connector_runtime::__string_enum! {
     #[doc =
     " If `opt_in`, the customer consents to receiving promotional communications"] #[doc
@@ -19606,7 +19606,7 @@ connector_runtime::__string_enum! {
     PaymentPagesCheckoutSessionConsentPromotions { OptIn = "opt_in", OptOut = "opt_out",
     }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// PaymentPagesCheckoutSessionConsentCollection
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PaymentPagesCheckoutSessionConsentCollection {
@@ -19616,7 +19616,7 @@ pub struct PaymentPagesCheckoutSessionConsentCollection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promotions: Option<String>,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// The ID of the customer for this Session.
 /// For Checkout Sessions in `payment` or `subscription` mode, Checkout
 /// will create a new customer object based on information provided
@@ -19631,14 +19631,14 @@ pub enum CheckoutSessionCustomer {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 connector_runtime::__string_enum! {
     #[doc =
     " Configure whether a Checkout Session creates a Customer when the Checkout Session completes."]
     pub enum CheckoutSessionCustomerCreation { Always = "always", IfRequired =
     "if_required", }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// PaymentPagesCheckoutSessionCustomerDetails
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PaymentPagesCheckoutSessionCustomerDetails {
@@ -19664,7 +19664,7 @@ pub struct PaymentPagesCheckoutSessionCustomerDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_ids: Option<Vec<super::models::PaymentPagesCheckoutSessionTaxId>>,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 impl PaymentPagesCheckoutSessionCustomerDetails {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -19703,13 +19703,13 @@ impl PaymentPagesCheckoutSessionCustomerDetails {
         Ok(())
     }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 connector_runtime::__string_enum! {
     #[doc = " The customer’s tax exempt status at time of checkout."] pub enum
     PaymentPagesCheckoutSessionCustomerDetailsTaxExempt { Exempt = "exempt", None =
     "none", Reverse = "reverse", }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// PaymentPagesCheckoutSessionTaxID
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PaymentPagesCheckoutSessionTaxId {
@@ -19720,7 +19720,7 @@ pub struct PaymentPagesCheckoutSessionTaxId {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 impl PaymentPagesCheckoutSessionTaxId {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -19735,7 +19735,7 @@ impl PaymentPagesCheckoutSessionTaxId {
         Ok(())
     }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// PaymentPagesCheckoutSessionListLineItems
 ///
 /// The line items purchased by the customer.
@@ -19750,7 +19750,7 @@ pub struct CheckoutSessionLineItems {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 impl CheckoutSessionLineItems {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -19767,7 +19767,7 @@ impl CheckoutSessionLineItems {
         Ok(())
     }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 connector_runtime::__string_enum! {
     #[doc =
     " The IETF language tag of the locale Checkout is displayed in. If blank or `auto`, the browser's locale is used."]
@@ -19779,12 +19779,12 @@ connector_runtime::__string_enum! {
     "sk", Sl = "sl", Sv = "sv", Th = "th", Tr = "tr", Vi = "vi", Zh = "zh", ZhHk =
     "zh-HK", ZhTw = "zh-TW", }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 connector_runtime::__string_enum! {
     #[doc = " The mode of the Checkout Session."] pub enum CheckoutSessionMode { Payment
     = "payment", Setup = "setup", Subscription = "subscription", }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// The ID of the PaymentIntent for Checkout Sessions in `payment` mode.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -19794,7 +19794,7 @@ pub enum CheckoutSessionPaymentIntent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// The ID of the Payment Link that created this Session.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -20091,7 +20091,7 @@ pub enum PaymentLinksResourceTransferDataDestination {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// CheckoutSessionPaymentMethodOptions
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CheckoutSessionPaymentMethodOptions {
@@ -20113,7 +20113,7 @@ pub struct CheckoutSessionPaymentMethodOptions {
         super::models::CheckoutUsBankAccountPaymentMethodOptions,
     >,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 impl CheckoutSessionPaymentMethodOptions {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -20123,7 +20123,7 @@ impl CheckoutSessionPaymentMethodOptions {
         Ok(())
     }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// CheckoutAcssDebitPaymentMethodOptions
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CheckoutAcssDebitPaymentMethodOptions {
@@ -20139,7 +20139,7 @@ pub struct CheckoutAcssDebitPaymentMethodOptions {
         super::models::InvoicePaymentMethodOptionsAcssDebitVerificationMethod,
     >,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 impl CheckoutAcssDebitPaymentMethodOptions {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -20149,13 +20149,13 @@ impl CheckoutAcssDebitPaymentMethodOptions {
         Ok(())
     }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 connector_runtime::__string_enum! {
     #[doc =
     " Currency supported by the bank account. Returned when the Session is in `setup` mode."]
     pub enum CheckoutAcssDebitPaymentMethodOptionsCurrency { Cad = "cad", Usd = "usd", }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// CheckoutAcssDebitMandateOptions
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CheckoutAcssDebitMandateOptions {
@@ -20179,7 +20179,7 @@ pub struct CheckoutAcssDebitMandateOptions {
         super::models::InvoicePaymentMethodOptionsAcssDebitMandateOptionsTransactionType,
     >,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 impl CheckoutAcssDebitMandateOptions {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -20202,14 +20202,14 @@ impl CheckoutAcssDebitMandateOptions {
         Ok(())
     }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// CheckoutBoletoPaymentMethodOptions
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CheckoutBoletoPaymentMethodOptions {
     /// The number of calendar days before a Boleto voucher expires. For example, if you create a Boleto voucher on Monday and you set expires_after_days to 2, the Boleto voucher will expire on Wednesday at 23:59 America/Sao_Paulo time.
     pub expires_after_days: i64,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// CheckoutKonbiniPaymentMethodOptions
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CheckoutKonbiniPaymentMethodOptions {
@@ -20217,14 +20217,14 @@ pub struct CheckoutKonbiniPaymentMethodOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_after_days: Option<i64>,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// CheckoutOxxoPaymentMethodOptions
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CheckoutOxxoPaymentMethodOptions {
     /// The number of calendar days before an OXXO invoice expires. For example, if you create an OXXO invoice on Monday and you set expires_after_days to 2, the OXXO invoice will expire on Wednesday at 23:59 America/Mexico_City time.
     pub expires_after_days: i64,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// CheckoutUsBankAccountPaymentMethodOptions
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CheckoutUsBankAccountPaymentMethodOptions {
@@ -20234,13 +20234,13 @@ pub struct CheckoutUsBankAccountPaymentMethodOptions {
         super::models::CheckoutUsBankAccountPaymentMethodOptionsVerificationMethod,
     >,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 connector_runtime::__string_enum! {
     #[doc = " Bank account verification method."] pub enum
     CheckoutUsBankAccountPaymentMethodOptionsVerificationMethod { Automatic =
     "automatic", Instant = "instant", }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 connector_runtime::__string_enum! {
     #[doc =
     " The payment status of the Checkout Session, one of `paid`, `unpaid`, or `no_payment_required`."]
@@ -20248,14 +20248,14 @@ connector_runtime::__string_enum! {
     pub enum CheckoutSessionPaymentStatus { NoPaymentRequired = "no_payment_required",
     Paid = "paid", Unpaid = "unpaid", }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// PaymentPagesCheckoutSessionPhoneNumberCollection
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PaymentPagesCheckoutSessionPhoneNumberCollection {
     /// Indicates whether phone number collection is enabled for the session
     pub enabled: bool,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// The ID of the SetupIntent for Checkout Sessions in `setup` mode.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -20265,7 +20265,7 @@ pub enum CheckoutSessionSetupIntent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// PaymentPagesCheckoutSessionShippingAddressCollection
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PaymentPagesCheckoutSessionShippingAddressCollection {
@@ -20275,7 +20275,7 @@ pub struct PaymentPagesCheckoutSessionShippingAddressCollection {
         super::models::PaymentLinksResourceShippingAddressCollectionAllowedCountriesItem,
     >,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// PaymentPagesCheckoutSessionShippingOption
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PaymentPagesCheckoutSessionShippingOption {
@@ -20284,7 +20284,7 @@ pub struct PaymentPagesCheckoutSessionShippingOption {
     /// The shipping rate.
     pub shipping_rate: super::models::PaymentPagesCheckoutSessionShippingOptionShippingRate,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// The shipping rate.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -20398,7 +20398,7 @@ pub enum ShippingRateTaxCode {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// The ID of the ShippingRate for Checkout Sessions in `payment` mode.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -20408,14 +20408,14 @@ pub enum CheckoutSessionShippingRate {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of the Checkout Session, one of `open`, `complete`, or `expired`."] pub
     enum CheckoutSessionStatus { Complete = "complete", Expired = "expired", Open =
     "open", }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 connector_runtime::__string_enum! {
     #[doc =
     " Describes the type of transaction being performed by Checkout in order to customize"]
@@ -20426,7 +20426,7 @@ connector_runtime::__string_enum! {
     = " in `subscription` or `setup` mode."] pub enum CheckoutSessionSubmitType { Auto =
     "auto", Book = "book", Donate = "donate", Pay = "pay", }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// The ID of the subscription for Checkout Sessions in `subscription` mode.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -20436,14 +20436,14 @@ pub enum CheckoutSessionSubscription {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// PaymentPagesCheckoutSessionTaxIDCollection
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PaymentPagesCheckoutSessionTaxIdCollection {
     /// Indicates whether tax ID collection is enabled for the session
     pub enabled: bool,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// PaymentPagesCheckoutSessionTotalDetails
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PaymentPagesCheckoutSessionTotalDetails {
@@ -20460,7 +20460,7 @@ pub struct PaymentPagesCheckoutSessionTotalDetails {
         super::models::PaymentPagesCheckoutSessionTotalDetailsResourceBreakdown,
     >,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 impl PaymentPagesCheckoutSessionTotalDetails {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -20470,7 +20470,7 @@ impl PaymentPagesCheckoutSessionTotalDetails {
         Ok(())
     }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// PaymentPagesCheckoutSessionTotalDetailsResourceBreakdown
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PaymentPagesCheckoutSessionTotalDetailsResourceBreakdown {
@@ -20479,7 +20479,7 @@ pub struct PaymentPagesCheckoutSessionTotalDetailsResourceBreakdown {
     /// The aggregated tax amounts by rate.
     pub taxes: Vec<super::models::LineItemsTaxAmount>,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 impl PaymentPagesCheckoutSessionTotalDetailsResourceBreakdown {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -20498,7 +20498,7 @@ impl PaymentPagesCheckoutSessionTotalDetailsResourceBreakdown {
         Ok(())
     }
 }
-#[cfg(any(feature = "country_specs"))]
+#[cfg(feature = "country_specs")]
 /// CountrySpec
 ///
 /// Stripe needs to collect certain pieces of information about each account
@@ -20529,7 +20529,7 @@ pub struct CountrySpec {
     /// CountrySpecVerificationFields
     pub verification_fields: super::models::CountrySpecVerificationFields,
 }
-#[cfg(any(feature = "country_specs"))]
+#[cfg(feature = "country_specs")]
 impl CountrySpec {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -20544,7 +20544,7 @@ impl CountrySpec {
         Ok(())
     }
 }
-#[cfg(any(feature = "country_specs"))]
+#[cfg(feature = "country_specs")]
 /// CountrySpecVerificationFields
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CountrySpecVerificationFields {
@@ -20553,7 +20553,7 @@ pub struct CountrySpecVerificationFields {
     /// CountrySpecVerificationFieldDetails
     pub individual: super::models::CountrySpecVerificationFieldDetails,
 }
-#[cfg(any(feature = "country_specs"))]
+#[cfg(feature = "country_specs")]
 /// CountrySpecVerificationFieldDetails
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CountrySpecVerificationFieldDetails {
@@ -20960,7 +20960,7 @@ impl DeletedAccount {
         Ok(())
     }
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 /// AlipayDeletedAccount
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeletedAlipayAccount {
@@ -20971,7 +20971,7 @@ pub struct DeletedAlipayAccount {
     /// String representing the object's type. Objects of the same type share the same value.
     pub object: String,
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 impl DeletedAlipayAccount {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -20982,7 +20982,7 @@ impl DeletedAlipayAccount {
         Ok(())
     }
 }
-#[cfg(any(feature = "apple_pay"))]
+#[cfg(feature = "apple_pay")]
 /// DeletedApplePayDomain
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeletedApplePayDomain {
@@ -20993,7 +20993,7 @@ pub struct DeletedApplePayDomain {
     /// String representing the object's type. Objects of the same type share the same value.
     pub object: String,
 }
-#[cfg(any(feature = "apple_pay"))]
+#[cfg(feature = "apple_pay")]
 impl DeletedApplePayDomain {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21004,7 +21004,7 @@ impl DeletedApplePayDomain {
         Ok(())
     }
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 /// BitcoinDeletedReceiver
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeletedBitcoinReceiver {
@@ -21015,7 +21015,7 @@ pub struct DeletedBitcoinReceiver {
     /// String representing the object's type. Objects of the same type share the same value.
     pub object: String,
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 impl DeletedBitcoinReceiver {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21036,7 +21036,7 @@ pub enum DeletedExternalAccount {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "invoiceitems"))]
+#[cfg(feature = "invoiceitems")]
 /// DeletedInvoiceItem
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeletedInvoiceitem {
@@ -21047,7 +21047,7 @@ pub struct DeletedInvoiceitem {
     /// String representing the object's type. Objects of the same type share the same value.
     pub object: String,
 }
-#[cfg(any(feature = "invoiceitems"))]
+#[cfg(feature = "invoiceitems")]
 impl DeletedInvoiceitem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21058,7 +21058,7 @@ impl DeletedInvoiceitem {
         Ok(())
     }
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 /// Polymorphic
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -21092,7 +21092,7 @@ impl DeletedPerson {
         Ok(())
     }
 }
-#[cfg(any(feature = "plans"))]
+#[cfg(feature = "plans")]
 /// DeletedPlan
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeletedPlan {
@@ -21103,7 +21103,7 @@ pub struct DeletedPlan {
     /// String representing the object's type. Objects of the same type share the same value.
     pub object: String,
 }
-#[cfg(any(feature = "plans"))]
+#[cfg(feature = "plans")]
 impl DeletedPlan {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21114,7 +21114,7 @@ impl DeletedPlan {
         Ok(())
     }
 }
-#[cfg(any(feature = "radar"))]
+#[cfg(feature = "radar")]
 /// RadarListDeletedList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeletedRadarValueList {
@@ -21125,7 +21125,7 @@ pub struct DeletedRadarValueList {
     /// String representing the object's type. Objects of the same type share the same value.
     pub object: String,
 }
-#[cfg(any(feature = "radar"))]
+#[cfg(feature = "radar")]
 impl DeletedRadarValueList {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21136,7 +21136,7 @@ impl DeletedRadarValueList {
         Ok(())
     }
 }
-#[cfg(any(feature = "radar"))]
+#[cfg(feature = "radar")]
 /// RadarListDeletedListItem
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeletedRadarValueListItem {
@@ -21147,7 +21147,7 @@ pub struct DeletedRadarValueListItem {
     /// String representing the object's type. Objects of the same type share the same value.
     pub object: String,
 }
-#[cfg(any(feature = "radar"))]
+#[cfg(feature = "radar")]
 impl DeletedRadarValueListItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21158,7 +21158,7 @@ impl DeletedRadarValueListItem {
         Ok(())
     }
 }
-#[cfg(any(feature = "recipients"))]
+#[cfg(feature = "recipients")]
 /// DeletedTransferRecipient
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeletedRecipient {
@@ -21169,7 +21169,7 @@ pub struct DeletedRecipient {
     /// String representing the object's type. Objects of the same type share the same value.
     pub object: String,
 }
-#[cfg(any(feature = "recipients"))]
+#[cfg(feature = "recipients")]
 impl DeletedRecipient {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21180,7 +21180,7 @@ impl DeletedRecipient {
         Ok(())
     }
 }
-#[cfg(any(feature = "skus"))]
+#[cfg(feature = "skus")]
 /// DeletedSku
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeletedSku {
@@ -21191,7 +21191,7 @@ pub struct DeletedSku {
     /// String representing the object's type. Objects of the same type share the same value.
     pub object: String,
 }
-#[cfg(any(feature = "skus"))]
+#[cfg(feature = "skus")]
 impl DeletedSku {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21202,7 +21202,7 @@ impl DeletedSku {
         Ok(())
     }
 }
-#[cfg(any(feature = "subscription_items"))]
+#[cfg(feature = "subscription_items")]
 /// DeletedSubscriptionItem
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeletedSubscriptionItem {
@@ -21213,7 +21213,7 @@ pub struct DeletedSubscriptionItem {
     /// String representing the object's type. Objects of the same type share the same value.
     pub object: String,
 }
-#[cfg(any(feature = "subscription_items"))]
+#[cfg(feature = "subscription_items")]
 impl DeletedSubscriptionItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21224,7 +21224,7 @@ impl DeletedSubscriptionItem {
         Ok(())
     }
 }
-#[cfg(any(feature = "terminal"))]
+#[cfg(feature = "terminal")]
 /// TerminalLocationDeletedLocation
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeletedTerminalLocation {
@@ -21235,7 +21235,7 @@ pub struct DeletedTerminalLocation {
     /// String representing the object's type. Objects of the same type share the same value.
     pub object: String,
 }
-#[cfg(any(feature = "terminal"))]
+#[cfg(feature = "terminal")]
 impl DeletedTerminalLocation {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21246,7 +21246,7 @@ impl DeletedTerminalLocation {
         Ok(())
     }
 }
-#[cfg(any(feature = "terminal"))]
+#[cfg(feature = "terminal")]
 /// TerminalReaderDeletedReader
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeletedTerminalReader {
@@ -21257,7 +21257,7 @@ pub struct DeletedTerminalReader {
     /// String representing the object's type. Objects of the same type share the same value.
     pub object: String,
 }
-#[cfg(any(feature = "terminal"))]
+#[cfg(feature = "terminal")]
 impl DeletedTerminalReader {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21268,7 +21268,7 @@ impl DeletedTerminalReader {
         Ok(())
     }
 }
-#[cfg(any(feature = "test_helpers"))]
+#[cfg(feature = "test_helpers")]
 /// DeletedTestClock
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeletedTestHelpersTestClock {
@@ -21279,7 +21279,7 @@ pub struct DeletedTestHelpersTestClock {
     /// String representing the object's type. Objects of the same type share the same value.
     pub object: String,
 }
-#[cfg(any(feature = "test_helpers"))]
+#[cfg(feature = "test_helpers")]
 impl DeletedTestHelpersTestClock {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21290,7 +21290,7 @@ impl DeletedTestHelpersTestClock {
         Ok(())
     }
 }
-#[cfg(any(feature = "webhook_endpoints"))]
+#[cfg(feature = "webhook_endpoints")]
 /// NotificationWebhookEndpointDeleted
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeletedWebhookEndpoint {
@@ -21301,7 +21301,7 @@ pub struct DeletedWebhookEndpoint {
     /// String representing the object's type. Objects of the same type share the same value.
     pub object: String,
 }
-#[cfg(any(feature = "webhook_endpoints"))]
+#[cfg(feature = "webhook_endpoints")]
 impl DeletedWebhookEndpoint {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21312,7 +21312,7 @@ impl DeletedWebhookEndpoint {
         Ok(())
     }
 }
-#[cfg(any(feature = "ephemeral_keys"))]
+#[cfg(feature = "ephemeral_keys")]
 /// EphemeralKey
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EphemeralKey {
@@ -21330,7 +21330,7 @@ pub struct EphemeralKey {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
 }
-#[cfg(any(feature = "ephemeral_keys"))]
+#[cfg(feature = "ephemeral_keys")]
 impl EphemeralKey {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21360,7 +21360,7 @@ impl ErrorModel {
         Ok(())
     }
 }
-#[cfg(any(feature = "events"))]
+#[cfg(feature = "events")]
 /// NotificationEvent
 ///
 /// Events are our way of letting you know when something interesting happens in
@@ -21419,7 +21419,7 @@ pub struct Event {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "events"))]
+#[cfg(feature = "events")]
 impl Event {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21443,7 +21443,7 @@ impl Event {
         Ok(())
     }
 }
-#[cfg(any(feature = "events"))]
+#[cfg(feature = "events")]
 /// NotificationEventData
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NotificationEventData {
@@ -21453,7 +21453,7 @@ pub struct NotificationEventData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_attributes: Option<serde_json::Value>,
 }
-#[cfg(any(feature = "events"))]
+#[cfg(feature = "events")]
 /// NotificationEventRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NotificationEventRequest {
@@ -21464,7 +21464,7 @@ pub struct NotificationEventRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
 }
-#[cfg(any(feature = "events"))]
+#[cfg(feature = "events")]
 impl NotificationEventRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21482,7 +21482,7 @@ impl NotificationEventRequest {
         Ok(())
     }
 }
-#[cfg(any(feature = "exchange_rates"))]
+#[cfg(feature = "exchange_rates")]
 /// ExchangeRate
 ///
 /// `Exchange Rate` objects allow you to determine the rates that Stripe is
@@ -21505,7 +21505,7 @@ pub struct ExchangeRate {
     /// Hash where the keys are supported currencies and the values are the exchange rate at which the base id currency converts to the key currency.
     pub rates: std::collections::BTreeMap<String, f64>,
 }
-#[cfg(any(feature = "exchange_rates"))]
+#[cfg(feature = "exchange_rates")]
 impl ExchangeRate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21526,7 +21526,7 @@ pub enum ExternalAccount {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "reporting"))]
+#[cfg(feature = "reporting")]
 /// FinancialReportingFinanceReportRunRunParameters
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FinancialReportingFinanceReportRunRunParameters {
@@ -21555,7 +21555,7 @@ pub struct FinancialReportingFinanceReportRunRunParameters {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
 }
-#[cfg(any(feature = "reporting"))]
+#[cfg(feature = "reporting")]
 impl FinancialReportingFinanceReportRunRunParameters {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21594,7 +21594,7 @@ impl FinancialReportingFinanceReportRunRunParameters {
         Ok(())
     }
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 /// GelatoDataDocumentReportDateOfBirth
 ///
 /// Point in Time
@@ -21610,7 +21610,7 @@ pub struct GelatoDataDocumentReportDateOfBirth {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub year: Option<i64>,
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 /// GelatoDataDocumentReportExpirationDate
 ///
 /// Point in Time
@@ -21626,7 +21626,7 @@ pub struct GelatoDataDocumentReportExpirationDate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub year: Option<i64>,
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 /// GelatoDataDocumentReportIssuedDate
 ///
 /// Point in Time
@@ -21642,7 +21642,7 @@ pub struct GelatoDataDocumentReportIssuedDate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub year: Option<i64>,
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 /// GelatoDataIdNumberReportDate
 ///
 /// Point in Time
@@ -21658,7 +21658,7 @@ pub struct GelatoDataIdNumberReportDate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub year: Option<i64>,
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 /// GelatoDataVerifiedOutputsDate
 ///
 /// Point in Time
@@ -21674,7 +21674,7 @@ pub struct GelatoDataVerifiedOutputsDate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub year: Option<i64>,
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 /// GelatoDocumentReport
 ///
 /// Result from a document check
@@ -21717,7 +21717,7 @@ pub struct GelatoDocumentReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<super::models::GelatoDocumentReportType>,
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 impl GelatoDocumentReport {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21752,7 +21752,7 @@ impl GelatoDocumentReport {
         Ok(())
     }
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 /// GelatoDocumentReportError
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GelatoDocumentReportError {
@@ -21763,7 +21763,7 @@ pub struct GelatoDocumentReportError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 impl GelatoDocumentReportError {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21778,7 +21778,7 @@ impl GelatoDocumentReportError {
         Ok(())
     }
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 connector_runtime::__string_enum! {
     #[doc =
     " A short machine-readable string giving the reason for the verification failure."]
@@ -21786,17 +21786,17 @@ connector_runtime::__string_enum! {
     DocumentTypeNotSupported = "document_type_not_supported", DocumentUnverifiedOther =
     "document_unverified_other", }
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 connector_runtime::__string_enum! {
     #[doc = " Status of this `document` check."] pub enum GelatoDocumentReportStatus {
     Unverified = "unverified", Verified = "verified", }
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 connector_runtime::__string_enum! {
     #[doc = " Type of the document."] pub enum GelatoDocumentReportType { DrivingLicense
     = "driving_license", IdCard = "id_card", Passport = "passport", }
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 /// GelatoIdNumberReport
 ///
 /// Result from an id_number check
@@ -21823,7 +21823,7 @@ pub struct GelatoIdNumberReport {
     /// Status of this `id_number` check.
     pub status: super::models::GelatoIdNumberReportStatus,
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 impl GelatoIdNumberReport {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21847,7 +21847,7 @@ impl GelatoIdNumberReport {
         Ok(())
     }
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 /// GelatoIdNumberReportError
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GelatoIdNumberReportError {
@@ -21858,7 +21858,7 @@ pub struct GelatoIdNumberReportError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 impl GelatoIdNumberReportError {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21873,7 +21873,7 @@ impl GelatoIdNumberReportError {
         Ok(())
     }
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 connector_runtime::__string_enum! {
     #[doc =
     " A short machine-readable string giving the reason for the verification failure."]
@@ -21881,17 +21881,17 @@ connector_runtime::__string_enum! {
     "id_number_insufficient_document_data", IdNumberMismatch = "id_number_mismatch",
     IdNumberUnverifiedOther = "id_number_unverified_other", }
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 connector_runtime::__string_enum! {
     #[doc = " Type of ID number."] pub enum GelatoIdNumberReportIdNumberType { BrCpf =
     "br_cpf", SgNric = "sg_nric", UsSsn = "us_ssn", }
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 connector_runtime::__string_enum! {
     #[doc = " Status of this `id_number` check."] pub enum GelatoIdNumberReportStatus {
     Unverified = "unverified", Verified = "verified", }
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 /// GelatoReportDocumentOptions
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GelatoReportDocumentOptions {
@@ -21910,16 +21910,16 @@ pub struct GelatoReportDocumentOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_matching_selfie: Option<bool>,
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 connector_runtime::__string_enum! {
     pub enum GelatoReportDocumentOptionsAllowedTypesItem { DrivingLicense =
     "driving_license", IdCard = "id_card", Passport = "passport", }
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 /// GelatoReportIdNumberOptions
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GelatoReportIdNumberOptions {}
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 /// GelatoSelfieReport
 ///
 /// Result from a selfie check
@@ -21937,7 +21937,7 @@ pub struct GelatoSelfieReport {
     /// Status of this `selfie` check.
     pub status: super::models::GelatoSelfieReportStatus,
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 impl GelatoSelfieReport {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21953,7 +21953,7 @@ impl GelatoSelfieReport {
         Ok(())
     }
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 /// GelatoSelfieReportError
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GelatoSelfieReportError {
@@ -21964,7 +21964,7 @@ pub struct GelatoSelfieReportError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 impl GelatoSelfieReportError {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -21974,7 +21974,7 @@ impl GelatoSelfieReportError {
         Ok(())
     }
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 connector_runtime::__string_enum! {
     #[doc =
     " A short machine-readable string giving the reason for the verification failure."]
@@ -21983,12 +21983,12 @@ connector_runtime::__string_enum! {
     SelfieManipulated = "selfie_manipulated", SelfieUnverifiedOther =
     "selfie_unverified_other", }
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 connector_runtime::__string_enum! {
     #[doc = " Status of this `selfie` check."] pub enum GelatoSelfieReportStatus {
     Unverified = "unverified", Verified = "verified", }
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 /// GelatoSessionDocumentOptions
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GelatoSessionDocumentOptions {
@@ -22007,11 +22007,11 @@ pub struct GelatoSessionDocumentOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_matching_selfie: Option<bool>,
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 /// GelatoSessionIdNumberOptions
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GelatoSessionIdNumberOptions {}
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 /// GelatoSessionLastError
 ///
 /// Shows last VerificationSession error
@@ -22024,7 +22024,7 @@ pub struct GelatoSessionLastError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 impl GelatoSessionLastError {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22034,7 +22034,7 @@ impl GelatoSessionLastError {
         Ok(())
     }
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 connector_runtime::__string_enum! {
     #[doc =
     " A short machine-readable string giving the reason for the verification or user-session failure."]
@@ -22049,7 +22049,7 @@ connector_runtime::__string_enum! {
     SelfieManipulated = "selfie_manipulated", SelfieUnverifiedOther =
     "selfie_unverified_other", UnderSupportedAge = "under_supported_age", }
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 /// GelatoVerificationReportOptions
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GelatoVerificationReportOptions {
@@ -22060,7 +22060,7 @@ pub struct GelatoVerificationReportOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_number: Option<super::models::GelatoReportIdNumberOptions>,
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 /// GelatoVerificationSessionOptions
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GelatoVerificationSessionOptions {
@@ -22071,7 +22071,7 @@ pub struct GelatoVerificationSessionOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_number: Option<super::models::GelatoSessionIdNumberOptions>,
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 /// GelatoVerifiedOutputs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GelatoVerifiedOutputs {
@@ -22094,7 +22094,7 @@ pub struct GelatoVerifiedOutputs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_name: Option<String>,
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 impl GelatoVerifiedOutputs {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22128,13 +22128,13 @@ impl GelatoVerifiedOutputs {
         Ok(())
     }
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 connector_runtime::__string_enum! {
     #[doc = " The user's verified id number type."] pub enum
     GelatoVerifiedOutputsIdNumberType { BrCpf = "br_cpf", SgNric = "sg_nric", UsSsn =
     "us_ssn", }
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 /// GelatoVerificationReport
 ///
 /// A VerificationReport is the result of an attempt to collect and verify data from a user.
@@ -22182,7 +22182,7 @@ pub struct IdentityVerificationReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification_session: Option<String>,
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 impl IdentityVerificationReport {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22210,12 +22210,12 @@ impl IdentityVerificationReport {
         Ok(())
     }
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 connector_runtime::__string_enum! {
     #[doc = " Type of report."] pub enum IdentityVerificationReportType { Document =
     "document", IdNumber = "id_number", }
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 /// GelatoVerificationSession
 ///
 /// A VerificationSession guides you through the process of collecting and verifying the identities
@@ -22269,7 +22269,7 @@ pub struct IdentityVerificationSession {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verified_outputs: Option<super::models::GelatoVerifiedOutputs>,
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 impl IdentityVerificationSession {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22302,7 +22302,7 @@ impl IdentityVerificationSession {
         Ok(())
     }
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 /// ID of the most recent VerificationReport. [Learn more about accessing detailed verification results.](https://stripe.com/docs/identity/verification-sessions#results)
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -22312,35 +22312,35 @@ pub enum IdentityVerificationSessionLastVerificationReport {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 /// verification_session_redaction
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VerificationSessionRedaction {
     /// Indicates whether this object and its related objects have been redacted or not.
     pub status: super::models::VerificationSessionRedactionStatus,
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 connector_runtime::__string_enum! {
     #[doc =
     " Indicates whether this object and its related objects have been redacted or not."]
     pub enum VerificationSessionRedactionStatus { Processing = "processing", Redacted =
     "redacted", }
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 connector_runtime::__string_enum! {
     #[doc =
     " Status of this VerificationSession. [Learn more about the lifecycle of sessions](https://stripe.com/docs/identity/how-sessions-work)."]
     pub enum IdentityVerificationSessionStatus { Canceled = "canceled", Processing =
     "processing", RequiresInput = "requires_input", Verified = "verified", }
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of [verification check](https://stripe.com/docs/identity/verification-checks) to be performed."]
     pub enum IdentityVerificationSessionType { Document = "document", IdNumber =
     "id_number", }
 }
-#[cfg(any(feature = "invoiceitems"))]
+#[cfg(feature = "invoiceitems")]
 /// InvoiceItem
 ///
 /// Sometimes you want to add a charge or credit to a customer, but actually
@@ -22408,7 +22408,7 @@ pub struct Invoiceitem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount_decimal: Option<String>,
 }
-#[cfg(any(feature = "invoiceitems"))]
+#[cfg(feature = "invoiceitems")]
 impl Invoiceitem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22433,7 +22433,7 @@ impl Invoiceitem {
         Ok(())
     }
 }
-#[cfg(any(feature = "invoiceitems"))]
+#[cfg(feature = "invoiceitems")]
 /// The ID of the customer who will be billed when this invoice item is billed.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -22444,7 +22444,7 @@ pub enum InvoiceitemCustomer {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "invoiceitems"))]
+#[cfg(feature = "invoiceitems")]
 /// The ID of the invoice this invoice item belongs to.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -22454,7 +22454,7 @@ pub enum InvoiceitemInvoice {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "invoiceitems"))]
+#[cfg(feature = "invoiceitems")]
 /// The subscription that this invoice item has been created for, if any.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -22464,7 +22464,7 @@ pub enum InvoiceitemSubscription {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "invoiceitems"))]
+#[cfg(feature = "invoiceitems")]
 /// ID of the test clock this invoice item belongs to.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -22474,7 +22474,7 @@ pub enum InvoiceitemTestClock {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "issuer_fraud_records"))]
+#[cfg(feature = "issuer_fraud_records")]
 /// IssuerFraudRecord
 ///
 /// This resource has been renamed to [Early Fraud
@@ -22501,7 +22501,7 @@ pub struct IssuerFraudRecord {
     /// The timestamp at which the card issuer posted the issuer fraud record.
     pub post_date: i64,
 }
-#[cfg(any(feature = "issuer_fraud_records"))]
+#[cfg(feature = "issuer_fraud_records")]
 impl IssuerFraudRecord {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22516,7 +22516,7 @@ impl IssuerFraudRecord {
         Ok(())
     }
 }
-#[cfg(any(feature = "issuer_fraud_records"))]
+#[cfg(feature = "issuer_fraud_records")]
 /// ID of the charge this issuer fraud record is for, optionally expanded.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -22526,7 +22526,7 @@ pub enum IssuerFraudRecordCharge {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 /// IssuingSettlement
 ///
 /// When a non-stripe BIN is used, any use of an [issued card](https://stripe.com/docs/issuing) must be settled directly with the card network. The net amount owed is represented by an Issuing `Settlement` object.
@@ -22565,7 +22565,7 @@ pub struct IssuingSettlement {
     /// The total transaction amount reflected in this settlement.
     pub transaction_volume: i64,
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 impl IssuingSettlement {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22620,7 +22620,7 @@ impl LoginLink {
         Ok(())
     }
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 /// Polymorphic
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -22634,7 +22634,7 @@ pub enum PaymentSource {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "subscription_items"))]
+#[cfg(feature = "subscription_items")]
 /// Period
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Period {
@@ -22645,7 +22645,7 @@ pub struct Period {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<i64>,
 }
-#[cfg(any(feature = "plans"))]
+#[cfg(feature = "plans")]
 /// Plan
 ///
 /// You can now model subscriptions more flexibly using the [Prices API](https://stripe.com/docs/api#prices). It replaces the Plans API and is backwards compatible to simplify your migration.
@@ -22709,7 +22709,7 @@ pub struct Plan {
     /// Configures how the quantity per period should be determined. Can be either `metered` or `licensed`. `licensed` automatically bills the `quantity` set when adding it to a subscription. `metered` aggregates the total usage based on usage records. Defaults to `licensed`.
     pub usage_type: super::models::RecurringUsageType,
 }
-#[cfg(any(feature = "plans"))]
+#[cfg(feature = "plans")]
 impl Plan {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22723,20 +22723,20 @@ impl Plan {
         Ok(())
     }
 }
-#[cfg(any(feature = "plans"))]
+#[cfg(feature = "plans")]
 connector_runtime::__string_enum! {
     #[doc =
     " Specifies a usage aggregation strategy for plans of `usage_type=metered`. Allowed values are `sum` for summing up all usage during a period, `last_during_period` for using the last usage record reported within a period, `last_ever` for using the last usage record ever (across period bounds) or `max` which uses the usage record with the maximum reported usage during a period. Defaults to `sum`."]
     pub enum PlanAggregateUsage { LastDuringPeriod = "last_during_period", LastEver =
     "last_ever", Max = "max", Sum = "sum", }
 }
-#[cfg(any(feature = "plans"))]
+#[cfg(feature = "plans")]
 connector_runtime::__string_enum! {
     #[doc =
     " Describes how to compute the price per period. Either `per_unit` or `tiered`. `per_unit` indicates that the fixed amount (specified in `amount`) will be charged per unit in `quantity` (for plans with `usage_type=licensed`), or per unit of total usage (for plans with `usage_type=metered`). `tiered` indicates that the unit pricing will be computed using a tiering strategy as defined using the `tiers` and `tiers_mode` attributes."]
     pub enum PlanBillingScheme { PerUnit = "per_unit", Tiered = "tiered", }
 }
-#[cfg(any(feature = "plans"))]
+#[cfg(feature = "plans")]
 /// The product whose pricing this plan determines.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -22747,7 +22747,7 @@ pub enum PlanProduct {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "plans"))]
+#[cfg(feature = "plans")]
 /// PlanTier
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PlanTier {
@@ -22767,7 +22767,7 @@ pub struct PlanTier {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub up_to: Option<i64>,
 }
-#[cfg(any(feature = "plans"))]
+#[cfg(feature = "plans")]
 /// TransformUsage
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TransformUsage {
@@ -22776,7 +22776,7 @@ pub struct TransformUsage {
     /// After division, either round the result `up` or `down`.
     pub round: super::models::TransformQuantityRound,
 }
-#[cfg(any(feature = "radar"))]
+#[cfg(feature = "radar")]
 /// RadarEarlyFraudWarning
 ///
 /// An early fraud warning indicates that the card issuer has notified us that a
@@ -22803,7 +22803,7 @@ pub struct RadarEarlyFraudWarning {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_intent: Option<super::models::RadarEarlyFraudWarningPaymentIntent>,
 }
-#[cfg(any(feature = "radar"))]
+#[cfg(feature = "radar")]
 impl RadarEarlyFraudWarning {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22823,7 +22823,7 @@ impl RadarEarlyFraudWarning {
         Ok(())
     }
 }
-#[cfg(any(feature = "radar"))]
+#[cfg(feature = "radar")]
 /// ID of the charge this early fraud warning is for, optionally expanded.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -22833,7 +22833,7 @@ pub enum RadarEarlyFraudWarningCharge {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "radar"))]
+#[cfg(feature = "radar")]
 /// ID of the Payment Intent this early fraud warning is for, optionally expanded.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -22843,7 +22843,7 @@ pub enum RadarEarlyFraudWarningPaymentIntent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "radar"))]
+#[cfg(feature = "radar")]
 /// RadarListList
 ///
 /// Value lists allow you to group values together which can then be referenced in rules.
@@ -22874,7 +22874,7 @@ pub struct RadarValueList {
     /// String representing the object's type. Objects of the same type share the same value.
     pub object: String,
 }
-#[cfg(any(feature = "radar"))]
+#[cfg(feature = "radar")]
 impl RadarValueList {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22901,7 +22901,7 @@ impl RadarValueList {
         Ok(())
     }
 }
-#[cfg(any(feature = "radar"))]
+#[cfg(feature = "radar")]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of items in the value list. One of `card_fingerprint`, `card_bin`, `email`, `ip_address`, `country`, `string`, `case_sensitive_string`, or `customer_id`."]
@@ -22910,7 +22910,7 @@ connector_runtime::__string_enum! {
     "country", CustomerId = "customer_id", Email = "email", IpAddress = "ip_address",
     String = "string", }
 }
-#[cfg(any(feature = "radar"))]
+#[cfg(feature = "radar")]
 /// RadarListListItemList
 ///
 /// List of items contained within this value list.
@@ -22925,7 +22925,7 @@ pub struct RadarValueListListItems {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "radar"))]
+#[cfg(feature = "radar")]
 impl RadarValueListListItems {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22942,7 +22942,7 @@ impl RadarValueListListItems {
         Ok(())
     }
 }
-#[cfg(any(feature = "radar"))]
+#[cfg(feature = "radar")]
 /// RadarListListItem
 ///
 /// Value list items allow you to add specific values to a given Radar value list, which can then be used in rules.
@@ -22965,7 +22965,7 @@ pub struct RadarValueListItem {
     /// The identifier of the value list this item belongs to.
     pub value_list: String,
 }
-#[cfg(any(feature = "radar"))]
+#[cfg(feature = "radar")]
 impl RadarValueListItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -22988,7 +22988,7 @@ impl RadarValueListItem {
         Ok(())
     }
 }
-#[cfg(any(feature = "reporting"))]
+#[cfg(feature = "reporting")]
 /// reporting_report_run
 ///
 /// The Report Run object represents an instance of a report type generated with
@@ -23030,7 +23030,7 @@ pub struct ReportingReportRun {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub succeeded_at: Option<i64>,
 }
-#[cfg(any(feature = "reporting"))]
+#[cfg(feature = "reporting")]
 impl ReportingReportRun {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23059,7 +23059,7 @@ impl ReportingReportRun {
         Ok(())
     }
 }
-#[cfg(any(feature = "reporting"))]
+#[cfg(feature = "reporting")]
 /// reporting_report_type
 ///
 /// The Report Type resource corresponds to a particular type of report, such as
@@ -23092,7 +23092,7 @@ pub struct ReportingReportType {
     /// Version of the Report Type. Different versions report with the same ID will have the same purpose, but may take different run parameters or have different result schemas.
     pub version: i64,
 }
-#[cfg(any(feature = "reporting"))]
+#[cfg(feature = "reporting")]
 impl ReportingReportType {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23107,7 +23107,7 @@ impl ReportingReportType {
         Ok(())
     }
 }
-#[cfg(any(feature = "sigma"))]
+#[cfg(feature = "sigma")]
 /// ScheduledQueryRun
 ///
 /// If you have [scheduled a Sigma query](https://stripe.com/docs/sigma/scheduled-queries), you'll
@@ -23141,7 +23141,7 @@ pub struct ScheduledQueryRun {
     /// Title of the query.
     pub title: String,
 }
-#[cfg(any(feature = "sigma"))]
+#[cfg(feature = "sigma")]
 impl ScheduledQueryRun {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23170,14 +23170,14 @@ impl ScheduledQueryRun {
         Ok(())
     }
 }
-#[cfg(any(feature = "sigma"))]
+#[cfg(feature = "sigma")]
 /// SigmaScheduledQueryRunError
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SigmaScheduledQueryRunError {
     /// Information about the run failure.
     pub message: String,
 }
-#[cfg(any(feature = "sigma"))]
+#[cfg(feature = "sigma")]
 impl SigmaScheduledQueryRunError {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23193,7 +23193,7 @@ impl SigmaScheduledQueryRunError {
         Ok(())
     }
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 /// SourceMandateNotification
 ///
 /// Source mandate notifications should be created when a notification related to
@@ -23238,7 +23238,7 @@ pub struct SourceMandateNotification {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 impl SourceMandateNotification {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23284,7 +23284,7 @@ impl SourceMandateNotification {
         Ok(())
     }
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 /// SourceMandateNotificationAcssDebitData
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SourceMandateNotificationAcssDebitData {
@@ -23292,7 +23292,7 @@ pub struct SourceMandateNotificationAcssDebitData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statement_descriptor: Option<String>,
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 impl SourceMandateNotificationAcssDebitData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23307,7 +23307,7 @@ impl SourceMandateNotificationAcssDebitData {
         Ok(())
     }
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 /// SourceMandateNotificationBacsDebitData
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SourceMandateNotificationBacsDebitData {
@@ -23315,7 +23315,7 @@ pub struct SourceMandateNotificationBacsDebitData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last4: Option<String>,
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 impl SourceMandateNotificationBacsDebitData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23330,7 +23330,7 @@ impl SourceMandateNotificationBacsDebitData {
         Ok(())
     }
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 /// SourceMandateNotificationSepaDebitData
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SourceMandateNotificationSepaDebitData {
@@ -23344,7 +23344,7 @@ pub struct SourceMandateNotificationSepaDebitData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mandate_reference: Option<String>,
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 impl SourceMandateNotificationSepaDebitData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23375,7 +23375,7 @@ impl SourceMandateNotificationSepaDebitData {
         Ok(())
     }
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 /// SourceTransaction
 ///
 /// Some payment methods have no required amount that a customer must send.
@@ -23427,7 +23427,7 @@ pub struct SourceTransaction {
     #[serde(rename = "type")]
     pub type_: super::models::SourceTransactionType,
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 impl SourceTransaction {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23461,7 +23461,7 @@ impl SourceTransaction {
         Ok(())
     }
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 /// SourceTransactionAchCreditTransferData
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SourceTransactionAchCreditTransferData {
@@ -23478,7 +23478,7 @@ pub struct SourceTransactionAchCreditTransferData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routing_number: Option<String>,
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 impl SourceTransactionAchCreditTransferData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23517,7 +23517,7 @@ impl SourceTransactionAchCreditTransferData {
         Ok(())
     }
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 /// SourceTransactionChfCreditTransferData
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SourceTransactionChfCreditTransferData {
@@ -23537,7 +23537,7 @@ pub struct SourceTransactionChfCreditTransferData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender_name: Option<String>,
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 impl SourceTransactionChfCreditTransferData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23584,7 +23584,7 @@ impl SourceTransactionChfCreditTransferData {
         Ok(())
     }
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 /// SourceTransactionGbpCreditTransferData
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SourceTransactionGbpCreditTransferData {
@@ -23610,7 +23610,7 @@ pub struct SourceTransactionGbpCreditTransferData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender_sort_code: Option<String>,
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 impl SourceTransactionGbpCreditTransferData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23673,7 +23673,7 @@ impl SourceTransactionGbpCreditTransferData {
         Ok(())
     }
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 /// SourceTransactionPaperCheckData
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SourceTransactionPaperCheckData {
@@ -23684,7 +23684,7 @@ pub struct SourceTransactionPaperCheckData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invoices: Option<String>,
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 impl SourceTransactionPaperCheckData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23707,7 +23707,7 @@ impl SourceTransactionPaperCheckData {
         Ok(())
     }
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 /// SourceTransactionSepaCreditTransferData
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SourceTransactionSepaCreditTransferData {
@@ -23721,7 +23721,7 @@ pub struct SourceTransactionSepaCreditTransferData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender_name: Option<String>,
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 impl SourceTransactionSepaCreditTransferData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -23752,7 +23752,7 @@ impl SourceTransactionSepaCreditTransferData {
         Ok(())
     }
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 connector_runtime::__string_enum! {
     #[doc = " The type of source this transaction is attached to."] pub enum
     SourceTransactionType { AchCreditTransfer = "ach_credit_transfer", AchDebit =
@@ -23761,7 +23761,7 @@ connector_runtime::__string_enum! {
     "klarna", Multibanco = "multibanco", P24 = "p24", SepaDebit = "sepa_debit", Sofort =
     "sofort", ThreeDSecure = "three_d_secure", Wechat = "wechat", }
 }
-#[cfg(any(feature = "terminal"))]
+#[cfg(feature = "terminal")]
 /// TerminalConnectionToken
 ///
 /// A Connection Token is used by the Stripe Terminal SDK to connect to a reader.
@@ -23777,7 +23777,7 @@ pub struct TerminalConnectionToken {
     /// Your application should pass this token to the Stripe Terminal SDK.
     pub secret: String,
 }
-#[cfg(any(feature = "terminal"))]
+#[cfg(feature = "terminal")]
 impl TerminalConnectionToken {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -24145,7 +24145,7 @@ pub enum TerminalReaderLocation {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "n_3d_secure"))]
+#[cfg(feature = "n_3d_secure")]
 /// ThreeDSecure
 ///
 /// Cardholder authentication via 3D Secure is initiated by creating a `3D Secure`
@@ -24181,7 +24181,7 @@ pub struct ThreeDSecure {
     /// Possible values are `redirect_pending`, `succeeded`, or `failed`. When the cardholder can be authenticated, the object starts with status `redirect_pending`. When liability will be shifted to the cardholder's bank (either because the cardholder was successfully authenticated, or because the bank has not implemented 3D Secure, the object wlil be in status `succeeded`. `failed` indicates that authentication was attempted unsuccessfully.
     pub status: String,
 }
-#[cfg(any(feature = "n_3d_secure"))]
+#[cfg(feature = "n_3d_secure")]
 impl ThreeDSecure {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -24207,7 +24207,7 @@ impl ThreeDSecure {
         Ok(())
     }
 }
-#[cfg(any(feature = "tokens"))]
+#[cfg(feature = "tokens")]
 /// Tokenization is the process Stripe uses to collect sensitive card or bank
 /// account details, or personally identifiable information (PII), directly from
 /// your customers in a secure manner. A token representing this information is
@@ -24269,7 +24269,7 @@ pub struct Token {
     /// Whether this token has already been used (tokens can be used only once).
     pub used: bool,
 }
-#[cfg(any(feature = "tokens"))]
+#[cfg(feature = "tokens")]
 impl Token {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -24293,7 +24293,7 @@ impl Token {
         Ok(())
     }
 }
-#[cfg(any(feature = "subscription_items"))]
+#[cfg(feature = "subscription_items")]
 /// UsageRecord
 ///
 /// Usage records allow you to report customer usage and metrics to Stripe for
@@ -24315,7 +24315,7 @@ pub struct UsageRecord {
     /// The timestamp when this usage occurred.
     pub timestamp: i64,
 }
-#[cfg(any(feature = "subscription_items"))]
+#[cfg(feature = "subscription_items")]
 impl UsageRecord {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -24330,7 +24330,7 @@ impl UsageRecord {
         Ok(())
     }
 }
-#[cfg(any(feature = "subscription_items"))]
+#[cfg(feature = "subscription_items")]
 /// UsageRecordSummary
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UsageRecordSummary {
@@ -24350,7 +24350,7 @@ pub struct UsageRecordSummary {
     /// The total usage within this usage period.
     pub total_usage: i64,
 }
-#[cfg(any(feature = "subscription_items"))]
+#[cfg(feature = "subscription_items")]
 impl UsageRecordSummary {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -24373,7 +24373,7 @@ impl UsageRecordSummary {
         Ok(())
     }
 }
-#[cfg(any(feature = "webhook_endpoints"))]
+#[cfg(feature = "webhook_endpoints")]
 /// NotificationWebhookEndpoint
 ///
 /// You can configure [webhook endpoints](https://stripe.com/docs/webhooks/) via the API to be
@@ -24414,7 +24414,7 @@ pub struct WebhookEndpoint {
     /// The URL of the webhook endpoint.
     pub url: String,
 }
-#[cfg(any(feature = "webhook_endpoints"))]
+#[cfg(feature = "webhook_endpoints")]
 impl WebhookEndpoint {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -24445,7 +24445,7 @@ impl WebhookEndpoint {
         Ok(())
     }
 }
-#[cfg(any(feature = "n_3d_secure"))]
+#[cfg(feature = "n_3d_secure")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Post3dSecureBody {
     /// Amount of the charge that you will create when authentication completes.
@@ -24464,7 +24464,7 @@ pub struct Post3dSecureBody {
     /// The URL that the cardholder's browser will be returned to when authentication completes.
     pub return_url: String,
 }
-#[cfg(any(feature = "n_3d_secure"))]
+#[cfg(feature = "n_3d_secure")]
 impl Post3dSecureBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -26053,13 +26053,13 @@ impl PostAccountBodyTosAcceptance {
         Ok(())
     }
 }
-#[cfg(any(feature = "account"))]
+#[cfg(feature = "account")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeleteAccountBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
 }
-#[cfg(any(feature = "account"))]
+#[cfg(feature = "account")]
 impl DeleteAccountBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -26328,7 +26328,7 @@ impl GetAccountExternalAccountsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "account"))]
+#[cfg(feature = "account")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostAccountLoginLinksBody {
     pub account: String,
@@ -26339,7 +26339,7 @@ pub struct PostAccountLoginLinksBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_url: Option<String>,
 }
-#[cfg(any(feature = "account"))]
+#[cfg(feature = "account")]
 impl PostAccountLoginLinksBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -26401,7 +26401,7 @@ impl GetAccountPeopleResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "account"))]
+#[cfg(feature = "account")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostAccountPeopleBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -26494,7 +26494,7 @@ pub struct PostAccountPeopleBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<super::models::PostAccountPeopleBodyVerification>,
 }
-#[cfg(any(feature = "account"))]
+#[cfg(feature = "account")]
 impl PostAccountPeopleBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -26968,7 +26968,7 @@ impl PostAccountPeopleBodyVerification {
         Ok(())
     }
 }
-#[cfg(any(feature = "account_links"))]
+#[cfg(feature = "account_links")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostAccountLinksBody {
     /// The identifier of the account to create an account link for.
@@ -26989,7 +26989,7 @@ pub struct PostAccountLinksBody {
     #[serde(rename = "type")]
     pub type_: super::models::PostAccountLinksBodyType,
 }
-#[cfg(any(feature = "account_links"))]
+#[cfg(feature = "account_links")]
 impl PostAccountLinksBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27000,14 +27000,14 @@ impl PostAccountLinksBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "account_links"))]
+#[cfg(feature = "account_links")]
 connector_runtime::__string_enum! {
     #[doc =
     " Which information the platform needs to collect from the user. One of `currently_due` or `eventually_due`. Default is `currently_due`."]
     pub enum PostAccountLinksBodyCollect { CurrentlyDue = "currently_due", EventuallyDue
     = "eventually_due", }
 }
-#[cfg(any(feature = "account_links"))]
+#[cfg(feature = "account_links")]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of account link the user is requesting. Possible values are `account_onboarding` or `account_update`."]
@@ -27114,7 +27114,7 @@ pub struct GetAccountsCreatedVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lte: Option<i64>,
 }
-#[cfg(any(feature = "accounts"))]
+#[cfg(feature = "accounts")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetAccountsResponse200 {
     pub data: Vec<super::models::Account>,
@@ -27125,7 +27125,7 @@ pub struct GetAccountsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "accounts"))]
+#[cfg(feature = "accounts")]
 impl GetAccountsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27148,7 +27148,7 @@ impl GetAccountsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "accounts"))]
+#[cfg(feature = "accounts")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostAccountsBody {
     /// An [account token](https://stripe.com/docs/api#create_account_token), used to securely provide details to the account.
@@ -27218,7 +27218,7 @@ pub struct PostAccountsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<super::models::PostAccountsBodyType>,
 }
-#[cfg(any(feature = "accounts"))]
+#[cfg(feature = "accounts")]
 impl PostAccountsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27254,7 +27254,7 @@ impl PostAccountsBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "accounts"))]
+#[cfg(feature = "accounts")]
 /// settings_specs
 ///
 /// Options for customizing how the account functions within Stripe.
@@ -27276,7 +27276,7 @@ pub struct PostAccountsBodySettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payouts: Option<super::models::PostAccountBodySettingsPayouts>,
 }
-#[cfg(any(feature = "accounts"))]
+#[cfg(feature = "accounts")]
 impl PostAccountsBodySettings {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27298,14 +27298,14 @@ impl PostAccountsBodySettings {
         Ok(())
     }
 }
-#[cfg(any(feature = "accounts"))]
+#[cfg(feature = "accounts")]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of Stripe account to create. May be one of `custom`, `express` or `standard`."]
     pub enum PostAccountsBodyType { Custom = "custom", Express = "express", Standard =
     "standard", }
 }
-#[cfg(any(feature = "accounts"))]
+#[cfg(feature = "accounts")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostAccountsAccountLoginLinksBody {
     /// Specifies which fields in the response should be expanded.
@@ -27315,7 +27315,7 @@ pub struct PostAccountsAccountLoginLinksBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_url: Option<String>,
 }
-#[cfg(any(feature = "accounts"))]
+#[cfg(feature = "accounts")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostAccountsAccountPeopleBody {
     /// address_specs
@@ -27406,7 +27406,7 @@ pub struct PostAccountsAccountPeopleBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<super::models::PostAccountPeopleBodyVerification>,
 }
-#[cfg(any(feature = "accounts"))]
+#[cfg(feature = "accounts")]
 impl PostAccountsAccountPeopleBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27516,7 +27516,7 @@ impl PostAccountsAccountPeopleBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "accounts"))]
+#[cfg(feature = "accounts")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostAccountsAccountRejectBody {
     /// Specifies which fields in the response should be expanded.
@@ -27525,7 +27525,7 @@ pub struct PostAccountsAccountRejectBody {
     /// The reason for rejecting the account. Can be `fraud`, `terms_of_service`, or `other`.
     pub reason: String,
 }
-#[cfg(any(feature = "accounts"))]
+#[cfg(feature = "accounts")]
 impl PostAccountsAccountRejectBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27541,7 +27541,7 @@ impl PostAccountsAccountRejectBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "apple_pay"))]
+#[cfg(feature = "apple_pay")]
 /// ApplePayDomainList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetApplePayDomainsResponse200 {
@@ -27553,7 +27553,7 @@ pub struct GetApplePayDomainsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "apple_pay"))]
+#[cfg(feature = "apple_pay")]
 impl GetApplePayDomainsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27576,7 +27576,7 @@ impl GetApplePayDomainsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "apple_pay"))]
+#[cfg(feature = "apple_pay")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostApplePayDomainsBody {
     pub domain_name: String,
@@ -27584,7 +27584,7 @@ pub struct PostApplePayDomainsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
 }
-#[cfg(any(feature = "application_fees"))]
+#[cfg(feature = "application_fees")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetApplicationFeesResponse200 {
     pub data: Vec<super::models::ApplicationFee>,
@@ -27595,7 +27595,7 @@ pub struct GetApplicationFeesResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "application_fees"))]
+#[cfg(feature = "application_fees")]
 impl GetApplicationFeesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27636,7 +27636,7 @@ pub struct PostApplicationFeesFeeRefundsIdBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::PostAccountBodyMetadata>,
 }
-#[cfg(any(feature = "application_fees"))]
+#[cfg(feature = "application_fees")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostApplicationFeesIdRefundBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -27647,7 +27647,7 @@ pub struct PostApplicationFeesIdRefundBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
 }
-#[cfg(any(feature = "application_fees"))]
+#[cfg(feature = "application_fees")]
 impl PostApplicationFeesIdRefundBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27662,7 +27662,7 @@ impl PostApplicationFeesIdRefundBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "application_fees"))]
+#[cfg(feature = "application_fees")]
 /// FeeRefundList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetApplicationFeesIdRefundsResponse200 {
@@ -27675,7 +27675,7 @@ pub struct GetApplicationFeesIdRefundsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "application_fees"))]
+#[cfg(feature = "application_fees")]
 impl GetApplicationFeesIdRefundsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27697,7 +27697,7 @@ impl GetApplicationFeesIdRefundsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "application_fees"))]
+#[cfg(feature = "application_fees")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostApplicationFeesIdRefundsBody {
     /// A positive integer, in _%s_, representing how much of this fee to refund. Can refund only up to the remaining unrefunded amount of the fee.
@@ -27745,7 +27745,7 @@ impl GetBalanceHistoryResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetBillingPortalConfigurationsResponse200 {
     pub data: Vec<super::models::BillingPortalConfiguration>,
@@ -27756,7 +27756,7 @@ pub struct GetBillingPortalConfigurationsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 impl GetBillingPortalConfigurationsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27779,7 +27779,7 @@ impl GetBillingPortalConfigurationsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostBillingPortalConfigurationsBody {
     /// business_profile_create_param
@@ -27802,7 +27802,7 @@ pub struct PostBillingPortalConfigurationsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 impl PostBillingPortalConfigurationsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27813,7 +27813,7 @@ impl PostBillingPortalConfigurationsBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 /// business_profile_create_param
 ///
 /// The business information shown to customers in the portal.
@@ -27826,7 +27826,7 @@ pub struct PostBillingPortalConfigurationsBodyBusinessProfile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub terms_of_service_url: Option<String>,
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 impl PostBillingPortalConfigurationsBodyBusinessProfile {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -27841,7 +27841,7 @@ impl PostBillingPortalConfigurationsBodyBusinessProfile {
         Ok(())
     }
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 /// The default URL to redirect customers to when they click on the portal's link to return to your website. This can be [overriden](https://stripe.com/docs/api/customer_portal/sessions/create#create_portal_session-return_url) when creating the session.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -27850,7 +27850,7 @@ pub enum PostBillingPortalConfigurationsBodyDefaultReturnUrl {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 /// features_creation_param
 ///
 /// Information about the features available in the portal.
@@ -27887,14 +27887,14 @@ pub struct PostBillingPortalConfigurationsBodyFeatures {
         super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdate,
     >,
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 /// customer_update_creation_param
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostBillingPortalConfigurationsBodyFeaturesCustomerUpdate {
     pub allowed_updates: super::models::PostBillingPortalConfigurationsBodyFeaturesCustomerUpdateAllowedUpdates,
     pub enabled: bool,
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostBillingPortalConfigurationsBodyFeaturesCustomerUpdateAllowedUpdates {
@@ -27903,19 +27903,19 @@ pub enum PostBillingPortalConfigurationsBodyFeaturesCustomerUpdateAllowedUpdates
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 /// invoice_list_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostBillingPortalConfigurationsBodyFeaturesInvoiceHistory {
     pub enabled: bool,
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 /// payment_method_update_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostBillingPortalConfigurationsBodyFeaturesPaymentMethodUpdate {
     pub enabled: bool,
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 /// subscription_cancel_creation_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancel {
@@ -27934,14 +27934,14 @@ pub struct PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancel {
         super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelProrationBehavior,
     >,
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 /// subscription_cancellation_reason_creation_param
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelCancellationReason {
     pub enabled: bool,
     pub options: super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelCancellationReasonOptions,
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelCancellationReasonOptions {
@@ -27950,7 +27950,7 @@ pub enum PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelCancellati
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 connector_runtime::__string_enum! {
     pub enum PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelMode {
     AtPeriodEnd = "at_period_end", Immediately = "immediately", }
@@ -27968,14 +27968,14 @@ connector_runtime::__string_enum! {
     AlwaysInvoice = "always_invoice", CreateProrations = "create_prorations", None =
     "none", }
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 /// subscription_pause_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostBillingPortalConfigurationsBodyFeaturesSubscriptionPause {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 /// subscription_update_creation_param
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdate {
@@ -27987,7 +27987,7 @@ pub struct PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdate {
         super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelProrationBehavior,
     >,
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdateDefaultAllowedUpdates {
@@ -27996,7 +27996,7 @@ pub enum PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdateDefaultAll
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdateProducts {
@@ -28009,14 +28009,14 @@ pub enum PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdateProducts {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 /// subscription_update_product_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdateProductsVariant0Item {
     pub prices: Vec<String>,
     pub product: String,
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 impl PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdateProductsVariant0Item {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -28032,7 +28032,7 @@ impl PostBillingPortalConfigurationsBodyFeaturesSubscriptionUpdateProductsVarian
         Ok(())
     }
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostBillingPortalConfigurationsConfigurationBody {
     /// Whether the configuration is active and can be used to create portal sessions.
@@ -28064,7 +28064,7 @@ pub struct PostBillingPortalConfigurationsConfigurationBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::PostAccountBodyMetadata>,
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 impl PostBillingPortalConfigurationsConfigurationBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -28074,7 +28074,7 @@ impl PostBillingPortalConfigurationsConfigurationBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 /// business_profile_update_param
 ///
 /// The business information shown to customers in the portal.
@@ -28091,7 +28091,7 @@ pub struct PostBillingPortalConfigurationsConfigurationBodyBusinessProfile {
         super::models::PostAccountBodyBusinessProfileSupportUrl,
     >,
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 impl PostBillingPortalConfigurationsConfigurationBodyBusinessProfile {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -28106,7 +28106,7 @@ impl PostBillingPortalConfigurationsConfigurationBodyBusinessProfile {
         Ok(())
     }
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 /// features_updating_param
 ///
 /// Information about the features available in the portal.
@@ -28143,7 +28143,7 @@ pub struct PostBillingPortalConfigurationsConfigurationBodyFeatures {
         super::models::PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionUpdate,
     >,
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 /// customer_update_updating_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostBillingPortalConfigurationsConfigurationBodyFeaturesCustomerUpdate {
@@ -28154,7 +28154,7 @@ pub struct PostBillingPortalConfigurationsConfigurationBodyFeaturesCustomerUpdat
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 /// subscription_cancel_updating_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionCancel {
@@ -28174,7 +28174,7 @@ pub struct PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionC
         super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelProrationBehavior,
     >,
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 /// subscription_cancellation_reason_updating_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionCancelCancellationReason {
@@ -28184,7 +28184,7 @@ pub struct PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionC
         super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelCancellationReasonOptions,
     >,
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 /// subscription_update_updating_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionUpdate {
@@ -28203,7 +28203,7 @@ pub struct PostBillingPortalConfigurationsConfigurationBodyFeaturesSubscriptionU
         super::models::PostBillingPortalConfigurationsBodyFeaturesSubscriptionCancelProrationBehavior,
     >,
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostBillingPortalSessionsBody {
     /// The ID of an existing [configuration](https://stripe.com/docs/api/customer_portal/configuration) to use for this session, describing its functionality and features. If not specified, the session uses the default configuration.
@@ -28224,7 +28224,7 @@ pub struct PostBillingPortalSessionsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_url: Option<String>,
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 impl PostBillingPortalSessionsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -28248,7 +28248,7 @@ impl PostBillingPortalSessionsBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "billing_portal"))]
+#[cfg(feature = "billing_portal")]
 connector_runtime::__string_enum! {
     #[doc =
     " The IETF language tag of the locale Customer Portal is displayed in. If blank or auto, the customer’s `preferred_locales` or browser’s locale is used."]
@@ -28261,7 +28261,7 @@ connector_runtime::__string_enum! {
     "ro", Ru = "ru", Sk = "sk", Sl = "sl", Sv = "sv", Th = "th", Tr = "tr", Vi = "vi", Zh
     = "zh", ZhHk = "zh-HK", ZhTw = "zh-TW", }
 }
-#[cfg(any(feature = "bitcoin"))]
+#[cfg(feature = "bitcoin")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetBitcoinReceiversResponse200 {
     pub data: Vec<super::models::BitcoinReceiver>,
@@ -28272,7 +28272,7 @@ pub struct GetBitcoinReceiversResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "bitcoin"))]
+#[cfg(feature = "bitcoin")]
 impl GetBitcoinReceiversResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -28295,7 +28295,7 @@ impl GetBitcoinReceiversResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "bitcoin"))]
+#[cfg(feature = "bitcoin")]
 /// BitcoinTransactionList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetBitcoinReceiversReceiverTransactionsResponse200 {
@@ -28308,7 +28308,7 @@ pub struct GetBitcoinReceiversReceiverTransactionsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "bitcoin"))]
+#[cfg(feature = "bitcoin")]
 impl GetBitcoinReceiversReceiverTransactionsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -28330,7 +28330,7 @@ impl GetBitcoinReceiversReceiverTransactionsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "charges"))]
+#[cfg(feature = "charges")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetChargesResponse200 {
     pub data: Vec<super::models::Charge>,
@@ -28341,7 +28341,7 @@ pub struct GetChargesResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "charges"))]
+#[cfg(feature = "charges")]
 impl GetChargesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -28364,7 +28364,7 @@ impl GetChargesResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "charges"))]
+#[cfg(feature = "charges")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostChargesBody {
     /// Amount intended to be collected by this payment. A positive integer representing how much to charge in the [smallest currency unit](https://stripe.com/docs/currencies#zero-decimal) (e.g., 100 cents to charge $1.00 or 100 to charge ¥100, a zero-decimal currency). The minimum amount is $0.50 US or [equivalent in charge currency](https://stripe.com/docs/currencies#minimum-and-maximum-charge-amounts). The amount value supports up to eight digits (e.g., a value of 99999999 for a USD charge of $999,999.99).
@@ -28427,7 +28427,7 @@ pub struct PostChargesBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_group: Option<String>,
 }
-#[cfg(any(feature = "charges"))]
+#[cfg(feature = "charges")]
 impl PostChargesBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -28594,7 +28594,7 @@ impl PostChargesBodyCardVariant0 {
         Ok(())
     }
 }
-#[cfg(any(feature = "charges"))]
+#[cfg(feature = "charges")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostChargesBodyDestination {
@@ -28605,7 +28605,7 @@ pub enum PostChargesBodyDestination {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "charges"))]
+#[cfg(feature = "charges")]
 /// destination_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostChargesBodyDestinationVariant0 {
@@ -28613,7 +28613,7 @@ pub struct PostChargesBodyDestinationVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<i64>,
 }
-#[cfg(any(feature = "charges"))]
+#[cfg(feature = "charges")]
 impl PostChargesBodyDestinationVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -28629,7 +28629,7 @@ impl PostChargesBodyDestinationVariant0 {
         Ok(())
     }
 }
-#[cfg(any(feature = "charges"))]
+#[cfg(feature = "charges")]
 /// optional_fields_shipping
 ///
 /// Shipping information for the charge. Helps prevent fraud on charges for physical goods.
@@ -28645,7 +28645,7 @@ pub struct PostChargesBodyShipping {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracking_number: Option<String>,
 }
-#[cfg(any(feature = "charges"))]
+#[cfg(feature = "charges")]
 impl PostChargesBodyShipping {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -28767,7 +28767,7 @@ impl PostChargesBodyShippingAddress {
         Ok(())
     }
 }
-#[cfg(any(feature = "charges"))]
+#[cfg(feature = "charges")]
 /// transfer_data_specs
 ///
 /// An optional dictionary including the account to automatically transfer to as part of a destination charge. [See the Connect documentation](https://stripe.com/docs/connect/destination-charges) for details.
@@ -28777,7 +28777,7 @@ pub struct PostChargesBodyTransferData {
     pub amount: Option<i64>,
     pub destination: String,
 }
-#[cfg(any(feature = "charges"))]
+#[cfg(feature = "charges")]
 impl PostChargesBodyTransferData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -28793,7 +28793,7 @@ impl PostChargesBodyTransferData {
         Ok(())
     }
 }
-#[cfg(any(feature = "charges"))]
+#[cfg(feature = "charges")]
 /// SearchResult
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetChargesSearchResponse200 {
@@ -28808,7 +28808,7 @@ pub struct GetChargesSearchResponse200 {
     pub total_count: Option<i64>,
     pub url: String,
 }
-#[cfg(any(feature = "charges"))]
+#[cfg(feature = "charges")]
 impl GetChargesSearchResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -28838,7 +28838,7 @@ impl GetChargesSearchResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "charges"))]
+#[cfg(feature = "charges")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostChargesChargeBody {
     /// The ID of an existing customer that will be associated with this request. This field may only be updated if there is no existing associated customer with this charge.
@@ -28870,7 +28870,7 @@ pub struct PostChargesChargeBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_group: Option<String>,
 }
-#[cfg(any(feature = "charges"))]
+#[cfg(feature = "charges")]
 impl PostChargesChargeBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -28899,7 +28899,7 @@ impl PostChargesChargeBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "charges"))]
+#[cfg(feature = "charges")]
 /// fraud_details
 ///
 /// A set of key-value pairs you can attach to a charge giving information about its riskiness. If you believe a charge is fraudulent, include a `user_report` key with a value of `fraudulent`. If you believe a charge is safe, include a `user_report` key with a value of `safe`. Stripe will use the information you send to improve our fraud detection algorithms.
@@ -28907,12 +28907,12 @@ impl PostChargesChargeBody {
 pub struct PostChargesChargeBodyFraudDetails {
     pub user_report: super::models::PostChargesChargeBodyFraudDetailsUserReport,
 }
-#[cfg(any(feature = "charges"))]
+#[cfg(feature = "charges")]
 connector_runtime::__string_enum! {
     pub enum PostChargesChargeBodyFraudDetailsUserReport { Empty = "", Fraudulent =
     "fraudulent", Safe = "safe", }
 }
-#[cfg(any(feature = "charges"))]
+#[cfg(feature = "charges")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostChargesChargeCaptureBody {
     /// The amount to capture, which must be less than or equal to the original amount. Any additional amount will be automatically refunded.
@@ -28945,7 +28945,7 @@ pub struct PostChargesChargeCaptureBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_group: Option<String>,
 }
-#[cfg(any(feature = "charges"))]
+#[cfg(feature = "charges")]
 impl PostChargesChargeCaptureBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -28968,7 +28968,7 @@ impl PostChargesChargeCaptureBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "charges"))]
+#[cfg(feature = "charges")]
 /// transfer_data_specs
 ///
 /// An optional dictionary including the account to automatically transfer to as part of a destination charge. [See the Connect documentation](https://stripe.com/docs/connect/destination-charges) for details.
@@ -29242,7 +29242,7 @@ pub struct PostChargesChargeDisputeCloseBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
 }
-#[cfg(any(feature = "charges"))]
+#[cfg(feature = "charges")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostChargesChargeRefundBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -29262,7 +29262,7 @@ pub struct PostChargesChargeRefundBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reverse_transfer: Option<bool>,
 }
-#[cfg(any(feature = "charges"))]
+#[cfg(feature = "charges")]
 impl PostChargesChargeRefundBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -29282,7 +29282,7 @@ connector_runtime::__string_enum! {
     pub enum PostChargesChargeRefundBodyReason { Duplicate = "duplicate", Fraudulent =
     "fraudulent", RequestedByCustomer = "requested_by_customer", }
 }
-#[cfg(any(feature = "charges"))]
+#[cfg(feature = "charges")]
 /// RefundList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetChargesChargeRefundsResponse200 {
@@ -29295,7 +29295,7 @@ pub struct GetChargesChargeRefundsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "charges"))]
+#[cfg(feature = "charges")]
 impl GetChargesChargeRefundsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -29317,7 +29317,7 @@ impl GetChargesChargeRefundsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "charges"))]
+#[cfg(feature = "charges")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostChargesChargeRefundsRefundBody {
     /// Specifies which fields in the response should be expanded.
@@ -29326,7 +29326,7 @@ pub struct PostChargesChargeRefundsRefundBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::PostAccountBodyIndividualMetadata>,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// PaymentPagesCheckoutSessionList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetCheckoutSessionsResponse200 {
@@ -29338,7 +29338,7 @@ pub struct GetCheckoutSessionsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 impl GetCheckoutSessionsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -29360,7 +29360,7 @@ impl GetCheckoutSessionsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBody {
     /// after_expiration_params
@@ -29538,7 +29538,7 @@ pub struct PostCheckoutSessionsBody {
         super::models::PostCheckoutSessionsBodyTaxIdCollection,
     >,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -29606,7 +29606,7 @@ impl PostCheckoutSessionsBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// after_expiration_params
 ///
 /// Configure actions after a Checkout Session has expired.
@@ -29616,7 +29616,7 @@ pub struct PostCheckoutSessionsBodyAfterExpiration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery: Option<super::models::PostCheckoutSessionsBodyAfterExpirationRecovery>,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// recovery_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyAfterExpirationRecovery {
@@ -29624,7 +29624,7 @@ pub struct PostCheckoutSessionsBodyAfterExpirationRecovery {
     pub allow_promotion_codes: Option<bool>,
     pub enabled: bool,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// automatic_tax_params
 ///
 /// Settings for automatic tax lookup for this session and resulting payments, invoices, and subscriptions.
@@ -29632,13 +29632,13 @@ pub struct PostCheckoutSessionsBodyAfterExpirationRecovery {
 pub struct PostCheckoutSessionsBodyAutomaticTax {
     pub enabled: bool,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 connector_runtime::__string_enum! {
     #[doc = " Specify whether Checkout should collect the customer's billing address."]
     pub enum PostCheckoutSessionsBodyBillingAddressCollection { Auto = "auto", Required =
     "required", }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// consent_collection_params
 ///
 /// Configure fields for the Checkout Session to gather active consent from customers.
@@ -29647,7 +29647,7 @@ pub struct PostCheckoutSessionsBodyConsentCollection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promotions: Option<String>,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 connector_runtime::__string_enum! {
     #[doc =
     " Configure whether a Checkout Session creates a [Customer](https://stripe.com/docs/api/customers) during Session confirmation."]
@@ -29661,7 +29661,7 @@ connector_runtime::__string_enum! {
     PostCheckoutSessionsBodyCustomerCreation { Always = "always", IfRequired =
     "if_required", }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// customer_update_params
 ///
 /// Controls what fields on Customer can be updated by the Checkout Session. Can only be provided when `customer` is provided.
@@ -29674,12 +29674,12 @@ pub struct PostCheckoutSessionsBodyCustomerUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipping: Option<super::models::PostCheckoutSessionsBodyCustomerUpdateAddress>,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 connector_runtime::__string_enum! {
     pub enum PostCheckoutSessionsBodyCustomerUpdateAddress { Auto = "auto", Never =
     "never", }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// discount_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyDiscountsItem {
@@ -29688,7 +29688,7 @@ pub struct PostCheckoutSessionsBodyDiscountsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promotion_code: Option<String>,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodyDiscountsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -29711,7 +29711,7 @@ impl PostCheckoutSessionsBodyDiscountsItem {
         Ok(())
     }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// line_item_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyLineItemsItem {
@@ -29734,7 +29734,7 @@ pub struct PostCheckoutSessionsBodyLineItemsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_rates: Option<Vec<String>>,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodyLineItemsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -29762,7 +29762,7 @@ pub struct PostCheckoutSessionsBodyLineItemsItemAdjustableQuantity {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub minimum: Option<i64>,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// price_data_with_product_data
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyLineItemsItemPriceData {
@@ -29788,7 +29788,7 @@ pub struct PostCheckoutSessionsBodyLineItemsItemPriceData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount_decimal: Option<String>,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodyLineItemsItemPriceData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -29806,7 +29806,7 @@ impl PostCheckoutSessionsBodyLineItemsItemPriceData {
         Ok(())
     }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// product_data
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyLineItemsItemPriceDataProductData {
@@ -29820,7 +29820,7 @@ pub struct PostCheckoutSessionsBodyLineItemsItemPriceDataProductData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_code: Option<String>,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodyLineItemsItemPriceDataProductData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -29902,7 +29902,7 @@ connector_runtime::__string_enum! {
     pub enum PostCheckoutSessionsBodyLineItemsItemPriceDataTaxBehavior { Exclusive =
     "exclusive", Inclusive = "inclusive", Unspecified = "unspecified", }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 connector_runtime::__string_enum! {
     #[doc =
     " The IETF language tag of the locale Checkout is displayed in. If blank or `auto`, the browser's locale is used."]
@@ -29914,14 +29914,14 @@ connector_runtime::__string_enum! {
     "ru", Sk = "sk", Sl = "sl", Sv = "sv", Th = "th", Tr = "tr", Vi = "vi", Zh = "zh",
     ZhHk = "zh-HK", ZhTw = "zh-TW", }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 connector_runtime::__string_enum! {
     #[doc =
     " The mode of the Checkout Session. Required when using prices or `setup` mode. Pass `subscription` if the Checkout Session includes at least one recurring item."]
     pub enum PostCheckoutSessionsBodyMode { Payment = "payment", Setup = "setup",
     Subscription = "subscription", }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// payment_intent_data_params
 ///
 /// A subset of parameters to be passed to PaymentIntent creation for Checkout Sessions in `payment` mode.
@@ -29960,7 +29960,7 @@ pub struct PostCheckoutSessionsBodyPaymentIntentData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_group: Option<String>,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodyPaymentIntentData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -29994,12 +29994,12 @@ impl PostCheckoutSessionsBodyPaymentIntentData {
         Ok(())
     }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 connector_runtime::__string_enum! {
     pub enum PostCheckoutSessionsBodyPaymentIntentDataSetupFutureUsage { OffSession =
     "off_session", OnSession = "on_session", }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// shipping
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyPaymentIntentDataShipping {
@@ -30013,7 +30013,7 @@ pub struct PostCheckoutSessionsBodyPaymentIntentDataShipping {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracking_number: Option<String>,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodyPaymentIntentDataShipping {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30129,7 +30129,7 @@ impl PostCheckoutSessionsBodyPaymentIntentDataShippingAddress {
         Ok(())
     }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// transfer_data_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyPaymentIntentDataTransferData {
@@ -30137,7 +30137,7 @@ pub struct PostCheckoutSessionsBodyPaymentIntentDataTransferData {
     pub amount: Option<i64>,
     pub destination: String,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// payment_method_options_param
 ///
 /// Payment-method-specific configuration.
@@ -30172,7 +30172,7 @@ pub struct PostCheckoutSessionsBodyPaymentMethodOptions {
         super::models::PostCheckoutSessionsBodyPaymentMethodOptionsWechatPay,
     >,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodyPaymentMethodOptions {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30185,7 +30185,7 @@ impl PostCheckoutSessionsBodyPaymentMethodOptions {
         Ok(())
     }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebit {
@@ -30203,7 +30203,7 @@ pub struct PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebit {
         super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitVerificationMethod,
     >,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30218,7 +30218,7 @@ connector_runtime::__string_enum! {
     pub enum PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitCurrency { Cad = "cad",
     Usd = "usd", }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// mandate_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptions {
@@ -30239,7 +30239,7 @@ pub struct PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptions {
         super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptionsTransactionType,
     >,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptions {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30289,14 +30289,14 @@ connector_runtime::__string_enum! {
     pub enum PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitVerificationMethod {
     Automatic = "automatic", Instant = "instant", Microdeposits = "microdeposits", }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyPaymentMethodOptionsBoleto {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_after_days: Option<i64>,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyPaymentMethodOptionsKonbini {
@@ -30321,7 +30321,7 @@ pub enum PostCheckoutSessionsBodyPaymentMethodOptionsKonbiniExpiresAfterDays {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyPaymentMethodOptionsUsBankAccount {
@@ -30330,12 +30330,12 @@ pub struct PostCheckoutSessionsBodyPaymentMethodOptionsUsBankAccount {
         super::models::PostCheckoutSessionsBodyPaymentMethodOptionsUsBankAccountVerificationMethod,
     >,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 connector_runtime::__string_enum! {
     pub enum PostCheckoutSessionsBodyPaymentMethodOptionsUsBankAccountVerificationMethod
     { Automatic = "automatic", Instant = "instant", }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyPaymentMethodOptionsWechatPay {
@@ -30343,7 +30343,7 @@ pub struct PostCheckoutSessionsBodyPaymentMethodOptionsWechatPay {
     pub app_id: Option<String>,
     pub client: super::models::PostCheckoutSessionsBodyPaymentMethodOptionsWechatPayClient,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodyPaymentMethodOptionsWechatPay {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30373,7 +30373,7 @@ connector_runtime::__string_enum! {
     P24 = "p24", Paynow = "paynow", SepaDebit = "sepa_debit", Sofort = "sofort",
     UsBankAccount = "us_bank_account", WechatPay = "wechat_pay", }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// phone_number_collection_params
 ///
 /// Controls phone number collection settings for the session.
@@ -30384,7 +30384,7 @@ connector_runtime::__string_enum! {
 pub struct PostCheckoutSessionsBodyPhoneNumberCollection {
     pub enabled: bool,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// setup_intent_data_param
 ///
 /// A subset of parameters to be passed to SetupIntent creation for Checkout Sessions in `setup` mode.
@@ -30397,7 +30397,7 @@ pub struct PostCheckoutSessionsBodySetupIntentData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_behalf_of: Option<String>,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodySetupIntentData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30412,7 +30412,7 @@ impl PostCheckoutSessionsBodySetupIntentData {
         Ok(())
     }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// shipping_address_collection_params
 ///
 /// When set, provides configuration for Checkout to collect a shipping address from a customer.
@@ -30422,7 +30422,7 @@ pub struct PostCheckoutSessionsBodyShippingAddressCollection {
         super::models::PaymentLinksResourceShippingAddressCollectionAllowedCountriesItem,
     >,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// shipping_option_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyShippingOptionsItem {
@@ -30434,7 +30434,7 @@ pub struct PostCheckoutSessionsBodyShippingOptionsItem {
         super::models::PostCheckoutSessionsBodyShippingOptionsItemShippingRateData,
     >,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodyShippingOptionsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30452,7 +30452,7 @@ impl PostCheckoutSessionsBodyShippingOptionsItem {
         Ok(())
     }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// method_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyShippingOptionsItemShippingRateData {
@@ -30479,7 +30479,7 @@ pub struct PostCheckoutSessionsBodyShippingOptionsItemShippingRateData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodyShippingOptionsItemShippingRateData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30495,7 +30495,7 @@ impl PostCheckoutSessionsBodyShippingOptionsItemShippingRateData {
         Ok(())
     }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// delivery_estimate
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyShippingOptionsItemShippingRateDataDeliveryEstimate {
@@ -30524,14 +30524,14 @@ connector_runtime::__string_enum! {
     { BusinessDay = "business_day", Day = "day", Hour = "hour", Month = "month", Week =
     "week", }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// fixed_amount
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodyShippingOptionsItemShippingRateDataFixedAmount {
     pub amount: i64,
     pub currency: String,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 connector_runtime::__string_enum! {
     #[doc =
     " Describes the type of transaction being performed by Checkout in order to customize"]
@@ -30542,7 +30542,7 @@ connector_runtime::__string_enum! {
     = " in `subscription` or `setup` mode."] pub enum PostCheckoutSessionsBodySubmitType
     { Auto = "auto", Book = "book", Donate = "donate", Pay = "pay", }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// subscription_data_params
 ///
 /// A subset of parameters to be passed to subscription creation for Checkout Sessions in `subscription` mode.
@@ -30568,7 +30568,7 @@ pub struct PostCheckoutSessionsBodySubscriptionData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trial_period_days: Option<i64>,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodySubscriptionData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30580,7 +30580,7 @@ impl PostCheckoutSessionsBodySubscriptionData {
         Ok(())
     }
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// subscription_data_item_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCheckoutSessionsBodySubscriptionDataItemsItem {
@@ -30590,7 +30590,7 @@ pub struct PostCheckoutSessionsBodySubscriptionDataItemsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_rates: Option<Vec<String>>,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 impl PostCheckoutSessionsBodySubscriptionDataItemsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30621,7 +30621,7 @@ pub struct PostCheckoutSessionsBodySubscriptionDataTransferData {
     pub amount_percent: Option<f64>,
     pub destination: String,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// tax_id_collection_params
 ///
 /// Controls tax ID collection settings for the session.
@@ -30629,7 +30629,7 @@ pub struct PostCheckoutSessionsBodySubscriptionDataTransferData {
 pub struct PostCheckoutSessionsBodyTaxIdCollection {
     pub enabled: bool,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 /// PaymentPagesCheckoutSessionListLineItems
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetCheckoutSessionsSessionLineItemsResponse200 {
@@ -30642,7 +30642,7 @@ pub struct GetCheckoutSessionsSessionLineItemsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "checkout"))]
+#[cfg(feature = "checkout")]
 impl GetCheckoutSessionsSessionLineItemsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30664,7 +30664,7 @@ impl GetCheckoutSessionsSessionLineItemsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "country_specs"))]
+#[cfg(feature = "country_specs")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetCountrySpecsResponse200 {
     pub data: Vec<super::models::CountrySpec>,
@@ -30675,7 +30675,7 @@ pub struct GetCountrySpecsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "country_specs"))]
+#[cfg(feature = "country_specs")]
 impl GetCountrySpecsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30698,7 +30698,7 @@ impl GetCountrySpecsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "coupons"))]
+#[cfg(feature = "coupons")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetCouponsResponse200 {
     pub data: Vec<super::models::Coupon>,
@@ -30709,7 +30709,7 @@ pub struct GetCouponsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "coupons"))]
+#[cfg(feature = "coupons")]
 impl GetCouponsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30732,7 +30732,7 @@ impl GetCouponsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "coupons"))]
+#[cfg(feature = "coupons")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCouponsBody {
     /// A positive integer representing the amount to subtract from an invoice total (required if `percent_off` is not passed).
@@ -30774,7 +30774,7 @@ pub struct PostCouponsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redeem_by: Option<i64>,
 }
-#[cfg(any(feature = "coupons"))]
+#[cfg(feature = "coupons")]
 impl PostCouponsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30787,7 +30787,7 @@ impl PostCouponsBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "coupons"))]
+#[cfg(feature = "coupons")]
 /// applies_to_params
 ///
 /// A hash containing directions for what this Coupon will apply discounts to.
@@ -30796,14 +30796,14 @@ pub struct PostCouponsBodyAppliesTo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub products: Option<Vec<String>>,
 }
-#[cfg(any(feature = "coupons"))]
+#[cfg(feature = "coupons")]
 connector_runtime::__string_enum! {
     #[doc =
     " Specifies how long the discount will be in effect if used on a subscription. Can be `forever`, `once`, or `repeating`. Defaults to `once`."]
     pub enum PostCouponsBodyDuration { Forever = "forever", Once = "once", Repeating =
     "repeating", }
 }
-#[cfg(any(feature = "coupons"))]
+#[cfg(feature = "coupons")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCouponsCouponBody {
     /// Specifies which fields in the response should be expanded.
@@ -30816,7 +30816,7 @@ pub struct PostCouponsCouponBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "coupons"))]
+#[cfg(feature = "coupons")]
 impl PostCouponsCouponBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30826,7 +30826,7 @@ impl PostCouponsCouponBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "credit_notes"))]
+#[cfg(feature = "credit_notes")]
 /// CreditNotesList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetCreditNotesResponse200 {
@@ -30838,7 +30838,7 @@ pub struct GetCreditNotesResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "credit_notes"))]
+#[cfg(feature = "credit_notes")]
 impl GetCreditNotesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30855,7 +30855,7 @@ impl GetCreditNotesResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "credit_notes"))]
+#[cfg(feature = "credit_notes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCreditNotesBody {
     /// The integer amount in %s representing the total amount of the credit note.
@@ -30891,7 +30891,7 @@ pub struct PostCreditNotesBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refund_amount: Option<i64>,
 }
-#[cfg(any(feature = "credit_notes"))]
+#[cfg(feature = "credit_notes")]
 impl PostCreditNotesBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30910,7 +30910,7 @@ impl PostCreditNotesBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "credit_notes"))]
+#[cfg(feature = "credit_notes")]
 /// credit_note_line_item_params
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostCreditNotesBodyLinesItem {
@@ -30931,7 +30931,7 @@ pub struct PostCreditNotesBodyLinesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount_decimal: Option<String>,
 }
-#[cfg(any(feature = "credit_notes"))]
+#[cfg(feature = "credit_notes")]
 impl PostCreditNotesBodyLinesItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -30973,12 +30973,12 @@ pub enum PostCreditNotesBodyLinesItemTaxRates {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "credit_notes"))]
+#[cfg(feature = "credit_notes")]
 connector_runtime::__string_enum! {
     pub enum PostCreditNotesBodyLinesItemType { CustomLineItem = "custom_line_item",
     InvoiceLineItem = "invoice_line_item", }
 }
-#[cfg(any(feature = "credit_notes"))]
+#[cfg(feature = "credit_notes")]
 connector_runtime::__string_enum! {
     #[doc =
     " Reason for issuing this credit note, one of `duplicate`, `fraudulent`, `order_change`, or `product_unsatisfactory`"]
@@ -30986,13 +30986,13 @@ connector_runtime::__string_enum! {
     "fraudulent", OrderChange = "order_change", ProductUnsatisfactory =
     "product_unsatisfactory", }
 }
-#[cfg(any(feature = "credit_notes"))]
+#[cfg(feature = "credit_notes")]
 connector_runtime::__string_enum! {
     pub enum GetCreditNotesPreviewReason { Duplicate = "duplicate", Fraudulent =
     "fraudulent", OrderChange = "order_change", ProductUnsatisfactory =
     "product_unsatisfactory", }
 }
-#[cfg(any(feature = "credit_notes"))]
+#[cfg(feature = "credit_notes")]
 /// CreditNoteLinesList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetCreditNotesPreviewLinesResponse200 {
@@ -31005,7 +31005,7 @@ pub struct GetCreditNotesPreviewLinesResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "credit_notes"))]
+#[cfg(feature = "credit_notes")]
 impl GetCreditNotesPreviewLinesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31027,7 +31027,7 @@ impl GetCreditNotesPreviewLinesResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "credit_notes"))]
+#[cfg(feature = "credit_notes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCreditNotesIdBody {
     /// Specifies which fields in the response should be expanded.
@@ -31040,7 +31040,7 @@ pub struct PostCreditNotesIdBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
 }
-#[cfg(any(feature = "credit_notes"))]
+#[cfg(feature = "credit_notes")]
 impl PostCreditNotesIdBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31050,7 +31050,7 @@ impl PostCreditNotesIdBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetCustomersResponse200 {
     pub data: Vec<super::models::Customer>,
@@ -31061,7 +31061,7 @@ pub struct GetCustomersResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 impl GetCustomersResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31084,7 +31084,7 @@ impl GetCustomersResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersBody {
     /// The customer's address.
@@ -31152,7 +31152,7 @@ pub struct PostCustomersBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_clock: Option<String>,
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 impl PostCustomersBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31207,7 +31207,7 @@ impl PostCustomersBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 /// The customer's address.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -31217,7 +31217,7 @@ pub enum PostCustomersBodyAddress {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 /// customer_param
 ///
 /// Default invoice settings for this customer.
@@ -31232,7 +31232,7 @@ pub struct PostCustomersBodyInvoiceSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub footer: Option<String>,
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 impl PostCustomersBodyInvoiceSettings {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31255,7 +31255,7 @@ impl PostCustomersBodyInvoiceSettings {
         Ok(())
     }
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostCustomersBodyInvoiceSettingsCustomFields {
@@ -31296,7 +31296,7 @@ impl PostCustomersBodyInvoiceSettingsCustomFieldsVariant0Item {
         Ok(())
     }
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 /// The customer's shipping information. Appears on invoices emailed to this customer.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -31344,7 +31344,7 @@ impl PostCustomersBodyShippingVariant0 {
         Ok(())
     }
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 /// tax_param
 ///
 /// Tax details about the customer.
@@ -31353,7 +31353,7 @@ pub struct PostCustomersBodyTax {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_address: Option<super::models::PostAccountBodyBusinessProfileSupportUrl>,
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 connector_runtime::__string_enum! {
     #[doc = " The customer's tax exemption. One of `none`, `exempt`, or `reverse`."] pub
     enum PostCustomersBodyTaxExempt { Empty = "", Exempt = "exempt", None = "none",
@@ -31381,7 +31381,7 @@ connector_runtime::__string_enum! {
     SgUen = "sg_uen", SiTin = "si_tin", ThVat = "th_vat", TwVat = "tw_vat", UaVat =
     "ua_vat", UsEin = "us_ein", ZaVat = "za_vat", }
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 /// SearchResult
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetCustomersSearchResponse200 {
@@ -31396,7 +31396,7 @@ pub struct GetCustomersSearchResponse200 {
     pub total_count: Option<i64>,
     pub url: String,
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 impl GetCustomersSearchResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31426,7 +31426,7 @@ impl GetCustomersSearchResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum GetCustomersCustomerResponse200 {
@@ -31435,7 +31435,7 @@ pub enum GetCustomersCustomerResponse200 {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerBody {
     /// The customer's address.
@@ -31520,7 +31520,7 @@ pub struct PostCustomersCustomerBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trial_end: Option<super::models::PostCustomersCustomerBodyTrialEnd>,
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 impl PostCustomersCustomerBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31611,7 +31611,7 @@ impl PostCustomersCustomerBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 /// Either a token, like the ones returned by [Stripe.js](https://stripe.com/docs/js), or a dictionary containing a user's bank account details.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -31623,7 +31623,7 @@ pub enum PostCustomersCustomerBodyBankAccount {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 /// customer_payment_source_bank_account
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerBodyBankAccountVariant0 {
@@ -31642,7 +31642,7 @@ pub struct PostCustomersCustomerBodyBankAccountVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routing_number: Option<String>,
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 impl PostCustomersCustomerBodyBankAccountVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31701,7 +31701,7 @@ pub enum PostCustomersCustomerBodyTrialEnd {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 /// CustomerBalanceTransactionList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetCustomersCustomerBalanceTransactionsResponse200 {
@@ -31714,7 +31714,7 @@ pub struct GetCustomersCustomerBalanceTransactionsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 impl GetCustomersCustomerBalanceTransactionsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31736,7 +31736,7 @@ impl GetCustomersCustomerBalanceTransactionsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerBalanceTransactionsBody {
     /// The integer amount in **%s** to apply to the customer's credit balance.
@@ -31753,7 +31753,7 @@ pub struct PostCustomersCustomerBalanceTransactionsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::PostAccountBodyMetadata>,
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 impl PostCustomersCustomerBalanceTransactionsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31768,7 +31768,7 @@ impl PostCustomersCustomerBalanceTransactionsBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerBalanceTransactionsTransactionBody {
     /// An arbitrary string attached to the object. Often useful for displaying to users.
@@ -31781,7 +31781,7 @@ pub struct PostCustomersCustomerBalanceTransactionsTransactionBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::PostAccountBodyMetadata>,
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 impl PostCustomersCustomerBalanceTransactionsTransactionBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31796,7 +31796,7 @@ impl PostCustomersCustomerBalanceTransactionsTransactionBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 /// BankAccountList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetCustomersCustomerBankAccountsResponse200 {
@@ -31809,7 +31809,7 @@ pub struct GetCustomersCustomerBankAccountsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 impl GetCustomersCustomerBankAccountsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31831,7 +31831,7 @@ impl GetCustomersCustomerBankAccountsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerBankAccountsBody {
     /// A token returned by [Stripe.js](https://stripe.com/docs/js) representing the user’s Alipay account details.
@@ -31853,7 +31853,7 @@ pub struct PostCustomersCustomerBankAccountsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 impl PostCustomersCustomerBankAccountsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -31876,7 +31876,7 @@ impl PostCustomersCustomerBankAccountsBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerBankAccountsIdBody {
     /// The name of the person or business that owns the bank account.
@@ -31924,7 +31924,7 @@ pub struct PostCustomersCustomerBankAccountsIdBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<super::models::PostCustomersCustomerBankAccountsIdBodyOwner>,
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 impl PostCustomersCustomerBankAccountsIdBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -32014,14 +32014,14 @@ impl PostCustomersCustomerBankAccountsIdBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of entity that holds the account. This can be either `individual` or `company`."]
     pub enum PostCustomersCustomerBankAccountsIdBodyAccountHolderType { Company =
     "company", Individual = "individual", }
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 /// owner
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerBankAccountsIdBodyOwner {
@@ -32037,7 +32037,7 @@ pub struct PostCustomersCustomerBankAccountsIdBodyOwner {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 impl PostCustomersCustomerBankAccountsIdBodyOwner {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -32135,7 +32135,7 @@ impl PostCustomersCustomerBankAccountsIdBodyOwnerAddress {
         Ok(())
     }
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostCustomersCustomerBankAccountsIdResponse200 {
@@ -32145,7 +32145,7 @@ pub enum PostCustomersCustomerBankAccountsIdResponse200 {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum DeleteCustomersCustomerBankAccountsIdResponse200 {
@@ -32154,7 +32154,7 @@ pub enum DeleteCustomersCustomerBankAccountsIdResponse200 {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerBankAccountsIdVerifyBody {
     /// Two positive integers, in *cents*, equal to the values of the microdeposits sent to the bank account.
@@ -32164,7 +32164,7 @@ pub struct PostCustomersCustomerBankAccountsIdVerifyBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 /// CardList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetCustomersCustomerCardsResponse200 {
@@ -32176,7 +32176,7 @@ pub struct GetCustomersCustomerCardsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 impl GetCustomersCustomerCardsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -32198,7 +32198,7 @@ impl GetCustomersCustomerCardsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 /// CustomerPaymentMethodResourceList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetCustomersCustomerPaymentMethodsResponse200 {
@@ -32210,7 +32210,7 @@ pub struct GetCustomersCustomerPaymentMethodsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 impl GetCustomersCustomerPaymentMethodsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -32232,7 +32232,7 @@ impl GetCustomersCustomerPaymentMethodsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 /// ApmsSourcesSourceList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetCustomersCustomerSourcesResponse200 {
@@ -32245,7 +32245,7 @@ pub struct GetCustomersCustomerSourcesResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 impl GetCustomersCustomerSourcesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -32261,7 +32261,7 @@ impl GetCustomersCustomerSourcesResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 /// SubscriptionList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetCustomersCustomerSubscriptionsResponse200 {
@@ -32274,7 +32274,7 @@ pub struct GetCustomersCustomerSubscriptionsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 impl GetCustomersCustomerSubscriptionsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -32296,7 +32296,7 @@ impl GetCustomersCustomerSubscriptionsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerSubscriptionsBody {
     /// A list of prices and quantities that will generate invoice items appended to the first invoice for this subscription. You may pass up to 20 items.
@@ -32417,7 +32417,7 @@ pub struct PostCustomersCustomerSubscriptionsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trial_period_days: Option<i64>,
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 impl PostCustomersCustomerSubscriptionsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -33381,7 +33381,7 @@ pub enum PostCustomersCustomerSubscriptionsSubscriptionExposedIdBodyTransferData
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeleteCustomersCustomerSubscriptionsSubscriptionExposedIdBody {
     /// Specifies which fields in the response should be expanded.
@@ -33394,7 +33394,7 @@ pub struct DeleteCustomersCustomerSubscriptionsSubscriptionExposedIdBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prorate: Option<bool>,
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 /// TaxIDsList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetCustomersCustomerTaxIdsResponse200 {
@@ -33407,7 +33407,7 @@ pub struct GetCustomersCustomerTaxIdsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 impl GetCustomersCustomerTaxIdsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -33429,7 +33429,7 @@ impl GetCustomersCustomerTaxIdsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostCustomersCustomerTaxIdsBody {
     /// Specifies which fields in the response should be expanded.
@@ -33441,7 +33441,7 @@ pub struct PostCustomersCustomerTaxIdsBody {
     /// Value of the tax ID.
     pub value: String,
 }
-#[cfg(any(feature = "customers"))]
+#[cfg(feature = "customers")]
 connector_runtime::__string_enum! {
     #[doc =
     " Type of the tax ID, one of `ae_trn`, `au_abn`, `au_arn`, `bg_uic`, `br_cnpj`, `br_cpf`, `ca_bn`, `ca_gst_hst`, `ca_pst_bc`, `ca_pst_mb`, `ca_pst_sk`, `ca_qst`, `ch_vat`, `cl_tin`, `es_cif`, `eu_vat`, `gb_vat`, `ge_vat`, `hk_br`, `hu_tin`, `id_npwp`, `il_vat`, `in_gst`, `is_vat`, `jp_cn`, `jp_rn`, `kr_brn`, `li_uid`, `mx_rfc`, `my_frp`, `my_itn`, `my_sst`, `no_vat`, `nz_gst`, `ru_inn`, `ru_kpp`, `sa_vat`, `sg_gst`, `sg_uen`, `si_tin`, `th_vat`, `tw_vat`, `ua_vat`, `us_ein`, or `za_vat`"]
@@ -33457,7 +33457,7 @@ connector_runtime::__string_enum! {
     SgUen = "sg_uen", SiTin = "si_tin", ThVat = "th_vat", TwVat = "tw_vat", UaVat =
     "ua_vat", UsEin = "us_ein", ZaVat = "za_vat", }
 }
-#[cfg(any(feature = "disputes"))]
+#[cfg(feature = "disputes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetDisputesResponse200 {
     pub data: Vec<super::models::Dispute>,
@@ -33468,7 +33468,7 @@ pub struct GetDisputesResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "disputes"))]
+#[cfg(feature = "disputes")]
 impl GetDisputesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -33491,7 +33491,7 @@ impl GetDisputesResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "ephemeral_keys"))]
+#[cfg(feature = "ephemeral_keys")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostEphemeralKeysBody {
     /// The ID of the Customer you'd like to modify using the resulting ephemeral key.
@@ -33504,7 +33504,7 @@ pub struct PostEphemeralKeysBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuing_card: Option<String>,
 }
-#[cfg(any(feature = "ephemeral_keys"))]
+#[cfg(feature = "ephemeral_keys")]
 impl PostEphemeralKeysBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -33522,7 +33522,7 @@ impl PostEphemeralKeysBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "events"))]
+#[cfg(feature = "events")]
 /// NotificationEventList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetEventsResponse200 {
@@ -33534,7 +33534,7 @@ pub struct GetEventsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "events"))]
+#[cfg(feature = "events")]
 impl GetEventsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -33557,7 +33557,7 @@ impl GetEventsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "exchange_rates"))]
+#[cfg(feature = "exchange_rates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetExchangeRatesResponse200 {
     pub data: Vec<super::models::ExchangeRate>,
@@ -33568,7 +33568,7 @@ pub struct GetExchangeRatesResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "exchange_rates"))]
+#[cfg(feature = "exchange_rates")]
 impl GetExchangeRatesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -33591,7 +33591,7 @@ impl GetExchangeRatesResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "file_links"))]
+#[cfg(feature = "file_links")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetFileLinksResponse200 {
     pub data: Vec<super::models::FileLink>,
@@ -33602,7 +33602,7 @@ pub struct GetFileLinksResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "file_links"))]
+#[cfg(feature = "file_links")]
 impl GetFileLinksResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -33625,7 +33625,7 @@ impl GetFileLinksResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "file_links"))]
+#[cfg(feature = "file_links")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostFileLinksBody {
     /// Specifies which fields in the response should be expanded.
@@ -33640,7 +33640,7 @@ pub struct PostFileLinksBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::PostAccountBodyMetadata>,
 }
-#[cfg(any(feature = "file_links"))]
+#[cfg(feature = "file_links")]
 impl PostFileLinksBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -33651,7 +33651,7 @@ impl PostFileLinksBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "file_links"))]
+#[cfg(feature = "file_links")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostFileLinksLinkBody {
     /// Specifies which fields in the response should be expanded.
@@ -33664,7 +33664,7 @@ pub struct PostFileLinksLinkBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::PostAccountBodyMetadata>,
 }
-#[cfg(any(feature = "file_links"))]
+#[cfg(feature = "file_links")]
 /// A future timestamp after which the link will no longer be usable, or `now` to expire the link immediately.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -33674,7 +33674,7 @@ pub enum PostFileLinksLinkBodyExpiresAt {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "files"))]
+#[cfg(feature = "files")]
 connector_runtime::__string_enum! {
     pub enum GetFilesPurpose { AccountRequirement = "account_requirement",
     AdditionalVerification = "additional_verification", BusinessIcon = "business_icon",
@@ -33686,7 +33686,7 @@ connector_runtime::__string_enum! {
     SigmaScheduledQuery = "sigma_scheduled_query", TaxDocumentUserUpload =
     "tax_document_user_upload", }
 }
-#[cfg(any(feature = "files"))]
+#[cfg(feature = "files")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetFilesResponse200 {
     pub data: Vec<super::models::File>,
@@ -33697,7 +33697,7 @@ pub struct GetFilesResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "files"))]
+#[cfg(feature = "files")]
 impl GetFilesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -33720,7 +33720,7 @@ impl GetFilesResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "files"))]
+#[cfg(feature = "files")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostFilesBody {
     /// Specifies which fields in the response should be expanded.
@@ -33736,7 +33736,7 @@ pub struct PostFilesBody {
     /// The [purpose](https://stripe.com/docs/file-upload#uploading-a-file) of the uploaded file.
     pub purpose: super::models::PostFilesBodyPurpose,
 }
-#[cfg(any(feature = "files"))]
+#[cfg(feature = "files")]
 /// file_link_creation_params
 ///
 /// Optional parameters to automatically create a [file link](https://stripe.com/docs/api#file_links) for the newly created file.
@@ -33748,7 +33748,7 @@ pub struct PostFilesBodyFileLinkData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::PostAccountBodyIndividualMetadata>,
 }
-#[cfg(any(feature = "files"))]
+#[cfg(feature = "files")]
 connector_runtime::__string_enum! {
     #[doc =
     " The [purpose](https://stripe.com/docs/file-upload#uploading-a-file) of the uploaded file."]
@@ -33758,12 +33758,12 @@ connector_runtime::__string_enum! {
     DisputeEvidence = "dispute_evidence", IdentityDocument = "identity_document",
     PciDocument = "pci_document", TaxDocumentUserUpload = "tax_document_user_upload", }
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 connector_runtime::__string_enum! {
     pub enum GetIdentityVerificationReportsType { Document = "document", IdNumber =
     "id_number", }
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetIdentityVerificationReportsResponse200 {
     pub data: Vec<super::models::IdentityVerificationReport>,
@@ -33774,7 +33774,7 @@ pub struct GetIdentityVerificationReportsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 impl GetIdentityVerificationReportsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -33797,12 +33797,12 @@ impl GetIdentityVerificationReportsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 connector_runtime::__string_enum! {
     pub enum GetIdentityVerificationSessionsStatus { Canceled = "canceled", Processing =
     "processing", RequiresInput = "requires_input", Verified = "verified", }
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetIdentityVerificationSessionsResponse200 {
     pub data: Vec<super::models::IdentityVerificationSession>,
@@ -33813,7 +33813,7 @@ pub struct GetIdentityVerificationSessionsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 impl GetIdentityVerificationSessionsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -33836,7 +33836,7 @@ impl GetIdentityVerificationSessionsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostIdentityVerificationSessionsBody {
     /// Specifies which fields in the response should be expanded.
@@ -33857,7 +33857,7 @@ pub struct PostIdentityVerificationSessionsBody {
     #[serde(rename = "type")]
     pub type_: super::models::IdentityVerificationSessionType,
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 /// session_options_param
 ///
 /// A set of options for the session’s verification checks.
@@ -33868,7 +33868,7 @@ pub struct PostIdentityVerificationSessionsBodyOptions {
         super::models::PostIdentityVerificationSessionsBodyOptionsDocument,
     >,
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostIdentityVerificationSessionsBodyOptionsDocument {
@@ -33879,7 +33879,7 @@ pub enum PostIdentityVerificationSessionsBodyOptionsDocument {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 /// document_options
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIdentityVerificationSessionsBodyOptionsDocumentVariant0 {
@@ -33894,7 +33894,7 @@ pub struct PostIdentityVerificationSessionsBodyOptionsDocumentVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_matching_selfie: Option<bool>,
 }
-#[cfg(any(feature = "identity"))]
+#[cfg(feature = "identity")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIdentityVerificationSessionsSessionBody {
     /// Specifies which fields in the response should be expanded.
@@ -33913,7 +33913,7 @@ pub struct PostIdentityVerificationSessionsSessionBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<super::models::IdentityVerificationSessionType>,
 }
-#[cfg(any(feature = "invoiceitems"))]
+#[cfg(feature = "invoiceitems")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetInvoiceitemsResponse200 {
     pub data: Vec<super::models::Invoiceitem>,
@@ -33924,7 +33924,7 @@ pub struct GetInvoiceitemsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "invoiceitems"))]
+#[cfg(feature = "invoiceitems")]
 impl GetInvoiceitemsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -33947,7 +33947,7 @@ impl GetInvoiceitemsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "invoiceitems"))]
+#[cfg(feature = "invoiceitems")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostInvoiceitemsBody {
     /// The integer amount in %s of the charge to be applied to the upcoming invoice. Passing in a negative `amount` will reduce the `amount_due` on the invoice.
@@ -34005,7 +34005,7 @@ pub struct PostInvoiceitemsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount_decimal: Option<String>,
 }
-#[cfg(any(feature = "invoiceitems"))]
+#[cfg(feature = "invoiceitems")]
 impl PostInvoiceitemsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -34041,7 +34041,7 @@ impl PostInvoiceitemsBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "invoiceitems"))]
+#[cfg(feature = "invoiceitems")]
 /// The coupons to redeem into discounts for the invoice item or invoice line item.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -34083,7 +34083,7 @@ impl PostInvoiceitemsBodyDiscountsVariant0Item {
         Ok(())
     }
 }
-#[cfg(any(feature = "invoiceitems"))]
+#[cfg(feature = "invoiceitems")]
 /// period
 ///
 /// The period associated with this invoice item. When set to different values, the period will be rendered on the invoice.
@@ -34092,7 +34092,7 @@ pub struct PostInvoiceitemsBodyPeriod {
     pub end: i64,
     pub start: i64,
 }
-#[cfg(any(feature = "invoiceitems"))]
+#[cfg(feature = "invoiceitems")]
 /// one_time_price_data
 ///
 /// Data used to generate a new [Price](https://stripe.com/docs/api/prices) object inline.
@@ -34109,7 +34109,7 @@ pub struct PostInvoiceitemsBodyPriceData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount_decimal: Option<String>,
 }
-#[cfg(any(feature = "invoiceitems"))]
+#[cfg(feature = "invoiceitems")]
 impl PostInvoiceitemsBodyPriceData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -34125,7 +34125,7 @@ impl PostInvoiceitemsBodyPriceData {
         Ok(())
     }
 }
-#[cfg(any(feature = "invoiceitems"))]
+#[cfg(feature = "invoiceitems")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostInvoiceitemsInvoiceitemBody {
     /// The integer amount in %s of the charge to be applied to the upcoming invoice. If you want to apply a credit to the customer's account, pass a negative amount.
@@ -34172,7 +34172,7 @@ pub struct PostInvoiceitemsInvoiceitemBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount_decimal: Option<String>,
 }
-#[cfg(any(feature = "invoiceitems"))]
+#[cfg(feature = "invoiceitems")]
 impl PostInvoiceitemsInvoiceitemBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -34198,7 +34198,7 @@ impl PostInvoiceitemsInvoiceitemBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "invoiceitems"))]
+#[cfg(feature = "invoiceitems")]
 /// The coupons & existing discounts which apply to the invoice item or invoice line item. Item discounts are applied before invoice discounts. Pass an empty string to remove previously-defined discounts.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -34208,7 +34208,7 @@ pub enum PostInvoiceitemsInvoiceitemBodyDiscounts {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "invoiceitems"))]
+#[cfg(feature = "invoiceitems")]
 /// The tax rates which apply to the invoice item. When set, the `default_tax_rates` on the invoice do not apply to this invoice item. Pass an empty string to remove previously-defined tax rates.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -34229,12 +34229,12 @@ connector_runtime::__string_enum! {
     pub enum GetInvoicesCollectionMethod { ChargeAutomatically = "charge_automatically",
     SendInvoice = "send_invoice", }
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 connector_runtime::__string_enum! {
     pub enum GetInvoicesStatus { Draft = "draft", Open = "open", Paid = "paid",
     Uncollectible = "uncollectible", Void = "void", }
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 /// InvoicesList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetInvoicesResponse200 {
@@ -34246,7 +34246,7 @@ pub struct GetInvoicesResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 impl GetInvoicesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -34269,7 +34269,7 @@ impl GetInvoicesResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostInvoicesBody {
     /// The account tax IDs associated with the invoice. Only editable when the invoice is a draft.
@@ -34350,7 +34350,7 @@ pub struct PostInvoicesBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_data: Option<super::models::PostInvoicesBodyTransferData>,
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 impl PostInvoicesBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -34393,7 +34393,7 @@ impl PostInvoicesBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 /// The account tax IDs associated with the invoice. Only editable when the invoice is a draft.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -34403,7 +34403,7 @@ pub enum PostInvoicesBodyAccountTaxIds {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 /// automatic_tax_param
 ///
 /// Settings for automatic tax lookup for this invoice.
@@ -34411,14 +34411,14 @@ pub enum PostInvoicesBodyAccountTaxIds {
 pub struct PostInvoicesBodyAutomaticTax {
     pub enabled: bool,
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 connector_runtime::__string_enum! {
     #[doc =
     " Either `charge_automatically`, or `send_invoice`. When charging automatically, Stripe will attempt to pay this invoice using the default source attached to the customer. When sending an invoice, Stripe will email this invoice to the customer with payment instructions. Defaults to `charge_automatically`."]
     pub enum PostInvoicesBodyCollectionMethod { ChargeAutomatically =
     "charge_automatically", SendInvoice = "send_invoice", }
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 /// A list of up to 4 custom fields to be displayed on the invoice.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -34428,7 +34428,7 @@ pub enum PostInvoicesBodyCustomFields {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 /// The coupons to redeem into discounts for the invoice. If not specified, inherits the discount from the invoice's customer. Pass an empty string to avoid inheriting any discounts.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -34438,7 +34438,7 @@ pub enum PostInvoicesBodyDiscounts {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 /// payment_settings
 ///
 /// Configuration settings for the PaymentIntent that is generated when the invoice is finalized.
@@ -34454,7 +34454,7 @@ pub struct PostInvoicesBodyPaymentSettings {
         super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodTypes,
     >,
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 /// payment_method_options
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostInvoicesBodyPaymentSettingsPaymentMethodOptions {
@@ -34483,7 +34483,7 @@ pub struct PostInvoicesBodyPaymentSettingsPaymentMethodOptions {
         super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsUsBankAccount,
     >,
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostInvoicesBodyPaymentSettingsPaymentMethodOptionsCard {
@@ -34494,7 +34494,7 @@ pub enum PostInvoicesBodyPaymentSettingsPaymentMethodOptionsCard {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 /// invoice_payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostInvoicesBodyPaymentSettingsPaymentMethodOptionsCardVariant0 {
@@ -34503,14 +34503,14 @@ pub struct PostInvoicesBodyPaymentSettingsPaymentMethodOptionsCardVariant0 {
         super::models::PostCustomersCustomerSubscriptionsBodyPaymentSettingsPaymentMethodOptionsCardVariant0RequestThreeDSecure,
     >,
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 connector_runtime::__string_enum! {
     #[doc =
     " How to handle pending invoice items on invoice creation. One of `include`, `exclude`, or `include_and_require`. `include` will include any pending invoice items, and will create an empty draft invoice if no pending invoice items exist. `include_and_require` will include any pending invoice items, if no pending invoice items exist then the request will fail. `exclude` will always create an empty invoice draft regardless if there are pending invoice items or not. Defaults to `include_and_require` if the parameter is omitted."]
     pub enum PostInvoicesBodyPendingInvoiceItemsBehavior { Exclude = "exclude", Include =
     "include", IncludeAndRequire = "include_and_require", }
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 /// transfer_data_specs
 ///
 /// If specified, the funds from the invoice will be transferred to the destination and the ID of the resulting transfer will be found on the invoice's charge.
@@ -34520,7 +34520,7 @@ pub struct PostInvoicesBodyTransferData {
     pub amount: Option<i64>,
     pub destination: String,
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 /// SearchResult
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetInvoicesSearchResponse200 {
@@ -34535,7 +34535,7 @@ pub struct GetInvoicesSearchResponse200 {
     pub total_count: Option<i64>,
     pub url: String,
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 impl GetInvoicesSearchResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -34565,13 +34565,13 @@ impl GetInvoicesSearchResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 /// automatic_tax_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetInvoicesUpcomingAutomaticTax {
     pub enabled: bool,
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 /// customer_details_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetInvoicesUpcomingCustomerDetails {
@@ -34587,7 +34587,7 @@ pub struct GetInvoicesUpcomingCustomerDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_ids: Option<Vec<super::models::PostCustomersBodyTaxIdDataItem>>,
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum GetInvoicesUpcomingCustomerDetailsAddress {
@@ -34596,7 +34596,7 @@ pub enum GetInvoicesUpcomingCustomerDetailsAddress {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum GetInvoicesUpcomingCustomerDetailsShipping {
@@ -34605,19 +34605,19 @@ pub enum GetInvoicesUpcomingCustomerDetailsShipping {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 /// tax_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetInvoicesUpcomingCustomerDetailsTax {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_address: Option<super::models::PostAccountBodyBusinessProfileSupportUrl>,
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 connector_runtime::__string_enum! {
     pub enum GetInvoicesUpcomingCustomerDetailsTaxExempt { Empty = "", Exempt = "exempt",
     None = "none", Reverse = "reverse", }
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum GetInvoicesUpcomingDiscounts {
@@ -34626,7 +34626,7 @@ pub enum GetInvoicesUpcomingDiscounts {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 /// invoice_item_preview_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetInvoicesUpcomingInvoiceItemsItem {
@@ -34663,7 +34663,7 @@ pub struct GetInvoicesUpcomingInvoiceItemsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount_decimal: Option<String>,
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 impl GetInvoicesUpcomingInvoiceItemsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -34697,14 +34697,14 @@ impl GetInvoicesUpcomingInvoiceItemsItem {
         Ok(())
     }
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 /// period
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetInvoicesUpcomingInvoiceItemsItemPeriod {
     pub end: i64,
     pub start: i64,
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum GetInvoicesUpcomingSubscriptionBillingCycleAnchor {
@@ -34715,7 +34715,7 @@ pub enum GetInvoicesUpcomingSubscriptionBillingCycleAnchor {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 connector_runtime::__string_enum! {
     pub enum GetInvoicesUpcomingSubscriptionBillingCycleAnchorVariant0 { Now = "now",
     Unchanged = "unchanged", }
@@ -34729,7 +34729,7 @@ pub enum GetInvoicesUpcomingSubscriptionCancelAt {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum GetInvoicesUpcomingSubscriptionTrialEnd {
@@ -34738,7 +34738,7 @@ pub enum GetInvoicesUpcomingSubscriptionTrialEnd {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 /// InvoiceLinesList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetInvoicesUpcomingLinesResponse200 {
@@ -34751,7 +34751,7 @@ pub struct GetInvoicesUpcomingLinesResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 impl GetInvoicesUpcomingLinesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -34773,7 +34773,7 @@ impl GetInvoicesUpcomingLinesResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostInvoicesInvoiceBody {
     /// The account tax IDs associated with the invoice. Only editable when the invoice is a draft.
@@ -34843,7 +34843,7 @@ pub struct PostInvoicesInvoiceBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_data: Option<super::models::PostInvoicesInvoiceBodyTransferData>,
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 impl PostInvoicesInvoiceBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -34885,14 +34885,14 @@ impl PostInvoicesInvoiceBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 connector_runtime::__string_enum! {
     #[doc =
     " Either `charge_automatically` or `send_invoice`. This field can be updated only on `draft` invoices."]
     pub enum PostInvoicesInvoiceBodyCollectionMethod { ChargeAutomatically =
     "charge_automatically", SendInvoice = "send_invoice", }
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 /// A list of up to 4 custom fields to be displayed on the invoice. If a value for `custom_fields` is specified, the list specified will replace the existing custom field list on this invoice. Pass an empty string to remove previously-defined fields.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -34902,7 +34902,7 @@ pub enum PostInvoicesInvoiceBodyCustomFields {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 /// The tax rates that will apply to any line item that does not have `tax_rates` set. Pass an empty string to remove previously-defined tax rates.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -34912,7 +34912,7 @@ pub enum PostInvoicesInvoiceBodyDefaultTaxRates {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 /// The discounts that will apply to the invoice. Pass an empty string to remove previously-defined discounts.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -34922,7 +34922,7 @@ pub enum PostInvoicesInvoiceBodyDiscounts {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 /// The account (if any) for which the funds of the invoice payment are intended. If set, the invoice will be presented with the branding and support information of the specified account. See the [Invoices with Connect](https://stripe.com/docs/billing/invoices/connect) documentation for details.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -34931,7 +34931,7 @@ pub enum PostInvoicesInvoiceBodyOnBehalfOf {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 /// If specified, the funds from the invoice will be transferred to the destination and the ID of the resulting transfer will be found on the invoice's charge. This will be unset if you POST an empty value.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -34943,7 +34943,7 @@ pub enum PostInvoicesInvoiceBodyTransferData {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 /// transfer_data_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostInvoicesInvoiceBodyTransferDataVariant0 {
@@ -34951,7 +34951,7 @@ pub struct PostInvoicesInvoiceBodyTransferDataVariant0 {
     pub amount: Option<i64>,
     pub destination: String,
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostInvoicesInvoiceFinalizeBody {
     /// Controls whether Stripe will perform [automatic collection](https://stripe.com/docs/invoicing/automatic-charging) of the invoice. When `false`, the invoice's state will not automatically advance without an explicit action.
@@ -34961,7 +34961,7 @@ pub struct PostInvoicesInvoiceFinalizeBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostInvoicesInvoicePayBody {
     /// Specifies which fields in the response should be expanded.
@@ -34985,7 +34985,7 @@ pub struct PostInvoicesInvoicePayBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
 }
-#[cfg(any(feature = "invoices"))]
+#[cfg(feature = "invoices")]
 impl PostInvoicesInvoicePayBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -35008,7 +35008,7 @@ impl PostInvoicesInvoicePayBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "issuer_fraud_records"))]
+#[cfg(feature = "issuer_fraud_records")]
 /// RadarIssuerFraudRecordList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetIssuerFraudRecordsResponse200 {
@@ -35020,7 +35020,7 @@ pub struct GetIssuerFraudRecordsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "issuer_fraud_records"))]
+#[cfg(feature = "issuer_fraud_records")]
 impl GetIssuerFraudRecordsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -35043,12 +35043,12 @@ impl GetIssuerFraudRecordsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 connector_runtime::__string_enum! {
     pub enum GetIssuingAuthorizationsStatus { Closed = "closed", Pending = "pending",
     Reversed = "reversed", }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetIssuingAuthorizationsResponse200 {
     pub data: Vec<super::models::IssuingAuthorization>,
@@ -35059,7 +35059,7 @@ pub struct GetIssuingAuthorizationsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 impl GetIssuingAuthorizationsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -35082,7 +35082,7 @@ impl GetIssuingAuthorizationsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingAuthorizationsAuthorizationApproveBody {
     /// If the authorization's `pending_request.is_amount_controllable` property is `true`, you may provide this value to control how much to hold for the authorization. Must be positive (use [`decline`](https://stripe.com/docs/api/issuing/authorizations/decline) to decline an authorization request).
@@ -35095,17 +35095,17 @@ pub struct PostIssuingAuthorizationsAuthorizationApproveBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::PostAccountBodyMetadata>,
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 connector_runtime::__string_enum! {
     pub enum GetIssuingCardholdersStatus { Active = "active", Blocked = "blocked",
     Inactive = "inactive", }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 connector_runtime::__string_enum! {
     pub enum GetIssuingCardholdersType { Company = "company", Individual = "individual",
     }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetIssuingCardholdersResponse200 {
     pub data: Vec<super::models::IssuingCardholder>,
@@ -35116,7 +35116,7 @@ pub struct GetIssuingCardholdersResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 impl GetIssuingCardholdersResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -35139,7 +35139,7 @@ impl GetIssuingCardholdersResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingCardholdersBody {
     /// billing_specs
@@ -35184,7 +35184,7 @@ pub struct PostIssuingCardholdersBody {
     #[serde(rename = "type")]
     pub type_: super::models::IssuingCardholderType,
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 impl PostIssuingCardholdersBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -35201,7 +35201,7 @@ impl PostIssuingCardholdersBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 /// billing_specs
 ///
 /// The cardholder's billing address.
@@ -35210,7 +35210,7 @@ pub struct PostIssuingCardholdersBodyBilling {
     /// required_address
     pub address: super::models::PostIssuingCardholdersBodyBillingAddress,
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 impl PostIssuingCardholdersBodyBilling {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -35221,7 +35221,7 @@ impl PostIssuingCardholdersBodyBilling {
         Ok(())
     }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 /// required_address
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingCardholdersBodyBillingAddress {
@@ -35234,7 +35234,7 @@ pub struct PostIssuingCardholdersBodyBillingAddress {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 impl PostIssuingCardholdersBodyBillingAddress {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -35293,7 +35293,7 @@ impl PostIssuingCardholdersBodyBillingAddress {
         Ok(())
     }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 /// company_param
 ///
 /// Additional information about a `company` cardholder.
@@ -35302,7 +35302,7 @@ pub struct PostIssuingCardholdersBodyCompany {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_id: Option<String>,
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 impl PostIssuingCardholdersBodyCompany {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -35317,7 +35317,7 @@ impl PostIssuingCardholdersBodyCompany {
         Ok(())
     }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 /// individual_param
 ///
 /// Additional information about an `individual` cardholder.
@@ -35334,7 +35334,7 @@ pub struct PostIssuingCardholdersBodyIndividual {
         super::models::PostIssuingCardholdersBodyIndividualVerification,
     >,
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 impl PostIssuingCardholdersBodyIndividual {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -35362,7 +35362,7 @@ impl PostIssuingCardholdersBodyIndividual {
         Ok(())
     }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 /// person_verification_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingCardholdersBodyIndividualVerification {
@@ -35372,7 +35372,7 @@ pub struct PostIssuingCardholdersBodyIndividualVerification {
         super::models::PostIssuingCardholdersBodyIndividualVerificationDocument,
     >,
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 impl PostIssuingCardholdersBodyIndividualVerification {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -35382,7 +35382,7 @@ impl PostIssuingCardholdersBodyIndividualVerification {
         Ok(())
     }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 /// person_verification_document_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingCardholdersBodyIndividualVerificationDocument {
@@ -35391,7 +35391,7 @@ pub struct PostIssuingCardholdersBodyIndividualVerificationDocument {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub front: Option<String>,
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 impl PostIssuingCardholdersBodyIndividualVerificationDocument {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -35414,7 +35414,7 @@ impl PostIssuingCardholdersBodyIndividualVerificationDocument {
         Ok(())
     }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 /// authorization_controls_param_v2
 ///
 /// Rules that control spending across this cardholder's cards. Refer to our [documentation](https://stripe.com/docs/issuing/controls/spending-controls) for more details.
@@ -35439,7 +35439,7 @@ pub struct PostIssuingCardholdersBodySpendingControls {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spending_limits_currency: Option<String>,
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 connector_runtime::__string_enum! {
     pub enum PostIssuingCardholdersBodySpendingControlsAllowedCategoriesItem {
     AcRefrigerationRepair = "ac_refrigeration_repair", AccountingBookkeepingServices =
@@ -35667,7 +35667,7 @@ connector_runtime::__string_enum! {
     "womens_ready_to_wear_stores", WreckingAndSalvageYards =
     "wrecking_and_salvage_yards", }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 /// spending_limits_param
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingCardholdersBodySpendingControlsSpendingLimitsItem {
@@ -35680,20 +35680,20 @@ pub struct PostIssuingCardholdersBodySpendingControlsSpendingLimitsItem {
     >,
     pub interval: super::models::PostIssuingCardholdersBodySpendingControlsSpendingLimitsItemInterval,
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 connector_runtime::__string_enum! {
     pub enum PostIssuingCardholdersBodySpendingControlsSpendingLimitsItemInterval {
     AllTime = "all_time", Daily = "daily", Monthly = "monthly", PerAuthorization =
     "per_authorization", Weekly = "weekly", Yearly = "yearly", }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 connector_runtime::__string_enum! {
     #[doc =
     " Specifies whether to permit authorizations on this cardholder's cards. Defaults to `active`."]
     pub enum PostIssuingCardholdersBodyStatus { Active = "active", Inactive = "inactive",
     }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingCardholdersCardholderBody {
     /// billing_specs
@@ -35734,7 +35734,7 @@ pub struct PostIssuingCardholdersCardholderBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::PostIssuingCardholdersCardholderBodyStatus>,
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 impl PostIssuingCardholdersCardholderBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -35750,22 +35750,22 @@ impl PostIssuingCardholdersCardholderBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 connector_runtime::__string_enum! {
     #[doc = " Specifies whether to permit authorizations on this cardholder's cards."]
     pub enum PostIssuingCardholdersCardholderBodyStatus { Active = "active", Inactive =
     "inactive", }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 connector_runtime::__string_enum! {
     pub enum GetIssuingCardsStatus { Active = "active", Canceled = "canceled", Inactive =
     "inactive", }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 connector_runtime::__string_enum! {
     pub enum GetIssuingCardsType { Physical = "physical", Virtual = "virtual", }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetIssuingCardsResponse200 {
     pub data: Vec<super::models::IssuingCard>,
@@ -35776,7 +35776,7 @@ pub struct GetIssuingCardsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 impl GetIssuingCardsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -35799,7 +35799,7 @@ impl GetIssuingCardsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingCardsBody {
     /// The [Cardholder](https://stripe.com/docs/api#issuing_cardholder_object) object with which the card will be associated.
@@ -35836,7 +35836,7 @@ pub struct PostIssuingCardsBody {
     #[serde(rename = "type")]
     pub type_: super::models::PostIssuingCardsBodyType,
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 impl PostIssuingCardsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -35862,14 +35862,14 @@ impl PostIssuingCardsBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 connector_runtime::__string_enum! {
     #[doc =
     " If `replacement_for` is specified, this should indicate why that card is being replaced."]
     pub enum PostIssuingCardsBodyReplacementReason { Damaged = "damaged", Expired =
     "expired", Lost = "lost", Stolen = "stolen", }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 /// shipping_specs
 ///
 /// The address where the card will be shipped.
@@ -35884,7 +35884,7 @@ pub struct PostIssuingCardsBodyShipping {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<super::models::PostIssuingCardsBodyShippingType>,
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 impl PostIssuingCardsBodyShipping {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -35904,17 +35904,17 @@ impl PostIssuingCardsBodyShipping {
         Ok(())
     }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 connector_runtime::__string_enum! {
     pub enum PostIssuingCardsBodyShippingService { Express = "express", Priority =
     "priority", Standard = "standard", }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 connector_runtime::__string_enum! {
     pub enum PostIssuingCardsBodyShippingType { Bulk = "bulk", Individual = "individual",
     }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 /// authorization_controls_param
 ///
 /// Rules that control spending for this card. Refer to our [documentation](https://stripe.com/docs/issuing/controls/spending-controls) for more details.
@@ -35937,18 +35937,18 @@ pub struct PostIssuingCardsBodySpendingControls {
         Vec<super::models::PostIssuingCardholdersBodySpendingControlsSpendingLimitsItem>,
     >,
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 connector_runtime::__string_enum! {
     #[doc =
     " Whether authorizations can be approved on this card. Defaults to `inactive`."] pub
     enum PostIssuingCardsBodyStatus { Active = "active", Inactive = "inactive", }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 connector_runtime::__string_enum! {
     #[doc = " The type of card to issue. Possible values are `physical` or `virtual`."]
     pub enum PostIssuingCardsBodyType { Physical = "physical", Virtual = "virtual", }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingCardsCardBody {
     /// Reason why the `status` of this card is `canceled`.
@@ -35976,7 +35976,7 @@ pub struct PostIssuingCardsCardBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::PostIssuingCardsCardBodyStatus>,
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 impl PostIssuingCardsCardBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -35986,12 +35986,12 @@ impl PostIssuingCardsCardBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 connector_runtime::__string_enum! {
     #[doc = " Reason why the `status` of this card is `canceled`."] pub enum
     PostIssuingCardsCardBodyCancellationReason { Lost = "lost", Stolen = "stolen", }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 /// encrypted_pin_param
 ///
 /// The desired new PIN for this card.
@@ -36000,7 +36000,7 @@ pub struct PostIssuingCardsCardBodyPin {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encrypted_number: Option<String>,
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 impl PostIssuingCardsCardBodyPin {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -36015,19 +36015,19 @@ impl PostIssuingCardsCardBodyPin {
         Ok(())
     }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 connector_runtime::__string_enum! {
     #[doc =
     " Dictates whether authorizations can be approved on this card. If this card is being canceled because it was lost or stolen, this information should be provided as `cancellation_reason`."]
     pub enum PostIssuingCardsCardBodyStatus { Active = "active", Canceled = "canceled",
     Inactive = "inactive", }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 connector_runtime::__string_enum! {
     pub enum GetIssuingDisputesStatus { Expired = "expired", Lost = "lost", Submitted =
     "submitted", Unsubmitted = "unsubmitted", Won = "won", }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 /// IssuingDisputeList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetIssuingDisputesResponse200 {
@@ -36039,7 +36039,7 @@ pub struct GetIssuingDisputesResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 impl GetIssuingDisputesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -36062,7 +36062,7 @@ impl GetIssuingDisputesResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingDisputesBody {
     /// evidence_param
@@ -36079,7 +36079,7 @@ pub struct PostIssuingDisputesBody {
     /// The ID of the issuing transaction to create a dispute for.
     pub transaction: String,
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 impl PostIssuingDisputesBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -36095,7 +36095,7 @@ impl PostIssuingDisputesBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 /// evidence_param
 ///
 /// Evidence provided for the dispute.
@@ -36122,7 +36122,7 @@ pub struct PostIssuingDisputesBodyEvidence {
         super::models::PostIssuingDisputesBodyEvidenceServiceNotAsDescribed,
     >,
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostIssuingDisputesBodyEvidenceCanceled {
@@ -36133,7 +36133,7 @@ pub enum PostIssuingDisputesBodyEvidenceCanceled {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 /// canceled
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingDisputesBodyEvidenceCanceledVariant0 {
@@ -36166,7 +36166,7 @@ pub struct PostIssuingDisputesBodyEvidenceCanceledVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub returned_at: Option<super::models::GetInvoicesUpcomingSubscriptionCancelAt>,
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 impl PostIssuingDisputesBodyEvidenceCanceledVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -36197,7 +36197,7 @@ impl PostIssuingDisputesBodyEvidenceCanceledVariant0 {
         Ok(())
     }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostIssuingDisputesBodyEvidenceCanceledVariant0CancellationPolicyProvided {
@@ -36206,17 +36206,17 @@ pub enum PostIssuingDisputesBodyEvidenceCanceledVariant0CancellationPolicyProvid
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 connector_runtime::__string_enum! {
     pub enum PostIssuingDisputesBodyEvidenceCanceledVariant0ProductType { Empty = "",
     Merchandise = "merchandise", Service = "service", }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 connector_runtime::__string_enum! {
     pub enum PostIssuingDisputesBodyEvidenceCanceledVariant0ReturnStatus { Empty = "",
     MerchantRejected = "merchant_rejected", Successful = "successful", }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostIssuingDisputesBodyEvidenceDuplicate {
@@ -36227,7 +36227,7 @@ pub enum PostIssuingDisputesBodyEvidenceDuplicate {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 /// duplicate
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingDisputesBodyEvidenceDuplicateVariant0 {
@@ -36246,7 +36246,7 @@ pub struct PostIssuingDisputesBodyEvidenceDuplicateVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original_transaction: Option<String>,
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 impl PostIssuingDisputesBodyEvidenceDuplicateVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -36269,7 +36269,7 @@ impl PostIssuingDisputesBodyEvidenceDuplicateVariant0 {
         Ok(())
     }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostIssuingDisputesBodyEvidenceFraudulent {
@@ -36280,7 +36280,7 @@ pub enum PostIssuingDisputesBodyEvidenceFraudulent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 /// fraudulent
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingDisputesBodyEvidenceFraudulentVariant0 {
@@ -36291,7 +36291,7 @@ pub struct PostIssuingDisputesBodyEvidenceFraudulentVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explanation: Option<String>,
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 impl PostIssuingDisputesBodyEvidenceFraudulentVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -36306,7 +36306,7 @@ impl PostIssuingDisputesBodyEvidenceFraudulentVariant0 {
         Ok(())
     }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostIssuingDisputesBodyEvidenceMerchandiseNotAsDescribed {
@@ -36317,7 +36317,7 @@ pub enum PostIssuingDisputesBodyEvidenceMerchandiseNotAsDescribed {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 /// merchandise_not_as_described
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingDisputesBodyEvidenceMerchandiseNotAsDescribedVariant0 {
@@ -36338,7 +36338,7 @@ pub struct PostIssuingDisputesBodyEvidenceMerchandiseNotAsDescribedVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub returned_at: Option<super::models::GetInvoicesUpcomingSubscriptionCancelAt>,
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 impl PostIssuingDisputesBodyEvidenceMerchandiseNotAsDescribedVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -36361,7 +36361,7 @@ impl PostIssuingDisputesBodyEvidenceMerchandiseNotAsDescribedVariant0 {
         Ok(())
     }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostIssuingDisputesBodyEvidenceNotReceived {
@@ -36372,7 +36372,7 @@ pub enum PostIssuingDisputesBodyEvidenceNotReceived {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 /// not_received
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingDisputesBodyEvidenceNotReceivedVariant0 {
@@ -36391,7 +36391,7 @@ pub struct PostIssuingDisputesBodyEvidenceNotReceivedVariant0 {
         super::models::PostIssuingDisputesBodyEvidenceCanceledVariant0ProductType,
     >,
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 impl PostIssuingDisputesBodyEvidenceNotReceivedVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -36414,7 +36414,7 @@ impl PostIssuingDisputesBodyEvidenceNotReceivedVariant0 {
         Ok(())
     }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostIssuingDisputesBodyEvidenceOther {
@@ -36425,7 +36425,7 @@ pub enum PostIssuingDisputesBodyEvidenceOther {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 /// other
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingDisputesBodyEvidenceOtherVariant0 {
@@ -36442,7 +36442,7 @@ pub struct PostIssuingDisputesBodyEvidenceOtherVariant0 {
         super::models::PostIssuingDisputesBodyEvidenceCanceledVariant0ProductType,
     >,
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 impl PostIssuingDisputesBodyEvidenceOtherVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -36465,14 +36465,14 @@ impl PostIssuingDisputesBodyEvidenceOtherVariant0 {
         Ok(())
     }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 connector_runtime::__string_enum! {
     pub enum PostIssuingDisputesBodyEvidenceReason { Canceled = "canceled", Duplicate =
     "duplicate", Fraudulent = "fraudulent", MerchandiseNotAsDescribed =
     "merchandise_not_as_described", NotReceived = "not_received", Other = "other",
     ServiceNotAsDescribed = "service_not_as_described", }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostIssuingDisputesBodyEvidenceServiceNotAsDescribed {
@@ -36483,7 +36483,7 @@ pub enum PostIssuingDisputesBodyEvidenceServiceNotAsDescribed {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 /// service_not_as_described
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingDisputesBodyEvidenceServiceNotAsDescribedVariant0 {
@@ -36500,7 +36500,7 @@ pub struct PostIssuingDisputesBodyEvidenceServiceNotAsDescribedVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub received_at: Option<super::models::GetInvoicesUpcomingSubscriptionCancelAt>,
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 impl PostIssuingDisputesBodyEvidenceServiceNotAsDescribedVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -36523,7 +36523,7 @@ impl PostIssuingDisputesBodyEvidenceServiceNotAsDescribedVariant0 {
         Ok(())
     }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostIssuingDisputesDisputeBody {
     /// evidence_param
@@ -36538,7 +36538,7 @@ pub struct PostIssuingDisputesDisputeBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::PostAccountBodyMetadata>,
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetIssuingSettlementsResponse200 {
     pub data: Vec<super::models::IssuingSettlement>,
@@ -36549,7 +36549,7 @@ pub struct GetIssuingSettlementsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 impl GetIssuingSettlementsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -36582,11 +36582,11 @@ pub struct PostIssuingSettlementsSettlementBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 connector_runtime::__string_enum! {
     pub enum GetIssuingTransactionsType { Capture = "capture", Refund = "refund", }
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetIssuingTransactionsResponse200 {
     pub data: Vec<super::models::IssuingTransaction>,
@@ -36597,7 +36597,7 @@ pub struct GetIssuingTransactionsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "issuing"))]
+#[cfg(feature = "issuing")]
 impl GetIssuingTransactionsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -36620,7 +36620,7 @@ impl GetIssuingTransactionsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "order_returns"))]
+#[cfg(feature = "order_returns")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetOrderReturnsResponse200 {
     pub data: Vec<super::models::OrderReturn>,
@@ -36631,7 +36631,7 @@ pub struct GetOrderReturnsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "order_returns"))]
+#[cfg(feature = "order_returns")]
 impl GetOrderReturnsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -36654,7 +36654,7 @@ impl GetOrderReturnsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "orders"))]
+#[cfg(feature = "orders")]
 /// order_timestamp_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetOrdersStatusTransitions {
@@ -36667,7 +36667,7 @@ pub struct GetOrdersStatusTransitions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub returned: Option<super::models::GetAccountsCreated>,
 }
-#[cfg(any(feature = "orders"))]
+#[cfg(feature = "orders")]
 /// OrdersLegacyResourceOrderList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetOrdersResponse200 {
@@ -36679,7 +36679,7 @@ pub struct GetOrdersResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "orders"))]
+#[cfg(feature = "orders")]
 impl GetOrdersResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -36702,7 +36702,7 @@ impl GetOrdersResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "orders"))]
+#[cfg(feature = "orders")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostOrdersBody {
     /// A coupon code that represents a discount to be applied to this order. Must be one-time duration and in same currency as the order. An order can have multiple coupons.
@@ -36731,7 +36731,7 @@ pub struct PostOrdersBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipping: Option<super::models::PostOrdersBodyShipping>,
 }
-#[cfg(any(feature = "orders"))]
+#[cfg(feature = "orders")]
 impl PostOrdersBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -36796,7 +36796,7 @@ connector_runtime::__string_enum! {
     pub enum PostOrdersBodyItemsItemType { Discount = "discount", Shipping = "shipping",
     Sku = "sku", Tax = "tax", }
 }
-#[cfg(any(feature = "orders"))]
+#[cfg(feature = "orders")]
 /// customer_shipping
 ///
 /// Shipping address for the order. Required if any of the SKUs are for products that have `shippable` set to true.
@@ -36808,7 +36808,7 @@ pub struct PostOrdersBodyShipping {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
 }
-#[cfg(any(feature = "orders"))]
+#[cfg(feature = "orders")]
 impl PostOrdersBodyShipping {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -36826,7 +36826,7 @@ impl PostOrdersBodyShipping {
         Ok(())
     }
 }
-#[cfg(any(feature = "orders"))]
+#[cfg(feature = "orders")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostOrdersIdBody {
     /// A coupon code that represents a discount to be applied to this order. Must be one-time duration and in same currency as the order. An order can have multiple coupons.
@@ -36850,7 +36850,7 @@ pub struct PostOrdersIdBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::PostOrdersIdBodyStatus>,
 }
-#[cfg(any(feature = "orders"))]
+#[cfg(feature = "orders")]
 impl PostOrdersIdBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -36871,7 +36871,7 @@ impl PostOrdersIdBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "orders"))]
+#[cfg(feature = "orders")]
 /// shipping_tracking_params
 ///
 /// Tracking information once the order has been fulfilled.
@@ -36880,7 +36880,7 @@ pub struct PostOrdersIdBodyShipping {
     pub carrier: String,
     pub tracking_number: String,
 }
-#[cfg(any(feature = "orders"))]
+#[cfg(feature = "orders")]
 impl PostOrdersIdBodyShipping {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -36905,14 +36905,14 @@ impl PostOrdersIdBodyShipping {
         Ok(())
     }
 }
-#[cfg(any(feature = "orders"))]
+#[cfg(feature = "orders")]
 connector_runtime::__string_enum! {
     #[doc =
     " Current order status. One of `created`, `paid`, `canceled`, `fulfilled`, or `returned`. More detail in the [Orders Guide](https://stripe.com/docs/orders/guide#understanding-order-statuses)."]
     pub enum PostOrdersIdBodyStatus { Canceled = "canceled", Created = "created",
     Fulfilled = "fulfilled", Paid = "paid", Returned = "returned", }
 }
-#[cfg(any(feature = "orders"))]
+#[cfg(feature = "orders")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostOrdersIdPayBody {
     /// A fee in %s that will be applied to the order and transferred to the application owner's Stripe account. The request must be made with an OAuth key or the `Stripe-Account` header in order to take an application fee. For more information, see the application fees [documentation](https://stripe.com/docs/connect/direct-charges#collecting-fees).
@@ -36934,7 +36934,7 @@ pub struct PostOrdersIdPayBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
 }
-#[cfg(any(feature = "orders"))]
+#[cfg(feature = "orders")]
 impl PostOrdersIdPayBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -36950,7 +36950,7 @@ impl PostOrdersIdPayBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "orders"))]
+#[cfg(feature = "orders")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostOrdersIdReturnsBody {
     /// Specifies which fields in the response should be expanded.
@@ -36960,7 +36960,7 @@ pub struct PostOrdersIdReturnsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub items: Option<super::models::PostOrdersIdReturnsBodyItems>,
 }
-#[cfg(any(feature = "orders"))]
+#[cfg(feature = "orders")]
 /// List of items to return.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -36970,7 +36970,7 @@ pub enum PostOrdersIdReturnsBodyItems {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "orders"))]
+#[cfg(feature = "orders")]
 /// return_order_item_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostOrdersIdReturnsBodyItemsVariant0Item {
@@ -36986,7 +36986,7 @@ pub struct PostOrdersIdReturnsBodyItemsVariant0Item {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<super::models::PostOrdersBodyItemsItemType>,
 }
-#[cfg(any(feature = "orders"))]
+#[cfg(feature = "orders")]
 impl PostOrdersIdReturnsBodyItemsVariant0Item {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -37009,7 +37009,7 @@ impl PostOrdersIdReturnsBodyItemsVariant0Item {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// PaymentFlowsPaymentIntentList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetPaymentIntentsResponse200 {
@@ -37021,7 +37021,7 @@ pub struct GetPaymentIntentsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 impl GetPaymentIntentsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -37044,7 +37044,7 @@ impl GetPaymentIntentsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBody {
     /// Amount intended to be collected by this PaymentIntent. A positive integer representing how much to charge in the [smallest currency unit](https://stripe.com/docs/currencies#zero-decimal) (e.g., 100 cents to charge $1.00 or 100 to charge ¥100, a zero-decimal currency). The minimum amount is $0.50 US or [equivalent in charge currency](https://stripe.com/docs/currencies#minimum-and-maximum-charge-amounts). The amount value supports up to eight digits (e.g., a value of 99999999 for a USD charge of $999,999.99).
@@ -37165,7 +37165,7 @@ pub struct PostPaymentIntentsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_stripe_sdk: Option<bool>,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 impl PostPaymentIntentsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -37224,7 +37224,7 @@ impl PostPaymentIntentsBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// automatic_payment_methods_param
 ///
 /// When enabled, this PaymentIntent will accept payment methods that you have enabled in the Dashboard and are compatible with this PaymentIntent's other parameters.
@@ -37232,7 +37232,7 @@ impl PostPaymentIntentsBody {
 pub struct PostPaymentIntentsBodyAutomaticPaymentMethods {
     pub enabled: bool,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// secret_key_param
 ///
 /// This hash contains details about the Mandate to create. This parameter can only be used with [`confirm=true`](https://stripe.com/docs/api/payment_intents/create#create_payment_intent-confirm).
@@ -37241,7 +37241,7 @@ pub struct PostPaymentIntentsBodyMandateData {
     /// customer_acceptance_param
     pub customer_acceptance: super::models::PostPaymentIntentsBodyMandateDataCustomerAcceptance,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 impl PostPaymentIntentsBodyMandateData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -37307,7 +37307,7 @@ connector_runtime::__string_enum! {
     pub enum PostPaymentIntentsBodyMandateDataCustomerAcceptanceType { Offline =
     "offline", Online = "online", }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// Set to `true` to indicate that the customer is not in your checkout flow during this payment attempt, and therefore is unable to authenticate. This parameter is intended for scenarios where you collect card details and [charge them later](https://stripe.com/docs/payments/cards/charging-saved-cards). This parameter can only be used with [`confirm=true`](https://stripe.com/docs/api/payment_intents/create#create_payment_intent-confirm).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -37319,12 +37319,12 @@ pub enum PostPaymentIntentsBodyOffSession {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 connector_runtime::__string_enum! {
     pub enum PostPaymentIntentsBodyOffSessionVariant1 { OneOff = "one_off", Recurring =
     "recurring", }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// payment_method_data_params
 ///
 /// If provided, this hash will be used to create a PaymentMethod. The new PaymentMethod will appear
@@ -37418,7 +37418,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wechat_pay: Option<serde_json::Value>,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 impl PostPaymentIntentsBodyPaymentMethodData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -37446,7 +37446,7 @@ impl PostPaymentIntentsBodyPaymentMethodData {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// payment_method_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodDataAcssDebit {
@@ -37454,7 +37454,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodDataAcssDebit {
     pub institution_number: String,
     pub transit_number: String,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 impl PostPaymentIntentsBodyPaymentMethodDataAcssDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -37488,14 +37488,14 @@ impl PostPaymentIntentsBodyPaymentMethodDataAcssDebit {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodDataAuBecsDebit {
     pub account_number: String,
     pub bsb_number: String,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 impl PostPaymentIntentsBodyPaymentMethodDataAuBecsDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -37520,7 +37520,7 @@ impl PostPaymentIntentsBodyPaymentMethodDataAuBecsDebit {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodDataBacsDebit {
@@ -37529,7 +37529,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodDataBacsDebit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sort_code: Option<String>,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 impl PostPaymentIntentsBodyPaymentMethodDataBacsDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -37552,7 +37552,7 @@ impl PostPaymentIntentsBodyPaymentMethodDataBacsDebit {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// billing_details_inner_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodDataBillingDetails {
@@ -37567,7 +37567,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodDataBillingDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 impl PostPaymentIntentsBodyPaymentMethodDataBillingDetails {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -37673,13 +37673,13 @@ impl PostPaymentIntentsBodyPaymentMethodDataBillingDetailsAddressVariant0 {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodDataBoleto {
     pub tax_id: String,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 impl PostPaymentIntentsBodyPaymentMethodDataBoleto {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -37695,7 +37695,7 @@ impl PostPaymentIntentsBodyPaymentMethodDataBoleto {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodDataEps {
@@ -37723,7 +37723,7 @@ connector_runtime::__string_enum! {
     SpardaBankWien = "sparda_bank_wien", VolksbankGruppe = "volksbank_gruppe",
     VolkskreditbankAg = "volkskreditbank_ag", VrBankBraunau = "vr_bank_braunau", }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// param
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodDataFpx {
@@ -37739,7 +37739,7 @@ connector_runtime::__string_enum! {
     "maybank2u", Ocbc = "ocbc", PbEnterprise = "pb_enterprise", PublicBank =
     "public_bank", Rhb = "rhb", StandardChartered = "standard_chartered", Uob = "uob", }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodDataIdeal {
@@ -37754,7 +37754,7 @@ connector_runtime::__string_enum! {
     Revolut = "revolut", SnsBank = "sns_bank", TriodosBank = "triodos_bank", VanLanschot
     = "van_lanschot", }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodDataKlarna {
@@ -37770,7 +37770,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodDataKlarnaDob {
     pub month: i64,
     pub year: i64,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodDataP24 {
@@ -37791,13 +37791,13 @@ connector_runtime::__string_enum! {
     "tmobile_usbugi_bankowe", ToyotaBank = "toyota_bank", VolkswagenBank =
     "volkswagen_bank", }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodDataSepaDebit {
     pub iban: String,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 impl PostPaymentIntentsBodyPaymentMethodDataSepaDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -37813,7 +37813,7 @@ impl PostPaymentIntentsBodyPaymentMethodDataSepaDebit {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// param
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodDataSofort {
@@ -37824,7 +37824,7 @@ connector_runtime::__string_enum! {
     pub enum PostPaymentIntentsBodyPaymentMethodDataSofortCountry { At = "AT", Be = "BE",
     De = "DE", Es = "ES", It = "IT", Nl = "NL", }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 connector_runtime::__string_enum! {
     pub enum PostPaymentIntentsBodyPaymentMethodDataType { AcssDebit = "acss_debit",
     AfterpayClearpay = "afterpay_clearpay", Alipay = "alipay", AuBecsDebit =
@@ -37834,7 +37834,7 @@ connector_runtime::__string_enum! {
     "paynow", SepaDebit = "sepa_debit", Sofort = "sofort", UsBankAccount =
     "us_bank_account", WechatPay = "wechat_pay", }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// payment_method_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodDataUsBankAccount {
@@ -37851,7 +37851,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodDataUsBankAccount {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routing_number: Option<String>,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 impl PostPaymentIntentsBodyPaymentMethodDataUsBankAccount {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -37884,7 +37884,7 @@ connector_runtime::__string_enum! {
     pub enum PostPaymentIntentsBodyPaymentMethodDataUsBankAccountAccountType { Checking =
     "checking", Savings = "savings", }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// payment_method_options_param
 ///
 /// Payment-method-specific configuration for this PaymentIntent.
@@ -37961,7 +37961,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptions {
         super::models::PostPaymentIntentsBodyPaymentMethodOptionsWechatPay,
     >,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsAcssDebit {
@@ -37972,7 +37972,7 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsAcssDebit {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// payment_intent_payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0 {
@@ -37990,7 +37990,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0 {
         super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitVerificationMethod,
     >,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 impl PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -38000,7 +38000,7 @@ impl PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0 {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// payment_intent_payment_method_options_mandate_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0MandateOptions {
@@ -38019,7 +38019,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0MandateOpt
         super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptionsTransactionType,
     >,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 impl PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0MandateOptions {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -38034,12 +38034,12 @@ impl PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0MandateOptions {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 connector_runtime::__string_enum! {
     pub enum PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0SetupFutureUsage
     { Empty = "", None = "none", OffSession = "off_session", OnSession = "on_session", }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsAfterpayClearpay {
@@ -38050,7 +38050,7 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsAfterpayClearpay {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsAfterpayClearpayVariant0 {
@@ -38063,7 +38063,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsAfterpayClearpayVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup_future_usage: Option<String>,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 impl PostPaymentIntentsBodyPaymentMethodOptionsAfterpayClearpayVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -38078,13 +38078,13 @@ impl PostPaymentIntentsBodyPaymentMethodOptionsAfterpayClearpayVariant0 {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 connector_runtime::__string_enum! {
     pub enum
     PostPaymentIntentsBodyPaymentMethodOptionsAfterpayClearpayVariant0CaptureMethod {
     Empty = "", Manual = "manual", }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsAlipay {
@@ -38095,7 +38095,7 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsAlipay {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsAlipayVariant0 {
@@ -38104,12 +38104,12 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsAlipayVariant0 {
         super::models::PostPaymentIntentsBodyPaymentMethodOptionsAlipayVariant0SetupFutureUsage,
     >,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 connector_runtime::__string_enum! {
     pub enum PostPaymentIntentsBodyPaymentMethodOptionsAlipayVariant0SetupFutureUsage {
     Empty = "", None = "none", OffSession = "off_session", }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsAuBecsDebit {
@@ -38120,7 +38120,7 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsAuBecsDebit {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// payment_intent_payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsAuBecsDebitVariant0 {
@@ -38129,7 +38129,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsAuBecsDebitVariant0 {
         super::models::PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0SetupFutureUsage,
     >,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsBacsDebit {
@@ -38140,7 +38140,7 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsBacsDebit {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsBacsDebitVariant0 {
@@ -38149,7 +38149,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsBacsDebitVariant0 {
         super::models::PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0SetupFutureUsage,
     >,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsBancontact {
@@ -38160,7 +38160,7 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsBancontact {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsBancontactVariant0 {
@@ -38173,7 +38173,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsBancontactVariant0 {
         super::models::PostPaymentIntentsBodyPaymentMethodOptionsAlipayVariant0SetupFutureUsage,
     >,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsBoleto {
@@ -38184,7 +38184,7 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsBoleto {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsBoletoVariant0 {
@@ -38195,7 +38195,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsBoletoVariant0 {
         super::models::PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0SetupFutureUsage,
     >,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsCard {
@@ -38206,7 +38206,7 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsCard {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// payment_intent_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0 {
@@ -38239,7 +38239,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0 {
         super::models::PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0SetupFutureUsage,
     >,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 impl PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -38257,7 +38257,7 @@ impl PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0 {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// installments_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0Installments {
@@ -38268,7 +38268,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0Installments {
         super::models::PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0InstallmentsPlan,
     >,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0InstallmentsPlan {
@@ -38279,7 +38279,7 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0InstallmentsPlan 
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// installment_plan
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0InstallmentsPlanVariant0 {
@@ -38288,7 +38288,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0InstallmentsPla
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// mandate_options_param
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0MandateOptions {
@@ -38306,7 +38306,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0MandateOptions 
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supported_types: Option<Vec<String>>,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 impl PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0MandateOptions {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -38336,7 +38336,7 @@ connector_runtime::__string_enum! {
     { Day = "day", Month = "month", Sporadic = "sporadic", Week = "week", Year = "year",
     }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 connector_runtime::__string_enum! {
     pub enum PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0Network { Amex =
     "amex", CartesBancaires = "cartes_bancaires", Diners = "diners", Discover =
@@ -38348,7 +38348,7 @@ connector_runtime::__string_enum! {
     pub enum PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0RequestThreeDSecure {
     Any = "any", Automatic = "automatic", }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsCardPresent {
@@ -38359,7 +38359,7 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsCardPresent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsCardPresentVariant0 {
@@ -38368,7 +38368,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsCardPresentVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_incremental_authorization_support: Option<bool>,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsEps {
@@ -38379,14 +38379,14 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsEps {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// payment_intent_payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsEpsVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup_future_usage: Option<String>,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsFpx {
@@ -38397,21 +38397,21 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsFpx {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsFpxVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup_future_usage: Option<String>,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsInteracPresent {
     String(String),
     Value(serde_json::Value),
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsKlarna {
@@ -38422,7 +38422,7 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsKlarna {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsKlarnaVariant0 {
@@ -38437,7 +38437,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsKlarnaVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup_future_usage: Option<String>,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 connector_runtime::__string_enum! {
     pub enum PostPaymentIntentsBodyPaymentMethodOptionsKlarnaVariant0PreferredLocale {
     DaDk = "da-DK", DeAt = "de-AT", DeDe = "de-DE", EnAt = "en-AT", EnBe = "en-BE", EnDe
@@ -38447,7 +38447,7 @@ connector_runtime::__string_enum! {
     "fr-BE", FrFr = "fr-FR", ItIt = "it-IT", NbNo = "nb-NO", NlBe = "nl-BE", NlNl =
     "nl-NL", SvFi = "sv-FI", SvSe = "sv-SE", }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsKonbini {
@@ -38458,7 +38458,7 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsKonbini {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsKonbiniVariant0 {
@@ -38475,7 +38475,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsKonbiniVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup_future_usage: Option<String>,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 impl PostPaymentIntentsBodyPaymentMethodOptionsKonbiniVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -38498,7 +38498,7 @@ impl PostPaymentIntentsBodyPaymentMethodOptionsKonbiniVariant0 {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsOxxo {
@@ -38509,7 +38509,7 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsOxxo {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsOxxoVariant0 {
@@ -38518,7 +38518,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsOxxoVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup_future_usage: Option<String>,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsP24 {
@@ -38529,7 +38529,7 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsP24 {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsP24Variant0 {
@@ -38538,7 +38538,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsP24Variant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tos_shown_and_accepted: Option<bool>,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsSepaDebit {
@@ -38549,7 +38549,7 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsSepaDebit {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// payment_intent_payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsSepaDebitVariant0 {
@@ -38561,7 +38561,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsSepaDebitVariant0 {
         super::models::PostPaymentIntentsBodyPaymentMethodOptionsAcssDebitVariant0SetupFutureUsage,
     >,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsSofort {
@@ -38572,7 +38572,7 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsSofort {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsSofortVariant0 {
@@ -38585,13 +38585,13 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsSofortVariant0 {
         super::models::PostPaymentIntentsBodyPaymentMethodOptionsAlipayVariant0SetupFutureUsage,
     >,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 connector_runtime::__string_enum! {
     pub enum PostPaymentIntentsBodyPaymentMethodOptionsSofortVariant0PreferredLanguage {
     Empty = "", De = "de", En = "en", Es = "es", Fr = "fr", It = "it", Nl = "nl", Pl =
     "pl", }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsUsBankAccount {
@@ -38602,7 +38602,7 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsUsBankAccount {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// payment_intent_payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsUsBankAccountVariant0 {
@@ -38615,7 +38615,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsUsBankAccountVariant0 {
         super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitVerificationMethod,
     >,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPaymentIntentsBodyPaymentMethodOptionsWechatPay {
@@ -38626,7 +38626,7 @@ pub enum PostPaymentIntentsBodyPaymentMethodOptionsWechatPay {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// payment_method_options_param
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsBodyPaymentMethodOptionsWechatPayVariant0 {
@@ -38636,7 +38636,7 @@ pub struct PostPaymentIntentsBodyPaymentMethodOptionsWechatPayVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup_future_usage: Option<String>,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 impl PostPaymentIntentsBodyPaymentMethodOptionsWechatPayVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -38651,7 +38651,7 @@ impl PostPaymentIntentsBodyPaymentMethodOptionsWechatPayVariant0 {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 connector_runtime::__string_enum! {
     #[doc =
     " Indicates that you intend to make future payments with this PaymentIntent's payment method."]
@@ -38662,7 +38662,7 @@ connector_runtime::__string_enum! {
     pub enum PostPaymentIntentsBodySetupFutureUsage { OffSession = "off_session",
     OnSession = "on_session", }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// optional_fields_shipping
 ///
 /// Shipping information for this PaymentIntent.
@@ -38678,7 +38678,7 @@ pub struct PostPaymentIntentsBodyShipping {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracking_number: Option<String>,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 impl PostPaymentIntentsBodyShipping {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -38722,7 +38722,7 @@ impl PostPaymentIntentsBodyShipping {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// transfer_data_creation_params
 ///
 /// The parameters used to automatically create a Transfer when the payment succeeds.
@@ -38733,7 +38733,7 @@ pub struct PostPaymentIntentsBodyTransferData {
     pub amount: Option<i64>,
     pub destination: String,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// SearchResult
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetPaymentIntentsSearchResponse200 {
@@ -38748,7 +38748,7 @@ pub struct GetPaymentIntentsSearchResponse200 {
     pub total_count: Option<i64>,
     pub url: String,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 impl GetPaymentIntentsSearchResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -38778,7 +38778,7 @@ impl GetPaymentIntentsSearchResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsIntentBody {
     /// Amount intended to be collected by this PaymentIntent. A positive integer representing how much to charge in the [smallest currency unit](https://stripe.com/docs/currencies#zero-decimal) (e.g., 100 cents to charge $1.00 or 100 to charge ¥100, a zero-decimal currency). The minimum amount is $0.50 US or [equivalent in charge currency](https://stripe.com/docs/currencies#minimum-and-maximum-charge-amounts). The amount value supports up to eight digits (e.g., a value of 99999999 for a USD charge of $999,999.99).
@@ -38862,7 +38862,7 @@ pub struct PostPaymentIntentsIntentBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_group: Option<String>,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 impl PostPaymentIntentsIntentBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -38912,7 +38912,7 @@ impl PostPaymentIntentsIntentBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// The amount of the application fee (if any) that will be requested to be applied to the payment and transferred to the application owner's Stripe account. The amount of the application fee collected will be capped at the total payment amount. For more information, see the PaymentIntents [use case for connected accounts](https://stripe.com/docs/payments/connected-accounts).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -38922,7 +38922,7 @@ pub enum PostPaymentIntentsIntentBodyApplicationFeeAmount {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// Email address that the receipt for the resulting payment will be sent to. If `receipt_email` is specified for a payment in live mode, a receipt will be sent regardless of your [email settings](https://dashboard.stripe.com/account/emails).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -38931,7 +38931,7 @@ pub enum PostPaymentIntentsIntentBodyReceiptEmail {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 connector_runtime::__string_enum! {
     #[doc =
     " Indicates that you intend to make future payments with this PaymentIntent's payment method."]
@@ -38944,7 +38944,7 @@ connector_runtime::__string_enum! {
     pub enum PostPaymentIntentsIntentBodySetupFutureUsage { Empty = "", OffSession =
     "off_session", OnSession = "on_session", }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// Shipping information for this PaymentIntent.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -38956,7 +38956,7 @@ pub enum PostPaymentIntentsIntentBodyShipping {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// optional_fields_shipping
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsIntentBodyShippingVariant0 {
@@ -38970,7 +38970,7 @@ pub struct PostPaymentIntentsIntentBodyShippingVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracking_number: Option<String>,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 impl PostPaymentIntentsIntentBodyShippingVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -39014,7 +39014,7 @@ impl PostPaymentIntentsIntentBodyShippingVariant0 {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// transfer_data_update_params
 ///
 /// The parameters used to automatically create a Transfer when the payment succeeds. For more information, see the PaymentIntents [use case for connected accounts](https://stripe.com/docs/payments/connected-accounts).
@@ -39023,7 +39023,7 @@ pub struct PostPaymentIntentsIntentBodyTransferData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<i64>,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsIntentApplyCustomerBalanceBody {
     /// Amount intended to be applied to this PaymentIntent from the customer’s cash balance.
@@ -39042,7 +39042,7 @@ pub struct PostPaymentIntentsIntentApplyCustomerBalanceBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsIntentCancelBody {
     /// Reason for canceling this PaymentIntent. Possible values are `duplicate`, `fraudulent`, `requested_by_customer`, or `abandoned`
@@ -39054,7 +39054,7 @@ pub struct PostPaymentIntentsIntentCancelBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 connector_runtime::__string_enum! {
     #[doc =
     " Reason for canceling this PaymentIntent. Possible values are `duplicate`, `fraudulent`, `requested_by_customer`, or `abandoned`"]
@@ -39062,7 +39062,7 @@ connector_runtime::__string_enum! {
     "abandoned", Duplicate = "duplicate", Fraudulent = "fraudulent", RequestedByCustomer
     = "requested_by_customer", }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsIntentCaptureBody {
     /// The amount to capture from the PaymentIntent, which must be less than or equal to the original amount. Any additional amount will be automatically refunded. Defaults to the full `amount_capturable` if not provided.
@@ -39089,7 +39089,7 @@ pub struct PostPaymentIntentsIntentCaptureBody {
         super::models::PostPaymentIntentsIntentCaptureBodyTransferData,
     >,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 impl PostPaymentIntentsIntentCaptureBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -39112,7 +39112,7 @@ impl PostPaymentIntentsIntentCaptureBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// transfer_data_update_params
 ///
 /// The parameters used to automatically create a Transfer when the payment
@@ -39122,7 +39122,7 @@ pub struct PostPaymentIntentsIntentCaptureBodyTransferData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<i64>,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsIntentConfirmBody {
     /// The client secret of the PaymentIntent.
@@ -39195,7 +39195,7 @@ pub struct PostPaymentIntentsIntentConfirmBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_stripe_sdk: Option<bool>,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 impl PostPaymentIntentsIntentConfirmBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -39332,7 +39332,7 @@ impl PostPaymentIntentsIntentConfirmBodyMandateDataVariant1CustomerAcceptanceOnl
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// Set to `true` to indicate that the customer is not in your checkout flow during this payment attempt, and therefore is unable to authenticate. This parameter is intended for scenarios where you collect card details and [charge them later](https://stripe.com/docs/payments/cards/charging-saved-cards).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -39344,7 +39344,7 @@ pub enum PostPaymentIntentsIntentConfirmBodyOffSession {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsIntentIncrementAuthorizationBody {
     /// The updated total amount you intend to collect from the cardholder. This amount must be greater than the currently authorized amount.
@@ -39370,7 +39370,7 @@ pub struct PostPaymentIntentsIntentIncrementAuthorizationBody {
         super::models::PostPaymentIntentsIntentIncrementAuthorizationBodyTransferData,
     >,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 impl PostPaymentIntentsIntentIncrementAuthorizationBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -39385,7 +39385,7 @@ impl PostPaymentIntentsIntentIncrementAuthorizationBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 /// transfer_data_update_params
 ///
 /// The parameters used to automatically create a Transfer when the payment is captured.
@@ -39395,7 +39395,7 @@ pub struct PostPaymentIntentsIntentIncrementAuthorizationBodyTransferData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<i64>,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentIntentsIntentVerifyMicrodepositsBody {
     /// Two positive integers, in *cents*, equal to the values of the microdeposits sent to the bank account.
@@ -39411,7 +39411,7 @@ pub struct PostPaymentIntentsIntentVerifyMicrodepositsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
 }
-#[cfg(any(feature = "payment_intents"))]
+#[cfg(feature = "payment_intents")]
 impl PostPaymentIntentsIntentVerifyMicrodepositsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -39434,7 +39434,7 @@ impl PostPaymentIntentsIntentVerifyMicrodepositsBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_links"))]
+#[cfg(feature = "payment_links")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetPaymentLinksResponse200 {
     pub data: Vec<super::models::PaymentLink>,
@@ -39445,7 +39445,7 @@ pub struct GetPaymentLinksResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "payment_links"))]
+#[cfg(feature = "payment_links")]
 impl GetPaymentLinksResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -39468,7 +39468,7 @@ impl GetPaymentLinksResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_links"))]
+#[cfg(feature = "payment_links")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentLinksBody {
     /// after_completion_params
@@ -39536,7 +39536,7 @@ pub struct PostPaymentLinksBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_data: Option<super::models::PostPaymentLinksBodyTransferData>,
 }
-#[cfg(any(feature = "payment_links"))]
+#[cfg(feature = "payment_links")]
 impl PostPaymentLinksBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -39552,7 +39552,7 @@ impl PostPaymentLinksBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_links"))]
+#[cfg(feature = "payment_links")]
 /// after_completion_params
 ///
 /// Behavior after the purchase is complete.
@@ -39569,7 +39569,7 @@ pub struct PostPaymentLinksBodyAfterCompletion {
     #[serde(rename = "type")]
     pub type_: super::models::PostPaymentLinksBodyAfterCompletionType,
 }
-#[cfg(any(feature = "payment_links"))]
+#[cfg(feature = "payment_links")]
 impl PostPaymentLinksBodyAfterCompletion {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -39582,14 +39582,14 @@ impl PostPaymentLinksBodyAfterCompletion {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_links"))]
+#[cfg(feature = "payment_links")]
 /// after_completion_confirmation_page_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentLinksBodyAfterCompletionHostedConfirmation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_message: Option<String>,
 }
-#[cfg(any(feature = "payment_links"))]
+#[cfg(feature = "payment_links")]
 impl PostPaymentLinksBodyAfterCompletionHostedConfirmation {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -39604,13 +39604,13 @@ impl PostPaymentLinksBodyAfterCompletionHostedConfirmation {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_links"))]
+#[cfg(feature = "payment_links")]
 /// after_completion_redirect_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentLinksBodyAfterCompletionRedirect {
     pub url: String,
 }
-#[cfg(any(feature = "payment_links"))]
+#[cfg(feature = "payment_links")]
 impl PostPaymentLinksBodyAfterCompletionRedirect {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -39626,12 +39626,12 @@ impl PostPaymentLinksBodyAfterCompletionRedirect {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_links"))]
+#[cfg(feature = "payment_links")]
 connector_runtime::__string_enum! {
     pub enum PostPaymentLinksBodyAfterCompletionType { HostedConfirmation =
     "hosted_confirmation", Redirect = "redirect", }
 }
-#[cfg(any(feature = "payment_links"))]
+#[cfg(feature = "payment_links")]
 /// automatic_tax_params
 ///
 /// Configuration for automatic tax collection.
@@ -39639,7 +39639,7 @@ connector_runtime::__string_enum! {
 pub struct PostPaymentLinksBodyAutomaticTax {
     pub enabled: bool,
 }
-#[cfg(any(feature = "payment_links"))]
+#[cfg(feature = "payment_links")]
 /// line_items_create_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentLinksBodyLineItemsItem {
@@ -39651,7 +39651,7 @@ pub struct PostPaymentLinksBodyLineItemsItem {
     pub price: String,
     pub quantity: i64,
 }
-#[cfg(any(feature = "payment_links"))]
+#[cfg(feature = "payment_links")]
 impl PostPaymentLinksBodyLineItemsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -39667,7 +39667,7 @@ impl PostPaymentLinksBodyLineItemsItem {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_links"))]
+#[cfg(feature = "payment_links")]
 /// phone_number_collection_params
 ///
 /// Controls phone number collection settings during checkout.
@@ -39677,7 +39677,7 @@ impl PostPaymentLinksBodyLineItemsItem {
 pub struct PostPaymentLinksBodyPhoneNumberCollection {
     pub enabled: bool,
 }
-#[cfg(any(feature = "payment_links"))]
+#[cfg(feature = "payment_links")]
 /// shipping_address_collection_params
 ///
 /// Configuration for collecting the customer's shipping address.
@@ -39687,7 +39687,7 @@ pub struct PostPaymentLinksBodyShippingAddressCollection {
         super::models::PaymentLinksResourceShippingAddressCollectionAllowedCountriesItem,
     >,
 }
-#[cfg(any(feature = "payment_links"))]
+#[cfg(feature = "payment_links")]
 /// subscription_data_params
 ///
 /// When creating a subscription, the specified configuration data will be used. There must be at least one line item with a recurring price to use `subscription_data`.
@@ -39696,7 +39696,7 @@ pub struct PostPaymentLinksBodySubscriptionData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trial_period_days: Option<i64>,
 }
-#[cfg(any(feature = "payment_links"))]
+#[cfg(feature = "payment_links")]
 /// transfer_data_params
 ///
 /// The account (if any) the payments will be attributed to for tax reporting, and where funds from each payment will be transferred to.
@@ -39706,7 +39706,7 @@ pub struct PostPaymentLinksBodyTransferData {
     pub amount: Option<i64>,
     pub destination: String,
 }
-#[cfg(any(feature = "payment_links"))]
+#[cfg(feature = "payment_links")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentLinksPaymentLinkBody {
     /// Whether the payment link's `url` is active. If `false`, customers visiting the URL will be shown a page saying that the link has been deactivated.
@@ -39752,7 +39752,7 @@ pub struct PostPaymentLinksPaymentLinkBody {
         super::models::PostPaymentLinksPaymentLinkBodyShippingAddressCollection,
     >,
 }
-#[cfg(any(feature = "payment_links"))]
+#[cfg(feature = "payment_links")]
 impl PostPaymentLinksPaymentLinkBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -39767,7 +39767,7 @@ impl PostPaymentLinksPaymentLinkBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_links"))]
+#[cfg(feature = "payment_links")]
 /// line_items_update_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentLinksPaymentLinkBodyLineItemsItem {
@@ -39780,7 +39780,7 @@ pub struct PostPaymentLinksPaymentLinkBodyLineItemsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<i64>,
 }
-#[cfg(any(feature = "payment_links"))]
+#[cfg(feature = "payment_links")]
 impl PostPaymentLinksPaymentLinkBodyLineItemsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -39796,7 +39796,7 @@ impl PostPaymentLinksPaymentLinkBodyLineItemsItem {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_links"))]
+#[cfg(feature = "payment_links")]
 /// The list of payment method types that customers can use. Only `card` is supported. Pass an empty string to enable automatic payment methods that use your [payment method settings](https://dashboard.stripe.com/settings/payment_methods).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -39806,7 +39806,7 @@ pub enum PostPaymentLinksPaymentLinkBodyPaymentMethodTypes {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "payment_links"))]
+#[cfg(feature = "payment_links")]
 /// Configuration for collecting the customer's shipping address.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -39818,7 +39818,7 @@ pub enum PostPaymentLinksPaymentLinkBodyShippingAddressCollection {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "payment_links"))]
+#[cfg(feature = "payment_links")]
 /// shipping_address_collection_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentLinksPaymentLinkBodyShippingAddressCollectionVariant0 {
@@ -39826,7 +39826,7 @@ pub struct PostPaymentLinksPaymentLinkBodyShippingAddressCollectionVariant0 {
         super::models::PaymentLinksResourceShippingAddressCollectionAllowedCountriesItem,
     >,
 }
-#[cfg(any(feature = "payment_links"))]
+#[cfg(feature = "payment_links")]
 /// PaymentLinksResourceListLineItems
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetPaymentLinksPaymentLinkLineItemsResponse200 {
@@ -39839,7 +39839,7 @@ pub struct GetPaymentLinksPaymentLinkLineItemsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "payment_links"))]
+#[cfg(feature = "payment_links")]
 impl GetPaymentLinksPaymentLinkLineItemsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -39861,7 +39861,7 @@ impl GetPaymentLinksPaymentLinkLineItemsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_methods"))]
+#[cfg(feature = "payment_methods")]
 /// PaymentFlowsPaymentMethodList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetPaymentMethodsResponse200 {
@@ -39873,7 +39873,7 @@ pub struct GetPaymentMethodsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "payment_methods"))]
+#[cfg(feature = "payment_methods")]
 impl GetPaymentMethodsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -39896,7 +39896,7 @@ impl GetPaymentMethodsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_methods"))]
+#[cfg(feature = "payment_methods")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentMethodsBody {
     /// payment_method_param
@@ -40034,7 +40034,7 @@ pub struct PostPaymentMethodsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wechat_pay: Option<serde_json::Value>,
 }
-#[cfg(any(feature = "payment_methods"))]
+#[cfg(feature = "payment_methods")]
 impl PostPaymentMethodsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -40078,7 +40078,7 @@ impl PostPaymentMethodsBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_methods"))]
+#[cfg(feature = "payment_methods")]
 /// payment_method_param
 ///
 /// If this is an `acss_debit` PaymentMethod, this hash contains details about the ACSS Debit payment method.
@@ -40088,7 +40088,7 @@ pub struct PostPaymentMethodsBodyAcssDebit {
     pub institution_number: String,
     pub transit_number: String,
 }
-#[cfg(any(feature = "payment_methods"))]
+#[cfg(feature = "payment_methods")]
 impl PostPaymentMethodsBodyAcssDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -40122,7 +40122,7 @@ impl PostPaymentMethodsBodyAcssDebit {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_methods"))]
+#[cfg(feature = "payment_methods")]
 /// param
 ///
 /// If this is an `au_becs_debit` PaymentMethod, this hash contains details about the bank account.
@@ -40131,7 +40131,7 @@ pub struct PostPaymentMethodsBodyAuBecsDebit {
     pub account_number: String,
     pub bsb_number: String,
 }
-#[cfg(any(feature = "payment_methods"))]
+#[cfg(feature = "payment_methods")]
 impl PostPaymentMethodsBodyAuBecsDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -40156,7 +40156,7 @@ impl PostPaymentMethodsBodyAuBecsDebit {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_methods"))]
+#[cfg(feature = "payment_methods")]
 /// param
 ///
 /// If this is a `bacs_debit` PaymentMethod, this hash contains details about the Bacs Direct Debit bank account.
@@ -40167,7 +40167,7 @@ pub struct PostPaymentMethodsBodyBacsDebit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sort_code: Option<String>,
 }
-#[cfg(any(feature = "payment_methods"))]
+#[cfg(feature = "payment_methods")]
 impl PostPaymentMethodsBodyBacsDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -40190,7 +40190,7 @@ impl PostPaymentMethodsBodyBacsDebit {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_methods"))]
+#[cfg(feature = "payment_methods")]
 /// billing_details_inner_params
 ///
 /// Billing information associated with the PaymentMethod that may be used or required by particular types of payment methods.
@@ -40207,7 +40207,7 @@ pub struct PostPaymentMethodsBodyBillingDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
 }
-#[cfg(any(feature = "payment_methods"))]
+#[cfg(feature = "payment_methods")]
 impl PostPaymentMethodsBodyBillingDetails {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -40230,7 +40230,7 @@ impl PostPaymentMethodsBodyBillingDetails {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_methods"))]
+#[cfg(feature = "payment_methods")]
 /// param
 ///
 /// If this is a `boleto` PaymentMethod, this hash contains details about the Boleto payment method.
@@ -40238,7 +40238,7 @@ impl PostPaymentMethodsBodyBillingDetails {
 pub struct PostPaymentMethodsBodyBoleto {
     pub tax_id: String,
 }
-#[cfg(any(feature = "payment_methods"))]
+#[cfg(feature = "payment_methods")]
 impl PostPaymentMethodsBodyBoleto {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -40254,7 +40254,7 @@ impl PostPaymentMethodsBodyBoleto {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_methods"))]
+#[cfg(feature = "payment_methods")]
 /// If this is a `card` PaymentMethod, this hash contains the user's card details. For backwards compatibility, you can alternatively provide a Stripe token (e.g., for Apple Pay, Amex Express Checkout, or legacy Checkout) into the card hash with format `card: {token: "tok_visa"}`. When providing a card number, you must meet the requirements for [PCI compliance](https://stripe.com/docs/security#validating-pci-compliance). We strongly recommend using Stripe.js instead of interacting with this API directly.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -40268,7 +40268,7 @@ pub enum PostPaymentMethodsBodyCard {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "payment_methods"))]
+#[cfg(feature = "payment_methods")]
 /// card_details_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentMethodsBodyCardVariant0 {
@@ -40278,7 +40278,7 @@ pub struct PostPaymentMethodsBodyCardVariant0 {
     pub exp_year: i64,
     pub number: String,
 }
-#[cfg(any(feature = "payment_methods"))]
+#[cfg(feature = "payment_methods")]
 impl PostPaymentMethodsBodyCardVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -40302,13 +40302,13 @@ impl PostPaymentMethodsBodyCardVariant0 {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_methods"))]
+#[cfg(feature = "payment_methods")]
 /// token_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentMethodsBodyCardVariant1 {
     pub token: String,
 }
-#[cfg(any(feature = "payment_methods"))]
+#[cfg(feature = "payment_methods")]
 impl PostPaymentMethodsBodyCardVariant1 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -40324,7 +40324,7 @@ impl PostPaymentMethodsBodyCardVariant1 {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_methods"))]
+#[cfg(feature = "payment_methods")]
 /// param
 ///
 /// If this is an `eps` PaymentMethod, this hash contains details about the EPS payment method.
@@ -40333,7 +40333,7 @@ pub struct PostPaymentMethodsBodyEps {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bank: Option<super::models::PostPaymentIntentsBodyPaymentMethodDataEpsBank>,
 }
-#[cfg(any(feature = "payment_methods"))]
+#[cfg(feature = "payment_methods")]
 /// param
 ///
 /// If this is an `fpx` PaymentMethod, this hash contains details about the FPX payment method.
@@ -40341,7 +40341,7 @@ pub struct PostPaymentMethodsBodyEps {
 pub struct PostPaymentMethodsBodyFpx {
     pub bank: super::models::PostPaymentIntentsBodyPaymentMethodDataFpxBank,
 }
-#[cfg(any(feature = "payment_methods"))]
+#[cfg(feature = "payment_methods")]
 /// param
 ///
 /// If this is an `ideal` PaymentMethod, this hash contains details about the iDEAL payment method.
@@ -40350,7 +40350,7 @@ pub struct PostPaymentMethodsBodyIdeal {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bank: Option<super::models::PostPaymentIntentsBodyPaymentMethodDataIdealBank>,
 }
-#[cfg(any(feature = "payment_methods"))]
+#[cfg(feature = "payment_methods")]
 /// param
 ///
 /// If this is a `klarna` PaymentMethod, this hash contains details about the Klarna payment method.
@@ -40360,7 +40360,7 @@ pub struct PostPaymentMethodsBodyKlarna {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dob: Option<super::models::PostPaymentIntentsBodyPaymentMethodDataKlarnaDob>,
 }
-#[cfg(any(feature = "payment_methods"))]
+#[cfg(feature = "payment_methods")]
 /// param
 ///
 /// If this is a `p24` PaymentMethod, this hash contains details about the P24 payment method.
@@ -40369,7 +40369,7 @@ pub struct PostPaymentMethodsBodyP24 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bank: Option<super::models::PostPaymentIntentsBodyPaymentMethodDataP24Bank>,
 }
-#[cfg(any(feature = "payment_methods"))]
+#[cfg(feature = "payment_methods")]
 /// param
 ///
 /// If this is a `sepa_debit` PaymentMethod, this hash contains details about the SEPA debit bank account.
@@ -40377,7 +40377,7 @@ pub struct PostPaymentMethodsBodyP24 {
 pub struct PostPaymentMethodsBodySepaDebit {
     pub iban: String,
 }
-#[cfg(any(feature = "payment_methods"))]
+#[cfg(feature = "payment_methods")]
 impl PostPaymentMethodsBodySepaDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -40393,7 +40393,7 @@ impl PostPaymentMethodsBodySepaDebit {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_methods"))]
+#[cfg(feature = "payment_methods")]
 /// param
 ///
 /// If this is a `sofort` PaymentMethod, this hash contains details about the SOFORT payment method.
@@ -40401,7 +40401,7 @@ impl PostPaymentMethodsBodySepaDebit {
 pub struct PostPaymentMethodsBodySofort {
     pub country: super::models::PostPaymentIntentsBodyPaymentMethodDataSofortCountry,
 }
-#[cfg(any(feature = "payment_methods"))]
+#[cfg(feature = "payment_methods")]
 connector_runtime::__string_enum! {
     #[doc =
     " The type of the PaymentMethod. An additional hash is included on the PaymentMethod with a name matching this value. It contains additional information specific to the PaymentMethod type."]
@@ -40413,7 +40413,7 @@ connector_runtime::__string_enum! {
     SepaDebit = "sepa_debit", Sofort = "sofort", UsBankAccount = "us_bank_account",
     WechatPay = "wechat_pay", }
 }
-#[cfg(any(feature = "payment_methods"))]
+#[cfg(feature = "payment_methods")]
 /// payment_method_param
 ///
 /// If this is an `us_bank_account` PaymentMethod, this hash contains details about the US bank account payment method.
@@ -40432,7 +40432,7 @@ pub struct PostPaymentMethodsBodyUsBankAccount {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routing_number: Option<String>,
 }
-#[cfg(any(feature = "payment_methods"))]
+#[cfg(feature = "payment_methods")]
 impl PostPaymentMethodsBodyUsBankAccount {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -40455,7 +40455,7 @@ impl PostPaymentMethodsBodyUsBankAccount {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_methods"))]
+#[cfg(feature = "payment_methods")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentMethodsPaymentMethodBody {
     /// billing_details_inner_params
@@ -40482,7 +40482,7 @@ pub struct PostPaymentMethodsPaymentMethodBody {
         super::models::PostPaymentMethodsPaymentMethodBodyUsBankAccount,
     >,
 }
-#[cfg(any(feature = "payment_methods"))]
+#[cfg(feature = "payment_methods")]
 impl PostPaymentMethodsPaymentMethodBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -40492,7 +40492,7 @@ impl PostPaymentMethodsPaymentMethodBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "payment_methods"))]
+#[cfg(feature = "payment_methods")]
 /// update_api_param
 ///
 /// If this is a `card` PaymentMethod, this hash contains the user's card details.
@@ -40503,7 +40503,7 @@ pub struct PostPaymentMethodsPaymentMethodBodyCard {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exp_year: Option<i64>,
 }
-#[cfg(any(feature = "payment_methods"))]
+#[cfg(feature = "payment_methods")]
 /// update_param
 ///
 /// If this is an `us_bank_account` PaymentMethod, this hash contains details about the US bank account payment method.
@@ -40514,7 +40514,7 @@ pub struct PostPaymentMethodsPaymentMethodBodyUsBankAccount {
         super::models::PostPaymentIntentsBodyPaymentMethodDataUsBankAccountAccountHolderType,
     >,
 }
-#[cfg(any(feature = "payment_methods"))]
+#[cfg(feature = "payment_methods")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPaymentMethodsPaymentMethodAttachBody {
     /// The ID of the customer to which to attach the PaymentMethod.
@@ -40523,7 +40523,7 @@ pub struct PostPaymentMethodsPaymentMethodAttachBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
 }
-#[cfg(any(feature = "payment_methods"))]
+#[cfg(feature = "payment_methods")]
 impl PostPaymentMethodsPaymentMethodAttachBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -40539,7 +40539,7 @@ impl PostPaymentMethodsPaymentMethodAttachBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "payouts"))]
+#[cfg(feature = "payouts")]
 /// PayoutList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetPayoutsResponse200 {
@@ -40551,7 +40551,7 @@ pub struct GetPayoutsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "payouts"))]
+#[cfg(feature = "payouts")]
 impl GetPayoutsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -40574,7 +40574,7 @@ impl GetPayoutsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "payouts"))]
+#[cfg(feature = "payouts")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPayoutsBody {
     /// A positive integer in cents representing how much to payout.
@@ -40603,7 +40603,7 @@ pub struct PostPayoutsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statement_descriptor: Option<String>,
 }
-#[cfg(any(feature = "payouts"))]
+#[cfg(feature = "payouts")]
 impl PostPayoutsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -40621,20 +40621,20 @@ impl PostPayoutsBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "payouts"))]
+#[cfg(feature = "payouts")]
 connector_runtime::__string_enum! {
     #[doc =
     " The method used to send this payout, which can be `standard` or `instant`. `instant` is only supported for payouts to debit cards. (See [Instant payouts for marketplaces for more information](https://stripe.com/blog/instant-payouts-for-marketplaces).)"]
     pub enum PostPayoutsBodyMethod { Instant = "instant", Standard = "standard", }
 }
-#[cfg(any(feature = "payouts"))]
+#[cfg(feature = "payouts")]
 connector_runtime::__string_enum! {
     #[doc =
     " The balance type of your Stripe balance to draw this payout from. Balances for different payment sources are kept separately. You can find the amounts with the balances API. One of `bank_account`, `card`, or `fpx`."]
     pub enum PostPayoutsBodySourceType { BankAccount = "bank_account", Card = "card", Fpx
     = "fpx", }
 }
-#[cfg(any(feature = "plans"))]
+#[cfg(feature = "plans")]
 /// PlanList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetPlansResponse200 {
@@ -40647,7 +40647,7 @@ pub struct GetPlansResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "plans"))]
+#[cfg(feature = "plans")]
 impl GetPlansResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -40670,7 +40670,7 @@ impl GetPlansResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "plans"))]
+#[cfg(feature = "plans")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostPlansBody {
     /// Whether the plan is currently available for new subscriptions. Defaults to `true`.
@@ -40727,7 +40727,7 @@ pub struct PostPlansBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_type: Option<super::models::RecurringUsageType>,
 }
-#[cfg(any(feature = "plans"))]
+#[cfg(feature = "plans")]
 impl PostPlansBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -40740,20 +40740,20 @@ impl PostPlansBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "plans"))]
+#[cfg(feature = "plans")]
 connector_runtime::__string_enum! {
     #[doc =
     " Specifies a usage aggregation strategy for plans of `usage_type=metered`. Allowed values are `sum` for summing up all usage during a period, `last_during_period` for using the last usage record reported within a period, `last_ever` for using the last usage record ever (across period bounds) or `max` which uses the usage record with the maximum reported usage during a period. Defaults to `sum`."]
     pub enum PostPlansBodyAggregateUsage { LastDuringPeriod = "last_during_period",
     LastEver = "last_ever", Max = "max", Sum = "sum", }
 }
-#[cfg(any(feature = "plans"))]
+#[cfg(feature = "plans")]
 connector_runtime::__string_enum! {
     #[doc = " Specifies billing frequency. Either `day`, `week`, `month` or `year`."] pub
     enum PostPlansBodyInterval { Day = "day", Month = "month", Week = "week", Year =
     "year", }
 }
-#[cfg(any(feature = "plans"))]
+#[cfg(feature = "plans")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostPlansBodyProduct {
@@ -40762,7 +40762,7 @@ pub enum PostPlansBodyProduct {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "plans"))]
+#[cfg(feature = "plans")]
 /// inline_product_params
 ///
 /// The product whose pricing the created plan will represent. This can either be the ID of an existing product, or a dictionary containing fields used to create a [service product](https://stripe.com/docs/api#product_object-type).
@@ -40782,7 +40782,7 @@ pub struct PostPlansBodyProductVariant0 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_label: Option<String>,
 }
-#[cfg(any(feature = "plans"))]
+#[cfg(feature = "plans")]
 impl PostPlansBodyProductVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -40872,7 +40872,7 @@ pub struct PostPlansBodyTransformUsage {
 connector_runtime::__string_enum! {
     pub enum PostPlansBodyTransformUsageRound { Down = "down", Up = "up", }
 }
-#[cfg(any(feature = "plans"))]
+#[cfg(feature = "plans")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPlansPlanBody {
     /// Whether the plan is currently available for new subscriptions.
@@ -40894,7 +40894,7 @@ pub struct PostPlansPlanBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trial_period_days: Option<i64>,
 }
-#[cfg(any(feature = "plans"))]
+#[cfg(feature = "plans")]
 impl PostPlansPlanBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -40907,7 +40907,7 @@ impl PostPlansPlanBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "prices"))]
+#[cfg(feature = "prices")]
 /// all_prices_recurring_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetPricesRecurring {
@@ -40918,15 +40918,15 @@ pub struct GetPricesRecurring {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_type: Option<super::models::GetPricesRecurringUsageType>,
 }
-#[cfg(any(feature = "prices"))]
+#[cfg(feature = "prices")]
 connector_runtime::__string_enum! {
     pub enum GetPricesRecurringUsageType { Licensed = "licensed", Metered = "metered", }
 }
-#[cfg(any(feature = "prices"))]
+#[cfg(feature = "prices")]
 connector_runtime::__string_enum! {
     pub enum GetPricesType { OneTime = "one_time", Recurring = "recurring", }
 }
-#[cfg(any(feature = "prices"))]
+#[cfg(feature = "prices")]
 /// PriceList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetPricesResponse200 {
@@ -40939,7 +40939,7 @@ pub struct GetPricesResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "prices"))]
+#[cfg(feature = "prices")]
 impl GetPricesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -40962,7 +40962,7 @@ impl GetPricesResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "prices"))]
+#[cfg(feature = "prices")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPricesBody {
     /// Whether the price can be used for new purchases. Defaults to `true`.
@@ -41022,7 +41022,7 @@ pub struct PostPricesBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount_decimal: Option<String>,
 }
-#[cfg(any(feature = "prices"))]
+#[cfg(feature = "prices")]
 impl PostPricesBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -41041,7 +41041,7 @@ impl PostPricesBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "prices"))]
+#[cfg(feature = "prices")]
 /// inline_product_params
 ///
 /// These fields can be used to create a new product that this price will belong to.
@@ -41061,7 +41061,7 @@ pub struct PostPricesBodyProductData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_label: Option<String>,
 }
-#[cfg(any(feature = "prices"))]
+#[cfg(feature = "prices")]
 impl PostPricesBodyProductData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -41099,7 +41099,7 @@ impl PostPricesBodyProductData {
         Ok(())
     }
 }
-#[cfg(any(feature = "prices"))]
+#[cfg(feature = "prices")]
 /// recurring
 ///
 /// The recurring components of a price such as `interval` and `usage_type`.
@@ -41113,19 +41113,19 @@ pub struct PostPricesBodyRecurring {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_type: Option<super::models::GetPricesRecurringUsageType>,
 }
-#[cfg(any(feature = "prices"))]
+#[cfg(feature = "prices")]
 connector_runtime::__string_enum! {
     pub enum PostPricesBodyRecurringAggregateUsage { LastDuringPeriod =
     "last_during_period", LastEver = "last_ever", Max = "max", Sum = "sum", }
 }
-#[cfg(any(feature = "prices"))]
+#[cfg(feature = "prices")]
 connector_runtime::__string_enum! {
     #[doc =
     " Specifies whether the price is considered inclusive of taxes or exclusive of taxes. One of `inclusive`, `exclusive`, or `unspecified`. Once specified as either `inclusive` or `exclusive`, it cannot be changed."]
     pub enum PostPricesBodyTaxBehavior { Exclusive = "exclusive", Inclusive =
     "inclusive", Unspecified = "unspecified", }
 }
-#[cfg(any(feature = "prices"))]
+#[cfg(feature = "prices")]
 /// SearchResult
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetPricesSearchResponse200 {
@@ -41140,7 +41140,7 @@ pub struct GetPricesSearchResponse200 {
     pub total_count: Option<i64>,
     pub url: String,
 }
-#[cfg(any(feature = "prices"))]
+#[cfg(feature = "prices")]
 impl GetPricesSearchResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -41165,7 +41165,7 @@ impl GetPricesSearchResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "prices"))]
+#[cfg(feature = "prices")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPricesPriceBody {
     /// Whether the price can be used for new purchases. Defaults to `true`.
@@ -41190,7 +41190,7 @@ pub struct PostPricesPriceBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_lookup_key: Option<bool>,
 }
-#[cfg(any(feature = "prices"))]
+#[cfg(feature = "prices")]
 impl PostPricesPriceBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -41203,7 +41203,7 @@ impl PostPricesPriceBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "products"))]
+#[cfg(feature = "products")]
 /// ProductList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetProductsResponse200 {
@@ -41216,7 +41216,7 @@ pub struct GetProductsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "products"))]
+#[cfg(feature = "products")]
 impl GetProductsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -41239,7 +41239,7 @@ impl GetProductsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "products"))]
+#[cfg(feature = "products")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostProductsBody {
     /// Whether the product is currently available for purchase. Defaults to `true`.
@@ -41286,7 +41286,7 @@ pub struct PostProductsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
-#[cfg(any(feature = "products"))]
+#[cfg(feature = "products")]
 impl PostProductsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -41317,7 +41317,7 @@ impl PostProductsBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "products"))]
+#[cfg(feature = "products")]
 /// package_dimensions_specs
 ///
 /// The dimensions of this product for shipping purposes.
@@ -41328,7 +41328,7 @@ pub struct PostProductsBodyPackageDimensions {
     pub weight: f64,
     pub width: f64,
 }
-#[cfg(any(feature = "products"))]
+#[cfg(feature = "products")]
 /// SearchResult
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetProductsSearchResponse200 {
@@ -41343,7 +41343,7 @@ pub struct GetProductsSearchResponse200 {
     pub total_count: Option<i64>,
     pub url: String,
 }
-#[cfg(any(feature = "products"))]
+#[cfg(feature = "products")]
 impl GetProductsSearchResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -41373,7 +41373,7 @@ impl GetProductsSearchResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "products"))]
+#[cfg(feature = "products")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostProductsIdBody {
     /// Whether the product is available for purchase.
@@ -41416,7 +41416,7 @@ pub struct PostProductsIdBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<super::models::PostProductsIdBodyUrl>,
 }
-#[cfg(any(feature = "products"))]
+#[cfg(feature = "products")]
 impl PostProductsIdBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -41445,7 +41445,7 @@ impl PostProductsIdBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "products"))]
+#[cfg(feature = "products")]
 /// A list of up to 8 URLs of images for this product, meant to be displayable to the customer.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -41455,7 +41455,7 @@ pub enum PostProductsIdBodyImages {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "products"))]
+#[cfg(feature = "products")]
 /// The dimensions of this product for shipping purposes.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -41476,7 +41476,7 @@ pub struct PostProductsIdBodyPackageDimensionsVariant0 {
     pub weight: f64,
     pub width: f64,
 }
-#[cfg(any(feature = "products"))]
+#[cfg(feature = "products")]
 /// A [tax code](https://stripe.com/docs/tax/tax-codes) ID.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -41485,7 +41485,7 @@ pub enum PostProductsIdBodyTaxCode {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "products"))]
+#[cfg(feature = "products")]
 /// A URL of a publicly-accessible webpage for this product.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -41494,7 +41494,7 @@ pub enum PostProductsIdBodyUrl {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "promotion_codes"))]
+#[cfg(feature = "promotion_codes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetPromotionCodesResponse200 {
     pub data: Vec<super::models::PromotionCode>,
@@ -41505,7 +41505,7 @@ pub struct GetPromotionCodesResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "promotion_codes"))]
+#[cfg(feature = "promotion_codes")]
 impl GetPromotionCodesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -41528,7 +41528,7 @@ impl GetPromotionCodesResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "promotion_codes"))]
+#[cfg(feature = "promotion_codes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPromotionCodesBody {
     /// Whether the promotion code is currently active.
@@ -41560,7 +41560,7 @@ pub struct PostPromotionCodesBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restrictions: Option<super::models::PostPromotionCodesBodyRestrictions>,
 }
-#[cfg(any(feature = "promotion_codes"))]
+#[cfg(feature = "promotion_codes")]
 impl PostPromotionCodesBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -41582,7 +41582,7 @@ impl PostPromotionCodesBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "promotion_codes"))]
+#[cfg(feature = "promotion_codes")]
 /// restrictions_params
 ///
 /// Settings that restrict the redemption of the promotion code.
@@ -41595,7 +41595,7 @@ pub struct PostPromotionCodesBodyRestrictions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub minimum_amount_currency: Option<String>,
 }
-#[cfg(any(feature = "promotion_codes"))]
+#[cfg(feature = "promotion_codes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostPromotionCodesPromotionCodeBody {
     /// Whether the promotion code is currently active. A promotion code can only be reactivated when the coupon is still valid and the promotion code is otherwise redeemable.
@@ -41608,12 +41608,12 @@ pub struct PostPromotionCodesPromotionCodeBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::PostAccountBodyMetadata>,
 }
-#[cfg(any(feature = "quotes"))]
+#[cfg(feature = "quotes")]
 connector_runtime::__string_enum! {
     pub enum GetQuotesStatus { Accepted = "accepted", Canceled = "canceled", Draft =
     "draft", Open = "open", }
 }
-#[cfg(any(feature = "quotes"))]
+#[cfg(feature = "quotes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetQuotesResponse200 {
     pub data: Vec<super::models::Quote>,
@@ -41624,7 +41624,7 @@ pub struct GetQuotesResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "quotes"))]
+#[cfg(feature = "quotes")]
 impl GetQuotesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -41647,7 +41647,7 @@ impl GetQuotesResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "quotes"))]
+#[cfg(feature = "quotes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostQuotesBody {
     /// The amount of the application fee (if any) that will be requested to be applied to the payment and transferred to the application owner's Stripe account. There cannot be any line items with recurring prices when using this field.
@@ -41723,7 +41723,7 @@ pub struct PostQuotesBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_data: Option<super::models::PostQuotesBodyTransferData>,
 }
-#[cfg(any(feature = "quotes"))]
+#[cfg(feature = "quotes")]
 impl PostQuotesBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -41753,7 +41753,7 @@ impl PostQuotesBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "quotes"))]
+#[cfg(feature = "quotes")]
 /// The amount of the application fee (if any) that will be requested to be applied to the payment and transferred to the application owner's Stripe account. There cannot be any line items with recurring prices when using this field.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -41763,7 +41763,7 @@ pub enum PostQuotesBodyApplicationFeeAmount {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "quotes"))]
+#[cfg(feature = "quotes")]
 /// A non-negative decimal between 0 and 100, with at most two decimal places. This represents the percentage of the subscription invoice subtotal that will be transferred to the application owner's Stripe account. There must be at least 1 line item with a recurring price to use this field.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -41773,7 +41773,7 @@ pub enum PostQuotesBodyApplicationFeePercent {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "quotes"))]
+#[cfg(feature = "quotes")]
 /// automatic_tax_param
 ///
 /// Settings for automatic tax lookup for this quote and resulting invoices and subscriptions.
@@ -41781,14 +41781,14 @@ pub enum PostQuotesBodyApplicationFeePercent {
 pub struct PostQuotesBodyAutomaticTax {
     pub enabled: bool,
 }
-#[cfg(any(feature = "quotes"))]
+#[cfg(feature = "quotes")]
 connector_runtime::__string_enum! {
     #[doc =
     " Either `charge_automatically`, or `send_invoice`. When charging automatically, Stripe will attempt to pay invoices at the end of the subscription cycle or at invoice finalization using the default payment method attached to the subscription or customer. When sending an invoice, Stripe will email your customer an invoice with payment instructions. Defaults to `charge_automatically`."]
     pub enum PostQuotesBodyCollectionMethod { ChargeAutomatically =
     "charge_automatically", SendInvoice = "send_invoice", }
 }
-#[cfg(any(feature = "quotes"))]
+#[cfg(feature = "quotes")]
 /// The tax rates that will apply to any line item that does not have `tax_rates` set.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -41798,7 +41798,7 @@ pub enum PostQuotesBodyDefaultTaxRates {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "quotes"))]
+#[cfg(feature = "quotes")]
 /// The discounts applied to the quote. You can only set up to one discount.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -41808,7 +41808,7 @@ pub enum PostQuotesBodyDiscounts {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "quotes"))]
+#[cfg(feature = "quotes")]
 /// from_quote_params
 ///
 /// Clone an existing quote. The new quote will be created in `status=draft`. When using this parameter, you cannot specify any other parameters except for `expires_at`.
@@ -41818,7 +41818,7 @@ pub struct PostQuotesBodyFromQuote {
     pub is_revision: Option<bool>,
     pub quote: String,
 }
-#[cfg(any(feature = "quotes"))]
+#[cfg(feature = "quotes")]
 impl PostQuotesBodyFromQuote {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -41829,7 +41829,7 @@ impl PostQuotesBodyFromQuote {
         Ok(())
     }
 }
-#[cfg(any(feature = "quotes"))]
+#[cfg(feature = "quotes")]
 /// quote_param
 ///
 /// All invoices will be billed using the specified settings.
@@ -41838,7 +41838,7 @@ pub struct PostQuotesBodyInvoiceSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub days_until_due: Option<i64>,
 }
-#[cfg(any(feature = "quotes"))]
+#[cfg(feature = "quotes")]
 /// line_item_create_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostQuotesBodyLineItemsItem {
@@ -41852,7 +41852,7 @@ pub struct PostQuotesBodyLineItemsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_rates: Option<super::models::PostCreditNotesBodyLinesItemTaxRates>,
 }
-#[cfg(any(feature = "quotes"))]
+#[cfg(feature = "quotes")]
 impl PostQuotesBodyLineItemsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -41870,7 +41870,7 @@ impl PostQuotesBodyLineItemsItem {
         Ok(())
     }
 }
-#[cfg(any(feature = "quotes"))]
+#[cfg(feature = "quotes")]
 /// price_data
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostQuotesBodyLineItemsItemPriceData {
@@ -41890,7 +41890,7 @@ pub struct PostQuotesBodyLineItemsItemPriceData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount_decimal: Option<String>,
 }
-#[cfg(any(feature = "quotes"))]
+#[cfg(feature = "quotes")]
 impl PostQuotesBodyLineItemsItemPriceData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -41906,7 +41906,7 @@ impl PostQuotesBodyLineItemsItemPriceData {
         Ok(())
     }
 }
-#[cfg(any(feature = "quotes"))]
+#[cfg(feature = "quotes")]
 /// The account on behalf of which to charge.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -41915,7 +41915,7 @@ pub enum PostQuotesBodyOnBehalfOf {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "quotes"))]
+#[cfg(feature = "quotes")]
 /// subscription_data_create_params
 ///
 /// When creating a subscription or subscription schedule, the specified configuration data will be used. There must be at least one line item with a recurring price for a subscription or subscription schedule to be created. A subscription schedule is created if `subscription_data[effective_date]` is present and in the future, otherwise a subscription is created.
@@ -41930,7 +41930,7 @@ pub struct PostQuotesBodySubscriptionData {
         super::models::PostCheckoutSessionsBodyPaymentMethodOptionsKonbiniExpiresAfterDays,
     >,
 }
-#[cfg(any(feature = "quotes"))]
+#[cfg(feature = "quotes")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostQuotesBodySubscriptionDataEffectiveDate {
@@ -41939,7 +41939,7 @@ pub enum PostQuotesBodySubscriptionDataEffectiveDate {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "quotes"))]
+#[cfg(feature = "quotes")]
 /// The data with which to automatically create a Transfer for each of the invoices.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -41951,7 +41951,7 @@ pub enum PostQuotesBodyTransferData {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "quotes"))]
+#[cfg(feature = "quotes")]
 /// transfer_data_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostQuotesBodyTransferDataVariant0 {
@@ -41961,7 +41961,7 @@ pub struct PostQuotesBodyTransferDataVariant0 {
     pub amount_percent: Option<f64>,
     pub destination: String,
 }
-#[cfg(any(feature = "quotes"))]
+#[cfg(feature = "quotes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostQuotesQuoteBody {
     /// The amount of the application fee (if any) that will be requested to be applied to the payment and transferred to the application owner's Stripe account. There cannot be any line items with recurring prices when using this field.
@@ -42029,7 +42029,7 @@ pub struct PostQuotesQuoteBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_data: Option<super::models::PostQuotesBodyTransferData>,
 }
-#[cfg(any(feature = "quotes"))]
+#[cfg(feature = "quotes")]
 impl PostQuotesQuoteBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -42053,7 +42053,7 @@ impl PostQuotesQuoteBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "quotes"))]
+#[cfg(feature = "quotes")]
 /// line_item_update_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostQuotesQuoteBodyLineItemsItem {
@@ -42069,7 +42069,7 @@ pub struct PostQuotesQuoteBodyLineItemsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_rates: Option<super::models::PostCreditNotesBodyLinesItemTaxRates>,
 }
-#[cfg(any(feature = "quotes"))]
+#[cfg(feature = "quotes")]
 impl PostQuotesQuoteBodyLineItemsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -42095,7 +42095,7 @@ impl PostQuotesQuoteBodyLineItemsItem {
         Ok(())
     }
 }
-#[cfg(any(feature = "quotes"))]
+#[cfg(feature = "quotes")]
 /// subscription_data_update_params
 ///
 /// When creating a subscription or subscription schedule, the specified configuration data will be used. There must be at least one line item with a recurring price for a subscription or subscription schedule to be created. A subscription schedule is created if `subscription_data[effective_date]` is present and in the future, otherwise a subscription is created.
@@ -42110,7 +42110,7 @@ pub struct PostQuotesQuoteBodySubscriptionData {
         super::models::PostCheckoutSessionsBodyPaymentMethodOptionsKonbiniExpiresAfterDays,
     >,
 }
-#[cfg(any(feature = "quotes"))]
+#[cfg(feature = "quotes")]
 /// QuotesResourceListLineItems
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetQuotesQuoteComputedUpfrontLineItemsResponse200 {
@@ -42123,7 +42123,7 @@ pub struct GetQuotesQuoteComputedUpfrontLineItemsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "quotes"))]
+#[cfg(feature = "quotes")]
 impl GetQuotesQuoteComputedUpfrontLineItemsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -42145,7 +42145,7 @@ impl GetQuotesQuoteComputedUpfrontLineItemsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "quotes"))]
+#[cfg(feature = "quotes")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostQuotesQuoteFinalizeBody {
     /// Specifies which fields in the response should be expanded.
@@ -42155,7 +42155,7 @@ pub struct PostQuotesQuoteFinalizeBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
 }
-#[cfg(any(feature = "radar"))]
+#[cfg(feature = "radar")]
 /// RadarEarlyFraudWarningList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetRadarEarlyFraudWarningsResponse200 {
@@ -42167,7 +42167,7 @@ pub struct GetRadarEarlyFraudWarningsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "radar"))]
+#[cfg(feature = "radar")]
 impl GetRadarEarlyFraudWarningsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -42190,7 +42190,7 @@ impl GetRadarEarlyFraudWarningsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "radar"))]
+#[cfg(feature = "radar")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetRadarValueListItemsResponse200 {
     pub data: Vec<super::models::RadarValueListItem>,
@@ -42201,7 +42201,7 @@ pub struct GetRadarValueListItemsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "radar"))]
+#[cfg(feature = "radar")]
 impl GetRadarValueListItemsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -42224,7 +42224,7 @@ impl GetRadarValueListItemsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "radar"))]
+#[cfg(feature = "radar")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostRadarValueListItemsBody {
     /// Specifies which fields in the response should be expanded.
@@ -42235,7 +42235,7 @@ pub struct PostRadarValueListItemsBody {
     /// The identifier of the value list which the created item will be added to.
     pub value_list: String,
 }
-#[cfg(any(feature = "radar"))]
+#[cfg(feature = "radar")]
 impl PostRadarValueListItemsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -42260,7 +42260,7 @@ impl PostRadarValueListItemsBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "radar"))]
+#[cfg(feature = "radar")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetRadarValueListsResponse200 {
     pub data: Vec<super::models::RadarValueList>,
@@ -42271,7 +42271,7 @@ pub struct GetRadarValueListsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "radar"))]
+#[cfg(feature = "radar")]
 impl GetRadarValueListsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -42294,7 +42294,7 @@ impl GetRadarValueListsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "radar"))]
+#[cfg(feature = "radar")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostRadarValueListsBody {
     /// The name of the value list for use in rules.
@@ -42311,7 +42311,7 @@ pub struct PostRadarValueListsBody {
     /// The human-readable name of the value list.
     pub name: String,
 }
-#[cfg(any(feature = "radar"))]
+#[cfg(feature = "radar")]
 impl PostRadarValueListsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -42326,7 +42326,7 @@ impl PostRadarValueListsBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "radar"))]
+#[cfg(feature = "radar")]
 connector_runtime::__string_enum! {
     #[doc =
     " Type of the items in the value list. One of `card_fingerprint`, `card_bin`, `email`, `ip_address`, `country`, `string`, `case_sensitive_string`, or `customer_id`. Use `string` if the item type is unknown or mixed."]
@@ -42335,7 +42335,7 @@ connector_runtime::__string_enum! {
     "country", CustomerId = "customer_id", Email = "email", IpAddress = "ip_address",
     String = "string", }
 }
-#[cfg(any(feature = "radar"))]
+#[cfg(feature = "radar")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostRadarValueListsValueListBody {
     /// The name of the value list for use in rules.
@@ -42351,7 +42351,7 @@ pub struct PostRadarValueListsValueListBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "radar"))]
+#[cfg(feature = "radar")]
 impl PostRadarValueListsValueListBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -42374,12 +42374,12 @@ impl PostRadarValueListsValueListBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "recipients"))]
+#[cfg(feature = "recipients")]
 connector_runtime::__string_enum! {
     pub enum GetRecipientsType { Corporation = "corporation", Individual = "individual",
     }
 }
-#[cfg(any(feature = "recipients"))]
+#[cfg(feature = "recipients")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetRecipientsResponse200 {
     pub data: Vec<super::models::Recipient>,
@@ -42390,7 +42390,7 @@ pub struct GetRecipientsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "recipients"))]
+#[cfg(feature = "recipients")]
 impl GetRecipientsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -42413,7 +42413,7 @@ impl GetRecipientsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "recipients"))]
+#[cfg(feature = "recipients")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostRecipientsBody {
     /// A bank account to attach to the recipient. You can provide either a token, like the ones returned by [Stripe.js](https://stripe.com/docs/js), or a dictionary containing a user's bank account details, with the options described below.
@@ -42443,7 +42443,7 @@ pub struct PostRecipientsBody {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "recipients"))]
+#[cfg(feature = "recipients")]
 impl PostRecipientsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -42478,7 +42478,7 @@ impl PostRecipientsBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "recipients"))]
+#[cfg(feature = "recipients")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum GetRecipientsIdResponse200 {
@@ -42487,7 +42487,7 @@ pub enum GetRecipientsIdResponse200 {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "recipients"))]
+#[cfg(feature = "recipients")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostRecipientsIdBody {
     /// A bank account to attach to the recipient. You can provide either a token, like the ones returned by [Stripe.js](https://stripe.com/docs/js), or a dictionary containing a user's bank account details, with the options described below.
@@ -42518,7 +42518,7 @@ pub struct PostRecipientsIdBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_id: Option<String>,
 }
-#[cfg(any(feature = "recipients"))]
+#[cfg(feature = "recipients")]
 impl PostRecipientsIdBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -42561,7 +42561,7 @@ impl PostRecipientsIdBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "refunds"))]
+#[cfg(feature = "refunds")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetRefundsResponse200 {
     pub data: Vec<super::models::Refund>,
@@ -42572,7 +42572,7 @@ pub struct GetRefundsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "refunds"))]
+#[cfg(feature = "refunds")]
 impl GetRefundsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -42595,7 +42595,7 @@ impl GetRefundsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "refunds"))]
+#[cfg(feature = "refunds")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostRefundsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -42617,7 +42617,7 @@ pub struct PostRefundsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reverse_transfer: Option<bool>,
 }
-#[cfg(any(feature = "refunds"))]
+#[cfg(feature = "refunds")]
 impl PostRefundsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -42630,7 +42630,7 @@ impl PostRefundsBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "reporting"))]
+#[cfg(feature = "reporting")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetReportingReportRunsResponse200 {
     pub data: Vec<super::models::ReportingReportRun>,
@@ -42641,7 +42641,7 @@ pub struct GetReportingReportRunsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "reporting"))]
+#[cfg(feature = "reporting")]
 impl GetReportingReportRunsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -42664,7 +42664,7 @@ impl GetReportingReportRunsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "reporting"))]
+#[cfg(feature = "reporting")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostReportingReportRunsBody {
     /// Specifies which fields in the response should be expanded.
@@ -42678,7 +42678,7 @@ pub struct PostReportingReportRunsBody {
     /// The ID of the [report type](https://stripe.com/docs/reporting/statements/api#report-types) to run, such as `"balance.summary.1"`.
     pub report_type: String,
 }
-#[cfg(any(feature = "reporting"))]
+#[cfg(feature = "reporting")]
 /// run_parameter_specs
 ///
 /// Parameters specifying how the report should be run. Different Report Types have different required and optional parameters, listed in the [API Access to Reports](https://stripe.com/docs/reporting/statements/api) documentation.
@@ -42703,7 +42703,7 @@ pub struct PostReportingReportRunsBodyParameters {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<super::models::PostReportingReportRunsBodyParametersTimezone>,
 }
-#[cfg(any(feature = "reporting"))]
+#[cfg(feature = "reporting")]
 connector_runtime::__string_enum! {
     pub enum PostReportingReportRunsBodyParametersReportingCategory { Advance =
     "advance", AdvanceFunding = "advance_funding", AnticipationRepayment =
@@ -42724,7 +42724,7 @@ connector_runtime::__string_enum! {
     TopupReversal = "topup_reversal", Transfer = "transfer", TransferReversal =
     "transfer_reversal", }
 }
-#[cfg(any(feature = "reporting"))]
+#[cfg(feature = "reporting")]
 connector_runtime::__string_enum! {
     pub enum PostReportingReportRunsBodyParametersTimezone { AfricaAbidjan =
     "Africa/Abidjan", AfricaAccra = "Africa/Accra", AfricaAddisAbaba =
@@ -42988,7 +42988,7 @@ connector_runtime::__string_enum! {
     UsPacific = "US/Pacific", UsPacificNew = "US/Pacific-New", UsSamoa = "US/Samoa", Utc
     = "UTC", Universal = "Universal", WSu = "W-SU", Wet = "WET", Zulu = "Zulu", }
 }
-#[cfg(any(feature = "reporting"))]
+#[cfg(feature = "reporting")]
 /// FinancialReportingFinanceReportTypeList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetReportingReportTypesResponse200 {
@@ -43000,7 +43000,7 @@ pub struct GetReportingReportTypesResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "reporting"))]
+#[cfg(feature = "reporting")]
 impl GetReportingReportTypesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43022,7 +43022,7 @@ impl GetReportingReportTypesResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "reviews"))]
+#[cfg(feature = "reviews")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetReviewsResponse200 {
     pub data: Vec<super::models::Review>,
@@ -43033,7 +43033,7 @@ pub struct GetReviewsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "reviews"))]
+#[cfg(feature = "reviews")]
 impl GetReviewsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43056,7 +43056,7 @@ impl GetReviewsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "setup_attempts"))]
+#[cfg(feature = "setup_attempts")]
 /// PaymentFlowsSetupIntentSetupAttemptList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSetupAttemptsResponse200 {
@@ -43068,7 +43068,7 @@ pub struct GetSetupAttemptsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "setup_attempts"))]
+#[cfg(feature = "setup_attempts")]
 impl GetSetupAttemptsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43091,7 +43091,7 @@ impl GetSetupAttemptsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "setup_intents"))]
+#[cfg(feature = "setup_intents")]
 /// PaymentFlowsSetupIntentList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSetupIntentsResponse200 {
@@ -43103,7 +43103,7 @@ pub struct GetSetupIntentsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "setup_intents"))]
+#[cfg(feature = "setup_intents")]
 impl GetSetupIntentsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43126,7 +43126,7 @@ impl GetSetupIntentsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "setup_intents"))]
+#[cfg(feature = "setup_intents")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSetupIntentsBody {
     /// Set to `true` to attempt to confirm this SetupIntent immediately. This parameter defaults to `false`. If the payment method attached is a card, a return_url may be provided in case additional authentication is required.
@@ -43179,7 +43179,7 @@ pub struct PostSetupIntentsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<super::models::PostSetupIntentsBodyUsage>,
 }
-#[cfg(any(feature = "setup_intents"))]
+#[cfg(feature = "setup_intents")]
 impl PostSetupIntentsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43211,7 +43211,7 @@ impl PostSetupIntentsBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "setup_intents"))]
+#[cfg(feature = "setup_intents")]
 /// secret_key_param
 ///
 /// This hash contains details about the Mandate to create. This parameter can only be used with [`confirm=true`](https://stripe.com/docs/api/setup_intents/create#create_setup_intent-confirm).
@@ -43220,7 +43220,7 @@ pub struct PostSetupIntentsBodyMandateData {
     /// customer_acceptance_param
     pub customer_acceptance: super::models::PostPaymentIntentsBodyMandateDataCustomerAcceptance,
 }
-#[cfg(any(feature = "setup_intents"))]
+#[cfg(feature = "setup_intents")]
 impl PostSetupIntentsBodyMandateData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43231,7 +43231,7 @@ impl PostSetupIntentsBodyMandateData {
         Ok(())
     }
 }
-#[cfg(any(feature = "setup_intents"))]
+#[cfg(feature = "setup_intents")]
 /// payment_method_options_param
 ///
 /// Payment-method-specific configuration for this SetupIntent.
@@ -43256,7 +43256,7 @@ pub struct PostSetupIntentsBodyPaymentMethodOptions {
         super::models::PostSetupIntentsBodyPaymentMethodOptionsUsBankAccount,
     >,
 }
-#[cfg(any(feature = "setup_intents"))]
+#[cfg(feature = "setup_intents")]
 impl PostSetupIntentsBodyPaymentMethodOptions {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43269,7 +43269,7 @@ impl PostSetupIntentsBodyPaymentMethodOptions {
         Ok(())
     }
 }
-#[cfg(any(feature = "setup_intents"))]
+#[cfg(feature = "setup_intents")]
 /// setup_intent_payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSetupIntentsBodyPaymentMethodOptionsAcssDebit {
@@ -43287,7 +43287,7 @@ pub struct PostSetupIntentsBodyPaymentMethodOptionsAcssDebit {
         super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitVerificationMethod,
     >,
 }
-#[cfg(any(feature = "setup_intents"))]
+#[cfg(feature = "setup_intents")]
 impl PostSetupIntentsBodyPaymentMethodOptionsAcssDebit {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43297,7 +43297,7 @@ impl PostSetupIntentsBodyPaymentMethodOptionsAcssDebit {
         Ok(())
     }
 }
-#[cfg(any(feature = "setup_intents"))]
+#[cfg(feature = "setup_intents")]
 /// setup_intent_payment_method_options_mandate_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSetupIntentsBodyPaymentMethodOptionsAcssDebitMandateOptions {
@@ -43318,7 +43318,7 @@ pub struct PostSetupIntentsBodyPaymentMethodOptionsAcssDebitMandateOptions {
         super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitMandateOptionsTransactionType,
     >,
 }
-#[cfg(any(feature = "setup_intents"))]
+#[cfg(feature = "setup_intents")]
 impl PostSetupIntentsBodyPaymentMethodOptionsAcssDebitMandateOptions {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43333,7 +43333,7 @@ impl PostSetupIntentsBodyPaymentMethodOptionsAcssDebitMandateOptions {
         Ok(())
     }
 }
-#[cfg(any(feature = "setup_intents"))]
+#[cfg(feature = "setup_intents")]
 /// setup_intent_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSetupIntentsBodyPaymentMethodOptionsCard {
@@ -43347,7 +43347,7 @@ pub struct PostSetupIntentsBodyPaymentMethodOptionsCard {
         super::models::PostPaymentIntentsBodyPaymentMethodOptionsCardVariant0RequestThreeDSecure,
     >,
 }
-#[cfg(any(feature = "setup_intents"))]
+#[cfg(feature = "setup_intents")]
 impl PostSetupIntentsBodyPaymentMethodOptionsCard {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43357,7 +43357,7 @@ impl PostSetupIntentsBodyPaymentMethodOptionsCard {
         Ok(())
     }
 }
-#[cfg(any(feature = "setup_intents"))]
+#[cfg(feature = "setup_intents")]
 /// setup_intent_mandate_options_param
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostSetupIntentsBodyPaymentMethodOptionsCardMandateOptions {
@@ -43376,7 +43376,7 @@ pub struct PostSetupIntentsBodyPaymentMethodOptionsCardMandateOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supported_types: Option<Vec<String>>,
 }
-#[cfg(any(feature = "setup_intents"))]
+#[cfg(feature = "setup_intents")]
 impl PostSetupIntentsBodyPaymentMethodOptionsCardMandateOptions {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43400,7 +43400,7 @@ impl PostSetupIntentsBodyPaymentMethodOptionsCardMandateOptions {
         Ok(())
     }
 }
-#[cfg(any(feature = "setup_intents"))]
+#[cfg(feature = "setup_intents")]
 /// setup_intent_payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSetupIntentsBodyPaymentMethodOptionsSepaDebit {
@@ -43408,7 +43408,7 @@ pub struct PostSetupIntentsBodyPaymentMethodOptionsSepaDebit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mandate_options: Option<serde_json::Value>,
 }
-#[cfg(any(feature = "setup_intents"))]
+#[cfg(feature = "setup_intents")]
 /// setup_intent_payment_method_options_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSetupIntentsBodyPaymentMethodOptionsUsBankAccount {
@@ -43417,7 +43417,7 @@ pub struct PostSetupIntentsBodyPaymentMethodOptionsUsBankAccount {
         super::models::PostCheckoutSessionsBodyPaymentMethodOptionsAcssDebitVerificationMethod,
     >,
 }
-#[cfg(any(feature = "setup_intents"))]
+#[cfg(feature = "setup_intents")]
 /// setup_intent_single_use_params
 ///
 /// If this hash is populated, this SetupIntent will generate a single_use Mandate on success.
@@ -43426,14 +43426,14 @@ pub struct PostSetupIntentsBodySingleUse {
     pub amount: i64,
     pub currency: String,
 }
-#[cfg(any(feature = "setup_intents"))]
+#[cfg(feature = "setup_intents")]
 connector_runtime::__string_enum! {
     #[doc =
     " Indicates how the payment method is intended to be used in the future. If not provided, this value defaults to `off_session`."]
     pub enum PostSetupIntentsBodyUsage { OffSession = "off_session", OnSession =
     "on_session", }
 }
-#[cfg(any(feature = "setup_intents"))]
+#[cfg(feature = "setup_intents")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSetupIntentsIntentBody {
     /// ID of the Customer this SetupIntent belongs to, if one exists.
@@ -43464,7 +43464,7 @@ pub struct PostSetupIntentsIntentBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_method_types: Option<Vec<String>>,
 }
-#[cfg(any(feature = "setup_intents"))]
+#[cfg(feature = "setup_intents")]
 impl PostSetupIntentsIntentBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43498,7 +43498,7 @@ impl PostSetupIntentsIntentBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "setup_intents"))]
+#[cfg(feature = "setup_intents")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSetupIntentsIntentCancelBody {
     /// Reason for canceling this SetupIntent. Possible values are `abandoned`, `requested_by_customer`, or `duplicate`
@@ -43510,7 +43510,7 @@ pub struct PostSetupIntentsIntentCancelBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
 }
-#[cfg(any(feature = "setup_intents"))]
+#[cfg(feature = "setup_intents")]
 connector_runtime::__string_enum! {
     #[doc =
     " Reason for canceling this SetupIntent. Possible values are `abandoned`, `requested_by_customer`, or `duplicate`"]
@@ -43518,7 +43518,7 @@ connector_runtime::__string_enum! {
     "abandoned", Duplicate = "duplicate", RequestedByCustomer = "requested_by_customer",
     }
 }
-#[cfg(any(feature = "setup_intents"))]
+#[cfg(feature = "setup_intents")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSetupIntentsIntentConfirmBody {
     /// The client secret of the SetupIntent.
@@ -43548,7 +43548,7 @@ pub struct PostSetupIntentsIntentConfirmBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_url: Option<String>,
 }
-#[cfg(any(feature = "setup_intents"))]
+#[cfg(feature = "setup_intents")]
 impl PostSetupIntentsIntentConfirmBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43574,7 +43574,7 @@ impl PostSetupIntentsIntentConfirmBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "setup_intents"))]
+#[cfg(feature = "setup_intents")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSetupIntentsIntentVerifyMicrodepositsBody {
     /// Two positive integers, in *cents*, equal to the values of the microdeposits sent to the bank account.
@@ -43590,7 +43590,7 @@ pub struct PostSetupIntentsIntentVerifyMicrodepositsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<Vec<String>>,
 }
-#[cfg(any(feature = "setup_intents"))]
+#[cfg(feature = "setup_intents")]
 impl PostSetupIntentsIntentVerifyMicrodepositsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43613,7 +43613,7 @@ impl PostSetupIntentsIntentVerifyMicrodepositsBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "shipping_rates"))]
+#[cfg(feature = "shipping_rates")]
 /// ShippingResourcesShippingRateList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetShippingRatesResponse200 {
@@ -43625,7 +43625,7 @@ pub struct GetShippingRatesResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "shipping_rates"))]
+#[cfg(feature = "shipping_rates")]
 impl GetShippingRatesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43648,7 +43648,7 @@ impl GetShippingRatesResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "shipping_rates"))]
+#[cfg(feature = "shipping_rates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostShippingRatesBody {
     /// delivery_estimate
@@ -43680,7 +43680,7 @@ pub struct PostShippingRatesBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
 }
-#[cfg(any(feature = "shipping_rates"))]
+#[cfg(feature = "shipping_rates")]
 impl PostShippingRatesBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43696,7 +43696,7 @@ impl PostShippingRatesBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "shipping_rates"))]
+#[cfg(feature = "shipping_rates")]
 /// delivery_estimate
 ///
 /// The estimated range for how long shipping will take, meant to be displayable to the customer. This will appear on CheckoutSessions.
@@ -43713,7 +43713,7 @@ pub struct PostShippingRatesBodyDeliveryEstimate {
         super::models::PostCheckoutSessionsBodyShippingOptionsItemShippingRateDataDeliveryEstimateMaximum,
     >,
 }
-#[cfg(any(feature = "shipping_rates"))]
+#[cfg(feature = "shipping_rates")]
 /// fixed_amount
 ///
 /// Describes a fixed amount to charge for shipping. Must be present if type is `fixed_amount`.
@@ -43722,14 +43722,14 @@ pub struct PostShippingRatesBodyFixedAmount {
     pub amount: i64,
     pub currency: String,
 }
-#[cfg(any(feature = "shipping_rates"))]
+#[cfg(feature = "shipping_rates")]
 connector_runtime::__string_enum! {
     #[doc =
     " Specifies whether the rate is considered inclusive of taxes or exclusive of taxes. One of `inclusive`, `exclusive`, or `unspecified`."]
     pub enum PostShippingRatesBodyTaxBehavior { Exclusive = "exclusive", Inclusive =
     "inclusive", Unspecified = "unspecified", }
 }
-#[cfg(any(feature = "shipping_rates"))]
+#[cfg(feature = "shipping_rates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostShippingRatesShippingRateTokenBody {
     /// Whether the shipping rate can be used for new purchases. Defaults to `true`.
@@ -43742,7 +43742,7 @@ pub struct PostShippingRatesShippingRateTokenBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::PostAccountBodyMetadata>,
 }
-#[cfg(any(feature = "sigma"))]
+#[cfg(feature = "sigma")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSigmaScheduledQueryRunsResponse200 {
     pub data: Vec<super::models::ScheduledQueryRun>,
@@ -43753,7 +43753,7 @@ pub struct GetSigmaScheduledQueryRunsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "sigma"))]
+#[cfg(feature = "sigma")]
 impl GetSigmaScheduledQueryRunsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43776,7 +43776,7 @@ impl GetSigmaScheduledQueryRunsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "skus"))]
+#[cfg(feature = "skus")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSkusResponse200 {
     pub data: Vec<super::models::Sku>,
@@ -43787,7 +43787,7 @@ pub struct GetSkusResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "skus"))]
+#[cfg(feature = "skus")]
 impl GetSkusResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43810,7 +43810,7 @@ impl GetSkusResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "skus"))]
+#[cfg(feature = "skus")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostSkusBody {
     /// Whether the SKU is available for purchase. Default to `true`.
@@ -43847,7 +43847,7 @@ pub struct PostSkusBody {
     /// The ID of the product this SKU is associated with. Must be a product with type `good`.
     pub product: String,
 }
-#[cfg(any(feature = "skus"))]
+#[cfg(feature = "skus")]
 impl PostSkusBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43861,7 +43861,7 @@ impl PostSkusBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "skus"))]
+#[cfg(feature = "skus")]
 /// inventory_create_specs
 ///
 /// Description of the SKU's inventory.
@@ -43874,17 +43874,17 @@ pub struct PostSkusBodyInventory {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<super::models::PostSkusBodyInventoryValue>,
 }
-#[cfg(any(feature = "skus"))]
+#[cfg(feature = "skus")]
 connector_runtime::__string_enum! {
     pub enum PostSkusBodyInventoryType { Bucket = "bucket", Finite = "finite", Infinite =
     "infinite", }
 }
-#[cfg(any(feature = "skus"))]
+#[cfg(feature = "skus")]
 connector_runtime::__string_enum! {
     pub enum PostSkusBodyInventoryValue { Empty = "", InStock = "in_stock", Limited =
     "limited", OutOfStock = "out_of_stock", }
 }
-#[cfg(any(feature = "skus"))]
+#[cfg(feature = "skus")]
 /// package_dimensions_specs
 ///
 /// The dimensions of this SKU for shipping purposes.
@@ -43895,7 +43895,7 @@ pub struct PostSkusBodyPackageDimensions {
     pub weight: f64,
     pub width: f64,
 }
-#[cfg(any(feature = "skus"))]
+#[cfg(feature = "skus")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum GetSkusIdResponse200 {
@@ -43904,7 +43904,7 @@ pub enum GetSkusIdResponse200 {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "skus"))]
+#[cfg(feature = "skus")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSkusIdBody {
     /// Whether this SKU is available for purchase.
@@ -43940,7 +43940,7 @@ pub struct PostSkusIdBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product: Option<String>,
 }
-#[cfg(any(feature = "skus"))]
+#[cfg(feature = "skus")]
 impl PostSkusIdBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -43953,7 +43953,7 @@ impl PostSkusIdBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "skus"))]
+#[cfg(feature = "skus")]
 /// inventory_update_specs
 ///
 /// Description of the SKU's inventory.
@@ -43967,7 +43967,7 @@ pub struct PostSkusIdBodyInventory {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<super::models::PostSkusBodyInventoryValue>,
 }
-#[cfg(any(feature = "skus"))]
+#[cfg(feature = "skus")]
 /// The dimensions of this SKU for shipping purposes.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -43979,7 +43979,7 @@ pub enum PostSkusIdBodyPackageDimensions {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSourcesBody {
     /// Amount associated with the source. This is the amount for which the source will be chargeable once ready. Required for `single_use` sources. Not supported for `receiver` type sources, where charge amount may not be specified until funds land.
@@ -44040,7 +44040,7 @@ pub struct PostSourcesBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<super::models::PostSourcesBodyUsage>,
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 impl PostSourcesBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44081,14 +44081,14 @@ impl PostSourcesBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 connector_runtime::__string_enum! {
     #[doc =
     " The authentication `flow` of the source to create. `flow` is one of `redirect`, `receiver`, `code_verification`, `none`. It is generally inferred unless a type supports multiple flows."]
     pub enum PostSourcesBodyFlow { CodeVerification = "code_verification", None = "none",
     Receiver = "receiver", Redirect = "redirect", }
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 /// mandate_params
 ///
 /// Information about a mandate possibility attached to a source object (generally for bank debits) as well as its acceptance status.
@@ -44110,7 +44110,7 @@ pub struct PostSourcesBodyMandate {
         super::models::PostSourcesBodyMandateNotificationMethod,
     >,
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 impl PostSourcesBodyMandate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44120,7 +44120,7 @@ impl PostSourcesBodyMandate {
         Ok(())
     }
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 /// mandate_acceptance_params
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PostSourcesBodyMandateAcceptance {
@@ -44143,7 +44143,7 @@ pub struct PostSourcesBodyMandateAcceptance {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 impl PostSourcesBodyMandateAcceptance {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44161,13 +44161,13 @@ impl PostSourcesBodyMandateAcceptance {
         Ok(())
     }
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 /// mandate_offline_acceptance_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSourcesBodyMandateAcceptanceOffline {
     pub contact_email: String,
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 /// mandate_online_acceptance_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSourcesBodyMandateAcceptanceOnline {
@@ -44178,7 +44178,7 @@ pub struct PostSourcesBodyMandateAcceptanceOnline {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 impl PostSourcesBodyMandateAcceptanceOnline {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44193,23 +44193,23 @@ impl PostSourcesBodyMandateAcceptanceOnline {
         Ok(())
     }
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 connector_runtime::__string_enum! {
     pub enum PostSourcesBodyMandateAcceptanceStatus { Accepted = "accepted", Pending =
     "pending", Refused = "refused", Revoked = "revoked", }
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 connector_runtime::__string_enum! {
     pub enum PostSourcesBodyMandateInterval { OneTime = "one_time", Scheduled =
     "scheduled", Variable = "variable", }
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 connector_runtime::__string_enum! {
     pub enum PostSourcesBodyMandateNotificationMethod { DeprecatedNone =
     "deprecated_none", Email = "email", Manual = "manual", None = "none", StripeEmail =
     "stripe_email", }
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 /// owner
 ///
 /// Information about the owner of the payment instrument that may be used or required by particular source types.
@@ -44227,7 +44227,7 @@ pub struct PostSourcesBodyOwner {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 impl PostSourcesBodyOwner {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44243,7 +44243,7 @@ impl PostSourcesBodyOwner {
         Ok(())
     }
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 /// receiver_params
 ///
 /// Optional parameters for the receiver flow. Can be set only if the source is a receiver (`flow` is `receiver`).
@@ -44254,12 +44254,12 @@ pub struct PostSourcesBodyReceiver {
         super::models::PostSourcesBodyReceiverRefundAttributesMethod,
     >,
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 connector_runtime::__string_enum! {
     pub enum PostSourcesBodyReceiverRefundAttributesMethod { Email = "email", Manual =
     "manual", None = "none", }
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 /// redirect_params
 ///
 /// Parameters required for the redirect flow. Required if the source is authenticated by a redirect (`flow` is `redirect`).
@@ -44267,7 +44267,7 @@ connector_runtime::__string_enum! {
 pub struct PostSourcesBodyRedirect {
     pub return_url: String,
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 /// shallow_order_specs
 ///
 /// Information about the items and shipping associated with the source. Required for transactional credit (for example Klarna) sources before you can charge it.
@@ -44279,7 +44279,7 @@ pub struct PostSourcesBodySourceOrder {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipping: Option<super::models::PostSourcesBodySourceOrderShipping>,
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 impl PostSourcesBodySourceOrder {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44294,7 +44294,7 @@ impl PostSourcesBodySourceOrder {
         Ok(())
     }
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 /// order_shipping
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSourcesBodySourceOrderShipping {
@@ -44309,7 +44309,7 @@ pub struct PostSourcesBodySourceOrderShipping {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracking_number: Option<String>,
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 impl PostSourcesBodySourceOrderShipping {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44352,11 +44352,11 @@ impl PostSourcesBodySourceOrderShipping {
         Ok(())
     }
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 connector_runtime::__string_enum! {
     pub enum PostSourcesBodyUsage { Reusable = "reusable", SingleUse = "single_use", }
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSourcesSourceBody {
     /// Amount associated with the source.
@@ -44384,7 +44384,7 @@ pub struct PostSourcesSourceBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_order: Option<super::models::PostSourcesSourceBodySourceOrder>,
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 impl PostSourcesSourceBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44400,7 +44400,7 @@ impl PostSourcesSourceBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 /// order_params
 ///
 /// Information about the items and shipping associated with the source. Required for transactional credit (for example Klarna) sources before you can charge it.
@@ -44412,7 +44412,7 @@ pub struct PostSourcesSourceBodySourceOrder {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipping: Option<super::models::PostSourcesBodySourceOrderShipping>,
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 impl PostSourcesSourceBodySourceOrder {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44427,7 +44427,7 @@ impl PostSourcesSourceBodySourceOrder {
         Ok(())
     }
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 /// ApmsSourcesSourceTransactionList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSourcesSourceSourceTransactionsResponse200 {
@@ -44439,7 +44439,7 @@ pub struct GetSourcesSourceSourceTransactionsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 impl GetSourcesSourceSourceTransactionsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44461,7 +44461,7 @@ impl GetSourcesSourceSourceTransactionsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "sources"))]
+#[cfg(feature = "sources")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSourcesSourceVerifyBody {
     /// Specifies which fields in the response should be expanded.
@@ -44470,7 +44470,7 @@ pub struct PostSourcesSourceVerifyBody {
     /// The values needed to verify the source.
     pub values: Vec<String>,
 }
-#[cfg(any(feature = "subscription_items"))]
+#[cfg(feature = "subscription_items")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSubscriptionItemsResponse200 {
     pub data: Vec<super::models::SubscriptionItem>,
@@ -44481,7 +44481,7 @@ pub struct GetSubscriptionItemsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "subscription_items"))]
+#[cfg(feature = "subscription_items")]
 impl GetSubscriptionItemsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44504,7 +44504,7 @@ impl GetSubscriptionItemsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "subscription_items"))]
+#[cfg(feature = "subscription_items")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSubscriptionItemsBody {
     /// Define thresholds at which an invoice will be sent, and the subscription advanced to a new billing period. When updating, pass an empty string to remove previously-defined thresholds.
@@ -44558,7 +44558,7 @@ pub struct PostSubscriptionItemsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_rates: Option<super::models::PostSubscriptionItemsBodyTaxRates>,
 }
-#[cfg(any(feature = "subscription_items"))]
+#[cfg(feature = "subscription_items")]
 impl PostSubscriptionItemsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44585,7 +44585,7 @@ impl PostSubscriptionItemsBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "subscription_items"))]
+#[cfg(feature = "subscription_items")]
 /// Define thresholds at which an invoice will be sent, and the subscription advanced to a new billing period. When updating, pass an empty string to remove previously-defined thresholds.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -44597,7 +44597,7 @@ pub enum PostSubscriptionItemsBodyBillingThresholds {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "subscription_items"))]
+#[cfg(feature = "subscription_items")]
 /// recurring_price_data
 ///
 /// Data used to generate a new [Price](https://stripe.com/docs/api/prices) object inline.
@@ -44616,7 +44616,7 @@ pub struct PostSubscriptionItemsBodyPriceData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_amount_decimal: Option<String>,
 }
-#[cfg(any(feature = "subscription_items"))]
+#[cfg(feature = "subscription_items")]
 impl PostSubscriptionItemsBodyPriceData {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44632,7 +44632,7 @@ impl PostSubscriptionItemsBodyPriceData {
         Ok(())
     }
 }
-#[cfg(any(feature = "subscription_items"))]
+#[cfg(feature = "subscription_items")]
 /// A list of [Tax Rate](https://stripe.com/docs/api/tax_rates) ids. These Tax Rates will override the [`default_tax_rates`](https://stripe.com/docs/api/subscriptions/create#create_subscription-default_tax_rates) on the Subscription. When updating, pass an empty string to remove previously-defined tax rates.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -44642,7 +44642,7 @@ pub enum PostSubscriptionItemsBodyTaxRates {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "subscription_items"))]
+#[cfg(feature = "subscription_items")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSubscriptionItemsItemBody {
     /// Define thresholds at which an invoice will be sent, and the subscription advanced to a new billing period. When updating, pass an empty string to remove previously-defined thresholds.
@@ -44697,7 +44697,7 @@ pub struct PostSubscriptionItemsItemBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_rates: Option<super::models::PostSubscriptionItemsBodyTaxRates>,
 }
-#[cfg(any(feature = "subscription_items"))]
+#[cfg(feature = "subscription_items")]
 impl PostSubscriptionItemsItemBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44715,7 +44715,7 @@ impl PostSubscriptionItemsItemBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "subscription_items"))]
+#[cfg(feature = "subscription_items")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeleteSubscriptionItemsItemBody {
     /// Delete all usage for the given subscription item. Allowed only when the current plan's `usage_type` is `metered`.
@@ -44734,7 +44734,7 @@ pub struct DeleteSubscriptionItemsItemBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proration_date: Option<i64>,
 }
-#[cfg(any(feature = "subscription_items"))]
+#[cfg(feature = "subscription_items")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSubscriptionItemsSubscriptionItemUsageRecordSummariesResponse200 {
     pub data: Vec<super::models::UsageRecordSummary>,
@@ -44745,7 +44745,7 @@ pub struct GetSubscriptionItemsSubscriptionItemUsageRecordSummariesResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "subscription_items"))]
+#[cfg(feature = "subscription_items")]
 impl GetSubscriptionItemsSubscriptionItemUsageRecordSummariesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44767,7 +44767,7 @@ impl GetSubscriptionItemsSubscriptionItemUsageRecordSummariesResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "subscription_items"))]
+#[cfg(feature = "subscription_items")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSubscriptionItemsSubscriptionItemUsageRecordsBody {
     /// Valid values are `increment` (default) or `set`. When using `increment` the specified `quantity` will be added to the usage at the specified timestamp. The `set` action will overwrite the usage quantity at that timestamp. If the subscription has [billing thresholds](https://stripe.com/docs/api/subscriptions/object#subscription_object-billing_thresholds), `increment` is the only allowed value.
@@ -44786,14 +44786,14 @@ pub struct PostSubscriptionItemsSubscriptionItemUsageRecordsBody {
         super::models::PostSubscriptionItemsSubscriptionItemUsageRecordsBodyTimestamp,
     >,
 }
-#[cfg(any(feature = "subscription_items"))]
+#[cfg(feature = "subscription_items")]
 connector_runtime::__string_enum! {
     #[doc =
     " Valid values are `increment` (default) or `set`. When using `increment` the specified `quantity` will be added to the usage at the specified timestamp. The `set` action will overwrite the usage quantity at that timestamp. If the subscription has [billing thresholds](https://stripe.com/docs/api/subscriptions/object#subscription_object-billing_thresholds), `increment` is the only allowed value."]
     pub enum PostSubscriptionItemsSubscriptionItemUsageRecordsBodyAction { Increment =
     "increment", Set = "set", }
 }
-#[cfg(any(feature = "subscription_items"))]
+#[cfg(feature = "subscription_items")]
 /// The timestamp for the usage event. This timestamp must be within the current billing period of the subscription of the provided `subscription_item`, and must not be in the future. When passing `"now"`, Stripe records usage for the current time. Default is `"now"` if a value is not provided.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -44803,7 +44803,7 @@ pub enum PostSubscriptionItemsSubscriptionItemUsageRecordsBodyTimestamp {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "subscription_schedules"))]
+#[cfg(feature = "subscription_schedules")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSubscriptionSchedulesResponse200 {
     pub data: Vec<super::models::SubscriptionSchedule2>,
@@ -44814,7 +44814,7 @@ pub struct GetSubscriptionSchedulesResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "subscription_schedules"))]
+#[cfg(feature = "subscription_schedules")]
 impl GetSubscriptionSchedulesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44837,7 +44837,7 @@ impl GetSubscriptionSchedulesResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "subscription_schedules"))]
+#[cfg(feature = "subscription_schedules")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSubscriptionSchedulesBody {
     /// The identifier of the customer to create the subscription schedule for.
@@ -44869,7 +44869,7 @@ pub struct PostSubscriptionSchedulesBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_date: Option<super::models::PostSubscriptionSchedulesBodyStartDate>,
 }
-#[cfg(any(feature = "subscription_schedules"))]
+#[cfg(feature = "subscription_schedules")]
 impl PostSubscriptionSchedulesBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44900,7 +44900,7 @@ impl PostSubscriptionSchedulesBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "subscription_schedules"))]
+#[cfg(feature = "subscription_schedules")]
 /// default_settings_params
 ///
 /// Object representing the subscription schedule's default settings.
@@ -44935,7 +44935,7 @@ pub struct PostSubscriptionSchedulesBodyDefaultSettings {
         super::models::PostSubscriptionSchedulesBodyDefaultSettingsTransferData,
     >,
 }
-#[cfg(any(feature = "subscription_schedules"))]
+#[cfg(feature = "subscription_schedules")]
 impl PostSubscriptionSchedulesBodyDefaultSettings {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -44950,18 +44950,18 @@ impl PostSubscriptionSchedulesBodyDefaultSettings {
         Ok(())
     }
 }
-#[cfg(any(feature = "subscription_schedules"))]
+#[cfg(feature = "subscription_schedules")]
 /// automatic_tax_config
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSubscriptionSchedulesBodyDefaultSettingsAutomaticTax {
     pub enabled: bool,
 }
-#[cfg(any(feature = "subscription_schedules"))]
+#[cfg(feature = "subscription_schedules")]
 connector_runtime::__string_enum! {
     pub enum PostSubscriptionSchedulesBodyDefaultSettingsBillingCycleAnchor { Automatic =
     "automatic", PhaseStart = "phase_start", }
 }
-#[cfg(any(feature = "subscription_schedules"))]
+#[cfg(feature = "subscription_schedules")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostSubscriptionSchedulesBodyDefaultSettingsBillingThresholds {
@@ -44972,14 +44972,14 @@ pub enum PostSubscriptionSchedulesBodyDefaultSettingsBillingThresholds {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "subscription_schedules"))]
+#[cfg(feature = "subscription_schedules")]
 /// subscription_schedules_param
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSubscriptionSchedulesBodyDefaultSettingsInvoiceSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub days_until_due: Option<i64>,
 }
-#[cfg(any(feature = "subscription_schedules"))]
+#[cfg(feature = "subscription_schedules")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostSubscriptionSchedulesBodyDefaultSettingsTransferData {
@@ -44990,14 +44990,14 @@ pub enum PostSubscriptionSchedulesBodyDefaultSettingsTransferData {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "subscription_schedules"))]
+#[cfg(feature = "subscription_schedules")]
 connector_runtime::__string_enum! {
     #[doc =
     " Configures how the subscription schedule behaves when it ends. Possible values are `release` or `cancel` with the default being `release`. `release` will end the subscription schedule and keep the underlying subscription running.`cancel` will end the subscription schedule and cancel the underlying subscription."]
     pub enum PostSubscriptionSchedulesBodyEndBehavior { Cancel = "cancel", None = "none",
     Release = "release", Renew = "renew", }
 }
-#[cfg(any(feature = "subscription_schedules"))]
+#[cfg(feature = "subscription_schedules")]
 /// phase_configuration_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSubscriptionSchedulesBodyPhasesItem {
@@ -45052,7 +45052,7 @@ pub struct PostSubscriptionSchedulesBodyPhasesItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trial_end: Option<i64>,
 }
-#[cfg(any(feature = "subscription_schedules"))]
+#[cfg(feature = "subscription_schedules")]
 impl PostSubscriptionSchedulesBodyPhasesItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -45086,7 +45086,7 @@ impl PostSubscriptionSchedulesBodyPhasesItem {
         Ok(())
     }
 }
-#[cfg(any(feature = "subscription_schedules"))]
+#[cfg(feature = "subscription_schedules")]
 /// configuration_item_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSubscriptionSchedulesBodyPhasesItemItemsItem {
@@ -45106,7 +45106,7 @@ pub struct PostSubscriptionSchedulesBodyPhasesItemItemsItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_rates: Option<super::models::PostCreditNotesBodyLinesItemTaxRates>,
 }
-#[cfg(any(feature = "subscription_schedules"))]
+#[cfg(feature = "subscription_schedules")]
 impl PostSubscriptionSchedulesBodyPhasesItemItemsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -45124,7 +45124,7 @@ impl PostSubscriptionSchedulesBodyPhasesItemItemsItem {
         Ok(())
     }
 }
-#[cfg(any(feature = "subscription_schedules"))]
+#[cfg(feature = "subscription_schedules")]
 /// When the subscription schedule starts. We recommend using `now` so that it starts the subscription immediately. You can also use a Unix timestamp to backdate the subscription so that it starts on a past date, or set a future date for the subscription to start on.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -45134,7 +45134,7 @@ pub enum PostSubscriptionSchedulesBodyStartDate {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "subscription_schedules"))]
+#[cfg(feature = "subscription_schedules")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSubscriptionSchedulesScheduleBody {
     /// default_settings_params
@@ -45164,7 +45164,7 @@ pub struct PostSubscriptionSchedulesScheduleBody {
         super::models::PostSubscriptionSchedulesScheduleBodyProrationBehavior,
     >,
 }
-#[cfg(any(feature = "subscription_schedules"))]
+#[cfg(feature = "subscription_schedules")]
 impl PostSubscriptionSchedulesScheduleBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -45179,7 +45179,7 @@ impl PostSubscriptionSchedulesScheduleBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "subscription_schedules"))]
+#[cfg(feature = "subscription_schedules")]
 /// phase_configuration_params
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSubscriptionSchedulesScheduleBodyPhasesItem {
@@ -45242,7 +45242,7 @@ pub struct PostSubscriptionSchedulesScheduleBodyPhasesItem {
         super::models::PostSubscriptionSchedulesScheduleBodyPhasesItemEndDate,
     >,
 }
-#[cfg(any(feature = "subscription_schedules"))]
+#[cfg(feature = "subscription_schedules")]
 impl PostSubscriptionSchedulesScheduleBodyPhasesItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -45276,7 +45276,7 @@ impl PostSubscriptionSchedulesScheduleBodyPhasesItem {
         Ok(())
     }
 }
-#[cfg(any(feature = "subscription_schedules"))]
+#[cfg(feature = "subscription_schedules")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostSubscriptionSchedulesScheduleBodyPhasesItemEndDate {
@@ -45285,14 +45285,14 @@ pub enum PostSubscriptionSchedulesScheduleBodyPhasesItemEndDate {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "subscription_schedules"))]
+#[cfg(feature = "subscription_schedules")]
 connector_runtime::__string_enum! {
     #[doc =
     " If the update changes the current phase, indicates if the changes should be prorated. Possible values are `create_prorations` or `none`, and the default value is `create_prorations`."]
     pub enum PostSubscriptionSchedulesScheduleBodyProrationBehavior { AlwaysInvoice =
     "always_invoice", CreateProrations = "create_prorations", None = "none", }
 }
-#[cfg(any(feature = "subscription_schedules"))]
+#[cfg(feature = "subscription_schedules")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSubscriptionSchedulesScheduleCancelBody {
     /// Specifies which fields in the response should be expanded.
@@ -45305,7 +45305,7 @@ pub struct PostSubscriptionSchedulesScheduleCancelBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prorate: Option<bool>,
 }
-#[cfg(any(feature = "subscription_schedules"))]
+#[cfg(feature = "subscription_schedules")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSubscriptionSchedulesScheduleReleaseBody {
     /// Specifies which fields in the response should be expanded.
@@ -45315,14 +45315,14 @@ pub struct PostSubscriptionSchedulesScheduleReleaseBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preserve_cancel_date: Option<bool>,
 }
-#[cfg(any(feature = "subscriptions"))]
+#[cfg(feature = "subscriptions")]
 connector_runtime::__string_enum! {
     pub enum GetSubscriptionsStatus { Active = "active", All = "all", Canceled =
     "canceled", Ended = "ended", Incomplete = "incomplete", IncompleteExpired =
     "incomplete_expired", PastDue = "past_due", Trialing = "trialing", Unpaid = "unpaid",
     }
 }
-#[cfg(any(feature = "subscriptions"))]
+#[cfg(feature = "subscriptions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSubscriptionsResponse200 {
     pub data: Vec<super::models::Subscription>,
@@ -45333,7 +45333,7 @@ pub struct GetSubscriptionsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "subscriptions"))]
+#[cfg(feature = "subscriptions")]
 impl GetSubscriptionsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -45356,7 +45356,7 @@ impl GetSubscriptionsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "subscriptions"))]
+#[cfg(feature = "subscriptions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostSubscriptionsBody {
     /// A list of prices and quantities that will generate invoice items appended to the first invoice for this subscription. You may pass up to 20 items.
@@ -45479,7 +45479,7 @@ pub struct PostSubscriptionsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trial_period_days: Option<i64>,
 }
-#[cfg(any(feature = "subscriptions"))]
+#[cfg(feature = "subscriptions")]
 impl PostSubscriptionsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -45527,7 +45527,7 @@ impl PostSubscriptionsBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "subscriptions"))]
+#[cfg(feature = "subscriptions")]
 /// SearchResult
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetSubscriptionsSearchResponse200 {
@@ -45542,7 +45542,7 @@ pub struct GetSubscriptionsSearchResponse200 {
     pub total_count: Option<i64>,
     pub url: String,
 }
-#[cfg(any(feature = "subscriptions"))]
+#[cfg(feature = "subscriptions")]
 impl GetSubscriptionsSearchResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -45572,7 +45572,7 @@ impl GetSubscriptionsSearchResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "subscriptions"))]
+#[cfg(feature = "subscriptions")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeleteSubscriptionsSubscriptionExposedIdBody {
     /// Specifies which fields in the response should be expanded.
@@ -45585,7 +45585,7 @@ pub struct DeleteSubscriptionsSubscriptionExposedIdBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prorate: Option<bool>,
 }
-#[cfg(any(feature = "tax_codes"))]
+#[cfg(feature = "tax_codes")]
 /// TaxProductResourceTaxCodeList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTaxCodesResponse200 {
@@ -45597,7 +45597,7 @@ pub struct GetTaxCodesResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "tax_codes"))]
+#[cfg(feature = "tax_codes")]
 impl GetTaxCodesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -45614,7 +45614,7 @@ impl GetTaxCodesResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "tax_rates"))]
+#[cfg(feature = "tax_rates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTaxRatesResponse200 {
     pub data: Vec<super::models::TaxRate>,
@@ -45625,7 +45625,7 @@ pub struct GetTaxRatesResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "tax_rates"))]
+#[cfg(feature = "tax_rates")]
 impl GetTaxRatesResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -45648,7 +45648,7 @@ impl GetTaxRatesResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "tax_rates"))]
+#[cfg(feature = "tax_rates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTaxRatesBody {
     /// Flag determining whether the tax rate is active or inactive (archived). Inactive tax rates cannot be used with new applications or Checkout Sessions, but will still work for subscriptions and invoices that already have it set.
@@ -45682,7 +45682,7 @@ pub struct PostTaxRatesBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_type: Option<super::models::PostTaxRatesBodyTaxType>,
 }
-#[cfg(any(feature = "tax_rates"))]
+#[cfg(feature = "tax_rates")]
 impl PostTaxRatesBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -45705,13 +45705,13 @@ impl PostTaxRatesBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "tax_rates"))]
+#[cfg(feature = "tax_rates")]
 connector_runtime::__string_enum! {
     #[doc = " The high-level tax type, such as `vat` or `sales_tax`."] pub enum
     PostTaxRatesBodyTaxType { Gst = "gst", Hst = "hst", Jct = "jct", Pst = "pst", Qst =
     "qst", Rst = "rst", SalesTax = "sales_tax", Vat = "vat", }
 }
-#[cfg(any(feature = "tax_rates"))]
+#[cfg(feature = "tax_rates")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTaxRatesTaxRateBody {
     /// Flag determining whether the tax rate is active or inactive (archived). Inactive tax rates cannot be used with new applications or Checkout Sessions, but will still work for subscriptions and invoices that already have it set.
@@ -45742,7 +45742,7 @@ pub struct PostTaxRatesTaxRateBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_type: Option<super::models::PostTaxRatesBodyTaxType>,
 }
-#[cfg(any(feature = "tax_rates"))]
+#[cfg(feature = "tax_rates")]
 impl PostTaxRatesTaxRateBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -45784,7 +45784,7 @@ impl PostTaxRatesTaxRateBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "terminal"))]
+#[cfg(feature = "terminal")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTerminalConnectionTokensBody {
     /// Specifies which fields in the response should be expanded.
@@ -45794,7 +45794,7 @@ pub struct PostTerminalConnectionTokensBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
 }
-#[cfg(any(feature = "terminal"))]
+#[cfg(feature = "terminal")]
 impl PostTerminalConnectionTokensBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -45809,7 +45809,7 @@ impl PostTerminalConnectionTokensBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "terminal"))]
+#[cfg(feature = "terminal")]
 /// TerminalLocationLocationList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTerminalLocationsResponse200 {
@@ -45821,7 +45821,7 @@ pub struct GetTerminalLocationsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "terminal"))]
+#[cfg(feature = "terminal")]
 impl GetTerminalLocationsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -45844,7 +45844,7 @@ impl GetTerminalLocationsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "terminal"))]
+#[cfg(feature = "terminal")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTerminalLocationsBody {
     /// create_location_address_param
@@ -45860,7 +45860,7 @@ pub struct PostTerminalLocationsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::PostAccountBodyMetadata>,
 }
-#[cfg(any(feature = "terminal"))]
+#[cfg(feature = "terminal")]
 impl PostTerminalLocationsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -45880,7 +45880,7 @@ impl PostTerminalLocationsBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "terminal"))]
+#[cfg(feature = "terminal")]
 /// create_location_address_param
 ///
 /// The full address of the location.
@@ -45898,7 +45898,7 @@ pub struct PostTerminalLocationsBodyAddress {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
 }
-#[cfg(any(feature = "terminal"))]
+#[cfg(feature = "terminal")]
 impl PostTerminalLocationsBodyAddress {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -45954,7 +45954,7 @@ impl PostTerminalLocationsBodyAddress {
         Ok(())
     }
 }
-#[cfg(any(feature = "terminal"))]
+#[cfg(feature = "terminal")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum GetTerminalLocationsLocationResponse200 {
@@ -45963,7 +45963,7 @@ pub enum GetTerminalLocationsLocationResponse200 {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "terminal"))]
+#[cfg(feature = "terminal")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTerminalLocationsLocationBody {
     /// optional_fields_address
@@ -45981,7 +45981,7 @@ pub struct PostTerminalLocationsLocationBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::PostAccountBodyMetadata>,
 }
-#[cfg(any(feature = "terminal"))]
+#[cfg(feature = "terminal")]
 impl PostTerminalLocationsLocationBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -45999,7 +45999,7 @@ impl PostTerminalLocationsLocationBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "terminal"))]
+#[cfg(feature = "terminal")]
 /// optional_fields_address
 ///
 /// The full address of the location.
@@ -46018,7 +46018,7 @@ pub struct PostTerminalLocationsLocationBodyAddress {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
 }
-#[cfg(any(feature = "terminal"))]
+#[cfg(feature = "terminal")]
 impl PostTerminalLocationsLocationBodyAddress {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -46073,17 +46073,17 @@ impl PostTerminalLocationsLocationBodyAddress {
         Ok(())
     }
 }
-#[cfg(any(feature = "terminal"))]
+#[cfg(feature = "terminal")]
 connector_runtime::__string_enum! {
     pub enum GetTerminalReadersDeviceType { BbposChipper2x = "bbpos_chipper2x",
     BbposWisepad3 = "bbpos_wisepad3", BbposWiseposE = "bbpos_wisepos_e", StripeM2 =
     "stripe_m2", VerifoneP400 = "verifone_P400", }
 }
-#[cfg(any(feature = "terminal"))]
+#[cfg(feature = "terminal")]
 connector_runtime::__string_enum! {
     pub enum GetTerminalReadersStatus { Offline = "offline", Online = "online", }
 }
-#[cfg(any(feature = "terminal"))]
+#[cfg(feature = "terminal")]
 /// TerminalReaderRetrieveReader
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTerminalReadersResponse200 {
@@ -46096,7 +46096,7 @@ pub struct GetTerminalReadersResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "terminal"))]
+#[cfg(feature = "terminal")]
 impl GetTerminalReadersResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -46118,7 +46118,7 @@ impl GetTerminalReadersResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "terminal"))]
+#[cfg(feature = "terminal")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTerminalReadersBody {
     /// Specifies which fields in the response should be expanded.
@@ -46136,7 +46136,7 @@ pub struct PostTerminalReadersBody {
     /// A code generated by the reader used for registering to an account.
     pub registration_code: String,
 }
-#[cfg(any(feature = "terminal"))]
+#[cfg(feature = "terminal")]
 impl PostTerminalReadersBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -46163,7 +46163,7 @@ impl PostTerminalReadersBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "terminal"))]
+#[cfg(feature = "terminal")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum GetTerminalReadersReaderResponse200 {
@@ -46172,7 +46172,7 @@ pub enum GetTerminalReadersReaderResponse200 {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "terminal"))]
+#[cfg(feature = "terminal")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTerminalReadersReaderBody {
     /// Specifies which fields in the response should be expanded.
@@ -46185,7 +46185,7 @@ pub struct PostTerminalReadersReaderBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<super::models::PostAccountBodyMetadata>,
 }
-#[cfg(any(feature = "terminal"))]
+#[cfg(feature = "terminal")]
 impl PostTerminalReadersReaderBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -46200,7 +46200,7 @@ impl PostTerminalReadersReaderBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "terminal"))]
+#[cfg(feature = "terminal")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTerminalReadersReaderProcessPaymentIntentBody {
     /// Specifies which fields in the response should be expanded.
@@ -46216,7 +46216,7 @@ pub struct PostTerminalReadersReaderProcessPaymentIntentBody {
         super::models::PostTerminalReadersReaderProcessPaymentIntentBodyProcessConfig,
     >,
 }
-#[cfg(any(feature = "terminal"))]
+#[cfg(feature = "terminal")]
 impl PostTerminalReadersReaderProcessPaymentIntentBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -46232,7 +46232,7 @@ impl PostTerminalReadersReaderProcessPaymentIntentBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "terminal"))]
+#[cfg(feature = "terminal")]
 /// process_config
 ///
 /// Configuration overrides
@@ -46241,7 +46241,7 @@ pub struct PostTerminalReadersReaderProcessPaymentIntentBodyProcessConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skip_tipping: Option<bool>,
 }
-#[cfg(any(feature = "terminal"))]
+#[cfg(feature = "terminal")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTerminalReadersReaderProcessSetupIntentBody {
     /// Customer Consent Collected
@@ -46252,7 +46252,7 @@ pub struct PostTerminalReadersReaderProcessSetupIntentBody {
     /// SetupIntent ID
     pub setup_intent: String,
 }
-#[cfg(any(feature = "terminal"))]
+#[cfg(feature = "terminal")]
 impl PostTerminalReadersReaderProcessSetupIntentBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -46268,7 +46268,7 @@ impl PostTerminalReadersReaderProcessSetupIntentBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "terminal"))]
+#[cfg(feature = "terminal")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTerminalReadersReaderSetReaderDisplayBody {
     /// cart
@@ -46283,7 +46283,7 @@ pub struct PostTerminalReadersReaderSetReaderDisplayBody {
     #[serde(rename = "type")]
     pub type_: String,
 }
-#[cfg(any(feature = "terminal"))]
+#[cfg(feature = "terminal")]
 impl PostTerminalReadersReaderSetReaderDisplayBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -46293,7 +46293,7 @@ impl PostTerminalReadersReaderSetReaderDisplayBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "terminal"))]
+#[cfg(feature = "terminal")]
 /// cart
 ///
 /// Cart
@@ -46307,7 +46307,7 @@ pub struct PostTerminalReadersReaderSetReaderDisplayBodyCart {
     pub tax: Option<i64>,
     pub total: i64,
 }
-#[cfg(any(feature = "terminal"))]
+#[cfg(feature = "terminal")]
 impl PostTerminalReadersReaderSetReaderDisplayBodyCart {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -46320,7 +46320,7 @@ impl PostTerminalReadersReaderSetReaderDisplayBodyCart {
         Ok(())
     }
 }
-#[cfg(any(feature = "terminal"))]
+#[cfg(feature = "terminal")]
 /// line_item
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTerminalReadersReaderSetReaderDisplayBodyCartLineItemsItem {
@@ -46328,7 +46328,7 @@ pub struct PostTerminalReadersReaderSetReaderDisplayBodyCartLineItemsItem {
     pub description: String,
     pub quantity: i64,
 }
-#[cfg(any(feature = "terminal"))]
+#[cfg(feature = "terminal")]
 impl PostTerminalReadersReaderSetReaderDisplayBodyCartLineItemsItem {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -46344,7 +46344,7 @@ impl PostTerminalReadersReaderSetReaderDisplayBodyCartLineItemsItem {
         Ok(())
     }
 }
-#[cfg(any(feature = "test_helpers"))]
+#[cfg(feature = "test_helpers")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTestHelpersTerminalReadersReaderPresentPaymentMethodBody {
     /// card_present
@@ -46362,7 +46362,7 @@ pub struct PostTestHelpersTerminalReadersReaderPresentPaymentMethodBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
 }
-#[cfg(any(feature = "test_helpers"))]
+#[cfg(feature = "test_helpers")]
 impl PostTestHelpersTerminalReadersReaderPresentPaymentMethodBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -46372,7 +46372,7 @@ impl PostTestHelpersTerminalReadersReaderPresentPaymentMethodBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "test_helpers"))]
+#[cfg(feature = "test_helpers")]
 /// card_present
 ///
 /// Simulated card present data
@@ -46381,7 +46381,7 @@ pub struct PostTestHelpersTerminalReadersReaderPresentPaymentMethodBodyCardPrese
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number: Option<String>,
 }
-#[cfg(any(feature = "test_helpers"))]
+#[cfg(feature = "test_helpers")]
 impl PostTestHelpersTerminalReadersReaderPresentPaymentMethodBodyCardPresent {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -46396,7 +46396,7 @@ impl PostTestHelpersTerminalReadersReaderPresentPaymentMethodBodyCardPresent {
         Ok(())
     }
 }
-#[cfg(any(feature = "test_helpers"))]
+#[cfg(feature = "test_helpers")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTestHelpersTestClocksResponse200 {
     pub data: Vec<super::models::TestHelpersTestClock>,
@@ -46407,7 +46407,7 @@ pub struct GetTestHelpersTestClocksResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "test_helpers"))]
+#[cfg(feature = "test_helpers")]
 impl GetTestHelpersTestClocksResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -46430,7 +46430,7 @@ impl GetTestHelpersTestClocksResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "test_helpers"))]
+#[cfg(feature = "test_helpers")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTestHelpersTestClocksBody {
     /// Specifies which fields in the response should be expanded.
@@ -46442,7 +46442,7 @@ pub struct PostTestHelpersTestClocksBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
-#[cfg(any(feature = "test_helpers"))]
+#[cfg(feature = "test_helpers")]
 impl PostTestHelpersTestClocksBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -46457,7 +46457,7 @@ impl PostTestHelpersTestClocksBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "test_helpers"))]
+#[cfg(feature = "test_helpers")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTestHelpersTestClocksTestClockAdvanceBody {
     /// Specifies which fields in the response should be expanded.
@@ -46466,7 +46466,7 @@ pub struct PostTestHelpersTestClocksTestClockAdvanceBody {
     /// The time to advance the test clock. Must be after the test clock's current frozen time. Cannot be more than two intervals in the future from the shortest subscription in this test clock. If there are no subscriptions in this test clock, it cannot be more than two years in the future.
     pub frozen_time: i64,
 }
-#[cfg(any(feature = "tokens"))]
+#[cfg(feature = "tokens")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTokensBody {
     /// connect_js_account_token_specs
@@ -46503,7 +46503,7 @@ pub struct PostTokensBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pii: Option<super::models::PostTokensBodyPii>,
 }
-#[cfg(any(feature = "tokens"))]
+#[cfg(feature = "tokens")]
 impl PostTokensBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -46528,7 +46528,7 @@ impl PostTokensBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "tokens"))]
+#[cfg(feature = "tokens")]
 /// connect_js_account_token_specs
 ///
 /// Information for the account this token will represent.
@@ -46545,7 +46545,7 @@ pub struct PostTokensBodyAccount {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tos_shown_and_accepted: Option<bool>,
 }
-#[cfg(any(feature = "tokens"))]
+#[cfg(feature = "tokens")]
 impl PostTokensBodyAccount {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -46558,12 +46558,12 @@ impl PostTokensBodyAccount {
         Ok(())
     }
 }
-#[cfg(any(feature = "tokens"))]
+#[cfg(feature = "tokens")]
 connector_runtime::__string_enum! {
     pub enum PostTokensBodyAccountBusinessType { Company = "company", GovernmentEntity =
     "government_entity", Individual = "individual", NonProfit = "non_profit", }
 }
-#[cfg(any(feature = "tokens"))]
+#[cfg(feature = "tokens")]
 /// connect_js_account_token_company_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTokensBodyAccountCompany {
@@ -46611,7 +46611,7 @@ pub struct PostTokensBodyAccountCompany {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<super::models::PostAccountBodyCompanyVerification>,
 }
-#[cfg(any(feature = "tokens"))]
+#[cfg(feature = "tokens")]
 impl PostTokensBodyAccountCompany {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -46697,7 +46697,7 @@ impl PostTokensBodyAccountCompany {
         Ok(())
     }
 }
-#[cfg(any(feature = "tokens"))]
+#[cfg(feature = "tokens")]
 /// individual_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTokensBodyAccountIndividual {
@@ -46750,7 +46750,7 @@ pub struct PostTokensBodyAccountIndividual {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<super::models::PostAccountBodyIndividualVerification>,
 }
-#[cfg(any(feature = "tokens"))]
+#[cfg(feature = "tokens")]
 impl PostTokensBodyAccountIndividual {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -46841,7 +46841,7 @@ impl PostTokensBodyAccountIndividual {
         Ok(())
     }
 }
-#[cfg(any(feature = "tokens"))]
+#[cfg(feature = "tokens")]
 /// token_create_bank_account
 ///
 /// The bank account this token will represent.
@@ -46864,7 +46864,7 @@ pub struct PostTokensBodyBankAccount {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routing_number: Option<String>,
 }
-#[cfg(any(feature = "tokens"))]
+#[cfg(feature = "tokens")]
 impl PostTokensBodyBankAccount {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -46905,7 +46905,7 @@ impl PostTokensBodyBankAccount {
         Ok(())
     }
 }
-#[cfg(any(feature = "tokens"))]
+#[cfg(feature = "tokens")]
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum PostTokensBodyCard {
@@ -46914,7 +46914,7 @@ pub enum PostTokensBodyCard {
     /// A value matching none of the described alternatives.
     Other(serde_json::Value),
 }
-#[cfg(any(feature = "tokens"))]
+#[cfg(feature = "tokens")]
 /// credit_card_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTokensBodyCardVariant0 {
@@ -46940,7 +46940,7 @@ pub struct PostTokensBodyCardVariant0 {
     pub name: Option<String>,
     pub number: String,
 }
-#[cfg(any(feature = "tokens"))]
+#[cfg(feature = "tokens")]
 impl PostTokensBodyCardVariant0 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -47041,7 +47041,7 @@ impl PostTokensBodyCardVariant0 {
         Ok(())
     }
 }
-#[cfg(any(feature = "tokens"))]
+#[cfg(feature = "tokens")]
 /// cvc_params
 ///
 /// The updated CVC value this token will represent.
@@ -47049,7 +47049,7 @@ impl PostTokensBodyCardVariant0 {
 pub struct PostTokensBodyCvcUpdate {
     pub cvc: String,
 }
-#[cfg(any(feature = "tokens"))]
+#[cfg(feature = "tokens")]
 impl PostTokensBodyCvcUpdate {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -47060,7 +47060,7 @@ impl PostTokensBodyCvcUpdate {
         Ok(())
     }
 }
-#[cfg(any(feature = "tokens"))]
+#[cfg(feature = "tokens")]
 /// person_token_specs
 ///
 /// Information for the person this token will represent.
@@ -47119,7 +47119,7 @@ pub struct PostTokensBodyPerson {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<super::models::PostAccountBodyIndividualVerification>,
 }
-#[cfg(any(feature = "tokens"))]
+#[cfg(feature = "tokens")]
 impl PostTokensBodyPerson {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -47211,7 +47211,7 @@ impl PostTokensBodyPerson {
         Ok(())
     }
 }
-#[cfg(any(feature = "tokens"))]
+#[cfg(feature = "tokens")]
 /// person_documents_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTokensBodyPersonDocuments {
@@ -47231,7 +47231,7 @@ pub struct PostTokensBodyPersonDocuments {
         super::models::PostAccountBodyDocumentsBankAccountOwnershipVerification,
     >,
 }
-#[cfg(any(feature = "tokens"))]
+#[cfg(feature = "tokens")]
 /// relationship_specs
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTokensBodyPersonRelationship {
@@ -47250,7 +47250,7 @@ pub struct PostTokensBodyPersonRelationship {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
 }
-#[cfg(any(feature = "tokens"))]
+#[cfg(feature = "tokens")]
 impl PostTokensBodyPersonRelationship {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -47265,7 +47265,7 @@ impl PostTokensBodyPersonRelationship {
         Ok(())
     }
 }
-#[cfg(any(feature = "tokens"))]
+#[cfg(feature = "tokens")]
 /// pii_token_specs
 ///
 /// The PII this token will represent.
@@ -47274,7 +47274,7 @@ pub struct PostTokensBodyPii {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_number: Option<String>,
 }
-#[cfg(any(feature = "tokens"))]
+#[cfg(feature = "tokens")]
 impl PostTokensBodyPii {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -47284,12 +47284,12 @@ impl PostTokensBodyPii {
         Ok(())
     }
 }
-#[cfg(any(feature = "topups"))]
+#[cfg(feature = "topups")]
 connector_runtime::__string_enum! {
     pub enum GetTopupsStatus { Canceled = "canceled", Failed = "failed", Pending =
     "pending", Succeeded = "succeeded", }
 }
-#[cfg(any(feature = "topups"))]
+#[cfg(feature = "topups")]
 /// TopupList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTopupsResponse200 {
@@ -47301,7 +47301,7 @@ pub struct GetTopupsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "topups"))]
+#[cfg(feature = "topups")]
 impl GetTopupsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -47324,7 +47324,7 @@ impl GetTopupsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "topups"))]
+#[cfg(feature = "topups")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTopupsBody {
     /// A positive integer representing how much to transfer.
@@ -47350,7 +47350,7 @@ pub struct PostTopupsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_group: Option<String>,
 }
-#[cfg(any(feature = "topups"))]
+#[cfg(feature = "topups")]
 impl PostTopupsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -47399,7 +47399,7 @@ impl PostTopupsTopupBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "transfers"))]
+#[cfg(feature = "transfers")]
 /// TransferList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTransfersResponse200 {
@@ -47412,7 +47412,7 @@ pub struct GetTransfersResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "transfers"))]
+#[cfg(feature = "transfers")]
 impl GetTransfersResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -47435,7 +47435,7 @@ impl GetTransfersResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "transfers"))]
+#[cfg(feature = "transfers")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTransfersBody {
     /// A positive integer in %s representing how much to transfer.
@@ -47464,7 +47464,7 @@ pub struct PostTransfersBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_group: Option<String>,
 }
-#[cfg(any(feature = "transfers"))]
+#[cfg(feature = "transfers")]
 impl PostTransfersBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -47474,14 +47474,14 @@ impl PostTransfersBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "transfers"))]
+#[cfg(feature = "transfers")]
 connector_runtime::__string_enum! {
     #[doc =
     " The source balance to use for this transfer. One of `bank_account`, `card`, or `fpx`. For most users, this will default to `card`."]
     pub enum PostTransfersBodySourceType { BankAccount = "bank_account", Card = "card",
     Fpx = "fpx", }
 }
-#[cfg(any(feature = "transfers"))]
+#[cfg(feature = "transfers")]
 /// TransferReversalList
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetTransfersIdReversalsResponse200 {
@@ -47494,7 +47494,7 @@ pub struct GetTransfersIdReversalsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "transfers"))]
+#[cfg(feature = "transfers")]
 impl GetTransfersIdReversalsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -47516,7 +47516,7 @@ impl GetTransfersIdReversalsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "transfers"))]
+#[cfg(feature = "transfers")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostTransfersIdReversalsBody {
     /// A positive integer in %s representing how much of this transfer to reverse. Can only reverse up to the unreversed amount remaining of the transfer. Partial transfer reversals are only allowed for transfers to Stripe Accounts. Defaults to the entire transfer amount.
@@ -47535,7 +47535,7 @@ pub struct PostTransfersIdReversalsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refund_application_fee: Option<bool>,
 }
-#[cfg(any(feature = "transfers"))]
+#[cfg(feature = "transfers")]
 impl PostTransfersIdReversalsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -47550,7 +47550,7 @@ impl PostTransfersIdReversalsBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "webhook_endpoints"))]
+#[cfg(feature = "webhook_endpoints")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GetWebhookEndpointsResponse200 {
     pub data: Vec<super::models::WebhookEndpoint>,
@@ -47561,7 +47561,7 @@ pub struct GetWebhookEndpointsResponse200 {
     /// The URL where this list can be accessed.
     pub url: String,
 }
-#[cfg(any(feature = "webhook_endpoints"))]
+#[cfg(feature = "webhook_endpoints")]
 impl GetWebhookEndpointsResponse200 {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -47584,7 +47584,7 @@ impl GetWebhookEndpointsResponse200 {
         Ok(())
     }
 }
-#[cfg(any(feature = "webhook_endpoints"))]
+#[cfg(feature = "webhook_endpoints")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostWebhookEndpointsBody {
     /// Events sent to this endpoint will be generated with this Stripe Version instead of your account's default Stripe Version.
@@ -47607,7 +47607,7 @@ pub struct PostWebhookEndpointsBody {
     /// The URL of the webhook endpoint.
     pub url: String,
 }
-#[cfg(any(feature = "webhook_endpoints"))]
+#[cfg(feature = "webhook_endpoints")]
 impl PostWebhookEndpointsBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -47622,7 +47622,7 @@ impl PostWebhookEndpointsBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "webhook_endpoints"))]
+#[cfg(feature = "webhook_endpoints")]
 connector_runtime::__string_enum! {
     #[doc =
     " Events sent to this endpoint will be generated with this Stripe Version instead of your account's default Stripe Version."]
@@ -47660,7 +47660,7 @@ connector_runtime::__string_enum! {
     "2019-10-17", V20191105 = "2019-11-05", V20191203 = "2019-12-03", V20200302 =
     "2020-03-02", V20200827 = "2020-08-27", }
 }
-#[cfg(any(feature = "webhook_endpoints"))]
+#[cfg(feature = "webhook_endpoints")]
 connector_runtime::__string_enum! {
     pub enum PostWebhookEndpointsBodyEnabledEventsItem { Star = "*",
     AccountApplicationAuthorized = "account.application.authorized",
@@ -47792,7 +47792,7 @@ connector_runtime::__string_enum! {
     "transfer.paid", TransferReversed = "transfer.reversed", TransferUpdated =
     "transfer.updated", }
 }
-#[cfg(any(feature = "webhook_endpoints"))]
+#[cfg(feature = "webhook_endpoints")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PostWebhookEndpointsWebhookEndpointBody {
     /// An optional description of what the webhook is used for.
@@ -47816,7 +47816,7 @@ pub struct PostWebhookEndpointsWebhookEndpointBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
-#[cfg(any(feature = "webhook_endpoints"))]
+#[cfg(feature = "webhook_endpoints")]
 impl PostWebhookEndpointsWebhookEndpointBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {

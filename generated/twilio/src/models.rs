@@ -7,7 +7,7 @@
 )]
 #[allow(unused_imports)]
 use connector_runtime::__private as rt;
-#[cfg(any(feature = "api20100401_account"))]
+#[cfg(feature = "api20100401_account")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010Account {
     /// The authorization token for this account. This token should be kept a secret, so no sharing.
@@ -42,7 +42,7 @@ pub struct ApiV2010Account {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
-#[cfg(any(feature = "api20100401_account"))]
+#[cfg(feature = "api20100401_account")]
 impl ApiV2010Account {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -67,19 +67,19 @@ impl ApiV2010Account {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_account"))]
+#[cfg(feature = "api20100401_account")]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of this account. Usually `active`, but can be `suspended` or `closed`."]
     pub enum AccountEnumStatus { Active = "active", Suspended = "suspended", Closed =
     "closed", }
 }
-#[cfg(any(feature = "api20100401_account"))]
+#[cfg(feature = "api20100401_account")]
 connector_runtime::__string_enum! {
     #[doc = " The type of this account. Either `Trial` or `Full` if it's been upgraded"]
     pub enum AccountEnumType { Trial = "Trial", Full = "Full", }
 }
-#[cfg(any(feature = "api20100401_address"))]
+#[cfg(feature = "api20100401_address")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountAddress {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that is responsible for the Address resource.
@@ -131,7 +131,7 @@ pub struct ApiV2010AccountAddress {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub street_secondary: Option<String>,
 }
-#[cfg(any(feature = "api20100401_address"))]
+#[cfg(feature = "api20100401_address")]
 impl ApiV2010AccountAddress {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -156,7 +156,7 @@ impl ApiV2010AccountAddress {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_application"))]
+#[cfg(feature = "api20100401_application")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountApplication {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Application resource.
@@ -229,7 +229,7 @@ pub struct ApiV2010AccountApplication {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_application_connect_enabled: Option<bool>,
 }
-#[cfg(any(feature = "api20100401_application"))]
+#[cfg(feature = "api20100401_application")]
 impl ApiV2010AccountApplication {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -329,7 +329,7 @@ connector_runtime::__string_enum! {
     #[doc = " The HTTP method we use to call `voice_url`. Can be: `GET` or `POST`."] pub
     enum ApiV2010AccountApplicationVoiceMethod { Get = "GET", Post = "POST", }
 }
-#[cfg(any(feature = "api20100401_authorized_connect_app"))]
+#[cfg(feature = "api20100401_authorized_connect_app")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountAuthorizedConnectApp {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the AuthorizedConnectApp resource.
@@ -357,7 +357,7 @@ pub struct ApiV2010AccountAuthorizedConnectApp {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
-#[cfg(any(feature = "api20100401_authorized_connect_app"))]
+#[cfg(feature = "api20100401_authorized_connect_app")]
 impl ApiV2010AccountAuthorizedConnectApp {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -382,14 +382,14 @@ impl ApiV2010AccountAuthorizedConnectApp {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_authorized_connect_app"))]
+#[cfg(feature = "api20100401_authorized_connect_app")]
 connector_runtime::__string_enum! {
     #[doc =
     " The set of permissions that you authorized for the Connect App.  Can be: `get-all` or `post-all`."]
     pub enum AuthorizedConnectAppEnumPermission { GetAll = "get-all", PostAll =
     "post-all", }
 }
-#[cfg(any(feature = "api20100401_available_phone_number_country"))]
+#[cfg(feature = "api20100401_available_phone_number_country")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountAvailablePhoneNumberCountry {
     /// The [ISO-3166-1](https://en.wikipedia.org/wiki/ISO_3166-1_alpha-2) country code of the country.
@@ -408,7 +408,7 @@ pub struct ApiV2010AccountAvailablePhoneNumberCountry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subresource_uris: Option<serde_json::Value>,
 }
-#[cfg(any(feature = "api20100401_local"))]
+#[cfg(feature = "api20100401_local")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocal {
     /// A formatted version of the phone number.
@@ -476,7 +476,7 @@ pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCa
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fax: Option<bool>,
 }
-#[cfg(any(feature = "api20100401_machine_to_machine"))]
+#[cfg(feature = "api20100401_machine_to_machine")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberMachineToMachine {
     /// A formatted version of the phone number.
@@ -521,7 +521,7 @@ pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberMachine
         super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCapabilities,
     >,
 }
-#[cfg(any(feature = "api20100401_mobile"))]
+#[cfg(feature = "api20100401_mobile")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberMobile {
     /// A formatted version of the phone number.
@@ -566,7 +566,7 @@ pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberMobile 
         super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCapabilities,
     >,
 }
-#[cfg(any(feature = "api20100401_national"))]
+#[cfg(feature = "api20100401_national")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberNational {
     /// A formatted version of the phone number.
@@ -611,7 +611,7 @@ pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberNationa
         super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCapabilities,
     >,
 }
-#[cfg(any(feature = "api20100401_shared_cost"))]
+#[cfg(feature = "api20100401_shared_cost")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberSharedCost {
     /// A formatted version of the phone number.
@@ -656,7 +656,7 @@ pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberSharedC
         super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCapabilities,
     >,
 }
-#[cfg(any(feature = "api20100401_toll_free"))]
+#[cfg(feature = "api20100401_toll_free")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberTollFree {
     /// A formatted version of the phone number.
@@ -701,7 +701,7 @@ pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberTollFre
         super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCapabilities,
     >,
 }
-#[cfg(any(feature = "api20100401_voip"))]
+#[cfg(feature = "api20100401_voip")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberVoip {
     /// A formatted version of the phone number.
@@ -746,7 +746,7 @@ pub struct ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberVoip {
         super::models::ApiV2010AccountAvailablePhoneNumberCountryAvailablePhoneNumberLocalCapabilities,
     >,
 }
-#[cfg(any(feature = "api20100401_balance"))]
+#[cfg(feature = "api20100401_balance")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountBalance {
     /// The unique SID identifier of the Account.
@@ -759,7 +759,7 @@ pub struct ApiV2010AccountBalance {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
 }
-#[cfg(any(feature = "api20100401_balance"))]
+#[cfg(feature = "api20100401_balance")]
 impl ApiV2010AccountBalance {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -775,7 +775,7 @@ impl ApiV2010AccountBalance {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_call"))]
+#[cfg(feature = "api20100401_call")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountCall {
     /// The unique string that we created to identify this Call resource.
@@ -857,7 +857,7 @@ pub struct ApiV2010AccountCall {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subresource_uris: Option<serde_json::Value>,
 }
-#[cfg(any(feature = "api20100401_call"))]
+#[cfg(feature = "api20100401_call")]
 impl ApiV2010AccountCall {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -918,7 +918,7 @@ impl ApiV2010AccountCall {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_call"))]
+#[cfg(feature = "api20100401_call")]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of this call. Can be: `queued`, `ringing`, `in-progress`, `canceled`, `completed`, `failed`, `busy` or `no-answer`. See [Call Status Values](https://www.twilio.com/docs/voice/api/call-resource#call-status-values) below for more information."]
@@ -926,16 +926,16 @@ connector_runtime::__string_enum! {
     "in-progress", Completed = "completed", Busy = "busy", Failed = "failed", NoAnswer =
     "no-answer", Canceled = "canceled", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 connector_runtime::__string_enum! {
     pub enum CallEnumEvent { Initiated = "initiated", Ringing = "ringing", Answered =
     "answered", Completed = "completed", }
 }
-#[cfg(any(feature = "api20100401_call"))]
+#[cfg(feature = "api20100401_call")]
 connector_runtime::__string_enum! {
     pub enum CallEnumUpdateStatus { Canceled = "canceled", Completed = "completed", }
 }
-#[cfg(any(feature = "api20100401_event"))]
+#[cfg(feature = "api20100401_event")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountCallCallEvent {
     /// Contains a dictionary representing the request of the call.
@@ -945,7 +945,7 @@ pub struct ApiV2010AccountCallCallEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response: Option<serde_json::Value>,
 }
-#[cfg(any(feature = "api20100401_call_notification"))]
+#[cfg(feature = "api20100401_call_notification")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountCallCallNotification {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Call Notification resource.
@@ -993,7 +993,7 @@ pub struct ApiV2010AccountCallCallNotification {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
-#[cfg(any(feature = "api20100401_call_notification"))]
+#[cfg(feature = "api20100401_call_notification")]
 impl ApiV2010AccountCallCallNotification {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1036,7 +1036,7 @@ connector_runtime::__string_enum! {
     pub enum ApiV2010AccountCallCallNotificationRequestMethod { Get = "GET", Post =
     "POST", }
 }
-#[cfg(any(feature = "api20100401_call_notification"))]
+#[cfg(feature = "api20100401_call_notification")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountCallCallNotificationInstance {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Call Notification resource.
@@ -1093,7 +1093,7 @@ pub struct ApiV2010AccountCallCallNotificationInstance {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
-#[cfg(any(feature = "api20100401_call_notification"))]
+#[cfg(feature = "api20100401_call_notification")]
 impl ApiV2010AccountCallCallNotificationInstance {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1127,7 +1127,7 @@ impl ApiV2010AccountCallCallNotificationInstance {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_call_recording"))]
+#[cfg(feature = "api20100401_call_recording")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountCallCallRecording {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Recording resource.
@@ -1185,7 +1185,7 @@ pub struct ApiV2010AccountCallCallRecording {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub track: Option<String>,
 }
-#[cfg(any(feature = "api20100401_call_recording"))]
+#[cfg(feature = "api20100401_call_recording")]
 impl ApiV2010AccountCallCallRecording {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1228,7 +1228,7 @@ impl ApiV2010AccountCallCallRecording {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_call_recording"))]
+#[cfg(feature = "api20100401_call_recording")]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of the recording. Can be: `processing`, `completed` and `absent`. For more detailed statuses on in-progress recordings, check out how to [Update a Recording Resource](https://www.twilio.com/docs/voice/api/recording#update-a-recording-resource)."]
@@ -1236,7 +1236,7 @@ connector_runtime::__string_enum! {
     Stopped = "stopped", Processing = "processing", Completed = "completed", Absent =
     "absent", }
 }
-#[cfg(any(feature = "api20100401_call_recording"))]
+#[cfg(feature = "api20100401_call_recording")]
 connector_runtime::__string_enum! {
     #[doc =
     " How the recording was created. Can be: `DialVerb`, `Conference`, `OutboundAPI`, `Trunking`, `RecordVerb`, `StartCallRecordingAPI`, and `StartConferenceRecordingAPI`."]
@@ -1245,7 +1245,7 @@ connector_runtime::__string_enum! {
     StartCallRecordingApi = "StartCallRecordingAPI", StartConferenceRecordingApi =
     "StartConferenceRecordingAPI", }
 }
-#[cfg(any(feature = "api20100401_conference"))]
+#[cfg(feature = "api20100401_conference")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountConference {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created this Conference resource.
@@ -1287,7 +1287,7 @@ pub struct ApiV2010AccountConference {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call_sid_ending_conference: Option<String>,
 }
-#[cfg(any(feature = "api20100401_conference"))]
+#[cfg(feature = "api20100401_conference")]
 impl ApiV2010AccountConference {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1321,14 +1321,14 @@ impl ApiV2010AccountConference {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_conference"))]
+#[cfg(feature = "api20100401_conference")]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of this conference. Can be: `init`, `in-progress`, or `completed`."] pub
     enum ConferenceEnumStatus { Init = "init", InProgress = "in-progress", Completed =
     "completed", }
 }
-#[cfg(any(feature = "api20100401_conference"))]
+#[cfg(feature = "api20100401_conference")]
 connector_runtime::__string_enum! {
     #[doc =
     " The reason why a conference ended. When a conference is in progress, will be `null`. When conference is completed, can be: `conference-ended-via-api`, `participant-with-end-conference-on-exit-left`, `participant-with-end-conference-on-exit-kicked`, `last-participant-kicked`, or `last-participant-left`."]
@@ -1339,7 +1339,7 @@ connector_runtime::__string_enum! {
     "participant-with-end-conference-on-exit-kicked", LastParticipantKicked =
     "last-participant-kicked", LastParticipantLeft = "last-participant-left", }
 }
-#[cfg(any(feature = "api20100401_conference_recording"))]
+#[cfg(feature = "api20100401_conference_recording")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountConferenceConferenceRecording {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Conference Recording resource.
@@ -1394,7 +1394,7 @@ pub struct ApiV2010AccountConferenceConferenceRecording {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
-#[cfg(any(feature = "api20100401_conference_recording"))]
+#[cfg(feature = "api20100401_conference_recording")]
 impl ApiV2010AccountConferenceConferenceRecording {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1437,7 +1437,7 @@ impl ApiV2010AccountConferenceConferenceRecording {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_conference_recording"))]
+#[cfg(feature = "api20100401_conference_recording")]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of the recording. Can be: `processing`, `completed` and `absent`. For more detailed statuses on in-progress recordings, check out how to [Update a Recording Resource](https://www.twilio.com/docs/voice/api/recording#update-a-recording-resource)."]
@@ -1445,7 +1445,7 @@ connector_runtime::__string_enum! {
     "paused", Stopped = "stopped", Processing = "processing", Completed = "completed",
     Absent = "absent", }
 }
-#[cfg(any(feature = "api20100401_conference_recording"))]
+#[cfg(feature = "api20100401_conference_recording")]
 connector_runtime::__string_enum! {
     #[doc =
     " How the recording was created. Can be: `DialVerb`, `Conference`, `OutboundAPI`, `Trunking`, `RecordVerb`, `StartCallRecordingAPI`, `StartConferenceRecordingAPI`."]
@@ -1454,7 +1454,7 @@ connector_runtime::__string_enum! {
     "RecordVerb", StartCallRecordingApi = "StartCallRecordingAPI",
     StartConferenceRecordingApi = "StartConferenceRecordingAPI", }
 }
-#[cfg(any(feature = "api20100401_connect_app"))]
+#[cfg(feature = "api20100401_connect_app")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountConnectApp {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the ConnectApp resource.
@@ -1493,7 +1493,7 @@ pub struct ApiV2010AccountConnectApp {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
-#[cfg(any(feature = "api20100401_connect_app"))]
+#[cfg(feature = "api20100401_connect_app")]
 impl ApiV2010AccountConnectApp {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1518,17 +1518,17 @@ impl ApiV2010AccountConnectApp {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_connect_app"))]
+#[cfg(feature = "api20100401_connect_app")]
 connector_runtime::__string_enum! {
     #[doc = " The HTTP method we use to call `deauthorize_callback_url`."] pub enum
     ApiV2010AccountConnectAppDeauthorizeCallbackMethod { Get = "GET", Post = "POST", }
 }
-#[cfg(any(feature = "api20100401_connect_app"))]
+#[cfg(feature = "api20100401_connect_app")]
 connector_runtime::__string_enum! {
     #[doc = " The set of permissions that your ConnectApp requests."] pub enum
     ConnectAppEnumPermission { GetAll = "get-all", PostAll = "post-all", }
 }
-#[cfg(any(feature = "api20100401_dependent_phone_number"))]
+#[cfg(feature = "api20100401_dependent_phone_number")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountAddressDependentPhoneNumber {
     /// The unique string that that we created to identify the DependentPhoneNumber resource.
@@ -1618,7 +1618,7 @@ pub struct ApiV2010AccountAddressDependentPhoneNumber {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
-#[cfg(any(feature = "api20100401_dependent_phone_number"))]
+#[cfg(feature = "api20100401_dependent_phone_number")]
 impl ApiV2010AccountAddressDependentPhoneNumber {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1679,19 +1679,19 @@ impl ApiV2010AccountAddressDependentPhoneNumber {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_dependent_phone_number"))]
+#[cfg(feature = "api20100401_dependent_phone_number")]
 connector_runtime::__string_enum! {
     #[doc =
     " Whether the phone number requires an [Address](https://www.twilio.com/docs/usage/api/address) registered with Twilio. Can be: `none`, `any`, `local`, or `foreign`."]
     pub enum DependentPhoneNumberEnumAddressRequirement { None = "none", Any = "any",
     Local = "local", Foreign = "foreign", }
 }
-#[cfg(any(feature = "api20100401_dependent_phone_number"))]
+#[cfg(feature = "api20100401_dependent_phone_number")]
 connector_runtime::__string_enum! {
     #[doc = " Whether the phone number is enabled for emergency calling."] pub enum
     DependentPhoneNumberEnumEmergencyStatus { Active = "Active", Inactive = "Inactive", }
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number"))]
+#[cfg(feature = "api20100401_incoming_phone_number")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountIncomingPhoneNumber {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created this IncomingPhoneNumber resource.
@@ -1813,7 +1813,7 @@ pub struct ApiV2010AccountIncomingPhoneNumber {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number"))]
+#[cfg(feature = "api20100401_incoming_phone_number")]
 impl ApiV2010AccountIncomingPhoneNumber {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -1901,7 +1901,7 @@ impl ApiV2010AccountIncomingPhoneNumber {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number"))]
+#[cfg(feature = "api20100401_incoming_phone_number")]
 connector_runtime::__string_enum! {
     #[doc =
     " Whether the phone number requires an [Address](https://www.twilio.com/docs/usage/api/address) registered with Twilio. Can be: `none`, `any`, `local`, or `foreign`."]
@@ -1928,18 +1928,18 @@ pub struct ApiV2010AccountIncomingPhoneNumberCapabilities {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fax: Option<bool>,
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number"))]
+#[cfg(feature = "api20100401_incoming_phone_number")]
 connector_runtime::__string_enum! {
     pub enum IncomingPhoneNumberEnumVoiceReceiveMode { Voice = "voice", Fax = "fax", }
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number"))]
+#[cfg(feature = "api20100401_incoming_phone_number")]
 connector_runtime::__string_enum! {
     #[doc =
     " The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country."]
     pub enum IncomingPhoneNumberEnumEmergencyStatus { Active = "Active", Inactive =
     "Inactive", }
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number"))]
+#[cfg(feature = "api20100401_incoming_phone_number")]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of address registration with emergency services. A registered emergency address will be used during handling of emergency calls from this number."]
@@ -1948,7 +1948,7 @@ connector_runtime::__string_enum! {
     RegistrationFailure = "registration-failure", PendingUnregistration =
     "pending-unregistration", UnregistrationFailure = "unregistration-failure", }
 }
-#[cfg(any(feature = "api20100401_assigned_add_on"))]
+#[cfg(feature = "api20100401_assigned_add_on")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn {
     /// The unique string that that we created to identify the resource.
@@ -1985,7 +1985,7 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subresource_uris: Option<serde_json::Value>,
 }
-#[cfg(any(feature = "api20100401_assigned_add_on"))]
+#[cfg(feature = "api20100401_assigned_add_on")]
 impl ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2019,7 +2019,7 @@ impl ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOn {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_assigned_add_on_extension"))]
+#[cfg(feature = "api20100401_assigned_add_on_extension")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingPhoneNumberAssignedAddOnExtension {
     /// The unique string that that we created to identify the resource.
@@ -2050,7 +2050,7 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnInc
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
-#[cfg(any(feature = "api20100401_assigned_add_on_extension"))]
+#[cfg(feature = "api20100401_assigned_add_on_extension")]
 impl ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingPhoneNumberAssignedAddOnExtension {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2093,7 +2093,7 @@ impl ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberAssignedAddOnIncomingP
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number_local"))]
+#[cfg(feature = "api20100401_incoming_phone_number_local")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the resource.
@@ -2213,7 +2213,7 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number_local"))]
+#[cfg(feature = "api20100401_incoming_phone_number_local")]
 impl ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2301,26 +2301,26 @@ impl ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number_local"))]
+#[cfg(feature = "api20100401_incoming_phone_number_local")]
 connector_runtime::__string_enum! {
     #[doc =
     " Whether the phone number requires an [Address](https://www.twilio.com/docs/usage/api/address) registered with Twilio. Can be: `none`, `any`, `local`, or `foreign`."]
     pub enum IncomingPhoneNumberLocalEnumAddressRequirement { None = "none", Any = "any",
     Local = "local", Foreign = "foreign", }
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number_local"))]
+#[cfg(feature = "api20100401_incoming_phone_number_local")]
 connector_runtime::__string_enum! {
     pub enum IncomingPhoneNumberLocalEnumVoiceReceiveMode { Voice = "voice", Fax = "fax",
     }
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number_local"))]
+#[cfg(feature = "api20100401_incoming_phone_number_local")]
 connector_runtime::__string_enum! {
     #[doc =
     " The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country."]
     pub enum IncomingPhoneNumberLocalEnumEmergencyStatus { Active = "Active", Inactive =
     "Inactive", }
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number_local"))]
+#[cfg(feature = "api20100401_incoming_phone_number_local")]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of address registration with emergency services. A registered emergency address will be used during handling of emergency calls from this number."]
@@ -2330,7 +2330,7 @@ connector_runtime::__string_enum! {
     PendingUnregistration = "pending-unregistration", UnregistrationFailure =
     "unregistration-failure", }
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number_mobile"))]
+#[cfg(feature = "api20100401_incoming_phone_number_mobile")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the resource.
@@ -2450,7 +2450,7 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number_mobile"))]
+#[cfg(feature = "api20100401_incoming_phone_number_mobile")]
 impl ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2538,26 +2538,26 @@ impl ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number_mobile"))]
+#[cfg(feature = "api20100401_incoming_phone_number_mobile")]
 connector_runtime::__string_enum! {
     #[doc =
     " Whether the phone number requires an [Address](https://www.twilio.com/docs/usage/api/address) registered with Twilio. Can be: `none`, `any`, `local`, or `foreign`."]
     pub enum IncomingPhoneNumberMobileEnumAddressRequirement { None = "none", Any =
     "any", Local = "local", Foreign = "foreign", }
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number_mobile"))]
+#[cfg(feature = "api20100401_incoming_phone_number_mobile")]
 connector_runtime::__string_enum! {
     pub enum IncomingPhoneNumberMobileEnumVoiceReceiveMode { Voice = "voice", Fax =
     "fax", }
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number_mobile"))]
+#[cfg(feature = "api20100401_incoming_phone_number_mobile")]
 connector_runtime::__string_enum! {
     #[doc =
     " The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country."]
     pub enum IncomingPhoneNumberMobileEnumEmergencyStatus { Active = "Active", Inactive =
     "Inactive", }
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number_mobile"))]
+#[cfg(feature = "api20100401_incoming_phone_number_mobile")]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of address registration with emergency services. A registered emergency address will be used during handling of emergency calls from this number."]
@@ -2567,7 +2567,7 @@ connector_runtime::__string_enum! {
     PendingUnregistration = "pending-unregistration", UnregistrationFailure =
     "unregistration-failure", }
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number_toll_free"))]
+#[cfg(feature = "api20100401_incoming_phone_number_toll_free")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the resource.
@@ -2687,7 +2687,7 @@ pub struct ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number_toll_free"))]
+#[cfg(feature = "api20100401_incoming_phone_number_toll_free")]
 impl ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2775,26 +2775,26 @@ impl ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number_toll_free"))]
+#[cfg(feature = "api20100401_incoming_phone_number_toll_free")]
 connector_runtime::__string_enum! {
     #[doc =
     " Whether the phone number requires an [Address](https://www.twilio.com/docs/usage/api/address) registered with Twilio. Can be: `none`, `any`, `local`, or `foreign`."]
     pub enum IncomingPhoneNumberTollFreeEnumAddressRequirement { None = "none", Any =
     "any", Local = "local", Foreign = "foreign", }
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number_toll_free"))]
+#[cfg(feature = "api20100401_incoming_phone_number_toll_free")]
 connector_runtime::__string_enum! {
     pub enum IncomingPhoneNumberTollFreeEnumVoiceReceiveMode { Voice = "voice", Fax =
     "fax", }
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number_toll_free"))]
+#[cfg(feature = "api20100401_incoming_phone_number_toll_free")]
 connector_runtime::__string_enum! {
     #[doc =
     " The parameter displays if emergency calling is enabled for this number. Active numbers may place emergency calls by dialing valid emergency numbers for the country."]
     pub enum IncomingPhoneNumberTollFreeEnumEmergencyStatus { Active = "Active", Inactive
     = "Inactive", }
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number_toll_free"))]
+#[cfg(feature = "api20100401_incoming_phone_number_toll_free")]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of address registration with emergency services. A registered emergency address will be used during handling of emergency calls from this number."]
@@ -2804,7 +2804,7 @@ connector_runtime::__string_enum! {
     PendingUnregistration = "pending-unregistration", UnregistrationFailure =
     "unregistration-failure", }
 }
-#[cfg(any(feature = "api20100401_key"))]
+#[cfg(feature = "api20100401_key")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountKey {
     /// The unique string that that we created to identify the Key resource.
@@ -2820,7 +2820,7 @@ pub struct ApiV2010AccountKey {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
 }
-#[cfg(any(feature = "api20100401_key"))]
+#[cfg(feature = "api20100401_key")]
 impl ApiV2010AccountKey {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2895,7 +2895,7 @@ impl ApiV2010AccountMessageMedia {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_member"))]
+#[cfg(feature = "api20100401_member")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountQueueMember {
     /// The SID of the [Call](https://www.twilio.com/docs/voice/api/call-resource) the Member resource is associated with.
@@ -2917,7 +2917,7 @@ pub struct ApiV2010AccountQueueMember {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue_sid: Option<String>,
 }
-#[cfg(any(feature = "api20100401_member"))]
+#[cfg(feature = "api20100401_member")]
 impl ApiV2010AccountQueueMember {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -2942,7 +2942,7 @@ impl ApiV2010AccountQueueMember {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_message"))]
+#[cfg(feature = "api20100401_message")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountMessage {
     /// The text content of the message
@@ -3006,7 +3006,7 @@ pub struct ApiV2010AccountMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subresource_uris: Option<serde_json::Value>,
 }
-#[cfg(any(feature = "api20100401_message"))]
+#[cfg(feature = "api20100401_message")]
 impl ApiV2010AccountMessage {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3040,14 +3040,14 @@ impl ApiV2010AccountMessage {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_message"))]
+#[cfg(feature = "api20100401_message")]
 connector_runtime::__string_enum! {
     #[doc =
     " The direction of the message. Can be: `inbound` for incoming messages, `outbound-api` for messages created by the REST API, `outbound-call` for messages created during a call, or `outbound-reply` for messages created in response to an incoming message."]
     pub enum MessageEnumDirection { Inbound = "inbound", OutboundApi = "outbound-api",
     OutboundCall = "outbound-call", OutboundReply = "outbound-reply", }
 }
-#[cfg(any(feature = "api20100401_message"))]
+#[cfg(feature = "api20100401_message")]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of the Message. Possible values: `accepted`, `scheduled`, `canceled`, `queued`, `sending`, `sent`, `failed`, `delivered`, `undelivered`, `receiving`, `received`, or `read` (WhatsApp only). For more information, See [detailed descriptions](https://www.twilio.com/docs/sms/api/message-resource#message-status-values)."]
@@ -3056,25 +3056,25 @@ connector_runtime::__string_enum! {
     "receiving", Received = "received", Accepted = "accepted", Scheduled = "scheduled",
     Read = "read", PartiallyDelivered = "partially_delivered", Canceled = "canceled", }
 }
-#[cfg(any(feature = "api20100401_message"))]
+#[cfg(feature = "api20100401_message")]
 connector_runtime::__string_enum! {
     #[doc =
     " Determines if the message content can be stored or redacted based on privacy settings"]
     pub enum MessageEnumContentRetention { Retain = "retain", Discard = "discard", }
 }
-#[cfg(any(feature = "api20100401_message"))]
+#[cfg(feature = "api20100401_message")]
 connector_runtime::__string_enum! {
     #[doc =
     " Determines if the address can be stored or obfuscated based on privacy settings"]
     pub enum MessageEnumAddressRetention { Retain = "retain", Obfuscate = "obfuscate", }
 }
-#[cfg(any(feature = "api20100401_message"))]
+#[cfg(feature = "api20100401_message")]
 connector_runtime::__string_enum! {
     #[doc =
     " Include this parameter with a value of `disable` to skip any kind of risk check on the respective message request."]
     pub enum MessageEnumRiskCheck { Enable = "enable", Disable = "disable", }
 }
-#[cfg(any(feature = "api20100401_feedback"))]
+#[cfg(feature = "api20100401_feedback")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountMessageMessageFeedback {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) associated with this MessageFeedback resource.
@@ -3096,7 +3096,7 @@ pub struct ApiV2010AccountMessageMessageFeedback {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
-#[cfg(any(feature = "api20100401_feedback"))]
+#[cfg(feature = "api20100401_feedback")]
 impl ApiV2010AccountMessageMessageFeedback {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3121,14 +3121,14 @@ impl ApiV2010AccountMessageMessageFeedback {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_feedback"))]
+#[cfg(feature = "api20100401_feedback")]
 connector_runtime::__string_enum! {
     #[doc =
     " Reported outcome indicating whether there is confirmation that the Message recipient performed a tracked user action. Can be: `unconfirmed` or `confirmed`. For more details see [How to Optimize Message Deliverability with Message Feedback](https://www.twilio.com/docs/messaging/guides/send-message-feedback-to-twilio)."]
     pub enum MessageFeedbackEnumOutcome { Confirmed = "confirmed", Unconfirmed =
     "unconfirmed", }
 }
-#[cfg(any(feature = "api20100401_new_key"))]
+#[cfg(feature = "api20100401_new_key")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountNewKey {
     /// The unique string that that we created to identify the NewKey resource. You will use this as the basic-auth `user` when authenticating to the API.
@@ -3147,7 +3147,7 @@ pub struct ApiV2010AccountNewKey {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
 }
-#[cfg(any(feature = "api20100401_new_key"))]
+#[cfg(feature = "api20100401_new_key")]
 impl ApiV2010AccountNewKey {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3163,7 +3163,7 @@ impl ApiV2010AccountNewKey {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_new_signing_key"))]
+#[cfg(feature = "api20100401_new_signing_key")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountNewSigningKey {
     /// The unique string that that we created to identify the NewSigningKey resource.
@@ -3182,7 +3182,7 @@ pub struct ApiV2010AccountNewSigningKey {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
 }
-#[cfg(any(feature = "api20100401_new_signing_key"))]
+#[cfg(feature = "api20100401_new_signing_key")]
 impl ApiV2010AccountNewSigningKey {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3198,7 +3198,7 @@ impl ApiV2010AccountNewSigningKey {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_notification"))]
+#[cfg(feature = "api20100401_notification")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountNotification {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Notification resource.
@@ -3246,7 +3246,7 @@ pub struct ApiV2010AccountNotification {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
-#[cfg(any(feature = "api20100401_notification"))]
+#[cfg(feature = "api20100401_notification")]
 impl ApiV2010AccountNotification {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3280,7 +3280,7 @@ impl ApiV2010AccountNotification {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_notification"))]
+#[cfg(feature = "api20100401_notification")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountNotificationInstance {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Notification resource.
@@ -3337,7 +3337,7 @@ pub struct ApiV2010AccountNotificationInstance {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
-#[cfg(any(feature = "api20100401_notification"))]
+#[cfg(feature = "api20100401_notification")]
 impl ApiV2010AccountNotificationInstance {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3371,7 +3371,7 @@ impl ApiV2010AccountNotificationInstance {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_outgoing_caller_id"))]
+#[cfg(feature = "api20100401_outgoing_caller_id")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountOutgoingCallerId {
     /// The unique string that that we created to identify the OutgoingCallerId resource.
@@ -3396,7 +3396,7 @@ pub struct ApiV2010AccountOutgoingCallerId {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
-#[cfg(any(feature = "api20100401_outgoing_caller_id"))]
+#[cfg(feature = "api20100401_outgoing_caller_id")]
 impl ApiV2010AccountOutgoingCallerId {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3421,7 +3421,7 @@ impl ApiV2010AccountOutgoingCallerId {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_participant"))]
+#[cfg(feature = "api20100401_participant")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountConferenceParticipant {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Participant resource.
@@ -3470,7 +3470,7 @@ pub struct ApiV2010AccountConferenceParticipant {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
-#[cfg(any(feature = "api20100401_participant"))]
+#[cfg(feature = "api20100401_participant")]
 impl ApiV2010AccountConferenceParticipant {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3513,7 +3513,7 @@ impl ApiV2010AccountConferenceParticipant {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_participant"))]
+#[cfg(feature = "api20100401_participant")]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of the participant's call in a session. Can be: `queued`, `connecting`, `ringing`, `connected`, `complete`, or `failed`."]
@@ -3521,7 +3521,7 @@ connector_runtime::__string_enum! {
     Ringing = "ringing", Connected = "connected", Complete = "complete", Failed =
     "failed", }
 }
-#[cfg(any(feature = "api20100401_payment"))]
+#[cfg(feature = "api20100401_payment")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountCallPayments {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Payments resource.
@@ -3543,7 +3543,7 @@ pub struct ApiV2010AccountCallPayments {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
-#[cfg(any(feature = "api20100401_payment"))]
+#[cfg(feature = "api20100401_payment")]
 impl ApiV2010AccountCallPayments {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3577,28 +3577,28 @@ impl ApiV2010AccountCallPayments {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_payment"))]
+#[cfg(feature = "api20100401_payment")]
 connector_runtime::__string_enum! {
     #[doc =
     " Type of payment being captured. One of `credit-card` or `ach-debit`. The default value is `credit-card`."]
     pub enum PaymentsEnumPaymentMethod { CreditCard = "credit-card", AchDebit =
     "ach-debit", }
 }
-#[cfg(any(feature = "api20100401_payment"))]
+#[cfg(feature = "api20100401_payment")]
 connector_runtime::__string_enum! {
     #[doc =
     " Type of bank account if payment source is ACH. One of `consumer-checking`, `consumer-savings`, or `commercial-checking`. The default value is `consumer-checking`."]
     pub enum PaymentsEnumBankAccountType { ConsumerChecking = "consumer-checking",
     ConsumerSavings = "consumer-savings", CommercialChecking = "commercial-checking", }
 }
-#[cfg(any(feature = "api20100401_payment"))]
+#[cfg(feature = "api20100401_payment")]
 connector_runtime::__string_enum! {
     #[doc =
     " Indicates whether the payment method should be tokenized as a `one-time`, `reusable`, or `payment-method` token. The default value is `reusable`. Do not enter a charge amount when tokenizing. If a charge amount is entered, the payment method will be charged and not tokenized."]
     pub enum PaymentsEnumTokenType { OneTime = "one-time", Reusable = "reusable",
     PaymentMethod = "payment-method", }
 }
-#[cfg(any(feature = "api20100401_payment"))]
+#[cfg(feature = "api20100401_payment")]
 connector_runtime::__string_enum! {
     #[doc =
     " The piece of payment information that you wish the caller to enter. Must be one of `payment-card-number`, `expiration-date`, `security-code`, `postal-code`, `bank-routing-number`, `bank-account-number`, or their `-matcher` variants for input confirmation when `RequireMatchingInputs` is enabled."]
@@ -3609,13 +3609,13 @@ connector_runtime::__string_enum! {
     ExpirationDateMatcher = "expiration-date-matcher", SecurityCodeMatcher =
     "security-code-matcher", PostalCodeMatcher = "postal-code-matcher", }
 }
-#[cfg(any(feature = "api20100401_payment"))]
+#[cfg(feature = "api20100401_payment")]
 connector_runtime::__string_enum! {
     #[doc =
     " Indicates whether the current payment session should be cancelled or completed. When `cancel` the payment session is cancelled. When `complete`, Twilio sends the payment information to the selected Pay Connector for processing."]
     pub enum PaymentsEnumStatus { Complete = "complete", Cancel = "cancel", }
 }
-#[cfg(any(feature = "api20100401_queue"))]
+#[cfg(feature = "api20100401_queue")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountQueue {
     /// The date and time in GMT that this resource was last updated, specified in [RFC 2822](https://www.ietf.org/rfc/rfc2822.txt) format.
@@ -3646,7 +3646,7 @@ pub struct ApiV2010AccountQueue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_size: Option<i64>,
 }
-#[cfg(any(feature = "api20100401_queue"))]
+#[cfg(feature = "api20100401_queue")]
 impl ApiV2010AccountQueue {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3671,7 +3671,7 @@ impl ApiV2010AccountQueue {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_call_transcription"))]
+#[cfg(feature = "api20100401_call_transcription")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountCallRealtimeTranscription {
     /// The SID of the Transcription resource.
@@ -3695,7 +3695,7 @@ pub struct ApiV2010AccountCallRealtimeTranscription {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
-#[cfg(any(feature = "api20100401_call_transcription"))]
+#[cfg(feature = "api20100401_call_transcription")]
 impl ApiV2010AccountCallRealtimeTranscription {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3729,18 +3729,18 @@ impl ApiV2010AccountCallRealtimeTranscription {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_call_transcription"))]
+#[cfg(feature = "api20100401_call_transcription")]
 connector_runtime::__string_enum! {
     #[doc = " The status - one of `stopped`, `in-flight`"] pub enum
     RealtimeTranscriptionEnumStatus { InProgress = "in-progress", Stopped = "stopped", }
 }
-#[cfg(any(feature = "api20100401_call_transcription"))]
+#[cfg(feature = "api20100401_call_transcription")]
 connector_runtime::__string_enum! {
     #[doc = " One of `inbound_track`, `outbound_track`, `both_tracks`."] pub enum
     RealtimeTranscriptionEnumTrack { InboundTrack = "inbound_track", OutboundTrack =
     "outbound_track", BothTracks = "both_tracks", }
 }
-#[cfg(any(feature = "api20100401_recording"))]
+#[cfg(feature = "api20100401_recording")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountRecording {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Recording resource.
@@ -3801,7 +3801,7 @@ pub struct ApiV2010AccountRecording {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_url: Option<String>,
 }
-#[cfg(any(feature = "api20100401_recording"))]
+#[cfg(feature = "api20100401_recording")]
 impl ApiV2010AccountRecording {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3844,7 +3844,7 @@ impl ApiV2010AccountRecording {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_recording"))]
+#[cfg(feature = "api20100401_recording")]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of the recording. Can be: `processing`, `completed`, `absent` or `deleted`. For information about more detailed statuses on in-progress recordings, check out how to [Update a Recording Resource](https://www.twilio.com/docs/voice/api/recording#update-a-recording-resource)."]
@@ -3852,7 +3852,7 @@ connector_runtime::__string_enum! {
     = "stopped", Processing = "processing", Completed = "completed", Absent = "absent",
     Deleted = "deleted", }
 }
-#[cfg(any(feature = "api20100401_recording"))]
+#[cfg(feature = "api20100401_recording")]
 connector_runtime::__string_enum! {
     #[doc =
     " How the recording was created. Can be: `DialVerb`, `Conference`, `OutboundAPI`, `Trunking`, `RecordVerb`, `StartCallRecordingAPI`, and `StartConferenceRecordingAPI`."]
@@ -3861,7 +3861,7 @@ connector_runtime::__string_enum! {
     StartCallRecordingApi = "StartCallRecordingAPI", StartConferenceRecordingApi =
     "StartConferenceRecordingAPI", }
 }
-#[cfg(any(feature = "api20100401_add_on_result"))]
+#[cfg(feature = "api20100401_add_on_result")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountRecordingRecordingAddOnResult {
     /// The unique string that that we created to identify the Recording AddOnResult resource.
@@ -3895,7 +3895,7 @@ pub struct ApiV2010AccountRecordingRecordingAddOnResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subresource_uris: Option<serde_json::Value>,
 }
-#[cfg(any(feature = "api20100401_add_on_result"))]
+#[cfg(feature = "api20100401_add_on_result")]
 impl ApiV2010AccountRecordingRecordingAddOnResult {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -3947,7 +3947,7 @@ impl ApiV2010AccountRecordingRecordingAddOnResult {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_add_on_result"))]
+#[cfg(feature = "api20100401_add_on_result")]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of the result. Can be: `canceled`, `completed`, `deleted`, `failed`, `in-progress`, `init`, `processing`, `queued`."]
@@ -3955,7 +3955,7 @@ connector_runtime::__string_enum! {
     "completed", Deleted = "deleted", Failed = "failed", InProgress = "in-progress", Init
     = "init", Processing = "processing", Queued = "queued", }
 }
-#[cfg(any(feature = "api20100401_payload"))]
+#[cfg(feature = "api20100401_payload")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload {
     /// The unique string that that we created to identify the Recording AddOnResult Payload resource.
@@ -3992,7 +3992,7 @@ pub struct ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPaylo
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subresource_uris: Option<serde_json::Value>,
 }
-#[cfg(any(feature = "api20100401_payload"))]
+#[cfg(feature = "api20100401_payload")]
 impl ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4053,14 +4053,14 @@ impl ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayload {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountRecordingRecordingAddOnResultRecordingAddOnResultPayloadRecordingAddOnResultPayloadData {
     /// The URL to redirect to to get the data returned by the AddOn that was previously stored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_to: Option<String>,
 }
-#[cfg(any(feature = "api20100401_recording_transcription"))]
+#[cfg(feature = "api20100401_recording_transcription")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountRecordingRecordingTranscription {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Transcription resource.
@@ -4104,7 +4104,7 @@ pub struct ApiV2010AccountRecordingRecordingTranscription {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
-#[cfg(any(feature = "api20100401_recording_transcription"))]
+#[cfg(feature = "api20100401_recording_transcription")]
 impl ApiV2010AccountRecordingRecordingTranscription {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4138,14 +4138,14 @@ impl ApiV2010AccountRecordingRecordingTranscription {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_recording_transcription"))]
+#[cfg(feature = "api20100401_recording_transcription")]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of the transcription. Can be: `in-progress`, `completed`, `failed`."]
     pub enum RecordingTranscriptionEnumStatus { InProgress = "in-progress", Completed =
     "completed", Failed = "failed", }
 }
-#[cfg(any(feature = "api20100401_short_code"))]
+#[cfg(feature = "api20100401_short_code")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountShortCode {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created this ShortCode resource.
@@ -4187,7 +4187,7 @@ pub struct ApiV2010AccountShortCode {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
-#[cfg(any(feature = "api20100401_short_code"))]
+#[cfg(feature = "api20100401_short_code")]
 impl ApiV2010AccountShortCode {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4212,18 +4212,18 @@ impl ApiV2010AccountShortCode {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_short_code"))]
+#[cfg(feature = "api20100401_short_code")]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we use to call the `sms_fallback_url`. Can be: `GET` or `POST`."]
     pub enum ApiV2010AccountShortCodeSmsFallbackMethod { Get = "GET", Post = "POST", }
 }
-#[cfg(any(feature = "api20100401_short_code"))]
+#[cfg(feature = "api20100401_short_code")]
 connector_runtime::__string_enum! {
     #[doc = " The HTTP method we use to call the `sms_url`. Can be: `GET` or `POST`."]
     pub enum ApiV2010AccountShortCodeSmsMethod { Get = "GET", Post = "POST", }
 }
-#[cfg(any(feature = "api20100401_signing_key"))]
+#[cfg(feature = "api20100401_signing_key")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountSigningKey {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -4235,7 +4235,7 @@ pub struct ApiV2010AccountSigningKey {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_updated: Option<String>,
 }
-#[cfg(any(feature = "api20100401_signing_key"))]
+#[cfg(feature = "api20100401_signing_key")]
 impl ApiV2010AccountSigningKey {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4251,16 +4251,16 @@ impl ApiV2010AccountSigningKey {
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountSip {}
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountSipSipDomainSipAuth {}
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountSipSipDomainSipAuthSipAuthCalls {}
-#[cfg(any(feature = "api20100401_auth_calls_credential_list_mapping"))]
+#[cfg(feature = "api20100401_auth_calls_credential_list_mapping")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialListMapping {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the CredentialListMapping resource.
@@ -4279,7 +4279,7 @@ pub struct ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialL
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
 }
-#[cfg(any(feature = "api20100401_auth_calls_credential_list_mapping"))]
+#[cfg(feature = "api20100401_auth_calls_credential_list_mapping")]
 impl ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialListMapping {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4304,7 +4304,7 @@ impl ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsCredentialListMap
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_auth_calls_ip_access_control_list_mapping"))]
+#[cfg(feature = "api20100401_auth_calls_ip_access_control_list_mapping")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessControlListMapping {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the IpAccessControlListMapping resource.
@@ -4323,7 +4323,7 @@ pub struct ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessCon
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
 }
-#[cfg(any(feature = "api20100401_auth_calls_ip_access_control_list_mapping"))]
+#[cfg(feature = "api20100401_auth_calls_ip_access_control_list_mapping")]
 impl ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessControlListMapping {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4348,10 +4348,10 @@ impl ApiV2010AccountSipSipDomainSipAuthSipAuthCallsSipAuthCallsIpAccessControlLi
         Ok(())
     }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountSipSipDomainSipAuthSipAuthRegistrations {}
-#[cfg(any(feature = "api20100401_auth_registrations_credential_list_mapping"))]
+#[cfg(feature = "api20100401_auth_registrations_credential_list_mapping")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountSipSipDomainSipAuthSipAuthRegistrationsSipAuthRegistrationsCredentialListMapping {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the CredentialListMapping resource.
@@ -4370,7 +4370,7 @@ pub struct ApiV2010AccountSipSipDomainSipAuthSipAuthRegistrationsSipAuthRegistra
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
 }
-#[cfg(any(feature = "api20100401_auth_registrations_credential_list_mapping"))]
+#[cfg(feature = "api20100401_auth_registrations_credential_list_mapping")]
 impl ApiV2010AccountSipSipDomainSipAuthSipAuthRegistrationsSipAuthRegistrationsCredentialListMapping {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4395,7 +4395,7 @@ impl ApiV2010AccountSipSipDomainSipAuthSipAuthRegistrationsSipAuthRegistrationsC
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_credential"))]
+#[cfg(feature = "api20100401_credential")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountSipSipCredentialListSipCredential {
     /// A 34 character string that uniquely identifies this resource.
@@ -4420,7 +4420,7 @@ pub struct ApiV2010AccountSipSipCredentialListSipCredential {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
-#[cfg(any(feature = "api20100401_credential"))]
+#[cfg(feature = "api20100401_credential")]
 impl ApiV2010AccountSipSipCredentialListSipCredential {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4454,7 +4454,7 @@ impl ApiV2010AccountSipSipCredentialListSipCredential {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_credential_list"))]
+#[cfg(feature = "api20100401_credential_list")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountSipSipCredentialList {
     /// The unique id of the [Account](https://www.twilio.com/docs/iam/api/account) that owns this resource.
@@ -4479,7 +4479,7 @@ pub struct ApiV2010AccountSipSipCredentialList {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
-#[cfg(any(feature = "api20100401_credential_list"))]
+#[cfg(feature = "api20100401_credential_list")]
 impl ApiV2010AccountSipSipCredentialList {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4504,7 +4504,7 @@ impl ApiV2010AccountSipSipCredentialList {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_credential_list_mapping"))]
+#[cfg(feature = "api20100401_credential_list_mapping")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountSipSipDomainSipCredentialListMapping {
     /// The unique id of the Account that is responsible for this resource.
@@ -4529,7 +4529,7 @@ pub struct ApiV2010AccountSipSipDomainSipCredentialListMapping {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
-#[cfg(any(feature = "api20100401_credential_list_mapping"))]
+#[cfg(feature = "api20100401_credential_list_mapping")]
 impl ApiV2010AccountSipSipDomainSipCredentialListMapping {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4563,7 +4563,7 @@ impl ApiV2010AccountSipSipDomainSipCredentialListMapping {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_domain"))]
+#[cfg(feature = "api20100401_domain")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountSipSipDomain {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the SipDomain resource.
@@ -4634,7 +4634,7 @@ pub struct ApiV2010AccountSipSipDomain {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emergency_caller_sid: Option<String>,
 }
-#[cfg(any(feature = "api20100401_domain"))]
+#[cfg(feature = "api20100401_domain")]
 impl ApiV2010AccountSipSipDomain {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4677,14 +4677,14 @@ impl ApiV2010AccountSipSipDomain {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_domain"))]
+#[cfg(feature = "api20100401_domain")]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we use to call `voice_status_callback_url`. Either `GET` or `POST`."]
     pub enum ApiV2010AccountSipSipDomainVoiceStatusCallbackMethod { Get = "GET", Post =
     "POST", }
 }
-#[cfg(any(feature = "api20100401_ip_access_control_list"))]
+#[cfg(feature = "api20100401_ip_access_control_list")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountSipSipIpAccessControlList {
     /// A 34 character string that uniquely identifies this resource.
@@ -4709,7 +4709,7 @@ pub struct ApiV2010AccountSipSipIpAccessControlList {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
-#[cfg(any(feature = "api20100401_ip_access_control_list"))]
+#[cfg(feature = "api20100401_ip_access_control_list")]
 impl ApiV2010AccountSipSipIpAccessControlList {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4734,7 +4734,7 @@ impl ApiV2010AccountSipSipIpAccessControlList {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_ip_access_control_list_mapping"))]
+#[cfg(feature = "api20100401_ip_access_control_list_mapping")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountSipSipDomainSipIpAccessControlListMapping {
     /// The unique id of the Account that is responsible for this resource.
@@ -4759,7 +4759,7 @@ pub struct ApiV2010AccountSipSipDomainSipIpAccessControlListMapping {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
-#[cfg(any(feature = "api20100401_ip_access_control_list_mapping"))]
+#[cfg(feature = "api20100401_ip_access_control_list_mapping")]
 impl ApiV2010AccountSipSipDomainSipIpAccessControlListMapping {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4793,7 +4793,7 @@ impl ApiV2010AccountSipSipDomainSipIpAccessControlListMapping {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_sip_ip_address"))]
+#[cfg(feature = "api20100401_sip_ip_address")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountSipSipIpAccessControlListSipIpAddress {
     /// A 34 character string that uniquely identifies this resource.
@@ -4824,7 +4824,7 @@ pub struct ApiV2010AccountSipSipIpAccessControlListSipIpAddress {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
-#[cfg(any(feature = "api20100401_sip_ip_address"))]
+#[cfg(feature = "api20100401_sip_ip_address")]
 impl ApiV2010AccountSipSipIpAccessControlListSipIpAddress {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4858,7 +4858,7 @@ impl ApiV2010AccountSipSipIpAccessControlListSipIpAddress {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_siprec"))]
+#[cfg(feature = "api20100401_siprec")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountCallSiprec {
     /// The SID of the Siprec resource.
@@ -4883,7 +4883,7 @@ pub struct ApiV2010AccountCallSiprec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
-#[cfg(any(feature = "api20100401_siprec"))]
+#[cfg(feature = "api20100401_siprec")]
 impl ApiV2010AccountCallSiprec {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -4917,24 +4917,24 @@ impl ApiV2010AccountCallSiprec {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_siprec"))]
+#[cfg(feature = "api20100401_siprec")]
 connector_runtime::__string_enum! {
     #[doc = " The status - one of `stopped`, `in-progress`"] pub enum SiprecEnumStatus {
     InProgress = "in-progress", Stopped = "stopped", }
 }
-#[cfg(any(feature = "api20100401_siprec"))]
+#[cfg(feature = "api20100401_siprec")]
 connector_runtime::__string_enum! {
     #[doc = " One of `inbound_track`, `outbound_track`, `both_tracks`."] pub enum
     SiprecEnumTrack { InboundTrack = "inbound_track", OutboundTrack = "outbound_track",
     BothTracks = "both_tracks", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 connector_runtime::__string_enum! {
     pub enum SmsFeedbackEnumOutcome { Confirmed = "confirmed", Unconfirmed =
     "unconfirmed", Received = "received", NotReceived = "not-received", Delayed =
     "delayed", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 connector_runtime::__string_enum! {
     pub enum SmsMessageEnumStatus { Queued = "queued", Sending = "sending", Sent =
     "sent", Failed = "failed", Delivered = "delivered", Undelivered = "undelivered",
@@ -4942,12 +4942,12 @@ connector_runtime::__string_enum! {
     "scheduled", Read = "read", PartiallyDelivered = "partially_delivered", Canceled =
     "canceled", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 connector_runtime::__string_enum! {
     pub enum SmsMessageEnumDirection { Inbound = "inbound", OutboundApi = "outbound-api",
     OutboundCall = "outbound-call", OutboundReply = "outbound-reply", }
 }
-#[cfg(any(feature = "api20100401_stream"))]
+#[cfg(feature = "api20100401_stream")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountCallStream {
     /// The SID of the Stream resource.
@@ -4972,7 +4972,7 @@ pub struct ApiV2010AccountCallStream {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
-#[cfg(any(feature = "api20100401_stream"))]
+#[cfg(feature = "api20100401_stream")]
 impl ApiV2010AccountCallStream {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5006,20 +5006,20 @@ impl ApiV2010AccountCallStream {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_stream"))]
+#[cfg(feature = "api20100401_stream")]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of the Stream. Possible values are `stopped` and `in-progress`."] pub
     enum StreamEnumStatus { InProgress = "in-progress", Stopped = "stopped", }
 }
-#[cfg(any(feature = "api20100401_stream"))]
+#[cfg(feature = "api20100401_stream")]
 connector_runtime::__string_enum! {
     #[doc =
     " The tracks to be included in the Stream. Possible values are `inbound_track`, `outbound_track`, `both_tracks`. Default value is `inbound_track`."]
     pub enum StreamEnumTrack { InboundTrack = "inbound_track", OutboundTrack =
     "outbound_track", BothTracks = "both_tracks", }
 }
-#[cfg(any(feature = "api20100401_token"))]
+#[cfg(feature = "api20100401_token")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountToken {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Token resource.
@@ -5044,7 +5044,7 @@ pub struct ApiV2010AccountToken {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
 }
-#[cfg(any(feature = "api20100401_token"))]
+#[cfg(feature = "api20100401_token")]
 impl ApiV2010AccountToken {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5060,7 +5060,7 @@ impl ApiV2010AccountToken {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_token"))]
+#[cfg(feature = "api20100401_token")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountTokenIceServersItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -5072,7 +5072,7 @@ pub struct ApiV2010AccountTokenIceServersItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub urls: Option<String>,
 }
-#[cfg(any(feature = "api20100401_transcription"))]
+#[cfg(feature = "api20100401_transcription")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountTranscription {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created the Transcription resource.
@@ -5116,7 +5116,7 @@ pub struct ApiV2010AccountTranscription {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
-#[cfg(any(feature = "api20100401_transcription"))]
+#[cfg(feature = "api20100401_transcription")]
 impl ApiV2010AccountTranscription {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5150,17 +5150,17 @@ impl ApiV2010AccountTranscription {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_transcription"))]
+#[cfg(feature = "api20100401_transcription")]
 connector_runtime::__string_enum! {
     #[doc =
     " The status of the transcription. Can be: `in-progress`, `completed`, `failed`."]
     pub enum TranscriptionEnumStatus { InProgress = "in-progress", Completed =
     "completed", Failed = "failed", }
 }
-#[cfg(any(feature = "all"))]
+#[cfg(feature = "all")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountUsage {}
-#[cfg(any(feature = "api20100401_record"))]
+#[cfg(feature = "api20100401_record")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountUsageUsageRecord {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that accrued the usage.
@@ -5209,7 +5209,7 @@ pub struct ApiV2010AccountUsageUsageRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_unit: Option<String>,
 }
-#[cfg(any(feature = "api20100401_record"))]
+#[cfg(feature = "api20100401_record")]
 impl ApiV2010AccountUsageUsageRecord {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5225,7 +5225,7 @@ impl ApiV2010AccountUsageUsageRecord {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_all_time"))]
+#[cfg(feature = "api20100401_all_time")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountUsageUsageRecordUsageRecordAllTime {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that accrued the usage.
@@ -5274,7 +5274,7 @@ pub struct ApiV2010AccountUsageUsageRecordUsageRecordAllTime {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_unit: Option<String>,
 }
-#[cfg(any(feature = "api20100401_all_time"))]
+#[cfg(feature = "api20100401_all_time")]
 impl ApiV2010AccountUsageUsageRecordUsageRecordAllTime {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5290,7 +5290,7 @@ impl ApiV2010AccountUsageUsageRecordUsageRecordAllTime {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_daily"))]
+#[cfg(feature = "api20100401_daily")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountUsageUsageRecordUsageRecordDaily {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that accrued the usage.
@@ -5339,7 +5339,7 @@ pub struct ApiV2010AccountUsageUsageRecordUsageRecordDaily {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_unit: Option<String>,
 }
-#[cfg(any(feature = "api20100401_daily"))]
+#[cfg(feature = "api20100401_daily")]
 impl ApiV2010AccountUsageUsageRecordUsageRecordDaily {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5355,7 +5355,7 @@ impl ApiV2010AccountUsageUsageRecordUsageRecordDaily {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_last_month"))]
+#[cfg(feature = "api20100401_last_month")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountUsageUsageRecordUsageRecordLastMonth {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that accrued the usage.
@@ -5404,7 +5404,7 @@ pub struct ApiV2010AccountUsageUsageRecordUsageRecordLastMonth {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_unit: Option<String>,
 }
-#[cfg(any(feature = "api20100401_last_month"))]
+#[cfg(feature = "api20100401_last_month")]
 impl ApiV2010AccountUsageUsageRecordUsageRecordLastMonth {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5420,7 +5420,7 @@ impl ApiV2010AccountUsageUsageRecordUsageRecordLastMonth {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_monthly"))]
+#[cfg(feature = "api20100401_monthly")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountUsageUsageRecordUsageRecordMonthly {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that accrued the usage.
@@ -5469,7 +5469,7 @@ pub struct ApiV2010AccountUsageUsageRecordUsageRecordMonthly {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_unit: Option<String>,
 }
-#[cfg(any(feature = "api20100401_monthly"))]
+#[cfg(feature = "api20100401_monthly")]
 impl ApiV2010AccountUsageUsageRecordUsageRecordMonthly {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5485,7 +5485,7 @@ impl ApiV2010AccountUsageUsageRecordUsageRecordMonthly {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_this_month"))]
+#[cfg(feature = "api20100401_this_month")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountUsageUsageRecordUsageRecordThisMonth {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that accrued the usage.
@@ -5534,7 +5534,7 @@ pub struct ApiV2010AccountUsageUsageRecordUsageRecordThisMonth {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_unit: Option<String>,
 }
-#[cfg(any(feature = "api20100401_this_month"))]
+#[cfg(feature = "api20100401_this_month")]
 impl ApiV2010AccountUsageUsageRecordUsageRecordThisMonth {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5550,7 +5550,7 @@ impl ApiV2010AccountUsageUsageRecordUsageRecordThisMonth {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_today"))]
+#[cfg(feature = "api20100401_today")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountUsageUsageRecordUsageRecordToday {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that accrued the usage.
@@ -5599,7 +5599,7 @@ pub struct ApiV2010AccountUsageUsageRecordUsageRecordToday {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_unit: Option<String>,
 }
-#[cfg(any(feature = "api20100401_today"))]
+#[cfg(feature = "api20100401_today")]
 impl ApiV2010AccountUsageUsageRecordUsageRecordToday {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5615,7 +5615,7 @@ impl ApiV2010AccountUsageUsageRecordUsageRecordToday {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_yearly"))]
+#[cfg(feature = "api20100401_yearly")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountUsageUsageRecordUsageRecordYearly {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that accrued the usage.
@@ -5664,7 +5664,7 @@ pub struct ApiV2010AccountUsageUsageRecordUsageRecordYearly {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_unit: Option<String>,
 }
-#[cfg(any(feature = "api20100401_yearly"))]
+#[cfg(feature = "api20100401_yearly")]
 impl ApiV2010AccountUsageUsageRecordUsageRecordYearly {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5680,7 +5680,7 @@ impl ApiV2010AccountUsageUsageRecordUsageRecordYearly {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_yesterday"))]
+#[cfg(feature = "api20100401_yesterday")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountUsageUsageRecordUsageRecordYesterday {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that accrued the usage.
@@ -5729,7 +5729,7 @@ pub struct ApiV2010AccountUsageUsageRecordUsageRecordYesterday {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_unit: Option<String>,
 }
-#[cfg(any(feature = "api20100401_yesterday"))]
+#[cfg(feature = "api20100401_yesterday")]
 impl ApiV2010AccountUsageUsageRecordUsageRecordYesterday {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5745,7 +5745,7 @@ impl ApiV2010AccountUsageUsageRecordUsageRecordYesterday {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_trigger"))]
+#[cfg(feature = "api20100401_trigger")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountUsageUsageTrigger {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that the trigger monitors.
@@ -5799,7 +5799,7 @@ pub struct ApiV2010AccountUsageUsageTrigger {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_record_uri: Option<String>,
 }
-#[cfg(any(feature = "api20100401_trigger"))]
+#[cfg(feature = "api20100401_trigger")]
 impl ApiV2010AccountUsageUsageTrigger {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5824,27 +5824,27 @@ impl ApiV2010AccountUsageUsageTrigger {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_trigger"))]
+#[cfg(feature = "api20100401_trigger")]
 connector_runtime::__string_enum! {
     #[doc = " The HTTP method we use to call `callback_url`. Can be: `GET` or `POST`."]
     pub enum ApiV2010AccountUsageUsageTriggerCallbackMethod { Get = "GET", Post = "POST",
     }
 }
-#[cfg(any(feature = "api20100401_trigger"))]
+#[cfg(feature = "api20100401_trigger")]
 connector_runtime::__string_enum! {
     #[doc =
     " The frequency of a recurring UsageTrigger.  Can be: `daily`, `monthly`, or `yearly` for recurring triggers or empty for non-recurring triggers. A trigger will only fire once during each period. Recurring times are in GMT."]
     pub enum UsageTriggerEnumRecurring { Daily = "daily", Monthly = "monthly", Yearly =
     "yearly", Alltime = "alltime", }
 }
-#[cfg(any(feature = "api20100401_trigger"))]
+#[cfg(feature = "api20100401_trigger")]
 connector_runtime::__string_enum! {
     #[doc =
     " The field in the [UsageRecord](https://www.twilio.com/docs/usage/api/usage-record) resource that fires the trigger.  Can be: `count`, `usage`, or `price`, as described in the [UsageRecords documentation](https://www.twilio.com/docs/usage/api/usage-record#usage-count-price)."]
     pub enum UsageTriggerEnumTriggerField { Count = "count", Usage = "usage", Price =
     "price", }
 }
-#[cfg(any(feature = "api20100401_user_defined_message"))]
+#[cfg(feature = "api20100401_user_defined_message")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountCallUserDefinedMessage {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that created User Defined Message.
@@ -5860,7 +5860,7 @@ pub struct ApiV2010AccountCallUserDefinedMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_created: Option<String>,
 }
-#[cfg(any(feature = "api20100401_user_defined_message"))]
+#[cfg(feature = "api20100401_user_defined_message")]
 impl ApiV2010AccountCallUserDefinedMessage {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5894,7 +5894,7 @@ impl ApiV2010AccountCallUserDefinedMessage {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_user_defined_message_subscription"))]
+#[cfg(feature = "api20100401_user_defined_message_subscription")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountCallUserDefinedMessageSubscription {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) that subscribed to the User Defined Messages.
@@ -5913,7 +5913,7 @@ pub struct ApiV2010AccountCallUserDefinedMessageSubscription {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
-#[cfg(any(feature = "api20100401_user_defined_message_subscription"))]
+#[cfg(feature = "api20100401_user_defined_message_subscription")]
 impl ApiV2010AccountCallUserDefinedMessageSubscription {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5947,7 +5947,7 @@ impl ApiV2010AccountCallUserDefinedMessageSubscription {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_validation_request"))]
+#[cfg(feature = "api20100401_validation_request")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ApiV2010AccountValidationRequest {
     /// The SID of the [Account](https://www.twilio.com/docs/iam/api/account) responsible for the Caller ID.
@@ -5966,7 +5966,7 @@ pub struct ApiV2010AccountValidationRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_code: Option<String>,
 }
-#[cfg(any(feature = "api20100401_validation_request"))]
+#[cfg(feature = "api20100401_validation_request")]
 impl ApiV2010AccountValidationRequest {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -5991,7 +5991,7 @@ impl ApiV2010AccountValidationRequest {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_account"))]
+#[cfg(feature = "api20100401_account")]
 /// ListAccountResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListAccountResponse {
@@ -6014,7 +6014,7 @@ pub struct ListAccountResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accounts: Option<Vec<super::models::ApiV2010Account>>,
 }
-#[cfg(any(feature = "api20100401_account"))]
+#[cfg(feature = "api20100401_account")]
 impl ListAccountResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6026,7 +6026,7 @@ impl ListAccountResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_account"))]
+#[cfg(feature = "api20100401_account")]
 /// CreateAccountRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateAccountBody {
@@ -6035,7 +6035,7 @@ pub struct CreateAccountBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
 }
-#[cfg(any(feature = "api20100401_account"))]
+#[cfg(feature = "api20100401_account")]
 /// UpdateAccountRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateAccountBody {
@@ -6048,7 +6048,7 @@ pub struct UpdateAccountBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::AccountEnumStatus>,
 }
-#[cfg(any(feature = "api20100401_address"))]
+#[cfg(feature = "api20100401_address")]
 /// ListAddressResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListAddressResponse {
@@ -6071,7 +6071,7 @@ pub struct ListAddressResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub addresses: Option<Vec<super::models::ApiV2010AccountAddress>>,
 }
-#[cfg(any(feature = "api20100401_address"))]
+#[cfg(feature = "api20100401_address")]
 impl ListAddressResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6083,7 +6083,7 @@ impl ListAddressResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_address"))]
+#[cfg(feature = "api20100401_address")]
 /// CreateAddressRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateAddressBody {
@@ -6122,7 +6122,7 @@ pub struct CreateAddressBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub street_secondary: Option<String>,
 }
-#[cfg(any(feature = "api20100401_address"))]
+#[cfg(feature = "api20100401_address")]
 /// UpdateAddressRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateAddressBody {
@@ -6163,7 +6163,7 @@ pub struct UpdateAddressBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub street_secondary: Option<String>,
 }
-#[cfg(any(feature = "api20100401_application"))]
+#[cfg(feature = "api20100401_application")]
 /// ListApplicationResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListApplicationResponse {
@@ -6186,7 +6186,7 @@ pub struct ListApplicationResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applications: Option<Vec<super::models::ApiV2010AccountApplication>>,
 }
-#[cfg(any(feature = "api20100401_application"))]
+#[cfg(feature = "api20100401_application")]
 impl ListApplicationResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6198,7 +6198,7 @@ impl ListApplicationResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_application"))]
+#[cfg(feature = "api20100401_application")]
 /// CreateApplicationRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateApplicationBody {
@@ -6285,24 +6285,24 @@ connector_runtime::__string_enum! {
     " The HTTP method we should use to call `voice_fallback_url`. Can be: `GET` or `POST`."]
     pub enum CreateApplicationBodyVoiceFallbackMethod { Get = "GET", Post = "POST", }
 }
-#[cfg(any(feature = "api20100401_application"))]
+#[cfg(feature = "api20100401_application")]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST`."]
     pub enum CreateApplicationBodyStatusCallbackMethod { Get = "GET", Post = "POST", }
 }
-#[cfg(any(feature = "api20100401_application"))]
+#[cfg(feature = "api20100401_application")]
 connector_runtime::__string_enum! {
     #[doc = " The HTTP method we should use to call `sms_url`. Can be: `GET` or `POST`."]
     pub enum CreateApplicationBodySmsMethod { Get = "GET", Post = "POST", }
 }
-#[cfg(any(feature = "api20100401_application"))]
+#[cfg(feature = "api20100401_application")]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use to call `sms_fallback_url`. Can be: `GET` or `POST`."]
     pub enum CreateApplicationBodySmsFallbackMethod { Get = "GET", Post = "POST", }
 }
-#[cfg(any(feature = "api20100401_application"))]
+#[cfg(feature = "api20100401_application")]
 /// UpdateApplicationRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateApplicationBody {
@@ -6377,7 +6377,7 @@ pub struct UpdateApplicationBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_application_connect_enabled: Option<bool>,
 }
-#[cfg(any(feature = "api20100401_authorized_connect_app"))]
+#[cfg(feature = "api20100401_authorized_connect_app")]
 /// ListAuthorizedConnectAppResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListAuthorizedConnectAppResponse {
@@ -6402,7 +6402,7 @@ pub struct ListAuthorizedConnectAppResponse {
         Vec<super::models::ApiV2010AccountAuthorizedConnectApp>,
     >,
 }
-#[cfg(any(feature = "api20100401_authorized_connect_app"))]
+#[cfg(feature = "api20100401_authorized_connect_app")]
 impl ListAuthorizedConnectAppResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6414,7 +6414,7 @@ impl ListAuthorizedConnectAppResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_available_phone_number_country"))]
+#[cfg(feature = "api20100401_available_phone_number_country")]
 /// ListAvailablePhoneNumberCountryResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListAvailablePhoneNumberCountryResponse {
@@ -6425,7 +6425,7 @@ pub struct ListAvailablePhoneNumberCountryResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
-#[cfg(any(feature = "api20100401_local"))]
+#[cfg(feature = "api20100401_local")]
 /// ListAvailablePhoneNumberLocalResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListAvailablePhoneNumberLocalResponse {
@@ -6452,7 +6452,7 @@ pub struct ListAvailablePhoneNumberLocalResponse {
         >,
     >,
 }
-#[cfg(any(feature = "api20100401_machine_to_machine"))]
+#[cfg(feature = "api20100401_machine_to_machine")]
 /// ListAvailablePhoneNumberMachineToMachineResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListAvailablePhoneNumberMachineToMachineResponse {
@@ -6479,7 +6479,7 @@ pub struct ListAvailablePhoneNumberMachineToMachineResponse {
         >,
     >,
 }
-#[cfg(any(feature = "api20100401_mobile"))]
+#[cfg(feature = "api20100401_mobile")]
 /// ListAvailablePhoneNumberMobileResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListAvailablePhoneNumberMobileResponse {
@@ -6506,7 +6506,7 @@ pub struct ListAvailablePhoneNumberMobileResponse {
         >,
     >,
 }
-#[cfg(any(feature = "api20100401_national"))]
+#[cfg(feature = "api20100401_national")]
 /// ListAvailablePhoneNumberNationalResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListAvailablePhoneNumberNationalResponse {
@@ -6533,7 +6533,7 @@ pub struct ListAvailablePhoneNumberNationalResponse {
         >,
     >,
 }
-#[cfg(any(feature = "api20100401_shared_cost"))]
+#[cfg(feature = "api20100401_shared_cost")]
 /// ListAvailablePhoneNumberSharedCostResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListAvailablePhoneNumberSharedCostResponse {
@@ -6560,7 +6560,7 @@ pub struct ListAvailablePhoneNumberSharedCostResponse {
         >,
     >,
 }
-#[cfg(any(feature = "api20100401_toll_free"))]
+#[cfg(feature = "api20100401_toll_free")]
 /// ListAvailablePhoneNumberTollFreeResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListAvailablePhoneNumberTollFreeResponse {
@@ -6587,7 +6587,7 @@ pub struct ListAvailablePhoneNumberTollFreeResponse {
         >,
     >,
 }
-#[cfg(any(feature = "api20100401_voip"))]
+#[cfg(feature = "api20100401_voip")]
 /// ListAvailablePhoneNumberVoipResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListAvailablePhoneNumberVoipResponse {
@@ -6614,7 +6614,7 @@ pub struct ListAvailablePhoneNumberVoipResponse {
         >,
     >,
 }
-#[cfg(any(feature = "api20100401_call"))]
+#[cfg(feature = "api20100401_call")]
 /// ListCallResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListCallResponse {
@@ -6637,7 +6637,7 @@ pub struct ListCallResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calls: Option<Vec<super::models::ApiV2010AccountCall>>,
 }
-#[cfg(any(feature = "api20100401_call"))]
+#[cfg(feature = "api20100401_call")]
 impl ListCallResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6649,7 +6649,7 @@ impl ListCallResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_call"))]
+#[cfg(feature = "api20100401_call")]
 /// CreateCallRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateCallBody {
@@ -6802,7 +6802,7 @@ pub struct CreateCallBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub application_sid: Option<String>,
 }
-#[cfg(any(feature = "api20100401_call"))]
+#[cfg(feature = "api20100401_call")]
 impl CreateCallBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6827,37 +6827,37 @@ impl CreateCallBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_call"))]
+#[cfg(feature = "api20100401_call")]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use when calling the `url` parameter's value. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored."]
     pub enum CreateCallBodyMethod { Get = "GET", Post = "POST", }
 }
-#[cfg(any(feature = "api20100401_call"))]
+#[cfg(feature = "api20100401_call")]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method that we should use to request the `fallback_url`. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored."]
     pub enum CreateCallBodyFallbackMethod { Get = "GET", Post = "POST", }
 }
-#[cfg(any(feature = "api20100401_call"))]
+#[cfg(feature = "api20100401_call")]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use when calling the `status_callback` URL. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored."]
     pub enum CreateCallBodyStatusCallbackMethod { Get = "GET", Post = "POST", }
 }
-#[cfg(any(feature = "api20100401_call"))]
+#[cfg(feature = "api20100401_call")]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use when calling the `recording_status_callback` URL. Can be: `GET` or `POST` and the default is `POST`."]
     pub enum CreateCallBodyRecordingStatusCallbackMethod { Get = "GET", Post = "POST", }
 }
-#[cfg(any(feature = "api20100401_call"))]
+#[cfg(feature = "api20100401_call")]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use when calling the `async_amd_status_callback` URL. Can be: `GET` or `POST` and the default is `POST`."]
     pub enum CreateCallBodyAsyncAmdStatusCallbackMethod { Get = "GET", Post = "POST", }
 }
-#[cfg(any(feature = "api20100401_call"))]
+#[cfg(feature = "api20100401_call")]
 /// UpdateCallRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateCallBody {
@@ -6899,19 +6899,19 @@ pub struct UpdateCallBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_limit: Option<i64>,
 }
-#[cfg(any(feature = "api20100401_call"))]
+#[cfg(feature = "api20100401_call")]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use when calling the `url`. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored."]
     pub enum UpdateCallBodyMethod { Get = "GET", Post = "POST", }
 }
-#[cfg(any(feature = "api20100401_call"))]
+#[cfg(feature = "api20100401_call")]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use when requesting the `status_callback` URL. Can be: `GET` or `POST` and the default is `POST`. If an `application_sid` parameter is present, this parameter is ignored."]
     pub enum UpdateCallBodyStatusCallbackMethod { Get = "GET", Post = "POST", }
 }
-#[cfg(any(feature = "api20100401_event"))]
+#[cfg(feature = "api20100401_event")]
 /// ListCallEventResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListCallEventResponse {
@@ -6934,7 +6934,7 @@ pub struct ListCallEventResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<super::models::ApiV2010AccountCallCallEvent>>,
 }
-#[cfg(any(feature = "api20100401_call_notification"))]
+#[cfg(feature = "api20100401_call_notification")]
 /// ListCallNotificationResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListCallNotificationResponse {
@@ -6957,7 +6957,7 @@ pub struct ListCallNotificationResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notifications: Option<Vec<super::models::ApiV2010AccountCallCallNotification>>,
 }
-#[cfg(any(feature = "api20100401_call_notification"))]
+#[cfg(feature = "api20100401_call_notification")]
 impl ListCallNotificationResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -6969,7 +6969,7 @@ impl ListCallNotificationResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_call_recording"))]
+#[cfg(feature = "api20100401_call_recording")]
 /// ListCallRecordingResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListCallRecordingResponse {
@@ -6992,7 +6992,7 @@ pub struct ListCallRecordingResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recordings: Option<Vec<super::models::ApiV2010AccountCallCallRecording>>,
 }
-#[cfg(any(feature = "api20100401_call_recording"))]
+#[cfg(feature = "api20100401_call_recording")]
 impl ListCallRecordingResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7004,7 +7004,7 @@ impl ListCallRecordingResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_call_recording"))]
+#[cfg(feature = "api20100401_call_recording")]
 /// CreateCallRecordingRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateCallRecordingBody {
@@ -7035,14 +7035,14 @@ pub struct CreateCallRecordingBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recording_track: Option<String>,
 }
-#[cfg(any(feature = "api20100401_call_recording"))]
+#[cfg(feature = "api20100401_call_recording")]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use to call `recording_status_callback`. Can be: `GET` or `POST` and the default is `POST`."]
     pub enum CreateCallRecordingBodyRecordingStatusCallbackMethod { Get = "GET", Post =
     "POST", }
 }
-#[cfg(any(feature = "api20100401_call_recording"))]
+#[cfg(feature = "api20100401_call_recording")]
 /// UpdateCallRecordingRequest
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UpdateCallRecordingBody {
@@ -7054,7 +7054,7 @@ pub struct UpdateCallRecordingBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pause_behavior: Option<String>,
 }
-#[cfg(any(feature = "api20100401_call_recording"))]
+#[cfg(feature = "api20100401_call_recording")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateCallRecordingError408 {
     /// Twilio-specific error code
@@ -7070,7 +7070,7 @@ pub struct UpdateCallRecordingError408 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<i32>,
 }
-#[cfg(any(feature = "api20100401_conference"))]
+#[cfg(feature = "api20100401_conference")]
 /// UpdateConferenceRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateConferenceBody {
@@ -7086,13 +7086,13 @@ pub struct UpdateConferenceBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub announce_method: Option<super::models::UpdateConferenceBodyAnnounceMethod>,
 }
-#[cfg(any(feature = "api20100401_conference"))]
+#[cfg(feature = "api20100401_conference")]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method used to call `announce_url`. Can be: `GET` or `POST` and the default is `POST`"]
     pub enum UpdateConferenceBodyAnnounceMethod { Get = "GET", Post = "POST", }
 }
-#[cfg(any(feature = "api20100401_conference"))]
+#[cfg(feature = "api20100401_conference")]
 /// ListConferenceResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListConferenceResponse {
@@ -7115,7 +7115,7 @@ pub struct ListConferenceResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conferences: Option<Vec<super::models::ApiV2010AccountConference>>,
 }
-#[cfg(any(feature = "api20100401_conference"))]
+#[cfg(feature = "api20100401_conference")]
 impl ListConferenceResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7127,7 +7127,7 @@ impl ListConferenceResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_conference_recording"))]
+#[cfg(feature = "api20100401_conference_recording")]
 /// ListConferenceRecordingResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListConferenceRecordingResponse {
@@ -7152,7 +7152,7 @@ pub struct ListConferenceRecordingResponse {
         Vec<super::models::ApiV2010AccountConferenceConferenceRecording>,
     >,
 }
-#[cfg(any(feature = "api20100401_conference_recording"))]
+#[cfg(feature = "api20100401_conference_recording")]
 impl ListConferenceRecordingResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7164,7 +7164,7 @@ impl ListConferenceRecordingResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_conference_recording"))]
+#[cfg(feature = "api20100401_conference_recording")]
 /// UpdateConferenceRecordingRequest
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UpdateConferenceRecordingBody {
@@ -7176,7 +7176,7 @@ pub struct UpdateConferenceRecordingBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pause_behavior: Option<String>,
 }
-#[cfg(any(feature = "api20100401_connect_app"))]
+#[cfg(feature = "api20100401_connect_app")]
 /// UpdateConnectAppRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateConnectAppBody {
@@ -7215,12 +7215,12 @@ pub struct UpdateConnectAppBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<Vec<super::models::ConnectAppEnumPermission>>,
 }
-#[cfg(any(feature = "api20100401_connect_app"))]
+#[cfg(feature = "api20100401_connect_app")]
 connector_runtime::__string_enum! {
     #[doc = " The HTTP method to use when calling `deauthorize_callback_url`."] pub enum
     UpdateConnectAppBodyDeauthorizeCallbackMethod { Get = "GET", Post = "POST", }
 }
-#[cfg(any(feature = "api20100401_connect_app"))]
+#[cfg(feature = "api20100401_connect_app")]
 /// ListConnectAppResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListConnectAppResponse {
@@ -7243,7 +7243,7 @@ pub struct ListConnectAppResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_apps: Option<Vec<super::models::ApiV2010AccountConnectApp>>,
 }
-#[cfg(any(feature = "api20100401_connect_app"))]
+#[cfg(feature = "api20100401_connect_app")]
 impl ListConnectAppResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7255,7 +7255,7 @@ impl ListConnectAppResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_dependent_phone_number"))]
+#[cfg(feature = "api20100401_dependent_phone_number")]
 /// ListDependentPhoneNumberResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListDependentPhoneNumberResponse {
@@ -7280,7 +7280,7 @@ pub struct ListDependentPhoneNumberResponse {
         Vec<super::models::ApiV2010AccountAddressDependentPhoneNumber>,
     >,
 }
-#[cfg(any(feature = "api20100401_dependent_phone_number"))]
+#[cfg(feature = "api20100401_dependent_phone_number")]
 impl ListDependentPhoneNumberResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7292,7 +7292,7 @@ impl ListDependentPhoneNumberResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number"))]
+#[cfg(feature = "api20100401_incoming_phone_number")]
 /// UpdateIncomingPhoneNumberRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateIncomingPhoneNumberBody {
@@ -7396,7 +7396,7 @@ pub struct UpdateIncomingPhoneNumberBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle_sid: Option<String>,
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number"))]
+#[cfg(feature = "api20100401_incoming_phone_number")]
 impl UpdateIncomingPhoneNumberBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7543,7 +7543,7 @@ connector_runtime::__string_enum! {
     " The HTTP method that we should use to call `voice_url`. Can be: `GET` or `POST` and defaults to `POST`."]
     pub enum UpdateIncomingPhoneNumberBodyVoiceMethod { Get = "GET", Post = "POST", }
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number"))]
+#[cfg(feature = "api20100401_incoming_phone_number")]
 /// ListIncomingPhoneNumberResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListIncomingPhoneNumberResponse {
@@ -7568,7 +7568,7 @@ pub struct ListIncomingPhoneNumberResponse {
         Vec<super::models::ApiV2010AccountIncomingPhoneNumber>,
     >,
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number"))]
+#[cfg(feature = "api20100401_incoming_phone_number")]
 impl ListIncomingPhoneNumberResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7580,7 +7580,7 @@ impl ListIncomingPhoneNumberResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number"))]
+#[cfg(feature = "api20100401_incoming_phone_number")]
 /// CreateIncomingPhoneNumberRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateIncomingPhoneNumberBody {
@@ -7688,7 +7688,7 @@ pub struct CreateIncomingPhoneNumberBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub area_code: Option<String>,
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number"))]
+#[cfg(feature = "api20100401_incoming_phone_number")]
 impl CreateIncomingPhoneNumberBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7758,7 +7758,7 @@ impl CreateIncomingPhoneNumberBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_assigned_add_on"))]
+#[cfg(feature = "api20100401_assigned_add_on")]
 /// ListIncomingPhoneNumberAssignedAddOnResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListIncomingPhoneNumberAssignedAddOnResponse {
@@ -7785,7 +7785,7 @@ pub struct ListIncomingPhoneNumberAssignedAddOnResponse {
         >,
     >,
 }
-#[cfg(any(feature = "api20100401_assigned_add_on"))]
+#[cfg(feature = "api20100401_assigned_add_on")]
 impl ListIncomingPhoneNumberAssignedAddOnResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7797,7 +7797,7 @@ impl ListIncomingPhoneNumberAssignedAddOnResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_assigned_add_on"))]
+#[cfg(feature = "api20100401_assigned_add_on")]
 /// CreateIncomingPhoneNumberAssignedAddOnRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateIncomingPhoneNumberAssignedAddOnBody {
@@ -7805,7 +7805,7 @@ pub struct CreateIncomingPhoneNumberAssignedAddOnBody {
     #[serde(rename = "InstalledAddOnSid")]
     pub installed_add_on_sid: String,
 }
-#[cfg(any(feature = "api20100401_assigned_add_on"))]
+#[cfg(feature = "api20100401_assigned_add_on")]
 impl CreateIncomingPhoneNumberAssignedAddOnBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7822,7 +7822,7 @@ impl CreateIncomingPhoneNumberAssignedAddOnBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_assigned_add_on_extension"))]
+#[cfg(feature = "api20100401_assigned_add_on_extension")]
 /// ListIncomingPhoneNumberAssignedAddOnExtensionResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListIncomingPhoneNumberAssignedAddOnExtensionResponse {
@@ -7849,7 +7849,7 @@ pub struct ListIncomingPhoneNumberAssignedAddOnExtensionResponse {
         >,
     >,
 }
-#[cfg(any(feature = "api20100401_assigned_add_on_extension"))]
+#[cfg(feature = "api20100401_assigned_add_on_extension")]
 impl ListIncomingPhoneNumberAssignedAddOnExtensionResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7861,7 +7861,7 @@ impl ListIncomingPhoneNumberAssignedAddOnExtensionResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number_local"))]
+#[cfg(feature = "api20100401_incoming_phone_number_local")]
 /// ListIncomingPhoneNumberLocalResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListIncomingPhoneNumberLocalResponse {
@@ -7886,7 +7886,7 @@ pub struct ListIncomingPhoneNumberLocalResponse {
         Vec<super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberLocal>,
     >,
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number_local"))]
+#[cfg(feature = "api20100401_incoming_phone_number_local")]
 impl ListIncomingPhoneNumberLocalResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -7898,7 +7898,7 @@ impl ListIncomingPhoneNumberLocalResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number_local"))]
+#[cfg(feature = "api20100401_incoming_phone_number_local")]
 /// CreateIncomingPhoneNumberLocalRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateIncomingPhoneNumberLocalBody {
@@ -8003,7 +8003,7 @@ pub struct CreateIncomingPhoneNumberLocalBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle_sid: Option<String>,
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number_local"))]
+#[cfg(feature = "api20100401_incoming_phone_number_local")]
 impl CreateIncomingPhoneNumberLocalBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8073,7 +8073,7 @@ impl CreateIncomingPhoneNumberLocalBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number_mobile"))]
+#[cfg(feature = "api20100401_incoming_phone_number_mobile")]
 /// ListIncomingPhoneNumberMobileResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListIncomingPhoneNumberMobileResponse {
@@ -8098,7 +8098,7 @@ pub struct ListIncomingPhoneNumberMobileResponse {
         Vec<super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberMobile>,
     >,
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number_mobile"))]
+#[cfg(feature = "api20100401_incoming_phone_number_mobile")]
 impl ListIncomingPhoneNumberMobileResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8110,7 +8110,7 @@ impl ListIncomingPhoneNumberMobileResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number_mobile"))]
+#[cfg(feature = "api20100401_incoming_phone_number_mobile")]
 /// CreateIncomingPhoneNumberMobileRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateIncomingPhoneNumberMobileBody {
@@ -8215,7 +8215,7 @@ pub struct CreateIncomingPhoneNumberMobileBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle_sid: Option<String>,
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number_mobile"))]
+#[cfg(feature = "api20100401_incoming_phone_number_mobile")]
 impl CreateIncomingPhoneNumberMobileBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8285,7 +8285,7 @@ impl CreateIncomingPhoneNumberMobileBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number_toll_free"))]
+#[cfg(feature = "api20100401_incoming_phone_number_toll_free")]
 /// ListIncomingPhoneNumberTollFreeResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListIncomingPhoneNumberTollFreeResponse {
@@ -8310,7 +8310,7 @@ pub struct ListIncomingPhoneNumberTollFreeResponse {
         Vec<super::models::ApiV2010AccountIncomingPhoneNumberIncomingPhoneNumberTollFree>,
     >,
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number_toll_free"))]
+#[cfg(feature = "api20100401_incoming_phone_number_toll_free")]
 impl ListIncomingPhoneNumberTollFreeResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8322,7 +8322,7 @@ impl ListIncomingPhoneNumberTollFreeResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number_toll_free"))]
+#[cfg(feature = "api20100401_incoming_phone_number_toll_free")]
 /// CreateIncomingPhoneNumberTollFreeRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateIncomingPhoneNumberTollFreeBody {
@@ -8427,7 +8427,7 @@ pub struct CreateIncomingPhoneNumberTollFreeBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle_sid: Option<String>,
 }
-#[cfg(any(feature = "api20100401_incoming_phone_number_toll_free"))]
+#[cfg(feature = "api20100401_incoming_phone_number_toll_free")]
 impl CreateIncomingPhoneNumberTollFreeBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8497,7 +8497,7 @@ impl CreateIncomingPhoneNumberTollFreeBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_key"))]
+#[cfg(feature = "api20100401_key")]
 /// UpdateKeyRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateKeyBody {
@@ -8506,7 +8506,7 @@ pub struct UpdateKeyBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
 }
-#[cfg(any(feature = "api20100401_key"))]
+#[cfg(feature = "api20100401_key")]
 /// ListKeyResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListKeyResponse {
@@ -8529,7 +8529,7 @@ pub struct ListKeyResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keys: Option<Vec<super::models::ApiV2010AccountKey>>,
 }
-#[cfg(any(feature = "api20100401_key"))]
+#[cfg(feature = "api20100401_key")]
 impl ListKeyResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8541,7 +8541,7 @@ impl ListKeyResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_new_key"))]
+#[cfg(feature = "api20100401_new_key")]
 /// CreateNewKeyRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateNewKeyBody {
@@ -8550,7 +8550,7 @@ pub struct CreateNewKeyBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
 }
-#[cfg(any(feature = "api20100401_media"))]
+#[cfg(feature = "api20100401_media")]
 /// ListMediaResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListMediaResponse {
@@ -8573,7 +8573,7 @@ pub struct ListMediaResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_list: Option<Vec<super::models::ApiV2010AccountMessageMedia>>,
 }
-#[cfg(any(feature = "api20100401_media"))]
+#[cfg(feature = "api20100401_media")]
 impl ListMediaResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8585,7 +8585,7 @@ impl ListMediaResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_member"))]
+#[cfg(feature = "api20100401_member")]
 /// UpdateMemberRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateMemberBody {
@@ -8597,13 +8597,13 @@ pub struct UpdateMemberBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<super::models::UpdateMemberBodyMethod>,
 }
-#[cfg(any(feature = "api20100401_member"))]
+#[cfg(feature = "api20100401_member")]
 connector_runtime::__string_enum! {
     #[doc =
     " How to pass the update request data. Can be `GET` or `POST` and the default is `POST`. `POST` sends the data as encoded form data and `GET` sends the data as query parameters."]
     pub enum UpdateMemberBodyMethod { Get = "GET", Post = "POST", }
 }
-#[cfg(any(feature = "api20100401_member"))]
+#[cfg(feature = "api20100401_member")]
 /// ListMemberResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListMemberResponse {
@@ -8626,7 +8626,7 @@ pub struct ListMemberResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue_members: Option<Vec<super::models::ApiV2010AccountQueueMember>>,
 }
-#[cfg(any(feature = "api20100401_member"))]
+#[cfg(feature = "api20100401_member")]
 impl ListMemberResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8638,7 +8638,7 @@ impl ListMemberResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_message"))]
+#[cfg(feature = "api20100401_message")]
 /// ListMessageResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListMessageResponse {
@@ -8661,7 +8661,7 @@ pub struct ListMessageResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub messages: Option<Vec<super::models::ApiV2010AccountMessage>>,
 }
-#[cfg(any(feature = "api20100401_message"))]
+#[cfg(feature = "api20100401_message")]
 impl ListMessageResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8673,7 +8673,7 @@ impl ListMessageResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_message"))]
+#[cfg(feature = "api20100401_message")]
 /// CreateMessageRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateMessageBody {
@@ -8776,7 +8776,7 @@ pub struct CreateMessageBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_sid: Option<String>,
 }
-#[cfg(any(feature = "api20100401_message"))]
+#[cfg(feature = "api20100401_message")]
 impl CreateMessageBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8810,7 +8810,7 @@ impl CreateMessageBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_message"))]
+#[cfg(feature = "api20100401_message")]
 /// UpdateMessageRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateMessageBody {
@@ -8822,7 +8822,7 @@ pub struct UpdateMessageBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
-#[cfg(any(feature = "api20100401_feedback"))]
+#[cfg(feature = "api20100401_feedback")]
 /// CreateMessageFeedbackRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateMessageFeedbackBody {
@@ -8831,7 +8831,7 @@ pub struct CreateMessageFeedbackBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<super::models::MessageFeedbackEnumOutcome>,
 }
-#[cfg(any(feature = "api20100401_signing_key"))]
+#[cfg(feature = "api20100401_signing_key")]
 /// ListSigningKeyResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListSigningKeyResponse {
@@ -8854,7 +8854,7 @@ pub struct ListSigningKeyResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signing_keys: Option<Vec<super::models::ApiV2010AccountSigningKey>>,
 }
-#[cfg(any(feature = "api20100401_signing_key"))]
+#[cfg(feature = "api20100401_signing_key")]
 impl ListSigningKeyResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8866,7 +8866,7 @@ impl ListSigningKeyResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_new_signing_key"))]
+#[cfg(feature = "api20100401_new_signing_key")]
 /// CreateNewSigningKeyRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateNewSigningKeyBody {
@@ -8875,7 +8875,7 @@ pub struct CreateNewSigningKeyBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
 }
-#[cfg(any(feature = "api20100401_notification"))]
+#[cfg(feature = "api20100401_notification")]
 /// ListNotificationResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListNotificationResponse {
@@ -8898,7 +8898,7 @@ pub struct ListNotificationResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notifications: Option<Vec<super::models::ApiV2010AccountNotification>>,
 }
-#[cfg(any(feature = "api20100401_notification"))]
+#[cfg(feature = "api20100401_notification")]
 impl ListNotificationResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8910,7 +8910,7 @@ impl ListNotificationResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_outgoing_caller_id"))]
+#[cfg(feature = "api20100401_outgoing_caller_id")]
 /// UpdateOutgoingCallerIdRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateOutgoingCallerIdBody {
@@ -8919,7 +8919,7 @@ pub struct UpdateOutgoingCallerIdBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
 }
-#[cfg(any(feature = "api20100401_outgoing_caller_id"))]
+#[cfg(feature = "api20100401_outgoing_caller_id")]
 /// ListOutgoingCallerIdResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListOutgoingCallerIdResponse {
@@ -8942,7 +8942,7 @@ pub struct ListOutgoingCallerIdResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outgoing_caller_ids: Option<Vec<super::models::ApiV2010AccountOutgoingCallerId>>,
 }
-#[cfg(any(feature = "api20100401_outgoing_caller_id"))]
+#[cfg(feature = "api20100401_outgoing_caller_id")]
 impl ListOutgoingCallerIdResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -8954,7 +8954,7 @@ impl ListOutgoingCallerIdResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_validation_request"))]
+#[cfg(feature = "api20100401_validation_request")]
 /// CreateValidationRequestRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateValidationRequestBody {
@@ -8984,14 +8984,14 @@ pub struct CreateValidationRequestBody {
         super::models::CreateValidationRequestBodyStatusCallbackMethod,
     >,
 }
-#[cfg(any(feature = "api20100401_validation_request"))]
+#[cfg(feature = "api20100401_validation_request")]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use to call `status_callback`. Can be: `GET` or `POST`, and the default is `POST`."]
     pub enum CreateValidationRequestBodyStatusCallbackMethod { Get = "GET", Post =
     "POST", }
 }
-#[cfg(any(feature = "api20100401_participant"))]
+#[cfg(feature = "api20100401_participant")]
 /// UpdateParticipantRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateParticipantBody {
@@ -9044,7 +9044,7 @@ pub struct UpdateParticipantBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call_sid_to_coach: Option<String>,
 }
-#[cfg(any(feature = "api20100401_participant"))]
+#[cfg(feature = "api20100401_participant")]
 impl UpdateParticipantBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9060,25 +9060,25 @@ impl UpdateParticipantBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_participant"))]
+#[cfg(feature = "api20100401_participant")]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use to call `hold_url`. Can be: `GET` or `POST` and the default is `GET`."]
     pub enum UpdateParticipantBodyHoldMethod { Get = "GET", Post = "POST", }
 }
-#[cfg(any(feature = "api20100401_participant"))]
+#[cfg(feature = "api20100401_participant")]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use to call `announce_url`. Can be: `GET` or `POST` and defaults to `POST`."]
     pub enum UpdateParticipantBodyAnnounceMethod { Get = "GET", Post = "POST", }
 }
-#[cfg(any(feature = "api20100401_participant"))]
+#[cfg(feature = "api20100401_participant")]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use to call `wait_url`. Can be `GET` or `POST` and the default is `POST`. When using a static audio file, this should be `GET` so that we can cache the file."]
     pub enum UpdateParticipantBodyWaitMethod { Get = "GET", Post = "POST", }
 }
-#[cfg(any(feature = "api20100401_participant"))]
+#[cfg(feature = "api20100401_participant")]
 /// ListParticipantResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListParticipantResponse {
@@ -9101,7 +9101,7 @@ pub struct ListParticipantResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub participants: Option<Vec<super::models::ApiV2010AccountConferenceParticipant>>,
 }
-#[cfg(any(feature = "api20100401_participant"))]
+#[cfg(feature = "api20100401_participant")]
 impl ListParticipantResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9113,7 +9113,7 @@ impl ListParticipantResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_participant"))]
+#[cfg(feature = "api20100401_participant")]
 /// CreateParticipantRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateParticipantBody {
@@ -9326,7 +9326,7 @@ pub struct CreateParticipantBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caller_display_name: Option<String>,
 }
-#[cfg(any(feature = "api20100401_participant"))]
+#[cfg(feature = "api20100401_participant")]
 impl CreateParticipantBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9351,40 +9351,40 @@ impl CreateParticipantBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_participant"))]
+#[cfg(feature = "api20100401_participant")]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use to call `status_callback`. Can be: `GET` and `POST` and defaults to `POST`."]
     pub enum CreateParticipantBodyStatusCallbackMethod { Get = "GET", Post = "POST", }
 }
-#[cfg(any(feature = "api20100401_participant"))]
+#[cfg(feature = "api20100401_participant")]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use to call `conference_status_callback`. Can be: `GET` or `POST` and defaults to `POST`."]
     pub enum CreateParticipantBodyConferenceStatusCallbackMethod { Get = "GET", Post =
     "POST", }
 }
-#[cfg(any(feature = "api20100401_participant"))]
+#[cfg(feature = "api20100401_participant")]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use when we call `recording_status_callback`. Can be: `GET` or `POST` and defaults to `POST`."]
     pub enum CreateParticipantBodyRecordingStatusCallbackMethod { Get = "GET", Post =
     "POST", }
 }
-#[cfg(any(feature = "api20100401_participant"))]
+#[cfg(feature = "api20100401_participant")]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use to call `conference_recording_status_callback`. Can be: `GET` or `POST` and defaults to `POST`."]
     pub enum CreateParticipantBodyConferenceRecordingStatusCallbackMethod { Get = "GET",
     Post = "POST", }
 }
-#[cfg(any(feature = "api20100401_participant"))]
+#[cfg(feature = "api20100401_participant")]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use when calling the `amd_status_callback` URL. Can be: `GET` or `POST` and the default is `POST`."]
     pub enum CreateParticipantBodyAmdStatusCallbackMethod { Get = "GET", Post = "POST", }
 }
-#[cfg(any(feature = "api20100401_payment"))]
+#[cfg(feature = "api20100401_payment")]
 /// CreatePaymentsRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreatePaymentsBody {
@@ -9459,13 +9459,13 @@ pub struct CreatePaymentsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirmation: Option<super::models::CreatePaymentsBodyConfirmation>,
 }
-#[cfg(any(feature = "api20100401_payment"))]
+#[cfg(feature = "api20100401_payment")]
 connector_runtime::__string_enum! {
     #[doc =
     " Whether to prompt the caller to confirm their payment information before submitting to the payment gateway. If `true`, the caller will hear the last 4 digits of their card or account number and must press 1 to confirm or 2 to cancel. Default is `false`."]
     pub enum CreatePaymentsBodyConfirmation { True = "true", False = "false", }
 }
-#[cfg(any(feature = "api20100401_payment"))]
+#[cfg(feature = "api20100401_payment")]
 /// UpdatePaymentsRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdatePaymentsBody {
@@ -9484,7 +9484,7 @@ pub struct UpdatePaymentsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<super::models::PaymentsEnumStatus>,
 }
-#[cfg(any(feature = "api20100401_queue"))]
+#[cfg(feature = "api20100401_queue")]
 /// UpdateQueueRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateQueueBody {
@@ -9497,7 +9497,7 @@ pub struct UpdateQueueBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_size: Option<i64>,
 }
-#[cfg(any(feature = "api20100401_queue"))]
+#[cfg(feature = "api20100401_queue")]
 /// ListQueueResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListQueueResponse {
@@ -9520,7 +9520,7 @@ pub struct ListQueueResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queues: Option<Vec<super::models::ApiV2010AccountQueue>>,
 }
-#[cfg(any(feature = "api20100401_queue"))]
+#[cfg(feature = "api20100401_queue")]
 impl ListQueueResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9532,7 +9532,7 @@ impl ListQueueResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_queue"))]
+#[cfg(feature = "api20100401_queue")]
 /// CreateQueueRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateQueueBody {
@@ -9544,7 +9544,7 @@ pub struct CreateQueueBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_size: Option<i64>,
 }
-#[cfg(any(feature = "api20100401_call_transcription"))]
+#[cfg(feature = "api20100401_call_transcription")]
 /// CreateRealtimeTranscriptionRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateRealtimeTranscriptionBody {
@@ -9628,14 +9628,14 @@ connector_runtime::__string_enum! {
     #[doc = " The http method for the status_callback (one of GET, POST)."] pub enum
     CreateRealtimeTranscriptionBodyStatusCallbackMethod { Get = "GET", Post = "POST", }
 }
-#[cfg(any(feature = "api20100401_call_transcription"))]
+#[cfg(feature = "api20100401_call_transcription")]
 /// UpdateRealtimeTranscriptionRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateRealtimeTranscriptionBody {
     #[serde(rename = "Status")]
     pub status: String,
 }
-#[cfg(any(feature = "api20100401_recording"))]
+#[cfg(feature = "api20100401_recording")]
 /// ListRecordingResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListRecordingResponse {
@@ -9658,7 +9658,7 @@ pub struct ListRecordingResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recordings: Option<Vec<super::models::ApiV2010AccountRecording>>,
 }
-#[cfg(any(feature = "api20100401_recording"))]
+#[cfg(feature = "api20100401_recording")]
 impl ListRecordingResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9670,7 +9670,7 @@ impl ListRecordingResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_add_on_result"))]
+#[cfg(feature = "api20100401_add_on_result")]
 /// ListRecordingAddOnResultResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListRecordingAddOnResultResponse {
@@ -9695,7 +9695,7 @@ pub struct ListRecordingAddOnResultResponse {
         Vec<super::models::ApiV2010AccountRecordingRecordingAddOnResult>,
     >,
 }
-#[cfg(any(feature = "api20100401_add_on_result"))]
+#[cfg(feature = "api20100401_add_on_result")]
 impl ListRecordingAddOnResultResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9707,7 +9707,7 @@ impl ListRecordingAddOnResultResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_payload"))]
+#[cfg(feature = "api20100401_payload")]
 /// ListRecordingAddOnResultPayloadResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListRecordingAddOnResultPayloadResponse {
@@ -9734,7 +9734,7 @@ pub struct ListRecordingAddOnResultPayloadResponse {
         >,
     >,
 }
-#[cfg(any(feature = "api20100401_payload"))]
+#[cfg(feature = "api20100401_payload")]
 impl ListRecordingAddOnResultPayloadResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9746,7 +9746,7 @@ impl ListRecordingAddOnResultPayloadResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_recording_transcription"))]
+#[cfg(feature = "api20100401_recording_transcription")]
 /// ListRecordingTranscriptionResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListRecordingTranscriptionResponse {
@@ -9771,7 +9771,7 @@ pub struct ListRecordingTranscriptionResponse {
         Vec<super::models::ApiV2010AccountRecordingRecordingTranscription>,
     >,
 }
-#[cfg(any(feature = "api20100401_recording_transcription"))]
+#[cfg(feature = "api20100401_recording_transcription")]
 impl ListRecordingTranscriptionResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9783,7 +9783,7 @@ impl ListRecordingTranscriptionResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_short_code"))]
+#[cfg(feature = "api20100401_short_code")]
 /// UpdateShortCodeRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateShortCodeBody {
@@ -9812,19 +9812,19 @@ pub struct UpdateShortCodeBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_fallback_method: Option<super::models::UpdateShortCodeBodySmsFallbackMethod>,
 }
-#[cfg(any(feature = "api20100401_short_code"))]
+#[cfg(feature = "api20100401_short_code")]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use when calling the `sms_url`. Can be: `GET` or `POST`."]
     pub enum UpdateShortCodeBodySmsMethod { Get = "GET", Post = "POST", }
 }
-#[cfg(any(feature = "api20100401_short_code"))]
+#[cfg(feature = "api20100401_short_code")]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method that we should use to call the `sms_fallback_url`. Can be: `GET` or `POST`."]
     pub enum UpdateShortCodeBodySmsFallbackMethod { Get = "GET", Post = "POST", }
 }
-#[cfg(any(feature = "api20100401_short_code"))]
+#[cfg(feature = "api20100401_short_code")]
 /// ListShortCodeResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListShortCodeResponse {
@@ -9847,7 +9847,7 @@ pub struct ListShortCodeResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub short_codes: Option<Vec<super::models::ApiV2010AccountShortCode>>,
 }
-#[cfg(any(feature = "api20100401_short_code"))]
+#[cfg(feature = "api20100401_short_code")]
 impl ListShortCodeResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9859,7 +9859,7 @@ impl ListShortCodeResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_signing_key"))]
+#[cfg(feature = "api20100401_signing_key")]
 /// UpdateSigningKeyRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateSigningKeyBody {
@@ -9867,7 +9867,7 @@ pub struct UpdateSigningKeyBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
 }
-#[cfg(any(feature = "api20100401_auth_calls_credential_list_mapping"))]
+#[cfg(feature = "api20100401_auth_calls_credential_list_mapping")]
 /// ListSipAuthCallsCredentialListMappingResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListSipAuthCallsCredentialListMappingResponse {
@@ -9894,7 +9894,7 @@ pub struct ListSipAuthCallsCredentialListMappingResponse {
         >,
     >,
 }
-#[cfg(any(feature = "api20100401_auth_calls_credential_list_mapping"))]
+#[cfg(feature = "api20100401_auth_calls_credential_list_mapping")]
 impl ListSipAuthCallsCredentialListMappingResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9906,7 +9906,7 @@ impl ListSipAuthCallsCredentialListMappingResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_auth_calls_credential_list_mapping"))]
+#[cfg(feature = "api20100401_auth_calls_credential_list_mapping")]
 /// CreateSipAuthCallsCredentialListMappingRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateSipAuthCallsCredentialListMappingBody {
@@ -9914,7 +9914,7 @@ pub struct CreateSipAuthCallsCredentialListMappingBody {
     #[serde(rename = "CredentialListSid")]
     pub credential_list_sid: String,
 }
-#[cfg(any(feature = "api20100401_auth_calls_credential_list_mapping"))]
+#[cfg(feature = "api20100401_auth_calls_credential_list_mapping")]
 impl CreateSipAuthCallsCredentialListMappingBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9931,7 +9931,7 @@ impl CreateSipAuthCallsCredentialListMappingBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_auth_calls_ip_access_control_list_mapping"))]
+#[cfg(feature = "api20100401_auth_calls_ip_access_control_list_mapping")]
 /// ListSipAuthCallsIpAccessControlListMappingResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListSipAuthCallsIpAccessControlListMappingResponse {
@@ -9958,7 +9958,7 @@ pub struct ListSipAuthCallsIpAccessControlListMappingResponse {
         >,
     >,
 }
-#[cfg(any(feature = "api20100401_auth_calls_ip_access_control_list_mapping"))]
+#[cfg(feature = "api20100401_auth_calls_ip_access_control_list_mapping")]
 impl ListSipAuthCallsIpAccessControlListMappingResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9970,7 +9970,7 @@ impl ListSipAuthCallsIpAccessControlListMappingResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_auth_calls_ip_access_control_list_mapping"))]
+#[cfg(feature = "api20100401_auth_calls_ip_access_control_list_mapping")]
 /// CreateSipAuthCallsIpAccessControlListMappingRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateSipAuthCallsIpAccessControlListMappingBody {
@@ -9978,7 +9978,7 @@ pub struct CreateSipAuthCallsIpAccessControlListMappingBody {
     #[serde(rename = "IpAccessControlListSid")]
     pub ip_access_control_list_sid: String,
 }
-#[cfg(any(feature = "api20100401_auth_calls_ip_access_control_list_mapping"))]
+#[cfg(feature = "api20100401_auth_calls_ip_access_control_list_mapping")]
 impl CreateSipAuthCallsIpAccessControlListMappingBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -9995,7 +9995,7 @@ impl CreateSipAuthCallsIpAccessControlListMappingBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_auth_registrations_credential_list_mapping"))]
+#[cfg(feature = "api20100401_auth_registrations_credential_list_mapping")]
 /// ListSipAuthRegistrationsCredentialListMappingResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListSipAuthRegistrationsCredentialListMappingResponse {
@@ -10022,7 +10022,7 @@ pub struct ListSipAuthRegistrationsCredentialListMappingResponse {
         >,
     >,
 }
-#[cfg(any(feature = "api20100401_auth_registrations_credential_list_mapping"))]
+#[cfg(feature = "api20100401_auth_registrations_credential_list_mapping")]
 impl ListSipAuthRegistrationsCredentialListMappingResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10034,7 +10034,7 @@ impl ListSipAuthRegistrationsCredentialListMappingResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_auth_registrations_credential_list_mapping"))]
+#[cfg(feature = "api20100401_auth_registrations_credential_list_mapping")]
 /// CreateSipAuthRegistrationsCredentialListMappingRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateSipAuthRegistrationsCredentialListMappingBody {
@@ -10042,7 +10042,7 @@ pub struct CreateSipAuthRegistrationsCredentialListMappingBody {
     #[serde(rename = "CredentialListSid")]
     pub credential_list_sid: String,
 }
-#[cfg(any(feature = "api20100401_auth_registrations_credential_list_mapping"))]
+#[cfg(feature = "api20100401_auth_registrations_credential_list_mapping")]
 impl CreateSipAuthRegistrationsCredentialListMappingBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10059,7 +10059,7 @@ impl CreateSipAuthRegistrationsCredentialListMappingBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_credential"))]
+#[cfg(feature = "api20100401_credential")]
 /// ListSipCredentialResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListSipCredentialResponse {
@@ -10084,7 +10084,7 @@ pub struct ListSipCredentialResponse {
         Vec<super::models::ApiV2010AccountSipSipCredentialListSipCredential>,
     >,
 }
-#[cfg(any(feature = "api20100401_credential"))]
+#[cfg(feature = "api20100401_credential")]
 impl ListSipCredentialResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10096,7 +10096,7 @@ impl ListSipCredentialResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_credential"))]
+#[cfg(feature = "api20100401_credential")]
 /// CreateSipCredentialRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateSipCredentialBody {
@@ -10107,7 +10107,7 @@ pub struct CreateSipCredentialBody {
     #[serde(rename = "Password")]
     pub password: String,
 }
-#[cfg(any(feature = "api20100401_credential"))]
+#[cfg(feature = "api20100401_credential")]
 /// UpdateSipCredentialRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateSipCredentialBody {
@@ -10116,7 +10116,7 @@ pub struct UpdateSipCredentialBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
 }
-#[cfg(any(feature = "api20100401_credential_list"))]
+#[cfg(feature = "api20100401_credential_list")]
 /// ListSipCredentialListResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListSipCredentialListResponse {
@@ -10141,7 +10141,7 @@ pub struct ListSipCredentialListResponse {
         Vec<super::models::ApiV2010AccountSipSipCredentialList>,
     >,
 }
-#[cfg(any(feature = "api20100401_credential_list"))]
+#[cfg(feature = "api20100401_credential_list")]
 impl ListSipCredentialListResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10153,7 +10153,7 @@ impl ListSipCredentialListResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_credential_list"))]
+#[cfg(feature = "api20100401_credential_list")]
 /// CreateSipCredentialListRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateSipCredentialListBody {
@@ -10161,7 +10161,7 @@ pub struct CreateSipCredentialListBody {
     #[serde(rename = "FriendlyName")]
     pub friendly_name: String,
 }
-#[cfg(any(feature = "api20100401_credential_list"))]
+#[cfg(feature = "api20100401_credential_list")]
 /// UpdateSipCredentialListRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateSipCredentialListBody {
@@ -10169,7 +10169,7 @@ pub struct UpdateSipCredentialListBody {
     #[serde(rename = "FriendlyName")]
     pub friendly_name: String,
 }
-#[cfg(any(feature = "api20100401_credential_list_mapping"))]
+#[cfg(feature = "api20100401_credential_list_mapping")]
 /// ListSipCredentialListMappingResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListSipCredentialListMappingResponse {
@@ -10194,7 +10194,7 @@ pub struct ListSipCredentialListMappingResponse {
         Vec<super::models::ApiV2010AccountSipSipDomainSipCredentialListMapping>,
     >,
 }
-#[cfg(any(feature = "api20100401_credential_list_mapping"))]
+#[cfg(feature = "api20100401_credential_list_mapping")]
 impl ListSipCredentialListMappingResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10206,7 +10206,7 @@ impl ListSipCredentialListMappingResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_credential_list_mapping"))]
+#[cfg(feature = "api20100401_credential_list_mapping")]
 /// CreateSipCredentialListMappingRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateSipCredentialListMappingBody {
@@ -10214,7 +10214,7 @@ pub struct CreateSipCredentialListMappingBody {
     #[serde(rename = "CredentialListSid")]
     pub credential_list_sid: String,
 }
-#[cfg(any(feature = "api20100401_credential_list_mapping"))]
+#[cfg(feature = "api20100401_credential_list_mapping")]
 impl CreateSipCredentialListMappingBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10231,7 +10231,7 @@ impl CreateSipCredentialListMappingBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_domain"))]
+#[cfg(feature = "api20100401_domain")]
 /// ListSipDomainResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListSipDomainResponse {
@@ -10254,7 +10254,7 @@ pub struct ListSipDomainResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domains: Option<Vec<super::models::ApiV2010AccountSipSipDomain>>,
 }
-#[cfg(any(feature = "api20100401_domain"))]
+#[cfg(feature = "api20100401_domain")]
 impl ListSipDomainResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10266,7 +10266,7 @@ impl ListSipDomainResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_domain"))]
+#[cfg(feature = "api20100401_domain")]
 /// CreateSipDomainRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateSipDomainBody {
@@ -10326,7 +10326,7 @@ pub struct CreateSipDomainBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emergency_caller_sid: Option<String>,
 }
-#[cfg(any(feature = "api20100401_domain"))]
+#[cfg(feature = "api20100401_domain")]
 impl CreateSipDomainBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10351,13 +10351,13 @@ impl CreateSipDomainBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_domain"))]
+#[cfg(feature = "api20100401_domain")]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use to call `voice_status_callback_url`. Can be: `GET` or `POST`."]
     pub enum CreateSipDomainBodyVoiceStatusCallbackMethod { Get = "GET", Post = "POST", }
 }
-#[cfg(any(feature = "api20100401_domain"))]
+#[cfg(feature = "api20100401_domain")]
 /// UpdateSipDomainRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateSipDomainBody {
@@ -10418,7 +10418,7 @@ pub struct UpdateSipDomainBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emergency_caller_sid: Option<String>,
 }
-#[cfg(any(feature = "api20100401_domain"))]
+#[cfg(feature = "api20100401_domain")]
 impl UpdateSipDomainBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10443,12 +10443,12 @@ impl UpdateSipDomainBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_domain"))]
+#[cfg(feature = "api20100401_domain")]
 connector_runtime::__string_enum! {
     #[doc = " The HTTP method we should use to call `voice_url`"] pub enum
     UpdateSipDomainBodyVoiceMethod { Get = "GET", Post = "POST", }
 }
-#[cfg(any(feature = "api20100401_ip_access_control_list"))]
+#[cfg(feature = "api20100401_ip_access_control_list")]
 /// ListSipIpAccessControlListResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListSipIpAccessControlListResponse {
@@ -10473,7 +10473,7 @@ pub struct ListSipIpAccessControlListResponse {
         Vec<super::models::ApiV2010AccountSipSipIpAccessControlList>,
     >,
 }
-#[cfg(any(feature = "api20100401_ip_access_control_list"))]
+#[cfg(feature = "api20100401_ip_access_control_list")]
 impl ListSipIpAccessControlListResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10485,7 +10485,7 @@ impl ListSipIpAccessControlListResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_ip_access_control_list"))]
+#[cfg(feature = "api20100401_ip_access_control_list")]
 /// CreateSipIpAccessControlListRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateSipIpAccessControlListBody {
@@ -10493,7 +10493,7 @@ pub struct CreateSipIpAccessControlListBody {
     #[serde(rename = "FriendlyName")]
     pub friendly_name: String,
 }
-#[cfg(any(feature = "api20100401_ip_access_control_list"))]
+#[cfg(feature = "api20100401_ip_access_control_list")]
 /// UpdateSipIpAccessControlListRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateSipIpAccessControlListBody {
@@ -10501,7 +10501,7 @@ pub struct UpdateSipIpAccessControlListBody {
     #[serde(rename = "FriendlyName")]
     pub friendly_name: String,
 }
-#[cfg(any(feature = "api20100401_ip_access_control_list_mapping"))]
+#[cfg(feature = "api20100401_ip_access_control_list_mapping")]
 /// ListSipIpAccessControlListMappingResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListSipIpAccessControlListMappingResponse {
@@ -10526,7 +10526,7 @@ pub struct ListSipIpAccessControlListMappingResponse {
         Vec<super::models::ApiV2010AccountSipSipDomainSipIpAccessControlListMapping>,
     >,
 }
-#[cfg(any(feature = "api20100401_ip_access_control_list_mapping"))]
+#[cfg(feature = "api20100401_ip_access_control_list_mapping")]
 impl ListSipIpAccessControlListMappingResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10538,7 +10538,7 @@ impl ListSipIpAccessControlListMappingResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_ip_access_control_list_mapping"))]
+#[cfg(feature = "api20100401_ip_access_control_list_mapping")]
 /// CreateSipIpAccessControlListMappingRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateSipIpAccessControlListMappingBody {
@@ -10546,7 +10546,7 @@ pub struct CreateSipIpAccessControlListMappingBody {
     #[serde(rename = "IpAccessControlListSid")]
     pub ip_access_control_list_sid: String,
 }
-#[cfg(any(feature = "api20100401_ip_access_control_list_mapping"))]
+#[cfg(feature = "api20100401_ip_access_control_list_mapping")]
 impl CreateSipIpAccessControlListMappingBody {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10563,7 +10563,7 @@ impl CreateSipIpAccessControlListMappingBody {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_sip_ip_address"))]
+#[cfg(feature = "api20100401_sip_ip_address")]
 /// ListSipIpAddressResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListSipIpAddressResponse {
@@ -10588,7 +10588,7 @@ pub struct ListSipIpAddressResponse {
         Vec<super::models::ApiV2010AccountSipSipIpAccessControlListSipIpAddress>,
     >,
 }
-#[cfg(any(feature = "api20100401_sip_ip_address"))]
+#[cfg(feature = "api20100401_sip_ip_address")]
 impl ListSipIpAddressResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -10600,7 +10600,7 @@ impl ListSipIpAddressResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_sip_ip_address"))]
+#[cfg(feature = "api20100401_sip_ip_address")]
 /// CreateSipIpAddressRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateSipIpAddressBody {
@@ -10615,7 +10615,7 @@ pub struct CreateSipIpAddressBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cidr_prefix_length: Option<i64>,
 }
-#[cfg(any(feature = "api20100401_sip_ip_address"))]
+#[cfg(feature = "api20100401_sip_ip_address")]
 /// UpdateSipIpAddressRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateSipIpAddressBody {
@@ -10632,7 +10632,7 @@ pub struct UpdateSipIpAddressBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cidr_prefix_length: Option<i64>,
 }
-#[cfg(any(feature = "api20100401_siprec"))]
+#[cfg(feature = "api20100401_siprec")]
 /// CreateSiprecRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateSiprecBody {
@@ -11451,14 +11451,14 @@ pub struct CreateSiprecBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameter99_value: Option<String>,
 }
-#[cfg(any(feature = "api20100401_siprec"))]
+#[cfg(feature = "api20100401_siprec")]
 /// UpdateSiprecRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateSiprecBody {
     #[serde(rename = "Status")]
     pub status: String,
 }
-#[cfg(any(feature = "api20100401_stream"))]
+#[cfg(feature = "api20100401_stream")]
 /// CreateStreamRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateStreamBody {
@@ -12276,20 +12276,20 @@ pub struct CreateStreamBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameter99_value: Option<String>,
 }
-#[cfg(any(feature = "api20100401_stream"))]
+#[cfg(feature = "api20100401_stream")]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method Twilio uses when sending `status_callback` requests. Possible values are `GET` and `POST`. Default is `POST`."]
     pub enum CreateStreamBodyStatusCallbackMethod { Get = "GET", Post = "POST", }
 }
-#[cfg(any(feature = "api20100401_stream"))]
+#[cfg(feature = "api20100401_stream")]
 /// UpdateStreamRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateStreamBody {
     #[serde(rename = "Status")]
     pub status: String,
 }
-#[cfg(any(feature = "api20100401_token"))]
+#[cfg(feature = "api20100401_token")]
 /// CreateTokenRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateTokenBody {
@@ -12298,7 +12298,7 @@ pub struct CreateTokenBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<i64>,
 }
-#[cfg(any(feature = "api20100401_transcription"))]
+#[cfg(feature = "api20100401_transcription")]
 /// ListTranscriptionResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListTranscriptionResponse {
@@ -12321,7 +12321,7 @@ pub struct ListTranscriptionResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transcriptions: Option<Vec<super::models::ApiV2010AccountTranscription>>,
 }
-#[cfg(any(feature = "api20100401_transcription"))]
+#[cfg(feature = "api20100401_transcription")]
 impl ListTranscriptionResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -12333,7 +12333,7 @@ impl ListTranscriptionResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_record"))]
+#[cfg(feature = "api20100401_record")]
 /// ListUsageRecordResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListUsageRecordResponse {
@@ -12356,7 +12356,7 @@ pub struct ListUsageRecordResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_records: Option<Vec<super::models::ApiV2010AccountUsageUsageRecord>>,
 }
-#[cfg(any(feature = "api20100401_record"))]
+#[cfg(feature = "api20100401_record")]
 impl ListUsageRecordResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -12368,7 +12368,7 @@ impl ListUsageRecordResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_all_time"))]
+#[cfg(feature = "api20100401_all_time")]
 /// ListUsageRecordAllTimeResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListUsageRecordAllTimeResponse {
@@ -12393,7 +12393,7 @@ pub struct ListUsageRecordAllTimeResponse {
         Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordAllTime>,
     >,
 }
-#[cfg(any(feature = "api20100401_all_time"))]
+#[cfg(feature = "api20100401_all_time")]
 impl ListUsageRecordAllTimeResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -12405,7 +12405,7 @@ impl ListUsageRecordAllTimeResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_daily"))]
+#[cfg(feature = "api20100401_daily")]
 /// ListUsageRecordDailyResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListUsageRecordDailyResponse {
@@ -12430,7 +12430,7 @@ pub struct ListUsageRecordDailyResponse {
         Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordDaily>,
     >,
 }
-#[cfg(any(feature = "api20100401_daily"))]
+#[cfg(feature = "api20100401_daily")]
 impl ListUsageRecordDailyResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -12442,7 +12442,7 @@ impl ListUsageRecordDailyResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_last_month"))]
+#[cfg(feature = "api20100401_last_month")]
 /// ListUsageRecordLastMonthResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListUsageRecordLastMonthResponse {
@@ -12467,7 +12467,7 @@ pub struct ListUsageRecordLastMonthResponse {
         Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordLastMonth>,
     >,
 }
-#[cfg(any(feature = "api20100401_last_month"))]
+#[cfg(feature = "api20100401_last_month")]
 impl ListUsageRecordLastMonthResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -12479,7 +12479,7 @@ impl ListUsageRecordLastMonthResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_monthly"))]
+#[cfg(feature = "api20100401_monthly")]
 /// ListUsageRecordMonthlyResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListUsageRecordMonthlyResponse {
@@ -12504,7 +12504,7 @@ pub struct ListUsageRecordMonthlyResponse {
         Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordMonthly>,
     >,
 }
-#[cfg(any(feature = "api20100401_monthly"))]
+#[cfg(feature = "api20100401_monthly")]
 impl ListUsageRecordMonthlyResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -12516,7 +12516,7 @@ impl ListUsageRecordMonthlyResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_this_month"))]
+#[cfg(feature = "api20100401_this_month")]
 /// ListUsageRecordThisMonthResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListUsageRecordThisMonthResponse {
@@ -12541,7 +12541,7 @@ pub struct ListUsageRecordThisMonthResponse {
         Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordThisMonth>,
     >,
 }
-#[cfg(any(feature = "api20100401_this_month"))]
+#[cfg(feature = "api20100401_this_month")]
 impl ListUsageRecordThisMonthResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -12553,7 +12553,7 @@ impl ListUsageRecordThisMonthResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_today"))]
+#[cfg(feature = "api20100401_today")]
 /// ListUsageRecordTodayResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListUsageRecordTodayResponse {
@@ -12578,7 +12578,7 @@ pub struct ListUsageRecordTodayResponse {
         Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordToday>,
     >,
 }
-#[cfg(any(feature = "api20100401_today"))]
+#[cfg(feature = "api20100401_today")]
 impl ListUsageRecordTodayResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -12590,7 +12590,7 @@ impl ListUsageRecordTodayResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_yearly"))]
+#[cfg(feature = "api20100401_yearly")]
 /// ListUsageRecordYearlyResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListUsageRecordYearlyResponse {
@@ -12615,7 +12615,7 @@ pub struct ListUsageRecordYearlyResponse {
         Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordYearly>,
     >,
 }
-#[cfg(any(feature = "api20100401_yearly"))]
+#[cfg(feature = "api20100401_yearly")]
 impl ListUsageRecordYearlyResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -12627,7 +12627,7 @@ impl ListUsageRecordYearlyResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_yesterday"))]
+#[cfg(feature = "api20100401_yesterday")]
 /// ListUsageRecordYesterdayResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListUsageRecordYesterdayResponse {
@@ -12652,7 +12652,7 @@ pub struct ListUsageRecordYesterdayResponse {
         Vec<super::models::ApiV2010AccountUsageUsageRecordUsageRecordYesterday>,
     >,
 }
-#[cfg(any(feature = "api20100401_yesterday"))]
+#[cfg(feature = "api20100401_yesterday")]
 impl ListUsageRecordYesterdayResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -12664,7 +12664,7 @@ impl ListUsageRecordYesterdayResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_trigger"))]
+#[cfg(feature = "api20100401_trigger")]
 /// UpdateUsageTriggerRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpdateUsageTriggerBody {
@@ -12681,13 +12681,13 @@ pub struct UpdateUsageTriggerBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub friendly_name: Option<String>,
 }
-#[cfg(any(feature = "api20100401_trigger"))]
+#[cfg(feature = "api20100401_trigger")]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method we should use to call `callback_url`. Can be: `GET` or `POST` and the default is `POST`."]
     pub enum UpdateUsageTriggerBodyCallbackMethod { Get = "GET", Post = "POST", }
 }
-#[cfg(any(feature = "api20100401_trigger"))]
+#[cfg(feature = "api20100401_trigger")]
 /// ListUsageTriggerResponse
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ListUsageTriggerResponse {
@@ -12710,7 +12710,7 @@ pub struct ListUsageTriggerResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_triggers: Option<Vec<super::models::ApiV2010AccountUsageUsageTrigger>>,
 }
-#[cfg(any(feature = "api20100401_trigger"))]
+#[cfg(feature = "api20100401_trigger")]
 impl ListUsageTriggerResponse {
     /// Check the schema's constraints (lengths, ranges, item counts) here and in nested values.
     pub fn validate(&self) -> Result<(), rt::Error> {
@@ -12722,7 +12722,7 @@ impl ListUsageTriggerResponse {
         Ok(())
     }
 }
-#[cfg(any(feature = "api20100401_trigger"))]
+#[cfg(feature = "api20100401_trigger")]
 /// CreateUsageTriggerRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateUsageTriggerBody {
@@ -12752,7 +12752,7 @@ pub struct CreateUsageTriggerBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger_by: Option<super::models::UsageTriggerEnumTriggerField>,
 }
-#[cfg(any(feature = "api20100401_user_defined_message"))]
+#[cfg(feature = "api20100401_user_defined_message")]
 /// CreateUserDefinedMessageRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateUserDefinedMessageBody {
@@ -12764,7 +12764,7 @@ pub struct CreateUserDefinedMessageBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
 }
-#[cfg(any(feature = "api20100401_user_defined_message_subscription"))]
+#[cfg(feature = "api20100401_user_defined_message_subscription")]
 /// CreateUserDefinedMessageSubscriptionRequest
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CreateUserDefinedMessageSubscriptionBody {
@@ -12780,7 +12780,7 @@ pub struct CreateUserDefinedMessageSubscriptionBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<super::models::CreateUserDefinedMessageSubscriptionBodyMethod>,
 }
-#[cfg(any(feature = "api20100401_user_defined_message_subscription"))]
+#[cfg(feature = "api20100401_user_defined_message_subscription")]
 connector_runtime::__string_enum! {
     #[doc =
     " The HTTP method Twilio will use when requesting the above `Url`. Either `GET` or `POST`. Default is `POST`."]
