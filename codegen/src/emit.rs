@@ -1343,101 +1343,167 @@ fn server_fn(api: &Api) -> TokenStream {
     }
 }
 
-/// `auth::<scheme>(...)` constructors: the description's security schemes as runtime auth settings.
-fn auth_mod(api: &Api) -> TokenStream {
-    if api.security.is_empty() {
-        return TokenStream::new();
-    }
+/// One `auth::<name>(...)` constructor of a generated crate.
+pub struct AuthCtor {
+    /// Function name in `auth`.
+    pub name: String,
+    /// Its arguments in order, each `(name, is a list of scopes)`; the others are strings.
+    pub args: Vec<(String, bool)>,
+    /// How simple it is to use (lower first): a static token before headers, basic, then OAuth2 flows.
+    pub rank: u8,
+    /// One line saying what it is.
+    pub summary: String,
+    doc: String,
+    body: TokenStream,
+}
+
+/// The `auth::<scheme>(...)` constructors of the description's security schemes, in scheme order.
+pub fn auth_ctors(api: &Api) -> Vec<AuthCtor> {
     let mut scope = crate::names::Scope::default();
-    let fns = api.security.iter().map(|sch| match sch {
+    let strings = |names: &[&str]| names.iter().map(|n| ((*n).to_owned(), false)).collect();
+    api.security.iter().map(|sch| match sch {
         SecurityScheme::ApiKey { scheme, name, location } => {
-            let f = ident(&scope.claim(&crate::names::snake_name(scheme)));
             let loc = match location.as_str() {
                 "query" => quote!(connector_runtime::ApiKeyLocation::Query),
                 "cookie" => quote!(connector_runtime::ApiKeyLocation::Cookie),
                 _ => quote!(connector_runtime::ApiKeyLocation::Header),
             };
-            let doc = format!(" Security scheme `{scheme}`: an API key in the {location} `{name}`.");
-            quote! {
-                #[doc = #doc]
-                pub fn #f(key: impl Into<String>) -> connector_runtime::AuthConfig {
+            AuthCtor {
+                name: scope.claim(&crate::names::snake_name(scheme)),
+                args: strings(&["key"]),
+                rank: 2,
+                summary: format!("an API key in the {location} `{name}`"),
+                doc: format!(" Security scheme `{scheme}`: an API key in the {location} `{name}`."),
+                body: quote! {
                     connector_runtime::AuthConfig::ApiKey { name: #name.to_owned(), location: #loc, value: key.into().into(), prefix: None }
-                }
+                },
             }
         }
-        SecurityScheme::Bearer { scheme } => {
-            let f = ident(&scope.claim(&crate::names::snake_name(scheme)));
-            let doc = format!(" Security scheme `{scheme}`: a bearer token.");
-            quote! {
-                #[doc = #doc]
-                pub fn #f(token: impl Into<String>) -> connector_runtime::AuthConfig {
-                    connector_runtime::AuthConfig::Bearer { token: token.into().into() }
-                }
+        SecurityScheme::Headers { scheme, names } => {
+            let mut arg_scope = crate::names::Scope::default();
+            let args: Vec<(String, bool)> = names
+                .iter()
+                .map(|n| (arg_scope.claim(&crate::names::snake_name(n)), false))
+                .collect();
+            let listed = names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+            let pairs: Vec<TokenStream> = names.iter().zip(&args).map(|(n, (a, _))| {
+                let a = ident(a);
+                quote!((#n.to_owned(), #a.into().into()))
+            }).collect();
+            AuthCtor {
+                name: scope.claim(&crate::names::snake_name(scheme)),
+                args,
+                rank: 3,
+                summary: format!("the headers {listed} on every request"),
+                doc: format!(" Security scheme `{scheme}`: the headers {listed} on every request, in argument order."),
+                body: quote! {
+                    connector_runtime::AuthConfig::Headers { headers: [#(#pairs),*].into_iter().collect() }
+                },
             }
         }
-        SecurityScheme::Basic { scheme } => {
-            let f = ident(&scope.claim(&crate::names::snake_name(scheme)));
-            let doc = format!(" Security scheme `{scheme}`: HTTP basic.");
-            quote! {
-                #[doc = #doc]
-                pub fn #f(username: impl Into<String>, password: impl Into<String>) -> connector_runtime::AuthConfig {
-                    connector_runtime::AuthConfig::Basic { username: username.into(), password: password.into().into() }
-                }
-            }
-        }
+        SecurityScheme::Bearer { scheme } => AuthCtor {
+            name: scope.claim(&crate::names::snake_name(scheme)),
+            args: strings(&["token"]),
+            rank: 0,
+            summary: "a bearer token".into(),
+            doc: format!(" Security scheme `{scheme}`: a bearer token."),
+            body: quote!(connector_runtime::AuthConfig::Bearer { token: token.into().into() }),
+        },
+        SecurityScheme::Basic { scheme } => AuthCtor {
+            name: scope.claim(&crate::names::snake_name(scheme)),
+            args: strings(&["username", "password"]),
+            rank: 4,
+            summary: "HTTP basic".into(),
+            doc: format!(" Security scheme `{scheme}`: HTTP basic."),
+            body: quote! {
+                connector_runtime::AuthConfig::Basic { username: username.into(), password: password.into().into() }
+            },
+        },
         SecurityScheme::OAuth2 { scheme, token_url, flow, scopes } => {
-            let f = ident(&scope.claim(&crate::names::snake_name(scheme)));
+            let name = scope.claim(&crate::names::snake_name(scheme));
             match token_url {
-                Some(url) if flow != "clientCredentials" => {
-                    let doc = format!(
+                Some(url) if flow != "clientCredentials" => AuthCtor {
+                    name,
+                    args: strings(&["client_id", "client_secret", "refresh_token"]),
+                    rank: 6,
+                    summary: "OAuth2 with a refresh token".into(),
+                    doc: format!(
                         " Security scheme `{scheme}` ({flow} flow): tokens obtained by the user's authorization, kept fresh with\n the refresh-token grant against `{url}` (a rotated refresh token is kept)."
-                    );
-                    let doc_lines: Vec<&str> = doc.lines().collect();
-                    quote! {
-                        #(#[doc = #doc_lines])*
-                        pub fn #f(client_id: impl Into<String>, client_secret: impl Into<String>, refresh_token: impl Into<String>) -> connector_runtime::AuthConfig {
-                            connector_runtime::AuthConfig::Oauth2 {
-                                token_url: #url.to_owned(),
-                                client_id: client_id.into(),
-                                client_secret: client_secret.into().into(),
-                                scopes: Vec::new(),
-                                refresh_token: Some(refresh_token.into().into()),
-                                client_auth: Default::default(),
-                                refresh_skew_ms: 60_000,
-                            }
+                    ),
+                    body: quote! {
+                        connector_runtime::AuthConfig::Oauth2 {
+                            token_url: #url.to_owned(),
+                            client_id: client_id.into(),
+                            client_secret: client_secret.into().into(),
+                            scopes: Vec::new(),
+                            refresh_token: Some(refresh_token.into().into()),
+                            client_auth: Default::default(),
+                            refresh_skew_ms: 60_000,
                         }
-                    }
-                }
-                Some(url) => {
-                    let doc = format!(
+                    },
+                },
+                Some(url) => AuthCtor {
+                    name,
+                    args: vec![("client_id".into(), false), ("client_secret".into(), false), ("scopes".into(), true)],
+                    rank: 5,
+                    summary: "OAuth2 client credentials".into(),
+                    doc: format!(
                         " Security scheme `{scheme}`: OAuth2 client credentials against `{url}`, refreshed ahead of expiry.\n Scopes the description lists: {}.",
                         if scopes.is_empty() { "none".to_owned() } else { scopes.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ") }
-                    );
-                    let doc_lines: Vec<&str> = doc.lines().collect();
-                    quote! {
-                        #(#[doc = #doc_lines])*
-                        pub fn #f(client_id: impl Into<String>, client_secret: impl Into<String>, scopes: &[&str]) -> connector_runtime::AuthConfig {
-                            connector_runtime::AuthConfig::Oauth2 {
-                                token_url: #url.to_owned(),
-                                client_id: client_id.into(),
-                                client_secret: client_secret.into().into(),
-                                scopes: scopes.iter().map(|s| s.to_string()).collect(),
-                                refresh_token: None,
-                                client_auth: Default::default(),
-                                refresh_skew_ms: 60_000,
-                            }
+                    ),
+                    body: quote! {
+                        connector_runtime::AuthConfig::Oauth2 {
+                            token_url: #url.to_owned(),
+                            client_id: client_id.into(),
+                            client_secret: client_secret.into().into(),
+                            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+                            refresh_token: None,
+                            client_auth: Default::default(),
+                            refresh_skew_ms: 60_000,
                         }
-                    }
-                }
-                None => {
-                    let doc = format!(" Security scheme `{scheme}`: OAuth2 with an access token obtained elsewhere, sent as a bearer token.");
-                    quote! {
-                        #[doc = #doc]
-                        pub fn #f(access_token: impl Into<String>) -> connector_runtime::AuthConfig {
-                            connector_runtime::AuthConfig::Bearer { token: access_token.into().into() }
-                        }
-                    }
-                }
+                    },
+                },
+                None => AuthCtor {
+                    name,
+                    args: strings(&["access_token"]),
+                    rank: 1,
+                    summary: "an OAuth2 access token sent as a bearer token".into(),
+                    doc: format!(" Security scheme `{scheme}`: OAuth2 with an access token obtained elsewhere, sent as a bearer token."),
+                    body: quote!(connector_runtime::AuthConfig::Bearer { token: access_token.into().into() }),
+                },
+            }
+        }
+    }).collect()
+}
+
+/// The constructor a README or example shows: the simplest one, the first of its rank.
+pub fn preferred_auth(api: &Api) -> Option<AuthCtor> {
+    let mut all = auth_ctors(api);
+    let best = all.iter().enumerate().min_by_key(|(i, c)| (c.rank, *i))?.0;
+    Some(all.swap_remove(best))
+}
+
+/// `auth::<scheme>(...)` constructors: the description's security schemes as runtime auth settings.
+fn auth_mod(api: &Api) -> TokenStream {
+    if api.security.is_empty() {
+        return TokenStream::new();
+    }
+    let fns = auth_ctors(api).into_iter().map(|c| {
+        let f = ident(&c.name);
+        let params = c.args.iter().map(|(a, list)| {
+            let a = ident(a);
+            if *list {
+                quote!(#a: &[&str])
+            } else {
+                quote!(#a: impl Into<String>)
+            }
+        });
+        let doc_lines: Vec<&str> = c.doc.lines().collect();
+        let body = &c.body;
+        quote! {
+            #(#[doc = #doc_lines])*
+            pub fn #f(#(#params),*) -> connector_runtime::AuthConfig {
+                #body
             }
         }
     });
@@ -1449,6 +1515,146 @@ fn auth_mod(api: &Api) -> TokenStream {
     }
 }
 
+/// The operation a README or example calls, with its required arguments as Rust source.
+pub struct ExampleCall {
+    /// Index into [`Api::operations`].
+    pub op: usize,
+    /// The accessor's arguments, as Rust expressions.
+    pub args: Vec<String>,
+}
+
+/// A plausible value for a required parameter, when its type is simple enough to write one.
+fn example_value(p: &Param) -> Option<String> {
+    let lower = p.wire_name.to_ascii_lowercase();
+    Some(match &p.ty {
+        Ty::String if lower.ends_with("id") => "\"1\"".to_owned(),
+        Ty::String => "\"example\"".to_owned(),
+        Ty::Int(_) => "1".to_owned(),
+        Ty::Float(_) => "1.0".to_owned(),
+        Ty::Bool => "true".to_owned(),
+        _ => return None,
+    })
+}
+
+/// A representative call: a GET that is not deprecated, needs no body and whose required parameters
+/// all have simple types, answering JSON. `preferred` (an operationId) wins when it is such a call;
+/// else fewest required parameters first, list operations before others, then document order.
+pub fn example_call(api: &Api, preferred: Option<&str>) -> Option<ExampleCall> {
+    api.operations
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| {
+            o.method == "GET"
+                && !o.deprecated
+                && o.body.as_ref().is_none_or(|b| !b.required)
+                && matches!(success_of(o), Success::Json(..))
+        })
+        .filter_map(|(i, o)| {
+            let args = o
+                .params
+                .iter()
+                .filter(|p| p.required)
+                .map(example_value)
+                .collect::<Option<Vec<_>>>()?;
+            let not_preferred = preferred != Some(o.operation_id.as_str());
+            Some((not_preferred, args.len(), o.pagination.is_none(), i, args))
+        })
+        .min_by_key(|(p, n, not_list, i, _)| (*p, *n, *not_list, *i))
+        .map(|(_, _, _, op, args)| ExampleCall { op, args })
+}
+
+/// The environment variable an example reads an auth argument from.
+fn env_name(arg: &str) -> String {
+    format!(
+        "CONNECTOR_{}",
+        arg.trim_end_matches('_').to_ascii_uppercase()
+    )
+}
+
+/// The port Prism's mock server listens on by default; examples call it unless told otherwise.
+pub const EXAMPLE_BASE_URL: &str = "http://127.0.0.1:4010";
+
+/// `examples/quickstart.rs`: one representative call against a local server (a mock such as Prism),
+/// with credentials from the environment; and the cargo feature it needs. None when the description
+/// has no operation to call that way.
+pub fn example(
+    api: &Api,
+    crate_name: &str,
+    preferred: Option<&str>,
+) -> Result<Option<(String, String)>, String> {
+    let Some(call) = example_call(api, preferred) else {
+        return Ok(None);
+    };
+    let op = &api.operations[call.op];
+    let g = &api.groups[op.group];
+    let krate = crate_name.replace('-', "_");
+    let mut env_doc = format!("`CONNECTOR_BASE_URL` (default `{EXAMPLE_BASE_URL}`)");
+    let mut setup = String::new();
+    if let Some(a) = preferred_auth(api) {
+        let mut values = Vec::new();
+        for (arg, list) in &a.args {
+            if *list {
+                values.push("&[]".to_owned());
+                continue;
+            }
+            let var = env_name(arg);
+            env_doc.push_str(&format!(", `{var}`"));
+            setup.push_str(&format!(
+                "let {arg} = std::env::var(\"{var}\").unwrap_or_else(|_| \"dummy-{}\".to_owned());\n",
+                arg.trim_end_matches('_').replace('_', "-")
+            ));
+            values.push(arg.clone());
+        }
+        setup.push_str(&format!(
+            "config.auth = Some({krate}::auth::{}({}));\n",
+            a.name,
+            values.join(", ")
+        ));
+    }
+    let text = format!(
+        r#"//! Calls `{method} {path}` (operation `{id}`) once and prints the answer, or the error.
+//!
+//! By default it calls a local mock server on Prism's port, e.g. `prism mock <description> -p 4010`, then
+//! `cargo run --example quickstart`. Environment: {env_doc}; credentials default to dummy values.
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {{
+    let mut config = {krate}::Client::config();
+    config.base_url = std::env::var("CONNECTOR_BASE_URL").unwrap_or_else(|_| "{EXAMPLE_BASE_URL}".to_owned());
+    {setup}
+    let client = match {krate}::Client::new(config).await {{
+        Ok(client) => client,
+        Err(e) => {{
+            eprintln!("cannot start the client: {{e}}");
+            return std::process::ExitCode::FAILURE;
+        }}
+    }};
+    match client.{group}().{name}({args}).send().await {{
+        Ok(response) => {{
+            println!("{{}} (request id {{}})", response.status, response.meta.request_id);
+            println!("{{:#?}}", response.data);
+            std::process::ExitCode::SUCCESS
+        }}
+        Err(e) => {{
+            eprintln!("the call failed: {{e}}");
+            std::process::ExitCode::FAILURE
+        }}
+    }}
+}}
+"#,
+        method = op.method,
+        path = op.path,
+        id = op.operation_id,
+        group = g.module,
+        name = op.name,
+        args = call.args.join(", "),
+    );
+    let tokens: TokenStream = text
+        .parse()
+        .map_err(|e| format!("internal: the example does not lex: {e}"))?;
+    Ok(Some((file(tokens)?, g.module.clone())))
+}
+
 /// A server URL with its variables at their defaults.
 pub fn server_default(s: &Server) -> String {
     let mut u = s.url.clone();
@@ -1456,6 +1662,18 @@ pub fn server_default(s: &Server) -> String {
         u = u.replace(&format!("{{{name}}}"), default);
     }
     u
+}
+
+/// What `Cargo.toml` adds for `examples/quickstart.rs`: tokio to run it, and the feature (tag module)
+/// of the operation it calls.
+pub fn cargo_toml_example(feature: &str, tag_features: bool) -> String {
+    let mut s = String::from("\n[dev-dependencies]\n");
+    s.push_str("tokio = { version = \"1\", features = [\"macros\", \"rt-multi-thread\"] }\n");
+    s.push_str("\n[[example]]\nname = \"quickstart\"\n");
+    if tag_features {
+        s.push_str(&format!("required-features = [{}]\n", toml_str(feature)));
+    }
+    s
 }
 
 /// The text of the generated crate's `Cargo.toml`.

@@ -446,7 +446,7 @@ pub struct Server {
 }
 
 /// A security scheme of the description.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecurityScheme {
     /// API key.
     ApiKey {
@@ -456,6 +456,13 @@ pub enum SecurityScheme {
         name: String,
         /// `header`, `query` or `cookie`.
         location: String,
+    },
+    /// Several static secret headers sent together (Discourse's `Api-Key` and `Api-Username`).
+    Headers {
+        /// Scheme name.
+        scheme: String,
+        /// Header names, in the order the constructor takes their values.
+        names: Vec<String>,
     },
     /// HTTP bearer.
     Bearer {
@@ -478,6 +485,22 @@ pub enum SecurityScheme {
         /// Scopes offered.
         scopes: Vec<String>,
     },
+}
+
+impl SecurityScheme {
+    /// The request headers this scheme writes (lower case), besides `Authorization`: an API key's
+    /// header, or each header of [`SecurityScheme::Headers`].
+    pub fn header_names(&self) -> Vec<String> {
+        match self {
+            SecurityScheme::ApiKey { name, location, .. } if location == "header" => {
+                vec![name.to_ascii_lowercase()]
+            }
+            SecurityScheme::Headers { names, .. } => {
+                names.iter().map(|n| n.to_ascii_lowercase()).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// The whole API, ready to emit.

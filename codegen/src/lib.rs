@@ -151,25 +151,44 @@ pub fn generate_from(doc: load::Document, settings: &Settings) -> Result<Generat
         .crate_version
         .clone()
         .unwrap_or_else(|| "0.1.0".to_owned());
+    let preferred = settings.example_operation.as_deref();
+    let mut warnings = warnings;
+    if let Some(id) = preferred {
+        let usable = emit::example_call(&api, preferred)
+            .is_some_and(|c| api.operations[c.op].operation_id == id);
+        if !usable {
+            warnings.push(
+                Diagnostic::warning(format!(
+                    "settings: example_operation `{id}` is not a GET answering JSON whose required parameters are simple; the example calls another operation"
+                ))
+                .help("name the operationId of a GET without a required body"),
+            );
+        }
+    }
+    let example = emit::example(&api, &crate_name, preferred).map_err(internal)?;
+    if let Some((text, _)) = &example {
+        files.insert("examples/quickstart.rs".to_owned(), text.clone());
+    }
     let description = format!(
         "Typed Rust client for {} (generated from its OpenAPI description)",
         api.title
     );
-    files.insert(
-        "Cargo.toml".to_owned(),
-        emit::cargo_toml(
-            &crate_name,
-            &version,
-            &description,
-            &runtime,
-            &api,
-            &facts,
-            tag_features,
-        ),
+    let mut manifest = emit::cargo_toml(
+        &crate_name,
+        &version,
+        &description,
+        &runtime,
+        &api,
+        &facts,
+        tag_features,
     );
+    if let Some((_, feature)) = &example {
+        manifest.push_str(&emit::cargo_toml_example(feature, tag_features));
+    }
+    files.insert("Cargo.toml".to_owned(), manifest);
     files.insert(
         "README.md".to_owned(),
-        readme(&api, &crate_name, tag_features),
+        readme(&api, &crate_name, tag_features, preferred),
     );
     Ok(Generated {
         crate_name,
@@ -250,16 +269,19 @@ pub fn generate_tokens(
     Ok((tokens, warnings))
 }
 
-/// Write generated files under `out`, creating folders; files no longer generated are removed from
-/// `out/src`. Returns the paths written.
+/// Write generated files under `out`, creating folders; `.rs` files no longer generated are removed
+/// from `out/src` and `out/examples`. Returns the paths written.
 pub fn write_crate(generated: &Generated, out: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut written = Vec::new();
-    let src = out.join("src");
-    if src.is_dir() {
-        for entry in std::fs::read_dir(&src)? {
+    for folder in ["src", "examples"] {
+        let dir = out.join(folder);
+        if !dir.is_dir() {
+            continue;
+        }
+        for entry in std::fs::read_dir(&dir)? {
             let p = entry?.path();
             let rel = format!(
-                "src/{}",
+                "{folder}/{}",
                 p.file_name().and_then(|n| n.to_str()).unwrap_or("")
             );
             if p.extension().is_some_and(|e| e == "rs") && !generated.files.contains_key(&rel) {
@@ -336,7 +358,12 @@ impl Builder {
     }
 }
 
-fn readme(api: &ir::Api, crate_name: &str, tag_features: bool) -> String {
+fn readme(
+    api: &ir::Api,
+    crate_name: &str,
+    tag_features: bool,
+    example_operation: Option<&str>,
+) -> String {
     let krate = crate_name.replace('-', "_");
     let mut s = format!(
         "# {crate_name}\n\nTyped Rust client for **{}** (API version {}), generated from its OpenAPI description by\n`connector-gen`. Every call goes through `connector-runtime`: authentication, retries with backoff,\nrate limiting, hooks, structured errors with request ids.\n\n",
@@ -345,51 +372,63 @@ fn readme(api: &ir::Api, crate_name: &str, tag_features: bool) -> String {
     if let Some(d) = api.doc.as_deref().and_then(|d| d.split("\n\n").next()) {
         s.push_str(&format!("> {}\n\n", d.trim().replace('\n', "\n> ")));
     }
-    // An example from a real operation: the first GET whose required parameters are all strings.
-    let example = api
-        .operations
-        .iter()
-        .find(|o| {
-            o.method == "GET"
-                && o.body.is_none()
-                && o.params
-                    .iter()
-                    .filter(|p| p.required)
-                    .all(|p| p.ty == ir::Ty::String)
-        })
-        .or_else(|| api.operations.first());
-    s.push_str("## Usage\n\n```rust,no_run\n");
-    s.push_str(&format!("# async fn run() -> Result<(), {krate}::Error> {{\nlet config = {krate}::Client::config();\nlet client = {krate}::Client::new(config).await?;\n"));
-    if let Some(op) = example {
-        let g = &api.groups[op.group];
-        let args: Vec<String> = op
-            .params
+    let auth = emit::preferred_auth(api);
+    if let Some(a) = &auth {
+        s.push_str(&format!(
+            "## Authentication\n\n`{krate}::auth` has one constructor per security scheme; this API's simplest is\n`auth::{}` ({}); the usage example below sets it on the configuration.\n\n",
+            a.name, a.summary
+        ));
+        let others: Vec<String> = emit::auth_ctors(api)
             .iter()
-            .filter(|p| p.required)
-            .map(|p| {
-                if p.ty == ir::Ty::String {
-                    format!("\"{}\"", p.wire_name)
+            .filter(|c| c.name != a.name)
+            .map(|c| format!("`auth::{}` ({})", c.name, c.summary))
+            .collect();
+        if !others.is_empty() {
+            s.push_str(&format!("Also: {}.\n\n", others.join(", ")));
+        }
+    }
+    s.push_str("## Usage\n\n```rust,no_run\n");
+    s.push_str(&format!("# async fn run() -> Result<(), {krate}::Error> {{\nlet mut config = {krate}::Client::config();\n"));
+    if let Some(a) = &auth {
+        let args: Vec<String> = a
+            .args
+            .iter()
+            .map(|(arg, list)| {
+                if *list {
+                    "&[]".to_owned()
                 } else {
-                    "Default::default()".into()
+                    format!("\"your {}\"", arg.trim_end_matches('_').replace('_', " "))
                 }
             })
-            .chain(
-                op.body
-                    .iter()
-                    .filter(|b| b.required)
-                    .map(|_| "Default::default()".to_owned()),
-            )
             .collect();
+        s.push_str(&format!(
+            "config.auth = Some({krate}::auth::{}({}));\n",
+            a.name,
+            args.join(", ")
+        ));
+    }
+    s.push_str(&format!(
+        "let client = {krate}::Client::new(config).await?;\n"
+    ));
+    if let Some(call) = emit::example_call(api, example_operation) {
+        let op = &api.operations[call.op];
+        let g = &api.groups[op.group];
         s.push_str(&format!(
             "// {} {}\nlet response = client.{}().{}({}).send().await?;\nprintln!(\"{{:?}} (request id {{}})\", response.data, response.meta.request_id);\n",
             op.method,
             op.path,
             g.module,
             op.name,
-            args.join(", ")
+            call.args.join(", ")
         ));
     }
     s.push_str("# Ok(()) }\n```\n\n");
+    if emit::example_call(api, example_operation).is_some() {
+        s.push_str(&format!(
+            "`examples/quickstart.rs` makes that call against a local mock server (`prism mock <description> -p 4010`):\n`cargo run --example quickstart`, with `CONNECTOR_BASE_URL` (default `{}`) and credentials from\n`CONNECTOR_*` variables (dummy values by default).\n\n",
+            emit::EXAMPLE_BASE_URL
+        ));
+    }
     if tag_features && !api.groups.is_empty() {
         s.push_str("## Features\n\nOne cargo feature per tag (all on by default). To compile only what you use:\n\n```toml\n");
         let first: Vec<&str> = api

@@ -186,6 +186,27 @@ struct Lowerer<'a> {
     depth: usize,
     /// Refs to schemas without a named type that are being lowered in place (to catch recursion).
     inlining: Vec<String>,
+    /// Header names (lower case) that auth supplies: not builder parameters.
+    auth_headers: Vec<String>,
+}
+
+/// The headers (lower case) the API's auth writes, so operations need not take them: those of the
+/// description's security schemes and of the settings' `[[auth]]` hints, and what the hints `cover`.
+fn auth_header_names(schemes: &[SecurityScheme], settings: &Settings) -> Vec<String> {
+    let mut out: Vec<String> = schemes
+        .iter()
+        .flat_map(SecurityScheme::header_names)
+        .collect();
+    for hint in &settings.auth {
+        // A hint that does not convert is reported where hints are applied.
+        if let Ok(s) = hint.to_scheme() {
+            out.extend(s.header_names());
+        }
+        out.extend(hint.covers.iter().map(|c| c.to_ascii_lowercase()));
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Lower a loaded document.
@@ -205,6 +226,7 @@ pub fn lower(doc: &Document, settings: &Settings) -> Result<(Api, Vec<Diagnostic
         warnings: Vec::new(),
         depth: 0,
         inlining: Vec::new(),
+        auth_headers: Vec::new(),
     };
     let info = root.get("info").cloned().unwrap_or(Value::Null);
     let mut api = Api {
@@ -222,6 +244,7 @@ pub fn lower(doc: &Document, settings: &Settings) -> Result<(Api, Vec<Diagnostic
     };
     api.servers = l.servers();
     api.security = l.security_schemes();
+    l.auth_headers = auth_header_names(&api.security, settings);
     // Named component schemas first, in document order, so their names win over inline ones.
     if let Some(Value::Object(schemas)) = root.pointer("/components/schemas") {
         for key in schemas.keys() {
@@ -1124,12 +1147,14 @@ impl<'a> Lowerer<'a> {
                 );
                 continue;
             }
-            if location == ParamLocation::Header
-                && ["accept", "content-type", "authorization"]
-                    .contains(&wire.to_ascii_lowercase().as_str())
-            {
-                // Set by the runtime and the auth configuration.
-                continue;
+            if location == ParamLocation::Header {
+                let lower = wire.to_ascii_lowercase();
+                if ["accept", "content-type", "authorization"].contains(&lower.as_str())
+                    || self.auth_headers.contains(&lower)
+                {
+                    // Set by the runtime and the auth configuration.
+                    continue;
+                }
             }
             let schema = p.get("schema").or_else(|| {
                 p.get("content")

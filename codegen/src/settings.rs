@@ -66,6 +66,9 @@ pub struct Settings {
     pub auth: Vec<AuthHint>,
     /// How operations page, by operationId, overriding what is detected.
     pub pagination: BTreeMap<String, PagingHint>,
+    /// The operationId the README and `examples/quickstart.rs` call (default: chosen from the
+    /// description, a GET with the fewest simple required parameters).
+    pub example_operation: Option<String>,
 }
 
 /// How one operation pages: `[pagination.listThings] strategy = "cursor", param = "after", next = "/meta/next"`.
@@ -98,15 +101,24 @@ pub struct PagingHint {
     pub page_size_param: Option<String>,
 }
 
-/// A security scheme stated in settings: `[[auth]] scheme = "token", type = "bearer"`.
+/// A security scheme stated in settings: `[[auth]] scheme = "token", type = "bearer"`, or several
+/// headers at once: `[[auth]] scheme = "api_key", type = "headers", names = ["Api-Key", "Api-Username"]`.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct AuthHint {
     /// Name of the generated `auth::<scheme>` constructor.
     pub scheme: String,
-    /// `bearer`, `basic`, `api_key` or `oauth2`.
+    /// `bearer`, `basic`, `api_key`, `headers` or `oauth2`.
     #[serde(rename = "type")]
     pub kind: String,
+    /// Header names (`headers`): the constructor takes one value per name, in this order.
+    #[serde(default)]
+    pub names: Vec<String>,
+    /// Header parameters the description declares on operations that this scheme stands in for, so
+    /// they are not builder parameters (Slack's `token`). Headers the scheme itself writes are left
+    /// out without being listed.
+    #[serde(default)]
+    pub covers: Vec<String>,
     /// Header, query or cookie name (`api_key`).
     #[serde(default)]
     pub name: Option<String>,
@@ -131,6 +143,24 @@ impl AuthHint {
                 name: self.name.clone().unwrap_or_else(|| "api_key".into()),
                 location: self.location.clone().unwrap_or_else(|| "header".into()),
             },
+            "headers" => {
+                if self.names.is_empty() {
+                    return Err(Diagnostic::error(format!(
+                        "settings: auth scheme `{scheme}` of type `headers` names no header"
+                    ))
+                    .help("add `names = [\"Api-Key\", \"Api-Username\"]`"));
+                }
+                if let Some(bad) = self.names.iter().find(|n| !is_header_name(n)) {
+                    return Err(Diagnostic::error(format!(
+                        "settings: auth scheme `{scheme}`: `{bad}` is not a header name"
+                    ))
+                    .help("header names are letters, digits and `-`"));
+                }
+                S::Headers {
+                    scheme,
+                    names: self.names.clone(),
+                }
+            }
             "oauth2" => S::OAuth2 {
                 scheme,
                 token_url: self.token_url.clone(),
@@ -140,11 +170,18 @@ impl AuthHint {
             other => {
                 return Err(
                     Diagnostic::error(format!("settings: unknown auth type `{other}`"))
-                        .help("use bearer, basic, api_key or oauth2"),
+                        .help("use bearer, basic, api_key, headers or oauth2"),
                 );
             }
         })
     }
+}
+
+/// An HTTP token (RFC 9110): what a header name may be made of.
+fn is_header_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 impl Settings {
@@ -228,8 +265,41 @@ mod tests {
             name: None,
             location: None,
             token_url: None,
+            names: Vec::new(),
+            covers: Vec::new(),
         };
         assert!(bad.to_scheme().is_err());
+        let headers = Settings::from_toml("[[auth]]\nscheme = \"api_key\"\ntype = \"headers\"\nnames = [\"Api-Key\", \"Api-Username\"]\ncovers = [\"token\"]\n").unwrap();
+        assert_eq!(headers.auth[0].covers, ["token"]);
+        assert_eq!(
+            headers.auth[0].to_scheme().unwrap(),
+            crate::ir::SecurityScheme::Headers {
+                scheme: "api_key".into(),
+                names: vec!["Api-Key".into(), "Api-Username".into()]
+            }
+        );
+        let no_names = AuthHint {
+            kind: "headers".into(),
+            ..bad.clone()
+        };
+        assert!(
+            no_names
+                .to_scheme()
+                .unwrap_err()
+                .message
+                .contains("names no header")
+        );
+        let bad_name = AuthHint {
+            names: vec!["Api Key".into()],
+            ..no_names
+        };
+        assert!(
+            bad_name
+                .to_scheme()
+                .unwrap_err()
+                .message
+                .contains("`Api Key`")
+        );
         let err = Settings::from_toml("crate_nme = \"x\"").unwrap_err();
         assert!(err.message.contains("crate_nme"), "{}", err.message);
     }

@@ -1,4 +1,5 @@
-//! Authentication strategies: API key, bearer (static or refreshed), basic, OAuth2 and custom signing.
+//! Authentication strategies: API key, several static headers, bearer (static or refreshed), basic,
+//! OAuth2 and custom signing.
 //!
 //! [`AuthStrategy`] is the trait the pipeline calls; the structs here are its default implementations.
 //! Tokens that expire live in a [`TokenCache`] that refreshes ahead of expiry with exactly one fetch in
@@ -8,6 +9,7 @@
 //! Architecture Invariant: credentials are [`SecretString`]s from the moment they are read; they are
 //! exposed only to write the outgoing header, query or body, and the header is marked sensitive.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -36,6 +38,13 @@ pub enum AuthConfig {
         /// Written before the key, e.g. `Token ` (header only).
         #[serde(default)]
         prefix: Option<String>,
+    },
+    /// Several static secret headers sent with every request, for APIs that want more than one
+    /// (Discourse's `Api-Key` and `Api-Username`). In TOML: `[auth.headers]` with one `Name = "value"`
+    /// per header.
+    Headers {
+        /// Header names and their values.
+        headers: BTreeMap<String, SecretString>,
     },
     /// A static bearer token.
     Bearer {
@@ -92,6 +101,26 @@ impl AuthConfig {
                         .map_err(|e| Error::validation("auth.name", e))?;
                 }
             }
+            AuthConfig::Headers { headers } => {
+                if headers.is_empty() {
+                    return Err(Error::validation(
+                        "auth.headers",
+                        "must name at least one header",
+                    ));
+                }
+                for (name, value) in headers {
+                    let field = format!("auth.headers.{name}");
+                    http::HeaderName::from_bytes(name.as_bytes())
+                        .map_err(|e| Error::validation(&field, e))?;
+                    // The value is a secret: say what is wrong with it, never what it is.
+                    if http::HeaderValue::from_str(value.expose_secret()).is_err() {
+                        return Err(Error::validation(
+                            &field,
+                            "is not a valid header value (visible ASCII only)",
+                        ));
+                    }
+                }
+            }
             AuthConfig::Bearer { token } if token.expose_secret().is_empty() => {
                 return Err(Error::validation("auth.token", "must not be empty"));
             }
@@ -130,6 +159,9 @@ impl AuthConfig {
                 location,
                 value,
                 prefix: prefix.unwrap_or_default(),
+            }),
+            AuthConfig::Headers { headers } => Arc::new(StaticHeaders {
+                headers: headers.into_iter().collect(),
             }),
             AuthConfig::Bearer { token } => Arc::new(Bearer::new(token)),
             AuthConfig::Basic { username, password } => Arc::new(Basic::new(username, password)),
@@ -300,6 +332,65 @@ impl AuthStrategy for ApiKey {
     }
     fn sensitive_names(&self) -> Vec<String> {
         vec![self.name.clone()]
+    }
+}
+
+/// Several static secret headers on every request (`Api-Key` and `Api-Username`, say). Every name is
+/// treated as sensitive, so the values are redacted wherever a request is printed, whatever the names.
+pub struct StaticHeaders {
+    headers: Vec<(String, SecretString)>,
+}
+
+impl StaticHeaders {
+    /// No headers yet; add them with [`StaticHeaders::header`].
+    pub fn new() -> Self {
+        StaticHeaders {
+            headers: Vec::new(),
+        }
+    }
+    /// Also send `name: value` (a later value for the same name replaces an earlier one).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<SecretString>) -> Self {
+        let name = name.into();
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
+        self.headers.push((name, value.into()));
+        self
+    }
+}
+
+impl Default for StaticHeaders {
+    fn default() -> Self {
+        StaticHeaders::new()
+    }
+}
+
+impl fmt::Debug for StaticHeaders {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut m = f.debug_map();
+        for (name, _) in &self.headers {
+            m.entry(name, &crate::redact::REDACTED);
+        }
+        m.finish()
+    }
+}
+
+impl AuthStrategy for StaticHeaders {
+    fn authenticate<'a>(
+        &'a self,
+        req: &'a mut RequestParts,
+        _: &'a reqwest::Client,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        for (name, value) in &self.headers {
+            if req.set_header(name, value.expose_secret()).is_err() {
+                // Name the header, never the value.
+                return ready(Err(auth_err(format!(
+                    "the value of the auth header `{name}` is not a valid header value"
+                ))));
+            }
+        }
+        ready(Ok(()))
+    }
+    fn sensitive_names(&self) -> Vec<String> {
+        self.headers.iter().map(|(n, _)| n.clone()).collect()
     }
 }
 

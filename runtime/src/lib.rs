@@ -46,7 +46,7 @@ pub mod webhooks;
 
 pub use auth::{
     ApiKey, ApiKeyLocation, AuthConfig, AuthStrategy, Basic, Bearer, Custom, HmacSigner, OAuth2,
-    Signer, TokenProvider,
+    Signer, StaticHeaders, TokenProvider,
 };
 pub use config::{
     CacheConfig, CompressionConfig, ConnectorConfig, DedupConfig, RateLimitConfig, RetryConfig,

@@ -1,4 +1,5 @@
-//! Auth strategies observed from real servers on loopback: API keys, bearer, basic, switching at run time,
+//! Auth strategies observed from real servers on loopback: API keys, several static headers, bearer,
+//! basic, switching at run time,
 //! OAuth2 (single-flight fetch, refresh ahead of expiry, refresh-token rotation, refresh on 401, token
 //! endpoint failures) and HMAC signing of the final request.
 
@@ -13,7 +14,7 @@ use connector_runtime::auth::ClientAuth;
 use connector_runtime::{
     ApiKey, ApiKeyLocation, AuthConfig, Basic, Bearer, Body, Bytes, Connector, ConnectorConfig,
     Custom, ErrorCode, ErrorSource, HmacSigner, HookType, Method, OAuth2, RequestOptions,
-    SecretString, hook_fn,
+    SecretString, StaticHeaders, hook_fn,
 };
 use support::{CountingServer, Seen, connected, fast_retry, reply};
 
@@ -269,6 +270,96 @@ async fn api_key_from_toml_config_in_header_query_and_cookie() {
         assert_eq!(r.status, 200, "{location}");
     }
     server.verify().await;
+}
+
+#[tokio::test]
+async fn several_static_headers_from_toml_all_arrive_and_never_print() {
+    let server = ok_server().await;
+    let text = format!(
+        "base_url = \"{}\"\n[auth]\ntype = \"headers\"\n[auth.headers]\nApi-Key = \"key-7d1e-secret\"\nApi-Username = \"user-93af-secret\"\n",
+        server.url()
+    );
+    let cfg: ConnectorConfig = toml::from_str(&text).unwrap_or_else(|e| panic!("{text}\n{e}"));
+    assert!(
+        matches!(&cfg.auth, Some(AuthConfig::Headers { headers }) if headers.len() == 2),
+        "{:?}",
+        cfg.auth
+    );
+    let config_debug = format!("{cfg:?} {cfg:#?}");
+    let c = connected(cfg).await;
+    c.get("/posts").await.unwrap();
+    c.get("/topics").await.unwrap();
+
+    let seen = server.requests();
+    assert_eq!(seen.len(), 2);
+    for s in &seen {
+        assert_eq!(header(s, "api-key").as_deref(), Some("key-7d1e-secret"));
+        assert_eq!(
+            header(s, "api-username").as_deref(),
+            Some("user-93af-secret")
+        );
+        assert!(authorization(s).is_none());
+        assert!(!s.uri.contains("secret"), "{}", s.uri);
+    }
+
+    let auth = c.auth().expect("auth configured");
+    let printed = format!("{config_debug} {auth:?} {auth:#?} {c:?}");
+    // The names are shown (so the Debug output is about these headers), the values are not.
+    assert!(
+        printed.contains("Api-Key") && printed.contains("Api-Username"),
+        "{printed}"
+    );
+    for secret in ["key-7d1e-secret", "user-93af-secret"] {
+        assert!(!printed.contains(secret), "{secret} printed in {printed}");
+    }
+    let mut names = auth.sensitive_names();
+    names.sort();
+    assert_eq!(names, ["Api-Key", "Api-Username"]);
+}
+
+#[tokio::test]
+async fn static_headers_built_in_code_replace_a_repeated_name() {
+    let server = ok_server().await;
+    let c = Connector::builder(config(&server.url()))
+        .auth(Arc::new(
+            StaticHeaders::new()
+                .header("X-Tenant", "first")
+                .header("X-Secret", "code-secret-1")
+                .header("x-tenant", "second"),
+        ))
+        .build()
+        .unwrap();
+    c.connect().await.unwrap();
+    c.get("/x").await.unwrap();
+    let seen = server.requests();
+    assert_eq!(
+        header(&seen[0], "x-secret").as_deref(),
+        Some("code-secret-1")
+    );
+    let tenants: Vec<_> = seen[0].headers.get_all("x-tenant").iter().collect();
+    assert_eq!(tenants, ["second"]);
+}
+
+#[test]
+fn unusable_static_headers_are_validation_errors_that_name_the_header_not_the_value() {
+    let build = |auth: &str| {
+        let text = format!("base_url = \"http://127.0.0.1:1\"\n[auth]\ntype = \"headers\"\n{auth}");
+        let cfg: ConnectorConfig = toml::from_str(&text).unwrap_or_else(|e| panic!("{text}\n{e}"));
+        Connector::initialize(cfg).expect_err(auth)
+    };
+    let e = build("headers = {}\n");
+    assert_eq!(e.code(), ErrorCode::ValidationError);
+    assert!(e.to_string().contains("auth.headers"), "{e}");
+
+    let e = build("[auth.headers]\n\"Bad Name\" = \"v\"\n");
+    assert_eq!(e.code(), ErrorCode::ValidationError);
+    assert!(e.to_string().contains("Bad Name"), "{e}");
+
+    let e = build("[auth.headers]\nApi-Key = \"line-one-secret\\nline-two\"\n");
+    assert_eq!(e.code(), ErrorCode::ValidationError);
+    let shown = format!("{e} {e:?}");
+    assert!(shown.contains("auth.headers.Api-Key"), "{shown}");
+    assert!(!shown.contains("line-one-secret"), "{shown}");
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -240,6 +240,26 @@ async fn api_key_in_a_header_is_never_printed() {
 }
 
 #[tokio::test]
+async fn several_static_headers_are_never_printed_whatever_their_names() {
+    let (logs, _guard) = Logs::capture();
+    let api = api_server().await;
+    let (key, user) = ("SECRET-forum-key-123", "SECRET-forum-user-456");
+    // Neither name is a built-in sensitive name: both are redacted because the strategy declares them.
+    let cfg = toml_config(
+        &api.url(),
+        &format!(
+            "[auth]\ntype = \"headers\"\n[auth.headers]\nForum-Key = \"{key}\"\nForum-User = \"{user}\"\n"
+        ),
+    );
+    let printed = exercise(cfg, None, Some("\"forum-user\": \"[REDACTED]\"")).await;
+    for s in api.requests() {
+        assert_eq!(header(&s, "forum-key").as_deref(), Some(key));
+        assert_eq!(header(&s, "forum-user").as_deref(), Some(user));
+    }
+    assert_clean(&logs, &printed, &[key.to_owned(), user.to_owned()]);
+}
+
+#[tokio::test]
 async fn api_key_in_the_query_is_never_printed() {
     let (logs, _guard) = Logs::capture();
     let api = api_server().await;

@@ -14,6 +14,9 @@ pub mod all_of;
 #[path = "snapshots/arrays.rs"]
 pub mod arrays;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/auth_headers.rs"]
+pub mod auth_headers;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
 #[path = "snapshots/discriminator_mapping.rs"]
 pub mod discriminator_mapping;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it

@@ -1,9 +1,9 @@
 //! Round trips of parameters through generated clients: what a loopback server receives for every path,
 //! query, header and cookie style, for enum, date and uuid values, keyword-named parameters and fixed
-//! query pairs from path keys.
+//! query pairs from path keys; header parameters that auth supplies come from the auth settings.
 
 use connector_runtime::ConnectorConfig;
-use connector_tests::{naming, param_styles, string_enums, swagger2};
+use connector_tests::{auth_headers, naming, param_styles, string_enums, swagger2};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
@@ -468,4 +468,48 @@ async fn dot_segment_path_values_are_refused_rather_than_resolved_away() {
         .map(|r| r.url.path().to_owned())
         .collect();
     assert_eq!(paths, ["/user-by-email/...", "/user-by-email/%252E%252E"]);
+}
+
+#[tokio::test]
+async fn header_parameters_that_auth_supplies_come_from_the_auth_settings() {
+    use auth_headers::{Client, auth};
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!(["a post"])))
+        .mount(&server)
+        .await;
+    // The operation declares `Api-Key`, `Api-Username` and `X-Service-Key` as required headers; the
+    // builder takes none of them (this call has no arguments), the auth settings write them.
+    let mut config = Client::config();
+    config.base_url = server.uri();
+    config.auth = Some(auth::forum_key("forum-key-1", "system"));
+    let client = Client::new(config).await.expect("client");
+    let posts = client
+        .posts()
+        .list_posts()
+        .x_request_tag("tagged")
+        .send()
+        .await
+        .expect("list posts");
+    assert_eq!(posts.data, ["a post"]);
+
+    let mut config = Client::config();
+    config.base_url = server.uri();
+    config.auth = Some(auth::service_key("service-key-2"));
+    let client = Client::new(config).await.expect("client");
+    client
+        .posts()
+        .list_posts()
+        .send()
+        .await
+        .expect("list posts");
+
+    let seen = received(&server).await;
+    assert_eq!(seen.len(), 2);
+    assert_eq!(header(&seen[0], "api-key"), Some("forum-key-1"));
+    assert_eq!(header(&seen[0], "api-username"), Some("system"));
+    assert_eq!(header(&seen[0], "x-request-tag"), Some("tagged"));
+    assert_eq!(header(&seen[0], "x-service-key"), None);
+    assert_eq!(header(&seen[1], "x-service-key"), Some("service-key-2"));
+    assert_eq!(header(&seen[1], "api-key"), None);
 }

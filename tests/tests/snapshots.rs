@@ -1,6 +1,6 @@
 //! Fixture snapshots: every description in `tests/fixtures` generates exactly the module checked in at
 //! `tests/src/snapshots/<fixture>.rs` (which the library compiles with warnings denied), and generating
-//! twice gives the same text.
+//! twice gives the same text. A fixture's settings, when it has any, are in `<fixture>.toml` beside it.
 //!
 //! To accept new output: `UPDATE_SNAPSHOTS=1 cargo test -p connector-tests --test snapshots`. When the
 //! checked-in snapshots no longer compile (a runtime API changed), empty the broken ones first
@@ -38,9 +38,20 @@ fn fixtures() -> Vec<(String, PathBuf)> {
     out
 }
 
+/// The fixture's settings: `<fixture>.toml` beside it, else the defaults.
+fn settings(path: &Path) -> Settings {
+    let toml = path.with_extension("toml");
+    match std::fs::read_to_string(&toml) {
+        Ok(text) => {
+            Settings::from_toml(&text).unwrap_or_else(|e| panic!("{}: {e}", toml.display()))
+        }
+        Err(_) => Settings::default(),
+    }
+}
+
 /// The fixture's module text, and the generator's warnings about it.
 fn render(path: &Path) -> (String, Vec<String>) {
-    let (tokens, warnings) = connector_codegen::generate_tokens(path, &Settings::default())
+    let (tokens, warnings) = connector_codegen::generate_tokens(path, &settings(path))
         .unwrap_or_else(|e| panic!("{} does not generate: {e}", path.display()));
     let text = connector_codegen::emit::file(tokens)
         .unwrap_or_else(|e| panic!("{} generates unparsable code: {e}", path.display()));

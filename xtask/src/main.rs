@@ -8,9 +8,12 @@
 //! - `vendors [NAME...]`: `cargo clippy -D warnings` on each generated connector (slow: minutes each).
 //! - `conformance [--spec NAMES] [--dynamic] [--runs N] [--json] [--write-docs]`: every operation of each
 //!   connector against Prism, a mock server validating requests against the description.
+//! - `connectors-report [NAME...]`: time `cargo check` of each generated connector (all features, and
+//!   the manifest's `typical_feature` alone) and write the table to `docs/connectors.md`.
 
 mod conformance;
 mod manifest;
+mod report;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -23,6 +26,7 @@ fn main() -> ExitCode {
         Some("generate") => generate(rest),
         Some("vendors") => vendors(rest),
         Some("conformance") => conformance::run(rest),
+        Some("connectors-report") => report::run(rest),
         Some("help") | Some("--help") | Some("-h") | None => {
             print_help();
             Ok(())
@@ -48,6 +52,7 @@ fn print_help() {
          vendors [NAME]            clippy -D warnings on each generated connector\n  \
          conformance [--spec NAMES] [--dynamic] [--runs N] [--json] [--write-docs]\n                            \
          every operation of each connector against Prism (validating mock)\n  \
+         connectors-report [NAME]  time cargo check per connector, write docs/connectors.md\n  \
          help                      this text"
     );
 }

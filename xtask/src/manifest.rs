@@ -21,6 +21,8 @@ pub struct Entry {
     pub sha256: String,
     /// Settings file under `specs/settings/`.
     pub settings: Option<String>,
+    /// The cargo feature (tag module) `connectors-report` times as a typical single-tag build.
+    pub typical_feature: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -198,11 +200,13 @@ pub fn differences(generated: &connector_codegen::Generated, out: &Path) -> Vec<
             Err(_) => diffs.push(format!("{rel} (missing)")),
         }
     }
-    if let Ok(rd) = std::fs::read_dir(out.join("src")) {
-        for entry in rd.flatten() {
-            let rel = format!("src/{}", entry.file_name().to_string_lossy());
-            if !generated.files.contains_key(&rel) {
-                diffs.push(format!("{rel} (no longer generated)"));
+    for folder in ["src", "examples"] {
+        if let Ok(rd) = std::fs::read_dir(out.join(folder)) {
+            for entry in rd.flatten() {
+                let rel = format!("{folder}/{}", entry.file_name().to_string_lossy());
+                if !generated.files.contains_key(&rel) {
+                    diffs.push(format!("{rel} (no longer generated)"));
+                }
             }
         }
     }

@@ -16,15 +16,9 @@ impl<'a> InvitesApi<'a> {
     /// Create an invite
     ///
     /// `POST /invites.json` (operation `createInvite`).
-    pub fn create_invite(
-        &self,
-        api_key: impl Into<String>,
-        api_username: impl Into<String>,
-    ) -> CreateInvite<'a> {
+    pub fn create_invite(&self) -> CreateInvite<'a> {
         CreateInvite {
             client: self.client,
-            api_key: api_key.into(),
-            api_username: api_username.into(),
             body: None,
             options: rt::CallOptions::default(),
         }
@@ -32,15 +26,9 @@ impl<'a> InvitesApi<'a> {
     /// Create multiple invites
     ///
     /// `POST /invites/create-multiple.json` (operation `createMultipleInvites`).
-    pub fn create_multiple_invites(
-        &self,
-        api_key: impl Into<String>,
-        api_username: impl Into<String>,
-    ) -> CreateMultipleInvites<'a> {
+    pub fn create_multiple_invites(&self) -> CreateMultipleInvites<'a> {
         CreateMultipleInvites {
             client: self.client,
-            api_key: api_key.into(),
-            api_username: api_username.into(),
             body: None,
             options: rt::CallOptions::default(),
         }
@@ -51,8 +39,6 @@ impl<'a> InvitesApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct CreateInvite<'a> {
     client: &'a super::Client,
-    api_key: String,
-    api_username: String,
     body: Option<super::models::CreateInviteBody>,
     options: rt::CallOptions,
 }
@@ -69,8 +55,6 @@ impl<'a> CreateInvite<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/invites.json");
-        op.header("Api-Key", &self.api_key, false);
-        op.header("Api-Username", &self.api_username, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -90,8 +74,6 @@ impl<'a> CreateInvite<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct CreateMultipleInvites<'a> {
     client: &'a super::Client,
-    api_key: String,
-    api_username: String,
     body: Option<super::models::CreateMultipleInvitesBody>,
     options: rt::CallOptions,
 }
@@ -108,8 +90,6 @@ impl<'a> CreateMultipleInvites<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/invites/create-multiple.json");
-        op.header("Api-Key", &self.api_key, false);
-        op.header("Api-Username", &self.api_username, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }

@@ -53,6 +53,23 @@ pub fn server_url(variables: &[(&str, &str)]) -> String {
     }
     url
 }
+/// The description's security schemes as auth settings: `config.auth = Some(auth::...(...))`.
+pub mod auth {
+    /// Security scheme `api_key`: the headers `Api-Key`, `Api-Username` on every request, in argument order.
+    pub fn api_key(
+        api_key: impl Into<String>,
+        api_username: impl Into<String>,
+    ) -> connector_runtime::AuthConfig {
+        connector_runtime::AuthConfig::Headers {
+            headers: [
+                ("Api-Key".to_owned(), api_key.into().into()),
+                ("Api-Username".to_owned(), api_username.into().into()),
+            ]
+                .into_iter()
+                .collect(),
+        }
+    }
+}
 /// The client: one pooled connection to the API, shared by every operation group.
 #[derive(Clone, Debug)]
 pub struct Client {

@@ -84,17 +84,10 @@ impl<'a> PostsApi<'a> {
     /// Lock a post from being edited
     ///
     /// `PUT /posts/{id}/locked.json` (operation `lockPost`).
-    pub fn lock_post(
-        &self,
-        id: impl Into<String>,
-        api_key: impl Into<String>,
-        api_username: impl Into<String>,
-    ) -> LockPost<'a> {
+    pub fn lock_post(&self, id: impl Into<String>) -> LockPost<'a> {
         LockPost {
             client: self.client,
             id: id.into(),
-            api_key: api_key.into(),
-            api_username: api_username.into(),
             body: None,
             options: rt::CallOptions::default(),
         }
@@ -102,15 +95,9 @@ impl<'a> PostsApi<'a> {
     /// Like a post and other actions
     ///
     /// `POST /post_actions.json` (operation `performPostAction`).
-    pub fn perform_post_action(
-        &self,
-        api_key: impl Into<String>,
-        api_username: impl Into<String>,
-    ) -> PerformPostAction<'a> {
+    pub fn perform_post_action(&self) -> PerformPostAction<'a> {
         PerformPostAction {
             client: self.client,
-            api_key: api_key.into(),
-            api_username: api_username.into(),
             body: None,
             options: rt::CallOptions::default(),
         }
@@ -318,8 +305,6 @@ impl<'a> PostReplies<'a> {
 pub struct LockPost<'a> {
     client: &'a super::Client,
     id: String,
-    api_key: String,
-    api_username: String,
     body: Option<super::models::LockPostBody>,
     options: rt::CallOptions,
 }
@@ -337,8 +322,6 @@ impl<'a> LockPost<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/posts/{id}/locked.json");
         op.path("id", &self.id, rt::Style::Simple, false);
-        op.header("Api-Key", &self.api_key, false);
-        op.header("Api-Username", &self.api_username, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -358,8 +341,6 @@ impl<'a> LockPost<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct PerformPostAction<'a> {
     client: &'a super::Client,
-    api_key: String,
-    api_username: String,
     body: Option<super::models::PerformPostActionBody>,
     options: rt::CallOptions,
 }
@@ -376,8 +357,6 @@ impl<'a> PerformPostAction<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/post_actions.json");
-        op.header("Api-Key", &self.api_key, false);
-        op.header("Api-Username", &self.api_username, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }

@@ -19,14 +19,10 @@ impl<'a> TopicsApi<'a> {
     pub fn get_specific_posts_from_topic(
         &self,
         id: impl Into<String>,
-        api_key: impl Into<String>,
-        api_username: impl Into<String>,
     ) -> GetSpecificPostsFromTopic<'a> {
         GetSpecificPostsFromTopic {
             client: self.client,
             id: id.into(),
-            api_key: api_key.into(),
-            api_username: api_username.into(),
             body: None,
             options: rt::CallOptions::default(),
         }
@@ -34,51 +30,30 @@ impl<'a> TopicsApi<'a> {
     /// Get a single topic
     ///
     /// `GET /t/{id}.json` (operation `getTopic`).
-    pub fn get_topic(
-        &self,
-        id: impl Into<String>,
-        api_key: impl Into<String>,
-        api_username: impl Into<String>,
-    ) -> GetTopic<'a> {
+    pub fn get_topic(&self, id: impl Into<String>) -> GetTopic<'a> {
         GetTopic {
             client: self.client,
             id: id.into(),
-            api_key: api_key.into(),
-            api_username: api_username.into(),
             options: rt::CallOptions::default(),
         }
     }
     /// Remove a topic
     ///
     /// `DELETE /t/{id}.json` (operation `removeTopic`).
-    pub fn remove_topic(
-        &self,
-        id: impl Into<String>,
-        api_key: impl Into<String>,
-        api_username: impl Into<String>,
-    ) -> RemoveTopic<'a> {
+    pub fn remove_topic(&self, id: impl Into<String>) -> RemoveTopic<'a> {
         RemoveTopic {
             client: self.client,
             id: id.into(),
-            api_key: api_key.into(),
-            api_username: api_username.into(),
             options: rt::CallOptions::default(),
         }
     }
     /// Update a topic
     ///
     /// `PUT /t/-/{id}.json` (operation `updateTopic`).
-    pub fn update_topic(
-        &self,
-        id: impl Into<String>,
-        api_key: impl Into<String>,
-        api_username: impl Into<String>,
-    ) -> UpdateTopic<'a> {
+    pub fn update_topic(&self, id: impl Into<String>) -> UpdateTopic<'a> {
         UpdateTopic {
             client: self.client,
             id: id.into(),
-            api_key: api_key.into(),
-            api_username: api_username.into(),
             body: None,
             options: rt::CallOptions::default(),
         }
@@ -86,17 +61,10 @@ impl<'a> TopicsApi<'a> {
     /// Invite to topic
     ///
     /// `POST /t/{id}/invite.json` (operation `inviteToTopic`).
-    pub fn invite_to_topic(
-        &self,
-        id: impl Into<String>,
-        api_key: impl Into<String>,
-        api_username: impl Into<String>,
-    ) -> InviteToTopic<'a> {
+    pub fn invite_to_topic(&self, id: impl Into<String>) -> InviteToTopic<'a> {
         InviteToTopic {
             client: self.client,
             id: id.into(),
-            api_key: api_key.into(),
-            api_username: api_username.into(),
             body: None,
             options: rt::CallOptions::default(),
         }
@@ -107,14 +75,10 @@ impl<'a> TopicsApi<'a> {
     pub fn invite_group_to_topic(
         &self,
         id: impl Into<String>,
-        api_key: impl Into<String>,
-        api_username: impl Into<String>,
     ) -> InviteGroupToTopic<'a> {
         InviteGroupToTopic {
             client: self.client,
             id: id.into(),
-            api_key: api_key.into(),
-            api_username: api_username.into(),
             body: None,
             options: rt::CallOptions::default(),
         }
@@ -122,34 +86,20 @@ impl<'a> TopicsApi<'a> {
     /// Bookmark topic
     ///
     /// `PUT /t/{id}/bookmark.json` (operation `bookmarkTopic`).
-    pub fn bookmark_topic(
-        &self,
-        id: impl Into<String>,
-        api_key: impl Into<String>,
-        api_username: impl Into<String>,
-    ) -> BookmarkTopic<'a> {
+    pub fn bookmark_topic(&self, id: impl Into<String>) -> BookmarkTopic<'a> {
         BookmarkTopic {
             client: self.client,
             id: id.into(),
-            api_key: api_key.into(),
-            api_username: api_username.into(),
             options: rt::CallOptions::default(),
         }
     }
     /// Update the status of a topic
     ///
     /// `PUT /t/{id}/status.json` (operation `updateTopicStatus`).
-    pub fn update_topic_status(
-        &self,
-        id: impl Into<String>,
-        api_key: impl Into<String>,
-        api_username: impl Into<String>,
-    ) -> UpdateTopicStatus<'a> {
+    pub fn update_topic_status(&self, id: impl Into<String>) -> UpdateTopicStatus<'a> {
         UpdateTopicStatus {
             client: self.client,
             id: id.into(),
-            api_key: api_key.into(),
-            api_username: api_username.into(),
             body: None,
             options: rt::CallOptions::default(),
         }
@@ -157,15 +107,9 @@ impl<'a> TopicsApi<'a> {
     /// Get the latest topics
     ///
     /// `GET /latest.json` (operation `listLatestTopics`).
-    pub fn list_latest_topics(
-        &self,
-        api_key: impl Into<String>,
-        api_username: impl Into<String>,
-    ) -> ListLatestTopics<'a> {
+    pub fn list_latest_topics(&self) -> ListLatestTopics<'a> {
         ListLatestTopics {
             client: self.client,
-            api_key: api_key.into(),
-            api_username: api_username.into(),
             order: None,
             ascending: None,
             per_page: None,
@@ -175,15 +119,9 @@ impl<'a> TopicsApi<'a> {
     /// Get the top topics filtered by period
     ///
     /// `GET /top.json` (operation `listTopTopics`).
-    pub fn list_top_topics(
-        &self,
-        api_key: impl Into<String>,
-        api_username: impl Into<String>,
-    ) -> ListTopTopics<'a> {
+    pub fn list_top_topics(&self) -> ListTopTopics<'a> {
         ListTopTopics {
             client: self.client,
-            api_key: api_key.into(),
-            api_username: api_username.into(),
             period: None,
             per_page: None,
             options: rt::CallOptions::default(),
@@ -195,14 +133,10 @@ impl<'a> TopicsApi<'a> {
     pub fn set_notification_level(
         &self,
         id: impl Into<String>,
-        api_key: impl Into<String>,
-        api_username: impl Into<String>,
     ) -> SetNotificationLevel<'a> {
         SetNotificationLevel {
             client: self.client,
             id: id.into(),
-            api_key: api_key.into(),
-            api_username: api_username.into(),
             body: None,
             options: rt::CallOptions::default(),
         }
@@ -213,14 +147,10 @@ impl<'a> TopicsApi<'a> {
     pub fn update_topic_timestamp(
         &self,
         id: impl Into<String>,
-        api_key: impl Into<String>,
-        api_username: impl Into<String>,
     ) -> UpdateTopicTimestamp<'a> {
         UpdateTopicTimestamp {
             client: self.client,
             id: id.into(),
-            api_key: api_key.into(),
-            api_username: api_username.into(),
             body: None,
             options: rt::CallOptions::default(),
         }
@@ -228,17 +158,10 @@ impl<'a> TopicsApi<'a> {
     /// Create topic timer
     ///
     /// `POST /t/{id}/timer.json` (operation `createTopicTimer`).
-    pub fn create_topic_timer(
-        &self,
-        id: impl Into<String>,
-        api_key: impl Into<String>,
-        api_username: impl Into<String>,
-    ) -> CreateTopicTimer<'a> {
+    pub fn create_topic_timer(&self, id: impl Into<String>) -> CreateTopicTimer<'a> {
         CreateTopicTimer {
             client: self.client,
             id: id.into(),
-            api_key: api_key.into(),
-            api_username: api_username.into(),
             body: None,
             options: rt::CallOptions::default(),
         }
@@ -263,8 +186,6 @@ impl<'a> TopicsApi<'a> {
 pub struct GetSpecificPostsFromTopic<'a> {
     client: &'a super::Client,
     id: String,
-    api_key: String,
-    api_username: String,
     body: Option<super::models::GetSpecificPostsFromTopicBody>,
     options: rt::CallOptions,
 }
@@ -282,8 +203,6 @@ impl<'a> GetSpecificPostsFromTopic<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/t/{id}/posts.json");
         op.path("id", &self.id, rt::Style::Simple, false);
-        op.header("Api-Key", &self.api_key, false);
-        op.header("Api-Username", &self.api_username, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -307,8 +226,6 @@ impl<'a> GetSpecificPostsFromTopic<'a> {
 pub struct GetTopic<'a> {
     client: &'a super::Client,
     id: String,
-    api_key: String,
-    api_username: String,
     options: rt::CallOptions,
 }
 impl<'a> GetTopic<'a> {
@@ -320,8 +237,6 @@ impl<'a> GetTopic<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/t/{id}.json");
         op.path("id", &self.id, rt::Style::Simple, false);
-        op.header("Api-Key", &self.api_key, false);
-        op.header("Api-Username", &self.api_username, false);
         op.apply(self.options);
         (self.client, op)
     }
@@ -339,8 +254,6 @@ impl<'a> GetTopic<'a> {
 pub struct RemoveTopic<'a> {
     client: &'a super::Client,
     id: String,
-    api_key: String,
-    api_username: String,
     options: rt::CallOptions,
 }
 impl<'a> RemoveTopic<'a> {
@@ -352,8 +265,6 @@ impl<'a> RemoveTopic<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/t/{id}.json");
         op.path("id", &self.id, rt::Style::Simple, false);
-        op.header("Api-Key", &self.api_key, false);
-        op.header("Api-Username", &self.api_username, false);
         op.apply(self.options);
         (self.client, op)
     }
@@ -369,8 +280,6 @@ impl<'a> RemoveTopic<'a> {
 pub struct UpdateTopic<'a> {
     client: &'a super::Client,
     id: String,
-    api_key: String,
-    api_username: String,
     body: Option<super::models::UpdateTopicBody>,
     options: rt::CallOptions,
 }
@@ -388,8 +297,6 @@ impl<'a> UpdateTopic<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/t/-/{id}.json");
         op.path("id", &self.id, rt::Style::Simple, false);
-        op.header("Api-Key", &self.api_key, false);
-        op.header("Api-Username", &self.api_username, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -410,8 +317,6 @@ impl<'a> UpdateTopic<'a> {
 pub struct InviteToTopic<'a> {
     client: &'a super::Client,
     id: String,
-    api_key: String,
-    api_username: String,
     body: Option<super::models::InviteToTopicBody>,
     options: rt::CallOptions,
 }
@@ -429,8 +334,6 @@ impl<'a> InviteToTopic<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/t/{id}/invite.json");
         op.path("id", &self.id, rt::Style::Simple, false);
-        op.header("Api-Key", &self.api_key, false);
-        op.header("Api-Username", &self.api_username, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -451,8 +354,6 @@ impl<'a> InviteToTopic<'a> {
 pub struct InviteGroupToTopic<'a> {
     client: &'a super::Client,
     id: String,
-    api_key: String,
-    api_username: String,
     body: Option<super::models::InviteGroupToTopicBody>,
     options: rt::CallOptions,
 }
@@ -470,8 +371,6 @@ impl<'a> InviteGroupToTopic<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/t/{id}/invite-group.json");
         op.path("id", &self.id, rt::Style::Simple, false);
-        op.header("Api-Key", &self.api_key, false);
-        op.header("Api-Username", &self.api_username, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -492,8 +391,6 @@ impl<'a> InviteGroupToTopic<'a> {
 pub struct BookmarkTopic<'a> {
     client: &'a super::Client,
     id: String,
-    api_key: String,
-    api_username: String,
     options: rt::CallOptions,
 }
 impl<'a> BookmarkTopic<'a> {
@@ -505,8 +402,6 @@ impl<'a> BookmarkTopic<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/t/{id}/bookmark.json");
         op.path("id", &self.id, rt::Style::Simple, false);
-        op.header("Api-Key", &self.api_key, false);
-        op.header("Api-Username", &self.api_username, false);
         op.apply(self.options);
         (self.client, op)
     }
@@ -522,8 +417,6 @@ impl<'a> BookmarkTopic<'a> {
 pub struct UpdateTopicStatus<'a> {
     client: &'a super::Client,
     id: String,
-    api_key: String,
-    api_username: String,
     body: Option<super::models::UpdateTopicStatusBody>,
     options: rt::CallOptions,
 }
@@ -541,8 +434,6 @@ impl<'a> UpdateTopicStatus<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/t/{id}/status.json");
         op.path("id", &self.id, rt::Style::Simple, false);
-        op.header("Api-Key", &self.api_key, false);
-        op.header("Api-Username", &self.api_username, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -562,8 +453,6 @@ impl<'a> UpdateTopicStatus<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct ListLatestTopics<'a> {
     client: &'a super::Client,
-    api_key: String,
-    api_username: String,
     order: Option<String>,
     ascending: Option<String>,
     per_page: Option<i64>,
@@ -593,8 +482,6 @@ impl<'a> ListLatestTopics<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/latest.json");
-        op.header("Api-Key", &self.api_key, false);
-        op.header("Api-Username", &self.api_username, false);
         op.query("order", &self.order, rt::Style::Form, true);
         op.query("ascending", &self.ascending, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
@@ -614,8 +501,6 @@ impl<'a> ListLatestTopics<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct ListTopTopics<'a> {
     client: &'a super::Client,
-    api_key: String,
-    api_username: String,
     period: Option<String>,
     per_page: Option<i64>,
     options: rt::CallOptions,
@@ -638,8 +523,6 @@ impl<'a> ListTopTopics<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/top.json");
-        op.header("Api-Key", &self.api_key, false);
-        op.header("Api-Username", &self.api_username, false);
         op.query("period", &self.period, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.apply(self.options);
@@ -659,8 +542,6 @@ impl<'a> ListTopTopics<'a> {
 pub struct SetNotificationLevel<'a> {
     client: &'a super::Client,
     id: String,
-    api_key: String,
-    api_username: String,
     body: Option<super::models::SetNotificationLevelBody>,
     options: rt::CallOptions,
 }
@@ -678,8 +559,6 @@ impl<'a> SetNotificationLevel<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/t/{id}/notifications.json");
         op.path("id", &self.id, rt::Style::Simple, false);
-        op.header("Api-Key", &self.api_key, false);
-        op.header("Api-Username", &self.api_username, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -700,8 +579,6 @@ impl<'a> SetNotificationLevel<'a> {
 pub struct UpdateTopicTimestamp<'a> {
     client: &'a super::Client,
     id: String,
-    api_key: String,
-    api_username: String,
     body: Option<super::models::UpdateTopicTimestampBody>,
     options: rt::CallOptions,
 }
@@ -719,8 +596,6 @@ impl<'a> UpdateTopicTimestamp<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/t/{id}/change-timestamp.json");
         op.path("id", &self.id, rt::Style::Simple, false);
-        op.header("Api-Key", &self.api_key, false);
-        op.header("Api-Username", &self.api_username, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -741,8 +616,6 @@ impl<'a> UpdateTopicTimestamp<'a> {
 pub struct CreateTopicTimer<'a> {
     client: &'a super::Client,
     id: String,
-    api_key: String,
-    api_username: String,
     body: Option<super::models::CreateTopicTimerBody>,
     options: rt::CallOptions,
 }
@@ -760,8 +633,6 @@ impl<'a> CreateTopicTimer<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/t/{id}/timer.json");
         op.path("id", &self.id, rt::Style::Simple, false);
-        op.header("Api-Key", &self.api_key, false);
-        op.header("Api-Username", &self.api_username, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }

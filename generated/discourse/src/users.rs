@@ -16,15 +16,9 @@ impl<'a> UsersApi<'a> {
     /// Creates a user
     ///
     /// `POST /users.json` (operation `createUser`).
-    pub fn create_user(
-        &self,
-        api_key: impl Into<String>,
-        api_username: impl Into<String>,
-    ) -> CreateUser<'a> {
+    pub fn create_user(&self) -> CreateUser<'a> {
         CreateUser {
             client: self.client,
-            api_key: api_key.into(),
-            api_username: api_username.into(),
             body: None,
             options: rt::CallOptions::default(),
         }
@@ -32,34 +26,20 @@ impl<'a> UsersApi<'a> {
     /// Get a single user by username
     ///
     /// `GET /u/{username}.json` (operation `getUser`).
-    pub fn get_user(
-        &self,
-        username: impl Into<String>,
-        api_key: impl Into<String>,
-        api_username: impl Into<String>,
-    ) -> GetUser<'a> {
+    pub fn get_user(&self, username: impl Into<String>) -> GetUser<'a> {
         GetUser {
             client: self.client,
             username: username.into(),
-            api_key: api_key.into(),
-            api_username: api_username.into(),
             options: rt::CallOptions::default(),
         }
     }
     /// Update a user
     ///
     /// `PUT /u/{username}.json` (operation `updateUser`).
-    pub fn update_user(
-        &self,
-        username: impl Into<String>,
-        api_key: impl Into<String>,
-        api_username: impl Into<String>,
-    ) -> UpdateUser<'a> {
+    pub fn update_user(&self, username: impl Into<String>) -> UpdateUser<'a> {
         UpdateUser {
             client: self.client,
             username: username.into(),
-            api_key: api_key.into(),
-            api_username: api_username.into(),
             body: None,
             options: rt::CallOptions::default(),
         }
@@ -70,14 +50,10 @@ impl<'a> UsersApi<'a> {
     pub fn get_user_external_id(
         &self,
         external_id: impl Into<String>,
-        api_key: impl Into<String>,
-        api_username: impl Into<String>,
     ) -> GetUserExternalId<'a> {
         GetUserExternalId {
             client: self.client,
             external_id: external_id.into(),
-            api_key: api_key.into(),
-            api_username: api_username.into(),
             options: rt::CallOptions::default(),
         }
     }
@@ -88,15 +64,11 @@ impl<'a> UsersApi<'a> {
         &self,
         provider: impl Into<String>,
         external_id: impl Into<String>,
-        api_key: impl Into<String>,
-        api_username: impl Into<String>,
     ) -> GetUserIdentiyProviderExternalId<'a> {
         GetUserIdentiyProviderExternalId {
             client: self.client,
             provider: provider.into(),
             external_id: external_id.into(),
-            api_key: api_key.into(),
-            api_username: api_username.into(),
             options: rt::CallOptions::default(),
         }
     }
@@ -333,8 +305,6 @@ impl<'a> UsersApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct CreateUser<'a> {
     client: &'a super::Client,
-    api_key: String,
-    api_username: String,
     body: Option<super::models::CreateUserBody>,
     options: rt::CallOptions,
 }
@@ -351,8 +321,6 @@ impl<'a> CreateUser<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/users.json");
-        op.header("Api-Key", &self.api_key, false);
-        op.header("Api-Username", &self.api_username, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -373,8 +341,6 @@ impl<'a> CreateUser<'a> {
 pub struct GetUser<'a> {
     client: &'a super::Client,
     username: String,
-    api_key: String,
-    api_username: String,
     options: rt::CallOptions,
 }
 impl<'a> GetUser<'a> {
@@ -386,8 +352,6 @@ impl<'a> GetUser<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/u/{username}.json");
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.header("Api-Key", &self.api_key, false);
-        op.header("Api-Username", &self.api_username, false);
         op.apply(self.options);
         (self.client, op)
     }
@@ -405,8 +369,6 @@ impl<'a> GetUser<'a> {
 pub struct UpdateUser<'a> {
     client: &'a super::Client,
     username: String,
-    api_key: String,
-    api_username: String,
     body: Option<super::models::UpdateUserBody>,
     options: rt::CallOptions,
 }
@@ -424,8 +386,6 @@ impl<'a> UpdateUser<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/u/{username}.json");
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.header("Api-Key", &self.api_key, false);
-        op.header("Api-Username", &self.api_username, false);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -446,8 +406,6 @@ impl<'a> UpdateUser<'a> {
 pub struct GetUserExternalId<'a> {
     client: &'a super::Client,
     external_id: String,
-    api_key: String,
-    api_username: String,
     options: rt::CallOptions,
 }
 impl<'a> GetUserExternalId<'a> {
@@ -459,8 +417,6 @@ impl<'a> GetUserExternalId<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/u/by-external/{external_id}.json");
         op.path("external_id", &self.external_id, rt::Style::Simple, false);
-        op.header("Api-Key", &self.api_key, false);
-        op.header("Api-Username", &self.api_username, false);
         op.apply(self.options);
         (self.client, op)
     }
@@ -479,8 +435,6 @@ pub struct GetUserIdentiyProviderExternalId<'a> {
     client: &'a super::Client,
     provider: String,
     external_id: String,
-    api_key: String,
-    api_username: String,
     options: rt::CallOptions,
 }
 impl<'a> GetUserIdentiyProviderExternalId<'a> {
@@ -496,8 +450,6 @@ impl<'a> GetUserIdentiyProviderExternalId<'a> {
         );
         op.path("provider", &self.provider, rt::Style::Simple, false);
         op.path("external_id", &self.external_id, rt::Style::Simple, false);
-        op.header("Api-Key", &self.api_key, false);
-        op.header("Api-Username", &self.api_username, false);
         op.apply(self.options);
         (self.client, op)
     }

@@ -16,10 +16,9 @@ impl<'a> AdminAppsApi<'a> {
     /// Approve an app for installation on a workspace.
     ///
     /// `POST /admin.apps.approve` (operation `admin_apps_approve`).
-    pub fn approve(&self, token: impl Into<String>) -> AdminAppsApprove<'a> {
+    pub fn approve(&self) -> AdminAppsApprove<'a> {
         AdminAppsApprove {
             client: self.client,
-            token: token.into(),
             body: None,
             options: rt::CallOptions::default(),
         }
@@ -27,10 +26,9 @@ impl<'a> AdminAppsApi<'a> {
     /// Restrict an app for installation on a workspace.
     ///
     /// `POST /admin.apps.restrict` (operation `admin_apps_restrict`).
-    pub fn restrict(&self, token: impl Into<String>) -> AdminAppsRestrict<'a> {
+    pub fn restrict(&self) -> AdminAppsRestrict<'a> {
         AdminAppsRestrict {
             client: self.client,
-            token: token.into(),
             body: None,
             options: rt::CallOptions::default(),
         }
@@ -41,7 +39,6 @@ impl<'a> AdminAppsApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminAppsApprove<'a> {
     client: &'a super::Client,
-    token: String,
     body: Option<super::models::AdminAppsApproveBody>,
     options: rt::CallOptions,
 }
@@ -58,7 +55,6 @@ impl<'a> AdminAppsApprove<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.apps.approve");
-        op.header("token", &self.token, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -79,7 +75,6 @@ impl<'a> AdminAppsApprove<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminAppsRestrict<'a> {
     client: &'a super::Client,
-    token: String,
     body: Option<super::models::AdminAppsRestrictBody>,
     options: rt::CallOptions,
 }
@@ -96,7 +91,6 @@ impl<'a> AdminAppsRestrict<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.apps.restrict");
-        op.header("token", &self.token, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

@@ -18,12 +18,10 @@ impl<'a> AdminConversationsApi<'a> {
     /// `POST /admin.conversations.archive` (operation `admin_conversations_archive`).
     pub fn archive(
         &self,
-        token: impl Into<String>,
         body: super::models::AdminConversationsArchiveBody,
     ) -> AdminConversationsArchive<'a> {
         AdminConversationsArchive {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -33,12 +31,10 @@ impl<'a> AdminConversationsApi<'a> {
     /// `POST /admin.conversations.convertToPrivate` (operation `admin_conversations_convertToPrivate`).
     pub fn convert_to_private(
         &self,
-        token: impl Into<String>,
         body: super::models::AdminConversationsConvertToPrivateBody,
     ) -> AdminConversationsConvertToPrivate<'a> {
         AdminConversationsConvertToPrivate {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -48,12 +44,10 @@ impl<'a> AdminConversationsApi<'a> {
     /// `POST /admin.conversations.create` (operation `admin_conversations_create`).
     pub fn create(
         &self,
-        token: impl Into<String>,
         body: super::models::AdminConversationsCreateBody,
     ) -> AdminConversationsCreate<'a> {
         AdminConversationsCreate {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -63,12 +57,10 @@ impl<'a> AdminConversationsApi<'a> {
     /// `POST /admin.conversations.delete` (operation `admin_conversations_delete`).
     pub fn delete(
         &self,
-        token: impl Into<String>,
         body: super::models::AdminConversationsDeleteBody,
     ) -> AdminConversationsDelete<'a> {
         AdminConversationsDelete {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -78,12 +70,10 @@ impl<'a> AdminConversationsApi<'a> {
     /// `POST /admin.conversations.disconnectShared` (operation `admin_conversations_disconnectShared`).
     pub fn disconnect_shared(
         &self,
-        token: impl Into<String>,
         body: super::models::AdminConversationsDisconnectSharedBody,
     ) -> AdminConversationsDisconnectShared<'a> {
         AdminConversationsDisconnectShared {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -93,12 +83,10 @@ impl<'a> AdminConversationsApi<'a> {
     /// `GET /admin.conversations.getConversationPrefs` (operation `admin_conversations_getConversationPrefs`).
     pub fn get_conversation_prefs(
         &self,
-        token: impl Into<String>,
         channel_id: impl Into<String>,
     ) -> AdminConversationsGetConversationPrefs<'a> {
         AdminConversationsGetConversationPrefs {
             client: self.client,
-            token: token.into(),
             channel_id: channel_id.into(),
             options: rt::CallOptions::default(),
         }
@@ -108,12 +96,10 @@ impl<'a> AdminConversationsApi<'a> {
     /// `GET /admin.conversations.getTeams` (operation `admin_conversations_getTeams`).
     pub fn get_teams(
         &self,
-        token: impl Into<String>,
         channel_id: impl Into<String>,
     ) -> AdminConversationsGetTeams<'a> {
         AdminConversationsGetTeams {
             client: self.client,
-            token: token.into(),
             channel_id: channel_id.into(),
             cursor: None,
             limit: None,
@@ -125,12 +111,10 @@ impl<'a> AdminConversationsApi<'a> {
     /// `POST /admin.conversations.invite` (operation `admin_conversations_invite`).
     pub fn invite(
         &self,
-        token: impl Into<String>,
         body: super::models::AdminConversationsInviteBody,
     ) -> AdminConversationsInvite<'a> {
         AdminConversationsInvite {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -140,12 +124,10 @@ impl<'a> AdminConversationsApi<'a> {
     /// `POST /admin.conversations.rename` (operation `admin_conversations_rename`).
     pub fn rename(
         &self,
-        token: impl Into<String>,
         body: super::models::AdminConversationsRenameBody,
     ) -> AdminConversationsRename<'a> {
         AdminConversationsRename {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -153,10 +135,9 @@ impl<'a> AdminConversationsApi<'a> {
     /// Search for public or private channels in an Enterprise organization.
     ///
     /// `GET /admin.conversations.search` (operation `admin_conversations_search`).
-    pub fn search(&self, token: impl Into<String>) -> AdminConversationsSearch<'a> {
+    pub fn search(&self) -> AdminConversationsSearch<'a> {
         AdminConversationsSearch {
             client: self.client,
-            token: token.into(),
             team_ids: None,
             query: None,
             limit: None,
@@ -172,12 +153,10 @@ impl<'a> AdminConversationsApi<'a> {
     /// `POST /admin.conversations.setConversationPrefs` (operation `admin_conversations_setConversationPrefs`).
     pub fn set_conversation_prefs(
         &self,
-        token: impl Into<String>,
         body: super::models::AdminConversationsSetConversationPrefsBody,
     ) -> AdminConversationsSetConversationPrefs<'a> {
         AdminConversationsSetConversationPrefs {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -187,12 +166,10 @@ impl<'a> AdminConversationsApi<'a> {
     /// `POST /admin.conversations.setTeams` (operation `admin_conversations_setTeams`).
     pub fn set_teams(
         &self,
-        token: impl Into<String>,
         body: super::models::AdminConversationsSetTeamsBody,
     ) -> AdminConversationsSetTeams<'a> {
         AdminConversationsSetTeams {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -202,12 +179,10 @@ impl<'a> AdminConversationsApi<'a> {
     /// `POST /admin.conversations.unarchive` (operation `admin_conversations_unarchive`).
     pub fn unarchive(
         &self,
-        token: impl Into<String>,
         body: super::models::AdminConversationsUnarchiveBody,
     ) -> AdminConversationsUnarchive<'a> {
         AdminConversationsUnarchive {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -218,7 +193,6 @@ impl<'a> AdminConversationsApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminConversationsArchive<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::AdminConversationsArchiveBody,
     options: rt::CallOptions,
 }
@@ -230,7 +204,6 @@ impl<'a> AdminConversationsArchive<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.conversations.archive");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminConversationsArchiveError>);
         op.apply(self.options);
@@ -252,7 +225,6 @@ impl<'a> AdminConversationsArchive<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminConversationsConvertToPrivate<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::AdminConversationsConvertToPrivateBody,
     options: rt::CallOptions,
 }
@@ -267,7 +239,6 @@ impl<'a> AdminConversationsConvertToPrivate<'a> {
             rt::Method::POST,
             "/admin.conversations.convertToPrivate",
         );
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(
             rt::error_body::<super::models::AdminConversationsConvertToPrivateError>,
@@ -291,7 +262,6 @@ impl<'a> AdminConversationsConvertToPrivate<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminConversationsCreate<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::AdminConversationsCreateBody,
     options: rt::CallOptions,
 }
@@ -303,7 +273,6 @@ impl<'a> AdminConversationsCreate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.conversations.create");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminConversationsCreateError>);
         op.apply(self.options);
@@ -325,7 +294,6 @@ impl<'a> AdminConversationsCreate<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminConversationsDelete<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::AdminConversationsDeleteBody,
     options: rt::CallOptions,
 }
@@ -337,7 +305,6 @@ impl<'a> AdminConversationsDelete<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.conversations.delete");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminConversationsDeleteError>);
         op.apply(self.options);
@@ -359,7 +326,6 @@ impl<'a> AdminConversationsDelete<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminConversationsDisconnectShared<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::AdminConversationsDisconnectSharedBody,
     options: rt::CallOptions,
 }
@@ -374,7 +340,6 @@ impl<'a> AdminConversationsDisconnectShared<'a> {
             rt::Method::POST,
             "/admin.conversations.disconnectShared",
         );
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(
             rt::error_body::<super::models::AdminConversationsDisconnectSharedError>,
@@ -398,7 +363,6 @@ impl<'a> AdminConversationsDisconnectShared<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminConversationsGetConversationPrefs<'a> {
     client: &'a super::Client,
-    token: String,
     channel_id: String,
     options: rt::CallOptions,
 }
@@ -413,7 +377,6 @@ impl<'a> AdminConversationsGetConversationPrefs<'a> {
             rt::Method::GET,
             "/admin.conversations.getConversationPrefs",
         );
-        op.header("token", &self.token, false);
         op.query("channel_id", &self.channel_id, rt::Style::Form, true);
         op.errors(
             rt::error_body::<super::models::AdminConversationsGetConversationPrefsError>,
@@ -437,7 +400,6 @@ impl<'a> AdminConversationsGetConversationPrefs<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminConversationsGetTeams<'a> {
     client: &'a super::Client,
-    token: String,
     channel_id: String,
     cursor: Option<String>,
     limit: Option<i64>,
@@ -461,7 +423,6 @@ impl<'a> AdminConversationsGetTeams<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/admin.conversations.getTeams");
-        op.header("token", &self.token, false);
         op.query("channel_id", &self.channel_id, rt::Style::Form, true);
         op.query("cursor", &self.cursor, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
@@ -516,7 +477,6 @@ impl<'a> AdminConversationsGetTeams<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminConversationsInvite<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::AdminConversationsInviteBody,
     options: rt::CallOptions,
 }
@@ -528,7 +488,6 @@ impl<'a> AdminConversationsInvite<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.conversations.invite");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminConversationsInviteError>);
         op.apply(self.options);
@@ -550,7 +509,6 @@ impl<'a> AdminConversationsInvite<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminConversationsRename<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::AdminConversationsRenameBody,
     options: rt::CallOptions,
 }
@@ -562,7 +520,6 @@ impl<'a> AdminConversationsRename<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.conversations.rename");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminConversationsRenameError>);
         op.apply(self.options);
@@ -584,7 +541,6 @@ impl<'a> AdminConversationsRename<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminConversationsSearch<'a> {
     client: &'a super::Client,
-    token: String,
     team_ids: Option<String>,
     query: Option<String>,
     limit: Option<i64>,
@@ -637,7 +593,6 @@ impl<'a> AdminConversationsSearch<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/admin.conversations.search");
-        op.header("token", &self.token, false);
         op.query("team_ids", &self.team_ids, rt::Style::Form, true);
         op.query("query", &self.query, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
@@ -699,7 +654,6 @@ impl<'a> AdminConversationsSearch<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminConversationsSetConversationPrefs<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::AdminConversationsSetConversationPrefsBody,
     options: rt::CallOptions,
 }
@@ -714,7 +668,6 @@ impl<'a> AdminConversationsSetConversationPrefs<'a> {
             rt::Method::POST,
             "/admin.conversations.setConversationPrefs",
         );
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(
             rt::error_body::<super::models::AdminConversationsSetConversationPrefsError>,
@@ -738,7 +691,6 @@ impl<'a> AdminConversationsSetConversationPrefs<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminConversationsSetTeams<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::AdminConversationsSetTeamsBody,
     options: rt::CallOptions,
 }
@@ -750,7 +702,6 @@ impl<'a> AdminConversationsSetTeams<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.conversations.setTeams");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
@@ -769,7 +720,6 @@ impl<'a> AdminConversationsSetTeams<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminConversationsUnarchive<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::AdminConversationsUnarchiveBody,
     options: rt::CallOptions,
 }
@@ -781,7 +731,6 @@ impl<'a> AdminConversationsUnarchive<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.conversations.unarchive");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminConversationsUnarchiveError>);
         op.apply(self.options);

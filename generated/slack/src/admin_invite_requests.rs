@@ -18,12 +18,10 @@ impl<'a> AdminInviteRequestsApi<'a> {
     /// `POST /admin.inviteRequests.approve` (operation `admin_inviteRequests_approve`).
     pub fn approve(
         &self,
-        token: impl Into<String>,
         body: super::models::AdminInviteRequestsApproveBody,
     ) -> AdminInviteRequestsApprove<'a> {
         AdminInviteRequestsApprove {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -33,12 +31,10 @@ impl<'a> AdminInviteRequestsApi<'a> {
     /// `POST /admin.inviteRequests.deny` (operation `admin_inviteRequests_deny`).
     pub fn deny(
         &self,
-        token: impl Into<String>,
         body: super::models::AdminInviteRequestsApproveBody,
     ) -> AdminInviteRequestsDeny<'a> {
         AdminInviteRequestsDeny {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -46,10 +42,9 @@ impl<'a> AdminInviteRequestsApi<'a> {
     /// List all pending workspace invite requests.
     ///
     /// `GET /admin.inviteRequests.list` (operation `admin_inviteRequests_list`).
-    pub fn list(&self, token: impl Into<String>) -> AdminInviteRequestsList<'a> {
+    pub fn list(&self) -> AdminInviteRequestsList<'a> {
         AdminInviteRequestsList {
             client: self.client,
-            token: token.into(),
             team_id: None,
             cursor: None,
             limit: None,
@@ -62,7 +57,6 @@ impl<'a> AdminInviteRequestsApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminInviteRequestsApprove<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::AdminInviteRequestsApproveBody,
     options: rt::CallOptions,
 }
@@ -74,7 +68,6 @@ impl<'a> AdminInviteRequestsApprove<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.inviteRequests.approve");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
@@ -93,7 +86,6 @@ impl<'a> AdminInviteRequestsApprove<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminInviteRequestsDeny<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::AdminInviteRequestsApproveBody,
     options: rt::CallOptions,
 }
@@ -105,7 +97,6 @@ impl<'a> AdminInviteRequestsDeny<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.inviteRequests.deny");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
@@ -124,7 +115,6 @@ impl<'a> AdminInviteRequestsDeny<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminInviteRequestsList<'a> {
     client: &'a super::Client,
-    token: String,
     team_id: Option<String>,
     cursor: Option<String>,
     limit: Option<i64>,
@@ -153,7 +143,6 @@ impl<'a> AdminInviteRequestsList<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/admin.inviteRequests.list");
-        op.header("token", &self.token, false);
         op.query("team_id", &self.team_id, rt::Style::Form, true);
         op.query("cursor", &self.cursor, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);

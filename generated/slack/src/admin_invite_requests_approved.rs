@@ -16,10 +16,9 @@ impl<'a> AdminInviteRequestsApprovedApi<'a> {
     /// List all approved workspace invite requests.
     ///
     /// `GET /admin.inviteRequests.approved.list` (operation `admin_inviteRequests_approved_list`).
-    pub fn list(&self, token: impl Into<String>) -> AdminInviteRequestsApprovedList<'a> {
+    pub fn list(&self) -> AdminInviteRequestsApprovedList<'a> {
         AdminInviteRequestsApprovedList {
             client: self.client,
-            token: token.into(),
             team_id: None,
             cursor: None,
             limit: None,
@@ -32,7 +31,6 @@ impl<'a> AdminInviteRequestsApprovedApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminInviteRequestsApprovedList<'a> {
     client: &'a super::Client,
-    token: String,
     team_id: Option<String>,
     cursor: Option<String>,
     limit: Option<i64>,
@@ -61,7 +59,6 @@ impl<'a> AdminInviteRequestsApprovedList<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/admin.inviteRequests.approved.list");
-        op.header("token", &self.token, false);
         op.query("team_id", &self.team_id, rt::Style::Form, true);
         op.query("cursor", &self.cursor, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);

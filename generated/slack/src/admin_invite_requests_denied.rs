@@ -16,10 +16,9 @@ impl<'a> AdminInviteRequestsDeniedApi<'a> {
     /// List all denied workspace invite requests.
     ///
     /// `GET /admin.inviteRequests.denied.list` (operation `admin_inviteRequests_denied_list`).
-    pub fn list(&self, token: impl Into<String>) -> AdminInviteRequestsDeniedList<'a> {
+    pub fn list(&self) -> AdminInviteRequestsDeniedList<'a> {
         AdminInviteRequestsDeniedList {
             client: self.client,
-            token: token.into(),
             team_id: None,
             cursor: None,
             limit: None,
@@ -32,7 +31,6 @@ impl<'a> AdminInviteRequestsDeniedApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminInviteRequestsDeniedList<'a> {
     client: &'a super::Client,
-    token: String,
     team_id: Option<String>,
     cursor: Option<String>,
     limit: Option<i64>,
@@ -61,7 +59,6 @@ impl<'a> AdminInviteRequestsDeniedList<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/admin.inviteRequests.denied.list");
-        op.header("token", &self.token, false);
         op.query("team_id", &self.team_id, rt::Style::Form, true);
         op.query("cursor", &self.cursor, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);

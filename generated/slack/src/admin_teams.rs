@@ -18,12 +18,10 @@ impl<'a> AdminTeamsApi<'a> {
     /// `POST /admin.teams.create` (operation `admin_teams_create`).
     pub fn create(
         &self,
-        token: impl Into<String>,
         body: super::models::AdminTeamsCreateBody,
     ) -> AdminTeamsCreate<'a> {
         AdminTeamsCreate {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -31,10 +29,9 @@ impl<'a> AdminTeamsApi<'a> {
     /// List all teams on an Enterprise organization
     ///
     /// `GET /admin.teams.list` (operation `admin_teams_list`).
-    pub fn list(&self, token: impl Into<String>) -> AdminTeamsList<'a> {
+    pub fn list(&self) -> AdminTeamsList<'a> {
         AdminTeamsList {
             client: self.client,
-            token: token.into(),
             limit: None,
             cursor: None,
             options: rt::CallOptions::default(),
@@ -46,7 +43,6 @@ impl<'a> AdminTeamsApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminTeamsCreate<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::AdminTeamsCreateBody,
     options: rt::CallOptions,
 }
@@ -58,7 +54,6 @@ impl<'a> AdminTeamsCreate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.teams.create");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
@@ -77,7 +72,6 @@ impl<'a> AdminTeamsCreate<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminTeamsList<'a> {
     client: &'a super::Client,
-    token: String,
     limit: Option<i64>,
     cursor: Option<String>,
     options: rt::CallOptions,
@@ -100,7 +94,6 @@ impl<'a> AdminTeamsList<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/admin.teams.list");
-        op.header("token", &self.token, false);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("cursor", &self.cursor, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);

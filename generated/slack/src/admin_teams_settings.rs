@@ -16,14 +16,9 @@ impl<'a> AdminTeamsSettingsApi<'a> {
     /// Fetch information about settings in a workspace
     ///
     /// `GET /admin.teams.settings.info` (operation `admin_teams_settings_info`).
-    pub fn info(
-        &self,
-        token: impl Into<String>,
-        team_id: impl Into<String>,
-    ) -> AdminTeamsSettingsInfo<'a> {
+    pub fn info(&self, team_id: impl Into<String>) -> AdminTeamsSettingsInfo<'a> {
         AdminTeamsSettingsInfo {
             client: self.client,
-            token: token.into(),
             team_id: team_id.into(),
             options: rt::CallOptions::default(),
         }
@@ -46,12 +41,10 @@ impl<'a> AdminTeamsSettingsApi<'a> {
     /// `POST /admin.teams.settings.setDescription` (operation `admin_teams_settings_setDescription`).
     pub fn set_description(
         &self,
-        token: impl Into<String>,
         body: super::models::AdminTeamsSettingsSetDescriptionBody,
     ) -> AdminTeamsSettingsSetDescription<'a> {
         AdminTeamsSettingsSetDescription {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -61,12 +54,10 @@ impl<'a> AdminTeamsSettingsApi<'a> {
     /// `POST /admin.teams.settings.setDiscoverability` (operation `admin_teams_settings_setDiscoverability`).
     pub fn set_discoverability(
         &self,
-        token: impl Into<String>,
         body: super::models::AdminTeamsSettingsSetDiscoverabilityBody,
     ) -> AdminTeamsSettingsSetDiscoverability<'a> {
         AdminTeamsSettingsSetDiscoverability {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -89,12 +80,10 @@ impl<'a> AdminTeamsSettingsApi<'a> {
     /// `POST /admin.teams.settings.setName` (operation `admin_teams_settings_setName`).
     pub fn set_name(
         &self,
-        token: impl Into<String>,
         body: super::models::AdminTeamsSettingsSetNameBody,
     ) -> AdminTeamsSettingsSetName<'a> {
         AdminTeamsSettingsSetName {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -105,7 +94,6 @@ impl<'a> AdminTeamsSettingsApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminTeamsSettingsInfo<'a> {
     client: &'a super::Client,
-    token: String,
     team_id: String,
     options: rt::CallOptions,
 }
@@ -117,7 +105,6 @@ impl<'a> AdminTeamsSettingsInfo<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/admin.teams.settings.info");
-        op.header("token", &self.token, false);
         op.query("team_id", &self.team_id, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
@@ -168,7 +155,6 @@ impl<'a> AdminTeamsSettingsSetDefaultChannels<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminTeamsSettingsSetDescription<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::AdminTeamsSettingsSetDescriptionBody,
     options: rt::CallOptions,
 }
@@ -183,7 +169,6 @@ impl<'a> AdminTeamsSettingsSetDescription<'a> {
             rt::Method::POST,
             "/admin.teams.settings.setDescription",
         );
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
@@ -202,7 +187,6 @@ impl<'a> AdminTeamsSettingsSetDescription<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminTeamsSettingsSetDiscoverability<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::AdminTeamsSettingsSetDiscoverabilityBody,
     options: rt::CallOptions,
 }
@@ -217,7 +201,6 @@ impl<'a> AdminTeamsSettingsSetDiscoverability<'a> {
             rt::Method::POST,
             "/admin.teams.settings.setDiscoverability",
         );
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
@@ -265,7 +248,6 @@ impl<'a> AdminTeamsSettingsSetIcon<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminTeamsSettingsSetName<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::AdminTeamsSettingsSetNameBody,
     options: rt::CallOptions,
 }
@@ -277,7 +259,6 @@ impl<'a> AdminTeamsSettingsSetName<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.teams.settings.setName");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);

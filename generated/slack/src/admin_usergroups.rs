@@ -18,12 +18,10 @@ impl<'a> AdminUsergroupsApi<'a> {
     /// `POST /admin.usergroups.addChannels` (operation `admin_usergroups_addChannels`).
     pub fn add_channels(
         &self,
-        token: impl Into<String>,
         body: super::models::AdminUsergroupsAddChannelsBody,
     ) -> AdminUsergroupsAddChannels<'a> {
         AdminUsergroupsAddChannels {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -33,12 +31,10 @@ impl<'a> AdminUsergroupsApi<'a> {
     /// `POST /admin.usergroups.addTeams` (operation `admin_usergroups_addTeams`).
     pub fn add_teams(
         &self,
-        token: impl Into<String>,
         body: super::models::AdminUsergroupsAddTeamsBody,
     ) -> AdminUsergroupsAddTeams<'a> {
         AdminUsergroupsAddTeams {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -48,12 +44,10 @@ impl<'a> AdminUsergroupsApi<'a> {
     /// `GET /admin.usergroups.listChannels` (operation `admin_usergroups_listChannels`).
     pub fn list_channels(
         &self,
-        token: impl Into<String>,
         usergroup_id: impl Into<String>,
     ) -> AdminUsergroupsListChannels<'a> {
         AdminUsergroupsListChannels {
             client: self.client,
-            token: token.into(),
             usergroup_id: usergroup_id.into(),
             team_id: None,
             include_num_members: None,
@@ -65,12 +59,10 @@ impl<'a> AdminUsergroupsApi<'a> {
     /// `POST /admin.usergroups.removeChannels` (operation `admin_usergroups_removeChannels`).
     pub fn remove_channels(
         &self,
-        token: impl Into<String>,
         body: super::models::AdminUsergroupsRemoveChannelsBody,
     ) -> AdminUsergroupsRemoveChannels<'a> {
         AdminUsergroupsRemoveChannels {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -81,7 +73,6 @@ impl<'a> AdminUsergroupsApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminUsergroupsAddChannels<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::AdminUsergroupsAddChannelsBody,
     options: rt::CallOptions,
 }
@@ -93,7 +84,6 @@ impl<'a> AdminUsergroupsAddChannels<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.usergroups.addChannels");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
@@ -112,7 +102,6 @@ impl<'a> AdminUsergroupsAddChannels<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminUsergroupsAddTeams<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::AdminUsergroupsAddTeamsBody,
     options: rt::CallOptions,
 }
@@ -124,7 +113,6 @@ impl<'a> AdminUsergroupsAddTeams<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.usergroups.addTeams");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
@@ -143,7 +131,6 @@ impl<'a> AdminUsergroupsAddTeams<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminUsergroupsListChannels<'a> {
     client: &'a super::Client,
-    token: String,
     usergroup_id: String,
     team_id: Option<String>,
     include_num_members: Option<bool>,
@@ -167,7 +154,6 @@ impl<'a> AdminUsergroupsListChannels<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/admin.usergroups.listChannels");
-        op.header("token", &self.token, false);
         op.query("usergroup_id", &self.usergroup_id, rt::Style::Form, true);
         op.query("team_id", &self.team_id, rt::Style::Form, true);
         op.query(
@@ -193,7 +179,6 @@ impl<'a> AdminUsergroupsListChannels<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminUsergroupsRemoveChannels<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::AdminUsergroupsRemoveChannelsBody,
     options: rt::CallOptions,
 }
@@ -205,7 +190,6 @@ impl<'a> AdminUsergroupsRemoveChannels<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.usergroups.removeChannels");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);

@@ -18,12 +18,10 @@ impl<'a> AdminUsersApi<'a> {
     /// `POST /admin.users.assign` (operation `admin_users_assign`).
     pub fn assign(
         &self,
-        token: impl Into<String>,
         body: super::models::AdminUsersAssignBody,
     ) -> AdminUsersAssign<'a> {
         AdminUsersAssign {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -33,12 +31,10 @@ impl<'a> AdminUsersApi<'a> {
     /// `POST /admin.users.invite` (operation `admin_users_invite`).
     pub fn invite(
         &self,
-        token: impl Into<String>,
         body: super::models::AdminUsersInviteBody,
     ) -> AdminUsersInvite<'a> {
         AdminUsersInvite {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -46,14 +42,9 @@ impl<'a> AdminUsersApi<'a> {
     /// List users on a workspace
     ///
     /// `GET /admin.users.list` (operation `admin_users_list`).
-    pub fn list(
-        &self,
-        token: impl Into<String>,
-        team_id: impl Into<String>,
-    ) -> AdminUsersList<'a> {
+    pub fn list(&self, team_id: impl Into<String>) -> AdminUsersList<'a> {
         AdminUsersList {
             client: self.client,
-            token: token.into(),
             team_id: team_id.into(),
             cursor: None,
             limit: None,
@@ -65,12 +56,10 @@ impl<'a> AdminUsersApi<'a> {
     /// `POST /admin.users.remove` (operation `admin_users_remove`).
     pub fn remove(
         &self,
-        token: impl Into<String>,
         body: super::models::AdminUsersRemoveBody,
     ) -> AdminUsersRemove<'a> {
         AdminUsersRemove {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -80,12 +69,10 @@ impl<'a> AdminUsersApi<'a> {
     /// `POST /admin.users.setAdmin` (operation `admin_users_setAdmin`).
     pub fn set_admin(
         &self,
-        token: impl Into<String>,
         body: super::models::AdminUsersSetAdminBody,
     ) -> AdminUsersSetAdmin<'a> {
         AdminUsersSetAdmin {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -95,12 +82,10 @@ impl<'a> AdminUsersApi<'a> {
     /// `POST /admin.users.setExpiration` (operation `admin_users_setExpiration`).
     pub fn set_expiration(
         &self,
-        token: impl Into<String>,
         body: super::models::AdminUsersSetExpirationBody,
     ) -> AdminUsersSetExpiration<'a> {
         AdminUsersSetExpiration {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -110,12 +95,10 @@ impl<'a> AdminUsersApi<'a> {
     /// `POST /admin.users.setOwner` (operation `admin_users_setOwner`).
     pub fn set_owner(
         &self,
-        token: impl Into<String>,
         body: super::models::AdminUsersSetOwnerBody,
     ) -> AdminUsersSetOwner<'a> {
         AdminUsersSetOwner {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -125,12 +108,10 @@ impl<'a> AdminUsersApi<'a> {
     /// `POST /admin.users.setRegular` (operation `admin_users_setRegular`).
     pub fn set_regular(
         &self,
-        token: impl Into<String>,
         body: super::models::AdminUsersSetRegularBody,
     ) -> AdminUsersSetRegular<'a> {
         AdminUsersSetRegular {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -141,7 +122,6 @@ impl<'a> AdminUsersApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminUsersAssign<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::AdminUsersAssignBody,
     options: rt::CallOptions,
 }
@@ -153,7 +133,6 @@ impl<'a> AdminUsersAssign<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.users.assign");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
@@ -172,7 +151,6 @@ impl<'a> AdminUsersAssign<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminUsersInvite<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::AdminUsersInviteBody,
     options: rt::CallOptions,
 }
@@ -184,7 +162,6 @@ impl<'a> AdminUsersInvite<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.users.invite");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
@@ -203,7 +180,6 @@ impl<'a> AdminUsersInvite<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminUsersList<'a> {
     client: &'a super::Client,
-    token: String,
     team_id: String,
     cursor: Option<String>,
     limit: Option<i64>,
@@ -227,7 +203,6 @@ impl<'a> AdminUsersList<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/admin.users.list");
-        op.header("token", &self.token, false);
         op.query("team_id", &self.team_id, rt::Style::Form, true);
         op.query("cursor", &self.cursor, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
@@ -248,7 +223,6 @@ impl<'a> AdminUsersList<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminUsersRemove<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::AdminUsersRemoveBody,
     options: rt::CallOptions,
 }
@@ -260,7 +234,6 @@ impl<'a> AdminUsersRemove<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.users.remove");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
@@ -279,7 +252,6 @@ impl<'a> AdminUsersRemove<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminUsersSetAdmin<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::AdminUsersSetAdminBody,
     options: rt::CallOptions,
 }
@@ -291,7 +263,6 @@ impl<'a> AdminUsersSetAdmin<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.users.setAdmin");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
@@ -310,7 +281,6 @@ impl<'a> AdminUsersSetAdmin<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminUsersSetExpiration<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::AdminUsersSetExpirationBody,
     options: rt::CallOptions,
 }
@@ -322,7 +292,6 @@ impl<'a> AdminUsersSetExpiration<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.users.setExpiration");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
@@ -341,7 +310,6 @@ impl<'a> AdminUsersSetExpiration<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminUsersSetOwner<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::AdminUsersSetOwnerBody,
     options: rt::CallOptions,
 }
@@ -353,7 +321,6 @@ impl<'a> AdminUsersSetOwner<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.users.setOwner");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
@@ -372,7 +339,6 @@ impl<'a> AdminUsersSetOwner<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminUsersSetRegular<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::AdminUsersSetRegularBody,
     options: rt::CallOptions,
 }
@@ -384,7 +350,6 @@ impl<'a> AdminUsersSetRegular<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.users.setRegular");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);

@@ -18,12 +18,10 @@ impl<'a> AdminUsersSessionApi<'a> {
     /// `POST /admin.users.session.invalidate` (operation `admin_users_session_invalidate`).
     pub fn invalidate(
         &self,
-        token: impl Into<String>,
         body: super::models::AdminUsersSessionInvalidateBody,
     ) -> AdminUsersSessionInvalidate<'a> {
         AdminUsersSessionInvalidate {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -33,12 +31,10 @@ impl<'a> AdminUsersSessionApi<'a> {
     /// `POST /admin.users.session.reset` (operation `admin_users_session_reset`).
     pub fn reset(
         &self,
-        token: impl Into<String>,
         body: super::models::AdminUsersSessionResetBody,
     ) -> AdminUsersSessionReset<'a> {
         AdminUsersSessionReset {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -49,7 +45,6 @@ impl<'a> AdminUsersSessionApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminUsersSessionInvalidate<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::AdminUsersSessionInvalidateBody,
     options: rt::CallOptions,
 }
@@ -61,7 +56,6 @@ impl<'a> AdminUsersSessionInvalidate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.users.session.invalidate");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
@@ -80,7 +74,6 @@ impl<'a> AdminUsersSessionInvalidate<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AdminUsersSessionReset<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::AdminUsersSessionResetBody,
     options: rt::CallOptions,
 }
@@ -92,7 +85,6 @@ impl<'a> AdminUsersSessionReset<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.users.session.reset");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);

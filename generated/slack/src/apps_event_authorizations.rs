@@ -18,12 +18,10 @@ impl<'a> AppsEventAuthorizationsApi<'a> {
     /// `GET /apps.event.authorizations.list` (operation `apps_event_authorizations_list`).
     pub fn list(
         &self,
-        token: impl Into<String>,
         event_context: impl Into<String>,
     ) -> AppsEventAuthorizationsList<'a> {
         AppsEventAuthorizationsList {
             client: self.client,
-            token: token.into(),
             event_context: event_context.into(),
             cursor: None,
             limit: None,
@@ -36,7 +34,6 @@ impl<'a> AppsEventAuthorizationsApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AppsEventAuthorizationsList<'a> {
     client: &'a super::Client,
-    token: String,
     event_context: String,
     cursor: Option<String>,
     limit: Option<i64>,
@@ -60,7 +57,6 @@ impl<'a> AppsEventAuthorizationsList<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/apps.event.authorizations.list");
-        op.header("token", &self.token, false);
         op.query("event_context", &self.event_context, rt::Style::Form, true);
         op.query("cursor", &self.cursor, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);

@@ -27,10 +27,9 @@ impl<'a> AuthApiApi<'a> {
     /// Checks authentication & identity.
     ///
     /// `GET /auth.test` (operation `auth_test`).
-    pub fn auth_test(&self, token: impl Into<String>) -> AuthTest<'a> {
+    pub fn auth_test(&self) -> AuthTest<'a> {
         AuthTest {
             client: self.client,
-            token: token.into(),
             options: rt::CallOptions::default(),
         }
     }
@@ -76,7 +75,6 @@ impl<'a> AuthRevoke<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct AuthTest<'a> {
     client: &'a super::Client,
-    token: String,
     options: rt::CallOptions,
 }
 impl<'a> AuthTest<'a> {
@@ -87,7 +85,6 @@ impl<'a> AuthTest<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/auth.test");
-        op.header("token", &self.token, false);
         op.errors(rt::error_body::<super::models::AuthTestError>);
         op.apply(self.options);
         (self.client, op)

@@ -16,14 +16,9 @@ impl<'a> CallsApi<'a> {
     /// Registers a new Call.
     ///
     /// `POST /calls.add` (operation `calls_add`).
-    pub fn add(
-        &self,
-        token: impl Into<String>,
-        body: super::models::CallsAddBody,
-    ) -> CallsAdd<'a> {
+    pub fn add(&self, body: super::models::CallsAddBody) -> CallsAdd<'a> {
         CallsAdd {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -31,14 +26,9 @@ impl<'a> CallsApi<'a> {
     /// Ends a Call.
     ///
     /// `POST /calls.end` (operation `calls_end`).
-    pub fn end(
-        &self,
-        token: impl Into<String>,
-        body: super::models::CallsEndBody,
-    ) -> CallsEnd<'a> {
+    pub fn end(&self, body: super::models::CallsEndBody) -> CallsEnd<'a> {
         CallsEnd {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -46,14 +36,9 @@ impl<'a> CallsApi<'a> {
     /// Returns information about a Call.
     ///
     /// `GET /calls.info` (operation `calls_info`).
-    pub fn info(
-        &self,
-        token: impl Into<String>,
-        id: impl Into<String>,
-    ) -> CallsInfo<'a> {
+    pub fn info(&self, id: impl Into<String>) -> CallsInfo<'a> {
         CallsInfo {
             client: self.client,
-            token: token.into(),
             id: id.into(),
             options: rt::CallOptions::default(),
         }
@@ -61,14 +46,9 @@ impl<'a> CallsApi<'a> {
     /// Updates information about a Call.
     ///
     /// `POST /calls.update` (operation `calls_update`).
-    pub fn update(
-        &self,
-        token: impl Into<String>,
-        body: super::models::CallsUpdateBody,
-    ) -> CallsUpdate<'a> {
+    pub fn update(&self, body: super::models::CallsUpdateBody) -> CallsUpdate<'a> {
         CallsUpdate {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -79,7 +59,6 @@ impl<'a> CallsApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct CallsAdd<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::CallsAddBody,
     options: rt::CallOptions,
 }
@@ -91,7 +70,6 @@ impl<'a> CallsAdd<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/calls.add");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
@@ -110,7 +88,6 @@ impl<'a> CallsAdd<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct CallsEnd<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::CallsEndBody,
     options: rt::CallOptions,
 }
@@ -122,7 +99,6 @@ impl<'a> CallsEnd<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/calls.end");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
@@ -141,7 +117,6 @@ impl<'a> CallsEnd<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct CallsInfo<'a> {
     client: &'a super::Client,
-    token: String,
     id: String,
     options: rt::CallOptions,
 }
@@ -153,7 +128,6 @@ impl<'a> CallsInfo<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/calls.info");
-        op.header("token", &self.token, false);
         op.query("id", &self.id, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
@@ -172,7 +146,6 @@ impl<'a> CallsInfo<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct CallsUpdate<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::CallsUpdateBody,
     options: rt::CallOptions,
 }
@@ -184,7 +157,6 @@ impl<'a> CallsUpdate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/calls.update");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);

@@ -18,12 +18,10 @@ impl<'a> CallsParticipantsApi<'a> {
     /// `POST /calls.participants.add` (operation `calls_participants_add`).
     pub fn add(
         &self,
-        token: impl Into<String>,
         body: super::models::CallsParticipantsAddBody,
     ) -> CallsParticipantsAdd<'a> {
         CallsParticipantsAdd {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -33,12 +31,10 @@ impl<'a> CallsParticipantsApi<'a> {
     /// `POST /calls.participants.remove` (operation `calls_participants_remove`).
     pub fn remove(
         &self,
-        token: impl Into<String>,
         body: super::models::CallsParticipantsRemoveBody,
     ) -> CallsParticipantsRemove<'a> {
         CallsParticipantsRemove {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -49,7 +45,6 @@ impl<'a> CallsParticipantsApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct CallsParticipantsAdd<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::CallsParticipantsAddBody,
     options: rt::CallOptions,
 }
@@ -61,7 +56,6 @@ impl<'a> CallsParticipantsAdd<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/calls.participants.add");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
@@ -80,7 +74,6 @@ impl<'a> CallsParticipantsAdd<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct CallsParticipantsRemove<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::CallsParticipantsRemoveBody,
     options: rt::CallOptions,
 }
@@ -92,7 +85,6 @@ impl<'a> CallsParticipantsRemove<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/calls.participants.remove");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);

@@ -19,7 +19,6 @@ impl<'a> ChatApi<'a> {
     pub fn delete(&self) -> ChatDelete<'a> {
         ChatDelete {
             client: self.client,
-            token: None,
             body: None,
             options: rt::CallOptions::default(),
         }
@@ -29,12 +28,10 @@ impl<'a> ChatApi<'a> {
     /// `POST /chat.deleteScheduledMessage` (operation `chat_deleteScheduledMessage`).
     pub fn delete_scheduled_message(
         &self,
-        token: impl Into<String>,
         body: super::models::ChatDeleteScheduledMessageBody,
     ) -> ChatDeleteScheduledMessage<'a> {
         ChatDeleteScheduledMessage {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -62,7 +59,6 @@ impl<'a> ChatApi<'a> {
     pub fn me_message(&self) -> ChatMeMessage<'a> {
         ChatMeMessage {
             client: self.client,
-            token: None,
             body: None,
             options: rt::CallOptions::default(),
         }
@@ -72,12 +68,10 @@ impl<'a> ChatApi<'a> {
     /// `POST /chat.postEphemeral` (operation `chat_postEphemeral`).
     pub fn post_ephemeral(
         &self,
-        token: impl Into<String>,
         body: super::models::ChatPostEphemeralBody,
     ) -> ChatPostEphemeral<'a> {
         ChatPostEphemeral {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -87,12 +81,10 @@ impl<'a> ChatApi<'a> {
     /// `POST /chat.postMessage` (operation `chat_postMessage`).
     pub fn post_message(
         &self,
-        token: impl Into<String>,
         body: super::models::ChatPostMessageBody,
     ) -> ChatPostMessage<'a> {
         ChatPostMessage {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -103,7 +95,6 @@ impl<'a> ChatApi<'a> {
     pub fn schedule_message(&self) -> ChatScheduleMessage<'a> {
         ChatScheduleMessage {
             client: self.client,
-            token: None,
             body: None,
             options: rt::CallOptions::default(),
         }
@@ -111,14 +102,9 @@ impl<'a> ChatApi<'a> {
     /// Provide custom unfurl behavior for user-posted URLs
     ///
     /// `POST /chat.unfurl` (operation `chat_unfurl`).
-    pub fn unfurl(
-        &self,
-        token: impl Into<String>,
-        body: super::models::ChatUnfurlBody,
-    ) -> ChatUnfurl<'a> {
+    pub fn unfurl(&self, body: super::models::ChatUnfurlBody) -> ChatUnfurl<'a> {
         ChatUnfurl {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -126,14 +112,9 @@ impl<'a> ChatApi<'a> {
     /// Updates a message.
     ///
     /// `POST /chat.update` (operation `chat_update`).
-    pub fn update(
-        &self,
-        token: impl Into<String>,
-        body: super::models::ChatUpdateBody,
-    ) -> ChatUpdate<'a> {
+    pub fn update(&self, body: super::models::ChatUpdateBody) -> ChatUpdate<'a> {
         ChatUpdate {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -144,16 +125,10 @@ impl<'a> ChatApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct ChatDelete<'a> {
     client: &'a super::Client,
-    token: Option<String>,
     body: Option<super::models::ChatDeleteBody>,
     options: rt::CallOptions,
 }
 impl<'a> ChatDelete<'a> {
-    /// Authentication token. Requires scope: `chat:write`
-    pub fn token(mut self, value: impl Into<String>) -> Self {
-        self.token = Some(value.into());
-        self
-    }
     /// Set the request body.
     pub fn body(mut self, value: super::models::ChatDeleteBody) -> Self {
         self.body = Some(value);
@@ -166,7 +141,6 @@ impl<'a> ChatDelete<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/chat.delete");
-        op.header("token", &self.token, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -187,7 +161,6 @@ impl<'a> ChatDelete<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct ChatDeleteScheduledMessage<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::ChatDeleteScheduledMessageBody,
     options: rt::CallOptions,
 }
@@ -199,7 +172,6 @@ impl<'a> ChatDeleteScheduledMessage<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/chat.deleteScheduledMessage");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::ChatDeleteScheduledMessageError>);
         op.apply(self.options);
@@ -254,16 +226,10 @@ impl<'a> ChatGetPermalink<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct ChatMeMessage<'a> {
     client: &'a super::Client,
-    token: Option<String>,
     body: Option<super::models::ChatMeMessageBody>,
     options: rt::CallOptions,
 }
 impl<'a> ChatMeMessage<'a> {
-    /// Authentication token. Requires scope: `chat:write`
-    pub fn token(mut self, value: impl Into<String>) -> Self {
-        self.token = Some(value.into());
-        self
-    }
     /// Set the request body.
     pub fn body(mut self, value: super::models::ChatMeMessageBody) -> Self {
         self.body = Some(value);
@@ -276,7 +242,6 @@ impl<'a> ChatMeMessage<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/chat.meMessage");
-        op.header("token", &self.token, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -297,7 +262,6 @@ impl<'a> ChatMeMessage<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct ChatPostEphemeral<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::ChatPostEphemeralBody,
     options: rt::CallOptions,
 }
@@ -309,7 +273,6 @@ impl<'a> ChatPostEphemeral<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/chat.postEphemeral");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::ChatPostEphemeralError>);
         op.apply(self.options);
@@ -328,7 +291,6 @@ impl<'a> ChatPostEphemeral<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct ChatPostMessage<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::ChatPostMessageBody,
     options: rt::CallOptions,
 }
@@ -340,7 +302,6 @@ impl<'a> ChatPostMessage<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/chat.postMessage");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::ChatPostMessageError>);
         op.apply(self.options);
@@ -359,16 +320,10 @@ impl<'a> ChatPostMessage<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct ChatScheduleMessage<'a> {
     client: &'a super::Client,
-    token: Option<String>,
     body: Option<super::models::ChatScheduleMessageBody>,
     options: rt::CallOptions,
 }
 impl<'a> ChatScheduleMessage<'a> {
-    /// Authentication token. Requires scope: `chat:write`
-    pub fn token(mut self, value: impl Into<String>) -> Self {
-        self.token = Some(value.into());
-        self
-    }
     /// Set the request body.
     pub fn body(mut self, value: super::models::ChatScheduleMessageBody) -> Self {
         self.body = Some(value);
@@ -381,7 +336,6 @@ impl<'a> ChatScheduleMessage<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/chat.scheduleMessage");
-        op.header("token", &self.token, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -402,7 +356,6 @@ impl<'a> ChatScheduleMessage<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct ChatUnfurl<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::ChatUnfurlBody,
     options: rt::CallOptions,
 }
@@ -414,7 +367,6 @@ impl<'a> ChatUnfurl<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/chat.unfurl");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::ChatUnfurlError>);
         op.apply(self.options);
@@ -433,7 +385,6 @@ impl<'a> ChatUnfurl<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct ChatUpdate<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::ChatUpdateBody,
     options: rt::CallOptions,
 }
@@ -445,7 +396,6 @@ impl<'a> ChatUpdate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/chat.update");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::ChatUpdateError>);
         op.apply(self.options);

@@ -19,7 +19,6 @@ impl<'a> ChatScheduledMessagesApi<'a> {
     pub fn list(&self) -> ChatScheduledMessagesList<'a> {
         ChatScheduledMessagesList {
             client: self.client,
-            token: None,
             channel: None,
             latest: None,
             oldest: None,
@@ -34,7 +33,6 @@ impl<'a> ChatScheduledMessagesApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct ChatScheduledMessagesList<'a> {
     client: &'a super::Client,
-    token: Option<String>,
     channel: Option<String>,
     latest: Option<f64>,
     oldest: Option<f64>,
@@ -43,11 +41,6 @@ pub struct ChatScheduledMessagesList<'a> {
     options: rt::CallOptions,
 }
 impl<'a> ChatScheduledMessagesList<'a> {
-    /// Authentication token. Requires scope: `none`
-    pub fn token(mut self, value: impl Into<String>) -> Self {
-        self.token = Some(value.into());
-        self
-    }
     /// The channel of the scheduled messages
     pub fn channel(mut self, value: impl Into<String>) -> Self {
         self.channel = Some(value.into());
@@ -80,7 +73,6 @@ impl<'a> ChatScheduledMessagesList<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/chat.scheduledMessages.list");
-        op.header("token", &self.token, false);
         op.query("channel", &self.channel, rt::Style::Form, true);
         op.query("latest", &self.latest, rt::Style::Form, true);
         op.query("oldest", &self.oldest, rt::Style::Form, true);

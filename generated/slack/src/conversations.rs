@@ -19,7 +19,6 @@ impl<'a> ConversationsApi<'a> {
     pub fn archive(&self) -> ConversationsArchive<'a> {
         ConversationsArchive {
             client: self.client,
-            token: None,
             body: None,
             options: rt::CallOptions::default(),
         }
@@ -30,7 +29,6 @@ impl<'a> ConversationsApi<'a> {
     pub fn close(&self) -> ConversationsClose<'a> {
         ConversationsClose {
             client: self.client,
-            token: None,
             body: None,
             options: rt::CallOptions::default(),
         }
@@ -41,7 +39,6 @@ impl<'a> ConversationsApi<'a> {
     pub fn create(&self) -> ConversationsCreate<'a> {
         ConversationsCreate {
             client: self.client,
-            token: None,
             body: None,
             options: rt::CallOptions::default(),
         }
@@ -81,7 +78,6 @@ impl<'a> ConversationsApi<'a> {
     pub fn invite(&self) -> ConversationsInvite<'a> {
         ConversationsInvite {
             client: self.client,
-            token: None,
             body: None,
             options: rt::CallOptions::default(),
         }
@@ -92,7 +88,6 @@ impl<'a> ConversationsApi<'a> {
     pub fn join(&self) -> ConversationsJoin<'a> {
         ConversationsJoin {
             client: self.client,
-            token: None,
             body: None,
             options: rt::CallOptions::default(),
         }
@@ -103,7 +98,6 @@ impl<'a> ConversationsApi<'a> {
     pub fn kick(&self) -> ConversationsKick<'a> {
         ConversationsKick {
             client: self.client,
-            token: None,
             body: None,
             options: rt::CallOptions::default(),
         }
@@ -114,7 +108,6 @@ impl<'a> ConversationsApi<'a> {
     pub fn leave(&self) -> ConversationsLeave<'a> {
         ConversationsLeave {
             client: self.client,
-            token: None,
             body: None,
             options: rt::CallOptions::default(),
         }
@@ -139,7 +132,6 @@ impl<'a> ConversationsApi<'a> {
     pub fn mark(&self) -> ConversationsMark<'a> {
         ConversationsMark {
             client: self.client,
-            token: None,
             body: None,
             options: rt::CallOptions::default(),
         }
@@ -163,7 +155,6 @@ impl<'a> ConversationsApi<'a> {
     pub fn open(&self) -> ConversationsOpen<'a> {
         ConversationsOpen {
             client: self.client,
-            token: None,
             body: None,
             options: rt::CallOptions::default(),
         }
@@ -174,7 +165,6 @@ impl<'a> ConversationsApi<'a> {
     pub fn rename(&self) -> ConversationsRename<'a> {
         ConversationsRename {
             client: self.client,
-            token: None,
             body: None,
             options: rt::CallOptions::default(),
         }
@@ -202,7 +192,6 @@ impl<'a> ConversationsApi<'a> {
     pub fn set_purpose(&self) -> ConversationsSetPurpose<'a> {
         ConversationsSetPurpose {
             client: self.client,
-            token: None,
             body: None,
             options: rt::CallOptions::default(),
         }
@@ -213,7 +202,6 @@ impl<'a> ConversationsApi<'a> {
     pub fn set_topic(&self) -> ConversationsSetTopic<'a> {
         ConversationsSetTopic {
             client: self.client,
-            token: None,
             body: None,
             options: rt::CallOptions::default(),
         }
@@ -224,7 +212,6 @@ impl<'a> ConversationsApi<'a> {
     pub fn unarchive(&self) -> ConversationsUnarchive<'a> {
         ConversationsUnarchive {
             client: self.client,
-            token: None,
             body: None,
             options: rt::CallOptions::default(),
         }
@@ -235,16 +222,10 @@ impl<'a> ConversationsApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct ConversationsArchive<'a> {
     client: &'a super::Client,
-    token: Option<String>,
     body: Option<super::models::ConversationsArchiveBody>,
     options: rt::CallOptions,
 }
 impl<'a> ConversationsArchive<'a> {
-    /// Authentication token. Requires scope: `conversations:write`
-    pub fn token(mut self, value: impl Into<String>) -> Self {
-        self.token = Some(value.into());
-        self
-    }
     /// Set the request body.
     pub fn body(mut self, value: super::models::ConversationsArchiveBody) -> Self {
         self.body = Some(value);
@@ -257,7 +238,6 @@ impl<'a> ConversationsArchive<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.archive");
-        op.header("token", &self.token, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -281,16 +261,10 @@ impl<'a> ConversationsArchive<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct ConversationsClose<'a> {
     client: &'a super::Client,
-    token: Option<String>,
     body: Option<super::models::ConversationsCloseBody>,
     options: rt::CallOptions,
 }
 impl<'a> ConversationsClose<'a> {
-    /// Authentication token. Requires scope: `conversations:write`
-    pub fn token(mut self, value: impl Into<String>) -> Self {
-        self.token = Some(value.into());
-        self
-    }
     /// Set the request body.
     pub fn body(mut self, value: super::models::ConversationsCloseBody) -> Self {
         self.body = Some(value);
@@ -303,7 +277,6 @@ impl<'a> ConversationsClose<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.close");
-        op.header("token", &self.token, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -324,16 +297,10 @@ impl<'a> ConversationsClose<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct ConversationsCreate<'a> {
     client: &'a super::Client,
-    token: Option<String>,
     body: Option<super::models::ConversationsCreateBody>,
     options: rt::CallOptions,
 }
 impl<'a> ConversationsCreate<'a> {
-    /// Authentication token. Requires scope: `conversations:write`
-    pub fn token(mut self, value: impl Into<String>) -> Self {
-        self.token = Some(value.into());
-        self
-    }
     /// Set the request body.
     pub fn body(mut self, value: super::models::ConversationsCreateBody) -> Self {
         self.body = Some(value);
@@ -346,7 +313,6 @@ impl<'a> ConversationsCreate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.create");
-        op.header("token", &self.token, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -506,16 +472,10 @@ impl<'a> ConversationsInfo<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct ConversationsInvite<'a> {
     client: &'a super::Client,
-    token: Option<String>,
     body: Option<super::models::ConversationsInviteBody>,
     options: rt::CallOptions,
 }
 impl<'a> ConversationsInvite<'a> {
-    /// Authentication token. Requires scope: `conversations:write`
-    pub fn token(mut self, value: impl Into<String>) -> Self {
-        self.token = Some(value.into());
-        self
-    }
     /// Set the request body.
     pub fn body(mut self, value: super::models::ConversationsInviteBody) -> Self {
         self.body = Some(value);
@@ -528,7 +488,6 @@ impl<'a> ConversationsInvite<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.invite");
-        op.header("token", &self.token, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -549,16 +508,10 @@ impl<'a> ConversationsInvite<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct ConversationsJoin<'a> {
     client: &'a super::Client,
-    token: Option<String>,
     body: Option<super::models::ConversationsJoinBody>,
     options: rt::CallOptions,
 }
 impl<'a> ConversationsJoin<'a> {
-    /// Authentication token. Requires scope: `channels:write`
-    pub fn token(mut self, value: impl Into<String>) -> Self {
-        self.token = Some(value.into());
-        self
-    }
     /// Set the request body.
     pub fn body(mut self, value: super::models::ConversationsJoinBody) -> Self {
         self.body = Some(value);
@@ -571,7 +524,6 @@ impl<'a> ConversationsJoin<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.join");
-        op.header("token", &self.token, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -592,16 +544,10 @@ impl<'a> ConversationsJoin<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct ConversationsKick<'a> {
     client: &'a super::Client,
-    token: Option<String>,
     body: Option<super::models::ConversationsKickBody>,
     options: rt::CallOptions,
 }
 impl<'a> ConversationsKick<'a> {
-    /// Authentication token. Requires scope: `conversations:write`
-    pub fn token(mut self, value: impl Into<String>) -> Self {
-        self.token = Some(value.into());
-        self
-    }
     /// Set the request body.
     pub fn body(mut self, value: super::models::ConversationsKickBody) -> Self {
         self.body = Some(value);
@@ -614,7 +560,6 @@ impl<'a> ConversationsKick<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.kick");
-        op.header("token", &self.token, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -635,16 +580,10 @@ impl<'a> ConversationsKick<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct ConversationsLeave<'a> {
     client: &'a super::Client,
-    token: Option<String>,
     body: Option<super::models::ConversationsLeaveBody>,
     options: rt::CallOptions,
 }
 impl<'a> ConversationsLeave<'a> {
-    /// Authentication token. Requires scope: `conversations:write`
-    pub fn token(mut self, value: impl Into<String>) -> Self {
-        self.token = Some(value.into());
-        self
-    }
     /// Set the request body.
     pub fn body(mut self, value: super::models::ConversationsLeaveBody) -> Self {
         self.body = Some(value);
@@ -657,7 +596,6 @@ impl<'a> ConversationsLeave<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.leave");
-        op.header("token", &self.token, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -771,16 +709,10 @@ impl<'a> ConversationsList<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct ConversationsMark<'a> {
     client: &'a super::Client,
-    token: Option<String>,
     body: Option<super::models::ConversationsMarkBody>,
     options: rt::CallOptions,
 }
 impl<'a> ConversationsMark<'a> {
-    /// Authentication token. Requires scope: `conversations:write`
-    pub fn token(mut self, value: impl Into<String>) -> Self {
-        self.token = Some(value.into());
-        self
-    }
     /// Set the request body.
     pub fn body(mut self, value: super::models::ConversationsMarkBody) -> Self {
         self.body = Some(value);
@@ -793,7 +725,6 @@ impl<'a> ConversationsMark<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.mark");
-        op.header("token", &self.token, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -903,16 +834,10 @@ impl<'a> ConversationsMembers<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct ConversationsOpen<'a> {
     client: &'a super::Client,
-    token: Option<String>,
     body: Option<super::models::ConversationsOpenBody>,
     options: rt::CallOptions,
 }
 impl<'a> ConversationsOpen<'a> {
-    /// Authentication token. Requires scope: `conversations:write`
-    pub fn token(mut self, value: impl Into<String>) -> Self {
-        self.token = Some(value.into());
-        self
-    }
     /// Set the request body.
     pub fn body(mut self, value: super::models::ConversationsOpenBody) -> Self {
         self.body = Some(value);
@@ -925,7 +850,6 @@ impl<'a> ConversationsOpen<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.open");
-        op.header("token", &self.token, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -946,16 +870,10 @@ impl<'a> ConversationsOpen<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct ConversationsRename<'a> {
     client: &'a super::Client,
-    token: Option<String>,
     body: Option<super::models::ConversationsRenameBody>,
     options: rt::CallOptions,
 }
 impl<'a> ConversationsRename<'a> {
-    /// Authentication token. Requires scope: `conversations:write`
-    pub fn token(mut self, value: impl Into<String>) -> Self {
-        self.token = Some(value.into());
-        self
-    }
     /// Set the request body.
     pub fn body(mut self, value: super::models::ConversationsRenameBody) -> Self {
         self.body = Some(value);
@@ -968,7 +886,6 @@ impl<'a> ConversationsRename<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.rename");
-        op.header("token", &self.token, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1075,16 +992,10 @@ impl<'a> ConversationsReplies<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct ConversationsSetPurpose<'a> {
     client: &'a super::Client,
-    token: Option<String>,
     body: Option<super::models::ConversationsSetPurposeBody>,
     options: rt::CallOptions,
 }
 impl<'a> ConversationsSetPurpose<'a> {
-    /// Authentication token. Requires scope: `conversations:write`
-    pub fn token(mut self, value: impl Into<String>) -> Self {
-        self.token = Some(value.into());
-        self
-    }
     /// Set the request body.
     pub fn body(mut self, value: super::models::ConversationsSetPurposeBody) -> Self {
         self.body = Some(value);
@@ -1097,7 +1008,6 @@ impl<'a> ConversationsSetPurpose<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.setPurpose");
-        op.header("token", &self.token, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1121,16 +1031,10 @@ impl<'a> ConversationsSetPurpose<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct ConversationsSetTopic<'a> {
     client: &'a super::Client,
-    token: Option<String>,
     body: Option<super::models::ConversationsSetTopicBody>,
     options: rt::CallOptions,
 }
 impl<'a> ConversationsSetTopic<'a> {
-    /// Authentication token. Requires scope: `conversations:write`
-    pub fn token(mut self, value: impl Into<String>) -> Self {
-        self.token = Some(value.into());
-        self
-    }
     /// Set the request body.
     pub fn body(mut self, value: super::models::ConversationsSetTopicBody) -> Self {
         self.body = Some(value);
@@ -1143,7 +1047,6 @@ impl<'a> ConversationsSetTopic<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.setTopic");
-        op.header("token", &self.token, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1167,16 +1070,10 @@ impl<'a> ConversationsSetTopic<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct ConversationsUnarchive<'a> {
     client: &'a super::Client,
-    token: Option<String>,
     body: Option<super::models::ConversationsUnarchiveBody>,
     options: rt::CallOptions,
 }
 impl<'a> ConversationsUnarchive<'a> {
-    /// Authentication token. Requires scope: `conversations:write`
-    pub fn token(mut self, value: impl Into<String>) -> Self {
-        self.token = Some(value.into());
-        self
-    }
     /// Set the request body.
     pub fn body(mut self, value: super::models::ConversationsUnarchiveBody) -> Self {
         self.body = Some(value);
@@ -1189,7 +1086,6 @@ impl<'a> ConversationsUnarchive<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.unarchive");
-        op.header("token", &self.token, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

@@ -18,13 +18,11 @@ impl<'a> DialogApi<'a> {
     /// `GET /dialog.open` (operation `dialog_open`).
     pub fn open(
         &self,
-        token: impl Into<String>,
         dialog: impl Into<String>,
         trigger_id: impl Into<String>,
     ) -> DialogOpen<'a> {
         DialogOpen {
             client: self.client,
-            token: token.into(),
             dialog: dialog.into(),
             trigger_id: trigger_id.into(),
             options: rt::CallOptions::default(),
@@ -36,7 +34,6 @@ impl<'a> DialogApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct DialogOpen<'a> {
     client: &'a super::Client,
-    token: String,
     dialog: String,
     trigger_id: String,
     options: rt::CallOptions,
@@ -49,7 +46,6 @@ impl<'a> DialogOpen<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/dialog.open");
-        op.header("token", &self.token, false);
         op.query("dialog", &self.dialog, rt::Style::Form, true);
         op.query("trigger_id", &self.trigger_id, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::DialogOpenError>);

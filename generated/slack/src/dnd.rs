@@ -16,20 +16,18 @@ impl<'a> DndApi<'a> {
     /// Ends the current user's Do Not Disturb session immediately.
     ///
     /// `POST /dnd.endDnd` (operation `dnd_endDnd`).
-    pub fn end_dnd(&self, token: impl Into<String>) -> DndEndDnd<'a> {
+    pub fn end_dnd(&self) -> DndEndDnd<'a> {
         DndEndDnd {
             client: self.client,
-            token: token.into(),
             options: rt::CallOptions::default(),
         }
     }
     /// Ends the current user's snooze mode immediately.
     ///
     /// `POST /dnd.endSnooze` (operation `dnd_endSnooze`).
-    pub fn end_snooze(&self, token: impl Into<String>) -> DndEndSnooze<'a> {
+    pub fn end_snooze(&self) -> DndEndSnooze<'a> {
         DndEndSnooze {
             client: self.client,
-            token: token.into(),
             options: rt::CallOptions::default(),
         }
     }
@@ -71,7 +69,6 @@ impl<'a> DndApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct DndEndDnd<'a> {
     client: &'a super::Client,
-    token: String,
     options: rt::CallOptions,
 }
 impl<'a> DndEndDnd<'a> {
@@ -82,7 +79,6 @@ impl<'a> DndEndDnd<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/dnd.endDnd");
-        op.header("token", &self.token, false);
         op.errors(rt::error_body::<super::models::DndEndDndError>);
         op.apply(self.options);
         (self.client, op)
@@ -100,7 +96,6 @@ impl<'a> DndEndDnd<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct DndEndSnooze<'a> {
     client: &'a super::Client,
-    token: String,
     options: rt::CallOptions,
 }
 impl<'a> DndEndSnooze<'a> {
@@ -111,7 +106,6 @@ impl<'a> DndEndSnooze<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/dnd.endSnooze");
-        op.header("token", &self.token, false);
         op.errors(rt::error_body::<super::models::DndEndSnoozeError>);
         op.apply(self.options);
         (self.client, op)

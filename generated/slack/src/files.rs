@@ -19,7 +19,6 @@ impl<'a> FilesApi<'a> {
     pub fn delete(&self) -> FilesDelete<'a> {
         FilesDelete {
             client: self.client,
-            token: None,
             body: None,
             options: rt::CallOptions::default(),
         }
@@ -63,7 +62,6 @@ impl<'a> FilesApi<'a> {
     pub fn revoke_public_url(&self) -> FilesRevokePublicUrl<'a> {
         FilesRevokePublicUrl {
             client: self.client,
-            token: None,
             body: None,
             options: rt::CallOptions::default(),
         }
@@ -74,7 +72,6 @@ impl<'a> FilesApi<'a> {
     pub fn shared_public_url(&self) -> FilesSharedPublicUrl<'a> {
         FilesSharedPublicUrl {
             client: self.client,
-            token: None,
             body: None,
             options: rt::CallOptions::default(),
         }
@@ -95,16 +92,10 @@ impl<'a> FilesApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct FilesDelete<'a> {
     client: &'a super::Client,
-    token: Option<String>,
     body: Option<super::models::FilesDeleteBody>,
     options: rt::CallOptions,
 }
 impl<'a> FilesDelete<'a> {
-    /// Authentication token. Requires scope: `files:write:user`
-    pub fn token(mut self, value: impl Into<String>) -> Self {
-        self.token = Some(value.into());
-        self
-    }
     /// Set the request body.
     pub fn body(mut self, value: super::models::FilesDeleteBody) -> Self {
         self.body = Some(value);
@@ -117,7 +108,6 @@ impl<'a> FilesDelete<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/files.delete");
-        op.header("token", &self.token, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -302,16 +292,10 @@ impl<'a> FilesList<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct FilesRevokePublicUrl<'a> {
     client: &'a super::Client,
-    token: Option<String>,
     body: Option<super::models::FilesRevokePublicUrlBody>,
     options: rt::CallOptions,
 }
 impl<'a> FilesRevokePublicUrl<'a> {
-    /// Authentication token. Requires scope: `files:write:user`
-    pub fn token(mut self, value: impl Into<String>) -> Self {
-        self.token = Some(value.into());
-        self
-    }
     /// Set the request body.
     pub fn body(mut self, value: super::models::FilesRevokePublicUrlBody) -> Self {
         self.body = Some(value);
@@ -324,7 +308,6 @@ impl<'a> FilesRevokePublicUrl<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/files.revokePublicURL");
-        op.header("token", &self.token, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -348,16 +331,10 @@ impl<'a> FilesRevokePublicUrl<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct FilesSharedPublicUrl<'a> {
     client: &'a super::Client,
-    token: Option<String>,
     body: Option<super::models::FilesSharedPublicUrlBody>,
     options: rt::CallOptions,
 }
 impl<'a> FilesSharedPublicUrl<'a> {
-    /// Authentication token. Requires scope: `files:write:user`
-    pub fn token(mut self, value: impl Into<String>) -> Self {
-        self.token = Some(value.into());
-        self
-    }
     /// Set the request body.
     pub fn body(mut self, value: super::models::FilesSharedPublicUrlBody) -> Self {
         self.body = Some(value);
@@ -370,7 +347,6 @@ impl<'a> FilesSharedPublicUrl<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/files.sharedPublicURL");
-        op.header("token", &self.token, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

@@ -19,7 +19,6 @@ impl<'a> FilesCommentsApi<'a> {
     pub fn delete(&self) -> FilesCommentsDelete<'a> {
         FilesCommentsDelete {
             client: self.client,
-            token: None,
             body: None,
             options: rt::CallOptions::default(),
         }
@@ -30,16 +29,10 @@ impl<'a> FilesCommentsApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct FilesCommentsDelete<'a> {
     client: &'a super::Client,
-    token: Option<String>,
     body: Option<super::models::FilesCommentsDeleteBody>,
     options: rt::CallOptions,
 }
 impl<'a> FilesCommentsDelete<'a> {
-    /// Authentication token. Requires scope: `files:write:user`
-    pub fn token(mut self, value: impl Into<String>) -> Self {
-        self.token = Some(value.into());
-        self
-    }
     /// Set the request body.
     pub fn body(mut self, value: super::models::FilesCommentsDeleteBody) -> Self {
         self.body = Some(value);
@@ -52,7 +45,6 @@ impl<'a> FilesCommentsDelete<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/files.comments.delete");
-        op.header("token", &self.token, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

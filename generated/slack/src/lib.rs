@@ -138,6 +138,12 @@ pub mod auth {
             refresh_skew_ms: 60_000,
         }
     }
+    /// Security scheme `token`: a bearer token.
+    pub fn token(token: impl Into<String>) -> connector_runtime::AuthConfig {
+        connector_runtime::AuthConfig::Bearer {
+            token: token.into().into(),
+        }
+    }
 }
 /// The client: one pooled connection to the API, shared by every operation group.
 #[derive(Clone, Debug)]

@@ -16,14 +16,9 @@ impl<'a> PinsApi<'a> {
     /// Pins an item to a channel.
     ///
     /// `POST /pins.add` (operation `pins_add`).
-    pub fn add(
-        &self,
-        token: impl Into<String>,
-        body: super::models::PinsAddBody,
-    ) -> PinsAdd<'a> {
+    pub fn add(&self, body: super::models::PinsAddBody) -> PinsAdd<'a> {
         PinsAdd {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -46,14 +41,9 @@ impl<'a> PinsApi<'a> {
     /// Un-pins an item from a channel.
     ///
     /// `POST /pins.remove` (operation `pins_remove`).
-    pub fn remove(
-        &self,
-        token: impl Into<String>,
-        body: super::models::PinsRemoveBody,
-    ) -> PinsRemove<'a> {
+    pub fn remove(&self, body: super::models::PinsRemoveBody) -> PinsRemove<'a> {
         PinsRemove {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -64,7 +54,6 @@ impl<'a> PinsApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct PinsAdd<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::PinsAddBody,
     options: rt::CallOptions,
 }
@@ -76,7 +65,6 @@ impl<'a> PinsAdd<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/pins.add");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::PinsAddError>);
         op.apply(self.options);
@@ -124,7 +112,6 @@ impl<'a> PinsList<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct PinsRemove<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::PinsRemoveBody,
     options: rt::CallOptions,
 }
@@ -136,7 +123,6 @@ impl<'a> PinsRemove<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/pins.remove");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::PinsRemoveError>);
         op.apply(self.options);

@@ -16,14 +16,9 @@ impl<'a> ReactionsApi<'a> {
     /// Adds a reaction to an item.
     ///
     /// `POST /reactions.add` (operation `reactions_add`).
-    pub fn add(
-        &self,
-        token: impl Into<String>,
-        body: super::models::ReactionsAddBody,
-    ) -> ReactionsAdd<'a> {
+    pub fn add(&self, body: super::models::ReactionsAddBody) -> ReactionsAdd<'a> {
         ReactionsAdd {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -64,12 +59,10 @@ impl<'a> ReactionsApi<'a> {
     /// `POST /reactions.remove` (operation `reactions_remove`).
     pub fn remove(
         &self,
-        token: impl Into<String>,
         body: super::models::ReactionsRemoveBody,
     ) -> ReactionsRemove<'a> {
         ReactionsRemove {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -80,7 +73,6 @@ impl<'a> ReactionsApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct ReactionsAdd<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::ReactionsAddBody,
     options: rt::CallOptions,
 }
@@ -92,7 +84,6 @@ impl<'a> ReactionsAdd<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/reactions.add");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::ReactionsAddError>);
         op.apply(self.options);
@@ -272,7 +263,6 @@ impl<'a> ReactionsList<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct ReactionsRemove<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::ReactionsRemoveBody,
     options: rt::CallOptions,
 }
@@ -284,7 +274,6 @@ impl<'a> ReactionsRemove<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/reactions.remove");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::ReactionsRemoveError>);
         op.apply(self.options);

@@ -16,14 +16,9 @@ impl<'a> RemindersApi<'a> {
     /// Creates a reminder.
     ///
     /// `POST /reminders.add` (operation `reminders_add`).
-    pub fn add(
-        &self,
-        token: impl Into<String>,
-        body: super::models::RemindersAddBody,
-    ) -> RemindersAdd<'a> {
+    pub fn add(&self, body: super::models::RemindersAddBody) -> RemindersAdd<'a> {
         RemindersAdd {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -34,7 +29,6 @@ impl<'a> RemindersApi<'a> {
     pub fn complete(&self) -> RemindersComplete<'a> {
         RemindersComplete {
             client: self.client,
-            token: None,
             body: None,
             options: rt::CallOptions::default(),
         }
@@ -45,7 +39,6 @@ impl<'a> RemindersApi<'a> {
     pub fn delete(&self) -> RemindersDelete<'a> {
         RemindersDelete {
             client: self.client,
-            token: None,
             body: None,
             options: rt::CallOptions::default(),
         }
@@ -77,7 +70,6 @@ impl<'a> RemindersApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct RemindersAdd<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::RemindersAddBody,
     options: rt::CallOptions,
 }
@@ -89,7 +81,6 @@ impl<'a> RemindersAdd<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/reminders.add");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::RemindersAddError>);
         op.apply(self.options);
@@ -108,16 +99,10 @@ impl<'a> RemindersAdd<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct RemindersComplete<'a> {
     client: &'a super::Client,
-    token: Option<String>,
     body: Option<super::models::RemindersCompleteBody>,
     options: rt::CallOptions,
 }
 impl<'a> RemindersComplete<'a> {
-    /// Authentication token. Requires scope: `reminders:write`
-    pub fn token(mut self, value: impl Into<String>) -> Self {
-        self.token = Some(value.into());
-        self
-    }
     /// Set the request body.
     pub fn body(mut self, value: super::models::RemindersCompleteBody) -> Self {
         self.body = Some(value);
@@ -130,7 +115,6 @@ impl<'a> RemindersComplete<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/reminders.complete");
-        op.header("token", &self.token, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -151,16 +135,10 @@ impl<'a> RemindersComplete<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct RemindersDelete<'a> {
     client: &'a super::Client,
-    token: Option<String>,
     body: Option<super::models::RemindersDeleteBody>,
     options: rt::CallOptions,
 }
 impl<'a> RemindersDelete<'a> {
-    /// Authentication token. Requires scope: `reminders:write`
-    pub fn token(mut self, value: impl Into<String>) -> Self {
-        self.token = Some(value.into());
-        self
-    }
     /// Set the request body.
     pub fn body(mut self, value: super::models::RemindersDeleteBody) -> Self {
         self.body = Some(value);
@@ -173,7 +151,6 @@ impl<'a> RemindersDelete<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/reminders.delete");
-        op.header("token", &self.token, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

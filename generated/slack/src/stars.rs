@@ -16,10 +16,9 @@ impl<'a> StarsApi<'a> {
     /// Adds a star to an item.
     ///
     /// `POST /stars.add` (operation `stars_add`).
-    pub fn add(&self, token: impl Into<String>) -> StarsAdd<'a> {
+    pub fn add(&self) -> StarsAdd<'a> {
         StarsAdd {
             client: self.client,
-            token: token.into(),
             body: None,
             options: rt::CallOptions::default(),
         }
@@ -41,10 +40,9 @@ impl<'a> StarsApi<'a> {
     /// Removes a star from an item.
     ///
     /// `POST /stars.remove` (operation `stars_remove`).
-    pub fn remove(&self, token: impl Into<String>) -> StarsRemove<'a> {
+    pub fn remove(&self) -> StarsRemove<'a> {
         StarsRemove {
             client: self.client,
-            token: token.into(),
             body: None,
             options: rt::CallOptions::default(),
         }
@@ -55,7 +53,6 @@ impl<'a> StarsApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct StarsAdd<'a> {
     client: &'a super::Client,
-    token: String,
     body: Option<super::models::StarsAddBody>,
     options: rt::CallOptions,
 }
@@ -72,7 +69,6 @@ impl<'a> StarsAdd<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/stars.add");
-        op.header("token", &self.token, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -155,7 +151,6 @@ impl<'a> StarsList<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct StarsRemove<'a> {
     client: &'a super::Client,
-    token: String,
     body: Option<super::models::StarsRemoveBody>,
     options: rt::CallOptions,
 }
@@ -172,7 +167,6 @@ impl<'a> StarsRemove<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/stars.remove");
-        op.header("token", &self.token, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

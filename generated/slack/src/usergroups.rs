@@ -18,12 +18,10 @@ impl<'a> UsergroupsApi<'a> {
     /// `POST /usergroups.create` (operation `usergroups_create`).
     pub fn create(
         &self,
-        token: impl Into<String>,
         body: super::models::UsergroupsCreateBody,
     ) -> UsergroupsCreate<'a> {
         UsergroupsCreate {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -33,12 +31,10 @@ impl<'a> UsergroupsApi<'a> {
     /// `POST /usergroups.disable` (operation `usergroups_disable`).
     pub fn disable(
         &self,
-        token: impl Into<String>,
         body: super::models::UsergroupsDisableBody,
     ) -> UsergroupsDisable<'a> {
         UsergroupsDisable {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -48,12 +44,10 @@ impl<'a> UsergroupsApi<'a> {
     /// `POST /usergroups.enable` (operation `usergroups_enable`).
     pub fn enable(
         &self,
-        token: impl Into<String>,
         body: super::models::UsergroupsEnableBody,
     ) -> UsergroupsEnable<'a> {
         UsergroupsEnable {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -76,12 +70,10 @@ impl<'a> UsergroupsApi<'a> {
     /// `POST /usergroups.update` (operation `usergroups_update`).
     pub fn update(
         &self,
-        token: impl Into<String>,
         body: super::models::UsergroupsUpdateBody,
     ) -> UsergroupsUpdate<'a> {
         UsergroupsUpdate {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -92,7 +84,6 @@ impl<'a> UsergroupsApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct UsergroupsCreate<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::UsergroupsCreateBody,
     options: rt::CallOptions,
 }
@@ -104,7 +95,6 @@ impl<'a> UsergroupsCreate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/usergroups.create");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::UsergroupsCreateError>);
         op.apply(self.options);
@@ -123,7 +113,6 @@ impl<'a> UsergroupsCreate<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct UsergroupsDisable<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::UsergroupsDisableBody,
     options: rt::CallOptions,
 }
@@ -135,7 +124,6 @@ impl<'a> UsergroupsDisable<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/usergroups.disable");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::UsergroupsDisableError>);
         op.apply(self.options);
@@ -154,7 +142,6 @@ impl<'a> UsergroupsDisable<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct UsergroupsEnable<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::UsergroupsEnableBody,
     options: rt::CallOptions,
 }
@@ -166,7 +153,6 @@ impl<'a> UsergroupsEnable<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/usergroups.enable");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::UsergroupsEnableError>);
         op.apply(self.options);
@@ -235,7 +221,6 @@ impl<'a> UsergroupsList<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct UsergroupsUpdate<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::UsergroupsUpdateBody,
     options: rt::CallOptions,
 }
@@ -247,7 +232,6 @@ impl<'a> UsergroupsUpdate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/usergroups.update");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::UsergroupsUpdateError>);
         op.apply(self.options);

@@ -34,12 +34,10 @@ impl<'a> UsergroupsUsersApi<'a> {
     /// `POST /usergroups.users.update` (operation `usergroups_users_update`).
     pub fn update(
         &self,
-        token: impl Into<String>,
         body: super::models::UsergroupsUsersUpdateBody,
     ) -> UsergroupsUsersUpdate<'a> {
         UsergroupsUsersUpdate {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -88,7 +86,6 @@ impl<'a> UsergroupsUsersList<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct UsergroupsUsersUpdate<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::UsergroupsUsersUpdateBody,
     options: rt::CallOptions,
 }
@@ -100,7 +97,6 @@ impl<'a> UsergroupsUsersUpdate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/usergroups.users.update");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::UsergroupsUsersUpdateError>);
         op.apply(self.options);

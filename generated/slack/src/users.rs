@@ -105,10 +105,9 @@ impl<'a> UsersApi<'a> {
     /// Marked a user as active. Deprecated and non-functional.
     ///
     /// `POST /users.setActive` (operation `users_setActive`).
-    pub fn set_active(&self, token: impl Into<String>) -> UsersSetActive<'a> {
+    pub fn set_active(&self) -> UsersSetActive<'a> {
         UsersSetActive {
             client: self.client,
-            token: token.into(),
             options: rt::CallOptions::default(),
         }
     }
@@ -130,12 +129,10 @@ impl<'a> UsersApi<'a> {
     /// `POST /users.setPresence` (operation `users_setPresence`).
     pub fn set_presence(
         &self,
-        token: impl Into<String>,
         body: super::models::UsersSetPresenceBody,
     ) -> UsersSetPresence<'a> {
         UsersSetPresence {
             client: self.client,
-            token: token.into(),
             body,
             options: rt::CallOptions::default(),
         }
@@ -472,7 +469,6 @@ impl<'a> UsersLookupByEmail<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct UsersSetActive<'a> {
     client: &'a super::Client,
-    token: String,
     options: rt::CallOptions,
 }
 impl<'a> UsersSetActive<'a> {
@@ -483,7 +479,6 @@ impl<'a> UsersSetActive<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/users.setActive");
-        op.header("token", &self.token, false);
         op.errors(rt::error_body::<super::models::UsersSetActiveError>);
         op.apply(self.options);
         (self.client, op)
@@ -530,7 +525,6 @@ impl<'a> UsersSetPhoto<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct UsersSetPresence<'a> {
     client: &'a super::Client,
-    token: String,
     body: super::models::UsersSetPresenceBody,
     options: rt::CallOptions,
 }
@@ -542,7 +536,6 @@ impl<'a> UsersSetPresence<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/users.setPresence");
-        op.header("token", &self.token, false);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::UsersSetPresenceError>);
         op.apply(self.options);

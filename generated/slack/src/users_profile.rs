@@ -28,10 +28,9 @@ impl<'a> UsersProfileApi<'a> {
     /// Set the profile information for a user.
     ///
     /// `POST /users.profile.set` (operation `users_profile_set`).
-    pub fn set(&self, token: impl Into<String>) -> UsersProfileSet<'a> {
+    pub fn set(&self) -> UsersProfileSet<'a> {
         UsersProfileSet {
             client: self.client,
-            token: token.into(),
             body: None,
             options: rt::CallOptions::default(),
         }
@@ -85,7 +84,6 @@ impl<'a> UsersProfileGet<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct UsersProfileSet<'a> {
     client: &'a super::Client,
-    token: String,
     body: Option<super::models::UsersProfileSetBody>,
     options: rt::CallOptions,
 }
@@ -102,7 +100,6 @@ impl<'a> UsersProfileSet<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/users.profile.set");
-        op.header("token", &self.token, false);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

@@ -18,13 +18,11 @@ impl<'a> ViewsApi<'a> {
     /// `GET /views.open` (operation `views_open`).
     pub fn open(
         &self,
-        token: impl Into<String>,
         trigger_id: impl Into<String>,
         view: impl Into<String>,
     ) -> ViewsOpen<'a> {
         ViewsOpen {
             client: self.client,
-            token: token.into(),
             trigger_id: trigger_id.into(),
             view: view.into(),
             options: rt::CallOptions::default(),
@@ -35,13 +33,11 @@ impl<'a> ViewsApi<'a> {
     /// `GET /views.publish` (operation `views_publish`).
     pub fn publish(
         &self,
-        token: impl Into<String>,
         user_id: impl Into<String>,
         view: impl Into<String>,
     ) -> ViewsPublish<'a> {
         ViewsPublish {
             client: self.client,
-            token: token.into(),
             user_id: user_id.into(),
             view: view.into(),
             hash: None,
@@ -53,13 +49,11 @@ impl<'a> ViewsApi<'a> {
     /// `GET /views.push` (operation `views_push`).
     pub fn push(
         &self,
-        token: impl Into<String>,
         trigger_id: impl Into<String>,
         view: impl Into<String>,
     ) -> ViewsPush<'a> {
         ViewsPush {
             client: self.client,
-            token: token.into(),
             trigger_id: trigger_id.into(),
             view: view.into(),
             options: rt::CallOptions::default(),
@@ -68,10 +62,9 @@ impl<'a> ViewsApi<'a> {
     /// Update an existing view.
     ///
     /// `GET /views.update` (operation `views_update`).
-    pub fn update(&self, token: impl Into<String>) -> ViewsUpdate<'a> {
+    pub fn update(&self) -> ViewsUpdate<'a> {
         ViewsUpdate {
             client: self.client,
-            token: token.into(),
             view_id: None,
             external_id: None,
             view: None,
@@ -85,7 +78,6 @@ impl<'a> ViewsApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct ViewsOpen<'a> {
     client: &'a super::Client,
-    token: String,
     trigger_id: String,
     view: String,
     options: rt::CallOptions,
@@ -98,7 +90,6 @@ impl<'a> ViewsOpen<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/views.open");
-        op.header("token", &self.token, false);
         op.query("trigger_id", &self.trigger_id, rt::Style::Form, true);
         op.query("view", &self.view, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
@@ -118,7 +109,6 @@ impl<'a> ViewsOpen<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct ViewsPublish<'a> {
     client: &'a super::Client,
-    token: String,
     user_id: String,
     view: String,
     hash: Option<String>,
@@ -137,7 +127,6 @@ impl<'a> ViewsPublish<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/views.publish");
-        op.header("token", &self.token, false);
         op.query("user_id", &self.user_id, rt::Style::Form, true);
         op.query("view", &self.view, rt::Style::Form, true);
         op.query("hash", &self.hash, rt::Style::Form, true);
@@ -158,7 +147,6 @@ impl<'a> ViewsPublish<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct ViewsPush<'a> {
     client: &'a super::Client,
-    token: String,
     trigger_id: String,
     view: String,
     options: rt::CallOptions,
@@ -171,7 +159,6 @@ impl<'a> ViewsPush<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/views.push");
-        op.header("token", &self.token, false);
         op.query("trigger_id", &self.trigger_id, rt::Style::Form, true);
         op.query("view", &self.view, rt::Style::Form, true);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
@@ -191,7 +178,6 @@ impl<'a> ViewsPush<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct ViewsUpdate<'a> {
     client: &'a super::Client,
-    token: String,
     view_id: Option<String>,
     external_id: Option<String>,
     view: Option<String>,
@@ -226,7 +212,6 @@ impl<'a> ViewsUpdate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/views.update");
-        op.header("token", &self.token, false);
         op.query("view_id", &self.view_id, rt::Style::Form, true);
         op.query("external_id", &self.external_id, rt::Style::Form, true);
         op.query("view", &self.view, rt::Style::Form, true);

@@ -18,12 +18,10 @@ impl<'a> WorkflowsApi<'a> {
     /// `GET /workflows.stepCompleted` (operation `workflows_stepCompleted`).
     pub fn step_completed(
         &self,
-        token: impl Into<String>,
         workflow_step_execute_id: impl Into<String>,
     ) -> WorkflowsStepCompleted<'a> {
         WorkflowsStepCompleted {
             client: self.client,
-            token: token.into(),
             workflow_step_execute_id: workflow_step_execute_id.into(),
             outputs: None,
             options: rt::CallOptions::default(),
@@ -34,13 +32,11 @@ impl<'a> WorkflowsApi<'a> {
     /// `GET /workflows.stepFailed` (operation `workflows_stepFailed`).
     pub fn step_failed(
         &self,
-        token: impl Into<String>,
         workflow_step_execute_id: impl Into<String>,
         error: impl Into<String>,
     ) -> WorkflowsStepFailed<'a> {
         WorkflowsStepFailed {
             client: self.client,
-            token: token.into(),
             workflow_step_execute_id: workflow_step_execute_id.into(),
             error: error.into(),
             options: rt::CallOptions::default(),
@@ -51,12 +47,10 @@ impl<'a> WorkflowsApi<'a> {
     /// `GET /workflows.updateStep` (operation `workflows_updateStep`).
     pub fn update_step(
         &self,
-        token: impl Into<String>,
         workflow_step_edit_id: impl Into<String>,
     ) -> WorkflowsUpdateStep<'a> {
         WorkflowsUpdateStep {
             client: self.client,
-            token: token.into(),
             workflow_step_edit_id: workflow_step_edit_id.into(),
             inputs: None,
             outputs: None,
@@ -71,7 +65,6 @@ impl<'a> WorkflowsApi<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct WorkflowsStepCompleted<'a> {
     client: &'a super::Client,
-    token: String,
     workflow_step_execute_id: String,
     outputs: Option<String>,
     options: rt::CallOptions,
@@ -89,7 +82,6 @@ impl<'a> WorkflowsStepCompleted<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/workflows.stepCompleted");
-        op.header("token", &self.token, false);
         op.query(
             "workflow_step_execute_id",
             &self.workflow_step_execute_id,
@@ -114,7 +106,6 @@ impl<'a> WorkflowsStepCompleted<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct WorkflowsStepFailed<'a> {
     client: &'a super::Client,
-    token: String,
     workflow_step_execute_id: String,
     error: String,
     options: rt::CallOptions,
@@ -127,7 +118,6 @@ impl<'a> WorkflowsStepFailed<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/workflows.stepFailed");
-        op.header("token", &self.token, false);
         op.query(
             "workflow_step_execute_id",
             &self.workflow_step_execute_id,
@@ -152,7 +142,6 @@ impl<'a> WorkflowsStepFailed<'a> {
 #[must_use = "a request does nothing until `send()` is awaited"]
 pub struct WorkflowsUpdateStep<'a> {
     client: &'a super::Client,
-    token: String,
     workflow_step_edit_id: String,
     inputs: Option<String>,
     outputs: Option<String>,
@@ -188,7 +177,6 @@ impl<'a> WorkflowsUpdateStep<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/workflows.updateStep");
-        op.header("token", &self.token, false);
         op.query(
             "workflow_step_edit_id",
             &self.workflow_step_edit_id,

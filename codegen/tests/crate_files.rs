@@ -1,0 +1,160 @@
+//! The files of a generated crate beyond its modules: `examples/quickstart.rs` and what `Cargo.toml`
+//! needs for it, the README's authentication, and `write_crate` removing files no longer generated.
+
+use std::path::{Path, PathBuf};
+
+use connector_codegen::{Generated, Settings};
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../tests/fixtures/{name}"))
+}
+
+fn generate(spec: &Path, settings: &str) -> Generated {
+    let settings = Settings::from_toml(settings).expect("settings");
+    connector_codegen::generate(spec, &settings).expect("generates")
+}
+
+/// A fresh folder under the system's temporary folder.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("connector-codegen-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch folder");
+    dir
+}
+
+const HEADERS_HINT: &str = "crate_name = \"forum-connector\"\n[[auth]]\nscheme = \"forum_key\"\ntype = \"headers\"\nnames = [\"Api-Key\", \"Api-Username\"]\n";
+
+#[test]
+fn the_example_calls_a_real_operation_with_credentials_from_the_environment() {
+    let g = generate(&fixture("auth_headers.yaml"), HEADERS_HINT);
+    let example = &g.files["examples/quickstart.rs"];
+    assert!(example.starts_with("// @generated"), "{example}");
+    assert!(
+        example.contains("client.posts().list_posts().send().await"),
+        "{example}"
+    );
+    assert!(example.contains("\"CONNECTOR_BASE_URL\""), "{example}");
+    assert!(example.contains("\"http://127.0.0.1:4010\""), "{example}");
+    // The simplest scheme: the API key header before the pair of headers.
+    assert!(
+        example.contains("forum_connector::auth::service_key(key)"),
+        "{example}"
+    );
+    assert!(example.contains("\"CONNECTOR_KEY\""), "{example}");
+
+    let manifest = &g.files["Cargo.toml"];
+    assert!(manifest.contains("\n[dev-dependencies]\ntokio = { version = \"1\", features = [\"macros\", \"rt-multi-thread\"] }\n"), "{manifest}");
+    assert!(
+        manifest
+            .ends_with("\n[[example]]\nname = \"quickstart\"\nrequired-features = [\"posts\"]\n"),
+        "{manifest}"
+    );
+
+    let readme = &g.files["README.md"];
+    assert!(
+        readme.contains("config.auth = Some(forum_connector::auth::service_key(\"your key\"));"),
+        "{readme}"
+    );
+    assert!(
+        readme
+            .contains("`auth::forum_key` (the headers `Api-Key`, `Api-Username` on every request)"),
+        "{readme}"
+    );
+
+    // Without tag features the example needs no feature.
+    let g = generate(
+        &fixture("auth_headers.yaml"),
+        &format!("tag_features = false\n{HEADERS_HINT}"),
+    );
+    assert!(
+        g.files["Cargo.toml"].ends_with("\n[[example]]\nname = \"quickstart\"\n"),
+        "{}",
+        g.files["Cargo.toml"]
+    );
+}
+
+#[test]
+fn the_headers_constructor_takes_one_value_per_header_in_order() {
+    let (tokens, _) = connector_codegen::generate_tokens(
+        &fixture("auth_headers.yaml"),
+        &Settings::from_toml(HEADERS_HINT).expect("settings"),
+    )
+    .expect("generates");
+    let code: String = connector_codegen::emit::file(tokens)
+        .expect("parses")
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    assert!(
+        code.contains("pubfnforum_key(api_key:implInto<String>,api_username:implInto<String>,)->connector_runtime::AuthConfig"),
+        "{code}"
+    );
+    assert!(
+        code.contains("(\"Api-Key\".to_owned(),api_key.into().into()),(\"Api-Username\".to_owned(),api_username.into().into())"),
+        "{code}"
+    );
+}
+
+#[test]
+fn an_example_operation_that_cannot_be_called_simply_is_a_warning() {
+    let g = generate(
+        &fixture("auth_headers.yaml"),
+        "example_operation = \"noSuchOperation\"\n",
+    );
+    assert!(
+        g.warnings
+            .iter()
+            .any(|w| w.message.contains("example_operation `noSuchOperation`")),
+        "{:?}",
+        g.warnings
+    );
+    // It still has an example, of the operation chosen without the setting (without the headers hint,
+    // the two headers are required arguments, filled with placeholder values).
+    let example: String = g.files["examples/quickstart.rs"]
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    assert!(example.contains(".posts().list_posts("), "{example}");
+}
+
+#[test]
+fn a_description_without_a_get_has_no_example() {
+    let dir = scratch("no-get");
+    let spec = dir.join("openapi.yaml");
+    std::fs::write(
+        &spec,
+        "openapi: 3.0.3\ninfo: { title: Writes, version: '1' }\npaths:\n  /things:\n    post:\n      operationId: makeThing\n      responses:\n        '204': { description: made }\n",
+    )
+    .expect("write description");
+    let g = generate(&spec, "");
+    assert!(!g.files.contains_key("examples/quickstart.rs"));
+    assert!(!g.files["Cargo.toml"].contains("[[example]]"));
+    assert!(!g.files["Cargo.toml"].contains("tokio"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn write_crate_removes_stale_sources_and_examples_and_keeps_other_files() {
+    let out = scratch("write");
+    for (rel, text) in [
+        ("src/gone.rs", "// an old module\n"),
+        ("examples/old_example.rs", "fn main() {}\n"),
+        ("examples/notes.txt", "kept\n"),
+    ] {
+        let p = out.join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("folder");
+        std::fs::write(&p, text).expect("write");
+    }
+    let g = generate(&fixture("auth_headers.yaml"), HEADERS_HINT);
+    let written = connector_codegen::write_crate(&g, &out).expect("write_crate");
+    assert_eq!(written.len(), g.files.len());
+    assert!(!out.join("src/gone.rs").exists());
+    assert!(!out.join("examples/old_example.rs").exists());
+    assert!(out.join("examples/notes.txt").exists());
+    assert_eq!(
+        std::fs::read_to_string(out.join("examples/quickstart.rs")).expect("example"),
+        g.files["examples/quickstart.rs"]
+    );
+    assert!(out.join("src/posts.rs").exists());
+    let _ = std::fs::remove_dir_all(&out);
+}
