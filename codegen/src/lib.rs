@@ -39,6 +39,8 @@ pub struct Generated {
     pub types: usize,
     /// Operation groups (tags, cargo features) emitted.
     pub groups: usize,
+    /// Operations of the description that were skipped (each with a warning saying why).
+    pub skipped_operations: usize,
 }
 
 struct Lowered {
@@ -177,6 +179,7 @@ pub fn generate_from(doc: load::Document, settings: &Settings) -> Result<Generat
         operations: api.operations.len(),
         types: api.types.len(),
         groups: api.groups.len(),
+        skipped_operations: api.skipped_operations,
     })
 }
 

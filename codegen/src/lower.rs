@@ -962,6 +962,7 @@ impl<'a> Lowerer<'a> {
                 let (op, _) = self.deref(op, &op_ptr);
                 if !op.is_object() {
                     self.warn(&op_ptr, "operation is not an object; skipped");
+                    api.skipped_operations += 1;
                     continue;
                 }
                 let tag = op
@@ -1033,7 +1034,10 @@ impl<'a> Lowerer<'a> {
                             origin: op_ptr,
                         })
                     }
-                    None => self.warn(&op_ptr, "operation skipped"),
+                    None => {
+                        self.warn(&op_ptr, "operation skipped");
+                        api.skipped_operations += 1;
+                    }
                 }
             }
         }

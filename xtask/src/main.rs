@@ -6,7 +6,10 @@
 //! - `generate [--check] [NAME...]`: regenerate `generated/<name>/` for the entries of
 //!   `specs/manifest.toml`; with `--check`, regenerate in memory and fail listing files that differ.
 //! - `vendors [NAME...]`: `cargo clippy -D warnings` on each generated connector (slow: minutes each).
+//! - `corpus [--sample N --seed S] [--filter GLOB] [--check] [--json]`: the generator over the public
+//!   APIs.guru corpus, each description in an isolated child process (see `corpus.rs`).
 
+mod corpus;
 mod manifest;
 
 use std::path::{Path, PathBuf};
@@ -19,6 +22,7 @@ fn main() -> ExitCode {
         Some("test") => test(rest),
         Some("generate") => generate(rest),
         Some("vendors") => vendors(rest),
+        Some("corpus") => corpus::run(&root(), rest),
         Some("help") | Some("--help") | Some("-h") | None => {
             print_help();
             Ok(())
@@ -41,6 +45,7 @@ fn print_help() {
          test                      fmt check, clippy -D warnings, all tests, generate --check\n  \
          generate [--check] [NAME] regenerate generated/ from specs/manifest.toml (or check for drift)\n  \
          vendors [NAME]            clippy -D warnings on each generated connector\n  \
+         corpus [OPTIONS]          generate (and --check) the APIs.guru corpus; `corpus --help`\n  \
          help                      this text"
     );
 }
