@@ -534,7 +534,7 @@ impl Progress {
             if done == self.total {
                 let _ = writeln!(err);
             }
-        } else if done == self.total || done % (self.total / 20).max(1) == 0 {
+        } else if done == self.total || done.is_multiple_of((self.total / 20).max(1)) {
             let _ = writeln!(err, "xtask: {line}");
         }
     }
@@ -925,18 +925,18 @@ fn summarise(
                 e.push(r.spec.clone());
             }
         }
-        if matches!(r.check.as_deref(), Some("errors" | "warnings")) {
-            if let Some(c) = &r.check_cause {
-                let stage = if r.check.as_deref() == Some("errors") {
-                    "compile"
-                } else {
-                    "compile warning"
-                };
-                causes
-                    .entry((stage, c.clone()))
-                    .or_default()
-                    .push(r.spec.clone());
-            }
+        if let (Some(outcome @ ("errors" | "warnings")), Some(c)) =
+            (r.check.as_deref(), &r.check_cause)
+        {
+            let stage = if outcome == "errors" {
+                "compile"
+            } else {
+                "compile warning"
+            };
+            causes
+                .entry((stage, c.clone()))
+                .or_default()
+                .push(r.spec.clone());
         }
     }
     // Skipped-operation causes count operations, the others descriptions.
@@ -968,9 +968,9 @@ fn summarise(
         })
     };
     let mut by_time: Vec<&Record> = records.iter().collect();
-    by_time.sort_by(|a, b| b.millis.cmp(&a.millis));
+    by_time.sort_by_key(|r| std::cmp::Reverse(r.millis));
     let mut by_size: Vec<&Record> = records.iter().collect();
-    by_size.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+    by_size.sort_by_key(|r| std::cmp::Reverse(r.bytes));
     let generated = records.iter().filter(|r| r.outcome == "generated").count();
     let checked_n = records.iter().filter(|r| r.check.is_some()).count();
     let compiled = records
