@@ -240,6 +240,8 @@ struct Record {
     skipped_operations: usize,
     warnings: usize,
     millis: u64,
+    /// User plus system CPU time of the child (wall time suffers when the machine is busy).
+    cpu_millis: u64,
     peak_rss_mb: f64,
     /// The first error (failures) or first warning (generated).
     first_diagnostic: Option<String>,
@@ -322,6 +324,7 @@ impl Runner {
             skipped_operations: 0,
             warnings: 0,
             millis: 0,
+            cpu_millis: 0,
             peak_rss_mb: 0.0,
             first_diagnostic: None,
             cause: None,
@@ -379,6 +382,8 @@ impl Runner {
         r.millis = started.elapsed().as_millis() as u64;
         // ru_maxrss is in kilobytes on Linux.
         r.peak_rss_mb = usage.ru_maxrss as f64 / 1024.0;
+        let ms = |t: libc::timeval| t.tv_sec as u64 * 1000 + t.tv_usec as u64 / 1000;
+        r.cpu_millis = ms(usage.ru_utime) + ms(usage.ru_stime);
         let stdout = std::fs::read_to_string(&stdout_path).unwrap_or_default();
         let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
         let report: Option<Value> = stdout
@@ -743,17 +748,16 @@ fn check(
         .spawn()
         .map_err(|e| format!("cargo {sub}: {e}"))?;
     let stderr = child.stderr.take();
+    let tty = std::io::stderr().is_terminal();
     let err_thread = std::thread::spawn(move || {
         let mut tail = Vec::new();
         if let Some(s) = stderr {
             for line in BufReader::new(s).lines().map_while(Result::ok) {
-                if line.trim_start().starts_with("Checking")
-                    || line.trim_start().starts_with("Compiling")
-                {
-                    eprint!(
-                        "\r\x1b[2K{}",
-                        line.trim().chars().take(100).collect::<String>()
-                    );
+                let t = line.trim();
+                if tty && (t.starts_with("Checking") || t.starts_with("Compiling")) {
+                    eprint!("\r\x1b[2K{}", t.chars().take(100).collect::<String>());
+                } else if t.starts_with("Finished") {
+                    eprintln!("xtask: {t}");
                 }
                 tail.push(line);
                 if tail.len() > 200 {
@@ -761,7 +765,9 @@ fn check(
                 }
             }
         }
-        eprintln!();
+        if tty {
+            eprintln!();
+        }
         tail
     });
     let by_package: HashMap<String, usize> = records
@@ -810,8 +816,8 @@ fn check(
                         .and_then(|c| c.get("code"))
                         .and_then(Value::as_str);
                     let label = match code {
-                        Some(c) => format!("{c}: {text}"),
-                        None => text.to_owned(),
+                        Some(c) => format!("{c}: {}", normalise(text)),
+                        None => normalise(text),
                     };
                     let r = &mut records[i];
                     match m.get("level").and_then(Value::as_str) {
@@ -822,7 +828,7 @@ fn check(
                                     .get("rendered")
                                     .and_then(Value::as_str)
                                     .map(|s| s.lines().take(12).collect::<Vec<_>>().join("\n"));
-                                r.check_cause = Some(normalise(&label));
+                                r.check_cause = Some(label);
                             }
                         }
                         Some("warning") => {
@@ -832,7 +838,7 @@ fn check(
                                     .get("rendered")
                                     .and_then(Value::as_str)
                                     .map(|s| s.lines().take(12).collect::<Vec<_>>().join("\n"));
-                                r.check_cause = Some(format!("warning {}", normalise(&label)));
+                                r.check_cause = Some(label);
                             }
                         }
                         _ => {}
@@ -964,7 +970,7 @@ fn summarise(
         json!({
             "spec": r.spec, "megabytes": (r.bytes as f64 / 1e4).round() / 100.0,
             "outcome": r.outcome, "operations": r.operations, "types": r.types,
-            "millis": r.millis, "peak_rss_mb": r.peak_rss_mb.round(),
+            "millis": r.millis, "cpu_millis": r.cpu_millis, "peak_rss_mb": r.peak_rss_mb.round(),
         })
     };
     let mut by_time: Vec<&Record> = records.iter().collect();
@@ -1199,16 +1205,17 @@ fn write_docs(
     }
     for (title, rows) in [("slowest", &s.slowest), ("largest", &s.largest)] {
         body.push_str(&format!(
-            "\n### The 10 {title} descriptions\n\n| description | size (MB) | operations | types | time (ms) | peak memory (MB) | outcome |\n|---|---|---|---|---|---|---|\n"
+            "\n### The 10 {title} descriptions\n\n| description | size (MB) | operations | types | wall time (ms) | CPU time (ms) | peak memory (MB) | outcome |\n|---|---|---|---|---|---|---|---|\n"
         ));
         for r in rows {
             body.push_str(&format!(
-                "| `{}` | {} | {} | {} | {} | {} | {} |\n",
+                "| `{}` | {} | {} | {} | {} | {} | {} | {} |\n",
                 r["spec"].as_str().unwrap_or(""),
                 r["megabytes"],
                 r["operations"],
                 r["types"],
                 r["millis"],
+                r["cpu_millis"],
                 r["peak_rss_mb"],
                 r["outcome"].as_str().unwrap_or("")
             ));
