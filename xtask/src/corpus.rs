@@ -730,6 +730,28 @@ fn check(
         members.len(),
         ws.display()
     );
+    // A clean verdict for every crate of this run: no artifacts of earlier runs' crates (cached
+    // diagnostics would be replayed, and hundreds of crates' incremental state fills a disk).
+    let debug = ws.join("target/debug");
+    let _ = std::fs::remove_dir_all(debug.join("incremental"));
+    for (dir, prefixes) in [
+        ("deps", &["libcorpus_", "corpus_"][..]),
+        (".fingerprint", &["corpus-"][..]),
+    ] {
+        if let Ok(rd) = std::fs::read_dir(debug.join(dir)) {
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if prefixes.iter().any(|p| name.starts_with(p)) {
+                    let p = e.path();
+                    let _ = if p.is_dir() {
+                        std::fs::remove_dir_all(&p)
+                    } else {
+                        std::fs::remove_file(&p)
+                    };
+                }
+            }
+        }
+    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut child = Command::new(cargo)
         .args([
@@ -743,6 +765,7 @@ fn check(
         ])
         .current_dir(ws)
         .env("CARGO_TARGET_DIR", ws.join("target"))
+        .env("CARGO_INCREMENTAL", "0")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -2,7 +2,7 @@
 //!
 //! Commands:
 //! - `test`: everything CI checks: formatting, clippy with warnings denied, every test of the default
-//!   workspace members, and `generate --check`.
+//!   workspace members, `generate --check`, and a 20-description sample of the corpus, compiled.
 //! - `generate [--check] [NAME...]`: regenerate `generated/<name>/` for the entries of
 //!   `specs/manifest.toml`; with `--check`, regenerate in memory and fail listing files that differ.
 //! - `vendors [NAME...]`: `cargo clippy -D warnings` on each generated connector (slow: minutes each).
@@ -42,7 +42,7 @@ fn print_help() {
     println!(
         "cargo xtask <command>\n\n\
          commands:\n  \
-         test                      fmt check, clippy -D warnings, all tests, generate --check\n  \
+         test                      fmt check, clippy -D warnings, all tests, generate --check, corpus sample\n  \
          generate [--check] [NAME] regenerate generated/ from specs/manifest.toml (or check for drift)\n  \
          vendors [NAME]            clippy -D warnings on each generated connector\n  \
          corpus [OPTIONS]          generate (and --check) the APIs.guru corpus; `corpus --help`\n  \
@@ -107,6 +107,17 @@ fn test(extra: &[String]) -> Result<(), String> {
     cargo_in(&root, "tests", &args)?;
     cargo_in(&root, "doc tests", &["test", "--doc"])?;
     generate(&["--check".to_owned()])?;
+    // A small fixed sample of the public corpus, generated and compiled (a few minutes; the corpus is
+    // installed once into ~/.cache/connector-corpus).
+    let started = std::time::Instant::now();
+    corpus::run(
+        &root,
+        &["--sample", "20", "--seed", "1", "--check"].map(str::to_owned),
+    )?;
+    eprintln!(
+        "xtask: corpus sample took {} s",
+        started.elapsed().as_secs()
+    );
     Ok(())
 }
 
