@@ -180,6 +180,9 @@ pub fn generate_from(doc: load::Document, settings: &Settings) -> Result<Generat
     })
 }
 
+/// A rendered file: its path in the crate, and its text or an internal error.
+type Rendered = (String, Result<String, String>);
+
 /// `src/models.rs` and one file per group, rendered on a few threads: emission and pretty-printing
 /// dominate generation time for large descriptions, and each file is independent. The result does not
 /// depend on the number of threads (files are keyed by path).
@@ -188,7 +191,7 @@ fn render_modules(
     facts: &passes::Facts,
     tag_features: bool,
     threads: usize,
-) -> Vec<(String, Result<String, String>)> {
+) -> Vec<Rendered> {
     // File 0 is the models, file i + 1 the group i.
     let count = api.groups.len() + 1;
     let render = |i: usize| {
@@ -208,7 +211,7 @@ fn render_modules(
         return (0..count).map(render).collect();
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut out: Vec<(usize, (String, Result<String, String>))> = std::thread::scope(|s| {
+    let mut out: Vec<(usize, Rendered)> = std::thread::scope(|s| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 s.spawn(|| {
