@@ -1295,6 +1295,13 @@ impl<'a> Lowerer<'a> {
                     Some(s) => self.schema_ty(s, &ctx_name, &sptr, Ctx::Raw),
                     None => Ty::Any,
                 };
+                // A bare binary schema names no parts: the body goes as one file part named `file`,
+                // the name upload endpoints conventionally read.
+                let files = if files.is_empty() && matches!(ty, Ty::Binary) {
+                    vec!["file".to_owned()]
+                } else {
+                    files
+                };
                 (BodyKind::Multipart { files }, ty)
             } else {
                 let ty = schema

@@ -1149,7 +1149,7 @@ is also used for other builds, so wall times are noisy; CPU time is the steadier
 |---|---|---|
 | several success or error types on one operation | an enum of answers by status; a typed error body per status, range and `default` | `responses.yaml` |
 | missing operationIds | names from method and path | `naming.yaml` |
-| multipart, form, XML, NDJSON, binary bodies | multipart/form bodies, text and bytes, NDJSON and SSE streams | `request_bodies.yaml`, `swagger2.yaml`, `paging.yaml` |
+| multipart, form, XML, NDJSON, binary bodies | multipart/form bodies (a bare binary multipart schema is one file part named `file`), text and bytes, NDJSON and SSE streams | `request_bodies.yaml`, `swagger2.yaml`, `paging.yaml` |
 | enum values that collide once cased | per-scope names with suffixes | `string_enums.yaml` |
 | deepObject and other parameter styles | parameters serialised through serde by style, so no `Display` is needed | `param_styles.yaml` |
 | `info.version` that is not semver | not used: the crate version is `0.1.0` unless `crate_version` is set | |
