@@ -1071,6 +1071,14 @@ fn stream_tokens(api: &Api, op: &Operation, st: &StreamOut) -> TokenStream {
 }
 
 fn multipart_steps(api: &Api, b: &RequestBody, files: &[String], val: TokenStream) -> TokenStream {
+    if let (Ty::Binary, [name]) = (passes::strip(&b.ty), files) {
+        // The whole body is one file (lowering named its part).
+        return quote! {
+            let mut mp = op.multipart();
+            mp.file(#name, &rt::FilePart { filename: None, content_type: None, data: Clone::clone(#val) });
+            op.multipart_done(mp);
+        };
+    }
     let Ty::Named(id) = passes::strip(&b.ty) else {
         return quote!(op.json("application/json", #val););
     };

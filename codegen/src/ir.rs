@@ -526,4 +526,6 @@ pub struct Api {
     pub webhooks: Vec<Webhook>,
     /// Free-form facts for the README and docs.
     pub notes: BTreeMap<String, String>,
+    /// Operations of the description left out because they could not be lowered (each has a warning).
+    pub skipped_operations: usize,
 }

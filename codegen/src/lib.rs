@@ -40,6 +40,8 @@ pub struct Generated {
     pub types: usize,
     /// Operation groups (tags, cargo features) emitted.
     pub groups: usize,
+    /// Operations of the description that were skipped (each with a warning saying why).
+    pub skipped_operations: usize,
 }
 
 struct Lowered {
@@ -119,17 +121,14 @@ pub fn generate_from(doc: load::Document, settings: &Settings) -> Result<Generat
             .help("this is a bug in connector-gen; please report it with the description")
     };
     let mut files = BTreeMap::new();
-    let models = emit::models(&api, &facts, tag_features);
-    files.insert(
-        "src/models.rs".to_owned(),
-        emit::file(models).map_err(internal)?,
-    );
-    for (i, g) in api.groups.iter().enumerate() {
-        let tokens = emit::group(&api, &facts, i);
-        files.insert(
-            format!("src/{}.rs", g.module),
-            emit::file(tokens).map_err(internal)?,
-        );
+    // Small descriptions render on this thread; spawning would cost more than it saves.
+    let threads = if api.operations.len() < 200 {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+    };
+    for (path, text) in render_modules(&api, &facts, tag_features, threads) {
+        files.insert(path, text.map_err(internal)?);
     }
     let lib = emit::lib(
         &api,
@@ -197,6 +196,7 @@ pub fn generate_from(doc: load::Document, settings: &Settings) -> Result<Generat
         operations: api.operations.len(),
         types: api.types.len(),
         groups: api.groups.len(),
+        skipped_operations: api.skipped_operations,
     })
 }
 
@@ -242,6 +242,64 @@ pub fn conformance_harness(spec: &Path, settings: &Settings) -> Result<Harness, 
         credentials,
         operations: api.operations.len(),
     })
+}
+
+/// A rendered file: its path in the crate, and its text or an internal error.
+type Rendered = (String, Result<String, String>);
+
+/// `src/models.rs` and one file per group, rendered on a few threads: emission and pretty-printing
+/// dominate generation time for large descriptions, and each file is independent. The result does not
+/// depend on the number of threads (files are keyed by path).
+fn render_modules(
+    api: &ir::Api,
+    facts: &passes::Facts,
+    tag_features: bool,
+    threads: usize,
+) -> Vec<Rendered> {
+    // File 0 is the models, file i + 1 the group i.
+    let count = api.groups.len() + 1;
+    let render = |i: usize| {
+        if i == 0 {
+            let tokens = emit::models(api, facts, tag_features);
+            ("src/models.rs".to_owned(), emit::file(tokens))
+        } else {
+            let tokens = emit::group(api, facts, i - 1);
+            (
+                format!("src/{}.rs", api.groups[i - 1].module),
+                emit::file(tokens),
+            )
+        }
+    };
+    let threads = threads.min(count);
+    if threads <= 1 {
+        return (0..count).map(render).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut out: Vec<(usize, Rendered)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if i >= count {
+                            break done;
+                        }
+                        done.push((i, render(i)));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| {
+                w.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, file)| file).collect()
 }
 
 /// Generate the connector as one token stream (a module body) for the `#[connector]` macro.
@@ -454,4 +512,56 @@ fn readme(
         api.types.len()
     ));
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A description with many tags, so there are many files to share among threads.
+    fn many_tags() -> String {
+        let mut paths = Vec::new();
+        for i in 0..40 {
+            paths.push(format!(
+                r##""/t{i}/items/{{id}}": {{"get": {{"tags": ["tag {i}"], "operationId": "get{i}",
+                  "parameters": [{{"name": "id", "in": "path", "required": true, "schema": {{"type": "string"}}}}],
+                  "responses": {{"200": {{"description": "ok", "content": {{"application/json":
+                  {{"schema": {{"$ref": "#/components/schemas/Item{i}"}}}}}}}}}}}}}}"##
+            ));
+        }
+        let schemas: Vec<String> = (0..40)
+            .map(|i| format!(r#""Item{i}": {{"type": "object", "properties": {{"n{i}": {{"type": "integer"}}}}}}"#))
+            .collect();
+        format!(
+            r#"{{"openapi": "3.0.3", "info": {{"title": "Many", "version": "1"}},
+               "paths": {{{}}}, "components": {{"schemas": {{{}}}}}}}"#,
+            paths.join(","),
+            schemas.join(",")
+        )
+    }
+
+    #[test]
+    fn tags_named_like_cargo_files_do_not_become_them() {
+        let spec = r#"{"openapi": "3.0.3", "info": {"title": "Files", "version": "1"},
+            "paths": {"/a": {"get": {"tags": ["Main"], "responses": {"204": {"description": "ok"}}}},
+                      "/b": {"get": {"tags": ["lib"], "responses": {"204": {"description": "ok"}}}}}}"#;
+        let doc = load::load_str(spec, None).expect("loads");
+        let g = generate_from(doc, &Settings::default()).expect("generates");
+        assert!(!g.files.contains_key("src/main.rs"), "{:?}", g.files.keys());
+        assert!(g.files.contains_key("src/main_api.rs"));
+        assert!(g.files.contains_key("src/lib_api.rs"));
+        assert!(g.files["src/lib.rs"].contains("pub mod main_api"));
+    }
+
+    #[test]
+    fn rendering_on_threads_gives_the_same_files() {
+        let doc = load::load_str(&many_tags(), None).expect("loads");
+        let lowered = lower_doc(doc, &Settings::default()).expect("lowers");
+        assert_eq!(lowered.api.groups.len(), 40);
+        let one = render_modules(&lowered.api, &lowered.facts, true, 1);
+        let four = render_modules(&lowered.api, &lowered.facts, true, 4);
+        assert_eq!(one.len(), 41);
+        assert_eq!(one, four);
+        assert!(one.iter().all(|(_, text)| text.is_ok()));
+    }
 }

@@ -994,6 +994,7 @@ impl<'a> Lowerer<'a> {
                 let (op, _) = self.deref(op, &op_ptr);
                 if !op.is_object() {
                     self.warn(&op_ptr, "operation is not an object; skipped");
+                    api.skipped_operations += 1;
                     continue;
                 }
                 let tag = op
@@ -1065,7 +1066,10 @@ impl<'a> Lowerer<'a> {
                             origin: op_ptr,
                         })
                     }
-                    None => self.warn(&op_ptr, "operation skipped"),
+                    None => {
+                        self.warn(&op_ptr, "operation skipped");
+                        api.skipped_operations += 1;
+                    }
                 }
             }
         }
@@ -1324,6 +1328,13 @@ impl<'a> Lowerer<'a> {
                     }
                     Some(s) => self.schema_ty(s, &ctx_name, &sptr, Ctx::Raw),
                     None => Ty::Any,
+                };
+                // A bare binary schema names no parts: the body goes as one file part named `file`,
+                // the name upload endpoints conventionally read.
+                let files = if files.is_empty() && matches!(ty, Ty::Binary) {
+                    vec!["file".to_owned()]
+                } else {
+                    files
                 };
                 (BodyKind::Multipart { files }, ty)
             } else {

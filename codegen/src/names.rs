@@ -164,9 +164,10 @@ pub fn snake_name(raw: &str) -> String {
 pub fn module_name(raw: &str) -> String {
     let s = snake_name(raw);
     match s.as_str() {
-        // Names of modules and items every generated crate has (`rt` is its alias of the runtime support).
+        // Names of modules and items every generated crate has (`rt` is its alias of the runtime support),
+        // and file names cargo gives a meaning: `src/lib.rs` is the crate root, `src/main.rs` a binary.
         "models" | "client" | "auth" | "default" | "std" | "core" | "alloc" | "all" | "rt"
-        | "webhook_events" => {
+        | "webhook_events" | "lib" | "main" => {
             format!("{s}_api")
         }
         _ => s,

@@ -2,7 +2,8 @@
 //!
 //! Commands:
 //! - `test`: everything CI checks: formatting, clippy with warnings denied, every test of the default
-//!   workspace members, `generate --check`, and the conformance of the three smallest connectors.
+//!   workspace members, `generate --check`, the conformance of the three smallest connectors against
+//!   Prism, and a 20-description sample of the corpus, compiled.
 //! - `generate [--check] [NAME...]`: regenerate `generated/<name>/` for the entries of
 //!   `specs/manifest.toml`; with `--check`, regenerate in memory and fail listing files that differ.
 //! - `vendors [NAME...]`: `cargo clippy -D warnings` on each generated connector (slow: minutes each).
@@ -10,8 +11,11 @@
 //!   connector against Prism, a mock server validating requests against the description.
 //! - `connectors-report [NAME...]`: time `cargo check` of each generated connector (all features, and
 //!   the manifest's `typical_feature` alone) and write the table to `docs/connectors.md`.
+//! - `corpus [--sample N --seed S] [--filter GLOB] [--check] [--json]`: the generator over the public
+//!   APIs.guru corpus, each description in an isolated child process (see `corpus.rs`).
 
 mod conformance;
+mod corpus;
 mod manifest;
 mod report;
 
@@ -27,6 +31,7 @@ fn main() -> ExitCode {
         Some("vendors") => vendors(rest),
         Some("conformance") => conformance::run(rest),
         Some("connectors-report") => report::run(rest),
+        Some("corpus") => corpus::run(&root(), rest),
         Some("help") | Some("--help") | Some("-h") | None => {
             print_help();
             Ok(())
@@ -47,12 +52,13 @@ fn print_help() {
         "cargo xtask <command>\n\n\
          commands:\n  \
          test                      fmt check, clippy -D warnings, all tests, generate --check,\n                            \
-         conformance of the three smallest connectors\n  \
+         conformance of the three smallest connectors, corpus sample\n  \
          generate [--check] [NAME] regenerate generated/ from specs/manifest.toml (or check for drift)\n  \
          vendors [NAME]            clippy -D warnings on each generated connector\n  \
          conformance [--spec NAMES] [--dynamic] [--runs N] [--json] [--write-docs]\n                            \
          every operation of each connector against Prism (validating mock)\n  \
          connectors-report [NAME]  time cargo check per connector, write docs/connectors.md\n  \
+         corpus [OPTIONS]          generate (and --check) the APIs.guru corpus; `corpus --help`\n  \
          help                      this text"
     );
 }
@@ -116,6 +122,17 @@ fn test(extra: &[String]) -> Result<(), String> {
     generate(&["--check".to_owned()])?;
     // The three smallest connectors against Prism, the validating mock server.
     conformance::run(&["--spec".to_owned(), "discourse,slack,twilio".to_owned()])?;
+    // A small fixed sample of the public corpus, generated and compiled (a few minutes; the corpus is
+    // installed once into ~/.cache/connector-corpus).
+    let started = std::time::Instant::now();
+    corpus::run(
+        &root,
+        &["--sample", "20", "--seed", "1", "--check"].map(str::to_owned),
+    )?;
+    eprintln!(
+        "xtask: corpus sample took {} s",
+        started.elapsed().as_secs()
+    );
     Ok(())
 }
 

@@ -125,7 +125,11 @@ fn main() -> ExitCode {
             };
             eprintln!("{d}");
             if args.json {
-                println!("{{\"ok\":false,\"error\":{}}}", json_str(&d.message));
+                println!(
+                    "{{\"ok\":false,\"error\":{},\"pointer\":{}}}",
+                    json_str(&d.message),
+                    d.pointer.as_deref().map_or("null".to_owned(), json_str)
+                );
             }
             return ExitCode::from(1);
         }
@@ -145,12 +149,13 @@ fn main() -> ExitCode {
             .map(|w| json_str(&w.to_string()))
             .collect();
         println!(
-            "{{\"ok\":true,\"crate\":{},\"out\":{},\"operations\":{},\"types\":{},\"groups\":{},\"files\":{},\"millis\":{ms},\"warnings\":[{}]}}",
+            "{{\"ok\":true,\"crate\":{},\"out\":{},\"operations\":{},\"types\":{},\"groups\":{},\"skipped_operations\":{},\"files\":{},\"millis\":{ms},\"warnings\":[{}]}}",
             json_str(&generated.crate_name),
             json_str(&args.out.display().to_string()),
             generated.operations,
             generated.types,
             generated.groups,
+            generated.skipped_operations,
             generated.files.len(),
             warnings.join(",")
         );

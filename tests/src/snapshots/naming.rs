@@ -634,6 +634,102 @@ pub mod rt_api {
         }
     }
 }
+pub mod main_api {
+    //! Operations tagged `Main`.
+    #![allow(
+        clippy::too_many_arguments,
+        clippy::doc_lazy_continuation,
+        clippy::doc_overindented_list_items,
+        clippy::large_enum_variant
+    )]
+    use connector_runtime::__private as rt;
+    /// Operations tagged `Main`.
+    #[derive(Clone, Copy, Debug)]
+    pub struct MainApiApi<'a> {
+        pub(crate) client: &'a super::Client,
+    }
+    impl<'a> MainApiApi<'a> {
+        /// `POST /entry` (operation `enter`).
+        pub fn enter(&self) -> Enter<'a> {
+            Enter {
+                client: self.client,
+                options: rt::CallOptions::default(),
+            }
+        }
+    }
+    /// Request builder for `POST /entry`: set optional parameters, then `send()`.
+    #[derive(Debug)]
+    #[must_use = "a request does nothing until `send()` is awaited"]
+    pub struct Enter<'a> {
+        client: &'a super::Client,
+        options: rt::CallOptions,
+    }
+    impl<'a> Enter<'a> {
+        /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
+        pub fn options(mut self, options: rt::CallOptions) -> Self {
+            self.options = options;
+            self
+        }
+        fn build(self) -> (&'a super::Client, rt::Op) {
+            let mut op = rt::Op::new(rt::Method::POST, "/entry");
+            op.apply(self.options);
+            (self.client, op)
+        }
+        /// Send the request.
+        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+            let (client, op) = self.build();
+            rt::send_unit(client.connector(), op).await
+        }
+    }
+}
+pub mod lib_api {
+    //! Operations tagged `lib`.
+    #![allow(
+        clippy::too_many_arguments,
+        clippy::doc_lazy_continuation,
+        clippy::doc_overindented_list_items,
+        clippy::large_enum_variant
+    )]
+    use connector_runtime::__private as rt;
+    /// Operations tagged `lib`.
+    #[derive(Clone, Copy, Debug)]
+    pub struct LibApiApi<'a> {
+        pub(crate) client: &'a super::Client,
+    }
+    impl<'a> LibApiApi<'a> {
+        /// `GET /library` (operation `listBooks`).
+        pub fn list_books(&self) -> ListBooks<'a> {
+            ListBooks {
+                client: self.client,
+                options: rt::CallOptions::default(),
+            }
+        }
+    }
+    /// Request builder for `GET /library`: set optional parameters, then `send()`.
+    #[derive(Debug)]
+    #[must_use = "a request does nothing until `send()` is awaited"]
+    pub struct ListBooks<'a> {
+        client: &'a super::Client,
+        options: rt::CallOptions,
+    }
+    impl<'a> ListBooks<'a> {
+        /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
+        pub fn options(mut self, options: rt::CallOptions) -> Self {
+            self.options = options;
+            self
+        }
+        fn build(self) -> (&'a super::Client, rt::Op) {
+            let mut op = rt::Op::new(rt::Method::GET, "/library");
+            op.apply(self.options);
+            (self.client, op)
+        }
+        /// Send the request.
+        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+            let (client, op) = self.build();
+            rt::send_unit(client.connector(), op).await
+        }
+    }
+}
 pub use connector_runtime::{ConnectorConfig, Error, ErrorCode, Response};
 /// Base URLs of the API's servers, first one the default (server variables at their defaults).
 pub const SERVERS: &[&str] = &[];
@@ -677,5 +773,15 @@ impl Client {
     /// Operations tagged `rt`.
     pub fn rt_api(&self) -> rt_api::RtApiApi<'_> {
         rt_api::RtApiApi { client: self }
+    }
+    /// Operations tagged `Main`.
+    pub fn main_api(&self) -> main_api::MainApiApi<'_> {
+        main_api::MainApiApi {
+            client: self,
+        }
+    }
+    /// Operations tagged `lib`.
+    pub fn lib_api(&self) -> lib_api::LibApiApi<'_> {
+        lib_api::LibApiApi { client: self }
     }
 }

@@ -295,6 +295,73 @@ pub mod blobs {
         }
     }
 }
+pub mod scans {
+    //! Operations tagged `scans`.
+    #![allow(
+        clippy::too_many_arguments,
+        clippy::doc_lazy_continuation,
+        clippy::doc_overindented_list_items,
+        clippy::large_enum_variant
+    )]
+    use connector_runtime::__private as rt;
+    /// Operations tagged `scans`.
+    #[derive(Clone, Copy, Debug)]
+    pub struct ScansApi<'a> {
+        pub(crate) client: &'a super::Client,
+    }
+    impl<'a> ScansApi<'a> {
+        /// `POST /scans` (operation `uploadScan`).
+        pub fn upload_scan(&self) -> UploadScan<'a> {
+            UploadScan {
+                client: self.client,
+                body: None,
+                options: rt::CallOptions::default(),
+            }
+        }
+    }
+    /// Request builder for `POST /scans`: set optional parameters, then `send()`.
+    #[derive(Debug)]
+    #[must_use = "a request does nothing until `send()` is awaited"]
+    pub struct UploadScan<'a> {
+        client: &'a super::Client,
+        body: Option<rt::bytes::Bytes>,
+        options: rt::CallOptions,
+    }
+    impl<'a> UploadScan<'a> {
+        /// Set the request body.
+        pub fn body(mut self, value: rt::bytes::Bytes) -> Self {
+            self.body = Some(value);
+            self
+        }
+        /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
+        pub fn options(mut self, options: rt::CallOptions) -> Self {
+            self.options = options;
+            self
+        }
+        fn build(self) -> (&'a super::Client, rt::Op) {
+            let mut op = rt::Op::new(rt::Method::POST, "/scans");
+            if let Some(body) = &self.body {
+                let mut mp = op.multipart();
+                mp.file(
+                    "file",
+                    &rt::FilePart {
+                        filename: None,
+                        content_type: None,
+                        data: Clone::clone(body),
+                    },
+                );
+                op.multipart_done(mp);
+            }
+            op.apply(self.options);
+            (self.client, op)
+        }
+        /// Send the request.
+        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+            let (client, op) = self.build();
+            rt::send_unit(client.connector(), op).await
+        }
+    }
+}
 pub mod notes {
     //! Operations tagged `notes`.
     #![allow(
@@ -393,6 +460,10 @@ impl Client {
     /// Operations tagged `blobs`.
     pub fn blobs(&self) -> blobs::BlobsApi<'_> {
         blobs::BlobsApi { client: self }
+    }
+    /// Operations tagged `scans`.
+    pub fn scans(&self) -> scans::ScansApi<'_> {
+        scans::ScansApi { client: self }
     }
     /// Operations tagged `notes`.
     pub fn notes(&self) -> notes::NotesApi<'_> {
