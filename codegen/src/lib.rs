@@ -236,6 +236,16 @@ pub fn conformance_harness(spec: &Path, settings: &Settings) -> Result<Harness, 
         Some(_) => vec![header("Authorization", "Bearer placeholder-token")],
         None => Vec::new(),
     };
+    // Headers an auth hint supplies in place of declared header parameters (Slack's `token`): the
+    // description still requires them, so the run sends placeholders.
+    let mut credentials = credentials;
+    for hint in &settings.auth {
+        for name in hint.names.iter().chain(&hint.covers) {
+            if !credentials.iter().any(|(_, n, _)| n.eq_ignore_ascii_case(name)) {
+                credentials.push(header(name, "placeholder"));
+            }
+        }
+    }
     Ok(Harness {
         code,
         plan,
