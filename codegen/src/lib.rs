@@ -241,7 +241,10 @@ pub fn conformance_harness(spec: &Path, settings: &Settings) -> Result<Harness, 
     let mut credentials = credentials;
     for hint in &settings.auth {
         for name in hint.names.iter().chain(&hint.covers) {
-            if !credentials.iter().any(|(_, n, _)| n.eq_ignore_ascii_case(name)) {
+            if !credentials
+                .iter()
+                .any(|(_, n, _)| n.eq_ignore_ascii_case(name))
+            {
                 credentials.push(header(name, "placeholder"));
             }
         }
