@@ -25,7 +25,6 @@ use crate::diag::Diagnostic;
 use crate::ir::{
     Api, Operation, PageStrategy, Pagination, ParamLocation, ResponseKind, Ty, TypeKind,
 };
-use crate::lower::pointer;
 use crate::passes::strip;
 use crate::settings::{PagingHint, Settings};
 
@@ -63,14 +62,7 @@ pub fn detect(root: &Value, settings: &Settings, api: &mut Api) -> Vec<Diagnosti
 
 /// The raw object at `origin`, following `$ref`s (bundled operations are refs).
 fn resolve<'a>(root: &'a Value, origin: &str) -> Option<&'a Value> {
-    let mut v = pointer(root, &format!("#{origin}"))?;
-    for _ in 0..16 {
-        match v.get("$ref").and_then(Value::as_str) {
-            Some(r) => v = pointer(root, r)?,
-            None => return Some(v),
-        }
-    }
-    None
+    crate::sample::resolve(root, &format!("#{origin}"))
 }
 
 /// The JSON type of the first success answer, without `Option`/`Box`.

@@ -54,7 +54,8 @@ pub fn plan(root: &Value, api: &Api) -> Vec<Call> {
     out
 }
 
-fn resolve<'a>(root: &'a Value, r: &str) -> Option<&'a Value> {
+/// The node at `#/...` pointer `r`, following `$ref`s (bundled operations are refs).
+pub(crate) fn resolve<'a>(root: &'a Value, r: &str) -> Option<&'a Value> {
     let mut v = pointer(root, r)?;
     for _ in 0..32 {
         match v.get("$ref").and_then(Value::as_str) {
