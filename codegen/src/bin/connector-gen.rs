@@ -7,6 +7,10 @@ use std::process::ExitCode;
 
 use connector_codegen::{RuntimeDep, Settings};
 
+#[cfg(feature = "fast-alloc")]
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const USAGE: &str = "usage: connector-gen generate SPEC --out DIR [--name NAME] [--settings FILE]
                      [--runtime-path DIR | --runtime-version VERSION] [--json]
 
