@@ -725,7 +725,7 @@ fn builder(api: &Api, facts: &Facts, op: &Operation) -> TokenStream {
             match &b.kind {
                 BodyKind::Json => quote!(op.json(#mt, #val);),
                 BodyKind::Form { deep } => quote!(op.form(#val, &[#(#deep),*]);),
-                BodyKind::Multipart { files } => multipart_steps(api, b, files, val),
+                BodyKind::Multipart { files, deep } => multipart_steps(api, b, files, deep, val),
                 BodyKind::Bytes => quote!(op.bytes(#mt, Clone::clone(#val));),
                 BodyKind::Text => quote!(op.text(#mt, Clone::clone(#val));),
             }
@@ -1070,7 +1070,13 @@ fn stream_tokens(api: &Api, op: &Operation, st: &StreamOut) -> TokenStream {
     }
 }
 
-fn multipart_steps(api: &Api, b: &RequestBody, files: &[String], val: TokenStream) -> TokenStream {
+fn multipart_steps(
+    api: &Api,
+    b: &RequestBody,
+    files: &[String],
+    deep: &[String],
+    val: TokenStream,
+) -> TokenStream {
     if let (Ty::Binary, [name]) = (passes::strip(&b.ty), files) {
         // The whole body is one file (lowering named its part).
         return quote! {
@@ -1099,6 +1105,14 @@ fn multipart_steps(api: &Api, b: &RequestBody, files: &[String], val: TokenStrea
                 quote!(for file in body.#n.iter().flatten() { mp.file(#wire, file); })
             }
             (_, true, _) => quote!(for file in body.#n.iter() { mp.file(#wire, file); }),
+            _ if (api.multipart_style == MultipartStyle::Brackets || deep.contains(wire))
+                && matches!(
+                    passes::strip(&f.ty),
+                    Ty::Vec(_) | Ty::Map(_) | Ty::Named(_) | Ty::Any
+                ) =>
+            {
+                quote!(mp.part_brackets(#wire, &body.#n);)
+            }
             _ => quote!(mp.part(#wire, &body.#n);),
         }
     });
@@ -1779,12 +1793,17 @@ pub fn dispatch(api: &Api) -> TokenStream {
             }
         }
         if let Some(body) = &op.body {
-            let t = ty_tokens(api, &body.ty, Place::Value);
+            // Raw bytes come in the plan as text (bytes have no JSON form of their own).
+            let (t, convert) = if matches!(passes::strip(&body.ty), Ty::Binary) {
+                (quote!(String), quote!(connector_runtime::Bytes::from))
+            } else {
+                (ty_tokens(api, &body.ty, Place::Value), quote!(std::convert::identity))
+            };
             if body.required {
-                required.push(quote!(super::arg::<#t>(args, "body")?));
+                required.push(quote!(#convert(super::arg::<#t>(args, "body")?)));
             } else {
                 optional.push(quote! {
-                    let b = match super::opt::<#t>(args, "body")? { Some(v) => b.body(v), None => b };
+                    let b = match super::opt::<#t>(args, "body")? { Some(v) => b.body(#convert(v)), None => b };
                 });
             }
         }

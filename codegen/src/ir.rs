@@ -250,6 +250,8 @@ pub enum BodyKind {
     Multipart {
         /// Wire names of binary (file) parts.
         files: Vec<String>,
+        /// Properties whose `encoding` says `deepObject`: bracket-named parts (`data[key]=v`).
+        deep: Vec<String>,
     },
     /// Raw bytes of a media type.
     Bytes,
@@ -528,4 +530,19 @@ pub struct Api {
     pub notes: BTreeMap<String, String>,
     /// Operations of the description left out because they could not be lowered (each has a warning).
     pub skipped_operations: usize,
+    /// How multipart bodies frame arrays and objects.
+    pub multipart_style: MultipartStyle,
+}
+
+/// How a multipart body frames fields that are arrays or objects.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MultipartStyle {
+    /// What OpenAPI says when the description has no `encoding`: an array repeats its part, an object
+    /// is one `application/json` part.
+    #[default]
+    Json,
+    /// Bracket names, as some vendors document: `tags[]=a`, `expires_after[anchor]=v`,
+    /// `items[0][name]=v`.
+    Brackets,
 }

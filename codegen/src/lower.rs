@@ -240,6 +240,7 @@ pub fn lower(doc: &Document, settings: &Settings) -> Result<(Api, Vec<Diagnostic
             })
             .unwrap_or_default(),
         doc: str_of(&info, "description").map(str::to_owned),
+        multipart_style: settings.multipart_style,
         ..Api::default()
     };
     api.servers = l.servers();
@@ -1336,7 +1337,18 @@ impl<'a> Lowerer<'a> {
                 } else {
                     files
                 };
-                (BodyKind::Multipart { files }, ty)
+                let enc = media.get("encoding");
+                let deep = props
+                    .iter()
+                    .map(|(k, _)| k)
+                    .filter(|k| {
+                        enc.and_then(|e| e.get(k.as_str()))
+                            .and_then(|e| str_of(e, "style"))
+                            == Some("deepObject")
+                    })
+                    .cloned()
+                    .collect();
+                (BodyKind::Multipart { files, deep }, ty)
             } else {
                 let ty = schema
                     .map(|s| self.schema_ty(s, &ctx_name, &format!("{mptr}/schema"), Ctx::Raw))
@@ -1523,6 +1535,25 @@ impl<'a> Lowerer<'a> {
             ],
         )
         .unwrap_or("application/json");
+        // A JSON alternative that is only a string beside binary media (`video/mp4` or
+        // `application/json: {type: string}`) describes the same bytes: the answer is the bytes.
+        let pick = match content.get(pick).and_then(|m| m.get("schema")) {
+            Some(schema) if is_json(pick) => {
+                let (schema, _) = self.deref(schema, &format!("{ptr}/content"));
+                let plain_string = str_of(schema, "type") == Some("string")
+                    && schema.get("enum").is_none()
+                    && schema.get("format").is_none();
+                let binary = content
+                    .keys()
+                    .map(String::as_str)
+                    .find(|m| !is_json(m) && !m.starts_with("text/"));
+                match binary {
+                    Some(b) if plain_string => b,
+                    _ => pick,
+                }
+            }
+            _ => pick,
+        };
         let media = &content[pick];
         let mptr = format!("{ptr}/content/{}", escape(pick));
         let (kind, ty) = if is_json(pick) {

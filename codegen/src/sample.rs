@@ -273,6 +273,11 @@ impl<'a> Sampler<'a> {
                 return v.clone();
             }
         }
+        if s.get("allOf").is_some() {
+            if let Some(merged) = self.merge_all_of(s, depth) {
+                return self.value(&merged, depth + 1);
+            }
+        }
         if let Some(Value::Array(all)) = s.get("allOf") {
             let mut merged = Map::new();
             let mut other = None;
@@ -296,6 +301,33 @@ impl<'a> Sampler<'a> {
         }
         for key in ["oneOf", "anyOf"] {
             if let Some(Value::Array(alts)) = s.get(key) {
+                // Alternatives that only constrain the object's own properties (`oneOf: [{required:
+                // [a]}, {required: [b]}]`): the object, with the first alternative's required fields.
+                if s.get("properties").is_some() {
+                    if let Some(first) = alts.iter().map(|a| deref(self.root, a)).next() {
+                        if constraint_only(first) {
+                            fn names(a: &Value) -> Vec<&str> {
+                                a.get("required")
+                                    .and_then(Value::as_array)
+                                    .map(|r| r.iter().filter_map(Value::as_str).collect())
+                                    .unwrap_or_default()
+                            }
+                            let extra = names(first);
+                            // `oneOf`: exactly one alternative may hold, so the fields only the
+                            // others require stay out even of a full call.
+                            let omit: Vec<&str> = if key == "oneOf" {
+                                alts.iter()
+                                    .skip(1)
+                                    .flat_map(|a| names(deref(self.root, a)))
+                                    .filter(|n| !extra.contains(n))
+                                    .collect()
+                            } else {
+                                Vec::new()
+                            };
+                            return self.object_with(s, depth, &extra, &omit);
+                        }
+                    }
+                }
                 // The first alternative that is not null.
                 for alt in alts {
                     let a = deref(self.root, alt);
@@ -349,6 +381,65 @@ impl<'a> Sampler<'a> {
         }
     }
 
+    /// An `allOf` of object schemas as one object schema: properties and `required` of every part
+    /// (parts that only add `required`, or alternatives, included) and of the schema itself. None when
+    /// a part is not an object (a string refined by `allOf`), which the merge of samples handles.
+    fn merge_all_of(&self, s: &Value, depth: usize) -> Option<Value> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        let mut props = Map::new();
+        let mut required: Vec<Value> = Vec::new();
+        let mut alternatives: Option<(&str, Value)> = None;
+        let mut add = |part: &Value, props: &mut Map<String, Value>, required: &mut Vec<Value>| {
+            if let Some(Value::Object(p)) = part.get("properties") {
+                for (k, v) in p {
+                    props.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+            }
+            if let Some(Value::Array(r)) = part.get("required") {
+                for n in r {
+                    if !required.contains(n) {
+                        required.push(n.clone());
+                    }
+                }
+            }
+            for key in ["oneOf", "anyOf"] {
+                if let (None, Some(alts)) = (&alternatives, part.get(key)) {
+                    alternatives = Some((key, alts.clone()));
+                }
+            }
+        };
+        for part in s.get("allOf").and_then(Value::as_array)? {
+            let p = deref(self.root, part);
+            let p = if p.get("allOf").is_some() {
+                self.merge_all_of(p, depth + 1)?
+            } else {
+                p.clone()
+            };
+            let object_like = p.get("properties").is_some()
+                || p.get("type").and_then(Value::as_str) == Some("object")
+                || constraint_only(&p);
+            if !object_like {
+                return None;
+            }
+            add(&p, &mut props, &mut required);
+        }
+        let mut own = s.clone();
+        if let Some(m) = own.as_object_mut() {
+            m.remove("allOf");
+        }
+        add(&own, &mut props, &mut required);
+        let mut out = Map::new();
+        out.insert("type".into(), json!("object"));
+        out.insert("properties".into(), Value::Object(props));
+        out.insert("required".into(), Value::Array(required));
+        if let Some((key, alts)) = alternatives {
+            out.insert(key.into(), alts);
+        }
+        Some(Value::Object(out))
+    }
+
     fn required(&self, s: &Value, key: &str) -> bool {
         s.get("required")
             .and_then(Value::as_array)
@@ -356,16 +447,40 @@ impl<'a> Sampler<'a> {
     }
 
     fn object(&self, s: &Value, depth: usize) -> Value {
+        self.object_with(s, depth, &[], &[])
+    }
+
+    /// The object's fields: the required ones (and `also`), or all of them in a full call; never
+    /// those in `omit`.
+    fn object_with(&self, s: &Value, depth: usize, also: &[&str], omit: &[&str]) -> Value {
         let mut out = Map::new();
         if let Some(Value::Object(props)) = s.get("properties") {
             for (k, p) in props {
                 let pd = deref(self.root, p);
-                if pd.get("readOnly").and_then(Value::as_bool) == Some(true) {
+                if pd.get("readOnly").and_then(Value::as_bool) == Some(true)
+                    || omit.contains(&k.as_str())
+                {
                     continue;
                 }
-                if self.full || self.required(s, k) {
+                let required = self.required(s, k) || also.contains(&k.as_str());
+                if self.full || required {
                     let v = self.value(p, depth + 1);
-                    if !v.is_null() || self.required(s, k) {
+                    if !v.is_null() || required {
+                        out.insert(k.clone(), v);
+                    }
+                }
+            }
+            // A nested object with fields but none required still gets one: an empty object has no
+            // form encoding (`features` with no `features[..]` pair is simply absent).
+            if out.is_empty() && depth > 0 {
+                let first = props.iter().find(|(k, p)| {
+                    let pd = deref(self.root, p);
+                    pd.get("readOnly").and_then(Value::as_bool) != Some(true)
+                        && !omit.contains(&k.as_str())
+                });
+                if let Some((k, p)) = first {
+                    let v = self.value(p, depth + 1);
+                    if !v.is_null() {
                         out.insert(k.clone(), v);
                     }
                 }
@@ -373,6 +488,24 @@ impl<'a> Sampler<'a> {
         }
         Value::Object(out)
     }
+}
+
+/// A schema that adds constraints only (`required`, bounds) and no shape of its own.
+fn constraint_only(s: &Value) -> bool {
+    const SHAPE: [&str; 10] = [
+        "type",
+        "properties",
+        "$ref",
+        "items",
+        "enum",
+        "const",
+        "allOf",
+        "anyOf",
+        "oneOf",
+        "additionalProperties",
+    ];
+    s.as_object()
+        .is_some_and(|m| !SHAPE.iter().any(|k| m.contains_key(*k)))
 }
 
 /// A number inside the schema's bounds.
@@ -507,5 +640,47 @@ mod tests {
         );
         let list = json!({"type": "array", "items": {"type": ["null", "number"], "maximum": 0.5}});
         assert_eq!(Sampler::new(&root, false).value(&list, 0), json!([0.5]));
+    }
+
+    #[test]
+    fn alternatives_that_only_require_fields_keep_the_object() {
+        let root = json!({});
+        let batch = json!({
+            "type": "object",
+            "properties": {"file_ids": {"type": "array", "items": {"type": "string"}}, "files": {"type": "array", "items": {"type": "object"}}},
+            "anyOf": [{"required": ["file_ids"]}, {"required": ["files"]}]
+        });
+        assert_eq!(
+            Sampler::new(&root, false).value(&batch, 0),
+            json!({"file_ids": ["sample"]})
+        );
+        // Alternatives of a oneOf exclude each other: a full call leaves out the second one's field.
+        let mut one = batch.clone();
+        one["oneOf"] = one["anyOf"].take();
+        one.as_object_mut().unwrap().remove("anyOf");
+        assert_eq!(
+            Sampler::new(&root, true).value(&one, 0),
+            json!({"file_ids": ["sample"]})
+        );
+        assert_eq!(
+            Sampler::new(&root, true).value(&batch, 0),
+            json!({"file_ids": ["sample"], "files": [{}]})
+        );
+    }
+
+    #[test]
+    fn all_of_parts_and_siblings_add_required_fields() {
+        let root = json!({"components": {"schemas": {"Base": {
+            "type": "object",
+            "properties": {"id": {"type": "string", "readOnly": true}, "name": {"type": "string"}, "purpose": {"type": "string"}, "note": {"type": "string"}}
+        }}}});
+        let create = json!({
+            "allOf": [{"$ref": "#/components/schemas/Base"}, {"required": ["purpose"]}],
+            "required": ["name"]
+        });
+        assert_eq!(
+            Sampler::new(&root, false).value(&create, 0),
+            json!({"name": "sample", "purpose": "sample"})
+        );
     }
 }

@@ -69,6 +69,10 @@ pub struct Settings {
     /// The operationId the README and `examples/quickstart.rs` call (default: chosen from the
     /// description, a GET with the fewest simple required parameters).
     pub example_operation: Option<String>,
+    /// How multipart bodies frame arrays and objects: `json` (OpenAPI's default: repeated parts and
+    /// JSON parts) or `brackets` (`key[]`, `key[field]`), for vendors that document the latter while
+    /// their description is silent.
+    pub multipart_style: crate::ir::MultipartStyle,
 }
 
 /// How one operation pages: `[pagination.listThings] strategy = "cursor", param = "after", next = "/meta/next"`.

@@ -680,3 +680,44 @@ fn vendor_slack_converts_from_swagger2() {
             .is_object()
     );
 }
+
+#[test]
+fn a_referenced_property_map_is_read_as_the_map() {
+    // DigitalOcean's load balancer bodies: `properties: {$ref: 'attributes.yml#/droplet_ids'}`.
+    let text = r##"openapi: 3.0.3
+info: {title: T, version: '1'}
+paths: {}
+components:
+  schemas:
+    AddDroplets:
+      type: object
+      required: [droplet_ids]
+      properties:
+        $ref: '#/x-attributes/droplet_ids'
+    Odd:
+      type: object
+      properties:
+        $ref: {type: string}
+x-attributes:
+  droplet_ids:
+    droplet_ids:
+      type: array
+      items: {type: integer}
+"##;
+    let doc = load_str(text, None).unwrap();
+    assert_eq!(
+        doc.root["components"]["schemas"]["AddDroplets"]["properties"],
+        json!({"droplet_ids": {"type": "array", "items": {"type": "integer"}}})
+    );
+    // A property really named `$ref` (its value a schema, not a reference) is left alone.
+    assert_eq!(
+        doc.root["components"]["schemas"]["Odd"]["properties"],
+        json!({"$ref": {"type": "string"}})
+    );
+    let warned: Vec<_> = doc
+        .warnings
+        .iter()
+        .filter_map(|w| w.pointer.as_deref())
+        .collect();
+    assert_eq!(warned, ["/components/schemas/AddDroplets/properties"]);
+}

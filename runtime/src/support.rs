@@ -646,7 +646,11 @@ fn parse_err(resp: &Response<Bytes>, e: serde_json::Error) -> Error {
 }
 
 /// Send and decode a JSON answer (an empty body decodes as `null`).
-pub async fn send_json<T: DeserializeOwned>(c: &Connector, op: Op) -> Result<Response<T>, Error> {
+pub async fn send_json<T: DeserializeOwned>(
+    c: &Connector,
+    mut op: Op,
+) -> Result<Response<T>, Error> {
+    op.accept("application/json");
     let resp = op.run(c).await?;
     resp.json()
 }
@@ -654,9 +658,10 @@ pub async fn send_json<T: DeserializeOwned>(c: &Connector, op: Op) -> Result<Res
 /// Send and decode by status with a generated decoder.
 pub async fn send_decode<T>(
     c: &Connector,
-    op: Op,
+    mut op: Op,
     decode: fn(u16, &[u8]) -> Result<T, serde_json::Error>,
 ) -> Result<Response<T>, Error> {
+    op.accept("application/json");
     let resp = op.run(c).await?;
     let body: &[u8] = if resp.data.is_empty() {
         b"null"
@@ -730,6 +735,36 @@ impl Multipart {
             return;
         };
         self.part_value(name, &v);
+    }
+
+    /// Like [`Multipart::part`], but arrays and objects become bracket-named parts, as some vendors
+    /// document for multipart forms: `tags[]=a`, `expires_after[anchor]=v`, `items[0][name]=v`.
+    pub fn part_brackets<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) {
+        let Ok(v) = serde_json::to_value(value) else {
+            return;
+        };
+        self.bracket_value(name, &v);
+    }
+
+    fn bracket_value(&mut self, name: &str, v: &Value) {
+        match v {
+            Value::Array(items) if items.iter().all(|i| !i.is_object() && !i.is_array()) => {
+                for i in items {
+                    self.part_value(&format!("{name}[]"), i);
+                }
+            }
+            Value::Array(items) => {
+                for (n, i) in items.iter().enumerate() {
+                    self.bracket_value(&format!("{name}[{n}]"), i);
+                }
+            }
+            Value::Object(fields) => {
+                for (k, x) in fields {
+                    self.bracket_value(&format!("{name}[{k}]"), x);
+                }
+            }
+            other => self.part_value(name, other),
+        }
     }
 
     fn part_value(&mut self, name: &str, v: &Value) {
@@ -1235,6 +1270,46 @@ mod tests {
             format!(
                 "--{b}\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nfine-tune\r\n--{b}\r\nContent-Disposition: form-data; name=\"n\"\r\n\r\n3\r\n--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--{b}--\r\n"
             )
+        );
+    }
+
+    #[test]
+    fn bracket_parts_name_nested_values() {
+        let mut mp = Multipart::default();
+        mp.part_brackets("granularity", &json!(["word", "segment"]));
+        mp.part_brackets(
+            "expires_after",
+            &json!({"anchor": "created_at", "seconds": 60}),
+        );
+        mp.part_brackets("items", &json!([{"name": "n"}]));
+        mp.part_brackets("model", "m");
+        let Body::Bytes { data, .. } = mp.into_body() else {
+            panic!("in-memory parts make a buffered body")
+        };
+        let text = String::from_utf8(data.to_vec()).unwrap();
+        let parts: Vec<(&str, &str)> = text
+            .split("Content-Disposition: form-data; name=\"")
+            .skip(1)
+            .map(|p| {
+                let (name, rest) = p.split_once('"').unwrap();
+                let value = rest
+                    .trim_start_matches("\r\n\r\n")
+                    .split("\r\n")
+                    .next()
+                    .unwrap();
+                (name, value)
+            })
+            .collect();
+        assert_eq!(
+            parts,
+            [
+                ("granularity[]", "word"),
+                ("granularity[]", "segment"),
+                ("expires_after[anchor]", "created_at"),
+                ("expires_after[seconds]", "60"),
+                ("items[0][name]", "n"),
+                ("model", "m"),
+            ]
         );
     }
 

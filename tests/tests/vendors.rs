@@ -172,6 +172,33 @@ async fn stripe_customers_page_by_starting_after_while_has_more() {
     );
 }
 
+/// A typed JSON call says what it can read: mock servers that validate `Accept` against the
+/// description (DigitalOcean declares it) refuse the `*/*` an HTTP client sends by default.
+#[tokio::test]
+async fn json_operations_send_accept_application_json() {
+    let (server, _) = serve("GET", "/v1/customers", |req| {
+        let accept = req.headers.get("accept").and_then(|v| v.to_str().ok());
+        if accept != Some("application/json") {
+            return ResponseTemplate::new(406).set_body_string(format!("accept: {accept:?}"));
+        }
+        ResponseTemplate::new(200).set_body_json(
+            json!({"object": "list", "url": "/v1/customers", "data": [], "has_more": false}),
+        )
+    })
+    .await;
+    let client =
+        stripe_connector::Client::new(config(&server.uri(), stripe_connector::Client::config()))
+            .await
+            .expect("client");
+    let page = client
+        .customers()
+        .get_customers()
+        .send()
+        .await
+        .expect("the server saw Accept: application/json");
+    assert!(page.data.data.is_empty());
+}
+
 #[tokio::test]
 async fn twilio_calls_follow_next_page_uri() {
     const TOTAL: usize = 12;

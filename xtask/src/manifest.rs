@@ -23,6 +23,8 @@ pub struct Entry {
     pub settings: Option<String>,
     /// The cargo feature (tag module) `connectors-report` times as a typical single-tag build.
     pub typical_feature: Option<String>,
+    /// The mock server `conformance` validates against: `prism` (default) or `openapi-core`.
+    pub mock: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -81,6 +81,7 @@ fn load(
             }
         }
     }
+    inline_referenced_property_maps(&mut root, &mut warnings);
     let mut ref_names = bundled.names;
     if swagger {
         root = swagger2::convert(root, file, &mut warnings)?;
@@ -93,6 +94,65 @@ fn load(
         ref_names,
         warnings,
     })
+}
+
+/// `properties: {$ref: "#/..."}`: a reference standing for the whole property map, which JSON Schema
+/// does not allow (it reads as one property named `$ref`) but which reference-resolving tools, and so
+/// the vendors who publish such descriptions, read as the map it points to. Replaced by that map, with
+/// a warning at each place.
+fn inline_referenced_property_maps(root: &mut Value, warnings: &mut Vec<Diagnostic>) {
+    fn find(v: &Value, at: &mut Vec<String>, out: &mut Vec<(Vec<String>, String)>) {
+        match v {
+            Value::Object(map) => {
+                for (k, x) in map {
+                    at.push(k.clone());
+                    if k == "properties" {
+                        if let Value::Object(props) = x {
+                            if let (1, Some(Value::String(r))) = (props.len(), props.get("$ref")) {
+                                out.push((at.clone(), r.clone()));
+                            }
+                        }
+                    }
+                    find(x, at, out);
+                    at.pop();
+                }
+            }
+            Value::Array(items) => {
+                for (i, x) in items.iter().enumerate() {
+                    at.push(i.to_string());
+                    find(x, at, out);
+                    at.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    find(root, &mut Vec::new(), &mut found);
+    for (at, reference) in found {
+        let target = reference
+            .strip_prefix('#')
+            .and_then(pointer::parse)
+            .and_then(|segments| pointer::get(root, &segments).cloned());
+        let Some(Value::Object(map)) = target else {
+            continue;
+        };
+        // A map of schemas, not itself a reference: every value must be an object.
+        if map.values().any(|v| !v.is_object()) || map.contains_key("$ref") {
+            continue;
+        }
+        let Some(slot) = root.pointer_mut(&pointer::join(&at)) else {
+            continue;
+        };
+        *slot = Value::Object(map);
+        warnings.push(
+            Diagnostic::warning(format!(
+                "`properties` is a `$ref` ({reference}); read as the property map it points to"
+            ))
+            .at(pointer::join(&at))
+            .help("JSON Schema reads `properties: {$ref: ..}` as one property named `$ref`; list the properties, or `$ref` a whole schema"),
+        );
+    }
 }
 
 /// The version as written and whether it is Swagger 2.0; anything but 2.0, 3.0.x and 3.1.x is an error.

@@ -12976,9 +12976,12 @@ pub struct LoadBalancer {
     pub tls_cipher_policy: Option<super::models::LoadBalancerTlsCipherPolicy>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<super::models::Region>,
-    #[serde(rename = "$ref")]
+    /// An array containing the IDs of the Droplets assigned to the load balancer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ref_: Option<serde_json::Value>,
+    pub droplet_ids: Option<Vec<i64>>,
+    /// The name of a Droplet tag corresponding to Droplets assigned to the load balancer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
 }
 #[cfg(feature = "load_balancers")]
 impl LoadBalancer {
@@ -13228,9 +13231,8 @@ pub enum LoadBalancerCreate {
 /// Assign Droplets by ID
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LoadBalancerCreateVariant0 {
-    #[serde(rename = "$ref")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ref_: Option<serde_json::Value>,
+    /// An array containing the IDs of the Droplets assigned to the load balancer.
+    pub droplet_ids: Vec<i64>,
     /// The slug identifier for the region where the resource will initially be  available.
     pub region: super::models::RegionSlug,
     /// A unique ID that can be used to identify and reference a load balancer.
@@ -13365,9 +13367,8 @@ impl LoadBalancerCreateVariant0 {
 /// Assign Droplets by Tag
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LoadBalancerCreateVariant1 {
-    #[serde(rename = "$ref")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ref_: Option<serde_json::Value>,
+    /// The name of a Droplet tag corresponding to Droplets assigned to the load balancer.
+    pub tag: String,
     /// The slug identifier for the region where the resource will initially be  available.
     pub region: super::models::RegionSlug,
     /// A unique ID that can be used to identify and reference a load balancer.
@@ -13517,9 +13518,8 @@ impl LoadBalancersCreateResponse202 {
 #[cfg(feature = "load_balancers")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct LoadBalancersAddDropletsBody {
-    #[serde(rename = "$ref")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ref_: Option<serde_json::Value>,
+    /// An array containing the IDs of the Droplets assigned to the load balancer.
+    pub droplet_ids: Vec<i64>,
 }
 #[cfg(feature = "load_balancers")]
 #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]

@@ -196,8 +196,8 @@ impl<'a> CreateFile<'a> {
         let body = &self.body;
         let mut mp = op.multipart();
         mp.file("file", &body.file);
-        mp.part("purpose", &body.purpose);
-        mp.part("expires_after", &body.expires_after);
+        mp.part_brackets("purpose", &body.purpose);
+        mp.part_brackets("expires_after", &body.expires_after);
         op.multipart_done(mp);
         op.apply(self.options);
         (self.client, op)

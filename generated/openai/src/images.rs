@@ -156,10 +156,10 @@ impl<'a> CreateImageVariation<'a> {
         let body = &self.body;
         let mut mp = op.multipart();
         mp.file("image", &body.image);
-        mp.part("model", &body.model);
+        mp.part_brackets("model", &body.model);
         mp.part("n", &body.n);
-        mp.part("response_format", &body.response_format);
-        mp.part("size", &body.size);
+        mp.part_brackets("response_format", &body.response_format);
+        mp.part_brackets("size", &body.size);
         mp.part("user", &body.user);
         op.multipart_done(mp);
         op.apply(self.options);

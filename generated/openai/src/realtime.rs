@@ -195,7 +195,7 @@ impl<'a> CreateRealtimeCall<'a> {
         let body = &self.body;
         let mut mp = op.multipart();
         mp.part("sdp", &body.sdp);
-        mp.part("session", &body.session);
+        mp.part_brackets("session", &body.session);
         op.multipart_done(mp);
         op.apply(self.options);
         (self.client, op)

@@ -396,9 +396,9 @@ impl<'a> GetSkillContent<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<String>, rt::Error> {
+    pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_bytes(client.connector(), op).await
     }
 }
 /// Request builder for `GET /skills/{skill_id}/versions`: set optional parameters, then `send()`.
@@ -623,8 +623,8 @@ impl<'a> GetSkillVersionContent<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<String>, rt::Error> {
+    pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_bytes(client.connector(), op).await
     }
 }

@@ -492,9 +492,9 @@ impl<'a> RetrieveVideoContent<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<String>, rt::Error> {
+    pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
         let (client, op) = self.build();
-        rt::send_json(client.connector(), op).await
+        rt::send_bytes(client.connector(), op).await
     }
 }
 /// Request builder for `POST /videos/{video_id}/remix`: set optional parameters, then `send()`.

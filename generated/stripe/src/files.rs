@@ -185,9 +185,9 @@ impl<'a> PostFiles<'a> {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/files");
         let body = &self.body;
         let mut mp = op.multipart();
-        mp.part("expand", &body.expand);
+        mp.part_brackets("expand", &body.expand);
         mp.part("file", &body.file);
-        mp.part("file_link_data", &body.file_link_data);
+        mp.part_brackets("file_link_data", &body.file_link_data);
         mp.part("purpose", &body.purpose);
         op.multipart_done(mp);
         op.errors(rt::error_body::<super::models::ErrorModel>);
