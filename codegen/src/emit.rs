@@ -1808,24 +1808,29 @@ pub fn dispatch(api: &Api) -> TokenStream {
             }
         }
         quote! {
-            #id => {
+            #id => Box::pin(async move {
                 let b = client.#group().#name(#(#required),*);
                 #(#optional)*
                 Ok(super::done(b.send().await))
-            }
+            }),
         }
     });
+    // One boxed future per operation: a single `async fn` over a thousand awaiting arms makes one
+    // state machine that takes rustc tens of gigabytes and minutes to build.
     quote! {
         /// Build, send and judge the operation `operation` with `args`.
         #[allow(deprecated, clippy::too_many_lines)]
-        pub async fn call(
-            client: &super::Client,
+        pub fn call<'a>(
+            client: &'a super::Client,
             operation: &str,
-            args: &serde_json::Map<String, serde_json::Value>,
-        ) -> Result<super::Outcome, String> {
+            args: &'a serde_json::Map<String, serde_json::Value>,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<super::Outcome, String>> + 'a>> {
             match operation {
                 #(#arms)*
-                other => Err(format!("no operation `{other}`")),
+                other => {
+                    let unknown = format!("no operation `{other}`");
+                    Box::pin(async move { Err(unknown) })
+                }
             }
         }
     }

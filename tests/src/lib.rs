@@ -32,6 +32,9 @@ pub mod integer_enums;
 #[path = "snapshots/keywords_31.rs"]
 pub mod keywords_31;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/multipart_brackets.rs"]
+pub mod multipart_brackets;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
 #[path = "snapshots/naming.rs"]
 pub mod naming;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it

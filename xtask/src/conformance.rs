@@ -105,6 +105,39 @@ impl Mock {
     }
 }
 
+/// `xtask/validator/selftest.py` against the first description marked `mock = "openapi-core"` (Stripe's):
+/// the mock server's request parsing, validation and body builder, checked without any connector.
+pub fn validator_selftest() -> Result<(), String> {
+    let root = crate::root();
+    let entries = manifest::read(&root.join("specs/manifest.toml"))?;
+    let Some(e) = entries
+        .iter()
+        .find(|e| e.mock.as_deref() == Some("openapi-core"))
+    else {
+        return Ok(());
+    };
+    let spec = match manifest::locate(&root, e) {
+        Ok(p) => p,
+        Err(manifest::Missing::NotFound(why)) => {
+            eprintln!("xtask: SKIPPED the validator self-test ({} not found): {why}", e.name);
+            return Ok(());
+        }
+        Err(manifest::Missing::Mismatch(why)) => return Err(format!("{}: {why}", e.name)),
+    };
+    let python = openapi_core()?;
+    eprintln!("xtask: validator self-test against {}", e.name);
+    let status = Command::new(python)
+        .arg(root.join("xtask/validator/selftest.py"))
+        .arg(&spec)
+        .status()
+        .map_err(|err| format!("could not run the validator self-test: {err}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("the validator self-test failed ({status})"))
+    }
+}
+
 /// A Python virtual environment under the cache with the pinned `xtask/validator/requirements.txt`.
 fn openapi_core() -> Result<PathBuf, String> {
     let dir = cache().join("connector-validator");
@@ -691,9 +724,8 @@ pub fn done<T>(r: Result<Response<T>, Error>) -> Outcome {
     }
 }
 
-// The dispatcher is one `match` over every operation: unoptimised, its future and poll frames outgrow
-// the main thread's stack on the largest descriptions, so the plan runs on a thread with room, and each
-// call's future lives on the heap.
+// Unoptimised, the futures and poll frames of the largest connectors' calls outgrow the main thread's
+// stack, so the plan runs on a thread with room (each call's future is boxed by the dispatcher).
 fn main() {
     let worker = std::thread::Builder::new()
         .stack_size(256 << 20)
@@ -760,7 +792,7 @@ async fn run() {
         let variant = call["variant"].as_str().unwrap_or_default();
         let empty = Map::new();
         let args = call["args"].as_object().unwrap_or(&empty);
-        let outcome = Box::pin(dispatch::call(&client, op, args)).await;
+        let outcome = dispatch::call(&client, op, args).await;
         let all = std::mem::take(&mut *violations.lock().unwrap());
         let pick = |at: &str| -> Vec<String> { all.iter().filter(|(a, _)| a == at).map(|(_, m)| m.clone()).collect() };
         let (v, r) = (pick("request"), pick("response"));

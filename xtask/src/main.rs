@@ -122,6 +122,8 @@ fn test(extra: &[String]) -> Result<(), String> {
     generate(&["--check".to_owned()])?;
     // The three smallest connectors against Prism, the validating mock server.
     conformance::run(&["--spec".to_owned(), "discourse,slack,twilio".to_owned()])?;
+    // The openapi-core mock server Stripe is checked against, on its own (Python, about a minute).
+    conformance::validator_selftest()?;
     // A small fixed sample of the public corpus, generated and compiled (a few minutes; the corpus is
     // installed once into ~/.cache/connector-corpus).
     let started = std::time::Instant::now();

@@ -63,6 +63,26 @@ pub mod models {
     pub struct UploadResponse {
         pub size: i64,
     }
+    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+    pub struct CreateLinkBody {
+        pub file: rt::FilePart,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub link_data: Option<super::models::CreateLinkBodyLinkData>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub labels: Option<super::models::CreateLinkBodyLabels>,
+    }
+    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+    pub struct CreateLinkBodyLinkData {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub create: Option<bool>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub expires_at: Option<i64>,
+    }
+    #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+    pub struct CreateLinkBodyLabels {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub color: Option<String>,
+    }
 }
 pub mod json {
     //! Operations tagged `json`.
@@ -413,6 +433,65 @@ pub mod notes {
         }
     }
 }
+pub mod links {
+    //! Operations tagged `links`.
+    #![allow(
+        clippy::too_many_arguments,
+        clippy::doc_lazy_continuation,
+        clippy::doc_overindented_list_items,
+        clippy::large_enum_variant
+    )]
+    use connector_runtime::__private as rt;
+    /// Operations tagged `links`.
+    #[derive(Clone, Copy, Debug)]
+    pub struct LinksApi<'a> {
+        pub(crate) client: &'a super::Client,
+    }
+    impl<'a> LinksApi<'a> {
+        /// `POST /links` (operation `createLink`).
+        pub fn create_link(
+            &self,
+            body: super::models::CreateLinkBody,
+        ) -> CreateLink<'a> {
+            CreateLink {
+                client: self.client,
+                body,
+                options: rt::CallOptions::default(),
+            }
+        }
+    }
+    /// Request builder for `POST /links`: set optional parameters, then `send()`.
+    #[derive(Debug)]
+    #[must_use = "a request does nothing until `send()` is awaited"]
+    pub struct CreateLink<'a> {
+        client: &'a super::Client,
+        body: super::models::CreateLinkBody,
+        options: rt::CallOptions,
+    }
+    impl<'a> CreateLink<'a> {
+        /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
+        pub fn options(mut self, options: rt::CallOptions) -> Self {
+            self.options = options;
+            self
+        }
+        fn build(self) -> (&'a super::Client, rt::Op) {
+            let mut op = rt::Op::new(rt::Method::POST, "/links");
+            let body = &self.body;
+            let mut mp = op.multipart();
+            mp.file("file", &body.file);
+            mp.part_brackets("link_data", &body.link_data);
+            mp.part("labels", &body.labels);
+            op.multipart_done(mp);
+            op.apply(self.options);
+            (self.client, op)
+        }
+        /// Send the request.
+        pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+            let (client, op) = self.build();
+            rt::send_unit(client.connector(), op).await
+        }
+    }
+}
 pub use connector_runtime::{ConnectorConfig, Error, ErrorCode, Response};
 /// Base URLs of the API's servers, first one the default (server variables at their defaults).
 pub const SERVERS: &[&str] = &[];
@@ -468,5 +547,9 @@ impl Client {
     /// Operations tagged `notes`.
     pub fn notes(&self) -> notes::NotesApi<'_> {
         notes::NotesApi { client: self }
+    }
+    /// Operations tagged `links`.
+    pub fn links(&self) -> links::LinksApi<'_> {
+        links::LinksApi { client: self }
     }
 }
