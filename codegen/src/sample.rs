@@ -187,7 +187,13 @@ fn fits_at(root: &Value, schema: &Value, v: &Value, depth: usize) -> bool {
             Some("email") => text
                 .split_once('@')
                 .is_some_and(|(a, b)| !a.is_empty() && b.contains('.')),
-            _ => true,
+            // A pattern the example breaks (GitHub's SSH key example is not `^ssh-...`); patterns
+            // regex-lite cannot read (look-around) are not held against the example.
+            _ => s
+                .get("pattern")
+                .and_then(Value::as_str)
+                .and_then(|p| regex_lite::Regex::new(p).ok())
+                .is_none_or(|re| re.is_match(text)),
         },
         ("boolean", Value::Bool(_)) => true,
         ("integer", Value::Number(n)) => n.is_i64() || n.is_u64(),
@@ -202,11 +208,18 @@ fn fits_at(root: &Value, schema: &Value, v: &Value, depth: usize) -> bool {
     match v {
         Value::Object(m) => {
             let props = s.get("properties").and_then(Value::as_object);
-            m.iter().all(|(k, x)| {
-                props
-                    .and_then(|p| p.get(k))
-                    .is_none_or(|ps| fits_at(root, ps, x, depth + 1))
-            })
+            let required = s.get("required").and_then(Value::as_array);
+            let complete = required.is_none_or(|r| {
+                r.iter()
+                    .filter_map(Value::as_str)
+                    .all(|k| m.contains_key(k))
+            });
+            complete
+                && m.iter().all(|(k, x)| {
+                    props
+                        .and_then(|p| p.get(k))
+                        .is_none_or(|ps| fits_at(root, ps, x, depth + 1))
+                })
         }
         Value::Array(items) => match s.get("items") {
             Some(is @ Value::Object(_)) => items.iter().all(|x| fits_at(root, is, x, depth + 1)),
@@ -326,6 +339,28 @@ impl<'a> Sampler<'a> {
                             };
                             return self.object_with(s, depth, &extra, &omit);
                         }
+                    }
+                }
+                // `oneOf: [integer, string]` (an id or a name): a number as text would fit both, so
+                // the string alternative, with a value that is not a number.
+                if key == "oneOf" {
+                    let ty = |a: &Value| {
+                        deref(self.root, a)
+                            .get("type")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned)
+                    };
+                    let numeric = alts
+                        .iter()
+                        .any(|a| matches!(ty(a).as_deref(), Some("integer" | "number")));
+                    let plain = alts.iter().map(|a| deref(self.root, a)).find(|a| {
+                        a.get("type").and_then(Value::as_str) == Some("string")
+                            && ["format", "pattern", "enum", "const"]
+                                .iter()
+                                .all(|k| a.get(*k).is_none())
+                    });
+                    if let (true, Some(_)) = (numeric, plain) {
+                        return json!("sample");
                     }
                 }
                 // The first alternative that is not null.
@@ -666,6 +701,26 @@ mod tests {
             Sampler::new(&root, true).value(&batch, 0),
             json!({"file_ids": ["sample"], "files": [{}]})
         );
+    }
+
+    #[test]
+    fn examples_that_break_their_schema_are_not_used() {
+        let root = json!({});
+        let key =
+            json!({"type": "string", "pattern": "^ssh-(rsa|ed25519) ", "example": "AAAAB3Nz"});
+        assert_eq!(Sampler::new(&root, false).value(&key, 0), json!("ssh-rsa "));
+        let option = json!({
+            "type": "object", "required": ["name", "priority"],
+            "properties": {"name": {"type": "string"}, "priority": {"type": "integer"}},
+            "example": {"name": "High"}
+        });
+        assert_eq!(
+            Sampler::new(&root, false).value(&option, 0),
+            json!({"name": "sample", "priority": 1})
+        );
+        // An id or a name: text that is not a number fits one alternative only.
+        let id = json!({"oneOf": [{"type": "integer"}, {"type": "string"}]});
+        assert_eq!(Sampler::new(&root, false).value(&id, 0), json!("sample"));
     }
 
     #[test]

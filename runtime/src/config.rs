@@ -52,6 +52,10 @@ pub struct ConnectorConfig {
     pub idempotency: IdempotencyConfig,
     /// Header carrying the correlation id sent with each request (default `x-request-id`).
     pub request_id_header: String,
+    /// Redirects followed per request (default 10, at most 30). 0: a 3xx answer is returned to the
+    /// caller as it is (its `Location` in the headers), as operations that document a redirect as
+    /// their answer (a download URL) may want.
+    pub max_redirects: u32,
     /// Extra names to redact from logs, errors and Debug output, on top of the built-in ones
     /// (`authorization`, `proxy-authorization`, `cookie`, `set-cookie`, `x-api-key`, `api-key`, and the
     /// names the configured auth uses). Matched case-insensitively against header names and query keys.
@@ -78,6 +82,7 @@ impl Default for ConnectorConfig {
             rate_limit: RateLimitConfig::default(),
             idempotency: IdempotencyConfig::default(),
             request_id_header: "x-request-id".to_owned(),
+            max_redirects: 10,
             redact: Vec::new(),
         }
     }
@@ -118,6 +123,7 @@ impl std::fmt::Debug for ConnectorConfig {
             .field("rate_limit", &self.rate_limit)
             .field("idempotency", &self.idempotency)
             .field("request_id_header", &self.request_id_header)
+            .field("max_redirects", &self.max_redirects)
             .field("redact", &self.redact)
             .finish()
     }
@@ -151,6 +157,9 @@ impl ConnectorConfig {
         }
         if self.timeout_ms == 0 {
             return Err(Error::validation("timeout_ms", "must be greater than 0"));
+        }
+        if self.max_redirects > 30 {
+            return Err(Error::validation("max_redirects", "must be at most 30"));
         }
         HeaderValue::from_str(&self.user_agent).map_err(|e| Error::validation("user_agent", e))?;
         if let Some(p) = &self.proxy {

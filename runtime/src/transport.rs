@@ -23,7 +23,10 @@ pub(crate) fn build_client(config: &ConnectorConfig) -> Result<reqwest::Client, 
     let pool = &config.pool;
     let mut b = reqwest::Client::builder()
         .retry(reqwest::retry::never())
-        .redirect(reqwest::redirect::Policy::limited(10))
+        .redirect(match config.max_redirects {
+            0 => reqwest::redirect::Policy::none(),
+            n => reqwest::redirect::Policy::limited(n as usize),
+        })
         .user_agent(config.user_agent.clone())
         .connect_timeout(Duration::from_millis(pool.connect_timeout_ms))
         .pool_max_idle_per_host(pool.max_idle_per_host)

@@ -76,3 +76,40 @@ async fn concurrent_calls_open_no_more_connections_than_the_concurrency_cap() {
     assert_eq!(s.requests().len(), 12);
     assert!(connections(&s) <= 3, "{} connections", connections(&s));
 }
+
+/// Redirects: followed by default (the caller sees the target's answer); with `max_redirects = 0` the
+/// 3xx itself is the answer, its `Location` intact.
+#[tokio::test]
+async fn redirects_are_followed_unless_max_redirects_is_zero() {
+    let s = CountingServer::start(|seen, _| async move {
+        if seen.uri.starts_with("/download") {
+            http::Response::builder()
+                .status(302)
+                .header("location", "/blob/1")
+                .body(http_body_util::Full::new(bytes::Bytes::new()))
+                .unwrap()
+        } else {
+            reply(200, "{\"blob\":1}")
+        }
+    })
+    .await;
+    let c = connected(ConnectorConfig::new(s.url())).await;
+    let followed = c.get("/download").await.unwrap();
+    assert_eq!(
+        (followed.status.as_u16(), &followed.data[..]),
+        (200, &b"{\"blob\":1}"[..])
+    );
+
+    let mut cfg = ConnectorConfig::new(s.url());
+    cfg.max_redirects = 0;
+    let c = connected(cfg).await;
+    let answer = c.get("/download").await.unwrap();
+    assert_eq!(answer.status.as_u16(), 302);
+    assert_eq!(answer.headers["location"], "/blob/1");
+    let paths: Vec<String> = s.requests().into_iter().map(|r| r.uri).collect();
+    assert_eq!(paths, ["/download", "/blob/1", "/download"]);
+
+    let mut cfg = ConnectorConfig::new(s.url());
+    cfg.max_redirects = 31;
+    assert!(cfg.validate().is_err(), "more than 30 redirects is refused");
+}
