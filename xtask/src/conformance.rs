@@ -211,8 +211,15 @@ pub struct Totals {
     /// Of those, decoded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dynamic_decoded: Option<usize>,
+    /// Dynamic calls the mock could not answer (it failed making a body, or made one that breaks the
+    /// description), left out of the totals.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dynamic_mock_errors: Option<usize>,
     /// Each failing call: operation, variant, what went wrong.
     pub failures: Vec<(String, String, String)>,
+    /// Each dynamic call the mock failed to answer: operation, variant, the mock's error.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mock_errors: Vec<(String, String, String)>,
 }
 
 struct Options {
@@ -293,15 +300,46 @@ pub fn run(args: &[String]) -> Result<(), String> {
         let mut totals = judge(&e.name, harness.operations, &lines);
         totals.mock = mock.describe();
         if o.dynamic {
-            let (mut total, mut decoded) = (0, 0);
+            let (mut total, mut decoded, mut mock_errors) = (0, 0, 0);
             for run in 0..o.runs {
                 let lines = with_mock(&mock, &spec, true, run, |base| {
                     drive(&bin, base, &plan, &harness.credentials)
                 })?;
-                let accepted: Vec<&Line> =
-                    lines.iter().filter(|l| l.violations.is_empty()).collect();
+                // Calls the mock accepted (as in `judge`), less those where the mock itself failed
+                // to make an answer (Prism's `errors#UNKNOWN` 500s): nothing was there to decode.
+                let (crashed, accepted): (Vec<&Line>, Vec<&Line>) = lines
+                    .iter()
+                    .filter(|l| l.status.is_some() && l.status != Some(422))
+                    .filter(|l| l.violations.is_empty())
+                    .partition(|l| {
+                        let crashed = l
+                            .error
+                            .as_deref()
+                            .is_some_and(|e| e.contains("prism/errors#UNKNOWN"));
+                        // An answer the mock itself says breaks the description (Prism's faker
+                        // writes strings for `type: integer` with a `pattern`) is not the
+                        // description's answer either.
+                        let invalid = !l.decoded && !l.response_violations.is_empty();
+                        crashed || invalid
+                    });
+                mock_errors += crashed.len();
                 total += accepted.len();
                 decoded += accepted.iter().filter(|l| l.decoded).count();
+                for l in crashed {
+                    let why = if l.response_violations.is_empty() {
+                        l.error.clone().unwrap_or_default()
+                    } else {
+                        format!(
+                            "the mock's answer violates the description, per Prism: {}",
+                            l.response_violations.join("; ")
+                        )
+                    };
+                    totals.mock_errors.push((
+                        l.operation.clone(),
+                        format!("{} (dynamic run {})", l.variant, run + 1),
+                        why,
+                    ));
+                }
                 for l in accepted.iter().filter(|l| !l.decoded) {
                     totals.failures.push((
                         l.operation.clone(),
@@ -312,6 +350,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             }
             totals.dynamic_total = Some(total);
             totals.dynamic_decoded = Some(decoded);
+            totals.dynamic_mock_errors = Some(mock_errors);
         }
         eprintln!(
             "xtask: {}: {} operations, {} accepted, {} decoded{} in {:.0} s",
@@ -340,7 +379,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
             dynamic_decoded: o
                 .dynamic
                 .then(|| all.iter().filter_map(|t| t.dynamic_decoded).sum()),
+            dynamic_mock_errors: o
+                .dynamic
+                .then(|| all.iter().filter_map(|t| t.dynamic_mock_errors).sum()),
             failures: Vec::new(),
+            mock_errors: Vec::new(),
         };
         let out = serde_json::json!({ "specs": all, "overall": overall });
         println!(
@@ -459,7 +502,9 @@ fn judge(spec: &str, operations: usize, lines: &[Line]) -> Totals {
         decoded: by_op.values().filter(|(_, d)| *d).count(),
         dynamic_total: None,
         dynamic_decoded: None,
+        dynamic_mock_errors: None,
         failures,
+        mock_errors: Vec::new(),
     }
 }
 
@@ -675,6 +720,22 @@ fn write_docs(root: &Path, all: &[Totals], dynamic: bool) -> Result<(), String> 
     if !any {
         s.push_str("None.\n");
     }
+    let crashes: Vec<_> = all
+        .iter()
+        .flat_map(|t| t.mock_errors.iter().map(move |m| (&t.spec, m)))
+        .collect();
+    if !crashes.is_empty() {
+        s.push_str(
+            "\n## Dynamic calls the mock could not answer\n\n\
+             Left out of the dynamic totals: Prism failed while making a body (a 500 with its own\n\
+             `errors#UNKNOWN` problem), or made one that it reports as violating the description\n\
+             (`sl-violations` on the response), so there was no valid answer to decode.\n\n",
+        );
+        for (spec, (op, variant, why)) in crashes {
+            let short: String = why.chars().take(300).collect();
+            s.push_str(&format!("- {spec} `{op}` ({variant}): {short}...\n"));
+        }
+    }
     let path = root.join("docs/conformance.md");
     std::fs::create_dir_all(root.join("docs")).map_err(|e| e.to_string())?;
     std::fs::write(&path, s).map_err(|e| format!("{}: {e}", path.display()))
@@ -757,6 +818,8 @@ async fn run() {
     config.dedup.enabled = false;
     // A redirect the description documents is the answer under test; mocks point it at example hosts.
     config.max_redirects = 0;
+    // Each call is judged on its own: a mock failing one operation must not open the breaker for the rest.
+    config.circuit_breaker.enabled = false;
     for c in &argv[3..] {
         let (at, rest) = c.split_once(':').expect("credential");
         let (name, value) = rest.split_once('=').expect("credential");
