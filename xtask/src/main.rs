@@ -65,7 +65,13 @@ fn print_help() {
 
 /// The workspace root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    // The directory cargo names at run time wins over the one compiled in: a target directory shared
+    // between clones can hold an xtask binary built in another checkout, and cargo does not rebuild
+    // it when only the checkout's path differs.
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest_dir
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from(".."))
