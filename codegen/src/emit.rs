@@ -1375,14 +1375,38 @@ pub struct AuthCtor {
     pub rank: u8,
     /// One line saying what it is.
     pub summary: String,
+    /// What a request carries when every argument is its [`test_value`]: headers (lowercase name,
+    /// value) and query pairs. None when that cannot be seen offline (an OAuth2 flow fetches a token
+    /// first; cookies).
+    pub sends: Option<Vec<Sent>>,
     doc: String,
     body: TokenStream,
+}
+
+/// A credential as it shows on the wire (see [`AuthCtor::sends`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sent {
+    /// A header: lowercase name, exact value.
+    Header(String, String),
+    /// A query pair.
+    Query(String, String),
+}
+
+/// The placeholder a generated test passes for an auth argument: `test-<argument>`.
+pub fn test_value(arg: &str) -> String {
+    format!("test-{}", arg.trim_end_matches('_').replace('_', "-"))
 }
 
 /// The `auth::<scheme>(...)` constructors of the description's security schemes, in scheme order.
 pub fn auth_ctors(api: &Api) -> Vec<AuthCtor> {
     let mut scope = crate::names::Scope::default();
     let strings = |names: &[&str]| names.iter().map(|n| ((*n).to_owned(), false)).collect();
+    let bearer = |arg: &str| {
+        Sent::Header(
+            "authorization".into(),
+            format!("Bearer {}", test_value(arg)),
+        )
+    };
     api.security.iter().map(|sch| match sch {
         SecurityScheme::ApiKey { scheme, name, location } => {
             let loc = match location.as_str() {
@@ -1390,10 +1414,17 @@ pub fn auth_ctors(api: &Api) -> Vec<AuthCtor> {
                 "cookie" => quote!(connector_runtime::ApiKeyLocation::Cookie),
                 _ => quote!(connector_runtime::ApiKeyLocation::Header),
             };
+            let key = test_value("key");
+            let sends = match location.as_str() {
+                "query" => Some(vec![Sent::Query(name.clone(), key)]),
+                "cookie" => None,
+                _ => Some(vec![Sent::Header(name.to_ascii_lowercase(), key)]),
+            };
             AuthCtor {
                 name: scope.claim(&crate::names::snake_name(scheme)),
                 args: strings(&["key"]),
                 rank: 2,
+                sends,
                 summary: format!("an API key in the {location} `{name}`"),
                 doc: format!(" Security scheme `{scheme}`: an API key in the {location} `{name}`."),
                 body: quote! {
@@ -1412,8 +1443,14 @@ pub fn auth_ctors(api: &Api) -> Vec<AuthCtor> {
                 let a = ident(a);
                 quote!((#n.to_owned(), #a.into().into()))
             }).collect();
+            let sends = names
+                .iter()
+                .zip(&args)
+                .map(|(n, (a, _))| Sent::Header(n.to_ascii_lowercase(), test_value(a)))
+                .collect();
             AuthCtor {
                 name: scope.claim(&crate::names::snake_name(scheme)),
+                sends: Some(sends),
                 args,
                 rank: 3,
                 summary: format!("the headers {listed} on every request"),
@@ -1427,6 +1464,7 @@ pub fn auth_ctors(api: &Api) -> Vec<AuthCtor> {
             name: scope.claim(&crate::names::snake_name(scheme)),
             args: strings(&["token"]),
             rank: 0,
+            sends: Some(vec![bearer("token")]),
             summary: "a bearer token".into(),
             doc: format!(" Security scheme `{scheme}`: a bearer token."),
             body: quote!(connector_runtime::AuthConfig::Bearer { token: token.into().into() }),
@@ -1435,6 +1473,11 @@ pub fn auth_ctors(api: &Api) -> Vec<AuthCtor> {
             name: scope.claim(&crate::names::snake_name(scheme)),
             args: strings(&["username", "password"]),
             rank: 4,
+            // base64 of `test-username:test-password`
+            sends: Some(vec![Sent::Header(
+                "authorization".into(),
+                "Basic dGVzdC11c2VybmFtZTp0ZXN0LXBhc3N3b3Jk".into(),
+            )]),
             summary: "HTTP basic".into(),
             doc: format!(" Security scheme `{scheme}`: HTTP basic."),
             body: quote! {
@@ -1448,6 +1491,7 @@ pub fn auth_ctors(api: &Api) -> Vec<AuthCtor> {
                     name,
                     args: strings(&["client_id", "client_secret", "refresh_token"]),
                     rank: 6,
+                    sends: None,
                     summary: "OAuth2 with a refresh token".into(),
                     doc: format!(
                         " Security scheme `{scheme}` ({flow} flow): tokens obtained by the user's authorization, kept fresh with\n the refresh-token grant against `{url}` (a rotated refresh token is kept)."
@@ -1468,6 +1512,7 @@ pub fn auth_ctors(api: &Api) -> Vec<AuthCtor> {
                     name,
                     args: vec![("client_id".into(), false), ("client_secret".into(), false), ("scopes".into(), true)],
                     rank: 5,
+                    sends: None,
                     summary: "OAuth2 client credentials".into(),
                     doc: format!(
                         " Security scheme `{scheme}`: OAuth2 client credentials against `{url}`, refreshed ahead of expiry.\n Scopes the description lists: {}.",
@@ -1489,6 +1534,7 @@ pub fn auth_ctors(api: &Api) -> Vec<AuthCtor> {
                     name,
                     args: strings(&["access_token"]),
                     rank: 1,
+                    sends: Some(vec![bearer("access_token")]),
                     summary: "an OAuth2 access token sent as a bearer token".into(),
                     doc: format!(" Security scheme `{scheme}`: OAuth2 with an access token obtained elsewhere, sent as a bearer token."),
                     body: quote!(connector_runtime::AuthConfig::Bearer { token: access_token.into().into() }),
@@ -1677,6 +1723,161 @@ async fn main() -> std::process::ExitCode {{
     Ok(Some((file(tokens)?, g.module.clone())))
 }
 
+/// `tests/client.rs`: the crate's own tests, with the example call against a wiremock server on
+/// loopback. The request goes out with the described method, path and credentials; an answer built
+/// from the success schema (see [`crate::sample::answer`]) decodes into the typed result; a 404 comes
+/// back as a structured error; a body that is not JSON is a parsing error, not a panic.
+pub fn client_test(
+    api: &Api,
+    crate_name: &str,
+    call: &ExampleCall,
+    answer: &(u16, serde_json::Value),
+) -> Result<String, String> {
+    let op = &api.operations[call.op];
+    let g = &api.groups[op.group];
+    let krate = crate_name.replace('-', "_");
+    let required: Vec<&Param> = op.params.iter().filter(|p| p.required).collect();
+    // The path as a regex: literal text escaped, each path parameter its example value (numbers
+    // other than integers, and styled parameters, as any one segment).
+    let mut route = String::from("^");
+    let mut rest = op.path.as_str();
+    while let Some(open) = rest.find('{') {
+        route.push_str(&regex_syntax::escape(&rest[..open]));
+        let Some(close) = rest[open..].find('}') else {
+            break;
+        };
+        let name = &rest[open + 1..open + close];
+        let value = required
+            .iter()
+            .zip(&call.args)
+            .find(|(p, _)| p.location == ParamLocation::Path && p.wire_name == name)
+            .filter(|(p, _)| p.style == ParamStyle::Simple && !matches!(p.ty, Ty::Float(_)))
+            .map(|(_, v)| regex_syntax::escape(v.trim_matches('"')));
+        route.push_str(&value.unwrap_or_else(|| "[^/]+".to_owned()));
+        rest = &rest[open + close + 1..];
+    }
+    route.push_str(&regex_syntax::escape(rest));
+    route.push('$');
+    let auth = preferred_auth(api).filter(|a| a.sends.is_some());
+    let mut setup = String::new();
+    let mut checks = String::new();
+    if let Some(a) = &auth {
+        let values: Vec<String> = a
+            .args
+            .iter()
+            .map(|(arg, list)| {
+                if *list {
+                    "&[]".to_owned()
+                } else {
+                    format!("{:?}", test_value(arg))
+                }
+            })
+            .collect();
+        setup = format!(
+            "config.auth = Some({krate}::auth::{}({}));",
+            a.name,
+            values.join(", ")
+        );
+        // Closures are bound outside the assertions: macro arguments are printed token by token.
+        let sends = a.sends.iter().flatten();
+        if sends.clone().any(|s| matches!(s, Sent::Header(..))) {
+            checks.push_str("let header = |name: &str| sent.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);\n");
+        }
+        if sends.clone().any(|s| matches!(s, Sent::Query(..))) {
+            checks.push_str("let query = |name: &str| sent.url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());\n");
+        }
+        for sent in sends {
+            let (what, name, value) = match sent {
+                Sent::Header(name, value) => ("header", name, value),
+                Sent::Query(name, value) => ("query", name, value),
+            };
+            checks.push_str(&format!(
+                "assert_eq!({what}({name:?}).as_deref(), Some({value:?}), \"the {what} `{name}` carries the credential\");\n"
+            ));
+        }
+    }
+    if !checks.is_empty() {
+        checks.insert_str(0, "let sent = &requests[0];\n");
+    }
+    let (status, body) = answer;
+    let body = serde_json::to_string_pretty(body)
+        .map_err(|e| format!("internal: the sample answer does not serialise: {e}"))?;
+    // A raw string keeps the JSON readable in the file and in diffs.
+    let hashes = (1..)
+        .map(|n| "#".repeat(n))
+        .find(|h| !body.contains(&format!("\"{h}")))
+        .unwrap_or_default();
+    let body = format!("r{hashes}\"{body}\"{hashes}");
+    let text = format!(
+        r##"//! The crate's own tests: the representative call `{method} {path}` (operation `{id}`) against a
+//! wiremock server on loopback. The request goes out with the described method, path and
+//! credentials; an answer built from the success schema decodes into the typed result; a 404 is a
+//! structured error; a body that is not JSON is a parsing error.
+
+use wiremock::matchers::{{method, path_regex}};
+use wiremock::{{Mock, MockServer, ResponseTemplate}};
+
+/// A `{status}` answer built from the operation's success schema.
+const ANSWER: &str = {body};
+
+async fn serve(answer: ResponseTemplate) -> MockServer {{
+    let server = MockServer::start().await;
+    Mock::given(method({method:?}))
+        .and(path_regex({route:?}))
+        .respond_with(answer)
+        .expect(1)
+        .mount(&server)
+        .await;
+    server
+}}
+
+async fn client(server: &MockServer) -> {krate}::Client {{
+    let mut config = {krate}::Client::config();
+    config.base_url = server.uri();
+    {setup}
+    {krate}::Client::new(config).await.expect("the client starts")
+}}
+
+#[tokio::test]
+async fn the_example_call_sends_the_described_request_and_decodes_the_answer() {{
+    let server = serve(ResponseTemplate::new({status}).set_body_raw(ANSWER, "application/json")).await;
+    let response = client(&server).await.{group}().{name}({args}).send().await;
+    let response = response.expect("the answer decodes into the typed result");
+    assert_eq!(response.status.as_u16(), {status});
+    let requests = server.received_requests().await.expect("requests are recorded");
+    assert_eq!(requests.len(), 1, "one request, no retries");
+    {checks}
+}}
+
+#[tokio::test]
+async fn a_not_found_answer_is_a_structured_error() {{
+    let server = serve(ResponseTemplate::new(404).set_body_raw(r#"{{"message":"no such thing"}}"#, "application/json")).await;
+    let error = client(&server).await.{group}().{name}({args}).send().await.expect_err("a 404 is an error");
+    let seen = (error.status().map(|s| s.as_u16()), error.code(), error.is_retryable());
+    let expected = (Some(404), {krate}::ErrorCode::InvalidRequest, false);
+    assert_eq!(seen, expected, "status, code, retryable");
+}}
+
+#[tokio::test]
+async fn an_answer_that_is_not_json_is_a_parsing_error() {{
+    let server = serve(ResponseTemplate::new({status}).set_body_raw("<html>maintenance</html>", "application/json")).await;
+    let error = client(&server).await.{group}().{name}({args}).send().await.expect_err("garbage does not decode");
+    assert_eq!(error.code(), {krate}::ErrorCode::ParsingError);
+}}
+"##,
+        method = op.method,
+        path = op.path,
+        id = op.operation_id,
+        group = g.module,
+        name = op.name,
+        args = call.args.join(", "),
+    );
+    let tokens: TokenStream = text
+        .parse()
+        .map_err(|e| format!("internal: the crate's tests do not lex: {e}"))?;
+    file(tokens)
+}
+
 /// A server URL with its variables at their defaults.
 pub fn server_default(s: &Server) -> String {
     let mut u = s.url.clone();
@@ -1686,14 +1887,21 @@ pub fn server_default(s: &Server) -> String {
     u
 }
 
-/// What `Cargo.toml` adds for `examples/quickstart.rs`: tokio to run it, and the feature (tag module)
-/// of the operation it calls.
-pub fn cargo_toml_example(feature: &str, tag_features: bool) -> String {
+/// What `Cargo.toml` adds for `examples/quickstart.rs` and `tests/client.rs`: tokio and wiremock to
+/// run them, and the feature (tag module) of the operation they call.
+pub fn cargo_toml_example(feature: &str, tag_features: bool, has_test: bool) -> String {
     let mut s = String::from("\n[dev-dependencies]\n");
     s.push_str("tokio = { version = \"1\", features = [\"macros\", \"rt-multi-thread\"] }\n");
-    s.push_str("\n[[example]]\nname = \"quickstart\"\n");
-    if tag_features {
-        s.push_str(&format!("required-features = [{}]\n", toml_str(feature)));
+    let mut targets = vec![("example", "quickstart")];
+    if has_test {
+        s.push_str("wiremock = \"0.6\"\n");
+        targets.push(("test", "client"));
+    }
+    for (table, name) in targets {
+        s.push_str(&format!("\n[[{table}]]\nname = \"{name}\"\n"));
+        if tag_features {
+            s.push_str(&format!("required-features = [{}]\n", toml_str(feature)));
+        }
     }
     s
 }

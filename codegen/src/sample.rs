@@ -13,7 +13,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::ir::{Api, Operation, ParamLocation};
+use crate::ir::{Api, Operation, ParamLocation, ResponseKind};
 use crate::lower::pointer;
 
 /// One planned call: the operation and its arguments, keyed `"<in>:<wire name>"` and `"body"`.
@@ -245,18 +245,70 @@ fn rfc3339_like(s: &str, time: bool) -> bool {
         && (s.ends_with('Z') || s.ends_with('z') || s[19..].contains(['+', '-']))
 }
 
+/// A JSON answer to an operation: its first JSON success case's status (`2XX` and `default` read as
+/// 200) and a body built from that case's schema, for a generated crate's own tests. The body is
+/// built from the schema alone, never from the description's examples (which break their schemas
+/// too often to prove anything about the types); read-only properties are in, write-only ones out,
+/// and optional properties are filled near the top only, so recursive schemas stay small.
+pub fn answer(root: &Value, op: &Operation) -> Option<(u16, Value)> {
+    let case = op.success.iter().find(|r| r.kind == ResponseKind::Json)?;
+    let raw = resolve(root, &format!("#{}", op.origin))?;
+    let response = deref(root, raw.get("responses")?.get(&case.status)?);
+    let content = response.get("content")?.as_object()?;
+    let media = content
+        .iter()
+        .find(|(k, _)| {
+            k.split(';')
+                .next()
+                .is_some_and(|m| m.trim().ends_with("json"))
+        })
+        .map(|(_, m)| m)?;
+    let schema = media.get("schema")?;
+    let status = case.status.parse().unwrap_or(200);
+    let sampler = Sampler {
+        root,
+        optional_depth: ANSWER_OPTIONAL_DEPTH,
+        response: true,
+        examples: false,
+    };
+    Some((status, sampler.value(schema, 0)))
+}
+
+/// How deep an answer's optional properties are filled in (see [`answer`]).
+const ANSWER_OPTIONAL_DEPTH: usize = 3;
+
 /// Builds a value valid for a schema, as far as its keywords say.
 struct Sampler<'a> {
     root: &'a Value,
-    /// Include optional properties too.
-    full: bool,
+    /// Optional properties are included in objects above this depth (0: required ones only).
+    optional_depth: usize,
+    /// Building an answer: read-only properties in, write-only ones out (else the reverse).
+    response: bool,
+    /// Use the schema's own `example`s when their type fits.
+    examples: bool,
 }
 
 const MAX_DEPTH: usize = 12;
 
 impl<'a> Sampler<'a> {
+    /// A request value: required properties only, or with `full` every optional one too.
     fn new(root: &'a Value, full: bool) -> Self {
-        Sampler { root, full }
+        Sampler {
+            root,
+            optional_depth: if full { usize::MAX } else { 0 },
+            response: false,
+            examples: true,
+        }
+    }
+
+    /// Whether a property schema is left out of the value being built.
+    fn left_out(&self, property: &Value) -> bool {
+        let flag = if self.response {
+            "writeOnly"
+        } else {
+            "readOnly"
+        };
+        property.get(flag).and_then(Value::as_bool) == Some(true)
     }
 
     fn value(&self, schema: &Value, depth: usize) -> Value {
@@ -270,10 +322,12 @@ impl<'a> Sampler<'a> {
             Some(Value::Array(ex)) => ex.first(),
             _ => None,
         };
-        for candidate in [s.get("example"), listed, s.get("default")]
-            .into_iter()
-            .flatten()
-        {
+        let (example, listed) = if self.examples {
+            (s.get("example"), listed)
+        } else {
+            (None, None)
+        };
+        for candidate in [example, listed, s.get("default")].into_iter().flatten() {
             if fits(self.root, s, candidate) {
                 return candidate.clone();
             }
@@ -492,13 +546,11 @@ impl<'a> Sampler<'a> {
         if let Some(Value::Object(props)) = s.get("properties") {
             for (k, p) in props {
                 let pd = deref(self.root, p);
-                if pd.get("readOnly").and_then(Value::as_bool) == Some(true)
-                    || omit.contains(&k.as_str())
-                {
+                if self.left_out(pd) || omit.contains(&k.as_str()) {
                     continue;
                 }
                 let required = self.required(s, k) || also.contains(&k.as_str());
-                if self.full || required {
+                if depth < self.optional_depth || required {
                     let v = self.value(p, depth + 1);
                     if !v.is_null() || required {
                         out.insert(k.clone(), v);
@@ -510,8 +562,7 @@ impl<'a> Sampler<'a> {
             if out.is_empty() && depth > 0 {
                 let first = props.iter().find(|(k, p)| {
                     let pd = deref(self.root, p);
-                    pd.get("readOnly").and_then(Value::as_bool) != Some(true)
-                        && !omit.contains(&k.as_str())
+                    !self.left_out(pd) && !omit.contains(&k.as_str())
                 });
                 if let Some((k, p)) = first {
                     let v = self.value(p, depth + 1);
@@ -736,6 +787,30 @@ mod tests {
         assert_eq!(
             Sampler::new(&root, false).value(&create, 0),
             json!({"name": "sample", "purpose": "sample"})
+        );
+    }
+
+    #[test]
+    fn answers_keep_read_only_fields_and_fill_optional_ones_near_the_top_only() {
+        let root = json!({"components": {"schemas": {"Node": {
+            "type": "object", "required": ["id"],
+            "properties": {
+                "id": {"type": "integer", "readOnly": true, "example": "not a number"},
+                "secret": {"type": "string", "writeOnly": true},
+                "label": {"type": "string", "example": "from the description"},
+                "child": {"$ref": "#/components/schemas/Node"}
+            }
+        }}}});
+        let sampler = Sampler {
+            root: &root,
+            optional_depth: 2,
+            response: true,
+            examples: false,
+        };
+        // Read-only `id` in, write-only `secret` out, examples ignored, optional fields down to depth 2.
+        assert_eq!(
+            sampler.value(&json!({"$ref": "#/components/schemas/Node"}), 0),
+            json!({"id": 1, "label": "sample", "child": {"id": 1, "label": "sample", "child": {"id": 1}}})
         );
     }
 }

@@ -6,7 +6,8 @@
 //!   Prism, and a 20-description sample of the corpus, compiled.
 //! - `generate [--check] [NAME...]`: regenerate `generated/<name>/` for the entries of
 //!   `specs/manifest.toml`; with `--check`, regenerate in memory and fail listing files that differ.
-//! - `vendors [NAME...]`: `cargo clippy -D warnings` on each generated connector (slow: minutes each).
+//! - `vendors [NAME...]`: `cargo clippy -D warnings` and `cargo test` on each generated connector (slow:
+//!   minutes each).
 //! - `conformance [--spec NAMES] [--dynamic] [--runs N] [--json] [--write-docs]`: every operation of each
 //!   connector against Prism, a mock server validating requests against the description.
 //! - `connectors-report [NAME...]`: time `cargo check` of each generated connector (all features, and
@@ -54,7 +55,7 @@ fn print_help() {
          test                      fmt check, clippy -D warnings, all tests, generate --check,\n                            \
          conformance of the three smallest connectors, corpus sample\n  \
          generate [--check] [NAME] regenerate generated/ from specs/manifest.toml (or check for drift)\n  \
-         vendors [NAME]            clippy -D warnings on each generated connector\n  \
+         vendors [NAME]            clippy -D warnings and the tests of each generated connector\n  \
          conformance [--spec NAMES] [--dynamic] [--runs N] [--json] [--write-docs]\n                            \
          every operation of each connector against Prism (validating mock)\n  \
          connectors-report [NAME]  time cargo check per connector, write docs/connectors.md\n  \
@@ -126,6 +127,12 @@ fn test(extra: &[String]) -> Result<(), String> {
     cargo_in(&root, "tests", &args)?;
     cargo_in(&root, "doc tests", &["test", "--doc"])?;
     generate(&["--check".to_owned()])?;
+    // The smallest connector's own generated tests (its README call against a loopback server).
+    cargo_in(
+        &root.join("generated/discourse"),
+        "discourse connector tests",
+        &["test"],
+    )?;
     // The three smallest connectors against Prism, the validating mock server.
     conformance::run(&["--spec".to_owned(), "discourse,slack,twilio".to_owned()])?;
     // The openapi-core mock server Stripe is checked against, on its own (Python, about a minute).
@@ -245,19 +252,23 @@ fn vendors(args: &[String]) -> Result<(), String> {
                 e.name
             ));
         }
-        let started = std::time::Instant::now();
-        let r = cargo_in(
-            &dir,
-            &format!("clippy {}", e.name),
-            &["clippy", "--all-targets", "--", "-D", "warnings"],
-        );
-        eprintln!(
-            "xtask: {} clippy took {} s",
-            e.name,
-            started.elapsed().as_secs()
-        );
-        if let Err(err) = r {
-            failed.push(err);
+        for (what, args) in [
+            (
+                "clippy",
+                &["clippy", "--all-targets", "--", "-D", "warnings"][..],
+            ),
+            ("test", &["test"][..]),
+        ] {
+            let started = std::time::Instant::now();
+            let r = cargo_in(&dir, &format!("{what} {}", e.name), args);
+            eprintln!(
+                "xtask: {} {what} took {} s",
+                e.name,
+                started.elapsed().as_secs()
+            );
+            if let Err(err) = r {
+                failed.push(err);
+            }
         }
     }
     if failed.is_empty() {
