@@ -1053,7 +1053,7 @@ impl<'a> Lowerer<'a> {
                             path: path.clone(),
                             fixed_query: fixed_query.clone(),
                             group,
-                            doc: doc_of_op(op),
+                            doc: with_redirect_note(doc_of_op(op), &success),
                             deprecated: op
                                 .get("deprecated")
                                 .and_then(Value::as_bool)
@@ -1263,7 +1263,22 @@ impl<'a> Lowerer<'a> {
                     format!("{builder} {suffix}")
                 };
                 let case = self.response_case(r, &rptr, &status_norm, &ctx);
-                if is_success {
+                if !has_2xx && status_norm.starts_with('3') && success.is_empty() {
+                    // Only a redirect is documented (a download: GitHub's archives and logs, Twilio's
+                    // add-on payloads). Redirects are followed, so the answer is what the `Location`
+                    // leads to: its bytes. With `max_redirects = 0` the 3xx itself comes back, its
+                    // `Location` in the headers.
+                    let doc = format!(
+                        "{REDIRECT_ANSWER} `{status_norm}` redirect leads to, as bytes (redirects are followed; with `ConnectorConfig::max_redirects` 0 the `{status_norm}` itself is the answer and its `Location` header says where). {}",
+                        case.doc.as_deref().unwrap_or("")
+                    );
+                    success.push(ResponseCase {
+                        status: "2XX".to_owned(),
+                        kind: ResponseKind::Bytes,
+                        ty: Ty::Binary,
+                        doc: Some(doc.trim_end().to_owned()),
+                    });
+                } else if is_success {
                     success.push(case);
                 } else if status_norm.starts_with('4')
                     || status_norm.starts_with('5')
@@ -1684,6 +1699,23 @@ fn pick_media<'k>(
         }
     }
     None
+}
+
+/// How the answer of an operation that documents only a redirect is described.
+const REDIRECT_ANSWER: &str = "Answers with the content the documented";
+
+/// An operation's docs, with what it answers when that is the content a redirect leads to.
+fn with_redirect_note(doc: Option<String>, success: &[ResponseCase]) -> Option<String> {
+    let Some(note) = success
+        .iter()
+        .find_map(|c| c.doc.as_deref().filter(|d| d.starts_with(REDIRECT_ANSWER)))
+    else {
+        return doc;
+    };
+    Some(match doc {
+        Some(d) => format!("{d}\n\n{note}"),
+        None => note.to_owned(),
+    })
 }
 
 fn doc_of_op(op: &Value) -> Option<String> {

@@ -315,6 +315,57 @@ async fn text_and_binary_answers_come_back_unchanged() {
 }
 
 #[tokio::test]
+async fn an_operation_documenting_only_a_redirect_answers_with_what_it_leads_to() {
+    let server = MockServer::start().await;
+    let archive: Vec<u8> = vec![0x1f, 0x8b, 8, 0, 1, 2, 3];
+    Mock::given(path("/things/t1/archive"))
+        .respond_with(
+            ResponseTemplate::new(302)
+                .insert_header("location", format!("{}/storage/t1.tar.gz", server.uri())),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(path("/storage/t1.tar.gz"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(archive.clone(), "application/gzip"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let followed = client(&server)
+        .await
+        .things()
+        .download_archive("t1")
+        .send()
+        .await
+        .expect("the redirect is followed");
+    assert_eq!(followed.status.as_u16(), 200);
+    assert_eq!(followed.data.to_vec(), archive);
+
+    // Not following: the 302 itself, with where it points.
+    let client = Client::new(ConnectorConfig {
+        base_url: server.uri(),
+        max_redirects: 0,
+        ..Client::config()
+    })
+    .await
+    .expect("client");
+    let redirect = client
+        .things()
+        .download_archive("t1")
+        .send()
+        .await
+        .expect("the 302 is the answer");
+    assert_eq!(redirect.status.as_u16(), 302);
+    assert_eq!(
+        redirect
+            .headers
+            .get("location")
+            .and_then(|v| v.to_str().ok()),
+        Some(format!("{}/storage/t1.tar.gz", server.uri()).as_str())
+    );
+    assert!(redirect.data.is_empty());
+}
+
+#[tokio::test]
 async fn swagger2_produces_picks_json_or_text() {
     use connector_tests::swagger2::{Client, models::Pet};
     let server = MockServer::start().await;

@@ -783,13 +783,41 @@ pub fn opt<T: serde::de::DeserializeOwned>(args: &Map<String, Value>, key: &str)
     }
 }
 
+/// The part of a body a failure is about: the 1,200 bytes up to and just past serde's `line L column C`
+/// when the message names a place, else the first 1,200 bytes.
+fn excerpt(body: &str, message: &str) -> String {
+    let number = |after: &str| {
+        message.rsplit_once(after).and_then(|(_, rest)| {
+            rest.split(|c: char| !c.is_ascii_digit()).next()?.parse::<usize>().ok()
+        })
+    };
+    let (text, at) = match (number(" at line "), number(" column ")) {
+        (Some(line), Some(column)) => {
+            let text = body.lines().nth(line.saturating_sub(1)).unwrap_or(body);
+            (text, column.min(text.len()))
+        }
+        _ => (body, 0),
+    };
+    let mut start = at.saturating_sub(900);
+    let mut end = (start + 1200).min(text.len());
+    while !text.is_char_boundary(start) {
+        start -= 1;
+    }
+    while !text.is_char_boundary(end) {
+        end += 1;
+    }
+    let before = if start > 0 { "…" } else { "" };
+    let after = if end < text.len() { "…" } else { "" };
+    format!("{before}{}{after}", &text[start..end])
+}
+
 pub fn done<T>(r: Result<Response<T>, Error>) -> Outcome {
     match r {
         Ok(resp) => Outcome { status: Some(resp.status.as_u16()), decoded: true, error: None },
         Err(e) => {
             // An error answer the description types counts as decoded when its body was decoded.
             let decoded = e.status().is_some() && e.has_typed_body();
-            let body = e.raw_body().map(|b| String::from_utf8_lossy(&b[..b.len().min(1200)]).into_owned());
+            let body = e.raw_body().map(|b| excerpt(&String::from_utf8_lossy(&b), e.message()));
             Outcome {
                 status: e.status().map(|s| s.as_u16()),
                 decoded,

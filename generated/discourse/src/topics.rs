@@ -168,6 +168,8 @@ impl<'a> TopicsApi<'a> {
     }
     /// Get topic by external_id
     ///
+    /// Answers with the content the documented `301` redirect leads to, as bytes (redirects are followed; with `ConnectorConfig::max_redirects` 0 the `301` itself is the answer and its `Location` header says where). redirects to /t/{topic_id}.json
+    ///
     /// `GET /t/external_id/{external_id}.json` (operation `getTopicByExternalId`).
     pub fn get_topic_by_external_id(
         &self,
@@ -668,8 +670,8 @@ impl<'a> GetTopicByExternalId<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_bytes(client.connector(), op).await
     }
 }

@@ -2002,6 +2002,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
+    /// Answers with the content the documented `302` redirect leads to, as bytes (redirects are followed; with `ConnectorConfig::max_redirects` 0 the `302` itself is the answer and its `Location` header says where). Response
+    ///
     /// `GET /repos/{owner}/{repo}/actions/artifacts/{artifact_id}/{archive_format}` (operation `actions/download-artifact`).
     pub fn download_artifact(
         &self,
@@ -2279,6 +2281,8 @@ impl<'a> ActionsApi<'a> {
     /// Anyone with read access to the repository can use this endpoint.
     ///
     /// If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// Answers with the content the documented `302` redirect leads to, as bytes (redirects are followed; with `ConnectorConfig::max_redirects` 0 the `302` itself is the answer and its `Location` header says where). Response
     ///
     /// `GET /repos/{owner}/{repo}/actions/jobs/{job_id}/logs` (operation `actions/download-job-logs-for-workflow-run`).
     pub fn download_job_logs_for_workflow_run(
@@ -3198,6 +3202,8 @@ impl<'a> ActionsApi<'a> {
     ///
     /// If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
     ///
+    /// Answers with the content the documented `302` redirect leads to, as bytes (redirects are followed; with `ConnectorConfig::max_redirects` 0 the `302` itself is the answer and its `Location` header says where). Response
+    ///
     /// `GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}/logs` (operation `actions/download-workflow-run-attempt-logs`).
     pub fn download_workflow_run_attempt_logs(
         &self,
@@ -3359,6 +3365,8 @@ impl<'a> ActionsApi<'a> {
     /// Anyone with read access to the repository can use this endpoint.
     ///
     /// If the repository is private, OAuth tokens and personal access tokens (classic) need the `repo` scope to use this endpoint.
+    ///
+    /// Answers with the content the documented `302` redirect leads to, as bytes (redirects are followed; with `ConnectorConfig::max_redirects` 0 the `302` itself is the answer and its `Location` header says where). Response
     ///
     /// `GET /repos/{owner}/{repo}/actions/runs/{run_id}/logs` (operation `actions/download-workflow-run-logs`).
     pub fn download_workflow_run_logs(
@@ -8074,9 +8082,9 @@ impl<'a> ActionsDownloadArtifact<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_bytes(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/actions/cache/retention-limit`: set optional parameters, then `send()`.
@@ -8639,9 +8647,9 @@ impl<'a> ActionsDownloadJobLogsForWorkflowRun<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_bytes(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/actions/jobs/{job_id}/rerun`: set optional parameters, then `send()`.
@@ -10465,9 +10473,9 @@ impl<'a> ActionsDownloadWorkflowRunAttemptLogs<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_bytes(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{owner}/{repo}/actions/runs/{run_id}/cancel`: set optional parameters, then `send()`.
@@ -10778,9 +10786,9 @@ impl<'a> ActionsDownloadWorkflowRunLogs<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_bytes(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /repos/{owner}/{repo}/actions/runs/{run_id}/logs`: set optional parameters, then `send()`.

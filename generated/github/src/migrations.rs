@@ -78,6 +78,8 @@ impl<'a> MigrationsApi<'a> {
     ///
     /// Fetches the URL to a migration archive.
     ///
+    /// Answers with the content the documented `302` redirect leads to, as bytes (redirects are followed; with `ConnectorConfig::max_redirects` 0 the `302` itself is the answer and its `Location` header says where). Response
+    ///
     /// `GET /orgs/{org}/migrations/{migration_id}/archive` (operation `migrations/download-archive-for-org`).
     pub fn download_archive_for_org(
         &self,
@@ -444,6 +446,8 @@ impl<'a> MigrationsApi<'a> {
     ///
     /// The archive will also contain an `attachments` directory that includes all attachment files uploaded to GitHub.com and a `repositories` directory that contains the repository's Git data.
     ///
+    /// Answers with the content the documented `302` redirect leads to, as bytes (redirects are followed; with `ConnectorConfig::max_redirects` 0 the `302` itself is the answer and its `Location` header says where). Response
+    ///
     /// `GET /user/migrations/{migration_id}/archive` (operation `migrations/get-archive-for-authenticated-user`).
     pub fn get_archive_for_authenticated_user(
         &self,
@@ -678,9 +682,9 @@ impl<'a> MigrationsDownloadArchiveForOrg<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_bytes(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /orgs/{org}/migrations/{migration_id}/archive`: set optional parameters, then `send()`.
@@ -1270,9 +1274,9 @@ impl<'a> MigrationsGetArchiveForAuthenticatedUser<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_bytes(client.connector(), op).await
     }
 }
 /// Request builder for `DELETE /user/migrations/{migration_id}/archive`: set optional parameters, then `send()`.

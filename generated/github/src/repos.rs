@@ -4177,6 +4177,8 @@ impl<'a> ReposApi<'a> {
     /// > [!NOTE]
     /// > For private repositories, these links are temporary and expire after five minutes.
     ///
+    /// Answers with the content the documented `302` redirect leads to, as bytes (redirects are followed; with `ConnectorConfig::max_redirects` 0 the `302` itself is the answer and its `Location` header says where). Response
+    ///
     /// `GET /repos/{owner}/{repo}/tarball/{ref}` (operation `repos/download-tarball-archive`).
     pub fn download_tarball_archive(
         &self,
@@ -4399,6 +4401,8 @@ impl<'a> ReposApi<'a> {
     ///
     /// > [!NOTE]
     /// > For private repositories, these links are temporary and expire after five minutes. If the repository is empty, you will receive a 404 when you follow the redirect.
+    ///
+    /// Answers with the content the documented `302` redirect leads to, as bytes (redirects are followed; with `ConnectorConfig::max_redirects` 0 the `302` itself is the answer and its `Location` header says where). Response
     ///
     /// `GET /repos/{owner}/{repo}/zipball/{ref}` (operation `repos/download-zipball-archive`).
     pub fn download_zipball_archive(
@@ -12955,9 +12959,9 @@ impl<'a> ReposDownloadTarballArchive<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_bytes(client.connector(), op).await
     }
 }
 /// Request builder for `GET /repos/{owner}/{repo}/teams`: set optional parameters, then `send()`.
@@ -13431,9 +13435,9 @@ impl<'a> ReposDownloadZipballArchive<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_bytes(client.connector(), op).await
     }
 }
 /// Request builder for `POST /repos/{template_owner}/{template_repo}/generate`: set optional parameters, then `send()`.

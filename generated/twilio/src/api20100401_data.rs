@@ -15,6 +15,8 @@ pub struct Api20100401DataApi<'a> {
 impl<'a> Api20100401DataApi<'a> {
     /// Fetch an instance of a result payload
     ///
+    /// Answers with the content the documented `307` redirect leads to, as bytes (redirects are followed; with `ConnectorConfig::max_redirects` 0 the `307` itself is the answer and its `Location` header says where). Temporary Redirect
+    ///
     /// `GET /2010-04-01/Accounts/{AccountSid}/Recordings/{ReferenceSid}/AddOnResults/{AddOnResultSid}/Payloads/{PayloadSid}/Data.json` (operation `FetchRecordingAddOnResultPayloadData`).
     pub fn fetch_recording_add_on_result_payload_data(
         &self,
@@ -103,8 +105,8 @@ impl<'a> FetchRecordingAddOnResultPayloadData<'a> {
         (self.client, op)
     }
     /// Send the request.
-    pub async fn send(self) -> Result<rt::Response<()>, rt::Error> {
+    pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
         let (client, op) = self.build();
-        rt::send_unit(client.connector(), op).await
+        rt::send_bytes(client.connector(), op).await
     }
 }

@@ -116,6 +116,18 @@ pub mod things {
                 options: rt::CallOptions::default(),
             }
         }
+        /// Only a redirect is documented; the archive is where it leads.
+        ///
+        /// Answers with the content the documented `302` redirect leads to, as bytes (redirects are followed; with `ConnectorConfig::max_redirects` 0 the `302` itself is the answer and its `Location` header says where). Found; `Location` says where the archive is.
+        ///
+        /// `GET /things/{id}/archive` (operation `downloadArchive`).
+        pub fn download_archive(&self, id: impl Into<String>) -> DownloadArchive<'a> {
+            DownloadArchive {
+                client: self.client,
+                id: id.into(),
+                options: rt::CallOptions::default(),
+            }
+        }
     }
     /// Request builder for `POST /things`: set optional parameters, then `send()`.
     #[derive(Debug)]
@@ -344,6 +356,32 @@ pub mod things {
         Status200(super::models::Thing),
         Status206(rt::bytes::Bytes),
         Other(serde_json::Value),
+    }
+    /// Request builder for `GET /things/{id}/archive`: set optional parameters, then `send()`.
+    #[derive(Debug)]
+    #[must_use = "a request does nothing until `send()` is awaited"]
+    pub struct DownloadArchive<'a> {
+        client: &'a super::Client,
+        id: String,
+        options: rt::CallOptions,
+    }
+    impl<'a> DownloadArchive<'a> {
+        /// Per-call options: timeout, cancellation, idempotency key, retry settings, extra headers.
+        pub fn options(mut self, options: rt::CallOptions) -> Self {
+            self.options = options;
+            self
+        }
+        fn build(self) -> (&'a super::Client, rt::Op) {
+            let mut op = rt::Op::new(rt::Method::GET, "/things/{id}/archive");
+            op.path("id", &self.id, rt::Style::Simple, false);
+            op.apply(self.options);
+            (self.client, op)
+        }
+        /// Send the request.
+        pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
+            let (client, op) = self.build();
+            rt::send_bytes(client.connector(), op).await
+        }
     }
 }
 pub mod health {
