@@ -370,8 +370,11 @@ impl Op {
         Multipart::default()
     }
 
-    /// Finish a multipart body.
-    pub fn multipart_done(&mut self, mp: Multipart) {
+    /// Finish a multipart body; a part that could not be serialised fails the call.
+    pub fn multipart_done(&mut self, mut mp: Multipart) {
+        if let Some(e) = mp.invalid.take() {
+            self.fail(e);
+        }
         self.opts.body = mp.into_body();
     }
 
@@ -708,6 +711,8 @@ pub struct Multipart {
     data: Vec<u8>,
     /// Finished pieces, in order; empty while every part is in memory.
     segments: Vec<BodySource>,
+    /// The first value that could not be serialised (see [`Multipart::error`]).
+    invalid: Option<Error>,
 }
 
 impl Multipart {
@@ -730,20 +735,36 @@ impl Multipart {
 
     /// A text part from any value (strings as is, numbers and booleans as text, objects as JSON); None
     /// and null are left out; arrays repeat the part.
+    /// A value that cannot be serialised adds nothing and is kept as the body's [`Multipart::error`].
     pub fn part<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) {
-        let Ok(v) = serde_json::to_value(value) else {
-            return;
-        };
-        self.part_value(name, &v);
+        if let Some(v) = self.serialise(name, value) {
+            self.part_value(name, &v);
+        }
+    }
+
+    /// The first part whose value could not be serialised, as a VALIDATION_ERROR naming it. A request
+    /// whose body has one is not sent ([`Op::multipart_done`] fails the call with it).
+    pub fn error(&self) -> Option<&Error> {
+        self.invalid.as_ref()
+    }
+
+    fn serialise<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) -> Option<Value> {
+        match serde_json::to_value(value) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.invalid
+                    .get_or_insert_with(|| Error::validation(name, e));
+                None
+            }
+        }
     }
 
     /// Like [`Multipart::part`], but arrays and objects become bracket-named parts, as some vendors
     /// document for multipart forms: `tags[]=a`, `expires_after[anchor]=v`, `items[0][name]=v`.
     pub fn part_brackets<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) {
-        let Ok(v) = serde_json::to_value(value) else {
-            return;
-        };
-        self.bracket_value(name, &v);
+        if let Some(v) = self.serialise(name, value) {
+            self.bracket_value(name, &v);
+        }
     }
 
     fn bracket_value(&mut self, name: &str, v: &Value) {
@@ -1145,6 +1166,9 @@ macro_rules! __string_enum {
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::collections::BTreeMap;
+
+    use crate::error::ErrorCode;
 
     fn q(v: Value, style: Style, explode: bool) -> Vec<(String, String)> {
         styled_pairs("p", &v, style, explode)
@@ -1271,6 +1295,24 @@ mod tests {
                 "--{b}\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nfine-tune\r\n--{b}\r\nContent-Disposition: form-data; name=\"n\"\r\n\r\n3\r\n--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--{b}--\r\n"
             )
         );
+    }
+
+    #[test]
+    fn a_part_that_cannot_be_serialised_fails_the_call() {
+        // JSON object keys must be strings: this map has no JSON form.
+        let unserialisable: BTreeMap<(u8, u8), u8> = [((1, 2), 3)].into_iter().collect();
+        let mut op = Op::new(Method::POST, "/uploads");
+        let mut mp = op.multipart();
+        mp.part("purpose", "fine-tune");
+        mp.part("grid", &unserialisable);
+        mp.part_brackets("also", &unserialisable);
+        let error = mp.error().expect("the failure is kept");
+        assert_eq!(error.code(), ErrorCode::ValidationError);
+        assert!(error.message().contains("grid"), "{}", error.message());
+        op.multipart_done(mp);
+        let error = op.into_request().expect_err("nothing is sent");
+        assert_eq!(error.code(), ErrorCode::ValidationError);
+        assert!(error.message().contains("grid"), "{}", error.message());
     }
 
     #[test]

@@ -925,7 +925,8 @@ impl UploadOptions {
         }
     }
 
-    /// Send a multipart/form-data body (its streamed parts are read as they are sent).
+    /// Send a multipart/form-data body (its streamed parts are read as they are sent). Check
+    /// [`Multipart::error`] first: a part whose value could not be serialised is not in the body.
     pub fn multipart(request: RequestOptions, form: Multipart) -> Self {
         Self::new(request, form.into_body())
     }
