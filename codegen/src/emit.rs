@@ -1383,6 +1383,17 @@ pub struct AuthCtor {
     body: TokenStream,
 }
 
+impl AuthCtor {
+    /// The constructor's arguments as Rust source: `value(name)` for each string, an empty slice for
+    /// a list of scopes.
+    pub fn arguments(&self, value: impl Fn(&str) -> String) -> Vec<String> {
+        self.args
+            .iter()
+            .map(|(arg, list)| if *list { "&[]".to_owned() } else { value(arg) })
+            .collect()
+    }
+}
+
 /// A credential as it shows on the wire (see [`AuthCtor::sends`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Sent {
@@ -1642,17 +1653,13 @@ fn env_name(arg: &str) -> String {
 /// The port Prism's mock server listens on by default; examples call it unless told otherwise.
 pub const EXAMPLE_BASE_URL: &str = "http://127.0.0.1:4010";
 
-/// `examples/quickstart.rs`: one representative call against a local server (a mock such as Prism),
-/// with credentials from the environment; and the cargo feature it needs. None when the description
-/// has no operation to call that way.
+/// `examples/quickstart.rs`: the representative call (see [`example_call`]) against a local server
+/// (a mock such as Prism), with credentials from the environment; and the cargo feature it needs.
 pub fn example(
     api: &Api,
     crate_name: &str,
-    preferred: Option<&str>,
-) -> Result<Option<(String, String)>, String> {
-    let Some(call) = example_call(api, preferred) else {
-        return Ok(None);
-    };
+    call: &ExampleCall,
+) -> Result<(String, String), String> {
     let op = &api.operations[call.op];
     let g = &api.groups[op.group];
     let krate = crate_name.replace('-', "_");
@@ -1720,7 +1727,7 @@ async fn main() -> std::process::ExitCode {{
     let tokens: TokenStream = text
         .parse()
         .map_err(|e| format!("internal: the example does not lex: {e}"))?;
-    Ok(Some((file(tokens)?, g.module.clone())))
+    Ok((file(tokens)?, g.module.clone()))
 }
 
 /// `tests/client.rs`: the crate's own tests, with the example call against a wiremock server on
@@ -1762,17 +1769,7 @@ pub fn client_test(
     let mut setup = String::new();
     let mut checks = String::new();
     if let Some(a) = &auth {
-        let values: Vec<String> = a
-            .args
-            .iter()
-            .map(|(arg, list)| {
-                if *list {
-                    "&[]".to_owned()
-                } else {
-                    format!("{:?}", test_value(arg))
-                }
-            })
-            .collect();
+        let values = a.arguments(|arg| format!("{:?}", test_value(arg)));
         setup = format!(
             "config.auth = Some({krate}::auth::{}({}));",
             a.name,

@@ -152,8 +152,10 @@ pub fn generate_from(doc: load::Document, settings: &Settings) -> Result<Generat
         .unwrap_or_else(|| "0.1.0".to_owned());
     let preferred = settings.example_operation.as_deref();
     let mut warnings = warnings;
+    let call = emit::example_call(&api, preferred);
     if let Some(id) = preferred {
-        let usable = emit::example_call(&api, preferred)
+        let usable = call
+            .as_ref()
             .is_some_and(|c| api.operations[c.op].operation_id == id);
         if !usable {
             warnings.push(
@@ -164,19 +166,19 @@ pub fn generate_from(doc: load::Document, settings: &Settings) -> Result<Generat
             );
         }
     }
-    let example = emit::example(&api, &crate_name, preferred).map_err(internal)?;
+    let example = match &call {
+        Some(call) => Some(emit::example(&api, &crate_name, call).map_err(internal)?),
+        None => None,
+    };
     if let Some((text, _)) = &example {
         files.insert("examples/quickstart.rs".to_owned(), text.clone());
     }
-    // The crate's own tests call the same operation; an answer built from its success schema is
-    // what the loopback server sends back.
+    // The crate's own tests make the same call; an answer built from its success schema is what the
+    // loopback server sends back.
     let mut has_test = false;
-    if let Some(call) = example
-        .as_ref()
-        .and_then(|_| emit::example_call(&api, preferred))
-    {
+    if let Some(call) = &call {
         if let Some(answer) = sample::answer(&doc.root, &api.operations[call.op]) {
-            let text = emit::client_test(&api, &crate_name, &call, &answer).map_err(internal)?;
+            let text = emit::client_test(&api, &crate_name, call, &answer).map_err(internal)?;
             files.insert("tests/client.rs".to_owned(), text);
             has_test = true;
         }
@@ -200,7 +202,7 @@ pub fn generate_from(doc: load::Document, settings: &Settings) -> Result<Generat
     files.insert("Cargo.toml".to_owned(), manifest);
     files.insert(
         "README.md".to_owned(),
-        readme(&api, &crate_name, tag_features, preferred, has_test),
+        readme(&api, &crate_name, tag_features, call.as_ref(), has_test),
     );
     Ok(Generated {
         crate_name,
@@ -462,7 +464,7 @@ fn readme(
     api: &ir::Api,
     crate_name: &str,
     tag_features: bool,
-    example_operation: Option<&str>,
+    call: Option<&emit::ExampleCall>,
     has_test: bool,
 ) -> String {
     let krate = crate_name.replace('-', "_");
@@ -491,17 +493,8 @@ fn readme(
     s.push_str("## Usage\n\n```rust,no_run\n");
     s.push_str(&format!("# async fn run() -> Result<(), {krate}::Error> {{\nlet mut config = {krate}::Client::config();\n"));
     if let Some(a) = &auth {
-        let args: Vec<String> = a
-            .args
-            .iter()
-            .map(|(arg, list)| {
-                if *list {
-                    "&[]".to_owned()
-                } else {
-                    format!("\"your {}\"", arg.trim_end_matches('_').replace('_', " "))
-                }
-            })
-            .collect();
+        let args =
+            a.arguments(|arg| format!("\"your {}\"", arg.trim_end_matches('_').replace('_', " ")));
         s.push_str(&format!(
             "config.auth = Some({krate}::auth::{}({}));\n",
             a.name,
@@ -511,7 +504,7 @@ fn readme(
     s.push_str(&format!(
         "let client = {krate}::Client::new(config).await?;\n"
     ));
-    if let Some(call) = emit::example_call(api, example_operation) {
+    if let Some(call) = call {
         let op = &api.operations[call.op];
         let g = &api.groups[op.group];
         s.push_str(&format!(
@@ -524,7 +517,7 @@ fn readme(
         ));
     }
     s.push_str("# Ok(()) }\n```\n\n");
-    if emit::example_call(api, example_operation).is_some() {
+    if call.is_some() {
         s.push_str(&format!(
             "`examples/quickstart.rs` makes that call against a local mock server (`prism mock <description> -p 4010`):\n`cargo run --example quickstart`, with `CONNECTOR_BASE_URL` (default `{}`) and credentials from\n`CONNECTOR_*` variables (dummy values by default).\n\n",
             emit::EXAMPLE_BASE_URL
