@@ -453,11 +453,17 @@ pub trait TokenProvider: Send + Sync + fmt::Debug {
 }
 
 /// A cached token with single-flight refresh ahead of expiry.
+///
+/// One fetch at a time: callers that queue behind a fetch share its outcome. When it fails, they all get
+/// its error instead of each asking the token endpoint again, so a failing endpoint sees one request per
+/// failure, not one per waiting caller; the next call after that tries again.
 #[derive(Debug)]
 pub struct TokenCache {
     provider: Arc<dyn TokenProvider>,
     current: RwLock<Option<(Arc<AccessToken>, Instant)>>,
     refresh_lock: tokio::sync::Mutex<()>,
+    /// Fetches finished so far, and the error of the last one when it failed.
+    outcome: std::sync::Mutex<(u64, Option<Error>)>,
     skew: Duration,
 }
 
@@ -467,6 +473,7 @@ impl TokenCache {
             provider,
             current: RwLock::new(None),
             refresh_lock: tokio::sync::Mutex::new(()),
+            outcome: std::sync::Mutex::new((0, None)),
             skew,
         }
     }
@@ -479,7 +486,7 @@ impl TokenCache {
         match t.expires_at {
             Some(exp) => {
                 let skew = self.skew.min(exp.saturating_duration_since(*fetched) / 2);
-                (Instant::now() + skew < exp).then(|| t.clone())
+                (crate::bounded::after(Instant::now(), skew) < exp).then(|| t.clone())
             }
             None => Some(t.clone()),
         }
@@ -496,16 +503,38 @@ impl TokenCache {
         if let Some(t) = self.fresh().filter(|t| !is_stale(t)) {
             return Ok(t);
         }
+        let outcome = || self.outcome.lock().unwrap_or_else(|p| p.into_inner());
+        let seen = outcome().0;
         let _one = self.refresh_lock.lock().await;
         // Someone else may have refreshed while we waited for the lock.
         if let Some(t) = self.fresh().filter(|t| !is_stale(t)) {
             return Ok(t);
         }
+        // ... or tried and failed: share that failure rather than ask again at once.
+        if let (done, Some(e)) = &*outcome() {
+            if *done > seen {
+                return Err(e.clone());
+            }
+        }
         tracing::debug!("fetching a fresh access token");
         let fetched = Instant::now();
-        let t = Arc::new(self.provider.fetch(http).await?);
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some((t.clone(), fetched));
-        Ok(t)
+        let result = self.provider.fetch(http).await;
+        let mut o = outcome();
+        o.0 = o.0.wrapping_add(1);
+        match result {
+            Ok(t) => {
+                o.1 = None;
+                drop(o);
+                let t = Arc::new(t);
+                *self.current.write().unwrap_or_else(|p| p.into_inner()) =
+                    Some((t.clone(), fetched));
+                Ok(t)
+            }
+            Err(e) => {
+                o.1 = Some(e.clone());
+                Err(e)
+            }
+        }
     }
 }
 
@@ -665,6 +694,17 @@ fn number_or_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>,
     })
 }
 
+/// When a token fetched at `started` with lifetime `expires_in` (seconds) expires. Bounded: a lifetime
+/// beyond [`MAX_TOKEN_LIFETIME`](crate::bounded::MAX_TOKEN_LIFETIME) is that long; a negative or
+/// non-finite one means none was given.
+fn expiry(started: Instant, expires_in: Option<f64>) -> Option<Instant> {
+    expires_in
+        .and_then(|s| {
+            crate::bounded::seconds_f64(s, crate::bounded::MAX_TOKEN_LIFETIME, "expires_in")
+        })
+        .map(|d| crate::bounded::after(started, d))
+}
+
 impl OAuth2 {
     /// Client-credentials grant.
     pub fn client_credentials(
@@ -778,10 +818,7 @@ impl TokenProvider for OAuth2 {
             if let (Grant::RefreshToken(slot), Some(new)) = (&self.grant, answer.refresh_token) {
                 *slot.write().unwrap_or_else(|p| p.into_inner()) = new;
             }
-            let expires_at = answer
-                .expires_in
-                .filter(|s| s.is_finite() && *s >= 0.0)
-                .map(|s| started + Duration::from_secs_f64(s));
+            let expires_at = expiry(started, answer.expires_in);
             Ok(AccessToken {
                 value: answer.access_token,
                 expires_at,
@@ -892,4 +929,54 @@ impl Signer for HmacSigner {
 
 fn auth_err(message: impl Into<String>) -> Error {
     Error::new(ErrorCode::AuthFailed, ErrorSource::Auth, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn lifetime(json: &str) -> Result<Option<Duration>, serde_json::Error> {
+        let started = Instant::now();
+        let a: TokenAnswer = serde_json::from_str(json)?;
+        Ok(expiry(started, a.expires_in).map(|at| at.saturating_duration_since(started)))
+    }
+
+    #[test]
+    fn token_lifetimes_are_bounded() {
+        let year = crate::bounded::MAX_TOKEN_LIFETIME;
+        assert_eq!(
+            lifetime(r#"{"access_token":"t","expires_in":3600}"#).unwrap(),
+            Some(Duration::from_secs(3600))
+        );
+        assert_eq!(
+            lifetime(r#"{"access_token":"t","expires_in":"90"}"#).unwrap(),
+            Some(Duration::from_secs(90))
+        );
+        for absurd in ["1e20", "1e300", "18446744073709551615", "\"1e30\""] {
+            let json = format!(r#"{{"access_token":"t","expires_in":{absurd}}}"#);
+            assert_eq!(lifetime(&json).unwrap(), Some(year), "{absurd}");
+        }
+        for none in ["-5", "\"soon\"", "null"] {
+            let json = format!(r#"{{"access_token":"t","expires_in":{none}}}"#);
+            assert_eq!(lifetime(&json).unwrap(), None, "{none}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_expires_in_gives_a_bounded_lifetime(
+            value in prop_oneof![
+                any::<f64>().prop_map(|f| if f.is_finite() { f.to_string() } else { "0".into() }),
+                any::<u64>().prop_map(|n| n.to_string()),
+                any::<i64>().prop_map(|n| n.to_string()),
+                "\"[ -~&&[^\"\\\\]]{0,30}\"",
+            ]
+        ) {
+            let json = format!(r#"{{"access_token":"t","expires_in":{value}}}"#);
+            if let Ok(Some(d)) = lifetime(&json) {
+                prop_assert!(d <= crate::bounded::MAX_TOKEN_LIFETIME);
+            }
+        }
+    }
 }

@@ -462,6 +462,8 @@ mod tests {
                 request_id: "r".into(),
                 revalidated: false,
                 deduplicated: false,
+                method: http::Method::GET,
+                endpoint: "/test".into(),
             },
         }
     }

@@ -106,6 +106,7 @@ impl ConnectorBuilder {
                 in_flight: AtomicUsize::new(0),
                 idle: Notify::new(),
                 shutdown: RwLock::new(CancellationToken::new()),
+                streams: std::sync::Mutex::new(Vec::new()),
                 config,
             }),
         })
@@ -143,6 +144,8 @@ pub(crate) struct Inner {
     in_flight: AtomicUsize,
     idle: Notify,
     pub(crate) shutdown: RwLock<CancellationToken>,
+    /// Streamed bodies handed to callers and not yet ended, for `disconnect` to close at its deadline.
+    streams: std::sync::Mutex<Vec<std::sync::Weak<crate::pipeline::OpenBody>>>,
 }
 
 impl std::fmt::Debug for Connector {
@@ -163,6 +166,10 @@ pub struct DisconnectReport {
     pub in_flight_at_start: usize,
     /// Requests still running at the deadline, which were cancelled.
     pub cancelled: usize,
+    /// Of those, calls whose futures were held but not polled for another `deadline` after the
+    /// cancellation (they end with CANCELLED whenever they are polled again); open streamed bodies are
+    /// closed at the deadline and never counted here.
+    pub abandoned: usize,
 }
 
 /// Keeps the in-flight count for graceful shutdown. Owned, so a streamed body can hold it until it ends.
@@ -226,6 +233,7 @@ impl Connector {
             .await
             .is_ok();
         let mut cancelled = 0;
+        let mut abandoned = 0;
         if !drained {
             cancelled = inner.in_flight.load(Ordering::SeqCst);
             tracing::warn!(
@@ -233,19 +241,53 @@ impl Connector {
                 "disconnect deadline reached: cancelling requests still in flight"
             );
             lock(&inner.shutdown).cancel();
-            self.wait_idle().await;
+            // Streamed bodies a caller holds without polling would never notice the token: close them
+            // here (their next poll reports CANCELLED).
+            let open: Vec<_> =
+                std::mem::take(&mut *inner.streams.lock().unwrap_or_else(|p| p.into_inner()));
+            for body in open.iter().filter_map(std::sync::Weak::upgrade) {
+                crate::pipeline::close(&body);
+            }
+            // Calls still running see the token at their next poll. A call whose future is held but
+            // never polled again cannot: after one more `deadline` it is left behind, counted as
+            // abandoned, rather than hold `disconnect` forever.
+            if tokio::time::timeout(deadline, self.wait_idle())
+                .await
+                .is_err()
+            {
+                abandoned = inner.in_flight.load(Ordering::SeqCst);
+                tracing::warn!(
+                    abandoned,
+                    "disconnect: calls held without being polled were left behind"
+                );
+            }
         }
         *inner.http.write().unwrap_or_else(|p| p.into_inner()) = None;
         inner.state.store(DISCONNECTED, Ordering::SeqCst);
         tracing::info!(
             in_flight_at_start = at_start,
             cancelled,
+            abandoned,
             "connector disconnected"
         );
         DisconnectReport {
             in_flight_at_start: at_start,
             cancelled,
+            abandoned,
         }
+    }
+
+    /// Register a streamed body so `disconnect` can close it; drops entries of bodies already gone.
+    pub(crate) fn track_stream(
+        &self,
+        body: futures_util::stream::BoxStream<'static, reqwest::Result<Bytes>>,
+        in_flight: InFlight,
+    ) -> Arc<crate::pipeline::OpenBody> {
+        let open = Arc::new(std::sync::Mutex::new(Some((body, in_flight))));
+        let mut streams = self.inner.streams.lock().unwrap_or_else(|p| p.into_inner());
+        streams.retain(|w| w.strong_count() > 0);
+        streams.push(Arc::downgrade(&open));
+        open
     }
 
     async fn wait_idle(&self) {

@@ -23,6 +23,7 @@
 
 pub mod auth;
 pub mod batch;
+pub mod bounded;
 pub mod breaker;
 mod cache;
 pub mod config;

@@ -15,11 +15,68 @@
 //! The same moments are tracing events with the fields `cache = "revalidated"` / `cache = "stored"`
 //! (inside the `connector.request` span) and `deduplicated = true` (in the caller's context).
 //!
-//! Labels carry the endpoint template, never a concrete path, query or header value.
+//! Labels carry the endpoint template, never a query or header value. A call made without a template
+//! (a hand-written `get("/users/42")`, a next-page link) is labelled by its path with id-like segments
+//! (numbers, UUIDs, long hex or token strings) replaced by `{id}` and the query dropped; at most
+//! [`MAX_PATH_LABELS`] distinct such labels are kept per process, later ones are counted under
+//! `{other}`, so label cardinality stays bounded whatever paths a server's links lead to.
 
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use http::Method;
+
+/// The most distinct endpoint labels made from concrete paths; later ones become [`OTHER_ENDPOINT`].
+pub const MAX_PATH_LABELS: usize = 256;
+/// The label of calls past [`MAX_PATH_LABELS`].
+pub const OTHER_ENDPOINT: &str = "{other}";
+
+/// The metric label for an endpoint: a template as it is, a concrete path normalised and capped.
+pub fn endpoint_label(endpoint: &str) -> Cow<'_, str> {
+    if endpoint.contains('{') {
+        return Cow::Borrowed(endpoint);
+    }
+    let label = path_label(endpoint);
+    static SEEN: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    let mut seen = SEEN
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if seen.contains(&label) {
+        return Cow::Owned(label);
+    }
+    if seen.len() >= MAX_PATH_LABELS {
+        return Cow::Borrowed(OTHER_ENDPOINT);
+    }
+    seen.insert(label.clone());
+    Cow::Owned(label)
+}
+
+/// A concrete path (or absolute URL) without its query, with id-like segments replaced by `{id}`.
+fn path_label(endpoint: &str) -> String {
+    let path = endpoint.split(['?', '#']).next().unwrap_or_default();
+    // An absolute URL (a next-page link) keeps only its path.
+    let path = match path.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
+        None => path,
+    };
+    path.split('/')
+        .map(|seg| if id_like(seg) { "{id}" } else { seg })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// A path segment that names one resource rather than a kind of them: all digits, a UUID, 16 or more
+/// hex digits, or a long token mixing letters and digits (`cus_NffrFeUfNV2Hib`).
+fn id_like(seg: &str) -> bool {
+    let digits = seg.bytes().filter(u8::is_ascii_digit).count();
+    !seg.is_empty()
+        && (digits == seg.len()
+            || (seg.len() >= 16 && seg.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'))
+            || (seg.len() >= 12 && digits > 0))
+}
 
 /// Attempts that got an HTTP answer.
 pub const REQUESTS_TOTAL: &str = "connector_requests_total";
@@ -42,7 +99,7 @@ pub const DEDUPLICATED_TOTAL: &str = "connector_deduplicated_total";
 
 pub(crate) fn attempt_done(method: &Method, endpoint: &str, status: Option<u16>, took: Duration) {
     let m = method.as_str().to_owned();
-    let e = endpoint.to_owned();
+    let e = endpoint_label(endpoint).into_owned();
     if let Some(s) = status {
         metrics::counter!(REQUESTS_TOTAL, "method" => m.clone(), "endpoint" => e.clone(), "status" => s.to_string())
             .increment(1);
@@ -52,12 +109,12 @@ pub(crate) fn attempt_done(method: &Method, endpoint: &str, status: Option<u16>,
 }
 
 pub(crate) fn error(method: &Method, endpoint: &str, code: &'static str) {
-    metrics::counter!(ERRORS_TOTAL, "method" => method.as_str().to_owned(), "endpoint" => endpoint.to_owned(), "code" => code)
+    metrics::counter!(ERRORS_TOTAL, "method" => method.as_str().to_owned(), "endpoint" => endpoint_label(endpoint).into_owned(), "code" => code)
         .increment(1);
 }
 
 pub(crate) fn retry(method: &Method, endpoint: &str) {
-    metrics::counter!(RETRIES_TOTAL, "method" => method.as_str().to_owned(), "endpoint" => endpoint.to_owned())
+    metrics::counter!(RETRIES_TOTAL, "method" => method.as_str().to_owned(), "endpoint" => endpoint_label(endpoint).into_owned())
         .increment(1);
 }
 
@@ -72,14 +129,58 @@ pub(crate) fn rate_limit_remaining(remaining: Option<u64>) {
 }
 
 pub(crate) fn cache_revalidated(endpoint: &str) {
-    metrics::counter!(CACHE_REVALIDATED_TOTAL, "endpoint" => endpoint.to_owned()).increment(1);
+    metrics::counter!(CACHE_REVALIDATED_TOTAL, "endpoint" => endpoint_label(endpoint).into_owned())
+        .increment(1);
 }
 
 pub(crate) fn cache_stored(endpoint: &str) {
-    metrics::counter!(CACHE_STORED_TOTAL, "endpoint" => endpoint.to_owned()).increment(1);
+    metrics::counter!(CACHE_STORED_TOTAL, "endpoint" => endpoint_label(endpoint).into_owned())
+        .increment(1);
 }
 
 pub(crate) fn deduplicated(method: &Method, endpoint: &str) {
-    metrics::counter!(DEDUPLICATED_TOTAL, "method" => method.as_str().to_owned(), "endpoint" => endpoint.to_owned())
+    metrics::counter!(DEDUPLICATED_TOTAL, "method" => method.as_str().to_owned(), "endpoint" => endpoint_label(endpoint).into_owned())
         .increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_stay_and_paths_lose_their_ids() {
+        assert_eq!(
+            endpoint_label("/repos/{owner}/{repo}"),
+            "/repos/{owner}/{repo}"
+        );
+        assert_eq!(path_label("/users/42?page=2"), "/users/{id}");
+        assert_eq!(
+            path_label("/v1/customers/cus_NffrFeUfNV2Hib"),
+            "/v1/customers/{id}"
+        );
+        assert_eq!(
+            path_label("/items/123e4567-e89b-12d3-a456-426614174000/parts"),
+            "/items/{id}/parts"
+        );
+        assert_eq!(
+            path_label("https://api.example.com/v2/orders/77?cursor=abc"),
+            "/v2/orders/{id}"
+        );
+        assert_eq!(path_label("/2010-04-01/Accounts"), "/2010-04-01/Accounts");
+    }
+
+    #[test]
+    fn distinct_path_labels_are_capped() {
+        let labels: HashSet<String> = (0..MAX_PATH_LABELS * 2)
+            .map(|i| {
+                endpoint_label(&format!(
+                    "/cap-test/word{}x",
+                    "ab".repeat(i % 5 + 1) + &"q".repeat(i)
+                ))
+                .into_owned()
+            })
+            .collect();
+        assert!(labels.contains(OTHER_ENDPOINT));
+        assert!(labels.len() <= MAX_PATH_LABELS + 1, "{}", labels.len());
+    }
 }

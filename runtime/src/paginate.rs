@@ -582,10 +582,12 @@ impl Paginator {
                 .and_then(|item| text_at(item, p))
                 .map(Checkpoint::Token),
             (Strategy::Offset { next_offset: None }, Checkpoint::Offset(n)) => {
-                Some(Checkpoint::Offset(n + received))
+                Some(Checkpoint::Offset(n.saturating_add(received)))
             }
             (Strategy::Offset { next_offset: None }, _) => Some(Checkpoint::Offset(received)),
-            (Strategy::Page { .. }, Checkpoint::Page(n)) => Some(Checkpoint::Page(n + 1)),
+            (Strategy::Page { .. }, Checkpoint::Page(n)) => {
+                Some(Checkpoint::Page(n.saturating_add(1)))
+            }
             _ => found_next,
         };
         let next = match custom_next {
@@ -631,7 +633,7 @@ impl Paginator {
             }
         };
 
-        self.pages += 1;
+        self.pages = self.pages.saturating_add(1);
         let mut cut = false;
         if let Some(max) = o.max_items {
             let left = max.saturating_sub(self.items);
@@ -644,7 +646,7 @@ impl Paginator {
         if o.max_pages.is_some_and(|m| self.pages >= m) {
             self.stopped = true;
         }
-        self.items += items.len() as u64;
+        self.items = self.items.saturating_add(items.len() as u64);
         self.last = position.clone();
         if !cut {
             self.next = next;
@@ -707,6 +709,8 @@ impl Stream for Paginator {
 pub struct Items<T = Value> {
     pages: Paginator,
     current: std::vec::IntoIter<Value>,
+    /// The call that brought the current page, for the context of an item that does not decode.
+    meta: Option<crate::response::ResponseMeta>,
     decode: fn(Value) -> Result<T, Error>,
 }
 
@@ -724,6 +728,7 @@ impl<T> Items<T> {
         Items {
             pages,
             current: Vec::new().into_iter(),
+            meta: None,
             decode,
         }
     }
@@ -756,12 +761,18 @@ impl<T> Stream for Items<T> {
         let this = self.get_mut();
         loop {
             if let Some(v) = this.current.next() {
-                return Poll::Ready(Some((this.decode)(v)));
+                return Poll::Ready(Some((this.decode)(v).map_err(|e| match &this.meta {
+                    Some(meta) => meta.fail(e),
+                    None => e,
+                })));
             }
             match ready!(Pin::new(&mut this.pages).poll_next(cx)) {
                 None => return Poll::Ready(None),
                 Some(Err(e)) => return Poll::Ready(Some(Err(e))),
-                Some(Ok(page)) => this.current = page.items.into_iter(),
+                Some(Ok(page)) => {
+                    this.current = page.items.into_iter();
+                    this.meta = Some(page.response.meta);
+                }
             }
         }
     }
@@ -818,12 +829,11 @@ fn decode<T: DeserializeOwned>(v: Value) -> Result<T, Error> {
 
 /// A PARSING_ERROR about a page, with its status, raw body and request id.
 fn malformed(response: &Response<Bytes>, message: String) -> Error {
-    let mut e = Error::new(ErrorCode::ParsingError, ErrorSource::Deserialize, message)
+    let e = Error::new(ErrorCode::ParsingError, ErrorSource::Deserialize, message)
         .with_status(response.status)
         .with_request_sent(true)
         .with_raw_body(response.data.clone());
-    e.set_request_id(Some(response.meta.request_id.clone()));
-    e
+    response.meta.fail(e)
 }
 
 /// Move the items array out of the body.
@@ -992,5 +1002,30 @@ mod tests {
         assert!(!present(Some(&Value::from(""))));
         assert!(present(Some(&Value::from("https://x/?page=2"))));
         assert!(present(Some(&Value::Bool(true))));
+    }
+
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn any_link_header_text_is_read_without_panic(text in "([<>;,=\" a-z/:?&.0-9]|rel|next){0,80}") {
+                if let Some(target) = find_rel_next(&text) {
+                    let wanted = format!("<{target}>");
+                    prop_assert!(text.contains(&wanted));
+                }
+            }
+
+            #[test]
+            fn a_next_link_is_found_among_others(
+                before in proptest::collection::vec("[a-z0-9/?=&.]{1,20}", 0..4),
+                next in "[a-z0-9/?=&.:,]{1,30}",
+            ) {
+                let mut parts: Vec<String> = before.iter().map(|u| format!("<{u}>; rel=\"prev\"")).collect();
+                parts.push(format!("<{next}>; rel=\"next\""));
+                prop_assert_eq!(find_rel_next(&parts.join(", ")), Some(next));
+            }
+        }
     }
 }

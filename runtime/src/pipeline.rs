@@ -162,9 +162,9 @@ impl Connector {
         let (resp, unread) = self.run(opts, BodyMode::Streamed).await?;
         let body = match unread {
             Some(u) => BodyStream::new(Guarded {
+                open: self.track_stream(u.body.bytes_stream().boxed(), u.in_flight),
+                done: false,
                 cancel: Box::pin(async move { cancelled(cancel.as_ref(), &u.shutdown).await }),
-                body: Some(u.body.bytes_stream().boxed()),
-                _in_flight: Some(u.in_flight),
                 request_id: resp.meta.request_id.clone(),
                 attempt: resp.meta.retry_count + 1,
                 method: u.method,
@@ -322,7 +322,13 @@ impl Connector {
 
             // 2. Fail fast on an open circuit, then take a rate-limit slot.
             inner.breaker.check(&host).map_err(ctx_err)?;
-            let slot = inner.limiter.wait_for_slot().await.map_err(ctx_err)?;
+            // A wait longer than the call's timeout (a server's Retry-After or exhausted quota) fails
+            // the call at once with RATE_LIMIT instead of outliving it.
+            let slot = inner
+                .limiter
+                .wait_for_slot_within(Some(timeout))
+                .await
+                .map_err(ctx_err)?;
             observe::in_flight(inner.limiter.in_flight());
 
             // 3. beforeRequest hooks, then the signer sees the final request.
@@ -405,6 +411,8 @@ impl Connector {
                                 request_id: server_id.unwrap_or_else(|| call.request_id.clone()),
                                 revalidated,
                                 deduplicated: false,
+                                method: opts.method.clone(),
+                                endpoint: call.endpoint.clone(),
                             },
                         };
                         return Ok((response, unread));
@@ -444,6 +452,23 @@ impl Connector {
                 return Err(lost("error"));
             };
             let replayable = opts.body.can_replay();
+            let mut err = err;
+            if err.status() == Some(StatusCode::UNAUTHORIZED)
+                && !refreshed_after_401
+                && !replayable
+                && auth.is_some()
+            {
+                // The credentials may well be refreshable, but the body is gone: say so rather than
+                // fail as if no refresh had been possible.
+                tracing::warn!(
+                    "401 on a call whose one-shot body was already sent: credentials not refreshed, \
+                     call not replayed"
+                );
+                err.insert_detail(
+                    "replay_skipped",
+                    "401: the one-shot request body was already sent and cannot be replayed",
+                );
+            }
             if err.status() == Some(StatusCode::UNAUTHORIZED) && !refreshed_after_401 && replayable
             {
                 if let Some(a) = &auth {
@@ -686,13 +711,19 @@ async fn send_once(
     }
 }
 
+/// The open half of a streamed body: the connection and the call's place among those in flight.
+/// Shared between the caller's stream and the connector, so `disconnect` can close it at its deadline
+/// even when the caller holds the stream without polling it.
+pub(crate) type OpenBody =
+    std::sync::Mutex<Option<(BoxStream<'static, reqwest::Result<Bytes>>, InFlight)>>;
+
 /// A streamed body: ends with CANCELLED when the caller's token or the connector's shutdown fires,
 /// with NETWORK_ERROR when the connection fails, and releases the connection and the in-flight count as
-/// soon as it ends.
+/// soon as it ends (or when `disconnect` closes it).
 struct Guarded {
-    body: Option<BoxStream<'static, reqwest::Result<Bytes>>>,
+    open: std::sync::Arc<OpenBody>,
+    done: bool,
     cancel: Pin<Box<dyn Future<Output = Cancelled> + Send>>,
-    _in_flight: Option<InFlight>,
     request_id: String,
     attempt: u32,
     method: Method,
@@ -701,9 +732,8 @@ struct Guarded {
 }
 
 impl Guarded {
-    fn end(&mut self, err: Error) -> Error {
-        self.body = None;
-        self._in_flight = None;
+    fn end(&self, err: Error) -> Error {
+        close(&self.open);
         tracing::warn!(
             code = err.code().as_str(),
             endpoint = %self.endpoint,
@@ -721,26 +751,42 @@ impl Guarded {
     }
 }
 
+/// Close an open body: the connection is dropped and the call leaves the in-flight count.
+pub(crate) fn close(open: &OpenBody) {
+    let taken = open.lock().unwrap_or_else(|p| p.into_inner()).take();
+    drop(taken);
+}
+
 impl Stream for Guarded {
     type Item = Result<Bytes, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        let Some(body) = this.body.as_mut() else {
+        if this.done {
             return Poll::Ready(None);
-        };
+        }
+        // Also after `disconnect` closed the body: it fires the shutdown token first.
         if let Poll::Ready(who) = this.cancel.as_mut().poll(cx) {
+            this.done = true;
             return Poll::Ready(Some(Err(this.end(cancelled_error(who)))));
         }
-        match body.poll_next_unpin(cx) {
+        let polled = {
+            let mut guard = this.open.lock().unwrap_or_else(|p| p.into_inner());
+            match guard.as_mut() {
+                Some((body, _)) => body.poll_next_unpin(cx),
+                None => Poll::Ready(None),
+            }
+        };
+        match polled {
             Poll::Ready(Some(Ok(chunk))) => Poll::Ready(Some(Ok(chunk))),
             Poll::Ready(Some(Err(e))) => {
+                this.done = true;
                 let err = crate::error::from_transport(e, true);
                 Poll::Ready(Some(Err(this.end(err))))
             }
             Poll::Ready(None) => {
-                this.body = None;
-                this._in_flight = None;
+                this.done = true;
+                close(&this.open);
                 Poll::Ready(None)
             }
             Poll::Pending => Poll::Pending,

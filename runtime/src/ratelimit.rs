@@ -53,7 +53,8 @@ impl Bucket {
         if self.tokens >= 1.0 {
             Duration::ZERO
         } else {
-            Duration::from_secs_f64((1.0 - self.tokens) / self.per_sec)
+            Duration::try_from_secs_f64((1.0 - self.tokens) / self.per_sec)
+                .unwrap_or(crate::bounded::MAX_SERVER_WAIT)
         }
     }
 }
@@ -197,6 +198,15 @@ impl RateLimiter {
     /// Wait for a concurrency slot and a rate token, in arrival order. Fails at once with RATE_LIMIT when
     /// `max_queue` callers are already waiting. Cancel-safe: dropping the future leaves the line cleanly.
     pub async fn wait_for_slot(&self) -> Result<Slot, Error> {
+        self.wait_for_slot_within(None).await
+    }
+
+    /// [`wait_for_slot`](Self::wait_for_slot), but never waiting for a token longer than `limit`: when
+    /// the wait the buckets or the server (`Retry-After`, an exhausted `X-RateLimit-Remaining` with its
+    /// reset) impose is longer, it fails at once with RATE_LIMIT, retryable, whose detail
+    /// `retry_after_ms` says how long that wait is. The pipeline passes each call's timeout.
+    pub async fn wait_for_slot_within(&self, limit: Option<Duration>) -> Result<Slot, Error> {
+        let entered = Instant::now();
         let before = self.waiting.fetch_add(1, Ordering::SeqCst);
         let _guard = WaitingGuard(&self.waiting);
         // The bound is on callers that would wait: with no one ahead and a slot and a token free, this
@@ -239,6 +249,25 @@ impl RateLimiter {
             if wait.is_zero() {
                 break;
             }
+            let left = limit.map(|l| l.saturating_sub(entered.elapsed()));
+            if let Some(left) = left.filter(|left| wait > *left) {
+                let server = {
+                    let st = self.state();
+                    st.server.retry_after.is_some() || st.server.remaining == Some(0)
+                };
+                return Err(Error::new(
+                    ErrorCode::RateLimit,
+                    ErrorSource::RateLimit,
+                    format!(
+                        "{} asks to wait {} ms before the next request, longer than the {} ms left of the call's timeout",
+                        if server { "the server" } else { "the client's rate limit" },
+                        wait.as_millis(),
+                        left.as_millis()
+                    ),
+                )
+                .with_retryable(true)
+                .with_detail("retry_after_ms", u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)));
+            }
             tracing::debug!(
                 wait_ms = wait.as_millis() as u64,
                 "rate limiter: waiting for a token"
@@ -270,18 +299,25 @@ impl RateLimiter {
                 s.remaining = Some(r);
             }
             if let Some(reset) = parsed.reset {
-                let (delta, at) = if reset > 1_000_000_000 {
-                    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(reset);
-                    (at.duration_since(now_s).unwrap_or(Duration::ZERO), at)
+                // Read as a Unix timestamp above 10^9, else as seconds from now; either way at most
+                // `MAX_SERVER_WAIT` ahead.
+                let ceiling = crate::bounded::MAX_SERVER_WAIT;
+                let delta = if reset > 1_000_000_000 {
+                    crate::bounded::unix_time(reset)
+                        .map(|at| at.duration_since(now_s).unwrap_or(Duration::ZERO))
+                        .unwrap_or(ceiling)
                 } else {
-                    let d = Duration::from_secs(reset);
-                    (d, now_s + d)
+                    Duration::from_secs(reset)
                 };
-                s.reset_at = Some((now_i + delta, at));
+                let delta = crate::bounded::clamp(delta, ceiling, "rate-limit reset");
+                s.reset_at = Some((
+                    crate::bounded::after(now_i, delta),
+                    crate::bounded::system_after(now_s, delta),
+                ));
             }
             if let Some(ra) = retry_after {
                 s.retry_after = Some(ra);
-                s.blocked_until = Some(now_i + ra);
+                s.blocked_until = Some(crate::bounded::after(now_i, ra));
             }
         }
         self.status()
@@ -309,10 +345,11 @@ impl RateLimiter {
             Some(b) => RateLimitStatus {
                 limit: Some(b.capacity as u64),
                 remaining: Some(b.tokens.max(0.0).floor() as u64),
-                reset: Some(
-                    SystemTime::now()
-                        + Duration::from_secs_f64((b.capacity - b.tokens).max(0.0) / b.per_sec),
-                ),
+                reset: Some(crate::bounded::system_after(
+                    SystemTime::now(),
+                    Duration::try_from_secs_f64((b.capacity - b.tokens).max(0.0) / b.per_sec)
+                        .unwrap_or(crate::bounded::MAX_SERVER_WAIT),
+                )),
                 retry_after: None,
             },
             None => RateLimitStatus::default(),
@@ -338,11 +375,7 @@ struct Parsed {
 fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
     let v = headers.get(name)?.to_str().ok()?;
     // `X-RateLimit-Limit: 100, 100;w=60` and similar policy suffixes: the first number counts.
-    let first = v.split([',', ';']).next()?.trim();
-    first
-        .parse::<u64>()
-        .ok()
-        .or_else(|| first.parse::<f64>().ok().map(|f| f.ceil() as u64))
+    crate::bounded::parse_count(v.split([',', ';']).next()?)
 }
 
 fn parse_headers(h: &HeaderMap) -> Parsed {
@@ -358,7 +391,7 @@ fn parse_headers(h: &HeaderMap) -> Parsed {
             let Some((k, val)) = part.trim().split_once('=') else {
                 continue;
             };
-            let Ok(n) = val.trim().trim_matches('"').parse::<u64>() else {
+            let Some(n) = crate::bounded::parse_count(val.trim().trim_matches('"')) else {
                 continue;
             };
             match k.trim() {
@@ -461,5 +494,69 @@ mod tests {
         let rl = RateLimiter::new(RateLimitConfig::default());
         rl.update_from_response(301, &headers(&[("retry-after", "3")]));
         assert!(rl.can_proceed());
+    }
+
+    mod props {
+        use super::super::*;
+        use crate::bounded::MAX_SERVER_WAIT;
+        use futures_util::FutureExt;
+        use http::HeaderValue;
+        use proptest::prelude::*;
+
+        const NAMES: [&str; 8] = [
+            "x-ratelimit-limit",
+            "x-ratelimit-remaining",
+            "x-ratelimit-reset",
+            "ratelimit-limit",
+            "ratelimit-remaining",
+            "ratelimit-reset",
+            "ratelimit",
+            "retry-after",
+        ];
+
+        fn value() -> impl Strategy<Value = String> {
+            prop_oneof![
+                any::<u64>().prop_map(|n| n.to_string()),
+                any::<f64>().prop_map(|f| f.to_string()),
+                "[0-9]{15,40}",
+                "(limit|remaining|reset|r|t|l)=[0-9e.+-]{1,30}(, ?(r|t)=[0-9]{1,25})?",
+                "[ -~]{0,30}",
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn any_rate_limit_headers_leave_a_bounded_state(
+                status in prop_oneof![Just(200u16), Just(429), Just(503)],
+                values in proptest::collection::vec((0usize..NAMES.len(), value()), 0..8),
+            ) {
+                let mut h = HeaderMap::new();
+                for (i, v) in &values {
+                    if let Ok(v) = HeaderValue::from_str(v) {
+                        h.append(NAMES[*i], v);
+                    }
+                }
+                let rl = RateLimiter::new(RateLimitConfig::default());
+                let before = SystemTime::now();
+                let st = rl.update_from_response(status, &h);
+                if let Some(reset) = st.reset {
+                    prop_assert!(reset <= before + MAX_SERVER_WAIT + Duration::from_secs(60));
+                }
+                if let Some(ra) = st.retry_after {
+                    prop_assert!(ra <= MAX_SERVER_WAIT);
+                }
+                // A caller with no time to wait is answered at once: a slot or RATE_LIMIT.
+                let got = rl.wait_for_slot_within(Some(Duration::ZERO)).now_or_never();
+                match got {
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => {
+                        prop_assert_eq!(e.code(), ErrorCode::RateLimit);
+                        let asked = e.retry_after().expect("the wait is in the error");
+                        prop_assert!(asked <= MAX_SERVER_WAIT);
+                    }
+                    None => prop_assert!(false, "waited although no wait was allowed"),
+                }
+            }
+        }
     }
 }

@@ -3,7 +3,7 @@
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, Method, StatusCode};
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, ErrorCode, ErrorSource};
@@ -28,6 +28,38 @@ pub struct ResponseMeta {
     /// This call shared the exchange of an identical request already in flight and sent nothing of
     /// its own; status, headers, body and the rest of the meta are that exchange's.
     pub deduplicated: bool,
+    /// The call's method.
+    pub method: Method,
+    /// The call's endpoint as spans and errors show it: the operation's template when it has one,
+    /// else the path with sensitive query values redacted.
+    pub endpoint: String,
+}
+
+impl ResponseMeta {
+    /// A failure found after the answer arrived (a body that does not decode): give it the call's
+    /// context (request id, method, endpoint, attempt, duration), count it in `connector_errors_total`
+    /// and log it, as the pipeline does for every failure it sees itself.
+    pub fn fail(&self, err: Error) -> Error {
+        let err = err.with_context(
+            Some(&self.request_id),
+            &self.method,
+            &self.endpoint,
+            self.retry_count.saturating_add(1),
+            self.duration,
+        );
+        crate::observe::error(&self.method, &self.endpoint, err.code().as_str());
+        tracing::warn!(
+            code = err.code().as_str(),
+            source = err.source_kind().as_str(),
+            status = err.status().map(|s| s.as_u16()),
+            method = %self.method,
+            endpoint = %self.endpoint,
+            request_id = %self.request_id,
+            "request failed: {}",
+            err.message()
+        );
+        err
+    }
 }
 
 /// A successful response with its payload decoded as `T` (`Bytes` before decoding).
@@ -72,7 +104,7 @@ impl Response<Bytes> {
                 meta: self.meta,
             }),
             Err(e) => {
-                let mut err = Error::new(
+                let err = Error::new(
                     ErrorCode::ParsingError,
                     ErrorSource::Deserialize,
                     format!(
@@ -85,8 +117,7 @@ impl Response<Bytes> {
                 .with_request_sent(true)
                 .with_raw_body(self.data)
                 .with_cause(e);
-                err.set_request_id(Some(self.meta.request_id));
-                Err(err)
+                Err(self.meta.fail(err))
             }
         }
     }
@@ -95,13 +126,17 @@ impl Response<Bytes> {
     pub fn text(self) -> Result<Response<String>, Error> {
         match String::from_utf8(self.data.to_vec()) {
             Ok(s) => Ok(self.map(|_| s)),
-            Err(e) => Err(Error::new(
-                ErrorCode::ParsingError,
-                ErrorSource::Deserialize,
-                format!("response body is not UTF-8: {e}"),
-            )
-            .with_status(self.status)
-            .with_raw_body(self.data)),
+            Err(e) => {
+                let err = Error::new(
+                    ErrorCode::ParsingError,
+                    ErrorSource::Deserialize,
+                    format!("response body is not UTF-8: {e}"),
+                )
+                .with_status(self.status)
+                .with_request_sent(true)
+                .with_raw_body(self.data);
+                Err(self.meta.fail(err))
+            }
         }
     }
 }

@@ -148,25 +148,26 @@ impl RetryPolicy {
     }
 }
 
-/// Parse `Retry-After` in either form: delay-seconds (`120`) or an HTTP date, relative to `now`.
-/// A date in the past means "now" (zero).
+/// Parse `Retry-After` in either form: delay-seconds (`120`, or a decimal such as `1.5`) or an HTTP
+/// date, relative to `now`. A date in the past means "now" (zero); a delay beyond
+/// [`MAX_SERVER_WAIT`](crate::bounded::MAX_SERVER_WAIT) is clamped to it; negative or unreadable values
+/// are ignored.
 pub fn parse_retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let v = headers
         .get(http::header::RETRY_AFTER)?
         .to_str()
         .ok()?
         .trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    if let Ok(secs) = v.parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 {
-            return Some(Duration::from_secs_f64(secs));
-        }
-        return None;
+    let ceiling = crate::bounded::MAX_SERVER_WAIT;
+    if v.bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
+    {
+        return crate::bounded::seconds(v, ceiling, "retry-after");
     }
     let at = httpdate::parse_http_date(v).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+    let wait = at.duration_since(now).unwrap_or(Duration::ZERO);
+    Some(crate::bounded::clamp(wait, ceiling, "retry-after"))
 }
 
 #[cfg(test)]
@@ -289,5 +290,50 @@ mod tests {
         assert!(c.is_retryable(&net));
         let cancelled = Error::new(ErrorCode::Cancelled, crate::ErrorSource::Unknown, "x");
         assert!(!c.is_retryable(&cancelled));
+    }
+
+    mod props {
+        use super::super::*;
+        use crate::bounded::MAX_SERVER_WAIT;
+        use http::HeaderValue;
+        use proptest::prelude::*;
+
+        fn with(value: HeaderValue) -> HeaderMap {
+            let mut h = HeaderMap::new();
+            h.insert(http::header::RETRY_AFTER, value);
+            h
+        }
+
+        proptest! {
+            #[test]
+            fn any_header_bytes_give_a_bounded_wait_or_none(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+                if let Ok(v) = HeaderValue::from_bytes(&bytes) {
+                    if let Some(d) = parse_retry_after(&with(v), SystemTime::now()) {
+                        prop_assert!(d <= MAX_SERVER_WAIT);
+                    }
+                }
+            }
+
+            #[test]
+            fn delay_seconds_are_read_exactly_below_the_ceiling(n in 0u64..=86_400) {
+                let v = HeaderValue::from_str(&n.to_string()).unwrap();
+                prop_assert_eq!(parse_retry_after(&with(v), SystemTime::now()), Some(Duration::from_secs(n)));
+            }
+
+            #[test]
+            fn absurd_delays_are_clamped(n in 86_401u64..=u64::MAX, exp in 20i32..300) {
+                for text in [n.to_string(), format!("1e{exp}"), format!("{n}.5")] {
+                    let v = HeaderValue::from_str(&text).unwrap();
+                    prop_assert_eq!(parse_retry_after(&with(v), SystemTime::now()), Some(MAX_SERVER_WAIT));
+                }
+            }
+
+            #[test]
+            fn dates_are_relative_to_now(ahead in 0u64..86_400) {
+                let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+                let v = HeaderValue::from_str(&httpdate::fmt_http_date(now + Duration::from_secs(ahead))).unwrap();
+                prop_assert_eq!(parse_retry_after(&with(v), now), Some(Duration::from_secs(ahead)));
+            }
+        }
     }
 }

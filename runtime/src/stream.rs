@@ -260,10 +260,12 @@ impl Fields {
                 self.id_buffer = String::from_utf8_lossy(value).into_owned();
             }
             b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
-                // Digits only, so this fails only on overflow, which is no delay a server means.
-                if let Ok(ms) = std::str::from_utf8(value).unwrap_or("").parse::<u64>() {
-                    self.retry = Some(Duration::from_millis(ms));
-                }
+                // Digits only; at most `MAX_RECONNECT_DELAY` (an hour), however many digits.
+                self.retry = crate::bounded::millis(
+                    std::str::from_utf8(value).unwrap_or(""),
+                    crate::bounded::MAX_RECONNECT_DELAY,
+                    "sse retry",
+                );
             }
             _ => {}
         }
@@ -694,8 +696,8 @@ impl<T> EventSource<T> {
     }
 
     fn schedule(&mut self) {
-        self.in_a_row += 1;
-        self.reconnects += 1;
+        self.in_a_row = self.in_a_row.saturating_add(1);
+        self.reconnects = self.reconnects.saturating_add(1);
         let delay = self.retry.unwrap_or(self.delay);
         let mut options = self.options.clone();
         if let Some(id) = &self.last_id {
@@ -816,6 +818,8 @@ mod tests {
                 request_id: "req-1".into(),
                 revalidated: false,
                 deduplicated: false,
+                method: http::Method::GET,
+                endpoint: "/test".into(),
             },
             body,
         }
@@ -1133,5 +1137,39 @@ mod tests {
         let e = s.next().now_or_never().unwrap().unwrap().unwrap_err();
         assert_eq!(e.details()["max_event_bytes"], 1000);
         assert!(s.buffered_bytes() <= 1000 + 15);
+    }
+
+    mod props {
+        use super::*;
+        use crate::bounded::MAX_RECONNECT_DELAY;
+        use proptest::prelude::*;
+
+        fn chunks() -> impl Strategy<Value = Vec<Vec<u8>>> {
+            let piece = prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..40),
+                "(data|event|id|retry|: x)(: ?)[ -~]{0,20}\n{0,2}".prop_map(String::into_bytes),
+                "retry: [0-9]{1,40}\n\n".prop_map(String::into_bytes),
+            ];
+            proptest::collection::vec(piece, 0..12)
+        }
+
+        proptest! {
+            #[test]
+            fn any_event_stream_bytes_give_events_or_errors(input in chunks()) {
+                let refs: Vec<&[u8]> = input.iter().map(Vec::as_slice).collect();
+                let mut s = response(body(&refs)).events();
+                let _ = drain(&mut s);
+                if let Some(r) = s.retry() {
+                    prop_assert!(r <= MAX_RECONNECT_DELAY);
+                }
+                let _ = drain(response(body(&refs)).sse::<serde_json::Value>());
+            }
+
+            #[test]
+            fn any_ndjson_bytes_give_values_or_errors(input in chunks()) {
+                let refs: Vec<&[u8]> = input.iter().map(Vec::as_slice).collect();
+                let _ = drain(response(body(&refs)).ndjson::<serde_json::Value>());
+            }
+        }
     }
 }

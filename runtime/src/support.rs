@@ -673,12 +673,7 @@ pub async fn send_decode<T>(
     };
     match decode(resp.status.as_u16(), body) {
         Ok(v) => Ok(resp.map(|_| v)),
-        Err(e) => {
-            let err = parse_err(&resp, e);
-            let mut err = err;
-            err.set_request_id(Some(resp.meta.request_id.clone()));
-            Err(err)
-        }
+        Err(e) => Err(resp.meta.fail(parse_err(&resp, e))),
     }
 }
 

@@ -601,7 +601,7 @@ impl Fetch {
         *self = Fetch::new();
         self.total = headers
             .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.parse().ok());
+            .and_then(|v| crate::bounded::parse_u64(v.to_str().ok()?));
         self.etag = header_str(headers, ETAG);
         self.last_modified = header_str(headers, LAST_MODIFIED);
         self.validator = match (headers.get(ETAG), headers.get(LAST_MODIFIED)) {
@@ -621,9 +621,14 @@ fn content_range(headers: &HeaderMap) -> Option<(u64, u64, Option<u64>)> {
     let (a, b) = range.split_once('-')?;
     let total = match total.trim() {
         "*" => None,
-        t => Some(t.parse().ok()?),
+        t => Some(crate::bounded::parse_u64(t)?),
     };
-    Some((a.trim().parse().ok()?, b.trim().parse().ok()?, total))
+    let (a, b) = (crate::bounded::parse_u64(a)?, crate::bounded::parse_u64(b)?);
+    // A range that ends before it starts, or past the total, describes no bytes: not usable.
+    if b < a || total.is_some_and(|t| b >= t) {
+        return None;
+    }
+    Some((a, b, total))
 }
 
 impl Connector {
@@ -1038,7 +1043,7 @@ fn acknowledged(headers: &HeaderMap) -> Result<u64, Error> {
         .and_then(|r| r.split_once('-'))
         .and_then(|(a, b)| Some((a.trim().parse::<u64>().ok()?, b.trim().parse::<u64>().ok()?)));
     match parsed {
-        Some((0, last)) => Ok(last + 1),
+        Some((0, last)) => Ok(last.saturating_add(1)),
         _ => Err(protocol(
             "the upload server's Range header is not `bytes=0-<last>`",
         )),
@@ -1212,7 +1217,7 @@ impl Connector {
         let mut chunks = 0u32;
         let mut resumes = 0u32;
         loop {
-            let end = (offset + chunk_size).min(total);
+            let end = offset.saturating_add(chunk_size).min(total);
             let mut req = request.clone();
             req.path = url.clone();
             let range = if total == 0 {
@@ -1393,5 +1398,71 @@ mod tests {
         t.hasher = Some(digest::Context::new(&digest::SHA256));
         t.observe(20, b"x");
         assert!(t.hasher.is_none(), "a gap leaves no whole hash");
+    }
+
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn one(name: &'static str, value: &str) -> Option<HeaderMap> {
+            let mut h = HeaderMap::new();
+            h.insert(name, HeaderValue::from_str(value).ok()?);
+            Some(h)
+        }
+
+        proptest! {
+            #[test]
+            fn content_ranges_are_usable_or_refused(text in "(bytes )?[0-9]{0,22}-[0-9]{0,22}/([0-9]{0,22}|\\*)|[ -~]{0,40}") {
+                if let Some(h) = one("content-range", &text) {
+                    if let Some((a, b, total)) = content_range(&h) {
+                        prop_assert!(a <= b);
+                        if let Some(t) = total {
+                            prop_assert!(b < t);
+                        }
+                    }
+                }
+            }
+
+            #[test]
+            fn valid_content_ranges_read_back(a in any::<u64>(), len in any::<u64>(), extra in any::<u64>()) {
+                let b = a.saturating_add(len % 1_000_000);
+                let total = b.saturating_add(1).saturating_add(extra % 1000);
+                if b < total {
+                    let h = one("content-range", &format!("bytes {a}-{b}/{total}")).unwrap();
+                    prop_assert_eq!(content_range(&h), Some((a, b, Some(total))));
+                }
+            }
+
+            #[test]
+            fn acknowledged_ranges_never_overflow(text in "bytes=[0-9]{0,22}-[0-9]{0,22}|[ -~]{0,30}") {
+                if let Some(h) = one("range", &text) {
+                    if let Ok(n) = acknowledged(&h) {
+                        prop_assert!(n >= 1);
+                    }
+                }
+            }
+
+            #[test]
+            fn digests_of_any_text_are_parsed_or_ignored(
+                name in prop_oneof![Just("repr-digest"), Just("content-digest"), Just("digest"), Just("x-goog-hash")],
+                text in "(sha-256|SHA-256|md5|crc32c)=:?[A-Za-z0-9+/=]{0,60}:?|[ -~]{0,60}",
+                full in any::<bool>(),
+            ) {
+                if let Some(h) = one(name, &text) {
+                    let _ = announced_sha256(&h, full);
+                }
+            }
+
+            #[test]
+            fn content_length_of_any_text_is_a_number_or_unknown(text in "[0-9]{0,30}|[ -~]{0,20}") {
+                if let Some(h) = one("content-length", &text) {
+                    let mut f = Fetch::new();
+                    f.start(&h);
+                    if let Some(t) = f.total {
+                        prop_assert_eq!(Some(t), crate::bounded::parse_u64(&text));
+                    }
+                }
+            }
+        }
     }
 }
