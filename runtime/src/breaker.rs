@@ -183,7 +183,8 @@ impl CircuitBreaker {
                 if probe && h.state == CircuitState::HalfOpen {
                     // The probe told us nothing; let the next caller probe.
                     h.state = CircuitState::Open;
-                    h.opened_at = Instant::now() - Duration::from_millis(self.config.open_ms);
+                    let now = Instant::now();
+                    h.opened_at = now.checked_sub(self.open_for()).unwrap_or(now);
                 }
             }
         }

@@ -300,6 +300,12 @@ impl Connector {
         }
     }
 
+    /// Calls in flight: started and not yet ended (a streamed call counts until its body ends or is
+    /// dropped). `disconnect` waits for this to reach zero.
+    pub fn in_flight(&self) -> usize {
+        self.inner.in_flight.load(Ordering::SeqCst)
+    }
+
     /// True when connected and taking requests.
     pub fn is_connected(&self) -> bool {
         self.inner.state.load(Ordering::SeqCst) == CONNECTED
