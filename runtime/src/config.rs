@@ -20,6 +20,9 @@ pub struct ConnectorConfig {
     /// Base URL every request path is joined to, e.g. `https://api.example.com/v1`.
     pub base_url: String,
     /// Per-attempt timeout in milliseconds, covering connect, send and reading the whole body (default 30000).
+    /// It also bounds how long an attempt waits for a rate-limit token: a wait the buckets or the server
+    /// (`Retry-After`, an exhausted quota until its reset) impose beyond it fails the call at once with
+    /// RATE_LIMIT, whose `retry_after_ms` detail says how long the wait would have been.
     pub timeout_ms: u64,
     /// `User-Agent` sent with every request. Default: `connector-runtime/<version>`; generated crates prefix
     /// their own name and version.
