@@ -10,7 +10,7 @@
 //! does not refuse it; a response is *decoded* when the typed result (success or typed error) was
 //! built from it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -300,57 +300,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
         let mut totals = judge(&e.name, harness.operations, &lines);
         totals.mock = mock.describe();
         if o.dynamic {
-            let (mut total, mut decoded, mut mock_errors) = (0, 0, 0);
             for run in 0..o.runs {
                 let lines = with_mock(&mock, &spec, true, run, |base| {
                     drive(&bin, base, &plan, &harness.credentials)
                 })?;
-                // Calls the mock accepted (as in `judge`), less those where the mock itself failed
-                // to make an answer (Prism's `errors#UNKNOWN` 500s): nothing was there to decode.
-                let (crashed, accepted): (Vec<&Line>, Vec<&Line>) = lines
-                    .iter()
-                    .filter(|l| l.status.is_some() && l.status != Some(422))
-                    .filter(|l| l.violations.is_empty())
-                    .partition(|l| {
-                        let crashed = l
-                            .error
-                            .as_deref()
-                            .is_some_and(|e| e.contains("prism/errors#UNKNOWN"));
-                        // An answer the mock itself says breaks the description (Prism's faker
-                        // writes strings for `type: integer` with a `pattern`) is not the
-                        // description's answer either.
-                        let invalid = !l.decoded && !l.response_violations.is_empty();
-                        crashed || invalid
-                    });
-                mock_errors += crashed.len();
-                total += accepted.len();
-                decoded += accepted.iter().filter(|l| l.decoded).count();
-                for l in crashed {
-                    let why = if l.response_violations.is_empty() {
-                        l.error.clone().unwrap_or_default()
-                    } else {
-                        format!(
-                            "the mock's answer violates the description, per Prism: {}",
-                            l.response_violations.join("; ")
-                        )
-                    };
-                    totals.mock_errors.push((
-                        l.operation.clone(),
-                        format!("{} (dynamic run {})", l.variant, run + 1),
-                        why,
-                    ));
-                }
-                for l in accepted.iter().filter(|l| !l.decoded) {
-                    totals.failures.push((
-                        l.operation.clone(),
-                        format!("{} (dynamic run {})", l.variant, run + 1),
-                        l.error.clone().unwrap_or_default(),
-                    ));
-                }
+                judge_dynamic(&mut totals, run, &lines);
             }
-            totals.dynamic_total = Some(total);
-            totals.dynamic_decoded = Some(decoded);
-            totals.dynamic_mock_errors = Some(mock_errors);
         }
         eprintln!(
             "xtask: {}: {} operations, {} accepted, {} decoded{} in {:.0} s",
@@ -367,24 +322,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         all.push(totals);
     }
     if o.json {
-        let overall = Totals {
-            spec: "all".into(),
-            mock: String::new(),
-            operations: all.iter().map(|t| t.operations).sum(),
-            accepted: all.iter().map(|t| t.accepted).sum(),
-            decoded: all.iter().map(|t| t.decoded).sum(),
-            dynamic_total: o
-                .dynamic
-                .then(|| all.iter().filter_map(|t| t.dynamic_total).sum()),
-            dynamic_decoded: o
-                .dynamic
-                .then(|| all.iter().filter_map(|t| t.dynamic_decoded).sum()),
-            dynamic_mock_errors: o
-                .dynamic
-                .then(|| all.iter().filter_map(|t| t.dynamic_mock_errors).sum()),
-            failures: Vec::new(),
-            mock_errors: Vec::new(),
-        };
+        let overall = overall(&all, o.dynamic);
         let out = serde_json::json!({ "specs": all, "overall": overall });
         println!(
             "{}",
@@ -395,28 +333,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         write_docs(&root, &all, o.dynamic)?;
     }
     let known = known_failures(&root)?;
-    let mut unexplained = Vec::new();
-    let mut stale = Vec::new();
-    for t in &all {
-        let failing: std::collections::BTreeSet<&str> =
-            t.failures.iter().map(|(op, _, _)| op.as_str()).collect();
-        for (op, variant, why) in &t.failures {
-            let listed = known.iter().any(|(s, o, dynamic)| {
-                *s == t.spec && o == op && (!dynamic || variant.contains("(dynamic"))
-            });
-            if !listed {
-                unexplained.push(format!("{}: {op} ({variant}): {why}", t.spec));
-            }
-        }
-        for (spec, op, _) in known
-            .iter()
-            .filter(|(s, _, dynamic)| *s == t.spec && !dynamic)
-        {
-            if !failing.contains(op.as_str()) {
-                stale.push(format!("{spec}: {op}"));
-            }
-        }
-    }
+    let Verdict { unexplained, stale } = compare(&all, &known);
     if unexplained.is_empty() && stale.is_empty() {
         return Ok(());
     }
@@ -433,33 +350,86 @@ pub fn run(args: &[String]) -> Result<(), String> {
     ))
 }
 
-/// `specs/conformance-known.toml`: failures whose cause is understood and written down.
-fn known_failures(
-    root: &Path,
-) -> Result<std::collections::BTreeSet<(String, String, bool)>, String> {
+/// One entry of `specs/conformance-known.toml`: a failure whose cause is understood and written down.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct KnownFailure {
+    spec: String,
+    operation: String,
+    /// The failure shows in `--dynamic` runs only (random bodies): it excuses failures of dynamic
+    /// runs only and is never reported as stale.
+    dynamic: bool,
+}
+
+/// `specs/conformance-known.toml`, read from the repository.
+fn known_failures(root: &Path) -> Result<BTreeSet<KnownFailure>, String> {
+    let path = root.join("specs/conformance-known.toml");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    parse_known(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The entries of a `conformance-known.toml` text. Every entry needs `spec`, `operation` and `reason`
+/// (its proven cause); `dynamic` is optional. Unknown keys are refused, so a misspelt `dynamic` cannot
+/// quietly turn an entry into another kind.
+fn parse_known(text: &str) -> Result<BTreeSet<KnownFailure>, String> {
     #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
     struct Known {
         spec: String,
         operation: String,
         #[allow(dead_code)]
         reason: String,
-        /// The failure shows in `--dynamic` runs only (random bodies): never reported as stale.
         #[serde(default)]
         dynamic: bool,
     }
     #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
     struct File {
         #[serde(default)]
         known: Vec<Known>,
     }
-    let path = root.join("specs/conformance-known.toml");
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let file: File = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
     Ok(file
         .known
         .into_iter()
-        .map(|k| (k.spec, k.operation, k.dynamic))
+        .map(|k| KnownFailure {
+            spec: k.spec,
+            operation: k.operation,
+            dynamic: k.dynamic,
+        })
         .collect())
+}
+
+/// Marks the variant of a failing call made in a `--dynamic` run: `required (dynamic run 2)`.
+const DYNAMIC_RUN: &str = " (dynamic run ";
+
+/// The variant of a call in dynamic run `run` (counted from 0).
+fn dynamic_variant(variant: &str, run: usize) -> String {
+    format!("{variant}{DYNAMIC_RUN}{})", run + 1)
+}
+
+/// Whether a failure's variant comes from a `--dynamic` run.
+fn is_dynamic_variant(variant: &str) -> bool {
+    variant.contains(DYNAMIC_RUN)
+}
+
+/// Whether the mock took a call as valid: an answer came back (a call without one was not built, was
+/// refused by the client, or lost its connection), Prism reported no request violation, and the
+/// answer is not a 422 refusal.
+fn accepted(l: &Line) -> bool {
+    l.status.is_some() && l.violations.is_empty() && l.status != Some(422)
+}
+
+/// Whether the mock failed to make an answer for an accepted dynamic call: Prism's own 500 with its
+/// `errors#UNKNOWN` problem, or an undecoded answer Prism itself reports as breaking the description
+/// (its faker writes strings for `type: integer` with a `pattern`). Neither is the description's
+/// answer, so there was nothing to decode.
+fn mock_failed(l: &Line) -> bool {
+    let crashed = l
+        .error
+        .as_deref()
+        .is_some_and(|e| e.contains("prism/errors#UNKNOWN"));
+    let invalid = !l.decoded && !l.response_violations.is_empty();
+    crashed || invalid
 }
 
 /// Operation-level totals from the calls of one run.
@@ -467,10 +437,7 @@ fn judge(spec: &str, operations: usize, lines: &[Line]) -> Totals {
     let mut by_op: BTreeMap<&str, (bool, bool)> = BTreeMap::new();
     let mut failures = Vec::new();
     for l in lines {
-        // A call without an answer (the harness could not build it, the client refused its
-        // arguments, the connection failed) was not accepted.
-        let sent = l.status.is_some();
-        let accepted = sent && l.violations.is_empty() && l.status != Some(422);
+        let accepted = accepted(l);
         let entry = by_op.entry(&l.operation).or_insert((true, true));
         entry.0 &= accepted;
         entry.1 &= accepted && l.decoded;
@@ -519,6 +486,100 @@ fn judge(spec: &str, operations: usize, lines: &[Line]) -> Totals {
     }
 }
 
+/// Adds the calls of dynamic run `run` (counted from 0) to a connector's totals. Calls the mock did
+/// not accept are judged by the static run (the requests are the same); of the accepted ones, those
+/// the mock failed to answer are left out of the totals and listed apart, and each other one that did
+/// not decode is a failure.
+fn judge_dynamic(totals: &mut Totals, run: usize, lines: &[Line]) {
+    let (left_out, counted): (Vec<&Line>, Vec<&Line>) = lines
+        .iter()
+        .filter(|l| accepted(l))
+        .partition(|l| mock_failed(l));
+    *totals.dynamic_mock_errors.get_or_insert(0) += left_out.len();
+    *totals.dynamic_total.get_or_insert(0) += counted.len();
+    *totals.dynamic_decoded.get_or_insert(0) += counted.iter().filter(|l| l.decoded).count();
+    for l in left_out {
+        let why = if l.response_violations.is_empty() {
+            l.error.clone().unwrap_or_default()
+        } else {
+            format!(
+                "the mock's answer violates the description, per Prism: {}",
+                l.response_violations.join("; ")
+            )
+        };
+        totals
+            .mock_errors
+            .push((l.operation.clone(), dynamic_variant(&l.variant, run), why));
+    }
+    for l in counted.iter().filter(|l| !l.decoded) {
+        totals.failures.push((
+            l.operation.clone(),
+            dynamic_variant(&l.variant, run),
+            l.error.clone().unwrap_or_default(),
+        ));
+    }
+}
+
+/// The sums over every connector of a run (`--json`'s `overall`); the dynamic sums only for
+/// `--dynamic` runs.
+fn overall(all: &[Totals], dynamic: bool) -> Totals {
+    let sum = |f: fn(&Totals) -> Option<usize>| dynamic.then(|| all.iter().filter_map(f).sum());
+    Totals {
+        spec: "all".into(),
+        mock: String::new(),
+        operations: all.iter().map(|t| t.operations).sum(),
+        accepted: all.iter().map(|t| t.accepted).sum(),
+        decoded: all.iter().map(|t| t.decoded).sum(),
+        dynamic_total: sum(|t| t.dynamic_total),
+        dynamic_decoded: sum(|t| t.dynamic_decoded),
+        dynamic_mock_errors: sum(|t| t.dynamic_mock_errors),
+        failures: Vec::new(),
+        mock_errors: Vec::new(),
+    }
+}
+
+/// What a run's failures come to against the known list.
+#[derive(Debug, Default, PartialEq)]
+struct Verdict {
+    /// Failures no entry excuses: `spec: operation (variant): why`.
+    unexplained: Vec<String>,
+    /// Static entries of a connector in the run whose operation no longer fails: `spec: operation`.
+    stale: Vec<String>,
+}
+
+/// Compares the failures of the connectors in a run with the known list. A failure is excused by an
+/// entry for its connector and operation, a dynamic-only entry excusing failures of dynamic runs only.
+/// A static entry is stale when no call of the static run fails for its operation any more: failures
+/// of dynamic runs do not keep it alive, since it would then excuse a new cause in their name.
+fn compare(all: &[Totals], known: &BTreeSet<KnownFailure>) -> Verdict {
+    let mut verdict = Verdict::default();
+    for t in all {
+        let failing: BTreeSet<&str> = t
+            .failures
+            .iter()
+            .filter(|(_, variant, _)| !is_dynamic_variant(variant))
+            .map(|(op, _, _)| op.as_str())
+            .collect();
+        for (op, variant, why) in &t.failures {
+            let dynamic_run = is_dynamic_variant(variant);
+            let listed = known
+                .iter()
+                .any(|k| k.spec == t.spec && k.operation == *op && (!k.dynamic || dynamic_run));
+            if !listed {
+                verdict
+                    .unexplained
+                    .push(format!("{}: {op} ({variant}): {why}", t.spec));
+            }
+        }
+        for k in known.iter().filter(|k| k.spec == t.spec && !k.dynamic) {
+            if !failing.contains(k.operation.as_str()) {
+                verdict.stale.push(format!("{}: {}", k.spec, k.operation));
+            }
+        }
+    }
+    verdict
+}
+
 /// Write and build the harness crate; returns its binary.
 fn build(root: &Path, name: &str, h: &connector_codegen::Harness) -> Result<PathBuf, String> {
     let dir = cache().join("connector-conformance").join(name);
@@ -548,6 +609,7 @@ fn build(root: &Path, name: &str, h: &connector_codegen::Harness) -> Result<Path
         &dir.join("src/main.rs"),
         &MAIN.replace("VENDOR_CRATE", &lib),
     )?;
+    write_if_changed(&dir.join("src/violations.rs"), VIOLATIONS)?;
     // The caller's target directory when it has one (CI shares dependencies with the test build).
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -659,7 +721,27 @@ fn drive(
         .collect()
 }
 
+/// Writes `docs/conformance.md` for the connectors of a run.
 fn write_docs(root: &Path, all: &[Totals], dynamic: bool) -> Result<(), String> {
+    let path = root.join("docs/conformance.md");
+    std::fs::create_dir_all(root.join("docs")).map_err(|e| e.to_string())?;
+    std::fs::write(&path, render_docs(all, dynamic)).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The first `max` characters of `text`, with `...` when some were cut.
+fn shorten(text: &str, max: usize) -> String {
+    let mut chars = text.chars();
+    let short: String = chars.by_ref().take(max).collect();
+    if chars.next().is_some() {
+        format!("{short}...")
+    } else {
+        short
+    }
+}
+
+/// `docs/conformance.md`: the table of totals per connector (with the dynamic column for `--dynamic`
+/// runs), every failure, and the dynamic calls left out of the totals.
+fn render_docs(all: &[Totals], dynamic: bool) -> String {
     let mut s = String::from(
         "# Conformance of the generated connectors\n\n\
          Written by `cargo xtask conformance --write-docs` (add `--dynamic` for the dynamic column). Each\n\
@@ -723,9 +805,8 @@ fn write_docs(root: &Path, all: &[Totals], dynamic: bool) -> Result<(), String> 
     for t in all {
         for (op, variant, why) in &t.failures {
             any = true;
-            let short: String = why.chars().take(400).collect();
-            let more = if short.len() < why.len() { "..." } else { "" };
-            s.push_str(&format!("- {} `{op}` ({variant}): {short}{more}\n", t.spec));
+            let short = shorten(why, 400);
+            s.push_str(&format!("- {} `{op}` ({variant}): {short}\n", t.spec));
         }
     }
     if !any {
@@ -743,14 +824,15 @@ fn write_docs(root: &Path, all: &[Totals], dynamic: bool) -> Result<(), String> 
              (`sl-violations` on the response), so there was no valid answer to decode.\n\n",
         );
         for (spec, (op, variant, why)) in crashes {
-            let short: String = why.chars().take(300).collect();
-            s.push_str(&format!("- {spec} `{op}` ({variant}): {short}...\n"));
+            let short = shorten(why, 300);
+            s.push_str(&format!("- {spec} `{op}` ({variant}): {short}\n"));
         }
     }
-    let path = root.join("docs/conformance.md");
-    std::fs::create_dir_all(root.join("docs")).map_err(|e| e.to_string())?;
-    std::fs::write(&path, s).map_err(|e| format!("{}: {e}", path.display()))
+    s
 }
+
+/// How the harness reads `sl-violations` (its `src/violations.rs`).
+const VIOLATIONS: &str = include_str!("conformance/violations.rs");
 
 /// The harness program: `harness BASE_URL PLAN.json [header:Name=value | query:name=value]...`.
 const MAIN: &str = r#"//! Conformance harness (written by `cargo xtask conformance`): runs a plan of calls against a base URL
@@ -763,6 +845,7 @@ use serde_json::{Map, Value, json};
 pub use VENDOR_CRATE::{Client, models};
 
 mod dispatch;
+mod violations;
 
 /// How one call ended.
 pub struct Outcome {
@@ -870,20 +953,8 @@ async fn run() {
     let violations: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
     let seen = violations.clone();
     let hook = hook_fn("violations", 0, move |ctx| {
-        if let Some(r) = ctx.response() {
-            if let Some(v) = r.headers.get("sl-violations").and_then(|v| v.to_str().ok()) {
-                if let Ok(Value::Array(list)) = serde_json::from_str::<Value>(v) {
-                    for item in list {
-                        // Warnings (a deprecated parameter was used) do not make a request invalid.
-                        if item["severity"].as_str().is_some_and(|s| s != "Error") {
-                            continue;
-                        }
-                        let at = item["location"][0].as_str().unwrap_or("").to_owned();
-                        let message = item["message"].as_str().unwrap_or("").to_owned();
-                        seen.lock().unwrap().push((at, message));
-                    }
-                }
-            }
+        if let Some(v) = ctx.response().and_then(|r| r.headers.get("sl-violations")) {
+            seen.lock().unwrap().extend(violations::parse(v.as_bytes()));
         }
         Ok(())
     });
@@ -911,3 +982,10 @@ async fn run() {
     }
 }
 "#;
+
+/// Compiled here for the tests; the harness gets the same text as [`VIOLATIONS`].
+#[cfg(test)]
+mod violations;
+
+#[cfg(test)]
+mod tests;
