@@ -22,7 +22,8 @@ pub struct ConnectorConfig {
     /// Per-attempt timeout in milliseconds, covering connect, send and reading the whole body (default 30000).
     /// It also bounds how long an attempt waits for a rate-limit token: a wait the buckets or the server
     /// (`Retry-After`, an exhausted quota until its reset) impose beyond it fails the call at once with
-    /// RATE_LIMIT, whose `retry_after_ms` detail says how long the wait would have been.
+    /// RATE_LIMIT, whose `retry_after_ms` detail says how long the wait would have been; likewise a failed
+    /// attempt whose `Retry-After` exceeds it is not retried (detail `retry_stopped`).
     pub timeout_ms: u64,
     /// `User-Agent` sent with every request. Default: `connector-runtime/<version>`; generated crates prefix
     /// their own name and version.

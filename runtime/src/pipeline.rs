@@ -495,7 +495,16 @@ impl Connector {
                 );
                 RetryDecision::Stop("unsafe method without an idempotency key")
             } else {
-                policy.decide(&err, retryable, attempt, call.started.elapsed())
+                match policy.decide(&err, retryable, attempt, call.started.elapsed()) {
+                    // The server's own wait, longer than the call's timeout: fail now and say how long
+                    // (`retry_after_ms`), as the rate limiter does for the calls after this one.
+                    RetryDecision::RetryAfter(d)
+                        if d > timeout && err.retry_after().is_some_and(|hint| hint == d) =>
+                    {
+                        RetryDecision::Stop("Retry-After exceeds the call's timeout")
+                    }
+                    d => d,
+                }
             };
             let delay = match decision {
                 RetryDecision::Stop(reason) => {
