@@ -205,7 +205,9 @@ mod tests {
 
     #[test]
     fn opens_after_threshold_then_half_opens_and_closes() {
-        let b = breaker(2, 30);
+        // The open period is long enough that the checks right after opening cannot outlive it on a
+        // busy machine; the sleep is a lower bound only.
+        let b = breaker(2, 500);
         b.acquire("h").unwrap().record(Outcome::Unhealthy);
         assert_eq!(b.state("h"), CircuitState::Closed);
         b.acquire("h").unwrap().record(Outcome::Unhealthy);
@@ -214,7 +216,7 @@ mod tests {
         assert_eq!(err.code(), ErrorCode::ServerError);
         assert!(err.message().contains("circuit breaker for h is open"));
         assert_eq!(b.state("other"), CircuitState::Closed, "per host");
-        std::thread::sleep(Duration::from_millis(40));
+        std::thread::sleep(Duration::from_millis(600));
         let probe = b.acquire("h").unwrap();
         assert_eq!(b.state("h"), CircuitState::HalfOpen);
         assert!(b.acquire("h").is_err(), "only one probe");
@@ -224,9 +226,9 @@ mod tests {
 
     #[test]
     fn failed_probe_reopens() {
-        let b = breaker(1, 20);
+        let b = breaker(1, 500);
         b.acquire("h").unwrap().record(Outcome::Unhealthy);
-        std::thread::sleep(Duration::from_millis(25));
+        std::thread::sleep(Duration::from_millis(600));
         let probe = b.acquire("h").unwrap();
         probe.record(Outcome::Unhealthy);
         assert_eq!(b.state("h"), CircuitState::Open);

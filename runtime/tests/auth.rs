@@ -8,7 +8,7 @@ mod support;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use connector_runtime::auth::ClientAuth;
 use connector_runtime::{
@@ -16,7 +16,7 @@ use connector_runtime::{
     Custom, ErrorCode, ErrorSource, HmacSigner, HookType, Method, OAuth2, RequestOptions,
     SecretString, StaticHeaders, hook_fn,
 };
-use support::{CountingServer, Seen, connected, fast_retry, reply};
+use support::{CountingServer, Crowd, Seen, connected, fast_retry, reply, within};
 
 fn config(url: &str) -> ConnectorConfig {
     ConnectorConfig {
@@ -99,14 +99,19 @@ fn token_url(server: &CountingServer) -> String {
     format!("{}/oauth/token", server.url())
 }
 
-/// An API that answers 401 to `Bearer <rejected>` (after `delay_ms`) and 200 to anything else.
-async fn api_rejecting(rejected: &'static str, delay_ms: u64) -> CountingServer {
-    CountingServer::start(move |s, _| async move {
-        if authorization(&s).as_deref() == Some(&format!("Bearer {rejected}")) {
-            tokio::time::sleep(Duration::from_millis(delay_ms)).await;
-            reply(401, "{\"error\":\"invalid_token\"}")
-        } else {
-            reply(200, "{\"ok\":true}")
+/// An API that answers 401 to `Bearer <rejected>` and 200 to anything else. The 401s wait until
+/// `together` of them are at the server at once (see [`Crowd`]; 1: no waiting).
+async fn api_rejecting(rejected: &'static str, together: usize) -> CountingServer {
+    let crowd = Crowd::new(together, together);
+    CountingServer::start(move |s, _| {
+        let crowd = crowd.clone();
+        async move {
+            if authorization(&s).as_deref() == Some(&format!("Bearer {rejected}")) {
+                let _inside = crowd.enter().await;
+                reply(401, "{\"error\":\"invalid_token\"}")
+            } else {
+                reply(200, "{\"ok\":true}")
+            }
         }
     })
     .await
@@ -587,11 +592,11 @@ client_auth = "body"
 
 #[tokio::test]
 async fn token_is_refreshed_ahead_of_expiry() {
-    // Tokens live 1 s and are refreshed 500 ms before they expire.
+    // Tokens live 3 s and are refreshed 1 s before they expire, so 2 s after they were fetched.
     let tokens = token_server(0, |i| {
         (
             200,
-            token_json(&format!("short-{}", i + 1), Some(1.0), None),
+            token_json(&format!("short-{}", i + 1), Some(3.0), None),
         )
     })
     .await;
@@ -604,13 +609,15 @@ async fn token_is_refreshed_ahead_of_expiry() {
         scopes: vec![],
         refresh_token: None,
         client_auth: ClientAuth::Basic,
-        refresh_skew_ms: 500,
+        refresh_skew_ms: 1000,
     });
     let c = connected(cfg).await;
+    // The token was fetched during connect, so by now at the latest.
+    let fetched = Instant::now();
     c.get("/x").await.unwrap();
     assert_eq!(tokens.requests().len(), 1);
-    // 600 ms in, the token still works for 400 ms but is inside the skew: the next call refreshes.
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // 2.1 s in, the token still works for up to 0.9 s but is inside the skew: the next call refreshes.
+    tokio::time::sleep_until((fetched + Duration::from_millis(2100)).into()).await;
     c.get("/x").await.unwrap();
 
     assert_eq!(
@@ -697,7 +704,7 @@ async fn refresh_token_grant_uses_the_rotated_refresh_token() {
 /// API rejects tok-1 and accepts tok-2: one refresh, one replay, success.
 async fn one_refresh_and_one_replay_after_401(options: RequestOptions) {
     let tokens = numbered_tokens(0).await;
-    let api = api_rejecting("tok-1", 0).await;
+    let api = api_rejecting("tok-1", 1).await;
     let c = Connector::builder(config(&api.url()))
         .auth(client_credentials(&tokens))
         .build()
@@ -746,17 +753,14 @@ async fn a_second_401_after_the_refresh_is_auth_failed_without_a_loop() {
         .unwrap();
     c.connect().await.unwrap();
     // Bounded in time too: a refresh/replay loop would never return.
-    let limit = Duration::from_secs(2);
     for (method, call) in [
-        ("GET", tokio::time::timeout(limit, c.get("/me")).await),
+        ("GET", within("GET: the 401 loop", c.get("/me")).await),
         (
             "POST",
-            tokio::time::timeout(limit, c.post("/charges", Body::Empty)).await,
+            within("POST: the 401 loop", c.post("/charges", Body::Empty)).await,
         ),
     ] {
-        let e = call
-            .unwrap_or_else(|_| panic!("{method}: the 401 loop did not stop"))
-            .unwrap_err();
+        let e = call.unwrap_err();
         assert_eq!(e.code(), ErrorCode::AuthFailed, "{method}: {e}");
         assert_eq!(e.source_kind(), ErrorSource::Auth, "{method}");
         assert_eq!(e.status().map(|s| s.as_u16()), Some(401), "{method}");
@@ -785,8 +789,8 @@ async fn a_second_401_after_the_refresh_is_auth_failed_without_a_loop() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn many_concurrent_401s_for_the_same_token_cause_one_refresh() {
     let tokens = numbered_tokens(100).await;
-    // The 401s are slow so every caller holds the stale token before the first one comes back.
-    let api = api_rejecting("tok-1", 100).await;
+    // No 401 comes back before all fifty callers are at the server with the stale token.
+    let api = api_rejecting("tok-1", 50).await;
     let mut cfg = config(&api.url());
     cfg.rate_limit.concurrent_requests = 64;
     // Fifty identical GETs at once would share one exchange; each caller must meet the 401 itself.
@@ -895,7 +899,7 @@ async fn token_endpoint_failure_during_a_401_refresh_is_auth_failed() {
         }
     })
     .await;
-    let api = api_rejecting("tok-1", 0).await;
+    let api = api_rejecting("tok-1", 1).await;
     let c = Connector::builder(config(&api.url()))
         .auth(client_credentials(&tokens))
         .build()
@@ -1044,19 +1048,22 @@ async fn hmac_signature_covers_changes_made_by_before_request_hooks() {
 
 #[tokio::test]
 async fn short_lived_tokens_are_reused_for_half_their_life_and_text_expiry_is_read() {
-    // A 2 s token (given as text, as some providers do) with the default 60 s skew: without the cap at
+    // A 4 s token (given as text, as some providers do) with the default 60 s skew: without the cap at
     // half the lifetime, every call would fetch a new token.
     let tokens = token_server(0, |i| {
         (
             200,
-            format!("{{\"access_token\":\"t-{}\",\"expires_in\":\"2\"}}", i + 1),
+            format!("{{\"access_token\":\"t-{}\",\"expires_in\":\"4\"}}", i + 1),
         )
     })
     .await;
     let api = ok_server().await;
     let c = connected(config(&api.url())).await;
     c.set_auth(Some(client_credentials(&tokens)));
-    for _ in 0..5 {
+    c.get("/x").await.unwrap();
+    // The first call fetched the token, so by now at the latest.
+    let fetched = Instant::now();
+    for _ in 0..4 {
         c.get("/x").await.unwrap();
     }
     assert_eq!(
@@ -1064,7 +1071,7 @@ async fn short_lived_tokens_are_reused_for_half_their_life_and_text_expiry_is_re
         1,
         "reused within the first half of its life"
     );
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    tokio::time::sleep_until((fetched + Duration::from_millis(2100)).into()).await;
     c.get("/x").await.unwrap();
     assert_eq!(tokens.requests().len(), 2, "refreshed in the second half");
     assert_eq!(

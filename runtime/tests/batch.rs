@@ -4,6 +4,7 @@
 
 mod support;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -14,7 +15,8 @@ use connector_runtime::{
 };
 use http_body_util::Full;
 use serde_json::Value;
-use support::{CountingServer, Seen, connected, gaps, reply};
+use support::{CountingServer, Crowd, Gate, LATE, Seen, connected, gaps, reply, within};
+use tokio::sync::Notify;
 
 /// Retries off, so every request the server sees is one call; `concurrent` slots in the limiter.
 fn config(url: &str, concurrent: usize) -> ConnectorConfig {
@@ -30,7 +32,7 @@ fn config(url: &str, concurrent: usize) -> ConnectorConfig {
 
 /// Echoes the path after a delay that varies with the item number, so completion order differs from
 /// request order; `/item/5` is a 404 and `/item/7` a 500.
-async fn echo(s: Seen, _: usize) -> http::Response<Full<Bytes>> {
+async fn echo(s: Seen) -> http::Response<Full<Bytes>> {
     let n: u64 = s.uri.rsplit('/').next().unwrap().parse().unwrap();
     tokio::time::sleep(Duration::from_millis(if n % 3 == 0 { 90 } else { 30 })).await;
     match n {
@@ -38,6 +40,20 @@ async fn echo(s: Seen, _: usize) -> http::Response<Full<Bytes>> {
         7 => reply(500, r#"{"error":"boom"}"#),
         _ => reply(200, &format!(r#"{{"path":"{}"}}"#, s.uri)),
     }
+}
+
+/// [`echo`] for a batch of `total` items, each held at the server until `limit` are there together (see
+/// [`Crowd`]): a batch kept below `limit` shows as a lower peak in flight.
+async fn echo_server(limit: usize, total: usize) -> CountingServer {
+    let crowd = Crowd::new(limit, total);
+    CountingServer::start(move |s, _| {
+        let crowd = crowd.clone();
+        async move {
+            let _inside = crowd.enter().await;
+            echo(s).await
+        }
+    })
+    .await
 }
 
 fn items(n: usize) -> Vec<RequestOptions> {
@@ -74,7 +90,7 @@ fn check_results(results: &[Result<connector_runtime::Response<Bytes>, connector
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batch_runs_at_the_connector_limit_in_order_with_per_item_failures() {
-    let server = CountingServer::start(echo).await;
+    let server = echo_server(3, 20).await;
     let connector = connected(config(&server.url(), 3)).await;
     let results = connector.batch(items(20)).await;
     check_results(&results);
@@ -93,7 +109,7 @@ async fn batch_runs_at_the_connector_limit_in_order_with_per_item_failures() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batch_with_bounds_concurrency_below_the_connector_limit() {
-    let server = CountingServer::start(echo).await;
+    let server = echo_server(3, 20).await;
     let connector = connected(config(&server.url(), 10)).await;
     let results = connector
         .batch_with(
@@ -158,7 +174,7 @@ async fn job_creates_polls_with_growing_waits_and_fetches_the_result() {
     for (gap, nominal) in g.iter().zip([60u64, 120, 240]) {
         let nominal = Duration::from_millis(nominal);
         assert!(
-            *gap >= nominal && *gap < nominal + Duration::from_millis(200),
+            *gap >= nominal && *gap < nominal + LATE,
             "waits {g:?}: expected about {nominal:?}"
         );
     }
@@ -175,10 +191,12 @@ async fn failed_job_is_a_server_error_with_id_and_reason() {
     .await;
     let connector = connected(config(&server.url(), 10)).await;
     let options = job("/jobs").backoff(Duration::from_millis(10), 2.0, Duration::from_secs(1));
-    let e = tokio::time::timeout(Duration::from_secs(2), connector.run_job(options))
-        .await
-        .expect("a failed status must end the job")
-        .unwrap_err();
+    let e = within(
+        "a failed status must end the job",
+        connector.run_job(options),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(e.code(), ErrorCode::ServerError);
     assert_eq!(e.details()["job_id"], "j1");
     assert_eq!(e.details()["reason"], "disk full");
@@ -186,37 +204,63 @@ async fn failed_job_is_a_server_error_with_id_and_reason() {
     assert_eq!(lines(&server), ["POST /jobs", "GET /jobs/j1"]);
 }
 
-/// Creates `j1`, then answers every status poll `pending` after `poll_delay`.
-async fn forever_pending(poll_delay: Duration) -> CountingServer {
-    CountingServer::start(move |s: Seen, _| async move {
-        if s.method == "POST" {
-            return reply(202, r#"{"id":"j1"}"#);
+/// Creates `j1`, then answers every status poll `pending`, once `polls` opens (at once if it is open).
+async fn forever_pending(polls: &Gate) -> CountingServer {
+    let polls = polls.clone();
+    CountingServer::start(move |s: Seen, _| {
+        let polls = polls.clone();
+        async move {
+            if s.method == "POST" {
+                return reply(202, r#"{"id":"j1"}"#);
+            }
+            polls.wait().await;
+            reply(200, r#"{"status":"pending"}"#)
         }
-        tokio::time::sleep(poll_delay).await;
-        reply(200, r#"{"status":"pending"}"#)
     })
     .await
 }
 
+/// A gate already open.
+fn open() -> Gate {
+    let g = Gate::new();
+    g.open();
+    g
+}
+
+/// Reads the job id at `/id` and tells `read`: from then on the job waits for its first poll, with
+/// nothing else to await in between.
+fn signalling_id(
+    read: &Arc<Notify>,
+) -> impl Fn(&connector_runtime::Response<Bytes>) -> Option<String> + Send + Sync + 'static {
+    let read = read.clone();
+    move |r| {
+        let id = serde_json::from_slice::<Value>(&r.data).ok()?["id"]
+            .as_str()?
+            .to_owned();
+        read.notify_one();
+        Some(id)
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deadline_ends_the_job_as_timeout_promptly() {
-    let server = forever_pending(Duration::ZERO).await;
+    let server = forever_pending(&open()).await;
     let connector = connected(config(&server.url(), 10)).await;
     let options = job("/jobs")
         .backoff(Duration::from_millis(50), 2.0, Duration::from_secs(1))
         .deadline(Duration::from_millis(300));
     let start = Instant::now();
-    let e = tokio::time::timeout(Duration::from_secs(2), connector.run_job(options))
+    let e = within("the deadline must end the job", connector.run_job(options))
         .await
-        .expect("the deadline must end the job")
         .unwrap_err();
     let took = start.elapsed();
     assert_eq!(e.code(), ErrorCode::Timeout);
     assert_eq!(e.details()["job_id"], "j1");
     assert!(
-        took >= Duration::from_millis(300) && took < Duration::from_millis(500),
+        took >= Duration::from_millis(300) && took < Duration::from_millis(300) + LATE,
         "{took:?}"
     );
+    // Time enough for the poll that was due next: a poller left behind would show.
     let polls = server.requests().len();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
@@ -228,56 +272,45 @@ async fn deadline_ends_the_job_as_timeout_promptly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_the_create_token_ends_the_job_while_it_waits() {
-    let server = forever_pending(Duration::ZERO).await;
+    let server = forever_pending(&open()).await;
     let connector = connected(config(&server.url(), 10)).await;
     let token = CancellationToken::new();
-    let mut options = job("/jobs").backoff(Duration::from_secs(5), 2.0, Duration::from_secs(5));
+    let id_read = Arc::new(Notify::new());
+    // A minute before the first poll: only the token can end the job before it.
+    let mut options = job("/jobs")
+        .backoff(Duration::from_secs(60), 2.0, Duration::from_secs(60))
+        .extract_id(signalling_id(&id_read));
     options.create = options.create.cancel(token.clone());
-    let t = token.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        t.cancel();
-    });
-    let start = Instant::now();
-    let e = tokio::time::timeout(Duration::from_secs(2), connector.run_job(options))
+    let run = tokio::spawn(async move { connector.run_job(options).await });
+    within("the job id", id_read.notified()).await;
+    token.cancel();
+    let e = within("cancellation must end the job", run)
         .await
-        .expect("cancellation must end the job")
+        .unwrap()
         .unwrap_err();
     assert_eq!(e.code(), ErrorCode::Cancelled);
     assert_eq!(e.details()["job_id"], "j1");
-    assert!(
-        start.elapsed() < Duration::from_millis(500),
-        "{:?}",
-        start.elapsed()
-    );
     assert_eq!(lines(&server), ["POST /jobs"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_the_job_token_ends_a_poll_in_flight() {
-    let server = forever_pending(Duration::from_secs(5)).await;
+    // Status polls are never answered: only the token can end the one in flight.
+    let server = forever_pending(&Gate::new()).await;
     let connector = connected(config(&server.url(), 10)).await;
     let token = CancellationToken::new();
     let options = job("/jobs")
         .backoff(Duration::from_millis(10), 2.0, Duration::from_secs(1))
         .cancel(token.clone());
-    let t = token.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        t.cancel();
-    });
-    let start = Instant::now();
-    let e = tokio::time::timeout(Duration::from_secs(2), connector.run_job(options))
+    let run = tokio::spawn(async move { connector.run_job(options).await });
+    server.wait_for_requests(2).await;
+    token.cancel();
+    let e = within("cancellation must end the job", run)
         .await
-        .expect("cancellation must end the job")
+        .unwrap()
         .unwrap_err();
     assert_eq!(e.code(), ErrorCode::Cancelled);
     assert_eq!(e.details()["job_id"], "j1");
-    assert!(
-        start.elapsed() < Duration::from_millis(500),
-        "{:?}",
-        start.elapsed()
-    );
     assert_eq!(lines(&server), ["POST /jobs", "GET /jobs/j1"]);
 }
 
@@ -310,7 +343,7 @@ async fn retry_after_on_a_status_poll_sets_the_next_wait() {
     );
     let g = gaps(&server.requests());
     assert!(
-        g[1] >= Duration::from_millis(600) && g[1] < Duration::from_millis(900),
+        g[1] >= Duration::from_millis(600) && g[1] < Duration::from_millis(600) + LATE,
         "{g:?}"
     );
 }

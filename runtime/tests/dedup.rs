@@ -4,15 +4,15 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use connector_runtime::observe::DEDUPLICATED_TOTAL;
 use connector_runtime::{
     Body, CancellationToken, ConnectorConfig, ErrorCode, Method, RequestOptions,
 };
 use futures_util::future::join_all;
-use metrics_util::debugging::{DebugValue, DebuggingRecorder};
-use support::{CountingServer, Seen, connected, fast_retry, reply};
+use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
+use support::{CountingServer, Gate, Seen, connected, fast_retry, reply, until, within};
 
 /// Answers after `delay`, with the request's index and path in the body.
 async fn slow_server(delay: Duration) -> CountingServer {
@@ -37,16 +37,38 @@ fn get(path: &str) -> RequestOptions {
     RequestOptions::new(Method::GET, path)
 }
 
-/// Wait (bounded) until the server has seen `n` requests.
-async fn until_seen(server: &CountingServer, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while server.requests().len() < n {
-        assert!(
-            Instant::now() < deadline,
-            "server saw fewer than {n} requests"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+/// Callers that joined an exchange in flight so far, for `endpoint` (or all when None), as counted by
+/// the connector's metrics.
+fn joined(snapshotter: &Snapshotter, endpoint: Option<&str>) -> u64 {
+    snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .filter(|(k, _, _, _)| k.key().name() == DEDUPLICATED_TOTAL)
+        .filter(|(k, _, _, _)| endpoint.is_none_or(|e| k.key().labels().any(|l| l.value() == e)))
+        .map(|(_, _, _, v)| match v {
+            DebugValue::Counter(n) => n,
+            _ => 0,
+        })
+        .sum()
+}
+
+/// A server whose first request is held until `gate` opens and whose second is never answered; the
+/// rest are answered at once. The body carries the request's index and path.
+async fn held_server(gate: &Gate) -> CountingServer {
+    let gate = gate.clone();
+    CountingServer::start(move |s: Seen, i| {
+        let gate = gate.clone();
+        async move {
+            match i {
+                0 => gate.wait().await,
+                1 => std::future::pending().await,
+                _ => {}
+            }
+            reply(200, &format!("{{\"n\":{i},\"uri\":\"{}\"}}", s.uri))
+        }
+    })
+    .await
 }
 
 #[tokio::test]
@@ -69,18 +91,7 @@ async fn concurrent_identical_gets_send_one_request_and_all_get_the_same_answer(
     let followers = answers.iter().filter(|a| a.meta.deduplicated).count();
     assert_eq!(followers, 9, "everyone but the leader is marked");
 
-    let shared: u64 = snapshotter
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .filter(|(k, _, _, _)| k.key().name() == DEDUPLICATED_TOTAL)
-        .filter(|(k, _, _, _)| k.key().labels().any(|l| l.value() == "/items"))
-        .map(|(_, _, _, v)| match v {
-            DebugValue::Counter(n) => n,
-            _ => 0,
-        })
-        .sum();
-    assert_eq!(shared, 9);
+    assert_eq!(joined(&snapshotter, Some("/items")), 9);
 }
 
 #[tokio::test]
@@ -190,9 +201,15 @@ async fn streams_and_opted_out_calls_are_never_merged() {
     );
 }
 
+// Current-thread: the callers' tasks count into this thread's metrics recorder.
 #[tokio::test]
 async fn a_cancelled_leader_does_not_cancel_the_followers() {
-    let server = slow_server(Duration::from_millis(300)).await;
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let _local = metrics::set_default_local_recorder(&recorder);
+    // The exchange is held at the server until the gate opens.
+    let gate = Gate::new();
+    let server = held_server(&gate).await;
     let c = connected(config(&server.url())).await;
     let token = CancellationToken::new();
     let leader = {
@@ -200,22 +217,25 @@ async fn a_cancelled_leader_does_not_cancel_the_followers() {
         let token = token.clone();
         tokio::spawn(async move { c.request(get("/x").cancel(token)).await })
     };
-    until_seen(&server, 1).await;
+    server.wait_for_requests(1).await;
     let followers: Vec<_> = (0..3)
         .map(|_| {
             let c = c.clone();
             tokio::spawn(async move { c.get("/x").await })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    let cancelled_at = Instant::now();
+    until("the three followers to join", || {
+        joined(&snapshotter, None) == 3
+    })
+    .await;
     token.cancel();
-    let e = leader.await.unwrap().unwrap_err();
+    // The exchange is still held: only its own token can end the leader's call.
+    let e = within("the leader stops at once", leader)
+        .await
+        .unwrap()
+        .unwrap_err();
     assert_eq!(e.code(), ErrorCode::Cancelled);
-    assert!(
-        cancelled_at.elapsed() < Duration::from_millis(100),
-        "the leader stops at once"
-    );
+    gate.open();
     for f in followers {
         let r = f.await.unwrap().unwrap();
         assert_eq!(r.data.as_ref(), b"{\"n\":0,\"uri\":\"/x\"}");
@@ -234,7 +254,7 @@ async fn a_cancelled_leader_does_not_cancel_the_followers() {
         let token = token.clone();
         tokio::spawn(async move { c.request(get("/y").cancel(token)).await })
     };
-    until_seen(&server, 2).await;
+    server.wait_for_requests(2).await;
     token.cancel();
     assert_eq!(
         lone.await.unwrap().unwrap_err().code(),
@@ -246,9 +266,15 @@ async fn a_cancelled_leader_does_not_cancel_the_followers() {
     assert_eq!(server.requests().len(), 3);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// Current-thread: the callers' tasks count into this thread's metrics recorder.
+#[tokio::test]
 async fn disconnect_drains_a_shared_request_for_every_caller() {
-    let server = slow_server(Duration::from_millis(300)).await;
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let _local = metrics::set_default_local_recorder(&recorder);
+    // The exchange is held at the server until the drain has begun.
+    let gate = Gate::new();
+    let server = held_server(&gate).await;
     let c = connected(config(&server.url())).await;
     let calls: Vec<_> = (0..3)
         .map(|_| {
@@ -256,9 +282,16 @@ async fn disconnect_drains_a_shared_request_for_every_caller() {
             tokio::spawn(async move { c.get("/x").await })
         })
         .collect();
-    until_seen(&server, 1).await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let report = c.disconnect(Duration::from_secs(5)).await;
+    server.wait_for_requests(1).await;
+    until("the two followers to join", || {
+        joined(&snapshotter, None) == 2
+    })
+    .await;
+    let c2 = c.clone();
+    let disconnecting = tokio::spawn(async move { c2.disconnect(Duration::from_secs(30)).await });
+    until("the drain to begin", || !c.is_connected()).await;
+    gate.open();
+    let report = within("the drain", disconnecting).await.unwrap();
     assert_eq!(
         report.in_flight_at_start, 1,
         "one exchange in flight for three callers"

@@ -8,12 +8,17 @@ use connector_runtime::{
     Body, CancellationToken, Connector, ConnectorConfig, ErrorCode, ErrorSource, Method,
     RequestOptions, RetryConfig,
 };
-use support::{CountingServer, connected, reply};
+use support::{CountingServer, Gate, LATE, connected, reply, until, within};
 
-async fn slow_server(delay: Duration) -> CountingServer {
-    CountingServer::start(move |_, _| async move {
-        tokio::time::sleep(delay).await;
-        reply(200, "{\"done\":true}")
+/// A server that holds every request until `gate` opens (for good, if it never does).
+async fn held_server(gate: &Gate) -> CountingServer {
+    let gate = gate.clone();
+    CountingServer::start(move |_, _| {
+        let gate = gate.clone();
+        async move {
+            gate.wait().await;
+            reply(200, "{\"done\":true}")
+        }
     })
     .await
 }
@@ -335,7 +340,8 @@ async fn error_carries_status_body_headers_and_context() {
 
 #[tokio::test]
 async fn timeout_is_timeout_error_per_attempt() {
-    let server = slow_server(Duration::from_millis(500)).await;
+    // A server that never answers: only the timeout can end these calls.
+    let server = held_server(&Gate::new()).await;
     let c = connected(ConnectorConfig {
         retry: RetryConfig::disabled(),
         ..ConnectorConfig::new(server.url())
@@ -348,10 +354,10 @@ async fn timeout_is_timeout_error_per_attempt() {
         .unwrap_err();
     assert_eq!(e.code(), ErrorCode::Timeout);
     assert!(e.is_retryable());
+    let took = started.elapsed();
     assert!(
-        started.elapsed() < Duration::from_millis(400),
-        "{:?}",
-        started.elapsed()
+        took >= Duration::from_millis(100) && took < Duration::from_millis(100) + LATE,
+        "{took:?}"
     );
     // The configured timeout applies when the call sets none; timeouts are retried like transport errors.
     let cfg = ConnectorConfig {
@@ -367,54 +373,60 @@ async fn timeout_is_timeout_error_per_attempt() {
 
 #[tokio::test]
 async fn cancellation_ends_the_call_as_cancelled_at_any_stage() {
-    let server = slow_server(Duration::from_millis(2000)).await;
+    // In flight: the server never answers, so only the token can end the call.
+    let server = held_server(&Gate::new()).await;
     let c = connected(ConnectorConfig::new(server.url())).await;
-    // In flight.
     let token = CancellationToken::new();
-    let t = token.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        t.cancel();
-    });
-    let started = Instant::now();
-    let e = c
-        .request(RequestOptions::new(Method::GET, "/x").cancel(token))
+    let call = {
+        let (c, token) = (c.clone(), token.clone());
+        tokio::spawn(async move {
+            c.request(RequestOptions::new(Method::GET, "/x").cancel(token))
+                .await
+        })
+    };
+    server.wait_for_requests(1).await;
+    token.cancel();
+    let e = within("the call cancelled in flight", call)
         .await
+        .unwrap()
         .unwrap_err();
     assert_eq!(e.code(), ErrorCode::Cancelled);
     assert!(!e.is_retryable());
     assert!(e.message().contains("cancelled by the caller"));
-    assert!(started.elapsed() < Duration::from_millis(500));
-    // During backoff.
+    // During backoff: a minute at least (jitter halves at most), so only the token can end the call.
     let failing = CountingServer::start(|_, _| async move { reply(503, "{}") }).await;
     let cfg = ConnectorConfig {
         retry: RetryConfig {
-            initial_delay_ms: 5000,
-            max_delay_ms: 5000,
+            initial_delay_ms: 120_000,
+            max_delay_ms: 120_000,
             ..RetryConfig::default()
         },
         ..ConnectorConfig::new(failing.url())
     };
     let c = connected(cfg).await;
     let token = CancellationToken::new();
-    let t = token.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        t.cancel();
-    });
-    let started = Instant::now();
-    let e = c
-        .request(RequestOptions::new(Method::GET, "/x").cancel(token))
+    let call = {
+        let (c, token) = (c.clone(), token.clone());
+        tokio::spawn(async move {
+            c.request(RequestOptions::new(Method::GET, "/x").cancel(token))
+                .await
+        })
+    };
+    failing.wait_for_requests(1).await;
+    token.cancel();
+    let e = within("the call cancelled during its backoff", call)
         .await
+        .unwrap()
         .unwrap_err();
     assert_eq!(e.code(), ErrorCode::Cancelled);
-    assert!(started.elapsed() < Duration::from_millis(1000));
     assert_eq!(failing.requests().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disconnect_drains_in_flight_requests_and_refuses_new_ones() {
-    let server = slow_server(Duration::from_millis(300)).await;
+    // The three calls are held at the server until the drain has begun.
+    let gate = Gate::new();
+    let server = held_server(&gate).await;
     let c = connected(separate_calls(&server.url())).await;
     let calls: Vec<_> = (0..3)
         .map(|_| {
@@ -422,14 +434,19 @@ async fn disconnect_drains_in_flight_requests_and_refuses_new_ones() {
             tokio::spawn(async move { c.get("/x").await })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    server.wait_for_requests(3).await;
     let c2 = c.clone();
-    let disconnecting = tokio::spawn(async move { c2.disconnect(Duration::from_secs(5)).await });
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    let disconnecting = tokio::spawn(async move { c2.disconnect(Duration::from_secs(30)).await });
+    until("the drain to begin", || !c.is_connected()).await;
     let refused = c.get("/x").await.unwrap_err();
     assert_eq!(refused.code(), ErrorCode::Cancelled);
     assert!(refused.message().contains("disconnecting"));
-    let report = disconnecting.await.unwrap();
+    assert!(
+        !disconnecting.is_finished(),
+        "draining while calls are held"
+    );
+    gate.open();
+    let report = within("the drain", disconnecting).await.unwrap();
     assert_eq!(report.in_flight_at_start, 3);
     assert_eq!(report.cancelled, 0);
     for h in calls {
@@ -444,7 +461,8 @@ async fn disconnect_drains_in_flight_requests_and_refuses_new_ones() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disconnect_cancels_what_outlives_the_deadline() {
-    let server = slow_server(Duration::from_secs(3)).await;
+    // A server that never answers: the calls outlive any deadline.
+    let server = held_server(&Gate::new()).await;
     let c = connected(separate_calls(&server.url())).await;
     let calls: Vec<_> = (0..2)
         .map(|_| {
@@ -452,10 +470,14 @@ async fn disconnect_cancels_what_outlives_the_deadline() {
             tokio::spawn(async move { c.get("/x").await })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    server.wait_for_requests(2).await;
     let started = Instant::now();
-    let report = c.disconnect(Duration::from_millis(200)).await;
-    assert!(started.elapsed() < Duration::from_millis(1000));
+    let report = within("disconnect", c.disconnect(Duration::from_millis(200))).await;
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(200) && took < Duration::from_millis(200) + LATE,
+        "{took:?}"
+    );
     assert_eq!(report.in_flight_at_start, 2);
     assert_eq!(report.cancelled, 2);
     for h in calls {

@@ -13,8 +13,9 @@ use connector_runtime::{
     CancellationToken, ConnectorConfig, DedupConfig, ErrorCode, ErrorSource, HeaderMap, Method,
     RateLimitConfig, RequestOptions, RetryConfig,
 };
+use futures_util::FutureExt;
 use http_body_util::Full;
-use support::{CountingServer, Seen, connected, reply};
+use support::{CountingServer, Crowd, Gate, LATE, Seen, connected, reply, started, until, within};
 
 /// A config for `url` with this rate limit, no retries and no sharing of identical GETs in flight (so
 /// every call is one request of its own).
@@ -47,26 +48,32 @@ fn header_map(pairs: &[(&'static str, &str)]) -> HeaderMap {
     h
 }
 
-/// A server whose every answer takes `delay`.
-async fn slow_server(delay: Duration) -> CountingServer {
-    CountingServer::start(move |_, _| async move {
-        tokio::time::sleep(delay).await;
-        reply(200, "{}")
+/// A server that holds each of `total` requests until `cap` are at the server together (see
+/// [`Crowd`]), then answers after `delay`: a cap below `cap` shows as a lower peak in flight.
+async fn crowded_server(cap: usize, total: usize, delay: Duration) -> CountingServer {
+    let crowd = Crowd::new(cap, total);
+    CountingServer::start(move |_, _| {
+        let crowd = crowd.clone();
+        async move {
+            let _inside = crowd.enter().await;
+            tokio::time::sleep(delay).await;
+            reply(200, "{}")
+        }
     })
     .await
 }
 
-/// Wait (bounded) until the server has seen `n` requests.
-async fn until_seen(server: &CountingServer, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while server.requests().len() < n {
-        assert!(
-            Instant::now() < deadline,
-            "server saw {} requests, expected {n}",
-            server.requests().len()
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+/// A server that holds every request until `gate` opens.
+async fn gated_server(gate: &Gate) -> CountingServer {
+    let gate = gate.clone();
+    CountingServer::start(move |_, _| {
+        let gate = gate.clone();
+        async move {
+            gate.wait().await;
+            reply(200, "{}")
+        }
+    })
+    .await
 }
 
 /// Spawn `n` concurrent GETs of `path` and wait for all of them; panics on any error.
@@ -85,7 +92,7 @@ async fn spawn_calls(c: &connector_runtime::Connector, n: usize, path: &'static 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_callers_never_exceed_the_concurrency_cap() {
     // Only `concurrent_requests` is set: no rate limit at all, so the cap stands on its own.
-    let server = slow_server(Duration::from_millis(50)).await;
+    let server = crowded_server(4, 40, Duration::from_millis(50)).await;
     let c = connected(config(
         &server.url(),
         RateLimitConfig {
@@ -102,15 +109,15 @@ async fn concurrent_callers_never_exceed_the_concurrency_cap() {
         4,
         "the server must see exactly the cap in flight: never more, and the cap is actually used"
     );
-    // 40 calls, 4 at a time, 50 ms each: at least 10 rounds.
-    assert!(started.elapsed() >= Duration::from_millis(480));
+    // 40 calls, 4 at a time, 50 ms each at the server: at least 10 rounds.
+    assert!(started.elapsed() >= Duration::from_millis(500));
     assert_eq!(c.rate_limiter().in_flight(), 0, "every slot is given back");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrency_cap_holds_when_rate_tokens_are_plentiful() {
     // A generous rate limit (everything could go at once as far as tokens go): concurrency still caps.
-    let server = slow_server(Duration::from_millis(50)).await;
+    let server = crowded_server(2, 12, Duration::from_millis(50)).await;
     let c = connected(config(
         &server.url(),
         RateLimitConfig {
@@ -126,7 +133,8 @@ async fn concurrency_cap_holds_when_rate_tokens_are_plentiful() {
     assert_eq!(server.max_in_flight.load(Ordering::SeqCst), 2);
 }
 
-#[tokio::test]
+// No rate, so no wall clock in the limiter: the paused clock runs the 20 ms holds without waiting.
+#[tokio::test(start_paused = true)]
 async fn standalone_limiter_caps_slots_without_any_rate() {
     let rl = Arc::new(RateLimiter::new(RateLimitConfig {
         concurrent_requests: 3,
@@ -169,44 +177,65 @@ async fn per_second_rate_with_burst_is_respected_at_the_server() {
         },
     ))
     .await;
+    let started = Instant::now();
     spawn_calls(&c, N, "/x").await;
     let mut at: Vec<Instant> = server.requests().iter().map(|s| s.at).collect();
     at.sort();
     assert_eq!(at.len(), N);
-    // Any window [a_i, a_j] may hold at most the burst plus what the rate refills in it; one extra
-    // request is allowed for timer and scheduling granularity.
+    // Any window [a_i, a_j] may hold at most the burst plus what the rate refills in it. The limiter
+    // releases the calls; getting to the server then takes each a different time on a loaded machine,
+    // which can bunch a few arrivals together: the window is widened by a second for that, and one
+    // extra request is allowed for timer granularity. Without the limit all 25 arrive at once.
+    const JITTER: f64 = 1.0;
     for i in 0..N {
         for j in i..N {
             let w = (at[j] - at[i]).as_secs_f64();
             let count = (j - i + 1) as f64;
-            let allowed = BURST + RATE * w + 1.0;
+            let allowed = BURST + RATE * (w + JITTER) + 1.0;
             assert!(
                 count <= allowed,
                 "{count} requests within {w:.3} s (arrivals {i}..={j}); allowed {allowed:.2}"
             );
         }
     }
-    // The burst goes at once, then one request per 1/RATE s: (N - burst) / rate in all.
-    let total = at[N - 1] - at[0];
-    let min = Duration::from_secs_f64((N as f64 - BURST) / RATE) - Duration::from_millis(100);
+    // The burst goes at once, then one request per 1/RATE s: the last cannot arrive before
+    // (N - burst) / rate has passed since the calls started.
+    let total = at[N - 1] - started;
+    let min = Duration::from_secs_f64((N as f64 - BURST) / RATE) - Duration::from_millis(10);
     assert!(
         total >= min,
         "{N} requests took {total:?}, expected >= {min:?}"
     );
     assert!(
-        total < Duration::from_millis(3300),
+        total < min + LATE,
         "took {total:?}: slower than the configured rate"
     );
+
+    // The burst itself, on a limiter that refills too slowly for any delay to blur it: BURST slots are
+    // handed out without waiting, and the next caller waits.
+    let rl = RateLimiter::new(RateLimitConfig {
+        requests_per_second: Some(1.0 / 60.0),
+        burst_capacity: Some(BURST as u32),
+        ..Default::default()
+    });
+    let burst: Vec<_> = (0..BURST as usize)
+        .map(|_| {
+            rl.wait_for_slot()
+                .now_or_never()
+                .expect("the burst goes at once")
+                .unwrap()
+        })
+        .collect();
     assert!(
-        at[1] - at[0] < Duration::from_millis(90),
-        "the burst of {BURST} goes at once: {:?}",
-        at[1] - at[0]
+        rl.wait_for_slot().now_or_never().is_none(),
+        "past the burst, a caller waits"
     );
+    drop(burst);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn per_minute_limit_blocks_the_sixth_call_until_cancelled() {
-    let server = slow_server(Duration::from_millis(100)).await;
+    let server = crowded_server(5, 5, Duration::ZERO).await;
     let c = connected(config(
         &server.url(),
         RateLimitConfig {
@@ -234,35 +263,43 @@ async fn per_minute_limit_blocks_the_sixth_call_until_cancelled() {
     );
 
     let token = CancellationToken::new();
-    let cancel = token.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        cancel.cancel();
-    });
+    let sixth = {
+        let c = c.clone();
+        let token = token.clone();
+        tokio::spawn(async move {
+            c.request(RequestOptions::new(Method::GET, "/x").cancel(token))
+                .await
+        })
+    };
+    // It takes a concurrency slot, then waits in the limiter for a token.
+    until("the sixth call to hold a slot", || {
+        c.rate_limiter().in_flight() == 1
+    })
+    .await;
+    assert!(!sixth.is_finished(), "it waits for a token");
+    token.cancel();
+    // Cancelled well before the ~12 s a token takes.
     let started = Instant::now();
-    let e = c
-        .request(RequestOptions::new(Method::GET, "/x").cancel(token))
+    let e = within("the cancelled call", sixth)
         .await
+        .unwrap()
         .unwrap_err();
-    let took = started.elapsed();
+    assert!(started.elapsed() < LATE, "{:?}", started.elapsed());
     assert_eq!(e.code(), ErrorCode::Cancelled, "{e}");
-    assert!(
-        took >= Duration::from_millis(190) && took < Duration::from_millis(1500),
-        "it waited until cancelled: {took:?}"
-    );
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!e.request_sent());
     assert_eq!(
         server.requests().len(),
         5,
         "the cancelled call never reached the server"
     );
+    assert_eq!(c.rate_limiter().in_flight(), 0, "its slot is given back");
     assert!(!c.rate_limiter().can_proceed(), "still out of tokens");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn full_queue_rejects_at_once_and_the_others_complete() {
-    let delay = Duration::from_millis(400);
-    let server = slow_server(delay).await;
+    let gate = Gate::new();
+    let server = gated_server(&gate).await;
     let c = connected(config(
         &server.url(),
         RateLimitConfig {
@@ -272,34 +309,31 @@ async fn full_queue_rejects_at_once_and_the_others_complete() {
         },
     ))
     .await;
-    let spawn = |c: &connector_runtime::Connector| {
+    let call = |c: &connector_runtime::Connector| {
         let c = c.clone();
-        tokio::spawn(async move { c.get("/x").await })
+        Box::pin(async move { c.get("/x").await })
     };
-    // One call holds the only slot (it is at the server) ...
-    let holder = spawn(&c);
-    until_seen(&server, 1).await;
-    // ... and three wait for it.
-    let waiters: Vec<_> = (0..3).map(|_| spawn(&c)).collect();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // One call holds the only slot (it is at the server, held there until the gate opens) ...
+    let holder = tokio::spawn(call(&c));
+    server.wait_for_requests(1).await;
+    // ... and three wait for it: each has taken its place in the line by the end of its first poll.
+    let waiters: Vec<_> = (0..3).map(|_| tokio::spawn(started(call(&c)))).collect();
     assert_eq!(
         server.requests().len(),
         1,
         "the waiters are queued, not sent"
     );
 
-    let started = Instant::now();
-    let e = c.get("/x").await.unwrap_err();
-    let took = started.elapsed();
-    assert!(
-        took < Duration::from_millis(150),
-        "queue full must fail at once, took {took:?}"
-    );
+    // With the slot held for as long as the gate is shut, only an immediate refusal can end this call.
+    let e = within("queue full must fail at once", c.get("/x"))
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), ErrorCode::RateLimit, "{e}");
     assert_eq!(e.source_kind(), ErrorSource::RateLimit);
     assert!(e.status().is_none(), "a local refusal, not a server answer");
     assert!(!e.request_sent());
 
+    gate.open();
     holder.await.unwrap().unwrap();
     for w in waiters {
         w.await.unwrap().unwrap();
@@ -314,7 +348,19 @@ async fn full_queue_rejects_at_once_and_the_others_complete() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn zero_max_queue_refuses_only_callers_that_would_wait() {
-    let server = slow_server(Duration::from_millis(300)).await;
+    // The second request is held at the server until the gate opens.
+    let gate = Gate::new();
+    let held = gate.clone();
+    let server = CountingServer::start(move |_, i| {
+        let held = held.clone();
+        async move {
+            if i == 1 {
+                held.wait().await;
+            }
+            reply(200, "{}")
+        }
+    })
+    .await;
     let c = connected(config(
         &server.url(),
         RateLimitConfig {
@@ -326,17 +372,18 @@ async fn zero_max_queue_refuses_only_callers_that_would_wait() {
     .await;
     // Nothing to wait for: the call goes.
     c.get("/x").await.unwrap();
+    // A call held at the server keeps the slot ...
     let holder = {
         let c = c.clone();
         tokio::spawn(async move { c.get("/x").await })
     };
-    until_seen(&server, 2).await;
-    // The slot is taken: this one would have to wait, and no one may.
-    let started = Instant::now();
-    let e = c.get("/x").await.unwrap_err();
-    assert!(started.elapsed() < Duration::from_millis(150));
+    server.wait_for_requests(2).await;
+    // ... so this one would have to wait, and no one may: with the slot held until the gate opens, only
+    // an immediate refusal can end it.
+    let e = within("the refusal", c.get("/x")).await.unwrap_err();
     assert_eq!(e.code(), ErrorCode::RateLimit, "{e}");
     assert_eq!(e.source_kind(), ErrorSource::RateLimit);
+    gate.open();
     holder.await.unwrap().unwrap();
     assert_eq!(server.requests().len(), 2);
 }
@@ -388,19 +435,17 @@ async fn x_ratelimit_remaining_zero_delays_the_next_call_until_reset() {
         "no requests left until the reset"
     );
     c.get("/x").await.unwrap();
-    // The window rolled over and the server says 99 are left: no more waiting.
+    // The window rolled over and the server says 99 are left (for the next 60 s): no more waiting.
+    assert!(c.rate_limiter().can_proceed(), "99 left");
     c.get("/x").await.unwrap();
     let seen = server.requests();
     let g = gap(&seen, 0, 1);
     assert!(
-        g >= Duration::from_millis(900) && g < Duration::from_millis(1600),
+        g >= Duration::from_millis(900) && g < Duration::from_secs(1) + LATE,
         "the second call waited {g:?}, the server said the window resets in 1 s"
     );
     let g = gap(&seen, 1, 2);
-    assert!(
-        g < Duration::from_millis(300),
-        "no wait with 99 left: {g:?}"
-    );
+    assert!(g < LATE, "no wait with 99 left: {g:?}");
 }
 
 #[tokio::test]
@@ -425,21 +470,22 @@ async fn ietf_ratelimit_headers_delay_the_next_call_until_reset() {
     c.get("/x").await.unwrap();
     let g = gap(&server.requests(), 0, 1);
     assert!(
-        g >= Duration::from_millis(900) && g < Duration::from_millis(1600),
+        g >= Duration::from_millis(900) && g < Duration::from_secs(1) + LATE,
         "the second call waited {g:?}, the server said the window resets in 1 s"
     );
 }
 
 #[tokio::test]
 async fn unix_timestamp_reset_is_read_as_an_instant() {
-    // GitHub style: the reset is seconds since the epoch. Two seconds ahead, so at least one remains.
+    // GitHub style: the reset is seconds since the epoch. Three whole seconds ahead, so more than two
+    // remain when the answer is read.
     let (server, wall) = header_server(
         || {
             let reset = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .unwrap()
                 .as_secs()
-                + 2;
+                + 3;
             vec![
                 ("x-ratelimit-limit", "5000".into()),
                 ("x-ratelimit-remaining", "0".into()),
@@ -454,12 +500,17 @@ async fn unix_timestamp_reset_is_read_as_an_instant() {
     let reset = r.meta.rate_limit.reset.expect("reset from the header");
     let reset_secs = reset.duration_since(UNIX_EPOCH).unwrap();
     assert_eq!(reset_secs.subsec_nanos(), 0, "the header's whole second");
-    let ahead = reset.duration_since(SystemTime::now()).unwrap();
-    assert!(ahead > Duration::from_millis(500) && ahead <= Duration::from_secs(2));
-    tokio::time::timeout(Duration::from_secs(3), c.get("/x"))
-        .await
-        .expect("the reset is an instant about 2 s away, not 1.7e9 s from now")
-        .unwrap();
+    let ahead = reset
+        .duration_since(SystemTime::now())
+        .expect("the reset is still ahead");
+    assert!(ahead <= Duration::from_secs(3), "{ahead:?}");
+    let started = Instant::now();
+    c.get("/x").await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(3) + LATE,
+        "the reset is an instant about 3 s away, not 1.7e9 s from now: {:?}",
+        started.elapsed()
+    );
     let wall = wall.lock().unwrap().clone();
     assert!(
         wall[1] + Duration::from_millis(50) >= reset,
@@ -467,21 +518,22 @@ async fn unix_timestamp_reset_is_read_as_an_instant() {
         reset.duration_since(wall[1]).unwrap_or_default()
     );
     assert!(
-        wall[1] < reset + Duration::from_millis(600),
+        wall[1] < reset + LATE,
         "arrived late: {:?}",
         wall[1].duration_since(reset)
     );
     let g = gap(&server.requests(), 0, 1);
-    assert!(g >= Duration::from_millis(900), "waited {g:?}");
+    assert!(g >= Duration::from_millis(1900), "waited {g:?}");
 }
 
 #[tokio::test]
 async fn headers_are_ignored_when_adaptivity_is_off() {
     let (server, _) = header_server(
         || {
+            // Honoured, this would hold the next call for a minute.
             vec![
                 ("x-ratelimit-remaining", "0".into()),
-                ("x-ratelimit-reset", "1".into()),
+                ("x-ratelimit-reset", "60".into()),
             ]
         },
         vec![],
@@ -496,9 +548,10 @@ async fn headers_are_ignored_when_adaptivity_is_off() {
     ))
     .await;
     c.get("/x").await.unwrap();
+    assert!(c.rate_limiter().can_proceed(), "nothing learned");
     c.get("/x").await.unwrap();
     let g = gap(&server.requests(), 0, 1);
-    assert!(g < Duration::from_millis(300), "waited {g:?}");
+    assert!(g < LATE, "waited {g:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -525,7 +578,7 @@ async fn retry_after_on_429_holds_back_every_caller() {
             })
         })
         .collect();
-    until_seen(&server, 3).await;
+    server.wait_for_requests(3).await;
     let e = c.get("/limited").await.unwrap_err();
     assert_eq!(e.code(), ErrorCode::RateLimit);
     assert_eq!(e.status().unwrap(), 429);
@@ -545,7 +598,7 @@ async fn retry_after_on_429_holds_back_every_caller() {
     for s in later {
         let g = s.at - limited_at;
         assert!(
-            g >= Duration::from_millis(950) && g < Duration::from_millis(1600),
+            g >= Duration::from_millis(950) && g < Duration::from_secs(1) + LATE,
             "another caller's request went {g:?} after the 429 asked for 1 s"
         );
     }
@@ -589,9 +642,9 @@ async fn status_and_response_meta_report_the_servers_figures() {
 
 #[tokio::test]
 async fn limiter_api_used_directly() {
-    // Standalone: 5 per second with a burst of 1, one slot.
+    // Standalone: 2 per second with a burst of 1, one slot.
     let rl = RateLimiter::new(RateLimitConfig {
-        requests_per_second: Some(5.0),
+        requests_per_second: Some(2.0),
         burst_capacity: Some(1),
         concurrent_requests: 1,
         ..Default::default()
@@ -600,8 +653,11 @@ async fn limiter_api_used_directly() {
     let st = rl.status();
     assert_eq!((st.limit, st.remaining), (Some(1), Some(1)));
     let started = Instant::now();
-    let slot = rl.wait_for_slot().await.unwrap();
-    assert!(started.elapsed() < Duration::from_millis(50));
+    let slot = rl
+        .wait_for_slot()
+        .now_or_never()
+        .expect("a free slot and a token: no wait at all")
+        .unwrap();
     assert_eq!(rl.in_flight(), 1);
     assert!(!rl.can_proceed(), "the only slot is held");
     assert_eq!(rl.status().remaining, Some(0));
@@ -611,8 +667,8 @@ async fn limiter_api_used_directly() {
     let _slot = rl.wait_for_slot().await.unwrap();
     let waited = started.elapsed();
     assert!(
-        waited >= Duration::from_millis(190) && waited < Duration::from_millis(600),
-        "one token per 200 ms, waited {waited:?}"
+        waited >= Duration::from_millis(490) && waited < Duration::from_millis(500) + LATE,
+        "one token per 500 ms, waited {waited:?}"
     );
 
     // Learning from headers.
@@ -633,7 +689,7 @@ async fn limiter_api_used_directly() {
     drop(rl.wait_for_slot().await.unwrap());
     let waited = started.elapsed();
     assert!(
-        waited >= Duration::from_millis(900) && waited < Duration::from_millis(1500),
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(1) + LATE,
         "waited {waited:?} for the reset"
     );
     assert!(
@@ -668,6 +724,7 @@ async fn connector_rate_limiter_is_the_one_the_pipeline_uses() {
         let c = c.clone();
         tokio::spawn(async move { c.get("/x").await })
     };
+    // Time enough to reach the server, were the call not waiting.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
         server.requests().is_empty(),
@@ -691,7 +748,7 @@ async fn connector_rate_limiter_is_the_one_the_pipeline_uses() {
     c.get("/x").await.unwrap();
     let arrived = server.requests()[1].at - started;
     assert!(
-        arrived >= Duration::from_millis(900) && arrived < Duration::from_millis(1600),
+        arrived >= Duration::from_millis(900) && arrived < Duration::from_secs(1) + LATE,
         "arrived after {arrived:?}"
     );
 }

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use connector_runtime::breaker::CircuitState;
 use connector_runtime::config::CircuitBreakerConfig;
 use connector_runtime::{Body, ConnectorConfig, ErrorCode, Method, RequestOptions, RetryConfig};
-use support::{CountingServer, connected, fast_retry, gaps, reply};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use support::{CountingServer, Gate, LATE, Logs, connected, fast_retry, gaps, reply, within};
 
 fn config(url: &str, retry: RetryConfig) -> ConnectorConfig {
     ConnectorConfig {
@@ -56,8 +58,25 @@ async fn non_retryable_status_is_not_retried() {
     }
 }
 
+/// The backoff delays the pipeline chose, in order, from its "retrying after" log lines.
+fn logged_delays(logs: &Logs) -> Vec<Duration> {
+    logs.text()
+        .lines()
+        .filter(|l| l.contains("retrying after"))
+        .map(|l| {
+            let ms = l
+                .split_once("delay_ms=")
+                .and_then(|(_, rest)| rest.split(' ').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("no delay_ms in {l}"));
+            Duration::from_millis(ms)
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn gives_up_after_max_attempts_with_delays_in_jitter_bounds() {
+    let (logs, _guard) = Logs::capture();
     let server = flaky(503, 100).await;
     let retry = RetryConfig {
         max_attempts: 4,
@@ -72,13 +91,21 @@ async fn gives_up_after_max_attempts_with_delays_in_jitter_bounds() {
     assert_eq!(e.details()["retry_stopped"], "max attempts reached");
     let seen = server.requests();
     assert_eq!(seen.len(), 4);
-    // Base delays 100, 200, 250 (capped); jitter puts each in [base/2, base], plus scheduling slack.
-    for (gap, base) in gaps(&seen).into_iter().zip([100u64, 200, 250]) {
-        let lo = Duration::from_millis(base / 2);
-        let hi = Duration::from_millis(base + 60);
+    // Base delays 100, 200, 250 (capped); jitter puts each chosen delay in [base/2, base] ...
+    let delays = logged_delays(&logs);
+    assert_eq!(delays.len(), 3, "{delays:?}");
+    for (delay, base) in delays.iter().zip([100u64, 200, 250]) {
+        let (lo, hi) = (Duration::from_millis(base / 2), Duration::from_millis(base));
         assert!(
-            gap >= lo && gap <= hi,
-            "gap {gap:?} outside [{lo:?}, {hi:?}]"
+            *delay >= lo && *delay <= hi,
+            "delay {delay:?} outside [{lo:?}, {hi:?}]"
+        );
+    }
+    // ... and each is really waited between the attempts the server sees (later is only the machine).
+    for (gap, delay) in gaps(&seen).into_iter().zip(delays) {
+        assert!(
+            gap >= delay && gap < delay + LATE,
+            "waited {gap:?} for a delay of {delay:?}"
         );
     }
 }
@@ -127,7 +154,7 @@ async fn retry_after_seconds_is_honoured() {
         "waited {:?}, server asked 1 s",
         g[0]
     );
-    assert!(g[0] < Duration::from_millis(1400), "waited {:?}", g[0]);
+    assert!(g[0] < Duration::from_secs(1) + LATE, "waited {:?}", g[0]);
 }
 
 #[tokio::test]
@@ -153,7 +180,7 @@ async fn retry_after_http_date_is_honoured() {
     c.get("/x").await.unwrap();
     let g = gaps(&server.requests());
     assert!(g[0] >= Duration::from_millis(1000), "waited {:?}", g[0]);
-    assert!(g[0] <= Duration::from_millis(2300), "waited {:?}", g[0]);
+    assert!(g[0] < Duration::from_secs(2) + LATE, "waited {:?}", g[0]);
 }
 
 #[tokio::test]
@@ -168,7 +195,11 @@ async fn retry_after_beyond_max_delay_is_surfaced_not_slept() {
     let c = connected(config(&server.url(), fast_retry(3))).await;
     let started = Instant::now();
     let e = c.get("/x").await.unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(
+        started.elapsed() < LATE,
+        "the 120 s are not slept: {:?}",
+        started.elapsed()
+    );
     assert_eq!(e.code(), ErrorCode::RateLimit);
     assert_eq!(e.retry_after(), Some(Duration::from_secs(120)));
     assert_eq!(
@@ -184,18 +215,24 @@ async fn budget_stops_retries_before_max_attempts() {
     let retry = RetryConfig {
         max_attempts: 10,
         initial_delay_ms: 100,
-        max_delay_ms: 1000,
+        max_delay_ms: 20_000,
+        backoff_multiplier: 10.0,
         jitter: false,
-        retry_budget_ms: Some(350),
+        retry_budget_ms: Some(3000),
         ..RetryConfig::default()
     };
     let c = connected(config(&server.url(), retry)).await;
     let started = Instant::now();
     let e = c.get("/x").await.unwrap_err();
-    // Waits 100 then 200 (300 in all); the next wait (400) would pass 350.
+    // Waits 100 ms then 1 s (with nearly 2 s of the budget to spare for the attempts themselves); the
+    // next wait (10 s) would pass the 3 s budget, so it is not started.
     assert_eq!(server.requests().len(), 3);
     assert_eq!(e.details()["retry_stopped"], "retry budget exhausted");
-    assert!(started.elapsed() < Duration::from_millis(600));
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(1100) && took < Duration::from_millis(1100) + LATE,
+        "{took:?}"
+    );
 }
 
 #[tokio::test]
@@ -324,10 +361,12 @@ async fn circuit_breaker_opens_fails_fast_half_opens_and_closes() {
     })
     .await;
     let mut cfg = config(&server.url(), RetryConfig::disabled());
+    // Open for a second: each call that must find the circuit still open comes well within it.
+    const OPEN: Duration = Duration::from_secs(1);
     cfg.circuit_breaker = CircuitBreakerConfig {
         enabled: true,
         failure_threshold: 3,
-        open_ms: 300,
+        open_ms: OPEN.as_millis() as u64,
     };
     let c = connected(cfg).await;
     let host = format!("127.0.0.1:{}", server.addr.port());
@@ -339,15 +378,13 @@ async fn circuit_breaker_opens_fails_fast_half_opens_and_closes() {
     }
     assert_eq!(c.circuit_breaker().state(&host), CircuitState::Open);
     // Open: fail fast, nothing reaches the server.
-    let started = Instant::now();
     let e = c.get("/x").await.unwrap_err();
     assert!(e.message().contains("circuit breaker"), "{e}");
     assert_eq!(e.details()["circuit"], "open");
     assert!(!e.request_sent());
-    assert!(started.elapsed() < Duration::from_millis(50));
     assert_eq!(server.requests().len(), 3);
     // After the open period one probe goes through; it fails, so the circuit re-opens.
-    tokio::time::sleep(Duration::from_millis(320)).await;
+    tokio::time::sleep(OPEN).await;
     c.get("/x").await.unwrap_err();
     assert_eq!(server.requests().len(), 4);
     assert_eq!(c.circuit_breaker().state(&host), CircuitState::Open);
@@ -355,7 +392,7 @@ async fn circuit_breaker_opens_fails_fast_half_opens_and_closes() {
     assert_eq!(server.requests().len(), 4, "re-opened: fail fast again");
     // The host recovers; the next probe succeeds and closes the circuit.
     healthy.store(1, Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_millis(320)).await;
+    tokio::time::sleep(OPEN).await;
     c.get("/x").await.unwrap();
     assert_eq!(c.circuit_breaker().state(&host), CircuitState::Closed);
     c.get("/x").await.unwrap();
@@ -364,12 +401,18 @@ async fn circuit_breaker_opens_fails_fast_half_opens_and_closes() {
 
 #[tokio::test]
 async fn half_open_lets_exactly_one_probe_through() {
-    let server = CountingServer::start(|_, i| async move {
-        if i == 0 {
-            reply(500, "{}")
-        } else {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            reply(200, "{}")
+    // The probe is held at the server until the gate opens, so every other call meets it in flight.
+    let gate = Gate::new();
+    let held = gate.clone();
+    let server = CountingServer::start(move |_, i| {
+        let held = held.clone();
+        async move {
+            if i == 0 {
+                reply(500, "{}")
+            } else {
+                held.wait().await;
+                reply(200, "{}")
+            }
         }
     })
     .await;
@@ -383,22 +426,28 @@ async fn half_open_lets_exactly_one_probe_through() {
     cfg.dedup.enabled = false;
     let c = connected(cfg).await;
     c.get("/x").await.unwrap_err();
-    tokio::time::sleep(Duration::from_millis(120)).await;
-    let calls: Vec<_> = (0..5)
+    // Past the open period: half-open.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut calls: FuturesUnordered<_> = (0..5)
         .map(|_| {
             let c = c.clone();
             tokio::spawn(async move { c.get("/x").await })
         })
         .collect();
-    let mut ok = 0;
-    let mut fast_failed = 0;
-    for h in calls {
-        match h.await.unwrap() {
-            Ok(_) => ok += 1,
-            Err(e) if e.details().get("circuit").is_some() => fast_failed += 1,
-            Err(e) => panic!("{e}"),
-        }
+    // Four fail fast while the probe is held ...
+    for _ in 0..4 {
+        let e = within("a call to fail fast", calls.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap_err();
+        assert!(e.details().get("circuit").is_some(), "{e}");
     }
-    assert_eq!((ok, fast_failed), (1, 4));
+    server.wait_for_requests(2).await;
+    assert_eq!(server.requests().len(), 2, "only the probe is sent");
+    // ... which then succeeds.
+    gate.open();
+    let probe = within("the probe", calls.next()).await.unwrap().unwrap();
+    assert_eq!(probe.unwrap().status, 200);
     assert_eq!(server.requests().len(), 2);
 }

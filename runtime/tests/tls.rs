@@ -236,16 +236,13 @@ impl TlsServer {
         self.requests.load(Ordering::SeqCst)
     }
 
-    /// Failed handshakes, waiting briefly: the server may learn of a failure after the client did.
+    /// Failed handshakes, once there is one: the server may learn of a failure after the client did.
     async fn failures(&self) -> Vec<String> {
-        for _ in 0..100 {
-            let f = self.failures.lock().unwrap().clone();
-            if !f.is_empty() {
-                return f;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-        Vec::new()
+        support::until("the server to record a failed handshake", || {
+            !self.failures.lock().unwrap().is_empty()
+        })
+        .await;
+        self.failures.lock().unwrap().clone()
     }
 }
 

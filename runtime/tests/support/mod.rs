@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -15,6 +16,129 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use tokio::sync::watch;
+
+/// How long a test waits for something that is bound to happen (a request to arrive, a call to end)
+/// before it fails instead of hanging. Far beyond what any step takes on a loaded machine.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// How much later than asked a timer or an answer may come on a loaded machine: the slack of every
+/// upper bound on a wall-clock wait.
+pub const LATE: Duration = Duration::from_secs(5);
+
+/// Await `fut`, failing the test with `what` if it has not finished within [`PATIENCE`].
+pub async fn within<F: Future>(what: &str, fut: F) -> F::Output {
+    match tokio::time::timeout(PATIENCE, fut).await {
+        Ok(out) => out,
+        Err(_) => panic!("{what}: nothing after {PATIENCE:?}"),
+    }
+}
+
+/// Wait until `cond` holds, checking it again every millisecond; fails the test with `what` after
+/// [`PATIENCE`]. For state that has no signal of its own (a counter in the runtime).
+pub async fn until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !cond() {
+        assert!(Instant::now() < deadline, "{what}: not after {PATIENCE:?}");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// Poll `fut` once, so that whatever it does before it first waits (taking its place in a queue,
+/// joining a shared exchange) is done when this returns. The future, still pending, comes back to be
+/// spawned or awaited; finishing at the first poll fails the test.
+pub fn started<F: Future + Unpin>(mut fut: F) -> F {
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(
+        Pin::new(&mut fut).poll(&mut cx).is_pending(),
+        "finished without waiting"
+    );
+    fut
+}
+
+/// A latch for server handlers: [`Gate::wait`] holds until the test calls [`Gate::open`], and passes
+/// at once from then on. A gate never opened stalls its requests for good.
+#[derive(Clone)]
+pub struct Gate(Arc<watch::Sender<bool>>);
+
+impl Default for Gate {
+    fn default() -> Self {
+        Gate(Arc::new(watch::channel(false).0))
+    }
+}
+
+impl Gate {
+    pub fn new() -> Gate {
+        Gate::default()
+    }
+    pub fn open(&self) {
+        self.0.send_replace(true);
+    }
+    pub async fn wait(&self) {
+        let mut open = self.0.subscribe();
+        let _ = open.wait_for(|o| *o).await;
+    }
+}
+
+/// Holds server handlers until `size` of them are inside at once, so a test sees a concurrency limit
+/// reached however slowly the machine schedules the callers. The last requests of a run (once `total`
+/// have come) pass without company. Should `size` never gather (a limit lower than expected), each
+/// waits at most a tenth of [`PATIENCE`] and from then on nobody waits: the test then fails on the
+/// peak it measured rather than hanging.
+pub struct Crowd {
+    size: usize,
+    total: usize,
+    state: watch::Sender<CrowdState>,
+}
+
+#[derive(Clone, Copy, Default)]
+struct CrowdState {
+    inside: usize,
+    arrived: usize,
+    /// Bumped each time `size` are inside together: everyone waiting then goes.
+    wave: u64,
+    gave_up: bool,
+}
+
+/// One handler inside a [`Crowd`]; leaving it (dropping this) makes room.
+pub struct InCrowd(Arc<Crowd>);
+
+impl Drop for InCrowd {
+    fn drop(&mut self) {
+        self.0.state.send_modify(|s| s.inside -= 1);
+    }
+}
+
+impl Crowd {
+    pub fn new(size: usize, total: usize) -> Arc<Crowd> {
+        Arc::new(Crowd {
+            size,
+            total,
+            state: watch::channel(CrowdState::default()).0,
+        })
+    }
+
+    /// Enter, and wait until `size` are inside together (see [`Crowd`]). Hold the result while the
+    /// request is being answered.
+    pub async fn enter(self: &Arc<Self>) -> InCrowd {
+        let mut wave = 0;
+        self.state.send_modify(|s| {
+            s.inside += 1;
+            s.arrived += 1;
+            wave = s.wave;
+            if s.inside >= self.size || s.arrived >= self.total {
+                s.wave += 1;
+            }
+        });
+        let total = self.total;
+        let mut rx = self.state.subscribe();
+        let gathered = rx.wait_for(|s| s.wave != wave || s.gave_up || s.arrived >= total);
+        if tokio::time::timeout(PATIENCE / 10, gathered).await.is_err() {
+            self.state.send_modify(|s| s.gave_up = true);
+        }
+        InCrowd(self.clone())
+    }
+}
 
 /// Retry settings fast enough for tests: 50 ms doubling, capped at 400 ms.
 pub fn fast_retry(max_attempts: u32) -> RetryConfig {
@@ -125,6 +249,8 @@ pub struct CountingServer {
     pub max_in_flight: Arc<AtomicUsize>,
     /// TCP connections accepted so far.
     pub connections: Arc<AtomicUsize>,
+    /// Requests seen so far, as a signal to wait on.
+    arrived: watch::Sender<usize>,
     stop: tokio::sync::watch::Sender<bool>,
 }
 
@@ -144,7 +270,9 @@ impl CountingServer {
         let count = Arc::new(AtomicUsize::new(0));
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let connections = Arc::new(AtomicUsize::new(0));
+        let arrived = watch::channel(0usize).0;
         let (seen2, max2, conns2) = (seen.clone(), max_in_flight.clone(), connections.clone());
+        let arrived2 = arrived.clone();
         tokio::spawn(async move {
             loop {
                 let (stream, _) = tokio::select! {
@@ -152,21 +280,23 @@ impl CountingServer {
                     _ = stopped.changed() => return,
                 };
                 conns2.fetch_add(1, Ordering::SeqCst);
-                let (handler, seen, in_flight, max, count) = (
+                let (handler, seen, in_flight, max, count, arrived) = (
                     handler.clone(),
                     seen2.clone(),
                     in_flight.clone(),
                     max2.clone(),
                     count.clone(),
+                    arrived2.clone(),
                 );
                 tokio::spawn(async move {
                     let svc = service_fn(move |req: http::Request<Incoming>| {
-                        let (handler, seen, in_flight, max, count) = (
+                        let (handler, seen, in_flight, max, count, arrived) = (
                             handler.clone(),
                             seen.clone(),
                             in_flight.clone(),
                             max.clone(),
                             count.clone(),
+                            arrived.clone(),
                         );
                         async move {
                             let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
@@ -186,6 +316,7 @@ impl CountingServer {
                             };
                             let idx = count.fetch_add(1, Ordering::SeqCst);
                             seen.lock().unwrap().push(s.clone());
+                            arrived.send_modify(|n| *n += 1);
                             let resp = handler(s, idx).await;
                             in_flight.fetch_sub(1, Ordering::SeqCst);
                             Ok::<_, Infallible>(resp)
@@ -202,6 +333,7 @@ impl CountingServer {
             seen,
             max_in_flight,
             connections,
+            arrived,
             stop,
         }
     }
@@ -212,6 +344,15 @@ impl CountingServer {
 
     pub fn requests(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
+    }
+
+    /// Wait until the server has seen at least `n` requests (their handlers have started).
+    pub async fn wait_for_requests(&self, n: usize) {
+        let mut arrived = self.arrived.subscribe();
+        within(&format!("the server to see {n} requests"), async {
+            let _ = arrived.wait_for(|k| *k >= n).await;
+        })
+        .await;
     }
 }
 
