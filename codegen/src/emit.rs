@@ -1642,6 +1642,20 @@ pub fn example_call(api: &Api, preferred: Option<&str>) -> Option<ExampleCall> {
         .map(|(_, _, _, op, args)| ExampleCall { op, args })
 }
 
+/// Description text inside a `//` comment: control characters written as escapes, since a line break
+/// would end the comment (and a lone carriage return is not allowed in a doc comment).
+fn comment_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// The environment variable an example reads an auth argument from.
 fn env_name(arg: &str) -> String {
     format!(
@@ -1718,8 +1732,8 @@ async fn main() -> std::process::ExitCode {{
 }}
 "#,
         method = op.method,
-        path = op.path,
-        id = op.operation_id,
+        path = comment_text(&op.path),
+        id = comment_text(&op.operation_id),
         group = g.module,
         name = op.name,
         args = call.args.join(", "),
@@ -1863,8 +1877,8 @@ async fn an_answer_that_is_not_json_is_a_parsing_error() {{
 }}
 "##,
         method = op.method,
-        path = op.path,
-        id = op.operation_id,
+        path = comment_text(&op.path),
+        id = comment_text(&op.operation_id),
         group = g.module,
         name = op.name,
         args = call.args.join(", "),

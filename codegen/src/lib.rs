@@ -274,6 +274,11 @@ pub fn conformance_harness(spec: &Path, settings: &Settings) -> Result<Harness, 
 /// A rendered file: its path in the crate, and its text or an internal error.
 type Rendered = (String, Result<String, String>);
 
+/// The stack of each rendering thread: a main thread's. Emission, syn and prettyplease recurse once
+/// per level of a type (`Option<Vec<Option<...>>>`, as deep as lowering's depth limit allows), which
+/// takes several MiB in a debug build; a spawned thread's default of 2 MiB overflows.
+const RENDER_STACK: usize = 8 << 20;
+
 /// `src/models.rs` and one file per group, rendered on a few threads: emission and pretty-printing
 /// dominate generation time for large descriptions, and each file is independent. The result does not
 /// depend on the number of threads (files are keyed by path).
@@ -302,28 +307,40 @@ fn render_modules(
         return (0..count).map(render).collect();
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if i >= count {
+                break done;
+            }
+            done.push((i, render(i)));
+        }
+    };
     let mut out: Vec<(usize, Rendered)> = std::thread::scope(|s| {
+        // A thread that cannot start leaves its share to the others.
         let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        if i >= count {
-                            break done;
-                        }
-                        done.push((i, render(i)));
-                    }
-                })
+            .filter_map(|_| {
+                std::thread::Builder::new()
+                    .name("connector-gen render".to_owned())
+                    .stack_size(RENDER_STACK)
+                    .spawn_scoped(s, work)
+                    .ok()
             })
             .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| {
+        // Rendered here only when no thread could start.
+        let mut out = if workers.is_empty() {
+            work()
+        } else {
+            Vec::new()
+        };
+        for w in workers {
+            out.extend(
                 w.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            );
+        }
+        out
     });
     out.sort_by_key(|(i, _)| *i);
     out.into_iter().map(|(_, file)| file).collect()
@@ -590,6 +607,57 @@ mod tests {
         assert!(g.files.contains_key("src/main_api.rs"));
         assert!(g.files.contains_key("src/lib_api.rs"));
         assert!(g.files["src/lib.rs"].contains("pub mod main_api"));
+    }
+
+    #[test]
+    fn control_characters_in_paths_and_ids_stay_inside_comments() {
+        // The example call's path and operationId are quoted in `//!` lines of the example and the
+        // crate's tests: a line break there would end the comment and leave text that does not lex.
+        let spec = r#"{"openapi": "3.0.3", "info": {"title": "Odd", "version": "1"},
+            "paths": {"/a\nb\r/c": {"get": {"operationId": "list\nthings\u0007",
+                "responses": {"200": {"description": "ok", "content": {"application/json":
+                    {"schema": {"type": "object", "properties": {"id": {"type": "string"}}}}}}}}}}}"#;
+        let doc = load::load_str(spec, None).expect("loads");
+        let g = generate_from(doc, &Settings::default()).expect("generates");
+        for file in ["examples/quickstart.rs", "tests/client.rs"] {
+            let text = &g.files[file];
+            assert!(
+                text.contains(r"/a\nb\r/c") && text.contains(r"list\nthings\u{7}"),
+                "{file}:\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn rendering_threads_have_room_for_the_deepest_types() {
+        // Lists of nullable lists as deep as lowering goes: the deepest type expressions emission,
+        // syn and prettyplease walk. Rendered on the threads large descriptions use.
+        let mut schema = serde_json::json!({"type": "number"});
+        for _ in 0..120 {
+            schema = serde_json::json!({"type": "array", "nullable": true, "items": schema});
+        }
+        let mut root: serde_json::Value = serde_json::from_str(&many_tags()).expect("JSON");
+        root["components"]["schemas"]["Deep"] = schema;
+        root["paths"]["/t0/items/{id}"]["get"]["responses"]["200"]["content"]["application/json"]
+            ["schema"] = serde_json::json!({"$ref": "#/components/schemas/Deep"});
+        let doc = load::load_str(&root.to_string(), None).expect("loads");
+        let lowered = lower_doc(&doc, &Settings::default()).expect("lowers");
+        // Called from a thread with the default stack, as tests and async runtimes do.
+        let caller = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || render_modules(&lowered.api, &lowered.facts, true, 4))
+            .expect("a thread starts");
+        let files = caller.join().expect("renders without overflowing");
+        assert!(files.iter().all(|(_, text)| text.is_ok()));
+        // The answer of the first operation is the deep list itself (printed over many lines).
+        let deepest = "Option<Vec<".repeat(40);
+        let flat = |t: &str| t.split_whitespace().collect::<String>();
+        assert!(
+            files
+                .iter()
+                .any(|(_, text)| text.as_deref().is_ok_and(|t| flat(t).contains(&deepest))),
+            "no file holds the deep type"
+        );
     }
 
     #[test]

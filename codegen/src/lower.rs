@@ -4,7 +4,7 @@
 //! expressions; operations become IR operations with parameters, bodies and responses. Whatever cannot be
 //! supported is skipped with a warning naming its JSON pointer; the rest is still lowered.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::Value;
 
@@ -159,6 +159,18 @@ fn constraints_through_refs(root: &Value, s: &Value) -> Constraints {
         }
     }
     Constraints::default()
+}
+
+/// What [`Lowerer::collect_object`] gathers: properties (wire name, schema, pointer) in order and
+/// where each name is among them, required names (as a list and a set), the `additionalProperties`
+/// schema, and the refs already walked.
+struct Collected<'a, 'c> {
+    props: &'c mut Vec<(String, &'a Value, String)>,
+    at: HashMap<String, usize>,
+    required: &'c mut Vec<String>,
+    required_set: HashSet<String>,
+    additional: &'c mut Option<&'a Value>,
+    seen: HashSet<String>,
 }
 
 /// What [`Lowerer::reserve`] found: a type already made for the key, or a new placeholder to fill.
@@ -633,7 +645,7 @@ impl<'a> Lowerer<'a> {
         let mut props: Vec<(String, &'a Value, String)> = Vec::new();
         let mut required: Vec<String> = Vec::new();
         let mut additional: Option<&'a Value> = None;
-        self.collect_object(s, ptr, &mut props, &mut required, &mut additional, 0);
+        self.collect_object(s, ptr, &mut props, &mut required, &mut additional);
         if props.is_empty() && additional.is_none() && !m.contains_key("properties") {
             // Not an object after all (e.g. a named primitive or array): alias.
             let t = self.schema_ty_no_name(s, name, ptr);
@@ -643,6 +655,7 @@ impl<'a> Lowerer<'a> {
         let mut field_scope =
             Scope::with_taken(additional.is_some().then_some("additional_properties"));
         let mut fields = Vec::with_capacity(props.len());
+        let required: HashSet<String> = required.into_iter().collect();
         for (wire, ps, pptr) in props {
             let is_required = required.contains(&wire);
             let ty = self.schema_ty(ps, &format!("{name} {wire}"), &pptr, Ctx::Json);
@@ -731,6 +744,30 @@ impl<'a> Lowerer<'a> {
         props: &mut Vec<(String, &'a Value, String)>,
         required: &mut Vec<String>,
         additional: &mut Option<&'a Value>,
+    ) {
+        let mut found = Collected {
+            at: props
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (p.0.clone(), i))
+                .collect(),
+            required_set: required.iter().cloned().collect(),
+            props,
+            required,
+            additional,
+            seen: HashSet::new(),
+        };
+        self.collect_object_in(s, ptr, &mut found, 0);
+    }
+
+    /// [`Self::collect_object`] at one part. A schema reached through a `$ref` is gathered once: its
+    /// properties are the same every time, and parts that name the same schema again and again
+    /// (`allOf: [B, B]` with `B: {allOf: [C, C]}`...) would otherwise be walked exponentially often.
+    fn collect_object_in(
+        &mut self,
+        s: &'a Value,
+        ptr: &str,
+        found: &mut Collected<'a, '_>,
         depth: usize,
     ) {
         if depth > 16 {
@@ -740,7 +777,12 @@ impl<'a> Lowerer<'a> {
             Some(r) => {
                 let r = r.to_owned();
                 match self.deref(s, ptr) {
-                    (t, Some(_)) => (t, r),
+                    (t, Some(last)) => {
+                        if !found.seen.insert(last) {
+                            return;
+                        }
+                        (t, r)
+                    }
                     _ => return,
                 }
             }
@@ -748,39 +790,37 @@ impl<'a> Lowerer<'a> {
         };
         if let Some(Value::Array(parts)) = s.get("allOf") {
             for (i, p) in parts.iter().enumerate() {
-                self.collect_object(
-                    p,
-                    &format!("{ptr}/allOf/{i}"),
-                    props,
-                    required,
-                    additional,
-                    depth + 1,
-                );
+                self.collect_object_in(p, &format!("{ptr}/allOf/{i}"), found, depth + 1);
             }
         }
         if let Some(Value::Object(ps)) = s.get("properties") {
             for (k, v) in ps {
                 let pptr = format!("{ptr}/properties/{}", escape(k));
-                if let Some(slot) = props.iter_mut().find(|(n, _, _)| n == k) {
-                    // A redefinition in a later allOf part: keep the more structural one.
-                    if is_structural(v) || !is_structural(slot.1) {
-                        *slot = (k.clone(), v, pptr);
+                match found.at.get(k) {
+                    Some(&i) => {
+                        // A redefinition in a later allOf part: keep the more structural one.
+                        let slot = &mut found.props[i];
+                        if is_structural(v) || !is_structural(slot.1) {
+                            *slot = (k.clone(), v, pptr);
+                        }
                     }
-                } else {
-                    props.push((k.clone(), v, pptr));
+                    None => {
+                        found.at.insert(k.clone(), found.props.len());
+                        found.props.push((k.clone(), v, pptr));
+                    }
                 }
             }
         }
         if let Some(Value::Array(req)) = s.get("required") {
             for r in req.iter().filter_map(Value::as_str) {
-                if !required.iter().any(|x| x == r) {
-                    required.push(r.to_owned());
+                if found.required_set.insert(r.to_owned()) {
+                    found.required.push(r.to_owned());
                 }
             }
         }
         match s.get("additionalProperties") {
-            Some(ap @ Value::Object(_)) => *additional = Some(ap),
-            Some(ap @ Value::Bool(true)) => *additional = Some(ap),
+            Some(ap @ Value::Object(_)) => *found.additional = Some(ap),
+            Some(ap @ Value::Bool(true)) => *found.additional = Some(ap),
             _ => {}
         }
     }
@@ -1323,7 +1363,7 @@ impl<'a> Lowerer<'a> {
                 let mut props = Vec::new();
                 let mut req = Vec::new();
                 let mut add = None;
-                self.collect_object(target, &mptr, &mut props, &mut req, &mut add, 0);
+                self.collect_object(target, &mptr, &mut props, &mut req, &mut add);
                 props.into_iter().map(|(k, v, _)| (k, v)).collect()
             };
             if pick.starts_with("multipart/") {
@@ -1797,6 +1837,41 @@ mod tests {
         );
         assert_eq!(path_group("/{id}"), "general");
         assert_eq!(path_group("/"), "general");
+    }
+
+    #[test]
+    fn all_of_parts_naming_one_schema_many_times_are_gathered_once() {
+        // `L0: allOf [L1 x 8]`, `L1: allOf [L2 x 8]`...: 8^16 walks within the depth limit if every
+        // part were followed; each level also adds a property of its own.
+        let mut schemas = serde_json::Map::new();
+        for i in 0..20 {
+            let next = serde_json::json!({"$ref": format!("#/components/schemas/L{}", i + 1)});
+            let mut parts = vec![next; 8];
+            parts.push(
+                serde_json::json!({"type": "object", "required": [format!("f{i}")],
+                "properties": {format!("f{i}"): {"type": "string"}}}),
+            );
+            schemas.insert(format!("L{i}"), serde_json::json!({"allOf": parts}));
+        }
+        schemas.insert("L20".into(), serde_json::json!({"type": "object"}));
+        let text = serde_json::json!({
+            "openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": {},
+            "components": {"schemas": schemas}
+        })
+        .to_string();
+        let doc = crate::load::load_str(&text, None).expect("loads");
+        let started = std::time::Instant::now();
+        let (api, _) = lower(&doc, &Settings::default()).expect("lowers");
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+        let l0 = api.types.iter().find(|t| t.name == "L0").expect("L0");
+        let TypeKind::Struct(st) = &l0.kind else {
+            panic!("L0 is {:?}", l0.kind)
+        };
+        // Parts beyond the depth limit are left out; those within it give one field each.
+        let names: Vec<&str> = st.fields.iter().map(|f| f.wire_name.as_str()).collect();
+        assert_eq!(names.first(), Some(&"f15"), "{names:?}");
+        assert_eq!(names.last(), Some(&"f0"), "{names:?}");
+        assert!(st.fields.iter().all(|f| f.required));
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //! Architecture Invariant: this reads the IR (which operations exist, their Rust-facing parameter
 //! keys) and the raw document (examples and schemas, which the IR does not keep); it emits no code.
 
+use std::cell::Cell;
+
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -119,7 +121,7 @@ fn args(root: &Value, raw: Option<&Value>, op: &Operation, full: bool) -> Map<St
         let schema = rp.get("schema").unwrap_or(&Value::Null);
         let value = example_of(root, rp)
             .filter(|v| fits(root, schema, v))
-            .or_else(|| Some(Sampler::new(root, full).value(schema, 0)));
+            .or_else(|| Sampler::new(root, full).sample(schema));
         if let Some(v) = value.filter(|v| !v.is_null()) {
             args.insert(param_key(p.location, &p.wire_name), v);
         }
@@ -134,8 +136,10 @@ fn args(root: &Value, raw: Option<&Value>, op: &Operation, full: bool) -> Map<St
                 let schema = m.get("schema").unwrap_or(&Value::Null);
                 let v = example_of(root, m)
                     .filter(|v| fits(root, schema, v))
-                    .unwrap_or_else(|| Sampler::new(root, full).value(schema, 0));
-                args.insert("body".into(), v);
+                    .or_else(|| Sampler::new(root, full).sample(schema));
+                if let Some(v) = v {
+                    args.insert("body".into(), v);
+                }
             }
         }
     }
@@ -229,7 +233,8 @@ fn fits_at(root: &Value, schema: &Value, v: &Value, depth: usize) -> bool {
     }
 }
 
-/// `YYYY-MM-DD`, and with `time` a `T`/space, `HH:MM:SS` and a zone.
+/// `YYYY-MM-DD`, and with `time` a `T`/space, `HH:MM:SS` and a zone. Bytes are compared, never
+/// sliced as text: a multi-byte character may sit anywhere after the date.
 fn rfc3339_like(s: &str, time: bool) -> bool {
     let b = s.as_bytes();
     let date = b.len() >= 10
@@ -242,14 +247,17 @@ fn rfc3339_like(s: &str, time: bool) -> bool {
     }
     date && b.len() >= 20
         && matches!(b[10], b'T' | b't')
-        && (s.ends_with('Z') || s.ends_with('z') || s[19..].contains(['+', '-']))
+        && (s.ends_with('Z')
+            || s.ends_with('z')
+            || b[19..].iter().any(|c| matches!(c, b'+' | b'-')))
 }
 
 /// A JSON answer to an operation: its first JSON success case's status (`2XX` and `default` read as
 /// 200) and a body built from that case's schema, for a generated crate's own tests. The body is
 /// built from the schema alone, never from the description's examples (which break their schemas
 /// too often to prove anything about the types); read-only properties are in, write-only ones out,
-/// and optional properties are filled near the top only, so recursive schemas stay small.
+/// and optional properties are filled near the top only, so recursive schemas stay small. None when
+/// the schema's value would be too large to build (see [`MAX_STEPS`]).
 pub fn answer(root: &Value, op: &Operation) -> Option<(u16, Value)> {
     let case = op.success.iter().find(|r| r.kind == ResponseKind::Json)?;
     let raw = resolve(root, &format!("#{}", op.origin))?;
@@ -270,8 +278,9 @@ pub fn answer(root: &Value, op: &Operation) -> Option<(u16, Value)> {
         optional_depth: ANSWER_OPTIONAL_DEPTH,
         response: true,
         examples: false,
+        steps: Steps::default(),
     };
-    Some((status, sampler.value(schema, 0)))
+    Some((status, sampler.sample(schema)?))
 }
 
 /// How deep an answer's optional properties are filled in (see [`answer`]).
@@ -286,9 +295,48 @@ struct Sampler<'a> {
     response: bool,
     /// Use the schema's own `example`s when their type fits.
     examples: bool,
+    /// The work left for this sample.
+    steps: Steps,
 }
 
 const MAX_DEPTH: usize = 12;
+
+/// The most steps (values built, `allOf`s merged) one sample takes. The depth limit alone does not
+/// bound the work: a schema whose required properties (or `allOf` parts) name the same schema several
+/// times makes a tree exponential in the depth, billions of values from a few lines. The largest
+/// sample of the vendor descriptions in `specs/` takes under 500 steps.
+const MAX_STEPS: usize = 5_000;
+
+/// The steps a sample has left, and whether it ran out.
+struct Steps {
+    left: Cell<usize>,
+    ran_out: Cell<bool>,
+}
+
+impl Default for Steps {
+    fn default() -> Self {
+        Steps {
+            left: Cell::new(MAX_STEPS),
+            ran_out: Cell::new(false),
+        }
+    }
+}
+
+impl Steps {
+    /// Takes one step; false once there are none left.
+    fn take(&self) -> bool {
+        match self.left.get().checked_sub(1) {
+            Some(left) => {
+                self.left.set(left);
+                true
+            }
+            None => {
+                self.ran_out.set(true);
+                false
+            }
+        }
+    }
+}
 
 impl<'a> Sampler<'a> {
     /// A request value: required properties only, or with `full` every optional one too.
@@ -298,7 +346,14 @@ impl<'a> Sampler<'a> {
             optional_depth: if full { usize::MAX } else { 0 },
             response: false,
             examples: true,
+            steps: Steps::default(),
         }
+    }
+
+    /// A value for `schema`, or None when building it takes more than [`MAX_STEPS`].
+    fn sample(&self, schema: &Value) -> Option<Value> {
+        let value = self.value(schema, 0);
+        (!self.steps.ran_out.get()).then_some(value)
     }
 
     /// Whether a property schema is left out of the value being built.
@@ -313,7 +368,7 @@ impl<'a> Sampler<'a> {
 
     fn value(&self, schema: &Value, depth: usize) -> Value {
         let s = deref(self.root, schema);
-        if depth > MAX_DEPTH || !s.is_object() {
+        if depth > MAX_DEPTH || !s.is_object() || !self.steps.take() {
             return Value::Null;
         }
         // Examples and defaults are used when their type fits: descriptions get them wrong (a list as
@@ -474,7 +529,7 @@ impl<'a> Sampler<'a> {
     /// (parts that only add `required`, or alternatives, included) and of the schema itself. None when
     /// a part is not an object (a string refined by `allOf`), which the merge of samples handles.
     fn merge_all_of(&self, s: &Value, depth: usize) -> Option<Value> {
-        if depth > MAX_DEPTH {
+        if depth > MAX_DEPTH || !self.steps.take() {
             return None;
         }
         let mut props = Map::new();
@@ -611,11 +666,20 @@ fn number(s: &Value) -> f64 {
     }
 }
 
+/// The longest sample string, in characters (and the most steps a pattern's walk takes): nested
+/// repetitions (`((a{256}){256}){256}`) and lengths (`minLength: 1e18`) ask for more than memory holds.
+const MAX_TEXT: usize = 1 << 16;
+
 /// A string the regular expression matches: the shortest choice at every step (first alternative,
-/// fewest repetitions, an alphanumeric member of each class), checked against the expression.
+/// fewest repetitions, an alphanumeric member of each class), checked against the expression. None
+/// when that string would be longer than [`MAX_TEXT`].
 fn from_pattern(pattern: &str) -> Option<String> {
     use regex_syntax::hir::{Class, Hir, HirKind};
-    fn walk(h: &Hir, out: &mut String) -> Option<()> {
+    fn walk(h: &Hir, out: &mut String, steps: &mut usize) -> Option<()> {
+        *steps = steps.checked_sub(1)?;
+        if out.len() > MAX_TEXT {
+            return None;
+        }
         match h.kind() {
             HirKind::Empty | HirKind::Look(_) => {}
             HirKind::Literal(l) => out.push_str(std::str::from_utf8(&l.0).ok()?),
@@ -633,27 +697,29 @@ fn from_pattern(pattern: &str) -> Option<String> {
             }
             HirKind::Repetition(r) => {
                 for _ in 0..r.min.min(256) {
-                    walk(&r.sub, out)?;
+                    walk(&r.sub, out, steps)?;
                 }
             }
-            HirKind::Capture(c) => walk(&c.sub, out)?,
+            HirKind::Capture(c) => walk(&c.sub, out, steps)?,
             HirKind::Concat(parts) => {
                 for p in parts {
-                    walk(p, out)?;
+                    walk(p, out, steps)?;
                 }
             }
-            HirKind::Alternation(alts) => walk(alts.first()?, out)?,
+            HirKind::Alternation(alts) => walk(alts.first()?, out, steps)?,
         }
         Some(())
     }
     let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
     let mut out = String::new();
-    walk(&hir, &mut out)?;
+    let mut steps = MAX_TEXT;
+    walk(&hir, &mut out, &mut steps)?;
     let re = regex_lite::Regex::new(pattern).ok()?;
     re.is_match(&out).then_some(out)
 }
 
-/// A string of the schema's format, within its length bounds.
+/// A string of the schema's format, within its length bounds (a `minLength` beyond [`MAX_TEXT`] is
+/// not met).
 fn string(s: &Value) -> String {
     if let Some(text) = s
         .get("pattern")
@@ -681,8 +747,9 @@ fn string(s: &Value) -> String {
         .and_then(Value::as_u64)
         .map(|m| m as usize);
     let mut text = base;
-    while text.chars().count() < min {
-        text.push('x');
+    let (have, want) = (text.chars().count(), min.min(MAX_TEXT));
+    if want > have {
+        text.extend(std::iter::repeat_n('x', want - have));
     }
     if let Some(max) = max {
         text = text.chars().take(max).collect();
@@ -791,6 +858,70 @@ mod tests {
     }
 
     #[test]
+    fn schemas_whose_values_would_be_exponential_are_given_up() {
+        // Each level requires ten properties of the next: 10^12 values at the depth limit.
+        let mut schemas = Map::new();
+        for i in 0..20 {
+            let next = json!({"$ref": format!("#/components/schemas/L{}", i + 1)});
+            let props: Map<String, Value> =
+                (0..10).map(|k| (format!("p{k}"), next.clone())).collect();
+            let required: Vec<String> = props.keys().cloned().collect();
+            schemas.insert(
+                format!("L{i}"),
+                json!({"type": "object", "properties": props, "required": required}),
+            );
+        }
+        // The same through `allOf`: ten parts naming the next level.
+        for i in 0..20 {
+            let next = json!({"$ref": format!("#/components/schemas/M{}", i + 1)});
+            schemas.insert(format!("M{i}"), json!({"allOf": vec![next; 10]}));
+        }
+        let root = json!({"components": {"schemas": schemas}});
+        let started = std::time::Instant::now();
+        for name in ["L0", "M0"] {
+            let schema = json!({"$ref": format!("#/components/schemas/{name}")});
+            assert_eq!(Sampler::new(&root, true).sample(&schema), None, "{name}");
+            assert_eq!(Sampler::new(&root, false).sample(&schema), None, "{name}");
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+        // One required property per level is an ordinary deep value.
+        let chain = json!({"components": {"schemas": {"N": {"type": "object", "required": ["n"], "properties": {"n": {"$ref": "#/components/schemas/N"}}}}}});
+        let value = Sampler::new(&chain, false).sample(&json!({"$ref": "#/components/schemas/N"}));
+        assert!(value.is_some_and(|v| v["n"]["n"]["n"].is_object()));
+    }
+
+    #[test]
+    fn huge_lengths_and_repetitions_give_bounded_strings() {
+        let long = string(&json!({"type": "string", "minLength": u64::MAX}));
+        assert_eq!(long.chars().count(), MAX_TEXT);
+        assert_eq!(
+            string(&json!({"type": "string", "minLength": 8})),
+            "samplexx"
+        );
+        let started = std::time::Instant::now();
+        assert_eq!(from_pattern("((a{256}){256}){256}"), None);
+        assert_eq!(from_pattern("(((\\b{256}){256}){256}){256}"), None);
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        assert_eq!(from_pattern("^x{3}$").as_deref(), Some("xxx"));
+    }
+
+    #[test]
+    fn dates_with_multi_byte_characters_are_not_dates() {
+        // Byte 19 falls inside `é`: the check must not slice the text there.
+        assert!(!rfc3339_like("2024-01-02T03:04:0é", true));
+        assert!(!rfc3339_like("2024-01-02T03:04:05ééé", true));
+        assert!(!rfc3339_like("2024-01-0é", false));
+        assert!(rfc3339_like("2024-01-02T03:04:05+01:00", true));
+        assert!(rfc3339_like("2024-01-02T03:04:05Z", true));
+        let schema =
+            json!({"type": "string", "format": "date-time", "default": "2024-01-02T03:04:0é"});
+        assert_eq!(
+            Sampler::new(&json!({}), false).sample(&schema),
+            Some(json!("2024-01-02T03:04:05Z"))
+        );
+    }
+
+    #[test]
     fn answers_keep_read_only_fields_and_fill_optional_ones_near_the_top_only() {
         let root = json!({"components": {"schemas": {"Node": {
             "type": "object", "required": ["id"],
@@ -806,6 +937,7 @@ mod tests {
             optional_depth: 2,
             response: true,
             examples: false,
+            steps: Steps::default(),
         };
         // Read-only `id` in, write-only `secret` out, examples ignored, optional fields down to depth 2.
         assert_eq!(

@@ -81,7 +81,7 @@ fn load(
             }
         }
     }
-    inline_referenced_property_maps(&mut root, &mut warnings);
+    inline_referenced_property_maps(&mut root, &mut warnings).map_err(in_file)?;
     let mut ref_names = bundled.names;
     if swagger {
         root = swagger2::convert(root, file, &mut warnings)?;
@@ -96,11 +96,34 @@ fn load(
     })
 }
 
+/// Values the copies made by [`inline_referenced_property_maps`] may add, at least: each copy is the
+/// whole map, so one map named from thousands of places would multiply the document. Beyond this
+/// and beyond the document's own size, copying stops with an error.
+const COPY_ALLOWANCE: usize = 1 << 20;
+
+/// The number of values in a tree.
+fn count_values(v: &Value) -> usize {
+    let mut n = 0;
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        n += 1;
+        match v {
+            Value::Object(map) => stack.extend(map.values()),
+            Value::Array(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    n
+}
+
 /// `properties: {$ref: "#/..."}`: a reference standing for the whole property map, which JSON Schema
 /// does not allow (it reads as one property named `$ref`) but which reference-resolving tools, and so
 /// the vendors who publish such descriptions, read as the map it points to. Replaced by that map, with
-/// a warning at each place.
-fn inline_referenced_property_maps(root: &mut Value, warnings: &mut Vec<Diagnostic>) {
+/// a warning at each place; an error when the copies would more than double the document.
+fn inline_referenced_property_maps(
+    root: &mut Value,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<(), Diagnostic> {
     fn find(v: &Value, at: &mut Vec<String>, out: &mut Vec<(Vec<String>, String)>) {
         match v {
             Value::Object(map) => {
@@ -129,11 +152,15 @@ fn inline_referenced_property_maps(root: &mut Value, warnings: &mut Vec<Diagnost
     }
     let mut found = Vec::new();
     find(root, &mut Vec::new(), &mut found);
+    if found.is_empty() {
+        return Ok(());
+    }
+    let mut allowance = count_values(root).max(COPY_ALLOWANCE);
     for (at, reference) in found {
         let target = reference
             .strip_prefix('#')
             .and_then(pointer::parse)
-            .and_then(|segments| pointer::get(root, &segments).cloned());
+            .and_then(|segments| pointer::get(root, &segments));
         let Some(Value::Object(map)) = target else {
             continue;
         };
@@ -141,6 +168,15 @@ fn inline_referenced_property_maps(root: &mut Value, warnings: &mut Vec<Diagnost
         if map.values().any(|v| !v.is_object()) || map.contains_key("$ref") {
             continue;
         }
+        let size = map.values().map(count_values).sum::<usize>() + 1;
+        allowance = allowance.checked_sub(size).ok_or_else(|| {
+            Diagnostic::error(format!(
+                "`properties` refers to {reference} from so many places that copying the map into each would more than double the description"
+            ))
+            .at(pointer::join(&at))
+            .help("list the properties where they are used, or `$ref` a whole schema (refs to schemas are not copied)")
+        })?;
+        let map = map.clone();
         let Some(slot) = root.pointer_mut(&pointer::join(&at)) else {
             continue;
         };
@@ -153,6 +189,7 @@ fn inline_referenced_property_maps(root: &mut Value, warnings: &mut Vec<Diagnost
             .help("JSON Schema reads `properties: {$ref: ..}` as one property named `$ref`; list the properties, or `$ref` a whole schema"),
         );
     }
+    Ok(())
 }
 
 /// The version as written and whether it is Swagger 2.0; anything but 2.0, 3.0.x and 3.1.x is an error.
@@ -203,5 +240,51 @@ fn version(root: &Value) -> Result<(String, bool), Diagnostic> {
                 .at("/openapi")
                 .help(SUPPORTED),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Map, json};
+
+    #[test]
+    fn property_map_refs_are_copied_within_bounds() {
+        let mut props = Map::new();
+        for i in 0..2_000 {
+            props.insert(format!("p{i}"), json!({"type": "string"}));
+        }
+        let schemas: Map<String, Value> = (0..1_000)
+            .map(|i| {
+                (
+                    format!("S{i}"),
+                    json!({"properties": {"$ref": "#/x-props"}}),
+                )
+            })
+            .collect();
+        let doc = json!({
+            "openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": {},
+            "x-props": props, "components": {"schemas": schemas}
+        });
+        // A thousand copies of a 2,000-property map: two million values from a small document.
+        let err = load_str(&doc.to_string(), None).unwrap_err();
+        assert!(err.message.contains("#/x-props"), "{}", err.message);
+        assert!(
+            err.pointer
+                .as_deref()
+                .is_some_and(|p| p.starts_with("/components/schemas/S"))
+        );
+        // A few copies are what vendors mean by it.
+        let mut few = doc.clone();
+        few["components"]["schemas"] = json!({
+            "A": {"properties": {"$ref": "#/x-props"}},
+            "B": {"properties": {"$ref": "#/x-props"}}
+        });
+        let loaded = load_str(&few.to_string(), None).expect("loads");
+        assert_eq!(
+            loaded.root["components"]["schemas"]["B"]["properties"]["p1999"],
+            json!({"type": "string"})
+        );
+        assert_eq!(loaded.warnings.len(), 2);
     }
 }

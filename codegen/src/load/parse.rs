@@ -1,5 +1,6 @@
 //! Text to JSON tree: JSON or YAML chosen by the first character, errors with line and column, YAML merge keys.
 
+use std::cell::Cell;
 use std::path::Path;
 
 use serde::de::{self, DeserializeSeed, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor};
@@ -16,8 +17,15 @@ pub(crate) fn parse(text: &str, file: Option<&Path>) -> Result<Value, Diagnostic
             let line = (e.line() > 0).then(|| (e.line(), e.column()));
             failure("JSON", &e.to_string(), line)
         })
+    } else if let Some((line, column)) = flow_deeper_than(text, PARSER_DEPTH) {
+        Err(Diagnostic::error(format!(
+            "the YAML nests flow collections (`[...]`, `{{...}}`) deeper than {PARSER_DEPTH} levels"
+        ))
+        .line(line, column)
+        .help("flatten the document; the parser reads no deeper than this, and no real API description nests this deep"))
     } else {
-        JsonValue
+        let budget = Budget::for_text(text);
+        JsonValue(&budget)
             .deserialize(serde_norway::Deserializer::from_str(text))
             .map(|mut value| {
                 if text.contains("<<") {
@@ -27,6 +35,9 @@ pub(crate) fn parse(text: &str, file: Option<&Path>) -> Result<Value, Diagnostic
             })
             .map_err(|e| {
                 let line = e.location().map(|l| (l.line(), l.column()));
+                if budget.exceeded.get() {
+                    return expanded_too_far(budget.limit, line);
+                }
                 failure("YAML", &e.to_string(), line)
             })
     };
@@ -34,6 +45,126 @@ pub(crate) fn parse(text: &str, file: Option<&Path>) -> Result<Value, Diagnostic
         Some(file) => diag.in_file(file),
         None => diag,
     })
+}
+
+/// How deep the parsers read (serde_json's and serde_norway's recursion limit).
+const PARSER_DEPTH: usize = 128;
+
+/// Where the YAML's flow collections (`[...]`, `{...}`) first nest deeper than `limit` (1-based line
+/// and column), if they do. libyaml's scanner does work proportional to the flow depth for every
+/// token, so a long document nested thousands of levels deep takes minutes to scan before the
+/// parser's own depth limit refuses it; this pass finds such documents in linear time. It reads just
+/// enough YAML to count only real collections: quoted scalars, comments and block scalars are
+/// skipped, and in block context a bracket opens a collection only where a value starts (`key: [`,
+/// `- {`), not inside a plain scalar (`pattern: ^[a-z`).
+fn flow_deeper_than(text: &str, limit: usize) -> Option<(usize, usize)> {
+    #[derive(PartialEq)]
+    enum In {
+        Plain,
+        Double,
+        Single,
+    }
+    let mut state = In::Plain;
+    let mut depth = 0usize;
+    // Lines more indented than this belong to a block scalar (`|`, `>`) and are text.
+    let mut block_scalar: Option<usize> = None;
+    // A plain scalar open at the end of a line with this indentation: more indented lines continue it.
+    let mut plain: Option<usize> = None;
+    for (index, line) in text.split('\n').enumerate() {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        let blank = line.trim().is_empty();
+        if let Some(parent) = block_scalar {
+            if blank || indent > parent {
+                continue;
+            }
+            block_scalar = None;
+        }
+        // In block context, whether the next character starts a key or a value.
+        let continues = depth == 0 && state == In::Plain && plain.is_some_and(|p| indent > p);
+        let mut value_start = !continues;
+        if !blank && !continues {
+            plain = None;
+        }
+        let mut prev = ' ';
+        let mut chars = line.chars().enumerate().peekable();
+        while let Some((column, c)) = chars.next() {
+            match state {
+                In::Double => {
+                    match c {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '"' => state = In::Plain,
+                        _ => {}
+                    }
+                    prev = c;
+                    continue;
+                }
+                In::Single => {
+                    if c == '\'' {
+                        if chars.peek().is_some_and(|(_, n)| *n == '\'') {
+                            chars.next();
+                        } else {
+                            state = In::Plain;
+                        }
+                    }
+                    prev = c;
+                    continue;
+                }
+                In::Plain => {}
+            }
+            let space_before = prev == ' ' || prev == '\t';
+            let quote_starts = if depth > 0 {
+                space_before || matches!(prev, '[' | '{' | ',' | ':')
+            } else {
+                value_start
+            };
+            match c {
+                '#' if space_before => break,
+                '"' if quote_starts => {
+                    state = In::Double;
+                    value_start = false;
+                }
+                '\'' if quote_starts => {
+                    state = In::Single;
+                    value_start = false;
+                }
+                '[' | '{' if depth > 0 || value_start => {
+                    depth += 1;
+                    if depth > limit {
+                        return Some((index + 1, column + 1));
+                    }
+                }
+                ']' | '}' if depth > 0 => {
+                    depth -= 1;
+                    value_start = false;
+                }
+                _ if depth > 0 => {}
+                ' ' | '\t' | '\r' => {}
+                '|' | '>' if value_start => {
+                    block_scalar = Some(indent);
+                    break;
+                }
+                '-' | '?' | ':'
+                    if chars
+                        .peek()
+                        .is_none_or(|(_, n)| matches!(n, ' ' | '\t' | '\r')) =>
+                {
+                    value_start = true;
+                }
+                // An anchor or a tag before a value: the value still starts after it.
+                '&' | '!' if value_start => {
+                    while chars.next_if(|(_, n)| !matches!(n, ' ' | '\t')).is_some() {}
+                }
+                _ => value_start = false,
+            }
+            prev = c;
+        }
+        if depth == 0 && state == In::Plain && !value_start && !blank && !continues {
+            plain = Some(indent);
+        }
+    }
+    None
 }
 
 fn failure(format: &str, message: &str, line: Option<(usize, usize)>) -> Diagnostic {
@@ -54,78 +185,143 @@ fn failure(format: &str, message: &str, line: Option<(usize, usize)>) -> Diagnos
     }
 }
 
-/// Builds a JSON tree from YAML events: keys as text, integers beyond 64 bits as floats (serde_json's own
-/// `Value` rejects them), custom tags (`!Thing value`) dropped in favour of their value.
-struct JsonValue;
+/// Values a YAML text may hold beyond two per byte of text: room for anchors that aliases and merge
+/// keys reuse, not for alias bombs (a large anchored list aliased thousands of times is a tree of
+/// billions of values built from a few kilobytes).
+const ALIAS_ALLOWANCE: usize = 1 << 20;
 
-impl<'de> DeserializeSeed<'de> for JsonValue {
+/// How many more values the YAML being read may produce.
+struct Budget {
+    limit: usize,
+    left: Cell<usize>,
+    exceeded: Cell<bool>,
+}
+
+impl Budget {
+    fn for_text(text: &str) -> Budget {
+        let limit = text.len().saturating_mul(2).saturating_add(ALIAS_ALLOWANCE);
+        Budget {
+            limit,
+            left: Cell::new(limit),
+            exceeded: Cell::new(false),
+        }
+    }
+}
+
+fn expanded_too_far(limit: usize, line: Option<(usize, usize)>) -> Diagnostic {
+    let diag = Diagnostic::error(format!(
+        "the YAML expands to more than {limit} values through its anchors and aliases"
+    ))
+    .help("an alias of a large anchor repeated many times multiplies the document; repeat it less, or share the part with a `$ref`");
+    match line {
+        Some((l, c)) => diag.line(l, c),
+        None => diag,
+    }
+}
+
+/// Builds a JSON tree from YAML events: keys as text, integers beyond 64 bits as floats (serde_json's own
+/// `Value` rejects them), custom tags (`!Thing value`) dropped in favour of their value. Every value
+/// is counted against the [`Budget`].
+#[derive(Clone, Copy)]
+struct JsonValue<'b>(&'b Budget);
+
+impl JsonValue<'_> {
+    fn count<E: de::Error>(self) -> Result<(), E> {
+        match self.0.left.get().checked_sub(1) {
+            Some(left) => {
+                self.0.left.set(left);
+                Ok(())
+            }
+            None => {
+                self.0.exceeded.set(true);
+                Err(E::custom("too many values"))
+            }
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for JsonValue<'_> {
     type Value = Value;
     fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
         deserializer.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for JsonValue {
+impl<'de> Visitor<'de> for JsonValue<'_> {
     type Value = Value;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("any YAML value")
     }
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        self.count()?;
         Ok(Value::Bool(v))
     }
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        self.count()?;
         Ok(Value::Number(v.into()))
     }
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        self.count()?;
         Ok(Value::Number(v.into()))
     }
-    fn visit_i128<E>(self, v: i128) -> Result<Value, E> {
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Value, E> {
+        self.count()?;
         Ok(match (i64::try_from(v), u64::try_from(v)) {
             (Ok(small), _) => Value::Number(small.into()),
             (_, Ok(small)) => Value::Number(small.into()),
             _ => float(v as f64),
         })
     }
-    fn visit_u128<E>(self, v: u128) -> Result<Value, E> {
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Value, E> {
+        self.count()?;
         Ok(u64::try_from(v).map_or_else(|_| float(v as f64), |small| Value::Number(small.into())))
     }
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        self.count()?;
         Ok(float(v))
     }
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        self.count()?;
         Ok(Value::String(v.to_string()))
     }
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        self.count()?;
         Ok(Value::String(v))
     }
-    fn visit_unit<E>(self) -> Result<Value, E> {
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        self.count()?;
         Ok(Value::Null)
     }
-    fn visit_none<E>(self) -> Result<Value, E> {
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        self.count()?;
         Ok(Value::Null)
     }
     fn visit_some<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
         deserializer.deserialize_any(self)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(item) = seq.next_element_seed(JsonValue)? {
+        self.count()?;
+        // The hint is the document's claim, not a promise: reserve no more than the budget allows.
+        let hint = seq.size_hint().unwrap_or(0).min(self.0.left.get());
+        let mut items = Vec::with_capacity(hint);
+        while let Some(item) = seq.next_element_seed(self)? {
             items.push(item);
         }
         Ok(Value::Array(items))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        self.count()?;
         let mut out = Map::new();
         while let Some(key) = map.next_key_seed(KeyText)? {
-            let value = map.next_value_seed(JsonValue)?;
+            let value = map.next_value_seed(self)?;
             out.insert(key, value);
         }
         Ok(Value::Object(out))
     }
     fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Value, A::Error> {
         let (_tag, variant) = data.variant::<de::IgnoredAny>()?;
-        variant.newtype_variant_seed(JsonValue)
+        variant.newtype_variant_seed(self)
     }
 }
 
@@ -233,6 +429,60 @@ mod tests {
         assert!(!err.message.contains(" at line "), "{}", err.message);
         assert!(err.help.is_some());
         assert_eq!(err.file.as_deref(), Some(Path::new("x.json")));
+    }
+
+    #[test]
+    fn alias_bombs_are_an_error_and_ordinary_aliases_are_not() {
+        // An anchored list of 4,000 values aliased 4,000 times: 16 million values from 30 kB of text.
+        let list = vec!["1"; 4000].join(",");
+        let aliases = vec!["*b"; 4000].join(",");
+        let bomb = format!("openapi: 3.0.3\nx-base: &b [{list}]\nx-many: [{aliases}]\n");
+        let err = parse(&bomb, Some(Path::new("bomb.yaml"))).unwrap_err();
+        assert!(
+            err.message.contains("anchors and aliases"),
+            "{}",
+            err.message
+        );
+        assert!(err.help.is_some());
+        assert_eq!(err.file.as_deref(), Some(Path::new("bomb.yaml")));
+        // Anchors reused a few times are what aliases are for.
+        let shared = format!("x-base: &b [{list}]\nx-many: [*b, *b, *b, *b]\n");
+        let value = parse(&shared, None).unwrap();
+        assert_eq!(value["x-many"][3].as_array().map(Vec::len), Some(4000));
+    }
+
+    #[test]
+    fn deep_flow_nesting_in_yaml_is_refused_before_the_parser_scans_it() {
+        // 100,000 levels: libyaml alone would take many minutes (its work per token grows with depth).
+        let deep = format!(
+            "openapi: 3.0.3\nx:\n  y: {}1{}\n",
+            "{\"a\": ".repeat(100_000),
+            "}".repeat(100_000)
+        );
+        let started = std::time::Instant::now();
+        let err = parse(&deep, None).unwrap_err();
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        assert!(err.message.contains("deeper than 128"), "{}", err.message);
+        assert_eq!(err.line, Some((3, 6 + 6 * 128)));
+        // JSON as YAML (a top-level array) is flow style all through.
+        let deep = format!("{}{}", "[".repeat(129), "]".repeat(129));
+        assert_eq!(flow_deeper_than(&deep, 128), Some((1, 129)));
+        assert_eq!(flow_deeper_than(&deep[1..deep.len() - 1], 128), None);
+    }
+
+    #[test]
+    fn brackets_in_text_are_not_nesting() {
+        let many = "[{".repeat(200);
+        let text = format!(
+            "a: \"{many} \\\" {many}\"\nb: '{many} '' {many}'\nc: x {many} # {many}\n# {many}\nd: |\n  {many}\n\n  {many}\ne: >-\n    {many}\nf: [a, '{many}', \"{many}\", b{{c}}]\ng: don't {many}\nh: &anchor !tag [1, [2]]\nk: x\n  {many}\nl:\n- x\n  {many}\n"
+        );
+        assert_eq!(flow_deeper_than(&text, 128), None);
+        // The same brackets where a value starts are collections.
+        assert_eq!(flow_deeper_than(&format!("a: {many}"), 128), Some((1, 132)));
+        assert_eq!(
+            flow_deeper_than(&format!("- &x {many}"), 128),
+            Some((1, 134))
+        );
     }
 
     #[test]

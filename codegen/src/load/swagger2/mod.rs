@@ -37,6 +37,10 @@ struct Converter {
     /// `x-bundled` body and formData parameters that were folded into request bodies.
     inlined: Vec<String>,
     too_deep: bool,
+    /// Values the copies of schemas for each media type may still add (see [`Converter::afford`]).
+    copy_allowance: usize,
+    /// Copies were refused: the conversion fails.
+    too_many_copies: bool,
     file: Option<PathBuf>,
     warnings: Vec<Diagnostic>,
 }
@@ -48,6 +52,7 @@ pub(crate) fn convert(
     file: Option<&Path>,
     warnings: &mut Vec<Diagnostic>,
 ) -> Result<Value, Diagnostic> {
+    let copy_allowance = super::count_values(&root).max(super::COPY_ALLOWANCE);
     let Value::Object(mut doc) = root else {
         return Ok(root);
     };
@@ -71,6 +76,8 @@ pub(crate) fn convert(
         kinds: IndexMap::new(),
         inlined: Vec::new(),
         too_deep: false,
+        copy_allowance,
+        too_many_copies: false,
         file: file.map(Path::to_path_buf),
         warnings: Vec::new(),
     };
@@ -128,6 +135,16 @@ pub(crate) fn convert(
     let mut root = Value::Object(out);
     schema::rewrite_refs(&mut root);
     warnings.append(&mut conv.warnings);
+    if conv.too_many_copies {
+        let diag = Diagnostic::error(
+            "the `produces` and `consumes` lists ask for more copies of the schemas than twice the description's size",
+        )
+        .help("OpenAPI 3 gives every media type its own copy of the schema; list only the media types the operations use");
+        return Err(match file {
+            Some(file) => diag.in_file(file),
+            None => diag,
+        });
+    }
     if conv.too_deep {
         let diag = Diagnostic::error(format!(
             "the description nests deeper than {MAX_DEPTH} levels"
@@ -342,11 +359,17 @@ impl Converter {
             match key.as_str() {
                 "schema" => {
                     let schema = self.schema(value, 0);
-                    let mut content: Map<String, Value> = produces
-                        .iter()
-                        .map(|media| (media.clone(), json!({ "schema": schema })))
-                        .collect();
+                    let size = super::count_values(&schema);
+                    let mut content: Map<String, Value> = Map::new();
+                    for media in produces {
+                        if content.is_empty() || self.afford(size) {
+                            content.insert(media.clone(), json!({ "schema": schema }));
+                        }
+                    }
                     for (media, example) in examples.take().into_iter().flatten() {
+                        if !content.contains_key(&media) && !self.afford(size) {
+                            continue;
+                        }
                         let entry = content
                             .entry(media)
                             .or_insert_with(|| json!({ "schema": schema }));
@@ -499,6 +522,21 @@ impl Converter {
         }
     }
 
+    /// Whether one more copy of a schema of `size` values fits the allowance (a schema is copied for
+    /// every media type of a response or body). Once one does not, the conversion fails at the end.
+    fn afford(&mut self, size: usize) -> bool {
+        match self.copy_allowance.checked_sub(size) {
+            Some(left) => {
+                self.copy_allowance = left;
+                true
+            }
+            None => {
+                self.too_many_copies = true;
+                false
+            }
+        }
+    }
+
     /// Remembers how an `#/x-bundled/<key>` target is used.
     fn note_ref(&mut self, reference: &Value, kind: Kind) {
         let Some(segments) = reference
@@ -609,4 +647,51 @@ fn servers(doc: &Map<String, Value>) -> Vec<Value> {
         .iter()
         .map(|scheme| json!({ "url": format!("{scheme}://{host}{base}") }))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Map, Value, json};
+
+    /// A Swagger 2.0 document whose one operation produces and consumes `media` types, with a
+    /// response and a body schema of 1,000 properties.
+    fn with_media(media: usize) -> String {
+        let props: Map<String, Value> = (0..1_000)
+            .map(|i| (format!("p{i}"), json!({"type": "string"})))
+            .collect();
+        let types: Vec<String> = (0..media)
+            .map(|i| format!("application/x-{i}+json"))
+            .collect();
+        json!({
+            "swagger": "2.0", "info": {"title": "t", "version": "1"},
+            "produces": types, "consumes": types,
+            "paths": {"/a": {"post": {
+                "parameters": [{"name": "b", "in": "body", "schema": {"type": "object", "properties": props}}],
+                "responses": {"200": {"description": "ok", "schema": {"type": "object", "properties": props}}}
+            }}}
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn schemas_are_copied_per_media_type_within_bounds() {
+        // 3,000 media types for each of two schemas: six million values from a 200 kB document.
+        let err = crate::load::load_str(&with_media(3_000), None).unwrap_err();
+        assert!(
+            err.message.contains("`produces` and `consumes`"),
+            "{}",
+            err.message
+        );
+        assert!(err.help.is_some());
+        let doc = crate::load::load_str(&with_media(3), None).expect("converts");
+        let op = &doc.root["paths"]["/a"]["post"];
+        assert_eq!(
+            op["requestBody"]["content"].as_object().map(Map::len),
+            Some(3)
+        );
+        assert_eq!(
+            op["responses"]["200"]["content"].as_object().map(Map::len),
+            Some(3)
+        );
+    }
 }

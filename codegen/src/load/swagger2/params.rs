@@ -93,10 +93,13 @@ impl Converter {
         if let Some(description) = parameter.get("description") {
             body.insert("description".to_string(), description.clone());
         }
-        let content = super::media(consumes)
-            .into_iter()
-            .map(|media| (media, json!({ "schema": schema })))
-            .collect();
+        let size = super::super::count_values(&schema);
+        let mut content = Map::new();
+        for media in super::media(consumes) {
+            if content.is_empty() || self.afford(size) {
+                content.insert(media, json!({ "schema": schema }));
+            }
+        }
         body.insert("content".to_string(), Value::Object(content));
         if let Some(required) = parameter.get("required") {
             body.insert("required".to_string(), required.clone());
