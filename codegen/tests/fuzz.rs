@@ -1,4 +1,4 @@
-//! Fuzzing the generator: whatever the description, the result is generated files or diagnostics, never a panic, a hang or a stack overflow.
+//! Fuzzing the generator: any description gives files or diagnostics, never a panic, hang or overflow.
 //!
 //! Each case is a description written to a scratch folder and handed to the entry points the fronts
 //! use (`generate` for the CLI and xtask, `generate_tokens` for the macro and `build.rs`,
@@ -23,7 +23,9 @@
 //! A case passes when every entry point returns: files, or an error `Diagnostic` (never one the
 //! generator calls its own bug). A panic fails the run with the case's seed and a shrunk input; a case
 //! past the limit fails it with its seed; a stack overflow aborts the process, whose message names the
-//! thread, and the thread's name is the case's seed.
+//! thread, and the thread's name is the case's seed. Failing inputs are saved under the system's
+//! temporary folder (`connector-fuzz-<pid>/failure-<seed>/`). At the end the run prints how many
+//! cases ran and how many produced code or diagnostics, by kind.
 //!
 //! The default run is short and deterministic (a fixed seed and case count). Longer runs:
 //!
@@ -34,10 +36,11 @@
 //! ```
 //!
 //! `FUZZ_SEED` picks the run, `FUZZ_CASES` and `FUZZ_SECONDS` bound it (whichever comes first when
-//! both are set), `FUZZ_REPLAY` runs the one case with that seed, `FUZZ_TIMEOUT` is the limit per case
-//! in seconds (default 20). The vendor descriptions are looked for in `CONNECTOR_SPECS_DIR`, else in
-//! the shared corpus beside the repository; without them the mutation cases are left out, with a
-//! message.
+//! both are set), `FUZZ_REPLAY` runs the one case with that seed (debug and release builds make the
+//! same case), `FUZZ_TIMEOUT` is the limit per case in seconds (default 20), `FUZZ_VERBOSE=1` prints
+//! every case and what `generate` made of it. The vendor descriptions are looked for in
+//! `CONNECTOR_SPECS_DIR`, else in the shared corpus beside the repository; without them the mutation
+//! cases are left out, with a message (and seeds then make other cases).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
