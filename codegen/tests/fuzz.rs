@@ -1267,6 +1267,13 @@ const MEDIA: &[&str] = &[
     ";",
 ];
 
+/// A `consumes` / `produces` list of zero to two media types.
+fn media_list() -> BoxedStrategy<Json> {
+    vec(select(MEDIA).prop_map(|m| json!(m)), 0..3)
+        .prop_map(Json::Array)
+        .boxed()
+}
+
 fn content(v2: bool) -> BoxedStrategy<Json> {
     let media = (
         schema(v2),
@@ -1530,18 +1537,8 @@ fn operation(v2: bool) -> BoxedStrategy<Json> {
             ("summary", text().prop_map(Json::String).boxed()),
             ("description", text().prop_map(Json::String).boxed()),
             ("deprecated", junk()),
-            (
-                "consumes",
-                vec(select(MEDIA).prop_map(|m| json!(m)), 0..3)
-                    .prop_map(Json::Array)
-                    .boxed(),
-            ),
-            (
-                "produces",
-                vec(select(MEDIA).prop_map(|m| json!(m)), 0..3)
-                    .prop_map(Json::Array)
-                    .boxed(),
-            ),
+            ("consumes", media_list()),
+            ("produces", media_list()),
             ("security", junk()),
         ]),
     )
@@ -1892,18 +1889,8 @@ fn swagger_doc() -> BoxedStrategy<Json> {
             ("host", string_of(&["api.example.com", "", "a/b", "{host}"])),
             ("basePath", string_of(&["/v1", "/", "", "v2/"])),
             ("schemes", or_junk(Just(json!(["https", "http"])).boxed())),
-            (
-                "consumes",
-                vec(select(MEDIA).prop_map(|m| json!(m)), 0..3)
-                    .prop_map(Json::Array)
-                    .boxed(),
-            ),
-            (
-                "produces",
-                vec(select(MEDIA).prop_map(|m| json!(m)), 0..3)
-                    .prop_map(Json::Array)
-                    .boxed(),
-            ),
+            ("consumes", media_list()),
+            ("produces", media_list()),
         ]),
         paths(true),
         named(SCHEMA_NAMES, schema(true), 6),
