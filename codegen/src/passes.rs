@@ -115,8 +115,12 @@ fn feature_gates(api: &Api) -> BTreeMap<TypeId, Vec<String>> {
         }
     }
     let mut gates = BTreeMap::new();
+    // No operation and no webhook: a models-only crate declares no features, so nothing is gated.
+    if features.is_empty() {
+        return gates;
+    }
     for (i, r) in reached.iter().enumerate() {
-        if r.len() == features.len() && !features.is_empty() {
+        if r.len() == features.len() {
             continue;
         }
         let names = if r.is_empty() {

@@ -162,6 +162,24 @@ fn a_description_without_a_get_has_no_example() {
 }
 
 #[test]
+fn a_description_without_operations_is_a_models_crate_with_nothing_compiled_out() {
+    let dir = scratch("models-only");
+    let spec = dir.join("openapi.yaml");
+    std::fs::write(
+        &spec,
+        "openapi: 3.0.3\ninfo: { title: Shared models, version: '1' }\npaths: {}\ncomponents:\n  schemas:\n    Pet:\n      type: object\n      required: [id]\n      properties:\n        id: { type: integer, format: int64 }\n        tag: { $ref: '#/components/schemas/Tag' }\n    Tag:\n      type: string\n      enum: [cat, dog]\n",
+    )
+    .expect("write description");
+    let g = generate(&spec, "");
+    let models = &g.files["src/models.rs"];
+    assert!(models.contains("pub struct Pet"), "{models}");
+    assert!(models.contains("pub enum Tag"), "{models}");
+    assert!(!models.contains("cfg(feature"), "{models}");
+    assert!(!g.files["Cargo.toml"].contains("[features]"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn write_crate_removes_stale_generated_files_and_keeps_other_files() {
     let out = scratch("write");
     for (rel, text) in [
