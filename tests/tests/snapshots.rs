@@ -1,6 +1,10 @@
 //! Fixture snapshots: every description in `tests/fixtures` generates exactly the module checked in at
 //! `tests/src/snapshots/<fixture>.rs` (which the library compiles with warnings denied), and generating
 //! twice gives the same text. A fixture's settings, when it has any, are in `<fixture>.toml` beside it.
+//! A fixture that shows how the generator reports what it cannot say faithfully lists the warnings it
+//! must produce in `<fixture>.warnings` beside it, one per line (`#<JSON pointer>: <message>`), exactly;
+//! every other fixture must produce none. A warning without a pointer never matches: each one must say
+//! where in the description it is.
 //!
 //! To accept new output: `UPDATE_SNAPSHOTS=1 cargo test -p connector-tests --test snapshots`. When the
 //! checked-in snapshots no longer compile (a runtime API changed), empty the broken ones first
@@ -49,13 +53,44 @@ fn settings(path: &Path) -> Settings {
     }
 }
 
+/// The warnings a fixture must produce: the lines of `<fixture>.warnings`, none when it is absent.
+fn expected_warnings(path: &Path) -> Vec<String> {
+    match std::fs::read_to_string(path.with_extension("warnings")) {
+        Ok(text) => text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_owned)
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+fn indent(lines: &[String]) -> String {
+    if lines.is_empty() {
+        return "    (none)".to_owned();
+    }
+    lines
+        .iter()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The fixture's module text, and the generator's warnings about it.
 fn render(path: &Path) -> (String, Vec<String>) {
     let (tokens, warnings) = connector_codegen::generate_tokens(path, &settings(path))
         .unwrap_or_else(|e| panic!("{} does not generate: {e}", path.display()));
     let text = connector_codegen::emit::file(tokens)
         .unwrap_or_else(|e| panic!("{} generates unparsable code: {e}", path.display()));
-    (text, warnings.iter().map(ToString::to_string).collect())
+    // One line per warning, without the file (its path differs between machines): where, then what.
+    let lines = warnings
+        .iter()
+        .map(|w| match &w.pointer {
+            Some(p) => format!("#{p}: {}", w.message),
+            None => format!("(no JSON pointer): {}", w.message),
+        })
+        .collect();
+    (text, lines)
 }
 
 /// Where two texts first differ, with a few lines of each around it.
@@ -111,11 +146,16 @@ fn every_fixture_matches_its_snapshot() {
             render(path).0,
             "{name}: generating twice gave different text"
         );
-        // Fixtures describe supported features only: anything skipped or approximated is a failure.
-        if !warnings.is_empty() {
+        // Fixtures describe supported features only, unless they list the warnings they exist to show:
+        // anything else skipped or approximated is a failure.
+        let expected = expected_warnings(path);
+        if warnings != expected {
+            let listed = path.with_extension("warnings");
             problems.push(format!(
-                "{name}: generator warnings:\n{}",
-                warnings.join("\n")
+                "{name}: generator warnings differ from {}:\n  expected:\n{}\n  got:\n{}",
+                listed.display(),
+                indent(&expected),
+                indent(&warnings),
             ));
         }
         let snap = snapshots.join(format!("{name}.rs"));
