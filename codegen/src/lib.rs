@@ -106,6 +106,7 @@ pub fn generate(spec: &Path, settings: &Settings) -> Result<Generated, Diagnosti
 
 /// Generate a whole crate from a loaded document.
 pub fn generate_from(doc: load::Document, settings: &Settings) -> Result<Generated, Diagnostic> {
+    settings.check_package()?;
     let Lowered {
         api,
         facts,
@@ -187,15 +188,20 @@ pub fn generate_from(doc: load::Document, settings: &Settings) -> Result<Generat
         "Typed Rust client for {} (generated from its OpenAPI description)",
         api.title
     );
-    let mut manifest = emit::cargo_toml(
-        &crate_name,
-        &version,
-        &description,
-        &runtime,
-        &api,
-        &facts,
-        tag_features,
-    );
+    let package = emit::PackageMeta {
+        name: &crate_name,
+        version: &version,
+        description: &description,
+        license: settings
+            .crate_license
+            .as_deref()
+            .unwrap_or("MIT OR Apache-2.0"),
+        repository: settings.crate_repository.as_deref(),
+        homepage: settings.crate_homepage.as_deref(),
+        documentation: settings.crate_documentation.as_deref(),
+        publish: settings.crate_publish.as_deref(),
+    };
+    let mut manifest = emit::cargo_toml(&package, &runtime, &api, &facts, tag_features);
     if let Some((_, feature)) = &example {
         manifest.push_str(&emit::cargo_toml_example(feature, tag_features, has_test));
     }

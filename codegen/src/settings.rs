@@ -46,6 +46,17 @@ pub struct Settings {
     pub crate_name: Option<String>,
     /// Crate version (default: 0.1.0; `info.version` is rarely semver).
     pub crate_version: Option<String>,
+    /// The package's `license`, an SPDX expression (default: `MIT OR Apache-2.0`).
+    pub crate_license: Option<String>,
+    /// The package's `repository` URL (crates.io shows it; `cargo package` warns without one of
+    /// `repository`, `homepage` or `documentation`).
+    pub crate_repository: Option<String>,
+    /// The package's `homepage` URL.
+    pub crate_homepage: Option<String>,
+    /// The package's `documentation` URL.
+    pub crate_documentation: Option<String>,
+    /// The registries the package may be published to (`publish = ["name"]`); default: any.
+    pub crate_publish: Option<Vec<String>>,
     /// Only these tags (empty: all).
     pub tags: Vec<String>,
     /// Tags to leave out.
@@ -197,6 +208,45 @@ impl Settings {
         })
     }
 
+    /// The package fields cargo would refuse, as an error naming the setting: a `crate_version` that is
+    /// not semver (`1.2.3`, `1.2.3-beta.1`, `1.2.3+build`), a `crate_name` cargo cannot use, an empty
+    /// registry name in `crate_publish`.
+    pub fn check_package(&self) -> Result<(), Diagnostic> {
+        if let Some(v) = &self.crate_version {
+            if !is_semver(v) {
+                return Err(Diagnostic::error(format!(
+                    "settings: crate_version `{v}` is not a semantic version"
+                ))
+                .help("use MAJOR.MINOR.PATCH, optionally with -prerelease and +build parts, e.g. 1.4.0"));
+            }
+        }
+        if let Some(name) = &self.crate_name {
+            let mut chars = name.chars();
+            let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
+            if !first_ok
+                || name.len() > 64
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(Diagnostic::error(format!(
+                    "settings: crate_name `{name}` is not a valid package name"
+                ))
+                .help(
+                    "start with a letter; use letters, digits, `-` and `_`; at most 64 characters",
+                ));
+            }
+        }
+        if let Some(list) = &self.crate_publish {
+            if list.iter().any(|r| r.trim().is_empty()) {
+                return Err(Diagnostic::error(
+                    "settings: crate_publish names an empty registry",
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Whether operations tagged `tag` are generated.
     pub fn includes_tag(&self, tag: &str) -> bool {
         (self.tags.is_empty() || self.tags.iter().any(|t| t == tag))
@@ -306,5 +356,85 @@ mod tests {
         );
         let err = Settings::from_toml("crate_nme = \"x\"").unwrap_err();
         assert!(err.message.contains("crate_nme"), "{}", err.message);
+    }
+}
+
+/// Semantic version syntax: three numeric parts without leading zeros, then optional `-pre` and `+build`
+/// parts of dot-separated identifiers (`[0-9A-Za-z-]`, numeric pre-release ones without leading zeros).
+fn is_semver(v: &str) -> bool {
+    let (rest, build) = match v.split_once('+') {
+        Some((r, b)) => (r, Some(b)),
+        None => (v, None),
+    };
+    let (core, pre) = match rest.split_once('-') {
+        Some((c, p)) => (c, Some(p)),
+        None => (rest, None),
+    };
+    let numeric = |p: &str| {
+        !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && (p == "0" || !p.starts_with('0'))
+    };
+    let ident =
+        |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    let parts: Vec<&str> = core.split('.').collect();
+    parts.len() == 3
+        && parts.iter().all(|p| numeric(p))
+        && pre.is_none_or(|p| {
+            p.split('.')
+                .all(|i| ident(i) && (!i.bytes().all(|b| b.is_ascii_digit()) || numeric(i)))
+        })
+        && build.is_none_or(|b| b.split('.').all(ident))
+}
+
+#[cfg(test)]
+mod package_tests {
+    use super::*;
+
+    #[test]
+    fn semver_is_checked_like_cargo_does() {
+        for good in [
+            "0.1.0",
+            "1.2.3",
+            "10.0.0-beta.1",
+            "1.0.0-rc-1+build.7",
+            "1.0.0+20260101",
+        ] {
+            assert!(is_semver(good), "{good}");
+        }
+        for bad in [
+            "1",
+            "1.2",
+            "v1.2.3",
+            "01.2.3",
+            "1.2.3-",
+            "1.2.3-01",
+            "1.2.3+",
+            "1.2.3.4",
+            "2025-09-01",
+            "1.2.x",
+        ] {
+            assert!(!is_semver(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn package_settings_cargo_would_refuse_are_errors_naming_the_setting() {
+        let bad_version = Settings::from_toml("crate_version = \"2024-01\"").unwrap();
+        let e = bad_version.check_package().unwrap_err();
+        assert!(e.message.contains("crate_version `2024-01`"), "{e}");
+        let bad_name = Settings::from_toml("crate_name = \"9lives connector\"").unwrap();
+        assert!(
+            bad_name
+                .check_package()
+                .unwrap_err()
+                .message
+                .contains("crate_name")
+        );
+        let empty_registry = Settings::from_toml("crate_publish = [\"\"]").unwrap();
+        assert!(empty_registry.check_package().is_err());
+        let fine = Settings::from_toml(
+            "crate_name = \"acme-connector\"\ncrate_version = \"1.4.0\"\ncrate_publish = [\"acme\"]",
+        )
+        .unwrap();
+        assert!(fine.check_package().is_ok());
     }
 }

@@ -212,3 +212,38 @@ fn write_crate_removes_stale_generated_files_and_keeps_other_files() {
     assert!(out.join("src/posts.rs").exists());
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn package_settings_fill_the_manifest_a_registry_reads() {
+    let g = generate(
+        &fixture("objects.yaml"),
+        "crate_name = \"acme-connector\"\ncrate_version = \"2.1.0-beta.1\"\ncrate_license = \"Apache-2.0\"\n\
+         crate_repository = \"https://git.example.com/acme\"\ncrate_homepage = \"https://acme.example\"\n\
+         crate_publish = [\"acme-registry\"]\nruntime = { version = \"0.1\" }\n",
+    );
+    let manifest = &g.files["Cargo.toml"];
+    for line in [
+        "name = \"acme-connector\"",
+        "version = \"2.1.0-beta.1\"",
+        "license = \"Apache-2.0\"",
+        "repository = \"https://git.example.com/acme\"",
+        "homepage = \"https://acme.example\"",
+        "publish = [\"acme-registry\"]",
+        "connector-runtime = \"0.1\"",
+    ] {
+        assert!(
+            manifest.lines().any(|l| l == line),
+            "{line} not in:\n{manifest}"
+        );
+    }
+    assert!(!manifest.contains("documentation ="), "{manifest}");
+    assert!(!manifest.contains("path ="), "{manifest}");
+}
+
+#[test]
+fn a_crate_version_cargo_would_refuse_fails_generation() {
+    let settings = Settings::from_toml("crate_version = \"2025-09\"").expect("settings");
+    let e =
+        connector_codegen::generate(&fixture("objects.yaml"), &settings).expect_err("not semver");
+    assert!(e.message.contains("crate_version `2025-09`"), "{e}");
+}

@@ -224,6 +224,7 @@ pub struct Totals {
 
 struct Options {
     only: Vec<String>,
+    fixtures: Vec<PathBuf>,
     dynamic: bool,
     runs: usize,
     json: bool,
@@ -233,6 +234,7 @@ struct Options {
 fn options(args: &[String]) -> Result<Options, String> {
     let mut o = Options {
         only: Vec::new(),
+        fixtures: Vec::new(),
         dynamic: false,
         runs: 3,
         json: false,
@@ -246,6 +248,12 @@ fn options(args: &[String]) -> Result<Options, String> {
                     .ok_or("--spec needs a name")?
                     .split(',')
                     .map(str::to_owned),
+            ),
+            "--fixture" => o.fixtures.extend(
+                it.next()
+                    .ok_or("--fixture needs a path")?
+                    .split(',')
+                    .map(PathBuf::from),
             ),
             "--dynamic" => o.dynamic = true,
             "--runs" => {
@@ -269,9 +277,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let root = crate::root();
     let entries = manifest::read(&root.join("specs/manifest.toml"))?;
     let mut all = Vec::new();
+    // `--fixture` alone runs only the fixtures; `--spec` alone, or neither, the manifest's connectors.
+    let vendors = o.fixtures.is_empty() || !o.only.is_empty();
     for e in entries
         .iter()
-        .filter(|e| o.only.is_empty() || o.only.contains(&e.name))
+        .filter(|e| vendors && (o.only.is_empty() || o.only.contains(&e.name)))
     {
         let spec = match manifest::locate(&root, e) {
             Ok(p) => p,
@@ -283,43 +293,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
         };
         let settings = crate::entry_settings(&root, e)?;
         let mock = Mock::for_entry(e)?;
-        let started = Instant::now();
-        let harness = connector_codegen::conformance_harness(&spec, &settings)
-            .map_err(|d| format!("{}: {d}", e.name))?;
-        let bin = build(&root, &e.name, &harness)?;
-        let plan = cache()
-            .join("connector-conformance")
-            .join(&e.name)
-            .join("plan.json");
-        let text = serde_json::to_string(&harness.plan).map_err(|e| e.to_string())?;
-        std::fs::write(&plan, text).map_err(|err| format!("{}: {err}", plan.display()))?;
-
-        let lines = with_mock(&mock, &spec, false, 0, |base| {
-            drive(&bin, base, &plan, &harness.credentials)
-        })?;
-        let mut totals = judge(&e.name, harness.operations, &lines);
-        totals.mock = mock.describe();
-        if o.dynamic {
-            for run in 0..o.runs {
-                let lines = with_mock(&mock, &spec, true, run, |base| {
-                    drive(&bin, base, &plan, &harness.credentials)
-                })?;
-                judge_dynamic(&mut totals, run, &lines);
-            }
-        }
-        eprintln!(
-            "xtask: {}: {} operations, {} accepted, {} decoded{} in {:.0} s",
-            e.name,
-            totals.operations,
-            totals.accepted,
-            totals.decoded,
-            match (totals.dynamic_total, totals.dynamic_decoded) {
-                (Some(t), Some(d)) => format!(", dynamic {d}/{t} decoded"),
-                _ => String::new(),
-            },
-            started.elapsed().as_secs_f64()
-        );
-        all.push(totals);
+        let crate_dir = root.join("generated").join(&e.name);
+        all.push(check_one(&o, &e.name, &spec, &settings, &mock, &crate_dir)?);
+    }
+    for path in &o.fixtures {
+        let (name, spec, settings, crate_dir) = fixture_crate(&root, path)?;
+        let mock = Mock::Prism(prism()?);
+        all.push(check_one(&o, &name, &spec, &settings, &mock, &crate_dir)?);
     }
     if o.json {
         let overall = overall(&all, o.dynamic);
@@ -348,6 +328,89 @@ pub fn run(args: &[String]) -> Result<(), String> {
         unexplained.len(),
         stale.len()
     ))
+}
+
+/// A fixture description generated into the cache as a connector crate: its name (`fixture-<stem>`),
+/// description, settings (`<stem>.toml` beside it, when present) and crate folder.
+fn fixture_crate(
+    root: &Path,
+    path: &Path,
+) -> Result<(String, PathBuf, connector_codegen::Settings, PathBuf), String> {
+    let spec = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        root.join(path)
+    };
+    let stem = spec
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .ok_or_else(|| format!("{}: not a description file", spec.display()))?;
+    let name = format!("fixture-{}", stem.replace('_', "-"));
+    let mut settings = match std::fs::read_to_string(spec.with_extension("toml")) {
+        Ok(text) => connector_codegen::Settings::from_toml(&text)
+            .map_err(|d| format!("{}: {d}", spec.display()))?,
+        Err(_) => connector_codegen::Settings::default(),
+    };
+    settings.crate_name = Some(format!("{name}-connector"));
+    settings.runtime =
+        connector_codegen::RuntimeDep::Path(root.join("runtime").display().to_string());
+    let generated = connector_codegen::generate(&spec, &settings)
+        .map_err(|d| format!("{}: {d}", spec.display()))?;
+    let crate_dir = cache()
+        .join("connector-conformance")
+        .join(&name)
+        .join("crate");
+    connector_codegen::write_crate(&generated, &crate_dir)
+        .map_err(|e| format!("{}: {e}", crate_dir.display()))?;
+    Ok((name, spec, settings, crate_dir))
+}
+
+/// One connector against its mock: the static run, then the dynamic runs when asked.
+fn check_one(
+    o: &Options,
+    name: &str,
+    spec: &Path,
+    settings: &connector_codegen::Settings,
+    mock: &Mock,
+    crate_dir: &Path,
+) -> Result<Totals, String> {
+    let started = Instant::now();
+    let harness = connector_codegen::conformance_harness(spec, settings)
+        .map_err(|d| format!("{name}: {d}"))?;
+    let bin = build(name, crate_dir, &harness)?;
+    let plan = cache()
+        .join("connector-conformance")
+        .join(name)
+        .join("plan.json");
+    let text = serde_json::to_string(&harness.plan).map_err(|e| e.to_string())?;
+    std::fs::write(&plan, text).map_err(|err| format!("{}: {err}", plan.display()))?;
+
+    let lines = with_mock(mock, spec, false, 0, |base| {
+        drive(&bin, base, &plan, &harness.credentials)
+    })?;
+    let mut totals = judge(name, harness.operations, &lines);
+    totals.mock = mock.describe();
+    if o.dynamic {
+        for run in 0..o.runs {
+            let lines = with_mock(mock, spec, true, run, |base| {
+                drive(&bin, base, &plan, &harness.credentials)
+            })?;
+            judge_dynamic(&mut totals, run, &lines);
+        }
+    }
+    eprintln!(
+        "xtask: {}: {} operations, {} accepted, {} decoded{} in {:.0} s",
+        name,
+        totals.operations,
+        totals.accepted,
+        totals.decoded,
+        match (totals.dynamic_total, totals.dynamic_decoded) {
+            (Some(t), Some(d)) => format!(", dynamic {d}/{t} decoded"),
+            _ => String::new(),
+        },
+        started.elapsed().as_secs_f64()
+    );
+    Ok(totals)
 }
 
 /// One entry of `specs/conformance-known.toml`: a failure whose cause is understood and written down.
@@ -581,17 +644,17 @@ fn compare(all: &[Totals], known: &BTreeSet<KnownFailure>) -> Verdict {
 }
 
 /// Write and build the harness crate; returns its binary.
-fn build(root: &Path, name: &str, h: &connector_codegen::Harness) -> Result<PathBuf, String> {
+fn build(name: &str, crate_dir: &Path, h: &connector_codegen::Harness) -> Result<PathBuf, String> {
+    let root = crate::root();
     let dir = cache().join("connector-conformance").join(name);
     std::fs::create_dir_all(dir.join("src")).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let crate_dir = root.join("generated").join(name);
     let manifest_text = std::fs::read_to_string(crate_dir.join("Cargo.toml"))
-        .map_err(|e| format!("generated/{name}/Cargo.toml: {e}"))?;
+        .map_err(|e| format!("{}/Cargo.toml: {e}", crate_dir.display()))?;
     let package = manifest_text
         .lines()
         .find_map(|l| l.strip_prefix("name = \""))
         .and_then(|l| l.strip_suffix('"'))
-        .ok_or_else(|| format!("generated/{name}/Cargo.toml has no package name"))?;
+        .ok_or_else(|| format!("{}/Cargo.toml has no package name", crate_dir.display()))?;
     let lib = package.replace('-', "_");
     let cargo = format!(
         "[package]\nname = \"{name}-conformance\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\

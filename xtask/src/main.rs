@@ -8,16 +8,20 @@
 //!   `specs/manifest.toml`; with `--check`, regenerate in memory and fail listing files that differ.
 //! - `vendors [NAME...]`: `cargo clippy -D warnings` and `cargo test` on each generated connector (slow:
 //!   minutes each).
-//! - `conformance [--spec NAMES] [--dynamic] [--runs N] [--json] [--write-docs]`: every operation of each
-//!   connector against Prism, a mock server validating requests against the description.
+//! - `conformance [--spec NAMES] [--fixture PATHS] [--dynamic] [--runs N] [--json] [--write-docs]`:
+//!   every operation of each connector (or of fixture descriptions, generated into the cache) against
+//!   Prism, a mock server validating requests against the description.
 //! - `connectors-report [NAME...]`: time `cargo check` of each generated connector (all features, and
 //!   the manifest's `typical_feature` alone) and write the table to `docs/connectors.md`.
+//! - `package`: the runtime packaged, two connectors generated against that version, packaged and
+//!   their packages compiled (`docs/publishing.md`).
 //! - `corpus [--sample N --seed S] [--filter GLOB] [--check] [--json]`: the generator over the public
 //!   APIs.guru corpus, each description in an isolated child process (see `corpus.rs`).
 
 mod conformance;
 mod corpus;
 mod manifest;
+mod package;
 mod report;
 
 use std::path::{Path, PathBuf};
@@ -33,6 +37,7 @@ fn main() -> ExitCode {
         Some("conformance") => conformance::run(rest),
         Some("connectors-report") => report::run(rest),
         Some("corpus") => corpus::run(&root(), rest),
+        Some("package") => package::run(&root()),
         Some("help") | Some("--help") | Some("-h") | None => {
             print_help();
             Ok(())
@@ -56,10 +61,12 @@ fn print_help() {
          conformance of the three smallest connectors, corpus sample\n  \
          generate [--check] [NAME] regenerate generated/ from specs/manifest.toml (or check for drift)\n  \
          vendors [NAME]            clippy -D warnings and the tests of each generated connector\n  \
-         conformance [--spec NAMES] [--dynamic] [--runs N] [--json] [--write-docs]\n                            \
+         conformance [--spec NAMES] [--fixture PATHS] [--dynamic] [--runs N] [--json] [--write-docs]\n                            \
          every operation of each connector against Prism (validating mock)\n  \
          connectors-report [NAME]  time cargo check per connector, write docs/connectors.md\n  \
          corpus [OPTIONS]          generate (and --check) the APIs.guru corpus; `corpus --help`\n  \
+         package                   package the runtime and two connectors generated against it\n                            \
+         (cargo package), and compile the packaged connectors\n  \
          help                      this text"
     );
 }
@@ -127,6 +134,8 @@ fn test(extra: &[String]) -> Result<(), String> {
     cargo_in(&root, "tests", &args)?;
     cargo_in(&root, "doc tests", &["test", "--doc"])?;
     generate(&["--check".to_owned()])?;
+    // Connectors packaged as a team publishes them, against the runtime packaged from here.
+    package::run(&root)?;
     // The smallest connector's own generated tests (its README call against a loopback server).
     cargo_in(
         &root.join("generated/discourse"),
