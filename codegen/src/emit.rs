@@ -691,6 +691,10 @@ fn builder(api: &Api, facts: &Facts, op: &Operation) -> TokenStream {
             ParamLocation::Cookie => quote!(op.cookie(#wire, &self.#n);),
         });
     }
+    if let Some(alts) = &op.security {
+        let alts = alts.iter().map(|a| quote!(&[#(#a),*]));
+        steps.push(quote!(op.security(&[#(#alts),*]);));
+    }
     for (k, v) in &op.fixed_query {
         steps.push(quote!(op.fixed_query(#k, #v);));
     }
@@ -1379,6 +1383,14 @@ pub struct AuthCtor {
     /// value) and query pairs. None when that cannot be seen offline (an OAuth2 flow fetches a token
     /// first; cookies).
     pub sends: Option<Vec<Sent>>,
+    /// The description's name of the security scheme it is for.
+    pub scheme: String,
+    /// The scheme is marked `deprecated`: the constructor is too.
+    pub deprecated: bool,
+    /// Whether an example can call it with placeholder strings (not a certificate or a callback).
+    pub example: bool,
+    /// Its parameters, when they are not all strings and lists of scopes.
+    params: Option<Vec<TokenStream>>,
     doc: String,
     body: TokenStream,
 }
@@ -1432,6 +1444,7 @@ pub fn auth_ctors(api: &Api) -> Vec<AuthCtor> {
                 _ => Some(vec![Sent::Header(name.to_ascii_lowercase(), key)]),
             };
             AuthCtor {
+ scheme: scheme.clone(), deprecated: false, example: true, params: None,
                 name: scope.claim(&crate::names::snake_name(scheme)),
                 args: strings(&["key"]),
                 rank: 2,
@@ -1460,6 +1473,7 @@ pub fn auth_ctors(api: &Api) -> Vec<AuthCtor> {
                 .map(|(n, (a, _))| Sent::Header(n.to_ascii_lowercase(), test_value(a)))
                 .collect();
             AuthCtor {
+ scheme: scheme.clone(), deprecated: false, example: true, params: None,
                 name: scope.claim(&crate::names::snake_name(scheme)),
                 sends: Some(sends),
                 args,
@@ -1472,6 +1486,7 @@ pub fn auth_ctors(api: &Api) -> Vec<AuthCtor> {
             }
         }
         SecurityScheme::Bearer { scheme } => AuthCtor {
+ scheme: scheme.clone(), deprecated: false, example: true, params: None,
             name: scope.claim(&crate::names::snake_name(scheme)),
             args: strings(&["token"]),
             rank: 0,
@@ -1481,6 +1496,7 @@ pub fn auth_ctors(api: &Api) -> Vec<AuthCtor> {
             body: quote!(connector_runtime::AuthConfig::Bearer { token: token.into().into() }),
         },
         SecurityScheme::Basic { scheme } => AuthCtor {
+ scheme: scheme.clone(), deprecated: false, example: true, params: None,
             name: scope.claim(&crate::names::snake_name(scheme)),
             args: strings(&["username", "password"]),
             rank: 4,
@@ -1499,6 +1515,7 @@ pub fn auth_ctors(api: &Api) -> Vec<AuthCtor> {
             let name = scope.claim(&crate::names::snake_name(scheme));
             match token_url {
                 Some(url) if flow != "clientCredentials" => AuthCtor {
+ scheme: scheme.clone(), deprecated: false, example: true, params: None,
                     name,
                     args: strings(&["client_id", "client_secret", "refresh_token"]),
                     rank: 6,
@@ -1520,6 +1537,7 @@ pub fn auth_ctors(api: &Api) -> Vec<AuthCtor> {
                     },
                 },
                 Some(url) => AuthCtor {
+ scheme: scheme.clone(), deprecated: false, example: true, params: None,
                     name,
                     args: vec![("client_id".into(), false), ("client_secret".into(), false), ("scopes".into(), true)],
                     rank: 5,
@@ -1542,6 +1560,7 @@ pub fn auth_ctors(api: &Api) -> Vec<AuthCtor> {
                     },
                 },
                 None => AuthCtor {
+ scheme: scheme.clone(), deprecated: false, example: true, params: None,
                     name,
                     args: strings(&["access_token"]),
                     rank: 1,
@@ -1552,13 +1571,114 @@ pub fn auth_ctors(api: &Api) -> Vec<AuthCtor> {
                 },
             }
         }
+        SecurityScheme::DeviceCode { scheme, device_url, token_url, scopes } => {
+            let shared = api.security.iter().filter(|s| s.scheme() == scheme).count() > 1;
+            let wanted = if shared { format!("{scheme}_device") } else { scheme.clone() };
+            AuthCtor {
+                scheme: scheme.clone(), deprecated: false, example: false,
+                params: Some(vec![
+                    quote!(client_id: impl Into<String>),
+                    quote!(scopes: &[&str]),
+                    quote!(on_code: impl Fn(&connector_runtime::DeviceCode) + Send + Sync + 'static),
+                ]),
+                name: scope.claim(&crate::names::snake_name(&wanted)),
+                args: vec![("client_id".into(), false), ("scopes".into(), true)],
+                rank: 7,
+                sends: None,
+                summary: "OAuth2 device authorization (the user approves a code shown by `on_code`)".into(),
+                doc: format!(
+                    " Security scheme `{scheme}`: OAuth2 device authorization (RFC 8628) at `{device_url}`, polling `{token_url}`.\n `on_code` is called with the user code and where to enter it; the token is refreshed with the refresh token after.\n Scopes the description lists: {}.",
+                    if scopes.is_empty() { "none".to_owned() } else { scopes.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ") }
+                ),
+                body: quote! {
+                    connector_runtime::AuthConfig::Strategy {
+                        strategy: std::sync::Arc::new(
+                            connector_runtime::DeviceAuthorization::new(#device_url, #token_url, client_id)
+                                .scopes(scopes.iter().copied())
+                                .on_code(on_code)
+                                .into_bearer(),
+                        ),
+                    }
+                },
+            }
+        }
+        SecurityScheme::MutualTls { scheme } => AuthCtor {
+            scheme: scheme.clone(), deprecated: false, example: false,
+            params: Some(vec![
+                quote!(certificate_chain: impl Into<std::path::PathBuf>),
+                quote!(private_key: impl Into<std::path::PathBuf>),
+            ]),
+            name: scope.claim(&crate::names::snake_name(scheme)),
+            args: strings(&["certificate_chain", "private_key"]),
+            rank: 8,
+            sends: None,
+            summary: "a client certificate (mutual TLS)".into(),
+            doc: format!(" Security scheme `{scheme}`: mutual TLS. The client presents this certificate in the TLS handshake:\n `certificate_chain` is a PEM file with the certificate (and its chain), `private_key` a PEM file with\n its key (PKCS#8, PKCS#1 or SEC1). Read when the client is built; `tls.client_cert` wins when set."),
+            body: quote! {
+                connector_runtime::AuthConfig::ClientCertificate { cert: certificate_chain.into(), key: private_key.into() }
+            },
+        },
+        SecurityScheme::Authorization { scheme } => AuthCtor {
+            scheme: scheme.clone(), deprecated: false, example: true, params: None,
+            name: scope.claim(&crate::names::snake_name(scheme)),
+            args: strings(&["value"]),
+            rank: 3,
+            sends: Some(vec![Sent::Header("authorization".into(), test_value("value"))]),
+            summary: "a static `Authorization` header value".into(),
+            doc: " The `Authorization` header the description asks for as a parameter: this exact value on every\n call that takes it (no security scheme of the description writes it).".to_owned(),
+            body: quote! {
+                connector_runtime::AuthConfig::Headers { headers: [("Authorization".to_owned(), value.into().into())].into_iter().collect() }
+            },
+        },
+    }).map(|mut c| {
+        c.deprecated = api.deprecated_schemes.contains(&c.scheme);
+        if c.deprecated {
+            c.doc.push_str("\n\n Deprecated: the API description marks this security scheme as deprecated.");
+        }
+        if scheme_required(api, &c.scheme) {
+            let scheme = &c.scheme;
+            let body = &c.body;
+            c.body = quote!(connector_runtime::AuthConfig::scheme(#scheme, #body));
+            c.doc.push_str(&format!("\n\n Held as the credential of `{scheme}`: a call sends it when its operation's security asks\n for it (combine several with `AuthConfig::and`)."));
+        }
+        c
     }).collect()
 }
 
-/// The constructor a README or example shows: the simplest one, the first of its rank.
+/// Whether some operation's security requirements name `scheme`: its credential is then held under
+/// that name and sent where the requirements ask for it. Others are sent on every call, as before.
+pub fn scheme_required(api: &Api, scheme: &str) -> bool {
+    api.operations
+        .iter()
+        .filter_map(|o| o.security.as_ref())
+        .flatten()
+        .flatten()
+        .any(|s| s == scheme)
+}
+
+/// The constructor a README or example shows: the simplest one, the first of its rank, that is not
+/// deprecated when another one will do.
 pub fn preferred_auth(api: &Api) -> Option<AuthCtor> {
+    preferred_auth_for(api, None)
+}
+
+/// [`preferred_auth`] among the constructors whose credential `op` sends: one its security names
+/// alone, or one held for every call.
+pub fn preferred_auth_for(api: &Api, op: Option<&Operation>) -> Option<AuthCtor> {
     let mut all = auth_ctors(api);
-    let best = all.iter().enumerate().min_by_key(|(i, c)| (c.rank, *i))?.0;
+    let sent = |c: &AuthCtor| match op.and_then(|o| o.security.as_ref()) {
+        None => true,
+        Some(alts) => {
+            !scheme_required(api, &c.scheme)
+                || alts.iter().any(|a| a.len() == 1 && a[0] == c.scheme)
+        }
+    };
+    let best = all
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.example && sent(c))
+        .min_by_key(|(i, c)| (c.deprecated, c.rank, *i))?
+        .0;
     Some(all.swap_remove(best))
 }
 
@@ -1569,25 +1689,38 @@ fn auth_mod(api: &Api) -> TokenStream {
     }
     let fns = auth_ctors(api).into_iter().map(|c| {
         let f = ident(&c.name);
-        let params = c.args.iter().map(|(a, list)| {
-            let a = ident(a);
-            if *list {
-                quote!(#a: &[&str])
-            } else {
-                quote!(#a: impl Into<String>)
-            }
+        let params: Vec<TokenStream> = c.params.clone().unwrap_or_else(|| {
+            c.args
+                .iter()
+                .map(|(a, list)| {
+                    let a = ident(a);
+                    if *list {
+                        quote!(#a: &[&str])
+                    } else {
+                        quote!(#a: impl Into<String>)
+                    }
+                })
+                .collect()
         });
         let doc_lines: Vec<&str> = c.doc.lines().collect();
         let body = &c.body;
+        let deprecated = c
+            .deprecated
+            .then(|| quote!(#[deprecated = "the API description marks this security scheme as deprecated"]));
         quote! {
             #(#[doc = #doc_lines])*
+            #deprecated
             pub fn #f(#(#params),*) -> connector_runtime::AuthConfig {
                 #body
             }
         }
     });
     quote! {
-        /// The description's security schemes as auth settings: `config.auth = Some(auth::...(...))`.
+        /// The description's security schemes as auth settings: `config.auth = Some(auth::...(...))`, or
+        /// several at once: `Some(auth::a(..).and(auth::b(..)))`. A credential of a scheme that
+        /// operations name in their `security` is sent on the calls that ask for it (the first
+        /// alternative whose schemes are all held), none where none is asked, and a call whose
+        /// requirements cannot be met fails before sending; calls that declare nothing send the first.
         pub mod auth {
             #(#fns)*
         }
@@ -1656,6 +1789,17 @@ fn comment_text(text: &str) -> String {
     out
 }
 
+/// The statement that sets `a` on `config` in an example or test: through a `let` allowed to call a
+/// deprecated constructor when it is one.
+fn auth_setup(krate: &str, a: &AuthCtor, values: &[String]) -> String {
+    let call = format!("{krate}::auth::{}({})", a.name, values.join(", "));
+    if a.deprecated {
+        format!("#[allow(deprecated)]\nlet auth = {call};\nconfig.auth = Some(auth);")
+    } else {
+        format!("config.auth = Some({call});")
+    }
+}
+
 /// The environment variable an example reads an auth argument from.
 fn env_name(arg: &str) -> String {
     format!(
@@ -1679,7 +1823,7 @@ pub fn example(
     let krate = crate_name.replace('-', "_");
     let mut env_doc = format!("`CONNECTOR_BASE_URL` (default `{EXAMPLE_BASE_URL}`)");
     let mut setup = String::new();
-    if let Some(a) = preferred_auth(api) {
+    if let Some(a) = preferred_auth_for(api, Some(op)) {
         let mut values = Vec::new();
         for (arg, list) in &a.args {
             if *list {
@@ -1694,11 +1838,8 @@ pub fn example(
             ));
             values.push(arg.clone());
         }
-        setup.push_str(&format!(
-            "config.auth = Some({krate}::auth::{}({}));\n",
-            a.name,
-            values.join(", ")
-        ));
+        setup.push_str(&auth_setup(&krate, &a, &values));
+        setup.push('\n');
     }
     let text = format!(
         r#"//! Calls `{method} {path}` (operation `{id}`) once and prints the answer, or the error.
@@ -1779,16 +1920,12 @@ pub fn client_test(
     }
     route.push_str(&regex_syntax::escape(rest));
     route.push('$');
-    let auth = preferred_auth(api).filter(|a| a.sends.is_some());
+    let auth = preferred_auth_for(api, Some(op)).filter(|a| a.sends.is_some());
     let mut setup = String::new();
     let mut checks = String::new();
     if let Some(a) = &auth {
         let values = a.arguments(|arg| format!("{:?}", test_value(arg)));
-        setup = format!(
-            "config.auth = Some({krate}::auth::{}({}));",
-            a.name,
-            values.join(", ")
-        );
+        setup = auth_setup(&krate, a, &values);
         // Closures are bound outside the assertions: macro arguments are printed token by token.
         let sends = a.sends.iter().flatten();
         if sends.clone().any(|s| matches!(s, Sent::Header(..))) {

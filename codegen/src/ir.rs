@@ -337,6 +337,10 @@ pub struct Operation {
     pub stream: Option<StreamOut>,
     /// Where it came from.
     pub origin: String,
+    /// Security requirements (the operation's `security`, else the description's): alternatives, each
+    /// the scheme names whose credentials are sent together. None when neither declares any; an
+    /// empty list when the operation takes no credentials.
+    pub security: Option<Vec<Vec<String>>>,
 }
 
 /// How a list operation pages: where the items are and how the next page is asked for.
@@ -487,6 +491,28 @@ pub enum SecurityScheme {
         /// Scopes offered.
         scopes: Vec<String>,
     },
+    /// OAuth2 device authorization (RFC 8628; OpenAPI 3.2 `flows.deviceAuthorization`).
+    DeviceCode {
+        /// Scheme name.
+        scheme: String,
+        /// Device authorization endpoint.
+        device_url: String,
+        /// Token endpoint.
+        token_url: String,
+        /// Scopes offered.
+        scopes: Vec<String>,
+    },
+    /// Mutual TLS: a client certificate presented in the handshake.
+    MutualTls {
+        /// Scheme name.
+        scheme: String,
+    },
+    /// A static `Authorization` header value, for a description that asks for an `Authorization`
+    /// header parameter without a security scheme that writes it.
+    Authorization {
+        /// Scheme name.
+        scheme: String,
+    },
 }
 
 impl SecurityScheme {
@@ -501,6 +527,31 @@ impl SecurityScheme {
                 names.iter().map(|n| n.to_ascii_lowercase()).collect()
             }
             _ => Vec::new(),
+        }
+    }
+
+    /// The scheme's name.
+    pub fn scheme(&self) -> &str {
+        match self {
+            SecurityScheme::ApiKey { scheme, .. }
+            | SecurityScheme::Headers { scheme, .. }
+            | SecurityScheme::Bearer { scheme }
+            | SecurityScheme::Basic { scheme }
+            | SecurityScheme::OAuth2 { scheme, .. }
+            | SecurityScheme::DeviceCode { scheme, .. }
+            | SecurityScheme::MutualTls { scheme }
+            | SecurityScheme::Authorization { scheme } => scheme,
+        }
+    }
+
+    /// Whether the scheme writes the `Authorization` header.
+    pub fn writes_authorization(&self) -> bool {
+        match self {
+            SecurityScheme::MutualTls { .. } => false,
+            SecurityScheme::ApiKey { .. } | SecurityScheme::Headers { .. } => {
+                self.header_names().iter().any(|n| n == "authorization")
+            }
+            _ => true,
         }
     }
 }
@@ -518,6 +569,8 @@ pub struct Api {
     pub servers: Vec<Server>,
     /// Security schemes.
     pub security: Vec<SecurityScheme>,
+    /// Names of the security schemes marked `deprecated` (OpenAPI 3.2).
+    pub deprecated_schemes: Vec<String>,
     /// Named types.
     pub types: Vec<TypeDef>,
     /// Groups.

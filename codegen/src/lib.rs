@@ -256,9 +256,40 @@ pub fn conformance_harness(spec: &Path, settings: &Settings) -> Result<Harness, 
         Some(_) => vec![header("Authorization", "Bearer placeholder-token")],
         None => Vec::new(),
     };
+    let mut credentials = credentials;
+    // Operations may name other schemes: a placeholder for each other API key, and an
+    // `Authorization` header when the first scheme writes none (basic when a scheme is basic).
+    for scheme in api.security.iter().skip(1) {
+        if let ir::SecurityScheme::ApiKey { name, location, .. } = scheme {
+            if !credentials
+                .iter()
+                .any(|(_, n, _)| n.eq_ignore_ascii_case(name))
+            {
+                credentials.push((location.clone(), name.clone(), "placeholder-key".to_owned()));
+            }
+        }
+    }
+    let writes_authorization = api
+        .security
+        .iter()
+        .any(ir::SecurityScheme::writes_authorization);
+    if writes_authorization
+        && !credentials
+            .iter()
+            .any(|(_, n, _)| n.eq_ignore_ascii_case("authorization"))
+    {
+        let basic = api
+            .security
+            .iter()
+            .any(|s| matches!(s, ir::SecurityScheme::Basic { .. }));
+        credentials.push(if basic {
+            header("Authorization", "Basic Y29uZm9ybWFuY2U6cGxhY2Vob2xkZXI=")
+        } else {
+            header("Authorization", "Bearer placeholder-token")
+        });
+    }
     // Headers an auth hint supplies in place of declared header parameters (Slack's `token`): the
     // description still requires them, so the run sends placeholders.
-    let mut credentials = credentials;
     for hint in &settings.auth {
         for name in hint.names.iter().chain(&hint.covers) {
             if !credentials
@@ -498,19 +529,51 @@ fn readme(
     if let Some(d) = api.doc.as_deref().and_then(|d| d.split("\n\n").next()) {
         s.push_str(&format!("> {}\n\n", d.trim().replace('\n', "\n> ")));
     }
-    let auth = emit::preferred_auth(api);
-    if let Some(a) = &auth {
+    let auth = emit::preferred_auth_for(api, call.map(|c| &api.operations[c.op]));
+    let ctors = emit::auth_ctors(api);
+    if !ctors.is_empty() {
+        let shown = |c: &emit::AuthCtor| {
+            let deprecated = if c.deprecated { ", deprecated" } else { "" };
+            format!("`auth::{}` ({}{deprecated})", c.name, c.summary)
+        };
         s.push_str(&format!(
-            "## Authentication\n\n`{krate}::auth` has one constructor per security scheme; this API's simplest is\n`auth::{}` ({}); the usage example below sets it on the configuration.\n\n",
-            a.name, a.summary
+            "## Authentication\n\n`{krate}::auth` has one constructor per security scheme"
         ));
-        let others: Vec<String> = emit::auth_ctors(api)
+        match &auth {
+            Some(a) => s.push_str(&format!(
+                "; this API's simplest is\n{}; the usage example below sets it on the configuration.\n\n",
+                shown(a)
+            )),
+            None => s.push_str(".\n\n"),
+        }
+        let others: Vec<String> = ctors
             .iter()
-            .filter(|c| c.name != a.name)
-            .map(|c| format!("`auth::{}` ({})", c.name, c.summary))
+            .filter(|c| auth.as_ref().is_none_or(|a| c.name != a.name))
+            .map(shown)
             .collect();
         if !others.is_empty() {
             s.push_str(&format!("Also: {}.\n\n", others.join(", ")));
+        }
+        let required: Vec<&emit::AuthCtor> = ctors
+            .iter()
+            .filter(|c| c.example && emit::scheme_required(api, &c.scheme))
+            .collect();
+        if !required.is_empty() {
+            s.push_str("Operations say which schemes they accept. Hold several credentials at once with `and`:\n\n");
+            let pair: Vec<String> = required
+                .iter()
+                .take(2)
+                .map(|c| {
+                    let args = c.arguments(|arg| {
+                        format!("\"your {}\"", arg.trim_end_matches('_').replace('_', " "))
+                    });
+                    format!("{krate}::auth::{}({})", c.name, args.join(", "))
+                })
+                .collect();
+            s.push_str(&format!(
+                "```rust,ignore\nconfig.auth = Some({});\n```\n\nEach call sends the credentials of the first of its operation's alternatives whose schemes\nare all held; none when the operation takes none, or accepts none and no alternative is held; and\nfails with AUTH_FAILED before sending when no alternative can be met. Calls of operations that\ndeclare nothing send the first credential.\n\n",
+                pair.join(".and(") + &")".repeat(pair.len().saturating_sub(1))
+            ));
         }
     }
     s.push_str("## Usage\n\n```rust,no_run\n");
@@ -518,11 +581,14 @@ fn readme(
     if let Some(a) = &auth {
         let args =
             a.arguments(|arg| format!("\"your {}\"", arg.trim_end_matches('_').replace('_', " ")));
-        s.push_str(&format!(
-            "config.auth = Some({krate}::auth::{}({}));\n",
-            a.name,
-            args.join(", ")
-        ));
+        let call = format!("{krate}::auth::{}({})", a.name, args.join(", "));
+        if a.deprecated {
+            s.push_str(&format!(
+                "#[allow(deprecated)]\nlet auth = {call};\nconfig.auth = Some(auth);\n"
+            ));
+        } else {
+            s.push_str(&format!("config.auth = Some({call});\n"));
+        }
     }
     s.push_str(&format!(
         "let client = {krate}::Client::new(config).await?;\n"

@@ -200,6 +200,22 @@ struct Lowerer<'a> {
     inlining: Vec<String>,
     /// Header names (lower case) that auth supplies: not builder parameters.
     auth_headers: Vec<String>,
+    /// Whether a security scheme (of the description or the settings) writes `Authorization`.
+    authorization_covered: bool,
+    /// The operation being lowered has an `Authorization` header parameter no scheme covers: Some(required).
+    authorization_param: Option<bool>,
+    /// Pointers of `Authorization` parameters already reported (none: no such parameter).
+    authorization_seen: HashSet<String>,
+}
+
+/// The name of the scheme standing for an uncovered `Authorization` header parameter: `authorization`,
+/// unless the description already has a scheme of that name.
+fn authorization_scheme(schemes: &[SecurityScheme]) -> String {
+    let mut name = String::from("authorization");
+    while schemes.iter().any(|s| s.scheme() == name) {
+        name.push_str("_header");
+    }
+    name
 }
 
 /// The headers (lower case) the API's auth writes, so operations need not take them: those of the
@@ -239,6 +255,9 @@ pub fn lower(doc: &Document, settings: &Settings) -> Result<(Api, Vec<Diagnostic
         depth: 0,
         inlining: Vec::new(),
         auth_headers: Vec::new(),
+        authorization_covered: false,
+        authorization_param: None,
+        authorization_seen: HashSet::new(),
     };
     let info = root.get("info").cloned().unwrap_or(Value::Null);
     let mut api = Api {
@@ -256,8 +275,18 @@ pub fn lower(doc: &Document, settings: &Settings) -> Result<(Api, Vec<Diagnostic
         ..Api::default()
     };
     api.servers = l.servers();
-    api.security = l.security_schemes();
+    l.security_schemes(&mut api);
     l.auth_headers = auth_header_names(&api.security, settings);
+    l.authorization_covered = api
+        .security
+        .iter()
+        .any(SecurityScheme::writes_authorization)
+        || settings.auth.iter().any(|h| {
+            h.to_scheme().is_ok_and(|s| s.writes_authorization())
+                || h.covers
+                    .iter()
+                    .any(|c| c.eq_ignore_ascii_case("authorization"))
+        });
     // Named component schemas first, in document order, so their names win over inline ones.
     if let Some(Value::Object(schemas)) = root.pointer("/components/schemas") {
         for key in schemas.keys() {
@@ -266,6 +295,10 @@ pub fn lower(doc: &Document, settings: &Settings) -> Result<(Api, Vec<Diagnostic
         }
     }
     l.operations(&mut api);
+    if !l.authorization_seen.is_empty() {
+        let scheme = authorization_scheme(&api.security);
+        api.security.push(SecurityScheme::Authorization { scheme });
+    }
     l.webhooks(&mut api);
     api.types = l.types;
     Ok((api, l.warnings))
@@ -275,6 +308,18 @@ impl<'a> Lowerer<'a> {
     fn warn(&mut self, ptr: &str, msg: impl Into<String>) {
         self.warnings
             .push(Diagnostic::warning(msg).at(ptr.to_owned()));
+    }
+
+    /// A warning for a part read once per operation (the description's own `security`): only once.
+    fn warn_once(&mut self, ptr: &str, msg: impl Into<String>) {
+        let d = Diagnostic::warning(msg).at(ptr.to_owned());
+        if !self
+            .warnings
+            .iter()
+            .any(|w| w.pointer == d.pointer && w.message == d.message)
+        {
+            self.warnings.push(d);
+        }
     }
 
     /// The constraints `validate()` checks for a schema, with a warning for a pattern it cannot run.
@@ -941,24 +986,50 @@ impl<'a> Lowerer<'a> {
         out
     }
 
-    fn security_schemes(&mut self) -> Vec<SecurityScheme> {
-        let mut out = Vec::new();
+    fn security_schemes(&mut self, api: &mut Api) {
+        let out = &mut api.security;
         let Some(Value::Object(schemes)) = self.root.pointer("/components/securitySchemes") else {
-            return out;
+            return;
         };
         for (name, s) in schemes {
-            let (s, _) = self.deref(s, "/components/securitySchemes");
+            let sp = format!("/components/securitySchemes/{}", escape(name));
+            let (s, _) = self.deref(s, &sp);
             let scheme = name.clone();
+            let before = out.len();
             match str_of(s, "type") {
-                Some("apiKey") => out.push(SecurityScheme::ApiKey {
-                    scheme,
-                    name: str_of(s, "name").unwrap_or("api_key").to_owned(),
-                    location: str_of(s, "in").unwrap_or("header").to_owned(),
-                }),
+                Some("apiKey") => {
+                    let key = str_of(s, "name").filter(|n| {
+                        !n.is_empty() && n.bytes().all(|b| b.is_ascii_graphic() && b != b':')
+                    });
+                    let location = str_of(s, "in").filter(|l| ["header", "query", "cookie"].contains(l));
+                    match (key, location) {
+                        (Some(key), Some(location)) => out.push(SecurityScheme::ApiKey {
+                            scheme,
+                            name: key.to_owned(),
+                            location: location.to_owned(),
+                        }),
+                        (None, _) => self.warn(
+                            &sp,
+                            format!("API key scheme `{name}` has no usable `name`; no auth constructor is generated for it (send the key with a `Custom` auth strategy or a hook)"),
+                        ),
+                        (_, None) => self.warn(
+                            &sp,
+                            format!("API key scheme `{name}` has `in: {}`, not header, query or cookie; no auth constructor is generated for it (send the key with a `Custom` auth strategy or a hook)", str_of(s, "in").unwrap_or("(missing)")),
+                        ),
+                    }
+                }
                 Some("http") => match str_of(s, "scheme").map(str::to_ascii_lowercase).as_deref() {
                     Some("basic") => out.push(SecurityScheme::Basic { scheme }),
-                    _ => out.push(SecurityScheme::Bearer { scheme }),
+                    Some("bearer") => out.push(SecurityScheme::Bearer { scheme }),
+                    other => self.warn(
+                        &sp,
+                        format!(
+                            "HTTP authentication scheme `{}` of `{name}` is not supported (only basic and bearer are); no auth constructor is generated for it: authenticate with a `connector_runtime::Custom` signer held as `AuthConfig::scheme(\"{name}\", ..)`, or a `beforeRequest` hook",
+                            other.unwrap_or("(missing)")
+                        ),
+                    ),
                 },
+                Some("mutualTLS") => out.push(SecurityScheme::MutualTls { scheme }),
                 Some("oauth2") | Some("openIdConnect") => {
                     let flows = s.get("flows");
                     let found = ["clientCredentials", "authorizationCode", "password"]
@@ -969,10 +1040,12 @@ impl<'a> Lowerer<'a> {
                                 .and_then(|fl| str_of(fl, "tokenUrl"))?;
                             Some(((*f).to_owned(), url.to_owned()))
                         });
-                    let (flow, token_url) = match found {
-                        Some((f, u)) => (f, Some(u)),
-                        None => (String::new(), None),
-                    };
+                    let device = flows.and_then(|fl| fl.get("deviceAuthorization")).and_then(|d| {
+                        Some((
+                            str_of(d, "deviceAuthorizationUrl")?.to_owned(),
+                            str_of(d, "tokenUrl")?.to_owned(),
+                        ))
+                    });
                     let mut scopes: Vec<String> = Vec::new();
                     if let Some(Value::Object(fl)) = flows {
                         for f in fl.values() {
@@ -985,17 +1058,99 @@ impl<'a> Lowerer<'a> {
                             }
                         }
                     }
-                    out.push(SecurityScheme::OAuth2 {
-                        scheme,
-                        token_url,
-                        flow,
-                        scopes,
-                    });
+                    let oauth2 = str_of(s, "type") == Some("oauth2");
+                    if found.is_none() && device.is_some() {
+                        // The device flow is the scheme's only usable flow: its constructor alone.
+                    } else if found.is_none() && oauth2 {
+                        self.warn(
+                            &sp,
+                            format!("OAuth2 scheme `{name}` has no flow with a token URL (clientCredentials, authorizationCode, password or deviceAuthorization); its constructor takes an access token obtained elsewhere and sends it as a bearer token"),
+                        );
+                    }
+                    if found.is_some() || device.is_none() {
+                        let (flow, token_url) = match found {
+                            Some((f, u)) => (f, Some(u)),
+                            None => (String::new(), None),
+                        };
+                        out.push(SecurityScheme::OAuth2 {
+                            scheme: scheme.clone(),
+                            token_url,
+                            flow,
+                            scopes: scopes.clone(),
+                        });
+                    }
+                    if let Some((device_url, token_url)) = device {
+                        out.push(SecurityScheme::DeviceCode {
+                            scheme,
+                            device_url,
+                            token_url,
+                            scopes,
+                        });
+                    }
                 }
-                _ => {}
+                other => self.warn(
+                    &sp,
+                    format!(
+                        "security scheme `{name}` has type {}, which is not apiKey, http, mutualTLS, oauth2 or openIdConnect; no auth constructor is generated for it",
+                        other.map_or("(missing)".to_owned(), |t| format!("`{t}`"))
+                    ),
+                ),
+            }
+            if out.len() > before && s.get("deprecated").and_then(Value::as_bool) == Some(true) {
+                api.deprecated_schemes.push(name.clone());
             }
         }
-        out
+    }
+
+    /// An operation's security requirements: its own `security`, else the description's. A
+    /// requirement naming a scheme the description does not define is left out with a warning.
+    fn security_of(&mut self, op: &Value, op_ptr: &str) -> Option<Vec<Vec<String>>> {
+        let (list, ptr) = match op.get("security") {
+            Some(v) => (v, format!("{op_ptr}/security")),
+            None => (self.root.get("security")?, "/security".to_owned()),
+        };
+        let Some(list) = list.as_array() else {
+            self.warn_once(
+                &ptr,
+                "`security` is not a list; the operation declares no security",
+            );
+            return None;
+        };
+        let defined = self
+            .root
+            .pointer("/components/securitySchemes")
+            .and_then(Value::as_object);
+        let mut out = Vec::new();
+        for (i, req) in list.iter().enumerate() {
+            let Some(req) = req.as_object() else {
+                self.warn_once(
+                    &format!("{ptr}/{i}"),
+                    "security requirement is not an object; left out",
+                );
+                continue;
+            };
+            let mut alt = Vec::new();
+            let mut usable = true;
+            for name in req.keys() {
+                if defined.is_some_and(|d| d.contains_key(name)) {
+                    alt.push(name.clone());
+                } else {
+                    usable = false;
+                    self.warn_once(
+                        &format!("{ptr}/{i}/{}", escape(name)),
+                        format!("security requirement names `{name}`, which `components/securitySchemes` does not define; this alternative is left out"),
+                    );
+                }
+            }
+            if usable {
+                out.push(alt);
+            }
+        }
+        if out.is_empty() && !list.is_empty() {
+            // Every alternative named an undefined scheme: as if none were declared (not "no auth").
+            return None;
+        }
+        Some(out)
     }
 
     fn operations(&mut self, api: &mut Api) {
@@ -1082,9 +1237,23 @@ impl<'a> Lowerer<'a> {
                         break b;
                     }
                 };
+                self.authorization_param = None;
                 match self.operation(op, shared_params, &op_ptr, &path, &builder) {
                     Some((params, body, success, errors)) => {
                         let stream = self.stream_out(op, &op_ptr, &builder);
+                        let mut security = self.security_of(op, &op_ptr);
+                        if self.authorization_param == Some(true) {
+                            // The header is required: every alternative sends it as well.
+                            let scheme = authorization_scheme(&api.security);
+                            let mut alts = security.unwrap_or_default();
+                            if alts.is_empty() {
+                                alts.push(Vec::new());
+                            }
+                            for alt in &mut alts {
+                                alt.push(scheme.clone());
+                            }
+                            security = Some(alts);
+                        }
                         api.operations.push(Operation {
                             name,
                             builder,
@@ -1105,6 +1274,7 @@ impl<'a> Lowerer<'a> {
                             pagination: None,
                             stream,
                             origin: op_ptr,
+                            security,
                         })
                     }
                     None => {
@@ -1190,6 +1360,20 @@ impl<'a> Lowerer<'a> {
                     &pp,
                     format!("path parameter `{wire}` does not appear in `{path}`; skipped"),
                 );
+                continue;
+            }
+            if location == ParamLocation::Header
+                && wire.eq_ignore_ascii_case("authorization")
+                && !self.authorization_covered
+            {
+                let required = p.get("required").and_then(Value::as_bool) == Some(true);
+                self.authorization_param = Some(self.authorization_param == Some(true) || required);
+                if self.authorization_seen.insert(pp.clone()) {
+                    self.warn(
+                        &pp,
+                        "header parameter `Authorization` is not covered by a security scheme; it is sent from the auth settings instead of a builder argument: `auth::authorization(value)` gives its value",
+                    );
+                }
                 continue;
             }
             if location == ParamLocation::Header {

@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -21,6 +22,9 @@ use serde::Deserialize;
 
 use crate::error::{Error, ErrorCode, ErrorSource};
 use crate::request::RequestParts;
+
+pub use crate::auth_device::{DeviceAuthorization, DeviceCode};
+pub use crate::auth_set::{ClientCertificate, Credentials, Requirements};
 
 /// Serialisable auth settings (the strategies that need no code).
 #[derive(Clone, Debug, Deserialize)]
@@ -80,6 +84,35 @@ pub enum AuthConfig {
         #[serde(default = "default_skew_ms")]
         refresh_skew_ms: u64,
     },
+    /// A client certificate presented in the TLS handshake (mTLS), from PEM files: see
+    /// [`ClientCertificate`].
+    ClientCertificate {
+        /// The PEM certificate chain.
+        cert: PathBuf,
+        /// Its PEM private key.
+        key: PathBuf,
+    },
+    /// `credential` as the credential of the API description's security scheme `scheme`: with it,
+    /// calls follow their operation's security requirements (see [`Credentials`]).
+    Scheme {
+        /// The scheme's name in the description.
+        scheme: String,
+        /// The credential.
+        credential: Box<AuthConfig>,
+    },
+    /// Several credentials held together (see [`Credentials`]); build it with [`AuthConfig::and`].
+    /// Each is usually a [`AuthConfig::Scheme`]; one that is not answers no requirement.
+    Credentials {
+        /// The credentials, the first one sent on calls that declare no requirement.
+        credentials: Vec<AuthConfig>,
+    },
+    /// A strategy built in code (a device authorization flow with its callback, a custom signer);
+    /// it cannot be written in a configuration file.
+    #[serde(skip)]
+    Strategy {
+        /// The strategy.
+        strategy: Arc<dyn AuthStrategy>,
+    },
 }
 
 fn empty_secret() -> SecretString {
@@ -90,8 +123,58 @@ fn default_skew_ms() -> u64 {
 }
 
 impl AuthConfig {
+    /// `credential` as the credential of the security scheme `scheme` (see [`AuthConfig::Scheme`]).
+    pub fn scheme(scheme: impl Into<String>, credential: AuthConfig) -> AuthConfig {
+        AuthConfig::Scheme {
+            scheme: scheme.into(),
+            credential: Box::new(credential),
+        }
+    }
+
+    /// These credentials and `other`'s, held together: each call sends those its operation's security
+    /// requirements ask for (see [`Credentials`]). The first one is also what calls that declare no
+    /// requirement send.
+    pub fn and(self, other: AuthConfig) -> AuthConfig {
+        let mut credentials = self.into_list();
+        credentials.extend(other.into_list());
+        AuthConfig::Credentials { credentials }
+    }
+
+    fn into_list(self) -> Vec<AuthConfig> {
+        match self {
+            AuthConfig::Credentials { credentials } => credentials,
+            one => vec![one],
+        }
+    }
+
+    /// Hold this credential (or these) in `set`; a plain credential under the empty name.
+    fn collect_into(self, set: &mut Credentials) {
+        match self {
+            AuthConfig::Scheme { scheme, credential } => {
+                set.insert(scheme, credential.into_strategy())
+            }
+            AuthConfig::Credentials { credentials } => {
+                for c in credentials {
+                    c.collect_into(set);
+                }
+            }
+            plain => set.insert("", plain.into_strategy()),
+        }
+    }
+
     pub(crate) fn validate(&self) -> Result<(), Error> {
         match self {
+            AuthConfig::Scheme { scheme, credential } => {
+                if scheme.is_empty() {
+                    return Err(Error::validation("auth.scheme", "must not be empty"));
+                }
+                credential.validate()?;
+            }
+            AuthConfig::Credentials { credentials } => {
+                for c in credentials {
+                    c.validate()?;
+                }
+            }
             AuthConfig::ApiKey { name, location, .. } => {
                 if name.is_empty() {
                     return Err(Error::validation("auth.name", "must not be empty"));
@@ -149,6 +232,15 @@ impl AuthConfig {
     /// The strategy these settings describe.
     pub fn into_strategy(self) -> Arc<dyn AuthStrategy> {
         match self {
+            AuthConfig::Strategy { strategy } => strategy,
+            AuthConfig::ClientCertificate { cert, key } => {
+                Arc::new(ClientCertificate::new(cert, key))
+            }
+            set @ (AuthConfig::Scheme { .. } | AuthConfig::Credentials { .. }) => {
+                let mut held = Credentials::new();
+                set.collect_into(&mut held);
+                Arc::new(held)
+            }
             AuthConfig::ApiKey {
                 name,
                 location,
@@ -256,6 +348,12 @@ pub trait AuthStrategy: Send + Sync + fmt::Debug {
     /// Header names and query keys this strategy writes secrets into, for redaction.
     fn sensitive_names(&self) -> Vec<String> {
         Vec::new()
+    }
+
+    /// The client certificate and key (PEM files) the transport presents for this strategy (mTLS),
+    /// read when the connector is built.
+    fn client_certificate(&self) -> Option<(PathBuf, PathBuf)> {
+        None
     }
 }
 
@@ -671,16 +769,18 @@ impl fmt::Debug for OAuth2 {
 }
 
 #[derive(Deserialize)]
-struct TokenAnswer {
-    access_token: SecretString,
+pub(crate) struct TokenAnswer {
+    pub(crate) access_token: SecretString,
     #[serde(default, deserialize_with = "number_or_text")]
-    expires_in: Option<f64>,
+    pub(crate) expires_in: Option<f64>,
     #[serde(default)]
-    refresh_token: Option<SecretString>,
+    pub(crate) refresh_token: Option<SecretString>,
 }
 
 /// `expires_in` as a number, or as text holding one (some providers send `"3600"`).
-fn number_or_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+pub(crate) fn number_or_text<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<f64>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum N {
@@ -697,7 +797,7 @@ fn number_or_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>,
 /// When a token fetched at `started` with lifetime `expires_in` (seconds) expires. Bounded: a lifetime
 /// beyond [`MAX_TOKEN_LIFETIME`](crate::bounded::MAX_TOKEN_LIFETIME) is that long; a negative or
 /// non-finite one means none was given.
-fn expiry(started: Instant, expires_in: Option<f64>) -> Option<Instant> {
+pub(crate) fn expiry(started: Instant, expires_in: Option<f64>) -> Option<Instant> {
     expires_in
         .and_then(|s| {
             crate::bounded::seconds_f64(s, crate::bounded::MAX_TOKEN_LIFETIME, "expires_in")
@@ -927,7 +1027,7 @@ impl Signer for HmacSigner {
     }
 }
 
-fn auth_err(message: impl Into<String>) -> Error {
+pub(crate) fn auth_err(message: impl Into<String>) -> Error {
     Error::new(ErrorCode::AuthFailed, ErrorSource::Auth, message)
 }
 

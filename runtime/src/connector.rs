@@ -59,7 +59,7 @@ impl ConnectorBuilder {
     /// Validate everything and build the connector (the specification's `initialize`). It is not yet
     /// connected.
     pub fn build(self) -> Result<Connector, Error> {
-        let config = self.config;
+        let mut config = self.config;
         config.validate()?;
         let base_url =
             Url::parse(&config.base_url).map_err(|e| Error::validation("base_url", e))?;
@@ -74,6 +74,14 @@ impl ConnectorBuilder {
         let auth = self
             .auth
             .or_else(|| config.auth.clone().map(|a| a.into_strategy()));
+        // A client certificate given as a credential is presented by the transport (mTLS), unless
+        // the TLS settings name one themselves.
+        if let Some((cert, key)) = auth.as_ref().and_then(|a| a.client_certificate()) {
+            if config.tls.client_cert.is_none() && config.tls.client_key.is_none() {
+                config.tls.client_cert = Some(cert);
+                config.tls.client_key = Some(key);
+            }
+        }
         let redactor = redactor_for(&config, auth.as_deref());
         let hooks = HookRegistry::default();
         for (stage, h) in self.hooks {

@@ -22,6 +22,8 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+mod auth_device;
+mod auth_set;
 pub mod batch;
 pub mod bounded;
 pub mod breaker;
@@ -46,8 +48,9 @@ mod transport;
 pub mod webhooks;
 
 pub use auth::{
-    ApiKey, ApiKeyLocation, AuthConfig, AuthStrategy, Basic, Bearer, Custom, HmacSigner, OAuth2,
-    Signer, StaticHeaders, TokenProvider,
+    ApiKey, ApiKeyLocation, AuthConfig, AuthStrategy, Basic, Bearer, ClientCertificate,
+    Credentials, Custom, DeviceAuthorization, DeviceCode, HmacSigner, OAuth2, Signer,
+    StaticHeaders, TokenProvider,
 };
 pub use config::{
     CacheConfig, CompressionConfig, ConnectorConfig, DedupConfig, RateLimitConfig, RetryConfig,

@@ -606,6 +606,7 @@ impl Connector {
             body,
             stream,
             redactor,
+            security: opts.security,
         };
         if !parts
             .headers

@@ -510,6 +510,10 @@ pub struct RequestOptions {
     /// May use the response cache, when one is configured (default true; see
     /// [`crate::config::CacheConfig`]).
     pub use_cache: bool,
+    /// The security requirements of the operation this call is: alternatives, each the scheme names
+    /// sent together (see [`crate::auth::Credentials`]). None: the call declares none, and a
+    /// [`crate::auth::Credentials`] set sends its first credential, as a single strategy always does.
+    pub security: Option<crate::auth::Requirements>,
     /// Header names given to [`RequestOptions::header`] that were not valid; reported at send time.
     pub(crate) invalid_headers: Vec<String>,
 }
@@ -530,8 +534,15 @@ impl RequestOptions {
             retry: None,
             dedup: true,
             use_cache: true,
+            security: None,
             invalid_headers: Vec::new(),
         }
+    }
+
+    /// Declare the operation's security requirements (see [`RequestOptions::security`]).
+    pub fn security(mut self, requirements: crate::auth::Requirements) -> Self {
+        self.security = Some(requirements);
+        self
     }
 
     /// Set the path template / operation name used for observability.
@@ -645,6 +656,8 @@ pub struct RequestParts {
     /// The source of a streamed body.
     pub(crate) stream: Option<BodySource>,
     pub(crate) redactor: Redactor,
+    /// The call's security requirements ([`RequestOptions::security`]), for the auth strategy.
+    pub security: Option<crate::auth::Requirements>,
 }
 
 impl RequestParts {

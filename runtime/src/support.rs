@@ -400,6 +400,12 @@ impl Op {
         }
     }
 
+    /// The operation's security requirements: alternatives, each the scheme names sent together
+    /// (an empty alternative: no credentials; no alternative at all: no credentials ever).
+    pub fn security(&mut self, requirements: crate::auth::Requirements) {
+        self.opts.security = Some(requirements);
+    }
+
     /// Decode error bodies with `decoder`.
     pub fn errors(&mut self, decoder: ErrorDecoder) {
         self.errors = Some(decoder);

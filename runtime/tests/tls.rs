@@ -435,6 +435,55 @@ async fn mtls_presents_the_configured_client_certificate() {
     assert_eq!(server.requests(), 1);
 }
 
+/// A client certificate given as a credential (`AuthConfig::ClientCertificate`, what a generated
+/// `mutualTLS` constructor returns) is presented in the handshake, and an operation whose security
+/// names its scheme goes out with it.
+#[tokio::test]
+async fn a_client_certificate_credential_is_presented_and_meets_its_requirement() {
+    use connector_runtime::{AuthConfig, Method, RequestOptions};
+    let pki = Pki::new(&["127.0.0.1"]);
+    let server = TlsServer::start(pki.server_config(&[&TLS13, &TLS12], true)).await;
+    let mut config = https_config(server.addr, trusting(&pki));
+    config.auth = Some(
+        AuthConfig::scheme(
+            "client_cert",
+            AuthConfig::ClientCertificate {
+                cert: pki.client_cert.clone(),
+                key: pki.client_key.clone(),
+            },
+        )
+        .and(AuthConfig::scheme(
+            "token",
+            AuthConfig::Bearer {
+                token: "t".to_owned().into(),
+            },
+        )),
+    );
+    let connector = Connector::initialize(config).unwrap();
+    connector.connect().await.unwrap();
+    let options = RequestOptions::new(Method::GET, "/v1/internal").security(&[&["client_cert"]]);
+    let body: Value = connector
+        .request(options)
+        .await
+        .unwrap()
+        .json()
+        .unwrap()
+        .data;
+    assert_eq!(body["ok"], true);
+    let handshakes = server.handshakes();
+    assert_eq!(handshakes.len(), 1, "{handshakes:?}");
+    assert_eq!(
+        handshakes[0].client_certs.first(),
+        Some(&pki.client_der),
+        "the server saw the certificate given as a credential"
+    );
+    // Requiring a scheme the client does not hold fails before anything is sent.
+    let options = RequestOptions::new(Method::GET, "/v1/other").security(&[&["partner"]]);
+    let e = connector.request(options).await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::AuthFailed, "{e:?}");
+    assert_eq!(server.requests(), 1);
+}
+
 #[tokio::test]
 async fn a_client_certificate_from_another_ca_is_refused() {
     let pki = Pki::new(&["127.0.0.1"]);

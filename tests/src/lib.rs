@@ -62,6 +62,18 @@ pub mod request_bodies;
 #[path = "snapshots/responses.rs"]
 pub mod responses;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/security_authorization_header.rs"]
+pub mod security_authorization_header;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/security_flows.rs"]
+pub mod security_flows;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/security_per_operation.rs"]
+pub mod security_per_operation;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/security_warnings.rs"]
+pub mod security_warnings;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
 #[path = "snapshots/string_enums.rs"]
 pub mod string_enums;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it

@@ -162,6 +162,7 @@ impl<'a> GetAttachment<'a> {
         op.path("attachment_gid", &self.attachment_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -199,6 +200,7 @@ impl<'a> DeleteAttachment<'a> {
         let mut op = rt::Op::new(rt::Method::DELETE, "/attachments/{attachment_gid}");
         op.path("attachment_gid", &self.attachment_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -276,6 +278,7 @@ impl<'a> GetAttachmentsForObject<'a> {
         op.query("offset", &self.offset, rt::Style::Form, true);
         op.query("parent", &self.parent, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -367,6 +370,7 @@ impl<'a> CreateAttachmentForObject<'a> {
         let mut op = rt::Op::new(rt::Method::POST, "/attachments");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         if let Some(body) = &self.body {
             let mut mp = op.multipart();
             mp.part("resource_subtype", &body.resource_subtype);

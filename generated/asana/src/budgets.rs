@@ -132,6 +132,7 @@ impl<'a> GetBudgets<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/budgets");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("parent", &self.parent, rt::Style::Form, true);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -168,6 +169,7 @@ impl<'a> CreateBudget<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/budgets");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -216,6 +218,7 @@ impl<'a> GetBudget<'a> {
         op.path("budget_gid", &self.budget_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -264,6 +267,7 @@ impl<'a> UpdateBudget<'a> {
         op.path("budget_gid", &self.budget_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -302,6 +306,7 @@ impl<'a> DeleteBudget<'a> {
         let mut op = rt::Op::new(rt::Method::DELETE, "/budgets/{budget_gid}");
         op.path("budget_gid", &self.budget_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)

@@ -270,6 +270,7 @@ impl<'a> CreateCustomField<'a> {
         let mut op = rt::Op::new(rt::Method::POST, "/custom_fields");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -318,6 +319,7 @@ impl<'a> GetCustomField<'a> {
         op.path("custom_field_gid", &self.custom_field_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -371,6 +373,7 @@ impl<'a> UpdateCustomField<'a> {
         op.path("custom_field_gid", &self.custom_field_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -414,6 +417,7 @@ impl<'a> DeleteCustomField<'a> {
         );
         op.path("custom_field_gid", &self.custom_field_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -494,6 +498,7 @@ impl<'a> GetCustomFieldsForWorkspace<'a> {
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -584,6 +589,7 @@ impl<'a> CreateEnumOptionForCustomField<'a> {
         op.path("custom_field_gid", &self.custom_field_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -649,6 +655,7 @@ impl<'a> InsertEnumOptionForCustomField<'a> {
         op.path("custom_field_gid", &self.custom_field_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -708,6 +715,7 @@ impl<'a> UpdateEnumOption<'a> {
         op.path("enum_option_gid", &self.enum_option_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }

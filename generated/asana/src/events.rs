@@ -99,6 +99,7 @@ impl<'a> GetEvents<'a> {
         op.query("sync", &self.sync, rt::Style::Form, true);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::ErrorResponse>(status, body),
             401u16 => rt::error_body::<super::models::ErrorResponse>(status, body),

@@ -298,6 +298,7 @@ impl<'a> GetGoal<'a> {
         op.path("goal_gid", &self.goal_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -346,6 +347,7 @@ impl<'a> UpdateGoal<'a> {
         op.path("goal_gid", &self.goal_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -384,6 +386,7 @@ impl<'a> DeleteGoal<'a> {
         let mut op = rt::Op::new(rt::Method::DELETE, "/goals/{goal_gid}");
         op.path("goal_gid", &self.goal_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -508,6 +511,7 @@ impl<'a> GetGoals<'a> {
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -582,6 +586,7 @@ impl<'a> CreateGoal<'a> {
         let mut op = rt::Op::new(rt::Method::POST, "/goals");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -631,6 +636,7 @@ impl<'a> CreateGoalMetric<'a> {
         op.path("goal_gid", &self.goal_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -683,6 +689,7 @@ impl<'a> UpdateGoalMetric<'a> {
         op.path("goal_gid", &self.goal_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -732,6 +739,7 @@ impl<'a> AddFollowers<'a> {
         op.path("goal_gid", &self.goal_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -781,6 +789,7 @@ impl<'a> RemoveFollowers<'a> {
         op.path("goal_gid", &self.goal_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -829,6 +838,7 @@ impl<'a> GetParentGoalsForGoal<'a> {
         op.path("goal_gid", &self.goal_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -873,6 +883,7 @@ impl<'a> AddCustomFieldSettingForGoal<'a> {
         );
         op.path("goal_gid", &self.goal_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -918,6 +929,7 @@ impl<'a> RemoveCustomFieldSettingForGoal<'a> {
         );
         op.path("goal_gid", &self.goal_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);

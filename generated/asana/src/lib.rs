@@ -105,32 +105,48 @@ pub mod workspaces;
 pub use connector_runtime::{ConnectorConfig, Error, ErrorCode, Response};
 /// Base URLs of the API's servers, first one the default (server variables at their defaults).
 pub const SERVERS: &[&str] = &["https://app.asana.com/api/1.0"];
-/// The description's security schemes as auth settings: `config.auth = Some(auth::...(...))`.
+/// The description's security schemes as auth settings: `config.auth = Some(auth::...(...))`, or
+/// several at once: `Some(auth::a(..).and(auth::b(..)))`. A credential of a scheme that
+/// operations name in their `security` is sent on the calls that ask for it (the first
+/// alternative whose schemes are all held), none where none is asked, and a call whose
+/// requirements cannot be met fails before sending; calls that declare nothing send the first.
 pub mod auth {
     /// Security scheme `personalAccessToken`: a bearer token.
+    ///
+    /// Held as the credential of `personalAccessToken`: a call sends it when its operation's security asks
+    /// for it (combine several with `AuthConfig::and`).
     pub fn personal_access_token(
         token: impl Into<String>,
     ) -> connector_runtime::AuthConfig {
-        connector_runtime::AuthConfig::Bearer {
-            token: token.into().into(),
-        }
+        connector_runtime::AuthConfig::scheme(
+            "personalAccessToken",
+            connector_runtime::AuthConfig::Bearer {
+                token: token.into().into(),
+            },
+        )
     }
     /// Security scheme `oauth2` (authorizationCode flow): tokens obtained by the user's authorization, kept fresh with
     /// the refresh-token grant against `https://app.asana.com/-/oauth_token` (a rotated refresh token is kept).
+    ///
+    /// Held as the credential of `oauth2`: a call sends it when its operation's security asks
+    /// for it (combine several with `AuthConfig::and`).
     pub fn oauth2(
         client_id: impl Into<String>,
         client_secret: impl Into<String>,
         refresh_token: impl Into<String>,
     ) -> connector_runtime::AuthConfig {
-        connector_runtime::AuthConfig::Oauth2 {
-            token_url: "https://app.asana.com/-/oauth_token".to_owned(),
-            client_id: client_id.into(),
-            client_secret: client_secret.into().into(),
-            scopes: Vec::new(),
-            refresh_token: Some(refresh_token.into().into()),
-            client_auth: Default::default(),
-            refresh_skew_ms: 60_000,
-        }
+        connector_runtime::AuthConfig::scheme(
+            "oauth2",
+            connector_runtime::AuthConfig::Oauth2 {
+                token_url: "https://app.asana.com/-/oauth_token".to_owned(),
+                client_id: client_id.into(),
+                client_secret: client_secret.into().into(),
+                scopes: Vec::new(),
+                refresh_token: Some(refresh_token.into().into()),
+                client_auth: Default::default(),
+                refresh_skew_ms: 60_000,
+            },
+        )
     }
 }
 /// The client: one pooled connection to the API, shared by every operation group.

@@ -190,6 +190,7 @@ impl<'a> GetMemberships<'a> {
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -259,6 +260,7 @@ impl<'a> CreateMembership<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/memberships");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -299,6 +301,7 @@ impl<'a> GetMembership<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/memberships/{membership_gid}");
         op.path("membership_gid", &self.membership_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -337,6 +340,7 @@ impl<'a> UpdateMembership<'a> {
         let mut op = rt::Op::new(rt::Method::PUT, "/memberships/{membership_gid}");
         op.path("membership_gid", &self.membership_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -375,6 +379,7 @@ impl<'a> DeleteMembership<'a> {
         let mut op = rt::Op::new(rt::Method::DELETE, "/memberships/{membership_gid}");
         op.path("membership_gid", &self.membership_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)

@@ -158,6 +158,7 @@ impl<'a> GetOooEntry<'a> {
         op.path("ooo_entry_gid", &self.ooo_entry_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -206,6 +207,7 @@ impl<'a> UpdateOooEntry<'a> {
         op.path("ooo_entry_gid", &self.ooo_entry_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -244,6 +246,7 @@ impl<'a> DeleteOooEntry<'a> {
         let mut op = rt::Op::new(rt::Method::DELETE, "/ooo_entries/{ooo_entry_gid}");
         op.path("ooo_entry_gid", &self.ooo_entry_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -337,6 +340,7 @@ impl<'a> GetOooEntries<'a> {
         op.query("start_date", &self.start_date, rt::Style::Form, true);
         op.query("end_date", &self.end_date, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -411,6 +415,7 @@ impl<'a> CreateOooEntry<'a> {
         let mut op = rt::Op::new(rt::Method::POST, "/ooo_entries");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);

@@ -627,6 +627,7 @@ impl<'a> GetProjects<'a> {
         op.query("team", &self.team, rt::Style::Form, true);
         op.query("archived", &self.archived, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -704,6 +705,7 @@ impl<'a> CreateProject<'a> {
         let mut op = rt::Op::new(rt::Method::POST, "/projects");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -752,6 +754,7 @@ impl<'a> GetProject<'a> {
         op.path("project_gid", &self.project_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -800,6 +803,7 @@ impl<'a> UpdateProject<'a> {
         op.path("project_gid", &self.project_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -838,6 +842,7 @@ impl<'a> DeleteProject<'a> {
         let mut op = rt::Op::new(rt::Method::DELETE, "/projects/{project_gid}");
         op.path("project_gid", &self.project_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -891,6 +896,7 @@ impl<'a> DuplicateProject<'a> {
         op.path("project_gid", &self.project_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -968,6 +974,7 @@ impl<'a> GetProjectsForTask<'a> {
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("offset", &self.offset, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -1080,6 +1087,7 @@ impl<'a> GetProjectsForTeam<'a> {
         op.query("offset", &self.offset, rt::Style::Form, true);
         op.query("archived", &self.archived, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -1159,6 +1167,7 @@ impl<'a> CreateProjectForTeam<'a> {
         op.path("team_gid", &self.team_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -1244,6 +1253,7 @@ impl<'a> GetProjectsForWorkspace<'a> {
         op.query("offset", &self.offset, rt::Style::Form, true);
         op.query("archived", &self.archived, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -1326,6 +1336,7 @@ impl<'a> CreateProjectForWorkspace<'a> {
         op.path("workspace_gid", &self.workspace_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -1579,6 +1590,7 @@ impl<'a> SearchProjectsForWorkspace<'a> {
         op.query("start_on.before", &self.start_on_before, rt::Style::Form, true);
         op.query("start_on.after", &self.start_on_after, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -1633,6 +1645,7 @@ impl<'a> AddCustomFieldSettingForProject<'a> {
         op.path("project_gid", &self.project_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -1678,6 +1691,7 @@ impl<'a> RemoveCustomFieldSettingForProject<'a> {
         );
         op.path("project_gid", &self.project_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -1729,6 +1743,7 @@ impl<'a> GetTaskCountsForProject<'a> {
         op.path("project_gid", &self.project_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -1780,6 +1795,7 @@ impl<'a> AddMembersForProject<'a> {
         op.path("project_gid", &self.project_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -1832,6 +1848,7 @@ impl<'a> RemoveMembersForProject<'a> {
         op.path("project_gid", &self.project_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -1884,6 +1901,7 @@ impl<'a> AddFollowersForProject<'a> {
         op.path("project_gid", &self.project_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -1936,6 +1954,7 @@ impl<'a> RemoveFollowersForProject<'a> {
         op.path("project_gid", &self.project_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -1985,6 +2004,7 @@ impl<'a> ProjectSaveAsTemplate<'a> {
         op.path("project_gid", &self.project_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);

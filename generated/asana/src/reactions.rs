@@ -90,6 +90,7 @@ impl<'a> GetReactionsOnObject<'a> {
         op.query("offset", &self.offset, rt::Style::Form, true);
         op.query("target", &self.target, rt::Style::Form, true);
         op.query("emoji_base", &self.emoji_base, rt::Style::Form, true);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)

@@ -178,6 +178,7 @@ impl<'a> GetRoles<'a> {
         op.query("workspace", &self.workspace, rt::Style::Form, true);
         op.query("archived", &self.archived, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -252,6 +253,7 @@ impl<'a> CreateRole<'a> {
         let mut op = rt::Op::new(rt::Method::POST, "/roles");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -300,6 +302,7 @@ impl<'a> GetRole<'a> {
         op.path("role_gid", &self.role_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -348,6 +351,7 @@ impl<'a> UpdateRole<'a> {
         op.path("role_gid", &self.role_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -386,6 +390,7 @@ impl<'a> DeleteRole<'a> {
         let mut op = rt::Op::new(rt::Method::DELETE, "/roles/{role_gid}");
         op.path("role_gid", &self.role_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)

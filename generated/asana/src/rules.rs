@@ -61,6 +61,7 @@ impl<'a> TriggerRule<'a> {
             "/rule_triggers/{rule_trigger_gid}/run",
         );
         op.path("rule_trigger_gid", &self.rule_trigger_gid, rt::Style::Simple, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);

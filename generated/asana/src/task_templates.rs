@@ -155,6 +155,7 @@ impl<'a> GetTaskTemplates<'a> {
         op.query("offset", &self.offset, rt::Style::Form, true);
         op.query("project", &self.project, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -230,6 +231,7 @@ impl<'a> GetTaskTemplate<'a> {
         op.path("task_template_gid", &self.task_template_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -270,6 +272,7 @@ impl<'a> DeleteTaskTemplate<'a> {
         );
         op.path("task_template_gid", &self.task_template_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -326,6 +329,7 @@ impl<'a> InstantiateTask<'a> {
         op.path("task_template_gid", &self.task_template_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }

@@ -86,6 +86,7 @@ impl<'a> GetTimePeriod<'a> {
         op.path("time_period_gid", &self.time_period_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -174,6 +175,7 @@ impl<'a> GetTimePeriods<'a> {
         op.query("end_on", &self.end_on, rt::Style::Form, true);
         op.query("workspace", &self.workspace, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)

@@ -135,6 +135,7 @@ impl<'a> TypeaheadForWorkspace<'a> {
         op.query("count", &self.count, rt::Style::Form, true);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)

@@ -99,6 +99,7 @@ impl<'a> GetUserTaskList<'a> {
         );
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -148,6 +149,7 @@ impl<'a> GetUserTaskListForUser<'a> {
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("workspace", &self.workspace, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)

@@ -234,6 +234,7 @@ impl<'a> GetWebhooks<'a> {
         op.query("workspace", &self.workspace, rt::Style::Form, true);
         op.query("resource", &self.resource, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -308,6 +309,7 @@ impl<'a> CreateWebhook<'a> {
         let mut op = rt::Op::new(rt::Method::POST, "/webhooks");
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -356,6 +358,7 @@ impl<'a> GetWebhook<'a> {
         op.path("webhook_gid", &self.webhook_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -404,6 +407,7 @@ impl<'a> UpdateWebhook<'a> {
         op.path("webhook_gid", &self.webhook_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
         op.query("opt_fields", &self.opt_fields, rt::Style::Form, false);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -442,6 +446,7 @@ impl<'a> DeleteWebhook<'a> {
         let mut op = rt::Op::new(rt::Method::DELETE, "/webhooks/{webhook_gid}");
         op.path("webhook_gid", &self.webhook_gid, rt::Style::Simple, false);
         op.query("opt_pretty", &self.opt_pretty, rt::Style::Form, true);
+        op.security(&[&["personalAccessToken"], &["oauth2"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)

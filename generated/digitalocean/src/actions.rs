@@ -96,6 +96,7 @@ impl<'a> ActionsList<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -155,6 +156,7 @@ impl<'a> ActionsGet<'a> {
         let v = &self.action_id;
         op.check(rt::check::range("action_id", *v as f64, Some((1f64, false)), None));
         op.path("action_id", &self.action_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

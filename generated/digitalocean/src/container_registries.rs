@@ -424,6 +424,7 @@ impl<'a> RegistriesList<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/registries");
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -452,6 +453,7 @@ impl<'a> RegistriesCreate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/registries");
+        op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -483,6 +485,7 @@ impl<'a> RegistriesGet<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/registries/{registry_name}");
         op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -512,6 +515,7 @@ impl<'a> RegistriesDelete<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/registries/{registry_name}");
         op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -542,6 +546,7 @@ impl<'a> RegistriesGetDockerCredentials<'a> {
             "/v2/registries/{registry_name}/docker-credentials",
         );
         op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -569,6 +574,7 @@ impl<'a> RegistriesGetSubscription<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/registries/subscription");
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -608,6 +614,7 @@ impl<'a> RegistriesUpdateSubscription<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/registries/subscription");
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -641,6 +648,7 @@ impl<'a> RegistriesGetOptions<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/registries/options");
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -676,6 +684,7 @@ impl<'a> RegistriesGetGarbageCollection<'a> {
             "/v2/registries/{registry_name}/garbage-collection",
         );
         op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -711,6 +720,7 @@ impl<'a> RegistriesRunGarbageCollection<'a> {
             "/v2/registries/{registry_name}/garbage-collection",
         );
         op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -773,6 +783,7 @@ impl<'a> RegistriesListGarbageCollections<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -844,6 +855,7 @@ impl<'a> RegistriesUpdateGarbageCollection<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -914,6 +926,7 @@ impl<'a> RegistriesListRepositoriesV2<'a> {
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("page_token", &self.page_token, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -979,6 +992,7 @@ impl<'a> RegistriesDeleteRepository<'a> {
         );
         op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
         op.path("repository_name", &self.repository_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1038,6 +1052,7 @@ impl<'a> RegistriesListRepositoryTags<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1105,6 +1120,7 @@ impl<'a> RegistriesDeleteRepositoryTag<'a> {
         op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
         op.path("repository_name", &self.repository_name, rt::Style::Simple, false);
         op.path("repository_tag", &self.repository_tag, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1164,6 +1180,7 @@ impl<'a> RegistriesListRepositoryManifests<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1231,6 +1248,7 @@ impl<'a> RegistriesDeleteRepositoryManifest<'a> {
         op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
         op.path("repository_name", &self.repository_name, rt::Style::Simple, false);
         op.path("manifest_digest", &self.manifest_digest, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1257,6 +1275,7 @@ impl<'a> RegistriesValidateName<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/registries/validate-name");
+        op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);

@@ -478,6 +478,7 @@ impl<'a> RegistryGet<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/registry");
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -506,6 +507,7 @@ impl<'a> RegistryCreate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/registry");
+        op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -535,6 +537,7 @@ impl<'a> RegistryDelete<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/registry");
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -560,6 +563,7 @@ impl<'a> RegistryGetSubscription<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/registry/subscription");
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -599,6 +603,7 @@ impl<'a> RegistryUpdateSubscription<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/registry/subscription");
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -651,6 +656,7 @@ impl<'a> RegistryGetDockerCredentials<'a> {
         }
         op.query("expiry_seconds", &self.expiry_seconds, rt::Style::Form, true);
         op.query("read_write", &self.read_write, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -679,6 +685,7 @@ impl<'a> RegistryValidateName<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/registry/validate-name");
+        op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -738,6 +745,7 @@ impl<'a> RegistryListRepositories<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -835,6 +843,7 @@ impl<'a> RegistryListRepositoriesV2<'a> {
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("page_token", &self.page_token, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -927,6 +936,7 @@ impl<'a> RegistryListRepositoryTags<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -994,6 +1004,7 @@ impl<'a> RegistryDeleteRepositoryTag<'a> {
         op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
         op.path("repository_name", &self.repository_name, rt::Style::Simple, false);
         op.path("repository_tag", &self.repository_tag, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1053,6 +1064,7 @@ impl<'a> RegistryListRepositoryManifests<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1120,6 +1132,7 @@ impl<'a> RegistryDeleteRepositoryManifest<'a> {
         op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
         op.path("repository_name", &self.repository_name, rt::Style::Simple, false);
         op.path("manifest_digest", &self.manifest_digest, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1150,6 +1163,7 @@ impl<'a> RegistryGetGarbageCollection<'a> {
             "/v2/registry/{registry_name}/garbage-collection",
         );
         op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1191,6 +1205,7 @@ impl<'a> RegistryRunGarbageCollection<'a> {
             "/v2/registry/{registry_name}/garbage-collection",
         );
         op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -1256,6 +1271,7 @@ impl<'a> RegistryListGarbageCollections<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1327,6 +1343,7 @@ impl<'a> RegistryUpdateGarbageCollection<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1358,6 +1375,7 @@ impl<'a> RegistryGetOptions<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/registry/options");
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

@@ -1446,6 +1446,7 @@ impl<'a> DatabasesListOptions<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/databases/options");
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1478,6 +1479,7 @@ impl<'a> DatabasesListClusters<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/databases");
         op.query("tag_name", &self.tag_name, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1509,6 +1511,7 @@ impl<'a> DatabasesCreateCluster<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/databases");
+        op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -1551,6 +1554,7 @@ impl<'a> DatabasesGetCluster<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1591,6 +1595,7 @@ impl<'a> DatabasesDestroyCluster<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1626,6 +1631,7 @@ impl<'a> DatabasesGetConfig<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1664,6 +1670,7 @@ impl<'a> DatabasesPatchConfig<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1700,6 +1707,7 @@ impl<'a> DatabasesGetCa<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1737,6 +1745,7 @@ impl<'a> DatabasesGetMigrationStatus<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1775,6 +1784,7 @@ impl<'a> DatabasesUpdateOnlineMigration<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1815,6 +1825,7 @@ impl<'a> DatabasesDeleteOnlineMigration<'a> {
             false,
         );
         op.path("migration_id", &self.migration_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1851,6 +1862,7 @@ impl<'a> DatabasesUpdateRegion<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1888,6 +1900,7 @@ impl<'a> DatabasesUpdateClusterSize<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1924,6 +1937,7 @@ impl<'a> DatabasesListFirewallRules<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1965,6 +1979,7 @@ impl<'a> DatabasesUpdateFirewallRules<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -2002,6 +2017,7 @@ impl<'a> DatabasesGetDoSettings<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2043,6 +2059,7 @@ impl<'a> DatabasesUpdateDoSettings<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -2081,6 +2098,7 @@ impl<'a> DatabasesUpdateMaintenanceWindow<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -2117,6 +2135,7 @@ impl<'a> DatabasesInstallUpdate<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2152,6 +2171,7 @@ impl<'a> DatabasesListBackups<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2192,6 +2212,7 @@ impl<'a> DatabasesListReplicas<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2238,6 +2259,7 @@ impl<'a> DatabasesCreateReplica<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -2284,6 +2306,7 @@ impl<'a> DatabasesListEventsLogs<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2326,6 +2349,7 @@ impl<'a> DatabasesGetReplica<'a> {
             false,
         );
         op.path("replica_name", &self.replica_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2368,6 +2392,7 @@ impl<'a> DatabasesDestroyReplica<'a> {
             false,
         );
         op.path("replica_name", &self.replica_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2405,6 +2430,7 @@ impl<'a> DatabasesPromoteReplica<'a> {
             false,
         );
         op.path("replica_name", &self.replica_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2440,6 +2466,7 @@ impl<'a> DatabasesListUsers<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2478,6 +2505,7 @@ impl<'a> DatabasesAddUser<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -2518,6 +2546,7 @@ impl<'a> DatabasesGetUser<'a> {
             false,
         );
         op.path("username", &self.username, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2558,6 +2587,7 @@ impl<'a> DatabasesUpdateUser<'a> {
             false,
         );
         op.path("username", &self.username, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -2598,6 +2628,7 @@ impl<'a> DatabasesDeleteUser<'a> {
             false,
         );
         op.path("username", &self.username, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2636,6 +2667,7 @@ impl<'a> DatabasesResetAuth<'a> {
             false,
         );
         op.path("username", &self.username, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -2674,6 +2706,7 @@ impl<'a> DatabasesList<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2712,6 +2745,7 @@ impl<'a> DatabasesAdd<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -2752,6 +2786,7 @@ impl<'a> DatabasesGet<'a> {
             false,
         );
         op.path("database_name", &self.database_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2791,6 +2826,7 @@ impl<'a> DatabasesDelete<'a> {
             false,
         );
         op.path("database_name", &self.database_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2826,6 +2862,7 @@ impl<'a> DatabasesListConnectionPools<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2864,6 +2901,7 @@ impl<'a> DatabasesAddConnectionPool<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -2907,6 +2945,7 @@ impl<'a> DatabasesGetConnectionPool<'a> {
             false,
         );
         op.path("pool_name", &self.pool_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2950,6 +2989,7 @@ impl<'a> DatabasesUpdateConnectionPool<'a> {
             false,
         );
         op.path("pool_name", &self.pool_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -2988,6 +3028,7 @@ impl<'a> DatabasesDeleteConnectionPool<'a> {
             false,
         );
         op.path("pool_name", &self.pool_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3023,6 +3064,7 @@ impl<'a> DatabasesGetEvictionPolicy<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3064,6 +3106,7 @@ impl<'a> DatabasesUpdateEvictionPolicy<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -3100,6 +3143,7 @@ impl<'a> DatabasesGetSqlMode<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3136,6 +3180,7 @@ impl<'a> DatabasesUpdateSqlMode<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -3173,6 +3218,7 @@ impl<'a> DatabasesUpdateMajorVersion<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -3209,6 +3255,7 @@ impl<'a> DatabasesGetAutoscale<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3250,6 +3297,7 @@ impl<'a> DatabasesUpdateAutoscale<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -3287,6 +3335,7 @@ impl<'a> DatabasesListKafkaTopics<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3333,6 +3382,7 @@ impl<'a> DatabasesCreateKafkaTopic<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -3381,6 +3431,7 @@ impl<'a> DatabasesGetKafkaTopic<'a> {
             false,
         );
         op.path("topic_name", &self.topic_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3429,6 +3480,7 @@ impl<'a> DatabasesUpdateKafkaTopic<'a> {
             false,
         );
         op.path("topic_name", &self.topic_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -3477,6 +3529,7 @@ impl<'a> DatabasesDeleteKafkaTopic<'a> {
             false,
         );
         op.path("topic_name", &self.topic_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3512,6 +3565,7 @@ impl<'a> DatabasesListLogsink<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3553,6 +3607,7 @@ impl<'a> DatabasesCreateLogsink<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -3596,6 +3651,7 @@ impl<'a> DatabasesGetLogsink<'a> {
             false,
         );
         op.path("logsink_id", &self.logsink_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3636,6 +3692,7 @@ impl<'a> DatabasesUpdateLogsink<'a> {
             false,
         );
         op.path("logsink_id", &self.logsink_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -3674,6 +3731,7 @@ impl<'a> DatabasesDeleteLogsink<'a> {
             false,
         );
         op.path("logsink_id", &self.logsink_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3709,6 +3767,7 @@ impl<'a> DatabasesListKafkaSchemas<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3750,6 +3809,7 @@ impl<'a> DatabasesCreateKafkaSchema<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -3790,6 +3850,7 @@ impl<'a> DatabasesGetKafkaSchema<'a> {
             false,
         );
         op.path("subject_name", &self.subject_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3829,6 +3890,7 @@ impl<'a> DatabasesDeleteKafkaSchema<'a> {
             false,
         );
         op.path("subject_name", &self.subject_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3868,6 +3930,7 @@ impl<'a> DatabasesGetKafkaSchemaVersion<'a> {
         );
         op.path("subject_name", &self.subject_name, rt::Style::Simple, false);
         op.path("version", &self.version, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3905,6 +3968,7 @@ impl<'a> DatabasesGetKafkaSchemaConfig<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3954,6 +4018,7 @@ impl<'a> DatabasesUpdateKafkaSchemaConfig<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -3999,6 +4064,7 @@ impl<'a> DatabasesGetKafkaSchemaSubjectConfig<'a> {
             false,
         );
         op.path("subject_name", &self.subject_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -4050,6 +4116,7 @@ impl<'a> DatabasesUpdateKafkaSchemaSubjectConfig<'a> {
             false,
         );
         op.path("subject_name", &self.subject_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -4083,6 +4150,7 @@ impl<'a> DatabasesGetClusterMetricsCredentials<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/databases/metrics/credentials");
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -4119,6 +4187,7 @@ impl<'a> DatabasesUpdateClusterMetricsCredentials<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/databases/metrics/credentials");
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -4157,6 +4226,7 @@ impl<'a> DatabasesListOpeasearchIndexes<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -4199,6 +4269,7 @@ impl<'a> DatabasesDeleteOpensearchIndex<'a> {
             false,
         );
         op.path("index_name", &self.index_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

@@ -271,6 +271,7 @@ impl<'a> DedicatedInferencesGet<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -311,6 +312,7 @@ impl<'a> DedicatedInferencesDelete<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -347,6 +349,7 @@ impl<'a> DedicatedInferencesPatch<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -416,6 +419,7 @@ impl<'a> DedicatedInferencesList<'a> {
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("region", &self.region, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -475,6 +479,7 @@ impl<'a> DedicatedInferencesCreate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/dedicated-inferences");
+        op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -551,6 +556,7 @@ impl<'a> DedicatedInferencesListAccelerators<'a> {
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("slug", &self.slug, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -623,6 +629,7 @@ impl<'a> DedicatedInferencesGetAccelerator<'a> {
             false,
         );
         op.path("accelerator_id", &self.accelerator_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -660,6 +667,7 @@ impl<'a> DedicatedInferencesGetCa<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -727,6 +735,7 @@ impl<'a> DedicatedInferencesListTokens<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -798,6 +807,7 @@ impl<'a> DedicatedInferencesCreateTokens<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -842,6 +852,7 @@ impl<'a> DedicatedInferencesDeleteTokens<'a> {
             false,
         );
         op.path("token_id", &self.token_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -867,6 +878,7 @@ impl<'a> DedicatedInferencesListSizes<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/dedicated-inferences/sizes");
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -900,6 +912,7 @@ impl<'a> DedicatedInferencesGetGpuModelConfig<'a> {
             rt::Method::GET,
             "/v2/dedicated-inferences/gpu-model-config",
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

@@ -174,6 +174,7 @@ impl<'a> DropletActionsList<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -241,6 +242,7 @@ impl<'a> DropletActionsPost<'a> {
         let v = &self.droplet_id;
         op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -286,6 +288,7 @@ impl<'a> DropletActionsPostByTag<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/droplets/actions");
         op.query("tag_name", &self.tag_name, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -330,6 +333,7 @@ impl<'a> DropletActionsGet<'a> {
         let v = &self.action_id;
         op.check(rt::check::range("action_id", *v as f64, Some((1f64, false)), None));
         op.path("action_id", &self.action_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

@@ -473,6 +473,7 @@ impl<'a> DropletsList<'a> {
         op.query("tag_name", &self.tag_name, rt::Style::Form, true);
         op.query("name", &self.name, rt::Style::Form, true);
         op.query("type", &self.type_, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -534,6 +535,7 @@ impl<'a> DropletsCreate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/droplets");
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -566,6 +568,7 @@ impl<'a> DropletsDestroyByTag<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/droplets");
         op.query("tag_name", &self.tag_name, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -595,6 +598,7 @@ impl<'a> DropletsGet<'a> {
         let v = &self.droplet_id;
         op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -626,6 +630,7 @@ impl<'a> DropletsDestroy<'a> {
         let v = &self.droplet_id;
         op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -682,6 +687,7 @@ impl<'a> DropletsListBackups<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -744,6 +750,7 @@ impl<'a> DropletsGetBackupPolicy<'a> {
         let v = &self.droplet_id;
         op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -801,6 +808,7 @@ impl<'a> DropletsListBackupPolicies<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -834,6 +842,7 @@ impl<'a> DropletsListSupportedBackupPolicies<'a> {
             rt::Method::GET,
             "/v2/droplets/backups/supported_policies",
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -895,6 +904,7 @@ impl<'a> DropletsListSnapshots<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -984,6 +994,7 @@ impl<'a> DropletsListKernels<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1070,6 +1081,7 @@ impl<'a> DropletsListFirewalls<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1132,6 +1144,7 @@ impl<'a> DropletsListNeighbors<'a> {
         let v = &self.droplet_id;
         op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1169,6 +1182,7 @@ impl<'a> DropletsListAssociatedResources<'a> {
         let v = &self.droplet_id;
         op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1215,6 +1229,7 @@ impl<'a> DropletsDestroyWithAssociatedResourcesSelective<'a> {
         let v = &self.droplet_id;
         op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -1252,6 +1267,7 @@ impl<'a> DropletsDestroyWithAssociatedResourcesDangerous<'a> {
         op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
         op.header("X-Dangerous", &self.x_dangerous, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1284,6 +1300,7 @@ impl<'a> DropletsGetDestroyAssociatedResourcesStatus<'a> {
         let v = &self.droplet_id;
         op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1318,6 +1335,7 @@ impl<'a> DropletsDestroyRetryWithAssociatedResources<'a> {
         let v = &self.droplet_id;
         op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1343,6 +1361,7 @@ impl<'a> DropletsListNeighborsIds<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/reports/droplet_neighbors_ids");
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

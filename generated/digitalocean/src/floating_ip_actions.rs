@@ -109,6 +109,7 @@ impl<'a> FloatingIPsActionList<'a> {
             "/v2/floating_ips/{floating_ip}/actions",
         );
         op.path("floating_ip", &self.floating_ip, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -151,6 +152,7 @@ impl<'a> FloatingIPsActionPost<'a> {
             "/v2/floating_ips/{floating_ip}/actions",
         );
         op.path("floating_ip", &self.floating_ip, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -193,6 +195,7 @@ impl<'a> FloatingIPsActionGet<'a> {
         let v = &self.action_id;
         op.check(rt::check::range("action_id", *v as f64, Some((1f64, false)), None));
         op.path("action_id", &self.action_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

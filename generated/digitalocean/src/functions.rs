@@ -257,6 +257,7 @@ impl<'a> FunctionsListNamespaces<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/functions/namespaces");
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -288,6 +289,7 @@ impl<'a> FunctionsCreateNamespace<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/functions/namespaces");
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -324,6 +326,7 @@ impl<'a> FunctionsGetNamespace<'a> {
             "/v2/functions/namespaces/{namespace_id}",
         );
         op.path("namespace_id", &self.namespace_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -359,6 +362,7 @@ impl<'a> FunctionsDeleteNamespace<'a> {
             "/v2/functions/namespaces/{namespace_id}",
         );
         op.path("namespace_id", &self.namespace_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -389,6 +393,7 @@ impl<'a> FunctionsListTriggers<'a> {
             "/v2/functions/namespaces/{namespace_id}/triggers",
         );
         op.path("namespace_id", &self.namespace_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -425,6 +430,7 @@ impl<'a> FunctionsCreateTrigger<'a> {
             "/v2/functions/namespaces/{namespace_id}/triggers",
         );
         op.path("namespace_id", &self.namespace_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -463,6 +469,7 @@ impl<'a> FunctionsGetTrigger<'a> {
         );
         op.path("namespace_id", &self.namespace_id, rt::Style::Simple, false);
         op.path("trigger_name", &self.trigger_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -501,6 +508,7 @@ impl<'a> FunctionsUpdateTrigger<'a> {
         );
         op.path("namespace_id", &self.namespace_id, rt::Style::Simple, false);
         op.path("trigger_name", &self.trigger_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -539,6 +547,7 @@ impl<'a> FunctionsDeleteTrigger<'a> {
         );
         op.path("namespace_id", &self.namespace_id, rt::Style::Simple, false);
         op.path("trigger_name", &self.trigger_name, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -569,6 +578,7 @@ impl<'a> FunctionsAccessKeyList<'a> {
             "/v2/functions/namespaces/{namespace_id}/keys",
         );
         op.path("namespace_id", &self.namespace_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -605,6 +615,7 @@ impl<'a> FunctionsAccessKeyCreate<'a> {
             "/v2/functions/namespaces/{namespace_id}/keys",
         );
         op.path("namespace_id", &self.namespace_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -644,6 +655,7 @@ impl<'a> FunctionsAccessKeyUpdate<'a> {
         );
         op.path("namespace_id", &self.namespace_id, rt::Style::Simple, false);
         op.path("key_id", &self.key_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -682,6 +694,7 @@ impl<'a> FunctionsAccessKeyDelete<'a> {
         );
         op.path("namespace_id", &self.namespace_id, rt::Style::Simple, false);
         op.path("key_id", &self.key_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

@@ -1829,6 +1829,7 @@ impl<'a> GenaiListAgents<'a> {
         op.query("only_deployed", &self.only_deployed, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1890,6 +1891,7 @@ impl<'a> GenaiCreateAgent<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/agents");
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -1939,6 +1941,7 @@ impl<'a> GenaiListAgentApiKeys<'a> {
         op.path("agent_uuid", &self.agent_uuid, rt::Style::Simple, false);
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2008,6 +2011,7 @@ impl<'a> GenaiCreateAgentApiKey<'a> {
             "/v2/gen-ai/agents/{agent_uuid}/api_keys",
         );
         op.path("agent_uuid", &self.agent_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -2054,6 +2058,7 @@ impl<'a> GenaiUpdateAgentApiKey<'a> {
         );
         op.path("agent_uuid", &self.agent_uuid, rt::Style::Simple, false);
         op.path("api_key_uuid", &self.api_key_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -2091,6 +2096,7 @@ impl<'a> GenaiDeleteAgentApiKey<'a> {
         );
         op.path("agent_uuid", &self.agent_uuid, rt::Style::Simple, false);
         op.path("api_key_uuid", &self.api_key_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2125,6 +2131,7 @@ impl<'a> GenaiRegenerateAgentApiKey<'a> {
         );
         op.path("agent_uuid", &self.agent_uuid, rt::Style::Simple, false);
         op.path("api_key_uuid", &self.api_key_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2166,6 +2173,7 @@ impl<'a> GenaiAttachAgentFunction<'a> {
             "/v2/gen-ai/agents/{agent_uuid}/functions",
         );
         op.path("agent_uuid", &self.agent_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -2212,6 +2220,7 @@ impl<'a> GenaiUpdateAgentFunction<'a> {
         );
         op.path("agent_uuid", &self.agent_uuid, rt::Style::Simple, false);
         op.path("function_uuid", &self.function_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -2249,6 +2258,7 @@ impl<'a> GenaiDetachAgentFunction<'a> {
         );
         op.path("agent_uuid", &self.agent_uuid, rt::Style::Simple, false);
         op.path("function_uuid", &self.function_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2290,6 +2300,7 @@ impl<'a> GenaiAttachAgentGuardrails<'a> {
             "/v2/gen-ai/agents/{agent_uuid}/guardrails",
         );
         op.path("agent_uuid", &self.agent_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -2327,6 +2338,7 @@ impl<'a> GenaiDetachAgentGuardrail<'a> {
         );
         op.path("agent_uuid", &self.agent_uuid, rt::Style::Simple, false);
         op.path("guardrail_uuid", &self.guardrail_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2359,6 +2371,7 @@ impl<'a> GenaiAttachKnowledgeBases<'a> {
             "/v2/gen-ai/agents/{agent_uuid}/knowledge_bases",
         );
         op.path("agent_uuid", &self.agent_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2398,6 +2411,7 @@ impl<'a> GenaiAttachKnowledgeBase<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2437,6 +2451,7 @@ impl<'a> GenaiDetachKnowledgeBase<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2480,6 +2495,7 @@ impl<'a> GenaiUpdateAttachedAgent<'a> {
         );
         op.path("parent_agent_uuid", &self.parent_agent_uuid, rt::Style::Simple, false);
         op.path("child_agent_uuid", &self.child_agent_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -2523,6 +2539,7 @@ impl<'a> GenaiAttachAgent<'a> {
         );
         op.path("parent_agent_uuid", &self.parent_agent_uuid, rt::Style::Simple, false);
         op.path("child_agent_uuid", &self.child_agent_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -2560,6 +2577,7 @@ impl<'a> GenaiDetachAgent<'a> {
         );
         op.path("parent_agent_uuid", &self.parent_agent_uuid, rt::Style::Simple, false);
         op.path("child_agent_uuid", &self.child_agent_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2589,6 +2607,7 @@ impl<'a> GenaiGetAgent<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/agents/{uuid}");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2624,6 +2643,7 @@ impl<'a> GenaiUpdateAgent<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/gen-ai/agents/{uuid}");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -2656,6 +2676,7 @@ impl<'a> GenaiDeleteAgent<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/gen-ai/agents/{uuid}");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2688,6 +2709,7 @@ impl<'a> GenaiGetAgentChildren<'a> {
             "/v2/gen-ai/agents/{uuid}/child_agents",
         );
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2729,6 +2751,7 @@ impl<'a> GenaiUpdateAgentDeploymentVisibility<'a> {
             "/v2/gen-ai/agents/{uuid}/deployment_visibility",
         );
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -2778,6 +2801,7 @@ impl<'a> GenaiGetAgentUsage<'a> {
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("stop", &self.stop, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2821,6 +2845,7 @@ impl<'a> GenaiListAgentVersions<'a> {
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2887,6 +2912,7 @@ impl<'a> GenaiRollbackToAgentVersion<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/gen-ai/agents/{uuid}/versions");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -2934,6 +2960,7 @@ impl<'a> GenaiListAnthropicApiKeys<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/anthropic/keys");
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2998,6 +3025,7 @@ impl<'a> GenaiCreateAnthropicApiKey<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/anthropic/keys");
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -3033,6 +3061,7 @@ impl<'a> GenaiGetAnthropicApiKey<'a> {
             "/v2/gen-ai/anthropic/keys/{api_key_uuid}",
         );
         op.path("api_key_uuid", &self.api_key_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3074,6 +3103,7 @@ impl<'a> GenaiUpdateAnthropicApiKey<'a> {
             "/v2/gen-ai/anthropic/keys/{api_key_uuid}",
         );
         op.path("api_key_uuid", &self.api_key_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -3109,6 +3139,7 @@ impl<'a> GenaiDeleteAnthropicApiKey<'a> {
             "/v2/gen-ai/anthropic/keys/{api_key_uuid}",
         );
         op.path("api_key_uuid", &self.api_key_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3155,6 +3186,7 @@ impl<'a> GenaiListAgentsByAnthropicKey<'a> {
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3234,6 +3266,7 @@ impl<'a> GenaiListCustomModels<'a> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("status", &self.status, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3301,6 +3334,7 @@ impl<'a> GenaiImportCustomModel<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/custom_models/import");
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -3336,6 +3370,7 @@ impl<'a> GenaiGetCustomModel<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/custom_models/{uuid}");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3365,6 +3400,7 @@ impl<'a> GenaiDeleteCustomModel<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/gen-ai/custom_models/{uuid}");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3409,6 +3445,7 @@ impl<'a> GenaiUpdateCustomModelMetadata<'a> {
             "/v2/gen-ai/custom_models/{uuid}/metadata",
         );
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -3452,6 +3489,7 @@ impl<'a> GenaiListEvaluationDatasets<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/evaluation_datasets");
         op.query("dataset_type", &self.dataset_type, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3491,6 +3529,7 @@ impl<'a> GenaiCreateEvaluationDataset<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/evaluation_datasets");
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -3536,6 +3575,7 @@ impl<'a> GenaiCreateEvaluationDatasetFileUploadPresignedUrls<'a> {
             rt::Method::POST,
             "/v2/gen-ai/evaluation_datasets/file_upload_presigned_urls",
         );
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -3574,6 +3614,7 @@ impl<'a> GenaiDeleteEvaluationDataset<'a> {
             "/v2/gen-ai/evaluation_datasets/{dataset_uuid}",
         );
         op.path("dataset_uuid", &self.dataset_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3604,6 +3645,7 @@ impl<'a> GenaiGetEvaluationDatasetDownloadUrl<'a> {
             "/v2/gen-ai/evaluation_datasets/{dataset_uuid}/download_url",
         );
         op.path("dataset_uuid", &self.dataset_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3634,6 +3676,7 @@ impl<'a> GenaiListEvaluationMetrics<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/evaluation_metrics");
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3673,6 +3716,7 @@ impl<'a> GenaiCreateCustomEvaluationMetric<'a> {
             rt::Method::POST,
             "/v2/gen-ai/custom_evaluation_metrics",
         );
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -3720,6 +3764,7 @@ impl<'a> GenaiUpdateCustomEvaluationMetric<'a> {
             "/v2/gen-ai/custom_evaluation_metrics/{metric_uuid}",
         );
         op.path("metric_uuid", &self.metric_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -3758,6 +3803,7 @@ impl<'a> GenaiDeleteCustomEvaluationMetric<'a> {
             "/v2/gen-ai/custom_evaluation_metrics/{metric_uuid}",
         );
         op.path("metric_uuid", &self.metric_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3792,6 +3838,7 @@ impl<'a> GenaiRunEvaluationTestCase<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/evaluation_runs");
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -3832,6 +3879,7 @@ impl<'a> GenaiGetEvaluationRun<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3883,6 +3931,7 @@ impl<'a> GenaiGetEvaluationRunResults<'a> {
         );
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3953,6 +4002,7 @@ impl<'a> GenaiGetEvaluationRunPromptResults<'a> {
             false,
         );
         op.path("prompt_id", &self.prompt_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3983,6 +4033,7 @@ impl<'a> GenaiListEvaluationTestCases<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/evaluation_test_cases");
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -4022,6 +4073,7 @@ impl<'a> GenaiCreateEvaluationTestCase<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/evaluation_test_cases");
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -4077,6 +4129,7 @@ impl<'a> GenaiListEvaluationRunsByTestCase<'a> {
             rt::Style::Form,
             true,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -4124,6 +4177,7 @@ impl<'a> GenaiGetEvaluationTestCase<'a> {
             rt::Style::Form,
             true,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -4165,6 +4219,7 @@ impl<'a> GenaiUpdateEvaluationTestCase<'a> {
             "/v2/gen-ai/evaluation_test_cases/{test_case_uuid}",
         );
         op.path("test_case_uuid", &self.test_case_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -4212,6 +4267,7 @@ impl<'a> GenaiListIndexingJobs<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/indexing_jobs");
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -4279,6 +4335,7 @@ impl<'a> GenaiCreateIndexingJob<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/indexing_jobs");
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -4317,6 +4374,7 @@ impl<'a> GenaiListIndexingJobDataSources<'a> {
             "/v2/gen-ai/indexing_jobs/{indexing_job_uuid}/data_sources",
         );
         op.path("indexing_job_uuid", &self.indexing_job_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -4352,6 +4410,7 @@ impl<'a> GenaiGetIndexingJobDetailsSignedUrl<'a> {
             "/v2/gen-ai/indexing_jobs/{indexing_job_uuid}/details_signed_url",
         );
         op.path("indexing_job_uuid", &self.indexing_job_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -4384,6 +4443,7 @@ impl<'a> GenaiGetIndexingJob<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/indexing_jobs/{uuid}");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -4428,6 +4488,7 @@ impl<'a> GenaiCancelIndexingJob<'a> {
             "/v2/gen-ai/indexing_jobs/{uuid}/cancel",
         );
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -4475,6 +4536,7 @@ impl<'a> GenaiListKnowledgeBases<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/knowledge_bases");
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -4539,6 +4601,7 @@ impl<'a> GenaiCreateKnowledgeBase<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/knowledge_bases");
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -4581,6 +4644,7 @@ impl<'a> GenaiCreateDataSourceFileUploadPresignedUrls<'a> {
             rt::Method::POST,
             "/v2/gen-ai/knowledge_bases/data_sources/file_upload_presigned_urls",
         );
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -4638,6 +4702,7 @@ impl<'a> GenaiListKnowledgeBaseDataSources<'a> {
         );
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -4717,6 +4782,7 @@ impl<'a> GenaiCreateKnowledgeBaseDataSource<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -4771,6 +4837,7 @@ impl<'a> GenaiUpdateKnowledgeBaseDataSource<'a> {
             false,
         );
         op.path("data_source_uuid", &self.data_source_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -4816,6 +4883,7 @@ impl<'a> GenaiDeleteKnowledgeBaseDataSource<'a> {
             false,
         );
         op.path("data_source_uuid", &self.data_source_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -4856,6 +4924,7 @@ impl<'a> GenaiListIndexingJobsByKnowledgeBase<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -4888,6 +4957,7 @@ impl<'a> GenaiGetKnowledgeBase<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/knowledge_bases/{uuid}");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -4926,6 +4996,7 @@ impl<'a> GenaiUpdateKnowledgeBase<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/gen-ai/knowledge_bases/{uuid}");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -4961,6 +5032,7 @@ impl<'a> GenaiDeleteKnowledgeBase<'a> {
             "/v2/gen-ai/knowledge_bases/{uuid}",
         );
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -5000,6 +5072,7 @@ impl<'a> GenaiCreateModelEvalDatasetUploadPresignedUrls<'a> {
             rt::Method::POST,
             "/v2/gen-ai/model_evaluation/datasets/file_upload_presigned_urls",
         );
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -5033,6 +5106,7 @@ impl<'a> GenaiListModelEvaluationMetrics<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/model_evaluation_metrics");
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -5063,6 +5137,7 @@ impl<'a> GenaiListModelEvaluationPresets<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/model_evaluation_presets");
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -5098,6 +5173,7 @@ impl<'a> GenaiGetModelEvaluationPreset<'a> {
             "/v2/gen-ai/model_evaluation_presets/{eval_preset_uuid}",
         );
         op.path("eval_preset_uuid", &self.eval_preset_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -5133,6 +5209,7 @@ impl<'a> GenaiDeleteModelEvaluationPreset<'a> {
             "/v2/gen-ai/model_evaluation_presets/{eval_preset_uuid}",
         );
         op.path("eval_preset_uuid", &self.eval_preset_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -5240,6 +5317,7 @@ impl<'a> GenaiListModelEvaluationRuns<'a> {
         op.query("search", &self.search, rt::Style::Form, true);
         op.query("sort_by", &self.sort_by, rt::Style::Form, true);
         op.query("sort_direction", &self.sort_direction, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -5279,6 +5357,7 @@ impl<'a> GenaiCreateModelEvaluationRun<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/model_evaluation_runs");
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -5331,6 +5410,7 @@ impl<'a> GenaiGetModelEvaluationRun<'a> {
         op.path("eval_run_uuid", &self.eval_run_uuid, rt::Style::Simple, false);
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -5393,6 +5473,7 @@ impl<'a> GenaiDeleteModelEvaluationRun<'a> {
             "/v2/gen-ai/model_evaluation_runs/{eval_run_uuid}",
         );
         op.path("eval_run_uuid", &self.eval_run_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -5437,6 +5518,7 @@ impl<'a> GenaiUpdateModelEvaluationRun<'a> {
             "/v2/gen-ai/model_evaluation_runs/{eval_run_uuid}",
         );
         op.path("eval_run_uuid", &self.eval_run_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -5484,6 +5566,7 @@ impl<'a> GenaiCancelModelEvaluationRun<'a> {
             "/v2/gen-ai/model_evaluation_runs/{eval_run_uuid}/cancel",
         );
         op.path("eval_run_uuid", &self.eval_run_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -5522,6 +5605,7 @@ impl<'a> GenaiGetModelEvaluationRunResultsDownloadUrl<'a> {
             "/v2/gen-ai/model_evaluation_runs/{eval_run_uuid}/results/download_url",
         );
         op.path("eval_run_uuid", &self.eval_run_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -5591,6 +5675,7 @@ impl<'a> GenaiListModels<'a> {
         op.query("public_only", &self.public_only, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -5660,6 +5745,7 @@ impl<'a> GenaiListModelApiKeys<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/models/api_keys");
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -5724,6 +5810,7 @@ impl<'a> GenaiCreateModelApiKey<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/models/api_keys");
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -5768,6 +5855,7 @@ impl<'a> GenaiUpdateModelApiKey<'a> {
             "/v2/gen-ai/models/api_keys/{api_key_uuid}",
         );
         op.path("api_key_uuid", &self.api_key_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -5803,6 +5891,7 @@ impl<'a> GenaiDeleteModelApiKey<'a> {
             "/v2/gen-ai/models/api_keys/{api_key_uuid}",
         );
         op.path("api_key_uuid", &self.api_key_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -5835,6 +5924,7 @@ impl<'a> GenaiRegenerateModelApiKey<'a> {
             "/v2/gen-ai/models/api_keys/{api_key_uuid}/regenerate",
         );
         op.path("api_key_uuid", &self.api_key_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -5876,6 +5966,7 @@ impl<'a> GenaiListModelCatalog<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/models/catalog");
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -5940,6 +6031,7 @@ impl<'a> GenaiGetModelCatalogCard<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/models/catalog/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.query("model_id", &self.model_id, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -5981,6 +6073,7 @@ impl<'a> GenaiListModelRouters<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/models/routers");
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -6045,6 +6138,7 @@ impl<'a> GenaiCreateModelRouter<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/models/routers");
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -6089,6 +6183,7 @@ impl<'a> GenaiListModelRouterPresets<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/models/routers/presets");
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -6164,6 +6259,7 @@ impl<'a> GenaiListModelRouterTaskPresets<'a> {
         );
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -6226,6 +6322,7 @@ impl<'a> GenaiGetModelRouter<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/models/routers/{uuid}");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -6264,6 +6361,7 @@ impl<'a> GenaiUpdateModelRouter<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/gen-ai/models/routers/{uuid}");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -6296,6 +6394,7 @@ impl<'a> GenaiDeleteModelRouter<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/gen-ai/models/routers/{uuid}");
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -6329,6 +6428,7 @@ impl<'a> GenaiCreateOauth2DropboxTokens<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/oauth2/dropbox/tokens");
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -6376,6 +6476,7 @@ impl<'a> GenaiGetOauth2Url<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/oauth2/url");
         op.query("type", &self.type_, rt::Style::Form, true);
         op.query("redirect_url", &self.redirect_url, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -6417,6 +6518,7 @@ impl<'a> GenaiListOpenaiApiKeys<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/openai/keys");
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -6481,6 +6583,7 @@ impl<'a> GenaiCreateOpenaiApiKey<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/openai/keys");
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -6516,6 +6619,7 @@ impl<'a> GenaiGetOpenaiApiKey<'a> {
             "/v2/gen-ai/openai/keys/{api_key_uuid}",
         );
         op.path("api_key_uuid", &self.api_key_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -6557,6 +6661,7 @@ impl<'a> GenaiUpdateOpenaiApiKey<'a> {
             "/v2/gen-ai/openai/keys/{api_key_uuid}",
         );
         op.path("api_key_uuid", &self.api_key_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -6592,6 +6697,7 @@ impl<'a> GenaiDeleteOpenaiApiKey<'a> {
             "/v2/gen-ai/openai/keys/{api_key_uuid}",
         );
         op.path("api_key_uuid", &self.api_key_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -6638,6 +6744,7 @@ impl<'a> GenaiListAgentsByOpenaiKey<'a> {
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -6707,6 +6814,7 @@ impl<'a> GenaiListDatacenterRegions<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/regions");
         op.query("serves_inference", &self.serves_inference, rt::Style::Form, true);
         op.query("serves_batch", &self.serves_batch, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -6743,6 +6851,7 @@ impl<'a> GenaiCreateScheduledIndexing<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/scheduled-indexing");
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -6786,6 +6895,7 @@ impl<'a> GenaiGetScheduledIndexing<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -6818,6 +6928,7 @@ impl<'a> GenaiDeleteScheduledIndexing<'a> {
             "/v2/gen-ai/scheduled-indexing/{uuid}",
         );
         op.path("uuid", &self.uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -6848,6 +6959,7 @@ impl<'a> GenaiListWorkspaces<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/gen-ai/workspaces");
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -6881,6 +6993,7 @@ impl<'a> GenaiCreateWorkspace<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/gen-ai/workspaces");
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -6916,6 +7029,7 @@ impl<'a> GenaiGetWorkspace<'a> {
             "/v2/gen-ai/workspaces/{workspace_uuid}",
         );
         op.path("workspace_uuid", &self.workspace_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -6954,6 +7068,7 @@ impl<'a> GenaiUpdateWorkspace<'a> {
             "/v2/gen-ai/workspaces/{workspace_uuid}",
         );
         op.path("workspace_uuid", &self.workspace_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -6989,6 +7104,7 @@ impl<'a> GenaiDeleteWorkspace<'a> {
             "/v2/gen-ai/workspaces/{workspace_uuid}",
         );
         op.path("workspace_uuid", &self.workspace_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -7042,6 +7158,7 @@ impl<'a> GenaiListAgentsByWorkspace<'a> {
         op.query("only_deployed", &self.only_deployed, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -7111,6 +7228,7 @@ impl<'a> GenaiUpdateAgentsWorkspace<'a> {
             "/v2/gen-ai/workspaces/{workspace_uuid}/agents",
         );
         op.path("workspace_uuid", &self.workspace_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -7146,6 +7264,7 @@ impl<'a> GenaiListEvaluationTestCasesByWorkspace<'a> {
             "/v2/gen-ai/workspaces/{workspace_uuid}/evaluation_test_cases",
         );
         op.path("workspace_uuid", &self.workspace_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

@@ -88,6 +88,7 @@ impl<'a> ImageActionsList<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/images/{image_id}/actions");
         op.path("image_id", &self.image_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -123,6 +124,7 @@ impl<'a> ImageActionsPost<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/images/{image_id}/actions");
         op.path("image_id", &self.image_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -160,6 +162,7 @@ impl<'a> ImageActionsGet<'a> {
         let v = &self.action_id;
         op.check(rt::check::range("action_id", *v as f64, Some((1f64, false)), None));
         op.path("action_id", &self.action_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

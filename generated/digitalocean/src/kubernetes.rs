@@ -603,6 +603,7 @@ impl<'a> KubernetesListClusters<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -662,6 +663,7 @@ impl<'a> KubernetesCreateCluster<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/kubernetes/clusters");
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -698,6 +700,7 @@ impl<'a> KubernetesGetCluster<'a> {
             "/v2/kubernetes/clusters/{cluster_id}",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -734,6 +737,7 @@ impl<'a> KubernetesUpdateCluster<'a> {
             "/v2/kubernetes/clusters/{cluster_id}",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -770,6 +774,7 @@ impl<'a> KubernetesDeleteCluster<'a> {
             "/v2/kubernetes/clusters/{cluster_id}",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -800,6 +805,7 @@ impl<'a> KubernetesListAssociatedResources<'a> {
             "/v2/kubernetes/clusters/{cluster_id}/destroy_with_associated_resources",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -833,6 +839,7 @@ impl<'a> KubernetesDestroyAssociatedResourcesSelective<'a> {
             "/v2/kubernetes/clusters/{cluster_id}/destroy_with_associated_resources/selective",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -864,6 +871,7 @@ impl<'a> KubernetesDestroyAssociatedResourcesDangerous<'a> {
             "/v2/kubernetes/clusters/{cluster_id}/destroy_with_associated_resources/dangerous",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -914,6 +922,7 @@ impl<'a> KubernetesGetKubeconfig<'a> {
         }
         op.query("expiry_seconds", &self.expiry_seconds, rt::Style::Form, true);
         op.query("type", &self.type_, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -956,6 +965,7 @@ impl<'a> KubernetesGetCredentials<'a> {
             );
         }
         op.query("expiry_seconds", &self.expiry_seconds, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -988,6 +998,7 @@ impl<'a> KubernetesGetAvailableUpgrades<'a> {
             "/v2/kubernetes/clusters/{cluster_id}/upgrades",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1024,6 +1035,7 @@ impl<'a> KubernetesUpgradeCluster<'a> {
             "/v2/kubernetes/clusters/{cluster_id}/upgrade",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1055,6 +1067,7 @@ impl<'a> KubernetesListNodePools<'a> {
             "/v2/kubernetes/clusters/{cluster_id}/node_pools",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1091,6 +1104,7 @@ impl<'a> KubernetesAddNodePool<'a> {
             "/v2/kubernetes/clusters/{cluster_id}/node_pools",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1129,6 +1143,7 @@ impl<'a> KubernetesGetNodePool<'a> {
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
         op.path("node_pool_id", &self.node_pool_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1167,6 +1182,7 @@ impl<'a> KubernetesUpdateNodePool<'a> {
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
         op.path("node_pool_id", &self.node_pool_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1205,6 +1221,7 @@ impl<'a> KubernetesDeleteNodePool<'a> {
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
         op.path("node_pool_id", &self.node_pool_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1273,6 +1290,7 @@ impl<'a> KubernetesDeleteNode<'a> {
             );
         }
         op.query("replace", &self.replace, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1306,6 +1324,7 @@ impl<'a> KubernetesRecycleNodePool<'a> {
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
         op.path("node_pool_id", &self.node_pool_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1337,6 +1356,7 @@ impl<'a> KubernetesGetClusterUser<'a> {
             "/v2/kubernetes/clusters/{cluster_id}/user",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1362,6 +1382,7 @@ impl<'a> KubernetesListOptions<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/kubernetes/options");
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1401,6 +1422,7 @@ impl<'a> KubernetesGetClusterLintResults<'a> {
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
         op.query("run_id", &self.run_id, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1439,6 +1461,7 @@ impl<'a> KubernetesRunClusterLint<'a> {
             "/v2/kubernetes/clusters/{cluster_id}/clusterlint",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -1478,6 +1501,7 @@ impl<'a> KubernetesAddRegistry<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/kubernetes/registry");
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -1512,6 +1536,7 @@ impl<'a> KubernetesRemoveRegistry<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/kubernetes/registry");
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -1546,6 +1571,7 @@ impl<'a> KubernetesAddRegistries<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/kubernetes/registries");
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -1580,6 +1606,7 @@ impl<'a> KubernetesRemoveRegistries<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/kubernetes/registries");
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -1620,6 +1647,7 @@ impl<'a> KubernetesGetStatusMessages<'a> {
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
         op.query("since", &self.since, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

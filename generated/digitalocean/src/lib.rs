@@ -119,21 +119,37 @@ pub mod batch_inference;
 pub use connector_runtime::{ConnectorConfig, Error, ErrorCode, Response};
 /// Base URLs of the API's servers, first one the default (server variables at their defaults).
 pub const SERVERS: &[&str] = &["https://api.digitalocean.com"];
-/// The description's security schemes as auth settings: `config.auth = Some(auth::...(...))`.
+/// The description's security schemes as auth settings: `config.auth = Some(auth::...(...))`, or
+/// several at once: `Some(auth::a(..).and(auth::b(..)))`. A credential of a scheme that
+/// operations name in their `security` is sent on the calls that ask for it (the first
+/// alternative whose schemes are all held), none where none is asked, and a call whose
+/// requirements cannot be met fails before sending; calls that declare nothing send the first.
 pub mod auth {
     /// Security scheme `bearer_auth`: a bearer token.
+    ///
+    /// Held as the credential of `bearer_auth`: a call sends it when its operation's security asks
+    /// for it (combine several with `AuthConfig::and`).
     pub fn bearer_auth(token: impl Into<String>) -> connector_runtime::AuthConfig {
-        connector_runtime::AuthConfig::Bearer {
-            token: token.into().into(),
-        }
+        connector_runtime::AuthConfig::scheme(
+            "bearer_auth",
+            connector_runtime::AuthConfig::Bearer {
+                token: token.into().into(),
+            },
+        )
     }
     /// Security scheme `inference_bearer_auth`: a bearer token.
+    ///
+    /// Held as the credential of `inference_bearer_auth`: a call sends it when its operation's security asks
+    /// for it (combine several with `AuthConfig::and`).
     pub fn inference_bearer_auth(
         token: impl Into<String>,
     ) -> connector_runtime::AuthConfig {
-        connector_runtime::AuthConfig::Bearer {
-            token: token.into().into(),
-        }
+        connector_runtime::AuthConfig::scheme(
+            "inference_bearer_auth",
+            connector_runtime::AuthConfig::Bearer {
+                token: token.into().into(),
+            },
+        )
     }
 }
 /// The client: one pooled connection to the API, shared by every operation group.

@@ -1390,6 +1390,7 @@ impl<'a> MonitoringListAlertPolicy<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1449,6 +1450,7 @@ impl<'a> MonitoringCreateAlertPolicy<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/monitoring/alerts");
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1482,6 +1484,7 @@ impl<'a> MonitoringGetAlertPolicy<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/monitoring/alerts/{alert_uuid}");
         op.path("alert_uuid", &self.alert_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1515,6 +1518,7 @@ impl<'a> MonitoringUpdateAlertPolicy<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/monitoring/alerts/{alert_uuid}");
         op.path("alert_uuid", &self.alert_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1551,6 +1555,7 @@ impl<'a> MonitoringDeleteAlertPolicy<'a> {
             "/v2/monitoring/alerts/{alert_uuid}",
         );
         op.path("alert_uuid", &self.alert_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1589,6 +1594,7 @@ impl<'a> MonitoringGetDropletBandwidthMetrics<'a> {
         op.query("direction", &self.direction, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1620,6 +1626,7 @@ impl<'a> MonitoringGetDropletCpuMetrics<'a> {
         op.query("host_id", &self.host_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1654,6 +1661,7 @@ impl<'a> MonitoringGetDropletFilesystemFreeMetrics<'a> {
         op.query("host_id", &self.host_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1688,6 +1696,7 @@ impl<'a> MonitoringGetDropletFilesystemSizeMetrics<'a> {
         op.query("host_id", &self.host_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1722,6 +1731,7 @@ impl<'a> MonitoringGetDropletLoad1Metrics<'a> {
         op.query("host_id", &self.host_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1756,6 +1766,7 @@ impl<'a> MonitoringGetDropletLoad5Metrics<'a> {
         op.query("host_id", &self.host_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1790,6 +1801,7 @@ impl<'a> MonitoringGetDropletLoad15Metrics<'a> {
         op.query("host_id", &self.host_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1824,6 +1836,7 @@ impl<'a> MonitoringGetDropletMemoryCachedMetrics<'a> {
         op.query("host_id", &self.host_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1858,6 +1871,7 @@ impl<'a> MonitoringGetDropletMemoryFreeMetrics<'a> {
         op.query("host_id", &self.host_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1892,6 +1906,7 @@ impl<'a> MonitoringGetDropletMemoryTotalMetrics<'a> {
         op.query("host_id", &self.host_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1926,6 +1941,7 @@ impl<'a> MonitoringGetDropletMemoryAvailableMetrics<'a> {
         op.query("host_id", &self.host_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1967,6 +1983,7 @@ impl<'a> MonitoringGetAppMemoryPercentageMetrics<'a> {
         op.query("app_component", &self.app_component, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2008,6 +2025,7 @@ impl<'a> MonitoringGetAppCpuPercentageMetrics<'a> {
         op.query("app_component", &self.app_component, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2049,6 +2067,7 @@ impl<'a> MonitoringGetAppRestartCountMetricsYml<'a> {
         op.query("app_component", &self.app_component, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2083,6 +2102,7 @@ impl<'a> MonitoringGetLbFrontendConnectionsCurrent<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2117,6 +2137,7 @@ impl<'a> MonitoringGetLbFrontendConnectionsLimit<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2151,6 +2172,7 @@ impl<'a> MonitoringGetLbFrontendCpuUtilization<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2185,6 +2207,7 @@ impl<'a> MonitoringGetLbFrontendFirewallDroppedBytes<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2219,6 +2242,7 @@ impl<'a> MonitoringGetLbFrontendFirewallDroppedPackets<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2253,6 +2277,7 @@ impl<'a> MonitoringGetLbFrontendHttpResponses<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2287,6 +2312,7 @@ impl<'a> MonitoringGetLbFrontendHttpRequestsPerSecond<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2321,6 +2347,7 @@ impl<'a> MonitoringGetLbFrontendNetworkThroughputHttp<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2355,6 +2382,7 @@ impl<'a> MonitoringGetLbFrontendNetworkThroughputUdp<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2389,6 +2417,7 @@ impl<'a> MonitoringGetLbFrontendNetworkThroughputTcp<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2423,6 +2452,7 @@ impl<'a> MonitoringGetLbFrontendNlbTcpNetworkThroughput<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2457,6 +2487,7 @@ impl<'a> MonitoringGetLbFrontendNlbUdpNetworkThroughput<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2491,6 +2522,7 @@ impl<'a> MonitoringGetLbFrontendTlsConnectionsCurrent<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2525,6 +2557,7 @@ impl<'a> MonitoringGetLbFrontendTlsConnectionsLimit<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2559,6 +2592,7 @@ impl<'a> MonitoringGetLbFrontendTlsConnectionsExceedingRateLimit<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2593,6 +2627,7 @@ impl<'a> MonitoringGetLbDropletsHttpSessionDurationAvg<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2627,6 +2662,7 @@ impl<'a> MonitoringGetLbDropletsHttpSessionDuration50p<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2661,6 +2697,7 @@ impl<'a> MonitoringGetLbDropletsHttpSessionDuration95p<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2695,6 +2732,7 @@ impl<'a> MonitoringGetLbDropletsHttpResponseTimeAvg<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2729,6 +2767,7 @@ impl<'a> MonitoringGetLbDropletsHttpResponseTime50p<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2763,6 +2802,7 @@ impl<'a> MonitoringGetLbDropletsHttpResponseTime95p<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2797,6 +2837,7 @@ impl<'a> MonitoringGetLbDropletsHttpResponseTime99p<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2831,6 +2872,7 @@ impl<'a> MonitoringGetLbDropletsQueueSize<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2865,6 +2907,7 @@ impl<'a> MonitoringGetLbDropletsHttpResponses<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2899,6 +2942,7 @@ impl<'a> MonitoringGetLbDropletsConnections<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2933,6 +2977,7 @@ impl<'a> MonitoringGetLbDropletsHealthChecks<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2967,6 +3012,7 @@ impl<'a> MonitoringGetLbDropletsDowntime<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3001,6 +3047,7 @@ impl<'a> MonitoringGetDropletAutoscaleCurrentInstances<'a> {
         op.query("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3035,6 +3082,7 @@ impl<'a> MonitoringGetDropletAutoscaleTargetInstances<'a> {
         op.query("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3069,6 +3117,7 @@ impl<'a> MonitoringGetDropletAutoscaleCurrentCpuUtilizationYml<'a> {
         op.query("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3103,6 +3152,7 @@ impl<'a> MonitoringGetDropletAutoscaleTargetCpuUtilization<'a> {
         op.query("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3137,6 +3187,7 @@ impl<'a> MonitoringGetDropletAutoscaleCurrentMemoryUtilization<'a> {
         op.query("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3171,6 +3222,7 @@ impl<'a> MonitoringGetDropletAutoscaleTargetMemoryUtilization<'a> {
         op.query("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3207,6 +3259,7 @@ impl<'a> MonitoringGetDatabaseMysqlCpuUsage<'a> {
         op.query("aggregate", &self.aggregate, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3245,6 +3298,7 @@ impl<'a> MonitoringGetDatabaseMysqlLoad<'a> {
         op.query("aggregate", &self.aggregate, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3281,6 +3335,7 @@ impl<'a> MonitoringGetDatabaseMysqlMemoryUsage<'a> {
         op.query("aggregate", &self.aggregate, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3317,6 +3372,7 @@ impl<'a> MonitoringGetDatabaseMysqlDiskUsage<'a> {
         op.query("aggregate", &self.aggregate, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3351,6 +3407,7 @@ impl<'a> MonitoringGetDatabaseMysqlThreadsConnected<'a> {
         op.query("db_id", &self.db_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3385,6 +3442,7 @@ impl<'a> MonitoringGetDatabaseMysqlThreadsCreatedRate<'a> {
         op.query("db_id", &self.db_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3419,6 +3477,7 @@ impl<'a> MonitoringGetDatabaseMysqlThreadsActive<'a> {
         op.query("db_id", &self.db_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3453,6 +3512,7 @@ impl<'a> MonitoringGetDatabaseMysqlIndexVsSequentialReads<'a> {
         op.query("db_id", &self.db_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3489,6 +3549,7 @@ impl<'a> MonitoringGetDatabaseMysqlOpRates<'a> {
         op.query("metric", &self.metric, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3527,6 +3588,7 @@ impl<'a> MonitoringGetDatabaseMysqlSchemaThroughput<'a> {
         op.query("metric", &self.metric, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3565,6 +3627,7 @@ impl<'a> MonitoringGetDatabaseMysqlSchemaLatency<'a> {
         op.query("metric", &self.metric, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3590,6 +3653,7 @@ impl<'a> MonitoringListDestinations<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/monitoring/sinks/destinations");
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3621,6 +3685,7 @@ impl<'a> MonitoringCreateDestination<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/monitoring/sinks/destinations");
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -3657,6 +3722,7 @@ impl<'a> MonitoringGetDestination<'a> {
             "/v2/monitoring/sinks/destinations/{destination_uuid}",
         );
         op.path("destination_uuid", &self.destination_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3693,6 +3759,7 @@ impl<'a> MonitoringUpdateDestination<'a> {
             "/v2/monitoring/sinks/destinations/{destination_uuid}",
         );
         op.path("destination_uuid", &self.destination_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -3724,6 +3791,7 @@ impl<'a> MonitoringDeleteDestination<'a> {
             "/v2/monitoring/sinks/destinations/{destination_uuid}",
         );
         op.path("destination_uuid", &self.destination_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3767,6 +3835,7 @@ impl<'a> MonitoringListSinks<'a> {
             );
         }
         op.query("resource_id", &self.resource_id, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3795,6 +3864,7 @@ impl<'a> MonitoringCreateSink<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/monitoring/sinks");
+        op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -3824,6 +3894,7 @@ impl<'a> MonitoringGetSink<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/monitoring/sinks/{sink_uuid}");
         op.path("sink_uuid", &self.sink_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3853,6 +3924,7 @@ impl<'a> MonitoringDeleteSink<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/monitoring/sinks/{sink_uuid}");
         op.path("sink_uuid", &self.sink_uuid, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

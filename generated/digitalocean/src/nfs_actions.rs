@@ -63,6 +63,7 @@ impl<'a> NfsCreateAction<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/nfs/{nfs_id}/actions");
         op.path("nfs_id", &self.nfs_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);

@@ -205,6 +205,7 @@ impl<'a> PartnerAttachmentsList<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -272,6 +273,7 @@ impl<'a> PartnerAttachmentsCreate<'a> {
             rt::Method::POST,
             "/v2/partner_network_connect/attachments",
         );
+        op.security(&[&["bearer_auth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -313,6 +315,7 @@ impl<'a> PartnerAttachmentsGet<'a> {
             "/v2/partner_network_connect/attachments/{pa_id}",
         );
         op.path("pa_id", &self.pa_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -348,6 +351,7 @@ impl<'a> PartnerAttachmentsDelete<'a> {
             "/v2/partner_network_connect/attachments/{pa_id}",
         );
         op.path("pa_id", &self.pa_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -389,6 +393,7 @@ impl<'a> PartnerAttachmentsPatch<'a> {
             "/v2/partner_network_connect/attachments/{pa_id}",
         );
         op.path("pa_id", &self.pa_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -427,6 +432,7 @@ impl<'a> PartnerAttachmentsGetBgpAuthKey<'a> {
             "/v2/partner_network_connect/attachments/{pa_id}/bgp_auth_key",
         );
         op.path("pa_id", &self.pa_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -489,6 +495,7 @@ impl<'a> PartnerAttachmentsListRemoteRoutes<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -554,6 +561,7 @@ impl<'a> PartnerAttachmentsGetServiceKey<'a> {
             "/v2/partner_network_connect/attachments/{pa_id}/service_key",
         );
         op.path("pa_id", &self.pa_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -589,6 +597,7 @@ impl<'a> PartnerAttachmentsCreateServiceKey<'a> {
             "/v2/partner_network_connect/attachments/{pa_id}/service_key",
         );
         op.path("pa_id", &self.pa_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

@@ -163,6 +163,7 @@ impl<'a> ProjectsListResources<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -227,6 +228,7 @@ impl<'a> ProjectsAssignResources<'a> {
             "/v2/projects/{project_id}/resources",
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -258,6 +260,7 @@ impl<'a> ProjectsListResourcesDefault<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/projects/default/resources");
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -289,6 +292,7 @@ impl<'a> ProjectsAssignResourcesDefault<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/projects/default/resources");
+        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);

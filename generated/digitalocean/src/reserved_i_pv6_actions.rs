@@ -67,6 +67,7 @@ impl<'a> ReservedIPv6ActionsPost<'a> {
             "/v2/reserved_ipv6/{reserved_ipv6}/actions",
         );
         op.path("reserved_ipv6", &self.reserved_ipv6, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }

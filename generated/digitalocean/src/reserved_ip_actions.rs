@@ -109,6 +109,7 @@ impl<'a> ReservedIPsActionsList<'a> {
             "/v2/reserved_ips/{reserved_ip}/actions",
         );
         op.path("reserved_ip", &self.reserved_ip, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -151,6 +152,7 @@ impl<'a> ReservedIPsActionsPost<'a> {
             "/v2/reserved_ips/{reserved_ip}/actions",
         );
         op.path("reserved_ip", &self.reserved_ip, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -193,6 +195,7 @@ impl<'a> ReservedIPsActionsGet<'a> {
         let v = &self.action_id;
         op.check(rt::check::range("action_id", *v as f64, Some((1f64, false)), None));
         op.path("action_id", &self.action_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

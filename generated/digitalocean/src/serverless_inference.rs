@@ -137,6 +137,7 @@ impl<'a> InferenceCreateChatCompletion<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/chat/completions");
+        op.security(&[&["inference_bearer_auth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -175,6 +176,7 @@ impl<'a> InferenceCreateMessages<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/messages");
+        op.security(&[&["inference_bearer_auth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -223,6 +225,7 @@ impl<'a> InferenceCreateEmbedding<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/embeddings");
+        op.security(&[&["inference_bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -252,6 +255,7 @@ impl<'a> InferenceCreateImage<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/images/generations");
+        op.security(&[&["inference_bearer_auth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -292,6 +296,7 @@ impl<'a> InferenceListModels<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/models");
+        op.security(&[&["inference_bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -320,6 +325,7 @@ impl<'a> InferenceCreateResponse<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/responses");
+        op.security(&[&["inference_bearer_auth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -361,6 +367,7 @@ impl<'a> InferenceCreateAsyncInvoke<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/async-invoke");
+        op.security(&[&["inference_bearer_auth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);

@@ -141,6 +141,7 @@ impl<'a> VpcPeeringsList<'a> {
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("region", &self.region, rt::Style::Form, true);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -197,6 +198,7 @@ impl<'a> VpcPeeringsCreate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/vpc_peerings");
+        op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -228,6 +230,7 @@ impl<'a> VpcPeeringsGet<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/vpc_peerings/{vpc_peering_id}");
         op.path("vpc_peering_id", &self.vpc_peering_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -260,6 +263,7 @@ impl<'a> VpcPeeringsDelete<'a> {
             "/v2/vpc_peerings/{vpc_peering_id}",
         );
         op.path("vpc_peering_id", &self.vpc_peering_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -290,6 +294,7 @@ impl<'a> VpcPeeringsPatch<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PATCH, "/v2/vpc_peerings/{vpc_peering_id}");
         op.path("vpc_peering_id", &self.vpc_peering_id, rt::Style::Simple, false);
+        op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);

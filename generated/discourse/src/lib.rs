@@ -53,7 +53,11 @@ pub fn server_url(variables: &[(&str, &str)]) -> String {
     }
     url
 }
-/// The description's security schemes as auth settings: `config.auth = Some(auth::...(...))`.
+/// The description's security schemes as auth settings: `config.auth = Some(auth::...(...))`, or
+/// several at once: `Some(auth::a(..).and(auth::b(..)))`. A credential of a scheme that
+/// operations name in their `security` is sent on the calls that ask for it (the first
+/// alternative whose schemes are all held), none where none is asked, and a call whose
+/// requirements cannot be met fails before sending; calls that declare nothing send the first.
 pub mod auth {
     /// Security scheme `api_key`: the headers `Api-Key`, `Api-Username` on every request, in argument order.
     pub fn api_key(

@@ -103,7 +103,11 @@ pub mod users;
 pub use connector_runtime::{ConnectorConfig, Error, ErrorCode, Response};
 /// Base URLs of the API's servers, first one the default (server variables at their defaults).
 pub const SERVERS: &[&str] = &["https://api.github.com"];
-/// The description's security schemes as auth settings: `config.auth = Some(auth::...(...))`.
+/// The description's security schemes as auth settings: `config.auth = Some(auth::...(...))`, or
+/// several at once: `Some(auth::a(..).and(auth::b(..)))`. A credential of a scheme that
+/// operations name in their `security` is sent on the calls that ask for it (the first
+/// alternative whose schemes are all held), none where none is asked, and a call whose
+/// requirements cannot be met fails before sending; calls that declare nothing send the first.
 pub mod auth {
     /// Security scheme `token`: a bearer token.
     pub fn token(token: impl Into<String>) -> connector_runtime::AuthConfig {

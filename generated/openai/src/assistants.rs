@@ -395,6 +395,7 @@ impl<'a> ListAssistants<'a> {
         op.query("order", &self.order, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -452,6 +453,7 @@ impl<'a> CreateAssistant<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/assistants");
+        op.security(&[&["ApiKeyAuth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -483,6 +485,7 @@ impl<'a> GetAssistant<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/assistants/{assistant_id}");
         op.path("assistant_id", &self.assistant_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -513,6 +516,7 @@ impl<'a> ModifyAssistant<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/assistants/{assistant_id}");
         op.path("assistant_id", &self.assistant_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -544,6 +548,7 @@ impl<'a> DeleteAssistant<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/assistants/{assistant_id}");
         op.path("assistant_id", &self.assistant_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -577,6 +582,7 @@ impl<'a> CreateThread<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/threads");
+        op.security(&[&["ApiKeyAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -611,6 +617,7 @@ impl<'a> CreateThreadAndRun<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/threads/runs");
+        op.security(&[&["ApiKeyAuth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -642,6 +649,7 @@ impl<'a> GetThread<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/threads/{thread_id}");
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -672,6 +680,7 @@ impl<'a> ModifyThread<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/threads/{thread_id}");
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -703,6 +712,7 @@ impl<'a> DeleteThread<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/threads/{thread_id}");
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -767,6 +777,7 @@ impl<'a> ListMessages<'a> {
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
         op.query("run_id", &self.run_id, rt::Style::Form, true);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -826,6 +837,7 @@ impl<'a> CreateMessage<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/threads/{thread_id}/messages");
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -861,6 +873,7 @@ impl<'a> GetMessage<'a> {
         );
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
         op.path("message_id", &self.message_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -896,6 +909,7 @@ impl<'a> ModifyMessage<'a> {
         );
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
         op.path("message_id", &self.message_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -931,6 +945,7 @@ impl<'a> DeleteMessage<'a> {
         );
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
         op.path("message_id", &self.message_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -988,6 +1003,7 @@ impl<'a> ListRuns<'a> {
         op.query("order", &self.order, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -1056,6 +1072,7 @@ impl<'a> CreateRun<'a> {
         let mut op = rt::Op::new(rt::Method::POST, "/threads/{thread_id}/runs");
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
         op.query("include[]", &self.include, rt::Style::Form, true);
+        op.security(&[&["ApiKeyAuth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -1089,6 +1106,7 @@ impl<'a> GetRun<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/threads/{thread_id}/runs/{run_id}");
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -1121,6 +1139,7 @@ impl<'a> ModifyRun<'a> {
         let mut op = rt::Op::new(rt::Method::POST, "/threads/{thread_id}/runs/{run_id}");
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -1156,6 +1175,7 @@ impl<'a> CancelRun<'a> {
         );
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -1227,6 +1247,7 @@ impl<'a> ListRunSteps<'a> {
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
         op.query("include[]", &self.include, rt::Style::Form, true);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -1301,6 +1322,7 @@ impl<'a> GetRunStep<'a> {
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
         op.path("step_id", &self.step_id, rt::Style::Simple, false);
         op.query("include[]", &self.include, rt::Style::Form, true);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -1336,6 +1358,7 @@ impl<'a> SubmitToolOuputsToRun<'a> {
         );
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);

@@ -89,6 +89,7 @@ impl<'a> ListBatches<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/batches");
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
+        op.security(&[&["ApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -145,6 +146,7 @@ impl<'a> CreateBatch<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/batches");
+        op.security(&[&["ApiKeyAuth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
@@ -173,6 +175,7 @@ impl<'a> RetrieveBatch<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/batches/{batch_id}");
         op.path("batch_id", &self.batch_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -199,6 +202,7 @@ impl<'a> CancelBatch<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/batches/{batch_id}/cancel");
         op.path("batch_id", &self.batch_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }

@@ -202,6 +202,7 @@ impl<'a> ListOrganizationCertificates<'a> {
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -261,6 +262,7 @@ impl<'a> UploadCertificate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/organization/certificates");
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -293,6 +295,7 @@ impl<'a> ActivateOrganizationCertificates<'a> {
             rt::Method::POST,
             "/organization/certificates/activate",
         );
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -329,6 +332,7 @@ impl<'a> DeactivateOrganizationCertificates<'a> {
             rt::Method::POST,
             "/organization/certificates/deactivate",
         );
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -373,6 +377,7 @@ impl<'a> GetCertificate<'a> {
         );
         op.path("certificate_id", &self.certificate_id, rt::Style::Simple, false);
         op.query("include", &self.include, rt::Style::Form, true);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -406,6 +411,7 @@ impl<'a> ModifyCertificate<'a> {
             "/organization/certificates/{certificate_id}",
         );
         op.path("certificate_id", &self.certificate_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -439,6 +445,7 @@ impl<'a> DeleteCertificate<'a> {
             "/organization/certificates/{certificate_id}",
         );
         op.path("certificate_id", &self.certificate_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -492,6 +499,7 @@ impl<'a> ListProjectCertificates<'a> {
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -559,6 +567,7 @@ impl<'a> ActivateProjectCertificates<'a> {
             "/organization/projects/{project_id}/certificates/activate",
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -597,6 +606,7 @@ impl<'a> DeactivateProjectCertificates<'a> {
             "/organization/projects/{project_id}/certificates/deactivate",
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);

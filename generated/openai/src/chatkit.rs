@@ -116,6 +116,7 @@ impl<'a> CancelChatSessionMethod<'a> {
             "/chatkit/sessions/{session_id}/cancel",
         );
         op.path("session_id", &self.session_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -148,6 +149,7 @@ impl<'a> CreateChatSessionMethod<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/chatkit/sessions");
+        op.security(&[&["ApiKeyAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -220,6 +222,7 @@ impl<'a> ListThreadItemsMethod<'a> {
         op.query("order", &self.order, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
+        op.security(&[&["ApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -277,6 +280,7 @@ impl<'a> GetThreadMethod<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/chatkit/threads/{thread_id}");
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -305,6 +309,7 @@ impl<'a> DeleteThreadMethod<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/chatkit/threads/{thread_id}");
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -379,6 +384,7 @@ impl<'a> ListThreadsMethod<'a> {
             op.check(rt::check::length("user", v, Some(1u64), Some(512u64)));
         }
         op.query("user", &self.user, rt::Style::Form, true);
+        op.security(&[&["ApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }

@@ -50,6 +50,7 @@ impl<'a> Createcontentprovenancecheck<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/content_provenance_checks");
+        op.security(&[&["ApiKeyAuth"]]);
         if let Some(body) = &self.body {
             let mut mp = op.multipart();
             mp.file("file", &body.file);

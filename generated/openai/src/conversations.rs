@@ -188,6 +188,7 @@ impl<'a> ListConversationItems<'a> {
         op.query("order", &self.order, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("include", &self.include, rt::Style::Form, true);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -258,6 +259,7 @@ impl<'a> CreateConversationItems<'a> {
         );
         op.path("conversation_id", &self.conversation_id, rt::Style::Simple, false);
         op.query("include", &self.include, rt::Style::Form, true);
+        op.security(&[&["ApiKeyAuth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -302,6 +304,7 @@ impl<'a> GetConversationItem<'a> {
         op.path("conversation_id", &self.conversation_id, rt::Style::Simple, false);
         op.path("item_id", &self.item_id, rt::Style::Simple, false);
         op.query("include", &self.include, rt::Style::Form, true);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -336,6 +339,7 @@ impl<'a> DeleteConversationItem<'a> {
         );
         op.path("conversation_id", &self.conversation_id, rt::Style::Simple, false);
         op.path("item_id", &self.item_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -369,6 +373,7 @@ impl<'a> CreateConversation<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations");
+        op.security(&[&["ApiKeyAuth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -401,6 +406,7 @@ impl<'a> GetConversation<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/conversations/{conversation_id}");
         op.path("conversation_id", &self.conversation_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -436,6 +442,7 @@ impl<'a> UpdateConversation<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations/{conversation_id}");
         op.path("conversation_id", &self.conversation_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -468,6 +475,7 @@ impl<'a> DeleteConversation<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/conversations/{conversation_id}");
         op.path("conversation_id", &self.conversation_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)

@@ -81,6 +81,7 @@ impl<'a> RetrieveOrganizationDataRetention<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/data_retention");
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -108,6 +109,7 @@ impl<'a> UpdateOrganizationDataRetention<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/organization/data_retention");
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.json("application/json", &self.body);
         op.apply(self.options);
         (self.client, op)
@@ -140,6 +142,7 @@ impl<'a> RetrieveProjectDataRetention<'a> {
             "/organization/projects/{project_id}/data_retention",
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -172,6 +175,7 @@ impl<'a> UpdateProjectDataRetention<'a> {
             "/organization/projects/{project_id}/data_retention",
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.json("application/json", &self.body);
         op.apply(self.options);
         (self.client, op)

@@ -45,6 +45,7 @@ impl<'a> CreateEmbedding<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/embeddings");
+        op.security(&[&["ApiKeyAuth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);

@@ -230,6 +230,7 @@ impl<'a> ListEvals<'a> {
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
         op.query("order_by", &self.order_by, rt::Style::Form, true);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -285,6 +286,7 @@ impl<'a> CreateEval<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/evals");
+        op.security(&[&["ApiKeyAuth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -313,6 +315,7 @@ impl<'a> GetEval<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/evals/{eval_id}");
         op.path("eval_id", &self.eval_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -341,6 +344,7 @@ impl<'a> UpdateEval<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/evals/{eval_id}");
         op.path("eval_id", &self.eval_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -369,6 +373,7 @@ impl<'a> DeleteEval<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/evals/{eval_id}");
         op.path("eval_id", &self.eval_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::ErrorModel>(status, body),
             429u16 => rt::error_body::<super::models::ErrorResponse>(status, body),
@@ -430,6 +435,7 @@ impl<'a> GetEvalRuns<'a> {
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
         op.query("status", &self.status, rt::Style::Form, true);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -489,6 +495,7 @@ impl<'a> CreateEvalRun<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/evals/{eval_id}/runs");
         op.path("eval_id", &self.eval_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::ErrorModel>(status, body),
@@ -523,6 +530,7 @@ impl<'a> GetEvalRun<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/evals/{eval_id}/runs/{run_id}");
         op.path("eval_id", &self.eval_id, rt::Style::Simple, false);
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -552,6 +560,7 @@ impl<'a> CancelEvalRun<'a> {
         let mut op = rt::Op::new(rt::Method::POST, "/evals/{eval_id}/runs/{run_id}");
         op.path("eval_id", &self.eval_id, rt::Style::Simple, false);
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -581,6 +590,7 @@ impl<'a> DeleteEvalRun<'a> {
         let mut op = rt::Op::new(rt::Method::DELETE, "/evals/{eval_id}/runs/{run_id}");
         op.path("eval_id", &self.eval_id, rt::Style::Simple, false);
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::ErrorModel>(status, body),
             429u16 => rt::error_body::<super::models::ErrorResponse>(status, body),
@@ -648,6 +658,7 @@ impl<'a> GetEvalRunOutputItems<'a> {
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("status", &self.status, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -713,6 +724,7 @@ impl<'a> GetEvalRunOutputItem<'a> {
         op.path("eval_id", &self.eval_id, rt::Style::Simple, false);
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
         op.path("output_item_id", &self.output_item_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)

@@ -136,6 +136,7 @@ impl<'a> ListFiles<'a> {
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
+        op.security(&[&["ApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -192,6 +193,7 @@ impl<'a> CreateFile<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/files");
+        op.security(&[&["ApiKeyAuth"]]);
         op.check(self.body.validate());
         let body = &self.body;
         let mut mp = op.multipart();
@@ -227,6 +229,7 @@ impl<'a> RetrieveFile<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/files/{file_id}");
         op.path("file_id", &self.file_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -255,6 +258,7 @@ impl<'a> DeleteFile<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/files/{file_id}");
         op.path("file_id", &self.file_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -283,6 +287,7 @@ impl<'a> DownloadFile<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/files/{file_id}/content");
         op.path("file_id", &self.file_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }

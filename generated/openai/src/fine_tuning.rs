@@ -221,6 +221,7 @@ impl<'a> RunGrader<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/fine_tuning/alpha/graders/run");
+        op.security(&[&["ApiKeyAuth"]]);
         op.json("application/json", &self.body);
         op.apply(self.options);
         (self.client, op)
@@ -252,6 +253,7 @@ impl<'a> ValidateGrader<'a> {
             rt::Method::POST,
             "/fine_tuning/alpha/graders/validate",
         );
+        op.security(&[&["ApiKeyAuth"]]);
         op.json("application/json", &self.body);
         op.apply(self.options);
         (self.client, op)
@@ -320,6 +322,7 @@ impl<'a> ListFineTuningCheckpointPermissions<'a> {
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
+        op.security(&[&["ApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -391,6 +394,7 @@ impl<'a> CreateFineTuningCheckpointPermission<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["ApiKeyAuth"]]);
         op.json("application/json", &self.body);
         op.apply(self.options);
         (self.client, op)
@@ -433,6 +437,7 @@ impl<'a> DeleteFineTuningCheckpointPermission<'a> {
             false,
         );
         op.path("permission_id", &self.permission_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -486,6 +491,7 @@ impl<'a> ListPaginatedFineTuningJobs<'a> {
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("metadata", &self.metadata, rt::Style::DeepObject, true);
+        op.security(&[&["ApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -545,6 +551,7 @@ impl<'a> CreateFineTuningJob<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/fine_tuning/jobs");
+        op.security(&[&["ApiKeyAuth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
@@ -583,6 +590,7 @@ impl<'a> RetrieveFineTuningJob<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["ApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -619,6 +627,7 @@ impl<'a> CancelFineTuningJob<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["ApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -669,6 +678,7 @@ impl<'a> ListFineTuningJobCheckpoints<'a> {
         );
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
+        op.security(&[&["ApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -753,6 +763,7 @@ impl<'a> ListFineTuningEvents<'a> {
         );
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
+        op.security(&[&["ApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -821,6 +832,7 @@ impl<'a> PauseFineTuningJob<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["ApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -857,6 +869,7 @@ impl<'a> ResumeFineTuningJob<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["ApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }

@@ -126,6 +126,7 @@ impl<'a> ListGroupRoleAssignments<'a> {
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -188,6 +189,7 @@ impl<'a> AssignGroupRole<'a> {
             "/organization/groups/{group_id}/roles",
         );
         op.path("group_id", &self.group_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -223,6 +225,7 @@ impl<'a> RetrieveGroupRole<'a> {
         );
         op.path("group_id", &self.group_id, rt::Style::Simple, false);
         op.path("role_id", &self.role_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -257,6 +260,7 @@ impl<'a> UnassignGroupRole<'a> {
         );
         op.path("group_id", &self.group_id, rt::Style::Simple, false);
         op.path("role_id", &self.role_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)

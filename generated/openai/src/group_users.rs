@@ -123,6 +123,7 @@ impl<'a> ListGroupUsers<'a> {
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -185,6 +186,7 @@ impl<'a> AddGroupUser<'a> {
             "/organization/groups/{group_id}/users",
         );
         op.path("group_id", &self.group_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -220,6 +222,7 @@ impl<'a> RetrieveGroupUser<'a> {
         );
         op.path("group_id", &self.group_id, rt::Style::Simple, false);
         op.path("user_id", &self.user_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -254,6 +257,7 @@ impl<'a> RemoveGroupUser<'a> {
         );
         op.path("group_id", &self.group_id, rt::Style::Simple, false);
         op.path("user_id", &self.user_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)

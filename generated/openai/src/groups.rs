@@ -117,6 +117,7 @@ impl<'a> ListGroups<'a> {
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -174,6 +175,7 @@ impl<'a> CreateGroup<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/organization/groups");
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -205,6 +207,7 @@ impl<'a> RetrieveGroup<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/groups/{group_id}");
         op.path("group_id", &self.group_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -235,6 +238,7 @@ impl<'a> UpdateGroup<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/organization/groups/{group_id}");
         op.path("group_id", &self.group_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -266,6 +270,7 @@ impl<'a> DeleteGroup<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/organization/groups/{group_id}");
         op.path("group_id", &self.group_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)

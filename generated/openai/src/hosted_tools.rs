@@ -62,6 +62,7 @@ impl<'a> RetrieveProjectHostedToolPermissions<'a> {
             "/organization/projects/{project_id}/hosted_tool_permissions",
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -94,6 +95,7 @@ impl<'a> UpdateProjectHostedToolPermissions<'a> {
             "/organization/projects/{project_id}/hosted_tool_permissions",
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.json("application/json", &self.body);
         op.apply(self.options);
         (self.client, op)

@@ -84,6 +84,7 @@ impl<'a> ListInvites<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/invites");
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -140,6 +141,7 @@ impl<'a> InviteUser<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/organization/invites");
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.json("application/json", &self.body);
         op.apply(self.options);
         (self.client, op)
@@ -167,6 +169,7 @@ impl<'a> RetrieveInvite<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/invites/{invite_id}");
         op.path("invite_id", &self.invite_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -196,6 +199,7 @@ impl<'a> DeleteInvite<'a> {
             "/organization/invites/{invite_id}",
         );
         op.path("invite_id", &self.invite_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }

@@ -60,6 +60,7 @@ impl<'a> ListModels<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/models");
+        op.security(&[&["ApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -88,6 +89,7 @@ impl<'a> RetrieveModel<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/models/{model}");
         op.path("model", &self.model, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -114,6 +116,7 @@ impl<'a> DeleteModel<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/models/{model}");
         op.path("model", &self.model, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }

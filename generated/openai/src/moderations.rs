@@ -46,6 +46,7 @@ impl<'a> CreateModeration<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/moderations");
+        op.security(&[&["ApiKeyAuth"]]);
         op.json("application/json", &self.body);
         op.apply(self.options);
         (self.client, op)

@@ -194,6 +194,7 @@ impl<'a> AdminApiKeysList<'a> {
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -250,6 +251,7 @@ impl<'a> AdminApiKeysCreate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/organization/admin_api_keys");
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
@@ -283,6 +285,7 @@ impl<'a> AdminApiKeysGet<'a> {
             "/organization/admin_api_keys/{key_id}",
         );
         op.path("key_id", &self.key_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -314,6 +317,7 @@ impl<'a> AdminApiKeysDelete<'a> {
             "/organization/admin_api_keys/{key_id}",
         );
         op.path("key_id", &self.key_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -340,6 +344,7 @@ impl<'a> Getorganizationspendlimit<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/spend_limit");
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -367,6 +372,7 @@ impl<'a> Updateorganizationspendlimit<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/organization/spend_limit");
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
@@ -395,6 +401,7 @@ impl<'a> Deleteorganizationspendlimit<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/organization/spend_limit");
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -429,6 +436,7 @@ impl<'a> Getprojectspendlimit<'a> {
             "/organization/projects/{project_id}/spend_limit",
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -461,6 +469,7 @@ impl<'a> Updateprojectspendlimit<'a> {
             "/organization/projects/{project_id}/spend_limit",
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
@@ -494,6 +503,7 @@ impl<'a> Deleteprojectspendlimit<'a> {
             "/organization/projects/{project_id}/spend_limit",
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -544,6 +554,7 @@ impl<'a> CreateanApIkeyforaserviceaccount<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["AdminApiKeyAuth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }

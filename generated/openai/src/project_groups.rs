@@ -127,6 +127,7 @@ impl<'a> ListProjectGroups<'a> {
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -189,6 +190,7 @@ impl<'a> AddProjectGroup<'a> {
             "/organization/projects/{project_id}/groups",
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -234,6 +236,7 @@ impl<'a> RetrieveProjectGroup<'a> {
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.path("group_id", &self.group_id, rt::Style::Simple, false);
         op.query("group_type", &self.group_type, rt::Style::Form, true);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -268,6 +271,7 @@ impl<'a> RemoveProjectGroup<'a> {
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.path("group_id", &self.group_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)

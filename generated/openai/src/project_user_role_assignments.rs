@@ -136,6 +136,7 @@ impl<'a> ListProjectUserRoleAssignments<'a> {
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -200,6 +201,7 @@ impl<'a> AssignProjectUserRole<'a> {
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.path("user_id", &self.user_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -237,6 +239,7 @@ impl<'a> RetrieveProjectUserRole<'a> {
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.path("user_id", &self.user_id, rt::Style::Simple, false);
         op.path("role_id", &self.role_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -273,6 +276,7 @@ impl<'a> UnassignProjectUserRole<'a> {
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.path("user_id", &self.user_id, rt::Style::Simple, false);
         op.path("role_id", &self.role_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)

@@ -396,6 +396,7 @@ impl<'a> ListProjects<'a> {
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("include_archived", &self.include_archived, rt::Style::Form, true);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -452,6 +453,7 @@ impl<'a> CreateProject<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/organization/projects");
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.json("application/json", &self.body);
         op.apply(self.options);
         (self.client, op)
@@ -479,6 +481,7 @@ impl<'a> RetrieveProject<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/projects/{project_id}");
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -509,6 +512,7 @@ impl<'a> ModifyProject<'a> {
             "/organization/projects/{project_id}",
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -569,6 +573,7 @@ impl<'a> ListProjectApiKeys<'a> {
             rt::Style::Form,
             true,
         );
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -631,6 +636,7 @@ impl<'a> RetrieveProjectApiKey<'a> {
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.path("api_key_id", &self.api_key_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -664,6 +670,7 @@ impl<'a> DeleteProjectApiKey<'a> {
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.path("api_key_id", &self.api_key_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -696,6 +703,7 @@ impl<'a> ArchiveProject<'a> {
             "/organization/projects/{project_id}/archive",
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -725,6 +733,7 @@ impl<'a> RetrieveProjectModelPermissions<'a> {
             "/organization/projects/{project_id}/model_permissions",
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -757,6 +766,7 @@ impl<'a> UpdateProjectModelPermissions<'a> {
             "/organization/projects/{project_id}/model_permissions",
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.json("application/json", &self.body);
         op.apply(self.options);
         (self.client, op)
@@ -789,6 +799,7 @@ impl<'a> DeleteProjectModelPermissions<'a> {
             "/organization/projects/{project_id}/model_permissions",
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -844,6 +855,7 @@ impl<'a> ListProjectRateLimits<'a> {
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -907,6 +919,7 @@ impl<'a> UpdateProjectRateLimits<'a> {
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.path("rate_limit_id", &self.rate_limit_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -954,6 +967,7 @@ impl<'a> ListProjectServiceAccounts<'a> {
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -1019,6 +1033,7 @@ impl<'a> CreateProjectServiceAccount<'a> {
             "/organization/projects/{project_id}/service_accounts",
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -1062,6 +1077,7 @@ impl<'a> RetrieveProjectServiceAccount<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -1101,6 +1117,7 @@ impl<'a> UpdateProjectServiceAccount<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.json("application/json", &self.body);
         op.apply(self.options);
         (self.client, op)
@@ -1140,6 +1157,7 @@ impl<'a> DeleteProjectServiceAccount<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -1188,6 +1206,7 @@ impl<'a> ListProjectUsers<'a> {
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -1250,6 +1269,7 @@ impl<'a> CreateProjectUser<'a> {
             "/organization/projects/{project_id}/users",
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -1285,6 +1305,7 @@ impl<'a> RetrieveProjectUser<'a> {
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.path("user_id", &self.user_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -1319,6 +1340,7 @@ impl<'a> ModifyProjectUser<'a> {
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.path("user_id", &self.user_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -1354,6 +1376,7 @@ impl<'a> DeleteProjectUser<'a> {
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.path("user_id", &self.user_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)

@@ -85,6 +85,7 @@ impl<'a> Getinputtokencounts<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/responses/input_tokens");
+        op.security(&[&["ApiKeyAuth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -124,6 +125,7 @@ impl<'a> Compactconversation<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/responses/compact");
+        op.security(&[&["ApiKeyAuth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -170,6 +172,7 @@ impl<'a> BetaCompactconversation<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/responses/compact");
         op.header("openai-beta", &self.openai_beta, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.fixed_query("beta", "true");
         if let Some(body) = &self.body {
             op.json("application/json", body);
@@ -214,6 +217,7 @@ impl<'a> BetaGetinputtokencounts<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/responses/input_tokens");
         op.header("openai-beta", &self.openai_beta, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.fixed_query("beta", "true");
         if let Some(body) = &self.body {
             op.json("application/json", body);

@@ -218,6 +218,7 @@ impl<'a> ListProjectSpendAlerts<'a> {
         op.query("order", &self.order, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -279,6 +280,7 @@ impl<'a> CreateProjectSpendAlert<'a> {
             "/organization/projects/{project_id}/spend_alerts",
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
@@ -314,6 +316,7 @@ impl<'a> RetrieveProjectSpendAlert<'a> {
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.path("alert_id", &self.alert_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -348,6 +351,7 @@ impl<'a> UpdateProjectSpendAlert<'a> {
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.path("alert_id", &self.alert_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
@@ -383,6 +387,7 @@ impl<'a> DeleteProjectSpendAlert<'a> {
         );
         op.path("project_id", &self.project_id, rt::Style::Simple, false);
         op.path("alert_id", &self.alert_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -450,6 +455,7 @@ impl<'a> ListOrganizationSpendAlerts<'a> {
         op.query("order", &self.order, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -509,6 +515,7 @@ impl<'a> CreateOrganizationSpendAlert<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/organization/spend_alerts");
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
@@ -542,6 +549,7 @@ impl<'a> RetrieveOrganizationSpendAlert<'a> {
             "/organization/spend_alerts/{alert_id}",
         );
         op.path("alert_id", &self.alert_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -574,6 +582,7 @@ impl<'a> UpdateOrganizationSpendAlert<'a> {
             "/organization/spend_alerts/{alert_id}",
         );
         op.path("alert_id", &self.alert_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
@@ -607,6 +616,7 @@ impl<'a> DeleteOrganizationSpendAlert<'a> {
             "/organization/spend_alerts/{alert_id}",
         );
         op.path("alert_id", &self.alert_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }

@@ -116,6 +116,7 @@ impl<'a> CreateUpload<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/uploads");
+        op.security(&[&["ApiKeyAuth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
@@ -144,6 +145,7 @@ impl<'a> CancelUpload<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/uploads/{upload_id}/cancel");
         op.path("upload_id", &self.upload_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -171,6 +173,7 @@ impl<'a> CompleteUpload<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/uploads/{upload_id}/complete");
         op.path("upload_id", &self.upload_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.json("application/json", &self.body);
         op.apply(self.options);
         (self.client, op)
@@ -199,6 +202,7 @@ impl<'a> AddUploadPart<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/uploads/{upload_id}/parts");
         op.path("upload_id", &self.upload_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         let body = &self.body;
         let mut mp = op.multipart();
         mp.file("data", &body.data);

@@ -288,6 +288,7 @@ impl<'a> UsageCosts<'a> {
         op.query("group_by", &self.group_by, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -418,6 +419,7 @@ impl<'a> UsageAudioSpeeches<'a> {
         op.query("group_by", &self.group_by, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -551,6 +553,7 @@ impl<'a> UsageAudioTranscriptions<'a> {
         op.query("group_by", &self.group_by, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -660,6 +663,7 @@ impl<'a> UsageCodeInterpreterSessions<'a> {
         op.query("group_by", &self.group_by, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -797,6 +801,7 @@ impl<'a> UsageCompletions<'a> {
         op.query("group_by", &self.group_by, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -927,6 +932,7 @@ impl<'a> UsageEmbeddings<'a> {
         op.query("group_by", &self.group_by, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -1060,6 +1066,7 @@ impl<'a> UsageFileSearchCalls<'a> {
         op.query("group_by", &self.group_by, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -1204,6 +1211,7 @@ impl<'a> UsageImages<'a> {
         op.query("group_by", &self.group_by, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -1334,6 +1342,7 @@ impl<'a> UsageModerations<'a> {
         op.query("group_by", &self.group_by, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -1440,6 +1449,7 @@ impl<'a> UsageVectorStores<'a> {
         op.query("group_by", &self.group_by, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -1583,6 +1593,7 @@ impl<'a> UsageWebSearchCalls<'a> {
         op.query("group_by", &self.group_by, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)

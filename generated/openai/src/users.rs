@@ -97,6 +97,7 @@ impl<'a> ListUsers<'a> {
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("emails", &self.emails, rt::Style::Form, true);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -154,6 +155,7 @@ impl<'a> RetrieveUser<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/organization/users/{user_id}");
         op.path("user_id", &self.user_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -181,6 +183,7 @@ impl<'a> ModifyUser<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/organization/users/{user_id}");
         op.path("user_id", &self.user_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.json("application/json", &self.body);
         op.apply(self.options);
         (self.client, op)
@@ -208,6 +211,7 @@ impl<'a> DeleteUser<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/organization/users/{user_id}");
         op.path("user_id", &self.user_id, rt::Style::Simple, false);
+        op.security(&[&["AdminApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }

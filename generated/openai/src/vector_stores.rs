@@ -306,6 +306,7 @@ impl<'a> ListVectorStores<'a> {
         op.query("order", &self.order, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -363,6 +364,7 @@ impl<'a> CreateVectorStore<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/vector_stores");
+        op.security(&[&["ApiKeyAuth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -394,6 +396,7 @@ impl<'a> GetVectorStore<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/vector_stores/{vector_store_id}");
         op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -424,6 +427,7 @@ impl<'a> ModifyVectorStore<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/vector_stores/{vector_store_id}");
         op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -455,6 +459,7 @@ impl<'a> DeleteVectorStore<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/vector_stores/{vector_store_id}");
         op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -488,6 +493,7 @@ impl<'a> CreateVectorStoreFileBatch<'a> {
             "/vector_stores/{vector_store_id}/file_batches",
         );
         op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -524,6 +530,7 @@ impl<'a> GetVectorStoreFileBatch<'a> {
         );
         op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
         op.path("batch_id", &self.batch_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -558,6 +565,7 @@ impl<'a> CancelVectorStoreFileBatch<'a> {
         );
         op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
         op.path("batch_id", &self.batch_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -630,6 +638,7 @@ impl<'a> ListFilesInVectorStoreBatch<'a> {
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
         op.query("filter", &self.filter, rt::Style::Form, true);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -729,6 +738,7 @@ impl<'a> ListVectorStoreFiles<'a> {
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("before", &self.before, rt::Style::Form, true);
         op.query("filter", &self.filter, rt::Style::Form, true);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -791,6 +801,7 @@ impl<'a> CreateVectorStoreFile<'a> {
             "/vector_stores/{vector_store_id}/files",
         );
         op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -826,6 +837,7 @@ impl<'a> GetVectorStoreFile<'a> {
         );
         op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
         op.path("file_id", &self.file_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -861,6 +873,7 @@ impl<'a> UpdateVectorStoreFileAttributes<'a> {
         );
         op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
         op.path("file_id", &self.file_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -896,6 +909,7 @@ impl<'a> DeleteVectorStoreFile<'a> {
         );
         op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
         op.path("file_id", &self.file_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -930,6 +944,7 @@ impl<'a> RetrieveVectorStoreFileContent<'a> {
         );
         op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
         op.path("file_id", &self.file_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -963,6 +978,7 @@ impl<'a> SearchVectorStore<'a> {
             "/vector_stores/{vector_store_id}/search",
         );
         op.path("vector_store_id", &self.vector_store_id, rt::Style::Simple, false);
+        op.security(&[&["ApiKeyAuth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);

@@ -55,6 +55,7 @@ impl<'a> AdminAppsApprove<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.apps.approve");
+        op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -91,6 +92,7 @@ impl<'a> AdminAppsRestrict<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.apps.restrict");
+        op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

@@ -204,6 +204,7 @@ impl<'a> AdminConversationsArchive<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.conversations.archive");
+        op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminConversationsArchiveError>);
         op.apply(self.options);
@@ -239,6 +240,7 @@ impl<'a> AdminConversationsConvertToPrivate<'a> {
             rt::Method::POST,
             "/admin.conversations.convertToPrivate",
         );
+        op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
         op.errors(
             rt::error_body::<super::models::AdminConversationsConvertToPrivateError>,
@@ -273,6 +275,7 @@ impl<'a> AdminConversationsCreate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.conversations.create");
+        op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminConversationsCreateError>);
         op.apply(self.options);
@@ -305,6 +308,7 @@ impl<'a> AdminConversationsDelete<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.conversations.delete");
+        op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminConversationsDeleteError>);
         op.apply(self.options);
@@ -340,6 +344,7 @@ impl<'a> AdminConversationsDisconnectShared<'a> {
             rt::Method::POST,
             "/admin.conversations.disconnectShared",
         );
+        op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
         op.errors(
             rt::error_body::<super::models::AdminConversationsDisconnectSharedError>,
@@ -378,6 +383,7 @@ impl<'a> AdminConversationsGetConversationPrefs<'a> {
             "/admin.conversations.getConversationPrefs",
         );
         op.query("channel_id", &self.channel_id, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(
             rt::error_body::<super::models::AdminConversationsGetConversationPrefsError>,
         );
@@ -426,6 +432,7 @@ impl<'a> AdminConversationsGetTeams<'a> {
         op.query("channel_id", &self.channel_id, rt::Style::Form, true);
         op.query("cursor", &self.cursor, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::AdminConversationsGetTeamsError>);
         op.apply(self.options);
         (self.client, op)
@@ -488,6 +495,7 @@ impl<'a> AdminConversationsInvite<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.conversations.invite");
+        op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminConversationsInviteError>);
         op.apply(self.options);
@@ -520,6 +528,7 @@ impl<'a> AdminConversationsRename<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.conversations.rename");
+        op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminConversationsRenameError>);
         op.apply(self.options);
@@ -605,6 +614,7 @@ impl<'a> AdminConversationsSearch<'a> {
         );
         op.query("sort", &self.sort, rt::Style::Form, true);
         op.query("sort_dir", &self.sort_dir, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::AdminConversationsSearchError>);
         op.apply(self.options);
         (self.client, op)
@@ -668,6 +678,7 @@ impl<'a> AdminConversationsSetConversationPrefs<'a> {
             rt::Method::POST,
             "/admin.conversations.setConversationPrefs",
         );
+        op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
         op.errors(
             rt::error_body::<super::models::AdminConversationsSetConversationPrefsError>,
@@ -702,6 +713,7 @@ impl<'a> AdminConversationsSetTeams<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.conversations.setTeams");
+        op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
@@ -731,6 +743,7 @@ impl<'a> AdminConversationsUnarchive<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/admin.conversations.unarchive");
+        op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminConversationsUnarchiveError>);
         op.apply(self.options);

@@ -54,6 +54,7 @@ impl<'a> ApiTest<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/api.test");
         op.query("error", &self.error, rt::Style::Form, true);
         op.query("foo", &self.foo, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::ApiTestError>);
         op.apply(self.options);
         (self.client, op)

@@ -62,6 +62,7 @@ impl<'a> AppsUninstall<'a> {
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("client_id", &self.client_id, rt::Style::Form, true);
         op.query("client_secret", &self.client_secret, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::AppsUninstallError>);
         op.apply(self.options);
         (self.client, op)

@@ -63,6 +63,7 @@ impl<'a> AppsPermissionsInfo<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/apps.permissions.info");
         op.query("token", &self.token, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::AppsPermissionsInfoError>);
         op.apply(self.options);
         (self.client, op)
@@ -96,6 +97,7 @@ impl<'a> AppsPermissionsRequest<'a> {
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("scopes", &self.scopes, rt::Style::Form, true);
         op.query("trigger_id", &self.trigger_id, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::AppsPermissionsRequestError>);
         op.apply(self.options);
         (self.client, op)

@@ -57,6 +57,7 @@ impl<'a> AppsPermissionsResourcesList<'a> {
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("cursor", &self.cursor, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::AppsPermissionsResourcesListError>);
         op.apply(self.options);
         (self.client, op)

@@ -41,6 +41,7 @@ impl<'a> AppsPermissionsScopesList<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/apps.permissions.scopes.list");
         op.query("token", &self.token, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::AppsPermissionsScopesListError>);
         op.apply(self.options);
         (self.client, op)

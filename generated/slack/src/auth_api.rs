@@ -58,6 +58,7 @@ impl<'a> AuthRevoke<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/auth.revoke");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("test", &self.test, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::AuthRevokeError>);
         op.apply(self.options);
         (self.client, op)
@@ -85,6 +86,7 @@ impl<'a> AuthTest<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/auth.test");
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::AuthTestError>);
         op.apply(self.options);
         (self.client, op)

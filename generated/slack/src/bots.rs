@@ -49,6 +49,7 @@ impl<'a> BotsInfo<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/bots.info");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("bot", &self.bot, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::BotsInfoError>);
         op.apply(self.options);
         (self.client, op)

@@ -56,6 +56,7 @@ impl<'a> CallsParticipantsAdd<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/calls.participants.add");
+        op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);
@@ -85,6 +86,7 @@ impl<'a> CallsParticipantsRemove<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/calls.participants.remove");
+        op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::AdminAppsApproveError>);
         op.apply(self.options);

@@ -141,6 +141,7 @@ impl<'a> ChatDelete<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/chat.delete");
+        op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -172,6 +173,7 @@ impl<'a> ChatDeleteScheduledMessage<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/chat.deleteScheduledMessage");
+        op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::ChatDeleteScheduledMessageError>);
         op.apply(self.options);
@@ -209,6 +211,7 @@ impl<'a> ChatGetPermalink<'a> {
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("channel", &self.channel, rt::Style::Form, true);
         op.query("message_ts", &self.message_ts, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::ChatGetPermalinkError>);
         op.apply(self.options);
         (self.client, op)
@@ -242,6 +245,7 @@ impl<'a> ChatMeMessage<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/chat.meMessage");
+        op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -273,6 +277,7 @@ impl<'a> ChatPostEphemeral<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/chat.postEphemeral");
+        op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::ChatPostEphemeralError>);
         op.apply(self.options);
@@ -302,6 +307,7 @@ impl<'a> ChatPostMessage<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/chat.postMessage");
+        op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::ChatPostMessageError>);
         op.apply(self.options);
@@ -336,6 +342,7 @@ impl<'a> ChatScheduleMessage<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/chat.scheduleMessage");
+        op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -367,6 +374,7 @@ impl<'a> ChatUnfurl<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/chat.unfurl");
+        op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::ChatUnfurlError>);
         op.apply(self.options);
@@ -396,6 +404,7 @@ impl<'a> ChatUpdate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/chat.update");
+        op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::ChatUpdateError>);
         op.apply(self.options);

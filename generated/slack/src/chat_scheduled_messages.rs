@@ -78,6 +78,7 @@ impl<'a> ChatScheduledMessagesList<'a> {
         op.query("oldest", &self.oldest, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("cursor", &self.cursor, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::ChatScheduledMessagesListError>);
         op.apply(self.options);
         (self.client, op)

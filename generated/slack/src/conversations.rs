@@ -238,6 +238,7 @@ impl<'a> ConversationsArchive<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.archive");
+        op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -277,6 +278,7 @@ impl<'a> ConversationsClose<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.close");
+        op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -313,6 +315,7 @@ impl<'a> ConversationsCreate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.create");
+        op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -392,6 +395,7 @@ impl<'a> ConversationsHistory<'a> {
         op.query("inclusive", &self.inclusive, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("cursor", &self.cursor, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::ConversationsHistoryError>);
         op.apply(self.options);
         (self.client, op)
@@ -455,6 +459,7 @@ impl<'a> ConversationsInfo<'a> {
             rt::Style::Form,
             true,
         );
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::ConversationsInfoError>);
         op.apply(self.options);
         (self.client, op)
@@ -488,6 +493,7 @@ impl<'a> ConversationsInvite<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.invite");
+        op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -524,6 +530,7 @@ impl<'a> ConversationsJoin<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.join");
+        op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -560,6 +567,7 @@ impl<'a> ConversationsKick<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.kick");
+        op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -596,6 +604,7 @@ impl<'a> ConversationsLeave<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.leave");
+        op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -661,6 +670,7 @@ impl<'a> ConversationsList<'a> {
         op.query("types", &self.types, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("cursor", &self.cursor, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::ConversationsListError>);
         op.apply(self.options);
         (self.client, op)
@@ -725,6 +735,7 @@ impl<'a> ConversationsMark<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.mark");
+        op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -783,6 +794,7 @@ impl<'a> ConversationsMembers<'a> {
         op.query("channel", &self.channel, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("cursor", &self.cursor, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::ConversationsMembersError>);
         op.apply(self.options);
         (self.client, op)
@@ -850,6 +862,7 @@ impl<'a> ConversationsOpen<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.open");
+        op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -886,6 +899,7 @@ impl<'a> ConversationsRename<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.rename");
+        op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -972,6 +986,7 @@ impl<'a> ConversationsReplies<'a> {
         op.query("inclusive", &self.inclusive, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("cursor", &self.cursor, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::ConversationsRepliesError>);
         op.apply(self.options);
         (self.client, op)
@@ -1008,6 +1023,7 @@ impl<'a> ConversationsSetPurpose<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.setPurpose");
+        op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1047,6 +1063,7 @@ impl<'a> ConversationsSetTopic<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.setTopic");
+        op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1086,6 +1103,7 @@ impl<'a> ConversationsUnarchive<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/conversations.unarchive");
+        op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

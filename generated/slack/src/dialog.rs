@@ -48,6 +48,7 @@ impl<'a> DialogOpen<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/dialog.open");
         op.query("dialog", &self.dialog, rt::Style::Form, true);
         op.query("trigger_id", &self.trigger_id, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::DialogOpenError>);
         op.apply(self.options);
         (self.client, op)

@@ -108,6 +108,7 @@ impl<'a> FilesDelete<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/files.delete");
+        op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -180,6 +181,7 @@ impl<'a> FilesInfo<'a> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("cursor", &self.cursor, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::FilesInfoError>);
         op.apply(self.options);
         (self.client, op)
@@ -275,6 +277,7 @@ impl<'a> FilesList<'a> {
             rt::Style::Form,
             true,
         );
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::FilesListError>);
         op.apply(self.options);
         (self.client, op)
@@ -308,6 +311,7 @@ impl<'a> FilesRevokePublicUrl<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/files.revokePublicURL");
+        op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -347,6 +351,7 @@ impl<'a> FilesSharedPublicUrl<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/files.sharedPublicURL");
+        op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -386,6 +391,7 @@ impl<'a> FilesUpload<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/files.upload");
+        op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

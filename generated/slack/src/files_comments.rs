@@ -45,6 +45,7 @@ impl<'a> FilesCommentsDelete<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/files.comments.delete");
+        op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

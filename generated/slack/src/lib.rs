@@ -119,24 +119,34 @@ pub mod workflows;
 pub use connector_runtime::{ConnectorConfig, Error, ErrorCode, Response};
 /// Base URLs of the API's servers, first one the default (server variables at their defaults).
 pub const SERVERS: &[&str] = &["https://slack.com/api"];
-/// The description's security schemes as auth settings: `config.auth = Some(auth::...(...))`.
+/// The description's security schemes as auth settings: `config.auth = Some(auth::...(...))`, or
+/// several at once: `Some(auth::a(..).and(auth::b(..)))`. A credential of a scheme that
+/// operations name in their `security` is sent on the calls that ask for it (the first
+/// alternative whose schemes are all held), none where none is asked, and a call whose
+/// requirements cannot be met fails before sending; calls that declare nothing send the first.
 pub mod auth {
     /// Security scheme `slackAuth` (authorizationCode flow): tokens obtained by the user's authorization, kept fresh with
     /// the refresh-token grant against `https://slack.com/api/oauth.access` (a rotated refresh token is kept).
+    ///
+    /// Held as the credential of `slackAuth`: a call sends it when its operation's security asks
+    /// for it (combine several with `AuthConfig::and`).
     pub fn slack_auth(
         client_id: impl Into<String>,
         client_secret: impl Into<String>,
         refresh_token: impl Into<String>,
     ) -> connector_runtime::AuthConfig {
-        connector_runtime::AuthConfig::Oauth2 {
-            token_url: "https://slack.com/api/oauth.access".to_owned(),
-            client_id: client_id.into(),
-            client_secret: client_secret.into().into(),
-            scopes: Vec::new(),
-            refresh_token: Some(refresh_token.into().into()),
-            client_auth: Default::default(),
-            refresh_skew_ms: 60_000,
-        }
+        connector_runtime::AuthConfig::scheme(
+            "slackAuth",
+            connector_runtime::AuthConfig::Oauth2 {
+                token_url: "https://slack.com/api/oauth.access".to_owned(),
+                client_id: client_id.into(),
+                client_secret: client_secret.into().into(),
+                scopes: Vec::new(),
+                refresh_token: Some(refresh_token.into().into()),
+                client_auth: Default::default(),
+                refresh_skew_ms: 60_000,
+            },
+        )
     }
     /// Security scheme `token`: a bearer token.
     pub fn token(token: impl Into<String>) -> connector_runtime::AuthConfig {

@@ -64,6 +64,7 @@ impl<'a> MigrationExchange<'a> {
         op.query("users", &self.users, rt::Style::Form, true);
         op.query("team_id", &self.team_id, rt::Style::Form, true);
         op.query("to_old", &self.to_old, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::MigrationExchangeError>);
         op.apply(self.options);
         (self.client, op)

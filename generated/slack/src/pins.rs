@@ -65,6 +65,7 @@ impl<'a> PinsAdd<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/pins.add");
+        op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::PinsAddError>);
         op.apply(self.options);
@@ -97,6 +98,7 @@ impl<'a> PinsList<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/pins.list");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("channel", &self.channel, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::PinsListError>);
         op.apply(self.options);
         (self.client, op)
@@ -123,6 +125,7 @@ impl<'a> PinsRemove<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/pins.remove");
+        op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::PinsRemoveError>);
         op.apply(self.options);

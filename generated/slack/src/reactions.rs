@@ -84,6 +84,7 @@ impl<'a> ReactionsAdd<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/reactions.add");
+        op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::ReactionsAddError>);
         op.apply(self.options);
@@ -149,6 +150,7 @@ impl<'a> ReactionsGet<'a> {
         op.query("file_comment", &self.file_comment, rt::Style::Form, true);
         op.query("full", &self.full, rt::Style::Form, true);
         op.query("timestamp", &self.timestamp, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::ReactionsGetError>);
         op.apply(self.options);
         (self.client, op)
@@ -218,6 +220,7 @@ impl<'a> ReactionsList<'a> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("cursor", &self.cursor, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::ReactionsListError>);
         op.apply(self.options);
         (self.client, op)
@@ -274,6 +277,7 @@ impl<'a> ReactionsRemove<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/reactions.remove");
+        op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::ReactionsRemoveError>);
         op.apply(self.options);

@@ -81,6 +81,7 @@ impl<'a> RemindersAdd<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/reminders.add");
+        op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::RemindersAddError>);
         op.apply(self.options);
@@ -115,6 +116,7 @@ impl<'a> RemindersComplete<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/reminders.complete");
+        op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -151,6 +153,7 @@ impl<'a> RemindersDelete<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/reminders.delete");
+        op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -195,6 +198,7 @@ impl<'a> RemindersInfo<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/reminders.info");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("reminder", &self.reminder, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::RemindersInfoError>);
         op.apply(self.options);
         (self.client, op)
@@ -229,6 +233,7 @@ impl<'a> RemindersList<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/reminders.list");
         op.query("token", &self.token, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::RemindersListError>);
         op.apply(self.options);
         (self.client, op)

@@ -62,6 +62,7 @@ impl<'a> RtmConnect<'a> {
             true,
         );
         op.query("presence_sub", &self.presence_sub, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::RtmConnectError>);
         op.apply(self.options);
         (self.client, op)

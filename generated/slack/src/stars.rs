@@ -69,6 +69,7 @@ impl<'a> StarsAdd<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/stars.add");
+        op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -134,6 +135,7 @@ impl<'a> StarsList<'a> {
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("cursor", &self.cursor, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::StarsListError>);
         op.apply(self.options);
         (self.client, op)
@@ -167,6 +169,7 @@ impl<'a> StarsRemove<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/stars.remove");
+        op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

@@ -49,6 +49,7 @@ impl<'a> TeamProfileGet<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/team.profile.get");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("visibility", &self.visibility, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::TeamProfileGetError>);
         op.apply(self.options);
         (self.client, op)

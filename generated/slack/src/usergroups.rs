@@ -95,6 +95,7 @@ impl<'a> UsergroupsCreate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/usergroups.create");
+        op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::UsergroupsCreateError>);
         op.apply(self.options);
@@ -124,6 +125,7 @@ impl<'a> UsergroupsDisable<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/usergroups.disable");
+        op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::UsergroupsDisableError>);
         op.apply(self.options);
@@ -153,6 +155,7 @@ impl<'a> UsergroupsEnable<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/usergroups.enable");
+        op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::UsergroupsEnableError>);
         op.apply(self.options);
@@ -204,6 +207,7 @@ impl<'a> UsergroupsList<'a> {
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("include_count", &self.include_count, rt::Style::Form, true);
         op.query("include_disabled", &self.include_disabled, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::UsergroupsListError>);
         op.apply(self.options);
         (self.client, op)
@@ -232,6 +236,7 @@ impl<'a> UsergroupsUpdate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/usergroups.update");
+        op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::UsergroupsUpdateError>);
         op.apply(self.options);

@@ -69,6 +69,7 @@ impl<'a> UsergroupsUsersList<'a> {
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("include_disabled", &self.include_disabled, rt::Style::Form, true);
         op.query("usergroup", &self.usergroup, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::UsergroupsUsersListError>);
         op.apply(self.options);
         (self.client, op)
@@ -97,6 +98,7 @@ impl<'a> UsergroupsUsersUpdate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/usergroups.users.update");
+        op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::UsergroupsUsersUpdateError>);
         op.apply(self.options);

@@ -195,6 +195,7 @@ impl<'a> UsersConversations<'a> {
         op.query("exclude_archived", &self.exclude_archived, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("cursor", &self.cursor, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::UsersConversationsError>);
         op.apply(self.options);
         (self.client, op)
@@ -254,6 +255,7 @@ impl<'a> UsersDeletePhoto<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/users.deletePhoto");
+        op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::UsersDeletePhotoError>);
         op.apply(self.options);
@@ -291,6 +293,7 @@ impl<'a> UsersGetPresence<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/users.getPresence");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("user", &self.user, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::UsersGetPresenceError>);
         op.apply(self.options);
         (self.client, op)
@@ -325,6 +328,7 @@ impl<'a> UsersIdentity<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/users.identity");
         op.query("token", &self.token, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::UsersIdentityError>);
         op.apply(self.options);
         (self.client, op)
@@ -366,6 +370,7 @@ impl<'a> UsersInfo<'a> {
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("include_locale", &self.include_locale, rt::Style::Form, true);
         op.query("user", &self.user, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::UsersInfoError>);
         op.apply(self.options);
         (self.client, op)
@@ -421,6 +426,7 @@ impl<'a> UsersList<'a> {
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("cursor", &self.cursor, rt::Style::Form, true);
         op.query("include_locale", &self.include_locale, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::UsersListError>);
         op.apply(self.options);
         (self.client, op)
@@ -452,6 +458,7 @@ impl<'a> UsersLookupByEmail<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/users.lookupByEmail");
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("email", &self.email, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::UsersLookupByEmailError>);
         op.apply(self.options);
         (self.client, op)
@@ -479,6 +486,7 @@ impl<'a> UsersSetActive<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/users.setActive");
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::UsersSetActiveError>);
         op.apply(self.options);
         (self.client, op)
@@ -507,6 +515,7 @@ impl<'a> UsersSetPhoto<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/users.setPhoto");
+        op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::UsersSetPhotoError>);
         op.apply(self.options);
@@ -536,6 +545,7 @@ impl<'a> UsersSetPresence<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/users.setPresence");
+        op.security(&[&["slackAuth"]]);
         op.form(&self.body, &[]);
         op.errors(rt::error_body::<super::models::UsersSetPresenceError>);
         op.apply(self.options);

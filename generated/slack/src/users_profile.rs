@@ -67,6 +67,7 @@ impl<'a> UsersProfileGet<'a> {
         op.query("token", &self.token, rt::Style::Form, true);
         op.query("include_labels", &self.include_labels, rt::Style::Form, true);
         op.query("user", &self.user, rt::Style::Form, true);
+        op.security(&[&["slackAuth"]]);
         op.errors(rt::error_body::<super::models::UsersProfileGetError>);
         op.apply(self.options);
         (self.client, op)
@@ -100,6 +101,7 @@ impl<'a> UsersProfileSet<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/users.profile.set");
+        op.security(&[&["slackAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

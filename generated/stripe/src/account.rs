@@ -394,6 +394,7 @@ impl<'a> GetAccount<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/account");
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -428,6 +429,7 @@ impl<'a> PostAccount<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/account");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -479,6 +481,7 @@ impl<'a> DeleteAccount<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v1/account");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -518,6 +521,7 @@ impl<'a> PostAccountBankAccounts<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/account/bank_accounts");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -566,6 +570,7 @@ impl<'a> GetAccountBankAccountsId<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/account/bank_accounts/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -604,6 +609,7 @@ impl<'a> PostAccountBankAccountsId<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/account/bank_accounts/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -645,6 +651,7 @@ impl<'a> DeleteAccountBankAccountsId<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v1/account/bank_accounts/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -688,6 +695,7 @@ impl<'a> GetAccountCapabilities<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/account/capabilities");
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -739,6 +747,7 @@ impl<'a> GetAccountCapabilitiesCapability<'a> {
         );
         op.path("capability", &self.capability, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -783,6 +792,7 @@ impl<'a> PostAccountCapabilitiesCapability<'a> {
             "/v1/account/capabilities/{capability}",
         );
         op.path("capability", &self.capability, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand"]);
         }
@@ -847,6 +857,7 @@ impl<'a> GetAccountExternalAccounts<'a> {
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -886,6 +897,7 @@ impl<'a> PostAccountExternalAccounts<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/account/external_accounts");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -934,6 +946,7 @@ impl<'a> GetAccountExternalAccountsId<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/account/external_accounts/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -972,6 +985,7 @@ impl<'a> PostAccountExternalAccountsId<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/account/external_accounts/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -1016,6 +1030,7 @@ impl<'a> DeleteAccountExternalAccountsId<'a> {
             "/v1/account/external_accounts/{id}",
         );
         op.path("id", &self.id, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1047,6 +1062,7 @@ impl<'a> PostAccountLoginLinks<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/account/login_links");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
         op.form(&self.body, &["expand"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -1126,6 +1142,7 @@ impl<'a> GetAccountPeople<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1191,6 +1208,7 @@ impl<'a> PostAccountPeople<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/account/people");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -1253,6 +1271,7 @@ impl<'a> GetAccountPeoplePerson<'a> {
         op.check(rt::check::length("person", v, None, Some(5000u64)));
         op.path("person", &self.person, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1291,6 +1310,7 @@ impl<'a> PostAccountPeoplePerson<'a> {
         let v = &self.person;
         op.check(rt::check::length("person", v, None, Some(5000u64)));
         op.path("person", &self.person, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -1346,6 +1366,7 @@ impl<'a> DeleteAccountPeoplePerson<'a> {
         let v = &self.person;
         op.check(rt::check::length("person", v, None, Some(5000u64)));
         op.path("person", &self.person, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1426,6 +1447,7 @@ impl<'a> GetAccountPersons<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1491,6 +1513,7 @@ impl<'a> PostAccountPersons<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/account/persons");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -1553,6 +1576,7 @@ impl<'a> GetAccountPersonsPerson<'a> {
         op.check(rt::check::length("person", v, None, Some(5000u64)));
         op.path("person", &self.person, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1591,6 +1615,7 @@ impl<'a> PostAccountPersonsPerson<'a> {
         let v = &self.person;
         op.check(rt::check::length("person", v, None, Some(5000u64)));
         op.path("person", &self.person, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -1646,6 +1671,7 @@ impl<'a> DeleteAccountPersonsPerson<'a> {
         let v = &self.person;
         op.check(rt::check::length("person", v, None, Some(5000u64)));
         op.path("person", &self.person, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

@@ -538,6 +538,7 @@ impl<'a> GetAccounts<'a> {
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -603,6 +604,7 @@ impl<'a> PostAccounts<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/accounts");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -665,6 +667,7 @@ impl<'a> GetAccountsAccount<'a> {
         op.check(rt::check::length("account", v, None, Some(5000u64)));
         op.path("account", &self.account, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -703,6 +706,7 @@ impl<'a> PostAccountsAccount<'a> {
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
         op.path("account", &self.account, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -758,6 +762,7 @@ impl<'a> DeleteAccountsAccount<'a> {
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
         op.path("account", &self.account, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -801,6 +806,7 @@ impl<'a> PostAccountsAccountBankAccounts<'a> {
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
         op.path("account", &self.account, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -856,6 +862,7 @@ impl<'a> GetAccountsAccountBankAccountsId<'a> {
         op.path("account", &self.account, rt::Style::Simple, false);
         op.path("id", &self.id, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -901,6 +908,7 @@ impl<'a> PostAccountsAccountBankAccountsId<'a> {
         op.check(rt::check::length("account", v, None, Some(5000u64)));
         op.path("account", &self.account, rt::Style::Simple, false);
         op.path("id", &self.id, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -949,6 +957,7 @@ impl<'a> DeleteAccountsAccountBankAccountsId<'a> {
         op.check(rt::check::length("account", v, None, Some(5000u64)));
         op.path("account", &self.account, rt::Style::Simple, false);
         op.path("id", &self.id, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -996,6 +1005,7 @@ impl<'a> GetAccountsAccountCapabilities<'a> {
         op.check(rt::check::length("account", v, None, Some(5000u64)));
         op.path("account", &self.account, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1051,6 +1061,7 @@ impl<'a> GetAccountsAccountCapabilitiesCapability<'a> {
         op.path("account", &self.account, rt::Style::Simple, false);
         op.path("capability", &self.capability, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1099,6 +1110,7 @@ impl<'a> PostAccountsAccountCapabilitiesCapability<'a> {
         op.check(rt::check::length("account", v, None, Some(5000u64)));
         op.path("account", &self.account, rt::Style::Simple, false);
         op.path("capability", &self.capability, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand"]);
         }
@@ -1170,6 +1182,7 @@ impl<'a> GetAccountsAccountExternalAccounts<'a> {
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1216,6 +1229,7 @@ impl<'a> PostAccountsAccountExternalAccounts<'a> {
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
         op.path("account", &self.account, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -1271,6 +1285,7 @@ impl<'a> GetAccountsAccountExternalAccountsId<'a> {
         op.path("account", &self.account, rt::Style::Simple, false);
         op.path("id", &self.id, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1316,6 +1331,7 @@ impl<'a> PostAccountsAccountExternalAccountsId<'a> {
         op.check(rt::check::length("account", v, None, Some(5000u64)));
         op.path("account", &self.account, rt::Style::Simple, false);
         op.path("id", &self.id, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -1364,6 +1380,7 @@ impl<'a> DeleteAccountsAccountExternalAccountsId<'a> {
         op.check(rt::check::length("account", v, None, Some(5000u64)));
         op.path("account", &self.account, rt::Style::Simple, false);
         op.path("id", &self.id, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1407,6 +1424,7 @@ impl<'a> PostAccountsAccountLoginLinks<'a> {
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
         op.path("account", &self.account, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand"]);
         }
@@ -1491,6 +1509,7 @@ impl<'a> GetAccountsAccountPeople<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1560,6 +1579,7 @@ impl<'a> PostAccountsAccountPeople<'a> {
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
         op.path("account", &self.account, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -1629,6 +1649,7 @@ impl<'a> GetAccountsAccountPeoplePerson<'a> {
         op.check(rt::check::length("person", v, None, Some(5000u64)));
         op.path("person", &self.person, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1674,6 +1695,7 @@ impl<'a> PostAccountsAccountPeoplePerson<'a> {
         let v = &self.person;
         op.check(rt::check::length("person", v, None, Some(5000u64)));
         op.path("person", &self.person, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -1736,6 +1758,7 @@ impl<'a> DeleteAccountsAccountPeoplePerson<'a> {
         let v = &self.person;
         op.check(rt::check::length("person", v, None, Some(5000u64)));
         op.path("person", &self.person, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1820,6 +1843,7 @@ impl<'a> GetAccountsAccountPersons<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1889,6 +1913,7 @@ impl<'a> PostAccountsAccountPersons<'a> {
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
         op.path("account", &self.account, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -1958,6 +1983,7 @@ impl<'a> GetAccountsAccountPersonsPerson<'a> {
         op.check(rt::check::length("person", v, None, Some(5000u64)));
         op.path("person", &self.person, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -2003,6 +2029,7 @@ impl<'a> PostAccountsAccountPersonsPerson<'a> {
         let v = &self.person;
         op.check(rt::check::length("person", v, None, Some(5000u64)));
         op.path("person", &self.person, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -2065,6 +2092,7 @@ impl<'a> DeleteAccountsAccountPersonsPerson<'a> {
         let v = &self.person;
         op.check(rt::check::length("person", v, None, Some(5000u64)));
         op.path("person", &self.person, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -2100,6 +2128,7 @@ impl<'a> PostAccountsAccountReject<'a> {
         let v = &self.account;
         op.check(rt::check::length("account", v, None, Some(5000u64)));
         op.path("account", &self.account, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
         op.form(&self.body, &["expand"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);

@@ -136,6 +136,7 @@ impl<'a> GetApplePayDomains<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -196,6 +197,7 @@ impl<'a> PostApplePayDomains<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/apple_pay/domains");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.form(&self.body, &["expand"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -241,6 +243,7 @@ impl<'a> GetApplePayDomainsDomain<'a> {
         op.check(rt::check::length("domain", v, None, Some(5000u64)));
         op.path("domain", &self.domain, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -281,6 +284,7 @@ impl<'a> DeleteApplePayDomainsDomain<'a> {
         let v = &self.domain;
         op.check(rt::check::length("domain", v, None, Some(5000u64)));
         op.path("domain", &self.domain, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

@@ -204,6 +204,7 @@ impl<'a> GetApplicationFees<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -287,6 +288,7 @@ impl<'a> GetApplicationFeesFeeRefundsId<'a> {
         op.check(rt::check::length("id", v, None, Some(5000u64)));
         op.path("id", &self.id, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -337,6 +339,7 @@ impl<'a> PostApplicationFeesFeeRefundsId<'a> {
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));
         op.path("id", &self.id, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand", "metadata"]);
         }
@@ -384,6 +387,7 @@ impl<'a> GetApplicationFeesId<'a> {
         op.check(rt::check::length("id", v, None, Some(5000u64)));
         op.path("id", &self.id, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -427,6 +431,7 @@ impl<'a> PostApplicationFeesIdRefund<'a> {
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));
         op.path("id", &self.id, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -504,6 +509,7 @@ impl<'a> GetApplicationFeesIdRefunds<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -579,6 +585,7 @@ impl<'a> PostApplicationFeesIdRefunds<'a> {
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));
         op.path("id", &self.id, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand", "metadata"]);
         }

@@ -151,6 +151,7 @@ impl<'a> GetBalanceTransactions<'a> {
             op.check(rt::check::length("type", v, None, Some(5000u64)));
         }
         op.query("type", &self.type_, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -227,6 +228,7 @@ impl<'a> GetBalanceTransactionsId<'a> {
         op.check(rt::check::length("id", v, None, Some(5000u64)));
         op.path("id", &self.id, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

@@ -156,6 +156,7 @@ impl<'a> GetBillingPortalConfigurations<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -221,6 +222,7 @@ impl<'a> PostBillingPortalConfigurations<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/billing_portal/configurations");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
         op.form(
             &self.body,
@@ -273,6 +275,7 @@ impl<'a> GetBillingPortalConfigurationsConfiguration<'a> {
         op.check(rt::check::length("configuration", v, None, Some(5000u64)));
         op.path("configuration", &self.configuration, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -319,6 +322,7 @@ impl<'a> PostBillingPortalConfigurationsConfiguration<'a> {
         let v = &self.configuration;
         op.check(rt::check::length("configuration", v, None, Some(5000u64)));
         op.path("configuration", &self.configuration, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -362,6 +366,7 @@ impl<'a> PostBillingPortalSessions<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/billing_portal/sessions");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
         op.form(&self.body, &["expand"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);

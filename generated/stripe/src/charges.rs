@@ -315,6 +315,7 @@ impl<'a> GetCharges<'a> {
             op.check(rt::check::length("transfer_group", v, None, Some(5000u64)));
         }
         op.query("transfer_group", &self.transfer_group, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -380,6 +381,7 @@ impl<'a> PostCharges<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/charges");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -455,6 +457,7 @@ impl<'a> GetChargesSearch<'a> {
         let v = &self.query;
         op.check(rt::check::length("query", v, None, Some(5000u64)));
         op.query("query", &self.query, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -531,6 +534,7 @@ impl<'a> GetChargesCharge<'a> {
         op.check(rt::check::length("charge", v, None, Some(5000u64)));
         op.path("charge", &self.charge, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -569,6 +573,7 @@ impl<'a> PostChargesCharge<'a> {
         let v = &self.charge;
         op.check(rt::check::length("charge", v, None, Some(5000u64)));
         op.path("charge", &self.charge, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -610,6 +615,7 @@ impl<'a> PostChargesChargeCapture<'a> {
         let v = &self.charge;
         op.check(rt::check::length("charge", v, None, Some(5000u64)));
         op.path("charge", &self.charge, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -658,6 +664,7 @@ impl<'a> GetChargesChargeDispute<'a> {
         op.check(rt::check::length("charge", v, None, Some(5000u64)));
         op.path("charge", &self.charge, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -696,6 +703,7 @@ impl<'a> PostChargesChargeDispute<'a> {
         let v = &self.charge;
         op.check(rt::check::length("charge", v, None, Some(5000u64)));
         op.path("charge", &self.charge, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -740,6 +748,7 @@ impl<'a> PostChargesChargeDisputeClose<'a> {
         let v = &self.charge;
         op.check(rt::check::length("charge", v, None, Some(5000u64)));
         op.path("charge", &self.charge, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand"]);
         }
@@ -778,6 +787,7 @@ impl<'a> PostChargesChargeRefund<'a> {
         let v = &self.charge;
         op.check(rt::check::length("charge", v, None, Some(5000u64)));
         op.path("charge", &self.charge, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -845,6 +855,7 @@ impl<'a> GetChargesChargeRefunds<'a> {
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -917,6 +928,7 @@ impl<'a> PostChargesChargeRefunds<'a> {
         let v = &self.charge;
         op.check(rt::check::length("charge", v, None, Some(5000u64)));
         op.path("charge", &self.charge, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -968,6 +980,7 @@ impl<'a> GetChargesChargeRefundsRefund<'a> {
         op.path("charge", &self.charge, rt::Style::Simple, false);
         op.path("refund", &self.refund, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1012,6 +1025,7 @@ impl<'a> PostChargesChargeRefundsRefund<'a> {
         );
         op.path("charge", &self.charge, rt::Style::Simple, false);
         op.path("refund", &self.refund, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand", "metadata"]);
         }

@@ -167,6 +167,7 @@ impl<'a> GetCheckoutSessions<'a> {
             op.check(rt::check::length("subscription", v, None, Some(5000u64)));
         }
         op.query("subscription", &self.subscription, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -227,6 +228,7 @@ impl<'a> PostCheckoutSessions<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/checkout/sessions");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
         op.form(
             &self.body,
@@ -294,6 +296,7 @@ impl<'a> GetCheckoutSessionsSession<'a> {
         op.check(rt::check::length("session", v, None, Some(66u64)));
         op.path("session", &self.session, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -340,6 +343,7 @@ impl<'a> PostCheckoutSessionsSessionExpire<'a> {
         let v = &self.session;
         op.check(rt::check::length("session", v, None, Some(5000u64)));
         op.path("session", &self.session, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand"]);
         }
@@ -417,6 +421,7 @@ impl<'a> GetCheckoutSessionsSessionLineItems<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

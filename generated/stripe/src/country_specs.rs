@@ -98,6 +98,7 @@ impl<'a> GetCountrySpecs<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -174,6 +175,7 @@ impl<'a> GetCountrySpecsCountry<'a> {
         op.check(rt::check::length("country", v, None, Some(5000u64)));
         op.path("country", &self.country, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

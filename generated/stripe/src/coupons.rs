@@ -143,6 +143,7 @@ impl<'a> GetCoupons<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -208,6 +209,7 @@ impl<'a> PostCoupons<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/coupons");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -256,6 +258,7 @@ impl<'a> GetCouponsCoupon<'a> {
         op.check(rt::check::length("coupon", v, None, Some(5000u64)));
         op.path("coupon", &self.coupon, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -294,6 +297,7 @@ impl<'a> PostCouponsCoupon<'a> {
         let v = &self.coupon;
         op.check(rt::check::length("coupon", v, None, Some(5000u64)));
         op.path("coupon", &self.coupon, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -335,6 +339,7 @@ impl<'a> DeleteCouponsCoupon<'a> {
         let v = &self.coupon;
         op.check(rt::check::length("coupon", v, None, Some(5000u64)));
         op.path("coupon", &self.coupon, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

@@ -777,6 +777,7 @@ impl<'a> GetCustomers<'a> {
             op.check(rt::check::length("test_clock", v, None, Some(5000u64)));
         }
         op.query("test_clock", &self.test_clock, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -842,6 +843,7 @@ impl<'a> PostCustomers<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/customers");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -919,6 +921,7 @@ impl<'a> GetCustomersSearch<'a> {
         let v = &self.query;
         op.check(rt::check::length("query", v, None, Some(5000u64)));
         op.query("query", &self.query, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -995,6 +998,7 @@ impl<'a> GetCustomersCustomer<'a> {
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1038,6 +1042,7 @@ impl<'a> PostCustomersCustomer<'a> {
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -1093,6 +1098,7 @@ impl<'a> DeleteCustomersCustomer<'a> {
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1170,6 +1176,7 @@ impl<'a> GetCustomersCustomerBalanceTransactions<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1242,6 +1249,7 @@ impl<'a> PostCustomersCustomerBalanceTransactions<'a> {
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
         op.form(&self.body, &["expand", "metadata"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -1293,6 +1301,7 @@ impl<'a> GetCustomersCustomerBalanceTransactionsTransaction<'a> {
         op.path("customer", &self.customer, rt::Style::Simple, false);
         op.path("transaction", &self.transaction, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1343,6 +1352,7 @@ impl<'a> PostCustomersCustomerBalanceTransactionsTransaction<'a> {
         let v = &self.transaction;
         op.check(rt::check::length("transaction", v, None, Some(5000u64)));
         op.path("transaction", &self.transaction, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -1417,6 +1427,7 @@ impl<'a> GetCustomersCustomerBankAccounts<'a> {
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1495,6 +1506,7 @@ impl<'a> PostCustomersCustomerBankAccounts<'a> {
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -1552,6 +1564,7 @@ impl<'a> GetCustomersCustomerBankAccountsId<'a> {
         op.check(rt::check::length("id", v, None, Some(5000u64)));
         op.path("id", &self.id, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1602,6 +1615,7 @@ impl<'a> PostCustomersCustomerBankAccountsId<'a> {
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));
         op.path("id", &self.id, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -1656,6 +1670,7 @@ impl<'a> DeleteCustomersCustomerBankAccountsId<'a> {
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
         op.path("id", &self.id, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand"]);
         }
@@ -1709,6 +1724,7 @@ impl<'a> PostCustomersCustomerBankAccountsIdVerify<'a> {
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));
         op.path("id", &self.id, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["amounts", "expand"]);
         }
@@ -1777,6 +1793,7 @@ impl<'a> GetCustomersCustomerCards<'a> {
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1852,6 +1869,7 @@ impl<'a> PostCustomersCustomerCards<'a> {
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -1906,6 +1924,7 @@ impl<'a> GetCustomersCustomerCardsId<'a> {
         op.check(rt::check::length("id", v, None, Some(5000u64)));
         op.path("id", &self.id, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1954,6 +1973,7 @@ impl<'a> PostCustomersCustomerCardsId<'a> {
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));
         op.path("id", &self.id, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -2008,6 +2028,7 @@ impl<'a> DeleteCustomersCustomerCardsId<'a> {
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
         op.path("id", &self.id, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand"]);
         }
@@ -2058,6 +2079,7 @@ impl<'a> GetCustomersCustomerDiscount<'a> {
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -2099,6 +2121,7 @@ impl<'a> DeleteCustomersCustomerDiscount<'a> {
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -2172,6 +2195,7 @@ impl<'a> GetCustomersCustomerPaymentMethods<'a> {
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         op.query("type", &self.type_, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -2282,6 +2306,7 @@ impl<'a> GetCustomersCustomerSources<'a> {
         }
         op.query("object", &self.object, rt::Style::Form, true);
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -2328,6 +2353,7 @@ impl<'a> PostCustomersCustomerSources<'a> {
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -2385,6 +2411,7 @@ impl<'a> GetCustomersCustomerSourcesId<'a> {
         op.check(rt::check::length("id", v, None, Some(500u64)));
         op.path("id", &self.id, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -2435,6 +2462,7 @@ impl<'a> PostCustomersCustomerSourcesId<'a> {
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));
         op.path("id", &self.id, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -2489,6 +2517,7 @@ impl<'a> DeleteCustomersCustomerSourcesId<'a> {
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
         op.path("id", &self.id, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand"]);
         }
@@ -2542,6 +2571,7 @@ impl<'a> PostCustomersCustomerSourcesIdVerify<'a> {
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));
         op.path("id", &self.id, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["amounts", "expand"]);
         }
@@ -2619,6 +2649,7 @@ impl<'a> GetCustomersCustomerSubscriptions<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -2697,6 +2728,7 @@ impl<'a> PostCustomersCustomerSubscriptions<'a> {
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -2774,6 +2806,7 @@ impl<'a> GetCustomersCustomerSubscriptionsSubscriptionExposedId<'a> {
             false,
         );
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -2831,6 +2864,7 @@ impl<'a> PostCustomersCustomerSubscriptionsSubscriptionExposedId<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -2908,6 +2942,7 @@ impl<'a> DeleteCustomersCustomerSubscriptionsSubscriptionExposedId<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand"]);
         }
@@ -2967,6 +3002,7 @@ impl<'a> GetCustomersCustomerSubscriptionsSubscriptionExposedIdDiscount<'a> {
             false,
         );
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -3017,6 +3053,7 @@ impl<'a> DeleteCustomersCustomerSubscriptionsSubscriptionExposedIdDiscount<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -3091,6 +3128,7 @@ impl<'a> GetCustomersCustomerTaxIds<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -3158,6 +3196,7 @@ impl<'a> PostCustomersCustomerTaxIds<'a> {
         let v = &self.customer;
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.form(&self.body, &["expand"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -3206,6 +3245,7 @@ impl<'a> GetCustomersCustomerTaxIdsId<'a> {
         op.path("customer", &self.customer, rt::Style::Simple, false);
         op.path("id", &self.id, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -3249,6 +3289,7 @@ impl<'a> DeleteCustomersCustomerTaxIdsId<'a> {
         op.check(rt::check::length("customer", v, None, Some(5000u64)));
         op.path("customer", &self.customer, rt::Style::Simple, false);
         op.path("id", &self.id, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

@@ -160,6 +160,7 @@ impl<'a> GetDisputes<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -236,6 +237,7 @@ impl<'a> GetDisputesDispute<'a> {
         op.check(rt::check::length("dispute", v, None, Some(5000u64)));
         op.path("dispute", &self.dispute, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -274,6 +276,7 @@ impl<'a> PostDisputesDispute<'a> {
         let v = &self.dispute;
         op.check(rt::check::length("dispute", v, None, Some(5000u64)));
         op.path("dispute", &self.dispute, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -318,6 +321,7 @@ impl<'a> PostDisputesDisputeClose<'a> {
         let v = &self.dispute;
         op.check(rt::check::length("dispute", v, None, Some(5000u64)));
         op.path("dispute", &self.dispute, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand"]);
         }

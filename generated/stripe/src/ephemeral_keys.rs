@@ -59,6 +59,7 @@ impl<'a> PostEphemeralKeys<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/ephemeral_keys");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -105,6 +106,7 @@ impl<'a> DeleteEphemeralKeysKey<'a> {
         let v = &self.key;
         op.check(rt::check::length("key", v, None, Some(5000u64)));
         op.path("key", &self.key, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand"]);
         }

@@ -130,6 +130,7 @@ impl<'a> GetEvents<'a> {
         }
         op.query("type", &self.type_, rt::Style::Form, true);
         op.query("types", &self.types, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -206,6 +207,7 @@ impl<'a> GetEventsId<'a> {
         op.check(rt::check::length("id", v, None, Some(5000u64)));
         op.path("id", &self.id, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

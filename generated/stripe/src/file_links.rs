@@ -143,6 +143,7 @@ impl<'a> GetFileLinks<'a> {
         op.query("file", &self.file, rt::Style::Form, true);
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -203,6 +204,7 @@ impl<'a> PostFileLinks<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/file_links");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
         op.form(&self.body, &["expand", "metadata"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -245,6 +247,7 @@ impl<'a> GetFileLinksLink<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/file_links/{link}");
         op.path("link", &self.link, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -281,6 +284,7 @@ impl<'a> PostFileLinksLink<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/file_links/{link}");
         op.path("link", &self.link, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand", "expires_at", "metadata"]);
         }

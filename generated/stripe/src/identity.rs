@@ -255,6 +255,7 @@ impl<'a> GetIdentityVerificationReports<'a> {
             rt::Style::Form,
             true,
         );
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -339,6 +340,7 @@ impl<'a> GetIdentityVerificationReportsReport<'a> {
         op.check(rt::check::length("report", v, None, Some(5000u64)));
         op.path("report", &self.report, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -426,6 +428,7 @@ impl<'a> GetIdentityVerificationSessions<'a> {
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         op.query("status", &self.status, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -491,6 +494,7 @@ impl<'a> PostIdentityVerificationSessions<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/identity/verification_sessions");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.form(&self.body, &["expand", "metadata", "options"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -539,6 +543,7 @@ impl<'a> GetIdentityVerificationSessionsSession<'a> {
         op.check(rt::check::length("session", v, None, Some(5000u64)));
         op.path("session", &self.session, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -585,6 +590,7 @@ impl<'a> PostIdentityVerificationSessionsSession<'a> {
         let v = &self.session;
         op.check(rt::check::length("session", v, None, Some(5000u64)));
         op.path("session", &self.session, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand", "metadata", "options"]);
         }
@@ -631,6 +637,7 @@ impl<'a> PostIdentityVerificationSessionsSessionCancel<'a> {
         let v = &self.session;
         op.check(rt::check::length("session", v, None, Some(5000u64)));
         op.path("session", &self.session, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand"]);
         }
@@ -677,6 +684,7 @@ impl<'a> PostIdentityVerificationSessionsSessionRedact<'a> {
         let v = &self.session;
         op.check(rt::check::length("session", v, None, Some(5000u64)));
         op.path("session", &self.session, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand"]);
         }

@@ -177,6 +177,7 @@ impl<'a> GetInvoiceitems<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -237,6 +238,7 @@ impl<'a> PostInvoiceitems<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/invoiceitems");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
         op.form(
             &self.body,
@@ -286,6 +288,7 @@ impl<'a> GetInvoiceitemsInvoiceitem<'a> {
         op.check(rt::check::length("invoiceitem", v, None, Some(5000u64)));
         op.path("invoiceitem", &self.invoiceitem, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -329,6 +332,7 @@ impl<'a> PostInvoiceitemsInvoiceitem<'a> {
         let v = &self.invoiceitem;
         op.check(rt::check::length("invoiceitem", v, None, Some(5000u64)));
         op.path("invoiceitem", &self.invoiceitem, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -375,6 +379,7 @@ impl<'a> DeleteInvoiceitemsInvoiceitem<'a> {
         let v = &self.invoiceitem;
         op.check(rt::check::length("invoiceitem", v, None, Some(5000u64)));
         op.path("invoiceitem", &self.invoiceitem, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

@@ -375,6 +375,7 @@ impl<'a> GetInvoices<'a> {
             op.check(rt::check::length("subscription", v, None, Some(5000u64)));
         }
         op.query("subscription", &self.subscription, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -440,6 +441,7 @@ impl<'a> PostInvoices<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/invoices");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -518,6 +520,7 @@ impl<'a> GetInvoicesSearch<'a> {
         let v = &self.query;
         op.check(rt::check::length("query", v, None, Some(5000u64)));
         op.query("query", &self.query, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -845,6 +848,7 @@ impl<'a> GetInvoicesUpcoming<'a> {
             rt::Style::Form,
             true,
         );
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1168,6 +1172,7 @@ impl<'a> GetInvoicesUpcomingLines<'a> {
             rt::Style::Form,
             true,
         );
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1247,6 +1252,7 @@ impl<'a> GetInvoicesInvoice<'a> {
         op.check(rt::check::length("invoice", v, None, Some(5000u64)));
         op.path("invoice", &self.invoice, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1285,6 +1291,7 @@ impl<'a> PostInvoicesInvoice<'a> {
         let v = &self.invoice;
         op.check(rt::check::length("invoice", v, None, Some(5000u64)));
         op.path("invoice", &self.invoice, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -1340,6 +1347,7 @@ impl<'a> DeleteInvoicesInvoice<'a> {
         let v = &self.invoice;
         op.check(rt::check::length("invoice", v, None, Some(5000u64)));
         op.path("invoice", &self.invoice, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1383,6 +1391,7 @@ impl<'a> PostInvoicesInvoiceFinalize<'a> {
         let v = &self.invoice;
         op.check(rt::check::length("invoice", v, None, Some(5000u64)));
         op.path("invoice", &self.invoice, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand"]);
         }
@@ -1455,6 +1464,7 @@ impl<'a> GetInvoicesInvoiceLines<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1533,6 +1543,7 @@ impl<'a> PostInvoicesInvoiceMarkUncollectible<'a> {
         let v = &self.invoice;
         op.check(rt::check::length("invoice", v, None, Some(5000u64)));
         op.path("invoice", &self.invoice, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand"]);
         }
@@ -1571,6 +1582,7 @@ impl<'a> PostInvoicesInvoicePay<'a> {
         let v = &self.invoice;
         op.check(rt::check::length("invoice", v, None, Some(5000u64)));
         op.path("invoice", &self.invoice, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -1615,6 +1627,7 @@ impl<'a> PostInvoicesInvoiceSend<'a> {
         let v = &self.invoice;
         op.check(rt::check::length("invoice", v, None, Some(5000u64)));
         op.path("invoice", &self.invoice, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand"]);
         }
@@ -1656,6 +1669,7 @@ impl<'a> PostInvoicesInvoiceVoid<'a> {
         let v = &self.invoice;
         op.check(rt::check::length("invoice", v, None, Some(5000u64)));
         op.path("invoice", &self.invoice, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand"]);
         }

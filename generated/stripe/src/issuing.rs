@@ -469,6 +469,7 @@ impl<'a> GetIssuingAuthorizations<'a> {
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         op.query("status", &self.status, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -551,6 +552,7 @@ impl<'a> GetIssuingAuthorizationsAuthorization<'a> {
         op.check(rt::check::length("authorization", v, None, Some(5000u64)));
         op.path("authorization", &self.authorization, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -597,6 +599,7 @@ impl<'a> PostIssuingAuthorizationsAuthorization<'a> {
         let v = &self.authorization;
         op.check(rt::check::length("authorization", v, None, Some(5000u64)));
         op.path("authorization", &self.authorization, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand", "metadata"]);
         }
@@ -643,6 +646,7 @@ impl<'a> PostIssuingAuthorizationsAuthorizationApprove<'a> {
         let v = &self.authorization;
         op.check(rt::check::length("authorization", v, None, Some(5000u64)));
         op.path("authorization", &self.authorization, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand", "metadata"]);
         }
@@ -689,6 +693,7 @@ impl<'a> PostIssuingAuthorizationsAuthorizationDecline<'a> {
         let v = &self.authorization;
         op.check(rt::check::length("authorization", v, None, Some(5000u64)));
         op.path("authorization", &self.authorization, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand", "metadata"]);
         }
@@ -794,6 +799,7 @@ impl<'a> GetIssuingCardholders<'a> {
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         op.query("status", &self.status, rt::Style::Form, true);
         op.query("type", &self.type_, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -857,6 +863,7 @@ impl<'a> PostIssuingCardholders<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/issuing/cardholders");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
         op.form(
             &self.body,
@@ -916,6 +923,7 @@ impl<'a> GetIssuingCardholdersCardholder<'a> {
         op.check(rt::check::length("cardholder", v, None, Some(5000u64)));
         op.path("cardholder", &self.cardholder, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -962,6 +970,7 @@ impl<'a> PostIssuingCardholdersCardholder<'a> {
         let v = &self.cardholder;
         op.check(rt::check::length("cardholder", v, None, Some(5000u64)));
         op.path("cardholder", &self.cardholder, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -1100,6 +1109,7 @@ impl<'a> GetIssuingCards<'a> {
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         op.query("status", &self.status, rt::Style::Form, true);
         op.query("type", &self.type_, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1160,6 +1170,7 @@ impl<'a> PostIssuingCards<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/issuing/cards");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
         op.form(&self.body, &["expand", "metadata", "shipping", "spending_controls"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -1206,6 +1217,7 @@ impl<'a> GetIssuingCardsCard<'a> {
         op.check(rt::check::length("card", v, None, Some(5000u64)));
         op.path("card", &self.card, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1246,6 +1258,7 @@ impl<'a> PostIssuingCardsCard<'a> {
         let v = &self.card;
         op.check(rt::check::length("card", v, None, Some(5000u64)));
         op.path("card", &self.card, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -1343,6 +1356,7 @@ impl<'a> GetIssuingDisputes<'a> {
             op.check(rt::check::length("transaction", v, None, Some(5000u64)));
         }
         op.query("transaction", &self.transaction, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1403,6 +1417,7 @@ impl<'a> PostIssuingDisputes<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/issuing/disputes");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
         op.form(&self.body, &["evidence", "expand", "metadata"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -1449,6 +1464,7 @@ impl<'a> GetIssuingDisputesDispute<'a> {
         op.check(rt::check::length("dispute", v, None, Some(5000u64)));
         op.path("dispute", &self.dispute, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1489,6 +1505,7 @@ impl<'a> PostIssuingDisputesDispute<'a> {
         let v = &self.dispute;
         op.check(rt::check::length("dispute", v, None, Some(5000u64)));
         op.path("dispute", &self.dispute, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["evidence", "expand", "metadata"]);
         }
@@ -1535,6 +1552,7 @@ impl<'a> PostIssuingDisputesDisputeSubmit<'a> {
         let v = &self.dispute;
         op.check(rt::check::length("dispute", v, None, Some(5000u64)));
         op.path("dispute", &self.dispute, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand", "metadata"]);
         }
@@ -1612,6 +1630,7 @@ impl<'a> GetIssuingSettlements<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1694,6 +1713,7 @@ impl<'a> GetIssuingSettlementsSettlement<'a> {
         op.check(rt::check::length("settlement", v, None, Some(5000u64)));
         op.path("settlement", &self.settlement, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1740,6 +1760,7 @@ impl<'a> PostIssuingSettlementsSettlement<'a> {
         let v = &self.settlement;
         op.check(rt::check::length("settlement", v, None, Some(5000u64)));
         op.path("settlement", &self.settlement, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand", "metadata"]);
         }
@@ -1844,6 +1865,7 @@ impl<'a> GetIssuingTransactions<'a> {
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         op.query("type", &self.type_, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1926,6 +1948,7 @@ impl<'a> GetIssuingTransactionsTransaction<'a> {
         op.check(rt::check::length("transaction", v, None, Some(5000u64)));
         op.path("transaction", &self.transaction, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -1972,6 +1995,7 @@ impl<'a> PostIssuingTransactionsTransaction<'a> {
         let v = &self.transaction;
         op.check(rt::check::length("transaction", v, None, Some(5000u64)));
         op.path("transaction", &self.transaction, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand", "metadata"]);
         }

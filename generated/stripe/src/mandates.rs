@@ -59,6 +59,7 @@ impl<'a> GetMandatesMandate<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/mandates/{mandate}");
         op.path("mandate", &self.mandate, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

@@ -58,6 +58,7 @@ impl<'a> Post3dSecure<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/3d_secure");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
         op.form(&self.body, &["expand"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -104,6 +105,7 @@ impl<'a> Get3dSecureThreeDSecure<'a> {
         op.check(rt::check::length("three_d_secure", v, None, Some(5000u64)));
         op.path("three_d_secure", &self.three_d_secure, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

@@ -326,6 +326,7 @@ impl<'a> GetPaymentIntents<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -386,6 +387,7 @@ impl<'a> PostPaymentIntents<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/payment_intents");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
         op.form(
             &self.body,
@@ -463,6 +465,7 @@ impl<'a> GetPaymentIntentsSearch<'a> {
         let v = &self.query;
         op.check(rt::check::length("query", v, None, Some(5000u64)));
         op.query("query", &self.query, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -552,6 +555,7 @@ impl<'a> GetPaymentIntentsIntent<'a> {
         }
         op.query("client_secret", &self.client_secret, rt::Style::Form, true);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -592,6 +596,7 @@ impl<'a> PostPaymentIntentsIntent<'a> {
         let v = &self.intent;
         op.check(rt::check::length("intent", v, None, Some(5000u64)));
         op.path("intent", &self.intent, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -654,6 +659,7 @@ impl<'a> PostPaymentIntentsIntentApplyCustomerBalance<'a> {
         let v = &self.intent;
         op.check(rt::check::length("intent", v, None, Some(5000u64)));
         op.path("intent", &self.intent, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand"]);
         }
@@ -700,6 +706,7 @@ impl<'a> PostPaymentIntentsIntentCancel<'a> {
         let v = &self.intent;
         op.check(rt::check::length("intent", v, None, Some(5000u64)));
         op.path("intent", &self.intent, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand"]);
         }
@@ -746,6 +753,7 @@ impl<'a> PostPaymentIntentsIntentCapture<'a> {
         let v = &self.intent;
         op.check(rt::check::length("intent", v, None, Some(5000u64)));
         op.path("intent", &self.intent, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -795,6 +803,7 @@ impl<'a> PostPaymentIntentsIntentConfirm<'a> {
         let v = &self.intent;
         op.check(rt::check::length("intent", v, None, Some(5000u64)));
         op.path("intent", &self.intent, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -848,6 +857,7 @@ impl<'a> PostPaymentIntentsIntentIncrementAuthorization<'a> {
         let v = &self.intent;
         op.check(rt::check::length("intent", v, None, Some(5000u64)));
         op.path("intent", &self.intent, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
         op.form(&self.body, &["expand", "metadata", "transfer_data"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -893,6 +903,7 @@ impl<'a> PostPaymentIntentsIntentVerifyMicrodeposits<'a> {
         let v = &self.intent;
         op.check(rt::check::length("intent", v, None, Some(5000u64)));
         op.path("intent", &self.intent, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }

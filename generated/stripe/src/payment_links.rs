@@ -151,6 +151,7 @@ impl<'a> GetPaymentLinks<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -211,6 +212,7 @@ impl<'a> PostPaymentLinks<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/payment_links");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
         op.form(
             &self.body,
@@ -271,6 +273,7 @@ impl<'a> GetPaymentLinksPaymentLink<'a> {
         op.check(rt::check::length("payment_link", v, None, Some(5000u64)));
         op.path("payment_link", &self.payment_link, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -314,6 +317,7 @@ impl<'a> PostPaymentLinksPaymentLink<'a> {
         let v = &self.payment_link;
         op.check(rt::check::length("payment_link", v, None, Some(5000u64)));
         op.path("payment_link", &self.payment_link, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -405,6 +409,7 @@ impl<'a> GetPaymentLinksPaymentLinkLineItems<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

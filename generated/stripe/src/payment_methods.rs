@@ -174,6 +174,7 @@ impl<'a> GetPaymentMethods<'a> {
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         op.query("type", &self.type_, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -239,6 +240,7 @@ impl<'a> PostPaymentMethods<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/payment_methods");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -322,6 +324,7 @@ impl<'a> GetPaymentMethodsPaymentMethod<'a> {
         op.check(rt::check::length("payment_method", v, None, Some(5000u64)));
         op.path("payment_method", &self.payment_method, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -368,6 +371,7 @@ impl<'a> PostPaymentMethodsPaymentMethod<'a> {
         let v = &self.payment_method;
         op.check(rt::check::length("payment_method", v, None, Some(5000u64)));
         op.path("payment_method", &self.payment_method, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -412,6 +416,7 @@ impl<'a> PostPaymentMethodsPaymentMethodAttach<'a> {
         let v = &self.payment_method;
         op.check(rt::check::length("payment_method", v, None, Some(5000u64)));
         op.path("payment_method", &self.payment_method, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
         op.form(&self.body, &["expand"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -457,6 +462,7 @@ impl<'a> PostPaymentMethodsPaymentMethodDetach<'a> {
         let v = &self.payment_method;
         op.check(rt::check::length("payment_method", v, None, Some(5000u64)));
         op.path("payment_method", &self.payment_method, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand"]);
         }

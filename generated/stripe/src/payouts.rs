@@ -188,6 +188,7 @@ impl<'a> GetPayouts<'a> {
             op.check(rt::check::length("status", v, None, Some(5000u64)));
         }
         op.query("status", &self.status, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -248,6 +249,7 @@ impl<'a> PostPayouts<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/payouts");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
         op.form(&self.body, &["expand", "metadata"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -292,6 +294,7 @@ impl<'a> GetPayoutsPayout<'a> {
         op.check(rt::check::length("payout", v, None, Some(5000u64)));
         op.path("payout", &self.payout, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -333,6 +336,7 @@ impl<'a> PostPayoutsPayout<'a> {
         let v = &self.payout;
         op.check(rt::check::length("payout", v, None, Some(5000u64)));
         op.path("payout", &self.payout, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand", "metadata"]);
         }
@@ -374,6 +378,7 @@ impl<'a> PostPayoutsPayoutCancel<'a> {
         let v = &self.payout;
         op.check(rt::check::length("payout", v, None, Some(5000u64)));
         op.path("payout", &self.payout, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand"]);
         }
@@ -415,6 +420,7 @@ impl<'a> PostPayoutsPayoutReverse<'a> {
         let v = &self.payout;
         op.check(rt::check::length("payout", v, None, Some(5000u64)));
         op.path("payout", &self.payout, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand", "metadata"]);
         }

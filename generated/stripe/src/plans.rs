@@ -154,6 +154,7 @@ impl<'a> GetPlans<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -214,6 +215,7 @@ impl<'a> PostPlans<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/plans");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
         op.form(
             &self.body,
@@ -261,6 +263,7 @@ impl<'a> GetPlansPlan<'a> {
         op.check(rt::check::length("plan", v, None, Some(5000u64)));
         op.path("plan", &self.plan, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -299,6 +302,7 @@ impl<'a> PostPlansPlan<'a> {
         let v = &self.plan;
         op.check(rt::check::length("plan", v, None, Some(5000u64)));
         op.path("plan", &self.plan, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -340,6 +344,7 @@ impl<'a> DeletePlansPlan<'a> {
         let v = &self.plan;
         op.check(rt::check::length("plan", v, None, Some(5000u64)));
         op.path("plan", &self.plan, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

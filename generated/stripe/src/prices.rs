@@ -192,6 +192,7 @@ impl<'a> GetPrices<'a> {
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         op.query("type", &self.type_, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -252,6 +253,7 @@ impl<'a> PostPrices<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/prices");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
         op.form(
             &self.body,
@@ -323,6 +325,7 @@ impl<'a> GetPricesSearch<'a> {
         let v = &self.query;
         op.check(rt::check::length("query", v, None, Some(5000u64)));
         op.query("query", &self.query, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -399,6 +402,7 @@ impl<'a> GetPricesPrice<'a> {
         op.check(rt::check::length("price", v, None, Some(5000u64)));
         op.path("price", &self.price, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -437,6 +441,7 @@ impl<'a> PostPricesPrice<'a> {
         let v = &self.price;
         op.check(rt::check::length("price", v, None, Some(5000u64)));
         op.path("price", &self.price, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }

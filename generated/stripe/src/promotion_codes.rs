@@ -174,6 +174,7 @@ impl<'a> GetPromotionCodes<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -234,6 +235,7 @@ impl<'a> PostPromotionCodes<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/promotion_codes");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
         op.form(&self.body, &["expand", "metadata", "restrictions"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -283,6 +285,7 @@ impl<'a> GetPromotionCodesPromotionCode<'a> {
         op.check(rt::check::length("promotion_code", v, None, Some(5000u64)));
         op.path("promotion_code", &self.promotion_code, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -329,6 +332,7 @@ impl<'a> PostPromotionCodesPromotionCode<'a> {
         let v = &self.promotion_code;
         op.check(rt::check::length("promotion_code", v, None, Some(5000u64)));
         op.path("promotion_code", &self.promotion_code, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand", "metadata"]);
         }

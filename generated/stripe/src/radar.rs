@@ -254,6 +254,7 @@ impl<'a> GetRadarEarlyFraudWarnings<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -341,6 +342,7 @@ impl<'a> GetRadarEarlyFraudWarningsEarlyFraudWarning<'a> {
             false,
         );
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -432,6 +434,7 @@ impl<'a> GetRadarValueListItems<'a> {
         let v = &self.value_list;
         op.check(rt::check::length("value_list", v, None, Some(5000u64)));
         op.query("value_list", &self.value_list, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -495,6 +498,7 @@ impl<'a> PostRadarValueListItems<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/radar/value_list_items");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
         op.form(&self.body, &["expand"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -541,6 +545,7 @@ impl<'a> GetRadarValueListItemsItem<'a> {
         op.check(rt::check::length("item", v, None, Some(5000u64)));
         op.path("item", &self.item, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -584,6 +589,7 @@ impl<'a> DeleteRadarValueListItemsItem<'a> {
         let v = &self.item;
         op.check(rt::check::length("item", v, None, Some(5000u64)));
         op.path("item", &self.item, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -681,6 +687,7 @@ impl<'a> GetRadarValueLists<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -741,6 +748,7 @@ impl<'a> PostRadarValueLists<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/radar/value_lists");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
         op.form(&self.body, &["expand", "metadata"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -787,6 +795,7 @@ impl<'a> GetRadarValueListsValueList<'a> {
         op.check(rt::check::length("value_list", v, None, Some(5000u64)));
         op.path("value_list", &self.value_list, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -830,6 +839,7 @@ impl<'a> PostRadarValueListsValueList<'a> {
         let v = &self.value_list;
         op.check(rt::check::length("value_list", v, None, Some(5000u64)));
         op.path("value_list", &self.value_list, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -876,6 +886,7 @@ impl<'a> DeleteRadarValueListsValueList<'a> {
         let v = &self.value_list;
         op.check(rt::check::length("value_list", v, None, Some(5000u64)));
         op.path("value_list", &self.value_list, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

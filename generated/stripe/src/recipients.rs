@@ -164,6 +164,7 @@ impl<'a> GetRecipients<'a> {
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         op.query("type", &self.type_, rt::Style::Form, true);
         op.query("verified", &self.verified, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -224,6 +225,7 @@ impl<'a> PostRecipients<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/recipients");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
         op.form(&self.body, &["expand", "metadata"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -270,6 +272,7 @@ impl<'a> GetRecipientsId<'a> {
         op.check(rt::check::length("id", v, None, Some(5000u64)));
         op.path("id", &self.id, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -310,6 +313,7 @@ impl<'a> PostRecipientsId<'a> {
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));
         op.path("id", &self.id, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -353,6 +357,7 @@ impl<'a> DeleteRecipientsId<'a> {
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));
         op.path("id", &self.id, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

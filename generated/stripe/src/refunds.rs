@@ -158,6 +158,7 @@ impl<'a> GetRefunds<'a> {
         }
         op.query("payment_intent", &self.payment_intent, rt::Style::Form, true);
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -223,6 +224,7 @@ impl<'a> PostRefunds<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/refunds");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -269,6 +271,7 @@ impl<'a> GetRefundsRefund<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/refunds/{refund}");
         op.path("refund", &self.refund, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -308,6 +311,7 @@ impl<'a> PostRefundsRefund<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/refunds/{refund}");
         op.path("refund", &self.refund, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand", "metadata"]);
         }
@@ -347,6 +351,7 @@ impl<'a> PostRefundsRefundCancel<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/refunds/{refund}/cancel");
         op.path("refund", &self.refund, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand"]);
         }

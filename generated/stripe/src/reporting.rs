@@ -145,6 +145,7 @@ impl<'a> GetReportingReportRuns<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -208,6 +209,7 @@ impl<'a> PostReportingReportRuns<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/reporting/report_runs");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.form(&self.body, &["expand", "parameters"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -256,6 +258,7 @@ impl<'a> GetReportingReportRunsReportRun<'a> {
         op.check(rt::check::length("report_run", v, None, Some(5000u64)));
         op.path("report_run", &self.report_run, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -299,6 +302,7 @@ impl<'a> GetReportingReportTypes<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/reporting/report_types");
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -350,6 +354,7 @@ impl<'a> GetReportingReportTypesReportType<'a> {
         );
         op.path("report_type", &self.report_type, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

@@ -117,6 +117,7 @@ impl<'a> GetReviews<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -193,6 +194,7 @@ impl<'a> GetReviewsReview<'a> {
         op.check(rt::check::length("review", v, None, Some(5000u64)));
         op.path("review", &self.review, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -234,6 +236,7 @@ impl<'a> PostReviewsReviewApprove<'a> {
         let v = &self.review;
         op.check(rt::check::length("review", v, None, Some(5000u64)));
         op.path("review", &self.review, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand"]);
         }

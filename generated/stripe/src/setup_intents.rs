@@ -216,6 +216,7 @@ impl<'a> GetSetupIntents<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -281,6 +282,7 @@ impl<'a> PostSetupIntents<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/setup_intents");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -351,6 +353,7 @@ impl<'a> GetSetupIntentsIntent<'a> {
         }
         op.query("client_secret", &self.client_secret, rt::Style::Form, true);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -391,6 +394,7 @@ impl<'a> PostSetupIntentsIntent<'a> {
         let v = &self.intent;
         op.check(rt::check::length("intent", v, None, Some(5000u64)));
         op.path("intent", &self.intent, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -440,6 +444,7 @@ impl<'a> PostSetupIntentsIntentCancel<'a> {
         let v = &self.intent;
         op.check(rt::check::length("intent", v, None, Some(5000u64)));
         op.path("intent", &self.intent, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand"]);
         }
@@ -483,6 +488,7 @@ impl<'a> PostSetupIntentsIntentConfirm<'a> {
         let v = &self.intent;
         op.check(rt::check::length("intent", v, None, Some(5000u64)));
         op.path("intent", &self.intent, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -532,6 +538,7 @@ impl<'a> PostSetupIntentsIntentVerifyMicrodeposits<'a> {
         let v = &self.intent;
         op.check(rt::check::length("intent", v, None, Some(5000u64)));
         op.path("intent", &self.intent, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }

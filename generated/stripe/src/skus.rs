@@ -175,6 +175,7 @@ impl<'a> GetSkus<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -235,6 +236,7 @@ impl<'a> PostSkus<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/skus");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
         op.form(
             &self.body,
@@ -282,6 +284,7 @@ impl<'a> GetSkusId<'a> {
         op.check(rt::check::length("id", v, None, Some(5000u64)));
         op.path("id", &self.id, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -322,6 +325,7 @@ impl<'a> PostSkusId<'a> {
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));
         op.path("id", &self.id, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -366,6 +370,7 @@ impl<'a> DeleteSkusId<'a> {
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));
         op.path("id", &self.id, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

@@ -141,6 +141,7 @@ impl<'a> PostSources<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/sources");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -210,6 +211,7 @@ impl<'a> GetSourcesSource<'a> {
         }
         op.query("client_secret", &self.client_secret, rt::Style::Form, true);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -248,6 +250,7 @@ impl<'a> PostSourcesSource<'a> {
         let v = &self.source;
         op.check(rt::check::length("source", v, None, Some(5000u64)));
         op.path("source", &self.source, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -308,6 +311,7 @@ impl<'a> GetSourcesSourceMandateNotificationsMandateNotification<'a> {
             false,
         );
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -385,6 +389,7 @@ impl<'a> GetSourcesSourceSourceTransactions<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -476,6 +481,7 @@ impl<'a> GetSourcesSourceSourceTransactionsSourceTransaction<'a> {
             false,
         );
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -511,6 +517,7 @@ impl<'a> PostSourcesSourceVerify<'a> {
         let v = &self.source;
         op.check(rt::check::length("source", v, None, Some(5000u64)));
         op.path("source", &self.source, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.form(&self.body, &["expand", "values"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);

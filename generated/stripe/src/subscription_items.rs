@@ -182,6 +182,7 @@ impl<'a> GetSubscriptionItems<'a> {
         let v = &self.subscription;
         op.check(rt::check::length("subscription", v, None, Some(5000u64)));
         op.query("subscription", &self.subscription, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -245,6 +246,7 @@ impl<'a> PostSubscriptionItems<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/subscription_items");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
         op.form(
             &self.body,
@@ -294,6 +296,7 @@ impl<'a> GetSubscriptionItemsItem<'a> {
         op.check(rt::check::length("item", v, None, Some(5000u64)));
         op.path("item", &self.item, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -334,6 +337,7 @@ impl<'a> PostSubscriptionItemsItem<'a> {
         let v = &self.item;
         op.check(rt::check::length("item", v, None, Some(5000u64)));
         op.path("item", &self.item, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -383,6 +387,7 @@ impl<'a> DeleteSubscriptionItemsItem<'a> {
         let v = &self.item;
         op.check(rt::check::length("item", v, None, Some(5000u64)));
         op.path("item", &self.item, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -458,6 +463,7 @@ impl<'a> GetSubscriptionItemsSubscriptionItemUsageRecordSummaries<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -528,6 +534,7 @@ impl<'a> PostSubscriptionItemsSubscriptionItemUsageRecords<'a> {
             "/v1/subscription_items/{subscription_item}/usage_records",
         );
         op.path("subscription_item", &self.subscription_item, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.form(&self.body, &["expand", "timestamp"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);

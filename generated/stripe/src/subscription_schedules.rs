@@ -201,6 +201,7 @@ impl<'a> GetSubscriptionSchedules<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -269,6 +270,7 @@ impl<'a> PostSubscriptionSchedules<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/subscription_schedules");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -325,6 +327,7 @@ impl<'a> GetSubscriptionSchedulesSchedule<'a> {
         op.check(rt::check::length("schedule", v, None, Some(5000u64)));
         op.path("schedule", &self.schedule, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -371,6 +374,7 @@ impl<'a> PostSubscriptionSchedulesSchedule<'a> {
         let v = &self.schedule;
         op.check(rt::check::length("schedule", v, None, Some(5000u64)));
         op.path("schedule", &self.schedule, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -420,6 +424,7 @@ impl<'a> PostSubscriptionSchedulesScheduleCancel<'a> {
         let v = &self.schedule;
         op.check(rt::check::length("schedule", v, None, Some(5000u64)));
         op.path("schedule", &self.schedule, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand"]);
         }
@@ -466,6 +471,7 @@ impl<'a> PostSubscriptionSchedulesScheduleRelease<'a> {
         let v = &self.schedule;
         op.check(rt::check::length("schedule", v, None, Some(5000u64)));
         op.path("schedule", &self.schedule, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand"]);
         }

@@ -275,6 +275,7 @@ impl<'a> GetSubscriptions<'a> {
             op.check(rt::check::length("test_clock", v, None, Some(5000u64)));
         }
         op.query("test_clock", &self.test_clock, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -335,6 +336,7 @@ impl<'a> PostSubscriptions<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/subscriptions");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
         op.form(
             &self.body,
@@ -413,6 +415,7 @@ impl<'a> GetSubscriptionsSearch<'a> {
         let v = &self.query;
         op.check(rt::check::length("query", v, None, Some(5000u64)));
         op.query("query", &self.query, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -500,6 +503,7 @@ impl<'a> GetSubscriptionsSubscriptionExposedId<'a> {
             false,
         );
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -553,6 +557,7 @@ impl<'a> PostSubscriptionsSubscriptionExposedId<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -624,6 +629,7 @@ impl<'a> DeleteSubscriptionsSubscriptionExposedId<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand"]);
         }
@@ -672,6 +678,7 @@ impl<'a> DeleteSubscriptionsSubscriptionExposedIdDiscount<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

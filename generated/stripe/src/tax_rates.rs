@@ -149,6 +149,7 @@ impl<'a> GetTaxRates<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -209,6 +210,7 @@ impl<'a> PostTaxRates<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/tax_rates");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
         op.form(&self.body, &["expand", "metadata"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -253,6 +255,7 @@ impl<'a> GetTaxRatesTaxRate<'a> {
         op.check(rt::check::length("tax_rate", v, None, Some(5000u64)));
         op.path("tax_rate", &self.tax_rate, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -291,6 +294,7 @@ impl<'a> PostTaxRatesTaxRate<'a> {
         let v = &self.tax_rate;
         op.check(rt::check::length("tax_rate", v, None, Some(5000u64)));
         op.path("tax_rate", &self.tax_rate, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }

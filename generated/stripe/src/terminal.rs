@@ -251,6 +251,7 @@ impl<'a> PostTerminalConnectionTokens<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/terminal/connection_tokens");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -324,6 +325,7 @@ impl<'a> GetTerminalLocations<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -387,6 +389,7 @@ impl<'a> PostTerminalLocations<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/terminal/locations");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
         op.form(&self.body, &["address", "expand", "metadata"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -433,6 +436,7 @@ impl<'a> GetTerminalLocationsLocation<'a> {
         op.check(rt::check::length("location", v, None, Some(5000u64)));
         op.path("location", &self.location, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -479,6 +483,7 @@ impl<'a> PostTerminalLocationsLocation<'a> {
         let v = &self.location;
         op.check(rt::check::length("location", v, None, Some(5000u64)));
         op.path("location", &self.location, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -528,6 +533,7 @@ impl<'a> DeleteTerminalLocationsLocation<'a> {
         let v = &self.location;
         op.check(rt::check::length("location", v, None, Some(5000u64)));
         op.path("location", &self.location, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -625,6 +631,7 @@ impl<'a> GetTerminalReaders<'a> {
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         op.query("status", &self.status, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -685,6 +692,7 @@ impl<'a> PostTerminalReaders<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/terminal/readers");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
         op.form(&self.body, &["expand", "metadata"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -731,6 +739,7 @@ impl<'a> GetTerminalReadersReader<'a> {
         op.check(rt::check::length("reader", v, None, Some(5000u64)));
         op.path("reader", &self.reader, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -774,6 +783,7 @@ impl<'a> PostTerminalReadersReader<'a> {
         let v = &self.reader;
         op.check(rt::check::length("reader", v, None, Some(5000u64)));
         op.path("reader", &self.reader, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -820,6 +830,7 @@ impl<'a> DeleteTerminalReadersReader<'a> {
         let v = &self.reader;
         op.check(rt::check::length("reader", v, None, Some(5000u64)));
         op.path("reader", &self.reader, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -866,6 +877,7 @@ impl<'a> PostTerminalReadersReaderCancelAction<'a> {
         let v = &self.reader;
         op.check(rt::check::length("reader", v, None, Some(5000u64)));
         op.path("reader", &self.reader, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand"]);
         }
@@ -904,6 +916,7 @@ impl<'a> PostTerminalReadersReaderProcessPaymentIntent<'a> {
         let v = &self.reader;
         op.check(rt::check::length("reader", v, None, Some(5000u64)));
         op.path("reader", &self.reader, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
         op.form(&self.body, &["expand", "process_config"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -941,6 +954,7 @@ impl<'a> PostTerminalReadersReaderProcessSetupIntent<'a> {
         let v = &self.reader;
         op.check(rt::check::length("reader", v, None, Some(5000u64)));
         op.path("reader", &self.reader, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
         op.form(&self.body, &["expand"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -978,6 +992,7 @@ impl<'a> PostTerminalReadersReaderSetReaderDisplay<'a> {
         let v = &self.reader;
         op.check(rt::check::length("reader", v, None, Some(5000u64)));
         op.path("reader", &self.reader, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
         op.form(&self.body, &["cart", "expand"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);

@@ -132,6 +132,7 @@ impl<'a> PostTestHelpersTerminalReadersReaderPresentPaymentMethod<'a> {
         let v = &self.reader;
         op.check(rt::check::length("reader", v, None, Some(5000u64)));
         op.path("reader", &self.reader, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -205,6 +206,7 @@ impl<'a> GetTestHelpersTestClocks<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -268,6 +270,7 @@ impl<'a> PostTestHelpersTestClocks<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/test_helpers/test_clocks");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
         op.form(&self.body, &["expand"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -317,6 +320,7 @@ impl<'a> GetTestHelpersTestClocksTestClock<'a> {
         op.check(rt::check::length("test_clock", v, None, Some(5000u64)));
         op.path("test_clock", &self.test_clock, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -360,6 +364,7 @@ impl<'a> DeleteTestHelpersTestClocksTestClock<'a> {
         let v = &self.test_clock;
         op.check(rt::check::length("test_clock", v, None, Some(5000u64)));
         op.path("test_clock", &self.test_clock, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -398,6 +403,7 @@ impl<'a> PostTestHelpersTestClocksTestClockAdvance<'a> {
         let v = &self.test_clock;
         op.check(rt::check::length("test_clock", v, None, Some(5000u64)));
         op.path("test_clock", &self.test_clock, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.form(&self.body, &["expand"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);

@@ -58,6 +58,7 @@ impl<'a> PostTokens<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/tokens");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -117,6 +118,7 @@ impl<'a> GetTokensToken<'a> {
         op.check(rt::check::length("token", v, None, Some(5000u64)));
         op.path("token", &self.token, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

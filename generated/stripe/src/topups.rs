@@ -154,6 +154,7 @@ impl<'a> GetTopups<'a> {
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
         op.query("status", &self.status, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -214,6 +215,7 @@ impl<'a> PostTopups<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/topups");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
         op.form(&self.body, &["expand", "metadata"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -258,6 +260,7 @@ impl<'a> GetTopupsTopup<'a> {
         op.check(rt::check::length("topup", v, None, Some(5000u64)));
         op.path("topup", &self.topup, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -296,6 +299,7 @@ impl<'a> PostTopupsTopup<'a> {
         let v = &self.topup;
         op.check(rt::check::length("topup", v, None, Some(5000u64)));
         op.path("topup", &self.topup, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -340,6 +344,7 @@ impl<'a> PostTopupsTopupCancel<'a> {
         let v = &self.topup;
         op.check(rt::check::length("topup", v, None, Some(5000u64)));
         op.path("topup", &self.topup, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand"]);
         }

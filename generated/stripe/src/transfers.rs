@@ -228,6 +228,7 @@ impl<'a> GetTransfers<'a> {
             op.check(rt::check::length("transfer_group", v, None, Some(5000u64)));
         }
         op.query("transfer_group", &self.transfer_group, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -288,6 +289,7 @@ impl<'a> PostTransfers<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/transfers");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
         op.form(&self.body, &["expand", "metadata"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -359,6 +361,7 @@ impl<'a> GetTransfersIdReversals<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -431,6 +434,7 @@ impl<'a> PostTransfersIdReversals<'a> {
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));
         op.path("id", &self.id, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -481,6 +485,7 @@ impl<'a> GetTransfersTransfer<'a> {
         op.check(rt::check::length("transfer", v, None, Some(5000u64)));
         op.path("transfer", &self.transfer, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -519,6 +524,7 @@ impl<'a> PostTransfersTransfer<'a> {
         let v = &self.transfer;
         op.check(rt::check::length("transfer", v, None, Some(5000u64)));
         op.path("transfer", &self.transfer, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -574,6 +580,7 @@ impl<'a> GetTransfersTransferReversalsId<'a> {
         op.check(rt::check::length("id", v, None, Some(5000u64)));
         op.path("id", &self.id, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -624,6 +631,7 @@ impl<'a> PostTransfersTransferReversalsId<'a> {
         let v = &self.id;
         op.check(rt::check::length("id", v, None, Some(5000u64)));
         op.path("id", &self.id, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand", "metadata"]);
         }

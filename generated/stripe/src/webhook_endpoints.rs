@@ -139,6 +139,7 @@ impl<'a> GetWebhookEndpoints<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -199,6 +200,7 @@ impl<'a> PostWebhookEndpoints<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/webhook_endpoints");
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         op.check(self.body.validate());
         op.form(&self.body, &["enabled_events", "expand", "metadata"]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -248,6 +250,7 @@ impl<'a> GetWebhookEndpointsWebhookEndpoint<'a> {
         op.check(rt::check::length("webhook_endpoint", v, None, Some(5000u64)));
         op.path("webhook_endpoint", &self.webhook_endpoint, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -294,6 +297,7 @@ impl<'a> PostWebhookEndpointsWebhookEndpoint<'a> {
         let v = &self.webhook_endpoint;
         op.check(rt::check::length("webhook_endpoint", v, None, Some(5000u64)));
         op.path("webhook_endpoint", &self.webhook_endpoint, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -340,6 +344,7 @@ impl<'a> DeleteWebhookEndpointsWebhookEndpoint<'a> {
         let v = &self.webhook_endpoint;
         op.check(rt::check::length("webhook_endpoint", v, None, Some(5000u64)));
         op.path("webhook_endpoint", &self.webhook_endpoint, rt::Style::Simple, false);
+        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

@@ -122,6 +122,7 @@ impl<'a> ListAccount<'a> {
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -175,6 +176,7 @@ impl<'a> CreateAccount<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/2010-04-01/Accounts.json");
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -210,6 +212,7 @@ impl<'a> FetchAccount<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^AC[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -248,6 +251,7 @@ impl<'a> UpdateAccount<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^AC[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

@@ -114,6 +114,7 @@ impl<'a> FetchRecordingAddOnResult<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^XR[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -176,6 +177,7 @@ impl<'a> DeleteRecordingAddOnResult<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^XR[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -261,6 +263,7 @@ impl<'a> ListRecordingAddOnResult<'a> {
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }

@@ -170,6 +170,7 @@ impl<'a> ListAddress<'a> {
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -238,6 +239,7 @@ impl<'a> CreateAddress<'a> {
             ),
         );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -288,6 +290,7 @@ impl<'a> FetchAddress<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^AD[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -341,6 +344,7 @@ impl<'a> UpdateAddress<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^AD[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -391,6 +395,7 @@ impl<'a> DeleteAddress<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^AD[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }

@@ -162,6 +162,7 @@ impl<'a> ListApplication<'a> {
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -232,6 +233,7 @@ impl<'a> CreateApplication<'a> {
             ),
         );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -282,6 +284,7 @@ impl<'a> FetchApplication<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^AP[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -335,6 +338,7 @@ impl<'a> UpdateApplication<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^AP[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -385,6 +389,7 @@ impl<'a> DeleteApplication<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^AP[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }

@@ -113,6 +113,7 @@ impl<'a> FetchIncomingPhoneNumberAssignedAddOnExtension<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^XF[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -217,6 +218,7 @@ impl<'a> ListIncomingPhoneNumberAssignedAddOnExtension<'a> {
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }

@@ -158,6 +158,7 @@ impl<'a> ListSipAuthCallsCredentialListMapping<'a> {
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -250,6 +251,7 @@ impl<'a> CreateSipAuthCallsCredentialListMapping<'a> {
             ),
         );
         op.path("DomainSid", &self.domain_sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -320,6 +322,7 @@ impl<'a> FetchSipAuthCallsCredentialListMapping<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^CL[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -384,6 +387,7 @@ impl<'a> DeleteSipAuthCallsCredentialListMapping<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^CL[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }

@@ -158,6 +158,7 @@ impl<'a> ListSipAuthRegistrationsCredentialListMapping<'a> {
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -252,6 +253,7 @@ impl<'a> CreateSipAuthRegistrationsCredentialListMapping<'a> {
             ),
         );
         op.path("DomainSid", &self.domain_sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -322,6 +324,7 @@ impl<'a> FetchSipAuthRegistrationsCredentialListMapping<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^CL[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -386,6 +389,7 @@ impl<'a> DeleteSipAuthRegistrationsCredentialListMapping<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^CL[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }

@@ -87,6 +87,7 @@ impl<'a> FetchAuthorizedConnectApp<'a> {
             ),
         );
         op.path("ConnectAppSid", &self.connect_app_sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -165,6 +166,7 @@ impl<'a> ListAuthorizedConnectApp<'a> {
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }

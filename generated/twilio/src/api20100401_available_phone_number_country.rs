@@ -105,6 +105,7 @@ impl<'a> ListAvailablePhoneNumberCountry<'a> {
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -181,6 +182,7 @@ impl<'a> FetchAvailablePhoneNumberCountry<'a> {
         );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         op.path("CountryCode", &self.country_code, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }

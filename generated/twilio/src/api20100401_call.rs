@@ -239,6 +239,7 @@ impl<'a> ListCall<'a> {
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -307,6 +308,7 @@ impl<'a> CreateCall<'a> {
             ),
         );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -360,6 +362,7 @@ impl<'a> FetchCall<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^CA[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -413,6 +416,7 @@ impl<'a> UpdateCall<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^CA[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -463,6 +467,7 @@ impl<'a> DeleteCall<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^CA[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }

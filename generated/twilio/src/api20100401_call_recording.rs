@@ -200,6 +200,7 @@ impl<'a> ListCallRecording<'a> {
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -282,6 +283,7 @@ impl<'a> CreateCallRecording<'a> {
             ),
         );
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -347,6 +349,7 @@ impl<'a> FetchCallRecording<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^RE[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -411,6 +414,7 @@ impl<'a> UpdateCallRecording<'a> {
         );
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -477,6 +481,7 @@ impl<'a> DeleteCallRecording<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^RE[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }

@@ -99,6 +99,7 @@ impl<'a> CreateRealtimeTranscription<'a> {
             ),
         );
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -169,6 +170,7 @@ impl<'a> UpdateRealtimeTranscription<'a> {
         );
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

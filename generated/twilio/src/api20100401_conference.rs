@@ -100,6 +100,7 @@ impl<'a> FetchConference<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^CF[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -149,6 +150,7 @@ impl<'a> UpdateConference<'a> {
         );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -283,6 +285,7 @@ impl<'a> ListConference<'a> {
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }

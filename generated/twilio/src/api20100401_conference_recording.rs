@@ -184,6 +184,7 @@ impl<'a> ListConferenceRecording<'a> {
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -273,6 +274,7 @@ impl<'a> FetchConferenceRecording<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^RE[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -337,6 +339,7 @@ impl<'a> UpdateConferenceRecording<'a> {
         );
         op.path("ConferenceSid", &self.conference_sid, rt::Style::Simple, false);
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -402,6 +405,7 @@ impl<'a> DeleteConferenceRecording<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^RE[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }

@@ -112,6 +112,7 @@ impl<'a> FetchConnectApp<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^CN[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -165,6 +166,7 @@ impl<'a> UpdateConnectApp<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^CN[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -215,6 +217,7 @@ impl<'a> DeleteConnectApp<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^CN[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -288,6 +291,7 @@ impl<'a> ListConnectApp<'a> {
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }

@@ -181,6 +181,7 @@ impl<'a> ListSipCredential<'a> {
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -272,6 +273,7 @@ impl<'a> CreateSipCredential<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -342,6 +344,7 @@ impl<'a> FetchSipCredential<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^CR[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -415,6 +418,7 @@ impl<'a> UpdateSipCredential<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^CR[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -485,6 +489,7 @@ impl<'a> DeleteSipCredential<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^CR[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }

@@ -154,6 +154,7 @@ impl<'a> ListSipCredentialList<'a> {
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -226,6 +227,7 @@ impl<'a> CreateSipCredentialList<'a> {
             ),
         );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -279,6 +281,7 @@ impl<'a> FetchSipCredentialList<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^CL[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -335,6 +338,7 @@ impl<'a> UpdateSipCredentialList<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^CL[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -388,6 +392,7 @@ impl<'a> DeleteSipCredentialList<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^CL[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }

@@ -151,6 +151,7 @@ impl<'a> ListSipDomain<'a> {
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -221,6 +222,7 @@ impl<'a> CreateSipDomain<'a> {
             ),
         );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -274,6 +276,7 @@ impl<'a> FetchSipDomain<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^SD[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -327,6 +330,7 @@ impl<'a> UpdateSipDomain<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^SD[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -380,6 +384,7 @@ impl<'a> DeleteSipDomain<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^SD[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }

@@ -78,6 +78,7 @@ impl<'a> CreateMessageFeedback<'a> {
             ),
         );
         op.path("MessageSid", &self.message_sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

@@ -130,6 +130,7 @@ impl<'a> FetchIncomingPhoneNumber<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^PN[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -186,6 +187,7 @@ impl<'a> UpdateIncomingPhoneNumber<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^PN[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -242,6 +244,7 @@ impl<'a> DeleteIncomingPhoneNumber<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^PN[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -343,6 +346,7 @@ impl<'a> ListIncomingPhoneNumber<'a> {
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -420,6 +424,7 @@ impl<'a> CreateIncomingPhoneNumber<'a> {
             ),
         );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }

@@ -154,6 +154,7 @@ impl<'a> ListSipIpAccessControlList<'a> {
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -234,6 +235,7 @@ impl<'a> CreateSipIpAccessControlList<'a> {
             ),
         );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -287,6 +289,7 @@ impl<'a> FetchSipIpAccessControlList<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^AL[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -346,6 +349,7 @@ impl<'a> UpdateSipIpAccessControlList<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^AL[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -399,6 +403,7 @@ impl<'a> DeleteSipIpAccessControlList<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^AL[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }

@@ -130,6 +130,7 @@ impl<'a> FetchSipIpAccessControlListMapping<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^AL[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -194,6 +195,7 @@ impl<'a> DeleteSipIpAccessControlListMapping<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^AL[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -279,6 +281,7 @@ impl<'a> ListSipIpAccessControlListMapping<'a> {
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -375,6 +378,7 @@ impl<'a> CreateSipIpAccessControlListMapping<'a> {
             ),
         );
         op.path("DomainSid", &self.domain_sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }

@@ -101,6 +101,7 @@ impl<'a> FetchKey<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^SK[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -154,6 +155,7 @@ impl<'a> UpdateKey<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^SK[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -204,6 +206,7 @@ impl<'a> DeleteKey<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^SK[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -277,6 +280,7 @@ impl<'a> ListKey<'a> {
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }

@@ -96,6 +96,7 @@ impl<'a> FetchMedia<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^ME[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -155,6 +156,7 @@ impl<'a> DeleteMedia<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^ME[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }

@@ -111,6 +111,7 @@ impl<'a> FetchMember<'a> {
         );
         op.path("QueueSid", &self.queue_sid, rt::Style::Simple, false);
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -172,6 +173,7 @@ impl<'a> UpdateMember<'a> {
         );
         op.path("QueueSid", &self.queue_sid, rt::Style::Simple, false);
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -262,6 +264,7 @@ impl<'a> ListMember<'a> {
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }

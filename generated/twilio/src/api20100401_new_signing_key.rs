@@ -64,6 +64,7 @@ impl<'a> CreateNewSigningKey<'a> {
             ),
         );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

@@ -114,6 +114,7 @@ impl<'a> FetchOutgoingCallerId<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^PN[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -170,6 +171,7 @@ impl<'a> UpdateOutgoingCallerId<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^PN[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -223,6 +225,7 @@ impl<'a> DeleteOutgoingCallerId<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^PN[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -310,6 +313,7 @@ impl<'a> ListOutgoingCallerId<'a> {
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }

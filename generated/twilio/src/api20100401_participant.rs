@@ -145,6 +145,7 @@ impl<'a> FetchParticipant<'a> {
         );
         op.path("ConferenceSid", &self.conference_sid, rt::Style::Simple, false);
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -209,6 +210,7 @@ impl<'a> UpdateParticipant<'a> {
         );
         op.path("ConferenceSid", &self.conference_sid, rt::Style::Simple, false);
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -273,6 +275,7 @@ impl<'a> DeleteParticipant<'a> {
         );
         op.path("ConferenceSid", &self.conference_sid, rt::Style::Simple, false);
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -379,6 +382,7 @@ impl<'a> ListParticipant<'a> {
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -451,6 +455,7 @@ impl<'a> CreateParticipant<'a> {
         );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
         op.path("ConferenceSid", &self.conference_sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }

@@ -132,6 +132,7 @@ impl<'a> FetchRecordingAddOnResultPayload<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^XH[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -208,6 +209,7 @@ impl<'a> DeleteRecordingAddOnResultPayload<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^XH[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -305,6 +307,7 @@ impl<'a> ListRecordingAddOnResultPayload<'a> {
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }

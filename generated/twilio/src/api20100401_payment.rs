@@ -96,6 +96,7 @@ impl<'a> CreatePayments<'a> {
             ),
         );
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -164,6 +165,7 @@ impl<'a> UpdatePayments<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^PK[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

@@ -120,6 +120,7 @@ impl<'a> FetchQueue<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^QU[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -173,6 +174,7 @@ impl<'a> UpdateQueue<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^QU[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -223,6 +225,7 @@ impl<'a> DeleteQueue<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^QU[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -296,6 +299,7 @@ impl<'a> ListQueue<'a> {
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -364,6 +368,7 @@ impl<'a> CreateQueue<'a> {
             ),
         );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

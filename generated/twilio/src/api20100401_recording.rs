@@ -112,6 +112,7 @@ impl<'a> FetchRecording<'a> {
             rt::Style::Form,
             true,
         );
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -159,6 +160,7 @@ impl<'a> DeleteRecording<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^RE[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -301,6 +303,7 @@ impl<'a> ListRecording<'a> {
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }

@@ -108,6 +108,7 @@ impl<'a> FetchRecordingTranscription<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^TR[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -170,6 +171,7 @@ impl<'a> DeleteRecordingTranscription<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^TR[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -255,6 +257,7 @@ impl<'a> ListRecordingTranscription<'a> {
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }

@@ -96,6 +96,7 @@ impl<'a> FetchShortCode<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^SC[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -149,6 +150,7 @@ impl<'a> UpdateShortCode<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^SC[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -241,6 +243,7 @@ impl<'a> ListShortCode<'a> {
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }

@@ -132,6 +132,7 @@ impl<'a> ListSigningKey<'a> {
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -202,6 +203,7 @@ impl<'a> FetchSigningKey<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^SK[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -255,6 +257,7 @@ impl<'a> UpdateSigningKey<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^SK[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -305,6 +308,7 @@ impl<'a> DeleteSigningKey<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^SK[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }

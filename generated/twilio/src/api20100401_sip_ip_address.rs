@@ -181,6 +181,7 @@ impl<'a> ListSipIpAddress<'a> {
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -272,6 +273,7 @@ impl<'a> CreateSipIpAddress<'a> {
             rt::Style::Simple,
             false,
         );
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -344,6 +346,7 @@ impl<'a> FetchSipIpAddress<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^IP[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -419,6 +422,7 @@ impl<'a> UpdateSipIpAddress<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^IP[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -491,6 +495,7 @@ impl<'a> DeleteSipIpAddress<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^IP[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }

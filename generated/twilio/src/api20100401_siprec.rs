@@ -96,6 +96,7 @@ impl<'a> CreateSiprec<'a> {
             ),
         );
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -160,6 +161,7 @@ impl<'a> UpdateSiprec<'a> {
         );
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

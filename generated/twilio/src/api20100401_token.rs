@@ -61,6 +61,7 @@ impl<'a> CreateToken<'a> {
             ),
         );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

@@ -96,6 +96,7 @@ impl<'a> FetchTranscription<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^TR[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -143,6 +144,7 @@ impl<'a> DeleteTranscription<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^TR[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -216,6 +218,7 @@ impl<'a> ListTranscription<'a> {
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }

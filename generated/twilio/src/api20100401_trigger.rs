@@ -127,6 +127,7 @@ impl<'a> FetchUsageTrigger<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^UT[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -183,6 +184,7 @@ impl<'a> UpdateUsageTrigger<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^UT[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -236,6 +238,7 @@ impl<'a> DeleteUsageTrigger<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^UT[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -333,6 +336,7 @@ impl<'a> ListUsageTrigger<'a> {
         }
         op.query("Page", &self.page, rt::Style::Form, true);
         op.query("PageToken", &self.page_token, rt::Style::Form, true);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -405,6 +409,7 @@ impl<'a> CreateUsageTrigger<'a> {
             ),
         );
         op.path("AccountSid", &self.account_sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

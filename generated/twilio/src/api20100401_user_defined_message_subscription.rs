@@ -98,6 +98,7 @@ impl<'a> CreateUserDefinedMessageSubscription<'a> {
             ),
         );
         op.path("CallSid", &self.call_sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -163,6 +164,7 @@ impl<'a> DeleteUserDefinedMessageSubscription<'a> {
             rt::check::string("Sid", v, Some(34u64), Some(34u64), "^ZY[0-9a-fA-F]{32}$"),
         );
         op.path("Sid", &self.sid, rt::Style::Simple, false);
+        op.security(&[&["accountSid_authToken"]]);
         op.apply(self.options);
         (self.client, op)
     }
