@@ -32,6 +32,9 @@ pub mod integer_enums;
 #[path = "snapshots/keywords_31.rs"]
 pub mod keywords_31;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/media_types.rs"]
+pub mod media_types;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
 #[path = "snapshots/multipart_brackets.rs"]
 pub mod multipart_brackets;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
@@ -50,6 +53,9 @@ pub mod paging;
 #[path = "snapshots/param_styles.rs"]
 pub mod param_styles;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/querystring.rs"]
+pub mod querystring;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
 #[path = "snapshots/recursion.rs"]
 pub mod recursion;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
@@ -61,6 +67,12 @@ pub mod request_bodies;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
 #[path = "snapshots/responses.rs"]
 pub mod responses;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/sequential_media.rs"]
+pub mod sequential_media;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/servers_per_operation.rs"]
+pub mod servers_per_operation;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
 #[path = "snapshots/string_enums.rs"]
 pub mod string_enums;

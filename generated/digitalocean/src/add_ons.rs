@@ -304,6 +304,7 @@ impl<'a> AddonsDelete<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/add-ons/saas/{resource_uuid}");
         op.path("resource_uuid", &self.resource_uuid, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

@@ -2165,6 +2165,7 @@ impl<'a> AppsCommitRollback<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/apps/{app_id}/rollback/commit");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

@@ -400,6 +400,7 @@ impl<'a> InvoicesGetCsvByUuid<'a> {
             "/v2/customers/my/invoices/{invoice_uuid}/csv",
         );
         op.path("invoice_uuid", &self.invoice_uuid, rt::Style::Simple, false);
+        op.accept_types("text/csv, application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -430,6 +431,7 @@ impl<'a> InvoicesGetPdfByUuid<'a> {
             "/v2/customers/my/invoices/{invoice_uuid}/pdf",
         );
         op.path("invoice_uuid", &self.invoice_uuid, rt::Style::Simple, false);
+        op.accept_types("application/pdf, application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

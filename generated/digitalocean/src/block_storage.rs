@@ -325,6 +325,7 @@ impl<'a> VolumesDeleteByName<'a> {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/volumes");
         op.query("name", &self.name, rt::Style::Form, true);
         op.query("region", &self.region, rt::Style::Form, true);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -387,6 +388,7 @@ impl<'a> VolumeSnapshotsDeleteById<'a> {
             "/v2/volumes/snapshots/{snapshot_id}",
         );
         op.path("snapshot_id", &self.snapshot_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -443,6 +445,7 @@ impl<'a> VolumesDelete<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/volumes/{volume_id}");
         op.path("volume_id", &self.volume_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

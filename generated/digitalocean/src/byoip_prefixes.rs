@@ -286,6 +286,7 @@ impl<'a> ByoipPrefixesDelete<'a> {
             "/v2/byoip_prefixes/{byoip_prefix_uuid}",
         );
         op.path("byoip_prefix_uuid", &self.byoip_prefix_uuid, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

@@ -319,6 +319,7 @@ impl<'a> CdnDeleteEndpoint<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/cdn/endpoints/{cdn_id}");
         op.path("cdn_id", &self.cdn_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -347,6 +348,7 @@ impl<'a> CdnPurgeCache<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/cdn/endpoints/{cdn_id}/cache");
         op.path("cdn_id", &self.cdn_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);

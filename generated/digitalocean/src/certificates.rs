@@ -254,6 +254,7 @@ impl<'a> CertificatesDelete<'a> {
             "/v2/certificates/{certificate_id}",
         );
         op.path("certificate_id", &self.certificate_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

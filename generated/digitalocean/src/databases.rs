@@ -1591,6 +1591,7 @@ impl<'a> DatabasesDestroyCluster<'a> {
             rt::Style::Simple,
             false,
         );
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1664,6 +1665,7 @@ impl<'a> DatabasesPatchConfig<'a> {
             rt::Style::Simple,
             false,
         );
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1815,6 +1817,7 @@ impl<'a> DatabasesDeleteOnlineMigration<'a> {
             false,
         );
         op.path("migration_id", &self.migration_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1851,6 +1854,7 @@ impl<'a> DatabasesUpdateRegion<'a> {
             rt::Style::Simple,
             false,
         );
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1888,6 +1892,7 @@ impl<'a> DatabasesUpdateClusterSize<'a> {
             rt::Style::Simple,
             false,
         );
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1965,6 +1970,7 @@ impl<'a> DatabasesUpdateFirewallRules<'a> {
             rt::Style::Simple,
             false,
         );
+        op.accept_types("application/json");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -2043,6 +2049,7 @@ impl<'a> DatabasesUpdateDoSettings<'a> {
             rt::Style::Simple,
             false,
         );
+        op.accept_types("application/json");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -2081,6 +2088,7 @@ impl<'a> DatabasesUpdateMaintenanceWindow<'a> {
             rt::Style::Simple,
             false,
         );
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -2117,6 +2125,7 @@ impl<'a> DatabasesInstallUpdate<'a> {
             rt::Style::Simple,
             false,
         );
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2368,6 +2377,7 @@ impl<'a> DatabasesDestroyReplica<'a> {
             false,
         );
         op.path("replica_name", &self.replica_name, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2405,6 +2415,7 @@ impl<'a> DatabasesPromoteReplica<'a> {
             false,
         );
         op.path("replica_name", &self.replica_name, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2598,6 +2609,7 @@ impl<'a> DatabasesDeleteUser<'a> {
             false,
         );
         op.path("username", &self.username, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2791,6 +2803,7 @@ impl<'a> DatabasesDelete<'a> {
             false,
         );
         op.path("database_name", &self.database_name, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2950,6 +2963,7 @@ impl<'a> DatabasesUpdateConnectionPool<'a> {
             false,
         );
         op.path("pool_name", &self.pool_name, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -2988,6 +3002,7 @@ impl<'a> DatabasesDeleteConnectionPool<'a> {
             false,
         );
         op.path("pool_name", &self.pool_name, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3064,6 +3079,7 @@ impl<'a> DatabasesUpdateEvictionPolicy<'a> {
             rt::Style::Simple,
             false,
         );
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -3136,6 +3152,7 @@ impl<'a> DatabasesUpdateSqlMode<'a> {
             rt::Style::Simple,
             false,
         );
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -3173,6 +3190,7 @@ impl<'a> DatabasesUpdateMajorVersion<'a> {
             rt::Style::Simple,
             false,
         );
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -3250,6 +3268,7 @@ impl<'a> DatabasesUpdateAutoscale<'a> {
             rt::Style::Simple,
             false,
         );
+        op.accept_types("application/json");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -3477,6 +3496,7 @@ impl<'a> DatabasesDeleteKafkaTopic<'a> {
             false,
         );
         op.path("topic_name", &self.topic_name, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3636,6 +3656,7 @@ impl<'a> DatabasesUpdateLogsink<'a> {
             false,
         );
         op.path("logsink_id", &self.logsink_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -3674,6 +3695,7 @@ impl<'a> DatabasesDeleteLogsink<'a> {
             false,
         );
         op.path("logsink_id", &self.logsink_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3829,6 +3851,7 @@ impl<'a> DatabasesDeleteKafkaSchema<'a> {
             false,
         );
         op.path("subject_name", &self.subject_name, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -4119,6 +4142,7 @@ impl<'a> DatabasesUpdateClusterMetricsCredentials<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/databases/metrics/credentials");
+        op.accept_types("application/json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -4199,6 +4223,7 @@ impl<'a> DatabasesDeleteOpensearchIndex<'a> {
             false,
         );
         op.path("index_name", &self.index_name, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

@@ -311,6 +311,7 @@ impl<'a> DedicatedInferencesDelete<'a> {
             rt::Style::Simple,
             false,
         );
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -842,6 +843,7 @@ impl<'a> DedicatedInferencesDeleteTokens<'a> {
             false,
         );
         op.path("token_id", &self.token_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

@@ -396,6 +396,7 @@ impl<'a> DomainsDeleteRecord<'a> {
         );
         op.path("domain_name", &self.domain_name, rt::Style::Simple, false);
         op.path("domain_record_id", &self.domain_record_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

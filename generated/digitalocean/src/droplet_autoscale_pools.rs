@@ -382,6 +382,7 @@ impl<'a> AutoscalepoolsDelete<'a> {
             "/v2/droplets/autoscale/{autoscale_pool_id}",
         );
         op.path("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -414,6 +415,7 @@ impl<'a> AutoscalepoolsDeleteDangerous<'a> {
         );
         op.path("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Simple, false);
         op.header("X-Dangerous", &self.x_dangerous, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

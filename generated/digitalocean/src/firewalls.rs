@@ -425,6 +425,7 @@ impl<'a> FirewallsDelete<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/firewalls/{firewall_id}");
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -461,6 +462,7 @@ impl<'a> FirewallsAssignDroplets<'a> {
             "/v2/firewalls/{firewall_id}/droplets",
         );
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -500,6 +502,7 @@ impl<'a> FirewallsDeleteDroplets<'a> {
             "/v2/firewalls/{firewall_id}/droplets",
         );
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -536,6 +539,7 @@ impl<'a> FirewallsAddTags<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/firewalls/{firewall_id}/tags");
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -572,6 +576,7 @@ impl<'a> FirewallsDeleteTags<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/firewalls/{firewall_id}/tags");
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -608,6 +613,7 @@ impl<'a> FirewallsAddRules<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/firewalls/{firewall_id}/rules");
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -647,6 +653,7 @@ impl<'a> FirewallsDeleteRules<'a> {
             "/v2/firewalls/{firewall_id}/rules",
         );
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }

@@ -252,6 +252,7 @@ impl<'a> FloatingIPsDelete<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/floating_ips/{floating_ip}");
         op.path("floating_ip", &self.floating_ip, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

@@ -359,6 +359,7 @@ impl<'a> FunctionsDeleteNamespace<'a> {
             "/v2/functions/namespaces/{namespace_id}",
         );
         op.path("namespace_id", &self.namespace_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -539,6 +540,7 @@ impl<'a> FunctionsDeleteTrigger<'a> {
         );
         op.path("namespace_id", &self.namespace_id, rt::Style::Simple, false);
         op.path("trigger_name", &self.trigger_name, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

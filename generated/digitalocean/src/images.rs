@@ -447,6 +447,7 @@ impl<'a> ImagesDelete<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/images/{image_id}");
         op.path("image_id", &self.image_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -515,6 +516,7 @@ impl<'a> ImagesPostAccountTransferAccept<'a> {
             "/v2/images/{image_id}/account_transfer/accept",
         );
         op.path("image_id", &self.image_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -547,6 +549,7 @@ impl<'a> ImagesPostAccountTransferCancel<'a> {
             "/v2/images/{image_id}/account_transfer/cancel",
         );
         op.path("image_id", &self.image_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -579,6 +582,7 @@ impl<'a> ImagesPostAccountTransferDecline<'a> {
             "/v2/images/{image_id}/account_transfer/decline",
         );
         op.path("image_id", &self.image_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);

@@ -770,6 +770,7 @@ impl<'a> KubernetesDeleteCluster<'a> {
             "/v2/kubernetes/clusters/{cluster_id}",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -833,6 +834,7 @@ impl<'a> KubernetesDestroyAssociatedResourcesSelective<'a> {
             "/v2/kubernetes/clusters/{cluster_id}/destroy_with_associated_resources/selective",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -864,6 +866,7 @@ impl<'a> KubernetesDestroyAssociatedResourcesDangerous<'a> {
             "/v2/kubernetes/clusters/{cluster_id}/destroy_with_associated_resources/dangerous",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -914,6 +917,7 @@ impl<'a> KubernetesGetKubeconfig<'a> {
         }
         op.query("expiry_seconds", &self.expiry_seconds, rt::Style::Form, true);
         op.query("type", &self.type_, rt::Style::Form, true);
+        op.accept_types("application/yaml, application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1024,6 +1028,7 @@ impl<'a> KubernetesUpgradeCluster<'a> {
             "/v2/kubernetes/clusters/{cluster_id}/upgrade",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1205,6 +1210,7 @@ impl<'a> KubernetesDeleteNodePool<'a> {
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
         op.path("node_pool_id", &self.node_pool_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1273,6 +1279,7 @@ impl<'a> KubernetesDeleteNode<'a> {
             );
         }
         op.query("replace", &self.replace, rt::Style::Form, true);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1306,6 +1313,7 @@ impl<'a> KubernetesRecycleNodePool<'a> {
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
         op.path("node_pool_id", &self.node_pool_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1478,6 +1486,7 @@ impl<'a> KubernetesAddRegistry<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/kubernetes/registry");
+        op.accept_types("application/json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -1512,6 +1521,7 @@ impl<'a> KubernetesRemoveRegistry<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/kubernetes/registry");
+        op.accept_types("application/json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -1546,6 +1556,7 @@ impl<'a> KubernetesAddRegistries<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/kubernetes/registries");
+        op.accept_types("application/json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -1580,6 +1591,7 @@ impl<'a> KubernetesRemoveRegistries<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/kubernetes/registries");
+        op.accept_types("application/json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }

@@ -416,6 +416,7 @@ impl<'a> LoadBalancersDelete<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/load_balancers/{lb_id}");
         op.path("lb_id", &self.lb_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -443,6 +444,7 @@ impl<'a> LoadBalancersDeleteCache<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/load_balancers/{lb_id}/cache");
         op.path("lb_id", &self.lb_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -474,6 +476,7 @@ impl<'a> LoadBalancersAddDroplets<'a> {
             "/v2/load_balancers/{lb_id}/droplets",
         );
         op.path("lb_id", &self.lb_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -506,6 +509,7 @@ impl<'a> LoadBalancersRemoveDroplets<'a> {
             "/v2/load_balancers/{lb_id}/droplets",
         );
         op.path("lb_id", &self.lb_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -538,6 +542,7 @@ impl<'a> LoadBalancersAddForwardingRules<'a> {
             "/v2/load_balancers/{lb_id}/forwarding_rules",
         );
         op.path("lb_id", &self.lb_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -571,6 +576,7 @@ impl<'a> LoadBalancersRemoveForwardingRules<'a> {
             "/v2/load_balancers/{lb_id}/forwarding_rules",
         );
         op.path("lb_id", &self.lb_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);

@@ -1551,6 +1551,7 @@ impl<'a> MonitoringDeleteAlertPolicy<'a> {
             "/v2/monitoring/alerts/{alert_uuid}",
         );
         op.path("alert_uuid", &self.alert_uuid, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3693,6 +3694,7 @@ impl<'a> MonitoringUpdateDestination<'a> {
             "/v2/monitoring/sinks/destinations/{destination_uuid}",
         );
         op.path("destination_uuid", &self.destination_uuid, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -3724,6 +3726,7 @@ impl<'a> MonitoringDeleteDestination<'a> {
             "/v2/monitoring/sinks/destinations/{destination_uuid}",
         );
         op.path("destination_uuid", &self.destination_uuid, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3795,6 +3798,7 @@ impl<'a> MonitoringCreateSink<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/monitoring/sinks");
+        op.accept_types("application/json");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -3853,6 +3857,7 @@ impl<'a> MonitoringDeleteSink<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/monitoring/sinks/{sink_uuid}");
         op.path("sink_uuid", &self.sink_uuid, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

@@ -330,6 +330,7 @@ impl<'a> NfsDelete<'a> {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/nfs/{nfs_id}");
         op.path("nfs_id", &self.nfs_id, rt::Style::Simple, false);
         op.query("region", &self.region, rt::Style::Form, true);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -444,6 +445,7 @@ impl<'a> NfsDeleteSnapshot<'a> {
         );
         op.path("nfs_snapshot_id", &self.nfs_snapshot_id, rt::Style::Simple, false);
         op.query("region", &self.region, rt::Style::Form, true);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

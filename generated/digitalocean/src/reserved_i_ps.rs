@@ -251,6 +251,7 @@ impl<'a> ReservedIPsDelete<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/reserved_ips/{reserved_ip}");
         op.path("reserved_ip", &self.reserved_ip, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

@@ -244,6 +244,7 @@ impl<'a> ReservedIPv6Delete<'a> {
             "/v2/reserved_ipv6/{reserved_ipv6}",
         );
         op.path("reserved_ipv6", &self.reserved_ipv6, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

@@ -427,6 +427,7 @@ impl<'a> SecurityCreateScanRule<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/security/scans/rules");
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -663,6 +664,7 @@ impl<'a> SecurityDeleteSuppression<'a> {
             "/v2/security/settings/suppressions/{suppression_uuid}",
         );
         op.path("suppression_uuid", &self.suppression_uuid, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

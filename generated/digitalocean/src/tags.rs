@@ -303,6 +303,7 @@ impl<'a> TagsDelete<'a> {
             rt::check::string("tag_id", v, None, Some(255u64), "^[a-zA-Z0-9_\\-\\:]+$"),
         );
         op.path("tag_id", &self.tag_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -335,6 +336,7 @@ impl<'a> TagsAssignResources<'a> {
             rt::check::string("tag_id", v, None, Some(255u64), "^[a-zA-Z0-9_\\-\\:]+$"),
         );
         op.path("tag_id", &self.tag_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -368,6 +370,7 @@ impl<'a> TagsUnassignResources<'a> {
             rt::check::string("tag_id", v, None, Some(255u64), "^[a-zA-Z0-9_\\-\\:]+$"),
         );
         op.path("tag_id", &self.tag_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);

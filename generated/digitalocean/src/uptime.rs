@@ -377,6 +377,7 @@ impl<'a> UptimeDeleteCheck<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/uptime/checks/{check_id}");
         op.path("check_id", &self.check_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -626,6 +627,7 @@ impl<'a> UptimeDeleteAlert<'a> {
         );
         op.path("check_id", &self.check_id, rt::Style::Simple, false);
         op.path("alert_id", &self.alert_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

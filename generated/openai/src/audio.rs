@@ -175,6 +175,7 @@ impl<'a> CreateSpeech<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/audio/speech");
+        op.accept_types("application/octet-stream, text/event-stream, application/json");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -213,6 +214,7 @@ impl<'a> CreateTranscription<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/audio/transcriptions");
+        op.accept_types("application/json, text/event-stream");
         op.check(self.body.validate());
         let body = &self.body;
         let mut mp = op.multipart();

@@ -325,6 +325,7 @@ impl<'a> DeleteContainer<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/containers/{container_id}");
         op.path("container_id", &self.container_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -501,6 +502,7 @@ impl<'a> DeleteContainerFile<'a> {
         );
         op.path("container_id", &self.container_id, rt::Style::Simple, false);
         op.path("file_id", &self.file_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -533,6 +535,7 @@ impl<'a> RetrieveContainerFileContent<'a> {
         );
         op.path("container_id", &self.container_id, rt::Style::Simple, false);
         op.path("file_id", &self.file_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)

@@ -191,6 +191,7 @@ impl<'a> CreateRealtimeCall<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/realtime/calls");
+        op.accept_types("application/sdp");
         op.check(self.body.validate());
         let body = &self.body;
         let mut mp = op.multipart();

@@ -188,6 +188,7 @@ impl<'a> CreateResponse<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/responses");
+        op.accept_types("application/json, text/event-stream");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
@@ -299,6 +300,7 @@ impl<'a> DeleteResponse<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/responses/{response_id}");
         op.path("response_id", &self.response_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::ErrorModel>(status, body),
             429u16 => rt::error_body::<super::models::ErrorResponse>(status, body),
@@ -462,6 +464,7 @@ impl<'a> BetaCreateResponse<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/responses");
         op.header("openai-beta", &self.openai_beta, false);
+        op.accept_types("application/json, text/event-stream");
         op.fixed_query("beta", "true");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
@@ -592,6 +595,7 @@ impl<'a> BetaDeleteResponse<'a> {
         let mut op = rt::Op::new(rt::Method::DELETE, "/responses/{response_id}");
         op.path("response_id", &self.response_id, rt::Style::Simple, false);
         op.header("openai-beta", &self.openai_beta, false);
+        op.accept_types("application/json");
         op.fixed_query("beta", "true");
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BetaError>(status, body),

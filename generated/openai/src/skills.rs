@@ -391,6 +391,7 @@ impl<'a> GetSkillContent<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/skills/{skill_id}/content");
         op.path("skill_id", &self.skill_id, rt::Style::Simple, false);
+        op.accept_types("application/zip, application/json");
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -618,6 +619,7 @@ impl<'a> GetSkillVersionContent<'a> {
         );
         op.path("skill_id", &self.skill_id, rt::Style::Simple, false);
         op.path("version", &self.version, rt::Style::Simple, false);
+        op.accept_types("application/zip, application/json");
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)

@@ -488,6 +488,7 @@ impl<'a> RetrieveVideoContent<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/videos/{video_id}/content");
         op.path("video_id", &self.video_id, rt::Style::Simple, false);
         op.query("variant", &self.variant, rt::Style::Form, true);
+        op.accept_types("video/mp4, image/webp, application/json");
         op.apply(self.options);
         (self.client, op)
     }

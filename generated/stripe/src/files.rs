@@ -33,7 +33,7 @@ impl<'a> FilesApi<'a> {
     ///
     /// <p>All of Stripe’s officially supported Client libraries should have support for sending <code>multipart/form-data</code>.</p>
     ///
-    /// `POST /v1/files` (operation `PostFiles`).
+    /// `POST /v1/files` (operation `PostFiles`). Sent to the operation's own server `https://files.stripe.com/`; `ConnectorConfig::servers` can replace it (by that URL, or `*`).
     pub fn post_files(&self, body: super::models::PostFilesBody) -> PostFiles<'a> {
         PostFiles {
             client: self.client,
@@ -183,6 +183,7 @@ impl<'a> PostFiles<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/files");
+        op.server("https://files.stripe.com/");
         let body = &self.body;
         let mut mp = op.multipart();
         mp.part_brackets("expand", &body.expand);

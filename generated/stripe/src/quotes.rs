@@ -806,6 +806,7 @@ impl<'a> GetQuotesQuotePdf<'a> {
         op.check(rt::check::length("quote", v, None, Some(5000u64)));
         op.path("quote", &self.quote, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
+        op.accept_types("application/pdf, application/json");
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
