@@ -608,6 +608,11 @@ fn accessor(api: &Api, op: &Operation) -> TokenStream {
         "`{} {}` (operation `{}`).",
         op.method, op.path, op.operation_id
     ));
+    if let Some(server) = own_server(api, op) {
+        doc.push_str(&format!(
+            " Sent to the operation's own server `{server}`; `ConnectorConfig::servers` can replace it (by that URL, or `*`)."
+        ));
+    }
     let doc = doc_attr(Some(&doc));
     let deprecated = op
         .deprecated
@@ -655,11 +660,16 @@ fn builder(api: &Api, facts: &Facts, op: &Operation) -> TokenStream {
             fields.push(quote!(#n: #t,));
         } else {
             fields.push(quote!(#n: Option<#t>,));
-            let doc = doc_attr(Some(
-                &p.doc
-                    .clone()
-                    .unwrap_or_else(|| format!("Set `{}`.", p.wire_name)),
-            ));
+            let mut text = p
+                .doc
+                .clone()
+                .unwrap_or_else(|| format!("Set `{}`.", p.wire_name));
+            if let Some(d) = &p.default {
+                text.push_str(&format!(
+                    "\n\nSent as `{d}` unless set here (the description requires it)."
+                ));
+            }
+            let doc = doc_attr(Some(&text));
             let (arg, val) = if is_stringish(&p.ty) {
                 (quote!(impl Into<String>), quote!(value.into()))
             } else {
@@ -684,16 +694,38 @@ fn builder(api: &Api, facts: &Facts, op: &Operation) -> TokenStream {
                 steps.push(quote! { if let Some(v) = &self.#n { op.check(#check); } });
             }
         }
-        steps.push(match p.location {
-            ParamLocation::Path => quote!(op.path(#wire, &self.#n, #style, #explode);),
-            ParamLocation::Query => quote!(op.query(#wire, &self.#n, #style, #explode);),
-            ParamLocation::Header => quote!(op.header(#wire, &self.#n, #explode);),
-            ParamLocation::Cookie => quote!(op.cookie(#wire, &self.#n);),
+        let json_query = p.media_type.as_deref().is_some_and(media_is_json);
+        steps.push(match (p.location, &p.default) {
+            (ParamLocation::Header, Some(d)) => {
+                quote!(op.header(#wire, self.#n.as_deref().unwrap_or(#d), #explode);)
+            }
+            (ParamLocation::Path, _) => quote!(op.path(#wire, &self.#n, #style, #explode);),
+            (ParamLocation::Query, _) => quote!(op.query(#wire, &self.#n, #style, #explode);),
+            (ParamLocation::Header, _) => quote!(op.header(#wire, &self.#n, #explode);),
+            (ParamLocation::Cookie, _) => quote!(op.cookie(#wire, &self.#n);),
+            (ParamLocation::QueryString, _) => {
+                let call = if json_query {
+                    quote!(querystring_json)
+                } else {
+                    quote!(querystring_form)
+                };
+                if p.required {
+                    quote!(op.#call(&self.#n);)
+                } else {
+                    quote!(if let Some(v) = &self.#n { op.#call(v); })
+                }
+            }
         });
     }
     if let Some(alts) = &op.security {
         let alts = alts.iter().map(|a| quote!(&[#(#a),*]));
         steps.push(quote!(op.security(&[#(#alts),*]);));
+    }
+    if let Some(accept) = declared_accept(op) {
+        steps.push(quote!(op.accept_types(#accept);));
+    }
+    if let Some(server) = own_server(api, op) {
+        steps.push(quote!(op.server(#server);));
     }
     for (k, v) in &op.fixed_query {
         steps.push(quote!(op.fixed_query(#k, #v);));
@@ -854,6 +886,31 @@ fn builder(api: &Api, facts: &Facts, op: &Operation) -> TokenStream {
     builder_tokens(
         &builder, &bdoc, &fields, &setters, &steps, op, ret, send, more, None,
     )
+}
+
+/// Whether a media type is JSON (`application/json`, `+json`), as the runtime encodes it.
+fn media_is_json(m: &str) -> bool {
+    let m = m.split(';').next().unwrap_or(m).trim().to_ascii_lowercase();
+    m == "application/json" || m.ends_with("+json")
+}
+
+/// The `Accept` value an operation sends for its plain answers, when it is not what the runtime
+/// asks for anyway (`application/json` for JSON answers, nothing for the others).
+fn declared_accept(op: &Operation) -> Option<String> {
+    let joined = op.accept.join(", ");
+    let implied = match success_of(op) {
+        Success::Json(..) | Success::ByStatus(_) => "application/json",
+        _ => "",
+    };
+    (!joined.is_empty() && joined != implied).then_some(joined)
+}
+
+/// The server an operation is sent to instead of the configured base: the first one the
+/// operation (or its path item) declares, variables at their defaults, unless it is the root one.
+fn own_server(api: &Api, op: &Operation) -> Option<String> {
+    let own = server_default(op.servers.first()?);
+    let root = api.servers.first().map(server_default);
+    (root.as_deref() != Some(own.as_str())).then_some(own)
 }
 
 /// The builder methods beyond `send()`: `paginate()` for list operations, `stream()` for streams.
@@ -1031,6 +1088,14 @@ fn stream_tokens(api: &Api, op: &Operation, st: &StreamOut) -> TokenStream {
     });
     let mt = &st.media_type;
     let (ret, call, what) = match (st.kind, passes::strip(&st.ty)) {
+        (StreamKind::JsonSeq, t) => {
+            let t = ty_tokens(api, t, Place::Value);
+            (
+                quote!(rt::stream::JsonSeqStream<#t>),
+                quote!(rt::send_json_seq(client.connector(), op).await),
+                "JSON text sequence records (RFC 7464), one decoded value per record",
+            )
+        }
         (StreamKind::Sse, Ty::String) => (
             quote!(rt::stream::SseStream<String>),
             quote!(rt::send_events(client.connector(), op).await),
@@ -1946,6 +2011,10 @@ pub fn client_test(
     }
     if !checks.is_empty() {
         checks.insert_str(0, "let sent = &requests[0];\n");
+    }
+    if own_server(api, op).is_some() {
+        // The operation has a server of its own: the mock stands in for it too.
+        setup.push_str("\n    config.servers.insert(\"*\".into(), server.uri());");
     }
     let (status, body) = answer;
     let body = serde_json::to_string_pretty(body)

@@ -192,6 +192,8 @@ pub enum ParamLocation {
     Header,
     /// Cookie.
     Cookie,
+    /// The whole query string (OpenAPI 3.2 `in: querystring`), serialised per [`Param::media_type`].
+    QueryString,
 }
 
 /// Serialisation style of a parameter (OpenAPI `style`).
@@ -234,6 +236,12 @@ pub struct Param {
     pub doc: Option<String>,
     /// Constraints.
     pub constraints: Constraints,
+    /// Sent when the caller sets nothing (a required `Accept`/`Content-Type` header's default or
+    /// single allowed value); the builder then takes the parameter as an optional override.
+    pub default: Option<String>,
+    /// The `content` media type of a parameter described by `content` instead of `schema` (how a
+    /// `querystring` parameter is serialised).
+    pub media_type: Option<String>,
 }
 
 /// How a body is encoded.
@@ -335,6 +343,10 @@ pub struct Operation {
     pub pagination: Option<Pagination>,
     /// The event stream a success answer may be (`text/event-stream`, NDJSON), with its item type.
     pub stream: Option<StreamOut>,
+    /// The media types the responses declare, success ones first, each once (sent as `Accept`).
+    pub accept: Vec<String>,
+    /// The servers the operation, or else its path item, declares (empty: the root servers apply).
+    pub servers: Vec<Server>,
     /// Where it came from.
     pub origin: String,
     /// Security requirements (the operation's `security`, else the description's): alternatives, each
@@ -401,7 +413,7 @@ pub struct StreamOut {
     pub kind: StreamKind,
     /// Media type asked for in `Accept`.
     pub media_type: String,
-    /// Type of one event's data (one line, for NDJSON).
+    /// Type of one event's data (one line, for NDJSON; one record, for JSON text sequences).
     pub ty: Ty,
 }
 
@@ -410,8 +422,10 @@ pub struct StreamOut {
 pub enum StreamKind {
     /// Server-sent events.
     Sse,
-    /// Newline-delimited JSON.
+    /// Newline-delimited JSON (`application/x-ndjson`, `application/jsonl`).
     Ndjson,
+    /// JSON text sequences (RFC 7464, `application/json-seq`).
+    JsonSeq,
 }
 
 /// A webhook the API sends (`webhooks` in 3.1, `x-webhooks` in 3.0): its payload as a typed event.

@@ -947,8 +947,15 @@ impl<'a> Lowerer<'a> {
     }
 
     fn servers(&mut self) -> Vec<Server> {
+        server_list(self.root.get("servers"))
+    }
+}
+
+/// The servers of a `servers` array (root, path item or operation), in order.
+fn server_list(list: Option<&Value>) -> Vec<Server> {
+    {
         let mut out = Vec::new();
-        if let Some(Value::Array(servers)) = self.root.get("servers") {
+        if let Some(Value::Array(servers)) = list {
             for s in servers {
                 let Some(url) = str_of(s, "url") else {
                     continue;
@@ -985,7 +992,9 @@ impl<'a> Lowerer<'a> {
         }
         out
     }
+}
 
+impl<'a> Lowerer<'a> {
     fn security_schemes(&mut self, api: &mut Api) {
         let out = &mut api.security;
         let Some(Value::Object(schemes)) = self.root.pointer("/components/securitySchemes") else {
@@ -1254,6 +1263,15 @@ impl<'a> Lowerer<'a> {
                             }
                             security = Some(alts);
                         }
+                        let accept = self.declared_accept(op, &op_ptr);
+                        // The operation's own servers, else its path item's (empty: the root's).
+                        let servers = match server_list(op.get("servers")) {
+                            own if !own.is_empty() => self.usable_servers(own, &op_ptr),
+                            _ => self.usable_servers(
+                                server_list(item.get("servers")),
+                                &format!("{item_ptr}/servers"),
+                            ),
+                        };
                         api.operations.push(Operation {
                             name,
                             builder,
@@ -1273,6 +1291,8 @@ impl<'a> Lowerer<'a> {
                             errors,
                             pagination: None,
                             stream,
+                            accept,
+                            servers,
                             origin: op_ptr,
                             security,
                         })
@@ -1345,6 +1365,7 @@ impl<'a> Lowerer<'a> {
             let location = match str_of(p, "in") {
                 Some("path") => ParamLocation::Path,
                 Some("query") => ParamLocation::Query,
+                Some("querystring") => ParamLocation::QueryString,
                 Some("header") => ParamLocation::Header,
                 Some("cookie") => ParamLocation::Cookie,
                 other => {
@@ -1376,13 +1397,37 @@ impl<'a> Lowerer<'a> {
                 }
                 continue;
             }
+            let required = location == ParamLocation::Path
+                || p.get("required").and_then(Value::as_bool).unwrap_or(false);
             if location == ParamLocation::Header {
                 let lower = wire.to_ascii_lowercase();
-                if ["accept", "content-type", "authorization"].contains(&lower.as_str())
-                    || self.auth_headers.contains(&lower)
-                {
-                    // Set by the runtime and the auth configuration.
+                if lower == "authorization" || self.auth_headers.contains(&lower) {
+                    // Set by the auth configuration.
                     continue;
+                }
+                if lower == "accept" || lower == "content-type" {
+                    // OpenAPI says these are ignored (the media types decide them); a required one
+                    // is how some descriptions ask for a vendor version, so it is sent.
+                    if required {
+                        params.push(self.media_header(p, &pp, wire, &mut scope));
+                    }
+                    continue;
+                }
+            }
+            let media_type = p
+                .get("content")
+                .and_then(Value::as_object)
+                .and_then(|c| c.keys().next())
+                .cloned();
+            if location == ParamLocation::QueryString {
+                let m = media_type.as_deref().unwrap_or("");
+                if m != "application/x-www-form-urlencoded" && !is_json(m) {
+                    self.warn(
+                        &pp,
+                        format!(
+                            "querystring parameter `{wire}` has media type `{m}`, which is not serialised as such; the value is sent form-encoded"
+                        ),
+                    );
                 }
             }
             let schema = p.get("schema").or_else(|| {
@@ -1427,13 +1472,14 @@ impl<'a> Lowerer<'a> {
                 location,
                 style,
                 explode,
-                required: location == ParamLocation::Path
-                    || p.get("required").and_then(Value::as_bool).unwrap_or(false),
+                required,
                 ty,
                 doc: doc_of(p),
                 constraints: schema
                     .map(|s| self.constraints(s, &format!("{pp}/schema")))
                     .unwrap_or_default(),
+                default: None,
+                media_type,
             });
         }
         // Path parameters the template names but the operation does not declare: strings.
@@ -1456,6 +1502,8 @@ impl<'a> Lowerer<'a> {
                     ty: Ty::String,
                     doc: None,
                     constraints: Constraints::default(),
+                    default: None,
+                    media_type: None,
                 });
             }
         }
@@ -1513,6 +1561,126 @@ impl<'a> Lowerer<'a> {
             }
         }
         Some((params, body, success, errors))
+    }
+
+    /// A required `Accept` or `Content-Type` header parameter: its default (or single allowed value)
+    /// is sent unless the caller sets another, in place of the declared media types; without one it
+    /// is a required argument. Either way a warning says so.
+    fn media_header(&mut self, p: &'a Value, pp: &str, wire: &str, scope: &mut Scope) -> Param {
+        let schema = p
+            .get("schema")
+            .map(|s| self.deref(s, &format!("{pp}/schema")).0);
+        let text = |v: &Value| v.as_str().map(str::to_owned);
+        let single = schema.and_then(|s| match s.get("enum") {
+            Some(Value::Array(e)) if e.len() == 1 => text(&e[0]),
+            _ => s.get("const").and_then(text),
+        });
+        let default = schema.and_then(|s| s.get("default")).and_then(text);
+        let (value, why) = match (default, single) {
+            (Some(d), _) => (Some(d), "its default"),
+            (None, Some(v)) => (Some(v), "its only allowed value"),
+            (None, None) => (None, ""),
+        };
+        let name = scope.claim(&names::snake_name(wire));
+        let what = if wire.eq_ignore_ascii_case("accept") {
+            "the media types the responses declare"
+        } else {
+            "the request body's media type"
+        };
+        match &value {
+            Some(v) => self.warn(
+                pp,
+                format!(
+                    "required header `{wire}` is sent as `{v}` ({why}) in place of {what}; the builder's `{name}()` replaces it per call"
+                ),
+            ),
+            None => self.warn(
+                pp,
+                format!(
+                    "required header `{wire}` has neither a default nor a single allowed value; it is a required builder argument, sent in place of {what}"
+                ),
+            ),
+        }
+        Param {
+            name,
+            wire_name: wire.to_owned(),
+            location: ParamLocation::Header,
+            style: ParamStyle::Simple,
+            explode: false,
+            required: value.is_none(),
+            ty: Ty::String,
+            doc: doc_of(p),
+            constraints: Constraints::default(),
+            default: value,
+            media_type: None,
+        }
+    }
+
+    /// `servers` when the first one is usable with its variables at their defaults (an http(s) URL
+    /// with a host, or a relative path); otherwise none, with a warning: the operation then goes to
+    /// the configured base URL.
+    fn usable_servers(&mut self, servers: Vec<Server>, ptr: &str) -> Vec<Server> {
+        let Some(first) = servers.first() else {
+            return servers;
+        };
+        let mut url = first.url.clone();
+        for (name, default, _) in &first.variables {
+            url = url.replace(&format!("{{{name}}}"), default);
+        }
+        let rest = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"));
+        let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
+        let usable = !url.contains(['{', '}', '<', '>', ' ', '"'])
+            && match host {
+                Some(h) => !h.is_empty(),
+                None => !url.contains("://"),
+            };
+        if usable {
+            return servers;
+        }
+        let ptr = if ptr.ends_with("/servers") {
+            ptr.to_owned()
+        } else {
+            format!("{ptr}/servers")
+        };
+        self.warn(
+            &format!("{ptr}/0"),
+            format!(
+                "server `{}` is not a usable URL with its variables at their defaults (`{url}`); the operation is sent to the configured base URL",
+                first.url
+            ),
+        );
+        Vec::new()
+    }
+
+    /// The media types an operation's responses declare, success ones first, each once.
+    fn declared_accept(&mut self, op: &'a Value, ptr: &str) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let Some(Value::Object(responses)) = op.get("responses") else {
+            return out;
+        };
+        let has_2xx = responses.keys().any(|k| k.starts_with('2'));
+        let success =
+            |k: &str| k.starts_with('2') || (!has_2xx && k.eq_ignore_ascii_case("default"));
+        for pass in [true, false] {
+            for (status, r) in responses {
+                if success(status) != pass {
+                    continue;
+                }
+                let (r, _) = self.deref(r, &format!("{ptr}/responses/{}", escape(status)));
+                let Some(Value::Object(content)) = r.get("content") else {
+                    continue;
+                };
+                for media in content.keys() {
+                    let media = media.trim();
+                    if !media.is_empty() && !out.iter().any(|m| m.eq_ignore_ascii_case(media)) {
+                        out.push(media.to_owned());
+                    }
+                }
+            }
+        }
+        out
     }
 
     fn request_body(&mut self, b: &'a Value, ptr: &str, builder: &str) -> Option<RequestBody> {
@@ -1613,8 +1781,14 @@ impl<'a> Lowerer<'a> {
         } else {
             (BodyKind::Bytes, Ty::Binary)
         };
+        // A wildcard names no media type a server can be sent.
+        let media_type = match (&kind, pick.contains('*')) {
+            (_, false) => pick.to_owned(),
+            (BodyKind::Json, true) => "application/json".to_owned(),
+            (_, true) => "application/octet-stream".to_owned(),
+        };
         Some(RequestBody {
-            media_type: pick.to_owned(),
+            media_type,
             kind,
             ty,
             required: b.get("required").and_then(Value::as_bool).unwrap_or(false),
@@ -1659,22 +1833,29 @@ impl<'a> Lowerer<'a> {
                 continue;
             };
             for (media, m) in content {
-                let kind = match media.split(';').next().unwrap_or("").trim() {
-                    "text/event-stream" => StreamKind::Sse,
-                    "application/x-ndjson"
-                    | "application/ndjson"
-                    | "application/jsonl"
-                    | "application/x-jsonlines"
-                    | "application/jsonlines" => StreamKind::Ndjson,
-                    _ => continue,
+                let Some(kind) = stream_kind(media) else {
+                    continue;
                 };
-                let sptr = format!("{rptr}/content/{}/schema", escape(media));
-                let ty = match m.get("schema") {
-                    Some(schema) => {
-                        self.schema_ty(schema, &format!("{builder} event"), &sptr, Ctx::Json)
+                let mptr = format!("{rptr}/content/{}", escape(media));
+                // OpenAPI 3.2 describes one item of a sequential media type with `itemSchema`.
+                let ty = match (m.get("itemSchema"), m.get("schema")) {
+                    (Some(item), _) if kind == StreamKind::Sse => {
+                        self.sse_data_ty(item, builder, &format!("{mptr}/itemSchema"))
                     }
-                    None if kind == StreamKind::Sse => Ty::String,
-                    None => Ty::Any,
+                    (Some(item), _) => self.schema_ty(
+                        item,
+                        &format!("{builder} item"),
+                        &format!("{mptr}/itemSchema"),
+                        Ctx::Json,
+                    ),
+                    (None, Some(schema)) => self.schema_ty(
+                        schema,
+                        &format!("{builder} event"),
+                        &format!("{mptr}/schema"),
+                        Ctx::Json,
+                    ),
+                    (None, None) if kind == StreamKind::Sse => Ty::String,
+                    (None, None) => Ty::Any,
                 };
                 return Some(StreamOut {
                     kind,
@@ -1684,6 +1865,36 @@ impl<'a> Lowerer<'a> {
             }
         }
         None
+    }
+
+    /// The type of an event's `data` from an SSE `itemSchema` (an object with `data`, `event`, `id`,
+    /// `retry`): the `contentSchema` of `data` when its `contentMediaType` is JSON, else text.
+    fn sse_data_ty(&mut self, item: &'a Value, builder: &str, ptr: &str) -> Ty {
+        let (item, _) = self.deref(item, ptr);
+        let Some(data) = item.get("properties").and_then(|p| p.get("data")) else {
+            return Ty::String;
+        };
+        let dptr = format!("{ptr}/properties/data");
+        let (data, _) = self.deref(data, &dptr);
+        let media = str_of(data, "contentMediaType").unwrap_or("");
+        match data.get("contentSchema") {
+            Some(schema) if is_json(media) => self.schema_ty(
+                schema,
+                &format!("{builder} event"),
+                &format!("{dptr}/contentSchema"),
+                Ctx::Json,
+            ),
+            Some(_) => {
+                self.warn(
+                    &dptr,
+                    format!(
+                        "event data of media type `{media}` is not decoded; each event's data is kept as text"
+                    ),
+                );
+                Ty::String
+            }
+            None => Ty::String,
+        }
     }
 
     /// The payloads of the webhooks the API sends (`webhooks`, or `x-webhooks` before 3.1), as
@@ -1904,7 +2115,33 @@ fn needs_named_type(s: &Value) -> bool {
     false
 }
 
+/// The framing of a sequential media type a stream is read with.
+fn stream_kind(media: &str) -> Option<StreamKind> {
+    match media
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "text/event-stream" => Some(StreamKind::Sse),
+        "application/x-ndjson"
+        | "application/ndjson"
+        | "application/jsonl"
+        | "application/x-jsonl"
+        | "application/x-jsonlines"
+        | "application/jsonlines" => Some(StreamKind::Ndjson),
+        "application/json-seq" => Some(StreamKind::JsonSeq),
+        _ => None,
+    }
+}
+
 fn is_json(m: &str) -> bool {
+    if stream_kind(m).is_some() {
+        // A sequence of JSON values is not one JSON document.
+        return false;
+    }
     let m = m.split(';').next().unwrap_or(m).trim().to_ascii_lowercase();
     m == "application/json"
         || m.ends_with("+json")

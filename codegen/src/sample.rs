@@ -36,6 +36,7 @@ pub fn param_key(location: ParamLocation, wire: &str) -> String {
         ParamLocation::Query => "query",
         ParamLocation::Header => "header",
         ParamLocation::Cookie => "cookie",
+        ParamLocation::QueryString => "querystring",
     };
     format!("{at}:{wire}")
 }
@@ -106,12 +107,8 @@ fn args(root: &Value, raw: Option<&Value>, op: &Operation, full: bool) -> Map<St
         if !p.required && !full {
             continue;
         }
-        let at = match p.location {
-            ParamLocation::Path => "path",
-            ParamLocation::Query => "query",
-            ParamLocation::Header => "header",
-            ParamLocation::Cookie => "cookie",
-        };
+        let key = param_key(p.location, &p.wire_name);
+        let at = key.split(':').next().unwrap_or("");
         let Some(rp) = params.iter().find(|q| {
             q.get("name").and_then(Value::as_str) == Some(p.wire_name.as_str())
                 && q.get("in").and_then(Value::as_str) == Some(at)

@@ -17,8 +17,15 @@ use crate::error::Error;
 #[derive(Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ConnectorConfig {
-    /// Base URL every request path is joined to, e.g. `https://api.example.com/v1`.
+    /// Base URL every request path is joined to, e.g. `https://api.example.com/v1`. It stands for the
+    /// description's root server; operations that declare servers of their own are sent there instead
+    /// (a relative one resolved against this base), unless `servers` replaces them.
     pub base_url: String,
+    /// Replacement base URLs for the servers operations declare for themselves: the key is the server
+    /// URL as generated code names it (the description's URL with variables at their defaults), or `*`
+    /// for every such server (point a whole client at a mock or proxy); the value is an absolute
+    /// http(s) URL. Empty by default: each operation goes to its own server.
+    pub servers: BTreeMap<String, String>,
     /// Per-attempt timeout in milliseconds, covering connect, send and reading the whole body (default 30000).
     /// It also bounds how long an attempt waits for a rate-limit token: a wait the buckets or the server
     /// (`Retry-After`, an exhausted quota until its reset) impose beyond it fails the call at once with
@@ -70,6 +77,7 @@ impl Default for ConnectorConfig {
     fn default() -> Self {
         ConnectorConfig {
             base_url: String::new(),
+            servers: BTreeMap::new(),
             timeout_ms: 30_000,
             user_agent: default_user_agent(),
             proxy: None,
@@ -111,6 +119,7 @@ impl std::fmt::Debug for ConnectorConfig {
         };
         f.debug_struct("ConnectorConfig")
             .field("base_url", &self.base_url)
+            .field("servers", &self.servers)
             .field("timeout_ms", &self.timeout_ms)
             .field("user_agent", &self.user_agent)
             .field("proxy", &self.proxy)
@@ -158,6 +167,16 @@ impl ConnectorConfig {
         }
         if url.host_str().is_none() {
             return Err(Error::validation("base_url", "has no host"));
+        }
+        for (name, to) in &self.servers {
+            let field = format!("servers.{name}");
+            let u = url::Url::parse(to).map_err(|e| Error::validation(&field, e))?;
+            if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
+                return Err(Error::validation(
+                    &field,
+                    "must be an http(s) URL with a host",
+                ));
+            }
         }
         if self.timeout_ms == 0 {
             return Err(Error::validation("timeout_ms", "must be greater than 0"));
@@ -673,6 +692,12 @@ mod tests {
         let cases: Vec<(&str, Mutate)> = vec![
             ("base_url", Box::new(|c| c.base_url = "not a url".into())),
             ("base_url", Box::new(|c| c.base_url = "ftp://x".into())),
+            (
+                "servers.*",
+                Box::new(|c| {
+                    c.servers.insert("*".into(), "ftp://mock".into());
+                }),
+            ),
             ("timeout_ms", Box::new(|c| c.timeout_ms = 0)),
             ("retry.max_attempts", Box::new(|c| c.retry.max_attempts = 0)),
             (

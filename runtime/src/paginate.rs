@@ -518,14 +518,13 @@ impl Paginator {
                 req.query.push((name.clone(), value));
             }
         }
-        let url = if req.path.starts_with("http://") || req.path.starts_with("https://") {
-            Url::parse(&req.path)
-        } else {
-            let base = self.connector.inner.base_url.as_str().trim_end_matches('/');
-            let sep = if req.path.starts_with('/') { "" } else { "/" };
-            Url::parse(&format!("{base}{sep}{}", req.path))
-        }
-        .map_err(|e| Error::validation("path", e))?;
+        let inner = &self.connector.inner;
+        let base = crate::request::call_base(
+            &inner.base_url,
+            &inner.config.servers,
+            req.server.as_deref(),
+        )?;
+        let url = crate::request::join_url(&base, &req.path, req.raw_query.as_deref())?;
         Ok((req, url))
     }
 

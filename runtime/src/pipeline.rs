@@ -57,7 +57,10 @@ use crate::breaker::Outcome;
 use crate::connector::{Connector, InFlight, lock};
 use crate::error::{Error, ErrorCode, ErrorSource};
 use crate::hooks::{HookContext, HookType, ResponseParts};
-use crate::request::{Body, RequestOptions, RequestParts, random_idempotency_key};
+use crate::request::{
+    Body, RequestOptions, RequestParts, append_raw_query, call_base, join_url,
+    random_idempotency_key,
+};
 use crate::response::{Response, ResponseMeta};
 use crate::retry::{RetryDecision, RetryPolicy, parse_retry_after};
 use crate::stream::{BodyStream, StreamingResponse};
@@ -548,14 +551,12 @@ impl Connector {
     fn build(&self, call: &Call<'_>, redactor: Redactor) -> Result<RequestParts, Error> {
         let inner = &*self.inner;
         let opts = call.opts;
-        let mut url = if opts.path.starts_with("http://") || opts.path.starts_with("https://") {
-            Url::parse(&opts.path).map_err(|e| Error::validation("path", e))?
-        } else {
-            let base = inner.base_url.as_str().trim_end_matches('/');
-            let sep = if opts.path.starts_with('/') { "" } else { "/" };
-            Url::parse(&format!("{base}{sep}{}", opts.path))
-                .map_err(|e| Error::validation("path", e))?
-        };
+        let base = call_base(
+            &inner.base_url,
+            &inner.config.servers,
+            opts.server.as_deref(),
+        )?;
+        let mut url = join_url(&base, &opts.path, None)?;
         if !inner.config.default_query.is_empty() || !opts.query.is_empty() {
             // A default the URL already carries (a next-page link echoing it) is not added twice.
             let present: Vec<String> = url.query_pairs().map(|(k, _)| k.into_owned()).collect();
@@ -568,6 +569,9 @@ impl Connector {
             for (k, v) in &opts.query {
                 q.append_pair(k, v);
             }
+        }
+        if let Some(raw) = &opts.raw_query {
+            append_raw_query(&mut url, raw);
         }
         let mut headers = inner.default_headers.clone();
         for name in opts.headers.keys() {

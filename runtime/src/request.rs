@@ -495,6 +495,13 @@ pub struct RequestOptions {
     pub headers: HeaderMap,
     /// Query parameters, in order, after the default ones.
     pub query: Vec<(String, String)>,
+    /// A query string already encoded (`a=1&b=x`, or percent-encoded JSON), appended after the
+    /// pairs of `query` (OpenAPI 3.2 `in: querystring`: one parameter that is the whole query).
+    pub raw_query: Option<String>,
+    /// The server the operation declares for itself, when it is not the configured base: an absolute
+    /// URL (`https://uploads.example.com/v2`) or one relative to the configured base (`/v2`, resolved
+    /// by RFC 3986 rules). [`crate::ConnectorConfig::servers`] may replace it; see [`call_base`].
+    pub server: Option<Cow<'static, str>>,
     /// Body.
     pub body: Body,
     /// Per-attempt timeout overriding the configured one.
@@ -527,6 +534,8 @@ impl RequestOptions {
             endpoint: None,
             headers: HeaderMap::new(),
             query: Vec::new(),
+            raw_query: None,
+            server: None,
             body: Body::Empty,
             timeout: None,
             cancel: None,
@@ -569,6 +578,18 @@ impl RequestOptions {
     /// Add a query parameter.
     pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.query.push((name.into(), value.into()));
+        self
+    }
+
+    /// Set the whole query string, already encoded (see [`RequestOptions::raw_query`]).
+    pub fn raw_query(mut self, query: impl Into<String>) -> Self {
+        self.raw_query = Some(query.into());
+        self
+    }
+
+    /// Send this call to the operation's own server (see [`RequestOptions::server`]).
+    pub fn server(mut self, server: impl Into<Cow<'static, str>>) -> Self {
+        self.server = Some(server.into());
         self
     }
 
@@ -615,6 +636,65 @@ impl RequestOptions {
         self.use_cache = use_cache;
         self
     }
+}
+
+/// The base URL one call goes to. Without an operation server it is the configured base URL. An
+/// operation server listed in `overrides` (by its URL as declared, or `*` for every one) goes to the
+/// replacement instead; otherwise an absolute one is used as it is and a relative one is resolved
+/// against the configured base (`https://h/v1` with `/v2` is `https://h/v2`).
+pub fn call_base(
+    base: &Url,
+    overrides: &std::collections::BTreeMap<String, String>,
+    server: Option<&str>,
+) -> Result<Url, Error> {
+    let Some(server) = server else {
+        return Ok(base.clone());
+    };
+    let chosen = overrides.get(server).or_else(|| overrides.get("*"));
+    let url = match chosen {
+        Some(o) => Url::parse(o),
+        None if server.starts_with("http://") || server.starts_with("https://") => {
+            Url::parse(server)
+        }
+        None => base.join(server),
+    };
+    let url = url.map_err(|e| Error::validation("server", format!("`{server}`: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Error::validation(
+            "server",
+            format!("`{server}` is not an http(s) URL"),
+        ));
+    }
+    Ok(url)
+}
+
+/// `base` and `path` joined (`path` is absolute when it starts with a scheme), with `raw_query`
+/// appended to whatever query the result has.
+pub(crate) fn join_url(base: &Url, path: &str, raw_query: Option<&str>) -> Result<Url, Error> {
+    let mut url = if path.starts_with("http://") || path.starts_with("https://") {
+        Url::parse(path)
+    } else {
+        let base = base.as_str().trim_end_matches('/');
+        let sep = if path.starts_with('/') { "" } else { "/" };
+        Url::parse(&format!("{base}{sep}{path}"))
+    }
+    .map_err(|e| Error::validation("path", e))?;
+    if let Some(raw) = raw_query {
+        append_raw_query(&mut url, raw);
+    }
+    Ok(url)
+}
+
+/// Append an already encoded query string to whatever query `url` has.
+pub(crate) fn append_raw_query(url: &mut Url, raw: &str) {
+    if raw.is_empty() {
+        return;
+    }
+    let q = match url.query().filter(|q| !q.is_empty()) {
+        Some(existing) => format!("{existing}&{raw}"),
+        None => raw.to_owned(),
+    };
+    url.set_query(Some(&q));
 }
 
 /// A stable idempotency key for one logical operation: a hash of the operation name and its stable
@@ -712,6 +792,52 @@ impl fmt::Debug for RequestParts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn call_base_uses_the_operation_server_unless_replaced() {
+        let base = Url::parse("http://127.0.0.1:9/v1").unwrap();
+        let none = std::collections::BTreeMap::new();
+        let at = |o: &std::collections::BTreeMap<String, String>, s: Option<&str>| {
+            call_base(&base, o, s).map(|u| u.to_string())
+        };
+        assert_eq!(at(&none, None).unwrap(), "http://127.0.0.1:9/v1");
+        assert_eq!(
+            at(&none, Some("https://up.example.com/v2")).unwrap(),
+            "https://up.example.com/v2"
+        );
+        assert_eq!(at(&none, Some("/v2")).unwrap(), "http://127.0.0.1:9/v2");
+        let mut named = std::collections::BTreeMap::new();
+        named.insert(
+            "https://up.example.com/v2".to_owned(),
+            "http://127.0.0.1:8/x".to_owned(),
+        );
+        assert_eq!(
+            at(&named, Some("https://up.example.com/v2")).unwrap(),
+            "http://127.0.0.1:8/x"
+        );
+        assert_eq!(
+            at(&named, Some("https://other.example.com")).unwrap(),
+            "https://other.example.com/"
+        );
+        named.insert("*".to_owned(), "http://127.0.0.1:7".to_owned());
+        assert_eq!(
+            at(&named, Some("https://other.example.com")).unwrap(),
+            "http://127.0.0.1:7/"
+        );
+        let e = at(&none, Some("ftp://x")).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::ValidationError);
+    }
+
+    #[test]
+    fn raw_query_follows_the_pairs() {
+        let base = Url::parse("http://h/v1/").unwrap();
+        let u = join_url(&base, "/a?x=1", Some("%7B%7D")).unwrap();
+        assert_eq!(u.as_str(), "http://h/v1/a?x=1&%7B%7D");
+        let u = join_url(&base, "a", Some("k=v")).unwrap();
+        assert_eq!(u.as_str(), "http://h/v1/a?k=v");
+        let u = join_url(&base, "a", Some("")).unwrap();
+        assert_eq!(u.as_str(), "http://h/v1/a");
+    }
 
     async fn read_all(s: ByteStream) -> io::Result<Vec<u8>> {
         let parts: Vec<Bytes> = s.try_collect().await?;

@@ -119,6 +119,21 @@ impl StreamingResponse {
         SseStream::new(self.body, self.status, self.meta.request_id, text)
     }
 
+    /// Decode the body as a JSON text sequence (RFC 7464, `application/json-seq`), one `T` per record.
+    pub fn json_seq<T: DeserializeOwned>(self) -> JsonSeqStream<T> {
+        JsonSeqStream {
+            body: Some(self.body),
+            buf: Vec::new(),
+            pos: 0,
+            scanned: 0,
+            record_no: 0,
+            max_record_bytes: DEFAULT_MAX_EVENT_BYTES,
+            status: self.status,
+            request_id: self.meta.request_id,
+            _t: PhantomData,
+        }
+    }
+
     /// Decode the body as newline-delimited JSON, one `T` per line.
     pub fn ndjson<T: DeserializeOwned>(self) -> NdjsonStream<T> {
         NdjsonStream {
@@ -587,6 +602,203 @@ impl<T: DeserializeOwned> Stream for NdjsonStream<T> {
                     }
                     this.line_no += 1;
                     return Poll::Ready(Some(this.decode(line)));
+                }
+            }
+        }
+    }
+}
+
+/// The record separator that starts every record of a JSON text sequence.
+const RS: u8 = 0x1E;
+
+/// A body decoded as a JSON text sequence (RFC 7464): records start with the record separator
+/// (0x1E) and end with a line feed; one `T` per record, empty records (consecutive separators)
+/// skipped. A record that is not JSON of `T` is a PARSING_ERROR and the stream goes on; a record
+/// without its final line feed is truncated: a PARSING_ERROR too (the stream goes on with the next
+/// record, if any). Bytes outside a record (before the first separator) or a record beyond the size
+/// limit are a PARSING_ERROR that ends the stream. A [`Stream`] of `Result<T, Error>`.
+pub struct JsonSeqStream<T> {
+    body: Option<BodyStream>,
+    buf: Vec<u8>,
+    /// Start of the unconsumed bytes (a record separator once the first one was seen).
+    pos: usize,
+    /// Unconsumed bytes already searched for the next separator.
+    scanned: usize,
+    record_no: u64,
+    max_record_bytes: usize,
+    status: StatusCode,
+    request_id: String,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T> fmt::Debug for JsonSeqStream<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JsonSeqStream")
+            .field("open", &self.body.is_some())
+            .field("record", &self.record_no)
+            .field("buffered_bytes", &self.buffered_bytes())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> JsonSeqStream<T> {
+    /// Limit one record to `max` bytes (default 16 MiB).
+    pub fn max_record_bytes(mut self, max: usize) -> Self {
+        self.max_record_bytes = max;
+        self
+    }
+
+    /// Bytes read from the body and not yet delivered (at most one chunk beyond the current record).
+    pub fn buffered_bytes(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    fn push(&mut self, chunk: &[u8]) {
+        if self.pos > 0 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+            if self.buf.capacity() > 1 << 20 && self.buf.len() < self.buf.capacity() / 4 {
+                self.buf.shrink_to(self.buf.len() * 2);
+            }
+        }
+        self.buf.extend_from_slice(chunk);
+    }
+
+    fn malformed(&self, what: String, raw: &[u8]) -> Error {
+        let mut err = Error::new(ErrorCode::ParsingError, ErrorSource::Deserialize, what)
+            .with_status(self.status)
+            .with_request_sent(true)
+            .with_detail("record", self.record_no)
+            .with_raw_body(Bytes::copy_from_slice(raw));
+        err.set_request_id(Some(self.request_id.clone()));
+        err
+    }
+
+    /// The next complete record (between two separators) as a range of `buf`, separator excluded;
+    /// `Err` for bytes that are not a record. With `end`, the body is over and the rest is the last
+    /// record.
+    fn next_record(&mut self, end: bool) -> Option<Result<(usize, usize), Error>> {
+        loop {
+            // Whitespace between records (or before the first) is tolerated; anything else is not.
+            let rest = &self.buf[self.pos..];
+            let skip = rest.iter().take_while(|b| b.is_ascii_whitespace()).count();
+            if skip > 0 {
+                self.pos += skip;
+                self.scanned = self.scanned.saturating_sub(skip);
+            }
+            let &first = self.buf.get(self.pos)?;
+            if first != RS {
+                let shown = &self.buf[self.pos..self.buf.len().min(self.pos + 64)];
+                let e = self.malformed(
+                    format!(
+                        "record {}: a JSON text sequence has bytes outside a record (expected 0x1E)",
+                        self.record_no + 1
+                    ),
+                    shown,
+                );
+                return Some(Err(e));
+            }
+            let start = self.pos + 1;
+            let from = start + self.scanned;
+            let next = self.buf[from..].iter().position(|&b| b == RS);
+            let stop = match next {
+                Some(i) => from + i,
+                None if end => self.buf.len(),
+                None => {
+                    self.scanned = self.buf.len() - start;
+                    return None;
+                }
+            };
+            self.pos = stop;
+            self.scanned = 0;
+            if start == stop {
+                // Consecutive separators (or one closing the body): no record.
+                next?;
+                continue;
+            }
+            return Some(Ok((start, stop)));
+        }
+    }
+}
+
+impl<T: DeserializeOwned> JsonSeqStream<T> {
+    fn decode(&self, start: usize, stop: usize) -> Result<T, Error> {
+        let raw = &self.buf[start..stop];
+        if raw.last() != Some(&b'\n') {
+            return Err(self.malformed(
+                format!(
+                    "record {} of the JSON text sequence is truncated (no final line feed)",
+                    self.record_no
+                ),
+                raw,
+            ));
+        }
+        serde_json::from_slice(raw).map_err(|e| {
+            self.malformed(
+                format!(
+                    "record {} is not the expected JSON (column {}): {e}",
+                    self.record_no,
+                    e.column()
+                ),
+                raw,
+            )
+            .with_cause(e)
+        })
+    }
+}
+
+impl<T: DeserializeOwned> Stream for JsonSeqStream<T> {
+    type Item = Result<T, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            if this.body.is_none() {
+                return Poll::Ready(None);
+            }
+            if let Some(found) = this.next_record(false) {
+                let (start, stop) = match found {
+                    Ok(r) => r,
+                    Err(e) => {
+                        this.body = None;
+                        return Poll::Ready(Some(Err(e)));
+                    }
+                };
+                this.record_no += 1;
+                if stop - start > this.max_record_bytes {
+                    this.body = None;
+                    return Poll::Ready(Some(Err(too_large(this.max_record_bytes))));
+                }
+                return Poll::Ready(Some(this.decode(start, stop)));
+            }
+            if this.buffered_bytes() > this.max_record_bytes.saturating_add(1) {
+                this.body = None;
+                return Poll::Ready(Some(Err(too_large(this.max_record_bytes))));
+            }
+            let Some(body) = this.body.as_mut() else {
+                return Poll::Ready(None);
+            };
+            match ready!(body.poll_next_unpin(cx)) {
+                Some(Ok(chunk)) => this.push(&chunk),
+                Some(Err(e)) => {
+                    this.body = None;
+                    return Poll::Ready(Some(Err(e)));
+                }
+                None => {
+                    this.body = None;
+                    let Some(found) = this.next_record(true) else {
+                        return Poll::Ready(None);
+                    };
+                    let (start, stop) = match found {
+                        Ok(r) => r,
+                        Err(e) => return Poll::Ready(Some(Err(e))),
+                    };
+                    this.record_no += 1;
+                    if stop - start > this.max_record_bytes {
+                        return Poll::Ready(Some(Err(too_large(this.max_record_bytes))));
+                    }
+                    // Every earlier record was delivered before the body was polled: this is the last.
+                    return Poll::Ready(Some(this.decode(start, stop)));
                 }
             }
         }
@@ -1139,6 +1351,99 @@ mod tests {
         assert!(s.buffered_bytes() <= 1000 + 15);
     }
 
+    fn json_seq(chunks: &[&[u8]]) -> Vec<Result<serde_json::Value, Error>> {
+        drain(response(body(chunks)).json_seq::<serde_json::Value>())
+    }
+
+    /// Every split of `input` in two, and byte by byte, gives the same results as one piece
+    /// (compared by value, or by error message).
+    fn json_seq_every_split(input: &[u8]) -> Vec<Result<serde_json::Value, String>> {
+        let shown =
+            |v: Vec<Result<serde_json::Value, Error>>| -> Vec<Result<serde_json::Value, String>> {
+                v.into_iter()
+                    .map(|r| r.map_err(|e| e.message().to_owned()))
+                    .collect()
+            };
+        let whole = shown(json_seq(&[input]));
+        for i in 0..=input.len() {
+            assert_eq!(
+                shown(json_seq(&[&input[..i], &input[i..]])),
+                whole,
+                "split at byte {i}"
+            );
+        }
+        let bytes: Vec<&[u8]> = input.chunks(1).collect();
+        assert_eq!(shown(json_seq(&bytes)), whole, "byte by byte");
+        whole
+    }
+
+    #[test]
+    fn json_seq_records_decode_one_value_each() {
+        let got = json_seq_every_split(b"\x1e{\"a\":1}\n\x1e[2,3]\n\x1e\x1e\"x\"\n");
+        assert_eq!(
+            got,
+            vec![
+                Ok(serde_json::json!({"a": 1})),
+                Ok(serde_json::json!([2, 3])),
+                Ok(serde_json::json!("x")),
+            ]
+        );
+        assert!(json_seq(&[b""]).is_empty());
+        assert!(json_seq(&[b"\n\x1e"]).is_empty());
+    }
+
+    #[test]
+    fn json_seq_truncated_or_malformed_records_are_parsing_errors() {
+        // A record without its line feed, in the middle and at the end.
+        let got = json_seq_every_split(b"\x1e{\"a\":1}\x1e{\"b\":2}\n\x1e{\"c\":");
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert!(
+            got[0].as_ref().unwrap_err().contains("truncated"),
+            "{got:?}"
+        );
+        assert_eq!(got[1], Ok(serde_json::json!({"b": 2})));
+        assert!(
+            got[2].as_ref().unwrap_err().contains("truncated"),
+            "{got:?}"
+        );
+        // Not JSON: an error, then the next record.
+        let got = json_seq(&[b"\x1enot json\n\x1e7\n"]);
+        let e = got[0].as_ref().unwrap_err();
+        assert_eq!(e.code(), ErrorCode::ParsingError);
+        assert_eq!(
+            e.raw_body().map(|b| b.to_vec()),
+            Some(b"not json\n".to_vec())
+        );
+        assert_eq!(got[1].as_ref().ok(), Some(&serde_json::json!(7)));
+        // Bytes before the first separator end the stream.
+        let got = json_seq(&[b"{\"a\":1}\n\x1e2\n"]);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].as_ref().unwrap_err().code(), ErrorCode::ParsingError);
+    }
+
+    #[test]
+    fn json_seq_records_beyond_the_limit_end_the_stream() {
+        let big = format!("\x1e\"{}\"\n\x1e1\n", "x".repeat(100));
+        let got = drain(
+            response(body(&[big.as_bytes()]))
+                .json_seq::<serde_json::Value>()
+                .max_record_bytes(50),
+        );
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].as_ref().unwrap_err().code(), ErrorCode::ParsingError);
+        // A record that never ends is refused once the buffer passes the limit, not held.
+        let chunk = [b'x'; 40];
+        let mut chunks: Vec<&[u8]> = vec![b"\x1e"];
+        chunks.extend(std::iter::repeat_n(&chunk[..], 10));
+        let mut s = response(body(&chunks))
+            .json_seq::<serde_json::Value>()
+            .max_record_bytes(100);
+        let first = drain(&mut s);
+        assert_eq!(first.len(), 1);
+        assert!(first[0].as_ref().unwrap_err().message().contains("exceeds"));
+        assert!(s.buffered_bytes() <= 100 + 1 + 40);
+    }
+
     mod props {
         use super::*;
         use crate::bounded::MAX_RECONNECT_DELAY;
@@ -1149,6 +1454,16 @@ mod tests {
                 proptest::collection::vec(any::<u8>(), 0..40),
                 "(data|event|id|retry|: x)(: ?)[ -~]{0,20}\n{0,2}".prop_map(String::into_bytes),
                 "retry: [0-9]{1,40}\n\n".prop_map(String::into_bytes),
+            ];
+            proptest::collection::vec(piece, 0..12)
+        }
+
+        fn json_seq_chunks() -> impl Strategy<Value = Vec<Vec<u8>>> {
+            let piece = prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..40),
+                "\x1e(\\{\"a\":[0-9]{1,5}\\}|\"[a-z ]{0,8}\"|[0-9]{1,4}|nul)\n?"
+                    .prop_map(String::into_bytes),
+                Just(vec![RS]),
             ];
             proptest::collection::vec(piece, 0..12)
         }
@@ -1169,6 +1484,25 @@ mod tests {
             fn any_ndjson_bytes_give_values_or_errors(input in chunks()) {
                 let refs: Vec<&[u8]> = input.iter().map(Vec::as_slice).collect();
                 let _ = drain(response(body(&refs)).ndjson::<serde_json::Value>());
+            }
+
+            #[test]
+            fn any_json_seq_bytes_give_values_or_errors(input in json_seq_chunks()) {
+                let refs: Vec<&[u8]> = input.iter().map(Vec::as_slice).collect();
+                let whole: Vec<u8> = input.concat();
+                let got = drain(response(body(&refs)).json_seq::<serde_json::Value>());
+                // At most one item per separator (records) plus one for stray bytes.
+                let separators = whole.iter().filter(|&&b| b == RS).count();
+                prop_assert!(got.len() <= separators + 1);
+                for r in got.iter().filter_map(|r| r.as_ref().err()) {
+                    prop_assert_eq!(r.code(), ErrorCode::ParsingError);
+                }
+                // The same bytes in one piece give the same values.
+                let one = drain(response(body(&[&whole])).json_seq::<serde_json::Value>());
+                let values = |v: &[Result<serde_json::Value, Error>]| -> Vec<Option<serde_json::Value>> {
+                    v.iter().map(|r| r.as_ref().ok().cloned()).collect()
+                };
+                prop_assert_eq!(values(&got), values(&one));
             }
         }
     }

@@ -54,6 +54,8 @@ pub struct Op {
     opts: RequestOptions,
     errors: Option<ErrorDecoder>,
     problem: Option<Error>,
+    /// The `Accept` value the operation's responses declare (see [`Op::accept_types`]).
+    declared_accept: Option<&'static str>,
 }
 
 fn scalar(v: &Value) -> Option<String> {
@@ -167,6 +169,64 @@ impl Op {
             opts: RequestOptions::new(method, template).endpoint(template),
             errors: None,
             problem: None,
+            declared_accept: None,
+        }
+    }
+
+    /// The media types the operation's responses declare (`application/vnd.acme.v2+json,
+    /// application/problem+json`), sent as `Accept` by every sender except the stream ones, which
+    /// ask for their own framing. A header parameter or a per-call header named `Accept` wins.
+    pub fn accept_types(&mut self, media_types: &'static str) {
+        self.declared_accept = Some(media_types);
+    }
+
+    /// Send this call to the server the operation (or its path) declares: `server` is its URL with
+    /// variables at their defaults, absolute or relative to the configured base. See
+    /// [`crate::request::call_base`] for how the configured base and `ConnectorConfig::servers` apply.
+    pub fn server(&mut self, server: &'static str) {
+        self.opts.server = Some(server.into());
+    }
+
+    /// The whole query string from one value, form-encoded (`in: querystring` with
+    /// `application/x-www-form-urlencoded`): an object gives `a=1&b=x` (arrays repeat their key,
+    /// nested objects use brackets), a scalar is the query as it is, percent-encoded.
+    pub fn querystring_form<T: Serialize + ?Sized>(&mut self, value: &T) {
+        match to_value(value) {
+            Ok(Value::Object(m)) => {
+                let mut ser = url::form_urlencoded::Serializer::new(String::new());
+                for (k, x) in &m {
+                    let nested = match x {
+                        Value::Object(_) => true,
+                        Value::Array(items) => items.iter().any(|i| i.is_object() || i.is_array()),
+                        _ => false,
+                    };
+                    let style = if nested {
+                        Style::DeepObject
+                    } else {
+                        Style::Form
+                    };
+                    for (k, v) in styled_pairs(k, x, style, true) {
+                        ser.append_pair(&k, &v);
+                    }
+                }
+                self.opts.raw_query = Some(ser.finish());
+            }
+            Ok(v) => {
+                self.opts.raw_query =
+                    scalar(&v).map(|t| utf8_percent_encode(&t, SEGMENT).to_string());
+            }
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// The whole query string as percent-encoded JSON of one value (`in: querystring` with
+    /// `application/json`): `{"a":1}` is sent as `?%7B%22a%22%3A1%7D`.
+    pub fn querystring_json<T: Serialize + ?Sized>(&mut self, value: &T) {
+        match serde_json::to_string(value) {
+            Ok(text) => {
+                self.opts.raw_query = Some(utf8_percent_encode(&text, SEGMENT).to_string());
+            }
+            Err(e) => self.fail(Error::validation("querystring", e)),
         }
     }
 
@@ -450,8 +510,12 @@ impl Op {
             .map_err(|e| typed_error(decoder, e))
     }
 
-    /// The request, or the problem found while assembling it (with the call's context).
-    fn into_request(self) -> Result<(RequestOptions, Option<ErrorDecoder>), Error> {
+    /// The request, or the problem found while assembling it (with the call's context). The declared
+    /// `Accept` goes in unless one was set already.
+    fn into_request(mut self) -> Result<(RequestOptions, Option<ErrorDecoder>), Error> {
+        if let Some(declared) = self.declared_accept {
+            self.accept(declared);
+        }
         match self.problem {
             Some(p) => Err(p.with_context(
                 None,
@@ -462,6 +526,13 @@ impl Op {
             )),
             None => Ok((self.opts, self.errors)),
         }
+    }
+
+    /// Ask for `media_type` in `Accept` unless the caller chose one (for a plain answer, the declared
+    /// media types come first).
+    fn accept_answer(&mut self, media_type: &'static str) {
+        let chosen = self.declared_accept.unwrap_or(media_type);
+        self.accept(chosen);
     }
 
     /// Ask for `media_type` in `Accept` unless the caller chose one.
@@ -577,6 +648,21 @@ pub async fn send_ndjson<T: DeserializeOwned>(
     Ok(resp.ndjson())
 }
 
+/// Send an operation answered with a JSON text sequence (`application/json-seq`, RFC 7464) and
+/// decode each record as `T`.
+pub async fn send_json_seq<T: DeserializeOwned>(
+    c: &Connector,
+    mut op: Op,
+) -> Result<crate::stream::JsonSeqStream<T>, Error> {
+    op.accept("application/json-seq");
+    let (request, errors) = op.into_request()?;
+    let resp = c
+        .request_stream(request)
+        .await
+        .map_err(|e| typed_error(errors, e))?;
+    Ok(resp.json_seq())
+}
+
 /// Per-call options of a generated operation (all optional).
 #[derive(Debug, Clone, Default)]
 pub struct CallOptions {
@@ -659,7 +745,7 @@ pub async fn send_json<T: DeserializeOwned>(
     c: &Connector,
     mut op: Op,
 ) -> Result<Response<T>, Error> {
-    op.accept("application/json");
+    op.accept_answer("application/json");
     let resp = op.run(c).await?;
     resp.json()
 }
@@ -670,7 +756,7 @@ pub async fn send_decode<T>(
     mut op: Op,
     decode: fn(u16, &[u8]) -> Result<T, serde_json::Error>,
 ) -> Result<Response<T>, Error> {
-    op.accept("application/json");
+    op.accept_answer("application/json");
     let resp = op.run(c).await?;
     let body: &[u8] = if resp.data.is_empty() {
         b"null"
@@ -1216,6 +1302,74 @@ mod tests {
             ),
             pairs(&[("p[gte]", "1"), ("p[tags][0]", "a"), ("p[n][m]", "true")])
         );
+    }
+
+    #[test]
+    fn querystring_is_the_whole_query_form_or_json() {
+        let mut op = Op::new(Method::GET, "/q");
+        op.querystring_form(&json!({"a": 1, "b": "x y", "t": ["p", "q"], "n": {"m": true}}));
+        assert_eq!(
+            op.opts.raw_query.as_deref(),
+            Some("a=1&b=x+y&t=p&t=q&n%5Bm%5D=true")
+        );
+        let mut op = Op::new(Method::GET, "/q");
+        op.querystring_form(&"free text&more");
+        assert_eq!(op.opts.raw_query.as_deref(), Some("free%20text%26more"));
+        let mut op = Op::new(Method::GET, "/q");
+        op.querystring_json(&json!({"a": 1, "s": "é"}));
+        assert_eq!(
+            op.opts.raw_query.as_deref(),
+            Some("%7B%22a%22%3A1%2C%22s%22%3A%22%C3%A9%22%7D")
+        );
+        let mut op = Op::new(Method::GET, "/q");
+        op.querystring_form(&Option::<BTreeMap<String, String>>::None);
+        assert_eq!(op.opts.raw_query, None);
+    }
+
+    #[test]
+    fn declared_accept_unless_a_header_or_the_caller_chose_one() {
+        let accept = |op: Op| -> Option<String> {
+            let (r, _) = op.into_request().expect("request");
+            r.headers
+                .get(http::header::ACCEPT)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        // Plain answers: declared, else the sender's own.
+        let mut op = Op::new(Method::GET, "/a");
+        op.accept_types("application/hal+json, application/problem+json");
+        op.accept_answer("application/json");
+        assert_eq!(
+            accept(op).as_deref(),
+            Some("application/hal+json, application/problem+json")
+        );
+        let mut op = Op::new(Method::GET, "/a");
+        op.accept_answer("application/json");
+        assert_eq!(accept(op).as_deref(), Some("application/json"));
+        // Senders without a default of their own (text, bytes) still send the declared types.
+        let mut op = Op::new(Method::GET, "/a");
+        op.accept_types("text/csv");
+        assert_eq!(accept(op).as_deref(), Some("text/csv"));
+        // A stream asks for its framing.
+        let mut op = Op::new(Method::GET, "/a");
+        op.accept_types("application/json, text/event-stream");
+        op.accept("text/event-stream");
+        assert_eq!(accept(op).as_deref(), Some("text/event-stream"));
+        // A header parameter, then a per-call header, win.
+        let mut op = Op::new(Method::GET, "/a");
+        op.accept_types("application/json");
+        op.header("Accept", "application/vnd.acme+json;version=2", false);
+        op.accept_answer("application/json");
+        assert_eq!(
+            accept(op).as_deref(),
+            Some("application/vnd.acme+json;version=2")
+        );
+        let mut op = Op::new(Method::GET, "/a");
+        op.accept_types("application/json");
+        let mut o = CallOptions::default();
+        o.headers
+            .insert(http::header::ACCEPT, HeaderValue::from_static("text/plain"));
+        op.apply(o);
+        assert_eq!(accept(op).as_deref(), Some("text/plain"));
     }
 
     #[test]

@@ -32,6 +32,9 @@ pub mod integer_enums;
 #[path = "snapshots/keywords_31.rs"]
 pub mod keywords_31;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/media_types.rs"]
+pub mod media_types;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
 #[path = "snapshots/multipart_brackets.rs"]
 pub mod multipart_brackets;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
@@ -49,6 +52,9 @@ pub mod paging;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
 #[path = "snapshots/param_styles.rs"]
 pub mod param_styles;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/querystring.rs"]
+pub mod querystring;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
 #[path = "snapshots/recursion.rs"]
 pub mod recursion;
@@ -73,6 +79,12 @@ pub mod security_per_operation;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
 #[path = "snapshots/security_warnings.rs"]
 pub mod security_warnings;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/sequential_media.rs"]
+pub mod sequential_media;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/servers_per_operation.rs"]
+pub mod servers_per_operation;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
 #[path = "snapshots/string_enums.rs"]
 pub mod string_enums;

@@ -1001,6 +1001,8 @@ async fn run() {
         ..Client::config()
     };
     config.dedup.enabled = false;
+    // Operations that declare servers of their own are judged by the same mock.
+    config.servers.insert("*".into(), base.clone());
     // A redirect the description documents is the answer under test; mocks point it at example hosts.
     config.max_redirects = 0;
     // Each call is judged on its own: a mock failing one operation must not open the breaker for the rest.

@@ -699,7 +699,6 @@ impl<'a> AppsList<'a> {
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("with_projects", &self.with_projects, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -756,7 +755,6 @@ impl<'a> AppsCreate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/apps");
-        op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -795,7 +793,6 @@ impl<'a> AppsGet<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
         op.query("name", &self.name, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -826,7 +823,6 @@ impl<'a> AppsUpdate<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/apps/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -858,7 +854,6 @@ impl<'a> AppsDelete<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/apps/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -894,7 +889,6 @@ impl<'a> AppsRestart<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/apps/{app_id}/restart");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -953,7 +947,6 @@ impl<'a> AppsGetLogsActiveDeployment<'a> {
             rt::Style::Form,
             true,
         );
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -995,7 +988,6 @@ impl<'a> AppsGetExecActiveDeployment<'a> {
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.path("component_name", &self.component_name, rt::Style::Simple, false);
         op.query("instance_name", &self.instance_name, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1025,7 +1017,6 @@ impl<'a> AppsGetInstances<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/{app_id}/instances");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1099,7 +1090,6 @@ impl<'a> AppsListDeployments<'a> {
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("deployment_types", &self.deployment_types, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1158,7 +1148,6 @@ impl<'a> AppsCreateDeployment<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/apps/{app_id}/deployments");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1194,7 +1183,6 @@ impl<'a> AppsGetDeployment<'a> {
         );
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.path("deployment_id", &self.deployment_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1229,7 +1217,6 @@ impl<'a> AppsCancelDeployment<'a> {
         );
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.path("deployment_id", &self.deployment_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1287,7 +1274,6 @@ impl<'a> AppsGetLogs<'a> {
             rt::Style::Form,
             true,
         );
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1343,7 +1329,6 @@ impl<'a> AppsGetLogsAggregate<'a> {
             rt::Style::Form,
             true,
         );
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1387,7 +1372,6 @@ impl<'a> AppsGetExec<'a> {
         op.path("deployment_id", &self.deployment_id, rt::Style::Simple, false);
         op.path("component_name", &self.component_name, rt::Style::Simple, false);
         op.query("instance_name", &self.instance_name, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1438,7 +1422,6 @@ impl<'a> AppsGetLogsActiveDeploymentAggregate<'a> {
             rt::Style::Form,
             true,
         );
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1509,7 +1492,6 @@ impl<'a> AppsListJobInvocations<'a> {
             );
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1579,7 +1561,6 @@ impl<'a> AppsGetJobInvocation<'a> {
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.path("job_invocation_id", &self.job_invocation_id, rt::Style::Simple, false);
         op.query("job_name", &self.job_name, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1621,7 +1602,6 @@ impl<'a> AppsCancelJobInvocation<'a> {
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.path("job_invocation_id", &self.job_invocation_id, rt::Style::Simple, false);
         op.query("job_name", &self.job_name, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1693,7 +1673,6 @@ impl<'a> AppsGetJobInvocationLogs<'a> {
             true,
         );
         op.query("tail_lines", &self.tail_lines, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1760,7 +1739,6 @@ impl<'a> AppsListEvents<'a> {
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("event_types", &self.event_types, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1820,7 +1798,6 @@ impl<'a> AppsGetEvent<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/{app_id}/events/{event_id}");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.path("event_id", &self.event_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1855,7 +1832,6 @@ impl<'a> AppsCancelEvent<'a> {
         );
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.path("event_id", &self.event_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1911,7 +1887,6 @@ impl<'a> AppsGetEventLogs<'a> {
             rt::Style::Form,
             true,
         );
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1939,7 +1914,6 @@ impl<'a> AppsListInstanceSizes<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/tiers/instance_sizes");
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1972,7 +1946,6 @@ impl<'a> AppsGetInstanceSize<'a> {
             "/v2/apps/tiers/instance_sizes/{slug}",
         );
         op.path("slug", &self.slug, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2000,7 +1973,6 @@ impl<'a> AppsListRegions<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/regions");
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2029,7 +2001,6 @@ impl<'a> AppsValidateAppSpec<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/apps/propose");
-        op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -2061,7 +2032,6 @@ impl<'a> AppsListAlerts<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/{app_id}/alerts");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2097,7 +2067,6 @@ impl<'a> AppsAssignAlertDestinations<'a> {
         );
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.path("alert_id", &self.alert_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -2129,7 +2098,6 @@ impl<'a> AppsCreateRollback<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/apps/{app_id}/rollback");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -2164,7 +2132,6 @@ impl<'a> AppsValidateRollback<'a> {
             "/v2/apps/{app_id}/rollback/validate",
         );
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -2198,7 +2165,7 @@ impl<'a> AppsCommitRollback<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/apps/{app_id}/rollback/commit");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2226,7 +2193,6 @@ impl<'a> AppsRevertRollback<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/apps/{app_id}/rollback/revert");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2266,7 +2232,6 @@ impl<'a> AppsGetMetricsBandwidthDaily<'a> {
         );
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
         op.query("date", &self.date, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2295,7 +2260,6 @@ impl<'a> AppsListMetricsBandwidthDaily<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/apps/metrics/bandwidth_daily");
-        op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -2327,7 +2291,6 @@ impl<'a> AppsGetHealth<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/apps/{app_id}/health");
         op.path("app_id", &self.app_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

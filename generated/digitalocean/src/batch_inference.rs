@@ -27,7 +27,7 @@ impl<'a> BatchInferenceApi<'a> {
     ///
     /// Creates a file record and returns a `file_id` plus a short-lived presigned `PUT` URL (typically valid for ~15 minutes). Upload the raw JSONL bytes to `upload_url` (see `PUT /{upload_path}`) before calling `POST /v1/batches`.
     ///
-    /// `POST /v1/batches/files` (operation `inference_create_batch_file`).
+    /// `POST /v1/batches/files` (operation `inference_create_batch_file`). Sent to the operation's own server `https://inference.do-ai.run`; `ConnectorConfig::servers` can replace it (by that URL, or `*`).
     pub fn inference_create_batch_file(
         &self,
         body: super::models::BatchFileCreateRequest,
@@ -63,7 +63,7 @@ impl<'a> BatchInferenceApi<'a> {
     ///
     /// Returns a cursor-paginated list of batch jobs, ordered newest first. Use `limit` to control page size and `after` to page forward using the `last_id` from the previous response.
     ///
-    /// `GET /v1/batches` (operation `inference_list_batches`).
+    /// `GET /v1/batches` (operation `inference_list_batches`). Sent to the operation's own server `https://inference.do-ai.run`; `ConnectorConfig::servers` can replace it (by that URL, or `*`).
     pub fn inference_list_batches(&self) -> InferenceListBatches<'a> {
         InferenceListBatches {
             client: self.client,
@@ -79,7 +79,7 @@ impl<'a> BatchInferenceApi<'a> {
     ///
     /// Supply a unique `request_id` to make the submission idempotent — retries with the same value return the existing job. When `provider` is `openai`, the `url` on each JSONL line must match `endpoint`.
     ///
-    /// `POST /v1/batches` (operation `inference_create_batch`).
+    /// `POST /v1/batches` (operation `inference_create_batch`). Sent to the operation's own server `https://inference.do-ai.run`; `ConnectorConfig::servers` can replace it (by that URL, or `*`).
     pub fn inference_create_batch(
         &self,
         body: super::models::BatchCreateRequest,
@@ -94,7 +94,7 @@ impl<'a> BatchInferenceApi<'a> {
     ///
     /// Returns the current state of a batch job. Poll until `status` reaches a terminal value (`completed`, `failed`, `expired`, or `cancelled`).
     ///
-    /// `GET /v1/batches/{batch_id}` (operation `inference_get_batch`).
+    /// `GET /v1/batches/{batch_id}` (operation `inference_get_batch`). Sent to the operation's own server `https://inference.do-ai.run`; `ConnectorConfig::servers` can replace it (by that URL, or `*`).
     pub fn inference_get_batch(&self, batch_id: uuid::Uuid) -> InferenceGetBatch<'a> {
         InferenceGetBatch {
             client: self.client,
@@ -108,7 +108,7 @@ impl<'a> BatchInferenceApi<'a> {
     ///
     /// Download the artifacts soon after fetching — the URLs are short-lived. Result files themselves are retained for up to 30 days after the job completes, after which they are deleted.
     ///
-    /// `GET /v1/batches/{batch_id}/results` (operation `inference_get_batch_results`).
+    /// `GET /v1/batches/{batch_id}/results` (operation `inference_get_batch_results`). Sent to the operation's own server `https://inference.do-ai.run`; `ConnectorConfig::servers` can replace it (by that URL, or `*`).
     pub fn inference_get_batch_results(
         &self,
         batch_id: uuid::Uuid,
@@ -125,7 +125,7 @@ impl<'a> BatchInferenceApi<'a> {
     ///
     /// Partial results produced before cancellation remain available via `GET /v1/batches/{batch_id}/results`.
     ///
-    /// `POST /v1/batches/{batch_id}/cancel` (operation `inference_cancel_batch`).
+    /// `POST /v1/batches/{batch_id}/cancel` (operation `inference_cancel_batch`). Sent to the operation's own server `https://inference.do-ai.run`; `ConnectorConfig::servers` can replace it (by that URL, or `*`).
     pub fn inference_cancel_batch(
         &self,
         batch_id: uuid::Uuid,
@@ -153,7 +153,7 @@ impl<'a> InferenceCreateBatchFile<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/batches/files");
-        op.security(&[&["inference_bearer_auth"]]);
+        op.server("https://inference.do-ai.run");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -184,7 +184,7 @@ impl<'a> InferenceUploadBatchFile<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/<upload_url>");
-        op.security(&[]);
+        op.accept_types("application/json");
         op.bytes("application/octet-stream", Clone::clone(&self.body));
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -242,7 +242,7 @@ impl<'a> InferenceListBatches<'a> {
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("status", &self.status, rt::Style::Form, true);
-        op.security(&[&["inference_bearer_auth"]]);
+        op.server("https://inference.do-ai.run");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -271,7 +271,7 @@ impl<'a> InferenceCreateBatch<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/batches");
-        op.security(&[&["inference_bearer_auth"]]);
+        op.server("https://inference.do-ai.run");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -300,7 +300,7 @@ impl<'a> InferenceGetBatch<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/batches/{batch_id}");
         op.path("batch_id", &self.batch_id, rt::Style::Simple, false);
-        op.security(&[&["inference_bearer_auth"]]);
+        op.server("https://inference.do-ai.run");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -328,7 +328,7 @@ impl<'a> InferenceGetBatchResults<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/batches/{batch_id}/results");
         op.path("batch_id", &self.batch_id, rt::Style::Simple, false);
-        op.security(&[&["inference_bearer_auth"]]);
+        op.server("https://inference.do-ai.run");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -358,7 +358,7 @@ impl<'a> InferenceCancelBatch<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/batches/{batch_id}/cancel");
         op.path("batch_id", &self.batch_id, rt::Style::Simple, false);
-        op.security(&[&["inference_bearer_auth"]]);
+        op.server("https://inference.do-ai.run");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

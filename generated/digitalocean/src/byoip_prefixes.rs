@@ -165,7 +165,6 @@ impl<'a> ByoipPrefixesList<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -222,7 +221,6 @@ impl<'a> ByoipPrefixesCreate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/byoip_prefixes");
-        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -256,7 +254,6 @@ impl<'a> ByoipPrefixesGet<'a> {
             "/v2/byoip_prefixes/{byoip_prefix_uuid}",
         );
         op.path("byoip_prefix_uuid", &self.byoip_prefix_uuid, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -289,7 +286,7 @@ impl<'a> ByoipPrefixesDelete<'a> {
             "/v2/byoip_prefixes/{byoip_prefix_uuid}",
         );
         op.path("byoip_prefix_uuid", &self.byoip_prefix_uuid, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -321,7 +318,6 @@ impl<'a> ByoipPrefixesPatch<'a> {
             "/v2/byoip_prefixes/{byoip_prefix_uuid}",
         );
         op.path("byoip_prefix_uuid", &self.byoip_prefix_uuid, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -382,7 +378,6 @@ impl<'a> ByoipPrefixesListResources<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

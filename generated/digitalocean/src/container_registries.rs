@@ -424,7 +424,6 @@ impl<'a> RegistriesList<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/registries");
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -453,7 +452,6 @@ impl<'a> RegistriesCreate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/registries");
-        op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -485,7 +483,6 @@ impl<'a> RegistriesGet<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/registries/{registry_name}");
         op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -515,7 +512,7 @@ impl<'a> RegistriesDelete<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/registries/{registry_name}");
         op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -546,7 +543,6 @@ impl<'a> RegistriesGetDockerCredentials<'a> {
             "/v2/registries/{registry_name}/docker-credentials",
         );
         op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -574,7 +570,6 @@ impl<'a> RegistriesGetSubscription<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/registries/subscription");
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -614,7 +609,6 @@ impl<'a> RegistriesUpdateSubscription<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/registries/subscription");
-        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -648,7 +642,6 @@ impl<'a> RegistriesGetOptions<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/registries/options");
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -684,7 +677,6 @@ impl<'a> RegistriesGetGarbageCollection<'a> {
             "/v2/registries/{registry_name}/garbage-collection",
         );
         op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -720,7 +712,6 @@ impl<'a> RegistriesRunGarbageCollection<'a> {
             "/v2/registries/{registry_name}/garbage-collection",
         );
         op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -783,7 +774,6 @@ impl<'a> RegistriesListGarbageCollections<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -855,7 +845,6 @@ impl<'a> RegistriesUpdateGarbageCollection<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -926,7 +915,6 @@ impl<'a> RegistriesListRepositoriesV2<'a> {
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("page_token", &self.page_token, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -992,7 +980,7 @@ impl<'a> RegistriesDeleteRepository<'a> {
         );
         op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
         op.path("repository_name", &self.repository_name, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1052,7 +1040,6 @@ impl<'a> RegistriesListRepositoryTags<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1120,7 +1107,7 @@ impl<'a> RegistriesDeleteRepositoryTag<'a> {
         op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
         op.path("repository_name", &self.repository_name, rt::Style::Simple, false);
         op.path("repository_tag", &self.repository_tag, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1180,7 +1167,6 @@ impl<'a> RegistriesListRepositoryManifests<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1248,7 +1234,7 @@ impl<'a> RegistriesDeleteRepositoryManifest<'a> {
         op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
         op.path("repository_name", &self.repository_name, rt::Style::Simple, false);
         op.path("manifest_digest", &self.manifest_digest, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1275,7 +1261,7 @@ impl<'a> RegistriesValidateName<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/registries/validate-name");
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);

@@ -478,7 +478,6 @@ impl<'a> RegistryGet<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/registry");
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -507,7 +506,6 @@ impl<'a> RegistryCreate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/registry");
-        op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -537,7 +535,7 @@ impl<'a> RegistryDelete<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/registry");
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -563,7 +561,6 @@ impl<'a> RegistryGetSubscription<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/registry/subscription");
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -603,7 +600,6 @@ impl<'a> RegistryUpdateSubscription<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/registry/subscription");
-        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -656,7 +652,6 @@ impl<'a> RegistryGetDockerCredentials<'a> {
         }
         op.query("expiry_seconds", &self.expiry_seconds, rt::Style::Form, true);
         op.query("read_write", &self.read_write, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -685,7 +680,7 @@ impl<'a> RegistryValidateName<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/registry/validate-name");
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -745,7 +740,6 @@ impl<'a> RegistryListRepositories<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -843,7 +837,6 @@ impl<'a> RegistryListRepositoriesV2<'a> {
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("page_token", &self.page_token, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -936,7 +929,6 @@ impl<'a> RegistryListRepositoryTags<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1004,7 +996,7 @@ impl<'a> RegistryDeleteRepositoryTag<'a> {
         op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
         op.path("repository_name", &self.repository_name, rt::Style::Simple, false);
         op.path("repository_tag", &self.repository_tag, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1064,7 +1056,6 @@ impl<'a> RegistryListRepositoryManifests<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1132,7 +1123,7 @@ impl<'a> RegistryDeleteRepositoryManifest<'a> {
         op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
         op.path("repository_name", &self.repository_name, rt::Style::Simple, false);
         op.path("manifest_digest", &self.manifest_digest, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1163,7 +1154,6 @@ impl<'a> RegistryGetGarbageCollection<'a> {
             "/v2/registry/{registry_name}/garbage-collection",
         );
         op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1205,7 +1195,6 @@ impl<'a> RegistryRunGarbageCollection<'a> {
             "/v2/registry/{registry_name}/garbage-collection",
         );
         op.path("registry_name", &self.registry_name, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -1271,7 +1260,6 @@ impl<'a> RegistryListGarbageCollections<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1343,7 +1331,6 @@ impl<'a> RegistryUpdateGarbageCollection<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1375,7 +1362,6 @@ impl<'a> RegistryGetOptions<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/registry/options");
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

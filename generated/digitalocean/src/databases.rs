@@ -1446,7 +1446,6 @@ impl<'a> DatabasesListOptions<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/databases/options");
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1479,7 +1478,6 @@ impl<'a> DatabasesListClusters<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/databases");
         op.query("tag_name", &self.tag_name, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1511,7 +1509,6 @@ impl<'a> DatabasesCreateCluster<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/databases");
-        op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -1554,7 +1551,6 @@ impl<'a> DatabasesGetCluster<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1595,7 +1591,7 @@ impl<'a> DatabasesDestroyCluster<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1631,7 +1627,6 @@ impl<'a> DatabasesGetConfig<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1670,7 +1665,7 @@ impl<'a> DatabasesPatchConfig<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1707,7 +1702,6 @@ impl<'a> DatabasesGetCa<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1745,7 +1739,6 @@ impl<'a> DatabasesGetMigrationStatus<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1784,7 +1777,6 @@ impl<'a> DatabasesUpdateOnlineMigration<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1825,7 +1817,7 @@ impl<'a> DatabasesDeleteOnlineMigration<'a> {
             false,
         );
         op.path("migration_id", &self.migration_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1862,7 +1854,7 @@ impl<'a> DatabasesUpdateRegion<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1900,7 +1892,7 @@ impl<'a> DatabasesUpdateClusterSize<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1937,7 +1929,6 @@ impl<'a> DatabasesListFirewallRules<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1979,7 +1970,7 @@ impl<'a> DatabasesUpdateFirewallRules<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -2017,7 +2008,6 @@ impl<'a> DatabasesGetDoSettings<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2059,7 +2049,7 @@ impl<'a> DatabasesUpdateDoSettings<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -2098,7 +2088,7 @@ impl<'a> DatabasesUpdateMaintenanceWindow<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -2135,7 +2125,7 @@ impl<'a> DatabasesInstallUpdate<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2171,7 +2161,6 @@ impl<'a> DatabasesListBackups<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2212,7 +2201,6 @@ impl<'a> DatabasesListReplicas<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2259,7 +2247,6 @@ impl<'a> DatabasesCreateReplica<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -2306,7 +2293,6 @@ impl<'a> DatabasesListEventsLogs<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2349,7 +2335,6 @@ impl<'a> DatabasesGetReplica<'a> {
             false,
         );
         op.path("replica_name", &self.replica_name, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2392,7 +2377,7 @@ impl<'a> DatabasesDestroyReplica<'a> {
             false,
         );
         op.path("replica_name", &self.replica_name, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2430,7 +2415,7 @@ impl<'a> DatabasesPromoteReplica<'a> {
             false,
         );
         op.path("replica_name", &self.replica_name, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2466,7 +2451,6 @@ impl<'a> DatabasesListUsers<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2505,7 +2489,6 @@ impl<'a> DatabasesAddUser<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -2546,7 +2529,6 @@ impl<'a> DatabasesGetUser<'a> {
             false,
         );
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2587,7 +2569,6 @@ impl<'a> DatabasesUpdateUser<'a> {
             false,
         );
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -2628,7 +2609,7 @@ impl<'a> DatabasesDeleteUser<'a> {
             false,
         );
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2667,7 +2648,6 @@ impl<'a> DatabasesResetAuth<'a> {
             false,
         );
         op.path("username", &self.username, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -2706,7 +2686,6 @@ impl<'a> DatabasesList<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2745,7 +2724,6 @@ impl<'a> DatabasesAdd<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -2786,7 +2764,6 @@ impl<'a> DatabasesGet<'a> {
             false,
         );
         op.path("database_name", &self.database_name, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2826,7 +2803,7 @@ impl<'a> DatabasesDelete<'a> {
             false,
         );
         op.path("database_name", &self.database_name, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2862,7 +2839,6 @@ impl<'a> DatabasesListConnectionPools<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2901,7 +2877,6 @@ impl<'a> DatabasesAddConnectionPool<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -2945,7 +2920,6 @@ impl<'a> DatabasesGetConnectionPool<'a> {
             false,
         );
         op.path("pool_name", &self.pool_name, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2989,7 +2963,7 @@ impl<'a> DatabasesUpdateConnectionPool<'a> {
             false,
         );
         op.path("pool_name", &self.pool_name, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -3028,7 +3002,7 @@ impl<'a> DatabasesDeleteConnectionPool<'a> {
             false,
         );
         op.path("pool_name", &self.pool_name, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3064,7 +3038,6 @@ impl<'a> DatabasesGetEvictionPolicy<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3106,7 +3079,7 @@ impl<'a> DatabasesUpdateEvictionPolicy<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -3143,7 +3116,6 @@ impl<'a> DatabasesGetSqlMode<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3180,7 +3152,7 @@ impl<'a> DatabasesUpdateSqlMode<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -3218,7 +3190,7 @@ impl<'a> DatabasesUpdateMajorVersion<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -3255,7 +3227,6 @@ impl<'a> DatabasesGetAutoscale<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3297,7 +3268,7 @@ impl<'a> DatabasesUpdateAutoscale<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -3335,7 +3306,6 @@ impl<'a> DatabasesListKafkaTopics<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3382,7 +3352,6 @@ impl<'a> DatabasesCreateKafkaTopic<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -3431,7 +3400,6 @@ impl<'a> DatabasesGetKafkaTopic<'a> {
             false,
         );
         op.path("topic_name", &self.topic_name, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3480,7 +3448,6 @@ impl<'a> DatabasesUpdateKafkaTopic<'a> {
             false,
         );
         op.path("topic_name", &self.topic_name, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -3529,7 +3496,7 @@ impl<'a> DatabasesDeleteKafkaTopic<'a> {
             false,
         );
         op.path("topic_name", &self.topic_name, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3565,7 +3532,6 @@ impl<'a> DatabasesListLogsink<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3607,7 +3573,6 @@ impl<'a> DatabasesCreateLogsink<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -3651,7 +3616,6 @@ impl<'a> DatabasesGetLogsink<'a> {
             false,
         );
         op.path("logsink_id", &self.logsink_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3692,7 +3656,7 @@ impl<'a> DatabasesUpdateLogsink<'a> {
             false,
         );
         op.path("logsink_id", &self.logsink_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -3731,7 +3695,7 @@ impl<'a> DatabasesDeleteLogsink<'a> {
             false,
         );
         op.path("logsink_id", &self.logsink_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3767,7 +3731,6 @@ impl<'a> DatabasesListKafkaSchemas<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3809,7 +3772,6 @@ impl<'a> DatabasesCreateKafkaSchema<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -3850,7 +3812,6 @@ impl<'a> DatabasesGetKafkaSchema<'a> {
             false,
         );
         op.path("subject_name", &self.subject_name, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3890,7 +3851,7 @@ impl<'a> DatabasesDeleteKafkaSchema<'a> {
             false,
         );
         op.path("subject_name", &self.subject_name, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3930,7 +3891,6 @@ impl<'a> DatabasesGetKafkaSchemaVersion<'a> {
         );
         op.path("subject_name", &self.subject_name, rt::Style::Simple, false);
         op.path("version", &self.version, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3968,7 +3928,6 @@ impl<'a> DatabasesGetKafkaSchemaConfig<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -4018,7 +3977,6 @@ impl<'a> DatabasesUpdateKafkaSchemaConfig<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -4064,7 +4022,6 @@ impl<'a> DatabasesGetKafkaSchemaSubjectConfig<'a> {
             false,
         );
         op.path("subject_name", &self.subject_name, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -4116,7 +4073,6 @@ impl<'a> DatabasesUpdateKafkaSchemaSubjectConfig<'a> {
             false,
         );
         op.path("subject_name", &self.subject_name, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -4150,7 +4106,6 @@ impl<'a> DatabasesGetClusterMetricsCredentials<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/databases/metrics/credentials");
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -4187,7 +4142,7 @@ impl<'a> DatabasesUpdateClusterMetricsCredentials<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/databases/metrics/credentials");
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -4226,7 +4181,6 @@ impl<'a> DatabasesListOpeasearchIndexes<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -4269,7 +4223,7 @@ impl<'a> DatabasesDeleteOpensearchIndex<'a> {
             false,
         );
         op.path("index_name", &self.index_name, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

@@ -271,7 +271,6 @@ impl<'a> DedicatedInferencesGet<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -312,7 +311,7 @@ impl<'a> DedicatedInferencesDelete<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -349,7 +348,6 @@ impl<'a> DedicatedInferencesPatch<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -419,7 +417,6 @@ impl<'a> DedicatedInferencesList<'a> {
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("region", &self.region, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -479,7 +476,6 @@ impl<'a> DedicatedInferencesCreate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/dedicated-inferences");
-        op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -556,7 +552,6 @@ impl<'a> DedicatedInferencesListAccelerators<'a> {
         }
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("slug", &self.slug, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -629,7 +624,6 @@ impl<'a> DedicatedInferencesGetAccelerator<'a> {
             false,
         );
         op.path("accelerator_id", &self.accelerator_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -667,7 +661,6 @@ impl<'a> DedicatedInferencesGetCa<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -735,7 +728,6 @@ impl<'a> DedicatedInferencesListTokens<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -807,7 +799,6 @@ impl<'a> DedicatedInferencesCreateTokens<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -852,7 +843,7 @@ impl<'a> DedicatedInferencesDeleteTokens<'a> {
             false,
         );
         op.path("token_id", &self.token_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -878,7 +869,6 @@ impl<'a> DedicatedInferencesListSizes<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/dedicated-inferences/sizes");
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -912,7 +902,6 @@ impl<'a> DedicatedInferencesGetGpuModelConfig<'a> {
             rt::Method::GET,
             "/v2/dedicated-inferences/gpu-model-config",
         );
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

@@ -219,7 +219,6 @@ impl<'a> DomainsListRecords<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -283,7 +282,6 @@ impl<'a> DomainsCreateRecord<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/domains/{domain_name}/records");
         op.path("domain_name", &self.domain_name, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"], &["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -321,7 +319,6 @@ impl<'a> DomainsGetRecord<'a> {
         );
         op.path("domain_name", &self.domain_name, rt::Style::Simple, false);
         op.path("domain_record_id", &self.domain_record_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -362,7 +359,6 @@ impl<'a> DomainsUpdateRecord<'a> {
         );
         op.path("domain_name", &self.domain_name, rt::Style::Simple, false);
         op.path("domain_record_id", &self.domain_record_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -400,7 +396,7 @@ impl<'a> DomainsDeleteRecord<'a> {
         );
         op.path("domain_name", &self.domain_name, rt::Style::Simple, false);
         op.path("domain_record_id", &self.domain_record_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"], &["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -439,7 +435,6 @@ impl<'a> DomainsPatchRecord<'a> {
         );
         op.path("domain_name", &self.domain_name, rt::Style::Simple, false);
         op.path("domain_record_id", &self.domain_record_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }

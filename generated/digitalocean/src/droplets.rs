@@ -473,7 +473,6 @@ impl<'a> DropletsList<'a> {
         op.query("tag_name", &self.tag_name, rt::Style::Form, true);
         op.query("name", &self.name, rt::Style::Form, true);
         op.query("type", &self.type_, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -535,7 +534,6 @@ impl<'a> DropletsCreate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/droplets");
-        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -568,7 +566,7 @@ impl<'a> DropletsDestroyByTag<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/droplets");
         op.query("tag_name", &self.tag_name, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -598,7 +596,6 @@ impl<'a> DropletsGet<'a> {
         let v = &self.droplet_id;
         op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -630,7 +627,7 @@ impl<'a> DropletsDestroy<'a> {
         let v = &self.droplet_id;
         op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -687,7 +684,6 @@ impl<'a> DropletsListBackups<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -750,7 +746,6 @@ impl<'a> DropletsGetBackupPolicy<'a> {
         let v = &self.droplet_id;
         op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -808,7 +803,6 @@ impl<'a> DropletsListBackupPolicies<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -842,7 +836,6 @@ impl<'a> DropletsListSupportedBackupPolicies<'a> {
             rt::Method::GET,
             "/v2/droplets/backups/supported_policies",
         );
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -904,7 +897,6 @@ impl<'a> DropletsListSnapshots<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -994,7 +986,6 @@ impl<'a> DropletsListKernels<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1081,7 +1072,6 @@ impl<'a> DropletsListFirewalls<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1144,7 +1134,6 @@ impl<'a> DropletsListNeighbors<'a> {
         let v = &self.droplet_id;
         op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1182,7 +1171,6 @@ impl<'a> DropletsListAssociatedResources<'a> {
         let v = &self.droplet_id;
         op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1229,7 +1217,7 @@ impl<'a> DropletsDestroyWithAssociatedResourcesSelective<'a> {
         let v = &self.droplet_id;
         op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -1267,7 +1255,7 @@ impl<'a> DropletsDestroyWithAssociatedResourcesDangerous<'a> {
         op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
         op.header("X-Dangerous", &self.x_dangerous, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1300,7 +1288,6 @@ impl<'a> DropletsGetDestroyAssociatedResourcesStatus<'a> {
         let v = &self.droplet_id;
         op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1335,7 +1322,7 @@ impl<'a> DropletsDestroyRetryWithAssociatedResources<'a> {
         let v = &self.droplet_id;
         op.check(rt::check::range("droplet_id", *v as f64, Some((1f64, false)), None));
         op.path("droplet_id", &self.droplet_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1361,7 +1348,6 @@ impl<'a> DropletsListNeighborsIds<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/reports/droplet_neighbors_ids");
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

@@ -256,7 +256,6 @@ impl<'a> FirewallsList<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -321,7 +320,6 @@ impl<'a> FirewallsCreate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/firewalls");
-        op.security(&[&["bearer_auth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -357,7 +355,6 @@ impl<'a> FirewallsGet<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/firewalls/{firewall_id}");
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -393,7 +390,6 @@ impl<'a> FirewallsUpdate<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/firewalls/{firewall_id}");
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -429,7 +425,7 @@ impl<'a> FirewallsDelete<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/firewalls/{firewall_id}");
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -466,7 +462,7 @@ impl<'a> FirewallsAssignDroplets<'a> {
             "/v2/firewalls/{firewall_id}/droplets",
         );
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -506,7 +502,7 @@ impl<'a> FirewallsDeleteDroplets<'a> {
             "/v2/firewalls/{firewall_id}/droplets",
         );
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -543,7 +539,7 @@ impl<'a> FirewallsAddTags<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/firewalls/{firewall_id}/tags");
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -580,7 +576,7 @@ impl<'a> FirewallsDeleteTags<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/firewalls/{firewall_id}/tags");
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -617,7 +613,7 @@ impl<'a> FirewallsAddRules<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/firewalls/{firewall_id}/rules");
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -657,7 +653,7 @@ impl<'a> FirewallsDeleteRules<'a> {
             "/v2/firewalls/{firewall_id}/rules",
         );
         op.path("firewall_id", &self.firewall_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }

@@ -257,7 +257,6 @@ impl<'a> FunctionsListNamespaces<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/functions/namespaces");
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -289,7 +288,6 @@ impl<'a> FunctionsCreateNamespace<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/functions/namespaces");
-        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -326,7 +324,6 @@ impl<'a> FunctionsGetNamespace<'a> {
             "/v2/functions/namespaces/{namespace_id}",
         );
         op.path("namespace_id", &self.namespace_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -362,7 +359,7 @@ impl<'a> FunctionsDeleteNamespace<'a> {
             "/v2/functions/namespaces/{namespace_id}",
         );
         op.path("namespace_id", &self.namespace_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -393,7 +390,6 @@ impl<'a> FunctionsListTriggers<'a> {
             "/v2/functions/namespaces/{namespace_id}/triggers",
         );
         op.path("namespace_id", &self.namespace_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -430,7 +426,6 @@ impl<'a> FunctionsCreateTrigger<'a> {
             "/v2/functions/namespaces/{namespace_id}/triggers",
         );
         op.path("namespace_id", &self.namespace_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -469,7 +464,6 @@ impl<'a> FunctionsGetTrigger<'a> {
         );
         op.path("namespace_id", &self.namespace_id, rt::Style::Simple, false);
         op.path("trigger_name", &self.trigger_name, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -508,7 +502,6 @@ impl<'a> FunctionsUpdateTrigger<'a> {
         );
         op.path("namespace_id", &self.namespace_id, rt::Style::Simple, false);
         op.path("trigger_name", &self.trigger_name, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -547,7 +540,7 @@ impl<'a> FunctionsDeleteTrigger<'a> {
         );
         op.path("namespace_id", &self.namespace_id, rt::Style::Simple, false);
         op.path("trigger_name", &self.trigger_name, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -578,7 +571,6 @@ impl<'a> FunctionsAccessKeyList<'a> {
             "/v2/functions/namespaces/{namespace_id}/keys",
         );
         op.path("namespace_id", &self.namespace_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -615,7 +607,6 @@ impl<'a> FunctionsAccessKeyCreate<'a> {
             "/v2/functions/namespaces/{namespace_id}/keys",
         );
         op.path("namespace_id", &self.namespace_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -655,7 +646,6 @@ impl<'a> FunctionsAccessKeyUpdate<'a> {
         );
         op.path("namespace_id", &self.namespace_id, rt::Style::Simple, false);
         op.path("key_id", &self.key_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -694,7 +684,6 @@ impl<'a> FunctionsAccessKeyDelete<'a> {
         );
         op.path("namespace_id", &self.namespace_id, rt::Style::Simple, false);
         op.path("key_id", &self.key_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

@@ -301,7 +301,6 @@ impl<'a> ImagesList<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -358,7 +357,6 @@ impl<'a> ImagesCreateCustom<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/images");
-        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -389,7 +387,6 @@ impl<'a> ImagesGet<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/images/{image_id}");
         op.path("image_id", &self.image_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -420,7 +417,6 @@ impl<'a> ImagesUpdate<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/images/{image_id}");
         op.path("image_id", &self.image_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -451,7 +447,7 @@ impl<'a> ImagesDelete<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/images/{image_id}");
         op.path("image_id", &self.image_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -483,7 +479,6 @@ impl<'a> ImagesPostAccountTransferCreate<'a> {
             "/v2/images/{image_id}/account_transfer",
         );
         op.path("image_id", &self.image_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -521,7 +516,7 @@ impl<'a> ImagesPostAccountTransferAccept<'a> {
             "/v2/images/{image_id}/account_transfer/accept",
         );
         op.path("image_id", &self.image_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -554,7 +549,7 @@ impl<'a> ImagesPostAccountTransferCancel<'a> {
             "/v2/images/{image_id}/account_transfer/cancel",
         );
         op.path("image_id", &self.image_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -587,7 +582,7 @@ impl<'a> ImagesPostAccountTransferDecline<'a> {
             "/v2/images/{image_id}/account_transfer/decline",
         );
         op.path("image_id", &self.image_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);

@@ -603,7 +603,6 @@ impl<'a> KubernetesListClusters<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -663,7 +662,6 @@ impl<'a> KubernetesCreateCluster<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/kubernetes/clusters");
-        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -700,7 +698,6 @@ impl<'a> KubernetesGetCluster<'a> {
             "/v2/kubernetes/clusters/{cluster_id}",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -737,7 +734,6 @@ impl<'a> KubernetesUpdateCluster<'a> {
             "/v2/kubernetes/clusters/{cluster_id}",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -774,7 +770,7 @@ impl<'a> KubernetesDeleteCluster<'a> {
             "/v2/kubernetes/clusters/{cluster_id}",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -805,7 +801,6 @@ impl<'a> KubernetesListAssociatedResources<'a> {
             "/v2/kubernetes/clusters/{cluster_id}/destroy_with_associated_resources",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -839,7 +834,7 @@ impl<'a> KubernetesDestroyAssociatedResourcesSelective<'a> {
             "/v2/kubernetes/clusters/{cluster_id}/destroy_with_associated_resources/selective",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -871,7 +866,7 @@ impl<'a> KubernetesDestroyAssociatedResourcesDangerous<'a> {
             "/v2/kubernetes/clusters/{cluster_id}/destroy_with_associated_resources/dangerous",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -922,7 +917,7 @@ impl<'a> KubernetesGetKubeconfig<'a> {
         }
         op.query("expiry_seconds", &self.expiry_seconds, rt::Style::Form, true);
         op.query("type", &self.type_, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/yaml, application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -965,7 +960,6 @@ impl<'a> KubernetesGetCredentials<'a> {
             );
         }
         op.query("expiry_seconds", &self.expiry_seconds, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -998,7 +992,6 @@ impl<'a> KubernetesGetAvailableUpgrades<'a> {
             "/v2/kubernetes/clusters/{cluster_id}/upgrades",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1035,7 +1028,7 @@ impl<'a> KubernetesUpgradeCluster<'a> {
             "/v2/kubernetes/clusters/{cluster_id}/upgrade",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1067,7 +1060,6 @@ impl<'a> KubernetesListNodePools<'a> {
             "/v2/kubernetes/clusters/{cluster_id}/node_pools",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1104,7 +1096,6 @@ impl<'a> KubernetesAddNodePool<'a> {
             "/v2/kubernetes/clusters/{cluster_id}/node_pools",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1143,7 +1134,6 @@ impl<'a> KubernetesGetNodePool<'a> {
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
         op.path("node_pool_id", &self.node_pool_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1182,7 +1172,6 @@ impl<'a> KubernetesUpdateNodePool<'a> {
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
         op.path("node_pool_id", &self.node_pool_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1221,7 +1210,7 @@ impl<'a> KubernetesDeleteNodePool<'a> {
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
         op.path("node_pool_id", &self.node_pool_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1290,7 +1279,7 @@ impl<'a> KubernetesDeleteNode<'a> {
             );
         }
         op.query("replace", &self.replace, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1324,7 +1313,7 @@ impl<'a> KubernetesRecycleNodePool<'a> {
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
         op.path("node_pool_id", &self.node_pool_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1356,7 +1345,6 @@ impl<'a> KubernetesGetClusterUser<'a> {
             "/v2/kubernetes/clusters/{cluster_id}/user",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1382,7 +1370,6 @@ impl<'a> KubernetesListOptions<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/kubernetes/options");
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1422,7 +1409,6 @@ impl<'a> KubernetesGetClusterLintResults<'a> {
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
         op.query("run_id", &self.run_id, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1461,7 +1447,6 @@ impl<'a> KubernetesRunClusterLint<'a> {
             "/v2/kubernetes/clusters/{cluster_id}/clusterlint",
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -1501,7 +1486,7 @@ impl<'a> KubernetesAddRegistry<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/kubernetes/registry");
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -1536,7 +1521,7 @@ impl<'a> KubernetesRemoveRegistry<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/kubernetes/registry");
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -1571,7 +1556,7 @@ impl<'a> KubernetesAddRegistries<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/kubernetes/registries");
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -1606,7 +1591,7 @@ impl<'a> KubernetesRemoveRegistries<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/kubernetes/registries");
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -1647,7 +1632,6 @@ impl<'a> KubernetesGetStatusMessages<'a> {
         );
         op.path("cluster_id", &self.cluster_id, rt::Style::Simple, false);
         op.query("since", &self.since, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

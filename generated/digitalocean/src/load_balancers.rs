@@ -270,7 +270,6 @@ impl<'a> LoadBalancersList<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -327,7 +326,6 @@ impl<'a> LoadBalancersCreate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/load_balancers");
-        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -358,7 +356,6 @@ impl<'a> LoadBalancersGet<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/load_balancers/{lb_id}");
         op.path("lb_id", &self.lb_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -389,7 +386,6 @@ impl<'a> LoadBalancersUpdate<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/load_balancers/{lb_id}");
         op.path("lb_id", &self.lb_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -420,7 +416,7 @@ impl<'a> LoadBalancersDelete<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/load_balancers/{lb_id}");
         op.path("lb_id", &self.lb_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -448,7 +444,7 @@ impl<'a> LoadBalancersDeleteCache<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/load_balancers/{lb_id}/cache");
         op.path("lb_id", &self.lb_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -480,7 +476,7 @@ impl<'a> LoadBalancersAddDroplets<'a> {
             "/v2/load_balancers/{lb_id}/droplets",
         );
         op.path("lb_id", &self.lb_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -513,7 +509,7 @@ impl<'a> LoadBalancersRemoveDroplets<'a> {
             "/v2/load_balancers/{lb_id}/droplets",
         );
         op.path("lb_id", &self.lb_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -546,7 +542,7 @@ impl<'a> LoadBalancersAddForwardingRules<'a> {
             "/v2/load_balancers/{lb_id}/forwarding_rules",
         );
         op.path("lb_id", &self.lb_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -580,7 +576,7 @@ impl<'a> LoadBalancersRemoveForwardingRules<'a> {
             "/v2/load_balancers/{lb_id}/forwarding_rules",
         );
         op.path("lb_id", &self.lb_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);

@@ -1390,7 +1390,6 @@ impl<'a> MonitoringListAlertPolicy<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1450,7 +1449,6 @@ impl<'a> MonitoringCreateAlertPolicy<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/monitoring/alerts");
-        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1484,7 +1482,6 @@ impl<'a> MonitoringGetAlertPolicy<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/monitoring/alerts/{alert_uuid}");
         op.path("alert_uuid", &self.alert_uuid, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1518,7 +1515,6 @@ impl<'a> MonitoringUpdateAlertPolicy<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/monitoring/alerts/{alert_uuid}");
         op.path("alert_uuid", &self.alert_uuid, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -1555,7 +1551,7 @@ impl<'a> MonitoringDeleteAlertPolicy<'a> {
             "/v2/monitoring/alerts/{alert_uuid}",
         );
         op.path("alert_uuid", &self.alert_uuid, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1594,7 +1590,6 @@ impl<'a> MonitoringGetDropletBandwidthMetrics<'a> {
         op.query("direction", &self.direction, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1626,7 +1621,6 @@ impl<'a> MonitoringGetDropletCpuMetrics<'a> {
         op.query("host_id", &self.host_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1661,7 +1655,6 @@ impl<'a> MonitoringGetDropletFilesystemFreeMetrics<'a> {
         op.query("host_id", &self.host_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1696,7 +1689,6 @@ impl<'a> MonitoringGetDropletFilesystemSizeMetrics<'a> {
         op.query("host_id", &self.host_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1731,7 +1723,6 @@ impl<'a> MonitoringGetDropletLoad1Metrics<'a> {
         op.query("host_id", &self.host_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1766,7 +1757,6 @@ impl<'a> MonitoringGetDropletLoad5Metrics<'a> {
         op.query("host_id", &self.host_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1801,7 +1791,6 @@ impl<'a> MonitoringGetDropletLoad15Metrics<'a> {
         op.query("host_id", &self.host_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1836,7 +1825,6 @@ impl<'a> MonitoringGetDropletMemoryCachedMetrics<'a> {
         op.query("host_id", &self.host_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1871,7 +1859,6 @@ impl<'a> MonitoringGetDropletMemoryFreeMetrics<'a> {
         op.query("host_id", &self.host_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1906,7 +1893,6 @@ impl<'a> MonitoringGetDropletMemoryTotalMetrics<'a> {
         op.query("host_id", &self.host_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1941,7 +1927,6 @@ impl<'a> MonitoringGetDropletMemoryAvailableMetrics<'a> {
         op.query("host_id", &self.host_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -1983,7 +1968,6 @@ impl<'a> MonitoringGetAppMemoryPercentageMetrics<'a> {
         op.query("app_component", &self.app_component, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2025,7 +2009,6 @@ impl<'a> MonitoringGetAppCpuPercentageMetrics<'a> {
         op.query("app_component", &self.app_component, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2067,7 +2050,6 @@ impl<'a> MonitoringGetAppRestartCountMetricsYml<'a> {
         op.query("app_component", &self.app_component, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2102,7 +2084,6 @@ impl<'a> MonitoringGetLbFrontendConnectionsCurrent<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2137,7 +2118,6 @@ impl<'a> MonitoringGetLbFrontendConnectionsLimit<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2172,7 +2152,6 @@ impl<'a> MonitoringGetLbFrontendCpuUtilization<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2207,7 +2186,6 @@ impl<'a> MonitoringGetLbFrontendFirewallDroppedBytes<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2242,7 +2220,6 @@ impl<'a> MonitoringGetLbFrontendFirewallDroppedPackets<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2277,7 +2254,6 @@ impl<'a> MonitoringGetLbFrontendHttpResponses<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2312,7 +2288,6 @@ impl<'a> MonitoringGetLbFrontendHttpRequestsPerSecond<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2347,7 +2322,6 @@ impl<'a> MonitoringGetLbFrontendNetworkThroughputHttp<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2382,7 +2356,6 @@ impl<'a> MonitoringGetLbFrontendNetworkThroughputUdp<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2417,7 +2390,6 @@ impl<'a> MonitoringGetLbFrontendNetworkThroughputTcp<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2452,7 +2424,6 @@ impl<'a> MonitoringGetLbFrontendNlbTcpNetworkThroughput<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2487,7 +2458,6 @@ impl<'a> MonitoringGetLbFrontendNlbUdpNetworkThroughput<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2522,7 +2492,6 @@ impl<'a> MonitoringGetLbFrontendTlsConnectionsCurrent<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2557,7 +2526,6 @@ impl<'a> MonitoringGetLbFrontendTlsConnectionsLimit<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2592,7 +2560,6 @@ impl<'a> MonitoringGetLbFrontendTlsConnectionsExceedingRateLimit<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2627,7 +2594,6 @@ impl<'a> MonitoringGetLbDropletsHttpSessionDurationAvg<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2662,7 +2628,6 @@ impl<'a> MonitoringGetLbDropletsHttpSessionDuration50p<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2697,7 +2662,6 @@ impl<'a> MonitoringGetLbDropletsHttpSessionDuration95p<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2732,7 +2696,6 @@ impl<'a> MonitoringGetLbDropletsHttpResponseTimeAvg<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2767,7 +2730,6 @@ impl<'a> MonitoringGetLbDropletsHttpResponseTime50p<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2802,7 +2764,6 @@ impl<'a> MonitoringGetLbDropletsHttpResponseTime95p<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2837,7 +2798,6 @@ impl<'a> MonitoringGetLbDropletsHttpResponseTime99p<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2872,7 +2832,6 @@ impl<'a> MonitoringGetLbDropletsQueueSize<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2907,7 +2866,6 @@ impl<'a> MonitoringGetLbDropletsHttpResponses<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2942,7 +2900,6 @@ impl<'a> MonitoringGetLbDropletsConnections<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -2977,7 +2934,6 @@ impl<'a> MonitoringGetLbDropletsHealthChecks<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3012,7 +2968,6 @@ impl<'a> MonitoringGetLbDropletsDowntime<'a> {
         op.query("lb_id", &self.lb_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3047,7 +3002,6 @@ impl<'a> MonitoringGetDropletAutoscaleCurrentInstances<'a> {
         op.query("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3082,7 +3036,6 @@ impl<'a> MonitoringGetDropletAutoscaleTargetInstances<'a> {
         op.query("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3117,7 +3070,6 @@ impl<'a> MonitoringGetDropletAutoscaleCurrentCpuUtilizationYml<'a> {
         op.query("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3152,7 +3104,6 @@ impl<'a> MonitoringGetDropletAutoscaleTargetCpuUtilization<'a> {
         op.query("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3187,7 +3138,6 @@ impl<'a> MonitoringGetDropletAutoscaleCurrentMemoryUtilization<'a> {
         op.query("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3222,7 +3172,6 @@ impl<'a> MonitoringGetDropletAutoscaleTargetMemoryUtilization<'a> {
         op.query("autoscale_pool_id", &self.autoscale_pool_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3259,7 +3208,6 @@ impl<'a> MonitoringGetDatabaseMysqlCpuUsage<'a> {
         op.query("aggregate", &self.aggregate, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3298,7 +3246,6 @@ impl<'a> MonitoringGetDatabaseMysqlLoad<'a> {
         op.query("aggregate", &self.aggregate, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3335,7 +3282,6 @@ impl<'a> MonitoringGetDatabaseMysqlMemoryUsage<'a> {
         op.query("aggregate", &self.aggregate, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3372,7 +3318,6 @@ impl<'a> MonitoringGetDatabaseMysqlDiskUsage<'a> {
         op.query("aggregate", &self.aggregate, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3407,7 +3352,6 @@ impl<'a> MonitoringGetDatabaseMysqlThreadsConnected<'a> {
         op.query("db_id", &self.db_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3442,7 +3386,6 @@ impl<'a> MonitoringGetDatabaseMysqlThreadsCreatedRate<'a> {
         op.query("db_id", &self.db_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3477,7 +3420,6 @@ impl<'a> MonitoringGetDatabaseMysqlThreadsActive<'a> {
         op.query("db_id", &self.db_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3512,7 +3454,6 @@ impl<'a> MonitoringGetDatabaseMysqlIndexVsSequentialReads<'a> {
         op.query("db_id", &self.db_id, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3549,7 +3490,6 @@ impl<'a> MonitoringGetDatabaseMysqlOpRates<'a> {
         op.query("metric", &self.metric, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3588,7 +3528,6 @@ impl<'a> MonitoringGetDatabaseMysqlSchemaThroughput<'a> {
         op.query("metric", &self.metric, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3627,7 +3566,6 @@ impl<'a> MonitoringGetDatabaseMysqlSchemaLatency<'a> {
         op.query("metric", &self.metric, rt::Style::Form, true);
         op.query("start", &self.start, rt::Style::Form, true);
         op.query("end", &self.end, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3653,7 +3591,6 @@ impl<'a> MonitoringListDestinations<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/monitoring/sinks/destinations");
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3685,7 +3622,6 @@ impl<'a> MonitoringCreateDestination<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/monitoring/sinks/destinations");
-        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -3722,7 +3658,6 @@ impl<'a> MonitoringGetDestination<'a> {
             "/v2/monitoring/sinks/destinations/{destination_uuid}",
         );
         op.path("destination_uuid", &self.destination_uuid, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3759,7 +3694,7 @@ impl<'a> MonitoringUpdateDestination<'a> {
             "/v2/monitoring/sinks/destinations/{destination_uuid}",
         );
         op.path("destination_uuid", &self.destination_uuid, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -3791,7 +3726,7 @@ impl<'a> MonitoringDeleteDestination<'a> {
             "/v2/monitoring/sinks/destinations/{destination_uuid}",
         );
         op.path("destination_uuid", &self.destination_uuid, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3835,7 +3770,6 @@ impl<'a> MonitoringListSinks<'a> {
             );
         }
         op.query("resource_id", &self.resource_id, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3864,7 +3798,7 @@ impl<'a> MonitoringCreateSink<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/monitoring/sinks");
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -3894,7 +3828,6 @@ impl<'a> MonitoringGetSink<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/monitoring/sinks/{sink_uuid}");
         op.path("sink_uuid", &self.sink_uuid, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -3924,7 +3857,7 @@ impl<'a> MonitoringDeleteSink<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/monitoring/sinks/{sink_uuid}");
         op.path("sink_uuid", &self.sink_uuid, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

@@ -23,7 +23,7 @@ impl<'a> ServerlessInferenceApi<'a> {
     ///
     /// Creates a model response for the given chat conversation.
     ///
-    /// `POST /v1/chat/completions` (operation `inference_create_chat_completion`).
+    /// `POST /v1/chat/completions` (operation `inference_create_chat_completion`). Sent to the operation's own server `https://inference.do-ai.run`; `ConnectorConfig::servers` can replace it (by that URL, or `*`).
     pub fn inference_create_chat_completion(
         &self,
         body: super::models::ChatCompletionRequest,
@@ -38,7 +38,7 @@ impl<'a> ServerlessInferenceApi<'a> {
     ///
     /// Send a structured list of input messages with text and/or image content, and the model will generate the next message in the conversation.
     ///
-    /// `POST /v1/messages` (operation `inference_create_messages`).
+    /// `POST /v1/messages` (operation `inference_create_messages`). Sent to the operation's own server `https://inference.do-ai.run`; `ConnectorConfig::servers` can replace it (by that URL, or `*`).
     pub fn inference_create_messages(
         &self,
         body: super::models::MessagesCreateRequest,
@@ -53,7 +53,7 @@ impl<'a> ServerlessInferenceApi<'a> {
     ///
     /// Create vector embeddings for one or more text inputs. OpenAI-compatible request and response. Unknown fields in the request body are rejected. There is no streaming response for this endpoint.
     ///
-    /// `POST /v1/embeddings` (operation `inference_create_embedding`).
+    /// `POST /v1/embeddings` (operation `inference_create_embedding`). Sent to the operation's own server `https://inference.do-ai.run`; `ConnectorConfig::servers` can replace it (by that URL, or `*`).
     pub fn inference_create_embedding(
         &self,
         body: super::models::EmbeddingsRequest,
@@ -68,7 +68,7 @@ impl<'a> ServerlessInferenceApi<'a> {
     ///
     /// Creates a high-quality image from a text prompt using GPT-IMAGE-1, the latest image generation model with automatic prompt optimization and enhanced visual capabilities.
     ///
-    /// `POST /v1/images/generations` (operation `inference_create_image`).
+    /// `POST /v1/images/generations` (operation `inference_create_image`). Sent to the operation's own server `https://inference.do-ai.run`; `ConnectorConfig::servers` can replace it (by that URL, or `*`).
     pub fn inference_create_image(
         &self,
         body: super::models::CreateImageRequest,
@@ -83,7 +83,7 @@ impl<'a> ServerlessInferenceApi<'a> {
     ///
     /// Lists the currently available models, and provides basic information about each one such as the owner and availability.
     ///
-    /// `GET /v1/models` (operation `inference_list_models`).
+    /// `GET /v1/models` (operation `inference_list_models`). Sent to the operation's own server `https://inference.do-ai.run`; `ConnectorConfig::servers` can replace it (by that URL, or `*`).
     pub fn inference_list_models(&self) -> InferenceListModels<'a> {
         InferenceListModels {
             client: self.client,
@@ -94,7 +94,7 @@ impl<'a> ServerlessInferenceApi<'a> {
     ///
     /// Generate text responses from text prompts. This endpoint supports both streaming and non-streaming responses for supported text models.
     ///
-    /// `POST /v1/responses` (operation `inference_create_response`).
+    /// `POST /v1/responses` (operation `inference_create_response`). Sent to the operation's own server `https://inference.do-ai.run`; `ConnectorConfig::servers` can replace it (by that URL, or `*`).
     pub fn inference_create_response(
         &self,
         body: super::models::CreateResponseRequest,
@@ -109,7 +109,7 @@ impl<'a> ServerlessInferenceApi<'a> {
     ///
     /// Generate Image, Audio, or Text-to-Speech Using fal Models. This endpoint starts an asynchronous job and returns a request_id. The job status is QUEUED initially. Use the request_id to poll for the result.
     ///
-    /// `POST /v1/async-invoke` (operation `inference_create_async_invoke`).
+    /// `POST /v1/async-invoke` (operation `inference_create_async_invoke`). Sent to the operation's own server `https://inference.do-ai.run`; `ConnectorConfig::servers` can replace it (by that URL, or `*`).
     pub fn inference_create_async_invoke(
         &self,
         body: super::models::AsyncInvokeRequest,
@@ -137,7 +137,8 @@ impl<'a> InferenceCreateChatCompletion<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/chat/completions");
-        op.security(&[&["inference_bearer_auth"]]);
+        op.accept_types("application/json, text/event-stream");
+        op.server("https://inference.do-ai.run");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -176,7 +177,8 @@ impl<'a> InferenceCreateMessages<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/messages");
-        op.security(&[&["inference_bearer_auth"]]);
+        op.accept_types("application/json, text/event-stream");
+        op.server("https://inference.do-ai.run");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -225,7 +227,7 @@ impl<'a> InferenceCreateEmbedding<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/embeddings");
-        op.security(&[&["inference_bearer_auth"]]);
+        op.server("https://inference.do-ai.run");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -255,7 +257,8 @@ impl<'a> InferenceCreateImage<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/images/generations");
-        op.security(&[&["inference_bearer_auth"]]);
+        op.accept_types("application/json, text/event-stream");
+        op.server("https://inference.do-ai.run");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -296,7 +299,7 @@ impl<'a> InferenceListModels<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v1/models");
-        op.security(&[&["inference_bearer_auth"]]);
+        op.server("https://inference.do-ai.run");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -325,7 +328,8 @@ impl<'a> InferenceCreateResponse<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/responses");
-        op.security(&[&["inference_bearer_auth"]]);
+        op.accept_types("application/json, text/event-stream");
+        op.server("https://inference.do-ai.run");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
@@ -367,7 +371,7 @@ impl<'a> InferenceCreateAsyncInvoke<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/async-invoke");
-        op.security(&[&["inference_bearer_auth"]]);
+        op.server("https://inference.do-ai.run");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);

@@ -132,7 +132,6 @@ impl<'a> SshKeysList<'a> {
             op.check(rt::check::range("page", *v as f64, Some((1f64, false)), None));
         }
         op.query("page", &self.page, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -189,7 +188,6 @@ impl<'a> SshKeysCreate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/account/keys");
-        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -228,7 +226,6 @@ impl<'a> SshKeysGet<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -267,7 +264,6 @@ impl<'a> SshKeysUpdate<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
@@ -306,7 +302,7 @@ impl<'a> SshKeysDelete<'a> {
             rt::Style::Simple,
             false,
         );
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)

@@ -198,7 +198,6 @@ impl<'a> VectorDatabasesList<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/vector-databases");
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -260,7 +259,6 @@ impl<'a> VectorDatabasesCreate<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/vector-databases");
-        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -293,7 +291,6 @@ impl<'a> VectorDatabasesGet<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/vector-databases/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -329,7 +326,6 @@ impl<'a> VectorDatabasesUpdate<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/vector-databases/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -362,7 +358,7 @@ impl<'a> VectorDatabasesDelete<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/v2/vector-databases/{id}");
         op.path("id", &self.id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -390,7 +386,6 @@ impl<'a> VectorDatabasesListBackups<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/v2/vector-databases/{id}/backups");
         op.path("id", &self.id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -425,7 +420,6 @@ impl<'a> VectorDatabasesGetRestoreStatus<'a> {
         );
         op.path("id", &self.id, rt::Style::Simple, false);
         op.path("backup_id", &self.backup_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -469,7 +463,6 @@ impl<'a> VectorDatabasesPostRestoreBackup<'a> {
         );
         op.path("id", &self.id, rt::Style::Simple, false);
         op.path("backup_id", &self.backup_id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -505,7 +498,6 @@ impl<'a> VectorDatabasesGetCredentials<'a> {
             "/v2/vector-databases/{id}/credentials",
         );
         op.path("id", &self.id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         op.errors(rt::error_body::<super::models::ErrorModel>);
         op.apply(self.options);
         (self.client, op)
@@ -544,7 +536,6 @@ impl<'a> VectorDatabasesPostResize<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v2/vector-databases/{id}/resize");
         op.path("id", &self.id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -586,7 +577,6 @@ impl<'a> VectorDatabasesUpdateTags<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/v2/vector-databases/{id}/tags");
         op.path("id", &self.id, rt::Style::Simple, false);
-        op.security(&[&["bearer_auth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }

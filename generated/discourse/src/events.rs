@@ -243,6 +243,7 @@ impl<'a> ExportEventsIcs<'a> {
             );
         }
         op.query("limit", &self.limit, rt::Style::Form, true);
+        op.accept_types("text/calendar");
         op.apply(self.options);
         (self.client, op)
     }

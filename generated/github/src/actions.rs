@@ -4246,6 +4246,7 @@ impl<'a> ActionsSetActionsCacheRetentionLimitForEnterprise<'a> {
             "/enterprises/{enterprise}/actions/cache/retention-limit",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
@@ -4313,6 +4314,7 @@ impl<'a> ActionsSetActionsCacheStorageLimitForEnterprise<'a> {
             "/enterprises/{enterprise}/actions/cache/storage-limit",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
@@ -4380,6 +4382,7 @@ impl<'a> ActionsSetActionsCacheRetentionLimitForOrganization<'a> {
             "/organizations/{org}/actions/cache/retention-limit",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
@@ -4447,6 +4450,7 @@ impl<'a> ActionsSetActionsCacheStorageLimitForOrganization<'a> {
             "/organizations/{org}/actions/cache/storage-limit",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
@@ -5296,6 +5300,7 @@ impl<'a> ActionsSetArtifactAndLogRetentionSettingsOrganization<'a> {
             "/orgs/{org}/actions/permissions/artifact-and-log-retention",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -5369,6 +5374,7 @@ impl<'a> ActionsSetForkPrContributorApprovalPermissionsOrganization<'a> {
             "/orgs/{org}/actions/permissions/fork-pr-contributor-approval",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -5440,6 +5446,7 @@ impl<'a> ActionsSetPrivateRepoForkPrWorkflowsSettingsOrganization<'a> {
             "/orgs/{org}/actions/permissions/fork-pr-workflows-private-repos",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -5749,6 +5756,7 @@ impl<'a> ActionsSetSelfHostedRunnersPermissionsOrganization<'a> {
             "/orgs/{org}/actions/permissions/self-hosted-runners",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -5866,6 +5874,7 @@ impl<'a> ActionsSetSelectedRepositoriesSelfHostedRunnersOrganization<'a> {
             "/orgs/{org}/actions/permissions/self-hosted-runners/repositories",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -5904,6 +5913,7 @@ impl<'a> ActionsEnableSelectedRepositorySelfHostedRunnersOrganization<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -5942,6 +5952,7 @@ impl<'a> ActionsDisableSelectedRepositorySelfHostedRunnersOrganization<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -6931,6 +6942,7 @@ impl<'a> ActionsDeleteSelfHostedRunnerFromOrg<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("runner_id", &self.runner_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ValidationErrorSimple>);
         op.apply(self.options);
         (self.client, op)
@@ -8077,6 +8089,7 @@ impl<'a> ActionsDownloadArtifact<'a> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("artifact_id", &self.artifact_id, rt::Style::Simple, false);
         op.path("archive_format", &self.archive_format, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -8147,6 +8160,7 @@ impl<'a> ActionsSetActionsCacheRetentionLimitForRepository<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
@@ -8218,6 +8232,7 @@ impl<'a> ActionsSetActionsCacheStorageLimitForRepository<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
@@ -8722,6 +8737,7 @@ impl<'a> ActionsGetCustomOidcSubClaimForRepo<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -8757,6 +8773,7 @@ impl<'a> ActionsSetCustomOidcSubClaimForRepo<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -9114,6 +9131,7 @@ impl<'a> ActionsSetArtifactAndLogRetentionSettingsRepository<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -9189,6 +9207,7 @@ impl<'a> ActionsSetForkPrContributorApprovalPermissionsRepository<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -9264,6 +9283,7 @@ impl<'a> ActionsSetPrivateRepoForkPrWorkflowsSettingsRepository<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -9702,6 +9722,7 @@ impl<'a> ActionsDeleteSelfHostedRunnerFromRepo<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("runner_id", &self.runner_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ValidationErrorSimple>);
         op.apply(self.options);
         (self.client, op)
@@ -10815,6 +10836,7 @@ impl<'a> ActionsDeleteWorkflowRunLogs<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("run_id", &self.run_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)

@@ -990,6 +990,7 @@ impl<'a> ActivityMarkThreadAsRead<'a> {
             "/notifications/threads/{thread_id}",
         );
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1096,6 +1097,7 @@ impl<'a> ActivityDeleteThreadSubscription<'a> {
             "/notifications/threads/{thread_id}/subscription",
         );
         op.path("thread_id", &self.thread_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1682,6 +1684,7 @@ impl<'a> ActivityListReposStarredByAuthenticatedUser<'a> {
         op.query("direction", &self.direction, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
+        op.accept_types("application/json, application/vnd.github.v3.star+json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1734,6 +1737,7 @@ impl<'a> ActivityCheckRepoIsStarredByAuthenticatedUser<'a> {
         let mut op = rt::Op::new(rt::Method::GET, "/user/starred/{owner}/{repo}");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1763,6 +1767,7 @@ impl<'a> ActivityStarRepoForAuthenticatedUser<'a> {
         let mut op = rt::Op::new(rt::Method::PUT, "/user/starred/{owner}/{repo}");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1792,6 +1797,7 @@ impl<'a> ActivityUnstarRepoForAuthenticatedUser<'a> {
         let mut op = rt::Op::new(rt::Method::DELETE, "/user/starred/{owner}/{repo}");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)

@@ -797,6 +797,7 @@ impl<'a> AppsListWebhookDeliveries<'a> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("cursor", &self.cursor, rt::Style::Form, true);
         op.query("status", &self.status, rt::Style::Form, true);
+        op.accept_types("application/json, application/scim+json");
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
@@ -830,6 +831,7 @@ impl<'a> AppsGetWebhookDelivery<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/app/hook/deliveries/{delivery_id}");
         op.path("delivery_id", &self.delivery_id, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
@@ -866,6 +868,7 @@ impl<'a> AppsRedeliverWebhookDelivery<'a> {
             "/app/hook/deliveries/{delivery_id}/attempts",
         );
         op.path("delivery_id", &self.delivery_id, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
@@ -1083,6 +1086,7 @@ impl<'a> AppsDeleteInstallation<'a> {
             "/app/installations/{installation_id}",
         );
         op.path("installation_id", &self.installation_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1163,6 +1167,7 @@ impl<'a> AppsSuspendInstallation<'a> {
             "/app/installations/{installation_id}/suspended",
         );
         op.path("installation_id", &self.installation_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1193,6 +1198,7 @@ impl<'a> AppsUnsuspendInstallation<'a> {
             "/app/installations/{installation_id}/suspended",
         );
         op.path("installation_id", &self.installation_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1221,6 +1227,7 @@ impl<'a> AppsDeleteAuthorization<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/applications/{client_id}/grant");
         op.path("client_id", &self.client_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ValidationError>);
         op.apply(self.options);
@@ -1285,6 +1292,7 @@ impl<'a> AppsDeleteToken<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/applications/{client_id}/token");
         op.path("client_id", &self.client_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ValidationError>);
         op.apply(self.options);
@@ -2078,6 +2086,7 @@ impl<'a> AppsAddRepoToInstallationForAuthenticatedUser<'a> {
         );
         op.path("installation_id", &self.installation_id, rt::Style::Simple, false);
         op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -2110,6 +2119,7 @@ impl<'a> AppsRemoveRepoFromInstallationForAuthenticatedUser<'a> {
         );
         op.path("installation_id", &self.installation_id, rt::Style::Simple, false);
         op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)

@@ -350,6 +350,7 @@ impl<'a> BillingGetGithubBillingAiCreditUsageReportOrg<'a> {
         op.query("user", &self.user, rt::Style::Form, true);
         op.query("model", &self.model, rt::Style::Form, true);
         op.query("product", &self.product, rt::Style::Form, true);
+        op.accept_types("application/json, application/scim+json");
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -495,6 +496,7 @@ impl<'a> BillingCreateOrganizationBudget<'a> {
             "/organizations/{org}/settings/billing/budgets",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -540,6 +542,7 @@ impl<'a> BillingGetBudgetOrg<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("budget_id", &self.budget_id, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -585,6 +588,7 @@ impl<'a> BillingDeleteBudgetOrg<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("budget_id", &self.budget_id, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -631,6 +635,7 @@ impl<'a> BillingUpdateBudgetOrg<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("budget_id", &self.budget_id, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -714,6 +719,7 @@ impl<'a> BillingGetGithubBillingPremiumRequestUsageReportOrg<'a> {
         op.query("user", &self.user, rt::Style::Form, true);
         op.query("model", &self.model, rt::Style::Form, true);
         op.query("product", &self.product, rt::Style::Form, true);
+        op.accept_types("application/json, application/scim+json");
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -781,6 +787,7 @@ impl<'a> BillingGetGithubBillingUsageReportOrg<'a> {
         op.query("year", &self.year, rt::Style::Form, true);
         op.query("month", &self.month, rt::Style::Form, true);
         op.query("day", &self.day, rt::Style::Form, true);
+        op.accept_types("application/json, application/scim+json");
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -865,6 +872,7 @@ impl<'a> BillingGetGithubBillingUsageSummaryReportOrg<'a> {
         op.query("repository", &self.repository, rt::Style::Form, true);
         op.query("product", &self.product, rt::Style::Form, true);
         op.query("sku", &self.sku, rt::Style::Form, true);
+        op.accept_types("application/json, application/scim+json");
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -942,6 +950,7 @@ impl<'a> BillingGetGithubBillingAiCreditUsageReportUser<'a> {
         op.query("day", &self.day, rt::Style::Form, true);
         op.query("model", &self.model, rt::Style::Form, true);
         op.query("product", &self.product, rt::Style::Form, true);
+        op.accept_types("application/json, application/scim+json");
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -1020,6 +1029,7 @@ impl<'a> BillingGetGithubBillingPremiumRequestUsageReportUser<'a> {
         op.query("day", &self.day, rt::Style::Form, true);
         op.query("model", &self.model, rt::Style::Form, true);
         op.query("product", &self.product, rt::Style::Form, true);
+        op.accept_types("application/json, application/scim+json");
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -1087,6 +1097,7 @@ impl<'a> BillingGetGithubBillingUsageReportUser<'a> {
         op.query("year", &self.year, rt::Style::Form, true);
         op.query("month", &self.month, rt::Style::Form, true);
         op.query("day", &self.day, rt::Style::Form, true);
+        op.accept_types("application/json, application/scim+json");
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -1171,6 +1182,7 @@ impl<'a> BillingGetGithubBillingUsageSummaryReportUser<'a> {
         op.query("repository", &self.repository, rt::Style::Form, true);
         op.query("product", &self.product, rt::Style::Form, true);
         op.query("sku", &self.sku, rt::Style::Form, true);
+        op.accept_types("application/json, application/scim+json");
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),

@@ -332,6 +332,7 @@ impl<'a> CampaignsDeleteCampaign<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("campaign_number", &self.campaign_number, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             503u16 => {

@@ -971,6 +971,7 @@ impl<'a> CodeScanningUpdateAlert<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("alert_number", &self.alert_number, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -1389,6 +1390,7 @@ impl<'a> CodeScanningGetAnalysis<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("analysis_id", &self.analysis_id, rt::Style::Simple, false);
+        op.accept_types("application/json, application/sarif+json");
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -1442,6 +1444,7 @@ impl<'a> CodeScanningDeleteAnalysis<'a> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("analysis_id", &self.analysis_id, rt::Style::Simple, false);
         op.query("confirm_delete", &self.confirm_delete, rt::Style::Form, true);
+        op.accept_types("application/json, application/scim+json");
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -1579,6 +1582,7 @@ impl<'a> CodeScanningDeleteCodeqlDatabase<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("language", &self.language, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),

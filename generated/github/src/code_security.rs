@@ -542,6 +542,7 @@ impl<'a> CodeSecurityCreateConfigurationForEnterprise<'a> {
             "/enterprises/{enterprise}/code-security/configurations",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -646,6 +647,7 @@ impl<'a> CodeSecurityDeleteConfigurationForEnterprise<'a> {
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
         op.path("configuration_id", &self.configuration_id, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -988,6 +990,7 @@ impl<'a> CodeSecurityDetachConfiguration<'a> {
             "/orgs/{org}/code-security/configurations/detach",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -1056,6 +1059,7 @@ impl<'a> CodeSecurityDeleteConfiguration<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("configuration_id", &self.configuration_id, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)

@@ -1080,6 +1080,7 @@ impl<'a> CodespacesSetCodespacesAccess<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/orgs/{org}/codespaces/access");
         op.path("org", &self.org, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -1118,6 +1119,7 @@ impl<'a> CodespacesSetCodespacesAccessUsers<'a> {
             "/orgs/{org}/codespaces/access/selected_users",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -1156,6 +1158,7 @@ impl<'a> CodespacesDeleteCodespacesAccessUsers<'a> {
             "/orgs/{org}/codespaces/access/selected_users",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -1366,6 +1369,7 @@ impl<'a> CodespacesDeleteOrgSecret<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1478,6 +1482,7 @@ impl<'a> CodespacesSetSelectedReposForOrgSecret<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
@@ -1513,6 +1518,7 @@ impl<'a> CodespacesAddSelectedRepoToOrgSecret<'a> {
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
         op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
@@ -1551,6 +1557,7 @@ impl<'a> CodespacesRemoveSelectedRepoFromOrgSecret<'a> {
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
         op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
@@ -1810,6 +1817,7 @@ impl<'a> CodespacesCreateWithRepoForAuthenticatedUser<'a> {
         let mut op = rt::Op::new(rt::Method::POST, "/repos/{owner}/{repo}/codespaces");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -1870,6 +1878,7 @@ impl<'a> CodespacesListDevcontainersInRepositoryForAuthenticatedUser<'a> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
+        op.accept_types("application/json, application/scim+json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -2707,6 +2716,7 @@ impl<'a> CodespacesSetRepositoriesForSecretForAuthenticatedUser<'a> {
             "/user/codespaces/secrets/{secret_name}/repositories",
         );
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
@@ -2740,6 +2750,7 @@ impl<'a> CodespacesAddRepositoryForSecretForAuthenticatedUser<'a> {
         );
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
         op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -2772,6 +2783,7 @@ impl<'a> CodespacesRemoveRepositoryForSecretForAuthenticatedUser<'a> {
         );
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
         op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -3052,6 +3064,7 @@ impl<'a> CodespacesStartForAuthenticatedUser<'a> {
             "/user/codespaces/{codespace_name}/start",
         );
         op.path("codespace_name", &self.codespace_name, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)

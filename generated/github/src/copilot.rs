@@ -1021,6 +1021,7 @@ impl<'a> CopilotSetEnterpriseCodingAgentPolicy<'a> {
             "/enterprises/{enterprise}/copilot/policies/coding_agent",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
@@ -1053,6 +1054,7 @@ impl<'a> CopilotAddOrganizationsToEnterpriseCodingAgentPolicy<'a> {
             "/enterprises/{enterprise}/copilot/policies/coding_agent/organizations",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
@@ -1085,6 +1087,7 @@ impl<'a> CopilotRemoveOrganizationsFromEnterpriseCodingAgentPolicy<'a> {
             "/enterprises/{enterprise}/copilot/policies/coding_agent/organizations",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
@@ -1406,6 +1409,7 @@ impl<'a> CopilotSetCopilotCodingAgentPermissionsOrganization<'a> {
             "/orgs/{org}/copilot/coding-agent/permissions",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             401u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -1524,6 +1528,7 @@ impl<'a> CopilotSetCopilotCodingAgentSelectedRepositoriesForOrganization<'a> {
             "/orgs/{org}/copilot/coding-agent/permissions/repositories",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             401u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -1565,6 +1570,7 @@ impl<'a> CopilotEnableCopilotCodingAgentForRepositoryInOrganization<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(|status, body| match status {
             401u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -1605,6 +1611,7 @@ impl<'a> CopilotDisableCopilotCodingAgentForRepositoryInOrganization<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("repository_id", &self.repository_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)

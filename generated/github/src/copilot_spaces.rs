@@ -898,6 +898,7 @@ impl<'a> CopilotSpacesDeleteForOrg<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("space_number", &self.space_number, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
@@ -1064,6 +1065,7 @@ impl<'a> CopilotSpacesRemoveCollaboratorForOrg<'a> {
         op.path("space_number", &self.space_number, rt::Style::Simple, false);
         op.path("actor_type", &self.actor_type, rt::Style::Simple, false);
         op.path("actor_identifier", &self.actor_identifier, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1255,6 +1257,7 @@ impl<'a> CopilotSpacesDeleteResourceForOrg<'a> {
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("space_number", &self.space_number, rt::Style::Simple, false);
         op.path("space_resource_id", &self.space_resource_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1484,6 +1487,7 @@ impl<'a> CopilotSpacesDeleteForUser<'a> {
         );
         op.path("username", &self.username, rt::Style::Simple, false);
         op.path("space_number", &self.space_number, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
@@ -1650,6 +1654,7 @@ impl<'a> CopilotSpacesRemoveCollaboratorForUser<'a> {
         op.path("space_number", &self.space_number, rt::Style::Simple, false);
         op.path("actor_type", &self.actor_type, rt::Style::Simple, false);
         op.path("actor_identifier", &self.actor_identifier, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1841,6 +1846,7 @@ impl<'a> CopilotSpacesDeleteResourceForUser<'a> {
         op.path("username", &self.username, rt::Style::Simple, false);
         op.path("space_number", &self.space_number, rt::Style::Simple, false);
         op.path("space_resource_id", &self.space_resource_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)

@@ -966,6 +966,7 @@ impl<'a> DependabotUpdateRepositoryAccessForEnterprise<'a> {
             "/enterprises/{enterprise}/dependabot/repository-access",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
@@ -998,6 +999,7 @@ impl<'a> DependabotSetRepositoryAccessDefaultLevelForEnterprise<'a> {
             "/enterprises/{enterprise}/dependabot/repository-access/default-level",
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
@@ -1192,6 +1194,7 @@ impl<'a> DependabotListAlertsForOrg<'a> {
         op.query("before", &self.before, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
+        op.accept_types("application/json, application/scim+json");
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -1328,6 +1331,7 @@ impl<'a> DependabotUpdateRepositoryAccessForOrg<'a> {
             "/orgs/{org}/dependabot/repository-access",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
@@ -1360,6 +1364,7 @@ impl<'a> DependabotSetRepositoryAccessDefaultLevel<'a> {
             "/orgs/{org}/dependabot/repository-access/default-level",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
@@ -1915,6 +1920,7 @@ impl<'a> DependabotListAlertsForRepo<'a> {
         op.query("before", &self.before, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
+        op.accept_types("application/json, application/scim+json");
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -1996,6 +2002,7 @@ impl<'a> DependabotUpdateAlert<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("alert_number", &self.alert_number, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {

@@ -146,6 +146,7 @@ impl<'a> DependencyGraphDiffRange<'a> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("basehead", &self.basehead, rt::Style::Simple, false);
         op.query("name", &self.name, rt::Style::Form, true);
+        op.accept_types("application/json, application/scim+json");
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -250,6 +251,7 @@ impl<'a> DependencyGraphFetchSbomReport<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("sbom_uuid", &self.sbom_uuid, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)

@@ -362,6 +362,7 @@ impl<'a> EnterpriseTeamMembershipsRemove<'a> {
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
         op.path("enterprise-team", &self.enterprise_team, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)

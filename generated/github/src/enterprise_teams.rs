@@ -252,6 +252,7 @@ impl<'a> EnterpriseTeamsDelete<'a> {
         );
         op.path("enterprise", &self.enterprise, rt::Style::Simple, false);
         op.path("team_slug", &self.team_slug, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)

@@ -616,6 +616,7 @@ impl<'a> GistsDelete<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/gists/{gist_id}");
         op.path("gist_id", &self.gist_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -817,6 +818,7 @@ impl<'a> GistsDeleteComment<'a> {
         );
         op.path("gist_id", &self.gist_id, rt::Style::Simple, false);
         op.path("comment_id", &self.comment_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1041,6 +1043,7 @@ impl<'a> GistsCheckIsStarred<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/gists/{gist_id}/star");
         op.path("gist_id", &self.gist_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1068,6 +1071,7 @@ impl<'a> GistsStar<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/gists/{gist_id}/star");
         op.path("gist_id", &self.gist_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1095,6 +1099,7 @@ impl<'a> GistsUnstar<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/gists/{gist_id}/star");
         op.path("gist_id", &self.gist_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)

@@ -638,6 +638,7 @@ impl<'a> InteractionsSetPullRequestBypassListForRepo<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -677,6 +678,7 @@ impl<'a> InteractionsRemovePullRequestBypassListForRepo<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),

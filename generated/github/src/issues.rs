@@ -1790,6 +1790,7 @@ impl<'a> IssuesCheckUserCanBeAssigned<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("assignee", &self.assignee, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1977,6 +1978,7 @@ impl<'a> IssuesCreate<'a> {
         let mut op = rt::Op::new(rt::Method::POST, "/repos/{owner}/{repo}/issues");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -2271,6 +2273,7 @@ impl<'a> IssuesUnpinComment<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("comment_id", &self.comment_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(|status, body| match status {
             401u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -2587,6 +2590,7 @@ impl<'a> IssuesCheckUserCanBeAssignedToIssue<'a> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("issue_number", &self.issue_number, rt::Style::Simple, false);
         op.path("assignee", &self.assignee, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -2858,6 +2862,7 @@ impl<'a> IssuesRemoveDependencyBlockedBy<'a> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("issue_number", &self.issue_number, rt::Style::Simple, false);
         op.path("issue_id", &self.issue_id, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -3106,6 +3111,7 @@ impl<'a> IssuesSetIssueFieldValues<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("issue_number", &self.issue_number, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -3156,6 +3162,7 @@ impl<'a> IssuesAddIssueFieldValues<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("issue_number", &self.issue_number, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -3207,6 +3214,7 @@ impl<'a> IssuesDeleteIssueFieldValue<'a> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("issue_number", &self.issue_number, rt::Style::Simple, false);
         op.path("issue_field_id", &self.issue_field_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -3425,6 +3433,7 @@ impl<'a> IssuesRemoveAllLabels<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("issue_number", &self.issue_number, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -3503,6 +3512,7 @@ impl<'a> IssuesLock<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("issue_number", &self.issue_number, rt::Style::Simple, false);
+        op.accept_types("application/json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -3546,6 +3556,7 @@ impl<'a> IssuesUnlock<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("issue_number", &self.issue_number, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -3615,6 +3626,7 @@ impl<'a> IssuesRemoveSubIssue<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("issue_number", &self.issue_number, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
@@ -4007,6 +4019,7 @@ impl<'a> IssuesListEventsForTimeline<'a> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("exclude", &self.exclude, rt::Style::Form, true);
+        op.accept_types("application/json, application/scim+json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -4434,6 +4447,7 @@ impl<'a> IssuesDeleteMilestone<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("milestone_number", &self.milestone_number, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)

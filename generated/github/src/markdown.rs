@@ -56,6 +56,7 @@ impl<'a> MarkdownRender<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/markdown");
+        op.accept_types("text/html");
         op.json("application/json", &self.body);
         op.apply(self.options);
         (self.client, op)
@@ -87,6 +88,7 @@ impl<'a> MarkdownRenderRaw<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/markdown/raw");
+        op.accept_types("text/html");
         if let Some(body) = &self.body {
             op.text("text/plain", Clone::clone(body));
         }

@@ -151,6 +151,7 @@ impl<'a> MetaGetOctocat<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/octocat");
         op.query("s", &self.s, rt::Style::Form, true);
+        op.accept_types("application/octocat-stream");
         op.apply(self.options);
         (self.client, op)
     }
@@ -200,6 +201,7 @@ impl<'a> MetaGetZen<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/zen");
+        op.accept_types("text/plain");
         op.apply(self.options);
         (self.client, op)
     }

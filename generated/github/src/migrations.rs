@@ -677,6 +677,7 @@ impl<'a> MigrationsDownloadArchiveForOrg<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("migration_id", &self.migration_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -709,6 +710,7 @@ impl<'a> MigrationsDeleteArchiveForOrg<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("migration_id", &self.migration_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -743,6 +745,7 @@ impl<'a> MigrationsUnlockRepoForOrg<'a> {
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("migration_id", &self.migration_id, rt::Style::Simple, false);
         op.path("repo_name", &self.repo_name, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -906,6 +909,7 @@ impl<'a> MigrationsCancelImport<'a> {
         let mut op = rt::Op::new(rt::Method::DELETE, "/repos/{owner}/{repo}/import");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1269,6 +1273,7 @@ impl<'a> MigrationsGetArchiveForAuthenticatedUser<'a> {
             "/user/migrations/{migration_id}/archive",
         );
         op.path("migration_id", &self.migration_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1299,6 +1304,7 @@ impl<'a> MigrationsDeleteArchiveForAuthenticatedUser<'a> {
             "/user/migrations/{migration_id}/archive",
         );
         op.path("migration_id", &self.migration_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1331,6 +1337,7 @@ impl<'a> MigrationsUnlockRepoForAuthenticatedUser<'a> {
         );
         op.path("migration_id", &self.migration_id, rt::Style::Simple, false);
         op.path("repo_name", &self.repo_name, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)

@@ -258,6 +258,7 @@ impl<'a> OidcDeleteOidcCustomPropertyInclusionForEnterprise<'a> {
             rt::Style::Simple,
             false,
         );
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -364,6 +365,7 @@ impl<'a> OidcDeleteOidcCustomPropertyInclusionForOrg<'a> {
             rt::Style::Simple,
             false,
         );
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)

@@ -794,6 +794,7 @@ impl<'a> PackagesDeletePackageForOrg<'a> {
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("package_type", &self.package_type, rt::Style::Simple, false);
         op.path("package_name", &self.package_name, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -835,6 +836,7 @@ impl<'a> PackagesRestorePackageForOrg<'a> {
         op.path("package_type", &self.package_type, rt::Style::Simple, false);
         op.path("package_name", &self.package_name, rt::Style::Simple, false);
         op.query("token", &self.token, rt::Style::Form, true);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1003,6 +1005,7 @@ impl<'a> PackagesDeletePackageVersionForOrg<'a> {
             rt::Style::Simple,
             false,
         );
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1044,6 +1047,7 @@ impl<'a> PackagesRestorePackageVersionForOrg<'a> {
             rt::Style::Simple,
             false,
         );
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1213,6 +1217,7 @@ impl<'a> PackagesDeletePackageForAuthenticatedUser<'a> {
         );
         op.path("package_type", &self.package_type, rt::Style::Simple, false);
         op.path("package_name", &self.package_name, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1252,6 +1257,7 @@ impl<'a> PackagesRestorePackageForAuthenticatedUser<'a> {
         op.path("package_type", &self.package_type, rt::Style::Simple, false);
         op.path("package_name", &self.package_name, rt::Style::Simple, false);
         op.query("token", &self.token, rt::Style::Form, true);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1414,6 +1420,7 @@ impl<'a> PackagesDeletePackageVersionForAuthenticatedUser<'a> {
             rt::Style::Simple,
             false,
         );
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1453,6 +1460,7 @@ impl<'a> PackagesRestorePackageVersionForAuthenticatedUser<'a> {
             rt::Style::Simple,
             false,
         );
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1632,6 +1640,7 @@ impl<'a> PackagesDeletePackageForUser<'a> {
         op.path("username", &self.username, rt::Style::Simple, false);
         op.path("package_type", &self.package_type, rt::Style::Simple, false);
         op.path("package_name", &self.package_name, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1673,6 +1682,7 @@ impl<'a> PackagesRestorePackageForUser<'a> {
         op.path("package_type", &self.package_type, rt::Style::Simple, false);
         op.path("package_name", &self.package_name, rt::Style::Simple, false);
         op.query("token", &self.token, rt::Style::Form, true);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1792,6 +1802,7 @@ impl<'a> PackagesDeletePackageVersionForUser<'a> {
             rt::Style::Simple,
             false,
         );
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1833,6 +1844,7 @@ impl<'a> PackagesRestorePackageVersionForUser<'a> {
             rt::Style::Simple,
             false,
         );
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)

@@ -164,6 +164,7 @@ impl<'a> PrivateRegistriesListOrgPrivateRegistries<'a> {
         op.path("org", &self.org, rt::Style::Simple, false);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
+        op.accept_types("application/json, application/scim+json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -341,6 +342,7 @@ impl<'a> PrivateRegistriesDeleteOrgPrivateRegistry<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -374,6 +376,7 @@ impl<'a> PrivateRegistriesUpdateOrgPrivateRegistry<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("secret_name", &self.secret_name, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {

@@ -1072,6 +1072,7 @@ impl<'a> ProjectsDeleteItemForOrg<'a> {
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("project_number", &self.project_number, rt::Style::Simple, false);
         op.path("item_id", &self.item_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1859,6 +1860,7 @@ impl<'a> ProjectsDeleteItemForUser<'a> {
         op.path("username", &self.username, rt::Style::Simple, false);
         op.path("project_number", &self.project_number, rt::Style::Simple, false);
         op.path("item_id", &self.item_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)

@@ -3790,7 +3790,7 @@ impl<'a> ReposApi<'a> {
     /// *   To find the `release_id` query the [`GET /repos/{owner}/{repo}/releases/latest` endpoint](https://docs.github.com/rest/releases/releases#get-the-latest-release).
     /// *   If you upload an asset with the same filename as another uploaded asset, you'll receive an error and must delete the old file before you can re-upload the new asset.
     ///
-    /// `POST /repos/{owner}/{repo}/releases/{release_id}/assets` (operation `repos/upload-release-asset`).
+    /// `POST /repos/{owner}/{repo}/releases/{release_id}/assets` (operation `repos/upload-release-asset`). Sent to the operation's own server `https://uploads.github.com`; `ConnectorConfig::servers` can replace it (by that URL, or `*`).
     pub fn upload_release_asset(
         &self,
         owner: impl Into<String>,
@@ -5107,6 +5107,7 @@ impl<'a> ReposDeleteOrgRuleset<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("ruleset_id", &self.ruleset_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -5167,6 +5168,7 @@ impl<'a> ReposDelete<'a> {
         let mut op = rt::Op::new(rt::Method::DELETE, "/repos/{owner}/{repo}");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(|status, body| match status {
             403u16 => {
                 rt::error_body::<
@@ -5578,6 +5580,7 @@ impl<'a> ReposDeleteAutolink<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("autolink_id", &self.autolink_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -5897,6 +5900,7 @@ impl<'a> ReposDeleteBranchProtection<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("branch", &self.branch, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -6001,6 +6005,7 @@ impl<'a> ReposDeleteAdminBranchProtection<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("branch", &self.branch, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -6073,6 +6078,7 @@ impl<'a> ReposDeletePullRequestReviewProtection<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("branch", &self.branch, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -6230,6 +6236,7 @@ impl<'a> ReposDeleteCommitSignatureProtection<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("branch", &self.branch, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -7370,6 +7377,7 @@ impl<'a> ReposRemoveCollaborator<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
@@ -7548,6 +7556,7 @@ impl<'a> ReposDeleteCommitComment<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("comment_id", &self.comment_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -7671,6 +7680,7 @@ impl<'a> ReposListCommits<'a> {
         op.query("until", &self.until, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
+        op.accept_types("application/json, application/scim+json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -7962,6 +7972,9 @@ impl<'a> ReposGetCommit<'a> {
         op.path("ref", &self.ref_, rt::Style::Simple, false);
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
+        op.accept_types(
+            "application/json, application/vnd.github.diff, application/vnd.github.patch, application/vnd.github.sha",
+        );
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             409u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -8202,6 +8215,9 @@ impl<'a> ReposCompareCommitsWithBasehead<'a> {
         op.path("basehead", &self.basehead, rt::Style::Simple, false);
         op.query("page", &self.page, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
+        op.accept_types(
+            "application/json, application/vnd.github.diff, application/vnd.github.patch",
+        );
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             500u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -8254,6 +8270,7 @@ impl<'a> ReposGetContent<'a> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("path", &self.path, rt::Style::Simple, false);
         op.query("ref", &self.ref_, rt::Style::Form, true);
+        op.accept_types("application/vnd.github.object, application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -8646,6 +8663,7 @@ impl<'a> ReposDeleteDeployment<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("deployment_id", &self.deployment_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => {
@@ -8829,6 +8847,7 @@ impl<'a> ReposCreateDispatchEvent<'a> {
         let mut op = rt::Op::new(rt::Method::POST, "/repos/{owner}/{repo}/dispatches");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
@@ -9545,6 +9564,7 @@ impl<'a> ReposListForks<'a> {
         op.query("sort", &self.sort, rt::Style::Form, true);
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("page", &self.page, rt::Style::Form, true);
+        op.accept_types("application/json, application/scim+json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -9603,6 +9623,7 @@ impl<'a> ReposCreateFork<'a> {
         let mut op = rt::Op::new(rt::Method::POST, "/repos/{owner}/{repo}/forks");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -9825,6 +9846,7 @@ impl<'a> ReposDeleteWebhook<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("hook_id", &self.hook_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -10005,6 +10027,7 @@ impl<'a> ReposListWebhookDeliveries<'a> {
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("cursor", &self.cursor, rt::Style::Form, true);
         op.query("status", &self.status, rt::Style::Form, true);
+        op.accept_types("application/json, application/scim+json");
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
@@ -10047,6 +10070,7 @@ impl<'a> ReposGetWebhookDelivery<'a> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("hook_id", &self.hook_id, rt::Style::Simple, false);
         op.path("delivery_id", &self.delivery_id, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
@@ -10089,6 +10113,7 @@ impl<'a> ReposRedeliverWebhookDelivery<'a> {
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("hook_id", &self.hook_id, rt::Style::Simple, false);
         op.path("delivery_id", &self.delivery_id, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
@@ -10127,6 +10152,7 @@ impl<'a> ReposPingWebhook<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("hook_id", &self.hook_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -10161,6 +10187,7 @@ impl<'a> ReposTestPushWebhook<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("hook_id", &self.hook_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -10226,6 +10253,7 @@ impl<'a> ReposEnableImmutableReleases<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -10258,6 +10286,7 @@ impl<'a> ReposDisableImmutableReleases<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -10756,6 +10785,7 @@ impl<'a> ReposUpdateInformationAboutPagesSite<'a> {
         let mut op = rt::Op::new(rt::Method::PUT, "/repos/{owner}/{repo}/pages");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -10826,6 +10856,7 @@ impl<'a> ReposDeletePagesSite<'a> {
         let mut op = rt::Op::new(rt::Method::DELETE, "/repos/{owner}/{repo}/pages");
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             409u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -11027,6 +11058,7 @@ impl<'a> ReposCreatePagesDeployment<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -11115,6 +11147,7 @@ impl<'a> ReposCancelPagesDeployment<'a> {
             rt::Style::Simple,
             false,
         );
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -11204,6 +11237,7 @@ impl<'a> ReposCheckPrivateVulnerabilityReporting<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -11241,6 +11275,7 @@ impl<'a> ReposEnablePrivateVulnerabilityReporting<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -11273,6 +11308,7 @@ impl<'a> ReposDisablePrivateVulnerabilityReporting<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -11340,6 +11376,7 @@ impl<'a> ReposCustomPropertiesForReposCreateOrUpdateRepositoryValues<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -11603,6 +11640,7 @@ impl<'a> ReposDeleteReleaseAsset<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("asset_id", &self.asset_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -11816,6 +11854,7 @@ impl<'a> ReposDeleteRelease<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("release_id", &self.release_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -11978,6 +12017,7 @@ impl<'a> ReposUploadReleaseAsset<'a> {
         op.path("release_id", &self.release_id, rt::Style::Simple, false);
         op.query("name", &self.name, rt::Style::Form, true);
         op.query("label", &self.label, rt::Style::Form, true);
+        op.server("https://uploads.github.com");
         if let Some(body) = &self.body {
             op.bytes("application/octet-stream", Clone::clone(body));
         }
@@ -12465,6 +12505,7 @@ impl<'a> ReposDeleteRepoRuleset<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("ruleset_id", &self.ruleset_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -13677,6 +13718,7 @@ impl<'a> ReposCreateForAuthenticatedUser<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/user/repos");
+        op.accept_types("application/json, application/scim+json");
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -13779,6 +13821,7 @@ impl<'a> ReposDeclineInvitationForAuthenticatedUser<'a> {
             "/user/repository_invitations/{invitation_id}",
         );
         op.path("invitation_id", &self.invitation_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -13809,6 +13852,7 @@ impl<'a> ReposAcceptInvitationForAuthenticatedUser<'a> {
             "/user/repository_invitations/{invitation_id}",
         );
         op.path("invitation_id", &self.invitation_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)

@@ -803,6 +803,7 @@ impl<'a> SecretScanningBulkCreateOrgCustomPatterns<'a> {
             "/orgs/{org}/secret-scanning/custom-patterns",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -852,6 +853,7 @@ impl<'a> SecretScanningBulkDeleteOrgCustomPatterns<'a> {
             "/orgs/{org}/secret-scanning/custom-patterns",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -887,6 +889,7 @@ impl<'a> SecretScanningUpdateOrgCustomPattern<'a> {
         );
         op.path("org", &self.org, rt::Style::Simple, false);
         op.path("pattern_id", &self.pattern_id, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -963,6 +966,7 @@ impl<'a> SecretScanningUpdateOrgPatternConfigs<'a> {
             "/orgs/{org}/secret-scanning/pattern-configurations",
         );
         op.path("org", &self.org, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -1518,6 +1522,7 @@ impl<'a> SecretScanningBulkCreateRepoCustomPatterns<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -1569,6 +1574,7 @@ impl<'a> SecretScanningBulkDeleteRepoCustomPatterns<'a> {
         );
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
@@ -1606,6 +1612,7 @@ impl<'a> SecretScanningUpdateRepoCustomPattern<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("pattern_id", &self.pattern_id, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),

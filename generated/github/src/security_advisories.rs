@@ -566,6 +566,7 @@ impl<'a> SecurityAdvisoriesListOrgRepositoryAdvisories<'a> {
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("state", &self.state, rt::Style::Form, true);
+        op.accept_types("application/json, application/scim+json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -661,6 +662,7 @@ impl<'a> SecurityAdvisoriesListRepositoryAdvisories<'a> {
         }
         op.query("per_page", &self.per_page, rt::Style::Form, true);
         op.query("state", &self.state, rt::Style::Form, true);
+        op.accept_types("application/json, application/scim+json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -861,6 +863,7 @@ impl<'a> SecurityAdvisoriesCreateRepositoryAdvisoryCveRequest<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("ghsa_id", &self.ghsa_id, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -901,6 +904,7 @@ impl<'a> SecurityAdvisoriesCreateFork<'a> {
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
         op.path("ghsa_id", &self.ghsa_id, rt::Style::Simple, false);
+        op.accept_types("application/json, application/scim+json");
         op.errors(|status, body| match status {
             400u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),

@@ -1515,6 +1515,7 @@ impl<'a> TeamsDeleteLegacy<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/teams/{team_id}");
         op.path("team_id", &self.team_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(|status, body| match status {
             404u16 => rt::error_body::<super::models::BasicError>(status, body),
             422u16 => rt::error_body::<super::models::ValidationError>(status, body),
@@ -1744,6 +1745,7 @@ impl<'a> TeamsAddMemberLegacy<'a> {
         let mut op = rt::Op::new(rt::Method::PUT, "/teams/{team_id}/members/{username}");
         op.path("team_id", &self.team_id, rt::Style::Simple, false);
         op.path("username", &self.username, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -2028,6 +2030,7 @@ impl<'a> TeamsAddOrUpdateRepoPermissionsLegacy<'a> {
         op.path("team_id", &self.team_id, rt::Style::Simple, false);
         op.path("owner", &self.owner, rt::Style::Simple, false);
         op.path("repo", &self.repo, rt::Style::Simple, false);
+        op.accept_types("application/json");
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }

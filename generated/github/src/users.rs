@@ -939,6 +939,7 @@ impl<'a> UsersCheckBlocked<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/blocks/{username}");
         op.path("username", &self.username, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -966,6 +967,7 @@ impl<'a> UsersBlock<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/user/blocks/{username}");
         op.path("username", &self.username, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(|status, body| match status {
             401u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -999,6 +1001,7 @@ impl<'a> UsersUnblock<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/user/blocks/{username}");
         op.path("username", &self.username, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1178,6 +1181,7 @@ impl<'a> UsersDeleteEmailForAuthenticatedUser<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/user/emails");
+        op.accept_types("application/json");
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -1341,6 +1345,7 @@ impl<'a> UsersCheckPersonIsFollowedByAuthenticated<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/user/following/{username}");
         op.path("username", &self.username, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1368,6 +1373,7 @@ impl<'a> UsersFollow<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::PUT, "/user/following/{username}");
         op.path("username", &self.username, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(|status, body| match status {
             401u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -1401,6 +1407,7 @@ impl<'a> UsersUnfollow<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/user/following/{username}");
         op.path("username", &self.username, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1550,6 +1557,7 @@ impl<'a> UsersDeleteGpgKeyForAuthenticatedUser<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/user/gpg_keys/{gpg_key_id}");
         op.path("gpg_key_id", &self.gpg_key_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(|status, body| match status {
             401u16 => rt::error_body::<super::models::BasicError>(status, body),
             403u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -1704,6 +1712,7 @@ impl<'a> UsersDeletePublicSshKeyForAuthenticatedUser<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/user/keys/{key_id}");
         op.path("key_id", &self.key_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -1889,6 +1898,7 @@ impl<'a> UsersDeleteSocialAccountForAuthenticatedUser<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/user/social_accounts");
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(|status, body| match status {
             401u16 => rt::error_body::<super::models::BasicError>(status, body),
@@ -2066,6 +2076,7 @@ impl<'a> UsersDeleteSshSigningKeyForAuthenticatedUser<'a> {
             rt::Style::Simple,
             false,
         );
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -2280,6 +2291,7 @@ impl<'a> UsersDeleteAttestationsBulk<'a> {
             "/users/{username}/attestations/delete-request",
         );
         op.path("username", &self.username, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
@@ -2313,6 +2325,7 @@ impl<'a> UsersDeleteAttestationsBySubjectDigest<'a> {
         );
         op.path("username", &self.username, rt::Style::Simple, false);
         op.path("subject_digest", &self.subject_digest, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)
@@ -2345,6 +2358,7 @@ impl<'a> UsersDeleteAttestationsById<'a> {
         );
         op.path("username", &self.username, rt::Style::Simple, false);
         op.path("attestation_id", &self.attestation_id, rt::Style::Simple, false);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::BasicError>);
         op.apply(self.options);
         (self.client, op)

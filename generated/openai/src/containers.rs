@@ -202,7 +202,6 @@ impl<'a> ListContainers<'a> {
         op.query("order", &self.order, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
         op.query("name", &self.name, rt::Style::Form, true);
-        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -265,7 +264,6 @@ impl<'a> CreateContainer<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/containers");
-        op.security(&[&["ApiKeyAuth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -298,7 +296,6 @@ impl<'a> RetrieveContainer<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/containers/{container_id}");
         op.path("container_id", &self.container_id, rt::Style::Simple, false);
-        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -328,7 +325,7 @@ impl<'a> DeleteContainer<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/containers/{container_id}");
         op.path("container_id", &self.container_id, rt::Style::Simple, false);
-        op.security(&[&["ApiKeyAuth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -377,7 +374,6 @@ impl<'a> ListContainerFiles<'a> {
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
-        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -437,7 +433,6 @@ impl<'a> CreateContainerFile<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/containers/{container_id}/files");
         op.path("container_id", &self.container_id, rt::Style::Simple, false);
-        op.security(&[&["ApiKeyAuth"]]);
         op.json("application/json", &self.body);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
@@ -473,7 +468,6 @@ impl<'a> RetrieveContainerFile<'a> {
         );
         op.path("container_id", &self.container_id, rt::Style::Simple, false);
         op.path("file_id", &self.file_id, rt::Style::Simple, false);
-        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -508,7 +502,7 @@ impl<'a> DeleteContainerFile<'a> {
         );
         op.path("container_id", &self.container_id, rt::Style::Simple, false);
         op.path("file_id", &self.file_id, rt::Style::Simple, false);
-        op.security(&[&["ApiKeyAuth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -541,7 +535,7 @@ impl<'a> RetrieveContainerFileContent<'a> {
         );
         op.path("container_id", &self.container_id, rt::Style::Simple, false);
         op.path("file_id", &self.file_id, rt::Style::Simple, false);
-        op.security(&[&["ApiKeyAuth"]]);
+        op.accept_types("application/json");
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)

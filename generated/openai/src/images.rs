@@ -78,7 +78,7 @@ impl<'a> CreateImageEdit<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/images/edits");
-        op.security(&[&["ApiKeyAuth"]]);
+        op.accept_types("application/json, text/event-stream");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
@@ -116,7 +116,7 @@ impl<'a> CreateImage<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/images/generations");
-        op.security(&[&["ApiKeyAuth"]]);
+        op.accept_types("application/json, text/event-stream");
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
@@ -154,7 +154,6 @@ impl<'a> CreateImageVariation<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/images/variations");
-        op.security(&[&["ApiKeyAuth"]]);
         op.check(self.body.validate());
         let body = &self.body;
         let mut mp = op.multipart();

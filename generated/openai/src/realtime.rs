@@ -191,7 +191,7 @@ impl<'a> CreateRealtimeCall<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/realtime/calls");
-        op.security(&[&["ApiKeyAuth"]]);
+        op.accept_types("application/sdp");
         op.check(self.body.validate());
         let body = &self.body;
         let mut mp = op.multipart();
@@ -225,7 +225,6 @@ impl<'a> AcceptRealtimeCall<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/realtime/calls/{call_id}/accept");
         op.path("call_id", &self.call_id, rt::Style::Simple, false);
-        op.security(&[&["ApiKeyAuth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
@@ -254,7 +253,6 @@ impl<'a> HangupRealtimeCall<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/realtime/calls/{call_id}/hangup");
         op.path("call_id", &self.call_id, rt::Style::Simple, false);
-        op.security(&[&["ApiKeyAuth"]]);
         op.apply(self.options);
         (self.client, op)
     }
@@ -282,7 +280,6 @@ impl<'a> ReferRealtimeCall<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/realtime/calls/{call_id}/refer");
         op.path("call_id", &self.call_id, rt::Style::Simple, false);
-        op.security(&[&["ApiKeyAuth"]]);
         op.json("application/json", &self.body);
         op.apply(self.options);
         (self.client, op)
@@ -317,7 +314,6 @@ impl<'a> RejectRealtimeCall<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/realtime/calls/{call_id}/reject");
         op.path("call_id", &self.call_id, rt::Style::Simple, false);
-        op.security(&[&["ApiKeyAuth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -346,7 +342,6 @@ impl<'a> CreateRealtimeClientSecret<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/realtime/client_secrets");
-        op.security(&[&["ApiKeyAuth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
@@ -379,7 +374,6 @@ impl<'a> CreateRealtimeSession<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/realtime/sessions");
-        op.security(&[&["ApiKeyAuth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
@@ -409,7 +403,6 @@ impl<'a> CreateRealtimeTranscriptionSession<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/realtime/transcription_sessions");
-        op.security(&[&["ApiKeyAuth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);
@@ -445,7 +438,6 @@ impl<'a> CreateRealtimeTranslationClientSecret<'a> {
             rt::Method::POST,
             "/realtime/translations/client_secrets",
         );
-        op.security(&[&["ApiKeyAuth"]]);
         op.check(self.body.validate());
         op.json("application/json", &self.body);
         op.apply(self.options);

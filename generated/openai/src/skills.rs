@@ -201,7 +201,6 @@ impl<'a> ListSkills<'a> {
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
-        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -264,7 +263,6 @@ impl<'a> CreateSkill<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/skills");
-        op.security(&[&["ApiKeyAuth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -297,7 +295,6 @@ impl<'a> GetSkill<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/skills/{skill_id}");
         op.path("skill_id", &self.skill_id, rt::Style::Simple, false);
-        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -333,7 +330,6 @@ impl<'a> UpdateSkillDefaultVersion<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/skills/{skill_id}");
         op.path("skill_id", &self.skill_id, rt::Style::Simple, false);
-        op.security(&[&["ApiKeyAuth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -366,7 +362,6 @@ impl<'a> DeleteSkill<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::DELETE, "/skills/{skill_id}");
         op.path("skill_id", &self.skill_id, rt::Style::Simple, false);
-        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -396,7 +391,7 @@ impl<'a> GetSkillContent<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::GET, "/skills/{skill_id}/content");
         op.path("skill_id", &self.skill_id, rt::Style::Simple, false);
-        op.security(&[&["ApiKeyAuth"]]);
+        op.accept_types("application/zip, application/json");
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -455,7 +450,6 @@ impl<'a> ListSkillVersions<'a> {
         op.query("limit", &self.limit, rt::Style::Form, true);
         op.query("order", &self.order, rt::Style::Form, true);
         op.query("after", &self.after, rt::Style::Form, true);
-        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -520,7 +514,6 @@ impl<'a> CreateSkillVersion<'a> {
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/skills/{skill_id}/versions");
         op.path("skill_id", &self.skill_id, rt::Style::Simple, false);
-        op.security(&[&["ApiKeyAuth"]]);
         if let Some(body) = &self.body {
             op.json("application/json", body);
         }
@@ -558,7 +551,6 @@ impl<'a> GetSkillVersion<'a> {
         );
         op.path("skill_id", &self.skill_id, rt::Style::Simple, false);
         op.path("version", &self.version, rt::Style::Simple, false);
-        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -593,7 +585,6 @@ impl<'a> DeleteSkillVersion<'a> {
         );
         op.path("skill_id", &self.skill_id, rt::Style::Simple, false);
         op.path("version", &self.version, rt::Style::Simple, false);
-        op.security(&[&["ApiKeyAuth"]]);
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)
@@ -628,7 +619,7 @@ impl<'a> GetSkillVersionContent<'a> {
         );
         op.path("skill_id", &self.skill_id, rt::Style::Simple, false);
         op.path("version", &self.version, rt::Style::Simple, false);
-        op.security(&[&["ApiKeyAuth"]]);
+        op.accept_types("application/zip, application/json");
         op.errors(rt::error_body::<super::models::ErrorResponse>);
         op.apply(self.options);
         (self.client, op)

@@ -33,7 +33,7 @@ impl<'a> FilesApi<'a> {
     ///
     /// <p>All of Stripe’s officially supported Client libraries should have support for sending <code>multipart/form-data</code>.</p>
     ///
-    /// `POST /v1/files` (operation `PostFiles`).
+    /// `POST /v1/files` (operation `PostFiles`). Sent to the operation's own server `https://files.stripe.com/`; `ConnectorConfig::servers` can replace it (by that URL, or `*`).
     pub fn post_files(&self, body: super::models::PostFilesBody) -> PostFiles<'a> {
         PostFiles {
             client: self.client,
@@ -123,7 +123,6 @@ impl<'a> GetFiles<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
-        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -184,7 +183,7 @@ impl<'a> PostFiles<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/files");
-        op.security(&[&["basicAuth"], &["bearerAuth"]]);
+        op.server("https://files.stripe.com/");
         let body = &self.body;
         let mut mp = op.multipart();
         mp.part_brackets("expand", &body.expand);
@@ -234,7 +233,6 @@ impl<'a> GetFilesFile<'a> {
         op.check(rt::check::length("file", v, None, Some(5000u64)));
         op.path("file", &self.file, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
-        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

@@ -239,7 +239,6 @@ impl<'a> GetQuotes<'a> {
             op.check(rt::check::length("test_clock", v, None, Some(5000u64)));
         }
         op.query("test_clock", &self.test_clock, rt::Style::Form, true);
-        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -305,7 +304,6 @@ impl<'a> PostQuotes<'a> {
     }
     fn build(self) -> (&'a super::Client, rt::Op) {
         let mut op = rt::Op::new(rt::Method::POST, "/v1/quotes");
-        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -371,7 +369,6 @@ impl<'a> GetQuotesQuote<'a> {
         op.check(rt::check::length("quote", v, None, Some(5000u64)));
         op.path("quote", &self.quote, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
-        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -410,7 +407,6 @@ impl<'a> PostQuotesQuote<'a> {
         let v = &self.quote;
         op.check(rt::check::length("quote", v, None, Some(5000u64)));
         op.path("quote", &self.quote, rt::Style::Simple, false);
-        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(b) = &self.body {
             op.check(b.validate());
         }
@@ -471,7 +467,6 @@ impl<'a> PostQuotesQuoteAccept<'a> {
         let v = &self.quote;
         op.check(rt::check::length("quote", v, None, Some(5000u64)));
         op.path("quote", &self.quote, rt::Style::Simple, false);
-        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand"]);
         }
@@ -513,7 +508,6 @@ impl<'a> PostQuotesQuoteCancel<'a> {
         let v = &self.quote;
         op.check(rt::check::length("quote", v, None, Some(5000u64)));
         op.path("quote", &self.quote, rt::Style::Simple, false);
-        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand"]);
         }
@@ -589,7 +583,6 @@ impl<'a> GetQuotesQuoteComputedUpfrontLineItems<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
-        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -662,7 +655,6 @@ impl<'a> PostQuotesQuoteFinalize<'a> {
         let v = &self.quote;
         op.check(rt::check::length("quote", v, None, Some(5000u64)));
         op.path("quote", &self.quote, rt::Style::Simple, false);
-        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &["expand"]);
         }
@@ -735,7 +727,6 @@ impl<'a> GetQuotesQuoteLineItems<'a> {
             op.check(rt::check::length("starting_after", v, None, Some(5000u64)));
         }
         op.query("starting_after", &self.starting_after, rt::Style::Form, true);
-        op.security(&[&["basicAuth"], &["bearerAuth"]]);
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }
@@ -815,7 +806,7 @@ impl<'a> GetQuotesQuotePdf<'a> {
         op.check(rt::check::length("quote", v, None, Some(5000u64)));
         op.path("quote", &self.quote, rt::Style::Simple, false);
         op.query("expand", &self.expand, rt::Style::DeepObject, true);
-        op.security(&[&["basicAuth"], &["bearerAuth"]]);
+        op.accept_types("application/pdf, application/json");
         if let Some(body) = &self.body {
             op.form(body, &[]);
         }

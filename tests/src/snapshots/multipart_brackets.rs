@@ -119,6 +119,7 @@ pub mod files {
         fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/files/{id}/content");
             op.path("id", &self.id, rt::Style::Simple, false);
+            op.accept_types("video/mp4, application/json");
             op.apply(self.options);
             (self.client, op)
         }

@@ -147,7 +147,7 @@ pub mod models {
         pub stream: Option<Option<bool>>,
     }
     #[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-    pub struct TailLogsResponse {
+    pub struct TailLogsEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub line: Option<String>,
     }
@@ -942,6 +942,7 @@ pub mod streams {
         }
         fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::POST, "/chat");
+            op.accept_types("application/json, text/event-stream");
             op.json("application/json", &self.body);
             op.apply(self.options);
             (self.client, op)
@@ -977,23 +978,19 @@ pub mod streams {
         }
         fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/logs");
+            op.accept_types("application/x-ndjson");
             op.apply(self.options);
             (self.client, op)
         }
         /// Send the request.
-        pub async fn send(
-            self,
-        ) -> Result<rt::Response<super::models::TailLogsResponse>, rt::Error> {
+        pub async fn send(self) -> Result<rt::Response<rt::bytes::Bytes>, rt::Error> {
             let (client, op) = self.build();
-            rt::send_json(client.connector(), op).await
+            rt::send_bytes(client.connector(), op).await
         }
         /// Send the request and read the answer as a stream of newline-delimited JSON, one decoded value per line (`application/x-ndjson`), with backpressure: nothing is read ahead of the caller beyond a small buffer, and dropping the stream closes the connection.
         pub async fn stream(
             self,
-        ) -> Result<
-            rt::stream::NdjsonStream<super::models::TailLogsResponse>,
-            rt::Error,
-        > {
+        ) -> Result<rt::stream::NdjsonStream<super::models::TailLogsEvent>, rt::Error> {
             let (client, op) = self.build();
             rt::send_ndjson(client.connector(), op, "application/x-ndjson").await
         }
@@ -1013,6 +1010,7 @@ pub mod streams {
         }
         fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/ticker");
+            op.accept_types("text/event-stream");
             op.apply(self.options);
             (self.client, op)
         }

@@ -208,6 +208,7 @@ pub mod things {
         fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::PUT, "/things/{id}");
             op.path("id", &self.id, rt::Style::Simple, false);
+            op.accept_types("application/json");
             op.json("application/json", &self.body);
             op.errors(|status, body| match status {
                 409u16 => rt::error_body::<super::models::Missing>(status, body),
@@ -269,6 +270,7 @@ pub mod things {
         fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/things/{id}/report");
             op.path("id", &self.id, rt::Style::Simple, false);
+            op.accept_types("text/plain, application/json");
             op.errors(rt::error_body::<super::models::Problem>);
             op.apply(self.options);
             (self.client, op)
@@ -296,6 +298,7 @@ pub mod things {
         fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/things/{id}/image");
             op.path("id", &self.id, rt::Style::Simple, false);
+            op.accept_types("image/png");
             op.apply(self.options);
             (self.client, op)
         }
@@ -322,6 +325,7 @@ pub mod things {
         fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/things/{id}/export");
             op.path("id", &self.id, rt::Style::Simple, false);
+            op.accept_types("application/json, application/octet-stream");
             op.apply(self.options);
             (self.client, op)
         }

@@ -231,6 +231,7 @@ pub mod pets {
         fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/pets/{petId}");
             op.path("petId", &self.pet_id, rt::Style::Simple, false);
+            op.accept_types("application/xml, application/json");
             op.apply(self.options);
             (self.client, op)
         }
@@ -330,6 +331,7 @@ pub mod export {
         }
         fn build(self) -> (&'a super::Client, rt::Op) {
             let mut op = rt::Op::new(rt::Method::GET, "/export");
+            op.accept_types("text/csv");
             op.apply(self.options);
             (self.client, op)
         }
