@@ -471,7 +471,12 @@ fn union(api: &Api, name: &Ident, doc: TokenStream, u: &Union) -> TokenStream {
                     Some(quote! { Some(#(#tags)|*) => Self::#vn(serde_json::from_value(v).map_err(serde::de::Error::custom)?), })
                 })
                 .collect();
-            let fallback = if has_any {
+            let default = u.default_variant.and_then(|i| u.variants.get(i));
+            let fallback = if let Some(d) = default {
+                // `defaultMapping`: a missing or unmapped discriminator value decodes as this one.
+                let vn = ident(&d.name);
+                quote! { _ => Self::#vn(serde_json::from_value(v).map_err(serde::de::Error::custom)?), }
+            } else if has_any {
                 let any = variants
                     .iter()
                     .find(|v| matches!(passes::strip(&v.ty), Ty::Any))
@@ -517,7 +522,7 @@ enum Success {
     Json(Ty, bool),
     Text,
     Bytes,
-    ByStatus(Vec<(String, ResponseKind, Ty)>),
+    ByStatus(Vec<(String, ResponseKind, Ty, Option<String>)>),
 }
 
 fn success_of(op: &Operation) -> Success {
@@ -538,28 +543,114 @@ fn success_of(op: &Operation) -> Success {
         _ => Success::ByStatus(
             op.success
                 .iter()
-                .map(|r| (r.status.clone(), r.kind, r.ty.clone()))
+                .map(|r| (r.status.clone(), r.kind, r.ty.clone(), r.summary.clone()))
                 .collect(),
         ),
     }
 }
 
-/// Tokens of one group module: the accessor and every operation's builder.
-pub fn group(api: &Api, facts: &Facts, gi: usize) -> TokenStream {
+/// Tokens of one group module in its own file: the accessor type, every operation's builder, and
+/// the modules of the groups nested under it (tag `parent`), declared from their own files.
+pub fn group(api: &Api, facts: &Facts, gi: usize, tag_features: bool) -> TokenStream {
+    let decls = children(api, gi).map(|c| {
+        let m = ident(&api.groups[c].module);
+        let file = format!("{}.rs", api.groups[c].module);
+        let cfg = feature_cfg(api, c, tag_features);
+        quote! { #cfg #[path = #file] pub mod #m; }
+    });
+    group_body(api, facts, gi, tag_features, quote!(#(#decls)*))
+}
+
+/// Every group's module body with the modules nested under it written inline (for the attribute
+/// macro); the crate root declares the top-level ones.
+pub fn inline_groups(api: &Api, facts: &Facts, tag_features: bool) -> Vec<TokenStream> {
+    fn body(api: &Api, facts: &Facts, gi: usize, tag_features: bool, depth: usize) -> TokenStream {
+        let nested = children(api, gi)
+            .filter(|_| depth <= api.groups.len())
+            .map(|c| {
+                let m = ident(&api.groups[c].module);
+                let cfg = feature_cfg(api, c, tag_features);
+                let inner = body(api, facts, c, tag_features, depth + 1);
+                quote! { #cfg pub mod #m { #inner } }
+            });
+        group_body(api, facts, gi, tag_features, quote!(#(#nested)*))
+    }
+    (0..api.groups.len())
+        .map(|gi| body(api, facts, gi, tag_features, 0))
+        .collect()
+}
+
+/// The groups nested directly under `gi`, in order.
+fn children(api: &Api, gi: usize) -> impl Iterator<Item = usize> + '_ {
+    (0..api.groups.len()).filter(move |c| api.groups[*c].parent == Some(gi))
+}
+
+/// `#[cfg(feature = "<module>")]` for a group's items, with per-tag features.
+fn feature_cfg(api: &Api, gi: usize, tag_features: bool) -> Option<TokenStream> {
+    let feature = &api.groups[gi].module;
+    tag_features.then(|| quote!(#[cfg(feature = #feature)]))
+}
+
+/// What a group's docs say it is: its tag, the tag it is nested under, and the tag's `kind`.
+fn group_summary(api: &Api, g: &Group) -> String {
+    let mut text = format!("Operations tagged `{}`", g.tag);
+    if let Some(p) = g.parent {
+        text.push_str(&format!(" (nested under `{}`)", api.groups[p].tag));
+    }
+    text.push('.');
+    if let Some(k) = &g.kind {
+        text.push_str(&format!(" Tag kind: `{k}`."));
+    }
+    text
+}
+
+fn group_body(
+    api: &Api,
+    facts: &Facts,
+    gi: usize,
+    tag_features: bool,
+    nested: TokenStream,
+) -> TokenStream {
     let g = &api.groups[gi];
     let gname = ident(&g.type_name);
+    let summary = group_summary(api, g);
     let gdoc = doc_attr(Some(&match &g.doc {
-        Some(d) => format!("Operations tagged `{}`.\n\n{d}", g.tag),
-        None => format!("Operations tagged `{}`.", g.tag),
+        Some(d) => format!("{summary}\n\n{d}"),
+        None => summary.clone(),
     }));
     let ops: Vec<&Operation> = api.operations.iter().filter(|o| o.group == gi).collect();
     let methods = ops.iter().map(|op| accessor(api, op));
     let builders = ops.iter().map(|op| builder(api, facts, op));
-    let mdoc = format!(" Operations tagged `{}`.", g.tag);
+    let sub_accessors = children(api, gi).map(|c| {
+        let child = &api.groups[c];
+        let a = ident(&child.accessor);
+        let m = ident(&child.module);
+        let t = ident(&child.type_name);
+        let cfg = feature_cfg(api, c, tag_features);
+        let doc = format!(" {}", group_summary(api, child));
+        quote! {
+            #cfg
+            #[doc = #doc]
+            pub fn #a(&self) -> #m::#t<'a> { #m::#t { client: self.client } }
+        }
+    });
+    // Nested modules reach the crate root's `Client` and `models` through `super::`, as every
+    // group does: a group with nested ones passes them on.
+    let pass_on = children(api, gi).next().map(|_| {
+        quote! {
+            #[allow(unused_imports)]
+            use super::{models, Client};
+        }
+    });
+    let mdoc = format!(" {summary}");
+    // A parent tag no operation carries holds only the accessors of the groups nested under it.
+    let rt_unused = ops.is_empty().then(|| quote!(#[allow(unused_imports)]));
     quote! {
         #![doc = #mdoc]
         #![allow(clippy::too_many_arguments, clippy::doc_lazy_continuation, clippy::doc_overindented_list_items, clippy::large_enum_variant)]
+        #rt_unused
         use connector_runtime::__private as rt;
+        #pass_on
 
         #gdoc
         #[derive(Clone, Copy, Debug)]
@@ -569,9 +660,11 @@ pub fn group(api: &Api, facts: &Facts, gi: usize) -> TokenStream {
 
         impl<'a> #gname<'a> {
             #(#methods)*
+            #(#sub_accessors)*
         }
 
         #(#builders)*
+        #nested
     }
 }
 
@@ -830,10 +923,15 @@ fn builder(api: &Api, facts: &Facts, op: &Operation) -> TokenStream {
             let mut defs = Vec::new();
             let mut arms = Vec::new();
             let mut scope = crate::names::Scope::default();
-            for (status, kind, ty) in &cases {
+            for (status, kind, ty, summary) in &cases {
                 let vn =
                     ident(&scope.claim(&crate::names::variant_name(&format!("status {status}"))));
                 let pat = status_pattern(status);
+                // The response's `summary` (3.2) documents its case.
+                if let Some(summary) = summary {
+                    let doc = format!(" {summary}");
+                    defs.push(quote!(#[doc = #doc]));
+                }
                 match kind {
                     ResponseKind::Json => {
                         let t = ty_tokens(api, ty, Place::Value);
@@ -925,6 +1023,20 @@ fn extras(api: &Api, op: &Operation) -> TokenStream {
     more
 }
 
+/// The `http::Method` of an operation: a constant for the methods `http` names, else built from the
+/// name (QUERY, and `additionalOperations` such as COPY), which lowering checked is an HTTP token.
+fn method_tokens(method: &str) -> TokenStream {
+    const NAMED: &[&str] = &[
+        "GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "CONNECT", "PATCH", "TRACE",
+    ];
+    if NAMED.contains(&method) {
+        let m = ident(method);
+        return quote!(rt::Method::#m);
+    }
+    let bytes = proc_macro2::Literal::byte_string(method.as_bytes());
+    quote!(rt::Method::from_bytes(#bytes).expect("an HTTP method token"))
+}
+
 #[allow(clippy::too_many_arguments)]
 fn builder_tokens(
     builder: &Ident,
@@ -938,8 +1050,19 @@ fn builder_tokens(
     more: TokenStream,
     extra: Option<TokenStream>,
 ) -> TokenStream {
-    let method = ident(&op.method);
+    let method = method_tokens(&op.method);
     let path = &op.path;
+    // The responses' `summary` (3.2), one line per documented answer.
+    let mut send_doc = vec![" Send the request.".to_owned()];
+    for r in op.success.iter().chain(&op.errors) {
+        if let Some(summary) = &r.summary {
+            if send_doc.len() == 1 {
+                send_doc.extend(["".to_owned(), " Answers:".to_owned()]);
+            }
+            let line = summary.split_whitespace().collect::<Vec<_>>().join(" ");
+            send_doc.push(format!(" - `{}`: {line}", r.status));
+        }
+    }
     quote! {
         #[doc = #bdoc]
         #[derive(Debug)]
@@ -958,12 +1081,12 @@ fn builder_tokens(
                 self
             }
             fn build(self) -> (&'a super::Client, rt::Op) {
-                let mut op = rt::Op::new(rt::Method::#method, #path);
+                let mut op = rt::Op::new(#method, #path);
                 #(#steps)*
                 op.apply(self.options);
                 (self.client, op)
             }
-            /// Send the request.
+            #(#[doc = #send_doc])*
             pub async fn send(self) -> Result<rt::Response<#ret>, rt::Error> {
                 let (client, op) = self.build();
                 #send
@@ -1231,24 +1354,31 @@ pub fn lib(
         ),
         Layout::Inline(m, _) => quote!(pub mod models { #m }),
     };
-    let mods = api.groups.iter().enumerate().map(|(i, g)| {
-        let m = ident(&g.module);
-        let feature = &g.module;
-        let cfg = tag_features.then(|| quote!(#[cfg(feature = #feature)]));
-        match &layout {
-            Layout::Files => quote! { #cfg pub mod #m; },
-            Layout::Inline(_, groups) => {
-                let body = &groups[i];
-                quote! { #cfg pub mod #m { #body } }
+    // Nested groups are declared inside their parent's module.
+    let top = |g: &&Group| g.parent.is_none();
+    let mods = api
+        .groups
+        .iter()
+        .enumerate()
+        .filter(|(_, g)| top(g))
+        .map(|(i, g)| {
+            let m = ident(&g.module);
+            let feature = &g.module;
+            let cfg = tag_features.then(|| quote!(#[cfg(feature = #feature)]));
+            match &layout {
+                Layout::Files => quote! { #cfg pub mod #m; },
+                Layout::Inline(_, groups) => {
+                    let body = &groups[i];
+                    quote! { #cfg pub mod #m { #body } }
+                }
             }
-        }
-    });
-    let accessors = api.groups.iter().map(|g| {
+        });
+    let accessors = api.groups.iter().filter(top).map(|g| {
         let m = ident(&g.module);
         let t = ident(&g.type_name);
         let feature = &g.module;
         let cfg = tag_features.then(|| quote!(#[cfg(feature = #feature)]));
-        let doc = format!(" Operations tagged `{}`.", g.tag);
+        let doc = format!(" {}", group_summary(api, g));
         quote! {
             #cfg
             #[doc = #doc]
@@ -1940,7 +2070,7 @@ async fn main() -> std::process::ExitCode {{
         method = op.method,
         path = comment_text(&op.path),
         id = comment_text(&op.operation_id),
-        group = g.module,
+        group = api.group_path(op.group).join("()."),
         name = op.name,
         args = call.args.join(", "),
     );
@@ -1961,7 +2091,6 @@ pub fn client_test(
     answer: &(u16, serde_json::Value),
 ) -> Result<String, String> {
     let op = &api.operations[call.op];
-    let g = &api.groups[op.group];
     let krate = crate_name.replace('-', "_");
     let required: Vec<&Param> = op.params.iter().filter(|p| p.required).collect();
     // The path as a regex: literal text escaped, each path parameter its example value (numbers
@@ -2085,7 +2214,7 @@ async fn an_answer_that_is_not_json_is_a_parsing_error() {{
         method = op.method,
         path = comment_text(&op.path),
         id = comment_text(&op.operation_id),
-        group = g.module,
+        group = api.group_path(op.group).join("()."),
         name = op.name,
         args = call.args.join(", "),
     );
@@ -2204,8 +2333,17 @@ pub fn cargo_toml(
         if !api.webhooks.is_empty() {
             sorted.insert("webhook_events", ());
         }
+        // A nested group's module lives inside its parent's: its feature enables the parent's.
+        let parents: BTreeMap<&str, &str> = api
+            .groups
+            .iter()
+            .filter_map(|g| Some((g.module.as_str(), api.groups[g.parent?].module.as_str())))
+            .collect();
         for m in sorted.keys() {
-            s.push_str(&format!("{m} = []\n"));
+            match parents.get(m) {
+                Some(p) => s.push_str(&format!("{m} = [{}]\n", toml_str(p))),
+                None => s.push_str(&format!("{m} = []\n")),
+            }
         }
     }
     s
@@ -2232,8 +2370,7 @@ fn toml_str(s: &str) -> String {
 /// arg, opt, done, Outcome}`.
 pub fn dispatch(api: &Api) -> TokenStream {
     let arms = api.operations.iter().map(|op| {
-        let g = &api.groups[op.group];
-        let group = ident(&g.module);
+        let path: Vec<Ident> = api.group_path(op.group).into_iter().map(ident).collect();
         let name = ident(&op.name);
         let id = &op.operation_id;
         let mut required = Vec::new();
@@ -2271,7 +2408,7 @@ pub fn dispatch(api: &Api) -> TokenStream {
         }
         quote! {
             #id => Box::pin(async move {
-                let b = client.#group().#name(#(#required),*);
+                let b = client.#(#path()).*.#name(#(#required),*);
                 #(#optional)*
                 Ok(super::done(b.send().await))
             }),

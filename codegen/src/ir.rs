@@ -168,6 +168,9 @@ pub struct Union {
     pub variants: Vec<UnionVariant>,
     /// The discriminator property, when the schema names one.
     pub discriminator: Option<String>,
+    /// The variant (index into `variants`) a value decodes as when the discriminator property is
+    /// missing or names no variant: the discriminator's `defaultMapping` (3.2).
+    pub default_variant: Option<usize>,
 }
 
 /// One alternative of a union.
@@ -308,6 +311,8 @@ pub struct ResponseCase {
     pub ty: Ty,
     /// Docs.
     pub doc: Option<String>,
+    /// The response's one-line `summary` (3.2), for the docs of that case.
+    pub summary: Option<String>,
 }
 
 /// One API operation.
@@ -452,6 +457,27 @@ pub struct Group {
     pub tag: String,
     /// Docs.
     pub doc: Option<String>,
+    /// The group of the tag's `parent` (3.2): this group's module and accessor live inside that one's.
+    pub parent: Option<usize>,
+    /// The accessor's name: `module` at the top, a method of the parent group's type when nested.
+    pub accessor: String,
+    /// The tag's `kind` (3.2), as written (`nav`, `badge`, `audience`...).
+    pub kind: Option<String>,
+}
+
+impl Api {
+    /// The accessors from the client to a group, outermost first (`["store", "orders"]` for
+    /// `client.store().orders()`); nesting is acyclic (lowering breaks cycles).
+    pub fn group_path(&self, group: usize) -> Vec<&str> {
+        let mut path = Vec::new();
+        let mut at = Some(group);
+        while let Some(g) = at.filter(|_| path.len() <= self.groups.len()) {
+            path.push(self.groups[g].accessor.as_str());
+            at = self.groups[g].parent;
+        }
+        path.reverse();
+        path
+    }
 }
 
 /// A server URL with its variables.

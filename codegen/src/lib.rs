@@ -332,7 +332,7 @@ fn render_modules(
             let tokens = emit::models(api, facts, tag_features);
             ("src/models.rs".to_owned(), emit::file(tokens))
         } else {
-            let tokens = emit::group(api, facts, i - 1);
+            let tokens = emit::group(api, facts, i - 1, tag_features);
             (
                 format!("src/{}.rs", api.groups[i - 1].module),
                 emit::file(tokens),
@@ -395,9 +395,7 @@ pub fn generate_tokens(
         warnings,
     } = lower_doc(&doc, settings)?;
     let models = emit::models(&api, &facts, false);
-    let groups: Vec<_> = (0..api.groups.len())
-        .map(|i| emit::group(&api, &facts, i))
-        .collect();
+    let groups = emit::inline_groups(&api, &facts, false);
     let tokens = emit::lib(
         &api,
         &crate_doc(&api),
@@ -595,12 +593,11 @@ fn readme(
     ));
     if let Some(call) = call {
         let op = &api.operations[call.op];
-        let g = &api.groups[op.group];
         s.push_str(&format!(
             "// {} {}\nlet response = client.{}().{}({}).send().await?;\nprintln!(\"{{:?}} (request id {{}})\", response.data, response.meta.request_id);\n",
             op.method,
             op.path,
-            g.module,
+            api.group_path(op.group).join("()."),
             op.name,
             call.args.join(", ")
         ));

@@ -15,8 +15,9 @@ use crate::load::pointer as ptr;
 use crate::names::{self, Scope};
 use crate::settings::Settings;
 
+/// The fixed operation fields of a Path Item (`query` since 3.2).
 const METHODS: &[&str] = &[
-    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+    "get", "put", "post", "delete", "options", "head", "patch", "trace", "query",
 ];
 const MAX_REF_HOPS: usize = 64;
 const MAX_DEPTH: usize = 48;
@@ -206,6 +207,8 @@ struct Lowerer<'a> {
     authorization_param: Option<bool>,
     /// Pointers of `Authorization` parameters already reported (none: no such parameter).
     authorization_seen: HashSet<String>,
+    /// Warnings given (pointer and message), so each is given once.
+    warned: HashSet<String>,
 }
 
 /// The name of the scheme standing for an uncovered `Authorization` header parameter: `authorization`,
@@ -258,6 +261,7 @@ pub fn lower(doc: &Document, settings: &Settings) -> Result<(Api, Vec<Diagnostic
         authorization_covered: false,
         authorization_param: None,
         authorization_seen: HashSet::new(),
+        warned: HashSet::new(),
     };
     let info = root.get("info").cloned().unwrap_or(Value::Null);
     let mut api = Api {
@@ -306,8 +310,146 @@ pub fn lower(doc: &Document, settings: &Settings) -> Result<(Api, Vec<Diagnostic
 
 impl<'a> Lowerer<'a> {
     fn warn(&mut self, ptr: &str, msg: impl Into<String>) {
-        self.warnings
-            .push(Diagnostic::warning(msg).at(ptr.to_owned()));
+        let msg = msg.into();
+        // A schema lowered from several places is checked each time: say it once.
+        if self.warned.insert(format!("{ptr}\u{0}{msg}")) {
+            self.warnings
+                .push(Diagnostic::warning(msg).at(ptr.to_owned()));
+        }
+    }
+
+    /// Warnings for the values of a schema's keywords that are present but of the wrong kind, each
+    /// saying what was read instead (the readers below fall back silently).
+    fn check_schema_values(&mut self, s: &Value, ptr: &str) {
+        let Some(m) = s.as_object() else { return };
+        for key in [
+            "nullable",
+            "x-nullable",
+            "readOnly",
+            "writeOnly",
+            "deprecated",
+        ] {
+            self.bool_field(s, ptr, key, false);
+        }
+        let at = |key: &str| format!("{ptr}/{}", escape(key));
+        match m.get("type") {
+            None | Some(Value::String(_)) => {}
+            Some(Value::Array(types)) => {
+                for (i, t) in types.iter().enumerate() {
+                    if !t.is_string() {
+                        self.warn(
+                            &format!("{}/{i}", at("type")),
+                            format!("type {t} is not a type name; left out"),
+                        );
+                    }
+                }
+            }
+            Some(other) => self.warn(
+                &at("type"),
+                format!(
+                    "`type` is {other}, neither a type name nor a list of them; read as no type"
+                ),
+            ),
+        }
+        if let Some(e) = m.get("enum").filter(|e| !e.is_array()) {
+            self.warn(
+                &at("enum"),
+                format!("`enum` is {e}, not a list of values; no values are enforced"),
+            );
+        }
+        if let Some(r) = m.get("required") {
+            match r {
+                Value::Array(names) => {
+                    for (i, n) in names.iter().enumerate() {
+                        if !n.is_string() {
+                            self.warn(
+                                &format!("{}/{i}", at("required")),
+                                format!("required property name {n} is not a string; left out"),
+                            );
+                        }
+                    }
+                }
+                other => self.warn(
+                    &at("required"),
+                    format!("`required` is {other}, not a list of property names; no property is required"),
+                ),
+            }
+        }
+        for key in ["minimum", "maximum"] {
+            if let Some(v) = m.get(key).filter(|v| !v.is_number()) {
+                self.warn(
+                    &at(key),
+                    format!("`{key}` is {v}, not a number; not enforced"),
+                );
+            }
+        }
+        for key in ["exclusiveMinimum", "exclusiveMaximum"] {
+            if let Some(v) = m.get(key).filter(|v| !v.is_number() && !v.is_boolean()) {
+                self.warn(
+                    &at(key),
+                    format!("`{key}` is {v}, neither a number nor a boolean; not enforced"),
+                );
+            }
+        }
+        for key in ["minLength", "maxLength", "minItems", "maxItems"] {
+            if let Some(v) = m.get(key).filter(|v| v.as_u64().is_none()) {
+                self.warn(
+                    &at(key),
+                    format!("`{key}` is {v}, not a non-negative integer; not enforced"),
+                );
+            }
+        }
+        for key in ["pattern", "format", "title", "description"] {
+            if let Some(v) = m.get(key).filter(|v| !v.is_string()) {
+                self.warn(&at(key), format!("`{key}` is {v}, not a string; ignored"));
+            }
+        }
+        if let Some(v) = m
+            .get("additionalProperties")
+            .filter(|v| !v.is_object() && !v.is_boolean())
+        {
+            self.warn(
+                &at("additionalProperties"),
+                format!("`additionalProperties` is {v}, neither a schema nor a boolean; other properties are not kept"),
+            );
+        }
+        if let Some(v) = m.get("properties").filter(|v| !v.is_object()) {
+            self.warn(
+                &at("properties"),
+                format!("`properties` is {v}, not a map of schemas; no properties are read"),
+            );
+        }
+    }
+
+    /// A boolean member `key` of `v` (at `ptr`): `default` when absent, and when present but not a
+    /// boolean, with a warning at the member saying the default was used.
+    fn bool_field(&mut self, v: &Value, ptr: &str, key: &str, default: bool) -> bool {
+        match v.get(key) {
+            None => default,
+            Some(Value::Bool(b)) => *b,
+            Some(other) => {
+                self.warn(
+                    &format!("{ptr}/{}", escape(key)),
+                    format!("`{key}` is {other}, not a boolean; read as {default}"),
+                );
+                default
+            }
+        }
+    }
+
+    /// A string member `key` of `v` (at `ptr`): `None` when absent, and when present but not a
+    /// string, with a warning at the member.
+    fn string_field(&mut self, v: &Value, ptr: &str, key: &str) -> Option<String> {
+        match v.get(key)? {
+            Value::String(s) => Some(s.clone()),
+            other => {
+                self.warn(
+                    &format!("{ptr}/{}", escape(key)),
+                    format!("`{key}` is {other}, not a string; ignored"),
+                );
+                None
+            }
+        }
     }
 
     /// A warning for a part read once per operation (the description's own `security`): only once.
@@ -498,6 +640,7 @@ impl<'a> Lowerer<'a> {
             // `true`/missing schema: anything.
             return Ty::Any;
         };
+        self.check_schema_values(s, ptr);
         let info = type_info(s);
         let wrap = |t: Ty| if info.nullable { t.optional() } else { t };
         if let Some(r) = m.get("$ref").and_then(Value::as_str) {
@@ -654,6 +797,7 @@ impl<'a> Lowerer<'a> {
 
     /// The body of a named type.
     fn type_kind(&mut self, s: &'a Value, name: &str, ptr: &str) -> TypeKind {
+        self.check_schema_values(s, ptr);
         let m = s.as_object().cloned().unwrap_or_default();
         for key in ["oneOf", "anyOf"] {
             if let Some(Value::Array(alts)) = m.get(key) {
@@ -879,12 +1023,20 @@ impl<'a> Lowerer<'a> {
         ptr: &str,
     ) -> Union {
         let disc = s.get("discriminator");
-        let prop = disc
-            .and_then(|d| str_of(d, "propertyName"))
-            .map(str::to_owned);
+        let dptr = format!("{ptr}/discriminator");
+        let prop = match disc {
+            Some(d) => self.string_field(d, &dptr, "propertyName"),
+            None => None,
+        };
         let mut mapping: Vec<(String, String)> = Vec::new();
         if let Some(Value::Object(map)) = disc.and_then(|d| d.get("mapping")) {
             for (k, v) in map {
+                if !v.is_string() {
+                    self.warn(
+                        &format!("{dptr}/mapping/{}", escape(k)),
+                        format!("discriminator mapping `{k}` is {v}, not a schema name or reference; left out"),
+                    );
+                }
                 if let Some(v) = v.as_str() {
                     let target = if v.starts_with('#') {
                         v.to_owned()
@@ -895,8 +1047,23 @@ impl<'a> Lowerer<'a> {
                 }
             }
         }
+        let default_target = disc.and_then(|d| d.get("defaultMapping")).and_then(|v| {
+            let at = format!("{ptr}/discriminator/defaultMapping");
+            match v.as_str() {
+                Some(v) if v.starts_with('#') => Some((v.to_owned(), at)),
+                Some(v) => Some((format!("#/components/schemas/{}", escape(v)), at)),
+                None => {
+                    self.warn(
+                        &at,
+                        format!("`defaultMapping` is {v}, not a schema name or reference; a value without a known discriminator decodes as `Other`"),
+                    );
+                    None
+                }
+            }
+        });
         let mut scope = Scope::default();
         let mut variants: Vec<UnionVariant> = Vec::new();
+        let mut default_variant = None;
         for (i, alt) in alts {
             let vptr = format!("{ptr}/{key}/{i}");
             let r = str_of(alt, "$ref").map(str::to_owned);
@@ -927,6 +1094,18 @@ impl<'a> Lowerer<'a> {
                     tags.push(v);
                 }
             }
+            if default_target
+                .as_ref()
+                .is_some_and(|(t, _)| r.as_deref() == Some(t.as_str()))
+                && default_variant.is_none()
+            {
+                default_variant = Some(
+                    variants
+                        .iter()
+                        .position(|v| v.ty == ty)
+                        .unwrap_or(variants.len()),
+                );
+            }
             // Two alternatives of one type: keep the first (serde could never tell them apart).
             if variants.iter().any(|v| v.ty == ty) {
                 if let Some(v) = variants.iter_mut().find(|v| v.ty == ty) {
@@ -940,9 +1119,35 @@ impl<'a> Lowerer<'a> {
                 tags,
             });
         }
+        // A `defaultMapping` outside the alternatives: one more variant, chosen by no tag.
+        if let (Some((target, at)), None) = (&default_target, default_variant) {
+            if pointer(self.root, target).is_some() {
+                let ty = self.named_ref(target);
+                default_variant = Some(match variants.iter().position(|v| v.ty == ty) {
+                    Some(i) => i,
+                    None => {
+                        variants.push(UnionVariant {
+                            name: scope.claim(&names::variant_name(&self.name_for_ref(target))),
+                            ty,
+                            tags: Vec::new(),
+                        });
+                        variants.len() - 1
+                    }
+                });
+            } else {
+                self.warn(
+                    at,
+                    format!("`defaultMapping` `{target}` does not resolve; a value without a known discriminator decodes as `Other`"),
+                );
+            }
+        }
+        if prop.is_none() {
+            default_variant = None;
+        }
         Union {
             variants,
             discriminator: prop,
+            default_variant,
         }
     }
 
@@ -1170,19 +1375,7 @@ impl<'a> Lowerer<'a> {
         let mut module_scope = Scope::with_taken(["models", "client", "all", "default"]);
         let mut builder_scope = Scope::with_taken(["Client"]);
         let mut method_scopes: HashMap<usize, Scope> = HashMap::new();
-        let tag_docs: HashMap<String, String> = self
-            .root
-            .get("tags")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|t| {
-                Some((
-                    str_of(t, "name")?.to_owned(),
-                    str_of(t, "description").unwrap_or("").to_owned(),
-                ))
-            })
-            .collect();
+        let tags = self.tags();
         for (path_key, item) in paths {
             let item_ptr = format!("/paths/{}", escape(path_key));
             let (item, _) = self.deref(item, &item_ptr);
@@ -1191,41 +1384,37 @@ impl<'a> Lowerer<'a> {
             };
             let (path, fixed_query) = split_path(path_key);
             let shared_params = item.get("parameters");
-            for method in METHODS {
-                let Some(op) = item_map.get(*method) else {
-                    continue;
-                };
-                let op_ptr = format!("{item_ptr}/{method}");
+            if let Some(other) = shared_params.filter(|v| !v.is_array()) {
+                self.warn(
+                    &format!("{item_ptr}/parameters"),
+                    format!("`parameters` is {other}, not a list; no parameters are read from it"),
+                );
+            }
+            for (method, op, op_ptr) in self.path_item_operations(item_map, &item_ptr) {
                 let (op, _) = self.deref(op, &op_ptr);
                 if !op.is_object() {
                     self.warn(&op_ptr, "operation is not an object; skipped");
                     api.skipped_operations += 1;
                     continue;
                 }
-                let tag = op
-                    .get("tags")
-                    .and_then(Value::as_array)
-                    .and_then(|t| t.first())
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
+                let tag = self
+                    .first_tag(op, &op_ptr)
                     .unwrap_or_else(|| path_group(&path));
                 if !self.settings.includes_tag(&tag) {
                     continue;
                 }
-                let group = *group_index.entry(tag.clone()).or_insert_with(|| {
-                    let module = module_scope.claim(&names::module_name(&tag));
-                    api.groups.push(Group {
-                        type_name: names::type_name(&format!("{module} api")),
-                        module,
-                        doc: tag_docs.get(&tag).filter(|d| !d.is_empty()).cloned(),
-                        tag: tag.clone(),
-                    });
-                    api.groups.len() - 1
-                });
-                let op_id = str_of(op, "operationId")
+                let group = match group_index.get(&tag) {
+                    Some(g) => *g,
+                    None => {
+                        let g = new_group(api, &mut module_scope, &tags, &tag);
+                        group_index.insert(tag.clone(), g);
+                        g
+                    }
+                };
+                let op_id = self
+                    .string_field(op, &op_ptr, "operationId")
                     .filter(|s| !s.trim().is_empty())
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| format!("{method} {path}"));
+                    .unwrap_or_else(|| format!("{} {path}", method.to_ascii_lowercase()));
                 let module = api.groups[group].module.clone();
                 let mut mname = names::snake_name(&op_id);
                 if let Some(rest) = mname.strip_prefix(&format!("{module}_")) {
@@ -1276,15 +1465,12 @@ impl<'a> Lowerer<'a> {
                             name,
                             builder,
                             operation_id: op_id,
-                            method: method.to_ascii_uppercase(),
+                            method,
                             path: path.clone(),
                             fixed_query: fixed_query.clone(),
                             group,
                             doc: with_redirect_note(doc_of_op(op), &success),
-                            deprecated: op
-                                .get("deprecated")
-                                .and_then(Value::as_bool)
-                                .unwrap_or(false),
+                            deprecated: self.bool_field(op, &op_ptr, "deprecated", false),
                             params,
                             body,
                             success,
@@ -1304,6 +1490,163 @@ impl<'a> Lowerer<'a> {
                 }
             }
         }
+        nest_groups(
+            api,
+            &tags,
+            &mut group_index,
+            &mut module_scope,
+            &mut method_scopes,
+        );
+    }
+
+    /// An operation's first tag, with a warning when `tags` is not a list of names (the operation
+    /// is then grouped by its path).
+    fn first_tag(&mut self, op: &Value, op_ptr: &str) -> Option<String> {
+        match op.get("tags")? {
+            Value::Array(tags) => match tags.first()? {
+                Value::String(t) => Some(t.clone()),
+                other => {
+                    self.warn(
+                        &format!("{op_ptr}/tags/0"),
+                        format!(
+                            "tag {other} is not a string; the operation is grouped by its path"
+                        ),
+                    );
+                    None
+                }
+            },
+            other => {
+                self.warn(
+                    &format!("{op_ptr}/tags"),
+                    format!("`tags` is {other}, not a list of tag names; the operation is grouped by its path"),
+                );
+                None
+            }
+        }
+    }
+
+    /// The document's tags by name: docs, `kind`, and the `parent` (3.2) each is nested under. A
+    /// parent that is not a tag name, or that would close a cycle, is dropped with a warning (the
+    /// tag is then a top-level group); parents are taken in document order, so the edge that closes
+    /// a cycle is the one dropped.
+    fn tags(&mut self) -> Tags {
+        let mut out = Tags::default();
+        let Some(Value::Array(list)) = self.root.get("tags") else {
+            return out;
+        };
+        let names: HashSet<&str> = list.iter().filter_map(|t| str_of(t, "name")).collect();
+        for (i, t) in list.iter().enumerate() {
+            let Some(name) = str_of(t, "name") else {
+                continue;
+            };
+            let tptr = format!("/tags/{i}");
+            let doc = str_of(t, "description").filter(|d| !d.is_empty());
+            out.docs.insert(name.to_owned(), doc.map(str::to_owned));
+            match t.get("kind") {
+                None => {}
+                Some(Value::String(k)) => {
+                    out.kinds.insert(name.to_owned(), k.clone());
+                }
+                Some(other) => self.warn(
+                    &format!("{tptr}/kind"),
+                    format!("tag `kind` {other} is not a string; ignored"),
+                ),
+            }
+            let parent = match t.get("parent") {
+                None => continue,
+                Some(Value::String(p)) => p.as_str(),
+                Some(other) => {
+                    self.warn(
+                        &format!("{tptr}/parent"),
+                        format!(
+                            "tag `parent` {other} is not a string; `{name}` is a top-level group"
+                        ),
+                    );
+                    continue;
+                }
+            };
+            if !names.contains(parent) {
+                self.warn(
+                    &format!("{tptr}/parent"),
+                    format!("tag `parent` `{parent}` names no tag; `{name}` is a top-level group"),
+                );
+                continue;
+            }
+            // The chain above `parent` reaching `name` again: a cycle.
+            let mut chain = vec![parent];
+            let mut at = parent;
+            while let Some(up) = out.parents.get(at).map(String::as_str) {
+                if chain.contains(&up) {
+                    break;
+                }
+                chain.push(up);
+                at = up;
+            }
+            if parent == name || chain.contains(&name) {
+                let cycle: Vec<&str> = std::iter::once(name)
+                    .chain(chain.iter().copied().take_while(|t| *t != name))
+                    .chain(std::iter::once(name))
+                    .collect();
+                self.warn(
+                    &format!("{tptr}/parent"),
+                    format!(
+                        "tag `parent` `{parent}` makes a cycle ({}); `{name}` is a top-level group",
+                        cycle.join(" -> ")
+                    ),
+                );
+                continue;
+            }
+            out.parents.insert(name.to_owned(), parent.to_owned());
+        }
+        out
+    }
+
+    /// The operations of a path item in document order of the fixed fields, then its
+    /// `additionalOperations` (3.2): (HTTP method as sent, operation, pointer). An additional method
+    /// name that is not an HTTP token, or that a fixed field covers, is skipped with a warning.
+    fn path_item_operations(
+        &mut self,
+        item: &'a serde_json::Map<String, Value>,
+        item_ptr: &str,
+    ) -> Vec<(String, &'a Value, String)> {
+        let mut out: Vec<(String, &'a Value, String)> = METHODS
+            .iter()
+            .filter_map(|m| {
+                let op = item.get(*m)?;
+                Some((m.to_ascii_uppercase(), op, format!("{item_ptr}/{m}")))
+            })
+            .collect();
+        let Some(extra) = item.get("additionalOperations") else {
+            return out;
+        };
+        let extra_ptr = format!("{item_ptr}/additionalOperations");
+        let Some(extra) = extra.as_object() else {
+            self.warn(
+                &extra_ptr,
+                "`additionalOperations` is not a map of method names to operations; ignored",
+            );
+            return out;
+        };
+        for (name, op) in extra {
+            let at = format!("{extra_ptr}/{}", escape(name));
+            if !is_http_token(name) {
+                self.warn(
+                    &at,
+                    format!("`{name}` is not an HTTP method name (a token of letters, digits and `!#$%&'*+-.^_`|~`); operation skipped"),
+                );
+                continue;
+            }
+            let lower = name.to_ascii_lowercase();
+            if METHODS.contains(&lower.as_str()) {
+                self.warn(
+                    &at,
+                    format!("`{name}` is a fixed field of the path item (`{lower}`), which `additionalOperations` may not repeat; operation skipped"),
+                );
+                continue;
+            }
+            out.push((name.clone(), op, at));
+        }
+        out
     }
 
     #[allow(clippy::type_complexity)]
@@ -1326,6 +1669,13 @@ impl<'a> Lowerer<'a> {
             (shared, format!("{ptr}/../parameters")),
             (op.get("parameters"), format!("{ptr}/parameters")),
         ] {
+            // The path item's own list is checked once, where the path item is read.
+            if let Some(other) = src.filter(|v| !v.is_array() && !sptr.contains("/../")) {
+                self.warn(
+                    &sptr,
+                    format!("`parameters` is {other}, not a list; no parameters are read from it"),
+                );
+            }
             if let Some(Value::Array(ps)) = src {
                 for (i, p) in ps.iter().enumerate() {
                     let pp = format!("{sptr}/{i}");
@@ -1368,11 +1718,24 @@ impl<'a> Lowerer<'a> {
                 Some("querystring") => ParamLocation::QueryString,
                 Some("header") => ParamLocation::Header,
                 Some("cookie") => ParamLocation::Cookie,
-                other => {
+                Some(other) => {
                     self.warn(
-                        &pp,
-                        format!("parameter `{wire}` has unsupported location {other:?}; skipped"),
+                        &format!("{pp}/in"),
+                        format!("parameter `{wire}` has unsupported location `{other}`; skipped"),
                     );
+                    continue;
+                }
+                None => {
+                    match p.get("in") {
+                        Some(v) => self.warn(
+                            &format!("{pp}/in"),
+                            format!("parameter `{wire}` has location {v}, not a string; skipped"),
+                        ),
+                        None => self.warn(
+                            &pp,
+                            format!("parameter `{wire}` has no location (`in`); skipped"),
+                        ),
+                    }
                     continue;
                 }
             };
@@ -1387,7 +1750,7 @@ impl<'a> Lowerer<'a> {
                 && wire.eq_ignore_ascii_case("authorization")
                 && !self.authorization_covered
             {
-                let required = p.get("required").and_then(Value::as_bool) == Some(true);
+                let required = self.bool_field(p, &pp, "required", false);
                 self.authorization_param = Some(self.authorization_param == Some(true) || required);
                 if self.authorization_seen.insert(pp.clone()) {
                     self.warn(
@@ -1398,7 +1761,7 @@ impl<'a> Lowerer<'a> {
                 continue;
             }
             let required = location == ParamLocation::Path
-                || p.get("required").and_then(Value::as_bool).unwrap_or(false);
+                || self.bool_field(p, &pp, "required", false);
             if location == ParamLocation::Header {
                 let lower = wire.to_ascii_lowercase();
                 if lower == "authorization" || self.auth_headers.contains(&lower) {
@@ -1449,23 +1812,27 @@ impl<'a> Lowerer<'a> {
                 Ty::Option(inner) => *inner,
                 t => t,
             };
-            let style = match str_of(p, "style") {
-                Some("form") => ParamStyle::Form,
-                Some("simple") => ParamStyle::Simple,
-                Some("label") => ParamStyle::Label,
-                Some("matrix") => ParamStyle::Matrix,
-                Some("spaceDelimited") => ParamStyle::SpaceDelimited,
-                Some("pipeDelimited") => ParamStyle::PipeDelimited,
-                Some("deepObject") => ParamStyle::DeepObject,
-                _ => match location {
-                    ParamLocation::Query | ParamLocation::Cookie => ParamStyle::Form,
-                    _ => ParamStyle::Simple,
-                },
+            let default_style = match location {
+                ParamLocation::Query | ParamLocation::Cookie => ParamStyle::Form,
+                _ => ParamStyle::Simple,
             };
-            let explode = p
-                .get("explode")
-                .and_then(Value::as_bool)
-                .unwrap_or(style == ParamStyle::Form);
+            let style = match p.get("style") {
+                None => default_style,
+                Some(Value::String(st)) if param_style(st).is_some() => {
+                    param_style(st).unwrap_or(default_style)
+                }
+                Some(other) => {
+                    self.warn(
+                        &format!("{pp}/style"),
+                        format!(
+                            "parameter `{wire}` has unknown style {other}; sent with the default for its location ({})",
+                            if default_style == ParamStyle::Form { "form" } else { "simple" }
+                        ),
+                    );
+                    default_style
+                }
+            };
+            let explode = self.bool_field(p, &pp, "explode", style == ParamStyle::Form);
             params.push(Param {
                 name: scope.claim(&names::snake_name(wire)),
                 wire_name: wire.to_owned(),
@@ -1520,6 +1887,12 @@ impl<'a> Lowerer<'a> {
             .and_then(|b| self.request_body(b, &format!("{ptr}/requestBody"), builder));
         let mut success = Vec::new();
         let mut errors = Vec::new();
+        if let Some(other) = op.get("responses").filter(|r| !r.is_object()) {
+            self.warn(
+                &format!("{ptr}/responses"),
+                format!("`responses` is {other}, not a map of statuses to responses; the operation answers with nothing typed"),
+            );
+        }
         if let Some(Value::Object(responses)) = op.get("responses") {
             let has_2xx = responses.keys().any(|k| k.starts_with('2'));
             for (status, r) in responses {
@@ -1549,6 +1922,7 @@ impl<'a> Lowerer<'a> {
                         kind: ResponseKind::Bytes,
                         ty: Ty::Binary,
                         doc: Some(doc.trim_end().to_owned()),
+                        summary: case.summary,
                     });
                 } else if is_success {
                     success.push(case);
@@ -1791,7 +2165,7 @@ impl<'a> Lowerer<'a> {
             media_type,
             kind,
             ty,
-            required: b.get("required").and_then(Value::as_bool).unwrap_or(false),
+            required: self.bool_field(b, ptr, "required", false),
             doc: doc_of(b),
         })
     }
@@ -1963,6 +2337,7 @@ impl<'a> Lowerer<'a> {
         ctx_name: &str,
     ) -> ResponseCase {
         let doc = str_of(r, "description").map(str::to_owned);
+        let summary = self.string_field(r, ptr, "summary");
         let Some(content) = r
             .get("content")
             .and_then(Value::as_object)
@@ -1973,6 +2348,7 @@ impl<'a> Lowerer<'a> {
                 kind: ResponseKind::Empty,
                 ty: Ty::Unit,
                 doc,
+                summary,
             };
         };
         let pick = pick_media(
@@ -2024,7 +2400,66 @@ impl<'a> Lowerer<'a> {
             kind,
             ty,
             doc,
+            summary,
         }
+    }
+}
+
+/// What the document's `tags` say about each tag name.
+#[derive(Default)]
+struct Tags {
+    docs: HashMap<String, Option<String>>,
+    kinds: HashMap<String, String>,
+    parents: HashMap<String, String>,
+}
+
+/// A new top-level group for `tag`.
+fn new_group(api: &mut Api, module_scope: &mut Scope, tags: &Tags, tag: &str) -> usize {
+    let module = module_scope.claim(&names::module_name(tag));
+    api.groups.push(Group {
+        type_name: names::type_name(&format!("{module} api")),
+        accessor: module.clone(),
+        module,
+        doc: tags.docs.get(tag).cloned().flatten(),
+        tag: tag.to_owned(),
+        parent: None,
+        kind: tags.kinds.get(tag).cloned(),
+    });
+    api.groups.len() - 1
+}
+
+/// Nests each group whose tag has a `parent` under that tag's group (made, without operations of
+/// its own, when no operation carries the parent tag), its accessor a method of the parent's type
+/// named in the parent's method scope.
+fn nest_groups(
+    api: &mut Api,
+    tags: &Tags,
+    group_index: &mut HashMap<String, usize>,
+    module_scope: &mut Scope,
+    method_scopes: &mut HashMap<usize, Scope>,
+) {
+    let mut next = 0;
+    // Groups made here for parents are nested in turn (the loop reaches them at the end).
+    while next < api.groups.len() {
+        let g = next;
+        next += 1;
+        let Some(parent_tag) = tags.parents.get(&api.groups[g].tag) else {
+            continue;
+        };
+        let parent = match group_index.get(parent_tag) {
+            Some(p) => *p,
+            None => {
+                let p = new_group(api, module_scope, tags, parent_tag);
+                group_index.insert(parent_tag.clone(), p);
+                p
+            }
+        };
+        let accessor = method_scopes
+            .entry(parent)
+            .or_insert_with(|| Scope::with_taken(["new", "client"]))
+            .claim(&api.groups[g].module);
+        api.groups[g].parent = Some(parent);
+        api.groups[g].accessor = accessor;
     }
 }
 
@@ -2090,6 +2525,28 @@ fn discriminator_value(root: &Value, schema: &Value, prop: &str) -> Option<Strin
         }
     }
     None
+}
+
+/// A parameter `style` by name.
+fn param_style(name: &str) -> Option<ParamStyle> {
+    Some(match name {
+        "form" => ParamStyle::Form,
+        "simple" => ParamStyle::Simple,
+        "label" => ParamStyle::Label,
+        "matrix" => ParamStyle::Matrix,
+        "spaceDelimited" => ParamStyle::SpaceDelimited,
+        "pipeDelimited" => ParamStyle::PipeDelimited,
+        "deepObject" => ParamStyle::DeepObject,
+        _ => return None,
+    })
+}
+
+/// An HTTP method name: a token (RFC 9110 5.6.2).
+fn is_http_token(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 fn needs_named_type(s: &Value) -> bool {

@@ -116,7 +116,7 @@ fn args(root: &Value, raw: Option<&Value>, op: &Operation, full: bool) -> Map<St
             continue;
         };
         let schema = rp.get("schema").unwrap_or(&Value::Null);
-        let value = example_of(root, rp)
+        let value = example_of(root, rp, schema)
             .filter(|v| fits(root, schema, v))
             .or_else(|| Sampler::new(root, full).sample(schema));
         if let Some(v) = value.filter(|v| !v.is_null()) {
@@ -131,7 +131,7 @@ fn args(root: &Value, raw: Option<&Value>, op: &Operation, full: bool) -> Map<St
                 .and_then(|c| c.get(&b.media_type));
             if let Some(m) = media {
                 let schema = m.get("schema").unwrap_or(&Value::Null);
-                let v = example_of(root, m)
+                let v = example_of(root, m, schema)
                     .filter(|v| fits(root, schema, v))
                     .or_else(|| Sampler::new(root, full).sample(schema));
                 if let Some(v) = v {
@@ -143,8 +143,10 @@ fn args(root: &Value, raw: Option<&Value>, op: &Operation, full: bool) -> Map<St
     args
 }
 
-/// `example`, or the first of `examples` (a value, or an Example object's `value`).
-fn example_of(root: &Value, v: &Value) -> Option<Value> {
+/// `example`, or the first of `examples` (a value, or an Example object's value: its `dataValue`
+/// (3.2), else `value`, else its `serializedValue` when `schema` is a string, since that is the
+/// value's text on the wire and no structured value can be read from it).
+fn example_of(root: &Value, v: &Value, schema: &Value) -> Option<Value> {
     if let Some(e) = v.get("example") {
         return Some(e.clone());
     }
@@ -154,7 +156,12 @@ fn example_of(root: &Value, v: &Value) -> Option<Value> {
         _ => return None,
     };
     let first = deref(root, first);
-    first.get("value").cloned()
+    if let Some(data) = first.get("dataValue").or_else(|| first.get("value")) {
+        return Some(data.clone());
+    }
+    let text = first.get("serializedValue").filter(|t| t.is_string())?;
+    let is_string = deref(root, schema).get("type").and_then(Value::as_str) == Some("string");
+    is_string.then(|| text.clone())
 }
 
 /// Whether `v` has a JSON type the schema allows, recursively through object properties and array
@@ -790,6 +797,24 @@ mod tests {
         );
         let list = json!({"type": "array", "items": {"type": ["null", "number"], "maximum": 0.5}});
         assert_eq!(Sampler::new(&root, false).value(&list, 0), json!([0.5]));
+    }
+
+    #[test]
+    fn example_objects_give_their_data_value_and_their_serialized_text_only_for_strings() {
+        let root = json!({"components": {"examples": {"Shared": {"dataValue": {"n": 2}}}}});
+        let object = json!({"type": "object"});
+        let text = json!({"type": "string"});
+        let data = json!({"examples": {"a": {"dataValue": {"n": 1}, "serializedValue": "n=1"}}});
+        assert_eq!(example_of(&root, &data, &object), Some(json!({"n": 1})));
+        let shared = json!({"examples": {"a": {"$ref": "#/components/examples/Shared"}}});
+        assert_eq!(example_of(&root, &shared, &object), Some(json!({"n": 2})));
+        // Only the text form: a string where a string is expected, nothing where an object is.
+        let serialized = json!({"examples": {"a": {"serializedValue": "n=1"}}});
+        assert_eq!(example_of(&root, &serialized, &text), Some(json!("n=1")));
+        assert_eq!(example_of(&root, &serialized, &object), None);
+        assert_eq!(example_of(&root, &serialized, &json!({})), None);
+        let value = json!({"examples": {"a": {"value": [1]}}});
+        assert_eq!(example_of(&root, &value, &object), Some(json!([1])));
     }
 
     #[test]

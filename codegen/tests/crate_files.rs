@@ -247,3 +247,41 @@ fn a_crate_version_cargo_would_refuse_fails_generation() {
         connector_codegen::generate(&fixture("objects.yaml"), &settings).expect_err("not semver");
     assert!(e.message.contains("crate_version `2025-09`"), "{e}");
 }
+
+#[test]
+fn nested_tags_live_in_their_parent_module_and_their_feature_enables_the_parent() {
+    let g = generate(&fixture("oas32_tags.yaml"), "");
+    // One file per group; a nested group's file is declared from its parent's.
+    let store = &g.files["src/store.rs"];
+    assert!(
+        store.contains("#[cfg(feature = \"orders\")]\n#[path = \"orders.rs\"]\npub mod orders;"),
+        "{store}"
+    );
+    assert!(
+        store.contains("pub fn orders(&self) -> orders::OrdersApi<'a>"),
+        "{store}"
+    );
+    let orders = &g.files["src/orders.rs"];
+    assert!(
+        orders.contains("#[path = \"refunds.rs\"]\npub mod refunds;"),
+        "{orders}"
+    );
+    assert!(g.files.contains_key("src/refunds.rs"));
+    let lib = &g.files["src/lib.rs"];
+    assert!(
+        lib.contains("pub mod store;") && !lib.contains("pub mod orders;"),
+        "{lib}"
+    );
+    let cargo = &g.files["Cargo.toml"];
+    for line in [
+        "orders = [\"store\"]\n",
+        "refunds = [\"orders\"]\n",
+        "store = []\n",
+        "ping = [\"pong\"]\n",
+        "catalog = []\n",
+    ] {
+        assert!(cargo.contains(line), "{line} in {cargo}");
+    }
+    let readme = &g.files["README.md"];
+    assert!(!readme.contains("client.orders()"), "{readme}");
+}

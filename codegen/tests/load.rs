@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use connector_codegen::Severity;
-use connector_codegen::load::{Document, load_path, load_str};
+use connector_codegen::load::{Document, is_data, load_path, load_str};
 use serde_json::{Value, json};
 
 fn fixture(name: &str) -> PathBuf {
@@ -20,10 +20,11 @@ fn load_fixture(name: &str) -> Document {
     }
 }
 
-/// Every `$ref` is internal and points at something inside the root.
+/// Every `$ref` is internal and points at something inside the root (those inside examples,
+/// defaults and extensions are data, not references).
 fn assert_refs_resolve(root: &Value) {
-    let mut stack = vec![root];
-    while let Some(node) = stack.pop() {
+    let mut stack: Vec<(Option<&str>, &Value)> = vec![(None, root)];
+    while let Some((container, node)) = stack.pop() {
         match node {
             Value::Object(map) => {
                 if let Some(Value::String(reference)) = map.get("$ref") {
@@ -37,9 +38,13 @@ fn assert_refs_resolve(root: &Value) {
                         "$ref {reference:?} does not resolve"
                     );
                 }
-                stack.extend(map.values());
+                stack.extend(
+                    map.iter()
+                        .filter(|(k, v)| !is_data(container, k, v))
+                        .map(|(k, v)| (Some(k.as_str()), v)),
+                );
             }
-            Value::Array(items) => stack.extend(items),
+            Value::Array(items) => stack.extend(items.iter().map(|v| (None, v))),
             _ => {}
         }
     }
@@ -531,11 +536,123 @@ fn unsupported_versions_are_errors_at_the_version_field() {
     assert_eq!(err.pointer.as_deref(), Some("/openapi"));
     let err = load_str("swagger: '1.2'\n", None).unwrap_err();
     assert_eq!(err.pointer.as_deref(), Some("/swagger"));
-    assert!(load_str("openapi: 3.2.0\n", None).is_err());
+    assert!(load_str("openapi: 3.3.0\n", None).is_err());
     assert!(load_str("openapi: 3.0\n", None).is_ok());
     assert!(load_str("- a list\n", None).is_err());
     assert!(load_str("", None).is_err());
     assert!(load_path(&fixture("does-not-exist.yaml")).is_err());
+}
+
+#[test]
+fn openapi_3_2_is_read() {
+    for version in ["3.2.0", "3.2.1", "3.2"] {
+        let doc = load_str(
+            &format!("openapi: {version}\ninfo: {{title: T, version: '1'}}\npaths: {{}}\n"),
+            None,
+        )
+        .unwrap_or_else(|e| panic!("{version}: {e}"));
+        assert_eq!(doc.source_version, version);
+        assert!(doc.warnings.is_empty());
+    }
+    let err = load_path(&fixture("unsupported.yaml")).unwrap_err();
+    assert!(err.help.as_deref().is_some_and(|h| h.contains("3.2.x")));
+}
+
+#[test]
+fn refs_inside_examples_defaults_and_extensions_are_data() {
+    let path = fixture("scim_examples.yaml");
+    let original: Value = serde_norway::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let doc = load_fixture("scim_examples.yaml");
+    let warnings: Vec<String> = doc.warnings.iter().map(|w| w.to_string()).collect();
+    assert!(warnings.is_empty(), "{warnings:#?}");
+    // Everything that is data is kept exactly as written, its `$ref` members included.
+    for pointer in [
+        "/x-scim-sample",
+        "/paths/~1scim~1v2~1Groups~1{id}/get/parameters/0/example",
+        "/paths/~1scim~1v2~1Groups~1{id}/get/responses/200/content/application~1scim+json/examples/inline/value",
+        "/components/examples/scim-group/value",
+        "/components/schemas/Group/properties/members/default",
+        "/components/schemas/Group/properties/members/example",
+        "/components/schemas/Group/x-github",
+        "/components/schemas/Member/properties/kind",
+    ] {
+        assert_eq!(
+            doc.root.pointer(pointer),
+            original.pointer(pointer),
+            "{pointer}"
+        );
+        assert!(doc.root.pointer(pointer).is_some(), "{pointer}");
+    }
+    // A property named `$ref` is a property; the references that are references still resolve.
+    assert_eq!(
+        doc.root
+            .pointer("/components/schemas/Member/properties/$ref"),
+        Some(&json!({"type": "string"}))
+    );
+    assert_refs_resolve(&doc.root);
+    assert!(doc.root.get("x-bundled").is_none());
+}
+
+#[test]
+fn self_is_the_base_uri_references_resolve_against() {
+    let doc = load_fixture("self/openapi.yaml");
+    let schemas = &doc.root["components"]["schemas"];
+    for local in ["Local", "Relative", "DotRelative"] {
+        assert_eq!(
+            schemas[local],
+            json!({"$ref": "#/components/schemas/Target"}),
+            "{local}"
+        );
+    }
+    // Documents under `$self`'s directory are read from beside the file, once.
+    assert_eq!(schemas["Beside"], json!({"$ref": "#/x-bundled/Pet"}));
+    assert_eq!(
+        schemas["RelativeBeside"],
+        json!({"$ref": "#/x-bundled/Pet"})
+    );
+    assert_eq!(
+        doc.root.pointer("/x-bundled/Pet/properties/name"),
+        Some(&json!({"type": "string"}))
+    );
+    // Another origin is remote: not fetched, said so.
+    let remote: Vec<&str> = doc
+        .warnings
+        .iter()
+        .map(|w| w.pointer.as_deref().unwrap_or(""))
+        .collect();
+    assert_eq!(remote, ["/components/schemas/Elsewhere"]);
+    assert!(doc.warnings[0].message.contains("remote $ref"));
+    assert_refs_resolve(&doc.root);
+
+    // In memory, without a directory: a reference to `$self` needs no file.
+    let text = "openapi: 3.2.0\n$self: /apis/pets/openapi.json\ninfo: {title: T, version: '1'}\npaths: {}\ncomponents:\n  schemas:\n    A: {$ref: 'openapi.json#/components/schemas/B'}\n    B: {type: string}\n";
+    let doc = load_str(text, None).unwrap();
+    assert_eq!(
+        doc.root.pointer("/components/schemas/A"),
+        Some(&json!({"$ref": "#/components/schemas/B"}))
+    );
+    assert!(doc.warnings.is_empty());
+}
+
+#[test]
+fn a_self_that_is_not_a_uri_reference_is_ignored_with_a_warning() {
+    for written in [
+        "'two words'",
+        "42",
+        "'https://api.example.com/openapi.yaml#top'",
+    ] {
+        let text = format!(
+            "openapi: 3.2.0\n$self: {written}\ninfo: {{title: T, version: '1'}}\npaths: {{}}\ncomponents:\n  schemas:\n    A: {{$ref: '#/components/schemas/B'}}\n    B: {{type: string}}\n"
+        );
+        let doc = load_str(&text, None).unwrap_or_else(|e| panic!("{written}: {e}"));
+        assert_eq!(doc.warnings.len(), 1, "{written}: {:?}", doc.warnings);
+        assert_eq!(doc.warnings[0].pointer.as_deref(), Some("/$self"));
+        assert_eq!(doc.warnings[0].severity, Severity::Warning);
+        assert_eq!(
+            doc.root.pointer("/components/schemas/A"),
+            Some(&json!({"$ref": "#/components/schemas/B"}))
+        );
+    }
 }
 
 #[test]

@@ -625,9 +625,19 @@ impl Connector {
     }
 }
 
-/// POST and PATCH are neither safe nor idempotent (RFC 9110 9.2); PUT and DELETE are idempotent.
+/// Whether a method may change state when replayed. RFC 9110 9.2 makes GET, HEAD, OPTIONS, TRACE,
+/// PUT and DELETE idempotent, and QUERY (the safe method with a body) is idempotent by definition;
+/// POST, PATCH and every other method (WebDAV's COPY, LINK, PURGE...) are treated as unsafe.
 fn is_unsafe(m: &Method) -> bool {
-    *m == Method::POST || *m == Method::PATCH
+    let idempotent = [
+        Method::GET,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::TRACE,
+        Method::PUT,
+        Method::DELETE,
+    ];
+    !(idempotent.contains(m) || m.as_str() == "QUERY")
 }
 
 /// A call's path (or absolute URL) as spans, errors and metrics show it when no endpoint template is

@@ -29,6 +29,9 @@ pub mod formats;
 #[path = "snapshots/integer_enums.rs"]
 pub mod integer_enums;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/invalid_values.rs"]
+pub mod invalid_values;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
 #[path = "snapshots/keywords_31.rs"]
 pub mod keywords_31;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
@@ -46,6 +49,21 @@ pub mod nullable;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
 #[path = "snapshots/objects.rs"]
 pub mod objects;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/oas32_discriminator.rs"]
+pub mod oas32_discriminator;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/oas32_examples.rs"]
+pub mod oas32_examples;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/oas32_methods.rs"]
+pub mod oas32_methods;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/oas32_self.rs"]
+pub mod oas32_self;
+#[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
+#[path = "snapshots/oas32_tags.rs"]
+pub mod oas32_tags;
 #[rustfmt::skip] // formatted by the generator (prettyplease), as users get it
 #[path = "snapshots/paging.rs"]
 pub mod paging;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use super::{MAX_DEPTH, parse, pointer};
+use super::{MAX_DEPTH, data, parse, pointer};
 use crate::{Diagnostic, Severity};
 
 /// The top-level key bundled targets are stored under.
@@ -30,7 +30,10 @@ pub(crate) fn bundle(
     root_file: Option<PathBuf>,
     base_dir: Option<PathBuf>,
 ) -> Result<Bundle, Diagnostic> {
+    let mut warnings = Vec::new();
+    let self_base = self_base(root, &mut warnings);
     let mut bundler = Bundler {
+        self_base,
         root_file: root_file.clone(),
         files: HashMap::new(),
         canonical: HashMap::new(),
@@ -39,6 +42,7 @@ pub(crate) fn bundle(
         queue: VecDeque::new(),
         out: Bundle::default(),
     };
+    bundler.out.warnings = warnings;
     if let Some(Value::Object(existing)) = root.get(BUNDLE_KEY) {
         bundler.used_keys.extend(existing.keys().cloned());
     }
@@ -107,6 +111,8 @@ enum Rewrite {
 }
 
 struct Bundler {
+    /// The root document's `$self` (3.2): the URI its references are resolved against.
+    self_base: Option<SelfBase>,
     root_file: Option<PathBuf>,
     /// Parsed files by canonical path, or why they could not be read.
     files: HashMap<PathBuf, Result<Value, String>>,
@@ -137,6 +143,10 @@ impl Bundler {
         }
         match value {
             Value::Object(map) => {
+                let container = match trail {
+                    Trail::Key(_, key) => Some(*key),
+                    _ => None,
+                };
                 if let Some(Value::String(reference)) = map.get("$ref") {
                     match self.rewrite(&reference.clone(), origin, trail)? {
                         Rewrite::Keep => {}
@@ -149,7 +159,10 @@ impl Bundler {
                     }
                 }
                 for (key, child) in map.iter_mut() {
-                    if child.is_object() || child.is_array() {
+                    // Examples, defaults and extensions are values: a `$ref` in them is data.
+                    if (child.is_object() || child.is_array())
+                        && !data::is_data(container, key, child)
+                    {
                         self.walk(child, origin, &Trail::Key(trail, key), depth + 1)?;
                     }
                 }
@@ -172,6 +185,19 @@ impl Bundler {
         origin: &Origin,
         trail: &Trail<'_>,
     ) -> Result<Rewrite, Diagnostic> {
+        let mapped;
+        let reference = if origin.file == self.root_file {
+            match self.self_base.as_ref().and_then(|base| base.map(reference)) {
+                Some(SelfRef::Local(fragment)) => return Ok(Rewrite::To(format!("#{fragment}"))),
+                Some(SelfRef::Beside(relative)) => {
+                    mapped = relative;
+                    mapped.as_str()
+                }
+                None => reference,
+            }
+        } else {
+            reference
+        };
         let (path_part, fragment) = reference.split_once('#').unwrap_or((reference, ""));
         let file = if path_part.is_empty() {
             match &origin.file {
@@ -369,6 +395,91 @@ impl Bundler {
     }
 }
 
+/// A `$self` base URI: the document's own URI (without fragment) and the directory it is in. A
+/// relative `$self` is resolved against a placeholder origin, so references still resolve the same
+/// way relative to each other.
+struct SelfBase {
+    document: url::Url,
+    directory: url::Url,
+}
+
+/// Where a reference resolved against `$self` leads.
+enum SelfRef {
+    /// The document itself: the fragment, as an internal reference.
+    Local(String),
+    /// Another document under `$self`'s directory: the path relative to it (and the fragment),
+    /// which the loader reads beside the root file.
+    Beside(String),
+}
+
+/// Stands in for the origin of a relative `$self`.
+const PLACEHOLDER_ORIGIN: &str = "https://self.invalid/";
+
+/// The root's `$self`, with a warning at `/$self` when it is not a URI reference (then references
+/// are resolved against the file's location alone).
+fn self_base(root: &Value, warnings: &mut Vec<Diagnostic>) -> Option<SelfBase> {
+    let written = root.get("$self")?;
+    let parsed = written
+        .as_str()
+        .filter(|s| !s.is_empty() && !s.contains(|c: char| c.is_whitespace() || c.is_control()))
+        .and_then(|s| {
+            url::Url::parse(s).ok().or_else(|| {
+                url::Url::parse(PLACEHOLDER_ORIGIN)
+                    .ok()
+                    .and_then(|origin| origin.join(s).ok())
+            })
+        });
+    let Some(mut document) = parsed else {
+        warnings.push(
+            Diagnostic::warning(format!(
+                "`$self` ({written}) is not a URI reference; ignored: references are resolved against the file's location"
+            ))
+            .at("/$self")
+            .help("write `$self` as the URI the document is published at, such as https://example.com/openapi.yaml"),
+        );
+        return None;
+    };
+    if document.fragment().is_some() {
+        warnings.push(
+            Diagnostic::warning(
+                "`$self` has a fragment, which a base URI may not have; the fragment is ignored",
+            )
+            .at("/$self")
+            .help("remove the `#...` part of `$self`"),
+        );
+        document.set_fragment(None);
+    }
+    let directory = document.join(".").ok()?;
+    Some(SelfBase {
+        document,
+        directory,
+    })
+}
+
+impl SelfBase {
+    /// `reference` resolved against `$self`: the document itself, another document under its
+    /// directory, or `None` (leave the reference to the usual rules: relative to the file, or remote).
+    fn map(&self, reference: &str) -> Option<SelfRef> {
+        let (path_part, fragment) = reference.split_once('#').unwrap_or((reference, ""));
+        if path_part.is_empty() {
+            return None;
+        }
+        let mut resolved = self.document.join(path_part).ok()?;
+        resolved.set_fragment(None);
+        if resolved == self.document {
+            return Some(SelfRef::Local(fragment.to_owned()));
+        }
+        let absolute = path_part.contains("://") || path_part.starts_with('/');
+        let beside = resolved.scheme() == self.directory.scheme()
+            && resolved.host_str() == self.directory.host_str()
+            && resolved.port() == self.directory.port()
+            && resolved.query().is_none();
+        let relative = resolved.path().strip_prefix(self.directory.path())?;
+        (absolute && beside && !relative.is_empty())
+            .then(|| SelfRef::Beside(format!("{relative}#{fragment}")))
+    }
+}
+
 fn with_file(diag: Diagnostic, file: Option<&Path>) -> Diagnostic {
     match file {
         Some(file) => diag.in_file(file),
@@ -410,6 +521,7 @@ mod tests {
     fn keys_are_sanitised_and_unique() {
         let mut root = Value::Null;
         let mut bundler = Bundler {
+            self_base: None,
             root_file: None,
             files: HashMap::new(),
             canonical: HashMap::new(),

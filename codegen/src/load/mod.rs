@@ -3,6 +3,7 @@
 //! Nothing after this module sees a parser's types: the result is a plain [`serde_json::Value`] tree.
 
 mod bundle;
+mod data;
 mod parse;
 pub(crate) mod pointer;
 mod swagger2;
@@ -14,6 +15,8 @@ use serde_json::Value;
 
 use crate::Diagnostic;
 
+pub use data::is_data;
+
 /// Deepest nesting the loader walks before giving up with an error (the parsers stop earlier, at 128).
 pub(crate) const MAX_DEPTH: usize = 512;
 
@@ -22,7 +25,7 @@ pub(crate) const MAX_DEPTH: usize = 512;
 pub struct Document {
     /// The document. Every `$ref` in it is internal (`#/...`). Swagger 2.0 has been converted to 3.0 structure.
     pub root: Value,
-    /// The version as written in the source ("2.0", "3.0.3", "3.1.0").
+    /// The version as written in the source ("2.0", "3.0.3", "3.1.0", "3.2.0").
     pub source_version: String,
     /// Name hints for bundled external targets: internal ref (e.g. "#/x-bundled/droplet") -> a name derived from the
     /// file and fragment (e.g. "droplet" for `resources/droplets/models/droplet.yml`, or "page_links" for `shared/pages.yml#/page_links`).
@@ -127,7 +130,11 @@ fn inline_referenced_property_maps(
     fn find(v: &Value, at: &mut Vec<String>, out: &mut Vec<(Vec<String>, String)>) {
         match v {
             Value::Object(map) => {
+                let container = at.last().cloned();
                 for (k, x) in map {
+                    if data::is_data(container.as_deref(), k, x) {
+                        continue;
+                    }
                     at.push(k.clone());
                     if k == "properties" {
                         if let Value::Object(props) = x {
@@ -192,9 +199,9 @@ fn inline_referenced_property_maps(
     Ok(())
 }
 
-/// The version as written and whether it is Swagger 2.0; anything but 2.0, 3.0.x and 3.1.x is an error.
+/// The version as written and whether it is Swagger 2.0; anything but 2.0, 3.0.x, 3.1.x and 3.2.x is an error.
 fn version(root: &Value) -> Result<(String, bool), Diagnostic> {
-    const SUPPORTED: &str = "supported versions are Swagger 2.0 (`swagger: \"2.0\"`) and OpenAPI 3.0.x and 3.1.x (`openapi: 3.0.3`, `openapi: 3.1.0`)";
+    const SUPPORTED: &str = "supported versions are Swagger 2.0 (`swagger: \"2.0\"`) and OpenAPI 3.0.x, 3.1.x and 3.2.x (`openapi: 3.0.3`, `openapi: 3.1.0`, `openapi: 3.2.0`)";
     let Value::Object(doc) = root else {
         return Err(Diagnostic::error(
             "the description is not an object with `openapi` or `swagger` at the top",
@@ -232,7 +239,7 @@ fn version(root: &Value) -> Result<(String, bool), Diagnostic> {
                 .strip_prefix(prefix)
                 .is_some_and(|rest| rest.starts_with('.'))
     };
-    if minor("3.0") || minor("3.1") {
+    if minor("3.0") || minor("3.1") || minor("3.2") {
         Ok((written, false))
     } else {
         Err(
